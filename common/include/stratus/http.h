@@ -1,0 +1,101 @@
+/*
+ * http.h - the HTTP(S) server every Stratus service uses, on libevent.
+ *
+ * Shape. One listening socket per address, shared by `threads` worker threads;
+ * each worker runs its own libevent loop and evhttp, so handlers may block on
+ * the database (db.h) without stalling other workers. Handlers reply before
+ * they return (a handler that forgets is answered 500).
+ *
+ * Routing. Routes are "METHOD /path/{param}/..." patterns; a path that exists
+ * with another method gets 405 with Allow, an unknown path 404, both as JSON
+ * errors. Route patterns are also what /metrics labels and what the OpenAPI
+ * completeness test compares against (st_http_server_routes()).
+ *
+ * Every response carries X-Request-Id (the client's, when it sent a sane one,
+ * else a fresh UUID) and every error body has the shape
+ *   {"error": {"code": "not_found", "message": "..."}}
+ * Request bodies over max_body bytes are refused by libevent with 413 before
+ * a handler runs; JSON bodies are parsed with st_http_json_body().
+ *
+ * TLS. With tls.cert and tls.key configured, every listener speaks HTTPS
+ * (OpenSSL through bufferevent_openssl). Plain HTTP is only allowed on
+ * loopback addresses unless http.allow_insecure is set.
+ *
+ * Built in: GET /healthz (calls the service's health function) and
+ * GET /metrics (metrics.h).
+ */
+#ifndef STRATUS_HTTP_H
+#define STRATUS_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct st_http_server st_http_server;
+typedef struct st_http_req st_http_req;
+typedef void (*st_http_handler)(st_http_req *req, void *arg);
+
+typedef struct st_http_opts {
+    const char *listen;       /* "127.0.0.1:8080", "[::1]:0", comma-separated list */
+    const char *port_file;    /* where to write the first listener's port, or NULL */
+    const char *tls_cert;     /* PEM file, or NULL/"" for plain HTTP */
+    const char *tls_key;
+    int allow_insecure;       /* plain HTTP on non-loopback addresses */
+    int threads;              /* worker threads (>= 1) */
+    size_t max_body;          /* bytes */
+    int timeout_s;            /* per-connection read/write timeout */
+    int access_log;           /* one log line per request */
+    int no_signals;           /* do not handle SIGTERM/SIGINT (several servers in a process) */
+    /* /healthz: return 0 when healthy, else fill msg. NULL: always healthy. */
+    int (*health)(void *arg, char *msg, size_t msglen);
+    void *health_arg;
+} st_http_opts;
+
+st_http_server *st_http_server_new(const st_http_opts *opts, char *err, size_t errlen);
+/* pattern: "GET /v1/instances/{id}". Returns 0, -1 on a malformed pattern. */
+int st_http_route(st_http_server *s, const char *pattern, st_http_handler h, void *arg);
+/* Binds, starts the workers and blocks until SIGTERM/SIGINT or stop. */
+int st_http_server_run(st_http_server *s);
+/* Asks a running server to stop (thread- and signal-safe). */
+void st_http_server_stop(st_http_server *s);
+void st_http_server_free(st_http_server *s);
+/* The first listener's port once bound (0 before). */
+int st_http_server_port(const st_http_server *s);
+/* Calls fn for every route pattern ("GET /v1/x/{id}"), built-ins included. */
+void st_http_server_routes(const st_http_server *s, void (*fn)(const char *method,
+                                                               const char *path, void *arg),
+                           void *arg);
+
+/* ---- Requests ---- */
+const char *st_http_method(const st_http_req *r);      /* "GET" */
+const char *st_http_path(const st_http_req *r);        /* decoded path, no query */
+const char *st_http_route_pattern(const st_http_req *r);
+const char *st_http_param(const st_http_req *r, const char *name); /* {name} */
+const char *st_http_query(const st_http_req *r, const char *name); /* ?name= */
+const char *st_http_header(const st_http_req *r, const char *name);
+const char *st_http_request_id(const st_http_req *r);
+const char *st_http_peer(const st_http_req *r); /* client address, text */
+/* Body bytes (NUL-terminated copy owned by the request) and length. */
+const char *st_http_body(st_http_req *r, size_t *len);
+/*
+ * The body as a JSON object; on failure replies 400 (or 415 for a non-JSON
+ * content type) itself and returns NULL. The object belongs to the request.
+ */
+json_t *st_http_json_body(st_http_req *r);
+/* Per-request slot for a service (e.g. the authenticated principal). */
+void st_http_set_ctx(st_http_req *r, void *ctx);
+void *st_http_ctx(const st_http_req *r);
+
+/* ---- Responses (exactly one per request) ---- */
+void st_http_add_header(st_http_req *r, const char *name, const char *value);
+/* Steals body (may be NULL for an empty reply). */
+void st_http_reply_json(st_http_req *r, int status, json_t *body);
+void st_http_reply_raw(st_http_req *r, int status, const char *content_type, const void *buf,
+                       size_t len);
+__attribute__((format(printf, 4, 5))) void st_http_reply_error(st_http_req *r, int status,
+                                                               const char *code,
+                                                               const char *fmt, ...);
+int st_http_replied(const st_http_req *r);
+int st_http_status(const st_http_req *r);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * service.h - what every Stratus service's main() does the same way.
+ *
+ *   static const st_config_key keys[] = {
+ *       ST_SERVICE_KEYS("127.0.0.1:8080"),
+ *       {"auth.token_ttl", "3600", "bearer token lifetime, seconds"},
+ *       {0},
+ *   };
+ *   st_config *cfg = st_config_from_args(argc, argv, "stratus-x", "STRATUS_X_", keys, NULL, NULL);
+ *   st_service_log_init("x", cfg);
+ *   st_db_pool *db = st_service_db(cfg, "x", x_migrations, x_migrations_count);
+ *   st_http_opts o;
+ *   st_service_http_opts(cfg, &o);
+ */
+#ifndef STRATUS_SERVICE_H
+#define STRATUS_SERVICE_H
+
+#include "stratus/config.h"
+#include "stratus/db.h"
+#include "stratus/http.h"
+#include "stratus/migrate.h"
+
+#define ST_SERVICE_KEYS(default_listen)                                                        \
+    {"http.listen", default_listen, "address(es) to listen on, host:port[,host:port]"},        \
+    {"http.port_file", "", "write the bound port here (for --listen host:0)"},                \
+    {"http.threads", "4", "HTTP worker threads"},                                             \
+    {"http.max_body", "1048576", "largest request body accepted, bytes"},                      \
+    {"http.timeout", "30", "idle connection timeout, seconds"},                                \
+    {"http.access_log", "true", "log one line per request"},                                   \
+    {"http.allow_insecure", "false", "allow plain HTTP on non-loopback addresses"},            \
+    {"tls.cert", "", "PEM certificate chain; enables HTTPS"},                                  \
+    {"tls.key", "", "PEM private key for tls.cert"},                                           \
+    {"log.level", "info", "debug, info, warn or error"},                                       \
+    {"db.url", "", "libpq connection string"},                                                 \
+    {"db.pool_size", "8", "most database connections this process opens"},                    \
+    {"db.connect_timeout", "30", "seconds to wait for the database at start-up"}
+
+void st_service_log_init(const char *service, const st_config *c);
+void st_service_http_opts(const st_config *c, st_http_opts *o);
+/*
+ * Opens the pool, waits for the database (up to db.connect_timeout seconds)
+ * and applies the service's migrations. NULL (logged) on failure.
+ */
+st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n);
+/* A /healthz function that checks the pool can reach the database. */
+int st_service_db_health(void *pool, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,81 @@
+/* service.c - the start-up every service shares (see service.h). */
+#include "stratus/service.h"
+#include "stratus/log.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+void st_service_log_init(const char *service, const st_config *c)
+{
+    int lvl = st_log_level_parse(st_config_str(c, "log.level"));
+    st_log_init(service, lvl < 0 ? ST_LOG_INFO : (st_log_level)lvl);
+    if (lvl < 0)
+        st_warn("config", "unknown log.level '%s'; using info", st_config_str(c, "log.level"));
+}
+
+void st_service_http_opts(const st_config *c, st_http_opts *o)
+{
+    *o = (st_http_opts){
+        .listen = st_config_str(c, "http.listen"),
+        .port_file = st_config_str(c, "http.port_file"),
+        .tls_cert = st_config_str(c, "tls.cert"),
+        .tls_key = st_config_str(c, "tls.key"),
+        .allow_insecure = st_config_bool(c, "http.allow_insecure"),
+        .threads = (int)st_config_int(c, "http.threads"),
+        .max_body = (size_t)st_config_int(c, "http.max_body"),
+        .timeout_s = (int)st_config_int(c, "http.timeout"),
+        .access_log = st_config_bool(c, "http.access_log"),
+    };
+}
+
+st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n)
+{
+    const char *url = st_config_str(c, "db.url");
+    if (!*url) {
+        st_error("db.config", "db.url is not set");
+        return NULL;
+    }
+    st_db_pool *pool = st_db_pool_new(url, (int)st_config_int(c, "db.pool_size"));
+    if (!pool)
+        return NULL;
+    long long wait_s = st_config_int(c, "db.connect_timeout");
+    st_db *db = NULL;
+    for (long long waited = 0;; waited++) {
+        db = st_db_get(pool, 1000);
+        if (db || waited >= wait_s)
+            break;
+        if (waited == 0)
+            st_warn("db.wait", "waiting for the database: %s", st_db_pool_error(pool));
+        sleep(1);
+    }
+    if (!db) {
+        st_error("db.connect", "%s", st_db_pool_error(pool));
+        st_db_pool_free(pool);
+        return NULL;
+    }
+    char err[512];
+    int applied = st_migrate(db, service, m, n, err, sizeof err);
+    st_db_put(db);
+    if (applied < 0) {
+        st_error("db.migrate", "%s", err);
+        st_db_pool_free(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+int st_service_db_health(void *arg, char *msg, size_t msglen)
+{
+    st_db *db = st_db_get(arg, 2000);
+    if (!db) {
+        snprintf(msg, msglen, "%s", st_db_pool_error(arg));
+        return -1;
+    }
+    PGresult *r = st_db_q0(db, "SELECT 1");
+    int ok = r != NULL;
+    if (!ok)
+        snprintf(msg, msglen, "database: %s", st_db_error(db));
+    PQclear(r);
+    st_db_put(db);
+    return ok ? 0 : -1;
+}

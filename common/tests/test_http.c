@@ -1,0 +1,270 @@
+/* The HTTP server over real loopback sockets: routing, errors, limits,
+ * request IDs, built-ins, TLS, and the plain-HTTP-on-loopback rule. */
+#include "st_httpc.h"
+#include "st_proc.h"
+#include "st_test.h"
+#include "stratus/http.h"
+#include "stratus/log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct srv {
+    st_http_server *s;
+    pthread_t th;
+    char base[64];
+    int rc;
+} srv;
+
+static srv plain, tls;
+static char *tmp;
+
+static void h_echo(st_http_req *r, void *arg)
+{
+    st_http_reply_json(r, 200, json_pack("{s:s, s:s?, s:s?}", "id", st_http_param(r, "id"),
+                                         "q", st_http_query(r, "q"), "route",
+                                         st_http_route_pattern(r)));
+}
+
+static void h_json(st_http_req *r, void *arg)
+{
+    json_t *b = st_http_json_body(r);
+    if (!b)
+        return;
+    st_http_reply_json(r, 201, json_incref(b));
+}
+
+static void h_forgets(st_http_req *r, void *arg) {}
+
+static int healthy = 1;
+static int health(void *arg, char *msg, size_t n)
+{
+    if (!healthy)
+        snprintf(msg, n, "told to be sick");
+    return healthy ? 0 : -1;
+}
+
+static void *run(void *arg)
+{
+    srv *s = arg;
+    s->rc = st_http_server_run(s->s);
+    return NULL;
+}
+
+static int start(srv *s, const char *cert, const char *key)
+{
+    char err[512];
+    st_http_opts o = {.listen = "127.0.0.1:0", .threads = 2, .max_body = 4096,
+                      .tls_cert = cert, .tls_key = key, .health = health,
+                      .no_signals = 1};
+    s->s = st_http_server_new(&o, err, sizeof err);
+    if (!s->s) {
+        fprintf(stderr, "server: %s\n", err);
+        return -1;
+    }
+    st_http_route(s->s, "GET /v1/things/{id}", h_echo, NULL);
+    st_http_route(s->s, "DELETE /v1/things/{id}", h_echo, NULL);
+    st_http_route(s->s, "POST /v1/things", h_json, NULL);
+    st_http_route(s->s, "GET /v1/forgets", h_forgets, NULL);
+    pthread_create(&s->th, NULL, run, s);
+    for (int i = 0; i < 500 && !st_http_server_port(s->s); i++)
+        usleep(2000);
+    usleep(20000); /* workers started after the port is known */
+    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http",
+             st_http_server_port(s->s));
+    return st_http_server_port(s->s) ? 0 : -1;
+}
+
+static void stop(srv *s)
+{
+    if (!s->s)
+        return;
+    st_http_server_stop(s->s);
+    pthread_join(s->th, NULL);
+    st_http_server_free(s->s);
+    s->s = NULL;
+}
+
+static int suite_init(void)
+{
+    st_log_init("test", ST_LOG_ERROR);
+    tmp = st_tmpdir("http");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
+             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", tmp, tmp);
+    if (system(cmd) != 0)
+        return -1;
+    char cert[512], key[512];
+    snprintf(cert, sizeof cert, "%s/cert.pem", tmp);
+    snprintf(key, sizeof key, "%s/key.pem", tmp);
+    return start(&plain, NULL, NULL) || start(&tls, cert, key);
+}
+
+static int suite_clean(void)
+{
+    stop(&plain);
+    stop(&tls);
+    st_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+static char *url(const srv *s, const char *path)
+{
+    static char u[512];
+    snprintf(u, sizeof u, "%s%s", s->base, path);
+    return u;
+}
+
+static void test_route_params_are_decoded_per_segment(void)
+{
+    st_resp r;
+    st_http(&r, "GET", url(&plain, "/v1/things/a%20b?q=x%26y"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "id")), "a b");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "q")), "x&y");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "route")), "/v1/things/{id}");
+    st_resp_free(&r);
+    /* an encoded slash cannot make a segment that forges another route */
+    st_http(&r, "GET", url(&plain, "/v1/things/a%2Fb"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    st_resp_free(&r);
+}
+
+static void test_unknown_path_404_and_wrong_method_405_as_json(void)
+{
+    st_resp r;
+    st_http(&r, "GET", url(&plain, "/v1/nothing"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "not_found");
+    CU_ASSERT_TRUE(json_is_string(json_object_get(json_object_get(r.json, "error"), "message")));
+    st_resp_free(&r);
+    st_http(&r, "PUT", url(&plain, "/v1/things/1"), NULL, "{}", NULL);
+    ST_ASSERT_INT_EQ(r.status, 405);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "method_not_allowed");
+    char *allow = st_resp_header(&r, "Allow");
+    ST_ASSERT_STR_EQ(allow, "GET, DELETE");
+    free(allow);
+    st_resp_free(&r);
+}
+
+static void test_request_id_echoed_or_generated(void)
+{
+    st_resp r;
+    const char *h[] = {"X-Request-Id: trace-123", NULL};
+    st_http(&r, "GET", url(&plain, "/v1/things/1"), NULL, NULL, h);
+    char *id = st_resp_header(&r, "X-Request-Id");
+    ST_ASSERT_STR_EQ(id, "trace-123");
+    free(id);
+    st_resp_free(&r);
+    const char *bad[] = {"X-Request-Id: <script>", NULL};
+    st_http(&r, "GET", url(&plain, "/v1/things/1"), NULL, NULL, bad);
+    id = st_resp_header(&r, "X-Request-Id");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    ST_ASSERT_INT_EQ(strlen(id), 36);
+    free(id);
+    st_resp_free(&r);
+}
+
+static void test_bad_bodies_get_clear_4xx_and_server_stays_up(void)
+{
+    st_resp r;
+    st_http(&r, "POST", url(&plain, "/v1/things"), NULL, "{\"a\":", NULL);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_json");
+    st_resp_free(&r);
+    const char *xml[] = {"Content-Type: text/xml", NULL};
+    st_http_n(&r, "POST", url(&plain, "/v1/things"), NULL, "<a/>", 4, xml);
+    ST_ASSERT_INT_EQ(r.status, 415);
+    st_resp_free(&r);
+    size_t big = 64 * 1024;
+    char *huge = malloc(big);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    st_http_n(&r, "POST", url(&plain, "/v1/things"), NULL, huge, big, NULL);
+    ST_ASSERT_INT_EQ(r.status, 413);
+    st_resp_free(&r);
+    free(huge);
+    st_http(&r, "POST", url(&plain, "/v1/things"), NULL, "{\"ok\":true}", NULL);
+    ST_ASSERT_INT_EQ(r.status, 201);
+    CU_ASSERT_TRUE(json_is_true(json_object_get(r.json, "ok")));
+    st_resp_free(&r);
+}
+
+static void test_handler_without_reply_gets_500(void)
+{
+    st_resp r;
+    st_http(&r, "GET", url(&plain, "/v1/forgets"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 500);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "internal");
+    st_resp_free(&r);
+}
+
+static void test_healthz_and_metrics(void)
+{
+    st_resp r;
+    st_http(&r, "GET", url(&plain, "/healthz"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    healthy = 0;
+    st_http(&r, "GET", url(&plain, "/healthz"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 503);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "reason")), "told to be sick");
+    st_resp_free(&r);
+    healthy = 1;
+    st_http(&r, "GET", url(&plain, "/metrics"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "http_requests_total{route=\"GET /v1/things/{id}\","
+                                          "code=\"200\"}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "# TYPE http_request_duration_seconds histogram"));
+    st_resp_free(&r);
+}
+
+static void test_https_serves_the_same_routes(void)
+{
+    st_resp r;
+    st_http(&r, "GET", url(&tls, "/v1/things/42"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "id")), "42");
+    st_resp_free(&r);
+    /* plain HTTP to the TLS port does not get an answer */
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/v1/things/42", st_http_server_port(tls.s));
+    st_http(&r, "GET", u, NULL, NULL, NULL);
+    CU_ASSERT_NOT_EQUAL(r.status, 200);
+    st_resp_free(&r);
+}
+
+static void test_plain_http_refused_off_loopback(void)
+{
+    char err[256];
+    st_http_opts o = {.listen = "0.0.0.0:0", .threads = 1, .no_signals = 1};
+    st_http_server *s = st_http_server_new(&o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    ST_ASSERT_INT_EQ(st_http_server_run(s), -1);
+    st_http_server_free(s);
+}
+
+static CU_TestInfo tests[] = {
+    {"route parameters are decoded per segment", test_route_params_are_decoded_per_segment},
+    {"unknown path 404, wrong method 405 with Allow, JSON errors", test_unknown_path_404_and_wrong_method_405_as_json},
+    {"X-Request-Id is echoed when sane, generated otherwise", test_request_id_echoed_or_generated},
+    {"malformed, mistyped and oversized bodies get 4xx; server stays up", test_bad_bodies_get_clear_4xx_and_server_stays_up},
+    {"a handler that does not reply is answered 500", test_handler_without_reply_gets_500},
+    {"/healthz reflects health, /metrics counts requests", test_healthz_and_metrics},
+    {"HTTPS serves the same routes", test_https_serves_the_same_routes},
+    {"plain HTTP off loopback is refused", test_plain_http_refused_off_loopback},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"http", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

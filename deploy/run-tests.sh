@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every Stratus test.
+#
+#   1. deploy/install-deps.sh (Debian packages, idempotent)
+#   2. build-ci/gcc:  gcc, -Wall -Wextra -Werror (compile only: gcc's warnings)
+#   3. build-ci/asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer,
+#                     libFuzzer targets; every ctest test runs here, the fuzzers
+#                     for a bounded time each
+#
+# Pass ctest arguments through, e.g. `deploy/run-tests.sh -R '^gateway_'`.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc)
+
+bash deploy/install-deps.sh
+
+echo "== gcc build (warnings are errors)"
+cmake -S . -B build-ci/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATUS_WERROR=ON >/dev/null
+cmake --build build-ci/gcc -j"$jobs" -- --no-print-directory >/dev/null
+
+echo "== clang + ASan/UBSan build"
+CC=clang cmake -S . -B build-ci/asan -DCMAKE_BUILD_TYPE=Debug -DSTRATUS_WERROR=ON \
+  -DSTRATUS_SANITIZE=ON -DSTRATUS_FUZZ=ON >/dev/null
+cmake --build build-ci/asan -j"$jobs" -- --no-print-directory >/dev/null
+
+echo "== tests"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir build-ci/asan --output-on-failure -j"$jobs" "$@"

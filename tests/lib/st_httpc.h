@@ -1,0 +1,43 @@
+/*
+ * st_httpc.h - a small real HTTP client (libcurl) for integration tests.
+ *
+ *     st_resp r;
+ *     st_http(&r, "POST", url, token, "{\"name\":\"x\"}", NULL);
+ *     ST_ASSERT_INT_EQ(r.status, 201);
+ *     json_t *id = json_object_get(r.json, "id");
+ *     st_resp_free(&r);
+ *
+ * r.json is the parsed body when it is JSON (else NULL); r.body is always
+ * the raw bytes, NUL-terminated. Headers are kept for st_resp_header().
+ * A transport failure gives status 0.
+ */
+#ifndef ST_HTTPC_H
+#define ST_HTTPC_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct st_resp {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json;
+    char *headers;
+    size_t hlen;
+} st_resp;
+
+/* extra_headers: NULL-terminated "Name: value" list, or NULL. token may be NULL. */
+int st_http(st_resp *r, const char *method, const char *url, const char *token,
+            const char *body, const char *const *extra_headers);
+/* Same with a body of explicit length (binary or oversized). */
+int st_http_n(st_resp *r, const char *method, const char *url, const char *token,
+              const char *body, size_t body_len, const char *const *extra_headers);
+/* Value of a response header (case-insensitive), malloc'd, or NULL. */
+char *st_resp_header(const st_resp *r, const char *name);
+void st_resp_free(st_resp *r);
+/* "code" of a {"error": {"code": ...}} body, or "" */
+const char *st_resp_error_code(const st_resp *r);
+/* Convenience: json_dumps of a json_pack format, malloc'd. */
+char *st_jsonf(const char *fmt, ...);
+
+#endif

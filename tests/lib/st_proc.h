@@ -1,0 +1,43 @@
+/*
+ * st_proc.h - run the real service binaries from integration tests.
+ *
+ * st_proc_start() forks and execs a program with extra environment
+ * variables, its stdout and stderr going to a log file the test can show
+ * when something fails. Servers are started with `--listen 127.0.0.1:0
+ * --port-file F`; st_wait_file() waits for F and st_read_port() reads the
+ * port the kernel chose, so parallel tests never fight over ports.
+ */
+#ifndef ST_PROC_H
+#define ST_PROC_H
+
+#include <sys/types.h>
+
+typedef struct st_proc {
+    pid_t pid;
+    char log[256];
+} st_proc;
+
+/* argv[0] is a path; env_extra is a NULL-terminated list of "K=V" or NULL. */
+int st_proc_start(st_proc *p, char *const argv[], char *const env_extra[], const char *log);
+/* Sends sig and waits up to timeout_ms; then SIGKILL. Returns the wait status. */
+int st_proc_stop(st_proc *p, int sig, int timeout_ms);
+/* 1 while the process has not exited. */
+int st_proc_alive(st_proc *p);
+/* Prints the last bytes of the process log to stderr (for failing tests). */
+void st_proc_dump_log(const st_proc *p);
+/* Waits until path exists and is non-empty; 0 on success, -1 on timeout. */
+int st_wait_file(const char *path, int timeout_ms);
+/* Reads a decimal port from a port file, 0 on failure. */
+int st_read_port(const char *path);
+/* $STRATUS_BUILD_DIR/rel (or rel when the variable is unset); static buffer. */
+const char *st_build_path(const char *rel);
+/* $STRATUS_SOURCE_DIR/rel; static buffer. */
+const char *st_source_path(const char *rel);
+/* mkdtemp under /tmp with the given tag; returns a malloc'd path. */
+char *st_tmpdir(const char *tag);
+/* rm -rf path (best effort). */
+void st_rmtree(const char *path);
+/* Milliseconds on the monotonic clock. */
+long long st_now_ms(void);
+
+#endif

@@ -16,3 +16,18 @@ function(stratus_embed_sql target symbol dir)
     VERBATIM)
   target_sources(${target} PRIVATE ${_out})
 endfunction()
+
+# stratus_embed_file(<target> <symbol> <file>)
+#
+# Compiles <file> into <target> as `const char <symbol>[]` (NUL-terminated)
+# and `const unsigned long <symbol>_len`.
+function(stratus_embed_file target symbol file)
+  set(_out ${CMAKE_CURRENT_BINARY_DIR}/${symbol}.c)
+  add_custom_command(OUTPUT ${_out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${_out} -DSYMBOL=${symbol} -DFILE=${file}
+            -P ${CMAKE_SOURCE_DIR}/cmake/embed_file.cmake
+    DEPENDS ${file} ${CMAKE_SOURCE_DIR}/cmake/embed_file.cmake
+    COMMENT "Embedding ${file}"
+    VERBATIM)
+  target_sources(${target} PRIVATE ${_out})
+endfunction()

@@ -124,13 +124,20 @@ static void set_err(st_db *db, const char *msg, const char *state)
     snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 }
 
+/* libpq ignores a NULL notice processor, so silence notices with a no-op. */
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 static int conn_setup(st_db *db)
 {
     PGresult *r = PQexec(db->conn, "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; "
                                    "SET application_name = 'stratus'");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
-    PQsetNoticeProcessor(db->conn, NULL, NULL);
+    PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
     return ok ? 0 : -1;
 }
 

@@ -15,6 +15,13 @@ static const char *pg_host(void)
     return h;
 }
 
+/* libpq ignores a NULL notice processor, so silence notices with a no-op. */
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 PGconn *st_pg_connect(const char *conninfo)
 {
     PGconn *c = PQconnectdb(conninfo);
@@ -22,7 +29,7 @@ PGconn *st_pg_connect(const char *conninfo)
         fprintf(stderr, "st_pg: cannot connect (%s): %s\n", conninfo, PQerrorMessage(c));
         exit(1);
     }
-    PQsetNoticeProcessor(c, NULL, NULL);
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
     return c;
 }
 

@@ -1,0 +1,439 @@
+/*
+ * catalog.c - flavors, images (metadata), keypairs and quotas.
+ *
+ * Flavors are cloud-wide and admin-defined. Images belong to a tenant
+ * (private) or are public; only cloud admins publish. Until the image store
+ * is wired in, an image here is its metadata row (status 'queued'). Keypairs
+ * belong to a tenant. Quotas are per-tenant limits; usage is always computed
+ * from the tenant's live instances, never stored.
+ */
+#include "gateway.h"
+#include "sshkey.h"
+#include "stratus/json.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- Flavors ---- */
+
+static void h_flavor_list(gw_ctx *c)
+{
+    PGresult *r = st_db_q(c->db, "SELECT json_build_object('flavors', coalesce(json_agg("
+                                 " iaas.flavor_json(f) ORDER BY f.vcpus, f.memory_mib, f.name),"
+                                 " '[]'))::text FROM iaas.flavors f WHERE $1 OR NOT f.disabled",
+                          c->p.cloud_admin ? "true" : "false");
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "flavor");
+    PQclear(r);
+}
+
+static void h_flavor_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    PGresult *r = st_db_q(c->db, "SELECT iaas.flavor_json(f)::text FROM iaas.flavors f"
+                                 " WHERE id = $1", id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "flavor");
+    PQclear(r);
+}
+
+static void h_flavor_create(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", "vcpus", "memory_mib", "disk_gib", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *name = NULL;
+    long long vcpus = 0, mem = 0, disk = 0;
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_int(b, "vcpus", 1, 1, 256, &vcpus, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_int(b, "memory_mib", 1, 16, 4194304, &mem, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, st_json_get_int(b, "disk_gib", 1, 0, 65536, &disk, err, sizeof err), err) < 0)
+        return;
+    char id[40], v[24], m[24], d[24];
+    st_uuid_v4(id);
+    snprintf(v, sizeof v, "%lld", vcpus);
+    snprintf(m, sizeof m, "%lld", mem);
+    snprintf(d, sizeof d, "%lld", disk);
+    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.flavors AS f (id, name, vcpus, memory_mib,"
+                                 " disk_gib) VALUES ($1, $2, $3, $4, $5)"
+                                 " RETURNING iaas.flavor_json(f)::text", id, name, v, m, d);
+    if (!r) {
+        if (st_db_unique_violation(c->db))
+            st_http_reply_error(c->req, 409, "conflict", "a flavor named '%s' exists", name);
+        else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
+            st_http_reply_error(c->req, 400, "invalid_request",
+                                "flavor names are letters, digits, '.', '_' and '-'");
+        else
+            gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 201, r, "flavor");
+    PQclear(r);
+}
+
+static void h_flavor_update(gw_ctx *c)
+{
+    static const char *const keys[] = {"disabled", NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    int disabled = 0;
+    char err[256];
+    if (gw_check(c, st_json_get_bool(b, "disabled", 1, &disabled, err, sizeof err), err) < 0)
+        return;
+    PGresult *r = st_db_q(c->db, "UPDATE iaas.flavors f SET disabled = $2 WHERE id = $1"
+                                 " RETURNING iaas.flavor_json(f)::text",
+                          id, disabled ? "true" : "false");
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "flavor");
+    PQclear(r);
+}
+
+static void h_flavor_delete(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    long long n = st_db_x(c->db, "DELETE FROM iaas.flavors WHERE id = $1", id);
+    if (n < 0 && strcmp(st_db_sqlstate(c->db), "23503") == 0)
+        st_http_reply_error(c->req, 409, "conflict",
+                            "instances use this flavor; disable it instead (PATCH disabled)");
+    else if (n < 0)
+        gw_fail_db(c);
+    else if (n == 0)
+        st_http_reply_error(c->req, 404, "not_found", "no such flavor");
+    else
+        st_http_reply_json(c->req, 204, NULL);
+}
+
+/* ---- Images ---- */
+
+/* Visible to the caller's tenant: its own, and public ones. */
+#define IMAGE_VISIBLE "(m.tenant_id = $1 OR m.visibility = 'public') AND m.status <> 'deleted'"
+
+static void h_image_list(gw_ctx *c)
+{
+    PGresult *r = st_db_q(c->db, "SELECT json_build_object('images', coalesce(json_agg("
+                                 " iaas.image_json(m) ORDER BY m.created_at, m.id), '[]'))::text"
+                                 " FROM iaas.images m WHERE " IMAGE_VISIBLE, c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "image");
+    PQclear(r);
+}
+
+static void h_image_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    PGresult *r = st_db_q(c->db, "SELECT iaas.image_json(m)::text FROM iaas.images m"
+                                 " WHERE " IMAGE_VISIBLE " AND m.id = $2", c->p.tenant_id, id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "image");
+    PQclear(r);
+}
+
+static int check_visibility(gw_ctx *c, const char *vis)
+{
+    if (strcmp(vis, "private") && strcmp(vis, "public")) {
+        st_http_reply_error(c->req, 400, "invalid_request", "visibility is private or public");
+        return -1;
+    }
+    if (!strcmp(vis, "public") && !c->p.cloud_admin) {
+        st_http_reply_error(c->req, 403, "forbidden", "only cloud administrators publish images");
+        return -1;
+    }
+    return 0;
+}
+
+static void h_image_create(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", "disk_format", "visibility", "min_disk_gib",
+                                       "min_memory_mib", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *name = NULL, *fmt = NULL, *vis = "private";
+    long long mind = 0, minm = 0;
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 128, &name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "disk_format", 1, 1, 16, &fmt, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_int(b, "min_disk_gib", 0, 0, 65536, &mind, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err),
+                 err) < 0)
+        return;
+    if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
+        st_http_reply_error(c->req, 400, "invalid_request", "disk_format is raw or qcow2");
+        return;
+    }
+    if (check_visibility(c, vis) < 0)
+        return;
+    char id[40], md[24], mm[24];
+    st_uuid_v4(id);
+    snprintf(md, sizeof md, "%lld", mind);
+    snprintf(mm, sizeof mm, "%lld", minm);
+    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.images AS m (id, tenant_id, name, visibility,"
+                                 " status, disk_format, min_disk_gib, min_memory_mib)"
+                                 " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)"
+                                 " RETURNING iaas.image_json(m)::text",
+                          id, c->p.tenant_id, name, vis, fmt, md, mm);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 201, r, "image");
+    PQclear(r);
+}
+
+/* The caller may change an image its tenant owns, or any image as cloud admin.
+ * Returns 1 when allowed, 0 after replying (404 unseen, 403 public not owned). */
+static int image_writable(gw_ctx *c, const char *id)
+{
+    PGresult *r = st_db_q(c->db, "SELECT m.tenant_id = $1 FROM iaas.images m"
+                                 " WHERE " IMAGE_VISIBLE " AND m.id = $2", c->p.tenant_id, id);
+    if (!r) {
+        gw_fail_db(c);
+        return 0;
+    }
+    int seen = PQntuples(r) == 1, owned = seen && st_db_val(r, 0, 0) && *st_db_val(r, 0, 0) == 't';
+    PQclear(r);
+    if (!seen) {
+        st_http_reply_error(c->req, 404, "not_found", "no such image");
+        return 0;
+    }
+    if (!owned && !c->p.cloud_admin) {
+        st_http_reply_error(c->req, 403, "forbidden", "the image belongs to the cloud");
+        return 0;
+    }
+    return 1;
+}
+
+static void h_image_update(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", "visibility", NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *name = NULL, *vis = NULL;
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "name", 0, 1, 128, &name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err), err) < 0)
+        return;
+    if ((vis && check_visibility(c, vis) < 0) || !image_writable(c, id))
+        return;
+    PGresult *r = st_db_q(c->db, "UPDATE iaas.images m SET name = coalesce($2, name),"
+                                 " visibility = coalesce($3, visibility), updated_at = now()"
+                                 " WHERE id = $1 RETURNING iaas.image_json(m)::text",
+                          id, name, vis);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "image");
+    PQclear(r);
+}
+
+static void h_image_delete(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id || !image_writable(c, id))
+        return;
+    if (st_db_x(c->db, "UPDATE iaas.images SET status = 'deleted', updated_at = now()"
+                       " WHERE id = $1", id) < 0)
+        gw_fail_db(c);
+    else
+        st_http_reply_json(c->req, 204, NULL);
+}
+
+/* ---- Keypairs ---- */
+
+static void h_keypair_list(gw_ctx *c)
+{
+    PGresult *r = st_db_q(c->db, "SELECT json_build_object('keypairs', coalesce(json_agg("
+                                 " iaas.keypair_json(k) ORDER BY k.name), '[]'))::text"
+                                 " FROM iaas.keypairs k WHERE tenant_id = $1", c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "keypair");
+    PQclear(r);
+}
+
+static void h_keypair_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    PGresult *r = st_db_q(c->db, "SELECT iaas.keypair_json(k)::text FROM iaas.keypairs k"
+                                 " WHERE tenant_id = $1 AND id = $2", c->p.tenant_id, id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "keypair");
+    PQclear(r);
+}
+
+static void h_keypair_create(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", "public_key", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *name = NULL, *pub = NULL;
+    char err[256], fp[80], id[40];
+    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "public_key", 1, 1, GW_SSHKEY_MAX, &pub, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, gw_sshkey_check(pub, fp, sizeof fp, err, sizeof err), err) < 0)
+        return;
+    st_uuid_v4(id);
+    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.keypairs AS k (id, tenant_id, name, public_key,"
+                                 " fingerprint) VALUES ($1, $2, $3, $4, $5)"
+                                 " RETURNING iaas.keypair_json(k)::text",
+                          id, c->p.tenant_id, name, pub, fp);
+    if (!r) {
+        if (st_db_unique_violation(c->db))
+            st_http_reply_error(c->req, 409, "conflict", "a keypair named '%s' exists", name);
+        else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
+            st_http_reply_error(c->req, 400, "invalid_request",
+                                "keypair names are letters, digits, '.', '_' and '-'");
+        else
+            gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 201, r, "keypair");
+    PQclear(r);
+}
+
+static void h_keypair_delete(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    long long n = st_db_x(c->db, "DELETE FROM iaas.keypairs WHERE tenant_id = $1 AND id = $2",
+                          c->p.tenant_id, id);
+    if (n < 0)
+        gw_fail_db(c);
+    else if (n == 0)
+        st_http_reply_error(c->req, 404, "not_found", "no such keypair");
+    else
+        st_http_reply_json(c->req, 204, NULL);
+}
+
+/* ---- Quotas ---- */
+
+#define QUOTA_JSON                                                                             \
+    "SELECT json_build_object('tenant_id', q.tenant_id,"                                       \
+    " 'limits', json_build_object('instances', q.instances, 'vcpus', q.vcpus,"                 \
+    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib),"                                   \
+    " 'usage', json_build_object('instances', count(i.id), 'vcpus', coalesce(sum(i.vcpus), 0),"\
+    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0))"\
+    ")::text FROM iaas.quotas q LEFT JOIN iaas.instances i"                                    \
+    " ON i.tenant_id = q.tenant_id AND i.state <> 'deleted'"                                   \
+    " WHERE q.tenant_id = $1 GROUP BY q.tenant_id"
+
+static void quota_reply(gw_ctx *c, const char *tenant)
+{
+    PGresult *r = st_db_q(c->db, QUOTA_JSON, tenant);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "tenant");
+    PQclear(r);
+}
+
+static void h_quota_mine(gw_ctx *c) { quota_reply(c, c->p.tenant_id); }
+
+static void h_quota_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (id)
+        quota_reply(c, id);
+}
+
+static void h_quota_set(gw_ctx *c)
+{
+    static const char *const keys[] = {"instances", "vcpus", "memory_mib", "disk_gib", NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    long long v[4] = {-1, -1, -1, -1};
+    char err[256], s[4][24];
+    for (int i = 0; i < 4; i++) {
+        if (gw_check(c, st_json_get_int(b, keys[i], 0, 0, 1LL << 40, &v[i], err, sizeof err),
+                     err) < 0)
+            return;
+        snprintf(s[i], sizeof s[i], "%lld", v[i]);
+    }
+    /* Lowering a limit below current usage is allowed (nothing is killed);
+     * it only blocks new instances until usage falls under it. */
+    long long n = st_db_x(c->db,
+                          "UPDATE iaas.quotas SET"
+                          " instances = CASE WHEN $2::bigint < 0 THEN instances ELSE $2 END,"
+                          " vcpus = CASE WHEN $3::bigint < 0 THEN vcpus ELSE $3 END,"
+                          " memory_mib = CASE WHEN $4::bigint < 0 THEN memory_mib ELSE $4 END,"
+                          " disk_gib = CASE WHEN $5::bigint < 0 THEN disk_gib ELSE $5 END"
+                          " WHERE tenant_id = $1", id, s[0], s[1], s[2], s[3]);
+    if (n < 0)
+        gw_fail_db(c);
+    else if (n == 0)
+        st_http_reply_error(c->req, 404, "not_found", "no such tenant");
+    else
+        quota_reply(c, id);
+}
+
+void gw_catalog_routes(gw *g)
+{
+    gw_route(g, "GET /v1/flavors", GW_USER, h_flavor_list);
+    gw_route(g, "GET /v1/flavors/{id}", GW_USER, h_flavor_show);
+    gw_route(g, "POST /v1/flavors", GW_CLOUD_ADMIN, h_flavor_create);
+    gw_route(g, "PATCH /v1/flavors/{id}", GW_CLOUD_ADMIN, h_flavor_update);
+    gw_route(g, "DELETE /v1/flavors/{id}", GW_CLOUD_ADMIN, h_flavor_delete);
+    gw_route(g, "GET /v1/images", GW_TENANT_READ, h_image_list);
+    gw_route(g, "GET /v1/images/{id}", GW_TENANT_READ, h_image_show);
+    gw_route(g, "POST /v1/images", GW_TENANT_WRITE, h_image_create);
+    gw_route(g, "PATCH /v1/images/{id}", GW_TENANT_WRITE, h_image_update);
+    gw_route(g, "DELETE /v1/images/{id}", GW_TENANT_WRITE, h_image_delete);
+    gw_route(g, "GET /v1/keypairs", GW_TENANT_READ, h_keypair_list);
+    gw_route(g, "GET /v1/keypairs/{id}", GW_TENANT_READ, h_keypair_show);
+    gw_route(g, "POST /v1/keypairs", GW_TENANT_WRITE, h_keypair_create);
+    gw_route(g, "DELETE /v1/keypairs/{id}", GW_TENANT_WRITE, h_keypair_delete);
+    gw_route(g, "GET /v1/quotas", GW_TENANT_READ, h_quota_mine);
+    gw_route(g, "GET /v1/tenants/{id}/quotas", GW_CLOUD_ADMIN, h_quota_show);
+    gw_route(g, "PUT /v1/tenants/{id}/quotas", GW_CLOUD_ADMIN, h_quota_set);
+}

@@ -1,0 +1,120 @@
+/*
+ * gateway.h - what the gateway's files share.
+ *
+ * Every API route is registered through gw_route() with the access it needs.
+ * The wrapper (api.c) borrows a database connection, resolves the bearer
+ * token into a principal, checks the access level, calls the handler with a
+ * gw_ctx, and gives the connection back. Handlers therefore never see an
+ * unauthenticated request, and a tenant-scoped handler always has
+ * c->p.tenant_id: every query it runs filters on it, which is how one tenant
+ * never sees another's objects (they are simply not found: 404, never 403).
+ */
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include "stratus/config.h"
+#include "stratus/db.h"
+#include "stratus/http.h"
+
+#include <jansson.h>
+
+typedef enum gw_access {
+    GW_PUBLIC,       /* no token */
+    GW_USER,         /* any valid user token, scoped to a tenant or not */
+    GW_TENANT_READ,  /* a token scoped to a tenant, any role */
+    GW_TENANT_WRITE, /* scoped, role member or admin */
+    GW_TENANT_ADMIN, /* scoped, role admin */
+    GW_CLOUD_ADMIN,  /* the user is a cloud administrator */
+    GW_NODE,         /* a compute node's credential */
+} gw_access;
+
+typedef struct gw_principal {
+    char token_id[40];
+    char kind[12];      /* "session", "api_key", "node" */
+    char user_id[40];
+    char user_name[72];
+    char tenant_id[40]; /* "" when the token is not scoped to a tenant */
+    char role[12];      /* role in tenant_id: "admin", "member", "reader" */
+    int cloud_admin;
+    char node_id[40];   /* for node credentials */
+} gw_principal;
+
+typedef struct gw_config {
+    long long token_ttl_s;
+    int argon2_t, argon2_m_kib;
+    int signin_user_limit, signin_ip_limit, signin_window_s;
+    long long quota_instances, quota_vcpus, quota_memory_mib, quota_disk_gib;
+    double cpu_overcommit;
+    int node_down_after_s;
+} gw_config;
+
+typedef struct gw {
+    st_http_server *http;
+    st_db_pool *db;
+    const st_config *cfg;
+    gw_config c;
+} gw;
+
+typedef struct gw_ctx {
+    gw *gw;
+    st_http_req *req;
+    st_db *db;
+    gw_principal p;
+} gw_ctx;
+
+typedef void (*gw_handler)(gw_ctx *c);
+
+/* api.c: routing, authentication, replies */
+void gw_route(gw *g, const char *pattern, gw_access access, gw_handler h);
+/* Replies 500/503 for a failed database call (logged with the request id). */
+void gw_fail_db(gw_ctx *c);
+/* Replies 409 for a refused state transition, 503/500 otherwise. */
+void gw_fail_db_or_conflict(gw_ctx *c);
+/* The {id} path parameter when it is a UUID; otherwise replies 404 and NULL. */
+const char *gw_id_param(gw_ctx *c, const char *name);
+/* Replies with the first column of the first row (a JSON text) or 404. */
+void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what);
+/* JSON body, with only the allowed fields; replies 400 itself and NULL. */
+json_t *gw_body(gw_ctx *c, const char *const *allowed);
+/* Replies 400 "invalid_request" with err and returns -1 when rc < 0. */
+int gw_check(gw_ctx *c, int rc, const char *err);
+/* Pagination: limit (1..1000, default 100) and marker (UUID) from the query. */
+int gw_page(gw_ctx *c, char limit[16], const char **marker);
+
+/* auth.c */
+void gw_auth_routes(gw *g);
+/* Resolves "Bearer <token>"; 0 and p filled, or -1 with an HTTP reply sent. */
+int gw_authenticate(gw_ctx *c, const char *header);
+int gw_password_hash(const gw_config *gc, const char *password, char *out, size_t outlen);
+/* 1 when password matches the encoded argon2id hash. */
+int gw_password_verify(const char *encoded, const char *password);
+/* Makes a token of the given kind; writes the secret to out (shown once). */
+int gw_token_create(st_db *db, const char *kind, const char *name, const char *user_id,
+                    const char *tenant_id, long long ttl_s, char *out, size_t outlen,
+                    char id[40]);
+
+/* identity.c */
+void gw_identity_routes(gw *g);
+/* Creates a tenant with default quotas; returns 0, or -1 (db error). */
+int gw_tenant_create(gw *g, st_db *db, const char *name, const char *description, char id[40]);
+
+/* catalog.c */
+void gw_catalog_routes(gw *g);
+
+/* instances.c */
+void gw_instance_routes(gw *g);
+
+/* scheduler.c: picks and locks a node for an instance of this size, inside
+ * the caller's transaction. 1 placed (node_id set), 0 no host fits (reason
+ * set), -1 database error. */
+int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, char node_id[40],
+                char *reason, size_t reasonlen);
+
+/* nodes.c */
+void gw_node_routes(gw *g);
+int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen);
+
+/* openapi.c */
+void gw_openapi_routes(gw *g);
+
+#endif

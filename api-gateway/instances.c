@@ -1,0 +1,426 @@
+/*
+ * instances.c - the instance API: create, list, show, delete, actions.
+ *
+ * Lifecycle. `state` is what the instance is (building, active, stopped,
+ * deleting, deleted, error) and `task` what is being done to it (starting,
+ * stopping, rebooting). The API changes only what should happen (the task,
+ * power_desired, reboot_seq, and `deleting`), bumping `generation` so node
+ * agents see a new order; nodes report what did happen (nodes.c). Every
+ * state change passes the database trigger that enforces the allowed
+ * transitions (migrations/0003_compute.sql); the API checks its own
+ * preconditions with conditional UPDATEs and answers 409 when they fail.
+ *
+ * Create is one transaction: the idempotency key is inserted first (a
+ * concurrent duplicate waits on its unique index and then finds the first
+ * attempt's instance), then the tenant's quota row is locked FOR UPDATE and
+ * usage summed from live instances (so concurrent creates in one tenant are
+ * serialised and cannot both squeeze under a limit), then the flavor, image
+ * and keypair are resolved within the tenant's view, the instance is placed
+ * (scheduler.c) and inserted. Any failure rolls back all of it, key included.
+ */
+#include "gateway.h"
+#include "stratus/crypto.h"
+#include "stratus/json.h"
+#include "stratus/log.h"
+#include "stratus/uuid.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USER_DATA_MAX (64 * 1024) /* base64 text, as in other clouds */
+
+enum { DONE = 0, RETRY = -2 };
+
+/* A deadlock or serialisation failure is retried by h_create (the whole
+ * transaction again); any other database failure is answered here. */
+static int fail(gw_ctx *c)
+{
+    if (st_db_retryable(c->db)) {
+        st_db_rollback(c->db);
+        return RETRY;
+    }
+    gw_fail_db(c);
+    return DONE;
+}
+
+static void reply_instance(gw_ctx *c, int status, const char *id)
+{
+    PGresult *r = st_db_q(c->db, "SELECT iaas.instance_json(i)::text FROM iaas.instances i"
+                                 " WHERE id = $1 AND tenant_id = $2 AND state <> 'deleted'",
+                          id, c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    if (status == 202 && PQntuples(r) == 1) {
+        char loc[80];
+        snprintf(loc, sizeof loc, "/v1/instances/%s", id);
+        st_http_add_header(c->req, "Location", loc);
+    }
+    gw_reply_json_text(c, status, r, "instance");
+    PQclear(r);
+}
+
+static int valid_base64(const char *s)
+{
+    size_t n = strlen(s);
+    if (n % 4)
+        return 0;
+    unsigned char *tmp = malloc(n / 4 * 3 + 1);
+    int ok = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)n) >= 0;
+    free(tmp);
+    return ok;
+}
+
+/* Looks up one row by id (when ref is a UUID) or by name; NULL on db error. */
+static PGresult *resolve(gw_ctx *c, const char *sql_by_id, const char *sql_by_name,
+                         const char *ref)
+{
+    return st_db_q(c->db, st_uuid_valid(ref) ? sql_by_id : sql_by_name, c->p.tenant_id, ref);
+}
+
+typedef struct create_req {
+    const char *name, *flavor, *image, *keypair, *user_data, *idem;
+    char sha[65];
+} create_req;
+
+/* Returns 1 when a reply was sent (error or idempotent replay), 0 to go on. */
+/* 1 when a reply was sent (error or idempotent replay), 0 to go on, RETRY. */
+static int claim_idempotency_key(gw_ctx *c, const create_req *q, const char *id)
+{
+    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.idempotency_keys (tenant_id, key,"
+                                 " request_sha256, instance_id) VALUES ($1, $2, $3, $4)"
+                                 " ON CONFLICT DO NOTHING RETURNING 1",
+                          c->p.tenant_id, q->idem, q->sha, id);
+    if (!r)
+        return fail(c) == RETRY ? RETRY : 1;
+    int fresh = PQntuples(r) == 1;
+    PQclear(r);
+    if (fresh)
+        return 0;
+    r = st_db_q(c->db, "SELECT request_sha256, instance_id FROM iaas.idempotency_keys"
+                       " WHERE tenant_id = $1 AND key = $2", c->p.tenant_id, q->idem);
+    if (!r)
+        return fail(c) == RETRY ? RETRY : 1;
+    if (strcmp(st_db_val(r, 0, 0), q->sha) != 0) {
+        PQclear(r);
+        st_http_reply_error(c->req, 422, "idempotency_key_reused",
+                            "this Idempotency-Key was used for a different request");
+        return 1;
+    }
+    char prev[40];
+    snprintf(prev, sizeof prev, "%s", st_db_val(r, 0, 1));
+    PQclear(r);
+    st_db_rollback(c->db);
+    st_http_add_header(c->req, "Idempotent-Replayed", "true");
+    reply_instance(c, 202, prev);
+    return 1;
+}
+
+/* Locks the tenant's quota row and checks one more instance fits: 0 fits,
+ * -1 replied (over quota or error), RETRY. */
+static int check_quota(gw_ctx *c, int vcpus, int mem, int disk)
+{
+    PGresult *q = st_db_q(c->db, "SELECT instances, vcpus, memory_mib, disk_gib FROM iaas.quotas"
+                                 " WHERE tenant_id = $1 FOR UPDATE", c->p.tenant_id);
+    PGresult *u = q ? st_db_q(c->db, "SELECT count(*), coalesce(sum(vcpus), 0),"
+                                     " coalesce(sum(memory_mib), 0), coalesce(sum(disk_gib), 0)"
+                                     " FROM iaas.instances WHERE tenant_id = $1"
+                                     " AND state <> 'deleted'", c->p.tenant_id) : NULL;
+    if (!q || !u || PQntuples(q) != 1) {
+        PQclear(q);
+        PQclear(u);
+        return fail(c) == RETRY ? RETRY : -1;
+    }
+    static const char *const what[] = {"instances", "vCPUs", "MiB of memory", "GiB of disk"};
+    long long need[4] = {1, vcpus, mem, disk};
+    int over = -1;
+    for (int i = 0; i < 4 && over < 0; i++)
+        if (st_db_int(u, 0, i) + need[i] > st_db_int(q, 0, i))
+            over = i;
+    if (over >= 0)
+        st_http_reply_error(c->req, 409, "quota_exceeded",
+                            "quota exceeded: %lld %s used of %lld, this instance needs %lld",
+                            st_db_int(u, 0, over), what[over], st_db_int(q, 0, over), need[over]);
+    PQclear(q);
+    PQclear(u);
+    return over >= 0 ? -1 : 0;
+}
+
+static int create_txn(gw_ctx *c, const create_req *q)
+{
+    char id[40];
+    st_uuid_v4(id);
+    if (st_db_begin(c->db) < 0)
+        return fail(c);
+    int rc = q->idem ? claim_idempotency_key(c, q, id) : 0;
+    if (rc != 0)
+        return rc == RETRY ? RETRY : DONE;
+    PGresult *fl = resolve(c, "SELECT id, vcpus, memory_mib, disk_gib, disabled FROM iaas.flavors"
+                              " WHERE $1::uuid IS NOT NULL AND id = $2::uuid",
+                           "SELECT id, vcpus, memory_mib, disk_gib, disabled FROM iaas.flavors"
+                           " WHERE $1::uuid IS NOT NULL AND name = $2", q->flavor);
+    if (!fl)
+        return fail(c);
+    if (PQntuples(fl) != 1 || *st_db_val(fl, 0, 4) == 't') {
+        PQclear(fl);
+        st_http_reply_error(c->req, 400, "invalid_request", "no such flavor '%s'", q->flavor);
+        return DONE;
+    }
+    char flavor_id[40], v[16], m[16], d[16];
+    snprintf(flavor_id, sizeof flavor_id, "%s", st_db_val(fl, 0, 0));
+    snprintf(v, sizeof v, "%s", st_db_val(fl, 0, 1));
+    snprintf(m, sizeof m, "%s", st_db_val(fl, 0, 2));
+    snprintf(d, sizeof d, "%s", st_db_val(fl, 0, 3));
+    PQclear(fl);
+
+    PGresult *im = resolve(c, "SELECT id, min_disk_gib, min_memory_mib FROM iaas.images m"
+                              " WHERE (m.tenant_id = $1 OR m.visibility = 'public')"
+                              " AND m.status NOT IN ('deleted', 'killed') AND m.id = $2::uuid",
+                           "SELECT id, min_disk_gib, min_memory_mib FROM iaas.images m"
+                           " WHERE (m.tenant_id = $1 OR m.visibility = 'public')"
+                           " AND m.status NOT IN ('deleted', 'killed') AND m.name = $2", q->image);
+    if (!im)
+        return fail(c);
+    if (PQntuples(im) != 1) {
+        st_http_reply_error(c->req, 400, "invalid_request", PQntuples(im) > 1
+                            ? "image name '%s' is ambiguous; use its id" : "no such image '%s'",
+                            q->image);
+        PQclear(im);
+        return DONE;
+    }
+    if (st_db_int(im, 0, 1) > atoll(d) || st_db_int(im, 0, 2) > atoll(m)) {
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "the image needs at least %lld GiB of disk and %lld MiB of memory",
+                            st_db_int(im, 0, 1), st_db_int(im, 0, 2));
+        PQclear(im);
+        return DONE;
+    }
+    char image_id[40];
+    snprintf(image_id, sizeof image_id, "%s", st_db_val(im, 0, 0));
+    PQclear(im);
+
+    char keypair_id[40] = "";
+    if (q->keypair) {
+        PGresult *kp = resolve(c, "SELECT id FROM iaas.keypairs WHERE tenant_id = $1"
+                                  " AND id = $2::uuid",
+                               "SELECT id FROM iaas.keypairs WHERE tenant_id = $1 AND name = $2",
+                               q->keypair);
+        if (!kp)
+            return fail(c);
+        if (PQntuples(kp) != 1) {
+            PQclear(kp);
+            st_http_reply_error(c->req, 400, "invalid_request", "no such keypair '%s'",
+                                q->keypair);
+            return DONE;
+        }
+        snprintf(keypair_id, sizeof keypair_id, "%s", st_db_val(kp, 0, 0));
+        PQclear(kp);
+    }
+
+    rc = check_quota(c, atoi(v), atoi(m), atoi(d));
+    if (rc < 0)
+        return rc == RETRY ? RETRY : DONE;
+    char node[40] = "", reason[256] = "";
+    int placed = gw_schedule(c->gw, c->db, atoi(v), atoi(m), atoi(d), node, reason,
+                             sizeof reason);
+    if (placed < 0)
+        return fail(c);
+    if (st_db_x(c->db,
+                "INSERT INTO iaas.instances (id, tenant_id, name, flavor_id, image_id,"
+                " keypair_id, user_data, vcpus, memory_mib, disk_gib, node_id, state, fault)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                id, c->p.tenant_id, q->name, flavor_id, image_id,
+                keypair_id[0] ? keypair_id : NULL, q->user_data, v, m, d,
+                placed ? node : NULL, placed ? "building" : "error",
+                placed ? NULL : reason) < 0) {
+        if (strcmp(st_db_sqlstate(c->db), "23514") != 0)
+            return fail(c);
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "instance names are letters, digits, '.', '_' and '-'");
+        return DONE;
+    }
+    if (st_db_commit(c->db) < 0)
+        return fail(c);
+    st_log_fields(ST_LOG_INFO, "instance.create",
+                  json_pack("{s:s, s:s, s:s, s:s}", "instance", id, "tenant", c->p.tenant_id,
+                            "node", placed ? node : "", "request_id",
+                            st_http_request_id(c->req)));
+    reply_instance(c, 202, id);
+    return DONE;
+}
+
+static void h_create(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", "flavor", "image", "keypair", "user_data", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    create_req q = {0};
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &q.name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "flavor", 1, 1, 64, &q.flavor, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "image", 1, 1, 128, &q.image, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "keypair", 0, 1, 64, &q.keypair, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "user_data", 0, 0, USER_DATA_MAX, &q.user_data, err,
+                                    sizeof err), err) < 0)
+        return;
+    if (q.user_data && !valid_base64(q.user_data)) {
+        st_http_reply_error(c->req, 400, "invalid_request", "user_data must be base64");
+        return;
+    }
+    q.idem = st_http_header(c->req, "Idempotency-Key");
+    if (q.idem && (strlen(q.idem) < 1 || strlen(q.idem) > 255)) {
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "Idempotency-Key must be 1 to 255 characters");
+        return;
+    }
+    /* The key identifies the request; its body must match on replay. */
+    char *canon = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+    st_sha256_hex(canon, strlen(canon), q.sha);
+    free(canon);
+    for (int attempt = 0; create_txn(c, &q) == RETRY; attempt++) {
+        if (attempt == 3) {
+            st_http_reply_error(c->req, 503, "unavailable", "too much contention; retry");
+            return;
+        }
+    }
+}
+
+static void h_list(gw_ctx *c)
+{
+    char limit[16];
+    const char *marker = NULL;
+    if (gw_page(c, limit, &marker) < 0)
+        return;
+    const char *state = st_http_query(c->req, "state");
+    const char *name = st_http_query(c->req, "name");
+    if (marker) {
+        PGresult *mk = st_db_q(c->db, "SELECT 1 FROM iaas.instances WHERE id = $1"
+                                      " AND tenant_id = $2", marker, c->p.tenant_id);
+        int ok = mk && PQntuples(mk) == 1;
+        PQclear(mk);
+        if (!ok) {
+            st_http_reply_error(c->req, 400, "invalid_request", "unknown marker");
+            return;
+        }
+    }
+    /* Keyset pagination on (created_at, id): stable under concurrent inserts. */
+    PGresult *r = st_db_q(c->db,
+                          "WITH page AS (SELECT * FROM iaas.instances i WHERE tenant_id = $1"
+                          "  AND state <> 'deleted'"
+                          "  AND ($2::text IS NULL OR state = $2)"
+                          "  AND ($3::text IS NULL OR name = $3)"
+                          "  AND ($4::uuid IS NULL OR (created_at, id) >"
+                          "   (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
+                          "  ORDER BY created_at, id LIMIT $5::int)"
+                          " SELECT json_build_object('instances', coalesce(json_agg("
+                          "  iaas.instance_json(p) ORDER BY p.created_at, p.id), '[]'),"
+                          "  'next', CASE WHEN count(*) = $5::int THEN"
+                          "   (array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] END"
+                          " )::text FROM page p",
+                          c->p.tenant_id, state, name, marker, limit);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "instance");
+    PQclear(r);
+}
+
+static void h_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (id)
+        reply_instance(c, 200, id);
+}
+
+/* 404 when the instance is not the tenant's, else 409 with its state. */
+static void explain_refusal(gw_ctx *c, const char *id, const char *action)
+{
+    PGresult *r = st_db_q(c->db, "SELECT state, task FROM iaas.instances WHERE id = $1"
+                                 " AND tenant_id = $2 AND state <> 'deleted'", id, c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    if (PQntuples(r) != 1)
+        st_http_reply_error(c->req, 404, "not_found", "no such instance");
+    else if (st_db_val(r, 0, 1))
+        st_http_reply_error(c->req, 409, "conflict", "cannot %s: the instance is %s (%s)", action,
+                            st_db_val(r, 0, 0), st_db_val(r, 0, 1));
+    else
+        st_http_reply_error(c->req, 409, "conflict", "cannot %s an instance that is %s", action,
+                            st_db_val(r, 0, 0));
+    PQclear(r);
+}
+
+static void h_delete(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    /* With no node holding it there is nothing to tear down: gone at once. */
+    long long n = st_db_x(c->db,
+                          "UPDATE iaas.instances SET generation = generation + 1, task = NULL,"
+                          " state = CASE WHEN node_id IS NULL THEN 'deleted' ELSE 'deleting' END"
+                          " WHERE id = $1 AND tenant_id = $2"
+                          " AND state NOT IN ('deleting', 'deleted')", id, c->p.tenant_id);
+    if (n < 0)
+        gw_fail_db_or_conflict(c);
+    else if (n == 0)
+        explain_refusal(c, id, "delete");
+    else
+        st_http_reply_json(c->req, 202, NULL);
+}
+
+static void h_action(gw_ctx *c)
+{
+    static const char *const keys[] = {"action", NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *action = NULL;
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "action", 1, 1, 16, &action, err, sizeof err), err) < 0)
+        return;
+    const char *sql;
+    if (!strcmp(action, "stop"))
+        sql = "UPDATE iaas.instances SET task = 'stopping', power_desired = 'stopped',"
+              " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
+              " AND state = 'active' AND task IS NULL";
+    else if (!strcmp(action, "start"))
+        sql = "UPDATE iaas.instances SET task = 'starting', power_desired = 'running',"
+              " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
+              " AND state = 'stopped' AND task IS NULL";
+    else if (!strcmp(action, "reboot"))
+        sql = "UPDATE iaas.instances SET task = 'rebooting', reboot_seq = reboot_seq + 1,"
+              " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
+              " AND state = 'active' AND task IS NULL";
+    else {
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "action must be start, stop or reboot");
+        return;
+    }
+    long long n = st_db_x(c->db, sql, id, c->p.tenant_id);
+    if (n < 0)
+        gw_fail_db_or_conflict(c);
+    else if (n == 0)
+        explain_refusal(c, id, action);
+    else
+        reply_instance(c, 202, id);
+}
+
+void gw_instance_routes(gw *g)
+{
+    gw_route(g, "POST /v1/instances", GW_TENANT_WRITE, h_create);
+    gw_route(g, "GET /v1/instances", GW_TENANT_READ, h_list);
+    gw_route(g, "GET /v1/instances/{id}", GW_TENANT_READ, h_show);
+    gw_route(g, "DELETE /v1/instances/{id}", GW_TENANT_WRITE, h_delete);
+    gw_route(g, "POST /v1/instances/{id}/actions", GW_TENANT_WRITE, h_action);
+}

@@ -1,0 +1,212 @@
+/*
+ * main.c - stratus-gateway: the tenant-facing API.
+ *
+ *   stratus-gateway [--config FILE] [--set k=v]...           serve the API
+ *   stratus-gateway [...] migrate                            apply migrations, exit
+ *   stratus-gateway [...] bootstrap-admin NAME               create the first cloud admin
+ *                         (password from $STRATUS_ADMIN_PASSWORD or stdin)
+ *   stratus-gateway [...] node-add NAME                      register a node, print its token
+ *   stratus-gateway routes                                   print every route, exit
+ *
+ * The gateway keeps no state of its own: everything lives in PostgreSQL, so
+ * any number of gateways may serve one database behind a load balancer.
+ */
+#include "gateway.h"
+#include "stratus/log.h"
+#include "stratus/service.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const st_migration gw_migrations[];
+extern const int gw_migrations_count;
+
+static const st_config_key keys[] = {
+    ST_SERVICE_KEYS("127.0.0.1:8080"),
+    {"auth.token_ttl", "3600", "session token lifetime, seconds"},
+    {"auth.argon2_t", "2", "argon2id passes"},
+    {"auth.argon2_m_kib", "19456", "argon2id memory, KiB"},
+    {"auth.signin_user_limit", "5", "failed sign-ins per user name per window"},
+    {"auth.signin_ip_limit", "60", "sign-in attempts per source address per window"},
+    {"auth.signin_window", "60", "rate-limit window, seconds"},
+    {"quota.instances", "10", "default instances per tenant"},
+    {"quota.vcpus", "20", "default vCPUs per tenant"},
+    {"quota.memory_mib", "51200", "default memory per tenant, MiB"},
+    {"quota.disk_gib", "1000", "default disk per tenant, GiB"},
+    {"sched.cpu_overcommit", "4.0", "vCPUs placed per physical CPU"},
+    {"nodes.down_after", "30", "seconds without a heartbeat before a node is down"},
+    {0},
+};
+
+static void load_gw_config(gw *g, const st_config *cfg)
+{
+    g->cfg = cfg;
+    g->c = (gw_config){
+        .token_ttl_s = st_config_int(cfg, "auth.token_ttl"),
+        .argon2_t = (int)st_config_int(cfg, "auth.argon2_t"),
+        .argon2_m_kib = (int)st_config_int(cfg, "auth.argon2_m_kib"),
+        .signin_user_limit = (int)st_config_int(cfg, "auth.signin_user_limit"),
+        .signin_ip_limit = (int)st_config_int(cfg, "auth.signin_ip_limit"),
+        .signin_window_s = (int)st_config_int(cfg, "auth.signin_window"),
+        .quota_instances = st_config_int(cfg, "quota.instances"),
+        .quota_vcpus = st_config_int(cfg, "quota.vcpus"),
+        .quota_memory_mib = st_config_int(cfg, "quota.memory_mib"),
+        .quota_disk_gib = st_config_int(cfg, "quota.disk_gib"),
+        .cpu_overcommit = strtod(st_config_str(cfg, "sched.cpu_overcommit"), NULL),
+        .node_down_after_s = (int)st_config_int(cfg, "nodes.down_after"),
+    };
+    if (g->c.signin_window_s < 1)
+        g->c.signin_window_s = 1;
+}
+
+static int register_routes(gw *g)
+{
+    gw_auth_routes(g);
+    gw_identity_routes(g);
+    gw_catalog_routes(g);
+    gw_instance_routes(g);
+    gw_node_routes(g);
+    gw_openapi_routes(g);
+    return 0;
+}
+
+static void print_route(const char *method, const char *path, void *arg)
+{
+    printf("%s %s\n", method, path);
+}
+
+static int read_password(char *buf, size_t n)
+{
+    const char *env = getenv("STRATUS_ADMIN_PASSWORD");
+    if (env) {
+        snprintf(buf, n, "%s", env);
+    } else if (!fgets(buf, (int)n, stdin)) {
+        return -1;
+    }
+    buf[strcspn(buf, "\r\n")] = 0;
+    return strlen(buf) >= 8 ? 0 : -1;
+}
+
+static int cmd_bootstrap_admin(gw *g, const char *name)
+{
+    char pw[300], hash[256], tid[40], uid[40];
+    if (read_password(pw, sizeof pw) < 0) {
+        fprintf(stderr, "bootstrap-admin: give a password of 8+ characters on stdin or in "
+                        "STRATUS_ADMIN_PASSWORD\n");
+        return 2;
+    }
+    st_db *db = st_db_get(g->db, 5000);
+    if (!db)
+        return 1;
+    PGresult *r = st_db_q0(db, "SELECT count(*) FROM iaas.users WHERE cloud_admin");
+    long long admins = r ? st_db_int(r, 0, 0) : -1;
+    PQclear(r);
+    if (admins != 0) {
+        fprintf(stderr, admins > 0 ? "bootstrap-admin: a cloud admin exists already; create "
+                                     "more users through the API\n"
+                                   : "bootstrap-admin: %s\n", st_db_error(db));
+        st_db_put(db);
+        return 1;
+    }
+    r = st_db_q0(db, "SELECT id FROM iaas.tenants WHERE name = 'admin'");
+    int have_tenant = r && PQntuples(r) == 1;
+    if (have_tenant)
+        snprintf(tid, sizeof tid, "%s", st_db_val(r, 0, 0));
+    PQclear(r);
+    if (!have_tenant && gw_tenant_create(g, db, "admin", "the cloud operators", tid) < 0) {
+        fprintf(stderr, "bootstrap-admin: %s\n", st_db_error(db));
+        st_db_put(db);
+        return 1;
+    }
+    st_uuid_v4(uid);
+    if (gw_password_hash(&g->c, pw, hash, sizeof hash) < 0 ||
+        st_db_x(db, "INSERT INTO iaas.users (id, name, password_hash, cloud_admin)"
+                    " VALUES ($1, $2, $3, true)", uid, name, hash) != 1 ||
+        st_db_x(db, "INSERT INTO iaas.memberships (tenant_id, user_id, role)"
+                    " VALUES ($1, $2, 'admin')", tid, uid) != 1) {
+        fprintf(stderr, "bootstrap-admin: %s\n", st_db_error(db));
+        st_db_put(db);
+        return 1;
+    }
+    st_db_put(db);
+    printf("cloud admin '%s' created (id %s) with admin role in tenant 'admin'\n", name, uid);
+    return 0;
+}
+
+static int cmd_node_add(gw *g, const char *name)
+{
+    char id[40], token[80];
+    st_db *db = st_db_get(g->db, 5000);
+    if (!db)
+        return 1;
+    int rc = gw_node_create(db, name, id, token, sizeof token);
+    if (rc < 0)
+        fprintf(stderr, "node-add: %s\n", st_db_error(db));
+    else
+        printf("%s\n", token);
+    st_db_put(db);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    char **rest;
+    int nrest;
+    st_config *cfg = st_config_from_args(argc, argv, "stratus-gateway", "STRATUS_GATEWAY_", keys,
+                                         &rest, &nrest);
+    const char *cmd = nrest > 0 ? rest[0] : "serve";
+    st_service_log_init("gateway", cfg);
+    gw g = {0};
+    load_gw_config(&g, cfg);
+
+    st_http_opts o;
+    st_service_http_opts(cfg, &o);
+    char err[512];
+    if (strcmp(cmd, "routes") == 0) {
+        g.http = st_http_server_new(&o, err, sizeof err);
+        if (!g.http) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        register_routes(&g);
+        st_http_server_routes(g.http, print_route, NULL);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap-admin") &&
+        strcmp(cmd, "node-add")) {
+        fprintf(stderr, "stratus-gateway: unknown command '%s' (try --help)\n", cmd);
+        return 2;
+    }
+    if ((!strcmp(cmd, "bootstrap-admin") || !strcmp(cmd, "node-add")) && nrest != 2) {
+        fprintf(stderr, "usage: stratus-gateway %s NAME\n", cmd);
+        return 2;
+    }
+    g.db = st_service_db(cfg, "gateway", gw_migrations, gw_migrations_count);
+    if (!g.db)
+        return 1;
+    int rc = 0;
+    if (!strcmp(cmd, "migrate"))
+        rc = 0;
+    else if (!strcmp(cmd, "bootstrap-admin"))
+        rc = cmd_bootstrap_admin(&g, rest[1]);
+    else if (!strcmp(cmd, "node-add"))
+        rc = cmd_node_add(&g, rest[1]);
+    else {
+        o.health = st_service_db_health;
+        o.health_arg = g.db;
+        g.http = st_http_server_new(&o, err, sizeof err);
+        if (!g.http) {
+            st_error("http.config", "%s", err);
+            return 1;
+        }
+        register_routes(&g);
+        rc = st_http_server_run(g.http) < 0 ? 1 : 0;
+        st_http_server_free(g.http);
+    }
+    st_db_pool_free(g.db);
+    st_config_free(cfg);
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,298 @@
+/*
+ * nodes.c - compute nodes: the admin's view and the nodes' own API.
+ *
+ * An admin registers a node (API or `stratus-gateway node-add`) and gets its
+ * credential once; the node agent then uses it on /internal/v1/node/...:
+ * heartbeat with capacity, fetch the instances it should run (with their
+ * generation), and report what actually happened to each. A node only ever
+ * sees and changes instances placed on it.
+ *
+ * Reports drive the lifecycle: the node says an instance is active, stopped,
+ * deleted or in error, and the gateway moves state (through the database's
+ * transition guard) and clears the task the report completes. A report that
+ * would make an illegal move (a stale "active" for an instance being deleted)
+ * is answered 409 and changes nothing.
+ */
+#include "gateway.h"
+#include "stratus/crypto.h"
+#include "stratus/json.h"
+#include "stratus/log.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen)
+{
+    char secret[65], sha[65];
+    st_random_hex(secret, 32);
+    snprintf(token, tokenlen, "stn_%s", secret);
+    st_sha256_hex(token, strlen(token), sha);
+    st_uuid_v4(id);
+    return st_db_x(db, "INSERT INTO iaas.nodes (id, name, token_sha256) VALUES ($1, $2, $3)", id,
+                   name, sha) == 1 ? 0 : -1;
+}
+
+/* A node's admin view: capacity, what is reserved on it, its health. */
+#define NODE_JSON                                                                              \
+    "json_build_object('id', n.id, 'name', n.name, 'hostname', n.hostname,"                    \
+    " 'agent_version', n.agent_version, 'disabled', n.disabled,"                               \
+    " 'state', CASE WHEN n.disabled THEN 'disabled'"                                           \
+    "  WHEN n.last_heartbeat > now() - $1::int * interval '1 second' THEN 'up'"                \
+    "  ELSE 'down' END,"                                                                       \
+    " 'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,"             \
+    "  'disk_gib', n.disk_gib),"                                                               \
+    " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"     \
+    "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0)),"                         \
+    " 'empty', coalesce(u.n, 0) = 0,"                                                          \
+    " 'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))"
+#define NODE_FROM                                                                              \
+    " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                  \
+    "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"                                 \
+    "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error') GROUP BY node_id) u"    \
+    " ON u.node_id = n.id"
+
+static void node_reply(gw_ctx *c, int status, const char *id)
+{
+    char down[16];
+    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    PGresult *r = st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down,
+                          id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, status, r, "node");
+    PQclear(r);
+}
+
+static void h_node_create(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *name = NULL;
+    char err[256], id[40], token[80];
+    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &name, err, sizeof err), err) < 0)
+        return;
+    if (gw_node_create(c->db, name, id, token, sizeof token) < 0) {
+        if (st_db_unique_violation(c->db))
+            st_http_reply_error(c->req, 409, "conflict", "a node named '%s' exists", name);
+        else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
+            st_http_reply_error(c->req, 400, "invalid_request",
+                                "node names are letters, digits, '.', '_' and '-'");
+        else
+            gw_fail_db(c);
+        return;
+    }
+    char down[16];
+    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    PGresult *r = st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down,
+                          id);
+    json_t *node = r ? json_loads(st_db_val(r, 0, 0), 0, NULL) : NULL;
+    PQclear(r);
+    if (!node) {
+        gw_fail_db(c);
+        return;
+    }
+    json_object_set_new(node, "token", json_string(token));
+    st_http_reply_json(c->req, 201, node);
+}
+
+static void h_node_list(gw_ctx *c)
+{
+    char down[16];
+    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    PGresult *r = st_db_q(c->db, "SELECT json_build_object('nodes', coalesce(json_agg(" NODE_JSON
+                                 " ORDER BY n.name), '[]'))::text" NODE_FROM, down);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "node");
+    PQclear(r);
+}
+
+static void h_node_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (id)
+        node_reply(c, 200, id);
+}
+
+static void h_node_update(gw_ctx *c)
+{
+    static const char *const keys[] = {"disabled", NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    int disabled = 0;
+    char err[256];
+    if (gw_check(c, st_json_get_bool(b, "disabled", 1, &disabled, err, sizeof err), err) < 0)
+        return;
+    long long n = st_db_x(c->db, "UPDATE iaas.nodes SET disabled = $2 WHERE id = $1", id,
+                          disabled ? "true" : "false");
+    if (n < 0)
+        gw_fail_db(c);
+    else if (n == 0)
+        st_http_reply_error(c->req, 404, "not_found", "no such node");
+    else
+        node_reply(c, 200, id);
+}
+
+static void h_node_delete(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    long long n = st_db_x(c->db, "DELETE FROM iaas.nodes n WHERE id = $1 AND NOT EXISTS ("
+                                 " SELECT 1 FROM iaas.instances WHERE node_id = n.id"
+                                 " AND state <> 'deleted')", id);
+    if (n < 0 && strcmp(st_db_sqlstate(c->db), "23503") == 0)
+        st_http_reply_error(c->req, 409, "conflict", "deleted instances still refer to the node");
+    else if (n < 0)
+        gw_fail_db(c);
+    else if (n == 1)
+        st_http_reply_json(c->req, 204, NULL);
+    else {
+        PGresult *r = st_db_q(c->db, "SELECT 1 FROM iaas.nodes WHERE id = $1", id);
+        int exists = r && PQntuples(r) == 1;
+        PQclear(r);
+        if (exists)
+            st_http_reply_error(c->req, 409, "conflict", "the node still has instances");
+        else
+            st_http_reply_error(c->req, 404, "not_found", "no such node");
+    }
+}
+
+/* ---- The node agent's API ---- */
+
+static void h_heartbeat(gw_ctx *c)
+{
+    static const char *const keys[] = {"hostname", "agent_version", "capacity", NULL};
+    static const char *const cap_keys[] = {"vcpus", "memory_mib", "disk_gib", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *host = "", *ver = "";
+    long long v = 0, m = 0, d = 0;
+    char err[256];
+    json_t *cap = json_object_get(b, "capacity");
+    if (gw_check(c, st_json_get_str(b, "hostname", 0, 0, 255, &host, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) < 0)
+        return;
+    if (!json_is_object(cap)) {
+        st_http_reply_error(c->req, 400, "invalid_request", "capacity must be an object");
+        return;
+    }
+    if (gw_check(c, st_json_only_keys(cap, cap_keys, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_int(cap, "vcpus", 1, 0, 1 << 20, &v, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_int(cap, "memory_mib", 1, 0, 1LL << 40, &m, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, st_json_get_int(cap, "disk_gib", 1, 0, 1LL << 40, &d, err, sizeof err), err) < 0)
+        return;
+    char vs[24], ms[24], ds[24];
+    snprintf(vs, sizeof vs, "%lld", v);
+    snprintf(ms, sizeof ms, "%lld", m);
+    snprintf(ds, sizeof ds, "%lld", d);
+    if (st_db_x(c->db, "UPDATE iaas.nodes SET hostname = $2, agent_version = $3, vcpus = $4,"
+                       " memory_mib = $5, disk_gib = $6, last_heartbeat = now() WHERE id = $1",
+                c->p.node_id, host, ver, vs, ms, ds) < 0) {
+        gw_fail_db(c);
+        return;
+    }
+    node_reply(c, 200, c->p.node_id);
+}
+
+static void h_node_instances(gw_ctx *c)
+{
+    PGresult *r = st_db_q(c->db,
+                          "SELECT json_build_object('instances', coalesce(json_agg("
+                          " json_build_object('id', i.id, 'tenant_id', i.tenant_id,"
+                          "  'name', i.name, 'generation', i.generation, 'state', i.state,"
+                          "  'task', i.task, 'desired', CASE WHEN i.state = 'deleting'"
+                          "   THEN 'deleted' ELSE i.power_desired END,"
+                          "  'reboot_seq', i.reboot_seq, 'vcpus', i.vcpus,"
+                          "  'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,"
+                          "  'image_id', i.image_id, 'user_data', i.user_data,"
+                          "  'ssh_public_key', k.public_key) ORDER BY i.created_at), '[]'))::text"
+                          " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
+                          " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",
+                          c->p.node_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "node");
+    PQclear(r);
+}
+
+static void h_node_report(gw_ctx *c)
+{
+    static const char *const keys[] = {"state", "generation", "reboot_seq", "fault", NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *state = NULL, *fault = NULL;
+    long long gen = 0, rseq = -1;
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "state", 1, 1, 16, &state, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_int(b, "generation", 1, 0, 1LL << 62, &gen, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, st_json_get_int(b, "reboot_seq", 0, 0, 1LL << 30, &rseq, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, st_json_get_str(b, "fault", 0, 0, 1024, &fault, err, sizeof err), err) < 0)
+        return;
+    if (strcmp(state, "active") && strcmp(state, "stopped") && strcmp(state, "deleted") &&
+        strcmp(state, "error")) {
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "state must be active, stopped, deleted or error");
+        return;
+    }
+    char rs[24];
+    snprintf(rs, sizeof rs, "%lld", rseq);
+    /* The reported state becomes the state; the task it completes is cleared.
+     * A stale report (one about an earlier generation) may still move the
+     * state, but only a report of the current generation clears a task. */
+    char gs[24];
+    snprintf(gs, sizeof gs, "%lld", gen);
+    PGresult *r = st_db_q(c->db,
+                          "UPDATE iaas.instances i SET state = $3,"
+                          " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
+                          "  ELSE NULL END,"
+                          " task = CASE WHEN $4::bigint < i.generation THEN i.task"
+                          "  WHEN i.task = 'stopping' AND $3 = 'stopped' THEN NULL"
+                          "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
+                          "  WHEN i.task = 'rebooting' AND $3 = 'active'"
+                          "   AND $5::int >= i.reboot_seq THEN NULL"
+                          "  WHEN $3 IN ('error', 'deleted') THEN NULL"
+                          "  ELSE i.task END"
+                          " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
+                          " RETURNING iaas.instance_json(i)::text",
+                          id, c->p.node_id, state, gs, rs, fault);
+    if (!r) {
+        gw_fail_db_or_conflict(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "instance");
+    PQclear(r);
+}
+
+void gw_node_routes(gw *g)
+{
+    gw_route(g, "POST /v1/nodes", GW_CLOUD_ADMIN, h_node_create);
+    gw_route(g, "GET /v1/nodes", GW_CLOUD_ADMIN, h_node_list);
+    gw_route(g, "GET /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_show);
+    gw_route(g, "PATCH /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_update);
+    gw_route(g, "DELETE /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_delete);
+    gw_route(g, "PUT /internal/v1/node", GW_NODE, h_heartbeat);
+    gw_route(g, "GET /internal/v1/node/instances", GW_NODE, h_node_instances);
+    gw_route(g, "PUT /internal/v1/node/instances/{id}", GW_NODE, h_node_report);
+}

@@ -1,0 +1,316 @@
+/* Gateway integration-test harness (see gwt.h). */
+#include "gwt.h"
+#include "st_pg.h"
+#include "st_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ADMIN_PASSWORD "admin-password-1"
+
+static const char *gateway_bin(void) { return st_build_path("api-gateway/stratus-gateway"); }
+
+static void die(const gwt *t, const char *what)
+{
+    fprintf(stderr, "gwt: %s\n", what);
+    if (t && t->proc.pid > 0)
+        st_proc_dump_log(&t->proc);
+    exit(1);
+}
+
+int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_text, char **out)
+{
+    char cmd[2048], dbset[600];
+    snprintf(dbset, sizeof dbset, "db.url=%s", t->conninfo);
+    snprintf(cmd, sizeof cmd, "'%s' --set '%s' --set log.level=error --set auth.argon2_m_kib=1024"
+             " %s %s", gateway_bin(), dbset, sub, arg ? arg : "");
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s/cli-in", t->dir);
+    FILE *f = fopen(tmp, "w");
+    fputs(stdin_text ? stdin_text : "", f);
+    fclose(f);
+    char full[3000];
+    snprintf(full, sizeof full, "%s < '%s'", cmd, tmp);
+    FILE *p = popen(full, "r");
+    char line[512] = "";
+    if (!fgets(line, sizeof line, p))
+        line[0] = 0;
+    char sink[512];
+    while (fgets(sink, sizeof sink, p))
+        ;
+    int st = pclose(p);
+    line[strcspn(line, "\n")] = 0;
+    if (out)
+        *out = strdup(line);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void spawn(gwt *t, const char *const *settings)
+{
+    char port_file[512], log[512], db[600];
+    snprintf(port_file, sizeof port_file, "%s/port-%d", t->dir, (int)getpid());
+    unlink(port_file);
+    snprintf(log, sizeof log, "%s/gateway.log", t->dir);
+    snprintf(db, sizeof db, "db.url=%s", t->conninfo);
+    const char *argv[64] = {gateway_bin(), "--listen", "127.0.0.1:0", "--port-file", port_file,
+                            "--set", db, "--set", "auth.argon2_m_kib=1024", "--set",
+                            "http.access_log=false", "--set", "db.pool_size=16"};
+    int n = 13;
+    for (int i = 0; settings && settings[i] && n < 60; i++) {
+        argv[n++] = "--set";
+        argv[n++] = settings[i];
+    }
+    argv[n] = NULL;
+    if (st_proc_start(&t->proc, (char *const *)argv, NULL, log) < 0)
+        die(t, "cannot start stratus-gateway");
+    if (st_wait_file(port_file, 20000) < 0)
+        die(t, "stratus-gateway did not start");
+    snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", st_read_port(port_file));
+    unlink(port_file);
+}
+
+void gwt_start(gwt *t, const char *tag, const char *const *settings)
+{
+    memset(t, 0, sizeof *t);
+    t->conninfo = st_pg_fresh_db(tag);
+    t->dir = st_tmpdir("gwt");
+    char *out = NULL;
+    if (gwt_cli(t, "bootstrap-admin", "admin", ADMIN_PASSWORD "\n", &out) != 0)
+        die(t, "bootstrap-admin failed");
+    free(out);
+    spawn(t, settings);
+    char *tok = gwt_signin(t, "admin", ADMIN_PASSWORD, "admin");
+    if (!tok)
+        die(t, "admin cannot sign in");
+    snprintf(t->admin_token, sizeof t->admin_token, "%s", tok);
+    free(tok);
+    st_resp r;
+    gwt_call(t, &r, "GET", "/v1/auth/whoami", t->admin_token, NULL);
+    snprintf(t->admin_tenant, sizeof t->admin_tenant, "%s",
+             json_string_value(json_object_get(r.json, "tenant_id")));
+    st_resp_free(&r);
+}
+
+void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings)
+{
+    memset(peer, 0, sizeof *peer);
+    peer->conninfo = strdup(first->conninfo);
+    peer->dir = strdup(first->dir);
+    snprintf(peer->admin_token, sizeof peer->admin_token, "%s", first->admin_token);
+    snprintf(peer->admin_tenant, sizeof peer->admin_tenant, "%s", first->admin_tenant);
+    spawn(peer, settings);
+}
+
+void gwt_stop(gwt *t)
+{
+    if (t->proc.pid > 0) {
+        int st = st_proc_stop(&t->proc, SIGTERM, 10000);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "gwt: gateway did not exit cleanly on SIGTERM (status %d)\n", st);
+            st_proc_dump_log(&t->proc);
+        }
+    }
+    free(t->conninfo);
+    free(t->dir);
+    t->conninfo = t->dir = NULL;
+}
+
+long gwt_call(const gwt *t, st_resp *r, const char *method, const char *path, const char *token,
+              const char *body)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", t->base, path);
+    st_http(r, method, url, token, body, NULL);
+    return r->status;
+}
+
+long gwt_status(const gwt *t, const char *method, const char *path, const char *token,
+                const char *body)
+{
+    st_resp r;
+    long s = gwt_call(t, &r, method, path, token, body);
+    st_resp_free(&r);
+    return s;
+}
+
+char *gwt_signin(const gwt *t, const char *name, const char *password, const char *tenant)
+{
+    char *body = tenant ? st_jsonf("{s:s, s:s, s:s}", "name", name, "password", password,
+                                   "tenant", tenant)
+                        : st_jsonf("{s:s, s:s}", "name", name, "password", password);
+    st_resp r;
+    gwt_call(t, &r, "POST", "/v1/auth/tokens", NULL, body);
+    free(body);
+    const char *tok = json_string_value(json_object_get(r.json, "token"));
+    char *out = r.status == 201 && tok ? strdup(tok) : NULL;
+    st_resp_free(&r);
+    return out;
+}
+
+static void must(long got, long want, const char *what, const st_resp *r)
+{
+    if (got != want) {
+        fprintf(stderr, "gwt: %s: got %ld, want %ld: %s\n", what, got, want, r ? r->body : "");
+        exit(1);
+    }
+}
+
+void gwt_make_user(gwt *t, const char *name, const char *password, char id[40])
+{
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:s}", "name", name, "password", password);
+    must(gwt_call(t, &r, "POST", "/v1/users", t->admin_token, b), 201, "create user", &r);
+    snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    free(b);
+}
+
+static void add_member(gwt *t, const char *tenant, const char *user, const char *role)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/tenants/%s/members/%s", tenant, user);
+    char *b = st_jsonf("{s:s}", "role", role);
+    st_resp r;
+    must(gwt_call(t, &r, "PUT", path, t->admin_token, b), 200, "add member", &r);
+    st_resp_free(&r);
+    free(b);
+}
+
+void gwt_make_tenant(gwt *t, const char *name, gwt_tenant *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    st_resp r;
+    char *b = st_jsonf("{s:s}", "name", name);
+    must(gwt_call(t, &r, "POST", "/v1/tenants", t->admin_token, b), 201, "create tenant", &r);
+    snprintf(out->id, sizeof out->id, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    free(b);
+    const char *roles[] = {"admin", "member", "reader"};
+    char *ids[] = {out->admin_id, out->member_id, out->reader_id};
+    char **toks[] = {&out->admin, &out->member, &out->reader};
+    for (int i = 0; i < 3; i++) {
+        char uname[96];
+        snprintf(uname, sizeof uname, "%s-%s", name, roles[i]);
+        gwt_make_user(t, uname, "password-123", ids[i]);
+        add_member(t, out->id, ids[i], roles[i]);
+        *toks[i] = gwt_signin(t, uname, "password-123", name);
+        if (!*toks[i])
+            die(t, "tenant user cannot sign in");
+    }
+}
+
+void gwt_free_tenant(gwt_tenant *tn)
+{
+    free(tn->admin);
+    free(tn->member);
+    free(tn->reader);
+}
+
+void gwt_heartbeat(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib)
+{
+    char *b = st_jsonf("{s:s, s:{s:i, s:i, s:i}}", "hostname", "test-host", "capacity", "vcpus",
+                       vcpus, "memory_mib", mem_mib, "disk_gib", disk_gib);
+    st_resp r;
+    must(gwt_call(t, &r, "PUT", "/internal/v1/node", node_token, b), 200, "heartbeat", &r);
+    st_resp_free(&r);
+    free(b);
+}
+
+char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib)
+{
+    char *b = st_jsonf("{s:s}", "name", name);
+    st_resp r;
+    must(gwt_call(t, &r, "POST", "/v1/nodes", t->admin_token, b), 201, "create node", &r);
+    char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    st_resp_free(&r);
+    free(b);
+    gwt_heartbeat(t, tok, vcpus, mem_mib, disk_gib);
+    return tok;
+}
+
+void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40])
+{
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:i, s:i, s:i}", "name", "m1.small", "vcpus", 1, "memory_mib", 512,
+                       "disk_gib", 10);
+    must(gwt_call(t, &r, "POST", "/v1/flavors", t->admin_token, b), 201, "create flavor", &r);
+    snprintf(flavor_id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s, s:s, s:s}", "name", "base-image", "disk_format", "raw", "visibility",
+                 "public");
+    must(gwt_call(t, &r, "POST", "/v1/images", t->admin_token, b), 201, "create image", &r);
+    snprintf(image_id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    free(b);
+}
+
+long gwt_create_instance(gwt *t, const char *token, const char *name, const char *flavor,
+                         const char *image, const char *idem_key, char id[40])
+{
+    char *b = st_jsonf("{s:s, s:s, s:s}", "name", name, "flavor", flavor, "image", image);
+    char url[512], hdr[300];
+    snprintf(url, sizeof url, "%s/v1/instances", t->base);
+    snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", idem_key ? idem_key : "");
+    const char *h[] = {hdr, NULL};
+    st_resp r;
+    st_http(&r, "POST", url, token, b, idem_key ? h : NULL);
+    free(b);
+    if (id) {
+        const char *v = json_string_value(json_object_get(r.json, "id"));
+        snprintf(id, 40, "%s", v ? v : "");
+    }
+    long s = r.status;
+    st_resp_free(&r);
+    return s;
+}
+
+long gwt_report(gwt *t, const char *node_token, const char *id, const char *state,
+                long long generation)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    char *b = st_jsonf("{s:s, s:I}", "state", state, "generation", (json_int_t)generation);
+    long s = gwt_status(t, "PUT", path, node_token, b);
+    free(b);
+    return s;
+}
+
+char *gwt_instance_field(gwt *t, const char *token, const char *id, const char *field)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    st_resp r;
+    gwt_call(t, &r, "GET", path, token, NULL);
+    json_t *v = json_object_get(r.json, field);
+    char *out = r.status != 200 ? strdup("(missing)")
+                : json_is_string(v) ? strdup(json_string_value(v)) : strdup("(null)");
+    st_resp_free(&r);
+    return out;
+}
+
+long long gwt_instance_generation(gwt *t, const char *token, const char *id)
+{
+    /* generation is internal: nodes see it in their instance list */
+    (void)token;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT generation FROM iaas.instances WHERE id = '%s'", id);
+    PGconn *c = st_pg_connect(t->conninfo);
+    char *v = st_pg_scalar(c, sql);
+    PQfinish(c);
+    long long g = v ? atoll(v) : -1;
+    free(v);
+    return g;
+}
+
+void gwt_sql(const gwt *t, const char *sql)
+{
+    PGconn *c = st_pg_connect(t->conninfo);
+    free(st_pg_scalar(c, sql));
+    PQfinish(c);
+}

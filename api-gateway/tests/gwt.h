@@ -1,0 +1,69 @@
+/*
+ * gwt.h - gateway integration-test harness: a fresh database, the real
+ * stratus-gateway binary (migrated, with a bootstrapped cloud admin) serving
+ * on a loopback port, and helpers to act as tenants, users and nodes.
+ */
+#ifndef GWT_H
+#define GWT_H
+
+#include "st_httpc.h"
+#include "st_proc.h"
+
+typedef struct gwt {
+    char *conninfo;
+    char *dir;
+    st_proc proc;
+    char base[64];
+    char admin_token[128];   /* cloud admin, scoped to tenant "admin" */
+    char admin_tenant[40];
+} gwt;
+
+/* Starts a gateway on a fresh database; extra "--set" values may be given
+ * as a NULL-terminated list of "key=value". Fails the program on error. */
+void gwt_start(gwt *t, const char *tag, const char *const *settings);
+/* A second gateway process on the same database (for multi-gateway tests). */
+void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings);
+void gwt_stop(gwt *t);
+/* Runs `stratus-gateway SUBCOMMAND ARG` against t's database; returns its
+ * exit status and its stdout (first line, malloc'd) in *out when out. */
+int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_text, char **out);
+
+/* method + path (+ JSON body) with token; returns status. */
+long gwt_call(const gwt *t, st_resp *r, const char *method, const char *path, const char *token,
+              const char *body);
+/* Same, discarding the response; returns the status. */
+long gwt_status(const gwt *t, const char *method, const char *path, const char *token,
+                const char *body);
+/* Signs in; returns a malloc'd token or NULL. tenant may be NULL. */
+char *gwt_signin(const gwt *t, const char *name, const char *password, const char *tenant);
+
+/* A tenant with one user of each role; tokens scoped to it. */
+typedef struct gwt_tenant {
+    char id[40];
+    char name[64];
+    char admin_id[40], member_id[40], reader_id[40];
+    char *admin, *member, *reader; /* tokens */
+} gwt_tenant;
+void gwt_make_tenant(gwt *t, const char *name, gwt_tenant *out);
+void gwt_free_tenant(gwt_tenant *tn);
+/* Creates a user (cloud admin call); returns its id in id. */
+void gwt_make_user(gwt *t, const char *name, const char *password, char id[40]);
+
+/* A node with a heartbeat and the given capacity; returns its token. */
+char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib);
+void gwt_heartbeat(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib);
+/* A flavor and a public image as the cloud admin; ids returned. */
+void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40]);
+/* Creates an instance; returns the status, id in id (when 202). */
+long gwt_create_instance(gwt *t, const char *token, const char *name, const char *flavor,
+                         const char *image, const char *idem_key, char id[40]);
+/* A node reports an instance's state; returns the status. */
+long gwt_report(gwt *t, const char *node_token, const char *id, const char *state,
+                long long generation);
+/* The instance's current field (state, task, ...) as the given token sees it. */
+char *gwt_instance_field(gwt *t, const char *token, const char *id, const char *field);
+long long gwt_instance_generation(gwt *t, const char *token, const char *id);
+/* Runs SQL directly on the test database (for time travel: expiring tokens). */
+void gwt_sql(const gwt *t, const char *sql);
+
+#endif

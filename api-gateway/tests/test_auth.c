@@ -1,0 +1,298 @@
+/* Authentication and authorisation against a real gateway and PostgreSQL:
+ * sign-in, wrong passwords, expiry, revocation, API keys, rate limits, roles,
+ * and the bootstrap of the first admin. */
+#include "gwt.h"
+#include "st_test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static gwt T;
+static gwt_tenant A;
+
+static int suite_init(void)
+{
+    /* small limits so the rate-limit tests need few attempts */
+    const char *set[] = {"auth.signin_user_limit=3", "auth.signin_ip_limit=1000", NULL};
+    gwt_start(&T, "gw_auth", set);
+    gwt_make_tenant(&T, "acme", &A);
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    gwt_free_tenant(&A);
+    gwt_stop(&T);
+    return 0;
+}
+
+static void test_signin_returns_a_scoped_token(void)
+{
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:s}", "name", "acme-member", "password", "password-123");
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/auth/tokens", NULL, b), 201);
+    free(b);
+    const char *tok = json_string_value(json_object_get(r.json, "token"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    CU_ASSERT_EQUAL(strncmp(tok, "sts_", 4), 0);
+    /* the user's only tenant is chosen when none is named */
+    json_t *tn = json_object_get(r.json, "tenant");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(tn, "id")), A.id);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(tn, "role")), "member");
+    CU_ASSERT_TRUE(json_is_string(json_object_get(r.json, "expires_at")));
+    st_resp w;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &w, "GET", "/v1/auth/whoami", tok, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(w.json, "tenant_id")), A.id);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(w.json, "role")), "member");
+    st_resp_free(&w);
+    st_resp_free(&r);
+}
+
+static void test_wrong_password_and_unknown_user_look_the_same(void)
+{
+    st_resp r1, r2;
+    char *b1 = st_jsonf("{s:s, s:s}", "name", "acme-reader", "password", "wrong-password");
+    char *b2 = st_jsonf("{s:s, s:s}", "name", "nobody-at-all", "password", "wrong-password");
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r1, "POST", "/v1/auth/tokens", NULL, b1), 401);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r2, "POST", "/v1/auth/tokens", NULL, b2), 401);
+    ST_ASSERT_STR_EQ(r1.body, r2.body);
+    st_resp_free(&r1);
+    st_resp_free(&r2);
+    free(b1);
+    free(b2);
+    /* and a tenant the user is not in is refused like a bad password */
+    char *tok = gwt_signin(&T, "acme-reader", "password-123", "admin");
+    CU_ASSERT_PTR_NULL(tok);
+}
+
+static void test_missing_and_garbage_tokens_are_401(void)
+{
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", NULL, NULL), 401);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", "garbage", NULL), 401);
+    char fake[80] = "sts_";
+    memset(fake + 4, 'a', 64);
+    fake[68] = 0;
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", fake, NULL), 401);
+}
+
+static void test_expired_token_is_refused(void)
+{
+    char *tok = gwt_signin(&T, "acme-reader", "password-123", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", tok, NULL), 200);
+    /* travel in time: the token's expiry passes */
+    char sql[512];
+    st_resp w;
+    gwt_call(&T, &w, "GET", "/v1/auth/whoami", tok, NULL);
+    st_resp_free(&w);
+    snprintf(sql, sizeof sql, "UPDATE iaas.tokens SET expires_at = now() - interval '1 second'"
+             " WHERE user_id = '%s' AND kind = 'session'", A.reader_id);
+    gwt_sql(&T, sql);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/instances", tok, NULL), 401);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "expired"));
+    st_resp_free(&r);
+    free(tok);
+    /* the fixture's reader token expired too: get a fresh one */
+    free(A.reader);
+    A.reader = gwt_signin(&T, "acme-reader", "password-123", NULL);
+}
+
+static void test_signed_out_token_is_revoked(void)
+{
+    char *tok = gwt_signin(&T, "acme-member", "password-123", NULL);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", tok, NULL), 200);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", "/v1/auth/tokens/current", tok, NULL), 204);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/auth/whoami", tok, NULL), 401);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "revoked"));
+    st_resp_free(&r);
+    free(tok);
+}
+
+static void test_api_keys_work_until_revoked(void)
+{
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:i}", "name", "ci-bot", "expires_in_days", 30);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", A.member, b), 201);
+    free(b);
+    char key[128], id[40];
+    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(r.json, "key")));
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    CU_ASSERT_EQUAL(strncmp(key, "stk_", 4), 0);
+    /* a program uses it like a session token, in the same tenant and role */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/auth/whoami", key, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "token_kind")), "api_key");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "role")), "member");
+    st_resp_free(&r);
+    /* listed without its secret */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/api-keys", A.member, NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, id));
+    CU_ASSERT_PTR_NULL(strstr(r.body, key + 4));
+    st_resp_free(&r);
+    /* another user cannot revoke it */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/api-keys/%s", id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.admin, NULL), 404);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.member, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", key, NULL), 401);
+}
+
+static void test_failed_signins_are_rate_limited_per_user(void)
+{
+    char uid[40];
+    gwt_make_user(&T, "brute-target", "right-password", uid);
+    for (int i = 0; i < 3; i++) {
+        char *tok = gwt_signin(&T, "brute-target", "guess", NULL);
+        CU_ASSERT_PTR_NULL(tok);
+    }
+    /* over the limit even the right password is refused, with 429 */
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:s}", "name", "brute-target", "password", "right-password");
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/auth/tokens", NULL, b), 429);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "rate_limited");
+    char *ra = st_resp_header(&r, "Retry-After");
+    CU_ASSERT_PTR_NOT_NULL(ra);
+    free(ra);
+    st_resp_free(&r);
+    free(b);
+    /* other users are unaffected */
+    char *ok = gwt_signin(&T, "acme-admin", "password-123", NULL);
+    CU_ASSERT_PTR_NOT_NULL(ok);
+    free(ok);
+    /* when the window has passed, the right password works again */
+    gwt_sql(&T, "DELETE FROM iaas.signin_attempts WHERE key = 'user:brute-target'");
+    char *tok = gwt_signin(&T, "brute-target", "right-password", NULL);
+    CU_ASSERT_PTR_NOT_NULL(tok);
+    free(tok);
+}
+
+static void test_signins_are_rate_limited_per_address(void)
+{
+    gwt g2;
+    const char *set[] = {"auth.signin_ip_limit=4", NULL};
+    gwt_start(&g2, "gw_auth_ip", set);
+    int limited = 0;
+    for (int i = 0; i < 6; i++) {
+        char *b = st_jsonf("{s:s, s:s}", "name", "admin", "password", "admin-password-1");
+        long s = gwt_status(&g2, "POST", "/v1/auth/tokens", NULL, b);
+        free(b);
+        if (i < 3)
+            ST_ASSERT_INT_EQ(s, 201); /* the harness signed in once already */
+        if (s == 429)
+            limited++;
+    }
+    ST_ASSERT_INT_EQ(limited, 3); /* attempts 5, 6 and 7 of a limit of 4 */
+    gwt_stop(&g2);
+}
+
+static void test_roles_limit_what_a_user_may_do(void)
+{
+    char *kp = st_jsonf("{s:s, s:s}", "name", "k-role",
+                        "public_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8"
+                                      "+UVKL99sup7rLMCqj9zP75 test@example");
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/keypairs", A.reader, kp), 403);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "forbidden");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/keypairs", A.member, kp), 201);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/keypairs", A.reader, NULL), 200);
+    free(kp);
+    /* only a tenant admin manages members */
+    char path[160];
+    snprintf(path, sizeof path, "/v1/tenants/%s/members/%s", A.id, A.reader_id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.member, "{\"role\":\"admin\"}"), 403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.admin, "{\"role\":\"member\"}"), 200);
+    /* a role change takes effect on existing tokens at once */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/keypairs", A.reader,
+                                "{\"name\":\"k2\",\"public_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"
+                                "AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}"), 201);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.admin, "{\"role\":\"reader\"}"), 200);
+    /* cloud-admin calls are refused to tenant admins */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/flavors", A.admin,
+                                "{\"name\":\"x\",\"vcpus\":1,\"memory_mib\":64,\"disk_gib\":1}"),
+                     403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/nodes", A.admin, NULL), 403);
+    /* removing a member invalidates their tokens for that tenant */
+    char uid[40];
+    gwt_make_user(&T, "leaver", "password-123", uid);
+    snprintf(path, sizeof path, "/v1/tenants/%s/members/%s", A.id, uid);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.admin, "{\"role\":\"member\"}"), 200);
+    char *tok = gwt_signin(&T, "leaver", "password-123", "acme");
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", tok, NULL), 200);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.admin, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", tok, NULL), 401);
+    free(tok);
+}
+
+static void test_node_and_user_credentials_do_not_mix(void)
+{
+    char *node = gwt_make_node(&T, "node-creds", 4, 4096, 100);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", node, NULL), 403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", A.admin, NULL), 403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", T.admin_token, NULL),
+                     403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", node, NULL), 200);
+    free(node);
+}
+
+static void test_password_change_signs_out_other_sessions(void)
+{
+    char uid[40];
+    gwt_make_user(&T, "rotator", "old-password", uid);
+    char *s1 = gwt_signin(&T, "rotator", "old-password", NULL);
+    char *s2 = gwt_signin(&T, "rotator", "old-password", NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/users/%s/password", uid);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s1,
+                                "{\"password\":\"new-password\",\"current_password\":\"wrong\"}"),
+                     403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s1,
+                                "{\"password\":\"new-password\","
+                                "\"current_password\":\"old-password\"}"), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", s1, NULL), 200);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", s2, NULL), 401);
+    CU_ASSERT_PTR_NULL(gwt_signin(&T, "rotator", "old-password", NULL));
+    char *s3 = gwt_signin(&T, "rotator", "new-password", NULL);
+    CU_ASSERT_PTR_NOT_NULL(s3);
+    free(s1);
+    free(s2);
+    free(s3);
+}
+
+static void test_bootstrap_makes_only_the_first_admin(void)
+{
+    char *out = NULL;
+    ST_ASSERT_INT_EQ(gwt_cli(&T, "bootstrap-admin", "second", "another-password\n", &out), 1);
+    free(out);
+    CU_ASSERT_PTR_NULL(gwt_signin(&T, "second", "another-password", NULL));
+    /* a short password is refused before anything is written */
+    gwt fresh = {0};
+    fresh.dir = T.dir;
+    fresh.conninfo = T.conninfo;
+    ST_ASSERT_INT_EQ(gwt_cli(&fresh, "bootstrap-admin", "x", "short\n", NULL), 2);
+}
+
+static CU_TestInfo tests[] = {
+    {"sign-in returns a token scoped to the user's tenant", test_signin_returns_a_scoped_token},
+    {"wrong password and unknown user get the same 401", test_wrong_password_and_unknown_user_look_the_same},
+    {"missing and garbage tokens are 401", test_missing_and_garbage_tokens_are_401},
+    {"an expired token is refused", test_expired_token_is_refused},
+    {"a signed-out token is revoked", test_signed_out_token_is_revoked},
+    {"API keys work until revoked, only by their owner", test_api_keys_work_until_revoked},
+    {"failed sign-ins are rate limited per user name", test_failed_signins_are_rate_limited_per_user},
+    {"sign-ins are rate limited per source address", test_signins_are_rate_limited_per_address},
+    {"roles limit what a user may do, and changes apply at once", test_roles_limit_what_a_user_may_do},
+    {"node and user credentials do not open each other's API", test_node_and_user_credentials_do_not_mix},
+    {"a password change signs out other sessions", test_password_change_signs_out_other_sessions},
+    {"bootstrap makes only the first admin", test_bootstrap_makes_only_the_first_admin},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"auth", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

@@ -1,0 +1,440 @@
+/* Instances against a real gateway and PostgreSQL: create, list and
+ * pagination, every lifecycle transition (allowed and refused), idempotent
+ * create, and quotas under concurrent creates. The test acts as the node
+ * agent through the node API to report what happened to each instance. */
+#include "gwt.h"
+#include "st_pg.h"
+#include "st_test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gwt T;
+static gwt_tenant A;
+static char *node;
+static char flavor[40], image[40];
+
+static int suite_init(void)
+{
+    gwt_start(&T, "gw_inst", NULL);
+    gwt_make_tenant(&T, "inst", &A);
+    node = gwt_make_node(&T, "node-1", 64, 262144, 10000);
+    gwt_make_catalog(&T, flavor, image);
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    gwt_free_tenant(&A);
+    free(node);
+    gwt_stop(&T);
+    return 0;
+}
+
+static char *field(const char *id, const char *f) { return gwt_instance_field(&T, A.member, id, f); }
+
+#define ASSERT_FIELD(id, f, want)                                                              \
+    do {                                                                                       \
+        char *v_ = field(id, f);                                                               \
+        ST_ASSERT_STR_EQ(v_, want);                                                            \
+        free(v_);                                                                              \
+    } while (0)
+
+static long action(const char *id, const char *act)
+{
+    char path[128], body[64];
+    snprintf(path, sizeof path, "/v1/instances/%s/actions", id);
+    snprintf(body, sizeof body, "{\"action\":\"%s\"}", act);
+    return gwt_status(&T, "POST", path, A.member, body);
+}
+
+static long del(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    return gwt_status(&T, "DELETE", path, A.member, NULL);
+}
+
+static long report(const char *id, const char *state)
+{
+    return gwt_report(&T, node, id, state, gwt_instance_generation(&T, A.member, id));
+}
+
+static void test_create_places_and_returns_202(void)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/instances", T.base);
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:s, s:s, s:s}", "name", "web-1", "flavor", "m1.small", "image",
+                       image, "user_data", "I2Nsb3VkLWNvbmZpZwo=");
+    st_http(&r, "POST", url, A.member, b, NULL);
+    free(b);
+    ST_ASSERT_INT_EQ(r.status, 202);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "building");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "flavor_id")), flavor);
+    CU_ASSERT_TRUE(json_is_string(json_object_get(r.json, "node_id")));
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "vcpus")), 1);
+    char *loc = st_resp_header(&r, "Location");
+    char want[128];
+    snprintf(want, sizeof want, "/v1/instances/%s",
+             json_string_value(json_object_get(r.json, "id")));
+    ST_ASSERT_STR_EQ(loc, want);
+    free(loc);
+    st_resp_free(&r);
+}
+
+static void test_bad_create_requests_are_400(void)
+{
+    const char *bodies[] = {
+        "{\"name\":\"x\",\"flavor\":\"nope\",\"image\":\"base-image\"}",
+        "{\"name\":\"x\",\"flavor\":\"m1.small\",\"image\":\"nope\"}",
+        "{\"name\":\"bad name!\",\"flavor\":\"m1.small\",\"image\":\"base-image\"}",
+        "{\"name\":\"x\",\"flavor\":\"m1.small\",\"image\":\"base-image\",\"user_data\":\"%%%\"}",
+        "{\"name\":\"x\",\"flavor\":\"m1.small\",\"image\":\"base-image\",\"keypair\":\"none\"}",
+        "{\"name\":\"x\",\"flavor\":\"m1.small\",\"image\":\"base-image\",\"colour\":\"red\"}",
+        "{\"name\":\"x\",\"flavor\":\"m1.small\"}",
+        "{\"name\":42,\"flavor\":\"m1.small\",\"image\":\"base-image\"}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        st_resp r;
+        long s = gwt_call(&T, &r, "POST", "/v1/instances", A.member, bodies[i]);
+        st_assert_fmt(s == 400, 0, __FILE__, __LINE__, "body %zu: status %ld (%s)", i, s, r.body);
+        st_assert_fmt(json_is_string(json_object_get(json_object_get(r.json, "error"), "message")),
+                      0, __FILE__, __LINE__, "body %zu: no error message", i);
+        st_resp_free(&r);
+    }
+}
+
+static void test_lifecycle_building_active_stopped_and_back(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "life", "m1.small", image, NULL, id), 202);
+    /* nothing may be done to a building instance but delete */
+    ST_ASSERT_INT_EQ(action(id, "stop"), 409);
+    ST_ASSERT_INT_EQ(action(id, "start"), 409);
+    ST_ASSERT_INT_EQ(action(id, "reboot"), 409);
+    ST_ASSERT_INT_EQ(report(id, "stopped"), 409); /* building -> stopped is no transition */
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ASSERT_FIELD(id, "state", "active");
+    /* stop: the task shows until the node confirms */
+    ST_ASSERT_INT_EQ(action(id, "start"), 409);
+    ST_ASSERT_INT_EQ(action(id, "stop"), 202);
+    ASSERT_FIELD(id, "task", "stopping");
+    ASSERT_FIELD(id, "power_desired", "stopped");
+    ST_ASSERT_INT_EQ(action(id, "stop"), 409); /* already stopping */
+    ST_ASSERT_INT_EQ(report(id, "stopped"), 200);
+    ASSERT_FIELD(id, "state", "stopped");
+    ASSERT_FIELD(id, "task", "(null)");
+    ST_ASSERT_INT_EQ(action(id, "stop"), 409);
+    ST_ASSERT_INT_EQ(action(id, "reboot"), 409);
+    /* start */
+    ST_ASSERT_INT_EQ(action(id, "start"), 202);
+    ASSERT_FIELD(id, "task", "starting");
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ASSERT_FIELD(id, "state", "active");
+    ASSERT_FIELD(id, "task", "(null)");
+    /* reboot: completes when the node reports the new reboot sequence */
+    ST_ASSERT_INT_EQ(action(id, "reboot"), 202);
+    ASSERT_FIELD(id, "task", "rebooting");
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    char *stale = st_jsonf("{s:s, s:I, s:i}", "state", "active", "generation",
+                           (json_int_t)gwt_instance_generation(&T, A.member, id), "reboot_seq", 0);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, node, stale), 200);
+    ASSERT_FIELD(id, "task", "rebooting");
+    free(stale);
+    char *done = st_jsonf("{s:s, s:I, s:i}", "state", "active", "generation",
+                          (json_int_t)gwt_instance_generation(&T, A.member, id), "reboot_seq", 1);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, node, done), 200);
+    ASSERT_FIELD(id, "task", "(null)");
+    free(done);
+    ST_ASSERT_INT_EQ(action(id, "fly"), 400);
+}
+
+static void test_delete_goes_through_deleting(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "doomed", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    long long g0 = gwt_instance_generation(&T, A.member, id);
+    ST_ASSERT_INT_EQ(del(id), 202);
+    ASSERT_FIELD(id, "state", "deleting");
+    CU_ASSERT(gwt_instance_generation(&T, A.member, id) > g0);
+    /* the node sees it as "to be deleted" */
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/internal/v1/node/instances", node, NULL);
+    json_t *it;
+    size_t i;
+    const char *desired = NULL;
+    json_array_foreach(json_object_get(r.json, "instances"), i, it)
+        if (!strcmp(json_string_value(json_object_get(it, "id")), id))
+            desired = json_string_value(json_object_get(it, "desired"));
+    ST_ASSERT_STR_EQ(desired, "deleted");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(action(id, "stop"), 409);
+    ST_ASSERT_INT_EQ(del(id), 409);
+    ST_ASSERT_INT_EQ(report(id, "active"), 409); /* a stale report changes nothing */
+    ASSERT_FIELD(id, "state", "deleting");
+    ST_ASSERT_INT_EQ(report(id, "deleted"), 200);
+    ASSERT_FIELD(id, "state", "(missing)"); /* deleted instances are gone from the API */
+    ST_ASSERT_INT_EQ(del(id), 404);
+    ST_ASSERT_INT_EQ(report(id, "active"), 404);
+}
+
+static void test_error_state_allows_only_delete(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "broken", "m1.small", image, NULL, id), 202);
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    char *b = st_jsonf("{s:s, s:I, s:s}", "state", "error", "generation",
+                       (json_int_t)gwt_instance_generation(&T, A.member, id), "fault",
+                       "vmm exited with status 1");
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, node, b), 200);
+    free(b);
+    ASSERT_FIELD(id, "state", "error");
+    ASSERT_FIELD(id, "fault", "vmm exited with status 1");
+    ST_ASSERT_INT_EQ(action(id, "start"), 409);
+    ST_ASSERT_INT_EQ(action(id, "stop"), 409);
+    ST_ASSERT_INT_EQ(report(id, "active"), 409);
+    ST_ASSERT_INT_EQ(del(id), 202);
+    ST_ASSERT_INT_EQ(report(id, "deleted"), 200);
+    ST_ASSERT_INT_EQ(del(id), 404);
+}
+
+static void test_database_refuses_illegal_transitions(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "guarded", "m1.small", image, NULL, id), 202);
+    PGconn *c = st_pg_connect(T.conninfo);
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET state = 'stopped' WHERE id = '%s'", id);
+    PGresult *r = PQexec(c, sql);
+    ST_ASSERT_STR_EQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "SX409");
+    PQclear(r);
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET state = 'deleted' WHERE id = '%s'", id);
+    r = PQexec(c, sql);
+    ST_ASSERT_INT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET state = 'active' WHERE id = '%s'", id);
+    r = PQexec(c, sql);
+    ST_ASSERT_STR_EQ(PQresultErrorField(r, PG_DIAG_SQLSTATE), "SX409");
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void test_no_valid_host_gives_error_with_reason(void)
+{
+    st_resp r;
+    char *fb = st_jsonf("{s:s, s:i, s:i, s:i}", "name", "huge", "vcpus", 256, "memory_mib",
+                        4000000, "disk_gib", 10);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/flavors", T.admin_token, fb), 201);
+    free(fb);
+    /* raise the admin tenant's quota so the flavor passes quota, not placement */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", T.admin_tenant);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token,
+                                "{\"vcpus\":1000,\"memory_mib\":10000000}"), 200);
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, T.admin_token, "big", "huge", image, NULL, id), 202);
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "error");
+    CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(r.json, "fault")) ?: "",
+                                  "no valid host"));
+    st_resp_free(&r);
+    /* with no node holding it, delete is immediate */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, T.admin_token, NULL), 202);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, T.admin_token, NULL), 404);
+}
+
+static void test_idempotency_key_replays_the_first_create(void)
+{
+    char id1[40], id2[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "idem", "m1.small", image, "key-1", id1),
+                     202);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "idem", "m1.small", image, "key-1", id2),
+                     202);
+    ST_ASSERT_STR_EQ(id2, id1);
+    /* same key, different request: refused */
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "other", "m1.small", image, "key-1", id2),
+                     422);
+    /* the key is per tenant */
+    gwt_tenant B;
+    gwt_make_tenant(&T, "idem-b", &B);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, B.member, "idem", "m1.small", image, "key-1", id2),
+                     202);
+    CU_ASSERT_STRING_NOT_EQUAL(id2, id1);
+    gwt_free_tenant(&B);
+}
+
+typedef struct racer {
+    const char *token, *key;
+    char name[32];
+    long status;
+    char id[40];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    r->status = gwt_create_instance(&T, r->token, r->name, "m1.small", image, r->key, r->id);
+    return NULL;
+}
+
+static long long live_instances(const char *tenant)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.instances WHERE tenant_id = '%s'"
+             " AND state <> 'deleted'", tenant);
+    PGconn *c = st_pg_connect(T.conninfo);
+    char *v = st_pg_scalar(c, sql);
+    PQfinish(c);
+    long long n = atoll(v);
+    free(v);
+    return n;
+}
+
+static void test_concurrent_duplicates_make_one_instance(void)
+{
+    gwt_tenant D;
+    gwt_make_tenant(&T, "dupes", &D);
+    enum { N = 8 };
+    pthread_t th[N];
+    racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.token = D.member, .key = "same-key"};
+        snprintf(r[i].name, sizeof r[i].name, "dup");
+        pthread_create(&th[i], NULL, race, &r[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ST_ASSERT_INT_EQ(r[i].status, 202);
+        ST_ASSERT_STR_EQ(r[i].id, r[0].id);
+    }
+    ST_ASSERT_INT_EQ(live_instances(D.id), 1);
+    gwt_free_tenant(&D);
+}
+
+static void test_quota_holds_under_concurrent_creates(void)
+{
+    gwt_tenant Q;
+    gwt_make_tenant(&T, "quota", &Q);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", Q.id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"instances\":5}"), 200);
+    enum { N = 20 };
+    pthread_t th[N];
+    racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.token = Q.member};
+        snprintf(r[i].name, sizeof r[i].name, "q-%d", i);
+        pthread_create(&th[i], NULL, race, &r[i]);
+    }
+    int ok = 0, over = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ok += r[i].status == 202;
+        over += r[i].status == 409;
+    }
+    ST_ASSERT_INT_EQ(ok, 5);
+    ST_ASSERT_INT_EQ(over, N - 5);
+    ST_ASSERT_INT_EQ(live_instances(Q.id), 5);
+    /* usage is shown beside the limits */
+    st_resp q;
+    gwt_call(&T, &q, "GET", "/v1/quotas", Q.reader, NULL);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(q.json, "usage"),
+                                                        "instances")), 5);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(q.json, "limits"),
+                                                        "instances")), 5);
+    st_resp_free(&q);
+    /* deleting one frees room for one more */
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, Q.member, "extra", "m1.small", image, NULL, id), 409);
+    for (int i = 0; i < N; i++)
+        if (r[i].status == 202) {
+            report(r[i].id, "active");
+            snprintf(path, sizeof path, "/v1/instances/%s", r[i].id);
+            ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, Q.member, NULL), 202);
+            ST_ASSERT_INT_EQ(gwt_report(&T, node, r[i].id, "deleted",
+                                        gwt_instance_generation(&T, NULL, r[i].id)), 200);
+            break;
+        }
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, Q.member, "extra", "m1.small", image, NULL, id), 202);
+    gwt_free_tenant(&Q);
+}
+
+static void test_list_pages_and_filters(void)
+{
+    gwt_tenant P;
+    gwt_make_tenant(&T, "pages", &P);
+    char ids[7][40];
+    for (int i = 0; i < 7; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p-%d", i % 2);
+        ST_ASSERT_INT_EQ(gwt_create_instance(&T, P.member, name, "m1.small", image, NULL, ids[i]),
+                         202);
+    }
+    char path[256];
+    const char *marker = NULL;
+    int seen = 0;
+    char mk[40] = "";
+    for (int page = 0; page < 4; page++) {
+        if (marker)
+            snprintf(path, sizeof path, "/v1/instances?limit=3&marker=%s", mk);
+        else
+            snprintf(path, sizeof path, "/v1/instances?limit=3");
+        st_resp r;
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, P.reader, NULL), 200);
+        json_t *arr = json_object_get(r.json, "instances");
+        for (size_t i = 0; i < json_array_size(arr); i++, seen++)
+            ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(arr, i), "id")),
+                             ids[seen]);
+        json_t *next = json_object_get(r.json, "next");
+        marker = json_is_string(next) ? json_string_value(next) : NULL;
+        if (marker)
+            snprintf(mk, sizeof mk, "%s", marker);
+        st_resp_free(&r);
+        if (!marker)
+            break;
+    }
+    ST_ASSERT_INT_EQ(seen, 7);
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/v1/instances?name=p-1", P.reader, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "instances")), 3);
+    st_resp_free(&r);
+    report(ids[0], "active");
+    gwt_call(&T, &r, "GET", "/v1/instances?state=active", P.reader, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "instances")), 1);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances?limit=0", P.reader, NULL), 400);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances?limit=abc", P.reader, NULL), 400);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances?marker=nope", P.reader, NULL), 400);
+    /* another tenant's instance is no marker here */
+    snprintf(path, sizeof path, "/v1/instances?marker=%s", ids[0]);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 400);
+    gwt_free_tenant(&P);
+}
+
+static CU_TestInfo tests[] = {
+    {"create places the instance and answers 202 with Location", test_create_places_and_returns_202},
+    {"bad create requests are 400 with a message", test_bad_create_requests_are_400},
+    {"lifecycle: building, active, stopped, started, rebooted", test_lifecycle_building_active_stopped_and_back},
+    {"delete goes through deleting; stale reports change nothing", test_delete_goes_through_deleting},
+    {"an instance in error can only be deleted", test_error_state_allows_only_delete},
+    {"the database itself refuses illegal transitions", test_database_refuses_illegal_transitions},
+    {"no valid host gives state error with the reason", test_no_valid_host_gives_error_with_reason},
+    {"an idempotency key replays the first create", test_idempotency_key_replays_the_first_create},
+    {"concurrent duplicates with one key make one instance", test_concurrent_duplicates_make_one_instance},
+    {"quota holds under 20 concurrent creates", test_quota_holds_under_concurrent_creates},
+    {"list pages with markers and filters", test_list_pages_and_filters},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"instances", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

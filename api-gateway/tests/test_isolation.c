@@ -1,0 +1,272 @@
+/*
+ * Tenant isolation, for every route the server has.
+ *
+ * Tenant A owns one of everything; tenant B's admin (the strongest tenant
+ * role) calls every parameterised route with A's ids. For each, the answer
+ * must be a 4xx identical (status and error code) to the answer for an id
+ * that does not exist at all: B cannot change A's objects, and cannot even
+ * learn they exist. The route list comes from `stratus-gateway routes`, so
+ * a route added without a case here fails the test. Afterwards every one of
+ * A's objects must be unchanged, and none may appear in B's lists.
+ */
+#include "gwt.h"
+#include "st_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gwt T;
+static gwt_tenant A, B;
+static char *node;
+static char flavor[40], image[40];
+static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40];
+static char a_apikey_secret[128];
+
+static const char *KEY =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75 a@b";
+
+static void id_of(st_resp *r, char out[40])
+{
+    const char *v = json_string_value(json_object_get(r->json, "id"));
+    snprintf(out, 40, "%s", v ? v : "");
+}
+
+static int suite_init(void)
+{
+    gwt_start(&T, "gw_iso", NULL);
+    gwt_make_tenant(&T, "victim", &A);
+    gwt_make_tenant(&T, "attacker", &B);
+    node = gwt_make_node(&T, "node-iso", 16, 65536, 1000);
+    gwt_make_catalog(&T, flavor, image);
+    st_resp r;
+    char *b = st_jsonf("{s:s, s:s}", "name", "a-key", "public_key", KEY);
+    gwt_call(&T, &r, "POST", "/v1/keypairs", A.member, b);
+    id_of(&r, a_keypair);
+    st_resp_free(&r);
+    free(b);
+    gwt_call(&T, &r, "POST", "/v1/images", A.member,
+             "{\"name\":\"a-private\",\"disk_format\":\"qcow2\"}");
+    id_of(&r, a_image);
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/api-keys", A.member, "{\"name\":\"a-bot\"}");
+    id_of(&r, a_apikey);
+    snprintf(a_apikey_secret, sizeof a_apikey_secret, "%s",
+             json_string_value(json_object_get(r.json, "key")));
+    st_resp_free(&r);
+    if (gwt_create_instance(&T, A.member, "a-vm", "m1.small", image, NULL, a_instance) != 202)
+        return -1;
+    gwt_report(&T, node, a_instance, "active", gwt_instance_generation(&T, NULL, a_instance));
+    return !a_keypair[0] || !a_image[0] || !a_apikey[0];
+}
+
+static int suite_clean(void)
+{
+    gwt_free_tenant(&A);
+    gwt_free_tenant(&B);
+    free(node);
+    gwt_stop(&T);
+    return 0;
+}
+
+/* What A's id is for a route's {id}, and a body that passes validation so
+ * the lookup itself is what answers. NULL id: the route has no case. */
+typedef struct route_case {
+    const char *prefix;
+    const char *id;
+    const char *body;
+} route_case;
+
+static const route_case *case_for(const char *method, const char *path)
+{
+    static route_case c;
+    c = (route_case){0};
+    int w = strcmp(method, "GET") && strcmp(method, "DELETE");
+    if (!strncmp(path, "/v1/instances/{id}", 18)) {
+        c.id = a_instance;
+        c.body = "{\"action\":\"stop\"}";
+    } else if (!strncmp(path, "/v1/keypairs/{id}", 17)) {
+        c.id = a_keypair;
+    } else if (!strncmp(path, "/v1/images/{id}", 15)) {
+        c.id = a_image;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/api-keys/{id}", 17)) {
+        c.id = a_apikey;
+    } else if (!strncmp(path, "/v1/tenants/{id}/members/{user_id}", 34)) {
+        c.id = A.id;
+        c.body = "{\"role\":\"admin\"}";
+    } else if (!strncmp(path, "/v1/tenants/{id}/quotas", 23)) {
+        c.id = A.id;
+        c.body = "{\"instances\":1000}";
+    } else if (!strncmp(path, "/v1/tenants/{id}", 16)) {
+        c.id = A.id;
+    } else if (!strncmp(path, "/v1/users/{id}", 14)) {
+        c.id = A.member_id;
+        c.body = "{\"password\":\"pwned-password\",\"current_password\":\"password-123\"}";
+    } else if (!strncmp(path, "/v1/nodes/{id}", 14)) {
+        /* nodes are the operator's: any tenant gets 403 for real and fake ids */
+        c.id = "00000000-0000-4000-8000-000000000001";
+        c.body = "{\"disabled\":true}";
+    } else if (!strncmp(path, "/internal/v1/node/instances/{id}", 32)) {
+        c.id = a_instance;
+        c.body = "{\"state\":\"deleted\",\"generation\":99}";
+    } else if (!strncmp(path, "/v1/flavors/{id}", 16)) {
+        /* flavors are cloud-wide, not a tenant's: tenants read them, never change them */
+        c.id = flavor;
+        c.body = "{\"disabled\":true}";
+    }
+    if (!w)
+        c.body = NULL;
+    return c.id ? &c : NULL;
+}
+
+static void fill(char *out, size_t n, const char *pattern, const char *id, const char *user)
+{
+    const char *p = pattern;
+    size_t o = 0;
+    while (*p && o < n - 1) {
+        if (!strncmp(p, "{user_id}", 9)) {
+            o += (size_t)snprintf(out + o, n - o, "%s", user);
+            p += 9;
+        } else if (!strncmp(p, "{id}", 4)) {
+            o += (size_t)snprintf(out + o, n - o, "%s", id);
+            p += 4;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = 0;
+}
+
+static void test_every_route_hides_other_tenants_objects(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' routes", st_build_path("api-gateway/stratus-gateway"));
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char line[256];
+    int checked = 0;
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = 0;
+        char method[16], path[200];
+        if (sscanf(line, "%15s %199s", method, path) != 2 || !strchr(path, '{'))
+            continue;
+        const route_case *c = case_for(method, path);
+        st_assert_fmt(c != NULL, 0, __FILE__, __LINE__,
+                      "route %s %s has no isolation case: add one", method, path);
+        if (!c)
+            continue;
+        int global = !strncmp(path, "/v1/flavors/", 12);
+        char real[256], none[256];
+        fill(real, sizeof real, path, c->id, A.member_id);
+        fill(none, sizeof none, path, fake, fake);
+        st_resp r1, r2;
+        gwt_call(&T, &r1, method, real, B.admin, c->body);
+        gwt_call(&T, &r2, method, none, B.admin, c->body);
+        if (global && !strcmp(method, "GET")) {
+            st_assert_fmt(r1.status == 200, 0, __FILE__, __LINE__, "%s %s: %ld", method, path,
+                          r1.status);
+        } else {
+            st_assert_fmt(r1.status >= 400 && r1.status < 500, 0, __FILE__, __LINE__,
+                          "%s %s with A's id: status %ld (%s)", method, path, r1.status, r1.body);
+            st_assert_fmt(r1.status == r2.status &&
+                          !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
+                          0, __FILE__, __LINE__,
+                          "%s %s: A's id answers %ld %s, a missing id %ld %s: existence leaks",
+                          method, path, r1.status, st_resp_error_code(&r1), r2.status,
+                          st_resp_error_code(&r2));
+        }
+        st_resp_free(&r1);
+        st_resp_free(&r2);
+        checked++;
+    }
+    pclose(p);
+    CU_ASSERT(checked >= 20);
+}
+
+static void test_bodies_cannot_reference_other_tenants_objects(void)
+{
+    char *b = st_jsonf("{s:s, s:s, s:s}", "name", "steal", "flavor", "m1.small", "image", a_image);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", B.admin, b), 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "no such image"));
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s, s:s, s:s, s:s}", "name", "steal", "flavor", "m1.small", "image", image,
+                 "keypair", a_keypair);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", B.admin, b), 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "no such keypair"));
+    st_resp_free(&r);
+    free(b);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances?marker=%s", a_instance);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, B.admin, NULL), 400);
+    /* a token cannot be scoped into a tenant the user is not in */
+    CU_ASSERT_PTR_NULL(gwt_signin(&T, "attacker-admin", "password-123", "victim"));
+    CU_ASSERT_PTR_NULL(gwt_signin(&T, "attacker-admin", "password-123", A.id));
+}
+
+static void test_lists_show_only_own_objects(void)
+{
+    const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
+                           "/v1/tenants", "/v1/quotas"};
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        st_resp r;
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);
+        for (size_t k = 0; k < sizeof ids / sizeof *ids; k++)
+            st_assert_fmt(strstr(r.body, ids[k]) == NULL, 0, __FILE__, __LINE__,
+                          "%s shows one of A's ids", lists[i]);
+        st_resp_free(&r);
+    }
+}
+
+static void test_victims_objects_are_unchanged(void)
+{
+    char *s = gwt_instance_field(&T, A.member, a_instance, "state");
+    ST_ASSERT_STR_EQ(s, "active");
+    free(s);
+    s = gwt_instance_field(&T, A.member, a_instance, "task");
+    ST_ASSERT_STR_EQ(s, "(null)");
+    free(s);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/keypairs/%s", a_keypair);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.member, NULL), 200);
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/images/%s", a_image);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.member, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "name")), "a-private");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", a_apikey_secret, NULL), 200);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/quotas", A.member, NULL), 200);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "limits"),
+                                                        "instances")), 10);
+    st_resp_free(&r);
+    char *tok = gwt_signin(&T, "victim-member", "password-123", NULL);
+    CU_ASSERT_PTR_NOT_NULL(tok);
+    free(tok);
+    /* membership and roles of A are as they were */
+    snprintf(path, sizeof path, "/v1/tenants/%s/members", A.id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, "attacker"));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/flavors", A.reader, NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"disabled\" : false"));
+    st_resp_free(&r);
+}
+
+static CU_TestInfo tests[] = {
+    {"every parameterised route hides other tenants' objects", test_every_route_hides_other_tenants_objects},
+    {"request bodies cannot reference other tenants' objects", test_bodies_cannot_reference_other_tenants_objects},
+    {"lists show only the tenant's own objects", test_lists_show_only_own_objects},
+    {"the victim's objects are unchanged afterwards", test_victims_objects_are_unchanged},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"isolation", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

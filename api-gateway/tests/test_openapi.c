@@ -1,0 +1,112 @@
+/* GET /v1/openapi.json describes exactly the routes the server has: every
+ * route (from `stratus-gateway routes`) is an operation in the document,
+ * and every operation in the document is a route. */
+#include "gwt.h"
+#include "st_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static gwt T;
+
+static int suite_init(void)
+{
+    gwt_start(&T, "gw_openapi", NULL);
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    gwt_stop(&T);
+    return 0;
+}
+
+static void lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+static void test_document_matches_the_routes(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/openapi.json", NULL, NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.json);
+    const char *ver = json_string_value(json_object_get(r.json, "openapi"));
+    CU_ASSERT_FATAL(ver && !strncmp(ver, "3.", 2));
+    json_t *paths = json_object_get(r.json, "paths");
+    CU_ASSERT_FATAL(json_is_object(paths));
+
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' routes", st_build_path("api-gateway/stratus-gateway"));
+    FILE *p = popen(cmd, "r");
+    char line[256];
+    int routes = 0;
+    while (fgets(line, sizeof line, p)) {
+        char method[16], path[200];
+        if (sscanf(line, "%15s %199s", method, path) != 2)
+            continue;
+        lower(method);
+        json_t *op = json_object_get(json_object_get(paths, path), method);
+        st_assert_fmt(json_is_object(op), 0, __FILE__, __LINE__,
+                      "route %s %s is not in openapi.json", method, path);
+        st_assert_fmt(json_is_object(json_object_get(op, "responses")) &&
+                      json_object_size(json_object_get(op, "responses")) > 0, 0, __FILE__,
+                      __LINE__, "%s %s has no responses", method, path);
+        /* mark it seen */
+        if (json_is_object(op))
+            json_object_set_new(op, "x-seen", json_true());
+        routes++;
+    }
+    pclose(p);
+    CU_ASSERT(routes > 40);
+    const char *path;
+    json_t *item;
+    json_object_foreach(paths, path, item) {
+        const char *m;
+        json_t *op;
+        json_object_foreach(item, m, op)
+            st_assert_fmt(json_is_true(json_object_get(op, "x-seen")), 0, __FILE__, __LINE__,
+                          "openapi.json describes %s %s, which the server does not have", m,
+                          path);
+    }
+    st_resp_free(&r);
+}
+
+static void test_schema_references_resolve(void)
+{
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/v1/openapi.json", NULL, NULL);
+    json_t *schemas = json_object_get(json_object_get(r.json, "components"), "schemas");
+    /* every "$ref" in the document names a schema that exists */
+    char *text = strdup(r.body);
+    int refs = 0;
+    for (char *p = strstr(text, "#/components/schemas/"); p;
+         p = strstr(p + 1, "#/components/schemas/")) {
+        char name[64];
+        if (sscanf(p + 21, "%63[A-Za-z0-9_]", name) == 1) {
+            st_assert_fmt(json_object_get(schemas, name) != NULL, 0, __FILE__, __LINE__,
+                          "$ref to missing schema %s", name);
+            refs++;
+        }
+    }
+    CU_ASSERT(refs > 20);
+    free(text);
+    st_resp_free(&r);
+}
+
+static CU_TestInfo tests[] = {
+    {"openapi.json describes exactly the server's routes", test_document_matches_the_routes},
+    {"every schema reference resolves", test_schema_references_resolve},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"openapi", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

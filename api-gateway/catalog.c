@@ -128,6 +128,11 @@ static void h_flavor_delete(gw_ctx *c)
 
 /* Visible to the caller's tenant: its own, and public ones. */
 #define IMAGE_VISIBLE "(m.tenant_id = $1 OR m.visibility = 'public') AND m.status <> 'deleted'"
+/* Reachable by id: the visible ones, and every image for a cloud admin ($3). */
+#define IMAGE_REACHABLE                                                                         \
+    "(m.tenant_id = $1 OR m.visibility = 'public' OR $3::bool) AND m.status <> 'deleted'"
+
+static const char *admin_flag(const gw_ctx *c) { return c->p.cloud_admin ? "true" : "false"; }
 
 static void h_image_list(gw_ctx *c)
 {
@@ -148,7 +153,8 @@ static void h_image_show(gw_ctx *c)
     if (!id)
         return;
     PGresult *r = st_db_q(c->db, "SELECT iaas.image_json(m)::text FROM iaas.images m"
-                                 " WHERE " IMAGE_VISIBLE " AND m.id = $2", c->p.tenant_id, id);
+                                 " WHERE " IMAGE_REACHABLE " AND m.id = $2", c->p.tenant_id, id,
+                          admin_flag(c));
     if (!r) {
         gw_fail_db(c);
         return;
@@ -216,7 +222,8 @@ static void h_image_create(gw_ctx *c)
 static int image_writable(gw_ctx *c, const char *id)
 {
     PGresult *r = st_db_q(c->db, "SELECT m.tenant_id = $1 FROM iaas.images m"
-                                 " WHERE " IMAGE_VISIBLE " AND m.id = $2", c->p.tenant_id, id);
+                                 " WHERE " IMAGE_REACHABLE " AND m.id = $2", c->p.tenant_id, id,
+                          admin_flag(c));
     if (!r) {
         gw_fail_db(c);
         return 0;

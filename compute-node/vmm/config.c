@@ -1,0 +1,210 @@
+/*
+ * config.c - loads and validates the JSON VM description (see config.h).
+ *
+ * Limits are generous but finite so that a config can never ask for more
+ * than the struct holds: 64 vCPUs, 8 disks, 8 NICs, 1 TiB of memory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stratus/json.h"
+
+#ifdef VMM_SANITIZED
+#define SECCOMP_DEFAULT 0 /* sanitizer runtimes make syscalls no filter expects */
+#else
+#define SECCOMP_DEFAULT 1
+#endif
+
+int vmm_parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+    if (!s || strlen(s) != 17 ||
+        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+    return 0;
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int parse_disks(vmm_config *c, json_t *arr, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"id", "path", "read_only", "format", NULL};
+    size_t i;
+    json_t *d;
+    if (!json_is_array(arr) || json_array_size(arr) > VMM_MAX_DISKS) {
+        snprintf(err, errlen, "field 'disks' must be an array of at most %d disks", VMM_MAX_DISKS);
+        return -1;
+    }
+    json_array_foreach(arr, i, d) {
+        vmm_disk_cfg *dc = &c->disks[i];
+        const char *path = NULL, *fmt = "raw", *id = NULL;
+        int ro = 0;
+        if (!json_is_object(d)) {
+            snprintf(err, errlen, "disks[%zu] must be an object", i);
+            return -1;
+        }
+        if (st_json_only_keys(d, keys, err, errlen) ||
+            st_json_get_str(d, "path", ST_JSON_REQUIRED, 1, 4096, &path, err, errlen) ||
+            st_json_get_str(d, "id", ST_JSON_OPTIONAL, 1, 31, &id, err, errlen) ||
+            st_json_get_str(d, "format", ST_JSON_OPTIONAL, 1, 16, &fmt, err, errlen) ||
+            st_json_get_bool(d, "read_only", ST_JSON_OPTIONAL, &ro, err, errlen))
+            return -1;
+        if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
+            snprintf(err, errlen, "disks[%zu].format must be \"raw\" or \"qcow2\"", i);
+            return -1;
+        }
+        dc->path = strdup(path);
+        dc->read_only = ro;
+        dc->qcow2 = !strcmp(fmt, "qcow2");
+        if (id)
+            snprintf(dc->id, sizeof dc->id, "%s", id);
+        else
+            snprintf(dc->id, sizeof dc->id, "disk%zu", i);
+        c->ndisks++;
+    }
+    return 0;
+}
+
+static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"id", "tap", "mac", NULL};
+    size_t i;
+    json_t *n;
+    if (!json_is_array(arr) || json_array_size(arr) > VMM_MAX_NICS) {
+        snprintf(err, errlen, "field 'nics' must be an array of at most %d nics", VMM_MAX_NICS);
+        return -1;
+    }
+    json_array_foreach(arr, i, n) {
+        vmm_nic_cfg *nc = &c->nics[i];
+        const char *tap = NULL, *mac = NULL, *id = NULL;
+        if (!json_is_object(n)) {
+            snprintf(err, errlen, "nics[%zu] must be an object", i);
+            return -1;
+        }
+        if (st_json_only_keys(n, keys, err, errlen) ||
+            st_json_get_str(n, "tap", ST_JSON_REQUIRED, 1, 15, &tap, err, errlen) ||
+            st_json_get_str(n, "id", ST_JSON_OPTIONAL, 1, 31, &id, err, errlen) ||
+            st_json_get_str(n, "mac", ST_JSON_OPTIONAL, 17, 17, &mac, err, errlen))
+            return -1;
+        snprintf(nc->tap, sizeof nc->tap, "%s", tap);
+        if (id)
+            snprintf(nc->id, sizeof nc->id, "%s", id);
+        else
+            snprintf(nc->id, sizeof nc->id, "net%zu", i);
+        if (mac) {
+            if (vmm_parse_mac(mac, nc->mac) || (nc->mac[0] & 1)) {
+                snprintf(err, errlen, "nics[%zu].mac must be a unicast aa:bb:cc:dd:ee:ff", i);
+                return -1;
+            }
+        } else {
+            uint8_t def[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
+            memcpy(nc->mac, def, 6);
+        }
+        c->nnics++;
+    }
+    return 0;
+}
+
+int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"vcpus",      "memory_mib",     "kernel", "initrd",
+                                       "cmdline",    "serial_log",     "disks",  "nics",
+                                       "rng",        "control_socket", "seccomp", "on_reset",
+                                       "boot_protocol", NULL};
+    const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
+    const char *on_reset = "shutdown", *proto = "auto";
+    long long vcpus = 1, mem = 128;
+    int rng = 0, sc = SECCOMP_DEFAULT;
+    json_t *j, *v;
+
+    memset(c, 0, sizeof *c);
+    j = st_json_parse_object(text, len, err, errlen);
+    if (!j)
+        return -1;
+    if (st_json_only_keys(j, keys, err, errlen) ||
+        st_json_get_int(j, "vcpus", ST_JSON_OPTIONAL, 1, VMM_MAX_VCPUS, &vcpus, err, errlen) ||
+        st_json_get_int(j, "memory_mib", ST_JSON_OPTIONAL, 16, 1 << 20, &mem, err, errlen) ||
+        st_json_get_str(j, "kernel", ST_JSON_REQUIRED, 1, 4096, &kernel, err, errlen) ||
+        st_json_get_str(j, "initrd", ST_JSON_OPTIONAL, 1, 4096, &initrd, err, errlen) ||
+        st_json_get_str(j, "cmdline", ST_JSON_OPTIONAL, 0, 2047, &cmdline, err, errlen) ||
+        st_json_get_str(j, "serial_log", ST_JSON_OPTIONAL, 1, 4096, &serial, err, errlen) ||
+        st_json_get_str(j, "control_socket", ST_JSON_OPTIONAL, 1, 107, &sock, err, errlen) ||
+        st_json_get_str(j, "on_reset", ST_JSON_OPTIONAL, 1, 16, &on_reset, err, errlen) ||
+        st_json_get_str(j, "boot_protocol", ST_JSON_OPTIONAL, 1, 16, &proto, err, errlen) ||
+        st_json_get_bool(j, "rng", ST_JSON_OPTIONAL, &rng, err, errlen) ||
+        st_json_get_bool(j, "seccomp", ST_JSON_OPTIONAL, &sc, err, errlen))
+        goto fail;
+    if (strcmp(on_reset, "shutdown") && strcmp(on_reset, "restart")) {
+        snprintf(err, errlen, "field 'on_reset' must be \"shutdown\" or \"restart\"");
+        goto fail;
+    }
+    if (strcmp(proto, "auto") && strcmp(proto, "pvh") && strcmp(proto, "linux")) {
+        snprintf(err, errlen, "field 'boot_protocol' must be \"auto\", \"pvh\" or \"linux\"");
+        goto fail;
+    }
+    if ((v = json_object_get(j, "disks")) && parse_disks(c, v, err, errlen))
+        goto fail;
+    if ((v = json_object_get(j, "nics")) && parse_nics(c, v, err, errlen))
+        goto fail;
+    c->vcpus = (int)vcpus;
+    c->memory_mib = (uint64_t)mem;
+    c->kernel = strdup(kernel);
+    c->initrd = dup_opt(initrd);
+    c->cmdline = strdup(cmdline);
+    c->serial_log = dup_opt(serial);
+    c->control_socket = dup_opt(sock);
+    c->rng = rng;
+    c->seccomp = sc;
+    c->restart_on_reset = !strcmp(on_reset, "restart");
+    c->boot_protocol = !strcmp(proto, "pvh") ? VMM_PROTO_PVH
+                       : !strcmp(proto, "linux") ? VMM_PROTO_LINUX
+                                                 : VMM_PROTO_AUTO;
+    json_decref(j);
+    return 0;
+fail:
+    json_decref(j);
+    vmm_config_free(c);
+    return -1;
+}
+
+int vmm_config_load(vmm_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = vmm_config_parse(c, buf, n, err, errlen);
+    free(buf);
+    return rc;
+}
+
+void vmm_config_free(vmm_config *c)
+{
+    free(c->kernel);
+    free(c->initrd);
+    free(c->cmdline);
+    free(c->serial_log);
+    free(c->control_socket);
+    for (int i = 0; i < c->ndisks; i++)
+        free(c->disks[i].path);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,63 @@
+/*
+ * config.h - the VM description stratus-vmm boots (`--config FILE`, JSON).
+ *
+ *   {"vcpus": 2, "memory_mib": 256, "kernel": "guest.elf", "initrd": "...",
+ *    "cmdline": "console=ttyS0", "serial_log": "serial.log",
+ *    "disks": [{"id": "disk0", "path": "d.img", "read_only": false, "format": "raw"}],
+ *    "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56"}],
+ *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
+ *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux"}
+ *
+ * Everything is validated on load with a message naming the field; unknown
+ * keys are errors (a typo must not silently boot a different machine).
+ */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMM_MAX_VCPUS 64
+#define VMM_MAX_DISKS 8
+#define VMM_MAX_NICS 8
+
+typedef struct vmm_disk_cfg {
+    char id[32];
+    char *path;
+    int read_only;
+    int qcow2; /* format "qcow2" (needs the image store's disk library) */
+} vmm_disk_cfg;
+
+typedef struct vmm_nic_cfg {
+    char id[32];
+    char tap[16];
+    uint8_t mac[6];
+} vmm_nic_cfg;
+
+typedef struct vmm_config {
+    int vcpus;
+    uint64_t memory_mib;
+    char *kernel;
+    char *initrd;
+    char *cmdline;
+    char *serial_log;     /* NULL: serial goes to stdout */
+    char *control_socket; /* NULL: no control API */
+    int ndisks, nnics;
+    vmm_disk_cfg disks[VMM_MAX_DISKS];
+    vmm_nic_cfg nics[VMM_MAX_NICS];
+    int rng;
+    int seccomp;
+    int restart_on_reset;
+    int boot_protocol; /* VMM_PROTO_*: "auto" (default), "pvh", "linux" */
+} vmm_config;
+
+enum { VMM_PROTO_AUTO = 0, VMM_PROTO_PVH, VMM_PROTO_LINUX };
+
+/* Parses JSON text; 0, or -1 with a message in err. */
+int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen);
+int vmm_config_load(vmm_config *c, const char *path, char *err, size_t errlen);
+void vmm_config_free(vmm_config *c);
+/* "52:54:00:12:34:56" -> bytes; 0 or -1. */
+int vmm_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif

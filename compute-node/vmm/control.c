@@ -1,0 +1,236 @@
+/*
+ * control.c - the control API server (see control.h for the resources).
+ *
+ * evhttp parses HTTP on the event thread and calls dispatch() for every
+ * request; libevent bounds header and body sizes. The socket is created
+ * 0600 (whoever can talk to it owns the VM). "shutdown" answers 204 first
+ * and stops the VM once the reply has been written, so the caller always
+ * sees its answer.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "serial.h"
+#include "stratus/json.h"
+#include "stratus/log.h"
+
+static struct evhttp *g_http;
+static char g_path[108];
+
+static int reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    evbuffer_add_printf(b, "%s\n", text ? text : "{}");
+    free(text);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, code, NULL, b);
+    evbuffer_free(b);
+    return 0;
+}
+
+static int reply_error(struct evhttp_request *req, int code, const char *ecode, const char *msg)
+{
+    return reply_json(req, code, json_pack("{s:{s:s, s:s}}", "error", "code", ecode, "message", msg));
+}
+
+static int reply_empty(struct evhttp_request *req, int code)
+{
+    evhttp_send_reply(req, code, NULL, NULL);
+    return 0;
+}
+
+static void stop_after_reply(struct evhttp_request *req, void *arg)
+{
+    vmm_vm_stop(arg, 0);
+}
+
+static int do_action(vmm_vm *vm, struct evhttp_request *req)
+{
+    static const char *const keys[] = {"action", NULL};
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char err[256], *buf = malloc(len + 1);
+    const char *action = NULL;
+    if (!buf)
+        return reply_error(req, 500, "internal", "out of memory");
+    evbuffer_copyout(in, buf, len);
+    buf[len] = 0;
+    json_t *j = st_json_parse_object(buf, len, err, sizeof err);
+    free(buf);
+    if (!j)
+        return reply_error(req, 400, "bad_request", err);
+    if (st_json_only_keys(j, keys, err, sizeof err) ||
+        st_json_get_str(j, "action", ST_JSON_REQUIRED, 1, 32, &action, err, sizeof err)) {
+        json_decref(j);
+        return reply_error(req, 400, "bad_request", err);
+    }
+    int rc;
+    if (!strcmp(action, "pause")) {
+        rc = vmm_vm_pause(vm);
+    } else if (!strcmp(action, "resume")) {
+        rc = vmm_vm_resume(vm);
+    } else if (!strcmp(action, "reset")) {
+        rc = vmm_vm_reset(vm);
+    } else if (!strcmp(action, "shutdown")) {
+        evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
+        json_decref(j);
+        return reply_empty(req, 204);
+    } else {
+        json_decref(j);
+        return reply_error(req, 400, "bad_request",
+                           "field 'action' must be one of pause, resume, shutdown, reset");
+    }
+    json_decref(j);
+    if (rc == -ESHUTDOWN)
+        return reply_error(req, 409, "conflict", "the VM is stopping");
+    if (rc)
+        return reply_error(req, 500, "internal", strerror(-rc));
+    return reply_empty(req, 204);
+}
+
+static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
+{
+    struct evkeyvalq q;
+    long tail = 0;
+    if (query) {
+        if (evhttp_parse_query_str(query, &q) < 0)
+            return reply_error(req, 400, "bad_request", "malformed query string");
+        const char *t = evhttp_find_header(&q, "tail");
+        if (t) {
+            char *end;
+            errno = 0;
+            tail = strtol(t, &end, 10);
+            if (errno || *end || end == t || tail < 0 || tail > 100000) {
+                evhttp_clear_headers(&q);
+                return reply_error(req, 400, "bad_request",
+                                   "query 'tail' must be an integer from 0 to 100000");
+            }
+        }
+        evhttp_clear_headers(&q);
+    }
+    size_t len = 0;
+    char *text = vmm_serial_tail(vm->serial, (int)tail, &len);
+    if (!text)
+        return reply_error(req, 500, "internal", "out of memory");
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, text, len);
+    free(text);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; charset=utf-8");
+    evhttp_send_reply(req, 200, NULL, b);
+    evbuffer_free(b);
+    return 0;
+}
+
+static int method_not_allowed(struct evhttp_request *req, const char *allow)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+    return reply_error(req, 405, "method_not_allowed", "method not allowed on this resource");
+}
+
+static int route(struct evhttp_request *req, void *arg)
+{
+    vmm_vm *vm = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    if (!path)
+        return reply_error(req, 400, "bad_request", "malformed request target");
+    if (!strcmp(path, "/vm")) {
+        if (m != EVHTTP_REQ_GET)
+            return method_not_allowed(req, "GET");
+        return reply_json(req, 200, vmm_state_json(vm));
+    }
+    if (!strcmp(path, "/vm/actions")) {
+        if (m != EVHTTP_REQ_PUT)
+            return method_not_allowed(req, "PUT");
+        return do_action(vm, req);
+    }
+    if (!strcmp(path, "/vm/counters")) {
+        if (m != EVHTTP_REQ_GET)
+            return method_not_allowed(req, "GET");
+        return reply_json(req, 200, vmm_counters_json(vm));
+    }
+    if (!strcmp(path, "/vm/serial")) {
+        if (m != EVHTTP_REQ_GET)
+            return method_not_allowed(req, "GET");
+        return do_serial(vm, req, query);
+    }
+    if (!strcmp(path, "/healthz")) {
+        if (m != EVHTTP_REQ_GET)
+            return method_not_allowed(req, "GET");
+        return reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    }
+    return reply_error(req, 404, "not_found", "no such resource");
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    route(req, arg);
+}
+
+int vmm_control_start(vmm_vm *vm, const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    unlink(path);
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc < 0 || listen(fd, 16) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    g_http = evhttp_new(vm->base);
+    if (!g_http) {
+        close(fd);
+        return -ENOMEM;
+    }
+    evhttp_set_max_body_size(g_http, 64 * 1024);
+    evhttp_set_max_headers_size(g_http, 16 * 1024);
+    evhttp_set_timeout(g_http, 30);
+    evhttp_set_allowed_methods(g_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
+                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                           EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(g_http, dispatch, vm);
+    if (!evhttp_accept_socket_with_handle(g_http, fd)) {
+        evhttp_free(g_http);
+        g_http = NULL;
+        close(fd);
+        return -EIO;
+    }
+    snprintf(g_path, sizeof g_path, "%s", path);
+    st_info("vmm.control", "control API on unix:%s", path);
+    return 0;
+}
+
+void vmm_control_stop(void)
+{
+    if (g_http)
+        evhttp_free(g_http);
+    g_http = NULL;
+    if (g_path[0])
+        unlink(g_path);
+    g_path[0] = 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * control.h - the control API: HTTP/1.1 + JSON on a unix socket (evhttp on
+ * the event thread), in the resource style of Firecracker's API.
+ *
+ *   GET  /vm                 {"state", "boot_id", "vcpus", "memory_mib", "devices": [...]}
+ *   PUT  /vm/actions         {"action": "pause" | "resume" | "shutdown" | "reset"} -> 204
+ *   GET  /vm/counters        metering counters (counters.c)
+ *   GET  /vm/serial?tail=N   the last N lines of serial output (text/plain)
+ *   GET  /healthz            "ok"
+ *
+ * Errors are {"error": {"code", "message"}} with 400 (malformed body or
+ * query), 404 (no such resource), 405 (method; with Allow), 409 (not in a
+ * state for that action), 413 (body over 64 KiB, from evhttp).
+ */
+#ifndef VMM_CONTROL_H
+#define VMM_CONTROL_H
+
+#include <jansson.h>
+
+#include "vmm.h"
+
+int vmm_control_start(vmm_vm *vm, const char *path);
+void vmm_control_stop(void);
+/* The counters document (caller owns the reference). */
+json_t *vmm_counters_json(vmm_vm *vm);
+/* The state document of GET /vm. */
+json_t *vmm_state_json(vmm_vm *vm);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * counters.c - the metering document billing reads (GET /vm/counters).
+ *
+ * Everything is cumulative since this VMM process started; boot_id is a
+ * UUID made at start, so a reader that sees it change knows the counters
+ * went back to zero. CPU time is each vCPU thread's CLOCK_THREAD_CPUTIME_ID
+ * (guest time plus the exits the thread handled); cycles are that time
+ * multiplied by the TSC frequency KVM reports (KVM_GET_TSC_KHZ), because
+ * this host has no hardware perf counters ("cycles_source": "tsc").
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "control.h"
+#include "devices.h"
+#include "virtio_pci.h"
+
+static uint64_t cycles_of(vmm_vm *vm, uint64_t ns)
+{
+    return (uint64_t)((unsigned __int128)ns * vm->tsc_khz / 1000000u);
+}
+
+json_t *vmm_counters_json(vmm_vm *vm)
+{
+    json_t *j = json_object(), *vcpus = json_array(), *nics = json_array(),
+           *disks = json_array(), *exits = json_object();
+    uint64_t total_ns = 0, total_cycles = 0, ex[VMM_EXIT_NR] = {0};
+
+    for (int i = 0; i < vm->nvcpus; i++) {
+        vmm_vcpu *c = &vm->vcpus[i];
+        uint64_t ns = vmm_vcpu_cpu_ns(c), cy = cycles_of(vm, ns);
+        total_ns += ns;
+        total_cycles += cy;
+        for (int k = 0; k < VMM_EXIT_NR; k++)
+            ex[k] += __atomic_load_n(&c->exits[k], __ATOMIC_RELAXED);
+        json_array_append_new(vcpus, json_pack("{s:i, s:I, s:I}", "id", i, "cpu_time_ns",
+                                               (json_int_t)ns, "cycles", (json_int_t)cy));
+    }
+    for (int i = 0; i < vm->ndevs; i++) {
+        vmm_virtio *v = vm->devs[i];
+        const vmm_net_stats *ns = vmm_net_stats_of(v);
+        const vmm_blk_stats *bs = vmm_blk_stats_of(v);
+        if (ns)
+            json_array_append_new(
+                nics, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id, "rx_bytes",
+                                (json_int_t)ns->rx_bytes, "rx_packets", (json_int_t)ns->rx_packets,
+                                "tx_bytes", (json_int_t)ns->tx_bytes, "tx_packets",
+                                (json_int_t)ns->tx_packets));
+        if (bs)
+            json_array_append_new(
+                disks, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id, "read_bytes",
+                                 (json_int_t)bs->read_bytes, "read_ops", (json_int_t)bs->read_ops,
+                                 "write_bytes", (json_int_t)bs->write_bytes, "write_ops",
+                                 (json_int_t)bs->write_ops));
+    }
+    for (int k = 0; k < VMM_EXIT_NR; k++)
+        json_object_set_new(exits, vmm_exit_names[k], json_integer((json_int_t)ex[k]));
+    json_object_set_new(j, "boot_id", json_string(vm->boot_id));
+    json_object_set_new(j, "tsc_khz", json_integer(vm->tsc_khz));
+    json_object_set_new(j, "cycles_source", json_string("tsc"));
+    json_object_set_new(j, "vcpus", vcpus);
+    json_object_set_new(j, "cpu_time_ns_total", json_integer((json_int_t)total_ns));
+    json_object_set_new(j, "cycles_total", json_integer((json_int_t)total_cycles));
+    json_object_set_new(j, "nics", nics);
+    json_object_set_new(j, "disks", disks);
+    json_object_set_new(j, "exits", exits);
+    return j;
+}
+
+json_t *vmm_state_json(vmm_vm *vm)
+{
+    json_t *devs = json_array();
+    static const char *const types[] = {[VIRTIO_ID_NET] = "net", [VIRTIO_ID_BLOCK] = "blk",
+                                        [VIRTIO_ID_RNG] = "rng"};
+    for (int i = 0; i < vm->ndevs; i++) {
+        vmm_virtio *v = vm->devs[i];
+        char bdf[16];
+        pthread_mutex_lock(&v->lock);
+        int status = v->status, failed = v->failed;
+        pthread_mutex_unlock(&v->lock);
+        snprintf(bdf, sizeof bdf, "00:%02x.0", v->pci.slot);
+        json_array_append_new(devs, json_pack("{s:s, s:s, s:s, s:i, s:b}", "id", v->id, "type",
+                                              types[v->ops->type], "pci", bdf, "status", status,
+                                              "failed", failed));
+    }
+    pthread_mutex_lock(&vm->lock);
+    int state = vm->state;
+    pthread_mutex_unlock(&vm->lock);
+    return json_pack("{s:s, s:s, s:i, s:I, s:o}", "state", vmm_state_name(state), "boot_id",
+                     vm->boot_id, "vcpus", vm->nvcpus, "memory_mib",
+                     (json_int_t)vm->cfg->memory_mib, "devices", devs);
+}

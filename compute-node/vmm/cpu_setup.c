@@ -1,0 +1,194 @@
+/*
+ * cpu_setup.c - the architectural state a vCPU starts in: CPUID, MSRs, FPU,
+ * local APIC LVTs, and the registers of each boot mode.
+ *
+ * CPUID is what KVM supports (KVM_GET_SUPPORTED_CPUID) with the per-CPU
+ * fields fixed: the APIC ID in leaf 1 and the x2APIC ID in leaf 0xB, the
+ * logical processor count, and the hypervisor bit.
+ *
+ * Boot modes:
+ *  - PVH: 32-bit protected mode, flat 4 GiB code and data segments, paging
+ *    off, %ebx = hvm_start_info, %eip = the ELF note's entry.
+ *  - LINUX64: long mode with an identity map of the low 4 GiB (2 MiB pages)
+ *    that the loader wrote at VMM_PML4_ADDR, the boot GDT (CS 0x10,
+ *    DS 0x18), %rsi = boot_params, %rip = the 64-bit entry.
+ * Application processors are left to the in-kernel local APIC: they wait in
+ * the wait-for-SIPI state until the guest starts them with INIT/SIPI.
+ */
+#include "cpu_setup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "stratus/log.h"
+
+int vmm_cpuid_init(vmm_vm *vm)
+{
+    int n = 128;
+    for (;;) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof *c + (size_t)n * sizeof c->entries[0]);
+        if (!c)
+            return -ENOMEM;
+        c->nent = (uint32_t)n;
+        if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            vm->cpuid = c;
+            return 0;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG || n >= 4096)
+            return -e;
+        n *= 2;
+    }
+}
+
+static int set_cpuid(vmm_vcpu *cpu)
+{
+    const struct kvm_cpuid2 *src = cpu->vm->cpuid;
+    size_t sz = sizeof *src + src->nent * sizeof src->entries[0];
+    struct kvm_cpuid2 *c = malloc(sz);
+    if (!c)
+        return -ENOMEM;
+    memcpy(c, src, sz);
+    for (uint32_t i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        switch (e->function) {
+        case 1:
+            e->ebx &= 0x0000ffff;
+            e->ebx |= (uint32_t)cpu->id << 24;
+            e->ebx |= (uint32_t)(cpu->vm->nvcpus > 255 ? 255 : cpu->vm->nvcpus) << 16;
+            e->ecx |= 1u << 31; /* hypervisor */
+            if (cpu->vm->nvcpus > 1)
+                e->edx |= 1u << 28; /* HTT: the logical count field is valid */
+            break;
+        case 0xb:
+        case 0x1f:
+            e->edx = (uint32_t)cpu->id;
+            break;
+        case 6:
+            e->ecx &= ~(1u << 3); /* no energy-performance bias MSR */
+            break;
+        }
+    }
+    int rc = ioctl(cpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    free(c);
+    return rc;
+}
+
+static void set_msrs(vmm_vcpu *cpu)
+{
+    static const struct {
+        uint32_t index;
+        uint64_t value;
+    } init[] = {
+        {0x174, 0}, {0x175, 0}, {0x176, 0},  /* SYSENTER CS/ESP/EIP */
+        {0xc0000081, 0}, {0xc0000082, 0}, {0xc0000084, 0}, {0xc0000102, 0},
+        {0x10, 0},                           /* TSC */
+        {0x1a0, 1},                          /* MISC_ENABLE: fast strings */
+        {0x2ff, (1u << 11) | 6},             /* MTRR default type: enabled, write-back */
+    };
+    size_t n = sizeof init / sizeof init[0];
+    struct kvm_msrs *m = calloc(1, sizeof *m + n * sizeof m->entries[0]);
+    if (!m)
+        return;
+    m->nmsrs = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        m->entries[i].index = init[i].index;
+        m->entries[i].data = init[i].value;
+    }
+    /* KVM_SET_MSRS returns how many it set; missing ones are not fatal. */
+    ioctl(cpu->fd, KVM_SET_MSRS, m);
+    free(m);
+}
+
+static void set_lapic(vmm_vcpu *cpu)
+{
+    struct kvm_lapic_state l;
+    if (ioctl(cpu->fd, KVM_GET_LAPIC, &l) < 0)
+        return;
+    uint32_t lvt0, lvt1;
+    /* LINT0 = ExtINT (the 8259 reaches the BSP), LINT1 = NMI. */
+    memcpy(&lvt0, &l.regs[0x350], 4);
+    memcpy(&lvt1, &l.regs[0x360], 4);
+    lvt0 = (lvt0 & ~0x700u) | (7u << 8);
+    lvt1 = (lvt1 & ~0x700u) | (4u << 8);
+    memcpy(&l.regs[0x350], &lvt0, 4);
+    memcpy(&l.regs[0x360], &lvt1, 4);
+    ioctl(cpu->fd, KVM_SET_LAPIC, &l);
+}
+
+static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int l)
+{
+    memset(s, 0, sizeof *s);
+    s->base = 0;
+    s->limit = 0xffffffff;
+    s->selector = sel;
+    s->type = type;
+    s->present = 1;
+    s->s = 1;
+    s->g = 1;
+    s->l = (uint8_t)l;
+    s->db = l ? 0 : 1;
+}
+
+static int set_boot_regs(vmm_vcpu *cpu)
+{
+    vmm_vm *vm = cpu->vm;
+    struct kvm_sregs sr;
+    struct kvm_regs r;
+    if (ioctl(cpu->fd, KVM_GET_SREGS, &sr) < 0)
+        return -errno;
+    memset(&r, 0, sizeof r);
+    r.rflags = 2;
+    r.rip = vm->boot.entry;
+    if (vm->boot.mode == VMM_BOOT_PVH) {
+        flat_seg(&sr.cs, 0x8, 0xb, 0);
+        flat_seg(&sr.ds, 0x10, 0x3, 0);
+        sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+        sr.cr0 = 0x11; /* PE | ET */
+        sr.cr4 = 0;
+        sr.efer = 0;
+        r.rbx = vm->boot.arg;
+    } else {
+        flat_seg(&sr.cs, 0x10, 0xb, 1);
+        flat_seg(&sr.ds, 0x18, 0x3, 0);
+        sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+        sr.gdt.base = VMM_GDT_ADDR;
+        sr.gdt.limit = 4 * 8 - 1;
+        sr.cr3 = VMM_PML4_ADDR;
+        sr.cr4 = 0x20;                    /* PAE */
+        sr.cr0 = 0x80050033;              /* PG | AM | WP | NE | ET | MP | PE */
+        sr.efer = 0x500;                  /* LME | LMA */
+        r.rsi = vm->boot.arg;
+    }
+    if (ioctl(cpu->fd, KVM_SET_SREGS, &sr) < 0)
+        return -errno;
+    if (ioctl(cpu->fd, KVM_SET_REGS, &r) < 0)
+        return -errno;
+    return 0;
+}
+
+int vmm_vcpu_setup(vmm_vcpu *cpu)
+{
+    int rc = set_cpuid(cpu);
+    if (rc) {
+        st_error("vmm.cpu", "vcpu %d: KVM_SET_CPUID2: %s", cpu->id, strerror(-rc));
+        return rc;
+    }
+    return vmm_vcpu_reset(cpu);
+}
+
+int vmm_vcpu_reset(vmm_vcpu *cpu)
+{
+    struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+    set_msrs(cpu);
+    ioctl(cpu->fd, KVM_SET_FPU, &fpu);
+    set_lapic(cpu);
+    if (cpu->id == 0)
+        return set_boot_regs(cpu);
+    struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_UNINITIALIZED};
+    ioctl(cpu->fd, KVM_SET_MP_STATE, &mp);
+    return 0;
+}

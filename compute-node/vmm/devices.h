@@ -1,0 +1,32 @@
+/*
+ * devices.h - constructors of the virtio devices and their counters.
+ *
+ * Counters are cumulative since the VMM started and are written only on the
+ * event thread, which is also where the control API reads them.
+ */
+#ifndef VMM_DEVICES_H
+#define VMM_DEVICES_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "virtio_pci.h"
+#include "vmm.h"
+
+typedef struct vmm_blk_stats {
+    uint64_t read_bytes, read_ops, write_bytes, write_ops, flush_ops, discard_ops, errors;
+} vmm_blk_stats;
+
+typedef struct vmm_net_stats {
+    uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets, rx_dropped;
+} vmm_net_stats;
+
+int vmm_rng_create(vmm_vm *vm);
+int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg);
+int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg);
+
+/* Stats of a device made by vmm_blk_create / vmm_net_create; NULL for others. */
+const vmm_blk_stats *vmm_blk_stats_of(vmm_virtio *v);
+const vmm_net_stats *vmm_net_stats_of(vmm_virtio *v);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * legacy.c - the small ISA devices a guest pokes: the i8042 controller (only
+ * as far as its reset line), the debug-exit port, port 0x80 and a CMOS RTC.
+ *
+ *  - i8042 at 0x60/0x64: status reads 0 (no data, input buffer empty);
+ *    command 0xFE on 0x64 pulses reset -> vmm_vm_guest_reset().
+ *  - Debug exit at 0xf4 (4 bytes): the value written becomes stratus-vmm's
+ *    exit status (test guests write 0x10 for pass, 0x11 for fail).
+ *  - Port 0x80 (POST codes): writes ignored without warnings.
+ *  - CMOS/RTC at 0x70/0x71: the current UTC time in BCD, 24-hour mode, never
+ *    "update in progress", so a Linux guest reads the clock without waiting.
+ */
+#include "legacy.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stratus/log.h"
+
+static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    vmm_vm *vm = opaque;
+    if (!is_write) {
+        memset(data, 0, len);
+        return;
+    }
+    if (off == 4 && data[0] == 0xfe) /* port 0x64: pulse the reset line */
+        vmm_vm_guest_reset(vm);
+}
+
+static void debug_exit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    vmm_vm *vm = opaque;
+    if (!is_write) {
+        memset(data, 0, len);
+        return;
+    }
+    uint32_t v = 0;
+    memcpy(&v, data, len > 4 ? 4 : len);
+    st_info("vmm.debug_exit", "guest wrote %#x to the debug-exit port", v);
+    vmm_vm_stop(vm, (int)(v & 0xff));
+}
+
+static void ignore_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    if (!is_write)
+        memset(data, 0xff, len);
+}
+
+struct rtc {
+    uint8_t index;
+};
+
+static uint8_t bcd(int v)
+{
+    return (uint8_t)(((v / 10) << 4) | (v % 10));
+}
+
+static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    struct rtc *r = opaque;
+    if (off == 0) {
+        if (is_write)
+            r->index = data[0] & 0x7f;
+        else
+            data[0] = r->index;
+        return;
+    }
+    if (is_write)
+        return;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    uint8_t v = 0;
+    switch (r->index) {
+    case 0x00: v = bcd(tm.tm_sec); break;
+    case 0x02: v = bcd(tm.tm_min); break;
+    case 0x04: v = bcd(tm.tm_hour); break;
+    case 0x06: v = bcd(tm.tm_wday + 1); break;
+    case 0x07: v = bcd(tm.tm_mday); break;
+    case 0x08: v = bcd(tm.tm_mon + 1); break;
+    case 0x09: v = bcd(tm.tm_year % 100); break;
+    case 0x32: v = bcd(19 + tm.tm_year / 100); break; /* century */
+    case 0x0a: v = 0x26; break; /* 32.768 kHz, 1024 Hz, no update in progress */
+    case 0x0b: v = 0x02; break; /* 24-hour, BCD */
+    case 0x0d: v = 0x80; break; /* valid RAM and time */
+    default: v = 0; break;
+    }
+    data[0] = v;
+}
+
+int vmm_legacy_init(vmm_vm *vm)
+{
+    int rc;
+    static struct rtc rtc;
+    if ((rc = vmm_bus_add(&vm->pio, 0x60, 5, i8042_io, vm)) ||
+        (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
+        (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||
+        (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &rtc)))
+        return rc;
+    return 0;
+}

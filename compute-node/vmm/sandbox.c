@@ -1,0 +1,96 @@
+/*
+ * sandbox.c - the syscall lists of each thread kind (see sandbox.h).
+ *
+ * vCPU threads: KVM_RUN and the KVM ioctls their exit handlers need
+ * (registers, interrupt lines, GSI routes, ioeventfds), writes (serial log,
+ * eventfds), futexes, signals for kicks, memory management for malloc.
+ * The event thread additionally does file and socket I/O (disks, taps, the
+ * control socket), reopens the kernel on a reboot and unlinks the socket at
+ * exit. ioctl is restricted to the request numbers listed.
+ *
+ * Sanitizer runtimes make syscalls of their own at any time, so sanitizer
+ * builds default to "seccomp": false (config.c).
+ */
+#include "sandbox.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "stratus/log.h"
+
+static const int common_calls[] = {
+    SCMP_SYS(read),        SCMP_SYS(write),       SCMP_SYS(futex),
+    SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(exit),
+    SCMP_SYS(exit_group),  SCMP_SYS(mmap),        SCMP_SYS(munmap),
+    SCMP_SYS(mremap),      SCMP_SYS(madvise),     SCMP_SYS(brk),
+    SCMP_SYS(mprotect),    SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
+    SCMP_SYS(getpid),      SCMP_SYS(gettid),      SCMP_SYS(tgkill),
+    SCMP_SYS(sched_yield), SCMP_SYS(nanosleep),   SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(getrandom),   SCMP_SYS(close),       SCMP_SYS(set_robust_list),
+    SCMP_SYS(rseq),
+};
+
+static const int event_calls[] = {
+    SCMP_SYS(epoll_wait),  SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+    SCMP_SYS(readv),       SCMP_SYS(writev),      SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),     SCMP_SYS(pread64),     SCMP_SYS(pwrite64),
+    SCMP_SYS(fdatasync),   SCMP_SYS(fsync),       SCMP_SYS(fallocate),
+    SCMP_SYS(accept),      SCMP_SYS(accept4),     SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),      SCMP_SYS(recvmsg),     SCMP_SYS(sendmsg),
+    SCMP_SYS(shutdown),    SCMP_SYS(getsockopt),  SCMP_SYS(setsockopt),
+    SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(fcntl),
+    SCMP_SYS(openat),      SCMP_SYS(open),        SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),  SCMP_SYS(lseek),       SCMP_SYS(unlink),
+    SCMP_SYS(eventfd2),    SCMP_SYS(pipe2),       SCMP_SYS(poll),
+    SCMP_SYS(ppoll),       SCMP_SYS(rt_sigaction), SCMP_SYS(statx),
+    SCMP_SYS(fstatfs),
+};
+
+static const unsigned long kvm_ioctls[] = {
+    KVM_RUN,          KVM_GET_REGS,     KVM_SET_REGS,     KVM_GET_SREGS,
+    KVM_SET_SREGS,    KVM_SET_MSRS,     KVM_SET_FPU,      KVM_GET_LAPIC,
+    KVM_SET_LAPIC,    KVM_SET_MP_STATE, KVM_IRQ_LINE,     KVM_SET_GSI_ROUTING,
+    KVM_IOEVENTFD,    KVM_IRQFD,        FIONBIO,          FIONREAD,
+};
+
+static int load(const int *calls, size_t n, const int *more, size_t nmore, const char *who)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    int rc = -1;
+    if (!ctx)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0) < 0)
+            goto out;
+    for (size_t i = 0; i < nmore; i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, more[i], 0) < 0)
+            goto out;
+    for (size_t i = 0; i < sizeof kvm_ioctls / sizeof kvm_ioctls[0]; i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                             SCMP_A1(SCMP_CMP_EQ, kvm_ioctls[i])) < 0)
+            goto out;
+    if (seccomp_load(ctx) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc)
+        st_error("vmm.seccomp", "cannot install the %s filter", who);
+    if (ctx)
+        seccomp_release(ctx);
+    return rc;
+}
+
+int vmm_sandbox_vcpu(void)
+{
+    return load(common_calls, sizeof common_calls / sizeof common_calls[0], NULL, 0, "vcpu");
+}
+
+int vmm_sandbox_event(void)
+{
+    return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
+                sizeof event_calls / sizeof event_calls[0], "event thread");
+}

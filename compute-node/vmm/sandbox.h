@@ -1,0 +1,15 @@
+/*
+ * sandbox.h - per-thread seccomp filters (libseccomp), installed once a
+ * thread's set-up is done. A thread calling anything outside its list is
+ * killed with the whole process (SCMP_ACT_KILL_PROCESS): a compromised
+ * device model must not get a second try. The filter of the event thread is
+ * loaded after the vCPU threads exist, so they do not inherit it.
+ */
+#ifndef VMM_SANDBOX_H
+#define VMM_SANDBOX_H
+
+/* 0 or -1 (logged). */
+int vmm_sandbox_vcpu(void);
+int vmm_sandbox_event(void);
+
+#endif

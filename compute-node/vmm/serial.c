@@ -1,0 +1,237 @@
+/*
+ * serial.c - the 8250 UART model (see serial.h).
+ *
+ * Registers (offset from 0x3f8; DLAB is LCR bit 7):
+ *   0 THR/RBR, or DLL   1 IER, or DLM   2 IIR (read) / FCR (write)
+ *   3 LCR   4 MCR   5 LSR   6 MSR   7 SCR
+ * Nothing is ever received, so LSR.DR stays clear and RBR reads 0.
+ * Output is buffered until a newline (or 256 bytes) to keep one write(2)
+ * per line rather than per byte; everything is flushed at exit.
+ */
+#include "serial.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COM1_BASE 0x3f8
+#define COM1_IRQ 4
+
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MCR_LOOP 0x10
+
+struct vmm_serial {
+    vmm_vm *vm;
+    pthread_mutex_t lock;
+    int fd;
+    uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+    int thri_pending;
+    int irq_level;
+    char line[256];
+    size_t nline;
+    char *ring;    /* VMM_SERIAL_RING bytes */
+    uint64_t total; /* bytes ever written; ring holds the last min(total, RING) */
+};
+
+static void flush_line(vmm_serial *s)
+{
+    size_t off = 0;
+    while (off < s->nline) {
+        ssize_t n = write(s->fd, s->line + off, s->nline - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    s->nline = 0;
+}
+
+static void update_irq(vmm_serial *s)
+{
+    int level = (s->ier & IER_THRI) && s->thri_pending;
+    if (level != s->irq_level) {
+        s->irq_level = level;
+        vmm_irq_line(s->vm, COM1_IRQ, level);
+    }
+}
+
+static void tx(vmm_serial *s, uint8_t b)
+{
+    s->ring[s->total % VMM_SERIAL_RING] = (char)b;
+    s->total++;
+    s->line[s->nline++] = (char)b;
+    if (b == '\n' || s->nline == sizeof s->line)
+        flush_line(s);
+}
+
+static uint8_t reg_read(vmm_serial *s, uint64_t off)
+{
+    switch (off) {
+    case 0:
+        return (s->lcr & 0x80) ? s->dll : 0;
+    case 1:
+        return (s->lcr & 0x80) ? s->dlm : s->ier;
+    case 2: {
+        uint8_t fifo = (s->fcr & 1) ? 0xc0 : 0;
+        if ((s->ier & IER_THRI) && s->thri_pending) {
+            s->thri_pending = 0; /* reading IIR acknowledges THRE */
+            return fifo | 0x02;
+        }
+        return fifo | 0x01;
+    }
+    case 3:
+        return s->lcr;
+    case 4:
+        return s->mcr;
+    case 5:
+        return LSR_THRE | LSR_TEMT;
+    case 6:
+        if (s->mcr & MCR_LOOP) {
+            /* DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
+            return (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) |
+                             ((s->mcr & 0x04) << 4) | ((s->mcr & 0x08) << 4));
+        }
+        return 0xb0; /* DCD | DSR | CTS */
+    default:
+        return s->scr;
+    }
+}
+
+static void reg_write(vmm_serial *s, uint64_t off, uint8_t v)
+{
+    switch (off) {
+    case 0:
+        if (s->lcr & 0x80) {
+            s->dll = v;
+        } else {
+            if (!(s->mcr & MCR_LOOP))
+                tx(s, v);
+            s->thri_pending = 1; /* sent at once: the holding register is empty again */
+        }
+        break;
+    case 1:
+        if (s->lcr & 0x80) {
+            s->dlm = v;
+        } else {
+            if (!(s->ier & IER_THRI) && (v & IER_THRI))
+                s->thri_pending = 1;
+            s->ier = v & 0x0f;
+        }
+        break;
+    case 2:
+        s->fcr = v;
+        break;
+    case 3:
+        s->lcr = v;
+        break;
+    case 4:
+        s->mcr = v & 0x1f;
+        break;
+    case 7:
+        s->scr = v;
+        break;
+    default:
+        break; /* LSR and MSR are read-only */
+    }
+}
+
+static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    vmm_serial *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < len && off + i < 8; i++) {
+        if (is_write)
+            reg_write(s, off + i, data[i]);
+        else
+            data[i] = reg_read(s, off + i);
+    }
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int vmm_serial_init(vmm_vm *vm, const char *log_path)
+{
+    vmm_serial *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->ring = malloc(VMM_SERIAL_RING);
+    if (!s->ring) {
+        free(s);
+        return -ENOMEM;
+    }
+    s->vm = vm;
+    pthread_mutex_init(&s->lock, NULL);
+    s->fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
+                     : dup(STDOUT_FILENO);
+    if (s->fd < 0) {
+        int e = errno;
+        free(s->ring);
+        free(s);
+        return -e;
+    }
+    s->lcr = 0x03;
+    s->mcr = 0x08;
+    vm->serial = s;
+    return vmm_bus_add(&vm->pio, COM1_BASE, 8, serial_io, s);
+}
+
+void vmm_serial_flush(vmm_serial *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    flush_line(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void vmm_serial_free(vmm_serial *s)
+{
+    if (!s)
+        return;
+    vmm_serial_flush(s);
+    close(s->fd);
+    free(s->ring);
+    free(s);
+}
+
+uint64_t vmm_serial_bytes(vmm_serial *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t n = s->total;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+char *vmm_serial_tail(vmm_serial *s, int nlines, size_t *len)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t have = s->total < VMM_SERIAL_RING ? s->total : VMM_SERIAL_RING;
+    uint64_t start = s->total - have;
+    /* Walk back from the end counting newlines; a final partial line counts too. */
+    uint64_t pos = s->total;
+    int lines = 0;
+    if (pos > start && s->ring[(pos - 1) % VMM_SERIAL_RING] == '\n')
+        pos--; /* the last newline ends the last line */
+    while (nlines > 0 && pos > start) {
+        if (s->ring[(pos - 1) % VMM_SERIAL_RING] == '\n' && ++lines >= nlines)
+            break;
+        pos--;
+    }
+    if (nlines <= 0)
+        pos = start; /* everything the ring still holds */
+    uint64_t n = s->total - pos;
+    char *out = malloc(n + 1);
+    if (out) {
+        for (uint64_t i = 0; i < n; i++)
+            out[i] = s->ring[(pos + i) % VMM_SERIAL_RING];
+        out[n] = 0;
+        *len = n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return out;
+}

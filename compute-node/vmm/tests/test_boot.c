@@ -1,0 +1,129 @@
+/*
+ * vmm_boot - stratus-vmm boots PVH guests and ends the way the guest asks:
+ * tiny guests assembled here print on COM1 and write to the debug-exit
+ * port, pulse the i8042 reset line, or run on two vCPUs.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "st_test.h"
+
+static char *dir;
+
+static int setup(void)
+{
+    dir = st_tmpdir("vmm-boot");
+    return dir ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    st_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static int boot(const vt_code *c, const char *extra)
+{
+    char kernel[512];
+    snprintf(kernel, sizeof kernel, "%s/guest.elf", dir);
+    unlink(vt_path(dir, "serial.log"));
+    if (vt_write_elf(kernel, c))
+        return -2;
+    char *cfg = vt_config(dir, kernel, extra);
+    int rc = vt_run(dir, cfg, 20000);
+    free(cfg);
+    return rc;
+}
+
+static void test_pass_status(void)
+{
+    vt_code c = {0};
+    vt_check_start_info(&c);
+    vt_print(&c, "hello from a PVH guest\n");
+    vt_exit(&c, 0x10);
+    ST_ASSERT_INT_EQ(boot(&c, "\"cmdline\": \"scenario=boot\""), 16);
+    char *serial = vt_slurp(vt_path(dir, "serial.log"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(serial);
+    CU_ASSERT_PTR_NOT_NULL(strstr(serial, "hello from a PVH guest\n"));
+    free(serial);
+}
+
+static void test_fail_status(void)
+{
+    vt_code c = {0};
+    vt_print(&c, "failing\n");
+    vt_exit(&c, 0x11);
+    ST_ASSERT_INT_EQ(boot(&c, NULL), 17);
+}
+
+static void test_i8042_reset_shuts_down(void)
+{
+    vt_code c = {0};
+    static const uint8_t reset[] = {0xb0, 0xfe, 0xe6, 0x64}; /* mov al, 0xfe; out 0x64, al */
+    vt_print(&c, "resetting\n");
+    vt_emit(&c, reset, sizeof reset);
+    vt_exit(&c, 0x11); /* reached only if the reset did nothing */
+    ST_ASSERT_INT_EQ(boot(&c, "\"on_reset\": \"shutdown\""), 0);
+}
+
+static void test_two_vcpus(void)
+{
+    vt_code c = {0};
+    vt_print(&c, "bsp\n");
+    vt_exit(&c, 0x10);
+    ST_ASSERT_INT_EQ(boot(&c, "\"vcpus\": 2, \"memory_mib\": 32"), 16);
+}
+
+static void test_seccomp_on(void)
+{
+    vt_code c = {0};
+    vt_print(&c, "sandboxed\n");
+    vt_exit(&c, 0x10);
+    ST_ASSERT_INT_EQ(boot(&c, "\"seccomp\": true, \"rng\": true"), 16);
+}
+
+static void test_bad_config_exit_2(void)
+{
+    vt_code c = {0};
+    vt_exit(&c, 0x10);
+    ST_ASSERT_INT_EQ(boot(&c, "\"vcpu\": 2"), 2);
+    ST_ASSERT_INT_EQ(boot(&c, "\"memory_mib\": 1"), 2);
+    ST_ASSERT_INT_EQ(boot(&c, "\"nics\": [{\"tap\": \"t0\", \"mac\": \"01:00:00:00:00:01\"}]"), 2);
+}
+
+static void test_not_a_kernel_exit_1(void)
+{
+    char kernel[512];
+    snprintf(kernel, sizeof kernel, "%s/garbage.bin", dir);
+    FILE *f = fopen(kernel, "w");
+    fputs("this is not a kernel, just text long enough to look at its header ...........", f);
+    fclose(f);
+    char *cfg = vt_config(dir, kernel, NULL);
+    ST_ASSERT_INT_EQ(vt_run(dir, cfg, 20000), 1);
+    free(cfg);
+}
+
+static CU_TestInfo tests[] = {
+    {"guest output reaches the serial log and 0x10 on port 0xf4 exits 16", test_pass_status},
+    {"0x11 on port 0xf4 exits 17", test_fail_status},
+    {"i8042 reset with on_reset=shutdown exits 0", test_i8042_reset_shuts_down},
+    {"two vCPUs: the AP waits for SIPI, the BSP's exit ends the VM", test_two_vcpus},
+    {"with seccomp filters installed the guest still runs to its exit", test_seccomp_on},
+    {"a malformed config exits 2", test_bad_config_exit_2},
+    {"a file that is no kernel exits 1", test_not_a_kernel_exit_1},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"boot", setup, teardown, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    vt_need_kvm();
+    return st_test_main(argc, argv, suites);
+}

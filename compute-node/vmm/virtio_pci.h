@@ -1,0 +1,110 @@
+/*
+ * virtio_pci.h - the modern virtio-pci transport (virtio 1.x, section 4.1)
+ * and the device model every virtio device plugs into.
+ *
+ * One 32-bit memory BAR (BAR0, 16 KiB) holds all of a device's registers:
+ *   0x0000 common configuration     0x1000 ISR status
+ *   0x2000 device configuration     0x3000 queue notify (4 bytes a queue)
+ *   0x0800 MSI-X table              0x0c00 MSI-X pending bits
+ * described by vendor capabilities (COMMON, NOTIFY, ISR, DEVICE) and an
+ * MSI-X capability. Notifications arrive through one ioeventfd per queue on
+ * the notify area and are handled on the event thread; interrupts go out
+ * through one irqfd per MSI-X vector, routed as MSI by irq.c.
+ *
+ * Failure. When a device finds the driver's data malformed (a bad ring
+ * address, a looping or out-of-bounds descriptor chain) it calls
+ * vmm_virtio_fail(): DEVICE_NEEDS_RESET (0x40) is set in device_status, the
+ * driver gets a configuration-change interrupt, and no queue of that device
+ * is processed again until the driver resets it (status 0). Other devices
+ * and the VM carry on.
+ */
+#ifndef VMM_VIRTIO_PCI_H
+#define VMM_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "pci.h"
+#include "virtq.h"
+#include "vmm.h"
+
+#define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_MSIX_VECTORS (VIRTIO_MAX_QUEUES + 1)
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_RNG 4
+
+#define VIRTIO_F_VERSION_1 (1ull << 32)
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED 0x80
+
+typedef struct vmm_virtio vmm_virtio;
+
+typedef struct vmm_virtio_ops {
+    uint16_t type;       /* VIRTIO_ID_* */
+    uint32_t class_code; /* PCI class << 8 | subclass */
+    uint64_t features;   /* offered; VERSION_1 is added by the transport */
+    int nqueues;
+    uint16_t queue_size;
+    uint32_t config_len;
+    /* Device configuration space accesses (dev lock held). */
+    void (*config_read)(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t len);
+    void (*config_write)(vmm_virtio *v, uint32_t off, const uint8_t *data, uint32_t len);
+    /* The driver kicked queue q (event thread, dev lock held, DRIVER_OK, not failed). */
+    void (*notify)(vmm_virtio *v, int q);
+    /* DRIVER_OK was set (dev lock held). */
+    void (*activate)(vmm_virtio *v);
+    /* The driver reset the device (dev lock held). */
+    void (*reset)(vmm_virtio *v);
+} vmm_virtio_ops;
+
+struct vmm_virtio {
+    vmm_pci_dev pci;
+    vmm_vm *vm;
+    const vmm_virtio_ops *ops;
+    void *priv;
+    char id[32];
+    pthread_mutex_t lock;
+
+    uint8_t status;
+    uint8_t config_gen;
+    uint8_t isr;
+    int failed;
+    uint32_t dfselect, gfselect;
+    uint64_t driver_features;
+    uint16_t queue_select;
+    uint16_t msix_config;
+    vmm_vq vq[VIRTIO_MAX_QUEUES];
+
+    int kick_fd[VIRTIO_MAX_QUEUES];
+    struct event *kick_ev[VIRTIO_MAX_QUEUES];
+    uint32_t notify_base; /* guest address the ioeventfds are bound to, 0 if none */
+
+    uint32_t msix[VIRTIO_MSIX_VECTORS][4]; /* addr lo, addr hi, data, control */
+    uint32_t msix_pba;
+    uint32_t gsi[VIRTIO_MSIX_VECTORS];
+    int irq_fd[VIRTIO_MSIX_VECTORS];
+    uint64_t interrupts;
+};
+
+/* Creates the transport for a device and puts it on the PCI bus. */
+int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const char *id,
+                      vmm_virtio **out);
+/* Interrupts the driver for queue q (a used-buffer notification). */
+void vmm_virtio_notify_queue(vmm_virtio *v, int q);
+/* Puts the device into the failed (needs-reset) state; dev lock held. */
+void vmm_virtio_fail(vmm_virtio *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Device reset from the VMM side (reboot). */
+void vmm_virtio_reset(vmm_virtio *v);
+/* 1 when queue q may be processed (driver ready, queue enabled, not failed). */
+int vmm_virtio_queue_ready(vmm_virtio *v, int q);
+/* Pops the next chain of queue q, failing the device on a malformed one. */
+int vmm_virtio_pop(vmm_virtio *v, int q, vmm_vq_chain *c);
+
+#endif

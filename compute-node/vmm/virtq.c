@@ -1,0 +1,207 @@
+/*
+ * virtq.c - split virtqueue walking; see virtq.h for the rules enforced.
+ *
+ * Memory ordering: the guest publishes avail->idx after the ring entries it
+ * covers, so we load idx with acquire semantics before reading entries; we
+ * publish used entries before used->idx with a release store. Descriptors
+ * are copied to the stack before validation so the guest cannot change a
+ * field between its check and its use.
+ */
+#include "virtq.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct vring_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+};
+
+static uint16_t load16_acquire(const uint8_t *p)
+{
+    return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
+}
+
+static uint16_t load16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+void vmm_vq_reset(vmm_vq *vq)
+{
+    uint16_t max = vq->max_size;
+    memset(vq, 0, sizeof *vq);
+    vq->max_size = max;
+    vq->size = max;
+    vq->msix_vector = 0xffff;
+}
+
+int vmm_vq_start(vmm_vq *vq, const vmm_gmem *m)
+{
+    uint16_t n = vq->size;
+    if (n == 0 || n > vq->max_size || (n & (n - 1)))
+        return -EINVAL;
+    if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
+        return -EINVAL;
+    vq->desc = vmm_gmem_ptr(m, vq->desc_gpa, 16ull * n);
+    vq->avail = vmm_gmem_ptr(m, vq->avail_gpa, 6ull + 2ull * n);
+    vq->used = vmm_gmem_ptr(m, vq->used_gpa, 6ull + 8ull * n);
+    if (!vq->desc || !vq->avail || !vq->used)
+        return -EINVAL;
+    vq->last_avail = 0;
+    vq->used_idx = 0;
+    return 0;
+}
+
+int vmm_vq_has_avail(const vmm_vq *vq)
+{
+    return vq->avail && load16_acquire(vq->avail + 2) != vq->last_avail;
+}
+
+/* Adds one checked buffer to the chain. */
+static int chain_add(vmm_vq_chain *c, const vmm_gmem *m, const struct vring_desc *d, int *count,
+                     int limit)
+{
+    if (++*count > limit)
+        return -EINVAL; /* a loop or an overlong chain */
+    void *p = vmm_gmem_ptr(m, d->addr, d->len);
+    if (!p)
+        return -EINVAL;
+    if (d->flags & VRING_DESC_F_WRITE) {
+        c->iov[c->nr + c->nw].iov_base = p;
+        c->iov[c->nr + c->nw].iov_len = d->len;
+        c->nw++;
+        c->wlen += d->len;
+    } else {
+        if (c->nw)
+            return -EINVAL; /* readable after writable */
+        c->iov[c->nr].iov_base = p;
+        c->iov[c->nr].iov_len = d->len;
+        c->nr++;
+        c->rlen += d->len;
+    }
+    return 0;
+}
+
+/* Walks an indirect table of len bytes at gpa. */
+static int walk_indirect(vmm_vq_chain *c, const vmm_gmem *m, uint64_t gpa, uint32_t len,
+                         int *count, int limit)
+{
+    if (len == 0 || (len % 16) || len / 16 > (uint32_t)limit)
+        return -EINVAL;
+    const uint8_t *tab = vmm_gmem_ptr(m, gpa, len);
+    if (!tab)
+        return -EINVAL;
+    uint32_t n = len / 16, i = 0;
+    for (uint32_t steps = 0;; steps++) {
+        struct vring_desc d;
+        if (steps >= n)
+            return -EINVAL; /* loop inside the table */
+        memcpy(&d, tab + 16ull * i, sizeof d);
+        if (d.flags & VRING_DESC_F_INDIRECT)
+            return -EINVAL; /* nested */
+        int rc = chain_add(c, m, &d, count, limit);
+        if (rc)
+            return rc;
+        if (!(d.flags & VRING_DESC_F_NEXT))
+            return 0;
+        if (d.next >= n)
+            return -EINVAL;
+        i = d.next;
+    }
+}
+
+int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c)
+{
+    if (!vq->avail)
+        return -EINVAL;
+    uint16_t n = vq->size;
+    uint16_t avail_idx = load16_acquire(vq->avail + 2);
+    if (avail_idx == vq->last_avail)
+        return 0;
+    if ((uint16_t)(avail_idx - vq->last_avail) > n)
+        return -EINVAL;
+    uint16_t head = load16(vq->avail + 4 + 2u * (vq->last_avail % n));
+    if (head >= n)
+        return -EINVAL;
+    c->head = head;
+    c->nr = c->nw = 0;
+    c->rlen = c->wlen = 0;
+    int count = 0, limit = n;
+    uint16_t i = head;
+    for (;;) {
+        struct vring_desc d;
+        memcpy(&d, vq->desc + 16u * i, sizeof d);
+        int rc;
+        if (d.flags & VRING_DESC_F_INDIRECT) {
+            if (d.flags & VRING_DESC_F_NEXT)
+                return -EINVAL;
+            rc = walk_indirect(c, m, d.addr, d.len, &count, limit);
+        } else {
+            rc = chain_add(c, m, &d, &count, limit);
+        }
+        if (rc)
+            return rc;
+        if (!(d.flags & VRING_DESC_F_NEXT))
+            break;
+        if (d.next >= n)
+            return -EINVAL;
+        i = d.next;
+    }
+    vq->last_avail++;
+    return 1;
+}
+
+void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len)
+{
+    uint8_t *e = vq->used + 4 + 8u * (vq->used_idx % vq->size);
+    uint32_t id = head;
+    memcpy(e, &id, 4);
+    memcpy(e + 4, &len, 4);
+    vq->used_idx++;
+    __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+}
+
+int vmm_vq_should_notify(const vmm_vq *vq)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return !(load16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+uint64_t vmm_vq_read(const vmm_vq_chain *c, uint64_t off, void *buf, uint64_t len)
+{
+    uint64_t done = 0;
+    for (int i = 0; i < c->nr && done < len; i++) {
+        uint64_t l = c->iov[i].iov_len;
+        if (off >= l) {
+            off -= l;
+            continue;
+        }
+        uint64_t k = l - off < len - done ? l - off : len - done;
+        memcpy((uint8_t *)buf + done, (uint8_t *)c->iov[i].iov_base + off, k);
+        done += k;
+        off = 0;
+    }
+    return done;
+}
+
+uint64_t vmm_vq_write(const vmm_vq_chain *c, uint64_t off, const void *buf, uint64_t len)
+{
+    uint64_t done = 0;
+    for (int i = c->nr; i < c->nr + c->nw && done < len; i++) {
+        uint64_t l = c->iov[i].iov_len;
+        if (off >= l) {
+            off -= l;
+            continue;
+        }
+        uint64_t k = l - off < len - done ? l - off : len - done;
+        memcpy((uint8_t *)c->iov[i].iov_base + off, (const uint8_t *)buf + done, k);
+        done += k;
+        off = 0;
+    }
+    return done;
+}

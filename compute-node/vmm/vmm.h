@@ -1,0 +1,170 @@
+/*
+ * vmm.h - the virtual machine: KVM handles, guest RAM, vCPUs, buses and the
+ * run state shared by every thread of stratus-vmm.
+ *
+ * Threads. One thread per vCPU runs KVM_RUN and handles port I/O and MMIO
+ * exits (serial, PCI configuration, virtio registers). The main thread runs
+ * the event loop (libevent): queue notifications (ioeventfd), tap traffic and
+ * the control API. Devices guard their state with their own mutex.
+ *
+ * Run state. RUNNING -> PAUSED -> RUNNING, and anything -> STOPPING once:
+ * vmm_vm_stop() records the exit code, kicks every vCPU out of KVM_RUN
+ * (immediate_exit + SIGUSR1) and breaks the event loop; main joins and exits.
+ */
+#ifndef VMM_VMM_H
+#define VMM_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "bus.h"
+#include "config.h"
+#include "gmem.h"
+
+struct event_base;
+struct vmm_serial;
+struct vmm_pci;
+struct vmm_virtio;
+
+/* Guest physical layout. */
+#define VMM_LOW_RAM_END 0xC0000000ull    /* RAM above this goes to 4 GiB and up */
+#define VMM_HIGH_RAM_START 0x100000000ull
+#define VMM_PCI_MMIO_START 0xC0000000ull /* BARs we assign */
+#define VMM_PCI_MMIO_END 0xFEC00000ull
+#define VMM_GDT_ADDR 0x500ull
+#define VMM_START_INFO_ADDR 0x6000ull    /* PVH hvm_start_info + memmap */
+#define VMM_ZERO_PAGE_ADDR 0x7000ull     /* Linux boot_params */
+#define VMM_CMDLINE_ADDR 0x20000ull
+#define VMM_CMDLINE_MAX 0x1000ull
+#define VMM_PML4_ADDR 0x9000ull          /* 4 GiB identity map for 64-bit entry */
+#define VMM_EBDA_START 0x9fc00ull
+#define VMM_MPTABLE_ADDR 0xF0000ull
+#define VMM_BIOS_END 0x100000ull
+#define VMM_IOAPIC_ADDR 0xFEC00000ull
+#define VMM_LAPIC_ADDR 0xFEE00000ull
+
+enum vmm_state { VMM_RUNNING = 0, VMM_PAUSED, VMM_STOPPING };
+enum vmm_boot_mode { VMM_BOOT_PVH = 1, VMM_BOOT_LINUX64 };
+
+/* Exit reasons counted per vCPU; the names are the JSON keys of "exits". */
+enum {
+    VMM_EXIT_IO,
+    VMM_EXIT_MMIO,
+    VMM_EXIT_HLT,
+    VMM_EXIT_SHUTDOWN,
+    VMM_EXIT_INTR,
+    VMM_EXIT_SYSTEM_EVENT,
+    VMM_EXIT_FAIL_ENTRY,
+    VMM_EXIT_INTERNAL_ERROR,
+    VMM_EXIT_OTHER,
+    VMM_EXIT_NR
+};
+extern const char *const vmm_exit_names[VMM_EXIT_NR];
+
+typedef struct vmm_vcpu {
+    struct vmm_vm *vm;
+    int id;
+    int fd;
+    struct kvm_run *run;
+    size_t run_size;
+    pthread_t thread;
+    int started;
+    uint64_t exits[VMM_EXIT_NR];   /* written by the vCPU thread only (relaxed atomics) */
+    uint64_t cpu_ns_final;         /* CPU time recorded when the thread ended */
+    int done;
+    unsigned reset_gen;            /* last reset this vCPU applied */
+} vmm_vcpu;
+
+typedef struct vmm_boot {
+    int mode;
+    uint64_t entry;  /* rip */
+    uint64_t arg;    /* %ebx (PVH start_info) or %rsi (Linux zero page) */
+} vmm_boot;
+
+typedef struct vmm_vm {
+    const vmm_config *cfg;
+    int kvm_fd, fd;
+    int mem_fd;
+    uint8_t *ram;
+    uint64_t ram_size;
+    vmm_gmem gmem;
+    uint32_t tsc_khz;
+    vmm_boot boot;
+    struct kvm_cpuid2 *cpuid;
+
+    vmm_bus pio, mmio;
+    int nvcpus;
+    vmm_vcpu *vcpus;
+    struct event_base *base;
+    struct event *stop_ev; /* activated by vmm_vm_stop(): breaks the loop, even before it runs */
+
+    pthread_mutex_t lock;   /* state, npaused, exit_code */
+    pthread_cond_t cond;
+    int state;              /* enum vmm_state; read racily by vCPUs, written under lock */
+    int npaused;
+    int exit_code;
+    unsigned reset_gen;
+
+    pthread_mutex_t irq_lock; /* GSI routing table */
+    struct kvm_irq_routing *routing;
+    uint32_t next_gsi;
+
+    struct vmm_serial *serial;
+    struct vmm_pci *pci;
+    struct vmm_virtio *devs[VMM_MAX_DISKS + VMM_MAX_NICS + 1];
+    int ndevs;
+
+    char boot_id[37];
+    struct timespec started;
+} vmm_vm;
+
+/* kvm.c */
+int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg);
+void vmm_vm_destroy(vmm_vm *vm);
+/* Zeroes guest RAM (without touching it) for a reboot. */
+int vmm_vm_clear_ram(vmm_vm *vm);
+/* Host pointer to guest physical memory or NULL (see gmem.h). */
+static inline void *vmm_gpa(vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+    return vmm_gmem_ptr(&vm->gmem, gpa, len);
+}
+
+/* irq.c */
+int vmm_irq_init(vmm_vm *vm);
+/* A fresh GSI for an MSI route. */
+uint32_t vmm_irq_alloc_gsi(vmm_vm *vm);
+/* Points gsi at an MSI address/data pair and commits the table to KVM. */
+int vmm_irq_set_msi(vmm_vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+/* Binds an eventfd to gsi (KVM_IRQFD). */
+int vmm_irq_bind_irqfd(vmm_vm *vm, int efd, uint32_t gsi);
+/* Level of an ISA interrupt line (IOAPIC/PIC pin). */
+void vmm_irq_line(vmm_vm *vm, uint32_t irq, int level);
+/* Registers (or removes) an MMIO ioeventfd of any length at addr. */
+int vmm_ioeventfd(vmm_vm *vm, uint64_t addr, int efd, int deassign);
+
+/* vcpu.c */
+int vmm_vcpus_create(vmm_vm *vm);
+int vmm_vcpus_start(vmm_vm *vm);
+void vmm_vcpus_join(vmm_vm *vm);
+/* CPU time consumed so far by a vCPU thread, in ns. */
+uint64_t vmm_vcpu_cpu_ns(vmm_vcpu *c);
+
+/* run state (state.c) */
+void vmm_vm_stop(vmm_vm *vm, int exit_code);
+/* Creates the event that lets any thread break the event loop. */
+int vmm_vm_stop_event_init(vmm_vm *vm);
+int vmm_vm_pause(vmm_vm *vm);
+int vmm_vm_resume(vmm_vm *vm);
+/* Reboots the guest: pause, clear RAM, reload, reset devices and vCPUs. */
+int vmm_vm_reset(vmm_vm *vm);
+/* Called by i8042 / triple fault: restart or stop per config. */
+void vmm_vm_guest_reset(vmm_vm *vm);
+const char *vmm_state_name(int state);
+void vmm_vcpu_kick(vmm_vcpu *c);
+
+/* boot.c: loads the kernel named in the config (PVH ELF, vmlinux, bzImage). */
+int vmm_boot_load(vmm_vm *vm);
+
+#endif

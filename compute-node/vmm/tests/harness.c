@@ -188,6 +188,17 @@ char *vt_slurp(const char *path)
     return buf;
 }
 
+int vt_wait_exists(const char *path, int timeout_ms)
+{
+    long long end = st_now_ms() + timeout_ms;
+    while (access(path, F_OK) != 0) {
+        if (st_now_ms() > end)
+            return -1;
+        usleep(5000);
+    }
+    return 0;
+}
+
 int vt_wait_for(const char *path, const char *needle, int timeout_ms)
 {
     long long end = st_now_ms() + timeout_ms;

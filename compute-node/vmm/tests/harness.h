@@ -48,6 +48,8 @@ int vt_http(const char *sock, const char *method, const char *path, const char *
 /* Same, with the body parsed as JSON (NULL when not JSON). */
 int vt_http_json(const char *sock, const char *method, const char *path, const char *body,
                  json_t **out);
+/* Waits for path to exist (any type, e.g. a socket); 0 or -1 on timeout. */
+int vt_wait_exists(const char *path, int timeout_ms);
 /* Waits for a file to contain needle; 0 or -1 on timeout. */
 int vt_wait_for(const char *path, const char *needle, int timeout_ms);
 

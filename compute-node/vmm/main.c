@@ -98,14 +98,20 @@ static int run(const vmm_config *cfg)
     st_info("vmm.exit", "VM stopped, exit status %d", code);
 out:
     vmm_control_stop();
-    vmm_serial_flush(vm.serial);
     if (sigterm)
         event_free(sigterm);
     if (sigint)
         event_free(sigint);
     if (vm.stop_ev)
         event_free(vm.stop_ev);
-    /* Devices hold guest pointers and fds until exit; the OS reclaims them. */
+    vmm_vcpus_join(&vm); /* no-op when joined above; closes vCPU fds on early errors */
+    for (int i = 0; i < vm.ndevs; i++)
+        vmm_virtio_destroy(vm.devs[i]);
+    vmm_pci_free(&vm);
+    vmm_serial_free(vm.serial);
+    if (vm.base)
+        event_base_free(vm.base);
+    vmm_vcpus_free(&vm);
     vmm_vm_destroy(&vm);
     return code;
 }

@@ -151,6 +151,14 @@ int vmm_pci_init(vmm_vm *vm)
     return vmm_bus_add(&vm->pio, 0xcf8, 8, pci_io, p);
 }
 
+void vmm_pci_free(vmm_vm *vm)
+{
+    if (vm->pci)
+        pthread_mutex_destroy(&vm->pci->lock);
+    free(vm->pci);
+    vm->pci = NULL;
+}
+
 int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d)
 {
     vmm_pci *p = vm->pci;

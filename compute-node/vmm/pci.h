@@ -40,6 +40,7 @@ struct vmm_pci_dev {
 typedef struct vmm_pci vmm_pci;
 
 int vmm_pci_init(vmm_vm *vm);
+void vmm_pci_free(vmm_vm *vm);
 /* Puts d at the next free slot with its BARs assigned; fills d->slot. */
 int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d);
 /* Helpers to fill configuration space (little endian). */

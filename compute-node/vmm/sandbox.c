@@ -14,6 +14,9 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
@@ -50,6 +53,15 @@ static const int event_calls[] = {
     SCMP_SYS(fstatfs),
 };
 
+#ifdef VMM_SANITIZED
+/* What ASan/UBSan's runtime calls on its own (alternate signal stacks, reports). */
+static const int sanitizer_calls[] = {
+    SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getrlimit), SCMP_SYS(readlink),
+    SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(sched_getaffinity), SCMP_SYS(rt_sigaction),
+    SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek), SCMP_SYS(pread64),
+};
+#endif
+
 static const unsigned long kvm_ioctls[] = {
     KVM_RUN,          KVM_GET_REGS,     KVM_SET_REGS,     KVM_GET_SREGS,
     KVM_SET_SREGS,    KVM_SET_MSRS,     KVM_SET_FPU,      KVM_GET_LAPIC,
@@ -57,9 +69,28 @@ static const unsigned long kvm_ioctls[] = {
     KVM_IOEVENTFD,    KVM_IRQFD,        FIONBIO,          FIONREAD,
 };
 
+#ifdef VMM_SANITIZED
+/* Sanitizer builds trap instead of killing, to say which call was refused. */
+#define DENY SCMP_ACT_TRAP
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+    char msg[96];
+    int n = snprintf(msg, sizeof msg, "stratus-vmm: seccomp refused syscall %d\n", si->si_syscall);
+    if (write(STDERR_FILENO, msg, (size_t)n) < 0)
+        _exit(1);
+    _exit(1);
+}
+#else
+#define DENY SCMP_ACT_KILL_PROCESS
+#endif
+
 static int load(const int *calls, size_t n, const int *more, size_t nmore, const char *who)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+#ifdef VMM_SANITIZED
+    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+    sigaction(SIGSYS, &sa, NULL);
+#endif
+    scmp_filter_ctx ctx = seccomp_init(DENY);
     int rc = -1;
     if (!ctx)
         goto out;
@@ -69,10 +100,17 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, const
     for (size_t i = 0; i < nmore; i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, more[i], 0) < 0)
             goto out;
-    for (size_t i = 0; i < sizeof kvm_ioctls / sizeof kvm_ioctls[0]; i++)
-        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                             SCMP_A1(SCMP_CMP_EQ, kvm_ioctls[i])) < 0)
+#ifdef VMM_SANITIZED
+    for (size_t i = 0; i < sizeof sanitizer_calls / sizeof sanitizer_calls[0]; i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_calls[i], 0) < 0)
             goto out;
+#endif
+    for (size_t i = 0; i < sizeof kvm_ioctls / sizeof kvm_ioctls[0]; i++) {
+        struct scmp_arg_cmp cmp = {.arg = 1, .op = SCMP_CMP_EQ, .datum_a = kvm_ioctls[i],
+                                   .datum_b = 0};
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp) < 0)
+            goto out;
+    }
     if (seccomp_load(ctx) < 0)
         goto out;
     rc = 0;

@@ -260,10 +260,17 @@ void vmm_vcpus_join(vmm_vm *vm)
         if (c->run)
             munmap(c->run, c->run_size);
         c->run = NULL;
-        if (c->fd >= 0)
+        if (c->fd > 0)
             close(c->fd);
         c->fd = -1;
     }
+}
+
+void vmm_vcpus_free(vmm_vm *vm)
+{
+    free(vm->vcpus);
+    vm->vcpus = NULL;
+    vm->nvcpus = 0;
 }
 
 uint64_t vmm_vcpu_cpu_ns(vmm_vcpu *c)

@@ -197,6 +197,13 @@ static void blk_config_read(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t
     memcpy(data, cfg + off, len);
 }
 
+static void blk_destroy(vmm_virtio *v)
+{
+    blk *b = v->priv;
+    vmm_disk_close(b->disk);
+    free(b);
+}
+
 int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
 {
     blk *b = calloc(1, sizeof *b);
@@ -220,6 +227,7 @@ int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
         .config_len = 60,
         .config_read = blk_config_read,
         .notify = blk_notify,
+        .destroy = blk_destroy,
     };
     vmm_virtio *v;
     if ((rc = vmm_virtio_create(vm, &b->ops, b, cfg->id, &v))) {

@@ -174,6 +174,14 @@ static int tap_open(const char *name)
     return fd;
 }
 
+static void net_destroy(vmm_virtio *v)
+{
+    net *n = v->priv;
+    event_free(n->rx_ev);
+    close(n->tap);
+    free(n);
+}
+
 int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
 {
     int rc;
@@ -204,6 +212,7 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
         .notify = net_notify,
         .activate = net_activate,
         .reset = net_reset,
+        .destroy = net_destroy,
     };
     if ((rc = vmm_virtio_create(vm, &n->ops, n, cfg->id, &n->v)))
         goto err;

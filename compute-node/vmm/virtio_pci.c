@@ -397,6 +397,23 @@ static void vendor_cap(vmm_pci_dev *d, uint8_t at, uint8_t next, uint8_t len, ui
     vmm_pci_set32(d, at + 12, length);
 }
 
+void vmm_virtio_destroy(vmm_virtio *v)
+{
+    for (int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+        if (v->kick_ev[q])
+            event_free(v->kick_ev[q]);
+        if (v->kick_fd[q] >= 0)
+            close(v->kick_fd[q]);
+    }
+    for (int i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+        if (v->irq_fd[i] >= 0)
+            close(v->irq_fd[i]);
+    if (v->ops->destroy)
+        v->ops->destroy(v);
+    pthread_mutex_destroy(&v->lock);
+    free(v);
+}
+
 int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const char *id,
                       vmm_virtio **out)
 {

@@ -62,6 +62,8 @@ typedef struct vmm_virtio_ops {
     void (*activate)(vmm_virtio *v);
     /* The driver reset the device (dev lock held). */
     void (*reset)(vmm_virtio *v);
+    /* Frees priv and the back end (at exit, after every thread is gone). */
+    void (*destroy)(vmm_virtio *v);
 } vmm_virtio_ops;
 
 struct vmm_virtio {
@@ -100,6 +102,8 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
 void vmm_virtio_notify_queue(vmm_virtio *v, int q);
 /* Puts the device into the failed (needs-reset) state; dev lock held. */
 void vmm_virtio_fail(vmm_virtio *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Frees a device and its back end (at exit). */
+void vmm_virtio_destroy(vmm_virtio *v);
 /* Device reset from the VMM side (reboot). */
 void vmm_virtio_reset(vmm_virtio *v);
 /* 1 when queue q may be processed (driver ready, queue enabled, not failed). */

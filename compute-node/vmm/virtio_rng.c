@@ -43,7 +43,13 @@ static void rng_config_read(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t
         data[i] = 0;
 }
 
+static void rng_destroy(vmm_virtio *v)
+{
+    free(v->priv);
+}
+
 static const vmm_virtio_ops rng_ops = {
+    .destroy = rng_destroy,
     .type = VIRTIO_ID_RNG,
     .class_code = 0x00ff00,
     .features = 0,

@@ -148,6 +148,7 @@ int vmm_ioeventfd(vmm_vm *vm, uint64_t addr, int efd, int deassign);
 int vmm_vcpus_create(vmm_vm *vm);
 int vmm_vcpus_start(vmm_vm *vm);
 void vmm_vcpus_join(vmm_vm *vm);
+void vmm_vcpus_free(vmm_vm *vm);
 /* CPU time consumed so far by a vCPU thread, in ns. */
 uint64_t vmm_vcpu_cpu_ns(vmm_vcpu *c);
 

@@ -1,0 +1,75 @@
+/* Shared helpers of the vmm_guest_qemu_* tests: see guest_test.h. */
+#include "guest_test.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "st_proc.h"
+#include "st_test.h"
+
+static char *g_dir;
+static int g_runs;
+
+void gt_require_kvm(void)
+{
+    if (!guest_kvm_available())
+        st_skip("/dev/kvm is absent or unusable: the test guest needs KVM");
+    if (access(guest_elf_path(), R_OK) != 0)
+        fprintf(stderr, "warning: %s missing (build the stratus_test_guest target)\n",
+                guest_elf_path());
+}
+
+static void cleanup(void)
+{
+    if (g_dir && !getenv("STRATUS_KEEP_TMP"))
+        st_rmtree(g_dir);
+    free(g_dir);
+    g_dir = NULL;
+}
+
+const char *gt_dir(void)
+{
+    if (!g_dir) {
+        g_dir = st_tmpdir("guest");
+        atexit(cleanup);
+    }
+    return g_dir;
+}
+
+int gt_qemu(guest_result *r, const char *cmdline, const char *const *extra, int timeout_ms,
+            int expect)
+{
+    guest_argv a = {0};
+    char out[512];
+    guest_argv_qemu(&a, cmdline);
+    for (int i = 0; extra && extra[i]; i++)
+        guest_argv_add(&a, "%s", extra[i]);
+    snprintf(out, sizeof out, "%s/run%d.serial", gt_dir(), ++g_runs);
+    int v = guest_run(a.v, out, timeout_ms, r);
+    if (v != expect) {
+        fprintf(stderr, "cmdline: %s\n", cmdline);
+        guest_result_print(r, stderr);
+    }
+    guest_argv_free(&a);
+    return v;
+}
+
+int gt_make_raw(const char *path, long long size, int fill)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    char buf[65536];
+    memset(buf, fill, sizeof buf);
+    for (long long off = 0; off < size; off += (long long)sizeof buf) {
+        size_t n = size - off < (long long)sizeof buf ? (size_t)(size - off) : sizeof buf;
+        if (write(fd, buf, n) != (ssize_t)n) {
+            close(fd);
+            return -1;
+        }
+    }
+    return close(fd);
+}

@@ -1,0 +1,21 @@
+/*
+ * guest_test.h - what the vmm_guest_qemu_* test programs share: the /dev/kvm
+ * check and a one-call QEMU run of the test guest with extra devices.
+ */
+#ifndef GUEST_TEST_H
+#define GUEST_TEST_H
+
+#include "guest_run.h"
+
+/* Exits 77 (skipped) when /dev/kvm is absent or unusable. */
+void gt_require_kvm(void);
+/* The program's scratch directory (created on first use, removed at exit). */
+const char *gt_dir(void);
+/* Runs the guest under QEMU with cmdline and the NULL-terminated extra QEMU
+ * arguments; prints the run when its verdict is not `expect`. Returns the verdict. */
+int gt_qemu(guest_result *r, const char *cmdline, const char *const *extra, int timeout_ms,
+            int expect);
+/* Creates a raw image of size bytes, every byte `fill`. 0 on success. */
+int gt_make_raw(const char *path, long long size, int fill);
+
+#endif

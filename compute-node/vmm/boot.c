@@ -5,7 +5,8 @@
  * Linux kernels built with CONFIG_PVH when boot_protocol allows); a bzImage
  * (the "HdrS" setup header) or an ELF without the note boots through the
  * Linux 64-bit boot protocol. Either way the MP table is written so that the
- * guest finds every vCPU and the IOAPIC.
+ * guest finds every vCPU and the IOAPIC, and so are ACPI tables (whose RSDP
+ * address PVH guests also get in hvm_start_info.rsdp_paddr).
  */
 #include "boot.h"
 
@@ -27,7 +28,7 @@ int vmm_e820_build(uint64_t ram_size, vmm_e820 *out)
     uint64_t low = ram_size < VMM_LOW_RAM_END ? ram_size : VMM_LOW_RAM_END;
     out[n++] = (vmm_e820){0, VMM_EBDA_START, E820_RAM};
     out[n++] = (vmm_e820){VMM_EBDA_START, 0xa0000 - VMM_EBDA_START, E820_RESERVED};
-    out[n++] = (vmm_e820){VMM_MPTABLE_ADDR, VMM_BIOS_END - VMM_MPTABLE_ADDR, E820_RESERVED};
+    out[n++] = (vmm_e820){VMM_ACPI_ADDR, VMM_BIOS_END - VMM_ACPI_ADDR, E820_RESERVED};
     out[n++] = (vmm_e820){VMM_BIOS_END, low - VMM_BIOS_END, E820_RAM};
     if (ram_size > low)
         out[n++] = (vmm_e820){VMM_HIGH_RAM_START, ram_size - low, E820_RAM};
@@ -106,7 +107,8 @@ int vmm_boot_load(vmm_vm *vm)
     }
     if (rc)
         goto bad;
-    if ((rc = vmm_mptable_write(&vm->gmem, vm->cfg->vcpus)))
+    if ((rc = vmm_mptable_write(&vm->gmem, vm->cfg->vcpus)) ||
+        (rc = vmm_acpi_write(&vm->gmem, vm->cfg->vcpus)))
         goto bad;
     vm->boot.mode = bi.mode;
     vm->boot.entry = bi.entry;

@@ -44,7 +44,7 @@ int vmm_pvh_setup(const vmm_gmem *m, uint64_t ram_size, const char *cmdline, vmm
     put32(si + 4, 1);
     put64(si + 16, 0);
     put64(si + 24, VMM_CMDLINE_ADDR);
-    put64(si + 32, 0);
+    put64(si + 32, VMM_ACPI_ADDR); /* rsdp_paddr */
     put64(si + 40, VMM_START_INFO_ADDR + 56);
     put32(si + 48, (uint32_t)n);
     for (int i = 0; i < n; i++) {

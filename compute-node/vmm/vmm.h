@@ -40,6 +40,7 @@ struct vmm_virtio;
 #define VMM_CMDLINE_MAX 0x1000ull
 #define VMM_PML4_ADDR 0x9000ull          /* 4 GiB identity map for 64-bit entry */
 #define VMM_EBDA_START 0x9fc00ull
+#define VMM_ACPI_ADDR 0xE0000ull      /* RSDP and tables */
 #define VMM_MPTABLE_ADDR 0xF0000ull
 #define VMM_BIOS_END 0x100000ull
 #define VMM_IOAPIC_ADDR 0xFEC00000ull

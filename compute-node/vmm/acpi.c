@@ -1,0 +1,130 @@
+/*
+ * acpi.c - the ACPI tables a guest needs to find its CPUs and the IOAPIC:
+ * RSDP -> XSDT -> {FADT -> DSDT, MADT}, at VMM_ACPI_ADDR (inside the BIOS
+ * area that Linux scans for "RSD PTR ", reserved in the e820 map). Kernels
+ * built without MP-table support (Debian's cloud kernel) rely on these.
+ *
+ * The FADT declares a hardware-reduced platform (no PM timer, no SCI, no
+ * fixed hardware), so the DSDT can be an empty definition block. The MADT
+ * lists one local APIC per vCPU (APIC ID = vCPU index), the IOAPIC with GSI
+ * base 0, the override ISA IRQ 0 -> GSI 2 (the PIT, as irq.c routes it), and
+ * LINT1 = NMI on every processor. Each table's checksum makes it sum to 0.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "boot.h"
+#include "vmm.h"
+
+#define RSDP_LEN 36
+#define HDR_LEN 36
+#define FADT_LEN 276
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+    uint8_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s = (uint8_t)(s + p[i]);
+    return s;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
+{
+    memcpy(t, sig, 4);
+    put32(t + 4, len);
+    t[8] = rev;
+    memcpy(t + 10, "STRATS", 6);
+    memcpy(t + 16, "STRATVMM", 8);
+    put32(t + 24, 1);
+    memcpy(t + 28, "STRT", 4);
+    put32(t + 32, 1);
+    t[9] = 0;
+    t[9] = (uint8_t)(0 - sum(t, len));
+}
+
+int vmm_acpi_write(const vmm_gmem *m, int ncpus)
+{
+    uint32_t madt_len = HDR_LEN + 8 + 8 * (uint32_t)ncpus + 12 + 10 + 6;
+    uint64_t rsdp = VMM_ACPI_ADDR, xsdt = rsdp + 64, fadt = xsdt + 64, dsdt = fadt + 320,
+             madt = dsdt + 64;
+    uint8_t *base = vmm_gmem_ptr(m, rsdp, madt + madt_len - rsdp);
+    if (!base || madt + madt_len > VMM_MPTABLE_ADDR)
+        return -E2BIG;
+    memset(base, 0, madt + madt_len - rsdp);
+    uint8_t *r = base, *x = base + (xsdt - rsdp), *f = base + (fadt - rsdp),
+            *d = base + (dsdt - rsdp), *a = base + (madt - rsdp);
+
+    /* MADT */
+    uint8_t *p = a + HDR_LEN;
+    put32(p, (uint32_t)VMM_LAPIC_ADDR);
+    put32(p + 4, 1); /* PCAT_COMPAT: there are 8259s */
+    p += 8;
+    for (int i = 0; i < ncpus; i++, p += 8) {
+        p[0] = 0;
+        p[1] = 8;
+        p[2] = (uint8_t)i; /* processor UID */
+        p[3] = (uint8_t)i; /* APIC ID */
+        put32(p + 4, 1);   /* enabled */
+    }
+    p[0] = 1; /* IOAPIC */
+    p[1] = 12;
+    p[2] = (uint8_t)ncpus;
+    put32(p + 4, (uint32_t)VMM_IOAPIC_ADDR);
+    put32(p + 8, 0);
+    p += 12;
+    p[0] = 2; /* interrupt source override: ISA IRQ 0 -> GSI 2 */
+    p[1] = 10;
+    p[2] = 0;
+    p[3] = 0;
+    put32(p + 4, 2);
+    put16(p + 8, 0);
+    p += 10;
+    p[0] = 4; /* local APIC NMI on LINT1 of every processor */
+    p[1] = 6;
+    p[2] = 0xff;
+    put16(p + 3, 0);
+    p[5] = 1;
+    header(a, "APIC", madt_len, 4);
+
+    /* DSDT: an empty definition block. */
+    header(d, "DSDT", HDR_LEN, 2);
+
+    /* FADT (ACPI 6.x), hardware-reduced. */
+    put32(f + 40, (uint32_t)dsdt);
+    put16(f + 109, 1u << 2);        /* IAPC_BOOT_ARCH: VGA not present */
+    put32(f + 112, 1u << 20);       /* flags: HW_REDUCED_ACPI */
+    f[131] = 3;                     /* minor version 6.3 */
+    put64(f + 140, dsdt);           /* X_DSDT */
+    memcpy(f + 268, "STRATVMM", 8); /* hypervisor vendor identity */
+    header(f, "FACP", FADT_LEN, 6);
+
+    /* XSDT */
+    put64(x + HDR_LEN, fadt);
+    put64(x + HDR_LEN + 8, madt);
+    header(x, "XSDT", HDR_LEN + 16, 1);
+
+    /* RSDP (ACPI 2.0+) */
+    memcpy(r, "RSD PTR ", 8);
+    memcpy(r + 9, "STRATS", 6);
+    r[15] = 2;
+    put32(r + 20, RSDP_LEN);
+    put64(r + 24, xsdt);
+    r[8] = (uint8_t)(0 - sum(r, 20));
+    r[32] = (uint8_t)(0 - sum(r, RSDP_LEN));
+    return 0;
+}

@@ -1,0 +1,325 @@
+/*
+ * vmm_loader - the boot structures against the layouts their specs fix:
+ * the Linux zero page and e820 table (boot protocol offsets), bzImage and
+ * vmlinux loading, PVH hvm_start_info, the MP table and the ACPI tables.
+ * Guest memory is a plain 64 MiB buffer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot.h"
+#include "linux.h"
+#include "st_test.h"
+#include "vmm.h"
+
+#define RAM (64u << 20)
+
+static uint8_t *ram;
+static vmm_gmem gm;
+
+static uint16_t g16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static uint32_t g32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t g64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static int setup(void)
+{
+    ram = calloc(1, RAM);
+    gm.n = 1;
+    gm.r[0] = (vmm_gmem_region){0, RAM, ram};
+    return ram ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    free(ram);
+    return 0;
+}
+
+static void test_e820_small(void)
+{
+    vmm_e820 e[VMM_E820_MAX];
+    int n = vmm_e820_build(512ull << 20, e);
+    ST_ASSERT_INT_EQ(n, 4);
+    ST_ASSERT_INT_EQ(e[0].addr, 0);
+    ST_ASSERT_INT_EQ(e[0].size, 0x9fc00);
+    ST_ASSERT_INT_EQ(e[0].type, E820_RAM);
+    ST_ASSERT_INT_EQ(e[1].type, E820_RESERVED);
+    ST_ASSERT_INT_EQ(e[2].addr, 0xe0000);
+    ST_ASSERT_INT_EQ(e[2].addr + e[2].size, 0x100000);
+    ST_ASSERT_INT_EQ(e[3].addr, 0x100000);
+    ST_ASSERT_INT_EQ(e[3].addr + e[3].size, 512ull << 20);
+}
+
+static void test_e820_split(void)
+{
+    vmm_e820 e[VMM_E820_MAX];
+    int n = vmm_e820_build(4ull << 30, e);
+    ST_ASSERT_INT_EQ(n, 5);
+    ST_ASSERT_INT_EQ(e[3].addr + e[3].size, 0xc0000000ull); /* the PCI hole starts at 3 GiB */
+    ST_ASSERT_INT_EQ(e[4].addr, 1ull << 32);
+    ST_ASSERT_INT_EQ(e[4].size, 1ull << 30);
+    ST_ASSERT_INT_EQ(e[4].type, E820_RAM);
+}
+
+static void test_zero_page_vmlinux(void)
+{
+    uint8_t zp[ZP_SIZE];
+    ST_ASSERT_INT_EQ(vmm_linux_zero_page(zp, NULL, 0, 512ull << 20, 0x20000, 10, 0x1f000000,
+                                         0x123456),
+                     0);
+    ST_ASSERT_INT_EQ(g16(zp + 0x1fe), 0xAA55);
+    ST_ASSERT_INT_EQ(g32(zp + 0x202), 0x53726448); /* "HdrS" */
+    CU_ASSERT(g16(zp + 0x206) >= 0x020c);
+    ST_ASSERT_INT_EQ(zp[0x210], 0xff);             /* type_of_loader: undefined */
+    CU_ASSERT(zp[0x211] & 0x01);                    /* LOADED_HIGH */
+    CU_ASSERT(zp[0x211] & 0x80);                    /* CAN_USE_HEAP */
+    ST_ASSERT_INT_EQ(g32(zp + 0x228), 0x20000);     /* cmd_line_ptr */
+    ST_ASSERT_INT_EQ(g32(zp + 0x218), 0x1f000000);  /* ramdisk_image */
+    ST_ASSERT_INT_EQ(g32(zp + 0x21c), 0x123456);    /* ramdisk_size */
+    ST_ASSERT_INT_EQ(g32(zp + 0x0c0), 0);           /* ext_ramdisk_image */
+    ST_ASSERT_INT_EQ(zp[0x1e8], 4);                 /* e820_entries */
+    const uint8_t *t = zp + 0x2d0;                  /* e820_table, 20-byte entries */
+    ST_ASSERT_INT_EQ(g64(t), 0);
+    ST_ASSERT_INT_EQ(g64(t + 8), 0x9fc00);
+    ST_ASSERT_INT_EQ(g32(t + 16), 1);
+    ST_ASSERT_INT_EQ(g64(t + 3 * 20), 0x100000);
+    ST_ASSERT_INT_EQ(g64(t + 3 * 20 + 8), (512ull << 20) - 0x100000);
+    ST_ASSERT_INT_EQ(g32(t + 3 * 20 + 16), 1);
+}
+
+static uint8_t *fake_bzimage(size_t *len, uint16_t version, uint8_t xload)
+{
+    size_t setup = 2, payload = 8192;
+    *len = (setup + 1) * 512 + payload;
+    uint8_t *b = calloc(1, *len);
+    b[0x1f1] = (uint8_t)setup;
+    memcpy(b + 0x1fe, "\x55\xaa", 2);
+    b[0x200] = 0xeb;
+    b[0x201] = 0x66; /* header ends at 0x268 */
+    memcpy(b + 0x202, "HdrS", 4);
+    memcpy(b + 0x206, &version, 2);
+    uint32_t max = 0x7fffffff, init = 0x10000;
+    memcpy(b + 0x22c, &max, 4);
+    b[0x236] = xload;
+    uint64_t pref = 0x1000000;
+    memcpy(b + 0x258, &pref, 8);
+    memcpy(b + 0x260, &init, 4);
+    for (size_t i = 0; i < payload; i++)
+        b[(setup + 1) * 512 + i] = (uint8_t)(i * 7);
+    return b;
+}
+
+static void test_bzimage(void)
+{
+    size_t len;
+    uint8_t *b = fake_bzimage(&len, 0x020f, 1);
+    vmm_boot_info bi;
+    uint8_t initrd[100] = {1, 2, 3};
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_linux_load(&gm, RAM, b, len, initrd, sizeof initrd, "console=ttyS0", &bi),
+                     0);
+    ST_ASSERT_INT_EQ(bi.mode, VMM_BOOT_LINUX64);
+    ST_ASSERT_INT_EQ(bi.entry, 0x1000200);
+    ST_ASSERT_INT_EQ(bi.arg, VMM_ZERO_PAGE_ADDR);
+    CU_ASSERT(memcmp(ram + 0x1000000, b + 3 * 512, 8192) == 0);
+    uint8_t *zp = ram + VMM_ZERO_PAGE_ADDR;
+    ST_ASSERT_INT_EQ(zp[0x1f1], 2);                  /* setup header copied */
+    ST_ASSERT_INT_EQ(g16(zp + 0x206), 0x020f);
+    ST_ASSERT_INT_EQ(zp[0x210], 0xff);
+    ST_ASSERT_STR_EQ((char *)ram + g32(zp + 0x228), "console=ttyS0");
+    uint32_t rd = g32(zp + 0x218);
+    CU_ASSERT(rd % 4096 == 0 && rd + sizeof initrd <= RAM);
+    CU_ASSERT(memcmp(ram + rd, initrd, sizeof initrd) == 0);
+    ST_ASSERT_INT_EQ(g32(zp + 0x21c), sizeof initrd);
+    /* Long-mode tables: PML4[0] -> PDPT, PDPT[0] -> PD, PD[8] maps 16 MiB as a 2 MiB page. */
+    ST_ASSERT_INT_EQ(g64(ram + VMM_PML4_ADDR) & ~0xfffull, VMM_PML4_ADDR + 4096);
+    ST_ASSERT_INT_EQ(g64(ram + VMM_PML4_ADDR + 2 * 4096 + 8 * 8), 0x1000000 | 0x83);
+    ST_ASSERT_INT_EQ(g64(ram + VMM_GDT_ADDR + 16), 0x00af9b000000ffffull);
+    free(b);
+}
+
+static void test_bzimage_refused(void)
+{
+    size_t len;
+    vmm_boot_info bi;
+    uint8_t *b = fake_bzimage(&len, 0x0209, 1); /* too old for a 64-bit entry */
+    ST_ASSERT_INT_EQ(vmm_linux_load(&gm, RAM, b, len, NULL, 0, "", &bi), -ENOEXEC);
+    free(b);
+    b = fake_bzimage(&len, 0x020f, 0); /* no XLF_KERNEL_64 */
+    ST_ASSERT_INT_EQ(vmm_linux_load(&gm, RAM, b, len, NULL, 0, "", &bi), -ENOEXEC);
+    ST_ASSERT_INT_EQ(vmm_linux_load(&gm, RAM, b, 600, NULL, 0, "", &bi), -ENOEXEC); /* cut */
+    free(b);
+}
+
+/* A minimal ELF64 with one PT_LOAD at paddr and optionally a PVH note. */
+static size_t fake_elf(uint8_t *img, uint64_t paddr, uint64_t memsz, int note)
+{
+    memset(img, 0, 4096);
+    memcpy(img, "\177ELF\2\1\1", 7);
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+#define S16(o, v) (v16 = (uint16_t)(v), memcpy(img + (o), &v16, 2))
+#define S32(o, v) (v32 = (uint32_t)(v), memcpy(img + (o), &v32, 4))
+#define S64(o, v) (v64 = (uint64_t)(v), memcpy(img + (o), &v64, 8))
+    S16(16, 2), S16(18, 62), S32(20, 1), S64(24, paddr), S64(32, 64);
+    S16(52, 64), S16(54, 56), S16(56, note ? 2 : 1);
+    S32(64, 1), S64(72, 1024), S64(80, paddr), S64(88, paddr), S64(96, 16), S64(104, memsz);
+    if (note) {
+        S32(120, 4), S64(128, 512), S64(152, 20);
+        S32(512, 4), S32(516, 4), S32(520, 18);
+        memcpy(img + 524, "Xen", 4);
+        S32(528, paddr + 4);
+    }
+    memset(img + 1024, 0xcc, 16);
+    return 2048;
+}
+
+static void test_elf(void)
+{
+    uint8_t img[4096];
+    uint64_t entry, pvh, top;
+    size_t n = fake_elf(img, 0x200000, 64, 1);
+    memset(ram, 0x55, RAM);
+    ST_ASSERT_INT_EQ(vmm_elf_load(&gm, img, n, &entry, &pvh, &top), 0);
+    ST_ASSERT_INT_EQ(pvh, 0x200004);
+    ST_ASSERT_INT_EQ(entry, 0x200000);
+    ST_ASSERT_INT_EQ(ram[0x200000], 0xcc);
+    ST_ASSERT_INT_EQ(ram[0x200010], 0); /* bss zeroed */
+    ST_ASSERT_INT_EQ(top, 0x200040);
+    n = fake_elf(img, 0x200000, 64, 0);
+    ST_ASSERT_INT_EQ(vmm_elf_load(&gm, img, n, &entry, &pvh, &top), 0);
+    ST_ASSERT_INT_EQ(pvh, 0);
+    n = fake_elf(img, 0x8000, 64, 1); /* over the VMM's low-memory structures */
+    ST_ASSERT_INT_EQ(vmm_elf_load(&gm, img, n, &entry, &pvh, &top), -ENOEXEC);
+    n = fake_elf(img, RAM - 32, 64, 1); /* past the end of RAM */
+    ST_ASSERT_INT_EQ(vmm_elf_load(&gm, img, n, &entry, &pvh, &top), -E2BIG);
+    n = fake_elf(img, 0x200000, 64, 1);
+    ST_ASSERT_INT_EQ(vmm_elf_load(&gm, img, 100, &entry, &pvh, &top), -ENOEXEC); /* truncated */
+    uint64_t huge = 1ull << 62;
+    memcpy(img + 72, &huge, 8); /* p_offset far outside the file */
+    ST_ASSERT_INT_EQ(vmm_elf_load(&gm, img, n, &entry, &pvh, &top), -ENOEXEC);
+}
+
+static void test_pvh_start_info(void)
+{
+    vmm_boot_info bi;
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_pvh_setup(&gm, RAM, "scenario=boot", &bi, 0x100000), 0);
+    ST_ASSERT_INT_EQ(bi.mode, VMM_BOOT_PVH);
+    ST_ASSERT_INT_EQ(bi.entry, 0x100000);
+    const uint8_t *si = ram + bi.arg;
+    ST_ASSERT_INT_EQ(g32(si), 0x336ec578);
+    ST_ASSERT_INT_EQ(g32(si + 4), 1);
+    ST_ASSERT_STR_EQ((char *)ram + g64(si + 24), "scenario=boot");
+    ST_ASSERT_INT_EQ(g64(si + 32), VMM_ACPI_ADDR);
+    uint32_t n = g32(si + 48);
+    ST_ASSERT_INT_EQ(n, 4);
+    const uint8_t *m = ram + g64(si + 40);
+    ST_ASSERT_INT_EQ(g64(m + 3 * 24), 0x100000);
+    ST_ASSERT_INT_EQ(g64(m + 3 * 24 + 8), RAM - 0x100000);
+    ST_ASSERT_INT_EQ(g32(m + 3 * 24 + 16), 1);
+}
+
+static uint8_t bytesum(const uint8_t *p, size_t n)
+{
+    uint8_t s = 0;
+    while (n--)
+        s = (uint8_t)(s + *p++);
+    return s;
+}
+
+static void test_mptable(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_mptable_write(&gm, 3), 0);
+    const uint8_t *f = ram + VMM_MPTABLE_ADDR;
+    CU_ASSERT(memcmp(f, "_MP_", 4) == 0);
+    ST_ASSERT_INT_EQ(bytesum(f, 16), 0);
+    const uint8_t *c = ram + g32(f + 4);
+    CU_ASSERT(memcmp(c, "PCMP", 4) == 0);
+    ST_ASSERT_INT_EQ(bytesum(c, g16(c + 4)), 0);
+    int cpus = 0, bsp = 0;
+    for (const uint8_t *e = c + 44; e < c + g16(c + 4);) {
+        if (e[0] == 0) {
+            cpus++;
+            bsp += (e[3] & 2) != 0;
+            e += 20;
+        } else {
+            e += 8;
+        }
+    }
+    ST_ASSERT_INT_EQ(cpus, 3);
+    ST_ASSERT_INT_EQ(bsp, 1);
+}
+
+static void test_acpi(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 2), 0);
+    const uint8_t *r = ram + VMM_ACPI_ADDR;
+    CU_ASSERT(memcmp(r, "RSD PTR ", 8) == 0);
+    ST_ASSERT_INT_EQ(bytesum(r, 20), 0);
+    ST_ASSERT_INT_EQ(bytesum(r, 36), 0);
+    const uint8_t *x = ram + g64(r + 24);
+    CU_ASSERT(memcmp(x, "XSDT", 4) == 0);
+    ST_ASSERT_INT_EQ(bytesum(x, g32(x + 4)), 0);
+    const uint8_t *madt = NULL;
+    for (uint32_t i = 36; i < g32(x + 4); i += 8) {
+        const uint8_t *t = ram + g64(x + i);
+        ST_ASSERT_INT_EQ(bytesum(t, g32(t + 4)), 0);
+        if (!memcmp(t, "APIC", 4))
+            madt = t;
+    }
+    CU_ASSERT_PTR_NOT_NULL_FATAL(madt);
+    int lapics = 0, ioapics = 0;
+    for (uint32_t off = 44; off < g32(madt + 4); off += madt[off + 1]) {
+        lapics += madt[off] == 0;
+        ioapics += madt[off] == 1;
+    }
+    ST_ASSERT_INT_EQ(lapics, 2);
+    ST_ASSERT_INT_EQ(ioapics, 1);
+}
+
+static CU_TestInfo tests[] = {
+    {"e820: low RAM, EBDA and BIOS area reserved, RAM from 1 MiB", test_e820_small},
+    {"e820: RAM above 3 GiB moves to 4 GiB", test_e820_split},
+    {"zero page for a vmlinux: setup header, command line, initrd, e820 at 0x2d0",
+     test_zero_page_vmlinux},
+    {"bzImage: kernel at pref_address, 64-bit entry +0x200, header copied, initrd, page tables",
+     test_bzimage},
+    {"bzImage without a 64-bit entry or truncated is refused", test_bzimage_refused},
+    {"ELF: PT_LOAD copied and bss zeroed, PVH note found, bad segments refused", test_elf},
+    {"PVH hvm_start_info: magic, version 1, command line, RSDP, memmap", test_pvh_start_info},
+    {"MP table: checksums and one processor entry per vCPU", test_mptable},
+    {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"loader", setup, teardown, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -1,0 +1,475 @@
+/*
+ * batch.c - parsing and validating an ingest batch (format: README.md).
+ *
+ * One pass over the text with the jsonr pull reader. Top-level and sample
+ * objects are strict (unknown or repeated keys are refused: a typo must not
+ * silently drop usage); inside "counters", which is the VMM's own document,
+ * unknown keys are skipped so the VMM can grow new counters without
+ * breaking ingest. Per-vCPU, per-NIC and per-disk counters are checked and
+ * summed (overflow refused) into the ten totals of bl_meter.
+ *
+ * Errors: the first problem found is reported with its JSON path
+ * ("samples[3].counters.nics[0].rx_bytes: ..."). Whether it is a syntax
+ * error (400) or a validation error (422) is decided at the end by a plain
+ * syntax check of the whole text, so the classification never depends on
+ * where the field walk happened to stop.
+ */
+#include "batch.h"
+#include "jsonr.h"
+
+#include "stratus/timefmt.h"
+#include "stratus/uuid.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const bl_meter_names[BL_NMETERS] = {
+    "cpu_time_ns", "cpu_cycles", "rx_bytes", "rx_packets", "tx_bytes",
+    "tx_packets", "disk_read_bytes", "disk_read_ops", "disk_write_bytes", "disk_write_ops",
+};
+
+static const char *const states[] = {"building", "active", "paused", "stopped",
+                                     "error", "deleting", NULL};
+
+int bl_state_valid(const char *s, int *billable)
+{
+    for (int i = 0; states[i]; i++)
+        if (strcmp(s, states[i]) == 0) {
+            if (billable)
+                *billable = strcmp(s, "active") == 0 || strcmp(s, "paused") == 0;
+            return 1;
+        }
+    return 0;
+}
+
+int bl_flavor_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return n >= 1 && n <= BL_FLAVOR_MAX;
+}
+
+/* Overwrites the reader's error with a field-level message. */
+__attribute__((format(printf, 2, 3))) static int bad(jr *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    r->failed = 1;
+    return -1;
+}
+
+static int get_uuid(jr *r, const char *path, const char *key, char out[37])
+{
+    char tmp[40];
+    if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 || !st_uuid_valid(tmp))
+        return bad(r, "%s%s: must be a UUID", path, key);
+    for (int i = 0; i < 36; i++)
+        out[i] = (char)(tmp[i] >= 'A' && tmp[i] <= 'F' ? tmp[i] + 32 : tmp[i]);
+    out[36] = 0;
+    return 0;
+}
+
+static int get_count(jr *r, const char *path, const char *key, int64_t *v)
+{
+    if (jr_int64(r, 0, INT64_MAX, v) < 0)
+        return bad(r, "%s%s: must be an integer from 0 to %lld", path, key, (long long)INT64_MAX);
+    return 0;
+}
+
+static int add(jr *r, const char *path, int64_t *sum, int64_t v)
+{
+    if (__builtin_add_overflow(*sum, v, sum))
+        return bad(r, "%s: counters add up beyond 2^63-1", path);
+    return 0;
+}
+
+/* Marks key number bit seen; refuses a repeat. */
+static int seen_once(jr *r, unsigned *seen, int bit, const char *path, const char *key)
+{
+    if (*seen & (1u << bit))
+        return bad(r, "%s%s: given twice", path, key);
+    *seen |= 1u << bit;
+    return 0;
+}
+
+static int index_of(const char *const *keys, const char *k)
+{
+    for (int i = 0; keys[i]; i++)
+        if (strcmp(keys[i], k) == 0)
+            return i;
+    return -1;
+}
+
+/*
+ * One element of "vcpus", "nics" or "disks": an id plus `nfields` required
+ * counters named in fields[], added into sums[map[i]]. Unknown keys skipped.
+ */
+static int parse_device(jr *r, const char *path, int numeric_id, const char *const *fields,
+                        const int *map, int nfields, int64_t *sums, char *id, size_t idcap,
+                        int64_t *num_id)
+{
+    int first = 1, rc;
+    unsigned seen = 0;
+    char key[40];
+    if (!jr_peek_object(r))
+        return bad(r, "%s: must be an object", path);
+    if (jr_obj_begin(r) < 0)
+        return -1;
+    while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
+        if (strcmp(key, "id") == 0) {
+            if (seen_once(r, &seen, 31, path, ".id") < 0)
+                return -1;
+            if (numeric_id) {
+                if (jr_int64(r, 0, 4095, num_id) < 0)
+                    return bad(r, "%s.id: must be an integer from 0 to 4095", path);
+            } else {
+                size_t n;
+                if (!jr_peek_string(r) || jr_string(r, id, idcap, &n) < 0 || n == 0 ||
+                    strlen(id) != n)
+                    return bad(r, "%s.id: must be a string of 1 to %zu bytes", path, idcap - 1);
+            }
+            continue;
+        }
+        int k = index_of(fields, key);
+        if (k < 0) {
+            if (jr_skip(r) < 0)
+                return -1;
+            continue;
+        }
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.", path);
+        int64_t v;
+        if (seen_once(r, &seen, k, sub, key) < 0 || get_count(r, sub, key, &v) < 0 ||
+            add(r, path, &sums[map[k]], v) < 0)
+            return -1;
+    }
+    if (rc < 0)
+        return -1;
+    if (!(seen & (1u << 31)))
+        return bad(r, "%s: 'id' is required", path);
+    for (int k = 0; k < nfields; k++)
+        if (!(seen & (1u << k)))
+            return bad(r, "%s: '%s' is required", path, fields[k]);
+    return 0;
+}
+
+static const char *const vcpu_fields[] = {"cpu_time_ns", "cycles", NULL};
+static const int vcpu_map[] = {BL_CPU_TIME_NS, BL_CPU_CYCLES};
+static const char *const nic_fields[] = {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets", NULL};
+static const int nic_map[] = {BL_RX_BYTES, BL_RX_PACKETS, BL_TX_BYTES, BL_TX_PACKETS};
+static const char *const disk_fields[] = {"read_bytes", "read_ops", "write_bytes", "write_ops",
+                                          NULL};
+static const int disk_map[] = {BL_DISK_READ_BYTES, BL_DISK_READ_OPS, BL_DISK_WRITE_BYTES,
+                               BL_DISK_WRITE_OPS};
+
+enum { DEV_VCPU, DEV_NIC, DEV_DISK };
+
+static int parse_devices(jr *r, const char *path, int kind, int64_t *sums)
+{
+    static const char *const names[] = {"vcpus", "nics", "disks"};
+    int max = kind == DEV_VCPU ? BL_MAX_VCPUS : BL_MAX_DEVICES;
+    char ids[BL_MAX_DEVICES][33];
+    unsigned char vcpu_seen[4096 / 8];
+    memset(vcpu_seen, 0, sizeof vcpu_seen);
+    int first = 1, rc, n = 0;
+    if (!jr_peek_array(r))
+        return bad(r, "%s.%s: must be an array", path, names[kind]);
+    if (jr_arr_begin(r) < 0)
+        return -1;
+    while ((rc = jr_arr_next(r, &first)) > 0) {
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%s[%d]", path, names[kind], n);
+        if (n == max)
+            return bad(r, "%s.%s: more than %d entries", path, names[kind], max);
+        int64_t num = 0;
+        char id[33] = "";
+        if (kind == DEV_VCPU) {
+            if (parse_device(r, sub, 1, vcpu_fields, vcpu_map, 2, sums, NULL, 0, &num) < 0)
+                return -1;
+            if (vcpu_seen[num / 8] & (1u << (num % 8)))
+                return bad(r, "%s.id: vCPU %lld listed twice", sub, (long long)num);
+            vcpu_seen[num / 8] |= (unsigned char)(1u << (num % 8));
+        } else {
+            const char *const *f = kind == DEV_NIC ? nic_fields : disk_fields;
+            const int *m = kind == DEV_NIC ? nic_map : disk_map;
+            if (parse_device(r, sub, 0, f, m, 4, sums, id, sizeof id, NULL) < 0)
+                return -1;
+            for (int i = 0; i < n; i++)
+                if (strcmp(ids[i], id) == 0)
+                    return bad(r, "%s.id: '%s' listed twice", sub, id);
+            memcpy(ids[n], id, sizeof id);
+        }
+        n++;
+    }
+    return rc;
+}
+
+/* The VMM's counter document, reduced to the ten totals. */
+static int parse_counters(jr *r, const char *path, bl_sample *s, char *boot, int *has_boot)
+{
+    enum { K_BOOT, K_VCPUS, K_CPU_TOTAL, K_CYC_TOTAL, K_NICS, K_DISKS };
+    static const char *const keys[] = {"boot_id", "vcpus", "cpu_time_ns_total", "cycles_total",
+                                       "nics", "disks", NULL};
+    int64_t vsum[BL_NMETERS] = {0};
+    int64_t cpu_total = 0, cyc_total = 0;
+    unsigned seen = 0;
+    int first = 1, rc;
+    char key[40];
+    if (!jr_peek_object(r))
+        return bad(r, "%s: must be an object", path);
+    if (jr_obj_begin(r) < 0)
+        return -1;
+    while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
+        int k = index_of(keys, key);
+        if (k < 0) {
+            if (jr_skip(r) < 0)
+                return -1;
+            continue;
+        }
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.", path);
+        if (seen_once(r, &seen, k, sub, key) < 0)
+            return -1;
+        switch (k) {
+        case K_BOOT:
+            if (get_uuid(r, sub, key, boot) < 0)
+                return -1;
+            *has_boot = 1;
+            break;
+        case K_VCPUS:
+            if (parse_devices(r, path, DEV_VCPU, vsum) < 0)
+                return -1;
+            break;
+        case K_CPU_TOTAL:
+            if (get_count(r, sub, key, &cpu_total) < 0)
+                return -1;
+            break;
+        case K_CYC_TOTAL:
+            if (get_count(r, sub, key, &cyc_total) < 0)
+                return -1;
+            break;
+        case K_NICS:
+            if (parse_devices(r, path, DEV_NIC, s->c) < 0)
+                return -1;
+            break;
+        case K_DISKS:
+            if (parse_devices(r, path, DEV_DISK, s->c) < 0)
+                return -1;
+            break;
+        }
+    }
+    if (rc < 0)
+        return -1;
+    /* Totals are what the VMM read at one instant; per-vCPU values are the fallback. */
+    if (!(seen & (1u << K_CYC_TOTAL)) && !(seen & (1u << K_VCPUS)))
+        return bad(r, "%s: needs 'cycles_total' or 'vcpus'", path);
+    if (!(seen & (1u << K_CPU_TOTAL)) && !(seen & (1u << K_VCPUS)))
+        return bad(r, "%s: needs 'cpu_time_ns_total' or 'vcpus'", path);
+    s->c[BL_CPU_CYCLES] = (seen & (1u << K_CYC_TOTAL)) ? cyc_total : vsum[BL_CPU_CYCLES];
+    s->c[BL_CPU_TIME_NS] = (seen & (1u << K_CPU_TOTAL)) ? cpu_total : vsum[BL_CPU_TIME_NS];
+    return 0;
+}
+
+enum { F_KIND, F_TENANT, F_INSTANCE, F_FLAVOR, F_STATE, F_BOOT, F_SEQ, F_AT, F_COUNTERS,
+       F_IMAGE_BYTES };
+static const char *const sample_keys[] = {"kind", "tenant_id", "instance_id", "flavor",
+                                          "state", "boot_id", "seq", "sampled_at",
+                                          "counters", "image_bytes", NULL};
+
+/* Earliest and latest sampled_at the parser accepts (2000-01-01, 2200-01-01). */
+#define MIN_AT_US 946684800000000LL
+#define MAX_AT_US 7258118400000000LL
+
+static int parse_sample(jr *r, size_t idx, bl_sample *s)
+{
+    char path[48];
+    snprintf(path, sizeof path, "samples[%zu].", idx);
+    memset(s, 0, sizeof *s);
+    unsigned seen = 0;
+    int first = 1, rc, has_cboot = 0;
+    char key[40], cboot[37] = "";
+    if (!jr_peek_object(r))
+        return bad(r, "samples[%zu]: must be an object", idx);
+    if (jr_obj_begin(r) < 0)
+        return -1;
+    while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
+        int k = index_of(sample_keys, key);
+        if (k < 0)
+            return bad(r, "%sunknown field '%.32s'", path, key);
+        if (seen_once(r, &seen, k, path, key) < 0)
+            return -1;
+        char tmp[64];
+        switch (k) {
+        case F_KIND:
+            if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 ||
+                (strcmp(tmp, "instance") && strcmp(tmp, "storage")))
+                return bad(r, "%skind: must be \"instance\" or \"storage\"", path);
+            s->kind = strcmp(tmp, "storage") == 0 ? BL_KIND_STORAGE : BL_KIND_INSTANCE;
+            break;
+        case F_TENANT:
+            if (get_uuid(r, path, key, s->tenant) < 0)
+                return -1;
+            break;
+        case F_INSTANCE:
+            if (get_uuid(r, path, key, s->instance) < 0)
+                return -1;
+            break;
+        case F_BOOT:
+            if (get_uuid(r, path, key, s->boot) < 0)
+                return -1;
+            break;
+        case F_FLAVOR:
+            if (!jr_peek_string(r) || jr_string(r, s->flavor, sizeof s->flavor, NULL) < 0 ||
+                !bl_flavor_valid(s->flavor))
+                return bad(r, "%sflavor: must be 1 to %d characters of A-Z a-z 0-9 . _ -", path,
+                           BL_FLAVOR_MAX);
+            break;
+        case F_STATE:
+            if (!jr_peek_string(r) || jr_string(r, s->state, sizeof s->state, NULL) < 0 ||
+                !bl_state_valid(s->state, &s->billable))
+                return bad(r, "%sstate: must be one of building, active, paused, stopped, "
+                              "error, deleting", path);
+            break;
+        case F_SEQ:
+            if (jr_int64(r, 0, INT64_MAX - 1, &s->seq) < 0)
+                return bad(r, "%sseq: must be an integer from 0 to %lld", path,
+                           (long long)(INT64_MAX - 1));
+            break;
+        case F_AT:
+            if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 ||
+                st_time_parse(tmp, &s->at_us) < 0 || s->at_us < MIN_AT_US ||
+                s->at_us >= MAX_AT_US)
+                return bad(r, "%ssampled_at: must be an RFC 3339 time between 2000 and 2200",
+                           path);
+            break;
+        case F_COUNTERS: {
+            char sub[48];
+            snprintf(sub, sizeof sub, "samples[%zu].counters", idx);
+            if (parse_counters(r, sub, s, cboot, &has_cboot) < 0)
+                return -1;
+            break;
+        }
+        case F_IMAGE_BYTES:
+            if (get_count(r, path, key, &s->storage_bytes) < 0)
+                return -1;
+            break;
+        }
+    }
+    if (rc < 0)
+        return -1;
+    unsigned need, forbid;
+    if (s->kind == BL_KIND_INSTANCE) {
+        need = 1u << F_TENANT | 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE |
+               1u << F_BOOT | 1u << F_SEQ | 1u << F_AT | 1u << F_COUNTERS;
+        forbid = 1u << F_IMAGE_BYTES;
+    } else {
+        need = 1u << F_TENANT | 1u << F_AT | 1u << F_IMAGE_BYTES;
+        forbid = 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE | 1u << F_BOOT |
+                 1u << F_SEQ | 1u << F_COUNTERS;
+    }
+    for (int k = 0; sample_keys[k]; k++) {
+        if ((need & (1u << k)) && !(seen & (1u << k)))
+            return bad(r, "%s%s: is required for a%s sample", path, sample_keys[k],
+                       s->kind == BL_KIND_INSTANCE ? "n instance" : " storage");
+        if ((forbid & (1u << k)) && (seen & (1u << k)))
+            return bad(r, "%s%s: not allowed in a%s sample", path, sample_keys[k],
+                       s->kind == BL_KIND_INSTANCE ? "n instance" : " storage");
+    }
+    if (has_cboot && strcmp(cboot, s->boot) != 0)
+        return bad(r, "%scounters.boot_id: differs from the sample's boot_id", path);
+    return 0;
+}
+
+static int push(bl_batch *b, bl_sample **s)
+{
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 64;
+        bl_sample *ns = realloc(b->s, ncap * sizeof *ns);
+        if (!ns)
+            return -1;
+        b->s = ns;
+        b->cap = ncap;
+    }
+    *s = &b->s[b->n++];
+    return 0;
+}
+
+static int walk(jr *r, bl_batch *b)
+{
+    enum { T_BATCH, T_SAMPLES };
+    static const char *const keys[] = {"batch_id", "samples", NULL};
+    unsigned seen = 0;
+    int first = 1, rc;
+    char key[40];
+    if (!jr_peek_object(r))
+        return bad(r, "a batch must be a JSON object");
+    if (jr_obj_begin(r) < 0)
+        return -1;
+    while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
+        int k = index_of(keys, key);
+        if (k < 0)
+            return bad(r, "unknown field '%.32s'", key);
+        if (seen_once(r, &seen, k, "", key) < 0)
+            return -1;
+        if (k == T_BATCH) {
+            if (get_uuid(r, "", key, b->batch_id) < 0)
+                return -1;
+            continue;
+        }
+        if (!jr_peek_array(r))
+            return bad(r, "samples: must be an array");
+        int sfirst = 1;
+        if (jr_arr_begin(r) < 0)
+            return -1;
+        while ((rc = jr_arr_next(r, &sfirst)) > 0) {
+            bl_sample *s;
+            if (b->n == BL_MAX_SAMPLES)
+                return bad(r, "samples: more than %d in one batch", BL_MAX_SAMPLES);
+            if (push(b, &s) < 0)
+                return bad(r, "out of memory");
+            if (parse_sample(r, b->n - 1, s) < 0)
+                return -1;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (rc < 0)
+        return -1;
+    if (!(seen & (1u << T_BATCH)))
+        return bad(r, "batch_id: is required");
+    if (!(seen & (1u << T_SAMPLES)))
+        return bad(r, "samples: is required");
+    return jr_end(r);
+}
+
+int bl_batch_parse(const char *buf, size_t len, bl_batch *b, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    jr r;
+    jr_init(&r, buf, len);
+    if (walk(&r, b) == 0)
+        return BL_OK;
+    /* Syntax (400) or content (422)? Ask a plain syntax pass. */
+    jr s;
+    jr_init(&s, buf, len);
+    int syntax_ok = jr_skip(&s) == 0 && jr_end(&s) == 0;
+    snprintf(err, errlen, "%s", syntax_ok ? r.err : s.err);
+    bl_batch_free(b);
+    return syntax_ok ? BL_EINVALID : BL_ESYNTAX;
+}
+
+void bl_batch_free(bl_batch *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->n = b->cap = 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * batch.h - the sample batch a node posts to POST /v1/billing/ingest, parsed
+ * and validated (the format is specified in billing/README.md).
+ *
+ * bl_batch_parse() is pure: no clock, no database. It checks the syntax
+ * (400) and every field (422) and reduces each instance sample's VMM
+ * counters to the ten totals billing keeps (bl_meter). A batch that fails
+ * any check is refused whole, so nothing of it is ever stored.
+ */
+#ifndef BILLING_BATCH_H
+#define BILLING_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The cumulative counters kept per sample, in column order. */
+enum {
+    BL_CPU_TIME_NS,
+    BL_CPU_CYCLES,
+    BL_RX_BYTES,
+    BL_RX_PACKETS,
+    BL_TX_BYTES,
+    BL_TX_PACKETS,
+    BL_DISK_READ_BYTES,
+    BL_DISK_READ_OPS,
+    BL_DISK_WRITE_BYTES,
+    BL_DISK_WRITE_OPS,
+    BL_NMETERS
+};
+/* Column names, also the meter names of the usage API. */
+extern const char *const bl_meter_names[BL_NMETERS];
+
+#define BL_MAX_SAMPLES 10000
+#define BL_MAX_VCPUS 1024
+#define BL_MAX_DEVICES 64
+#define BL_FLAVOR_MAX 64
+
+typedef enum bl_kind { BL_KIND_INSTANCE, BL_KIND_STORAGE } bl_kind;
+
+typedef struct bl_sample {
+    bl_kind kind;
+    int billable;             /* state is active or paused */
+    char tenant[37];
+    char instance[37];        /* instance kind only */
+    char boot[37];
+    char flavor[BL_FLAVOR_MAX + 1];
+    char state[16];
+    int64_t seq;
+    int64_t at_us;            /* sampled_at, microseconds since the epoch */
+    int64_t c[BL_NMETERS];    /* cumulative since the VMM started */
+    int64_t storage_bytes;    /* storage kind only */
+} bl_sample;
+
+typedef struct bl_batch {
+    char batch_id[37];
+    bl_sample *s;
+    size_t n, cap;
+} bl_batch;
+
+/* Results of bl_batch_parse(). */
+#define BL_OK 0
+#define BL_ESYNTAX (-1)   /* not JSON: 400 invalid_json */
+#define BL_EINVALID (-2)  /* JSON, but not a valid batch: 422 invalid_batch */
+
+/* Parses buf into b (which it initialises); on failure err says why. */
+int bl_batch_parse(const char *buf, size_t len, bl_batch *b, char *err, size_t errlen);
+void bl_batch_free(bl_batch *b);
+
+/* 1 when s is a state the format knows; *billable set for active/paused. */
+int bl_state_valid(const char *s, int *billable);
+/* 1 when s is a valid flavor name: 1-64 of [A-Za-z0-9._-]. */
+int bl_flavor_valid(const char *s);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * billing.h - the inside of stratus-billing: the service context and the
+ * entry points each file offers the others. One file per mechanism:
+ *
+ *   batch.c       parse/validate ingest batches (pure; fuzzed)
+ *   ingest.c      apply a batch in one transaction: dedup, deltas, rollups
+ *   rollmap.c     the per-batch accumulator of hourly deltas
+ *   partitions.c  monthly partitions, retention, the maintenance thread
+ *   nodes.c       node credentials (CLI and ingest authentication)
+ *   period.c      months, hours and invoice periods in UTC
+ *   plans.c       price plans, versions, tenant assignments (admin API)
+ *   rating.c      usage + plans -> invoice lines, in integer micro-units
+ *   invoice.c     drafts, issuing a month, the invoice API
+ *   render.c      invoice documents: JSON, CSV, HTML; render_pdf.c: PDF
+ *   usage.c       the tenant usage API
+ *   api.c         routes, principals, error replies
+ */
+#ifndef BILLING_H
+#define BILLING_H
+
+#include "batch.h"
+
+#include "stratus/db.h"
+#include "stratus/http.h"
+#include "stratus/internal.h"
+
+#include <stdint.h>
+
+#define BL_US_HOUR 3600000000LL
+
+/* Advisory lock: ingest and plan changes take it shared, issuing a month exclusive. */
+#define BL_LOCK_ISSUE "7352401"
+
+typedef struct bl_ctx {
+    st_db_pool *pool;
+    const char *internal_token;
+    int64_t retention_us;     /* raw samples (and batch ids) kept this long */
+    int64_t future_skew_us;   /* how far ahead of our clock a sample may be */
+    const char *currency;     /* ISO 4217 code printed on invoices */
+    int64_t round_micro;      /* line amounts are rounded to this (a power of ten) */
+    const char *seller;       /* name printed at the top of invoices */
+    int maintenance_s;        /* seconds between maintenance passes (0: never) */
+} bl_ctx;
+
+/* ---- period.c: UTC calendar helpers ---- */
+int64_t bl_hour_floor(int64_t us);
+int64_t bl_month_floor(int64_t us);
+int64_t bl_month_add(int64_t month_us, int n);
+/* Hours in the month starting at month_us (672..744). */
+int bl_month_hours(int64_t month_us);
+/* "2026-10" -> first microsecond of the month; -1 when malformed. */
+int bl_month_parse(const char *s, int64_t *us);
+void bl_month_format(int64_t us, char out[8]);  /* "2026-10" */
+void bl_date_format(int64_t us, char out[11]);  /* "2026-10-01" */
+/* PostgreSQL date/timestamptz text ("2026-10-01", "2026-10-01 05:00:00+00") -> us. */
+int bl_pg_time(const char *s, int64_t *us);
+
+/* ---- partitions.c ---- */
+/* Makes sure the partitions for the months holding these times exist. */
+int bl_partitions_ensure(st_db_pool *pool, const int64_t *times, int n);
+/* One maintenance pass: partitions ahead, retention. Returns 0 or -1. */
+int bl_maintenance_run(bl_ctx *ctx);
+int bl_maintenance_start(bl_ctx *ctx);
+void bl_maintenance_stop(void);
+
+/* ---- nodes.c ---- */
+/* Creates a node; prints nothing. token gets "<name>.<64 hex>". -1: exists/invalid. */
+int bl_node_add(st_db *db, const char *name, char *token, size_t tokcap, char *err,
+                size_t errlen);
+int bl_node_remove(st_db *db, const char *name);
+/* Checks "Bearer <token>"; fills node (64 bytes) or replies 401/503 and returns -1. */
+int bl_node_auth(st_http_req *req, st_db *db, char node[64]);
+
+/* ---- ingest.c ---- */
+typedef struct bl_ingest_result {
+    int samples, accepted, duplicates, stale, replayed;
+} bl_ingest_result;
+/* Returns an HTTP status: 200, 422 (err says why), 503 (database). */
+int bl_ingest(bl_ctx *ctx, const char *node, bl_batch *b, bl_ingest_result *res, char *err,
+              size_t errlen);
+void bl_ingest_handler(st_http_req *req, void *arg);
+
+/* ---- api.c ---- */
+void bl_routes(st_http_server *s, bl_ctx *ctx);
+/*
+ * The tenant a call is about: X-Stratus-Tenant, or ?tenant_id= for a cloud
+ * admin. Replies (401/400) and returns -1 when there is none.
+ */
+int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[37]);
+/* Cloud admins only: replies 401/403 and returns -1 otherwise. */
+int bl_auth_admin(st_http_req *req, bl_ctx *ctx, st_principal *p);
+/* Borrows a connection or replies 503. */
+st_db *bl_db(st_http_req *req, bl_ctx *ctx);
+/* Replies 503 or 500 for a failed statement, logging it. */
+void bl_reply_db(st_http_req *req, st_db *db, const char *what);
+
+/* ---- plans.c, usage.c, invoice.c: HTTP handlers ---- */
+void bl_plans_routes(st_http_server *s, bl_ctx *ctx);
+void bl_usage_routes(st_http_server *s, bl_ctx *ctx);
+void bl_invoice_routes(st_http_server *s, bl_ctx *ctx);
+
+#endif

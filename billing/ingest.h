@@ -1,0 +1,70 @@
+/*
+ * ingest.h - the working state of one batch while it is applied, shared by
+ * ingest.c (the algorithm) and ingest_sql.c (the statements it issues).
+ */
+#ifndef BILLING_INGEST_H
+#define BILLING_INGEST_H
+
+#include "billing.h"
+#include "rollmap.h"
+
+/* One (instance, boot) stream of the batch and its head in billing.streams. */
+typedef struct ing_stream {
+    bl_sample **s;          /* its samples, ascending seq, no repeats */
+    size_t n;
+    int exists;             /* head row loaded */
+    int changed;
+    int64_t min_seq, last_seq;
+    int64_t last_at;        /* 0: unchanged by this batch */
+    int64_t c[BL_NMETERS];  /* counters at last_seq */
+    int64_t billed_hour;    /* 0: none */
+    char billed_flavor[BL_FLAVOR_MAX + 1];
+} ing_stream;
+
+/* An hour an instance ran, by flavor. */
+typedef struct ing_ih {
+    const char *tenant, *instance, *flavor;
+    int64_t hour;
+} ing_ih;
+
+typedef struct ing {
+    bl_ctx *ctx;
+    st_db *db;
+    const char *node;
+    bl_batch *b;
+    bl_sample **v;          /* live instance samples, sorted (instance, boot, seq) */
+    size_t nv;
+    ing_stream *st;
+    size_t nst;
+    bl_sample **stor;       /* live storage samples */
+    size_t nstor;
+    int pre_dups, pre_stale;
+    /* Per transaction attempt: */
+    int64_t open_month;     /* first month not yet issued; 0 when none was */
+    rollmap roll;
+    ing_ih *ih;
+    size_t nih, capih;
+    bl_sample **ins;        /* appended samples to insert in bulk */
+    size_t nins;
+    int accepted, dups, stale;
+} ing;
+
+/* Period a usage hour is billed in: its month, or the open month if that is later. */
+int64_t ing_period(const ing *g, int64_t hour);
+
+/* ---- ingest_sql.c ---- */
+int ing_sql_load_heads(ing *g);
+int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n);
+/* Predecessor (seq <= s->seq) and successor of s in the stored stream. */
+typedef struct ing_neighbour {
+    int found;
+    int64_t seq, at;
+    int64_t c[BL_NMETERS];
+} ing_neighbour;
+int ing_sql_neighbours(ing *g, const bl_sample *s, ing_neighbour *pred, ing_neighbour *succ);
+int ing_sql_update_heads(ing *g);
+int ing_sql_write_rollups(ing *g);
+int ing_sql_write_instance_hours(ing *g);
+int ing_sql_write_storage(ing *g);
+
+#endif

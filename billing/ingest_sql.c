@@ -1,0 +1,434 @@
+/*
+ * ingest_sql.c - the statements of one ingest transaction (see ingest.c).
+ *
+ * Each writes all rows of its kind for the whole batch in ONE prepared,
+ * parameterised statement whose parameters are array literals (sqlbuf.h)
+ * expanded by unnest(): a 1,000-sample batch costs a handful of round trips.
+ * Rows are sent in key order so concurrent batches lock in the same order.
+ * Times cross as RFC 3339 text one way and epoch microseconds the other.
+ */
+#include "ingest.h"
+#include "sqlbuf.h"
+
+#include "stratus/timefmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+static const char *const head_cols =
+    "s.instance_id, s.boot_id, s.min_seq, s.last_seq, s.cpu_time_ns, s.cpu_cycles, "
+    "s.rx_bytes, s.rx_packets, s.tx_bytes, s.tx_packets, s.disk_read_bytes, s.disk_read_ops, "
+    "s.disk_write_bytes, s.disk_write_ops, " US("s.billed_hour") ", s.billed_flavor";
+
+static int cmp_key(const char *ai, const char *ab, const char *bi, const char *bb)
+{
+    int c = strcmp(ai, bi);
+    return c ? c : strcmp(ab, bb);
+}
+
+/* Fills the heads of streams listed in want[] from a SELECT ... FOR UPDATE. */
+static int lock_heads(ing *g, ing_stream **want, size_t n)
+{
+    sb ai, ab;
+    sb_init(&ai);
+    sb_init(&ab);
+    sb_arr_open(&ai);
+    sb_arr_open(&ab);
+    for (size_t i = 0; i < n; i++) {
+        sb_arr_raw(&ai, want[i]->s[0]->instance);
+        sb_arr_raw(&ab, want[i]->s[0]->boot);
+    }
+    sb_arr_close(&ai);
+    sb_arr_close(&ab);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM billing.streams s"
+             " JOIN unnest($1::uuid[], $2::uuid[]) AS u(i, b)"
+             " ON s.instance_id = u.i AND s.boot_id = u.b"
+             " ORDER BY s.instance_id, s.boot_id FOR UPDATE OF s", head_cols);
+    PGresult *r = st_db_q(g->db, sql, sb_str(&ai), sb_str(&ab));
+    sb_free(&ai);
+    sb_free(&ab);
+    if (!r)
+        return -1;
+    /* Both lists are in (instance, boot) order: merge. */
+    size_t k = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *ri = PQgetvalue(r, row, 0), *rb = PQgetvalue(r, row, 1);
+        while (k < n && cmp_key(want[k]->s[0]->instance, want[k]->s[0]->boot, ri, rb) < 0)
+            k++;
+        if (k == n || cmp_key(want[k]->s[0]->instance, want[k]->s[0]->boot, ri, rb) != 0)
+            continue;
+        ing_stream *st = want[k++];
+        st->exists = 1;
+        st->min_seq = st_db_int(r, row, 2);
+        st->last_seq = st_db_int(r, row, 3);
+        for (int m = 0; m < BL_NMETERS; m++)
+            st->c[m] = st_db_int(r, row, 4 + m);
+        st->billed_hour = st_db_val(r, row, 14) ? st_db_int(r, row, 14) : 0;
+        snprintf(st->billed_flavor, sizeof st->billed_flavor, "%s",
+                 st_db_val(r, row, 15) ? st_db_val(r, row, 15) : "");
+    }
+    PQclear(r);
+    return 0;
+}
+
+int ing_sql_load_heads(ing *g)
+{
+    ing_stream **want = malloc((g->nst ? g->nst : 1) * sizeof *want);
+    if (!want)
+        return -1;
+    for (size_t i = 0; i < g->nst; i++) {
+        g->st[i].exists = 0;
+        want[i] = &g->st[i];
+    }
+    int rc = lock_heads(g, want, g->nst);
+    size_t nmiss = 0;
+    for (size_t i = 0; rc == 0 && i < g->nst; i++)
+        if (!g->st[i].exists)
+            want[nmiss++] = &g->st[i];
+    if (rc == 0 && nmiss) {
+        /* New streams: placeholder heads (no sample yet), then lock them too. */
+        sb ai, ab, at;
+        sb_init(&ai);
+        sb_init(&ab);
+        sb_init(&at);
+        sb_arr_open(&ai);
+        sb_arr_open(&ab);
+        sb_arr_open(&at);
+        for (size_t i = 0; i < nmiss; i++) {
+            sb_arr_raw(&ai, want[i]->s[0]->instance);
+            sb_arr_raw(&ab, want[i]->s[0]->boot);
+            sb_arr_raw(&at, want[i]->s[0]->tenant);
+        }
+        sb_arr_close(&ai);
+        sb_arr_close(&ab);
+        sb_arr_close(&at);
+        if (st_db_x(g->db,
+                    "INSERT INTO billing.streams (instance_id, boot_id, tenant_id, min_seq,"
+                    " last_seq, last_sampled_at)"
+                    " SELECT i, b, t, 9223372036854775807, -1, '-infinity'"
+                    " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS u(i, b, t)"
+                    " ON CONFLICT DO NOTHING",
+                    sb_str(&ai), sb_str(&ab), sb_str(&at)) < 0)
+            rc = -1;
+        sb_free(&ai);
+        sb_free(&ab);
+        sb_free(&at);
+        if (rc == 0)
+            rc = lock_heads(g, want, nmiss);
+        for (size_t i = 0; rc == 0 && i < nmiss; i++)
+            if (!want[i]->exists)
+                rc = -1; /* cannot happen: inserted or found above */
+    }
+    free(want);
+    return rc;
+}
+
+int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
+{
+    if (!n)
+        return 0;
+    enum { A_INST, A_BOOT, A_SEQ, A_AT, A_TENANT, A_FLAVOR, A_STATE, A_C0, A_N = A_C0 + BL_NMETERS };
+    sb a[A_N];
+    for (int k = 0; k < A_N; k++) {
+        sb_init(&a[k]);
+        sb_arr_open(&a[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sb_arr_raw(&a[A_INST], s[i]->instance);
+        sb_arr_raw(&a[A_BOOT], s[i]->boot);
+        sb_arr_i64(&a[A_SEQ], s[i]->seq);
+        sb_arr_time(&a[A_AT], s[i]->at_us);
+        sb_arr_raw(&a[A_TENANT], s[i]->tenant);
+        sb_arr_text(&a[A_FLAVOR], s[i]->flavor);
+        sb_arr_text(&a[A_STATE], s[i]->state);
+        for (int m = 0; m < BL_NMETERS; m++)
+            sb_arr_i64(&a[A_C0 + m], s[i]->c[m]);
+    }
+    const char *p[A_N + 1];
+    for (int k = 0; k < A_N; k++) {
+        sb_arr_close(&a[k]);
+        p[k] = sb_str(&a[k]);
+    }
+    p[A_N] = g->b->batch_id;
+    long long rc = st_db_exec(
+        g->db,
+        "INSERT INTO billing.samples (instance_id, boot_id, seq, sampled_at, tenant_id, flavor,"
+        " state, cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
+        " disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops, batch_id)"
+        " SELECT u.*, $18::uuid FROM unnest($1::uuid[], $2::uuid[], $3::bigint[],"
+        " $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],"
+        " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
+        " $15::bigint[], $16::bigint[], $17::bigint[]) AS u"
+        " ON CONFLICT DO NOTHING",
+        A_N + 1, p);
+    for (int k = 0; k < A_N; k++)
+        sb_free(&a[k]);
+    return rc < 0 ? -1 : 0;
+}
+
+static void neighbour_from(const PGresult *r, int row, ing_neighbour *nb)
+{
+    nb->found = 1;
+    nb->seq = st_db_int(r, row, 0);
+    nb->at = st_db_int(r, row, 1);
+    for (int m = 0; m < BL_NMETERS; m++)
+        nb->c[m] = st_db_int(r, row, 2 + m);
+}
+
+int ing_sql_neighbours(ing *g, const bl_sample *s, ing_neighbour *pred, ing_neighbour *succ)
+{
+#define NB_COLS "seq, " US("sampled_at") ", cpu_time_ns, cpu_cycles, rx_bytes, rx_packets," \
+                " tx_bytes, tx_packets, disk_read_bytes, disk_read_ops, disk_write_bytes,"   \
+                " disk_write_ops"
+    char seq[24];
+    snprintf(seq, sizeof seq, "%lld", (long long)s->seq);
+    PGresult *r = st_db_q(
+        g->db,
+        "(SELECT " NB_COLS " FROM billing.samples WHERE instance_id = $1 AND boot_id = $2"
+        " AND seq <= $3 ORDER BY seq DESC LIMIT 1)"
+        " UNION ALL"
+        " (SELECT " NB_COLS " FROM billing.samples WHERE instance_id = $1 AND boot_id = $2"
+        " AND seq > $3 ORDER BY seq LIMIT 1)",
+        s->instance, s->boot, seq);
+#undef NB_COLS
+    if (!r)
+        return -1;
+    pred->found = succ->found = 0;
+    for (int row = 0; row < PQntuples(r); row++) {
+        if (st_db_int(r, row, 0) <= s->seq)
+            neighbour_from(r, row, pred);
+        else
+            neighbour_from(r, row, succ);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int ing_sql_update_heads(ing *g)
+{
+    enum { H_INST, H_BOOT, H_MIN, H_LAST, H_AT, H_C0, H_BH = H_C0 + BL_NMETERS, H_BF, H_N };
+    sb a[H_N];
+    for (int k = 0; k < H_N; k++) {
+        sb_init(&a[k]);
+        sb_arr_open(&a[k]);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g->nst; i++) {
+        ing_stream *st = &g->st[i];
+        if (!st->changed)
+            continue;
+        n++;
+        sb_arr_raw(&a[H_INST], st->s[0]->instance);
+        sb_arr_raw(&a[H_BOOT], st->s[0]->boot);
+        sb_arr_i64(&a[H_MIN], st->min_seq);
+        sb_arr_i64(&a[H_LAST], st->last_seq);
+        if (st->last_at)
+            sb_arr_time(&a[H_AT], st->last_at);
+        else
+            sb_arr_raw(&a[H_AT], "NULL");
+        for (int m = 0; m < BL_NMETERS; m++)
+            sb_arr_i64(&a[H_C0 + m], st->c[m]);
+        if (st->billed_hour) {
+            sb_arr_time(&a[H_BH], st->billed_hour);
+            sb_arr_text(&a[H_BF], st->billed_flavor);
+        } else {
+            sb_arr_raw(&a[H_BH], "NULL");
+            sb_arr_raw(&a[H_BF], "NULL");
+        }
+    }
+    const char *p[H_N];
+    for (int k = 0; k < H_N; k++) {
+        sb_arr_close(&a[k]);
+        p[k] = sb_str(&a[k]);
+    }
+    long long rc = 0;
+    if (n)
+        rc = st_db_exec(
+            g->db,
+            "UPDATE billing.streams s SET min_seq = u.mn, last_seq = u.ls,"
+            " last_sampled_at = coalesce(u.la, s.last_sampled_at),"
+            " cpu_time_ns = u.c0, cpu_cycles = u.c1, rx_bytes = u.c2, rx_packets = u.c3,"
+            " tx_bytes = u.c4, tx_packets = u.c5, disk_read_bytes = u.c6, disk_read_ops = u.c7,"
+            " disk_write_bytes = u.c8, disk_write_ops = u.c9,"
+            " billed_hour = u.bh, billed_flavor = u.bf"
+            " FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[],"
+            " $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],"
+            " $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],"
+            " $16::timestamptz[], $17::text[])"
+            " AS u(i, b, mn, ls, la, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, bh, bf)"
+            " WHERE s.instance_id = u.i AND s.boot_id = u.b",
+            H_N, p);
+    for (int k = 0; k < H_N; k++)
+        sb_free(&a[k]);
+    return rc < 0 ? -1 : 0;
+}
+
+int ing_sql_write_rollups(ing *g)
+{
+    enum { R_TENANT, R_PERIOD, R_INST, R_HOUR, R_D0, R_N = R_D0 + BL_NMETERS };
+    size_t n;
+    roll_entry **v = rollmap_sorted(&g->roll, &n);
+    sb a[R_N];
+    for (int k = 0; k < R_N; k++) {
+        sb_init(&a[k]);
+        sb_arr_open(&a[k]);
+    }
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        int zero = 1;
+        for (int m = 0; m < BL_NMETERS && zero; m++)
+            zero = v[i]->d[m] == 0;
+        if (zero)
+            continue;
+        rows++;
+        sb_arr_raw(&a[R_TENANT], v[i]->tenant);
+        sb_arr_date(&a[R_PERIOD], ing_period(g, v[i]->hour));
+        sb_arr_raw(&a[R_INST], v[i]->instance);
+        sb_arr_time(&a[R_HOUR], v[i]->hour);
+        for (int m = 0; m < BL_NMETERS; m++)
+            sb_arr_i64(&a[R_D0 + m], v[i]->d[m]);
+    }
+    free(v);
+    const char *p[R_N];
+    for (int k = 0; k < R_N; k++) {
+        sb_arr_close(&a[k]);
+        p[k] = sb_str(&a[k]);
+    }
+    long long rc = 0;
+    if (rows)
+        rc = st_db_exec(
+            g->db,
+            "INSERT INTO billing.usage_hourly AS h (tenant_id, period, instance_id, hour,"
+            " cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
+            " disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops)"
+            " SELECT * FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::timestamptz[],"
+            " $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
+            " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])"
+            " ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET"
+            " cpu_time_ns = h.cpu_time_ns + excluded.cpu_time_ns,"
+            " cpu_cycles = h.cpu_cycles + excluded.cpu_cycles,"
+            " rx_bytes = h.rx_bytes + excluded.rx_bytes,"
+            " rx_packets = h.rx_packets + excluded.rx_packets,"
+            " tx_bytes = h.tx_bytes + excluded.tx_bytes,"
+            " tx_packets = h.tx_packets + excluded.tx_packets,"
+            " disk_read_bytes = h.disk_read_bytes + excluded.disk_read_bytes,"
+            " disk_read_ops = h.disk_read_ops + excluded.disk_read_ops,"
+            " disk_write_bytes = h.disk_write_bytes + excluded.disk_write_bytes,"
+            " disk_write_ops = h.disk_write_ops + excluded.disk_write_ops",
+            R_N, p);
+    for (int k = 0; k < R_N; k++)
+        sb_free(&a[k]);
+    return rc < 0 ? -1 : 0;
+}
+
+static int ih_cmp(const void *a, const void *b)
+{
+    const ing_ih *x = a, *y = b;
+    int c = strcmp(x->instance, y->instance);
+    if (c)
+        return c;
+    if (x->hour != y->hour)
+        return x->hour < y->hour ? -1 : 1;
+    return strcmp(x->flavor, y->flavor);
+}
+
+int ing_sql_write_instance_hours(ing *g)
+{
+    if (!g->nih)
+        return 0;
+    qsort(g->ih, g->nih, sizeof *g->ih, ih_cmp);
+    sb a[5];
+    for (int k = 0; k < 5; k++) {
+        sb_init(&a[k]);
+        sb_arr_open(&a[k]);
+    }
+    for (size_t i = 0; i < g->nih; i++) {
+        if (i && ih_cmp(&g->ih[i], &g->ih[i - 1]) == 0)
+            continue;
+        sb_arr_raw(&a[0], g->ih[i].tenant);
+        sb_arr_date(&a[1], ing_period(g, g->ih[i].hour));
+        sb_arr_raw(&a[2], g->ih[i].instance);
+        sb_arr_time(&a[3], g->ih[i].hour);
+        sb_arr_text(&a[4], g->ih[i].flavor);
+    }
+    const char *p[5];
+    for (int k = 0; k < 5; k++) {
+        sb_arr_close(&a[k]);
+        p[k] = sb_str(&a[k]);
+    }
+    /*
+     * An hour whose own month is already issued goes to the open period,
+     * unless an earlier period already billed it.
+     */
+    long long rc = st_db_exec(
+        g->db,
+        "INSERT INTO billing.instance_hours (tenant_id, period, instance_id, hour, flavor)"
+        " SELECT u.t, u.p, u.i, u.h, u.f FROM unnest($1::uuid[], $2::date[], $3::uuid[],"
+        " $4::timestamptz[], $5::text[]) AS u(t, p, i, h, f)"
+        " WHERE u.p = date_trunc('month', u.h)::date OR NOT EXISTS ("
+        "  SELECT 1 FROM billing.instance_hours x WHERE x.tenant_id = u.t"
+        "  AND x.period >= date_trunc('month', u.h)::date AND x.period <= u.p"
+        "  AND x.instance_id = u.i AND x.hour = u.h AND x.flavor = u.f)"
+        " ON CONFLICT DO NOTHING",
+        5, p);
+    for (int k = 0; k < 5; k++)
+        sb_free(&a[k]);
+    return rc < 0 ? -1 : 0;
+}
+
+static int stor_cmp(const void *a, const void *b)
+{
+    const bl_sample *x = *(bl_sample *const *)a, *y = *(bl_sample *const *)b;
+    int c = strcmp(x->tenant, y->tenant);
+    if (c)
+        return c;
+    int64_t hx = bl_hour_floor(x->at_us), hy = bl_hour_floor(y->at_us);
+    if (hx != hy)
+        return hx < hy ? -1 : 1;
+    return x->storage_bytes > y->storage_bytes ? -1 : x->storage_bytes < y->storage_bytes;
+}
+
+/*
+ * Storage is a gauge: each hour is billed at the largest size reported in
+ * it. The rows of one (tenant, hour) over all periods add up to that
+ * maximum, so a larger late report adds only the difference, to the open
+ * period. A per-tenant advisory lock serialises concurrent reports.
+ */
+int ing_sql_write_storage(ing *g)
+{
+    if (!g->nstor)
+        return 0;
+    qsort(g->stor, g->nstor, sizeof *g->stor, stor_cmp);
+    for (size_t i = 0; i < g->nstor; i++) {
+        bl_sample *s = g->stor[i];
+        int64_t hour = bl_hour_floor(s->at_us);
+        if (i && strcmp(g->stor[i - 1]->tenant, s->tenant) == 0 &&
+            bl_hour_floor(g->stor[i - 1]->at_us) == hour)
+            continue; /* sorted largest first within an hour */
+        if (!i || strcmp(g->stor[i - 1]->tenant, s->tenant) != 0) {
+            PGresult *r = st_db_q(g->db, "SELECT pg_advisory_xact_lock(7352403, hashtext($1))",
+                                  s->tenant);
+            if (!r)
+                return -1;
+            PQclear(r);
+        }
+        char h[ST_TIME_LEN], p[16], bytes[24];
+        st_time_format_us(hour, h);
+        bl_date_format(ing_period(g, hour), p);
+        snprintf(bytes, sizeof bytes, "%lld", (long long)s->storage_bytes);
+        if (st_db_x(g->db,
+                    "INSERT INTO billing.storage_hourly AS x (tenant_id, period, hour, bytes)"
+                    " SELECT $1::uuid, $3::date, $2::timestamptz, $4::bigint - cur.b FROM (SELECT"
+                    " coalesce(sum(bytes), 0) AS b FROM billing.storage_hourly"
+                    " WHERE tenant_id = $1::uuid AND hour = $2::timestamptz) cur"
+                    " WHERE $4::bigint > cur.b"
+                    " ON CONFLICT (tenant_id, period, hour) DO UPDATE SET bytes = x.bytes + excluded.bytes",
+                    s->tenant, h, p, bytes) < 0)
+            return -1;
+    }
+    return 0;
+}

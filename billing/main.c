@@ -1,0 +1,189 @@
+/*
+ * main.c - stratus-billing: metering, rating and invoices.
+ *
+ *   stratus-billing [--config FILE] [--set k=v]...      serve the API (default)
+ *   stratus-billing [...] migrate                       apply migrations, exit
+ *   stratus-billing [...] node-add NAME                 register a node, print its token once
+ *   stratus-billing [...] node-remove NAME              revoke a node's token
+ *   stratus-billing [...] node-list                     list registered nodes
+ *   stratus-billing [...] maintenance                   one partition/retention pass, exit
+ *   stratus-billing routes                              print every route, exit
+ *
+ * All state lives in PostgreSQL (schema `billing`), so several billing
+ * processes may serve one database; issuing a month is serialised by an
+ * advisory lock, not by anything in this process.
+ */
+#include "billing.h"
+
+#include "stratus/log.h"
+#include "stratus/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const st_migration billing_migrations[];
+extern const int billing_migrations_count;
+
+static const st_config_key keys[] = {
+    ST_SERVICE_KEYS("127.0.0.1:8083"),
+    {"auth.internal_token", "", "service token the gateway presents (common/internal.h)"},
+    {"ingest.max_body", "16777216", "largest ingest batch, bytes (raises http.max_body)"},
+    {"ingest.future_skew", "300", "seconds a sample may be ahead of billing's clock"},
+    {"retention.raw_days", "93", "days raw samples and batch ids are kept"},
+    {"invoice.currency", "EUR", "currency code printed on invoices"},
+    {"invoice.round_micro", "10000",
+     "invoice lines are rounded to this many micro-units (a power of ten; 10000 = 0.01)"},
+    {"invoice.seller", "Stratus Cloud", "name printed at the top of invoices"},
+    {"maintenance.interval", "3600", "seconds between partition/retention passes (0: never)"},
+    {0},
+};
+
+static int load_ctx(bl_ctx *ctx, const st_config *cfg)
+{
+    long long days = st_config_int(cfg, "retention.raw_days");
+    long long round = st_config_int(cfg, "invoice.round_micro");
+    const char *cur = st_config_str(cfg, "invoice.currency");
+    *ctx = (bl_ctx){
+        .internal_token = st_config_str(cfg, "auth.internal_token"),
+        .retention_us = days * 24 * BL_US_HOUR,
+        .future_skew_us = st_config_int(cfg, "ingest.future_skew") * 1000000,
+        .currency = cur,
+        .round_micro = round,
+        .seller = st_config_str(cfg, "invoice.seller"),
+        .maintenance_s = (int)st_config_int(cfg, "maintenance.interval"),
+    };
+    int pow10 = round >= 1 && round <= 1000000;
+    for (long long r = round; pow10 && r > 1; r /= 10)
+        pow10 = r % 10 == 0;
+    if (days < 1 || days > 36500 || !pow10 || strlen(cur) < 1 || strlen(cur) > 8) {
+        fprintf(stderr, "stratus-billing: retention.raw_days must be 1..36500, "
+                        "invoice.round_micro a power of ten up to 1000000, "
+                        "invoice.currency 1 to 8 characters\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void print_route(const char *method, const char *path, void *arg)
+{
+    printf("%s %s\n", method, path);
+}
+
+static int cmd_node(bl_ctx *ctx, const char *cmd, const char *name)
+{
+    st_db *db = st_db_get(ctx->pool, 5000);
+    if (!db)
+        return 1;
+    int rc = 0;
+    if (!strcmp(cmd, "node-add")) {
+        char token[160], err[256];
+        if (bl_node_add(db, name, token, sizeof token, err, sizeof err) < 0) {
+            fprintf(stderr, "node-add: %s\n", err);
+            rc = 1;
+        } else {
+            printf("%s\n", token);
+        }
+    } else if (!strcmp(cmd, "node-remove")) {
+        int n = bl_node_remove(db, name);
+        if (n <= 0) {
+            fprintf(stderr, "node-remove: %s\n", n < 0 ? st_db_error(db) : "no such node");
+            rc = 1;
+        }
+    } else {
+        PGresult *r = st_db_q0(db, "SELECT name, created_at FROM billing.nodes ORDER BY name");
+        if (!r) {
+            fprintf(stderr, "node-list: %s\n", st_db_error(db));
+            rc = 1;
+        } else {
+            for (int i = 0; i < PQntuples(r); i++)
+                printf("%s\t%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+            PQclear(r);
+        }
+    }
+    st_db_put(db);
+    return rc;
+}
+
+static int serve(bl_ctx *ctx, const st_config *cfg)
+{
+    st_http_opts o;
+    st_service_http_opts(cfg, &o);
+    size_t ingest_max = (size_t)st_config_int(cfg, "ingest.max_body");
+    if (o.max_body < ingest_max)
+        o.max_body = ingest_max;
+    o.health = st_service_db_health;
+    o.health_arg = ctx->pool;
+    char err[512];
+    st_http_server *s = st_http_server_new(&o, err, sizeof err);
+    if (!s) {
+        st_error("http.config", "%s", err);
+        return 1;
+    }
+    if (!*ctx->internal_token)
+        st_warn("billing.config", "auth.internal_token is empty: tenant and admin calls are refused");
+    bl_routes(s, ctx);
+    if (bl_maintenance_run(ctx) < 0)
+        st_warn("billing.maintenance", "first maintenance pass failed; ingest creates partitions");
+    bl_maintenance_start(ctx);
+    int rc = st_http_server_run(s) < 0 ? 1 : 0;
+    bl_maintenance_stop();
+    st_http_server_free(s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char **rest;
+    int nrest;
+    st_config *cfg = st_config_from_args(argc, argv, "stratus-billing", "STRATUS_BILLING_", keys,
+                                         &rest, &nrest);
+    const char *cmd = nrest > 0 ? rest[0] : "serve";
+    st_service_log_init("billing", cfg);
+    bl_ctx ctx;
+    if (load_ctx(&ctx, cfg) < 0)
+        return 2;
+    int rc = 0;
+    if (!strcmp(cmd, "routes")) {
+        st_http_opts o;
+        st_service_http_opts(cfg, &o);
+        char err[512];
+        st_http_server *s = st_http_server_new(&o, err, sizeof err);
+        if (!s) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        bl_routes(s, &ctx);
+        st_http_server_routes(s, print_route, NULL);
+        st_http_server_free(s);
+        goto out;
+    }
+    int named = !strcmp(cmd, "node-add") || !strcmp(cmd, "node-remove");
+    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "node-list") &&
+        strcmp(cmd, "maintenance") && !named) {
+        fprintf(stderr, "stratus-billing: unknown command '%s' (try --help)\n", cmd);
+        rc = 2;
+        goto out;
+    }
+    if ((named && nrest != 2) || (!named && nrest > 1)) {
+        fprintf(stderr, "usage: stratus-billing %s%s\n", cmd, named ? " NAME" : "");
+        rc = 2;
+        goto out;
+    }
+    ctx.pool = st_service_db(cfg, "billing", billing_migrations, billing_migrations_count);
+    if (!ctx.pool) {
+        rc = 1;
+        goto out;
+    }
+    if (!strcmp(cmd, "serve"))
+        rc = serve(&ctx, cfg);
+    else if (!strcmp(cmd, "maintenance"))
+        rc = bl_maintenance_run(&ctx) < 0 ? 1 : 0;
+    else if (strcmp(cmd, "migrate"))
+        rc = cmd_node(&ctx, cmd, named ? rest[1] : NULL);
+    st_db_pool_free(ctx.pool);
+out:
+    st_config_free(cfg);
+    free(rest);
+    return rc;
+}

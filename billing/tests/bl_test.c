@@ -1,0 +1,252 @@
+/* Shared helpers of billing's integration tests (bl_test.h). */
+#include "bl_test.h"
+#include "st_pg.h"
+#include "st_test.h"
+
+#include "stratus/timefmt.h"
+#include "stratus/uuid.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+char *bl_cli(bl_srv *s, const char *cmd, const char *arg, int *status)
+{
+    char line[2048];
+    snprintf(line, sizeof line, "STRATUS_BILLING_DB_URL='%s' '%s' %s %s 2>>'%s'", s->conninfo,
+             st_build_path("billing/stratus-billing"), cmd, arg ? arg : "", s->log);
+    FILE *f = popen(line, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *out = malloc(cap);
+    size_t got;
+    while ((got = fread(out + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap)
+            out = realloc(out, cap *= 2);
+    }
+    out[n] = 0;
+    int st = pclose(f);
+    if (status)
+        *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+int bl_srv_launch(bl_srv *s)
+{
+    unlink(s->port_file);
+    char *argv[48];
+    int a = 0;
+    argv[a++] = (char *)st_build_path("billing/stratus-billing");
+    argv[a++] = "--listen";
+    argv[a++] = "127.0.0.1:0";
+    argv[a++] = "--port-file";
+    argv[a++] = s->port_file;
+    argv[a++] = "--set";
+    argv[a++] = "auth.internal_token=" BL_TEST_TOKEN;
+    argv[a++] = "--set";
+    argv[a++] = "http.access_log=false";
+    for (int i = 0; i < s->nsets; i++) {
+        argv[a++] = "--set";
+        argv[a++] = (char *)s->sets[i];
+    }
+    argv[a++] = "serve";
+    argv[a] = NULL;
+    char env[1024];
+    snprintf(env, sizeof env, "STRATUS_BILLING_DB_URL=%s", s->conninfo);
+    char *envp[] = {env, NULL};
+    if (st_proc_start(&s->proc, argv, envp, s->log) < 0)
+        return -1;
+    if (st_wait_file(s->port_file, 60000) < 0) {
+        st_proc_dump_log(&s->proc);
+        return -1;
+    }
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", st_read_port(s->port_file));
+    /* The port file is written once bound; wait until requests are served. */
+    for (int i = 0; i < 500; i++) {
+        st_resp r;
+        char url[128];
+        snprintf(url, sizeof url, "%s/healthz", s->base);
+        st_http(&r, "GET", url, NULL, NULL, NULL);
+        long st = r.status;
+        st_resp_free(&r);
+        if (st == 200)
+            return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+int bl_srv_start(bl_srv *s, const char *tag, const char *const *sets)
+{
+    memset(s, 0, sizeof *s);
+    s->conninfo = st_pg_fresh_db(tag);
+    s->tmp = st_tmpdir(tag);
+    snprintf(s->port_file, sizeof s->port_file, "%s/port", s->tmp);
+    snprintf(s->log, sizeof s->log, "%s/billing.log", s->tmp);
+    for (int i = 0; sets && sets[i] && i < 16; i++)
+        s->sets[s->nsets++] = sets[i];
+    int status;
+    char *tok = bl_cli(s, "node-add", "node-1", &status);
+    if (!tok || status != 0 || strncmp(tok, "node-1.", 7) != 0) {
+        fprintf(stderr, "node-add failed (%d): %s\n", status, tok ? tok : "");
+        free(tok);
+        return -1;
+    }
+    tok[strcspn(tok, "\n")] = 0;
+    snprintf(s->token, sizeof s->token, "%s", tok);
+    free(tok);
+    s->pg = st_pg_connect(s->conninfo);
+    PQclear(PQexec(s->pg, "SET TIME ZONE 'UTC'"));
+    return bl_srv_launch(s);
+}
+
+int bl_srv_stop(bl_srv *s)
+{
+    int rc = 0;
+    if (s->proc.pid > 0) {
+        int st = st_proc_stop(&s->proc, SIGTERM, 20000);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            /* A sanitizer report or a crash on the way out fails the suite. */
+            fprintf(stderr, "stratus-billing exited with status 0x%x\n", st);
+            st_proc_dump_log(&s->proc);
+            rc = -1;
+        }
+        s->proc.pid = 0;
+    }
+    if (s->pg)
+        PQfinish(s->pg);
+    s->pg = NULL;
+    if (s->conninfo) {
+        st_pg_drop_db(s->conninfo);
+        free(s->conninfo);
+        s->conninfo = NULL;
+    }
+    if (s->tmp) {
+        st_rmtree(s->tmp);
+        free(s->tmp);
+        s->tmp = NULL;
+    }
+    return rc;
+}
+
+void bl_post(bl_srv *s, const char *json, const char *token, st_resp *r)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/billing/ingest", s->base);
+    st_http(r, "POST", url, token ? token : s->token, json, NULL);
+}
+
+void bl_call(bl_srv *s, const char *method, const char *path, const char *tenant, int cloud_admin,
+             const char *body, const char *accept, st_resp *r)
+{
+    char url[1024], th[96], ah[64], acc[128];
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    const char *hdrs[6];
+    int n = 0;
+    if (tenant) {
+        snprintf(th, sizeof th, "X-Stratus-Tenant: %s", tenant);
+        hdrs[n++] = th;
+        hdrs[n++] = "X-Stratus-Role: member";
+    }
+    snprintf(ah, sizeof ah, "X-Stratus-Cloud-Admin: %s", cloud_admin ? "true" : "false");
+    hdrs[n++] = ah;
+    if (accept) {
+        snprintf(acc, sizeof acc, "Accept: %s", accept);
+        hdrs[n++] = acc;
+    }
+    hdrs[n] = NULL;
+    st_http(r, method, url, BL_TEST_TOKEN, body, hdrs);
+}
+
+char *bl_sql(bl_srv *s, const char *sql) { return st_pg_scalar(s->pg, sql); }
+
+long long bl_sql_int(bl_srv *s, const char *sql)
+{
+    char *v = bl_sql(s, sql);
+    long long x = v ? strtoll(v, NULL, 10) : -1;
+    free(v);
+    return x;
+}
+
+static void jput(bl_json *j, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (j->n + (size_t)n + 1 > j->cap) {
+        while (j->n + (size_t)n + 1 > j->cap)
+            j->cap = j->cap ? j->cap * 2 : 4096;
+        j->p = realloc(j->p, j->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(j->p + j->n, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    j->n += (size_t)n;
+}
+
+void bl_json_begin(bl_json *j, const char *batch_id)
+{
+    memset(j, 0, sizeof *j);
+    jput(j, "{\"batch_id\":\"%s\",\"samples\":[", batch_id);
+}
+
+void bl_json_sample(bl_json *j, const bl_tsample *t)
+{
+    char at[ST_TIME_LEN];
+    st_time_format_us(t->at_us, at);
+    jput(j,
+         "%s{\"tenant_id\":\"%s\",\"instance_id\":\"%s\",\"flavor\":\"%s\",\"state\":\"%s\","
+         "\"boot_id\":\"%s\",\"seq\":%lld,\"sampled_at\":\"%s\",\"counters\":{\"boot_id\":\"%s\","
+         "\"vcpus\":[{\"id\":0,\"cpu_time_ns\":%lld,\"cycles\":%lld}],"
+         "\"cpu_time_ns_total\":%lld,\"cycles_total\":%lld,"
+         "\"nics\":[{\"id\":\"net0\",\"rx_bytes\":%lld,\"rx_packets\":%lld,\"tx_bytes\":%lld,"
+         "\"tx_packets\":%lld}],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":%lld,\"read_ops\":1,"
+         "\"write_bytes\":%lld,\"write_ops\":1}],\"exits\":{\"io\":1}}}",
+         j->count++ ? "," : "", t->tenant, t->instance, t->flavor ? t->flavor : "m1.small",
+         t->state ? t->state : "active", t->boot, t->seq, at, t->boot, t->cpu_ns, t->cycles,
+         t->cpu_ns, t->cycles, t->rx, t->rx / 1000, t->tx, t->tx / 1000, t->rd, t->wr);
+}
+
+void bl_json_storage(bl_json *j, const char *tenant, int64_t at_us, long long bytes)
+{
+    char at[ST_TIME_LEN];
+    st_time_format_us(at_us, at);
+    jput(j, "%s{\"kind\":\"storage\",\"tenant_id\":\"%s\",\"sampled_at\":\"%s\",\"image_bytes\":%lld}",
+         j->count++ ? "," : "", tenant, at, bytes);
+}
+
+const char *bl_json_end(bl_json *j)
+{
+    jput(j, "]}");
+    return j->p;
+}
+
+void bl_json_free(bl_json *j)
+{
+    free(j->p);
+    memset(j, 0, sizeof *j);
+}
+
+int64_t bl_t(int y, int mo, int d, int h, int mi, int s)
+{
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = s};
+    return (int64_t)timegm(&tm) * 1000000;
+}
+
+const char *bl_uuid(void)
+{
+    static char ring[64][37];
+    static int k;
+    char *u = ring[k++ % 64];
+    st_uuid_v4(u);
+    return u;
+}

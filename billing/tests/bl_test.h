@@ -1,0 +1,78 @@
+/*
+ * bl_test.h - what billing's integration tests share: a real stratus-billing
+ * process on a fresh database, a node token made with the real CLI, request
+ * helpers with the gateway's internal headers, and a batch builder.
+ */
+#ifndef BL_TEST_H
+#define BL_TEST_H
+
+#include "st_httpc.h"
+#include "st_proc.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#define BL_TEST_TOKEN "billing-test-internal-token"
+
+typedef struct bl_srv {
+    char *conninfo;
+    char *tmp;
+    char port_file[300];
+    char log[300];
+    st_proc proc;
+    char base[64];
+    char token[200];   /* node token */
+    PGconn *pg;        /* for assertions */
+    const char *sets[16];
+    int nsets;
+} bl_srv;
+
+/* Fresh database, node "node-1", server started. sets: extra "k=v" (NULL-terminated). */
+int bl_srv_start(bl_srv *s, const char *tag, const char *const *sets);
+/* Starts the server again on the same database (after a kill or stop). */
+int bl_srv_launch(bl_srv *s);
+/* Stops the server (SIGTERM) and drops its database; -1 if it exited unclean. */
+int bl_srv_stop(bl_srv *s);
+/* Runs `stratus-billing CMD ARG` on the server's database; stdout (malloc'd) or NULL. */
+char *bl_cli(bl_srv *s, const char *cmd, const char *arg, int *status);
+
+/* POST a batch with the node token (token NULL: the server's). */
+void bl_post(bl_srv *s, const char *json, const char *token, st_resp *r);
+/*
+ * A gateway call: tenant (or NULL) and cloud_admin become X-Stratus-* headers,
+ * signed with the internal token. body may be NULL. accept may be NULL.
+ */
+void bl_call(bl_srv *s, const char *method, const char *path, const char *tenant, int cloud_admin,
+             const char *body, const char *accept, st_resp *r);
+
+/* Scalar from the server's database (malloc'd, NULL for no row). */
+char *bl_sql(bl_srv *s, const char *sql);
+long long bl_sql_int(bl_srv *s, const char *sql);
+
+/* ---- Batches ---- */
+typedef struct bl_json {
+    char *p;
+    size_t n, cap;
+    int count;
+} bl_json;
+
+typedef struct bl_tsample {
+    const char *tenant, *instance, *boot, *flavor, *state;
+    long long seq;
+    int64_t at_us;
+    long long cycles, cpu_ns, rx, tx, rd, wr;
+} bl_tsample;
+
+void bl_json_begin(bl_json *j, const char *batch_id);
+void bl_json_sample(bl_json *j, const bl_tsample *t);
+void bl_json_storage(bl_json *j, const char *tenant, int64_t at_us, long long bytes);
+/* Closes the batch; returns the text (owned by j). */
+const char *bl_json_end(bl_json *j);
+void bl_json_free(bl_json *j);
+
+/* Microseconds of a UTC date-time. */
+int64_t bl_t(int y, int mo, int d, int h, int mi, int s);
+/* A fresh v4 UUID (static ring of buffers). */
+const char *bl_uuid(void);
+
+#endif

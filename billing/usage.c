@@ -1,0 +1,183 @@
+/*
+ * usage.c - GET /v1/billing/usage: a tenant's metered usage by hour, day or
+ * month, per instance and meter, straight from the hourly rollups.
+ *
+ * Rows of one (instance, hour) may sit in several invoice periods (late
+ * usage), so the query sums over periods. A usage hour's period is never
+ * earlier than its month, which lets the period bound prune old partitions.
+ * Instance-hours come from billing.instance_hours (one per instance, hour
+ * and flavor), image storage from billing.storage_hourly as byte-hours.
+ */
+#include "billing.h"
+
+#include "stratus/timefmt.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE_MAX_ROWS 100000
+
+static const char *const grains[] = {"hour", "day", "month", NULL};
+static const int64_t grain_max_span[] = {
+    32LL * 24 * BL_US_HOUR, 367LL * 24 * BL_US_HOUR, 6LL * 366 * 24 * BL_US_HOUR};
+
+static int parse_range(st_http_req *req, int64_t *from, int64_t *to, int *grain)
+{
+    const char *f = st_http_query(req, "from"), *t = st_http_query(req, "to");
+    const char *g = st_http_query(req, "granularity");
+    *grain = 1;
+    if (g) {
+        *grain = -1;
+        for (int i = 0; grains[i]; i++)
+            if (strcmp(g, grains[i]) == 0)
+                *grain = i;
+        if (*grain < 0) {
+            st_http_reply_error(req, 400, "bad_request", "granularity must be hour, day or month");
+            return -1;
+        }
+    }
+    *from = bl_month_floor(st_now_us());
+    if (f && st_time_parse(f, from) < 0) {
+        st_http_reply_error(req, 400, "bad_request", "from must be an RFC 3339 time");
+        return -1;
+    }
+    *to = bl_month_add(bl_month_floor(*from), 1);
+    if (t && st_time_parse(t, to) < 0) {
+        st_http_reply_error(req, 400, "bad_request", "to must be an RFC 3339 time");
+        return -1;
+    }
+    if (*from < 946684800000000LL || *to <= *from) {
+        st_http_reply_error(req, 400, "bad_request", "from must be after 2000 and before to");
+        return -1;
+    }
+    if (*to - *from > grain_max_span[*grain]) {
+        st_http_reply_error(req, 400, "bad_request", "at most %lld days at %s granularity",
+                            (long long)(grain_max_span[*grain] / (24 * BL_US_HOUR)), grains[*grain]);
+        return -1;
+    }
+    return 0;
+}
+
+static void add_total(__int128 *tot, const char *v)
+{
+    *tot += v ? strtoll(v, NULL, 10) : 0;
+}
+
+static void handle_usage(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal p;
+    char tenant[37];
+    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
+        return;
+    int64_t from, to;
+    int grain;
+    if (parse_range(req, &from, &to, &grain) < 0)
+        return;
+    const char *inst = st_http_query(req, "instance_id");
+    if (inst && !st_uuid_valid(inst)) {
+        st_http_reply_error(req, 400, "bad_request", "instance_id must be a UUID");
+        return;
+    }
+    char f[ST_TIME_LEN], t[ST_TIME_LEN];
+    st_time_format_us(from, f);
+    st_time_format_us(to, t);
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    PGresult *r = st_db_q(
+        db,
+        "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint AS b,"
+        " sum(cpu_time_ns), sum(cpu_cycles), sum(rx_bytes), sum(rx_packets), sum(tx_bytes),"
+        " sum(tx_packets), sum(disk_read_bytes), sum(disk_read_ops), sum(disk_write_bytes),"
+        " sum(disk_write_ops), sum(ih)"
+        " FROM (SELECT instance_id, hour, cpu_time_ns, cpu_cycles, rx_bytes, rx_packets,"
+        "   tx_bytes, tx_packets, disk_read_bytes, disk_read_ops, disk_write_bytes,"
+        "   disk_write_ops, 0 AS ih FROM billing.usage_hourly"
+        "   WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
+        "   AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
+        "  UNION ALL"
+        "  SELECT instance_id, hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 FROM billing.instance_hours"
+        "   WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
+        "   AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)) x"
+        " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
+        tenant, f, t, grains[grain], inst);
+    if (!r) {
+        bl_reply_db(req, db, "usage");
+        st_db_put(db);
+        return;
+    }
+    if (PQntuples(r) > USAGE_MAX_ROWS) {
+        PQclear(r);
+        st_db_put(db);
+        st_http_reply_error(req, 422, "too_large",
+                            "more than %d rows: narrow the range or use a coarser granularity",
+                            USAGE_MAX_ROWS);
+        return;
+    }
+    json_t *items = json_array(), *totals = json_object();
+    __int128 tot[BL_NMETERS + 1] = {0};
+    for (int i = 0; i < PQntuples(r); i++) {
+        char start[ST_TIME_LEN];
+        st_time_format(st_db_int(r, i, 1), start);
+        json_t *o = json_pack("{s:s, s:s}", "instance_id", PQgetvalue(r, i, 0), "start", start);
+        for (int m = 0; m < BL_NMETERS; m++) {
+            json_object_set_new(o, bl_meter_names[m], json_integer(st_db_int(r, i, 2 + m)));
+            add_total(&tot[m], st_db_val(r, i, 2 + m));
+        }
+        json_object_set_new(o, "instance_hours", json_integer(st_db_int(r, i, 12)));
+        add_total(&tot[BL_NMETERS], st_db_val(r, i, 12));
+        json_array_append_new(items, o);
+    }
+    PQclear(r);
+    for (int m = 0; m <= BL_NMETERS; m++) {
+        if (tot[m] > INT64_MAX) {
+            json_decref(items);
+            json_decref(totals);
+            st_db_put(db);
+            st_http_reply_error(req, 422, "too_large", "totals exceed 2^63: narrow the range");
+            return;
+        }
+        json_object_set_new(totals, m < BL_NMETERS ? bl_meter_names[m] : "instance_hours",
+                            json_integer((json_int_t)tot[m]));
+    }
+    json_t *storage = json_array();
+    if (!inst) {
+        r = st_db_q(db,
+                    "SELECT (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint,"
+                    " sum(bytes) FROM billing.storage_hourly WHERE tenant_id = $1"
+                    " AND hour >= $2 AND hour < $3 GROUP BY 1 ORDER BY 1",
+                    tenant, f, t, grains[grain]);
+        if (!r) {
+            json_decref(items);
+            json_decref(totals);
+            json_decref(storage);
+            bl_reply_db(req, db, "usage storage");
+            st_db_put(db);
+            return;
+        }
+        __int128 bh = 0;
+        for (int i = 0; i < PQntuples(r); i++) {
+            char start[ST_TIME_LEN];
+            st_time_format(st_db_int(r, i, 0), start);
+            json_array_append_new(storage, json_pack("{s:s, s:I}", "start", start, "byte_hours",
+                                                     (json_int_t)st_db_int(r, i, 1)));
+            bh += st_db_int(r, i, 1);
+        }
+        PQclear(r);
+        json_object_set_new(totals, "storage_byte_hours",
+                            json_integer(bh > INT64_MAX ? INT64_MAX : (json_int_t)bh));
+    }
+    st_db_put(db);
+    st_http_reply_json(req, 200,
+                       json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "tenant_id", tenant,
+                                 "from", f, "to", t, "granularity", grains[grain], "usage", items,
+                                 "storage", storage, "totals", totals));
+}
+
+void bl_usage_routes(st_http_server *s, bl_ctx *ctx)
+{
+    st_http_route(s, "GET /v1/billing/usage", handle_usage, ctx);
+}

@@ -1,6 +1,8 @@
 /*
  * disk.c - raw and qcow2 back ends for virtio-blk (see disk.h).
  *
+ * qcow2: the image store's library (stratus/disk.h) opened with the format
+ * the config records (never probed), through a bounce buffer.
  * Raw: the file's size, rounded down to 512 bytes, is the disk's capacity;
  * discard punches a hole (the file keeps its size). Short transfers are
  * retried until complete, so the device never reports half a request.
@@ -38,8 +40,13 @@ int vmm_disk_open(const vmm_disk_cfg *cfg, vmm_disk **out)
     d->fd = -1;
     if (cfg->qcow2) {
 #ifdef STRATUS_HAVE_DISK
-        int rc = st_disk_open(cfg->path, cfg->read_only ? ST_DISK_RDONLY : 0, &d->img);
+        char err[256];
+        /* The recorded format, never a probe: a raw disk's guest could forge a header. */
+        int rc = st_disk_open_ex(cfg->path,
+                                 ST_DISK_FMT_QCOW2 | (cfg->read_only ? ST_DISK_RDONLY : 0),
+                                 &d->img, err, sizeof err);
         if (rc < 0) {
+            st_error("vmm.disk", "%s: %s", cfg->path, err);
             free(d);
             return rc;
         }
@@ -146,8 +153,9 @@ int vmm_disk_readv(vmm_disk *d, const struct iovec *iov, int n, uint64_t off)
         int rc = bounce_reserve(d, len);
         if (rc)
             return rc;
-        if ((rc = st_disk_pread(d->img, d->bounce, len, off)) < 0)
-            return rc;
+        ssize_t r = st_disk_pread(d->img, d->bounce, len, off);
+        if (r < 0)
+            return (int)r;
         for (int i = 0; i < n; i++) {
             memcpy(iov[i].iov_base, d->bounce + pos, iov[i].iov_len);
             pos += iov[i].iov_len;
@@ -170,8 +178,8 @@ int vmm_disk_writev(vmm_disk *d, const struct iovec *iov, int n, uint64_t off)
             memcpy(d->bounce + pos, iov[i].iov_base, iov[i].iov_len);
             pos += iov[i].iov_len;
         }
-        rc = st_disk_pwrite(d->img, d->bounce, len, off);
-        return rc < 0 ? rc : 0;
+        ssize_t w = st_disk_pwrite(d->img, d->bounce, len, off);
+        return w < 0 ? (int)w : 0;
     }
 #endif
     return rw_full(d, iov, n, off, 1);

@@ -124,8 +124,11 @@ static void reset_locked(vmm_virtio *v)
     v->driver_features = 0;
     v->queue_select = 0;
     v->msix_config = 0xffff;
-    for (int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+    for (int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
         vmm_vq_reset(&v->vq[q]);
+        if (v->kick_ev[q])
+            event_del_noblock(v->kick_ev[q]); /* noblock: kick_cb may be waiting for our lock */
+    }
     v->msix_pba = 0;
     if (v->ops->reset)
         v->ops->reset(v);
@@ -205,6 +208,9 @@ static void queue_enable(vmm_virtio *v, vmm_vq *vq, int q)
         return;
     }
     vq->enabled = 1;
+    /* Listen for kicks only now: until a queue is live, a notify costs the guest its
+     * ioeventfd write and nothing else (kicks already counted fire at once). */
+    event_add(v->kick_ev[q], NULL);
 }
 
 static void common_apply(vmm_virtio *v, const uint8_t *b, uint32_t off, uint32_t len)
@@ -440,7 +446,7 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
             goto err;
         }
         v->kick_ev[q] = event_new(vm->base, v->kick_fd[q], EV_READ | EV_PERSIST, kick_cb, v);
-        if (!v->kick_ev[q] || event_add(v->kick_ev[q], NULL)) {
+        if (!v->kick_ev[q]) {
             rc = -ENOMEM;
             goto err;
         }

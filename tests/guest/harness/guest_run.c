@@ -34,8 +34,15 @@ const char *guest_elf_path(void)
     if (e && *e)
         return e;
     const char *b = getenv("STRATUS_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/tests/guest/guest.elf", b && *b ? b : ".");
-    return path;
+    if (b && *b) {
+        snprintf(path, sizeof path, "%s/tests/guest/guest.elf", b);
+        return path;
+    }
+#ifdef GUEST_ELF_DEFAULT
+    return GUEST_ELF_DEFAULT; /* this build tree's guest (CMake) */
+#else
+    return "tests/guest/guest.elf";
+#endif
 }
 
 int guest_kvm_available(void)

@@ -53,7 +53,8 @@ typedef struct guest_result {
     char *output;         /* the whole serial output (malloc'd, NUL-terminated) */
 } guest_result;
 
-/* The guest ELF: $STRATUS_GUEST_ELF, else $STRATUS_BUILD_DIR/tests/guest/guest.elf. */
+/* The guest ELF: $STRATUS_GUEST_ELF, else $STRATUS_BUILD_DIR/tests/guest/guest.elf,
+ * else the one of the build tree the library was built in. */
 const char *guest_elf_path(void);
 /* 1 when /dev/kvm can be opened read-write. */
 int guest_kvm_available(void);

@@ -147,8 +147,7 @@ void cpu_init(void)
 
 void cpu_ap_init(void)
 {
-    idt_load();
-    lapic_enable();
+    idt_load();                                         /* APs take no interrupts: IF stays 0 */
 }
 
 int irq_alloc_vectors(int n)

@@ -57,6 +57,25 @@ int gt_qemu(guest_result *r, const char *cmdline, const char *const *extra, int 
     return v;
 }
 
+int gt_qemu_spawn(guest_proc *p, const char *const *prefix, const char *cmdline,
+                  const char *const *extra)
+{
+    guest_argv q = {0}, a = {0};
+    char out[512];
+    guest_argv_qemu(&q, cmdline);
+    for (int i = 0; prefix && prefix[i]; i++)
+        guest_argv_add(&a, "%s", prefix[i]);
+    for (int i = 0; i < q.n; i++)
+        guest_argv_add(&a, "%s", q.v[i]);
+    for (int i = 0; extra && extra[i]; i++)
+        guest_argv_add(&a, "%s", extra[i]);
+    snprintf(out, sizeof out, "%s/run%d.serial", gt_dir(), ++g_runs);
+    int rc = guest_spawn(p, a.v, out);
+    guest_argv_free(&q);
+    guest_argv_free(&a);
+    return rc;
+}
+
 int gt_make_raw(const char *path, long long size, int fill)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);

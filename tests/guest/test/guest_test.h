@@ -15,6 +15,10 @@ const char *gt_dir(void);
  * arguments; prints the run when its verdict is not `expect`. Returns the verdict. */
 int gt_qemu(guest_result *r, const char *cmdline, const char *const *extra, int timeout_ms,
             int expect);
+/* Starts the guest under QEMU without waiting, the command prefixed by
+ * `prefix` (NULL-terminated, e.g. ip netns exec NS); wait with guest_wait(). */
+int gt_qemu_spawn(guest_proc *p, const char *const *prefix, const char *cmdline,
+                  const char *const *extra);
 /* Creates a raw image of size bytes, every byte `fill`. 0 on success. */
 int gt_make_raw(const char *path, long long size, int fill);
 

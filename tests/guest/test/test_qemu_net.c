@@ -1,0 +1,165 @@
+/*
+ * vmm_guest_qemu_net - two test guests under QEMU, each with a modern
+ * virtio-net on its own tap, the taps joined by a bridge inside a network
+ * namespace this test creates and removes, exchange ping and pong frames.
+ * Needs root (ip netns, tap devices); skipped otherwise.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guest_test.h"
+#include "st_test.h"
+
+static char g_ns[64];
+static int g_ns_made;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
+    return rc;
+}
+
+static void ns_remove(void)
+{
+    if (g_ns_made)
+        sh("ip netns del %s", g_ns);
+    g_ns_made = 0;
+}
+
+static int suite_init(void)
+{
+    snprintf(g_ns, sizeof g_ns, "stguest%d", (int)getpid());
+    if (sh("ip netns add %s", g_ns) != 0)
+        return -1;
+    g_ns_made = 1;
+    atexit(ns_remove);
+    if (sh("ip -n %s link add br0 type bridge && ip -n %s link set br0 up", g_ns, g_ns) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (sh("ip -n %s tuntap add tap%d mode tap && ip -n %s link set tap%d master br0 && "
+               "ip -n %s link set tap%d up",
+               g_ns, i, g_ns, i, g_ns, i) != 0)
+            return -1;
+    return 0;
+}
+
+static int suite_cleanup(void)
+{
+    ns_remove();
+    return 0;
+}
+
+struct nic {
+    char netdev[128], device[128];
+    const char *v[5];
+};
+
+static const char *const *nic(struct nic *n, int tap, int mac)
+{
+    snprintf(n->netdev, sizeof n->netdev, "tap,id=n0,ifname=tap%d,script=no,downscript=no", tap);
+    snprintf(n->device, sizeof n->device,
+             "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:5a:00:%02x", mac);
+    n->v[0] = "-netdev";
+    n->v[1] = n->netdev;
+    n->v[2] = "-device";
+    n->v[3] = n->device;
+    n->v[4] = NULL;
+    return n->v;
+}
+
+static void test_two_guests_exchange_ping_and_pong(void)
+{
+    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
+    struct nic a, b;
+    guest_proc pong, ping;
+    guest_result rp, ri;
+    char mac[32];
+    unsigned long long pongs = 0, answered = 0;
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&pong, prefix,
+                                         "scenario=net net.role=pong net.count=8 net.wait_ms=10000",
+                                         nic(&a, 0, 1)),
+                           0);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&ping, prefix,
+                                         "scenario=net net.role=ping net.count=8 net.wait_ms=10000",
+                                         nic(&b, 1, 2)),
+                           0);
+    int vi = guest_wait(&ping, 30000, &ri);
+    int vp = guest_wait(&pong, 30000, &rp);
+    if (vi != GUEST_PASS)
+        guest_result_print(&ri, stderr);
+    if (vp != GUEST_PASS)
+        guest_result_print(&rp, stderr);
+    ST_ASSERT_INT_EQ(vi, GUEST_PASS);
+    ST_ASSERT_INT_EQ(vp, GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_u64(&ri, "net.pongs", &pongs), 0);
+    ST_ASSERT_INT_EQ(pongs, 8);
+    ST_ASSERT_INT_EQ(guest_data_u64(&rp, "net.answered", &answered), 0);
+    CU_ASSERT(answered >= 8);
+    /* The MAC each guest used came from its device's config space. */
+    ST_ASSERT_INT_EQ(guest_data(&ri, "net.mac", mac, sizeof mac), 0);
+    ST_ASSERT_STR_EQ(mac, "52:54:00:5a:00:02");
+    ST_ASSERT_INT_EQ(guest_data(&rp, "net.mac", mac, sizeof mac), 0);
+    ST_ASSERT_STR_EQ(mac, "52:54:00:5a:00:01");
+    guest_result_free(&ri);
+    guest_result_free(&rp);
+}
+
+static void test_send_transmits_every_frame(void)
+{
+    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
+    struct nic a;
+    guest_proc p;
+    guest_result r;
+    unsigned long long sent = 0;
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu_spawn(&p, prefix, "scenario=net net.count=32 net.wait_ms=100", nic(&a, 0, 3)), 0);
+    ST_ASSERT_INT_EQ(guest_wait(&p, 30000, &r), GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_u64(&r, "net.sent", &sent), 0);
+    ST_ASSERT_INT_EQ(sent, 32);
+    guest_result_free(&r);
+}
+
+static void test_ping_without_a_peer_fails(void)
+{
+    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
+    struct nic a;
+    guest_proc p;
+    guest_result r;
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu_spawn(&p, prefix, "scenario=net net.role=ping net.count=2 net.wait_ms=300",
+                      nic(&a, 1, 4)),
+        0);
+    ST_ASSERT_INT_EQ(guest_wait(&p, 30000, &r), GUEST_FAIL);
+    ST_ASSERT_STR_EQ(r.reason, "0 of 2 pings answered");
+    guest_result_free(&r);
+}
+
+static CU_TestInfo tests[] = {
+    {"two guests on a bridge exchange ping and pong", test_two_guests_exchange_ping_and_pong},
+    {"send transmits every frame", test_send_transmits_every_frame},
+    {"ping without a peer fails", test_ping_without_a_peer_fails},
+    CU_TEST_INFO_NULL,
+};
+static CU_SuiteInfo suites[] = {
+    {"qemu_net", suite_init, suite_cleanup, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    gt_require_kvm();
+    if (geteuid() != 0)
+        st_skip("needs root for ip netns and tap devices");
+    return st_test_main(argc, argv, suites);
+}

@@ -34,11 +34,11 @@ static const int common_calls[] = {
     SCMP_SYS(getpid),      SCMP_SYS(gettid),      SCMP_SYS(tgkill),
     SCMP_SYS(sched_yield), SCMP_SYS(nanosleep),   SCMP_SYS(clock_nanosleep),
     SCMP_SYS(getrandom),   SCMP_SYS(close),       SCMP_SYS(set_robust_list),
-    SCMP_SYS(rseq),
+    SCMP_SYS(rseq),        SCMP_SYS(epoll_ctl), /* vCPUs arm queue kicks (event_add) */
 };
 
 static const int event_calls[] = {
-    SCMP_SYS(epoll_wait),  SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+    SCMP_SYS(epoll_wait),  SCMP_SYS(epoll_pwait),
     SCMP_SYS(readv),       SCMP_SYS(writev),      SCMP_SYS(preadv),
     SCMP_SYS(pwritev),     SCMP_SYS(pread64),     SCMP_SYS(pwrite64),
     SCMP_SYS(fdatasync),   SCMP_SYS(fsync),       SCMP_SYS(fallocate),

@@ -150,7 +150,7 @@ void vmm_virtio_reset(vmm_virtio *v)
 
 static uint64_t offered(vmm_virtio *v)
 {
-    return v->ops->features | VIRTIO_F_VERSION_1;
+    return v->ops->features | VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC;
 }
 
 static void common_render(vmm_virtio *v, uint8_t *b)

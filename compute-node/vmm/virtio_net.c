@@ -48,7 +48,7 @@ static void rx_arm(net *n, int on)
     if (on && !n->rx_armed)
         event_add(n->rx_ev, NULL);
     else if (!on && n->rx_armed)
-        event_del(n->rx_ev);
+        event_del_noblock(n->rx_ev); /* may run on a vCPU while tap_cb waits for our lock */
     n->rx_armed = on;
 }
 

@@ -46,6 +46,12 @@ int vg_write_config(vg_vm *vm, const char *cmdline)
 static void argv_of(vg_vm *vm, guest_argv *a)
 {
     memset(a, 0, sizeof *a);
+    if (vm->netns[0]) {
+        guest_argv_add(a, "ip");
+        guest_argv_add(a, "netns");
+        guest_argv_add(a, "exec");
+        guest_argv_add(a, "%s", vm->netns);
+    }
     guest_argv_add(a, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
     guest_argv_add(a, "--config");
     guest_argv_add(a, "%s", vm->cfg);

@@ -22,6 +22,7 @@ typedef struct vg_vm {
     char serial[320];
     char extra[2048];
     int vcpus;
+    char netns[64]; /* run inside this network namespace when set */
 } vg_vm;
 
 /* Scratch directory and defaults (1 vCPU, 128 MiB, control socket). */

@@ -1,2 +1,501 @@
+/*
+ * invoice.c - drafts, issuing a month, and the invoice API.
+ *
+ * A tenant has one invoice per period (month) in which it has usage. While
+ * the period is open the invoice is a draft, rated live from the rollups on
+ * every request. Issuing a month (admin, POST /v1/billing/periods/{m}/issue)
+ * takes BL_LOCK_ISSUE exclusively - ingest and plan changes hold it shared,
+ * so none is half done - rates every tenant with usage in that period,
+ * numbers the invoices from billing.state.next_invoice_number (taken only
+ * here, inside the same transaction: gapless), renders the four documents
+ * and stores them in billing.invoices, whose trigger refuses any later
+ * UPDATE or DELETE. The same transaction moves issued_through, after which
+ * ingest bills late usage of that month in the next open period.
+ *
+ * Invoice ids are derived from (tenant, period) (rating.c), so a draft's id
+ * stays its id once issued. A tenant only ever finds its own invoices:
+ * every lookup is scoped by tenant and a foreign id answers 404.
+ */
 #include "billing.h"
-void bl_invoice_routes(st_http_server *s, bl_ctx *ctx) {}
+#include "rating.h"
+#include "render.h"
+
+#include "stratus/crypto.h"
+#include "stratus/log.h"
+#include "stratus/metrics.h"
+#include "stratus/timefmt.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DRAFTS 120
+
+static int read_state(st_db *db, int64_t *through, int64_t *next, int for_update)
+{
+    PGresult *r = for_update
+                      ? st_db_q0(db, "SELECT issued_through, next_invoice_number FROM billing.state"
+                                     " FOR UPDATE")
+                      : st_db_q0(db, "SELECT issued_through, next_invoice_number FROM billing.state");
+    if (!r)
+        return -1;
+    *through = 0;
+    if (st_db_val(r, 0, 0))
+        bl_pg_time(st_db_val(r, 0, 0), through);
+    if (next)
+        *next = st_db_int(r, 0, 1);
+    PQclear(r);
+    return 0;
+}
+
+/* Open periods in which the tenant has usage, oldest first. Returns the count or -1. */
+static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
+{
+    int64_t through;
+    if (read_state(db, &through, NULL, 0) < 0)
+        return -1;
+    PGresult *r = st_db_q(db,
+                          "SELECT least((SELECT min(period) FROM billing.usage_hourly"
+                          "  WHERE tenant_id = $1), (SELECT min(period) FROM billing.instance_hours"
+                          "  WHERE tenant_id = $1), (SELECT min(period) FROM billing.storage_hourly"
+                          "  WHERE tenant_id = $1))", tenant);
+    if (!r)
+        return -1;
+    int64_t lo = 0;
+    int has = st_db_val(r, 0, 0) && bl_pg_time(st_db_val(r, 0, 0), &lo) == 0;
+    PQclear(r);
+    if (!has)
+        return 0;
+    if (through && lo <= through)
+        lo = bl_month_add(through, 1);
+    int64_t hi = bl_month_add(bl_month_floor(st_now_us()), 1);
+    if (lo > hi)
+        return 0;
+    char from[11], to[11];
+    bl_date_format(lo, from);
+    bl_date_format(hi, to);
+    r = st_db_q(db,
+                "SELECT p::date FROM generate_series($2::date, $3::date, interval '1 month') p"
+                " WHERE EXISTS (SELECT 1 FROM billing.usage_hourly u"
+                "  WHERE u.tenant_id = $1 AND u.period = p::date)"
+                " OR EXISTS (SELECT 1 FROM billing.instance_hours h"
+                "  WHERE h.tenant_id = $1 AND h.period = p::date)"
+                " OR EXISTS (SELECT 1 FROM billing.storage_hourly s"
+                "  WHERE s.tenant_id = $1 AND s.period = p::date)"
+                " ORDER BY 1", tenant, from, to);
+    if (!r)
+        return -1;
+    int n = 0;
+    for (int i = 0; i < PQntuples(r) && n < max; i++)
+        if (bl_pg_time(PQgetvalue(r, i, 0), &out[n]) == 0)
+            n++;
+    PQclear(r);
+    return n;
+}
+
+static json_t *summary(const char *id, int64_t number, const char *status, int64_t period,
+                       const char *currency, int64_t total, const char *total_text,
+                       const char *issued_at)
+{
+    char m[8], num[32];
+    bl_month_format(period, m);
+    snprintf(num, sizeof num, "INV-%06lld", (long long)number);
+    return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:s, s:s?}", "id", id, "number",
+                     number ? json_integer(number) : json_null(), "number_text",
+                     number ? num : "DRAFT", "status", status, "period", m, "currency", currency,
+                     "total_micro", (json_int_t)total, "total", total_text, "issued_at",
+                     issued_at);
+}
+
+static void h_list(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal p;
+    char tenant[37];
+    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
+        return;
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    json_t *items = json_array();
+    PGresult *r = st_db_q(db,
+                          "SELECT id, number, period, currency, total_micro, issued_at"
+                          " FROM billing.invoices WHERE tenant_id = $1 ORDER BY period", tenant);
+    if (!r)
+        goto dberr;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t period;
+        char when[ST_TIME_LEN], total[48];
+        bl_pg_time(PQgetvalue(r, i, 2), &period);
+        st_time_from_pg(PQgetvalue(r, i, 5), when);
+        bl_invoice tmp = {.round_micro = ctx->round_micro};
+        bl_amount_text(&tmp, st_db_int(r, i, 4), total, sizeof total);
+        json_array_append_new(items, summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), "issued",
+                                             period, PQgetvalue(r, i, 3), st_db_int(r, i, 4),
+                                             total, when));
+    }
+    PQclear(r);
+    int64_t drafts[MAX_DRAFTS];
+    int nd = draft_periods(db, tenant, drafts, MAX_DRAFTS);
+    if (nd < 0)
+        goto dberr;
+    for (int i = 0; i < nd; i++) {
+        bl_invoice inv;
+        if (bl_rate(db, ctx, tenant, drafts[i], &inv) < 0)
+            goto dberr;
+        char total[48];
+        bl_amount_text(&inv, inv.total, total, sizeof total);
+        json_array_append_new(items, summary(inv.id, 0, "draft", inv.period, inv.currency,
+                                             inv.total, total, NULL));
+        bl_invoice_free(&inv);
+    }
+    st_db_put(db);
+    st_http_reply_json(req, 200, json_pack("{s:s, s:o}", "tenant_id", tenant, "invoices", items));
+    return;
+dberr:
+    json_decref(items);
+    bl_reply_db(req, db, "invoices");
+    st_db_put(db);
+}
+
+/* ?format= wins over Accept; JSON by default. -1 (replied 400) for an unknown format. */
+static int pick_format(st_http_req *req)
+{
+    const char *f = st_http_query(req, "format");
+    if (f) {
+        for (int i = 0; i < BL_NFMT; i++)
+            if (strcmp(f, bl_format_names[i]) == 0)
+                return i;
+        st_http_reply_error(req, 400, "bad_request", "format must be json, csv, html or pdf");
+        return -1;
+    }
+    const char *a = st_http_header(req, "Accept");
+    if (a && strstr(a, "application/pdf"))
+        return BL_FMT_PDF;
+    if (a && strstr(a, "text/csv"))
+        return BL_FMT_CSV;
+    if (a && strstr(a, "text/html"))
+        return BL_FMT_HTML;
+    return BL_FMT_JSON;
+}
+
+static void send_doc(st_http_req *req, int fmt, const void *buf, size_t len, int issued,
+                     const char *name, int download)
+{
+    char sha[65], etag[72], disp[160];
+    st_sha256_hex(buf, len, sha);
+    snprintf(etag, sizeof etag, "\"%s\"", sha);
+    st_http_add_header(req, "ETag", etag);
+    st_http_add_header(req, "Cache-Control", issued ? "private, max-age=86400" : "private, no-cache");
+    if (download) {
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s.%s\"", name, bl_format_names[fmt]);
+        st_http_add_header(req, "Content-Disposition", disp);
+    }
+    st_http_reply_raw(req, 200, bl_format_types[fmt], buf, len);
+}
+
+static const char *const doc_sql[BL_NFMT] = {
+    "SELECT doc_json, number, tenant_id, period FROM billing.invoices"
+    " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
+    "SELECT doc_csv, number, tenant_id, period FROM billing.invoices"
+    " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
+    "SELECT doc_html, number, tenant_id, period FROM billing.invoices"
+    " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
+    "SELECT doc_pdf, number, tenant_id, period FROM billing.invoices"
+    " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
+};
+
+static void show(st_http_req *req, bl_ctx *ctx, int download)
+{
+    st_principal p;
+    if (st_internal_auth(req, ctx->internal_token, &p) < 0)
+        return;
+    /* A cloud admin may look up any invoice; everyone else only their tenant's. */
+    char tenant[37] = "";
+    if (st_http_query(req, "tenant_id") || !p.cloud_admin || p.tenant[0])
+        if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
+            return;
+    const char *id = st_http_param(req, "id");
+    int fmt = pick_format(req);
+    if (fmt < 0)
+        return;
+    if (!st_uuid_valid(id)) {
+        st_http_reply_error(req, 404, "not_found", "no such invoice");
+        return;
+    }
+    char lid[37];
+    for (int i = 0; i < 36; i++)
+        lid[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] + 32 : id[i]);
+    lid[36] = 0;
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    PGresult *r = st_db_q(db, doc_sql[fmt], lid, tenant[0] ? tenant : NULL);
+    if (!r)
+        goto dberr;
+    if (PQntuples(r) == 1) {
+        char name[64];
+        snprintf(name, sizeof name, "invoice-INV-%06lld", st_db_int(r, 0, 1));
+        if (fmt == BL_FMT_PDF) {
+            size_t n;
+            unsigned char *pdf = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
+            send_doc(req, fmt, pdf, n, 1, name, download);
+            PQfreemem(pdf);
+        } else {
+            send_doc(req, fmt, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), 1, name,
+                     download);
+        }
+        PQclear(r);
+        st_db_put(db);
+        return;
+    }
+    PQclear(r);
+    if (tenant[0]) {
+        int64_t drafts[MAX_DRAFTS];
+        int nd = draft_periods(db, tenant, drafts, MAX_DRAFTS);
+        if (nd < 0)
+            goto dberr;
+        for (int i = 0; i < nd; i++) {
+            char did[37];
+            bl_invoice_id(tenant, drafts[i], did);
+            if (strcmp(did, lid) != 0)
+                continue;
+            bl_invoice inv;
+            if (bl_rate(db, ctx, tenant, drafts[i], &inv) < 0)
+                goto dberr;
+            st_db_put(db);
+            size_t len;
+            void *doc = bl_render(&inv, (bl_format)fmt, &len);
+            char name[64], m[8];
+            bl_month_format(inv.period, m);
+            snprintf(name, sizeof name, "invoice-draft-%s", m);
+            if (doc)
+                send_doc(req, fmt, doc, len, 0, name, download);
+            else
+                st_http_reply_error(req, 500, "internal", "rendering failed");
+            free(doc);
+            bl_invoice_free(&inv);
+            return;
+        }
+    }
+    st_db_put(db);
+    st_http_reply_error(req, 404, "not_found", "no such invoice");
+    return;
+dberr:
+    bl_reply_db(req, db, "invoice");
+    st_db_put(db);
+}
+
+static void h_show(st_http_req *req, void *arg) { show(req, arg, 0); }
+static void h_download(st_http_req *req, void *arg) { show(req, arg, 1); }
+
+static char *bytea_hex(const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 3);
+    if (!s)
+        abort();
+    s[0] = '\\';
+    s[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = hex[p[i] >> 4];
+        s[3 + 2 * i] = hex[p[i] & 15];
+    }
+    s[2 + 2 * n] = 0;
+    return s;
+}
+
+/* Rates, renders and stores one tenant's issued invoice. */
+static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period, int64_t number,
+                     int64_t at, int64_t *total)
+{
+    bl_invoice inv;
+    if (bl_rate(db, ctx, tenant, period, &inv) < 0)
+        return -1;
+    inv.issued = 1;
+    inv.number = number;
+    inv.issued_at = inv.generated_at = at;
+    size_t jl, cl, hl, pl;
+    char *json = bl_render_json(&inv, &jl), *csv = bl_render_csv(&inv, &cl);
+    char *html = bl_render_html(&inv, &hl);
+    unsigned char *pdf = bl_render_pdf(&inv, &pl);
+    int rc = -1;
+    if (json && csv && html && pdf) {
+        char sha[65], num[24], tot[24], when[ST_TIME_LEN], p[11];
+        st_sha256_hex(json, jl, sha);
+        snprintf(num, sizeof num, "%lld", (long long)number);
+        snprintf(tot, sizeof tot, "%lld", (long long)inv.total);
+        st_time_format_us(at, when);
+        bl_date_format(period, p);
+        char *hex = bytea_hex(pdf, pl);
+        const char *params[] = {inv.id, tenant, p, num, when, inv.currency, tot, json, csv, html,
+                                hex, sha};
+        rc = st_db_exec(db,
+                        "INSERT INTO billing.invoices (id, tenant_id, period, number, issued_at,"
+                        " currency, total_micro, doc_json, doc_csv, doc_html, doc_pdf, sha256)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        12, params) < 0 ? -1 : 0;
+        free(hex);
+        *total += inv.total;
+    } else {
+        st_error("billing.issue", "rendering the invoice of tenant %s failed", tenant);
+    }
+    free(json);
+    free(csv);
+    free(html);
+    free(pdf);
+    bl_invoice_free(&inv);
+    return rc;
+}
+
+static void h_issue(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal pr;
+    if (bl_auth_admin(req, ctx, &pr) < 0)
+        return;
+    int64_t period;
+    if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
+        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        return;
+    }
+    int64_t now = st_now_us(), next_month = bl_month_add(period, 1);
+    if (next_month > now) {
+        st_http_reply_error(req, 409, "conflict", "that month has not ended yet");
+        return;
+    }
+    /* Late usage of this month will be billed in the next one: give it a partition. */
+    if (bl_partitions_ensure(ctx->pool, &next_month, 1) < 0) {
+        st_http_reply_error(req, 503, "unavailable", "database unavailable");
+        return;
+    }
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    char p[11], m[8];
+    bl_date_format(period, p);
+    bl_month_format(period, m);
+    int64_t through, next;
+    PGresult *r = NULL;
+    if (st_db_begin(db) < 0 ||
+        !(r = st_db_q0(db, "SELECT pg_advisory_xact_lock(" BL_LOCK_ISSUE ")")))
+        goto dberr;
+    PQclear(r);
+    r = NULL;
+    if (read_state(db, &through, &next, 1) < 0)
+        goto dberr;
+    if (through && through >= period) {
+        char t[8];
+        bl_month_format(through, t);
+        st_db_rollback(db);
+        st_http_reply_error(req, 409, "already_issued", "%s is issued (issued through %s)", m, t);
+        goto out;
+    }
+    char thr[11];
+    bl_date_format(through, thr);
+    r = st_db_q(db,
+                "SELECT to_char(least("
+                " (SELECT min(period) FROM billing.usage_hourly WHERE period < $1"
+                "  AND ($2::date IS NULL OR period > $2::date)),"
+                " (SELECT min(period) FROM billing.instance_hours WHERE period < $1"
+                "  AND ($2::date IS NULL OR period > $2::date)),"
+                " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
+                "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
+                p, through ? thr : NULL);
+    if (!r)
+        goto dberr;
+    if (st_db_val(r, 0, 0)) {
+        st_db_rollback(db);
+        st_http_reply_error(req, 409, "conflict", "%s has usage and is not issued: issue it first",
+                            PQgetvalue(r, 0, 0));
+        goto out;
+    }
+    PQclear(r);
+    r = st_db_q(db,
+                "SELECT tenant_id FROM billing.usage_hourly WHERE period = $1"
+                " UNION SELECT tenant_id FROM billing.instance_hours WHERE period = $1"
+                " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1"
+                " ORDER BY 1", p);
+    if (!r)
+        goto dberr;
+    int64_t first = next, total = 0;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (issue_one(db, ctx, PQgetvalue(r, i, 0), period, next++, now, &total) < 0)
+            goto dberr;
+    int n = PQntuples(r);
+    PQclear(r);
+    r = NULL;
+    char nx[24];
+    snprintf(nx, sizeof nx, "%lld", (long long)next);
+    if (st_db_x(db, "UPDATE billing.state SET issued_through = $1, next_invoice_number = $2", p,
+                nx) < 0 ||
+        st_db_commit(db) < 0)
+        goto dberr;
+    st_info("billing.issue", "issued %s: %d invoice(s), numbers %lld to %lld", m, n,
+            (long long)first, (long long)(next - 1));
+    st_metric_add(st_counter("billing_invoices_issued_total", "Invoices issued.", ""), n);
+    st_http_reply_json(req, 201,
+                       json_pack("{s:s, s:i, s:o, s:o, s:I}", "period", m, "invoices", n,
+                                 "first_number", n ? json_integer(first) : json_null(),
+                                 "last_number", n ? json_integer(next - 1) : json_null(),
+                                 "total_micro", (json_int_t)total));
+    goto out;
+dberr:
+    PQclear(r);
+    r = NULL;
+    bl_reply_db(req, db, "issue");
+    st_db_rollback(db);
+out:
+    PQclear(r);
+    st_db_put(db);
+}
+
+static void h_periods(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal pr;
+    if (bl_auth_admin(req, ctx, &pr) < 0)
+        return;
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    int64_t through, next;
+    PGresult *r = NULL;
+    if (read_state(db, &through, &next, 0) < 0 ||
+        !(r = st_db_q0(db, "SELECT to_char(period, 'YYYY-MM'), count(*), sum(total_micro),"
+                           " min(number), max(number), min(issued_at) FROM billing.invoices"
+                           " GROUP BY period ORDER BY period"))) {
+        bl_reply_db(req, db, "periods");
+        st_db_put(db);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        char when[ST_TIME_LEN];
+        st_time_from_pg(PQgetvalue(r, i, 5), when);
+        json_array_append_new(items, json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "period",
+                                               PQgetvalue(r, i, 0), "invoices",
+                                               (json_int_t)st_db_int(r, i, 1),
+                                               "total_micro", (json_int_t)st_db_int(r, i, 2),
+                                               "first_number", (json_int_t)st_db_int(r, i, 3),
+                                               "last_number", (json_int_t)st_db_int(r, i, 4),
+                                               "issued_at", when));
+    }
+    PQclear(r);
+    st_db_put(db);
+    char t[8];
+    bl_month_format(through, t);
+    st_http_reply_json(req, 200, json_pack("{s:s?, s:I, s:o}", "issued_through",
+                                           through ? t : NULL, "next_invoice_number",
+                                           (json_int_t)next, "issued", items));
+}
+
+void bl_invoice_routes(st_http_server *s, bl_ctx *ctx)
+{
+    st_http_route(s, "GET /v1/billing/invoices", h_list, ctx);
+    st_http_route(s, "GET /v1/billing/invoices/{id}", h_show, ctx);
+    st_http_route(s, "GET /v1/billing/invoices/{id}/download", h_download, ctx);
+    st_http_route(s, "GET /v1/billing/periods", h_periods, ctx);
+    st_http_route(s, "POST /v1/billing/periods/{period}/issue", h_issue, ctx);
+}

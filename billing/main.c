@@ -14,6 +14,7 @@
  * advisory lock, not by anything in this process.
  */
 #include "billing.h"
+#include "render.h"
 
 #include "stratus/log.h"
 #include "stratus/service.h"
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
         rc = cmd_node(&ctx, cmd, named ? rest[1] : NULL);
     st_db_pool_free(ctx.pool);
 out:
+    bl_render_release();
     st_config_free(cfg);
     free(rest);
     return rc;

@@ -1,0 +1,94 @@
+/*
+ * rating.h - an invoice as data: the lines rated from a tenant's usage for
+ * one invoice period, the plan versions they were priced with, the total.
+ *
+ * Lines are per instance, item (instance-hours by flavor, CPU cycles, data
+ * received, data sent; image storage per tenant), usage month (a usage
+ * month before the period is late usage) and plan version: a plan change
+ * mid-month gives two lines, each with one unit price, so every line is
+ * quantity x unit price. Quantities are in base units (hours, cycles,
+ * bytes, byte-hours); prices are micro-units per billing unit:
+ *   instance-hours  per hour          divisor 1
+ *   CPU cycles      per 10^9 cycles   divisor 10^9
+ *   data in / out   per GiB           divisor 2^30
+ *   image storage   per GiB-month     divisor 2^30 x hours in the usage month
+ * amount = round(quantity x price / divisor) to the invoice's rounding step.
+ */
+#ifndef BILLING_RATING_H
+#define BILLING_RATING_H
+
+#include "billing.h"
+
+typedef enum bl_item {
+    BL_ITEM_INSTANCE_HOURS,
+    BL_ITEM_CPU,
+    BL_ITEM_RX,
+    BL_ITEM_TX,
+    BL_ITEM_STORAGE,
+    BL_NITEMS
+} bl_item;
+
+typedef struct bl_flavor_price {
+    char flavor[BL_FLAVOR_MAX + 1];
+    int64_t price;
+} bl_flavor_price;
+
+/* A plan version used by the invoice (prices indexed like price_keys in plans.c). */
+typedef struct bl_pver {
+    char id[37], plan_id[37];
+    char plan_name[65];
+    int version;
+    int64_t effective_from;
+    int64_t cpu, rx, tx, storage, hour_default;
+    bl_flavor_price *fl;
+    int nfl;
+} bl_pver;
+
+typedef struct bl_line {
+    char instance[37];  /* "" for tenant-wide items (storage) */
+    bl_item item;
+    char flavor[BL_FLAVOR_MAX + 1];
+    int64_t usage_month;
+    int ver;            /* index into vers, -1: no plan applied (price 0) */
+    int64_t quantity;
+    int64_t unit_price;
+    int64_t amount;
+} bl_line;
+
+typedef struct bl_invoice {
+    char id[37];
+    char tenant[37];
+    int64_t period;       /* first microsecond of the month */
+    int issued;
+    int64_t number;       /* issued only */
+    int64_t issued_at;    /* issued only */
+    int64_t generated_at;
+    char currency[9];
+    int64_t round_micro;
+    char seller[128];
+    bl_pver *vers;
+    int nvers;
+    bl_line *lines;
+    size_t n, cap;
+    int64_t total;
+} bl_invoice;
+
+/* Rates the tenant's usage billed in period into inv. 0, or -1 (db error). */
+int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv);
+void bl_invoice_free(bl_invoice *inv);
+/* The invoice id of (tenant, period): stable from draft to issued. */
+void bl_invoice_id(const char *tenant, int64_t period, char out[37]);
+
+/* Names and display text shared by every document format. */
+const char *bl_item_name(bl_item it);   /* "cpu_cycles" */
+const char *bl_item_unit(bl_item it);   /* "cycle": the unit of quantity */
+const char *bl_item_billing_unit(bl_item it); /* "Gcycle" */
+void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n);
+void bl_line_billing_quantity(const bl_line *l, char *out, size_t n); /* "12.345678" */
+__int128 bl_line_divisor(const bl_line *l);
+void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n);
+void bl_invoice_number_text(const bl_invoice *inv, char *out, size_t n); /* "INV-000042" */
+/* The rounding rule printed on every invoice. */
+void bl_rounding_text(const bl_invoice *inv, char *out, size_t n);
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * render.c - invoice documents in JSON, CSV and HTML (PDF: render_pdf.c).
+ *
+ * The JSON document is the invoice of record: it holds every number in
+ * integer micro-units and base units, plus the display strings, so a
+ * program never has to redo the arithmetic. CSV is one row per line (the
+ * last row is the total); HTML is a self-contained page. Text that came
+ * from outside (plan names) is escaped for each format.
+ */
+#include "render.h"
+#include "money.h"
+#include "sqlbuf.h"
+
+#include "stratus/timefmt.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const bl_format_names[BL_NFMT] = {"json", "csv", "html", "pdf"};
+const char *const bl_format_types[BL_NFMT] = {"application/json", "text/csv; charset=utf-8",
+                                              "text/html; charset=utf-8", "application/pdf"};
+
+void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row)
+{
+    const bl_line *l = &inv->lines[i];
+    char bq[48], price[40];
+    snprintf(row->no, sizeof row->no, "%zu", i + 1);
+    snprintf(row->instance, sizeof row->instance, "%s", l->instance[0] ? l->instance : "-");
+    bl_line_label(inv, l, row->item, sizeof row->item);
+    if (l->ver >= 0)
+        snprintf(row->plan, sizeof row->plan, "%.40s v%d", inv->vers[l->ver].plan_name,
+                 inv->vers[l->ver].version);
+    else
+        snprintf(row->plan, sizeof row->plan, "no plan");
+    bl_line_billing_quantity(l, bq, sizeof bq);
+    snprintf(row->quantity, sizeof row->quantity, "%s %s", bq, bl_item_billing_unit(l->item));
+    bl_money_text(l->unit_price, 6, price, sizeof price);
+    snprintf(row->price, sizeof row->price, "%s/%s", price, bl_item_billing_unit(l->item));
+    bl_amount_text(inv, l->amount, row->amount, sizeof row->amount);
+}
+
+static json_t *line_json(const bl_invoice *inv, size_t i)
+{
+    const bl_line *l = &inv->lines[i];
+    char label[128], bq[48], month[8], amount[48];
+    bl_line_label(inv, l, label, sizeof label);
+    bl_line_billing_quantity(l, bq, sizeof bq);
+    bl_month_format(l->usage_month, month);
+    bl_amount_text(inv, l->amount, amount, sizeof amount);
+    json_t *plan = json_null();
+    if (l->ver >= 0) {
+        const bl_pver *v = &inv->vers[l->ver];
+        plan = json_pack("{s:s, s:s, s:i, s:s}", "id", v->plan_id, "name", v->plan_name,
+                         "version", v->version, "version_id", v->id);
+    }
+    return json_pack("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+                     "line", (json_int_t)(i + 1), "instance_id",
+                     l->instance[0] ? l->instance : NULL, "item", bl_item_name(l->item), "flavor",
+                     l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month,
+                     "late", l->usage_month != inv->period, "plan", plan, "quantity",
+                     (json_int_t)l->quantity, "unit", bl_item_unit(l->item), "billing_quantity",
+                     bq, "billing_unit", bl_item_billing_unit(l->item), "unit_price_micro",
+                     (json_int_t)l->unit_price, "amount_micro", (json_int_t)l->amount, "amount",
+                     amount);
+}
+
+char *bl_render_json(const bl_invoice *inv, size_t *len)
+{
+    char period[8], start[ST_TIME_LEN], end[ST_TIME_LEN], gen[ST_TIME_LEN], issued[ST_TIME_LEN];
+    char number[32], total[48], rounding[512];
+    bl_month_format(inv->period, period);
+    st_time_format(inv->period, start);
+    st_time_format(bl_month_add(inv->period, 1), end);
+    st_time_format(inv->generated_at, gen);
+    st_time_format(inv->issued_at, issued);
+    bl_invoice_number_text(inv, number, sizeof number);
+    bl_amount_text(inv, inv->total, total, sizeof total);
+    bl_rounding_text(inv, rounding, sizeof rounding);
+    json_t *lines = json_array();
+    for (size_t i = 0; i < inv->n; i++)
+        json_array_append_new(lines, line_json(inv, i));
+    json_t *doc = json_pack(
+        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:s, s:o}",
+        "id", inv->id, "number", inv->issued ? json_integer(inv->number) : json_null(),
+        "number_text", number, "status", inv->issued ? "issued" : "draft", "tenant_id",
+        inv->tenant, "period", period, "period_start", start, "period_end", end, "currency",
+        inv->currency, "seller", inv->seller, "issued_at", inv->issued ? issued : NULL,
+        "generated_at", gen, "total_micro", (json_int_t)inv->total, "total", total, "rounding",
+        rounding, "lines", lines);
+    char *s = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    if (len)
+        *len = s ? strlen(s) : 0;
+    return s;
+}
+
+static void csv_field(sb *b, const char *s, int last)
+{
+    if (strpbrk(s, ",\"\r\n")) {
+        sb_putn(b, "\"", 1);
+        for (; *s; s++) {
+            if (*s == '"')
+                sb_putn(b, "\"", 1);
+            sb_putn(b, s, 1);
+        }
+        sb_putn(b, "\"", 1);
+    } else {
+        sb_puts(b, s);
+    }
+    sb_puts(b, last ? "\r\n" : ",");
+}
+
+char *bl_render_csv(const bl_invoice *inv, size_t *len)
+{
+    sb b;
+    sb_init(&b);
+    char number[32], period[8];
+    bl_invoice_number_text(inv, number, sizeof number);
+    bl_month_format(inv->period, period);
+    sb_puts(&b, "invoice,period,line,instance_id,item,flavor,description,usage_month,plan,"
+                "plan_version,quantity,unit,billing_quantity,billing_unit,unit_price_micro,"
+                "amount_micro,amount,currency\r\n");
+    for (size_t i = 0; i < inv->n; i++) {
+        const bl_line *l = &inv->lines[i];
+        char no[24], label[128], month[8], ver[16], q[24], bq[48], up[24], am[24], amount[48];
+        snprintf(no, sizeof no, "%zu", i + 1);
+        bl_line_label(inv, l, label, sizeof label);
+        bl_month_format(l->usage_month, month);
+        snprintf(ver, sizeof ver, "%d", l->ver >= 0 ? inv->vers[l->ver].version : 0);
+        snprintf(q, sizeof q, "%lld", (long long)l->quantity);
+        bl_line_billing_quantity(l, bq, sizeof bq);
+        snprintf(up, sizeof up, "%lld", (long long)l->unit_price);
+        snprintf(am, sizeof am, "%lld", (long long)l->amount);
+        bl_amount_text(inv, l->amount, amount, sizeof amount);
+        const char *f[] = {number, period, no, l->instance, bl_item_name(l->item), l->flavor, label,
+                           month, l->ver >= 0 ? inv->vers[l->ver].plan_name : "",
+                           l->ver >= 0 ? ver : "", q, bl_item_unit(l->item), bq,
+                           bl_item_billing_unit(l->item), up, am, amount, inv->currency};
+        for (int k = 0; k < 18; k++)
+            csv_field(&b, f[k], k == 17);
+    }
+    char tm[24], total[48];
+    snprintf(tm, sizeof tm, "%lld", (long long)inv->total);
+    bl_amount_text(inv, inv->total, total, sizeof total);
+    const char *f[] = {number, period, "", "", "total", "", "Total", "", "", "", "", "", "", "",
+                       "", tm, total, inv->currency};
+    for (int k = 0; k < 18; k++)
+        csv_field(&b, f[k], k == 17);
+    if (len)
+        *len = b.n;
+    return (char *)sb_str(&b);
+}
+
+static void html_text(sb *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_puts(b, "&amp;"); break;
+        case '<': sb_puts(b, "&lt;"); break;
+        case '>': sb_puts(b, "&gt;"); break;
+        case '"': sb_puts(b, "&quot;"); break;
+        case '\'': sb_puts(b, "&#39;"); break;
+        default: sb_putn(b, s, 1);
+        }
+    }
+}
+
+static void html_cell(sb *b, const char *tag, const char *cls, const char *s)
+{
+    sb_printf(b, "<%s%s%s%s>", tag, cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
+    html_text(b, s);
+    sb_printf(b, "</%s>", tag);
+}
+
+char *bl_render_html(const bl_invoice *inv, size_t *len)
+{
+    sb b;
+    sb_init(&b);
+    char number[32], period[8], total[48], rounding[512], when[ST_TIME_LEN];
+    bl_invoice_number_text(inv, number, sizeof number);
+    bl_month_format(inv->period, period);
+    bl_amount_text(inv, inv->total, total, sizeof total);
+    bl_rounding_text(inv, rounding, sizeof rounding);
+    st_time_format(inv->issued ? inv->issued_at : inv->generated_at, when);
+    sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+    html_text(&b, inv->issued ? number : "Draft invoice");
+    sb_puts(&b, "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+                "collapse;width:100%}td,th{padding:2px 6px;border-bottom:1px solid #ddd;"
+                "text-align:left}.n{text-align:right;font-variant-numeric:tabular-nums}"
+                ".total td{font-weight:bold;border-top:2px solid #000}</style></head><body>\n<h1>");
+    html_text(&b, inv->seller);
+    sb_puts(&b, "</h1>\n<p>");
+    html_text(&b, inv->issued ? "Invoice " : "Draft invoice (not issued; it changes as usage "
+                                             "arrives)");
+    if (inv->issued)
+        html_text(&b, number);
+    sb_printf(&b, "<br>Tenant %s<br>Period %s<br>%s %s<br>Currency ", inv->tenant, period,
+              inv->issued ? "Issued" : "Generated", when);
+    html_text(&b, inv->currency);
+    sb_puts(&b, "</p>\n<table><thead><tr><th>#</th><th>Instance</th><th>Item</th><th>Plan</th>"
+                "<th class=\"n\">Quantity</th><th class=\"n\">Unit price</th>"
+                "<th class=\"n\">Amount</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < inv->n; i++) {
+        bl_row r;
+        bl_row_of(inv, i, &r);
+        sb_puts(&b, "<tr>");
+        html_cell(&b, "td", "n", r.no);
+        html_cell(&b, "td", NULL, r.instance);
+        html_cell(&b, "td", NULL, r.item);
+        html_cell(&b, "td", NULL, r.plan);
+        html_cell(&b, "td", "n", r.quantity);
+        html_cell(&b, "td", "n", r.price);
+        html_cell(&b, "td", "n", r.amount);
+        sb_puts(&b, "</tr>\n");
+    }
+    sb_puts(&b, "<tr class=\"total\"><td></td><td>Total</td><td></td><td></td><td></td><td></td>");
+    html_cell(&b, "td", "n", total);
+    sb_puts(&b, "</tr></tbody></table>\n<p>");
+    html_text(&b, rounding);
+    sb_puts(&b, "</p></body></html>\n");
+    if (len)
+        *len = b.n;
+    return (char *)sb_str(&b);
+}
+
+void *bl_render(const bl_invoice *inv, bl_format f, size_t *len)
+{
+    switch (f) {
+    case BL_FMT_CSV: return bl_render_csv(inv, len);
+    case BL_FMT_HTML: return bl_render_html(inv, len);
+    case BL_FMT_PDF: return bl_render_pdf(inv, len);
+    default: return bl_render_json(inv, len);
+    }
+}

@@ -1,0 +1,35 @@
+/*
+ * render.h - an invoice (rating.h) as a document: JSON and CSV for programs,
+ * HTML for the dashboard, PDF for the accountant. Every format carries every
+ * line, the total and the rounding rule. Issued invoices are rendered once,
+ * at issue, and the bytes are stored; drafts are rendered on each request.
+ * Each returns malloc'd bytes (NUL-terminated for the text formats).
+ */
+#ifndef BILLING_RENDER_H
+#define BILLING_RENDER_H
+
+#include "rating.h"
+
+#include <stddef.h>
+
+typedef enum bl_format { BL_FMT_JSON, BL_FMT_CSV, BL_FMT_HTML, BL_FMT_PDF, BL_NFMT } bl_format;
+
+extern const char *const bl_format_names[BL_NFMT];        /* "json" ... */
+extern const char *const bl_format_types[BL_NFMT];        /* "application/json" ... */
+
+char *bl_render_json(const bl_invoice *inv, size_t *len);
+char *bl_render_csv(const bl_invoice *inv, size_t *len);
+char *bl_render_html(const bl_invoice *inv, size_t *len);
+/* NULL when cairo fails. */
+unsigned char *bl_render_pdf(const bl_invoice *inv, size_t *len);
+void *bl_render(const bl_invoice *inv, bl_format f, size_t *len);
+/* Frees cairo's and fontconfig's process-wide caches; call once at exit. */
+void bl_render_release(void);
+
+/* One line's row, as the CSV, HTML and PDF formats show it. */
+typedef struct bl_row {
+    char no[24], instance[40], item[128], plan[96], quantity[64], price[64], amount[48];
+} bl_row;
+void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row);
+
+#endif

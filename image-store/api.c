@@ -1,0 +1,364 @@
+/*
+ * api.c - the JSON API of stratus-images (http.listen, common/http).
+ *
+ *   POST   /v1/images                     create a record (status queued)
+ *   GET    /v1/images                     the caller's tenant's and public images
+ *   GET    /v1/images/{id}                one image
+ *   PATCH  /v1/images/{id}                rename, change visibility
+ *   DELETE /v1/images/{id}                status deleted; the blob goes when unused
+ *   POST   /v1/images/{id}/upload-url     a signed PUT URL on the data listener
+ *   POST   /v1/images/{id}/download-url   a signed GET URL on the data listener
+ *
+ * Isolation as everywhere in Stratus: another tenant's private image is 404,
+ * never 403. Only cloud admins publish (visibility public) or touch the
+ * cloud's own images; members and admins of a tenant change its images,
+ * readers only read. The bytes move on the data listener (data.c), never
+ * here: evhttp would hold a whole body in memory.
+ */
+#include "images.h"
+#include "stratus/json.h"
+#include "stratus/log.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static img_svc *svc;
+
+static const char *tenant_or_null(const img_caller *c)
+{
+    return c->p.tenant[0] ? c->p.tenant : NULL;
+}
+
+static void fail_db(st_http_req *r, st_db *db)
+{
+    st_error("images.db", "%s", db ? st_db_error(db) : st_db_pool_error(svc->db));
+    st_http_reply_error(r, 503, "unavailable", "the image database is unavailable");
+}
+
+static st_db *get_db(st_http_req *r)
+{
+    st_db *db = st_db_get(svc->db, 5000);
+    if (!db)
+        fail_db(r, NULL);
+    return db;
+}
+
+/* Replies with the single JSON text value of r (404 when no row). */
+static void reply_row(st_http_req *r, int status, PGresult *res)
+{
+    if (PQntuples(res) != 1) {
+        st_http_reply_error(r, 404, "not_found", "no such image");
+        return;
+    }
+    const char *v = st_db_val(res, 0, 0);
+    st_http_reply_raw(r, status, "application/json", v, strlen(v));
+}
+
+static const char *id_param(st_http_req *r)
+{
+    const char *id = st_http_param(r, "id");
+    if (!id || !st_uuid_valid(id)) {
+        st_http_reply_error(r, 404, "not_found", "no such image");
+        return NULL;
+    }
+    return id;
+}
+
+static int check_visibility(st_http_req *r, const img_caller *c, const char *vis)
+{
+    if (strcmp(vis, "private") && strcmp(vis, "public")) {
+        st_http_reply_error(r, 400, "invalid_request", "visibility is private or public");
+        return -1;
+    }
+    if (!strcmp(vis, "public") && !c->p.cloud_admin) {
+        st_http_reply_error(r, 403, "forbidden", "only cloud administrators publish images");
+        return -1;
+    }
+    return 0;
+}
+
+static int can_write(st_http_req *r, const img_caller *c)
+{
+    if (c->node || !st_principal_can_write(&c->p) || (!c->p.tenant[0] && !c->p.cloud_admin)) {
+        st_http_reply_error(r, 403, "forbidden", "this role may not change images");
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * 1 when the caller may change image id (its tenant owns it, or a cloud
+ * admin); else replies 404 (unseen) or 403 (public, not owned) and returns 0.
+ * *status gets the image's status.
+ */
+static int writable(st_http_req *r, st_db *db, const img_caller *c, const char *id,
+                    char status[16])
+{
+    PGresult *res = st_db_q(db, "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status"
+                                " FROM images.images m WHERE " IMG_VISIBLE " AND m.id = $3",
+                            tenant_or_null(c), c->p.cloud_admin ? "true" : "false", id);
+    if (!res) {
+        fail_db(r, db);
+        return 0;
+    }
+    int seen = PQntuples(res) == 1;
+    int owned = seen && st_db_val(res, 0, 0)[0] == 't';
+    if (seen)
+        snprintf(status, 16, "%s", st_db_val(res, 0, 1));
+    PQclear(res);
+    if (!seen) {
+        st_http_reply_error(r, 404, "not_found", "no such image");
+        return 0;
+    }
+    if (!owned && !c->p.cloud_admin) {
+        st_http_reply_error(r, 403, "forbidden", "the image belongs to the cloud");
+        return 0;
+    }
+    return 1;
+}
+
+static void h_create(st_http_req *r, void *arg)
+{
+    img_caller c;
+    if (img_api_auth(svc, r, &c) < 0 || !can_write(r, &c))
+        return;
+    json_t *b = st_http_json_body(r);
+    if (!b)
+        return;
+    static const char *const keys[] = {"name", "disk_format", "visibility", "min_disk_gib",
+                                       "min_memory_mib", NULL};
+    const char *name = NULL, *fmt = NULL, *vis = "private";
+    long long mind = 0, minm = 0;
+    char err[256];
+    if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
+        st_json_get_str(b, "name", 1, 1, 128, &name, err, sizeof err) < 0 ||
+        st_json_get_str(b, "disk_format", 1, 1, 16, &fmt, err, sizeof err) < 0 ||
+        st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0 ||
+        st_json_get_int(b, "min_disk_gib", 0, 0, 65536, &mind, err, sizeof err) < 0 ||
+        st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err) < 0) {
+        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
+        st_http_reply_error(r, 400, "invalid_request", "disk_format is raw or qcow2");
+        return;
+    }
+    if (check_visibility(r, &c, vis) < 0)
+        return;
+    char id[40], md[24], mm[24];
+    st_uuid_v4(id);
+    snprintf(md, sizeof md, "%lld", mind);
+    snprintf(mm, sizeof mm, "%lld", minm);
+    st_db *db = get_db(r);
+    if (!db)
+        return;
+    PGresult *res = st_db_q(db, "INSERT INTO images.images AS m (id, tenant_id, name, visibility,"
+                                " status, disk_format, min_disk_gib, min_memory_mib, created_by)"
+                                " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)"
+                                " RETURNING images.image_json(m)::text",
+                            id, tenant_or_null(&c), name, vis, fmt, md, mm,
+                            c.p.user[0] ? c.p.user : NULL);
+    if (!res)
+        fail_db(r, db);
+    else
+        reply_row(r, 201, res);
+    PQclear(res);
+    st_db_put(db);
+}
+
+static void h_list(st_http_req *r, void *arg)
+{
+    img_caller c;
+    if (img_api_auth(svc, r, &c) < 0)
+        return;
+    if (c.node) {
+        st_http_reply_error(r, 403, "forbidden", "nodes read images by id");
+        return;
+    }
+    const char *st = st_http_query(r, "status");
+    st_db *db = get_db(r);
+    if (!db)
+        return;
+    /* A cloud admin without a tenant sees every image; otherwise the tenant's and public. */
+    int all = c.p.cloud_admin && !c.p.tenant[0];
+    PGresult *res = st_db_q(db, "SELECT json_build_object('images', coalesce(json_agg("
+                                " images.image_json(m) ORDER BY m.created_at, m.id), '[]'))::text"
+                                " FROM images.images m WHERE " IMG_VISIBLE
+                                " AND ($3::text IS NULL OR m.status = $3)",
+                            tenant_or_null(&c), all ? "true" : "false", st);
+    if (!res)
+        fail_db(r, db);
+    else
+        reply_row(r, 200, res);
+    PQclear(res);
+    st_db_put(db);
+}
+
+static void h_show(st_http_req *r, void *arg)
+{
+    img_caller c;
+    if (img_api_auth(svc, r, &c) < 0)
+        return;
+    const char *id = id_param(r);
+    if (!id)
+        return;
+    st_db *db = get_db(r);
+    if (!db)
+        return;
+    PGresult *res = st_db_q(db, "SELECT images.image_json(m)::text FROM images.images m"
+                                " WHERE " IMG_VISIBLE " AND m.id = $3",
+                            tenant_or_null(&c), c.p.cloud_admin || c.node ? "true" : "false", id);
+    if (!res)
+        fail_db(r, db);
+    else
+        reply_row(r, 200, res);
+    PQclear(res);
+    st_db_put(db);
+}
+
+static void h_update(st_http_req *r, void *arg)
+{
+    img_caller c;
+    if (img_api_auth(svc, r, &c) < 0 || !can_write(r, &c))
+        return;
+    const char *id = id_param(r);
+    if (!id)
+        return;
+    json_t *b = st_http_json_body(r);
+    if (!b)
+        return;
+    static const char *const keys[] = {"name", "visibility", NULL};
+    const char *name = NULL, *vis = NULL;
+    char err[256], status[16];
+    if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
+        st_json_get_str(b, "name", 0, 1, 128, &name, err, sizeof err) < 0 ||
+        st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0) {
+        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        return;
+    }
+    if (vis && check_visibility(r, &c, vis) < 0)
+        return;
+    st_db *db = get_db(r);
+    if (!db)
+        return;
+    if (writable(r, db, &c, id, status)) {
+        PGresult *res = st_db_q(db, "UPDATE images.images m SET name = coalesce($2, name),"
+                                    " visibility = coalesce($3, visibility), updated_at = now()"
+                                    " WHERE id = $1 AND status <> 'deleted'"
+                                    " RETURNING images.image_json(m)::text",
+                                id, name, vis);
+        if (!res)
+            fail_db(r, db);
+        else
+            reply_row(r, 200, res);
+        PQclear(res);
+    }
+    st_db_put(db);
+}
+
+static void h_delete(st_http_req *r, void *arg)
+{
+    img_caller c;
+    if (img_api_auth(svc, r, &c) < 0 || !can_write(r, &c))
+        return;
+    const char *id = id_param(r);
+    if (!id)
+        return;
+    char status[16], sha[72] = "";
+    st_db *db = get_db(r);
+    if (!db)
+        return;
+    if (!writable(r, db, &c, id, status)) {
+        st_db_put(db);
+        return;
+    }
+    PGresult *res = st_db_q(db, "UPDATE images.images SET status = 'deleted', updated_at = now()"
+                                " WHERE id = $1 AND status <> 'deleted' RETURNING checksum",
+                            id);
+    if (!res) {
+        fail_db(r, db);
+        st_db_put(db);
+        return;
+    }
+    if (PQntuples(res) == 1 && st_db_val(res, 0, 0))
+        snprintf(sha, sizeof sha, "%s", st_db_val(res, 0, 0));
+    PQclear(res);
+    st_db_put(db);
+    st_http_reply_json(r, 204, NULL);
+    if (sha[0])
+        img_blob_gc(svc, sha);
+}
+
+static void signed_url(st_http_req *r, const char *method)
+{
+    img_caller c;
+    int put = strcmp(method, "PUT") == 0;
+    if (img_api_auth(svc, r, &c) < 0 || (put && !can_write(r, &c)))
+        return;
+    const char *id = id_param(r);
+    if (!id)
+        return;
+    st_db *db = get_db(r);
+    if (!db)
+        return;
+    char status[16] = "";
+    int ok = 0;
+    if (put) {
+        ok = writable(r, db, &c, id, status);
+    } else {
+        PGresult *res = st_db_q(db, "SELECT m.status FROM images.images m"
+                                    " WHERE " IMG_VISIBLE " AND m.id = $3",
+                                tenant_or_null(&c), c.p.cloud_admin || c.node ? "true" : "false",
+                                id);
+        if (!res)
+            fail_db(r, db);
+        else if (PQntuples(res) != 1)
+            st_http_reply_error(r, 404, "not_found", "no such image");
+        else
+            ok = snprintf(status, sizeof status, "%s", st_db_val(res, 0, 0)) > 0;
+        PQclear(res);
+    }
+    st_db_put(db);
+    if (!ok)
+        return;
+    if (strcmp(status, put ? "queued" : "active") != 0) {
+        st_http_reply_error(r, 409, "conflict", "the image is %s; %s", status,
+                            put ? "only a queued image takes an upload"
+                                : "only an active image can be downloaded");
+        return;
+    }
+    long long expires = (long long)time(NULL) + svc->url_ttl_s;
+    char url[512], exp[32];
+    img_url_sign(svc, method, id, expires, url, sizeof url);
+    time_t t = (time_t)expires;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    st_http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "url", url, "method", method,
+                                         "expires_at", exp));
+}
+
+static void h_upload_url(st_http_req *r, void *arg)
+{
+    signed_url(r, "PUT");
+}
+
+static void h_download_url(st_http_req *r, void *arg)
+{
+    signed_url(r, "GET");
+}
+
+void img_api_routes(img_svc *s, st_http_server *srv)
+{
+    svc = s;
+    st_http_route(srv, "POST /v1/images", h_create, NULL);
+    st_http_route(srv, "GET /v1/images", h_list, NULL);
+    st_http_route(srv, "GET /v1/images/{id}", h_show, NULL);
+    st_http_route(srv, "PATCH /v1/images/{id}", h_update, NULL);
+    st_http_route(srv, "DELETE /v1/images/{id}", h_delete, NULL);
+    st_http_route(srv, "POST /v1/images/{id}/upload-url", h_upload_url, NULL);
+    st_http_route(srv, "POST /v1/images/{id}/download-url", h_download_url, NULL);
+}

@@ -1,0 +1,143 @@
+/*
+ * auth.c - who may call the image service, and how.
+ *
+ *   the gateway   Authorization: Bearer <auth.internal_token> plus the
+ *                 X-Stratus-Tenant/User/Role/Cloud-Admin headers of the
+ *                 tenant it acts for (common/internal.h), on both listeners.
+ *   a node        Authorization: Bearer <auth.node_token> plus
+ *                 X-Stratus-Node: <node name>. Reads (metadata and bytes) of
+ *                 any active image, nothing else. auth.node_token defaults to
+ *                 the internal token until nodes get their own secret.
+ *   a signed URL  ?expires=<unix seconds>&sig=<hex HMAC-SHA256> on the data
+ *                 listener: minted by POST /v1/images/{id}/upload-url or
+ *                 download-url for a caller the API authorised, valid for one
+ *                 method on one image until it expires (like S3 pre-signed
+ *                 URLs). This is how a tenant streams GiBs without the
+ *                 gateway buffering them.
+ *
+ * Secrets are compared in constant time. The signature covers the method,
+ * the image id and the expiry under auth.url_key.
+ */
+#include "images.h"
+#include "stratus/crypto.h"
+#include "stratus/uuid.h"
+
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int bearer_is(const char *auth, const char *token)
+{
+    return auth && token && *token && strncmp(auth, "Bearer ", 7) == 0 &&
+           st_ct_streq(auth + 7, token);
+}
+
+static const char *node_secret(const img_svc *s)
+{
+    return s->node_token && *s->node_token ? s->node_token : s->internal_token;
+}
+
+static int node_name_ok(const char *n)
+{
+    size_t l = strlen(n);
+    if (l == 0 || l > 64)
+        return 0;
+    for (size_t i = 0; i < l; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+              (n[i] >= '0' && n[i] <= '9') || strchr("._-", n[i])))
+            return 0;
+    return 1;
+}
+
+int img_api_auth(img_svc *s, st_http_req *r, img_caller *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *node = st_http_header(r, "X-Stratus-Node");
+    if (node) {
+        if (!bearer_is(st_http_header(r, "Authorization"), node_secret(s)) ||
+            !node_name_ok(node)) {
+            st_http_add_header(r, "WWW-Authenticate", "Bearer");
+            st_http_reply_error(r, 401, "unauthorized", "a valid node credential is required");
+            return -1;
+        }
+        c->node = 1;
+        return 0;
+    }
+    return st_internal_auth(r, s->internal_token, &c->p);
+}
+
+static void sign(const img_svc *s, const char *method, const char *id, long long expires,
+                 char hex[65])
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "stratus-images\n%s\n%s\n%lld", method, id, expires);
+    unsigned char mac[32];
+    unsigned int ml = sizeof mac;
+    HMAC(EVP_sha256(), s->url_key, sizeof s->url_key, (unsigned char *)msg, (size_t)n, mac, &ml);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+}
+
+void img_url_sign(img_svc *s, const char *method, const char *id, long long expires, char *url,
+                  size_t urllen)
+{
+    char hex[65];
+    sign(s, method, id, expires, hex);
+    snprintf(url, urllen, "%s/v1/images/%s/file?expires=%lld&sig=%s", s->data_url, id, expires,
+             hex);
+}
+
+#define DENY(st, cd, m)                                                                          \
+    do {                                                                                         \
+        *status = (st);                                                                          \
+        *code = (cd);                                                                            \
+        *msg = (m);                                                                              \
+        return -1;                                                                               \
+    } while (0)
+
+int img_data_auth(img_svc *s, const img_head *h, const char *id, const char *method,
+                  img_caller *c, int *status, const char **code, const char **msg)
+{
+    memset(c, 0, sizeof *c);
+    char exp[24], sig[80];
+    if (img_query_get(h->query, "sig", sig, sizeof sig) == 0) {
+        if (img_query_get(h->query, "expires", exp, sizeof exp) < 0)
+            DENY(403, "forbidden", "signed URL without expires");
+        char *end;
+        long long e = strtoll(exp, &end, 10);
+        if (*end || e <= 0)
+            DENY(403, "forbidden", "signed URL with a malformed expiry");
+        if (e < (long long)time(NULL))
+            DENY(403, "expired", "the signed URL has expired; ask for a new one");
+        char want[65];
+        sign(s, method, id, e, want);
+        if (strlen(sig) != 64 || !st_ct_equal(sig, want, 64))
+            DENY(403, "forbidden", "the URL signature does not match");
+        c->signed_url = 1;
+        return 0;
+    }
+    const char *auth = img_head_get(h, "Authorization");
+    const char *node = img_head_get(h, "X-Stratus-Node");
+    if (node) {
+        if (!bearer_is(auth, node_secret(s)) || !node_name_ok(node))
+            DENY(401, "unauthorized", "a valid node credential is required");
+        c->node = 1;
+        return 0;
+    }
+    if (!bearer_is(auth, s->internal_token))
+        DENY(401, "unauthorized", "a valid service token or signed URL is required");
+    const char *tenant = img_head_get(h, "X-Stratus-Tenant");
+    const char *user = img_head_get(h, "X-Stratus-User");
+    const char *role = img_head_get(h, "X-Stratus-Role");
+    const char *admin = img_head_get(h, "X-Stratus-Cloud-Admin");
+    if ((tenant && !st_uuid_valid(tenant)) || (user && !st_uuid_valid(user)) ||
+        (role && strcmp(role, "admin") && strcmp(role, "member") && strcmp(role, "reader")))
+        DENY(400, "bad_request", "malformed X-Stratus-* principal headers");
+    snprintf(c->p.tenant, sizeof c->p.tenant, "%s", tenant ? tenant : "");
+    snprintf(c->p.user, sizeof c->p.user, "%s", user ? user : "");
+    snprintf(c->p.role, sizeof c->p.role, "%s", role ? role : "");
+    c->p.cloud_admin = admin && strcmp(admin, "true") == 0;
+    return 0;
+}

@@ -1,0 +1,539 @@
+/*
+ * stratus-images over real HTTP on loopback with a real PostgreSQL: image
+ * lifecycle, uploads and downloads with checksums, ranges, dedup, isolation
+ * between tenants, signed URLs, node credentials, qcow2 validation of
+ * hostile uploads, interrupted and chunked uploads.
+ */
+#include "disk_util.h"
+#include "st_test.h"
+#include "svc.h"
+#include "stratus/crypto.h"
+
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TA "11111111-1111-4111-8111-111111111111"
+#define TB "22222222-2222-4222-8222-222222222222"
+
+static svc S;
+static const who A = {TA, "member", 0}, B = {TB, "member", 0}, A_READER = {TA, "reader", 0},
+                 ADMIN = {NULL, NULL, 1};
+static char out[65536];
+
+static int suite_init(void)
+{
+    static const char *const extra[] = {"store.max_image_size=268435456", NULL};
+    return svc_start(&S, "images-svc", extra);
+}
+
+static int suite_clean(void)
+{
+    svc_free(&S);
+    return 0;
+}
+
+static void file_path(char *p, size_t n, const char *id)
+{
+    snprintf(p, n, "/v1/images/%s/file", id);
+}
+
+/* Uploads buf as image id for w; returns the HTTP status. */
+static long upload(const char *id, const who *w, const void *buf, size_t len)
+{
+    char p[128];
+    file_path(p, sizeof p, id);
+    st_resp r;
+    svc_data(&S, &r, "PUT", p, w, buf, len, NULL);
+    long st = r.status;
+    if (st != 200)
+        fprintf(stderr, "upload: %ld %s\n", st, r.body ? r.body : "");
+    st_resp_free(&r);
+    return st;
+}
+
+static void test_roundtrip(void)
+{
+    size_t n = 5 * 1048576 + 512;
+    uint8_t *buf = malloc(n);
+    uint64_t seed = 1;
+    tu_fill(&seed, buf, n);
+    char sha[65];
+    st_sha256_hex(buf, n, sha);
+    const char *id = svc_create(&S, &A, "round", "raw");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    char iid[40];
+    snprintf(iid, sizeof iid, "%s", id);
+    CU_ASSERT_STRING_EQUAL(svc_status(&S, iid), "queued");
+    char p[128];
+    file_path(p, sizeof p, iid);
+    st_resp r;
+    svc_data(&S, &r, "PUT", p, &A, buf, n, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "status")), "active");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "checksum")), sha);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "size_bytes")), n);
+    st_resp_free(&r);
+    /* A second upload into an active image is a conflict. */
+    svc_data(&S, &r, "PUT", p, &A, buf, 512, NULL);
+    ST_ASSERT_INT_EQ(r.status, 409);
+    CU_ASSERT_STRING_EQUAL(st_resp_error_code(&r), "conflict");
+    st_resp_free(&r);
+    /* Download: the same bytes, the checksum in a header. */
+    svc_data(&S, &r, "GET", p, &A, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_INT_EQ(r.len, n);
+    CU_ASSERT(r.len == n && memcmp(r.body, buf, n) == 0);
+    char *h = st_resp_header(&r, "X-Stratus-Sha256");
+    CU_ASSERT(h && strcmp(h, sha) == 0);
+    free(h);
+    st_resp_free(&r);
+    /* HEAD: headers only. */
+    svc_data(&S, &r, "HEAD", p, &A, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    h = st_resp_header(&r, "Content-Length");
+    CU_ASSERT(h && strtoull(h, NULL, 10) == n);
+    free(h);
+    st_resp_free(&r);
+
+    /* Ranges. */
+    static const struct { const char *range; long status; uint64_t a, len; } rs[] = {
+        {"Range: bytes=0-99", 206, 0, 100},
+        {"Range: bytes=1000-", 206, 1000, 0},
+        {"Range: bytes=-4096", 206, 0, 4096},
+        {"Range: bytes=5000-4999999999", 206, 5000, 0},
+        {"Range: bytes=99999999-", 416, 0, 0},
+        {"Range: bytes=0-1,5-6", 200, 0, 0},
+        {"Range: pages=1-2", 200, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+        const char *hh[] = {rs[i].range, NULL};
+        svc_data(&S, &r, "GET", p, &A, NULL, 0, hh);
+        ST_ASSERT_INT_EQ(r.status, rs[i].status);
+        if (rs[i].status == 206) {
+            uint64_t a = rs[i].a, len = rs[i].len;
+            if (i == 2)
+                a = n - 4096;
+            if (!len)
+                len = n - a;
+            ST_ASSERT_INT_EQ(r.len, len);
+            CU_ASSERT(r.len == len && memcmp(r.body, buf + a, len) == 0);
+            char *cr = st_resp_header(&r, "Content-Range");
+            char want[96];
+            snprintf(want, sizeof want, "bytes %llu-%llu/%zu", (unsigned long long)a,
+                     (unsigned long long)(a + len - 1), n);
+            CU_ASSERT(cr && strcmp(cr, want) == 0);
+            free(cr);
+        } else if (rs[i].status == 416) {
+            char *cr = st_resp_header(&r, "Content-Range");
+            char want[64];
+            snprintf(want, sizeof want, "bytes */%zu", n);
+            CU_ASSERT(cr && strcmp(cr, want) == 0);
+            free(cr);
+        } else {
+            ST_ASSERT_INT_EQ(r.len, n);
+        }
+        st_resp_free(&r);
+    }
+    free(buf);
+}
+
+static void test_dedup_and_gc(void)
+{
+    uint8_t buf[65536];
+    uint64_t seed = 77;
+    tu_fill(&seed, buf, sizeof buf);
+    int before = svc_blob_count(&S);
+    char a[40], b[40];
+    snprintf(a, sizeof a, "%s", svc_create(&S, &A, "one", "raw"));
+    snprintf(b, sizeof b, "%s", svc_create(&S, &B, "two", "raw"));
+    ST_ASSERT_INT_EQ(upload(a, &A, buf, sizeof buf), 200);
+    ST_ASSERT_INT_EQ(upload(b, &B, buf, sizeof buf), 200);
+    ST_ASSERT_INT_EQ(svc_blob_count(&S), before + 1); /* stored once */
+    char p[128];
+    st_resp r;
+    snprintf(p, sizeof p, "/v1/images/%s", a);
+    svc_api(&S, &r, "DELETE", p, &A, NULL);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(svc_blob_count(&S), before + 1); /* still used by b */
+    CU_ASSERT_STRING_EQUAL(svc_status(&S, a), "?"); /* deleted: gone from the API */
+    file_path(p, sizeof p, b);
+    svc_data(&S, &r, "GET", p, &B, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT(r.len == sizeof buf && memcmp(r.body, buf, sizeof buf) == 0);
+    st_resp_free(&r);
+    snprintf(p, sizeof p, "/v1/images/%s", b);
+    svc_api(&S, &r, "DELETE", p, &B, NULL);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(svc_blob_count(&S), before); /* the last user went: the blob too */
+}
+
+static void test_isolation(void)
+{
+    uint8_t buf[4096] = {1, 2, 3};
+    char priv[40], pub[40], p[160];
+    snprintf(priv, sizeof priv, "%s", svc_create(&S, &A, "mine", "raw"));
+    ST_ASSERT_INT_EQ(upload(priv, &A, buf, sizeof buf), 200);
+    st_resp r;
+    /* B sees nothing of A's private image: 404 everywhere, never 403. */
+    snprintf(p, sizeof p, "/v1/images/%s", priv);
+    svc_api(&S, &r, "GET", p, &B, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_api(&S, &r, "PATCH", p, &B, "{\"name\":\"stolen\"}");
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_api(&S, &r, "DELETE", p, &B, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    file_path(p, sizeof p, priv);
+    svc_data(&S, &r, "GET", p, &B, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", "/v1/images", &B, NULL);
+    CU_ASSERT(r.body && !strstr(r.body, priv));
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", "/v1/images", &A, NULL);
+    CU_ASSERT(r.body && strstr(r.body, priv));
+    st_resp_free(&r);
+    /* Readers read, members write; only cloud admins publish. */
+    svc_api(&S, &r, "POST", "/v1/images", &A_READER, "{\"name\":\"x\",\"disk_format\":\"raw\"}");
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    svc_api(&S, &r, "POST", "/v1/images", &A,
+            "{\"name\":\"x\",\"disk_format\":\"raw\",\"visibility\":\"public\"}");
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    snprintf(p, sizeof p, "/v1/images/%s", priv);
+    svc_api(&S, &r, "PATCH", p, &A, "{\"visibility\":\"public\"}");
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    svc_api(&S, &r, "PATCH", p, &A, "{\"name\":\"renamed\"}");
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT(r.body && strstr(r.body, "\"renamed\""));
+    st_resp_free(&r);
+    /* A public image of the cloud: everyone reads it, no tenant changes it. */
+    svc_api(&S, &r, "POST", "/v1/images", &ADMIN,
+            "{\"name\":\"debian\",\"disk_format\":\"raw\",\"visibility\":\"public\"}");
+    ST_ASSERT_INT_EQ_FATAL(r.status, 201);
+    snprintf(pub, sizeof pub, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(upload(pub, &ADMIN, buf, sizeof buf), 200);
+    file_path(p, sizeof p, pub);
+    svc_data(&S, &r, "GET", p, &B, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    snprintf(p, sizeof p, "/v1/images/%s", pub);
+    svc_api(&S, &r, "DELETE", p, &B, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    /* No token, a wrong token: 401. */
+    file_path(p, sizeof p, pub);
+    svc_data(&S, &r, "GET", p, NULL, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/images", S.api);
+    st_http(&r, "GET", url, "wrong", NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+}
+
+static void sign(const char *method, const char *id, long long exp, char hex[65])
+{
+    uint8_t key[32];
+    for (int i = 0; i < 32; i++)
+        sscanf(&SVC_URL_KEY[2 * i], "%2hhx", &key[i]);
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "stratus-images\n%s\n%s\n%lld", method, id, exp);
+    unsigned char mac[32];
+    unsigned int ml = 32;
+    HMAC(EVP_sha256(), key, 32, (unsigned char *)msg, (size_t)n, mac, &ml);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+}
+
+static void test_signed_urls_and_nodes(void)
+{
+    uint8_t buf[8192];
+    uint64_t seed = 9;
+    tu_fill(&seed, buf, sizeof buf);
+    char id[40], p[256];
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "signed", "raw"));
+    st_resp r;
+    /* The gateway asks for an upload URL on a tenant's behalf... */
+    snprintf(p, sizeof p, "/v1/images/%s/upload-url", id);
+    svc_api(&S, &r, "POST", p, &B, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404); /* (not for another tenant) */
+    st_resp_free(&r);
+    svc_api(&S, &r, "POST", p, &A, NULL);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    char url[512];
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(r.json, "url")));
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.json, "method")), "PUT");
+    st_resp_free(&r);
+    /* ...a tampered URL and one for another method are refused... */
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s", url);
+    bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+    svc_data(&S, &r, "PUT", bad, NULL, buf, sizeof buf, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    char sig[65];
+    long long exp = (long long)time(NULL) + 600;
+    sign("GET", id, exp, sig);
+    snprintf(bad, sizeof bad, "%s/v1/images/%s/file?expires=%lld&sig=%s", S.data, id, exp, sig);
+    svc_data(&S, &r, "PUT", bad, NULL, buf, sizeof buf, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    sign("PUT", id, (long long)time(NULL) - 5, sig); /* expired */
+    snprintf(bad, sizeof bad, "%s/v1/images/%s/file?expires=%lld&sig=%s", S.data, id,
+             (long long)time(NULL) - 5, sig);
+    svc_data(&S, &r, "PUT", bad, NULL, buf, sizeof buf, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    CU_ASSERT_STRING_EQUAL(st_resp_error_code(&r), "expired");
+    st_resp_free(&r);
+    /* ...and the tenant streams straight to the data listener with the real one. */
+    svc_data(&S, &r, "PUT", url, NULL, buf, sizeof buf, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    snprintf(p, sizeof p, "/v1/images/%s/download-url", id);
+    svc_api(&S, &r, "POST", p, &A_READER, NULL);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(r.json, "url")));
+    st_resp_free(&r);
+    svc_data(&S, &r, "GET", url, NULL, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT(r.len == sizeof buf && memcmp(r.body, buf, sizeof buf) == 0);
+    st_resp_free(&r);
+
+    /* A node fetches any active image with its own credential, and only reads. */
+    char nurl[256];
+    snprintf(nurl, sizeof nurl, "%s/v1/images/%s/file", S.data, id);
+    const char *nh[] = {"X-Stratus-Node: node-1", NULL};
+    st_http(&r, "GET", nurl, SVC_NODE_TOKEN, NULL, nh);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT(r.len == sizeof buf && memcmp(r.body, buf, sizeof buf) == 0);
+    st_resp_free(&r);
+    st_http(&r, "GET", nurl, SVC_TOKEN "x", NULL, nh);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+    char n2[40];
+    snprintf(n2, sizeof n2, "%s", svc_create(&S, &A, "node-upload", "raw"));
+    snprintf(nurl, sizeof nurl, "%s/v1/images/%s/file", S.data, n2);
+    st_http_n(&r, "PUT", nurl, SVC_NODE_TOKEN, (const char *)buf, 512, nh);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    snprintf(nurl, sizeof nurl, "%s/v1/images/%s", S.api, id);
+    st_http(&r, "GET", nurl, SVC_NODE_TOKEN, NULL, nh);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+}
+
+/* Creates a qcow2 with qemu-img (options), patches bytes, uploads it. */
+static long upload_qcow2(const char *opts, long patch_off, const void *patch, size_t plen,
+                         char *msg, size_t msglen)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/up.qcow2", S.dir);
+    unlink(path);
+    if (tu_run(out, sizeof out, "qemu-img create -q -f qcow2 %s '%s' 8M", opts, path) != 0)
+        return -1;
+    FILE *f = fopen(path, "r+b");
+    if (patch) {
+        fseek(f, patch_off, SEEK_SET);
+        fwrite(patch, 1, plen, f);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+        n = 0;
+    fclose(f);
+    char id[40], p[128];
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "q", "qcow2"));
+    file_path(p, sizeof p, id);
+    st_resp r;
+    svc_data(&S, &r, "PUT", p, &A, buf, (size_t)n, NULL);
+    long st = r.status;
+    const char *m = r.json ? json_string_value(json_object_get(json_object_get(r.json, "error"),
+                                                               "message"))
+                           : NULL;
+    snprintf(msg, msglen, "%s", m ? m : "");
+    if (st == 200) {
+        CU_ASSERT(json_integer_value(json_object_get(r.json, "virtual_size_bytes")) == 8 << 20);
+    } else {
+        CU_ASSERT_STRING_EQUAL(svc_status(&S, id), "killed");
+    }
+    st_resp_free(&r);
+    free(buf);
+    return st;
+}
+
+static void test_qcow2_validation(void)
+{
+    char msg[512];
+    ST_ASSERT_INT_EQ(upload_qcow2("", 0, NULL, 0, msg, sizeof msg), 200);
+    ST_ASSERT_INT_EQ(upload_qcow2("-o compat=0.10", 0, NULL, 0, msg, sizeof msg), 200);
+    static const uint8_t enc[4] = {0, 0, 0, 1}, ver[4] = {0, 0, 0, 4},
+                         l1far[8] = {0, 0, 0, 1, 0, 0, 0, 0}, cbits[4] = {0, 0, 0, 40},
+                         incompat[8] = {0, 0, 0, 0, 0, 0, 0, 0x20};
+    static const struct { long off; const uint8_t *b; size_t n; const char *want; } bad[] = {
+        {32, enc, 4, "encrypted"},
+        {4, ver, 4, "version 4"},
+        {40, l1far, 8, "outside the file"},
+        {20, cbits, 4, "cluster size"},
+        {72, incompat, 8, "incompatible feature bit 5"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        long st = upload_qcow2("", bad[i].off, bad[i].b, bad[i].n, msg, sizeof msg);
+        ST_ASSERT_INT_EQ(st, 400);
+        if (!strstr(msg, bad[i].want))
+            fprintf(stderr, "want '%s' in '%s'\n", bad[i].want, msg);
+        CU_ASSERT(strstr(msg, bad[i].want) != NULL);
+    }
+    /* An overlay naming a host file as its backing file. */
+    char base[600];
+    snprintf(base, sizeof base, "%s/hostfile", S.dir);
+    tu_write_random_file(base, 8 << 20, 1);
+    char opts[700];
+    snprintf(opts, sizeof opts, "-b '%s' -F raw", base);
+    ST_ASSERT_INT_EQ(upload_qcow2(opts, 0, NULL, 0, msg, sizeof msg), 400);
+    CU_ASSERT(strstr(msg, "backing file") != NULL);
+    /* A raw image that is not whole sectors, an empty one, a wrong client checksum. */
+    char id[40], p[128];
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "odd", "raw"));
+    ST_ASSERT_INT_EQ(upload(id, &A, "abc", 3), 400);
+    CU_ASSERT_STRING_EQUAL(svc_status(&S, id), "killed");
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "sum", "raw"));
+    file_path(p, sizeof p, id);
+    const char *h[] = {"X-Stratus-Sha256: 0000000000000000000000000000000000000000000000000000000000000000", NULL};
+    st_resp r;
+    uint8_t z[512] = {0};
+    svc_data(&S, &r, "PUT", p, &A, z, sizeof z, h);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    CU_ASSERT_STRING_EQUAL(st_resp_error_code(&r), "checksum_mismatch");
+    st_resp_free(&r);
+    CU_ASSERT_STRING_EQUAL(svc_status(&S, id), "killed");
+    ST_ASSERT_INT_EQ(svc_tmp_count(&S), 0);
+}
+
+static void test_interrupted_and_chunked(void)
+{
+    char id[40], head[512];
+    /* Interrupted: Content-Length promises 10 MiB, 1 MiB comes, the client goes. */
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "cut", "raw"));
+    int blobs = svc_blob_count(&S);
+    int fd = svc_raw_connect(&S);
+    CU_ASSERT_FATAL(fd >= 0);
+    int hl = snprintf(head, sizeof head,
+                      "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      SVC_TOKEN "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
+                      "Content-Length: 10485760\r\n\r\n", id);
+    CU_ASSERT(send(fd, head, (size_t)hl, 0) == hl);
+    static uint8_t mib[1 << 20];
+    CU_ASSERT(send(fd, mib, sizeof mib, 0) == (ssize_t)sizeof mib);
+    usleep(200000);
+    close(fd);
+    const char *st = "";
+    for (int i = 0; i < 100; i++) {
+        st = svc_status(&S, id);
+        if (strcmp(st, "saving") != 0)
+            break;
+        usleep(50000);
+    }
+    CU_ASSERT_STRING_EQUAL(st, "killed");
+    ST_ASSERT_INT_EQ(svc_tmp_count(&S), 0);
+    ST_ASSERT_INT_EQ(svc_blob_count(&S), blobs);
+
+    /* Chunked, with Expect: 100-continue, odd chunk sizes and a trailer. */
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "chunks", "raw"));
+    fd = svc_raw_connect(&S);
+    hl = snprintf(head, sizeof head,
+                  "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SVC_TOKEN
+                  "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
+                  "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n", id);
+    CU_ASSERT(send(fd, head, (size_t)hl, 0) == hl);
+    char cont[64] = "";
+    ssize_t k = recv(fd, cont, sizeof cont - 1, 0);
+    CU_ASSERT(k > 0 && strncmp(cont, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+    uint8_t *all = malloc(3 << 20);
+    uint64_t seed = 5;
+    tu_fill(&seed, all, 3 << 20);
+    size_t sent = 0, sizes[] = {1, 511, 70000, 1 << 20, 1000000, 1026640};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char ch[32];
+        int cl = snprintf(ch, sizeof ch, "%zx;ext=1\r\n", sizes[i]);
+        send(fd, ch, (size_t)cl, 0);
+        send(fd, all + sent, sizes[i], 0);
+        send(fd, "\r\n", 2, 0);
+        sent += sizes[i];
+    }
+    const char tail[] = "0\r\nX-Trailer: yes\r\n\r\n";
+    send(fd, tail, sizeof tail - 1, 0);
+    int status = svc_raw_reply(fd, out, sizeof out);
+    close(fd);
+    ST_ASSERT_INT_EQ(status, 200);
+    if (status != 200)
+        fprintf(stderr, "%s\n", out);
+    char sha[65];
+    st_sha256_hex(all, sent, sha);
+    CU_ASSERT(strstr(out, sha) != NULL);
+    free(all);
+
+    /* Malformed framing and smuggling attempts are 400 and kill nothing else. */
+    static const char *const bad[] = {
+        "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        "PUT /v1/images/%s/file HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "PUT /v1/images/%s/file HTTP/1.1\r\n X-Folded: yes\r\n\r\n",
+        "PUT /v1/images/%s/file HTTP/1.1\nHost: x\n\n\r\n\r\n",
+        "PUT /v1/images/%s/file HTTP/2.0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fd = svc_raw_connect(&S);
+        hl = snprintf(head, sizeof head, bad[i], id);
+        send(fd, head, (size_t)hl, 0);
+        status = svc_raw_reply(fd, out, sizeof out);
+        close(fd);
+        CU_ASSERT(status >= 400 && status < 600);
+        if (status < 400)
+            fprintf(stderr, "bad request %zu got %d\n", i, status);
+    }
+}
+
+static void test_clean_stop(void)
+{
+    svc_stop(&S); /* fails on an unclean exit or a sanitizer report in the log */
+}
+
+static CU_TestInfo tests[] = {
+    {"upload, download and HEAD round-trip with SHA-256; ranges give 206/416", test_roundtrip},
+    {"identical bytes are stored once; the blob goes with its last image", test_dedup_and_gc},
+    {"tenants never see each other's private images; roles and publishing", test_isolation},
+    {"signed URLs work once minted and refuse tampering, method swaps, expiry; nodes read",
+     test_signed_urls_and_nodes},
+    {"qcow2 uploads are validated; hostile headers get 400 with the reason",
+     test_qcow2_validation},
+    {"interrupted uploads leave a killed image and no blob; chunked uploads work",
+     test_interrupted_and_chunked},
+    {"SIGTERM stops the service cleanly (and its log has no sanitizer report)", test_clean_stop},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"service", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

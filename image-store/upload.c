@@ -1,0 +1,290 @@
+/*
+ * upload.c - PUT /v1/images/{id}/file on the data listener: the image's
+ * bytes, streamed.
+ *
+ *   1. The caller may write the image (gateway principal of its tenant or a
+ *      cloud admin, or a signed PUT URL), and the image moves queued ->
+ *      saving in one conditional UPDATE (a second upload gets 409).
+ *   2. The body (Content-Length or chunked, "Expect: 100-continue" honoured
+ *      only now, so a refused upload never sends its GiBs) goes to a
+ *      temporary file in 1 MiB pieces, hashed with SHA-256 (OpenSSL EVP) on
+ *      the way: one pass, a few MiB of memory for any size. The image's
+ *      updated_at is touched every few seconds; a silent 'saving' image is
+ *      killed by the reaper (the service died mid-upload).
+ *   3. Checks: the size limit, an optional X-Stratus-Sha256 the client
+ *      computed, and for qcow2 the header validator and a walk of the L1/L2
+ *      tables (stratus_disk): a hostile header is a 400 with the reason.
+ *   4. blobs.c stores the blob (dedup by hash) and activates the image.
+ *
+ * Any failure removes the temporary file and marks the image killed with
+ * the reason: never a half blob, never an active image without its bytes.
+ */
+#include "images.h"
+#include "stratus/disk.h"
+#include "stratus/log.h"
+#include "stratus/metrics.h"
+#include "stratus/timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define PIECE (1u << 20)
+
+/* Loads the image and checks the caller may upload to it; replies on failure. */
+static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char *id,
+                      char fmt[16])
+{
+    if (who->node) {
+        img_conn_error(c, 403, "forbidden", "nodes upload through signed URLs");
+        return -1;
+    }
+    if (!who->signed_url && (!st_principal_can_write(&who->p) ||
+                             (!who->p.tenant[0] && !who->p.cloud_admin))) {
+        img_conn_error(c, 403, "forbidden", "this role may not change images");
+        return -1;
+    }
+    st_db *db = st_db_get(s->db, 5000);
+    if (!db) {
+        img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+        return -1;
+    }
+    int any = who->signed_url || who->p.cloud_admin;
+    PGresult *r = st_db_q(db, "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status,"
+                              " m.disk_format FROM images.images m"
+                              " WHERE " IMG_VISIBLE " AND m.id = $3",
+                          who->p.tenant[0] ? who->p.tenant : NULL, any ? "true" : "false", id);
+    int rc = -1;
+    if (!r) {
+        img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+    } else if (PQntuples(r) != 1) {
+        img_conn_error(c, 404, "not_found", "no such image");
+    } else if (st_db_val(r, 0, 0)[0] != 't' && !any) {
+        img_conn_error(c, 403, "forbidden", "the image belongs to the cloud");
+    } else {
+        snprintf(fmt, 16, "%s", st_db_val(r, 0, 2));
+        char status[16];
+        snprintf(status, sizeof status, "%s", st_db_val(r, 0, 1));
+        long long n = st_db_x(db, "UPDATE images.images SET status = 'saving', updated_at = now()"
+                                  " WHERE id = $1 AND status = 'queued'", id);
+        if (n == 1)
+            rc = 0;
+        else if (n == 0)
+            img_conn_error(c, 409, "conflict", "the image is %s; only a queued image takes an "
+                                               "upload", status);
+        else
+            img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+    }
+    PQclear(r);
+    st_db_put(db);
+    return rc;
+}
+
+/* 0 while the image is still ours to fill ('saving'); -1 when someone deleted it. */
+static int heartbeat(img_svc *s, const char *id)
+{
+    st_db *db = st_db_get(s->db, 5000);
+    if (!db)
+        return 0; /* a database hiccup is not the client's fault */
+    long long n = st_db_x(db, "UPDATE images.images SET updated_at = now()"
+                              " WHERE id = $1 AND status = 'saving'", id);
+    st_db_put(db);
+    return n == 0 ? -1 : 0;
+}
+
+/* Validates a finished qcow2 upload; fills the virtual size. */
+static int check_qcow2(const char *path, uint64_t size, uint64_t *vsize, char *err,
+                       size_t errlen)
+{
+    size_t n = size < (2u << 20) ? (size_t)size : (2u << 20);
+    uint8_t *buf = malloc(n ? n : 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = -EIO;
+    if (buf && fd >= 0 && pread(fd, buf, n, 0) == (ssize_t)n)
+        rc = st_qcow2_validate_header(buf, n, size, err, errlen);
+    else
+        snprintf(err, errlen, "cannot read the upload back");
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    if (rc < 0)
+        return rc;
+    st_disk *d;
+    char derr[256];
+    rc = st_disk_open_ex(path, ST_DISK_RDONLY | ST_DISK_FMT_QCOW2 | ST_DISK_NO_BACKING, &d, derr,
+                         sizeof derr);
+    if (rc == 0) {
+        rc = st_disk_check_tables(d, derr, sizeof derr);
+        *vsize = st_disk_size(d);
+        st_disk_close(d);
+    }
+    if (rc < 0) {
+        /* The path is ours, not the client's: keep only the reason. */
+        const char *p = strstr(derr, "': ");
+        snprintf(err, errlen, "%s", p ? p + 3 : derr);
+    }
+    return rc;
+}
+
+static void count(const char *result)
+{
+    char l[48];
+    snprintf(l, sizeof l, "result=\"%s\"", result);
+    st_metric_add(st_counter("images_uploads_total", "Uploads finished, by result.", l), 1);
+}
+
+void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
+{
+    img_caller who;
+    int status;
+    const char *code, *msg;
+    if (img_data_auth(s, h, id, "PUT", &who, &status, &code, &msg) < 0) {
+        img_conn_error(c, status, code, "%s", msg);
+        return;
+    }
+    if (!h->chunked && h->content_length < 0) {
+        img_conn_error(c, 411, "length_required", "send Content-Length or chunked data");
+        return;
+    }
+    if (h->content_length > 0 && (uint64_t)h->content_length > s->max_size) {
+        img_conn_error(c, 413, "too_large", "images are limited to %llu bytes",
+                       (unsigned long long)s->max_size);
+        return;
+    }
+    const char *want_sha = img_head_get(h, "X-Stratus-Sha256");
+    if (want_sha && strlen(want_sha) != 64) {
+        img_conn_error(c, 400, "invalid_request", "X-Stratus-Sha256 must be 64 hex digits");
+        return;
+    }
+    char fmt[16];
+    if (may_upload(s, c, &who, id, fmt) < 0)
+        return;
+
+    char tmp[PATH_MAX + 64], err[512] = "", sha[65];
+    int http = 500;
+    const char *ecode = "internal";
+    snprintf(tmp, sizeof tmp, "%s/upload-%s-%s", s->tmp_dir, id, img_conn_reqid(c));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    uint8_t *buf = malloc(PIECE);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint64_t total = 0, vsize = 0;
+    int64_t last_beat = st_mono_us();
+    static st_metric *bytes_in;
+    if (!bytes_in)
+        bytes_in = st_counter("images_upload_bytes_total", "Image bytes received.", "");
+    if (fd < 0 || !buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        snprintf(err, sizeof err, "cannot start the upload: %s", strerror(errno));
+        goto fail;
+    }
+    for (;;) {
+        ssize_t k = img_conn_body(c, buf, PIECE);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            http = 400;
+            ecode = "bad_request";
+            snprintf(err, sizeof err, "the upload was interrupted after %llu bytes (%s)",
+                     (unsigned long long)total, k == -EPROTO ? "malformed chunked data"
+                                                             : strerror((int)-k));
+            goto fail;
+        }
+        total += (uint64_t)k;
+        if (total > s->max_size) {
+            http = 413;
+            ecode = "too_large";
+            snprintf(err, sizeof err, "images are limited to %llu bytes",
+                     (unsigned long long)s->max_size);
+            goto fail;
+        }
+        EVP_DigestUpdate(md, buf, (size_t)k);
+        for (ssize_t off = 0; off < k;) {
+            ssize_t w = write(fd, buf + off, (size_t)(k - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                snprintf(err, sizeof err, "writing the upload failed: %s", strerror(errno));
+                goto fail;
+            }
+            off += w;
+        }
+        st_metric_add(bytes_in, (double)k);
+        if (st_mono_us() - last_beat > (int64_t)s->stale_s * 250000) {
+            last_beat = st_mono_us();
+            if (heartbeat(s, id) < 0) {
+                http = 409;
+                ecode = "conflict";
+                snprintf(err, sizeof err, "the image was deleted during the upload");
+                goto fail;
+            }
+        }
+    }
+    unsigned char dg[32];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md, dg, &dl);
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", dg[i]);
+    http = 400;
+    ecode = "invalid_image";
+    if (total == 0) {
+        snprintf(err, sizeof err, "the upload is empty");
+        goto fail;
+    }
+    if (want_sha && strcasecmp(want_sha, sha) != 0) {
+        ecode = "checksum_mismatch";
+        snprintf(err, sizeof err, "the data's SHA-256 is %s, not the %s the client sent", sha,
+                 want_sha);
+        goto fail;
+    }
+    if (strcmp(fmt, "qcow2") == 0) {
+        if (check_qcow2(tmp, total, &vsize, err, sizeof err) < 0)
+            goto fail;
+    } else {
+        if (total % 512) {
+            snprintf(err, sizeof err, "a raw image must be a whole number of 512-byte sectors "
+                                      "(%llu bytes)", (unsigned long long)total);
+            goto fail;
+        }
+        vsize = total;
+    }
+    close(fd);
+    fd = -1;
+    int rc = img_blob_commit(s, id, tmp, sha, total, vsize, err, sizeof err);
+    if (rc < 0) {
+        http = rc == -ECANCELED ? 409 : 503;
+        ecode = rc == -ECANCELED ? "conflict" : "unavailable";
+        goto fail;
+    }
+    unlink(tmp);
+    EVP_MD_CTX_free(md);
+    free(buf);
+    count("active");
+    st_info("images.uploaded", "image %s active: %llu bytes, sha256 %s", id,
+            (unsigned long long)total, sha);
+    st_db *db = st_db_get(s->db, 5000);
+    PGresult *r = db ? st_db_q(db, "SELECT images.image_json(m)::text FROM images.images m"
+                                   " WHERE id = $1", id)
+                     : NULL;
+    if (r && PQntuples(r) == 1)
+        img_conn_reply(c, 200, "application/json", st_db_val(r, 0, 0),
+                       strlen(st_db_val(r, 0, 0)), NULL);
+    else
+        img_conn_reply(c, 204, NULL, NULL, 0, NULL);
+    PQclear(r);
+    if (db)
+        st_db_put(db);
+    return;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    EVP_MD_CTX_free(md);
+    free(buf);
+    img_kill(s, id, err);
+    count("killed");
+    img_conn_error(c, http, ecode, "%s", err);
+}

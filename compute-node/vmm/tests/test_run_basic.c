@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <stdio.h>
+
 #include "harness.h"
 #include "st_test.h"
 #include "vg.h"
@@ -64,6 +67,46 @@ static void test_pci_missing_device_fails(void)
     guest_result_free(&r);
 }
 
+/* 1 while pid runs (a zombie does not count). */
+static int running(pid_t pid)
+{
+    char path[64], st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int ok = fscanf(f, "%*d %*s %c", &st) == 1;
+    fclose(f);
+    return ok && st != 'Z';
+}
+
+/* CPU time of p's thread named vcpu0 from /proc (utime + stime, in ns), or -1. */
+static long long proc_vcpu0_ns(pid_t pid)
+{
+    char path[128], comm[32];
+    long long best = -1;
+    for (int tid = pid; tid < pid + 64; tid++) {
+        snprintf(path, sizeof path, "/proc/%d/task/%d/comm", (int)pid, tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ok = fgets(comm, sizeof comm, f) && !strncmp(comm, "vcpu0", 5);
+        fclose(f);
+        if (!ok)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, tid);
+        f = fopen(path, "r");
+        unsigned long long ut = 0, st = 0;
+        if (f && fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                        &st) == 2)
+            best = (long long)(ut + st) * (1000000000ll / sysconf(_SC_CLK_TCK));
+        if (f)
+            fclose(f);
+        break;
+    }
+    return best;
+}
+
 static void test_cpu_metering(void)
 {
     guest_proc p;
@@ -77,14 +120,22 @@ static void test_cpu_metering(void)
     long long t0 = st_now_ms();
     CU_ASSERT_FATAL(vt_wait_exists(vm.sock, 10000) == 0);
     /* Poll the counters until the VMM is gone; keep the last answer. */
-    long long cpu_ns = -1, cycles = -1, khz = 0;
+    long long cpu_ns = -1, cycles = -1, khz = 0, proc_ns = -1, at_ns = -1;
     for (;;) {
         json_t *j = NULL;
         if (vt_http_json(vm.sock, "GET", "/vm/counters", NULL, &j) != 200) {
             json_decref(j);
-            break;
+            if (!running(p.pid))
+                break;
+            usleep(5000);
+            continue;
         }
+        long long p_ns = proc_vcpu0_ns(p.pid);
         cpu_ns = json_integer_value(json_object_get(j, "cpu_time_ns_total"));
+        if (p_ns >= 0) {
+            proc_ns = p_ns; /* the kernel's own account of the same thread, just after */
+            at_ns = cpu_ns;
+        }
         cycles = json_integer_value(json_object_get(j, "cycles_total"));
         khz = json_integer_value(json_object_get(j, "tsc_khz"));
         json_decref(j);
@@ -93,9 +144,20 @@ static void test_cpu_metering(void)
     long long wall_ms = st_now_ms() - t0;
     ST_ASSERT_INT_EQ(guest_wait(&p, 20000, &r), GUEST_PASS);
     guest_result_free(&r);
-    /* The guest burned ms of CPU in ring 3; the vCPU thread's clock saw it. */
-    st_assert_fmt(cpu_ns >= ms * 1000000 * 8 / 10, 0, __FILE__, __LINE__,
-                  "cpu_time_ns_total %lld should be near %lld ms", cpu_ns, ms);
+    /* The guest spun in ring 3 for ms of wall time; the vCPU thread ran for the share of
+     * it the host scheduled: all of it on an idle host (measured here: 1196 of 1200 ms),
+     * less when the 2 shared cores are busy. So the counter must agree with the kernel's
+     * own account of that thread (/proc, 10 ms ticks), stay within the wall time, and
+     * show a real part of the requested time. */
+    fprintf(stderr, "cpu scenario: %lld ms requested, cpu_time_ns_total %lld, /proc %lld, wall %lld ms\n",
+            ms, cpu_ns, proc_ns, wall_ms);
+    CU_ASSERT(proc_ns >= 0);
+    long long diff = at_ns > proc_ns ? at_ns - proc_ns : proc_ns - at_ns;
+    st_assert_fmt(diff <= 50000000 + at_ns / 10, 0, __FILE__, __LINE__,
+                  "cpu_time_ns %lld and /proc's %lld for the same thread disagree", at_ns,
+                  proc_ns);
+    st_assert_fmt(cpu_ns >= ms * 1000000 / 4, 0, __FILE__, __LINE__,
+                  "cpu_time_ns_total %lld should be a real part of %lld ms", cpu_ns, ms);
     st_assert_fmt(cpu_ns <= (wall_ms + 100) * 1000000, 0, __FILE__, __LINE__,
                   "cpu_time_ns_total %lld cannot exceed the wall time %lld ms", cpu_ns, wall_ms);
     CU_ASSERT(khz > 0);

@@ -147,6 +147,13 @@ void vmm_vm_guest_reset(vmm_vm *vm)
         vmm_vm_stop(vm, 0);
         return;
     }
-    /* A vCPU cannot wait for itself to park: reboot from the event thread. */
+    /* Stop every vCPU now (the caller parks as soon as it returns), so the guest runs
+     * nothing after its reset; the reboot itself happens on the event thread, since a
+     * vCPU cannot wait for itself to park. */
+    pthread_mutex_lock(&vm->lock);
+    if (vm->state == VMM_RUNNING)
+        __atomic_store_n(&vm->state, VMM_PAUSED, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&vm->lock);
+    kick_all(vm);
     event_base_once(vm->base, -1, EV_TIMEOUT, reset_cb, vm, NULL);
 }

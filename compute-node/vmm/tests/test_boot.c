@@ -69,6 +69,42 @@ static void test_i8042_reset_shuts_down(void)
     ST_ASSERT_INT_EQ(boot(&c, "\"on_reset\": \"shutdown\""), 0);
 }
 
+static int count_lines(const char *path, const char *line)
+{
+    char *s = vt_slurp(path);
+    int n = 0;
+    for (char *p = s; p && (p = strstr(p, line)); p += strlen(line))
+        n++;
+    free(s);
+    return n;
+}
+
+static void test_i8042_reset_restarts(void)
+{
+    char kernel[512], extra[600], sock[512];
+    vt_code c = {0};
+    static const uint8_t reset[] = {0xb0, 0xfe, 0xe6, 0x64};
+    vt_print(&c, "booted\n");
+    vt_emit(&c, reset, sizeof reset);
+    vt_exit(&c, 0x11);
+    snprintf(kernel, sizeof kernel, "%s/guest.elf", dir);
+    snprintf(sock, sizeof sock, "%s/api.sock", dir);
+    unlink(vt_path(dir, "serial.log"));
+    CU_ASSERT_FATAL(vt_write_elf(kernel, &c) == 0);
+    snprintf(extra, sizeof extra, "\"on_reset\": \"restart\", \"control_socket\": \"%s\"", sock);
+    char *cfg = vt_config(dir, kernel, extra);
+    st_proc p;
+    CU_ASSERT_FATAL(vt_start(&p, dir, cfg) == 0);
+    free(cfg);
+    /* Every reset reboots the guest from its entry: "booted" again and again. */
+    long long end = st_now_ms() + 15000;
+    while (count_lines(vt_path(dir, "serial.log"), "booted\n") < 3 && st_now_ms() < end)
+        usleep(10000);
+    CU_ASSERT(count_lines(vt_path(dir, "serial.log"), "booted\n") >= 3);
+    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"shutdown\"}", NULL), 204);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 0);
+}
+
 static void test_two_vcpus(void)
 {
     vt_code c = {0};
@@ -121,6 +157,7 @@ static CU_TestInfo tests[] = {
     {"guest output reaches the serial log and 0x10 on port 0xf4 exits 16", test_pass_status},
     {"0x11 on port 0xf4 exits 17", test_fail_status},
     {"i8042 reset with on_reset=shutdown exits 0", test_i8042_reset_shuts_down},
+    {"i8042 reset with on_reset=restart reboots the guest", test_i8042_reset_restarts},
     {"two vCPUs: the AP waits for SIPI, the BSP's exit ends the VM", test_two_vcpus},
     {"with seccomp filters installed the guest still runs to its exit", test_seccomp_on},
     {"a malformed config exits 2", test_bad_config_exit_2},

@@ -97,6 +97,7 @@ void args_parse(const char *cmdline);
 const char *arg_str(const char *key);              /* NULL when absent */
 u64 arg_u64(const char *key, u64 dflt);            /* dflt when absent or not a number */
 void *kalloc(size_t size, size_t align);           /* zeroed; fails the run when out of heap */
+void kzero(void *p, size_t n);                     /* BSP, ring 0: large ranges via ring 3 */
 u32 fnv1a32(u32 h, const void *p, size_t n);       /* start with h = 0x811c9dc5 */
 #define FNV1A32_INIT 0x811c9dc5u
 

@@ -4,23 +4,53 @@
  * the kernel command line as key=value pairs, a bump allocator over a static
  * heap, and FNV-1a.
  *
- * memset and memcpy use `rep stosb` / `rep movsb`: one emulated ring-0
- * instruction rather than a loop of them.
+ * memset and memcpy use `rep stosq` / `rep movsq` for the bulk; kzero()
+ * zeroes large ranges in ring 3, where the CPU runs natively.
  */
 #include "guest.h"
 
+/* This host's emulator runs a `rep` string instruction one iteration at a
+ * time (~0.5 us each in ring 0), so the bulk goes eight bytes an iteration.
+ * Large zeroing in ring 0 goes through kzero() (ring 3) instead. */
 void *memset(void *d, int c, size_t n)
 {
     void *r = d;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    size_t q = n / 8, t = n % 8;
+    u64 v = 0x0101010101010101ull * (u8)c;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+    __asm__ volatile("rep stosb" : "+D"(d), "+c"(t) : "a"(v) : "memory");
     return r;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
     void *r = d;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n)::"memory");
+    size_t q = n / 8, t = n % 8;
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(q)::"memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(t)::"memory");
     return r;
+}
+
+struct zero_args {
+    void *p;
+    size_t n;
+};
+
+static u64 zero_ring3(u64 arg)
+{
+    struct zero_args *a = (void *)(uptr)arg;
+    memset(a->p, 0, a->n);                 /* native speed in ring 3 */
+    return 0;
+}
+
+void kzero(void *p, size_t n)
+{
+    if (n < 1024) {
+        memset(p, 0, n);
+        return;
+    }
+    struct zero_args a = {p, n};
+    ring3_call(zero_ring3, (u64)(uptr)&a);
 }
 
 int memcmp(const void *a, const void *b, size_t n)
@@ -143,7 +173,8 @@ void *kalloc(size_t size, size_t align)
     if (off + size > sizeof g_heap)
         guest_fail("out of heap (%lu bytes asked)", size);
     g_heap_used = off + size;
-    return memset(g_heap + off, 0, size);
+    kzero(g_heap + off, size);
+    return g_heap + off;
 }
 
 u32 fnv1a32(u32 h, const void *p, size_t n)

@@ -2,7 +2,8 @@
  * scen_blk.c - the `blk` scenario: virtio-blk capacity, a deterministic
  * pattern written to blk.start.. blk.start+blk.count-1, read back, compared,
  * flushed; `blk.ro=1` expects a write to fail with VIRTIO_BLK_S_IOERR;
- * `blk.check=1` only verifies that the range holds the pattern.
+ * `blk.check=1` only verifies that the range holds the pattern;
+ * `blk.bench=randread` measures random 4 KiB reads (blk.depth, blk.ms).
  *
  * Pattern, compare and checksum run in ring 3 (ring3_call): at ~2 M
  * emulated ring-0 instructions/s a byte loop over 4 KiB in ring 0 would
@@ -104,6 +105,107 @@ static void transfer(struct virtio_dev *v, u32 type, u64 start, u64 count, u8 *b
     }
 }
 
+/* Benchmark: random 4 KiB reads at queue depth blk.depth for blk.ms. Each
+ * slot owns a header, a buffer and a status byte; completions are polled
+ * and refilled, one kick per batch. The loop runs in ring 3 (notifies are
+ * MMIO writes, fine from there), so the guest's cost per request is native. */
+struct rr_slot {
+    struct virtio_blk_req h;
+    u8 status;
+};
+
+struct randread {
+    struct virtq *q;
+    struct rr_slot *slots;
+    u8 *bufs;
+    u8 slot_of[256];
+    u64 depth, blocks, x, end, ops;
+    u64 bad_sector;            /* the request that failed, when err = 2 */
+    u8 bad_status;
+};
+
+static void rr_submit(struct randread *r, u8 i)
+{
+    r->x ^= r->x << 13, r->x ^= r->x >> 7, r->x ^= r->x << 17;
+    r->slots[i].h.type = VIRTIO_BLK_T_IN;
+    r->slots[i].h.sector = (r->x % r->blocks) * 8;
+    r->slots[i].status = 0xff;
+    struct vbuf b[3] = {{&r->slots[i].h, sizeof r->slots[i].h, 0},
+                        {r->bufs + 4096 * (u64)i, 4096, 1},
+                        {&r->slots[i].status, 1, 1}};
+    r->slot_of[virtq_add(r->q, b, 3)] = i;
+}
+
+/* Ring 3: 0 done, 1 stalled (5 s without a completion), 2 a request failed,
+ * 3 a used id out of range. */
+static u64 randread_r3(u64 arg)
+{
+    struct randread *r = (void *)(uptr)arg;
+    u64 inflight = r->depth, stall = rdtsc() + 5000 * g_tsc_khz;
+    for (u64 i = 0; i < r->depth; i++)
+        rr_submit(r, (u8)i);
+    virtq_notify(r->q);
+    while (inflight) {
+        u32 id, queued = 0;
+        while (virtq_get(r->q, &id, NULL)) {
+            if (id >= r->q->size)
+                return 3;
+            u8 i = r->slot_of[id];
+            if (r->slots[i].status != VIRTIO_BLK_S_OK) {
+                r->bad_sector = r->slots[i].h.sector;
+                r->bad_status = r->slots[i].status;
+                return 2;
+            }
+            r->ops++;
+            inflight--;
+            u64 now = rdtsc();
+            stall = now + 5000 * g_tsc_khz;
+            if (now >= r->end)
+                continue;
+            rr_submit(r, i);
+            inflight++;
+            queued++;
+        }
+        if (queued)
+            virtq_notify(r->q);
+        if (rdtsc() >= stall)
+            return 1;
+    }
+    return 0;
+}
+
+static void blk_randread(struct virtio_dev *v, u64 cap)
+{
+    static struct randread r;
+    r.q = &v->vq[0];
+    r.depth = arg_u64("blk.depth", 16);
+    r.blocks = cap / 8;
+    r.x = arg_u64("blk.seed", 0) * 2 + 0x9E3779B97F4A7C15ull;
+    if (r.depth < 1 || r.depth > r.q->size / 3u)
+        guest_fail("blk.depth must be 1..%u", r.q->size / 3u);
+    if (r.blocks == 0)
+        guest_fail("disk smaller than 4 KiB");
+    r.slots = kalloc(sizeof *r.slots * r.depth, 16);
+    r.bufs = kalloc(4096 * r.depth, 4096);
+    u64 t0 = rdtsc();
+    r.end = t0 + arg_u64("blk.ms", 1000) * g_tsc_khz;
+    u64 rc = ring3_call(randread_r3, (u64)(uptr)&r);
+    u64 us = (rdtsc() - t0) * 1000 / g_tsc_khz;
+    if (rc == 1)
+        guest_fail("random reads stalled (device status %#x)", virtio_status(v));
+    if (rc == 2)
+        guest_fail("random read at sector %llu: status %u", r.bad_sector, r.bad_status);
+    if (rc == 3)
+        guest_fail("device returned a descriptor out of range");
+    data("blk.bench=randread");
+    data("blk.depth=%llu", r.depth);
+    data("blk.ops=%llu", r.ops);
+    data("blk.elapsed_us=%llu", us);
+    data("blk.iops=%llu", us ? r.ops * 1000000 / us : 0);
+    data("irqs=%u", virtio_irqs(v));
+    guest_pass();
+}
+
 void scen_blk(void)
 {
     struct virtio_dev v;
@@ -114,6 +216,11 @@ void scen_blk(void)
     data("blk.capacity=%llu", cap);
     data("blk.features=%#llx", v.offered);
     data("blk.ro_feature=%d", (v.offered & VIRTIO_BLK_F_RO) ? 1 : 0);
+    const char *bench = arg_str("blk.bench");
+    if (bench && strcmp(bench, "randread") == 0)
+        blk_randread(&v, cap);
+    if (bench)
+        guest_fail("blk.bench must be randread");
     if (count == 0 || count > BLK_MAX_SECTORS)
         guest_fail("blk.count must be 1..%d", BLK_MAX_SECTORS);
     if (start >= cap || count > cap - start)

@@ -6,8 +6,9 @@
  *   hostile.blk=loop    the header descriptor's next is itself
  *   hostile.blk=oob     a read into an address 16 GiB above RAM (and 4 GiB)
  *   hostile.blk=long    a chain longer than the queue: 4 * size + 2 entries in
- *                       an indirect table, or (no INDIRECT_DESC) every
- *                       descriptor chained with the last pointing back to 1
+ *                       an indirect table, or (no INDIRECT_DESC, or
+ *                       hostile.direct=1) every descriptor chained with the
+ *                       last pointing back to 1
  *   hostile.blk=badidx  a valid request, avail.idx advanced by size + 3
  *
  * The chain is written by hand (not virtq_add) and the guest never touches
@@ -42,7 +43,7 @@ void scen_hostile(void)
     u64 wait = arg_u64("hostile.wait_ms", 500);
     if (!kind)
         guest_fail("hostile.blk= missing (loop, oob, long or badidx)");
-    blk_open(&v, VIRTIO_F_RING_INDIRECT_DESC);
+    blk_open(&v, arg_u64("hostile.direct", 0) ? 0 : VIRTIO_F_RING_INDIRECT_DESC);
     struct virtq *q = &v.vq[0];
     u16 size = q->size, old_avail = q->avail->idx, old_used = q->used->idx, bump = 1;
     struct virtio_blk_req *h = kalloc(sizeof *h, 16);

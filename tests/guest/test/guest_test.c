@@ -76,6 +76,24 @@ int gt_qemu_spawn(guest_proc *p, const char *const *prefix, const char *cmdline,
     return rc;
 }
 
+int gt_wait_output(const guest_proc *p, const char *text, int timeout_ms)
+{
+    long long end = st_now_ms() + timeout_ms;
+    char buf[8192];
+    do {
+        FILE *f = fopen(p->out_path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = 0;
+            if (strstr(buf, text))
+                return 0;
+        }
+        usleep(10000);
+    } while (st_now_ms() < end);
+    return -1;
+}
+
 int gt_make_raw(const char *path, long long size, int fill)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);

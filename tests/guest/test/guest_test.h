@@ -19,6 +19,8 @@ int gt_qemu(guest_result *r, const char *cmdline, const char *const *extra, int 
  * `prefix` (NULL-terminated, e.g. ip netns exec NS); wait with guest_wait(). */
 int gt_qemu_spawn(guest_proc *p, const char *const *prefix, const char *cmdline,
                   const char *const *extra);
+/* Waits until the running guest's serial output contains text; 0 or -1. */
+int gt_wait_output(const guest_proc *p, const char *text, int timeout_ms);
 /* Creates a raw image of size bytes, every byte `fill`. 0 on success. */
 int gt_make_raw(const char *path, long long size, int fill);
 

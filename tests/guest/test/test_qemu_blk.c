@@ -120,11 +120,27 @@ static void test_range_beyond_capacity_fails(void)
     guest_result_free(&r);
 }
 
+static void test_randread_benchmark_runs(void)
+{
+    guest_result r;
+    unsigned long long ops = 0, iops = 0;
+    ST_ASSERT_INT_EQ_FATAL(gt_make_raw(g_disk, 4 << 20, 0x5A), 0);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu(&r, "scenario=blk blk.bench=randread blk.ms=200 blk.depth=8",
+                                   g_dev, 30000, GUEST_PASS),
+                           GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_u64(&r, "blk.ops", &ops), 0);
+    CU_ASSERT(ops > 0);
+    ST_ASSERT_INT_EQ(guest_data_u64(&r, "blk.iops", &iops), 0);
+    CU_ASSERT(iops > 0);
+    guest_result_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"the written pattern is on the raw file and survives a reboot", test_written_pattern_is_on_the_file},
     {"blk.check notices data that is not the pattern", test_check_notices_foreign_data},
     {"a read-only disk refuses writes with IOERR", test_read_only_disk_refuses_writes},
     {"a range beyond the capacity fails", test_range_beyond_capacity_fails},
+    {"the random-read benchmark completes requests", test_randread_benchmark_runs},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -90,6 +90,7 @@ static void test_two_guests_exchange_ping_and_pong(void)
                                          "scenario=net net.role=pong net.count=8 net.wait_ms=10000",
                                          nic(&a, 0, 1)),
                            0);
+    ST_ASSERT_INT_EQ(gt_wait_output(&pong, "DATA net.mac=", 20000), 0);
     ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&ping, prefix,
                                          "scenario=net net.role=ping net.count=8 net.wait_ms=10000",
                                          nic(&b, 1, 2)),
@@ -145,10 +146,37 @@ static void test_ping_without_a_peer_fails(void)
     guest_result_free(&r);
 }
 
+static void test_flood_reaches_the_sink(void)
+{
+    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
+    struct nic a, b;
+    guest_proc sink, flood;
+    guest_result rs, rf;
+    unsigned long long got = 0, sent = 0;
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&sink, prefix,
+                                         "scenario=net net.role=sink net.wait_ms=1000 net.expect=100",
+                                         nic(&a, 0, 5)),
+                           0);
+    /* The sink counts from its net.mac line on: start the flood after it. */
+    ST_ASSERT_INT_EQ(gt_wait_output(&sink, "DATA net.mac=", 20000), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu_spawn(&flood, prefix, "scenario=net net.role=flood net.ms=300", nic(&b, 1, 6)), 0);
+    ST_ASSERT_INT_EQ(guest_wait(&flood, 30000, &rf), GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_wait(&sink, 30000, &rs), GUEST_PASS);
+    if (rs.verdict != GUEST_PASS)
+        guest_result_print(&rs, stderr);
+    ST_ASSERT_INT_EQ(guest_data_u64(&rf, "net.sent", &sent), 0);
+    ST_ASSERT_INT_EQ(guest_data_u64(&rs, "net.received", &got), 0);
+    CU_ASSERT(got >= 100 && got <= sent);
+    guest_result_free(&rs);
+    guest_result_free(&rf);
+}
+
 static CU_TestInfo tests[] = {
     {"two guests on a bridge exchange ping and pong", test_two_guests_exchange_ping_and_pong},
     {"send transmits every frame", test_send_transmits_every_frame},
     {"ping without a peer fails", test_ping_without_a_peer_fails},
+    {"flood frames reach the sink guest", test_flood_reaches_the_sink},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -103,6 +103,21 @@ void gw_catalog_routes(gw *g);
 
 /* instances.c */
 void gw_instance_routes(gw *g);
+/* The columns gw_instance_write() reads, in its order, from "iaas.instances i". */
+#define GW_INSTANCE_COLS                                                                       \
+    "i.id, i.tenant_id, i.name, i.flavor_id, i.image_id, i.keypair_id, i.vcpus,"              \
+    " i.memory_mib, i.disk_gib, i.state, i.task, i.power_desired, i.node_id, i.fault,"        \
+    " i.created_at, i.updated_at"
+struct st_jw;
+/* Writes one instance (a row of GW_INSTANCE_COLS) as a JSON object. */
+void gw_instance_write(struct st_jw *w, const PGresult *r, int row);
+typedef struct gw_create_req {
+    const char *name, *flavor, *image, *keypair, *user_data, *idem;
+    char sha[65]; /* of the canonical body, for idempotent replays */
+} gw_create_req;
+/* Validates a create-instance body (pure: no database). 0, or -1 and err. */
+int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, char *err,
+                       size_t errlen);
 
 /* scheduler.c: picks and locks a node for an instance of this size, inside
  * the caller's transaction. 1 placed (node_id set), 0 no host fits (reason

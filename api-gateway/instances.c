@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "stratus/crypto.h"
 #include "stratus/json.h"
+#include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/uuid.h"
 
@@ -45,22 +46,50 @@ static int fail(gw_ctx *c)
     return DONE;
 }
 
+void gw_instance_write(st_jw *w, const PGresult *r, int row)
+{
+    static const char *const names[] = {"id", "tenant_id", "name", "flavor_id", "image_id",
+                                        "keypair_id"};
+    st_jw_obj(w);
+    for (int i = 0; i < 6; i++)
+        st_jw_kstr(w, names[i], st_db_val(r, row, i));
+    st_jw_kint(w, "vcpus", st_db_int(r, row, 6));
+    st_jw_kint(w, "memory_mib", st_db_int(r, row, 7));
+    st_jw_kint(w, "disk_gib", st_db_int(r, row, 8));
+    st_jw_kstr(w, "state", st_db_val(r, row, 9));
+    st_jw_kstr(w, "task", st_db_val(r, row, 10));
+    st_jw_kstr(w, "power_desired", st_db_val(r, row, 11));
+    st_jw_kstr(w, "node_id", st_db_val(r, row, 12));
+    st_jw_kstr(w, "fault", st_db_val(r, row, 13));
+    st_jw_ktime_pg(w, "created_at", st_db_val(r, row, 14));
+    st_jw_ktime_pg(w, "updated_at", st_db_val(r, row, 15));
+    st_jw_end(w);
+}
+
 static void reply_instance(gw_ctx *c, int status, const char *id)
 {
-    PGresult *r = st_db_q(c->db, "SELECT iaas.instance_json(i)::text FROM iaas.instances i"
+    PGresult *r = st_db_q(c->db, "SELECT " GW_INSTANCE_COLS " FROM iaas.instances i"
                                  " WHERE id = $1 AND tenant_id = $2 AND state <> 'deleted'",
                           id, c->p.tenant_id);
     if (!r) {
         gw_fail_db(c);
         return;
     }
-    if (status == 202 && PQntuples(r) == 1) {
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        st_http_reply_error(c->req, 404, "not_found", "no such instance");
+        return;
+    }
+    if (status == 202) {
         char loc[80];
         snprintf(loc, sizeof loc, "/v1/instances/%s", id);
         st_http_add_header(c->req, "Location", loc);
     }
-    gw_reply_json_text(c, status, r, "instance");
+    st_jw w;
+    st_jw_init(&w);
+    gw_instance_write(&w, r, 0);
     PQclear(r);
+    st_http_reply_jw(c->req, status, &w);
 }
 
 static int valid_base64(const char *s)
@@ -81,14 +110,10 @@ static PGresult *resolve(gw_ctx *c, const char *sql_by_id, const char *sql_by_na
     return st_db_q(c->db, st_uuid_valid(ref) ? sql_by_id : sql_by_name, c->p.tenant_id, ref);
 }
 
-typedef struct create_req {
-    const char *name, *flavor, *image, *keypair, *user_data, *idem;
-    char sha[65];
-} create_req;
 
 /* Returns 1 when a reply was sent (error or idempotent replay), 0 to go on. */
 /* 1 when a reply was sent (error or idempotent replay), 0 to go on, RETRY. */
-static int claim_idempotency_key(gw_ctx *c, const create_req *q, const char *id)
+static int claim_idempotency_key(gw_ctx *c, const gw_create_req *q, const char *id)
 {
     PGresult *r = st_db_q(c->db, "INSERT INTO iaas.idempotency_keys (tenant_id, key,"
                                  " request_sha256, instance_id) VALUES ($1, $2, $3, $4)"
@@ -149,7 +174,7 @@ static int check_quota(gw_ctx *c, int vcpus, int mem, int disk)
     return over >= 0 ? -1 : 0;
 }
 
-static int create_txn(gw_ctx *c, const create_req *q)
+static int create_txn(gw_ctx *c, const gw_create_req *q)
 {
     char id[40];
     st_uuid_v4(id);
@@ -252,35 +277,47 @@ static int create_txn(gw_ctx *c, const create_req *q)
     return DONE;
 }
 
-static void h_create(gw_ctx *c)
+int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err, size_t errlen)
 {
     static const char *const keys[] = {"name", "flavor", "image", "keypair", "user_data", NULL};
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return;
-    create_req q = {0};
-    char err[256];
-    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &q.name, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "flavor", 1, 1, 64, &q.flavor, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "image", 1, 1, 128, &q.image, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "keypair", 0, 1, 64, &q.keypair, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "user_data", 0, 0, USER_DATA_MAX, &q.user_data, err,
-                                    sizeof err), err) < 0)
-        return;
-    if (q.user_data && !valid_base64(q.user_data)) {
-        st_http_reply_error(c->req, 400, "invalid_request", "user_data must be base64");
-        return;
+    memset(q, 0, sizeof *q);
+    if (st_json_only_keys(b, keys, err, errlen) < 0 ||
+        st_json_get_str(b, "name", 1, 1, 63, &q->name, err, errlen) < 0 ||
+        st_json_get_str(b, "flavor", 1, 1, 64, &q->flavor, err, errlen) < 0 ||
+        st_json_get_str(b, "image", 1, 1, 128, &q->image, err, errlen) < 0 ||
+        st_json_get_str(b, "keypair", 0, 1, 64, &q->keypair, err, errlen) < 0 ||
+        st_json_get_str(b, "user_data", 0, 0, USER_DATA_MAX, &q->user_data, err, errlen) < 0)
+        return -1;
+    if (q->user_data && !valid_base64(q->user_data)) {
+        snprintf(err, errlen, "user_data must be base64");
+        return -1;
     }
-    q.idem = st_http_header(c->req, "Idempotency-Key");
-    if (q.idem && (strlen(q.idem) < 1 || strlen(q.idem) > 255)) {
-        st_http_reply_error(c->req, 400, "invalid_request",
-                            "Idempotency-Key must be 1 to 255 characters");
-        return;
+    if (idem && (strlen(idem) < 1 || strlen(idem) > 255)) {
+        snprintf(err, errlen, "Idempotency-Key must be 1 to 255 characters");
+        return -1;
     }
+    q->idem = idem;
     /* The key identifies the request; its body must match on replay. */
     char *canon = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
-    st_sha256_hex(canon, strlen(canon), q.sha);
+    if (!canon) {
+        snprintf(err, errlen, "request body cannot be serialised");
+        return -1;
+    }
+    st_sha256_hex(canon, strlen(canon), q->sha);
     free(canon);
+    return 0;
+}
+
+static void h_create(gw_ctx *c)
+{
+    json_t *b = st_http_json_body(c->req);
+    if (!b)
+        return;
+    gw_create_req q;
+    char err[256];
+    if (gw_check(c, gw_create_validate(b, st_http_header(c->req, "Idempotency-Key"), &q, err,
+                                       sizeof err), err) < 0)
+        return;
     for (int attempt = 0; create_txn(c, &q) == RETRY; attempt++) {
         if (attempt == 3) {
             st_http_reply_error(c->req, 503, "unavailable", "too much contention; retry");
@@ -309,25 +346,32 @@ static void h_list(gw_ctx *c)
     }
     /* Keyset pagination on (created_at, id): stable under concurrent inserts. */
     PGresult *r = st_db_q(c->db,
-                          "WITH page AS (SELECT * FROM iaas.instances i WHERE tenant_id = $1"
-                          "  AND state <> 'deleted'"
-                          "  AND ($2::text IS NULL OR state = $2)"
-                          "  AND ($3::text IS NULL OR name = $3)"
-                          "  AND ($4::uuid IS NULL OR (created_at, id) >"
-                          "   (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
-                          "  ORDER BY created_at, id LIMIT $5::int)"
-                          " SELECT json_build_object('instances', coalesce(json_agg("
-                          "  iaas.instance_json(p) ORDER BY p.created_at, p.id), '[]'),"
-                          "  'next', CASE WHEN count(*) = $5::int THEN"
-                          "   (array_agg(p.id ORDER BY p.created_at DESC, p.id DESC))[1] END"
-                          " )::text FROM page p",
+                          "SELECT " GW_INSTANCE_COLS " FROM iaas.instances i WHERE tenant_id = $1"
+                          " AND state <> 'deleted'"
+                          " AND ($2::text IS NULL OR state = $2)"
+                          " AND ($3::text IS NULL OR name = $3)"
+                          " AND ($4::uuid IS NULL OR (created_at, id) >"
+                          "  (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
+                          " ORDER BY created_at, id LIMIT $5::int",
                           c->p.tenant_id, state, name, marker, limit);
     if (!r) {
         gw_fail_db(c);
         return;
     }
-    gw_reply_json_text(c, 200, r, "instance");
+    int n = PQntuples(r);
+    st_jw w;
+    st_jw_init(&w);
+    st_jw_obj(&w);
+    st_jw_key(&w, "instances");
+    st_jw_arr(&w);
+    for (int i = 0; i < n; i++)
+        gw_instance_write(&w, r, i);
+    st_jw_end(&w);
+    /* a full page may have a successor: its marker is the last id */
+    st_jw_kstr(&w, "next", n > 0 && n == atoi(limit) ? st_db_val(r, n - 1, 0) : NULL);
+    st_jw_end(&w);
     PQclear(r);
+    st_http_reply_jw(c->req, 200, &w);
 }
 
 static void h_show(gw_ctx *c)

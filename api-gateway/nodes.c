@@ -16,6 +16,7 @@
 #include "gateway.h"
 #include "stratus/crypto.h"
 #include "stratus/json.h"
+#include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/uuid.h"
 
@@ -275,14 +276,22 @@ static void h_node_report(gw_ctx *c)
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
                           "  ELSE i.task END"
                           " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
-                          " RETURNING iaas.instance_json(i)::text",
+                          " RETURNING " GW_INSTANCE_COLS,
                           id, c->p.node_id, state, gs, rs, fault);
     if (!r) {
         gw_fail_db_or_conflict(c);
         return;
     }
-    gw_reply_json_text(c, 200, r, "instance");
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+        return;
+    }
+    st_jw w;
+    st_jw_init(&w);
+    gw_instance_write(&w, r, 0);
     PQclear(r);
+    st_http_reply_jw(c->req, 200, &w);
 }
 
 void gw_node_routes(gw *g)

@@ -15,6 +15,8 @@ function(stratus_add_fuzzer name)
   endif()
   add_executable(${name} ${F_SOURCES})
   target_link_libraries(${name} PRIVATE ${F_LIBS})
+  # LLVMFuzzerTestOneInput is libFuzzer's entry point, declared by no header.
+  target_compile_options(${name} PRIVATE -Wno-missing-prototypes)
   set(_work ${CMAKE_CURRENT_BINARY_DIR}/${name}-corpus)
   if(STRATUS_FUZZ)
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)

@@ -56,7 +56,7 @@ int st_config_set(st_config *c, const char *key, const char *value, char *err, s
 {
     int i = key_index(c, key);
     if (i < 0) {
-        snprintf(err, errlen, "unknown configuration key '%s'", key);
+        snprintf(err, errlen, "unknown configuration key '%.128s'", key);
         return -1;
     }
     free(c->values[i]);

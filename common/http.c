@@ -19,6 +19,7 @@
  */
 #include "stratus/http.h"
 #include "stratus/json.h"
+#include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/metrics.h"
 #include "stratus/timefmt.h"
@@ -82,6 +83,9 @@ struct st_http_server {
     SSL_CTX *ssl;
     worker *workers;
     struct event_base *main_base;
+    worker *feeder; /* st_http_server_feed()'s private worker */
+    int feed_fd;
+    struct sockaddr_in feed_addr;
 };
 
 struct st_http_req {
@@ -234,6 +238,13 @@ void st_http_add_header(st_http_req *r, const char *name, const char *value)
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
 }
 
+static void jw_free_cb(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    free(arg);
+}
+
 static int dump_cb(const char *buf, size_t size, void *data)
 {
     return evbuffer_add(data, buf, size);
@@ -255,6 +266,16 @@ void st_http_reply_raw(st_http_req *r, int status, const char *content_type, con
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, buf, len);
     send_reply(r, status, content_type, b);
+}
+
+void st_http_reply_jw(st_http_req *r, int status, st_jw *w)
+{
+    struct evbuffer *b = evbuffer_new();
+    /* hand the writer's buffer to libevent instead of copying it */
+    evbuffer_add_reference(b, w->buf, w->len, jw_free_cb, w->buf);
+    w->buf = NULL;
+    st_jw_free(w);
+    send_reply(r, status, "application/json", b);
 }
 
 void st_http_reply_error(st_http_req *r, int status, const char *code, const char *fmt, ...)
@@ -742,6 +763,78 @@ int st_http_server_run(st_http_server *s)
     return 0;
 }
 
+/* The feeder: a worker like the others, accepting on its own loopback
+ * listener; the caller's thread runs its loop until the client sees EOF. */
+static int feeder_setup(st_http_server *s)
+{
+    s->feed_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (s->feed_fd < 0 || bind(s->feed_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        listen(s->feed_fd, 16) < 0 || getsockname(s->feed_fd, (struct sockaddr *)&a, &al) < 0)
+        return -1;
+    s->feed_addr = a;
+    s->feeder = calloc(1, sizeof(worker));
+    char err[256];
+    int saved[MAX_LISTENERS], n = s->nfds;
+    memcpy(saved, s->fds, sizeof saved);
+    s->fds[0] = s->feed_fd;
+    s->nfds = 1;
+    int rc = worker_setup(s, s->feeder, err, sizeof err);
+    memcpy(s->fds, saved, sizeof saved);
+    s->nfds = n;
+    if (rc == 0)
+        evhttp_set_timeout(s->feeder->http, 1);
+    return rc;
+}
+
+int st_http_server_feed(st_http_server *s, const void *data, size_t n)
+{
+    pthread_once(&evthread_once, evthread_init);
+    if (!s->feeder && feeder_setup(s) < 0)
+        return -1;
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0)
+        return -1;
+    if (connect(c, (struct sockaddr *)&s->feed_addr, sizeof s->feed_addr) < 0) {
+        close(c);
+        return -1;
+    }
+    /* Write what fits without blocking, then say "no more"; loop the server
+     * and drain its answers until it closes the connection. */
+    fcntl(c, F_SETFL, O_NONBLOCK);
+    const char *p = data;
+    size_t left = n;
+    int shut = 0;
+    char sink[16384];
+    for (int rounds = 0; rounds < 20000; rounds++) {
+        if (left > 0) {
+            ssize_t w = write(c, p, left);
+            if (w > 0) {
+                p += w;
+                left -= (size_t)w;
+            } else if (w < 0 && errno != EAGAIN) {
+                left = 0;
+            }
+        }
+        if (left == 0 && !shut) {
+            shutdown(c, SHUT_WR);
+            shut = 1;
+        }
+        event_base_loop(s->feeder->base, EVLOOP_NONBLOCK);
+        ssize_t r = read(c, sink, sizeof sink);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+            break;
+        if (r < 0)
+            usleep(50);
+    }
+    close(c);
+    /* let the server notice the close and free the connection */
+    for (int i = 0; i < 4; i++)
+        event_base_loop(s->feeder->base, EVLOOP_NONBLOCK);
+    return 0;
+}
+
 void st_http_server_stop(st_http_server *s)
 {
     if (s->main_base)
@@ -761,6 +854,12 @@ void st_http_server_free(st_http_server *s)
             event_base_free(s->workers[i].base);
     }
     free(s->workers);
+    if (s->feeder) {
+        evhttp_free(s->feeder->http);
+        event_base_free(s->feeder->base);
+        free(s->feeder);
+        close(s->feed_fd);
+    }
     for (int i = 0; i < s->nfds; i++)
         close(s->fds[i]);
     for (int i = 0; i < s->nroutes; i++) {

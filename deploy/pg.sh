@@ -37,6 +37,11 @@ init() {
   mkdir -p "$data" "$sock"
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres:postgres "$dir" "$data" "$sock"
+    if ! runuser -u postgres -- test -x "$dir"; then
+      echo "pg.sh: the postgres user cannot reach $dir; make its parent directories" \
+           "traversable (chmod o+x) or choose another directory" >&2
+      exit 1
+    fi
   fi
   chmod 0700 "$data"
   if [ "${PG_SOCKET_SHARED:-0}" = 1 ]; then chmod 0777 "$sock"; else chmod 0700 "$sock"; fi

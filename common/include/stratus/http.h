@@ -66,6 +66,14 @@ void st_http_server_routes(const st_http_server *s, void (*fn)(const char *metho
                                                                const char *path, void *arg),
                            void *arg);
 
+/*
+ * Serves one client connection whose bytes are data, through the real
+ * parser, router and handlers, on a private loopback listener and event loop
+ * (responses are read and discarded). For fuzzing and tests; returns 0, or
+ * -1 when the loopback socket cannot be set up.
+ */
+int st_http_server_feed(st_http_server *s, const void *data, size_t n);
+
 /* ---- Requests ---- */
 const char *st_http_method(const st_http_req *r);      /* "GET" */
 const char *st_http_path(const st_http_req *r);        /* decoded path, no query */
@@ -92,6 +100,9 @@ void st_http_add_header(st_http_req *r, const char *name, const char *value);
 void st_http_reply_json(st_http_req *r, int status, json_t *body);
 void st_http_reply_raw(st_http_req *r, int status, const char *content_type, const void *buf,
                        size_t len);
+/* Replies with a JSON writer's text (jsonw.h) and frees the writer. */
+struct st_jw;
+void st_http_reply_jw(st_http_req *r, int status, struct st_jw *w);
 __attribute__((format(printf, 4, 5))) void st_http_reply_error(st_http_req *r, int status,
                                                                const char *code,
                                                                const char *fmt, ...);

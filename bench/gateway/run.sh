@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# API benchmark: wrk against stratus-gateway beside nginx serving a static
+# JSON file of the same size, same machine, same run.
+#
+#   bench/gateway/run.sh [BUILD_DIR] [SECONDS]
+#
+# BUILD_DIR (default build-bench) is configured Release without sanitizers
+# if it does not exist. Measures:
+#   1. GET /v1/instances, authenticated, a tenant with 100 instances
+#   2. POST /v1/auth/tokens (argon2id at the production parameters)
+# and nginx serving each response's bytes as a static file.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$top/build-bench}
+secs=${2:-10}
+conns=${CONNS:-32}
+threads=${GW_THREADS:-4}
+command -v wrk >/dev/null || { echo "wrk is not installed (deploy/install-deps.sh)"; exit 1; }
+command -v nginx >/dev/null || { echo "nginx is not installed (deploy/install-deps.sh)"; exit 1; }
+if [ ! -x "$build/api-gateway/stratus-gateway" ]; then
+  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target stratus-gateway >/dev/null
+fi
+gw="$build/api-gateway/stratus-gateway"
+work=$(mktemp -d /tmp/stratus-bench-gw.XXXXXX)
+chmod 755 "$work" # the postgres user must reach the cluster under it
+cleanup() {
+  [ -n "${gwpid:-}" ] && kill "$gwpid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  "$top/deploy/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+PG_SOCKET_SHARED=1 "$top/deploy/pg.sh" start "$work/pg" >/dev/null
+export STRATUS_GATEWAY_DB_URL="$("$top/deploy/pg.sh" url "$work/pg")"
+export STRATUS_GATEWAY_LOG_LEVEL=warn
+"$gw" migrate
+STRATUS_ADMIN_PASSWORD=bench-admin-password "$gw" bootstrap-admin admin >/dev/null
+node_token=$("$gw" node-add bench-node)
+"$gw" --listen 127.0.0.1:0 --port-file "$work/port" --set http.access_log=false \
+  --set http.threads="$threads" --set db.pool_size=$((threads * 2)) \
+  --set auth.signin_ip_limit=100000000 --set auth.signin_user_limit=100000000 \
+  --set quota.instances=1000 --set quota.vcpus=1000 --set quota.memory_mib=10000000 \
+  2>"$work/gw.log" &
+gwpid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+base="http://127.0.0.1:$(cat "$work/port")"
+j() { curl -sf -H 'Content-Type: application/json' "$@"; }
+tok() { python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
+admin=$(j -X POST "$base/v1/auth/tokens" -d '{"name":"admin","password":"bench-admin-password"}' | tok)
+A=(-H "Authorization: Bearer $admin")
+j "${A[@]}" -X POST "$base/v1/tenants" -d '{"name":"bench"}' >/dev/null
+j "${A[@]}" -X POST "$base/v1/users" -d '{"name":"bench-user","password":"bench-password"}' >"$work/user.json"
+uid=$(python3 -c 'import json; print(json.load(open("'"$work/user.json"'"))["id"])')
+tid=$(j "${A[@]}" "$base/v1/tenants" | python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["tenants"] if t["name"]=="bench"][0])')
+j "${A[@]}" -X PUT "$base/v1/tenants/$tid/members/$uid" -d '{"role":"member"}' >/dev/null
+j "${A[@]}" -X PUT "$base/v1/tenants/$tid/quotas" -d '{"instances":1000,"vcpus":1000}' >/dev/null
+j "${A[@]}" -X POST "$base/v1/flavors" -d '{"name":"b1","vcpus":1,"memory_mib":64,"disk_gib":1}' >/dev/null
+j "${A[@]}" -X POST "$base/v1/images" -d '{"name":"img","disk_format":"raw","visibility":"public"}' >/dev/null
+j -H "Authorization: Bearer $node_token" -X PUT "$base/internal/v1/node" \
+  -d '{"capacity":{"vcpus":10000,"memory_mib":100000000,"disk_gib":1000000}}' >/dev/null
+user=$(j -X POST "$base/v1/auth/tokens" -d '{"name":"bench-user","password":"bench-password"}' | tok)
+for i in $(seq 100); do
+  j -H "Authorization: Bearer $user" -X POST "$base/v1/instances" \
+    -d "{\"name\":\"vm-$i\",\"flavor\":\"b1\",\"image\":\"img\"}" >/dev/null
+done
+mkdir -p "$work/www"
+j -H "Authorization: Bearer $user" "$base/v1/instances" >"$work/www/list.json"
+count=$(python3 -c 'import json; print(len(json.load(open("'"$work/www/list.json"'"))["instances"]))')
+j -X POST "$base/v1/auth/tokens" -d '{"name":"bench-user","password":"bench-password"}' >"$work/www/token.json"
+
+# nginx: the same bytes as static files, as fast as this box serves HTTP.
+cat >"$work/nginx.conf" <<CONF
+worker_processes $(nproc);
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+daemon on;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type application/json;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:0;
+    root $work/www;
+  }
+}
+CONF
+# nginx cannot listen on port 0 and tell us; pick a free port.
+nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s/127.0.0.1:0/127.0.0.1:$nport/" "$work/nginx.conf"
+[ "$(id -u)" = 0 ] && sed -i "1i user root;" "$work/nginx.conf"
+nginx -c "$work/nginx.conf" -p "$work"
+sleep 0.3
+nbase="http://127.0.0.1:$nport"
+
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"name":"bench-user","password":"bench-password"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+run() { # label, wrk args...
+  local label=$1; shift
+  local out rps p99
+  out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "$@")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '%-44s %12s req/s   p99 %s\n' "$label" "$rps" "$p99"
+  echo "$rps" >"$work/last"
+}
+
+echo "machine: $(nproc) cores; wrk -t2 -c$conns -d${secs}s; gateway http.threads=$threads"
+echo "GET /v1/instances: $count instances, $(stat -c %s "$work/www/list.json") bytes"
+run "stratus-gateway GET /v1/instances (auth)" -H "Authorization: Bearer $user" "$base/v1/instances"
+ours=$(cat "$work/last")
+if [ -n "${PROFILE:-}" ]; then # PROFILE=1: a system-wide perf profile of the list load
+  wrk -t2 -c"$conns" -d20s -H "Authorization: Bearer $user" "$base/v1/instances" >/dev/null &
+  wrkpid=$!
+  sleep 3
+  perf record -a -g -o "${PROFILE_OUT:-/tmp/stratus-gw.perf}" -- sleep 8 >/dev/null 2>&1
+  wait "$wrkpid"
+fi
+run "nginx static list.json (same bytes)" "$nbase/list.json"
+theirs=$(cat "$work/last")
+python3 -c "print('  gateway / nginx = %.1f%%' % (100*$ours/$theirs))"
+echo "POST /v1/auth/tokens: argon2id t=2 m=19456 KiB, $(stat -c %s "$work/www/token.json") bytes"
+run "stratus-gateway POST /v1/auth/tokens" -s "$work/post.lua" "$base/v1/auth/tokens"
+ours=$(cat "$work/last")
+run "nginx static token.json (same bytes)" "$nbase/token.json"
+theirs=$(cat "$work/last")
+python3 -c "print('  gateway / nginx = %.2f%%' % (100*$ours/$theirs))"

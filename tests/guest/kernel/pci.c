@@ -5,8 +5,9 @@
  * pci_scan() runs once: it records every function of bus 0 with its memory
  * BARs (address and size), then gives each unassigned memory BAR (address 0)
  * a naturally aligned range from the window 0xE0000000-0xFEBFFFFF (start:
- * `pci.window=`), stepping over BARs already assigned there. BARs above
- * 4 GiB are mapped on use by pci_bar_ptr(). Every access is two port exits,
+ * `pci.window=`), stepping over BARs already assigned there; with
+ * `pci.window64=ADDR` 64-bit BARs go to ADDR.. ADDR+64 GiB instead. BARs
+ * above 4 GiB are mapped on use by pci_bar_ptr() (map_mmio). Every access is two port exits,
  * so the scan touches each register once.
  */
 #include "guest.h"
@@ -104,24 +105,27 @@ static int overlaps(u64 a, u64 n, u64 *next_free)
 static void assign_bars(void)
 {
     u64 next = arg_u64("pci.window", PCI_WINDOW_START);
+    u64 next64 = arg_u64("pci.window64", 0), end64 = next64 + (64ull << 30);
     for (int k = 0; k < g_pci_count; k++) {
         struct pci_dev *d = &g_pci[k];
         for (int i = 0; i < 6; i++) {
             u64 size = d->bar_size[i], a, skip;
+            int high = next64 && d->bar_is_64[i];
+            u64 *np = high ? &next64 : &next;
             if (d->bar_is_io[i] || !size || d->bar[i])
                 continue;
-            a = ALIGN_UP(next, size);
+            a = ALIGN_UP(*np, size);
             for (int tries = 0; tries < 64 && overlaps(a, size, &skip); tries++)
                 a = ALIGN_UP(skip, size);
-            if (a + size > PCI_WINDOW_END)
+            if (a + size > (high ? end64 : PCI_WINDOW_END) || (!high && a + size > 1ull << 32))
                 guest_fail("PCI window full assigning %02x:%02x.%u BAR%d (%#llx bytes)", d->bus,
                            d->dev, d->fn, i, size);
             pci_write32(d, 0x10 + 4 * i, (u32)a | (d->bar_is_64[i] ? 0x4 : 0));
             if (d->bar_is_64[i])
-                pci_write32(d, 0x14 + 4 * i, 0);
+                pci_write32(d, 0x14 + 4 * i, (u32)(a >> 32));
             d->bar[i] = a;
             d->bar_assigned_by_guest[i] = 1;
-            next = a + size;
+            *np = a + size;
         }
     }
 }

@@ -69,6 +69,23 @@ static void test_unassigned_bars_come_from_the_window(void)
     guest_result_free(&r);
 }
 
+static void test_driver_works_with_bars_above_4g(void)
+{
+    guest_result r;
+    char buf[128];
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu(&r, "scenario=pci pci.window64=0x100000000", devices(), 30000,
+                                   GUEST_PASS),
+                           GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci.bar", 1, buf, sizeof buf), 0);
+    ST_ASSERT_STR_EQ(buf, "00:02.0/4 0x100000000+0x4000 assigned");
+    guest_result_free(&r);
+    /* The guest maps that range itself (only 0-4 GiB is mapped at boot). */
+    ST_ASSERT_INT_EQ(gt_qemu(&r, "scenario=rng pci.window64=0x100000000", devices(), 30000,
+                             GUEST_PASS),
+                     GUEST_PASS);
+    guest_result_free(&r);
+}
+
 static void test_expected_device_missing_fails(void)
 {
     guest_result r;
@@ -106,6 +123,7 @@ static void test_driver_works_on_firmware_assigned_bars(void)
 static CU_TestInfo tests[] = {
     {"lists every function with vendor, device and class", test_lists_every_function_with_class},
     {"unassigned BARs come from the window, aligned", test_unassigned_bars_come_from_the_window},
+    {"64-bit BARs above 4 GiB are mapped and used", test_driver_works_with_bars_above_4g},
     {"a missing pci.expect device fails the run", test_expected_device_missing_fails},
     {"the virtio driver works on firmware-assigned BARs", test_driver_works_on_firmware_assigned_bars},
     CU_TEST_INFO_NULL,

@@ -206,10 +206,10 @@ static void test_smp(void)
     guest_result_free(&r);
 }
 
-/* A hostile chain: the guest passes (it survived), the disk needs a reset, the
- * VMM's final device state has disk0 failed and the rng next to it fine, and
- * the VMM exits with the guest's value (16). */
-static void hostile(const char *kind)
+/* A hostile chain: the guest passes (it survived), the disk needed a reset (the
+ * guest saw 0x40, the VMM logged why), the driver's reset brought it back, the
+ * rng next to it never failed, and the VMM exits with the guest's value (16). */
+static void hostile(const char *kind, const char *more, int recover)
 {
     guest_result r;
     char cmd[128], nr[8];
@@ -218,11 +218,16 @@ static void hostile(const char *kind)
     char extra[700];
     snprintf(extra, sizeof extra, "\"rng\": true, \"disks\": [{\"path\": \"%s\"}]", img);
     vg_set(&vm, extra);
-    snprintf(cmd, sizeof cmd, "scenario=hostile hostile.blk=%s", kind);
+    snprintf(cmd, sizeof cmd, "scenario=hostile hostile.blk=%s hostile.recover=%d %s", kind,
+             recover, more);
     ST_ASSERT_INT_EQ(vg_run(&vm, cmd, 20000, &r), GUEST_PASS);
     ST_ASSERT_INT_EQ(r.exit_code, 16); /* the VMM lived to report the guest's exit */
     ST_ASSERT_INT_EQ(guest_data(&r, "needs_reset", nr, sizeof nr), 0);
     ST_ASSERT_STR_EQ(nr, "1");
+    if (recover) { /* the driver then resets the device and uses it normally again */
+        ST_ASSERT_INT_EQ(guest_data(&r, "hostile.recovered", nr, sizeof nr), 0);
+        ST_ASSERT_STR_EQ(nr, "1");
+    }
     guest_result_free(&r);
     json_t *devs = final_log("devices");
     int disk_failed = -1, rng_failed = -1;
@@ -237,28 +242,39 @@ static void hostile(const char *kind)
             rng_failed = failed;
     }
     json_decref(devs);
-    ST_ASSERT_INT_EQ(disk_failed, 1);
+    ST_ASSERT_INT_EQ(disk_failed, !recover); /* still failed, unless the driver reset it */
     ST_ASSERT_INT_EQ(rng_failed, 0);
+    /* ... but the VMM did fail it on the way: */
+    char err[600];
+    snprintf(err, sizeof err, "%s.err", vm.serial);
+    char *log = vt_slurp(err);
+    CU_ASSERT(log && strstr(log, "disk0: device failed, needs reset"));
+    free(log);
 }
 
 static void test_hostile_loop(void)
 {
-    hostile("loop");
+    hostile("loop", "", 0);
 }
 
 static void test_hostile_oob(void)
 {
-    hostile("oob");
+    hostile("oob", "", 1);
 }
 
 static void test_hostile_long(void)
 {
-    hostile("long");
+    hostile("long", "", 1); /* an indirect table of 4 x queue size + 2 entries */
+}
+
+static void test_hostile_long_direct(void)
+{
+    hostile("long", "hostile.direct=1", 1); /* every descriptor chained, the last back to 1 */
 }
 
 static void test_hostile_badidx(void)
 {
-    hostile("badidx");
+    hostile("badidx", "", 1);
 }
 
 static CU_TestInfo tests[] = {
@@ -269,10 +285,11 @@ static CU_TestInfo tests[] = {
     {"blk qcow2 overlay: qemu-img check is clean, qemu-img compare sees the guest's writes",
      test_blk_qcow2_overlay},
     {"smp: two vCPUs check in", test_smp},
-    {"hostile loop: disk failed, rng fine, VMM alive", test_hostile_loop},
-    {"hostile oob: disk failed, rng fine, VMM alive", test_hostile_oob},
-    {"hostile long: disk failed, rng fine, VMM alive", test_hostile_long},
-    {"hostile badidx: disk failed, rng fine, VMM alive", test_hostile_badidx},
+    {"hostile loop: disk failed (and stays failed), rng fine, VMM alive", test_hostile_loop},
+    {"hostile oob: disk failed then recovered, rng fine, VMM alive", test_hostile_oob},
+    {"hostile long (indirect): disk failed then recovered, rng fine, VMM alive", test_hostile_long},
+    {"hostile long (direct): disk failed then recovered, rng fine, VMM alive", test_hostile_long_direct},
+    {"hostile badidx: disk failed then recovered, rng fine, VMM alive", test_hostile_badidx},
     CU_TEST_INFO_NULL,
 };
 

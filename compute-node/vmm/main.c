@@ -80,7 +80,9 @@ static int run(const vmm_config *cfg)
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if ((rc = vmm_vcpus_start(&vm))) {
+    if (vmm_drop_privileges() < 0) {
+        vmm_vm_stop(&vm, 1);
+    } else if ((rc = vmm_vcpus_start(&vm))) {
         st_error("vmm.cpu", "starting vCPUs: %s", strerror(-rc));
         vmm_vm_stop(&vm, 1);
     } else if (cfg->seccomp && vmm_sandbox_event() < 0) {

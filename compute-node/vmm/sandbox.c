@@ -8,12 +8,19 @@
  * control socket), reopens the kernel on a reboot and unlinks the socket at
  * exit. ioctl is restricted to the request numbers listed.
  *
+ * Before the vCPU threads start, the main thread also drops every capability
+ * (taps and the control socket are open by then; KVM needs none), so no
+ * thread of a running VM holds privileges.
+ *
  * Sanitizer runtimes make syscalls of their own at any time, so sanitizer
  * builds default to "seccomp": false (config.c).
  */
 #include "sandbox.h"
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -120,6 +127,18 @@ out:
     if (ctx)
         seccomp_release(ctx);
     return rc;
+}
+
+int vmm_drop_privileges(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof d);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &h, d) < 0) {
+        st_error("vmm.sandbox", "cannot drop privileges: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int vmm_sandbox_vcpu(void)

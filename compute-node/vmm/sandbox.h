@@ -8,6 +8,9 @@
 #ifndef VMM_SANDBOX_H
 #define VMM_SANDBOX_H
 
+/* Drops every capability of the calling thread (and so of the threads it creates
+ * afterwards) and sets no_new_privs; 0 or -1 (logged). */
+int vmm_drop_privileges(void);
 /* 0 or -1 (logged). */
 int vmm_sandbox_vcpu(void);
 int vmm_sandbox_event(void);

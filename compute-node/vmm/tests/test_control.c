@@ -205,6 +205,26 @@ static void test_reset_reboots(void)
     ST_ASSERT_STR_EQ(state(), "running");
 }
 
+static void test_no_privileges(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)vmm.pid);
+    FILE *f = fopen(path, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    int seen = 0, nnp = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "CapEff:", 7) || !strncmp(line, "CapPrm:", 7)) {
+            seen++;
+            ST_ASSERT_STR_EQ(line + 8 + strspn(line + 8, "\t "), "0000000000000000\n");
+        }
+        if (!strncmp(line, "NoNewPrivs:", 11))
+            nnp = atoi(line + 11);
+    }
+    fclose(f);
+    ST_ASSERT_INT_EQ(seen, 2);
+    ST_ASSERT_INT_EQ(nnp, 1);
+}
+
 static void test_shutdown_exits_0(void)
 {
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"shutdown\"}", NULL),
@@ -221,6 +241,7 @@ static CU_TestInfo tests[] = {
     {"pause parks the vCPUs (CPU time frozen), resume runs them again", test_pause_stops_cpu_time},
     {"malformed requests get 4xx and change nothing", test_malformed_requests},
     {"reset reboots the guest from its entry point", test_reset_reboots},
+    {"the running VMM holds no capabilities and has no_new_privs", test_no_privileges},
     {"shutdown answers 204, then the VMM exits 0", test_shutdown_exits_0},
     CU_TEST_INFO_NULL,
 };

@@ -208,7 +208,7 @@ static run run_vmm(const char *kernel, const char *cmdline, const char *extra, d
 }
 
 static run run_qemu2(const char *kernel, const char *cmdline, const char *dev, const char *dev2,
-                    double sample)
+                     double sample)
 {
     char *argv[48];
     int n = 0;
@@ -218,11 +218,27 @@ static run run_qemu2(const char *kernel, const char *cmdline, const char *dev, c
         argv[n++] = "exec";
         argv[n++] = (char *)netns;
     }
-    const char *fixed[] = {"qemu-system-x86_64", "-M", "pc", "-bios", "/usr/share/qemu/qboot.rom",
-                           "-enable-kvm", "-cpu", "host,-arch-capabilities", "-nodefaults",
-                           "-display", "none", "-monitor", "none", "-serial", "stdio",
-                           "-no-reboot", "-m", "128", "-device",
-                           "isa-debug-exit,iobase=0xf4,iosize=0x04", NULL};
+    const char *fixed[] = {"qemu-system-x86_64",
+                           "-M",
+                           "pc",
+                           "-bios",
+                           "/usr/share/qemu/qboot.rom",
+                           "-enable-kvm",
+                           "-cpu",
+                           "host,-arch-capabilities",
+                           "-nodefaults",
+                           "-display",
+                           "none",
+                           "-monitor",
+                           "none",
+                           "-serial",
+                           "stdio",
+                           "-no-reboot",
+                           "-m",
+                           "128",
+                           "-device",
+                           "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                           NULL};
     for (int i = 0; fixed[i]; i++)
         argv[n++] = (char *)fixed[i];
     if (dev) {
@@ -291,8 +307,9 @@ static int write_loop_guest(const char *path, int kind, int bar_reg)
         /* mov eax, 0x80000000 | dev 3 | reg; mov dx, 0xcf8; out dx, eax; mov dx, 0xcfc;
          * in eax, dx; and eax, ~0xf; add eax, 0x3000; mov ebx, eax */
         uint32_t addr = 0x80000000u | (3u << 11) | (uint32_t)bar_reg;
-        uint8_t op[] = {0xb8, 0, 0, 0, 0, 0x66, 0xba, 0xf8, 0x0c, 0xef, 0x66, 0xba, 0xfc, 0x0c,
-                        0xed, 0x83, 0xe0, 0xf0, 0x05, 0x00, 0x30, 0x00, 0x00, 0x89, 0xc3};
+        uint8_t op[] = {0xb8, 0,    0,    0,    0,    0x66, 0xba, 0xf8, 0x0c,
+                        0xef, 0x66, 0xba, 0xfc, 0x0c, 0xed, 0x83, 0xe0, 0xf0,
+                        0x05, 0x00, 0x30, 0x00, 0x00, 0x89, 0xc3};
         memcpy(op + 1, &addr, 4);
         emit(op, sizeof op);
     } else {
@@ -300,7 +317,8 @@ static int write_loop_guest(const char *path, int kind, int bar_reg)
         emit(op, sizeof op);
     }
     uint32_t loops = LOOPS;
-    uint8_t setup[] = {0xb9, 0, 0, 0, 0, 0x66, 0xba, 0x80, 0x00, 0x31, 0xc0}; /* ecx; dx=0x80; eax=0 */
+    uint8_t setup[] = {0xb9, 0,    0,    0,    0,   0x66,
+                       0xba, 0x80, 0x00, 0x31, 0xc0}; /* ecx; dx=0x80; eax=0 */
     memcpy(setup + 1, &loops, 4);
     emit(setup, sizeof setup);
     if (kind == 0) {
@@ -404,20 +422,44 @@ static void bench_net(void)
         pid_t s = spawn_bg(argv, out);
         usleep(300000);
         run f = run_vmm(guest_elf, flood,
-                        ", \"nics\": [{\"tap\": \"tv1\", \"mac\": \"52:54:00:00:01:01\"}]",
-                        -1);
+                        ", \"nics\": [{\"tap\": \"tv1\", \"mac\": \"52:54:00:00:01:01\"}]", -1);
         v_tx = data_num(&f, "net.tx_fps");
         v_rx = bg_result(s, out, "net.rx_fps");
     }
     {
-        char *argv[] = {"ip", "netns", "exec", ns, "qemu-system-x86_64", "-M", "pc", "-bios",
-                        "/usr/share/qemu/qboot.rom", "-enable-kvm", "-cpu",
-                        "host,-arch-capabilities", "-nodefaults", "-display", "none", "-monitor",
-                        "none", "-serial", "stdio", "-no-reboot", "-m", "128", "-device",
-                        "isa-debug-exit,iobase=0xf4,iosize=0x04", "-netdev",
-                        "tap,id=n0,ifname=tq2,script=no,downscript=no", "-device",
+        char *argv[] = {"ip",
+                        "netns",
+                        "exec",
+                        ns,
+                        "qemu-system-x86_64",
+                        "-M",
+                        "pc",
+                        "-bios",
+                        "/usr/share/qemu/qboot.rom",
+                        "-enable-kvm",
+                        "-cpu",
+                        "host,-arch-capabilities",
+                        "-nodefaults",
+                        "-display",
+                        "none",
+                        "-monitor",
+                        "none",
+                        "-serial",
+                        "stdio",
+                        "-no-reboot",
+                        "-m",
+                        "128",
+                        "-device",
+                        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                        "-netdev",
+                        "tap,id=n0,ifname=tq2,script=no,downscript=no",
+                        "-device",
                         "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:00:02:02",
-                        "-kernel", (char *)guest_elf, "-append", (char *)sink, NULL};
+                        "-kernel",
+                        (char *)guest_elf,
+                        "-append",
+                        (char *)sink,
+                        NULL};
         pid_t s = spawn_bg(argv, out);
         usleep(300000);
         run f = run_qemu2(guest_elf, flood, "-netdev tap,id=n0,ifname=tq1,script=no,downscript=no",
@@ -451,16 +493,16 @@ int main(int argc, char **argv)
         run v = run_vmm(guest_elf, "scenario=boot", NULL, -1);
         run q = run_qemu(guest_elf, "scenario=boot", NULL, -1);
         if (v.status != 16 || q.status != 33)
-            fprintf(stderr, "warning: run %d exit status vmm %d qemu %d\n", i, v.status,
-                    q.status);
+            fprintf(stderr, "warning: run %d exit status vmm %d qemu %d\n", i, v.status, q.status);
         vf[i] = v.first_line_ms, vx[i] = v.exit_ms, qf[i] = q.first_line_ms, qx[i] = q.exit_ms;
     }
-    printf("test guest scenario=boot, %d runs, median ms        stratus-vmm      qemu (-M pc, qboot)\n",
+    printf("test guest scenario=boot, %d runs, median ms        stratus-vmm      qemu (-M pc, "
+           "qboot)\n",
            runs);
-    printf("  process start -> first serial line               %10.1f  %10.1f\n",
-           median(vf, runs), median(qf, runs));
-    printf("  process start -> exit                            %10.1f  %10.1f\n",
-           median(vx, runs), median(qx, runs));
+    printf("  process start -> first serial line               %10.1f  %10.1f\n", median(vf, runs),
+           median(qf, runs));
+    printf("  process start -> exit                            %10.1f  %10.1f\n", median(vx, runs),
+           median(qx, runs));
 
     run vm = run_vmm(guest_elf, "scenario=cpu cpu.ms=1500", NULL, 1000);
     run qm = run_qemu(guest_elf, "scenario=cpu cpu.ms=1500", NULL, 1000);
@@ -487,8 +529,8 @@ int main(int argc, char **argv)
                      "{\"path\": \"%s\", \"read_only\": true}], \"rng\": true",
                      guest_elf, guest_elf);
         run v = run_vmm(kv, "x", extra, -1);
-        run q = run_qemu(kq, "x", kind == 2 ? "virtio-rng-pci,disable-legacy=on,addr=03.0" : NULL,
-                         -1);
+        run q =
+            run_qemu(kq, "x", kind == 2 ? "virtio-rng-pci,disable-legacy=on,addr=03.0" : NULL, -1);
         double rv = v.second_line_ms > v.first_line_ms
                         ? LOOPS / ((v.second_line_ms - v.first_line_ms) / 1e3)
                         : 0;

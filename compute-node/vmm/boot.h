@@ -38,8 +38,8 @@ int vmm_e820_build(uint64_t ram_size, vmm_e820 *out);
 int vmm_elf_load(const vmm_gmem *m, const uint8_t *img, size_t len, uint64_t *elf_entry,
                  uint64_t *pvh_entry, uint64_t *top);
 /* PVH: hvm_start_info + memmap + command line. */
-int vmm_pvh_setup(const vmm_gmem *m, uint64_t ram_size, const char *cmdline,
-                  vmm_boot_info *bi, uint64_t entry);
+int vmm_pvh_setup(const vmm_gmem *m, uint64_t ram_size, const char *cmdline, vmm_boot_info *bi,
+                  uint64_t entry);
 /* Linux: bzImage or vmlinux (ELF without a PVH note), initrd, zero page, page tables. */
 int vmm_linux_load(const vmm_gmem *m, uint64_t ram_size, const uint8_t *img, size_t len,
                    const uint8_t *initrd, size_t initrd_len, const char *cmdline,

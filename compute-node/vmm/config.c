@@ -24,8 +24,8 @@ int vmm_parse_mac(const char *s, uint8_t mac[6])
     unsigned v[6];
     char tail;
     if (!s || strlen(s) != 17 ||
-        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &tail) != 6)
+        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) !=
+            6)
         return -1;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)v[i];
@@ -46,7 +46,8 @@ static int parse_disks(vmm_config *c, json_t *arr, char *err, size_t errlen)
         snprintf(err, errlen, "field 'disks' must be an array of at most %d disks", VMM_MAX_DISKS);
         return -1;
     }
-    json_array_foreach(arr, i, d) {
+    json_array_foreach(arr, i, d)
+    {
         vmm_disk_cfg *dc = &c->disks[i];
         const char *path = NULL, *fmt = "raw", *id = NULL;
         int ro = 0;
@@ -85,7 +86,8 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
         snprintf(err, errlen, "field 'nics' must be an array of at most %d nics", VMM_MAX_NICS);
         return -1;
     }
-    json_array_foreach(arr, i, n) {
+    json_array_foreach(arr, i, n)
+    {
         vmm_nic_cfg *nc = &c->nics[i];
         const char *tap = NULL, *mac = NULL, *id = NULL;
         if (!json_is_object(n)) {
@@ -118,10 +120,9 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"vcpus",      "memory_mib",     "kernel", "initrd",
-                                       "cmdline",    "serial_log",     "disks",  "nics",
-                                       "rng",        "control_socket", "seccomp", "on_reset",
-                                       "boot_protocol", NULL};
+    static const char *const keys[] = {
+        "vcpus", "memory_mib", "kernel",         "initrd",  "cmdline",  "serial_log",    "disks",
+        "nics",  "rng",        "control_socket", "seccomp", "on_reset", "boot_protocol", NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
     const char *on_reset = "shutdown", *proto = "auto";
     long long vcpus = 1, mem = 128;
@@ -167,7 +168,7 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     c->rng = rng;
     c->seccomp = sc;
     c->restart_on_reset = !strcmp(on_reset, "restart");
-    c->boot_protocol = !strcmp(proto, "pvh") ? VMM_PROTO_PVH
+    c->boot_protocol = !strcmp(proto, "pvh")     ? VMM_PROTO_PVH
                        : !strcmp(proto, "linux") ? VMM_PROTO_LINUX
                                                  : VMM_PROTO_AUTO;
     json_decref(j);

@@ -44,7 +44,8 @@ static int reply_json(struct evhttp_request *req, int code, json_t *body)
 
 static int reply_error(struct evhttp_request *req, int code, const char *ecode, const char *msg)
 {
-    return reply_json(req, code, json_pack("{s:{s:s, s:s}}", "error", "code", ecode, "message", msg));
+    return reply_json(req, code,
+                      json_pack("{s:{s:s, s:s}}", "error", "code", ecode, "message", msg));
 }
 
 static int reply_empty(struct evhttp_request *req, int code)
@@ -211,8 +212,7 @@ int vmm_control_start(vmm_vm *vm, const char *path)
     evhttp_set_max_headers_size(g_http, 16 * 1024);
     evhttp_set_timeout(g_http, 30);
     evhttp_set_allowed_methods(g_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
-                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                           EVHTTP_REQ_HEAD);
+                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(g_http, dispatch, vm);
     if (!evhttp_accept_socket_with_handle(g_http, fd)) {
         evhttp_free(g_http);

@@ -22,8 +22,8 @@ static uint64_t cycles_of(vmm_vm *vm, uint64_t ns)
 
 json_t *vmm_counters_json(vmm_vm *vm)
 {
-    json_t *j = json_object(), *vcpus = json_array(), *nics = json_array(),
-           *disks = json_array(), *exits = json_object();
+    json_t *j = json_object(), *vcpus = json_array(), *nics = json_array(), *disks = json_array(),
+           *exits = json_object();
     uint64_t total_ns = 0, total_cycles = 0, ex[VMM_EXIT_NR] = {0};
 
     for (int i = 0; i < vm->nvcpus; i++) {
@@ -41,17 +41,17 @@ json_t *vmm_counters_json(vmm_vm *vm)
         const vmm_net_stats *ns = vmm_net_stats_of(v);
         const vmm_blk_stats *bs = vmm_blk_stats_of(v);
         if (ns)
-            json_array_append_new(
-                nics, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id, "rx_bytes",
-                                (json_int_t)ns->rx_bytes, "rx_packets", (json_int_t)ns->rx_packets,
-                                "tx_bytes", (json_int_t)ns->tx_bytes, "tx_packets",
-                                (json_int_t)ns->tx_packets));
+            json_array_append_new(nics, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id,
+                                                  "rx_bytes", (json_int_t)ns->rx_bytes,
+                                                  "rx_packets", (json_int_t)ns->rx_packets,
+                                                  "tx_bytes", (json_int_t)ns->tx_bytes,
+                                                  "tx_packets", (json_int_t)ns->tx_packets));
         if (bs)
-            json_array_append_new(
-                disks, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id, "read_bytes",
-                                 (json_int_t)bs->read_bytes, "read_ops", (json_int_t)bs->read_ops,
-                                 "write_bytes", (json_int_t)bs->write_bytes, "write_ops",
-                                 (json_int_t)bs->write_ops));
+            json_array_append_new(disks, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id,
+                                                   "read_bytes", (json_int_t)bs->read_bytes,
+                                                   "read_ops", (json_int_t)bs->read_ops,
+                                                   "write_bytes", (json_int_t)bs->write_bytes,
+                                                   "write_ops", (json_int_t)bs->write_ops));
     }
     for (int k = 0; k < VMM_EXIT_NR; k++)
         json_object_set_new(exits, vmm_exit_names[k], json_integer((json_int_t)ex[k]));
@@ -70,8 +70,8 @@ json_t *vmm_counters_json(vmm_vm *vm)
 json_t *vmm_state_json(vmm_vm *vm)
 {
     json_t *devs = json_array();
-    static const char *const types[] = {[VIRTIO_ID_NET] = "net", [VIRTIO_ID_BLOCK] = "blk",
-                                        [VIRTIO_ID_RNG] = "rng"};
+    static const char *const types[] = {
+        [VIRTIO_ID_NET] = "net", [VIRTIO_ID_BLOCK] = "blk", [VIRTIO_ID_RNG] = "rng"};
     for (int i = 0; i < vm->ndevs; i++) {
         vmm_virtio *v = vm->devs[i];
         char bdf[16];

@@ -64,9 +64,7 @@ static int set_cpuid(vmm_vcpu *cpu)
                 e->edx |= 1u << 28; /* HTT: the logical count field is valid */
             break;
         case 0xb:
-        case 0x1f:
-            e->edx = (uint32_t)cpu->id;
-            break;
+        case 0x1f: e->edx = (uint32_t)cpu->id; break;
         case 6:
             e->ecx &= ~(1u << 3); /* no energy-performance bias MSR */
             break;
@@ -83,11 +81,16 @@ static void set_msrs(vmm_vcpu *cpu)
         uint32_t index;
         uint64_t value;
     } init[] = {
-        {0x174, 0}, {0x175, 0}, {0x176, 0},  /* SYSENTER CS/ESP/EIP */
-        {0xc0000081, 0}, {0xc0000082, 0}, {0xc0000084, 0}, {0xc0000102, 0},
-        {0x10, 0},                           /* TSC */
-        {0x1a0, 1},                          /* MISC_ENABLE: fast strings */
-        {0x2ff, (1u << 11) | 6},             /* MTRR default type: enabled, write-back */
+        {0x174, 0},
+        {0x175, 0},
+        {0x176, 0}, /* SYSENTER CS/ESP/EIP */
+        {0xc0000081, 0},
+        {0xc0000082, 0},
+        {0xc0000084, 0},
+        {0xc0000102, 0},
+        {0x10, 0},               /* TSC */
+        {0x1a0, 1},              /* MISC_ENABLE: fast strings */
+        {0x2ff, (1u << 11) | 6}, /* MTRR default type: enabled, write-back */
     };
     size_t n = sizeof init / sizeof init[0];
     struct kvm_msrs *m = calloc(1, sizeof *m + n * sizeof m->entries[0]);
@@ -158,9 +161,9 @@ static int set_boot_regs(vmm_vcpu *cpu)
         sr.gdt.base = VMM_GDT_ADDR;
         sr.gdt.limit = 4 * 8 - 1;
         sr.cr3 = VMM_PML4_ADDR;
-        sr.cr4 = 0x20;                    /* PAE */
-        sr.cr0 = 0x80050033;              /* PG | AM | WP | NE | ET | MP | PE */
-        sr.efer = 0x500;                  /* LME | LMA */
+        sr.cr4 = 0x20;       /* PAE */
+        sr.cr0 = 0x80050033; /* PG | AM | WP | NE | ET | MP | PE */
+        sr.efer = 0x500;     /* LME | LMA */
         r.rsi = vm->boot.arg;
     }
     if (ioctl(cpu->fd, KVM_SET_SREGS, &sr) < 0)

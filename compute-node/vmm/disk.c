@@ -42,9 +42,9 @@ int vmm_disk_open(const vmm_disk_cfg *cfg, vmm_disk **out)
 #ifdef STRATUS_HAVE_DISK
         char err[256];
         /* The recorded format, never a probe: a raw disk's guest could forge a header. */
-        int rc = st_disk_open_ex(cfg->path,
-                                 ST_DISK_FMT_QCOW2 | (cfg->read_only ? ST_DISK_RDONLY : 0),
-                                 &d->img, err, sizeof err);
+        int rc =
+            st_disk_open_ex(cfg->path, ST_DISK_FMT_QCOW2 | (cfg->read_only ? ST_DISK_RDONLY : 0),
+                            &d->img, err, sizeof err);
         if (rc < 0) {
             st_error("vmm.disk", "%s: %s", cfg->path, err);
             free(d);

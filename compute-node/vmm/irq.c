@@ -41,8 +41,8 @@ static struct kvm_irq_routing_entry *add_entry(vmm_vm *vm)
 
 int vmm_irq_init(vmm_vm *vm)
 {
-    vm->routing = calloc(1, sizeof *vm->routing +
-                                IRQ_MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
+    vm->routing =
+        calloc(1, sizeof *vm->routing + IRQ_MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
     if (!vm->routing)
         return -ENOMEM;
     for (uint32_t gsi = 0; gsi < 24; gsi++) {

@@ -44,8 +44,8 @@ static int setup_memory(vmm_vm *vm)
         return -errno;
     if (ftruncate(vm->mem_fd, (off_t)vm->ram_size) < 0)
         return -errno;
-    vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                   vm->mem_fd, 0);
+    vm->ram =
+        mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
     if (vm->ram == MAP_FAILED) {
         vm->ram = NULL;
         return -errno;
@@ -62,8 +62,8 @@ static int setup_memory(vmm_vm *vm)
 
 int vmm_vm_clear_ram(vmm_vm *vm)
 {
-    if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                  (off_t)vm->ram_size) < 0) {
+    if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)vm->ram_size) <
+        0) {
         memset(vm->ram, 0, vm->ram_size);
     }
     return 0;
@@ -94,9 +94,10 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
         st_error("vmm.kvm", "unexpected KVM API version");
         goto err;
     }
-    static const int caps[] = {KVM_CAP_IRQCHIP, KVM_CAP_IRQFD, KVM_CAP_IOEVENTFD,
-                               KVM_CAP_IRQ_ROUTING, KVM_CAP_USER_MEMORY,
-                               KVM_CAP_IOEVENTFD_ANY_LENGTH, KVM_CAP_IMMEDIATE_EXIT};
+    static const int caps[] = {KVM_CAP_IRQCHIP,       KVM_CAP_IRQFD,
+                               KVM_CAP_IOEVENTFD,     KVM_CAP_IRQ_ROUTING,
+                               KVM_CAP_USER_MEMORY,   KVM_CAP_IOEVENTFD_ANY_LENGTH,
+                               KVM_CAP_IMMEDIATE_EXIT};
     for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
         if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i]) <= 0) {
             rc = -ENOTSUP;
@@ -117,8 +118,8 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
     uint64_t idmap = 0xfffbc000ull;
     ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
     if ((rc = setup_memory(vm))) {
-        st_error("vmm.kvm", "guest memory (%llu MiB): %s",
-                 (unsigned long long)cfg->memory_mib, strerror(-rc));
+        st_error("vmm.kvm", "guest memory (%llu MiB): %s", (unsigned long long)cfg->memory_mib,
+                 strerror(-rc));
         goto err;
     }
     if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {

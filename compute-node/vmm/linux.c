@@ -57,9 +57,9 @@ static uint32_t get32(const uint8_t *p)
     return v;
 }
 
-int vmm_linux_zero_page(uint8_t *zp, const uint8_t *setup_hdr, size_t hdr_len,
-                        uint64_t ram_size, uint64_t cmdline_addr, size_t cmdline_len,
-                        uint64_t initrd_addr, uint64_t initrd_len)
+int vmm_linux_zero_page(uint8_t *zp, const uint8_t *setup_hdr, size_t hdr_len, uint64_t ram_size,
+                        uint64_t cmdline_addr, size_t cmdline_len, uint64_t initrd_addr,
+                        uint64_t initrd_len)
 {
     vmm_e820 e[VMM_E820_MAX];
     memset(zp, 0, ZP_SIZE);
@@ -149,8 +149,7 @@ static int load_bzimage(const vmm_gmem *m, const uint8_t *img, size_t len, uint6
 }
 
 int vmm_linux_load(const vmm_gmem *m, uint64_t ram_size, const uint8_t *img, size_t len,
-                   const uint8_t *initrd, size_t initrd_len, const char *cmdline,
-                   vmm_boot_info *bi)
+                   const uint8_t *initrd, size_t initrd_len, const char *cmdline, vmm_boot_info *bi)
 {
     const uint8_t *hdr = NULL;
     size_t hdr_len = 0;
@@ -185,8 +184,8 @@ int vmm_linux_load(const vmm_gmem *m, uint64_t ram_size, const uint8_t *img, siz
             return -E2BIG;
         memcpy(dst, initrd, initrd_len);
     }
-    if ((rc = vmm_linux_zero_page(zp, hdr, hdr_len, ram_size, VMM_CMDLINE_ADDR, clen,
-                                  initrd_addr, initrd_len)) ||
+    if ((rc = vmm_linux_zero_page(zp, hdr, hdr_len, ram_size, VMM_CMDLINE_ADDR, clen, initrd_addr,
+                                  initrd_len)) ||
         (rc = write_long_mode_tables(m)))
         return rc;
     bi->mode = VMM_BOOT_LINUX64;

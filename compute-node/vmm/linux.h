@@ -28,8 +28,8 @@
 #define ZP_E820_TABLE 0x2d0
 
 /* Fills a 4 KiB zero page; setup_hdr (from a bzImage) may be NULL for vmlinux. */
-int vmm_linux_zero_page(uint8_t *zp, const uint8_t *setup_hdr, size_t hdr_len,
-                        uint64_t ram_size, uint64_t cmdline_addr, size_t cmdline_len,
-                        uint64_t initrd_addr, uint64_t initrd_len);
+int vmm_linux_zero_page(uint8_t *zp, const uint8_t *setup_hdr, size_t hdr_len, uint64_t ram_size,
+                        uint64_t cmdline_addr, size_t cmdline_len, uint64_t initrd_addr,
+                        uint64_t initrd_len);
 
 #endif

@@ -100,9 +100,8 @@ static int run(const vmm_config *cfg)
     /* The final counters, for whoever collects logs after the process is gone. */
     json_t *state = vmm_state_json(&vm);
     st_log_fields(ST_LOG_INFO, "vmm.counters",
-                  json_pack("{s:s, s:o, s:O}", "msg", "final counters and device state",
-                            "counters", vmm_counters_json(&vm), "devices",
-                            json_object_get(state, "devices")));
+                  json_pack("{s:s, s:o, s:O}", "msg", "final counters and device state", "counters",
+                            vmm_counters_json(&vm), "devices", json_object_get(state, "devices")));
     json_decref(state);
     st_info("vmm.exit", "VM stopped, exit status %d", code);
 out:

@@ -37,13 +37,13 @@ int vmm_mptable_write(const vmm_gmem *m, int ncpus)
     uint8_t ioapic_id = (uint8_t)ncpus;
 
     for (int i = 0; i < ncpus; i++, p += 20, count++) {
-        p[0] = 0;          /* processor */
-        p[1] = (uint8_t)i; /* local APIC ID */
-        p[2] = 0x14;       /* local APIC version */
+        p[0] = 0;                               /* processor */
+        p[1] = (uint8_t)i;                      /* local APIC ID */
+        p[2] = 0x14;                            /* local APIC version */
         p[3] = (uint8_t)(1 | (i == 0 ? 2 : 0)); /* enabled, bootstrap */
-        u32 = 0x600;       /* CPU signature: family 6 */
+        u32 = 0x600;                            /* CPU signature: family 6 */
         memcpy(p + 4, &u32, 4);
-        u32 = 0x201;       /* features: FPU, APIC */
+        u32 = 0x201; /* features: FPU, APIC */
         memcpy(p + 8, &u32, 4);
     }
     static const char *const buses[2] = {"PCI   ", "ISA   "};
@@ -61,9 +61,9 @@ int vmm_mptable_write(const vmm_gmem *m, int ncpus)
     p += 8;
     count++;
     for (int irq = 0; irq < 16; irq++, p += 8, count++) {
-        p[0] = 3;    /* I/O interrupt */
-        p[1] = 0;    /* INT */
-        p[4] = 1;    /* source bus: ISA */
+        p[0] = 3; /* I/O interrupt */
+        p[1] = 0; /* INT */
+        p[4] = 1; /* source bus: ISA */
         p[5] = (uint8_t)irq;
         p[6] = ioapic_id;
         p[7] = (uint8_t)(irq == 0 ? 2 : irq);
@@ -74,7 +74,7 @@ int vmm_mptable_write(const vmm_gmem *m, int ncpus)
         }
     }
     for (int l = 0; l < 2; l++, p += 8, count++) {
-        p[0] = 4; /* local interrupt */
+        p[0] = 4;              /* local interrupt */
         p[1] = l == 0 ? 3 : 1; /* ExtINT, NMI */
         p[4] = 1;
         p[5] = 0;

@@ -72,8 +72,8 @@ static void remap_bars(vmm_vm *vm, vmm_pci_dev *d)
         if (want && vmm_bus_add(&vm->mmio, want, d->bar_size[n], d->bar_io[n], d) == 0)
             d->bar_mapped[n] = want;
         else if (want)
-            st_warn("vmm.pci", "00:%02x.0 BAR%d at %#x overlaps another range; not mapped",
-                    d->slot, n, want);
+            st_warn("vmm.pci", "00:%02x.0 BAR%d at %#x overlaps another range; not mapped", d->slot,
+                    n, want);
         if (d->bar_moved)
             d->bar_moved(d, n, old, d->bar_mapped[n]);
     }

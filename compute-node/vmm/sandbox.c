@@ -19,61 +19,58 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <signal.h>
-#include <stdio.h>
-#include <unistd.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "stratus/log.h"
 
 static const int common_calls[] = {
-    SCMP_SYS(read),        SCMP_SYS(write),       SCMP_SYS(futex),
+    SCMP_SYS(read),         SCMP_SYS(write),          SCMP_SYS(futex),
     SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(exit),
-    SCMP_SYS(exit_group),  SCMP_SYS(mmap),        SCMP_SYS(munmap),
-    SCMP_SYS(mremap),      SCMP_SYS(madvise),     SCMP_SYS(brk),
-    SCMP_SYS(mprotect),    SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
-    SCMP_SYS(getpid),      SCMP_SYS(gettid),      SCMP_SYS(tgkill),
-    SCMP_SYS(sched_yield), SCMP_SYS(nanosleep),   SCMP_SYS(clock_nanosleep),
-    SCMP_SYS(getrandom),   SCMP_SYS(close),       SCMP_SYS(set_robust_list),
-    SCMP_SYS(rseq),        SCMP_SYS(epoll_ctl), /* vCPUs arm queue kicks (event_add) */
+    SCMP_SYS(exit_group),   SCMP_SYS(mmap),           SCMP_SYS(munmap),
+    SCMP_SYS(mremap),       SCMP_SYS(madvise),        SCMP_SYS(brk),
+    SCMP_SYS(mprotect),     SCMP_SYS(clock_gettime),  SCMP_SYS(gettimeofday),
+    SCMP_SYS(getpid),       SCMP_SYS(gettid),         SCMP_SYS(tgkill),
+    SCMP_SYS(sched_yield),  SCMP_SYS(nanosleep),      SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(getrandom),    SCMP_SYS(close),          SCMP_SYS(set_robust_list),
+    SCMP_SYS(rseq),         SCMP_SYS(epoll_ctl), /* vCPUs arm queue kicks (event_add) */
 };
 
 static const int event_calls[] = {
-    SCMP_SYS(epoll_wait),  SCMP_SYS(epoll_pwait),
-    SCMP_SYS(readv),       SCMP_SYS(writev),      SCMP_SYS(preadv),
-    SCMP_SYS(pwritev),     SCMP_SYS(pread64),     SCMP_SYS(pwrite64),
-    SCMP_SYS(fdatasync),   SCMP_SYS(fsync),       SCMP_SYS(fallocate),
-    SCMP_SYS(accept),      SCMP_SYS(accept4),     SCMP_SYS(recvfrom),
-    SCMP_SYS(sendto),      SCMP_SYS(recvmsg),     SCMP_SYS(sendmsg),
-    SCMP_SYS(shutdown),    SCMP_SYS(getsockopt),  SCMP_SYS(setsockopt),
-    SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(fcntl),
-    SCMP_SYS(openat),      SCMP_SYS(open),        SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat),  SCMP_SYS(lseek),       SCMP_SYS(unlink),
-    SCMP_SYS(eventfd2),    SCMP_SYS(pipe2),       SCMP_SYS(poll),
-    SCMP_SYS(ppoll),       SCMP_SYS(rt_sigaction), SCMP_SYS(statx),
-    SCMP_SYS(fstatfs),
+    SCMP_SYS(epoll_wait),  SCMP_SYS(epoll_pwait),  SCMP_SYS(readv),      SCMP_SYS(writev),
+    SCMP_SYS(preadv),      SCMP_SYS(pwritev),      SCMP_SYS(pread64),    SCMP_SYS(pwrite64),
+    SCMP_SYS(fdatasync),   SCMP_SYS(fsync),        SCMP_SYS(fallocate),  SCMP_SYS(accept),
+    SCMP_SYS(accept4),     SCMP_SYS(recvfrom),     SCMP_SYS(sendto),     SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg),     SCMP_SYS(shutdown),     SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
+    SCMP_SYS(getsockname), SCMP_SYS(getpeername),  SCMP_SYS(fcntl),      SCMP_SYS(openat),
+    SCMP_SYS(open),        SCMP_SYS(fstat),        SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+    SCMP_SYS(unlink),      SCMP_SYS(eventfd2),     SCMP_SYS(pipe2),      SCMP_SYS(poll),
+    SCMP_SYS(ppoll),       SCMP_SYS(rt_sigaction), SCMP_SYS(statx),      SCMP_SYS(fstatfs),
 };
 
 #ifdef VMM_SANITIZED
 /* What ASan/UBSan's runtime calls on its own (alternate signal stacks, reports). */
 static const int sanitizer_calls[] = {
-    SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getrlimit), SCMP_SYS(readlink),
-    SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(sched_getaffinity), SCMP_SYS(rt_sigaction),
-    SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek), SCMP_SYS(pread64),
+    SCMP_SYS(sigaltstack),       SCMP_SYS(prctl),        SCMP_SYS(getrlimit),
+    SCMP_SYS(readlink),          SCMP_SYS(openat),       SCMP_SYS(open),
+    SCMP_SYS(sched_getaffinity), SCMP_SYS(rt_sigaction), SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),        SCMP_SYS(lseek),        SCMP_SYS(pread64),
 };
 #endif
 
 static const unsigned long kvm_ioctls[] = {
-    KVM_RUN,          KVM_GET_REGS,     KVM_SET_REGS,     KVM_GET_SREGS,
-    KVM_SET_SREGS,    KVM_SET_MSRS,     KVM_SET_FPU,      KVM_GET_LAPIC,
-    KVM_SET_LAPIC,    KVM_SET_MP_STATE, KVM_IRQ_LINE,     KVM_SET_GSI_ROUTING,
-    KVM_IOEVENTFD,    KVM_IRQFD,        FIONBIO,          FIONREAD,
+    KVM_RUN,       KVM_GET_REGS,     KVM_SET_REGS, KVM_GET_SREGS,
+    KVM_SET_SREGS, KVM_SET_MSRS,     KVM_SET_FPU,  KVM_GET_LAPIC,
+    KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING,
+    KVM_IOEVENTFD, KVM_IRQFD,        FIONBIO,      FIONREAD,
 };
 
 #ifdef VMM_SANITIZED
@@ -113,8 +110,8 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, const
             goto out;
 #endif
     for (size_t i = 0; i < sizeof kvm_ioctls / sizeof kvm_ioctls[0]; i++) {
-        struct scmp_arg_cmp cmp = {.arg = 1, .op = SCMP_CMP_EQ, .datum_a = kvm_ioctls[i],
-                                   .datum_b = 0};
+        struct scmp_arg_cmp cmp = {
+            .arg = 1, .op = SCMP_CMP_EQ, .datum_a = kvm_ioctls[i], .datum_b = 0};
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp) < 0)
             goto out;
     }

@@ -35,7 +35,7 @@ struct vmm_serial {
     int irq_level;
     char line[256];
     size_t nline;
-    char *ring;    /* VMM_SERIAL_RING bytes */
+    char *ring;     /* VMM_SERIAL_RING bytes */
     uint64_t total; /* bytes ever written; ring holds the last min(total, RING) */
 };
 
@@ -72,10 +72,8 @@ static void tx(vmm_serial *s, uint8_t b)
 static uint8_t reg_read(vmm_serial *s, uint64_t off)
 {
     switch (off) {
-    case 0:
-        return (s->lcr & 0x80) ? s->dll : 0;
-    case 1:
-        return (s->lcr & 0x80) ? s->dlm : s->ier;
+    case 0: return (s->lcr & 0x80) ? s->dll : 0;
+    case 1: return (s->lcr & 0x80) ? s->dlm : s->ier;
     case 2: {
         uint8_t fifo = (s->fcr & 1) ? 0xc0 : 0;
         if ((s->ier & IER_THRI) && s->thri_pending) {
@@ -84,12 +82,9 @@ static uint8_t reg_read(vmm_serial *s, uint64_t off)
         }
         return fifo | 0x01;
     }
-    case 3:
-        return s->lcr;
-    case 4:
-        return s->mcr;
-    case 5:
-        return LSR_THRE | LSR_TEMT;
+    case 3: return s->lcr;
+    case 4: return s->mcr;
+    case 5: return LSR_THRE | LSR_TEMT;
     case 6:
         if (s->mcr & MCR_LOOP) {
             /* DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
@@ -97,8 +92,7 @@ static uint8_t reg_read(vmm_serial *s, uint64_t off)
                              ((s->mcr & 0x04) << 4) | ((s->mcr & 0x08) << 4));
         }
         return 0xb0; /* DCD | DSR | CTS */
-    default:
-        return s->scr;
+    default: return s->scr;
     }
 }
 
@@ -123,20 +117,11 @@ static void reg_write(vmm_serial *s, uint64_t off, uint8_t v)
             s->ier = v & 0x0f;
         }
         break;
-    case 2:
-        s->fcr = v;
-        break;
-    case 3:
-        s->lcr = v;
-        break;
-    case 4:
-        s->mcr = v & 0x1f;
-        break;
-    case 7:
-        s->scr = v;
-        break;
-    default:
-        break; /* LSR and MSR are read-only */
+    case 2: s->fcr = v; break;
+    case 3: s->lcr = v; break;
+    case 4: s->mcr = v & 0x1f; break;
+    case 7: s->scr = v; break;
+    default: break; /* LSR and MSR are read-only */
     }
 }
 

@@ -21,12 +21,9 @@
 const char *vmm_state_name(int state)
 {
     switch (state) {
-    case VMM_RUNNING:
-        return "running";
-    case VMM_PAUSED:
-        return "paused";
-    default:
-        return "stopped";
+    case VMM_RUNNING: return "running";
+    case VMM_PAUSED: return "paused";
+    default: return "stopped";
     }
 }
 

@@ -29,8 +29,8 @@
 #include "stratus/log.h"
 
 const char *const vmm_exit_names[VMM_EXIT_NR] = {
-    "io", "mmio", "hlt", "shutdown", "intr", "system_event", "fail_entry", "internal_error",
-    "other",
+    "io",         "mmio",           "hlt",   "shutdown", "intr", "system_event",
+    "fail_entry", "internal_error", "other",
 };
 
 static void sigusr1_noop(int sig)
@@ -108,8 +108,8 @@ static void handle_mmio(vmm_vcpu *c)
 {
     struct kvm_run *run = c->run;
     uint32_t len = run->mmio.len > 8 ? 8 : run->mmio.len;
-    if (vmm_bus_access(&c->vm->mmio, run->mmio.phys_addr, run->mmio.data, len,
-                       run->mmio.is_write) < 0 &&
+    if (vmm_bus_access(&c->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write) <
+            0 &&
         !run->mmio.is_write)
         memset(run->mmio.data, 0xff, len);
 }
@@ -181,12 +181,8 @@ static void *vcpu_main(void *arg)
             count_exit(c, VMM_EXIT_MMIO);
             handle_mmio(c);
             break;
-        case KVM_EXIT_HLT:
-            count_exit(c, VMM_EXIT_HLT);
-            break;
-        case KVM_EXIT_INTR:
-            count_exit(c, VMM_EXIT_INTR);
-            break;
+        case KVM_EXIT_HLT: count_exit(c, VMM_EXIT_HLT); break;
+        case KVM_EXIT_INTR: count_exit(c, VMM_EXIT_INTR); break;
         case KVM_EXIT_SHUTDOWN:
             count_exit(c, VMM_EXIT_SHUTDOWN);
             dump_regs(c, "triple fault");

@@ -49,8 +49,7 @@ typedef struct blk {
 } blk;
 
 /* The bytes [skip, skip+len) of iov[0..n) as a new iovec list; returns its count. */
-static int iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len,
-                     struct iovec *out)
+static int iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len, struct iovec *out)
 {
     int k = 0;
     for (int i = 0; i < n && len; i++) {
@@ -152,12 +151,8 @@ static int64_t serve(vmm_virtio *v, blk *b, vmm_vq_chain *c)
         wdata = k;
         break;
     }
-    case T_DISCARD:
-        status = do_discard(b, c);
-        break;
-    default:
-        status = S_UNSUPP;
-        break;
+    case T_DISCARD: status = do_discard(b, c); break;
+    default: status = S_UNSUPP; break;
     }
     if (status != S_OK)
         b->st.errors++;

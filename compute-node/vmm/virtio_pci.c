@@ -203,8 +203,7 @@ static void queue_enable(vmm_virtio *v, vmm_vq *vq, int q)
     if (vq->enabled)
         return;
     if (vmm_vq_start(vq, &v->vm->gmem) < 0) {
-        vmm_virtio_fail(v, "queue %d: invalid size %u or ring outside guest memory", q,
-                        vq->size);
+        vmm_virtio_fail(v, "queue %d: invalid size %u or ring outside guest memory", q, vq->size);
         return;
     }
     vq->enabled = 1;
@@ -470,7 +469,7 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     vmm_pci_set16(d, 0x00, 0x1af4);
     vmm_pci_set16(d, 0x02, (uint16_t)(0x1040 + ops->type));
     vmm_pci_set16(d, 0x06, 0x0010); /* status: capability list */
-    d->cfg[0x08] = 1;              /* revision 1: modern only */
+    d->cfg[0x08] = 1;               /* revision 1: modern only */
     d->cfg[0x09] = (uint8_t)(ops->class_code & 0xff);
     d->cfg[0x0a] = (uint8_t)(ops->class_code >> 8);
     d->cfg[0x0b] = (uint8_t)(ops->class_code >> 16);

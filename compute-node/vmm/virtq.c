@@ -88,8 +88,8 @@ static int chain_add(vmm_vq_chain *c, const vmm_gmem *m, const struct vring_desc
 }
 
 /* Walks an indirect table of len bytes at gpa. */
-static int walk_indirect(vmm_vq_chain *c, const vmm_gmem *m, uint64_t gpa, uint32_t len,
-                         int *count, int limit)
+static int walk_indirect(vmm_vq_chain *c, const vmm_gmem *m, uint64_t gpa, uint32_t len, int *count,
+                         int limit)
 {
     if (len == 0 || (len % 16) || len / 16 > (uint32_t)limit)
         return -EINVAL;

@@ -33,7 +33,7 @@
 
 typedef struct vmm_vq {
     /* Set by the driver through the common configuration. */
-    uint16_t size;       /* queue_size, a power of two <= max_size */
+    uint16_t size; /* queue_size, a power of two <= max_size */
     uint16_t max_size;
     uint16_t enabled;
     uint16_t msix_vector;
@@ -48,8 +48,8 @@ typedef struct vmm_vq {
 
 typedef struct vmm_vq_chain {
     uint16_t head;
-    int nr, nw;             /* readable iovecs first, then writable ones */
-    uint64_t rlen, wlen;    /* total bytes each way */
+    int nr, nw;          /* readable iovecs first, then writable ones */
+    uint64_t rlen, wlen; /* total bytes each way */
     struct iovec iov[VMM_VQ_MAX_SIZE];
 } vmm_vq_chain;
 

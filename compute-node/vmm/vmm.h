@@ -29,18 +29,18 @@ struct vmm_pci;
 struct vmm_virtio;
 
 /* Guest physical layout. */
-#define VMM_LOW_RAM_END 0xC0000000ull    /* RAM above this goes to 4 GiB and up */
+#define VMM_LOW_RAM_END 0xC0000000ull /* RAM above this goes to 4 GiB and up */
 #define VMM_HIGH_RAM_START 0x100000000ull
 #define VMM_PCI_MMIO_START 0xC0000000ull /* BARs we assign */
 #define VMM_PCI_MMIO_END 0xFEC00000ull
 #define VMM_GDT_ADDR 0x500ull
-#define VMM_START_INFO_ADDR 0x6000ull    /* PVH hvm_start_info + memmap */
-#define VMM_ZERO_PAGE_ADDR 0x7000ull     /* Linux boot_params */
+#define VMM_START_INFO_ADDR 0x6000ull /* PVH hvm_start_info + memmap */
+#define VMM_ZERO_PAGE_ADDR 0x7000ull  /* Linux boot_params */
 #define VMM_CMDLINE_ADDR 0x20000ull
 #define VMM_CMDLINE_MAX 0x1000ull
-#define VMM_PML4_ADDR 0x9000ull          /* 4 GiB identity map for 64-bit entry */
+#define VMM_PML4_ADDR 0x9000ull /* 4 GiB identity map for 64-bit entry */
 #define VMM_EBDA_START 0x9fc00ull
-#define VMM_ACPI_ADDR 0xE0000ull      /* RSDP and tables */
+#define VMM_ACPI_ADDR 0xE0000ull /* RSDP and tables */
 #define VMM_MPTABLE_ADDR 0xF0000ull
 #define VMM_BIOS_END 0x100000ull
 #define VMM_IOAPIC_ADDR 0xFEC00000ull
@@ -72,16 +72,16 @@ typedef struct vmm_vcpu {
     size_t run_size;
     pthread_t thread;
     int started;
-    uint64_t exits[VMM_EXIT_NR];   /* written by the vCPU thread only (relaxed atomics) */
-    uint64_t cpu_ns_final;         /* CPU time recorded when the thread ended */
+    uint64_t exits[VMM_EXIT_NR]; /* written by the vCPU thread only (relaxed atomics) */
+    uint64_t cpu_ns_final;       /* CPU time recorded when the thread ended */
     int done;
-    unsigned reset_gen;            /* last reset this vCPU applied */
+    unsigned reset_gen; /* last reset this vCPU applied */
 } vmm_vcpu;
 
 typedef struct vmm_boot {
     int mode;
-    uint64_t entry;  /* rip */
-    uint64_t arg;    /* %ebx (PVH start_info) or %rsi (Linux zero page) */
+    uint64_t entry; /* rip */
+    uint64_t arg;   /* %ebx (PVH start_info) or %rsi (Linux zero page) */
 } vmm_boot;
 
 typedef struct vmm_vm {
@@ -101,9 +101,9 @@ typedef struct vmm_vm {
     struct event_base *base;
     struct event *stop_ev; /* activated by vmm_vm_stop(): breaks the loop, even before it runs */
 
-    pthread_mutex_t lock;   /* state, npaused, exit_code */
+    pthread_mutex_t lock; /* state, npaused, exit_code */
     pthread_cond_t cond;
-    int state;              /* enum vmm_state; read racily by vCPUs, written under lock */
+    int state; /* enum vmm_state; read racily by vCPUs, written under lock */
     int npaused;
     int exit_code;
     unsigned reset_gen;

@@ -71,11 +71,11 @@ int vt_write_elf(const char *path, const vt_code *c)
 #define P16(o, v) (u16 = (uint16_t)(v), memcpy(img + (o), &u16, 2))
 #define P32(o, v) (u32 = (uint32_t)(v), memcpy(img + (o), &u32, 4))
 #define P64(o, v) (u64 = (uint64_t)(v), memcpy(img + (o), &u64, 8))
-    P16(16, 2);      /* ET_EXEC */
-    P16(18, 62);     /* x86-64 */
+    P16(16, 2);  /* ET_EXEC */
+    P16(18, 62); /* x86-64 */
     P32(20, 1);
     P64(24, base);
-    P64(32, 64);     /* phoff */
+    P64(32, 64); /* phoff */
     P16(52, 64);
     P16(54, 56);
     P16(56, 2);
@@ -233,8 +233,7 @@ static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
     return len;
 }
 
-int vt_http(const char *sock, const char *method, const char *path, const char *body,
-            char **resp)
+int vt_http(const char *sock, const char *method, const char *path, const char *body, char **resp)
 {
     CURL *c = curl_easy_init();
     struct sink s = {NULL, 0};

@@ -21,10 +21,10 @@ typedef struct vt_code {
     size_t n;
 } vt_code;
 void vt_emit(vt_code *c, const void *bytes, size_t n);
-void vt_print(vt_code *c, const char *s);      /* out to COM1 byte by byte */
-void vt_exit(vt_code *c, uint32_t value);      /* 32-bit write to port 0xf4 */
-void vt_spin(vt_code *c);                      /* jmp $ */
-void vt_check_start_info(vt_code *c);          /* exit 0x11 unless [ebx] is the PVH magic */
+void vt_print(vt_code *c, const char *s); /* out to COM1 byte by byte */
+void vt_exit(vt_code *c, uint32_t value); /* 32-bit write to port 0xf4 */
+void vt_spin(vt_code *c);                 /* jmp $ */
+void vt_check_start_info(vt_code *c);     /* exit 0x11 unless [ebx] is the PVH magic */
 int vt_write_elf(const char *path, const vt_code *c);
 
 /* A config {"kernel": kernel, "serial_log": dir/serial.log, "seccomp": ...} plus extra
@@ -43,8 +43,7 @@ char *vt_slurp(const char *path);
 const char *vt_path(const char *dir, const char *name);
 
 /* HTTP over the unix socket: returns the status, fills body (malloc'd) if not NULL. */
-int vt_http(const char *sock, const char *method, const char *path, const char *body,
-            char **resp);
+int vt_http(const char *sock, const char *method, const char *path, const char *body, char **resp);
 /* Same, with the body parsed as JSON (NULL when not JSON). */
 int vt_http_json(const char *sock, const char *method, const char *path, const char *body,
                  json_t **out);

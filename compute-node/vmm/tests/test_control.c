@@ -32,7 +32,7 @@ static int start_vm(void)
     free(cfg);
     if (rc)
         return -1;
-    if ( vt_wait_exists(sock, 10000) ||
+    if (vt_wait_exists(sock, 10000) ||
         vt_wait_for(vt_path(dir, "serial.log"), "line three\n", 10000)) {
         st_proc_dump_log(&vmm);
         st_proc_stop(&vmm, SIGKILL, 1000);
@@ -86,8 +86,7 @@ static void test_state_lists_devices(void)
     json_t *devs = json_object_get(j, "devices");
     ST_ASSERT_INT_EQ(json_array_size(devs), 1);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(devs, 0), "type")), "rng");
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(devs, 0), "pci")),
-                     "00:01.0");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(devs, 0), "pci")), "00:01.0");
     json_decref(j);
 }
 
@@ -170,8 +169,7 @@ static void test_malformed_requests(void)
     free(body);
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"fly\"}", NULL), 400);
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": 3}", NULL), 400);
-    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"pause\", \"x\": 1}",
-                             NULL),
+    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"pause\", \"x\": 1}", NULL),
                      400);
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "[]", NULL), 400);
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "", NULL), 400);
@@ -227,8 +225,7 @@ static void test_no_privileges(void)
 
 static void test_shutdown_exits_0(void)
 {
-    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"shutdown\"}", NULL),
-                     204);
+    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"shutdown\"}", NULL), 204);
     ST_ASSERT_INT_EQ(vt_wait(&vmm, 10000), 0);
     CU_ASSERT(access(sock, F_OK) != 0); /* the socket is removed */
 }

@@ -82,21 +82,20 @@ static void test_e820_split(void)
 static void test_zero_page_vmlinux(void)
 {
     uint8_t zp[ZP_SIZE];
-    ST_ASSERT_INT_EQ(vmm_linux_zero_page(zp, NULL, 0, 512ull << 20, 0x20000, 10, 0x1f000000,
-                                         0x123456),
-                     0);
+    ST_ASSERT_INT_EQ(
+        vmm_linux_zero_page(zp, NULL, 0, 512ull << 20, 0x20000, 10, 0x1f000000, 0x123456), 0);
     ST_ASSERT_INT_EQ(g16(zp + 0x1fe), 0xAA55);
     ST_ASSERT_INT_EQ(g32(zp + 0x202), 0x53726448); /* "HdrS" */
     CU_ASSERT(g16(zp + 0x206) >= 0x020c);
     ST_ASSERT_INT_EQ(zp[0x210], 0xff);             /* type_of_loader: undefined */
-    CU_ASSERT(zp[0x211] & 0x01);                    /* LOADED_HIGH */
-    CU_ASSERT(zp[0x211] & 0x80);                    /* CAN_USE_HEAP */
-    ST_ASSERT_INT_EQ(g32(zp + 0x228), 0x20000);     /* cmd_line_ptr */
-    ST_ASSERT_INT_EQ(g32(zp + 0x218), 0x1f000000);  /* ramdisk_image */
-    ST_ASSERT_INT_EQ(g32(zp + 0x21c), 0x123456);    /* ramdisk_size */
-    ST_ASSERT_INT_EQ(g32(zp + 0x0c0), 0);           /* ext_ramdisk_image */
-    ST_ASSERT_INT_EQ(zp[0x1e8], 4);                 /* e820_entries */
-    const uint8_t *t = zp + 0x2d0;                  /* e820_table, 20-byte entries */
+    CU_ASSERT(zp[0x211] & 0x01);                   /* LOADED_HIGH */
+    CU_ASSERT(zp[0x211] & 0x80);                   /* CAN_USE_HEAP */
+    ST_ASSERT_INT_EQ(g32(zp + 0x228), 0x20000);    /* cmd_line_ptr */
+    ST_ASSERT_INT_EQ(g32(zp + 0x218), 0x1f000000); /* ramdisk_image */
+    ST_ASSERT_INT_EQ(g32(zp + 0x21c), 0x123456);   /* ramdisk_size */
+    ST_ASSERT_INT_EQ(g32(zp + 0x0c0), 0);          /* ext_ramdisk_image */
+    ST_ASSERT_INT_EQ(zp[0x1e8], 4);                /* e820_entries */
+    const uint8_t *t = zp + 0x2d0;                 /* e820_table, 20-byte entries */
     ST_ASSERT_INT_EQ(g64(t), 0);
     ST_ASSERT_INT_EQ(g64(t + 8), 0x9fc00);
     ST_ASSERT_INT_EQ(g32(t + 16), 1);
@@ -141,7 +140,7 @@ static void test_bzimage(void)
     ST_ASSERT_INT_EQ(bi.arg, VMM_ZERO_PAGE_ADDR);
     CU_ASSERT(memcmp(ram + 0x1000000, b + 3 * 512, 8192) == 0);
     uint8_t *zp = ram + VMM_ZERO_PAGE_ADDR;
-    ST_ASSERT_INT_EQ(zp[0x1f1], 2);                  /* setup header copied */
+    ST_ASSERT_INT_EQ(zp[0x1f1], 2); /* setup header copied */
     ST_ASSERT_INT_EQ(g16(zp + 0x206), 0x020f);
     ST_ASSERT_INT_EQ(zp[0x210], 0xff);
     ST_ASSERT_STR_EQ((char *)ram + g32(zp + 0x228), "console=ttyS0");

@@ -49,8 +49,8 @@ static void test_pci(void)
     guest_result r;
     char buf[128];
     vg_set(&vm, "\"rng\": true");
-    ST_ASSERT_INT_EQ(
-        vg_run(&vm, "scenario=pci pci.expect=1b36:0008,1af4:1044", 20000, &r), GUEST_PASS);
+    ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=pci pci.expect=1b36:0008,1af4:1044", 20000, &r),
+                     GUEST_PASS);
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci", 0, buf, sizeof buf), 0);
     ST_ASSERT_STR_EQ(buf, "00:00.0 1b36:0008 060000");
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci", 1, buf, sizeof buf), 0);
@@ -149,13 +149,13 @@ static void test_cpu_metering(void)
      * less when the 2 shared cores are busy. So the counter must agree with the kernel's
      * own account of that thread (/proc, 10 ms ticks), stay within the wall time, and
      * show a real part of the requested time. */
-    fprintf(stderr, "cpu scenario: %lld ms requested, cpu_time_ns_total %lld, /proc %lld, wall %lld ms\n",
+    fprintf(stderr,
+            "cpu scenario: %lld ms requested, cpu_time_ns_total %lld, /proc %lld, wall %lld ms\n",
             ms, cpu_ns, proc_ns, wall_ms);
     CU_ASSERT(proc_ns >= 0);
     long long diff = at_ns > proc_ns ? at_ns - proc_ns : proc_ns - at_ns;
     st_assert_fmt(diff <= 50000000 + at_ns / 10, 0, __FILE__, __LINE__,
-                  "cpu_time_ns %lld and /proc's %lld for the same thread disagree", at_ns,
-                  proc_ns);
+                  "cpu_time_ns %lld and /proc's %lld for the same thread disagree", at_ns, proc_ns);
     st_assert_fmt(cpu_ns >= ms * 1000000 / 4, 0, __FILE__, __LINE__,
                   "cpu_time_ns_total %lld should be a real part of %lld ms", cpu_ns, ms);
     st_assert_fmt(cpu_ns <= (wall_ms + 100) * 1000000, 0, __FILE__, __LINE__,
@@ -170,8 +170,7 @@ static CU_TestInfo tests[] = {
     {"pci: the host bridge and a virtio device enumerate", test_pci},
     {"pci: an expected device that is absent fails the run (status 17)",
      test_pci_missing_device_fails},
-    {"cpu: ring-3 work shows as vCPU CPU time and cycles over the control API",
-     test_cpu_metering},
+    {"cpu: ring-3 work shows as vCPU CPU time and cycles over the control API", test_cpu_metering},
     CU_TEST_INFO_NULL,
 };
 

@@ -233,7 +233,8 @@ static void hostile(const char *kind, const char *more, int recover)
     int disk_failed = -1, rng_failed = -1;
     size_t i;
     json_t *d;
-    json_array_foreach(devs, i, d) {
+    json_array_foreach(devs, i, d)
+    {
         const char *id = json_string_value(json_object_get(d, "id"));
         int failed = json_is_true(json_object_get(d, "failed"));
         if (id && !strcmp(id, "disk0"))
@@ -288,7 +289,8 @@ static CU_TestInfo tests[] = {
     {"hostile loop: disk failed (and stays failed), rng fine, VMM alive", test_hostile_loop},
     {"hostile oob: disk failed then recovered, rng fine, VMM alive", test_hostile_oob},
     {"hostile long (indirect): disk failed then recovered, rng fine, VMM alive", test_hostile_long},
-    {"hostile long (direct): disk failed then recovered, rng fine, VMM alive", test_hostile_long_direct},
+    {"hostile long (direct): disk failed then recovered, rng fine, VMM alive",
+     test_hostile_long_direct},
     {"hostile badidx: disk failed then recovered, rng fine, VMM alive", test_hostile_badidx},
     CU_TEST_INFO_NULL,
 };

@@ -83,10 +83,10 @@ static void test_ping_pong(void)
     guest_proc pa, pb;
     guest_result ra, rb;
     char mac[32], pongs[16], answered[16];
-    CU_ASSERT_FATAL(vg_spawn(&b, "scenario=net net.role=pong net.count=4 net.wait_ms=8000",
-                             &pb) == 0);
-    CU_ASSERT_FATAL(vg_spawn(&a, "scenario=net net.role=ping net.count=4 net.wait_ms=8000",
-                             &pa) == 0);
+    CU_ASSERT_FATAL(vg_spawn(&b, "scenario=net net.role=pong net.count=4 net.wait_ms=8000", &pb) ==
+                    0);
+    CU_ASSERT_FATAL(vg_spawn(&a, "scenario=net net.role=ping net.count=4 net.wait_ms=8000", &pa) ==
+                    0);
     int va = guest_wait(&pa, 30000, &ra);
     int vb = guest_wait(&pb, 30000, &rb);
     if (va != GUEST_PASS)

@@ -159,6 +159,25 @@ void vmm_pci_free(vmm_vm *vm)
     vm->pci = NULL;
 }
 
+void vmm_pci_reset(vmm_vm *vm)
+{
+    vmm_pci *p = vm->pci;
+    pthread_mutex_lock(&p->lock);
+    p->addr = 0;
+    for (int slot = 1; slot < VMM_PCI_MAX_DEVS; slot++) {
+        vmm_pci_dev *d = p->devs[slot];
+        if (!d)
+            continue;
+        d->cfg[0x04] = 0x02; /* memory decoding on, bus mastering off */
+        d->cfg[0x05] = 0;
+        for (int n = 0; n < 6; n++)
+            if (d->bar_size[n])
+                vmm_pci_set32(d, 0x10 + 4 * (uint32_t)n, d->bar_boot[n]);
+        remap_bars(vm, d);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d)
 {
     vmm_pci *p = vm->pci;
@@ -179,6 +198,7 @@ int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d)
         if (a + d->bar_size[n] > VMM_PCI_MMIO_END)
             return -ENOSPC;
         vmm_pci_set32(d, 0x10 + 4 * (uint32_t)n, (uint32_t)a);
+        d->bar_boot[n] = (uint32_t)a;
         p->next_mmio = a + d->bar_size[n];
     }
     /* Firmware-style: BARs assigned and memory decoding on. */

@@ -28,6 +28,7 @@ struct vmm_pci_dev {
     uint8_t wmask[256];
     uint32_t bar_size[6];   /* 0: BAR not implemented */
     uint32_t bar_mapped[6]; /* address currently on the MMIO bus, 0 if none */
+    uint32_t bar_boot[6];   /* address we assigned at start-up (restored on reboot) */
     vmm_io_fn bar_io[6];
     void *opaque;
     int slot;
@@ -43,6 +44,8 @@ int vmm_pci_init(vmm_vm *vm);
 void vmm_pci_free(vmm_vm *vm);
 /* Puts d at the next free slot with its BARs assigned; fills d->slot. */
 int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d);
+/* Reboot: every device's BARs back where we assigned them, decoding on. */
+void vmm_pci_reset(vmm_vm *vm);
 /* Helpers to fill configuration space (little endian). */
 void vmm_pci_set16(vmm_pci_dev *d, uint32_t off, uint16_t v);
 void vmm_pci_set32(vmm_pci_dev *d, uint32_t off, uint32_t v);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pci.h"
 #include "stratus/log.h"
 #include "virtio_pci.h"
 
@@ -119,6 +120,7 @@ int vmm_vm_reset(vmm_vm *vm)
         return rc;
     for (int i = 0; i < vm->ndevs; i++)
         vmm_virtio_reset(vm->devs[i]);
+    vmm_pci_reset(vm);
     vmm_vm_clear_ram(vm);
     if ((rc = vmm_boot_load(vm))) {
         st_error("vmm.reset", "reloading the kernel failed: %s", strerror(-rc));

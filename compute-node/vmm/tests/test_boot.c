@@ -105,6 +105,54 @@ static void test_i8042_reset_restarts(void)
     ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 0);
 }
 
+/* A guest that moves 00:01.0's BAR0 and resets: after the reboot it must find the
+ * BAR where the VMM first put it (0xc0000000), as firmware would leave it. */
+static void test_reboot_restores_bars(void)
+{
+    char kernel[512], extra[600], sock[512];
+    vt_code c = {0}, fresh = {0}, moved = {0};
+    static const uint8_t read_bar[] = {
+        0xb8, 0x10, 0x08, 0x00, 0x80, /* mov eax, 0x80000810 (00:01.0, BAR0) */
+        0x66, 0xba, 0xf8, 0x0c, 0xef, /* mov dx, 0xcf8; out dx, eax */
+        0x66, 0xba, 0xfc, 0x0c, 0xed, /* mov dx, 0xcfc; in eax, dx */
+        0x3d, 0x00, 0x00, 0x00, 0xc0, /* cmp eax, 0xc0000000 */
+    };
+    static const uint8_t move_bar_and_reset[] = {
+        0xb8, 0x10, 0x08, 0x00, 0x80, 0x66, 0xba, 0xf8, 0x0c, 0xef, /* select BAR0 */
+        0xb8, 0x00, 0x00, 0x00, 0xd0, 0x66, 0xba, 0xfc, 0x0c, 0xef, /* write 0xd0000000 */
+        0xb0, 0xfe, 0xe6, 0x64,                                     /* i8042 reset */
+        0xeb, 0xfe,
+    };
+    vt_print(&fresh, "fresh\n");
+    vt_emit(&fresh, move_bar_and_reset, sizeof move_bar_and_reset);
+    vt_print(&moved, "moved\n");
+    vt_exit(&moved, 0x11);
+    vt_emit(&c, read_bar, sizeof read_bar);
+    uint8_t jne[] = {0x75, (uint8_t)fresh.n}; /* jne moved */
+    vt_emit(&c, jne, sizeof jne);
+    vt_emit(&c, fresh.b, fresh.n);
+    vt_emit(&c, moved.b, moved.n);
+
+    snprintf(kernel, sizeof kernel, "%s/guest.elf", dir);
+    snprintf(sock, sizeof sock, "%s/api.sock", dir);
+    unlink(vt_path(dir, "serial.log"));
+    CU_ASSERT_FATAL(vt_write_elf(kernel, &c) == 0);
+    snprintf(extra, sizeof extra,
+             "\"rng\": true, \"on_reset\": \"restart\", \"control_socket\": \"%s\"", sock);
+    char *cfg = vt_config(dir, kernel, extra);
+    st_proc p;
+    CU_ASSERT_FATAL(vt_start(&p, dir, cfg) == 0);
+    free(cfg);
+    long long end = st_now_ms() + 15000;
+    while (count_lines(vt_path(dir, "serial.log"), "fresh\n") < 3 &&
+           !count_lines(vt_path(dir, "serial.log"), "moved\n") && st_now_ms() < end)
+        usleep(10000);
+    CU_ASSERT(count_lines(vt_path(dir, "serial.log"), "fresh\n") >= 3);
+    ST_ASSERT_INT_EQ(count_lines(vt_path(dir, "serial.log"), "moved\n"), 0);
+    vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"shutdown\"}", NULL);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 0);
+}
+
 static void test_two_vcpus(void)
 {
     vt_code c = {0};
@@ -158,6 +206,7 @@ static CU_TestInfo tests[] = {
     {"0x11 on port 0xf4 exits 17", test_fail_status},
     {"i8042 reset with on_reset=shutdown exits 0", test_i8042_reset_shuts_down},
     {"i8042 reset with on_reset=restart reboots the guest", test_i8042_reset_restarts},
+    {"a reboot puts moved PCI BARs back where the VMM assigned them", test_reboot_restores_bars},
     {"two vCPUs: the AP waits for SIPI, the BSP's exit ends the VM", test_two_vcpus},
     {"with seccomp filters installed the guest still runs to its exit", test_seccomp_on},
     {"a malformed config exits 2", test_bad_config_exit_2},

@@ -114,7 +114,8 @@ int st__is_zero(const void *buf, size_t n)
 
 const char *st_disk_format_name(st_disk_format f)
 {
-    return f == ST_DISK_QCOW2 ? "qcow2" : f == ST_DISK_RAW ? "raw" : "unknown";
+    return f == ST_DISK_QCOW2 ? "qcow2" : f == ST_DISK_RAW ? "raw" : f == ST_DISK_RBD ? "rbd"
+                                                                                  : "unknown";
 }
 
 int st__disk_open_chain(const char *path, int flags, int depth, st_disk **out, char *err,
@@ -191,6 +192,8 @@ int st_disk_open_ex(const char *path, int flags, st_disk **out, char *err, size_
         return st__err(err, errlen, -EINVAL, "no path given");
     if (err && errlen)
         err[0] = 0;
+    if (strncmp(path, "rbd:", 4) == 0)
+        return st__rbd_open(path, flags, out, err, errlen);
     return st__disk_open_chain(path, flags, 1, out, err, errlen);
 }
 
@@ -287,7 +290,7 @@ void st_disk_get_info(const st_disk *d, st_disk_info *info)
     info->format = d->format;
     info->size = d->size;
     struct stat st;
-    if (fstat(d->fd, &st) == 0)
+    if (d->fd >= 0 && fstat(d->fd, &st) == 0)
         info->file_size = (uint64_t)st.st_size;
     info->chain_depth = 1;
     for (const st_disk *b = d->backing; b; b = b->backing)
@@ -305,7 +308,8 @@ void st_disk_close(st_disk *d)
     d->ops->close(d);
     if (d->backing)
         st_disk_close(d->backing);
-    close(d->fd);
+    if (d->fd >= 0)
+        close(d->fd);
     free(d->path);
     free(d);
 }

@@ -67,6 +67,8 @@ int st__publish_file(const char *path, int (*fill)(int fd, void *arg), void *arg
 int st__fsync_dir(const char *path);
 
 int st__raw_open(st_disk *d, char *err, size_t errlen);
+/* "rbd:..." paths (rbd.c). */
+int st__rbd_open(const char *spec, int flags, st_disk **out, char *err, size_t errlen);
 int st__qcow2_open(st_disk *d, char *err, size_t errlen);
 
 #endif

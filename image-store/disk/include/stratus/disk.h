@@ -46,7 +46,7 @@ typedef struct st_disk st_disk;
 /* Backing chains deeper than this are refused (they are loops or attacks). */
 #define ST_DISK_MAX_CHAIN 16
 
-typedef enum st_disk_format { ST_DISK_RAW = 1, ST_DISK_QCOW2 = 2 } st_disk_format;
+typedef enum st_disk_format { ST_DISK_RAW = 1, ST_DISK_QCOW2 = 2, ST_DISK_RBD = 3 } st_disk_format;
 
 typedef struct st_disk_info {
     st_disk_format format;
@@ -59,8 +59,13 @@ typedef struct st_disk_info {
     char backing_fmt[16];    /* "raw", "qcow2" or "" when not recorded */
 } st_disk_info;
 
-/* Opens path, detects raw or qcow2 (unless a FMT flag says) and opens the
- * backing chain, read only. */
+/*
+ * Opens path, detects raw or qcow2 (unless a FMT flag says) and opens the
+ * backing chain, read only. A path "rbd:<pool>/<image>[@<snap>][:conf=<file>]
+ * [:id=<client>]" opens a Ceph RBD image through librbd instead (a snapshot
+ * is read only; conf defaults to Ceph's search path, id to "admin"), when
+ * the library was built with librbd (st_disk_rbd_available()).
+ */
 int st_disk_open(const char *path, int flags, st_disk **out);
 /* The same, with the reason for a failure written into err. */
 int st_disk_open_ex(const char *path, int flags, st_disk **out, char *err, size_t errlen);
@@ -140,5 +145,21 @@ int st_disk_check_tables(st_disk *d, char *err, size_t errlen);
  */
 int st_disk_convert(st_disk *src, const char *path, st_disk_format fmt, char *err,
                     size_t errlen);
+
+/* ---- Ceph RBD (instance disks as copy-on-write clones of base images) ---- */
+
+/* 1 when built with librbd; otherwise the calls below return -ENOTSUP. */
+int st_disk_rbd_available(void);
+/*
+ * Creates image child in pool as a copy-on-write clone of parent@snap, which
+ * must be a protected snapshot (how the image store keeps base images on
+ * Ceph): a launch copies nothing. conf/id as for "rbd:" paths (NULL for the
+ * defaults).
+ */
+int st_rbd_clone(const char *conf, const char *id, const char *pool, const char *parent,
+                 const char *snap, const char *child, char *err, size_t errlen);
+/* Removes an RBD image (an instance disk); 0 when it is gone. */
+int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image,
+                  char *err, size_t errlen);
 
 #endif

@@ -120,13 +120,14 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "vcpus", "memory_mib", "kernel",         "initrd",  "cmdline",  "serial_log",    "disks",
-        "nics",  "rng",        "control_socket", "seccomp", "on_reset", "boot_protocol", NULL};
+    static const char *const keys[] = {"vcpus",         "memory_mib",     "kernel",  "initrd",
+                                       "cmdline",       "serial_log",     "disks",   "nics",
+                                       "rng",           "control_socket", "seccomp", "on_reset",
+                                       "boot_protocol", "assign_bars",    NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
     const char *on_reset = "shutdown", *proto = "auto";
     long long vcpus = 1, mem = 128;
-    int rng = 0, sc = SECCOMP_DEFAULT;
+    int rng = 0, sc = SECCOMP_DEFAULT, assign = 1;
     json_t *j, *v;
 
     memset(c, 0, sizeof *c);
@@ -144,7 +145,8 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
         st_json_get_str(j, "on_reset", ST_JSON_OPTIONAL, 1, 16, &on_reset, err, errlen) ||
         st_json_get_str(j, "boot_protocol", ST_JSON_OPTIONAL, 1, 16, &proto, err, errlen) ||
         st_json_get_bool(j, "rng", ST_JSON_OPTIONAL, &rng, err, errlen) ||
-        st_json_get_bool(j, "seccomp", ST_JSON_OPTIONAL, &sc, err, errlen))
+        st_json_get_bool(j, "seccomp", ST_JSON_OPTIONAL, &sc, err, errlen) ||
+        st_json_get_bool(j, "assign_bars", ST_JSON_OPTIONAL, &assign, err, errlen))
         goto fail;
     if (strcmp(on_reset, "shutdown") && strcmp(on_reset, "restart")) {
         snprintf(err, errlen, "field 'on_reset' must be \"shutdown\" or \"restart\"");
@@ -167,6 +169,7 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     c->control_socket = dup_opt(sock);
     c->rng = rng;
     c->seccomp = sc;
+    c->assign_bars = assign;
     c->restart_on_reset = !strcmp(on_reset, "restart");
     c->boot_protocol = !strcmp(proto, "pvh")     ? VMM_PROTO_PVH
                        : !strcmp(proto, "linux") ? VMM_PROTO_LINUX

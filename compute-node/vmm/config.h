@@ -6,7 +6,8 @@
  *    "disks": [{"id": "disk0", "path": "d.img", "read_only": false, "format": "raw"}],
  *    "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56"}],
  *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
- *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux"}
+ *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux",
+ *    "assign_bars": true}
  *
  * Everything is validated on load with a message naming the field; unknown
  * keys are errors (a typo must not silently boot a different machine).
@@ -49,6 +50,7 @@ typedef struct vmm_config {
     int seccomp;
     int restart_on_reset;
     int boot_protocol; /* VMM_PROTO_*: "auto" (default), "pvh", "linux" */
+    int assign_bars;   /* assign PCI BARs at start-up like firmware (default) or leave them 0 */
 } vmm_config;
 
 enum { VMM_PROTO_AUTO = 0, VMM_PROTO_PVH, VMM_PROTO_LINUX };

@@ -168,7 +168,7 @@ void vmm_pci_reset(vmm_vm *vm)
         vmm_pci_dev *d = p->devs[slot];
         if (!d)
             continue;
-        d->cfg[0x04] = 0x02; /* memory decoding on, bus mastering off */
+        d->cfg[0x04] = vm->cfg->assign_bars ? 0x02 : 0; /* memory decoding, no bus mastering */
         d->cfg[0x05] = 0;
         for (int n = 0; n < 6; n++)
             if (d->bar_size[n])
@@ -191,7 +191,7 @@ int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d)
     d->wmask[0x04] = 0x06;
     d->wmask[0x05] = 0x04; /* INTx disable */
     d->wmask[0x3c] = 0xff; /* interrupt line */
-    for (int n = 0; n < 6; n++) {
+    for (int n = 0; n < 6 && vm->cfg->assign_bars; n++) {
         if (!d->bar_size[n])
             continue;
         uint64_t a = (p->next_mmio + d->bar_size[n] - 1) & ~((uint64_t)d->bar_size[n] - 1);
@@ -201,8 +201,9 @@ int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d)
         d->bar_boot[n] = (uint32_t)a;
         p->next_mmio = a + d->bar_size[n];
     }
-    /* Firmware-style: BARs assigned and memory decoding on. */
-    d->cfg[0x04] |= 0x02;
+    /* Firmware-style: BARs assigned and memory decoding on (unless the guest assigns). */
+    if (vm->cfg->assign_bars)
+        d->cfg[0x04] |= 0x02;
     pthread_mutex_lock(&p->lock);
     p->devs[slot] = d;
     remap_bars(vm, d);

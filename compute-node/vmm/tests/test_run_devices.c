@@ -192,6 +192,27 @@ static void test_blk_qcow2_overlay(void)
     ST_ASSERT_INT_EQ(sh("cmp -s %s /dev/zero -n %s", base, sz), 0);
 }
 
+/* With "assign_bars": false the BARs read 0 and the guest places them in its own
+ * window (0xe0000000 up): the VMM must map them there, ioeventfds included. */
+static void test_guest_assigned_bars(void)
+{
+    guest_result r;
+    char bar[128], extra[700];
+    const char *img = path("gbar.img");
+    CU_ASSERT_FATAL(make_raw(img, 4 << 20) == 0);
+    snprintf(extra, sizeof extra,
+             "\"assign_bars\": false, \"rng\": true, \"disks\": [{\"path\": \"%s\"}]", img);
+    vg_set(&vm, extra);
+    ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=pci", 20000, &r), GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci.bar", 0, bar, sizeof bar), 0);
+    ST_ASSERT_STR_EQ(bar, "00:01.0/0 0xe0000000+0x4000 assigned");
+    guest_result_free(&r);
+    ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=blk blk.start=8 blk.count=4", 20000, &r), GUEST_PASS);
+    guest_result_free(&r);
+    ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=rng", 20000, &r), GUEST_PASS);
+    guest_result_free(&r);
+}
+
 static void test_smp(void)
 {
     guest_result r;
@@ -285,6 +306,7 @@ static CU_TestInfo tests[] = {
     {"blk read-only: writes fail with IOERR and the file stays untouched", test_blk_read_only},
     {"blk qcow2 overlay: qemu-img check is clean, qemu-img compare sees the guest's writes",
      test_blk_qcow2_overlay},
+    {"BARs the guest assigns itself are mapped where it puts them", test_guest_assigned_bars},
     {"smp: two vCPUs check in", test_smp},
     {"hostile loop: disk failed (and stays failed), rng fine, VMM alive", test_hostile_loop},
     {"hostile oob: disk failed then recovered, rng fine, VMM alive", test_hostile_oob},

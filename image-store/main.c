@@ -53,6 +53,26 @@ static const st_config_key keys[] = {
     {0},
 };
 
+/* Upload temp files older than the stale limit belong to dead uploads. */
+static void clean_tmp(const char *dir, int stale_s)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    time_t now = time(NULL);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "upload-", 7) != 0)
+            continue;
+        char p[PATH_MAX + 256];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (stat(p, &st) == 0 && now - st.st_mtime > stale_s)
+            unlink(p);
+    }
+    closedir(d);
+}
+
 static pthread_mutex_t reap_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reap_cv = PTHREAD_COND_INITIALIZER;
 static int reap_stop;
@@ -75,30 +95,11 @@ static void *reap_main(void *arg)
             break;
         pthread_mutex_unlock(&reap_mu);
         img_reap(r->s);
+        clean_tmp(r->s->tmp_dir, r->s->stale_s);
         pthread_mutex_lock(&reap_mu);
     }
     pthread_mutex_unlock(&reap_mu);
     return NULL;
-}
-
-/* Upload temp files older than the stale limit belong to dead uploads. */
-static void clean_tmp(const char *dir, int stale_s)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    time_t now = time(NULL);
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, "upload-", 7) != 0)
-            continue;
-        char p[PATH_MAX + 256];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (stat(p, &st) == 0 && now - st.st_mtime > stale_s)
-            unlink(p);
-    }
-    closedir(d);
 }
 
 static int hexkey(const char *hex, uint8_t key[32])

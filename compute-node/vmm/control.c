@@ -28,6 +28,18 @@
 
 static struct evhttp *g_http;
 static char g_path[108];
+static vmm_config g_cfg; /* PUT /vm/config, before start */
+static int g_configured;
+
+static int running(vmm_vm *vm)
+{
+    return __atomic_load_n(&vm->running, __ATOMIC_ACQUIRE);
+}
+
+static void stop_with_error(struct evhttp_request *req, void *arg)
+{
+    vmm_vm_stop(arg, 1);
+}
 
 static int reply_json(struct evhttp_request *req, int code, json_t *body)
 {
@@ -59,17 +71,69 @@ static void stop_after_reply(struct evhttp_request *req, void *arg)
     vmm_vm_stop(arg, 0);
 }
 
+/* The request body as a NUL-terminated malloc'd string (NULL: out of memory). */
+static char *body_of(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    *len = evbuffer_get_length(in);
+    char *buf = malloc(*len + 1);
+    if (buf) {
+        evbuffer_copyout(in, buf, *len);
+        buf[*len] = 0;
+    }
+    return buf;
+}
+
+static int do_config(vmm_vm *vm, struct evhttp_request *req)
+{
+    size_t len;
+    char err[512];
+    vmm_config c;
+    if (running(vm))
+        return reply_error(req, 409, "conflict", "the VM is already started");
+    char *buf = body_of(req, &len);
+    if (!buf)
+        return reply_error(req, 500, "internal", "out of memory");
+    int rc = vmm_config_parse(&c, buf, len, err, sizeof err);
+    free(buf);
+    if (rc)
+        return reply_error(req, 400, "bad_request", err);
+    if (c.control_socket) {
+        vmm_config_free(&c);
+        return reply_error(req, 400, "bad_request",
+                           "field 'control_socket' is set by --api-sock, not by the config");
+    }
+    if (g_configured)
+        vmm_config_free(&g_cfg);
+    g_cfg = c;
+    g_configured = 1;
+    return reply_empty(req, 204);
+}
+
+static int do_start(vmm_vm *vm, struct evhttp_request *req)
+{
+    char err[512];
+    if (running(vm))
+        return reply_error(req, 409, "conflict", "the VM is already started");
+    if (!g_configured)
+        return reply_error(req, 409, "conflict", "no configuration yet: PUT /vm/config first");
+    if (vmm_start(vm, &g_cfg, err, sizeof err)) {
+        st_error("vmm.start", "%s", err);
+        /* A half-built VM is not reusable: answer, then end the process (status 1). */
+        evhttp_request_set_on_complete_cb(req, stop_with_error, vm);
+        return reply_error(req, 400, "start_failed", err);
+    }
+    return reply_empty(req, 204);
+}
+
 static int do_action(vmm_vm *vm, struct evhttp_request *req)
 {
     static const char *const keys[] = {"action", NULL};
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char err[256], *buf = malloc(len + 1);
+    size_t len;
+    char err[256], *buf = body_of(req, &len);
     const char *action = NULL;
     if (!buf)
         return reply_error(req, 500, "internal", "out of memory");
-    evbuffer_copyout(in, buf, len);
-    buf[len] = 0;
     json_t *j = st_json_parse_object(buf, len, err, sizeof err);
     free(buf);
     if (!j)
@@ -80,20 +144,30 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
         return reply_error(req, 400, "bad_request", err);
     }
     int rc;
+    if (!strcmp(action, "start")) {
+        json_decref(j);
+        return do_start(vm, req);
+    }
+    if (!strcmp(action, "shutdown")) {
+        evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
+        json_decref(j);
+        return reply_empty(req, 204);
+    }
+    if (!running(vm) &&
+        (!strcmp(action, "pause") || !strcmp(action, "resume") || !strcmp(action, "reset"))) {
+        json_decref(j);
+        return reply_error(req, 409, "conflict", "the VM is not started");
+    }
     if (!strcmp(action, "pause")) {
         rc = vmm_vm_pause(vm);
     } else if (!strcmp(action, "resume")) {
         rc = vmm_vm_resume(vm);
     } else if (!strcmp(action, "reset")) {
         rc = vmm_vm_reset(vm);
-    } else if (!strcmp(action, "shutdown")) {
-        evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
-        json_decref(j);
-        return reply_empty(req, 204);
     } else {
         json_decref(j);
         return reply_error(req, 400, "bad_request",
-                           "field 'action' must be one of pause, resume, shutdown, reset");
+                           "field 'action' must be one of start, pause, resume, shutdown, reset");
     }
     json_decref(j);
     if (rc == -ESHUTDOWN)
@@ -155,6 +229,10 @@ static int route(struct evhttp_request *req, void *arg)
     if (!strcmp(path, "/vm")) {
         if (m != EVHTTP_REQ_GET)
             return method_not_allowed(req, "GET");
+        if (!running(vm))
+            return reply_json(req, 200,
+                              json_pack("{s:s, s:s, s:b}", "state", "not_started", "boot_id",
+                                        vm->boot_id, "configured", g_configured));
         return reply_json(req, 200, vmm_state_json(vm));
     }
     if (!strcmp(path, "/vm/actions")) {
@@ -162,14 +240,23 @@ static int route(struct evhttp_request *req, void *arg)
             return method_not_allowed(req, "PUT");
         return do_action(vm, req);
     }
+    if (!strcmp(path, "/vm/config")) {
+        if (m != EVHTTP_REQ_PUT)
+            return method_not_allowed(req, "PUT");
+        return do_config(vm, req);
+    }
     if (!strcmp(path, "/vm/counters")) {
         if (m != EVHTTP_REQ_GET)
             return method_not_allowed(req, "GET");
+        if (!running(vm))
+            return reply_error(req, 409, "conflict", "the VM is not started");
         return reply_json(req, 200, vmm_counters_json(vm));
     }
     if (!strcmp(path, "/vm/serial")) {
         if (m != EVHTTP_REQ_GET)
             return method_not_allowed(req, "GET");
+        if (!running(vm))
+            return reply_error(req, 409, "conflict", "the VM is not started");
         return do_serial(vm, req, query);
     }
     if (!strcmp(path, "/healthz")) {
@@ -233,4 +320,11 @@ void vmm_control_stop(void)
     if (g_path[0])
         unlink(g_path);
     g_path[0] = 0;
+}
+
+void vmm_control_free(void)
+{
+    if (g_configured)
+        vmm_config_free(&g_cfg);
+    g_configured = 0;
 }

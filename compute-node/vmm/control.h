@@ -3,7 +3,10 @@
  * the event thread), in the resource style of Firecracker's API.
  *
  *   GET  /vm                 {"state", "boot_id", "vcpus", "memory_mib", "devices": [...]}
- *   PUT  /vm/actions         {"action": "pause" | "resume" | "shutdown" | "reset"} -> 204
+ *                            ({"state": "not_started", "boot_id", "configured"} before start)
+ *   PUT  /vm/config          the config file's JSON (no control_socket), before start -> 204
+ *   PUT  /vm/actions         {"action": "start" | "pause" | "resume" | "shutdown" | "reset"}
+ *                            -> 204; start needs a config, the others a started VM (409)
  *   GET  /vm/counters        metering counters (counters.c)
  *   GET  /vm/serial?tail=N   the last N lines of serial output (text/plain)
  *   GET  /healthz            "ok"
@@ -21,6 +24,8 @@
 
 int vmm_control_start(vmm_vm *vm, const char *path);
 void vmm_control_stop(void);
+/* Frees a configuration received through the API (after every thread is gone). */
+void vmm_control_free(void);
 /* The counters document (caller owns the reference). */
 json_t *vmm_counters_json(vmm_vm *vm);
 /* The state document of GET /vm. */

@@ -69,11 +69,9 @@ int vmm_vm_clear_ram(vmm_vm *vm)
     return 0;
 }
 
-int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
+void vmm_vm_init(vmm_vm *vm)
 {
-    int rc;
     memset(vm, 0, sizeof *vm);
-    vm->cfg = cfg;
     vm->kvm_fd = vm->fd = vm->mem_fd = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
@@ -82,7 +80,12 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
     vmm_bus_init(&vm->mmio);
     st_uuid_v4(vm->boot_id);
     clock_gettime(CLOCK_MONOTONIC, &vm->started);
+}
 
+int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
+{
+    int rc;
+    vm->cfg = cfg;
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm_fd < 0) {
         rc = -errno;

@@ -119,9 +119,13 @@ typedef struct vmm_vm {
 
     char boot_id[37];
     struct timespec started;
+    int running; /* set once vmm_start() succeeded (read by the control API) */
 } vmm_vm;
 
 /* kvm.c */
+/* Locks, buses, boot_id: everything that exists before a VM is configured. */
+void vmm_vm_init(vmm_vm *vm);
+/* /dev/kvm, the VM, guest RAM, irqchip and PIT for cfg (after vmm_vm_init). */
 int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg);
 void vmm_vm_destroy(vmm_vm *vm);
 /* Zeroes guest RAM (without touching it) for a reboot. */
@@ -165,6 +169,9 @@ int vmm_vm_reset(vmm_vm *vm);
 void vmm_vm_guest_reset(vmm_vm *vm);
 const char *vmm_state_name(int state);
 void vmm_vcpu_kick(vmm_vcpu *c);
+
+/* start.c: builds the VM of cfg and starts its vCPUs; 0, or -1 with err filled. */
+int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
 
 /* boot.c: loads the kernel named in the config (PVH ELF, vmlinux, bzImage). */
 int vmm_boot_load(vmm_vm *vm);

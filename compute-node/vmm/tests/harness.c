@@ -140,6 +140,15 @@ int vt_start(st_proc *p, const char *dir, const char *cfg)
     return st_proc_start(p, argv, NULL, log);
 }
 
+int vt_start_api(st_proc *p, const char *dir, const char *sock)
+{
+    char bin[512], log[512];
+    snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
+    snprintf(log, sizeof log, "%s/vmm.log", dir);
+    char *argv[] = {bin, "--api-sock", (char *)sock, NULL};
+    return st_proc_start(p, argv, NULL, log);
+}
+
 int vt_wait(st_proc *p, int timeout_ms)
 {
     long long end = st_now_ms() + timeout_ms;

@@ -33,6 +33,8 @@ char *vt_config(const char *dir, const char *kernel, const char *extra);
 
 /* Starts stratus-vmm --config cfg, logging to dir/vmm.log. */
 int vt_start(st_proc *p, const char *dir, const char *cfg);
+/* Starts stratus-vmm --api-sock sock (configured later through the API). */
+int vt_start_api(st_proc *p, const char *dir, const char *sock);
 /* Waits for exit up to timeout_ms (then SIGKILL); returns the exit status or -1. */
 int vt_wait(st_proc *p, int timeout_ms);
 /* Runs to completion: start + wait. */

@@ -17,9 +17,10 @@
  *   GET  /v1/images/{id}/file    download.c (HEAD too)
  *   GET  /healthz
  * Connections are kept alive between requests when the body was consumed
- * and neither side asked to close. Plain HTTP only on loopback unless
- * http.allow_insecure: put TLS in front (or use the loopback address behind
- * the gateway) until this listener speaks TLS itself.
+ * and neither side asked to close. With tls.cert and tls.key (the same as
+ * the API's) the listener speaks HTTPS (OpenSSL on the blocking socket,
+ * TLS 1.2+); plain HTTP is only allowed on loopback unless
+ * http.allow_insecure.
  */
 #include "images.h"
 #include "stratus/log.h"
@@ -31,6 +32,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,11 +60,13 @@ struct img_data {
     int active;
     int fds[MAX_CONNS_CAP];
     volatile int stopping;
+    SSL_CTX *ssl;
 };
 
 struct img_conn {
     img_data *d;
     int fd;
+    SSL *ssl;
     char head[IMG_HEAD_MAX + 1]; /* the current request's head, parsed in place */
     size_t hused;
     uint8_t *stage;     /* bytes read from the socket and not consumed yet */
@@ -84,6 +89,13 @@ struct img_conn {
 
 static ssize_t sock_read(img_conn *c, void *buf, size_t n)
 {
+    if (c->ssl) {
+        int k = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (k > 0)
+            return k;
+        int e = SSL_get_error(c->ssl, k);
+        return e == SSL_ERROR_ZERO_RETURN ? 0 : e == SSL_ERROR_SYSCALL && errno ? -errno : -EIO;
+    }
     for (;;) {
         ssize_t k = recv(c->fd, buf, n, 0);
         if (k < 0 && errno == EINTR)
@@ -97,12 +109,22 @@ ssize_t img_conn_write(img_conn *c, const void *buf, size_t n)
     const char *p = buf;
     size_t left = n;
     while (left) {
-        ssize_t k = send(c->fd, p, left, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            c->close_after = 1;
-            return k < 0 ? -errno : -EPIPE;
+        ssize_t k;
+        if (c->ssl) {
+            int w = SSL_write(c->ssl, p, left > INT32_MAX ? INT32_MAX : (int)left);
+            if (w <= 0) {
+                c->close_after = 1;
+                return -EPIPE;
+            }
+            k = w;
+        } else {
+            k = send(c->fd, p, left, MSG_NOSIGNAL);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                c->close_after = 1;
+                return k < 0 ? -errno : -EPIPE;
+            }
         }
         p += k;
         left -= (size_t)k;
@@ -467,7 +489,17 @@ static void *conn_main(void *arg)
         c->d = d;
         c->fd = a->fd;
         snprintf(c->peer, sizeof c->peer, "%s", a->peer);
-        serve(c);
+        if (d->ssl) {
+            c->ssl = SSL_new(d->ssl);
+            if (c->ssl && SSL_set_fd(c->ssl, c->fd) == 1 && SSL_accept(c->ssl) == 1) {
+                serve(c);
+                SSL_shutdown(c->ssl);
+            }
+            SSL_free(c->ssl);
+            ERR_clear_error();
+        } else {
+            serve(c);
+        }
     }
     if (c)
         free(c->stage);
@@ -598,7 +630,30 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
         snprintf(err, errlen, "data.listen '%s': %s", spec, gai_strerror(gai));
         return NULL;
     }
-    if (!is_loopback(ai->ai_addr) && !st_config_bool(s->cfg, "http.allow_insecure")) {
+    const char *cert = st_config_str(s->cfg, "tls.cert"), *key = st_config_str(s->cfg, "tls.key");
+    SSL_CTX *ssl = NULL;
+    if (*cert || *key) {
+        ssl = SSL_CTX_new(TLS_server_method());
+        if (!ssl || !*cert || !*key) {
+            snprintf(err, errlen, "TLS needs both tls.cert and tls.key");
+            SSL_CTX_free(ssl);
+            freeaddrinfo(ai);
+            return NULL;
+        }
+        SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+        SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+        if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ssl) != 1) {
+            char e[256];
+            ERR_error_string_n(ERR_get_error(), e, sizeof e);
+            snprintf(err, errlen, "TLS certificate/key (%s, %s): %s", cert, key, e);
+            SSL_CTX_free(ssl);
+            freeaddrinfo(ai);
+            return NULL;
+        }
+    }
+    if (!ssl && !is_loopback(ai->ai_addr) && !st_config_bool(s->cfg, "http.allow_insecure")) {
         snprintf(err, errlen, "refusing plain HTTP on non-loopback data.listen '%s' (set "
                               "http.allow_insecure for a trusted network)", spec);
         freeaddrinfo(ai);
@@ -610,6 +665,7 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
         snprintf(err, errlen, "data.listen '%s': %s", spec, strerror(errno));
         if (fd >= 0)
             close(fd);
+        SSL_CTX_free(ssl);
         freeaddrinfo(ai);
         return NULL;
     }
@@ -617,6 +673,7 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
     img_data *d = calloc(1, sizeof *d);
     d->s = s;
     d->lfd = fd;
+    d->ssl = ssl;
     d->timeout_s = (int)st_config_int(s->cfg, "http.timeout");
     if (d->timeout_s < 1)
         d->timeout_s = 30;
@@ -640,7 +697,8 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
     }
     st_gauge_fn("images_transfers_active", "Connections open on the data listener.", "",
                 active_gauge, d);
-    st_info("images.data_listen", "data listener on %s (port %d)", spec, d->port);
+    st_info("images.data_listen", "data listener on %s (port %d, %s)", spec, d->port,
+            ssl ? "https" : "http");
     return d;
 }
 
@@ -667,5 +725,7 @@ void img_data_stop(img_data *d)
     pthread_mutex_unlock(&d->mu);
     close(d->wake[0]);
     close(d->wake[1]);
+    SSL_CTX_free(d->ssl);
+    d->ssl = NULL;
     /* d stays allocated: the metrics gauge still points at it until exit. */
 }

@@ -200,7 +200,9 @@ int main(int argc, char **argv)
     } else {
         const char *spec = st_config_str(cfg, "data.listen"), *colon = strrchr(spec, ':');
         int hl = (int)(colon - spec) > 200 ? 200 : (int)(colon - spec);
-        snprintf(s.data_url, sizeof s.data_url, "http://%.*s:%d", hl, spec, img_data_port(s.data));
+        snprintf(s.data_url, sizeof s.data_url, "%s://%.*s:%d",
+                 *st_config_str(cfg, "tls.cert") ? "https" : "http", hl, spec,
+                 img_data_port(s.data));
     }
     const char *pf = st_config_str(cfg, "data.port_file");
     if (*pf) {

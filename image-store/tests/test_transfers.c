@@ -225,6 +225,75 @@ static void test_clean_stop(void)
     svc_stop(&S);
 }
 
+/* ---- TLS on both listeners ---- */
+
+static svc T;
+
+static int tls_init(void)
+{
+    char *dir = st_tmpdir("images-tls");
+    char cmd[1600], cert[600], key[600];
+    snprintf(cert, sizeof cert, "tls.cert=%s/cert.pem", dir);
+    snprintf(key, sizeof key, "tls.key=%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                              "-nodes -days 1 -subj /CN=localhost -keyout %s/key.pem -out "
+                              "%s/cert.pem", dir, dir);
+    if (tu_run(out, sizeof out, "%s", cmd) != 0)
+        return -1;
+    static char c1[700], k1[700];
+    snprintf(c1, sizeof c1, "%s", cert);
+    snprintf(k1, sizeof k1, "%s", key);
+    const char *extra[] = {c1, k1, NULL};
+    int rc = svc_start(&T, "images-tls-svc", extra);
+    snprintf(T.api, sizeof T.api, "https://127.0.0.1:%d", T.api_port);
+    snprintf(T.data, sizeof T.data, "https://127.0.0.1:%d", T.data_port);
+    st_rmtree(dir);
+    free(dir);
+    return rc;
+}
+
+static int tls_clean(void)
+{
+    svc_free(&T);
+    return 0;
+}
+
+static void test_tls_transfers(void)
+{
+    uint8_t buf[1 << 20];
+    uint64_t seed = 99;
+    tu_fill(&seed, buf, sizeof buf);
+    char id[40], p[160], url[512];
+    snprintf(id, sizeof id, "%s", svc_create(&T, &A, "tls", "raw"));
+    snprintf(p, sizeof p, "/v1/images/%s/upload-url", id);
+    st_resp r;
+    svc_api(&T, &r, "POST", p, &A, NULL);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(r.json, "url")));
+    st_resp_free(&r);
+    CU_ASSERT(strncmp(url, "https://", 8) == 0);
+    svc_data(&T, &r, "PUT", url, NULL, buf, sizeof buf, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    snprintf(p, sizeof p, "/v1/images/%s/file", id);
+    svc_data(&T, &r, "GET", p, &A, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT(r.len == sizeof buf && memcmp(r.body, buf, sizeof buf) == 0);
+    st_resp_free(&r);
+    /* Plain HTTP to the TLS listener gets nowhere. */
+    char plain[128];
+    snprintf(plain, sizeof plain, "http://127.0.0.1:%d/v1/images/%s/file", T.data_port, id);
+    svc_data(&T, &r, "GET", plain, &A, NULL, 0, NULL);
+    CU_ASSERT(r.status != 200);
+    st_resp_free(&r);
+    svc_stop(&T);
+}
+
+static CU_TestInfo tls_tests[] = {
+    {"uploads and downloads over HTTPS; signed URLs are https", test_tls_transfers},
+    CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo tests[] = {
     {"a 512 MiB upload streams through without the service holding it",
      test_large_upload_streams},
@@ -238,6 +307,7 @@ static CU_TestInfo tests[] = {
 
 static CU_SuiteInfo suites[] = {
     {"transfers", suite_init, suite_clean, NULL, NULL, tests},
+    {"tls", tls_init, tls_clean, NULL, NULL, tls_tests},
     CU_SUITE_INFO_NULL,
 };
 

@@ -38,6 +38,7 @@ typedef struct img_svc {
     uint8_t url_key[32];         /* signs upload/download URLs */
     char data_url[256];          /* base URL of the data listener, as clients reach it */
     uint64_t max_size;           /* largest upload, bytes */
+    uint64_t max_virtual;        /* largest virtual disk an image may describe */
     int url_ttl_s;
     int stale_s;                 /* a 'saving' upload silent this long is killed */
     img_data *data;

@@ -45,6 +45,8 @@ static const st_config_key keys[] = {
     {"store.path", "/var/lib/stratus/images", "local blob directory (and upload temp files)"},
     {"store.fsync", "true", "make blobs durable before an image becomes active"},
     {"store.max_image_size", "68719476736", "largest image accepted, bytes"},
+    {"store.max_virtual_size", "17592186044416", "largest virtual disk a (qcow2) image may "
+                                                 "describe, bytes"},
     {"store.rbd_conf", "/etc/ceph/ceph.conf", "Ceph configuration (store.backend = rbd)"},
     {"store.rbd_pool", "images", "RBD pool for image blobs"},
     {"store.rbd_client", "admin", "Ceph client name (client.<name>)"},
@@ -136,6 +138,7 @@ static int setup(img_svc *s, const st_config *cfg)
     }
     s->url_ttl_s = (int)st_config_int(cfg, "auth.url_ttl");
     s->max_size = (uint64_t)st_config_int(cfg, "store.max_image_size");
+    s->max_virtual = (uint64_t)st_config_int(cfg, "store.max_virtual_size");
     s->stale_s = (int)st_config_int(cfg, "images.stale_upload");
     if (s->stale_s < 4)
         s->stale_s = 4;

@@ -251,6 +251,11 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
         }
         vsize = total;
     }
+    if (vsize > s->max_virtual) {
+        snprintf(err, sizeof err, "the image describes a %llu-byte disk; the limit is %llu",
+                 (unsigned long long)vsize, (unsigned long long)s->max_virtual);
+        goto fail;
+    }
     close(fd);
     fd = -1;
     int rc = img_blob_commit(s, id, tmp, sha, total, vsize, err, sizeof err);

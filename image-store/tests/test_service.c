@@ -399,6 +399,29 @@ static void test_qcow2_validation(void)
             fprintf(stderr, "want '%s' in '%s'\n", bad[i].want, msg);
         CU_ASSERT(strstr(msg, bad[i].want) != NULL);
     }
+    /* A tiny file describing a 64 TiB disk (2 MiB clusters keep its L1 small). */
+    char big[600];
+    snprintf(big, sizeof big, "%s/big.qcow2", S.dir);
+    unlink(big);
+    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img create -q -f qcow2 -o cluster_size=2M '%s' 64T",
+                            big), 0);
+    {
+        char bid[40], bp[128];
+        snprintf(bid, sizeof bid, "%s", svc_create(&S, &A, "huge", "qcow2"));
+        snprintf(bp, sizeof bp, "/v1/images/%s/file", bid);
+        FILE *f = fopen(big, "rb");
+        static char bb[16 << 20];
+        size_t bn = f ? fread(bb, 1, sizeof bb, f) : 0;
+        if (f)
+            fclose(f);
+        st_resp r;
+        svc_data(&S, &r, "PUT", bp, &A, bb, bn, NULL);
+        ST_ASSERT_INT_EQ(r.status, 400);
+        if (!r.body || !strstr(r.body, "the limit is"))
+            fprintf(stderr, "huge: %s\n", r.body ? r.body : "");
+        CU_ASSERT(r.body && strstr(r.body, "the limit is"));
+        st_resp_free(&r);
+    }
     /* An overlay naming a host file as its backing file. */
     char base[600];
     snprintf(base, sizeof base, "%s/hostfile", S.dir);

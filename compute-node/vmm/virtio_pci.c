@@ -279,6 +279,11 @@ static void common_io(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t len, 
 
 static void msix_io(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t len, int is_write)
 {
+    if (len == 8 && off % 8 == 0) { /* a 64-bit access is two dword accesses */
+        msix_io(v, off, data, 4, is_write);
+        msix_io(v, off + 4, data + 4, 4, is_write);
+        return;
+    }
     uint32_t vec = off / 16, word = (off % 16) / 4;
     if (vec >= VIRTIO_MSIX_VECTORS || (off % 4) + len > 4) {
         if (!is_write)

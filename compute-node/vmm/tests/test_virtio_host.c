@@ -324,7 +324,8 @@ static void test_msix_masked_vector_pends(void)
     memcpy(a, &sel, 4);
     vmm_bus_access(&vm.pio, 0xcf8, a, 4, 1);
     vmm_bus_access(&vm.pio, 0xcfe, ctrl, 2, 1); /* message control at cap + 2 */
-    w(blk, 0x800 + 16 + 0, 0xfee00000, 4);
+    w(blk, 0x800 + 16 + 0, 0xfee00000, 8); /* address as one 64-bit store */
+    ST_ASSERT_INT_EQ(r(blk, 0x800 + 16, 8), 0xfee00000);
     w(blk, 0x800 + 16 + 8, 0x41, 4);
     w(blk, 0x800 + 16 + 12, 1, 4); /* masked */
     w(blk, 22, 0, 2);

@@ -108,7 +108,9 @@ int main(int argc, char **argv)
     snprintf(copy, sizeof copy, "%s/bench-copy.raw", argv[2]);
     unlink(ov);
     unlink(copy);
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cat '%s' '%s' > /dev/null", argv[1], copy, argv[1], copy);
+    /* sync: no background writeback of the copy may run during the measurements. */
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && sync && cat '%s' '%s' > /dev/null", argv[1], copy,
+             argv[1], copy);
     if (system(cmd) != 0)
         return 1;
     if (st_qcow2_create(ov, 0, argv[1], "raw") < 0) {

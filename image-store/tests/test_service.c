@@ -8,6 +8,7 @@
 #include "st_test.h"
 #include "svc.h"
 #include "stratus/crypto.h"
+#include "stratus/disk.h"
 
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -448,6 +449,41 @@ static void test_qcow2_validation(void)
     ST_ASSERT_INT_EQ(svc_tmp_count(&S), 0);
 }
 
+/* An instance snapshot: an overlay flattened by stratus_disk uploads as a new image. */
+static void test_snapshot_uploads(void)
+{
+    char base[600], ov[600], snap[600], err[256];
+    snprintf(base, sizeof base, "%s/snapbase.raw", S.dir);
+    snprintf(ov, sizeof ov, "%s/snap-ov.qcow2", S.dir);
+    snprintf(snap, sizeof snap, "%s/snap.qcow2", S.dir);
+    ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(base, 4 << 20, 17), 0);
+    ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(ov, 0, "snapbase.raw", "raw"), 0);
+    st_disk *d;
+    ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(ov, 0, &d, err, sizeof err), 0);
+    char w[8192];
+    memset(w, 0x77, sizeof w);
+    ST_ASSERT_INT_EQ(st_disk_pwrite(d, w, sizeof w, 100000), (long long)sizeof w);
+    ST_ASSERT_INT_EQ(st_disk_convert(d, snap, ST_DISK_QCOW2, err, sizeof err), 0);
+    st_disk_close(d);
+    FILE *f = fopen(snap, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    CU_ASSERT(fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    char id[40], p[128];
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "instance-snapshot", "qcow2"));
+    file_path(p, sizeof p, id);
+    st_resp r;
+    svc_data(&S, &r, "PUT", p, &A, buf, (size_t)n, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "virtual_size_bytes")), 4 << 20);
+    st_resp_free(&r);
+    free(buf);
+}
+
 static void test_interrupted_and_chunked(void)
 {
     char id[40], head[512];
@@ -545,6 +581,8 @@ static CU_TestInfo tests[] = {
      test_signed_urls_and_nodes},
     {"qcow2 uploads are validated; hostile headers get 400 with the reason",
      test_qcow2_validation},
+    {"an overlay flattened by stratus_disk uploads as a new image (instance snapshot)",
+     test_snapshot_uploads},
     {"interrupted uploads leave a killed image and no blob; chunked uploads work",
      test_interrupted_and_chunked},
     {"SIGTERM stops the service cleanly (and its log has no sanitizer report)", test_clean_stop},

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs a single-host Stratus cloud.
+#
+#   deploy/run-cloud.sh            run in the foreground; Ctrl-C stops everything
+#   deploy/run-cloud.sh --detach   start and return
+#   deploy/run-cloud.sh stop       stop a detached cloud
+#
+# State (the private PostgreSQL cluster, logs, generated passwords) lives in
+# $STRATUS_HOME (default: var/ in the checkout). Running it again reuses the
+# same state: the database, the admin and the demo tenant persist.
+# The API listens on 127.0.0.1:${STRATUS_PORT:-8080}.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+home=${STRATUS_HOME:-$top/var}
+port=${STRATUS_PORT:-8080}
+build=${STRATUS_BUILD:-$top/build}
+mode=${1:-foreground}
+
+stop_all() {
+  if [ -f "$home/gateway.pid" ]; then
+    kill "$(cat "$home/gateway.pid")" 2>/dev/null || true
+    rm -f "$home/gateway.pid"
+  fi
+  [ -d "$home/pg" ] && "$top/deploy/pg.sh" stop "$home/pg" || true
+}
+
+if [ "$mode" = stop ]; then
+  stop_all
+  echo "stratus: stopped"
+  exit 0
+fi
+
+bash "$top/deploy/install-deps.sh"
+echo "== building"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" -- --no-print-directory >/dev/null
+gw="$build/api-gateway/stratus-gateway"
+
+mkdir -p "$home"
+chmod 755 "$home" # the postgres user must reach the cluster inside
+echo "== database"
+"$top/deploy/pg.sh" start "$home/pg"
+secret() { # a password generated once and kept in $home
+  [ -s "$home/$1" ] || (umask 077; openssl rand -hex 12 >"$home/$1")
+  cat "$home/$1"
+}
+cat >"$home/gateway.conf" <<CONF
+# written by deploy/run-cloud.sh
+http.listen = 127.0.0.1:$port
+db.url = $("$top/deploy/pg.sh" url "$home/pg")
+log.level = info
+CONF
+"$gw" --config "$home/gateway.conf" migrate 2>>"$home/gateway.log"
+admin_pw=$(secret admin-password)
+STRATUS_ADMIN_PASSWORD=$admin_pw "$gw" --config "$home/gateway.conf" bootstrap-admin admin \
+  2>/dev/null >/dev/null || true # exists already on a re-run
+
+echo "== gateway"
+[ -f "$home/gateway.pid" ] && kill "$(cat "$home/gateway.pid")" 2>/dev/null && sleep 0.5 || true
+rm -f "$home/port"
+"$gw" --config "$home/gateway.conf" --port-file "$home/port" >>"$home/gateway.log" 2>&1 &
+echo $! >"$home/gateway.pid"
+for _ in $(seq 200); do [ -s "$home/port" ] && break; sleep 0.05; done
+[ -s "$home/port" ] || { tail -n 20 "$home/gateway.log"; echo "stratus: gateway did not start" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+api() { # method path token [body]
+  curl -s -X "$1" -H 'Content-Type: application/json' ${3:+-H "Authorization: Bearer $3"} \
+    ${4:+-d "$4"} "$base$2"
+}
+field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get(sys.argv[1]) or "")' "$1"; }
+admin=$(api POST /v1/auth/tokens "" "{\"name\":\"admin\",\"password\":\"$admin_pw\"}" | field token)
+[ -n "$admin" ] || { echo "stratus: the admin cannot sign in (is $home/admin-password stale?)" >&2; exit 1; }
+
+echo "== demo tenant"
+demo_pw=$(secret demo-password)
+api POST /v1/tenants "$admin" '{"name":"demo","description":"the demo tenant"}' >/dev/null
+api POST /v1/users "$admin" "{\"name\":\"demo\",\"password\":\"$demo_pw\"}" >/dev/null
+tid=$(api GET /v1/tenants "$admin" | python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["tenants"] if t["name"]=="demo"][0])')
+uid=$(api GET /v1/users "$admin" | python3 -c 'import json,sys; print([u["id"] for u in json.load(sys.stdin)["users"] if u["name"]=="demo"][0])')
+api PUT "/v1/tenants/$tid/members/$uid" "$admin" '{"role":"admin"}' >/dev/null
+api POST /v1/flavors "$admin" '{"name":"m1.tiny","vcpus":1,"memory_mib":64,"disk_gib":1}' >/dev/null
+api POST /v1/flavors "$admin" '{"name":"m1.small","vcpus":1,"memory_mib":512,"disk_gib":10}' >/dev/null
+demo=$(api POST /v1/auth/tokens "" "{\"name\":\"demo\",\"password\":\"$demo_pw\"}" | field token)
+
+cat <<MSG
+
+Stratus is running.
+  API          $base/v1   (OpenAPI: $base/v1/openapi.json, health: $base/healthz)
+  cloud admin  admin / $admin_pw
+  demo tenant  demo / $demo_pw
+  state, logs  $home   (gateway.log, pg/postgres.log)
+
+Try:
+  curl -s -H 'Authorization: Bearer $demo' $base/v1/quotas
+  curl -s -H 'Authorization: Bearer $demo' $base/v1/flavors
+
+Compute nodes (and so running instances) arrive with the node agent; until
+then instances are accepted and wait in state error "no valid host".
+MSG
+
+if [ "$mode" = --detach ]; then
+  echo "Stop it with: deploy/run-cloud.sh stop"
+  exit 0
+fi
+echo "Ctrl-C stops the cloud."
+trap 'echo; stop_all; echo "stratus: stopped"; exit 0' INT TERM
+wait "$(cat "$home/gateway.pid")" || true
+stop_all

@@ -145,8 +145,8 @@ static int parse_device(jr *r, const char *path, int numeric_id, const char *con
                 return -1;
             continue;
         }
-        char sub[160];
-        snprintf(sub, sizeof sub, "%s.", path);
+        char sub[200];
+        snprintf(sub, sizeof sub, "%.160s.", path);
         int64_t v;
         if (seen_once(r, &seen, k, sub, key) < 0 || get_count(r, sub, key, &v) < 0 ||
             add(r, path, &sums[map[k]], v) < 0)

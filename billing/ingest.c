@@ -70,15 +70,10 @@ static void delta(const int64_t *from, const int64_t *to, int64_t *d)
         d[m] = to[m] > from[m] ? to[m] - from[m] : 0;
 }
 
+/* The instance ran (billably) in this sample's hour with its flavor. */
 static void ih_add(ing *g, const bl_sample *s)
 {
-    if (g->nih == g->capih) {
-        g->capih = g->capih ? g->capih * 2 : 256;
-        g->ih = realloc(g->ih, g->capih * sizeof *g->ih);
-        if (!g->ih)
-            abort();
-    }
-    g->ih[g->nih++] = (ing_ih){s->tenant, s->instance, s->flavor, bl_hour_floor(s->at_us)};
+    rollmap_flavor(&g->roll, s->instance, s->tenant, bl_hour_floor(s->at_us), s->flavor);
 }
 
 /*
@@ -234,7 +229,7 @@ static int read_open_month(ing *g)
 static int attempt(ing *g, bl_ingest_result *res)
 {
     g->accepted = g->dups = g->stale = 0;
-    g->nih = g->nins = 0;
+    g->nins = 0;
     rollmap_clear(&g->roll);
     if (st_db_begin(g->db) < 0)
         return -1;
@@ -270,7 +265,7 @@ static int attempt(ing *g, bl_ingest_result *res)
         if (apply_stream(g, &g->st[i]) < 0)
             return -1;
     if (ing_sql_insert_samples(g, g->ins, g->nins) < 0 || ing_sql_update_heads(g) < 0 ||
-        ing_sql_write_rollups(g) < 0 || ing_sql_write_instance_hours(g) < 0 ||
+        ing_sql_write_rollups(g) < 0 ||
         ing_sql_write_storage(g) < 0)
         return -1;
     g->accepted += (int)g->nstor;
@@ -355,7 +350,6 @@ out:
     free(g.v);
     free(g.stor);
     free(g.st);
-    free(g.ih);
     free(g.ins);
     return status;
 }

@@ -21,12 +21,6 @@ typedef struct ing_stream {
     char billed_flavor[BL_FLAVOR_MAX + 1];
 } ing_stream;
 
-/* An hour an instance ran, by flavor. */
-typedef struct ing_ih {
-    const char *tenant, *instance, *flavor;
-    int64_t hour;
-} ing_ih;
-
 typedef struct ing {
     bl_ctx *ctx;
     st_db *db;
@@ -42,8 +36,6 @@ typedef struct ing {
     /* Per transaction attempt: */
     int64_t open_month;     /* first month not yet issued; 0 when none was */
     rollmap roll;
-    ing_ih *ih;
-    size_t nih, capih;
     bl_sample **ins;        /* appended samples to insert in bulk */
     size_t nins;
     int accepted, dups, stale;
@@ -64,7 +56,6 @@ typedef struct ing_neighbour {
 int ing_sql_neighbours(ing *g, const bl_sample *s, ing_neighbour *pred, ing_neighbour *succ);
 int ing_sql_update_heads(ing *g);
 int ing_sql_write_rollups(ing *g);
-int ing_sql_write_instance_hours(ing *g);
 int ing_sql_write_storage(ing *g);
 
 #endif

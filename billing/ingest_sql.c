@@ -10,8 +10,10 @@
 #include "ingest.h"
 #include "sqlbuf.h"
 
+#include "stratus/log.h"
 #include "stratus/timefmt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,47 +129,75 @@ int ing_sql_load_heads(ing *g)
     return rc;
 }
 
+/*
+ * Raw samples go in with COPY, inside the batch's transaction: rows are
+ * buffered and written in bulk (heap_multi_insert), which is what makes
+ * COPY the fastest way into PostgreSQL, and they still commit or roll back
+ * with the rest of the batch. COPY's data is not SQL: every field is a
+ * value formatted here (numbers, UUIDs, times) or validated by batch.c
+ * (flavor [A-Za-z0-9._-], state from a fixed list), so no field can hold
+ * the tab, newline or backslash that COPY's text format would interpret;
+ * copy_field() refuses one anyway. No ON CONFLICT is needed: appends have a
+ * seq above the locked head and late samples were looked up first, so a
+ * duplicate key here is a bug and fails the batch.
+ */
+static int copy_field(sb *b, const char *s, char end)
+{
+    if (strpbrk(s, "\t\n\r\\"))
+        return -1;
+    sb_puts(b, s);
+    sb_putn(b, &end, 1);
+    return 0;
+}
+
 int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
 {
     if (!n)
         return 0;
-    enum { A_INST, A_BOOT, A_SEQ, A_AT, A_TENANT, A_FLAVOR, A_STATE, A_C0, A_N = A_C0 + BL_NMETERS };
-    sb a[A_N];
-    for (int k = 0; k < A_N; k++) {
-        sb_init(&a[k]);
-        sb_arr_open(&a[k]);
+    PGconn *c = st_db_conn(g->db);
+    PGresult *r = PQexec(c, "COPY billing.samples (instance_id, boot_id, seq, sampled_at,"
+                            " tenant_id, flavor, state, cpu_time_ns, cpu_cycles, rx_bytes,"
+                            " rx_packets, tx_bytes, tx_packets, disk_read_bytes, disk_read_ops,"
+                            " disk_write_bytes, disk_write_ops, batch_id) FROM STDIN");
+    int ok = PQresultStatus(r) == PGRES_COPY_IN;
+    PQclear(r);
+    if (!ok) {
+        st_error("billing.ingest", "COPY samples: %s", PQerrorMessage(c));
+        return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        sb_arr_raw(&a[A_INST], s[i]->instance);
-        sb_arr_raw(&a[A_BOOT], s[i]->boot);
-        sb_arr_i64(&a[A_SEQ], s[i]->seq);
-        sb_arr_time(&a[A_AT], s[i]->at_us);
-        sb_arr_raw(&a[A_TENANT], s[i]->tenant);
-        sb_arr_text(&a[A_FLAVOR], s[i]->flavor);
-        sb_arr_text(&a[A_STATE], s[i]->state);
-        for (int m = 0; m < BL_NMETERS; m++)
-            sb_arr_i64(&a[A_C0 + m], s[i]->c[m]);
+    sb b;
+    sb_init(&b);
+    int bad = 0;
+    for (size_t i = 0; i < n && !bad; i++) {
+        char at[ST_TIME_LEN], num[24];
+        st_time_format_us(s[i]->at_us, at);
+        snprintf(num, sizeof num, "%lld", (long long)s[i]->seq);
+        bad |= copy_field(&b, s[i]->instance, '\t') | copy_field(&b, s[i]->boot, '\t') |
+               copy_field(&b, num, '\t') | copy_field(&b, at, '\t') |
+               copy_field(&b, s[i]->tenant, '\t') | copy_field(&b, s[i]->flavor, '\t') |
+               copy_field(&b, s[i]->state, '\t');
+        for (int m = 0; m < BL_NMETERS; m++) {
+            snprintf(num, sizeof num, "%lld", (long long)s[i]->c[m]);
+            bad |= copy_field(&b, num, '\t');
+        }
+        bad |= copy_field(&b, g->b->batch_id, '\n');
+        if (b.n >= 256 * 1024 || i + 1 == n) {
+            if (!bad && PQputCopyData(c, b.p, (int)b.n) != 1)
+                bad = 1;
+            sb_reset(&b);
+        }
     }
-    const char *p[A_N + 1];
-    for (int k = 0; k < A_N; k++) {
-        sb_arr_close(&a[k]);
-        p[k] = sb_str(&a[k]);
+    sb_free(&b);
+    if (PQputCopyEnd(c, bad ? "refused a field COPY would misread" : NULL) != 1)
+        bad = 1;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            st_error("billing.ingest", "COPY samples: %s", PQresultErrorMessage(r));
+            bad = 1;
+        }
+        PQclear(r);
     }
-    p[A_N] = g->b->batch_id;
-    long long rc = st_db_exec(
-        g->db,
-        "INSERT INTO billing.samples (instance_id, boot_id, seq, sampled_at, tenant_id, flavor,"
-        " state, cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
-        " disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops, batch_id)"
-        " SELECT u.*, $18::uuid FROM unnest($1::uuid[], $2::uuid[], $3::bigint[],"
-        " $4::timestamptz[], $5::uuid[], $6::text[], $7::text[], $8::bigint[], $9::bigint[],"
-        " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
-        " $15::bigint[], $16::bigint[], $17::bigint[]) AS u"
-        " ON CONFLICT DO NOTHING",
-        A_N + 1, p);
-    for (int k = 0; k < A_N; k++)
-        sb_free(&a[k]);
-    return rc < 0 ? -1 : 0;
+    return bad ? -1 : 0;
 }
 
 static void neighbour_from(const PGresult *r, int row, ing_neighbour *nb)
@@ -267,9 +297,36 @@ int ing_sql_update_heads(ing *g)
     return rc < 0 ? -1 : 0;
 }
 
+/*
+ * An instance-hour whose month is already issued is billed in the open
+ * period, unless a period from its month on already holds that flavor for
+ * that hour: an hour is billed once. Only late usage takes this path.
+ */
+static int drop_billed_flavors(ing *g, roll_entry *e)
+{
+    int64_t month = bl_month_floor(e->hour), period = ing_period(g, e->hour);
+    if (!e->nfl || period == month)
+        return 0;
+    char h[ST_TIME_LEN], lo[11], hi[11];
+    st_time_format(e->hour, h);
+    bl_date_format(month, lo);
+    bl_date_format(period, hi);
+    PGresult *r = st_db_q(g->db,
+                          "SELECT DISTINCT f FROM billing.usage_hourly, unnest(flavors) f"
+                          " WHERE tenant_id = $1 AND period >= $2 AND period <= $3"
+                          " AND instance_id = $4 AND hour = $5",
+                          e->tenant, lo, hi, e->instance, h);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        rollmap_flavor_drop(e, PQgetvalue(r, i, 0));
+    PQclear(r);
+    return 0;
+}
+
 int ing_sql_write_rollups(ing *g)
 {
-    enum { R_TENANT, R_PERIOD, R_INST, R_HOUR, R_D0, R_N = R_D0 + BL_NMETERS };
+    enum { R_TENANT, R_PERIOD, R_INST, R_HOUR, R_D0, R_FL = R_D0 + BL_NMETERS, R_N };
     size_t n;
     roll_entry **v = rollmap_sorted(&g->roll, &n);
     sb a[R_N];
@@ -278,19 +335,31 @@ int ing_sql_write_rollups(ing *g)
         sb_arr_open(&a[k]);
     }
     size_t rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        int zero = 1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        roll_entry *e = v[i];
+        if (drop_billed_flavors(g, e) < 0) {
+            rc = -1;
+            break;
+        }
+        int zero = e->nfl == 0;
         for (int m = 0; m < BL_NMETERS && zero; m++)
-            zero = v[i]->d[m] == 0;
+            zero = e->d[m] == 0;
         if (zero)
             continue;
         rows++;
-        sb_arr_raw(&a[R_TENANT], v[i]->tenant);
-        sb_arr_date(&a[R_PERIOD], ing_period(g, v[i]->hour));
-        sb_arr_raw(&a[R_INST], v[i]->instance);
-        sb_arr_time(&a[R_HOUR], v[i]->hour);
+        sb_arr_raw(&a[R_TENANT], e->tenant);
+        sb_arr_date(&a[R_PERIOD], ing_period(g, e->hour));
+        sb_arr_raw(&a[R_INST], e->instance);
+        sb_arr_time(&a[R_HOUR], e->hour);
         for (int m = 0; m < BL_NMETERS; m++)
-            sb_arr_i64(&a[R_D0 + m], v[i]->d[m]);
+            sb_arr_i64(&a[R_D0 + m], e->d[m]);
+        /* The set as "f1,f2" (flavors hold no comma); "" for none. */
+        char fl[8 * (BL_FLAVOR_MAX + 1) + 1] = "";
+        size_t fn = 0;
+        for (int k = 0; k < e->nfl && fn + BL_FLAVOR_MAX + 2 < sizeof fl; k++)
+            fn += (size_t)snprintf(fl + fn, sizeof fl - fn, "%s%s", k ? "," : "", e->fl[k]);
+        sb_arr_text(&a[R_FL], fl);
     }
     free(v);
     const char *p[R_N];
@@ -298,16 +367,18 @@ int ing_sql_write_rollups(ing *g)
         sb_arr_close(&a[k]);
         p[k] = sb_str(&a[k]);
     }
-    long long rc = 0;
-    if (rows)
-        rc = st_db_exec(
+    if (rc == 0 && rows &&
+        st_db_exec(
             g->db,
             "INSERT INTO billing.usage_hourly AS h (tenant_id, period, instance_id, hour,"
             " cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
-            " disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops)"
-            " SELECT * FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::timestamptz[],"
+            " disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops, flavors)"
+            " SELECT t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,"
+            "  coalesce(string_to_array(nullif(f, ''), ','), '{}')"
+            " FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::timestamptz[],"
             " $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
-            " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])"
+            " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
+            " $15::text[]) AS u(t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, f)"
             " ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET"
             " cpu_time_ns = h.cpu_time_ns + excluded.cpu_time_ns,"
             " cpu_cycles = h.cpu_cycles + excluded.cpu_cycles,"
@@ -318,66 +389,15 @@ int ing_sql_write_rollups(ing *g)
             " disk_read_bytes = h.disk_read_bytes + excluded.disk_read_bytes,"
             " disk_read_ops = h.disk_read_ops + excluded.disk_read_ops,"
             " disk_write_bytes = h.disk_write_bytes + excluded.disk_write_bytes,"
-            " disk_write_ops = h.disk_write_ops + excluded.disk_write_ops",
-            R_N, p);
+            " disk_write_ops = h.disk_write_ops + excluded.disk_write_ops,"
+            " flavors = CASE WHEN excluded.flavors <@ h.flavors THEN h.flavors"
+            "  ELSE ARRAY(SELECT DISTINCT x FROM unnest(h.flavors || excluded.flavors) x"
+            "  ORDER BY x) END",
+            R_N, p) < 0)
+        rc = -1;
     for (int k = 0; k < R_N; k++)
         sb_free(&a[k]);
-    return rc < 0 ? -1 : 0;
-}
-
-static int ih_cmp(const void *a, const void *b)
-{
-    const ing_ih *x = a, *y = b;
-    int c = strcmp(x->instance, y->instance);
-    if (c)
-        return c;
-    if (x->hour != y->hour)
-        return x->hour < y->hour ? -1 : 1;
-    return strcmp(x->flavor, y->flavor);
-}
-
-int ing_sql_write_instance_hours(ing *g)
-{
-    if (!g->nih)
-        return 0;
-    qsort(g->ih, g->nih, sizeof *g->ih, ih_cmp);
-    sb a[5];
-    for (int k = 0; k < 5; k++) {
-        sb_init(&a[k]);
-        sb_arr_open(&a[k]);
-    }
-    for (size_t i = 0; i < g->nih; i++) {
-        if (i && ih_cmp(&g->ih[i], &g->ih[i - 1]) == 0)
-            continue;
-        sb_arr_raw(&a[0], g->ih[i].tenant);
-        sb_arr_date(&a[1], ing_period(g, g->ih[i].hour));
-        sb_arr_raw(&a[2], g->ih[i].instance);
-        sb_arr_time(&a[3], g->ih[i].hour);
-        sb_arr_text(&a[4], g->ih[i].flavor);
-    }
-    const char *p[5];
-    for (int k = 0; k < 5; k++) {
-        sb_arr_close(&a[k]);
-        p[k] = sb_str(&a[k]);
-    }
-    /*
-     * An hour whose own month is already issued goes to the open period,
-     * unless an earlier period already billed it.
-     */
-    long long rc = st_db_exec(
-        g->db,
-        "INSERT INTO billing.instance_hours (tenant_id, period, instance_id, hour, flavor)"
-        " SELECT u.t, u.p, u.i, u.h, u.f FROM unnest($1::uuid[], $2::date[], $3::uuid[],"
-        " $4::timestamptz[], $5::text[]) AS u(t, p, i, h, f)"
-        " WHERE u.p = date_trunc('month', u.h)::date OR NOT EXISTS ("
-        "  SELECT 1 FROM billing.instance_hours x WHERE x.tenant_id = u.t"
-        "  AND x.period >= date_trunc('month', u.h)::date AND x.period <= u.p"
-        "  AND x.instance_id = u.i AND x.hour = u.h AND x.flavor = u.f)"
-        " ON CONFLICT DO NOTHING",
-        5, p);
-    for (int k = 0; k < 5; k++)
-        sb_free(&a[k]);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 static int stor_cmp(const void *a, const void *b)

@@ -57,7 +57,6 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
         return -1;
     PGresult *r = st_db_q(db,
                           "SELECT least((SELECT min(period) FROM billing.usage_hourly"
-                          "  WHERE tenant_id = $1), (SELECT min(period) FROM billing.instance_hours"
                           "  WHERE tenant_id = $1), (SELECT min(period) FROM billing.storage_hourly"
                           "  WHERE tenant_id = $1))", tenant);
     if (!r)
@@ -79,8 +78,6 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
                 "SELECT p::date FROM generate_series($2::date, $3::date, interval '1 month') p"
                 " WHERE EXISTS (SELECT 1 FROM billing.usage_hourly u"
                 "  WHERE u.tenant_id = $1 AND u.period = p::date)"
-                " OR EXISTS (SELECT 1 FROM billing.instance_hours h"
-                "  WHERE h.tenant_id = $1 AND h.period = p::date)"
                 " OR EXISTS (SELECT 1 FROM billing.storage_hourly s"
                 "  WHERE s.tenant_id = $1 AND s.period = p::date)"
                 " ORDER BY 1", tenant, from, to);
@@ -92,6 +89,23 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
             n++;
     PQclear(r);
     return n;
+}
+
+/* A draft is rated in a transaction of its own (room for the aggregate; rating.c). */
+static int rate_draft(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
+                      bl_invoice *inv)
+{
+    if (st_db_begin(db) < 0)
+        return -1;
+    if (bl_rate(db, ctx, tenant, period, inv) < 0) {
+        st_db_rollback(db);
+        return -1;
+    }
+    if (st_db_commit(db) < 0) {
+        bl_invoice_free(inv);
+        return -1;
+    }
+    return 0;
 }
 
 static json_t *summary(const char *id, int64_t number, const char *status, int64_t period,
@@ -142,7 +156,7 @@ static void h_list(st_http_req *req, void *arg)
         goto dberr;
     for (int i = 0; i < nd; i++) {
         bl_invoice inv;
-        if (bl_rate(db, ctx, tenant, drafts[i], &inv) < 0)
+        if (rate_draft(db, ctx, tenant, drafts[i], &inv) < 0)
             goto dberr;
         char total[48];
         bl_amount_text(&inv, inv.total, total, sizeof total);
@@ -262,7 +276,7 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
             if (strcmp(did, lid) != 0)
                 continue;
             bl_invoice inv;
-            if (bl_rate(db, ctx, tenant, drafts[i], &inv) < 0)
+            if (rate_draft(db, ctx, tenant, drafts[i], &inv) < 0)
                 goto dberr;
             st_db_put(db);
             size_t len;
@@ -398,8 +412,6 @@ static void h_issue(st_http_req *req, void *arg)
                 "SELECT to_char(least("
                 " (SELECT min(period) FROM billing.usage_hourly WHERE period < $1"
                 "  AND ($2::date IS NULL OR period > $2::date)),"
-                " (SELECT min(period) FROM billing.instance_hours WHERE period < $1"
-                "  AND ($2::date IS NULL OR period > $2::date)),"
                 " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
                 "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
                 p, through ? thr : NULL);
@@ -414,7 +426,6 @@ static void h_issue(st_http_req *req, void *arg)
     PQclear(r);
     r = st_db_q(db,
                 "SELECT tenant_id FROM billing.usage_hourly WHERE period = $1"
-                " UNION SELECT tenant_id FROM billing.instance_hours WHERE period = $1"
                 " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1"
                 " ORDER BY 1", p);
     if (!r)

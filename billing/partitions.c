@@ -1,9 +1,9 @@
 /*
  * partitions.c - monthly partitions and the retention of raw data.
  *
- * billing.samples is partitioned by month of sampled_at, usage_hourly and
- * instance_hours by invoice period; billing.ensure_partitions() (the
- * migration) creates a month's three partitions. Ingest calls
+ * billing.samples is partitioned by month of sampled_at, usage_hourly by
+ * invoice period; billing.ensure_partitions() (the migrations) creates a
+ * month's partitions of both. Ingest calls
  * bl_partitions_ensure() for the months of a batch BEFORE opening its
  * transaction, because CREATE TABLE ... PARTITION OF locks the parent and
  * must not run inside a transaction that already holds row locks. A process

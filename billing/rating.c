@@ -358,9 +358,69 @@ static int finish(bl_invoice *inv)
     return 0;
 }
 
-static int seg_ver(const timeline *t, long long bucket)
+/*
+ * Buckets for width_bucket(): every segment start and every month start
+ * from the earliest month late usage can come from up to the period. A
+ * bucket then has one plan version and lies in one usage month, so the
+ * aggregate groups by a single cheap expression. Late usage of period P
+ * has hours no older than P minus the raw retention window (older samples
+ * are refused at ingest), which bounds the months needed.
+ */
+typedef struct buckets {
+    int64_t *start;
+    int *ver;
+    int64_t *month;
+    int n;
+} buckets;
+
+static void build_buckets(const timeline *t, int64_t period, int64_t retention_us, buckets *b)
 {
-    return bucket >= 1 && bucket <= t->n ? t->s[bucket - 1].ver : -1;
+    int64_t first = bl_month_add(bl_month_floor(period - retention_us), -1);
+    if (first < EPOCH_2000)
+        first = EPOCH_2000;
+    int nm = 0;
+    for (int64_t m = first; m <= period; m = bl_month_add(m, 1))
+        nm++;
+    int cap = nm + t->n + 1;
+    b->start = malloc((size_t)cap * sizeof *b->start);
+    b->ver = malloc((size_t)cap * sizeof *b->ver);
+    b->month = malloc((size_t)cap * sizeof *b->month);
+    if (!b->start || !b->ver || !b->month)
+        abort();
+    b->n = 0;
+    int si = 0;
+    int64_t m = first;
+    for (;;) {
+        int64_t next_seg = si < t->n ? t->s[si].start : INT64_MAX;
+        int64_t next_month = m <= period ? m : INT64_MAX;
+        int64_t x = next_seg < next_month ? next_seg : next_month;
+        if (x == INT64_MAX)
+            break;
+        if (x == next_seg)
+            si++;
+        if (x == next_month)
+            m = bl_month_add(m, 1);
+        int ver = -1;
+        for (int k = 0; k < t->n && t->s[k].start <= x; k++)
+            ver = t->s[k].ver;
+        b->start[b->n] = x;
+        b->ver[b->n] = ver;
+        b->month[b->n] = bl_month_floor(x);
+        b->n++;
+    }
+}
+
+static void free_buckets(buckets *b)
+{
+    free(b->start);
+    free(b->ver);
+    free(b->month);
+}
+
+/* width_bucket() result -> bucket index, -1 for "before the first". */
+static int bucket_of(const buckets *b, long long wb)
+{
+    return wb >= 1 && wb <= b->n ? (int)wb - 1 : -1;
 }
 
 int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv)
@@ -374,68 +434,80 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     inv->round_micro = ctx->round_micro;
     snprintf(inv->seller, sizeof inv->seller, "%s", ctx->seller);
     timeline t = {0};
+    buckets bk = {0};
     PGresult *r = NULL;
     sb bounds;
     sb_init(&bounds);
     int rc = -1;
+    /* Inside a transaction, give the aggregate room to hash in memory. */
+    r = st_db_q0(db, "SELECT set_config('work_mem', '64MB', true)");
+    if (!r)
+        goto out;
+    PQclear(r);
+    r = NULL;
     if (build_timeline(db, inv, &t) < 0)
         goto out;
     if (!t.n)
         tl_push(&t, EPOCH_2000, -1);
+    build_buckets(&t, period, ctx->retention_us, &bk);
     sb_arr_open(&bounds);
-    for (int i = 0; i < t.n; i++)
-        sb_arr_time(&bounds, t.s[i].start);
+    for (int i = 0; i < bk.n; i++)
+        sb_arr_time(&bounds, bk.start[i]);
     sb_arr_close(&bounds);
     char p[11];
     bl_date_format(period, p);
 
+    /*
+     * One scan, grouped by instance, bucket (plan version and usage month)
+     * and flavor set. An instance keeps one flavor for most of a month, so
+     * this is about one group per instance; each flavor of the set was
+     * billed for count(*) hours.
+     */
     r = st_db_q(db,
-                "SELECT instance_id, " US("date_trunc('month', hour)") ","
-                " width_bucket(hour, $3::timestamptz[]),"
-                " sum(cpu_cycles), sum(rx_bytes), sum(tx_bytes)"
+                "SELECT instance_id, width_bucket(hour, $3::timestamptz[]), flavors,"
+                " sum(cpu_cycles), sum(rx_bytes), sum(tx_bytes), count(*)"
                 " FROM billing.usage_hourly WHERE tenant_id = $1 AND period = $2"
                 " GROUP BY 1, 2, 3", tenant, p, sb_str(&bounds));
     if (!r)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
-        int64_t q[3];
-        int ver = seg_ver(&t, st_db_int(r, i, 2));
+        const char *inst = PQgetvalue(r, i, 0);
+        int b = bucket_of(&bk, st_db_int(r, i, 1));
+        int64_t month = b >= 0 ? bk.month[b] : EPOCH_2000, q[3];
+        int ver = b >= 0 ? bk.ver[b] : -1;
         for (int k = 0; k < 3; k++)
             if (parse_q(st_db_val(r, i, 3 + k), &q[k]) < 0)
                 goto out;
-        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_CPU, "", st_db_int(r, i, 1), ver, q[0]);
-        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_RX, "", st_db_int(r, i, 1), ver, q[1]);
-        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_TX, "", st_db_int(r, i, 1), ver, q[2]);
+        add_line(inv, inst, BL_ITEM_CPU, "", month, ver, q[0]);
+        add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
+        add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
+        /* "{m1.small,m1.large}"; flavors hold no comma, brace or backslash. */
+        char fl[1024];
+        snprintf(fl, sizeof fl, "%s", PQgetvalue(r, i, 2));
+        for (char *save = NULL, *f = strtok_r(fl, "{},\"", &save); f;
+             f = strtok_r(NULL, "{},\"", &save))
+            add_line(inv, inst, BL_ITEM_INSTANCE_HOURS, f, month, ver, st_db_int(r, i, 6));
     }
     PQclear(r);
     r = st_db_q(db,
-                "SELECT instance_id, flavor, " US("date_trunc('month', hour)") ","
-                " width_bucket(hour, $3::timestamptz[]), count(*)"
-                " FROM billing.instance_hours WHERE tenant_id = $1 AND period = $2"
-                " GROUP BY 1, 2, 3, 4", tenant, p, sb_str(&bounds));
-    if (!r)
-        goto out;
-    for (int i = 0; i < PQntuples(r); i++)
-        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_INSTANCE_HOURS, PQgetvalue(r, i, 1),
-                 st_db_int(r, i, 2), seg_ver(&t, st_db_int(r, i, 3)), st_db_int(r, i, 4));
-    PQclear(r);
-    r = st_db_q(db,
-                "SELECT " US("date_trunc('month', hour)") ", width_bucket(hour, $3::timestamptz[]),"
-                " sum(bytes) FROM billing.storage_hourly WHERE tenant_id = $1 AND period = $2"
-                " GROUP BY 1, 2", tenant, p, sb_str(&bounds));
+                "SELECT width_bucket(hour, $3::timestamptz[]), sum(bytes)"
+                " FROM billing.storage_hourly WHERE tenant_id = $1 AND period = $2"
+                " GROUP BY 1", tenant, p, sb_str(&bounds));
     if (!r)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {
         int64_t q;
-        if (parse_q(st_db_val(r, i, 2), &q) < 0)
+        int b = bucket_of(&bk, st_db_int(r, i, 0));
+        if (parse_q(st_db_val(r, i, 1), &q) < 0)
             goto out;
-        add_line(inv, "", BL_ITEM_STORAGE, "", st_db_int(r, i, 0), seg_ver(&t, st_db_int(r, i, 1)),
-                 q);
+        add_line(inv, "", BL_ITEM_STORAGE, "", b >= 0 ? bk.month[b] : EPOCH_2000,
+                 b >= 0 ? bk.ver[b] : -1, q);
     }
     rc = finish(inv);
 out:
     PQclear(r);
     sb_free(&bounds);
+    free_buckets(&bk);
     free(t.s);
     if (rc < 0)
         bl_invoice_free(inv);

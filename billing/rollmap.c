@@ -7,6 +7,7 @@
  */
 #include "rollmap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,14 +32,23 @@ void rollmap_init(rollmap *m, size_t expect)
     m->n = 0;
 }
 
+static void free_flavors(rollmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->e[i].fl);
+}
+
 void rollmap_free(rollmap *m)
 {
+    if (m->e)
+        free_flavors(m);
     free(m->e);
     memset(m, 0, sizeof *m);
 }
 
 void rollmap_clear(rollmap *m)
 {
+    free_flavors(m);
     memset(m->e, 0, m->cap * sizeof *m->e);
     m->n = 0;
 }
@@ -65,8 +75,7 @@ static void grow(rollmap *m)
     m->cap = ncap;
 }
 
-void rollmap_add(rollmap *m, const char *instance, const char *tenant, int64_t hour,
-                 const int64_t *d, int sign)
+static roll_entry *get(rollmap *m, const char *instance, const char *tenant, int64_t hour)
 {
     if ((m->n + 1) * 2 > m->cap)
         grow(m);
@@ -78,8 +87,38 @@ void rollmap_add(rollmap *m, const char *instance, const char *tenant, int64_t h
         e->hour = hour;
         m->n++;
     }
+    return e;
+}
+
+void rollmap_add(rollmap *m, const char *instance, const char *tenant, int64_t hour,
+                 const int64_t *d, int sign)
+{
+    roll_entry *e = get(m, instance, tenant, hour);
     for (int k = 0; k < BL_NMETERS; k++)
         e->d[k] += sign * d[k];
+}
+
+void rollmap_flavor(rollmap *m, const char *instance, const char *tenant, int64_t hour,
+                    const char *flavor)
+{
+    roll_entry *e = get(m, instance, tenant, hour);
+    for (int i = 0; i < e->nfl; i++)
+        if (strcmp(e->fl[i], flavor) == 0)
+            return;
+    e->fl = realloc(e->fl, (size_t)(e->nfl + 1) * sizeof *e->fl);
+    if (!e->fl)
+        abort();
+    snprintf(e->fl[e->nfl++], sizeof e->fl[0], "%s", flavor);
+}
+
+void rollmap_flavor_drop(roll_entry *e, const char *flavor)
+{
+    for (int i = 0; i < e->nfl; i++)
+        if (strcmp(e->fl[i], flavor) == 0) {
+            memmove(e->fl[i], e->fl[i + 1], (size_t)(e->nfl - i - 1) * sizeof e->fl[0]);
+            e->nfl--;
+            return;
+        }
 }
 
 static int cmp(const void *a, const void *b)

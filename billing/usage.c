@@ -5,8 +5,9 @@
  * Rows of one (instance, hour) may sit in several invoice periods (late
  * usage), so the query sums over periods. A usage hour's period is never
  * earlier than its month, which lets the period bound prune old partitions.
- * Instance-hours come from billing.instance_hours (one per instance, hour
- * and flavor), image storage from billing.storage_hourly as byte-hours.
+ * Instance-hours are the flavors recorded on each hourly row (one per
+ * instance, hour and flavor), image storage comes from
+ * billing.storage_hourly as byte-hours.
  */
 #include "billing.h"
 
@@ -92,16 +93,10 @@ static void handle_usage(st_http_req *req, void *arg)
         "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint AS b,"
         " sum(cpu_time_ns), sum(cpu_cycles), sum(rx_bytes), sum(rx_packets), sum(tx_bytes),"
         " sum(tx_packets), sum(disk_read_bytes), sum(disk_read_ops), sum(disk_write_bytes),"
-        " sum(disk_write_ops), sum(ih)"
-        " FROM (SELECT instance_id, hour, cpu_time_ns, cpu_cycles, rx_bytes, rx_packets,"
-        "   tx_bytes, tx_packets, disk_read_bytes, disk_read_ops, disk_write_bytes,"
-        "   disk_write_ops, 0 AS ih FROM billing.usage_hourly"
-        "   WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
-        "   AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
-        "  UNION ALL"
-        "  SELECT instance_id, hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 FROM billing.instance_hours"
-        "   WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
-        "   AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)) x"
+        " sum(disk_write_ops), sum(cardinality(flavors))"
+        " FROM billing.usage_hourly"
+        " WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
+        " AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
         " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
         tenant, f, t, grains[grain], inst);
     if (!r) {

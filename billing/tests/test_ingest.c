@@ -69,7 +69,6 @@ static char *fingerprint(void)
                   " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.samples t),"
                   " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.streams t),"
                   " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.usage_hourly t),"
-                  " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.instance_hours t),"
                   " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.storage_hourly t)))");
 }
 
@@ -287,8 +286,8 @@ static void test_instance_hours_by_flavor_and_state(void)
     st_resp_free(&r);
     bl_json_free(&j);
     char q[512];
-    snprintf(q, sizeof q, "SELECT string_agg(to_char(hour, 'HH24') || ':' || flavor, ','"
-                          " ORDER BY hour, flavor) FROM billing.instance_hours"
+    snprintf(q, sizeof q, "SELECT string_agg(to_char(hour, 'HH24') || ':' || f, ','"
+                          " ORDER BY hour, f) FROM billing.usage_hourly, unnest(flavors) f"
                           " WHERE instance_id = '%s'", i);
     char *rows = bl_sql(&srv, q);
     ST_ASSERT_STR_EQ(rows, "10:m1.small,11:m1.large,11:m1.small");

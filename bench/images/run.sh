@@ -9,7 +9,8 @@
 # 2. Download (curl to /dev/null: read, hashed, verified, sent) beside
 #    `sha256sum` and `cat > /dev/null` of the stored blob.
 # 3. Random 4 KiB reads and writes through stratus_disk on a qcow2 overlay
-#    beside the raw file (bench_images_qcow2).
+#    beside the raw file (bench_images_qcow2), and an allocating stride
+#    pattern beside `qemu-img bench` doing the same writes.
 # Build without sanitizers (RelWithDebInfo or Release). Needs PostgreSQL
 # (deploy/pg.sh), curl and openssl. Scratch space: 3 x SIZE_MIB under $TMPDIR.
 set -euo pipefail
@@ -94,3 +95,7 @@ printf '%-44s %8s s  %s\n\n' "peer: cat blob > /dev/null" "$(secs "$cat_s")" "$(
 
 echo "== qcow2 overlay vs raw, random 4 KiB"
 "$build/bench/images/bench_images_qcow2" "$work/image.raw" "$work" 3
+echo "== peer for the allocating pattern: qemu-img bench on a qemu-made overlay"
+qemu-img create -q -f qcow2 -b "$work/image.raw" -F raw "$work/qemu-ov.qcow2"
+qemu-img bench -w -f qcow2 -t writeback -s 4096 -S 65536 -c 16384 -d 1 "$work/qemu-ov.qcow2" |
+  tail -n1 | sed "s/^/qemu-img bench, the same 16384 writes: /"

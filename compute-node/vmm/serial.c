@@ -44,6 +44,8 @@ static void flush_line(vmm_serial *s)
     size_t off = 0;
     while (off < s->nline) {
         ssize_t n = write(s->fd, s->line + off, s->nline - off);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             break;
         off += (size_t)n;

@@ -7,8 +7,9 @@
  * KVM_RUN then returns EINTR whether the vCPU was in the guest, halted, or
  * about to enter. Port I/O and MMIO exits are dispatched through the buses;
  * unclaimed reads return all ones and unclaimed writes are dropped, as on
- * real hardware. An AP's first KVM_RUN may return EAGAIN on this host's
- * nested KVM: it is simply retried.
+ * real hardware. SIGUSR1 is installed with SA_RESTART, so a kick never
+ * breaks an ordinary syscall (KVM_RUN itself still returns EINTR). An AP's first KVM_RUN may return
+ * EAGAIN on this host's nested KVM: it is simply retried.
  */
 #include "vmm.h"
 
@@ -46,7 +47,7 @@ static void count_exit(vmm_vcpu *c, int reason)
 int vmm_vcpus_create(vmm_vm *vm)
 {
     int rc;
-    struct sigaction sa = {.sa_handler = sigusr1_noop};
+    struct sigaction sa = {.sa_handler = sigusr1_noop, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
 

@@ -8,8 +8,9 @@
  * about to enter. Port I/O and MMIO exits are dispatched through the buses;
  * unclaimed reads return all ones and unclaimed writes are dropped, as on
  * real hardware. SIGUSR1 is installed with SA_RESTART, so a kick never
- * breaks an ordinary syscall (KVM_RUN itself still returns EINTR). An AP's first KVM_RUN may return
- * EAGAIN on this host's nested KVM: it is simply retried.
+ * breaks an ordinary syscall (KVM_RUN itself still returns EINTR). An AP's
+ * first KVM_RUN may return EAGAIN on this host's nested KVM: it is simply
+ * retried.
  */
 #include "vmm.h"
 

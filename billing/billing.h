@@ -58,6 +58,8 @@ int bl_pg_time(const char *s, int64_t *us);
 /* ---- partitions.c ---- */
 /* Makes sure the partitions for the months holding these times exist. */
 int bl_partitions_ensure(st_db_pool *pool, const int64_t *times, int n);
+/* Forgets which months this process ensured (a partition was dropped elsewhere). */
+void bl_partitions_forget(void);
 /* One maintenance pass: partitions ahead, retention. Returns 0 or -1. */
 int bl_maintenance_run(bl_ctx *ctx);
 int bl_maintenance_start(bl_ctx *ctx);
@@ -96,6 +98,7 @@ void bl_reply_db(st_http_req *req, st_db *db, const char *what);
 
 /* ---- plans.c, usage.c, invoice.c: HTTP handlers ---- */
 void bl_plans_routes(st_http_server *s, bl_ctx *ctx);
+void bl_nodes_routes(st_http_server *s, bl_ctx *ctx);
 void bl_usage_routes(st_http_server *s, bl_ctx *ctx);
 void bl_invoice_routes(st_http_server *s, bl_ctx *ctx);
 

@@ -334,10 +334,19 @@ int bl_ingest(bl_ctx *ctx, const char *node, bl_batch *b, bl_ingest_result *res,
             status = 200;
             break;
         }
-        int retry = st_db_retryable(g.db) && tries < 5;
+        int missing = g.missing_partition;
+        int retry = (st_db_retryable(g.db) || missing) && tries < 5;
         st_log(retry ? ST_LOG_WARN : ST_LOG_ERROR, "billing.ingest", "batch %s: %s%s",
-               b->batch_id, st_db_error(g.db), retry ? " (retrying)" : "");
+               b->batch_id, missing ? "a samples partition was missing" : st_db_error(g.db),
+               retry ? " (retrying)" : "");
         st_db_rollback(g.db);
+        if (missing) {
+            /* Someone dropped a partition this process thought it had made. */
+            bl_partitions_forget();
+            g.missing_partition = 0;
+            if (ensure_months(&g) < 0)
+                retry = 0;
+        }
         if (!retry) {
             snprintf(err, errlen, "database error; the batch was not applied, retry it");
             break;

@@ -39,6 +39,7 @@ typedef struct ing {
     bl_sample **ins;        /* appended samples to insert in bulk */
     size_t nins;
     int accepted, dups, stale;
+    int missing_partition;  /* COPY found no partition for a row */
 } ing;
 
 /* Period a usage hour is billed in: its month, or the open month if that is later. */

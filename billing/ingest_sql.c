@@ -192,7 +192,12 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
         bad = 1;
     while ((r = PQgetResult(c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            st_error("billing.ingest", "COPY samples: %s", PQresultErrorMessage(r));
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            /* 23514: no partition for a row; ingest.c re-creates and retries. */
+            if (state && strcmp(state, "23514") == 0)
+                g->missing_partition = 1;
+            else
+                st_error("billing.ingest", "COPY samples: %s", PQresultErrorMessage(r));
             bad = 1;
         }
         PQclear(r);

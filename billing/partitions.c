@@ -85,6 +85,13 @@ int bl_partitions_ensure(st_db_pool *pool, const int64_t *times, int n)
     return rc;
 }
 
+void bl_partitions_forget(void)
+{
+    pthread_mutex_lock(&known_mu);
+    nknown = 0;
+    pthread_mutex_unlock(&known_mu);
+}
+
 int bl_maintenance_run(bl_ctx *ctx)
 {
     int64_t now = st_now_us();
@@ -108,6 +115,7 @@ int bl_maintenance_run(bl_ctx *ctx)
                     st_db_int(r, 0, 0), cutoff);
         PQclear(r);
     }
+    bl_partitions_forget();
     if (rc == 0 && (st_db_x(db, "DELETE FROM billing.batches WHERE received_at < $1", cutoff) < 0 ||
                     st_db_x(db, "DELETE FROM billing.streams WHERE last_sampled_at < $1", dead) < 0))
         rc = -1;

@@ -17,9 +17,14 @@
 
 char *bl_cli(bl_srv *s, const char *cmd, const char *arg, int *status)
 {
+    return bl_cli_env(s, "", cmd, arg, status);
+}
+
+char *bl_cli_env(bl_srv *s, const char *env, const char *cmd, const char *arg, int *status)
+{
     char line[2048];
-    snprintf(line, sizeof line, "STRATUS_BILLING_DB_URL='%s' '%s' %s %s 2>>'%s'", s->conninfo,
-             st_build_path("billing/stratus-billing"), cmd, arg ? arg : "", s->log);
+    snprintf(line, sizeof line, "%s STRATUS_BILLING_DB_URL='%s' '%s' %s %s 2>>'%s'", env,
+             s->conninfo, st_build_path("billing/stratus-billing"), cmd, arg ? arg : "", s->log);
     FILE *f = popen(line, "r");
     if (!f)
         return NULL;

@@ -35,6 +35,8 @@ int bl_srv_launch(bl_srv *s);
 int bl_srv_stop(bl_srv *s);
 /* Runs `stratus-billing CMD ARG` on the server's database; stdout (malloc'd) or NULL. */
 char *bl_cli(bl_srv *s, const char *cmd, const char *arg, int *status);
+/* Same with extra environment assignments ("K=V K2=V2") before the command. */
+char *bl_cli_env(bl_srv *s, const char *env, const char *cmd, const char *arg, int *status);
 
 /* POST a batch with the node token (token NULL: the server's). */
 void bl_post(bl_srv *s, const char *json, const char *token, st_resp *r);

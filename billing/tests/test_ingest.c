@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static bl_srv srv;
 
@@ -520,6 +521,112 @@ static void test_usage_api_shows_only_the_callers_tenant(void)
     st_resp_free(&r);
 }
 
+static void test_node_credentials_over_the_admin_api(void)
+{
+    st_resp r;
+    bl_call(&srv, "POST", "/v1/billing/nodes", bl_uuid(), 0, "{\"name\":\"node-x\"}", NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 403); /* tenants may not */
+    st_resp_free(&r);
+    bl_call(&srv, "POST", "/v1/billing/nodes", NULL, 1, "{\"name\":\"bad name\"}", NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    st_resp_free(&r);
+    bl_call(&srv, "POST", "/v1/billing/nodes", NULL, 1, "{\"name\":\"node-x\"}", NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 201);
+    char tok[200];
+    snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r.json, "token")));
+    st_resp_free(&r);
+    bl_call(&srv, "POST", "/v1/billing/nodes", NULL, 1, "{\"name\":\"node-x\"}", NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 409);
+    st_resp_free(&r);
+    const char *body = "{\"batch_id\":\"1b8a1f43-5d36-4a2e-9d1c-1f0e2d3c4b5a\",\"samples\":[]}";
+    bl_post(&srv, body, tok, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    bl_call(&srv, "GET", "/v1/billing/nodes", NULL, 1, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_INT_EQ(strstr(r.body, "\"node-x\"") != NULL, 1);
+    ST_ASSERT_INT_EQ(strstr(r.body, "token") == NULL, 1); /* never shown again */
+    st_resp_free(&r);
+    bl_call(&srv, "DELETE", "/v1/billing/nodes/node-x", NULL, 1, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    st_resp_free(&r);
+    bl_call(&srv, "DELETE", "/v1/billing/nodes/node-x", NULL, 1, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    bl_post(&srv, body, tok, &r);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+}
+
+/*
+ * Retention: a maintenance pass drops raw partitions past the window but
+ * keeps the rollups; a late sample whose predecessor aged out is dropped
+ * as stale, because the interval it would split is already billed whole.
+ */
+static void test_retention_drops_raw_samples_keeps_usage(void)
+{
+    char t[37], i[37], b[37];
+    strcpy(t, bl_uuid());
+    strcpy(i, bl_uuid());
+    strcpy(b, bl_uuid());
+    int64_t day = 24 * 3600000000LL, now = st_now_us();
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    bl_tsample s = {.tenant = t, .instance = i, .boot = b, .seq = 1, .at_us = now - 420 * day,
+                    .cycles = 100};
+    bl_json_sample(&j, &s);
+    s.seq = 3, s.at_us = now - 200 * day, s.cycles = 300;
+    bl_json_sample(&j, &s);
+    st_resp r;
+    post_ok(bl_json_end(&j), &r);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    char part[64], q[256];
+    time_t old = (time_t)((now - 420 * day) / 1000000);
+    struct tm tm;
+    gmtime_r(&old, &tm);
+    snprintf(part, sizeof part, "billing.samples_%04d%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+    snprintf(q, sizeof q, "SELECT to_regclass('%s') IS NOT NULL", part);
+    char *v = bl_sql(&srv, q);
+    ST_ASSERT_STR_EQ(v, "t");
+    free(v);
+    int status;
+    char *out = bl_cli_env(&srv, "STRATUS_BILLING_RETENTION_RAW_DAYS=300", "maintenance", NULL,
+                           &status);
+    ST_ASSERT_INT_EQ(status, 0);
+    free(out);
+    v = bl_sql(&srv, q);
+    ST_ASSERT_STR_EQ(v, "f"); /* the old month's raw samples are gone */
+    free(v);
+    ST_ASSERT_INT_EQ(total("cpu_cycles", i), 300); /* its usage is not */
+
+    bl_json_begin(&j, bl_uuid());
+    s.seq = 2, s.at_us = now - 250 * day, s.cycles = 250;
+    bl_json_sample(&j, &s);
+    post_ok(bl_json_end(&j), &r);
+    ST_ASSERT_INT_EQ(jint(&r, "stale"), 1);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    ST_ASSERT_INT_EQ(total("cpu_cycles", i), 300);
+
+    /* The server made that month's partition once; a sample for it now
+     * (inside the server's own window) finds it gone, re-creates it, retries. */
+    char i2[37];
+    strcpy(i2, bl_uuid());
+    bl_json_begin(&j, bl_uuid());
+    bl_tsample s2 = {.tenant = t, .instance = i2, .boot = b, .seq = 1,
+                     .at_us = now - 420 * day + 3600000000LL, .cycles = 7};
+    bl_json_sample(&j, &s2);
+    post_ok(bl_json_end(&j), &r);
+    ST_ASSERT_INT_EQ(jint(&r, "accepted"), 1);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    v = bl_sql(&srv, q);
+    ST_ASSERT_STR_EQ(v, "t");
+    free(v);
+    ST_ASSERT_INT_EQ(total("cpu_cycles", i2), 7);
+}
+
 static CU_TestInfo tests[] = {
     {"a new boot id is a counter reset: nothing lost, nothing twice", test_counter_reset_is_a_new_stream},
     {"a replayed or duplicated batch changes nothing", test_replayed_batch_changes_nothing},
@@ -531,6 +638,8 @@ static CU_TestInfo tests[] = {
     {"samples older than the retention window are stale", test_samples_older_than_retention_are_stale},
     {"ingest needs a node token", test_ingest_needs_a_node_token},
     {"the usage API shows only the caller's tenant", test_usage_api_shows_only_the_callers_tenant},
+    {"node credentials over the admin API", test_node_credentials_over_the_admin_api},
+    {"retention drops raw samples and keeps usage", test_retention_drops_raw_samples_keeps_usage},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -30,48 +30,6 @@
 
 #define PIECE (1u << 20)
 
-/* Parses a single byte range against size: 1 range, 0 ignore, -1 unsatisfiable. */
-static int parse_range(const char *v, uint64_t size, uint64_t *a, uint64_t *b)
-{
-    if (!v || strncmp(v, "bytes=", 6) != 0 || strchr(v, ','))
-        return 0;
-    const char *p = v + 6;
-    char *end;
-    if (*p == '-') { /* suffix: the last n bytes */
-        if (p[1] < '0' || p[1] > '9')
-            return 0;
-        errno = 0;
-        uint64_t n = strtoull(p + 1, &end, 10);
-        if (*end || errno)
-            return 0;
-        if (n == 0 || size == 0)
-            return -1;
-        *a = n >= size ? 0 : size - n;
-        *b = size - 1;
-        return 1;
-    }
-    if (*p < '0' || *p > '9')
-        return 0;
-    errno = 0;
-    uint64_t x = strtoull(p, &end, 10);
-    if (errno || *end != '-')
-        return 0;
-    p = end + 1;
-    uint64_t y = UINT64_MAX;
-    if (*p) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        y = strtoull(p, &end, 10);
-        if (*end || errno || y < x)
-            return 0;
-    }
-    if (x >= size)
-        return -1;
-    *a = x;
-    *b = y >= size ? size - 1 : y;
-    return 1;
-}
-
 void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, int head_only)
 {
     img_caller who;
@@ -124,7 +82,7 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
         return;
     }
     uint64_t a = 0, b = size ? size - 1 : 0;
-    int ranged = parse_range(img_head_get(h, "Range"), size, &a, &b);
+    int ranged = img_range_parse(img_head_get(h, "Range"), size, &a, &b);
     char extra[512];
     int n = snprintf(extra, sizeof extra,
                      "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Stratus-Sha256: %s\r\n"

@@ -11,6 +11,7 @@
  */
 #include "httpparse.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,49 @@ int img_query_get(const char *query, const char *name, char *out, size_t outlen)
         p = amp ? amp + 1 : NULL;
     }
     return -1;
+}
+
+/* ---- Range ---- */
+
+int img_range_parse(const char *v, uint64_t size, uint64_t *a, uint64_t *b)
+{
+    if (!v || strncmp(v, "bytes=", 6) != 0 || strchr(v, ','))
+        return 0;
+    const char *p = v + 6;
+    char *end;
+    if (*p == '-') { /* suffix: the last n bytes */
+        if (p[1] < '0' || p[1] > '9')
+            return 0;
+        errno = 0;
+        uint64_t n = strtoull(p + 1, &end, 10);
+        if (*end || errno)
+            return 0;
+        if (n == 0 || size == 0)
+            return -1;
+        *a = n >= size ? 0 : size - n;
+        *b = size - 1;
+        return 1;
+    }
+    if (*p < '0' || *p > '9')
+        return 0;
+    errno = 0;
+    uint64_t x = strtoull(p, &end, 10);
+    if (errno || *end != '-')
+        return 0;
+    p = end + 1;
+    uint64_t y = UINT64_MAX;
+    if (*p) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        y = strtoull(p, &end, 10);
+        if (*end || errno || y < x)
+            return 0;
+    }
+    if (x >= size)
+        return -1;
+    *a = x;
+    *b = y >= size ? size - 1 : y;
+    return 1;
 }
 
 /* ---- Chunked ---- */

@@ -49,6 +49,13 @@ const char *img_head_get(const img_head *h, const char *name);
 /* The value of name=value in a query string, copied into out; -1 if absent. */
 int img_query_get(const char *query, const char *name, char *out, size_t outlen);
 
+/*
+ * A Range header against a body of size bytes: 1 with the inclusive range
+ * [*a, *b] for one "bytes=a-b", "bytes=a-" or "bytes=-n"; 0 to ignore it
+ * (absent, malformed, several ranges: send everything); -1 unsatisfiable.
+ */
+int img_range_parse(const char *v, uint64_t size, uint64_t *a, uint64_t *b);
+
 /* ---- Chunked transfer coding ---- */
 
 typedef struct img_chunked {

@@ -1,6 +1,7 @@
 /*
  * The data listener's HTTP parsers over arbitrary bytes: the request head
- * parser (in place, over an exact-size copy), the query lookup, and the
+ * parser (in place, over an exact-size copy), the query lookup, the Range
+ * parser (a range it accepts must lie inside the body), and the
  * chunked decoder fed the rest of the input in irregular pieces with small
  * output limits. Nothing may crash or read out of bounds; the decoder must
  * never hand back more data than it was given.
@@ -28,6 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char v[80];
             img_query_get(h.query, "sig", v, sizeof v);
             img_head_get(&h, "Content-Length");
+            uint64_t sizes[] = {0, 1, 4096, UINT64_MAX}, a, b;
+            for (int i = 0; i < 4; i++)
+                if (img_range_parse(img_head_get(&h, "Range"), sizes[i], &a, &b) == 1 &&
+                    (a > b || b >= sizes[i]))
+                    abort();
         } else if (status < 400 || !msg) {
             abort();
         }

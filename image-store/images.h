@@ -4,8 +4,9 @@
  *   main.c       configuration, start-up, the two listeners, the reaper
  *   api.c        the JSON API (common/http on http.listen)
  *   auth.c       who is calling: gateway principal, node, signed URL
- *   data.c       the data listener (data.listen): HTTP/1.1 on blocking
- *                sockets, a thread per transfer, streaming bodies
+ *   data.c       the data listener (data.listen): accepts, a thread per
+ *                connection, TLS
+ *   conn.c       one data connection: HTTP/1.1 heads, streamed bodies, replies
  *   upload.c     PUT .../file: stream to a temp file while hashing, validate,
  *                store the blob, activate the image
  *   download.c   GET/HEAD .../file: ranges, checksum verified while sending

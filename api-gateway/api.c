@@ -18,10 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct route_arg {
+typedef struct gw_route_arg {
     gw *g;
     gw_access access;
     gw_handler h;
+    struct gw_route_arg *next;
 } route_arg;
 
 static int allowed(gw_ctx *c, gw_access a)
@@ -91,10 +92,20 @@ out:
 void gw_route(gw *g, const char *pattern, gw_access access, gw_handler h)
 {
     route_arg *ra = malloc(sizeof *ra);
-    *ra = (route_arg){g, access, h};
+    *ra = (route_arg){g, access, h, g->routes};
+    g->routes = ra;
     if (st_http_route(g->http, pattern, run_route, ra) < 0) {
         fprintf(stderr, "bad route pattern '%s'\n", pattern);
         abort();
+    }
+}
+
+void gw_routes_free(gw *g)
+{
+    while (g->routes) {
+        route_arg *n = g->routes->next;
+        free(g->routes);
+        g->routes = n;
     }
 }
 

@@ -53,6 +53,7 @@ typedef struct gw {
     st_db_pool *db;
     const st_config *cfg;
     gw_config c;
+    struct gw_route_arg *routes; /* what gw_route() allocated, freed by gw_routes_free() */
 } gw;
 
 typedef struct gw_ctx {
@@ -66,6 +67,7 @@ typedef void (*gw_handler)(gw_ctx *c);
 
 /* api.c: routing, authentication, replies */
 void gw_route(gw *g, const char *pattern, gw_access access, gw_handler h);
+void gw_routes_free(gw *g);
 /* Replies 500/503 for a failed database call (logged with the request id). */
 void gw_fail_db(gw_ctx *c);
 /* Replies 409 for a refused state transition, 503/500 otherwise. */

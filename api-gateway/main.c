@@ -150,60 +150,71 @@ static int cmd_node_add(gw *g, const char *name)
     return rc < 0 ? 1 : 0;
 }
 
+/* Serves until SIGTERM/SIGINT; 0 on a clean stop. */
+static int serve(gw *g, st_http_opts *o)
+{
+    char err[512];
+    o->health = st_service_db_health;
+    o->health_arg = g->db;
+    g->http = st_http_server_new(o, err, sizeof err);
+    if (!g->http) {
+        st_error("http.config", "%s", err);
+        return 1;
+    }
+    register_routes(g);
+    int rc = st_http_server_run(g->http) < 0 ? 1 : 0;
+    st_http_server_free(g->http);
+    gw_routes_free(g);
+    return rc;
+}
+
+static int list_routes(gw *g, st_http_opts *o)
+{
+    char err[512];
+    g->http = st_http_server_new(o, err, sizeof err);
+    if (!g->http) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    register_routes(g);
+    st_http_server_routes(g->http, print_route, NULL);
+    st_http_server_free(g->http);
+    gw_routes_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char **rest;
-    int nrest;
+    int nrest, rc;
     st_config *cfg = st_config_from_args(argc, argv, "stratus-gateway", "STRATUS_GATEWAY_", keys,
                                          &rest, &nrest);
     const char *cmd = nrest > 0 ? rest[0] : "serve";
     st_service_log_init("gateway", cfg);
     gw g = {0};
     load_gw_config(&g, cfg);
-
     st_http_opts o;
     st_service_http_opts(cfg, &o);
-    char err[512];
-    if (strcmp(cmd, "routes") == 0) {
-        g.http = st_http_server_new(&o, err, sizeof err);
-        if (!g.http) {
-            fprintf(stderr, "%s\n", err);
-            return 1;
-        }
-        register_routes(&g);
-        st_http_server_routes(g.http, print_route, NULL);
-        return 0;
-    }
-    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "bootstrap-admin") &&
-        strcmp(cmd, "node-add")) {
+
+    int needs_name = !strcmp(cmd, "bootstrap-admin") || !strcmp(cmd, "node-add");
+    if (!strcmp(cmd, "routes")) {
+        rc = list_routes(&g, &o);
+    } else if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && !needs_name) {
         fprintf(stderr, "stratus-gateway: unknown command '%s' (try --help)\n", cmd);
-        return 2;
-    }
-    if ((!strcmp(cmd, "bootstrap-admin") || !strcmp(cmd, "node-add")) && nrest != 2) {
+        rc = 2;
+    } else if (needs_name && nrest != 2) {
         fprintf(stderr, "usage: stratus-gateway %s NAME\n", cmd);
-        return 2;
-    }
-    g.db = st_service_db(cfg, "gateway", gw_migrations, gw_migrations_count);
-    if (!g.db)
-        return 1;
-    int rc = 0;
-    if (!strcmp(cmd, "migrate"))
+        rc = 2;
+    } else if (!(g.db = st_service_db(cfg, "gateway", gw_migrations, gw_migrations_count))) {
+        rc = 1;
+    } else if (!strcmp(cmd, "migrate")) {
         rc = 0;
-    else if (!strcmp(cmd, "bootstrap-admin"))
+    } else if (!strcmp(cmd, "bootstrap-admin")) {
         rc = cmd_bootstrap_admin(&g, rest[1]);
-    else if (!strcmp(cmd, "node-add"))
+    } else if (!strcmp(cmd, "node-add")) {
         rc = cmd_node_add(&g, rest[1]);
-    else {
-        o.health = st_service_db_health;
-        o.health_arg = g.db;
-        g.http = st_http_server_new(&o, err, sizeof err);
-        if (!g.http) {
-            st_error("http.config", "%s", err);
-            return 1;
-        }
-        register_routes(&g);
-        rc = st_http_server_run(g.http) < 0 ? 1 : 0;
-        st_http_server_free(g.http);
+    } else {
+        rc = serve(&g, &o);
     }
     st_db_pool_free(g.db);
     st_config_free(cfg);

@@ -828,6 +828,10 @@ int st_http_server_feed(st_http_server *s, const void *data, size_t n)
         if (r < 0)
             usleep(50);
     }
+    /* Close with a reset, not a FIN: no TIME_WAIT is left behind, so millions
+     * of fed connections cannot exhaust the loopback's ephemeral ports. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(c);
     /* let the server notice the close and free the connection */
     for (int i = 0; i < 4; i++)

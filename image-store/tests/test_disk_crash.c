@@ -130,7 +130,7 @@ static void run_cfg(const cfg *c, int iterations)
     snprintf(base, sizeof base, "%s/%s-base.raw", dir, c->name);
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(base, 4 << 20, 5), 0);
     uint64_t rs = (uint64_t)time(NULL) ^ (uint64_t)getpid();
-    int kills_mid_round = 0;
+    int kills_mid_round = 0, acked_sum = 0;
     for (int it = 0; it < iterations; it++) {
         snprintf(path, sizeof path, "%s/%s-%d.qcow2", dir, c->name, c->keep ? 0 : it);
         if (!c->keep || it == 0) {
@@ -167,6 +167,7 @@ static void run_cfg(const cfg *c, int iterations)
         }
         if (acked < SLICES - 1)
             kills_mid_round++;
+        acked_sum += acked + 1;
         int clean = tu_qemu_check(path, 1, out, sizeof out);
         if (!clean)
             fprintf(stderr, "%s iteration %d (acked round %d):\n%s\n", c->name, it, acked, out);
@@ -178,6 +179,8 @@ static void run_cfg(const cfg *c, int iterations)
         if (!c->keep)
             unlink(path);
     }
+    fprintf(stderr, "%s: %d of %d kills landed mid-stream, after %.1f flushed rounds on average\n",
+            c->name, kills_mid_round, iterations, (double)acked_sum / iterations);
     CU_ASSERT(kills_mid_round > iterations / 2); /* the kills really hit the writer */
 }
 

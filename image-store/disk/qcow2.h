@@ -4,7 +4,8 @@
  *   qcow2_header.c  parsing and validating the header (pure, fuzzed)
  *   qcow2_cache.c   the cluster-table cache (L2 tables, refcount blocks)
  *   qcow2_alloc.c   refcounts, cluster allocation and the ordered sync
- *   qcow2.c         open, the guest read/write/discard paths, close
+ *   qcow2.c         open and close
+ *   qcow2_io.c      the guest's read/write/discard paths
  *   qcow2_create.c  making new images
  *
  * The on-disk format is qemu's docs/interop/qcow2.txt; all numbers on disk
@@ -166,8 +167,15 @@ int qcow2_defer_free(st_disk *d, uint64_t off, uint64_t len);
 /* Writes every dirty table in the order the essay in qcow2_alloc.c gives. */
 int qcow2_sync(st_disk *d, int durable);
 
-/* qcow2.c: a table through the L2 cache (load = read it from the file). */
+/* qcow2_io.c: a table through the L2 cache (load = read it from the file). */
 int qcow2_l2_get(st_disk *d, uint64_t off, int load, int *slot);
+/* qcow2_io.c: the driver's I/O entry points (disk.c has checked the range). */
+ssize_t qcow2_pread(st_disk *d, void *buf, size_t n, uint64_t off);
+ssize_t qcow2_pwrite(st_disk *d, const void *buf, size_t n, uint64_t off);
+int qcow2_flush(st_disk *d);
+int qcow2_discard(st_disk *d, uint64_t off, uint64_t len);
+int qcow2_write_zeroes(st_disk *d, uint64_t off, uint64_t len);
+int qcow2_check_tables(st_disk *d);
 
 static inline uint64_t qcow2_l2_entry(const qcow2 *q, int slot, uint32_t i)
 {

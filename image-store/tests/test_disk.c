@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *dir;
@@ -363,6 +366,82 @@ static void test_chains_refused(void)
     ST_ASSERT_INT_EQ(st_disk_open(P("nb.raw"), ST_DISK_FMT_QCOW2 | ST_DISK_RDONLY, &d), -EINVAL);
 }
 
+/*
+ * Fault injection: a child whose file size limit (RLIMIT_FSIZE) stops the
+ * image growing writes until writes fail, flushes and closes. Every failure
+ * must be a clean negative errno, and the image qemu-img checks afterwards
+ * must be clean or leaking, with everything flushed before the wall intact.
+ */
+static void test_full_disk(void)
+{
+    char err[256];
+    for (int k = 0; k < 2; k++) {
+        const char *name = k ? "full512.qcow2" : "full.qcow2";
+        st_qcow2_create_opts o = {.size = 256ull << 20, .cluster_size = k ? 512 : 65536};
+        ST_ASSERT_INT_EQ_FATAL(st_qcow2_create_ex(P(name), &o, err, sizeof err), 0);
+        int pfd[2];
+        ST_ASSERT_INT_EQ_FATAL(pipe(pfd), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(pfd[0]);
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit rl = {6 << 20, 6 << 20};
+            setrlimit(RLIMIT_FSIZE, &rl);
+            st_disk *d;
+            if (st_disk_open_ex(P(name), 0, &d, err, sizeof err) < 0)
+                _exit(2);
+            static uint8_t buf[100000];
+            uint64_t st = 1;
+            int failed = 0;
+            for (int i = 0; i < 400 && failed < 20; i++) {
+                tu_fill(&st, buf, sizeof buf);
+                ssize_t r = st_disk_pwrite(d, buf, sizeof buf, (uint64_t)i * 300000);
+                if (r < 0) {
+                    if (r != -EFBIG && r != -ENOSPC)
+                        _exit(3);
+                    failed++;
+                } else if (i % 8 == 7 && st_disk_flush(d) == 0) {
+                    uint32_t ok = (uint32_t)i; /* writes 0..i are durable */
+                    if (write(pfd[1], &ok, sizeof ok) != sizeof ok)
+                        _exit(2);
+                }
+            }
+            st_disk_close(d);
+            _exit(failed ? 0 : 4);
+        }
+        close(pfd[1]);
+        uint32_t last = 0, v;
+        int have = 0;
+        while (read(pfd[0], &v, sizeof v) == sizeof v) {
+            last = v;
+            have = 1;
+        }
+        close(pfd[0]);
+        int status;
+        waitpid(pid, &status, 0);
+        ST_ASSERT_INT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+        int ok = tu_qemu_check(P(name), 1, out, sizeof out);
+        if (!ok)
+            fprintf(stderr, "%s\n", out);
+        CU_ASSERT(ok);
+        CU_ASSERT(have);
+        st_disk *d;
+        ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P(name), ST_DISK_RDONLY, &d, err, sizeof err), 0);
+        static uint8_t want[100000], got[100000];
+        uint64_t st = 1;
+        for (uint32_t i = 0; have && i <= last; i++) {
+            tu_fill(&st, want, sizeof want);
+            CU_ASSERT(st_disk_pread(d, got, sizeof got, (uint64_t)i * 300000) == (ssize_t)sizeof got);
+            if (memcmp(want, got, sizeof got) != 0) {
+                fprintf(stderr, "%s: flushed write %u reads back wrong\n", name, i);
+                CU_FAIL("flushed data lost after a full disk");
+                break;
+            }
+        }
+        st_disk_close(d);
+    }
+}
+
 static CU_TestInfo tests[] = {
     {"random writes to new images of every shape equal a raw mirror (qemu-img check, compare)",
      test_new_image_roundtrip},
@@ -375,6 +454,8 @@ static CU_TestInfo tests[] = {
      test_convert_flattens},
     {"one writer per image; ranges outside the disk are EINVAL", test_locking_and_ranges},
     {"loops, unwanted backing files and wrong formats are refused", test_chains_refused},
+    {"a full disk (RLIMIT_FSIZE) fails writes cleanly; the image stays consistent",
+     test_full_disk},
     CU_TEST_INFO_NULL,
 };
 

@@ -18,7 +18,6 @@
 #include "jsonr.h"
 
 #include "stratus/timefmt.h"
-#include "stratus/uuid.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,47 +55,90 @@ int bl_flavor_valid(const char *s)
     return n >= 1 && n <= BL_FLAVOR_MAX;
 }
 
-/* Overwrites the reader's error with a field-level message. */
-__attribute__((format(printf, 2, 3))) static int bad(jr *r, const char *fmt, ...)
+/*
+ * Where a value sits, for error messages. Paths are only formatted when
+ * something is wrong: snprintf on every field was a quarter of the parse.
+ */
+typedef struct where {
+    size_t sample;        /* index in samples[]; NO_SAMPLE at the top level */
+    const char *part;     /* NULL, "counters", "counters.vcpus", ... */
+    int dev;              /* element of a device array, or -1 */
+} where;
+
+#define NO_SAMPLE ((size_t)-1)
+
+/* Overwrites the reader's error with "<path>[.field]: <message>". */
+__attribute__((format(printf, 4, 5))) static int bad(jr *r, const where *w, const char *field,
+                                                     const char *fmt, ...)
 {
+    char path[96] = "";
+    size_t n = 0;
+    if (w && w->sample != NO_SAMPLE) {
+        n += (size_t)snprintf(path + n, sizeof path - n, "samples[%zu]", w->sample);
+        if (w->part)
+            n += (size_t)snprintf(path + n, sizeof path - n, ".%s", w->part);
+        if (w->dev >= 0)
+            n += (size_t)snprintf(path + n, sizeof path - n, "[%d]", w->dev);
+    }
+    if (field && n < sizeof path)
+        snprintf(path + n, sizeof path - n, "%s%.40s", n ? "." : "", field);
+    char msg[128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    snprintf(r->err, sizeof r->err, "%s%s%s", path, path[0] ? ": " : "", msg);
     r->failed = 1;
     return -1;
 }
 
-static int get_uuid(jr *r, const char *path, const char *key, char out[37])
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return 1;
+    return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A UUID string (either case) into canonical lowercase. */
+static int get_uuid(jr *r, const where *w, const char *key, char out[37])
 {
     char tmp[40];
-    if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 || !st_uuid_valid(tmp))
-        return bad(r, "%s%s: must be a UUID", path, key);
-    for (int i = 0; i < 36; i++)
-        out[i] = (char)(tmp[i] >= 'A' && tmp[i] <= 'F' ? tmp[i] + 32 : tmp[i]);
+    size_t n = 0;
+    if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, &n) < 0 || n != 36)
+        return bad(r, w, key, "must be a UUID");
+    for (int i = 0; i < 36; i++) {
+        char c = tmp[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return bad(r, w, key, "must be a UUID");
+        } else if (!hexval(c)) {
+            return bad(r, w, key, "must be a UUID");
+        }
+        out[i] = (char)(c >= 'A' && c <= 'F' ? c + 32 : c);
+    }
     out[36] = 0;
     return 0;
 }
 
-static int get_count(jr *r, const char *path, const char *key, int64_t *v)
+static int get_count(jr *r, const where *w, const char *key, int64_t *v)
 {
     if (jr_int64(r, 0, INT64_MAX, v) < 0)
-        return bad(r, "%s%s: must be an integer from 0 to %lld", path, key, (long long)INT64_MAX);
+        return bad(r, w, key, "must be an integer from 0 to %lld", (long long)INT64_MAX);
     return 0;
 }
 
-static int add(jr *r, const char *path, int64_t *sum, int64_t v)
+static int add(jr *r, const where *w, int64_t *sum, int64_t v)
 {
     if (__builtin_add_overflow(*sum, v, sum))
-        return bad(r, "%s: counters add up beyond 2^63-1", path);
+        return bad(r, w, NULL, "counters add up beyond 2^63-1");
     return 0;
 }
 
 /* Marks key number bit seen; refuses a repeat. */
-static int seen_once(jr *r, unsigned *seen, int bit, const char *path, const char *key)
+static int seen_once(jr *r, unsigned *seen, int bit, const where *w, const char *key)
 {
     if (*seen & (1u << bit))
-        return bad(r, "%s%s: given twice", path, key);
+        return bad(r, w, key, "given twice");
     *seen |= 1u << bit;
     return 0;
 }
@@ -104,7 +146,7 @@ static int seen_once(jr *r, unsigned *seen, int bit, const char *path, const cha
 static int index_of(const char *const *keys, const char *k)
 {
     for (int i = 0; keys[i]; i++)
-        if (strcmp(keys[i], k) == 0)
+        if (keys[i][0] == k[0] && strcmp(keys[i], k) == 0)
             return i;
     return -1;
 }
@@ -113,7 +155,7 @@ static int index_of(const char *const *keys, const char *k)
  * One element of "vcpus", "nics" or "disks": an id plus `nfields` required
  * counters named in fields[], added into sums[map[i]]. Unknown keys skipped.
  */
-static int parse_device(jr *r, const char *path, int numeric_id, const char *const *fields,
+static int parse_device(jr *r, const where *w, int numeric_id, const char *const *fields,
                         const int *map, int nfields, int64_t *sums, char *id, size_t idcap,
                         int64_t *num_id)
 {
@@ -121,21 +163,21 @@ static int parse_device(jr *r, const char *path, int numeric_id, const char *con
     unsigned seen = 0;
     char key[40];
     if (!jr_peek_object(r))
-        return bad(r, "%s: must be an object", path);
+        return bad(r, w, NULL, "must be an object");
     if (jr_obj_begin(r) < 0)
         return -1;
     while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
         if (strcmp(key, "id") == 0) {
-            if (seen_once(r, &seen, 31, path, ".id") < 0)
+            if (seen_once(r, &seen, 31, w, "id") < 0)
                 return -1;
             if (numeric_id) {
                 if (jr_int64(r, 0, 4095, num_id) < 0)
-                    return bad(r, "%s.id: must be an integer from 0 to 4095", path);
+                    return bad(r, w, "id", "must be an integer from 0 to 4095");
             } else {
                 size_t n;
                 if (!jr_peek_string(r) || jr_string(r, id, idcap, &n) < 0 || n == 0 ||
                     strlen(id) != n)
-                    return bad(r, "%s.id: must be a string of 1 to %zu bytes", path, idcap - 1);
+                    return bad(r, w, "id", "must be a string of 1 to %zu bytes", idcap - 1);
             }
             continue;
         }
@@ -145,20 +187,18 @@ static int parse_device(jr *r, const char *path, int numeric_id, const char *con
                 return -1;
             continue;
         }
-        char sub[200];
-        snprintf(sub, sizeof sub, "%.160s.", path);
         int64_t v;
-        if (seen_once(r, &seen, k, sub, key) < 0 || get_count(r, sub, key, &v) < 0 ||
-            add(r, path, &sums[map[k]], v) < 0)
+        if (seen_once(r, &seen, k, w, key) < 0 || get_count(r, w, key, &v) < 0 ||
+            add(r, w, &sums[map[k]], v) < 0)
             return -1;
     }
     if (rc < 0)
         return -1;
     if (!(seen & (1u << 31)))
-        return bad(r, "%s: 'id' is required", path);
+        return bad(r, w, NULL, "'id' is required");
     for (int k = 0; k < nfields; k++)
         if (!(seen & (1u << k)))
-            return bad(r, "%s: '%s' is required", path, fields[k]);
+            return bad(r, w, NULL, "'%s' is required", fields[k]);
     return 0;
 }
 
@@ -173,39 +213,39 @@ static const int disk_map[] = {BL_DISK_READ_BYTES, BL_DISK_READ_OPS, BL_DISK_WRI
 
 enum { DEV_VCPU, DEV_NIC, DEV_DISK };
 
-static int parse_devices(jr *r, const char *path, int kind, int64_t *sums)
+static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
 {
-    static const char *const names[] = {"vcpus", "nics", "disks"};
+    static const char *const parts[] = {"counters.vcpus", "counters.nics", "counters.disks"};
     int max = kind == DEV_VCPU ? BL_MAX_VCPUS : BL_MAX_DEVICES;
     char ids[BL_MAX_DEVICES][33];
     unsigned char vcpu_seen[4096 / 8];
     memset(vcpu_seen, 0, sizeof vcpu_seen);
+    where w = {sample, parts[kind], -1};
     int first = 1, rc, n = 0;
     if (!jr_peek_array(r))
-        return bad(r, "%s.%s: must be an array", path, names[kind]);
+        return bad(r, &w, NULL, "must be an array");
     if (jr_arr_begin(r) < 0)
         return -1;
     while ((rc = jr_arr_next(r, &first)) > 0) {
-        char sub[160];
-        snprintf(sub, sizeof sub, "%s.%s[%d]", path, names[kind], n);
         if (n == max)
-            return bad(r, "%s.%s: more than %d entries", path, names[kind], max);
+            return bad(r, &w, NULL, "more than %d entries", max);
+        w.dev = n;
         int64_t num = 0;
         char id[33] = "";
         if (kind == DEV_VCPU) {
-            if (parse_device(r, sub, 1, vcpu_fields, vcpu_map, 2, sums, NULL, 0, &num) < 0)
+            if (parse_device(r, &w, 1, vcpu_fields, vcpu_map, 2, sums, NULL, 0, &num) < 0)
                 return -1;
             if (vcpu_seen[num / 8] & (1u << (num % 8)))
-                return bad(r, "%s.id: vCPU %lld listed twice", sub, (long long)num);
+                return bad(r, &w, "id", "vCPU %lld listed twice", (long long)num);
             vcpu_seen[num / 8] |= (unsigned char)(1u << (num % 8));
         } else {
             const char *const *f = kind == DEV_NIC ? nic_fields : disk_fields;
             const int *m = kind == DEV_NIC ? nic_map : disk_map;
-            if (parse_device(r, sub, 0, f, m, 4, sums, id, sizeof id, NULL) < 0)
+            if (parse_device(r, &w, 0, f, m, 4, sums, id, sizeof id, NULL) < 0)
                 return -1;
             for (int i = 0; i < n; i++)
                 if (strcmp(ids[i], id) == 0)
-                    return bad(r, "%s.id: '%s' listed twice", sub, id);
+                    return bad(r, &w, "id", "'%s' listed twice", id);
             memcpy(ids[n], id, sizeof id);
         }
         n++;
@@ -214,7 +254,7 @@ static int parse_devices(jr *r, const char *path, int kind, int64_t *sums)
 }
 
 /* The VMM's counter document, reduced to the ten totals. */
-static int parse_counters(jr *r, const char *path, bl_sample *s, char *boot, int *has_boot)
+static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *has_boot)
 {
     enum { K_BOOT, K_VCPUS, K_CPU_TOTAL, K_CYC_TOTAL, K_NICS, K_DISKS };
     static const char *const keys[] = {"boot_id", "vcpus", "cpu_time_ns_total", "cycles_total",
@@ -224,8 +264,9 @@ static int parse_counters(jr *r, const char *path, bl_sample *s, char *boot, int
     unsigned seen = 0;
     int first = 1, rc;
     char key[40];
+    where w = {sample, "counters", -1};
     if (!jr_peek_object(r))
-        return bad(r, "%s: must be an object", path);
+        return bad(r, &w, NULL, "must be an object");
     if (jr_obj_begin(r) < 0)
         return -1;
     while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
@@ -235,34 +276,32 @@ static int parse_counters(jr *r, const char *path, bl_sample *s, char *boot, int
                 return -1;
             continue;
         }
-        char sub[160];
-        snprintf(sub, sizeof sub, "%s.", path);
-        if (seen_once(r, &seen, k, sub, key) < 0)
+        if (seen_once(r, &seen, k, &w, key) < 0)
             return -1;
         switch (k) {
         case K_BOOT:
-            if (get_uuid(r, sub, key, boot) < 0)
+            if (get_uuid(r, &w, key, boot) < 0)
                 return -1;
             *has_boot = 1;
             break;
         case K_VCPUS:
-            if (parse_devices(r, path, DEV_VCPU, vsum) < 0)
+            if (parse_devices(r, sample, DEV_VCPU, vsum) < 0)
                 return -1;
             break;
         case K_CPU_TOTAL:
-            if (get_count(r, sub, key, &cpu_total) < 0)
+            if (get_count(r, &w, key, &cpu_total) < 0)
                 return -1;
             break;
         case K_CYC_TOTAL:
-            if (get_count(r, sub, key, &cyc_total) < 0)
+            if (get_count(r, &w, key, &cyc_total) < 0)
                 return -1;
             break;
         case K_NICS:
-            if (parse_devices(r, path, DEV_NIC, s->c) < 0)
+            if (parse_devices(r, sample, DEV_NIC, s->c) < 0)
                 return -1;
             break;
         case K_DISKS:
-            if (parse_devices(r, path, DEV_DISK, s->c) < 0)
+            if (parse_devices(r, sample, DEV_DISK, s->c) < 0)
                 return -1;
             break;
         }
@@ -271,9 +310,9 @@ static int parse_counters(jr *r, const char *path, bl_sample *s, char *boot, int
         return -1;
     /* Totals are what the VMM read at one instant; per-vCPU values are the fallback. */
     if (!(seen & (1u << K_CYC_TOTAL)) && !(seen & (1u << K_VCPUS)))
-        return bad(r, "%s: needs 'cycles_total' or 'vcpus'", path);
+        return bad(r, &w, NULL, "needs 'cycles_total' or 'vcpus'");
     if (!(seen & (1u << K_CPU_TOTAL)) && !(seen & (1u << K_VCPUS)))
-        return bad(r, "%s: needs 'cpu_time_ns_total' or 'vcpus'", path);
+        return bad(r, &w, NULL, "needs 'cpu_time_ns_total' or 'vcpus'");
     s->c[BL_CPU_CYCLES] = (seen & (1u << K_CYC_TOTAL)) ? cyc_total : vsum[BL_CPU_CYCLES];
     s->c[BL_CPU_TIME_NS] = (seen & (1u << K_CPU_TOTAL)) ? cpu_total : vsum[BL_CPU_TIME_NS];
     return 0;
@@ -291,75 +330,70 @@ static const char *const sample_keys[] = {"kind", "tenant_id", "instance_id", "f
 
 static int parse_sample(jr *r, size_t idx, bl_sample *s)
 {
-    char path[48];
-    snprintf(path, sizeof path, "samples[%zu].", idx);
+    where w = {idx, NULL, -1};
     memset(s, 0, sizeof *s);
     unsigned seen = 0;
     int first = 1, rc, has_cboot = 0;
     char key[40], cboot[37] = "";
     if (!jr_peek_object(r))
-        return bad(r, "samples[%zu]: must be an object", idx);
+        return bad(r, &w, NULL, "must be an object");
     if (jr_obj_begin(r) < 0)
         return -1;
     while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
         int k = index_of(sample_keys, key);
         if (k < 0)
-            return bad(r, "%sunknown field '%.32s'", path, key);
-        if (seen_once(r, &seen, k, path, key) < 0)
+            return bad(r, &w, NULL, "unknown field '%.32s'", key);
+        if (seen_once(r, &seen, k, &w, key) < 0)
             return -1;
         char tmp[64];
         switch (k) {
         case F_KIND:
             if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 ||
                 (strcmp(tmp, "instance") && strcmp(tmp, "storage")))
-                return bad(r, "%skind: must be \"instance\" or \"storage\"", path);
+                return bad(r, &w, key, "must be \"instance\" or \"storage\"");
             s->kind = strcmp(tmp, "storage") == 0 ? BL_KIND_STORAGE : BL_KIND_INSTANCE;
             break;
         case F_TENANT:
-            if (get_uuid(r, path, key, s->tenant) < 0)
+            if (get_uuid(r, &w, key, s->tenant) < 0)
                 return -1;
             break;
         case F_INSTANCE:
-            if (get_uuid(r, path, key, s->instance) < 0)
+            if (get_uuid(r, &w, key, s->instance) < 0)
                 return -1;
             break;
         case F_BOOT:
-            if (get_uuid(r, path, key, s->boot) < 0)
+            if (get_uuid(r, &w, key, s->boot) < 0)
                 return -1;
             break;
         case F_FLAVOR:
             if (!jr_peek_string(r) || jr_string(r, s->flavor, sizeof s->flavor, NULL) < 0 ||
                 !bl_flavor_valid(s->flavor))
-                return bad(r, "%sflavor: must be 1 to %d characters of A-Z a-z 0-9 . _ -", path,
+                return bad(r, &w, key, "must be 1 to %d characters of A-Z a-z 0-9 . _ -",
                            BL_FLAVOR_MAX);
             break;
         case F_STATE:
             if (!jr_peek_string(r) || jr_string(r, s->state, sizeof s->state, NULL) < 0 ||
                 !bl_state_valid(s->state, &s->billable))
-                return bad(r, "%sstate: must be one of building, active, paused, stopped, "
-                              "error, deleting", path);
+                return bad(r, &w, key, "must be one of building, active, paused, stopped, "
+                                       "error, deleting");
             break;
         case F_SEQ:
             if (jr_int64(r, 0, INT64_MAX - 1, &s->seq) < 0)
-                return bad(r, "%sseq: must be an integer from 0 to %lld", path,
+                return bad(r, &w, key, "must be an integer from 0 to %lld",
                            (long long)(INT64_MAX - 1));
             break;
         case F_AT:
             if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 ||
                 st_time_parse(tmp, &s->at_us) < 0 || s->at_us < MIN_AT_US ||
                 s->at_us >= MAX_AT_US)
-                return bad(r, "%ssampled_at: must be an RFC 3339 time between 2000 and 2200",
-                           path);
+                return bad(r, &w, key, "must be an RFC 3339 time between 2000 and 2200");
             break;
-        case F_COUNTERS: {
-            char sub[48];
-            snprintf(sub, sizeof sub, "samples[%zu].counters", idx);
-            if (parse_counters(r, sub, s, cboot, &has_cboot) < 0)
+        case F_COUNTERS:
+            if (parse_counters(r, idx, s, cboot, &has_cboot) < 0)
                 return -1;
             break;
-        }
         case F_IMAGE_BYTES:
-            if (get_count(r, path, key, &s->storage_bytes) < 0)
+            if (get_count(r, &w, key, &s->storage_bytes) < 0)
                 return -1;
             break;
         }
@@ -378,14 +412,14 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
     }
     for (int k = 0; sample_keys[k]; k++) {
         if ((need & (1u << k)) && !(seen & (1u << k)))
-            return bad(r, "%s%s: is required for a%s sample", path, sample_keys[k],
+            return bad(r, &w, sample_keys[k], "is required for a%s sample",
                        s->kind == BL_KIND_INSTANCE ? "n instance" : " storage");
         if ((forbid & (1u << k)) && (seen & (1u << k)))
-            return bad(r, "%s%s: not allowed in a%s sample", path, sample_keys[k],
+            return bad(r, &w, sample_keys[k], "not allowed in a%s sample",
                        s->kind == BL_KIND_INSTANCE ? "n instance" : " storage");
     }
     if (has_cboot && strcmp(cboot, s->boot) != 0)
-        return bad(r, "%scounters.boot_id: differs from the sample's boot_id", path);
+        return bad(r, &w, "counters.boot_id", "differs from the sample's boot_id");
     return 0;
 }
 
@@ -411,31 +445,31 @@ static int walk(jr *r, bl_batch *b)
     int first = 1, rc;
     char key[40];
     if (!jr_peek_object(r))
-        return bad(r, "a batch must be a JSON object");
+        return bad(r, NULL, NULL, "a batch must be a JSON object");
     if (jr_obj_begin(r) < 0)
         return -1;
     while ((rc = jr_obj_next(r, &first, key, sizeof key)) > 0) {
         int k = index_of(keys, key);
         if (k < 0)
-            return bad(r, "unknown field '%.32s'", key);
-        if (seen_once(r, &seen, k, "", key) < 0)
+            return bad(r, NULL, NULL, "unknown field '%.32s'", key);
+        if (seen_once(r, &seen, k, NULL, key) < 0)
             return -1;
         if (k == T_BATCH) {
-            if (get_uuid(r, "", key, b->batch_id) < 0)
+            if (get_uuid(r, NULL, key, b->batch_id) < 0)
                 return -1;
             continue;
         }
         if (!jr_peek_array(r))
-            return bad(r, "samples: must be an array");
+            return bad(r, NULL, "samples", "must be an array");
         int sfirst = 1;
         if (jr_arr_begin(r) < 0)
             return -1;
         while ((rc = jr_arr_next(r, &sfirst)) > 0) {
             bl_sample *s;
             if (b->n == BL_MAX_SAMPLES)
-                return bad(r, "samples: more than %d in one batch", BL_MAX_SAMPLES);
+                return bad(r, NULL, "samples", "more than %d in one batch", BL_MAX_SAMPLES);
             if (push(b, &s) < 0)
-                return bad(r, "out of memory");
+                return bad(r, NULL, NULL, "out of memory");
             if (parse_sample(r, b->n - 1, s) < 0)
                 return -1;
         }
@@ -445,9 +479,9 @@ static int walk(jr *r, bl_batch *b)
     if (rc < 0)
         return -1;
     if (!(seen & (1u << T_BATCH)))
-        return bad(r, "batch_id: is required");
+        return bad(r, NULL, "batch_id", "is required");
     if (!(seen & (1u << T_SAMPLES)))
-        return bad(r, "samples: is required");
+        return bad(r, NULL, "samples", "is required");
     return jr_end(r);
 }
 

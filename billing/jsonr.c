@@ -171,6 +171,21 @@ static int scan_string(jr *r, char *out, size_t cap, size_t *len, int *fits)
     int ok = 1;
     char tmp[4];
     for (;;) {
+        /* Fast path: a run of plain printable ASCII, copied in one go. */
+        const char *run = r->p;
+        while (r->p < r->end && (unsigned char)*r->p >= 0x20 && (unsigned char)*r->p < 0x80 &&
+               *r->p != '"' && *r->p != '\\')
+            r->p++;
+        if (r->p > run) {
+            size_t rl = (size_t)(r->p - run);
+            if (out && ok) {
+                if (n + rl < cap)
+                    memcpy(out + n, run, rl);
+                else
+                    ok = 0;
+            }
+            n += rl;
+        }
         if (r->p >= r->end)
             return syntax(r, "'\"' closing the string");
         unsigned char c = (unsigned char)*r->p;

@@ -3,6 +3,7 @@
  *
  *   POST   /v1/images                     create a record (status queued)
  *   GET    /v1/images                     the caller's tenant's and public images
+ *                                         (?status=, ?limit= 1..1000, ?marker=<last id>)
  *   GET    /v1/images/{id}                one image
  *   PATCH  /v1/images/{id}                rename, change visibility
  *   DELETE /v1/images/{id}                status deleted; the blob goes when unused
@@ -179,16 +180,36 @@ static void h_list(st_http_req *r, void *arg)
         return;
     }
     const char *st = st_http_query(r, "status");
+    const char *lim = st_http_query(r, "limit"), *marker = st_http_query(r, "marker");
+    long n = 100;
+    if (lim) {
+        char *end;
+        n = strtol(lim, &end, 10);
+        if (*end || n < 1 || n > 1000) {
+            st_http_reply_error(r, 400, "invalid_request", "limit must be an integer from 1 to 1000");
+            return;
+        }
+    }
+    if (marker && !st_uuid_valid(marker)) {
+        st_http_reply_error(r, 400, "invalid_request", "marker must be an id from a list");
+        return;
+    }
+    char limit[16];
+    snprintf(limit, sizeof limit, "%ld", n);
     st_db *db = get_db(r);
     if (!db)
         return;
-    /* A cloud admin without a tenant sees every image; otherwise the tenant's and public. */
+    /* A cloud admin without a tenant sees every image; otherwise the tenant's and public.
+     * Pages follow (created_at, id); marker is the last id of the previous page. */
     int all = c.p.cloud_admin && !c.p.tenant[0];
     PGresult *res = st_db_q(db, "SELECT json_build_object('images', coalesce(json_agg("
-                                " images.image_json(m) ORDER BY m.created_at, m.id), '[]'))::text"
-                                " FROM images.images m WHERE " IMG_VISIBLE
-                                " AND ($3::text IS NULL OR m.status = $3)",
-                            tenant_or_null(&c), all ? "true" : "false", st);
+                                " images.image_json(p) ORDER BY p.created_at, p.id), '[]'))::text"
+                                " FROM (SELECT m.* FROM images.images m WHERE " IMG_VISIBLE
+                                " AND ($3::text IS NULL OR m.status = $3)"
+                                " AND ($5::uuid IS NULL OR (m.created_at, m.id) >"
+                                "  (SELECT created_at, id FROM images.images WHERE id = $5))"
+                                " ORDER BY m.created_at, m.id LIMIT $4::int) p",
+                            tenant_or_null(&c), all ? "true" : "false", st, limit, marker);
     if (!res)
         fail_db(r, db);
     else

@@ -568,6 +568,84 @@ static void test_interrupted_and_chunked(void)
     }
 }
 
+static void test_listing_and_validation(void)
+{
+    const char *tn = "33333333-3333-4333-8333-333333333333";
+    who t = {tn, "admin", 0};
+    char ids[5][40];
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "page-%d", i);
+        snprintf(ids[i], sizeof ids[i], "%s", svc_create(&S, &t, name, i % 2 ? "qcow2" : "raw"));
+    }
+    st_resp r;
+    svc_api(&S, &r, "GET", "/v1/images?status=queued&limit=2", &t, NULL); /* (public ones are active) */
+    ST_ASSERT_INT_EQ(r.status, 200);
+    json_t *a = json_object_get(r.json, "images");
+    ST_ASSERT_INT_EQ(json_array_size(a), 2);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(a, 1), "id")), ids[1]);
+    st_resp_free(&r);
+    char p[160];
+    snprintf(p, sizeof p, "/v1/images?status=queued&limit=2&marker=%s", ids[1]);
+    svc_api(&S, &r, "GET", p, &t, NULL);
+    a = json_object_get(r.json, "images");
+    ST_ASSERT_INT_EQ(json_array_size(a), 2);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(a, 0), "id")), ids[2]);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", "/v1/images?status=queued&limit=1000", &t, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 5);
+    st_resp_free(&r);
+    static const char *const bad_q[] = {"/v1/images?limit=0", "/v1/images?limit=x",
+                                        "/v1/images?marker=nope"};
+    for (size_t i = 0; i < 3; i++) {
+        svc_api(&S, &r, "GET", bad_q[i], &t, NULL);
+        ST_ASSERT_INT_EQ(r.status, 400);
+        st_resp_free(&r);
+    }
+    static const char *const bad[] = {
+        "{\"name\":\"x\",\"disk_format\":\"vmdk\"}",
+        "{\"disk_format\":\"raw\"}",
+        "{\"name\":\"\",\"disk_format\":\"raw\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"visibility\":\"shared\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"color\":\"red\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"min_disk_gib\":-1}",
+        "[1,2]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        svc_api(&S, &r, "POST", "/v1/images", &t, bad[i]);
+        ST_ASSERT_INT_EQ(r.status, 400);
+        CU_ASSERT(r.json && json_object_get(json_object_get(r.json, "error"), "message"));
+        st_resp_free(&r);
+    }
+    /* Unknown ids are 404, malformed ones too; upload to a missing image is 404. */
+    svc_api(&S, &r, "GET", "/v1/images/44444444-4444-4444-8444-444444444444", &t, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", "/v1/images/not-a-uuid", &t, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_data(&S, &r, "PUT", "/v1/images/44444444-4444-4444-8444-444444444444/file", &t, "x", 1,
+             NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_data(&S, &r, "GET", "/v1/images/not-a-uuid/file", &t, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    svc_data(&S, &r, "DELETE", "/v1/images/44444444-4444-4444-8444-444444444444/file", &t, NULL,
+             0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 405);
+    st_resp_free(&r);
+    /* A queued image has nothing to download. */
+    snprintf(p, sizeof p, "/v1/images/%s/file", ids[0]);
+    svc_data(&S, &r, "GET", p, &t, NULL, 0, NULL);
+    ST_ASSERT_INT_EQ(r.status, 409);
+    st_resp_free(&r);
+    snprintf(p, sizeof p, "/v1/images/%s/download-url", ids[0]);
+    svc_api(&S, &r, "POST", p, &t, NULL);
+    ST_ASSERT_INT_EQ(r.status, 409);
+    st_resp_free(&r);
+}
+
 static void test_clean_stop(void)
 {
     svc_stop(&S); /* fails on an unclean exit or a sanitizer report in the log */
@@ -585,6 +663,8 @@ static CU_TestInfo tests[] = {
      test_snapshot_uploads},
     {"interrupted uploads leave a killed image and no blob; chunked uploads work",
      test_interrupted_and_chunked},
+    {"lists page by marker; bad bodies, ids, methods and states get clear errors",
+     test_listing_and_validation},
     {"SIGTERM stops the service cleanly (and its log has no sanitizer report)", test_clean_stop},
     CU_TEST_INFO_NULL,
 };

@@ -14,7 +14,8 @@
  *   3. Checks: the size limit, an optional X-Stratus-Sha256 the client
  *      computed, and for qcow2 the header validator and a walk of the L1/L2
  *      tables (stratus_disk): a hostile header is a 400 with the reason.
- *   4. blobs.c stores the blob (dedup by hash) and activates the image.
+ *   4. blobs.c stores the blob (dedup by hash) and activates the image; a
+ *      helper thread keeps touching the image while that takes long.
  *
  * Any failure removes the temporary file and marks the image killed with
  * the reason: never a half blob, never an active image without its bytes.
@@ -28,6 +29,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +130,54 @@ static int check_qcow2(const char *path, uint64_t size, uint64_t *vsize, char *e
         /* The path is ours, not the client's: keep only the reason. */
         const char *p = strstr(derr, "': ");
         snprintf(err, errlen, "%s", p ? p + 3 : derr);
+    }
+    return rc;
+}
+
+/*
+ * Storing a blob can take minutes (fsync of GiBs, or writing them to Ceph),
+ * with no body bytes to pace the heartbeat: a helper thread keeps the image
+ * fresh meanwhile so the reaper does not take it for a dead upload.
+ */
+typedef struct beat {
+    img_svc *s;
+    const char *id;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} beat;
+
+static void *beat_main(void *arg)
+{
+    beat *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->done) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += b->s->stale_s / 4 > 0 ? b->s->stale_s / 4 : 1;
+        if (pthread_cond_timedwait(&b->cv, &b->mu, &t) != 0 && !b->done) {
+            pthread_mutex_unlock(&b->mu);
+            heartbeat(b->s, b->id);
+            pthread_mutex_lock(&b->mu);
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+static int commit_with_heartbeat(img_svc *s, const char *id, const char *tmp, const char *sha,
+                                 uint64_t total, uint64_t vsize, char *err, size_t errlen)
+{
+    beat b = {.s = s, .id = id, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    int started = pthread_create(&th, NULL, beat_main, &b) == 0;
+    int rc = img_blob_commit(s, id, tmp, sha, total, vsize, err, errlen);
+    if (started) {
+        pthread_mutex_lock(&b.mu);
+        b.done = 1;
+        pthread_cond_signal(&b.cv);
+        pthread_mutex_unlock(&b.mu);
+        pthread_join(th, NULL);
     }
     return rc;
 }
@@ -258,7 +309,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     }
     close(fd);
     fd = -1;
-    int rc = img_blob_commit(s, id, tmp, sha, total, vsize, err, sizeof err);
+    int rc = commit_with_heartbeat(s, id, tmp, sha, total, vsize, err, sizeof err);
     if (rc < 0) {
         http = rc == -ECANCELED ? 409 : 503;
         ecode = rc == -ECANCELED ? "conflict" : "unavailable";

@@ -46,6 +46,7 @@ typedef struct gw_config {
     long long quota_instances, quota_vcpus, quota_memory_mib, quota_disk_gib;
     double cpu_overcommit;
     int node_down_after_s;
+    int launch_attempts; /* hosts an instance may fail on before it goes to error */
 } gw_config;
 
 typedef struct gw {
@@ -122,10 +123,11 @@ int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, cha
                        size_t errlen);
 
 /* scheduler.c: picks and locks a node for an instance of this size, inside
- * the caller's transaction. 1 placed (node_id set), 0 no host fits (reason
- * set), -1 database error. */
-int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, char node_id[40],
-                char *reason, size_t reasonlen);
+ * the caller's transaction, avoiding nodes that already failed to launch
+ * `instance` (NULL for a new one). 1 placed (node_id set), 0 no host fits
+ * (reason set), -1 database error. */
+int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, const char *instance,
+                char node_id[40], char *reason, size_t reasonlen);
 
 /* nodes.c */
 void gw_node_routes(gw *g);

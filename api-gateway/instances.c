@@ -249,7 +249,7 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     if (rc < 0)
         return rc == RETRY ? RETRY : DONE;
     char node[40] = "", reason[256] = "";
-    int placed = gw_schedule(c->gw, c->db, atoi(v), atoi(m), atoi(d), node, reason,
+    int placed = gw_schedule(c->gw, c->db, atoi(v), atoi(m), atoi(d), NULL, node, reason,
                              sizeof reason);
     if (placed < 0)
         return fail(c);
@@ -460,6 +460,92 @@ static void h_action(gw_ctx *c)
         reply_instance(c, 202, id);
 }
 
+/* Console bytes as valid UTF-8 text: invalid sequences become U+FFFD, and
+ * control characters other than newline and tab are dropped. */
+static char *console_text(const unsigned char *p, size_t n)
+{
+    char *out = malloc(3 * n + 1), *o = out;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (p[i + k] & 0xC0) == 0x80;
+        if (ok && len == 2 && c < 0xC2)
+            ok = 0; /* overlong */
+        if (ok && len == 3 && ((c == 0xE0 && p[i + 1] < 0xA0) || (c == 0xED && p[i + 1] >= 0xA0)))
+            ok = 0; /* overlong, surrogate */
+        if (ok && len == 4 && ((c == 0xF0 && p[i + 1] < 0x90) || c > 0xF4 ||
+                               (c == 0xF4 && p[i + 1] >= 0x90)))
+            ok = 0;
+        if (!ok) {
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        if (len == 1 && c < 0x20 && c != '\n' && c != '\t') {
+            i++;
+            continue;
+        }
+        memcpy(o, p + i, len);
+        o += len;
+        i += len;
+    }
+    *o = 0;
+    return out;
+}
+
+static void h_console(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    PGresult *r = st_db_q(c->db, "SELECT co.output, co.updated_at FROM iaas.instances i"
+                                 " LEFT JOIN iaas.instance_consoles co ON co.instance_id = i.id"
+                                 " WHERE i.id = $1 AND i.tenant_id = $2 AND i.state <> 'deleted'",
+                          id, c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        st_http_reply_error(c->req, 404, "not_found", "no such instance");
+        return;
+    }
+    size_t n = 0;
+    unsigned char *raw = st_db_val(r, 0, 0)
+                             ? PQunescapeBytea((const unsigned char *)st_db_val(r, 0, 0), &n)
+                             : NULL;
+    char *text = console_text(raw ? raw : (const unsigned char *)"", n);
+    PQfreemem(raw);
+    const char *tail = st_http_query(c->req, "tail");
+    const char *start = text;
+    if (tail) {
+        /* the last N lines */
+        long want = strtol(tail, NULL, 10);
+        const char *e = text + strlen(text);
+        if (e > text && e[-1] == '\n')
+            e--;
+        while (want > 0 && e > text) {
+            if (*--e == '\n')
+                want--;
+        }
+        start = want > 0 || e == text ? text : e + 1;
+    }
+    st_jw w;
+    st_jw_init(&w);
+    st_jw_obj(&w);
+    st_jw_kstr(&w, "output", start);
+    st_jw_ktime_pg(&w, "updated_at", st_db_val(r, 0, 1));
+    st_jw_end(&w);
+    free(text);
+    PQclear(r);
+    st_http_reply_jw(c->req, 200, &w);
+}
+
 void gw_instance_routes(gw *g)
 {
     gw_route(g, "POST /v1/instances", GW_TENANT_WRITE, h_create);
@@ -467,4 +553,5 @@ void gw_instance_routes(gw *g)
     gw_route(g, "GET /v1/instances/{id}", GW_TENANT_READ, h_show);
     gw_route(g, "DELETE /v1/instances/{id}", GW_TENANT_WRITE, h_delete);
     gw_route(g, "POST /v1/instances/{id}/actions", GW_TENANT_WRITE, h_action);
+    gw_route(g, "GET /v1/instances/{id}/console", GW_TENANT_READ, h_console);
 }

@@ -37,6 +37,7 @@ static const st_config_key keys[] = {
     {"quota.disk_gib", "1000", "default disk per tenant, GiB"},
     {"sched.cpu_overcommit", "4.0", "vCPUs placed per physical CPU"},
     {"nodes.down_after", "30", "seconds without a heartbeat before a node is down"},
+    {"sched.launch_attempts", "3", "hosts an instance may fail to launch on before error"},
     {0},
 };
 
@@ -56,6 +57,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .quota_disk_gib = st_config_int(cfg, "quota.disk_gib"),
         .cpu_overcommit = strtod(st_config_str(cfg, "sched.cpu_overcommit"), NULL),
         .node_down_after_s = (int)st_config_int(cfg, "nodes.down_after"),
+        .launch_attempts = (int)st_config_int(cfg, "sched.launch_attempts"),
     };
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;

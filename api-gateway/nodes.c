@@ -21,6 +21,7 @@
 #include "stratus/uuid.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen)
@@ -232,9 +233,99 @@ static void h_node_instances(gw_ctx *c)
     PQclear(r);
 }
 
+static void reply_instance_row(gw_ctx *c, const char *id)
+{
+    PGresult *r = st_db_q(c->db, "SELECT " GW_INSTANCE_COLS " FROM iaas.instances i"
+                                 " WHERE id = $1", id);
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
+        gw_fail_db(c);
+        return;
+    }
+    st_jw w;
+    st_jw_init(&w);
+    gw_instance_write(&w, r, 0);
+    PQclear(r);
+    st_http_reply_jw(c->req, 200, &w);
+}
+
+/*
+ * A node could not launch a building instance (image fetch, disk, VMM start
+ * failed there). Remember the host as tried and place the instance on another
+ * one, up to sched.launch_attempts hosts; then it goes to error with the last
+ * fault. Returns 1 when it replied, 0 when the report is not a retry case
+ * (not building: a stopped instance's disk lives on this node) and should be
+ * handled as a plain report.
+ */
+static int retry_launch(gw_ctx *c, const char *id, const char *fault)
+{
+    if (st_db_begin(c->db) < 0) {
+        gw_fail_db(c);
+        return 1;
+    }
+    PGresult *r = st_db_q(c->db, "SELECT state, vcpus, memory_mib, disk_gib FROM iaas.instances"
+                                 " WHERE id = $1 AND node_id = $2 FOR UPDATE", id, c->p.node_id);
+    if (!r) {
+        gw_fail_db(c);
+        return 1;
+    }
+    if (PQntuples(r) != 1 || strcmp(st_db_val(r, 0, 0), "building") != 0) {
+        int missing = PQntuples(r) != 1;
+        PQclear(r);
+        st_db_rollback(c->db);
+        if (missing)
+            st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+        return missing;
+    }
+    int v = (int)st_db_int(r, 0, 1), m = (int)st_db_int(r, 0, 2), d = (int)st_db_int(r, 0, 3);
+    PQclear(r);
+    const char *why = fault ? fault : "launch failed";
+    r = st_db_q(c->db, "INSERT INTO iaas.instance_attempts (instance_id, node_id, fault)"
+                       " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", id, c->p.node_id, why);
+    PGresult *n = r ? st_db_q(c->db, "SELECT count(*) FROM iaas.instance_attempts"
+                                     " WHERE instance_id = $1", id) : NULL;
+    PQclear(r);
+    if (!n) {
+        gw_fail_db(c);
+        return 1;
+    }
+    long long tried = st_db_int(n, 0, 0);
+    PQclear(n);
+    char node[40] = "", reason[256] = "";
+    int placed = 0;
+    if (tried < c->gw->c.launch_attempts) {
+        placed = gw_schedule(c->gw, c->db, v, m, d, id, node, reason, sizeof reason);
+        if (placed < 0) {
+            gw_fail_db(c);
+            return 1;
+        }
+    }
+    long long ok;
+    if (placed) {
+        ok = st_db_x(c->db, "UPDATE iaas.instances SET node_id = $2, generation = generation + 1"
+                            " WHERE id = $1", id, node);
+    } else {
+        char msg[1400];
+        snprintf(msg, sizeof msg, "launch failed on %lld host%s; last: %.1024s%s%s", tried,
+                 tried == 1 ? "" : "s", why, reason[0] ? "; " : "", reason);
+        ok = st_db_x(c->db, "UPDATE iaas.instances SET state = 'error', fault = $2"
+                            " WHERE id = $1", id, msg);
+    }
+    if (ok != 1 || st_db_commit(c->db) < 0) {
+        gw_fail_db(c);
+        return 1;
+    }
+    st_log_fields(ST_LOG_WARN, "instance.launch_failed",
+                  json_pack("{s:s, s:s, s:s, s:s}", "instance", id, "node", c->p.node_id, "fault",
+                            why, "next_node", placed ? node : ""));
+    reply_instance_row(c, id);
+    return 1;
+}
+
 static void h_node_report(gw_ctx *c)
 {
-    static const char *const keys[] = {"state", "generation", "reboot_seq", "fault", NULL};
+    static const char *const keys[] = {"state", "generation", "reboot_seq", "fault", "retryable",
+                                       NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
@@ -243,13 +334,15 @@ static void h_node_report(gw_ctx *c)
         return;
     const char *state = NULL, *fault = NULL;
     long long gen = 0, rseq = -1;
+    int retryable = 0;
     char err[256];
     if (gw_check(c, st_json_get_str(b, "state", 1, 1, 16, &state, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_int(b, "generation", 1, 0, 1LL << 62, &gen, err, sizeof err),
                  err) < 0 ||
         gw_check(c, st_json_get_int(b, "reboot_seq", 0, 0, 1LL << 30, &rseq, err, sizeof err),
                  err) < 0 ||
-        gw_check(c, st_json_get_str(b, "fault", 0, 0, 1024, &fault, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_str(b, "fault", 0, 0, 1024, &fault, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_bool(b, "retryable", 0, &retryable, err, sizeof err), err) < 0)
         return;
     if (strcmp(state, "active") && strcmp(state, "stopped") && strcmp(state, "deleted") &&
         strcmp(state, "error")) {
@@ -257,6 +350,8 @@ static void h_node_report(gw_ctx *c)
                             "state must be active, stopped, deleted or error");
         return;
     }
+    if (retryable && !strcmp(state, "error") && retry_launch(c, id, fault))
+        return;
     char rs[24];
     snprintf(rs, sizeof rs, "%lld", rseq);
     /* The reported state becomes the state; the task it completes is cleared.
@@ -294,6 +389,49 @@ static void h_node_report(gw_ctx *c)
     st_http_reply_jw(c->req, 200, &w);
 }
 
+#define CONSOLE_MAX (64 * 1024)
+
+/* The node pushes the tail of an instance's serial output (any bytes). */
+static void h_node_console(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    size_t len;
+    const char *body = st_http_body(c->req, &len);
+    if (len > CONSOLE_MAX) {
+        /* keep the newest bytes: a console tail */
+        body += len - CONSOLE_MAX;
+        len = CONSOLE_MAX;
+    }
+    char lens[24];
+    snprintf(lens, sizeof lens, "%zu", len);
+    /* bytea as a binary parameter would need PQexecParams formats; hex text is simplest */
+    char *hex = malloc(2 * len + 3);
+    static const char digits[] = "0123456789abcdef";
+    hex[0] = '\\';
+    hex[1] = 'x';
+    for (size_t i = 0; i < len; i++) {
+        hex[2 + 2 * i] = digits[(unsigned char)body[i] >> 4];
+        hex[3 + 2 * i] = digits[(unsigned char)body[i] & 15];
+    }
+    hex[2 + 2 * len] = 0;
+    long long n = st_db_x(c->db,
+                          "INSERT INTO iaas.instance_consoles (instance_id, output)"
+                          " SELECT id, $3::bytea FROM iaas.instances"
+                          "  WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
+                          " ON CONFLICT (instance_id) DO UPDATE SET output = EXCLUDED.output,"
+                          " updated_at = now()",
+                          id, c->p.node_id, hex);
+    free(hex);
+    if (n < 0)
+        gw_fail_db(c);
+    else if (n == 0)
+        st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+    else
+        st_http_reply_json(c->req, 204, NULL);
+}
+
 void gw_node_routes(gw *g)
 {
     gw_route(g, "POST /v1/nodes", GW_CLOUD_ADMIN, h_node_create);
@@ -304,4 +442,5 @@ void gw_node_routes(gw *g)
     gw_route(g, "PUT /internal/v1/node", GW_NODE, h_heartbeat);
     gw_route(g, "GET /internal/v1/node/instances", GW_NODE, h_node_instances);
     gw_route(g, "PUT /internal/v1/node/instances/{id}", GW_NODE, h_node_report);
+    gw_route(g, "PUT /internal/v1/node/instances/{id}/console", GW_NODE, h_node_console);
 }

@@ -26,8 +26,8 @@
     "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0), coalesce(sum(disk_gib), 0)" \
     " FROM iaas.instances WHERE node_id = $1 AND state NOT IN ('deleted', 'error')"
 
-int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, char node_id[40],
-                char *reason, size_t reasonlen)
+int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, const char *instance,
+                char node_id[40], char *reason, size_t reasonlen)
 {
     char v[16], m[16], d[16], ratio[32], down[16];
     snprintf(v, sizeof v, "%d", vcpus);
@@ -45,9 +45,11 @@ int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, char 
                              "  AND n.vcpus * $4::float8 >= coalesce(u.v, 0) + $1::int"
                              "  AND n.memory_mib >= coalesce(u.m, 0) + $2::int"
                              "  AND n.disk_gib >= coalesce(u.d, 0) + $3::int"
+                             "  AND NOT EXISTS (SELECT 1 FROM iaas.instance_attempts a"
+                             "   WHERE a.instance_id = $6::uuid AND a.node_id = n.id)"
                              " ORDER BY n.memory_mib - coalesce(u.m, 0) DESC, n.name"
                              " LIMIT " "5",
-                             v, m, d, ratio, down);
+                             v, m, d, ratio, down, instance);
     if (!cand)
         return -1;
     int placed = 0;

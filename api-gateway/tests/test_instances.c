@@ -417,6 +417,147 @@ static void test_list_pages_and_filters(void)
     gwt_free_tenant(&P);
 }
 
+/* The node id an instance is placed on, and that node's token. */
+static const char *node_of(const char *id, char *const tokens[], const char *const ids[], int n)
+{
+    char *nid = field(id, "node_id");
+    const char *tok = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(nid, ids[i]))
+            tok = tokens[i];
+    free(nid);
+    return tok;
+}
+
+static void node_id_of(const char *name, char out[40])
+{
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/v1/nodes", T.admin_token, NULL);
+    json_t *it;
+    size_t i;
+    out[0] = 0;
+    json_array_foreach(json_object_get(r.json, "nodes"), i, it)
+        if (!strcmp(json_string_value(json_object_get(it, "name")), name))
+            snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
+    st_resp_free(&r);
+}
+
+static long report_retryable(const char *tok, const char *id, const char *fault)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    char *b = st_jsonf("{s:s, s:I, s:s, s:b}", "state", "error", "generation",
+                       (json_int_t)gwt_instance_generation(&T, NULL, id), "fault", fault,
+                       "retryable", 1);
+    long s = gwt_status(&T, "PUT", path, tok, b);
+    free(b);
+    return s;
+}
+
+static void test_failed_launch_moves_to_another_host(void)
+{
+    char *node2 = gwt_make_node(&T, "node-2", 64, 262144, 10000);
+    char ids[2][40];
+    node_id_of("node-1", ids[0]);
+    node_id_of("node-2", ids[1]);
+    char *toks[2] = {node, node2};
+    const char *idv[2] = {ids[0], ids[1]};
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "retry", "m1.small", image, NULL, id), 202);
+    const char *first = node_of(id, toks, idv, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    long long g0 = gwt_instance_generation(&T, NULL, id);
+    ST_ASSERT_INT_EQ(report_retryable(first, id, "image fetch failed: checksum"), 200);
+    /* still building, on the other host, with a new generation */
+    ASSERT_FIELD(id, "state", "building");
+    const char *second = node_of(id, toks, idv, 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(second);
+    CU_ASSERT_PTR_NOT_EQUAL(first, second);
+    CU_ASSERT(gwt_instance_generation(&T, NULL, id) > g0);
+    /* the first host no longer sees it; the second does */
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/internal/v1/node/instances", first, NULL);
+    CU_ASSERT_PTR_NULL(strstr(r.body, id));
+    st_resp_free(&r);
+    gwt_call(&T, &r, "GET", "/internal/v1/node/instances", second, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, id));
+    st_resp_free(&r);
+    /* failing on every host ends in error, naming the last fault */
+    ST_ASSERT_INT_EQ(report_retryable(second, id, "vmm exited with status 1"), 200);
+    ASSERT_FIELD(id, "state", "error");
+    char *fault = field(id, "fault");
+    CU_ASSERT_PTR_NOT_NULL(strstr(fault, "launch failed on 2 hosts"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(fault, "vmm exited with status 1"));
+    free(fault);
+    /* an active instance failing is not moved: its disk lives there */
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "settled", "m1.small", image, NULL, id), 202);
+    const char *home = node_of(id, toks, idv, 2);
+    ST_ASSERT_INT_EQ(gwt_report(&T, home, id, "active", gwt_instance_generation(&T, NULL, id)), 200);
+    ST_ASSERT_INT_EQ(report_retryable(home, id, "vmm crashed"), 200);
+    ASSERT_FIELD(id, "state", "error");
+    CU_ASSERT_PTR_EQUAL(node_of(id, toks, idv, 2), home);
+    free(node2);
+}
+
+static void test_console_is_pushed_by_the_node_and_read_by_the_tenant(void)
+{
+    /* pin the instance to node-1, whose token this suite holds */
+    char n2[40], npath[128];
+    node_id_of("node-2", n2);
+    snprintf(npath, sizeof npath, "/v1/nodes/%s", n2);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", npath, T.admin_token, "{\"disabled\":true}"), 200);
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "talker", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", npath, T.admin_token, "{\"disabled\":false}"), 200);
+    char path[160], tailp[200], url[256];
+    snprintf(path, sizeof path, "/v1/instances/%s/console", id);
+    snprintf(tailp, sizeof tailp, "%s?tail=1", path);
+    snprintf(url, sizeof url, "%s/internal/v1/node/instances/%s/console", T.base, id);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "output")), "");
+    st_resp_free(&r);
+    /* serial output is bytes: invalid UTF-8 and control characters included */
+    const char raw[] = "Linux version 6.1\r\n\x1b[0mline two \xff\xfe ok\nthree\n";
+    const char *ct[] = {"Content-Type: text/plain", NULL};
+    st_http_n(&r, "PUT", url, node, raw, sizeof raw - 1, ct);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "output")),
+                     "Linux version 6.1\n[0mline two \xef\xbf\xbd\xef\xbf\xbd ok\nthree\n");
+    CU_ASSERT_TRUE(json_is_string(json_object_get(r.json, "updated_at")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", tailp, A.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "output")), "three\n");
+    st_resp_free(&r);
+    /* a later push replaces it; only the newest 64 KiB are kept */
+    size_t big = 70 * 1024;
+    char *lots = malloc(big);
+    memset(lots, 'x', big);
+    lots[big - 1] = 'E';
+    st_http_n(&r, "PUT", url, node, lots, big, ct);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    st_resp_free(&r);
+    free(lots);
+    gwt_call(&T, &r, "GET", path, A.reader, NULL);
+    const char *out = json_string_value(json_object_get(r.json, "output"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    ST_ASSERT_INT_EQ(strlen(out), 64 * 1024);
+    ST_ASSERT_INT_EQ(out[strlen(out) - 1], 'E');
+    st_resp_free(&r);
+    /* another tenant, and a node that does not hold it, see nothing */
+    gwt_tenant X;
+    gwt_make_tenant(&T, "console-x", &X);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, X.admin, NULL), 404);
+    gwt_free_tenant(&X);
+    char *stranger = gwt_make_node(&T, "node-stranger", 1, 1, 1);
+    st_http_n(&r, "PUT", url, stranger, "hi", 2, ct);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+    free(stranger);
+}
+
 static CU_TestInfo tests[] = {
     {"create places the instance and answers 202 with Location", test_create_places_and_returns_202},
     {"bad create requests are 400 with a message", test_bad_create_requests_are_400},
@@ -429,6 +570,8 @@ static CU_TestInfo tests[] = {
     {"concurrent duplicates with one key make one instance", test_concurrent_duplicates_make_one_instance},
     {"quota holds under 20 concurrent creates", test_quota_holds_under_concurrent_creates},
     {"list pages with markers and filters", test_list_pages_and_filters},
+    {"a failed launch moves to another host, then ends in error", test_failed_launch_moves_to_another_host},
+    {"console: pushed by the node as bytes, read by the tenant as text", test_console_is_pushed_by_the_node_and_read_by_the_tenant},
     CU_TEST_INFO_NULL,
 };
 

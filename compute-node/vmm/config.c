@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_setup.h"
 #include "stratus/json.h"
 
 #ifdef VMM_SANITIZED
@@ -120,10 +121,11 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"vcpus",         "memory_mib",     "kernel",  "initrd",
-                                       "cmdline",       "serial_log",     "disks",   "nics",
-                                       "rng",           "control_socket", "seccomp", "on_reset",
-                                       "boot_protocol", "assign_bars",    NULL};
+    static const char *const keys[] = {
+        "vcpus",         "memory_mib",     "kernel",        "initrd",
+        "cmdline",       "serial_log",     "disks",         "nics",
+        "rng",           "control_socket", "seccomp",       "on_reset",
+        "boot_protocol", "assign_bars",    "cpuid_disable", NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
     const char *on_reset = "shutdown", *proto = "auto";
     long long vcpus = 1, mem = 128;
@@ -155,6 +157,24 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     if (strcmp(proto, "auto") && strcmp(proto, "pvh") && strcmp(proto, "linux")) {
         snprintf(err, errlen, "field 'boot_protocol' must be \"auto\", \"pvh\" or \"linux\"");
         goto fail;
+    }
+    if ((v = json_object_get(j, "cpuid_disable"))) {
+        size_t i;
+        json_t *f;
+        if (!json_is_array(v)) {
+            snprintf(err, errlen, "field 'cpuid_disable' must be an array of feature names");
+            goto fail;
+        }
+        json_array_foreach(v, i, f)
+        {
+            uint32_t bit = json_is_string(f) ? vmm_cpuid_feature_bit(json_string_value(f)) : 0;
+            if (!bit) {
+                snprintf(err, errlen, "cpuid_disable[%zu] is not a feature stratus-vmm can hide",
+                         i);
+                goto fail;
+            }
+            c->cpuid_disable |= bit;
+        }
     }
     if ((v = json_object_get(j, "disks")) && parse_disks(c, v, err, errlen))
         goto fail;

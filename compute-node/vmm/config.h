@@ -7,7 +7,7 @@
  *    "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56"}],
  *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
  *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux",
- *    "assign_bars": true}
+ *    "assign_bars": true, "cpuid_disable": ["cx16"]}
  *
  * Everything is validated on load with a message naming the field; unknown
  * keys are errors (a typo must not silently boot a different machine).
@@ -51,6 +51,7 @@ typedef struct vmm_config {
     int restart_on_reset;
     int boot_protocol; /* VMM_PROTO_*: "auto" (default), "pvh", "linux" */
     int assign_bars;   /* assign PCI BARs at start-up like firmware (default) or leave them 0 */
+    uint32_t cpuid_disable; /* CPU features hidden from the guest (cpu_setup.c names them) */
 } vmm_config;
 
 enum { VMM_PROTO_AUTO = 0, VMM_PROTO_PVH, VMM_PROTO_LINUX };

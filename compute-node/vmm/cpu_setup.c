@@ -4,7 +4,9 @@
  *
  * CPUID is what KVM supports (KVM_GET_SUPPORTED_CPUID) with the per-CPU
  * fields fixed: the APIC ID in leaf 1 and the x2APIC ID in leaf 0xB, the
- * logical processor count, and the hypervisor bit.
+ * logical processor count, and the hypervisor bit; features the config
+ * names in "cpuid_disable" are cleared (on this host, hiding cx16 lets a
+ * Linux kernel past SLUB, whose cmpxchg16b the ring-0 emulator lacks).
  *
  * Boot modes:
  *  - PVH: 32-bit protected mode, flat 4 GiB code and data segments, paging
@@ -23,6 +25,39 @@
 #include <sys/ioctl.h>
 
 #include "stratus/log.h"
+
+/* CPU features a config may hide from the guest ("cpuid_disable"). */
+static const struct {
+    const char *name;
+    uint32_t leaf, reg, bits; /* reg: 0 eax, 1 ebx, 2 ecx, 3 edx */
+} features[] = {
+    {"cx16", 1, 2, 1u << 13},   {"x2apic", 1, 2, 1u << 21}, {"movbe", 1, 2, 1u << 22},
+    {"popcnt", 1, 2, 1u << 23}, {"aes", 1, 2, 1u << 25},    {"rdrand", 1, 2, 1u << 30},
+    {"rdseed", 7, 1, 1u << 18}, {"smap", 7, 1, 1u << 20},   {"smep", 7, 1, 1u << 7},
+};
+
+void vmm_cpuid_mask(struct kvm_cpuid2 *c, uint32_t disable)
+{
+    for (size_t f = 0; f < sizeof features / sizeof features[0]; f++) {
+        if (!(disable & (1u << f)))
+            continue;
+        for (uint32_t i = 0; i < c->nent; i++) {
+            struct kvm_cpuid_entry2 *e = &c->entries[i];
+            if (e->function != features[f].leaf || (features[f].leaf == 7 && e->index != 0))
+                continue;
+            uint32_t *r[4] = {&e->eax, &e->ebx, &e->ecx, &e->edx};
+            *r[features[f].reg] &= ~features[f].bits;
+        }
+    }
+}
+
+uint32_t vmm_cpuid_feature_bit(const char *name)
+{
+    for (size_t i = 0; i < sizeof features / sizeof features[0]; i++)
+        if (!strcmp(features[i].name, name))
+            return 1u << i;
+    return 0;
+}
 
 int vmm_cpuid_init(vmm_vm *vm)
 {
@@ -70,6 +105,7 @@ static int set_cpuid(vmm_vcpu *cpu)
             break;
         }
     }
+    vmm_cpuid_mask(c, cpu->vm->cfg->cpuid_disable);
     int rc = ioctl(cpu->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
     free(c);
     return rc;

@@ -4,6 +4,10 @@
 
 #include "vmm.h"
 
+/* "cx16" -> its bit in vmm_config.cpuid_disable, 0 when unknown. */
+uint32_t vmm_cpuid_feature_bit(const char *name);
+/* Clears the features whose bits are set in disable. */
+void vmm_cpuid_mask(struct kvm_cpuid2 *c, uint32_t disable);
 /* Reads KVM's supported CPUID once per VM into vm->cpuid. */
 int vmm_cpuid_init(vmm_vm *vm);
 /* CPUID, MSRs, LAPIC and boot registers of a freshly created vCPU. */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "boot.h"
+#include "config.h"
+#include "cpu_setup.h"
 #include "linux.h"
 #include "st_test.h"
 #include "vmm.h"
@@ -298,6 +300,31 @@ static void test_acpi(void)
     ST_ASSERT_INT_EQ(ioapics, 1);
 }
 
+static void test_cpuid_disable(void)
+{
+    char err[256];
+    vmm_config c;
+    const char *ok = "{\"kernel\": \"k\", \"cpuid_disable\": [\"cx16\", \"rdseed\"]}";
+    ST_ASSERT_INT_EQ(vmm_config_parse(&c, ok, strlen(ok), err, sizeof err), 0);
+    struct kvm_cpuid2 *cp = calloc(1, sizeof *cp + 3 * sizeof cp->entries[0]);
+    cp->nent = 3;
+    cp->entries[0] = (struct kvm_cpuid_entry2){.function = 1, .ecx = 0xffffffff, .edx = 7};
+    cp->entries[1] = (struct kvm_cpuid_entry2){.function = 7, .index = 0, .ebx = 0xffffffff};
+    cp->entries[2] = (struct kvm_cpuid_entry2){.function = 7, .index = 1, .ebx = 0xffffffff};
+    vmm_cpuid_mask(cp, c.cpuid_disable);
+    ST_ASSERT_INT_EQ(cp->entries[0].ecx, 0xffffffffu & ~(1u << 13)); /* CX16 gone, rest kept */
+    ST_ASSERT_INT_EQ(cp->entries[0].edx, 7);
+    ST_ASSERT_INT_EQ(cp->entries[1].ebx, 0xffffffffu & ~(1u << 18)); /* RDSEED gone */
+    ST_ASSERT_INT_EQ(cp->entries[2].ebx, 0xffffffffu);               /* other subleaf kept */
+    free(cp);
+    vmm_config_free(&c);
+    const char *bad = "{\"kernel\": \"k\", \"cpuid_disable\": [\"warp-drive\"]}";
+    ST_ASSERT_INT_EQ(vmm_config_parse(&c, bad, strlen(bad), err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "cpuid_disable[0]") != NULL);
+    const char *notarr = "{\"kernel\": \"k\", \"cpuid_disable\": \"cx16\"}";
+    ST_ASSERT_INT_EQ(vmm_config_parse(&c, notarr, strlen(notarr), err, sizeof err), -1);
+}
+
 static CU_TestInfo tests[] = {
     {"e820: low RAM, EBDA and BIOS area reserved, RAM from 1 MiB", test_e820_small},
     {"e820: RAM above 3 GiB moves to 4 GiB", test_e820_split},
@@ -310,6 +337,8 @@ static CU_TestInfo tests[] = {
     {"PVH hvm_start_info: magic, version 1, command line, RSDP, memmap", test_pvh_start_info},
     {"MP table: checksums and one processor entry per vCPU", test_mptable},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
+    {"cpuid_disable clears exactly the named features; unknown names are refused",
+     test_cpuid_disable},
     CU_TEST_INFO_NULL,
 };
 

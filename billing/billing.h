@@ -82,6 +82,12 @@ int bl_ingest(bl_ctx *ctx, const char *node, bl_batch *b, bl_ingest_result *res,
               size_t errlen);
 void bl_ingest_handler(st_http_req *req, void *arg);
 
+/* ---- invoice.c ---- */
+/* Issues the queued tenants of a month being issued; count issued, or -1. */
+int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period);
+/* Finishes every month left half issued (after a crash). */
+int bl_issue_resume(bl_ctx *ctx);
+
 /* ---- api.c ---- */
 void bl_routes(st_http_server *s, bl_ctx *ctx);
 /*

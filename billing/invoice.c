@@ -4,13 +4,15 @@
  * A tenant has one invoice per period (month) in which it has usage. While
  * the period is open the invoice is a draft, rated live from the rollups on
  * every request. Issuing a month (admin, POST /v1/billing/periods/{m}/issue)
- * takes BL_LOCK_ISSUE exclusively - ingest and plan changes hold it shared,
- * so none is half done - rates every tenant with usage in that period,
- * numbers the invoices from billing.state.next_invoice_number (taken only
- * here, inside the same transaction: gapless), renders the four documents
- * and stores them in billing.invoices, whose trigger refuses any later
- * UPDATE or DELETE. The same transaction moves issued_through, after which
- * ingest bills late usage of that month in the next open period.
+ * is two steps (migration 0003): a short transaction under BL_LOCK_ISSUE
+ * exclusive - ingest and plan changes hold it shared, so none is half done -
+ * moves issued_through to the month, after which ingest bills late usage of
+ * it in the next open period, so its rows are frozen; it also queues the
+ * tenants with usage. Then each tenant's invoice is rated, numbered from
+ * billing.state.next_invoice_number (row locked: gapless), rendered in the
+ * four formats and stored in billing.invoices, whose trigger refuses any
+ * later UPDATE or DELETE - one transaction per tenant, ingest running on.
+ * A crash between tenants is finished by issuing again or by maintenance.
  *
  * Invoice ids are derived from (tenant, period) (rating.c), so a draft's id
  * stays its id once issued. A tenant only ever finds its own invoices:
@@ -363,30 +365,76 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
     return rc;
 }
 
-static void h_issue(st_http_req *req, void *arg)
+/*
+ * Step 2 of issuing: one tenant per transaction until the month's queue is
+ * empty. Returns the number issued now, or -1 (db error; what is done stays
+ * done and the rest is issued by the next call).
+ */
+int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
-    int64_t period;
-    if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
-        return;
+    char p[11];
+    bl_date_format(period, p);
+    int done = 0;
+    for (;;) {
+        PGresult *r = NULL;
+        if (st_db_begin(db) < 0 ||
+            !(r = st_db_q(db, "SELECT q.tenant_id, " "(extract(epoch FROM s.issue_started_at)"
+                              " * 1000000)::bigint, s.next_invoice_number"
+                              " FROM billing.issue_queue q, billing.state s"
+                              " WHERE q.period = $1 ORDER BY q.tenant_id LIMIT 1"
+                              " FOR UPDATE OF s", p)))
+            goto fail;
+        if (PQntuples(r) == 0) {
+            PQclear(r);
+            st_db_commit(db);
+            return done;
+        }
+        char tenant[37], nx[24];
+        snprintf(tenant, sizeof tenant, "%s", PQgetvalue(r, 0, 0));
+        int64_t at = st_db_int(r, 0, 1), number = st_db_int(r, 0, 2), total = 0;
+        PQclear(r);
+        snprintf(nx, sizeof nx, "%lld", (long long)(number + 1));
+        if (issue_one(db, ctx, tenant, period, number, at, &total) < 0 ||
+            st_db_x(db, "UPDATE billing.state SET next_invoice_number = $1", nx) < 0 ||
+            st_db_x(db, "DELETE FROM billing.issue_queue WHERE period = $1 AND tenant_id = $2",
+                    p, tenant) < 0 ||
+            st_db_commit(db) < 0)
+            goto fail;
+        st_metric_add(st_counter("billing_invoices_issued_total", "Invoices issued.", ""), 1);
+        done++;
+        continue;
+    fail:
+        st_error("billing.issue", "issuing %s: %s", p, st_db_error(db));
+        st_db_rollback(db);
+        return -1;
     }
-    int64_t now = st_now_us(), next_month = bl_month_add(period, 1);
-    if (next_month > now) {
-        st_http_reply_error(req, 409, "conflict", "that month has not ended yet");
-        return;
-    }
-    /* Late usage of this month will be billed in the next one: give it a partition. */
-    if (bl_partitions_ensure(ctx->pool, &next_month, 1) < 0) {
-        st_http_reply_error(req, 503, "unavailable", "database unavailable");
-        return;
-    }
-    st_db *db = bl_db(req, ctx);
+}
+
+int bl_issue_resume(bl_ctx *ctx)
+{
+    st_db *db = st_db_get(ctx->pool, 5000);
     if (!db)
-        return;
+        return -1;
+    PGresult *r = st_db_q0(db, "SELECT DISTINCT period FROM billing.issue_queue ORDER BY 1");
+    int rc = r ? 0 : -1;
+    for (int i = 0; r && i < PQntuples(r) && rc == 0; i++) {
+        int64_t period;
+        if (bl_pg_time(PQgetvalue(r, i, 0), &period) == 0 && bl_issue_drain(ctx, db, period) < 0)
+            rc = -1;
+    }
+    PQclear(r);
+    st_db_put(db);
+    return rc;
+}
+
+/*
+ * Step 1: under the issue lock (exclusive: no ingest or plan change is half
+ * done), check the month may be issued, move issued_through to it - which
+ * freezes its rows - and queue its tenants. Returns 0, 1 when the month was
+ * already issued with nothing left to do, or -1 with a reply sent.
+ */
+static int issue_begin(st_http_req *req, st_db *db, int64_t period)
+{
     char p[11], m[8];
     bl_date_format(period, p);
     bl_month_format(period, m);
@@ -399,12 +447,28 @@ static void h_issue(st_http_req *req, void *arg)
     r = NULL;
     if (read_state(db, &through, &next, 1) < 0)
         goto dberr;
+    if (!(r = st_db_q0(db, "SELECT to_char(min(period), 'YYYY-MM') FROM billing.issue_queue")))
+        goto dberr;
+    const char *pending = st_db_val(r, 0, 0);
+    if (pending && strcmp(pending, m) != 0) {
+        st_db_rollback(db);
+        st_http_reply_error(req, 409, "conflict", "%s is still being issued: issue it again first",
+                            pending);
+        goto fail;
+    }
+    int resume = pending != NULL;
+    PQclear(r);
+    r = NULL;
+    if (resume) {
+        st_db_rollback(db);
+        return 0;
+    }
     if (through && through >= period) {
         char t[8];
         bl_month_format(through, t);
         st_db_rollback(db);
         st_http_reply_error(req, 409, "already_issued", "%s is issued (issued through %s)", m, t);
-        goto out;
+        goto fail;
     }
     char thr[11];
     bl_date_format(through, thr);
@@ -421,44 +485,79 @@ static void h_issue(st_http_req *req, void *arg)
         st_db_rollback(db);
         st_http_reply_error(req, 409, "conflict", "%s has usage and is not issued: issue it first",
                             PQgetvalue(r, 0, 0));
-        goto out;
+        goto fail;
     }
     PQclear(r);
-    r = st_db_q(db,
-                "SELECT tenant_id FROM billing.usage_hourly WHERE period = $1"
-                " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1"
-                " ORDER BY 1", p);
-    if (!r)
-        goto dberr;
-    int64_t first = next, total = 0;
-    for (int i = 0; i < PQntuples(r); i++)
-        if (issue_one(db, ctx, PQgetvalue(r, i, 0), period, next++, now, &total) < 0)
-            goto dberr;
-    int n = PQntuples(r);
-    PQclear(r);
     r = NULL;
-    char nx[24];
-    snprintf(nx, sizeof nx, "%lld", (long long)next);
-    if (st_db_x(db, "UPDATE billing.state SET issued_through = $1, next_invoice_number = $2", p,
-                nx) < 0 ||
+    if (st_db_x(db, "INSERT INTO billing.issue_queue (period, tenant_id)"
+                    " SELECT $1::date, tenant_id FROM billing.usage_hourly WHERE period = $1::date"
+                    " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
+                    " WHERE period = $1::date", p) < 0 ||
+        st_db_x(db, "UPDATE billing.state SET issued_through = $1, issue_started_at = now()",
+                p) < 0 ||
         st_db_commit(db) < 0)
         goto dberr;
-    st_info("billing.issue", "issued %s: %d invoice(s), numbers %lld to %lld", m, n,
-            (long long)first, (long long)(next - 1));
-    st_metric_add(st_counter("billing_invoices_issued_total", "Invoices issued.", ""), n);
-    st_http_reply_json(req, 201,
-                       json_pack("{s:s, s:i, s:o, s:o, s:I}", "period", m, "invoices", n,
-                                 "first_number", n ? json_integer(first) : json_null(),
-                                 "last_number", n ? json_integer(next - 1) : json_null(),
-                                 "total_micro", (json_int_t)total));
-    goto out;
+    return 0;
 dberr:
     PQclear(r);
-    r = NULL;
     bl_reply_db(req, db, "issue");
     st_db_rollback(db);
-out:
+    return -1;
+fail:
     PQclear(r);
+    return -1;
+}
+
+static void h_issue(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal pr;
+    if (bl_auth_admin(req, ctx, &pr) < 0)
+        return;
+    int64_t period;
+    if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
+        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        return;
+    }
+    int64_t next_month = bl_month_add(period, 1);
+    if (next_month > st_now_us()) {
+        st_http_reply_error(req, 409, "conflict", "that month has not ended yet");
+        return;
+    }
+    /* Late usage of this month will be billed in the next one: give it a partition. */
+    if (bl_partitions_ensure(ctx->pool, &next_month, 1) < 0) {
+        st_http_reply_error(req, 503, "unavailable", "database unavailable");
+        return;
+    }
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    if (issue_begin(req, db, period) < 0)
+        goto out;
+    if (bl_issue_drain(ctx, db, period) < 0) {
+        bl_reply_db(req, db, "issue");
+        goto out;
+    }
+    char p[11], m[8];
+    bl_date_format(period, p);
+    bl_month_format(period, m);
+    PGresult *r = st_db_q(db, "SELECT count(*), min(number), max(number), coalesce(sum(total_micro), 0)"
+                              " FROM billing.invoices WHERE period = $1", p);
+    if (!r) {
+        bl_reply_db(req, db, "issue");
+        goto out;
+    }
+    long long n = st_db_int(r, 0, 0);
+    st_info("billing.issue", "issued %s: %lld invoice(s), numbers %s to %s", m, n,
+            n ? PQgetvalue(r, 0, 1) : "-", n ? PQgetvalue(r, 0, 2) : "-");
+    st_http_reply_json(req, 201,
+                       json_pack("{s:s, s:I, s:o, s:o, s:I}", "period", m, "invoices",
+                                 (json_int_t)n, "first_number",
+                                 n ? json_integer(st_db_int(r, 0, 1)) : json_null(),
+                                 "last_number", n ? json_integer(st_db_int(r, 0, 2)) : json_null(),
+                                 "total_micro", (json_int_t)st_db_int(r, 0, 3)));
+    PQclear(r);
+out:
     st_db_put(db);
 }
 
@@ -481,7 +580,7 @@ static void h_periods(st_http_req *req, void *arg)
         st_db_put(db);
         return;
     }
-    json_t *items = json_array();
+    json_t *items = json_array(), *issuing = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         char when[ST_TIME_LEN];
         st_time_from_pg(PQgetvalue(r, i, 5), when);
@@ -494,12 +593,18 @@ static void h_periods(st_http_req *req, void *arg)
                                                "issued_at", when));
     }
     PQclear(r);
+    r = st_db_q0(db, "SELECT DISTINCT to_char(period, 'YYYY-MM') FROM billing.issue_queue"
+                     " ORDER BY 1");
+    for (int i = 0; r && i < PQntuples(r); i++)
+        json_array_append_new(issuing, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
     st_db_put(db);
     char t[8];
     bl_month_format(through, t);
-    st_http_reply_json(req, 200, json_pack("{s:s?, s:I, s:o}", "issued_through",
+    st_http_reply_json(req, 200, json_pack("{s:s?, s:I, s:o, s:o}", "issued_through",
                                            through ? t : NULL, "next_invoice_number",
-                                           (json_int_t)next, "issued", items));
+                                           (json_int_t)next, "issued", items, "issuing",
+                                           issuing));
 }
 
 void bl_invoice_routes(st_http_server *s, bl_ctx *ctx)

@@ -12,7 +12,8 @@
  * The maintenance thread, every maintenance.interval seconds: partitions
  * for this month and the next, then retention: raw sample partitions that
  * ended before now - retention are dropped whole (cheap, no vacuum), batch
- * ids and stream heads older than that are deleted. Samples older than the
+ * ids and stream heads older than that are deleted; a month left half issued
+ * by a crash is finished (invoice.c). Samples older than the
  * retention window are refused at ingest (counted as stale), so a dropped
  * partition is never needed again; rollups and invoices are kept forever.
  */
@@ -122,6 +123,9 @@ int bl_maintenance_run(bl_ctx *ctx)
     if (rc < 0)
         st_error("billing.retention", "maintenance failed: %s", st_db_error(db));
     st_db_put(db);
+    /* A month left half issued by a crash is finished here too. */
+    if (bl_issue_resume(ctx) < 0)
+        rc = -1;
     return rc;
 }
 

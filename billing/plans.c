@@ -269,6 +269,16 @@ static void h_create(st_http_req *req, void *arg)
         fail_txn(req, db, "plan");
         goto out;
     }
+    if (dflt) {
+        PGresult *q = st_db_q0(db, "SELECT 1 FROM billing.issue_queue LIMIT 1");
+        int busy = !q || PQntuples(q) > 0;
+        PQclear(q);
+        if (busy) {
+            st_db_rollback(db);
+            st_http_reply_error(req, 409, "conflict", "a month is being issued; try again");
+            goto out;
+        }
+    }
     /* The first version covers all unbilled usage unless told otherwise. */
     if (effective_from(req, body, open, open ? open : 946684800000000LL, eff) < 0) {
         st_db_rollback(db);
@@ -363,8 +373,25 @@ static void h_patch(st_http_req *req, void *arg)
         return;
     int64_t open;
     long long n = 0;
-    if (st_db_begin(db) < 0 || lock_open_month(db, &open) < 0 ||
-        (dflt == 1 && st_db_x(db, "UPDATE billing.plans SET is_default = false"
+    if (st_db_begin(db) < 0 || lock_open_month(db, &open) < 0) {
+        fail_txn(req, db, "plan");
+        st_db_put(db);
+        return;
+    }
+    if (dflt >= 0) {
+        /* The default plan prices unassigned tenants of every open month: it
+         * may not move while a month's invoices are being made. */
+        PGresult *q = st_db_q0(db, "SELECT 1 FROM billing.issue_queue LIMIT 1");
+        int busy = !q || PQntuples(q) > 0;
+        PQclear(q);
+        if (busy) {
+            st_db_rollback(db);
+            st_db_put(db);
+            st_http_reply_error(req, 409, "conflict", "a month is being issued; try again");
+            return;
+        }
+    }
+    if ((dflt == 1 && st_db_x(db, "UPDATE billing.plans SET is_default = false"
                                   " WHERE is_default AND id <> $1", id) < 0) ||
         (n = st_db_x(db, "UPDATE billing.plans SET name = coalesce($2, name),"
                          " description = coalesce($3, description),"

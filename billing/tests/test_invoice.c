@@ -525,6 +525,66 @@ static void test_issued_invoice_never_changes(void)
     st_resp_free(&r);
 }
 
+/* Issue June and July "by hand" up to the crash point: step 1 done, no
+ * invoice stored. Maintenance finishes June; issuing July again finishes it. */
+static void test_half_issued_month_is_finished(void)
+{
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    char b[37];
+    strcpy(b, bl_uuid());
+    for (int m = 6; m <= 7; m++) {
+        bl_tsample s = {.tenant = tb, .instance = i3, .boot = b, .seq = m,
+                        .at_us = bl_t(2025, m, 2, 3, 0, 0), .cycles = m * 1000000000LL};
+        bl_json_sample(&j, &s);
+    }
+    st_resp r;
+    bl_post(&srv, bl_json_end(&j), NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    for (int m = 6; m <= 7; m++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "WITH s AS (UPDATE billing.state SET issued_through = '2025-%02d-01',"
+                 " issue_started_at = '2025-%02d-01 09:00+00' RETURNING 1)"
+                 " INSERT INTO billing.issue_queue SELECT DISTINCT '2025-%02d-01'::date, tenant_id"
+                 " FROM billing.usage_hourly, s WHERE period = '2025-%02d-01' RETURNING 1",
+                 m, m + 1, m, m);
+        char *v = bl_sql(&srv, sql);
+        ST_ASSERT_STR_EQ(v, "1");
+        free(v);
+        if (m == 7)
+            break;
+        admin("GET", "/v1/billing/periods", NULL, 200, &r);
+        ST_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(r.json, "issuing"), 0)),
+                         "2025-06");
+        st_resp_free(&r);
+        char path[128];
+        snprintf(path, sizeof path, "/v1/billing/plans/%s", prem_id);
+        admin("PATCH", path, "{\"default\":true}", 409, &r); /* not while issuing */
+        st_resp_free(&r);
+        int status;
+        char *out = bl_cli(&srv, "maintenance", NULL, &status);
+        ST_ASSERT_INT_EQ(status, 0);
+        free(out);
+        ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.issue_queue"), 0);
+        ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT number FROM billing.invoices"
+                                          " WHERE period = '2025-06-01'"), 4);
+    }
+    admin("POST", "/v1/billing/periods/2025-07/issue", NULL, 201, &r);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 1);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "first_number")), 5);
+    st_resp_free(&r);
+    char *when = bl_sql(&srv, "SELECT issued_at FROM billing.invoices WHERE number = 5");
+    ST_ASSERT_STR_EQ(when, "2025-08-01 09:00:00+00"); /* the issue time of step 1 */
+    free(when);
+    admin("POST", "/v1/billing/periods/2025-07/issue", NULL, 409, &r);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT max(number) - min(number) + 1 - count(*)"
+                                      " FROM billing.invoices"), 0);
+}
+
 static void test_plan_changes_are_checked(void)
 {
     st_resp r;
@@ -569,10 +629,10 @@ static void test_plan_changes_are_checked(void)
     admin("POST", "/v1/billing/plans", body, 201, &r);
     char spare[37];
     strcpy(spare, json_string_value(json_object_get(r.json, "id")));
-    /* Created after May was issued: its first version starts in June. */
+    /* Created after July was issued: its first version starts in August. */
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(
                          json_array_get(json_object_get(r.json, "versions"), 0), "effective_from")),
-                     "2025-06-01T00:00:00Z");
+                     "2025-08-01T00:00:00Z");
     st_resp_free(&r);
     snprintf(path, sizeof path, "/v1/billing/plans/%s", spare);
     admin("PATCH", path, "{\"description\":\"kept for later\"}", 200, &r);
@@ -598,6 +658,7 @@ static CU_TestInfo tests[] = {
     {"JSON, CSV, HTML and PDF carry every line", test_every_format_carries_every_line},
     {"tenants see only their own invoices", test_tenants_see_only_their_invoices},
     {"an issued invoice never changes; late usage goes to the next", test_issued_invoice_never_changes},
+    {"a half-issued month is finished, numbers without gaps", test_half_issued_month_is_finished},
     {"plan changes are validated", test_plan_changes_are_checked},
     CU_TEST_INFO_NULL,
 };

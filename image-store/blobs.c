@@ -8,17 +8,17 @@
  * bytes. Both paths therefore run under a PostgreSQL advisory lock keyed by
  * the blob's hash (the first 64 bits of it), held on one pooled connection:
  *
- *   commit: lock(B); store.put(B); BEGIN; blob row; image saving -> active;
- *           COMMIT; unlock(B)
+ *   commit: lock(B); blob row; store.put(B); image saving -> active; unlock(B)
  *   gc:     lock(B); if no active image has checksum B: store.remove(B),
  *           delete the blob row; unlock(B)
  *
  * so a blob is only ever removed while no commit of it is in flight, and a
  * commit always finds its bytes in the store when it activates the image.
  * A crash between store.remove and the row delete leaves a row for a missing
- * blob: harmless, since put() always checks the store, never the row. A
- * crash after store.put but before the commit leaves an unreferenced blob
- * that img_reap() collects later.
+ * blob: harmless, since put() always checks the store, never the row. The
+ * row is written before put(), so a crash after put() but before the image
+ * became active leaves a row no active image uses, which img_reap()
+ * collects (removing the blob).
  */
 #include "images.h"
 #include "stratus/log.h"
@@ -51,26 +51,27 @@ int img_blob_commit(img_svc *s, const char *id, const char *tmp, const char *sha
         st_db_put(db);
         return -EAGAIN;
     }
-    int rc = s->store->ops->put(s->store, tmp, sha, size, err, errlen);
+    char sz[24], vsz[24];
+    snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+    snprintf(vsz, sizeof vsz, "%llu", (unsigned long long)vsize);
+    /* The row first: a crash after put() then leaves a row the reaper finds. */
+    int rc = st_db_x(db, "INSERT INTO images.blobs (sha256, size_bytes, backend)"
+                         " VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+                     sha, sz, s->store->ops->name) < 0 ? -EAGAIN : 0;
+    if (rc < 0)
+        snprintf(err, errlen, "the image database failed: %s", st_db_error(db));
+    else
+        rc = s->store->ops->put(s->store, tmp, sha, size, err, errlen);
     long long n = -1;
     if (rc == 0) {
-        char sz[24], vsz[24];
-        snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
-        snprintf(vsz, sizeof vsz, "%llu", (unsigned long long)vsize);
-        if (st_db_begin(db) == 0 &&
-            st_db_x(db, "INSERT INTO images.blobs (sha256, size_bytes, backend)"
-                        " VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-                    sha, sz, s->store->ops->name) >= 0 &&
-            (n = st_db_x(db, "UPDATE images.images SET status = 'active', checksum = $2,"
-                             " size_bytes = $3, virtual_size_bytes = $4, status_reason = NULL,"
-                             " updated_at = now() WHERE id = $1 AND status = 'saving'",
-                         id, sha, sz, vsz)) >= 0 &&
-            st_db_commit(db) == 0) {
-            if (n == 0) {
-                snprintf(err, errlen, "the image was deleted or killed during the upload");
-                rc = -ECANCELED;
-            }
-        } else {
+        n = st_db_x(db, "UPDATE images.images SET status = 'active', checksum = $2,"
+                        " size_bytes = $3, virtual_size_bytes = $4, status_reason = NULL,"
+                        " updated_at = now() WHERE id = $1 AND status = 'saving'",
+                    id, sha, sz, vsz);
+        if (n == 0) {
+            snprintf(err, errlen, "the image was deleted or killed during the upload");
+            rc = -ECANCELED;
+        } else if (n < 0) {
             snprintf(err, errlen, "the image database failed: %s", st_db_error(db));
             rc = -EAGAIN;
         }

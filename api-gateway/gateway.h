@@ -110,24 +110,38 @@ void gw_instance_routes(gw *g);
 #define GW_INSTANCE_COLS                                                                       \
     "i.id, i.tenant_id, i.name, i.flavor_id, i.image_id, i.keypair_id, i.vcpus,"              \
     " i.memory_mib, i.disk_gib, i.state, i.task, i.power_desired, i.node_id, i.fault,"        \
-    " i.created_at, i.updated_at"
+    " i.created_at, i.updated_at, i.server_group_id,"                                        \
+    " (SELECT CASE WHEN n.disabled THEN -1 ELSE"                                              \
+    "   coalesce(extract(epoch FROM now() - n.last_heartbeat)::bigint, 2147483647) END"      \
+    "  FROM iaas.nodes n WHERE n.id = i.node_id)"
 struct st_jw;
-/* Writes one instance (a row of GW_INSTANCE_COLS) as a JSON object. */
-void gw_instance_write(struct st_jw *w, const PGresult *r, int row);
+/* Writes one instance (a row of GW_INSTANCE_COLS) as a JSON object, with
+ * host_status "up", "down" (no heartbeat for nodes.down_after) or "maintenance"
+ * (the host is disabled), null when unplaced. */
+void gw_instance_write(const gw *g, struct st_jw *w, const PGresult *r, int row);
 typedef struct gw_create_req {
-    const char *name, *flavor, *image, *keypair, *user_data, *idem;
+    const char *name, *flavor, *image, *keypair, *user_data, *server_group, *idem;
     char sha[65]; /* of the canonical body, for idempotent replays */
 } gw_create_req;
 /* Validates a create-instance body (pure: no database). 0, or -1 and err. */
 int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, char *err,
                        size_t errlen);
 
-/* scheduler.c: picks and locks a node for an instance of this size, inside
- * the caller's transaction, avoiding nodes that already failed to launch
- * `instance` (NULL for a new one). 1 placed (node_id set), 0 no host fits
- * (reason set), -1 database error. */
-int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, const char *instance,
-                char node_id[40], char *reason, size_t reasonlen);
+/* scheduler.c: picks and locks a node for an instance, inside the caller's
+ * transaction, avoiding nodes that already failed to launch `instance` and
+ * honouring its server `group` (both may be NULL). The caller holds the
+ * group's row lock. 1 placed (node_id set), 0 no host fits (reason set),
+ * -1 database error. */
+#include "sched_core.h"
+int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
+                const char *group, char node_id[40], char *reason, size_t reasonlen);
+int gw_sched_load_policy(st_db *db, gw_sched_policy *p);
+/* Locks server group `group` (NULL: none) and describes it in req, not
+ * counting `instance` itself as a member. 0, or -1 on a database error. */
+int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req);
+
+/* servergroups.c */
+void gw_server_group_routes(gw *g);
 
 /* nodes.c */
 void gw_node_routes(gw *g);

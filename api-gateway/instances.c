@@ -46,7 +46,7 @@ static int fail(gw_ctx *c)
     return DONE;
 }
 
-void gw_instance_write(st_jw *w, const PGresult *r, int row)
+void gw_instance_write(const gw *g, st_jw *w, const PGresult *r, int row)
 {
     static const char *const names[] = {"id", "tenant_id", "name", "flavor_id", "image_id",
                                         "keypair_id"};
@@ -63,6 +63,11 @@ void gw_instance_write(st_jw *w, const PGresult *r, int row)
     st_jw_kstr(w, "fault", st_db_val(r, row, 13));
     st_jw_ktime_pg(w, "created_at", st_db_val(r, row, 14));
     st_jw_ktime_pg(w, "updated_at", st_db_val(r, row, 15));
+    st_jw_kstr(w, "server_group_id", st_db_val(r, row, 16));
+    const char *age = st_db_val(r, row, 17);
+    long long a = age ? atoll(age) : 0;
+    st_jw_kstr(w, "host_status", !age ? NULL : a < 0 ? "maintenance"
+                                 : a <= g->c.node_down_after_s ? "up" : "down");
     st_jw_end(w);
 }
 
@@ -87,7 +92,7 @@ static void reply_instance(gw_ctx *c, int status, const char *id)
     }
     st_jw w;
     st_jw_init(&w);
-    gw_instance_write(&w, r, 0);
+    gw_instance_write(c->gw, &w, r, 0);
     PQclear(r);
     st_http_reply_jw(c->req, status, &w);
 }
@@ -245,22 +250,44 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
         PQclear(kp);
     }
 
+    char group_id[40] = "";
+    if (q->server_group) {
+        PGresult *sg = resolve(c, "SELECT id FROM iaas.server_groups WHERE tenant_id = $1"
+                                  " AND id = $2::uuid",
+                               "SELECT id FROM iaas.server_groups WHERE tenant_id = $1"
+                               " AND name = $2", q->server_group);
+        if (!sg)
+            return fail(c);
+        if (PQntuples(sg) != 1) {
+            PQclear(sg);
+            st_http_reply_error(c->req, 400, "invalid_request", "no such server group '%s'",
+                                q->server_group);
+            return DONE;
+        }
+        snprintf(group_id, sizeof group_id, "%s", st_db_val(sg, 0, 0));
+        PQclear(sg);
+    }
+
     rc = check_quota(c, atoi(v), atoi(m), atoi(d));
     if (rc < 0)
         return rc == RETRY ? RETRY : DONE;
-    char node[40] = "", reason[256] = "";
-    int placed = gw_schedule(c->gw, c->db, atoi(v), atoi(m), atoi(d), NULL, node, reason,
-                             sizeof reason);
+    gw_sched_req sreq = {.vcpus = atoi(v), .memory_mib = atoi(m), .disk_gib = atoi(d)};
+    if (gw_sched_lock_group(c->db, group_id[0] ? group_id : NULL, NULL, &sreq) < 0)
+        return fail(c);
+    char node[40] = "", reason[512] = "";
+    int placed = gw_schedule(c->gw, c->db, &sreq, NULL, group_id[0] ? group_id : NULL, node,
+                             reason, sizeof reason);
     if (placed < 0)
         return fail(c);
     if (st_db_x(c->db,
                 "INSERT INTO iaas.instances (id, tenant_id, name, flavor_id, image_id,"
-                " keypair_id, user_data, vcpus, memory_mib, disk_gib, node_id, state, fault)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                " keypair_id, user_data, vcpus, memory_mib, disk_gib, node_id, state, fault,"
+                " server_group_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 id, c->p.tenant_id, q->name, flavor_id, image_id,
                 keypair_id[0] ? keypair_id : NULL, q->user_data, v, m, d,
                 placed ? node : NULL, placed ? "building" : "error",
-                placed ? NULL : reason) < 0) {
+                placed ? NULL : reason, group_id[0] ? group_id : NULL) < 0) {
         if (strcmp(st_db_sqlstate(c->db), "23514") != 0)
             return fail(c);
         st_http_reply_error(c->req, 400, "invalid_request",
@@ -279,14 +306,16 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
 
 int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"name", "flavor", "image", "keypair", "user_data", NULL};
+    static const char *const keys[] = {"name", "flavor", "image", "keypair", "user_data",
+                                       "server_group", NULL};
     memset(q, 0, sizeof *q);
     if (st_json_only_keys(b, keys, err, errlen) < 0 ||
         st_json_get_str(b, "name", 1, 1, 63, &q->name, err, errlen) < 0 ||
         st_json_get_str(b, "flavor", 1, 1, 64, &q->flavor, err, errlen) < 0 ||
         st_json_get_str(b, "image", 1, 1, 128, &q->image, err, errlen) < 0 ||
         st_json_get_str(b, "keypair", 0, 1, 64, &q->keypair, err, errlen) < 0 ||
-        st_json_get_str(b, "user_data", 0, 0, USER_DATA_MAX, &q->user_data, err, errlen) < 0)
+        st_json_get_str(b, "user_data", 0, 0, USER_DATA_MAX, &q->user_data, err, errlen) < 0 ||
+        st_json_get_str(b, "server_group", 0, 1, 64, &q->server_group, err, errlen) < 0)
         return -1;
     if (q->user_data && !valid_base64(q->user_data)) {
         snprintf(err, errlen, "user_data must be base64");
@@ -365,7 +394,7 @@ static void h_list(gw_ctx *c)
     st_jw_key(&w, "instances");
     st_jw_arr(&w);
     for (int i = 0; i < n; i++)
-        gw_instance_write(&w, r, i);
+        gw_instance_write(c->gw, &w, r, i);
     st_jw_end(&w);
     /* a full page may have a successor: its marker is the last id */
     st_jw_kstr(&w, "next", n > 0 && n == atoi(limit) ? st_db_val(r, n - 1, 0) : NULL);

@@ -70,6 +70,7 @@ static int register_routes(gw *g)
     gw_catalog_routes(g);
     gw_instance_routes(g);
     gw_node_routes(g);
+    gw_server_group_routes(g);
     gw_openapi_routes(g);
     return 0;
 }

@@ -244,7 +244,7 @@ static void reply_instance_row(gw_ctx *c, const char *id)
     }
     st_jw w;
     st_jw_init(&w);
-    gw_instance_write(&w, r, 0);
+    gw_instance_write(c->gw, &w, r, 0);
     PQclear(r);
     st_http_reply_jw(c->req, 200, &w);
 }
@@ -263,8 +263,9 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault)
         gw_fail_db(c);
         return 1;
     }
-    PGresult *r = st_db_q(c->db, "SELECT state, vcpus, memory_mib, disk_gib FROM iaas.instances"
-                                 " WHERE id = $1 AND node_id = $2 FOR UPDATE", id, c->p.node_id);
+    PGresult *r = st_db_q(c->db, "SELECT state, vcpus, memory_mib, disk_gib, server_group_id"
+                                 " FROM iaas.instances WHERE id = $1 AND node_id = $2 FOR UPDATE",
+                          id, c->p.node_id);
     if (!r) {
         gw_fail_db(c);
         return 1;
@@ -277,7 +278,11 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault)
             st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
         return missing;
     }
-    int v = (int)st_db_int(r, 0, 1), m = (int)st_db_int(r, 0, 2), d = (int)st_db_int(r, 0, 3);
+    gw_sched_req req = {.vcpus = (int)st_db_int(r, 0, 1), .memory_mib = (int)st_db_int(r, 0, 2),
+                        .disk_gib = (int)st_db_int(r, 0, 3)};
+    char group[40] = "";
+    if (st_db_val(r, 0, 4))
+        snprintf(group, sizeof group, "%s", st_db_val(r, 0, 4));
     PQclear(r);
     const char *why = fault ? fault : "launch failed";
     r = st_db_q(c->db, "INSERT INTO iaas.instance_attempts (instance_id, node_id, fault)"
@@ -291,10 +296,15 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault)
     }
     long long tried = st_db_int(n, 0, 0);
     PQclear(n);
-    char node[40] = "", reason[256] = "";
+    char node[40] = "", reason[512] = "";
     int placed = 0;
     if (tried < c->gw->c.launch_attempts) {
-        placed = gw_schedule(c->gw, c->db, v, m, d, id, node, reason, sizeof reason);
+        if (gw_sched_lock_group(c->db, group[0] ? group : NULL, id, &req) < 0) {
+            gw_fail_db(c);
+            return 1;
+        }
+        placed = gw_schedule(c->gw, c->db, &req, id, group[0] ? group : NULL, node, reason,
+                             sizeof reason);
         if (placed < 0) {
             gw_fail_db(c);
             return 1;
@@ -384,7 +394,7 @@ static void h_node_report(gw_ctx *c)
     }
     st_jw w;
     st_jw_init(&w);
-    gw_instance_write(&w, r, 0);
+    gw_instance_write(c->gw, &w, r, 0);
     PQclear(r);
     st_http_reply_jw(c->req, 200, &w);
 }

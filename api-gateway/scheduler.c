@@ -1,81 +1,174 @@
 /*
- * scheduler.c - placing an instance on a compute node.
+ * scheduler.c - placing an instance: the snapshot and the claim.
  *
- * A first, deliberately plain scheduler: the filter keeps nodes that are
- * enabled, have sent a heartbeat recently, and have room (vCPUs with the
- * configured overcommit ratio, memory and disk without); the weigher prefers
- * the node with the most free memory (spreading load). The compute-node
- * issue replaces it with pluggable filters/weighers and the pack policy.
+ * The decision itself is sched_core.c (filters, weighers, the policy). This
+ * file loads what it needs in one query (every node with what its live
+ * instances reserve, whether it already failed this instance, whether it
+ * holds a member of the instance's server group) and then makes the choice
+ * stick when several gateways place at once:
  *
- * Placement is a claim in the database, safe with several gateways: the
- * candidate node's row is locked (FOR UPDATE) and its usage is recomputed by
- * a fresh statement after the lock is held, so under READ COMMITTED it sees
- * every placement committed before ours; if the node no longer fits, the next
- * candidate is tried. The lock is held until the caller's transaction ends,
- * so two placements on one node are serialised, never both squeezed in.
+ *   1. the caller holds its tenant's quota row and, for a grouped instance,
+ *      the server group's row (FOR UPDATE), so placements within a group are
+ *      serialised and group membership in the snapshot is current;
+ *   2. the chosen node's row is locked FOR UPDATE and its reservations are
+ *      read again by a new statement, which under READ COMMITTED sees every
+ *      placement committed before the lock was granted;
+ *   3. if the node no longer fits, it is dropped from the snapshot and the
+ *      next best is tried (a bounded number of times).
+ *
+ * The lock is held to the end of the caller's transaction, so two placements
+ * on one node are serialised and can never both squeeze in.
  */
 #include "gateway.h"
+#include "sched_core.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define MAX_TRIES 5
+#define MAX_CLAIMS 10
 
-/* usage of a node: what its live instances reserve */
-#define NODE_USAGE                                                                             \
-    "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0), coalesce(sum(disk_gib), 0)" \
-    " FROM iaas.instances WHERE node_id = $1 AND state NOT IN ('deleted', 'error')"
-
-int gw_schedule(gw *g, st_db *db, int vcpus, int memory_mib, int disk_gib, const char *instance,
-                char node_id[40], char *reason, size_t reasonlen)
+int gw_sched_load_policy(st_db *db, gw_sched_policy *p)
 {
-    char v[16], m[16], d[16], ratio[32], down[16];
-    snprintf(v, sizeof v, "%d", vcpus);
-    snprintf(m, sizeof m, "%d", memory_mib);
-    snprintf(d, sizeof d, "%d", disk_gib);
-    snprintf(ratio, sizeof ratio, "%g", g->c.cpu_overcommit);
+    PGresult *r = st_db_q0(db, "SELECT value FROM iaas.settings WHERE key = 'sched.policy'");
+    if (!r)
+        return -1;
+    *p = GW_SCHED_SPREAD;
+    if (PQntuples(r) == 1)
+        gw_sched_policy_parse(st_db_val(r, 0, 0), p);
+    PQclear(r);
+    return 0;
+}
+
+static int load_hosts(gw *g, st_db *db, const char *instance, const char *group, gw_host **out)
+{
+    char down[16];
     snprintf(down, sizeof down, "%d", g->c.node_down_after_s);
-    PGresult *cand = st_db_q(db,
-                             "WITH u AS (SELECT node_id, sum(vcpus) v, sum(memory_mib) m,"
-                             "  sum(disk_gib) d FROM iaas.instances WHERE node_id IS NOT NULL"
-                             "  AND state NOT IN ('deleted', 'error') GROUP BY node_id)"
-                             " SELECT n.id FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
-                             " WHERE NOT n.disabled"
-                             "  AND n.last_heartbeat > now() - $5::int * interval '1 second'"
-                             "  AND n.vcpus * $4::float8 >= coalesce(u.v, 0) + $1::int"
-                             "  AND n.memory_mib >= coalesce(u.m, 0) + $2::int"
-                             "  AND n.disk_gib >= coalesce(u.d, 0) + $3::int"
-                             "  AND NOT EXISTS (SELECT 1 FROM iaas.instance_attempts a"
-                             "   WHERE a.instance_id = $6::uuid AND a.node_id = n.id)"
-                             " ORDER BY n.memory_mib - coalesce(u.m, 0) DESC, n.name"
-                             " LIMIT " "5",
-                             v, m, d, ratio, down, instance);
-    if (!cand)
+    PGresult *r = st_db_q(db,
+                          "WITH u AS (SELECT node_id, count(*) n, sum(vcpus) v,"
+                          "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"
+                          "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error')"
+                          "  GROUP BY node_id)"
+                          " SELECT n.id, n.name, n.disabled,"
+                          "  coalesce(n.last_heartbeat > now() - $1::int * interval '1 second',"
+                          "   false),"
+                          "  n.vcpus, n.memory_mib, n.disk_gib, coalesce(u.v, 0), coalesce(u.m, 0),"
+                          "  coalesce(u.d, 0), coalesce(u.n, 0),"
+                          "  EXISTS (SELECT 1 FROM iaas.instance_attempts a"
+                          "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
+                          "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
+                          "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
+                          "   AND m.id IS DISTINCT FROM $2::uuid)"
+                          " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id",
+                          down, instance, group);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    gw_host *h = calloc((size_t)(n ? n : 1), sizeof *h);
+    for (int i = 0; i < n; i++) {
+        snprintf(h[i].id, sizeof h[i].id, "%s", st_db_val(r, i, 0));
+        snprintf(h[i].name, sizeof h[i].name, "%s", st_db_val(r, i, 1));
+        h[i].disabled = *st_db_val(r, i, 2) == 't';
+        h[i].alive = *st_db_val(r, i, 3) == 't';
+        h[i].vcpus = st_db_int(r, i, 4);
+        h[i].memory_mib = st_db_int(r, i, 5);
+        h[i].disk_gib = st_db_int(r, i, 6);
+        h[i].used_vcpus = st_db_int(r, i, 7);
+        h[i].used_memory_mib = st_db_int(r, i, 8);
+        h[i].used_disk_gib = st_db_int(r, i, 9);
+        h[i].instances = (int)st_db_int(r, i, 10);
+        h[i].tried = *st_db_val(r, i, 11) == 't';
+        h[i].group_member = *st_db_val(r, i, 12) == 't';
+    }
+    PQclear(r);
+    *out = h;
+    return n;
+}
+
+/* Locks the node and refreshes its reservations; 1 when it still fits. */
+static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const gw_sched_req *req)
+{
+    PGresult *lk = st_db_q(db, "SELECT vcpus, memory_mib, disk_gib, disabled FROM iaas.nodes"
+                               " WHERE id = $1 FOR UPDATE", h->id);
+    if (!lk)
+        return -1;
+    if (PQntuples(lk) != 1 || *st_db_val(lk, 0, 3) == 't') {
+        PQclear(lk);
+        return 0;
+    }
+    PGresult *us = st_db_q(db, "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0),"
+                               " coalesce(sum(disk_gib), 0), count(*) FROM iaas.instances"
+                               " WHERE node_id = $1 AND state NOT IN ('deleted', 'error')", h->id);
+    if (!us) {
+        PQclear(lk);
+        return -1;
+    }
+    h->vcpus = st_db_int(lk, 0, 0);
+    h->memory_mib = st_db_int(lk, 0, 1);
+    h->disk_gib = st_db_int(lk, 0, 2);
+    h->used_vcpus = st_db_int(us, 0, 0);
+    h->used_memory_mib = st_db_int(us, 0, 1);
+    h->used_disk_gib = st_db_int(us, 0, 2);
+    h->instances = (int)st_db_int(us, 0, 3);
+    PQclear(lk);
+    PQclear(us);
+    (void)g;
+    return gw_filter_fits_host(conf, h, req) && gw_filter_vcpus(conf, h, req) &&
+           gw_filter_memory(conf, h, req) && gw_filter_disk(conf, h, req);
+}
+
+int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req)
+{
+    req->group = GW_GROUP_NONE;
+    req->group_has_members = 0;
+    if (!group)
+        return 0;
+    PGresult *r = st_db_q(db, "SELECT g.policy, EXISTS (SELECT 1 FROM iaas.instances m"
+                              "  WHERE m.server_group_id = g.id AND m.node_id IS NOT NULL"
+                              "  AND m.state NOT IN ('deleted', 'error')"
+                              "  AND m.id IS DISTINCT FROM $2::uuid)"
+                              " FROM iaas.server_groups g WHERE g.id = $1 FOR UPDATE OF g",
+                          group, instance);
+    if (!r)
+        return -1;
+    if (PQntuples(r) == 1) {
+        req->group = !strcmp(st_db_val(r, 0, 0), "affinity") ? GW_GROUP_AFFINITY
+                                                              : GW_GROUP_ANTI_AFFINITY;
+        req->group_has_members = *st_db_val(r, 0, 1) == 't';
+    }
+    PQclear(r);
+    return 0;
+}
+
+int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
+                const char *group, char node_id[40], char *reason, size_t reasonlen)
+{
+    gw_sched_conf conf = {.cpu_overcommit = g->c.cpu_overcommit};
+    if (gw_sched_load_policy(db, &conf.policy) < 0)
+        return -1;
+    gw_host *hosts = NULL;
+    int n = load_hosts(g, db, instance, group, &hosts);
+    if (n < 0)
         return -1;
     int placed = 0;
-    for (int i = 0; i < PQntuples(cand) && i < MAX_TRIES && !placed; i++) {
-        const char *id = st_db_val(cand, i, 0);
-        PGresult *lk = st_db_q(db, "SELECT vcpus, memory_mib, disk_gib FROM iaas.nodes"
-                                   " WHERE id = $1 AND NOT disabled FOR UPDATE", id);
-        PGresult *us = lk && PQntuples(lk) == 1 ? st_db_q(db, NODE_USAGE, id) : NULL;
-        if (!lk || (PQntuples(lk) == 1 && !us)) {
-            PQclear(lk);
-            PQclear(cand);
+    for (int attempt = 0; attempt < MAX_CLAIMS && !placed; attempt++) {
+        int best = gw_sched_pick(&conf, hosts, n, req, reason, reasonlen);
+        if (best < 0)
+            break;
+        int ok = claim(g, db, &hosts[best], &conf, req);
+        if (ok < 0) {
+            free(hosts);
             return -1;
         }
-        if (us && st_db_int(lk, 0, 0) * g->c.cpu_overcommit >= st_db_int(us, 0, 0) + vcpus &&
-            st_db_int(lk, 0, 1) >= st_db_int(us, 0, 1) + memory_mib &&
-            st_db_int(lk, 0, 2) >= st_db_int(us, 0, 2) + disk_gib) {
-            snprintf(node_id, 40, "%s", id);
+        if (ok) {
+            snprintf(node_id, 40, "%s", hosts[best].id);
             placed = 1;
+        } else {
+            hosts[best].disabled = 1; /* filled up meanwhile: next best */
         }
-        PQclear(us);
-        PQclear(lk);
     }
-    if (!placed)
-        snprintf(reason, reasonlen,
-                 "no valid host: no enabled, healthy node has %d vCPUs, %d MiB and %d GiB free",
-                 vcpus, memory_mib, disk_gib);
-    PQclear(cand);
+    free(hosts);
+    if (!placed && reason[0] == 0)
+        snprintf(reason, reasonlen, "no valid host: every candidate filled up meanwhile");
     return placed;
 }

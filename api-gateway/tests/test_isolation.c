@@ -20,7 +20,7 @@ static gwt T;
 static gwt_tenant A, B;
 static char *node;
 static char flavor[40], image[40];
-static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40];
+static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40], a_group[40];
 static char a_apikey_secret[128];
 
 static const char *KEY =
@@ -54,10 +54,14 @@ static int suite_init(void)
     snprintf(a_apikey_secret, sizeof a_apikey_secret, "%s",
              json_string_value(json_object_get(r.json, "key")));
     st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/server-groups", A.member,
+             "{\"name\":\"a-group\",\"policy\":\"anti-affinity\"}");
+    id_of(&r, a_group);
+    st_resp_free(&r);
     if (gwt_create_instance(&T, A.member, "a-vm", "m1.small", image, NULL, a_instance) != 202)
         return -1;
     gwt_report(&T, node, a_instance, "active", gwt_instance_generation(&T, NULL, a_instance));
-    return !a_keypair[0] || !a_image[0] || !a_apikey[0];
+    return !a_keypair[0] || !a_image[0] || !a_apikey[0] || !a_group[0];
 }
 
 static int suite_clean(void)
@@ -85,6 +89,8 @@ static const route_case *case_for(const char *method, const char *path)
     if (!strncmp(path, "/v1/instances/{id}", 18)) {
         c.id = a_instance;
         c.body = "{\"action\":\"stop\"}";
+    } else if (!strncmp(path, "/v1/server-groups/{id}", 22)) {
+        c.id = a_group;
     } else if (!strncmp(path, "/v1/keypairs/{id}", 17)) {
         c.id = a_keypair;
     } else if (!strncmp(path, "/v1/images/{id}", 15)) {
@@ -210,8 +216,8 @@ static void test_bodies_cannot_reference_other_tenants_objects(void)
 static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
-                           "/v1/tenants", "/v1/quotas"};
-    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id};
+                           "/v1/tenants", "/v1/quotas", "/v1/server-groups"};
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         st_resp r;
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);

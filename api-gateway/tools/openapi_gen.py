@@ -30,6 +30,10 @@ schemas = {
                "status": {"type": "string", "enum": ["queued", "saving", "active", "killed", "deleted"]},
                "disk_format": {"type": "string", "enum": ["raw", "qcow2"]}, "size_bytes": nullable(INT),
                "checksum": nullable(STR), "min_disk_gib": INT, "min_memory_mib": INT, "created_at": TS, "updated_at": TS}),
+ "ServerGroup": obj({"id": UUID, "name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]},
+                     "members": {"type": "array", "items": UUID}, "created_at": TS}),
+ "Scheduler": obj({"policy": {"type": "string", "enum": ["spread", "pack"]}, "cpu_overcommit": {"type": "number"},
+                   "nodes": INT, "nodes_up": INT, "empty_nodes": {"type": "array", "items": STR, "description": "nodes no instance holds: they could be powered off"}}),
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}),
  "Resources": obj({"instances": INT, "vcpus": INT, "memory_mib": INT, "disk_gib": INT}),
  "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}),
@@ -38,7 +42,9 @@ schemas = {
                   "state": {"type": "string", "enum": ["building", "active", "stopped", "deleting", "deleted", "error"]},
                   "task": nullable({"type": "string", "enum": ["starting", "stopping", "rebooting"]}),
                   "power_desired": {"type": "string", "enum": ["running", "stopped"]},
-                  "node_id": nullable(UUID), "fault": nullable(STR), "created_at": TS, "updated_at": TS}),
+                  "node_id": nullable(UUID), "fault": nullable(STR), "created_at": TS, "updated_at": TS,
+                  "server_group_id": nullable(UUID),
+                  "host_status": nullable({"type": "string", "enum": ["up", "down", "maintenance"], "description": "the health of the instance's host; down: its node stopped sending heartbeats"})}),
  "Node": obj({"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "disabled": BOOL,
               "state": {"type": "string", "enum": ["up", "down", "disabled"]},
               "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}), "used": S("Resources"),
@@ -135,7 +141,8 @@ add("GET", "/v1/quotas", op("The tenant's quota limits and usage", "tenant-read"
 add("POST", "/v1/instances", op("Create an instance", "tenant-write",
     [ok(202, "accepted; building (or error with the reason when no host fits)", S("Instance")), {"409": ERR("quota exceeded")}, {"422": ERR("Idempotency-Key reused with a different request")}],
     body=obj({"name": STR, "flavor": {"type": "string", "description": "flavor id or name"}, "image": {"type": "string", "description": "image id or name"},
-              "keypair": {"type": "string", "description": "keypair id or name"}, "user_data": {"type": "string", "format": "byte", "maxLength": 65536}}, ["name", "flavor", "image"]),
+              "keypair": {"type": "string", "description": "keypair id or name"},
+              "server_group": {"type": "string", "description": "server group id or name"}, "user_data": {"type": "string", "format": "byte", "maxLength": 65536}}, ["name", "flavor", "image"]),
     params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}, "description": "a retried create with the same key and body returns the first instance"}]))
 add("GET", "/v1/instances", op("The tenant's instances, oldest first, in pages", "tenant-read",
     [ok(200, "a page; next is the marker for the following page, null at the end", obj({"instances": {"type": "array", "items": S("Instance")}, "next": nullable(UUID)}))],
@@ -145,6 +152,14 @@ add("GET", "/v1/instances/{id}", op("An instance", "tenant-read", [ok(200, "the 
 add("DELETE", "/v1/instances/{id}", op("Delete an instance (deleting until its node confirms)", "tenant-write", [ok(202, "accepted"), {"404": NF}, {"409": CONF}], params=[P("id")]))
 add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active) or reboot (active)", "tenant-write",
     [ok(202, "accepted", S("Instance")), {"404": NF}, {"409": CONF}], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]}}, ["action"]), params=[P("id")]))
+add("POST", "/v1/server-groups", op("Create a server group", "tenant-write", [ok(201, "created", S("ServerGroup")), {"409": ERR("name taken")}],
+    body=obj({"name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]}}, ["name", "policy"])))
+add("GET", "/v1/server-groups", op("The tenant's server groups", "tenant-read", [ok(200, "groups", lst("server_groups", "ServerGroup"))]))
+add("GET", "/v1/server-groups/{id}", op("A server group and its members", "tenant-read", [ok(200, "the group", S("ServerGroup")), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/server-groups/{id}", op("Delete a server group (members stay, ungrouped)", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/scheduler", op("The placement policy and which nodes are empty", "cloud-admin", [ok(200, "scheduler", S("Scheduler"))]))
+add("PUT", "/v1/scheduler", op("Choose the placement policy: spread (performance) or pack (power)", "cloud-admin",
+    [ok(200, "scheduler", S("Scheduler"))], body=obj({"policy": {"type": "string", "enum": ["spread", "pack"]}}, ["policy"])))
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))

@@ -1,0 +1,62 @@
+/*
+ * sched_core.h - the placement decision, as a pure function over a snapshot
+ * of the hosts (no database): filters remove hosts that cannot take the
+ * instance, weighers rank the rest. scheduler.c loads the snapshot and makes
+ * the claim; bench/gateway and the unit tests call gw_sched_pick() directly.
+ */
+#ifndef GW_SCHED_CORE_H
+#define GW_SCHED_CORE_H
+
+#include <stddef.h>
+
+typedef enum gw_sched_policy {
+    GW_SCHED_SPREAD, /* balance load: prefer the emptiest host (performance) */
+    GW_SCHED_PACK,   /* fill hosts: prefer the fullest host that fits (power) */
+} gw_sched_policy;
+
+typedef struct gw_host {
+    char id[40];
+    char name[64];
+    int disabled;
+    int alive;        /* heartbeat within nodes.down_after */
+    long long vcpus, memory_mib, disk_gib;      /* capacity */
+    long long used_vcpus, used_memory_mib, used_disk_gib;
+    int instances;
+    int tried;        /* already failed to launch this instance */
+    int group_member; /* holds a live member of the instance's server group */
+} gw_host;
+
+typedef struct gw_sched_req {
+    int vcpus, memory_mib, disk_gib;
+    enum { GW_GROUP_NONE, GW_GROUP_AFFINITY, GW_GROUP_ANTI_AFFINITY } group;
+    int group_has_members; /* affinity binds only once a member is placed */
+} gw_sched_req;
+
+typedef struct gw_sched_conf {
+    gw_sched_policy policy;
+    double cpu_overcommit; /* vCPUs placed per physical CPU */
+} gw_sched_conf;
+
+/*
+ * The index of the best host, or -1 with why (which filter removed how many
+ * hosts) written for the tenant's fault message.
+ */
+int gw_sched_pick(const gw_sched_conf *conf, const gw_host *hosts, int n, const gw_sched_req *req,
+                  char *why, size_t whylen);
+
+/* The filters, exposed for the unit tests: 1 when host h passes. */
+int gw_filter_enabled(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_alive(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_not_tried(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_fits_host(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_vcpus(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_memory(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_disk(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_group(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+/* The weigher: higher is better, in [0, 1]. */
+double gw_weigh(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+
+const char *gw_sched_policy_name(gw_sched_policy p);
+int gw_sched_policy_parse(const char *s, gw_sched_policy *out);
+
+#endif

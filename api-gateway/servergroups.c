@@ -1,0 +1,166 @@
+/*
+ * servergroups.c - server groups, and the cloud's placement policy.
+ *
+ * A server group is a tenant's statement about where its instances go:
+ * "affinity" keeps members on one host (low latency between them),
+ * "anti-affinity" puts each on a different host (one host failing takes only
+ * one down). Instances join a group at creation ("server_group" in POST
+ * /v1/instances); the scheduler enforces it under a lock on the group's row.
+ *
+ * The placement policy (spread or pack) is the cloud admin's, stored in
+ * iaas.settings so every gateway places the same way.
+ */
+#include "gateway.h"
+#include "sched_core.h"
+#include "stratus/json.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define GROUP_JSON                                                                             \
+    "json_build_object('id', g.id, 'name', g.name, 'policy', g.policy,"                        \
+    " 'members', coalesce((SELECT json_agg(i.id ORDER BY i.created_at) FROM iaas.instances i"  \
+    "  WHERE i.server_group_id = g.id AND i.state <> 'deleted'), '[]'),"                       \
+    " 'created_at', iaas.ts(g.created_at))"
+
+static void h_group_create(gw_ctx *c)
+{
+    static const char *const keys[] = {"name", "policy", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *name = NULL, *policy = NULL;
+    char err[256], id[40];
+    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "policy", 1, 1, 16, &policy, err, sizeof err), err) < 0)
+        return;
+    if (strcmp(policy, "affinity") && strcmp(policy, "anti-affinity")) {
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "policy must be affinity or anti-affinity");
+        return;
+    }
+    st_uuid_v4(id);
+    PGresult *r = st_db_q(c->db, "WITH g AS (INSERT INTO iaas.server_groups (id, tenant_id, name,"
+                                 " policy) VALUES ($1, $2, $3, $4) RETURNING *)"
+                                 " SELECT " GROUP_JSON "::text FROM g",
+                          id, c->p.tenant_id, name, policy);
+    if (!r) {
+        if (st_db_unique_violation(c->db))
+            st_http_reply_error(c->req, 409, "conflict", "a server group named '%s' exists", name);
+        else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
+            st_http_reply_error(c->req, 400, "invalid_request",
+                                "group names are letters, digits, '.', '_' and '-'");
+        else
+            gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 201, r, "server group");
+    PQclear(r);
+}
+
+static void h_group_list(gw_ctx *c)
+{
+    PGresult *r = st_db_q(c->db, "SELECT json_build_object('server_groups', coalesce(json_agg("
+                                 GROUP_JSON " ORDER BY g.name), '[]'))::text"
+                                 " FROM iaas.server_groups g WHERE g.tenant_id = $1",
+                          c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "server group");
+    PQclear(r);
+}
+
+static void h_group_show(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    PGresult *r = st_db_q(c->db, "SELECT " GROUP_JSON "::text FROM iaas.server_groups g"
+                                 " WHERE g.tenant_id = $1 AND g.id = $2", c->p.tenant_id, id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "server group");
+    PQclear(r);
+}
+
+static void h_group_delete(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    long long n = st_db_x(c->db, "DELETE FROM iaas.server_groups WHERE tenant_id = $1 AND id = $2",
+                          c->p.tenant_id, id);
+    if (n < 0)
+        gw_fail_db(c);
+    else if (n == 0)
+        st_http_reply_error(c->req, 404, "not_found", "no such server group");
+    else
+        st_http_reply_json(c->req, 204, NULL);
+}
+
+static void scheduler_reply(gw_ctx *c)
+{
+    gw_sched_policy p;
+    char down[16];
+    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    PGresult *r = gw_sched_load_policy(c->db, &p) < 0 ? NULL :
+        st_db_q(c->db, "SELECT count(*),"
+                       " count(*) FILTER (WHERE NOT n.disabled AND"
+                       "  n.last_heartbeat > now() - $1::int * interval '1 second'),"
+                       " coalesce(json_agg(n.name ORDER BY n.name) FILTER (WHERE NOT EXISTS ("
+                       "  SELECT 1 FROM iaas.instances i WHERE i.node_id = n.id"
+                       "  AND i.state NOT IN ('deleted', 'error'))), '[]')::text"
+                       " FROM iaas.nodes n", down);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    json_t *empty = json_loads(st_db_val(r, 0, 2), 0, NULL);
+    st_http_reply_json(c->req, 200,
+                       json_pack("{s:s, s:f, s:I, s:I, s:o}", "policy", gw_sched_policy_name(p),
+                                 "cpu_overcommit", c->gw->c.cpu_overcommit, "nodes",
+                                 (json_int_t)st_db_int(r, 0, 0), "nodes_up",
+                                 (json_int_t)st_db_int(r, 0, 1), "empty_nodes",
+                                 empty ? empty : json_array()));
+    PQclear(r);
+}
+
+static void h_scheduler_show(gw_ctx *c) { scheduler_reply(c); }
+
+static void h_scheduler_set(gw_ctx *c)
+{
+    static const char *const keys[] = {"policy", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    const char *policy = NULL;
+    char err[256];
+    gw_sched_policy p;
+    if (gw_check(c, st_json_get_str(b, "policy", 1, 1, 16, &policy, err, sizeof err), err) < 0)
+        return;
+    if (gw_sched_policy_parse(policy, &p) < 0) {
+        st_http_reply_error(c->req, 400, "invalid_request", "policy must be spread or pack");
+        return;
+    }
+    if (st_db_x(c->db, "INSERT INTO iaas.settings (key, value) VALUES ('sched.policy', $1)"
+                       " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", policy) < 0) {
+        gw_fail_db(c);
+        return;
+    }
+    scheduler_reply(c);
+}
+
+void gw_server_group_routes(gw *g)
+{
+    gw_route(g, "POST /v1/server-groups", GW_TENANT_WRITE, h_group_create);
+    gw_route(g, "GET /v1/server-groups", GW_TENANT_READ, h_group_list);
+    gw_route(g, "GET /v1/server-groups/{id}", GW_TENANT_READ, h_group_show);
+    gw_route(g, "DELETE /v1/server-groups/{id}", GW_TENANT_WRITE, h_group_delete);
+    gw_route(g, "GET /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_show);
+    gw_route(g, "PUT /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_set);
+}

@@ -1,0 +1,321 @@
+/* Placement against real gateways and PostgreSQL: the admin's policy and
+ * its visible effect (empty nodes under pack), server groups, disabled and
+ * down hosts, and two gateways placing at once on a host with room for ten. */
+#include "gwt.h"
+#include "st_test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static gwt T;
+static gwt_tenant A;
+static char flavor[40], image[40];
+static char *nodes[3];
+static char node_ids[3][40];
+static const char *names[3] = {"pa", "pb", "pc"};
+
+static void node_id_of(const char *name, char out[40])
+{
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/v1/nodes", T.admin_token, NULL);
+    json_t *it;
+    size_t i;
+    out[0] = 0;
+    json_array_foreach(json_object_get(r.json, "nodes"), i, it)
+        if (!strcmp(json_string_value(json_object_get(it, "name")), name))
+            snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
+    st_resp_free(&r);
+}
+
+static int suite_init(void)
+{
+    gwt_start(&T, "gw_place", NULL);
+    gwt_make_tenant(&T, "place", &A);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", A.id);
+    gwt_status(&T, "PUT", path, T.admin_token, "{\"instances\":100,\"vcpus\":100}");
+    gwt_make_catalog(&T, flavor, image); /* m1.small: 1 vCPU, 512 MiB, 10 GiB */
+    for (int i = 0; i < 3; i++) {
+        nodes[i] = gwt_make_node(&T, names[i], 4, 4096, 1000);
+        node_id_of(names[i], node_ids[i]);
+    }
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    for (int i = 0; i < 3; i++)
+        free(nodes[i]);
+    gwt_free_tenant(&A);
+    gwt_stop(&T);
+    return 0;
+}
+
+/* Which of the three nodes holds the instance (-1: none). */
+static int where(const char *id)
+{
+    char *n = gwt_instance_field(&T, A.member, id, "node_id");
+    int at = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(n, node_ids[i]))
+            at = i;
+    free(n);
+    return at;
+}
+
+static void delete_all(void)
+{
+    st_resp r;
+    gwt_call(&T, &r, "GET", "/v1/instances?limit=1000", A.member, NULL);
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "instances"), i, it) {
+        const char *id = json_string_value(json_object_get(it, "id"));
+        char path[128];
+        snprintf(path, sizeof path, "/v1/instances/%s", id);
+        gwt_status(&T, "DELETE", path, A.member, NULL);
+        for (int k = 0; k < 3; k++)
+            gwt_report(&T, nodes[k], id, "deleted", gwt_instance_generation(&T, NULL, id));
+    }
+    st_resp_free(&r);
+}
+
+static void set_policy(const char *p)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"policy\":\"%s\"}", p);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", T.admin_token, body), 200);
+}
+
+static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
+{
+    set_policy("pack");
+    int count[3] = {0};
+    for (int i = 0; i < 4; i++) {
+        char id[40], name[16];
+        snprintf(name, sizeof name, "pk-%d", i);
+        ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, name, "m1.small", image, NULL, id), 202);
+        int at = where(id);
+        CU_ASSERT_FATAL(at >= 0);
+        count[at]++;
+    }
+    int full = count[0] == 4 || count[1] == 4 || count[2] == 4;
+    CU_ASSERT_TRUE(full);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/scheduler", T.admin_token, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "policy")), "pack");
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "empty_nodes")), 2);
+    st_resp_free(&r);
+    gwt_call(&T, &r, "GET", "/v1/nodes", T.admin_token, NULL);
+    int empty = 0;
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "nodes"), i, it)
+        empty += json_is_true(json_object_get(it, "empty"));
+    ST_ASSERT_INT_EQ(empty, 2);
+    st_resp_free(&r);
+    /* spread then puts the next instances on the empty hosts */
+    set_policy("spread");
+    for (int k = 0; k < 2; k++) {
+        char id[40];
+        ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "sp", "m1.small", image, NULL, id), 202);
+        int at = where(id);
+        CU_ASSERT_FATAL(at >= 0);
+        ST_ASSERT_INT_EQ(count[at], 0);
+        count[at]++;
+    }
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", T.admin_token,
+                                "{\"policy\":\"random\"}"), 400);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", A.admin, "{\"policy\":\"pack\"}"), 403);
+    delete_all();
+}
+
+static void test_server_groups_place_together_or_apart(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/server-groups", A.member,
+                              "{\"name\":\"apart\",\"policy\":\"anti-affinity\"}"), 201);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/server-groups", A.member,
+                                "{\"name\":\"x\",\"policy\":\"sometimes\"}"), 400);
+    int seen[3] = {0};
+    char body[256], id[40];
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body, "{\"name\":\"ap-%d\",\"flavor\":\"m1.small\",\"image\":\"%s\","
+                 "\"server_group\":\"apart\"}", i, image);
+        gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
+        ST_ASSERT_INT_EQ(r.status, 202);
+        snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
+        st_resp_free(&r);
+        int at = where(id);
+        CU_ASSERT_FATAL(at >= 0);
+        ST_ASSERT_INT_EQ(seen[at], 0);
+        seen[at] = 1;
+    }
+    /* a fourth member has nowhere to go */
+    snprintf(body, sizeof body, "{\"name\":\"ap-3\",\"flavor\":\"m1.small\",\"image\":\"%s\","
+             "\"server_group\":\"apart\"}", image);
+    gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "error");
+    CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(r.json, "fault")) ?: "",
+                                  "server group"));
+    st_resp_free(&r);
+    delete_all();
+
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/server-groups", A.member,
+                                "{\"name\":\"together\",\"policy\":\"affinity\"}"), 201);
+    int first = -1;
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body, "{\"name\":\"tg-%d\",\"flavor\":\"m1.small\",\"image\":\"%s\","
+                 "\"server_group\":\"together\"}", i, image);
+        gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
+        snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
+        st_resp_free(&r);
+        int at = where(id);
+        if (first < 0)
+            first = at;
+        ST_ASSERT_INT_EQ(at, first);
+    }
+    gwt_call(&T, &r, "GET", "/v1/server-groups", A.reader, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, id));
+    st_resp_free(&r);
+    delete_all();
+}
+
+static void test_disabled_and_down_hosts_get_nothing(void)
+{
+    char path[256], id[40];
+    /* disable pa and pb: everything goes to pc */
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[i]);
+        ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":true}"), 200);
+    }
+    for (int k = 0; k < 3; k++) {
+        ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "d", "m1.small", image, NULL, id), 202);
+        ST_ASSERT_INT_EQ(where(id), 2);
+    }
+    char *hs = gwt_instance_field(&T, A.member, id, "host_status");
+    ST_ASSERT_STR_EQ(hs, "up");
+    free(hs);
+    /* pc stops sending heartbeats: it is down, its instances say so, and
+     * nothing new lands there */
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE iaas.nodes SET last_heartbeat = now() - interval '1 hour'"
+             " WHERE id = '%s'", node_ids[2]);
+    gwt_sql(&T, sql);
+    hs = gwt_instance_field(&T, A.member, id, "host_status");
+    ST_ASSERT_STR_EQ(hs, "down");
+    free(hs);
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[2]);
+    gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "down");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "nowhere", "m1.small", image, NULL, id), 202);
+    char *st = gwt_instance_field(&T, A.member, id, "state");
+    ST_ASSERT_STR_EQ(st, "error");
+    free(st);
+    char *fault = gwt_instance_field(&T, A.member, id, "fault");
+    CU_ASSERT_PTR_NOT_NULL(strstr(fault, "2 disabled"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(fault, "1 down"));
+    free(fault);
+    /* back to normal */
+    gwt_heartbeat(&T, nodes[2], 4, 4096, 1000);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[i]);
+        gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":false}");
+    }
+    delete_all();
+}
+
+typedef struct placer {
+    const gwt *g;
+    const char *token;
+    char name[16];
+    long status;
+    char state[16];
+} placer;
+
+static void *place(void *arg)
+{
+    placer *p = arg;
+    char *b = st_jsonf("{s:s, s:s, s:s}", "name", p->name, "flavor", "m1.small", "image", image);
+    st_resp r;
+    gwt_call(p->g, &r, "POST", "/v1/instances", p->token, b);
+    free(b);
+    p->status = r.status;
+    const char *s = json_string_value(json_object_get(r.json, "state"));
+    snprintf(p->state, sizeof p->state, "%s", s ? s : "");
+    st_resp_free(&r);
+    return NULL;
+}
+
+static void test_two_gateways_never_overfill_a_host(void)
+{
+    /* one host with room for exactly ten m1.small (5120 MiB), the others off */
+    char *solo = gwt_make_node(&T, "solo", 16, 5120, 1000);
+    char solo_id[40], path[256];
+    node_id_of("solo", solo_id);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[i]);
+        gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":true}");
+    }
+    gwt g2;
+    gwt_start_peer(&g2, &T, NULL);
+    /* One tenant per request: quota locks are per tenant, so only the claim
+     * on the node stands between these placements. A cloud admin may scope
+     * a token to any tenant, which makes twenty tenants cheap. */
+    enum { N = 20 };
+    char *tokens[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "race-%d", i);
+        char *b = st_jsonf("{s:s}", "name", name);
+        ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/tenants", T.admin_token, b), 201);
+        free(b);
+        tokens[i] = gwt_signin(&T, "admin", "admin-password-1", name);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(tokens[i]);
+    }
+    pthread_t th[N];
+    placer p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = (placer){.g = i % 2 ? &g2 : &T, .token = tokens[i]};
+        snprintf(p[i].name, sizeof p[i].name, "race-%d", i);
+        pthread_create(&th[i], NULL, place, &p[i]);
+    }
+    int building = 0, error = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ST_ASSERT_INT_EQ(p[i].status, 202);
+        building += !strcmp(p[i].state, "building");
+        error += !strcmp(p[i].state, "error");
+        free(tokens[i]);
+    }
+    ST_ASSERT_INT_EQ(building, 10);
+    ST_ASSERT_INT_EQ(error, N - 10);
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/nodes/%s", solo_id);
+    gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
+    json_t *used = json_object_get(r.json, "used");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(used, "memory_mib")), 5120);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(used, "instances")), 10);
+    st_resp_free(&r);
+    gwt_stop(&g2);
+    free(solo);
+}
+
+static CU_TestInfo tests[] = {
+    {"pack fills one host and reports the empty ones; spread uses them", test_pack_fills_one_host_and_reports_the_empty_ones},
+    {"server groups place members together or apart", test_server_groups_place_together_or_apart},
+    {"disabled and down hosts get nothing; instances show host down", test_disabled_and_down_hosts_get_nothing},
+    {"two gateways placing at once never overfill a host", test_two_gateways_never_overfill_a_host},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"placement", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

@@ -1,0 +1,171 @@
+/* The placement decision on its own (sched_core.c, no database): every
+ * filter, the weigher, both policies, tie-breaking, and the reason given
+ * when no host fits. */
+#include "sched_core.h"
+#include "st_test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static gw_host host(const char *name, long long v, long long m, long long d, long long uv,
+                    long long um, long long ud, int n)
+{
+    gw_host h = {.alive = 1, .vcpus = v, .memory_mib = m, .disk_gib = d, .used_vcpus = uv,
+                 .used_memory_mib = um, .used_disk_gib = ud, .instances = n};
+    snprintf(h.name, sizeof h.name, "%s", name);
+    snprintf(h.id, sizeof h.id, "id-%s", name);
+    return h;
+}
+
+static const gw_sched_conf spread = {GW_SCHED_SPREAD, 4.0}, pack = {GW_SCHED_PACK, 4.0};
+static const gw_sched_req small = {.vcpus = 1, .memory_mib = 1024, .disk_gib = 10};
+
+static void test_filters_each_remove_what_they_name(void)
+{
+    gw_host h = host("a", 4, 8192, 100, 0, 0, 0, 0);
+    CU_ASSERT_TRUE(gw_filter_enabled(&spread, &h, &small));
+    h.disabled = 1;
+    CU_ASSERT_FALSE(gw_filter_enabled(&spread, &h, &small));
+    h = host("a", 4, 8192, 100, 0, 0, 0, 0);
+    h.alive = 0;
+    CU_ASSERT_FALSE(gw_filter_alive(&spread, &h, &small));
+    h.tried = 1;
+    CU_ASSERT_FALSE(gw_filter_not_tried(&spread, &h, &small));
+    /* vCPUs overcommit 4x: 16 on a 4-CPU host, but one guest never more CPUs than the host */
+    h = host("a", 4, 65536, 1000, 15, 0, 0, 15);
+    CU_ASSERT_TRUE(gw_filter_vcpus(&spread, &h, &small));
+    h.used_vcpus = 16;
+    CU_ASSERT_FALSE(gw_filter_vcpus(&spread, &h, &small));
+    gw_sched_req wide = {.vcpus = 8, .memory_mib = 1, .disk_gib = 0};
+    h = host("a", 4, 65536, 1000, 0, 0, 0, 0);
+    CU_ASSERT_TRUE(gw_filter_vcpus(&spread, &h, &wide));
+    CU_ASSERT_FALSE(gw_filter_fits_host(&spread, &h, &wide));
+    /* memory is never overcommitted */
+    h = host("a", 4, 8192, 100, 0, 7168, 0, 1);
+    CU_ASSERT_TRUE(gw_filter_memory(&spread, &h, &small));
+    h.used_memory_mib = 7169;
+    CU_ASSERT_FALSE(gw_filter_memory(&spread, &h, &small));
+    h = host("a", 4, 8192, 100, 0, 0, 90, 1);
+    CU_ASSERT_TRUE(gw_filter_disk(&spread, &h, &small));
+    h.used_disk_gib = 91;
+    CU_ASSERT_FALSE(gw_filter_disk(&spread, &h, &small));
+}
+
+static void test_group_filters(void)
+{
+    gw_host member = host("m", 4, 8192, 100, 0, 0, 0, 1), other = host("o", 4, 8192, 100, 0, 0, 0, 0);
+    member.group_member = 1;
+    gw_sched_req aff = small, anti = small;
+    aff.group = GW_GROUP_AFFINITY;
+    anti.group = GW_GROUP_ANTI_AFFINITY;
+    /* affinity binds once a member is placed */
+    CU_ASSERT_TRUE(gw_filter_group(&spread, &other, &aff));
+    aff.group_has_members = 1;
+    CU_ASSERT_TRUE(gw_filter_group(&spread, &member, &aff));
+    CU_ASSERT_FALSE(gw_filter_group(&spread, &other, &aff));
+    CU_ASSERT_FALSE(gw_filter_group(&spread, &member, &anti));
+    CU_ASSERT_TRUE(gw_filter_group(&spread, &other, &anti));
+}
+
+static void test_spread_and_pack_choose_opposite_hosts(void)
+{
+    gw_host hosts[3] = {host("busy", 8, 16384, 500, 6, 12288, 100, 6),
+                        host("half", 8, 16384, 500, 4, 8192, 100, 4),
+                        host("idle", 8, 16384, 500, 0, 0, 0, 0)};
+    char why[256];
+    ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&spread, hosts, 3, &small, why, sizeof why)].name, "idle");
+    ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&pack, hosts, 3, &small, why, sizeof why)].name, "busy");
+    /* pack skips a host the instance no longer fits on */
+    hosts[0].used_memory_mib = 16000;
+    ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&pack, hosts, 3, &small, why, sizeof why)].name, "half");
+    /* the weigher is the free fraction after placement, in [0, 1] */
+    double w_idle = gw_weigh(&spread, &hosts[2], &small), w_half = gw_weigh(&spread, &hosts[1], &small);
+    CU_ASSERT(w_idle > w_half && w_idle <= 1.0 && w_half >= 0.0);
+}
+
+static void test_spread_fills_evenly_and_pack_fills_one_host(void)
+{
+    enum { N = 4 };
+    for (int pol = 0; pol < 2; pol++) {
+        gw_host hosts[N];
+        for (int i = 0; i < N; i++) {
+            char name[8];
+            snprintf(name, sizeof name, "h%d", i);
+            hosts[i] = host(name, 8, 8192, 1000, 0, 0, 0, 0);
+        }
+        const gw_sched_conf *c = pol ? &pack : &spread;
+        for (int k = 0; k < 8; k++) {
+            int i = gw_sched_pick(c, hosts, N, &small, NULL, 0);
+            CU_ASSERT_FATAL(i >= 0);
+            hosts[i].used_vcpus += small.vcpus;
+            hosts[i].used_memory_mib += small.memory_mib;
+            hosts[i].used_disk_gib += small.disk_gib;
+            hosts[i].instances++;
+        }
+        int empty = 0, maxn = 0;
+        for (int i = 0; i < N; i++) {
+            empty += hosts[i].instances == 0;
+            if (hosts[i].instances > maxn)
+                maxn = hosts[i].instances;
+        }
+        if (pol) { /* pack: 8 GiB hosts take 8 x 1 GiB, so one host holds all */
+            ST_ASSERT_INT_EQ(maxn, 8);
+            ST_ASSERT_INT_EQ(empty, 3);
+        } else { /* spread: two each */
+            ST_ASSERT_INT_EQ(maxn, 2);
+            ST_ASSERT_INT_EQ(empty, 0);
+        }
+    }
+}
+
+static void test_ties_are_broken_deterministically(void)
+{
+    gw_host hosts[2] = {host("b", 8, 8192, 100, 0, 0, 0, 0), host("a", 8, 8192, 100, 0, 0, 0, 0)};
+    ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&spread, hosts, 2, &small, NULL, 0)].name, "a");
+    ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&pack, hosts, 2, &small, NULL, 0)].name, "a");
+}
+
+static void test_no_host_says_why(void)
+{
+    gw_host hosts[4] = {host("off", 8, 8192, 100, 0, 0, 0, 0), host("dead", 8, 8192, 100, 0, 0, 0, 0),
+                        host("full", 8, 8192, 100, 0, 8192, 0, 1), host("tiny", 1, 512, 100, 0, 0, 0, 0)};
+    hosts[0].disabled = 1;
+    hosts[1].alive = 0;
+    char why[256];
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 4, &small, why, sizeof why), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "no valid host"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "1 disabled"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "1 down"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "1 too small for the flavor")); /* tiny: 512 MiB host */
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "1 out of memory"));            /* full */
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 0, &small, why, sizeof why), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "no compute nodes"));
+}
+
+static void test_policy_names(void)
+{
+    gw_sched_policy p;
+    ST_ASSERT_INT_EQ(gw_sched_policy_parse("pack", &p), 0);
+    ST_ASSERT_STR_EQ(gw_sched_policy_name(p), "pack");
+    ST_ASSERT_INT_EQ(gw_sched_policy_parse("spread", &p), 0);
+    ST_ASSERT_STR_EQ(gw_sched_policy_name(p), "spread");
+    ST_ASSERT_INT_EQ(gw_sched_policy_parse("random", &p), -1);
+}
+
+static CU_TestInfo tests[] = {
+    {"each filter removes what it names", test_filters_each_remove_what_they_name},
+    {"affinity and anti-affinity filters", test_group_filters},
+    {"spread and pack choose opposite hosts", test_spread_and_pack_choose_opposite_hosts},
+    {"spread fills hosts evenly, pack fills one and leaves others empty", test_spread_fills_evenly_and_pack_fills_one_host},
+    {"ties are broken deterministically", test_ties_are_broken_deterministically},
+    {"no valid host says which filters removed how many", test_no_host_says_why},
+    {"policy names parse and print", test_policy_names},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"scheduler", NULL, NULL, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }

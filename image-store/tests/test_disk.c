@@ -181,6 +181,39 @@ static void test_overlay_on_raw_base(void)
                             P("ov.qcow2"), P("ov.flat"), P("ov.flat"), P("ov.mirror")), 0);
 }
 
+/* raw base <- our qcow2 <- our qcow2: every level written, qemu-img reads the chain. */
+static void test_three_level_chain(void)
+{
+    char err[256];
+    uint64_t size = 16ull << 20;
+    ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("c3-base.raw"), size, 41), 0);
+    make_mirror(P("c3.mirror"), size, P("c3-base.raw"));
+    int m = open(P("c3.mirror"), O_RDWR);
+    ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("c3-mid.qcow2"), 0, "c3-base.raw", "raw"), 0);
+    st_disk *d;
+    ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P("c3-mid.qcow2"), 0, &d, err, sizeof err), 0);
+    random_writes(d, m, 42, 100, 100000);
+    st_disk_close(d);
+    ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("c3-top.qcow2"), 0, "c3-mid.qcow2", "qcow2"), 0);
+    ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P("c3-top.qcow2"), 0, &d, err, sizeof err), 0);
+    st_disk_info info;
+    st_disk_get_info(d, &info);
+    ST_ASSERT_INT_EQ(info.chain_depth, 3);
+    random_writes(d, m, 43, 100, 100000);
+    ST_ASSERT_INT_EQ(st_disk_discard(d, 4 << 20, 1 << 20), 0);
+    ST_ASSERT_INT_EQ(fallocate(m, FALLOC_FL_ZERO_RANGE, 4 << 20, 1 << 20), 0);
+    close(m);
+    CU_ASSERT(same_as_mirror(d, P("c3.mirror")));
+    st_disk_close(d);
+    CU_ASSERT(tu_qemu_check(P("c3-mid.qcow2"), 0, out, sizeof out));
+    CU_ASSERT(tu_qemu_check(P("c3-top.qcow2"), 0, out, sizeof out));
+    int rc = tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("c3-top.qcow2"),
+                    P("c3.mirror"));
+    if (rc)
+        fprintf(stderr, "%s\n", out);
+    ST_ASSERT_INT_EQ(rc, 0);
+}
+
 static void test_read_qemu_images(void)
 {
     char err[256];
@@ -446,6 +479,8 @@ static CU_TestInfo tests[] = {
     {"random writes to new images of every shape equal a raw mirror (qemu-img check, compare)",
      test_new_image_roundtrip},
     {"an overlay on a raw base reads through and qemu-img agrees", test_overlay_on_raw_base},
+    {"a three-level chain written at every level equals its mirror for qemu-img",
+     test_three_level_chain},
     {"qemu-img-made images (compressed, v2, tiny clusters, overlays) read right",
      test_read_qemu_images},
     {"writes into qemu-img-made images keep qemu-img check clean", test_write_qemu_images},

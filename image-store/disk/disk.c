@@ -129,10 +129,12 @@ int st__disk_open_chain(const char *path, int flags, int depth, st_disk **out, c
     if ((flags & ST_DISK_FMT_RAW) && (flags & ST_DISK_FMT_QCOW2))
         return st__err(err, errlen, -EINVAL, "both ST_DISK_FMT_RAW and ST_DISK_FMT_QCOW2 given");
     int ro = flags & ST_DISK_RDONLY;
+    if ((flags & ST_DISK_NOLOCK) && !ro)
+        return st__err(err, errlen, -EINVAL, "ST_DISK_NOLOCK is for read-only opens");
     int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0)
         return st__err(err, errlen, -errno, "cannot open '%s': %s", path, strerror(errno));
-    if (flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+    if (!(flags & ST_DISK_NOLOCK) && flock(fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK)

@@ -79,7 +79,7 @@ static int open_backing(st_disk *d, char *err, size_t errlen)
         if (n < 0 || (size_t)n >= sizeof path)
             return st__err(err, errlen, -ENAMETOOLONG, "backing file path too long");
     }
-    int flags = ST_DISK_RDONLY;
+    int flags = ST_DISK_RDONLY | (d->flags & ST_DISK_NOLOCK);
     if (strcmp(q->h.backing_fmt, "raw") == 0)
         flags |= ST_DISK_FMT_RAW;
     else if (strcmp(q->h.backing_fmt, "qcow2") == 0)

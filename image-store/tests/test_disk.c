@@ -362,6 +362,9 @@ static void test_locking_and_ranges(void)
     ST_ASSERT_INT_EQ_FATAL(st_disk_open(P("l.qcow2"), 0, &a), 0);
     ST_ASSERT_INT_EQ(st_disk_open_ex(P("l.qcow2"), 0, &b, err, sizeof err), -EBUSY);
     ST_ASSERT_INT_EQ(st_disk_open(P("l.qcow2"), ST_DISK_RDONLY, &b), -EBUSY);
+    ST_ASSERT_INT_EQ(st_disk_open(P("l.qcow2"), ST_DISK_NOLOCK, &b), -EINVAL);
+    ST_ASSERT_INT_EQ_FATAL(st_disk_open(P("l.qcow2"), ST_DISK_RDONLY | ST_DISK_NOLOCK, &b), 0);
+    st_disk_close(b); /* a paused VMM's disk can be copied */
     char buf[512] = {1};
     ST_ASSERT_INT_EQ(st_disk_pwrite(a, buf, 512, (1 << 20) - 256), -EINVAL);
     ST_ASSERT_INT_EQ(st_disk_pread(a, buf, 512, 1 << 20), -EINVAL);

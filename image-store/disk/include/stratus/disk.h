@@ -42,6 +42,10 @@ typedef struct st_disk st_disk;
 #define ST_DISK_FMT_RAW 0x02      /* do not probe: the image is raw */
 #define ST_DISK_FMT_QCOW2 0x04    /* do not probe: the image is qcow2 */
 #define ST_DISK_NO_BACKING 0x08   /* refuse an image that names a backing file */
+/* Take no flock(), with ST_DISK_RDONLY only: to copy the disk of a VMM that
+ * holds it open but is paused and has flushed (a snapshot of a running
+ * instance). The caller guarantees nobody writes meanwhile. */
+#define ST_DISK_NOLOCK 0x10
 
 /* Backing chains deeper than this are refused (they are loops or attacks). */
 #define ST_DISK_MAX_CHAIN 16

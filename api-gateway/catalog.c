@@ -1,11 +1,12 @@
 /*
- * catalog.c - flavors, images (metadata), keypairs and quotas.
+ * catalog.c - flavors, images, keypairs and quotas.
  *
- * Flavors are cloud-wide and admin-defined. Images belong to a tenant
- * (private) or are public; only cloud admins publish. Until the image store
- * is wired in, an image here is its metadata row (status 'queued'). Keypairs
- * belong to a tenant. Quotas are per-tenant limits; usage is always computed
- * from the tenant's live instances, never stored.
+ * Flavors are cloud-wide and admin-defined. Images live in the image service
+ * (stratus-images): the gateway forwards tenants' image calls to it with
+ * their identity, and the image service applies the rules (private to a
+ * tenant or public; only cloud admins publish). Keypairs belong to a tenant.
+ * Quotas are per-tenant limits; usage is always computed from the tenant's
+ * live instances, never stored.
  */
 #include "gateway.h"
 #include "sshkey.h"
@@ -124,162 +125,29 @@ static void h_flavor_delete(gw_ctx *c)
         st_http_reply_json(c->req, 204, NULL);
 }
 
-/* ---- Images ---- */
+/* ---- Images: the image service's, reached through the gateway ---- */
 
-/* Visible to the caller's tenant: its own, and public ones. */
-#define IMAGE_VISIBLE "(m.tenant_id = $1 OR m.visibility = 'public') AND m.status <> 'deleted'"
-/* Reachable by id: the visible ones, and every image for a cloud admin ($3). */
-#define IMAGE_REACHABLE                                                                         \
-    "(m.tenant_id = $1 OR m.visibility = 'public' OR $3::bool) AND m.status <> 'deleted'"
-
-static const char *admin_flag(const gw_ctx *c) { return c->p.cloud_admin ? "true" : "false"; }
-
-static void h_image_list(gw_ctx *c)
+/* Forwards to stratus-images with the caller as principal; the image
+ * service applies the visibility and ownership rules. */
+static void image_proxy(gw_ctx *c, const char *method, const char *suffix, int body)
 {
-    PGresult *r = st_db_q(c->db, "SELECT json_build_object('images', coalesce(json_agg("
-                                 " iaas.image_json(m) ORDER BY m.created_at, m.id), '[]'))::text"
-                                 " FROM iaas.images m WHERE " IMAGE_VISIBLE, c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
+    const char *id = st_http_param(c->req, "id");
+    if (id && !gw_id_param(c, "id"))
         return;
-    }
-    gw_reply_json_text(c, 200, r, "image");
-    PQclear(r);
+    const char *q = st_http_query_string(c->req);
+    char path[512];
+    snprintf(path, sizeof path, "/v1/images%s%s%s%s%s", id ? "/" : "", id ? id : "",
+             suffix, q && !id ? "?" : "", q && !id ? q : "");
+    gw_proxy(c, &c->gw->images, method, path, body);
 }
 
-static void h_image_show(gw_ctx *c)
-{
-    const char *id = gw_id_param(c, "id");
-    if (!id)
-        return;
-    PGresult *r = st_db_q(c->db, "SELECT iaas.image_json(m)::text FROM iaas.images m"
-                                 " WHERE " IMAGE_REACHABLE " AND m.id = $2", c->p.tenant_id, id,
-                          admin_flag(c));
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "image");
-    PQclear(r);
-}
-
-static int check_visibility(gw_ctx *c, const char *vis)
-{
-    if (strcmp(vis, "private") && strcmp(vis, "public")) {
-        st_http_reply_error(c->req, 400, "invalid_request", "visibility is private or public");
-        return -1;
-    }
-    if (!strcmp(vis, "public") && !c->p.cloud_admin) {
-        st_http_reply_error(c->req, 403, "forbidden", "only cloud administrators publish images");
-        return -1;
-    }
-    return 0;
-}
-
-static void h_image_create(gw_ctx *c)
-{
-    static const char *const keys[] = {"name", "disk_format", "visibility", "min_disk_gib",
-                                       "min_memory_mib", NULL};
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return;
-    const char *name = NULL, *fmt = NULL, *vis = "private";
-    long long mind = 0, minm = 0;
-    char err[256];
-    if (gw_check(c, st_json_get_str(b, "name", 1, 1, 128, &name, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "disk_format", 1, 1, 16, &fmt, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_int(b, "min_disk_gib", 0, 0, 65536, &mind, err, sizeof err),
-                 err) < 0 ||
-        gw_check(c, st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err),
-                 err) < 0)
-        return;
-    if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
-        st_http_reply_error(c->req, 400, "invalid_request", "disk_format is raw or qcow2");
-        return;
-    }
-    if (check_visibility(c, vis) < 0)
-        return;
-    char id[40], md[24], mm[24];
-    st_uuid_v4(id);
-    snprintf(md, sizeof md, "%lld", mind);
-    snprintf(mm, sizeof mm, "%lld", minm);
-    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.images AS m (id, tenant_id, name, visibility,"
-                                 " status, disk_format, min_disk_gib, min_memory_mib)"
-                                 " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)"
-                                 " RETURNING iaas.image_json(m)::text",
-                          id, c->p.tenant_id, name, vis, fmt, md, mm);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 201, r, "image");
-    PQclear(r);
-}
-
-/* The caller may change an image its tenant owns, or any image as cloud admin.
- * Returns 1 when allowed, 0 after replying (404 unseen, 403 public not owned). */
-static int image_writable(gw_ctx *c, const char *id)
-{
-    PGresult *r = st_db_q(c->db, "SELECT m.tenant_id = $1 FROM iaas.images m"
-                                 " WHERE " IMAGE_REACHABLE " AND m.id = $2", c->p.tenant_id, id,
-                          admin_flag(c));
-    if (!r) {
-        gw_fail_db(c);
-        return 0;
-    }
-    int seen = PQntuples(r) == 1, owned = seen && st_db_val(r, 0, 0) && *st_db_val(r, 0, 0) == 't';
-    PQclear(r);
-    if (!seen) {
-        st_http_reply_error(c->req, 404, "not_found", "no such image");
-        return 0;
-    }
-    if (!owned && !c->p.cloud_admin) {
-        st_http_reply_error(c->req, 403, "forbidden", "the image belongs to the cloud");
-        return 0;
-    }
-    return 1;
-}
-
-static void h_image_update(gw_ctx *c)
-{
-    static const char *const keys[] = {"name", "visibility", NULL};
-    const char *id = gw_id_param(c, "id");
-    if (!id)
-        return;
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return;
-    const char *name = NULL, *vis = NULL;
-    char err[256];
-    if (gw_check(c, st_json_get_str(b, "name", 0, 1, 128, &name, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err), err) < 0)
-        return;
-    if ((vis && check_visibility(c, vis) < 0) || !image_writable(c, id))
-        return;
-    PGresult *r = st_db_q(c->db, "UPDATE iaas.images m SET name = coalesce($2, name),"
-                                 " visibility = coalesce($3, visibility), updated_at = now()"
-                                 " WHERE id = $1 RETURNING iaas.image_json(m)::text",
-                          id, name, vis);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "image");
-    PQclear(r);
-}
-
-static void h_image_delete(gw_ctx *c)
-{
-    const char *id = gw_id_param(c, "id");
-    if (!id || !image_writable(c, id))
-        return;
-    if (st_db_x(c->db, "UPDATE iaas.images SET status = 'deleted', updated_at = now()"
-                       " WHERE id = $1", id) < 0)
-        gw_fail_db(c);
-    else
-        st_http_reply_json(c->req, 204, NULL);
-}
+static void h_image_list(gw_ctx *c) { image_proxy(c, "GET", "", 0); }
+static void h_image_show(gw_ctx *c) { image_proxy(c, "GET", "", 0); }
+static void h_image_create(gw_ctx *c) { image_proxy(c, "POST", "", 1); }
+static void h_image_update(gw_ctx *c) { image_proxy(c, "PATCH", "", 1); }
+static void h_image_delete(gw_ctx *c) { image_proxy(c, "DELETE", "", 0); }
+static void h_image_upload_url(gw_ctx *c) { image_proxy(c, "POST", "/upload-url", 0); }
+static void h_image_download_url(gw_ctx *c) { image_proxy(c, "POST", "/download-url", 0); }
 
 /* ---- Keypairs ---- */
 
@@ -436,6 +304,8 @@ void gw_catalog_routes(gw *g)
     gw_route(g, "POST /v1/images", GW_TENANT_WRITE, h_image_create);
     gw_route(g, "PATCH /v1/images/{id}", GW_TENANT_WRITE, h_image_update);
     gw_route(g, "DELETE /v1/images/{id}", GW_TENANT_WRITE, h_image_delete);
+    gw_route(g, "POST /v1/images/{id}/upload-url", GW_TENANT_WRITE, h_image_upload_url);
+    gw_route(g, "POST /v1/images/{id}/download-url", GW_TENANT_READ, h_image_download_url);
     gw_route(g, "GET /v1/keypairs", GW_TENANT_READ, h_keypair_list);
     gw_route(g, "GET /v1/keypairs/{id}", GW_TENANT_READ, h_keypair_show);
     gw_route(g, "POST /v1/keypairs", GW_TENANT_WRITE, h_keypair_create);

@@ -49,12 +49,22 @@ typedef struct gw_config {
     int launch_attempts; /* hosts an instance may fail on before it goes to error */
 } gw_config;
 
+/* A backend service the gateway calls for tenants (upstream.c). */
+typedef struct gw_upstream {
+    const char *name;    /* "image", "billing": for messages */
+    const char *base;    /* "http://127.0.0.1:9292"; empty: not configured */
+    const char *token;   /* the shared service token (auth.internal_token) */
+    const char *ca_file; /* CA for an https base, or empty for the system's */
+    long timeout_ms;
+} gw_upstream;
+
 typedef struct gw {
     st_http_server *http;
     st_db_pool *db;
     const st_config *cfg;
     gw_config c;
     struct gw_route_arg *routes; /* what gw_route() allocated, freed by gw_routes_free() */
+    gw_upstream images, billing;
 } gw;
 
 typedef struct gw_ctx {
@@ -83,6 +93,18 @@ json_t *gw_body(gw_ctx *c, const char *const *allowed);
 int gw_check(gw_ctx *c, int rc, const char *err);
 /* Pagination: limit (1..1000, default 100) and marker (UUID) from the query. */
 int gw_page(gw_ctx *c, char limit[16], const char **marker);
+
+/* upstream.c: calls to backends on behalf of the request's principal. The
+ * raw call returns the HTTP status (-1: unreachable) and the body. */
+long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const char *path,
+                 const char *body, size_t len, char **out, size_t *outlen, char *ctype,
+                 size_t ctypelen);
+/* Forwards the tenant's request (its body when `body`) and replies with the
+ * backend's answer; 503 when the backend cannot be reached. */
+void gw_proxy(gw_ctx *c, const gw_upstream *u, const char *method, const char *path, int body);
+/* A call whose JSON answer the gateway reads itself. */
+json_t *gw_upstream_json(gw_ctx *c, const gw_upstream *u, const char *method, const char *path,
+                         long *status);
 
 /* auth.c */
 void gw_auth_routes(gw *g);
@@ -122,6 +144,9 @@ void gw_instance_write(const gw *g, struct st_jw *w, const PGresult *r, int row)
 typedef struct gw_create_req {
     const char *name, *flavor, *image, *keypair, *user_data, *server_group, *idem;
     char sha[65]; /* of the canonical body, for idempotent replays */
+    /* filled from the image service before the transaction */
+    char image_id[40];
+    long long image_min_disk, image_min_memory;
 } gw_create_req;
 /* Validates a create-instance body (pure: no database). 0, or -1 and err. */
 int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, char *err,

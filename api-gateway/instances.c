@@ -206,31 +206,13 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     snprintf(d, sizeof d, "%s", st_db_val(fl, 0, 3));
     PQclear(fl);
 
-    PGresult *im = resolve(c, "SELECT id, min_disk_gib, min_memory_mib FROM iaas.images m"
-                              " WHERE (m.tenant_id = $1 OR m.visibility = 'public')"
-                              " AND m.status NOT IN ('deleted', 'killed') AND m.id = $2::uuid",
-                           "SELECT id, min_disk_gib, min_memory_mib FROM iaas.images m"
-                           " WHERE (m.tenant_id = $1 OR m.visibility = 'public')"
-                           " AND m.status NOT IN ('deleted', 'killed') AND m.name = $2", q->image);
-    if (!im)
-        return fail(c);
-    if (PQntuples(im) != 1) {
-        st_http_reply_error(c->req, 400, "invalid_request", PQntuples(im) > 1
-                            ? "image name '%s' is ambiguous; use its id" : "no such image '%s'",
-                            q->image);
-        PQclear(im);
-        return DONE;
-    }
-    if (st_db_int(im, 0, 1) > atoll(d) || st_db_int(im, 0, 2) > atoll(m)) {
+    if (q->image_min_disk > atoll(d) || q->image_min_memory > atoll(m)) {
         st_http_reply_error(c->req, 400, "invalid_request",
                             "the image needs at least %lld GiB of disk and %lld MiB of memory",
-                            st_db_int(im, 0, 1), st_db_int(im, 0, 2));
-        PQclear(im);
+                            q->image_min_disk, q->image_min_memory);
         return DONE;
     }
-    char image_id[40];
-    snprintf(image_id, sizeof image_id, "%s", st_db_val(im, 0, 0));
-    PQclear(im);
+    const char *image_id = q->image_id;
 
     char keypair_id[40] = "";
     if (q->keypair) {
@@ -337,6 +319,69 @@ int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err,
     return 0;
 }
 
+/*
+ * Finds the image the tenant named (an id, or a unique name among the images
+ * it can see) in the image service and checks it can boot: it must be
+ * active. Fills q->image_id and the image's minimum sizes. 0, or -1 after
+ * replying (400 unknown/ambiguous/not active, 503 image service down).
+ */
+static int resolve_image(gw_ctx *c, gw_create_req *q)
+{
+    long status;
+    json_t *img = NULL, *list = NULL;
+    char path[256];
+    if (st_uuid_valid(q->image)) {
+        snprintf(path, sizeof path, "/v1/images/%s", q->image);
+        img = gw_upstream_json(c, &c->gw->images, "GET", path, &status);
+    } else {
+        list = gw_upstream_json(c, &c->gw->images, "GET", "/v1/images?limit=1000", &status);
+        json_t *it;
+        size_t i;
+        int matches = 0;
+        json_array_foreach(json_object_get(list, "images"), i, it) {
+            if (json_is_string(json_object_get(it, "name")) &&
+                !strcmp(json_string_value(json_object_get(it, "name")), q->image)) {
+                img = it;
+                matches++;
+            }
+        }
+        if (matches > 1) {
+            json_decref(list);
+            st_http_reply_error(c->req, 400, "invalid_request",
+                                "image name '%s' is ambiguous; use its id", q->image);
+            return -1;
+        }
+        json_incref(img);
+        json_decref(list);
+        if (status == 200 && !img)
+            status = 404;
+    }
+    if (status < 0 || status >= 500) {
+        json_decref(img);
+        st_http_add_header(c->req, "Retry-After", "2");
+        st_http_reply_error(c->req, 503, "unavailable", "the image service is unavailable; retry");
+        return -1;
+    }
+    const char *st = json_string_value(json_object_get(img, "status"));
+    const char *id = json_string_value(json_object_get(img, "id"));
+    if (status != 200 || !st || !id) {
+        json_decref(img);
+        st_http_reply_error(c->req, 400, "invalid_request", "no such image '%s'", q->image);
+        return -1;
+    }
+    if (strcmp(st, "active") != 0) {
+        st_http_reply_error(c->req, 400, "invalid_request",
+                            "image '%s' is %s, not active: upload its data first", q->image, st);
+        json_decref(img);
+        return -1;
+    }
+    snprintf(q->image_id, sizeof q->image_id, "%s", id);
+    q->image_min_disk = json_integer_value(json_object_get(img, "min_disk_gib"));
+    q->image_min_memory = json_integer_value(json_object_get(img, "min_memory_mib"));
+    json_decref(img);
+    return 0;
+}
+
 static void h_create(gw_ctx *c)
 {
     json_t *b = st_http_json_body(c->req);
@@ -346,6 +391,8 @@ static void h_create(gw_ctx *c)
     char err[256];
     if (gw_check(c, gw_create_validate(b, st_http_header(c->req, "Idempotency-Key"), &q, err,
                                        sizeof err), err) < 0)
+        return;
+    if (resolve_image(c, &q) < 0)
         return;
     for (int attempt = 0; create_txn(c, &q) == RETRY; attempt++) {
         if (attempt == 3) {

@@ -38,6 +38,11 @@ static const st_config_key keys[] = {
     {"sched.cpu_overcommit", "4.0", "vCPUs placed per physical CPU"},
     {"nodes.down_after", "30", "seconds without a heartbeat before a node is down"},
     {"sched.launch_attempts", "3", "hosts an instance may fail to launch on before error"},
+    {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
+    {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
+    {"billing.url", "http://127.0.0.1:9393", "the billing service's API"},
+    {"upstream.ca_file", "", "CA certificate for https backends (default: the system's)"},
+    {"upstream.timeout_ms", "30000", "longest a call to a backend may take"},
     {0},
 };
 
@@ -61,6 +66,13 @@ static void load_gw_config(gw *g, const st_config *cfg)
     };
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;
+    long long to = st_config_int(cfg, "upstream.timeout_ms");
+    g->images = (gw_upstream){"image", st_config_str(cfg, "images.url"),
+                              st_config_str(cfg, "auth.internal_token"),
+                              st_config_str(cfg, "upstream.ca_file"), to};
+    g->billing = (gw_upstream){"billing", st_config_str(cfg, "billing.url"),
+                               st_config_str(cfg, "auth.internal_token"),
+                               st_config_str(cfg, "upstream.ca_file"), to};
 }
 
 static int register_routes(gw *g)

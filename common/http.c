@@ -320,6 +320,12 @@ const char *st_http_query(const st_http_req *r, const char *name)
     return evhttp_find_header(&((st_http_req *)r)->query, name);
 }
 
+const char *st_http_query_string(const st_http_req *r)
+{
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(r->ev);
+    return u ? evhttp_uri_get_query(u) : NULL;
+}
+
 const char *st_http_header(const st_http_req *r, const char *name)
 {
     return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);

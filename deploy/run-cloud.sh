@@ -17,10 +17,12 @@ build=${STRATUS_BUILD:-$top/build}
 mode=${1:-foreground}
 
 stop_all() {
-  if [ -f "$home/gateway.pid" ]; then
-    kill "$(cat "$home/gateway.pid")" 2>/dev/null || true
-    rm -f "$home/gateway.pid"
-  fi
+  for svc in gateway images; do
+    if [ -f "$home/$svc.pid" ]; then
+      kill "$(cat "$home/$svc.pid")" 2>/dev/null || true
+      rm -f "$home/$svc.pid"
+    fi
+  done
   [ -d "$home/pg" ] && "$top/deploy/pg.sh" stop "$home/pg" || true
 }
 
@@ -35,6 +37,7 @@ echo "== building"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" -- --no-print-directory >/dev/null
 gw="$build/api-gateway/stratus-gateway"
+images="$build/image-store/stratus-images"
 
 mkdir -p "$home"
 chmod 755 "$home" # the postgres user must reach the cluster inside
@@ -44,10 +47,23 @@ secret() { # a password generated once and kept in $home
   [ -s "$home/$1" ] || (umask 077; openssl rand -hex 12 >"$home/$1")
   cat "$home/$1"
 }
+internal=$(secret internal-token)
+dburl=$("$top/deploy/pg.sh" url "$home/pg")
+mkdir -p "$home/images"
+cat >"$home/images.conf" <<CONF
+# written by deploy/run-cloud.sh
+http.listen = 127.0.0.1:$((port + 1))
+data.listen = 127.0.0.1:$((port + 2))
+db.url = $dburl
+auth.internal_token = $internal
+store.path = $home/images
+CONF
 cat >"$home/gateway.conf" <<CONF
 # written by deploy/run-cloud.sh
 http.listen = 127.0.0.1:$port
-db.url = $("$top/deploy/pg.sh" url "$home/pg")
+db.url = $dburl
+auth.internal_token = $internal
+images.url = http://127.0.0.1:$((port + 1))
 log.level = info
 CONF
 "$gw" --config "$home/gateway.conf" migrate 2>>"$home/gateway.log"
@@ -55,13 +71,19 @@ admin_pw=$(secret admin-password)
 STRATUS_ADMIN_PASSWORD=$admin_pw "$gw" --config "$home/gateway.conf" bootstrap-admin admin \
   2>/dev/null >/dev/null || true # exists already on a re-run
 
+start_service() { # name binary conf
+  local name=$1 bin=$2 conf=$3
+  [ -f "$home/$name.pid" ] && kill "$(cat "$home/$name.pid")" 2>/dev/null && sleep 0.5 || true
+  rm -f "$home/$name.port"
+  "$bin" --config "$conf" --port-file "$home/$name.port" >>"$home/$name.log" 2>&1 &
+  echo $! >"$home/$name.pid"
+  for _ in $(seq 200); do [ -s "$home/$name.port" ] && break; sleep 0.05; done
+  [ -s "$home/$name.port" ] || { tail -n 20 "$home/$name.log"; echo "stratus: $name did not start" >&2; exit 1; }
+}
+echo "== image service"
+start_service images "$images" "$home/images.conf"
 echo "== gateway"
-[ -f "$home/gateway.pid" ] && kill "$(cat "$home/gateway.pid")" 2>/dev/null && sleep 0.5 || true
-rm -f "$home/port"
-"$gw" --config "$home/gateway.conf" --port-file "$home/port" >>"$home/gateway.log" 2>&1 &
-echo $! >"$home/gateway.pid"
-for _ in $(seq 200); do [ -s "$home/port" ] && break; sleep 0.05; done
-[ -s "$home/port" ] || { tail -n 20 "$home/gateway.log"; echo "stratus: gateway did not start" >&2; exit 1; }
+start_service gateway "$gw" "$home/gateway.conf"
 base="http://127.0.0.1:$port"
 
 api() { # method path token [body]
@@ -89,7 +111,8 @@ Stratus is running.
   API          $base/v1   (OpenAPI: $base/v1/openapi.json, health: $base/healthz)
   cloud admin  admin / $admin_pw
   demo tenant  demo / $demo_pw
-  state, logs  $home   (gateway.log, pg/postgres.log)
+  images       upload through the API: POST /v1/images, then PUT the bytes to its upload-url
+  state, logs  $home   (gateway.log, images.log, pg/postgres.log)
 
 Try:
   curl -s -H 'Authorization: Bearer $demo' $base/v1/quotas

@@ -2,6 +2,7 @@
 #include "gwt.h"
 #include "st_pg.h"
 #include "st_test.h"
+#include "stratus/crypto.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #define ADMIN_PASSWORD "admin-password-1"
+
+static void st_random_token(char out[65]) { st_random_hex(out, 32); }
 
 static const char *gateway_bin(void) { return st_build_path("api-gateway/stratus-gateway"); }
 
@@ -49,17 +52,42 @@ int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_te
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static void spawn_images(gwt *t)
+{
+    char port_file[512], data_port[512], log[512], db[600], tok[120], store[600];
+    snprintf(port_file, sizeof port_file, "%s/images-port", t->dir);
+    snprintf(data_port, sizeof data_port, "data.port_file=%s/images-data-port", t->dir);
+    snprintf(log, sizeof log, "%s/images.log", t->dir);
+    snprintf(db, sizeof db, "db.url=%s", t->conninfo);
+    snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
+    snprintf(store, sizeof store, "store.path=%s/images", t->dir);
+    const char *argv[] = {st_build_path("image-store/stratus-images"), "--listen", "127.0.0.1:0",
+                          "--port-file", port_file, "--set", db, "--set", tok, "--set", store,
+                          "--set", "data.listen=127.0.0.1:0", "--set", data_port, "--set",
+                          "store.fsync=false", "--set", "http.access_log=false", "--set",
+                          "log.level=warn", NULL};
+    if (st_proc_start(&t->images, (char *const *)argv, NULL, log) < 0 ||
+        st_wait_file(port_file, 20000) < 0) {
+        st_proc_dump_log(&t->images);
+        die(t, "stratus-images did not start");
+    }
+    snprintf(t->images_url, sizeof t->images_url, "http://127.0.0.1:%d", st_read_port(port_file));
+}
+
 static void spawn(gwt *t, const char *const *settings)
 {
-    char port_file[512], log[512], db[600];
+    char port_file[512], log[512], db[600], img[120], tok[120];
     snprintf(port_file, sizeof port_file, "%s/port-%d", t->dir, (int)getpid());
     unlink(port_file);
     snprintf(log, sizeof log, "%s/gateway.log", t->dir);
     snprintf(db, sizeof db, "db.url=%s", t->conninfo);
+    snprintf(img, sizeof img, "images.url=%s", t->images_url);
+    snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
     const char *argv[64] = {gateway_bin(), "--listen", "127.0.0.1:0", "--port-file", port_file,
                             "--set", db, "--set", "auth.argon2_m_kib=1024", "--set",
-                            "http.access_log=false", "--set", "db.pool_size=16"};
-    int n = 13;
+                            "http.access_log=false", "--set", "db.pool_size=16", "--set", img,
+                            "--set", tok};
+    int n = 17;
     for (int i = 0; settings && settings[i] && n < 60; i++) {
         argv[n++] = "--set";
         argv[n++] = settings[i];
@@ -78,10 +106,12 @@ void gwt_start(gwt *t, const char *tag, const char *const *settings)
     memset(t, 0, sizeof *t);
     t->conninfo = st_pg_fresh_db(tag);
     t->dir = st_tmpdir("gwt");
+    st_random_token(t->internal_token);
     char *out = NULL;
     if (gwt_cli(t, "bootstrap-admin", "admin", ADMIN_PASSWORD "\n", &out) != 0)
         die(t, "bootstrap-admin failed");
     free(out);
+    spawn_images(t);
     spawn(t, settings);
     char *tok = gwt_signin(t, "admin", ADMIN_PASSWORD, "admin");
     if (!tok)
@@ -102,11 +132,15 @@ void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings)
     peer->dir = strdup(first->dir);
     snprintf(peer->admin_token, sizeof peer->admin_token, "%s", first->admin_token);
     snprintf(peer->admin_tenant, sizeof peer->admin_tenant, "%s", first->admin_tenant);
+    snprintf(peer->images_url, sizeof peer->images_url, "%s", first->images_url);
+    snprintf(peer->internal_token, sizeof peer->internal_token, "%s", first->internal_token);
     spawn(peer, settings);
 }
 
 void gwt_stop(gwt *t)
 {
+    if (t->images.pid > 0)
+        st_proc_stop(&t->images, SIGTERM, 10000);
     if (t->proc.pid > 0) {
         int st = st_proc_stop(&t->proc, SIGTERM, 10000);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -248,6 +282,31 @@ void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40])
     snprintf(image_id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
     st_resp_free(&r);
     free(b);
+    size_t len = 1 << 20;
+    char *zeros = calloc(1, len);
+    must(gwt_upload_image(t, t->admin_token, image_id, zeros, len), 200, "upload image", NULL);
+    free(zeros);
+}
+
+long gwt_upload_image(gwt *t, const char *token, const char *image_id, const void *data,
+                      size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/images/%s/upload-url", image_id);
+    st_resp r;
+    if (gwt_call(t, &r, "POST", path, token, NULL) != 200) {
+        long s = r.status;
+        st_resp_free(&r);
+        return -s;
+    }
+    char *url = strdup(json_string_value(json_object_get(r.json, "url")));
+    st_resp_free(&r);
+    const char *h[] = {"Content-Type: application/octet-stream", NULL};
+    st_http_n(&r, "PUT", url, NULL, data, len, h);
+    long s = r.status;
+    st_resp_free(&r);
+    free(url);
+    return s;
 }
 
 long gwt_create_instance(gwt *t, const char *token, const char *name, const char *flavor,

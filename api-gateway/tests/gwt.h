@@ -13,6 +13,9 @@ typedef struct gwt {
     char *conninfo;
     char *dir;
     st_proc proc;
+    st_proc images;          /* the image service (started by gwt_start only) */
+    char images_url[64];
+    char internal_token[65];
     char base[64];
     char admin_token[128];   /* cloud admin, scoped to tenant "admin" */
     char admin_tenant[40];
@@ -52,8 +55,13 @@ void gwt_make_user(gwt *t, const char *name, const char *password, char id[40]);
 /* A node with a heartbeat and the given capacity; returns its token. */
 char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib);
 void gwt_heartbeat(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib);
-/* A flavor and a public image as the cloud admin; ids returned. */
+/* A flavor and an active public image (1 MiB of raw bytes uploaded through
+ * a signed URL) as the cloud admin; ids returned. */
 void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40]);
+/* Uploads bytes to an image through the gateway's signed upload URL;
+ * returns the upload's HTTP status. */
+long gwt_upload_image(gwt *t, const char *token, const char *image_id, const void *data,
+                      size_t len);
 /* Creates an instance; returns the status, id in id (when 202). */
 long gwt_create_instance(gwt *t, const char *token, const char *name, const char *flavor,
                          const char *image, const char *idem_key, char id[40]);

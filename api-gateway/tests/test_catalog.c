@@ -180,7 +180,16 @@ static void test_quota_limits_are_admin_set_and_usage_derived(void)
                      201);
     gwt_call(&T, &r, "POST", "/v1/images", T.admin_token,
              "{\"name\":\"pub\",\"disk_format\":\"raw\",\"visibility\":\"public\"}");
+    char pub_id[40];
+    snprintf(pub_id, sizeof pub_id, "%s", json_string_value(json_object_get(r.json, "id")));
     st_resp_free(&r);
+    /* queued (no data yet): refused as such */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", A.member,
+                              "{\"name\":\"early\",\"flavor\":\"four\",\"image\":\"pub\"}"), 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "not active"));
+    st_resp_free(&r);
+    char sector[512] = {0};
+    ST_ASSERT_INT_EQ(gwt_upload_image(&T, T.admin_token, pub_id, sector, sizeof sector), 200);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", A.member,
                               "{\"name\":\"big\",\"flavor\":\"four\",\"image\":\"pub\"}"), 409);
     ST_ASSERT_STR_EQ(st_resp_error_code(&r), "quota_exceeded");

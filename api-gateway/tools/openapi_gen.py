@@ -29,7 +29,9 @@ schemas = {
                "visibility": {"type": "string", "enum": ["private", "public"]},
                "status": {"type": "string", "enum": ["queued", "saving", "active", "killed", "deleted"]},
                "disk_format": {"type": "string", "enum": ["raw", "qcow2"]}, "size_bytes": nullable(INT),
-               "checksum": nullable(STR), "min_disk_gib": INT, "min_memory_mib": INT, "created_at": TS, "updated_at": TS}),
+               "virtual_size_bytes": nullable(INT), "checksum": nullable({"type": "string", "description": "SHA-256 of the bytes, hex"}),
+               "min_disk_gib": INT, "min_memory_mib": INT, "status_reason": nullable(STR), "created_at": TS, "updated_at": TS}),
+ "SignedUrl": obj({"url": STR, "method": {"type": "string", "enum": ["PUT", "GET"]}, "expires_at": TS}),
  "ServerGroup": obj({"id": UUID, "name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]},
                      "members": {"type": "array", "items": UUID}, "created_at": TS}),
  "Scheduler": obj({"policy": {"type": "string", "enum": ["spread", "pack"]}, "cpu_overcommit": {"type": "number"},
@@ -124,9 +126,14 @@ add("POST", "/v1/flavors", op("Define a flavor", "cloud-admin", [ok(201, "create
     body=obj({"name": STR, "vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["name", "vcpus", "memory_mib", "disk_gib"])))
 add("PATCH", "/v1/flavors/{id}", op("Enable or disable a flavor", "cloud-admin", [ok(200, "updated", S("Flavor")), {"404": NF}], body=obj({"disabled": BOOL}, ["disabled"]), params=[P("id")]))
 add("DELETE", "/v1/flavors/{id}", op("Delete an unused flavor", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": ERR("instances use it: disable it instead")}], params=[P("id")]))
-add("GET", "/v1/images", op("Images the tenant can use: its own and public ones", "tenant-read", [ok(200, "images", lst("images", "Image"))]))
+add("GET", "/v1/images", op("Images the tenant can use: its own and public ones (served by the image service)", "tenant-read", [ok(200, "images", lst("images", "Image"))],
+    params=[Q("status", STR, "only images in this status"), Q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size"), Q("marker", UUID, "last id of the previous page")]))
+add("POST", "/v1/images/{id}/upload-url", op("A signed URL to PUT the image's bytes to (the image service's data listener; raw or qcow2, checked on arrival)", "tenant-write",
+    [ok(200, "the URL, valid for one upload until it expires", S("SignedUrl")), {"404": NF}, {"409": ERR("the image is not queued: one upload per image")}], params=[P("id")]))
+add("POST", "/v1/images/{id}/download-url", op("A signed URL to GET the image's bytes from (supports Range)", "tenant-read",
+    [ok(200, "the URL", S("SignedUrl")), {"404": NF}, {"409": ERR("the image is not active")}], params=[P("id")]))
 add("GET", "/v1/images/{id}", op("An image", "tenant-read", [ok(200, "the image", S("Image")), {"404": NF}], params=[P("id")]))
-add("POST", "/v1/images", op("Register an image (metadata; status queued until its bytes are uploaded)", "tenant-write",
+add("POST", "/v1/images", op("Register an image (status queued until its bytes are uploaded through an upload URL)", "tenant-write",
     [ok(201, "created", S("Image"))], body=obj({"name": STR, "disk_format": {"type": "string", "enum": ["raw", "qcow2"]},
     "visibility": {"type": "string", "enum": ["private", "public"], "description": "public needs a cloud admin"}, "min_disk_gib": INT, "min_memory_mib": INT}, ["name", "disk_format"])))
 add("PATCH", "/v1/images/{id}", op("Rename an image or change its visibility", "tenant-write", [ok(200, "updated", S("Image")), {"404": NF}],

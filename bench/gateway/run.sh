@@ -17,15 +17,16 @@ conns=${CONNS:-32}
 threads=${GW_THREADS:-4}
 command -v wrk >/dev/null || { echo "wrk is not installed (deploy/install-deps.sh)"; exit 1; }
 command -v nginx >/dev/null || { echo "nginx is not installed (deploy/install-deps.sh)"; exit 1; }
-if [ ! -x "$build/api-gateway/stratus-gateway" ]; then
+if [ ! -x "$build/api-gateway/stratus-gateway" ] || [ ! -x "$build/image-store/stratus-images" ]; then
   cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target stratus-gateway >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target stratus-gateway stratus-images >/dev/null
 fi
 gw="$build/api-gateway/stratus-gateway"
 work=$(mktemp -d /tmp/stratus-bench-gw.XXXXXX)
 chmod 755 "$work" # the postgres user must reach the cluster under it
 cleanup() {
   [ -n "${gwpid:-}" ] && kill "$gwpid" 2>/dev/null || true
+  [ -n "${imgpid:-}" ] && kill "$imgpid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   "$top/deploy/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -38,7 +39,16 @@ export STRATUS_GATEWAY_LOG_LEVEL=warn
 "$gw" migrate
 STRATUS_ADMIN_PASSWORD=bench-admin-password "$gw" bootstrap-admin admin >/dev/null
 node_token=$("$gw" node-add bench-node)
-"$gw" --listen 127.0.0.1:0 --port-file "$work/port" --set http.access_log=false \
+internal=$(openssl rand -hex 16)
+mkdir -p "$work/images"
+"$build/image-store/stratus-images" --listen 127.0.0.1:0 --port-file "$work/img-port" \
+  --set db.url="$STRATUS_GATEWAY_DB_URL" --set auth.internal_token="$internal" \
+  --set store.path="$work/images" --set data.listen=127.0.0.1:0 --set http.access_log=false \
+  2>"$work/images.log" &
+imgpid=$!
+for _ in $(seq 100); do [ -s "$work/img-port" ] && break; sleep 0.05; done
+"$gw" --set images.url="http://127.0.0.1:$(cat "$work/img-port")" --set auth.internal_token="$internal" \
+  --listen 127.0.0.1:0 --port-file "$work/port" --set http.access_log=false \
   --set http.threads="$threads" --set db.pool_size=$((threads * 2)) \
   --set auth.signin_ip_limit=100000000 --set auth.signin_user_limit=100000000 \
   --set quota.instances=1000 --set quota.vcpus=1000 --set quota.memory_mib=10000000 \
@@ -57,7 +67,9 @@ tid=$(j "${A[@]}" "$base/v1/tenants" | python3 -c 'import json,sys; print([t["id
 j "${A[@]}" -X PUT "$base/v1/tenants/$tid/members/$uid" -d '{"role":"member"}' >/dev/null
 j "${A[@]}" -X PUT "$base/v1/tenants/$tid/quotas" -d '{"instances":1000,"vcpus":1000}' >/dev/null
 j "${A[@]}" -X POST "$base/v1/flavors" -d '{"name":"b1","vcpus":1,"memory_mib":64,"disk_gib":1}' >/dev/null
-j "${A[@]}" -X POST "$base/v1/images" -d '{"name":"img","disk_format":"raw","visibility":"public"}' >/dev/null
+img=$(j "${A[@]}" -X POST "$base/v1/images" -d '{"name":"img","disk_format":"raw","visibility":"public"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+url=$(j "${A[@]}" -X POST "$base/v1/images/$img/upload-url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+head -c 1048576 /dev/zero | curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @- "$url" >/dev/null
 j -H "Authorization: Bearer $node_token" -X PUT "$base/internal/v1/node" \
   -d '{"capacity":{"vcpus":10000,"memory_mib":100000000,"disk_gib":1000000}}' >/dev/null
 user=$(j -X POST "$base/v1/auth/tokens" -d '{"name":"bench-user","password":"bench-password"}' | tok)

@@ -80,6 +80,7 @@ const char *st_http_path(const st_http_req *r);        /* decoded path, no query
 const char *st_http_route_pattern(const st_http_req *r);
 const char *st_http_param(const st_http_req *r, const char *name); /* {name} */
 const char *st_http_query(const st_http_req *r, const char *name); /* ?name= */
+const char *st_http_query_string(const st_http_req *r); /* raw, after '?'; NULL if none */
 const char *st_http_header(const st_http_req *r, const char *name);
 const char *st_http_request_id(const st_http_req *r);
 const char *st_http_peer(const st_http_req *r); /* client address, text */

@@ -193,7 +193,7 @@ int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int p
     uint64_t l1_bytes = (uint64_t)h->l1_size * 8;
     if (l1_bytes) {
         if (h->l1_off == 0 || h->l1_off & (cs - 1))
-            return BAD("L1 table offset %llu is not cluster-aligned",
+            return BAD("L1 table offset %llu is invalid (zero or not cluster-aligned)",
                        (unsigned long long)h->l1_off);
         if (!inside(h->l1_off, l1_bytes, file_size))
             return BAD("L1 table (%llu bytes at %llu) is outside the file (%llu bytes)",
@@ -206,7 +206,7 @@ int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int p
     if (h->rt_clusters == 0 || rt_bytes > QCOW2_MAX_RT_BYTES)
         return BAD("refcount table of %u clusters is invalid", h->rt_clusters);
     if (h->rt_off == 0 || h->rt_off & (cs - 1))
-        return BAD("refcount table offset %llu is not cluster-aligned",
+        return BAD("refcount table offset %llu is invalid (zero or not cluster-aligned)",
                    (unsigned long long)h->rt_off);
     if (!inside(h->rt_off, rt_bytes, file_size))
         return BAD("refcount table (%llu bytes at %llu) is outside the file (%llu bytes)",

@@ -478,6 +478,110 @@ static void test_full_disk(void)
     }
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+/* Each hostile or unsupported header is refused with a message naming why. */
+static void test_hostile_headers(void)
+{
+    char err[256];
+    /* A valid v3 image: header, refcount table at 64K, block at 128K, L1 at 192K. */
+    ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("hdr.qcow2"), 1ull << 30, NULL, NULL), 0);
+    static uint8_t good[65536], h[65536];
+    int fd = open(P("hdr.qcow2"), O_RDONLY);
+    off_t fsize = lseek(fd, 0, SEEK_END);
+    ST_ASSERT_INT_EQ_FATAL(pread(fd, good, sizeof good, 0), (long long)sizeof good);
+    close(fd);
+    ST_ASSERT_INT_EQ(st_qcow2_validate_header(good, sizeof good, (uint64_t)fsize, err, sizeof err), 0);
+    enum { U32, U64, BYTES };
+    static const struct { const char *what; int kind; int off; uint64_t v; const char *bytes;
+                          size_t blen; const char *want; } cases[] = {
+        {"magic", U32, 0, 0x514649fa, NULL, 0, "bad magic"},
+        {"version 1", U32, 4, 1, NULL, 0, "version 1"},
+        {"version 4", U32, 4, 4, NULL, 0, "version 4"},
+        {"512-byte clusters minus one", U32, 20, 8, NULL, 0, "cluster size"},
+        {"4 MiB clusters", U32, 20, 22, NULL, 0, "cluster size"},
+        {"AES", U32, 32, 1, NULL, 0, "encrypted"},
+        {"LUKS", U32, 32, 2, NULL, 0, "encrypted"},
+        {"L1 too small", U32, 36, 1, NULL, 0, "too small"},
+        {"L1 past the file", U64, 40, 1ull << 40, NULL, 0, "outside the file"},
+        {"L1 misaligned", U64, 40, 196608 + 512, NULL, 0, "is invalid"},
+        {"L1 on the header", U64, 40, 0, NULL, 0, "is invalid"},
+        {"refcount table on the header", U64, 48, 0, NULL, 0, "is invalid"},
+        {"refcount table on the L1", U64, 48, 196608, NULL, 0, "overlap"},
+        {"refcount table of 0 clusters", U32, 56, 0, NULL, 0, "refcount table"},
+        {"refcount table of 16 MiB", U32, 56, 256, NULL, 0, "refcount table"},
+        {"a million snapshots", U32, 60, 1000000, NULL, 0, "snapshots"},
+        {"dirty", U64, 72, 1, NULL, 0, "dirty"},
+        {"corrupt", U64, 72, 2, NULL, 0, "corrupt"},
+        {"external data file", U64, 72, 4, NULL, 0, "external data file"},
+        {"zstd", U64, 72, 8, NULL, 0, "compression type"},
+        {"extended L2", U64, 72, 16, NULL, 0, "extended L2"},
+        {"unknown feature 40", U64, 72, 1ull << 40, NULL, 0, "bit 40"},
+        {"refcount order 7", U32, 96, 7, NULL, 0, "refcount width"},
+        {"header length 100", U32, 100, 100, NULL, 0, "header length"},
+        {"header length 108", U32, 100, 108, NULL, 0, "header length"},
+        {"header longer than a cluster", U32, 100, 65544, NULL, 0, "header length"},
+        {"crypto extension", BYTES, 104, 0, "\x05\x37\xbe\x77\0\0\0\x10", 8, "encrypted"},
+        {"data file extension", BYTES, 104, 0, "\x44\x41\x54\x41\0\0\0\x04/etc", 12,
+         "external data file"},
+        {"extension past the cluster", BYTES, 104, 0, "\x12\x34\x56\x78\x00\x01\x00\x00", 8,
+         "runs past"},
+        {"backing name too long", BYTES, 8, 0, "\0\0\0\0\0\0\x01\0\0\0\x04\0", 12, "backing"},
+        {"backing name past the cluster", BYTES, 8, 0, "\0\0\0\0\0\0\xff\xf0\0\0\0\x20", 12,
+         "backing"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(h, good, sizeof h);
+        if (cases[i].kind == U32)
+            put32(h + cases[i].off, (uint32_t)cases[i].v);
+        else if (cases[i].kind == U64)
+            put64(h + cases[i].off, cases[i].v);
+        else
+            memcpy(h + cases[i].off, cases[i].bytes, cases[i].blen);
+        err[0] = 0;
+        int rc = st_qcow2_validate_header(h, sizeof h, (uint64_t)fsize, err, sizeof err);
+        if (rc != -EINVAL || !strstr(err, cases[i].want))
+            fprintf(stderr, "%s: rc %d, '%s' (want '%s')\n", cases[i].what, rc, err,
+                    cases[i].want);
+        CU_ASSERT(rc == -EINVAL && strstr(err, cases[i].want) != NULL);
+    }
+    /* Too little data, and a file shorter than the header says. */
+    ST_ASSERT_INT_EQ(st_qcow2_validate_header(good, 50, (uint64_t)fsize, err, sizeof err), -EINVAL);
+    ST_ASSERT_INT_EQ(st_qcow2_validate_header(good, sizeof good, 70000, err, sizeof err), -EINVAL);
+    /* A valid overlay opens as a disk but is refused as an upload. */
+    ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("hdr-ov.qcow2"), 0, "hdr.qcow2", "qcow2"), 0);
+    fd = open(P("hdr-ov.qcow2"), O_RDONLY);
+    fsize = lseek(fd, 0, SEEK_END);
+    ST_ASSERT_INT_EQ_FATAL(pread(fd, h, sizeof h, 0), (long long)sizeof h);
+    close(fd);
+    ST_ASSERT_INT_EQ(st_qcow2_validate_header(h, sizeof h, (uint64_t)fsize, err, sizeof err),
+                     -EINVAL);
+    CU_ASSERT(strstr(err, "backing file") != NULL);
+    /* The library refuses the same things on open, with the path in the message. */
+    memcpy(h, good, sizeof h);
+    put32(h + 32, 2);
+    fd = open(P("hdr-luks.qcow2"), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CU_ASSERT(pwrite(fd, h, sizeof h, 0) == (ssize_t)sizeof h);
+    CU_ASSERT(ftruncate(fd, fsize) == 0);
+    close(fd);
+    st_disk *d;
+    ST_ASSERT_INT_EQ(st_disk_open_ex(P("hdr-luks.qcow2"), ST_DISK_RDONLY, &d, err, sizeof err),
+                     -EINVAL);
+    CU_ASSERT(strstr(err, "hdr-luks.qcow2") && strstr(err, "encrypted"));
+}
+
 static CU_TestInfo tests[] = {
     {"random writes to new images of every shape equal a raw mirror (qemu-img check, compare)",
      test_new_image_roundtrip},
@@ -492,6 +596,8 @@ static CU_TestInfo tests[] = {
      test_convert_flattens},
     {"one writer per image; ranges outside the disk are EINVAL", test_locking_and_ranges},
     {"loops, unwanted backing files and wrong formats are refused", test_chains_refused},
+    {"hostile and unsupported qcow2 headers are refused with the reason",
+     test_hostile_headers},
     {"a full disk (RLIMIT_FSIZE) fails writes cleanly; the image stays consistent",
      test_full_disk},
     CU_TEST_INFO_NULL,

@@ -329,6 +329,9 @@ static void log_request(img_conn *c, int64_t t0)
  * connection, -1 error. Bytes after the head stay staged for the body. */
 static int read_head(img_conn *c)
 {
+    /* Once a head has started it must be complete within the timeout (not just
+     * each read): a client trickling a byte at a time does not hold a thread. */
+    int64_t started = c->stage_len ? st_mono_us() : 0;
     for (;;) {
         size_t scan = c->stage_len < IMG_HEAD_MAX ? c->stage_len : IMG_HEAD_MAX;
         size_t end = img_head_end((const char *)c->stage + c->stage_off, scan);
@@ -349,6 +352,12 @@ static int read_head(img_conn *c)
                            IMG_HEAD_MAX);
             return -1;
         }
+        if (started && st_mono_us() - started > (int64_t)c->d->timeout_s * 1000000) {
+            c->close_after = 1;
+            st_uuid_v4(c->reqid);
+            img_conn_error(c, 408, "timeout", "the request head took too long");
+            return -1;
+        }
         if (c->stage_off) { /* keep the partial head at the start of the buffer */
             memmove(c->stage, c->stage + c->stage_off, c->stage_len);
             c->stage_off = 0;
@@ -357,6 +366,8 @@ static int read_head(img_conn *c)
         if (k <= 0)
             return -(c->stage_len != 0);
         c->stage_len += (size_t)k;
+        if (!started)
+            started = st_mono_us();
     }
 }
 

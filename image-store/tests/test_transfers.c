@@ -28,7 +28,8 @@
 static svc S;
 static const who A = {TA, "member", 0};
 static char out[65536];
-static const char *const EXTRA[] = {"images.stale_upload=4", "images.reap_interval=1", NULL};
+static const char *const EXTRA[] = {"images.stale_upload=4", "images.reap_interval=1",
+                                     "http.timeout=3", NULL};
 
 static int suite_init(void)
 {
@@ -220,6 +221,29 @@ static void test_restart_mid_upload(void)
     ST_ASSERT_INT_EQ(svc_blob_count(&S), blobs);
 }
 
+/* A client trickling its request head a byte at a time is cut off after the timeout. */
+static void test_slow_head_is_cut(void)
+{
+    int fd = svc_raw_connect(&S);
+    CU_ASSERT_FATAL(fd >= 0);
+    const char *head = "GET /v1/images/11111111-1111-4111-8111-111111111111/file HTTP/1.1\r\n"
+                       "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    long long t0 = st_now_ms();
+    int cut = 0;
+    for (size_t i = 0; head[i] && st_now_ms() - t0 < 15000; i++) {
+        if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1) {
+            cut = 1;
+            break;
+        }
+        usleep(250000);
+    }
+    int status = svc_raw_reply(fd, out, sizeof out);
+    close(fd);
+    ST_ASSERT_INT_EQ(status, 408);
+    CU_ASSERT(cut || status == 408);
+    CU_ASSERT(st_now_ms() - t0 < 12000);
+}
+
 static void test_clean_stop(void)
 {
     svc_stop(&S);
@@ -301,6 +325,7 @@ static CU_TestInfo tests[] = {
     {"a blob corrupted on disk is never delivered whole", test_rotten_blob_is_never_delivered},
     {"SIGKILL mid-upload: after a restart the image is killed, no temp file, no blob",
      test_restart_mid_upload},
+    {"a request head trickled a byte at a time is cut off (408)", test_slow_head_is_cut},
     {"SIGTERM stops the service cleanly", test_clean_stop},
     CU_TEST_INFO_NULL,
 };

@@ -372,32 +372,68 @@ int ing_sql_write_rollups(ing *g)
         sb_arr_close(&a[k]);
         p[k] = sb_str(&a[k]);
     }
+    /*
+     * One statement: the hourly upsert; the same deltas summed per day into
+     * usage_daily; and, from what the hourly upsert reports it added to each
+     * row's flavor set, the new instance-hours per day and flavor.
+     */
     if (rc == 0 && rows &&
         st_db_exec(
             g->db,
-            "INSERT INTO billing.usage_hourly AS h (tenant_id, period, instance_id, hour,"
-            " cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
-            " disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops, flavors)"
-            " SELECT t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,"
-            "  coalesce(string_to_array(nullif(f, ''), ','), '{}')"
+            "WITH u AS (SELECT t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,"
+            "  coalesce(string_to_array(nullif(f, ''), ','), '{}') AS fl,"
+            "  date_trunc('day', hr AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day"
             " FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::timestamptz[],"
             " $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
             " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
-            " $15::text[]) AS u(t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, f)"
-            " ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET"
-            " cpu_time_ns = h.cpu_time_ns + excluded.cpu_time_ns,"
-            " cpu_cycles = h.cpu_cycles + excluded.cpu_cycles,"
-            " rx_bytes = h.rx_bytes + excluded.rx_bytes,"
-            " rx_packets = h.rx_packets + excluded.rx_packets,"
-            " tx_bytes = h.tx_bytes + excluded.tx_bytes,"
-            " tx_packets = h.tx_packets + excluded.tx_packets,"
-            " disk_read_bytes = h.disk_read_bytes + excluded.disk_read_bytes,"
-            " disk_read_ops = h.disk_read_ops + excluded.disk_read_ops,"
-            " disk_write_bytes = h.disk_write_bytes + excluded.disk_write_bytes,"
-            " disk_write_ops = h.disk_write_ops + excluded.disk_write_ops,"
-            " flavors = CASE WHEN excluded.flavors <@ h.flavors THEN h.flavors"
-            "  ELSE ARRAY(SELECT DISTINCT x FROM unnest(h.flavors || excluded.flavors) x"
-            "  ORDER BY x) END",
+            " $15::text[]) AS x(t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, f)),"
+            " up AS (INSERT INTO billing.usage_hourly AS h (tenant_id, period, instance_id, hour,"
+            "  cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
+            "  disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops, flavors,"
+            "  added_flavors)"
+            "  SELECT t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, fl, fl FROM u"
+            "  ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET"
+            "  cpu_time_ns = h.cpu_time_ns + excluded.cpu_time_ns,"
+            "  cpu_cycles = h.cpu_cycles + excluded.cpu_cycles,"
+            "  rx_bytes = h.rx_bytes + excluded.rx_bytes,"
+            "  rx_packets = h.rx_packets + excluded.rx_packets,"
+            "  tx_bytes = h.tx_bytes + excluded.tx_bytes,"
+            "  tx_packets = h.tx_packets + excluded.tx_packets,"
+            "  disk_read_bytes = h.disk_read_bytes + excluded.disk_read_bytes,"
+            "  disk_read_ops = h.disk_read_ops + excluded.disk_read_ops,"
+            "  disk_write_bytes = h.disk_write_bytes + excluded.disk_write_bytes,"
+            "  disk_write_ops = h.disk_write_ops + excluded.disk_write_ops,"
+            "  flavors = CASE WHEN excluded.flavors <@ h.flavors THEN h.flavors"
+            "   ELSE ARRAY(SELECT DISTINCT x FROM unnest(h.flavors || excluded.flavors) x"
+            "   ORDER BY x) END,"
+            "  added_flavors = CASE WHEN excluded.flavors <@ h.flavors THEN '{}'::text[]"
+            "   ELSE ARRAY(SELECT x FROM unnest(excluded.flavors) x"
+            "   EXCEPT SELECT y FROM unnest(h.flavors) y) END"
+            "  RETURNING tenant_id, period, instance_id, hour, added_flavors),"
+            " d AS (INSERT INTO billing.usage_daily AS dd (tenant_id, period, instance_id, day,"
+            "  cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
+            "  disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops)"
+            "  SELECT t, p, i, day, sum(c0), sum(c1), sum(c2), sum(c3), sum(c4), sum(c5),"
+            "  sum(c6), sum(c7), sum(c8), sum(c9) FROM u GROUP BY t, p, i, day"
+            "  ORDER BY t, p, i, day"
+            "  ON CONFLICT (tenant_id, period, instance_id, day) DO UPDATE SET"
+            "  cpu_time_ns = dd.cpu_time_ns + excluded.cpu_time_ns,"
+            "  cpu_cycles = dd.cpu_cycles + excluded.cpu_cycles,"
+            "  rx_bytes = dd.rx_bytes + excluded.rx_bytes,"
+            "  rx_packets = dd.rx_packets + excluded.rx_packets,"
+            "  tx_bytes = dd.tx_bytes + excluded.tx_bytes,"
+            "  tx_packets = dd.tx_packets + excluded.tx_packets,"
+            "  disk_read_bytes = dd.disk_read_bytes + excluded.disk_read_bytes,"
+            "  disk_read_ops = dd.disk_read_ops + excluded.disk_read_ops,"
+            "  disk_write_bytes = dd.disk_write_bytes + excluded.disk_write_bytes,"
+            "  disk_write_ops = dd.disk_write_ops + excluded.disk_write_ops)"
+            " INSERT INTO billing.instance_hours_daily AS ih (tenant_id, period, instance_id,"
+            "  day, flavor, hours)"
+            " SELECT tenant_id, period, instance_id,"
+            "  date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', f, count(*)"
+            " FROM up, unnest(added_flavors) f GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+            " ON CONFLICT (tenant_id, period, instance_id, day, flavor) DO UPDATE SET"
+            " hours = ih.hours + excluded.hours",
             R_N, p) < 0)
         rc = -1;
     for (int k = 0; k < R_N; k++)

@@ -5,11 +5,12 @@
  *    first one, the default plan) crossed with each plan's versions gives
  *    segments [start, next start) in each of which one plan version (or
  *    none) is in force. Segments start on whole hours (plans.c enforces it).
- * 2. One aggregate query per usage table sums the period's rows per
- *    instance, usage month and segment, the segment found by
- *    width_bucket(hour, segment starts): each hour is rated by the version
- *    in force at that hour, and the database returns a few thousand rows
- *    even for a tenant with a month of 1,000 instances.
+ * 2. Aggregates over the period's daily rollups (usage_daily,
+ *    instance_hours_daily) per instance and bucket, the bucket found by
+ *    width_bucket(day, segment and month starts): each day is rated by the
+ *    version in force then, and a month of 1,000 instances is ~31,000 rows.
+ *    A day that a plan change splits (a segment starting off midnight) is
+ *    read from its hourly rows instead, by index seeks per instance.
  * 3. Rows become lines keyed (instance, item, flavor, usage month, plan
  *    version); segments with the same version merge. Each line's amount is
  *    rounded once (money.h) and the total is the sum of the line amounts.
@@ -458,37 +459,95 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     bl_date_format(period, p);
 
     /*
-     * One scan, grouped by instance, bucket (plan version and usage month)
-     * and flavor set. An instance keeps one flavor for most of a month, so
-     * this is about one group per instance; each flavor of the set was
-     * billed for count(*) hours.
+     * Days a plan change splits (a segment starting off midnight) are rated
+     * from their hourly rows; every other day from the daily rollups, whose
+     * bucket is that of the day's start (month starts are midnights too).
      */
+    sb bdays;
+    sb_init(&bdays);
+    sb_arr_open(&bdays);
+    int64_t split[64];
+    int nsplit = 0;
+    for (int i = 0; i < bk.n && nsplit < 64; i++) {
+        int64_t day = bk.start[i] - bk.start[i] % (24 * BL_US_HOUR);
+        if (day != bk.start[i] && (!nsplit || split[nsplit - 1] != day)) {
+            split[nsplit++] = day;
+            sb_arr_time(&bdays, day);
+        }
+    }
+    sb_arr_close(&bdays);
     r = st_db_q(db,
-                "SELECT instance_id, width_bucket(hour, $3::timestamptz[]), flavors,"
-                " sum(cpu_cycles), sum(rx_bytes), sum(tx_bytes), count(*)"
-                " FROM billing.usage_hourly WHERE tenant_id = $1 AND period = $2"
-                " GROUP BY 1, 2, 3", tenant, p, sb_str(&bounds));
+                "SELECT instance_id, width_bucket(day, $3::timestamptz[]),"
+                " sum(cpu_cycles), sum(rx_bytes), sum(tx_bytes)"
+                " FROM billing.usage_daily WHERE tenant_id = $1 AND period = $2"
+                " AND day <> ALL($4::timestamptz[]) GROUP BY 1, 2",
+                tenant, p, sb_str(&bounds), sb_str(&bdays));
     if (!r)
-        goto out;
+        goto out_days;
     for (int i = 0; i < PQntuples(r); i++) {
         const char *inst = PQgetvalue(r, i, 0);
         int b = bucket_of(&bk, st_db_int(r, i, 1));
         int64_t month = b >= 0 ? bk.month[b] : EPOCH_2000, q[3];
         int ver = b >= 0 ? bk.ver[b] : -1;
         for (int k = 0; k < 3; k++)
-            if (parse_q(st_db_val(r, i, 3 + k), &q[k]) < 0)
-                goto out;
+            if (parse_q(st_db_val(r, i, 2 + k), &q[k]) < 0)
+                goto out_days;
         add_line(inv, inst, BL_ITEM_CPU, "", month, ver, q[0]);
         add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
         add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
-        /* "{m1.small,m1.large}"; flavors hold no comma, brace or backslash. */
-        char fl[1024];
-        snprintf(fl, sizeof fl, "%s", PQgetvalue(r, i, 2));
-        for (char *save = NULL, *f = strtok_r(fl, "{},\"", &save); f;
-             f = strtok_r(NULL, "{},\"", &save))
-            add_line(inv, inst, BL_ITEM_INSTANCE_HOURS, f, month, ver, st_db_int(r, i, 6));
     }
     PQclear(r);
+    r = st_db_q(db,
+                "SELECT instance_id, flavor, width_bucket(day, $3::timestamptz[]), sum(hours)"
+                " FROM billing.instance_hours_daily WHERE tenant_id = $1 AND period = $2"
+                " AND day <> ALL($4::timestamptz[]) GROUP BY 1, 2, 3",
+                tenant, p, sb_str(&bounds), sb_str(&bdays));
+    if (!r)
+        goto out_days;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int b = bucket_of(&bk, st_db_int(r, i, 2));
+        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_INSTANCE_HOURS, PQgetvalue(r, i, 1),
+                 b >= 0 ? bk.month[b] : EPOCH_2000, b >= 0 ? bk.ver[b] : -1, st_db_int(r, i, 3));
+    }
+    PQclear(r);
+    r = NULL;
+    for (int d = 0; d < nsplit; d++) {
+        char d0[ST_TIME_LEN], d1[ST_TIME_LEN];
+        st_time_format(split[d], d0);
+        st_time_format(split[d] + 24 * BL_US_HOUR, d1);
+        /* Index seeks per instance that has usage that day. */
+        r = st_db_q(db,
+                    "SELECT h.instance_id, width_bucket(h.hour, $3::timestamptz[]), h.flavors,"
+                    " sum(h.cpu_cycles), sum(h.rx_bytes), sum(h.tx_bytes), count(*)"
+                    " FROM (SELECT DISTINCT instance_id FROM billing.usage_daily"
+                    "  WHERE tenant_id = $1 AND period = $2 AND day = $4) i"
+                    " JOIN billing.usage_hourly h ON h.tenant_id = $1 AND h.period = $2"
+                    "  AND h.instance_id = i.instance_id AND h.hour >= $4 AND h.hour < $5"
+                    " GROUP BY 1, 2, 3", tenant, p, sb_str(&bounds), d0, d1);
+        if (!r)
+            goto out_days;
+        for (int i = 0; i < PQntuples(r); i++) {
+            const char *inst = PQgetvalue(r, i, 0);
+            int b = bucket_of(&bk, st_db_int(r, i, 1));
+            int64_t month = b >= 0 ? bk.month[b] : EPOCH_2000, q[3];
+            int ver = b >= 0 ? bk.ver[b] : -1;
+            for (int k = 0; k < 3; k++)
+                if (parse_q(st_db_val(r, i, 3 + k), &q[k]) < 0)
+                    goto out_days;
+            add_line(inv, inst, BL_ITEM_CPU, "", month, ver, q[0]);
+            add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
+            add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
+            /* "{m1.small,m1.large}"; flavors hold no comma, brace or backslash. */
+            char fl[1024];
+            snprintf(fl, sizeof fl, "%s", PQgetvalue(r, i, 2));
+            for (char *save = NULL, *f = strtok_r(fl, "{},\"", &save); f;
+                 f = strtok_r(NULL, "{},\"", &save))
+                add_line(inv, inst, BL_ITEM_INSTANCE_HOURS, f, month, ver, st_db_int(r, i, 6));
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    sb_free(&bdays);
     r = st_db_q(db,
                 "SELECT width_bucket(hour, $3::timestamptz[]), sum(bytes)"
                 " FROM billing.storage_hourly WHERE tenant_id = $1 AND period = $2"
@@ -504,6 +563,9 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
                  b >= 0 ? bk.ver[b] : -1, q);
     }
     rc = finish(inv);
+    goto out;
+out_days:
+    sb_free(&bdays);
 out:
     PQclear(r);
     sb_free(&bounds);

@@ -7,7 +7,8 @@
  * earlier than its month, which lets the period bound prune old partitions.
  * Instance-hours are the flavors recorded on each hourly row (one per
  * instance, hour and flavor), image storage comes from
- * billing.storage_hourly as byte-hours.
+ * billing.storage_hourly as byte-hours. Whole-day ranges by day or month
+ * read the daily rollups (24 times fewer rows).
  */
 #include "billing.h"
 
@@ -88,17 +89,36 @@ static void handle_usage(st_http_req *req, void *arg)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    PGresult *r = st_db_q(
-        db,
-        "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint AS b,"
-        " sum(cpu_time_ns), sum(cpu_cycles), sum(rx_bytes), sum(rx_packets), sum(tx_bytes),"
-        " sum(tx_packets), sum(disk_read_bytes), sum(disk_read_ops), sum(disk_write_bytes),"
-        " sum(disk_write_ops), sum(cardinality(flavors))"
-        " FROM billing.usage_hourly"
-        " WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
-        " AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
-        " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
-        tenant, f, t, grains[grain], inst);
+    /* Whole days by day or month: the daily rollups; otherwise the hourly ones. */
+    int daily = grain > 0 && from % (24 * BL_US_HOUR) == 0 && to % (24 * BL_US_HOUR) == 0;
+    PGresult *r = daily
+        ? st_db_q(db,
+                  "SELECT instance_id, b, sum(c0), sum(c1), sum(c2), sum(c3), sum(c4), sum(c5),"
+                  " sum(c6), sum(c7), sum(c8), sum(c9), sum(ih) FROM ("
+                  " SELECT instance_id,"
+                  "  (extract(epoch FROM date_trunc($4, day)) * 1000000)::bigint AS b,"
+                  "  cpu_time_ns c0, cpu_cycles c1, rx_bytes c2, rx_packets c3, tx_bytes c4,"
+                  "  tx_packets c5, disk_read_bytes c6, disk_read_ops c7, disk_write_bytes c8,"
+                  "  disk_write_ops c9, 0 AS ih FROM billing.usage_daily"
+                  "  WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
+                  "  AND day >= $2 AND day < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
+                  " UNION ALL"
+                  " SELECT instance_id, (extract(epoch FROM date_trunc($4, day)) * 1000000)::bigint,"
+                  "  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, hours FROM billing.instance_hours_daily"
+                  "  WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
+                  "  AND day >= $2 AND day < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)) x"
+                  " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
+                  tenant, f, t, grains[grain], inst)
+        : st_db_q(db,
+                  "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint"
+                  " AS b, sum(cpu_time_ns), sum(cpu_cycles), sum(rx_bytes), sum(rx_packets),"
+                  " sum(tx_bytes), sum(tx_packets), sum(disk_read_bytes), sum(disk_read_ops),"
+                  " sum(disk_write_bytes), sum(disk_write_ops), sum(cardinality(flavors))"
+                  " FROM billing.usage_hourly"
+                  " WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
+                  " AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
+                  " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
+                  tenant, f, t, grains[grain], inst);
     if (!r) {
         bl_reply_db(req, db, "usage");
         st_db_put(db);

@@ -9,7 +9,7 @@
  *   1. SAMPLES (1,000,000) cumulative samples of INSTANCES (1,000)
  *      instances of one tenant, one every CADENCE_S (10) seconds per
  *      instance, as a node agent sends them;
- *   2. the same number spread evenly over October 2026: every sample opens a
+ *   2. the same number spread evenly over last month: every sample opens a
  *      new instance-hour, the most rollup work a sample can cause.
  * Every sample carries 2 vCPUs, a NIC and a disk as the VMM reports them.
  * Batches hold PER_BATCH samples (1,000): STREAMS instances (100) x
@@ -18,7 +18,7 @@
  *         billing.samples (same primary key, same monthly partition);
  *   ours: the real stratus-billing; 4 client threads post every batch over
  *         HTTP with a node token, timed from the first request to the last 200.
- * Then the invoice of case 2's tenant for October (1,000 instances, ~744,000
+ * Then the invoice of case 2's tenant for that month (1,000 instances, ~720,000
  * hourly rows, ~4,000 lines): the draft rated and rendered live in each
  * format, issuing the month, and the issued PDF as stored. Nothing here
  * asserts speed; it prints ours beside the peer.
@@ -40,7 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLIENTS 4
+#define MAX_CLIENTS 64
+static int CLIENTS = 4; /* BENCH_CLIENTS overrides */
+static const char *server_threads = "4"; /* BENCH_SERVER_THREADS overrides */
 
 static double now_s(void)
 {
@@ -108,10 +110,12 @@ static long nbodies;
 static buf copy_rows;
 
 static int64_t cadence_us; /* time between two samples of an instance */
+static int64_t month_start; /* last month, the one every sample is in */
+static char month_text[8], month_date[11], next_date[11];
 
 static int64_t sample_time(long k) /* k from 0 */
 {
-    return 1790812800000000LL + cadence_us * k + 1000000; /* from 2026-10-01T00:00:01Z */
+    return month_start + cadence_us * k + 1000000; /* from the 1st, 00:00:01 */
 }
 
 static void sample_json(buf *b, long i, long k, int first)
@@ -185,8 +189,10 @@ static double run_copy(const char *ci)
     exec_or_die(c, "CREATE TABLE copy_samples (LIKE billing.samples INCLUDING DEFAULTS)"
                    " PARTITION BY RANGE (sampled_at)");
     exec_or_die(c, "ALTER TABLE copy_samples ADD PRIMARY KEY (instance_id, boot_id, seq, sampled_at)");
-    exec_or_die(c, "CREATE TABLE copy_samples_202610 PARTITION OF copy_samples"
-                   " FOR VALUES FROM ('2026-10-01 00:00+00') TO ('2026-11-01 00:00+00')");
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE TABLE copy_samples_m PARTITION OF copy_samples"
+             " FOR VALUES FROM ('%s 00:00+00') TO ('%s 00:00+00')", month_date, next_date);
+    exec_or_die(c, sql);
     double t0 = now_s();
     PGresult *r = PQexec(c, "COPY copy_samples FROM STDIN");
     if (PQresultStatus(r) != PGRES_COPY_IN)
@@ -285,13 +291,15 @@ static pid_t start_billing(const char *bin, const char *ci, const char *dir)
     snprintf(pf, sizeof pf, "%s/port", dir);
     snprintf(log, sizeof log, "%s/billing.log", dir);
     unlink(pf);
+    char threads_set[64];
+    snprintf(threads_set, sizeof threads_set, "http.threads=%s", server_threads);
     pid_t pid = fork();
     if (pid == 0) {
         setenv("STRATUS_BILLING_DB_URL", ci, 1);
         freopen(log, "a", stderr);
         execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", pf, "--set",
               "http.access_log=false", "--set", "auth.internal_token=bench", "--set",
-              "retention.raw_days=3650", "--set", "http.threads=4", "--set", "db.pool_size=8",
+              "maintenance.interval=0", "--set", threads_set, "--set", "db.pool_size=16",
               "--set", "log.level=warn", "serve", (char *)NULL);
         _exit(127);
     }
@@ -367,8 +375,9 @@ static void run_case(const char *db_name, result *res)
     pclose(p);
     node_token[strcspn(node_token, "\n")] = 0;
     PGconn *db = connect_or_die(ci);
-    exec_or_die(db, "SELECT billing.ensure_partitions(ARRAY['2026-10-01'::date,"
-                    " '2026-11-01'::date])");
+    snprintf(sql, sizeof sql, "SELECT billing.ensure_partitions(ARRAY['%s'::date, '%s'::date])",
+             month_date, next_date);
+    exec_or_die(db, sql);
 
     fprintf(stderr, "%s: COPY of the same rows...\n", db_name);
     res->copy = run_copy(ci);
@@ -388,7 +397,7 @@ static void run_case(const char *db_name, result *res)
 
     fprintf(stderr, "%s: ingest over HTTP...\n", db_name);
     next_body = 0;
-    pthread_t th[CLIENTS];
+    pthread_t th[MAX_CLIENTS];
     double t0 = now_s();
     for (int i = 0; i < CLIENTS; i++)
         pthread_create(&th[i], NULL, client, NULL);
@@ -418,9 +427,9 @@ static void print_case(const char *what, const result *r)
 {
     printf("\n%s\n", what);
     printf("  data: %ld samples = %ld instances x %ld, %ld batches of %ld (%ld instances x %ld "
-           "samples), %.0f MB of JSON, %d HTTP clients\n",
+           "samples), %.0f MB of JSON, %d HTTP clients, %s server threads\n",
            nsamples, ninst, nsamples / ninst, nbodies, per_batch, streams, per_batch / streams,
-           (double)r->json_bytes / 1e6, CLIENTS);
+           (double)r->json_bytes / 1e6, CLIENTS, server_threads);
     printf("  %-36s %8.2f s  %9.0f samples/s\n", "COPY into a billing.samples twin:", r->copy,
            (double)nsamples / r->copy);
     printf("  %-36s %8.2f s  %9.0f samples/s  = %.0f%% of COPY (target >= 30%%)\n",
@@ -446,6 +455,16 @@ int main(int argc, char **argv)
     if (ninst < 1 || streams < 1 || per_batch < streams || nsamples < ninst || cadence_s < 1)
         die("bad sizes");
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (getenv("BENCH_CLIENTS"))
+        CLIENTS = atoi(getenv("BENCH_CLIENTS"));
+    if (CLIENTS < 1 || CLIENTS > MAX_CLIENTS)
+        die("BENCH_CLIENTS must be 1..%d", MAX_CLIENTS);
+    if (getenv("BENCH_SERVER_THREADS"))
+        server_threads = getenv("BENCH_SERVER_THREADS");
+    month_start = bl_month_add(bl_month_floor(st_now_us()), -1);
+    bl_month_format(month_start, month_text);
+    bl_date_format(month_start, month_date);
+    bl_date_format(bl_month_add(month_start, 1), next_date);
     if (!mkdtemp(dir))
         die("mkdtemp");
 
@@ -455,16 +474,16 @@ int main(int argc, char **argv)
     run_case("bench_billing_live", &live);
     stop_billing();
 
-    /* 2. The same number of samples spread over all of October: every sample
+    /* 2. The same number of samples spread over all of last month: every sample
      * opens a new instance-hour (the most rollup work per sample), and the
      * month the invoice is rendered from. */
     result month;
-    cadence_us = 31LL * 24 * 3600 * 1000000 / (nsamples / ninst);
+    cadence_us = (bl_month_add(month_start, 1) - month_start) / (nsamples / ninst);
     run_case("bench_billing_month", &month);
 
     CURL *c = curl_easy_init();
     char id[37], path[256];
-    bl_invoice_id(tenant, 1790812800000000LL, id);
+    bl_invoice_id(tenant, month_start, id);
     static const char *const fmts[] = {"json", "csv", "html", "pdf"};
     static const char *const admin_hdrs[] = {"X-Stratus-Cloud-Admin: true", NULL};
     double t_fmt[4];
@@ -481,8 +500,8 @@ int main(int argc, char **argv)
     }
     buf out = {0};
     double t0 = now_s();
-    if (http(c, "POST", "/v1/billing/periods/2026-10/issue", "Authorization: Bearer bench",
-             admin_hdrs, "", &out) != 201)
+    snprintf(path, sizeof path, "/v1/billing/periods/%s/issue", month_text);
+    if (http(c, "POST", path, "Authorization: Bearer bench", admin_hdrs, "", &out) != 201)
         die("issue: %s", out.p);
     double t_issue = now_s() - t0;
     free(out.p);
@@ -505,8 +524,8 @@ int main(int argc, char **argv)
     print_case(what, &live);
     print_case("2. samples spread over a month (every sample a new instance-hour: worst case)",
                &month);
-    printf("\none tenant's October invoice from case 2: %ld instances, %ld hourly rows, %ld lines"
-           " (best of 3, over HTTP)\n", ninst, rows, lines);
+    printf("\none tenant's invoice for %s from case 2: %ld instances, %ld hourly rows, %ld lines"
+           " (best of 3, over HTTP)\n", month_text, ninst, rows, lines);
     for (int f = 0; f < 4; f++)
         printf("  draft %-4s rated and rendered live:  %6.3f s  (%zu bytes)   target < 1 s\n",
                fmts[f], t_fmt[f], bytes[f]);

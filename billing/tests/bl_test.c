@@ -255,3 +255,23 @@ const char *bl_uuid(void)
     st_uuid_v4(u);
     return u;
 }
+
+long long bl_rollup_mismatches(bl_srv *s)
+{
+    return bl_sql_int(
+        s,
+        "SELECT (SELECT count(*) FROM (SELECT tenant_id, period, instance_id,"
+        "   date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day,"
+        "   sum(cpu_time_ns) a, sum(cpu_cycles) b, sum(rx_bytes) c, sum(tx_bytes) d,"
+        "   sum(disk_write_ops) e FROM billing.usage_hourly GROUP BY 1, 2, 3, 4) h"
+        "  FULL JOIN billing.usage_daily d USING (tenant_id, period, instance_id, day)"
+        "  WHERE (h.a, h.b, h.c, h.d, h.e) IS DISTINCT FROM"
+        "   (d.cpu_time_ns::numeric, d.cpu_cycles::numeric, d.rx_bytes::numeric,"
+        "    d.tx_bytes::numeric, d.disk_write_ops::numeric))"
+        " + (SELECT count(*) FROM (SELECT tenant_id, period, instance_id,"
+        "   date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, f AS flavor,"
+        "   count(*) AS hours FROM billing.usage_hourly, unnest(flavors) f"
+        "   GROUP BY 1, 2, 3, 4, 5) h"
+        "  FULL JOIN billing.instance_hours_daily d USING (tenant_id, period, instance_id, day,"
+        "   flavor) WHERE h.hours IS DISTINCT FROM d.hours)");
+}

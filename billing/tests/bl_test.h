@@ -50,6 +50,8 @@ void bl_call(bl_srv *s, const char *method, const char *path, const char *tenant
 /* Scalar from the server's database (malloc'd, NULL for no row). */
 char *bl_sql(bl_srv *s, const char *sql);
 long long bl_sql_int(bl_srv *s, const char *sql);
+/* Rows where the daily rollups disagree with the sum of the hourly ones (want 0). */
+long long bl_rollup_mismatches(bl_srv *s);
 
 /* ---- Batches ---- */
 typedef struct bl_json {

@@ -184,6 +184,7 @@ static void test_kill_9_during_ingest_loses_nothing(void)
     }
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.samples"), NINST * NSAMPLES);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.batches"), nbatches);
+    ST_ASSERT_INT_EQ(bl_rollup_mismatches(&srv), 0);
 
     bl_call(&srv, "GET", "/v1/billing/invoices", tenant, 0, NULL, NULL, &r);
     ST_ASSERT_INT_EQ_FATAL(r.status, 200);

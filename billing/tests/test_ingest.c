@@ -490,6 +490,10 @@ static void test_usage_api_shows_only_the_callers_tenant(void)
             a, 0, NULL, NULL, &r);
     ST_ASSERT_INT_EQ(r.status, 200);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "usage")), 1); /* one day */
+    json_t *day = json_array_get(json_object_get(r.json, "usage"), 0);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(day, "cpu_cycles")), 4000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(day, "instance_hours")), 2);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(day, "tx_bytes")), 40);
     st_resp_free(&r);
 
     bl_call(&srv, "GET", path, bt, 0, NULL, NULL, &r); /* another tenant sees nothing */
@@ -519,6 +523,13 @@ static void test_usage_api_shows_only_the_callers_tenant(void)
     st_http(&r, "GET", url, srv.token, NULL, NULL); /* a node token is not the gateway's */
     ST_ASSERT_INT_EQ(r.status, 401);
     st_resp_free(&r);
+}
+
+static void test_daily_rollups_match_the_hourly_ones(void)
+{
+    /* Everything ingested so far: resets, late samples, flavors, replays. */
+    ST_ASSERT_INT_EQ(bl_rollup_mismatches(&srv), 0);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.usage_daily") > 0, 1);
 }
 
 static void test_node_credentials_over_the_admin_api(void)
@@ -638,6 +649,7 @@ static CU_TestInfo tests[] = {
     {"samples older than the retention window are stale", test_samples_older_than_retention_are_stale},
     {"ingest needs a node token", test_ingest_needs_a_node_token},
     {"the usage API shows only the caller's tenant", test_usage_api_shows_only_the_callers_tenant},
+    {"daily rollups match the hourly ones", test_daily_rollups_match_the_hourly_ones},
     {"node credentials over the admin API", test_node_credentials_over_the_admin_api},
     {"retention drops raw samples and keeps usage", test_retention_drops_raw_samples_keeps_usage},
     CU_TEST_INFO_NULL,

@@ -583,6 +583,7 @@ static void test_half_issued_month_is_finished(void)
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT max(number) - min(number) + 1 - count(*)"
                                       " FROM billing.invoices"), 0);
+    ST_ASSERT_INT_EQ(bl_rollup_mismatches(&srv), 0);
 }
 
 static void test_plan_changes_are_checked(void)

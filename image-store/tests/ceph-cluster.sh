@@ -84,7 +84,7 @@ ceph -c "$conf" --connect-timeout 20 osd new "$uuid" >/dev/null 2>>"$dir/log/set
 ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >>"$dir/log/setup.log" 2>&1
 ceph-osd -c "$conf" -i 0 -f >>"$dir/log/osd.out" 2>&1 &
 echo $! >"$dir/run/osd.0.pid"
-for _ in $(seq 200); do
+for _ in $(seq 400); do # up to ~40 s on a loaded machine
   ceph -c "$conf" osd dump 2>/dev/null | grep -q '^osd.0 up' && break
   sleep 0.1
 done

@@ -97,8 +97,7 @@ int gw_page(gw_ctx *c, char limit[16], const char **marker);
 /* upstream.c: calls to backends on behalf of the request's principal. The
  * raw call returns the HTTP status (-1: unreachable) and the body. */
 long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const char *path,
-                 const char *body, size_t len, char **out, size_t *outlen, char *ctype,
-                 size_t ctypelen);
+                      const char *body, size_t len, char **out, size_t *outlen);
 /* Forwards the tenant's request (its body when `body`) and replies with the
  * backend's answer; 503 when the backend cannot be reached. */
 void gw_proxy(gw_ctx *c, const gw_upstream *u, const char *method, const char *path, int body);
@@ -171,6 +170,9 @@ void gw_server_group_routes(gw *g);
 /* nodes.c */
 void gw_node_routes(gw *g);
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen);
+
+/* billing_proxy.c */
+void gw_billing_routes(gw *g);
 
 /* openapi.c */
 void gw_openapi_routes(gw *g);

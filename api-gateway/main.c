@@ -40,7 +40,7 @@ static const st_config_key keys[] = {
     {"sched.launch_attempts", "3", "hosts an instance may fail to launch on before error"},
     {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
-    {"billing.url", "http://127.0.0.1:9393", "the billing service's API"},
+    {"billing.url", "http://127.0.0.1:8083", "the billing service's API"},
     {"upstream.ca_file", "", "CA certificate for https backends (default: the system's)"},
     {"upstream.timeout_ms", "30000", "longest a call to a backend may take"},
     {0},
@@ -83,6 +83,7 @@ static int register_routes(gw *g)
     gw_instance_routes(g);
     gw_node_routes(g);
     gw_server_group_routes(g);
+    gw_billing_routes(g);
     gw_openapi_routes(g);
     return 0;
 }

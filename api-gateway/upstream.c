@@ -51,29 +51,38 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return add;
 }
 
+/* Response headers passed back to the tenant; everything else (the
+ * backend's Server, its request id) stays behind the gateway. */
+static const char *const passed_back[] = {"Content-Type", "Content-Disposition", "ETag",
+                                          "Last-Modified", "Location", "Retry-After", NULL};
+#define NPASSED 6
+
 typedef struct hdrs {
-    char ctype[128];
+    char val[NPASSED][256];
 } hdrs;
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     hdrs *h = ud;
     size_t n = size * nmemb;
-    if (n > 13 && strncasecmp(ptr, "Content-Type:", 13) == 0) {
-        const char *v = ptr + 13;
-        while (*v == ' ')
-            v++;
-        size_t l = n - (size_t)(v - ptr);
-        while (l && (v[l - 1] == '\r' || v[l - 1] == '\n'))
-            l--;
-        snprintf(h->ctype, sizeof h->ctype, "%.*s", (int)l, v);
+    for (int i = 0; passed_back[i]; i++) {
+        size_t kl = strlen(passed_back[i]);
+        if (n > kl + 1 && strncasecmp(ptr, passed_back[i], kl) == 0 && ptr[kl] == ':') {
+            const char *v = ptr + kl + 1;
+            while (*v == ' ')
+                v++;
+            size_t l = n - (size_t)(v - ptr);
+            while (l && (v[l - 1] == '\r' || v[l - 1] == '\n'))
+                l--;
+            snprintf(h->val[i], sizeof h->val[i], "%.*s", (int)l, v);
+        }
     }
     return n;
 }
 
-long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const char *path,
-                 const char *body, size_t len, char **out, size_t *outlen, char *ctype,
-                 size_t ctypelen)
+static long call(gw_ctx *c, const gw_upstream *u, const char *method, const char *path,
+                 const char *body, size_t len, char **out, size_t *outlen, hdrs *rh,
+                 int forward_client_headers)
 {
     pthread_once(&curl_once, curl_init);
     if (!u->base || !*u->base)
@@ -82,7 +91,7 @@ long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const
         thread_curl = curl_easy_init();
     CURL *h = thread_curl;
     curl_easy_reset(h);
-    char url[2048], hv[5][160];
+    char url[2048], hv[7][320];
     snprintf(url, sizeof url, "%s%s", u->base, path);
     struct curl_slist *hl = NULL;
     snprintf(hv[0], sizeof hv[0], "Authorization: Bearer %s", u->token);
@@ -106,15 +115,27 @@ long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const
     hl = curl_slist_append(hl, "Expect:");
     if (body)
         hl = curl_slist_append(hl, "Content-Type: application/json");
+    if (forward_client_headers) {
+        /* content negotiation and conditional requests are the tenant's */
+        const char *acc = st_http_header(c->req, "Accept");
+        const char *inm = st_http_header(c->req, "If-None-Match");
+        if (acc && strlen(acc) < 256 && !strpbrk(acc, "\r\n")) {
+            snprintf(hv[5], sizeof hv[5], "Accept: %s", acc);
+            hl = curl_slist_append(hl, hv[5]);
+        }
+        if (inm && strlen(inm) < 256 && !strpbrk(inm, "\r\n")) {
+            snprintf(hv[6], sizeof hv[6], "If-None-Match: %s", inm);
+            hl = curl_slist_append(hl, hv[6]);
+        }
+    }
     buf b = {0};
-    hdrs rh = {""};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &rh);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, rh);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)u->timeout_ms);
@@ -137,8 +158,6 @@ long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const
                                 b.too_big ? "response too large" : curl_easy_strerror(rc),
                                 "request_id", st_http_request_id(c->req)));
     curl_slist_free_all(hl);
-    if (ctype)
-        snprintf(ctype, ctypelen, "%s", rh.ctype);
     if (out && status > 0) {
         *out = b.p ? b.p : strdup("");
         *outlen = b.n;
@@ -148,20 +167,42 @@ long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const
     return status;
 }
 
+long gw_upstream_call(gw_ctx *c, const gw_upstream *u, const char *method, const char *path,
+                      const char *body, size_t len, char **out, size_t *outlen)
+{
+    hdrs rh;
+    memset(&rh, 0, sizeof rh);
+    return call(c, u, method, path, body, len, out, outlen, &rh, 0);
+}
+
 void gw_proxy(gw_ctx *c, const gw_upstream *u, const char *method, const char *path, int body)
 {
     size_t len = 0;
     const char *b = body ? st_http_body(c->req, &len) : NULL;
-    char *out = NULL, ctype[128];
+    char *out = NULL;
     size_t outlen = 0;
-    long status = gw_upstream_call(c, u, method, path, b, len, &out, &outlen, ctype, sizeof ctype);
+    hdrs rh;
+    memset(&rh, 0, sizeof rh);
+    long status = call(c, u, method, path, b, len, &out, &outlen, &rh, 1);
     if (status < 0) {
         st_http_add_header(c->req, "Retry-After", "2");
         st_http_reply_error(c->req, 503, "unavailable", "the %s service is unavailable; retry",
                             u->name);
         return;
     }
-    st_http_reply_raw(c->req, (int)status, ctype[0] ? ctype : NULL, out, outlen);
+    for (int i = 1; passed_back[i]; i++) /* Content-Type goes with the body below */
+        if (rh.val[i][0])
+            st_http_add_header(c->req, passed_back[i], rh.val[i]);
+    /* A tenant that already has this exact document gets 304, whether or not
+     * the backend implements conditional requests (ETag is passed_back[2]). */
+    const char *inm = st_http_header(c->req, "If-None-Match");
+    if (status == 200 && !strcmp(method, "GET") && inm && rh.val[2][0] &&
+        !strcmp(inm, rh.val[2])) {
+        free(out);
+        st_http_reply_raw(c->req, 304, NULL, "", 0);
+        return;
+    }
+    st_http_reply_raw(c->req, (int)status, rh.val[0][0] ? rh.val[0] : NULL, out, outlen);
     free(out);
 }
 
@@ -170,7 +211,7 @@ json_t *gw_upstream_json(gw_ctx *c, const gw_upstream *u, const char *method, co
 {
     char *out = NULL;
     size_t n = 0;
-    *status = gw_upstream_call(c, u, method, path, NULL, 0, &out, &n, NULL, 0);
+    *status = gw_upstream_call(c, u, method, path, NULL, 0, &out, &n);
     json_t *j = out ? json_loadb(out, n, 0, NULL) : NULL;
     free(out);
     return j;

@@ -17,7 +17,7 @@ build=${STRATUS_BUILD:-$top/build}
 mode=${1:-foreground}
 
 stop_all() {
-  for svc in gateway images; do
+  for svc in gateway images billing; do
     if [ -f "$home/$svc.pid" ]; then
       kill "$(cat "$home/$svc.pid")" 2>/dev/null || true
       rm -f "$home/$svc.pid"
@@ -38,6 +38,7 @@ cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" -- --no-print-directory >/dev/null
 gw="$build/api-gateway/stratus-gateway"
 images="$build/image-store/stratus-images"
+billing="$build/billing/stratus-billing"
 
 mkdir -p "$home"
 chmod 755 "$home" # the postgres user must reach the cluster inside
@@ -58,12 +59,19 @@ db.url = $dburl
 auth.internal_token = $internal
 store.path = $home/images
 CONF
+cat >"$home/billing.conf" <<CONF
+# written by deploy/run-cloud.sh
+http.listen = 127.0.0.1:$((port + 3))
+db.url = $dburl
+auth.internal_token = $internal
+CONF
 cat >"$home/gateway.conf" <<CONF
 # written by deploy/run-cloud.sh
 http.listen = 127.0.0.1:$port
 db.url = $dburl
 auth.internal_token = $internal
 images.url = http://127.0.0.1:$((port + 1))
+billing.url = http://127.0.0.1:$((port + 3))
 log.level = info
 CONF
 "$gw" --config "$home/gateway.conf" migrate 2>>"$home/gateway.log"
@@ -82,6 +90,8 @@ start_service() { # name binary conf
 }
 echo "== image service"
 start_service images "$images" "$home/images.conf"
+echo "== billing"
+start_service billing "$billing" "$home/billing.conf"
 echo "== gateway"
 start_service gateway "$gw" "$home/gateway.conf"
 base="http://127.0.0.1:$port"
@@ -112,7 +122,8 @@ Stratus is running.
   cloud admin  admin / $admin_pw
   demo tenant  demo / $demo_pw
   images       upload through the API: POST /v1/images, then PUT the bytes to its upload-url
-  state, logs  $home   (gateway.log, images.log, pg/postgres.log)
+  billing      GET /v1/billing/usage, /v1/billing/invoices (JSON, CSV, HTML, PDF)
+  state, logs  $home   (gateway.log, images.log, billing.log, pg/postgres.log)
 
 Try:
   curl -s -H 'Authorization: Bearer $demo' $base/v1/quotas

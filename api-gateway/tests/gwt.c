@@ -3,6 +3,8 @@
 #include "st_pg.h"
 #include "st_test.h"
 #include "stratus/crypto.h"
+#include "stratus/timefmt.h"
+#include "stratus/uuid.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -74,20 +76,40 @@ static void spawn_images(gwt *t)
     snprintf(t->images_url, sizeof t->images_url, "http://127.0.0.1:%d", st_read_port(port_file));
 }
 
+static void spawn_billing(gwt *t)
+{
+    char port_file[512], log[512], db[600], tok[120];
+    snprintf(port_file, sizeof port_file, "%s/billing-port", t->dir);
+    snprintf(log, sizeof log, "%s/billing.log", t->dir);
+    snprintf(db, sizeof db, "db.url=%s", t->conninfo);
+    snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
+    const char *argv[] = {st_build_path("billing/stratus-billing"), "--listen", "127.0.0.1:0",
+                          "--port-file", port_file, "--set", db, "--set", tok, "--set",
+                          "http.access_log=false", "--set", "log.level=warn", NULL};
+    if (st_proc_start(&t->billing, (char *const *)argv, NULL, log) < 0 ||
+        st_wait_file(port_file, 20000) < 0) {
+        st_proc_dump_log(&t->billing);
+        die(t, "stratus-billing did not start");
+    }
+    snprintf(t->billing_url, sizeof t->billing_url, "http://127.0.0.1:%d",
+             st_read_port(port_file));
+}
+
 static void spawn(gwt *t, const char *const *settings)
 {
-    char port_file[512], log[512], db[600], img[120], tok[120];
+    char port_file[512], log[512], db[600], img[120], tok[120], bill[120];
     snprintf(port_file, sizeof port_file, "%s/port-%d", t->dir, (int)getpid());
     unlink(port_file);
     snprintf(log, sizeof log, "%s/gateway.log", t->dir);
     snprintf(db, sizeof db, "db.url=%s", t->conninfo);
     snprintf(img, sizeof img, "images.url=%s", t->images_url);
     snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
+    snprintf(bill, sizeof bill, "billing.url=%s", t->billing_url);
     const char *argv[64] = {gateway_bin(), "--listen", "127.0.0.1:0", "--port-file", port_file,
                             "--set", db, "--set", "auth.argon2_m_kib=1024", "--set",
                             "http.access_log=false", "--set", "db.pool_size=16", "--set", img,
-                            "--set", tok};
-    int n = 17;
+                            "--set", tok, "--set", bill};
+    int n = 19;
     for (int i = 0; settings && settings[i] && n < 60; i++) {
         argv[n++] = "--set";
         argv[n++] = settings[i];
@@ -112,6 +134,7 @@ void gwt_start(gwt *t, const char *tag, const char *const *settings)
         die(t, "bootstrap-admin failed");
     free(out);
     spawn_images(t);
+    spawn_billing(t);
     spawn(t, settings);
     char *tok = gwt_signin(t, "admin", ADMIN_PASSWORD, "admin");
     if (!tok)
@@ -133,6 +156,7 @@ void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings)
     snprintf(peer->admin_token, sizeof peer->admin_token, "%s", first->admin_token);
     snprintf(peer->admin_tenant, sizeof peer->admin_tenant, "%s", first->admin_tenant);
     snprintf(peer->images_url, sizeof peer->images_url, "%s", first->images_url);
+    snprintf(peer->billing_url, sizeof peer->billing_url, "%s", first->billing_url);
     snprintf(peer->internal_token, sizeof peer->internal_token, "%s", first->internal_token);
     spawn(peer, settings);
 }
@@ -141,6 +165,8 @@ void gwt_stop(gwt *t)
 {
     if (t->images.pid > 0)
         st_proc_stop(&t->images, SIGTERM, 10000);
+    if (t->billing.pid > 0)
+        st_proc_stop(&t->billing, SIGTERM, 10000);
     if (t->proc.pid > 0) {
         int st = st_proc_stop(&t->proc, SIGTERM, 10000);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -365,6 +391,44 @@ long long gwt_instance_generation(gwt *t, const char *token, const char *id)
     long long g = v ? atoll(v) : -1;
     free(v);
     return g;
+}
+
+long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
+                     long long cycles)
+{
+    static char node_token[160];
+    st_resp r;
+    if (!node_token[0]) {
+        char name[40];
+        snprintf(name, sizeof name, "gwt-node-%d", (int)getpid());
+        char *b = st_jsonf("{s:s}", "name", name);
+        must(gwt_call(t, &r, "POST", "/v1/billing/nodes", t->admin_token, b), 201,
+             "billing node", &r);
+        free(b);
+        snprintf(node_token, sizeof node_token, "%s",
+                 json_string_value(json_object_get(r.json, "token")));
+        st_resp_free(&r);
+    }
+    char batch[40], boot[40], now[32];
+    st_uuid_v4(batch);
+    snprintf(boot, sizeof boot, "00000000-0000-4000-8000-%012lld", (long long)getpid());
+    st_time_format(st_now_us(), now);
+    char *b = st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:I, s:s,"
+                       " s:{s:I, s:I, s:[], s:[]}}]}",
+                       "batch_id", batch, "samples", "tenant_id", tenant_id, "instance_id",
+                       instance_id, "flavor", "m1.small", "state", "active", "boot_id", boot,
+                       "seq", (json_int_t)seq, "sampled_at", now, "counters",
+                       "cpu_time_ns_total", (json_int_t)(cycles / 2), "cycles_total",
+                       (json_int_t)cycles, "nics", "disks");
+    char url[200];
+    snprintf(url, sizeof url, "%s/v1/billing/ingest", t->billing_url);
+    st_http(&r, "POST", url, node_token, b, NULL);
+    free(b);
+    long s = r.status;
+    if (s != 200)
+        fprintf(stderr, "gwt: billing ingest: %ld %s\n", s, r.body);
+    st_resp_free(&r);
+    return s;
 }
 
 void gwt_sql(const gwt *t, const char *sql)

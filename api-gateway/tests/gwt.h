@@ -15,6 +15,8 @@ typedef struct gwt {
     st_proc proc;
     st_proc images;          /* the image service (started by gwt_start only) */
     char images_url[64];
+    st_proc billing;         /* the billing service (started by gwt_start only) */
+    char billing_url[64];
     char internal_token[65];
     char base[64];
     char admin_token[128];   /* cloud admin, scoped to tenant "admin" */
@@ -71,6 +73,11 @@ long gwt_report(gwt *t, const char *node_token, const char *id, const char *stat
 /* The instance's current field (state, task, ...) as the given token sees it. */
 char *gwt_instance_field(gwt *t, const char *token, const char *id, const char *field);
 long long gwt_instance_generation(gwt *t, const char *token, const char *id);
+/* Sends billing one instance sample (as a node agent would, with a billing
+ * node credential made through the gateway) so the tenant has usage and a
+ * draft invoice this month. Returns billing's HTTP status. */
+long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
+                     long long cycles);
 /* Runs SQL directly on the test database (for time travel: expiring tokens). */
 void gwt_sql(const gwt *t, const char *sql);
 

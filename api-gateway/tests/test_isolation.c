@@ -21,6 +21,7 @@ static gwt_tenant A, B;
 static char *node;
 static char flavor[40], image[40];
 static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40], a_group[40];
+static char a_invoice[40];
 static char a_apikey_secret[128];
 
 static const char *KEY =
@@ -61,7 +62,15 @@ static int suite_init(void)
     if (gwt_create_instance(&T, A.member, "a-vm", "m1.small", image, NULL, a_instance) != 202)
         return -1;
     gwt_report(&T, node, a_instance, "active", gwt_instance_generation(&T, NULL, a_instance));
-    return !a_keypair[0] || !a_image[0] || !a_apikey[0] || !a_group[0];
+    /* usage, so that A has a draft invoice this month */
+    if (gwt_bill_sample(&T, A.id, a_instance, 1, 1000000) != 200)
+        return -1;
+    gwt_call(&T, &r, "GET", "/v1/billing/invoices", A.reader, NULL);
+    const char *inv = json_string_value(
+        json_object_get(json_array_get(json_object_get(r.json, "invoices"), 0), "id"));
+    snprintf(a_invoice, sizeof a_invoice, "%s", inv ? inv : "");
+    st_resp_free(&r);
+    return !a_keypair[0] || !a_image[0] || !a_apikey[0] || !a_group[0] || !a_invoice[0];
 }
 
 static int suite_clean(void)
@@ -116,6 +125,15 @@ static const route_case *case_for(const char *method, const char *path)
     } else if (!strncmp(path, "/internal/v1/node/instances/{id}", 32)) {
         c.id = a_instance;
         c.body = "{\"state\":\"deleted\",\"generation\":99}";
+    } else if (!strncmp(path, "/v1/billing/invoices/{id}", 25)) {
+        c.id = a_invoice;
+    } else if (!strncmp(path, "/v1/billing/", 12)) {
+        /* plans, tenants' plans, periods, nodes: the cloud admin's */
+        c.id = !strncmp(path, "/v1/billing/tenants/", 20) ? A.id
+               : strstr(path, "{period}")                  ? "2026-11"
+               : strstr(path, "{name}")                    ? "some-node"
+                                                           : a_invoice;
+        c.body = "{}";
     } else if (!strncmp(path, "/v1/flavors/{id}", 16)) {
         /* flavors are cloud-wide, not a tenant's: tenants read them, never change them */
         c.id = flavor;
@@ -134,9 +152,9 @@ static void fill(char *out, size_t n, const char *pattern, const char *id, const
         if (!strncmp(p, "{user_id}", 9)) {
             o += (size_t)snprintf(out + o, n - o, "%s", user);
             p += 9;
-        } else if (!strncmp(p, "{id}", 4)) {
+        } else if (*p == '{' && strchr(p, '}')) {
             o += (size_t)snprintf(out + o, n - o, "%s", id);
-            p += 4;
+            p = strchr(p, '}') + 1;
         } else {
             out[o++] = *p++;
         }
@@ -216,8 +234,9 @@ static void test_bodies_cannot_reference_other_tenants_objects(void)
 static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
-                           "/v1/tenants", "/v1/quotas", "/v1/server-groups"};
-    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group};
+                           "/v1/tenants", "/v1/quotas", "/v1/server-groups",
+                           "/v1/billing/invoices", "/v1/billing/usage"};
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         st_resp r;
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);

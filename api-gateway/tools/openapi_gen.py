@@ -167,6 +167,38 @@ add("DELETE", "/v1/server-groups/{id}", op("Delete a server group (members stay,
 add("GET", "/v1/scheduler", op("The placement policy and which nodes are empty", "cloud-admin", [ok(200, "scheduler", S("Scheduler"))]))
 add("PUT", "/v1/scheduler", op("Choose the placement policy: spread (performance) or pack (power)", "cloud-admin",
     [ok(200, "scheduler", S("Scheduler"))], body=obj({"policy": {"type": "string", "enum": ["spread", "pack"]}}, ["policy"])))
+# Billing: forwarded to stratus-billing (billing/README.md has the documents in full).
+BILLING = "Served by the billing service; money is integer micro-units, months YYYY-MM."
+ANY = {"type": "object", "description": "see billing/README.md"}
+add("GET", "/v1/billing/usage", op("The tenant's usage by hour, day or month, per instance and meter", "tenant-read",
+    [ok(200, "usage", ANY)], desc=BILLING, params=[Q("from", TS, "start (default: this month)"), Q("to", TS, "end"),
+    Q("granularity", {"type": "string", "enum": ["hour", "day", "month"]}, "bucket size"), Q("instance_id", UUID, "one instance")]))
+add("GET", "/v1/billing/invoices", op("The tenant's invoices: issued ones and the live draft", "tenant-read", [ok(200, "invoices", ANY)], desc=BILLING))
+add("GET", "/v1/billing/invoices/{id}", op("An invoice as JSON, CSV, HTML or PDF (?format= or Accept); ETag; If-None-Match answers 304", "tenant-read",
+    [ok(200, "the invoice document", ANY), {"304": {"description": "unchanged since the ETag given"}}, {"404": NF}], desc=BILLING,
+    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "csv", "html", "pdf"]}, "document format")]))
+add("GET", "/v1/billing/invoices/{id}/download", op("The same document as an attachment", "tenant-read",
+    [ok(200, "the invoice document", ANY), {"304": {"description": "unchanged since the ETag given"}}, {"404": NF}], desc=BILLING,
+    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "csv", "html", "pdf"]}, "document format")]))
+add("GET", "/v1/billing/plan", op("The price plan in force for the tenant now", "tenant-read", [ok(200, "plan", ANY)], desc=BILLING))
+add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", ANY)], desc=BILLING))
+add("POST", "/v1/billing/plans", op("Create a price plan", "cloud-admin", [ok(201, "created", ANY)], body=ANY, desc=BILLING))
+add("GET", "/v1/billing/plans/{id}", op("A price plan with its versions", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], params=[P("id")], desc=BILLING))
+add("PATCH", "/v1/billing/plans/{id}", op("Rename a plan, or make it the default", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], body=ANY, params=[P("id")], desc=BILLING))
+add("DELETE", "/v1/billing/plans/{id}", op("Delete a plan no tenant uses", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": CONF}], params=[P("id")], desc=BILLING))
+add("POST", "/v1/billing/plans/{id}/versions", op("New prices from a month on (versions are immutable)", "cloud-admin",
+    [ok(201, "version", ANY), {"404": NF}, {"409": CONF}], body=ANY, params=[P("id")], desc=BILLING))
+add("GET", "/v1/billing/tenants/{tenant_id}/plans", op("A tenant's plan assignments", "cloud-admin", [ok(200, "assignments", ANY)], params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("POST", "/v1/billing/tenants/{tenant_id}/plans", op("Put a tenant on a plan from an hour on", "cloud-admin",
+    [ok(201, "assignment", ANY), {"409": CONF}], body=ANY, params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("GET", "/v1/billing/periods", op("Issued months and the next invoice number", "cloud-admin", [ok(200, "periods", ANY)], desc=BILLING))
+add("POST", "/v1/billing/periods/{period}/issue", op("Issue every tenant's invoice for an ended month (numbered without gaps, immutable)", "cloud-admin",
+    [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, or an earlier month is not")}],
+    params=[{"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}], desc=BILLING))
+add("GET", "/v1/billing/nodes", op("Nodes allowed to send metering samples", "cloud-admin", [ok(200, "nodes", ANY)], desc=BILLING))
+add("POST", "/v1/billing/nodes", op("Allow a node to send samples; returns its billing credential once", "cloud-admin", [ok(201, "node and token", ANY)], body=obj({"name": STR}, ["name"]), desc=BILLING))
+add("DELETE", "/v1/billing/nodes/{name}", op("Revoke a node's billing credential", "cloud-admin", [ok(204, "revoked"), {"404": NF}],
+    params=[{"name": "name", "in": "path", "required": True, "schema": STR}], desc=BILLING))
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))

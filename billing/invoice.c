@@ -51,14 +51,18 @@ static int read_state(st_db *db, int64_t *through, int64_t *next, int for_update
     return 0;
 }
 
-/* Open periods in which the tenant has usage, oldest first. Returns the count or -1. */
+/*
+ * Open periods in which the tenant has usage, oldest first. Returns the
+ * count or -1. Every hourly row has a daily row (ingest writes both), so the
+ * small daily table answers; one index probe per candidate month.
+ */
 static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
 {
     int64_t through;
     if (read_state(db, &through, NULL, 0) < 0)
         return -1;
     PGresult *r = st_db_q(db,
-                          "SELECT least((SELECT min(period) FROM billing.usage_hourly"
+                          "SELECT least((SELECT min(period) FROM billing.usage_daily"
                           "  WHERE tenant_id = $1), (SELECT min(period) FROM billing.storage_hourly"
                           "  WHERE tenant_id = $1))", tenant);
     if (!r)
@@ -71,25 +75,21 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
     if (through && lo <= through)
         lo = bl_month_add(through, 1);
     int64_t hi = bl_month_add(bl_month_floor(st_now_us()), 1);
-    if (lo > hi)
-        return 0;
-    char from[11], to[11];
-    bl_date_format(lo, from);
-    bl_date_format(hi, to);
-    r = st_db_q(db,
-                "SELECT p::date FROM generate_series($2::date, $3::date, interval '1 month') p"
-                " WHERE EXISTS (SELECT 1 FROM billing.usage_hourly u"
-                "  WHERE u.tenant_id = $1 AND u.period = p::date)"
-                " OR EXISTS (SELECT 1 FROM billing.storage_hourly s"
-                "  WHERE s.tenant_id = $1 AND s.period = p::date)"
-                " ORDER BY 1", tenant, from, to);
-    if (!r)
-        return -1;
     int n = 0;
-    for (int i = 0; i < PQntuples(r) && n < max; i++)
-        if (bl_pg_time(PQgetvalue(r, i, 0), &out[n]) == 0)
-            n++;
-    PQclear(r);
+    for (int64_t m = lo; m <= hi && n < max; m = bl_month_add(m, 1)) {
+        char p[11];
+        bl_date_format(m, p);
+        r = st_db_q(db,
+                    "SELECT EXISTS (SELECT 1 FROM billing.usage_daily"
+                    "  WHERE tenant_id = $1 AND period = $2)"
+                    " OR EXISTS (SELECT 1 FROM billing.storage_hourly"
+                    "  WHERE tenant_id = $1 AND period = $2)", tenant, p);
+        if (!r)
+            return -1;
+        if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+            out[n++] = m;
+        PQclear(r);
+    }
     return n;
 }
 
@@ -474,7 +474,7 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period)
     bl_date_format(through, thr);
     r = st_db_q(db,
                 "SELECT to_char(least("
-                " (SELECT min(period) FROM billing.usage_hourly WHERE period < $1"
+                " (SELECT min(period) FROM billing.usage_daily WHERE period < $1"
                 "  AND ($2::date IS NULL OR period > $2::date)),"
                 " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
                 "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
@@ -490,7 +490,7 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period)
     PQclear(r);
     r = NULL;
     if (st_db_x(db, "INSERT INTO billing.issue_queue (period, tenant_id)"
-                    " SELECT $1::date, tenant_id FROM billing.usage_hourly WHERE period = $1::date"
+                    " SELECT $1::date, tenant_id FROM billing.usage_daily WHERE period = $1::date"
                     " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
                     " WHERE period = $1::date", p) < 0 ||
         st_db_x(db, "UPDATE billing.state SET issued_through = $1, issue_started_at = now()",

@@ -16,6 +16,8 @@
  *   - late (seq below the head): with stored neighbours p < s < q, the
  *     interval (p, q] that was billed to hour(q) becomes (p, s] + (s, q]:
  *       hour(s) += d(p, s);  hour(q) += d(s, q) - d(p, q)
+ *     (several late samples between the same p and q chain the same way;
+ *     one query fetches the neighbours of every late sample of the batch)
  *     (p missing and s below every stored seq: s is the new first sample,
  *     p = zero. p missing otherwise: p aged out of the raw window, the
  *     interval is already billed whole, s is dropped as stale);
@@ -134,60 +136,88 @@ static int prepare(ing *g, char *err, size_t errlen)
     return 0;
 }
 
-/* A sample below the head: see the header comment. */
-static int apply_late(ing *g, ing_stream *st, bl_sample *s)
+/*
+ * Late samples between the same stored neighbours p < ... < q form a group:
+ * the interval (p, q] billed to hour(q) becomes the chain p, s1, ..., sn, q.
+ * Neighbours come from one query for the whole batch (ing_sql_neighbours),
+ * taken before any of the batch is stored, so the chain is built here.
+ */
+static void apply_late_group(ing *g, ing_stream *st, bl_sample **m, size_t n,
+                             const ing_neighbour *p, const ing_neighbour *q)
 {
-    if (s->seq == st->last_seq) {
-        g->dups++;
-        return 0;
+    static const ing_neighbour zero;
+    int64_t d[BL_NMETERS];
+    if (!q->found) {
+        g->stale += (int)n; /* the head's sample itself left the raw window */
+        return;
     }
-    ing_neighbour p, q;
-    if (ing_sql_neighbours(g, s, &p, &q) < 0)
-        return -1;
-    if (p.found && p.seq == s->seq) {
-        g->dups++;
-        return 0;
-    }
-    if (!p.found) {
-        if (s->seq > st->min_seq) {
-            g->stale++; /* its predecessor left the raw window */
-            return 0;
+    if (!p->found) {
+        if (m[0]->seq > st->min_seq) {
+            g->stale += (int)n; /* their predecessor left the raw window */
+            return;
         }
-        memset(&p, 0, sizeof p);
-        st->min_seq = s->seq;
+        p = &zero; /* a new first sample: counted from zero */
+        st->min_seq = m[0]->seq;
         st->changed = 1;
     }
-    if (!q.found) {
-        g->stale++; /* the head's sample itself left the raw window */
-        return 0;
+    const char *inst = m[0]->instance, *tenant = m[0]->tenant;
+    int64_t hq = bl_hour_floor(q->at);
+    delta(p->c, q->c, d);
+    rollmap_add(&g->roll, inst, tenant, hq, d, -1);
+    const int64_t *prev = p->c;
+    for (size_t i = 0; i < n; i++) {
+        delta(prev, m[i]->c, d);
+        rollmap_add(&g->roll, inst, tenant, bl_hour_floor(m[i]->at_us), d, +1);
+        prev = m[i]->c;
+        if (m[i]->billable)
+            ih_add(g, m[i]);
+        g->ins[g->nins++] = m[i];
+        g->accepted++;
     }
-    if (ing_sql_insert_samples(g, &s, 1) < 0)
-        return -1;
-    int64_t d_ps[BL_NMETERS], d_sq[BL_NMETERS], d_pq[BL_NMETERS];
-    delta(p.c, s->c, d_ps);
-    delta(s->c, q.c, d_sq);
-    delta(p.c, q.c, d_pq);
-    int64_t hs = bl_hour_floor(s->at_us), hq = bl_hour_floor(q.at);
-    rollmap_add(&g->roll, s->instance, s->tenant, hs, d_ps, +1);
-    rollmap_add(&g->roll, s->instance, s->tenant, hq, d_sq, +1);
-    rollmap_add(&g->roll, s->instance, s->tenant, hq, d_pq, -1);
-    if (s->billable)
-        ih_add(g, s);
-    g->accepted++;
-    return 0;
+    delta(prev, q->c, d);
+    rollmap_add(&g->roll, inst, tenant, hq, d, +1);
 }
 
-static int apply_stream(ing *g, ing_stream *st)
+/* The stream's samples below its head (they come first: sorted by seq). */
+static void apply_late(ing *g, ing_stream *st, size_t nlate)
 {
-    int64_t prev[BL_NMETERS], d[BL_NMETERS];
-    memcpy(prev, st->c, sizeof prev); /* zero for a new stream's placeholder */
-    for (size_t i = 0; i < st->n; i++) {
+    size_t i = 0;
+    while (i < nlate) {
         bl_sample *s = st->s[i];
-        if (s->seq <= st->last_seq) {
-            if (apply_late(g, st, s) < 0)
-                return -1;
+        const ing_neighbour *p = &g->pred[g->late_pos], *q = &g->succ[g->late_pos];
+        if (s->seq == st->last_seq || (p->found && p->seq == s->seq)) {
+            g->dups++; /* already stored */
+            i++;
+            g->late_pos++;
             continue;
         }
+        size_t j = i + 1;
+        while (j < nlate) {
+            const ing_neighbour *pj = &g->pred[g->late_pos + (j - i)];
+            const ing_neighbour *qj = &g->succ[g->late_pos + (j - i)];
+            if (pj->found && pj->seq == st->s[j]->seq)
+                break; /* a duplicate ends the group */
+            if (pj->found != p->found || (p->found && pj->seq != p->seq) ||
+                qj->found != q->found || (q->found && qj->seq != q->seq))
+                break;
+            j++;
+        }
+        apply_late_group(g, st, &st->s[i], j - i, p, q);
+        g->late_pos += j - i;
+        i = j;
+    }
+}
+
+static void apply_stream(ing *g, ing_stream *st)
+{
+    int64_t prev[BL_NMETERS], d[BL_NMETERS];
+    size_t nlate = 0;
+    while (nlate < st->n && st->s[nlate]->seq <= st->last_seq)
+        nlate++;
+    apply_late(g, st, nlate);
+    memcpy(prev, st->c, sizeof prev); /* zero for a new stream's placeholder */
+    for (size_t i = nlate; i < st->n; i++) {
+        bl_sample *s = st->s[i];
         int64_t hour = bl_hour_floor(s->at_us);
         delta(prev, s->c, d);
         rollmap_add(&g->roll, s->instance, s->tenant, hour, d, +1);
@@ -206,7 +236,34 @@ static int apply_stream(ing *g, ing_stream *st)
         st->changed = 1;
         g->accepted++;
     }
-    return 0;
+}
+
+/* Looks up the stored neighbours of every sample below its stream's head. */
+static int load_late_neighbours(ing *g)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->nst; i++)
+        for (size_t k = 0; k < g->st[i].n && g->st[i].s[k]->seq <= g->st[i].last_seq; k++)
+            n++;
+    g->late_pos = 0;
+    g->nlate = 0;
+    if (!n)
+        return 0;
+    if (n > g->caplate) {
+        free(g->late);
+        free(g->pred);
+        free(g->succ);
+        g->late = malloc(n * sizeof *g->late);
+        g->pred = malloc(n * sizeof *g->pred);
+        g->succ = malloc(n * sizeof *g->succ);
+        if (!g->late || !g->pred || !g->succ)
+            abort();
+        g->caplate = n;
+    }
+    for (size_t i = 0; i < g->nst; i++)
+        for (size_t k = 0; k < g->st[i].n && g->st[i].s[k]->seq <= g->st[i].last_seq; k++)
+            g->late[g->nlate++] = g->st[i].s[k];
+    return ing_sql_neighbours(g);
 }
 
 /* Reads the open month (under the lock when inside the transaction). */
@@ -259,11 +316,10 @@ static int attempt(ing *g, bl_ingest_result *res)
         PQclear(r);
         return st_db_commit(g->db);
     }
-    if (g->nst && ing_sql_load_heads(g) < 0)
+    if (g->nst && (ing_sql_load_heads(g) < 0 || load_late_neighbours(g) < 0))
         return -1;
     for (size_t i = 0; i < g->nst; i++)
-        if (apply_stream(g, &g->st[i]) < 0)
-            return -1;
+        apply_stream(g, &g->st[i]);
     if (ing_sql_insert_samples(g, g->ins, g->nins) < 0 || ing_sql_update_heads(g) < 0 ||
         ing_sql_write_rollups(g) < 0 ||
         ing_sql_write_storage(g) < 0)
@@ -360,6 +416,9 @@ out:
     free(g.stor);
     free(g.st);
     free(g.ins);
+    free(g.late);
+    free(g.pred);
+    free(g.succ);
     return status;
 }
 

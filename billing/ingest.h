@@ -21,6 +21,13 @@ typedef struct ing_stream {
     char billed_flavor[BL_FLAVOR_MAX + 1];
 } ing_stream;
 
+/* A stored sample next to a late one. */
+typedef struct ing_neighbour {
+    int found;
+    int64_t seq, at;
+    int64_t c[BL_NMETERS];
+} ing_neighbour;
+
 typedef struct ing {
     bl_ctx *ctx;
     st_db *db;
@@ -40,6 +47,9 @@ typedef struct ing {
     size_t nins;
     int accepted, dups, stale;
     int missing_partition;  /* COPY found no partition for a row */
+    bl_sample **late;       /* samples below their stream's head, in stream order */
+    ing_neighbour *pred, *succ;
+    size_t nlate, caplate, late_pos;
 } ing;
 
 /* Period a usage hour is billed in: its month, or the open month if that is later. */
@@ -48,13 +58,8 @@ int64_t ing_period(const ing *g, int64_t hour);
 /* ---- ingest_sql.c ---- */
 int ing_sql_load_heads(ing *g);
 int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n);
-/* Predecessor (seq <= s->seq) and successor of s in the stored stream. */
-typedef struct ing_neighbour {
-    int found;
-    int64_t seq, at;
-    int64_t c[BL_NMETERS];
-} ing_neighbour;
-int ing_sql_neighbours(ing *g, const bl_sample *s, ing_neighbour *pred, ing_neighbour *succ);
+/* For each g->late[i]: its stored predecessor (seq <= its seq) and successor. */
+int ing_sql_neighbours(ing *g);
 int ing_sql_update_heads(ing *g);
 int ing_sql_write_rollups(ing *g);
 int ing_sql_write_storage(ing *g);

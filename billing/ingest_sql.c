@@ -205,42 +205,66 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
     return bad ? -1 : 0;
 }
 
-static void neighbour_from(const PGresult *r, int row, ing_neighbour *nb)
+static void neighbour_from(const PGresult *r, int row, int col, ing_neighbour *nb)
 {
-    nb->found = 1;
-    nb->seq = st_db_int(r, row, 0);
-    nb->at = st_db_int(r, row, 1);
+    nb->found = st_db_val(r, row, col) != NULL;
+    if (!nb->found)
+        return;
+    nb->seq = st_db_int(r, row, col);
+    nb->at = st_db_int(r, row, col + 1);
     for (int m = 0; m < BL_NMETERS; m++)
-        nb->c[m] = st_db_int(r, row, 2 + m);
+        nb->c[m] = st_db_int(r, row, col + 2 + m);
 }
 
-int ing_sql_neighbours(ing *g, const bl_sample *s, ing_neighbour *pred, ing_neighbour *succ)
+int ing_sql_neighbours(ing *g)
 {
-#define NB_COLS "seq, " US("sampled_at") ", cpu_time_ns, cpu_cycles, rx_bytes, rx_packets," \
-                " tx_bytes, tx_packets, disk_read_bytes, disk_read_ops, disk_write_bytes,"   \
-                " disk_write_ops"
-    char seq[24];
-    snprintf(seq, sizeof seq, "%lld", (long long)s->seq);
+#define NB_COLS "x.seq, " US("x.sampled_at") ", x.cpu_time_ns, x.cpu_cycles, x.rx_bytes," \
+                " x.rx_packets, x.tx_bytes, x.tx_packets, x.disk_read_bytes, x.disk_read_ops," \
+                " x.disk_write_bytes, x.disk_write_ops"
+    sb ai, ab, as;
+    sb_init(&ai);
+    sb_init(&ab);
+    sb_init(&as);
+    sb_arr_open(&ai);
+    sb_arr_open(&ab);
+    sb_arr_open(&as);
+    for (size_t i = 0; i < g->nlate; i++) {
+        sb_arr_raw(&ai, g->late[i]->instance);
+        sb_arr_raw(&ab, g->late[i]->boot);
+        sb_arr_i64(&as, g->late[i]->seq);
+    }
+    sb_arr_close(&ai);
+    sb_arr_close(&ab);
+    sb_arr_close(&as);
     PGresult *r = st_db_q(
         g->db,
-        "(SELECT " NB_COLS " FROM billing.samples WHERE instance_id = $1 AND boot_id = $2"
-        " AND seq <= $3 ORDER BY seq DESC LIMIT 1)"
-        " UNION ALL"
-        " (SELECT " NB_COLS " FROM billing.samples WHERE instance_id = $1 AND boot_id = $2"
-        " AND seq > $3 ORDER BY seq LIMIT 1)",
-        s->instance, s->boot, seq);
+        "SELECT u.k, p.*, q.* FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])"
+        " WITH ORDINALITY AS u(i, b, s, k)"
+        " LEFT JOIN LATERAL (SELECT " NB_COLS " FROM billing.samples x"
+        "  WHERE x.instance_id = u.i AND x.boot_id = u.b AND x.seq <= u.s"
+        "  ORDER BY x.seq DESC LIMIT 1) p ON true"
+        " LEFT JOIN LATERAL (SELECT " NB_COLS " FROM billing.samples x"
+        "  WHERE x.instance_id = u.i AND x.boot_id = u.b AND x.seq > u.s"
+        "  ORDER BY x.seq LIMIT 1) q ON true",
+        sb_str(&ai), sb_str(&ab), sb_str(&as));
 #undef NB_COLS
+    sb_free(&ai);
+    sb_free(&ab);
+    sb_free(&as);
     if (!r)
         return -1;
-    pred->found = succ->found = 0;
-    for (int row = 0; row < PQntuples(r); row++) {
-        if (st_db_int(r, row, 0) <= s->seq)
-            neighbour_from(r, row, pred);
-        else
-            neighbour_from(r, row, succ);
+    int rc = PQntuples(r) == (int)g->nlate ? 0 : -1;
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        long long k = st_db_int(r, row, 0) - 1;
+        if (k < 0 || (size_t)k >= g->nlate) {
+            rc = -1;
+            break;
+        }
+        neighbour_from(r, row, 1, &g->pred[k]);
+        neighbour_from(r, row, 1 + 2 + BL_NMETERS, &g->succ[k]);
     }
     PQclear(r);
-    return 0;
+    return rc;
 }
 
 int ing_sql_update_heads(ing *g)

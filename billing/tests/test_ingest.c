@@ -263,6 +263,44 @@ static void test_late_sample_moves_usage_between_hours(void)
     ST_ASSERT_INT_EQ(total("cpu_cycles", i), 300);
 }
 
+static void test_late_samples_in_one_gap_chain(void)
+{
+    char t[37], i[37], b[37];
+    strcpy(t, bl_uuid());
+    strcpy(i, bl_uuid());
+    strcpy(b, bl_uuid());
+    bl_tsample s = {.tenant = t, .instance = i, .boot = b};
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    s.seq = 1, s.at_us = bl_t(2025, 3, 13, 1, 0, 0), s.cycles = 100;
+    bl_json_sample(&j, &s);
+    s.seq = 10, s.at_us = bl_t(2025, 3, 13, 9, 0, 0), s.cycles = 1000;
+    bl_json_sample(&j, &s);
+    st_resp r;
+    post_ok(bl_json_end(&j), &r);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    /* One batch: three late samples in the gap (1, 10), one of them twice,
+     * a repeat of the stored 10, and an append after it. */
+    bl_json_begin(&j, bl_uuid());
+    long long seqs[] = {7, 3, 5, 5, 10, 11};
+    int hours[] = {7, 3, 5, 5, 9, 10};
+    long long cyc[] = {700, 300, 500, 500, 1000, 1100};
+    for (int k = 0; k < 6; k++) {
+        s.seq = seqs[k], s.at_us = bl_t(2025, 3, 13, hours[k], 0, 0), s.cycles = cyc[k];
+        bl_json_sample(&j, &s);
+    }
+    post_ok(bl_json_end(&j), &r);
+    ST_ASSERT_INT_EQ(jint(&r, "accepted"), 4);
+    ST_ASSERT_INT_EQ(jint(&r, "duplicates"), 2);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    long long want[] = {0, 100, 0, 200, 0, 200, 0, 200, 0, 300, 100};
+    for (int h = 0; h <= 10; h++)
+        ST_ASSERT_INT_EQ(hour_sum("cpu_cycles", i, bl_t(2025, 3, 13, h, 0, 0)), want[h]);
+    ST_ASSERT_INT_EQ(total("cpu_cycles", i), 1100);
+}
+
 static void test_instance_hours_by_flavor_and_state(void)
 {
     char t[37], i[37], b[37];
@@ -643,6 +681,7 @@ static CU_TestInfo tests[] = {
     {"a replayed or duplicated batch changes nothing", test_replayed_batch_changes_nothing},
     {"out-of-order samples land in the right hour", test_out_of_order_samples_land_in_the_right_hour},
     {"a late sample moves usage between hours", test_late_sample_moves_usage_between_hours},
+    {"several late samples in one gap chain", test_late_samples_in_one_gap_chain},
     {"instance-hours count billable hours by flavor", test_instance_hours_by_flavor_and_state},
     {"storage is billed at the hourly maximum", test_storage_is_billed_at_the_hourly_maximum},
     {"malformed batches are refused and store nothing", test_malformed_batches_store_nothing},

@@ -1,0 +1,171 @@
+/*
+ * agent.h - stratus-node, the node agent: shared types.
+ *
+ * One libuv loop thread owns every nd_inst and decides; blocking work (HTTP
+ * calls through libcurl easy handles, disk creation, image downloads, talking
+ * to a VMM's control socket, waiting for a VMM to exit) runs as jobs on uv's
+ * thread pool. An instance has at most one job at a time (inst->busy): a job
+ * gets a copy of the instance's persistent record, writes it to disk BEFORE
+ * it acts, acts, writes the outcome, and hands the record back to the loop.
+ * So the loop never blocks, and every step can be redone after a kill -9.
+ */
+#ifndef ND_AGENT_H
+#define ND_AGENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "driver.h"
+#include "stratus/config.h"
+
+#define ND_ID_LEN 40
+
+typedef struct nd_conf {
+    const char *node_name;
+    const char *gw_url, *gw_token;
+    const char *img_url, *img_data_url, *img_token;
+    const char *bill_url, *bill_token;
+    const char *state_dir;
+    const char *driver; /* "vmm" | "libvirt" */
+    const char *vmm_path, *vmm_log_level;
+    const char *libvirt_uri;
+    const char *cmdline;
+    long long vcpus, memory_mib, disk_gib;
+    long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms;
+    long long console_kib;
+    long long stop_timeout_ms;
+    long long threads;
+    int drop_caps;
+    int state_fsync;
+} nd_conf;
+
+/* What the gateway wants for one instance (desired.c parses it). */
+typedef struct nd_desired {
+    char id[ND_ID_LEN];
+    char tenant_id[ND_ID_LEN];
+    char image_id[ND_ID_LEN];
+    char state[16];   /* the gateway's view: building, active, stopped, deleting */
+    char desired[16]; /* running | stopped | deleted */
+    char flavor[65];  /* flavor name when the gateway sends one, else "" */
+    long long generation;
+    long long reboot_seq;
+    int vcpus, memory_mib, disk_gib;
+    char *user_data; /* base64 as the tenant gave it, or NULL */
+} nd_desired;
+
+typedef struct nd_desired_set {
+    nd_desired *v;
+    size_t n;
+} nd_desired_set;
+
+/* desired.c: parses GET /internal/v1/node/instances; 0 or -1 with err. */
+int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen);
+void nd_desired_free(nd_desired_set *s);
+
+/*
+ * The per-instance record kept in <state_dir>/instances/<id>/state.json.
+ * `generation` is the order being (phase "applying") or last ("done")
+ * carried out; `target` what it asked for.
+ */
+typedef struct nd_record {
+    char id[ND_ID_LEN];
+    char tenant_id[ND_ID_LEN];
+    char image_id[ND_ID_LEN];
+    char flavor[65];
+    char target[16]; /* running | stopped | deleted */
+    char phase[16];  /* applying | done */
+    long long generation;
+    long long reboot_seq;
+    int vcpus, memory_mib, disk_gib;
+    nd_vm_handle vm; /* pid, start time, boot id (vmm); domain (libvirt) */
+    char actual[16]; /* running | stopped | error | none */
+    char fault[256];
+    int launched_once; /* 1 once a VM ran from this disk (a failed start is then not retryable) */
+} nd_record;
+
+/* store.c */
+int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync);
+int nd_record_load(const char *path, nd_record *r);
+/* <state_dir>/instances/<id> (static per-thread buffer) */
+const char *nd_inst_dir(const char *state_dir, const char *id);
+int nd_write_file_atomic(const char *path, const void *buf, size_t len, int do_fsync);
+int nd_rmtree(const char *path);
+int nd_mkdirs(const char *path, mode_t mode);
+
+/* The loop's view of one instance. */
+typedef struct nd_inst {
+    nd_record rec;
+    int busy;               /* a job owns rec */
+    int present;            /* in the last desired set */
+    int absent_count;       /* consecutive fetches it was missing from */
+    nd_desired want;        /* last desired entry (user_data not kept) */
+    char gw_state[16];      /* the gateway's state in the last desired set */
+    long long refused_gen;  /* a report for this generation was answered 409 */
+    /* VMM watch (driver vmm): pidfd polled on the loop */
+    uv_poll_t *watch;
+    int pidfd;
+    /* the VMM ended while a job was in flight (handled when it ends) */
+    int exit_seen, exit_code, exit_sig, exit_known;
+    /* console */
+    long long con_size, con_mtime_ns;
+    int con_dirty;
+    struct nd_inst *next;
+} nd_inst;
+
+typedef struct nd_agent {
+    nd_conf c;
+    st_config *cfg;
+    uv_loop_t *loop;
+    nd_driver *drv;
+    nd_inst *insts;
+    uv_timer_t t_hb, t_rec, t_meter, t_console, t_spool;
+    uv_signal_t sig_term, sig_int;
+    int fetching, meter_busy, console_busy, spool_busy, hb_busy;
+    int kick; /* refetch as soon as the current fetch ends */
+    int stopping;
+    long long first_ok_fetch_ms;
+    char hostname[256];
+} nd_agent;
+
+/* reconcile.c */
+void nd_reconcile_start(nd_agent *a);
+void nd_reconcile_kick(nd_agent *a);
+nd_inst *nd_inst_find(nd_agent *a, const char *id);
+void nd_adopt_all(nd_agent *a);
+/* The loop learned that in's VMM ended (exit code or signal when known). */
+void nd_inst_exited(nd_agent *a, nd_inst *in, int code, int sig, int known);
+/* A VM is gone: its final counters become one more spooled sample. */
+void nd_meter_final(nd_agent *a, nd_record *r, const char *state);
+/* watch.c */
+void nd_watch_start(nd_agent *a, nd_inst *in, int pidfd);
+void nd_watch_stop(nd_inst *in);
+/* periodic.c: heartbeat, metering, console, spool */
+void nd_periodic_start(nd_agent *a);
+/* gw.c: the gateway's node API (blocking; call from jobs) */
+long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
+                  long long reboot_seq, const char *fault, int retryable, char *err, size_t errlen);
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
+long nd_gw_desired(const nd_conf *c, char **body, size_t *len, char *err, size_t errlen);
+long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
+                   size_t errlen);
+/* image.c: base image cached, overlay made, kernel path chosen (blocking) */
+int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data,
+                     nd_vm_spec *spec, char *err, size_t errlen);
+/* user_data -> kernel command line additions (see README) */
+void nd_cmdline_build(const char *base, const char *id, const char *user_data_b64, char *out,
+                      size_t outlen);
+/* meter.c */
+int nd_spool_add(const char *state_dir, const char *batch_json, size_t len, int do_fsync);
+int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen);
+char *nd_sample_batch(const char *const *samples, int n);
+char *nd_sample_make(const nd_record *r, const char *state, long long seq, const char *counters);
+/* A sequence number for a new sample: wall-clock ms, strictly increasing. */
+long long nd_seq_next(void);
+/* caps.c */
+int nd_caps_drop(char *err, size_t errlen);
+/* conf.c */
+st_config *nd_conf_load(int argc, char **argv, nd_conf *c);
+long long nd_now_ms(void);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * conf.c - stratus-node's configuration keys (common/config.h: a file,
+ * STRATUS_NODE_<KEY> environment variables, --set) and the host capacity
+ * detected when capacity.* is 0.
+ */
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+static const st_config_key keys[] = {
+    {"node.name", "", "this node's name (X-Stratus-Node for the image service); default: hostname"},
+    {"gateway.url", "http://127.0.0.1:8080", "the gateway's base URL"},
+    {"gateway.token", "", "the node credential from `stratus-gateway node-add NAME`"},
+    {"images.url", "http://127.0.0.1:9292", "the image service's API base URL"},
+    {"images.data_url", "http://127.0.0.1:9293", "the image service's data listener base URL"},
+    {"images.token", "", "the image service's node token (its auth.node_token)"},
+    {"billing.url", "http://127.0.0.1:8083", "billing's base URL"},
+    {"billing.token", "", "this node's billing token (`stratus-billing node-add NAME`)"},
+    {"state_dir", "/var/lib/stratus/node", "instances, cached images, the metering spool"},
+    {"driver", "vmm", "vmm (stratus-vmm) or libvirt"},
+    {"vmm.path", "/usr/local/bin/stratus-vmm", "the stratus-vmm binary"},
+    {"vmm.log_level", "info", "the VMMs' log level"},
+    {"vmm.stop_timeout_ms", "10000", "a stop waits this long for the VMM, then kills it"},
+    {"vm.cmdline", "console=ttyS0", "kernel command line every instance starts with"},
+    {"libvirt.uri", "qemu:///system", "libvirt connection URI (driver = libvirt)"},
+    {"capacity.vcpus", "0", "vCPUs offered; 0: the host's CPUs"},
+    {"capacity.memory_mib", "0", "memory offered, MiB; 0: the host's RAM less 1 GiB"},
+    {"capacity.disk_gib", "0", "disk offered, GiB; 0: free space under state_dir"},
+    {"interval.heartbeat_ms", "5000", "heartbeat period"},
+    {"interval.reconcile_ms", "2000", "how often the desired set is fetched"},
+    {"interval.meter_ms", "10000", "how often counters are sampled for billing"},
+    {"interval.console_ms", "1000", "how often console tails are checked and pushed"},
+    {"interval.spool_retry_ms", "5000", "retry period while billing is unreachable"},
+    {"console.max_kib", "64", "console tail pushed to the gateway, KiB"},
+    {"agent.threads", "8", "worker threads for blocking work (uv thread pool)"},
+    {"security.drop_caps", "true", "drop capabilities the agent does not need at start-up"},
+    {"state.fsync", "true", "fsync instance records and spooled samples"},
+    {"log.level", "info", "debug, info, warn or error"},
+    {0},
+};
+
+long long nd_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void detect(nd_conf *c)
+{
+    if (c->vcpus <= 0)
+        c->vcpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (c->memory_mib <= 0) {
+        long long mib = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20;
+        c->memory_mib = mib > 2048 ? mib - 1024 : mib / 2;
+    }
+    if (c->disk_gib <= 0) {
+        struct statvfs v;
+        c->disk_gib = statvfs(c->state_dir, &v) == 0
+                          ? (long long)((unsigned long long)v.f_bavail * v.f_frsize >> 30)
+                          : 0;
+    }
+}
+
+st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
+{
+    st_config *cfg = st_config_from_args(argc, argv, "stratus-node", "STRATUS_NODE_", keys, NULL,
+                                         NULL);
+    memset(c, 0, sizeof *c);
+    c->node_name = st_config_str(cfg, "node.name");
+    c->gw_url = st_config_str(cfg, "gateway.url");
+    c->gw_token = st_config_str(cfg, "gateway.token");
+    c->img_url = st_config_str(cfg, "images.url");
+    c->img_data_url = st_config_str(cfg, "images.data_url");
+    c->img_token = st_config_str(cfg, "images.token");
+    c->bill_url = st_config_str(cfg, "billing.url");
+    c->bill_token = st_config_str(cfg, "billing.token");
+    c->state_dir = st_config_str(cfg, "state_dir");
+    c->driver = st_config_str(cfg, "driver");
+    c->vmm_path = st_config_str(cfg, "vmm.path");
+    c->vmm_log_level = st_config_str(cfg, "vmm.log_level");
+    c->stop_timeout_ms = st_config_int(cfg, "vmm.stop_timeout_ms");
+    c->cmdline = st_config_str(cfg, "vm.cmdline");
+    c->libvirt_uri = st_config_str(cfg, "libvirt.uri");
+    c->vcpus = st_config_int(cfg, "capacity.vcpus");
+    c->memory_mib = st_config_int(cfg, "capacity.memory_mib");
+    c->disk_gib = st_config_int(cfg, "capacity.disk_gib");
+    c->hb_ms = st_config_int(cfg, "interval.heartbeat_ms");
+    c->reconcile_ms = st_config_int(cfg, "interval.reconcile_ms");
+    c->meter_ms = st_config_int(cfg, "interval.meter_ms");
+    c->console_ms = st_config_int(cfg, "interval.console_ms");
+    c->spool_retry_ms = st_config_int(cfg, "interval.spool_retry_ms");
+    c->console_kib = st_config_int(cfg, "console.max_kib");
+    c->threads = st_config_int(cfg, "agent.threads");
+    c->drop_caps = st_config_bool(cfg, "security.drop_caps");
+    c->state_fsync = st_config_bool(cfg, "state.fsync");
+    if (c->hb_ms < 100)
+        c->hb_ms = 100;
+    if (c->reconcile_ms < 50)
+        c->reconcile_ms = 50;
+    if (c->meter_ms < 100)
+        c->meter_ms = 100;
+    if (c->console_ms < 50)
+        c->console_ms = 50;
+    if (c->spool_retry_ms < 100)
+        c->spool_retry_ms = 100;
+    if (c->console_kib < 1 || c->console_kib > 1024)
+        c->console_kib = 64;
+    if (c->threads < 2 || c->threads > 128)
+        c->threads = 8;
+    detect(c);
+    return cfg;
+}

@@ -1,0 +1,149 @@
+/*
+ * desired.c - parses the gateway's desired set (GET /internal/v1/node/instances).
+ *
+ * The answer is untrusted input: every field is type- and range-checked, ids
+ * must be UUIDs, and a set with one bad entry (or a repeated id) is refused
+ * whole. Refusing the whole set is deliberate: skipping an entry would make
+ * its instance look absent, and an absent instance's VM gets stopped. Keys
+ * the agent does not know are ignored, so the gateway can add fields.
+ */
+#include "agent.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stratus/json.h"
+#include "stratus/uuid.h"
+
+#define USER_DATA_MAX (96 * 1024)
+#define MAX_INSTANCES 4096 /* per host; the duplicate check is quadratic */
+
+static int get_uuid(json_t *o, const char *k, char out[ND_ID_LEN], char *err, size_t errlen)
+{
+    const char *s = NULL;
+    if (st_json_get_str(o, k, ST_JSON_REQUIRED, 36, 36, &s, err, errlen) < 0)
+        return -1;
+    if (!st_uuid_valid(s)) {
+        snprintf(err, errlen, "field '%s' must be a UUID", k);
+        return -1;
+    }
+    snprintf(out, ND_ID_LEN, "%s", s);
+    return 0;
+}
+
+static int get_word(json_t *o, const char *k, int required, char *out, size_t outlen, char *err,
+                    size_t errlen)
+{
+    const char *s = NULL;
+    if (st_json_get_str(o, k, required, required ? 1 : 0, outlen - 1, &s, err, errlen) < 0)
+        return -1;
+    if (!s)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-')) {
+            snprintf(err, errlen, "field '%s' has a character outside [A-Za-z0-9._-]", k);
+            return -1;
+        }
+    snprintf(out, outlen, "%s", s);
+    return 0;
+}
+
+static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
+{
+    long long v;
+    memset(d, 0, sizeof *d);
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "not an object");
+        return -1;
+    }
+    if (get_uuid(o, "id", d->id, err, errlen) < 0 ||
+        get_uuid(o, "tenant_id", d->tenant_id, err, errlen) < 0 ||
+        get_uuid(o, "image_id", d->image_id, err, errlen) < 0 ||
+        get_word(o, "state", 1, d->state, sizeof d->state, err, errlen) < 0 ||
+        get_word(o, "desired", 1, d->desired, sizeof d->desired, err, errlen) < 0 ||
+        get_word(o, "flavor", 0, d->flavor, sizeof d->flavor, err, errlen) < 0 ||
+        st_json_get_int(o, "generation", 1, 0, 1LL << 62, &d->generation, err, errlen) < 0 ||
+        st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->reboot_seq, err, errlen) < 0)
+        return -1;
+    if (strcmp(d->desired, "running") && strcmp(d->desired, "stopped") &&
+        strcmp(d->desired, "deleted")) {
+        snprintf(err, errlen, "field 'desired' must be running, stopped or deleted");
+        return -1;
+    }
+    if (st_json_get_int(o, "vcpus", 1, 1, 256, &v, err, errlen) < 0)
+        return -1;
+    d->vcpus = (int)v;
+    if (st_json_get_int(o, "memory_mib", 1, 1, 1 << 22, &v, err, errlen) < 0)
+        return -1;
+    d->memory_mib = (int)v;
+    if (st_json_get_int(o, "disk_gib", 1, 0, 1 << 20, &v, err, errlen) < 0)
+        return -1;
+    d->disk_gib = (int)v;
+    json_t *ud = json_object_get(o, "user_data");
+    if (ud && !json_is_null(ud)) {
+        const char *s = NULL;
+        if (st_json_get_str(o, "user_data", 1, 0, USER_DATA_MAX, &s, err, errlen) < 0)
+            return -1;
+        if (!(d->user_data = strdup(s))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    char e[256];
+    json_t *root = st_json_parse_object(buf, len, e, sizeof e);
+    if (!root) {
+        snprintf(err, errlen, "desired set: %s", e);
+        return -1;
+    }
+    json_t *arr = json_object_get(root, "instances");
+    if (!json_is_array(arr) || json_array_size(arr) > MAX_INSTANCES) {
+        snprintf(err, errlen, "desired set: 'instances' must be an array of at most %d",
+                 MAX_INSTANCES);
+        json_decref(root);
+        return -1;
+    }
+    size_t n = json_array_size(arr);
+    out->v = calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v) {
+        snprintf(err, errlen, "out of memory");
+        json_decref(root);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (parse_one(json_array_get(arr, i), &out->v[i], e, sizeof e) < 0) {
+            snprintf(err, errlen, "desired set: instances[%zu]: %s", i, e);
+            free(out->v[i].user_data);
+            goto fail;
+        }
+        out->n = i + 1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(out->v[j].id, out->v[i].id)) {
+                snprintf(err, errlen, "desired set: instance %s listed twice", out->v[i].id);
+                goto fail;
+            }
+    }
+    json_decref(root);
+    return 0;
+fail:
+    json_decref(root);
+    nd_desired_free(out);
+    return -1;
+}
+
+void nd_desired_free(nd_desired_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].user_data);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * drv_libvirt.c - the libvirt back end, for hosts that run QEMU through
+ * libvirt: the same vtable as stratus-vmm's (driver.h).
+ *
+ * A VM is the transient domain "stratus-<instance id>" with the instance's
+ * UUID, booting the same kernel + qcow2 overlay + command line the VMM would,
+ * its serial port written to <instance dir>/serial.log (the console the
+ * agent pushes). Launch reuses a running domain of that name (adoption comes
+ * free: libvirtd keeps domains across agent restarts). Counters come from
+ * virDomainGetInfo (CPU time) and virDomainBlockStats, in the stratus-vmm
+ * counter shape billing takes; the boot id is made at launch. The domain
+ * type is "test" for test:// URIs (libvirt's built-in test hypervisor, no
+ * daemon) and "kvm" otherwise. Not yet: lifecycle events for exits (the
+ * agent learns of a dead domain at its next status call).
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stratus/uuid.h"
+
+#ifdef ND_HAVE_LIBVIRT
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+typedef struct lv_drv {
+    virConnectPtr conn;
+    int test;
+} lv_drv;
+
+static void last_err(char *err, size_t errlen, const char *what)
+{
+    const char *m = virGetLastErrorMessage();
+    snprintf(err, errlen, "%s: %s", what, m ? m : "libvirt error");
+}
+
+static void dom_name(const char *dir, char *out, size_t n)
+{
+    const char *id = strrchr(dir, '/');
+    snprintf(out, n, "stratus-%s", id ? id + 1 : dir);
+}
+
+/* XML text escaping for paths and the command line. */
+static void esc(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < n; s++) {
+        const char *r = NULL;
+        switch (*s) {
+        case '<': r = "&lt;"; break;
+        case '>': r = "&gt;"; break;
+        case '&': r = "&amp;"; break;
+        case '\'': r = "&apos;"; break;
+        case '"': r = "&quot;"; break;
+        }
+        if (r) {
+            size_t l = strlen(r);
+            memcpy(out + k, r, l);
+            k += l;
+        } else {
+            out[k++] = *s;
+        }
+    }
+    out[k] = 0;
+}
+
+static int running(virDomainPtr d)
+{
+    int st, reason;
+    return virDomainGetState(d, &st, &reason, 0) == 0 &&
+           (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_PAUSED || st == VIR_DOMAIN_BLOCKED);
+}
+
+static int lv_launch(nd_driver *drv, const nd_vm_spec *s, nd_vm_handle *h, int *pidfd, char *err,
+                     size_t errlen)
+{
+    lv_drv *v = drv->priv;
+    *pidfd = -1;
+    char name[80];
+    dom_name(s->dir, name, sizeof name);
+    virDomainPtr d = virDomainLookupByName(v->conn, name);
+    if (d && running(d)) {
+        snprintf(h->domain, sizeof h->domain, "%s", name);
+        if (!h->boot_id[0])
+            st_uuid_v4(h->boot_id);
+        virDomainFree(d);
+        return 0;
+    }
+    if (d)
+        virDomainFree(d);
+    static char kernel[8192], disk[8192], cmd[4096], serial[8192], xml[40000];
+    char kern_e[8192], disk_e[8192], cmd_e[4096], ser_e[8192];
+    snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
+    snprintf(kernel, sizeof kernel, "%s", s->kernel);
+    snprintf(disk, sizeof disk, "%s", s->disk);
+    snprintf(cmd, sizeof cmd, "%s", s->cmdline);
+    esc(kernel, kern_e, sizeof kern_e);
+    esc(disk, disk_e, sizeof disk_e);
+    esc(cmd, cmd_e, sizeof cmd_e);
+    esc(serial, ser_e, sizeof ser_e);
+    snprintf(xml, sizeof xml,
+             "<domain type='%s'><name>%s</name><uuid>%s</uuid>"
+             "<memory unit='MiB'>%d</memory><vcpu>%d</vcpu>"
+             "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><cmdline>%s</cmdline></os>"
+             "<on_reboot>restart</on_reboot><devices>"
+             "<disk type='file' device='disk'><driver name='qemu' type='%s'/>"
+             "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+             "<serial type='file'><source path='%s'/><target port='0'/></serial>"
+             "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
+             "</devices></domain>",
+             v->test ? "test" : "kvm", name, s->id, s->memory_mib, s->vcpus, kern_e, cmd_e,
+             s->disk_format, disk_e, ser_e);
+    d = virDomainCreateXML(v->conn, xml, 0);
+    if (!d) {
+        last_err(err, errlen, "virDomainCreateXML");
+        return -1;
+    }
+    virDomainFree(d);
+    snprintf(h->domain, sizeof h->domain, "%s", name);
+    st_uuid_v4(h->boot_id);
+    h->pid = 0;
+    return 0;
+}
+
+static virDomainPtr lookup(lv_drv *v, const char *dir, nd_vm_handle *h)
+{
+    char name[80];
+    dom_name(dir, name, sizeof name);
+    return virDomainLookupByName(v->conn, h->domain[0] ? h->domain : name);
+}
+
+static int lv_stop(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidfd,
+                   long long timeout_ms, char *err, size_t errlen)
+{
+    virDomainPtr d = lookup(drv->priv, dir, h);
+    if (!d)
+        return 0;
+    if (running(d) && virDomainShutdown(d) == 0) {
+        for (long long t = 0; t < timeout_ms && running(d); t += 50) {
+            struct timespec ts = {0, 50000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (running(d) && virDomainDestroy(d) < 0) {
+        last_err(err, errlen, "virDomainDestroy");
+        virDomainFree(d);
+        return -1;
+    }
+    virDomainFree(d);
+    return 0;
+}
+
+static int lv_reset(nd_driver *drv, const char *dir, nd_vm_handle *h, char *err, size_t errlen)
+{
+    virDomainPtr d = lookup(drv->priv, dir, h);
+    if (!d || !running(d)) {
+        snprintf(err, errlen, "the domain is not running");
+        if (d)
+            virDomainFree(d);
+        return -1;
+    }
+    int rc = virDomainReset(d, 0);
+    if (rc < 0)
+        last_err(err, errlen, "virDomainReset");
+    virDomainFree(d);
+    return rc < 0 ? -1 : 0;
+}
+
+static int lv_destroy(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidfd, char *err,
+                      size_t errlen)
+{
+    virDomainPtr d = lookup(drv->priv, dir, h);
+    if (!d)
+        return 0;
+    int rc = running(d) ? virDomainDestroy(d) : 0;
+    if (rc < 0)
+        last_err(err, errlen, "virDomainDestroy");
+    virDomainFree(d);
+    return rc < 0 ? -1 : 0;
+}
+
+static int lv_status(nd_driver *drv, const char *dir, nd_vm_handle *h, nd_vm_status *st,
+                     int *pidfd)
+{
+    memset(st, 0, sizeof *st);
+    *pidfd = -1;
+    virDomainPtr d = lookup(drv->priv, dir, h);
+    if (d && running(d)) {
+        st->state = ND_VM_RUNNING;
+        if (!h->boot_id[0])
+            st_uuid_v4(h->boot_id);
+    } else if (h->domain[0]) {
+        st->state = ND_VM_EXITED;
+        st->exit_code = -1;
+    } else {
+        st->state = ND_VM_ABSENT;
+    }
+    if (d)
+        virDomainFree(d);
+    return 0;
+}
+
+static int lv_counters(nd_driver *drv, const char *dir, nd_vm_handle *h, char **json, char *err,
+                       size_t errlen)
+{
+    virDomainPtr d = lookup(drv->priv, dir, h);
+    virDomainInfo info;
+    if (!d || virDomainGetInfo(d, &info) < 0) {
+        last_err(err, errlen, "virDomainGetInfo");
+        if (d)
+            virDomainFree(d);
+        return -1;
+    }
+    virDomainBlockStatsStruct bs;
+    memset(&bs, 0, sizeof bs);
+    int have_bs = virDomainBlockStats(d, "vda", &bs, sizeof bs) == 0;
+    virDomainFree(d);
+    long long rb = have_bs && bs.rd_bytes > 0 ? bs.rd_bytes : 0;
+    long long ro = have_bs && bs.rd_req > 0 ? bs.rd_req : 0;
+    long long wb = have_bs && bs.wr_bytes > 0 ? bs.wr_bytes : 0;
+    long long wo = have_bs && bs.wr_req > 0 ? bs.wr_req : 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"boot_id\":\"%s\",\"cycles_source\":\"none\",\"vcpus\":[{\"id\":0,"
+             "\"cpu_time_ns\":%llu,\"cycles\":0}],\"cpu_time_ns_total\":%llu,\"cycles_total\":0,"
+             "\"nics\":[],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":%lld,\"read_ops\":%lld,"
+             "\"write_bytes\":%lld,\"write_ops\":%lld}]}",
+             h->boot_id, info.cpuTime, info.cpuTime, rb, ro, wb, wo);
+    *json = strdup(buf);
+    return *json ? 0 : -1;
+}
+
+static int lv_console(nd_driver *drv, const char *dir, nd_vm_handle *h, size_t max, char **buf,
+                      size_t *len, long long *marker)
+{
+    /* the serial port is a file, as with stratus-vmm */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/serial.log", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    if (size == *marker) {
+        fclose(f);
+        return 1;
+    }
+    size_t want = (size_t)size > max ? max : (size_t)size;
+    fseek(f, size - (long)want, SEEK_SET);
+    char *b = malloc(want + 1);
+    size_t k = b ? fread(b, 1, want, f) : 0;
+    fclose(f);
+    if (!b)
+        return -ENOMEM;
+    b[k] = 0;
+    *buf = b;
+    *len = k;
+    *marker = size;
+    return 0;
+}
+
+static void lv_free(nd_driver *drv)
+{
+    lv_drv *v = drv->priv;
+    virConnectClose(v->conn);
+    free(v);
+    free(drv);
+}
+
+static const nd_driver_ops lv_ops = {
+    .name = "libvirt",
+    .launch = lv_launch,
+    .stop = lv_stop,
+    .reset = lv_reset,
+    .destroy = lv_destroy,
+    .status = lv_status,
+    .counters = lv_counters,
+    .console = lv_console,
+    .free = lv_free,
+};
+
+static void quiet(void *data, virErrorPtr e) {}
+
+nd_driver *nd_driver_libvirt_new(const char *uri, char *err, size_t errlen)
+{
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr c = virConnectOpen(uri);
+    if (!c) {
+        last_err(err, errlen, uri);
+        return NULL;
+    }
+    nd_driver *d = calloc(1, sizeof *d);
+    lv_drv *v = calloc(1, sizeof *v);
+    if (!d || !v) {
+        free(d);
+        free(v);
+        virConnectClose(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    v->conn = c;
+    v->test = strncmp(uri, "test:", 5) == 0;
+    d->ops = &lv_ops;
+    d->priv = v;
+    return d;
+}
+#else
+nd_driver *nd_driver_libvirt_new(const char *uri, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "stratus-node was built without libvirt");
+    return NULL;
+}
+#endif

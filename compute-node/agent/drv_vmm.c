@@ -1,0 +1,549 @@
+/*
+ * drv_vmm.c - the stratus-vmm back end: one VMM process per instance.
+ *
+ * Files in the instance directory: vmm.sock (the control API), vmm.log (the
+ * VMM's stderr: its JSON log, truncated at each launch, ending with the
+ * `vmm.counters` and `vmm.exit` lines), serial.log (the guest's console,
+ * appended across boots), vm.json (the config we PUT, kept for people).
+ *
+ * Launch is idempotent: if a VMM for this socket already runs (a launch a
+ * dead agent began), it is reused: configured and started if it was cut off
+ * before that, left alone if it runs. VMMs run in their own session (setsid)
+ * with stdout/stderr on files, so they outlive the agent and never write to
+ * a pipe nobody reads. Exit is observed through a pidfd: the exit status of
+ * a child comes from waitid(); an adopted VMM is not our child, so its exit
+ * status is read from the `vmm.exit` line of its log (none: it was killed).
+ */
+#include "agent.h"
+#include "httpc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+typedef struct vmm_drv {
+    char path[4096];
+    char level[16];
+} vmm_drv;
+
+static int sys_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_kill(int fd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+}
+
+static void sock_path(const char *dir, char *out, size_t n)
+{
+    snprintf(out, n, "%s/vmm.sock", dir);
+}
+
+static long api(const char *dir, const char *method, const char *path, const char *body,
+                nd_http_resp *r, long timeout_ms, char *err, size_t errlen)
+{
+    char sock[4200], url[256];
+    sock_path(dir, sock, sizeof sock);
+    snprintf(url, sizeof url, "http://localhost%s", path);
+    nd_http_req q = {.method = method, .url = url, .unix_sock = sock, .body = body,
+                     .body_len = body ? strlen(body) : 0, .timeout_ms = timeout_ms};
+    return nd_http(&q, r, err, errlen);
+}
+
+/* GET /vm: fills state ("running", "not_started", ...) and boot id. */
+static int vm_info(const char *dir, char *state, size_t sn, char *boot_id, size_t bn, char *err,
+                   size_t errlen)
+{
+    nd_http_resp r;
+    long s = api(dir, "GET", "/vm", NULL, &r, 5000, err, errlen);
+    json_t *j = s == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(j, "state"));
+    const char *b = json_string_value(json_object_get(j, "boot_id"));
+    int rc = -1;
+    if (st) {
+        snprintf(state, sn, "%s", st);
+        snprintf(boot_id, bn, "%s", b ? b : "");
+        rc = 0;
+    } else if (s) {
+        snprintf(err, errlen, "GET /vm answered %ld", s);
+    }
+    json_decref(j);
+    nd_http_resp_free(&r);
+    return rc;
+}
+
+/* Waits for the pidfd to say the process ended; 1 ended, 0 timeout. */
+static int wait_exit(int pidfd, long long timeout_ms)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    for (;;) {
+        int n = poll(&p, 1, (int)timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n > 0;
+    }
+}
+
+/* Kills and, when it is our child, reaps. */
+static void kill_reap(pid_t pid, int pidfd)
+{
+    sys_pidfd_kill(pidfd, SIGKILL);
+    wait_exit(pidfd, 5000);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+    (void)pid;
+}
+
+/* Connects to the socket until it answers, the process dies or time runs out. */
+static int wait_socket(const char *sock, int pidfd, long long timeout_ms)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0;; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -errno;
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+        if (wait_exit(pidfd, 0))
+            return -ECHILD;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+            return -ETIMEDOUT;
+        struct timespec d = {0, i < 20 ? 250000 : 2000000};
+        nanosleep(&d, NULL);
+    }
+}
+
+static char *vm_config(const nd_vm_spec *s)
+{
+    char serial[4200];
+    snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
+    json_t *j = json_pack("{s:i, s:i, s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:b, s:s}", "vcpus",
+                          s->vcpus, "memory_mib", s->memory_mib, "kernel", s->kernel, "cmdline",
+                          s->cmdline, "serial_log", serial, "disks", "id", "disk0", "path",
+                          s->disk, "format", s->disk_format, "rng", 1, "on_reset", "restart");
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+/* PUT /vm/config then start; the VMM exits 1 after a failed start. */
+static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
+{
+    char *cfg = vm_config(s);
+    if (!cfg) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char cpath[4200];
+    snprintf(cpath, sizeof cpath, "%s/vm.json", s->dir);
+    nd_write_file_atomic(cpath, cfg, strlen(cfg), 0);
+    nd_http_resp r;
+    char m[300];
+    long st = api(s->dir, "PUT", "/vm/config", cfg, &r, 10000, err, errlen);
+    free(cfg);
+    if (st != 204) {
+        if (st)
+            snprintf(err, errlen, "VMM refused its config (%ld): %s", st,
+                     nd_http_err_msg(&r, m, sizeof m));
+        nd_http_resp_free(&r);
+        return -1;
+    }
+    nd_http_resp_free(&r);
+    st = api(s->dir, "PUT", "/vm/actions", "{\"action\":\"start\"}", &r, 30000, err, errlen);
+    if (st != 204) {
+        if (st)
+            snprintf(err, errlen, "VMM start failed (%ld): %s", st,
+                     nd_http_err_msg(&r, m, sizeof m));
+        nd_http_resp_free(&r);
+        return -1;
+    }
+    nd_http_resp_free(&r);
+    return 0;
+}
+
+static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *pid)
+{
+    char log[4200];
+    snprintf(log, sizeof log, "%s/vmm.log", s->dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {v->path, "--api-sock", (char *)sock, "--log-level", v->level, NULL};
+    int rc = posix_spawn(pid, v->path, &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return -rc;
+}
+
+static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *pidfd, char *err,
+                      size_t errlen)
+{
+    vmm_drv *v = d->priv;
+    char sock[4200], state[32] = "", boot[40] = "";
+    sock_path(s->dir, sock, sizeof sock);
+    *pidfd = -1;
+    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "control socket path too long: %s", sock);
+        return -1;
+    }
+    pid_t pid = 0;
+    unsigned long long start = 0;
+    int fd = -1, found = nd_vmm_find(v->path, sock, h->pid, h->start, &pid, &start);
+    if (found == 1 && (fd = sys_pidfd_open(pid)) >= 0) {
+        unsigned long long again;
+        if (nd_proc_start_time(pid, &again) < 0 || again != start) {
+            close(fd); /* it went away between the scan and the pidfd */
+            fd = -1;
+        }
+    }
+    if (fd >= 0) {
+        /* A VMM a previous agent started: finish its launch, never start a second. */
+        if (wait_socket(sock, fd, 5000) < 0 || vm_info(s->dir, state, sizeof state, boot,
+                                                       sizeof boot, err, errlen) < 0) {
+            snprintf(err, errlen, "an earlier VMM (pid %d) for this instance does not answer",
+                     (int)pid);
+            sys_pidfd_kill(fd, SIGKILL);
+            wait_exit(fd, 5000);
+            close(fd);
+            return -1;
+        }
+        if (!strcmp(state, "not_started") && configure_start(s, err, errlen) < 0) {
+            kill_reap(pid, fd);
+            close(fd);
+            return -1;
+        }
+    } else {
+        unlink(sock);
+        int rc = spawn_vmm(v, s, sock, &pid);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot run %s: %s", v->path, strerror(-rc));
+            return -1;
+        }
+        fd = sys_pidfd_open(pid);
+        if (fd < 0) {
+            snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -1;
+        }
+        nd_proc_start_time(pid, &start);
+        rc = wait_socket(sock, fd, 10000);
+        if (rc < 0) {
+            snprintf(err, errlen, "the VMM %s before its control socket was up",
+                     rc == -ECHILD ? "exited" : "timed out");
+            kill_reap(pid, fd);
+            close(fd);
+            return -1;
+        }
+        if (configure_start(s, err, errlen) < 0) {
+            kill_reap(pid, fd);
+            close(fd);
+            return -1;
+        }
+    }
+    if (vm_info(s->dir, state, sizeof state, boot, sizeof boot, err, errlen) < 0 ||
+        strcmp(state, "running")) {
+        if (!err[0] || state[0])
+            snprintf(err, errlen, "the VMM exited during start (state %s)",
+                     state[0] ? state : "unknown");
+        kill_reap(pid, fd);
+        close(fd);
+        return -1;
+    }
+    h->pid = pid;
+    h->start = start;
+    snprintf(h->boot_id, sizeof h->boot_id, "%s", boot);
+    *pidfd = fd;
+    return 0;
+}
+
+/* A pidfd for h's process, checked against its start time; -1 if gone. */
+static int open_checked(vmm_drv *v, const char *dir, nd_vm_handle *h)
+{
+    if (h->pid <= 0)
+        return -1;
+    char sock[4200];
+    sock_path(dir, sock, sizeof sock);
+    pid_t pid;
+    unsigned long long st, again;
+    if (nd_vmm_find(v->path, sock, h->pid, h->start, &pid, &st) != 1 || pid != h->pid)
+        return -1;
+    int fd = sys_pidfd_open(pid);
+    if (fd >= 0 && (nd_proc_start_time(pid, &again) < 0 || again != st)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd,
+                    long long timeout_ms, char *err, size_t errlen)
+{
+    int fd = pidfd >= 0 ? dup(pidfd) : open_checked(d->priv, dir, h);
+    if (fd < 0)
+        return 0; /* nothing runs */
+    nd_http_resp r;
+    char e[256];
+    api(dir, "PUT", "/vm/actions", "{\"action\":\"shutdown\"}", &r, 5000, e, sizeof e);
+    nd_http_resp_free(&r);
+    if (!wait_exit(fd, timeout_ms)) {
+        sys_pidfd_kill(fd, SIGKILL);
+        wait_exit(fd, 5000);
+    }
+    close(fd);
+    return 0;
+}
+
+static int vmm_reset(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, size_t errlen)
+{
+    nd_http_resp r;
+    char m[256];
+    long st = api(dir, "PUT", "/vm/actions", "{\"action\":\"reset\"}", &r, 10000, err, errlen);
+    if (st != 204 && st)
+        snprintf(err, errlen, "reset refused (%ld): %s", st, nd_http_err_msg(&r, m, sizeof m));
+    nd_http_resp_free(&r);
+    return st == 204 ? 0 : -1;
+}
+
+static int vmm_destroy(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, char *err,
+                       size_t errlen)
+{
+    int fd = pidfd >= 0 ? dup(pidfd) : open_checked(d->priv, dir, h);
+    if (fd < 0)
+        return 0;
+    sys_pidfd_kill(fd, SIGKILL);
+    wait_exit(fd, 10000);
+    close(fd);
+    return 0;
+}
+
+
+static char *log_tail(const char *dir, size_t *n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vmm.log", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    fstat(fd, &st);
+    size_t want = st.st_size > 262144 ? 262144 : (size_t)st.st_size;
+    char *buf = malloc(want + 1);
+    ssize_t k = buf ? pread(fd, buf, want, st.st_size - (off_t)want) : -1;
+    close(fd);
+    if (k < 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[k] = 0;
+    *n = (size_t)k;
+    return buf;
+}
+
+/* The last line holding `"event":"<ev>"`, parsed; NULL when none. */
+static json_t *last_event(const char *dir, const char *ev)
+{
+    size_t n;
+    char *buf = log_tail(dir, &n);
+    if (!buf)
+        return NULL;
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"event\":\"%s\"", ev);
+    json_t *found = NULL;
+    char *line = buf, *save = NULL;
+    for (char *l = strtok_r(line, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (strstr(l, pat)) {
+            json_t *j = json_loads(l, 0, NULL);
+            if (j) {
+                json_decref(found);
+                found = j;
+            }
+        }
+    free(buf);
+    return found;
+}
+
+int nd_vmm_exit_from_log(const char *dir, int *code)
+{
+    json_t *j = last_event(dir, "vmm.exit");
+    const char *msg = json_string_value(json_object_get(j, "msg"));
+    const char *p = msg ? strstr(msg, "exit status ") : NULL;
+    int rc = -1;
+    if (p) {
+        *code = atoi(p + 12);
+        rc = 0;
+    }
+    json_decref(j);
+    return rc;
+}
+
+char *nd_vmm_final_counters(const char *dir)
+{
+    json_t *j = last_event(dir, "vmm.counters");
+    json_t *c = json_object_get(j, "counters");
+    char *out = json_is_object(c) ? json_dumps(c, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return out;
+}
+
+static int vmm_status(nd_driver *d, const char *dir, nd_vm_handle *h, nd_vm_status *st,
+                      int *pidfd)
+{
+    vmm_drv *v = d->priv;
+    char sock[4200], state[32] = "", boot[40] = "", err[256];
+    sock_path(dir, sock, sizeof sock);
+    memset(st, 0, sizeof *st);
+    *pidfd = -1;
+    pid_t pid;
+    unsigned long long start, again;
+    if (nd_vmm_find(v->path, sock, h->pid, h->start, &pid, &start) == 1) {
+        int fd = sys_pidfd_open(pid);
+        if (fd >= 0 && nd_proc_start_time(pid, &again) == 0 && again == start) {
+            h->pid = pid;
+            h->start = start;
+            if (wait_socket(sock, fd, 3000) == 0 &&
+                vm_info(dir, state, sizeof state, boot, sizeof boot, err, sizeof err) == 0) {
+                snprintf(h->boot_id, sizeof h->boot_id, "%s", boot);
+                st->state = !strcmp(state, "not_started") ? ND_VM_NOT_STARTED : ND_VM_RUNNING;
+            } else {
+                st->state = ND_VM_RUNNING; /* alive but mute: watch it all the same */
+            }
+            *pidfd = fd;
+            return 0;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (h->pid > 0 || h->boot_id[0]) {
+        int code;
+        st->state = ND_VM_EXITED;
+        st->exit_code = nd_vmm_exit_from_log(dir, &code) == 0 ? code : -1;
+        st->signal = st->exit_code < 0 ? SIGKILL : 0;
+    } else {
+        st->state = ND_VM_ABSENT;
+    }
+    return 0;
+}
+
+static int vmm_counters(nd_driver *d, const char *dir, nd_vm_handle *h, char **json, char *err,
+                        size_t errlen)
+{
+    nd_http_resp r;
+    long st = api(dir, "GET", "/vm/counters", NULL, &r, 5000, err, errlen);
+    if (st != 200) {
+        if (st)
+            snprintf(err, errlen, "GET /vm/counters answered %ld", st);
+        nd_http_resp_free(&r);
+        return -1;
+    }
+    *json = r.body;
+    return 0;
+}
+
+static int vmm_console(nd_driver *d, const char *dir, nd_vm_handle *h, size_t max, char **buf,
+                       size_t *len, long long *marker)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/serial.log", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    fstat(fd, &st);
+    long long m = (long long)st.st_size * 1000003LL ^
+                  ((long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+    if (m == *marker) {
+        close(fd);
+        return 1; /* unchanged */
+    }
+    size_t want = (size_t)st.st_size > max ? max : (size_t)st.st_size;
+    char *b = malloc(want + 1);
+    ssize_t k = b ? pread(fd, b, want, st.st_size - (off_t)want) : -1;
+    close(fd);
+    if (k < 0) {
+        free(b);
+        return -EIO;
+    }
+    b[k] = 0;
+    *buf = b;
+    *len = (size_t)k;
+    *marker = m;
+    return 0;
+}
+
+static void vmm_free(nd_driver *d)
+{
+    free(d->priv);
+    free(d);
+}
+
+static const nd_driver_ops vmm_ops = {
+    .name = "vmm",
+    .launch = vmm_launch,
+    .stop = vmm_stop,
+    .reset = vmm_reset,
+    .destroy = vmm_destroy,
+    .status = vmm_status,
+    .counters = vmm_counters,
+    .console = vmm_console,
+    .free = vmm_free,
+};
+
+nd_driver *nd_driver_vmm_new(const nd_vmm_opts *o, char *err, size_t errlen)
+{
+    if (access(o->vmm_path, X_OK) < 0) {
+        snprintf(err, errlen, "vmm.path %s: %s", o->vmm_path, strerror(errno));
+        return NULL;
+    }
+    nd_driver *d = calloc(1, sizeof *d);
+    vmm_drv *v = calloc(1, sizeof *v);
+    if (!d || !v) {
+        free(d);
+        free(v);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!realpath(o->vmm_path, v->path))
+        snprintf(v->path, sizeof v->path, "%s", o->vmm_path);
+    snprintf(v->level, sizeof v->level, "%s", o->log_level && *o->log_level ? o->log_level : "info");
+    d->ops = &vmm_ops;
+    d->priv = v;
+    return d;
+}

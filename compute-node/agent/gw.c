@@ -1,0 +1,87 @@
+/*
+ * gw.c - the gateway's node API, as blocking calls for thread-pool jobs:
+ * heartbeat with capacity, the desired set, state reports, console tails.
+ * The caller decides what a status means (409 on a report: stale, re-read).
+ */
+#include "agent.h"
+#include "httpc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long call(const nd_conf *c, const char *method, const char *path, const char *body,
+                 size_t len, const char *ctype, nd_http_resp *r, char *err, size_t errlen)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", c->gw_url, path);
+    nd_http_req q = {.method = method, .url = url, .bearer = c->gw_token, .body = body,
+                     .body_len = len, .content_type = ctype, .timeout_ms = 15000};
+    long st = nd_http(&q, r, err, errlen);
+    if (st && (st < 200 || st > 299)) {
+        char m[256];
+        snprintf(err, errlen, "%s %s: %ld %s", method, path, st, nd_http_err_msg(r, m, sizeof m));
+    }
+    return st;
+}
+
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen)
+{
+    json_t *j = json_pack("{s:s, s:s, s:{s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
+                          "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus,
+                          "memory_mib", (json_int_t)c->memory_mib, "disk_gib",
+                          (json_int_t)c->disk_gib);
+    char *b = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    nd_http_resp r;
+    long st = call(c, "PUT", "/internal/v1/node", b, strlen(b), NULL, &r, err, errlen);
+    free(b);
+    nd_http_resp_free(&r);
+    return st;
+}
+
+long nd_gw_desired(const nd_conf *c, char **body, size_t *len, char *err, size_t errlen)
+{
+    nd_http_resp r;
+    long st = call(c, "GET", "/internal/v1/node/instances", NULL, 0, NULL, &r, err, errlen);
+    if (st == 200) {
+        *body = r.body;
+        *len = r.len;
+        return st;
+    }
+    nd_http_resp_free(&r);
+    return st;
+}
+
+long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
+                  long long reboot_seq, const char *fault, int retryable, char *err, size_t errlen)
+{
+    json_t *j = json_pack("{s:s, s:I}", "state", state, "generation", (json_int_t)gen);
+    if (reboot_seq >= 0)
+        json_object_set_new(j, "reboot_seq", json_integer(reboot_seq));
+    if (fault && *fault)
+        json_object_set_new(j, "fault", json_string(fault));
+    if (retryable)
+        json_object_set_new(j, "retryable", json_true());
+    char *b = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    nd_http_resp r;
+    long st = call(c, "PUT", path, b, strlen(b), NULL, &r, err, errlen);
+    free(b);
+    nd_http_resp_free(&r);
+    return st;
+}
+
+long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
+                   size_t errlen)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s/console", id);
+    nd_http_resp r;
+    long st = call(c, "PUT", path, len ? buf : "", len, "text/plain", &r, err, errlen);
+    nd_http_resp_free(&r);
+    return st;
+}

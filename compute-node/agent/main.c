@@ -1,0 +1,113 @@
+/*
+ * main.c - stratus-node: start-up, the loop, shutdown.
+ *
+ *   stratus-node --config node.conf [--set key=value ...]   (--help: every key)
+ *
+ * Start-up: configuration, capabilities dropped, the driver opened, every
+ * instance recorded under state_dir adopted (running VMMs are found and
+ * watched, not restarted), then the timers: heartbeat, reconcile, metering,
+ * console, spool. SIGTERM/SIGINT stop the agent cleanly once the jobs in
+ * flight end; VMMs keep running (a new agent adopts them).
+ */
+#include "agent.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stratus/log.h"
+
+static void on_stop_closed(uv_handle_t *h) {}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+    nd_agent *a = s->data;
+    st_info("node.signal", "signal %d: stopping (VMMs keep running)", sig);
+    a->stopping = 1;
+    uv_timer_t *ts[] = {&a->t_hb, &a->t_rec, &a->t_meter, &a->t_console, &a->t_spool};
+    for (int i = 0; i < 5; i++)
+        uv_close((uv_handle_t *)ts[i], on_stop_closed);
+    uv_close((uv_handle_t *)&a->sig_term, on_stop_closed);
+    uv_close((uv_handle_t *)&a->sig_int, on_stop_closed);
+    for (nd_inst *in = a->insts; in; in = in->next)
+        nd_watch_stop(in);
+}
+
+static nd_driver *open_driver(const nd_conf *c)
+{
+    char err[512];
+    nd_driver *d = NULL;
+    if (!strcmp(c->driver, "vmm")) {
+        nd_vmm_opts o = {.vmm_path = c->vmm_path, .log_level = c->vmm_log_level};
+        d = nd_driver_vmm_new(&o, err, sizeof err);
+    } else if (!strcmp(c->driver, "libvirt")) {
+        d = nd_driver_libvirt_new(c->libvirt_uri, err, sizeof err);
+    } else {
+        snprintf(err, sizeof err, "driver must be vmm or libvirt");
+    }
+    if (!d)
+        st_error("node.driver", "%s", err);
+    return d;
+}
+
+int main(int argc, char **argv)
+{
+    static nd_agent a;
+    a.cfg = nd_conf_load(argc, argv, &a.c);
+    int lv = st_log_level_parse(st_config_str(a.cfg, "log.level"));
+    st_log_init("node", lv < 0 ? ST_LOG_INFO : (st_log_level)lv);
+    gethostname(a.hostname, sizeof a.hostname - 1);
+    if (!*a.c.node_name)
+        a.c.node_name = a.hostname;
+    if (!*a.c.gw_token) {
+        st_error("node.config", "gateway.token is required (stratus-gateway node-add NAME)");
+        return 2;
+    }
+    char err[512], v[16];
+    if (a.c.drop_caps && nd_caps_drop(err, sizeof err) < 0) {
+        st_error("node.caps", "%s", err);
+        return 1;
+    }
+    snprintf(v, sizeof v, "%lld", a.c.threads);
+    setenv("UV_THREADPOOL_SIZE", v, 1); /* read once, at the first queued work */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = nd_mkdirs(a.c.state_dir, 0700);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/instances", a.c.state_dir);
+    if (rc == 0)
+        rc = nd_mkdirs(sub, 0700);
+    if (rc < 0) {
+        st_error("node.state", "%s: %s", a.c.state_dir, strerror(-rc));
+        return 1;
+    }
+    a.drv = open_driver(&a.c);
+    if (!a.drv)
+        return 1;
+    a.loop = uv_default_loop();
+    st_info("node.start", "node %s, driver %s, state %s, capacity %lld vCPUs %lld MiB %lld GiB",
+            a.c.node_name, a.drv->ops->name, a.c.state_dir, a.c.vcpus, a.c.memory_mib,
+            a.c.disk_gib);
+    nd_adopt_all(&a);
+    uv_signal_init(a.loop, &a.sig_term);
+    uv_signal_init(a.loop, &a.sig_int);
+    a.sig_term.data = a.sig_int.data = &a;
+    uv_signal_start(&a.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&a.sig_int, on_signal, SIGINT);
+    nd_periodic_start(&a);
+    nd_reconcile_start(&a);
+    uv_run(a.loop, UV_RUN_DEFAULT);
+    uv_loop_close(a.loop);
+    for (nd_inst *in = a.insts, *next; in; in = next) {
+        next = in->next;
+        free(in->want.user_data);
+        free(in);
+    }
+    a.drv->ops->free(a.drv);
+    curl_global_cleanup();
+    st_config_free(a.cfg);
+    st_info("node.exit", "stopped");
+    return 0;
+}

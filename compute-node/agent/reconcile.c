@@ -1,0 +1,642 @@
+/*
+ * reconcile.c - making this host match the gateway's desired set.
+ *
+ * Level-triggered: every interval.reconcile_ms the agent fetches the whole
+ * desired set and, for each instance without a job in flight, compares the
+ * order (generation, desired, reboot_seq) with its own record:
+ *
+ *   new generation, or the record still "applying" (a kill -9 cut it short):
+ *     running  + VM runs       -> reset if reboot_seq grew, else just report active
+ *     running  + no VM         -> launch (image, overlay, VMM), report active
+ *     stopped  + VM runs       -> stop, report stopped
+ *     stopped  + no VM         -> report stopped
+ *     deleted                  -> stop, remove disk and state, report deleted
+ *   same generation, done: report again only if the gateway's state differs
+ *     from what is true here (and the gateway did not refuse that already).
+ *
+ * The generation is what keeps a powered-off guest from being restarted
+ * behind the tenant's back: the agent acts on each order once; a VMM that
+ * exits on its own is reported (stopped for a guest power-off, error with the
+ * exit status otherwise) and stays down until a new order arrives.
+ *
+ * Every job writes the record with phase "applying" before it acts and
+ * "done" after, and every action is idempotent (launch reuses a VMM it finds
+ * for the instance; stop and delete of nothing succeed), so a restarted
+ * agent simply redoes what was applying. A report answered 409 is stale:
+ * the agent notes it and re-reads the desired set instead of insisting.
+ *
+ * Instances the gateway no longer lists (in error, moved away) keep their
+ * disk; a VM still running for one after two fetches is stopped, so a moved
+ * instance can never run twice.
+ */
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stratus/log.h"
+
+typedef enum job_kind {
+    JOB_LAUNCH,
+    JOB_STOP,
+    JOB_RESET,
+    JOB_DESTROY,
+    JOB_REPORT,  /* save the record, report its state */
+    JOB_EXITED,  /* a VMM ended on its own */
+    JOB_PARK,    /* stop a VM the gateway no longer lists; no report */
+} job_kind;
+
+static const char *const job_names[] = {"launch", "stop", "reset", "destroy", "report", "exited",
+                                        "park"};
+
+typedef struct job {
+    uv_work_t w;
+    nd_agent *a;
+    nd_inst *in;
+    job_kind kind;
+    nd_record rec;
+    char *user_data;
+    char gw_state[16];
+    int pidfd;     /* dup of the watched pidfd (stop, destroy), or -1 */
+    int maybe_vm;  /* a VMM may exist already (the record was applying) */
+    int exit_code, exit_sig, exit_known;
+    /* results */
+    int new_pidfd;
+    int remove_inst;
+    long report_status;
+    long long t_start, t_image, t_vm; /* launch timings, ms */
+    char err[512];
+} job;
+
+
+nd_inst *nd_inst_find(nd_agent *a, const char *id)
+{
+    for (nd_inst *in = a->insts; in; in = in->next)
+        if (!strcmp(in->rec.id, id))
+            return in;
+    return NULL;
+}
+
+static nd_inst *inst_new(nd_agent *a, const char *id)
+{
+    nd_inst *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    snprintf(in->rec.id, sizeof in->rec.id, "%s", id);
+    snprintf(in->rec.phase, sizeof in->rec.phase, "done");
+    snprintf(in->rec.actual, sizeof in->rec.actual, "none");
+    in->pidfd = -1;
+    in->refused_gen = -1;
+    in->next = a->insts;
+    a->insts = in;
+    return in;
+}
+
+static void inst_free(nd_agent *a, nd_inst *in)
+{
+    for (nd_inst **p = &a->insts; *p; p = &(*p)->next)
+        if (*p == in) {
+            *p = in->next;
+            break;
+        }
+    nd_watch_stop(in);
+    free(in);
+}
+
+static int vm_running(const nd_inst *in)
+{
+    return !strcmp(in->rec.actual, "running");
+}
+
+/* ---- jobs (thread pool) ---- */
+
+static void save(job *j)
+{
+    int rc = nd_record_save(j->a->c.state_dir, &j->rec, j->a->c.state_fsync);
+    if (rc < 0)
+        st_error("node.state", "saving the record of %s: %s", j->rec.id, strerror(-rc));
+}
+
+static void report(job *j, const char *state, const char *fault, int retryable)
+{
+    char err[512] = "";
+    int active = !strcmp(state, "active");
+    j->report_status = nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation,
+                                    active ? j->rec.reboot_seq : -1, fault, retryable, err,
+                                    sizeof err);
+    if (j->report_status == 409)
+        st_info("node.report.stale", "%s: %s refused as stale: %s", j->rec.id, state, err);
+    else if (j->report_status < 200 || j->report_status > 299)
+        st_warn("node.report", "%s: reporting %s: %s", j->rec.id, state, err);
+}
+
+static void begin(job *j, const char *target)
+{
+    snprintf(j->rec.target, sizeof j->rec.target, "%s", target);
+    snprintf(j->rec.phase, sizeof j->rec.phase, "applying");
+    save(j);
+}
+
+static void done(job *j)
+{
+    snprintf(j->rec.phase, sizeof j->rec.phase, "done");
+    save(j);
+}
+
+static void vm_gone(job *j, const char *actual)
+{
+    nd_meter_final(j->a, &j->rec, !strcmp(actual, "error") ? "error" : "stopped");
+    j->rec.vm.pid = 0;
+    j->rec.vm.start = 0;
+    snprintf(j->rec.actual, sizeof j->rec.actual, "%s", actual);
+}
+
+static void do_launch(job *j)
+{
+    nd_agent *a = j->a;
+    const char *dir = nd_inst_dir(a->c.state_dir, j->rec.id);
+    char dirbuf[4200];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    begin(j, "running");
+    nd_vm_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.id = j->rec.id;
+    spec.dir = dirbuf;
+    spec.vcpus = j->rec.vcpus;
+    spec.memory_mib = j->rec.memory_mib;
+    if (!j->maybe_vm) {
+        j->rec.vm.pid = 0; /* nothing can run yet: skip the /proc scan */
+        j->rec.vm.start = 0;
+    }
+    j->t_start = nd_now_ms();
+    int rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
+    j->t_image = nd_now_ms();
+    if (rc == 0) {
+        int fd = -1;
+        rc = a->drv->ops->launch(a->drv, &spec, &j->rec.vm, &fd, j->err, sizeof j->err);
+        j->new_pidfd = fd;
+    }
+    j->t_vm = nd_now_ms();
+    if (rc == 0) {
+        snprintf(j->rec.actual, sizeof j->rec.actual, "running");
+        j->rec.fault[0] = 0;
+        j->rec.launched_once = 1;
+        done(j);
+        st_log_fields(ST_LOG_INFO, "node.launch",
+                      json_pack("{s:s, s:i, s:I, s:I, s:I}", "instance", j->rec.id, "pid",
+                                (int)j->rec.vm.pid, "image_disk_ms",
+                                (json_int_t)(j->t_image - j->t_start), "vmm_ms",
+                                (json_int_t)(j->t_vm - j->t_image), "generation",
+                                (json_int_t)j->rec.generation));
+        report(j, "active", NULL, 0);
+        return;
+    }
+    /* The launch failed on this host. A first launch (still building here,
+     * no disk that ever ran) is retryable elsewhere: clean up everything. */
+    int retry = !strcmp(j->gw_state, "building") && !j->rec.launched_once;
+    st_log_fields(ST_LOG_WARN, "node.launch_failed",
+                  json_pack("{s:s, s:s, s:b}", "instance", j->rec.id, "fault", j->err,
+                            "retryable", retry));
+    if (retry) {
+        nd_rmtree(dirbuf);
+        j->remove_inst = 1;
+    } else {
+        snprintf(j->rec.actual, sizeof j->rec.actual, "error");
+        snprintf(j->rec.fault, sizeof j->rec.fault, "%.255s", j->err);
+        done(j);
+    }
+    report(j, "error", j->err, retry);
+}
+
+static void do_stop(job *j, int park)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    if (!park)
+        begin(j, "stopped");
+    a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
+                      sizeof j->err);
+    vm_gone(j, "stopped");
+    done(j);
+    if (!park)
+        report(j, "stopped", NULL, 0);
+}
+
+static void do_reset(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    begin(j, "running");
+    if (a->drv->ops->reset(a->drv, dir, &j->rec.vm, j->err, sizeof j->err) < 0) {
+        /* The VM is not there to reset (its guest just powered off, say):
+         * a reboot of a machine that is off is a boot. */
+        st_warn("node.reset", "%s: %s; booting it instead", j->rec.id, j->err);
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
+                          sizeof j->err);
+        vm_gone(j, "stopped");
+        j->err[0] = 0;
+        j->maybe_vm = 0;
+        do_launch(j);
+        return;
+    }
+    done(j);
+    report(j, "active", NULL, 0);
+}
+
+static void do_destroy(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    if (access(dir, F_OK) == 0) {
+        begin(j, "deleted");
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 3000, j->err, sizeof j->err);
+        if (strcmp(j->rec.actual, "running") == 0)
+            vm_gone(j, "stopped");
+        if (nd_rmtree(dir) < 0)
+            st_error("node.delete", "%s: removing %s: %s", j->rec.id, dir, strerror(errno));
+    }
+    j->remove_inst = 1;
+    report(j, "deleted", NULL, 0);
+}
+
+static void do_exited(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    int code = j->exit_code, sig = j->exit_sig;
+    if (!j->exit_known && nd_vmm_exit_from_log(dir, &code) < 0) {
+        code = -1;
+        sig = 0;
+    } else if (!j->exit_known) {
+        sig = 0;
+    }
+    /* 0: shut down (API, SIGTERM, guest reset with on_reset=shutdown); 16:
+     * the test guest's debug-exit "pass" - the guest powered itself off. */
+    int clean = sig == 0 && (code == 0 || code == 16);
+    if (clean) {
+        vm_gone(j, "stopped");
+    } else {
+        if (sig)
+            snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM was killed by signal %d", sig);
+        else if (code >= 0)
+            snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM exited with status %d", code);
+        else
+            snprintf(j->rec.fault, sizeof j->rec.fault,
+                     "the VMM ended while the agent was away and left no exit status");
+        vm_gone(j, "error");
+    }
+    done(j);
+    st_log_fields(ST_LOG_WARN, "node.vm_exited",
+                  json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.id, "code", code, "signal",
+                            sig, "state", j->rec.actual));
+    if (clean)
+        report(j, "stopped", NULL, 0);
+    else
+        report(j, "error", j->rec.fault, 0);
+}
+
+static void do_report(job *j)
+{
+    save(j);
+    if (!strcmp(j->rec.actual, "running"))
+        report(j, "active", NULL, 0);
+    else if (!strcmp(j->rec.actual, "error"))
+        report(j, "error", j->rec.fault, 0);
+    else if (!strcmp(j->rec.actual, "none") && !strcmp(j->rec.target, "deleted"))
+        report(j, "deleted", NULL, 0);
+    else
+        report(j, "stopped", NULL, 0);
+}
+
+static void job_run(uv_work_t *w)
+{
+    job *j = w->data;
+    switch (j->kind) {
+    case JOB_LAUNCH: do_launch(j); break;
+    case JOB_STOP: do_stop(j, 0); break;
+    case JOB_PARK: do_stop(j, 1); break;
+    case JOB_RESET: do_reset(j); break;
+    case JOB_DESTROY: do_destroy(j); break;
+    case JOB_EXITED: do_exited(j); break;
+    case JOB_REPORT: do_report(j); break;
+    }
+}
+
+static void decide(nd_agent *a, nd_inst *in);
+
+static void job_done(uv_work_t *w, int status)
+{
+    job *j = w->data;
+    nd_agent *a = j->a;
+    nd_inst *in = j->in;
+    in->rec = j->rec;
+    in->busy = 0;
+    if (j->pidfd >= 0)
+        close(j->pidfd);
+    if (j->new_pidfd >= 0 && a->stopping) {
+        close(j->new_pidfd); /* shutting down: the next agent adopts it */
+    } else if (j->new_pidfd >= 0) {
+        in->exit_seen = 0;
+        nd_watch_start(a, in, j->new_pidfd);
+    }
+    if (j->report_status == 409) {
+        in->refused_gen = in->rec.generation;
+        nd_reconcile_kick(a);
+    } else if (j->report_status >= 200 && j->report_status < 300) {
+        in->refused_gen = -1;
+    }
+    if (j->kind == JOB_STOP || j->kind == JOB_PARK || j->kind == JOB_DESTROY ||
+        j->kind == JOB_EXITED) {
+        in->exit_seen = 0;
+        nd_watch_stop(in); /* the VM is gone (the watcher may not have fired yet) */
+    }
+    free(j->user_data);
+    int remove = j->remove_inst;
+    free(j);
+    if (remove) {
+        inst_free(a, in);
+        return;
+    }
+    if (a->stopping)
+        return;
+    if (in->exit_seen) {
+        nd_inst_exited(a, in, in->exit_code, in->exit_sig, in->exit_known);
+        return;
+    }
+    if (in->present)
+        decide(a, in);
+}
+
+static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->w.data = j;
+    j->a = a;
+    j->in = in;
+    j->kind = k;
+    j->rec = in->rec;
+    j->pidfd = -1;
+    j->new_pidfd = -1;
+    j->maybe_vm = strcmp(in->rec.phase, "done") != 0 || in->rec.vm.pid > 0;
+    snprintf(j->gw_state, sizeof j->gw_state, "%s", in->gw_state);
+    if (user_data)
+        j->user_data = strdup(user_data);
+    if ((k == JOB_STOP || k == JOB_PARK || k == JOB_DESTROY) && in->pidfd >= 0)
+        j->pidfd = dup(in->pidfd);
+    j->exit_code = in->exit_code;
+    j->exit_sig = in->exit_sig;
+    j->exit_known = in->exit_known;
+    in->busy = 1;
+    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.id,
+             in->rec.generation);
+    if (uv_queue_work(a->loop, &j->w, job_run, job_done) != 0) {
+        in->busy = 0;
+        if (j->pidfd >= 0)
+            close(j->pidfd);
+        free(j->user_data);
+        free(j);
+    }
+}
+
+/* The loop learned that in's VMM ended (watch.c or adoption). */
+void nd_inst_exited(nd_agent *a, nd_inst *in, int code, int sig, int known)
+{
+    in->exit_seen = 1;
+    in->exit_code = code;
+    in->exit_sig = sig;
+    in->exit_known = known;
+    if (in->busy)
+        return; /* the job in flight (a stop, say) accounts for it when it ends */
+    in->exit_seen = 0;
+    if (!vm_running(in))
+        return;
+    dispatch(a, in, JOB_EXITED, NULL);
+}
+
+static const char *expected_gw_state(const nd_inst *in)
+{
+    if (!strcmp(in->rec.actual, "running"))
+        return "active";
+    if (!strcmp(in->rec.actual, "error"))
+        return "error";
+    return "stopped";
+}
+
+static void decide(nd_agent *a, nd_inst *in)
+{
+    if (in->busy || a->stopping)
+        return;
+    const nd_desired *w = &in->want;
+    /* a record follows the order it applies */
+    int new_order = w->generation > in->rec.generation || strcmp(in->rec.phase, "done") != 0;
+    if (!strcmp(w->desired, "deleted")) {
+        in->rec.generation = w->generation;
+        dispatch(a, in, JOB_DESTROY, NULL);
+        return;
+    }
+    if (new_order) {
+        nd_record *r = &in->rec;
+        snprintf(r->tenant_id, sizeof r->tenant_id, "%s", w->tenant_id);
+        snprintf(r->image_id, sizeof r->image_id, "%s", w->image_id);
+        snprintf(r->flavor, sizeof r->flavor, "%s", w->flavor);
+        r->vcpus = w->vcpus;
+        r->memory_mib = w->memory_mib;
+        r->disk_gib = w->disk_gib;
+        r->generation = w->generation;
+        if (!strcmp(w->desired, "running")) {
+            if (vm_running(in)) {
+                if (w->reboot_seq > r->reboot_seq) {
+                    r->reboot_seq = w->reboot_seq;
+                    dispatch(a, in, JOB_RESET, NULL);
+                } else {
+                    snprintf(r->target, sizeof r->target, "running");
+                    snprintf(r->phase, sizeof r->phase, "done");
+                    dispatch(a, in, JOB_REPORT, NULL);
+                }
+            } else {
+                r->reboot_seq = w->reboot_seq;
+                dispatch(a, in, JOB_LAUNCH, w->user_data);
+            }
+        } else {
+            if (vm_running(in)) {
+                dispatch(a, in, JOB_STOP, NULL);
+            } else {
+                snprintf(r->target, sizeof r->target, "stopped");
+                snprintf(r->phase, sizeof r->phase, "done");
+                if (!strcmp(r->actual, "none") || !strcmp(r->actual, "running"))
+                    snprintf(r->actual, sizeof r->actual, "stopped");
+                dispatch(a, in, JOB_REPORT, NULL);
+            }
+        }
+        return;
+    }
+    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 &&
+        in->refused_gen != in->rec.generation && strcmp(in->rec.actual, "none") != 0)
+        dispatch(a, in, JOB_REPORT, NULL);
+}
+
+/* ---- the fetch ---- */
+
+typedef struct fetch {
+    uv_work_t w;
+    nd_agent *a;
+    long status;
+    nd_desired_set set;
+    char err[512];
+} fetch;
+
+static void fetch_run(uv_work_t *w)
+{
+    fetch *f = w->data;
+    char *body = NULL;
+    size_t len = 0;
+    f->status = nd_gw_desired(&f->a->c, &body, &len, f->err, sizeof f->err);
+    if (f->status == 200 && nd_desired_parse(body, len, &f->set, f->err, sizeof f->err) < 0)
+        f->status = -1;
+    free(body);
+}
+
+static void apply(nd_agent *a, nd_desired_set *s)
+{
+    for (nd_inst *in = a->insts; in; in = in->next)
+        in->present = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        nd_desired *d = &s->v[i];
+        nd_inst *in = nd_inst_find(a, d->id);
+        if (!in && !(in = inst_new(a, d->id)))
+            continue;
+        in->present = 1;
+        in->absent_count = 0;
+        free(in->want.user_data);
+        in->want = *d;
+        d->user_data = NULL; /* moved */
+        snprintf(in->gw_state, sizeof in->gw_state, "%s", d->state);
+        decide(a, in);
+    }
+    for (nd_inst *in = a->insts, *next; in; in = next) {
+        next = in->next;
+        if (in->present)
+            continue;
+        if (++in->absent_count >= 2 && vm_running(in) && !in->busy) {
+            st_warn("node.park", "%s is no longer listed for this node: stopping its VM",
+                    in->rec.id);
+            dispatch(a, in, JOB_PARK, NULL);
+        }
+    }
+}
+
+static void fetch_start(nd_agent *a);
+
+static void fetch_done(uv_work_t *w, int status)
+{
+    fetch *f = w->data;
+    nd_agent *a = f->a;
+    a->fetching = 0;
+    if (f->status == 200) {
+        apply(a, &f->set);
+        if (!a->first_ok_fetch_ms)
+            a->first_ok_fetch_ms = nd_now_ms();
+    } else {
+        st_warn("node.fetch", "desired set: %s", f->err[0] ? f->err : "failed");
+    }
+    nd_desired_free(&f->set);
+    free(f);
+    if (a->kick && !a->stopping) {
+        a->kick = 0;
+        fetch_start(a);
+    }
+}
+
+static void fetch_start(nd_agent *a)
+{
+    if (a->fetching || a->stopping)
+        return;
+    fetch *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    f->w.data = f;
+    f->a = a;
+    a->fetching = 1;
+    if (uv_queue_work(a->loop, &f->w, fetch_run, fetch_done) != 0) {
+        a->fetching = 0;
+        free(f);
+    }
+}
+
+void nd_reconcile_kick(nd_agent *a)
+{
+    if (a->fetching)
+        a->kick = 1;
+    else
+        fetch_start(a);
+}
+
+static void on_rec_timer(uv_timer_t *t)
+{
+    fetch_start(t->data);
+}
+
+void nd_reconcile_start(nd_agent *a)
+{
+    uv_timer_init(a->loop, &a->t_rec);
+    a->t_rec.data = a;
+    uv_timer_start(&a->t_rec, on_rec_timer, 0, (uint64_t)a->c.reconcile_ms);
+}
+
+/* ---- adoption at start-up ---- */
+
+void nd_adopt_all(nd_agent *a)
+{
+    char root[4200];
+    snprintf(root, sizeof root, "%s/instances", a->c.state_dir);
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4600];
+        snprintf(path, sizeof path, "%s/%s/state.json", root, e->d_name);
+        nd_record r;
+        if (nd_record_load(path, &r) < 0 || strcmp(r.id, e->d_name) != 0)
+            continue;
+        nd_inst *in = inst_new(a, r.id);
+        if (!in)
+            break;
+        in->rec = r;
+        in->refused_gen = -1;
+        char dir[4600];
+        snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
+        nd_vm_status st;
+        int fd = -1;
+        a->drv->ops->status(a->drv, dir, &in->rec.vm, &st, &fd);
+        if (st.state == ND_VM_RUNNING || st.state == ND_VM_NOT_STARTED) {
+            snprintf(in->rec.actual, sizeof in->rec.actual, "running");
+            if (st.state == ND_VM_NOT_STARTED)
+                snprintf(in->rec.phase, sizeof in->rec.phase, "applying");
+            if (fd >= 0)
+                nd_watch_start(a, in, fd);
+            if (st.state == ND_VM_NOT_STARTED)
+                snprintf(in->rec.actual, sizeof in->rec.actual, "none");
+            st_info("node.adopt", "%s: VMM pid %d adopted (%s)", r.id, (int)in->rec.vm.pid,
+                    st.state == ND_VM_RUNNING ? "running" : "launch to finish");
+        } else if (!strcmp(in->rec.actual, "running")) {
+            /* it ended while no agent watched: account for it now */
+            st_info("node.adopt", "%s: its VMM ended while the agent was away", r.id);
+            nd_inst_exited(a, in, st.exit_code, st.signal, 0);
+        }
+    }
+    closedir(d);
+}

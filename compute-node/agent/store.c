@@ -1,0 +1,164 @@
+/*
+ * store.c - the per-instance record on disk and small file helpers.
+ *
+ * <state_dir>/instances/<id>/state.json is written whole to a temporary file
+ * and renamed over the old one (fsynced when state.fsync is on), so a kill
+ * at any moment leaves either the old record or the new one, never a torn
+ * one. Jobs write the record before they act (phase "applying") and after
+ * (phase "done"); a restarted agent redoes whatever was applying.
+ */
+#include "agent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stratus/uuid.h"
+
+const char *nd_inst_dir(const char *state_dir, const char *id)
+{
+    static __thread char buf[4096];
+    snprintf(buf, sizeof buf, "%s/instances/%s", state_dir, id);
+    return buf;
+}
+
+int nd_mkdirs(const char *path, mode_t mode)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int nd_write_file_atomic(const char *path, const void *buf, size_t len, int do_fsync)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.%lx", path, (int)getpid(), (unsigned long)pthread_self());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    const char *p = buf;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? -errno : -EIO;
+            close(fd);
+            unlink(tmp);
+            return e;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (do_fsync && fdatasync(fd) < 0) {
+        int e = -errno;
+        close(fd);
+        unlink(tmp);
+        return e;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        int e = -errno;
+        unlink(tmp);
+        return e;
+    }
+    return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int nd_rmtree(const char *path)
+{
+    if (access(path, F_OK) < 0)
+        return 0;
+    return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
+}
+
+int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i,"
+                          " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b}",
+                          "id", r->id, "tenant_id", r->tenant_id, "image_id", r->image_id,
+                          "flavor", r->flavor, "target", r->target, "phase", r->phase,
+                          "generation", (json_int_t)r->generation, "reboot_seq",
+                          (json_int_t)r->reboot_seq, "vcpus", r->vcpus, "memory_mib",
+                          r->memory_mib, "disk_gib", r->disk_gib, "vm", "pid",
+                          (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start, "boot_id",
+                          r->vm.boot_id, "domain", r->vm.domain, "actual", r->actual, "fault",
+                          r->fault, "launched_once", r->launched_once);
+    if (!j)
+        return -ENOMEM;
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text)
+        return -ENOMEM;
+    const char *dir = nd_inst_dir(state_dir, r->id);
+    int rc = nd_mkdirs(dir, 0700);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    if (rc == 0)
+        rc = nd_write_file_atomic(path, text, strlen(text), do_fsync);
+    free(text);
+    return rc;
+}
+
+static void cp(char *dst, size_t n, json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
+int nd_record_load(const char *path, nd_record *r)
+{
+    memset(r, 0, sizeof *r);
+    json_error_t e;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -EINVAL;
+    }
+    cp(r->id, sizeof r->id, j, "id");
+    cp(r->tenant_id, sizeof r->tenant_id, j, "tenant_id");
+    cp(r->image_id, sizeof r->image_id, j, "image_id");
+    cp(r->flavor, sizeof r->flavor, j, "flavor");
+    cp(r->target, sizeof r->target, j, "target");
+    cp(r->phase, sizeof r->phase, j, "phase");
+    cp(r->actual, sizeof r->actual, j, "actual");
+    cp(r->fault, sizeof r->fault, j, "fault");
+    r->generation = json_integer_value(json_object_get(j, "generation"));
+    r->reboot_seq = json_integer_value(json_object_get(j, "reboot_seq"));
+    r->vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
+    r->memory_mib = (int)json_integer_value(json_object_get(j, "memory_mib"));
+    r->disk_gib = (int)json_integer_value(json_object_get(j, "disk_gib"));
+    r->launched_once = json_is_true(json_object_get(j, "launched_once"));
+    json_t *vm = json_object_get(j, "vm");
+    r->vm.pid = (pid_t)json_integer_value(json_object_get(vm, "pid"));
+    r->vm.start = (unsigned long long)json_integer_value(json_object_get(vm, "start"));
+    cp(r->vm.boot_id, sizeof r->vm.boot_id, vm, "boot_id");
+    cp(r->vm.domain, sizeof r->vm.domain, vm, "domain");
+    json_decref(j);
+    if (!st_uuid_valid(r->id))
+        return -EINVAL;
+    return 0;
+}

@@ -1,0 +1,424 @@
+/* cloud.c - a whole cloud for node and end-to-end tests (see cloud.h). */
+#include "cloud.h"
+#include "st_pg.h"
+#include "st_test.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void die(const char *what, const st_proc *p)
+{
+    fprintf(stderr, "cloud: %s\n", what);
+    if (p && p->pid > 0)
+        st_proc_dump_log(p);
+    exit(1);
+}
+
+static const char *guest_elf(void)
+{
+    const char *e = getenv("STRATUS_GUEST_ELF");
+    return e && *e ? e : st_build_path("tests/guest/guest.elf");
+}
+
+void cloud_billing_start(cloud *c)
+{
+    /* stratus-billing as gwt_start runs it, on the port the agents know */
+    char pf[600], log[600], db[1200], tok[160], listen[64];
+    snprintf(pf, sizeof pf, "%s/bill-again.port", c->dir);
+    snprintf(log, sizeof log, "%s/billing-again.log", c->dir);
+    snprintf(db, sizeof db, "db.url=%s", c->gw.conninfo);
+    snprintf(tok, sizeof tok, "auth.internal_token=%s", c->gw.internal_token);
+    snprintf(listen, sizeof listen, "%s", c->gw.billing_url + strlen("http://"));
+    unlink(pf);
+    const char *argv[] = {st_build_path("billing/stratus-billing"), "--listen", listen,
+                          "--port-file", pf, "--set", db, "--set", tok, "--set",
+                          "http.access_log=false", "--set", "log.level=warn", NULL};
+    if (st_proc_start(&c->gw.billing, (char *const *)argv, NULL, log) < 0)
+        die("cannot start stratus-billing", NULL);
+    if (st_wait_file(pf, 20000) < 0)
+        die("stratus-billing did not start again", &c->gw.billing);
+}
+
+void cloud_billing_stop(cloud *c)
+{
+    if (c->gw.billing.pid > 0)
+        st_proc_stop(&c->gw.billing, SIGTERM, 10000);
+    c->gw.billing.pid = 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    size_t pad = ((size_t)n + 511) / 512 * 512; /* raw images are whole sectors */
+    char *b = calloc(1, pad + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = pad;
+    return b;
+}
+
+/* The tenant uploads the test guest through the gateway (a signed URL to
+ * the image service's data listener). */
+static void upload_guest(cloud *c)
+{
+    st_resp r;
+    gwt_call(&c->gw, &r, "POST", "/v1/images", c->tn.member,
+             "{\"name\":\"stratus-test-guest\",\"disk_format\":\"raw\"}");
+    if (r.status != 201) {
+        fprintf(stderr, "image create: %ld %s\n", r.status, r.body);
+        die("image create", &c->gw.proc);
+    }
+    snprintf(c->image_id, sizeof c->image_id, "%s",
+             json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    size_t len;
+    char *bytes = read_file(guest_elf(), &len);
+    if (!bytes)
+        die("cannot read guest.elf (build stratus_test_guest)", NULL);
+    long st = gwt_upload_image(&c->gw, c->tn.member, c->image_id, bytes, len);
+    free(bytes);
+    if (st != 200) {
+        fprintf(stderr, "upload: %ld\n", st);
+        die("upload", &c->gw.images);
+    }
+}
+
+void cloud_start(cloud *c, const char *tag, int with_billing)
+{
+    memset(c, 0, sizeof *c);
+    const char *sets[] = {"nodes.down_after=30", NULL};
+    gwt_start(&c->gw, tag, sets);
+    c->dir = st_tmpdir(tag);
+    snprintf(c->img_api, sizeof c->img_api, "%s", c->gw.images_url);
+    char pf[600];
+    snprintf(pf, sizeof pf, "%s/images-data-port", c->gw.dir);
+    if (st_wait_file(pf, 20000) < 0)
+        die("no images data port", &c->gw.images);
+    snprintf(c->img_data, sizeof c->img_data, "http://127.0.0.1:%d", st_read_port(pf));
+    snprintf(c->bill_url, sizeof c->bill_url, "%s", c->gw.billing_url);
+    gwt_make_tenant(&c->gw, tag, &c->tn);
+    /* generous quota for the tenant */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", c->tn.id);
+    gwt_status(&c->gw, "PUT", path, c->gw.admin_token,
+               "{\"instances\":1000,\"vcpus\":4000,\"memory_mib\":1000000,\"disk_gib\":100000}");
+    snprintf(c->flavor, sizeof c->flavor, "t1.guest");
+    gwt_status(&c->gw, "POST", "/v1/flavors", c->gw.admin_token,
+               "{\"name\":\"t1.guest\",\"vcpus\":1,\"memory_mib\":32,\"disk_gib\":1}");
+    upload_guest(c);
+}
+
+static void stop_agents_vmms(const char *dir)
+{
+    int pids[256];
+    int n = cloud_vmm_pids(dir, pids, 256);
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGKILL);
+}
+
+void cloud_stop(cloud *c)
+{
+    stop_agents_vmms(c->dir);
+    gwt_free_tenant(&c->tn);
+    gwt_stop(&c->gw);
+    if (!getenv("STRATUS_KEEP_TMP"))
+        st_rmtree(c->dir);
+    free(c->dir);
+}
+
+static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
+{
+    FILE *f = fopen(a->conf, "w");
+    if (!f)
+        die("agent config", NULL);
+    fprintf(f,
+            "node.name = %s\ngateway.url = %s\ngateway.token = %s\n"
+            "images.url = %s\nimages.data_url = %s\nimages.token = %s\n"
+            "billing.url = %s\nbilling.token = %s\nstate_dir = %s\nvmm.path = %s\n"
+            "capacity.vcpus = 64\ncapacity.memory_mib = 65536\ncapacity.disk_gib = 1000\n"
+            "interval.heartbeat_ms = 1000\ninterval.reconcile_ms = 300\n"
+            "interval.meter_ms = 1000\ninterval.console_ms = 300\n"
+            "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n",
+            a->name, c->gw.base, a->gw_token, c->img_api, c->img_data, c->gw.internal_token,
+            c->bill_url, a->bill_token, a->state_dir,
+            st_build_path("compute-node/vmm/stratus-vmm"));
+    for (int i = 0; extra && extra[i]; i++)
+        fprintf(f, "%s\n", extra[i]);
+    fclose(f);
+}
+
+void cloud_agent_restart(cloud *c, cloud_agent *a)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/%s.log", c->dir, a->name);
+    const char *argv[] = {st_build_path("compute-node/agent/stratus-node"), "--config", a->conf,
+                          NULL};
+    /* the log is appended across restarts: st_proc truncates, so rotate */
+    char old[800];
+    snprintf(old, sizeof old, "%s.%lld", log, st_now_ms());
+    rename(log, old);
+    if (st_proc_start(&a->p, (char *const *)argv, NULL, log) < 0)
+        die("cannot start stratus-node", NULL);
+    a->running = 1;
+}
+
+void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *const *extra)
+{
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%s", name);
+    snprintf(a->state_dir, sizeof a->state_dir, "%s/%s", c->dir, name);
+    snprintf(a->conf, sizeof a->conf, "%s/%s.conf", c->dir, name);
+    char *tok = gwt_make_node(&c->gw, name, 64, 65536, 1000);
+    snprintf(a->gw_token, sizeof a->gw_token, "%s", tok);
+    free(tok);
+    char *b = st_jsonf("{s:s}", "name", name);
+    st_resp r;
+    gwt_call(&c->gw, &r, "POST", "/v1/billing/nodes", c->gw.admin_token, b);
+    free(b);
+    const char *bt = json_string_value(json_object_get(r.json, "token"));
+    if (r.status != 201 || !bt)
+        die("billing node-add", &c->gw.billing);
+    snprintf(a->bill_token, sizeof a->bill_token, "%s", bt);
+    st_resp_free(&r);
+    write_conf(c, a, extra);
+    cloud_agent_restart(c, a);
+}
+
+void cloud_agent_stop(cloud_agent *a, int sig)
+{
+    if (a->running)
+        st_proc_stop(&a->p, sig, 15000);
+    a->running = 0;
+}
+
+long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40])
+{
+    char ud[2048] = "", b64[4096] = "";
+    if (cmdline) {
+        snprintf(ud, sizeof ud, "cmdline: %s\n", cmdline);
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t n = strlen(ud), k = 0;
+        for (size_t i = 0; i < n; i += 3) {
+            unsigned v = (unsigned char)ud[i] << 16;
+            if (i + 1 < n)
+                v |= (unsigned char)ud[i + 1] << 8;
+            if (i + 2 < n)
+                v |= (unsigned char)ud[i + 2];
+            b64[k++] = tbl[(v >> 18) & 63];
+            b64[k++] = tbl[(v >> 12) & 63];
+            b64[k++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+            b64[k++] = i + 2 < n ? tbl[v & 63] : '=';
+        }
+        b64[k] = 0;
+    }
+    char *b = cmdline ? st_jsonf("{s:s, s:s, s:s, s:s}", "name", name, "flavor", c->flavor,
+                                 "image", c->image_id, "user_data", b64)
+                      : st_jsonf("{s:s, s:s, s:s}", "name", name, "flavor", c->flavor, "image",
+                                 c->image_id);
+    st_resp r;
+    long st = gwt_call(&c->gw, &r, "POST", "/v1/instances", c->tn.member, b);
+    free(b);
+    if (st == 202)
+        snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
+    else
+        fprintf(stderr, "create %s: %ld %s\n", name, st, r.body);
+    st_resp_free(&r);
+    return st;
+}
+
+long cloud_action(cloud *c, const char *id, const char *action)
+{
+    char path[128], *b = st_jsonf("{s:s}", "action", action);
+    snprintf(path, sizeof path, "/v1/instances/%s/actions", id);
+    st_resp r;
+    long st = gwt_call(&c->gw, &r, "POST", path, c->tn.member, b);
+    if (st != 202)
+        fprintf(stderr, "%s %s: %ld %s\n", action, id, st, r.body);
+    st_resp_free(&r);
+    free(b);
+    return st;
+}
+
+long cloud_delete(cloud *c, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    return gwt_status(&c->gw, "DELETE", path, c->tn.member, NULL);
+}
+
+char *cloud_field(cloud *c, const char *id, const char *field)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    st_resp r;
+    gwt_call(&c->gw, &r, "GET", path, c->tn.member, NULL);
+    json_t *v = json_object_get(r.json, field);
+    char *out = NULL;
+    if (r.status == 200)
+        out = strdup(json_is_string(v) ? json_string_value(v) : json_is_null(v) ? "null" : "");
+    st_resp_free(&r);
+    return out;
+}
+
+int cloud_wait_field(cloud *c, const char *id, const char *field, const char *want,
+                     int timeout_ms)
+{
+    long long end = st_now_ms() + timeout_ms;
+    char *v = NULL;
+    for (;;) {
+        free(v);
+        v = cloud_field(c, id, field);
+        if (v && !strcmp(v, want)) {
+            free(v);
+            return 0;
+        }
+        if (st_now_ms() > end)
+            break;
+        usleep(50000);
+    }
+    char *fault = cloud_field(c, id, "fault");
+    fprintf(stderr, "instance %s: %s is %s, wanted %s (fault: %s)\n", id, field,
+            v ? v : "(none)", want, fault ? fault : "");
+    free(fault);
+    free(v);
+    return -1;
+}
+
+int cloud_wait_deleted(cloud *c, const char *id, int timeout_ms)
+{
+    long long end = st_now_ms() + timeout_ms;
+    while (st_now_ms() < end) {
+        char *v = cloud_field(c, id, "state");
+        int gone = !v || !strcmp(v, "deleted");
+        free(v);
+        if (gone)
+            return 0;
+        usleep(50000);
+    }
+    fprintf(stderr, "instance %s was not deleted in time\n", id);
+    return -1;
+}
+
+char *cloud_console(cloud *c, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s/console", id);
+    st_resp r;
+    gwt_call(&c->gw, &r, "GET", path, c->tn.reader, NULL);
+    const char *o = json_string_value(json_object_get(r.json, "output"));
+    char *out = r.status == 200 && o ? strdup(o) : NULL;
+    st_resp_free(&r);
+    return out;
+}
+
+int cloud_wait_console(cloud *c, const char *id, const char *needle, int timeout_ms)
+{
+    long long end = st_now_ms() + timeout_ms;
+    char *o = NULL;
+    for (;;) {
+        free(o);
+        o = cloud_console(c, id);
+        if (o && strstr(o, needle)) {
+            free(o);
+            return 0;
+        }
+        if (st_now_ms() > end)
+            break;
+        usleep(100000);
+    }
+    fprintf(stderr, "console of %s lacks \"%s\": %s\n", id, needle, o ? o : "(none)");
+    free(o);
+    return -1;
+}
+
+int cloud_vmm_pids(const char *dir, int *pids, int max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int n = 0;
+    size_t dl = strlen(dir);
+    while ((e = readdir(d)) && n < max) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k <= 0)
+            continue;
+        buf[k] = 0;
+        const char *a0 = buf, *a1 = buf + strlen(buf) + 1;
+        const char *a2 = a1 < buf + k ? a1 + strlen(a1) + 1 : buf + k;
+        if (!strstr(a0, "stratus-vmm") || a1 >= buf + k || strcmp(a1, "--api-sock") ||
+            a2 >= buf + k || strncmp(a2, dir, dl) != 0)
+            continue;
+        /* skip zombies */
+        char st[600];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        fd = open(path, O_RDONLY);
+        k = fd >= 0 ? read(fd, st, sizeof st - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (k > 0) {
+            st[k] = 0;
+            char *p = strrchr(st, ')');
+            if (p && (p[2] == 'Z' || p[2] == 'X'))
+                continue;
+        }
+        pids[n++] = atoi(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+char *cloud_sql(cloud *c, const char *sql)
+{
+    PGconn *pg = st_pg_connect(c->gw.conninfo);
+    char *v = st_pg_scalar(pg, sql);
+    PQfinish(pg);
+    return v;
+}
+
+int cloud_file_count(const char *path, const char *needle)
+{
+    size_t len;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    fseek(f, 0, SEEK_END);
+    len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(len + 1);
+    size_t k = b ? fread(b, 1, len, f) : 0;
+    fclose(f);
+    if (!b)
+        return 0;
+    b[k] = 0;
+    int n = 0;
+    for (char *p = b; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    free(b);
+    return n;
+}

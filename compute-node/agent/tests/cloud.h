@@ -1,0 +1,76 @@
+/*
+ * cloud.h - a whole cloud for the node agent's tests and the end-to-end
+ * test: the real stratus-gateway, stratus-images and stratus-billing on one
+ * fresh PostgreSQL database (three schemas; the gateway's test harness gwt.h
+ * starts all three), a tenant, a flavor, the test
+ * guest uploaded as an image, and any number of real stratus-node agents,
+ * each with its own state directory, running real stratus-vmm processes.
+ */
+#ifndef NODE_CLOUD_H
+#define NODE_CLOUD_H
+
+#include "gwt.h"
+#include "st_httpc.h"
+#include "st_proc.h"
+
+typedef struct cloud {
+    gwt gw;
+    char *dir;
+    char img_api[64], img_data[64], bill_url[64];
+    gwt_tenant tn;
+    char flavor[40];   /* flavor name */
+    char image_id[40]; /* the test guest, active in the gateway and the image service */
+} cloud;
+
+typedef struct cloud_agent {
+    st_proc p;
+    char name[64];
+    char state_dir[512];
+    char conf[600];
+    char gw_token[160];
+    char bill_token[300];
+    int running;
+} cloud_agent;
+
+/* Starts everything and has the tenant upload the guest through the gateway. */
+void cloud_start(cloud *c, const char *tag, int with_billing);
+void cloud_stop(cloud *c);
+/* Billing down/up (same database and port). */
+void cloud_billing_stop(cloud *c);
+void cloud_billing_start(cloud *c);
+
+/* Registers a node NAME (gateway + billing) and starts its agent. extra:
+ * NULL-terminated "key = value" lines for its config file, or NULL. */
+void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *const *extra);
+/* Starts the same agent again (same config and state directory). */
+void cloud_agent_restart(cloud *c, cloud_agent *a);
+/* Sends sig and waits for the agent to end. */
+void cloud_agent_stop(cloud_agent *a, int sig);
+
+/* Creates an instance as the tenant's member; its kernel command line gets
+ * cmdline (the guest's scenario). Returns its id (static buffer per call
+ * site is not kept: copy it) in id. Status returned. */
+long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40]);
+/* POST /v1/instances/{id}/actions; returns the status. */
+long cloud_action(cloud *c, const char *id, const char *action);
+long cloud_delete(cloud *c, const char *id);
+/* The instance's field as the tenant sees it (malloc'd; NULL when 404). */
+char *cloud_field(cloud *c, const char *id, const char *field);
+/* Waits until the field equals want; 0, or -1 after timeout_ms (prints it). */
+int cloud_wait_field(cloud *c, const char *id, const char *field, const char *want,
+                     int timeout_ms);
+/* Waits until the instance is gone (404) or deleted. */
+int cloud_wait_deleted(cloud *c, const char *id, int timeout_ms);
+/* The tenant's console output of the instance (malloc'd, NULL on error). */
+char *cloud_console(cloud *c, const char *id);
+/* Waits until the console contains needle; 0 or -1. */
+int cloud_wait_console(cloud *c, const char *id, const char *needle, int timeout_ms);
+
+/* stratus-vmm processes whose --api-sock lies under dir (count, pids). */
+int cloud_vmm_pids(const char *dir, int *pids, int max);
+/* Runs SQL on the shared database, first column of the first row (malloc'd). */
+char *cloud_sql(cloud *c, const char *sql);
+/* Counts occurrences of needle in a file. */
+int cloud_file_count(const char *path, const char *needle);
+
+#endif

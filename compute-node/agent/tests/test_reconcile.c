@@ -1,0 +1,204 @@
+/*
+ * node_reconcile: one real agent and real VMMs against a real gateway and
+ * image service: launch, stop, start, reboot, delete; a guest that powers
+ * off is stopped (and stays so); a crashed VMM is an error (never
+ * restarted); a launch that fails on one host moves to another.
+ */
+#include "cloud.h"
+#include "st_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static cloud C;
+static cloud_agent A;
+
+#define LONG_CPU "scenario=cpu cpu.ms=600000"
+
+static int vmms(void)
+{
+    int pids[64];
+    return cloud_vmm_pids(A.state_dir, pids, 64);
+}
+
+static int setup(void)
+{
+    if (access("/dev/kvm", R_OK | W_OK) != 0)
+        st_skip("no /dev/kvm");
+    cloud_start(&C, "node_reconcile", 0);
+    cloud_agent_start(&C, &A, "node-a", NULL);
+    return 0;
+}
+
+static int teardown(void)
+{
+    cloud_agent_stop(&A, SIGTERM);
+    cloud_stop(&C);
+    return 0;
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_lifecycle(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "life", LONG_CPU, id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    ST_ASSERT_INT_EQ(vmms(), 1);
+    /* the guest's own words reach the tenant */
+    ST_ASSERT_INT_EQ(cloud_wait_console(&C, id, "STRATUS-GUEST start scenario=cpu", 15000), 0);
+
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 5000), 0);
+    ST_ASSERT_INT_EQ(vmms(), 0);
+
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 5000), 0);
+    ST_ASSERT_INT_EQ(vmms(), 1);
+    /* the second boot's start line (the serial log spans boots) */
+    long long end = st_now_ms() + 15000;
+    char *o = NULL;
+    while (st_now_ms() < end) {
+        free(o);
+        o = cloud_console(&C, id);
+        if (count_in(o, "STRATUS-GUEST start") >= 2)
+            break;
+        usleep(100000);
+    }
+    ST_ASSERT_INT_EQ(count_in(o, "STRATUS-GUEST start"), 2);
+    free(o);
+
+    int before[4];
+    ST_ASSERT_INT_EQ_FATAL(cloud_vmm_pids(A.state_dir, before, 4), 1);
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "reboot"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    char *st = cloud_field(&C, id, "state");
+    ST_ASSERT_STR_EQ(st, "active");
+    free(st);
+    int after[4];
+    ST_ASSERT_INT_EQ(cloud_vmm_pids(A.state_dir, after, 4), 1);
+    ST_ASSERT_INT_EQ(after[0], before[0]); /* a reset, not a second process */
+    end = st_now_ms() + 15000;
+    o = NULL;
+    while (st_now_ms() < end) {
+        free(o);
+        o = cloud_console(&C, id);
+        if (count_in(o, "STRATUS-GUEST start") >= 3)
+            break;
+        usleep(100000);
+    }
+    ST_ASSERT_INT_EQ(count_in(o, "STRATUS-GUEST start"), 3);
+    free(o);
+
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+    ST_ASSERT_INT_EQ(vmms(), 0);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/instances/%s", A.state_dir, id);
+    ST_ASSERT_INT_EQ(access(dir, F_OK), -1); /* disk and state removed */
+}
+
+static void test_guest_poweroff_is_stopped(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "poweroff", "scenario=boot", id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_console(&C, id, "RESULT boot PASS", 10000), 0);
+    /* not restarted behind the tenant's back */
+    usleep(1500000);
+    char *st = cloud_field(&C, id, "state");
+    ST_ASSERT_STR_EQ(st, "stopped");
+    free(st);
+    ST_ASSERT_INT_EQ(vmms(), 0);
+    char *f = cloud_field(&C, id, "fault");
+    ST_ASSERT_STR_EQ(f, "null");
+    free(f);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+}
+
+static void test_crash_is_error(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "crash", LONG_CPU, id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    int pids[4];
+    ST_ASSERT_INT_EQ_FATAL(cloud_vmm_pids(A.state_dir, pids, 4), 1);
+    kill(pids[0], SIGKILL);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "error", 15000), 0);
+    char *f = cloud_field(&C, id, "fault");
+    ST_ASSERT_INT_EQ(f && strstr(f, "signal 9") != NULL, 1);
+    free(f);
+    usleep(1500000);
+    ST_ASSERT_INT_EQ(vmms(), 0); /* never silently restarted */
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+}
+
+static void test_failed_launch_moves(void)
+{
+    /* a second host whose VMM cannot start, preferred by the scheduler */
+    cloud_agent bad;
+    const char *extra[] = {"vmm.path = /bin/false", "capacity.memory_mib = 262144", NULL};
+    cloud_agent_start(&C, &bad, "node-bad", extra);
+    usleep(1500000); /* its heartbeat with the larger capacity */
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "moved", LONG_CPU, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT n.name FROM iaas.instance_attempts a JOIN iaas.nodes n ON n.id = a.node_id"
+             " WHERE a.instance_id = '%s'", id);
+    char *tried = cloud_sql(&C, sql);
+    ST_ASSERT_STR_EQ(tried, "node-bad");
+    free(tried);
+    snprintf(sql, sizeof sql,
+             "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
+             " WHERE i.id = '%s'", id);
+    char *on = cloud_sql(&C, sql);
+    ST_ASSERT_STR_EQ(on, "node-a");
+    free(on);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/instances/%s", bad.state_dir, id);
+    ST_ASSERT_INT_EQ(access(dir, F_OK), -1); /* the failed host cleaned up */
+    cloud_agent_stop(&bad, SIGTERM);
+    /* park the bad node so later placements ignore it */
+    char path[128];
+    snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = 'node-bad'");
+    char *nid = cloud_sql(&C, sql);
+    snprintf(path, sizeof path, "/v1/nodes/%s", nid);
+    gwt_status(&C.gw, "PATCH", path, C.gw.admin_token, "{\"disabled\":true}");
+    free(nid);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+}
+
+static CU_TestInfo tests[] = {
+    {"launch, stop, start, reboot and delete an instance", test_lifecycle},
+    {"a guest that powers off is stopped and stays stopped", test_guest_poweroff_is_stopped},
+    {"a VMM that dies is reported as error, never restarted", test_crash_is_error},
+    {"a launch failing on one host is retried on another", test_failed_launch_moves},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"reconcile", setup, teardown, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -69,6 +69,7 @@ typedef struct job {
     int new_pidfd;
     int remove_inst;
     long report_status;
+    char reported[16]; /* the state the last report carried */
     long long t_start, t_image, t_vm; /* launch timings, ms */
     char err[512];
 } job;
@@ -105,6 +106,7 @@ static void inst_free(nd_agent *a, nd_inst *in)
             break;
         }
     nd_watch_stop(in);
+    free(in->want.user_data);
     free(in);
 }
 
@@ -126,6 +128,7 @@ static void report(job *j, const char *state, const char *fault, int retryable)
 {
     char err[512] = "";
     int active = !strcmp(state, "active");
+    snprintf(j->reported, sizeof j->reported, "%s", state);
     j->report_status = nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation,
                                     active ? j->rec.reboot_seq : -1, fault, retryable, err,
                                     sizeof err);
@@ -353,6 +356,8 @@ static void job_done(uv_work_t *w, int status)
         nd_reconcile_kick(a);
     } else if (j->report_status >= 200 && j->report_status < 300) {
         in->refused_gen = -1;
+        /* the gateway holds this now: do not report it again off a stale fetch */
+        snprintf(in->gw_state, sizeof in->gw_state, "%s", j->reported);
     }
     if (j->kind == JOB_STOP || j->kind == JOB_PARK || j->kind == JOB_DESTROY ||
         j->kind == JOB_EXITED) {
@@ -544,6 +549,7 @@ static void fetch_done(uv_work_t *w, int status)
     nd_agent *a = f->a;
     a->fetching = 0;
     if (f->status == 200) {
+        st_debug("node.fetch", "%zu instances desired", f->set.n);
         apply(a, &f->set);
         if (!a->first_ok_fetch_ms)
             a->first_ok_fetch_ms = nd_now_ms();

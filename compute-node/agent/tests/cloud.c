@@ -133,14 +133,37 @@ static void stop_agents_vmms(const char *dir)
         kill(pids[i], SIGKILL);
 }
 
+/* A sanitizer report in any agent's or VMM's log fails the test program. */
+static int sanitizer_reports(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "grep -rl -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:'"
+             " --include='*.log*' '%s' 2>/dev/null",
+             dir);
+    FILE *p = popen(cmd, "r");
+    char line[1024];
+    int n = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        fprintf(stderr, "cloud: sanitizer report in %s", line);
+        n++;
+    }
+    if (p)
+        pclose(p);
+    return n;
+}
+
 void cloud_stop(cloud *c)
 {
     stop_agents_vmms(c->dir);
+    int bad = sanitizer_reports(c->dir);
     gwt_free_tenant(&c->tn);
     gwt_stop(&c->gw);
-    if (!getenv("STRATUS_KEEP_TMP"))
+    if (!getenv("STRATUS_KEEP_TMP") && !bad)
         st_rmtree(c->dir);
     free(c->dir);
+    if (bad)
+        exit(1);
 }
 
 static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)

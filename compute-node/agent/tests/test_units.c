@@ -1,0 +1,243 @@
+/*
+ * node_units: the agent's pure parts without a cloud: the desired-set
+ * parser (accepts the gateway's shape, refuses malformed sets whole), the
+ * kernel command line from user_data, samples in billing's shape, the
+ * on-disk spool's order, and the instance record round trip.
+ */
+#include "agent.h"
+#include "st_proc.h"
+#include "st_test.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ID1 "11111111-1111-4111-8111-111111111111"
+#define ID2 "22222222-2222-4222-8222-222222222222"
+#define TEN "33333333-3333-4333-8333-333333333333"
+#define IMG "44444444-4444-4444-8444-444444444444"
+
+/* One desired instance as the gateway sends it; with key set to value (JSON
+ * text) when key is not NULL. The returned text is kept in a ring. */
+static const char *inst(const char *id, const char *key, const char *value)
+{
+    static char *ring[8];
+    static int k;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:n, s:s, s:i, s:i, s:i, s:i, s:s, s:n,"
+                          " s:n}",
+                          "id", id, "tenant_id", TEN, "name", "x", "generation", (json_int_t)3,
+                          "state", "building", "task", "desired", "running", "reboot_seq", 0,
+                          "vcpus", 1, "memory_mib", 32, "disk_gib", 1, "image_id", IMG,
+                          "user_data", "ssh_public_key");
+    if (key)
+        json_object_set_new(o, key, json_loads(value, JSON_DECODE_ANY, NULL));
+    free(ring[k % 8]);
+    ring[k % 8] = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return ring[k++ % 8];
+}
+
+static int parse(const char *text, nd_desired_set *s)
+{
+    char err[256];
+    int rc = nd_desired_parse(text, strlen(text), s, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "  (refused: %s)\n", err);
+    return rc;
+}
+
+static void test_desired_good(void)
+{
+    char text[4096];
+    const char *second = inst(ID2, "user_data", "\"Y21kbGluZTogc2NlbmFyaW89Ym9vdAo=\"");
+    json_t *o = json_loads(second, 0, NULL);
+    json_object_set_new(o, "future", json_pack("[i]", 1)); /* unknown keys are ignored */
+    char *sec = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    snprintf(text, sizeof text, "{\"instances\":[%s,%s]}", inst(ID1, NULL, NULL), sec);
+    free(sec);
+    nd_desired_set s;
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_INT_EQ(s.n, 2);
+    ST_ASSERT_STR_EQ(s.v[0].id, ID1);
+    ST_ASSERT_INT_EQ(s.v[0].generation, 3);
+    ST_ASSERT_STR_EQ(s.v[0].desired, "running");
+    ST_ASSERT_INT_EQ(s.v[0].user_data == NULL, 1);
+    ST_ASSERT_STR_EQ(s.v[1].user_data, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAo=");
+    nd_desired_free(&s);
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[]}", &s), 0);
+    ST_ASSERT_INT_EQ(s.n, 0);
+    nd_desired_free(&s);
+}
+
+static void test_desired_bad(void)
+{
+    const char *bad_fields[][2] = {
+        {"desired", "\"exploded\""}, {"generation", "-1"}, {"generation", "\"3\""},
+        {"vcpus", "0"}, {"memory_mib", "1e9"}, {"image_id", "\"../../etc/passwd/../../../x\""},
+        {"tenant_id", "null"}, {"state", "\"a b\""}, {"user_data", "7"},
+        {"reboot_seq", "null"}, {"id", "\"11111111-1111-4111-8111-11111111111\""},
+    };
+    for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
+        char text[4096];
+        snprintf(text, sizeof text, "{\"instances\":[%s,%s]}", inst(ID1, NULL, NULL),
+                 inst(ID2, bad_fields[i][0], bad_fields[i][1]));
+        nd_desired_set s;
+        ST_ASSERT_INT_EQ(parse(text, &s), -1);
+        ST_ASSERT_INT_EQ(s.n, 0);
+    }
+    const char *bad_sets[] = {"", "[]", "{}", "{\"instances\":{}}", "{\"instances\":[1]}",
+                              "{\"instances\":[{}]}", "{\"instances\":[", "nul"};
+    for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
+        nd_desired_set s;
+        ST_ASSERT_INT_EQ(parse(bad_sets[i], &s), -1);
+    }
+    char dup[4096];
+    snprintf(dup, sizeof dup, "{\"instances\":[%s,%s]}", inst(ID1, NULL, NULL),
+             inst(ID1, NULL, NULL));
+    nd_desired_set s;
+    ST_ASSERT_INT_EQ(parse(dup, &s), -1); /* one id twice: refused whole */
+}
+
+static void test_cmdline(void)
+{
+    char out[1024];
+    nd_cmdline_build("console=ttyS0", ID1, NULL, out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "console=ttyS0 stratus.instance=" ID1);
+    /* "cmdline: scenario=boot\n#cloud-config\n" */
+    nd_cmdline_build("console=ttyS0", ID1, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAojY2xvdWQtY29uZmlnCg==",
+                     out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "console=ttyS0 stratus.instance=" ID1 " scenario=boot");
+    /* "#cloud-config\n": not ours, nothing added */
+    nd_cmdline_build("console=ttyS0", ID1, "I2Nsb3VkLWNvbmZpZwo=", out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "console=ttyS0 stratus.instance=" ID1);
+    /* not base64 */
+    nd_cmdline_build("", ID1, "!!!", out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "stratus.instance=" ID1);
+    /* control characters dropped: "cmdline: a\x01b\tc" */
+    nd_cmdline_build("", ID1, "Y21kbGluZTogYQFiCWM=", out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "stratus.instance=" ID1 " abc");
+}
+
+static void test_sample_shape(void)
+{
+    nd_record r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, ID1);
+    snprintf(r.tenant_id, sizeof r.tenant_id, TEN);
+    r.vcpus = 1;
+    r.memory_mib = 32;
+    r.disk_gib = 1;
+    const char *counters = "{\"boot_id\":\"" ID2 "\",\"cpu_time_ns_total\":5,\"cycles_total\":9,"
+                           "\"vcpus\":[],\"nics\":[],\"disks\":[],\"exits\":{\"io\":1}}";
+    long long s1 = nd_seq_next(), s2 = nd_seq_next();
+    ST_ASSERT_INT_EQ(s2 > s1, 1);
+    char *s = nd_sample_make(&r, "active", s2, counters);
+    ST_ASSERT_INT_EQ_FATAL(s != NULL, 1);
+    json_t *j = json_loads(s, 0, NULL);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot_id")), ID2);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "flavor")), "v1.m32.d1");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "state")), "active");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "seq")), s2);
+    ST_ASSERT_INT_EQ(json_is_object(json_object_get(j, "counters")), 1);
+    json_decref(j);
+    const char *one[] = {s};
+    char *b = nd_sample_batch(one, 1);
+    j = json_loads(b, 0, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(j, "samples")), 1);
+    ST_ASSERT_INT_EQ(json_string_length(json_object_get(j, "batch_id")), 36);
+    json_decref(j);
+    free(b);
+    free(s);
+    /* a counter document without a boot id is not a sample */
+    ST_ASSERT_INT_EQ(nd_sample_make(&r, "active", 1, "{\"cpu_time_ns_total\":5}") == NULL, 1);
+    ST_ASSERT_INT_EQ(nd_sample_make(&r, "active", 1, "not json") == NULL, 1);
+}
+
+static void test_spool_order(void)
+{
+    char *dir = st_tmpdir("node-units");
+    for (int i = 0; i < 12; i++) {
+        char b[64];
+        snprintf(b, sizeof b, "{\"n\":%d}", i);
+        ST_ASSERT_INT_EQ(nd_spool_add(dir, b, strlen(b), 0), 0);
+    }
+    char sp[600];
+    snprintf(sp, sizeof sp, "%s/spool", dir);
+    struct dirent **ents;
+    int n = scandir(sp, &ents, NULL, alphasort), seen = 0;
+    for (int i = 0; i < n; i++) {
+        if (ents[i]->d_name[0] != '.') {
+            char p[900], buf[64] = "";
+            snprintf(p, sizeof p, "%s/%s", sp, ents[i]->d_name);
+            FILE *f = fopen(p, "r");
+            if (f && fgets(buf, sizeof buf, f)) {
+                char want[64];
+                snprintf(want, sizeof want, "{\"n\":%d}", seen);
+                ST_ASSERT_STR_EQ(buf, want); /* name order is the order they were made */
+            }
+            if (f)
+                fclose(f);
+            seen++;
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    ST_ASSERT_INT_EQ(seen, 12);
+    st_rmtree(dir);
+    free(dir);
+}
+
+static void test_record_round_trip(void)
+{
+    char *dir = st_tmpdir("node-units");
+    nd_record r, back;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, ID1);
+    snprintf(r.tenant_id, sizeof r.tenant_id, TEN);
+    snprintf(r.target, sizeof r.target, "running");
+    snprintf(r.phase, sizeof r.phase, "applying");
+    snprintf(r.actual, sizeof r.actual, "running");
+    r.generation = 1LL << 40;
+    r.reboot_seq = 7;
+    r.vm.pid = 4242;
+    r.vm.start = 123456789012ULL;
+    snprintf(r.vm.boot_id, sizeof r.vm.boot_id, ID2);
+    ST_ASSERT_INT_EQ_FATAL(nd_record_save(dir, &r, 1), 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/instances/" ID1 "/state.json", dir);
+    ST_ASSERT_INT_EQ_FATAL(nd_record_load(p, &back), 0);
+    ST_ASSERT_INT_EQ(back.generation, r.generation);
+    ST_ASSERT_INT_EQ(back.vm.pid, 4242);
+    ST_ASSERT_INT_EQ(back.vm.start == r.vm.start, 1);
+    ST_ASSERT_STR_EQ(back.phase, "applying");
+    ST_ASSERT_STR_EQ(back.vm.boot_id, ID2);
+    FILE *f = fopen(p, "w");
+    fputs("{\"id\":\"not-a-uuid\"}", f);
+    fclose(f);
+    ST_ASSERT_INT_EQ(nd_record_load(p, &back) < 0, 1);
+    st_rmtree(dir);
+    free(dir);
+}
+
+static CU_TestInfo tests[] = {
+    {"the gateway's desired set parses", test_desired_good},
+    {"a malformed desired set is refused whole", test_desired_bad},
+    {"user_data's cmdline: line reaches the kernel command line", test_cmdline},
+    {"samples have billing's shape and growing sequence numbers", test_sample_shape},
+    {"the spool keeps batches in the order they were made", test_spool_order},
+    {"the instance record survives a save and load", test_record_round_trip},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"units", NULL, NULL, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

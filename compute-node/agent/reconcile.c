@@ -70,7 +70,7 @@ typedef struct job {
     int remove_inst;
     long report_status;
     char reported[16]; /* the state the last report carried */
-    long long t_start, t_image, t_vm; /* launch timings, ms */
+    long long t_queued, t_start, t_image, t_vm; /* launch timings, ms */
     char err[512];
 } job;
 
@@ -165,7 +165,8 @@ static void do_launch(job *j)
     const char *dir = nd_inst_dir(a->c.state_dir, j->rec.id);
     char dirbuf[4200];
     snprintf(dirbuf, sizeof dirbuf, "%s", dir);
-    begin(j, "running");
+    j->t_start = nd_now_ms();
+    begin(j, "running"); /* the record first: a kill from here on is redone */
     nd_vm_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.id = j->rec.id;
@@ -176,7 +177,6 @@ static void do_launch(job *j)
         j->rec.vm.pid = 0; /* nothing can run yet: skip the /proc scan */
         j->rec.vm.start = 0;
     }
-    j->t_start = nd_now_ms();
     int rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
     j->t_image = nd_now_ms();
     if (rc == 0) {
@@ -191,8 +191,9 @@ static void do_launch(job *j)
         j->rec.launched_once = 1;
         done(j);
         st_log_fields(ST_LOG_INFO, "node.launch",
-                      json_pack("{s:s, s:i, s:I, s:I, s:I}", "instance", j->rec.id, "pid",
-                                (int)j->rec.vm.pid, "image_disk_ms",
+                      json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "instance", j->rec.id, "pid",
+                                (int)j->rec.vm.pid, "queued_ms",
+                                (json_int_t)(j->t_start - j->t_queued), "record_image_disk_ms",
                                 (json_int_t)(j->t_image - j->t_start), "vmm_ms",
                                 (json_int_t)(j->t_vm - j->t_image), "generation",
                                 (json_int_t)j->rec.generation));
@@ -393,6 +394,7 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->rec = in->rec;
     j->pidfd = -1;
     j->new_pidfd = -1;
+    j->t_queued = nd_now_ms();
     j->maybe_vm = strcmp(in->rec.phase, "done") != 0 || in->rec.vm.pid > 0;
     snprintf(j->gw_state, sizeof j->gw_state, "%s", in->gw_state);
     if (user_data)

@@ -162,6 +162,13 @@ char *nd_sample_batch(const char *const *samples, int n);
 char *nd_sample_make(const nd_record *r, const char *state, long long seq, const char *counters);
 /* A sequence number for a new sample: wall-clock ms, strictly increasing. */
 long long nd_seq_next(void);
+/* status.c: /healthz and /metrics (http.listen) */
+int nd_status_start(nd_agent *a, const char *listen, const char *port_file);
+void nd_status_stop(void);
+void nd_status_fetch_ok(void);
+void nd_metric_inc(const char *what, const char *result);
+void nd_metric_launch_seconds(double s);
+void nd_metric_instances(int total, int running);
 /* caps.c */
 int nd_caps_drop(char *err, size_t errlen);
 /* conf.c */

@@ -41,6 +41,8 @@ static const st_config_key keys[] = {
     {"security.drop_caps", "true", "drop capabilities the agent does not need at start-up"},
     {"state.fsync", "true", "fsync instance records and spooled samples"},
     {"log.level", "info", "debug, info, warn or error"},
+    {"http.listen", "", "address for /healthz and /metrics (host:port); empty: not served"},
+    {"http.port_file", "", "write the bound port here (for http.listen host:0)"},
     {0},
 };
 

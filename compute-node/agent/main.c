@@ -86,6 +86,9 @@ int main(int argc, char **argv)
     a.drv = open_driver(&a.c);
     if (!a.drv)
         return 1;
+    if (nd_status_start(&a, st_config_str(a.cfg, "http.listen"),
+                        st_config_str(a.cfg, "http.port_file")) < 0)
+        return 1;
     a.loop = uv_default_loop();
     st_info("node.start", "node %s, driver %s, state %s, capacity %lld vCPUs %lld MiB %lld GiB",
             a.c.node_name, a.drv->ops->name, a.c.state_dir, a.c.vcpus, a.c.memory_mib,
@@ -105,6 +108,7 @@ int main(int argc, char **argv)
         free(in->want.user_data);
         free(in);
     }
+    nd_status_stop();
     a.drv->ops->free(a.drv);
     curl_global_cleanup();
     st_config_free(a.cfg);

@@ -132,6 +132,9 @@ static void report(job *j, const char *state, const char *fault, int retryable)
     j->report_status = nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation,
                                     active ? j->rec.reboot_seq : -1, fault, retryable, err,
                                     sizeof err);
+    nd_metric_inc("reports", j->report_status == 409                                   ? "stale"
+                             : j->report_status >= 200 && j->report_status < 300 ? "ok"
+                                                                                 : "failed");
     if (j->report_status == 409)
         st_info("node.report.stale", "%s: %s refused as stale: %s", j->rec.id, state, err);
     else if (j->report_status < 200 || j->report_status > 299)
@@ -185,7 +188,9 @@ static void do_launch(job *j)
         j->new_pidfd = fd;
     }
     j->t_vm = nd_now_ms();
+    nd_metric_inc("launches", rc == 0 ? "ok" : "failed");
     if (rc == 0) {
+        nd_metric_launch_seconds((double)(j->t_vm - j->t_start) / 1000.0);
         snprintf(j->rec.actual, sizeof j->rec.actual, "running");
         j->rec.fault[0] = 0;
         j->rec.launched_once = 1;
@@ -299,6 +304,7 @@ static void do_exited(job *j)
         vm_gone(j, "error");
     }
     done(j);
+    nd_metric_inc("vm_exits", clean ? "stopped" : "error");
     st_log_fields(ST_LOG_WARN, "node.vm_exited",
                   json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.id, "code", code, "signal",
                             sig, "state", j->rec.actual));
@@ -550,9 +556,17 @@ static void fetch_done(uv_work_t *w, int status)
     fetch *f = w->data;
     nd_agent *a = f->a;
     a->fetching = 0;
+    nd_metric_inc("fetches", f->status == 200 ? "ok" : "failed");
     if (f->status == 200) {
         st_debug("node.fetch", "%zu instances desired", f->set.n);
+        nd_status_fetch_ok();
         apply(a, &f->set);
+        int total = 0, running = 0;
+        for (nd_inst *in = a->insts; in; in = in->next) {
+            total++;
+            running += vm_running(in);
+        }
+        nd_metric_instances(total, running);
         if (!a->first_ok_fetch_ms)
             a->first_ok_fetch_ms = nd_now_ms();
     } else {

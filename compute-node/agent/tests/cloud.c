@@ -178,10 +178,11 @@ static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
             "capacity.vcpus = 64\ncapacity.memory_mib = 65536\ncapacity.disk_gib = 1000\n"
             "interval.heartbeat_ms = 1000\ninterval.reconcile_ms = 300\n"
             "interval.meter_ms = 1000\ninterval.console_ms = 300\n"
-            "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n",
+            "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n"
+            "http.listen = 127.0.0.1:0\nhttp.port_file = %s.http-port\n",
             a->name, c->gw.base, a->gw_token, c->img_api, c->img_data, c->gw.internal_token,
             c->bill_url, a->bill_token, a->state_dir,
-            st_build_path("compute-node/vmm/stratus-vmm"));
+            st_build_path("compute-node/vmm/stratus-vmm"), a->state_dir);
     for (int i = 0; extra && extra[i]; i++)
         fprintf(f, "%s\n", extra[i]);
     fclose(f);
@@ -197,6 +198,8 @@ void cloud_agent_restart(cloud *c, cloud_agent *a)
     char old[800];
     snprintf(old, sizeof old, "%s.%lld", log, st_now_ms());
     rename(log, old);
+    snprintf(old, sizeof old, "%s.http-port", a->state_dir);
+    unlink(old);
     if (st_proc_start(&a->p, (char *const *)argv, NULL, log) < 0)
         die("cannot start stratus-node", NULL);
     a->running = 1;
@@ -222,6 +225,18 @@ void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *c
     st_resp_free(&r);
     write_conf(c, a, extra);
     cloud_agent_restart(c, a);
+}
+
+long cloud_agent_get(cloud_agent *a, const char *path, st_resp *r)
+{
+    char pf[700], url[256];
+    snprintf(pf, sizeof pf, "%s.http-port", a->state_dir);
+    if (st_wait_file(pf, 10000) < 0) {
+        memset(r, 0, sizeof *r);
+        return 0;
+    }
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", st_read_port(pf), path);
+    return st_http(r, "GET", url, NULL, NULL, NULL) == 0 ? r->status : r->status;
 }
 
 void cloud_agent_stop(cloud_agent *a, int sig)

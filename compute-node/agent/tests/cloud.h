@@ -44,6 +44,8 @@ void cloud_billing_start(cloud *c);
 void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *const *extra);
 /* Starts the same agent again (same config and state directory). */
 void cloud_agent_restart(cloud *c, cloud_agent *a);
+/* GET path from the agent's own HTTP listener (/healthz, /metrics). */
+long cloud_agent_get(cloud_agent *a, const char *path, st_resp *r);
 /* Sends sig and waits for the agent to end. */
 void cloud_agent_stop(cloud_agent *a, int sig);
 

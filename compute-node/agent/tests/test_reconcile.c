@@ -185,11 +185,33 @@ static void test_failed_launch_moves(void)
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
 }
 
+static double metric(const char *text, const char *series)
+{
+    const char *p = text ? strstr(text, series) : NULL;
+    return p ? atof(p + strlen(series)) : -1;
+}
+
+static void test_health_and_metrics(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(cloud_agent_get(&A, "/healthz", &r), 200);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(cloud_agent_get(&A, "/metrics", &r), 200);
+    /* what the tests above did, counted */
+    ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_launches_total{result=\"ok\"} ") >= 4, 1);
+    ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_vm_exits_total{result=\"error\"} ") >= 1, 1);
+    ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_vm_exits_total{result=\"stopped\"} ") >= 1, 1);
+    ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_fetches_total{result=\"ok\"} ") >= 1, 1);
+    ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_spool_batches ") >= 0, 1);
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"launch, stop, start, reboot and delete an instance", test_lifecycle},
     {"a guest that powers off is stopped and stays stopped", test_guest_poweroff_is_stopped},
     {"a VMM that dies is reported as error, never restarted", test_crash_is_error},
     {"a launch failing on one host is retried on another", test_failed_launch_moves},
+    {"the agent serves /healthz and counts its work in /metrics", test_health_and_metrics},
     CU_TEST_INFO_NULL,
 };
 

@@ -2,20 +2,24 @@
  * drv_libvirt.c - the libvirt back end, for hosts that run QEMU through
  * libvirt: the same vtable as stratus-vmm's (driver.h).
  *
- * A VM is the transient domain "stratus-<instance id>" with the instance's
- * UUID, booting the same kernel + qcow2 overlay + command line the VMM would,
+ * A VM is the domain "stratus-<instance id>" (defined, so libvirt keeps why
+ * it stopped: a guest shutdown reads as exit 0, a crash or a destroy as a
+ * failure) with the instance's UUID, booting the same kernel + qcow2 overlay
+ * + command line the VMM would,
  * its serial port written to <instance dir>/serial.log (the console the
  * agent pushes). Launch reuses a running domain of that name (adoption comes
  * free: libvirtd keeps domains across agent restarts). Counters come from
  * virDomainGetInfo (CPU time) and virDomainBlockStats, in the stratus-vmm
  * counter shape billing takes; the boot id is made at launch. The domain
  * type is "test" for test:// URIs (libvirt's built-in test hypervisor, no
- * daemon) and "kvm" otherwise. Not yet: lifecycle events for exits (the
- * agent learns of a dead domain at its next status call).
+ * daemon) and "kvm" otherwise. There is no pidfd to watch: the agent polls
+ * status() of running domains at every reconcile round (lifecycle events
+ * would be quicker). destroy() also undefines the domain.
  */
 #include "agent.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,8 +95,17 @@ static int lv_launch(nd_driver *drv, const nd_vm_spec *s, nd_vm_handle *h, int *
         virDomainFree(d);
         return 0;
     }
-    if (d)
+    if (d) { /* defined and shut off: boot it again */
+        int rc = virDomainCreate(d);
         virDomainFree(d);
+        if (rc < 0) {
+            last_err(err, errlen, "virDomainCreate");
+            return -1;
+        }
+        snprintf(h->domain, sizeof h->domain, "%s", name);
+        st_uuid_v4(h->boot_id);
+        return 0;
+    }
     static char kernel[8192], disk[8192], cmd[4096], serial[8192], xml[40000];
     char kern_e[8192], disk_e[8192], cmd_e[4096], ser_e[8192];
     snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
@@ -115,9 +128,15 @@ static int lv_launch(nd_driver *drv, const nd_vm_spec *s, nd_vm_handle *h, int *
              "</devices></domain>",
              v->test ? "test" : "kvm", name, s->id, s->memory_mib, s->vcpus, kern_e, cmd_e,
              s->disk_format, disk_e, ser_e);
-    d = virDomainCreateXML(v->conn, xml, 0);
+    d = virDomainDefineXML(v->conn, xml);
     if (!d) {
-        last_err(err, errlen, "virDomainCreateXML");
+        last_err(err, errlen, "virDomainDefineXML");
+        return -1;
+    }
+    if (virDomainCreate(d) < 0) {
+        last_err(err, errlen, "virDomainCreate");
+        virDomainUndefine(d);
+        virDomainFree(d);
         return -1;
     }
     virDomainFree(d);
@@ -180,6 +199,10 @@ static int lv_destroy(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidf
     int rc = running(d) ? virDomainDestroy(d) : 0;
     if (rc < 0)
         last_err(err, errlen, "virDomainDestroy");
+    if (rc == 0 && virDomainUndefine(d) < 0) {
+        last_err(err, errlen, "virDomainUndefine");
+        rc = -1;
+    }
     virDomainFree(d);
     return rc < 0 ? -1 : 0;
 }
@@ -190,13 +213,20 @@ static int lv_status(nd_driver *drv, const char *dir, nd_vm_handle *h, nd_vm_sta
     memset(st, 0, sizeof *st);
     *pidfd = -1;
     virDomainPtr d = lookup(drv->priv, dir, h);
+    int state = 0, reason = 0;
     if (d && running(d)) {
         st->state = ND_VM_RUNNING;
         if (!h->boot_id[0])
             st_uuid_v4(h->boot_id);
+    } else if (d && virDomainGetState(d, &state, &reason, 0) == 0 &&
+               state == VIR_DOMAIN_SHUTOFF) {
+        st->state = ND_VM_EXITED; /* a guest shutdown is a clean power-off */
+        st->exit_code = reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN ? 0 : -1;
+        st->signal = reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN ? 0 : SIGKILL;
     } else if (h->domain[0]) {
-        st->state = ND_VM_EXITED;
+        st->state = ND_VM_EXITED; /* gone altogether */
         st->exit_code = -1;
+        st->signal = SIGKILL;
     } else {
         st->state = ND_VM_ABSENT;
     }
@@ -210,6 +240,11 @@ static int lv_counters(nd_driver *drv, const char *dir, nd_vm_handle *h, char **
 {
     virDomainPtr d = lookup(drv->priv, dir, h);
     virDomainInfo info;
+    if (d && !running(d)) {
+        snprintf(err, errlen, "the domain is not running");
+        virDomainFree(d);
+        return -1;
+    }
     if (!d || virDomainGetInfo(d, &info) < 0) {
         last_err(err, errlen, "virDomainGetInfo");
         if (d)

@@ -49,10 +49,11 @@ typedef enum job_kind {
     JOB_REPORT,  /* save the record, report its state */
     JOB_EXITED,  /* a VMM ended on its own */
     JOB_PARK,    /* stop a VM the gateway no longer lists; no report */
+    JOB_POLL,    /* is a VM with no pidfd (libvirt) still running? */
 } job_kind;
 
-static const char *const job_names[] = {"launch", "stop", "reset", "destroy", "report", "exited",
-                                        "park"};
+static const char *const job_names[] = {"launch", "stop",   "reset", "destroy",
+                                        "report", "exited", "park",  "poll"};
 
 typedef struct job {
     uv_work_t w;
@@ -68,6 +69,7 @@ typedef struct job {
     /* results */
     int new_pidfd;
     int remove_inst;
+    int poll_gone; /* JOB_POLL found the VM gone (exit_code, exit_sig) */
     long report_status;
     char reported[16]; /* the state the last report carried */
     long long t_queued, t_start, t_image, t_vm; /* launch timings, ms */
@@ -267,6 +269,7 @@ static void do_destroy(job *j)
     if (access(dir, F_OK) == 0) {
         begin(j, "deleted");
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 3000, j->err, sizeof j->err);
+        a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
         if (strcmp(j->rec.actual, "running") == 0)
             vm_gone(j, "stopped");
         if (nd_rmtree(dir) < 0)
@@ -298,6 +301,8 @@ static void do_exited(job *j)
             snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM was killed by signal %d", sig);
         else if (code >= 0)
             snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM exited with status %d", code);
+        else if (j->exit_known)
+            snprintf(j->rec.fault, sizeof j->rec.fault, "the VM ended without an exit status");
         else
             snprintf(j->rec.fault, sizeof j->rec.fault,
                      "the VMM ended while the agent was away and left no exit status");
@@ -327,10 +332,28 @@ static void do_report(job *j)
         report(j, "stopped", NULL, 0);
 }
 
+static void do_poll(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    nd_vm_status st;
+    int fd = -1;
+    a->drv->ops->status(a->drv, dir, &j->rec.vm, &st, &fd);
+    if (fd >= 0)
+        close(fd);
+    if (st.state == ND_VM_EXITED || st.state == ND_VM_ABSENT) {
+        j->poll_gone = 1;
+        j->exit_code = st.exit_code;
+        j->exit_sig = st.signal;
+    }
+}
+
 static void job_run(uv_work_t *w)
 {
     job *j = w->data;
     switch (j->kind) {
+    case JOB_POLL: do_poll(j); break;
     case JOB_LAUNCH: do_launch(j); break;
     case JOB_STOP: do_stop(j, 0); break;
     case JOB_PARK: do_stop(j, 1); break;
@@ -372,8 +395,12 @@ static void job_done(uv_work_t *w, int status)
         nd_watch_stop(in); /* the VM is gone (the watcher may not have fired yet) */
     }
     free(j->user_data);
-    int remove = j->remove_inst;
+    int remove = j->remove_inst, gone = j->poll_gone, code = j->exit_code, sig = j->exit_sig;
     free(j);
+    if (gone && !a->stopping) {
+        nd_inst_exited(a, in, code, sig, 1);
+        return;
+    }
     if (remove) {
         inst_free(a, in);
         return;
@@ -561,6 +588,10 @@ static void fetch_done(uv_work_t *w, int status)
         st_debug("node.fetch", "%zu instances desired", f->set.n);
         nd_status_fetch_ok();
         apply(a, &f->set);
+        /* VMs without a pidfd (libvirt): ask whether they still run */
+        for (nd_inst *in = a->insts; in; in = in->next)
+            if (!in->busy && vm_running(in) && in->pidfd < 0)
+                dispatch(a, in, JOB_POLL, NULL);
         int total = 0, running = 0;
         for (nd_inst *in = a->insts; in; in = in->next) {
             total++;

@@ -100,6 +100,8 @@ static void test_lifecycle(void)
     ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 5000, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(D->ops->status(D, dir, &h, &st, &fd), 0);
     ST_ASSERT_INT_EQ(st.state, ND_VM_EXITED);
+    ST_ASSERT_INT_EQ(st.exit_code, 0); /* a shutdown: the agent reports stopped */
+    ST_ASSERT_INT_EQ(st.signal, 0);
     ST_ASSERT_INT_EQ(D->ops->reset(D, dir, &h, err, sizeof err), -1);
     ST_ASSERT_INT_EQ(D->ops->counters(D, dir, &h, &c, err, sizeof err), -1);
 
@@ -108,7 +110,8 @@ static void test_lifecycle(void)
     ST_ASSERT_INT_EQ(strcmp(h.boot_id, boot) != 0, 1);
     ST_ASSERT_INT_EQ(D->ops->destroy(D, dir, &h, -1, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(D->ops->status(D, dir, &h, &st, &fd), 0);
-    ST_ASSERT_INT_EQ(st.state != ND_VM_RUNNING, 1);
+    ST_ASSERT_INT_EQ(st.state, ND_VM_EXITED);
+    ST_ASSERT_INT_EQ(st.signal != 0, 1); /* gone without a shutdown: an error */
     /* stop and destroy of nothing succeed (idempotent delete path) */
     ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 100, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(D->ops->destroy(D, dir, &h, -1, err, sizeof err), 0);

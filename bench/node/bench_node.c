@@ -4,6 +4,7 @@
  * (stratus-vmm alone) and under QEMU, in the same run.
  *
  *   bench_node [N] [CLIENTS]      (bench/node/run.sh sets up PostgreSQL)
+ *   bench_node N 0                one instance at a time (latency, unloaded)
  *
  * A real cloud (gateway, images, billing, one stratus-node with state.fsync
  * on) runs N instances of the test guest with scenario=boot, created by
@@ -50,7 +51,7 @@ typedef struct inst {
 } inst;
 
 static inst *I;
-static int next_i;
+static int next_i, SEQUENTIAL;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void *client(void *arg)
@@ -67,6 +68,10 @@ static void *client(void *arg)
         if (cloud_create(&C, name, "scenario=boot", I[i].id) != 202)
             exit(1);
         I[i].t1 = st_now_us();
+        if (SEQUENTIAL) { /* one at a time: the launch path unloaded */
+            while (!__atomic_load_n(&I[i].tf, __ATOMIC_ACQUIRE))
+                usleep(1000);
+        }
     }
 }
 
@@ -95,7 +100,7 @@ static void watch_serials(int64_t deadline_us)
             char p[1024];
             snprintf(p, sizeof p, "%s/instances/%s/serial.log", A.state_dir, I[i].id);
             if (has_start(p)) {
-                I[i].tf = st_now_us();
+                __atomic_store_n(&I[i].tf, st_now_us(), __ATOMIC_RELEASE);
                 left--;
             }
         }
@@ -228,8 +233,12 @@ int main(int argc, char **argv)
         N = atoi(argv[1]);
     if (argc > 2)
         CLIENTS = atoi(argv[2]);
-    if (N < 2 || CLIENTS < 1)
+    if (N < 2 || CLIENTS < 0)
         return 2;
+    if (CLIENTS == 0) {
+        SEQUENTIAL = 1;
+        CLIENTS = 1;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     I = calloc((size_t)N, sizeof *I);
     cloud_start(&C, "bench_node", 1);
@@ -261,7 +270,10 @@ int main(int argc, char **argv)
     usleep(500000);
     read_agent_log();
     double secs = (double)(end - begin) / 1e6;
-    printf("stratus cloud, one host: %d instances, %d API clients, scenario=boot\n", N, CLIENTS);
+    printf("stratus cloud, one host: %d instances, %s, scenario=boot\n", N,
+           SEQUENTIAL ? "one at a time" : CLIENTS == 1 ? "1 API client" : "concurrent API clients");
+    if (!SEQUENTIAL)
+        printf("  (%d API clients)\n", CLIENTS);
     printf("  %d/%d guests running (first serial line) in %.2f s: %.1f instances/s end to end\n",
            ok, N, secs, ok / secs);
     double *v = calloc((size_t)N, sizeof *v);

@@ -24,6 +24,7 @@ typedef struct nd_vm_spec {
     char disk[4096];
     char disk_format[8]; /* qcow2 | raw */
     char cmdline[1024];
+    int fresh; /* no VM can exist for it yet (first launch of this order): skip the search */
 } nd_vm_spec;
 
 typedef struct nd_vm_handle {

@@ -225,7 +225,7 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
     }
     pid_t pid = 0;
     unsigned long long start = 0;
-    int fd = -1, found = nd_vmm_find(v->path, sock, h->pid, h->start, &pid, &start);
+    int fd = -1, found = s->fresh ? 0 : nd_vmm_find(v->path, sock, h->pid, h->start, &pid, &start);
     if (found == 1 && (fd = sys_pidfd_open(pid)) >= 0) {
         unsigned long long again;
         if (nd_proc_start_time(pid, &again) < 0 || again != start) {

@@ -181,6 +181,7 @@ static void do_launch(job *j)
     if (!j->maybe_vm) {
         j->rec.vm.pid = 0; /* nothing can run yet: skip the /proc scan */
         j->rec.vm.start = 0;
+        spec.fresh = 1;
     }
     int rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
     j->t_image = nd_now_ms();

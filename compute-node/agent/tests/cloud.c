@@ -113,6 +113,8 @@ void cloud_start(cloud *c, const char *tag, int with_billing)
         die("no images data port", &c->gw.images);
     snprintf(c->img_data, sizeof c->img_data, "http://127.0.0.1:%d", st_read_port(pf));
     snprintf(c->bill_url, sizeof c->bill_url, "%s", c->gw.billing_url);
+    /* spread: the tests that steer placement rely on free memory deciding */
+    gwt_status(&c->gw, "PUT", "/v1/scheduler", c->gw.admin_token, "{\"policy\":\"spread\"}");
     gwt_make_tenant(&c->gw, tag, &c->tn);
     /* generous quota for the tenant */
     char path[128];

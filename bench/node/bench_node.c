@@ -45,8 +45,8 @@ static int N = 100, CLIENTS = 4;
 
 typedef struct inst {
     char id[40];
-    int64_t t0, t1, tf;        /* API sent, answered, first serial line (us, realtime) */
-    int64_t launch_ts;         /* agent's node.launch line */
+    int64_t t0, t1, tf; /* API sent, answered, first serial line (us, realtime) */
+    int64_t launch_ts;  /* agent's node.launch line */
     long long queued, disk, vmm;
 } inst;
 
@@ -141,8 +141,8 @@ static int cmp_d(const void *a, const void *b)
 static void part(const char *name, double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
-    printf("  %-7s median %7.1f ms   p90 %7.1f ms   max %7.1f ms\n", name, v[n / 2],
-           v[n * 9 / 10], v[n - 1]);
+    printf("  %-7s median %7.1f ms   p90 %7.1f ms   max %7.1f ms\n", name, v[n / 2], v[n * 9 / 10],
+           v[n - 1]);
 }
 
 /* ---- peers: the same guest without a cloud ---- */
@@ -188,8 +188,9 @@ static double peer(const char *what, int n, int par, double *med_ms)
                 char cfg[800];
                 snprintf(cfg, sizeof cfg, "%s/vm-%d.json", dir, started);
                 FILE *f = fopen(cfg, "w");
-                fprintf(f, "{\"vcpus\":1,\"memory_mib\":32,\"kernel\":\"%s\","
-                           "\"cmdline\":\"console=ttyS0 scenario=boot\",\"serial_log\":\"%s\"}",
+                fprintf(f,
+                        "{\"vcpus\":1,\"memory_mib\":32,\"kernel\":\"%s\","
+                        "\"cmdline\":\"console=ttyS0 scenario=boot\",\"serial_log\":\"%s\"}",
                         guest_elf_path(), out);
                 fclose(f);
                 char *argv[] = {(char *)st_build_path("compute-node/vmm/stratus-vmm"), "--config",
@@ -242,9 +243,9 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     I = calloc((size_t)N, sizeof *I);
     cloud_start(&C, "bench_node", 1);
-    const char *extra[] = {"interval.reconcile_ms = 100", "interval.meter_ms = 10000",
-                           "interval.console_ms = 1000", "state.fsync = true",
-                           "log.level = info", NULL};
+    const char *extra[] = {
+        "interval.reconcile_ms = 100", "interval.meter_ms = 10000", "interval.console_ms = 1000",
+        "state.fsync = true",          "log.level = info",          NULL};
     cloud_agent_start(&C, &A, "bench-host", extra);
     /* warm-up: the image gets cached, connections open */
     char warm[40];
@@ -271,7 +272,9 @@ int main(int argc, char **argv)
     read_agent_log();
     double secs = (double)(end - begin) / 1e6;
     printf("stratus cloud, one host: %d instances, %s, scenario=boot\n", N,
-           SEQUENTIAL ? "one at a time" : CLIENTS == 1 ? "1 API client" : "concurrent API clients");
+           SEQUENTIAL     ? "one at a time"
+           : CLIENTS == 1 ? "1 API client"
+                          : "concurrent API clients");
     if (!SEQUENTIAL)
         printf("  (%d API clients)\n", CLIENTS);
     printf("  %d/%d guests running (first serial line) in %.2f s: %.1f instances/s end to end\n",
@@ -306,12 +309,14 @@ int main(int argc, char **argv)
     double med;
     double r = peer("vmm", N, CLIENTS, &med);
     printf("peer: stratus-vmm alone (no cloud), %d VMs, %d at a time: %.1f VMs/s, "
-           "spawn -> first serial line median %.1f ms\n", N, CLIENTS, r, med);
+           "spawn -> first serial line median %.1f ms\n",
+           N, CLIENTS, r, med);
     if (access("/usr/bin/qemu-system-x86_64", X_OK) == 0) {
         int qn = N < 40 ? N : 40;
         r = peer("qemu", qn, CLIENTS, &med);
         printf("peer: QEMU 7.2 alone (no cloud), %d VMs, %d at a time: %.1f VMs/s, "
-               "spawn -> first serial line median %.1f ms\n", qn, CLIENTS, r, med);
+               "spawn -> first serial line median %.1f ms\n",
+               qn, CLIENTS, r, med);
     }
     free(I);
     return ok == N ? 0 : 1;

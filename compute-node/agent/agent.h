@@ -96,12 +96,12 @@ int nd_mkdirs(const char *path, mode_t mode);
 /* The loop's view of one instance. */
 typedef struct nd_inst {
     nd_record rec;
-    int busy;               /* a job owns rec */
-    int present;            /* in the last desired set */
-    int absent_count;       /* consecutive fetches it was missing from */
-    nd_desired want;        /* last desired entry (user_data not kept) */
-    char gw_state[16];      /* the gateway's state in the last desired set */
-    long long refused_gen;  /* a report for this generation was answered 409 */
+    int busy;              /* a job owns rec */
+    int present;           /* in the last desired set */
+    int absent_count;      /* consecutive fetches it was missing from */
+    nd_desired want;       /* last desired entry (user_data not kept) */
+    char gw_state[16];     /* the gateway's state in the last desired set */
+    long long refused_gen; /* a report for this generation was answered 409 */
     /* VMM watch (driver vmm): pidfd polled on the loop */
     uv_poll_t *watch;
     int pidfd;
@@ -150,8 +150,8 @@ long nd_gw_desired(const nd_conf *c, char **body, size_t *len, char *err, size_t
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
                    size_t errlen);
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */
-int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data,
-                     nd_vm_spec *spec, char *err, size_t errlen);
+int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data, nd_vm_spec *spec,
+                     char *err, size_t errlen);
 /* user_data -> kernel command line additions (see README) */
 void nd_cmdline_build(const char *base, const char *id, const char *user_data_b64, char *out,
                       size_t outlen);

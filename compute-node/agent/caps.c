@@ -20,8 +20,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const int keep[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,       CAP_KILL,
-                           CAP_SETGID, CAP_SETUID,       CAP_NET_ADMIN,    CAP_SYS_RESOURCE};
+static const int keep[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,    CAP_KILL,
+                           CAP_SETGID, CAP_SETUID,       CAP_NET_ADMIN, CAP_SYS_RESOURCE};
 
 static int kept(int cap)
 {

@@ -71,8 +71,8 @@ static void detect(nd_conf *c)
 
 st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
 {
-    st_config *cfg = st_config_from_args(argc, argv, "stratus-node", "STRATUS_NODE_", keys, NULL,
-                                         NULL);
+    st_config *cfg =
+        st_config_from_args(argc, argv, "stratus-node", "STRATUS_NODE_", keys, NULL, NULL);
     memset(c, 0, sizeof *c);
     c->node_name = st_config_str(cfg, "node.name");
     c->gw_url = st_config_str(cfg, "gateway.url");

@@ -207,8 +207,7 @@ static int lv_destroy(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidf
     return rc < 0 ? -1 : 0;
 }
 
-static int lv_status(nd_driver *drv, const char *dir, nd_vm_handle *h, nd_vm_status *st,
-                     int *pidfd)
+static int lv_status(nd_driver *drv, const char *dir, nd_vm_handle *h, nd_vm_status *st, int *pidfd)
 {
     memset(st, 0, sizeof *st);
     *pidfd = -1;
@@ -218,8 +217,7 @@ static int lv_status(nd_driver *drv, const char *dir, nd_vm_handle *h, nd_vm_sta
         st->state = ND_VM_RUNNING;
         if (!h->boot_id[0])
             st_uuid_v4(h->boot_id);
-    } else if (d && virDomainGetState(d, &state, &reason, 0) == 0 &&
-               state == VIR_DOMAIN_SHUTOFF) {
+    } else if (d && virDomainGetState(d, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF) {
         st->state = ND_VM_EXITED; /* a guest shutdown is a clean power-off */
         st->exit_code = reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN ? 0 : -1;
         st->signal = reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN ? 0 : SIGKILL;

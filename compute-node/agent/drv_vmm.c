@@ -62,8 +62,12 @@ static long api(const char *dir, const char *method, const char *path, const cha
     char sock[4200], url[256];
     sock_path(dir, sock, sizeof sock);
     snprintf(url, sizeof url, "http://localhost%s", path);
-    nd_http_req q = {.method = method, .url = url, .unix_sock = sock, .body = body,
-                     .body_len = body ? strlen(body) : 0, .timeout_ms = timeout_ms};
+    nd_http_req q = {.method = method,
+                     .url = url,
+                     .unix_sock = sock,
+                     .body = body,
+                     .body_len = body ? strlen(body) : 0,
+                     .timeout_ms = timeout_ms};
     return nd_http(&q, r, err, errlen);
 }
 
@@ -144,8 +148,8 @@ static char *vm_config(const nd_vm_spec *s)
     snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
     json_t *j = json_pack("{s:i, s:i, s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:b, s:s}", "vcpus",
                           s->vcpus, "memory_mib", s->memory_mib, "kernel", s->kernel, "cmdline",
-                          s->cmdline, "serial_log", serial, "disks", "id", "disk0", "path",
-                          s->disk, "format", s->disk_format, "rng", 1, "on_reset", "restart");
+                          s->cmdline, "serial_log", serial, "disks", "id", "disk0", "path", s->disk,
+                          "format", s->disk_format, "rng", 1, "on_reset", "restart");
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
@@ -203,8 +207,8 @@ static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *p
     sigfillset(&all);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&at,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {v->path, "--api-sock", (char *)sock, "--log-level", v->level, NULL};
     int rc = posix_spawn(pid, v->path, &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -235,8 +239,8 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
     }
     if (fd >= 0) {
         /* A VMM a previous agent started: finish its launch, never start a second. */
-        if (wait_socket(sock, fd, 5000) < 0 || vm_info(s->dir, state, sizeof state, boot,
-                                                       sizeof boot, err, errlen) < 0) {
+        if (wait_socket(sock, fd, 5000) < 0 ||
+            vm_info(s->dir, state, sizeof state, boot, sizeof boot, err, errlen) < 0) {
             snprintf(err, errlen, "an earlier VMM (pid %d) for this instance does not answer",
                      (int)pid);
             sys_pidfd_kill(fd, SIGKILL);
@@ -313,8 +317,8 @@ static int open_checked(vmm_drv *v, const char *dir, nd_vm_handle *h)
     return fd;
 }
 
-static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd,
-                    long long timeout_ms, char *err, size_t errlen)
+static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, long long timeout_ms,
+                    char *err, size_t errlen)
 {
     int fd = pidfd >= 0 ? dup(pidfd) : open_checked(d->priv, dir, h);
     if (fd < 0)
@@ -353,7 +357,6 @@ static int vmm_destroy(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd
     close(fd);
     return 0;
 }
-
 
 static char *log_tail(const char *dir, size_t *n)
 {
@@ -423,8 +426,7 @@ char *nd_vmm_final_counters(const char *dir)
     return out;
 }
 
-static int vmm_status(nd_driver *d, const char *dir, nd_vm_handle *h, nd_vm_status *st,
-                      int *pidfd)
+static int vmm_status(nd_driver *d, const char *dir, nd_vm_handle *h, nd_vm_status *st, int *pidfd)
 {
     vmm_drv *v = d->priv;
     char sock[4200], state[32] = "", boot[40] = "", err[256];
@@ -542,7 +544,8 @@ nd_driver *nd_driver_vmm_new(const nd_vmm_opts *o, char *err, size_t errlen)
     }
     if (!realpath(o->vmm_path, v->path))
         snprintf(v->path, sizeof v->path, "%s", o->vmm_path);
-    snprintf(v->level, sizeof v->level, "%s", o->log_level && *o->log_level ? o->log_level : "info");
+    snprintf(v->level, sizeof v->level, "%s",
+             o->log_level && *o->log_level ? o->log_level : "info");
     d->ops = &vmm_ops;
     d->priv = v;
     return d;

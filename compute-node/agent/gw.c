@@ -16,8 +16,13 @@ static long call(const nd_conf *c, const char *method, const char *path, const c
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", c->gw_url, path);
-    nd_http_req q = {.method = method, .url = url, .bearer = c->gw_token, .body = body,
-                     .body_len = len, .content_type = ctype, .timeout_ms = 15000};
+    nd_http_req q = {.method = method,
+                     .url = url,
+                     .bearer = c->gw_token,
+                     .body = body,
+                     .body_len = len,
+                     .content_type = ctype,
+                     .timeout_ms = 15000};
     long st = nd_http(&q, r, err, errlen);
     if (st && (st < 200 || st > 299)) {
         char m[256];
@@ -28,10 +33,10 @@ static long call(const nd_conf *c, const char *method, const char *path, const c
 
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen)
 {
-    json_t *j = json_pack("{s:s, s:s, s:{s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
-                          "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus,
-                          "memory_mib", (json_int_t)c->memory_mib, "disk_gib",
-                          (json_int_t)c->disk_gib);
+    json_t *j =
+        json_pack("{s:s, s:s, s:{s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
+                  "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus, "memory_mib",
+                  (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib);
     char *b = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     nd_http_resp r;

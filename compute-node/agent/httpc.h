@@ -17,13 +17,13 @@
 typedef struct nd_http_req {
     const char *method;
     const char *url;
-    const char *unix_sock;       /* NULL: TCP */
-    const char *bearer;          /* Authorization: Bearer ..., or NULL */
-    const char *const *headers;  /* NULL-terminated "Name: value", or NULL */
-    const char *body;            /* NULL: none */
+    const char *unix_sock;      /* NULL: TCP */
+    const char *bearer;         /* Authorization: Bearer ..., or NULL */
+    const char *const *headers; /* NULL-terminated "Name: value", or NULL */
+    const char *body;           /* NULL: none */
     size_t body_len;
-    const char *content_type;    /* default application/json when body */
-    long timeout_ms;             /* 0: 30 s */
+    const char *content_type; /* default application/json when body */
+    long timeout_ms;          /* 0: 30 s */
 } nd_http_req;
 
 typedef struct nd_http_resp {

@@ -77,8 +77,7 @@ static int rec_from_json(json_t *j, img_rec *r, char *err, size_t errlen)
 }
 
 /* The image record: from the local copy, else from the image service. */
-static int get_record(const nd_conf *c, const char *image_id, img_rec *r, char *err,
-                      size_t errlen)
+static int get_record(const nd_conf *c, const char *image_id, img_rec *r, char *err, size_t errlen)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/images/%s.json", c->state_dir, image_id);
@@ -96,8 +95,8 @@ static int get_record(const nd_conf *c, const char *image_id, img_rec *r, char *
     snprintf(url, sizeof url, "%s/v1/images/%s", c->img_url, image_id);
     snprintf(node, sizeof node, "X-Stratus-Node: %s", c->node_name);
     const char *hdrs[] = {node, NULL};
-    nd_http_req q = {.method = "GET", .url = url, .bearer = c->img_token, .headers = hdrs,
-                     .timeout_ms = 15000};
+    nd_http_req q = {
+        .method = "GET", .url = url, .bearer = c->img_token, .headers = hdrs, .timeout_ms = 15000};
     nd_http_resp rs;
     long st = nd_http(&q, &rs, err, errlen);
     if (st != 200) {
@@ -139,8 +138,12 @@ static int ensure_base(const nd_conf *c, const char *image_id, const img_rec *r,
     if (access(base, R_OK) != 0) {
         char url[1024], e[256];
         snprintf(url, sizeof url, "%s/v1/images/%s/file", c->img_data_url, image_id);
-        st_image_fetch_opts o = {.url = url, .token = c->img_token, .node = c->node_name,
-                                 .sha256 = r->sha, .dest = base, .timeout_s = 3600};
+        st_image_fetch_opts o = {.url = url,
+                                 .token = c->img_token,
+                                 .node = c->node_name,
+                                 .sha256 = r->sha,
+                                 .dest = base,
+                                 .timeout_s = 3600};
         if (st_image_fetch(&o, e, sizeof e) < 0) {
             snprintf(err, errlen, "image %s download: %s", image_id, e);
             rc = -1;
@@ -240,8 +243,7 @@ void nd_cmdline_build(const char *base, const char *id, const char *user_data_b6
     if ((size_t)k > strlen(pfx) && !strncmp((char *)dec, pfx, strlen(pfx))) {
         char extra[513];
         size_t j = 0;
-        for (unsigned char *p = dec + strlen(pfx); *p && *p != '\n' && *p != '\r' && j < 512;
-             p++)
+        for (unsigned char *p = dec + strlen(pfx); *p && *p != '\n' && *p != '\r' && j < 512; p++)
             if (*p >= 0x20 && *p < 0x7f)
                 extra[j++] = (char)*p;
         extra[j] = 0;

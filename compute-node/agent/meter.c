@@ -169,8 +169,12 @@ int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen)
         if (rc == 0 && body) {
             char url[1024];
             snprintf(url, sizeof url, "%s/v1/billing/ingest", c->bill_url);
-            nd_http_req q = {.method = "POST", .url = url, .bearer = c->bill_token, .body = body,
-                             .body_len = len, .timeout_ms = 30000};
+            nd_http_req q = {.method = "POST",
+                             .url = url,
+                             .bearer = c->bill_token,
+                             .body = body,
+                             .body_len = len,
+                             .timeout_ms = 30000};
             nd_http_resp r;
             long st = nd_http(&q, &r, err, errlen);
             if (st == 200) {

@@ -36,8 +36,8 @@ long long nd_seq_next(void)
     long long prev = __atomic_load_n(&g_seq, __ATOMIC_RELAXED), next;
     do {
         next = now > prev ? now : prev + 1;
-    } while (!__atomic_compare_exchange_n(&g_seq, &prev, next, 0, __ATOMIC_RELAXED,
-                                          __ATOMIC_RELAXED));
+    } while (
+        !__atomic_compare_exchange_n(&g_seq, &prev, next, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
     return next;
 }
 

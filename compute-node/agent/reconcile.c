@@ -46,10 +46,10 @@ typedef enum job_kind {
     JOB_STOP,
     JOB_RESET,
     JOB_DESTROY,
-    JOB_REPORT,  /* save the record, report its state */
-    JOB_EXITED,  /* a VMM ended on its own */
-    JOB_PARK,    /* stop a VM the gateway no longer lists; no report */
-    JOB_POLL,    /* is a VM with no pidfd (libvirt) still running? */
+    JOB_REPORT, /* save the record, report its state */
+    JOB_EXITED, /* a VMM ended on its own */
+    JOB_PARK,   /* stop a VM the gateway no longer lists; no report */
+    JOB_POLL,   /* is a VM with no pidfd (libvirt) still running? */
 } job_kind;
 
 static const char *const job_names[] = {"launch", "stop",   "reset", "destroy",
@@ -63,19 +63,18 @@ typedef struct job {
     nd_record rec;
     char *user_data;
     char gw_state[16];
-    int pidfd;     /* dup of the watched pidfd (stop, destroy), or -1 */
-    int maybe_vm;  /* a VMM may exist already (the record was applying) */
+    int pidfd;    /* dup of the watched pidfd (stop, destroy), or -1 */
+    int maybe_vm; /* a VMM may exist already (the record was applying) */
     int exit_code, exit_sig, exit_known;
     /* results */
     int new_pidfd;
     int remove_inst;
     int poll_gone; /* JOB_POLL found the VM gone (exit_code, exit_sig) */
     long report_status;
-    char reported[16]; /* the state the last report carried */
+    char reported[16];                          /* the state the last report carried */
     long long t_queued, t_start, t_image, t_vm; /* launch timings, ms */
     char err[512];
 } job;
-
 
 nd_inst *nd_inst_find(nd_agent *a, const char *id)
 {
@@ -131,10 +130,10 @@ static void report(job *j, const char *state, const char *fault, int retryable)
     char err[512] = "";
     int active = !strcmp(state, "active");
     snprintf(j->reported, sizeof j->reported, "%s", state);
-    j->report_status = nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation,
-                                    active ? j->rec.reboot_seq : -1, fault, retryable, err,
-                                    sizeof err);
-    nd_metric_inc("reports", j->report_status == 409                                   ? "stale"
+    j->report_status =
+        nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation, active ? j->rec.reboot_seq : -1,
+                     fault, retryable, err, sizeof err);
+    nd_metric_inc("reports", j->report_status == 409                             ? "stale"
                              : j->report_status >= 200 && j->report_status < 300 ? "ok"
                                                                                  : "failed");
     if (j->report_status == 409)
@@ -211,9 +210,9 @@ static void do_launch(job *j)
     /* The launch failed on this host. A first launch (still building here,
      * no disk that ever ran) is retryable elsewhere: clean up everything. */
     int retry = !strcmp(j->gw_state, "building") && !j->rec.launched_once;
-    st_log_fields(ST_LOG_WARN, "node.launch_failed",
-                  json_pack("{s:s, s:s, s:b}", "instance", j->rec.id, "fault", j->err,
-                            "retryable", retry));
+    st_log_fields(
+        ST_LOG_WARN, "node.launch_failed",
+        json_pack("{s:s, s:s, s:b}", "instance", j->rec.id, "fault", j->err, "retryable", retry));
     if (retry) {
         nd_rmtree(dirbuf);
         j->remove_inst = 1;
@@ -397,6 +396,7 @@ static void job_done(uv_work_t *w, int status)
     }
     free(j->user_data);
     int remove = j->remove_inst, gone = j->poll_gone, code = j->exit_code, sig = j->exit_sig;
+    job_kind j_kind = j->kind;
     free(j);
     if (gone && !a->stopping) {
         nd_inst_exited(a, in, code, sig, 1);
@@ -412,7 +412,10 @@ static void job_done(uv_work_t *w, int status)
         nd_inst_exited(a, in, in->exit_code, in->exit_sig, in->exit_known);
         return;
     }
-    if (in->present)
+    /* Chain the next step at once (an order that arrived meanwhile), except
+     * after a bare report: a report that failed waits for the next fetch, so a
+     * gateway that is down is not hammered. */
+    if (in->present && j_kind != JOB_REPORT)
         decide(a, in);
 }
 
@@ -439,8 +442,7 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->exit_sig = in->exit_sig;
     j->exit_known = in->exit_known;
     in->busy = 1;
-    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.id,
-             in->rec.generation);
+    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.id, in->rec.generation);
     if (uv_queue_work(a->loop, &j->w, job_run, job_done) != 0) {
         in->busy = 0;
         if (j->pidfd >= 0)
@@ -522,8 +524,8 @@ static void decide(nd_agent *a, nd_inst *in)
         }
         return;
     }
-    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 &&
-        in->refused_gen != in->rec.generation && strcmp(in->rec.actual, "none") != 0)
+    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 && in->refused_gen != in->rec.generation &&
+        strcmp(in->rec.actual, "none") != 0)
         dispatch(a, in, JOB_REPORT, NULL);
 }
 

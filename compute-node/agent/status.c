@@ -70,9 +70,9 @@ int nd_status_start(nd_agent *a, const char *listen, const char *port_file)
 {
     /* register the series up front so a scrape shows them at zero */
     static const char *const series[][2] = {
-        {"launches", "ok"}, {"launches", "failed"}, {"reports", "ok"},  {"reports", "stale"},
-        {"reports", "failed"}, {"vm_exits", "stopped"}, {"vm_exits", "error"},
-        {"fetches", "ok"}, {"fetches", "failed"}};
+        {"launches", "ok"},    {"launches", "failed"}, {"reports", "ok"},
+        {"reports", "stale"},  {"reports", "failed"},  {"vm_exits", "stopped"},
+        {"vm_exits", "error"}, {"fetches", "ok"},      {"fetches", "failed"}};
     for (size_t i = 0; i < sizeof series / sizeof series[0]; i++)
         st_metric_add(counter(series[i][0], series[i][1]), 0);
     nd_metric_instances(0, 0);
@@ -81,8 +81,13 @@ int nd_status_start(nd_agent *a, const char *listen, const char *port_file)
     if (!listen || !*listen)
         return 0;
     g_agent = a;
-    st_http_opts o = {.listen = listen, .port_file = port_file, .threads = 1,
-                      .max_body = 4096, .timeout_s = 10, .no_signals = 1, .health = health,
+    st_http_opts o = {.listen = listen,
+                      .port_file = port_file,
+                      .threads = 1,
+                      .max_body = 4096,
+                      .timeout_s = 10,
+                      .no_signals = 1,
+                      .health = health,
                       .health_arg = a};
     char err[256];
     g_srv = st_http_server_new(&o, err, sizeof err);

@@ -99,14 +99,13 @@ int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
 {
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i,"
                           " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b}",
-                          "id", r->id, "tenant_id", r->tenant_id, "image_id", r->image_id,
-                          "flavor", r->flavor, "target", r->target, "phase", r->phase,
-                          "generation", (json_int_t)r->generation, "reboot_seq",
-                          (json_int_t)r->reboot_seq, "vcpus", r->vcpus, "memory_mib",
-                          r->memory_mib, "disk_gib", r->disk_gib, "vm", "pid",
-                          (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start, "boot_id",
-                          r->vm.boot_id, "domain", r->vm.domain, "actual", r->actual, "fault",
-                          r->fault, "launched_once", r->launched_once);
+                          "id", r->id, "tenant_id", r->tenant_id, "image_id", r->image_id, "flavor",
+                          r->flavor, "target", r->target, "phase", r->phase, "generation",
+                          (json_int_t)r->generation, "reboot_seq", (json_int_t)r->reboot_seq,
+                          "vcpus", r->vcpus, "memory_mib", r->memory_mib, "disk_gib", r->disk_gib,
+                          "vm", "pid", (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start,
+                          "boot_id", r->vm.boot_id, "domain", r->vm.domain, "actual", r->actual,
+                          "fault", r->fault, "launched_once", r->launched_once);
     if (!j)
         return -ENOMEM;
     char *text = json_dumps(j, JSON_COMPACT);

@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 typedef struct watch_ctx {
     nd_agent *a;
     nd_inst *in;
@@ -58,7 +57,7 @@ static void on_exit_ready(uv_poll_t *p, int status, int events)
             sig = si.si_status;
     } else if (r == 0) {
         return; /* our child, still running: spurious wake-up */
-    } /* else ECHILD: an adopted VMM; the pidfd is readable, so it ended */
+    }           /* else ECHILD: an adopted VMM; the pidfd is readable, so it ended */
     nd_watch_stop(in);
     nd_inst_exited(w->a, in, code, sig, known);
 }

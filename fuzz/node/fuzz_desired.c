@@ -23,8 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < s.n; i++) {
         const nd_desired *d = &s.v[i];
-        assert(st_uuid_valid(d->id) && st_uuid_valid(d->tenant_id) &&
-               st_uuid_valid(d->image_id));
+        assert(st_uuid_valid(d->id) && st_uuid_valid(d->tenant_id) && st_uuid_valid(d->image_id));
         assert(!strcmp(d->desired, "running") || !strcmp(d->desired, "stopped") ||
                !strcmp(d->desired, "deleted"));
         assert(d->vcpus >= 1 && d->memory_mib >= 1 && d->disk_gib >= 0 && d->generation >= 0);

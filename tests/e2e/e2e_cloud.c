@@ -128,8 +128,9 @@ static void test_tenant_story(void)
     long long cpu = 0;
     int seen = 0;
     while (st_now_ms() < end && seen < N) {
-        ST_ASSERT_INT_EQ(gwt_call(&C.gw, &r, "GET", "/v1/billing/usage?granularity=hour",
-                                  C.tn.member, NULL), 200);
+        ST_ASSERT_INT_EQ(
+            gwt_call(&C.gw, &r, "GET", "/v1/billing/usage?granularity=hour", C.tn.member, NULL),
+            200);
         json_t *u = json_object_get(r.json, "usage");
         seen = 0;
         cpu = 0;

@@ -39,9 +39,20 @@ void cloud_billing_start(cloud *c)
     snprintf(tok, sizeof tok, "auth.internal_token=%s", c->gw.internal_token);
     snprintf(listen, sizeof listen, "%s", c->gw.billing_url + strlen("http://"));
     unlink(pf);
-    const char *argv[] = {st_build_path("billing/stratus-billing"), "--listen", listen,
-                          "--port-file", pf, "--set", db, "--set", tok, "--set",
-                          "http.access_log=false", "--set", "log.level=warn", NULL};
+    const char *argv[] = {st_build_path("billing/stratus-billing"),
+                          "--listen",
+                          listen,
+                          "--port-file",
+                          pf,
+                          "--set",
+                          db,
+                          "--set",
+                          tok,
+                          "--set",
+                          "http.access_log=false",
+                          "--set",
+                          "log.level=warn",
+                          NULL};
     if (st_proc_start(&c->gw.billing, (char *const *)argv, NULL, log) < 0)
         die("cannot start stratus-billing", NULL);
     if (st_wait_file(pf, 20000) < 0)
@@ -183,8 +194,8 @@ static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
             "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n"
             "http.listen = 127.0.0.1:0\nhttp.port_file = %s.http-port\n",
             a->name, c->gw.base, a->gw_token, c->img_api, c->img_data, c->gw.internal_token,
-            c->bill_url, a->bill_token, a->state_dir,
-            st_build_path("compute-node/vmm/stratus-vmm"), a->state_dir);
+            c->bill_url, a->bill_token, a->state_dir, st_build_path("compute-node/vmm/stratus-vmm"),
+            a->state_dir);
     for (int i = 0; extra && extra[i]; i++)
         fprintf(f, "%s\n", extra[i]);
     fclose(f);
@@ -253,7 +264,8 @@ long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40])
     char ud[2048] = "", b64[4096] = "";
     if (cmdline) {
         snprintf(ud, sizeof ud, "cmdline: %s\n", cmdline);
-        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        static const char tbl[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         size_t n = strlen(ud), k = 0;
         for (size_t i = 0; i < n; i += 3) {
             unsigned v = (unsigned char)ud[i] << 16;
@@ -268,8 +280,8 @@ long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40])
         }
         b64[k] = 0;
     }
-    char *b = cmdline ? st_jsonf("{s:s, s:s, s:s, s:s}", "name", name, "flavor", c->flavor,
-                                 "image", c->image_id, "user_data", b64)
+    char *b = cmdline ? st_jsonf("{s:s, s:s, s:s, s:s}", "name", name, "flavor", c->flavor, "image",
+                                 c->image_id, "user_data", b64)
                       : st_jsonf("{s:s, s:s, s:s}", "name", name, "flavor", c->flavor, "image",
                                  c->image_id);
     st_resp r;
@@ -317,8 +329,7 @@ char *cloud_field(cloud *c, const char *id, const char *field)
     return out;
 }
 
-int cloud_wait_field(cloud *c, const char *id, const char *field, const char *want,
-                     int timeout_ms)
+int cloud_wait_field(cloud *c, const char *id, const char *field, const char *want, int timeout_ms)
 {
     long long end = st_now_ms() + timeout_ms;
     char *v = NULL;
@@ -334,8 +345,8 @@ int cloud_wait_field(cloud *c, const char *id, const char *field, const char *wa
         usleep(50000);
     }
     char *fault = cloud_field(c, id, "fault");
-    fprintf(stderr, "instance %s: %s is %s, wanted %s (fault: %s)\n", id, field,
-            v ? v : "(none)", want, fault ? fault : "");
+    fprintf(stderr, "instance %s: %s is %s, wanted %s (fault: %s)\n", id, field, v ? v : "(none)",
+            want, fault ? fault : "");
     free(fault);
     free(v);
     return -1;

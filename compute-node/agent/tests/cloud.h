@@ -59,8 +59,7 @@ long cloud_delete(cloud *c, const char *id);
 /* The instance's field as the tenant sees it (malloc'd; NULL when 404). */
 char *cloud_field(cloud *c, const char *id, const char *field);
 /* Waits until the field equals want; 0, or -1 after timeout_ms (prints it). */
-int cloud_wait_field(cloud *c, const char *id, const char *field, const char *want,
-                     int timeout_ms);
+int cloud_wait_field(cloud *c, const char *id, const char *field, const char *want, int timeout_ms);
 /* Waits until the instance is gone (404) or deleted. */
 int cloud_wait_deleted(cloud *c, const char *id, int timeout_ms);
 /* The tenant's console output of the instance (malloc'd, NULL on error). */

@@ -107,9 +107,9 @@ static void test_spool_and_replay(void)
     }
     fclose(f);
     ST_ASSERT_INT_EQ_FATAL(final_ns > 0, 1);
-    long long billed =
-        sql_ll("SELECT coalesce(sum(cpu_time_ns), 0) FROM billing.usage_hourly"
-               " WHERE instance_id = '%s'", id);
+    long long billed = sql_ll("SELECT coalesce(sum(cpu_time_ns), 0) FROM billing.usage_hourly"
+                              " WHERE instance_id = '%s'",
+                              id);
     ST_ASSERT_INT_EQ(billed, final_ns);
 
     /* the tenant sees it through the gateway */

@@ -160,13 +160,15 @@ static void test_failed_launch_moves(void)
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT n.name FROM iaas.instance_attempts a JOIN iaas.nodes n ON n.id = a.node_id"
-             " WHERE a.instance_id = '%s'", id);
+             " WHERE a.instance_id = '%s'",
+             id);
     char *tried = cloud_sql(&C, sql);
     ST_ASSERT_STR_EQ(tried, "node-bad");
     free(tried);
     snprintf(sql, sizeof sql,
              "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
-             " WHERE i.id = '%s'", id);
+             " WHERE i.id = '%s'",
+             id);
     char *on = cloud_sql(&C, sql);
     ST_ASSERT_STR_EQ(on, "node-a");
     free(on);
@@ -199,7 +201,8 @@ static void test_libvirt_agent(void)
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
-             " WHERE i.id = '%s'", id);
+             " WHERE i.id = '%s'",
+             id);
     char *on = cloud_sql(&C, sql);
     ST_ASSERT_STR_EQ(on, "node-lv");
     free(on);

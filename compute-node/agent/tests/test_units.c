@@ -25,12 +25,12 @@ static const char *inst(const char *id, const char *key, const char *value)
 {
     static char *ring[8];
     static int k;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:n, s:s, s:i, s:i, s:i, s:i, s:s, s:n,"
-                          " s:n}",
-                          "id", id, "tenant_id", TEN, "name", "x", "generation", (json_int_t)3,
-                          "state", "building", "task", "desired", "running", "reboot_seq", 0,
-                          "vcpus", 1, "memory_mib", 32, "disk_gib", 1, "image_id", IMG,
-                          "user_data", "ssh_public_key");
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:n, s:s, s:i, s:i, s:i, s:i, s:s, s:n,"
+                  " s:n}",
+                  "id", id, "tenant_id", TEN, "name", "x", "generation", (json_int_t)3, "state",
+                  "building", "task", "desired", "running", "reboot_seq", 0, "vcpus", 1,
+                  "memory_mib", 32, "disk_gib", 1, "image_id", IMG, "user_data", "ssh_public_key");
     if (key)
         json_object_set_new(o, key, json_loads(value, JSON_DECODE_ANY, NULL));
     free(ring[k % 8]);
@@ -75,10 +75,17 @@ static void test_desired_good(void)
 static void test_desired_bad(void)
 {
     const char *bad_fields[][2] = {
-        {"desired", "\"exploded\""}, {"generation", "-1"}, {"generation", "\"3\""},
-        {"vcpus", "0"}, {"memory_mib", "1e9"}, {"image_id", "\"../../etc/passwd/../../../x\""},
-        {"tenant_id", "null"}, {"state", "\"a b\""}, {"user_data", "7"},
-        {"reboot_seq", "null"}, {"id", "\"11111111-1111-4111-8111-11111111111\""},
+        {"desired", "\"exploded\""},
+        {"generation", "-1"},
+        {"generation", "\"3\""},
+        {"vcpus", "0"},
+        {"memory_mib", "1e9"},
+        {"image_id", "\"../../etc/passwd/../../../x\""},
+        {"tenant_id", "null"},
+        {"state", "\"a b\""},
+        {"user_data", "7"},
+        {"reboot_seq", "null"},
+        {"id", "\"11111111-1111-4111-8111-11111111111\""},
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
         char text[4096];
@@ -88,8 +95,14 @@ static void test_desired_bad(void)
         ST_ASSERT_INT_EQ(parse(text, &s), -1);
         ST_ASSERT_INT_EQ(s.n, 0);
     }
-    const char *bad_sets[] = {"", "[]", "{}", "{\"instances\":{}}", "{\"instances\":[1]}",
-                              "{\"instances\":[{}]}", "{\"instances\":[", "nul"};
+    const char *bad_sets[] = {"",
+                              "[]",
+                              "{}",
+                              "{\"instances\":{}}",
+                              "{\"instances\":[1]}",
+                              "{\"instances\":[{}]}",
+                              "{\"instances\":[",
+                              "nul"};
     for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
         nd_desired_set s;
         ST_ASSERT_INT_EQ(parse(bad_sets[i], &s), -1);
@@ -107,8 +120,8 @@ static void test_cmdline(void)
     nd_cmdline_build("console=ttyS0", ID1, NULL, out, sizeof out);
     ST_ASSERT_STR_EQ(out, "console=ttyS0 stratus.instance=" ID1);
     /* "cmdline: scenario=boot\n#cloud-config\n" */
-    nd_cmdline_build("console=ttyS0", ID1, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAojY2xvdWQtY29uZmlnCg==",
-                     out, sizeof out);
+    nd_cmdline_build("console=ttyS0", ID1,
+                     "Y21kbGluZTogc2NlbmFyaW89Ym9vdAojY2xvdWQtY29uZmlnCg==", out, sizeof out);
     ST_ASSERT_STR_EQ(out, "console=ttyS0 stratus.instance=" ID1 " scenario=boot");
     /* "#cloud-config\n": not ours, nothing added */
     nd_cmdline_build("console=ttyS0", ID1, "I2Nsb3VkLWNvbmZpZwo=", out, sizeof out);

@@ -66,6 +66,53 @@ void cloud_billing_stop(cloud *c)
     c->gw.billing.pid = 0;
 }
 
+void cloud_gateway_stop(cloud *c)
+{
+    if (c->gw.proc.pid > 0)
+        st_proc_stop(&c->gw.proc, SIGTERM, 10000);
+    c->gw.proc.pid = 0;
+}
+
+void cloud_gateway_start(cloud *c)
+{
+    /* stratus-gateway as gwt.c runs it, on the address the agents know */
+    char pf[600], log[600], db[1200], img[160], tok[160], bill[160], listen[64];
+    snprintf(pf, sizeof pf, "%s/gw-again.port", c->dir);
+    snprintf(log, sizeof log, "%s/gateway-again.log", c->dir);
+    snprintf(db, sizeof db, "db.url=%s", c->gw.conninfo);
+    snprintf(img, sizeof img, "images.url=%s", c->gw.images_url);
+    snprintf(tok, sizeof tok, "auth.internal_token=%s", c->gw.internal_token);
+    snprintf(bill, sizeof bill, "billing.url=%s", c->gw.billing_url);
+    snprintf(listen, sizeof listen, "%s", c->gw.base + strlen("http://"));
+    unlink(pf);
+    const char *argv[] = {st_build_path("api-gateway/stratus-gateway"),
+                          "--listen",
+                          listen,
+                          "--port-file",
+                          pf,
+                          "--set",
+                          db,
+                          "--set",
+                          "auth.argon2_m_kib=1024",
+                          "--set",
+                          "http.access_log=false",
+                          "--set",
+                          "db.pool_size=16",
+                          "--set",
+                          img,
+                          "--set",
+                          tok,
+                          "--set",
+                          bill,
+                          "--set",
+                          "nodes.down_after=30",
+                          NULL};
+    if (st_proc_start(&c->gw.proc, (char *const *)argv, NULL, log) < 0)
+        die("cannot start stratus-gateway", NULL);
+    if (st_wait_file(pf, 20000) < 0)
+        die("stratus-gateway did not start again", &c->gw.proc);
+}
+
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -35,6 +35,9 @@ typedef struct cloud_agent {
 /* Starts everything and has the tenant upload the guest through the gateway. */
 void cloud_start(cloud *c, const char *tag, int with_billing);
 void cloud_stop(cloud *c);
+/* The gateway down/up (same database and port). */
+void cloud_gateway_stop(cloud *c);
+void cloud_gateway_start(cloud *c);
 /* Billing down/up (same database and port). */
 void cloud_billing_stop(cloud *c);
 void cloud_billing_start(cloud *c);

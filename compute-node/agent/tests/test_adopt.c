@@ -146,10 +146,45 @@ static void test_kill_mid_launch(void)
     ST_ASSERT_INT_EQ(cloud_vmm_pids(A.state_dir, pids, 8), 0);
 }
 
+static void test_gateway_outage(void)
+{
+    char x[40], y[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "out-x", LONG_CPU, x), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "out-y", LONG_CPU, y), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, x, "state", "active", 30000), 0);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, y, "state", "active", 30000), 0);
+    char dx[2048], dy[2048];
+    snprintf(dx, sizeof dx, "%s/instances/%s/", A.state_dir, x);
+    snprintf(dy, sizeof dy, "%s/instances/%s/", A.state_dir, y);
+    int px[4], py[4];
+    ST_ASSERT_INT_EQ_FATAL(cloud_vmm_pids(dx, px, 4), 1);
+    ST_ASSERT_INT_EQ_FATAL(cloud_vmm_pids(dy, py, 4), 1);
+
+    cloud_gateway_stop(&C);
+    kill(py[0], SIGKILL); /* a crash nobody can be told about yet */
+    usleep(2500000);      /* several failed fetches and reports */
+    int again[4];
+    ST_ASSERT_INT_EQ(cloud_vmm_pids(dx, again, 4), 1); /* the agent left the VM alone */
+    ST_ASSERT_INT_EQ(again[0], px[0]);
+    ST_ASSERT_INT_EQ(st_proc_alive(&A.p), 1);
+
+    cloud_gateway_start(&C);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, y, "state", "error", 30000), 0); /* caught up */
+    char *st = cloud_field(&C, x, "state");
+    ST_ASSERT_STR_EQ(st, "active");
+    free(st);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, x), 202);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, y), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, x, 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, y, 30000), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"VMMs survive an agent restart (SIGTERM) and are adopted", test_restart_sigterm},
     {"VMMs survive kill -9 of the agent and are adopted", test_restart_sigkill},
     {"kill -9 mid-launch then restart loses and doubles nothing", test_kill_mid_launch},
+    {"a gateway outage leaves VMs alone; what happened meanwhile is reported after",
+     test_gateway_outage},
     CU_TEST_INFO_NULL,
 };
 

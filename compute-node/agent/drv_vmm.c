@@ -9,8 +9,8 @@
  * Launch is idempotent: if a VMM for this socket already runs (a launch a
  * dead agent began), it is reused: configured and started if it was cut off
  * before that, left alone if it runs. VMMs run in their own session (setsid)
- * with stdout/stderr on files, so they outlive the agent and never write to
- * a pipe nobody reads. Exit is observed through a pidfd: the exit status of
+ * with stdout/stderr on files and a bare environment, so they outlive the
+ * agent, never write to a pipe nobody reads, and never see its secrets. Exit is observed through a pidfd: the exit status of
  * a child comes from waitid(); an adopted VMM is not our child, so its exit
  * status is read from the `vmm.exit` line of its log (none: it was killed).
  */
@@ -33,8 +33,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 typedef struct vmm_drv {
     char path[4096];
@@ -210,7 +208,10 @@ static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *p
     posix_spawnattr_setflags(&at,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {v->path, "--api-sock", (char *)sock, "--log-level", v->level, NULL};
-    int rc = posix_spawn(pid, v->path, &fa, &at, argv, environ);
+    /* a clean environment: the agent's own (its tokens may come from
+     * STRATUS_NODE_* variables) is none of the VMM's business */
+    char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    int rc = posix_spawn(pid, v->path, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     return -rc;

@@ -10,9 +10,9 @@
  * dead agent began), it is reused: configured and started if it was cut off
  * before that, left alone if it runs. VMMs run in their own session (setsid)
  * with stdout/stderr on files and a bare environment, so they outlive the
- * agent, never write to a pipe nobody reads, and never see its secrets. Exit is observed through a pidfd: the exit status of
- * a child comes from waitid(); an adopted VMM is not our child, so its exit
- * status is read from the `vmm.exit` line of its log (none: it was killed).
+ * agent, never write to a pipe nobody reads, and never see its secrets. Exit is observed through a
+ * pidfd: the exit status of a child comes from waitid(); an adopted VMM is not our child, so its
+ * exit status is read from the `vmm.exit` line of its log (none: it was killed).
  */
 #include "agent.h"
 #include "httpc.h"

@@ -3,10 +3,10 @@
  *
  * A VMM is ours for an instance when its command line is
  * `<vmm> --api-sock <instance dir>/vmm.sock ...` and its executable's name is
- * the VMM's. The socket path is unique per instance and per state directory,
- * so two agents on one host (two state directories) never claim each
- * other's VMMs. A pid is remembered together with the process start time
- * (field 22 of /proc/PID/stat), so a recycled pid is never mistaken for it.
+ * the VMM's (argv[0]'s name when the executable link is hidden from us). The socket path is unique
+ * per instance and per state directory, so two agents on one host (two state directories) never
+ * claim each other's VMMs. A pid is remembered together with the process start time (field 22 of
+ * /proc/PID/stat), so a recycled pid is never mistaken for it.
  */
 #include "driver.h"
 
@@ -81,6 +81,12 @@ static int is_our_vmm(pid_t pid, const char *vmm_name, const char *sock)
     char exe[4096];
     snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
     ssize_t k = readlink(path, exe, sizeof exe - 1);
+    if (k <= 0 && errno == EACCES) {
+        /* A process holding capabilities we dropped (started by an agent that
+         * kept them, or by hand) hides its exe from us: its argv[0] then. */
+        snprintf(exe, sizeof exe, "%s", argv[0]);
+        k = (ssize_t)strlen(exe);
+    }
     if (k <= 0)
         return 0;
     exe[k] = 0;

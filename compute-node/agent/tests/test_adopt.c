@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static cloud C;
@@ -179,10 +180,70 @@ static void test_gateway_outage(void)
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, y, 30000), 0);
 }
 
+/* The moment a kill -9 is hardest to hit by chance: the VMM is spawned but
+ * not yet configured. Staged by hand: the record says "applying" and a bare
+ * `stratus-vmm --api-sock` waits at the instance's socket. The restarted
+ * agent must configure and start that very process, not a second one. */
+static void test_cut_between_spawn_and_start(void)
+{
+    cloud_agent_stop(&A, SIGKILL);
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "cut", LONG_CPU, id), 202);
+    char dir[2048], path[2200], sock[2200];
+    snprintf(dir, sizeof dir, "%s/instances/%s", A.state_dir, id);
+    char cmd[2300];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    ST_ASSERT_INT_EQ_FATAL(system(cmd), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT tenant_id || ' ' || image_id || ' ' || generation"
+             " FROM iaas.instances WHERE id = '%s'",
+             id);
+    char *row = cloud_sql(&C, sql), tenant[40], image[40];
+    long long gen = 0;
+    ST_ASSERT_INT_EQ_FATAL(sscanf(row, "%39s %39s %lld", tenant, image, &gen), 3);
+    free(row);
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "{\"id\":\"%s\",\"tenant_id\":\"%s\",\"image_id\":\"%s\",\"flavor\":\"\","
+            "\"target\":\"running\",\"phase\":\"applying\",\"generation\":%lld,"
+            "\"reboot_seq\":0,\"vcpus\":1,\"memory_mib\":32,\"disk_gib\":1,"
+            "\"vm\":{\"pid\":0,\"start\":0,\"boot_id\":\"\",\"domain\":\"\"},"
+            "\"actual\":\"none\",\"fault\":\"\",\"launched_once\":false}",
+            id, tenant, image, gen);
+    fclose(f);
+    snprintf(sock, sizeof sock, "%s/vmm.sock", dir);
+    st_proc vmm;
+    char log[2300];
+    snprintf(log, sizeof log, "%s/vmm.log", dir);
+    const char *argv[] = {st_build_path("compute-node/vmm/stratus-vmm"), "--api-sock", sock, NULL};
+    int started = st_proc_start(&vmm, (char *const *)argv, NULL, log) == 0;
+    struct stat sst;
+    long long end = st_now_ms() + 10000;
+    while (started && st_now_ms() < end && (stat(sock, &sst) < 0 || !S_ISSOCK(sst.st_mode)))
+        usleep(1000);
+    cloud_agent_restart(&C, &A);
+    ST_ASSERT_INT_EQ_FATAL(started && S_ISSOCK(sst.st_mode), 1);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    usleep(600000);
+    char d2[2100];
+    snprintf(d2, sizeof d2, "%s/", dir);
+    int pids[4];
+    ST_ASSERT_INT_EQ(cloud_vmm_pids(d2, pids, 4), 1);
+    ST_ASSERT_INT_EQ(pids[0], vmm.pid); /* the very process, configured and started */
+    ST_ASSERT_INT_EQ(cloud_wait_console(&C, id, "STRATUS-GUEST start scenario=cpu", 15000), 0);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+    st_proc_stop(&vmm, SIGKILL, 5000); /* reaps it (the agent already stopped it) */
+}
+
 static CU_TestInfo tests[] = {
     {"VMMs survive an agent restart (SIGTERM) and are adopted", test_restart_sigterm},
     {"VMMs survive kill -9 of the agent and are adopted", test_restart_sigkill},
     {"kill -9 mid-launch then restart loses and doubles nothing", test_kill_mid_launch},
+    {"a launch cut between spawn and start is finished with the same VMM",
+     test_cut_between_spawn_and_start},
     {"a gateway outage leaves VMs alone; what happened meanwhile is reported after",
      test_gateway_outage},
     CU_TEST_INFO_NULL,

@@ -50,6 +50,11 @@ long nd_gw_desired(const nd_conf *c, char **body, size_t *len, char *err, size_t
 {
     nd_http_resp r;
     long st = call(c, "GET", "/internal/v1/node/instances", NULL, 0, NULL, &r, err, errlen);
+    if (st != 200 && err[0] && strncmp(err, "desired set", 11) != 0) {
+        char e[512];
+        snprintf(e, sizeof e, "desired set: %s", err);
+        snprintf(err, errlen, "%s", e);
+    }
     if (st == 200) {
         *body = r.body;
         *len = r.len;

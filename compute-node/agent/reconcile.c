@@ -604,7 +604,7 @@ static void fetch_done(uv_work_t *w, int status)
         if (!a->first_ok_fetch_ms)
             a->first_ok_fetch_ms = nd_now_ms();
     } else {
-        st_warn("node.fetch", "desired set: %s", f->err[0] ? f->err : "failed");
+        st_warn("node.fetch", "%s", f->err[0] ? f->err : "desired set: failed");
     }
     nd_desired_free(&f->set);
     free(f);

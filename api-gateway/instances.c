@@ -23,6 +23,7 @@
 #include "stratus/json.h"
 #include "stratus/jsonw.h"
 #include "stratus/log.h"
+#include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
 #include <openssl/evp.h>
@@ -46,35 +47,79 @@ static int fail(gw_ctx *c)
     return DONE;
 }
 
+/* Writes a binary-format uuid column, or null. */
+static void kuuid(st_jw *w, const char *key, const PGresult *r, int row, int col)
+{
+    char u[37];
+    st_jw_key(w, key);
+    if (st_db_bin_uuid(r, row, col, u) == 0)
+        st_jw_str_plain(w, u, 36);
+    else
+        st_jw_null(w);
+}
+
+/* Writes a text column (binary format is the same bytes), or null. */
+static void ktext(st_jw *w, const char *key, const PGresult *r, int row, int col)
+{
+    st_jw_key(w, key);
+    if (PQgetisnull(r, row, col))
+        st_jw_null(w);
+    else
+        st_jw_strn(w, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+}
+
+static void kint(st_jw *w, const char *key, const PGresult *r, int row, int col)
+{
+    long long v = 0;
+    st_db_bin_int(r, row, col, &v);
+    st_jw_kint(w, key, v);
+}
+
+static void ktime(st_jw *w, const char *key, const PGresult *r, int row, int col)
+{
+    long long us;
+    if (st_db_bin_time(r, row, col, &us) == 0) {
+        st_jw_ktime(w, key, us);
+    } else {
+        st_jw_key(w, key);
+        st_jw_null(w);
+    }
+}
+
+/* Instances are fetched with st_db_qb (binary results): the list is the
+ * API's hottest path, and this spares the database formatting every uuid
+ * and timestamp as text. */
 void gw_instance_write(const gw *g, st_jw *w, const PGresult *r, int row)
 {
-    static const char *const names[] = {"id", "tenant_id", "name", "flavor_id", "image_id",
-                                        "keypair_id"};
     st_jw_obj(w);
-    for (int i = 0; i < 6; i++)
-        st_jw_kstr(w, names[i], st_db_val(r, row, i));
-    st_jw_kint(w, "vcpus", st_db_int(r, row, 6));
-    st_jw_kint(w, "memory_mib", st_db_int(r, row, 7));
-    st_jw_kint(w, "disk_gib", st_db_int(r, row, 8));
-    st_jw_kstr(w, "state", st_db_val(r, row, 9));
-    st_jw_kstr(w, "task", st_db_val(r, row, 10));
-    st_jw_kstr(w, "power_desired", st_db_val(r, row, 11));
-    st_jw_kstr(w, "node_id", st_db_val(r, row, 12));
-    st_jw_kstr(w, "fault", st_db_val(r, row, 13));
-    st_jw_ktime_pg(w, "created_at", st_db_val(r, row, 14));
-    st_jw_ktime_pg(w, "updated_at", st_db_val(r, row, 15));
-    st_jw_kstr(w, "server_group_id", st_db_val(r, row, 16));
-    const char *age = st_db_val(r, row, 17);
-    long long a = age ? atoll(age) : 0;
-    st_jw_kstr(w, "host_status", !age ? NULL : a < 0 ? "maintenance"
-                                 : a <= g->c.node_down_after_s ? "up" : "down");
+    kuuid(w, "id", r, row, 0);
+    kuuid(w, "tenant_id", r, row, 1);
+    ktext(w, "name", r, row, 2);
+    kuuid(w, "flavor_id", r, row, 3);
+    kuuid(w, "image_id", r, row, 4);
+    kuuid(w, "keypair_id", r, row, 5);
+    kint(w, "vcpus", r, row, 6);
+    kint(w, "memory_mib", r, row, 7);
+    kint(w, "disk_gib", r, row, 8);
+    ktext(w, "state", r, row, 9);
+    ktext(w, "task", r, row, 10);
+    ktext(w, "power_desired", r, row, 11);
+    kuuid(w, "node_id", r, row, 12);
+    ktext(w, "fault", r, row, 13);
+    ktime(w, "created_at", r, row, 14);
+    ktime(w, "updated_at", r, row, 15);
+    kuuid(w, "server_group_id", r, row, 16);
+    long long age;
+    int placed = st_db_bin_int(r, row, 17, &age) == 0;
+    st_jw_kstr(w, "host_status", !placed ? NULL : age < 0 ? "maintenance"
+                                 : age <= g->c.node_down_after_s ? "up" : "down");
     st_jw_end(w);
 }
 
 static void reply_instance(gw_ctx *c, int status, const char *id)
 {
-    PGresult *r = st_db_q(c->db, "SELECT " GW_INSTANCE_COLS " FROM iaas.instances i"
-                                 " WHERE id = $1 AND tenant_id = $2 AND state <> 'deleted'",
+    PGresult *r = st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
+                                  " WHERE i.id = $1 AND i.tenant_id = $2 AND i.state <> 'deleted'",
                           id, c->p.tenant_id);
     if (!r) {
         gw_fail_db(c);
@@ -421,14 +466,14 @@ static void h_list(gw_ctx *c)
         }
     }
     /* Keyset pagination on (created_at, id): stable under concurrent inserts. */
-    PGresult *r = st_db_q(c->db,
-                          "SELECT " GW_INSTANCE_COLS " FROM iaas.instances i WHERE tenant_id = $1"
-                          " AND state <> 'deleted'"
-                          " AND ($2::text IS NULL OR state = $2)"
-                          " AND ($3::text IS NULL OR name = $3)"
-                          " AND ($4::uuid IS NULL OR (created_at, id) >"
+    PGresult *r = st_db_qb(c->db,
+                          "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
+                          " WHERE i.tenant_id = $1 AND i.state <> 'deleted'"
+                          " AND ($2::text IS NULL OR i.state = $2)"
+                          " AND ($3::text IS NULL OR i.name = $3)"
+                          " AND ($4::uuid IS NULL OR (i.created_at, i.id) >"
                           "  (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
-                          " ORDER BY created_at, id LIMIT $5::int",
+                          " ORDER BY i.created_at, i.id LIMIT $5::int",
                           c->p.tenant_id, state, name, marker, limit);
     if (!r) {
         gw_fail_db(c);
@@ -444,7 +489,12 @@ static void h_list(gw_ctx *c)
         gw_instance_write(c->gw, &w, r, i);
     st_jw_end(&w);
     /* a full page may have a successor: its marker is the last id */
-    st_jw_kstr(&w, "next", n > 0 && n == atoi(limit) ? st_db_val(r, n - 1, 0) : NULL);
+    st_jw_key(&w, "next");
+    char last[37];
+    if (n > 0 && n == atoi(limit) && st_db_bin_uuid(r, n - 1, 0, last) == 0)
+        st_jw_str_plain(&w, last, 36);
+    else
+        st_jw_null(&w);
     st_jw_end(&w);
     PQclear(r);
     st_http_reply_jw(c->req, 200, &w);

@@ -235,8 +235,8 @@ static void h_node_instances(gw_ctx *c)
 
 static void reply_instance_row(gw_ctx *c, const char *id)
 {
-    PGresult *r = st_db_q(c->db, "SELECT " GW_INSTANCE_COLS " FROM iaas.instances i"
-                                 " WHERE id = $1", id);
+    PGresult *r = st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
+                                  " WHERE i.id = $1", id);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
         gw_fail_db(c);
@@ -369,7 +369,7 @@ static void h_node_report(gw_ctx *c)
      * state, but only a report of the current generation clears a task. */
     char gs[24];
     snprintf(gs, sizeof gs, "%lld", gen);
-    PGresult *r = st_db_q(c->db,
+    PGresult *r = st_db_qb(c->db,
                           "UPDATE iaas.instances i SET state = $3,"
                           " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
                           "  ELSE NULL END,"
@@ -381,7 +381,7 @@ static void h_node_report(gw_ctx *c)
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
                           "  ELSE i.task END"
                           " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
-                          " RETURNING " GW_INSTANCE_COLS,
+                          " RETURNING " GW_INSTANCE_RETURNING,
                           id, c->p.node_id, state, gs, rs, fault);
     if (!r) {
         gw_fail_db_or_conflict(c);

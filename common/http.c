@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -635,7 +636,11 @@ static int bind_one(st_http_server *s, const char *spec, char *err, size_t errle
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
+    /* TCP_NODELAY on the listener is inherited by every accepted socket:
+     * without it a response written in pieces (headers, then a large body)
+     * can stall on Nagle's algorithm against the client's delayed ACK. */
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
         snprintf(err, errlen, "listen on '%s': %s", spec, strerror(errno));
         if (fd >= 0)

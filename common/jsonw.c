@@ -2,6 +2,7 @@
 #include "stratus/jsonw.h"
 #include "stratus/timefmt.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,45 +71,83 @@ void st_jw_end(st_jw *w)
     w->depth--;
 }
 
-static void put_escaped(st_jw *w, const char *s)
+/* Bytes that need escaping in a JSON string: '"', '\\' and controls. */
+static inline int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+static void put_escaped_n(st_jw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    reserve(w, strlen(s) + 2);
-    put(w, "\"", 1);
-    const char *run = s;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\')
-            continue;
-        put(w, run, (size_t)((const char *)p - run));
-        char esc[7] = {'\\', 0};
-        size_t n = 2;
-        switch (*p) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
+    /* worst case: every byte becomes \u00XX */
+    reserve(w, 6 * n + 2);
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        /* copy the longest run that needs no escaping in one go */
+        size_t run = i;
+        while (run < n && !needs_escape((unsigned char)s[run]))
+            run++;
+        memcpy(o, s + i, run - i);
+        o += run - i;
+        if (run == n)
+            break;
+        unsigned char c = (unsigned char)s[run];
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
         default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            n = 6;
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
-        put(w, esc, n);
-        run = (const char *)p + 1;
+        i = run + 1;
     }
-    put(w, run, strlen(run));
-    put(w, "\"", 1);
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = 0;
 }
 
+static void put_escaped(st_jw *w, const char *s) { put_escaped_n(w, s, strlen(s)); }
+
+/* Keys are the program's own literals: plain ASCII that never needs
+ * escaping (asserted), so they are copied as they are. */
 void st_jw_key(st_jw *w, const char *key)
 {
+    size_t n = strlen(key);
     sep(w);
-    put_escaped(w, key);
-    put(w, ":", 1);
+    reserve(w, n + 3);
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        assert(!needs_escape((unsigned char)key[i]));
+        o[i] = key[i];
+    }
+    o += n;
+    *o++ = '"';
+    *o++ = ':';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = 0;
     w->after_key = 1;
+}
+
+void st_jw_str_plain(st_jw *w, const char *s, size_t n)
+{
+    sep(w);
+    reserve(w, n + 2);
+    char *o = w->buf + w->len;
+    *o++ = '"';
+    memcpy(o, s, n);
+    o += n;
+    *o++ = '"';
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = 0;
 }
 
 void st_jw_str(st_jw *w, const char *s)
@@ -119,6 +158,12 @@ void st_jw_str(st_jw *w, const char *s)
     }
     sep(w);
     put_escaped(w, s);
+}
+
+void st_jw_strn(st_jw *w, const char *s, size_t n)
+{
+    sep(w);
+    put_escaped_n(w, s, n);
 }
 
 void st_jw_raw(st_jw *w, const char *json)
@@ -133,10 +178,16 @@ void st_jw_raw(st_jw *w, const char *json)
 
 void st_jw_int(st_jw *w, long long v)
 {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%lld", v);
+    char b[24], *e = b + sizeof b, *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
     sep(w);
-    put(w, b, (size_t)n);
+    put(w, p, (size_t)(e - p));
 }
 
 void st_jw_bool(st_jw *w, int v)
@@ -167,6 +218,13 @@ void st_jw_kbool(st_jw *w, const char *key, int v)
 {
     st_jw_key(w, key);
     st_jw_bool(w, v);
+}
+
+void st_jw_ktime(st_jw *w, const char *key, long long us)
+{
+    char t[ST_TIME_LEN];
+    st_jw_key(w, key);
+    st_jw_str_plain(w, t, st_time_format_fast(us, t));
 }
 
 void st_jw_ktime_pg(st_jw *w, const char *key, const char *pgts)

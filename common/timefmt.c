@@ -40,6 +40,59 @@ void st_time_format(int64_t us, char out[ST_TIME_LEN])
     strftime(out, ST_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
+static void civil(int64_t days, int *y, int *m, int *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void two(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
+int st_time_format_fast(int64_t us, char out[ST_TIME_LEN])
+{
+    time_t sec;
+    long frac;
+    split(us, &sec, &frac);
+    int64_t days = (int64_t)sec / 86400, rem = (int64_t)sec % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int y, m, d;
+    civil(days, &y, &m, &d);
+    if (y < 0 || y > 9999) {
+        st_time_format(us, out);
+        return (int)strlen(out);
+    }
+    two(out, y / 100);
+    two(out + 2, y % 100);
+    out[4] = '-';
+    two(out + 5, m);
+    out[7] = '-';
+    two(out + 8, d);
+    out[10] = 'T';
+    two(out + 11, (int)(rem / 3600));
+    out[13] = ':';
+    two(out + 14, (int)(rem / 60 % 60));
+    out[16] = ':';
+    two(out + 17, (int)(rem % 60));
+    out[19] = 'Z';
+    out[20] = 0;
+    return 20;
+}
+
 void st_time_format_us(int64_t us, char out[ST_TIME_LEN])
 {
     time_t sec;

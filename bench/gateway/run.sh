@@ -113,6 +113,17 @@ wrk.body = '{"name":"bench-user","password":"bench-password"}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
+# CPU seconds used so far by the gateway and by every postgres process.
+cpu_of() { # pid-list -> seconds (utime + stime)
+  local t=0
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+pg_pids() { pgrep -d ' ' -x postgres || true; }
+
 run() { # label, wrk args...
   local label=$1; shift
   local out rps p99
@@ -125,8 +136,15 @@ run() { # label, wrk args...
 
 echo "machine: $(nproc) cores; wrk -t2 -c$conns -d${secs}s; gateway http.threads=$threads"
 echo "GET /v1/instances: $count instances, $(stat -c %s "$work/www/list.json") bytes"
+tick=$(getconf CLK_TCK)
+g0=$(cpu_of "$gwpid"); p0=$(cpu_of $(pg_pids))
 run "stratus-gateway GET /v1/instances (auth)" -H "Authorization: Bearer $user" "$base/v1/instances"
 ours=$(cat "$work/last")
+g1=$(cpu_of "$gwpid"); p1=$(cpu_of $(pg_pids))
+python3 -c "
+n = $ours * $secs
+print('  CPU per request: gateway %.0f us, postgres %.0f us (of %d cores)' %
+      (($g1 - $g0) / $tick / n * 1e6, ($p1 - $p0) / $tick / n * 1e6, $(nproc)))"
 if [ -n "${PROFILE:-}" ]; then # PROFILE=1: a system-wide perf profile of the list load
   wrk -t2 -c"$conns" -d20s -H "Authorization: Bearer $user" "$base/v1/instances" >/dev/null &
   wrkpid=$!

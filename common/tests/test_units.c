@@ -128,6 +128,16 @@ static void test_rfc3339_round_trip(void)
     ST_ASSERT_INT_EQ(st_time_from_pg("2026-11-24 08:01:37.123+00", out), 0);
     ST_ASSERT_STR_EQ(out, "2026-11-24T08:01:37Z");
     ST_ASSERT_INT_EQ(st_time_from_pg("2026-11-24 08:01:37+01", out), -1);
+    /* the fast formatter agrees with strftime across a wide span of times */
+    char slow[ST_TIME_LEN], fast[ST_TIME_LEN];
+    for (int64_t t = -2208988800LL; t < 4102444800LL; t += 86400LL * 37 + 3671) {
+        st_time_format(t * 1000000 + 999999, slow);
+        ST_ASSERT_INT_EQ(st_time_format_fast(t * 1000000 + 999999, fast), 20);
+        if (strcmp(slow, fast) != 0) {
+            ST_ASSERT_STR_EQ(fast, slow);
+            break;
+        }
+    }
 }
 
 static void test_crypto_helpers(void)
@@ -185,6 +195,8 @@ static void test_json_writer_output_parses_back(void)
     st_jw_obj(&w);
     st_jw_kstr(&w, "s", "quote\" back\\ nl\n tab\t ctl\x01 \xc3\xa9");
     st_jw_kint(&w, "n", -42);
+    st_jw_kint(&w, "big", -9223372036854775807LL - 1);
+    st_jw_ktime(&w, "tf", 1795507297LL * 1000000);
     st_jw_kbool(&w, "b", 0);
     st_jw_kstr(&w, "null", NULL);
     st_jw_ktime_pg(&w, "t", "2026-11-24 08:01:37.5+00");
@@ -206,6 +218,8 @@ static void test_json_writer_output_parses_back(void)
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "s")),
                      "quote\" back\\ nl\n tab\t ctl\x01 \xc3\xa9");
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "n")), -42);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "big")), -9223372036854775807LL - 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "tf")), "2026-11-24T08:01:37Z");
     CU_ASSERT_TRUE(json_is_false(json_object_get(j, "b")));
     CU_ASSERT_TRUE(json_is_null(json_object_get(j, "null")));
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "t")), "2026-11-24T08:01:37Z");

@@ -42,6 +42,9 @@ void st_jw_arr(st_jw *w);
 void st_jw_end(st_jw *w);
 void st_jw_key(st_jw *w, const char *key);
 void st_jw_str(st_jw *w, const char *s);    /* NULL -> null */
+void st_jw_strn(st_jw *w, const char *s, size_t n); /* n bytes, may hold NUL (escaped) */
+/* n bytes the caller knows need no escaping (hex, digits, RFC 3339): copied. */
+void st_jw_str_plain(st_jw *w, const char *s, size_t n);
 void st_jw_raw(st_jw *w, const char *json); /* already-valid JSON text; NULL -> null */
 void st_jw_int(st_jw *w, long long v);
 void st_jw_bool(st_jw *w, int v);
@@ -53,5 +56,7 @@ void st_jw_kbool(st_jw *w, const char *key, int v);
 /* A PostgreSQL UTC timestamp ("2026-11-24 08:01:37.12+00") as RFC 3339,
  * or null. */
 void st_jw_ktime_pg(st_jw *w, const char *key, const char *pgts);
+/* A time in microseconds since the Unix epoch as RFC 3339 (seconds). */
+void st_jw_ktime(st_jw *w, const char *key, long long us);
 
 #endif

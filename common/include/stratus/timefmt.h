@@ -12,6 +12,9 @@ int64_t st_now_us(void);
 int64_t st_mono_us(void);
 /* "2026-11-24T08:01:37Z" */
 void st_time_format(int64_t us, char out[ST_TIME_LEN]);
+/* The same as st_time_format, without libc's locale-aware machinery (for
+ * hot paths); returns the length (20). */
+int st_time_format_fast(int64_t us, char out[ST_TIME_LEN]);
 /* "2026-11-24T08:01:37.123456Z" */
 void st_time_format_us(int64_t us, char out[ST_TIME_LEN]);
 /* Accepts RFC 3339 with 'Z' or a numeric offset and an optional fraction. */

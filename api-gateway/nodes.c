@@ -218,11 +218,12 @@ static void h_node_instances(gw_ctx *c)
                           "  'name', i.name, 'generation', i.generation, 'state', i.state,"
                           "  'task', i.task, 'desired', CASE WHEN i.state = 'deleting'"
                           "   THEN 'deleted' ELSE i.power_desired END,"
-                          "  'reboot_seq', i.reboot_seq, 'vcpus', i.vcpus,"
+                          "  'reboot_seq', i.reboot_seq, 'flavor', f.name, 'vcpus', i.vcpus,"
                           "  'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,"
                           "  'image_id', i.image_id, 'user_data', i.user_data,"
                           "  'ssh_public_key', k.public_key) ORDER BY i.created_at), '[]'))::text"
                           " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
+                          " JOIN iaas.flavors f ON f.id = i.flavor_id"
                           " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",
                           c->p.node_id);
     if (!r) {
@@ -257,17 +258,25 @@ static void reply_instance_row(gw_ctx *c, const char *id)
  * (not building: a stopped instance's disk lives on this node) and should be
  * handled as a plain report.
  */
-static int retry_launch(gw_ctx *c, const char *id, const char *fault)
+static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long gen)
 {
     if (st_db_begin(c->db) < 0) {
         gw_fail_db(c);
         return 1;
     }
-    PGresult *r = st_db_q(c->db, "SELECT state, vcpus, memory_mib, disk_gib, server_group_id"
-                                 " FROM iaas.instances WHERE id = $1 AND node_id = $2 FOR UPDATE",
-                          id, c->p.node_id);
+    PGresult *r = st_db_q(c->db, "SELECT state, vcpus, memory_mib, disk_gib, server_group_id,"
+                                 " generation FROM iaas.instances WHERE id = $1 AND node_id = $2"
+                                 " FOR UPDATE", id, c->p.node_id);
     if (!r) {
         gw_fail_db(c);
+        return 1;
+    }
+    if (PQntuples(r) == 1 && st_db_int(r, 0, 5) > gen) {
+        long long now = st_db_int(r, 0, 5);
+        PQclear(r);
+        st_db_rollback(c->db);
+        st_http_reply_error(c->req, 409, "stale_report",
+                            "report for generation %lld, the instance is at %lld", gen, now);
         return 1;
     }
     if (PQntuples(r) != 1 || strcmp(st_db_val(r, 0, 0), "building") != 0) {
@@ -360,20 +369,22 @@ static void h_node_report(gw_ctx *c)
                             "state must be active, stopped, deleted or error");
         return;
     }
-    if (retryable && !strcmp(state, "error") && retry_launch(c, id, fault))
+    if (retryable && !strcmp(state, "error") && retry_launch(c, id, fault, gen))
         return;
     char rs[24];
     snprintf(rs, sizeof rs, "%lld", rseq);
     /* The reported state becomes the state; the task it completes is cleared.
-     * A stale report (one about an earlier generation) may still move the
-     * state, but only a report of the current generation clears a task. */
+     * A report about an earlier generation is stale (the order changed since
+     * the node acted): it changes nothing and is answered 409, so the node
+     * re-reads its orders. Otherwise a stale "error" could, say, move a
+     * deleting instance to error, where no node would ever delete it. */
     char gs[24];
     snprintf(gs, sizeof gs, "%lld", gen);
     PGresult *r = st_db_qb(c->db,
                           "UPDATE iaas.instances i SET state = $3,"
                           " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
                           "  ELSE NULL END,"
-                          " task = CASE WHEN $4::bigint < i.generation THEN i.task"
+                          " task = CASE"
                           "  WHEN i.task = 'stopping' AND $3 = 'stopped' THEN NULL"
                           "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
                           "  WHEN i.task = 'rebooting' AND $3 = 'active'"
@@ -381,6 +392,7 @@ static void h_node_report(gw_ctx *c)
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
                           "  ELSE i.task END"
                           " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
+                          "  AND i.generation <= $4::bigint"
                           " RETURNING " GW_INSTANCE_RETURNING,
                           id, c->p.node_id, state, gs, rs, fault);
     if (!r) {
@@ -389,7 +401,17 @@ static void h_node_report(gw_ctx *c)
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+        PGresult *g = st_db_q(c->db, "SELECT generation FROM iaas.instances WHERE id = $1"
+                                     " AND node_id = $2 AND state <> 'deleted'", id, c->p.node_id);
+        if (g && PQntuples(g) == 1)
+            st_http_reply_error(c->req, 409, "stale_report",
+                                "report for generation %lld, the instance is at %lld: re-read"
+                                " the desired state", gen, st_db_int(g, 0, 0));
+        else if (g)
+            st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+        else
+            gw_fail_db(c);
+        PQclear(g);
         return;
     }
     st_jw w;

@@ -22,10 +22,16 @@
 
 #define UPSTREAM_MAX_BODY (8 << 20)
 
+/* One curl handle per worker thread (connections to backends are reused),
+ * cleaned up when the thread exits. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
-
-static __thread CURL *thread_curl;
+static pthread_key_t curl_key;
+static void curl_free_handle(void *h) { curl_easy_cleanup(h); }
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    pthread_key_create(&curl_key, curl_free_handle);
+}
 
 typedef struct buf {
     char *p;
@@ -87,9 +93,11 @@ static long call(gw_ctx *c, const gw_upstream *u, const char *method, const char
     pthread_once(&curl_once, curl_init);
     if (!u->base || !*u->base)
         return -1;
-    if (!thread_curl)
-        thread_curl = curl_easy_init();
-    CURL *h = thread_curl;
+    CURL *h = pthread_getspecific(curl_key);
+    if (!h) {
+        h = curl_easy_init();
+        pthread_setspecific(curl_key, h);
+    }
     curl_easy_reset(h);
     char url[2048], hv[7][320];
     snprintf(url, sizeof url, "%s%s", u->base, path);

@@ -171,10 +171,16 @@ static void test_delete_goes_through_deleting(void)
         if (!strcmp(json_string_value(json_object_get(it, "id")), id))
             desired = json_string_value(json_object_get(it, "desired"));
     ST_ASSERT_STR_EQ(desired, "deleted");
+    json_array_foreach(json_object_get(r.json, "instances"), i, it)
+        ST_ASSERT_STR_EQ(json_string_value(json_object_get(it, "flavor")), "m1.small");
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(action(id, "stop"), 409);
     ST_ASSERT_INT_EQ(del(id), 409);
     ST_ASSERT_INT_EQ(report(id, "active"), 409); /* a stale report changes nothing */
+    ASSERT_FIELD(id, "state", "deleting");
+    /* a report about the previous order (generation g0) is stale: 409, and
+     * it must not move the instance to error where nothing would delete it */
+    ST_ASSERT_INT_EQ(gwt_report(&T, node, id, "error", g0), 409);
     ASSERT_FIELD(id, "state", "deleting");
     ST_ASSERT_INT_EQ(report(id, "deleted"), 200);
     ASSERT_FIELD(id, "state", "(missing)"); /* deleted instances are gone from the API */

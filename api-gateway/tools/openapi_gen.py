@@ -54,7 +54,7 @@ schemas = {
               "last_heartbeat": nullable(TS), "created_at": TS,
               "token": {"type": "string", "description": "the node credential; returned once, at creation"}}),
  "NodeInstance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "generation": INT, "state": STR, "task": nullable(STR),
-                      "desired": {"type": "string", "enum": ["running", "stopped", "deleted"]}, "reboot_seq": INT,
+                      "desired": {"type": "string", "enum": ["running", "stopped", "deleted"]}, "reboot_seq": INT, "flavor": STR,
                       "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "image_id": UUID,
                       "user_data": nullable(STR), "ssh_public_key": nullable(STR)}),
 }
@@ -208,7 +208,7 @@ add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credentia
     body=obj({"hostname": STR, "agent_version": STR, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential)", "node", [ok(200, "desired instances", lst("instances", "NodeInstance"))]))
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
-    [ok(200, "the instance", S("Instance")), {"404": NF}, {"409": ERR("not a legal transition from the current state")}],
+    [ok(200, "the instance", S("Instance")), {"404": NF}, {"409": ERR("stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")}],
     body=obj({"state": {"type": "string", "enum": ["active", "stopped", "deleted", "error"]}, "generation": INT, "reboot_seq": INT, "fault": STR,
               "retryable": {"type": "boolean", "description": "with state error for a building instance: the launch failed on this host; place it on another (up to sched.launch_attempts hosts)"}}, ["state", "generation"]), params=[P("id")]))
 add("PUT", "/internal/v1/node/instances/{id}/console", op("Push the tail of an instance's serial output (node credential; any bytes, the last 64 KiB kept)", "node",

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds, and runs a single-host Stratus cloud.
+# Installs what is needed, builds, and runs a single-host Stratus cloud:
+# PostgreSQL, the gateway, the image service, billing and one compute node
+# (stratus-node driving stratus-vmm), then boots a demo instance from the
+# project's test guest and prints its console.
 #
 #   deploy/run-cloud.sh            run in the foreground; Ctrl-C stops everything
 #   deploy/run-cloud.sh --detach   start and return
@@ -17,7 +20,7 @@ build=${STRATUS_BUILD:-$top/build}
 mode=${1:-foreground}
 
 stop_all() {
-  for svc in gateway images billing; do
+  for svc in node gateway images billing; do
     if [ -f "$home/$svc.pid" ]; then
       kill "$(cat "$home/$svc.pid")" 2>/dev/null || true
       rm -f "$home/$svc.pid"
@@ -39,6 +42,9 @@ cmake --build "$build" -j"$(nproc)" -- --no-print-directory >/dev/null
 gw="$build/api-gateway/stratus-gateway"
 images="$build/image-store/stratus-images"
 billing="$build/billing/stratus-billing"
+node="$build/compute-node/agent/stratus-node"
+vmm="$build/compute-node/vmm/stratus-vmm"
+guest="$build/tests/guest/guest.elf"
 
 mkdir -p "$home"
 chmod 755 "$home" # the postgres user must reach the cluster inside
@@ -94,6 +100,35 @@ echo "== billing"
 start_service billing "$billing" "$home/billing.conf"
 echo "== gateway"
 start_service gateway "$gw" "$home/gateway.conf"
+
+echo "== compute node"
+# credentials made once and kept: the gateway's and billing's for this node
+if [ ! -s "$home/node-token" ]; then
+  (umask 077; "$gw" --config "$home/gateway.conf" node-add node-1 2>>"$home/gateway.log" >"$home/node-token")
+fi
+if [ ! -s "$home/billing-node-token" ]; then
+  (umask 077; "$billing" --config "$home/billing.conf" node-add node-1 2>>"$home/billing.log" \
+     >"$home/billing-node-token")
+fi
+[ -s "$home/node-token" ] && [ -s "$home/billing-node-token" ] ||
+  { echo "stratus: cannot make the node's credentials (see gateway.log, billing.log)" >&2; exit 1; }
+mkdir -p "$home/node"
+(umask 077; cat >"$home/node.conf" <<CONF
+# written by deploy/run-cloud.sh
+node.name = node-1
+gateway.url = http://127.0.0.1:$port
+gateway.token = $(cat "$home/node-token")
+images.url = http://127.0.0.1:$((port + 1))
+images.data_url = http://127.0.0.1:$((port + 2))
+images.token = $internal
+billing.url = http://127.0.0.1:$((port + 3))
+billing.token = $(cat "$home/billing-node-token")
+state_dir = $home/node
+vmm.path = $vmm
+http.listen = 127.0.0.1:$((port + 4))
+CONF
+)
+start_service node "$node" "$home/node.conf"
 base="http://127.0.0.1:$port"
 
 api() { # method path token [body]
@@ -115,6 +150,37 @@ api POST /v1/flavors "$admin" '{"name":"m1.tiny","vcpus":1,"memory_mib":64,"disk
 api POST /v1/flavors "$admin" '{"name":"m1.small","vcpus":1,"memory_mib":512,"disk_gib":10}' >/dev/null
 demo=$(api POST /v1/auth/tokens "" "{\"name\":\"demo\",\"password\":\"$demo_pw\"}" | field token)
 
+echo "== demo image and instance"
+# The project's test guest is the demo image: stratus-vmm boots kernels
+# directly, and this host's nested KVM runs the test guest where a stock
+# Linux kernel would crawl (see tests/guest/README.md).
+img=$(api GET /v1/images "$demo" | python3 -c 'import json,sys; print(next((i["id"] for i in json.load(sys.stdin)["images"] if i["name"]=="stratus-test-guest" and i["status"]=="active"), ""))')
+if [ -z "$img" ]; then
+  img=$(api POST /v1/images "$demo" '{"name":"stratus-test-guest","disk_format":"raw"}' | field id)
+  url=$(api POST "/v1/images/$img/upload-url" "$demo" | field url)
+  # a raw image is whole 512-byte sectors
+  padded="$home/guest.raw"
+  cp "$guest" "$padded"
+  truncate -s $(( ( $(stat -c %s "$guest") + 511 ) / 512 * 512 )) "$padded"
+  curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$padded" "$url" >/dev/null ||
+    { echo "stratus: uploading the demo image failed" >&2; exit 1; }
+fi
+# user_data "cmdline: ..." becomes the guest's command line (compute-node/agent)
+ud=$(printf 'cmdline: scenario=boot' | base64 -w0)
+inst=$(curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $demo" \
+  -H 'Idempotency-Key: run-cloud-demo' "$base/v1/instances" \
+  -d "{\"name\":\"demo\",\"flavor\":\"m1.tiny\",\"image\":\"$img\",\"user_data\":\"$ud\"}" | field id)
+[ -n "$inst" ] || { echo "stratus: creating the demo instance failed" >&2; exit 1; }
+state=""
+for _ in $(seq 150); do
+  state=$(api GET "/v1/instances/$inst" "$demo" | field state)
+  out=$(api GET "/v1/instances/$inst/console" "$demo" | field output)
+  case "$state" in active|stopped) [ -n "$out" ] && break ;; error) break ;; esac
+  sleep 0.2
+done
+echo "demo instance $inst is $state; its console:"
+api GET "/v1/instances/$inst/console" "$demo" | field output | sed 's/^/  | /'
+
 cat <<MSG
 
 Stratus is running.
@@ -123,14 +189,17 @@ Stratus is running.
   demo tenant  demo / $demo_pw
   images       upload through the API: POST /v1/images, then PUT the bytes to its upload-url
   billing      GET /v1/billing/usage, /v1/billing/invoices (JSON, CSV, HTML, PDF)
-  state, logs  $home   (gateway.log, images.log, billing.log, pg/postgres.log)
+  compute node node-1: state in $home/node (instances/<id>/serial.log, vmm.log)
+  state, logs  $home   (gateway.log, images.log, billing.log, node.log, pg/postgres.log)
 
 Try:
   curl -s -H 'Authorization: Bearer $demo' $base/v1/quotas
   curl -s -H 'Authorization: Bearer $demo' $base/v1/flavors
 
-Compute nodes (and so running instances) arrive with the node agent; until
-then instances are accepted and wait in state error "no valid host".
+The demo instance ran the test guest's boot scenario, which powers the guest
+off when done (state stopped); start it again with
+  curl -s -X POST -H 'Authorization: Bearer $demo' -H 'Content-Type: application/json' \\
+    -d '{"action":"start"}' $base/v1/instances/$inst/actions
 MSG
 
 if [ "$mode" = --detach ]; then

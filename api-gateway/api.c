@@ -167,6 +167,35 @@ json_t *gw_body(gw_ctx *c, const char *const *allowed_keys)
     return b;
 }
 
+const char *gw_id_and_flag(gw_ctx *c, const char *flag, int *value)
+{
+    const char *const keys[] = {flag, NULL};
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return NULL;
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return NULL;
+    char err[256];
+    if (gw_check(c, st_json_get_bool(b, flag, 1, value, err, sizeof err), err) < 0)
+        return NULL;
+    return id;
+}
+
+PGresult *gw_one_row(gw_ctx *c, PGresult *r, const char *what)
+{
+    if (!r) {
+        gw_fail_db(c);
+        return NULL;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        st_http_reply_error(c->req, 404, "not_found", "no such %s", what);
+        return NULL;
+    }
+    return r;
+}
+
 int gw_check(gw_ctx *c, int rc, const char *err)
 {
     if (rc < 0)

@@ -86,16 +86,9 @@ static void h_flavor_create(gw_ctx *c)
 
 static void h_flavor_update(gw_ctx *c)
 {
-    static const char *const keys[] = {"disabled", NULL};
-    const char *id = gw_id_param(c, "id");
-    if (!id)
-        return;
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return;
     int disabled = 0;
-    char err[256];
-    if (gw_check(c, st_json_get_bool(b, "disabled", 1, &disabled, err, sizeof err), err) < 0)
+    const char *id = gw_id_and_flag(c, "disabled", &disabled);
+    if (!id)
         return;
     PGresult *r = st_db_q(c->db, "UPDATE iaas.flavors f SET disabled = $2 WHERE id = $1"
                                  " RETURNING iaas.flavor_json(f)::text",

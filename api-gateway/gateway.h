@@ -89,6 +89,12 @@ const char *gw_id_param(gw_ctx *c, const char *name);
 void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what);
 /* JSON body, with only the allowed fields; replies 400 itself and NULL. */
 json_t *gw_body(gw_ctx *c, const char *const *allowed);
+/* The {id} parameter and a body {"<flag>": bool} (nothing else); NULL after
+ * replying 404/400. */
+const char *gw_id_and_flag(gw_ctx *c, const char *flag, int *value);
+/* r when it holds exactly one row; else NULL after replying (500/503 for a
+ * failed query, 404 "no such <what>") and clearing r. */
+PGresult *gw_one_row(gw_ctx *c, PGresult *r, const char *what);
 /* Replies 400 "invalid_request" with err and returns -1 when rc < 0. */
 int gw_check(gw_ctx *c, int rc, const char *err);
 /* Pagination: limit (1..1000, default 100) and marker (UUID) from the query. */

@@ -118,18 +118,12 @@ void gw_instance_write(const gw *g, st_jw *w, const PGresult *r, int row)
 
 static void reply_instance(gw_ctx *c, int status, const char *id)
 {
-    PGresult *r = st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
-                                  " WHERE i.id = $1 AND i.tenant_id = $2 AND i.state <> 'deleted'",
-                          id, c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
+    PGresult *r = gw_one_row(c, st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM "
+                                               GW_INSTANCE_FROM " WHERE i.id = $1 AND"
+                                               " i.tenant_id = $2 AND i.state <> 'deleted'",
+                                         id, c->p.tenant_id), "instance");
+    if (!r)
         return;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        st_http_reply_error(c->req, 404, "not_found", "no such instance");
-        return;
-    }
     if (status == 202) {
         char loc[80];
         snprintf(loc, sizeof loc, "/v1/instances/%s", id);
@@ -628,19 +622,14 @@ static void h_console(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    PGresult *r = st_db_q(c->db, "SELECT co.output, co.updated_at FROM iaas.instances i"
-                                 " LEFT JOIN iaas.instance_consoles co ON co.instance_id = i.id"
-                                 " WHERE i.id = $1 AND i.tenant_id = $2 AND i.state <> 'deleted'",
-                          id, c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
+    PGresult *r = gw_one_row(c, st_db_q(c->db, "SELECT co.output, co.updated_at"
+                                              " FROM iaas.instances i LEFT JOIN"
+                                              " iaas.instance_consoles co ON co.instance_id = i.id"
+                                              " WHERE i.id = $1 AND i.tenant_id = $2"
+                                              " AND i.state <> 'deleted'", id, c->p.tenant_id),
+                             "instance");
+    if (!r)
         return;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        st_http_reply_error(c->req, 404, "not_found", "no such instance");
-        return;
-    }
     size_t n = 0;
     unsigned char *raw = st_db_val(r, 0, 0)
                              ? PQunescapeBytea((const unsigned char *)st_db_val(r, 0, 0), &n)

@@ -125,16 +125,9 @@ static void h_node_show(gw_ctx *c)
 
 static void h_node_update(gw_ctx *c)
 {
-    static const char *const keys[] = {"disabled", NULL};
-    const char *id = gw_id_param(c, "id");
-    if (!id)
-        return;
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return;
     int disabled = 0;
-    char err[256];
-    if (gw_check(c, st_json_get_bool(b, "disabled", 1, &disabled, err, sizeof err), err) < 0)
+    const char *id = gw_id_and_flag(c, "disabled", &disabled);
+    if (!id)
         return;
     long long n = st_db_x(c->db, "UPDATE iaas.nodes SET disabled = $2 WHERE id = $1", id,
                           disabled ? "true" : "false");
@@ -236,13 +229,11 @@ static void h_node_instances(gw_ctx *c)
 
 static void reply_instance_row(gw_ctx *c, const char *id)
 {
-    PGresult *r = st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
-                                  " WHERE i.id = $1", id);
-    if (!r || PQntuples(r) != 1) {
-        PQclear(r);
-        gw_fail_db(c);
+    PGresult *r = gw_one_row(c, st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM "
+                                               GW_INSTANCE_FROM " WHERE i.id = $1", id),
+                             "instance");
+    if (!r)
         return;
-    }
     st_jw w;
     st_jw_init(&w);
     gw_instance_write(c->gw, &w, r, 0);

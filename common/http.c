@@ -804,16 +804,19 @@ int st_http_server_feed(st_http_server *s, const void *data, size_t n)
     pthread_once(&evthread_once, evthread_init);
     if (!s->feeder && feeder_setup(s) < 0)
         return -1;
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking from the start: a signal (libFuzzer's timeout alarm, say)
+     * must not be able to make connect() fail with EINTR. The connection
+     * completes once the server's loop accepts it, below. */
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c < 0)
         return -1;
-    if (connect(c, (struct sockaddr *)&s->feed_addr, sizeof s->feed_addr) < 0) {
+    if (connect(c, (struct sockaddr *)&s->feed_addr, sizeof s->feed_addr) < 0 &&
+        errno != EINPROGRESS && errno != EINTR) {
         close(c);
         return -1;
     }
     /* Write what fits without blocking, then say "no more"; loop the server
      * and drain its answers until it closes the connection. */
-    fcntl(c, F_SETFL, O_NONBLOCK);
     const char *p = data;
     size_t left = n;
     int shut = 0;
@@ -824,17 +827,15 @@ int st_http_server_feed(st_http_server *s, const void *data, size_t n)
             if (w > 0) {
                 p += w;
                 left -= (size_t)w;
-            } else if (w < 0 && errno != EAGAIN) {
-                left = 0;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN) {
+                left = 0; /* ENOTCONN: still connecting; try again next round */
             }
         }
-        if (left == 0 && !shut) {
-            shutdown(c, SHUT_WR);
+        if (left == 0 && !shut && shutdown(c, SHUT_WR) == 0)
             shut = 1;
-        }
         event_base_loop(s->feeder->base, EVLOOP_NONBLOCK);
         ssize_t r = read(c, sink, sizeof sink);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN))
             break;
         if (r < 0)
             usleep(50);

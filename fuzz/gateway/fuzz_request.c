@@ -11,6 +11,7 @@
 #include "stratus/log.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,9 @@ static st_http_server *server(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (st_http_server_feed(server(), data, size) < 0)
+    if (st_http_server_feed(server(), data, size) < 0) {
+        perror("st_http_server_feed");
         abort();
+    }
     return 0;
 }

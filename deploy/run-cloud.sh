@@ -26,6 +26,9 @@ stop_all() {
       rm -f "$home/$svc.pid"
     fi
   done
+  # The node agent leaves its VMMs running when it stops (a restarted agent
+  # adopts them); stopping this whole cloud ends them too.
+  pkill -TERM -f -- "--api-sock $home/node/" 2>/dev/null || true
   [ -d "$home/pg" ] && "$top/deploy/pg.sh" stop "$home/pg" || true
 }
 

@@ -128,6 +128,7 @@ void gwt_start(gwt *t, const char *tag, const char *const *settings)
     memset(t, 0, sizeof *t);
     t->conninfo = st_pg_fresh_db(tag);
     t->dir = st_tmpdir("gwt");
+    t->owns_dir = 1;
     st_random_token(t->internal_token);
     char *out = NULL;
     if (gwt_cli(t, "bootstrap-admin", "admin", ADMIN_PASSWORD "\n", &out) != 0)
@@ -174,6 +175,8 @@ void gwt_stop(gwt *t)
             st_proc_dump_log(&t->proc);
         }
     }
+    if (t->owns_dir)
+        st_rmtree(t->dir);
     free(t->conninfo);
     free(t->dir);
     t->conninfo = t->dir = NULL;

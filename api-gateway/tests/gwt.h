@@ -18,6 +18,7 @@ typedef struct gwt {
     st_proc billing;         /* the billing service (started by gwt_start only) */
     char billing_url[64];
     char internal_token[65];
+    int owns_dir;            /* gwt_start made dir: gwt_stop removes it */
     char base[64];
     char admin_token[128];   /* cloud admin, scoped to tenant "admin" */
     char admin_tenant[40];

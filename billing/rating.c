@@ -424,6 +424,33 @@ static int bucket_of(const buckets *b, long long wb)
     return wb >= 1 && wb <= b->n ? (int)wb - 1 : -1;
 }
 
+/*
+ * One result row's traffic: column 1 is the width_bucket() of its day or
+ * hour, columns col..col+2 the CPU cycles, bytes received and bytes sent.
+ * Adds the three lines, priced by the bucket's plan version in its usage
+ * month, and gives that month and version back (when asked) for the row's
+ * other lines.
+ * -1 when a quantity does not parse.
+ */
+static int add_traffic_lines(bl_invoice *inv, const buckets *bk, const PGresult *r, int row,
+                             const char *inst, int col, int64_t *month_out, int *ver_out)
+{
+    int b = bucket_of(bk, st_db_int(r, row, 1));
+    int64_t month = b >= 0 ? bk->month[b] : EPOCH_2000, q[3];
+    int ver = b >= 0 ? bk->ver[b] : -1;
+    if (month_out)
+        *month_out = month;
+    if (ver_out)
+        *ver_out = ver;
+    for (int k = 0; k < 3; k++)
+        if (parse_q(st_db_val(r, row, col + k), &q[k]) < 0)
+            return -1;
+    add_line(inv, inst, BL_ITEM_CPU, "", month, ver, q[0]);
+    add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
+    add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
+    return 0;
+}
+
 int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv)
 {
     memset(inv, 0, sizeof *inv);
@@ -486,15 +513,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
         goto out_days;
     for (int i = 0; i < PQntuples(r); i++) {
         const char *inst = PQgetvalue(r, i, 0);
-        int b = bucket_of(&bk, st_db_int(r, i, 1));
-        int64_t month = b >= 0 ? bk.month[b] : EPOCH_2000, q[3];
-        int ver = b >= 0 ? bk.ver[b] : -1;
-        for (int k = 0; k < 3; k++)
-            if (parse_q(st_db_val(r, i, 2 + k), &q[k]) < 0)
-                goto out_days;
-        add_line(inv, inst, BL_ITEM_CPU, "", month, ver, q[0]);
-        add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
-        add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
+        if (add_traffic_lines(inv, &bk, r, i, inst, 2, NULL, NULL) < 0)
+            goto out_days;
     }
     PQclear(r);
     r = st_db_q(db,
@@ -528,15 +548,10 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
             goto out_days;
         for (int i = 0; i < PQntuples(r); i++) {
             const char *inst = PQgetvalue(r, i, 0);
-            int b = bucket_of(&bk, st_db_int(r, i, 1));
-            int64_t month = b >= 0 ? bk.month[b] : EPOCH_2000, q[3];
-            int ver = b >= 0 ? bk.ver[b] : -1;
-            for (int k = 0; k < 3; k++)
-                if (parse_q(st_db_val(r, i, 3 + k), &q[k]) < 0)
-                    goto out_days;
-            add_line(inv, inst, BL_ITEM_CPU, "", month, ver, q[0]);
-            add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
-            add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
+            int64_t month;
+            int ver;
+            if (add_traffic_lines(inv, &bk, r, i, inst, 3, &month, &ver) < 0)
+                goto out_days;
             /* "{m1.small,m1.large}"; flavors hold no comma, brace or backslash. */
             char fl[1024];
             snprintf(fl, sizeof fl, "%s", PQgetvalue(r, i, 2));

@@ -42,8 +42,22 @@ static void h_keypair(st_http_req *r, void *arg)
         st_http_reply_json(r, 201, json_pack("{s:s}", "fingerprint", fp));
 }
 
+static void release_nothing(void *arg) { (void)arg; }
+
 static void h_echo(st_http_req *r, void *arg)
 {
+    /* the conditional-GET path of the instance list: If-None-Match parsing
+     * and replies that reference a shared buffer */
+    static const char page[] = "{\"instances\":[]}";
+    if (st_http_query(r, "conditional")) {
+        st_http_add_header(r, "ETag", "\"0123abcd\"");
+        if (st_http_etag_matches(r, "\"0123abcd\""))
+            st_http_reply_raw(r, 304, NULL, "", 0);
+        else
+            st_http_reply_ref(r, 200, "application/json", page, sizeof page - 1, release_nothing,
+                              NULL);
+        return;
+    }
     st_http_reply_json(r, 200, json_pack("{s:s?, s:s?, s:s?, s:s?}", "id", st_http_param(r, "id"),
                                          "user", st_http_param(r, "user_id"), "limit",
                                          st_http_query(r, "limit"), "marker",

@@ -101,6 +101,13 @@ void st_http_add_header(st_http_req *r, const char *name, const char *value);
 void st_http_reply_json(st_http_req *r, int status, json_t *body);
 void st_http_reply_raw(st_http_req *r, int status, const char *content_type, const void *buf,
                        size_t len);
+/* Replies with len bytes at buf without copying them; release(arg) runs
+ * once the connection no longer needs them (possibly on another thread). */
+void st_http_reply_ref(st_http_req *r, int status, const char *content_type, const void *buf,
+                       size_t len, void (*release)(void *arg), void *arg);
+/* 1 when the request's If-None-Match names etag (a quoted entity tag; weak
+ * and strong forms compare alike, as RFC 9110 says for GET) or is "*". */
+int st_http_etag_matches(const st_http_req *r, const char *etag);
 /* Replies with a JSON writer's text (jsonw.h) and frees the writer. */
 struct st_jw;
 void st_http_reply_jw(st_http_req *r, int status, struct st_jw *w);

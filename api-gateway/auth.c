@@ -110,10 +110,13 @@ int gw_authenticate(gw_ctx *c, const char *header)
                 "SELECT t.id, t.kind, t.user_id, u.name, t.tenant_id,"
                 " coalesce(m.role, CASE WHEN u.cloud_admin AND t.tenant_id IS NOT NULL"
                 "                       THEN 'admin' END),"
-                " u.cloud_admin, t.revoked_at IS NOT NULL, t.expires_at <= now(), u.disabled"
+                " u.cloud_admin, t.revoked_at IS NOT NULL, t.expires_at <= now(), u.disabled,"
+                " coalesce(v.version, 0), e.epoch"
                 " FROM iaas.tokens t JOIN iaas.users u ON u.id = t.user_id"
                 " LEFT JOIN iaas.memberships m ON m.tenant_id = t.tenant_id"
                 "  AND m.user_id = t.user_id"
+                " LEFT JOIN iaas.instance_list_versions v ON v.tenant_id = t.tenant_id"
+                " CROSS JOIN iaas.host_status_epoch e"
                 " WHERE t.token_sha256 = $1",
                 sha);
     if (!r) {
@@ -143,6 +146,8 @@ int gw_authenticate(gw_ctx *c, const char *header)
     copy(c->p.tenant_id, sizeof c->p.tenant_id, st_db_val(r, 0, 4));
     copy(c->p.role, sizeof c->p.role, st_db_val(r, 0, 5));
     c->p.cloud_admin = *st_db_val(r, 0, 6) == 't';
+    c->p.list_version = st_db_int(r, 0, 10);
+    c->p.host_epoch = st_db_int(r, 0, 11);
     PQclear(r);
     return 0;
 }

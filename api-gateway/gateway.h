@@ -17,6 +17,8 @@
 #include "stratus/http.h"
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef enum gw_access {
     GW_PUBLIC,       /* no token */
@@ -37,6 +39,9 @@ typedef struct gw_principal {
     char role[12];      /* role in tenant_id: "admin", "member", "reader" */
     int cloud_admin;
     char node_id[40];   /* for node credentials */
+    /* read with the token, in the same snapshot (listcache.c) */
+    long long list_version; /* of tenant_id's instance list */
+    long long host_epoch;   /* of host statuses cloud-wide */
 } gw_principal;
 
 typedef struct gw_config {
@@ -65,6 +70,7 @@ typedef struct gw {
     gw_config c;
     struct gw_route_arg *routes; /* what gw_route() allocated, freed by gw_routes_free() */
     gw_upstream images, billing;
+    struct gw_listcache *lists; /* rendered instance lists; NULL: off */
 } gw;
 
 typedef struct gw_ctx {
@@ -130,6 +136,30 @@ int gw_tenant_create(gw *g, st_db *db, const char *name, const char *description
 
 /* catalog.c */
 void gw_catalog_routes(gw *g);
+
+/* listcache.c: rendered instance-list pages, valid while the tenant's list
+ * version and the host-status epoch are unchanged and before expires_us. */
+typedef struct gw_list_body {
+    _Atomic int refs;
+    char *data; /* malloc'd, owned */
+    size_t len;
+    char etag[40]; /* quoted, from the body's SHA-256 */
+} gw_list_body;
+typedef struct gw_listcache gw_listcache;
+/* Takes ownership of data; the body starts with one reference. */
+gw_list_body *gw_list_body_new(char *data, size_t len);
+gw_list_body *gw_list_body_ref(gw_list_body *b);
+void gw_list_body_release(void *b); /* void * to serve as a free callback */
+gw_listcache *gw_listcache_new(size_t max_bytes);
+void gw_listcache_free(gw_listcache *lc);
+/* A new reference to the body under key for exactly (version, epoch) that
+ * has not expired at now_us (st_mono_us), or NULL. */
+gw_list_body *gw_listcache_get(gw_listcache *lc, const char *key, long long version,
+                               long long epoch, int64_t now_us);
+/* Stores b (taking a reference of its own) unless a newer render is there. */
+void gw_listcache_put(gw_listcache *lc, const char *key, long long version, long long epoch,
+                      int64_t expires_us, gw_list_body *b);
+size_t gw_listcache_bytes(gw_listcache *lc);
 
 /* instances.c */
 void gw_instance_routes(gw *g);

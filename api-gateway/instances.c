@@ -27,6 +27,7 @@
 #include "stratus/uuid.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,6 +442,32 @@ static void h_create(gw_ctx *c)
     }
 }
 
+/* The list cache's key: the tenant and every query parameter that shapes
+ * the page, each length-prefixed (-1: absent) so that no two different
+ * queries share a key. -1 when it does not fit (such a page is not cached). */
+static int list_key(char *out, size_t n, const char *tenant, const char *state,
+                    const char *name, const char *marker, const char *limit)
+{
+    int k = snprintf(out, n, "%s|%d:%s|%d:%s|%s|%s", tenant, state ? (int)strlen(state) : -1,
+                     state ? state : "", name ? (int)strlen(name) : -1, name ? name : "",
+                     marker ? marker : "-", limit);
+    return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+/* 200 with the page, or 304 when the client already holds it; releases b. */
+static void reply_list_body(gw_ctx *c, gw_list_body *b)
+{
+    st_http_add_header(c->req, "ETag", b->etag);
+    /* clients may keep the page but must ask again (If-None-Match) */
+    st_http_add_header(c->req, "Cache-Control", "private, no-cache");
+    if (st_http_etag_matches(c->req, b->etag)) {
+        gw_list_body_release(b);
+        st_http_reply_raw(c->req, 304, NULL, "", 0);
+        return;
+    }
+    st_http_reply_ref(c->req, 200, "application/json", b->data, b->len, gw_list_body_release, b);
+}
+
 static void h_list(gw_ctx *c)
 {
     char limit[16];
@@ -449,6 +476,20 @@ static void h_list(gw_ctx *c)
         return;
     const char *state = st_http_query(c->req, "state");
     const char *name = st_http_query(c->req, "name");
+    /* Taken before the database is read: an expiry counted from here is
+     * never later than the moment a host in the page would turn down. */
+    int64_t now = st_mono_us();
+    char key[512];
+    int cacheable = c->gw->lists &&
+                    list_key(key, sizeof key, c->p.tenant_id, state, name, marker, limit) == 0;
+    if (cacheable) {
+        gw_list_body *b =
+            gw_listcache_get(c->gw->lists, key, c->p.list_version, c->p.host_epoch, now);
+        if (b) {
+            reply_list_body(c, b);
+            return;
+        }
+    }
     if (marker) {
         PGresult *mk = st_db_q(c->db, "SELECT 1 FROM iaas.instances WHERE id = $1"
                                       " AND tenant_id = $2", marker, c->p.tenant_id);
@@ -474,13 +515,20 @@ static void h_list(gw_ctx *c)
         return;
     }
     int n = PQntuples(r);
+    /* the page is good until its first "up" host's heartbeat is too old */
+    long long up_for = -1, down_after = c->gw->c.node_down_after_s;
     st_jw w;
     st_jw_init(&w);
     st_jw_obj(&w);
     st_jw_key(&w, "instances");
     st_jw_arr(&w);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         gw_instance_write(c->gw, &w, r, i);
+        long long age;
+        if (st_db_bin_int(r, i, 17, &age) == 0 && age >= 0 && age <= down_after &&
+            (up_for < 0 || down_after - age < up_for))
+            up_for = down_after - age;
+    }
     st_jw_end(&w);
     /* a full page may have a successor: its marker is the last id */
     st_jw_key(&w, "next");
@@ -491,7 +539,17 @@ static void h_list(gw_ctx *c)
         st_jw_null(&w);
     st_jw_end(&w);
     PQclear(r);
-    st_http_reply_jw(c->req, 200, &w);
+    gw_list_body *b = gw_list_body_new(w.buf, w.len);
+    w.buf = NULL;
+    st_jw_free(&w);
+    if (!b) {
+        st_http_reply_error(c->req, 500, "internal", "out of memory");
+        return;
+    }
+    if (cacheable)
+        gw_listcache_put(c->gw->lists, key, c->p.list_version, c->p.host_epoch,
+                         up_for < 0 ? INT64_MAX : now + up_for * 1000000, b);
+    reply_list_body(c, b);
 }
 
 static void h_show(gw_ctx *c)

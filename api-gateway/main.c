@@ -13,6 +13,7 @@
  */
 #include "gateway.h"
 #include "stratus/log.h"
+#include "stratus/metrics.h"
 #include "stratus/service.h"
 #include "stratus/uuid.h"
 
@@ -43,6 +44,7 @@ static const st_config_key keys[] = {
     {"billing.url", "http://127.0.0.1:8083", "the billing service's API"},
     {"upstream.ca_file", "", "CA certificate for https backends (default: the system's)"},
     {"upstream.timeout_ms", "30000", "longest a call to a backend may take"},
+    {"instances.list_cache_mb", "64", "memory for rendered instance lists (0: render each time)"},
     {0},
 };
 
@@ -166,6 +168,8 @@ static int cmd_node_add(gw *g, const char *name)
     return rc < 0 ? 1 : 0;
 }
 
+static double cache_bytes(void *lists) { return (double)gw_listcache_bytes(lists); }
+
 /* Serves until SIGTERM/SIGINT; 0 on a clean stop. */
 static int serve(gw *g, st_http_opts *o)
 {
@@ -177,9 +181,17 @@ static int serve(gw *g, st_http_opts *o)
         st_error("http.config", "%s", err);
         return 1;
     }
+    long long mb = st_config_int(g->cfg, "instances.list_cache_mb");
+    if (mb > 0) {
+        g->lists = gw_listcache_new((size_t)mb << 20);
+        st_gauge_fn("gateway_instance_list_cache_bytes", "Memory the rendered instance lists"
+                    " hold, bytes.", "", cache_bytes, g->lists);
+    }
     register_routes(g);
     int rc = st_http_server_run(g->http) < 0 ? 1 : 0;
     st_http_server_free(g->http);
+    gw_listcache_free(g->lists);
+    g->lists = NULL;
     gw_routes_free(g);
     return rc;
 }

@@ -194,9 +194,21 @@ static void h_heartbeat(gw_ctx *c)
     snprintf(vs, sizeof vs, "%lld", v);
     snprintf(ms, sizeof ms, "%lld", m);
     snprintf(ds, sizeof ds, "%lld", d);
-    if (st_db_x(c->db, "UPDATE iaas.nodes SET hostname = $2, agent_version = $3, vcpus = $4,"
-                       " memory_mib = $5, disk_gib = $6, last_heartbeat = now() WHERE id = $1",
-                c->p.node_id, host, ver, vs, ms, ds) < 0) {
+    char down[16];
+    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    /* A host that may have been shown down (no heartbeat for nearly
+     * nodes.down_after) is up again: raise the host-status epoch in the same
+     * statement, so no cached instance list goes on showing it down. */
+    if (st_db_x(c->db, "WITH prev AS (SELECT id, last_heartbeat FROM iaas.nodes"
+                       "  WHERE id = $1 FOR UPDATE),"
+                       " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
+                       "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now()"
+                       "  FROM prev WHERE n.id = prev.id RETURNING prev.last_heartbeat IS NULL"
+                       "  OR prev.last_heartbeat < now() - ($7::int - 1) * interval '1 second'"
+                       "  AS revived)"
+                       " UPDATE iaas.host_status_epoch SET epoch = epoch + 1"
+                       " WHERE (SELECT revived FROM beat)",
+                c->p.node_id, host, ver, vs, ms, ds, down) < 0) {
         gw_fail_db(c);
         return;
     }

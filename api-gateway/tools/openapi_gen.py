@@ -151,10 +151,14 @@ add("POST", "/v1/instances", op("Create an instance", "tenant-write",
               "keypair": {"type": "string", "description": "keypair id or name"},
               "server_group": {"type": "string", "description": "server group id or name"}, "user_data": {"type": "string", "format": "byte", "maxLength": 65536}}, ["name", "flavor", "image"]),
     params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}, "description": "a retried create with the same key and body returns the first instance"}]))
-add("GET", "/v1/instances", op("The tenant's instances, oldest first, in pages", "tenant-read",
-    [ok(200, "a page; next is the marker for the following page, null at the end", obj({"instances": {"type": "array", "items": S("Instance")}, "next": nullable(UUID)}))],
+LIST_ETAG = {"ETag": {"description": "the page's entity tag (from its bytes: any gateway gives the same tag for the same page)", "schema": STR}}
+add("GET", "/v1/instances", op("The tenant's instances, oldest first, in pages; ETag; If-None-Match answers 304", "tenant-read",
+    [{"200": {"description": "a page; next is the marker for the following page, null at the end", "headers": LIST_ETAG,
+              "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("Instance")}, "next": nullable(UUID)})}}}},
+     {"304": {"description": "the page is unchanged since the ETag given", "headers": LIST_ETAG}}],
     params=[Q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"), Q("marker", UUID, "the previous page's next"),
-            Q("state", STR, "only instances in this state"), Q("name", STR, "only instances with this name")]))
+            Q("state", STR, "only instances in this state"), Q("name", STR, "only instances with this name"),
+            {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "ETags of pages the client holds; 304 when the page is one of them"}]))
 add("GET", "/v1/instances/{id}", op("An instance", "tenant-read", [ok(200, "the instance", S("Instance")), {"404": NF}], params=[P("id")]))
 add("DELETE", "/v1/instances/{id}", op("Delete an instance (deleting until its node confirms)", "tenant-write", [ok(202, "accepted"), {"404": NF}, {"409": CONF}], params=[P("id")]))
 add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active) or reboot (active)", "tenant-write",

@@ -6,7 +6,11 @@
 #
 # BUILD_DIR (default build-bench) is configured Release without sanitizers
 # if it does not exist. Measures:
-#   1. GET /v1/instances, authenticated, a tenant with 100 instances
+#   1. GET /v1/instances, authenticated, a tenant with 100 instances: the
+#      page unchanged between requests (the gateway reuses its rendered page
+#      after the per-request database check), the same with If-None-Match
+#      (304), and a second gateway with the list cache off (every request
+#      renders the page from the database)
 #   2. POST /v1/auth/tokens (argon2id at the production parameters)
 # and nginx serving each response's bytes as a static file.
 set -euo pipefail
@@ -26,6 +30,7 @@ work=$(mktemp -d /tmp/stratus-bench-gw.XXXXXX)
 chmod 755 "$work" # the postgres user must reach the cluster under it
 cleanup() {
   [ -n "${gwpid:-}" ] && kill "$gwpid" 2>/dev/null || true
+  [ -n "${gw2pid:-}" ] && kill "$gw2pid" 2>/dev/null || true
   [ -n "${imgpid:-}" ] && kill "$imgpid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   "$top/deploy/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true
@@ -54,8 +59,15 @@ for _ in $(seq 100); do [ -s "$work/img-port" ] && break; sleep 0.05; done
   --set quota.instances=1000 --set quota.vcpus=1000 --set quota.memory_mib=10000000 \
   2>"$work/gw.log" &
 gwpid=$!
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+# the same gateway with the list cache off, on the same database
+"$gw" --set images.url="http://127.0.0.1:$(cat "$work/img-port")" --set auth.internal_token="$internal" \
+  --listen 127.0.0.1:0 --port-file "$work/port2" --set http.access_log=false \
+  --set http.threads="$threads" --set db.pool_size=$((threads * 2)) \
+  --set instances.list_cache_mb=0 2>"$work/gw2.log" &
+gw2pid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && [ -s "$work/port2" ] && break; sleep 0.05; done
 base="http://127.0.0.1:$(cat "$work/port")"
+base2="http://127.0.0.1:$(cat "$work/port2")"
 j() { curl -sf -H 'Content-Type: application/json' "$@"; }
 tok() { python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
 admin=$(j -X POST "$base/v1/auth/tokens" -d '{"name":"admin","password":"bench-admin-password"}' | tok)
@@ -79,6 +91,10 @@ for i in $(seq 100); do
 done
 mkdir -p "$work/www"
 j -H "Authorization: Bearer $user" "$base/v1/instances" >"$work/www/list.json"
+etag=$(curl -sf -o /dev/null -D - -H "Authorization: Bearer $user" "$base/v1/instances" |
+  awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')
+cmp -s "$work/www/list.json" <(j -H "Authorization: Bearer $user" "$base2/v1/instances") ||
+  { echo "the two gateways disagree on the list"; exit 1; }
 count=$(python3 -c 'import json; print(len(json.load(open("'"$work/www/list.json"'"))["instances"]))')
 j -X POST "$base/v1/auth/tokens" -d '{"name":"bench-user","password":"bench-password"}' >"$work/www/token.json"
 
@@ -137,14 +153,19 @@ run() { # label, wrk args...
 echo "machine: $(nproc) cores; wrk -t2 -c$conns -d${secs}s; gateway http.threads=$threads"
 echo "GET /v1/instances: $count instances, $(stat -c %s "$work/www/list.json") bytes"
 tick=$(getconf CLK_TCK)
-g0=$(cpu_of "$gwpid"); p0=$(cpu_of $(pg_pids))
-run "stratus-gateway GET /v1/instances (auth)" -H "Authorization: Bearer $user" "$base/v1/instances"
-ours=$(cat "$work/last")
-g1=$(cpu_of "$gwpid"); p1=$(cpu_of $(pg_pids))
-python3 -c "
-n = $ours * $secs
+# measured GATEWAY_PID LABEL WRK-ARGS...: a run, then the CPU it cost per request
+measured() {
+  local pid=$1 g0 p0 g1 p1; shift
+  g0=$(cpu_of "$pid"); p0=$(cpu_of $(pg_pids))
+  run "$@"
+  g1=$(cpu_of "$pid"); p1=$(cpu_of $(pg_pids))
+  python3 -c "
+n = $(cat "$work/last") * $secs
 print('  CPU per request: gateway %.0f us, postgres %.0f us (of %d cores)' %
       (($g1 - $g0) / $tick / n * 1e6, ($p1 - $p0) / $tick / n * 1e6, $(nproc)))"
+}
+measured "$gwpid" "stratus-gateway GET /v1/instances (auth)" -H "Authorization: Bearer $user" "$base/v1/instances"
+ours=$(cat "$work/last")
 if [ -n "${PROFILE:-}" ]; then # PROFILE=1: a system-wide perf profile of the list load
   wrk -t2 -c"$conns" -d20s -H "Authorization: Bearer $user" "$base/v1/instances" >/dev/null &
   wrkpid=$!
@@ -152,9 +173,16 @@ if [ -n "${PROFILE:-}" ]; then # PROFILE=1: a system-wide perf profile of the li
   perf record -a -g -o "${PROFILE_OUT:-/tmp/stratus-gw.perf}" -- sleep 8 >/dev/null 2>&1
   wait "$wrkpid"
 fi
+run "same, If-None-Match: its ETag (304)" -H "Authorization: Bearer $user" \
+  -H "If-None-Match: $etag" "$base/v1/instances"
+revalidate=$(cat "$work/last")
+measured "$gw2pid" "same, list cache off (render every time)" -H "Authorization: Bearer $user" "$base2/v1/instances"
+render=$(cat "$work/last")
 run "nginx static list.json (same bytes)" "$nbase/list.json"
 theirs=$(cat "$work/last")
-python3 -c "print('  gateway / nginx = %.1f%%' % (100*$ours/$theirs))"
+python3 -c "print('  gateway / nginx = %.1f%% (page reused), %.1f%% (rendered every time)' % (100*$ours/$theirs, 100*$render/$theirs))"
+run "nginx, If-None-Match: its ETag (304)" -H "If-None-Match: $(curl -sf -o /dev/null -D - "$nbase/list.json" | awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')" "$nbase/list.json"
+python3 -c "print('  gateway / nginx = %.1f%% (304)' % (100*$revalidate/$(cat "$work/last")))"
 echo "POST /v1/auth/tokens: argon2id t=2 m=19456 KiB, $(stat -c %s "$work/www/token.json") bytes"
 run "stratus-gateway POST /v1/auth/tokens" -s "$work/post.lua" "$base/v1/auth/tokens"
 ours=$(cat "$work/last")

@@ -24,6 +24,7 @@
 #include "stratus/metrics.h"
 #include "stratus/timefmt.h"
 #include "stratus/crypto.h"
+#include "stratus/netaddr.h"
 #include "stratus/uuid.h"
 
 #include <arpa/inet.h>
@@ -85,6 +86,8 @@ struct st_http_server {
     SSL_CTX *ssl;
     worker *workers;
     struct event_base *main_base;
+    st_cidr *trusted; /* http.trusted_proxies */
+    int ntrusted;
     worker *feeder; /* st_http_server_feed()'s private worker */
     int feed_fd;
     struct sockaddr_in feed_addr;
@@ -101,7 +104,8 @@ struct st_http_req {
     char *pvals[MAX_PARAMS];
     int nparams;
     char reqid[65];
-    char peer[64];
+    char peer[64]; /* the client: the TCP peer, or who a trusted proxy says */
+    char via[64];  /* the TCP peer when it is a trusted proxy, else "" */
     char *body;
     size_t body_len;
     int body_loaded;
@@ -494,6 +498,36 @@ static void count_request(st_http_req *r, double secs)
         st_metric_observe(r->route->duration, secs);
 }
 
+/* Sets r->peer to the client's address; when the TCP peer is a trusted
+ * proxy, from X-Forwarded-For (all of its headers, in order). */
+static void client_of(const st_http_server *s, struct evhttp_request *ev, const char *tcp_peer,
+                      st_http_req *r)
+{
+    if (s->ntrusted == 0 || !st_cidr_match(s->trusted, s->ntrusted, tcp_peer)) {
+        snprintf(r->peer, sizeof r->peer, "%s", tcp_peer);
+        return;
+    }
+    char xff[2048] = "";
+    size_t len = 0;
+    int any = 0, whole = 1;
+    struct evkeyval *h;
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(ev), next) {
+        if (evutil_ascii_strcasecmp(h->key, "X-Forwarded-For") != 0)
+            continue;
+        int n = snprintf(xff + len, sizeof xff - len, "%s%s", any ? "," : "", h->value);
+        any = 1;
+        if (n < 0 || (size_t)n >= sizeof xff - len) {
+            whole = 0;
+            break;
+        }
+        len += (size_t)n;
+    }
+    /* a header too long to hold whole is not believed at all */
+    st_client_address(s->trusted, s->ntrusted, tcp_peer, any && whole ? xff : NULL, r->peer,
+                      sizeof r->peer);
+    snprintf(r->via, sizeof r->via, "%s", tcp_peer);
+}
+
 /* A fresh request id: a UUID from random bytes drawn a batch at a time per
  * thread, which spares a getrandom() call on every request. */
 static void request_id(char out[ST_UUID_LEN + 1])
@@ -526,7 +560,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     ev_uint16_t peer_port = 0;
     if (conn)
         evhttp_connection_get_peer(conn, &peer_addr, &peer_port);
-    snprintf(r.peer, sizeof r.peer, "%s", peer_addr ? peer_addr : "");
+    client_of(s, ev, peer_addr ? peer_addr : "", &r);
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -619,10 +653,10 @@ done:;
     count_request(&r, secs);
     if (s->o.access_log && st_log_enabled(ST_LOG_INFO))
         st_log_fields(ST_LOG_INFO, "http.request",
-                      json_pack("{s:s, s:s, s:i, s:f, s:I, s:s, s:s}", "method", r.method,
+                      json_pack("{s:s, s:s, s:i, s:f, s:I, s:s, s:s, s:s*}", "method", r.method,
                                 "path", r.path ? r.path : "", "status", r.status, "ms",
                                 secs * 1000.0, "bytes", (json_int_t)r.resp_bytes, "request_id",
-                                r.reqid, "peer", r.peer));
+                                r.reqid, "peer", r.peer, "via", r.via[0] ? r.via : NULL));
     for (int i = 0; i < r.nparams; i++)
         free(r.pvals[i]);
     evhttp_clear_headers(&r.query);
@@ -651,6 +685,14 @@ st_http_server *st_http_server_new(const st_http_opts *o, char *err, size_t errl
         s->o.timeout_s = 30;
     for (int i = 0; i < MAX_LISTENERS; i++)
         s->fds[i] = -1;
+    char perr[200];
+    s->ntrusted = st_cidr_parse_list(o->trusted_proxies, &s->trusted, perr, sizeof perr);
+    if (s->ntrusted < 0) {
+        snprintf(err, errlen, "http.trusted_proxies: %s", perr);
+        s->ntrusted = 0;
+        st_http_server_free(s);
+        return NULL;
+    }
     if (s->tls_cert || s->tls_key) {
         if (!s->tls_cert || !s->tls_key) {
             snprintf(err, errlen, "TLS needs both a certificate and a key");
@@ -974,6 +1016,7 @@ void st_http_server_free(st_http_server *s)
             event_base_free(s->workers[i].base);
     }
     free(s->workers);
+    free(s->trusted);
     if (s->feeder) {
         evhttp_free(s->feeder->http);
         event_base_free(s->feeder->base);

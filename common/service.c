@@ -25,6 +25,7 @@ void st_service_http_opts(const st_config *c, st_http_opts *o)
         .max_body = (size_t)st_config_int(c, "http.max_body"),
         .timeout_s = (int)st_config_int(c, "http.timeout"),
         .access_log = st_config_bool(c, "http.access_log"),
+        .trusted_proxies = st_config_str(c, "http.trusted_proxies"),
     };
 }
 

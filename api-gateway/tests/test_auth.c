@@ -187,6 +187,35 @@ static void test_signins_are_rate_limited_per_address(void)
     gwt_stop(&g2);
 }
 
+/* Behind a load balancer (http.trusted_proxies) the limit is per client the
+ * balancer names, not per balancer; clients cannot dodge it by writing
+ * their own X-Forwarded-For. */
+static void test_signin_limits_behind_a_trusted_proxy_are_per_client(void)
+{
+    gwt g2;
+    const char *set[] = {"auth.signin_ip_limit=3", "http.trusted_proxies=127.0.0.0/8", NULL};
+    gwt_start(&g2, "gw_auth_xff", set); /* its own sign-in counts for 127.0.0.1 */
+    char url[128];
+    snprintf(url, sizeof url, "%s/v1/auth/tokens", g2.base);
+    char *b = st_jsonf("{s:s, s:s}", "name", "admin", "password", "admin-password-1");
+    const char *c1[] = {"X-Forwarded-For: 203.0.113.7", NULL};
+    const char *c1_spoofed[] = {"X-Forwarded-For: 198.51.100.99, 203.0.113.7", NULL};
+    const char *c2[] = {"X-Forwarded-For: 203.0.113.8", NULL};
+    long want[] = {201, 201, 201, 429};
+    st_resp r;
+    for (int i = 0; i < 4; i++) {
+        st_http(&r, "POST", url, NULL, b, i % 2 ? c1_spoofed : c1);
+        ST_ASSERT_INT_EQ(r.status, want[i]);
+        st_resp_free(&r);
+    }
+    /* another client behind the same balancer is not held back */
+    st_http(&r, "POST", url, NULL, b, c2);
+    ST_ASSERT_INT_EQ(r.status, 201);
+    st_resp_free(&r);
+    free(b);
+    gwt_stop(&g2);
+}
+
 static void test_roles_limit_what_a_user_may_do(void)
 {
     char *kp = st_jsonf("{s:s, s:s}", "name", "k-role",
@@ -283,6 +312,8 @@ static CU_TestInfo tests[] = {
     {"API keys work until revoked, only by their owner", test_api_keys_work_until_revoked},
     {"failed sign-ins are rate limited per user name", test_failed_signins_are_rate_limited_per_user},
     {"sign-ins are rate limited per source address", test_signins_are_rate_limited_per_address},
+    {"behind a trusted proxy the sign-in limit is per client",
+     test_signin_limits_behind_a_trusted_proxy_are_per_client},
     {"roles limit what a user may do, and changes apply at once", test_roles_limit_what_a_user_may_do},
     {"node and user credentials do not open each other's API", test_node_and_user_credentials_do_not_mix},
     {"a password change signs out other sessions", test_password_change_signs_out_other_sessions},

@@ -19,7 +19,7 @@ typedef struct srv {
     int rc;
 } srv;
 
-static srv plain, tls;
+static srv plain, tls, proxied;
 static char *tmp;
 
 static void h_echo(st_http_req *r, void *arg)
@@ -39,6 +39,11 @@ static void h_json(st_http_req *r, void *arg)
 
 static void h_forgets(st_http_req *r, void *arg) {}
 
+static void h_peer(st_http_req *r, void *arg)
+{
+    st_http_reply_json(r, 200, json_pack("{s:s}", "peer", st_http_peer(r)));
+}
+
 static int healthy = 1;
 static int health(void *arg, char *msg, size_t n)
 {
@@ -54,12 +59,12 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int start(srv *s, const char *cert, const char *key)
+static int start(srv *s, const char *cert, const char *key, const char *trusted)
 {
     char err[512];
     st_http_opts o = {.listen = "127.0.0.1:0", .threads = 2, .max_body = 4096,
                       .tls_cert = cert, .tls_key = key, .health = health,
-                      .no_signals = 1};
+                      .no_signals = 1, .trusted_proxies = trusted};
     s->s = st_http_server_new(&o, err, sizeof err);
     if (!s->s) {
         fprintf(stderr, "server: %s\n", err);
@@ -69,6 +74,7 @@ static int start(srv *s, const char *cert, const char *key)
     st_http_route(s->s, "DELETE /v1/things/{id}", h_echo, NULL);
     st_http_route(s->s, "POST /v1/things", h_json, NULL);
     st_http_route(s->s, "GET /v1/forgets", h_forgets, NULL);
+    st_http_route(s->s, "GET /v1/peer", h_peer, NULL);
     pthread_create(&s->th, NULL, run, s);
     for (int i = 0; i < 500 && !st_http_server_port(s->s); i++)
         usleep(2000);
@@ -101,13 +107,16 @@ static int suite_init(void)
     char cert[512], key[512];
     snprintf(cert, sizeof cert, "%s/cert.pem", tmp);
     snprintf(key, sizeof key, "%s/key.pem", tmp);
-    return start(&plain, NULL, NULL) || start(&tls, cert, key);
+    /* proxied: loopback and 10.0.0.0/8 are load balancers it believes */
+    return start(&plain, NULL, NULL, NULL) || start(&tls, cert, key, NULL) ||
+           start(&proxied, NULL, NULL, "127.0.0.1/32, 10.0.0.0/8");
 }
 
 static int suite_clean(void)
 {
     stop(&plain);
     stop(&tls);
+    stop(&proxied);
     st_rmtree(tmp);
     free(tmp);
     return 0;
@@ -240,6 +249,56 @@ static void test_https_serves_the_same_routes(void)
     st_resp_free(&r);
 }
 
+/* The client address srv s sees for a request with these X-Forwarded-For
+ * headers (NULL-terminated "X-Forwarded-For: ..." lines); malloc'd. */
+static char *peer_seen(const srv *s, const char *const *headers)
+{
+    st_resp r;
+    st_http(&r, "GET", url(s, "/v1/peer"), NULL, NULL, headers);
+    CU_ASSERT_EQUAL(r.status, 200);
+    char *p = strdup(r.json ? json_string_value(json_object_get(r.json, "peer")) : "?");
+    st_resp_free(&r);
+    return p;
+}
+
+#define ASSERT_PEER(srv_, want, ...)                                                           \
+    do {                                                                                       \
+        const char *h_[] = {__VA_ARGS__, NULL};                                                \
+        char *p_ = peer_seen(srv_, h_);                                                        \
+        ST_ASSERT_STR_EQ(p_, want);                                                            \
+        free(p_);                                                                              \
+    } while (0)
+
+static void test_client_address_behind_trusted_proxies(void)
+{
+    /* no trusted proxies: the header is anyone's to write, and ignored */
+    ASSERT_PEER(&plain, "127.0.0.1", "X-Forwarded-For: 203.0.113.7");
+    /* from a trusted proxy: the rightmost hop it did not add itself */
+    ASSERT_PEER(&proxied, "203.0.113.7", "X-Forwarded-For: 203.0.113.7");
+    ASSERT_PEER(&proxied, "203.0.113.7", "X-Forwarded-For: 198.51.100.1, 203.0.113.7");
+    ASSERT_PEER(&proxied, "203.0.113.7", "X-Forwarded-For: 203.0.113.7, 10.1.2.3");
+    ASSERT_PEER(&proxied, "203.0.113.7", "X-Forwarded-For: 198.51.100.1",
+                "X-Forwarded-For: 203.0.113.7, 10.9.9.9");
+    /* spellings proxies use: ports, brackets, v4 in v6 */
+    ASSERT_PEER(&proxied, "203.0.113.7", "X-Forwarded-For: 203.0.113.7:5123");
+    ASSERT_PEER(&proxied, "2001:db8::1", "X-Forwarded-For: [2001:DB8::1]:443");
+    ASSERT_PEER(&proxied, "203.0.113.9", "X-Forwarded-For: ::ffff:203.0.113.9");
+    /* malformed entries stop the walk at the last address known good */
+    ASSERT_PEER(&proxied, "10.1.2.3", "X-Forwarded-For: 203.0.113.7, bogus, 10.1.2.3");
+    ASSERT_PEER(&proxied, "127.0.0.1", "X-Forwarded-For: not-an-address");
+    ASSERT_PEER(&proxied, "127.0.0.1", "X-Forwarded-For: ");
+    /* every hop trusted: the leftmost */
+    ASSERT_PEER(&proxied, "10.0.0.5", "X-Forwarded-For: 10.0.0.5, 10.0.0.6");
+    /* no header: the proxy itself */
+    ASSERT_PEER(&proxied, "127.0.0.1", "X-Other: 1");
+    /* a range that does not parse stops the server from starting */
+    char err[256];
+    st_http_opts o = {.listen = "127.0.0.1:0", .threads = 1, .no_signals = 1,
+                      .trusted_proxies = "10.0.0.0/33"};
+    CU_ASSERT_PTR_NULL(st_http_server_new(&o, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "http.trusted_proxies"));
+}
+
 static void test_plain_http_refused_off_loopback(void)
 {
     char err[256];
@@ -259,6 +318,7 @@ static CU_TestInfo tests[] = {
     {"/healthz reflects health, /metrics counts requests", test_healthz_and_metrics},
     {"HTTPS serves the same routes", test_https_serves_the_same_routes},
     {"plain HTTP off loopback is refused", test_plain_http_refused_off_loopback},
+    {"the client address behind trusted proxies", test_client_address_behind_trusted_proxies},
     CU_TEST_INFO_NULL,
 };
 

@@ -5,6 +5,7 @@
 #include "stratus/json.h"
 #include "stratus/jsonw.h"
 #include "stratus/metrics.h"
+#include "stratus/netaddr.h"
 #include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
@@ -232,7 +233,56 @@ static void test_json_writer_output_parses_back(void)
     st_jw_free(&w);
 }
 
+static void test_cidr_lists_and_matching(void)
+{
+    st_cidr *c;
+    char err[200];
+    int n = st_cidr_parse_list(" 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32,, 172.16.0.0/12", &c, err,
+                               sizeof err);
+    ST_ASSERT_INT_EQ(n, 4);
+    CU_ASSERT_TRUE(st_cidr_match(c, n, "10.255.1.2"));
+    CU_ASSERT_FALSE(st_cidr_match(c, n, "11.0.0.1"));
+    CU_ASSERT_TRUE(st_cidr_match(c, n, "192.0.2.1"));
+    CU_ASSERT_FALSE(st_cidr_match(c, n, "192.0.2.2"));
+    CU_ASSERT_TRUE(st_cidr_match(c, n, "2001:db8:ffff::9"));
+    CU_ASSERT_FALSE(st_cidr_match(c, n, "2001:db9::1"));
+    CU_ASSERT_TRUE(st_cidr_match(c, n, "172.31.255.255"));
+    CU_ASSERT_FALSE(st_cidr_match(c, n, "172.32.0.0"));
+    CU_ASSERT_TRUE(st_cidr_match(c, n, "::ffff:10.0.0.1")); /* v4 in v6 is v4 */
+    CU_ASSERT_FALSE(st_cidr_match(c, n, "garbage"));
+    CU_ASSERT_FALSE(st_cidr_match(c, n, ""));
+    free(c);
+    ST_ASSERT_INT_EQ(st_cidr_parse_list("", &c, err, sizeof err), 0);
+    CU_ASSERT_PTR_NULL(c);
+    ST_ASSERT_INT_EQ(st_cidr_parse_list("0.0.0.0/0", &c, err, sizeof err), 1);
+    CU_ASSERT_TRUE(st_cidr_match(c, 1, "198.51.100.3"));
+    CU_ASSERT_FALSE(st_cidr_match(c, 1, "::1"));
+    free(c);
+    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "::/129", "host.example",
+                         "10.0.0.0/8/8", "1.2.3"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        ST_ASSERT_INT_EQ(st_cidr_parse_list(bad[i], &c, err, sizeof err), -1);
+        CU_ASSERT_PTR_NULL(c);
+        CU_ASSERT_TRUE(err[0] != 0);
+    }
+    /* the client address: only a trusted peer's header is read */
+    st_cidr *t;
+    n = st_cidr_parse_list("10.0.0.0/8", &t, err, sizeof err);
+    char out[64];
+    st_client_address(t, n, "198.51.100.1", "203.0.113.7", out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "198.51.100.1");
+    st_client_address(t, n, "10.0.0.1", "1.1.1.1, 203.0.113.7, 10.0.0.2", out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "203.0.113.7");
+    st_client_address(t, n, "10.0.0.1", NULL, out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "10.0.0.1");
+    st_client_address(t, n, "10.0.0.1", ",", out, sizeof out);
+    ST_ASSERT_STR_EQ(out, "10.0.0.1");
+    free(t);
+}
+
 static CU_TestInfo tests[] = {
+    {"netaddr: CIDR lists, matching, the client behind proxies", test_cidr_lists_and_matching},
     {"json writer: escaping, nesting and separators parse back", test_json_writer_output_parses_back},
     {"config: defaults < file < environment < set", test_config_layers},
     {"config: an unknown key is an error naming the line", test_config_unknown_key_is_an_error},

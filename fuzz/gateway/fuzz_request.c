@@ -1,8 +1,9 @@
 /*
  * Whole HTTP requests, as bytes from a hostile client, through the real
  * request path: libevent's parser, common/http.c's routing, percent-decoding,
- * query parsing, request IDs and JSON body handling, and the gateway's body
- * validators. Handlers here need no database: they validate and echo.
+ * query parsing, request IDs, X-Forwarded-For from a trusted proxy, JSON
+ * body handling and the gateway's body validators. Handlers here need no
+ * database: they validate and echo.
  */
 #include "gateway.h"
 #include "sshkey.h"
@@ -71,8 +72,10 @@ static st_http_server *server(void)
         return s;
     st_log_init("fuzz", ST_LOG_ERROR);
     char err[256];
+    /* the feed connects from loopback: trusting it makes X-Forwarded-For
+     * reach the client-address parser */
     st_http_opts o = {.listen = "127.0.0.1:0", .threads = 1, .max_body = 64 * 1024,
-                      .no_signals = 1};
+                      .no_signals = 1, .trusted_proxies = "127.0.0.0/8, 10.0.0.0/8, fd00::/8"};
     s = st_http_server_new(&o, err, sizeof err);
     if (!s)
         abort();

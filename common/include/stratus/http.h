@@ -46,6 +46,9 @@ typedef struct st_http_opts {
     int timeout_s;            /* per-connection read/write timeout */
     int access_log;           /* one log line per request */
     int no_signals;           /* do not handle SIGTERM/SIGINT (several servers in a process) */
+    /* Load balancers whose X-Forwarded-For is believed ("10.0.0.0/8,::1"):
+     * st_http_peer() is then the client they name (netaddr.h). */
+    const char *trusted_proxies;
     /* /healthz: return 0 when healthy, else fill msg. NULL: always healthy. */
     int (*health)(void *arg, char *msg, size_t msglen);
     void *health_arg;
@@ -83,7 +86,9 @@ const char *st_http_query(const st_http_req *r, const char *name); /* ?name= */
 const char *st_http_query_string(const st_http_req *r); /* raw, after '?'; NULL if none */
 const char *st_http_header(const st_http_req *r, const char *name);
 const char *st_http_request_id(const st_http_req *r);
-const char *st_http_peer(const st_http_req *r); /* client address, text */
+/* The client's address, text: the TCP peer, or the client a trusted proxy
+ * names (st_http_opts.trusted_proxies). */
+const char *st_http_peer(const st_http_req *r);
 /* Body bytes (NUL-terminated copy owned by the request) and length. */
 const char *st_http_body(st_http_req *r, size_t *len);
 /*

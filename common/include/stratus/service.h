@@ -28,6 +28,7 @@
     {"http.timeout", "30", "idle connection timeout, seconds"},                                \
     {"http.access_log", "true", "log one line per request"},                                   \
     {"http.allow_insecure", "false", "allow plain HTTP on non-loopback addresses"},            \
+    {"http.trusted_proxies", "", "load balancers whose X-Forwarded-For names the client (CIDRs)"}, \
     {"tls.cert", "", "PEM certificate chain; enables HTTPS"},                                  \
     {"tls.key", "", "PEM private key for tls.cert"},                                           \
     {"log.level", "info", "debug, info, warn or error"},                                       \

@@ -221,4 +221,7 @@ void gw_billing_routes(gw *g);
 /* openapi.c */
 void gw_openapi_routes(gw *g);
 
+/* dashboard.c: the web dashboard's files, GET / redirecting to it */
+void gw_dashboard_routes(gw *g);
+
 #endif

@@ -87,6 +87,7 @@ static int register_routes(gw *g)
     gw_server_group_routes(g);
     gw_billing_routes(g);
     gw_openapi_routes(g);
+    gw_dashboard_routes(g);
     return 0;
 }
 

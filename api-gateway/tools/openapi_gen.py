@@ -90,6 +90,13 @@ add("GET", "/healthz", op("Health: 200 when the database is reachable, else 503"
 add("GET", "/metrics", op("Prometheus metrics (text exposition format)", "public",
     [{"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}}]))
 add("GET", "/v1/openapi.json", op("This document", "public", [ok(200, "the OpenAPI description", {"type": "object"})]))
+DASH_HDRS = {h: {"schema": STR} for h in ("ETag", "Content-Security-Policy", "X-Frame-Options", "Referrer-Policy")}
+add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}}}]))
+for f, ctype, what in (("", "text/html", "the page"), ("app.js", "text/javascript", "its script"),
+                       ("style.css", "text/css", "its style sheet"), ("favicon.svg", "image/svg+xml", "its icon")):
+    add("GET", "/dashboard/" + f, op("The web dashboard: " + what + " (built into the gateway; ETag, strict CSP)", "public",
+        [{"200": {"description": what, "headers": DASH_HDRS, "content": {ctype: {"schema": STR}}}},
+         {"304": {"description": "unchanged since the ETag given", "headers": DASH_HDRS}}]))
 add("POST", "/v1/auth/tokens", op("Sign in: name and password for a bearer token", "public",
     [ok(201, "signed in", S("Token")), {"401": ERR("wrong name or password, or not a member of the tenant")}, {"429": ERR("too many attempts; see Retry-After")}],
     body=obj({"name": STR, "password": STR, "tenant": {"type": "string", "description": "tenant name or id to scope the token to; default: the user's only tenant"}}, ["name", "password"])))
@@ -223,7 +230,7 @@ add("GET", "/v1/instances/{id}/console", op("The instance's recent console outpu
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",
-  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, /metrics and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
+  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, /metrics, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
  "servers": [{"url": "/"}],
  "security": [{"bearer": []}],
  "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},

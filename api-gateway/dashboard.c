@@ -1,0 +1,101 @@
+/*
+ * dashboard.c - serves the web dashboard (the files of dashboard/: HTML, CSS, vanilla
+ * JavaScript), compiled into the binary at build time so a gateway needs no
+ * files at run time and every gateway serves the same bytes.
+ *
+ * The dashboard is a client of the public /v1 API like any other: it holds
+ * no privilege, and these routes are public. Each file is its own fixed
+ * route (the router answers 404 for any other name under /dashboard/, and
+ * no path parameter ever reaches a file lookup). Every reply carries
+ *   - an ETag from the file's SHA-256, answered 304 on If-None-Match, with
+ *     Cache-Control: no-cache (browsers revalidate, so an upgraded gateway's
+ *     files are seen at once);
+ *   - a Content-Security-Policy that allows scripts, styles, images and
+ *     fetches from this origin only and nothing inline, so injected markup
+ *     cannot run (app.js also writes API data with textContent only);
+ *   - X-Frame-Options DENY and frame-ancestors 'none' (no clickjacking),
+ *     Referrer-Policy no-referrer and X-Content-Type-Options nosniff.
+ * GET / redirects to /dashboard/.
+ */
+#include "gateway.h"
+#include "stratus/crypto.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const char gw_dash_index_html[], gw_dash_app_js[], gw_dash_style_css[],
+    gw_dash_favicon_svg[];
+extern const unsigned long gw_dash_index_html_len, gw_dash_app_js_len, gw_dash_style_css_len,
+    gw_dash_favicon_svg_len;
+
+#define DASH_CSP                                                                               \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';"                 \
+    " connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none';"                \
+    " form-action 'self'; frame-ancestors 'none'"
+
+typedef struct dash_file {
+    const char *route; /* "GET /dashboard/app.js" */
+    const char *type;
+    const char *data;
+    const unsigned long *len;
+    char etag[20]; /* quoted, the first 16 hex digits of the SHA-256 */
+} dash_file;
+
+static dash_file files[] = {
+    {"GET /dashboard/", "text/html; charset=utf-8", gw_dash_index_html, &gw_dash_index_html_len,
+     ""},
+    {"GET /dashboard/app.js", "text/javascript; charset=utf-8", gw_dash_app_js,
+     &gw_dash_app_js_len, ""},
+    {"GET /dashboard/style.css", "text/css; charset=utf-8", gw_dash_style_css,
+     &gw_dash_style_css_len, ""},
+    {"GET /dashboard/favicon.svg", "image/svg+xml", gw_dash_favicon_svg, &gw_dash_favicon_svg_len,
+     ""},
+};
+#define NFILES (sizeof files / sizeof *files)
+
+static void security_headers(st_http_req *r)
+{
+    st_http_add_header(r, "Content-Security-Policy", DASH_CSP);
+    st_http_add_header(r, "X-Frame-Options", "DENY");
+    st_http_add_header(r, "Referrer-Policy", "no-referrer");
+    st_http_add_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+static void h_file(gw_ctx *c)
+{
+    const char *pattern = st_http_route_pattern(c->req);
+    const dash_file *f = NULL;
+    for (size_t i = 0; i < NFILES && !f; i++)
+        if (!strcmp(files[i].route + 4, pattern))
+            f = &files[i];
+    if (!f) { /* only our own routes reach here */
+        st_http_reply_error(c->req, 404, "not_found", "no such file");
+        return;
+    }
+    security_headers(c->req);
+    st_http_add_header(c->req, "ETag", f->etag);
+    st_http_add_header(c->req, "Cache-Control", "no-cache");
+    if (st_http_etag_matches(c->req, f->etag)) {
+        st_http_reply_raw(c->req, 304, NULL, "", 0);
+        return;
+    }
+    st_http_reply_raw(c->req, 200, f->type, f->data, *f->len);
+}
+
+static void h_root(gw_ctx *c)
+{
+    security_headers(c->req);
+    st_http_add_header(c->req, "Location", "/dashboard/");
+    st_http_reply_raw(c->req, 302, "text/plain; charset=utf-8", "see /dashboard/\n", 16);
+}
+
+void gw_dashboard_routes(gw *g)
+{
+    for (size_t i = 0; i < NFILES; i++) {
+        char sha[65];
+        st_sha256_hex(files[i].data, *files[i].len, sha);
+        snprintf(files[i].etag, sizeof files[i].etag, "\"%.16s\"", sha);
+        gw_route(g, files[i].route, GW_PUBLIC, h_file);
+    }
+    gw_route(g, "GET /", GW_PUBLIC, h_root);
+}

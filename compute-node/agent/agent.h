@@ -32,7 +32,8 @@ typedef struct nd_conf {
     const char *libvirt_uri;
     const char *cmdline;
     long long vcpus, memory_mib, disk_gib;
-    long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms;
+    long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
+    long long image_keep_s; /* unused cached images are removed after this */
     long long console_kib;
     long long stop_timeout_ms;
     long long threads;
@@ -119,9 +120,9 @@ typedef struct nd_agent {
     uv_loop_t *loop;
     nd_driver *drv;
     nd_inst *insts;
-    uv_timer_t t_hb, t_rec, t_meter, t_console, t_spool;
+    uv_timer_t t_hb, t_rec, t_meter, t_console, t_spool, t_image_gc;
     uv_signal_t sig_term, sig_int;
-    int fetching, meter_busy, console_busy, spool_busy, hb_busy;
+    int fetching, meter_busy, console_busy, spool_busy, hb_busy, image_gc_busy;
     int kick; /* refetch as soon as the current fetch ends */
     int stopping;
     long long first_ok_fetch_ms;
@@ -140,7 +141,15 @@ void nd_meter_final(nd_agent *a, nd_record *r, const char *state);
 /* watch.c */
 void nd_watch_start(nd_agent *a, nd_inst *in, int pidfd);
 void nd_watch_stop(nd_inst *in);
-/* periodic.c: heartbeat, metering, console, spool */
+/* imagegc.c: removes cached images no instance uses, unused for keep_s.
+ * Runs on a pool thread; skips (0, nothing removed) while a launch prepares.
+ * 0, or -1 when the pass could not tell what is in use (nothing removed). */
+int nd_image_gc(const nd_conf *c, long long keep_s, int *removed, long long *bytes);
+/* Held shared by a launch's preparation (image.c). */
+void nd_images_use_begin(void);
+void nd_images_use_end(void);
+
+/* periodic.c: heartbeat, metering, console, spool, image collection */
 void nd_periodic_start(nd_agent *a);
 /* gw.c: the gateway's node API (blocking; call from jobs) */
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,

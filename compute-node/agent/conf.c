@@ -36,6 +36,9 @@ static const st_config_key keys[] = {
     {"interval.meter_ms", "10000", "how often counters are sampled for billing"},
     {"interval.console_ms", "1000", "how often console tails are checked and pushed"},
     {"interval.spool_retry_ms", "5000", "retry period while billing is unreachable"},
+    {"interval.image_gc_ms", "600000", "how often unused cached images are looked for"},
+    {"images.cache_keep_s", "86400", "an image no instance uses is removed this long after its"
+                                     " last launch"},
     {"console.max_kib", "64", "console tail pushed to the gateway, KiB"},
     {"agent.threads", "8", "worker threads for blocking work (uv thread pool)"},
     {"security.drop_caps", "true", "drop capabilities the agent does not need at start-up"},
@@ -97,6 +100,8 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->meter_ms = st_config_int(cfg, "interval.meter_ms");
     c->console_ms = st_config_int(cfg, "interval.console_ms");
     c->spool_retry_ms = st_config_int(cfg, "interval.spool_retry_ms");
+    c->image_gc_ms = st_config_int(cfg, "interval.image_gc_ms");
+    c->image_keep_s = st_config_int(cfg, "images.cache_keep_s");
     c->console_kib = st_config_int(cfg, "console.max_kib");
     c->threads = st_config_int(cfg, "agent.threads");
     c->drop_caps = st_config_bool(cfg, "security.drop_caps");
@@ -111,6 +116,10 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
         c->console_ms = 50;
     if (c->spool_retry_ms < 100)
         c->spool_retry_ms = 100;
+    if (c->image_gc_ms < 100)
+        c->image_gc_ms = 100;
+    if (c->image_keep_s < 0)
+        c->image_keep_s = 0;
     if (c->console_kib < 1 || c->console_kib > 1024)
         c->console_kib = 64;
     if (c->threads < 2 || c->threads > 128)

@@ -21,6 +21,10 @@
  * "stratus.instance=<id>", then, when the instance's user_data (base64)
  * decodes to text whose first line starts with "cmdline:", the rest of that
  * line (printable ASCII only, up to 512 bytes).
+ *
+ * The cache is emptied of images no instance here uses by imagegc.c; a
+ * launch's preparation holds its lock shared, and touches the base's mtime
+ * as its last use.
  */
 #include "agent.h"
 #include "httpc.h"
@@ -189,8 +193,20 @@ static int ensure_kernel(const nd_conf *c, const img_rec *r, const char *base, c
     return 0;
 }
 
+static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
+                   nd_vm_spec *spec, char *err, size_t errlen);
+
 int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
                      nd_vm_spec *spec, char *err, size_t errlen)
+{
+    nd_images_use_begin(); /* the collector (imagegc.c) waits for us */
+    int rc = prepare(c, rec, user_data, spec, err, errlen);
+    nd_images_use_end();
+    return rc;
+}
+
+static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
+                   nd_vm_spec *spec, char *err, size_t errlen)
 {
     img_rec r;
     char base[4096], images[4200];
@@ -200,6 +216,7 @@ int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_da
         ensure_base(c, rec->image_id, &r, base, sizeof base, err, errlen) < 0 ||
         ensure_kernel(c, &r, base, spec->kernel, sizeof spec->kernel, err, errlen) < 0)
         return -1;
+    utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
     snprintf(spec->disk, sizeof spec->disk, "%s/disk.qcow2", spec->dir);
     snprintf(spec->disk_format, sizeof spec->disk_format, "qcow2");
     if (access(spec->disk, F_OK) != 0) {

@@ -1,5 +1,6 @@
 /*
- * periodic.c - the agent's timers: heartbeat, metering, console, spool.
+ * periodic.c - the agent's timers: heartbeat, metering, console, spool, and
+ * the collection of unused cached images (imagegc.c).
  *
  * Each timer takes a snapshot of what it needs on the loop thread and runs
  * one job on the thread pool; a timer whose previous job has not finished
@@ -276,12 +277,58 @@ static void on_console(uv_timer_t *t)
     uv_queue_work(a->loop, &j->w, console_run, console_done);
 }
 
+/* Image collection: one pass on the pool (imagegc.c). */
+typedef struct gc_job {
+    uv_work_t w;
+    nd_agent *a;
+    int rc, removed;
+    long long bytes;
+} gc_job;
+
+static void image_gc_run(uv_work_t *w)
+{
+    gc_job *j = w->data;
+    j->rc = nd_image_gc(&j->a->c, j->a->c.image_keep_s, &j->removed, &j->bytes);
+}
+
+static void image_gc_done(uv_work_t *w, int status)
+{
+    gc_job *j = w->data;
+    (void)status;
+    nd_metric_inc("image_gc", j->rc < 0 ? "unsure" : "ran");
+    for (int i = 0; i < j->removed; i++)
+        nd_metric_inc("images_removed", "ok");
+    if (j->removed)
+        st_info("node.image_gc", "removed %d unused image%s, %lld bytes", j->removed,
+                j->removed == 1 ? "" : "s", j->bytes);
+    j->a->image_gc_busy = 0;
+    free(j);
+}
+
+static void on_image_gc(uv_timer_t *t)
+{
+    nd_agent *a = t->data;
+    if (a->image_gc_busy)
+        return;
+    gc_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->w.data = j;
+    j->a = a;
+    a->image_gc_busy = 1;
+    if (uv_queue_work(a->loop, &j->w, image_gc_run, image_gc_done) != 0) {
+        a->image_gc_busy = 0;
+        free(j);
+    }
+}
+
 void nd_periodic_start(nd_agent *a)
 {
-    uv_timer_t *ts[] = {&a->t_hb, &a->t_meter, &a->t_console, &a->t_spool};
-    uv_timer_cb cbs[] = {on_hb, on_meter, on_console, on_spool};
-    long long every[] = {a->c.hb_ms, a->c.meter_ms, a->c.console_ms, a->c.spool_retry_ms};
-    for (int i = 0; i < 4; i++) {
+    uv_timer_t *ts[] = {&a->t_hb, &a->t_meter, &a->t_console, &a->t_spool, &a->t_image_gc};
+    uv_timer_cb cbs[] = {on_hb, on_meter, on_console, on_spool, on_image_gc};
+    long long every[] = {a->c.hb_ms, a->c.meter_ms, a->c.console_ms, a->c.spool_retry_ms,
+                         a->c.image_gc_ms};
+    for (int i = 0; i < 5; i++) {
         uv_timer_init(a->loop, ts[i]);
         ts[i]->data = a;
         uv_timer_start(ts[i], cbs[i], i == 0 ? 0 : (uint64_t)every[i], (uint64_t)every[i]);

@@ -2,7 +2,8 @@
  * node_units: the agent's pure parts without a cloud: the desired-set
  * parser (accepts the gateway's shape, refuses malformed sets whole), the
  * kernel command line from user_data, samples in billing's shape, the
- * on-disk spool's order, and the instance record round trip.
+ * on-disk spool's order, the instance record round trip, and which cached
+ * images the collector removes.
  */
 #include "agent.h"
 #include "st_proc.h"
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define ID1 "11111111-1111-4111-8111-111111111111"
 #define ID2 "22222222-2222-4222-8222-222222222222"
@@ -235,7 +239,102 @@ static void test_record_round_trip(void)
     free(dir);
 }
 
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define IMG_B "55555555-5555-4555-8555-555555555555"
+
+static void put(const char *dir, const char *name, const char *text, long long age_s)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+    struct timespec t[2] = {{.tv_sec = time(NULL) - age_s}, {.tv_sec = time(NULL) - age_s}};
+    utimensat(AT_FDCWD, p, t, 0);
+}
+
+static int there(const char *dir, const char *name)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* An instance of image IMG (whose record names SHA_A) with its overlay. */
+static void make_instance(nd_conf *c, const char *id, const char *image_id)
+{
+    nd_record r = {0};
+    snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.image_id, sizeof r.image_id, "%s", image_id);
+    snprintf(r.target, sizeof r.target, "stopped");
+    snprintf(r.phase, sizeof r.phase, "done");
+    nd_mkdirs(nd_inst_dir(c->state_dir, id), 0700);
+    CU_ASSERT_EQUAL(nd_record_save(c->state_dir, &r, 0), 0);
+    put(nd_inst_dir(c->state_dir, id), "disk.qcow2", "overlay", 0);
+}
+
+static void test_image_gc_policy(void)
+{
+    char *dir = st_tmpdir("node-gc");
+    nd_conf c = {.state_dir = dir};
+    char images[600];
+    snprintf(images, sizeof images, "%s/images", dir);
+    nd_mkdirs(images, 0700);
+    /* image A: base, kernel, lock, an interrupted download, its record */
+    put(images, SHA_A ".qcow2", "base", 7200);
+    put(images, SHA_A ".kernel", "kernel", 7200);
+    put(images, SHA_A ".lock", "", 7200);
+    put(images, SHA_A ".raw.fetch-Ab12Cd", "partial", 7200);
+    put(images, IMG ".json", "{\"checksum\": \"" SHA_A "\"}", 7200);
+    /* image B: used by an instance, old */
+    put(images, SHA_B ".raw", "base", 7200);
+    put(images, IMG_B ".json", "{\"checksum\": \"" SHA_B "\"}", 7200);
+    put(images, "unrelated.txt", "x", 7200);
+    make_instance(&c, ID2, IMG_B);
+    int removed;
+    long long bytes;
+    /* within the keep time nothing goes */
+    ST_ASSERT_INT_EQ(nd_image_gc(&c, 3 * 3600, &removed, &bytes), 0);
+    ST_ASSERT_INT_EQ(removed, 0);
+    CU_ASSERT_TRUE(there(images, SHA_A ".qcow2"));
+    /* an instance whose image record is missing stops the pass */
+    make_instance(&c, ID1, "66666666-6666-4666-8666-666666666666");
+    ST_ASSERT_INT_EQ(nd_image_gc(&c, 0, &removed, &bytes), -1);
+    ST_ASSERT_INT_EQ(removed, 0);
+    CU_ASSERT_TRUE(there(images, SHA_A ".qcow2"));
+    nd_rmtree(nd_inst_dir(dir, ID1));
+    /* a launch preparing holds the collector off */
+    nd_images_use_begin();
+    ST_ASSERT_INT_EQ(nd_image_gc(&c, 3600, &removed, &bytes), 0);
+    ST_ASSERT_INT_EQ(removed, 0);
+    nd_images_use_end();
+    CU_ASSERT_TRUE(there(images, SHA_A ".qcow2"));
+    /* past the keep time: A goes whole; B, in use, and the rest stay */
+    ST_ASSERT_INT_EQ(nd_image_gc(&c, 3600, &removed, &bytes), 0);
+    ST_ASSERT_INT_EQ(removed, 1);
+    ST_ASSERT_INT_EQ(bytes, 4 + 6 + 0 + 7 + (long long)strlen("{\"checksum\": \"" SHA_A "\"}"));
+    CU_ASSERT_FALSE(there(images, SHA_A ".qcow2"));
+    CU_ASSERT_FALSE(there(images, SHA_A ".kernel"));
+    CU_ASSERT_FALSE(there(images, SHA_A ".lock"));
+    CU_ASSERT_FALSE(there(images, SHA_A ".raw.fetch-Ab12Cd"));
+    CU_ASSERT_FALSE(there(images, IMG ".json"));
+    CU_ASSERT_TRUE(there(images, SHA_B ".raw"));
+    CU_ASSERT_TRUE(there(images, IMG_B ".json"));
+    CU_ASSERT_TRUE(there(images, "unrelated.txt"));
+    /* its instance gone, B goes too */
+    nd_rmtree(nd_inst_dir(dir, ID2));
+    ST_ASSERT_INT_EQ(nd_image_gc(&c, 3600, &removed, &bytes), 0);
+    ST_ASSERT_INT_EQ(removed, 1);
+    CU_ASSERT_FALSE(there(images, SHA_B ".raw"));
+    CU_ASSERT_FALSE(there(images, IMG_B ".json"));
+    st_rmtree(dir);
+    free(dir);
+}
+
 static CU_TestInfo tests[] = {
+    {"the image collector removes only what no instance uses, after the keep time",
+     test_image_gc_policy},
     {"the gateway's desired set parses", test_desired_good},
     {"a malformed desired set is refused whole", test_desired_bad},
     {"user_data's cmdline: line reaches the kernel command line", test_cmdline},

@@ -34,6 +34,7 @@ typedef struct nd_conf {
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
     long long image_keep_s; /* unused cached images are removed after this */
+    long long spool_max_mib; /* 0: unbounded */
     long long console_kib;
     long long stop_timeout_ms;
     long long threads;
@@ -166,6 +167,8 @@ void nd_cmdline_build(const char *base, const char *id, const char *user_data_b6
                       size_t outlen);
 /* meter.c */
 int nd_spool_add(const char *state_dir, const char *batch_json, size_t len, int do_fsync);
+/* The spool's bound in bytes (0: none); the oldest batches over it are dropped. */
+void nd_spool_set_limit(long long max_bytes);
 int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen);
 char *nd_sample_batch(const char *const *samples, int n);
 char *nd_sample_make(const nd_record *r, const char *state, long long seq, const char *counters);

@@ -37,6 +37,8 @@ static const st_config_key keys[] = {
     {"interval.console_ms", "1000", "how often console tails are checked and pushed"},
     {"interval.spool_retry_ms", "5000", "retry period while billing is unreachable"},
     {"interval.image_gc_ms", "600000", "how often unused cached images are looked for"},
+    {"spool.max_mib", "256", "metering batches kept while billing is away; the oldest beyond"
+                             " this are dropped (0: no bound)"},
     {"images.cache_keep_s", "86400", "an image no instance uses is removed this long after its"
                                      " last launch"},
     {"console.max_kib", "64", "console tail pushed to the gateway, KiB"},
@@ -102,6 +104,7 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->spool_retry_ms = st_config_int(cfg, "interval.spool_retry_ms");
     c->image_gc_ms = st_config_int(cfg, "interval.image_gc_ms");
     c->image_keep_s = st_config_int(cfg, "images.cache_keep_s");
+    c->spool_max_mib = st_config_int(cfg, "spool.max_mib");
     c->console_kib = st_config_int(cfg, "console.max_kib");
     c->threads = st_config_int(cfg, "agent.threads");
     c->drop_caps = st_config_bool(cfg, "security.drop_caps");

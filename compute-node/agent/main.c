@@ -90,6 +90,7 @@ int main(int argc, char **argv)
     if (nd_status_start(&a, st_config_str(a.cfg, "http.listen"),
                         st_config_str(a.cfg, "http.port_file")) < 0)
         return 1;
+    nd_spool_set_limit(a.c.spool_max_mib << 20);
     a.loop = uv_default_loop();
     st_info("node.start", "node %s, driver %s, state %s, capacity %lld vCPUs %lld MiB %lld GiB",
             a.c.node_name, a.drv->ops->name, a.c.state_dir, a.c.vcpus, a.c.memory_mib,

@@ -13,6 +13,14 @@
  * later with the same file, hence the same batch_id (billing dedups); a 4xx
  * means billing will never take it: the file moves to spool/rejected/ and is
  * logged, never retried.
+ *
+ * The spool is bounded (spool.max_mib): a host whose billing stays away for
+ * weeks must not fill its disk with samples. When a new batch takes the
+ * spool past the bound, the oldest batches are dropped - logged as errors
+ * and counted (stratus_node_spool_dropped_total), since that usage is lost
+ * to billing - until it fits. The newest batch is always kept. Trimming
+ * happens only when no flush is running (it waits for the next batch
+ * otherwise), so a batch being sent is never dropped under the sender.
  */
 #include "agent.h"
 #include "httpc.h"
@@ -33,7 +41,11 @@
 #include "stratus/uuid.h"
 
 static pthread_mutex_t g_spool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long g_spool_next; /* 0: not yet scanned */
+static long long g_spool_max;           /* bytes; 0: unbounded */
+
+void nd_spool_set_limit(long long max_bytes) { g_spool_max = max_bytes > 0 ? max_bytes : 0; }
 
 char *nd_sample_make(const nd_record *r, const char *state, long long seq, const char *counters)
 {
@@ -90,6 +102,41 @@ static int is_batch(const struct dirent *e)
     return n == 25 && !strcmp(e->d_name + 20, ".json") && strspn(e->d_name, "0123456789") == 20;
 }
 
+/* Drops the oldest batches while the spool is over its bound (the newest
+ * always stays); only when no flush is sending. */
+static void trim(const char *dir)
+{
+    if (pthread_mutex_trylock(&g_flush_lock) != 0)
+        return;
+    struct dirent **ents;
+    int n = scandir(dir, &ents, is_batch, by_name);
+    long long total = 0, *size = n > 0 ? calloc((size_t)n, sizeof *size) : NULL;
+    for (int i = 0; size && i < n; i++) {
+        char p[4500];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, ents[i]->d_name);
+        if (stat(p, &st) == 0)
+            total += size[i] = st.st_size;
+    }
+    for (int i = 0; size && i < n - 1 && total > g_spool_max; i++) {
+        char p[4500];
+        snprintf(p, sizeof p, "%s/%s", dir, ents[i]->d_name);
+        if (unlink(p) == 0) {
+            total -= size[i];
+            nd_metric_inc("spool_dropped", "over_bound");
+            st_log_fields(ST_LOG_ERROR, "meter.dropped",
+                          json_pack("{s:s, s:I, s:I}", "file", p, "bytes", (json_int_t)size[i],
+                                    "bound", (json_int_t)g_spool_max));
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(ents[i]);
+    if (n > 0)
+        free(ents);
+    free(size);
+    pthread_mutex_unlock(&g_flush_lock);
+}
+
 int nd_spool_add(const char *state_dir, const char *batch_json, size_t len, int do_fsync)
 {
     char dir[4200], path[4300];
@@ -120,6 +167,8 @@ int nd_spool_add(const char *state_dir, const char *batch_json, size_t len, int 
             close(dfd);
         }
     }
+    if (rc == 0 && g_spool_max)
+        trim(dir);
     return rc;
 }
 
@@ -145,7 +194,6 @@ static char *read_all(const char *path, size_t *len)
     return b;
 }
 
-static pthread_mutex_t g_flush_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen)
 {

@@ -332,7 +332,60 @@ static void test_image_gc_policy(void)
     free(dir);
 }
 
+static void test_spool_bound_drops_the_oldest(void)
+{
+    char *dir = st_tmpdir("node-spool");
+    char sp[600];
+    snprintf(sp, sizeof sp, "%s/spool", dir);
+    /* ten batches of 100 bytes under a bound of 350: the newest three stay */
+    nd_spool_set_limit(350);
+    for (int i = 0; i < 10; i++) {
+        char b[101];
+        memset(b, ' ', 100);
+        b[100] = 0;
+        b[0] = (char)('0' + i);
+        ST_ASSERT_INT_EQ(nd_spool_add(dir, b, 100, 0), 0);
+    }
+    nd_spool_set_limit(0);
+    struct dirent **ents;
+    int n = scandir(sp, &ents, NULL, alphasort), seen = 0;
+    char first = 0;
+    for (int i = 0; i < n; i++) {
+        if (ents[i]->d_name[0] != '.') {
+            char p[900];
+            snprintf(p, sizeof p, "%s/%s", sp, ents[i]->d_name);
+            FILE *f = fopen(p, "r");
+            int c = f ? fgetc(f) : 0;
+            if (f)
+                fclose(f);
+            if (!seen)
+                first = (char)c;
+            seen++;
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    ST_ASSERT_INT_EQ(seen, 3);
+    ST_ASSERT_INT_EQ(first, '7');
+    /* a single batch bigger than the bound is still kept */
+    st_rmtree(sp);
+    nd_spool_set_limit(10);
+    ST_ASSERT_INT_EQ(nd_spool_add(dir, "{\"big\":\"batch over the bound\"}", 30, 0), 0);
+    nd_spool_set_limit(0);
+    n = scandir(sp, &ents, NULL, alphasort);
+    seen = 0;
+    for (int i = 0; i < n; i++) {
+        seen += ents[i]->d_name[0] != '.';
+        free(ents[i]);
+    }
+    free(ents);
+    ST_ASSERT_INT_EQ(seen, 1);
+    st_rmtree(dir);
+    free(dir);
+}
+
 static CU_TestInfo tests[] = {
+    {"the spool's bound drops the oldest batches", test_spool_bound_drops_the_oldest},
     {"the image collector removes only what no instance uses, after the keep time",
      test_image_gc_policy},
     {"the gateway's desired set parses", test_desired_good},

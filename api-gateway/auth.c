@@ -89,7 +89,9 @@ int gw_authenticate(gw_ctx *c, const char *header)
     memset(&c->p, 0, sizeof c->p);
     PGresult *r;
     if (strncmp(tok, "stn_", 4) == 0) {
-        r = st_db_q(c->db, "SELECT id, disabled FROM iaas.nodes WHERE token_sha256 = $1", sha);
+        r = st_db_q(c->db, "SELECT n.id, n.disabled, coalesce(v.version, 0) FROM iaas.nodes n"
+                           " LEFT JOIN iaas.node_desired_versions v ON v.node_id = n.id"
+                           " WHERE n.token_sha256 = $1", sha);
         if (!r) {
             gw_fail_db(c);
             return -1;
@@ -98,6 +100,8 @@ int gw_authenticate(gw_ctx *c, const char *header)
         if (found) {
             copy(c->p.node_id, sizeof c->p.node_id, st_db_val(r, 0, 0));
             copy(c->p.kind, sizeof c->p.kind, "node");
+            /* a node's list is its desired set (0010_node_desired_versions.sql) */
+            c->p.list_version = st_db_int(r, 0, 2);
         }
         PQclear(r);
         if (!found) {

@@ -408,6 +408,50 @@ static void test_filters_and_pages_are_cached_apart(void)
     st_resp_free(&r);
 }
 
+/* GET the node's desired set with If-None-Match: tag (NULL: none); the
+ * status, and the answer's tag in out. */
+static long node_set(const gwt *g, const char *tag, char out[128])
+{
+    char url[160], h[200];
+    snprintf(url, sizeof url, "%s/internal/v1/node/instances", g->base);
+    snprintf(h, sizeof h, "If-None-Match: %s", tag ? tag : "");
+    const char *hs[] = {h, NULL};
+    st_resp r;
+    st_http(&r, "GET", url, node, NULL, tag ? hs : NULL);
+    char *e = st_resp_header(&r, "ETag");
+    snprintf(out, 128, "%s", e ? e : "");
+    free(e);
+    long st = r.status;
+    st_resp_free(&r);
+    return st;
+}
+
+static void test_a_node_set_is_304_until_an_order_for_it_changes(void)
+{
+    gwt_heartbeat(&A, node, 64, 262144, 10000);
+    char t0[128], t1[128], t2[128];
+    ST_ASSERT_INT_EQ(node_set(&A, NULL, t0), 200);
+    CU_ASSERT_TRUE(t0[0] == '"');
+    /* nothing changed: 304 from either gateway, same tag */
+    ST_ASSERT_INT_EQ(node_set(&A, t0, t1), 304);
+    ST_ASSERT_STR_EQ(t1, t0);
+    ST_ASSERT_INT_EQ(node_set(&B, t0, t1), 304);
+    /* another tenant's list changing, or a heartbeat, is no order for it */
+    gwt_heartbeat(&B, node, 64, 262144, 10000);
+    ST_ASSERT_INT_EQ(node_set(&A, t0, t1), 304);
+    /* an order (stop) through the other gateway: the whole set again */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s/actions", inst[2]);
+    long gen = gwt_instance_generation(&B, NULL, inst[2]);
+    ST_ASSERT_INT_EQ(gwt_report(&B, node, inst[2], "active", gen), 200);
+    ST_ASSERT_INT_EQ(node_set(&A, t0, t1), 200);
+    CU_ASSERT_STRING_NOT_EQUAL(t1, t0);
+    ST_ASSERT_INT_EQ(gwt_status(&B, "POST", path, T.member, "{\"action\":\"stop\"}"), 202);
+    ST_ASSERT_INT_EQ(node_set(&A, t1, t2), 200);
+    CU_ASSERT_STRING_NOT_EQUAL(t2, t1);
+    ST_ASSERT_INT_EQ(node_set(&A, t2, t1), 304);
+}
+
 static CU_TestInfo unit[] = {
     {"cache answers only the version and epoch it was rendered for",
      test_cache_answers_only_the_version_and_epoch_it_was_rendered_for},
@@ -427,6 +471,8 @@ static CU_TestInfo live[] = {
     {"host status follows the clock, the heartbeat and the admin",
      test_host_status_follows_the_clock_the_heartbeat_and_the_admin},
     {"filters and pages are cached apart", test_filters_and_pages_are_cached_apart},
+    {"a node's desired set is 304 until an order for it changes",
+     test_a_node_set_is_304_until_an_order_for_it_changes},
     CU_TEST_INFO_NULL,
 };
 

@@ -125,6 +125,7 @@ typedef struct nd_agent {
     uv_signal_t sig_term, sig_int;
     int fetching, meter_busy, console_busy, spool_busy, hb_busy, image_gc_busy;
     int kick; /* refetch as soon as the current fetch ends */
+    char desired_etag[128]; /* of the last desired set fetched whole */
     int stopping;
     long long first_ok_fetch_ms;
     char hostname[256];
@@ -156,7 +157,10 @@ void nd_periodic_start(nd_agent *a);
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *fault, int retryable, char *err, size_t errlen);
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
-long nd_gw_desired(const nd_conf *c, char **body, size_t *len, char *err, size_t errlen);
+/* GET the desired set; with etag (the last 200's, or "" / NULL) it may be
+ * 304: unchanged. etag_out gets the answer's tag. */
+long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body,
+                   size_t *len, char *err, size_t errlen);
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
                    size_t errlen);
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */

@@ -11,14 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long call(const nd_conf *c, const char *method, const char *path, const char *body,
-                 size_t len, const char *ctype, nd_http_resp *r, char *err, size_t errlen)
+static long call_h(const nd_conf *c, const char *method, const char *path, const char *body,
+                   size_t len, const char *ctype, const char *const *headers, nd_http_resp *r,
+                   char *err, size_t errlen)
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", c->gw_url, path);
     nd_http_req q = {.method = method,
                      .url = url,
                      .bearer = c->gw_token,
+                     .headers = headers,
                      .body = body,
                      .body_len = len,
                      .content_type = ctype,
@@ -29,6 +31,12 @@ static long call(const nd_conf *c, const char *method, const char *path, const c
         snprintf(err, errlen, "%s %s: %ld %s", method, path, st, nd_http_err_msg(r, m, sizeof m));
     }
     return st;
+}
+
+static long call(const nd_conf *c, const char *method, const char *path, const char *body,
+                 size_t len, const char *ctype, nd_http_resp *r, char *err, size_t errlen)
+{
+    return call_h(c, method, path, body, len, ctype, NULL, r, err, errlen);
 }
 
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen)
@@ -46,10 +54,21 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
     return st;
 }
 
-long nd_gw_desired(const nd_conf *c, char **body, size_t *len, char *err, size_t errlen)
+long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body,
+                   size_t *len, char *err, size_t errlen)
 {
     nd_http_resp r;
-    long st = call(c, "GET", "/internal/v1/node/instances", NULL, 0, NULL, &r, err, errlen);
+    char inm[160];
+    const char *h[] = {inm, NULL};
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag ? etag : "");
+    long st = call_h(c, "GET", "/internal/v1/node/instances", NULL, 0, NULL,
+                     etag && *etag ? h : NULL, &r, err, errlen);
+    snprintf(etag_out, 128, "%s", st == 200 || st == 304 ? r.etag : "");
+    if (st == 304) {
+        err[0] = 0;
+        nd_http_resp_free(&r);
+        return st;
+    }
     if (st != 200 && err[0] && strncmp(err, "desired set", 11) != 0) {
         char e[512];
         snprintf(e, sizeof e, "desired set: %s", err);

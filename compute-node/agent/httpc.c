@@ -98,6 +98,10 @@ long nd_http(const nd_http_req *q, nd_http_resp *r, char *err, size_t errlen)
         return 0;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    struct curl_header *et;
+    if (curl_easy_header(c, "ETag", 0, CURLH_HEADER, -1, &et) == CURLHE_OK &&
+        strlen(et->value) < sizeof r->etag)
+        snprintf(r->etag, sizeof r->etag, "%s", et->value);
     r->body = s.buf;
     r->len = s.len;
     if (!r->body) {

@@ -30,6 +30,7 @@ typedef struct nd_http_resp {
     long status; /* 0 on transport failure */
     char *body;  /* NUL-terminated, malloc'd (may be NULL) */
     size_t len;
+    char etag[128]; /* the ETag header, "" when none (or too long) */
 } nd_http_resp;
 
 /* Returns the status (0 with err on transport failure). */

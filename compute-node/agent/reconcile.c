@@ -534,8 +534,9 @@ static void decide(nd_agent *a, nd_inst *in)
 typedef struct fetch {
     uv_work_t w;
     nd_agent *a;
-    long status;
+    long status; /* 200, 304 (unchanged since etag), else failed */
     nd_desired_set set;
+    char etag[128], etag_out[128];
     char err[512];
 } fetch;
 
@@ -544,7 +545,8 @@ static void fetch_run(uv_work_t *w)
     fetch *f = w->data;
     char *body = NULL;
     size_t len = 0;
-    f->status = nd_gw_desired(&f->a->c, &body, &len, f->err, sizeof f->err);
+    f->status = nd_gw_desired(&f->a->c, f->etag, f->etag_out, &body, &len, f->err,
+                              sizeof f->err);
     if (f->status == 200 && nd_desired_parse(body, len, &f->set, f->err, sizeof f->err) < 0)
         f->status = -1;
     free(body);
@@ -579,6 +581,24 @@ static void apply(nd_agent *a, nd_desired_set *s)
     }
 }
 
+/* The gateway said the desired set is the one last fetched: decide again
+ * from what each listed instance was last told (level-triggered). */
+static void apply_unchanged(nd_agent *a, nd_desired_set *s)
+{
+    size_t n = 0;
+    for (nd_inst *in = a->insts; in; in = in->next)
+        n += in->present;
+    s->v = calloc(n ? n : 1, sizeof *s->v);
+    for (nd_inst *in = a->insts; s->v && in; in = in->next) {
+        if (!in->present)
+            continue;
+        s->v[s->n] = in->want;
+        s->v[s->n].user_data = in->want.user_data ? strdup(in->want.user_data) : NULL;
+        s->n++;
+    }
+    apply(a, s);
+}
+
 static void fetch_start(nd_agent *a);
 
 static void fetch_done(uv_work_t *w, int status)
@@ -586,11 +606,18 @@ static void fetch_done(uv_work_t *w, int status)
     fetch *f = w->data;
     nd_agent *a = f->a;
     a->fetching = 0;
-    nd_metric_inc("fetches", f->status == 200 ? "ok" : "failed");
-    if (f->status == 200) {
-        st_debug("node.fetch", "%zu instances desired", f->set.n);
+    nd_metric_inc("fetches", f->status == 200   ? "ok"
+                             : f->status == 304 ? "unchanged"
+                                                : "failed");
+    if (f->status == 200 || f->status == 304) {
         nd_status_fetch_ok();
-        apply(a, &f->set);
+        if (f->status == 200) {
+            st_debug("node.fetch", "%zu instances desired", f->set.n);
+            snprintf(a->desired_etag, sizeof a->desired_etag, "%s", f->etag_out);
+            apply(a, &f->set);
+        } else {
+            apply_unchanged(a, &f->set);
+        }
         /* VMs without a pidfd (libvirt): ask whether they still run */
         for (nd_inst *in = a->insts; in; in = in->next)
             if (!in->busy && vm_running(in) && in->pidfd < 0)
@@ -623,6 +650,7 @@ static void fetch_start(nd_agent *a)
         return;
     f->w.data = f;
     f->a = a;
+    snprintf(f->etag, sizeof f->etag, "%s", a->desired_etag);
     a->fetching = 1;
     if (uv_queue_work(a->loop, &f->w, fetch_run, fetch_done) != 0) {
         a->fetching = 0;

@@ -240,6 +240,8 @@ static void test_health_and_metrics(void)
     ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_vm_exits_total{result=\"error\"} ") >= 1, 1);
     ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_vm_exits_total{result=\"stopped\"} ") >= 1, 1);
     ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_fetches_total{result=\"ok\"} ") >= 1, 1);
+    /* polls between orders were answered 304 */
+    ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_fetches_total{result=\"unchanged\"} ") >= 1, 1);
     ST_ASSERT_INT_EQ(metric(r.body, "stratus_node_spool_batches ") >= 0, 1);
     st_resp_free(&r);
 }

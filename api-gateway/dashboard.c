@@ -28,9 +28,9 @@ extern const char gw_dash_index_html[], gw_dash_app_js[], gw_dash_style_css[],
 extern const unsigned long gw_dash_index_html_len, gw_dash_app_js_len, gw_dash_style_css_len,
     gw_dash_favicon_svg_len;
 
-#define DASH_CSP                                                                               \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';"                 \
-    " connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none';"                \
+#define DASH_CSP                                                                                   \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';"                     \
+    " connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none';"                    \
     " form-action 'self'; frame-ancestors 'none'"
 
 typedef struct dash_file {
@@ -44,8 +44,8 @@ typedef struct dash_file {
 static dash_file files[] = {
     {"GET /dashboard/", "text/html; charset=utf-8", gw_dash_index_html, &gw_dash_index_html_len,
      ""},
-    {"GET /dashboard/app.js", "text/javascript; charset=utf-8", gw_dash_app_js,
-     &gw_dash_app_js_len, ""},
+    {"GET /dashboard/app.js", "text/javascript; charset=utf-8", gw_dash_app_js, &gw_dash_app_js_len,
+     ""},
     {"GET /dashboard/style.css", "text/css; charset=utf-8", gw_dash_style_css,
      &gw_dash_style_css_len, ""},
     {"GET /dashboard/favicon.svg", "image/svg+xml", gw_dash_favicon_svg, &gw_dash_favicon_svg_len,

@@ -129,7 +129,9 @@
     for (const id of ['quota', 'create-flavor', 'create-image']) $(id).replaceChildren();
     $('create-keypair').replaceChildren(el('option', { value: '', text: '(none)' }));
     for (const id of ['create-error', 'create-ok', 'action-error', 'keypair-error']) show(id, '');
-    for (const id of ['create-name', 'create-userdata', 'keypair-name', 'keypair-key']) $(id).value = '';
+    for (const id of ['create-name', 'create-userdata', 'keypair-name', 'keypair-key']) {
+      $(id).value = '';
+    }
     $('list-status').textContent = '';
   }
 
@@ -180,7 +182,7 @@
     me = who;
     const tenant = (who.tenants || []).find((t) => t.id === who.tenant_id);
     $('who-user').textContent = who.user.name;
-    $('who-tenant').textContent = tenant ? tenant.name : (who.tenant_id ? who.tenant_id : 'no tenant');
+    $('who-tenant').textContent = tenant ? tenant.name : (who.tenant_id || 'no tenant');
     $('who-role').textContent = who.role || 'no role';
     document.body.classList.toggle('ro', who.role !== 'admin' && who.role !== 'member');
     $('who').hidden = false;
@@ -341,9 +343,13 @@
   /* ---- create ---- */
 
   async function loadCatalog() {
+    const failed = (what) => (e) => {
+      show('create-error', what + ': ' + e.message);
+      return null;
+    };
     const [f, i] = await Promise.all([
-      api('GET', '/v1/flavors').catch((e) => { show('create-error', 'Flavors: ' + e.message); return null; }),
-      api('GET', '/v1/images?status=active').catch((e) => { show('create-error', 'Images: ' + e.message); return null; }),
+      api('GET', '/v1/flavors').catch(failed('Flavors')),
+      api('GET', '/v1/images?status=active').catch(failed('Images')),
     ]);
     if (f) {
       flavors = f.data.flavors.filter((x) => !x.disabled);
@@ -353,7 +359,8 @@
     if (i) {
       const imgs = i.data.images.filter((x) => x.status === 'active');
       $('create-image').replaceChildren(...imgs.map((x) =>
-        el('option', { value: x.id, text: x.name + (x.visibility === 'public' ? '' : ' (private)') })));
+        el('option', { value: x.id,
+                       text: x.name + (x.visibility === 'public' ? '' : ' (private)') })));
     }
   }
 

@@ -40,15 +40,15 @@
 /* ------------------------------------------------------------------ */
 
 typedef struct cdp {
-    pid_t pid;         /* Chromium, leader of its own process group */
-    int to, from;      /* our ends of its fd 3 and fd 4 */
-    char *dir;         /* its profile and home, removed at the end */
-    char *buf;         /* bytes read, not yet a whole message */
+    pid_t pid;    /* Chromium, leader of its own process group */
+    int to, from; /* our ends of its fd 3 and fd 4 */
+    char *dir;    /* its profile and home, removed at the end */
+    char *buf;    /* bytes read, not yet a whole message */
     size_t len, cap;
     int next_id;
-    char session[80];  /* the page's flattened session */
-    json_t *problems;  /* strings: console errors, exceptions, CSP violations */
-    json_t *api_errors; /* strings: HTTP errors of /v1 calls (the app shows them) */
+    char session[80];         /* the page's flattened session */
+    json_t *problems;         /* strings: console errors, exceptions, CSP violations */
+    json_t *api_errors;       /* strings: HTTP errors of /v1 calls (the app shows them) */
     int lists_200, lists_304; /* GET /v1/instances answers seen by the browser */
 } cdp;
 
@@ -107,12 +107,24 @@ static int cdp_launch(cdp *b)
         setenv("HOME", b->dir, 1);
         setenv("XDG_CONFIG_HOME", b->dir, 1);
         setenv("XDG_CACHE_HOME", b->dir, 1);
-        const char *argv[] = {bin, "--headless=new", "--no-sandbox", "--remote-debugging-pipe",
-                              profile, "--no-first-run", "--no-default-browser-check",
-                              "--disable-gpu", "--disable-extensions", "--disable-sync",
-                              "--disable-background-networking", "--disable-component-update",
-                              "--disable-default-apps", "--disable-breakpad",
-                              "--disable-dev-shm-usage", "--mute-audio", "about:blank", NULL};
+        const char *argv[] = {bin,
+                              "--headless=new",
+                              "--no-sandbox",
+                              "--remote-debugging-pipe",
+                              profile,
+                              "--no-first-run",
+                              "--no-default-browser-check",
+                              "--disable-gpu",
+                              "--disable-extensions",
+                              "--disable-sync",
+                              "--disable-background-networking",
+                              "--disable-component-update",
+                              "--disable-default-apps",
+                              "--disable-breakpad",
+                              "--disable-dev-shm-usage",
+                              "--mute-audio",
+                              "about:blank",
+                              NULL};
         execv(bin, (char *const *)argv);
         _exit(127);
     }
@@ -179,12 +191,11 @@ static void cdp_event(cdp *b, json_t *m)
         if (src && !strcmp(src, "network") && url && strstr(url, "/v1/"))
             note(b->api_errors, "%s (%s)", text ? text : "", url);
         else
-            note(b->problems, "log %s: %s %s", src ? src : "?", text ? text : "",
-                 url ? url : "");
+            note(b->problems, "log %s: %s %s", src ? src : "?", text ? text : "", url ? url : "");
     } else if (!strcmp(method, "Network.responseReceived")) {
         const char *url = jstr(p, "response.url");
-        long st = (long)json_integer_value(json_object_get(json_object_get(p, "response"),
-                                                           "status"));
+        long st =
+            (long)json_integer_value(json_object_get(json_object_get(p, "response"), "status"));
         if (url && strstr(url, "/v1/instances?")) {
             b->lists_200 += st == 200;
             b->lists_304 += st == 304;
@@ -290,9 +301,9 @@ static json_t *js(const char *fmt, ...)
     if (vasprintf(&expr, fmt, ap) < 0)
         expr = NULL;
     va_end(ap);
-    json_t *r = cdp_call(&B, 1, "Runtime.evaluate",
-                         json_pack("{s:s, s:b, s:b}", "expression", expr, "returnByValue", 1,
-                                   "awaitPromise", 1));
+    json_t *r = cdp_call(
+        &B, 1, "Runtime.evaluate",
+        json_pack("{s:s, s:b, s:b}", "expression", expr, "returnByValue", 1, "awaitPromise", 1));
     json_t *v = NULL;
     if (r && json_object_get(r, "exceptionDetails")) {
         const char *d = jstr(r, "exceptionDetails.exception.description");
@@ -371,7 +382,8 @@ static void fill(const char *id, const char *value)
 {
     char *v = lit(value);
     json_decref(js("(() => { const e = document.getElementById('%s'); e.value = %s;"
-                   " e.dispatchEvent(new Event('input', {bubbles: true})); })()", id, v));
+                   " e.dispatchEvent(new Event('input', {bubbles: true})); })()",
+                   id, v));
     free(v);
 }
 
@@ -380,7 +392,8 @@ static int click(const char *selector)
 {
     char *s = lit(selector);
     json_t *v = js("(() => { const e = document.querySelector(%s); if (!e) return false;"
-                   " e.click(); return true; })()", s);
+                   " e.click(); return true; })()",
+                   s);
     free(s);
     int ok = json_is_true(v);
     json_decref(v);
@@ -490,14 +503,17 @@ static void check_headers(const char *path, const char *type)
     st_http(&r, "GET", url, NULL, NULL, NULL);
     st_assert_fmt(r.status == 200 && r.len > 0, 0, __FILE__, __LINE__, "GET %s: %ld", path,
                   r.status);
-    char *ct = st_resp_header(&r, "Content-Type"), *csp = st_resp_header(&r, "Content-Security-Policy");
+    char *ct = st_resp_header(&r, "Content-Type"),
+         *csp = st_resp_header(&r, "Content-Security-Policy");
     char *xfo = st_resp_header(&r, "X-Frame-Options"), *rp = st_resp_header(&r, "Referrer-Policy");
-    char *nosniff = st_resp_header(&r, "X-Content-Type-Options"), *etag = st_resp_header(&r, "ETag");
+    char *nosniff = st_resp_header(&r, "X-Content-Type-Options"),
+         *etag = st_resp_header(&r, "ETag");
     st_assert_fmt(ct && !strncmp(ct, type, strlen(type)), 0, __FILE__, __LINE__,
                   "%s: Content-Type %s, want %s", path, ct ? ct : "(none)", type);
-    st_assert_fmt(csp && strstr(csp, "default-src 'self'") && strstr(csp, "frame-ancestors 'none'") &&
-                  !strstr(csp, "unsafe-inline") && !strstr(csp, "unsafe-eval"), 0, __FILE__,
-                  __LINE__, "%s: CSP %s", path, csp ? csp : "(none)");
+    st_assert_fmt(csp && strstr(csp, "default-src 'self'") &&
+                      strstr(csp, "frame-ancestors 'none'") && !strstr(csp, "unsafe-inline") &&
+                      !strstr(csp, "unsafe-eval"),
+                  0, __FILE__, __LINE__, "%s: CSP %s", path, csp ? csp : "(none)");
     ST_ASSERT_STR_EQ(xfo, "DENY");
     ST_ASSERT_STR_EQ(rp, "no-referrer");
     ST_ASSERT_STR_EQ(nosniff, "nosniff");
@@ -564,7 +580,8 @@ static void test_member_signs_in_and_sees_the_instances(void)
     click("#signin-submit");
     CU_ASSERT_FATAL(wait_js("web-1 listed as active",
                             "document.querySelector('tr[data-id=\"%s\"] .c-state')"
-                            "?.textContent === 'active'", web1));
+                            "?.textContent === 'active'",
+                            web1));
     signed_in = 1;
     char *who = js_text("document.getElementById('who').innerText");
     CU_ASSERT(who && strstr(who, "acme-member") && strstr(who, "acme") && strstr(who, "member"));
@@ -595,7 +612,9 @@ static void test_keypair_is_added_through_the_form(void)
     gwt_call(&T, &r, "GET", "/v1/keypairs", A.reader, NULL);
     json_t *k = json_array_get(json_object_get(r.json, "keypairs"), 0);
     snprintf(keypair_id, sizeof keypair_id, "%s",
-             json_string_value(json_object_get(k, "id")) ? json_string_value(json_object_get(k, "id")) : "");
+             json_string_value(json_object_get(k, "id"))
+                 ? json_string_value(json_object_get(k, "id"))
+                 : "");
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(k, "name")), "laptop");
     st_resp_free(&r);
     CU_ASSERT(wait_js("the keypair offered for new instances",
@@ -606,7 +625,7 @@ static void test_keypair_is_added_through_the_form(void)
     fill("keypair-key", "ssh-ed25519 not-base64!");
     click("#keypair-submit");
     CU_ASSERT(wait_js("the API's refusal", "document.getElementById('keypair-error')"
-                                          ".textContent.length > 0"));
+                                           ".textContent.length > 0"));
 }
 
 static void test_instance_is_created_through_the_form(void)
@@ -630,8 +649,7 @@ static void test_instance_is_created_through_the_form(void)
     CU_ASSERT_FATAL(id != NULL);
     snprintf(db1, sizeof db1, "%s", id);
     free(id);
-    char *state = js_text("document.querySelector('tr[data-id=\"%s\"] .c-state').textContent",
-                          db1);
+    char *state = js_text("document.querySelector('tr[data-id=\"%s\"] .c-state').textContent", db1);
     ST_ASSERT_STR_EQ(state, "building");
     free(state);
     /* what the API recorded: the keypair, and the user data the node gets */
@@ -643,14 +661,14 @@ static void test_instance_is_created_through_the_form(void)
     json_t *it;
     size_t i;
     const char *ud = NULL;
-    json_array_foreach(json_object_get(r.json, "instances"), i, it)
-        if (!strcmp(json_string_value(json_object_get(it, "id")), db1))
-            ud = json_string_value(json_object_get(it, "user_data"));
+    json_array_foreach(json_object_get(r.json, "instances"), i,
+                       it) if (!strcmp(json_string_value(json_object_get(it, "id")), db1)) ud =
+        json_string_value(json_object_get(it, "user_data"));
     /* base64 of "#!/bin/sh\necho hello from db-1\n" */
     ST_ASSERT_STR_EQ(ud, "IyEvYmluL3NoCmVjaG8gaGVsbG8gZnJvbSBkYi0xCg==");
     st_resp_free(&r);
     CU_ASSERT(wait_js("the new usage", "document.querySelector('[data-quota=instances] dd')"
-                                      "?.textContent === '2 of 10'"));
+                                       "?.textContent === '2 of 10'"));
 }
 
 static void test_api_errors_show_their_message(void)
@@ -670,12 +688,33 @@ static void test_api_errors_show_their_message(void)
     fill("create-name", "app-1");
     click("#create-submit");
     char *w = lit(want);
-    CU_ASSERT(wait_js("the quota message", "document.getElementById('create-error').textContent"
-                                          " === %s", w));
+    CU_ASSERT(wait_js("the quota message",
+                      "document.getElementById('create-error').textContent"
+                      " === %s",
+                      w));
     free(w);
     st_resp_free(&r);
     CU_ASSERT(wait_js("no app-1", "![...document.querySelectorAll('#instances td.c-name')]"
                                   ".some((e) => e.textContent === 'app-1')"));
+}
+
+static void test_keypair_is_deleted_with_two_clicks(void)
+{
+    CU_ASSERT_FATAL(signed_in && keypair_id[0]);
+    char sel[128];
+    snprintf(sel, sizeof sel, "#keypairs tr[data-id=\"%s\"] button[data-action=delete]",
+             keypair_id);
+    click(sel);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/keypairs/%s", keypair_id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 200);
+    click(sel);
+    CU_ASSERT(wait_js("the keypair gone",
+                      "!document.querySelector('#keypairs tr[data-id=\"%s\"]')"
+                      " && !document.querySelector('#create-keypair"
+                      " option[value=\"%s\"]')",
+                      keypair_id, keypair_id));
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 404);
 }
 
 static void test_node_report_appears_by_itself(void)
@@ -691,14 +730,14 @@ static void test_node_report_appears_by_itself(void)
         }
     }
     st_assert_fmt(B.lists_304 > 0, 0, __FILE__, __LINE__,
-                  "no poll of the instance list was answered 304 (%d answered 200)",
-                  B.lists_200);
+                  "no poll of the instance list was answered 304 (%d answered 200)", B.lists_200);
     /* the node brings db-1 up; nobody touches the page */
     ST_ASSERT_INT_EQ(gwt_report(&T, node, db1, "active", gwt_instance_generation(&T, NULL, db1)),
                      200);
     CU_ASSERT(wait_js("db-1 active on the page",
                       "document.querySelector('tr[data-id=\"%s\"] .c-state')?.textContent"
-                      " === 'active'", db1));
+                      " === 'active'",
+                      db1));
 }
 
 static void test_stop_action_sets_the_task(void)
@@ -714,15 +753,19 @@ static void test_stop_action_sets_the_task(void)
     free(s);
     snprintf(sel, sizeof sel, "tr[data-id=\"%s\"] button[data-action=stop]", web1);
     click(sel);
-    CU_ASSERT(wait_js("web-1 stopping", "document.querySelector('tr[data-id=\"%s\"] .c-task')"
-                                        "?.textContent === 'stopping'", web1));
+    CU_ASSERT(wait_js("web-1 stopping",
+                      "document.querySelector('tr[data-id=\"%s\"] .c-task')"
+                      "?.textContent === 'stopping'",
+                      web1));
     char *task = gwt_instance_field(&T, A.reader, web1, "task");
     ST_ASSERT_STR_EQ(task, "stopping");
     free(task);
     /* while a task runs no other power action is offered */
-    CU_ASSERT(wait_js("no power actions", "!document.querySelector('tr[data-id=\"%s\"]"
-                                          " button[data-action=stop], tr[data-id=\"%s\"]"
-                                          " button[data-action=reboot]')", web1, web1));
+    CU_ASSERT(wait_js("no power actions",
+                      "!document.querySelector('tr[data-id=\"%s\"]"
+                      " button[data-action=stop], tr[data-id=\"%s\"]"
+                      " button[data-action=reboot]')",
+                      web1, web1));
 }
 
 static void test_delete_asks_then_deletes(void)
@@ -731,16 +774,20 @@ static void test_delete_asks_then_deletes(void)
     char sel[128];
     snprintf(sel, sizeof sel, "tr[data-id=\"%s\"] button[data-action=delete]", db1);
     click(sel);
-    CU_ASSERT(wait_js("the confirmation", "document.querySelector('tr[data-id=\"%s\"]"
-                                         " button[data-action=delete]')?.textContent ==="
-                                         " 'Confirm delete'", db1));
+    CU_ASSERT(wait_js("the confirmation",
+                      "document.querySelector('tr[data-id=\"%s\"]"
+                      " button[data-action=delete]')?.textContent ==="
+                      " 'Confirm delete'",
+                      db1));
     /* one click deletes nothing */
     char *st = gwt_instance_field(&T, A.reader, db1, "state");
     ST_ASSERT_STR_EQ(st, "active");
     free(st);
     click(sel);
-    CU_ASSERT(wait_js("db-1 deleting", "document.querySelector('tr[data-id=\"%s\"] .c-state')"
-                                       "?.textContent === 'deleting'", db1));
+    CU_ASSERT(wait_js("db-1 deleting",
+                      "document.querySelector('tr[data-id=\"%s\"] .c-state')"
+                      "?.textContent === 'deleting'",
+                      db1));
     st = gwt_instance_field(&T, A.reader, db1, "state");
     ST_ASSERT_STR_EQ(st, "deleting");
     free(st);
@@ -760,14 +807,16 @@ static void test_console_is_shown(void)
     char sel[128];
     snprintf(sel, sizeof sel, "tr[data-id=\"%s\"] button[data-action=console]", web1);
     click(sel);
-    CU_ASSERT(wait_js("the console text",
-                      "document.getElementById('console-output').textContent"
-                      ".includes('Stratus guest 1.0\\nweb-1 login: ')"));
+    CU_ASSERT(wait_js("the console text", "document.getElementById('console-output').textContent"
+                                          ".includes('Stratus guest 1.0\\nweb-1 login: ')"));
     CU_ASSERT(wait_js("the console's name", "document.getElementById('console-name')"
-                                           ".textContent === 'web-1'"));
+                                            ".textContent === 'web-1'"));
 }
 
-static char *page_token(void) { return js_text("sessionStorage.getItem('stratus.token')"); }
+static char *page_token(void)
+{
+    return js_text("sessionStorage.getItem('stratus.token')");
+}
 
 static void test_sign_out_revokes_the_token(void)
 {
@@ -776,8 +825,8 @@ static void test_sign_out_revokes_the_token(void)
     CU_ASSERT_FATAL(tok != NULL);
     click("#signout");
     CU_ASSERT(wait_js("the sign-in form", "!document.getElementById('signin-view').hidden &&"
-                                         " document.getElementById('app-view').hidden &&"
-                                         " sessionStorage.getItem('stratus.token') === null"));
+                                          " document.getElementById('app-view').hidden &&"
+                                          " sessionStorage.getItem('stratus.token') === null"));
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", tok, NULL), 401);
     free(tok);
     json_t *v = js("document.querySelectorAll('#instances tbody tr, #keypairs tbody tr').length"
@@ -791,8 +840,10 @@ static void test_revoked_session_returns_to_sign_in(void)
     fill("signin-name", "acme-member");
     fill("signin-password", "password-123");
     click("#signin-submit");
-    CU_ASSERT_FATAL(wait_js("the instances again", "!document.getElementById('app-view').hidden"
-                            " && document.querySelector('tr[data-id=\"%s\"]')", db1));
+    CU_ASSERT_FATAL(wait_js("the instances again",
+                            "!document.getElementById('app-view').hidden"
+                            " && document.querySelector('tr[data-id=\"%s\"]')",
+                            db1));
     char *tok = page_token();
     CU_ASSERT_FATAL(tok != NULL);
     /* the session ends elsewhere; the next poll finds out */
@@ -810,7 +861,7 @@ static void test_wrong_password_shows_the_api_message(void)
     fill("signin-password", "not-the-password");
     click("#signin-submit");
     CU_ASSERT(wait_js("the API's message", "document.getElementById('signin-error').textContent"
-                                          " === 'invalid name or password'"));
+                                           " === 'invalid name or password'"));
     json_t *v = js("document.getElementById('app-view').hidden &&"
                    " sessionStorage.getItem('stratus.token') === null");
     CU_ASSERT(json_is_true(v));
@@ -823,8 +874,10 @@ static void test_reader_gets_no_write_controls(void)
     fill("signin-password", "password-123");
     fill("signin-tenant", "acme");
     click("#signin-submit");
-    CU_ASSERT_FATAL(wait_js("the reader's list", "!document.getElementById('app-view').hidden"
-                            " && document.querySelector('tr[data-id=\"%s\"]')", web1));
+    CU_ASSERT_FATAL(wait_js("the reader's list",
+                            "!document.getElementById('app-view').hidden"
+                            " && document.querySelector('tr[data-id=\"%s\"]')",
+                            web1));
     /* rendered but not shown: the create form, keypair form, power buttons */
     json_t *v = js("(() => { const shown = (e) => e.getClientRects().length > 0;"
                    " const w = [...document.querySelectorAll('.write, #create-form,"
@@ -836,7 +889,8 @@ static void test_reader_gets_no_write_controls(void)
                   "visible controls: %s", list);
     size_t i;
     json_t *it;
-    json_array_foreach(v, i, it) {
+    json_array_foreach(v, i, it)
+    {
         const char *what = json_is_string(it) ? json_string_value(it) : "?";
         st_assert_fmt(!strcmp(what, "console"), 0, __FILE__, __LINE__, "a reader sees %s", what);
     }
@@ -874,17 +928,19 @@ static void test_page_reported_no_errors(void)
     json_array_foreach(B.problems, i, p)
         st_assert_fmt(0, 0, __FILE__, __LINE__, "the page reported: %s", json_string_value(p));
     /* API refusals the app displayed (409, 401) are logged by Chromium too */
-    json_array_foreach(B.api_errors, i, p)
-        fprintf(stderr, "(expected) %s\n", json_string_value(p));
+    json_array_foreach(B.api_errors, i, p) fprintf(stderr, "(expected) %s\n", json_string_value(p));
 }
 
 static CU_TestInfo tests[] = {
-    {"the files are served with security headers and ETags", test_files_are_served_with_security_headers},
-    {"a member signs in and sees the tenant's instances", test_member_signs_in_and_sees_the_instances},
+    {"the files are served with security headers and ETags",
+     test_files_are_served_with_security_headers},
+    {"a member signs in and sees the tenant's instances",
+     test_member_signs_in_and_sees_the_instances},
     {"a keypair is added through the form", test_keypair_is_added_through_the_form},
     {"an instance is created through the form", test_instance_is_created_through_the_form},
     {"an API error's message is shown", test_api_errors_show_their_message},
     {"a node's report appears by itself through 304 polling", test_node_report_appears_by_itself},
+    {"a keypair is deleted with two clicks", test_keypair_is_deleted_with_two_clicks},
     {"the stop action sets the task", test_stop_action_sets_the_task},
     {"delete asks for a second click, then deletes", test_delete_asks_then_deletes},
     {"the console is shown", test_console_is_shown},
@@ -901,4 +957,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -121,6 +121,7 @@ static int cdp_launch(cdp *b)
                               "--disable-component-update",
                               "--disable-default-apps",
                               "--disable-breakpad",
+                              "--disable-crash-reporter",
                               "--disable-dev-shm-usage",
                               "--mute-audio",
                               "about:blank",
@@ -245,10 +246,9 @@ static json_t *cdp_read(cdp *b, long long deadline)
     }
 }
 
-/* Sends one command (to the page's session when page) and returns its
- * result (a new reference), or NULL on an error reply or timeout. Events
- * arriving meanwhile are recorded. Steals params. */
-static json_t *cdp_call(cdp *b, int page, const char *method, json_t *params)
+/* Sends one command (to the page's session when page); returns its id, or
+ * -1 when the pipe is gone. Steals params. */
+static int cdp_send(cdp *b, int page, const char *method, json_t *params)
 {
     int id = ++b->next_id;
     json_t *m = json_pack("{s:i, s:s, s:o}", "id", id, "method", method, "params",
@@ -264,11 +264,21 @@ static json_t *cdp_call(cdp *b, int page, const char *method, json_t *params)
             continue;
         if (w <= 0) {
             free(text);
-            return NULL;
+            return -1;
         }
         off += (size_t)w;
     }
     free(text);
+    return id;
+}
+
+/* Sends one command and returns its result (a new reference), or NULL on
+ * an error reply or timeout. Events arriving meanwhile are recorded. */
+static json_t *cdp_call(cdp *b, int page, const char *method, json_t *params)
+{
+    int id = cdp_send(b, page, method, params);
+    if (id < 0)
+        return NULL;
     long long deadline = st_now_ms() + WAIT_MS;
     for (;;) {
         json_t *r = cdp_read(b, deadline);
@@ -436,12 +446,18 @@ static int cdp_open_page(cdp *b)
 static void cdp_close(void)
 {
     if (B.pid > 0) {
-        /* ask politely, then make sure */
-        json_decref(cdp_call(&B, 0, "Browser.close", NULL));
-        for (int i = 0; i < 50 && waitpid(B.pid, NULL, WNOHANG) == 0; i++)
-            usleep(100 * 1000);
+        /* Ask politely without waiting for the reply (its children may
+         * hold the pipe open), then end whatever is left of its group. */
+        cdp_send(&B, 0, "Browser.close", NULL);
+        int reaped = 0;
+        for (int i = 0; i < 50 && !reaped; i++) {
+            reaped = waitpid(B.pid, NULL, WNOHANG) == B.pid;
+            if (!reaped)
+                usleep(100 * 1000);
+        }
         kill(-B.pid, SIGKILL);
-        waitpid(B.pid, NULL, WNOHANG);
+        if (!reaped)
+            waitpid(B.pid, NULL, 0);
         B.pid = -1;
     }
     if (B.to >= 0)

@@ -217,7 +217,11 @@ add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node"
 add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), {"404": NF}, {"409": ERR("the node still has instances")}], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
-add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential)", "node", [ok(200, "desired instances", lst("instances", "NodeInstance"))]))
+NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
+add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304", "node",
+    [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": lst("instances", "NodeInstance")}}}},
+     {"304": {"description": "unchanged since the ETag given", "headers": NODE_ETAG}}],
+    params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"}]))
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
     [ok(200, "the instance", S("Instance")), {"404": NF}, {"409": ERR("stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")}],
     body=obj({"state": {"type": "string", "enum": ["active", "stopped", "deleted", "error"]}, "generation": INT, "reboot_seq": INT, "fault": STR,

@@ -188,7 +188,7 @@ cat <<MSG
 
 Stratus is running.
   API          $base/v1   (OpenAPI: $base/v1/openapi.json, health: $base/healthz)
-  dashboard    not built yet; the gateway will serve it at $base/
+  dashboard    $base/dashboard/  (sign in as demo or admin; the browser talks to the API above)
   cloud admin  admin / $admin_pw
   demo tenant  demo / $demo_pw
   images       upload through the API: POST /v1/images, then PUT the bytes to its upload-url

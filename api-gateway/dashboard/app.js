@@ -15,7 +15,8 @@
   const TOKEN_KEY = 'stratus.token';
   const $ = (id) => document.getElementById(id);
 
-  let me = null;          // GET /v1/auth/whoami
+  let me = null;          // GET /v1/auth/whoami; a new object per session, so
+                          // an answer that outlived its session is dropped
   let listEtag = null;    // ETag of the instance page on screen
   let instances = [];
   let flavors = [];
@@ -215,10 +216,12 @@
 
   /* GET /v1/instances with the page's ETag: 304 leaves the page as it is. */
   async function refreshInstances() {
-    if (!me) return;
+    const session = me;
+    if (!session) return;
     try {
       const h = listEtag ? { 'If-None-Match': listEtag } : {};
       const r = await api('GET', '/v1/instances?limit=1000', undefined, h);
+      if (me !== session) return; /* signed out meanwhile */
       $('list-status').textContent = 'updated ' + new Date().toLocaleTimeString();
       banner('');
       if (r.status === 304) return;
@@ -227,7 +230,7 @@
       renderInstances();
       refreshQuota();
     } catch (e) {
-      if (e.status !== 401) banner('Instance list: ' + e.message);
+      if (e.status !== 401 && me === session) banner('Instance list: ' + e.message);
     }
   }
 
@@ -343,6 +346,7 @@
   /* ---- create ---- */
 
   async function loadCatalog() {
+    const session = me;
     const failed = (what) => (e) => {
       show('create-error', what + ': ' + e.message);
       return null;
@@ -351,6 +355,7 @@
       api('GET', '/v1/flavors').catch(failed('Flavors')),
       api('GET', '/v1/images?status=active').catch(failed('Images')),
     ]);
+    if (me !== session) return;
     if (f) {
       flavors = f.data.flavors.filter((x) => !x.disabled);
       $('create-flavor').replaceChildren(...flavors.map((x) =>
@@ -409,13 +414,15 @@
   /* ---- keypairs and quotas ---- */
 
   async function refreshKeypairs() {
+    const session = me;
     let r;
     try {
       r = await api('GET', '/v1/keypairs');
     } catch (e) {
-      show('keypair-error', e.message);
+      if (me === session) show('keypair-error', e.message);
       return;
     }
+    if (me !== session) return;
     const kps = r.data.keypairs;
     $('keypairs').tBodies[0].replaceChildren(...kps.map((k) => el('tr', { 'data-id': k.id }, [
       el('td', { class: 'c-name', text: k.name }),
@@ -466,12 +473,14 @@
   }
 
   async function refreshQuota() {
+    const session = me;
     let r;
     try {
       r = await api('GET', '/v1/quotas');
     } catch (e) {
       return;
     }
+    if (me !== session) return;
     const { limits, usage } = r.data;
     const items = [
       ['instances', 'Instances', (v) => String(v)],

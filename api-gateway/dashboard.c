@@ -14,14 +14,14 @@
  *     fetches from this origin only and nothing inline, so injected markup
  *     cannot run (app.js also writes API data with textContent only);
  *   - X-Frame-Options DENY and frame-ancestors 'none' (no clickjacking),
- *     Referrer-Policy no-referrer and X-Content-Type-Options nosniff.
- * GET / redirects to /dashboard/.
+ *     Referrer-Policy no-referrer (and nosniff, as every reply has).
+ * GET / redirects to /dashboard/. The files need no database: they are
+ * served while it is down.
  */
 #include "gateway.h"
 #include "stratus/crypto.h"
 
 #include <stdio.h>
-#include <string.h>
 
 extern const char gw_dash_index_html[], gw_dash_app_js[], gw_dash_style_css[],
     gw_dash_favicon_svg[];
@@ -58,35 +58,30 @@ static void security_headers(st_http_req *r)
     st_http_add_header(r, "Content-Security-Policy", DASH_CSP);
     st_http_add_header(r, "X-Frame-Options", "DENY");
     st_http_add_header(r, "Referrer-Policy", "no-referrer");
-    st_http_add_header(r, "X-Content-Type-Options", "nosniff");
+    /* X-Content-Type-Options: nosniff comes with every reply (common/http.c) */
 }
 
-static void h_file(gw_ctx *c)
+/* Plain st_http routes, not gw_route: a static file needs no database
+ * connection, and is served while the database is down. */
+static void h_file(st_http_req *r, void *arg)
 {
-    const char *pattern = st_http_route_pattern(c->req);
-    const dash_file *f = NULL;
-    for (size_t i = 0; i < NFILES && !f; i++)
-        if (!strcmp(files[i].route + 4, pattern))
-            f = &files[i];
-    if (!f) { /* only our own routes reach here */
-        st_http_reply_error(c->req, 404, "not_found", "no such file");
+    const dash_file *f = arg;
+    security_headers(r);
+    st_http_add_header(r, "ETag", f->etag);
+    st_http_add_header(r, "Cache-Control", "no-cache");
+    if (st_http_etag_matches(r, f->etag)) {
+        st_http_reply_raw(r, 304, NULL, "", 0);
         return;
     }
-    security_headers(c->req);
-    st_http_add_header(c->req, "ETag", f->etag);
-    st_http_add_header(c->req, "Cache-Control", "no-cache");
-    if (st_http_etag_matches(c->req, f->etag)) {
-        st_http_reply_raw(c->req, 304, NULL, "", 0);
-        return;
-    }
-    st_http_reply_raw(c->req, 200, f->type, f->data, *f->len);
+    st_http_reply_raw(r, 200, f->type, f->data, *f->len);
 }
 
-static void h_root(gw_ctx *c)
+static void h_root(st_http_req *r, void *arg)
 {
-    security_headers(c->req);
-    st_http_add_header(c->req, "Location", "/dashboard/");
-    st_http_reply_raw(c->req, 302, "text/plain; charset=utf-8", "see /dashboard/\n", 16);
+    (void)arg;
+    security_headers(r);
+    st_http_add_header(r, "Location", "/dashboard/");
+    st_http_reply_raw(r, 302, "text/plain; charset=utf-8", "see /dashboard/\n", 16);
 }
 
 void gw_dashboard_routes(gw *g)
@@ -95,7 +90,7 @@ void gw_dashboard_routes(gw *g)
         char sha[65];
         st_sha256_hex(files[i].data, *files[i].len, sha);
         snprintf(files[i].etag, sizeof files[i].etag, "\"%.16s\"", sha);
-        gw_route(g, files[i].route, GW_PUBLIC, h_file);
+        st_http_route(g->http, files[i].route, h_file, &files[i]);
     }
-    gw_route(g, "GET /", GW_PUBLIC, h_root);
+    st_http_route(g->http, "GET /", h_root, NULL);
 }

@@ -589,7 +589,9 @@ static void apply_unchanged(nd_agent *a, nd_desired_set *s)
     for (nd_inst *in = a->insts; in; in = in->next)
         n += in->present;
     s->v = calloc(n ? n : 1, sizeof *s->v);
-    for (nd_inst *in = a->insts; s->v && in; in = in->next) {
+    if (!s->v)
+        return; /* an empty set would read as "all gone": decide nothing */
+    for (nd_inst *in = a->insts; in; in = in->next) {
         if (!in->present)
             continue;
         s->v[s->n] = in->want;

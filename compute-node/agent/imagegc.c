@@ -18,7 +18,8 @@
  * Launches and the collector exclude each other with a process-wide rwlock:
  * preparing a launch (download, overlay creation) holds it shared, the
  * collector exclusive, and only when it can take it without waiting (it
- * skips its turn instead), so a launch never waits for it. A base is
+ * skips its turn instead), so the collector never waits for a download and
+ * a launch waits at most for one pass (directory scans and unlinks). A base is
  * therefore never removed between the moment a launch decides it is cached
  * and the moment the new overlay on disk names it. An instance whose image
  * cannot be told (its record or image record unreadable) stops the whole

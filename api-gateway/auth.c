@@ -18,14 +18,18 @@
  * a gateway's memory, so several gateways enforce one limit: every attempt
  * counts against the source address, failures count against the user name,
  * and a name over its limit is refused before its password is even checked.
+ * Windows older than the previous one are deleted by the first sign-in a
+ * gateway handles in each window, so the table holds recent attempts only.
  */
 #include "gateway.h"
 #include "stratus/crypto.h"
 #include "stratus/json.h"
 #include "stratus/log.h"
+#include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
 #include <argon2.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +193,24 @@ static long long rl_peek(gw_ctx *c, const char *key)
     return n;
 }
 
+/* Deletes attempts from windows that no longer count; at most once per
+ * window per process (other gateways do their own). Failure is harmless. */
+static void rl_cleanup(gw_ctx *c)
+{
+    static _Atomic long long last_us;
+    long long now = st_mono_us(), prev = atomic_load(&last_us);
+    if (prev && now - prev < (long long)c->gw->c.signin_window_s * 1000000)
+        return;
+    if (!atomic_compare_exchange_strong(&last_us, &prev, now))
+        return;
+    char win[16];
+    snprintf(win, sizeof win, "%d", c->gw->c.signin_window_s);
+    if (st_db_x(c->db, "DELETE FROM iaas.signin_attempts"
+                       " WHERE window_start < now() - 2 * $1::int * interval '1 second'",
+                win) < 0)
+        st_warn("auth.rl_cleanup", "%s", st_db_error(c->db));
+}
+
 static void too_many(gw_ctx *c, const char *what)
 {
     char s[16];
@@ -217,6 +239,7 @@ static void h_signin(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "tenant", 0, 1, 64, &tenant, err, sizeof err), err) < 0)
         return;
 
+    rl_cleanup(c);
     char ipkey[96], userkey[96];
     snprintf(ipkey, sizeof ipkey, "ip:%s", st_http_peer(c->req));
     snprintf(userkey, sizeof userkey, "user:%s", name);

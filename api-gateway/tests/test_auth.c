@@ -2,6 +2,7 @@
  * sign-in, wrong passwords, expiry, revocation, API keys, rate limits, roles,
  * and the bootstrap of the first admin. */
 #include "gwt.h"
+#include "st_pg.h"
 #include "st_test.h"
 
 #include <stdlib.h>
@@ -13,7 +14,9 @@ static gwt_tenant A;
 static int suite_init(void)
 {
     /* small limits so the rate-limit tests need few attempts */
-    const char *set[] = {"auth.signin_user_limit=3", "auth.signin_ip_limit=1000", NULL};
+    /* a day-long window: the limits' fixed windows must not turn over mid-test */
+    const char *set[] = {"auth.signin_user_limit=3", "auth.signin_ip_limit=1000",
+                         "auth.signin_window=86400", NULL};
     gwt_start(&T, "gw_auth", set);
     gwt_make_tenant(&T, "acme", &A);
     return 0;
@@ -171,7 +174,7 @@ static void test_failed_signins_are_rate_limited_per_user(void)
 static void test_signins_are_rate_limited_per_address(void)
 {
     gwt g2;
-    const char *set[] = {"auth.signin_ip_limit=4", NULL};
+    const char *set[] = {"auth.signin_ip_limit=4", "auth.signin_window=86400", NULL};
     gwt_start(&g2, "gw_auth_ip", set);
     int limited = 0;
     for (int i = 0; i < 6; i++) {
@@ -193,7 +196,8 @@ static void test_signins_are_rate_limited_per_address(void)
 static void test_signin_limits_behind_a_trusted_proxy_are_per_client(void)
 {
     gwt g2;
-    const char *set[] = {"auth.signin_ip_limit=3", "http.trusted_proxies=127.0.0.0/8", NULL};
+    const char *set[] = {"auth.signin_ip_limit=3", "http.trusted_proxies=127.0.0.0/8",
+                         "auth.signin_window=86400", NULL};
     gwt_start(&g2, "gw_auth_xff", set); /* its own sign-in counts for 127.0.0.1 */
     char url[128];
     snprintf(url, sizeof url, "%s/v1/auth/tokens", g2.base);
@@ -214,6 +218,37 @@ static void test_signin_limits_behind_a_trusted_proxy_are_per_client(void)
     st_resp_free(&r);
     free(b);
     gwt_stop(&g2);
+}
+
+static long long sql_count(const char *where)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.signin_attempts WHERE %s", where);
+    PGconn *c = st_pg_connect(T.conninfo);
+    char *v = st_pg_scalar(c, sql);
+    PQfinish(c);
+    long long n = v ? atoll(v) : -1;
+    free(v);
+    return n;
+}
+
+static void test_old_signin_windows_are_deleted(void)
+{
+    /* attempts from two days ago, when a gateway starts: its first sign-in
+     * deletes them; this window's attempts stay */
+    gwt_sql(&T, "INSERT INTO iaas.signin_attempts VALUES"
+                " ('ip:198.51.100.1', now() - interval '2 days', 3),"
+                " ('user:long-gone', now() - interval '3 days', 1)");
+    ST_ASSERT_INT_EQ(sql_count("window_start < now() - interval '1 day'"), 2);
+    gwt peer;
+    const char *set[] = {"auth.signin_window=60", NULL};
+    gwt_start_peer(&peer, &T, set);
+    char *tok = gwt_signin(&peer, "acme-admin", "password-123", NULL);
+    CU_ASSERT_PTR_NOT_NULL(tok);
+    free(tok);
+    ST_ASSERT_INT_EQ(sql_count("window_start < now() - interval '1 day'"), 0);
+    CU_ASSERT_TRUE(sql_count("true") >= 1);
+    gwt_stop(&peer);
 }
 
 static void test_roles_limit_what_a_user_may_do(void)
@@ -312,6 +347,7 @@ static CU_TestInfo tests[] = {
     {"API keys work until revoked, only by their owner", test_api_keys_work_until_revoked},
     {"failed sign-ins are rate limited per user name", test_failed_signins_are_rate_limited_per_user},
     {"sign-ins are rate limited per source address", test_signins_are_rate_limited_per_address},
+    {"sign-in attempts of past windows are deleted", test_old_signin_windows_are_deleted},
     {"behind a trusted proxy the sign-in limit is per client",
      test_signin_limits_behind_a_trusted_proxy_are_per_client},
     {"roles limit what a user may do, and changes apply at once", test_roles_limit_what_a_user_may_do},

@@ -11,7 +11,9 @@
 #      after the per-request database check), the same with If-None-Match
 #      (304), and a second gateway with the list cache off (every request
 #      renders the page from the database)
-#   2. POST /v1/auth/tokens (argon2id at the production parameters)
+#   2. a node agent's poll of its desired set (the same 100 instances): the
+#      whole set, and the 304 while nothing for the node changed
+#   3. POST /v1/auth/tokens (argon2id at the production parameters)
 # and nginx serving each response's bytes as a static file.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -183,6 +185,16 @@ theirs=$(cat "$work/last")
 python3 -c "print('  gateway / nginx = %.1f%% (page reused), %.1f%% (rendered every time)' % (100*$ours/$theirs, 100*$render/$theirs))"
 run "nginx, If-None-Match: its ETag (304)" -H "If-None-Match: $(curl -sf -o /dev/null -D - "$nbase/list.json" | awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')" "$nbase/list.json"
 python3 -c "print('  gateway / nginx = %.1f%% (304)' % (100*$revalidate/$(cat "$work/last")))"
+# A node agent's poll of its orders: the whole desired set, and the 304 it
+# gets while nothing for it changed (what agents mostly receive).
+j -H "Authorization: Bearer $node_token" "$base/internal/v1/node/instances" >"$work/www/desired.json"
+netag=$(curl -sf -o /dev/null -D - -H "Authorization: Bearer $node_token" "$base/internal/v1/node/instances" |
+  awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')
+echo "GET /internal/v1/node/instances: $count instances, $(stat -c %s "$work/www/desired.json") bytes"
+measured "$gwpid" "stratus-gateway node desired set (200)" -H "Authorization: Bearer $node_token" \
+  "$base/internal/v1/node/instances"
+measured "$gwpid" "same, If-None-Match: its ETag (304)" -H "Authorization: Bearer $node_token" \
+  -H "If-None-Match: $netag" "$base/internal/v1/node/instances"
 echo "POST /v1/auth/tokens: argon2id t=2 m=19456 KiB, $(stat -c %s "$work/www/token.json") bytes"
 run "stratus-gateway POST /v1/auth/tokens" -s "$work/post.lua" "$base/v1/auth/tokens"
 ours=$(cat "$work/last")

@@ -67,12 +67,9 @@ static void h_file(st_http_req *r, void *arg)
 {
     const dash_file *f = arg;
     security_headers(r);
-    st_http_add_header(r, "ETag", f->etag);
     st_http_add_header(r, "Cache-Control", "no-cache");
-    if (st_http_etag_matches(r, f->etag)) {
-        st_http_reply_raw(r, 304, NULL, "", 0);
+    if (st_http_not_modified(r, f->etag))
         return;
-    }
     st_http_reply_raw(r, 200, f->type, f->data, *f->len);
 }
 

@@ -457,12 +457,10 @@ static int list_key(char *out, size_t n, const char *tenant, const char *state,
 /* 200 with the page, or 304 when the client already holds it; releases b. */
 static void reply_list_body(gw_ctx *c, gw_list_body *b)
 {
-    st_http_add_header(c->req, "ETag", b->etag);
     /* clients may keep the page but must ask again (If-None-Match) */
     st_http_add_header(c->req, "Cache-Control", "private, no-cache");
-    if (st_http_etag_matches(c->req, b->etag)) {
+    if (st_http_not_modified(c->req, b->etag)) {
         gw_list_body_release(b);
-        st_http_reply_raw(c->req, 304, NULL, "", 0);
         return;
     }
     st_http_reply_ref(c->req, 200, "application/json", b->data, b->len, gw_list_body_release, b);

@@ -221,11 +221,8 @@ static void h_node_instances(gw_ctx *c)
      * credential): an agent polling with the last tag gets 304. */
     char etag[80];
     snprintf(etag, sizeof etag, "\"%s.%lld\"", c->p.node_id, c->p.list_version);
-    st_http_add_header(c->req, "ETag", etag);
-    if (st_http_etag_matches(c->req, etag)) {
-        st_http_reply_raw(c->req, 304, NULL, "", 0);
+    if (st_http_not_modified(c->req, etag))
         return;
-    }
     PGresult *r = st_db_q(c->db,
                           "SELECT json_build_object('instances', coalesce(json_agg("
                           " json_build_object('id', i.id, 'tenant_id', i.tenant_id,"

@@ -343,6 +343,15 @@ int st_http_etag_matches(const st_http_req *r, const char *etag)
     return 0;
 }
 
+int st_http_not_modified(st_http_req *r, const char *etag)
+{
+    st_http_add_header(r, "ETag", etag);
+    if (!st_http_etag_matches(r, etag))
+        return 0;
+    st_http_reply_raw(r, 304, NULL, "", 0);
+    return 1;
+}
+
 void st_http_reply_jw(st_http_req *r, int status, st_jw *w)
 {
     struct evbuffer *b = evbuffer_new();

@@ -113,6 +113,10 @@ void st_http_reply_ref(st_http_req *r, int status, const char *content_type, con
 /* 1 when the request's If-None-Match names etag (a quoted entity tag; weak
  * and strong forms compare alike, as RFC 9110 says for GET) or is "*". */
 int st_http_etag_matches(const st_http_req *r, const char *etag);
+/* A conditional GET's whole check: sets the ETag header and, when the
+ * request's If-None-Match names etag, replies 304 and returns 1. Otherwise
+ * 0: the caller sends the body (any other headers it adds go with either). */
+int st_http_not_modified(st_http_req *r, const char *etag);
 /* Replies with a JSON writer's text (jsonw.h) and frees the writer. */
 struct st_jw;
 void st_http_reply_jw(st_http_req *r, int status, struct st_jw *w);

@@ -136,6 +136,64 @@ static int used_images(const char *state_dir, const char *images, shaset *used)
     return rc;
 }
 
+/* One file of the cache, read once per pass. */
+typedef struct cache_file {
+    char name[256];
+    char sha[65]; /* the image it belongs to */
+    int record;   /* an <image id>.json record (not part of last use) */
+    time_t mtime;
+    long long size;
+} cache_file;
+
+/* The cache's files: <sha>.* and the image records naming a SHA-256;
+ * malloc'd array in *out, count returned, -1 on failure (ENOENT: 0). */
+static int scan_cache(const char *images, cache_file **out)
+{
+    *out = NULL;
+    DIR *d = opendir(images);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        cache_file f = {0};
+        size_t l = strlen(e->d_name);
+        if (l >= sizeof f.name)
+            continue;
+        if (is_sha(e->d_name, strnlen(e->d_name, 64)) && e->d_name[64] == '.') {
+            snprintf(f.sha, sizeof f.sha, "%.64s", e->d_name);
+        } else if (l > 5 && strcmp(e->d_name + l - 5, ".json") == 0) {
+            char id[256];
+            snprintf(id, sizeof id, "%.*s", (int)(l - 5), e->d_name);
+            if (record_sha(images, id, f.sha) < 0)
+                continue;
+            f.record = 1;
+        } else {
+            continue;
+        }
+        char p[4500];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", images, e->d_name);
+        if (stat(p, &st) < 0)
+            continue;
+        snprintf(f.name, sizeof f.name, "%s", e->d_name);
+        f.mtime = st.st_mtime;
+        f.size = st.st_size;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            cache_file *g = realloc(*out, sizeof **out * (size_t)cap);
+            if (!g) {
+                n = -1;
+                break;
+            }
+            *out = g;
+        }
+        (*out)[n++] = f;
+    }
+    closedir(d);
+    return n;
+}
+
 int nd_image_gc(const nd_conf *c, long long keep_s, int *removed, long long *bytes)
 {
     *removed = 0;
@@ -145,62 +203,40 @@ int nd_image_gc(const nd_conf *c, long long keep_s, int *removed, long long *byt
     char images[4200];
     snprintf(images, sizeof images, "%s/images", c->state_dir);
     shaset used = {0}, cached = {0};
+    cache_file *files = NULL;
     int rc = used_images(c->state_dir, images, &used);
-    DIR *d = rc == 0 ? opendir(images) : NULL;
-    if (!d) {
-        if (rc == 0 && errno != ENOENT)
+    int n = rc == 0 ? scan_cache(images, &files) : 0;
+    if (n < 0)
+        rc = -1;
+    /* the cached images (records alone do not make one) */
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!files[i].record && shaset_add(&cached, files[i].sha) < 0)
             rc = -1;
-        goto out;
-    }
-    /* the cached images, and when each was last used */
-    struct dirent *e;
     time_t now = time(NULL);
-    while ((e = readdir(d)))
-        if (is_sha(e->d_name, strnlen(e->d_name, 64)) && e->d_name[64] == '.') {
-            char sha[65];
-            snprintf(sha, sizeof sha, "%.64s", e->d_name);
-            if (shaset_add(&cached, sha) < 0)
-                rc = -1;
-        }
-    for (size_t i = 0; rc == 0 && i < cached.n; i++) {
-        const char *sha = cached.v[i];
+    for (size_t k = 0; rc == 0 && k < cached.n; k++) {
+        const char *sha = cached.v[k];
         if (shaset_has(&used, sha))
             continue;
         /* the newest mtime among its files: the base's is touched per launch */
         time_t last = 0;
-        rewinddir(d);
-        while ((e = readdir(d))) {
-            struct stat st;
-            char p[4500];
-            snprintf(p, sizeof p, "%s/%s", images, e->d_name);
-            if (strncmp(e->d_name, sha, 64) == 0 && stat(p, &st) == 0 && st.st_mtime > last)
-                last = st.st_mtime;
-        }
+        for (int i = 0; i < n; i++)
+            if (!files[i].record && !strcmp(files[i].sha, sha) && files[i].mtime > last)
+                last = files[i].mtime;
         if (now - last < keep_s)
             continue;
-        rewinddir(d);
-        while ((e = readdir(d))) {
-            char p[4500], s2[65];
-            snprintf(p, sizeof p, "%s/%s", images, e->d_name);
-            size_t l = strlen(e->d_name);
-            int mine = strncmp(e->d_name, sha, 64) == 0 && e->d_name[64] == '.';
-            if (!mine && l > 5 && strcmp(e->d_name + l - 5, ".json") == 0) {
-                char id[256];
-                snprintf(id, sizeof id, "%.*s", (int)(l - 5), e->d_name);
-                mine = record_sha(images, id, s2) == 0 && strcmp(s2, sha) == 0;
-            }
-            struct stat st;
-            if (mine && stat(p, &st) == 0 && unlink(p) == 0)
-                *bytes += st.st_size;
+        for (int i = 0; i < n; i++) {
+            char p[4500];
+            snprintf(p, sizeof p, "%s/%s", images, files[i].name);
+            if (!strcmp(files[i].sha, sha) && unlink(p) == 0)
+                *bytes += files[i].size;
         }
         (*removed)++;
         st_log_fields(ST_LOG_INFO, "node.image_gc",
                       json_pack("{s:s, s:I}", "removed", sha, "unused_for_s",
                                 (json_int_t)(now - last)));
     }
-    closedir(d);
-out:
     pthread_rwlock_unlock(&g_images);
+    free(files);
     free(used.v);
     free(cached.v);
     return rc;

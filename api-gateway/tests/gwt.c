@@ -388,9 +388,7 @@ long long gwt_instance_generation(gwt *t, const char *token, const char *id)
     (void)token;
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT generation FROM iaas.instances WHERE id = '%s'", id);
-    PGconn *c = st_pg_connect(t->conninfo);
-    char *v = st_pg_scalar(c, sql);
-    PQfinish(c);
+    char *v = gwt_sql_value(t, sql);
     long long g = v ? atoll(v) : -1;
     free(v);
     return g;
@@ -434,9 +432,12 @@ long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, lon
     return s;
 }
 
-void gwt_sql(const gwt *t, const char *sql)
+char *gwt_sql_value(const gwt *t, const char *sql)
 {
     PGconn *c = st_pg_connect(t->conninfo);
-    free(st_pg_scalar(c, sql));
+    char *v = st_pg_scalar(c, sql);
     PQfinish(c);
+    return v;
 }
+
+void gwt_sql(const gwt *t, const char *sql) { free(gwt_sql_value(t, sql)); }

@@ -81,5 +81,8 @@ long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, lon
                      long long cycles);
 /* Runs SQL directly on the test database (for time travel: expiring tokens). */
 void gwt_sql(const gwt *t, const char *sql);
+/* Same, returning the first column of the first row (malloc'd; NULL when
+ * there is none or on error). */
+char *gwt_sql_value(const gwt *t, const char *sql);
 
 #endif

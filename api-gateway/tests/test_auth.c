@@ -2,7 +2,6 @@
  * sign-in, wrong passwords, expiry, revocation, API keys, rate limits, roles,
  * and the bootstrap of the first admin. */
 #include "gwt.h"
-#include "st_pg.h"
 #include "st_test.h"
 
 #include <stdlib.h>
@@ -224,9 +223,7 @@ static long long sql_count(const char *where)
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.signin_attempts WHERE %s", where);
-    PGconn *c = st_pg_connect(T.conninfo);
-    char *v = st_pg_scalar(c, sql);
-    PQfinish(c);
+    char *v = gwt_sql_value(&T, sql);
     long long n = v ? atoll(v) : -1;
     free(v);
     return n;

@@ -294,9 +294,7 @@ static long long live_instances(const char *tenant)
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.instances WHERE tenant_id = '%s'"
              " AND state <> 'deleted'", tenant);
-    PGconn *c = st_pg_connect(T.conninfo);
-    char *v = st_pg_scalar(c, sql);
-    PQfinish(c);
+    char *v = gwt_sql_value(&T, sql);
     long long n = atoll(v);
     free(v);
     return n;

@@ -491,13 +491,7 @@ int cloud_vmm_pids(const char *dir, int *pids, int max)
     return n;
 }
 
-char *cloud_sql(cloud *c, const char *sql)
-{
-    PGconn *pg = st_pg_connect(c->gw.conninfo);
-    char *v = st_pg_scalar(pg, sql);
-    PQfinish(pg);
-    return v;
-}
+char *cloud_sql(cloud *c, const char *sql) { return gwt_sql_value(&c->gw, sql); }
 
 int cloud_file_count(const char *path, const char *needle)
 {

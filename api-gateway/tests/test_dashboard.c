@@ -301,16 +301,17 @@ static json_t *cdp_call(cdp *b, int page, const char *method, json_t *params)
     }
 }
 
-/* Evaluates a JS expression in the page (promises awaited); returns its
- * value (a new reference; JSON null for undefined) or NULL when it threw. */
-static json_t *js(const char *fmt, ...)
+/* printf into a malloc'd string (NULL when out of memory). */
+static char *vfmt(const char *fmt, va_list ap)
 {
-    char *expr;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&expr, fmt, ap) < 0)
-        expr = NULL;
-    va_end(ap);
+    char *s;
+    return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+/* Evaluates expr (freed here) in the page (promises awaited); returns its
+ * value (a new reference; JSON null for undefined) or NULL when it threw. */
+static json_t *js_expr(char *expr)
+{
     json_t *r = cdp_call(
         &B, 1, "Runtime.evaluate",
         json_pack("{s:s, s:b, s:b}", "expression", expr, "returnByValue", 1, "awaitPromise", 1));
@@ -328,6 +329,16 @@ static json_t *js(const char *fmt, ...)
     return v;
 }
 
+/* The same with the expression as a printf format. */
+static json_t *js(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *expr = vfmt(fmt, ap);
+    va_end(ap);
+    return js_expr(expr);
+}
+
 /* A JS string literal for s (JSON's is one); malloc'd. */
 static char *lit(const char *s)
 {
@@ -339,35 +350,41 @@ static char *lit(const char *s)
 
 static char *js_text(const char *fmt, ...)
 {
-    char *expr;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&expr, fmt, ap) < 0)
-        expr = NULL;
+    json_t *v = js_expr(vfmt(fmt, ap));
     va_end(ap);
-    json_t *v = js("%s", expr);
-    free(expr);
     char *out = json_is_string(v) ? strdup(json_string_value(v)) : NULL;
     json_decref(v);
     return out;
+}
+
+/* 1 when the JS condition (printf format) holds now. */
+static int js_true(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *expr = vfmt(fmt, ap);
+    va_end(ap);
+    json_t *v = js("!!(%s)", expr);
+    free(expr);
+    int ok = json_is_true(v);
+    json_decref(v);
+    return ok;
 }
 
 /* Polls a JS condition until it is true or WAIT_MS pass; 1 when it held.
  * On a timeout prints what the page showed. */
 static int wait_js(const char *what, const char *fmt, ...)
 {
-    char *expr;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&expr, fmt, ap) < 0)
-        expr = NULL;
+    char *expr = vfmt(fmt, ap);
     va_end(ap);
     long long deadline = st_now_ms() + WAIT_MS;
     int ok = 0;
     while (!ok) {
-        json_t *v = js("!!(%s)", expr);
-        ok = json_is_true(v);
-        json_decref(v);
+        ok = js_true("%s", expr);
         if (ok || st_now_ms() > deadline)
             break;
         /* let events in while waiting */
@@ -409,6 +426,16 @@ static int click(const char *selector)
     json_decref(v);
     st_assert_fmt(ok, 0, __FILE__, __LINE__, "nothing to click at %s", selector);
     return ok;
+}
+
+/* Fills the sign-in form (the tenant only when given) and submits it. */
+static void submit_signin(const char *name, const char *password, const char *tenant)
+{
+    fill("signin-name", name);
+    fill("signin-password", password);
+    if (tenant)
+        fill("signin-tenant", tenant);
+    click("#signin-submit");
 }
 
 static int cdp_open_page(cdp *b)
@@ -591,9 +618,7 @@ static void test_member_signs_in_and_sees_the_instances(void)
     CU_ASSERT_FATAL(wait_js("the sign-in form",
                             "location.pathname === '/dashboard/' &&"
                             " document.getElementById('signin-view')?.hidden === false"));
-    fill("signin-name", "acme-member");
-    fill("signin-password", "password-123");
-    click("#signin-submit");
+    submit_signin("acme-member", "password-123", NULL);
     CU_ASSERT_FATAL(wait_js("web-1 listed as active",
                             "document.querySelector('tr[data-id=\"%s\"] .c-state')"
                             "?.textContent === 'active'",
@@ -763,9 +788,7 @@ static void test_stop_action_sets_the_task(void)
     /* an active instance offers stop and reboot, not start */
     snprintf(sel, sizeof sel, "tr[data-id=\"%s\"] button[data-action=start]", web1);
     char *s = lit(sel);
-    json_t *v = js("document.querySelector(%s) === null", s);
-    CU_ASSERT(json_is_true(v));
-    json_decref(v);
+    CU_ASSERT(js_true("document.querySelector(%s) === null", s));
     free(s);
     snprintf(sel, sizeof sel, "tr[data-id=\"%s\"] button[data-action=stop]", web1);
     click(sel);
@@ -845,17 +868,13 @@ static void test_sign_out_revokes_the_token(void)
                                           " sessionStorage.getItem('stratus.token') === null"));
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", tok, NULL), 401);
     free(tok);
-    json_t *v = js("document.querySelectorAll('#instances tbody tr, #keypairs tbody tr').length"
-                   " === 0 && document.getElementById('console-output').textContent === ''");
-    CU_ASSERT(json_is_true(v));
-    json_decref(v);
+    CU_ASSERT(js_true("document.querySelectorAll('#instances tbody tr, #keypairs tbody tr').length"
+                      " === 0 && document.getElementById('console-output').textContent === ''"));
 }
 
 static void test_revoked_session_returns_to_sign_in(void)
 {
-    fill("signin-name", "acme-member");
-    fill("signin-password", "password-123");
-    click("#signin-submit");
+    submit_signin("acme-member", "password-123", NULL);
     CU_ASSERT_FATAL(wait_js("the instances again",
                             "!document.getElementById('app-view').hidden"
                             " && document.querySelector('tr[data-id=\"%s\"]')",
@@ -873,23 +892,16 @@ static void test_revoked_session_returns_to_sign_in(void)
 
 static void test_wrong_password_shows_the_api_message(void)
 {
-    fill("signin-name", "acme-member");
-    fill("signin-password", "not-the-password");
-    click("#signin-submit");
+    submit_signin("acme-member", "not-the-password", NULL);
     CU_ASSERT(wait_js("the API's message", "document.getElementById('signin-error').textContent"
                                            " === 'invalid name or password'"));
-    json_t *v = js("document.getElementById('app-view').hidden &&"
-                   " sessionStorage.getItem('stratus.token') === null");
-    CU_ASSERT(json_is_true(v));
-    json_decref(v);
+    CU_ASSERT(js_true("document.getElementById('app-view').hidden &&"
+                      " sessionStorage.getItem('stratus.token') === null"));
 }
 
 static void test_reader_gets_no_write_controls(void)
 {
-    fill("signin-name", "acme-reader");
-    fill("signin-password", "password-123");
-    fill("signin-tenant", "acme");
-    click("#signin-submit");
+    submit_signin("acme-reader", "password-123", "acme");
     CU_ASSERT_FATAL(wait_js("the reader's list",
                             "!document.getElementById('app-view').hidden"
                             " && document.querySelector('tr[data-id=\"%s\"]')",

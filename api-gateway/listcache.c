@@ -49,16 +49,6 @@ struct gw_listcache {
     entry *head, *tail;
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 gw_list_body *gw_list_body_new(char *data, size_t len)
 {
     gw_list_body *b = malloc(sizeof *b);
@@ -169,7 +159,7 @@ gw_list_body *gw_listcache_get(gw_listcache *lc, const char *key, long long vers
     if (!lc)
         return NULL;
     size_t klen = strlen(key);
-    uint64_t h = fnv1a(key, klen);
+    uint64_t h = st_fnv1a64(key, klen);
     gw_list_body *b = NULL;
     pthread_mutex_lock(&lc->mu);
     entry *e = find(lc, key, klen, h);
@@ -189,7 +179,7 @@ void gw_listcache_put(gw_listcache *lc, const char *key, long long version, long
     if (!lc || !b)
         return;
     size_t klen = strlen(key);
-    uint64_t h = fnv1a(key, klen);
+    uint64_t h = st_fnv1a64(key, klen);
     entry *n = malloc(sizeof *n + klen);
     if (!n)
         return;

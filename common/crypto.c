@@ -48,6 +48,15 @@ void st_random_hex(char *out, size_t n)
     }
 }
 
+uint64_t st_fnv1a64(const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 void st_sha256_hex(const void *buf, size_t n, char out[65])
 {
     uint8_t md[32];

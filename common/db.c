@@ -19,6 +19,7 @@
  * cache is dropped with the connection on reset.
  */
 #include "stratus/db.h"
+#include "stratus/crypto.h"
 #include "stratus/log.h"
 
 #include <errno.h>
@@ -70,10 +71,8 @@ static void stmts_clear(st_db *db)
 
 static uint64_t fnv64(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h ? h : 1;
+    uint64_t h = st_fnv1a64(s, strlen(s));
+    return h ? h : 1; /* 0 marks an empty cache slot */
 }
 
 /* Finds sql in the cache; returns 1 when already prepared. */

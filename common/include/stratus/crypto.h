@@ -11,6 +11,8 @@ void st_random_bytes(void *buf, size_t n);
 void st_random_hex(char *out, size_t n);
 /* SHA-256 of buf as 64 hex digits (out holds 65). */
 void st_sha256_hex(const void *buf, size_t n, char out[65]);
+/* FNV-1a, 64 bits: a fast hash for tables and names, NOT for secrets. */
+uint64_t st_fnv1a64(const void *buf, size_t n);
 /* Constant-time equality of two equal-length buffers (1 equal, 0 not). */
 int st_ct_equal(const void *a, const void *b, size_t n);
 /* Constant-time equality of two strings (length leaks, contents do not). */

@@ -140,27 +140,50 @@ static int wait_socket(const char *sock, int pidfd, long long timeout_ms)
     }
 }
 
-static char *vm_config(const nd_vm_spec *s)
+/* vm.json: one `disks` entry per disk, one `nics` entry per port (the VMM
+ * names NICs net0, net1... in port order: its counters use those ids). */
+static char *vm_config(const nd_vm_spec *s, char *err, size_t errlen)
 {
     char serial[4200];
     snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
-    json_t *j = json_pack("{s:i, s:i, s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:b, s:s}", "vcpus",
-                          s->vcpus, "memory_mib", s->memory_mib, "kernel", s->kernel, "cmdline",
-                          s->cmdline, "serial_log", serial, "disks", "id", "disk0", "path", s->disk,
-                          "format", s->disk_format, "rng", 1, "on_reset", "restart");
+    json_t *disks = json_array(), *nics = json_array();
+    for (int i = 0; i < s->ndisks; i++)
+        json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b}", "id", s->disks[i].id, "path",
+                                               s->disks[i].path, "format", s->disks[i].format,
+                                               "read_only", s->disks[i].read_only));
+    for (int i = 0; i < s->nports; i++) {
+        const nd_vm_port *p = &s->ports[i];
+        if (p->model != ND_NIC_VIRTIO) {
+            snprintf(err, errlen, "port %s: stratus-vmm offers no %s NIC", p->id,
+                     nd_nic_model_name(p->model));
+            json_decref(disks);
+            json_decref(nics);
+            return NULL;
+        }
+        char id[16];
+        snprintf(id, sizeof id, "net%d", i);
+        json_t *n = json_pack("{s:s, s:s, s:s}", "id", id, "tap", p->tap, "mac", p->mac);
+        if (n && p->mtu)
+            json_object_set_new(n, "mtu", json_integer(p->mtu));
+        json_array_append_new(nics, n);
+    }
+    json_t *j =
+        json_pack("{s:i, s:i, s:s, s:s, s:s, s:o, s:o, s:b, s:s}", "vcpus", s->vcpus, "memory_mib",
+                  s->memory_mib, "kernel", s->kernel, "cmdline", s->cmdline, "serial_log", serial,
+                  "disks", disks, "nics", nics, "rng", 1, "on_reset", "restart");
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    if (!text)
+        snprintf(err, errlen, "out of memory");
     return text;
 }
 
 /* PUT /vm/config then start; the VMM exits 1 after a failed start. */
 static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
 {
-    char *cfg = vm_config(s);
-    if (!cfg) {
-        snprintf(err, errlen, "out of memory");
+    char *cfg = vm_config(s, err, errlen);
+    if (!cfg)
         return -1;
-    }
     char cpath[4200];
     snprintf(cpath, sizeof cpath, "%s/vm.json", s->dir);
     nd_write_file_atomic(cpath, cfg, strlen(cfg), 0);
@@ -224,6 +247,8 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
     char sock[4200], state[32] = "", boot[40] = "";
     sock_path(s->dir, sock, sizeof sock);
     *pidfd = -1;
+    if (nd_vm_spec_check(s, err, errlen) < 0)
+        return -1;
     if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         snprintf(err, errlen, "control socket path too long: %s", sock);
         return -1;

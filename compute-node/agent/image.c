@@ -193,8 +193,8 @@ static int ensure_kernel(const nd_conf *c, const img_rec *r, const char *base, c
     return 0;
 }
 
-static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
-                   nd_vm_spec *spec, char *err, size_t errlen);
+static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data, nd_vm_spec *spec,
+                   char *err, size_t errlen);
 
 int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
                      nd_vm_spec *spec, char *err, size_t errlen)
@@ -205,8 +205,8 @@ int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_da
     return rc;
 }
 
-static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
-                   nd_vm_spec *spec, char *err, size_t errlen)
+static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data, nd_vm_spec *spec,
+                   char *err, size_t errlen)
 {
     img_rec r;
     char base[4096], images[4200];
@@ -217,9 +217,12 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
         ensure_kernel(c, &r, base, spec->kernel, sizeof spec->kernel, err, errlen) < 0)
         return -1;
     utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
-    snprintf(spec->disk, sizeof spec->disk, "%s/disk.qcow2", spec->dir);
-    snprintf(spec->disk_format, sizeof spec->disk_format, "qcow2");
-    if (access(spec->disk, F_OK) != 0) {
+    nd_vm_disk *root = &spec->disks[0];
+    spec->ndisks = 1;
+    snprintf(root->id, sizeof root->id, "disk0");
+    snprintf(root->path, sizeof root->path, "%s/disk.qcow2", spec->dir);
+    snprintf(root->format, sizeof root->format, "qcow2");
+    if (access(root->path, F_OK) != 0) {
         unsigned long long size = (unsigned long long)rec->disk_gib << 30;
         if (size < r.vsize)
             size = r.vsize;
@@ -227,7 +230,7 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
             size = (size + 511) & ~511ull;
         st_qcow2_create_opts o = {.size = size, .backing_file = base, .backing_fmt = r.fmt};
         char e[256];
-        int rc = st_qcow2_create_ex(spec->disk, &o, e, sizeof e);
+        int rc = st_qcow2_create_ex(root->path, &o, e, sizeof e);
         if (rc < 0 && rc != -EEXIST) {
             snprintf(err, errlen, "instance disk: %s", e);
             return -1;

@@ -212,8 +212,8 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
     char base[4096], images[4200];
     snprintf(images, sizeof images, "%s/images", c->state_dir);
     nd_mkdirs(images, 0700);
-    if (get_record(c, rec->image_id, &r, err, errlen) < 0 ||
-        ensure_base(c, rec->image_id, &r, base, sizeof base, err, errlen) < 0 ||
+    if (get_record(c, rec->o.image_id, &r, err, errlen) < 0 ||
+        ensure_base(c, rec->o.image_id, &r, base, sizeof base, err, errlen) < 0 ||
         ensure_kernel(c, &r, base, spec->kernel, sizeof spec->kernel, err, errlen) < 0)
         return -1;
     utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
@@ -223,7 +223,7 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
     snprintf(root->path, sizeof root->path, "%s/disk.qcow2", spec->dir);
     snprintf(root->format, sizeof root->format, "qcow2");
     if (access(root->path, F_OK) != 0) {
-        unsigned long long size = (unsigned long long)rec->disk_gib << 30;
+        unsigned long long size = (unsigned long long)rec->o.disk_gib << 30;
         if (size < r.vsize)
             size = r.vsize;
         if (!strcmp(r.fmt, "raw"))
@@ -236,7 +236,7 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
             return -1;
         }
     }
-    nd_cmdline_build(c->cmdline, rec->id, user_data, spec->cmdline, sizeof spec->cmdline);
+    nd_cmdline_build(c->cmdline, rec->o.id, user_data, spec->cmdline, sizeof spec->cmdline);
     return 0;
 }
 

@@ -79,7 +79,7 @@ typedef struct job {
 nd_inst *nd_inst_find(nd_agent *a, const char *id)
 {
     for (nd_inst *in = a->insts; in; in = in->next)
-        if (!strcmp(in->rec.id, id))
+        if (!strcmp(in->rec.o.id, id))
             return in;
     return NULL;
 }
@@ -89,7 +89,7 @@ static nd_inst *inst_new(nd_agent *a, const char *id)
     nd_inst *in = calloc(1, sizeof *in);
     if (!in)
         return NULL;
-    snprintf(in->rec.id, sizeof in->rec.id, "%s", id);
+    snprintf(in->rec.o.id, sizeof in->rec.o.id, "%s", id);
     snprintf(in->rec.phase, sizeof in->rec.phase, "done");
     snprintf(in->rec.actual, sizeof in->rec.actual, "none");
     in->pidfd = -1;
@@ -122,7 +122,7 @@ static void save(job *j)
 {
     int rc = nd_record_save(j->a->c.state_dir, &j->rec, j->a->c.state_fsync);
     if (rc < 0)
-        st_error("node.state", "saving the record of %s: %s", j->rec.id, strerror(-rc));
+        st_error("node.state", "saving the record of %s: %s", j->rec.o.id, strerror(-rc));
 }
 
 static void report(job *j, const char *state, const char *fault, int retryable)
@@ -131,15 +131,15 @@ static void report(job *j, const char *state, const char *fault, int retryable)
     int active = !strcmp(state, "active");
     snprintf(j->reported, sizeof j->reported, "%s", state);
     j->report_status =
-        nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation, active ? j->rec.reboot_seq : -1,
-                     fault, retryable, err, sizeof err);
+        nd_gw_report(&j->a->c, j->rec.o.id, state, j->rec.o.generation,
+                     active ? j->rec.o.reboot_seq : -1, fault, retryable, err, sizeof err);
     nd_metric_inc("reports", j->report_status == 409                             ? "stale"
                              : j->report_status >= 200 && j->report_status < 300 ? "ok"
                                                                                  : "failed");
     if (j->report_status == 409)
-        st_info("node.report.stale", "%s: %s refused as stale: %s", j->rec.id, state, err);
+        st_info("node.report.stale", "%s: %s refused as stale: %s", j->rec.o.id, state, err);
     else if (j->report_status < 200 || j->report_status > 299)
-        st_warn("node.report", "%s: reporting %s: %s", j->rec.id, state, err);
+        st_warn("node.report", "%s: reporting %s: %s", j->rec.o.id, state, err);
 }
 
 static void begin(job *j, const char *target)
@@ -166,23 +166,25 @@ static void vm_gone(job *j, const char *actual)
 static void do_launch(job *j)
 {
     nd_agent *a = j->a;
-    const char *dir = nd_inst_dir(a->c.state_dir, j->rec.id);
+    const char *dir = nd_inst_dir(a->c.state_dir, j->rec.o.id);
     char dirbuf[4200];
     snprintf(dirbuf, sizeof dirbuf, "%s", dir);
     j->t_start = nd_now_ms();
     begin(j, "running"); /* the record first: a kill from here on is redone */
     nd_vm_spec spec;
     memset(&spec, 0, sizeof spec);
-    spec.id = j->rec.id;
+    spec.id = j->rec.o.id;
     spec.dir = dirbuf;
-    spec.vcpus = j->rec.vcpus;
-    spec.memory_mib = j->rec.memory_mib;
+    spec.vcpus = j->rec.o.vcpus;
+    spec.memory_mib = j->rec.o.memory_mib;
     if (!j->maybe_vm) {
         j->rec.vm.pid = 0; /* nothing can run yet: skip the /proc scan */
         j->rec.vm.start = 0;
         spec.fresh = 1;
     }
-    int rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
+    int rc = nd_spec_ports(&j->rec.o, &spec, j->err, sizeof j->err);
+    if (rc == 0)
+        rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
     j->t_image = nd_now_ms();
     if (rc == 0) {
         int fd = -1;
@@ -198,12 +200,12 @@ static void do_launch(job *j)
         j->rec.launched_once = 1;
         done(j);
         st_log_fields(ST_LOG_INFO, "node.launch",
-                      json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "instance", j->rec.id, "pid",
+                      json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "instance", j->rec.o.id, "pid",
                                 (int)j->rec.vm.pid, "queued_ms",
                                 (json_int_t)(j->t_start - j->t_queued), "record_image_disk_ms",
                                 (json_int_t)(j->t_image - j->t_start), "vmm_ms",
                                 (json_int_t)(j->t_vm - j->t_image), "generation",
-                                (json_int_t)j->rec.generation));
+                                (json_int_t)j->rec.o.generation));
         report(j, "active", NULL, 0);
         return;
     }
@@ -212,7 +214,7 @@ static void do_launch(job *j)
     int retry = !strcmp(j->gw_state, "building") && !j->rec.launched_once;
     st_log_fields(
         ST_LOG_WARN, "node.launch_failed",
-        json_pack("{s:s, s:s, s:b}", "instance", j->rec.id, "fault", j->err, "retryable", retry));
+        json_pack("{s:s, s:s, s:b}", "instance", j->rec.o.id, "fault", j->err, "retryable", retry));
     if (retry) {
         nd_rmtree(dirbuf);
         j->remove_inst = 1;
@@ -228,7 +230,7 @@ static void do_stop(job *j, int park)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (!park)
         begin(j, "stopped");
     a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
@@ -243,12 +245,12 @@ static void do_reset(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     begin(j, "running");
     if (a->drv->ops->reset(a->drv, dir, &j->rec.vm, j->err, sizeof j->err) < 0) {
         /* The VM is not there to reset (its guest just powered off, say):
          * a reboot of a machine that is off is a boot. */
-        st_warn("node.reset", "%s: %s; booting it instead", j->rec.id, j->err);
+        st_warn("node.reset", "%s: %s; booting it instead", j->rec.o.id, j->err);
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
                           sizeof j->err);
         vm_gone(j, "stopped");
@@ -265,7 +267,7 @@ static void do_destroy(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (access(dir, F_OK) == 0) {
         begin(j, "deleted");
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 3000, j->err, sizeof j->err);
@@ -273,7 +275,7 @@ static void do_destroy(job *j)
         if (strcmp(j->rec.actual, "running") == 0)
             vm_gone(j, "stopped");
         if (nd_rmtree(dir) < 0)
-            st_error("node.delete", "%s: removing %s: %s", j->rec.id, dir, strerror(errno));
+            st_error("node.delete", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
     }
     j->remove_inst = 1;
     report(j, "deleted", NULL, 0);
@@ -283,7 +285,7 @@ static void do_exited(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     int code = j->exit_code, sig = j->exit_sig;
     if (!j->exit_known && nd_vmm_exit_from_log(dir, &code) < 0) {
         code = -1;
@@ -311,7 +313,7 @@ static void do_exited(job *j)
     done(j);
     nd_metric_inc("vm_exits", clean ? "stopped" : "error");
     st_log_fields(ST_LOG_WARN, "node.vm_exited",
-                  json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.id, "code", code, "signal",
+                  json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.o.id, "code", code, "signal",
                             sig, "state", j->rec.actual));
     if (clean)
         report(j, "stopped", NULL, 0);
@@ -336,7 +338,7 @@ static void do_poll(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     nd_vm_status st;
     int fd = -1;
     a->drv->ops->status(a->drv, dir, &j->rec.vm, &st, &fd);
@@ -382,7 +384,7 @@ static void job_done(uv_work_t *w, int status)
         nd_watch_start(a, in, j->new_pidfd);
     }
     if (j->report_status == 409) {
-        in->refused_gen = in->rec.generation;
+        in->refused_gen = in->rec.o.generation;
         nd_reconcile_kick(a);
     } else if (j->report_status >= 200 && j->report_status < 300) {
         in->refused_gen = -1;
@@ -442,7 +444,8 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->exit_sig = in->exit_sig;
     j->exit_known = in->exit_known;
     in->busy = 1;
-    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.id, in->rec.generation);
+    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.o.id,
+             in->rec.o.generation);
     if (uv_queue_work(a->loop, &j->w, job_run, job_done) != 0) {
         in->busy = 0;
         if (j->pidfd >= 0)
@@ -482,25 +485,21 @@ static void decide(nd_agent *a, nd_inst *in)
         return;
     const nd_desired *w = &in->want;
     /* a record follows the order it applies */
-    int new_order = w->generation > in->rec.generation || strcmp(in->rec.phase, "done") != 0;
+    int new_order = w->o.generation > in->rec.o.generation || strcmp(in->rec.phase, "done") != 0;
     if (!strcmp(w->desired, "deleted")) {
-        in->rec.generation = w->generation;
+        in->rec.o.generation = w->o.generation;
         dispatch(a, in, JOB_DESTROY, NULL);
         return;
     }
     if (new_order) {
         nd_record *r = &in->rec;
-        snprintf(r->tenant_id, sizeof r->tenant_id, "%s", w->tenant_id);
-        snprintf(r->image_id, sizeof r->image_id, "%s", w->image_id);
-        snprintf(r->flavor, sizeof r->flavor, "%s", w->flavor);
-        r->vcpus = w->vcpus;
-        r->memory_mib = w->memory_mib;
-        r->disk_gib = w->disk_gib;
-        r->generation = w->generation;
+        long long done_reboot = r->o.reboot_seq;
+        r->o = w->o; /* the record follows the order; reboot_seq once the reboot is done */
+        r->o.reboot_seq = done_reboot;
         if (!strcmp(w->desired, "running")) {
             if (vm_running(in)) {
-                if (w->reboot_seq > r->reboot_seq) {
-                    r->reboot_seq = w->reboot_seq;
+                if (w->o.reboot_seq > r->o.reboot_seq) {
+                    r->o.reboot_seq = w->o.reboot_seq;
                     dispatch(a, in, JOB_RESET, NULL);
                 } else {
                     snprintf(r->target, sizeof r->target, "running");
@@ -508,7 +507,7 @@ static void decide(nd_agent *a, nd_inst *in)
                     dispatch(a, in, JOB_REPORT, NULL);
                 }
             } else {
-                r->reboot_seq = w->reboot_seq;
+                r->o.reboot_seq = w->o.reboot_seq;
                 dispatch(a, in, JOB_LAUNCH, w->user_data);
             }
         } else {
@@ -524,8 +523,8 @@ static void decide(nd_agent *a, nd_inst *in)
         }
         return;
     }
-    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 && in->refused_gen != in->rec.generation &&
-        strcmp(in->rec.actual, "none") != 0)
+    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 &&
+        in->refused_gen != in->rec.o.generation && strcmp(in->rec.actual, "none") != 0)
         dispatch(a, in, JOB_REPORT, NULL);
 }
 
@@ -545,8 +544,7 @@ static void fetch_run(uv_work_t *w)
     fetch *f = w->data;
     char *body = NULL;
     size_t len = 0;
-    f->status = nd_gw_desired(&f->a->c, f->etag, f->etag_out, &body, &len, f->err,
-                              sizeof f->err);
+    f->status = nd_gw_desired(&f->a->c, f->etag, f->etag_out, &body, &len, f->err, sizeof f->err);
     if (f->status == 200 && nd_desired_parse(body, len, &f->set, f->err, sizeof f->err) < 0)
         f->status = -1;
     free(body);
@@ -558,8 +556,8 @@ static void apply(nd_agent *a, nd_desired_set *s)
         in->present = 0;
     for (size_t i = 0; i < s->n; i++) {
         nd_desired *d = &s->v[i];
-        nd_inst *in = nd_inst_find(a, d->id);
-        if (!in && !(in = inst_new(a, d->id)))
+        nd_inst *in = nd_inst_find(a, d->o.id);
+        if (!in && !(in = inst_new(a, d->o.id)))
             continue;
         in->present = 1;
         in->absent_count = 0;
@@ -575,7 +573,7 @@ static void apply(nd_agent *a, nd_desired_set *s)
             continue;
         if (++in->absent_count >= 2 && vm_running(in) && !in->busy) {
             st_warn("node.park", "%s is no longer listed for this node: stopping its VM",
-                    in->rec.id);
+                    in->rec.o.id);
             dispatch(a, in, JOB_PARK, NULL);
         }
     }
@@ -608,9 +606,7 @@ static void fetch_done(uv_work_t *w, int status)
     fetch *f = w->data;
     nd_agent *a = f->a;
     a->fetching = 0;
-    nd_metric_inc("fetches", f->status == 200   ? "ok"
-                             : f->status == 304 ? "unchanged"
-                                                : "failed");
+    nd_metric_inc("fetches", f->status == 200 ? "ok" : f->status == 304 ? "unchanged" : "failed");
     if (f->status == 200 || f->status == 304) {
         nd_status_fetch_ok();
         if (f->status == 200) {
@@ -696,9 +692,9 @@ void nd_adopt_all(nd_agent *a)
         char path[4600];
         snprintf(path, sizeof path, "%s/%s/state.json", root, e->d_name);
         nd_record r;
-        if (nd_record_load(path, &r) < 0 || strcmp(r.id, e->d_name) != 0)
+        if (nd_record_load(path, &r) < 0 || strcmp(r.o.id, e->d_name) != 0)
             continue;
-        nd_inst *in = inst_new(a, r.id);
+        nd_inst *in = inst_new(a, r.o.id);
         if (!in)
             break;
         in->rec = r;
@@ -716,11 +712,11 @@ void nd_adopt_all(nd_agent *a)
                 nd_watch_start(a, in, fd);
             if (st.state == ND_VM_NOT_STARTED)
                 snprintf(in->rec.actual, sizeof in->rec.actual, "none");
-            st_info("node.adopt", "%s: VMM pid %d adopted (%s)", r.id, (int)in->rec.vm.pid,
+            st_info("node.adopt", "%s: VMM pid %d adopted (%s)", r.o.id, (int)in->rec.vm.pid,
                     st.state == ND_VM_RUNNING ? "running" : "launch to finish");
         } else if (!strcmp(in->rec.actual, "running")) {
             /* it ended while no agent watched: account for it now */
-            st_info("node.adopt", "%s: its VMM ended while the agent was away", r.id);
+            st_info("node.adopt", "%s: its VMM ended while the agent was away", r.o.id);
             nd_inst_exited(a, in, st.exit_code, st.signal, 0);
         }
     }

@@ -9,9 +9,15 @@
  * a unique unicast MAC in lower-case aa:bb:cc:dd:ee:ff form, a model the
  * enum knows and an MTU of 0 (not told) or 68..65535. Tap names are unique
  * too: two NICs on one tap would steal each other's frames.
+ *
+ * nd_spec_ports() turns the gateway's ports (desired.c) into the spec's:
+ * each port's tap is "tap" + the first 11 characters of its id (Neutron's
+ * naming; 14 characters, within IFNAMSIZ). The agent does not make taps
+ * (network/ will): a port whose tap is not there fails the launch, named.
  */
 #include "agent.h"
 
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,6 +116,42 @@ int nd_vm_spec_check(const nd_vm_spec *s, char *err, size_t errlen)
                          p->id);
                 return -1;
             }
+    }
+    return 0;
+}
+
+void nd_port_tap(const char *port_id, char out[16])
+{
+    snprintf(out, 16, "tap%.11s", port_id);
+}
+
+int nd_spec_ports(const nd_order *o, nd_vm_spec *s, char *err, size_t errlen)
+{
+    s->nports = 0;
+    for (int i = 0; i < o->nports && i < ND_MAX_PORTS; i++) {
+        const nd_port *p = &o->ports[i];
+        nd_vm_port *v = &s->ports[i];
+        memset(v, 0, sizeof *v);
+        if (nd_nic_model_parse(p->model, &v->model) < 0) {
+            snprintf(err, errlen, "port %s: NIC model '%s' is not offered on this host", p->id,
+                     p->model);
+            return -1;
+        }
+        if (strcmp(p->vnic_type, "virtio") != 0) {
+            snprintf(err, errlen, "port %s: vnic_type '%s' is not supported on this host", p->id,
+                     p->vnic_type);
+            return -1;
+        }
+        snprintf(v->id, sizeof v->id, "%s", p->id);
+        nd_port_tap(p->id, v->tap);
+        snprintf(v->mac, sizeof v->mac, "%s", p->mac);
+        v->mtu = p->mtu;
+        /* network/ makes the tap; a missing one is this host not being ready */
+        if (if_nametoindex(v->tap) == 0) {
+            snprintf(err, errlen, "port %s: its tap %s does not exist on this host", p->id, v->tap);
+            return -1;
+        }
+        s->nports = i + 1;
     }
     return 0;
 }

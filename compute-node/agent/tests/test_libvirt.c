@@ -166,8 +166,8 @@ static void test_lifecycle(void)
     json_decref(j);
     nd_record r;
     memset(&r, 0, sizeof r);
-    snprintf(r.id, sizeof r.id, ID);
-    snprintf(r.tenant_id, sizeof r.tenant_id, ID);
+    snprintf(r.o.id, sizeof r.o.id, ID);
+    snprintf(r.o.tenant_id, sizeof r.o.tenant_id, ID);
     char *sample = nd_sample_make(&r, "active", nd_seq_next(), c);
     ST_ASSERT_INT_EQ(sample != NULL, 1); /* billing's sample shape */
     free(sample);

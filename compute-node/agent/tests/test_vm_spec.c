@@ -5,7 +5,10 @@
  * node_vm_spec needs no VM: the spec's invariants refuse bad disks and
  * ports; the config the stratus-vmm driver renders for two disks and two
  * ports (vm.json `disks`, `nics` with tap, MAC and MTU) is accepted by a
- * real stratus-vmm's PUT /vm/config, so only the start itself may fail.
+ * real stratus-vmm's PUT /vm/config, so only the start itself may fail;
+ * the gateway's ports become the spec's (taps named tap + 11 characters of
+ * the port id, made by the test in a private network namespace), and a
+ * port whose tap is missing fails, named.
  *
  * node_vm_guest (KVM, root; skipped otherwise) runs one: in a private
  * network namespace the test makes two taps, launches the test guest
@@ -354,8 +357,58 @@ static void test_spec_invariants(void)
     ST_ASSERT_INT_EQ(nd_nic_model_parse("e1000", &m), -1); /* not offered yet */
 }
 
+/* The order's ports into the spec: taps named tap + 11, in order; a port
+ * with no tap, or a model or vnic_type not served here, fails naming it. */
+static void test_ports_from_the_order(void)
+{
+    nd_order o;
+    memset(&o, 0, sizeof o);
+    o.nports = 2;
+    for (int i = 0; i < 2; i++) {
+        nd_port *p = &o.ports[i];
+        snprintf(p->id, sizeof p->id, "%08x-dddd-4ddd-8ddd-dddddddddddd",
+                 (unsigned)getpid() * 2u + (unsigned)i);
+        snprintf(p->mac, sizeof p->mac, "fa:16:3e:00:02:%02x", i + 1);
+        snprintf(p->model, sizeof p->model, "virtio");
+        snprintf(p->vnic_type, sizeof p->vnic_type, "virtio");
+        p->mtu = 1450 + i;
+    }
+    nd_vm_spec s;
+    memset(&s, 0, sizeof s);
+    char err[256] = "", tapname[2][16];
+    nd_port_tap(o.ports[0].id, tapname[0]);
+    nd_port_tap(o.ports[1].id, tapname[1]);
+    ST_ASSERT_INT_EQ(nd_spec_ports(&o, &s, err, sizeof err), -1); /* no taps yet */
+    ST_ASSERT_INT_EQ(strstr(err, tapname[0]) != NULL && strstr(err, o.ports[0].id) != NULL, 1);
+    ST_ASSERT_INT_EQ(strstr(err, "does not exist") != NULL, 1);
+    if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+        fprintf(stderr, "not root: taps not made, the rest not checked\n");
+        return;
+    }
+    char cmd[200];
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "ip tuntap add dev %s mode tap", tapname[i]);
+        ST_ASSERT_INT_EQ_FATAL(system(cmd), 0);
+    }
+    ST_ASSERT_INT_EQ_FATAL(nd_spec_ports(&o, &s, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(s.nports, 2);
+    ST_ASSERT_STR_EQ(s.ports[1].tap, tapname[1]);
+    ST_ASSERT_STR_EQ(s.ports[1].id, o.ports[1].id);
+    ST_ASSERT_STR_EQ(s.ports[1].mac, "fa:16:3e:00:02:02");
+    ST_ASSERT_INT_EQ(s.ports[1].mtu, 1451);
+    ST_ASSERT_INT_EQ(s.ports[0].model, ND_NIC_VIRTIO);
+    snprintf(o.ports[1].model, sizeof o.ports[1].model, "e1000");
+    ST_ASSERT_INT_EQ(nd_spec_ports(&o, &s, err, sizeof err), -1);
+    ST_ASSERT_INT_EQ(strstr(err, "e1000") != NULL, 1);
+    snprintf(o.ports[1].model, sizeof o.ports[1].model, "virtio");
+    snprintf(o.ports[1].vnic_type, sizeof o.ports[1].vnic_type, "direct");
+    ST_ASSERT_INT_EQ(nd_spec_ports(&o, &s, err, sizeof err), -1);
+    ST_ASSERT_INT_EQ(strstr(err, "direct") != NULL, 1);
+}
+
 static CU_TestInfo tests[] = {
     {"the spec's invariants refuse bad disks and ports", test_spec_invariants},
+    {"the order's ports become the spec's; a missing tap fails, named", test_ports_from_the_order},
     {"a real stratus-vmm takes the driver's config of two disks and two ports",
      test_the_vmm_takes_the_config},
     CU_TEST_INFO_NULL,

@@ -87,10 +87,25 @@ typedef struct nd_vm_status {
     int signal;    /* ND_VM_EXITED: killed by this signal, 0 if none */
 } nd_vm_status;
 
+/* How a VM ended, as its driver reads it. A guest that powers off (ACPI,
+ * a shutdown, the test guest's debug-exit port) has stopped; only a failure
+ * of the VMM or the hypervisor (or a kill) is an error. */
+typedef struct nd_vm_exit {
+    int stopped;     /* 1: stopped cleanly; 0: an error, see fault */
+    int code;        /* the VMM's exit status, -1 when unknown */
+    int signal;      /* killed by this signal, 0 when none */
+    char fault[200]; /* when not stopped: what to tell the tenant */
+} nd_vm_exit;
+
+/* What a back end can do (nd_driver_ops.caps). */
+#define ND_CAP_EXIT_WATCH 0x1     /* launch gives a pidfd that says when the VM ends */
+#define ND_CAP_FINAL_COUNTERS 0x2 /* a VM's counters outlive it (final_counters) */
+
 typedef struct nd_driver nd_driver;
 
 typedef struct nd_driver_ops {
     const char *name;
+    unsigned caps; /* ND_CAP_* */
     /* Starts the VM described by spec (or finishes a launch a dead agent began:
      * an existing VM for the instance is reused, never doubled). On success
      * fills h. *pidfd gets a pidfd to watch for exit, or -1 (poll status). */
@@ -114,6 +129,14 @@ typedef struct nd_driver_ops {
      * cheap change marker (size/mtime) so the caller pushes only on change. */
     int (*console)(nd_driver *d, const char *dir, nd_vm_handle *h, size_t max, char **buf,
                    size_t *len, long long *marker);
+    /* How the VM ended. code and sig are what the watch saw when known is
+     * set (waitid of a child, a status poll); otherwise the driver finds out
+     * itself (stratus-vmm: its log's last lines). */
+    void (*exit_status)(nd_driver *d, const char *dir, const nd_vm_handle *h, int code, int sig,
+                        int known, nd_vm_exit *x);
+    /* The counters document at the VM's end, malloc'd; NULL when there are
+     * none (no ND_CAP_FINAL_COUNTERS, or the VMM logged none). */
+    char *(*final_counters)(nd_driver *d, const char *dir, const nd_vm_handle *h);
     void (*free)(nd_driver *d);
 } nd_driver_ops;
 
@@ -137,8 +160,8 @@ char *nd_libvirt_domain_xml(const nd_vm_spec *s, const char *type, char *err, si
 int nd_vmm_find(const char *vmm_path, const char *sock, pid_t hint, unsigned long long hint_start,
                 pid_t *pid, unsigned long long *start);
 int nd_proc_start_time(pid_t pid, unsigned long long *start);
-/* Exit status from the last `vmm.exit` line of dir/vmm.log; -1 when none. */
-int nd_vmm_exit_from_log(const char *dir, int *code);
+/* How a stratus-vmm that wrote dir/vmm.log ended (see drv_vmm.c). */
+void nd_vmm_exit_classify(const char *dir, int code, int sig, int known, nd_vm_exit *x);
 /* The `counters` object of the last `vmm.counters` log line (JSON text,
  * malloc'd): the final counters of a VMM that exited. */
 char *nd_vmm_final_counters(const char *dir);

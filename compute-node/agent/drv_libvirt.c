@@ -336,6 +336,33 @@ static int lv_console(nd_driver *drv, const char *dir, nd_vm_handle *h, size_t m
     return 0;
 }
 
+/* A guest shutdown (reason SHUTDOWN) is stopped; a crash, a destroy or a
+ * domain gone altogether is an error. */
+static void lv_exit_status(nd_driver *drv, const char *dir, const nd_vm_handle *h, int code,
+                           int sig, int known, nd_vm_exit *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!known) {
+        nd_vm_handle hh = *h;
+        nd_vm_status st;
+        int fd = -1;
+        lv_status(drv, dir, &hh, &st, &fd);
+        code = st.state == ND_VM_EXITED ? st.exit_code : -1;
+        sig = st.state == ND_VM_EXITED ? st.signal : SIGKILL;
+    }
+    x->code = code;
+    x->signal = sig;
+    x->stopped = code == 0 && sig == 0;
+    if (!x->stopped)
+        snprintf(x->fault, sizeof x->fault, "the domain ended without a guest shutdown");
+}
+
+/* libvirt keeps no counters of a domain that is off. */
+static char *lv_final_counters(nd_driver *drv, const char *dir, const nd_vm_handle *h)
+{
+    return NULL;
+}
+
 static void lv_free(nd_driver *drv)
 {
     lv_drv *v = drv->priv;
@@ -346,6 +373,7 @@ static void lv_free(nd_driver *drv)
 
 static const nd_driver_ops lv_ops = {
     .name = "libvirt",
+    .caps = 0,
     .launch = lv_launch,
     .stop = lv_stop,
     .reset = lv_reset,
@@ -353,6 +381,8 @@ static const nd_driver_ops lv_ops = {
     .status = lv_status,
     .counters = lv_counters,
     .console = lv_console,
+    .exit_status = lv_exit_status,
+    .final_counters = lv_final_counters,
     .free = lv_free,
 };
 

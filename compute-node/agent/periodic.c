@@ -45,9 +45,11 @@ long long nd_seq_next(void)
 /* Called from jobs when a VM is gone: its final counters as one batch. */
 void nd_meter_final(nd_agent *a, nd_record *r, const char *state)
 {
-    if (!r->o.tenant_id[0] || strcmp(a->drv->ops->name, "vmm") != 0)
+    if (!r->o.tenant_id[0] || !(a->drv->ops->caps & ND_CAP_FINAL_COUNTERS))
         return;
-    char *counters = nd_vmm_final_counters(nd_inst_dir(a->c.state_dir, r->o.id));
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, r->o.id));
+    char *counters = a->drv->ops->final_counters(a->drv, dir, &r->vm);
     if (!counters)
         return;
     char *s = nd_sample_make(r, state, nd_seq_next(), counters);

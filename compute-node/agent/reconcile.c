@@ -286,28 +286,13 @@ static void do_exited(job *j)
     nd_agent *a = j->a;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
-    int code = j->exit_code, sig = j->exit_sig;
-    if (!j->exit_known && nd_vmm_exit_from_log(dir, &code) < 0) {
-        code = -1;
-        sig = 0;
-    } else if (!j->exit_known) {
-        sig = 0;
-    }
-    /* 0: shut down (API, SIGTERM, guest reset with on_reset=shutdown); 16:
-     * the test guest's debug-exit "pass" - the guest powered itself off. */
-    int clean = sig == 0 && (code == 0 || code == 16);
+    nd_vm_exit x;
+    a->drv->ops->exit_status(a->drv, dir, &j->rec.vm, j->exit_code, j->exit_sig, j->exit_known, &x);
+    int clean = x.stopped, code = x.code, sig = x.signal;
     if (clean) {
         vm_gone(j, "stopped");
     } else {
-        if (sig)
-            snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM was killed by signal %d", sig);
-        else if (code >= 0)
-            snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM exited with status %d", code);
-        else if (j->exit_known)
-            snprintf(j->rec.fault, sizeof j->rec.fault, "the VM ended without an exit status");
-        else
-            snprintf(j->rec.fault, sizeof j->rec.fault,
-                     "the VMM ended while the agent was away and left no exit status");
+        snprintf(j->rec.fault, sizeof j->rec.fault, "%s", x.fault);
         vm_gone(j, "error");
     }
     done(j);

@@ -359,6 +359,73 @@ static void test_spool_order(void)
     free(dir);
 }
 
+/* dir/vmm.log holding these lines (stratus-vmm's JSON log shape). */
+static void vmm_log(const char *dir, const char *const *lines)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/vmm.log", dir);
+    FILE *f = fopen(p, "w");
+    for (; *lines; lines++)
+        fprintf(f,
+                "{\"ts\":\"2026-12-04T18:00:00Z\",\"level\":\"info\",\"service\":"
+                "\"stratus-vmm\",\"event\":%s}\n",
+                *lines);
+    fclose(f);
+}
+
+/* How a VMM's end is told: a guest powering off (debug exit, shutdown) is
+ * stopped; the VMM failing (1, 2, a status no debug exit explains, a
+ * signal, no exit line at all) is an error. */
+static void test_vmm_exit_classes(void)
+{
+    char *dir = st_tmpdir("node-exit");
+    nd_vm_exit x;
+    const char *pass[] = {"\"vmm.debug_exit\",\"msg\":\"guest wrote 0x10 to the debug-exit port\"",
+                          "\"vmm.exit\",\"msg\":\"VM stopped, exit status 16\"", NULL};
+    vmm_log(dir, pass);
+    nd_vmm_exit_classify(dir, 0, 0, 0, &x); /* adopted: read from the log */
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    ST_ASSERT_INT_EQ(x.code, 16);
+    nd_vmm_exit_classify(dir, 16, 0, 1, &x); /* a child: waitid's status */
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    nd_vmm_exit_classify(dir, 17, 0, 1, &x); /* not the value the guest wrote */
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    nd_vmm_exit_classify(dir, 0, 9, 1, &x);
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    ST_ASSERT_STR_EQ(x.fault, "the VMM was killed by signal 9");
+    const char *fail17[] = {
+        "\"vmm.debug_exit\",\"msg\":\"guest wrote 0x11 to the debug-exit port\"",
+        "\"vmm.exit\",\"msg\":\"VM stopped, exit status 17\"", NULL};
+    vmm_log(dir, fail17);
+    nd_vmm_exit_classify(dir, 17, 0, 1, &x); /* the guest's own verdict is not the cloud's */
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    const char *shutdown[] = {"\"vmm.exit\",\"msg\":\"VM stopped, exit status 0\"", NULL};
+    vmm_log(dir, shutdown);
+    nd_vmm_exit_classify(dir, 0, 0, 0, &x);
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    for (int code = 1; code <= 16; code += 15) { /* KVM failed; a 16 with no debug exit */
+        char l[100];
+        snprintf(l, sizeof l, "\"vmm.exit\",\"msg\":\"VM stopped, exit status %d\"", code);
+        const char *lines[] = {l, NULL};
+        vmm_log(dir, lines);
+        nd_vmm_exit_classify(dir, 0, 0, 0, &x);
+        ST_ASSERT_INT_EQ(x.stopped, 0);
+        ST_ASSERT_INT_EQ(x.code, code);
+        nd_vmm_exit_classify(dir, code, 0, 1, &x);
+        ST_ASSERT_INT_EQ(x.stopped, 0);
+    }
+    nd_vmm_exit_classify(dir, 2, 0, 1, &x); /* a bad config */
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    ST_ASSERT_STR_EQ(x.fault, "the VMM exited with status 2");
+    const char *none[] = {"\"vmm.start\",\"msg\":\"VM running\"", NULL};
+    vmm_log(dir, none); /* killed while the agent was away: no exit line */
+    nd_vmm_exit_classify(dir, 0, 0, 0, &x);
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    ST_ASSERT_INT_EQ(x.code, -1);
+    st_rmtree(dir);
+    free(dir);
+}
+
 static void test_record_round_trip(void)
 {
     char *dir = st_tmpdir("node-units");
@@ -544,6 +611,7 @@ static CU_TestInfo tests[] = {
     {"a malformed desired set is refused whole", test_desired_bad},
     {"ports in the desired set: parsed, defaults, lower-case MACs, taps named", test_desired_ports},
     {"a malformed port refuses the whole set", test_desired_ports_bad},
+    {"a VMM's end: a guest power-off is stopped, a VMM failure an error", test_vmm_exit_classes},
     {"user_data's cmdline: line reaches the kernel command line", test_cmdline},
     {"samples have billing's shape and growing sequence numbers", test_sample_shape},
     {"the spool keeps batches in the order they were made", test_spool_order},

@@ -42,6 +42,37 @@ typedef struct nd_conf {
     int state_fsync;
 } nd_conf;
 
+/* What an order asks for: the desired set's "desired", the record's "target". */
+typedef enum nd_want {
+    ND_WANT_NONE = 0, /* a record no order has reached yet */
+    ND_WANT_RUNNING,
+    ND_WANT_STOPPED,
+    ND_WANT_DELETED,
+} nd_want;
+
+/* What is true on this host for an instance (the record's "actual"). */
+typedef enum nd_actual {
+    ND_ACTUAL_NONE = 0, /* no VM has run for the current order */
+    ND_ACTUAL_RUNNING,
+    ND_ACTUAL_STOPPED,
+    ND_ACTUAL_ERROR,
+} nd_actual;
+
+/* A record's order is being carried out (a restart redoes it) or done. */
+typedef enum nd_phase {
+    ND_PHASE_DONE = 0,
+    ND_PHASE_APPLYING,
+} nd_phase;
+
+/* store.c: the words state.json and the desired set use, and back; parse
+ * returns -1 for a word it does not know. */
+const char *nd_want_name(nd_want w);
+int nd_want_parse(const char *s, nd_want *w);
+const char *nd_actual_name(nd_actual a);
+int nd_actual_parse(const char *s, nd_actual *a);
+const char *nd_phase_name(nd_phase p);
+int nd_phase_parse(const char *s, nd_phase *p);
+
 #define ND_MAX_FIXED_IPS 4 /* per port */
 
 typedef struct nd_fixed_ip {
@@ -83,9 +114,9 @@ typedef struct nd_order {
 /* What the gateway wants for one instance (desired.c parses it). */
 typedef struct nd_desired {
     nd_order o;
-    char state[16];   /* the gateway's view: building, active, stopped, deleting */
-    char desired[16]; /* running | stopped | deleted */
-    char *user_data;  /* base64 as the tenant gave it, or NULL */
+    char state[16];  /* the gateway's view: building, active, stopped, deleting */
+    nd_want desired; /* running | stopped | deleted */
+    char *user_data; /* base64 as the tenant gave it, or NULL */
 } nd_desired;
 
 typedef struct nd_desired_set {
@@ -104,10 +135,10 @@ void nd_desired_free(nd_desired_set *s);
  */
 typedef struct nd_record {
     nd_order o;
-    char target[16]; /* running | stopped | deleted */
-    char phase[16];  /* applying | done */
+    nd_want target; /* what the last job began to carry out */
+    nd_phase phase;
     nd_vm_handle vm; /* pid, start time, boot id (vmm); domain (libvirt) */
-    char actual[16]; /* running | stopped | error | none */
+    nd_actual actual;
     char fault[256];
     int launched_once; /* 1 once a VM ran from this disk (a failed start is then not retryable) */
 } nd_record;

@@ -37,12 +37,10 @@ static const st_config_key keys[] = {
     {"interval.console_ms", "1000", "how often console tails are checked and pushed"},
     {"interval.spool_retry_ms", "5000", "retry period while billing is unreachable"},
     {"interval.image_gc_ms", "600000", "how often unused cached images are looked for"},
-    {"spool.max_mib", "256",
-     "metering batches kept while billing is away; the oldest beyond"
-     " this are dropped (0: no bound)"},
-    {"images.cache_keep_s", "86400",
-     "an image no instance uses is removed this long after its"
-     " last launch"},
+    {"spool.max_mib", "256", "metering batches kept while billing is away; the oldest beyond"
+                             " this are dropped (0: no bound)"},
+    {"images.cache_keep_s", "86400", "an image no instance uses is removed this long after its"
+                                     " last launch"},
     {"console.max_kib", "64", "console tail pushed to the gateway, KiB"},
     {"agent.threads", "8", "worker threads for blocking work (uv thread pool)"},
     {"security.drop_caps", "true", "drop capabilities the agent does not need at start-up"},

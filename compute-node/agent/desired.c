@@ -159,13 +159,15 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
         get_uuid(o, "tenant_id", d->o.tenant_id, err, errlen) < 0 ||
         get_uuid(o, "image_id", d->o.image_id, err, errlen) < 0 ||
         get_word(o, "state", 1, d->state, sizeof d->state, err, errlen) < 0 ||
-        get_word(o, "desired", 1, d->desired, sizeof d->desired, err, errlen) < 0 ||
+
         get_word(o, "flavor", 0, d->o.flavor, sizeof d->o.flavor, err, errlen) < 0 ||
         st_json_get_int(o, "generation", 1, 0, 1LL << 62, &d->o.generation, err, errlen) < 0 ||
         st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->o.reboot_seq, err, errlen) < 0)
         return -1;
-    if (strcmp(d->desired, "running") && strcmp(d->desired, "stopped") &&
-        strcmp(d->desired, "deleted")) {
+    const char *want = NULL;
+    if (st_json_get_str(o, "desired", ST_JSON_REQUIRED, 1, 15, &want, err, errlen) < 0)
+        return -1;
+    if (nd_want_parse(want, &d->desired) < 0) {
         snprintf(err, errlen, "field 'desired' must be running, stopped or deleted");
         return -1;
     }

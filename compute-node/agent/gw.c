@@ -54,8 +54,8 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
     return st;
 }
 
-long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,
-                   char *err, size_t errlen)
+long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body,
+                   size_t *len, char *err, size_t errlen)
 {
     nd_http_resp r;
     char inm[160];

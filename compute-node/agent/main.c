@@ -27,8 +27,8 @@ static void on_signal(uv_signal_t *s, int sig)
     nd_agent *a = s->data;
     st_info("node.signal", "signal %d: stopping (VMMs keep running)", sig);
     a->stopping = 1;
-    uv_timer_t *ts[] = {&a->t_hb,      &a->t_rec,   &a->t_meter,
-                        &a->t_console, &a->t_spool, &a->t_image_gc};
+    uv_timer_t *ts[] = {&a->t_hb, &a->t_rec, &a->t_meter, &a->t_console, &a->t_spool,
+                        &a->t_image_gc};
     for (int i = 0; i < 6; i++)
         uv_close((uv_handle_t *)ts[i], on_stop_closed);
     uv_close((uv_handle_t *)&a->sig_term, on_stop_closed);

@@ -174,7 +174,7 @@ static round_job *snapshot(nd_agent *a, int running_only)
     j->w.data = j;
     j->a = a;
     for (nd_inst *in = a->insts; in; in = in->next) {
-        if (running_only && (strcmp(in->rec.actual, "running") || in->busy))
+        if (running_only && (in->rec.actual != ND_ACTUAL_RUNNING || in->busy))
             continue;
         j->v[j->n].rec = in->rec;
         j->v[j->n].marker = in->con_mtime_ns;

@@ -90,8 +90,8 @@ static nd_inst *inst_new(nd_agent *a, const char *id)
     if (!in)
         return NULL;
     snprintf(in->rec.o.id, sizeof in->rec.o.id, "%s", id);
-    snprintf(in->rec.phase, sizeof in->rec.phase, "done");
-    snprintf(in->rec.actual, sizeof in->rec.actual, "none");
+    in->rec.phase = ND_PHASE_DONE;
+    in->rec.actual = ND_ACTUAL_NONE;
     in->pidfd = -1;
     in->refused_gen = -1;
     in->next = a->insts;
@@ -113,7 +113,7 @@ static void inst_free(nd_agent *a, nd_inst *in)
 
 static int vm_running(const nd_inst *in)
 {
-    return !strcmp(in->rec.actual, "running");
+    return in->rec.actual == ND_ACTUAL_RUNNING;
 }
 
 /* ---- jobs (thread pool) ---- */
@@ -142,25 +142,25 @@ static void report(job *j, const char *state, const char *fault, int retryable)
         st_warn("node.report", "%s: reporting %s: %s", j->rec.o.id, state, err);
 }
 
-static void begin(job *j, const char *target)
+static void begin(job *j, nd_want target)
 {
-    snprintf(j->rec.target, sizeof j->rec.target, "%s", target);
-    snprintf(j->rec.phase, sizeof j->rec.phase, "applying");
+    j->rec.target = target;
+    j->rec.phase = ND_PHASE_APPLYING;
     save(j);
 }
 
 static void done(job *j)
 {
-    snprintf(j->rec.phase, sizeof j->rec.phase, "done");
+    j->rec.phase = ND_PHASE_DONE;
     save(j);
 }
 
-static void vm_gone(job *j, const char *actual)
+static void vm_gone(job *j, nd_actual actual)
 {
-    nd_meter_final(j->a, &j->rec, !strcmp(actual, "error") ? "error" : "stopped");
+    nd_meter_final(j->a, &j->rec, actual == ND_ACTUAL_ERROR ? "error" : "stopped");
     j->rec.vm.pid = 0;
     j->rec.vm.start = 0;
-    snprintf(j->rec.actual, sizeof j->rec.actual, "%s", actual);
+    j->rec.actual = actual;
 }
 
 static void do_launch(job *j)
@@ -170,7 +170,7 @@ static void do_launch(job *j)
     char dirbuf[4200];
     snprintf(dirbuf, sizeof dirbuf, "%s", dir);
     j->t_start = nd_now_ms();
-    begin(j, "running"); /* the record first: a kill from here on is redone */
+    begin(j, ND_WANT_RUNNING); /* the record first: a kill from here on is redone */
     nd_vm_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.id = j->rec.o.id;
@@ -195,7 +195,7 @@ static void do_launch(job *j)
     nd_metric_inc("launches", rc == 0 ? "ok" : "failed");
     if (rc == 0) {
         nd_metric_launch_seconds((double)(j->t_vm - j->t_start) / 1000.0);
-        snprintf(j->rec.actual, sizeof j->rec.actual, "running");
+        j->rec.actual = ND_ACTUAL_RUNNING;
         j->rec.fault[0] = 0;
         j->rec.launched_once = 1;
         done(j);
@@ -219,7 +219,7 @@ static void do_launch(job *j)
         nd_rmtree(dirbuf);
         j->remove_inst = 1;
     } else {
-        snprintf(j->rec.actual, sizeof j->rec.actual, "error");
+        j->rec.actual = ND_ACTUAL_ERROR;
         snprintf(j->rec.fault, sizeof j->rec.fault, "%.255s", j->err);
         done(j);
     }
@@ -232,10 +232,10 @@ static void do_stop(job *j, int park)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (!park)
-        begin(j, "stopped");
+        begin(j, ND_WANT_STOPPED);
     a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
                       sizeof j->err);
-    vm_gone(j, "stopped");
+    vm_gone(j, ND_ACTUAL_STOPPED);
     done(j);
     if (!park)
         report(j, "stopped", NULL, 0);
@@ -246,14 +246,14 @@ static void do_reset(job *j)
     nd_agent *a = j->a;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
-    begin(j, "running");
+    begin(j, ND_WANT_RUNNING);
     if (a->drv->ops->reset(a->drv, dir, &j->rec.vm, j->err, sizeof j->err) < 0) {
         /* The VM is not there to reset (its guest just powered off, say):
          * a reboot of a machine that is off is a boot. */
         st_warn("node.reset", "%s: %s; booting it instead", j->rec.o.id, j->err);
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
                           sizeof j->err);
-        vm_gone(j, "stopped");
+        vm_gone(j, ND_ACTUAL_STOPPED);
         j->err[0] = 0;
         j->maybe_vm = 0;
         do_launch(j);
@@ -269,11 +269,11 @@ static void do_destroy(job *j)
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (access(dir, F_OK) == 0) {
-        begin(j, "deleted");
+        begin(j, ND_WANT_DELETED);
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 3000, j->err, sizeof j->err);
         a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
-        if (strcmp(j->rec.actual, "running") == 0)
-            vm_gone(j, "stopped");
+        if (j->rec.actual == ND_ACTUAL_RUNNING)
+            vm_gone(j, ND_ACTUAL_STOPPED);
         if (nd_rmtree(dir) < 0)
             st_error("node.delete", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
     }
@@ -290,16 +290,16 @@ static void do_exited(job *j)
     a->drv->ops->exit_status(a->drv, dir, &j->rec.vm, j->exit_code, j->exit_sig, j->exit_known, &x);
     int clean = x.stopped, code = x.code, sig = x.signal;
     if (clean) {
-        vm_gone(j, "stopped");
+        vm_gone(j, ND_ACTUAL_STOPPED);
     } else {
         snprintf(j->rec.fault, sizeof j->rec.fault, "%s", x.fault);
-        vm_gone(j, "error");
+        vm_gone(j, ND_ACTUAL_ERROR);
     }
     done(j);
     nd_metric_inc("vm_exits", clean ? "stopped" : "error");
     st_log_fields(ST_LOG_WARN, "node.vm_exited",
                   json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.o.id, "code", code, "signal",
-                            sig, "state", j->rec.actual));
+                            sig, "state", nd_actual_name(j->rec.actual)));
     if (clean)
         report(j, "stopped", NULL, 0);
     else
@@ -309,11 +309,11 @@ static void do_exited(job *j)
 static void do_report(job *j)
 {
     save(j);
-    if (!strcmp(j->rec.actual, "running"))
+    if (j->rec.actual == ND_ACTUAL_RUNNING)
         report(j, "active", NULL, 0);
-    else if (!strcmp(j->rec.actual, "error"))
+    else if (j->rec.actual == ND_ACTUAL_ERROR)
         report(j, "error", j->rec.fault, 0);
-    else if (!strcmp(j->rec.actual, "none") && !strcmp(j->rec.target, "deleted"))
+    else if (j->rec.actual == ND_ACTUAL_NONE && j->rec.target == ND_WANT_DELETED)
         report(j, "deleted", NULL, 0);
     else
         report(j, "stopped", NULL, 0);
@@ -419,7 +419,7 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->pidfd = -1;
     j->new_pidfd = -1;
     j->t_queued = nd_now_ms();
-    j->maybe_vm = strcmp(in->rec.phase, "done") != 0 || in->rec.vm.pid > 0;
+    j->maybe_vm = in->rec.phase != ND_PHASE_DONE || in->rec.vm.pid > 0;
     snprintf(j->gw_state, sizeof j->gw_state, "%s", in->gw_state);
     if (user_data)
         j->user_data = strdup(user_data);
@@ -457,9 +457,9 @@ void nd_inst_exited(nd_agent *a, nd_inst *in, int code, int sig, int known)
 
 static const char *expected_gw_state(const nd_inst *in)
 {
-    if (!strcmp(in->rec.actual, "running"))
+    if (in->rec.actual == ND_ACTUAL_RUNNING)
         return "active";
-    if (!strcmp(in->rec.actual, "error"))
+    if (in->rec.actual == ND_ACTUAL_ERROR)
         return "error";
     return "stopped";
 }
@@ -470,8 +470,8 @@ static void decide(nd_agent *a, nd_inst *in)
         return;
     const nd_desired *w = &in->want;
     /* a record follows the order it applies */
-    int new_order = w->o.generation > in->rec.o.generation || strcmp(in->rec.phase, "done") != 0;
-    if (!strcmp(w->desired, "deleted")) {
+    int new_order = w->o.generation > in->rec.o.generation || in->rec.phase != ND_PHASE_DONE;
+    if (w->desired == ND_WANT_DELETED) {
         in->rec.o.generation = w->o.generation;
         dispatch(a, in, JOB_DESTROY, NULL);
         return;
@@ -481,14 +481,14 @@ static void decide(nd_agent *a, nd_inst *in)
         long long done_reboot = r->o.reboot_seq;
         r->o = w->o; /* the record follows the order; reboot_seq once the reboot is done */
         r->o.reboot_seq = done_reboot;
-        if (!strcmp(w->desired, "running")) {
+        if (w->desired == ND_WANT_RUNNING) {
             if (vm_running(in)) {
                 if (w->o.reboot_seq > r->o.reboot_seq) {
                     r->o.reboot_seq = w->o.reboot_seq;
                     dispatch(a, in, JOB_RESET, NULL);
                 } else {
-                    snprintf(r->target, sizeof r->target, "running");
-                    snprintf(r->phase, sizeof r->phase, "done");
+                    r->target = ND_WANT_RUNNING;
+                    r->phase = ND_PHASE_DONE;
                     dispatch(a, in, JOB_REPORT, NULL);
                 }
             } else {
@@ -499,17 +499,17 @@ static void decide(nd_agent *a, nd_inst *in)
             if (vm_running(in)) {
                 dispatch(a, in, JOB_STOP, NULL);
             } else {
-                snprintf(r->target, sizeof r->target, "stopped");
-                snprintf(r->phase, sizeof r->phase, "done");
-                if (!strcmp(r->actual, "none") || !strcmp(r->actual, "running"))
-                    snprintf(r->actual, sizeof r->actual, "stopped");
+                r->target = ND_WANT_STOPPED;
+                r->phase = ND_PHASE_DONE;
+                if (r->actual == ND_ACTUAL_NONE || r->actual == ND_ACTUAL_RUNNING)
+                    r->actual = ND_ACTUAL_STOPPED;
                 dispatch(a, in, JOB_REPORT, NULL);
             }
         }
         return;
     }
     if (strcmp(in->gw_state, expected_gw_state(in)) != 0 &&
-        in->refused_gen != in->rec.o.generation && strcmp(in->rec.actual, "none") != 0)
+        in->refused_gen != in->rec.o.generation && in->rec.actual != ND_ACTUAL_NONE)
         dispatch(a, in, JOB_REPORT, NULL);
 }
 
@@ -690,16 +690,16 @@ void nd_adopt_all(nd_agent *a)
         int fd = -1;
         a->drv->ops->status(a->drv, dir, &in->rec.vm, &st, &fd);
         if (st.state == ND_VM_RUNNING || st.state == ND_VM_NOT_STARTED) {
-            snprintf(in->rec.actual, sizeof in->rec.actual, "running");
+            in->rec.actual = ND_ACTUAL_RUNNING;
             if (st.state == ND_VM_NOT_STARTED)
-                snprintf(in->rec.phase, sizeof in->rec.phase, "applying");
+                in->rec.phase = ND_PHASE_APPLYING;
             if (fd >= 0)
                 nd_watch_start(a, in, fd);
             if (st.state == ND_VM_NOT_STARTED)
-                snprintf(in->rec.actual, sizeof in->rec.actual, "none");
+                in->rec.actual = ND_ACTUAL_NONE;
             st_info("node.adopt", "%s: VMM pid %d adopted (%s)", r.o.id, (int)in->rec.vm.pid,
                     st.state == ND_VM_RUNNING ? "running" : "launch to finish");
-        } else if (!strcmp(in->rec.actual, "running")) {
+        } else if (in->rec.actual == ND_ACTUAL_RUNNING) {
             /* it ended while no agent watched: account for it now */
             st_info("node.adopt", "%s: its VMM ended while the agent was away", r.o.id);
             nd_inst_exited(a, in, st.exit_code, st.signal, 0);

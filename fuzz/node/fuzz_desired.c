@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const nd_desired *d = &s.v[i];
         assert(st_uuid_valid(d->o.id) && st_uuid_valid(d->o.tenant_id) &&
                st_uuid_valid(d->o.image_id));
-        assert(!strcmp(d->desired, "running") || !strcmp(d->desired, "stopped") ||
-               !strcmp(d->desired, "deleted"));
+        assert(d->desired == ND_WANT_RUNNING || d->desired == ND_WANT_STOPPED ||
+               d->desired == ND_WANT_DELETED);
         assert(d->o.vcpus >= 1 && d->o.memory_mib >= 1 && d->o.disk_gib >= 0 &&
                d->o.generation >= 0);
         assert(d->o.nports >= 0 && d->o.nports <= ND_MAX_PORTS);

@@ -68,7 +68,7 @@ static void test_desired_good(void)
     ST_ASSERT_INT_EQ(s.n, 2);
     ST_ASSERT_STR_EQ(s.v[0].o.id, ID1);
     ST_ASSERT_INT_EQ(s.v[0].o.generation, 3);
-    ST_ASSERT_STR_EQ(s.v[0].desired, "running");
+    ST_ASSERT_INT_EQ(s.v[0].desired, ND_WANT_RUNNING);
     ST_ASSERT_INT_EQ(s.v[0].user_data == NULL, 1);
     ST_ASSERT_STR_EQ(s.v[1].user_data, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAo=");
     nd_desired_free(&s);
@@ -433,9 +433,9 @@ static void test_record_round_trip(void)
     memset(&r, 0, sizeof r);
     snprintf(r.o.id, sizeof r.o.id, ID1);
     snprintf(r.o.tenant_id, sizeof r.o.tenant_id, TEN);
-    snprintf(r.target, sizeof r.target, "running");
-    snprintf(r.phase, sizeof r.phase, "applying");
-    snprintf(r.actual, sizeof r.actual, "running");
+    r.target = ND_WANT_RUNNING;
+    r.phase = ND_PHASE_APPLYING;
+    r.actual = ND_ACTUAL_RUNNING;
     r.o.generation = 1LL << 40;
     r.o.reboot_seq = 7;
     r.vm.pid = 4242;
@@ -448,8 +448,16 @@ static void test_record_round_trip(void)
     ST_ASSERT_INT_EQ(back.o.generation, r.o.generation);
     ST_ASSERT_INT_EQ(back.vm.pid, 4242);
     ST_ASSERT_INT_EQ(back.vm.start == r.vm.start, 1);
-    ST_ASSERT_STR_EQ(back.phase, "applying");
+    ST_ASSERT_INT_EQ(back.phase, ND_PHASE_APPLYING);
+    ST_ASSERT_INT_EQ(back.target, ND_WANT_RUNNING);
+    ST_ASSERT_INT_EQ(back.actual, ND_ACTUAL_RUNNING);
     ST_ASSERT_STR_EQ(back.vm.boot_id, ID2);
+    /* on disk the states stay words, as older agents wrote them */
+    json_t *disk = json_load_file(p, 0, NULL);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "phase")), "applying");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "target")), "running");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "actual")), "running");
+    json_decref(disk);
     FILE *f = fopen(p, "w");
     fputs("{\"id\":\"not-a-uuid\"}", f);
     fclose(f);
@@ -486,8 +494,8 @@ static void make_instance(nd_conf *c, const char *id, const char *image_id)
     nd_record r = {0};
     snprintf(r.o.id, sizeof r.o.id, "%s", id);
     snprintf(r.o.image_id, sizeof r.o.image_id, "%s", image_id);
-    snprintf(r.target, sizeof r.target, "stopped");
-    snprintf(r.phase, sizeof r.phase, "done");
+    r.target = ND_WANT_STOPPED;
+    r.phase = ND_PHASE_DONE;
     nd_mkdirs(nd_inst_dir(c->state_dir, id), 0700);
     CU_ASSERT_EQUAL(nd_record_save(c->state_dir, &r, 0), 0);
     put(nd_inst_dir(c->state_dir, id), "disk.qcow2", "overlay", 0);

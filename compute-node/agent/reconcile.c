@@ -601,9 +601,11 @@ static void fetch_done(uv_work_t *w, int status)
         } else {
             apply_unchanged(a, &f->set);
         }
-        /* VMs without a pidfd (libvirt): ask whether they still run */
+        /* VMs nothing watches (a back end without ND_CAP_EXIT_WATCH, such
+         * as libvirt, or no pidfd): ask whether they still run */
+        int watched = (a->drv->ops->caps & ND_CAP_EXIT_WATCH) != 0;
         for (nd_inst *in = a->insts; in; in = in->next)
-            if (!in->busy && vm_running(in) && in->pidfd < 0)
+            if (!in->busy && vm_running(in) && (!watched || in->pidfd < 0))
                 dispatch(a, in, JOB_POLL, NULL);
         int total = 0, running = 0;
         for (nd_inst *in = a->insts; in; in = in->next) {

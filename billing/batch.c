@@ -24,10 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const bl_meter_names[BL_NMETERS] = {
-    "cpu_time_ns", "cpu_cycles", "rx_bytes", "rx_packets", "tx_bytes",
-    "tx_packets", "disk_read_bytes", "disk_read_ops", "disk_write_bytes", "disk_write_ops",
-};
+const char *const bl_meter_names[BL_NMETERS] = {ST_METERS(ST_METER_COLUMN)};
 
 static const char *const states[] = {"building", "active", "paused", "stopped",
                                      "error", "deleting", NULL};
@@ -202,14 +199,21 @@ static int parse_device(jr *r, const where *w, int numeric_id, const char *const
     return 0;
 }
 
-static const char *const vcpu_fields[] = {"cpu_time_ns", "cycles", NULL};
-static const int vcpu_map[] = {BL_CPU_TIME_NS, BL_CPU_CYCLES};
-static const char *const nic_fields[] = {"rx_bytes", "rx_packets", "tx_bytes", "tx_packets", NULL};
-static const int nic_map[] = {BL_RX_BYTES, BL_RX_PACKETS, BL_TX_BYTES, BL_TX_PACKETS};
-static const char *const disk_fields[] = {"read_bytes", "read_ops", "write_bytes", "write_ops",
-                                          NULL};
-static const int disk_map[] = {BL_DISK_READ_BYTES, BL_DISK_READ_OPS, BL_DISK_WRITE_BYTES,
-                               BL_DISK_WRITE_OPS};
+/* Per group of the counter document: its entries' metered fields and the
+ * meter each adds to, from the one list (stratus/meters.h). */
+#define FIELD_vcpus(NAME, idx, column, group, field) ST_METER_IF(group, vcpus, #field, )
+#define FIELD_nics(NAME, idx, column, group, field) ST_METER_IF(group, nics, #field, )
+#define FIELD_disks(NAME, idx, column, group, field) ST_METER_IF(group, disks, #field, )
+#define MAP_vcpus(NAME, idx, column, group, field) ST_METER_IF(group, vcpus, BL_##NAME, )
+#define MAP_nics(NAME, idx, column, group, field) ST_METER_IF(group, nics, BL_##NAME, )
+#define MAP_disks(NAME, idx, column, group, field) ST_METER_IF(group, disks, BL_##NAME, )
+static const char *const vcpu_fields[] = {ST_METERS(FIELD_vcpus) NULL};
+static const int vcpu_map[] = {ST_METERS(MAP_vcpus)};
+static const char *const nic_fields[] = {ST_METERS(FIELD_nics) NULL};
+static const int nic_map[] = {ST_METERS(MAP_nics)};
+static const char *const disk_fields[] = {ST_METERS(FIELD_disks) NULL};
+static const int disk_map[] = {ST_METERS(MAP_disks)};
+#define NMAP(m) (int)(sizeof m / sizeof m[0])
 
 enum { DEV_VCPU, DEV_NIC, DEV_DISK };
 
@@ -233,7 +237,8 @@ static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
         int64_t num = 0;
         char id[33] = "";
         if (kind == DEV_VCPU) {
-            if (parse_device(r, &w, 1, vcpu_fields, vcpu_map, 2, sums, NULL, 0, &num) < 0)
+            if (parse_device(r, &w, 1, vcpu_fields, vcpu_map, NMAP(vcpu_map), sums, NULL, 0, &num) <
+                0)
                 return -1;
             if (vcpu_seen[num / 8] & (1u << (num % 8)))
                 return bad(r, &w, "id", "vCPU %lld listed twice", (long long)num);
@@ -241,7 +246,8 @@ static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
         } else {
             const char *const *f = kind == DEV_NIC ? nic_fields : disk_fields;
             const int *m = kind == DEV_NIC ? nic_map : disk_map;
-            if (parse_device(r, &w, 0, f, m, 4, sums, id, sizeof id, NULL) < 0)
+            int nm = kind == DEV_NIC ? NMAP(nic_map) : NMAP(disk_map);
+            if (parse_device(r, &w, 0, f, m, nm, sums, id, sizeof id, NULL) < 0)
                 return -1;
             for (int i = 0; i < n; i++)
                 if (strcmp(ids[i], id) == 0)

@@ -13,20 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The cumulative counters kept per sample, in column order. */
-enum {
-    BL_CPU_TIME_NS,
-    BL_CPU_CYCLES,
-    BL_RX_BYTES,
-    BL_RX_PACKETS,
-    BL_TX_BYTES,
-    BL_TX_PACKETS,
-    BL_DISK_READ_BYTES,
-    BL_DISK_READ_OPS,
-    BL_DISK_WRITE_BYTES,
-    BL_DISK_WRITE_OPS,
-    BL_NMETERS
-};
+#include "stratus/meters.h"
+
+/* The cumulative counters kept per sample, in column order (stratus/meters.h). */
+#define BL_METER_ENUM(NAME, idx, column, group, field) BL_##NAME = idx,
+enum { ST_METERS(BL_METER_ENUM) BL_NMETERS };
+#undef BL_METER_ENUM
 /* Column names, also the meter names of the usage API. */
 extern const char *const bl_meter_names[BL_NMETERS];
 

@@ -19,10 +19,28 @@
 
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
-static const char *const head_cols =
-    "s.instance_id, s.boot_id, s.min_seq, s.last_seq, s.cpu_time_ns, s.cpu_cycles, "
-    "s.rx_bytes, s.rx_packets, s.tx_bytes, s.tx_packets, s.disk_read_bytes, s.disk_read_ops, "
-    "s.disk_write_bytes, s.disk_write_ops, " US("s.billed_hour") ", s.billed_flavor";
+/* The meters' parts of the statements below, from the one list
+ * (stratus/meters.h); c<idx> is a meter's alias in unnest() rows. */
+#define M_S(N, i, col, g, f) ", s." #col
+#define M_X(N, i, col, g, f) ", x." #col
+#define M_C(N, i, col, g, f) ", c" #i
+#define M_SUM_C(N, i, col, g, f) ", sum(c" #i ")"
+#define M_SET_U(N, i, col, g, f) ", " #col " = u.c" #i
+#define M_ADD_H(N, i, col, g, f) ST_METER_SEP(i) #col " = h." #col " + excluded." #col
+#define M_ADD_DD(N, i, col, g, f) ST_METER_SEP(i) #col " = dd." #col " + excluded." #col
+#define S_METERS ST_METERS(M_S)
+#define X_METERS ST_METERS(M_X)
+#define C_METERS ST_METERS(M_C)
+#define SUM_C_METERS ST_METERS(M_SUM_C)
+#define SET_U_METERS ST_METERS(M_SET_U)
+#define ADD_H_METERS ST_METERS(M_ADD_H)
+#define ADD_DD_METERS ST_METERS(M_ADD_DD)
+#define COL_METERS ST_METERS(ST_METER_SQL_COL)
+/* The $n placeholders of the meters' arrays are written out: ten of them. */
+_Static_assert(BL_NMETERS == 10, "the unnest() placeholders below count ten meters");
+
+static const char *const head_cols = "s.instance_id, s.boot_id, s.min_seq, s.last_seq" S_METERS
+                                     ", " US("s.billed_hour") ", s.billed_flavor";
 
 static int cmp_key(const char *ai, const char *ab, const char *bi, const char *bb)
 {
@@ -156,9 +174,8 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
         return 0;
     PGconn *c = st_db_conn(g->db);
     PGresult *r = PQexec(c, "COPY billing.samples (instance_id, boot_id, seq, sampled_at,"
-                            " tenant_id, flavor, state, cpu_time_ns, cpu_cycles, rx_bytes,"
-                            " rx_packets, tx_bytes, tx_packets, disk_read_bytes, disk_read_ops,"
-                            " disk_write_bytes, disk_write_ops, batch_id) FROM STDIN");
+                            " tenant_id, flavor, state" COL_METERS ", batch_id)"
+                            " FROM STDIN");
     int ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!ok) {
@@ -218,9 +235,7 @@ static void neighbour_from(const PGresult *r, int row, int col, ing_neighbour *n
 
 int ing_sql_neighbours(ing *g)
 {
-#define NB_COLS "x.seq, " US("x.sampled_at") ", x.cpu_time_ns, x.cpu_cycles, x.rx_bytes," \
-                " x.rx_packets, x.tx_bytes, x.tx_packets, x.disk_read_bytes, x.disk_read_ops," \
-                " x.disk_write_bytes, x.disk_write_ops"
+#define NB_COLS "x.seq, " US("x.sampled_at") X_METERS
     sb ai, ab, as;
     sb_init(&ai);
     sb_init(&ab);
@@ -309,16 +324,13 @@ int ing_sql_update_heads(ing *g)
         rc = st_db_exec(
             g->db,
             "UPDATE billing.streams s SET min_seq = u.mn, last_seq = u.ls,"
-            " last_sampled_at = coalesce(u.la, s.last_sampled_at),"
-            " cpu_time_ns = u.c0, cpu_cycles = u.c1, rx_bytes = u.c2, rx_packets = u.c3,"
-            " tx_bytes = u.c4, tx_packets = u.c5, disk_read_bytes = u.c6, disk_read_ops = u.c7,"
-            " disk_write_bytes = u.c8, disk_write_ops = u.c9,"
+            " last_sampled_at = coalesce(u.la, s.last_sampled_at)" SET_U_METERS ","
             " billed_hour = u.bh, billed_flavor = u.bf"
             " FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[],"
             " $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],"
             " $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],"
             " $16::timestamptz[], $17::text[])"
-            " AS u(i, b, mn, ls, la, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, bh, bf)"
+            " AS u(i, b, mn, ls, la" C_METERS ", bh, bf)"
             " WHERE s.instance_id = u.i AND s.boot_id = u.b",
             H_N, p);
     for (int k = 0; k < H_N; k++)
@@ -404,29 +416,17 @@ int ing_sql_write_rollups(ing *g)
     if (rc == 0 && rows &&
         st_db_exec(
             g->db,
-            "WITH u AS (SELECT t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9,"
+            "WITH u AS (SELECT t, p, i, hr" C_METERS ","
             "  coalesce(string_to_array(nullif(f, ''), ','), '{}') AS fl,"
             "  date_trunc('day', hr AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day"
             " FROM unnest($1::uuid[], $2::date[], $3::uuid[], $4::timestamptz[],"
             " $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
             " $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[],"
-            " $15::text[]) AS x(t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, f)),"
-            " up AS (INSERT INTO billing.usage_hourly AS h (tenant_id, period, instance_id, hour,"
-            "  cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
-            "  disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops, flavors,"
-            "  added_flavors)"
-            "  SELECT t, p, i, hr, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, fl, fl FROM u"
-            "  ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET"
-            "  cpu_time_ns = h.cpu_time_ns + excluded.cpu_time_ns,"
-            "  cpu_cycles = h.cpu_cycles + excluded.cpu_cycles,"
-            "  rx_bytes = h.rx_bytes + excluded.rx_bytes,"
-            "  rx_packets = h.rx_packets + excluded.rx_packets,"
-            "  tx_bytes = h.tx_bytes + excluded.tx_bytes,"
-            "  tx_packets = h.tx_packets + excluded.tx_packets,"
-            "  disk_read_bytes = h.disk_read_bytes + excluded.disk_read_bytes,"
-            "  disk_read_ops = h.disk_read_ops + excluded.disk_read_ops,"
-            "  disk_write_bytes = h.disk_write_bytes + excluded.disk_write_bytes,"
-            "  disk_write_ops = h.disk_write_ops + excluded.disk_write_ops,"
+            " $15::text[]) AS x(t, p, i, hr" C_METERS ", f)),"
+            " up AS (INSERT INTO billing.usage_hourly AS h (tenant_id, period, instance_id, "
+            "hour" COL_METERS ", flavors, added_flavors)"
+            "  SELECT t, p, i, hr" C_METERS ", fl, fl FROM u"
+            "  ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET " ADD_H_METERS ","
             "  flavors = CASE WHEN excluded.flavors <@ h.flavors THEN h.flavors"
             "   ELSE ARRAY(SELECT DISTINCT x FROM unnest(h.flavors || excluded.flavors) x"
             "   ORDER BY x) END,"
@@ -434,23 +434,11 @@ int ing_sql_write_rollups(ing *g)
             "   ELSE ARRAY(SELECT x FROM unnest(excluded.flavors) x"
             "   EXCEPT SELECT y FROM unnest(h.flavors) y) END"
             "  RETURNING tenant_id, period, instance_id, hour, added_flavors),"
-            " d AS (INSERT INTO billing.usage_daily AS dd (tenant_id, period, instance_id, day,"
-            "  cpu_time_ns, cpu_cycles, rx_bytes, rx_packets, tx_bytes, tx_packets,"
-            "  disk_read_bytes, disk_read_ops, disk_write_bytes, disk_write_ops)"
-            "  SELECT t, p, i, day, sum(c0), sum(c1), sum(c2), sum(c3), sum(c4), sum(c5),"
-            "  sum(c6), sum(c7), sum(c8), sum(c9) FROM u GROUP BY t, p, i, day"
+            " d AS (INSERT INTO billing.usage_daily AS dd (tenant_id, period, instance_id, "
+            "day" COL_METERS ")"
+            "  SELECT t, p, i, day" SUM_C_METERS " FROM u GROUP BY t, p, i, day"
             "  ORDER BY t, p, i, day"
-            "  ON CONFLICT (tenant_id, period, instance_id, day) DO UPDATE SET"
-            "  cpu_time_ns = dd.cpu_time_ns + excluded.cpu_time_ns,"
-            "  cpu_cycles = dd.cpu_cycles + excluded.cpu_cycles,"
-            "  rx_bytes = dd.rx_bytes + excluded.rx_bytes,"
-            "  rx_packets = dd.rx_packets + excluded.rx_packets,"
-            "  tx_bytes = dd.tx_bytes + excluded.tx_bytes,"
-            "  tx_packets = dd.tx_packets + excluded.tx_packets,"
-            "  disk_read_bytes = dd.disk_read_bytes + excluded.disk_read_bytes,"
-            "  disk_read_ops = dd.disk_read_ops + excluded.disk_read_ops,"
-            "  disk_write_bytes = dd.disk_write_bytes + excluded.disk_write_bytes,"
-            "  disk_write_ops = dd.disk_write_ops + excluded.disk_write_ops)"
+            "  ON CONFLICT (tenant_id, period, instance_id, day) DO UPDATE SET " ADD_DD_METERS ")"
             " INSERT INTO billing.instance_hours_daily AS ih (tenant_id, period, instance_id,"
             "  day, flavor, hours)"
             " SELECT tenant_id, period, instance_id,"

@@ -67,6 +67,17 @@ static void add_total(__int128 *tot, const char *v)
     *tot += v ? strtoll(v, NULL, 10) : 0;
 }
 
+/* The meters' parts of the usage queries, from the one list (stratus/meters.h):
+ * the daily rollups alias each meter c<idx> beside the instance hours. */
+#define U_SUM_C(N, i, col, g, f) ", sum(c" #i ")"
+#define U_COL_AS_C(N, i, col, g, f) ", " #col " c" #i
+#define U_ZERO(N, i, col, g, f) ", 0"
+#define U_SUM_COL(N, i, col, g, f) ", sum(" #col ")"
+#define U_SUM_C_METERS ST_METERS(U_SUM_C)
+#define U_COL_AS_C_METERS ST_METERS(U_COL_AS_C)
+#define U_ZERO_METERS ST_METERS(U_ZERO)
+#define U_SUM_COL_METERS ST_METERS(U_SUM_COL)
+
 static void handle_usage(st_http_req *req, void *arg)
 {
     bl_ctx *ctx = arg;
@@ -91,29 +102,27 @@ static void handle_usage(st_http_req *req, void *arg)
         return;
     /* Whole days by day or month: the daily rollups; otherwise the hourly ones. */
     int daily = grain > 0 && from % (24 * BL_US_HOUR) == 0 && to % (24 * BL_US_HOUR) == 0;
-    PGresult *r = daily
-        ? st_db_q(db,
-                  "SELECT instance_id, b, sum(c0), sum(c1), sum(c2), sum(c3), sum(c4), sum(c5),"
-                  " sum(c6), sum(c7), sum(c8), sum(c9), sum(ih) FROM ("
+    PGresult *r =
+        daily
+            ? st_db_q(
+                  db,
+                  "SELECT instance_id, b" U_SUM_C_METERS ", sum(ih) FROM ("
                   " SELECT instance_id,"
-                  "  (extract(epoch FROM date_trunc($4, day)) * 1000000)::bigint AS b,"
-                  "  cpu_time_ns c0, cpu_cycles c1, rx_bytes c2, rx_packets c3, tx_bytes c4,"
-                  "  tx_packets c5, disk_read_bytes c6, disk_read_ops c7, disk_write_bytes c8,"
-                  "  disk_write_ops c9, 0 AS ih FROM billing.usage_daily"
+                  "  (extract(epoch FROM date_trunc($4, day)) * 1000000)::bigint AS "
+                  "b" U_COL_AS_C_METERS ", 0 AS ih FROM billing.usage_daily"
                   "  WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
                   "  AND day >= $2 AND day < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
                   " UNION ALL"
-                  " SELECT instance_id, (extract(epoch FROM date_trunc($4, day)) * 1000000)::bigint,"
-                  "  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, hours FROM billing.instance_hours_daily"
+                  " SELECT instance_id, (extract(epoch FROM date_trunc($4, day)) * "
+                  "1000000)::bigint" U_ZERO_METERS ", hours FROM billing.instance_hours_daily"
                   "  WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
                   "  AND day >= $2 AND day < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)) x"
                   " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
                   tenant, f, t, grains[grain], inst)
-        : st_db_q(db,
+            : st_db_q(
+                  db,
                   "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint"
-                  " AS b, sum(cpu_time_ns), sum(cpu_cycles), sum(rx_bytes), sum(rx_packets),"
-                  " sum(tx_bytes), sum(tx_packets), sum(disk_read_bytes), sum(disk_read_ops),"
-                  " sum(disk_write_bytes), sum(disk_write_ops), sum(cardinality(flavors))"
+                  " AS b" U_SUM_COL_METERS ", sum(cardinality(flavors))"
                   " FROM billing.usage_hourly"
                   " WHERE tenant_id = $1 AND period >= date_trunc('month', $2::timestamptz)::date"
                   " AND hour >= $2 AND hour < $3 AND ($5::uuid IS NULL OR instance_id = $5::uuid)"
@@ -143,7 +152,7 @@ static void handle_usage(st_http_req *req, void *arg)
             add_total(&tot[m], st_db_val(r, i, 2 + m));
         }
         json_object_set_new(o, "instance_hours", json_integer(st_db_int(r, i, 12)));
-        add_total(&tot[BL_NMETERS], st_db_val(r, i, 12));
+        add_total(&tot[BL_NMETERS], st_db_val(r, i, 2 + BL_NMETERS));
         json_array_append_new(items, o);
     }
     PQclear(r);

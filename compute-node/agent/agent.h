@@ -33,7 +33,7 @@ typedef struct nd_conf {
     const char *cmdline;
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
-    long long image_keep_s; /* unused cached images are removed after this */
+    long long image_keep_s;  /* unused cached images are removed after this */
     long long spool_max_mib; /* 0: unbounded */
     long long console_kib;
     long long stop_timeout_ms;
@@ -42,17 +42,80 @@ typedef struct nd_conf {
     int state_fsync;
 } nd_conf;
 
-/* What the gateway wants for one instance (desired.c parses it). */
-typedef struct nd_desired {
+/* What an order asks for: the desired set's "desired", the record's "target". */
+typedef enum nd_want {
+    ND_WANT_NONE = 0, /* a record no order has reached yet */
+    ND_WANT_RUNNING,
+    ND_WANT_STOPPED,
+    ND_WANT_DELETED,
+} nd_want;
+
+/* What is true on this host for an instance (the record's "actual"). */
+typedef enum nd_actual {
+    ND_ACTUAL_NONE = 0, /* no VM has run for the current order */
+    ND_ACTUAL_RUNNING,
+    ND_ACTUAL_STOPPED,
+    ND_ACTUAL_ERROR,
+} nd_actual;
+
+/* A record's order is being carried out (a restart redoes it) or done. */
+typedef enum nd_phase {
+    ND_PHASE_DONE = 0,
+    ND_PHASE_APPLYING,
+} nd_phase;
+
+/* store.c: the words state.json and the desired set use, and back; parse
+ * returns -1 for a word it does not know. */
+const char *nd_want_name(nd_want w);
+int nd_want_parse(const char *s, nd_want *w);
+const char *nd_actual_name(nd_actual a);
+int nd_actual_parse(const char *s, nd_actual *a);
+const char *nd_phase_name(nd_phase p);
+int nd_phase_parse(const char *s, nd_phase *p);
+
+#define ND_MAX_FIXED_IPS 4 /* per port */
+
+typedef struct nd_fixed_ip {
+    char subnet_id[ND_ID_LEN];
+    char ip_address[46]; /* IPv4 or IPv6 text, as inet_pton reads it */
+} nd_fixed_ip;
+
+/* One network port of an instance, as the gateway describes it. model and
+ * vnic_type are kept as words: one this host cannot serve fails that
+ * instance's launch, not the whole desired set. */
+typedef struct nd_port {
+    char id[ND_ID_LEN];
+    char network_id[ND_ID_LEN];
+    char mac[18];       /* lower case aa:bb:cc:dd:ee:ff, unicast */
+    char model[16];     /* virtio */
+    char vnic_type[16]; /* virtio */
+    int mtu;            /* 68..65535 */
+    int nfixed_ips;
+    nd_fixed_ip fixed_ips[ND_MAX_FIXED_IPS];
+} nd_port;
+
+/*
+ * What the gateway orders for one instance: the desired-set entry carries
+ * it (nd_desired), and the record keeps the one it is applying or last
+ * applied (nd_record). reboot_seq in the record is the last reboot done.
+ */
+typedef struct nd_order {
     char id[ND_ID_LEN];
     char tenant_id[ND_ID_LEN];
     char image_id[ND_ID_LEN];
-    char state[16];   /* the gateway's view: building, active, stopped, deleting */
-    char desired[16]; /* running | stopped | deleted */
-    char flavor[65];  /* flavor name when the gateway sends one, else "" */
+    char flavor[65]; /* flavor name when the gateway sends one, else "" */
     long long generation;
     long long reboot_seq;
     int vcpus, memory_mib, disk_gib;
+    int nports; /* ports in guest NIC order */
+    nd_port ports[ND_MAX_PORTS];
+} nd_order;
+
+/* What the gateway wants for one instance (desired.c parses it). */
+typedef struct nd_desired {
+    nd_order o;
+    char state[16];  /* the gateway's view: building, active, stopped, deleting */
+    nd_want desired; /* running | stopped | deleted */
     char *user_data; /* base64 as the tenant gave it, or NULL */
 } nd_desired;
 
@@ -71,20 +134,20 @@ void nd_desired_free(nd_desired_set *s);
  * carried out; `target` what it asked for.
  */
 typedef struct nd_record {
-    char id[ND_ID_LEN];
-    char tenant_id[ND_ID_LEN];
-    char image_id[ND_ID_LEN];
-    char flavor[65];
-    char target[16]; /* running | stopped | deleted */
-    char phase[16];  /* applying | done */
-    long long generation;
-    long long reboot_seq;
-    int vcpus, memory_mib, disk_gib;
+    nd_order o;
+    nd_want target; /* what the last job began to carry out */
+    nd_phase phase;
     nd_vm_handle vm; /* pid, start time, boot id (vmm); domain (libvirt) */
-    char actual[16]; /* running | stopped | error | none */
+    nd_actual actual;
     char fault[256];
     int launched_once; /* 1 once a VM ran from this disk (a failed start is then not retryable) */
 } nd_record;
+
+/* spec.c: a port's tap name, "tap" + the first 11 characters of its id */
+void nd_port_tap(const char *port_id, char out[16]);
+/* The order's ports into spec (in order); -1 with err naming the port when
+ * its model or vnic_type is not served here or its tap does not exist. */
+int nd_spec_ports(const nd_order *o, nd_vm_spec *s, char *err, size_t errlen);
 
 /* store.c */
 int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync);
@@ -124,7 +187,7 @@ typedef struct nd_agent {
     uv_timer_t t_hb, t_rec, t_meter, t_console, t_spool, t_image_gc;
     uv_signal_t sig_term, sig_int;
     int fetching, meter_busy, console_busy, spool_busy, hb_busy, image_gc_busy;
-    int kick; /* refetch as soon as the current fetch ends */
+    int kick;               /* refetch as soon as the current fetch ends */
     char desired_etag[128]; /* of the last desired set fetched whole */
     int stopping;
     long long first_ok_fetch_ms;
@@ -159,8 +222,8 @@ long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
 /* GET the desired set; with etag (the last 200's, or "" / NULL) it may be
  * 304: unchanged. etag_out gets the answer's tag. */
-long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body,
-                   size_t *len, char *err, size_t errlen);
+long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,
+                   char *err, size_t errlen);
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
                    size_t errlen);
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */

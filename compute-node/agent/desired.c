@@ -6,9 +6,24 @@
  * whole. Refusing the whole set is deliberate: skipping an entry would make
  * its instance look absent, and an absent instance's VM gets stopped. Keys
  * the agent does not know are ignored, so the gateway can add fields.
+ *
+ * `ports` (optional; absent or null: none) lists an instance's network
+ * ports in NIC order, at most ND_MAX_PORTS:
+ *   {"id": UUID, "mac": "fa:16:3e:xx:xx:xx", "network_id": UUID,
+ *    "model": "virtio", "vnic_type": "virtio", "mtu": 1450,
+ *    "fixed_ips": [{"subnet_id": UUID, "ip_address": "10.0.0.5"}]}
+ * id, mac, network_id and mtu (68..65535) are required; model and
+ * vnic_type default to "virtio" and are kept as words (a value this host
+ * cannot serve fails that instance's launch, not the set); fixed_ips is
+ * optional, at most ND_MAX_FIXED_IPS, each address IPv4 or IPv6. A MAC must
+ * be unicast (read in any case, kept in lower case); two ports of one
+ * instance may not share an id, a MAC, or a tap name (tap + the first 11
+ * characters of the id).
  */
 #include "agent.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +66,87 @@ static int get_word(json_t *o, const char *k, int required, char *out, size_t ou
     return 0;
 }
 
+static int parse_port(json_t *o, nd_port *p, char *err, size_t errlen)
+{
+    const char *mac = NULL;
+    long long v;
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "not an object");
+        return -1;
+    }
+    if (get_uuid(o, "id", p->id, err, errlen) < 0 ||
+        get_uuid(o, "network_id", p->network_id, err, errlen) < 0 ||
+        st_json_get_str(o, "mac", ST_JSON_REQUIRED, 17, 17, &mac, err, errlen) < 0 ||
+        get_word(o, "model", 0, p->model, sizeof p->model, err, errlen) < 0 ||
+        get_word(o, "vnic_type", 0, p->vnic_type, sizeof p->vnic_type, err, errlen) < 0 ||
+        st_json_get_int(o, "mtu", ST_JSON_REQUIRED, 68, 65535, &v, err, errlen) < 0)
+        return -1;
+    p->mtu = (int)v;
+    for (int i = 0; i < 17; i++)
+        p->mac[i] = (char)tolower((unsigned char)mac[i]);
+    p->mac[17] = 0;
+    if (!nd_mac_valid(p->mac)) {
+        snprintf(err, errlen, "field 'mac' must be a unicast aa:bb:cc:dd:ee:ff");
+        return -1;
+    }
+    if (!p->model[0])
+        snprintf(p->model, sizeof p->model, "virtio");
+    if (!p->vnic_type[0])
+        snprintf(p->vnic_type, sizeof p->vnic_type, "virtio");
+    json_t *ips = json_object_get(o, "fixed_ips");
+    if (!ips || json_is_null(ips))
+        return 0;
+    if (!json_is_array(ips) || json_array_size(ips) > ND_MAX_FIXED_IPS) {
+        snprintf(err, errlen, "field 'fixed_ips' must be an array of at most %d", ND_MAX_FIXED_IPS);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(ips); i++) {
+        json_t *ip = json_array_get(ips, i);
+        nd_fixed_ip *f = &p->fixed_ips[i];
+        const char *addr = NULL;
+        unsigned char bin[16];
+        if (!json_is_object(ip) || get_uuid(ip, "subnet_id", f->subnet_id, err, errlen) < 0 ||
+            st_json_get_str(ip, "ip_address", ST_JSON_REQUIRED, 2, sizeof f->ip_address - 1, &addr,
+                            err, errlen) < 0 ||
+            (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)) {
+            snprintf(err, errlen,
+                     "fixed_ips[%zu] must be {\"subnet_id\": UUID, \"ip_address\": "
+                     "an IPv4 or IPv6 address}",
+                     i);
+            return -1;
+        }
+        snprintf(f->ip_address, sizeof f->ip_address, "%s", addr);
+        p->nfixed_ips++;
+    }
+    return 0;
+}
+
+static int parse_ports(json_t *arr, nd_order *o, char *err, size_t errlen)
+{
+    char e[200];
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > ND_MAX_PORTS) {
+        snprintf(err, errlen, "field 'ports' must be an array of at most %d", ND_MAX_PORTS);
+        return -1;
+    }
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        nd_port *p = &o->ports[i];
+        if (parse_port(json_array_get(arr, i), p, e, sizeof e) < 0) {
+            snprintf(err, errlen, "ports[%zu]: %s", i, e);
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (!strncmp(o->ports[k].id, p->id, 11) || !strcmp(o->ports[k].mac, p->mac)) {
+                snprintf(err, errlen, "ports[%zu] shares its MAC or tap name with ports[%zu]", i,
+                         k);
+                return -1;
+            }
+        o->nports = (int)i + 1;
+    }
+    return 0;
+}
+
 static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
 {
     long long v;
@@ -59,29 +155,33 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
         snprintf(err, errlen, "not an object");
         return -1;
     }
-    if (get_uuid(o, "id", d->id, err, errlen) < 0 ||
-        get_uuid(o, "tenant_id", d->tenant_id, err, errlen) < 0 ||
-        get_uuid(o, "image_id", d->image_id, err, errlen) < 0 ||
+    if (get_uuid(o, "id", d->o.id, err, errlen) < 0 ||
+        get_uuid(o, "tenant_id", d->o.tenant_id, err, errlen) < 0 ||
+        get_uuid(o, "image_id", d->o.image_id, err, errlen) < 0 ||
         get_word(o, "state", 1, d->state, sizeof d->state, err, errlen) < 0 ||
-        get_word(o, "desired", 1, d->desired, sizeof d->desired, err, errlen) < 0 ||
-        get_word(o, "flavor", 0, d->flavor, sizeof d->flavor, err, errlen) < 0 ||
-        st_json_get_int(o, "generation", 1, 0, 1LL << 62, &d->generation, err, errlen) < 0 ||
-        st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->reboot_seq, err, errlen) < 0)
+
+        get_word(o, "flavor", 0, d->o.flavor, sizeof d->o.flavor, err, errlen) < 0 ||
+        st_json_get_int(o, "generation", 1, 0, 1LL << 62, &d->o.generation, err, errlen) < 0 ||
+        st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->o.reboot_seq, err, errlen) < 0)
         return -1;
-    if (strcmp(d->desired, "running") && strcmp(d->desired, "stopped") &&
-        strcmp(d->desired, "deleted")) {
+    const char *want = NULL;
+    if (st_json_get_str(o, "desired", ST_JSON_REQUIRED, 1, 15, &want, err, errlen) < 0)
+        return -1;
+    if (nd_want_parse(want, &d->desired) < 0) {
         snprintf(err, errlen, "field 'desired' must be running, stopped or deleted");
         return -1;
     }
     if (st_json_get_int(o, "vcpus", 1, 1, 256, &v, err, errlen) < 0)
         return -1;
-    d->vcpus = (int)v;
+    d->o.vcpus = (int)v;
     if (st_json_get_int(o, "memory_mib", 1, 1, 1 << 22, &v, err, errlen) < 0)
         return -1;
-    d->memory_mib = (int)v;
+    d->o.memory_mib = (int)v;
     if (st_json_get_int(o, "disk_gib", 1, 0, 1 << 20, &v, err, errlen) < 0)
         return -1;
-    d->disk_gib = (int)v;
+    d->o.disk_gib = (int)v;
+    if (parse_ports(json_object_get(o, "ports"), &d->o, err, errlen) < 0)
+        return -1;
     json_t *ud = json_object_get(o, "user_data");
     if (ud && !json_is_null(ud)) {
         const char *s = NULL;
@@ -126,8 +226,8 @@ int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err
         }
         out->n = i + 1;
         for (size_t j = 0; j < i; j++)
-            if (!strcmp(out->v[j].id, out->v[i].id)) {
-                snprintf(err, errlen, "desired set: instance %s listed twice", out->v[i].id);
+            if (!strcmp(out->v[j].o.id, out->v[i].o.id)) {
+                snprintf(err, errlen, "desired set: instance %s listed twice", out->v[i].o.id);
                 goto fail;
             }
     }

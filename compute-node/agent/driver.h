@@ -16,16 +16,56 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Bounds of one VM: stratus-vmm's own (8 disks, 8 NICs). */
+#define ND_MAX_DISKS 8
+#define ND_MAX_PORTS 8
+
+typedef struct nd_vm_disk {
+    char id[32];     /* the device's name: the VMM's device id and counter key */
+    char path[4096]; /* the file */
+    char format[8];  /* qcow2 | raw */
+    int read_only;
+} nd_vm_disk;
+
+/* The emulated NIC. Only virtio today; e1000 (QEMU only) is room left. */
+typedef enum nd_nic_model {
+    ND_NIC_VIRTIO = 0,
+} nd_nic_model;
+
+typedef struct nd_vm_port {
+    char id[40];  /* the network port (UUID) this NIC plugs into */
+    char tap[16]; /* the host tap device (IFNAMSIZ), made by network/, never by a driver */
+    char mac[18]; /* aa:bb:cc:dd:ee:ff, lower case, unicast */
+    nd_nic_model model;
+    int mtu; /* told to the guest (virtio-net MTU feature); 0: not told */
+} nd_vm_port;
+
+/*
+ * What to run. Disks and ports are in guest order: disk 0 is the boot disk
+ * (vda), port 0 the first NIC. nd_vm_spec_check() holds the invariants
+ * every driver relies on (counts in bounds, ids unique and non-empty, tap
+ * names short enough for the kernel, MACs unicast, MTU 68..65535 or 0).
+ */
 typedef struct nd_vm_spec {
     const char *id;
     const char *dir; /* the instance's state directory */
     int vcpus, memory_mib;
     char kernel[4096];
-    char disk[4096];
-    char disk_format[8]; /* qcow2 | raw */
     char cmdline[1024];
+    int ndisks, nports;
+    nd_vm_disk disks[ND_MAX_DISKS];
+    nd_vm_port ports[ND_MAX_PORTS];
     int fresh; /* no VM can exist for it yet (first launch of this order): skip the search */
 } nd_vm_spec;
+
+/* spec.c: 0, or -1 with err saying which disk or port is wrong. */
+int nd_vm_spec_check(const nd_vm_spec *s, char *err, size_t errlen);
+/* The model's name ("virtio"); NULL for a value out of range. */
+const char *nd_nic_model_name(nd_nic_model m);
+/* "virtio" -> ND_NIC_VIRTIO; -1 for a model no driver here offers. */
+int nd_nic_model_parse(const char *name, nd_nic_model *m);
+/* 1 when mac is a unicast, non-zero, lower-case aa:bb:cc:dd:ee:ff. */
+int nd_mac_valid(const char *mac);
 
 typedef struct nd_vm_handle {
     pid_t pid;                /* vmm: the stratus-vmm process, 0 when none */
@@ -47,10 +87,25 @@ typedef struct nd_vm_status {
     int signal;    /* ND_VM_EXITED: killed by this signal, 0 if none */
 } nd_vm_status;
 
+/* How a VM ended, as its driver reads it. A guest that powers off (ACPI,
+ * a shutdown, the test guest's debug-exit port) has stopped; only a failure
+ * of the VMM or the hypervisor (or a kill) is an error. */
+typedef struct nd_vm_exit {
+    int stopped;     /* 1: stopped cleanly; 0: an error, see fault */
+    int code;        /* the VMM's exit status, -1 when unknown */
+    int signal;      /* killed by this signal, 0 when none */
+    char fault[200]; /* when not stopped: what to tell the tenant */
+} nd_vm_exit;
+
+/* What a back end can do (nd_driver_ops.caps). */
+#define ND_CAP_EXIT_WATCH 0x1     /* launch gives a pidfd that says when the VM ends */
+#define ND_CAP_FINAL_COUNTERS 0x2 /* a VM's counters outlive it (final_counters) */
+
 typedef struct nd_driver nd_driver;
 
 typedef struct nd_driver_ops {
     const char *name;
+    unsigned caps; /* ND_CAP_* */
     /* Starts the VM described by spec (or finishes a launch a dead agent began:
      * an existing VM for the instance is reused, never doubled). On success
      * fills h. *pidfd gets a pidfd to watch for exit, or -1 (poll status). */
@@ -74,6 +129,14 @@ typedef struct nd_driver_ops {
      * cheap change marker (size/mtime) so the caller pushes only on change. */
     int (*console)(nd_driver *d, const char *dir, nd_vm_handle *h, size_t max, char **buf,
                    size_t *len, long long *marker);
+    /* How the VM ended. code and sig are what the watch saw when known is
+     * set (waitid of a child, a status poll); otherwise the driver finds out
+     * itself (stratus-vmm: its log's last lines). */
+    void (*exit_status)(nd_driver *d, const char *dir, const nd_vm_handle *h, int code, int sig,
+                        int known, nd_vm_exit *x);
+    /* The counters document at the VM's end, malloc'd; NULL when there are
+     * none (no ND_CAP_FINAL_COUNTERS, or the VMM logged none). */
+    char *(*final_counters)(nd_driver *d, const char *dir, const nd_vm_handle *h);
     void (*free)(nd_driver *d);
 } nd_driver_ops;
 
@@ -90,13 +153,15 @@ typedef struct nd_vmm_opts {
 nd_driver *nd_driver_vmm_new(const nd_vmm_opts *o, char *err, size_t errlen);
 /* NULL with err when libvirt is not built in or the URI does not open. */
 nd_driver *nd_driver_libvirt_new(const char *uri, char *err, size_t errlen);
+/* The libvirt domain XML for spec (type "kvm" or "test"), malloc'd; NULL with err. */
+char *nd_libvirt_domain_xml(const nd_vm_spec *s, const char *type, char *err, size_t errlen);
 
 /* vmm helpers also used by tests */
 int nd_vmm_find(const char *vmm_path, const char *sock, pid_t hint, unsigned long long hint_start,
                 pid_t *pid, unsigned long long *start);
 int nd_proc_start_time(pid_t pid, unsigned long long *start);
-/* Exit status from the last `vmm.exit` line of dir/vmm.log; -1 when none. */
-int nd_vmm_exit_from_log(const char *dir, int *code);
+/* How a stratus-vmm that wrote dir/vmm.log ended (see drv_vmm.c). */
+void nd_vmm_exit_classify(const char *dir, int code, int sig, int known, nd_vm_exit *x);
 /* The `counters` object of the last `vmm.counters` log line (JSON text,
  * malloc'd): the final counters of a VMM that exited. */
 char *nd_vmm_final_counters(const char *dir);

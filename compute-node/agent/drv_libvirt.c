@@ -7,8 +7,10 @@
  * failure) with the instance's UUID, booting the same kernel + qcow2 overlay
  * + command line the VMM would,
  * its serial port written to <instance dir>/serial.log (the console the
- * agent pushes). Launch reuses a running domain of that name (adoption comes
- * free: libvirtd keeps domains across agent restarts). Counters come from
+ * agent pushes); a <disk> per spec disk and an <interface type='ethernet'>
+ * per port on the tap network/ made. Launch reuses a running domain of that
+ * name (adoption comes free: libvirtd keeps domains across agent restarts);
+ * a shut-off one is defined again from the spec before it boots. Counters come from
  * virDomainGetInfo (CPU time) and virDomainBlockStats, in the stratus-vmm
  * counter shape billing takes; the boot id is made at launch. The domain
  * type is "test" for test:// URIs (libvirt's built-in test hypervisor, no
@@ -27,27 +29,6 @@
 #include <unistd.h>
 
 #include "stratus/uuid.h"
-
-#ifdef ND_HAVE_LIBVIRT
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
-typedef struct lv_drv {
-    virConnectPtr conn;
-    int test;
-} lv_drv;
-
-static void last_err(char *err, size_t errlen, const char *what)
-{
-    const char *m = virGetLastErrorMessage();
-    snprintf(err, errlen, "%s: %s", what, m ? m : "libvirt error");
-}
-
-static void dom_name(const char *dir, char *out, size_t n)
-{
-    const char *id = strrchr(dir, '/');
-    snprintf(out, n, "stratus-%s", id ? id + 1 : dir);
-}
 
 /* XML text escaping for paths and the command line. */
 static void esc(const char *s, char *out, size_t n)
@@ -73,6 +54,91 @@ static void esc(const char *s, char *out, size_t n)
     out[k] = 0;
 }
 
+/*
+ * The domain XML of a spec: the same kernel, command line and serial file
+ * the VMM would get; a <disk> per disk (vda, vdb, ... in spec order) and an
+ * <interface type='ethernet'> per port on its tap, which network/ made
+ * (managed='no': libvirt must neither create nor delete it). malloc'd.
+ */
+char *nd_libvirt_domain_xml(const nd_vm_spec *s, const char *type, char *err, size_t errlen)
+{
+    if (nd_vm_spec_check(s, err, errlen) < 0)
+        return NULL;
+    const char *id = strrchr(s->dir, '/');
+    char name[80], serial[4200];
+    snprintf(name, sizeof name, "stratus-%s", id ? id + 1 : s->dir);
+    snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
+    static __thread char e1[4096 * 6 + 8], e2[4096 * 6 + 8];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    esc(name, e1, sizeof e1);
+    fprintf(f, "<domain type='%s'><name>%s</name><uuid>%s</uuid>", type, e1, s->id);
+    esc(s->kernel, e1, sizeof e1);
+    esc(s->cmdline, e2, sizeof e2);
+    fprintf(f,
+            "<memory unit='MiB'>%d</memory><vcpu>%d</vcpu>"
+            "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><cmdline>%s</cmdline></os>"
+            "<on_reboot>restart</on_reboot><devices>",
+            s->memory_mib, s->vcpus, e1, e2);
+    for (int i = 0; i < s->ndisks; i++) {
+        const nd_vm_disk *d = &s->disks[i];
+        esc(d->path, e1, sizeof e1);
+        fprintf(f,
+                "<disk type='file' device='disk'><driver name='qemu' type='%s'/>"
+                "<source file='%s'/><target dev='vd%c' bus='virtio'/>%s<serial>%s</serial>"
+                "</disk>",
+                d->format, e1, 'a' + i, d->read_only ? "<readonly/>" : "", d->id);
+    }
+    for (int i = 0; i < s->nports; i++) {
+        const nd_vm_port *p = &s->ports[i];
+        fprintf(f,
+                "<interface type='ethernet'><mac address='%s'/>"
+                "<target dev='%s' managed='no'/><model type='%s'/>",
+                p->mac, p->tap, nd_nic_model_name(p->model));
+        if (p->mtu)
+            fprintf(f, "<mtu size='%d'/>", p->mtu);
+        fprintf(f, "</interface>");
+    }
+    esc(serial, e1, sizeof e1);
+    fprintf(f,
+            "<serial type='file'><source path='%s'/><target port='0'/></serial>"
+            "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
+            "</devices></domain>",
+            e1);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return buf;
+}
+
+#ifdef ND_HAVE_LIBVIRT
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+typedef struct lv_drv {
+    virConnectPtr conn;
+    int test;
+} lv_drv;
+
+static void last_err(char *err, size_t errlen, const char *what)
+{
+    const char *m = virGetLastErrorMessage();
+    snprintf(err, errlen, "%s: %s", what, m ? m : "libvirt error");
+}
+
+static void dom_name(const char *dir, char *out, size_t n)
+{
+    const char *id = strrchr(dir, '/');
+    snprintf(out, n, "stratus-%s", id ? id + 1 : dir);
+}
+
 static int running(virDomainPtr d)
 {
     int st, reason;
@@ -95,40 +161,13 @@ static int lv_launch(nd_driver *drv, const nd_vm_spec *s, nd_vm_handle *h, int *
         virDomainFree(d);
         return 0;
     }
-    if (d) { /* defined and shut off: boot it again */
-        int rc = virDomainCreate(d);
+    if (d) /* defined and shut off: defined again below, so it boots what spec says now */
         virDomainFree(d);
-        if (rc < 0) {
-            last_err(err, errlen, "virDomainCreate");
-            return -1;
-        }
-        snprintf(h->domain, sizeof h->domain, "%s", name);
-        st_uuid_v4(h->boot_id);
-        return 0;
-    }
-    static char kernel[8192], disk[8192], cmd[4096], serial[8192], xml[40000];
-    char kern_e[8192], disk_e[8192], cmd_e[4096], ser_e[8192];
-    snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
-    snprintf(kernel, sizeof kernel, "%s", s->kernel);
-    snprintf(disk, sizeof disk, "%s", s->disk);
-    snprintf(cmd, sizeof cmd, "%s", s->cmdline);
-    esc(kernel, kern_e, sizeof kern_e);
-    esc(disk, disk_e, sizeof disk_e);
-    esc(cmd, cmd_e, sizeof cmd_e);
-    esc(serial, ser_e, sizeof ser_e);
-    snprintf(xml, sizeof xml,
-             "<domain type='%s'><name>%s</name><uuid>%s</uuid>"
-             "<memory unit='MiB'>%d</memory><vcpu>%d</vcpu>"
-             "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><cmdline>%s</cmdline></os>"
-             "<on_reboot>restart</on_reboot><devices>"
-             "<disk type='file' device='disk'><driver name='qemu' type='%s'/>"
-             "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
-             "<serial type='file'><source path='%s'/><target port='0'/></serial>"
-             "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"
-             "</devices></domain>",
-             v->test ? "test" : "kvm", name, s->id, s->memory_mib, s->vcpus, kern_e, cmd_e,
-             s->disk_format, disk_e, ser_e);
+    char *xml = nd_libvirt_domain_xml(s, v->test ? "test" : "kvm", err, errlen);
+    if (!xml)
+        return -1;
     d = virDomainDefineXML(v->conn, xml);
+    free(xml);
     if (!d) {
         last_err(err, errlen, "virDomainDefineXML");
         return -1;
@@ -297,6 +336,33 @@ static int lv_console(nd_driver *drv, const char *dir, nd_vm_handle *h, size_t m
     return 0;
 }
 
+/* A guest shutdown (reason SHUTDOWN) is stopped; a crash, a destroy or a
+ * domain gone altogether is an error. */
+static void lv_exit_status(nd_driver *drv, const char *dir, const nd_vm_handle *h, int code,
+                           int sig, int known, nd_vm_exit *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!known) {
+        nd_vm_handle hh = *h;
+        nd_vm_status st;
+        int fd = -1;
+        lv_status(drv, dir, &hh, &st, &fd);
+        code = st.state == ND_VM_EXITED ? st.exit_code : -1;
+        sig = st.state == ND_VM_EXITED ? st.signal : SIGKILL;
+    }
+    x->code = code;
+    x->signal = sig;
+    x->stopped = code == 0 && sig == 0;
+    if (!x->stopped)
+        snprintf(x->fault, sizeof x->fault, "the domain ended without a guest shutdown");
+}
+
+/* libvirt keeps no counters of a domain that is off. */
+static char *lv_final_counters(nd_driver *drv, const char *dir, const nd_vm_handle *h)
+{
+    return NULL;
+}
+
 static void lv_free(nd_driver *drv)
 {
     lv_drv *v = drv->priv;
@@ -307,6 +373,7 @@ static void lv_free(nd_driver *drv)
 
 static const nd_driver_ops lv_ops = {
     .name = "libvirt",
+    .caps = 0,
     .launch = lv_launch,
     .stop = lv_stop,
     .reset = lv_reset,
@@ -314,6 +381,8 @@ static const nd_driver_ops lv_ops = {
     .status = lv_status,
     .counters = lv_counters,
     .console = lv_console,
+    .exit_status = lv_exit_status,
+    .final_counters = lv_final_counters,
     .free = lv_free,
 };
 

@@ -140,27 +140,50 @@ static int wait_socket(const char *sock, int pidfd, long long timeout_ms)
     }
 }
 
-static char *vm_config(const nd_vm_spec *s)
+/* vm.json: one `disks` entry per disk, one `nics` entry per port (the VMM
+ * names NICs net0, net1... in port order: its counters use those ids). */
+static char *vm_config(const nd_vm_spec *s, char *err, size_t errlen)
 {
     char serial[4200];
     snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
-    json_t *j = json_pack("{s:i, s:i, s:s, s:s, s:s, s:[{s:s, s:s, s:s}], s:b, s:s}", "vcpus",
-                          s->vcpus, "memory_mib", s->memory_mib, "kernel", s->kernel, "cmdline",
-                          s->cmdline, "serial_log", serial, "disks", "id", "disk0", "path", s->disk,
-                          "format", s->disk_format, "rng", 1, "on_reset", "restart");
+    json_t *disks = json_array(), *nics = json_array();
+    for (int i = 0; i < s->ndisks; i++)
+        json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b}", "id", s->disks[i].id, "path",
+                                               s->disks[i].path, "format", s->disks[i].format,
+                                               "read_only", s->disks[i].read_only));
+    for (int i = 0; i < s->nports; i++) {
+        const nd_vm_port *p = &s->ports[i];
+        if (p->model != ND_NIC_VIRTIO) {
+            snprintf(err, errlen, "port %s: stratus-vmm offers no %s NIC", p->id,
+                     nd_nic_model_name(p->model));
+            json_decref(disks);
+            json_decref(nics);
+            return NULL;
+        }
+        char id[16];
+        snprintf(id, sizeof id, "net%d", i);
+        json_t *n = json_pack("{s:s, s:s, s:s}", "id", id, "tap", p->tap, "mac", p->mac);
+        if (n && p->mtu)
+            json_object_set_new(n, "mtu", json_integer(p->mtu));
+        json_array_append_new(nics, n);
+    }
+    json_t *j =
+        json_pack("{s:i, s:i, s:s, s:s, s:s, s:o, s:o, s:b, s:s}", "vcpus", s->vcpus, "memory_mib",
+                  s->memory_mib, "kernel", s->kernel, "cmdline", s->cmdline, "serial_log", serial,
+                  "disks", disks, "nics", nics, "rng", 1, "on_reset", "restart");
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    if (!text)
+        snprintf(err, errlen, "out of memory");
     return text;
 }
 
 /* PUT /vm/config then start; the VMM exits 1 after a failed start. */
 static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
 {
-    char *cfg = vm_config(s);
-    if (!cfg) {
-        snprintf(err, errlen, "out of memory");
+    char *cfg = vm_config(s, err, errlen);
+    if (!cfg)
         return -1;
-    }
     char cpath[4200];
     snprintf(cpath, sizeof cpath, "%s/vm.json", s->dir);
     nd_write_file_atomic(cpath, cfg, strlen(cfg), 0);
@@ -224,6 +247,8 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
     char sock[4200], state[32] = "", boot[40] = "";
     sock_path(s->dir, sock, sizeof sock);
     *pidfd = -1;
+    if (nd_vm_spec_check(s, err, errlen) < 0)
+        return -1;
     if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         snprintf(err, errlen, "control socket path too long: %s", sock);
         return -1;
@@ -404,7 +429,8 @@ static json_t *last_event(const char *dir, const char *ev)
     return found;
 }
 
-int nd_vmm_exit_from_log(const char *dir, int *code)
+/* Exit status from the last `vmm.exit` line of dir/vmm.log; -1 when none. */
+static int exit_from_log(const char *dir, int *code)
 {
     json_t *j = last_event(dir, "vmm.exit");
     const char *msg = json_string_value(json_object_get(j, "msg"));
@@ -416,6 +442,45 @@ int nd_vmm_exit_from_log(const char *dir, int *code)
     }
     json_decref(j);
     return rc;
+}
+
+/*
+ * stratus-vmm's exit status is 0 after a shutdown (API, SIGTERM, a guest
+ * reset with on_reset=shutdown, an ACPI power-off), 1 when KVM or the VMM
+ * failed, 2 for a bad config, or the byte a guest wrote to the debug-exit
+ * port (the test guest: 16 pass, 17 fail), which the VMM logs as
+ * `vmm.debug_exit`. A guest's exit code is no cloud concept: a debug exit
+ * is a guest powering off, stopped like status 0; 1, 2 and any status with
+ * no debug exit behind it are the VMM failing, as are signals and an end
+ * the agent did not see (no `vmm.exit` line: killed).
+ */
+void nd_vmm_exit_classify(const char *dir, int code, int sig, int known, nd_vm_exit *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!known) {
+        sig = 0;
+        if (exit_from_log(dir, &code) < 0)
+            code = -1;
+    }
+    x->code = code;
+    x->signal = sig;
+    json_t *dbg = code > 0 && !sig ? last_event(dir, "vmm.debug_exit") : NULL;
+    const char *m = json_string_value(json_object_get(dbg, "msg"));
+    const char *p = m ? strstr(m, "wrote ") : NULL;
+    int guest_exit = p && (int)(strtoul(p + 6, NULL, 0) & 0xff) == code;
+    json_decref(dbg);
+    x->stopped = !sig && (code == 0 || guest_exit);
+    if (x->stopped)
+        return;
+    if (sig)
+        snprintf(x->fault, sizeof x->fault, "the VMM was killed by signal %d", sig);
+    else if (code >= 0)
+        snprintf(x->fault, sizeof x->fault, "the VMM exited with status %d", code);
+    else if (known)
+        snprintf(x->fault, sizeof x->fault, "the VM ended without an exit status");
+    else
+        snprintf(x->fault, sizeof x->fault,
+                 "the VMM ended while the agent was away and left no exit status");
 }
 
 char *nd_vmm_final_counters(const char *dir)
@@ -457,7 +522,7 @@ static int vmm_status(nd_driver *d, const char *dir, nd_vm_handle *h, nd_vm_stat
     if (h->pid > 0 || h->boot_id[0]) {
         int code;
         st->state = ND_VM_EXITED;
-        st->exit_code = nd_vmm_exit_from_log(dir, &code) == 0 ? code : -1;
+        st->exit_code = exit_from_log(dir, &code) == 0 ? code : -1;
         st->signal = st->exit_code < 0 ? SIGKILL : 0;
     } else {
         st->state = ND_VM_ABSENT;
@@ -511,6 +576,17 @@ static int vmm_console(nd_driver *d, const char *dir, nd_vm_handle *h, size_t ma
     return 0;
 }
 
+static void vmm_exit_status(nd_driver *d, const char *dir, const nd_vm_handle *h, int code, int sig,
+                            int known, nd_vm_exit *x)
+{
+    nd_vmm_exit_classify(dir, code, sig, known, x);
+}
+
+static char *vmm_final_counters(nd_driver *d, const char *dir, const nd_vm_handle *h)
+{
+    return nd_vmm_final_counters(dir);
+}
+
 static void vmm_free(nd_driver *d)
 {
     free(d->priv);
@@ -519,6 +595,7 @@ static void vmm_free(nd_driver *d)
 
 static const nd_driver_ops vmm_ops = {
     .name = "vmm",
+    .caps = ND_CAP_EXIT_WATCH | ND_CAP_FINAL_COUNTERS,
     .launch = vmm_launch,
     .stop = vmm_stop,
     .reset = vmm_reset,
@@ -526,6 +603,8 @@ static const nd_driver_ops vmm_ops = {
     .status = vmm_status,
     .counters = vmm_counters,
     .console = vmm_console,
+    .exit_status = vmm_exit_status,
+    .final_counters = vmm_final_counters,
     .free = vmm_free,
 };
 

@@ -193,8 +193,8 @@ static int ensure_kernel(const nd_conf *c, const img_rec *r, const char *base, c
     return 0;
 }
 
-static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
-                   nd_vm_spec *spec, char *err, size_t errlen);
+static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data, nd_vm_spec *spec,
+                   char *err, size_t errlen);
 
 int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
                      nd_vm_spec *spec, char *err, size_t errlen)
@@ -205,35 +205,38 @@ int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_da
     return rc;
 }
 
-static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data,
-                   nd_vm_spec *spec, char *err, size_t errlen)
+static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data, nd_vm_spec *spec,
+                   char *err, size_t errlen)
 {
     img_rec r;
     char base[4096], images[4200];
     snprintf(images, sizeof images, "%s/images", c->state_dir);
     nd_mkdirs(images, 0700);
-    if (get_record(c, rec->image_id, &r, err, errlen) < 0 ||
-        ensure_base(c, rec->image_id, &r, base, sizeof base, err, errlen) < 0 ||
+    if (get_record(c, rec->o.image_id, &r, err, errlen) < 0 ||
+        ensure_base(c, rec->o.image_id, &r, base, sizeof base, err, errlen) < 0 ||
         ensure_kernel(c, &r, base, spec->kernel, sizeof spec->kernel, err, errlen) < 0)
         return -1;
     utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
-    snprintf(spec->disk, sizeof spec->disk, "%s/disk.qcow2", spec->dir);
-    snprintf(spec->disk_format, sizeof spec->disk_format, "qcow2");
-    if (access(spec->disk, F_OK) != 0) {
-        unsigned long long size = (unsigned long long)rec->disk_gib << 30;
+    nd_vm_disk *root = &spec->disks[0];
+    spec->ndisks = 1;
+    snprintf(root->id, sizeof root->id, "disk0");
+    snprintf(root->path, sizeof root->path, "%s/disk.qcow2", spec->dir);
+    snprintf(root->format, sizeof root->format, "qcow2");
+    if (access(root->path, F_OK) != 0) {
+        unsigned long long size = (unsigned long long)rec->o.disk_gib << 30;
         if (size < r.vsize)
             size = r.vsize;
         if (!strcmp(r.fmt, "raw"))
             size = (size + 511) & ~511ull;
         st_qcow2_create_opts o = {.size = size, .backing_file = base, .backing_fmt = r.fmt};
         char e[256];
-        int rc = st_qcow2_create_ex(spec->disk, &o, e, sizeof e);
+        int rc = st_qcow2_create_ex(root->path, &o, e, sizeof e);
         if (rc < 0 && rc != -EEXIST) {
             snprintf(err, errlen, "instance disk: %s", e);
             return -1;
         }
     }
-    nd_cmdline_build(c->cmdline, rec->id, user_data, spec->cmdline, sizeof spec->cmdline);
+    nd_cmdline_build(c->cmdline, rec->o.id, user_data, spec->cmdline, sizeof spec->cmdline);
     return 0;
 }
 

@@ -42,8 +42,14 @@
 
 static pthread_rwlock_t g_images = PTHREAD_RWLOCK_INITIALIZER;
 
-void nd_images_use_begin(void) { pthread_rwlock_rdlock(&g_images); }
-void nd_images_use_end(void) { pthread_rwlock_unlock(&g_images); }
+void nd_images_use_begin(void)
+{
+    pthread_rwlock_rdlock(&g_images);
+}
+void nd_images_use_end(void)
+{
+    pthread_rwlock_unlock(&g_images);
+}
 
 typedef struct shaset {
     char (*v)[65];
@@ -118,17 +124,19 @@ static int used_images(const char *state_dir, const char *images, shaset *used)
         if (nd_record_load(path, &r) < 0) {
             st_warn("node.image_gc", "%s is unreadable: keeping every image", path);
             rc = -1;
-        } else if (r.image_id[0] && record_sha(images, r.image_id, sha) < 0) {
+        } else if (r.o.image_id[0] && record_sha(images, r.o.image_id, sha) < 0) {
             /* never fetched here (the launch failed before), or unreadable:
              * the former uses nothing, but the two cannot be told apart */
             char disk[4500];
             snprintf(disk, sizeof disk, "%s/%s/disk.qcow2", dir, e->d_name);
             if (access(disk, F_OK) == 0) {
-                st_warn("node.image_gc", "instance %s: image %s has no record: keeping every "
-                        "image", r.id, r.image_id);
+                st_warn("node.image_gc",
+                        "instance %s: image %s has no record: keeping every "
+                        "image",
+                        r.o.id, r.o.image_id);
                 rc = -1;
             }
-        } else if (r.image_id[0] && shaset_add(used, sha) < 0) {
+        } else if (r.o.image_id[0] && shaset_add(used, sha) < 0) {
             rc = -1;
         }
     }
@@ -231,9 +239,9 @@ int nd_image_gc(const nd_conf *c, long long keep_s, int *removed, long long *byt
                 *bytes += files[i].size;
         }
         (*removed)++;
-        st_log_fields(ST_LOG_INFO, "node.image_gc",
-                      json_pack("{s:s, s:I}", "removed", sha, "unused_for_s",
-                                (json_int_t)(now - last)));
+        st_log_fields(
+            ST_LOG_INFO, "node.image_gc",
+            json_pack("{s:s, s:I}", "removed", sha, "unused_for_s", (json_int_t)(now - last)));
     }
     pthread_rwlock_unlock(&g_images);
     free(files);

@@ -45,7 +45,10 @@ static pthread_mutex_t g_flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long g_spool_next; /* 0: not yet scanned */
 static long long g_spool_max;           /* bytes; 0: unbounded */
 
-void nd_spool_set_limit(long long max_bytes) { g_spool_max = max_bytes > 0 ? max_bytes : 0; }
+void nd_spool_set_limit(long long max_bytes)
+{
+    g_spool_max = max_bytes > 0 ? max_bytes : 0;
+}
 
 char *nd_sample_make(const nd_record *r, const char *state, long long seq, const char *counters)
 {
@@ -56,13 +59,13 @@ char *nd_sample_make(const nd_record *r, const char *state, long long seq, const
         return NULL;
     }
     char flavor[80], ts[64];
-    if (r->flavor[0])
-        snprintf(flavor, sizeof flavor, "%s", r->flavor);
+    if (r->o.flavor[0])
+        snprintf(flavor, sizeof flavor, "%s", r->o.flavor);
     else
-        snprintf(flavor, sizeof flavor, "v%d.m%d.d%d", r->vcpus, r->memory_mib, r->disk_gib);
+        snprintf(flavor, sizeof flavor, "v%d.m%d.d%d", r->o.vcpus, r->o.memory_mib, r->o.disk_gib);
     st_time_format_us(st_now_us(), ts);
-    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "tenant_id", r->tenant_id,
-                          "instance_id", r->id, "flavor", flavor, "state", state, "boot_id", boot,
+    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "tenant_id", r->o.tenant_id,
+                          "instance_id", r->o.id, "flavor", flavor, "state", state, "boot_id", boot,
                           "seq", (json_int_t)seq, "sampled_at", ts, "counters", cj);
     char *out = s ? json_dumps(s, JSON_COMPACT) : NULL;
     json_decref(s);
@@ -193,7 +196,6 @@ static char *read_all(const char *path, size_t *len)
     *len = (size_t)k;
     return b;
 }
-
 
 int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen)
 {

@@ -45,9 +45,11 @@ long long nd_seq_next(void)
 /* Called from jobs when a VM is gone: its final counters as one batch. */
 void nd_meter_final(nd_agent *a, nd_record *r, const char *state)
 {
-    if (!r->tenant_id[0] || strcmp(a->drv->ops->name, "vmm") != 0)
+    if (!r->o.tenant_id[0] || !(a->drv->ops->caps & ND_CAP_FINAL_COUNTERS))
         return;
-    char *counters = nd_vmm_final_counters(nd_inst_dir(a->c.state_dir, r->id));
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, r->o.id));
+    char *counters = a->drv->ops->final_counters(a->drv, dir, &r->vm);
     if (!counters)
         return;
     char *s = nd_sample_make(r, state, nd_seq_next(), counters);
@@ -57,7 +59,7 @@ void nd_meter_final(nd_agent *a, nd_record *r, const char *state)
     const char *one[] = {s};
     char *b = nd_sample_batch(one, 1);
     if (b && nd_spool_add(a->c.state_dir, b, strlen(b), a->c.state_fsync) < 0)
-        st_error("node.meter", "cannot spool the final sample of %s", r->id);
+        st_error("node.meter", "cannot spool the final sample of %s", r->o.id);
     free(b);
     free(s);
 }
@@ -120,7 +122,7 @@ static void meter_run(uv_work_t *w)
     int k = 0;
     for (int i = 0; i < j->n && samples; i++) {
         char *counters = NULL, err[256];
-        const char *dir = nd_inst_dir(a->c.state_dir, j->v[i].rec.id);
+        const char *dir = nd_inst_dir(a->c.state_dir, j->v[i].rec.o.id);
         char d[4200];
         snprintf(d, sizeof d, "%s", dir);
         if (a->drv->ops->counters(a->drv, d, &j->v[i].rec.vm, &counters, err, sizeof err) < 0)
@@ -172,7 +174,7 @@ static round_job *snapshot(nd_agent *a, int running_only)
     j->w.data = j;
     j->a = a;
     for (nd_inst *in = a->insts; in; in = in->next) {
-        if (running_only && (strcmp(in->rec.actual, "running") || in->busy))
+        if (running_only && (in->rec.actual != ND_ACTUAL_RUNNING || in->busy))
             continue;
         j->v[j->n].rec = in->rec;
         j->v[j->n].marker = in->con_mtime_ns;
@@ -237,17 +239,17 @@ static void console_run(uv_work_t *w)
     for (int i = 0; i < j->n; i++) {
         char d[4200], *buf = NULL, err[512];
         size_t len = 0;
-        snprintf(d, sizeof d, "%s", nd_inst_dir(a->c.state_dir, j->v[i].rec.id));
+        snprintf(d, sizeof d, "%s", nd_inst_dir(a->c.state_dir, j->v[i].rec.o.id));
         long long m = j->v[i].marker;
         if (a->drv->ops->console(a->drv, d, &j->v[i].rec.vm, max, &buf, &len, &m) != 0)
             continue;
-        long st = nd_gw_console(&a->c, j->v[i].rec.id, buf, len, err, sizeof err);
+        long st = nd_gw_console(&a->c, j->v[i].rec.o.id, buf, len, err, sizeof err);
         free(buf);
         if (st == 204 || st == 200 || st == 404) {
             j->v[i].marker = m; /* 404: the instance is gone there; do not insist */
             j->v[i].changed = 1;
         } else {
-            st_debug("node.console", "%s: %s", j->v[i].rec.id, err);
+            st_debug("node.console", "%s: %s", j->v[i].rec.o.id, err);
         }
     }
 }
@@ -256,7 +258,7 @@ static void console_done(uv_work_t *w, int status)
 {
     round_job *j = w->data;
     for (int i = 0; i < j->n; i++) {
-        nd_inst *in = j->v[i].changed ? nd_inst_find(j->a, j->v[i].rec.id) : NULL;
+        nd_inst *in = j->v[i].changed ? nd_inst_find(j->a, j->v[i].rec.o.id) : NULL;
         if (in)
             in->con_mtime_ns = j->v[i].marker;
     }

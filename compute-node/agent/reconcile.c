@@ -79,7 +79,7 @@ typedef struct job {
 nd_inst *nd_inst_find(nd_agent *a, const char *id)
 {
     for (nd_inst *in = a->insts; in; in = in->next)
-        if (!strcmp(in->rec.id, id))
+        if (!strcmp(in->rec.o.id, id))
             return in;
     return NULL;
 }
@@ -89,9 +89,9 @@ static nd_inst *inst_new(nd_agent *a, const char *id)
     nd_inst *in = calloc(1, sizeof *in);
     if (!in)
         return NULL;
-    snprintf(in->rec.id, sizeof in->rec.id, "%s", id);
-    snprintf(in->rec.phase, sizeof in->rec.phase, "done");
-    snprintf(in->rec.actual, sizeof in->rec.actual, "none");
+    snprintf(in->rec.o.id, sizeof in->rec.o.id, "%s", id);
+    in->rec.phase = ND_PHASE_DONE;
+    in->rec.actual = ND_ACTUAL_NONE;
     in->pidfd = -1;
     in->refused_gen = -1;
     in->next = a->insts;
@@ -113,7 +113,7 @@ static void inst_free(nd_agent *a, nd_inst *in)
 
 static int vm_running(const nd_inst *in)
 {
-    return !strcmp(in->rec.actual, "running");
+    return in->rec.actual == ND_ACTUAL_RUNNING;
 }
 
 /* ---- jobs (thread pool) ---- */
@@ -122,7 +122,7 @@ static void save(job *j)
 {
     int rc = nd_record_save(j->a->c.state_dir, &j->rec, j->a->c.state_fsync);
     if (rc < 0)
-        st_error("node.state", "saving the record of %s: %s", j->rec.id, strerror(-rc));
+        st_error("node.state", "saving the record of %s: %s", j->rec.o.id, strerror(-rc));
 }
 
 static void report(job *j, const char *state, const char *fault, int retryable)
@@ -131,58 +131,60 @@ static void report(job *j, const char *state, const char *fault, int retryable)
     int active = !strcmp(state, "active");
     snprintf(j->reported, sizeof j->reported, "%s", state);
     j->report_status =
-        nd_gw_report(&j->a->c, j->rec.id, state, j->rec.generation, active ? j->rec.reboot_seq : -1,
-                     fault, retryable, err, sizeof err);
+        nd_gw_report(&j->a->c, j->rec.o.id, state, j->rec.o.generation,
+                     active ? j->rec.o.reboot_seq : -1, fault, retryable, err, sizeof err);
     nd_metric_inc("reports", j->report_status == 409                             ? "stale"
                              : j->report_status >= 200 && j->report_status < 300 ? "ok"
                                                                                  : "failed");
     if (j->report_status == 409)
-        st_info("node.report.stale", "%s: %s refused as stale: %s", j->rec.id, state, err);
+        st_info("node.report.stale", "%s: %s refused as stale: %s", j->rec.o.id, state, err);
     else if (j->report_status < 200 || j->report_status > 299)
-        st_warn("node.report", "%s: reporting %s: %s", j->rec.id, state, err);
+        st_warn("node.report", "%s: reporting %s: %s", j->rec.o.id, state, err);
 }
 
-static void begin(job *j, const char *target)
+static void begin(job *j, nd_want target)
 {
-    snprintf(j->rec.target, sizeof j->rec.target, "%s", target);
-    snprintf(j->rec.phase, sizeof j->rec.phase, "applying");
+    j->rec.target = target;
+    j->rec.phase = ND_PHASE_APPLYING;
     save(j);
 }
 
 static void done(job *j)
 {
-    snprintf(j->rec.phase, sizeof j->rec.phase, "done");
+    j->rec.phase = ND_PHASE_DONE;
     save(j);
 }
 
-static void vm_gone(job *j, const char *actual)
+static void vm_gone(job *j, nd_actual actual)
 {
-    nd_meter_final(j->a, &j->rec, !strcmp(actual, "error") ? "error" : "stopped");
+    nd_meter_final(j->a, &j->rec, actual == ND_ACTUAL_ERROR ? "error" : "stopped");
     j->rec.vm.pid = 0;
     j->rec.vm.start = 0;
-    snprintf(j->rec.actual, sizeof j->rec.actual, "%s", actual);
+    j->rec.actual = actual;
 }
 
 static void do_launch(job *j)
 {
     nd_agent *a = j->a;
-    const char *dir = nd_inst_dir(a->c.state_dir, j->rec.id);
+    const char *dir = nd_inst_dir(a->c.state_dir, j->rec.o.id);
     char dirbuf[4200];
     snprintf(dirbuf, sizeof dirbuf, "%s", dir);
     j->t_start = nd_now_ms();
-    begin(j, "running"); /* the record first: a kill from here on is redone */
+    begin(j, ND_WANT_RUNNING); /* the record first: a kill from here on is redone */
     nd_vm_spec spec;
     memset(&spec, 0, sizeof spec);
-    spec.id = j->rec.id;
+    spec.id = j->rec.o.id;
     spec.dir = dirbuf;
-    spec.vcpus = j->rec.vcpus;
-    spec.memory_mib = j->rec.memory_mib;
+    spec.vcpus = j->rec.o.vcpus;
+    spec.memory_mib = j->rec.o.memory_mib;
     if (!j->maybe_vm) {
         j->rec.vm.pid = 0; /* nothing can run yet: skip the /proc scan */
         j->rec.vm.start = 0;
         spec.fresh = 1;
     }
-    int rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
+    int rc = nd_spec_ports(&j->rec.o, &spec, j->err, sizeof j->err);
+    if (rc == 0)
+        rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
     j->t_image = nd_now_ms();
     if (rc == 0) {
         int fd = -1;
@@ -193,17 +195,17 @@ static void do_launch(job *j)
     nd_metric_inc("launches", rc == 0 ? "ok" : "failed");
     if (rc == 0) {
         nd_metric_launch_seconds((double)(j->t_vm - j->t_start) / 1000.0);
-        snprintf(j->rec.actual, sizeof j->rec.actual, "running");
+        j->rec.actual = ND_ACTUAL_RUNNING;
         j->rec.fault[0] = 0;
         j->rec.launched_once = 1;
         done(j);
         st_log_fields(ST_LOG_INFO, "node.launch",
-                      json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "instance", j->rec.id, "pid",
+                      json_pack("{s:s, s:i, s:I, s:I, s:I, s:I}", "instance", j->rec.o.id, "pid",
                                 (int)j->rec.vm.pid, "queued_ms",
                                 (json_int_t)(j->t_start - j->t_queued), "record_image_disk_ms",
                                 (json_int_t)(j->t_image - j->t_start), "vmm_ms",
                                 (json_int_t)(j->t_vm - j->t_image), "generation",
-                                (json_int_t)j->rec.generation));
+                                (json_int_t)j->rec.o.generation));
         report(j, "active", NULL, 0);
         return;
     }
@@ -212,12 +214,12 @@ static void do_launch(job *j)
     int retry = !strcmp(j->gw_state, "building") && !j->rec.launched_once;
     st_log_fields(
         ST_LOG_WARN, "node.launch_failed",
-        json_pack("{s:s, s:s, s:b}", "instance", j->rec.id, "fault", j->err, "retryable", retry));
+        json_pack("{s:s, s:s, s:b}", "instance", j->rec.o.id, "fault", j->err, "retryable", retry));
     if (retry) {
         nd_rmtree(dirbuf);
         j->remove_inst = 1;
     } else {
-        snprintf(j->rec.actual, sizeof j->rec.actual, "error");
+        j->rec.actual = ND_ACTUAL_ERROR;
         snprintf(j->rec.fault, sizeof j->rec.fault, "%.255s", j->err);
         done(j);
     }
@@ -228,12 +230,12 @@ static void do_stop(job *j, int park)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (!park)
-        begin(j, "stopped");
+        begin(j, ND_WANT_STOPPED);
     a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
                       sizeof j->err);
-    vm_gone(j, "stopped");
+    vm_gone(j, ND_ACTUAL_STOPPED);
     done(j);
     if (!park)
         report(j, "stopped", NULL, 0);
@@ -243,15 +245,15 @@ static void do_reset(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
-    begin(j, "running");
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    begin(j, ND_WANT_RUNNING);
     if (a->drv->ops->reset(a->drv, dir, &j->rec.vm, j->err, sizeof j->err) < 0) {
         /* The VM is not there to reset (its guest just powered off, say):
          * a reboot of a machine that is off is a boot. */
-        st_warn("node.reset", "%s: %s; booting it instead", j->rec.id, j->err);
+        st_warn("node.reset", "%s: %s; booting it instead", j->rec.o.id, j->err);
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
                           sizeof j->err);
-        vm_gone(j, "stopped");
+        vm_gone(j, ND_ACTUAL_STOPPED);
         j->err[0] = 0;
         j->maybe_vm = 0;
         do_launch(j);
@@ -265,15 +267,15 @@ static void do_destroy(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (access(dir, F_OK) == 0) {
-        begin(j, "deleted");
+        begin(j, ND_WANT_DELETED);
         a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 3000, j->err, sizeof j->err);
         a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
-        if (strcmp(j->rec.actual, "running") == 0)
-            vm_gone(j, "stopped");
+        if (j->rec.actual == ND_ACTUAL_RUNNING)
+            vm_gone(j, ND_ACTUAL_STOPPED);
         if (nd_rmtree(dir) < 0)
-            st_error("node.delete", "%s: removing %s: %s", j->rec.id, dir, strerror(errno));
+            st_error("node.delete", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
     }
     j->remove_inst = 1;
     report(j, "deleted", NULL, 0);
@@ -283,36 +285,21 @@ static void do_exited(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
-    int code = j->exit_code, sig = j->exit_sig;
-    if (!j->exit_known && nd_vmm_exit_from_log(dir, &code) < 0) {
-        code = -1;
-        sig = 0;
-    } else if (!j->exit_known) {
-        sig = 0;
-    }
-    /* 0: shut down (API, SIGTERM, guest reset with on_reset=shutdown); 16:
-     * the test guest's debug-exit "pass" - the guest powered itself off. */
-    int clean = sig == 0 && (code == 0 || code == 16);
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    nd_vm_exit x;
+    a->drv->ops->exit_status(a->drv, dir, &j->rec.vm, j->exit_code, j->exit_sig, j->exit_known, &x);
+    int clean = x.stopped, code = x.code, sig = x.signal;
     if (clean) {
-        vm_gone(j, "stopped");
+        vm_gone(j, ND_ACTUAL_STOPPED);
     } else {
-        if (sig)
-            snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM was killed by signal %d", sig);
-        else if (code >= 0)
-            snprintf(j->rec.fault, sizeof j->rec.fault, "the VMM exited with status %d", code);
-        else if (j->exit_known)
-            snprintf(j->rec.fault, sizeof j->rec.fault, "the VM ended without an exit status");
-        else
-            snprintf(j->rec.fault, sizeof j->rec.fault,
-                     "the VMM ended while the agent was away and left no exit status");
-        vm_gone(j, "error");
+        snprintf(j->rec.fault, sizeof j->rec.fault, "%s", x.fault);
+        vm_gone(j, ND_ACTUAL_ERROR);
     }
     done(j);
     nd_metric_inc("vm_exits", clean ? "stopped" : "error");
     st_log_fields(ST_LOG_WARN, "node.vm_exited",
-                  json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.id, "code", code, "signal",
-                            sig, "state", j->rec.actual));
+                  json_pack("{s:s, s:i, s:i, s:s}", "instance", j->rec.o.id, "code", code, "signal",
+                            sig, "state", nd_actual_name(j->rec.actual)));
     if (clean)
         report(j, "stopped", NULL, 0);
     else
@@ -322,11 +309,11 @@ static void do_exited(job *j)
 static void do_report(job *j)
 {
     save(j);
-    if (!strcmp(j->rec.actual, "running"))
+    if (j->rec.actual == ND_ACTUAL_RUNNING)
         report(j, "active", NULL, 0);
-    else if (!strcmp(j->rec.actual, "error"))
+    else if (j->rec.actual == ND_ACTUAL_ERROR)
         report(j, "error", j->rec.fault, 0);
-    else if (!strcmp(j->rec.actual, "none") && !strcmp(j->rec.target, "deleted"))
+    else if (j->rec.actual == ND_ACTUAL_NONE && j->rec.target == ND_WANT_DELETED)
         report(j, "deleted", NULL, 0);
     else
         report(j, "stopped", NULL, 0);
@@ -336,7 +323,7 @@ static void do_poll(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.id));
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     nd_vm_status st;
     int fd = -1;
     a->drv->ops->status(a->drv, dir, &j->rec.vm, &st, &fd);
@@ -382,7 +369,7 @@ static void job_done(uv_work_t *w, int status)
         nd_watch_start(a, in, j->new_pidfd);
     }
     if (j->report_status == 409) {
-        in->refused_gen = in->rec.generation;
+        in->refused_gen = in->rec.o.generation;
         nd_reconcile_kick(a);
     } else if (j->report_status >= 200 && j->report_status < 300) {
         in->refused_gen = -1;
@@ -432,7 +419,7 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->pidfd = -1;
     j->new_pidfd = -1;
     j->t_queued = nd_now_ms();
-    j->maybe_vm = strcmp(in->rec.phase, "done") != 0 || in->rec.vm.pid > 0;
+    j->maybe_vm = in->rec.phase != ND_PHASE_DONE || in->rec.vm.pid > 0;
     snprintf(j->gw_state, sizeof j->gw_state, "%s", in->gw_state);
     if (user_data)
         j->user_data = strdup(user_data);
@@ -442,7 +429,8 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->exit_sig = in->exit_sig;
     j->exit_known = in->exit_known;
     in->busy = 1;
-    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.id, in->rec.generation);
+    st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.o.id,
+             in->rec.o.generation);
     if (uv_queue_work(a->loop, &j->w, job_run, job_done) != 0) {
         in->busy = 0;
         if (j->pidfd >= 0)
@@ -469,9 +457,9 @@ void nd_inst_exited(nd_agent *a, nd_inst *in, int code, int sig, int known)
 
 static const char *expected_gw_state(const nd_inst *in)
 {
-    if (!strcmp(in->rec.actual, "running"))
+    if (in->rec.actual == ND_ACTUAL_RUNNING)
         return "active";
-    if (!strcmp(in->rec.actual, "error"))
+    if (in->rec.actual == ND_ACTUAL_ERROR)
         return "error";
     return "stopped";
 }
@@ -482,50 +470,46 @@ static void decide(nd_agent *a, nd_inst *in)
         return;
     const nd_desired *w = &in->want;
     /* a record follows the order it applies */
-    int new_order = w->generation > in->rec.generation || strcmp(in->rec.phase, "done") != 0;
-    if (!strcmp(w->desired, "deleted")) {
-        in->rec.generation = w->generation;
+    int new_order = w->o.generation > in->rec.o.generation || in->rec.phase != ND_PHASE_DONE;
+    if (w->desired == ND_WANT_DELETED) {
+        in->rec.o.generation = w->o.generation;
         dispatch(a, in, JOB_DESTROY, NULL);
         return;
     }
     if (new_order) {
         nd_record *r = &in->rec;
-        snprintf(r->tenant_id, sizeof r->tenant_id, "%s", w->tenant_id);
-        snprintf(r->image_id, sizeof r->image_id, "%s", w->image_id);
-        snprintf(r->flavor, sizeof r->flavor, "%s", w->flavor);
-        r->vcpus = w->vcpus;
-        r->memory_mib = w->memory_mib;
-        r->disk_gib = w->disk_gib;
-        r->generation = w->generation;
-        if (!strcmp(w->desired, "running")) {
+        long long done_reboot = r->o.reboot_seq;
+        r->o = w->o; /* the record follows the order; reboot_seq once the reboot is done */
+        r->o.reboot_seq = done_reboot;
+        if (w->desired == ND_WANT_RUNNING) {
             if (vm_running(in)) {
-                if (w->reboot_seq > r->reboot_seq) {
-                    r->reboot_seq = w->reboot_seq;
+                if (w->o.reboot_seq > r->o.reboot_seq) {
+                    r->o.reboot_seq = w->o.reboot_seq;
                     dispatch(a, in, JOB_RESET, NULL);
                 } else {
-                    snprintf(r->target, sizeof r->target, "running");
-                    snprintf(r->phase, sizeof r->phase, "done");
+                    r->target = ND_WANT_RUNNING;
+                    r->phase = ND_PHASE_DONE;
                     dispatch(a, in, JOB_REPORT, NULL);
                 }
             } else {
-                r->reboot_seq = w->reboot_seq;
+                r->o.reboot_seq = w->o.reboot_seq;
                 dispatch(a, in, JOB_LAUNCH, w->user_data);
             }
         } else {
             if (vm_running(in)) {
                 dispatch(a, in, JOB_STOP, NULL);
             } else {
-                snprintf(r->target, sizeof r->target, "stopped");
-                snprintf(r->phase, sizeof r->phase, "done");
-                if (!strcmp(r->actual, "none") || !strcmp(r->actual, "running"))
-                    snprintf(r->actual, sizeof r->actual, "stopped");
+                r->target = ND_WANT_STOPPED;
+                r->phase = ND_PHASE_DONE;
+                if (r->actual == ND_ACTUAL_NONE || r->actual == ND_ACTUAL_RUNNING)
+                    r->actual = ND_ACTUAL_STOPPED;
                 dispatch(a, in, JOB_REPORT, NULL);
             }
         }
         return;
     }
-    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 && in->refused_gen != in->rec.generation &&
-        strcmp(in->rec.actual, "none") != 0)
+    if (strcmp(in->gw_state, expected_gw_state(in)) != 0 &&
+        in->refused_gen != in->rec.o.generation && in->rec.actual != ND_ACTUAL_NONE)
         dispatch(a, in, JOB_REPORT, NULL);
 }
 
@@ -545,8 +529,7 @@ static void fetch_run(uv_work_t *w)
     fetch *f = w->data;
     char *body = NULL;
     size_t len = 0;
-    f->status = nd_gw_desired(&f->a->c, f->etag, f->etag_out, &body, &len, f->err,
-                              sizeof f->err);
+    f->status = nd_gw_desired(&f->a->c, f->etag, f->etag_out, &body, &len, f->err, sizeof f->err);
     if (f->status == 200 && nd_desired_parse(body, len, &f->set, f->err, sizeof f->err) < 0)
         f->status = -1;
     free(body);
@@ -558,8 +541,8 @@ static void apply(nd_agent *a, nd_desired_set *s)
         in->present = 0;
     for (size_t i = 0; i < s->n; i++) {
         nd_desired *d = &s->v[i];
-        nd_inst *in = nd_inst_find(a, d->id);
-        if (!in && !(in = inst_new(a, d->id)))
+        nd_inst *in = nd_inst_find(a, d->o.id);
+        if (!in && !(in = inst_new(a, d->o.id)))
             continue;
         in->present = 1;
         in->absent_count = 0;
@@ -575,7 +558,7 @@ static void apply(nd_agent *a, nd_desired_set *s)
             continue;
         if (++in->absent_count >= 2 && vm_running(in) && !in->busy) {
             st_warn("node.park", "%s is no longer listed for this node: stopping its VM",
-                    in->rec.id);
+                    in->rec.o.id);
             dispatch(a, in, JOB_PARK, NULL);
         }
     }
@@ -608,9 +591,7 @@ static void fetch_done(uv_work_t *w, int status)
     fetch *f = w->data;
     nd_agent *a = f->a;
     a->fetching = 0;
-    nd_metric_inc("fetches", f->status == 200   ? "ok"
-                             : f->status == 304 ? "unchanged"
-                                                : "failed");
+    nd_metric_inc("fetches", f->status == 200 ? "ok" : f->status == 304 ? "unchanged" : "failed");
     if (f->status == 200 || f->status == 304) {
         nd_status_fetch_ok();
         if (f->status == 200) {
@@ -620,9 +601,11 @@ static void fetch_done(uv_work_t *w, int status)
         } else {
             apply_unchanged(a, &f->set);
         }
-        /* VMs without a pidfd (libvirt): ask whether they still run */
+        /* VMs nothing watches (a back end without ND_CAP_EXIT_WATCH, such
+         * as libvirt, or no pidfd): ask whether they still run */
+        int watched = (a->drv->ops->caps & ND_CAP_EXIT_WATCH) != 0;
         for (nd_inst *in = a->insts; in; in = in->next)
-            if (!in->busy && vm_running(in) && in->pidfd < 0)
+            if (!in->busy && vm_running(in) && (!watched || in->pidfd < 0))
                 dispatch(a, in, JOB_POLL, NULL);
         int total = 0, running = 0;
         for (nd_inst *in = a->insts; in; in = in->next) {
@@ -696,9 +679,9 @@ void nd_adopt_all(nd_agent *a)
         char path[4600];
         snprintf(path, sizeof path, "%s/%s/state.json", root, e->d_name);
         nd_record r;
-        if (nd_record_load(path, &r) < 0 || strcmp(r.id, e->d_name) != 0)
+        if (nd_record_load(path, &r) < 0 || strcmp(r.o.id, e->d_name) != 0)
             continue;
-        nd_inst *in = inst_new(a, r.id);
+        nd_inst *in = inst_new(a, r.o.id);
         if (!in)
             break;
         in->rec = r;
@@ -709,18 +692,18 @@ void nd_adopt_all(nd_agent *a)
         int fd = -1;
         a->drv->ops->status(a->drv, dir, &in->rec.vm, &st, &fd);
         if (st.state == ND_VM_RUNNING || st.state == ND_VM_NOT_STARTED) {
-            snprintf(in->rec.actual, sizeof in->rec.actual, "running");
+            in->rec.actual = ND_ACTUAL_RUNNING;
             if (st.state == ND_VM_NOT_STARTED)
-                snprintf(in->rec.phase, sizeof in->rec.phase, "applying");
+                in->rec.phase = ND_PHASE_APPLYING;
             if (fd >= 0)
                 nd_watch_start(a, in, fd);
             if (st.state == ND_VM_NOT_STARTED)
-                snprintf(in->rec.actual, sizeof in->rec.actual, "none");
-            st_info("node.adopt", "%s: VMM pid %d adopted (%s)", r.id, (int)in->rec.vm.pid,
+                in->rec.actual = ND_ACTUAL_NONE;
+            st_info("node.adopt", "%s: VMM pid %d adopted (%s)", r.o.id, (int)in->rec.vm.pid,
                     st.state == ND_VM_RUNNING ? "running" : "launch to finish");
-        } else if (!strcmp(in->rec.actual, "running")) {
+        } else if (in->rec.actual == ND_ACTUAL_RUNNING) {
             /* it ended while no agent watched: account for it now */
-            st_info("node.adopt", "%s: its VMM ended while the agent was away", r.id);
+            st_info("node.adopt", "%s: its VMM ended while the agent was away", r.o.id);
             nd_inst_exited(a, in, st.exit_code, st.signal, 0);
         }
     }

@@ -95,24 +95,57 @@ int nd_rmtree(const char *path)
     return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
 }
 
+static const char *const want_names[] = {"", "running", "stopped", "deleted"};
+static const char *const actual_names[] = {"none", "running", "stopped", "error"};
+static const char *const phase_names[] = {"done", "applying"};
+
+/* The index of s in names[first..n), or -1. */
+static int word_index(const char *const *names, int first, int n, const char *s)
+{
+    for (int i = first; s && i < n; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+/* nd_<name>_name() and nd_<name>_parse() over one table; parse starts at
+ * index first ("" is no order: never a word nd_want_parse accepts). */
+#define STATE_WORDS(type, name, names, first)                                                      \
+    const char *nd_##name##_name(type v)                                                           \
+    {                                                                                              \
+        return (unsigned)v < sizeof names / sizeof *names ? names[v] : names[0];                   \
+    }                                                                                              \
+    int nd_##name##_parse(const char *s, type *v)                                                  \
+    {                                                                                              \
+        int i = word_index(names, first, (int)(sizeof names / sizeof *names), s);                  \
+        if (i >= 0)                                                                                \
+            *v = (type)i;                                                                          \
+        return i < 0 ? -1 : 0;                                                                     \
+    }
+
+STATE_WORDS(nd_want, want, want_names, 1)
+STATE_WORDS(nd_actual, actual, actual_names, 0)
+STATE_WORDS(nd_phase, phase, phase_names, 0)
+
 int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i,"
-                          " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b}",
-                          "id", r->id, "tenant_id", r->tenant_id, "image_id", r->image_id, "flavor",
-                          r->flavor, "target", r->target, "phase", r->phase, "generation",
-                          (json_int_t)r->generation, "reboot_seq", (json_int_t)r->reboot_seq,
-                          "vcpus", r->vcpus, "memory_mib", r->memory_mib, "disk_gib", r->disk_gib,
-                          "vm", "pid", (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start,
-                          "boot_id", r->vm.boot_id, "domain", r->vm.domain, "actual", r->actual,
-                          "fault", r->fault, "launched_once", r->launched_once);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i,"
+        " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b}",
+        "id", r->o.id, "tenant_id", r->o.tenant_id, "image_id", r->o.image_id, "flavor",
+        r->o.flavor, "target", nd_want_name(r->target), "phase", nd_phase_name(r->phase),
+        "generation", (json_int_t)r->o.generation, "reboot_seq", (json_int_t)r->o.reboot_seq,
+        "vcpus", r->o.vcpus, "memory_mib", r->o.memory_mib, "disk_gib", r->o.disk_gib, "vm", "pid",
+        (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start, "boot_id", r->vm.boot_id, "domain",
+        r->vm.domain, "actual", nd_actual_name(r->actual), "fault", r->fault, "launched_once",
+        r->launched_once);
     if (!j)
         return -ENOMEM;
     char *text = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (!text)
         return -ENOMEM;
-    const char *dir = nd_inst_dir(state_dir, r->id);
+    const char *dir = nd_inst_dir(state_dir, r->o.id);
     int rc = nd_mkdirs(dir, 0700);
     char path[4200];
     snprintf(path, sizeof path, "%s/state.json", dir);
@@ -137,19 +170,23 @@ int nd_record_load(const char *path, nd_record *r)
         json_decref(j);
         return -EINVAL;
     }
-    cp(r->id, sizeof r->id, j, "id");
-    cp(r->tenant_id, sizeof r->tenant_id, j, "tenant_id");
-    cp(r->image_id, sizeof r->image_id, j, "image_id");
-    cp(r->flavor, sizeof r->flavor, j, "flavor");
-    cp(r->target, sizeof r->target, j, "target");
-    cp(r->phase, sizeof r->phase, j, "phase");
-    cp(r->actual, sizeof r->actual, j, "actual");
+    cp(r->o.id, sizeof r->o.id, j, "id");
+    cp(r->o.tenant_id, sizeof r->o.tenant_id, j, "tenant_id");
+    cp(r->o.image_id, sizeof r->o.image_id, j, "image_id");
+    cp(r->o.flavor, sizeof r->o.flavor, j, "flavor");
+    /* an unknown word reads safe: no target, applying (redone), no VM */
+    if (nd_want_parse(json_string_value(json_object_get(j, "target")), &r->target) < 0)
+        r->target = ND_WANT_NONE;
+    if (nd_phase_parse(json_string_value(json_object_get(j, "phase")), &r->phase) < 0)
+        r->phase = ND_PHASE_APPLYING;
+    if (nd_actual_parse(json_string_value(json_object_get(j, "actual")), &r->actual) < 0)
+        r->actual = ND_ACTUAL_NONE;
     cp(r->fault, sizeof r->fault, j, "fault");
-    r->generation = json_integer_value(json_object_get(j, "generation"));
-    r->reboot_seq = json_integer_value(json_object_get(j, "reboot_seq"));
-    r->vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
-    r->memory_mib = (int)json_integer_value(json_object_get(j, "memory_mib"));
-    r->disk_gib = (int)json_integer_value(json_object_get(j, "disk_gib"));
+    r->o.generation = json_integer_value(json_object_get(j, "generation"));
+    r->o.reboot_seq = json_integer_value(json_object_get(j, "reboot_seq"));
+    r->o.vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
+    r->o.memory_mib = (int)json_integer_value(json_object_get(j, "memory_mib"));
+    r->o.disk_gib = (int)json_integer_value(json_object_get(j, "disk_gib"));
     r->launched_once = json_is_true(json_object_get(j, "launched_once"));
     json_t *vm = json_object_get(j, "vm");
     r->vm.pid = (pid_t)json_integer_value(json_object_get(vm, "pid"));
@@ -157,7 +194,7 @@ int nd_record_load(const char *path, nd_record *r)
     cp(r->vm.boot_id, sizeof r->vm.boot_id, vm, "boot_id");
     cp(r->vm.domain, sizeof r->vm.domain, vm, "domain");
     json_decref(j);
-    if (!st_uuid_valid(r->id))
+    if (!st_uuid_valid(r->o.id))
         return -EINVAL;
     return 0;
 }

@@ -80,7 +80,7 @@ static int parse_disks(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"id", "tap", "mac", NULL};
+    static const char *const keys[] = {"id", "tap", "mac", "mtu", NULL};
     size_t i;
     json_t *n;
     if (!json_is_array(arr) || json_array_size(arr) > VMM_MAX_NICS) {
@@ -91,6 +91,7 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
     {
         vmm_nic_cfg *nc = &c->nics[i];
         const char *tap = NULL, *mac = NULL, *id = NULL;
+        long long mtu = 0;
         if (!json_is_object(n)) {
             snprintf(err, errlen, "nics[%zu] must be an object", i);
             return -1;
@@ -98,8 +99,10 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
         if (st_json_only_keys(n, keys, err, errlen) ||
             st_json_get_str(n, "tap", ST_JSON_REQUIRED, 1, 15, &tap, err, errlen) ||
             st_json_get_str(n, "id", ST_JSON_OPTIONAL, 1, 31, &id, err, errlen) ||
-            st_json_get_str(n, "mac", ST_JSON_OPTIONAL, 17, 17, &mac, err, errlen))
+            st_json_get_str(n, "mac", ST_JSON_OPTIONAL, 17, 17, &mac, err, errlen) ||
+            st_json_get_int(n, "mtu", ST_JSON_OPTIONAL, 68, 65535, &mtu, err, errlen))
             return -1;
+        nc->mtu = (uint16_t)mtu;
         snprintf(nc->tap, sizeof nc->tap, "%s", tap);
         if (id)
             snprintf(nc->id, sizeof nc->id, "%s", id);

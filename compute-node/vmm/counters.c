@@ -7,9 +7,13 @@
  * (guest time plus the exits the thread handled); cycles are that time
  * multiplied by the TSC frequency KVM reports (KVM_GET_TSC_KHZ), because
  * this host has no hardware perf counters ("cycles_source": "tsc").
+ * The per-vCPU, per-NIC and per-disk fields billing meters are named once,
+ * in stratus/meters.h.
  */
 #include <stdint.h>
 #include <stdio.h>
+
+#include "stratus/meters.h"
 
 #include "control.h"
 #include "devices.h"
@@ -19,6 +23,13 @@ static uint64_t cycles_of(vmm_vm *vm, uint64_t ns)
 {
     return (uint64_t)((unsigned __int128)ns * vm->tsc_khz / 1000000u);
 }
+
+/* Each metered field of a group's entries, from the one list
+ * (stratus/meters.h); the names are billing's, the values our stats. */
+#define SET_FIELD(o, field, v) json_object_set_new(o, #field, json_integer((json_int_t)(v)));
+#define VCPU_FIELD(N, i, col, g, f) ST_METER_IF(g, vcpus, SET_FIELD(o, f, f))
+#define NIC_FIELD(N, i, col, g, f) ST_METER_IF(g, nics, SET_FIELD(o, f, ns->f))
+#define DISK_FIELD(N, i, col, g, f) ST_METER_IF(g, disks, SET_FIELD(o, f, bs->f))
 
 json_t *vmm_counters_json(vmm_vm *vm)
 {
@@ -33,25 +44,25 @@ json_t *vmm_counters_json(vmm_vm *vm)
         total_cycles += cy;
         for (int k = 0; k < VMM_EXIT_NR; k++)
             ex[k] += __atomic_load_n(&c->exits[k], __ATOMIC_RELAXED);
-        json_array_append_new(vcpus, json_pack("{s:i, s:I, s:I}", "id", i, "cpu_time_ns",
-                                               (json_int_t)ns, "cycles", (json_int_t)cy));
+        json_t *o = json_pack("{s:i}", "id", i);
+        uint64_t cpu_time_ns = ns, cycles = cy; /* the field names of stratus/meters.h */
+        ST_METERS(VCPU_FIELD)
+        json_array_append_new(vcpus, o);
     }
     for (int i = 0; i < vm->ndevs; i++) {
         vmm_virtio *v = vm->devs[i];
         const vmm_net_stats *ns = vmm_net_stats_of(v);
         const vmm_blk_stats *bs = vmm_blk_stats_of(v);
-        if (ns)
-            json_array_append_new(nics, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id,
-                                                  "rx_bytes", (json_int_t)ns->rx_bytes,
-                                                  "rx_packets", (json_int_t)ns->rx_packets,
-                                                  "tx_bytes", (json_int_t)ns->tx_bytes,
-                                                  "tx_packets", (json_int_t)ns->tx_packets));
-        if (bs)
-            json_array_append_new(disks, json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", v->id,
-                                                   "read_bytes", (json_int_t)bs->read_bytes,
-                                                   "read_ops", (json_int_t)bs->read_ops,
-                                                   "write_bytes", (json_int_t)bs->write_bytes,
-                                                   "write_ops", (json_int_t)bs->write_ops));
+        if (ns) {
+            json_t *o = json_pack("{s:s}", "id", v->id);
+            ST_METERS(NIC_FIELD)
+            json_array_append_new(nics, o);
+        }
+        if (bs) {
+            json_t *o = json_pack("{s:s}", "id", v->id);
+            ST_METERS(DISK_FIELD)
+            json_array_append_new(disks, o);
+        }
     }
     for (int k = 0; k < VMM_EXIT_NR; k++)
         json_object_set_new(exits, vmm_exit_names[k], json_integer((json_int_t)ex[k]));

@@ -5,7 +5,8 @@
  * and a 12-byte header, the size of virtio 1.x's struct virtio_net_hdr, so
  * frames move between tap and guest buffers with one readv/writev and no
  * copy; offloads are off (TUNSETOFFLOAD 0), so the header is always empty
- * apart from num_buffers, which we set to 1 on receive.
+ * apart from num_buffers, which we set to 1 on receive. A NIC configured
+ * with an `mtu` offers VIRTIO_NET_F_MTU and shows it in its config space.
  *
  * Flow control. The tap's read event is armed only while the driver has
  * posted receive buffers; when they run out we disarm it and the kernel
@@ -25,6 +26,7 @@
 
 #include "stratus/log.h"
 
+#define VIRTIO_NET_F_MTU (1ull << 3)
 #define VIRTIO_NET_F_MAC (1ull << 5)
 #define VIRTIO_NET_F_STATUS (1ull << 16)
 #define NET_HDR_LEN 12
@@ -37,6 +39,7 @@ typedef struct net {
     vmm_virtio *v;
     int tap;
     uint8_t mac[6];
+    uint16_t mtu;
     struct event *rx_ev;
     int rx_armed;
     vmm_net_stats st;
@@ -147,11 +150,12 @@ static void tap_cb(evutil_socket_t fd, short what, void *arg)
 static void net_config_read(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t len)
 {
     net *n = v->priv;
-    uint8_t cfg[10];
+    uint8_t cfg[12];
     uint16_t status = 1, pairs = 1; /* link up */
     memcpy(cfg, n->mac, 6);
     memcpy(cfg + 6, &status, 2);
     memcpy(cfg + 8, &pairs, 2);
+    memcpy(cfg + 10, &n->mtu, 2);
     memcpy(data, cfg + off, len);
 }
 
@@ -196,6 +200,7 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
         return rc;
     }
     memcpy(n->mac, cfg->mac, 6);
+    n->mtu = cfg->mtu;
     n->rx_ev = event_new(vm->base, n->tap, EV_READ | EV_PERSIST, tap_cb, n);
     if (!n->rx_ev) {
         rc = -ENOMEM;
@@ -204,10 +209,10 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
     n->ops = (vmm_virtio_ops){
         .type = VIRTIO_ID_NET,
         .class_code = 0x020000,
-        .features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS,
+        .features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | (cfg->mtu ? VIRTIO_NET_F_MTU : 0),
         .nqueues = 2,
         .queue_size = 256,
-        .config_len = 10,
+        .config_len = 12,
         .config_read = net_config_read,
         .notify = net_notify,
         .activate = net_activate,

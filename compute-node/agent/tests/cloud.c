@@ -493,6 +493,16 @@ int cloud_vmm_pids(const char *dir, int *pids, int max)
 
 char *cloud_sql(cloud *c, const char *sql) { return gwt_sql_value(&c->gw, sql); }
 
+char *cloud_node_of(cloud *c, const char *id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
+             " WHERE i.id = '%s'",
+             id);
+    return cloud_sql(c, sql);
+}
+
 int cloud_file_count(const char *path, const char *needle)
 {
     size_t len;

@@ -74,6 +74,8 @@ int cloud_wait_console(cloud *c, const char *id, const char *needle, int timeout
 int cloud_vmm_pids(const char *dir, int *pids, int max);
 /* Runs SQL on the shared database, first column of the first row (malloc'd). */
 char *cloud_sql(cloud *c, const char *sql);
+/* The name of the node an instance is placed on (malloc'd; NULL when none). */
+char *cloud_node_of(cloud *c, const char *id);
 /* Counts occurrences of needle in a file. */
 int cloud_file_count(const char *path, const char *needle);
 

@@ -3,13 +3,16 @@
  * uses for stratus-vmm, against libvirt's built-in test hypervisor
  * (test:///default: in-process, no daemon). Launch, find it running, read
  * counters in billing's shape, reset, relaunch without doubling, stop,
- * destroy, and the errors for a VM that is not there.
+ * destroy, and the errors for a VM that is not there. The domain XML of a
+ * VM with two disks and two ports is judged by libvirt's own schema
+ * (virt-xml-validate) and by what libvirt kept of the definition.
  */
 #include "agent.h"
 #include "st_proc.h"
 #include "st_test.h"
 
 #include <jansson.h>
+#include <libvirt/libvirt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +54,89 @@ static void spec_of(nd_vm_spec *s)
     s->vcpus = 1;
     s->memory_mib = 64;
     snprintf(s->kernel, sizeof s->kernel, "%s/guest <&'\">.elf", tmp); /* escaped in the XML */
-    snprintf(s->disk, sizeof s->disk, "%s/disk.qcow2", dir);
-    snprintf(s->disk_format, sizeof s->disk_format, "qcow2");
+    s->ndisks = 2;
+    snprintf(s->disks[0].id, sizeof s->disks[0].id, "disk0");
+    snprintf(s->disks[0].path, sizeof s->disks[0].path, "%s/disk.qcow2", dir);
+    snprintf(s->disks[0].format, sizeof s->disks[0].format, "qcow2");
+    snprintf(s->disks[1].id, sizeof s->disks[1].id, "vol-1");
+    snprintf(s->disks[1].path, sizeof s->disks[1].path, "%s/data&1.raw", dir);
+    snprintf(s->disks[1].format, sizeof s->disks[1].format, "raw");
+    s->disks[1].read_only = 1;
+    s->nports = 2;
+    for (int i = 0; i < 2; i++) {
+        nd_vm_port *p = &s->ports[i];
+        snprintf(p->id, sizeof p->id, "%d%d%d%d%d%d%d%d-aaaa-4aaa-8aaa-aaaaaaaaaaaa", i, i, i, i, i,
+                 i, i, i);
+        snprintf(p->tap, sizeof p->tap, "tap%.11s", p->id);
+        snprintf(p->mac, sizeof p->mac, "fa:16:3e:00:00:%02x", i + 1);
+        p->model = ND_NIC_VIRTIO;
+        p->mtu = i ? 0 : 1450;
+    }
     snprintf(s->cmdline, sizeof s->cmdline, "console=ttyS0 scenario=boot a<b");
+}
+
+/* 1 when needle occurs in hay exactly n times. */
+static int occurs(const char *hay, const char *needle, int n)
+{
+    int k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        k++;
+    return k == n;
+}
+
+static void test_domain_xml(void)
+{
+    nd_vm_spec s;
+    spec_of(&s);
+    char err[512] = "";
+    char *xml = nd_libvirt_domain_xml(&s, "kvm", err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<disk type='file' device='disk'>", 2), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<target dev='vda' bus='virtio'/>", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<target dev='vdb' bus='virtio'/><readonly/>", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "data&amp;1.raw", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<interface type='ethernet'>", 2), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<target dev='tap00000000-aa' managed='no'/>", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<target dev='tap11111111-aa' managed='no'/>", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<mac address='fa:16:3e:00:00:02'/>", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<model type='virtio'/>", 2), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<mtu size='1450'/>", 1), 1);
+
+    /* libvirt's schema is the judge (virt-xml-validate, libvirt-clients) */
+    char path[700], cmd[1600];
+    snprintf(path, sizeof path, "%s/domain.xml", tmp);
+    FILE *f = fopen(path, "w");
+    fputs(xml, f);
+    fclose(f);
+    free(xml);
+    if (system("command -v virt-xml-validate >/dev/null") == 0) {
+        snprintf(cmd, sizeof cmd, "virt-xml-validate %s domain >/dev/null", path);
+        ST_ASSERT_INT_EQ(system(cmd), 0);
+    } else {
+        fprintf(stderr, "virt-xml-validate missing (libvirt-clients): schema not checked\n");
+    }
+
+    /* a spec the drivers must refuse: two NICs on one tap */
+    snprintf(s.ports[1].tap, sizeof s.ports[1].tap, "%s", s.ports[0].tap);
+    ST_ASSERT_INT_EQ(nd_libvirt_domain_xml(&s, "kvm", err, sizeof err) == NULL, 1);
+    ST_ASSERT_INT_EQ(strstr(err, "share") != NULL, 1);
+}
+
+/* What libvirt kept of a launched VM's definition: both disks, both NICs. */
+static void check_defined(void)
+{
+    virConnectPtr c = virConnectOpen("test:///default"); /* the same in-process hypervisor */
+    ST_ASSERT_INT_EQ_FATAL(c != NULL, 1);
+    virDomainPtr d = virDomainLookupByName(c, "stratus-" ID);
+    char *xml = d ? virDomainGetXMLDesc(d, 0) : NULL;
+    ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<interface type='ethernet'>", 2), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<mac address='fa:16:3e:00:00:01'/>", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "dev='tap11111111-aa'", 1), 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<target dev='vdb' bus='virtio'/>", 1), 1);
+    free(xml);
+    virDomainFree(d);
+    virConnectClose(c);
 }
 
 static void test_lifecycle(void)
@@ -68,6 +151,7 @@ static void test_lifecycle(void)
     ST_ASSERT_INT_EQ(fd, -1); /* no pidfd: libvirt owns the process */
     ST_ASSERT_STR_EQ(h.domain, "stratus-" ID);
     ST_ASSERT_INT_EQ(strlen(h.boot_id), 36);
+    check_defined();
 
     nd_vm_status st;
     ST_ASSERT_INT_EQ(D->ops->status(D, dir, &h, &st, &fd), 0);
@@ -82,8 +166,8 @@ static void test_lifecycle(void)
     json_decref(j);
     nd_record r;
     memset(&r, 0, sizeof r);
-    snprintf(r.id, sizeof r.id, ID);
-    snprintf(r.tenant_id, sizeof r.tenant_id, ID);
+    snprintf(r.o.id, sizeof r.o.id, ID);
+    snprintf(r.o.tenant_id, sizeof r.o.tenant_id, ID);
     char *sample = nd_sample_make(&r, "active", nd_seq_next(), c);
     ST_ASSERT_INT_EQ(sample != NULL, 1); /* billing's sample shape */
     free(sample);
@@ -139,6 +223,7 @@ static void test_console_file(void)
 static CU_TestInfo tests[] = {
     {"launch, status, counters, reset, stop, start, destroy", test_lifecycle},
     {"the console is the serial file's tail, pushed only on change", test_console_file},
+    {"a disk and an ethernet interface per port, valid to libvirt's schema", test_domain_xml},
     CU_TEST_INFO_NULL,
 };
 

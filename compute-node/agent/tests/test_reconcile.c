@@ -2,7 +2,8 @@
  * node_reconcile: one real agent and real VMMs against a real gateway and
  * image service: launch, stop, start, reboot, delete; a guest that powers
  * off is stopped (and stays so); a crashed VMM is an error (never
- * restarted); a launch that fails on one host moves to another.
+ * restarted); a launch that fails on one host moves to another. The same
+ * lifecycle through the libvirt back end is node_reconcile_libvirt.
  */
 #include "cloud.h"
 #include "st_test.h"
@@ -165,11 +166,7 @@ static void test_failed_launch_moves(void)
     char *tried = cloud_sql(&C, sql);
     ST_ASSERT_STR_EQ(tried, "node-bad");
     free(tried);
-    snprintf(sql, sizeof sql,
-             "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
-             " WHERE i.id = '%s'",
-             id);
-    char *on = cloud_sql(&C, sql);
+    char *on = cloud_node_of(&C, id);
     ST_ASSERT_STR_EQ(on, "node-a");
     free(on);
     char dir[700];
@@ -185,42 +182,6 @@ static void test_failed_launch_moves(void)
     free(nid);
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
-}
-
-static void test_libvirt_agent(void)
-{
-    /* the same agent with the libvirt back end (libvirt's test hypervisor) */
-    cloud_agent lv;
-    const char *extra[] = {"driver = libvirt", "libvirt.uri = test:///default",
-                           "capacity.memory_mib = 524288", NULL};
-    cloud_agent_start(&C, &lv, "node-lv", extra);
-    usleep(1500000);
-    char id[40];
-    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "on-libvirt", LONG_CPU, id), 202);
-    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
-             " WHERE i.id = '%s'",
-             id);
-    char *on = cloud_sql(&C, sql);
-    ST_ASSERT_STR_EQ(on, "node-lv");
-    free(on);
-    ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
-    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
-    ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
-    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
-    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
-    ST_ASSERT_INT_EQ(cloud_action(&C, id, "reboot"), 202);
-    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
-    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
-    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
-    cloud_agent_stop(&lv, SIGTERM);
-    snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = 'node-lv'");
-    char *nid = cloud_sql(&C, sql), path[128];
-    snprintf(path, sizeof path, "/v1/nodes/%s", nid);
-    gwt_status(&C.gw, "PATCH", path, C.gw.admin_token, "{\"disabled\":true}");
-    free(nid);
 }
 
 static double metric(const char *text, const char *series)
@@ -252,7 +213,6 @@ static CU_TestInfo tests[] = {
     {"a VMM that dies is reported as error, never restarted", test_crash_is_error},
     {"a launch failing on one host is retried on another", test_failed_launch_moves},
     {"the agent serves /healthz and counts its work in /metrics", test_health_and_metrics},
-    {"the agent drives libvirt (test hypervisor) through the same states", test_libvirt_agent},
     CU_TEST_INFO_NULL,
 };
 

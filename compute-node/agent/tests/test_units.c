@@ -1,6 +1,7 @@
 /*
  * node_units: the agent's pure parts without a cloud: the desired-set
- * parser (accepts the gateway's shape, refuses malformed sets whole), the
+ * parser (accepts the gateway's shape, ports included, refuses malformed
+ * sets whole), the
  * kernel command line from user_data, samples in billing's shape, the
  * on-disk spool's order, the instance record round trip, and which cached
  * images the collector removes.
@@ -65,9 +66,9 @@ static void test_desired_good(void)
     nd_desired_set s;
     ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
     ST_ASSERT_INT_EQ(s.n, 2);
-    ST_ASSERT_STR_EQ(s.v[0].id, ID1);
-    ST_ASSERT_INT_EQ(s.v[0].generation, 3);
-    ST_ASSERT_STR_EQ(s.v[0].desired, "running");
+    ST_ASSERT_STR_EQ(s.v[0].o.id, ID1);
+    ST_ASSERT_INT_EQ(s.v[0].o.generation, 3);
+    ST_ASSERT_INT_EQ(s.v[0].desired, ND_WANT_RUNNING);
     ST_ASSERT_INT_EQ(s.v[0].user_data == NULL, 1);
     ST_ASSERT_STR_EQ(s.v[1].user_data, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAo=");
     nd_desired_free(&s);
@@ -118,6 +119,157 @@ static void test_desired_bad(void)
     ST_ASSERT_INT_EQ(parse(dup, &s), -1); /* one id twice: refused whole */
 }
 
+#define PORT1 "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+#define NET1 "55555555-5555-4555-8555-555555555555"
+
+/* A port as the gateway sends it, with key set to value (JSON text, or
+ * NULL to remove it) when key is not NULL; a JSON array text of one port. */
+static char *port(const char *id, const char *mac, const char *key, const char *value)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[{s:s, s:s}]}", "id", id, "mac", mac,
+                          "network_id", NET1, "model", "virtio", "vnic_type", "virtio", "mtu", 1450,
+                          "fixed_ips", "subnet_id", TEN, "ip_address", "10.0.0.5");
+    if (key && value)
+        json_object_set_new(p, key, json_loads(value, JSON_DECODE_ANY, NULL));
+    else if (key)
+        json_object_del(p, key);
+    char *t = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    return t;
+}
+
+static void test_desired_ports(void)
+{
+    char *p1 = port(PORT1, "FA:16:3E:00:00:01", NULL, NULL);
+    char *p2 = port("bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee", "fa:16:3e:00:00:02", "fixed_ips",
+                    "[{\"subnet_id\":\"" TEN "\",\"ip_address\":\"fd00::5\"},"
+                    "{\"subnet_id\":\"" NET1 "\",\"ip_address\":\"10.1.0.9\"}]");
+    char arr[2048], text[8192];
+    snprintf(arr, sizeof arr, "[%s,%s]", p1, p2);
+    free(p1);
+    free(p2);
+    snprintf(text, sizeof text, "{\"instances\":[%s,%s]}", inst(ID1, "ports", arr),
+             inst(ID2, NULL, NULL));
+    nd_desired_set s;
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    const nd_order *o = &s.v[0].o;
+    ST_ASSERT_INT_EQ_FATAL(o->nports, 2);
+    ST_ASSERT_STR_EQ(o->ports[0].id, PORT1);
+    ST_ASSERT_STR_EQ(o->ports[0].mac, "fa:16:3e:00:00:01"); /* kept in lower case */
+    ST_ASSERT_STR_EQ(o->ports[0].network_id, NET1);
+    ST_ASSERT_STR_EQ(o->ports[0].model, "virtio");
+    ST_ASSERT_STR_EQ(o->ports[0].vnic_type, "virtio");
+    ST_ASSERT_INT_EQ(o->ports[0].mtu, 1450);
+    ST_ASSERT_INT_EQ(o->ports[0].nfixed_ips, 1);
+    ST_ASSERT_STR_EQ(o->ports[0].fixed_ips[0].ip_address, "10.0.0.5");
+    ST_ASSERT_STR_EQ(o->ports[0].fixed_ips[0].subnet_id, TEN);
+    ST_ASSERT_INT_EQ(o->ports[1].nfixed_ips, 2);
+    ST_ASSERT_STR_EQ(o->ports[1].fixed_ips[0].ip_address, "fd00::5");
+    ST_ASSERT_INT_EQ(s.v[1].o.nports, 0); /* absent: none */
+    char tap[16];
+    nd_port_tap(PORT1, tap);
+    ST_ASSERT_STR_EQ(tap, "tapaaaaaaaa-bb");
+    nd_desired_free(&s);
+
+    /* optional parts: model, vnic_type and fixed_ips absent; ports null */
+    p1 = port(PORT1, "fa:16:3e:00:00:01", "model", NULL);
+    json_t *pj = json_loads(p1, 0, NULL);
+    free(p1);
+    json_object_del(pj, "vnic_type");
+    json_object_del(pj, "fixed_ips");
+    p1 = json_dumps(pj, JSON_COMPACT);
+    json_decref(pj);
+    snprintf(arr, sizeof arr, "[%s]", p1);
+    free(p1);
+    snprintf(text, sizeof text, "{\"instances\":[%s,%s]}", inst(ID1, "ports", arr),
+             inst(ID2, "ports", "null"));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_STR_EQ(s.v[0].o.ports[0].model, "virtio");
+    ST_ASSERT_STR_EQ(s.v[0].o.ports[0].vnic_type, "virtio");
+    ST_ASSERT_INT_EQ(s.v[0].o.ports[0].nfixed_ips, 0);
+    ST_ASSERT_INT_EQ(s.v[1].o.nports, 0);
+    nd_desired_free(&s);
+}
+
+static void test_desired_ports_bad(void)
+{
+    const char *bad[][2] = {
+        {"id", "\"not-a-uuid\""},
+        {"id", NULL},
+        {"network_id", "\"x\""},
+        {"network_id", NULL},
+        {"mac", "\"01:16:3e:00:00:01\""}, /* multicast */
+        {"mac", "\"00:00:00:00:00:00\""},
+        {"mac", "\"fa:16:3e:00:00\""},
+        {"mac", "\"fa:16:3e:00:00:0g\""},
+        {"mac", "\"fa-16-3e-00-00-01\""},
+        {"mac", "1"},
+        {"mac", NULL},
+        {"mtu", "67"},
+        {"mtu", "65536"},
+        {"mtu", "\"1450\""},
+        {"mtu", NULL},
+        {"model", "\"vir tio\""},
+        {"model", "\"aaaaaaaaaaaaaaaaaaaaaaa\""},
+        {"vnic_type", "7"},
+        {"fixed_ips", "{}"},
+        {"fixed_ips", "[1]"},
+        {"fixed_ips", "[{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.256\"}]"},
+        {"fixed_ips", "[{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.5 \"}]"},
+        {"fixed_ips", "[{\"subnet_id\":\"x\",\"ip_address\":\"10.0.0.5\"}]"},
+        {"fixed_ips", "[{\"subnet_id\":\"" TEN "\"}]"},
+        {"fixed_ips", "[{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.1\"},"
+                      "{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.2\"},"
+                      "{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.3\"},"
+                      "{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.4\"},"
+                      "{\"subnet_id\":\"" TEN "\",\"ip_address\":\"10.0.0.5\"}]"},
+    };
+    char arr[4096], text[16384];
+    nd_desired_set s;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *p = port(PORT1, "fa:16:3e:00:00:01", bad[i][0], bad[i][1]);
+        snprintf(arr, sizeof arr, "[%s]", p);
+        free(p);
+        snprintf(text, sizeof text, "{\"instances\":[%s,%s]}", inst(ID1, NULL, NULL),
+                 inst(ID2, "ports", arr));
+        ST_ASSERT_INT_EQ(parse(text, &s), -1); /* one bad port: the set refused whole */
+        ST_ASSERT_INT_EQ(s.n, 0);
+    }
+    const char *bad_lists[] = {"{}", "7", "[1]", "[[]]"};
+    for (size_t i = 0; i < sizeof bad_lists / sizeof *bad_lists; i++) {
+        snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "ports", bad_lists[i]));
+        ST_ASSERT_INT_EQ(parse(text, &s), -1);
+    }
+    /* nine ports: over the bound */
+    size_t k = 0;
+    arr[k++] = '[';
+    for (int i = 0; i < 9; i++) {
+        char id[40], mac[18];
+        snprintf(id, sizeof id, "%08x-bbbb-4ccc-8ddd-eeeeeeeeeeee", 0x10000000u + (unsigned)i);
+        snprintf(mac, sizeof mac, "fa:16:3e:00:00:%02x", i + 1);
+        char *p = port(id, mac, NULL, NULL);
+        k += (size_t)snprintf(arr + k, sizeof arr - k, "%s%s", i ? "," : "", p);
+        free(p);
+    }
+    snprintf(arr + k, sizeof arr - k, "]");
+    snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "ports", arr));
+    ST_ASSERT_INT_EQ(parse(text, &s), -1);
+    /* two ports sharing a MAC, or a tap name (the first 11 characters of the id) */
+    const char *pairs[][4] = {
+        {PORT1, "fa:16:3e:00:00:01", "bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee", "fa:16:3e:00:00:01"},
+        {PORT1, "fa:16:3e:00:00:01", "aaaaaaaa-bbff-4ccc-8ddd-eeeeeeeeeeee", "fa:16:3e:00:00:02"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        char *a = port(pairs[i][0], pairs[i][1], NULL, NULL);
+        char *b = port(pairs[i][2], pairs[i][3], NULL, NULL);
+        snprintf(arr, sizeof arr, "[%s,%s]", a, b);
+        free(a);
+        free(b);
+        snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "ports", arr));
+        ST_ASSERT_INT_EQ(parse(text, &s), -1);
+    }
+}
+
 static void test_cmdline(void)
 {
     char out[1024];
@@ -142,11 +294,11 @@ static void test_sample_shape(void)
 {
     nd_record r;
     memset(&r, 0, sizeof r);
-    snprintf(r.id, sizeof r.id, ID1);
-    snprintf(r.tenant_id, sizeof r.tenant_id, TEN);
-    r.vcpus = 1;
-    r.memory_mib = 32;
-    r.disk_gib = 1;
+    snprintf(r.o.id, sizeof r.o.id, ID1);
+    snprintf(r.o.tenant_id, sizeof r.o.tenant_id, TEN);
+    r.o.vcpus = 1;
+    r.o.memory_mib = 32;
+    r.o.disk_gib = 1;
     const char *counters = "{\"boot_id\":\"" ID2 "\",\"cpu_time_ns_total\":5,\"cycles_total\":9,"
                            "\"vcpus\":[],\"nics\":[],\"disks\":[],\"exits\":{\"io\":1}}";
     long long s1 = nd_seq_next(), s2 = nd_seq_next();
@@ -207,18 +359,85 @@ static void test_spool_order(void)
     free(dir);
 }
 
+/* dir/vmm.log holding these lines (stratus-vmm's JSON log shape). */
+static void vmm_log(const char *dir, const char *const *lines)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/vmm.log", dir);
+    FILE *f = fopen(p, "w");
+    for (; *lines; lines++)
+        fprintf(f,
+                "{\"ts\":\"2026-12-04T18:00:00Z\",\"level\":\"info\",\"service\":"
+                "\"stratus-vmm\",\"event\":%s}\n",
+                *lines);
+    fclose(f);
+}
+
+/* How a VMM's end is told: a guest powering off (debug exit, shutdown) is
+ * stopped; the VMM failing (1, 2, a status no debug exit explains, a
+ * signal, no exit line at all) is an error. */
+static void test_vmm_exit_classes(void)
+{
+    char *dir = st_tmpdir("node-exit");
+    nd_vm_exit x;
+    const char *pass[] = {"\"vmm.debug_exit\",\"msg\":\"guest wrote 0x10 to the debug-exit port\"",
+                          "\"vmm.exit\",\"msg\":\"VM stopped, exit status 16\"", NULL};
+    vmm_log(dir, pass);
+    nd_vmm_exit_classify(dir, 0, 0, 0, &x); /* adopted: read from the log */
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    ST_ASSERT_INT_EQ(x.code, 16);
+    nd_vmm_exit_classify(dir, 16, 0, 1, &x); /* a child: waitid's status */
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    nd_vmm_exit_classify(dir, 17, 0, 1, &x); /* not the value the guest wrote */
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    nd_vmm_exit_classify(dir, 0, 9, 1, &x);
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    ST_ASSERT_STR_EQ(x.fault, "the VMM was killed by signal 9");
+    const char *fail17[] = {
+        "\"vmm.debug_exit\",\"msg\":\"guest wrote 0x11 to the debug-exit port\"",
+        "\"vmm.exit\",\"msg\":\"VM stopped, exit status 17\"", NULL};
+    vmm_log(dir, fail17);
+    nd_vmm_exit_classify(dir, 17, 0, 1, &x); /* the guest's own verdict is not the cloud's */
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    const char *shutdown[] = {"\"vmm.exit\",\"msg\":\"VM stopped, exit status 0\"", NULL};
+    vmm_log(dir, shutdown);
+    nd_vmm_exit_classify(dir, 0, 0, 0, &x);
+    ST_ASSERT_INT_EQ(x.stopped, 1);
+    for (int code = 1; code <= 16; code += 15) { /* KVM failed; a 16 with no debug exit */
+        char l[100];
+        snprintf(l, sizeof l, "\"vmm.exit\",\"msg\":\"VM stopped, exit status %d\"", code);
+        const char *lines[] = {l, NULL};
+        vmm_log(dir, lines);
+        nd_vmm_exit_classify(dir, 0, 0, 0, &x);
+        ST_ASSERT_INT_EQ(x.stopped, 0);
+        ST_ASSERT_INT_EQ(x.code, code);
+        nd_vmm_exit_classify(dir, code, 0, 1, &x);
+        ST_ASSERT_INT_EQ(x.stopped, 0);
+    }
+    nd_vmm_exit_classify(dir, 2, 0, 1, &x); /* a bad config */
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    ST_ASSERT_STR_EQ(x.fault, "the VMM exited with status 2");
+    const char *none[] = {"\"vmm.start\",\"msg\":\"VM running\"", NULL};
+    vmm_log(dir, none); /* killed while the agent was away: no exit line */
+    nd_vmm_exit_classify(dir, 0, 0, 0, &x);
+    ST_ASSERT_INT_EQ(x.stopped, 0);
+    ST_ASSERT_INT_EQ(x.code, -1);
+    st_rmtree(dir);
+    free(dir);
+}
+
 static void test_record_round_trip(void)
 {
     char *dir = st_tmpdir("node-units");
     nd_record r, back;
     memset(&r, 0, sizeof r);
-    snprintf(r.id, sizeof r.id, ID1);
-    snprintf(r.tenant_id, sizeof r.tenant_id, TEN);
-    snprintf(r.target, sizeof r.target, "running");
-    snprintf(r.phase, sizeof r.phase, "applying");
-    snprintf(r.actual, sizeof r.actual, "running");
-    r.generation = 1LL << 40;
-    r.reboot_seq = 7;
+    snprintf(r.o.id, sizeof r.o.id, ID1);
+    snprintf(r.o.tenant_id, sizeof r.o.tenant_id, TEN);
+    r.target = ND_WANT_RUNNING;
+    r.phase = ND_PHASE_APPLYING;
+    r.actual = ND_ACTUAL_RUNNING;
+    r.o.generation = 1LL << 40;
+    r.o.reboot_seq = 7;
     r.vm.pid = 4242;
     r.vm.start = 123456789012ULL;
     snprintf(r.vm.boot_id, sizeof r.vm.boot_id, ID2);
@@ -226,11 +445,19 @@ static void test_record_round_trip(void)
     char p[700];
     snprintf(p, sizeof p, "%s/instances/" ID1 "/state.json", dir);
     ST_ASSERT_INT_EQ_FATAL(nd_record_load(p, &back), 0);
-    ST_ASSERT_INT_EQ(back.generation, r.generation);
+    ST_ASSERT_INT_EQ(back.o.generation, r.o.generation);
     ST_ASSERT_INT_EQ(back.vm.pid, 4242);
     ST_ASSERT_INT_EQ(back.vm.start == r.vm.start, 1);
-    ST_ASSERT_STR_EQ(back.phase, "applying");
+    ST_ASSERT_INT_EQ(back.phase, ND_PHASE_APPLYING);
+    ST_ASSERT_INT_EQ(back.target, ND_WANT_RUNNING);
+    ST_ASSERT_INT_EQ(back.actual, ND_ACTUAL_RUNNING);
     ST_ASSERT_STR_EQ(back.vm.boot_id, ID2);
+    /* on disk the states stay words, as older agents wrote them */
+    json_t *disk = json_load_file(p, 0, NULL);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "phase")), "applying");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "target")), "running");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "actual")), "running");
+    json_decref(disk);
     FILE *f = fopen(p, "w");
     fputs("{\"id\":\"not-a-uuid\"}", f);
     fclose(f);
@@ -265,10 +492,10 @@ static int there(const char *dir, const char *name)
 static void make_instance(nd_conf *c, const char *id, const char *image_id)
 {
     nd_record r = {0};
-    snprintf(r.id, sizeof r.id, "%s", id);
-    snprintf(r.image_id, sizeof r.image_id, "%s", image_id);
-    snprintf(r.target, sizeof r.target, "stopped");
-    snprintf(r.phase, sizeof r.phase, "done");
+    snprintf(r.o.id, sizeof r.o.id, "%s", id);
+    snprintf(r.o.image_id, sizeof r.o.image_id, "%s", image_id);
+    r.target = ND_WANT_STOPPED;
+    r.phase = ND_PHASE_DONE;
     nd_mkdirs(nd_inst_dir(c->state_dir, id), 0700);
     CU_ASSERT_EQUAL(nd_record_save(c->state_dir, &r, 0), 0);
     put(nd_inst_dir(c->state_dir, id), "disk.qcow2", "overlay", 0);
@@ -390,6 +617,9 @@ static CU_TestInfo tests[] = {
      test_image_gc_policy},
     {"the gateway's desired set parses", test_desired_good},
     {"a malformed desired set is refused whole", test_desired_bad},
+    {"ports in the desired set: parsed, defaults, lower-case MACs, taps named", test_desired_ports},
+    {"a malformed port refuses the whole set", test_desired_ports_bad},
+    {"a VMM's end: a guest power-off is stopped, a VMM failure an error", test_vmm_exit_classes},
     {"user_data's cmdline: line reaches the kernel command line", test_cmdline},
     {"samples have billing's shape and growing sequence numbers", test_sample_shape},
     {"the spool keeps batches in the order they were made", test_spool_order},

@@ -187,6 +187,7 @@ static void test_bad_config_exit_2(void)
     ST_ASSERT_INT_EQ(boot(&c, "\"vcpu\": 2"), 2);
     ST_ASSERT_INT_EQ(boot(&c, "\"memory_mib\": 1"), 2);
     ST_ASSERT_INT_EQ(boot(&c, "\"nics\": [{\"tap\": \"t0\", \"mac\": \"01:00:00:00:00:01\"}]"), 2);
+    ST_ASSERT_INT_EQ(boot(&c, "\"nics\": [{\"tap\": \"t0\", \"mtu\": 67}]"), 2);
 }
 
 static void test_not_a_kernel_exit_1(void)

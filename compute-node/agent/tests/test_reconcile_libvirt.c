@@ -1,0 +1,72 @@
+/*
+ * node_reconcile_libvirt: a real agent with the libvirt back end (libvirt's
+ * in-process test hypervisor, test:///default: no daemon, no KVM) against
+ * the real gateway and image service: create, stop, start, reboot and
+ * delete go through the same reconcile path, desired set and reports as
+ * with stratus-vmm (node_reconcile, which needs KVM).
+ */
+#include "cloud.h"
+#include "st_test.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static cloud C;
+
+#define LONG_CPU "scenario=cpu cpu.ms=600000"
+
+static int setup(void)
+{
+    cloud_start(&C, "node_reconcile_libvirt", 0);
+    return 0;
+}
+
+static int teardown(void)
+{
+    cloud_stop(&C);
+    return 0;
+}
+
+static void test_libvirt_agent(void)
+{
+    cloud_agent lv;
+    const char *extra[] = {"driver = libvirt", "libvirt.uri = test:///default",
+                           "capacity.memory_mib = 524288", NULL};
+    cloud_agent_start(&C, &lv, "node-lv", extra);
+    usleep(1500000);
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "on-libvirt", LONG_CPU, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    char *on = cloud_node_of(&C, id);
+    ST_ASSERT_STR_EQ(on, "node-lv");
+    free(on);
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "reboot"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+    cloud_agent_stop(&lv, SIGTERM);
+}
+
+static CU_TestInfo tests[] = {
+    {"the agent drives libvirt (test hypervisor) through create, stop, start, reboot, delete",
+     test_libvirt_agent},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"reconcile_libvirt", setup, teardown, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

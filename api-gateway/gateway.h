@@ -215,6 +215,37 @@ void gw_server_group_routes(gw *g);
 void gw_node_routes(gw *g);
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen);
 
+/* network.c: networks and subnets, and what the network files share. */
+void gw_network_routes(gw *g);
+/* One field of a request body: its key, kind ('s' string of at most 255,
+ * 'b' bool, 'i' integer in [min, max], 'a' array, 'o' object), whether it
+ * is required and whether null is allowed. Lists end with {0}. */
+typedef struct gw_field {
+    const char *key;
+    char kind;
+    int required, nullable;
+    long long min, max;
+} gw_field;
+/* The body, holding only these fields with these types, as compact JSON
+ * text (malloc'd) for the database; NULL after replying 400. */
+char *gw_net_body(gw_ctx *c, const gw_field *fields);
+/* Replies for a database refusal (SX400/403/404/409, SXQ09) with its
+ * message; 0 when the failure is none of those (nothing sent). */
+int gw_net_fail(gw_ctx *c);
+/* Replies with r's JSON text (404 "no such <what>" for no row), or for a
+ * failed query (r NULL); clears r. */
+void gw_net_reply(gw_ctx *c, int status, PGresult *r, const char *what);
+/* 204 for n >= 0, else the failure's reply. */
+void gw_net_done(gw_ctx *c, long long n);
+/* "true" when the caller is a cloud admin, as a query parameter. */
+const char *gw_net_admin(const gw_ctx *c);
+
+/* ports.c */
+void gw_port_routes(gw *g);
+
+/* secgroups.c */
+void gw_secgroup_routes(gw *g);
+
 /* billing_proxy.c */
 void gw_billing_routes(gw *g);
 

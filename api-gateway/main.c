@@ -85,6 +85,9 @@ static int register_routes(gw *g)
     gw_instance_routes(g);
     gw_node_routes(g);
     gw_server_group_routes(g);
+    gw_network_routes(g);
+    gw_port_routes(g);
+    gw_secgroup_routes(g);
     gw_billing_routes(g);
     gw_openapi_routes(g);
     gw_dashboard_routes(g);

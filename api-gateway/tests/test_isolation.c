@@ -22,6 +22,7 @@ static char *node;
 static char flavor[40], image[40];
 static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40], a_group[40];
 static char a_invoice[40];
+static char a_network[40], a_subnet[40], a_port[40], a_sg[40], a_rule[40];
 static char a_apikey_secret[128];
 
 static const char *KEY =
@@ -59,6 +60,31 @@ static int suite_init(void)
              "{\"name\":\"a-group\",\"policy\":\"anti-affinity\"}");
     id_of(&r, a_group);
     st_resp_free(&r);
+    /* networking: one of each */
+    gwt_call(&T, &r, "POST", "/v1/networks", A.member, "{\"name\":\"a-net\"}");
+    id_of(&r, a_network);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s}", "network_id", a_network, "cidr", "10.0.0.0/24");
+    gwt_call(&T, &r, "POST", "/v1/subnets", A.member, b);
+    id_of(&r, a_subnet);
+    st_resp_free(&r);
+    free(b);
+    gwt_call(&T, &r, "POST", "/v1/security-groups", A.member, "{\"name\":\"a-sg\"}");
+    id_of(&r, a_sg);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s, s:s}", "security_group_id", a_sg, "direction", "ingress",
+                 "protocol", "tcp");
+    gwt_call(&T, &r, "POST", "/v1/security-group-rules", A.member, b);
+    id_of(&r, a_rule);
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s}", "network_id", a_network);
+    gwt_call(&T, &r, "POST", "/v1/ports", A.member, b);
+    id_of(&r, a_port);
+    st_resp_free(&r);
+    free(b);
+    if (!a_network[0] || !a_subnet[0] || !a_sg[0] || !a_rule[0] || !a_port[0])
+        return -1;
     if (gwt_create_instance(&T, A.member, "a-vm", "m1.small", image, NULL, a_instance) != 202)
         return -1;
     gwt_report(&T, node, a_instance, "active", gwt_instance_generation(&T, NULL, a_instance));
@@ -98,6 +124,20 @@ static const route_case *case_for(const char *method, const char *path)
     if (!strncmp(path, "/v1/instances/{id}", 18)) {
         c.id = a_instance;
         c.body = "{\"action\":\"stop\"}";
+    } else if (!strncmp(path, "/v1/networks/{id}", 17)) {
+        c.id = a_network;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/subnets/{id}", 16)) {
+        c.id = a_subnet;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/ports/{id}", 14)) {
+        c.id = a_port;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/security-groups/{id}", 24)) {
+        c.id = a_sg;
+        c.body = "{\"description\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/security-group-rules/{id}", 29)) {
+        c.id = a_rule;
     } else if (!strncmp(path, "/v1/server-groups/{id}", 22)) {
         c.id = a_group;
     } else if (!strncmp(path, "/v1/keypairs/{id}", 17)) {
@@ -235,8 +275,11 @@ static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
                            "/v1/tenants", "/v1/quotas", "/v1/server-groups",
-                           "/v1/billing/invoices", "/v1/billing/usage"};
-    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice};
+                           "/v1/billing/invoices", "/v1/billing/usage", "/v1/networks",
+                           "/v1/subnets", "/v1/ports", "/v1/security-groups",
+                           "/v1/security-group-rules"};
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice,
+                         a_network, a_subnet, a_port, a_sg, a_rule};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         st_resp r;
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);
@@ -276,6 +319,17 @@ static void test_victims_objects_are_unchanged(void)
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
     CU_ASSERT_PTR_NULL(strstr(r.body, "attacker"));
     st_resp_free(&r);
+    /* the networking objects are all there, unrenamed */
+    const char *kinds[] = {"networks", "subnets", "ports", "security-groups"};
+    const char *nids[] = {a_network, a_subnet, a_port, a_sg};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "/v1/%s/%s", kinds[i], nids[i]);
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+        CU_ASSERT_PTR_NULL(strstr(r.body, "pwned"));
+        st_resp_free(&r);
+    }
+    snprintf(path, sizeof path, "/v1/security-group-rules/%s", a_rule);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 200);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/flavors", A.reader, NULL), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"disabled\" : false"));
     st_resp_free(&r);

@@ -37,7 +37,9 @@ schemas = {
  "Scheduler": obj({"policy": {"type": "string", "enum": ["spread", "pack"]}, "cpu_overcommit": {"type": "number"},
                    "nodes": INT, "nodes_up": INT, "empty_nodes": {"type": "array", "items": STR, "description": "nodes no instance holds: they could be powered off"}}),
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}),
- "Resources": obj({"instances": INT, "vcpus": INT, "memory_mib": INT, "disk_gib": INT}),
+ "Resources": obj({"instances": INT, "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
+                   "networks": INT, "ports": INT, "security_groups": INT,
+                   "floating_ips": {"type": "integer", "description": "ports held by routers and floating IPs count here, not as ports"}}),
  "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}),
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
@@ -231,6 +233,92 @@ add("PUT", "/internal/v1/node/instances/{id}/console", op("Push the tail of an i
 add("GET", "/v1/instances/{id}/console", op("The instance's recent console output (as its node last pushed it)", "tenant-read",
     [ok(200, "console text (invalid UTF-8 replaced, control characters dropped)", obj({"output": STR, "updated_at": nullable(TS)})), {"404": NF}],
     params=[P("id"), Q("tail", INT, "only the last N lines")]))
+
+# ---- Networks (Neutron's shapes; network.c, ports.c, secgroups.c) ----
+IP = {"type": "string", "format": "ipv4"}
+CIDR = {"type": "string", "description": "a network in CIDR form, 10.0.0.0/24"}
+FIXED = obj({"subnet_id": UUID, "ip_address": IP})
+POOL = obj({"start": IP, "end": IP}, ["start", "end"])
+ROUTE = obj({"destination": CIDR, "nexthop": IP}, ["destination", "nexthop"])
+schemas.update({
+ "Network": obj({"id": UUID, "tenant_id": UUID, "name": STR, "mtu": {"type": "integer", "description": "1450 by default: a 1500-byte underlay less VXLAN's headers"},
+                 "shared": {"type": "boolean", "description": "other tenants may put ports on it (set by a cloud admin)"},
+                 "external": {"type": "boolean", "description": "routers' gateways and floating IPs come from it (set by a cloud admin)"},
+                 "is_default": {"type": "boolean", "description": "the tenant's default network, made for the first instance created without networks"},
+                 "status": STR, "subnets": {"type": "array", "items": UUID},
+                 "network_type": {"type": "string", "enum": ["vxlan"], "description": "cloud admins only"},
+                 "segmentation_id": {"type": "integer", "description": "the VXLAN VNI; cloud admins only"},
+                 "created_at": TS, "updated_at": TS}),
+ "Subnet": obj({"id": UUID, "tenant_id": UUID, "network_id": UUID, "name": STR, "ip_version": {"type": "integer", "enum": [4]},
+                "cidr": CIDR, "gateway_ip": nullable(IP), "dns_nameservers": {"type": "array", "items": IP},
+                "allocation_pools": {"type": "array", "items": POOL}, "host_routes": {"type": "array", "items": ROUTE},
+                "enable_dhcp": BOOL, "created_at": TS, "updated_at": TS}),
+ "Port": obj({"id": UUID, "tenant_id": UUID, "network_id": UUID, "name": STR,
+              "mac_address": {"type": "string", "description": "fa:16:3e:xx:xx:xx, unique"},
+              "fixed_ips": {"type": "array", "items": FIXED}, "security_groups": {"type": "array", "items": UUID},
+              "instance_id": nullable(UUID), "device_owner": {"type": "string", "description": "'' (free), compute:stratus, network:router_interface, network:router_gateway, network:floatingip"},
+              "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "description": "direct: an SR-IOV virtual function"},
+              "model": {"type": "string", "enum": ["virtio"]}, "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]},
+              "created_at": TS, "updated_at": TS}),
+ "SecurityGroupRule": obj({"id": UUID, "tenant_id": UUID, "security_group_id": UUID,
+              "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"]},
+              "protocol": nullable({"type": "string", "description": "tcp, udp, icmp, icmpv6 or a number 0-255; null: any"}),
+              "port_range_min": nullable({"type": "integer", "description": "first port; for icmp the type"}),
+              "port_range_max": nullable({"type": "integer", "description": "last port; for icmp the code"}),
+              "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR, "created_at": TS}),
+ "SecurityGroup": obj({"id": UUID, "tenant_id": UUID, "name": STR, "description": STR, "is_default": BOOL,
+              "security_group_rules": {"type": "array", "items": S("SecurityGroupRule")}, "created_at": TS, "updated_at": TS}),
+})
+QUOTA = ERR("quota_exceeded")
+add("GET", "/v1/networks", op("Networks the tenant can see: its own, shared and external ones", "tenant-read", [ok(200, "networks", lst("networks", "Network"))]))
+add("POST", "/v1/networks", op("Create a network; it gets a VXLAN VNI of its own", "tenant-write",
+    [ok(201, "created", S("Network")), {"403": ERR("shared or external need a cloud admin")}, {"409": QUOTA}],
+    body=obj({"name": STR, "mtu": {"type": "integer", "minimum": 68, "maximum": 1450, "default": 1450}, "shared": BOOL, "external": BOOL})))
+add("GET", "/v1/networks/{id}", op("A network", "tenant-read", [ok(200, "the network", S("Network")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/networks/{id}", op("Rename a network or change its MTU; shared and external (any tenant's network) for cloud admins", "tenant-write",
+    [ok(200, "updated", S("Network")), {"403": ERR("shared or external need a cloud admin")}, {"404": NF}, {"409": ERR("still in use by other tenants, routers or floating IPs")}],
+    body=obj({"name": STR, "mtu": {"type": "integer", "minimum": 68, "maximum": 1450}, "shared": BOOL, "external": BOOL}), params=[P("id")]))
+add("DELETE", "/v1/networks/{id}", op("Delete a network with no ports (its subnets go with it)", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("the network has ports")}], params=[P("id")]))
+add("GET", "/v1/subnets", op("Subnets of the networks the tenant can see", "tenant-read", [ok(200, "subnets", lst("subnets", "Subnet"))], params=[Q("network_id", UUID, "one network's")]))
+add("POST", "/v1/subnets", op("Add an IPv4 subnet (/16 to /30) to one of the tenant's networks; it may not overlap another subnet of that network", "tenant-write",
+    [ok(201, "created", S("Subnet")), {"404": NF}],
+    body=obj({"network_id": UUID, "name": STR, "ip_version": {"type": "integer", "enum": [4]}, "cidr": CIDR,
+              "gateway_ip": nullable({**IP, "description": "default: the first address; null: no gateway"}),
+              "dns_nameservers": {"type": "array", "items": IP, "maxItems": 5},
+              "allocation_pools": {"type": "array", "items": POOL, "description": "default: every host address but the gateway's"},
+              "host_routes": {"type": "array", "items": ROUTE, "maxItems": 20}, "enable_dhcp": {"type": "boolean", "default": True}}, ["network_id", "cidr"])))
+add("GET", "/v1/subnets/{id}", op("A subnet", "tenant-read", [ok(200, "the subnet", S("Subnet")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/subnets/{id}", op("Change a subnet's name, DNS servers, host routes or DHCP", "tenant-write", [ok(200, "updated", S("Subnet")), {"404": NF}],
+    body=obj({"name": STR, "dns_nameservers": {"type": "array", "items": IP}, "host_routes": {"type": "array", "items": ROUTE}, "enable_dhcp": BOOL}), params=[P("id")]))
+add("DELETE", "/v1/subnets/{id}", op("Delete a subnet no port has an address in", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("addresses in use")}], params=[P("id")]))
+add("GET", "/v1/ports", op("The tenant's ports", "tenant-read", [ok(200, "ports", lst("ports", "Port"))],
+    params=[Q("network_id", UUID, "on this network"), Q("instance_id", UUID, "bound to this instance")]))
+add("POST", "/v1/ports", op("Create a port on one of the tenant's networks or a shared one: a unique MAC, and addresses allocated atomically (a freed address is not handed out again until the pool has gone round)", "tenant-write",
+    [ok(201, "created", S("Port")), {"404": NF}, {"409": ERR("the address asked for is taken, no address is left, or quota_exceeded")}],
+    body=obj({"network_id": UUID, "name": STR,
+              "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP}), "description": "default: one address from the first subnet with room"},
+              "security_groups": {"type": "array", "items": UUID, "description": "default: the tenant's default group"},
+              "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "default": "virtio"}, "model": {"type": "string", "enum": ["virtio"], "default": "virtio"}}, ["network_id"])))
+add("GET", "/v1/ports/{id}", op("A port", "tenant-read", [ok(200, "the port", S("Port")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/ports/{id}", op("Rename a port, or replace its fixed IPs or security groups", "tenant-write",
+    [ok(200, "updated", S("Port")), {"404": NF}, {"409": ERR("address taken, or the port is a router's or a floating IP's")}],
+    body=obj({"name": STR, "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP})}, "security_groups": {"type": "array", "items": UUID}}), params=[P("id")]))
+add("DELETE", "/v1/ports/{id}", op("Delete a free port; its addresses are freed", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("attached to an instance, or a router's or a floating IP's")}], params=[P("id")]))
+add("GET", "/v1/security-groups", op("The tenant's security groups (the default group is made on first use)", "tenant-read", [ok(200, "groups", lst("security_groups", "SecurityGroup"))]))
+add("POST", "/v1/security-groups", op("Create a security group (with rules letting all traffic out)", "tenant-write",
+    [ok(201, "created", S("SecurityGroup")), {"409": ERR("the name default, or quota_exceeded")}], body=obj({"name": STR, "description": STR}, ["name"])))
+add("GET", "/v1/security-groups/{id}", op("A security group with its rules", "tenant-read", [ok(200, "the group", S("SecurityGroup")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/security-groups/{id}", op("Rename a group or change its description (not the default group's name)", "tenant-write",
+    [ok(200, "updated", S("SecurityGroup")), {"404": NF}, {"409": CONF}], body=obj({"name": STR, "description": STR}), params=[P("id")]))
+add("DELETE", "/v1/security-groups/{id}", op("Delete a group no port is in (not the default group)", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": CONF}], params=[P("id")]))
+add("GET", "/v1/security-group-rules", op("The tenant's security group rules", "tenant-read", [ok(200, "rules", lst("security_group_rules", "SecurityGroupRule"))],
+    params=[Q("security_group_id", UUID, "one group's")]))
+add("POST", "/v1/security-group-rules", op("Add a rule to a group", "tenant-write", [ok(201, "created", S("SecurityGroupRule")), {"404": NF}, {"409": ERR("the group has this rule")}],
+    body=obj({"security_group_id": UUID, "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"], "default": "IPv4"},
+              "protocol": nullable(STR), "port_range_min": nullable(INT), "port_range_max": nullable(INT),
+              "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR}, ["security_group_id", "direction"])))
+add("GET", "/v1/security-group-rules/{id}", op("A rule", "tenant-read", [ok(200, "the rule", S("SecurityGroupRule")), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/security-group-rules/{id}", op("Delete a rule", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",

@@ -186,6 +186,7 @@ struct st_jw;
 void gw_instance_write(const gw *g, struct st_jw *w, const PGresult *r, int row);
 typedef struct gw_create_req {
     const char *name, *flavor, *image, *keypair, *user_data, *server_group, *idem;
+    json_t *networks, *ports; /* borrowed from the body; NULL when absent */
     char sha[65]; /* of the canonical body, for idempotent replays */
     /* filled from the image service before the transaction */
     char image_id[40];
@@ -242,6 +243,10 @@ const char *gw_net_admin(const gw_ctx *c);
 
 /* ports.c */
 void gw_port_routes(gw *g);
+/* Gives new instance `id` its NICs (q->networks, q->ports; none: a port on
+ * the tenant's default network) inside the caller's transaction. 0 done,
+ * 1 refused (replied), -1 database error (not replied). */
+int gw_instance_nics(gw_ctx *c, const char *id, const gw_create_req *q);
 
 /* secgroups.c */
 void gw_secgroup_routes(gw *g);

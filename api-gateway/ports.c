@@ -89,8 +89,70 @@ static void h_port_delete(gw_ctx *c)
         gw_net_done(c, st_db_x(c->db, "SELECT iaas.port_delete($1, $2)", c->p.tenant_id, id));
 }
 
+int gw_instance_nics(gw_ctx *c, const char *id, const gw_create_req *q)
+{
+    char *nets = q->networks ? json_dumps(q->networks, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *ports = q->ports ? json_dumps(q->ports, JSON_COMPACT) : NULL;
+    long long n = st_db_x(c->db, "SELECT iaas.instance_nics($1, $2, $3::jsonb, $4::jsonb)",
+                          c->p.tenant_id, id, nets, ports);
+    free(nets);
+    free(ports);
+    if (n >= 0)
+        return 0;
+    return gw_net_fail(c) ? 1 : -1;
+}
+
+/* ---- an instance's interfaces ---- */
+
+static const gw_field nic_fields[] = {{.key = "network_id", .kind = 's'},
+                                      {.key = "fixed_ip", .kind = 's'},
+                                      {.key = "port_id", .kind = 's'},
+                                      {.key = NULL}};
+
+static void h_nic_list(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    gw_net_reply(c, 200,
+                 st_db_q(c->db,
+                         "SELECT json_build_object('interfaces', (SELECT coalesce(json_agg("
+                         " iaas.port_json(p) ORDER BY p.bound_at, p.id), '[]')"
+                         " FROM iaas.ports p WHERE p.instance_id = i.id))::text"
+                         " FROM iaas.instances i WHERE i.id = $2 AND i.tenant_id = $1"
+                         " AND i.state <> 'deleted'",
+                         c->p.tenant_id, id),
+                 "instance");
+}
+
+static void h_nic_attach(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    char *b = id ? gw_net_body(c, nic_fields) : NULL;
+    if (!b)
+        return;
+    gw_net_reply(c, 200,
+                 st_db_q(c->db,
+                         "SELECT iaas.show('port', iaas.instance_attach($1, $2, $3::jsonb))::text",
+                         c->p.tenant_id, id, b),
+                 "port");
+    free(b);
+}
+
+static void h_nic_detach(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    const char *port = id ? gw_id_param(c, "port_id") : NULL;
+    if (port)
+        gw_net_done(c, st_db_x(c->db, "SELECT iaas.instance_detach($1, $2, $3)", c->p.tenant_id,
+                               id, port));
+}
+
 void gw_port_routes(gw *g)
 {
+    gw_route(g, "GET /v1/instances/{id}/interfaces", GW_TENANT_READ, h_nic_list);
+    gw_route(g, "POST /v1/instances/{id}/interfaces", GW_TENANT_WRITE, h_nic_attach);
+    gw_route(g, "DELETE /v1/instances/{id}/interfaces/{port_id}", GW_TENANT_WRITE, h_nic_detach);
     gw_route(g, "GET /v1/ports", GW_TENANT_READ, h_port_list);
     gw_route(g, "POST /v1/ports", GW_TENANT_WRITE, h_port_create);
     gw_route(g, "GET /v1/ports/{id}", GW_TENANT_READ, h_port_show);

@@ -112,6 +112,8 @@ CREATE TABLE iaas.ports (
     -- '' (a tenant's port), 'compute:stratus' (bound to an instance),
     -- 'network:router_interface', 'network:router_gateway', 'network:floatingip'
     device_owner text NOT NULL DEFAULT '',
+    -- when it was bound to its instance: the guest sees NICs in this order
+    bound_at     timestamptz,
     vnic_type    text NOT NULL DEFAULT 'virtio' CHECK (vnic_type IN ('virtio', 'direct')),
     model        text NOT NULL DEFAULT 'virtio' CHECK (model IN ('virtio')),
     created_at   timestamptz NOT NULL DEFAULT now(),
@@ -754,12 +756,13 @@ BEGIN
     LOOP
         BEGIN
             INSERT INTO iaas.ports (id, tenant_id, network_id, name, mac_address, instance_id,
-                                    auto_delete, device_owner, vnic_type, model)
+                                    bound_at, auto_delete, device_owner, vnic_type, model)
                 VALUES (pid, t, n.id, coalesce(b->>'name', ''),
                         ('fa:16:3e:' || substr(md5(random()::text || clock_timestamp()::text), 1, 2)
                          || ':' || substr(md5(random()::text), 1, 2) || ':'
                          || substr(md5(random()::text), 1, 2))::macaddr,
-                        inst, inst IS NOT NULL, owner, coalesce(b->>'vnic_type', 'virtio'),
+                        inst, CASE WHEN inst IS NOT NULL THEN clock_timestamp() END,
+                        inst IS NOT NULL, owner, coalesce(b->>'vnic_type', 'virtio'),
                         coalesce(b->>'model', 'virtio'));
             EXIT;
         EXCEPTION WHEN unique_violation THEN

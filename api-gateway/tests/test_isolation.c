@@ -114,6 +114,7 @@ typedef struct route_case {
     const char *prefix;
     const char *id;
     const char *body;
+    const char *sub; /* for a second path parameter; default: A's member */
 } route_case;
 
 static const route_case *case_for(const char *method, const char *path)
@@ -121,7 +122,13 @@ static const route_case *case_for(const char *method, const char *path)
     static route_case c;
     c = (route_case){0};
     int w = strcmp(method, "GET") && strcmp(method, "DELETE");
-    if (!strncmp(path, "/v1/instances/{id}", 18)) {
+    if (!strncmp(path, "/v1/instances/{id}/interfaces", 29)) {
+        static char nic[128];
+        snprintf(nic, sizeof nic, "{\"network_id\":\"%s\"}", a_network);
+        c.id = a_instance;
+        c.sub = a_port;
+        c.body = nic;
+    } else if (!strncmp(path, "/v1/instances/{id}", 18)) {
         c.id = a_instance;
         c.body = "{\"action\":\"stop\"}";
     } else if (!strncmp(path, "/v1/networks/{id}", 17)) {
@@ -189,11 +196,10 @@ static void fill(char *out, size_t n, const char *pattern, const char *id, const
     const char *p = pattern;
     size_t o = 0;
     while (*p && o < n - 1) {
-        if (!strncmp(p, "{user_id}", 9)) {
-            o += (size_t)snprintf(out + o, n - o, "%s", user);
-            p += 9;
-        } else if (*p == '{' && strchr(p, '}')) {
+        if (*p == '{' && strchr(p, '}')) {
+            /* the first parameter is the object's id, a second the sub-object's */
             o += (size_t)snprintf(out + o, n - o, "%s", id);
+            id = user;
             p = strchr(p, '}') + 1;
         } else {
             out[o++] = *p++;
@@ -223,7 +229,7 @@ static void test_every_route_hides_other_tenants_objects(void)
             continue;
         int global = !strncmp(path, "/v1/flavors/", 12);
         char real[256], none[256];
-        fill(real, sizeof real, path, c->id, A.member_id);
+        fill(real, sizeof real, path, c->id, c->sub ? c->sub : A.member_id);
         fill(none, sizeof none, path, fake, fake);
         st_resp r1, r2;
         gwt_call(&T, &r1, method, real, B.admin, c->body);

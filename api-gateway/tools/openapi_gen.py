@@ -53,12 +53,28 @@ schemas = {
               "state": {"type": "string", "enum": ["up", "down", "disabled"]},
               "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}), "used": S("Resources"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
+              "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "last_heartbeat": nullable(TS), "created_at": TS,
               "token": {"type": "string", "description": "the node credential; returned once, at creation"}}),
  "NodeInstance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "generation": INT, "state": STR, "task": nullable(STR),
                       "desired": {"type": "string", "enum": ["running", "stopped", "deleted"]}, "reboot_seq": INT, "flavor": STR,
                       "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "image_id": UUID,
-                      "user_data": nullable(STR), "ssh_public_key": nullable(STR)}),
+                      "user_data": nullable(STR), "ssh_public_key": nullable(STR),
+                      "ports": {"type": "array", "description": "the instance's NICs, in the order the guest sees them",
+                                "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": {"type": "string", "enum": ["virtio"]},
+                                              "vnic_type": {"type": "string", "enum": ["virtio", "direct"]}, "mtu": INT,
+                                              "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": STR})}})}}),
+ "NodeNetwork": obj({"id": UUID, "vni": INT, "mtu": INT,
+                     "subnets": {"type": "array", "items": obj({"id": UUID, "cidr": STR, "gateway_ip": nullable(STR), "enable_dhcp": BOOL,
+                                 "dns_nameservers": {"type": "array", "items": STR}, "host_routes": {"type": "array", "items": obj({"destination": STR, "nexthop": STR})},
+                                 "allocation_pools": {"type": "array", "items": obj({"start": STR, "end": STR})}})},
+                     "remote_ports": {"type": "array", "description": "every port of the network on other hosts (l2population)",
+                                      "items": obj({"id": UUID, "mac": STR, "host_id": UUID, "tunnel_ip": nullable(STR),
+                                                    "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": STR})}})}}),
+ "NodeSecurityGroup": obj({"id": UUID, "port_ids": {"type": "array", "items": UUID, "description": "this host's ports in the group"},
+                           "member_ips": {"type": "array", "items": STR, "description": "addresses of every port in the group, any host: for rules naming it as remote group"},
+                           "rules": {"type": "array", "items": obj({"id": UUID, "direction": STR, "ethertype": STR, "protocol": nullable(STR),
+                                     "port_range_min": nullable(INT), "port_range_max": nullable(INT), "remote_ip_prefix": nullable(STR), "remote_group_id": nullable(UUID)})}}),
 }
 def lst(key, item): return obj({key: {"type": "array", "items": S(item)}})
 ERR = lambda d: {"description": d, "content": {"application/json": {"schema": S("Error")}}}
@@ -156,7 +172,11 @@ add("DELETE", "/v1/keypairs/{id}", op("Delete a keypair", "tenant-write", [ok(20
 add("GET", "/v1/quotas", op("The tenant's quota limits and usage", "tenant-read", [ok(200, "quota", S("Quota"))]))
 add("POST", "/v1/instances", op("Create an instance", "tenant-write",
     [ok(202, "accepted; building (or error with the reason when no host fits)", S("Instance")), {"409": ERR("quota exceeded")}, {"422": ERR("Idempotency-Key reused with a different request")}],
-    body=obj({"name": STR, "flavor": {"type": "string", "description": "flavor id or name"}, "image": {"type": "string", "description": "image id or name"},
+    body=obj({"name": STR, "flavor": {"type": "string", "description": "flavor id or name"},
+              "networks": {"oneOf": [{"type": "array", "items": obj({"network_id": UUID, "fixed_ip": {"type": "string", "format": "ipv4"}, "port_id": UUID})},
+                                     {"type": "string", "enum": ["none"]}],
+                           "description": "NICs: a port made on a network (own or shared), or a free port bound; \"none\": no NIC. Given neither networks nor ports, one port on the tenant's default network (made on first use, 10.0.0.0/24)"},
+              "ports": {"type": "array", "items": UUID, "description": "free ports of the tenant to bind, after the networks' NICs"}, "image": {"type": "string", "description": "image id or name"},
               "keypair": {"type": "string", "description": "keypair id or name"},
               "server_group": {"type": "string", "description": "server group id or name"}, "user_data": {"type": "string", "format": "byte", "maxLength": 65536}}, ["name", "flavor", "image"]),
     params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}, "description": "a retried create with the same key and body returns the first instance"}]))
@@ -215,13 +235,15 @@ add("DELETE", "/v1/billing/nodes/{name}", op("Revoke a node's billing credential
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))
-add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node", "cloud-admin", [ok(200, "updated", S("Node")), {"404": NF}], body=obj({"disabled": BOOL}, ["disabled"]), params=[P("id")]))
+add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), {"404": NF}], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
 add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), {"404": NF}, {"409": ERR("the node still has instances")}], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
-    body=obj({"hostname": STR, "agent_version": STR, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
+    body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304", "node",
-    [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": lst("instances", "NodeInstance")}}}},
+    [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},
+        "networks": {"type": "array", "items": S("NodeNetwork"), "description": "each network with a port on this host"},
+        "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"}})}}}},
      {"304": {"description": "unchanged since the ETag given", "headers": NODE_ETAG}}],
     params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"}]))
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
@@ -319,6 +341,14 @@ add("POST", "/v1/security-group-rules", op("Add a rule to a group", "tenant-writ
               "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR}, ["security_group_id", "direction"])))
 add("GET", "/v1/security-group-rules/{id}", op("A rule", "tenant-read", [ok(200, "the rule", S("SecurityGroupRule")), {"404": NF}], params=[P("id")]))
 add("DELETE", "/v1/security-group-rules/{id}", op("Delete a rule", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+
+add("GET", "/v1/instances/{id}/interfaces", op("The instance's ports, in the order its guest sees them", "tenant-read",
+    [ok(200, "ports", lst("interfaces", "Port")), {"404": NF}], params=[P("id")]))
+add("POST", "/v1/instances/{id}/interfaces", op("Attach a NIC to a stopped instance: a new port on a network, or a free port", "tenant-write",
+    [ok(200, "the port", S("Port")), {"404": NF}, {"409": ERR("the instance is not stopped, the port is in use, or quota_exceeded")}],
+    body=obj({"network_id": UUID, "fixed_ip": {"type": "string", "format": "ipv4"}, "port_id": UUID}), params=[P("id")]))
+add("DELETE", "/v1/instances/{id}/interfaces/{port_id}", op("Detach a port from a stopped instance (a port made for the instance is deleted, the tenant's own is freed)", "tenant-write",
+    [ok(204, "detached"), {"404": NF}, {"409": ERR("the instance is not stopped")}], params=[P("id"), P("port_id", "port id")]))
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",

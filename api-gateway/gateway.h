@@ -251,6 +251,9 @@ int gw_instance_nics(gw_ctx *c, const char *id, const gw_create_req *q);
 /* secgroups.c */
 void gw_secgroup_routes(gw *g);
 
+/* routers.c: routers and floating IPs */
+void gw_router_routes(gw *g);
+
 /* billing_proxy.c */
 void gw_billing_routes(gw *g);
 

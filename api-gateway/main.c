@@ -88,6 +88,7 @@ static int register_routes(gw *g)
     gw_network_routes(g);
     gw_port_routes(g);
     gw_secgroup_routes(g);
+    gw_router_routes(g);
     gw_billing_routes(g);
     gw_openapi_routes(g);
     gw_dashboard_routes(g);

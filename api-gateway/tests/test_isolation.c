@@ -23,6 +23,7 @@ static char flavor[40], image[40];
 static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40], a_group[40];
 static char a_invoice[40];
 static char a_network[40], a_subnet[40], a_port[40], a_sg[40], a_rule[40];
+static char a_router[40], a_fip[40];
 static char a_apikey_secret[128];
 
 static const char *KEY =
@@ -83,7 +84,33 @@ static int suite_init(void)
     id_of(&r, a_port);
     st_resp_free(&r);
     free(b);
-    if (!a_network[0] || !a_subnet[0] || !a_sg[0] || !a_rule[0] || !a_port[0])
+    /* a router from A's subnet to the cloud's external network, a floating IP */
+    char ext[40];
+    gwt_call(&T, &r, "POST", "/v1/networks", T.admin_token, "{\"name\":\"ext\",\"external\":true}");
+    id_of(&r, ext);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s}", "network_id", ext, "cidr", "198.51.100.0/24");
+    gwt_call(&T, &r, "POST", "/v1/subnets", T.admin_token, b);
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s, s:{s:s}}", "name", "a-router", "external_gateway_info", "network_id", ext);
+    gwt_call(&T, &r, "POST", "/v1/routers", A.member, b);
+    id_of(&r, a_router);
+    st_resp_free(&r);
+    free(b);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces", a_router);
+    b = st_jsonf("{s:s}", "subnet_id", a_subnet);
+    gwt_call(&T, &r, "POST", path, A.member, b);
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s, s:s}", "floating_network_id", ext, "port_id", a_port);
+    gwt_call(&T, &r, "POST", "/v1/floating-ips", A.member, b);
+    id_of(&r, a_fip);
+    st_resp_free(&r);
+    free(b);
+    if (!a_network[0] || !a_subnet[0] || !a_sg[0] || !a_rule[0] || !a_port[0] || !a_router[0] ||
+        !a_fip[0])
         return -1;
     if (gwt_create_instance(&T, A.member, "a-vm", "m1.small", image, NULL, a_instance) != 202)
         return -1;
@@ -131,6 +158,18 @@ static const route_case *case_for(const char *method, const char *path)
     } else if (!strncmp(path, "/v1/instances/{id}", 18)) {
         c.id = a_instance;
         c.body = "{\"action\":\"stop\"}";
+    } else if (!strncmp(path, "/v1/routers/{id}/interfaces", 27)) {
+        static char iface[128];
+        snprintf(iface, sizeof iface, "{\"subnet_id\":\"%s\"}", a_subnet);
+        c.id = a_router;
+        c.sub = a_subnet;
+        c.body = iface;
+    } else if (!strncmp(path, "/v1/routers/{id}", 16)) {
+        c.id = a_router;
+        c.body = "{\"name\":\"pwned\",\"external_gateway_info\":null}";
+    } else if (!strncmp(path, "/v1/floating-ips/{id}", 21)) {
+        c.id = a_fip;
+        c.body = "{\"port_id\":null}";
     } else if (!strncmp(path, "/v1/networks/{id}", 17)) {
         c.id = a_network;
         c.body = "{\"name\":\"pwned\"}";
@@ -283,9 +322,9 @@ static void test_lists_show_only_own_objects(void)
                            "/v1/tenants", "/v1/quotas", "/v1/server-groups",
                            "/v1/billing/invoices", "/v1/billing/usage", "/v1/networks",
                            "/v1/subnets", "/v1/ports", "/v1/security-groups",
-                           "/v1/security-group-rules"};
+                           "/v1/security-group-rules", "/v1/routers", "/v1/floating-ips"};
     const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice,
-                         a_network, a_subnet, a_port, a_sg, a_rule};
+                         a_network, a_subnet, a_port, a_sg, a_rule, a_router, a_fip};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         st_resp r;
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);
@@ -336,6 +375,16 @@ static void test_victims_objects_are_unchanged(void)
     }
     snprintf(path, sizeof path, "/v1/security-group-rules/%s", a_rule);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 200);
+    snprintf(path, sizeof path, "/v1/routers/%s", a_router);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, "pwned"));
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "interfaces")), 1);
+    CU_ASSERT(json_is_object(json_object_get(r.json, "external_gateway_info")));
+    st_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/floating-ips/%s", a_fip);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "port_id")), a_port);
+    st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/flavors", A.reader, NULL), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"disabled\" : false"));
     st_resp_free(&r);

@@ -585,6 +585,142 @@ static void test_network_quotas_hold_under_concurrent_creates(void)
     gwt_free_tenant(&Q);
 }
 
+/* The value at a path of object keys, as a string ("" when absent). */
+static const char *sget(json_t *o, const char *k1, const char *k2)
+{
+    json_t *v = json_object_get(o, k1);
+    if (k2)
+        v = json_object_get(v, k2);
+    return json_string_value(v) ? json_string_value(v) : "";
+}
+
+static void test_routers_and_floating_ips(void)
+{
+    gwt_tenant R;
+    gwt_make_tenant(&T, "rtr", &R);
+    /* the cloud's external network */
+    st_resp x;
+    char ext[40], b[512], path[160];
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "POST", "/v1/networks", T.admin_token,
+                              "{\"name\":\"public\",\"external\":true}"),
+                     201);
+    snprintf(ext, sizeof ext, "%s", sget(x.json, "id", NULL));
+    st_resp_free(&x);
+    snprintf(b, sizeof b,
+             "{\"network_id\":\"%s\",\"cidr\":\"203.0.113.0/24\",\"allocation_pools\":"
+             "[{\"start\":\"203.0.113.10\",\"end\":\"203.0.113.20\"}]}",
+             ext);
+    ST_ASSERT_INT_EQ(post(T.admin_token, "/v1/subnets", b, NULL), 201);
+    /* tenants see it, but it is not for their ports */
+    snprintf(path, sizeof path, "/v1/networks/%s", ext);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, R.reader, NULL), 200);
+    ST_ASSERT_INT_EQ(port(R.member, ext, NULL, NULL), 404);
+    /* a router with its gateway there */
+    char app[40], sub[40], rt[40];
+    ST_ASSERT_INT_EQ(net(R.member, "app", app), 201);
+    ST_ASSERT_INT_EQ(subnet(R.member, app, ",\"cidr\":\"10.30.0.0/24\"", sub), 201);
+    snprintf(b, sizeof b, "{\"name\":\"r1\",\"external_gateway_info\":{\"network_id\":\"%s\"}}",
+             app);
+    ST_ASSERT_INT_EQ(post(R.member, "/v1/routers", b, NULL), 400); /* not external */
+    snprintf(b, sizeof b, "{\"name\":\"r1\",\"external_gateway_info\":{\"network_id\":\"%s\"}}",
+             ext);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "POST", "/v1/routers", R.member, b), 201);
+    snprintf(rt, sizeof rt, "%s", sget(x.json, "id", NULL));
+    json_t *gi = json_object_get(x.json, "external_gateway_info");
+    ST_ASSERT_STR_EQ(sget(gi, "network_id", NULL), ext);
+    CU_ASSERT(json_is_true(json_object_get(gi, "enable_snat")));
+    ST_ASSERT_STR_EQ(
+        sget(json_array_get(json_object_get(gi, "external_fixed_ips"), 0), "ip_address", NULL),
+        "203.0.113.10");
+    st_resp_free(&x);
+    /* interfaces: the subnet's gateway address; once; no overlaps; needs a gateway */
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces", rt);
+    snprintf(b, sizeof b, "{\"subnet_id\":\"%s\"}", sub);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "POST", path, R.member, b), 200);
+    ST_ASSERT_STR_EQ(sget(x.json, "subnet_id", NULL), sub);
+    char iface_port[40];
+    snprintf(iface_port, sizeof iface_port, "%s", sget(x.json, "port_id", NULL));
+    st_resp_free(&x);
+    ST_ASSERT_INT_EQ(post(R.member, path, b, NULL), 400); /* already on it */
+    char app2[40], sub2[40], sub3[40];
+    ST_ASSERT_INT_EQ(net(R.member, "app2", app2), 201);
+    ST_ASSERT_INT_EQ(subnet(R.member, app2, ",\"cidr\":\"10.30.0.0/25\"", sub2), 201);
+    ST_ASSERT_INT_EQ(subnet(R.member, app2, ",\"cidr\":\"10.31.0.0/24\",\"gateway_ip\":null", sub3),
+                     201);
+    snprintf(b, sizeof b, "{\"subnet_id\":\"%s\"}", sub2);
+    ST_ASSERT_INT_EQ(post(R.member, path, b, NULL), 400);
+    snprintf(b, sizeof b, "{\"subnet_id\":\"%s\"}", sub3);
+    ST_ASSERT_INT_EQ(post(R.member, path, b, NULL), 400);
+    snprintf(path, sizeof path, "/v1/ports/%s", iface_port);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, R.member, NULL), 409);
+    snprintf(path, sizeof path, "/v1/routers/%s", rt);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "GET", path, R.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(
+        sget(json_array_get(json_object_get(x.json, "interfaces"), 0), "ip_address", NULL),
+        "10.30.0.1");
+    st_resp_free(&x);
+    /* a floating IP for a port behind the router */
+    char p[40], pip[20], fip[40];
+    ST_ASSERT_INT_EQ(port(R.member, app, p, pip), 201);
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\",\"port_id\":\"%s\"}", ext, p);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "POST", "/v1/floating-ips", R.member, b), 201);
+    snprintf(fip, sizeof fip, "%s", sget(x.json, "id", NULL));
+    ST_ASSERT_STR_EQ(sget(x.json, "floating_ip_address", NULL), "203.0.113.11");
+    ST_ASSERT_STR_EQ(sget(x.json, "fixed_ip_address", NULL), pip);
+    ST_ASSERT_STR_EQ(sget(x.json, "port_id", NULL), p);
+    ST_ASSERT_STR_EQ(sget(x.json, "router_id", NULL), rt);
+    ST_ASSERT_STR_EQ(sget(x.json, "status", NULL), "ACTIVE");
+    st_resp_free(&x);
+    /* one floating IP per fixed IP; only where a router joins the subnet */
+    ST_ASSERT_INT_EQ(post(R.member, "/v1/floating-ips", b, NULL), 409);
+    char p2[40];
+    ST_ASSERT_INT_EQ(port(R.member, app2, p2, NULL), 201);
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\",\"port_id\":\"%s\"}", ext, p2);
+    ST_ASSERT_INT_EQ(post(R.member, "/v1/floating-ips", b, NULL), 400);
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\"}", app);
+    ST_ASSERT_INT_EQ(post(R.member, "/v1/floating-ips", b, NULL), 400);
+    /* what the floating IP relies on stays */
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces/%s", rt, sub);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, R.member, NULL), 409);
+    snprintf(path, sizeof path, "/v1/routers/%s", rt);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", path, R.member, "{\"external_gateway_info\":null}"),
+                     409);
+    snprintf(path, sizeof path, "/v1/networks/%s", ext);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", path, T.admin_token, "{\"external\":false}"), 409);
+    /* disassociate, then everything can go */
+    snprintf(path, sizeof path, "/v1/floating-ips/%s", fip);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "PATCH", path, R.member, "{\"port_id\":null}"), 200);
+    ST_ASSERT_STR_EQ(sget(x.json, "status", NULL), "DOWN");
+    CU_ASSERT(json_is_null(json_object_get(x.json, "router_id")));
+    st_resp_free(&x);
+    snprintf(path, sizeof path, "/v1/routers/%s", rt);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, R.member, NULL), 409); /* interfaces */
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces/%s", rt, sub);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, R.member, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, R.member, NULL), 404);
+    snprintf(path, sizeof path, "/v1/routers/%s", rt);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, R.member, NULL), 204);
+    /* floating IP quota, and a freed address not handed out at once */
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", R.id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"floating_ips\":2}"), 200);
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\"}", ext);
+    char f2[40];
+    ST_ASSERT_INT_EQ(post(R.member, "/v1/floating-ips", b, f2), 201);
+    ST_ASSERT_INT_EQ(post(R.member, "/v1/floating-ips", b, NULL), 409);
+    ST_ASSERT_INT_EQ(del(R.member, "floating-ips", fip), 204); /* .11 freed */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "POST", "/v1/floating-ips", R.member, b), 201);
+    ST_ASSERT_STR_EQ(sget(x.json, "floating_ip_address", NULL), "203.0.113.13");
+    st_resp_free(&x);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "GET", "/v1/quotas", R.reader, NULL), 200);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(x.json, "usage"), "floating_ips")), 2);
+    st_resp_free(&x);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "GET", "/v1/floating-ips", R.reader, NULL), 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(x.json, "floating_ips")), 2);
+    st_resp_free(&x);
+    gwt_free_tenant(&R);
+}
+
 static CU_TestInfo tests[] = {
     {"networks: CRUD, admin-only shared and external", test_network_crud_and_admin_flags},
     {"concurrent network creates get distinct VNIs", test_concurrent_creates_get_distinct_vnis},
@@ -593,6 +729,7 @@ static CU_TestInfo tests[] = {
     {"concurrent ports get distinct addresses; no immediate reuse",
      test_concurrent_ports_get_distinct_addresses},
     {"security groups, rules and the default group", test_security_groups_and_default_group},
+    {"routers and floating IPs", test_routers_and_floating_ips},
     {"network quotas hold under concurrent creates",
      test_network_quotas_hold_under_concurrent_creates},
     CU_TEST_INFO_NULL,

@@ -350,6 +350,44 @@ add("POST", "/v1/instances/{id}/interfaces", op("Attach a NIC to a stopped insta
 add("DELETE", "/v1/instances/{id}/interfaces/{port_id}", op("Detach a port from a stopped instance (a port made for the instance is deleted, the tenant's own is freed)", "tenant-write",
     [ok(204, "detached"), {"404": NF}, {"409": ERR("the instance is not stopped")}], params=[P("id"), P("port_id", "port id")]))
 
+schemas.update({
+ "Router": obj({"id": UUID, "tenant_id": UUID, "name": STR, "status": STR,
+                "external_gateway_info": nullable(obj({"network_id": UUID, "enable_snat": BOOL,
+                                                       "external_fixed_ips": {"type": "array", "items": FIXED}})),
+                "interfaces": {"type": "array", "items": obj({"port_id": UUID, "subnet_id": UUID, "ip_address": IP})},
+                "created_at": TS, "updated_at": TS}),
+ "RouterInterface": obj({"id": UUID, "tenant_id": UUID, "subnet_id": UUID, "port_id": UUID}),
+ "FloatingIp": obj({"id": UUID, "tenant_id": UUID, "floating_network_id": UUID, "floating_ip_address": IP,
+                    "port_id": nullable(UUID), "fixed_ip_address": nullable(IP),
+                    "router_id": nullable({**UUID, "description": "the tenant's router joining the port's subnet to the floating IP's network"}),
+                    "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]}, "description": STR, "created_at": TS, "updated_at": TS}),
+})
+GWINFO = nullable(obj({"network_id": UUID, "enable_snat": {"type": "boolean", "default": True}}, ["network_id"]))
+add("GET", "/v1/routers", op("The tenant's routers", "tenant-read", [ok(200, "routers", lst("routers", "Router"))]))
+add("POST", "/v1/routers", op("Create a router, with its gateway on an external network if given", "tenant-write",
+    [ok(201, "created", S("Router")), {"404": NF}], body=obj({"name": STR, "external_gateway_info": GWINFO})))
+add("GET", "/v1/routers/{id}", op("A router with its gateway and interfaces", "tenant-read", [ok(200, "the router", S("Router")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/routers/{id}", op("Rename a router, or set or clear (null) its external gateway", "tenant-write",
+    [ok(200, "updated", S("Router")), {"404": NF}, {"409": ERR("floating IPs rely on the gateway")}],
+    body=obj({"name": STR, "external_gateway_info": GWINFO}), params=[P("id")]))
+add("DELETE", "/v1/routers/{id}", op("Delete a router with no interfaces (its gateway goes with it)", "tenant-write",
+    [ok(204, "deleted"), {"404": NF}, {"409": ERR("the router has interfaces")}], params=[P("id")]))
+add("POST", "/v1/routers/{id}/interfaces", op("Join one of the tenant's subnets to the router: a port holding the subnet's gateway address", "tenant-write",
+    [ok(200, "the interface", S("RouterInterface")), {"404": NF}, {"409": ERR("the subnet's gateway address is taken")}],
+    body=obj({"subnet_id": UUID}, ["subnet_id"]), params=[P("id")]))
+add("DELETE", "/v1/routers/{id}/interfaces/{subnet_id}", op("Remove the router's interface on a subnet", "tenant-write",
+    [ok(204, "removed"), {"404": NF}, {"409": ERR("floating IPs reach ports on the subnet through this router")}],
+    params=[P("id"), P("subnet_id", "subnet id")]))
+add("GET", "/v1/floating-ips", op("The tenant's floating IPs", "tenant-read", [ok(200, "floating IPs", lst("floating_ips", "FloatingIp"))]))
+add("POST", "/v1/floating-ips", op("Take an address from an external network, optionally mapped to a port's fixed IP", "tenant-write",
+    [ok(201, "created", S("FloatingIp")), {"404": NF}, {"409": ERR("the fixed IP has a floating IP, no address is left, or quota_exceeded")}],
+    body=obj({"floating_network_id": UUID, "port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}, ["floating_network_id"])))
+add("GET", "/v1/floating-ips/{id}", op("A floating IP", "tenant-read", [ok(200, "the floating IP", S("FloatingIp")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/floating-ips/{id}", op("Map a floating IP to a port's fixed IP (a router of the tenant must join the port's subnet to the external network), or unmap it (port_id null)", "tenant-write",
+    [ok(200, "updated", S("FloatingIp")), {"404": NF}, {"409": ERR("the fixed IP has a floating IP")}],
+    body=obj({"port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}), params=[P("id")]))
+add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address returns to the pool)", "tenant-write", [ok(204, "released"), {"404": NF}], params=[P("id")]))
+
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",
   "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, /metrics, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},

@@ -49,6 +49,7 @@ typedef struct gw_config {
     int argon2_t, argon2_m_kib;
     int signin_user_limit, signin_ip_limit, signin_window_s;
     long long quota_instances, quota_vcpus, quota_memory_mib, quota_disk_gib;
+    long long quota_networks, quota_ports, quota_security_groups, quota_floating_ips;
     double cpu_overcommit;
     int node_down_after_s;
     int launch_attempts; /* hosts an instance may fail on before it goes to error */
@@ -227,6 +228,9 @@ typedef struct gw_field {
     int required, nullable;
     long long min, max;
 } gw_field;
+/* 0 when b holds only these fields, with these types; else -1 and err
+ * (pure: no database, no request). */
+int gw_fields_check(json_t *b, const gw_field *fields, char *err, size_t errlen);
 /* The body, holding only these fields with these types, as compact JSON
  * text (malloc'd) for the database; NULL after replying 400. */
 char *gw_net_body(gw_ctx *c, const gw_field *fields);

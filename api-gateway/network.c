@@ -65,24 +65,21 @@ void gw_net_done(gw_ctx *c, long long n)
         gw_fail_db(c);
 }
 
-char *gw_net_body(gw_ctx *c, const gw_field *fields)
+int gw_fields_check(json_t *b, const gw_field *fields, char *err, size_t errlen)
 {
     const char *keys[24];
     size_t k = 0;
     for (const gw_field *f = fields; f->key && k < 23; f++)
         keys[k++] = f->key;
     keys[k] = NULL;
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return NULL;
-    char err[256];
+    if (st_json_only_keys(b, keys, err, errlen) < 0)
+        return -1;
     for (const gw_field *f = fields; f->key; f++) {
         json_t *v = json_object_get(b, f->key);
-        int bad = 0;
         if (!v) {
             if (f->required) {
-                st_http_reply_error(c->req, 400, "invalid_request", "%s is required", f->key);
-                return NULL;
+                snprintf(err, errlen, "%s is required", f->key);
+                return -1;
             }
             continue;
         }
@@ -92,28 +89,40 @@ char *gw_net_body(gw_ctx *c, const gw_field *fields)
         int flag;
         const char *s;
         switch (f->kind) {
-        case 's': bad = st_json_get_str(b, f->key, 0, 0, 255, &s, err, sizeof err) < 0; break;
-        case 'b': bad = st_json_get_bool(b, f->key, 0, &flag, err, sizeof err) < 0; break;
+        case 's':
+            if (st_json_get_str(b, f->key, 0, 0, 255, &s, err, errlen) < 0)
+                return -1;
+            break;
+        case 'b':
+            if (st_json_get_bool(b, f->key, 0, &flag, err, errlen) < 0)
+                return -1;
+            break;
         case 'i':
-            bad = st_json_get_int(b, f->key, 0, f->min, f->max, &x, err, sizeof err) < 0;
+            if (st_json_get_int(b, f->key, 0, f->min, f->max, &x, err, errlen) < 0)
+                return -1;
             break;
         case 'a':
-            if (!json_is_array(v)) {
-                snprintf(err, sizeof err, "%s must be an array", f->key);
-                bad = 1;
-            }
-            break;
         case 'o':
-            if (!json_is_object(v)) {
-                snprintf(err, sizeof err, "%s must be an object", f->key);
-                bad = 1;
+            if (f->kind == 'a' ? !json_is_array(v) : !json_is_object(v)) {
+                snprintf(err, errlen, "%s must be an %s", f->key,
+                         f->kind == 'a' ? "array" : "object");
+                return -1;
             }
             break;
         }
-        if (bad) {
-            st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
-            return NULL;
-        }
+    }
+    return 0;
+}
+
+char *gw_net_body(gw_ctx *c, const gw_field *fields)
+{
+    json_t *b = st_http_json_body(c->req);
+    if (!b)
+        return NULL;
+    char err[256];
+    if (gw_fields_check(b, fields, err, sizeof err) < 0) {
+        st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
+        return NULL;
     }
     char *text = json_dumps(b, JSON_COMPACT);
     if (!text)

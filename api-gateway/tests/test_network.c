@@ -19,7 +19,8 @@ static gwt_tenant A, B;
 
 static int suite_init(void)
 {
-    gwt_start(&T, "gw_net", NULL);
+    static const char *const settings[] = {"quota.ports=60", NULL};
+    gwt_start(&T, "gw_net", settings);
     gwt_make_tenant(&T, "net-a", &A);
     gwt_make_tenant(&T, "net-b", &B);
     return 0;
@@ -574,6 +575,14 @@ static void test_network_quotas_hold_under_concurrent_creates(void)
         ok += r[i].status == 201;
     ST_ASSERT_INT_EQ(ok, 2);
     st_resp x;
+    /* a new tenant's limits come from the configuration (quota.ports=60 here) */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &x, "GET", "/v1/quotas", B.reader, NULL), 200);
+    json_t *lim = json_object_get(x.json, "limits");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "ports")), 60);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "networks")), 10);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "security_groups")), 10);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "floating_ips")), 10);
+    st_resp_free(&x);
     ST_ASSERT_INT_EQ(gwt_call(&T, &x, "GET", "/v1/quotas", Q.reader, NULL), 200);
     json_t *u = json_object_get(x.json, "usage");
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(u, "networks")), 3);

@@ -242,6 +242,13 @@ int gw_net_fail(gw_ctx *c);
 void gw_net_reply(gw_ctx *c, int status, PGresult *r, const char *what);
 /* 204 for n >= 0, else the failure's reply. */
 void gw_net_done(gw_ctx *c, long long n);
+/* One statement outside a transaction, run again (up to three times) when
+ * it failed on a deadlock or a serialisation failure: the network calls are
+ * each one statement, so running one again is safe. */
+PGresult *gw_net_query(gw_ctx *c, const char *sql, int n, const char *const *params);
+long long gw_net_exec(gw_ctx *c, const char *sql, int n, const char *const *params);
+#define gw_net_q(c, sql, ...) gw_net_query(c, sql, ST_DB_ARGS(__VA_ARGS__))
+#define gw_net_x(c, sql, ...) gw_net_exec(c, sql, ST_DB_ARGS(__VA_ARGS__))
 /* "true" when the caller is a cloud admin, as a query parameter. */
 const char *gw_net_admin(const gw_ctx *c);
 

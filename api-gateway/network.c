@@ -130,6 +130,24 @@ char *gw_net_body(gw_ctx *c, const gw_field *fields)
     return text;
 }
 
+PGresult *gw_net_query(gw_ctx *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = NULL;
+    for (int i = 0; i < 3 && !r; i++)
+        if (!(r = st_db_query(c->db, sql, n, params)) && !st_db_retryable(c->db))
+            break;
+    return r;
+}
+
+long long gw_net_exec(gw_ctx *c, const char *sql, int n, const char *const *params)
+{
+    long long k = -1;
+    for (int i = 0; i < 3 && k < 0; i++)
+        if ((k = st_db_exec(c->db, sql, n, params)) < 0 && !st_db_retryable(c->db))
+            break;
+    return k;
+}
+
 const char *gw_net_admin(const gw_ctx *c)
 {
     return c->p.cloud_admin ? "true" : "false";
@@ -148,12 +166,12 @@ static const gw_field net_fields[] = {{.key = "name", .kind = 's'},
 static void h_network_list(gw_ctx *c)
 {
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('networks', coalesce(json_agg("
-                         " iaas.network_json(n, $2) ORDER BY n.created_at, n.id),"
-                         " '[]'))::text FROM iaas.networks n"
-                         " WHERE " NET_VISIBLE,
-                         c->p.tenant_id, gw_net_admin(c)),
+                 gw_net_q(c,
+                          "SELECT json_build_object('networks', coalesce(json_agg("
+                          " iaas.network_json(n, $2) ORDER BY n.created_at, n.id),"
+                          " '[]'))::text FROM iaas.networks n"
+                          " WHERE " NET_VISIBLE,
+                          c->p.tenant_id, gw_net_admin(c)),
                  "network");
 }
 
@@ -162,10 +180,10 @@ static void h_network_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.network_json(n, $2)::text"
-                             " FROM iaas.networks n WHERE " NET_VISIBLE " AND n.id = $3",
-                             c->p.tenant_id, gw_net_admin(c), id),
+                     gw_net_q(c,
+                              "SELECT iaas.network_json(n, $2)::text"
+                              " FROM iaas.networks n WHERE " NET_VISIBLE " AND n.id = $3",
+                              c->p.tenant_id, gw_net_admin(c), id),
                      "network");
 }
 
@@ -175,10 +193,10 @@ static void h_network_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.network_json(iaas.network_create($1, $2,"
-                         " $3::jsonb, false), $2)::text",
-                         c->p.tenant_id, gw_net_admin(c), b),
+                 gw_net_q(c,
+                          "SELECT iaas.network_json(iaas.network_create($1, $2,"
+                          " $3::jsonb, false), $2)::text",
+                          c->p.tenant_id, gw_net_admin(c), b),
                  "network");
     free(b);
 }
@@ -190,10 +208,10 @@ static void h_network_update(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT iaas.network_json(iaas.network_update($1, $2,"
-                         " $3, $4::jsonb), $2)::text",
-                         c->p.tenant_id, gw_net_admin(c), id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.network_json(iaas.network_update($1, $2,"
+                          " $3, $4::jsonb), $2)::text",
+                          c->p.tenant_id, gw_net_admin(c), id, b),
                  "network");
     free(b);
 }
@@ -202,7 +220,7 @@ static void h_network_delete(gw_ctx *c)
 {
     const char *id = gw_id_param(c, "id");
     if (id)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.network_delete($1, $2)", c->p.tenant_id, id));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.network_delete($1, $2)", c->p.tenant_id, id));
 }
 
 /* ---- subnets ---- */
@@ -230,12 +248,12 @@ static void h_subnet_list(gw_ctx *c)
 {
     const char *net = st_http_query(c->req, "network_id");
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('subnets', coalesce(json_agg("
-                         " iaas.subnet_json(s) ORDER BY s.created_at, s.id),"
-                         " '[]'))::text" SUBNET_VISIBLE
-                         " AND ($2::text IS NULL OR s.network_id::text = $2)",
-                         c->p.tenant_id, net),
+                 gw_net_q(c,
+                          "SELECT json_build_object('subnets', coalesce(json_agg("
+                          " iaas.subnet_json(s) ORDER BY s.created_at, s.id),"
+                          " '[]'))::text" SUBNET_VISIBLE
+                          " AND ($2::text IS NULL OR s.network_id::text = $2)",
+                          c->p.tenant_id, net),
                  "subnet");
 }
 
@@ -244,9 +262,8 @@ static void h_subnet_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.subnet_json(s)::text" SUBNET_VISIBLE " AND s.id = $2",
-                             c->p.tenant_id, id),
+                     gw_net_q(c, "SELECT iaas.subnet_json(s)::text" SUBNET_VISIBLE " AND s.id = $2",
+                              c->p.tenant_id, id),
                      "subnet");
 }
 
@@ -256,10 +273,10 @@ static void h_subnet_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.subnet_json(iaas.subnet_create($1,"
-                         " $2::jsonb))::text",
-                         c->p.tenant_id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.subnet_json(iaas.subnet_create($1,"
+                          " $2::jsonb))::text",
+                          c->p.tenant_id, b),
                  "subnet");
     free(b);
 }
@@ -271,10 +288,10 @@ static void h_subnet_update(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT iaas.subnet_json(iaas.subnet_update($1, $2,"
-                         " $3::jsonb))::text",
-                         c->p.tenant_id, id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.subnet_json(iaas.subnet_update($1, $2,"
+                          " $3::jsonb))::text",
+                          c->p.tenant_id, id, b),
                  "subnet");
     free(b);
 }
@@ -283,7 +300,7 @@ static void h_subnet_delete(gw_ctx *c)
 {
     const char *id = gw_id_param(c, "id");
     if (id)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.subnet_delete($1, $2)", c->p.tenant_id, id));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.subnet_delete($1, $2)", c->p.tenant_id, id));
 }
 
 void gw_network_routes(gw *g)

@@ -31,13 +31,13 @@ static void h_port_list(gw_ctx *c)
     const char *net = st_http_query(c->req, "network_id");
     const char *inst = st_http_query(c->req, "instance_id");
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('ports', coalesce(json_agg("
-                         " iaas.port_json(p) ORDER BY p.created_at, p.id),"
-                         " '[]'))::text FROM iaas.ports p WHERE p.tenant_id = $1"
-                         " AND ($2::text IS NULL OR p.network_id::text = $2)"
-                         " AND ($3::text IS NULL OR p.instance_id::text = $3)",
-                         c->p.tenant_id, net, inst),
+                 gw_net_q(c,
+                          "SELECT json_build_object('ports', coalesce(json_agg("
+                          " iaas.port_json(p) ORDER BY p.created_at, p.id),"
+                          " '[]'))::text FROM iaas.ports p WHERE p.tenant_id = $1"
+                          " AND ($2::text IS NULL OR p.network_id::text = $2)"
+                          " AND ($3::text IS NULL OR p.instance_id::text = $3)",
+                          c->p.tenant_id, net, inst),
                  "port");
 }
 
@@ -46,10 +46,10 @@ static void h_port_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.port_json(p)::text FROM iaas.ports p"
-                             " WHERE p.tenant_id = $1 AND p.id = $2",
-                             c->p.tenant_id, id),
+                     gw_net_q(c,
+                              "SELECT iaas.port_json(p)::text FROM iaas.ports p"
+                              " WHERE p.tenant_id = $1 AND p.id = $2",
+                              c->p.tenant_id, id),
                      "port");
 }
 
@@ -59,10 +59,10 @@ static void h_port_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('port', iaas.port_create($1, $2::jsonb,"
-                         " '', NULL))::text",
-                         c->p.tenant_id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('port', iaas.port_create($1, $2::jsonb,"
+                          " '', NULL))::text",
+                          c->p.tenant_id, b),
                  "port");
     free(b);
 }
@@ -74,10 +74,10 @@ static void h_port_update(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('port', iaas.port_update($1, $2,"
-                         " $3::jsonb))::text",
-                         c->p.tenant_id, id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('port', iaas.port_update($1, $2,"
+                          " $3::jsonb))::text",
+                          c->p.tenant_id, id, b),
                  "port");
     free(b);
 }
@@ -86,7 +86,7 @@ static void h_port_delete(gw_ctx *c)
 {
     const char *id = gw_id_param(c, "id");
     if (id)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.port_delete($1, $2)", c->p.tenant_id, id));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.port_delete($1, $2)", c->p.tenant_id, id));
 }
 
 int gw_instance_nics(gw_ctx *c, const char *id, const gw_create_req *q)
@@ -115,13 +115,13 @@ static void h_nic_list(gw_ctx *c)
     if (!id)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('interfaces', (SELECT coalesce(json_agg("
-                         " iaas.port_json(p) ORDER BY p.bound_at, p.id), '[]')"
-                         " FROM iaas.ports p WHERE p.instance_id = i.id))::text"
-                         " FROM iaas.instances i WHERE i.id = $2 AND i.tenant_id = $1"
-                         " AND i.state <> 'deleted'",
-                         c->p.tenant_id, id),
+                 gw_net_q(c,
+                          "SELECT json_build_object('interfaces', (SELECT coalesce(json_agg("
+                          " iaas.port_json(p) ORDER BY p.bound_at, p.id), '[]')"
+                          " FROM iaas.ports p WHERE p.instance_id = i.id))::text"
+                          " FROM iaas.instances i WHERE i.id = $2 AND i.tenant_id = $1"
+                          " AND i.state <> 'deleted'",
+                          c->p.tenant_id, id),
                  "instance");
 }
 
@@ -132,9 +132,9 @@ static void h_nic_attach(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('port', iaas.instance_attach($1, $2, $3::jsonb))::text",
-                         c->p.tenant_id, id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('port', iaas.instance_attach($1, $2, $3::jsonb))::text",
+                          c->p.tenant_id, id, b),
                  "port");
     free(b);
 }
@@ -144,8 +144,8 @@ static void h_nic_detach(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     const char *port = id ? gw_id_param(c, "port_id") : NULL;
     if (port)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.instance_detach($1, $2, $3)", c->p.tenant_id,
-                               id, port));
+        gw_net_done(
+            c, gw_net_x(c, "SELECT iaas.instance_detach($1, $2, $3)", c->p.tenant_id, id, port));
 }
 
 void gw_port_routes(gw *g)

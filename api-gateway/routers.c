@@ -32,11 +32,11 @@ static const gw_field fip_update_fields[] = {{.key = "port_id", .kind = 's', .nu
 static void h_router_list(gw_ctx *c)
 {
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('routers', coalesce(json_agg("
-                         " iaas.router_json(r) ORDER BY r.created_at, r.id), '[]'))::text"
-                         " FROM iaas.routers r WHERE r.tenant_id = $1",
-                         c->p.tenant_id),
+                 gw_net_q(c,
+                          "SELECT json_build_object('routers', coalesce(json_agg("
+                          " iaas.router_json(r) ORDER BY r.created_at, r.id), '[]'))::text"
+                          " FROM iaas.routers r WHERE r.tenant_id = $1",
+                          c->p.tenant_id),
                  "router");
 }
 
@@ -45,10 +45,10 @@ static void h_router_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.router_json(r)::text FROM iaas.routers r"
-                             " WHERE r.tenant_id = $1 AND r.id = $2",
-                             c->p.tenant_id, id),
+                     gw_net_q(c,
+                              "SELECT iaas.router_json(r)::text FROM iaas.routers r"
+                              " WHERE r.tenant_id = $1 AND r.id = $2",
+                              c->p.tenant_id, id),
                      "router");
 }
 
@@ -58,9 +58,8 @@ static void h_router_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('router', iaas.router_create($1, $2::jsonb))::text",
-                         c->p.tenant_id, b),
+                 gw_net_q(c, "SELECT iaas.show('router', iaas.router_create($1, $2::jsonb))::text",
+                          c->p.tenant_id, b),
                  "router");
     free(b);
 }
@@ -72,9 +71,9 @@ static void h_router_update(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('router', iaas.router_update($1, $2, $3::jsonb))::text",
-                         c->p.tenant_id, id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('router', iaas.router_update($1, $2, $3::jsonb))::text",
+                          c->p.tenant_id, id, b),
                  "router");
     free(b);
 }
@@ -83,7 +82,7 @@ static void h_router_delete(gw_ctx *c)
 {
     const char *id = gw_id_param(c, "id");
     if (id)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.router_delete($1, $2)", c->p.tenant_id, id));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.router_delete($1, $2)", c->p.tenant_id, id));
 }
 
 static void h_iface_add(gw_ctx *c)
@@ -93,8 +92,8 @@ static void h_iface_add(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db, "SELECT iaas.router_add_interface($1, $2, $3::jsonb)::text",
-                         c->p.tenant_id, id, b),
+                 gw_net_q(c, "SELECT iaas.router_add_interface($1, $2, $3::jsonb)::text",
+                          c->p.tenant_id, id, b),
                  "router");
     free(b);
 }
@@ -104,18 +103,18 @@ static void h_iface_remove(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     const char *subnet = id ? gw_id_param(c, "subnet_id") : NULL;
     if (subnet)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.router_remove_interface($1, $2, $3)",
-                               c->p.tenant_id, id, subnet));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.router_remove_interface($1, $2, $3)",
+                                c->p.tenant_id, id, subnet));
 }
 
 static void h_fip_list(gw_ctx *c)
 {
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('floating_ips', coalesce(json_agg("
-                         " iaas.fip_json(f) ORDER BY f.created_at, f.id), '[]'))::text"
-                         " FROM iaas.floating_ips f WHERE f.tenant_id = $1",
-                         c->p.tenant_id),
+                 gw_net_q(c,
+                          "SELECT json_build_object('floating_ips', coalesce(json_agg("
+                          " iaas.fip_json(f) ORDER BY f.created_at, f.id), '[]'))::text"
+                          " FROM iaas.floating_ips f WHERE f.tenant_id = $1",
+                          c->p.tenant_id),
                  "floating IP");
 }
 
@@ -124,10 +123,10 @@ static void h_fip_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.fip_json(f)::text FROM iaas.floating_ips f"
-                             " WHERE f.tenant_id = $1 AND f.id = $2",
-                             c->p.tenant_id, id),
+                     gw_net_q(c,
+                              "SELECT iaas.fip_json(f)::text FROM iaas.floating_ips f"
+                              " WHERE f.tenant_id = $1 AND f.id = $2",
+                              c->p.tenant_id, id),
                      "floating IP");
 }
 
@@ -137,9 +136,9 @@ static void h_fip_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('floating_ip', iaas.fip_create($1, $2::jsonb))::text",
-                         c->p.tenant_id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('floating_ip', iaas.fip_create($1, $2::jsonb))::text",
+                          c->p.tenant_id, b),
                  "floating IP");
     free(b);
 }
@@ -152,8 +151,8 @@ static void h_fip_update(gw_ctx *c)
         return;
     gw_net_reply(
         c, 200,
-        st_db_q(c->db, "SELECT iaas.show('floating_ip', iaas.fip_update($1, $2, $3::jsonb))::text",
-                c->p.tenant_id, id, b),
+        gw_net_q(c, "SELECT iaas.show('floating_ip', iaas.fip_update($1, $2, $3::jsonb))::text",
+                 c->p.tenant_id, id, b),
         "floating IP");
     free(b);
 }
@@ -162,7 +161,7 @@ static void h_fip_delete(gw_ctx *c)
 {
     const char *id = gw_id_param(c, "id");
     if (id)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.fip_delete($1, $2)", c->p.tenant_id, id));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.fip_delete($1, $2)", c->p.tenant_id, id));
 }
 
 void gw_router_routes(gw *g)

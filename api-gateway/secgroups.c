@@ -34,19 +34,19 @@ static const gw_field rule_fields[] = {
 
 static void h_sg_list(gw_ctx *c)
 {
-    PGresult *d = st_db_q(c->db, "SELECT iaas.sg_default($1)", c->p.tenant_id);
+    PGresult *d = gw_net_q(c, "SELECT iaas.sg_default($1)", c->p.tenant_id);
     if (!d) {
         gw_net_reply(c, 200, NULL, "security group");
         return;
     }
     PQclear(d);
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('security_groups',"
-                         " coalesce(json_agg(iaas.sg_json(g) ORDER BY"
-                         " g.created_at, g.id), '[]'))::text"
-                         " FROM iaas.security_groups g WHERE g.tenant_id = $1",
-                         c->p.tenant_id),
+                 gw_net_q(c,
+                          "SELECT json_build_object('security_groups',"
+                          " coalesce(json_agg(iaas.sg_json(g) ORDER BY"
+                          " g.created_at, g.id), '[]'))::text"
+                          " FROM iaas.security_groups g WHERE g.tenant_id = $1",
+                          c->p.tenant_id),
                  "security group");
 }
 
@@ -55,11 +55,11 @@ static void h_sg_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.sg_json(g)::text"
-                             " FROM iaas.security_groups g"
-                             " WHERE g.tenant_id = $1 AND g.id = $2",
-                             c->p.tenant_id, id),
+                     gw_net_q(c,
+                              "SELECT iaas.sg_json(g)::text"
+                              " FROM iaas.security_groups g"
+                              " WHERE g.tenant_id = $1 AND g.id = $2",
+                              c->p.tenant_id, id),
                      "security group");
 }
 
@@ -69,10 +69,10 @@ static void h_sg_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('security_group',"
-                         " iaas.sg_create($1, $2::jsonb))::text",
-                         c->p.tenant_id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('security_group',"
+                          " iaas.sg_create($1, $2::jsonb))::text",
+                          c->p.tenant_id, b),
                  "security group");
     free(b);
 }
@@ -84,10 +84,10 @@ static void h_sg_update(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT iaas.show('security_group',"
-                         " iaas.sg_update($1, $2, $3::jsonb))::text",
-                         c->p.tenant_id, id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.show('security_group',"
+                          " iaas.sg_update($1, $2, $3::jsonb))::text",
+                          c->p.tenant_id, id, b),
                  "security group");
     free(b);
 }
@@ -96,20 +96,20 @@ static void h_sg_delete(gw_ctx *c)
 {
     const char *id = gw_id_param(c, "id");
     if (id)
-        gw_net_done(c, st_db_x(c->db, "SELECT iaas.sg_delete($1, $2)", c->p.tenant_id, id));
+        gw_net_done(c, gw_net_x(c, "SELECT iaas.sg_delete($1, $2)", c->p.tenant_id, id));
 }
 
 static void h_rule_list(gw_ctx *c)
 {
     const char *g = st_http_query(c->req, "security_group_id");
     gw_net_reply(c, 200,
-                 st_db_q(c->db,
-                         "SELECT json_build_object('security_group_rules',"
-                         " coalesce(json_agg(iaas.sg_rule_json(r) ORDER BY"
-                         " r.created_at, r.id), '[]'))::text"
-                         " FROM iaas.security_group_rules r WHERE r.tenant_id = $1"
-                         " AND ($2::text IS NULL OR r.group_id::text = $2)",
-                         c->p.tenant_id, g),
+                 gw_net_q(c,
+                          "SELECT json_build_object('security_group_rules',"
+                          " coalesce(json_agg(iaas.sg_rule_json(r) ORDER BY"
+                          " r.created_at, r.id), '[]'))::text"
+                          " FROM iaas.security_group_rules r WHERE r.tenant_id = $1"
+                          " AND ($2::text IS NULL OR r.group_id::text = $2)",
+                          c->p.tenant_id, g),
                  "security group rule");
 }
 
@@ -118,11 +118,11 @@ static void h_rule_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (id)
         gw_net_reply(c, 200,
-                     st_db_q(c->db,
-                             "SELECT iaas.sg_rule_json(r)::text"
-                             " FROM iaas.security_group_rules r"
-                             " WHERE r.tenant_id = $1 AND r.id = $2",
-                             c->p.tenant_id, id),
+                     gw_net_q(c,
+                              "SELECT iaas.sg_rule_json(r)::text"
+                              " FROM iaas.security_group_rules r"
+                              " WHERE r.tenant_id = $1 AND r.id = $2",
+                              c->p.tenant_id, id),
                      "security group rule");
 }
 
@@ -132,10 +132,10 @@ static void h_rule_create(gw_ctx *c)
     if (!b)
         return;
     gw_net_reply(c, 201,
-                 st_db_q(c->db,
-                         "SELECT iaas.sg_rule_json(iaas.sg_rule_create($1,"
-                         " $2::jsonb))::text",
-                         c->p.tenant_id, b),
+                 gw_net_q(c,
+                          "SELECT iaas.sg_rule_json(iaas.sg_rule_create($1,"
+                          " $2::jsonb))::text",
+                          c->p.tenant_id, b),
                  "security group rule");
     free(b);
 }
@@ -145,10 +145,10 @@ static void h_rule_delete(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    long long n = st_db_x(c->db,
-                          "DELETE FROM iaas.security_group_rules"
-                          " WHERE tenant_id = $1 AND id = $2",
-                          c->p.tenant_id, id);
+    long long n = gw_net_x(c,
+                           "DELETE FROM iaas.security_group_rules"
+                           " WHERE tenant_id = $1 AND id = $2",
+                           c->p.tenant_id, id);
     if (n == 0)
         st_http_reply_error(c->req, 404, "not_found", "no such security group rule");
     else

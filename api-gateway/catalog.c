@@ -221,12 +221,23 @@ static void h_keypair_delete(gw_ctx *c)
 
 /* ---- Quotas ---- */
 
+/* Network usage counts the tenant's own ports, not those a router or a
+ * floating IP holds (migrations/0012, iaas.quota_check). */
 #define QUOTA_JSON                                                                             \
     "SELECT json_build_object('tenant_id', q.tenant_id,"                                       \
     " 'limits', json_build_object('instances', q.instances, 'vcpus', q.vcpus,"                 \
-    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib),"                                   \
+    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib, 'networks', q.networks,"            \
+    "  'ports', q.ports, 'security_groups', q.security_groups,"                                \
+    "  'floating_ips', q.floating_ips),"                                                       \
     " 'usage', json_build_object('instances', count(i.id), 'vcpus', coalesce(sum(i.vcpus), 0),"\
-    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0))"\
+    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0),"\
+    "  'networks', (SELECT count(*) FROM iaas.networks WHERE tenant_id = q.tenant_id),"        \
+    "  'ports', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"                \
+    "   AND device_owner NOT LIKE 'network:%'),"                                               \
+    "  'security_groups', (SELECT count(*) FROM iaas.security_groups"                          \
+    "   WHERE tenant_id = q.tenant_id),"                                                       \
+    "  'floating_ips', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"         \
+    "   AND device_owner = 'network:floatingip'))"                                             \
     ")::text FROM iaas.quotas q LEFT JOIN iaas.instances i"                                    \
     " ON i.tenant_id = q.tenant_id AND i.state <> 'deleted'"                                   \
     " WHERE q.tenant_id = $1 GROUP BY q.tenant_id"
@@ -253,30 +264,40 @@ static void h_quota_show(gw_ctx *c)
 
 static void h_quota_set(gw_ctx *c)
 {
-    static const char *const keys[] = {"instances", "vcpus", "memory_mib", "disk_gib", NULL};
+    static const char *const keys[] = {"instances", "vcpus", "memory_mib", "disk_gib",
+                                       "networks", "ports", "security_groups", "floating_ips",
+                                       NULL};
+    enum { N = 8 };
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    long long v[4] = {-1, -1, -1, -1};
-    char err[256], s[4][24];
-    for (int i = 0; i < 4; i++) {
+    long long v[N];
+    char err[256], s[N][24];
+    for (int i = 0; i < N; i++) {
+        v[i] = -1;
         if (gw_check(c, st_json_get_int(b, keys[i], 0, 0, 1LL << 40, &v[i], err, sizeof err),
                      err) < 0)
             return;
         snprintf(s[i], sizeof s[i], "%lld", v[i]);
     }
     /* Lowering a limit below current usage is allowed (nothing is killed);
-     * it only blocks new instances until usage falls under it. */
+     * it only blocks new objects until usage falls under it. */
     long long n = st_db_x(c->db,
                           "UPDATE iaas.quotas SET"
                           " instances = CASE WHEN $2::bigint < 0 THEN instances ELSE $2 END,"
                           " vcpus = CASE WHEN $3::bigint < 0 THEN vcpus ELSE $3 END,"
                           " memory_mib = CASE WHEN $4::bigint < 0 THEN memory_mib ELSE $4 END,"
-                          " disk_gib = CASE WHEN $5::bigint < 0 THEN disk_gib ELSE $5 END"
-                          " WHERE tenant_id = $1", id, s[0], s[1], s[2], s[3]);
+                          " disk_gib = CASE WHEN $5::bigint < 0 THEN disk_gib ELSE $5 END,"
+                          " networks = CASE WHEN $6::bigint < 0 THEN networks ELSE $6 END,"
+                          " ports = CASE WHEN $7::bigint < 0 THEN ports ELSE $7 END,"
+                          " security_groups = CASE WHEN $8::bigint < 0 THEN security_groups"
+                          "  ELSE $8 END,"
+                          " floating_ips = CASE WHEN $9::bigint < 0 THEN floating_ips ELSE $9 END"
+                          " WHERE tenant_id = $1", id, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
+                          s[7]);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)

@@ -49,6 +49,7 @@ typedef struct gw_config {
     int argon2_t, argon2_m_kib;
     int signin_user_limit, signin_ip_limit, signin_window_s;
     long long quota_instances, quota_vcpus, quota_memory_mib, quota_disk_gib;
+    long long quota_networks, quota_ports, quota_security_groups, quota_floating_ips;
     double cpu_overcommit;
     int node_down_after_s;
     int launch_attempts; /* hosts an instance may fail on before it goes to error */
@@ -186,6 +187,7 @@ struct st_jw;
 void gw_instance_write(const gw *g, struct st_jw *w, const PGresult *r, int row);
 typedef struct gw_create_req {
     const char *name, *flavor, *image, *keypair, *user_data, *server_group, *idem;
+    json_t *networks, *ports; /* borrowed from the body; NULL when absent */
     char sha[65]; /* of the canonical body, for idempotent replays */
     /* filled from the image service before the transaction */
     char image_id[40];
@@ -214,6 +216,54 @@ void gw_server_group_routes(gw *g);
 /* nodes.c */
 void gw_node_routes(gw *g);
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen);
+
+/* network.c: networks and subnets, and what the network files share. */
+void gw_network_routes(gw *g);
+/* One field of a request body: its key, kind ('s' string of at most 255,
+ * 'b' bool, 'i' integer in [min, max], 'a' array, 'o' object), whether it
+ * is required and whether null is allowed. Lists end with {0}. */
+typedef struct gw_field {
+    const char *key;
+    char kind;
+    int required, nullable;
+    long long min, max;
+} gw_field;
+/* 0 when b holds only these fields, with these types; else -1 and err
+ * (pure: no database, no request). */
+int gw_fields_check(json_t *b, const gw_field *fields, char *err, size_t errlen);
+/* The body, holding only these fields with these types, as compact JSON
+ * text (malloc'd) for the database; NULL after replying 400. */
+char *gw_net_body(gw_ctx *c, const gw_field *fields);
+/* Replies for a database refusal (SX400/403/404/409, SXQ09) with its
+ * message; 0 when the failure is none of those (nothing sent). */
+int gw_net_fail(gw_ctx *c);
+/* Replies with r's JSON text (404 "no such <what>" for no row), or for a
+ * failed query (r NULL); clears r. */
+void gw_net_reply(gw_ctx *c, int status, PGresult *r, const char *what);
+/* 204 for n >= 0, else the failure's reply. */
+void gw_net_done(gw_ctx *c, long long n);
+/* One statement outside a transaction, run again (up to three times) when
+ * it failed on a deadlock or a serialisation failure: the network calls are
+ * each one statement, so running one again is safe. */
+PGresult *gw_net_query(gw_ctx *c, const char *sql, int n, const char *const *params);
+long long gw_net_exec(gw_ctx *c, const char *sql, int n, const char *const *params);
+#define gw_net_q(c, sql, ...) gw_net_query(c, sql, ST_DB_ARGS(__VA_ARGS__))
+#define gw_net_x(c, sql, ...) gw_net_exec(c, sql, ST_DB_ARGS(__VA_ARGS__))
+/* "true" when the caller is a cloud admin, as a query parameter. */
+const char *gw_net_admin(const gw_ctx *c);
+
+/* ports.c */
+void gw_port_routes(gw *g);
+/* Gives new instance `id` its NICs (q->networks, q->ports; none: a port on
+ * the tenant's default network) inside the caller's transaction. 0 done,
+ * 1 refused (replied), -1 database error (not replied). */
+int gw_instance_nics(gw_ctx *c, const char *id, const gw_create_req *q);
+
+/* secgroups.c */
+void gw_secgroup_routes(gw *g);
+
+/* routers.c: routers and floating IPs */
+void gw_router_routes(gw *g);
 
 /* billing_proxy.c */
 void gw_billing_routes(gw *g);

@@ -23,17 +23,20 @@
 
 int gw_tenant_create(gw *g, st_db *db, const char *name, const char *description, char id[40])
 {
-    char q[4][24];
-    snprintf(q[0], sizeof q[0], "%lld", g->c.quota_instances);
-    snprintf(q[1], sizeof q[1], "%lld", g->c.quota_vcpus);
-    snprintf(q[2], sizeof q[2], "%lld", g->c.quota_memory_mib);
-    snprintf(q[3], sizeof q[3], "%lld", g->c.quota_disk_gib);
+    const long long v[8] = {g->c.quota_instances, g->c.quota_vcpus, g->c.quota_memory_mib,
+                            g->c.quota_disk_gib, g->c.quota_networks, g->c.quota_ports,
+                            g->c.quota_security_groups, g->c.quota_floating_ips};
+    char q[8][24];
+    for (int i = 0; i < 8; i++)
+        snprintf(q[i], sizeof q[i], "%lld", v[i]);
     st_uuid_v4(id);
     if (st_db_begin(db) < 0 ||
         st_db_x(db, "INSERT INTO iaas.tenants (id, name, description) VALUES ($1, $2, $3)", id,
                 name, description ? description : "") < 0 ||
-        st_db_x(db, "INSERT INTO iaas.quotas (tenant_id, instances, vcpus, memory_mib, disk_gib)"
-                    " VALUES ($1, $2, $3, $4, $5)", id, q[0], q[1], q[2], q[3]) < 0 ||
+        st_db_x(db, "INSERT INTO iaas.quotas (tenant_id, instances, vcpus, memory_mib, disk_gib,"
+                    " networks, ports, security_groups, floating_ips)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                id, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]) < 0 ||
         st_db_commit(db) < 0) {
         st_db_rollback(db);
         return -1;

@@ -316,6 +316,11 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
                             "instance names are letters, digits, '.', '_' and '-'");
         return DONE;
     }
+    rc = gw_instance_nics(c, id, q);
+    if (rc < 0)
+        return fail(c);
+    if (rc > 0)
+        return DONE;
     if (st_db_commit(c->db) < 0)
         return fail(c);
     st_log_fields(ST_LOG_INFO, "instance.create",
@@ -329,7 +334,7 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
 int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err, size_t errlen)
 {
     static const char *const keys[] = {"name", "flavor", "image", "keypair", "user_data",
-                                       "server_group", NULL};
+                                       "server_group", "networks", "ports", NULL};
     memset(q, 0, sizeof *q);
     if (st_json_only_keys(b, keys, err, errlen) < 0 ||
         st_json_get_str(b, "name", 1, 1, 63, &q->name, err, errlen) < 0 ||
@@ -339,6 +344,18 @@ int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err,
         st_json_get_str(b, "user_data", 0, 0, USER_DATA_MAX, &q->user_data, err, errlen) < 0 ||
         st_json_get_str(b, "server_group", 0, 1, 64, &q->server_group, err, errlen) < 0)
         return -1;
+    q->networks = json_object_get(b, "networks");
+    q->ports = json_object_get(b, "ports");
+    if (q->networks && !json_is_array(q->networks) &&
+        !(json_is_string(q->networks) && !strcmp(json_string_value(q->networks), "none"))) {
+        snprintf(err, errlen, "networks must be an array of {\"network_id\", \"fixed_ip\"?} or"
+                              " {\"port_id\"}, or \"none\"");
+        return -1;
+    }
+    if (q->ports && !json_is_array(q->ports)) {
+        snprintf(err, errlen, "ports must be an array of port ids");
+        return -1;
+    }
     if (q->user_data && !valid_base64(q->user_data)) {
         snprintf(err, errlen, "user_data must be base64");
         return -1;

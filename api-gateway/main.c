@@ -36,6 +36,10 @@ static const st_config_key keys[] = {
     {"quota.vcpus", "20", "default vCPUs per tenant"},
     {"quota.memory_mib", "51200", "default memory per tenant, MiB"},
     {"quota.disk_gib", "1000", "default disk per tenant, GiB"},
+    {"quota.networks", "10", "default networks per tenant"},
+    {"quota.ports", "50", "default ports per tenant (routers' and floating IPs' not counted)"},
+    {"quota.security_groups", "10", "default security groups per tenant"},
+    {"quota.floating_ips", "10", "default floating IPs per tenant"},
     {"sched.cpu_overcommit", "4.0", "vCPUs placed per physical CPU"},
     {"nodes.down_after", "30", "seconds without a heartbeat before a node is down"},
     {"sched.launch_attempts", "3", "hosts an instance may fail to launch on before error"},
@@ -62,6 +66,10 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .quota_vcpus = st_config_int(cfg, "quota.vcpus"),
         .quota_memory_mib = st_config_int(cfg, "quota.memory_mib"),
         .quota_disk_gib = st_config_int(cfg, "quota.disk_gib"),
+        .quota_networks = st_config_int(cfg, "quota.networks"),
+        .quota_ports = st_config_int(cfg, "quota.ports"),
+        .quota_security_groups = st_config_int(cfg, "quota.security_groups"),
+        .quota_floating_ips = st_config_int(cfg, "quota.floating_ips"),
         .cpu_overcommit = strtod(st_config_str(cfg, "sched.cpu_overcommit"), NULL),
         .node_down_after_s = (int)st_config_int(cfg, "nodes.down_after"),
         .launch_attempts = (int)st_config_int(cfg, "sched.launch_attempts"),
@@ -85,6 +93,10 @@ static int register_routes(gw *g)
     gw_instance_routes(g);
     gw_node_routes(g);
     gw_server_group_routes(g);
+    gw_network_routes(g);
+    gw_port_routes(g);
+    gw_secgroup_routes(g);
+    gw_router_routes(g);
     gw_billing_routes(g);
     gw_openapi_routes(g);
     gw_dashboard_routes(g);

@@ -20,6 +20,7 @@
 #include "stratus/log.h"
 #include "stratus/uuid.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t
     " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"     \
     "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0)),"                         \
     " 'empty', coalesce(u.n, 0) = 0,"                                                          \
+    " 'tunnel_ip', host(n.tunnel_ip),"                                                         \
     " 'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))"
 #define NODE_FROM                                                                              \
     " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                  \
@@ -123,14 +125,34 @@ static void h_node_show(gw_ctx *c)
         node_reply(c, 200, id);
 }
 
+/* An IPv4 address for a node's tunnel (its VXLAN underlay address). */
+static int tunnel_ip_check(gw_ctx *c, const char *ip)
+{
+    struct in_addr a;
+    if (ip && inet_pton(AF_INET, ip, &a) != 1) {
+        st_http_reply_error(c->req, 400, "invalid_request", "tunnel_ip must be an IPv4 address");
+        return -1;
+    }
+    return 0;
+}
+
 static void h_node_update(gw_ctx *c)
 {
-    int disabled = 0;
-    const char *id = gw_id_and_flag(c, "disabled", &disabled);
-    if (!id)
+    static const char *const keys[] = {"disabled", "tunnel_ip", NULL};
+    const char *id = gw_id_param(c, "id");
+    json_t *b = id ? gw_body(c, keys) : NULL;
+    if (!b)
         return;
-    long long n = st_db_x(c->db, "UPDATE iaas.nodes SET disabled = $2 WHERE id = $1", id,
-                          disabled ? "true" : "false");
+    int disabled = -1;
+    const char *tip = NULL;
+    char err[256];
+    if (gw_check(c, st_json_get_bool(b, "disabled", 0, &disabled, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
+        tunnel_ip_check(c, tip) < 0)
+        return;
+    long long n = st_db_x(c->db, "UPDATE iaas.nodes SET disabled = coalesce($2::boolean, disabled),"
+                                 " tunnel_ip = coalesce($3::inet, tunnel_ip) WHERE id = $1", id,
+                          disabled < 0 ? NULL : disabled ? "true" : "false", tip);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
@@ -168,17 +190,20 @@ static void h_node_delete(gw_ctx *c)
 
 static void h_heartbeat(gw_ctx *c)
 {
-    static const char *const keys[] = {"hostname", "agent_version", "capacity", NULL};
+    static const char *const keys[] = {"hostname", "agent_version", "capacity", "tunnel_ip",
+                                       NULL};
     static const char *const cap_keys[] = {"vcpus", "memory_mib", "disk_gib", NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *host = "", *ver = "";
+    const char *host = "", *ver = "", *tip = NULL;
     long long v = 0, m = 0, d = 0;
     char err[256];
     json_t *cap = json_object_get(b, "capacity");
     if (gw_check(c, st_json_get_str(b, "hostname", 0, 0, 255, &host, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
+        tunnel_ip_check(c, tip) < 0)
         return;
     if (!json_is_object(cap)) {
         st_http_reply_error(c->req, 400, "invalid_request", "capacity must be an object");
@@ -202,13 +227,14 @@ static void h_heartbeat(gw_ctx *c)
     if (st_db_x(c->db, "WITH prev AS (SELECT id, last_heartbeat FROM iaas.nodes"
                        "  WHERE id = $1 FOR UPDATE),"
                        " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
-                       "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now()"
+                       "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now(),"
+                       "  tunnel_ip = coalesce($8::inet, n.tunnel_ip)"
                        "  FROM prev WHERE n.id = prev.id RETURNING prev.last_heartbeat IS NULL"
                        "  OR prev.last_heartbeat < now() - ($7::int - 1) * interval '1 second'"
                        "  AS revived)"
                        " UPDATE iaas.host_status_epoch SET epoch = epoch + 1"
                        " WHERE (SELECT revived FROM beat)",
-                c->p.node_id, host, ver, vs, ms, ds, down) < 0) {
+                c->p.node_id, host, ver, vs, ms, ds, down, tip) < 0) {
         gw_fail_db(c);
         return;
     }
@@ -232,7 +258,10 @@ static void h_node_instances(gw_ctx *c)
                           "  'reboot_seq', i.reboot_seq, 'flavor', f.name, 'vcpus', i.vcpus,"
                           "  'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,"
                           "  'image_id', i.image_id, 'user_data', i.user_data,"
-                          "  'ssh_public_key', k.public_key) ORDER BY i.created_at), '[]'))::text"
+                          "  'ssh_public_key', k.public_key,"
+                          "  'ports', iaas.node_ports_json(i.id)) ORDER BY i.created_at), '[]'),"
+                          " 'networks', iaas.node_networks_json($1),"
+                          " 'security_groups', iaas.node_groups_json($1))::text"
                           " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
                           " JOIN iaas.flavors f ON f.id = i.flavor_id"
                           " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",

@@ -22,6 +22,8 @@ static char *node;
 static char flavor[40], image[40];
 static char a_instance[40], a_keypair[40], a_image[40], a_apikey[40], a_group[40];
 static char a_invoice[40];
+static char a_network[40], a_subnet[40], a_port[40], a_sg[40], a_rule[40];
+static char a_router[40], a_fip[40];
 static char a_apikey_secret[128];
 
 static const char *KEY =
@@ -59,6 +61,57 @@ static int suite_init(void)
              "{\"name\":\"a-group\",\"policy\":\"anti-affinity\"}");
     id_of(&r, a_group);
     st_resp_free(&r);
+    /* networking: one of each */
+    gwt_call(&T, &r, "POST", "/v1/networks", A.member, "{\"name\":\"a-net\"}");
+    id_of(&r, a_network);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s}", "network_id", a_network, "cidr", "10.0.0.0/24");
+    gwt_call(&T, &r, "POST", "/v1/subnets", A.member, b);
+    id_of(&r, a_subnet);
+    st_resp_free(&r);
+    free(b);
+    gwt_call(&T, &r, "POST", "/v1/security-groups", A.member, "{\"name\":\"a-sg\"}");
+    id_of(&r, a_sg);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s, s:s}", "security_group_id", a_sg, "direction", "ingress",
+                 "protocol", "tcp");
+    gwt_call(&T, &r, "POST", "/v1/security-group-rules", A.member, b);
+    id_of(&r, a_rule);
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s}", "network_id", a_network);
+    gwt_call(&T, &r, "POST", "/v1/ports", A.member, b);
+    id_of(&r, a_port);
+    st_resp_free(&r);
+    free(b);
+    /* a router from A's subnet to the cloud's external network, a floating IP */
+    char ext[40];
+    gwt_call(&T, &r, "POST", "/v1/networks", T.admin_token, "{\"name\":\"ext\",\"external\":true}");
+    id_of(&r, ext);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s}", "network_id", ext, "cidr", "198.51.100.0/24");
+    gwt_call(&T, &r, "POST", "/v1/subnets", T.admin_token, b);
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s, s:{s:s}}", "name", "a-router", "external_gateway_info", "network_id", ext);
+    gwt_call(&T, &r, "POST", "/v1/routers", A.member, b);
+    id_of(&r, a_router);
+    st_resp_free(&r);
+    free(b);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces", a_router);
+    b = st_jsonf("{s:s}", "subnet_id", a_subnet);
+    gwt_call(&T, &r, "POST", path, A.member, b);
+    st_resp_free(&r);
+    free(b);
+    b = st_jsonf("{s:s, s:s}", "floating_network_id", ext, "port_id", a_port);
+    gwt_call(&T, &r, "POST", "/v1/floating-ips", A.member, b);
+    id_of(&r, a_fip);
+    st_resp_free(&r);
+    free(b);
+    if (!a_network[0] || !a_subnet[0] || !a_sg[0] || !a_rule[0] || !a_port[0] || !a_router[0] ||
+        !a_fip[0])
+        return -1;
     if (gwt_create_instance(&T, A.member, "a-vm", "m1.small", image, NULL, a_instance) != 202)
         return -1;
     gwt_report(&T, node, a_instance, "active", gwt_instance_generation(&T, NULL, a_instance));
@@ -88,6 +141,7 @@ typedef struct route_case {
     const char *prefix;
     const char *id;
     const char *body;
+    const char *sub; /* for a second path parameter; default: A's member */
 } route_case;
 
 static const route_case *case_for(const char *method, const char *path)
@@ -95,9 +149,41 @@ static const route_case *case_for(const char *method, const char *path)
     static route_case c;
     c = (route_case){0};
     int w = strcmp(method, "GET") && strcmp(method, "DELETE");
-    if (!strncmp(path, "/v1/instances/{id}", 18)) {
+    if (!strncmp(path, "/v1/instances/{id}/interfaces", 29)) {
+        static char nic[128];
+        snprintf(nic, sizeof nic, "{\"network_id\":\"%s\"}", a_network);
+        c.id = a_instance;
+        c.sub = a_port;
+        c.body = nic;
+    } else if (!strncmp(path, "/v1/instances/{id}", 18)) {
         c.id = a_instance;
         c.body = "{\"action\":\"stop\"}";
+    } else if (!strncmp(path, "/v1/routers/{id}/interfaces", 27)) {
+        static char iface[128];
+        snprintf(iface, sizeof iface, "{\"subnet_id\":\"%s\"}", a_subnet);
+        c.id = a_router;
+        c.sub = a_subnet;
+        c.body = iface;
+    } else if (!strncmp(path, "/v1/routers/{id}", 16)) {
+        c.id = a_router;
+        c.body = "{\"name\":\"pwned\",\"external_gateway_info\":null}";
+    } else if (!strncmp(path, "/v1/floating-ips/{id}", 21)) {
+        c.id = a_fip;
+        c.body = "{\"port_id\":null}";
+    } else if (!strncmp(path, "/v1/networks/{id}", 17)) {
+        c.id = a_network;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/subnets/{id}", 16)) {
+        c.id = a_subnet;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/ports/{id}", 14)) {
+        c.id = a_port;
+        c.body = "{\"name\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/security-groups/{id}", 24)) {
+        c.id = a_sg;
+        c.body = "{\"description\":\"pwned\"}";
+    } else if (!strncmp(path, "/v1/security-group-rules/{id}", 29)) {
+        c.id = a_rule;
     } else if (!strncmp(path, "/v1/server-groups/{id}", 22)) {
         c.id = a_group;
     } else if (!strncmp(path, "/v1/keypairs/{id}", 17)) {
@@ -149,11 +235,10 @@ static void fill(char *out, size_t n, const char *pattern, const char *id, const
     const char *p = pattern;
     size_t o = 0;
     while (*p && o < n - 1) {
-        if (!strncmp(p, "{user_id}", 9)) {
-            o += (size_t)snprintf(out + o, n - o, "%s", user);
-            p += 9;
-        } else if (*p == '{' && strchr(p, '}')) {
+        if (*p == '{' && strchr(p, '}')) {
+            /* the first parameter is the object's id, a second the sub-object's */
             o += (size_t)snprintf(out + o, n - o, "%s", id);
+            id = user;
             p = strchr(p, '}') + 1;
         } else {
             out[o++] = *p++;
@@ -183,7 +268,7 @@ static void test_every_route_hides_other_tenants_objects(void)
             continue;
         int global = !strncmp(path, "/v1/flavors/", 12);
         char real[256], none[256];
-        fill(real, sizeof real, path, c->id, A.member_id);
+        fill(real, sizeof real, path, c->id, c->sub ? c->sub : A.member_id);
         fill(none, sizeof none, path, fake, fake);
         st_resp r1, r2;
         gwt_call(&T, &r1, method, real, B.admin, c->body);
@@ -235,8 +320,11 @@ static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
                            "/v1/tenants", "/v1/quotas", "/v1/server-groups",
-                           "/v1/billing/invoices", "/v1/billing/usage"};
-    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice};
+                           "/v1/billing/invoices", "/v1/billing/usage", "/v1/networks",
+                           "/v1/subnets", "/v1/ports", "/v1/security-groups",
+                           "/v1/security-group-rules", "/v1/routers", "/v1/floating-ips"};
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice,
+                         a_network, a_subnet, a_port, a_sg, a_rule, a_router, a_fip};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         st_resp r;
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);
@@ -275,6 +363,27 @@ static void test_victims_objects_are_unchanged(void)
     snprintf(path, sizeof path, "/v1/tenants/%s/members", A.id);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
     CU_ASSERT_PTR_NULL(strstr(r.body, "attacker"));
+    st_resp_free(&r);
+    /* the networking objects are all there, unrenamed */
+    const char *kinds[] = {"networks", "subnets", "ports", "security-groups"};
+    const char *nids[] = {a_network, a_subnet, a_port, a_sg};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "/v1/%s/%s", kinds[i], nids[i]);
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+        CU_ASSERT_PTR_NULL(strstr(r.body, "pwned"));
+        st_resp_free(&r);
+    }
+    snprintf(path, sizeof path, "/v1/security-group-rules/%s", a_rule);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 200);
+    snprintf(path, sizeof path, "/v1/routers/%s", a_router);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, "pwned"));
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "interfaces")), 1);
+    CU_ASSERT(json_is_object(json_object_get(r.json, "external_gateway_info")));
+    st_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/floating-ips/%s", a_fip);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "port_id")), a_port);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/flavors", A.reader, NULL), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"disabled\" : false"));

@@ -37,7 +37,9 @@ schemas = {
  "Scheduler": obj({"policy": {"type": "string", "enum": ["spread", "pack"]}, "cpu_overcommit": {"type": "number"},
                    "nodes": INT, "nodes_up": INT, "empty_nodes": {"type": "array", "items": STR, "description": "nodes no instance holds: they could be powered off"}}),
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}),
- "Resources": obj({"instances": INT, "vcpus": INT, "memory_mib": INT, "disk_gib": INT}),
+ "Resources": obj({"instances": INT, "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
+                   "networks": INT, "ports": INT, "security_groups": INT,
+                   "floating_ips": {"type": "integer", "description": "ports held by routers and floating IPs count here, not as ports"}}),
  "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}),
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
@@ -51,12 +53,28 @@ schemas = {
               "state": {"type": "string", "enum": ["up", "down", "disabled"]},
               "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}), "used": S("Resources"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
+              "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "last_heartbeat": nullable(TS), "created_at": TS,
               "token": {"type": "string", "description": "the node credential; returned once, at creation"}}),
  "NodeInstance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "generation": INT, "state": STR, "task": nullable(STR),
                       "desired": {"type": "string", "enum": ["running", "stopped", "deleted"]}, "reboot_seq": INT, "flavor": STR,
                       "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "image_id": UUID,
-                      "user_data": nullable(STR), "ssh_public_key": nullable(STR)}),
+                      "user_data": nullable(STR), "ssh_public_key": nullable(STR),
+                      "ports": {"type": "array", "description": "the instance's NICs, in the order the guest sees them",
+                                "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": {"type": "string", "enum": ["virtio"]},
+                                              "vnic_type": {"type": "string", "enum": ["virtio", "direct"]}, "mtu": INT,
+                                              "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": STR})}})}}),
+ "NodeNetwork": obj({"id": UUID, "vni": INT, "mtu": INT,
+                     "subnets": {"type": "array", "items": obj({"id": UUID, "cidr": STR, "gateway_ip": nullable(STR), "enable_dhcp": BOOL,
+                                 "dns_nameservers": {"type": "array", "items": STR}, "host_routes": {"type": "array", "items": obj({"destination": STR, "nexthop": STR})},
+                                 "allocation_pools": {"type": "array", "items": obj({"start": STR, "end": STR})}})},
+                     "remote_ports": {"type": "array", "description": "every port of the network on other hosts (l2population)",
+                                      "items": obj({"id": UUID, "mac": STR, "host_id": UUID, "tunnel_ip": nullable(STR),
+                                                    "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": STR})}})}}),
+ "NodeSecurityGroup": obj({"id": UUID, "port_ids": {"type": "array", "items": UUID, "description": "this host's ports in the group"},
+                           "member_ips": {"type": "array", "items": STR, "description": "addresses of every port in the group, any host: for rules naming it as remote group"},
+                           "rules": {"type": "array", "items": obj({"id": UUID, "direction": STR, "ethertype": STR, "protocol": nullable(STR),
+                                     "port_range_min": nullable(INT), "port_range_max": nullable(INT), "remote_ip_prefix": nullable(STR), "remote_group_id": nullable(UUID)})}}),
 }
 def lst(key, item): return obj({key: {"type": "array", "items": S(item)}})
 ERR = lambda d: {"description": d, "content": {"application/json": {"schema": S("Error")}}}
@@ -154,7 +172,11 @@ add("DELETE", "/v1/keypairs/{id}", op("Delete a keypair", "tenant-write", [ok(20
 add("GET", "/v1/quotas", op("The tenant's quota limits and usage", "tenant-read", [ok(200, "quota", S("Quota"))]))
 add("POST", "/v1/instances", op("Create an instance", "tenant-write",
     [ok(202, "accepted; building (or error with the reason when no host fits)", S("Instance")), {"409": ERR("quota exceeded")}, {"422": ERR("Idempotency-Key reused with a different request")}],
-    body=obj({"name": STR, "flavor": {"type": "string", "description": "flavor id or name"}, "image": {"type": "string", "description": "image id or name"},
+    body=obj({"name": STR, "flavor": {"type": "string", "description": "flavor id or name"},
+              "networks": {"oneOf": [{"type": "array", "items": obj({"network_id": UUID, "fixed_ip": {"type": "string", "format": "ipv4"}, "port_id": UUID})},
+                                     {"type": "string", "enum": ["none"]}],
+                           "description": "NICs: a port made on a network (own or shared), or a free port bound; \"none\": no NIC. Given neither networks nor ports, one port on the tenant's default network (made on first use, 10.0.0.0/24)"},
+              "ports": {"type": "array", "items": UUID, "description": "free ports of the tenant to bind, after the networks' NICs"}, "image": {"type": "string", "description": "image id or name"},
               "keypair": {"type": "string", "description": "keypair id or name"},
               "server_group": {"type": "string", "description": "server group id or name"}, "user_data": {"type": "string", "format": "byte", "maxLength": 65536}}, ["name", "flavor", "image"]),
     params=[{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}, "description": "a retried create with the same key and body returns the first instance"}]))
@@ -213,13 +235,15 @@ add("DELETE", "/v1/billing/nodes/{name}", op("Revoke a node's billing credential
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))
-add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node", "cloud-admin", [ok(200, "updated", S("Node")), {"404": NF}], body=obj({"disabled": BOOL}, ["disabled"]), params=[P("id")]))
+add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), {"404": NF}], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
 add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), {"404": NF}, {"409": ERR("the node still has instances")}], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
-    body=obj({"hostname": STR, "agent_version": STR, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
+    body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304", "node",
-    [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": lst("instances", "NodeInstance")}}}},
+    [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},
+        "networks": {"type": "array", "items": S("NodeNetwork"), "description": "each network with a port on this host"},
+        "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"}})}}}},
      {"304": {"description": "unchanged since the ETag given", "headers": NODE_ETAG}}],
     params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"}]))
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
@@ -231,6 +255,138 @@ add("PUT", "/internal/v1/node/instances/{id}/console", op("Push the tail of an i
 add("GET", "/v1/instances/{id}/console", op("The instance's recent console output (as its node last pushed it)", "tenant-read",
     [ok(200, "console text (invalid UTF-8 replaced, control characters dropped)", obj({"output": STR, "updated_at": nullable(TS)})), {"404": NF}],
     params=[P("id"), Q("tail", INT, "only the last N lines")]))
+
+# ---- Networks (Neutron's shapes; network.c, ports.c, secgroups.c) ----
+IP = {"type": "string", "format": "ipv4"}
+CIDR = {"type": "string", "description": "a network in CIDR form, 10.0.0.0/24"}
+FIXED = obj({"subnet_id": UUID, "ip_address": IP})
+POOL = obj({"start": IP, "end": IP}, ["start", "end"])
+ROUTE = obj({"destination": CIDR, "nexthop": IP}, ["destination", "nexthop"])
+schemas.update({
+ "Network": obj({"id": UUID, "tenant_id": UUID, "name": STR, "mtu": {"type": "integer", "description": "1450 by default: a 1500-byte underlay less VXLAN's headers"},
+                 "shared": {"type": "boolean", "description": "other tenants may put ports on it (set by a cloud admin)"},
+                 "external": {"type": "boolean", "description": "routers' gateways and floating IPs come from it (set by a cloud admin)"},
+                 "is_default": {"type": "boolean", "description": "the tenant's default network, made for the first instance created without networks"},
+                 "status": STR, "subnets": {"type": "array", "items": UUID},
+                 "network_type": {"type": "string", "enum": ["vxlan"], "description": "cloud admins only"},
+                 "segmentation_id": {"type": "integer", "description": "the VXLAN VNI; cloud admins only"},
+                 "created_at": TS, "updated_at": TS}),
+ "Subnet": obj({"id": UUID, "tenant_id": UUID, "network_id": UUID, "name": STR, "ip_version": {"type": "integer", "enum": [4]},
+                "cidr": CIDR, "gateway_ip": nullable(IP), "dns_nameservers": {"type": "array", "items": IP},
+                "allocation_pools": {"type": "array", "items": POOL}, "host_routes": {"type": "array", "items": ROUTE},
+                "enable_dhcp": BOOL, "created_at": TS, "updated_at": TS}),
+ "Port": obj({"id": UUID, "tenant_id": UUID, "network_id": UUID, "name": STR,
+              "mac_address": {"type": "string", "description": "fa:16:3e:xx:xx:xx, unique"},
+              "fixed_ips": {"type": "array", "items": FIXED}, "security_groups": {"type": "array", "items": UUID},
+              "instance_id": nullable(UUID), "device_owner": {"type": "string", "description": "'' (free), compute:stratus, network:router_interface, network:router_gateway, network:floatingip"},
+              "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "description": "direct: an SR-IOV virtual function"},
+              "model": {"type": "string", "enum": ["virtio"]}, "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]},
+              "created_at": TS, "updated_at": TS}),
+ "SecurityGroupRule": obj({"id": UUID, "tenant_id": UUID, "security_group_id": UUID,
+              "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"]},
+              "protocol": nullable({"type": "string", "description": "tcp, udp, icmp, icmpv6 or a number 0-255; null: any"}),
+              "port_range_min": nullable({"type": "integer", "description": "first port; for icmp the type"}),
+              "port_range_max": nullable({"type": "integer", "description": "last port; for icmp the code"}),
+              "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR, "created_at": TS}),
+ "SecurityGroup": obj({"id": UUID, "tenant_id": UUID, "name": STR, "description": STR, "is_default": BOOL,
+              "security_group_rules": {"type": "array", "items": S("SecurityGroupRule")}, "created_at": TS, "updated_at": TS}),
+})
+QUOTA = ERR("quota_exceeded")
+add("GET", "/v1/networks", op("Networks the tenant can see: its own, shared and external ones", "tenant-read", [ok(200, "networks", lst("networks", "Network"))]))
+add("POST", "/v1/networks", op("Create a network; it gets a VXLAN VNI of its own", "tenant-write",
+    [ok(201, "created", S("Network")), {"403": ERR("shared or external need a cloud admin")}, {"409": QUOTA}],
+    body=obj({"name": STR, "mtu": {"type": "integer", "minimum": 68, "maximum": 1450, "default": 1450}, "shared": BOOL, "external": BOOL})))
+add("GET", "/v1/networks/{id}", op("A network", "tenant-read", [ok(200, "the network", S("Network")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/networks/{id}", op("Rename a network or change its MTU; shared and external (any tenant's network) for cloud admins", "tenant-write",
+    [ok(200, "updated", S("Network")), {"403": ERR("shared or external need a cloud admin")}, {"404": NF}, {"409": ERR("still in use by other tenants, routers or floating IPs")}],
+    body=obj({"name": STR, "mtu": {"type": "integer", "minimum": 68, "maximum": 1450}, "shared": BOOL, "external": BOOL}), params=[P("id")]))
+add("DELETE", "/v1/networks/{id}", op("Delete a network with no ports (its subnets go with it)", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("the network has ports")}], params=[P("id")]))
+add("GET", "/v1/subnets", op("Subnets of the networks the tenant can see", "tenant-read", [ok(200, "subnets", lst("subnets", "Subnet"))], params=[Q("network_id", UUID, "one network's")]))
+add("POST", "/v1/subnets", op("Add an IPv4 subnet (/16 to /30) to one of the tenant's networks; it may not overlap another subnet of that network", "tenant-write",
+    [ok(201, "created", S("Subnet")), {"404": NF}],
+    body=obj({"network_id": UUID, "name": STR, "ip_version": {"type": "integer", "enum": [4]}, "cidr": CIDR,
+              "gateway_ip": nullable({**IP, "description": "default: the first address; null: no gateway"}),
+              "dns_nameservers": {"type": "array", "items": IP, "maxItems": 5},
+              "allocation_pools": {"type": "array", "items": POOL, "description": "default: every host address but the gateway's"},
+              "host_routes": {"type": "array", "items": ROUTE, "maxItems": 20}, "enable_dhcp": {"type": "boolean", "default": True}}, ["network_id", "cidr"])))
+add("GET", "/v1/subnets/{id}", op("A subnet", "tenant-read", [ok(200, "the subnet", S("Subnet")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/subnets/{id}", op("Change a subnet's name, DNS servers, host routes or DHCP", "tenant-write", [ok(200, "updated", S("Subnet")), {"404": NF}],
+    body=obj({"name": STR, "dns_nameservers": {"type": "array", "items": IP}, "host_routes": {"type": "array", "items": ROUTE}, "enable_dhcp": BOOL}), params=[P("id")]))
+add("DELETE", "/v1/subnets/{id}", op("Delete a subnet no port has an address in", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("addresses in use")}], params=[P("id")]))
+add("GET", "/v1/ports", op("The tenant's ports", "tenant-read", [ok(200, "ports", lst("ports", "Port"))],
+    params=[Q("network_id", UUID, "on this network"), Q("instance_id", UUID, "bound to this instance")]))
+add("POST", "/v1/ports", op("Create a port on one of the tenant's networks or a shared one: a unique MAC, and addresses allocated atomically (a freed address is not handed out again until the pool has gone round)", "tenant-write",
+    [ok(201, "created", S("Port")), {"404": NF}, {"409": ERR("the address asked for is taken, no address is left, or quota_exceeded")}],
+    body=obj({"network_id": UUID, "name": STR,
+              "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP}), "description": "default: one address from the first subnet with room"},
+              "security_groups": {"type": "array", "items": UUID, "description": "default: the tenant's default group"},
+              "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "default": "virtio"}, "model": {"type": "string", "enum": ["virtio"], "default": "virtio"}}, ["network_id"])))
+add("GET", "/v1/ports/{id}", op("A port", "tenant-read", [ok(200, "the port", S("Port")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/ports/{id}", op("Rename a port, or replace its fixed IPs or security groups", "tenant-write",
+    [ok(200, "updated", S("Port")), {"404": NF}, {"409": ERR("address taken, or the port is a router's or a floating IP's")}],
+    body=obj({"name": STR, "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP})}, "security_groups": {"type": "array", "items": UUID}}), params=[P("id")]))
+add("DELETE", "/v1/ports/{id}", op("Delete a free port; its addresses are freed", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("attached to an instance, or a router's or a floating IP's")}], params=[P("id")]))
+add("GET", "/v1/security-groups", op("The tenant's security groups (the default group is made on first use)", "tenant-read", [ok(200, "groups", lst("security_groups", "SecurityGroup"))]))
+add("POST", "/v1/security-groups", op("Create a security group (with rules letting all traffic out)", "tenant-write",
+    [ok(201, "created", S("SecurityGroup")), {"409": ERR("the name default, or quota_exceeded")}], body=obj({"name": STR, "description": STR}, ["name"])))
+add("GET", "/v1/security-groups/{id}", op("A security group with its rules", "tenant-read", [ok(200, "the group", S("SecurityGroup")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/security-groups/{id}", op("Rename a group or change its description (not the default group's name)", "tenant-write",
+    [ok(200, "updated", S("SecurityGroup")), {"404": NF}, {"409": CONF}], body=obj({"name": STR, "description": STR}), params=[P("id")]))
+add("DELETE", "/v1/security-groups/{id}", op("Delete a group no port is in (not the default group)", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": CONF}], params=[P("id")]))
+add("GET", "/v1/security-group-rules", op("The tenant's security group rules", "tenant-read", [ok(200, "rules", lst("security_group_rules", "SecurityGroupRule"))],
+    params=[Q("security_group_id", UUID, "one group's")]))
+add("POST", "/v1/security-group-rules", op("Add a rule to a group", "tenant-write", [ok(201, "created", S("SecurityGroupRule")), {"404": NF}, {"409": ERR("the group has this rule")}],
+    body=obj({"security_group_id": UUID, "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"], "default": "IPv4"},
+              "protocol": nullable(STR), "port_range_min": nullable(INT), "port_range_max": nullable(INT),
+              "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR}, ["security_group_id", "direction"])))
+add("GET", "/v1/security-group-rules/{id}", op("A rule", "tenant-read", [ok(200, "the rule", S("SecurityGroupRule")), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/security-group-rules/{id}", op("Delete a rule", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+
+add("GET", "/v1/instances/{id}/interfaces", op("The instance's ports, in the order its guest sees them", "tenant-read",
+    [ok(200, "ports", lst("interfaces", "Port")), {"404": NF}], params=[P("id")]))
+add("POST", "/v1/instances/{id}/interfaces", op("Attach a NIC to a stopped instance: a new port on a network, or a free port", "tenant-write",
+    [ok(200, "the port", S("Port")), {"404": NF}, {"409": ERR("the instance is not stopped, the port is in use, or quota_exceeded")}],
+    body=obj({"network_id": UUID, "fixed_ip": {"type": "string", "format": "ipv4"}, "port_id": UUID}), params=[P("id")]))
+add("DELETE", "/v1/instances/{id}/interfaces/{port_id}", op("Detach a port from a stopped instance (a port made for the instance is deleted, the tenant's own is freed)", "tenant-write",
+    [ok(204, "detached"), {"404": NF}, {"409": ERR("the instance is not stopped")}], params=[P("id"), P("port_id", "port id")]))
+
+schemas.update({
+ "Router": obj({"id": UUID, "tenant_id": UUID, "name": STR, "status": STR,
+                "external_gateway_info": nullable(obj({"network_id": UUID, "enable_snat": BOOL,
+                                                       "external_fixed_ips": {"type": "array", "items": FIXED}})),
+                "interfaces": {"type": "array", "items": obj({"port_id": UUID, "subnet_id": UUID, "ip_address": IP})},
+                "created_at": TS, "updated_at": TS}),
+ "RouterInterface": obj({"id": UUID, "tenant_id": UUID, "subnet_id": UUID, "port_id": UUID}),
+ "FloatingIp": obj({"id": UUID, "tenant_id": UUID, "floating_network_id": UUID, "floating_ip_address": IP,
+                    "port_id": nullable(UUID), "fixed_ip_address": nullable(IP),
+                    "router_id": nullable({**UUID, "description": "the tenant's router joining the port's subnet to the floating IP's network"}),
+                    "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]}, "description": STR, "created_at": TS, "updated_at": TS}),
+})
+GWINFO = nullable(obj({"network_id": UUID, "enable_snat": {"type": "boolean", "default": True}}, ["network_id"]))
+add("GET", "/v1/routers", op("The tenant's routers", "tenant-read", [ok(200, "routers", lst("routers", "Router"))]))
+add("POST", "/v1/routers", op("Create a router, with its gateway on an external network if given", "tenant-write",
+    [ok(201, "created", S("Router")), {"404": NF}], body=obj({"name": STR, "external_gateway_info": GWINFO})))
+add("GET", "/v1/routers/{id}", op("A router with its gateway and interfaces", "tenant-read", [ok(200, "the router", S("Router")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/routers/{id}", op("Rename a router, or set or clear (null) its external gateway", "tenant-write",
+    [ok(200, "updated", S("Router")), {"404": NF}, {"409": ERR("floating IPs rely on the gateway")}],
+    body=obj({"name": STR, "external_gateway_info": GWINFO}), params=[P("id")]))
+add("DELETE", "/v1/routers/{id}", op("Delete a router with no interfaces (its gateway goes with it)", "tenant-write",
+    [ok(204, "deleted"), {"404": NF}, {"409": ERR("the router has interfaces")}], params=[P("id")]))
+add("POST", "/v1/routers/{id}/interfaces", op("Join one of the tenant's subnets to the router: a port holding the subnet's gateway address", "tenant-write",
+    [ok(200, "the interface", S("RouterInterface")), {"404": NF}, {"409": ERR("the subnet's gateway address is taken")}],
+    body=obj({"subnet_id": UUID}, ["subnet_id"]), params=[P("id")]))
+add("DELETE", "/v1/routers/{id}/interfaces/{subnet_id}", op("Remove the router's interface on a subnet", "tenant-write",
+    [ok(204, "removed"), {"404": NF}, {"409": ERR("floating IPs reach ports on the subnet through this router")}],
+    params=[P("id"), P("subnet_id", "subnet id")]))
+add("GET", "/v1/floating-ips", op("The tenant's floating IPs", "tenant-read", [ok(200, "floating IPs", lst("floating_ips", "FloatingIp"))]))
+add("POST", "/v1/floating-ips", op("Take an address from an external network, optionally mapped to a port's fixed IP", "tenant-write",
+    [ok(201, "created", S("FloatingIp")), {"404": NF}, {"409": ERR("the fixed IP has a floating IP, no address is left, or quota_exceeded")}],
+    body=obj({"floating_network_id": UUID, "port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}, ["floating_network_id"])))
+add("GET", "/v1/floating-ips/{id}", op("A floating IP", "tenant-read", [ok(200, "the floating IP", S("FloatingIp")), {"404": NF}], params=[P("id")]))
+add("PATCH", "/v1/floating-ips/{id}", op("Map a floating IP to a port's fixed IP (a router of the tenant must join the port's subnet to the external network), or unmap it (port_id null)", "tenant-write",
+    [ok(200, "updated", S("FloatingIp")), {"404": NF}, {"409": ERR("the fixed IP has a floating IP")}],
+    body=obj({"port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}), params=[P("id")]))
+add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address returns to the pool)", "tenant-write", [ok(204, "released"), {"404": NF}], params=[P("id")]))
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",

@@ -89,7 +89,7 @@ j -H "Authorization: Bearer $node_token" -X PUT "$base/internal/v1/node" \
 user=$(j -X POST "$base/v1/auth/tokens" -d '{"name":"bench-user","password":"bench-password"}' | tok)
 for i in $(seq 100); do
   j -H "Authorization: Bearer $user" -X POST "$base/v1/instances" \
-    -d "{\"name\":\"vm-$i\",\"flavor\":\"b1\",\"image\":\"img\"}" >/dev/null
+    -d "{\"name\":\"vm-$i\",\"flavor\":\"b1\",\"image\":\"img\",\"networks\":\"none\"}" >/dev/null
 done
 mkdir -p "$work/www"
 j -H "Authorization: Bearer $user" "$base/v1/instances" >"$work/www/list.json"

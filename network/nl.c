@@ -231,14 +231,22 @@ int stn_parse_addr(const struct nlmsghdr *nlh, stn_addr *out)
     return 0;
 }
 
-enum { W_LINK, W_NEIGH, W_ADDR };
+enum { W_NONE, W_LINK, W_NEIGH, W_ADDR };
+
+/* Whether a whole message header and body lie within left bytes. Not
+ * mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2^31 or more
+ * passes its check and walks the pointer out of the buffer. */
+static int msg_ok(const struct nlmsghdr *nlh, size_t left)
+{
+    return left >= sizeof *nlh && nlh->nlmsg_len >= sizeof *nlh && nlh->nlmsg_len <= left;
+}
 
 /* One walker for the three dumps; seq 0 accepts any sequence number. */
 static int walk(const void *buf, size_t len, uint32_t seq, int what, void *cb, void *data)
 {
     const struct nlmsghdr *nlh = buf;
-    int left = len > (size_t)INT32_MAX ? INT32_MAX : (int)len;
-    while (mnl_nlmsg_ok(nlh, left)) {
+    size_t left = len;
+    while (msg_ok(nlh, left)) {
         if (seq && nlh->nlmsg_seq != seq)
             return -EPROTO;
         if (nlh->nlmsg_type == NLMSG_DONE)
@@ -267,7 +275,11 @@ static int walk(const void *buf, size_t len, uint32_t seq, int what, void *cb, v
             if (rc == 0)
                 ((stn_addr_cb)cb)(&a, data);
         }
-        nlh = mnl_nlmsg_next(nlh, &left);
+        size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (step >= left)
+            return 1; /* the last message of this buffer */
+        left -= step;
+        nlh = (const struct nlmsghdr *)((const char *)nlh + step);
     }
     return left == 0 ? 1 : -EINVAL;
 }
@@ -507,11 +519,10 @@ int stn_nl_do(stn_nl *nl, struct nlmsghdr *req)
         ssize_t n = mnl_socket_recvfrom(nl->sock, nl->rx, nl->rxcap);
         if (n < 0)
             return -errno;
-        int rc = mnl_cb_run(nl->rx, (size_t)n, req->nlmsg_seq, nl->portid, NULL, NULL);
-        if (rc == MNL_CB_ERROR)
-            return -errno;
-        if (rc == MNL_CB_STOP)
-            return 0;
+        /* The ack goes through the same checked walker as the dumps. */
+        int rc = walk(nl->rx, (size_t)n, req->nlmsg_seq, W_NONE, NULL, NULL);
+        if (rc <= 0)
+            return rc;
     }
 }
 

@@ -16,11 +16,13 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "netns.h"
@@ -511,6 +513,50 @@ static void test_converging_twice_changes_nothing(void)
     free(dup);
 }
 
+static void test_iperf3_across_hosts(void)
+{
+    ST_ASSERT_INT_EQ_FATAL(nt_sh("ip netns exec %s iperf3 -s -1 -D", A2), 0);
+    usleep(300 * 1000);
+    char *o = nt_out("ip netns exec %s iperf3 -c 10.10.0.12 -t 1 -f g 2>&1 | grep receiver", A1);
+    fprintf(stderr, "iperf3 a1 -> a2 over VXLAN: %s", o);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o, "Gbits/sec"));
+    free(o);
+}
+
+/* The agent killed at any point of a converge: the next one, from a new
+ * process, leaves the host exactly as a clean converge does. */
+static void test_kill_9_mid_converge_then_converge(void)
+{
+    char clean[600], after[600];
+    snprintf(clean, sizeof clean, "%s/clean-h1", dir1);
+    snprintf(after, sizeof after, "%s/after-kill-h1", dir1);
+    snapshot(H1, clean);
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* another state (no remotes, a narrower group) and back, forever */
+            for (;;) {
+                st1.n_remotes = 0;
+                sg_a.n_rules = 1;
+                converge(H1, dir1, &st1);
+                st1.n_remotes = 1;
+                sg_a.n_rules = 2;
+                converge(H1, dir1, &st1);
+            }
+        }
+        usleep((useconds_t)(60 + 70 * round) * 1000);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        job j = converge(H1, dir1, &st1);
+        ST_ASSERT_INT_EQ(j.rc, 0);
+        snapshot(H1, after);
+        ST_ASSERT_INT_EQ(nt_sh("diff %s %s >&2", clean, after), 0);
+        j = converge(H1, dir1, &st1);
+        ST_ASSERT_INT_EQ(changes(&j.stats), 0);
+    }
+    ST_ASSERT_INT_EQ(ping(A1, "10.10.0.12", NULL), 0);
+}
+
 static void test_removed_remote_port_is_unlearned(void)
 {
     st1.n_remotes = 0;
@@ -578,6 +624,9 @@ static CU_TestInfo tests[] = {
     {"a security group rule change takes effect", test_security_group_change_takes_effect},
     {"converging twice (from a new context) changes nothing",
      test_converging_twice_changes_nothing},
+    {"iperf3 runs across hosts over VXLAN", test_iperf3_across_hosts},
+    {"after kill -9 mid-converge, the next converge restores the host exactly",
+     test_kill_9_mid_converge_then_converge},
     {"a remote port removed from the state is unlearned", test_removed_remote_port_is_unlearned},
     {"a wiped host is rebuilt", test_wiped_host_is_rebuilt},
     {"a network no longer on the host is torn down", test_removed_network_is_torn_down},
@@ -591,7 +640,7 @@ static CU_SuiteInfo suites[] = {
 
 int main(int argc, char **argv)
 {
-    const char *tools[] = {"ip", "bridge", "nft", "ping", "busybox", "dnsmasq", NULL};
+    const char *tools[] = {"ip", "bridge", "nft", "ping", "busybox", "dnsmasq", "iperf3", NULL};
     nt_require(tools);
     return st_test_main(argc, argv, suites);
 }

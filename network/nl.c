@@ -446,6 +446,27 @@ struct nlmsghdr *stn_msg_addr(void *buf, uint32_t seq, int add, int ifindex, uin
     return nlh;
 }
 
+struct nlmsghdr *stn_msg_vf_config(void *buf, uint32_t seq, int pf_ifindex, unsigned vf,
+                                   const uint8_t mac[6], unsigned vlan, int spoofchk)
+{
+    struct nlmsghdr *nlh = put(buf, seq, RTM_NEWLINK, NLM_F_ACK);
+    put_ifi(nlh, pf_ifindex);
+    struct nlattr *list = mnl_attr_nest_start(nlh, IFLA_VFINFO_LIST);
+    struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_VF_INFO);
+    struct ifla_vf_mac m;
+    memset(&m, 0, sizeof m);
+    m.vf = vf;
+    memcpy(m.mac, mac, 6);
+    mnl_attr_put(nlh, IFLA_VF_MAC, sizeof m, &m);
+    struct ifla_vf_vlan v = {.vf = vf, .vlan = vlan, .qos = 0};
+    mnl_attr_put(nlh, IFLA_VF_VLAN, sizeof v, &v);
+    struct ifla_vf_spoofchk sc = {.vf = vf, .setting = spoofchk ? 1 : 0};
+    mnl_attr_put(nlh, IFLA_VF_SPOOFCHK, sizeof sc, &sc);
+    mnl_attr_nest_end(nlh, info);
+    mnl_attr_nest_end(nlh, list);
+    return nlh;
+}
+
 struct nlmsghdr *stn_msg_dump(void *buf, uint32_t seq, int type, int family)
 {
     struct nlmsghdr *nlh = put(buf, seq, (uint16_t)type, NLM_F_DUMP);

@@ -91,6 +91,9 @@ struct nlmsghdr *stn_msg_neigh(void *buf, uint32_t seq, int add, int ifindex, ui
                                const uint8_t mac[6]);
 struct nlmsghdr *stn_msg_addr(void *buf, uint32_t seq, int add, int ifindex, uint32_t ip,
                               uint8_t prefix);
+/* IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_MAC, IFLA_VF_VLAN, IFLA_VF_SPOOFCHK } } on the PF. */
+struct nlmsghdr *stn_msg_vf_config(void *buf, uint32_t seq, int pf_ifindex, unsigned vf,
+                                   const uint8_t mac[6], unsigned vlan, int spoofchk);
 struct nlmsghdr *stn_msg_dump(void *buf, uint32_t seq, int type, int family);
 
 /* Transport. */

@@ -232,6 +232,32 @@ static void test_addr_and_dump(void)
     same(stn_msg_dump(buf, 16, RTM_GETNEIGH, AF_BRIDGE), &e);
 }
 
+static void test_vf_config(void)
+{
+    enc e;
+    const uint8_t mac[6] = {0x52, 0x54, 0, 0xcc, 0, 1};
+    struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = 4};
+    e_hdr(&e, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 17, &ifi, sizeof ifi);
+    e_open(&e, IFLA_VFINFO_LIST);
+    e_open(&e, IFLA_VF_INFO);
+    struct ifla_vf_mac m;
+    memset(&m, 0, sizeof m); /* mac[32]: six bytes used, the rest zero */
+    m.vf = 3;
+    memcpy(m.mac, mac, 6);
+    e_attr(&e, IFLA_VF_MAC, &m, sizeof m);
+    struct ifla_vf_vlan v = {.vf = 3, .vlan = 100, .qos = 0};
+    e_attr(&e, IFLA_VF_VLAN, &v, sizeof v);
+    struct ifla_vf_spoofchk sc = {.vf = 3, .setting = 1};
+    e_attr(&e, IFLA_VF_SPOOFCHK, &sc, sizeof sc);
+    e_close(&e);
+    e_close(&e);
+    e_done(&e);
+    ST_ASSERT_INT_EQ(sizeof m, 36); /* the uapi sizes the kernel's policy checks */
+    ST_ASSERT_INT_EQ(sizeof v, 12);
+    ST_ASSERT_INT_EQ(sizeof sc, 8);
+    same(stn_msg_vf_config(buf, 17, 4, 3, mac, 100, 1), &e);
+}
+
 /* ---- parsers against malformed replies ---- */
 
 static int n_links;
@@ -350,6 +376,7 @@ static CU_TestInfo build_tests[] = {
     {"setlink carries only what differs", test_setlink},
     {"FDB append/delete and neighbour replace match", test_fdb_and_neigh},
     {"address and dump requests match", test_addr_and_dump},
+    {"SR-IOV VF MAC, VLAN and spoof check (IFLA_VF_*) match", test_vf_config},
     CU_TEST_INFO_NULL,
 };
 

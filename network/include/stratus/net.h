@@ -168,4 +168,33 @@ char *stn_nft_render(const stn_state *s, char *err, size_t errlen);
 /* The dnsmasq configuration for network n (malloc'd text). */
 char *stn_dhcp_render(const stn_state *s, const stn_network *n, const char *state_dir);
 
+/* ---- SR-IOV (vnic_type direct): discovery and VF configuration ----
+ * Verified here only against a sysfs tree laid out like a real NIC's and
+ * byte for byte against the uapi (see README.md); no SR-IOV NIC here. */
+typedef struct stn_pf {
+    char name[IFNAMSIZ];
+    char pci[32];       /* e.g. 0000:3b:00.0 */
+    unsigned total_vfs; /* sriov_totalvfs */
+    unsigned num_vfs;   /* sriov_numvfs (enabled) */
+} stn_pf;
+
+typedef struct stn_vf {
+    char pf[IFNAMSIZ];
+    unsigned index; /* virtfn<index> */
+    char pci[32];
+    char driver[32];       /* "" when unbound, e.g. "iavf" or "vfio-pci" */
+    char netdev[IFNAMSIZ]; /* "" when the VF has no host netdev (e.g. on vfio-pci) */
+} stn_vf;
+
+/* Reads <sysfs_root>/class/net/<dev>/device/{sriov_totalvfs,sriov_numvfs,
+ * virtfn*} (sysfs_root is "/sys" on a host). Fills at most max entries of
+ * each; *n_pfs / *n_vfs get the counts. */
+int stn_sriov_scan(const char *sysfs_root, stn_pf *pfs, size_t max_pfs, size_t *n_pfs, stn_vf *vfs,
+                   size_t max_vfs, size_t *n_vfs, char *err, size_t errlen);
+
+/* Sets VF vf of PF pf_name: MAC, VLAN (0: none) and spoof checking, in one
+ * RTM_NEWLINK with IFLA_VFINFO_LIST. */
+int stn_sriov_set_vf(stn_ctx *c, const char *pf_name, unsigned vf, const uint8_t mac[6],
+                     unsigned vlan, int spoofchk, char *err, size_t errlen);
+
 #endif

@@ -233,12 +233,17 @@ int stn_parse_addr(const struct nlmsghdr *nlh, stn_addr *out)
 
 enum { W_NONE, W_LINK, W_NEIGH, W_ADDR };
 
-/* Whether a whole message header and body lie within left bytes. Not
- * mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2^31 or more
- * passes its check and walks the pointer out of the buffer. */
+/* Whether a whole message, padded to NLMSG_ALIGNTO, lies within left bytes.
+ * Not mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2^31 or
+ * more passes and walks the pointer out of the buffer. The padding counts
+ * because mnl_attr_parse() walks attributes up to the aligned end of the
+ * message (the kernel always pads; a reply that does not is refused). */
 static int msg_ok(const struct nlmsghdr *nlh, size_t left)
 {
-    return left >= sizeof *nlh && nlh->nlmsg_len >= sizeof *nlh && nlh->nlmsg_len <= left;
+    if (left < sizeof *nlh || nlh->nlmsg_len < sizeof *nlh)
+        return 0;
+    size_t padded = ((size_t)nlh->nlmsg_len + NLMSG_ALIGNTO - 1) & ~(size_t)(NLMSG_ALIGNTO - 1);
+    return padded <= left;
 }
 
 /* One walker for the three dumps; seq 0 accepts any sequence number. */

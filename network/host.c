@@ -1,0 +1,314 @@
+/*
+ * host.c - converge the host's links and addresses.
+ *
+ * Desired links: per network a bridge "stb<vni>" and a VXLAN device
+ * "stv<vni>" enslaved to it; per port its tap or veth end enslaved to its
+ * network's bridge. Every one carries an ifalias "stratus:..." which is how a
+ * later pass (in a new process, after a crash) knows the link is ours: a
+ * stratus link that is not desired is deleted, a foreign link is never
+ * touched, and a foreign link squatting on a wanted name is an error.
+ *
+ * A link whose kind or immutable parameters (VNI, local VTEP, port,
+ * learning, proxy, tap flags) differ from the desired ones is deleted and
+ * created again; mutable ones (master, MTU, up, alias) are set in place, one
+ * RTM_NEWLINK carrying only what differs. A link that is right is not sent
+ * any message, so converging twice sends nothing the second time.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void add_link(const stn_link *l, void *data)
+{
+    stn_ctx *c = data;
+    if (c->n_links == c->cap_links) {
+        size_t cap = c->cap_links ? c->cap_links * 2 : 64;
+        stn_link *n = realloc(c->links, cap * sizeof *n);
+        if (!n)
+            return; /* stn_reload_links() notices the short count */
+        c->links = n;
+        c->cap_links = cap;
+    }
+    c->links[c->n_links++] = *l;
+}
+
+int stn_reload_links(stn_ctx *c)
+{
+    c->n_links = 0;
+    return stn_nl_links(c->nl, add_link, c);
+}
+
+const stn_link *stn_link_by_name(const stn_ctx *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_links; i++)
+        if (strcmp(c->links[i].name, name) == 0)
+            return &c->links[i];
+    return NULL;
+}
+
+/* One desired link, flattened from networks and ports. */
+typedef struct want {
+    char name[IFNAMSIZ];
+    char alias[128];
+    const char *kind; /* "bridge", "vxlan", "tun", "veth" */
+    char master[IFNAMSIZ];
+    unsigned mtu;
+    const stn_network *net;
+    const stn_port *port;
+} want;
+
+static size_t wants(const stn_state *s, want *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_networks; i++) {
+        const stn_network *net = &s->networks[i];
+        want *b = &w[n++], *v = &w[n++];
+        memset(b, 0, 2 * sizeof *b);
+        stn_bridge_name(b->name, net->vni);
+        snprintf(b->alias, sizeof b->alias, STN_ALIAS_NET "%s", net->id);
+        b->kind = "bridge";
+        b->mtu = net->mtu;
+        b->net = net;
+        stn_vxlan_name(v->name, net->vni);
+        snprintf(v->alias, sizeof v->alias, STN_ALIAS_NET "%s", net->id);
+        v->kind = "vxlan";
+        memcpy(v->master, b->name, IFNAMSIZ);
+        v->mtu = net->mtu;
+        v->net = net;
+    }
+    for (size_t i = 0; i < s->n_ports; i++) {
+        const stn_port *p = &s->ports[i];
+        const stn_network *net = stn_find_network(s, p->network_id);
+        want *x = &w[n++];
+        memset(x, 0, sizeof *x);
+        snprintf(x->name, sizeof x->name, "%s", p->ifname);
+        snprintf(x->alias, sizeof x->alias, STN_ALIAS_PORT "%s", p->id);
+        x->kind = p->kind == STN_PORT_TAP ? "tun" : "veth";
+        stn_bridge_name(x->master, net->vni);
+        x->mtu = net->mtu;
+        x->net = net;
+        x->port = p;
+    }
+    return n;
+}
+
+static int ours(const stn_link *l)
+{
+    return strncmp(l->alias, "stratus:", 8) == 0;
+}
+
+/* Whether an existing link of the right kind has the right fixed parameters. */
+static int fits(const stn_link *l, const want *w)
+{
+    if (strcmp(l->kind, w->kind) != 0)
+        return 0;
+    if (strcmp(w->kind, "vxlan") == 0)
+        return l->has_vxlan && l->vx_vni == w->net->vni &&
+               l->vx_local == w->net->local_vtep.s_addr && l->vx_port == 4789 && !l->vx_learning &&
+               l->vx_proxy && l->vx_group == 0;
+    if (strcmp(w->kind, "tun") == 0)
+        return l->has_tun && l->tun_type == IFF_TAP && !l->tun_pi && l->tun_vnet_hdr &&
+               l->tun_persist && !l->tun_mq && l->tun_owner == (uint32_t)w->port->owner &&
+               l->tun_group == (uint32_t)w->port->group;
+    return 1;
+}
+
+static int nl_do(stn_ctx *c, struct nlmsghdr *m, char *err, size_t errlen, const char *what,
+                 const char *name)
+{
+    int rc = stn_nl_do(c->nl, m);
+    if (rc < 0)
+        return stn_fail(err, errlen, "%s %s: %s", what, name, strerror(-rc));
+    return 0;
+}
+
+static int create(stn_ctx *c, const want *w, char *err, size_t errlen)
+{
+    void *buf = stn_nl_buf(c->nl);
+    if (strcmp(w->kind, "bridge") == 0)
+        return nl_do(c, stn_msg_newlink_bridge(buf, stn_nl_seq(c->nl), w->name, w->mtu), err,
+                     errlen, "create bridge", w->name);
+    if (strcmp(w->kind, "vxlan") == 0) {
+        const stn_link *u = stn_link_by_name(c, w->net->underlay_dev);
+        if (!u)
+            return stn_fail(err, errlen, "network %s: underlay device %s not found", w->net->id,
+                            w->net->underlay_dev);
+        return nl_do(c,
+                     stn_msg_newlink_vxlan(buf, stn_nl_seq(c->nl), w->name, w->net->vni,
+                                           w->net->local_vtep.s_addr, u->index, w->mtu),
+                     err, errlen, "create vxlan", w->name);
+    }
+    if (strcmp(w->kind, "tun") == 0) {
+        int rc = stn_tap_create(w->name, w->port->owner, w->port->group);
+        return rc < 0 ? stn_fail(err, errlen, "create tap %s: %s", w->name, strerror(-rc)) : 0;
+    }
+    int fd = open(w->port->peer_netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return stn_fail(err, errlen, "port %s: namespace %s: %s", w->port->id, w->port->peer_netns,
+                        strerror(errno));
+    int rc = nl_do(c,
+                   stn_msg_newlink_veth(buf, stn_nl_seq(c->nl), w->name, w->mtu,
+                                        w->port->peer_ifname, fd, w->port->mac),
+                   err, errlen, "create veth", w->name);
+    close(fd);
+    return rc;
+}
+
+static int is_wanted(const want *w, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int stn_converge_links(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen)
+{
+    size_t cap = 2 * s->n_networks + s->n_ports;
+    want *w = calloc(cap ? cap : 1, sizeof *w);
+    if (!w)
+        return stn_fail(err, errlen, "out of memory");
+    size_t n = wants(s, w);
+    int rc = stn_reload_links(c);
+    if (rc < 0) {
+        stn_fail(err, errlen, "dump links: %s", strerror(-rc));
+        goto out;
+    }
+    /* Remove ours that are not wanted or do not fit; ports before bridges
+     * does not matter: deleting a bridge releases its ports. */
+    for (size_t i = 0; i < c->n_links; i++) {
+        const stn_link *l = &c->links[i];
+        int del = 0;
+        if (ours(l) && !is_wanted(w, n, l->name))
+            del = 1;
+        for (size_t j = 0; j < n && !del; j++)
+            if (strcmp(w[j].name, l->name) == 0 && !fits(l, &w[j])) {
+                if (!ours(l) && strcmp(l->kind, w[j].kind) != 0) {
+                    rc = stn_fail(err, errlen, "%s exists and is not a stratus %s", l->name,
+                                  w[j].kind);
+                    goto out;
+                }
+                del = 1;
+            }
+        if (del) {
+            rc = nl_do(c, stn_msg_dellink(stn_nl_buf(c->nl), stn_nl_seq(c->nl), l->index), err,
+                       errlen, "delete", l->name);
+            if (rc < 0 && rc != -ENODEV)
+                goto out;
+            st->links_removed++;
+        }
+    }
+    if ((rc = stn_reload_links(c)) < 0)
+        goto out;
+    for (size_t j = 0; j < n; j++)
+        if (!stn_link_by_name(c, w[j].name)) {
+            if ((rc = create(c, &w[j], err, errlen)) < 0)
+                goto out;
+            st->links_added++;
+        }
+    if ((rc = stn_reload_links(c)) < 0)
+        goto out;
+    /* Mutable settings, bridges first so ports can join them. */
+    for (size_t j = 0; j < n; j++) {
+        const stn_link *l = stn_link_by_name(c, w[j].name);
+        if (!l) {
+            rc = stn_fail(err, errlen, "%s vanished while converging", w[j].name);
+            goto out;
+        }
+        int master = -1;
+        if (w[j].master[0]) {
+            const stn_link *m = stn_link_by_name(c, w[j].master);
+            if (!m) {
+                rc = stn_fail(err, errlen, "bridge %s missing", w[j].master);
+                goto out;
+            }
+            if (l->master != m->index)
+                master = m->index;
+        }
+        unsigned mtu = l->mtu != w[j].mtu ? w[j].mtu : 0;
+        const char *alias = strcmp(l->alias, w[j].alias) != 0 ? w[j].alias : NULL;
+        int down = !(l->flags & IFF_UP);
+        if (master < 0 && !mtu && !alias && !down)
+            continue;
+        rc = nl_do(
+            c,
+            stn_msg_setlink(stn_nl_buf(c->nl), stn_nl_seq(c->nl), l->index, master, mtu, 1, alias),
+            err, errlen, "set", l->name);
+        if (rc < 0)
+            goto out;
+        st->links_changed++;
+    }
+    rc = stn_reload_links(c);
+out:
+    free(w);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- addresses: the DHCP server's /32 on its network's bridge ---- */
+
+typedef struct addr_list {
+    stn_addr *a;
+    size_t n, cap;
+} addr_list;
+
+static void add_addr(const stn_addr *a, void *data)
+{
+    addr_list *l = data;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        stn_addr *n = realloc(l->a, cap * sizeof *n);
+        if (!n)
+            return;
+        l->a = n;
+        l->cap = cap;
+    }
+    l->a[l->n++] = *a;
+}
+
+int stn_converge_addrs(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen)
+{
+    addr_list have = {0};
+    int rc = stn_nl_addrs(c->nl, add_addr, &have);
+    if (rc < 0) {
+        free(have.a);
+        return stn_fail(err, errlen, "dump addresses: %s", strerror(-rc));
+    }
+    for (size_t i = 0; i < s->n_networks && rc >= 0; i++) {
+        const stn_network *net = &s->networks[i];
+        char br[IFNAMSIZ];
+        stn_bridge_name(br, net->vni);
+        const stn_link *l = stn_link_by_name(c, br);
+        if (!l)
+            continue;
+        int found = 0;
+        for (size_t k = 0; k < have.n && rc >= 0; k++) {
+            if (have.a[k].ifindex != l->index)
+                continue;
+            if (net->dhcp && have.a[k].local == net->dhcp_ip.s_addr && have.a[k].prefix == 32) {
+                found = 1;
+                continue;
+            }
+            rc = nl_do(c,
+                       stn_msg_addr(stn_nl_buf(c->nl), stn_nl_seq(c->nl), 0, l->index,
+                                    have.a[k].local, have.a[k].prefix),
+                       err, errlen, "remove address from", br);
+            st->addrs_removed++;
+        }
+        if (rc >= 0 && net->dhcp && !found) {
+            rc = nl_do(c,
+                       stn_msg_addr(stn_nl_buf(c->nl), stn_nl_seq(c->nl), 1, l->index,
+                                    net->dhcp_ip.s_addr, 32),
+                       err, errlen, "add address to", br);
+            st->addrs_added++;
+        }
+    }
+    free(have.a);
+    return rc < 0 ? rc : 0;
+}

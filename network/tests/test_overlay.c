@@ -475,11 +475,16 @@ static void test_security_group_change_takes_effect(void)
 }
 
 /* What the data plane consists of on a host, as the kernel's own tools print it. */
+/* What the data plane consists of on a host, as the kernel's own tools print
+ * it. FDB: only the permanent entries (learned ones come and go with
+ * traffic), sorted and unique, because a dump that spans several reads can
+ * list an entry twice while the bridge learns; the kernel keeps one
+ * (MAC, VTEP) per VXLAN device, and the library dedups its own dump too. */
 static void snapshot(const char *host, const char *file)
 {
-    nt_sh("ip netns exec %s sh -c 'nft list ruleset; bridge fdb show; ip neigh show nud permanent; "
-          "ip link show; ip -d link show type vxlan; ip -d link show type tun; ip -4 addr show' "
-          "> %s 2>&1",
+    nt_sh("ip netns exec %s sh -c 'nft list ruleset; bridge fdb show | grep permanent | sort -u; "
+          "ip neigh show nud permanent; ip link show; ip -d link show type vxlan; "
+          "ip -d link show type tun; ip -4 addr show' > %s 2>&1",
           host, file);
 }
 

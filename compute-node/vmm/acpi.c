@@ -5,7 +5,20 @@
  * built without MP-table support (Debian's cloud kernel) rely on these.
  *
  * The FADT declares a hardware-reduced platform (no PM timer, no SCI, no
- * fixed hardware), so the DSDT can be an empty definition block. The MADT
+ * fixed hardware). The DSDT (written with aml.c) describes what the guest
+ * cannot discover by itself:
+ *  - \_SB.PCI0, the PCI root bridge (PNP0A03, segment 0, bus 0). x86 Linux
+ *    with ACPI scans only the root bridges ACPI names. Its _CRS: bus 0, the
+ *    config ports 0xCF8-0xCFF, the I/O ranges around them, and the 32-bit
+ *    MMIO window BARs live in (VMM_PCI_MMIO_START..END: where the VMM assigns
+ *    them and where a guest placing them itself, like the test guest at
+ *    0xE0000000-0xFEBFFFFF, puts them). No 64-bit window: every BAR pci.c
+ *    offers is a 32-bit memory BAR. No MCFG: there is no ECAM.
+ *  - \_SB.COM1 (PNP0501, 0x3F8/8, IRQ 4) and \_SB.RTC (PNP0B00, 0x70/2,
+ *    IRQ 8): on a hardware-reduced platform Linux probes legacy devices only
+ *    as ACPI describes them (its 8250 gets IRQ 4 from here; rtc_cmos needs
+ *    the PNP device).
+ * The MADT
  * lists one local APIC per vCPU (APIC ID = vCPU index), the IOAPIC with GSI
  * base 0, the override ISA IRQ 0 -> GSI 2 (the PIT, as irq.c routes it), and
  * LINT1 = NMI on every processor. Each table's checksum makes it sum to 0.
@@ -13,6 +26,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "aml.h"
 #include "boot.h"
 #include "vmm.h"
 
@@ -57,15 +71,71 @@ static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
     t[9] = (uint8_t)(0 - sum(t, len));
 }
 
+/* Name (_CRS, ResourceTemplate () {...}) is opened by crs_open, closed by crs_close. */
+static void crs_open(aml *b)
+{
+    aml_name_decl(b, "_CRS");
+    aml_buffer(b);
+}
+
+static void crs_close(aml *b)
+{
+    aml_res_end(b);
+    aml_close(b);
+}
+
+static void legacy_device(aml *b, const char *name, const char *hid, uint16_t port, uint8_t len,
+                          uint8_t irq)
+{
+    aml_device(b, name);
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, hid);
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    crs_open(b);
+    aml_res_io(b, port, len);
+    aml_res_irq(b, irq);
+    crs_close(b);
+    aml_close(b);
+}
+
+static void dsdt_body(aml *b)
+{
+    aml_scope(b, "\\_SB");
+
+    aml_device(b, "PCI0");
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, "PNP0A03");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    aml_name_decl(b, "_SEG");
+    aml_int(b, 0);
+    aml_name_decl(b, "_BBN");
+    aml_int(b, 0);
+    crs_open(b);
+    aml_res_bus(b, 0, 0);
+    aml_res_io(b, 0xcf8, 8);
+    aml_res_io_window(b, 0x0000, 0x0cf7);
+    aml_res_io_window(b, 0x0d00, 0xffff);
+    aml_res_mem32_window(b, (uint32_t)VMM_PCI_MMIO_START, (uint32_t)(VMM_PCI_MMIO_END - 1));
+    crs_close(b);
+    aml_close(b);
+
+    legacy_device(b, "COM1", "PNP0501", 0x3f8, 8, 4);
+    legacy_device(b, "RTC", "PNP0B00", 0x70, 2, 8);
+
+    aml_close(b);
+}
+
 int vmm_acpi_write(const vmm_gmem *m, int ncpus)
 {
     uint32_t madt_len = HDR_LEN + 8 + 8 * (uint32_t)ncpus + 12 + 10 + 6;
-    uint64_t rsdp = VMM_ACPI_ADDR, xsdt = rsdp + 64, fadt = xsdt + 64, dsdt = fadt + 320,
-             madt = dsdt + 64;
-    uint8_t *base = vmm_gmem_ptr(m, rsdp, madt + madt_len - rsdp);
-    if (!base || madt + madt_len > VMM_MPTABLE_ADDR)
+    uint64_t rsdp = VMM_ACPI_ADDR, xsdt = rsdp + 64, fadt = xsdt + 64, madt = fadt + 320,
+             dsdt = (madt + madt_len + 15) & ~15ull, end = VMM_MPTABLE_ADDR;
+    uint8_t *base = vmm_gmem_ptr(m, rsdp, end - rsdp);
+    if (!base || dsdt + HDR_LEN >= end)
         return -E2BIG;
-    memset(base, 0, madt + madt_len - rsdp);
+    memset(base, 0, end - rsdp);
     uint8_t *r = base, *x = base + (xsdt - rsdp), *f = base + (fadt - rsdp),
             *d = base + (dsdt - rsdp), *a = base + (madt - rsdp);
 
@@ -101,8 +171,13 @@ int vmm_acpi_write(const vmm_gmem *m, int ncpus)
     p[5] = 1;
     header(a, "APIC", madt_len, 4);
 
-    /* DSDT: an empty definition block. */
-    header(d, "DSDT", HDR_LEN, 2);
+    /* DSDT */
+    aml b;
+    aml_init(&b, d + HDR_LEN, (size_t)(end - dsdt - HDR_LEN));
+    dsdt_body(&b);
+    if (b.err || b.depth)
+        return -E2BIG;
+    header(d, "DSDT", HDR_LEN + (uint32_t)b.len, 2);
 
     /* FADT (ACPI 6.x), hardware-reduced. */
     put32(f + 40, (uint32_t)dsdt);

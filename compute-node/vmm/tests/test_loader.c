@@ -5,6 +5,7 @@
  * Guest memory is a plain 64 MiB buffer.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "config.h"
 #include "cpu_setup.h"
 #include "linux.h"
+#include "st_proc.h"
 #include "st_test.h"
 #include "vmm.h"
 
@@ -300,6 +302,133 @@ static void test_acpi(void)
     ST_ASSERT_INT_EQ(ioapics, 1);
 }
 
+/* The ACPI table with signature sig, through RSDP -> XSDT (-> FADT for the DSDT). */
+static const uint8_t *acpi_table(const char *sig)
+{
+    const uint8_t *x = ram + g64(ram + VMM_ACPI_ADDR + 24);
+    for (uint32_t i = 36; i < g32(x + 4); i += 8) {
+        const uint8_t *t = ram + g64(x + i);
+        if (!memcmp(t, sig, 4))
+            return t;
+        if (!memcmp(t, "FACP", 4) && !memcmp(sig, "DSDT", 4))
+            return ram + g64(t + 140);
+    }
+    return NULL;
+}
+
+/* Reads a file, strips comments and folds every run of white space into one space. */
+static char *read_asl(const char *path)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    FILE *o = open_memstream(&s, &n);
+    int c, prev = ' ';
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '/') {
+            int d = fgetc(f);
+            if (d == '/') {
+                while ((c = fgetc(f)) != EOF && c != '\n')
+                    ;
+                c = ' ';
+            } else if (d == '*') {
+                int last = 0;
+                while ((c = fgetc(f)) != EOF && !(last == '*' && c == '/'))
+                    last = c;
+                c = ' ';
+            } else
+                ungetc(d, f);
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (prev != ' ')
+                fputc(' ', o);
+            prev = ' ';
+        } else {
+            fputc(c, o);
+            prev = c;
+        }
+    }
+    fclose(f);
+    fclose(o);
+    char *w = s; /* a stripped comment before a ")" leaves a space there: drop it */
+    for (char *r = s; *r; r++)
+        if (!(*r == ' ' && r[1] == ')'))
+            *w++ = *r;
+    *w = 0;
+    return s;
+}
+
+/* Writes table t to dir/name.aml, disassembles it with ACPICA's iasl (the peer that
+ * judges it) and returns the disassembly, comments stripped, white space folded. */
+static char *iasl_disassemble(const char *dir, const char *name, const uint8_t *t)
+{
+    char path[512], cmd[1200];
+    snprintf(path, sizeof path, "%s/%s.aml", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return NULL;
+    fwrite(t, 1, g32(t + 4), f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cd '%s' && iasl -d %s.aml > %s.log 2>&1", dir, name, name);
+    int rc = system(cmd);
+    snprintf(path, sizeof path, "%s/%s.log", dir, name);
+    char *log = read_asl(path);
+    if (rc != 0 || !log || strstr(log, "rror") || strstr(log, "arning")) {
+        fprintf(stderr, "iasl -d %s: rc %d: %s\n", name, rc, log ? log : "(no log)");
+        free(log);
+        return NULL;
+    }
+    free(log);
+    snprintf(path, sizeof path, "%s/%s.dsl", dir, name);
+    return read_asl(path);
+}
+
+#define ASSERT_HAS(text, needle)                                                                   \
+    do {                                                                                           \
+        CU_ASSERT_PTR_NOT_NULL(strstr(text, needle));                                              \
+        if (!strstr(text, needle))                                                                 \
+            fprintf(stderr, "missing in the disassembly: %s\n", needle);                           \
+    } while (0)
+
+static void test_dsdt_iasl(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 2), 0);
+    const uint8_t *d = acpi_table("DSDT");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    ST_ASSERT_INT_EQ(bytesum(d, g32(d + 4)), 0);
+    char *dir = st_tmpdir("vmm-acpi");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char *asl = iasl_disassemble(dir, "dsdt", d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(asl);
+    /* The PCI root bridge and the windows its BARs live in. */
+    ASSERT_HAS(asl, "Scope (\\_SB) { Device (PCI0) { Name (_HID, EisaId (\"PNP0A03\")) "
+                    "Name (_UID, Zero) Name (_SEG, Zero) Name (_BBN, Zero) "
+                    "Name (_CRS, ResourceTemplate () { ");
+    ASSERT_HAS(asl, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, "
+                    "0x0000, 0x0000, 0x0000, 0x0001, ,,) ");
+    ASSERT_HAS(asl, "IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08,) ");
+    ASSERT_HAS(asl, "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, "
+                    "0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8, ");
+    ASSERT_HAS(asl, "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, "
+                    "0x0000, 0x0D00, 0xFFFF, 0x0000, 0xF300, ");
+    /* Both where the VMM assigns BARs and the test guest's 0xE0000000-0xFEBFFFFF. */
+    ASSERT_HAS(asl, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, "
+                    "ReadWrite, 0x00000000, 0xC0000000, 0xFEBFFFFF, 0x00000000, 0x3EC00000, ");
+    /* COM1 and the CMOS RTC that legacy.c offers. */
+    ASSERT_HAS(asl, "Device (COM1) { Name (_HID, EisaId (\"PNP0501\")) Name (_UID, Zero) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08,) "
+                    "IRQNoFlags () {4} }) }");
+    ASSERT_HAS(asl, "Device (RTC) { Name (_HID, EisaId (\"PNP0B00\")) Name (_UID, Zero) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0070, 0x0070, 0x01, 0x02,) "
+                    "IRQNoFlags () {8} }) }");
+    free(asl);
+    st_rmtree(dir);
+    free(dir);
+}
+
 static void test_cpuid_disable(void)
 {
     char err[256];
@@ -337,6 +466,7 @@ static CU_TestInfo tests[] = {
     {"PVH hvm_start_info: magic, version 1, command line, RSDP, memmap", test_pvh_start_info},
     {"MP table: checksums and one processor entry per vCPU", test_mptable},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
+    {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC", test_dsdt_iasl},
     {"cpuid_disable clears exactly the named features; unknown names are refused",
      test_cpuid_disable},
     CU_TEST_INFO_NULL,

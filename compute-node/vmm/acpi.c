@@ -18,6 +18,19 @@
  *    IRQ 8): on a hardware-reduced platform Linux probes legacy devices only
  *    as ACPI describes them (its 8250 gets IRQ 4 from here; rtc_cmos needs
  *    the PNP device).
+ *  - \_SB.PMRS (PNP0C02, motherboard resources) reserves the ports of the
+ *    sleep and reset registers, so nothing else is placed there.
+ *  - \_S5 = {5, 5}: the SLP_TYP value that means "soft off".
+ *
+ * Power-off and reset: the FADT's SLEEP_CONTROL_REG / SLEEP_STATUS_REG and
+ * RESET_REG (with RESET_REG_SUP), all byte-wide I/O ports at
+ * VMM_ACPI_PM_PORT (legacy.c). Hardware-reduced ACPI supports exactly these;
+ * a fixed PM1 block would end the hardware-reduced mode and bring an SCI
+ * interrupt, a PM timer, PM1 event/enable registers, GPE blocks and the
+ * legacy PIC with it, all to emulate for one write. Linux registers its ACPI
+ * power-off only when \_S5 exists and, on a hardware-reduced platform, both
+ * sleep registers are present.
+ *
  * The MADT
  * lists one local APIC per vCPU (APIC ID = vCPU index), the IOAPIC with GSI
  * base 0, the override ISA IRQ 0 -> GSI 2 (the PIT, as irq.c routes it), and
@@ -124,7 +137,33 @@ static void dsdt_body(aml *b)
     legacy_device(b, "COM1", "PNP0501", 0x3f8, 8, 4);
     legacy_device(b, "RTC", "PNP0B00", 0x70, 2, 8);
 
+    aml_device(b, "PMRS");
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, "PNP0C02");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 1);
+    crs_open(b);
+    aml_res_io(b, VMM_ACPI_PM_PORT, 4);
+    crs_close(b);
     aml_close(b);
+
+    aml_close(b); /* \_SB */
+
+    aml_name_decl(b, "\\_S5");
+    aml_package(b, 2);
+    aml_int(b, VMM_ACPI_S5_TYP); /* SLP_TYPa */
+    aml_int(b, VMM_ACPI_S5_TYP); /* SLP_TYPb */
+    aml_close(b);
+}
+
+/* A Generic Address Structure for a byte-wide I/O port. */
+static void gas_io8(uint8_t *g, uint16_t port)
+{
+    g[0] = 1; /* system I/O */
+    g[1] = 8; /* bit width */
+    g[2] = 0; /* bit offset */
+    g[3] = 1; /* byte access */
+    put64(g + 4, port);
 }
 
 int vmm_acpi_write(const vmm_gmem *m, int ncpus)
@@ -181,11 +220,15 @@ int vmm_acpi_write(const vmm_gmem *m, int ncpus)
 
     /* FADT (ACPI 6.x), hardware-reduced. */
     put32(f + 40, (uint32_t)dsdt);
-    put16(f + 109, 1u << 2);        /* IAPC_BOOT_ARCH: VGA not present */
-    put32(f + 112, 1u << 20);       /* flags: HW_REDUCED_ACPI */
-    f[131] = 3;                     /* minor version 6.3 */
-    put64(f + 140, dsdt);           /* X_DSDT */
-    memcpy(f + 268, "STRATVMM", 8); /* hypervisor vendor identity */
+    put16(f + 109, 1u << 2);             /* IAPC_BOOT_ARCH: VGA not present */
+    put32(f + 112, 1u << 20 | 1u << 10); /* flags: HW_REDUCED_ACPI, RESET_REG_SUP */
+    gas_io8(f + 116, VMM_ACPI_RESET);    /* RESET_REG */
+    f[128] = VMM_ACPI_RESET_VALUE;
+    gas_io8(f + 244, VMM_ACPI_SLEEP_CTL); /* SLEEP_CONTROL_REG */
+    gas_io8(f + 256, VMM_ACPI_SLEEP_STS); /* SLEEP_STATUS_REG */
+    f[131] = 3;                           /* minor version 6.3 */
+    put64(f + 140, dsdt);                 /* X_DSDT */
+    memcpy(f + 268, "STRATVMM", 8);       /* hypervisor vendor identity */
     header(f, "FACP", FADT_LEN, 6);
 
     /* XSDT */

@@ -424,6 +424,67 @@ static void test_dsdt_iasl(void)
     ASSERT_HAS(asl, "Device (RTC) { Name (_HID, EisaId (\"PNP0B00\")) Name (_UID, Zero) "
                     "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0070, 0x0070, 0x01, 0x02,) "
                     "IRQNoFlags () {8} }) }");
+    /* Motherboard resources over the sleep and reset ports, and \\_S5 for power-off. */
+    ASSERT_HAS(asl, "Device (PMRS) { Name (_HID, EisaId (\"PNP0C02\")) Name (_UID, One) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0600, 0x0600, 0x01, 0x04,) "
+                    "}) } }");
+    ASSERT_HAS(asl, "Name (\\_S5, Package (0x02) { 0x05, 0x05 })");
+    free(asl);
+    st_rmtree(dir);
+    free(dir);
+}
+
+/* The value iasl shows for a FADT field: "Label : value" (the first after label). */
+static int fadt_field_is(const char *asl, const char *label, const char *value)
+{
+    const char *p = strstr(asl, label);
+    if (!p)
+        return 0;
+    p += strlen(label);
+    char want[128];
+    snprintf(want, sizeof want, " : %s", value);
+    int ok = !strncmp(p, want, strlen(want));
+    if (!ok)
+        fprintf(stderr, "FADT %s: want %s, have %.60s\n", label, value, p);
+    return ok;
+}
+
+/* The GAS after label: system I/O, 8 bits wide, byte access, at port. */
+static int fadt_gas_io8(const char *asl, const char *label, const char *port)
+{
+    char key[128], want[300];
+    snprintf(key, sizeof key, "%s : [Generic Address Structure]", label);
+    const char *p = strstr(asl, key);
+    if (!p)
+        return 0;
+    snprintf(want, sizeof want,
+             " [%%*s %%*s 1] Space ID : 01 [SystemIO] [%%*s %%*s 1] "
+             "Bit Width : 08 [%%*s %%*s 1] Bit Offset : 00 [%%*s %%*s 1] Encoded Access Width : "
+             "01 [Byte Access:8] [%%*s %%*s 8] Address : %s%%n",
+             port);
+    int n = 0;
+    sscanf(p + strlen(key), want, &n);
+    if (!n)
+        fprintf(stderr, "FADT %s: want I/O port %s, have %.300s\n", label, port, p);
+    return n > 0;
+}
+
+static void test_fadt_iasl(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 1), 0);
+    const uint8_t *f = acpi_table("FACP");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *dir = st_tmpdir("vmm-acpi");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char *asl = iasl_disassemble(dir, "facp", f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(asl);
+    CU_ASSERT(fadt_field_is(asl, "Hardware Reduced (V5)", "1"));
+    CU_ASSERT(fadt_field_is(asl, "Reset Register Supported (V2)", "1"));
+    CU_ASSERT(fadt_gas_io8(asl, "Reset Register", "0000000000000602"));
+    CU_ASSERT(fadt_field_is(asl, "Value to cause reset", "01"));
+    CU_ASSERT(fadt_gas_io8(asl, "Sleep Control Register", "0000000000000600"));
+    CU_ASSERT(fadt_gas_io8(asl, "Sleep Status Register", "0000000000000601"));
     free(asl);
     st_rmtree(dir);
     free(dir);
@@ -466,7 +527,10 @@ static CU_TestInfo tests[] = {
     {"PVH hvm_start_info: magic, version 1, command line, RSDP, memmap", test_pvh_start_info},
     {"MP table: checksums and one processor entry per vCPU", test_mptable},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
-    {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC", test_dsdt_iasl},
+    {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC, \\_S5",
+     test_dsdt_iasl},
+    {"FADT: iasl -d shows hardware-reduced, the reset register and both sleep registers",
+     test_fadt_iasl},
     {"cpuid_disable clears exactly the named features; unknown names are refused",
      test_cpuid_disable},
     CU_TEST_INFO_NULL,

@@ -31,6 +31,7 @@ static int boot(const vt_code *c, const char *extra)
     char kernel[512];
     snprintf(kernel, sizeof kernel, "%s/guest.elf", dir);
     unlink(vt_path(dir, "serial.log"));
+    unlink(vt_path(dir, "vmm.log")); /* appended to: each test reads its own run's */
     if (vt_write_elf(kernel, c))
         return -2;
     char *cfg = vt_config(dir, kernel, extra);

@@ -274,6 +274,50 @@ static void test_mptable(void)
     ST_ASSERT_INT_EQ(bsp, 1);
 }
 
+/* Linux's scan for the MP floating pointer (arch/x86/kernel/mpparse.c): 16-byte
+ * steps through the first KiB, the last KiB of base memory, 0xF0000-0xFFFFF, and
+ * the EBDA's first KiB (segment at 0x40E); "_MP_", length 1, spec 1 or 4, summing
+ * to 0. Returns the pointer's address or 0. */
+static uint64_t linux_mp_scan(void)
+{
+    uint64_t ebda = (uint64_t)g16(ram + 0x40e) << 4;
+    const uint64_t where[4][2] = {
+        {0, 0x400}, {639 * 0x400, 0x400}, {0xf0000, 0x10000}, {ebda, ebda ? 0x400 : 0}};
+    for (int w = 0; w < 4; w++)
+        for (uint64_t a = where[w][0]; a + 16 <= where[w][0] + where[w][1]; a += 16) {
+            const uint8_t *p = ram + a;
+            if (!memcmp(p, "_MP_", 4) && p[8] == 1 && (p[9] == 1 || p[9] == 4) &&
+                bytesum(p, 16) == 0)
+                return a;
+        }
+    return 0;
+}
+
+/* With acpi=off a Linux that has CONFIG_X86_MPPARSE finds the table: the pointer in
+ * its scan, in memory the e820 map reserves, the table it names well formed. (Debian's
+ * cloud kernel is built without MPPARSE and never scans: "MPS support code is not
+ * built-in", then "No local APIC present"; only ACPI can describe its CPUs.) */
+static void test_mptable_found_by_linux_scan(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_mptable_write(&gm, 2), 0);
+    uint64_t mpf = linux_mp_scan();
+    CU_ASSERT_FATAL(mpf != 0);
+    vmm_e820 e[VMM_E820_MAX];
+    int n = vmm_e820_build(RAM, e), reserved = 0;
+    uint32_t phys = g32(ram + mpf + 4);
+    const uint8_t *c = ram + phys;
+    for (int i = 0; i < n; i++)
+        reserved += e[i].type == E820_RESERVED && e[i].addr <= mpf &&
+                    phys + g16(c + 4) <= e[i].addr + e[i].size;
+    ST_ASSERT_INT_EQ(reserved, 1);
+    ST_ASSERT_INT_EQ(ram[mpf + 11], 0); /* feature1 0: the table, not a default configuration */
+    CU_ASSERT(memcmp(c, "PCMP", 4) == 0);
+    CU_ASSERT(c[6] == 1 || c[6] == 4);
+    ST_ASSERT_INT_EQ(bytesum(c, g16(c + 4)), 0);
+    ST_ASSERT_INT_EQ(g32(c + 36), VMM_LAPIC_ADDR);
+}
+
 static void test_acpi(void)
 {
     memset(ram, 0, RAM);
@@ -526,6 +570,8 @@ static CU_TestInfo tests[] = {
     {"ELF: PT_LOAD copied and bss zeroed, PVH note found, bad segments refused", test_elf},
     {"PVH hvm_start_info: magic, version 1, command line, RSDP, memmap", test_pvh_start_info},
     {"MP table: checksums and one processor entry per vCPU", test_mptable},
+    {"MP table: found by Linux's scan, in e820-reserved memory, well formed",
+     test_mptable_found_by_linux_scan},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
     {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC, \\_S5",
      test_dsdt_iasl},

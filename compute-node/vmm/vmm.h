@@ -82,7 +82,9 @@ typedef struct vmm_vcpu {
     uint64_t exits[VMM_EXIT_NR]; /* written by the vCPU thread only (relaxed atomics) */
     uint64_t cpu_ns_final;       /* CPU time recorded when the thread ended */
     int done;
-    unsigned reset_gen; /* last reset this vCPU applied */
+    unsigned reset_gen;            /* last reset this vCPU applied */
+    struct kvm_lapic_state lapic0; /* the LAPIC as first set up: what a reset restores */
+    int have_lapic0;
 } vmm_vcpu;
 
 typedef struct vmm_boot {

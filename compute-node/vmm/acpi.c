@@ -18,6 +18,10 @@
  *    IRQ 8): on a hardware-reduced platform Linux probes legacy devices only
  *    as ACPI describes them (its 8250 gets IRQ 4 from here; rtc_cmos needs
  *    the PNP device).
+ *  - \_SB.PWRB (PNP0C0C), the power button, and \_SB.GED0 (ACPI0013, a
+ *    Generic Event Device) whose edge interrupt on VMM_ACPI_GED_GSI runs
+ *    _EVT: Notify (PWRB, 0x80). The control API's "power_button" action
+ *    pulses that line; the guest decides what to do (Linux: KEY_POWER).
  *  - \_SB.PMRS (PNP0C02, motherboard resources) reserves the ports of the
  *    sleep and reset registers, so nothing else is placed there.
  *  - \_S5 = {5, 5}: the SLP_TYP value that means "soft off".
@@ -136,6 +140,26 @@ static void dsdt_body(aml *b)
 
     legacy_device(b, "COM1", "PNP0501", 0x3f8, 8, 4);
     legacy_device(b, "RTC", "PNP0B00", 0x70, 2, 8);
+
+    /* The power button: a Generic Event Device whose interrupt notifies PWRB. */
+    aml_device(b, "PWRB");
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, "PNP0C0C");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    aml_close(b);
+    aml_device(b, "GED0");
+    aml_name_decl(b, "_HID");
+    aml_string(b, "ACPI0013");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    crs_open(b);
+    aml_res_gsi_edge(b, VMM_ACPI_GED_GSI);
+    crs_close(b);
+    aml_method(b, "_EVT", 1);
+    aml_notify(b, "\\_SB.PWRB", 0x80); /* 0x80: the button was pressed */
+    aml_close(b);
+    aml_close(b);
 
     aml_device(b, "PMRS");
     aml_name_decl(b, "_HID");

@@ -22,6 +22,9 @@ enum {
     EXT_OP_PREFIX = 0x5b,
     DEVICE_OP = 0x82, /* after EXT_OP_PREFIX */
     ROOT_CHAR = 0x5c,
+    STRING_PREFIX = 0x0d,
+    METHOD_OP = 0x14,
+    NOTIFY_OP = 0x86,
 };
 
 void aml_init(aml *b, uint8_t *buf, size_t cap)
@@ -119,6 +122,12 @@ void aml_eisaid(aml *b, const char *id)
     emit_le(b, __builtin_bswap32(v), 4);
 }
 
+void aml_string(aml *b, const char *s)
+{
+    emit8(b, STRING_PREFIX);
+    emit(b, s, strlen(s) + 1);
+}
+
 void aml_name_decl(aml *b, const char *path)
 {
     emit8(b, NAME_OP);
@@ -154,6 +163,21 @@ void aml_package(aml *b, uint8_t nelem)
     emit8(b, PACKAGE_OP);
     open_obj(b);
     emit8(b, nelem);
+}
+
+void aml_method(aml *b, const char *path, uint8_t nargs)
+{
+    emit8(b, METHOD_OP);
+    open_obj(b);
+    aml_name(b, path);
+    emit8(b, nargs & 7); /* MethodFlags: ArgCount, not serialized, SyncLevel 0 */
+}
+
+void aml_notify(aml *b, const char *path, uint8_t value)
+{
+    emit8(b, NOTIFY_OP);
+    aml_name(b, path);
+    aml_int(b, value);
 }
 
 void aml_buffer(aml *b)
@@ -222,6 +246,15 @@ void aml_res_irq(aml *b, uint8_t irq)
     uint16_t mask = (uint16_t)(1u << (irq & 15));
     uint8_t d[3] = {0x22, (uint8_t)mask, (uint8_t)(mask >> 8)};
     emit(b, d, sizeof d);
+}
+
+void aml_res_gsi_edge(aml *b, uint32_t gsi)
+{
+    emit8(b, 0x89); /* extended interrupt descriptor */
+    emit_le(b, 6, 2);
+    emit8(b, 0x03); /* consumer, edge, active high, exclusive */
+    emit8(b, 1);    /* one interrupt */
+    emit_le(b, gsi, 4);
 }
 
 /* Word address space descriptor: producer, positive decode, min and max fixed. */

@@ -32,6 +32,8 @@ void aml_name(aml *b, const char *path);
 void aml_int(aml *b, uint64_t v);
 /* An EISA ID ("PNP0A03") as the DWord the EisaId() macro makes. */
 void aml_eisaid(aml *b, const char *id);
+/* A string constant ("ACPI0013"). */
+void aml_string(aml *b, const char *s);
 /* Name (path, ...): follow with one data object. */
 void aml_name_decl(aml *b, const char *path);
 
@@ -40,14 +42,20 @@ void aml_name_decl(aml *b, const char *path);
 void aml_scope(aml *b, const char *path);
 void aml_device(aml *b, const char *path);
 void aml_package(aml *b, uint8_t nelem);
+/* Method (path, nargs, NotSerialized) { ... } */
+void aml_method(aml *b, const char *path, uint8_t nargs);
+/* Notify (path, value) */
+void aml_notify(aml *b, const char *path, uint8_t value);
 void aml_buffer(aml *b);
 void aml_close(aml *b);
 
 /* Resource descriptors, for use inside a buffer (a ResourceTemplate). */
-void aml_res_io(aml *b, uint16_t base, uint8_t len);        /* IO (Decode16, base, base, 1, len) */
-void aml_res_irq(aml *b, uint8_t irq);                      /* IRQNoFlags () {irq} */
-void aml_res_bus(aml *b, uint16_t first, uint16_t last);    /* WordBusNumber, fixed range */
-void aml_res_io_window(aml *b, uint16_t min, uint16_t max); /* WordIO, fixed range */
+void aml_res_io(aml *b, uint16_t base, uint8_t len); /* IO (Decode16, base, base, 1, len) */
+void aml_res_irq(aml *b, uint8_t irq);               /* IRQNoFlags () {irq} */
+/* Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) {gsi} */
+void aml_res_gsi_edge(aml *b, uint32_t gsi);
+void aml_res_bus(aml *b, uint16_t first, uint16_t last);       /* WordBusNumber, fixed range */
+void aml_res_io_window(aml *b, uint16_t min, uint16_t max);    /* WordIO, fixed range */
 void aml_res_mem32_window(aml *b, uint32_t min, uint32_t max); /* DWordMemory, fixed range */
 void aml_res_end(aml *b);                                      /* EndTag, checksum 0 */
 

@@ -134,6 +134,13 @@ int vmm_vm_reset(vmm_vm *vm)
     return vmm_vm_resume(vm);
 }
 
+void vmm_vm_power_button(vmm_vm *vm)
+{
+    st_info("vmm.acpi", "power button pressed");
+    vmm_irq_line(vm, VMM_ACPI_GED_GSI, 1);
+    vmm_irq_line(vm, VMM_ACPI_GED_GSI, 0);
+}
+
 void vmm_vm_guest_poweroff(vmm_vm *vm)
 {
     st_info("vmm.poweroff", "guest powered off (ACPI S5)");

@@ -51,7 +51,8 @@ struct vmm_virtio;
 #define VMM_ACPI_SLEEP_STS (VMM_ACPI_PM_PORT + 1)
 #define VMM_ACPI_RESET (VMM_ACPI_PM_PORT + 2)
 #define VMM_ACPI_RESET_VALUE 0x01
-#define VMM_ACPI_S5_TYP 5 /* SLP_TYP of \_S5 */
+#define VMM_ACPI_S5_TYP 5   /* SLP_TYP of \_S5 */
+#define VMM_ACPI_GED_GSI 16 /* the power button's event (IOAPIC pin, no PIC behind it) */
 
 enum vmm_state { VMM_RUNNING = 0, VMM_PAUSED, VMM_STOPPING };
 enum vmm_boot_mode { VMM_BOOT_PVH = 1, VMM_BOOT_LINUX64 };
@@ -177,6 +178,8 @@ int vmm_vm_resume(vmm_vm *vm);
 int vmm_vm_reset(vmm_vm *vm);
 /* Called by i8042 / triple fault: restart or stop per config. */
 void vmm_vm_guest_reset(vmm_vm *vm);
+/* Presses the ACPI power button: an edge on the GED's GSI (the guest decides). */
+void vmm_vm_power_button(vmm_vm *vm);
 /* The guest powered itself off (ACPI S5): stop with exit status 0. */
 void vmm_vm_guest_poweroff(vmm_vm *vm);
 const char *vmm_state_name(int state);

@@ -473,6 +473,12 @@ static void test_dsdt_iasl(void)
                     "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0600, 0x0600, 0x01, 0x04,) "
                     "}) } }");
     ASSERT_HAS(asl, "Name (\\_S5, Package (0x02) { 0x05, 0x05 })");
+    /* The power button: a GED whose edge interrupt notifies PWRB. */
+    ASSERT_HAS(asl, "Device (PWRB) { Name (_HID, EisaId (\"PNP0C0C\")) Name (_UID, Zero) }");
+    ASSERT_HAS(asl, "Device (GED0) { Name (_HID, \"ACPI0013\") Name (_UID, Zero) "
+                    "Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, "
+                    "ActiveHigh, Exclusive, ,,) { 0x00000010, } }) "
+                    "Method (_EVT, 1, NotSerialized) { Notify (\\_SB.PWRB, 0x80) } }");
     free(asl);
     st_rmtree(dir);
     free(dir);

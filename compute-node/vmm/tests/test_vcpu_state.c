@@ -1,10 +1,18 @@
 /*
- * vmm_vcpu_reset - a reset gives the vCPU state of a first boot: after a
+ * vmm_vcpu_state - the vCPU and interrupt state the VMM gives a guest, read
+ * back through KVM (a real KVM VM, no guest code).
+ *
+ * Reset: a reset gives the vCPU state of a first boot: after a
  * guest has switched its local APIC to x2APIC mode, reprogrammed it, and
  * pointed KVM's paravirtual MSRs (kvmclock, steal time, async page faults,
  * PV EOI, poll control) into its memory, vmm_vcpu_reset() must bring back
  * exactly what KVM_GET_MSRS / KVM_GET_LAPIC / KVM_GET_XCRS showed after the
- * first set-up, on the BSP and on an AP. A real KVM VM, no guest code.
+ * first set-up, on the BSP and on an AP.
+ *
+ * Power button: with the IOAPIC pin the DSDT's GED names (VMM_ACPI_GED_GSI)
+ * programmed as Linux's GED driver leaves it (edge, active high, one vector,
+ * to the BSP) and the BSP's LAPIC software-enabled, a press sets that vector
+ * in the LAPIC's IRR (the control API's "power_button" is in vmm_control).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -171,14 +179,47 @@ static void test_ap_reset(void)
     check_reset(1);
 }
 
+#define VECTOR 0x41
+
+static int irr_has(int vector)
+{
+    struct kvm_lapic_state l;
+    if (ioctl(vm.vcpus[0].fd, KVM_GET_LAPIC, &l) < 0)
+        return -1;
+    uint32_t irr;
+    memcpy(&irr, &l.regs[0x200 + (vector / 32) * 16], 4);
+    return (irr >> (vector % 32)) & 1;
+}
+
+static void test_press_raises_the_ged_vector(void)
+{
+    /* The LAPIC on (SVR bit 8), as a running kernel has it. */
+    struct kvm_lapic_state l;
+    CU_ASSERT_FATAL(ioctl(vm.vcpus[0].fd, KVM_GET_LAPIC, &l) == 0);
+    uint32_t svr = 0x1ff;
+    memcpy(&l.regs[0xf0], &svr, 4);
+    CU_ASSERT_FATAL(ioctl(vm.vcpus[0].fd, KVM_SET_LAPIC, &l) == 0);
+    /* IOAPIC pin VMM_ACPI_GED_GSI: VECTOR, fixed, physical, edge, active high, unmasked,
+     * to APIC 0. */
+    struct kvm_irqchip chip = {.chip_id = KVM_IRQCHIP_IOAPIC};
+    CU_ASSERT_FATAL(ioctl(vm.fd, KVM_GET_IRQCHIP, &chip) == 0);
+    chip.chip.ioapic.redirtbl[VMM_ACPI_GED_GSI].bits = VECTOR;
+    CU_ASSERT_FATAL(ioctl(vm.fd, KVM_SET_IRQCHIP, &chip) == 0);
+    ST_ASSERT_INT_EQ(irr_has(VECTOR), 0);
+    vmm_vm_power_button(&vm);
+    ST_ASSERT_INT_EQ(irr_has(VECTOR), 1);
+}
+
 static CU_TestInfo tests[] = {
     {"BSP: APIC base, LAPIC, PV MSRs and XCR0 after a reset equal a first boot's", test_bsp_reset},
     {"AP: the same, without the BSP flag", test_ap_reset},
+    {"a power-button press sets the GED's vector in the BSP's IRR",
+     test_press_raises_the_ged_vector},
     CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-    {"vcpu-reset", setup, teardown, NULL, NULL, tests},
+    {"vcpu-state", setup, teardown, NULL, NULL, tests},
     CU_SUITE_INFO_NULL,
 };
 

@@ -43,12 +43,8 @@
 static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char *id,
                       char fmt[16])
 {
-    if (who->node) {
-        img_conn_error(c, 403, "forbidden", "nodes upload through signed URLs");
-        return -1;
-    }
-    if (!who->signed_url && (!st_principal_can_write(&who->p) ||
-                             (!who->p.tenant[0] && !who->p.cloud_admin))) {
+    if (!who->signed_url &&
+        (!st_principal_can_write(&who->p) || (!who->p.tenant[0] && !who->p.cloud_admin))) {
         img_conn_error(c, 403, "forbidden", "this role may not change images");
         return -1;
     }

@@ -28,6 +28,9 @@ static const st_config_key keys[] = {
     {"auth.internal_token", "",
      "service token the gateway presents (common/internal.h); never"
      " on a compute node"},
+    {"auth.gateway_from", "127.0.0.0/8,::1",
+     "addresses and CIDRs the gateway calls from: the internal token is refused from any other"
+     " (empty: anywhere)"},
     {"ingest.max_body", "16777216", "largest ingest batch, bytes (raises http.max_body)"},
     {"ingest.future_skew", "300", "seconds a sample may be ahead of billing's clock"},
     {"retention.raw_days", "93", "days raw samples and batch ids are kept"},
@@ -83,6 +86,11 @@ static int serve(bl_ctx *ctx, const st_config *cfg)
     st_http_server *s = st_http_server_new(&o, err, sizeof err);
     if (!s) {
         st_error("http.config", "%s", err);
+        return 1;
+    }
+    if (st_internal_allow_from(st_config_str(cfg, "auth.gateway_from"), err, sizeof err) < 0) {
+        st_error("billing.config", "auth.gateway_from: %s", err);
+        st_http_server_free(s);
         return 1;
     }
     if (!*ctx->internal_token)

@@ -42,6 +42,12 @@ int bl_sender_auth(st_http_req *req, bl_ctx *ctx, st_db *db, bl_sender *who)
         }
     } else if (auth && strncmp(auth, "Bearer ", 7) == 0 && *ctx->internal_token &&
                st_ct_streq(auth + 7, ctx->internal_token)) {
+        if (!st_internal_from_ok(st_http_peer(req))) {
+            st_http_reply_error(req, 403, "forbidden",
+                                "the service token is accepted only from"
+                                " the gateway (auth.gateway_from)");
+            return -1;
+        }
         snprintf(who->key, sizeof who->key, "control-plane");
         return 0;
     }

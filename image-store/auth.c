@@ -124,8 +124,9 @@ void img_url_sign(img_svc *s, const char *method, const char *id, long long expi
         return -1;                                                                               \
     } while (0)
 
-int img_data_auth(img_svc *s, const img_head *h, const char *id, const char *method,
-                  img_caller *c, int *status, const char **code, const char **msg)
+int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *id,
+                  const char *method, img_caller *c, int *status, const char **code,
+                  const char **msg)
 {
     memset(c, 0, sizeof *c);
     char exp[24], sig[80];
@@ -156,6 +157,9 @@ int img_data_auth(img_svc *s, const img_head *h, const char *id, const char *met
     }
     if (!bearer_is(auth, s->internal_token))
         DENY(401, "unauthorized", "a valid service token or signed URL is required");
+    if (!st_internal_from_ok(peer))
+        DENY(403, "forbidden", "the service token is accepted only from the gateway"
+                               " (auth.gateway_from)");
     const char *tenant = img_head_get(h, "X-Stratus-Tenant");
     const char *user = img_head_get(h, "X-Stratus-User");
     const char *role = img_head_get(h, "X-Stratus-Role");

@@ -36,7 +36,7 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
     img_caller who;
     int status;
     const char *code, *msg;
-    if (img_data_auth(s, h, id, "GET", &who, &status, &code, &msg) < 0) {
+    if (img_data_auth(s, h, img_conn_peer(c), id, "GET", &who, &status, &code, &msg) < 0) {
         img_conn_error(c, status, code, "%s", msg);
         return;
     }

@@ -59,9 +59,10 @@ int img_api_auth(img_svc *s, st_http_req *r, img_caller *c);
 /* The same for reading image id, where a node whose instances boot from
  * the image is allowed too (any other image: 404). */
 int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c);
-/* Data-side: 0, or -1 with status/code/message to send. */
-int img_data_auth(img_svc *s, const img_head *h, const char *image_id, const char *method,
-                  img_caller *c, int *status, const char **code, const char **msg);
+/* Data-side (peer: the caller's address): 0, or -1 with status/code/message to send. */
+int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *image_id,
+                  const char *method, img_caller *c, int *status, const char **code,
+                  const char **msg);
 /* A signed URL for method on image id valid until expires (unix seconds). */
 void img_url_sign(img_svc *s, const char *method, const char *id, long long expires,
                   char *url, size_t urllen);
@@ -108,6 +109,7 @@ int img_conn_send_head(img_conn *c, int status, const char *ctype, int64_t lengt
 /* Closes the connection after this request. */
 void img_conn_close_after(img_conn *c);
 const char *img_conn_reqid(const img_conn *c);
+const char *img_conn_peer(const img_conn *c);
 
 void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id);
 void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, int head_only);

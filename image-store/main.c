@@ -32,6 +32,9 @@ extern const int img_migrations_count;
 static const st_config_key keys[] = {
     ST_SERVICE_KEYS("127.0.0.1:9292"),
     {"auth.internal_token", "", "the gateway's service token (never on a compute node)"},
+    {"auth.gateway_from", "127.0.0.0/8,::1",
+     "addresses and CIDRs the gateway calls from: the internal token is refused from any other"
+     " (empty: anywhere)"},
     {"auth.url_key", "",
      "64 hex digits signing upload/download URLs (default: random per "
      "process; set it when several instances serve one database)"},
@@ -124,6 +127,10 @@ static int setup(img_svc *s, const st_config *cfg)
     s->internal_token = st_config_str(cfg, "auth.internal_token");
     if (!*s->internal_token) {
         st_error("images.config", "auth.internal_token must be set");
+        return -1;
+    }
+    if (st_internal_allow_from(st_config_str(cfg, "auth.gateway_from"), err, sizeof err) < 0) {
+        st_error("images.config", "auth.gateway_from: %s", err);
         return -1;
     }
     const char *k = st_config_str(cfg, "auth.url_key");

@@ -190,7 +190,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     img_caller who;
     int status;
     const char *code, *msg;
-    if (img_data_auth(s, h, id, "PUT", &who, &status, &code, &msg) < 0) {
+    if (img_data_auth(s, h, img_conn_peer(c), id, "PUT", &who, &status, &code, &msg) < 0) {
         img_conn_error(c, status, code, "%s", msg);
         return;
     }

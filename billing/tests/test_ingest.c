@@ -627,6 +627,24 @@ static void test_retention_drops_raw_samples_keeps_usage(void)
     ST_ASSERT_INT_EQ(total("cpu_cycles", i2), 7);
 }
 
+/* With auth.gateway_from naming another address, the service token is
+ * refused from here: for tenant calls and for samples alike. */
+static void test_service_token_only_from_the_gateway(void)
+{
+    static const char *const sets[] = {"auth.gateway_from=192.0.2.1/32", NULL};
+    bl_srv other;
+    ST_ASSERT_INT_EQ_FATAL(bl_srv_start(&other, "billing_from", sets), 0);
+    st_resp r;
+    bl_call(&other, "GET", "/v1/billing/usage", bl_uuid(), 0, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    bl_post(&other, "{\"batch_id\":\"2b8a1f43-5d36-4a2e-9d1c-1f0e2d3c4b5a\",\"samples\":[]}",
+            NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(bl_srv_stop(&other), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"a new boot id is a counter reset: nothing lost, nothing twice", test_counter_reset_is_a_new_stream},
     {"a replayed or duplicated batch changes nothing", test_replayed_batch_changes_nothing},
@@ -639,6 +657,8 @@ static CU_TestInfo tests[] = {
     {"samples older than the retention window are stale",
      test_samples_older_than_retention_are_stale},
     {"ingest needs a credential", test_ingest_needs_a_credential},
+    {"the service token is refused from addresses other than the gateway's",
+     test_service_token_only_from_the_gateway},
     {"the usage API shows only the caller's tenant", test_usage_api_shows_only_the_callers_tenant},
     {"daily rollups match the hourly ones", test_daily_rollups_match_the_hourly_ones},
     {"retention drops raw samples and keeps usage", test_retention_drops_raw_samples_keeps_usage},

@@ -655,6 +655,24 @@ static void test_clean_stop(void)
     svc_stop(&S); /* fails on an unclean exit or a sanitizer report in the log */
 }
 
+/* With auth.gateway_from naming another address, the service token is
+ * refused from here on both listeners (a signed URL still works). */
+static void test_service_token_only_from_the_gateway(void)
+{
+    static const char *const extra[] = {"auth.gateway_from=192.0.2.1/32", NULL};
+    ST_ASSERT_INT_EQ_FATAL(svc_restart(&S, extra), 0);
+    st_resp r;
+    svc_api(&S, &r, "GET", "/v1/images", &A, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    CU_ASSERT_STRING_EQUAL(st_resp_error_code(&r), "forbidden");
+    st_resp_free(&r);
+    svc_data(&S, &r, "GET", "/v1/images/7b0e4c1a-1111-4222-8333-444455556666/file", &A, NULL, 0,
+             NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    svc_stop(&S);
+}
+
 static CU_TestInfo tests[] = {
     {"upload, download and HEAD round-trip with SHA-256; ranges give 206/416", test_roundtrip},
     {"identical bytes are stored once; the blob goes with its last image", test_dedup_and_gc},
@@ -670,6 +688,8 @@ static CU_TestInfo tests[] = {
     {"lists page by marker; bad bodies, ids, methods and states get clear errors",
      test_listing_and_validation},
     {"SIGTERM stops the service cleanly (and its log has no sanitizer report)", test_clean_stop},
+    {"the service token is refused from addresses other than the gateway's",
+     test_service_token_only_from_the_gateway},
     CU_TEST_INFO_NULL,
 };
 

@@ -275,11 +275,28 @@ static void test_roles_limit_what_a_user_may_do(void)
                                 "{\"name\":\"x\",\"vcpus\":1,\"memory_mib\":64,\"disk_gib\":1}"),
                      403);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/nodes", A.admin, NULL), 403);
-    /* removing a member invalidates their tokens for that tenant */
+    /* a tenant admin manages only the users already in its tenant: another
+     * user of the cloud answers exactly as an id that does not exist, and
+     * stays out of the tenant (Keystone's rule) */
     char uid[40];
     gwt_make_user(&T, "leaver", "password-123", uid);
     snprintf(path, sizeof path, "/v1/tenants/%s/members/%s", A.id, uid);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.admin, "{\"role\":\"member\"}"), 200);
+    st_resp r2;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r2, "PUT", path, A.admin, "{\"role\":\"member\"}"), 404);
+    char *foreign = strdup(r2.body);
+    st_resp_free(&r2);
+    char none[160];
+    snprintf(none, sizeof none, "/v1/tenants/%s/members/7b0e4c1a-1111-4222-8333-444455556666",
+             A.id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r2, "PUT", none, A.admin, "{\"role\":\"member\"}"), 404);
+    ST_ASSERT_STR_EQ(r2.body, foreign);
+    st_resp_free(&r2);
+    free(foreign);
+    char *outsider = gwt_signin(&T, "leaver", "password-123", "acme");
+    CU_ASSERT_PTR_NULL(outsider);
+    free(outsider);
+    /* removing a member invalidates their tokens for that tenant */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"role\":\"member\"}"), 200);
     char *tok = gwt_signin(&T, "leaver", "password-123", "acme");
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", tok, NULL), 200);
     ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.admin, NULL), 204);

@@ -112,7 +112,7 @@ add("GET", "/v1/tenants", op("Tenants: all for cloud admins, else the caller's o
 add("GET", "/v1/tenants/{id}", op("A tenant the caller belongs to", "user", [ok(200, "the tenant", S("Tenant")), {"404": NF}], params=[P("id")]))
 add("DELETE", "/v1/tenants/{id}", op("Delete an empty tenant", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": ERR("the tenant still has instances")}], params=[P("id")]))
 add("GET", "/v1/tenants/{id}/members", op("The tenant's members and roles", "user", [ok(200, "members", lst("members", "Member")), {"404": NF}], params=[P("id")]))
-add("PUT", "/v1/tenants/{id}/members/{user_id}", op("Add a user to the tenant or change their role (tenant admin)", "user",
+add("PUT", "/v1/tenants/{id}/members/{user_id}", op("Add a user to the tenant (cloud admin) or change a member's role (tenant admin; a user not in the tenant is 404 like an unknown id)", "user",
     [ok(200, "membership", obj({"tenant_id": UUID, "user_id": UUID, "role": STR})), {"403": ERR("needs the tenant's admin role")}, {"404": NF}],
     body=obj({"role": {"type": "string", "enum": ["admin", "member", "reader"]}}, ["role"]), params=[P("id", "tenant id"), P("user_id", "user id")]))
 add("DELETE", "/v1/tenants/{id}/members/{user_id}", op("Remove a user from the tenant (tenant admin); their tokens for it stop working", "user",

@@ -3,7 +3,9 @@
  *
  *   POST   /v1/images                     create a record (status queued)
  *   GET    /v1/images                     the caller's tenant's and public images
- *                                         (?status=, ?limit= 1..1000, ?marker=<last id>)
+ *                                         (?status=, ?limit= 1..1000, ?marker=<last id>;
+ *                                         a marker the caller cannot see answers as an
+ *                                         unknown one: an empty page)
  *   GET    /v1/images/{id}                one image
  *   PATCH  /v1/images/{id}                rename, change visibility
  *   DELETE /v1/images/{id}                status deleted; the blob goes when unused
@@ -203,7 +205,9 @@ static void h_list(st_http_req *r, void *arg)
                                 " FROM (SELECT m.* FROM images.images m WHERE " IMG_VISIBLE
                                 " AND ($3::text IS NULL OR m.status = $3)"
                                 " AND ($5::uuid IS NULL OR (m.created_at, m.id) >"
-                                "  (SELECT created_at, id FROM images.images WHERE id = $5))"
+                                "  (SELECT created_at, id FROM images.images x WHERE x.id = $5"
+                                "   AND (x.tenant_id = $1::uuid OR x.visibility = 'public'"
+                                "    OR $2::bool)))"
                                 " ORDER BY m.created_at, m.id LIMIT $4::int) p",
                             tenant_or_null(&c), all ? "true" : "false", st, limit, marker);
     if (!res)

@@ -599,6 +599,24 @@ static void test_listing_and_validation(void)
     svc_api(&S, &r, "GET", "/v1/images?status=queued&limit=1000", &t, NULL);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 5);
     st_resp_free(&r);
+    /* Another tenant's private image as marker answers like an unknown id
+     * (an empty page): it must not tell which of t's images came later. */
+    const char *other = "44444444-4444-4444-8444-444444444444";
+    who o = {other, "admin", 0};
+    char hidden[40];
+    snprintf(hidden, sizeof hidden, "%s", svc_create(&S, &o, "hidden", "raw"));
+    svc_create(&S, &t, "after-hidden", "raw");
+    snprintf(p, sizeof p, "/v1/images?marker=%s", hidden);
+    svc_api(&S, &r, "GET", p, &t, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 0);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", "/v1/images?marker=7b0e4c1a-1111-4222-8333-444455556666", &t, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 0);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", p, &o, NULL); /* its owner pages on from it */
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 0);
+    st_resp_free(&r);
     static const char *const bad_q[] = {"/v1/images?limit=0", "/v1/images?limit=x",
                                         "/v1/images?marker=nope"};
     for (size_t i = 0; i < 3; i++) {

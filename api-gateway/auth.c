@@ -25,6 +25,7 @@
 #include "stratus/crypto.h"
 #include "stratus/json.h"
 #include "stratus/log.h"
+#include "stratus/nodeauth.h"
 #include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
@@ -92,26 +93,31 @@ int gw_authenticate(gw_ctx *c, const char *header)
     st_sha256_hex(tok, tl, sha);
     memset(&c->p, 0, sizeof c->p);
     PGresult *r;
-    if (strncmp(tok, "stn_", 4) == 0) {
-        r = st_db_q(c->db, "SELECT n.id, n.disabled, coalesce(v.version, 0) FROM iaas.nodes n"
-                           " LEFT JOIN iaas.node_desired_versions v ON v.node_id = n.id"
-                           " WHERE n.token_sha256 = $1", sha);
+    if (st_node_credential_in(header)) {
+        /* one node identity for every service (common/nodeauth.h) */
+        st_node n;
+        int rc = st_node_identify(c->db, header, &n);
+        if (rc == -2) {
+            gw_fail_db(c);
+            return -1;
+        }
+        if (rc < 0) {
+            unauthorized(c, "invalid node credential");
+            return -1;
+        }
+        r = st_db_q(c->db,
+                    "SELECT coalesce((SELECT version FROM iaas.node_desired_versions"
+                    " WHERE node_id = $1), 0)",
+                    n.id);
         if (!r) {
             gw_fail_db(c);
             return -1;
         }
-        int found = PQntuples(r) == 1;
-        if (found) {
-            copy(c->p.node_id, sizeof c->p.node_id, st_db_val(r, 0, 0));
-            copy(c->p.kind, sizeof c->p.kind, "node");
-            /* a node's list is its desired set (0010_node_desired_versions.sql) */
-            c->p.list_version = st_db_int(r, 0, 2);
-        }
+        copy(c->p.node_id, sizeof c->p.node_id, n.id);
+        copy(c->p.kind, sizeof c->p.kind, "node");
+        /* a node's list is its desired set (0010_node_desired_versions.sql) */
+        c->p.list_version = st_db_int(r, 0, 0);
         PQclear(r);
-        if (!found) {
-            unauthorized(c, "invalid node credential");
-            return -1;
-        }
         return 0;
     }
     r = st_db_q(c->db,

@@ -6,8 +6,8 @@
  * The routes are listed one by one rather than forwarded by prefix, so the
  * gateway decides who may call what before billing sees the request, the
  * OpenAPI document describes each, and the isolation test reaches each.
- * Nodes send samples to billing directly (node credentials), not through
- * the gateway.
+ * Nodes send samples to billing directly, with their one node credential
+ * (common/nodeauth.h), not through the gateway.
  */
 #include "gateway.h"
 
@@ -75,17 +75,6 @@ static void h_issue(gw_ctx *c)
     forward(c, "POST", 1);
 }
 
-static void h_node_delete(gw_ctx *c)
-{
-    const char *n = st_http_param(c->req, "name");
-    if (!n || strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-                  strlen(n)) {
-        st_http_reply_error(c->req, 404, "not_found", "no such node");
-        return;
-    }
-    forward(c, "DELETE", 0);
-}
-
 void gw_billing_routes(gw *g)
 {
     /* the tenant's own usage and invoices (any role) */
@@ -105,7 +94,4 @@ void gw_billing_routes(gw *g)
     gw_route(g, "POST /v1/billing/tenants/{tenant_id}/plans", GW_CLOUD_ADMIN, h_tenant_plans_post);
     gw_route(g, "GET /v1/billing/periods", GW_CLOUD_ADMIN, h_get);
     gw_route(g, "POST /v1/billing/periods/{period}/issue", GW_CLOUD_ADMIN, h_issue);
-    gw_route(g, "GET /v1/billing/nodes", GW_CLOUD_ADMIN, h_get);
-    gw_route(g, "POST /v1/billing/nodes", GW_CLOUD_ADMIN, h_post);
-    gw_route(g, "DELETE /v1/billing/nodes/{name}", GW_CLOUD_ADMIN, h_node_delete);
 }

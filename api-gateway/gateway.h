@@ -216,6 +216,9 @@ void gw_server_group_routes(gw *g);
 /* nodes.c */
 void gw_node_routes(gw *g);
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen);
+/* Replaces the credential of the node with this id or name: rows changed
+ * (0: no such node) or -1. */
+int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenlen);
 
 /* network.c: networks and subnets, and what the network files share. */
 void gw_network_routes(gw *g);

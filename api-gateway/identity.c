@@ -1,8 +1,12 @@
 /*
  * identity.c - tenants, users and memberships.
  *
- * Cloud administrators create tenants and users; a tenant's admins manage who
- * belongs to their tenant and with which role. Routes under
+ * Cloud administrators create tenants and users and put users into tenants;
+ * a tenant's admins change the roles of, and remove, the users already in
+ * their tenant, and nobody else: like Keystone, a tenant admin manages only
+ * the users it can see, so any other user id answers 404 exactly as an id
+ * that does not exist (no user ids or names leak, and no user is pulled into
+ * a second tenant). Routes under
  * /v1/tenants/{id}/ check access in the handler: a caller who is neither a
  * cloud admin nor acting in that tenant gets 404 (the tenant might as well
  * not exist), a member without the needed role gets 403.
@@ -305,11 +309,13 @@ static void h_member_put(gw_ctx *c)
     PGresult *r = st_db_q(c->db,
                           "INSERT INTO iaas.memberships (tenant_id, user_id, role)"
                           " SELECT t.id, u.id, $3 FROM iaas.tenants t, iaas.users u"
-                          " WHERE t.id = $1 AND u.id = $2"
+                          " WHERE t.id = $1 AND u.id = $2 AND ($4 OR EXISTS (SELECT 1"
+                          "  FROM iaas.memberships x WHERE x.tenant_id = t.id"
+                          "  AND x.user_id = u.id))"
                           " ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role"
                           " RETURNING json_build_object('tenant_id', tenant_id, 'user_id', user_id,"
                           "  'role', role)::text",
-                          id, uid, role);
+                          id, uid, role, c->p.cloud_admin ? "true" : "false");
     if (!r) {
         gw_fail_db(c);
         return;

@@ -5,7 +5,8 @@
  *   stratus-gateway [...] migrate                            apply migrations, exit
  *   stratus-gateway [...] bootstrap-admin NAME               create the first cloud admin
  *                         (password from $STRATUS_ADMIN_PASSWORD or stdin)
- *   stratus-gateway [...] node-add NAME                      register a node, print its token
+ *   stratus-gateway [...] node-add NAME                      register a node, print its credential
+ *   stratus-gateway [...] node-rotate NAME                   replace its credential, print it
  *   stratus-gateway routes                                   print every route, exit
  *
  * The gateway keeps no state of its own: everything lives in PostgreSQL, so
@@ -181,6 +182,21 @@ static int cmd_node_add(gw *g, const char *name)
     return rc < 0 ? 1 : 0;
 }
 
+static int cmd_node_rotate(gw *g, const char *name)
+{
+    char token[80];
+    st_db *db = st_db_get(g->db, 5000);
+    if (!db)
+        return 1;
+    int n = gw_node_rotate(db, name, token, sizeof token);
+    if (n <= 0)
+        fprintf(stderr, "node-rotate: %s\n", n < 0 ? st_db_error(db) : "no such node");
+    else
+        printf("%s\n", token);
+    st_db_put(db);
+    return n == 1 ? 0 : 1;
+}
+
 static double cache_bytes(void *lists) { return (double)gw_listcache_bytes(lists); }
 
 /* Serves until SIGTERM/SIGINT; 0 on a clean stop. */
@@ -237,7 +253,8 @@ int main(int argc, char **argv)
     st_http_opts o;
     st_service_http_opts(cfg, &o);
 
-    int needs_name = !strcmp(cmd, "bootstrap-admin") || !strcmp(cmd, "node-add");
+    int needs_name =
+        !strcmp(cmd, "bootstrap-admin") || !strcmp(cmd, "node-add") || !strcmp(cmd, "node-rotate");
     if (!strcmp(cmd, "routes")) {
         rc = list_routes(&g, &o);
     } else if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && !needs_name) {
@@ -254,6 +271,8 @@ int main(int argc, char **argv)
         rc = cmd_bootstrap_admin(&g, rest[1]);
     } else if (!strcmp(cmd, "node-add")) {
         rc = cmd_node_add(&g, rest[1]);
+    } else if (!strcmp(cmd, "node-rotate")) {
+        rc = cmd_node_rotate(&g, rest[1]);
     } else {
         rc = serve(&g, &o);
     }

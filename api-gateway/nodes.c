@@ -18,6 +18,7 @@
 #include "stratus/json.h"
 #include "stratus/jsonw.h"
 #include "stratus/log.h"
+#include "stratus/nodeauth.h"
 #include "stratus/uuid.h"
 
 #include <arpa/inet.h>
@@ -25,15 +26,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A fresh node credential (common/nodeauth.h) and its digest. */
+static void new_credential(char *token, size_t tokenlen, char sha[65])
+{
+    char secret[65];
+    st_random_hex(secret, 32);
+    snprintf(token, tokenlen, ST_NODE_CRED_PREFIX "%s", secret);
+    st_sha256_hex(token, strlen(token), sha);
+}
+
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen)
 {
-    char secret[65], sha[65];
-    st_random_hex(secret, 32);
-    snprintf(token, tokenlen, "stn_%s", secret);
-    st_sha256_hex(token, strlen(token), sha);
+    char sha[65];
+    new_credential(token, tokenlen, sha);
     st_uuid_v4(id);
     return st_db_x(db, "INSERT INTO iaas.nodes (id, name, token_sha256) VALUES ($1, $2, $3)", id,
                    name, sha) == 1 ? 0 : -1;
+}
+
+int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenlen)
+{
+    char sha[65];
+    new_credential(token, tokenlen, sha);
+    return (int)st_db_x(db,
+                        "UPDATE iaas.nodes SET token_sha256 = $2"
+                        " WHERE id::text = $1 OR name = $1",
+                        id_or_name, sha);
 }
 
 /* A node's admin view: capacity, what is reserved on it, its health. */
@@ -102,6 +120,27 @@ static void h_node_create(gw_ctx *c)
     }
     json_object_set_new(node, "token", json_string(token));
     st_http_reply_json(c->req, 201, node);
+}
+
+/* A new credential for the node; the old one is refused from now on, by
+ * every service (common/nodeauth.h). */
+static void h_node_rotate(gw_ctx *c)
+{
+    const char *id = gw_id_param(c, "id");
+    if (!id)
+        return;
+    char token[80];
+    int n = gw_node_rotate(c->db, id, token, sizeof token);
+    if (n < 0) {
+        gw_fail_db(c);
+        return;
+    }
+    if (n == 0) {
+        st_http_reply_error(c->req, 404, "not_found", "no such node");
+        return;
+    }
+    st_info("node.credential_rotated", "node %s: credential replaced", id);
+    st_http_reply_json(c->req, 200, json_pack("{s:s, s:s}", "id", id, "token", token));
 }
 
 static void h_node_list(gw_ctx *c)
@@ -509,6 +548,7 @@ void gw_node_routes(gw *g)
     gw_route(g, "GET /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_show);
     gw_route(g, "PATCH /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_update);
     gw_route(g, "DELETE /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_delete);
+    gw_route(g, "POST /v1/nodes/{id}/credential", GW_CLOUD_ADMIN, h_node_rotate);
     gw_route(g, "PUT /internal/v1/node", GW_NODE, h_heartbeat);
     gw_route(g, "GET /internal/v1/node/instances", GW_NODE, h_node_instances);
     gw_route(g, "PUT /internal/v1/node/instances/{id}", GW_NODE, h_node_report);

@@ -2,11 +2,12 @@
  * api.c - the HTTP surface of stratus-billing: routes and who may call them.
  *
  * Three kinds of caller (README.md "HTTP API" has every route):
- *   - nodes post samples, with their own node token (nodes.c);
+ *   - nodes post samples for instances placed on them, with the one node
+ *     credential the gateway issued (nodes.c, common/nodeauth.h);
  *   - the gateway, for a tenant, with the shared service token and the
  *     X-Stratus-* principal headers (common/internal.h): usage, invoices;
  *   - the gateway, for a cloud admin (X-Stratus-Cloud-Admin: true): plans,
- *     assignments, issuing a month, node credentials, and any tenant's
+ *     assignments, issuing a month, and any tenant's
  *     usage and invoices.
  * A tenant never learns of another tenant's objects: their invoice ids
  * answer 404 exactly like ids that do not exist.
@@ -22,7 +23,6 @@
 void bl_routes(st_http_server *s, bl_ctx *ctx)
 {
     st_http_route(s, "POST /v1/billing/ingest", bl_ingest_handler, ctx);
-    bl_nodes_routes(s, ctx);
     bl_usage_routes(s, ctx);
     bl_plans_routes(s, ctx);
     bl_invoice_routes(s, ctx);

@@ -6,7 +6,7 @@
  *   ingest.c      apply a batch in one transaction: dedup, deltas, rollups
  *   rollmap.c     the per-batch accumulator of hourly deltas
  *   partitions.c  monthly partitions, retention, the maintenance thread
- *   nodes.c       node credentials (CLI and ingest authentication)
+ *   nodes.c       who may post samples: nodes (placement-checked), control plane
  *   period.c      months, hours and invoice periods in UTC
  *   plans.c       price plans, versions, tenant assignments (admin API)
  *   rating.c      usage + plans -> invoice lines, in integer micro-units
@@ -23,6 +23,7 @@
 #include "stratus/db.h"
 #include "stratus/http.h"
 #include "stratus/internal.h"
+#include "stratus/nodeauth.h"
 
 #include <stdint.h>
 
@@ -65,13 +66,18 @@ int bl_maintenance_run(bl_ctx *ctx);
 int bl_maintenance_start(bl_ctx *ctx);
 void bl_maintenance_stop(void);
 
-/* ---- nodes.c ---- */
-/* Creates a node; prints nothing. token gets "<name>.<64 hex>". -1: exists/invalid. */
-int bl_node_add(st_db *db, const char *name, char *token, size_t tokcap, char *err,
-                size_t errlen);
-int bl_node_remove(st_db *db, const char *name);
-/* Checks "Bearer <token>"; fills node (64 bytes) or replies 401/503 and returns -1. */
-int bl_node_auth(st_http_req *req, st_db *db, char node[64]);
+/* ---- nodes.c: who posts samples ---- */
+typedef struct bl_sender {
+    int is_node; /* a compute node (else the control plane's internal token) */
+    st_node node;
+    char key[40]; /* idempotency scope: the node's id or "control-plane" */
+} bl_sender;
+/* Authenticates the sender of a batch; on failure replies (401/503), -1. */
+int bl_sender_auth(st_http_req *req, bl_ctx *ctx, st_db *db, bl_sender *who);
+/* 0 when the sender may post every sample of b (a node: instance samples
+ * placed on it at their time); else replies 403 (or 503) and returns -1. */
+int bl_sender_may_post(st_http_req *req, bl_ctx *ctx, st_db *db, const bl_sender *who,
+                       const bl_batch *b);
 
 /* ---- ingest.c ---- */
 typedef struct bl_ingest_result {
@@ -104,7 +110,6 @@ void bl_reply_db(st_http_req *req, st_db *db, const char *what);
 
 /* ---- plans.c, usage.c, invoice.c: HTTP handlers ---- */
 void bl_plans_routes(st_http_server *s, bl_ctx *ctx);
-void bl_nodes_routes(st_http_server *s, bl_ctx *ctx);
 void bl_usage_routes(st_http_server *s, bl_ctx *ctx);
 void bl_invoice_routes(st_http_server *s, bl_ctx *ctx);
 

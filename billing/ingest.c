@@ -425,11 +425,11 @@ out:
 void bl_ingest_handler(st_http_req *req, void *arg)
 {
     bl_ctx *ctx = arg;
-    char node[64];
+    bl_sender who;
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    int ok = bl_node_auth(req, db, node) == 0;
+    int ok = bl_sender_auth(req, ctx, db, &who) == 0;
     st_db_put(db);
     if (!ok)
         return;
@@ -451,8 +451,22 @@ void bl_ingest_handler(st_http_req *req, void *arg)
                             rc == BL_ESYNTAX ? "invalid_json" : "invalid_batch", "%s", err);
         return;
     }
+    /* a node posts only for instances placed on it (nodes.c) */
+    if (!(db = bl_db(req, ctx))) {
+        bl_batch_free(&b);
+        return;
+    }
+    ok = bl_sender_may_post(req, ctx, db, &who, &b) == 0;
+    st_db_put(db);
+    if (!ok) {
+        st_metric_add(
+            st_counter("billing_batches_total", "Ingest batches by result.", "result=\"refused\""),
+            1);
+        bl_batch_free(&b);
+        return;
+    }
     bl_ingest_result res = {0};
-    int status = bl_ingest(ctx, node, &b, &res, err, sizeof err);
+    int status = bl_ingest(ctx, who.key, &b, &res, err, sizeof err);
     bl_batch_free(&b);
     if (status != 200) {
         st_metric_add(st_counter("billing_batches_total", "Ingest batches by result.",

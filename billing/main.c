@@ -3,9 +3,6 @@
  *
  *   stratus-billing [--config FILE] [--set k=v]...      serve the API (default)
  *   stratus-billing [...] migrate                       apply migrations, exit
- *   stratus-billing [...] node-add NAME                 register a node, print its token once
- *   stratus-billing [...] node-remove NAME              revoke a node's token
- *   stratus-billing [...] node-list                     list registered nodes
  *   stratus-billing [...] maintenance                   one partition/retention pass, exit
  *   stratus-billing routes                              print every route, exit
  *
@@ -28,7 +25,12 @@ extern const int billing_migrations_count;
 
 static const st_config_key keys[] = {
     ST_SERVICE_KEYS("127.0.0.1:8083"),
-    {"auth.internal_token", "", "service token the gateway presents (common/internal.h)"},
+    {"auth.internal_token", "",
+     "service token the gateway presents (common/internal.h); never"
+     " on a compute node"},
+    {"auth.gateway_from", "127.0.0.0/8,::1",
+     "addresses and CIDRs the gateway calls from: the internal token is refused from any other"
+     " (empty: anywhere)"},
     {"ingest.max_body", "16777216", "largest ingest batch, bytes (raises http.max_body)"},
     {"ingest.future_skew", "300", "seconds a sample may be ahead of billing's clock"},
     {"retention.raw_days", "93", "days raw samples and batch ids are kept"},
@@ -71,41 +73,6 @@ static void print_route(const char *method, const char *path, void *arg)
     printf("%s %s\n", method, path);
 }
 
-static int cmd_node(bl_ctx *ctx, const char *cmd, const char *name)
-{
-    st_db *db = st_db_get(ctx->pool, 5000);
-    if (!db)
-        return 1;
-    int rc = 0;
-    if (!strcmp(cmd, "node-add")) {
-        char token[160], err[256];
-        if (bl_node_add(db, name, token, sizeof token, err, sizeof err) < 0) {
-            fprintf(stderr, "node-add: %s\n", err);
-            rc = 1;
-        } else {
-            printf("%s\n", token);
-        }
-    } else if (!strcmp(cmd, "node-remove")) {
-        int n = bl_node_remove(db, name);
-        if (n <= 0) {
-            fprintf(stderr, "node-remove: %s\n", n < 0 ? st_db_error(db) : "no such node");
-            rc = 1;
-        }
-    } else {
-        PGresult *r = st_db_q0(db, "SELECT name, created_at FROM billing.nodes ORDER BY name");
-        if (!r) {
-            fprintf(stderr, "node-list: %s\n", st_db_error(db));
-            rc = 1;
-        } else {
-            for (int i = 0; i < PQntuples(r); i++)
-                printf("%s\t%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-            PQclear(r);
-        }
-    }
-    st_db_put(db);
-    return rc;
-}
-
 static int serve(bl_ctx *ctx, const st_config *cfg)
 {
     st_http_opts o;
@@ -119,6 +86,11 @@ static int serve(bl_ctx *ctx, const st_config *cfg)
     st_http_server *s = st_http_server_new(&o, err, sizeof err);
     if (!s) {
         st_error("http.config", "%s", err);
+        return 1;
+    }
+    if (st_internal_allow_from(st_config_str(cfg, "auth.gateway_from"), err, sizeof err) < 0) {
+        st_error("billing.config", "auth.gateway_from: %s", err);
+        st_http_server_free(s);
         return 1;
     }
     if (!*ctx->internal_token)
@@ -159,15 +131,16 @@ int main(int argc, char **argv)
         st_http_server_free(s);
         goto out;
     }
-    int named = !strcmp(cmd, "node-add") || !strcmp(cmd, "node-remove");
-    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "node-list") &&
-        strcmp(cmd, "maintenance") && !named) {
-        fprintf(stderr, "stratus-billing: unknown command '%s' (try --help)\n", cmd);
+    if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "maintenance")) {
+        fprintf(stderr,
+                "stratus-billing: unknown command '%s' (try --help; nodes get their"
+                " one credential from the gateway)\n",
+                cmd);
         rc = 2;
         goto out;
     }
-    if ((named && nrest != 2) || (!named && nrest > 1)) {
-        fprintf(stderr, "usage: stratus-billing %s%s\n", cmd, named ? " NAME" : "");
+    if (nrest > 1) {
+        fprintf(stderr, "usage: stratus-billing %s\n", cmd);
         rc = 2;
         goto out;
     }
@@ -180,8 +153,6 @@ int main(int argc, char **argv)
         rc = serve(&ctx, cfg);
     else if (!strcmp(cmd, "maintenance"))
         rc = bl_maintenance_run(&ctx) < 0 ? 1 : 0;
-    else if (strcmp(cmd, "migrate"))
-        rc = cmd_node(&ctx, cmd, named ? rest[1] : NULL);
     st_db_pool_free(ctx.pool);
 out:
     bl_render_release();

@@ -1,10 +1,35 @@
 /* internal.c - service-to-service calls on a tenant's behalf (internal.h). */
 #include "stratus/internal.h"
 #include "stratus/crypto.h"
+#include "stratus/netaddr.h"
 #include "stratus/uuid.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Set once before the workers start, read-only afterwards. */
+static st_cidr *gateway_ranges;
+static int gateway_nranges = -1; /* -1: anywhere */
+
+int st_internal_allow_from(const char *ranges, char *err, size_t errlen)
+{
+    free(gateway_ranges);
+    gateway_ranges = NULL;
+    gateway_nranges = -1;
+    if (!ranges || !*ranges)
+        return 0;
+    int n = st_cidr_parse_list(ranges, &gateway_ranges, err, errlen);
+    if (n < 0)
+        return -1;
+    gateway_nranges = n;
+    return 0;
+}
+
+int st_internal_from_ok(const char *ip)
+{
+    return gateway_nranges < 0 || (ip && st_cidr_match(gateway_ranges, gateway_nranges, ip));
+}
 
 int st_internal_auth(st_http_req *r, const char *internal_token, st_principal *p)
 {
@@ -14,6 +39,11 @@ int st_internal_auth(st_http_req *r, const char *internal_token, st_principal *p
         !st_ct_streq(auth + 7, internal_token)) {
         st_http_add_header(r, "WWW-Authenticate", "Bearer");
         st_http_reply_error(r, 401, "unauthorized", "a valid service token is required");
+        return -1;
+    }
+    if (!st_internal_from_ok(st_http_peer(r))) {
+        st_http_reply_error(r, 403, "forbidden",
+                            "the service token is accepted only from the gateway (auth.gateway_from)");
         return -1;
     }
     const char *tenant = st_http_header(r, "X-Stratus-Tenant");

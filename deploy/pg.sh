@@ -65,7 +65,13 @@ case "$cmd" in
   start)
     init
     if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then exit 0; fi
-    as_owner "$bindir/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 30 start >/dev/null ||
+    # No secret may reach the server's log: errors are logged without their
+    # DETAIL (a constraint violation's DETAIL is the whole rejected row, a
+    # password hash included), without the statement and its parameters.
+    # Given at every start, so clusters made before this hold to it too.
+    as_owner "$bindir/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 30 \
+      -o "-c log_error_verbosity=terse -c log_min_error_statement=panic" \
+      -o "-c log_parameter_max_length_on_error=0" start >/dev/null ||
       { tail -n 20 "$dir/postgres.log" >&2; exit 1; }
     ;;
   stop)

@@ -105,27 +105,28 @@ echo "== gateway"
 start_service gateway "$gw" "$home/gateway.conf"
 
 echo "== compute node"
-# credentials made once and kept: the gateway's and billing's for this node
-if [ ! -s "$home/node-token" ]; then
-  (umask 077; "$gw" --config "$home/gateway.conf" node-add node-1 2>>"$home/gateway.log" >"$home/node-token")
+# The node's one credential, issued by the gateway once and kept; billing and
+# the image service check it through the gateway's facts. The internal token
+# stays with the control plane: it is never written into the node's config.
+# (A node registered before but whose credential is lost gets a new one.)
+if [ ! -s "$home/node-credential" ]; then
+  (umask 077; "$gw" --config "$home/gateway.conf" node-add node-1 2>>"$home/gateway.log" \
+     >"$home/node-credential" ||
+   "$gw" --config "$home/gateway.conf" node-rotate node-1 2>>"$home/gateway.log" \
+     >"$home/node-credential")
 fi
-if [ ! -s "$home/billing-node-token" ]; then
-  (umask 077; "$billing" --config "$home/billing.conf" node-add node-1 2>>"$home/billing.log" \
-     >"$home/billing-node-token")
-fi
-[ -s "$home/node-token" ] && [ -s "$home/billing-node-token" ] ||
-  { echo "stratus: cannot make the node's credentials (see gateway.log, billing.log)" >&2; exit 1; }
+rm -f "$home/node-token" "$home/billing-node-token" # three credentials of old
+[ -s "$home/node-credential" ] ||
+  { echo "stratus: cannot make the node's credential (see gateway.log)" >&2; exit 1; }
 mkdir -p "$home/node"
 (umask 077; cat >"$home/node.conf" <<CONF
 # written by deploy/run-cloud.sh
 node.name = node-1
+node.credential = $(cat "$home/node-credential")
 gateway.url = http://127.0.0.1:$port
-gateway.token = $(cat "$home/node-token")
 images.url = http://127.0.0.1:$((port + 1))
 images.data_url = http://127.0.0.1:$((port + 2))
-images.token = $internal
 billing.url = http://127.0.0.1:$((port + 3))
-billing.token = $(cat "$home/billing-node-token")
 state_dir = $home/node
 vmm.path = $vmm
 http.listen = 127.0.0.1:$((port + 4))

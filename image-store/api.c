@@ -3,7 +3,9 @@
  *
  *   POST   /v1/images                     create a record (status queued)
  *   GET    /v1/images                     the caller's tenant's and public images
- *                                         (?status=, ?limit= 1..1000, ?marker=<last id>)
+ *                                         (?status=, ?limit= 1..1000, ?marker=<last id>;
+ *                                         a marker the caller cannot see answers as an
+ *                                         unknown one: an empty page)
  *   GET    /v1/images/{id}                one image
  *   PATCH  /v1/images/{id}                rename, change visibility
  *   DELETE /v1/images/{id}                status deleted; the blob goes when unused
@@ -83,7 +85,7 @@ static int check_visibility(st_http_req *r, const img_caller *c, const char *vis
 
 static int can_write(st_http_req *r, const img_caller *c)
 {
-    if (c->node || !st_principal_can_write(&c->p) || (!c->p.tenant[0] && !c->p.cloud_admin)) {
+    if (!st_principal_can_write(&c->p) || (!c->p.tenant[0] && !c->p.cloud_admin)) {
         st_http_reply_error(r, 403, "forbidden", "this role may not change images");
         return 0;
     }
@@ -175,10 +177,6 @@ static void h_list(st_http_req *r, void *arg)
     img_caller c;
     if (img_api_auth(svc, r, &c) < 0)
         return;
-    if (c.node) {
-        st_http_reply_error(r, 403, "forbidden", "nodes read images by id");
-        return;
-    }
     const char *st = st_http_query(r, "status");
     const char *lim = st_http_query(r, "limit"), *marker = st_http_query(r, "marker");
     long n = 100;
@@ -207,7 +205,9 @@ static void h_list(st_http_req *r, void *arg)
                                 " FROM (SELECT m.* FROM images.images m WHERE " IMG_VISIBLE
                                 " AND ($3::text IS NULL OR m.status = $3)"
                                 " AND ($5::uuid IS NULL OR (m.created_at, m.id) >"
-                                "  (SELECT created_at, id FROM images.images WHERE id = $5))"
+                                "  (SELECT created_at, id FROM images.images x WHERE x.id = $5"
+                                "   AND (x.tenant_id = $1::uuid OR x.visibility = 'public'"
+                                "    OR $2::bool)))"
                                 " ORDER BY m.created_at, m.id LIMIT $4::int) p",
                             tenant_or_null(&c), all ? "true" : "false", st, limit, marker);
     if (!res)
@@ -221,17 +221,17 @@ static void h_list(st_http_req *r, void *arg)
 static void h_show(st_http_req *r, void *arg)
 {
     img_caller c;
-    if (img_api_auth(svc, r, &c) < 0)
-        return;
     const char *id = id_param(r);
-    if (!id)
+    if (!id || img_api_auth_read(svc, r, id, &c) < 0)
         return;
     st_db *db = get_db(r);
     if (!db)
         return;
-    PGresult *res = st_db_q(db, "SELECT images.image_json(m)::text FROM images.images m"
-                                " WHERE " IMG_VISIBLE " AND m.id = $3",
-                            tenant_or_null(&c), c.p.cloud_admin || c.node ? "true" : "false", id);
+    PGresult *res =
+        st_db_q(db,
+                "SELECT images.image_json(m)::text FROM images.images m"
+                " WHERE " IMG_VISIBLE " AND m.id = $3",
+                tenant_or_null(&c), c.p.cloud_admin || c.is_node ? "true" : "false", id);
     if (!res)
         fail_db(r, db);
     else
@@ -330,10 +330,10 @@ static void signed_url(st_http_req *r, const char *method)
     if (put) {
         ok = writable(r, db, &c, id, status);
     } else {
-        PGresult *res = st_db_q(db, "SELECT m.status FROM images.images m"
-                                    " WHERE " IMG_VISIBLE " AND m.id = $3",
-                                tenant_or_null(&c), c.p.cloud_admin || c.node ? "true" : "false",
-                                id);
+        PGresult *res = st_db_q(db,
+                                "SELECT m.status FROM images.images m"
+                                " WHERE " IMG_VISIBLE " AND m.id = $3",
+                                tenant_or_null(&c), c.p.cloud_admin ? "true" : "false", id);
         if (!res)
             fail_db(r, db);
         else if (PQntuples(res) != 1)

@@ -4,10 +4,13 @@
  *   the gateway   Authorization: Bearer <auth.internal_token> plus the
  *                 X-Stratus-Tenant/User/Role/Cloud-Admin headers of the
  *                 tenant it acts for (common/internal.h), on both listeners.
- *   a node        Authorization: Bearer <auth.node_token> plus
- *                 X-Stratus-Node: <node name>. Reads (metadata and bytes) of
- *                 any active image, nothing else. auth.node_token defaults to
- *                 the internal token until nodes get their own secret.
+ *   a node        Authorization: Bearer <its node credential> (one identity
+ *                 for every service, common/nodeauth.h). Reads metadata
+ *                 (GET /v1/images/{id}) and bytes (GET/HEAD .../file) of
+ *                 the images its instances boot from, nothing else: any
+ *                 other image answers 404 like one that does not exist,
+ *                 every other route 403. The internal token is never a
+ *                 node's.
  *   a signed URL  ?expires=<unix seconds>&sig=<hex HMAC-SHA256> on the data
  *                 listener: minted by POST /v1/images/{id}/upload-url or
  *                 download-url for a caller the API authorised, valid for one
@@ -20,6 +23,7 @@
  */
 #include "images.h"
 #include "stratus/crypto.h"
+#include "stratus/nodeauth.h"
 #include "stratus/uuid.h"
 
 #include <openssl/hmac.h>
@@ -34,38 +38,61 @@ static int bearer_is(const char *auth, const char *token)
            st_ct_streq(auth + 7, token);
 }
 
-static const char *node_secret(const img_svc *s)
+/*
+ * A node's credential (common/nodeauth.h) for reading image id: 0 when the
+ * node is current and an instance placed on it boots from the image; else
+ * -1 with the status to send (401 unknown node, 404 an image it does not
+ * need, exactly as an image that does not exist, 503 database).
+ */
+static int node_reads(img_svc *s, const char *auth, const char *id, img_caller *c, int *status,
+                      const char **code, const char **msg)
 {
-    return s->node_token && *s->node_token ? s->node_token : s->internal_token;
-}
-
-static int node_name_ok(const char *n)
-{
-    size_t l = strlen(n);
-    if (l == 0 || l > 64)
+    st_db *db = st_db_get(s->db, 5000);
+    if (!db) {
+        *status = 503, *code = "unavailable", *msg = "the image database is unavailable";
+        return -1;
+    }
+    int rc = st_node_identify(db, auth, &c->node);
+    if (rc == 0)
+        rc = st_node_may_read_image(db, &c->node, id) == 1 ? 0 : st_db_conn_lost(db) ? -2 : -3;
+    st_db_put(db);
+    if (rc == 0)
         return 0;
-    for (size_t i = 0; i < l; i++)
-        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
-              (n[i] >= '0' && n[i] <= '9') || strchr("._-", n[i])))
-            return 0;
-    return 1;
+    if (rc == -1)
+        *status = 401, *code = "unauthorized", *msg = "a valid node credential is required";
+    else if (rc == -3)
+        *status = 404, *code = "not_found", *msg = "no such image";
+    else
+        *status = 503, *code = "unavailable", *msg = "the image database is unavailable";
+    return -1;
 }
 
 int img_api_auth(img_svc *s, st_http_req *r, img_caller *c)
 {
     memset(c, 0, sizeof *c);
-    const char *node = st_http_header(r, "X-Stratus-Node");
-    if (node) {
-        if (!bearer_is(st_http_header(r, "Authorization"), node_secret(s)) ||
-            !node_name_ok(node)) {
-            st_http_add_header(r, "WWW-Authenticate", "Bearer");
-            st_http_reply_error(r, 401, "unauthorized", "a valid node credential is required");
-            return -1;
-        }
-        c->node = 1;
-        return 0;
+    if (st_node_credential_in(st_http_header(r, "Authorization"))) {
+        st_http_reply_error(r, 403, "forbidden", "this call is not for compute nodes");
+        return -1;
     }
     return st_internal_auth(r, s->internal_token, &c->p);
+}
+
+int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c)
+{
+    memset(c, 0, sizeof *c);
+    const char *auth = st_http_header(r, "Authorization");
+    if (!st_node_credential_in(auth))
+        return st_internal_auth(r, s->internal_token, &c->p);
+    int status;
+    const char *code, *msg;
+    if (node_reads(s, auth, id, c, &status, &code, &msg) < 0) {
+        if (status == 401)
+            st_http_add_header(r, "WWW-Authenticate", "Bearer");
+        st_http_reply_error(r, status, code, "%s", msg);
+        return -1;
+    }
+    c->is_node = 1;
+    return 0;
 }
 
 static void sign(const img_svc *s, const char *method, const char *id, long long expires,
@@ -97,8 +124,9 @@ void img_url_sign(img_svc *s, const char *method, const char *id, long long expi
         return -1;                                                                               \
     } while (0)
 
-int img_data_auth(img_svc *s, const img_head *h, const char *id, const char *method,
-                  img_caller *c, int *status, const char **code, const char **msg)
+int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *id,
+                  const char *method, img_caller *c, int *status, const char **code,
+                  const char **msg)
 {
     memset(c, 0, sizeof *c);
     char exp[24], sig[80];
@@ -119,15 +147,19 @@ int img_data_auth(img_svc *s, const img_head *h, const char *id, const char *met
         return 0;
     }
     const char *auth = img_head_get(h, "Authorization");
-    const char *node = img_head_get(h, "X-Stratus-Node");
-    if (node) {
-        if (!bearer_is(auth, node_secret(s)) || !node_name_ok(node))
-            DENY(401, "unauthorized", "a valid node credential is required");
-        c->node = 1;
+    if (st_node_credential_in(auth)) {
+        if (strcmp(method, "GET") != 0)
+            DENY(403, "forbidden", "nodes only read images");
+        if (node_reads(s, auth, id, c, status, code, msg) < 0)
+            return -1;
+        c->is_node = 1;
         return 0;
     }
     if (!bearer_is(auth, s->internal_token))
         DENY(401, "unauthorized", "a valid service token or signed URL is required");
+    if (!st_internal_from_ok(peer))
+        DENY(403, "forbidden", "the service token is accepted only from the gateway"
+                               " (auth.gateway_from)");
     const char *tenant = img_head_get(h, "X-Stratus-Tenant");
     const char *user = img_head_get(h, "X-Stratus-User");
     const char *role = img_head_get(h, "X-Stratus-Role");

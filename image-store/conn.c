@@ -256,6 +256,11 @@ const char *img_conn_reqid(const img_conn *c)
     return c->reqid;
 }
 
+const char *img_conn_peer(const img_conn *c)
+{
+    return c->peer;
+}
+
 /* ---- Requests ---- */
 
 static int reqid_ok(const char *s)

@@ -2,7 +2,8 @@
  * download.c - GET and HEAD /v1/images/{id}/file: an active image's bytes.
  *
  * Who: the gateway for a tenant that can see the image (its own or public),
- * a cloud admin, a node (any active image, to cache it), or a signed GET URL.
+ * a cloud admin, a node (an image its instances boot from, to cache it), or a
+ * signed GET URL.
  *
  * Ranges: one "bytes=a-b", "bytes=a-" or "bytes=-n" range is answered 206
  * with Content-Range; a range past the end is 416 with "bytes * /size"; a
@@ -35,7 +36,7 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
     img_caller who;
     int status;
     const char *code, *msg;
-    if (img_data_auth(s, h, id, "GET", &who, &status, &code, &msg) < 0) {
+    if (img_data_auth(s, h, img_conn_peer(c), id, "GET", &who, &status, &code, &msg) < 0) {
         img_conn_error(c, status, code, "%s", msg);
         return;
     }
@@ -44,7 +45,7 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
         img_conn_error(c, 503, "unavailable", "the image database is unavailable");
         return;
     }
-    int any = who.node || who.signed_url || who.p.cloud_admin;
+    int any = who.is_node || who.signed_url || who.p.cloud_admin;
     PGresult *r = st_db_q(db, "SELECT m.status, m.checksum, m.size_bytes, m.disk_format"
                               " FROM images.images m WHERE " IMG_VISIBLE " AND m.id = $3",
                           who.p.tenant[0] ? who.p.tenant : NULL, any ? "true" : "false", id);

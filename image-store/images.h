@@ -23,6 +23,7 @@
 #include "stratus/db.h"
 #include "stratus/http.h"
 #include "stratus/internal.h"
+#include "stratus/nodeauth.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -35,11 +36,10 @@ typedef struct img_svc {
     img_store *store;
     char tmp_dir[PATH_MAX];
     const char *internal_token;
-    const char *node_token;      /* nodes' credential (the internal token when unset) */
-    uint8_t url_key[32];         /* signs upload/download URLs */
-    char data_url[256];          /* base URL of the data listener, as clients reach it */
-    uint64_t max_size;           /* largest upload, bytes */
-    uint64_t max_virtual;        /* largest virtual disk an image may describe */
+    uint8_t url_key[32];  /* signs upload/download URLs */
+    char data_url[256];   /* base URL of the data listener, as clients reach it */
+    uint64_t max_size;    /* largest upload, bytes */
+    uint64_t max_virtual; /* largest virtual disk an image may describe */
     int url_ttl_s;
     int stale_s;                 /* a 'saving' upload silent this long is killed */
     img_data *data;
@@ -47,16 +47,22 @@ typedef struct img_svc {
 
 /* Who is calling (auth.c). */
 typedef struct img_caller {
-    st_principal p;   /* from the gateway's headers */
-    int node;         /* a compute node: reads any active image */
-    int signed_url;   /* a signed URL for exactly this image and method */
+    st_principal p; /* from the gateway's headers */
+    int is_node;    /* a compute node, reading an image its instances boot from */
+    st_node node;   /* which (common/nodeauth.h) */
+    int signed_url; /* a signed URL for exactly this image and method */
 } img_caller;
 
-/* API-side authentication; on failure replies itself and returns -1. */
+/* API-side authentication of the gateway; nodes are refused (403). On
+ * failure replies itself and returns -1. */
 int img_api_auth(img_svc *s, st_http_req *r, img_caller *c);
-/* Data-side: 0, or -1 with status/code/message to send. */
-int img_data_auth(img_svc *s, const img_head *h, const char *image_id, const char *method,
-                  img_caller *c, int *status, const char **code, const char **msg);
+/* The same for reading image id, where a node whose instances boot from
+ * the image is allowed too (any other image: 404). */
+int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c);
+/* Data-side (peer: the caller's address): 0, or -1 with status/code/message to send. */
+int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *image_id,
+                  const char *method, img_caller *c, int *status, const char **code,
+                  const char **msg);
 /* A signed URL for method on image id valid until expires (unix seconds). */
 void img_url_sign(img_svc *s, const char *method, const char *id, long long expires,
                   char *url, size_t urllen);
@@ -103,6 +109,7 @@ int img_conn_send_head(img_conn *c, int status, const char *ctype, int64_t lengt
 /* Closes the connection after this request. */
 void img_conn_close_after(img_conn *c);
 const char *img_conn_reqid(const img_conn *c);
+const char *img_conn_peer(const img_conn *c);
 
 void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id);
 void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, int head_only);

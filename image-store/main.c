@@ -3,6 +3,7 @@
  *
  *   stratus-images [--config FILE] [--set k=v]...     serve
  *   stratus-images [...] migrate                      apply migrations, exit
+ *   stratus-images routes                             print every route of both listeners
  *
  * Two listeners: http.listen (the JSON API, common/http) and data.listen
  * (image bytes, data.c). A reaper thread kills uploads whose connection
@@ -30,11 +31,13 @@ extern const int img_migrations_count;
 
 static const st_config_key keys[] = {
     ST_SERVICE_KEYS("127.0.0.1:9292"),
-    {"auth.internal_token", "", "shared secret of the gateway (and other services)"},
-    {"auth.node_token", "", "secret compute nodes present to fetch images (default: the "
-                            "internal token)"},
-    {"auth.url_key", "", "64 hex digits signing upload/download URLs (default: random per "
-                         "process; set it when several instances serve one database)"},
+    {"auth.internal_token", "", "the gateway's service token (never on a compute node)"},
+    {"auth.gateway_from", "127.0.0.0/8,::1",
+     "addresses and CIDRs the gateway calls from: the internal token is refused from any other"
+     " (empty: anywhere)"},
+    {"auth.url_key", "",
+     "64 hex digits signing upload/download URLs (default: random per "
+     "process; set it when several instances serve one database)"},
     {"auth.url_ttl", "900", "lifetime of a signed URL, seconds"},
     {"data.listen", "127.0.0.1:9293", "address of the data listener (image bytes)"},
     {"data.port_file", "", "write the data listener's port here"},
@@ -122,9 +125,12 @@ static int setup(img_svc *s, const st_config *cfg)
     char err[512];
     s->cfg = cfg;
     s->internal_token = st_config_str(cfg, "auth.internal_token");
-    s->node_token = st_config_str(cfg, "auth.node_token");
     if (!*s->internal_token) {
         st_error("images.config", "auth.internal_token must be set");
+        return -1;
+    }
+    if (st_internal_allow_from(st_config_str(cfg, "auth.gateway_from"), err, sizeof err) < 0) {
+        st_error("images.config", "auth.gateway_from: %s", err);
         return -1;
     }
     const char *k = st_config_str(cfg, "auth.url_key");
@@ -168,6 +174,30 @@ static int setup(img_svc *s, const st_config *cfg)
     return 0;
 }
 
+static void print_route(const char *method, const char *path, void *arg)
+{
+    printf("%s %s\n", method, path);
+}
+
+/* `stratus-images routes`: every route of both listeners, one a line. */
+static int print_routes(const st_config *cfg)
+{
+    st_http_opts o;
+    st_service_http_opts(cfg, &o);
+    char err[512];
+    st_http_server *srv = st_http_server_new(&o, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    static img_svc s;
+    img_api_routes(&s, srv);
+    st_http_server_routes(srv, print_route, NULL);
+    st_http_server_free(srv);
+    printf("PUT /v1/images/{id}/file\nGET /v1/images/{id}/file\nHEAD /v1/images/{id}/file\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char **rest = NULL;
@@ -175,9 +205,17 @@ int main(int argc, char **argv)
     st_config *cfg = st_config_from_args(argc, argv, "stratus-images", "STRATUS_IMAGES_", keys,
                                          &rest, &nrest);
     st_service_log_init("images", cfg);
+    if (nrest == 1 && strcmp(rest[0], "routes") == 0) {
+        int rc = print_routes(cfg);
+        st_config_free(cfg);
+        free(rest);
+        return rc;
+    }
     int migrate_only = nrest == 1 && strcmp(rest[0], "migrate") == 0;
     if (nrest && !migrate_only) {
-        fprintf(stderr, "stratus-images: unknown command '%s' (serve by default, or migrate)\n",
+        fprintf(stderr,
+                "stratus-images: unknown command '%s' (serve by default, migrate, or"
+                " routes)\n",
                 rest[0]);
         return 2;
     }

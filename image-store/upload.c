@@ -43,12 +43,8 @@
 static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char *id,
                       char fmt[16])
 {
-    if (who->node) {
-        img_conn_error(c, 403, "forbidden", "nodes upload through signed URLs");
-        return -1;
-    }
-    if (!who->signed_url && (!st_principal_can_write(&who->p) ||
-                             (!who->p.tenant[0] && !who->p.cloud_admin))) {
+    if (!who->signed_url &&
+        (!st_principal_can_write(&who->p) || (!who->p.tenant[0] && !who->p.cloud_admin))) {
         img_conn_error(c, 403, "forbidden", "this role may not change images");
         return -1;
     }
@@ -194,7 +190,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     img_caller who;
     int status;
     const char *code, *msg;
-    if (img_data_auth(s, h, id, "PUT", &who, &status, &code, &msg) < 0) {
+    if (img_data_auth(s, h, img_conn_peer(c), id, "PUT", &who, &status, &code, &msg) < 0) {
         img_conn_error(c, status, code, "%s", msg);
         return;
     }

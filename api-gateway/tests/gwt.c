@@ -397,19 +397,7 @@ long long gwt_instance_generation(gwt *t, const char *token, const char *id)
 long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
                      long long cycles)
 {
-    static char node_token[160];
     st_resp r;
-    if (!node_token[0]) {
-        char name[40];
-        snprintf(name, sizeof name, "gwt-node-%d", (int)getpid());
-        char *b = st_jsonf("{s:s}", "name", name);
-        must(gwt_call(t, &r, "POST", "/v1/billing/nodes", t->admin_token, b), 201,
-             "billing node", &r);
-        free(b);
-        snprintf(node_token, sizeof node_token, "%s",
-                 json_string_value(json_object_get(r.json, "token")));
-        st_resp_free(&r);
-    }
     char batch[40], boot[40], now[32];
     st_uuid_v4(batch);
     snprintf(boot, sizeof boot, "00000000-0000-4000-8000-%012lld", (long long)getpid());
@@ -423,7 +411,7 @@ long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, lon
                        (json_int_t)cycles, "nics", "disks");
     char url[200];
     snprintf(url, sizeof url, "%s/v1/billing/ingest", t->billing_url);
-    st_http(&r, "POST", url, node_token, b, NULL);
+    st_http(&r, "POST", url, t->internal_token, b, NULL); /* as the control plane */
     free(b);
     long s = r.status;
     if (s != 200)

@@ -275,11 +275,28 @@ static void test_roles_limit_what_a_user_may_do(void)
                                 "{\"name\":\"x\",\"vcpus\":1,\"memory_mib\":64,\"disk_gib\":1}"),
                      403);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/nodes", A.admin, NULL), 403);
-    /* removing a member invalidates their tokens for that tenant */
+    /* a tenant admin manages only the users already in its tenant: another
+     * user of the cloud answers exactly as an id that does not exist, and
+     * stays out of the tenant (Keystone's rule) */
     char uid[40];
     gwt_make_user(&T, "leaver", "password-123", uid);
     snprintf(path, sizeof path, "/v1/tenants/%s/members/%s", A.id, uid);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.admin, "{\"role\":\"member\"}"), 200);
+    st_resp r2;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r2, "PUT", path, A.admin, "{\"role\":\"member\"}"), 404);
+    char *foreign = strdup(r2.body);
+    st_resp_free(&r2);
+    char none[160];
+    snprintf(none, sizeof none, "/v1/tenants/%s/members/7b0e4c1a-1111-4222-8333-444455556666",
+             A.id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r2, "PUT", none, A.admin, "{\"role\":\"member\"}"), 404);
+    ST_ASSERT_STR_EQ(r2.body, foreign);
+    st_resp_free(&r2);
+    free(foreign);
+    char *outsider = gwt_signin(&T, "leaver", "password-123", "acme");
+    CU_ASSERT_PTR_NULL(outsider);
+    free(outsider);
+    /* removing a member invalidates their tokens for that tenant */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"role\":\"member\"}"), 200);
     char *tok = gwt_signin(&T, "leaver", "password-123", "acme");
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/instances", tok, NULL), 200);
     ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.admin, NULL), 204);
@@ -335,6 +352,30 @@ static void test_bootstrap_makes_only_the_first_admin(void)
     ST_ASSERT_INT_EQ(gwt_cli(&fresh, "bootstrap-admin", "x", "short\n", NULL), 2);
 }
 
+/* A user row the database refuses never reaches PostgreSQL's log: its
+ * DETAIL would show the row, salt and hash prefix included (deploy/pg.sh). */
+static void test_rejected_rows_do_not_reach_the_database_log(void)
+{
+    char *b = st_jsonf("{s:s, s:s}", "name", "bad name!", "password", "leaky-password-9");
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/users", T.admin_token, b), 400);
+    free(b);
+    const char *h = getenv("STRATUS_TEST_PGHOST"); /* <cluster dir>/socket */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    char log[600];
+    snprintf(log, sizeof log, "%.*s/postgres.log", (int)(strrchr(h, '/') - h), h);
+    FILE *f = fopen(log, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char line[4096];
+    int refused = 0, leaked = 0;
+    while (fgets(line, sizeof line, f)) {
+        refused |= strstr(line, "users_name_check") != NULL;
+        leaked |= strstr(line, "$argon2id$") != NULL || strstr(line, "bad name!") != NULL;
+    }
+    fclose(f);
+    ST_ASSERT_INT_EQ(refused, 1); /* the error itself is logged */
+    ST_ASSERT_INT_EQ(leaked, 0);
+}
+
 static CU_TestInfo tests[] = {
     {"sign-in returns a token scoped to the user's tenant", test_signin_returns_a_scoped_token},
     {"wrong password and unknown user get the same 401", test_wrong_password_and_unknown_user_look_the_same},
@@ -351,6 +392,8 @@ static CU_TestInfo tests[] = {
     {"node and user credentials do not open each other's API", test_node_and_user_credentials_do_not_mix},
     {"a password change signs out other sessions", test_password_change_signs_out_other_sessions},
     {"bootstrap makes only the first admin", test_bootstrap_makes_only_the_first_admin},
+    {"rows the database refuses do not reach its log",
+     test_rejected_rows_do_not_reach_the_database_log},
     CU_TEST_INFO_NULL,
 };
 

@@ -130,7 +130,7 @@ add("GET", "/v1/tenants", op("Tenants: all for cloud admins, else the caller's o
 add("GET", "/v1/tenants/{id}", op("A tenant the caller belongs to", "user", [ok(200, "the tenant", S("Tenant")), {"404": NF}], params=[P("id")]))
 add("DELETE", "/v1/tenants/{id}", op("Delete an empty tenant", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": ERR("the tenant still has instances")}], params=[P("id")]))
 add("GET", "/v1/tenants/{id}/members", op("The tenant's members and roles", "user", [ok(200, "members", lst("members", "Member")), {"404": NF}], params=[P("id")]))
-add("PUT", "/v1/tenants/{id}/members/{user_id}", op("Add a user to the tenant or change their role (tenant admin)", "user",
+add("PUT", "/v1/tenants/{id}/members/{user_id}", op("Add a user to the tenant (cloud admin) or change a member's role (tenant admin; a user not in the tenant is 404 like an unknown id)", "user",
     [ok(200, "membership", obj({"tenant_id": UUID, "user_id": UUID, "role": STR})), {"403": ERR("needs the tenant's admin role")}, {"404": NF}],
     body=obj({"role": {"type": "string", "enum": ["admin", "member", "reader"]}}, ["role"]), params=[P("id", "tenant id"), P("user_id", "user id")]))
 add("DELETE", "/v1/tenants/{id}/members/{user_id}", op("Remove a user from the tenant (tenant admin); their tokens for it stop working", "user",
@@ -228,15 +228,12 @@ add("GET", "/v1/billing/periods", op("Issued months and the next invoice number"
 add("POST", "/v1/billing/periods/{period}/issue", op("Issue every tenant's invoice for an ended month (numbered without gaps, immutable)", "cloud-admin",
     [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, or an earlier month is not")}],
     params=[{"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}], desc=BILLING))
-add("GET", "/v1/billing/nodes", op("Nodes allowed to send metering samples", "cloud-admin", [ok(200, "nodes", ANY)], desc=BILLING))
-add("POST", "/v1/billing/nodes", op("Allow a node to send samples; returns its billing credential once", "cloud-admin", [ok(201, "node and token", ANY)], body=obj({"name": STR}, ["name"]), desc=BILLING))
-add("DELETE", "/v1/billing/nodes/{name}", op("Revoke a node's billing credential", "cloud-admin", [ok(204, "revoked"), {"404": NF}],
-    params=[{"name": "name", "in": "path", "required": True, "schema": STR}], desc=BILLING))
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))
 add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), {"404": NF}], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
 add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), {"404": NF}, {"409": ERR("the node still has instances")}], params=[P("id")]))
+add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": STR})), {"404": NF}], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}

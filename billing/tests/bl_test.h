@@ -1,7 +1,7 @@
 /*
  * bl_test.h - what billing's integration tests share: a real stratus-billing
- * process on a fresh database, a node token made with the real CLI, request
- * helpers with the gateway's internal headers, and a batch builder.
+ * process on a fresh database, request helpers with the gateway's internal
+ * headers, and a batch builder.
  */
 #ifndef BL_TEST_H
 #define BL_TEST_H
@@ -21,13 +21,13 @@ typedef struct bl_srv {
     char log[300];
     st_proc proc;
     char base[64];
-    char token[200];   /* node token */
-    PGconn *pg;        /* for assertions */
+    char token[200]; /* the token batches are posted with (the internal one) */
+    PGconn *pg;      /* for assertions */
     const char *sets[16];
     int nsets;
 } bl_srv;
 
-/* Fresh database, node "node-1", server started. sets: extra "k=v" (NULL-terminated). */
+/* Fresh database, server started. sets: extra "k=v" (NULL-terminated). */
 int bl_srv_start(bl_srv *s, const char *tag, const char *const *sets);
 /* Starts the server again on the same database (after a kill or stop). */
 int bl_srv_launch(bl_srv *s);
@@ -38,7 +38,7 @@ char *bl_cli(bl_srv *s, const char *cmd, const char *arg, int *status);
 /* Same with extra environment assignments ("K=V K2=V2") before the command. */
 char *bl_cli_env(bl_srv *s, const char *env, const char *cmd, const char *arg, int *status);
 
-/* POST a batch with the node token (token NULL: the server's). */
+/* POST a batch as the control plane (token NULL: the internal token). */
 void bl_post(bl_srv *s, const char *json, const char *token, st_resp *r);
 /*
  * A gateway call: tenant (or NULL) and cloud_admin become X-Stratus-* headers,

@@ -23,9 +23,8 @@
 
 typedef struct nd_conf {
     const char *node_name;
-    const char *gw_url, *gw_token;
-    const char *img_url, *img_data_url, *img_token;
-    const char *bill_url, *bill_token;
+    const char *credential; /* the node's one credential, for every service */
+    const char *gw_url, *img_url, *img_data_url, *bill_url;
     const char *state_dir;
     const char *driver; /* "vmm" | "libvirt" */
     const char *vmm_path, *vmm_log_level;

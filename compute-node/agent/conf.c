@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 static const st_config_key keys[] = {
-    {"node.name", "", "this node's name (X-Stratus-Node for the image service); default: hostname"},
+    {"node.name", "", "this node's name, as registered in the gateway; default: hostname"},
+    {"node.credential", "",
+     "this node's one credential for the gateway, billing and the image"
+     " service (`stratus-gateway node-add NAME`, POST /v1/nodes)"},
     {"gateway.url", "http://127.0.0.1:8080", "the gateway's base URL"},
-    {"gateway.token", "", "the node credential from `stratus-gateway node-add NAME`"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API base URL"},
     {"images.data_url", "http://127.0.0.1:9293", "the image service's data listener base URL"},
-    {"images.token", "", "the image service's node token (its auth.node_token)"},
     {"billing.url", "http://127.0.0.1:8083", "billing's base URL"},
-    {"billing.token", "", "this node's billing token (`stratus-billing node-add NAME`)"},
     {"state_dir", "/var/lib/stratus/node", "instances, cached images, the metering spool"},
     {"driver", "vmm", "vmm (stratus-vmm) or libvirt"},
     {"vmm.path", "/usr/local/bin/stratus-vmm", "the stratus-vmm binary"},
@@ -80,13 +80,11 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
         st_config_from_args(argc, argv, "stratus-node", "STRATUS_NODE_", keys, NULL, NULL);
     memset(c, 0, sizeof *c);
     c->node_name = st_config_str(cfg, "node.name");
+    c->credential = st_config_str(cfg, "node.credential");
     c->gw_url = st_config_str(cfg, "gateway.url");
-    c->gw_token = st_config_str(cfg, "gateway.token");
     c->img_url = st_config_str(cfg, "images.url");
     c->img_data_url = st_config_str(cfg, "images.data_url");
-    c->img_token = st_config_str(cfg, "images.token");
     c->bill_url = st_config_str(cfg, "billing.url");
-    c->bill_token = st_config_str(cfg, "billing.token");
     c->state_dir = st_config_str(cfg, "state_dir");
     c->driver = st_config_str(cfg, "driver");
     c->vmm_path = st_config_str(cfg, "vmm.path");

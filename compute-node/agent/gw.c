@@ -19,7 +19,7 @@ static long call_h(const nd_conf *c, const char *method, const char *path, const
     snprintf(url, sizeof url, "%s%s", c->gw_url, path);
     nd_http_req q = {.method = method,
                      .url = url,
-                     .bearer = c->gw_token,
+                     .bearer = c->credential,
                      .headers = headers,
                      .body = body,
                      .body_len = len,

@@ -95,12 +95,9 @@ static int get_record(const nd_conf *c, const char *image_id, img_rec *r, char *
         snprintf(err, errlen, "images.url is not set");
         return -1;
     }
-    char url[1024], node[300];
+    char url[1024];
     snprintf(url, sizeof url, "%s/v1/images/%s", c->img_url, image_id);
-    snprintf(node, sizeof node, "X-Stratus-Node: %s", c->node_name);
-    const char *hdrs[] = {node, NULL};
-    nd_http_req q = {
-        .method = "GET", .url = url, .bearer = c->img_token, .headers = hdrs, .timeout_ms = 15000};
+    nd_http_req q = {.method = "GET", .url = url, .bearer = c->credential, .timeout_ms = 15000};
     nd_http_resp rs;
     long st = nd_http(&q, &rs, err, errlen);
     if (st != 200) {
@@ -142,12 +139,8 @@ static int ensure_base(const nd_conf *c, const char *image_id, const img_rec *r,
     if (access(base, R_OK) != 0) {
         char url[1024], e[256];
         snprintf(url, sizeof url, "%s/v1/images/%s/file", c->img_data_url, image_id);
-        st_image_fetch_opts o = {.url = url,
-                                 .token = c->img_token,
-                                 .node = c->node_name,
-                                 .sha256 = r->sha,
-                                 .dest = base,
-                                 .timeout_s = 3600};
+        st_image_fetch_opts o = {
+            .url = url, .token = c->credential, .sha256 = r->sha, .dest = base, .timeout_s = 3600};
         if (st_image_fetch(&o, e, sizeof e) < 0) {
             snprintf(err, errlen, "image %s download: %s", image_id, e);
             rc = -1;

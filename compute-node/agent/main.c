@@ -63,8 +63,8 @@ int main(int argc, char **argv)
     gethostname(a.hostname, sizeof a.hostname - 1);
     if (!*a.c.node_name)
         a.c.node_name = a.hostname;
-    if (!*a.c.gw_token) {
-        st_error("node.config", "gateway.token is required (stratus-gateway node-add NAME)");
+    if (!*a.c.credential) {
+        st_error("node.config", "node.credential is required (stratus-gateway node-add NAME)");
         return 2;
     }
     char err[512], v[16];

@@ -221,7 +221,7 @@ int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen)
             snprintf(url, sizeof url, "%s/v1/billing/ingest", c->bill_url);
             nd_http_req q = {.method = "POST",
                              .url = url,
-                             .bearer = c->bill_token,
+                             .bearer = c->credential,
                              .body = body,
                              .body_len = len,
                              .timeout_ms = 30000};

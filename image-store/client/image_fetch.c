@@ -110,7 +110,7 @@ int st_image_file_sha256(const char *path, char out[65])
 int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
 {
     int rc = 0;
-    char tmp[4200] = "", auth[600], node[160];
+    char tmp[4200] = "", auth[600];
     fetch f = {.fd = -1};
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
@@ -133,10 +133,6 @@ int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
     if (o->token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->token);
         hdrs = curl_slist_append(hdrs, auth);
-    }
-    if (o->node) {
-        snprintf(node, sizeof node, "X-Stratus-Node: %s", o->node);
-        hdrs = curl_slist_append(hdrs, node);
     }
     curl_easy_setopt(c, CURLOPT_URL, o->url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

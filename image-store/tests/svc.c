@@ -36,11 +36,10 @@ static int launch(svc *s, const char *const *extra)
                             "--set", datas,
                             "--set", store,
                             "--set", "auth.internal_token=" SVC_TOKEN,
-                            "--set", "auth.node_token=" SVC_NODE_TOKEN,
                             "--set", "auth.url_key=" SVC_URL_KEY,
                             "--set", "http.access_log=false",
                             "--set", "http.threads=2"};
-    int n = 23;
+    int n = 21;
     for (int i = 0; extra && extra[i] && n < 60; i++) {
         argv[n++] = "--set";
         argv[n++] = extra[i];

@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #define SVC_TOKEN "test-internal-token-0123456789"
-#define SVC_NODE_TOKEN "test-node-token-abcdef"
+/* shaped like a node credential (common/nodeauth.h); no gateway knows it */
+#define SVC_NODE_CRED "stn_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define SVC_URL_KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 typedef struct svc {

@@ -314,26 +314,30 @@ static void test_signed_urls_and_nodes(void)
     CU_ASSERT(r.len == sizeof buf && memcmp(r.body, buf, sizeof buf) == 0);
     st_resp_free(&r);
 
-    /* A node fetches any active image with its own credential, and only reads. */
+    /* A node credential the gateway does not know (there is no gateway
+     * here) reads nothing, and a node never writes; what a known node may
+     * read is gateway_node_identity's to show. */
     char nurl[256];
     snprintf(nurl, sizeof nurl, "%s/v1/images/%s/file", S.data, id);
-    const char *nh[] = {"X-Stratus-Node: node-1", NULL};
-    st_http(&r, "GET", nurl, SVC_NODE_TOKEN, NULL, nh);
-    ST_ASSERT_INT_EQ(r.status, 200);
-    CU_ASSERT(r.len == sizeof buf && memcmp(r.body, buf, sizeof buf) == 0);
+    st_http(&r, "GET", nurl, SVC_NODE_CRED, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
     st_resp_free(&r);
-    st_http(&r, "GET", nurl, SVC_TOKEN "x", NULL, nh);
+    st_http(&r, "GET", nurl, SVC_TOKEN "x", NULL, NULL);
     ST_ASSERT_INT_EQ(r.status, 401);
     st_resp_free(&r);
     char n2[40];
     snprintf(n2, sizeof n2, "%s", svc_create(&S, &A, "node-upload", "raw"));
     snprintf(nurl, sizeof nurl, "%s/v1/images/%s/file", S.data, n2);
-    st_http_n(&r, "PUT", nurl, SVC_NODE_TOKEN, (const char *)buf, 512, nh);
+    st_http_n(&r, "PUT", nurl, SVC_NODE_CRED, (const char *)buf, 512, NULL);
     ST_ASSERT_INT_EQ(r.status, 403);
     st_resp_free(&r);
     snprintf(nurl, sizeof nurl, "%s/v1/images/%s", S.api, id);
-    st_http(&r, "GET", nurl, SVC_NODE_TOKEN, NULL, nh);
-    ST_ASSERT_INT_EQ(r.status, 200);
+    st_http(&r, "GET", nurl, SVC_NODE_CRED, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+    snprintf(nurl, sizeof nurl, "%s/v1/images", S.api);
+    st_http(&r, "GET", nurl, SVC_NODE_CRED, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
     st_resp_free(&r);
 }
 
@@ -595,6 +599,24 @@ static void test_listing_and_validation(void)
     svc_api(&S, &r, "GET", "/v1/images?status=queued&limit=1000", &t, NULL);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 5);
     st_resp_free(&r);
+    /* Another tenant's private image as marker answers like an unknown id
+     * (an empty page): it must not tell which of t's images came later. */
+    const char *other = "44444444-4444-4444-8444-444444444444";
+    who o = {other, "admin", 0};
+    char hidden[40];
+    snprintf(hidden, sizeof hidden, "%s", svc_create(&S, &o, "hidden", "raw"));
+    svc_create(&S, &t, "after-hidden", "raw");
+    snprintf(p, sizeof p, "/v1/images?marker=%s", hidden);
+    svc_api(&S, &r, "GET", p, &t, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 0);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", "/v1/images?marker=7b0e4c1a-1111-4222-8333-444455556666", &t, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 0);
+    st_resp_free(&r);
+    svc_api(&S, &r, "GET", p, &o, NULL); /* its owner pages on from it */
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "images")), 0);
+    st_resp_free(&r);
     static const char *const bad_q[] = {"/v1/images?limit=0", "/v1/images?limit=x",
                                         "/v1/images?marker=nope"};
     for (size_t i = 0; i < 3; i++) {
@@ -651,6 +673,24 @@ static void test_clean_stop(void)
     svc_stop(&S); /* fails on an unclean exit or a sanitizer report in the log */
 }
 
+/* With auth.gateway_from naming another address, the service token is
+ * refused from here on both listeners (a signed URL still works). */
+static void test_service_token_only_from_the_gateway(void)
+{
+    static const char *const extra[] = {"auth.gateway_from=192.0.2.1/32", NULL};
+    ST_ASSERT_INT_EQ_FATAL(svc_restart(&S, extra), 0);
+    st_resp r;
+    svc_api(&S, &r, "GET", "/v1/images", &A, NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    CU_ASSERT_STRING_EQUAL(st_resp_error_code(&r), "forbidden");
+    st_resp_free(&r);
+    svc_data(&S, &r, "GET", "/v1/images/7b0e4c1a-1111-4222-8333-444455556666/file", &A, NULL, 0,
+             NULL);
+    ST_ASSERT_INT_EQ(r.status, 403);
+    st_resp_free(&r);
+    svc_stop(&S);
+}
+
 static CU_TestInfo tests[] = {
     {"upload, download and HEAD round-trip with SHA-256; ranges give 206/416", test_roundtrip},
     {"identical bytes are stored once; the blob goes with its last image", test_dedup_and_gc},
@@ -666,6 +706,8 @@ static CU_TestInfo tests[] = {
     {"lists page by marker; bad bodies, ids, methods and states get clear errors",
      test_listing_and_validation},
     {"SIGTERM stops the service cleanly (and its log has no sanitizer report)", test_clean_stop},
+    {"the service token is refused from addresses other than the gateway's",
+     test_service_token_only_from_the_gateway},
     CU_TEST_INFO_NULL,
 };
 

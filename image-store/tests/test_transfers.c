@@ -123,6 +123,18 @@ static void test_large_upload_streams(void)
 
 static char fetched_sha[65], fetched_id[40];
 
+/* A signed GET URL for image id, as the gateway hands one out. */
+static void signed_get(const char *id, char *url, size_t n)
+{
+    char p[128];
+    snprintf(p, sizeof p, "/v1/images/%s/download-url", id);
+    st_resp r;
+    svc_api(&S, &r, "POST", p, &A, NULL);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    snprintf(url, n, "%s", json_string_value(json_object_get(r.json, "url")));
+    st_resp_free(&r);
+}
+
 static void test_node_fetch_verifies(void)
 {
     size_t n = 3 << 20;
@@ -137,10 +149,9 @@ static void test_node_fetch_verifies(void)
     svc_data(&S, &r, "PUT", p, &A, buf, n, NULL);
     ST_ASSERT_INT_EQ_FATAL(r.status, 200);
     st_resp_free(&r);
-    snprintf(url, sizeof url, "%s%s", S.data, p);
+    signed_get(fetched_id, url, sizeof url);
     snprintf(dest, sizeof dest, "%s/cache-%s", S.dir, fetched_sha);
-    st_image_fetch_opts o = {.url = url, .token = SVC_NODE_TOKEN, .node = "node-1",
-                             .sha256 = fetched_sha, .dest = dest};
+    st_image_fetch_opts o = {.url = url, .sha256 = fetched_sha, .dest = dest};
     ST_ASSERT_INT_EQ(st_image_fetch(&o, err, sizeof err), 0);
     char got[65];
     ST_ASSERT_INT_EQ(st_image_file_sha256(dest, got), 0);
@@ -153,8 +164,9 @@ static void test_node_fetch_verifies(void)
     o.sha256 = wrong;
     ST_ASSERT_INT_EQ(st_image_fetch(&o, err, sizeof err), -EBADMSG);
     CU_ASSERT(access(dest, F_OK) != 0);
-    /* A wrong node token. */
+    /* A wrong credential. */
     o.sha256 = fetched_sha;
+    snprintf(url, sizeof url, "%s%s", S.data, p);
     o.token = "nope";
     ST_ASSERT_INT_EQ(st_image_fetch(&o, err, sizeof err), -EACCES);
     CU_ASSERT(access(dest, F_OK) != 0);
@@ -174,10 +186,9 @@ static void test_rotten_blob_is_never_delivered(void)
     fputc(c ^ 0x40, f);
     fclose(f);
     char url[256], dest[600], err[512];
-    snprintf(url, sizeof url, "%s/v1/images/%s/file", S.data, fetched_id);
+    signed_get(fetched_id, url, sizeof url);
     snprintf(dest, sizeof dest, "%s/rotten", S.dir);
-    st_image_fetch_opts o = {.url = url, .token = SVC_NODE_TOKEN, .node = "node-1",
-                             .sha256 = fetched_sha, .dest = dest};
+    st_image_fetch_opts o = {.url = url, .sha256 = fetched_sha, .dest = dest};
     int rc = st_image_fetch(&o, err, sizeof err);
     CU_ASSERT(rc < 0);
     CU_ASSERT(access(dest, F_OK) != 0);

@@ -12,7 +12,10 @@
  *   X-Stratus-Cloud-Admin: true | false
  *
  * The backend trusts these headers only after the token matched (compared in
- * constant time). A backend must never be reachable by tenants directly.
+ * constant time) and the caller's address is one of the gateway's
+ * (auth.gateway_from; loopback by default). A backend must never be
+ * reachable by tenants directly. The token lives on control-plane hosts
+ * only: a compute node has its own identity (nodeauth.h), never this one.
  */
 #ifndef STRATUS_INTERNAL_H
 #define STRATUS_INTERNAL_H
@@ -26,9 +29,17 @@ typedef struct st_principal {
     int cloud_admin;
 } st_principal;
 
+/* Where the internal token is accepted from: a comma-separated list of
+ * addresses and CIDRs (netaddr.h); "" means anywhere. Call once at start-up
+ * (before serving). 0, or -1 with err. */
+int st_internal_allow_from(const char *ranges, char *err, size_t errlen);
+/* 1 when a caller at ip (text) may present the internal token. */
+int st_internal_from_ok(const char *ip);
+
 /*
  * Checks the internal token and fills p from the headers. On failure replies
- * 401 (bad token) or 400 (malformed headers) itself and returns -1.
+ * 401 (bad token), 403 (the token from an address that is not the
+ * gateway's) or 400 (malformed headers) itself and returns -1.
  */
 int st_internal_auth(st_http_req *r, const char *internal_token, st_principal *p);
 /* 1 when p may change things in its tenant (admin or member, or cloud admin). */

@@ -232,17 +232,16 @@ static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
     if (!f)
         die("agent config", NULL);
     fprintf(f,
-            "node.name = %s\ngateway.url = %s\ngateway.token = %s\n"
-            "images.url = %s\nimages.data_url = %s\nimages.token = %s\n"
-            "billing.url = %s\nbilling.token = %s\nstate_dir = %s\nvmm.path = %s\n"
+            "node.name = %s\nnode.credential = %s\ngateway.url = %s\n"
+            "images.url = %s\nimages.data_url = %s\n"
+            "billing.url = %s\nstate_dir = %s\nvmm.path = %s\n"
             "capacity.vcpus = 64\ncapacity.memory_mib = 65536\ncapacity.disk_gib = 1000\n"
             "interval.heartbeat_ms = 1000\ninterval.reconcile_ms = 300\n"
             "interval.meter_ms = 1000\ninterval.console_ms = 300\n"
             "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n"
             "http.listen = 127.0.0.1:0\nhttp.port_file = %s.http-port\n",
-            a->name, c->gw.base, a->gw_token, c->img_api, c->img_data, c->gw.internal_token,
-            c->bill_url, a->bill_token, a->state_dir, st_build_path("compute-node/vmm/stratus-vmm"),
-            a->state_dir);
+            a->name, a->credential, c->gw.base, c->img_api, c->img_data, c->bill_url, a->state_dir,
+            st_build_path("compute-node/vmm/stratus-vmm"), a->state_dir);
     for (int i = 0; extra && extra[i]; i++)
         fprintf(f, "%s\n", extra[i]);
     fclose(f);
@@ -272,17 +271,8 @@ void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *c
     snprintf(a->state_dir, sizeof a->state_dir, "%s/%s", c->dir, name);
     snprintf(a->conf, sizeof a->conf, "%s/%s.conf", c->dir, name);
     char *tok = gwt_make_node(&c->gw, name, 64, 65536, 1000);
-    snprintf(a->gw_token, sizeof a->gw_token, "%s", tok);
+    snprintf(a->credential, sizeof a->credential, "%s", tok);
     free(tok);
-    char *b = st_jsonf("{s:s}", "name", name);
-    st_resp r;
-    gwt_call(&c->gw, &r, "POST", "/v1/billing/nodes", c->gw.admin_token, b);
-    free(b);
-    const char *bt = json_string_value(json_object_get(r.json, "token"));
-    if (r.status != 201 || !bt)
-        die("billing node-add", &c->gw.billing);
-    snprintf(a->bill_token, sizeof a->bill_token, "%s", bt);
-    st_resp_free(&r);
     write_conf(c, a, extra);
     cloud_agent_restart(c, a);
 }

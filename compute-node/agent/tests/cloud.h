@@ -27,8 +27,7 @@ typedef struct cloud_agent {
     char name[64];
     char state_dir[512];
     char conf[600];
-    char gw_token[160];
-    char bill_token[300];
+    char credential[160]; /* its one node credential, from the gateway */
     int running;
 } cloud_agent;
 
@@ -42,7 +41,7 @@ void cloud_gateway_start(cloud *c);
 void cloud_billing_stop(cloud *c);
 void cloud_billing_start(cloud *c);
 
-/* Registers a node NAME (gateway + billing) and starts its agent. extra:
+/* Registers a node NAME in the gateway and starts its agent. extra:
  * NULL-terminated "key = value" lines for its config file, or NULL. */
 void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *const *extra);
 /* Starts the same agent again (same config and state directory). */

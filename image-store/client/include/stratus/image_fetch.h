@@ -5,7 +5,7 @@
  *   char err[256];
  *   if (st_image_fetch(&(st_image_fetch_opts){
  *           .url = "http://127.0.0.1:9293/v1/images/<id>/file",
- *           .token = node_token, .node = "node-1",
+ *           .token = node_credential,
  *           .sha256 = checksum_from_the_image_record,
  *           .dest = "/var/lib/stratus/base/<sha256>"}, err, sizeof err) < 0)
  *       ... the image is not cached; nothing was left at dest ...
@@ -23,12 +23,11 @@
 #include <stdint.h>
 
 typedef struct st_image_fetch_opts {
-    const char *url;     /* .../v1/images/<id>/file (or a signed URL) */
-    const char *token;   /* bearer token (the node credential), NULL for a signed URL */
-    const char *node;    /* X-Stratus-Node name, NULL for none */
-    const char *sha256;  /* the checksum the image record promises (64 hex) */
-    const char *dest;    /* where the verified file goes */
-    long timeout_s;      /* 0: no overall limit (stalls still time out after 60 s) */
+    const char *url;    /* .../v1/images/<id>/file (or a signed URL) */
+    const char *token;  /* bearer token (the node credential), NULL for a signed URL */
+    const char *sha256; /* the checksum the image record promises (64 hex) */
+    const char *dest;   /* where the verified file goes */
+    long timeout_s;     /* 0: no overall limit (stalls still time out after 60 s) */
 } st_image_fetch_opts;
 
 int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen);

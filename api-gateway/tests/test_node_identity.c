@@ -1,0 +1,383 @@
+/*
+ * One node identity, checked by every service, that touches only its own
+ * objects (common/nodeauth.h; migration 0011).
+ *
+ * The real gateway, image service and billing on one database. Node A runs
+ * instances X and Z (image P), node B runs Y (image Q). Holding A's
+ * credential, the test checks that:
+ *   - every route of every service that is not a node's refuses it: the
+ *     route lists come from `stratus-gateway routes`, `stratus-billing
+ *     routes` and `stratus-images routes`, so a new route is swept too; a
+ *     route anyone may call answers the node exactly as it answers nobody;
+ *   - A reads only its own desired set and reports only for its instances;
+ *     it reads only the images its instances boot from (metadata and bytes),
+ *     and B's image answers 404 like one that does not exist;
+ *   - billing takes A's samples only for instances placed on A at the
+ *     sample's time: not B's instance, not before placement, not after the
+ *     instance moved away, not with another tenant, never storage gauges;
+ *   - a replaced credential and a removed host are refused by all three
+ *     services at once, and a new credential works without any restart.
+ */
+#include "gwt.h"
+#include "st_test.h"
+#include "stratus/timefmt.h"
+#include "stratus/uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static gwt T;
+static gwt_tenant A, B;
+static char *cred_a, *cred_b;
+static char node_a[40], node_b[40];
+static char flavor[40], image_p[40], image_q[40];
+static char inst_x[40], inst_y[40], inst_z[40];
+static char data_url[64];
+
+static void sql_into(const char *sql, char out[40])
+{
+    char *v = gwt_sql_value(&T, sql);
+    snprintf(out, 40, "%s", v ? v : "");
+    free(v);
+}
+
+static void node_id_of(const char *name, char out[40])
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = '%s'", name);
+    sql_into(sql, out);
+}
+
+static int create(const char *name, const char *image, char id[40])
+{
+    long s = gwt_create_instance(&T, A.member, name, "m1.small", image, NULL, id);
+    if (s != 202)
+        fprintf(stderr, "creating instance %s: %ld\n", name, s);
+    return s == 202 ? 0 : -1;
+}
+
+static int suite_init(void)
+{
+    gwt_start(&T, "gw_nodeid", NULL);
+    gwt_make_tenant(&T, "owner", &A);
+    gwt_make_tenant(&T, "other", &B);
+    gwt_make_catalog(&T, flavor, image_p);
+    st_resp r;
+    gwt_call(&T, &r, "POST", "/v1/images", T.admin_token,
+             "{\"name\":\"q\",\"disk_format\":\"raw\",\"visibility\":\"public\"}");
+    snprintf(image_q, sizeof image_q, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    char q[4096];
+    memset(q, 'q', sizeof q);
+    if (gwt_upload_image(&T, T.admin_token, image_q, q, sizeof q) != 200)
+        return -1;
+    cred_a = gwt_make_node(&T, "node-a", 16, 65536, 1000);
+    node_id_of("node-a", node_a);
+    if (create("x", image_p, inst_x) < 0 || create("z", image_p, inst_z) < 0)
+        return -1;
+    /* node A takes no more: Y goes to node B */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/nodes/%s", node_a);
+    gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":true}");
+    cred_b = gwt_make_node(&T, "node-b", 16, 65536, 1000);
+    node_id_of("node-b", node_b);
+    if (create("y", image_q, inst_y) < 0)
+        return -1;
+    char pf[600];
+    snprintf(pf, sizeof pf, "%s/images-data-port", T.dir);
+    snprintf(data_url, sizeof data_url, "http://127.0.0.1:%d", st_read_port(pf));
+    char sql[200], on[40];
+    snprintf(sql, sizeof sql, "SELECT node_id FROM iaas.instances WHERE id = '%s'", inst_y);
+    sql_into(sql, on);
+    return strcmp(on, node_b) == 0 ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
+    free(cred_a);
+    free(cred_b);
+    gwt_free_tenant(&A);
+    gwt_free_tenant(&B);
+    gwt_stop(&T);
+    return 0;
+}
+
+/* ---- requests to each service ---- */
+
+static long call(const char *base, const char *method, const char *path, const char *cred,
+                 const char *body, const char *const *hdrs)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    st_resp r;
+    st_http(&r, method, url, cred, body, hdrs);
+    long s = r.status;
+    st_resp_free(&r);
+    return s;
+}
+
+/* A one-sample batch for instance of tenant, taken at_us. */
+static char *batch(const char *tenant, const char *instance, long long at_us)
+{
+    char id[40], boot[40], at[40];
+    st_uuid_v4(id);
+    st_uuid_v4(boot);
+    st_time_format(at_us, at);
+    return st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i}}]}", "batch_id", id,
+                    "samples", "tenant_id", tenant, "instance_id", instance, "flavor", "m1.small",
+                    "state", "active", "boot_id", boot, "seq", 1, "sampled_at", at, "counters",
+                    "cpu_time_ns_total", 5, "cycles_total", 10);
+}
+
+static long post_sample(const char *cred, const char *tenant, const char *instance, long long at_us)
+{
+    char *b = batch(tenant, instance, at_us);
+    long s = call(T.billing_url, "POST", "/v1/billing/ingest", cred, b, NULL);
+    free(b);
+    return s;
+}
+
+#define HOUR_US 3600000000LL
+
+/* ---- the sweep ---- */
+
+/* path with every {param} replaced by id */
+static void fill(const char *pattern, const char *id, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = pattern; *p && o + 40 < n; p++) {
+        if (*p == '{') {
+            o += (size_t)snprintf(out + o, n - o, "%s", id);
+            p = strchr(p, '}');
+            if (!p)
+                break;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = 0;
+}
+
+/*
+ * Calls every route `binary routes` prints (except skip_prefix ones: the
+ * node's own) with the node's credential, object ids its own, and checks it
+ * is refused: 401 or 403, or exactly what a caller with no credential gets.
+ * extra: headers sent along (a forged principal). Returns routes checked.
+ */
+static int sweep(const char *binary, const char *base, const char *data_base,
+                 const char *const *skip, const char *id, const char *const *extra)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "'%s' routes 2>/dev/null", st_build_path(binary));
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    char line[256];
+    int checked = 0;
+    while (fgets(line, sizeof line, p)) {
+        char method[16], pattern[200], path[300];
+        if (sscanf(line, "%15s %199s", method, pattern) != 2)
+            continue;
+        char key[230];
+        snprintf(key, sizeof key, "%s %s", method, pattern);
+        int skipped = 0;
+        for (int i = 0; skip[i]; i++)
+            skipped |= strncmp(key, skip[i], strlen(skip[i])) == 0;
+        if (skipped)
+            continue;
+        fill(pattern, id, path, sizeof path);
+        const char *b = strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE")
+                            ? "{}"
+                            : NULL;
+        const char *on = data_base && strstr(pattern, "/file") ? data_base : base;
+        long with = call(on, method, path, cred_a, b, extra);
+        long none = call(on, method, path, NULL, b, NULL);
+        st_assert_fmt(with == 401 || with == 403 || with == none, 0, __FILE__, __LINE__,
+                      "%s: %s %s with a node's credential answered %ld (no credential: %ld)",
+                      binary, method, path, with, none);
+        checked++;
+    }
+    pclose(p);
+    return checked;
+}
+
+static void test_every_other_route_of_every_service_refuses_a_node(void)
+{
+    /* the gateway: all but the node API */
+    const char *gw_skip[] = {"GET /internal/v1/node", "PUT /internal/v1/node", NULL};
+    int n = sweep("api-gateway/stratus-gateway", T.base, NULL, gw_skip, inst_x, NULL);
+    ST_ASSERT_INT_EQ(n > 60, 1);
+    /* billing: all but ingest, even claiming to be the gateway for a cloud admin */
+    const char *forged[] = {"X-Stratus-Cloud-Admin: true", NULL};
+    const char *bl_skip[] = {"POST /v1/billing/ingest", NULL};
+    n = sweep("billing/stratus-billing", T.billing_url, NULL, bl_skip, A.id, forged);
+    ST_ASSERT_INT_EQ(n > 10, 1);
+    /* images: all but reading an image and its bytes, on its own image P */
+    const char *img_skip[] = {"GET /v1/images/{id}", "HEAD /v1/images/{id}/file", NULL};
+    n = sweep("image-store/stratus-images", T.images_url, data_url, img_skip, image_p, forged);
+    ST_ASSERT_INT_EQ(n >= 7, 1);
+    /* the read routes skipped above take only what the node needs (below); the
+     * image list is one of the swept ones */
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", "/v1/images", cred_a, NULL, NULL), 403);
+    /* the image service's other routes with the node's own image changed nothing */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/images/%s", image_p);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.member, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "status")), "active");
+    st_resp_free(&r);
+}
+
+static void test_a_node_reads_and_reports_only_its_own_instances(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/internal/v1/node/instances", cred_a, NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, inst_x));
+    CU_ASSERT_PTR_NULL(strstr(r.body, inst_y));
+    st_resp_free(&r);
+    /* B's instance: reports and console pushes answer as for no instance */
+    ST_ASSERT_INT_EQ(gwt_report(&T, cred_a, inst_y, "active", 1), 404);
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s/console", inst_y);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, cred_a, "{\"output\":\"x\"}") / 100, 4);
+    long long gen = gwt_instance_generation(&T, A.member, inst_y);
+    ST_ASSERT_INT_EQ(gwt_report(&T, cred_b, inst_y, "active", gen) / 100, 2);
+}
+
+static void test_a_node_reads_only_the_images_its_instances_need(void)
+{
+    char p[128], q[128];
+    snprintf(p, sizeof p, "/v1/images/%s", image_p);
+    snprintf(q, sizeof q, "/v1/images/%s", image_q);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", p, cred_a, NULL, NULL), 200);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", q, cred_a, NULL, NULL), 404);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", q, cred_b, NULL, NULL), 200);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", p, cred_b, NULL, NULL), 404);
+    strcat(p, "/file");
+    strcat(q, "/file");
+    ST_ASSERT_INT_EQ(call(data_url, "GET", p, cred_a, NULL, NULL), 200);
+    ST_ASSERT_INT_EQ(call(data_url, "GET", q, cred_a, NULL, NULL), 404);
+    ST_ASSERT_INT_EQ(call(data_url, "GET", q, cred_b, NULL, NULL), 200);
+    /* an image no instance uses: nobody's */
+    char none[128];
+    snprintf(none, sizeof none, "/v1/images/%s/file", "7b0e4c1a-1111-4222-8333-444455556666");
+    ST_ASSERT_INT_EQ(call(data_url, "GET", none, cred_a, NULL, NULL), 404);
+    /* and no node writes one */
+    ST_ASSERT_INT_EQ(call(data_url, "PUT", p, cred_a, "x", NULL), 403);
+}
+
+static void test_a_node_bills_only_instances_placed_on_it(void)
+{
+    long long now = st_now_us();
+    ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_x, now), 200);
+    ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_y, now), 403); /* B's instance */
+    ST_ASSERT_INT_EQ(post_sample(cred_b, A.id, inst_y, now), 200);
+    ST_ASSERT_INT_EQ(post_sample(cred_a, B.id, inst_x, now), 403); /* not X's tenant */
+    ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, "7b0e4c1a-1111-4222-8333-444455556666", now), 403);
+    ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_x, now - 24 * HOUR_US), 403); /* before */
+    /* one bad sample refuses the whole batch */
+    char id[40], boot[40], boot2[40], at[40];
+    st_uuid_v4(id);
+    st_uuid_v4(boot);
+    st_uuid_v4(boot2);
+    st_time_format(now, at);
+    char *two = st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i}},"
+                         " {s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i}}]}",
+                         "batch_id", id, "samples", "tenant_id", A.id, "instance_id", inst_x,
+                         "flavor", "m1.small", "state", "active", "boot_id", boot, "seq", 2,
+                         "sampled_at", at, "counters", "cpu_time_ns_total", 10, "cycles_total", 20,
+                         "tenant_id", A.id, "instance_id", inst_y, "flavor", "m1.small", "state",
+                         "active", "boot_id", boot2, "seq", 3, "sampled_at", at, "counters",
+                         "cpu_time_ns_total", 10, "cycles_total", 30);
+    ST_ASSERT_INT_EQ(call(T.billing_url, "POST", "/v1/billing/ingest", cred_a, two, NULL), 403);
+    free(two);
+    /* storage gauges are the control plane's, not a node's */
+    st_uuid_v4(id);
+    char *st =
+        st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:I}]}", "batch_id", id, "samples", "kind", "storage",
+                 "tenant_id", A.id, "sampled_at", at, "image_bytes", (json_int_t)1);
+    ST_ASSERT_INT_EQ(call(T.billing_url, "POST", "/v1/billing/ingest", cred_a, st, NULL), 403);
+    free(st);
+    /* Z moves from A to B; then, with its placements set back in time, it
+     * was on A from 3 h to 1 h ago and is on B since. */
+    char sql[600];
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET node_id = '%s' WHERE id = '%s'", node_b,
+             inst_z);
+    gwt_sql(&T, sql);
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.placements SET since = CASE WHEN until IS NULL"
+             " THEN since - interval '1 hour' ELSE since - interval '3 hours' END,"
+             " until = until - interval '1 hour' WHERE instance_id = '%s'",
+             inst_z);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_z, now - 2 * HOUR_US), 200);
+    ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_z, now), 403);
+    ST_ASSERT_INT_EQ(post_sample(cred_b, A.id, inst_z, now - 2 * HOUR_US), 403);
+    ST_ASSERT_INT_EQ(post_sample(cred_b, A.id, inst_z, now), 200);
+}
+
+static void test_a_replaced_or_removed_node_is_refused_everywhere_at_once(void)
+{
+    char img[128], path[128];
+    snprintf(img, sizeof img, "/v1/images/%s", image_q);
+    /* B's credential is replaced: the old one stops everywhere, the new one
+     * works everywhere, nothing restarted */
+    snprintf(path, sizeof path, "/v1/nodes/%s/credential", node_b);
+    st_resp r;
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &r, "POST", path, T.admin_token, NULL), 200);
+    char *fresh = strdup(json_string_value(json_object_get(r.json, "token")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", cred_b, NULL), 401);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", img, cred_b, NULL, NULL), 401);
+    ST_ASSERT_INT_EQ(post_sample(cred_b, A.id, inst_y, st_now_us()), 401);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", fresh, NULL), 200);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", img, fresh, NULL, NULL), 200);
+    ST_ASSERT_INT_EQ(post_sample(fresh, A.id, inst_y, st_now_us()), 200);
+    free(fresh);
+    /* a host that is removed */
+    char *c = gwt_make_node(&T, "node-c", 4, 4096, 100);
+    char id[40];
+    node_id_of("node-c", id);
+    const char *empty = "{\"batch_id\":\"0b8a1f43-5d36-4a2e-9d1c-1f0e2d3c4b5a\",\"samples\":[]}";
+    ST_ASSERT_INT_EQ(call(T.billing_url, "POST", "/v1/billing/ingest", c, empty, NULL), 200);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", img, c, NULL, NULL), 404);
+    snprintf(path, sizeof path, "/v1/nodes/%s", id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, T.admin_token, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", c, NULL), 401);
+    ST_ASSERT_INT_EQ(call(T.images_url, "GET", img, c, NULL, NULL), 401);
+    ST_ASSERT_INT_EQ(call(T.billing_url, "POST", "/v1/billing/ingest", c, empty, NULL), 401);
+    free(c);
+}
+
+static void test_the_internal_token_is_no_nodes(void)
+{
+    /* the gateway's node API does not take it either */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", T.internal_token, NULL),
+                     401);
+}
+
+static CU_TestInfo tests[] = {
+    {"every other route of every service refuses a node's credential",
+     test_every_other_route_of_every_service_refuses_a_node},
+    {"a node reads and reports only its own instances",
+     test_a_node_reads_and_reports_only_its_own_instances},
+    {"a node reads only the images its instances need",
+     test_a_node_reads_only_the_images_its_instances_need},
+    {"a node bills only instances placed on it at the sample's time",
+     test_a_node_bills_only_instances_placed_on_it},
+    {"a replaced or removed node is refused by every service at once",
+     test_a_replaced_or_removed_node_is_refused_everywhere_at_once},
+    {"the internal token is no node's", test_the_internal_token_is_no_nodes},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"node identity", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

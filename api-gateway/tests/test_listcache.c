@@ -166,13 +166,22 @@ static char *field_text(json_t *e, const char *f)
 
 /* id's field in A's list, read twice so that the second read is served by
  * the cache (the hit counter proves it). */
-static char *cached_field(const char *id, const char *f)
+static char *cached_field_as_is(const char *id, const char *f)
 {
     json_decref(list_entry(id));
     long long h0 = list_hits(&A);
     json_t *e = list_entry(id);
     CU_ASSERT_EQUAL(list_hits(&A), h0 + 1);
     return field_text(e, f);
+}
+
+/* The same, the host beating first: a page expires nodes.down_after (2 s)
+ * after the last heartbeat of a host it shows up, and a loaded machine can
+ * take that long between a test's steps. */
+static char *cached_field(const char *id, const char *f)
+{
+    gwt_heartbeat(&A, node, 64, 262144, 10000);
+    return cached_field_as_is(id, f);
 }
 
 /* id's field in A's list, read once. */
@@ -357,7 +366,7 @@ static void test_host_status_follows_the_clock_the_heartbeat_and_the_admin(void)
      * nothing in the database was written */
     sleep(4);
     ASSERT_STR_FREE(fresh_field(inst[1], "host_status"), "down");
-    ASSERT_STR_FREE(cached_field(inst[1], "host_status"), "down");
+    ASSERT_STR_FREE(cached_field_as_is(inst[1], "host_status"), "down");
     /* the host's next heartbeat, through the other gateway: up at once */
     gwt_heartbeat(&B, node, 64, 262144, 10000);
     ASSERT_STR_FREE(fresh_field(inst[1], "host_status"), "up");
@@ -367,7 +376,7 @@ static void test_host_status_follows_the_clock_the_heartbeat_and_the_admin(void)
     snprintf(path, sizeof path, "/v1/nodes/%s", node_id);
     ST_ASSERT_INT_EQ(gwt_status(&B, "PATCH", path, B.admin_token, "{\"disabled\":true}"), 200);
     ASSERT_STR_FREE(fresh_field(inst[1], "host_status"), "maintenance");
-    ASSERT_STR_FREE(cached_field(inst[1], "host_status"), "maintenance");
+    ASSERT_STR_FREE(cached_field_as_is(inst[1], "host_status"), "maintenance");
     ST_ASSERT_INT_EQ(gwt_status(&B, "PATCH", path, B.admin_token, "{\"disabled\":false}"), 200);
     gwt_heartbeat(&B, node, 64, 262144, 10000);
     ASSERT_STR_FREE(fresh_field(inst[1], "host_status"), "up");

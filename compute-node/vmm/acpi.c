@@ -5,7 +5,37 @@
  * built without MP-table support (Debian's cloud kernel) rely on these.
  *
  * The FADT declares a hardware-reduced platform (no PM timer, no SCI, no
- * fixed hardware), so the DSDT can be an empty definition block. The MADT
+ * fixed hardware). The DSDT (written with aml.c) describes what the guest
+ * cannot discover by itself:
+ *  - \_SB.PCI0, the PCI root bridge (PNP0A03, segment 0, bus 0). x86 Linux
+ *    with ACPI scans only the root bridges ACPI names. Its _CRS: bus 0, the
+ *    config ports 0xCF8-0xCFF, the I/O ranges around them, and the 32-bit
+ *    MMIO window BARs live in (VMM_PCI_MMIO_START..END: where the VMM assigns
+ *    them and where a guest placing them itself, like the test guest at
+ *    0xE0000000-0xFEBFFFFF, puts them). No 64-bit window: every BAR pci.c
+ *    offers is a 32-bit memory BAR. No MCFG: there is no ECAM.
+ *  - \_SB.COM1 (PNP0501, 0x3F8/8, IRQ 4) and \_SB.RTC (PNP0B00, 0x70/2,
+ *    IRQ 8): on a hardware-reduced platform Linux probes legacy devices only
+ *    as ACPI describes them (its 8250 gets IRQ 4 from here; rtc_cmos needs
+ *    the PNP device).
+ *  - \_SB.PWRB (PNP0C0C), the power button, and \_SB.GED0 (ACPI0013, a
+ *    Generic Event Device) whose edge interrupt on VMM_ACPI_GED_GSI runs
+ *    _EVT: Notify (PWRB, 0x80). The control API's "power_button" action
+ *    pulses that line; the guest decides what to do (Linux: KEY_POWER).
+ *  - \_SB.PMRS (PNP0C02, motherboard resources) reserves the ports of the
+ *    sleep and reset registers, so nothing else is placed there.
+ *  - \_S5 = {5, 5}: the SLP_TYP value that means "soft off".
+ *
+ * Power-off and reset: the FADT's SLEEP_CONTROL_REG / SLEEP_STATUS_REG and
+ * RESET_REG (with RESET_REG_SUP), all byte-wide I/O ports at
+ * VMM_ACPI_PM_PORT (legacy.c). Hardware-reduced ACPI supports exactly these;
+ * a fixed PM1 block would end the hardware-reduced mode and bring an SCI
+ * interrupt, a PM timer, PM1 event/enable registers, GPE blocks and the
+ * legacy PIC with it, all to emulate for one write. Linux registers its ACPI
+ * power-off only when \_S5 exists and, on a hardware-reduced platform, both
+ * sleep registers are present.
+ *
+ * The MADT
  * lists one local APIC per vCPU (APIC ID = vCPU index), the IOAPIC with GSI
  * base 0, the override ISA IRQ 0 -> GSI 2 (the PIT, as irq.c routes it), and
  * LINT1 = NMI on every processor. Each table's checksum makes it sum to 0.
@@ -13,6 +43,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "aml.h"
 #include "boot.h"
 #include "vmm.h"
 
@@ -57,15 +88,117 @@ static void header(uint8_t *t, const char *sig, uint32_t len, uint8_t rev)
     t[9] = (uint8_t)(0 - sum(t, len));
 }
 
+/* Name (_CRS, ResourceTemplate () {...}) is opened by crs_open, closed by crs_close. */
+static void crs_open(aml *b)
+{
+    aml_name_decl(b, "_CRS");
+    aml_buffer(b);
+}
+
+static void crs_close(aml *b)
+{
+    aml_res_end(b);
+    aml_close(b);
+}
+
+static void legacy_device(aml *b, const char *name, const char *hid, uint16_t port, uint8_t len,
+                          uint8_t irq)
+{
+    aml_device(b, name);
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, hid);
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    crs_open(b);
+    aml_res_io(b, port, len);
+    aml_res_irq(b, irq);
+    crs_close(b);
+    aml_close(b);
+}
+
+static void dsdt_body(aml *b)
+{
+    aml_scope(b, "\\_SB");
+
+    aml_device(b, "PCI0");
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, "PNP0A03");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    aml_name_decl(b, "_SEG");
+    aml_int(b, 0);
+    aml_name_decl(b, "_BBN");
+    aml_int(b, 0);
+    crs_open(b);
+    aml_res_bus(b, 0, 0);
+    aml_res_io(b, 0xcf8, 8);
+    aml_res_io_window(b, 0x0000, 0x0cf7);
+    aml_res_io_window(b, 0x0d00, 0xffff);
+    aml_res_mem32_window(b, (uint32_t)VMM_PCI_MMIO_START, (uint32_t)(VMM_PCI_MMIO_END - 1));
+    crs_close(b);
+    aml_close(b);
+
+    legacy_device(b, "COM1", "PNP0501", 0x3f8, 8, 4);
+    legacy_device(b, "RTC", "PNP0B00", 0x70, 2, 8);
+
+    /* The power button: a Generic Event Device whose interrupt notifies PWRB. */
+    aml_device(b, "PWRB");
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, "PNP0C0C");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    aml_close(b);
+    aml_device(b, "GED0");
+    aml_name_decl(b, "_HID");
+    aml_string(b, "ACPI0013");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 0);
+    crs_open(b);
+    aml_res_gsi_edge(b, VMM_ACPI_GED_GSI);
+    crs_close(b);
+    aml_method(b, "_EVT", 1);
+    aml_notify(b, "\\_SB.PWRB", 0x80); /* 0x80: the button was pressed */
+    aml_close(b);
+    aml_close(b);
+
+    aml_device(b, "PMRS");
+    aml_name_decl(b, "_HID");
+    aml_eisaid(b, "PNP0C02");
+    aml_name_decl(b, "_UID");
+    aml_int(b, 1);
+    crs_open(b);
+    aml_res_io(b, VMM_ACPI_PM_PORT, 4);
+    crs_close(b);
+    aml_close(b);
+
+    aml_close(b); /* \_SB */
+
+    aml_name_decl(b, "\\_S5");
+    aml_package(b, 2);
+    aml_int(b, VMM_ACPI_S5_TYP); /* SLP_TYPa */
+    aml_int(b, VMM_ACPI_S5_TYP); /* SLP_TYPb */
+    aml_close(b);
+}
+
+/* A Generic Address Structure for a byte-wide I/O port. */
+static void gas_io8(uint8_t *g, uint16_t port)
+{
+    g[0] = 1; /* system I/O */
+    g[1] = 8; /* bit width */
+    g[2] = 0; /* bit offset */
+    g[3] = 1; /* byte access */
+    put64(g + 4, port);
+}
+
 int vmm_acpi_write(const vmm_gmem *m, int ncpus)
 {
     uint32_t madt_len = HDR_LEN + 8 + 8 * (uint32_t)ncpus + 12 + 10 + 6;
-    uint64_t rsdp = VMM_ACPI_ADDR, xsdt = rsdp + 64, fadt = xsdt + 64, dsdt = fadt + 320,
-             madt = dsdt + 64;
-    uint8_t *base = vmm_gmem_ptr(m, rsdp, madt + madt_len - rsdp);
-    if (!base || madt + madt_len > VMM_MPTABLE_ADDR)
+    uint64_t rsdp = VMM_ACPI_ADDR, xsdt = rsdp + 64, fadt = xsdt + 64, madt = fadt + 320,
+             dsdt = (madt + madt_len + 15) & ~15ull, end = VMM_MPTABLE_ADDR;
+    uint8_t *base = vmm_gmem_ptr(m, rsdp, end - rsdp);
+    if (!base || dsdt + HDR_LEN >= end)
         return -E2BIG;
-    memset(base, 0, madt + madt_len - rsdp);
+    memset(base, 0, end - rsdp);
     uint8_t *r = base, *x = base + (xsdt - rsdp), *f = base + (fadt - rsdp),
             *d = base + (dsdt - rsdp), *a = base + (madt - rsdp);
 
@@ -101,16 +234,25 @@ int vmm_acpi_write(const vmm_gmem *m, int ncpus)
     p[5] = 1;
     header(a, "APIC", madt_len, 4);
 
-    /* DSDT: an empty definition block. */
-    header(d, "DSDT", HDR_LEN, 2);
+    /* DSDT */
+    aml b;
+    aml_init(&b, d + HDR_LEN, (size_t)(end - dsdt - HDR_LEN));
+    dsdt_body(&b);
+    if (b.err || b.depth)
+        return -E2BIG;
+    header(d, "DSDT", HDR_LEN + (uint32_t)b.len, 2);
 
     /* FADT (ACPI 6.x), hardware-reduced. */
     put32(f + 40, (uint32_t)dsdt);
-    put16(f + 109, 1u << 2);        /* IAPC_BOOT_ARCH: VGA not present */
-    put32(f + 112, 1u << 20);       /* flags: HW_REDUCED_ACPI */
-    f[131] = 3;                     /* minor version 6.3 */
-    put64(f + 140, dsdt);           /* X_DSDT */
-    memcpy(f + 268, "STRATVMM", 8); /* hypervisor vendor identity */
+    put16(f + 109, 1u << 2);             /* IAPC_BOOT_ARCH: VGA not present */
+    put32(f + 112, 1u << 20 | 1u << 10); /* flags: HW_REDUCED_ACPI, RESET_REG_SUP */
+    gas_io8(f + 116, VMM_ACPI_RESET);    /* RESET_REG */
+    f[128] = VMM_ACPI_RESET_VALUE;
+    gas_io8(f + 244, VMM_ACPI_SLEEP_CTL); /* SLEEP_CONTROL_REG */
+    gas_io8(f + 256, VMM_ACPI_SLEEP_STS); /* SLEEP_STATUS_REG */
+    f[131] = 3;                           /* minor version 6.3 */
+    put64(f + 140, dsdt);                 /* X_DSDT */
+    memcpy(f + 268, "STRATVMM", 8);       /* hypervisor vendor identity */
     header(f, "FACP", FADT_LEN, 6);
 
     /* XSDT */

@@ -153,8 +153,8 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
         json_decref(j);
         return reply_empty(req, 204);
     }
-    if (!running(vm) &&
-        (!strcmp(action, "pause") || !strcmp(action, "resume") || !strcmp(action, "reset"))) {
+    if (!running(vm) && (!strcmp(action, "pause") || !strcmp(action, "resume") ||
+                         !strcmp(action, "reset") || !strcmp(action, "power_button"))) {
         json_decref(j);
         return reply_error(req, 409, "conflict", "the VM is not started");
     }
@@ -164,10 +164,14 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
         rc = vmm_vm_resume(vm);
     } else if (!strcmp(action, "reset")) {
         rc = vmm_vm_reset(vm);
+    } else if (!strcmp(action, "power_button")) {
+        vmm_vm_power_button(vm);
+        rc = 0;
     } else {
         json_decref(j);
-        return reply_error(req, 400, "bad_request",
-                           "field 'action' must be one of start, pause, resume, shutdown, reset");
+        return reply_error(
+            req, 400, "bad_request",
+            "field 'action' must be one of start, pause, resume, shutdown, reset, power_button");
     }
     json_decref(j);
     if (rc == -ESHUTDOWN)

@@ -16,6 +16,14 @@
  *    DS 0x18), %rsi = boot_params, %rip = the 64-bit entry.
  * Application processors are left to the in-kernel local APIC: they wait in
  * the wait-for-SIPI state until the guest starts them with INIT/SIPI.
+ *
+ * A reset (reboot) gives the state of a first boot, since KVM keeps what the
+ * old guest set: IA32_APIC_BASE back to xAPIC mode at 0xFEE00000 (else the
+ * next kernel finds x2APIC "enabled by BIOS"), the LAPIC registers as the
+ * first boot had them (saved in cpu->lapic0 by vmm_vcpu_setup), KVM's
+ * paravirtual MSRs cleared (kvmclock, steal time, async page faults, PV EOI:
+ * left set, KVM would keep writing into the new guest's memory at the old
+ * guest's addresses), XCR0, pending events and the BSP runnable.
  */
 #include "cpu_setup.h"
 
@@ -111,41 +119,74 @@ static int set_cpuid(vmm_vcpu *cpu)
     return rc;
 }
 
+#define APIC_BASE_BSP (1u << 8)
+#define APIC_BASE_ENABLE (1u << 11)
+
+/* The MSRs a boot starts from; the last ones are KVM's paravirtual MSRs. */
+static const struct {
+    uint32_t index;
+    uint64_t value;
+} boot_msrs[] = {
+    {0x174, 0},
+    {0x175, 0},
+    {0x176, 0}, /* SYSENTER CS/ESP/EIP */
+    {0xc0000081, 0},
+    {0xc0000082, 0},
+    {0xc0000083, 0},
+    {0xc0000084, 0},                /* STAR, LSTAR, CSTAR, SFMASK */
+    {0xc0000102, 0},                /* KERNEL_GS_BASE */
+    {0xc0000103, 0},                /* TSC_AUX */
+    {0x10, 0},                      /* TSC */
+    {0x1a0, 1},                     /* MISC_ENABLE: fast strings */
+    {0x277, 0x0007040600070406ull}, /* PAT: its power-on value */
+    {0x2ff, (1u << 11) | 6},        /* MTRR default type: enabled, write-back */
+    {0x4b564d02, 0},                /* KVM async page faults: off first */
+    {0x4b564d06, 0},                /* ... and their interrupt vector */
+    {0x12, 0},                      /* kvmclock (MSR_KVM_SYSTEM_TIME) */
+    {0x4b564d01, 0},                /* kvmclock (MSR_KVM_SYSTEM_TIME_NEW) */
+    {0x4b564d03, 0},                /* steal time */
+    {0x4b564d04, 0},                /* PV EOI */
+    {0x4b564d05, 1},                /* poll control: KVM's initial 1 */
+};
+
+/* KVM's wall-clock MSRs are per VM, and a write makes KVM store the time at the
+ * address written: only the BSP clears them, then wipes what KVM stored at 0. */
+static const uint32_t wall_clock_msrs[] = {0x11, 0x4b564d00};
+
+/* Sets one MSR; KVM_SET_MSRS stops at the first it refuses, so one at a time. */
+static int set_msr(vmm_vcpu *cpu, uint32_t index, uint64_t value)
+{
+    struct {
+        struct kvm_msrs h;
+        struct kvm_msr_entry e;
+    } m = {.h.nmsrs = 1, .e = {.index = index, .data = value}};
+    int n = ioctl(cpu->fd, KVM_SET_MSRS, &m);
+    if (n != 1)
+        st_debug("vmm.cpu", "vcpu %d: MSR %#x not set", cpu->id, index);
+    return n == 1 ? 0 : -1;
+}
+
 static void set_msrs(vmm_vcpu *cpu)
 {
-    static const struct {
-        uint32_t index;
-        uint64_t value;
-    } init[] = {
-        {0x174, 0},
-        {0x175, 0},
-        {0x176, 0}, /* SYSENTER CS/ESP/EIP */
-        {0xc0000081, 0},
-        {0xc0000082, 0},
-        {0xc0000084, 0},
-        {0xc0000102, 0},
-        {0x10, 0},               /* TSC */
-        {0x1a0, 1},              /* MISC_ENABLE: fast strings */
-        {0x2ff, (1u << 11) | 6}, /* MTRR default type: enabled, write-back */
-    };
-    size_t n = sizeof init / sizeof init[0];
-    struct kvm_msrs *m = calloc(1, sizeof *m + n * sizeof m->entries[0]);
-    if (!m)
+    /* xAPIC mode first: KVM refuses some LAPIC state in the wrong mode. */
+    set_msr(cpu, 0x1b, VMM_LAPIC_ADDR | APIC_BASE_ENABLE | (cpu->id == 0 ? APIC_BASE_BSP : 0));
+    for (size_t i = 0; i < sizeof boot_msrs / sizeof boot_msrs[0]; i++)
+        set_msr(cpu, boot_msrs[i].index, boot_msrs[i].value);
+    if (cpu->id != 0)
         return;
-    m->nmsrs = (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-        m->entries[i].index = init[i].index;
-        m->entries[i].data = init[i].value;
-    }
-    /* KVM_SET_MSRS returns how many it set; missing ones are not fatal. */
-    ioctl(cpu->fd, KVM_SET_MSRS, m);
-    free(m);
+    for (size_t i = 0; i < sizeof wall_clock_msrs / sizeof wall_clock_msrs[0]; i++)
+        set_msr(cpu, wall_clock_msrs[i], 0);
+    uint8_t *zero = vmm_gpa(cpu->vm, 0, 12); /* struct pvclock_wall_clock */
+    if (zero)
+        memset(zero, 0, 12);
 }
 
 static void set_lapic(vmm_vcpu *cpu)
 {
     struct kvm_lapic_state l;
-    if (ioctl(cpu->fd, KVM_GET_LAPIC, &l) < 0)
+    if (cpu->have_lapic0)
+        l = cpu->lapic0;
+    else if (ioctl(cpu->fd, KVM_GET_LAPIC, &l) < 0)
         return;
     uint32_t lvt0, lvt1;
     /* LINT0 = ExtINT (the 8259 reaches the BSP), LINT1 = NMI. */
@@ -156,6 +197,10 @@ static void set_lapic(vmm_vcpu *cpu)
     memcpy(&l.regs[0x350], &lvt0, 4);
     memcpy(&l.regs[0x360], &lvt1, 4);
     ioctl(cpu->fd, KVM_SET_LAPIC, &l);
+    if (!cpu->have_lapic0) {
+        cpu->lapic0 = l;
+        cpu->have_lapic0 = 1;
+    }
 }
 
 static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int l)
@@ -222,11 +267,21 @@ int vmm_vcpu_setup(vmm_vcpu *cpu)
 int vmm_vcpu_reset(vmm_vcpu *cpu)
 {
     struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+    struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = 1}}}; /* x87 only */
+    struct kvm_vcpu_events ev;
+    struct kvm_debugregs dr = {.dr6 = 0xffff0ff0, .dr7 = 0x400};
     set_msrs(cpu);
     ioctl(cpu->fd, KVM_SET_FPU, &fpu);
+    ioctl(cpu->fd, KVM_SET_XCRS, &xcrs);
+    ioctl(cpu->fd, KVM_SET_DEBUGREGS, &dr);
+    memset(&ev, 0, sizeof ev); /* nothing pending or being injected */
+    ioctl(cpu->fd, KVM_SET_VCPU_EVENTS, &ev);
     set_lapic(cpu);
-    if (cpu->id == 0)
+    if (cpu->id == 0) {
+        struct kvm_mp_state run = {.mp_state = KVM_MP_STATE_RUNNABLE};
+        ioctl(cpu->fd, KVM_SET_MP_STATE, &run);
         return set_boot_regs(cpu);
+    }
     struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_UNINITIALIZED};
     ioctl(cpu->fd, KVM_SET_MP_STATE, &mp);
     return 0;

@@ -9,6 +9,11 @@
  *  - Port 0x80 (POST codes): writes ignored without warnings.
  *  - CMOS/RTC at 0x70/0x71: the current UTC time in BCD, 24-hour mode, never
  *    "update in progress", so a Linux guest reads the clock without waiting.
+ *  - ACPI sleep control, sleep status and reset registers at
+ *    VMM_ACPI_PM_PORT (the FADT points at them, see acpi.c): writing
+ *    SLP_EN (bit 5) with SLP_TYP (bits 4:2) = \_S5's value powers the VM
+ *    off (exit 0); other sleep states are refused (not declared in the DSDT);
+ *    VMM_ACPI_RESET_VALUE on the reset port is a guest reset (on_reset).
  */
 #include "legacy.h"
 
@@ -90,6 +95,25 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     data[0] = v;
 }
 
+static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    vmm_vm *vm = opaque;
+    if (!is_write) {
+        memset(data, 0, len); /* sleep status: WAK_STS clear; the others read 0 */
+        return;
+    }
+    uint8_t v = data[0];
+    if (off == VMM_ACPI_SLEEP_CTL - VMM_ACPI_PM_PORT && (v & 0x20)) {
+        if (((v >> 2) & 7) == VMM_ACPI_S5_TYP)
+            vmm_vm_guest_poweroff(vm);
+        else
+            st_warn("vmm.acpi", "guest asked for sleep type %u; only S5 is offered", (v >> 2) & 7);
+    } else if (off == VMM_ACPI_RESET - VMM_ACPI_PM_PORT && v == VMM_ACPI_RESET_VALUE) {
+        st_info("vmm.reset", "guest reset through the ACPI reset register");
+        vmm_vm_guest_reset(vm);
+    }
+}
+
 int vmm_legacy_init(vmm_vm *vm)
 {
     int rc;
@@ -97,7 +121,8 @@ int vmm_legacy_init(vmm_vm *vm)
     if ((rc = vmm_bus_add(&vm->pio, 0x60, 5, i8042_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||
-        (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &rtc)))
+        (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &rtc)) ||
+        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, 4, acpi_pm_io, vm)))
         return rc;
     return 0;
 }

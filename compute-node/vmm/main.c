@@ -84,6 +84,7 @@ static int run(const vmm_config *cfg, const char *api_sock)
     vmm_vcpus_join(&vm);
     pthread_mutex_lock(&vm.lock);
     code = vm.exit_code;
+    int powered_off = vm.powered_off;
     pthread_mutex_unlock(&vm.lock);
     if (vm.running) {
         /* The final counters, for whoever collects logs after the process is gone. */
@@ -94,7 +95,8 @@ static int run(const vmm_config *cfg, const char *api_sock)
                                 json_object_get(state, "devices")));
         json_decref(state);
     }
-    st_info("vmm.exit", "VM stopped, exit status %d", code);
+    st_info("vmm.exit", "VM stopped%s, exit status %d", powered_off ? " (guest power-off)" : "",
+            code);
 out:
     teardown(&vm);
     if (sigterm)

@@ -66,11 +66,12 @@ static const int sanitizer_calls[] = {
 };
 #endif
 
+/* A vCPU resets itself on a reboot (cpu_setup.c): the SET calls it makes are here. */
 static const unsigned long kvm_ioctls[] = {
-    KVM_RUN,       KVM_GET_REGS,     KVM_SET_REGS, KVM_GET_SREGS,
-    KVM_SET_SREGS, KVM_SET_MSRS,     KVM_SET_FPU,  KVM_GET_LAPIC,
-    KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING,
-    KVM_IOEVENTFD, KVM_IRQFD,        FIONBIO,      FIONREAD,
+    KVM_RUN,      KVM_GET_REGS,        KVM_SET_REGS,      KVM_GET_SREGS,       KVM_SET_SREGS,
+    KVM_SET_MSRS, KVM_SET_FPU,         KVM_GET_LAPIC,     KVM_SET_LAPIC,       KVM_SET_MP_STATE,
+    KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD,     KVM_IRQFD,           FIONBIO,
+    FIONREAD,     KVM_SET_XCRS,        KVM_SET_DEBUGREGS, KVM_SET_VCPU_EVENTS,
 };
 
 #ifdef VMM_SANITIZED

@@ -134,6 +134,23 @@ int vmm_vm_reset(vmm_vm *vm)
     return vmm_vm_resume(vm);
 }
 
+void vmm_vm_power_button(vmm_vm *vm)
+{
+    st_info("vmm.acpi", "power button pressed");
+    vmm_irq_line(vm, VMM_ACPI_GED_GSI, 1);
+    vmm_irq_line(vm, VMM_ACPI_GED_GSI, 0);
+}
+
+void vmm_vm_guest_poweroff(vmm_vm *vm)
+{
+    st_info("vmm.poweroff", "guest powered off (ACPI S5)");
+    pthread_mutex_lock(&vm->lock);
+    if (vm->state != VMM_STOPPING)
+        vm->powered_off = 1;
+    pthread_mutex_unlock(&vm->lock);
+    vmm_vm_stop(vm, 0);
+}
+
 static void reset_cb(evutil_socket_t fd, short what, void *arg)
 {
     vmm_vm_reset(arg);

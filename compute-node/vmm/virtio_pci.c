@@ -8,7 +8,8 @@
  * Queue registers are writable only while the queue is disabled; enabling a
  * queue validates its ring addresses against guest RAM (a bad one fails the
  * device). Feature negotiation refuses FEATURES_OK unless the driver accepted
- * VERSION_1 and nothing we did not offer.
+ * VERSION_1 and nothing we did not offer. A device without a config space
+ * (config_len 0, virtio-rng) has no device-config capability.
  */
 #include "virtio_pci.h"
 
@@ -493,8 +494,11 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     vendor_cap(d, CAP_COMMON, CAP_NOTIFY, 16, 1, OFF_COMMON, LEN_COMMON);
     vendor_cap(d, CAP_NOTIFY, CAP_ISR, 20, 2, OFF_NOTIFY, NOTIFY_MULT * (uint32_t)ops->nqueues);
     vmm_pci_set32(d, CAP_NOTIFY + 16, NOTIFY_MULT);
-    vendor_cap(d, CAP_ISR, CAP_DEVICE, 16, 3, OFF_ISR, 4);
-    vendor_cap(d, CAP_DEVICE, 0, 16, 4, OFF_DEVICE, ops->config_len);
+    /* The device-config capability only when there is a config space: Linux refuses a
+     * capability of length 0 ("bad capability len 0"), and virtio-rng has none. */
+    vendor_cap(d, CAP_ISR, ops->config_len ? CAP_DEVICE : 0, 16, 3, OFF_ISR, 4);
+    if (ops->config_len)
+        vendor_cap(d, CAP_DEVICE, 0, 16, 4, OFF_DEVICE, ops->config_len);
 
     vmm_virtio_reset(v);
     if ((rc = vmm_pci_add(vm, d)))

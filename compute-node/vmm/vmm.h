@@ -45,6 +45,14 @@ struct vmm_virtio;
 #define VMM_BIOS_END 0x100000ull
 #define VMM_IOAPIC_ADDR 0xFEC00000ull
 #define VMM_LAPIC_ADDR 0xFEE00000ull
+/* ACPI sleep and reset registers (legacy.c, named by the FADT in acpi.c). */
+#define VMM_ACPI_PM_PORT 0x600 /* 4 ports: sleep control, sleep status, reset, - */
+#define VMM_ACPI_SLEEP_CTL (VMM_ACPI_PM_PORT + 0)
+#define VMM_ACPI_SLEEP_STS (VMM_ACPI_PM_PORT + 1)
+#define VMM_ACPI_RESET (VMM_ACPI_PM_PORT + 2)
+#define VMM_ACPI_RESET_VALUE 0x01
+#define VMM_ACPI_S5_TYP 5   /* SLP_TYP of \_S5 */
+#define VMM_ACPI_GED_GSI 16 /* the power button's event (IOAPIC pin, no PIC behind it) */
 
 enum vmm_state { VMM_RUNNING = 0, VMM_PAUSED, VMM_STOPPING };
 enum vmm_boot_mode { VMM_BOOT_PVH = 1, VMM_BOOT_LINUX64 };
@@ -75,7 +83,9 @@ typedef struct vmm_vcpu {
     uint64_t exits[VMM_EXIT_NR]; /* written by the vCPU thread only (relaxed atomics) */
     uint64_t cpu_ns_final;       /* CPU time recorded when the thread ended */
     int done;
-    unsigned reset_gen; /* last reset this vCPU applied */
+    unsigned reset_gen;            /* last reset this vCPU applied */
+    struct kvm_lapic_state lapic0; /* the LAPIC as first set up: what a reset restores */
+    int have_lapic0;
 } vmm_vcpu;
 
 typedef struct vmm_boot {
@@ -106,6 +116,7 @@ typedef struct vmm_vm {
     int state; /* enum vmm_state; read racily by vCPUs, written under lock */
     int npaused;
     int exit_code;
+    int powered_off; /* the guest powered off (ACPI S5) */
     unsigned reset_gen;
 
     pthread_mutex_t irq_lock; /* GSI routing table */
@@ -167,6 +178,10 @@ int vmm_vm_resume(vmm_vm *vm);
 int vmm_vm_reset(vmm_vm *vm);
 /* Called by i8042 / triple fault: restart or stop per config. */
 void vmm_vm_guest_reset(vmm_vm *vm);
+/* Presses the ACPI power button: an edge on the GED's GSI (the guest decides). */
+void vmm_vm_power_button(vmm_vm *vm);
+/* The guest powered itself off (ACPI S5): stop with exit status 0. */
+void vmm_vm_guest_poweroff(vmm_vm *vm);
 const char *vmm_state_name(int state);
 void vmm_vcpu_kick(vmm_vcpu *c);
 

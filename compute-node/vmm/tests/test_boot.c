@@ -1,7 +1,8 @@
 /*
  * vmm_boot - stratus-vmm boots PVH guests and ends the way the guest asks:
  * tiny guests assembled here print on COM1 and write to the debug-exit
- * port, pulse the i8042 reset line, or run on two vCPUs.
+ * port, pulse the i8042 reset line, power off or reset through the ACPI
+ * registers the FADT names, or run on two vCPUs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ static int boot(const vt_code *c, const char *extra)
     char kernel[512];
     snprintf(kernel, sizeof kernel, "%s/guest.elf", dir);
     unlink(vt_path(dir, "serial.log"));
+    unlink(vt_path(dir, "vmm.log")); /* appended to: each test reads its own run's */
     if (vt_write_elf(kernel, c))
         return -2;
     char *cfg = vt_config(dir, kernel, extra);
@@ -69,6 +71,51 @@ static void test_i8042_reset_shuts_down(void)
     ST_ASSERT_INT_EQ(boot(&c, "\"on_reset\": \"shutdown\""), 0);
 }
 
+/* The ACPI registers the FADT names (vmm_loader checks the FADT says these). */
+#define SLEEP_CTL_PORT 0x600
+#define RESET_PORT 0x602
+
+/* mov al, v; mov dx, port; out dx, al */
+static void out8(vt_code *c, uint16_t port, uint8_t v)
+{
+    uint8_t b[] = {0xb0, v, 0x66, 0xba, (uint8_t)port, (uint8_t)(port >> 8), 0xee};
+    vt_emit(c, b, sizeof b);
+}
+
+static void test_acpi_poweroff(void)
+{
+    vt_code c = {0};
+    vt_print(&c, "powering off\n");
+    out8(&c, SLEEP_CTL_PORT, 4 << 2 | 0x20); /* S4: not offered, ignored */
+    out8(&c, SLEEP_CTL_PORT, 5 << 2);        /* S5 without SLP_EN: nothing yet */
+    vt_print(&c, "still here\n");
+    out8(&c, SLEEP_CTL_PORT, 5 << 2 | 0x20); /* SLP_TYP = \_S5's 5, SLP_EN */
+    vt_exit(&c, 0x11);                       /* reached only if the power-off did nothing */
+    ST_ASSERT_INT_EQ(boot(&c, "\"on_reset\": \"restart\""), 0);
+    char *serial = vt_slurp(vt_path(dir, "serial.log"));
+    CU_ASSERT(serial && strstr(serial, "still here\n"));
+    free(serial);
+    char *log = vt_slurp(vt_path(dir, "vmm.log"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "guest powered off (ACPI S5)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "VM stopped (guest power-off), exit status 0"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(log, "sleep type 4"));
+    free(log);
+}
+
+static void test_acpi_reset_shuts_down(void)
+{
+    vt_code c = {0};
+    out8(&c, RESET_PORT, 0x02); /* not the FADT's RESET_VALUE: ignored */
+    vt_print(&c, "resetting\n");
+    out8(&c, RESET_PORT, 0x01);
+    vt_exit(&c, 0x11);
+    ST_ASSERT_INT_EQ(boot(&c, "\"on_reset\": \"shutdown\""), 0);
+    char *log = vt_slurp(vt_path(dir, "vmm.log"));
+    CU_ASSERT(log && strstr(log, "ACPI reset register") && !strstr(log, "power-off"));
+    free(log);
+}
+
 static int count_lines(const char *path, const char *line)
 {
     char *s = vt_slurp(path);
@@ -79,24 +126,40 @@ static int count_lines(const char *path, const char *line)
     return n;
 }
 
+/* Every reset reboots the guest from its entry: "booted" again and again. */
+static void reset_restarts(const vt_code *c);
+
 static void test_i8042_reset_restarts(void)
 {
-    char kernel[512], extra[600], sock[512];
     vt_code c = {0};
     static const uint8_t reset[] = {0xb0, 0xfe, 0xe6, 0x64};
     vt_print(&c, "booted\n");
     vt_emit(&c, reset, sizeof reset);
     vt_exit(&c, 0x11);
+    reset_restarts(&c);
+}
+
+static void test_acpi_reset_restarts(void)
+{
+    vt_code c = {0};
+    vt_print(&c, "booted\n");
+    out8(&c, RESET_PORT, 0x01);
+    vt_exit(&c, 0x11);
+    reset_restarts(&c);
+}
+
+static void reset_restarts(const vt_code *c)
+{
+    char kernel[512], extra[600], sock[512];
     snprintf(kernel, sizeof kernel, "%s/guest.elf", dir);
     snprintf(sock, sizeof sock, "%s/api.sock", dir);
     unlink(vt_path(dir, "serial.log"));
-    CU_ASSERT_FATAL(vt_write_elf(kernel, &c) == 0);
+    CU_ASSERT_FATAL(vt_write_elf(kernel, c) == 0);
     snprintf(extra, sizeof extra, "\"on_reset\": \"restart\", \"control_socket\": \"%s\"", sock);
     char *cfg = vt_config(dir, kernel, extra);
     st_proc p;
     CU_ASSERT_FATAL(vt_start(&p, dir, cfg) == 0);
     free(cfg);
-    /* Every reset reboots the guest from its entry: "booted" again and again. */
     long long end = st_now_ms() + 15000;
     while (count_lines(vt_path(dir, "serial.log"), "booted\n") < 3 && st_now_ms() < end)
         usleep(10000);
@@ -206,6 +269,10 @@ static CU_TestInfo tests[] = {
     {"0x11 on port 0xf4 exits 17", test_fail_status},
     {"i8042 reset with on_reset=shutdown exits 0", test_i8042_reset_shuts_down},
     {"i8042 reset with on_reset=restart reboots the guest", test_i8042_reset_restarts},
+    {"ACPI S5 on the FADT's sleep control register exits 0 as a guest power-off",
+     test_acpi_poweroff},
+    {"the FADT's reset register with on_reset=shutdown exits 0", test_acpi_reset_shuts_down},
+    {"the FADT's reset register with on_reset=restart reboots the guest", test_acpi_reset_restarts},
     {"a reboot puts moved PCI BARs back where the VMM assigned them", test_reboot_restores_bars},
     {"two vCPUs: the AP waits for SIPI, the BSP's exit ends the VM", test_two_vcpus},
     {"with seccomp filters installed the guest still runs to its exit", test_seccomp_on},

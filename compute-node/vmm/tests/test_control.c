@@ -189,6 +189,15 @@ static void test_malformed_requests(void)
     ST_ASSERT_STR_EQ(state(), "running");
 }
 
+/* The press itself reaching the guest's interrupt controller is vmm_power_button's. */
+static void test_power_button_action(void)
+{
+    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"power_button\"}", NULL),
+                     204);
+    ST_ASSERT_STR_EQ(state(), "running"); /* the guest decides what a press means */
+    CU_ASSERT(vt_wait_for(vt_path(dir, "vmm.log"), "power button pressed", 5000) == 0);
+}
+
 static void test_reset_reboots(void)
 {
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"reset\"}", NULL), 204);
@@ -287,6 +296,7 @@ static void test_api_not_started(void)
     ST_ASSERT_INT_EQ(api("GET", "/vm/counters", NULL), 409);
     ST_ASSERT_INT_EQ(api("GET", "/vm/serial", NULL), 409);
     ST_ASSERT_INT_EQ(api("PUT", "/vm/actions", "{\"action\": \"pause\"}"), 409);
+    ST_ASSERT_INT_EQ(api("PUT", "/vm/actions", "{\"action\": \"power_button\"}"), 409);
     ST_ASSERT_INT_EQ(api("PUT", "/vm/actions", "{\"action\": \"start\"}"), 409);
 }
 
@@ -371,6 +381,7 @@ static CU_TestInfo tests[] = {
     {"GET /vm/serial?tail=N returns the last N lines", test_serial_tail},
     {"pause parks the vCPUs (CPU time frozen), resume runs them again", test_pause_stops_cpu_time},
     {"malformed requests get 4xx and change nothing", test_malformed_requests},
+    {"power_button presses the ACPI power button and the guest runs on", test_power_button_action},
     {"reset reboots the guest from its entry point", test_reset_reboots},
     {"the running VMM holds no capabilities and has no_new_privs", test_no_privileges},
     {"shutdown answers 204, then the VMM exits 0", test_shutdown_exits_0},

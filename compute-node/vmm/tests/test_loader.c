@@ -5,6 +5,7 @@
  * Guest memory is a plain 64 MiB buffer.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "config.h"
 #include "cpu_setup.h"
 #include "linux.h"
+#include "st_proc.h"
 #include "st_test.h"
 #include "vmm.h"
 
@@ -272,6 +274,50 @@ static void test_mptable(void)
     ST_ASSERT_INT_EQ(bsp, 1);
 }
 
+/* Linux's scan for the MP floating pointer (arch/x86/kernel/mpparse.c): 16-byte
+ * steps through the first KiB, the last KiB of base memory, 0xF0000-0xFFFFF, and
+ * the EBDA's first KiB (segment at 0x40E); "_MP_", length 1, spec 1 or 4, summing
+ * to 0. Returns the pointer's address or 0. */
+static uint64_t linux_mp_scan(void)
+{
+    uint64_t ebda = (uint64_t)g16(ram + 0x40e) << 4;
+    const uint64_t where[4][2] = {
+        {0, 0x400}, {639 * 0x400, 0x400}, {0xf0000, 0x10000}, {ebda, ebda ? 0x400 : 0}};
+    for (int w = 0; w < 4; w++)
+        for (uint64_t a = where[w][0]; a + 16 <= where[w][0] + where[w][1]; a += 16) {
+            const uint8_t *p = ram + a;
+            if (!memcmp(p, "_MP_", 4) && p[8] == 1 && (p[9] == 1 || p[9] == 4) &&
+                bytesum(p, 16) == 0)
+                return a;
+        }
+    return 0;
+}
+
+/* With acpi=off a Linux that has CONFIG_X86_MPPARSE finds the table: the pointer in
+ * its scan, in memory the e820 map reserves, the table it names well formed. (Debian's
+ * cloud kernel is built without MPPARSE and never scans: "MPS support code is not
+ * built-in", then "No local APIC present"; only ACPI can describe its CPUs.) */
+static void test_mptable_found_by_linux_scan(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_mptable_write(&gm, 2), 0);
+    uint64_t mpf = linux_mp_scan();
+    CU_ASSERT_FATAL(mpf != 0);
+    vmm_e820 e[VMM_E820_MAX];
+    int n = vmm_e820_build(RAM, e), reserved = 0;
+    uint32_t phys = g32(ram + mpf + 4);
+    const uint8_t *c = ram + phys;
+    for (int i = 0; i < n; i++)
+        reserved += e[i].type == E820_RESERVED && e[i].addr <= mpf &&
+                    phys + g16(c + 4) <= e[i].addr + e[i].size;
+    ST_ASSERT_INT_EQ(reserved, 1);
+    ST_ASSERT_INT_EQ(ram[mpf + 11], 0); /* feature1 0: the table, not a default configuration */
+    CU_ASSERT(memcmp(c, "PCMP", 4) == 0);
+    CU_ASSERT(c[6] == 1 || c[6] == 4);
+    ST_ASSERT_INT_EQ(bytesum(c, g16(c + 4)), 0);
+    ST_ASSERT_INT_EQ(g32(c + 36), VMM_LAPIC_ADDR);
+}
+
 static void test_acpi(void)
 {
     memset(ram, 0, RAM);
@@ -298,6 +344,200 @@ static void test_acpi(void)
     }
     ST_ASSERT_INT_EQ(lapics, 2);
     ST_ASSERT_INT_EQ(ioapics, 1);
+}
+
+/* The ACPI table with signature sig, through RSDP -> XSDT (-> FADT for the DSDT). */
+static const uint8_t *acpi_table(const char *sig)
+{
+    const uint8_t *x = ram + g64(ram + VMM_ACPI_ADDR + 24);
+    for (uint32_t i = 36; i < g32(x + 4); i += 8) {
+        const uint8_t *t = ram + g64(x + i);
+        if (!memcmp(t, sig, 4))
+            return t;
+        if (!memcmp(t, "FACP", 4) && !memcmp(sig, "DSDT", 4))
+            return ram + g64(t + 140);
+    }
+    return NULL;
+}
+
+/* Reads a file, strips comments and folds every run of white space into one space. */
+static char *read_asl(const char *path)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    FILE *o = open_memstream(&s, &n);
+    int c, prev = ' ';
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '/') {
+            int d = fgetc(f);
+            if (d == '/') {
+                while ((c = fgetc(f)) != EOF && c != '\n')
+                    ;
+                c = ' ';
+            } else if (d == '*') {
+                int last = 0;
+                while ((c = fgetc(f)) != EOF && !(last == '*' && c == '/'))
+                    last = c;
+                c = ' ';
+            } else
+                ungetc(d, f);
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (prev != ' ')
+                fputc(' ', o);
+            prev = ' ';
+        } else {
+            fputc(c, o);
+            prev = c;
+        }
+    }
+    fclose(f);
+    fclose(o);
+    char *w = s; /* a stripped comment before a ")" leaves a space there: drop it */
+    for (char *r = s; *r; r++)
+        if (!(*r == ' ' && r[1] == ')'))
+            *w++ = *r;
+    *w = 0;
+    return s;
+}
+
+/* Writes table t to dir/name.aml, disassembles it with ACPICA's iasl (the peer that
+ * judges it) and returns the disassembly, comments stripped, white space folded. */
+static char *iasl_disassemble(const char *dir, const char *name, const uint8_t *t)
+{
+    char path[512], cmd[1200];
+    snprintf(path, sizeof path, "%s/%s.aml", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return NULL;
+    fwrite(t, 1, g32(t + 4), f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cd '%s' && iasl -d %s.aml > %s.log 2>&1", dir, name, name);
+    int rc = system(cmd);
+    snprintf(path, sizeof path, "%s/%s.log", dir, name);
+    char *log = read_asl(path);
+    if (rc != 0 || !log || strstr(log, "rror") || strstr(log, "arning")) {
+        fprintf(stderr, "iasl -d %s: rc %d: %s\n", name, rc, log ? log : "(no log)");
+        free(log);
+        return NULL;
+    }
+    free(log);
+    snprintf(path, sizeof path, "%s/%s.dsl", dir, name);
+    return read_asl(path);
+}
+
+#define ASSERT_HAS(text, needle)                                                                   \
+    do {                                                                                           \
+        CU_ASSERT_PTR_NOT_NULL(strstr(text, needle));                                              \
+        if (!strstr(text, needle))                                                                 \
+            fprintf(stderr, "missing in the disassembly: %s\n", needle);                           \
+    } while (0)
+
+static void test_dsdt_iasl(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 2), 0);
+    const uint8_t *d = acpi_table("DSDT");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    ST_ASSERT_INT_EQ(bytesum(d, g32(d + 4)), 0);
+    char *dir = st_tmpdir("vmm-acpi");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char *asl = iasl_disassemble(dir, "dsdt", d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(asl);
+    /* The PCI root bridge and the windows its BARs live in. */
+    ASSERT_HAS(asl, "Scope (\\_SB) { Device (PCI0) { Name (_HID, EisaId (\"PNP0A03\")) "
+                    "Name (_UID, Zero) Name (_SEG, Zero) Name (_BBN, Zero) "
+                    "Name (_CRS, ResourceTemplate () { ");
+    ASSERT_HAS(asl, "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, "
+                    "0x0000, 0x0000, 0x0000, 0x0001, ,,) ");
+    ASSERT_HAS(asl, "IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08,) ");
+    ASSERT_HAS(asl, "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, "
+                    "0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8, ");
+    ASSERT_HAS(asl, "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, "
+                    "0x0000, 0x0D00, 0xFFFF, 0x0000, 0xF300, ");
+    /* Both where the VMM assigns BARs and the test guest's 0xE0000000-0xFEBFFFFF. */
+    ASSERT_HAS(asl, "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, "
+                    "ReadWrite, 0x00000000, 0xC0000000, 0xFEBFFFFF, 0x00000000, 0x3EC00000, ");
+    /* COM1 and the CMOS RTC that legacy.c offers. */
+    ASSERT_HAS(asl, "Device (COM1) { Name (_HID, EisaId (\"PNP0501\")) Name (_UID, Zero) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08,) "
+                    "IRQNoFlags () {4} }) }");
+    ASSERT_HAS(asl, "Device (RTC) { Name (_HID, EisaId (\"PNP0B00\")) Name (_UID, Zero) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0070, 0x0070, 0x01, 0x02,) "
+                    "IRQNoFlags () {8} }) }");
+    /* Motherboard resources over the sleep and reset ports, and \\_S5 for power-off. */
+    ASSERT_HAS(asl, "Device (PMRS) { Name (_HID, EisaId (\"PNP0C02\")) Name (_UID, One) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0600, 0x0600, 0x01, 0x04,) "
+                    "}) } }");
+    ASSERT_HAS(asl, "Name (\\_S5, Package (0x02) { 0x05, 0x05 })");
+    /* The power button: a GED whose edge interrupt notifies PWRB. */
+    ASSERT_HAS(asl, "Device (PWRB) { Name (_HID, EisaId (\"PNP0C0C\")) Name (_UID, Zero) }");
+    ASSERT_HAS(asl, "Device (GED0) { Name (_HID, \"ACPI0013\") Name (_UID, Zero) "
+                    "Name (_CRS, ResourceTemplate () { Interrupt (ResourceConsumer, Edge, "
+                    "ActiveHigh, Exclusive, ,,) { 0x00000010, } }) "
+                    "Method (_EVT, 1, NotSerialized) { Notify (\\_SB.PWRB, 0x80) } }");
+    free(asl);
+    st_rmtree(dir);
+    free(dir);
+}
+
+/* The value iasl shows for a FADT field: "Label : value" (the first after label). */
+static int fadt_field_is(const char *asl, const char *label, const char *value)
+{
+    const char *p = strstr(asl, label);
+    if (!p)
+        return 0;
+    p += strlen(label);
+    char want[128];
+    snprintf(want, sizeof want, " : %s", value);
+    int ok = !strncmp(p, want, strlen(want));
+    if (!ok)
+        fprintf(stderr, "FADT %s: want %s, have %.60s\n", label, value, p);
+    return ok;
+}
+
+/* The GAS after label: system I/O, 8 bits wide, byte access, at port. */
+static int fadt_gas_io8(const char *asl, const char *label, const char *port)
+{
+    char key[128], want[300];
+    snprintf(key, sizeof key, "%s : [Generic Address Structure]", label);
+    const char *p = strstr(asl, key);
+    if (!p)
+        return 0;
+    snprintf(want, sizeof want,
+             " [%%*s %%*s 1] Space ID : 01 [SystemIO] [%%*s %%*s 1] "
+             "Bit Width : 08 [%%*s %%*s 1] Bit Offset : 00 [%%*s %%*s 1] Encoded Access Width : "
+             "01 [Byte Access:8] [%%*s %%*s 8] Address : %s%%n",
+             port);
+    int n = 0;
+    sscanf(p + strlen(key), want, &n);
+    if (!n)
+        fprintf(stderr, "FADT %s: want I/O port %s, have %.300s\n", label, port, p);
+    return n > 0;
+}
+
+static void test_fadt_iasl(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 1), 0);
+    const uint8_t *f = acpi_table("FACP");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    char *dir = st_tmpdir("vmm-acpi");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char *asl = iasl_disassemble(dir, "facp", f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(asl);
+    CU_ASSERT(fadt_field_is(asl, "Hardware Reduced (V5)", "1"));
+    CU_ASSERT(fadt_field_is(asl, "Reset Register Supported (V2)", "1"));
+    CU_ASSERT(fadt_gas_io8(asl, "Reset Register", "0000000000000602"));
+    CU_ASSERT(fadt_field_is(asl, "Value to cause reset", "01"));
+    CU_ASSERT(fadt_gas_io8(asl, "Sleep Control Register", "0000000000000600"));
+    CU_ASSERT(fadt_gas_io8(asl, "Sleep Status Register", "0000000000000601"));
+    free(asl);
+    st_rmtree(dir);
+    free(dir);
 }
 
 static void test_cpuid_disable(void)
@@ -336,7 +576,13 @@ static CU_TestInfo tests[] = {
     {"ELF: PT_LOAD copied and bss zeroed, PVH note found, bad segments refused", test_elf},
     {"PVH hvm_start_info: magic, version 1, command line, RSDP, memmap", test_pvh_start_info},
     {"MP table: checksums and one processor entry per vCPU", test_mptable},
+    {"MP table: found by Linux's scan, in e820-reserved memory, well formed",
+     test_mptable_found_by_linux_scan},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
+    {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC, \\_S5",
+     test_dsdt_iasl},
+    {"FADT: iasl -d shows hardware-reduced, the reset register and both sleep registers",
+     test_fadt_iasl},
     {"cpuid_disable clears exactly the named features; unknown names are refused",
      test_cpuid_disable},
     CU_TEST_INFO_NULL,

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +33,7 @@ static char *dir;
 static char disk_path[512], ro_path[512];
 static vmm_config cfg;
 static vmm_vm vm;
-static vmm_virtio *blk, *ro;
+static vmm_virtio *blk, *ro, *rng;
 static uint16_t avail_idx;
 
 static void w(vmm_virtio *d, uint64_t off, uint64_t v, uint32_t len)
@@ -167,10 +168,11 @@ static int setup(void)
     vmm_vm_init(&vm);
     vm.base = event_base_new();
     if (vmm_vm_create(&vm, &cfg) || vmm_pci_init(&vm) || vmm_blk_create(&vm, &cfg.disks[0]) ||
-        vmm_blk_create(&vm, &cfg.disks[1]))
+        vmm_blk_create(&vm, &cfg.disks[1]) || vmm_rng_create(&vm))
         return -1;
     blk = vm.devs[0];
     ro = vm.devs[1];
+    rng = vm.devs[2];
     return 0;
 }
 
@@ -324,7 +326,7 @@ static void test_msix_masked_vector_pends(void)
     memcpy(a, &sel, 4);
     vmm_bus_access(&vm.pio, 0xcf8, a, 4, 1);
     vmm_bus_access(&vm.pio, 0xcfe, ctrl, 2, 1); /* message control at cap + 2 */
-    w(blk, 0x800 + 16 + 0, 0xfee00000, 8); /* address as one 64-bit store */
+    w(blk, 0x800 + 16 + 0, 0xfee00000, 8);      /* address as one 64-bit store */
     ST_ASSERT_INT_EQ(r(blk, 0x800 + 16, 8), 0xfee00000);
     w(blk, 0x800 + 16 + 8, 0x41, 4);
     w(blk, 0x800 + 16 + 12, 1, 4); /* masked */
@@ -337,6 +339,53 @@ static void test_msix_masked_vector_pends(void)
     ST_ASSERT_INT_EQ(r(blk, 0xc00, 4) & 2, 0);
     w(blk, 26, 77, 2); /* a vector beyond the table reads back NO_VECTOR */
     ST_ASSERT_INT_EQ(r(blk, 26, 2), 0xffff);
+}
+
+/* A 32-bit read of bus 0 slot's config register, through ports 0xCF8/0xCFC as a guest does. */
+static uint32_t pci_cfg32(int slot, uint8_t reg)
+{
+    uint32_t a = 0x80000000u | (uint32_t)slot << 11 | (reg & 0xfcu), v = 0;
+    vmm_bus_access(&vm.pio, 0xcf8, (uint8_t *)&a, 4, 1);
+    vmm_bus_access(&vm.pio, 0xcfc, (uint8_t *)&v, 4, 0);
+    return v;
+}
+
+/* Walks slot's capability list the way Linux's virtio_pci does: every virtio
+ * capability (vendor 0x09) must have a non-zero length; returns the set of
+ * cfg_types present as bits, and *dev_len the device-config length. */
+static unsigned virtio_caps(int slot, uint32_t *dev_len)
+{
+    unsigned types = 0;
+    *dev_len = 0;
+    int n = 0;
+    for (uint8_t at = (uint8_t)pci_cfg32(slot, 0x34); at && n < 48; n++) {
+        uint32_t h = pci_cfg32(slot, at);
+        if ((h & 0xff) == 0x09) {
+            uint8_t type = (uint8_t)(h >> 24);
+            uint32_t len = pci_cfg32(slot, (uint8_t)(at + 12));
+            CU_ASSERT(len > 0);
+            if (len == 0)
+                fprintf(stderr, "slot %d: virtio capability type %u with length 0\n", slot, type);
+            types |= 1u << type;
+            if (type == 4)
+                *dev_len = len;
+        }
+        at = (uint8_t)(h >> 8);
+    }
+    return types;
+}
+
+static void test_capabilities_have_lengths(void)
+{
+    uint32_t dev_len;
+    ST_ASSERT_INT_EQ(pci_cfg32(rng->pci.slot, 0) >> 16, 0x1044); /* virtio-rng */
+    /* rng has no config space: common, notify and ISR, and no device-config capability. */
+    ST_ASSERT_INT_EQ(virtio_caps(rng->pci.slot, &dev_len), 1u << 1 | 1u << 2 | 1u << 3);
+    ST_ASSERT_INT_EQ(dev_len, 0);
+    /* blk has one, and says how long it is. */
+    ST_ASSERT_INT_EQ(virtio_caps(blk->pci.slot, &dev_len), 1u << 1 | 1u << 2 | 1u << 3 | 1u << 4);
+    ST_ASSERT_INT_EQ(dev_len, blk->ops->config_len);
+    CU_ASSERT(dev_len > 0);
 }
 
 static CU_TestInfo tests[] = {
@@ -353,6 +402,8 @@ static CU_TestInfo tests[] = {
     {"a request without a status byte fails the device until the driver resets it",
      test_missing_status_byte_fails_device},
     {"a queue whose ring lies outside RAM fails the device", test_ring_outside_ram_fails_device},
+    {"virtio capabilities all have a length; rng, with no config space, has no device cap",
+     test_capabilities_have_lengths},
     {"a masked MSI-X vector sets its pending bit and fires on unmask",
      test_msix_masked_vector_pends},
     CU_TEST_INFO_NULL,

@@ -9,7 +9,7 @@
 # console byte is slow. A scenario passes when L2 reached userspace, printed L2-OK for every check
 # and no L2-FAIL, the VMM exited as the scenario expects, and L1's own checks of the disks, the
 # data and the counters agree. Ends with "L1-DONE" and powers L1 off.
-export PATH=/bin:/usr/bin
+export PATH=/usr/bin:/bin # the real tools before busybox applets of the same name (mke2fs, ip)
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev

@@ -9,7 +9,7 @@
 # console byte is slow. A scenario passes when L2 reached userspace, printed L2-OK for every check
 # and no L2-FAIL, the VMM exited as the scenario expects, and L1's own checks of the disks, the
 # data and the counters agree. Ends with "L1-DONE" and powers L1 off.
-export PATH=/usr/bin:/bin # the real tools before busybox applets of the same name (mke2fs, ip)
+export PATH=/usr/bin:/bin # busybox prefers its own applets: the real mke2fs and ip are called by path
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -22,7 +22,7 @@ SCN=$(arg scn)
 ONLY=$(arg only)
 NONCE=$(arg nonce)
 VMTIME=150
-for m in irqbypass kvm kvm-amd; do insmod /mod/$m.ko 2>/dev/null || echo "L1-INFO insmod $m failed"; done
+for m in irqbypass kvm kvm-amd tun; do insmod /mod/$m.ko 2>/dev/null || echo "L1-INFO insmod $m failed"; done
 if [ ! -c /dev/kvm ]; then echo "L1-KVM-MISSING"; poweroff -f; fi
 echo "L1-KVM-OK uptime=$(up) $(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null | sed 's/^/nested=/')"
 ip link set lo up
@@ -35,7 +35,7 @@ vm_disk() { DISKS="$DISKS $1:$2:$3:$4"; } # ID PATH raw|qcow2 0|1(read-only)
 
 vm_start() { # VMM LOG: starts the VM in the background (VMPID); its stdin is /tmp/vmin (fd 7 here)
   local v=$1 log=$2 d id p f ro cmd first
-  cmd="console=ttyS0 reboot=k panic=-1 printk.devkmsg=on ipv6.disable=1 scn=$SCN nonce=$NONCE $APPEND"
+  cmd="console=ttyS0 quiet reboot=k panic=-1 printk.devkmsg=on ipv6.disable=1 scn=$SCN nonce=$NONCE $APPEND"
   rm -f /tmp/vmin; mkfifo /tmp/vmin; exec 7<> /tmp/vmin
   if [ "$v" = qemu ]; then
     set -- -enable-kvm -cpu host -M pc -m $MEM -smp $VCPUS -bios /usr/share/qemu/qboot.rom -nodefaults \
@@ -121,7 +121,7 @@ verdict() { # VMM LOG...
   else
     echo "L1-RESULT $v FAIL ${WHY#; }"
     for l in "$@"; do
-      echo "L2| ---- $l (the VMM's output and L2's console; L2- lines, then the last lines)"
+      echo "L2| ---- $l (the VMM's output and L2's console: L2- lines, L2-DMESG from its dmesg)"
       grep -E 'L2-|virtio|pci |PCI|ACPI Error|x2apic|bad capab|error|Error|failed|WARNING|reboot:|ttyS0|hwrng|panic|vmm\.' "$l" |
         grep -v 'L2-FP' | tail -40 | sed 's/^/L2| /'
       echo "L2| ---- last lines"
@@ -142,8 +142,8 @@ prep_blk() {
   rm -rf /tmp/d /tmp/src; mkdir -p /tmp/d
   mkfiles /tmp/src
   dd if=/dev/zero of=/tmp/d/raw.img bs=1M count=64 2>/dev/null # allocated, so fstrim shows
-  mke2fs -q -F -t ext4 -E nodiscard -d /tmp/src /tmp/d/raw.img
-  mke2fs -q -F -t ext4 -E nodiscard -d /tmp/src /tmp/d/base.raw 64M
+  /usr/bin/mke2fs -q -F -t ext4 -E nodiscard -d /tmp/src /tmp/d/raw.img
+  /usr/bin/mke2fs -q -F -t ext4 -E nodiscard -d /tmp/src /tmp/d/base.raw 64M
   cp /tmp/d/base.raw /tmp/d/ro.img
   (cd /tmp/d && stratus-linux-overlay ovl.qcow2 base.raw raw) || bad "stratus-linux-overlay failed"
   BASESUM=$(sum /tmp/d/base.raw); ROSUM=$(sum /tmp/d/ro.img)
@@ -171,8 +171,8 @@ run_blk() {
 }
 
 prep_net() {
-  ip link del tap0 2>/dev/null
-  ip tuntap add dev tap0 mode tap && ip addr add 10.0.2.1/24 dev tap0 && ip link set tap0 up ||
+  /usr/bin/ip link del tap0 2>/dev/null
+  /usr/bin/ip tuntap add dev tap0 mode tap && /usr/bin/ip addr add 10.0.2.1/24 dev tap0 && /usr/bin/ip link set tap0 up ||
     bad "L1 could not make tap0"
   printf 'start 10.0.2.15\nend 10.0.2.20\ninterface tap0\nlease_file /tmp/leases\nopt subnet 255.255.255.0\nopt router 10.0.2.1\n' > /tmp/udhcpd.conf
   touch /tmp/leases
@@ -323,7 +323,7 @@ for v in qemu stratus-vmm; do
   echo "L1-RUN $v scenario $SCN uptime=$(up)"
   prep_$SCN
   run_$SCN $v
-  ip link del tap0 2>/dev/null; killall udhcpd 2>/dev/null
+  /usr/bin/ip link del tap0 2>/dev/null; killall udhcpd 2>/dev/null
 done
 echo "L1-DONE uptime=$(up)"
 poweroff -f

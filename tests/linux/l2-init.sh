@@ -12,7 +12,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
-say() { echo "$*" > /dev/kmsg; }
+say() { echo "<3>$*" > /dev/kmsg; } # level 3: on the console under "quiet"
 FAILED=0
 ok() { say "L2-OK $*"; }
 fail() { say "L2-FAIL $*"; FAILED=1; }
@@ -216,6 +216,8 @@ case $SCN in
 serial | blk | net | rng | smp | power | counters | bench) scn_$SCN;;
 *) fail "unknown scenario '$SCN'";;
 esac
+[ $FAILED = 0 ] || dmesg | grep -iE 'virtio|pci|acpi|x2apic|tty|serial|rtc|rng|reboot|power|error|fail' |
+  grep -v 'L2-' | tail -40 | while read -r l; do say "L2-DMESG $l"; done
 say "L2-DONE failed=$FAILED"
 sync
 case $(arg end) in

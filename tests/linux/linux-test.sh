@@ -101,7 +101,8 @@ build_base() {
     "$w/l1/usr/share/qemu" "$w/l1/run"
   cp "$bb" "$w/l1/bin/"
   for a in $("$bb" --list); do [ -e "$w/l1/bin/$a" ] || ln -s busybox "$w/l1/bin/$a"; done
-  cp "$m/virt/lib/irqbypass.ko" "$m/arch/x86/kvm/kvm.ko" "$m/arch/x86/kvm/kvm-amd.ko" "$w/l1/mod/"
+  cp "$m/virt/lib/irqbypass.ko" "$m/arch/x86/kvm/kvm.ko" "$m/arch/x86/kvm/kvm-amd.ko" \
+    "$m/drivers/net/tun.ko" "$w/l1/mod/"
   local t
   for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip curl; do
     copy_with_libs "$w/l1" "$(command -v $t)"
@@ -141,12 +142,13 @@ copy_with_libs "$work/run" "$vmm"
 copy_with_libs "$work/run" "$ovl"
 newc "$work/run" | gzip -1 > "$work/run.cpio.gz"
 cat "$base/l1-base.cpio.gz" "$work/run.cpio.gz" > "$work/l1.img"
+cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs
 
 # ---- 3. L1 under TCG, niced and bounded; console lines stamped with seconds since start ----------
 nonce=$$$(date +%N)
 set +e
 nice -n 10 timeout -s KILL "$limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
-  -nographic -no-reboot -nodefaults -serial stdio -kernel "$base/bzImage" -initrd "$work/l1.img" \
+  -nographic -no-reboot -nodefaults -serial stdio -kernel "$work/bzImage" -initrd "$work/l1.img" \
   -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce" </dev/null 2>&1 |
   while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$work/console.log"
 qrc=${PIPESTATUS[0]}

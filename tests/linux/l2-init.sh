@@ -216,8 +216,8 @@ case $SCN in
 serial | blk | net | rng | smp | power | counters | bench) scn_$SCN;;
 *) fail "unknown scenario '$SCN'";;
 esac
-[ $FAILED = 0 ] || dmesg | grep -iE 'virtio|pci|acpi|x2apic|tty|serial|rtc|rng|reboot|power|error|fail' |
-  grep -v 'L2-' | tail -40 | while read -r l; do say "L2-DMESG $l"; done
+[ $FAILED = 0 ] || dmesg | grep -iE 'virtio|bad cap|fail|error|warn|x2apic: enabled|ttyS|rng|no .*found|s5' |
+  grep -v 'L2-' | tail -15 | while read -r l; do say "L2-DMESG $l"; done
 say "L2-DONE failed=$FAILED"
 sync
 case $(arg end) in

@@ -28,4 +28,4 @@ for row in "boot to userspace (s):boot_s" "blk read 64 MiB (MiB/s):blk-read" \
   "blk write 64 MiB (MiB/s):blk-write" "net L2->L1 8 MiB (MiB/s):net-up" "net L1->L2 8 MiB (MiB/s):net-down"; do
   printf '| %-28s | %11s | %11s |\n' "${row%%:*}" "$(fig stratus-vmm "${row#*:}")" "$(fig qemu "${row#*:}")"
 done
-printf '%s\n' "$out" | grep -E 'L1-RESULT .* FAIL' || true
+printf '%s\n' "$out" | grep -E 'L1-RESULT .* FAIL|L2\|' || true

@@ -21,6 +21,7 @@ arg() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" /tmp/cmdline; }
 SCN=$(arg scn)
 ONLY=$(arg only)
 NONCE=$(arg nonce)
+SECCOMP=$(arg seccomp)
 VMTIME=150
 for m in irqbypass kvm kvm-amd tun; do insmod /mod/$m.ko 2>/dev/null || echo "L1-INFO insmod $m failed"; done
 if [ ! -c /dev/kvm ]; then echo "L1-KVM-MISSING"; poweroff -f; fi
@@ -57,6 +58,7 @@ EOF
       printf '{"vcpus": %s, "memory_mib": %s, "kernel": "/l2/bzImage", "initrd": "/l2/initrd.gz",\n' $VCPUS $MEM
       printf ' "cmdline": "%s", "on_reset": "%s"' "$cmd" "$ONRESET"
       [ -n "$CTRL" ] && printf ', "control_socket": "%s"' "$CTRL"
+      [ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP"
       [ "$RNG" = 1 ] && printf ', "rng": true'
       [ -n "$NIC" ] && printf ',\n "nics": [{"id": "net0", "tap": "%s", "mac": "52:54:00:12:34:56"}]' "$NIC"
       if [ -n "$DISKS" ]; then
@@ -106,7 +108,8 @@ WHY=
 bad() { WHY="$WHY; $*"; }
 judge_l2() { # LOG [DONE-COUNT]: L2 reached userspace, every check passed, it finished
   local log=$1
-  grep -q 'L2-USERSPACE' "$log" || { bad "L2 never reached userspace ($(grep -c . "$log") console lines)"; return; }
+  grep -q 'L2-USERSPACE' "$log" ||
+    { bad "L2 never reached userspace ($(grep -c . "$log") console lines; the VMM's exit status $VMRC)"; return; }
   grep 'L2-FAIL' "$log" | sed 's/.*L2-FAIL /L2 check failed: /' | while read -r l; do echo "$l"; done > /tmp/fails
   [ -s /tmp/fails ] && bad "$(tr '\n' ';' < /tmp/fails | sed 's/;$//')"
   [ "$(grep -c 'L2-DONE' "$log")" -ge "${2:-1}" ] || bad "L2 did not finish its checks"

@@ -6,7 +6,8 @@
 #   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
 #        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
 #        STRATUS_LINUX_TIMEOUT (s, whole L1 run, default 420), STRATUS_LINUX_KEEP=1 (keep the work dir),
-#        STRATUS_LINUX_ONLY=qemu|stratus (run one VMM)
+#        STRATUS_LINUX_ONLY=qemu|stratus (run one VMM),
+#        STRATUS_LINUX_SECCOMP=true|false (stratus-vmm's "seccomp"; default: the VMM's own default)
 #
 # Invariants:
 # - L1 and L2 are built from Debian packages: the kernel that linux-image-cloud-amd64 depends on and
@@ -149,7 +150,7 @@ nonce=$$$(date +%N)
 set +e
 nice -n 10 timeout -s KILL "$limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$work/bzImage" -initrd "$work/l1.img" \
-  -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce" </dev/null 2>&1 |
+  -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-}" </dev/null 2>&1 |
   while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$work/console.log"
 qrc=${PIPESTATUS[0]}
 set -e

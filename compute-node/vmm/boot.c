@@ -7,6 +7,12 @@
  * Linux 64-bit boot protocol. Either way the MP table is written so that the
  * guest finds every vCPU and the IOAPIC, and so are ACPI tables (whose RSDP
  * address PVH guests also get in hvm_start_info.rsdp_paddr).
+ *
+ * There is no firmware, but the reset vector (F000:FFF0) holds a few bytes
+ * that pulse the i8042 reset line: on a hardware-reduced ACPI platform
+ * without EFI, Linux's default reboot tries EFI, then jumps there through
+ * real mode ("BIOS" reboot) before trying anything else; without them it
+ * ran zeros forever instead of rebooting.
  */
 #include "boot.h"
 
@@ -21,6 +27,19 @@
 #include "vmm.h"
 
 #define MAX_KERNEL (512u << 20)
+
+/* mov al, 0xfe; out 0x64, al; hlt; jmp back to the hlt (the same in real mode). */
+static const uint8_t reset_vector[] = {0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd};
+
+int vmm_reset_vector_write(const vmm_gmem *m)
+{
+    uint8_t *p = vmm_gmem_ptr(m, VMM_RESET_VECTOR_ADDR, 16);
+    if (!p)
+        return -E2BIG;
+    memset(p, 0xf4, 16); /* hlt */
+    memcpy(p, reset_vector, sizeof reset_vector);
+    return 0;
+}
 
 int vmm_e820_build(uint64_t ram_size, vmm_e820 *out)
 {
@@ -108,7 +127,8 @@ int vmm_boot_load(vmm_vm *vm)
     if (rc)
         goto bad;
     if ((rc = vmm_mptable_write(&vm->gmem, vm->cfg->vcpus)) ||
-        (rc = vmm_acpi_write(&vm->gmem, vm->cfg->vcpus)))
+        (rc = vmm_acpi_write(&vm->gmem, vm->cfg->vcpus)) ||
+        (rc = vmm_reset_vector_write(&vm->gmem)))
         goto bad;
     vm->boot.mode = bi.mode;
     vm->boot.entry = bi.entry;

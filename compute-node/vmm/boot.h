@@ -48,5 +48,7 @@ int vmm_linux_load(const vmm_gmem *m, uint64_t ram_size, const uint8_t *img, siz
 int vmm_acpi_write(const vmm_gmem *m, int ncpus);
 /* The MP table at VMM_MPTABLE_ADDR for ncpus CPUs. */
 int vmm_mptable_write(const vmm_gmem *m, int ncpus);
+/* At the reset vector: code that pulses the i8042 reset line (see boot.c). */
+int vmm_reset_vector_write(const vmm_gmem *m);
 
 #endif

@@ -153,14 +153,17 @@ static const struct {
  * address written: only the BSP clears them, then wipes what KVM stored at 0. */
 static const uint32_t wall_clock_msrs[] = {0x11, 0x4b564d00};
 
-/* Sets one MSR; KVM_SET_MSRS stops at the first it refuses, so one at a time. */
-static int set_msr(vmm_vcpu *cpu, uint32_t index, uint64_t value)
+/* KVM_SET_MSRS stops at the first MSR it refuses, so they are set one at a time. */
+int vmm_vcpu_set_msr(vmm_vcpu *cpu, uint32_t index, uint64_t value)
 {
-    struct {
-        struct kvm_msrs h;
-        struct kvm_msr_entry e;
-    } m = {.h.nmsrs = 1, .e = {.index = index, .data = value}};
-    int n = ioctl(cpu->fd, KVM_SET_MSRS, &m);
+    struct kvm_msrs *m = calloc(1, sizeof *m + sizeof m->entries[0]);
+    if (!m)
+        return -1;
+    m->nmsrs = 1;
+    m->entries[0].index = index;
+    m->entries[0].data = value;
+    int n = ioctl(cpu->fd, KVM_SET_MSRS, m);
+    free(m);
     if (n != 1)
         st_debug("vmm.cpu", "vcpu %d: MSR %#x not set", cpu->id, index);
     return n == 1 ? 0 : -1;
@@ -169,13 +172,14 @@ static int set_msr(vmm_vcpu *cpu, uint32_t index, uint64_t value)
 static void set_msrs(vmm_vcpu *cpu)
 {
     /* xAPIC mode first: KVM refuses some LAPIC state in the wrong mode. */
-    set_msr(cpu, 0x1b, VMM_LAPIC_ADDR | APIC_BASE_ENABLE | (cpu->id == 0 ? APIC_BASE_BSP : 0));
+    vmm_vcpu_set_msr(cpu, 0x1b,
+                     VMM_LAPIC_ADDR | APIC_BASE_ENABLE | (cpu->id == 0 ? APIC_BASE_BSP : 0));
     for (size_t i = 0; i < sizeof boot_msrs / sizeof boot_msrs[0]; i++)
-        set_msr(cpu, boot_msrs[i].index, boot_msrs[i].value);
+        vmm_vcpu_set_msr(cpu, boot_msrs[i].index, boot_msrs[i].value);
     if (cpu->id != 0)
         return;
     for (size_t i = 0; i < sizeof wall_clock_msrs / sizeof wall_clock_msrs[0]; i++)
-        set_msr(cpu, wall_clock_msrs[i], 0);
+        vmm_vcpu_set_msr(cpu, wall_clock_msrs[i], 0);
     uint8_t *zero = vmm_gpa(cpu->vm, 0, 12); /* struct pvclock_wall_clock */
     if (zero)
         memset(zero, 0, 12);

@@ -12,6 +12,8 @@ void vmm_cpuid_mask(struct kvm_cpuid2 *c, uint32_t disable);
 int vmm_cpuid_init(vmm_vm *vm);
 /* CPUID, MSRs, LAPIC and boot registers of a freshly created vCPU. */
 int vmm_vcpu_setup(vmm_vcpu *cpu);
+/* One MSR through KVM_SET_MSRS; 0 or -1 when KVM refuses it. */
+int vmm_vcpu_set_msr(vmm_vcpu *cpu, uint32_t index, uint64_t value);
 /* Registers and MSRs again (reboot); the BSP gets the boot entry state. */
 int vmm_vcpu_reset(vmm_vcpu *cpu);
 

@@ -215,8 +215,10 @@ int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
     b->ops = (vmm_virtio_ops){
         .type = VIRTIO_ID_BLOCK,
         .class_code = 0x010000,
-        .features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH |
-                    (cfg->read_only ? VIRTIO_BLK_F_RO : VIRTIO_BLK_F_DISCARD),
+        /* EVENT_IDX: the driver kicks only when we ask (we were idle), which halved
+         * Linux's read time; virtio-net does not offer it until tested with Linux. */
+        .features = VIRTIO_F_EVENT_IDX | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE |
+                    VIRTIO_BLK_F_FLUSH | (cfg->read_only ? VIRTIO_BLK_F_RO : VIRTIO_BLK_F_DISCARD),
         .nqueues = 1,
         .queue_size = QUEUE_SIZE,
         .config_len = 60,

@@ -203,6 +203,7 @@ static void queue_enable(vmm_virtio *v, vmm_vq *vq, int q)
 {
     if (vq->enabled)
         return;
+    vq->event_idx = (v->driver_features & VIRTIO_F_EVENT_IDX) != 0;
     if (vmm_vq_start(vq, &v->vm->gmem) < 0) {
         vmm_virtio_fail(v, "queue %d: invalid size %u or ring outside guest memory", q, vq->size);
         return;

@@ -36,6 +36,7 @@
 #define VIRTIO_ID_RNG 4
 
 #define VIRTIO_F_INDIRECT_DESC (1ull << 28)
+#define VIRTIO_F_EVENT_IDX (1ull << 29)
 #define VIRTIO_F_VERSION_1 (1ull << 32)
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1

@@ -54,12 +54,27 @@ int vmm_vq_start(vmm_vq *vq, const vmm_gmem *m)
         return -EINVAL;
     vq->last_avail = 0;
     vq->used_idx = 0;
+    vq->signalled = 0;
     return 0;
 }
 
-int vmm_vq_has_avail(const vmm_vq *vq)
+/* The driver's available index; with event_idx, when the ring looks empty, first
+ * asks for a kick at the next buffer (avail_event = last_avail), then looks again,
+ * so a buffer posted in between is not missed. */
+static uint16_t avail_idx_arm(vmm_vq *vq)
 {
-    return vq->avail && load16_acquire(vq->avail + 2) != vq->last_avail;
+    uint16_t idx = load16_acquire(vq->avail + 2);
+    if (idx != vq->last_avail || !vq->event_idx)
+        return idx;
+    uint16_t ev = vq->last_avail;
+    memcpy(vq->used + 4 + 8u * vq->size, &ev, 2);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return load16_acquire(vq->avail + 2);
+}
+
+int vmm_vq_has_avail(vmm_vq *vq)
+{
+    return vq->avail && avail_idx_arm(vq) != vq->last_avail;
 }
 
 /* Adds one checked buffer to the chain. */
@@ -120,7 +135,7 @@ int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c)
     if (!vq->avail)
         return -EINVAL;
     uint16_t n = vq->size;
-    uint16_t avail_idx = load16_acquire(vq->avail + 2);
+    uint16_t avail_idx = avail_idx_arm(vq);
     if (avail_idx == vq->last_avail)
         return 0;
     if ((uint16_t)(avail_idx - vq->last_avail) > n)
@@ -166,10 +181,16 @@ void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len)
     __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
 }
 
-int vmm_vq_should_notify(const vmm_vq *vq)
+int vmm_vq_should_notify(vmm_vq *vq)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    return !(load16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
+    if (!vq->event_idx)
+        return !(load16(vq->avail) & VRING_AVAIL_F_NO_INTERRUPT);
+    /* virtio 1.x 2.7.10: interrupt when used_event lies in [old, new). */
+    uint16_t used_event = load16(vq->avail + 4 + 2u * vq->size);
+    uint16_t old = vq->signalled, now = vq->used_idx;
+    vq->signalled = now;
+    return (uint16_t)(now - used_event - 1) < (uint16_t)(now - old);
 }
 
 uint64_t vmm_vq_read(const vmm_vq_chain *c, uint64_t off, void *buf, uint64_t len)

@@ -12,6 +12,10 @@
  *   - every buffer [addr, addr+len) wholly in guest RAM (overflow-safe),
  *   - device-readable buffers before device-writable ones,
  *   - the available index never more than `size` ahead of what we consumed.
+ * With VIRTIO_RING_F_EVENT_IDX (event_idx set) the device writes avail_event
+ * (after the used ring) whenever it finds the ring empty, so the driver
+ * kicks only for buffers posted after that, and interrupts only when the
+ * used index passes the driver's used_event (after the available ring).
  * Any violation returns -EINVAL; the caller then fails the device
  * (DEVICE_NEEDS_RESET) and stops touching the queue. The code has no KVM
  * dependency: fuzz/vmm/ runs it over a fake guest memory buffer.
@@ -41,6 +45,8 @@ typedef struct vmm_vq {
     /* Device side. */
     uint16_t last_avail; /* next avail entry to consume */
     uint16_t used_idx;   /* our copy of used->idx */
+    uint16_t signalled;  /* used_idx when we last decided about an interrupt */
+    uint16_t event_idx;  /* VIRTIO_RING_F_EVENT_IDX negotiated */
     uint8_t *desc;       /* host pointers, valid once vmm_vq_start() succeeded */
     uint8_t *avail;
     uint8_t *used;
@@ -61,10 +67,12 @@ void vmm_vq_reset(vmm_vq *vq);
 int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c);
 /* Returns the chain `head` to the driver with `len` bytes written. */
 void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len);
-/* 1 when the driver has not suppressed interrupts. */
-int vmm_vq_should_notify(const vmm_vq *vq);
-/* 1 when the driver has posted buffers we have not consumed. */
-int vmm_vq_has_avail(const vmm_vq *vq);
+/* 1 when the driver wants an interrupt for what was pushed since the last call
+ * (NO_INTERRUPT clear; with event_idx, used_event passed). */
+int vmm_vq_should_notify(vmm_vq *vq);
+/* 1 when the driver has posted buffers we have not consumed (when not, with event_idx,
+ * asks for a kick at the next one). */
+int vmm_vq_has_avail(vmm_vq *vq);
 /* Copies up to len bytes out of the readable part of a chain at offset off. */
 uint64_t vmm_vq_read(const vmm_vq_chain *c, uint64_t off, void *buf, uint64_t len);
 /* Copies into the writable part of a chain at offset off; bytes written. */

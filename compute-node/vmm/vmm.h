@@ -42,6 +42,7 @@ struct vmm_virtio;
 #define VMM_EBDA_START 0x9fc00ull
 #define VMM_ACPI_ADDR 0xE0000ull /* RSDP and tables */
 #define VMM_MPTABLE_ADDR 0xF0000ull
+#define VMM_RESET_VECTOR_ADDR 0xFFFF0ull /* F000:FFF0 */
 #define VMM_BIOS_END 0x100000ull
 #define VMM_IOAPIC_ADDR 0xFEC00000ull
 #define VMM_LAPIC_ADDR 0xFEE00000ull

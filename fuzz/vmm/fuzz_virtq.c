@@ -2,9 +2,10 @@
  * vmm_fuzz_virtq - the virtqueue descriptor walker against hostile rings.
  *
  * The input becomes a 64 KiB fake guest memory (a separate allocation, so
- * ASan sees any access past it): first byte picks the queue size, the rest
- * is the memory image, rings at fixed addresses. Every chain popped is
- * written and read in full, as a device would.
+ * ASan sees any access past it): first byte picks the queue size (low bits)
+ * and event-index mode (bit 7), the rest is the memory image, rings at fixed
+ * addresses. Every chain popped is written and read in full and pushed, and
+ * the interrupt decision taken, as a device would.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vq.max_size = 256;
     vmm_vq_reset(&vq);
     vq.size = qsz;
+    vq.event_idx = data[0] >> 7;
     vq.desc_gpa = 0x1000;
     vq.avail_gpa = 0x1000 + 16u * 256;
     vq.used_gpa = 0x1000 + 16u * 256 + 4096;
@@ -53,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vmm_vq_read(&c, 0, buf, sizeof buf);
         vmm_vq_write(&c, 0, buf, sizeof buf);
         vmm_vq_push(&vq, c.head, (uint32_t)(c.wlen > 0xffffffffu ? 0 : c.wlen));
+        vmm_vq_should_notify(&vq);
     }
 out:
     free(mem);

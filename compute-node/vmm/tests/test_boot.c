@@ -116,6 +116,20 @@ static void test_acpi_reset_shuts_down(void)
     free(log);
 }
 
+/* What Linux's "BIOS" reboot does on a platform without firmware: jump to the reset
+ * vector (here from protected mode: the bytes there run the same way). */
+static void test_reset_vector_resets(void)
+{
+    vt_code c = {0};
+    static const uint8_t jump[] = {0xb8, 0xf0, 0xff, 0x0f, 0x00, 0xff, 0xe0}; /* jmp 0xffff0 */
+    vt_print(&c, "to the reset vector\n");
+    vt_emit(&c, jump, sizeof jump);
+    ST_ASSERT_INT_EQ(boot(&c, "\"on_reset\": \"shutdown\""), 0);
+    char *log = vt_slurp(vt_path(dir, "vmm.log"));
+    CU_ASSERT(log && strstr(log, "guest asked for a reset"));
+    free(log);
+}
+
 static int count_lines(const char *path, const char *line)
 {
     char *s = vt_slurp(path);
@@ -272,6 +286,8 @@ static CU_TestInfo tests[] = {
     {"ACPI S5 on the FADT's sleep control register exits 0 as a guest power-off",
      test_acpi_poweroff},
     {"the FADT's reset register with on_reset=shutdown exits 0", test_acpi_reset_shuts_down},
+    {"a jump to the reset vector resets (Linux's BIOS reboot without firmware)",
+     test_reset_vector_resets},
     {"the FADT's reset register with on_reset=restart reboots the guest", test_acpi_reset_restarts},
     {"a reboot puts moved PCI BARs back where the VMM assigned them", test_reboot_restores_bars},
     {"two vCPUs: the AP waits for SIPI, the BSP's exit ends the VM", test_two_vcpus},

@@ -318,6 +318,21 @@ static void test_mptable_found_by_linux_scan(void)
     ST_ASSERT_INT_EQ(g32(c + 36), VMM_LAPIC_ADDR);
 }
 
+/* The reset vector pulses the i8042 reset line, in memory the e820 map reserves. */
+static void test_reset_vector(void)
+{
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_reset_vector_write(&gm), 0);
+    static const uint8_t pulse[] = {0xb0, 0xfe, 0xe6, 0x64}; /* mov al, 0xfe; out 0x64, al */
+    CU_ASSERT(memcmp(ram + 0xffff0, pulse, sizeof pulse) == 0);
+    vmm_e820 e[VMM_E820_MAX];
+    int n = vmm_e820_build(RAM, e), reserved = 0;
+    for (int i = 0; i < n; i++)
+        reserved +=
+            e[i].type == E820_RESERVED && e[i].addr <= 0xffff0 && e[i].addr + e[i].size >= 0x100000;
+    ST_ASSERT_INT_EQ(reserved, 1);
+}
+
 static void test_acpi(void)
 {
     memset(ram, 0, RAM);
@@ -578,6 +593,7 @@ static CU_TestInfo tests[] = {
     {"MP table: checksums and one processor entry per vCPU", test_mptable},
     {"MP table: found by Linux's scan, in e820-reserved memory, well formed",
      test_mptable_found_by_linux_scan},
+    {"reset vector: pulses the i8042 reset line, in reserved memory", test_reset_vector},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
     {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC, \\_S5",
      test_dsdt_iasl},

@@ -54,34 +54,25 @@ typedef struct snapshot {
 
 static int take(vmm_vcpu *c, snapshot *s)
 {
-    struct {
-        struct kvm_msrs h;
-        struct kvm_msr_entry e[NMSRS];
-    } m;
-    memset(&m, 0, sizeof m);
-    m.h.nmsrs = NMSRS;
-    for (size_t i = 0; i < NMSRS; i++)
-        m.e[i].index = msrs[i];
-    if (ioctl(c->fd, KVM_GET_MSRS, &m) != (int)NMSRS)
+    struct kvm_msrs *m = calloc(1, sizeof *m + NMSRS * sizeof m->entries[0]);
+    if (!m)
         return -1;
+    m->nmsrs = NMSRS;
+    for (size_t i = 0; i < NMSRS; i++)
+        m->entries[i].index = msrs[i];
+    int n = ioctl(c->fd, KVM_GET_MSRS, m);
     memset(s, 0, sizeof *s);
     for (size_t i = 0; i < NMSRS; i++)
-        s->msr[i] = m.e[i].data;
+        s->msr[i] = m->entries[i].data;
+    free(m);
+    if (n != (int)NMSRS)
+        return -1;
     struct kvm_xcrs x;
     memset(&x, 0, sizeof x);
     if (ioctl(c->fd, KVM_GET_LAPIC, &s->lapic) < 0 || ioctl(c->fd, KVM_GET_XCRS, &x) < 0)
         return -1;
     s->xcr0 = x.xcrs[0].value;
     return 0;
-}
-
-static int set_msr(vmm_vcpu *c, uint32_t index, uint64_t v)
-{
-    struct {
-        struct kvm_msrs h;
-        struct kvm_msr_entry e;
-    } m = {.h.nmsrs = 1, .e = {.index = index, .data = v}};
-    return ioctl(c->fd, KVM_SET_MSRS, &m) == 1 ? 0 : -1;
 }
 
 static int setup(void)
@@ -114,7 +105,7 @@ static int teardown(void)
 static void dirty(vmm_vcpu *c)
 {
     uint64_t base = 0xfee00000ull | 1u << 11 | 1u << 10 | (c->id == 0 ? 1u << 8 : 0);
-    CU_ASSERT_FATAL(set_msr(c, 0x1b, base) == 0);
+    CU_ASSERT_FATAL(vmm_vcpu_set_msr(c, 0x1b, base) == 0);
     struct kvm_lapic_state l;
     CU_ASSERT_FATAL(ioctl(c->fd, KVM_GET_LAPIC, &l) == 0);
     uint32_t svr = 0x1ff, tpr = 0x20, lvtt = 0x200ef;
@@ -123,16 +114,17 @@ static void dirty(vmm_vcpu *c)
     memcpy(&l.regs[0x320], &lvtt, 4);
     CU_ASSERT_FATAL(ioctl(c->fd, KVM_SET_LAPIC, &l) == 0);
     uint64_t page = 0x200000 + 0x10000 * (uint64_t)c->id;
-    CU_ASSERT(set_msr(c, 0x4b564d06, 0xec) == 0);
-    CU_ASSERT(set_msr(c, 0x4b564d02, page | 1 | 1u << 3) == 0); /* enabled, as an interrupt */
-    CU_ASSERT(set_msr(c, 0x4b564d01, (page + 0x1000) | 1) == 0);
-    CU_ASSERT(set_msr(c, 0x12, (page + 0x2000) | 1) == 0);
-    CU_ASSERT(set_msr(c, 0x4b564d03, (page + 0x3000) | 1) == 0);
-    CU_ASSERT(set_msr(c, 0x4b564d04, (page + 0x4000) | 1) == 0);
-    CU_ASSERT(set_msr(c, 0x4b564d05, 0) == 0);
-    CU_ASSERT(set_msr(c, 0x4b564d00, page + 0x5000) == 0);
-    CU_ASSERT(set_msr(c, 0x277, 0x0606060606060606ull) == 0);
-    CU_ASSERT(set_msr(c, 0xc0000082, 0xffffffff81000000ull) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d06, 0xec) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d02, page | 1 | 1u << 3) ==
+              0); /* enabled, as an interrupt */
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d01, (page + 0x1000) | 1) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x12, (page + 0x2000) | 1) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d03, (page + 0x3000) | 1) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d04, (page + 0x4000) | 1) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d05, 0) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x4b564d00, page + 0x5000) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0x277, 0x0606060606060606ull) == 0);
+    CU_ASSERT(vmm_vcpu_set_msr(c, 0xc0000082, 0xffffffff81000000ull) == 0);
     struct kvm_xcrs x = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = 3}}}; /* x87 | SSE */
     ioctl(c->fd, KVM_SET_XCRS, &x);
 }

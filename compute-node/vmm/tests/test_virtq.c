@@ -233,6 +233,60 @@ static void test_gmem_regions(void)
     CU_ASSERT(vmm_gmem_ptr(&m, UINT64_MAX, 2) == NULL);
 }
 
+static uint16_t avail_event(void)
+{
+    uint16_t v;
+    memcpy(&v, mem + USED + 4 + 8 * QSZ, 2);
+    return v;
+}
+
+static void set_used_event(uint16_t v)
+{
+    memcpy(mem + AVAIL + 4 + 2 * QSZ, &v, 2);
+}
+
+/* VIRTIO_RING_F_EVENT_IDX: finding the ring empty asks for a kick at the next buffer
+ * (avail_event = what we consumed); an interrupt is due only once the used index
+ * passes the driver's used_event, whatever NO_INTERRUPT says. */
+static void test_event_idx(void)
+{
+    fresh();
+    vq.event_idx = 1;
+    memcpy(mem + USED + 4 + 8 * QSZ, &(uint16_t){0xffff}, 2);
+    ST_ASSERT_INT_EQ(vmm_vq_has_avail(&vq), 0);
+    ST_ASSERT_INT_EQ(avail_event(), 0); /* kick me at buffer 0 */
+    desc(0, 0x10000, 16, 0, 0);
+    desc(1, 0x11000, 16, 0, 0);
+    post(0);
+    post(1);
+    ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 1);
+    ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 1);
+    ST_ASSERT_INT_EQ(avail_event(), 0); /* not rewritten while there is work */
+    ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 0);
+    ST_ASSERT_INT_EQ(avail_event(), 2); /* drained: kick me at buffer 2 */
+
+    set_used_event(1); /* the driver wants an interrupt once entry 1 is used */
+    uint16_t no_irq = VRING_AVAIL_F_NO_INTERRUPT;
+    memcpy(mem + AVAIL, &no_irq, 2); /* ignored with event_idx */
+    vmm_vq_push(&vq, 0, 0);
+    ST_ASSERT_INT_EQ(vmm_vq_should_notify(&vq), 0); /* used idx 1: entry 1 not used yet */
+    vmm_vq_push(&vq, 1, 0);
+    ST_ASSERT_INT_EQ(vmm_vq_should_notify(&vq), 1); /* used idx 2 passed used_event 1 */
+    ST_ASSERT_INT_EQ(vmm_vq_should_notify(&vq), 0); /* nothing new since */
+    set_used_event(5);
+    post(0);
+    ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 1);
+    vmm_vq_push(&vq, 0, 0);
+    ST_ASSERT_INT_EQ(vmm_vq_should_notify(&vq), 0); /* 3 has not passed 5 */
+
+    /* Without event_idx, NO_INTERRUPT decides. */
+    fresh();
+    memcpy(mem + AVAIL, &no_irq, 2);
+    vmm_vq_push(&vq, 0, 0);
+    ST_ASSERT_INT_EQ(vmm_vq_should_notify(&vq), 0);
+    ST_ASSERT_INT_EQ(avail_event(), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"a readable+writable chain becomes iovecs; push fills the used ring", test_good_chain},
     {"an indirect table is walked", test_indirect},
@@ -244,6 +298,8 @@ static CU_TestInfo tests[] = {
     {"a readable buffer after a writable one is malformed", test_readable_after_writable},
     {"rings outside RAM, misaligned, or of a bad size are refused", test_bad_rings},
     {"guest memory lookups respect regions and holes", test_gmem_regions},
+    {"event index: avail_event written when drained, interrupts only past used_event",
+     test_event_idx},
     CU_TEST_INFO_NULL,
 };
 

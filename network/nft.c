@@ -22,6 +22,10 @@
  * duplicates whatever was there before. Both tables carry a comment with the
  * FNV-1a hash of the rendered text: when the kernel already has that hash
  * nothing is sent, so converging twice does not touch the ruleset.
+ *
+ * Metadata (with metadata_port): tcp to 169.254.169.254:80 arriving on a
+ * bridge is redirected to the local metadata_port, where metadata.c has one
+ * listener per bridge and knows the caller by (bridge, source IP).
  */
 #include "internal.h"
 
@@ -204,6 +208,25 @@ static void port_map(FILE *f, const stn_state *s, const char *name, const char *
     fputs("\t}\n", f);
 }
 
+/* A chain at priority -300 setting the conntrack zone from the bridge (dev:
+ * "iifname" or "oifname"). Zone 0 is the host's own: a VNI whose low 16
+ * bits are 0 uses 65535. */
+static void zone_chain(FILE *f, const stn_state *s, const char *name, const char *hook,
+                       const char *dev)
+{
+    fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority -300; policy accept;\n", name, hook);
+    for (size_t i = 0; i < s->n_networks; i++) {
+        char br[IFNAMSIZ];
+        stn_bridge_name(br, s->networks[i].vni);
+        unsigned zone = s->networks[i].vni & 0xffff;
+        if (!i)
+            fprintf(f, "\t\tct zone set %s map { ", dev);
+        fprintf(f, "%s\"%s\" : %u%s", i ? ", " : "", br, zone ? zone : 65535,
+                i + 1 == s->n_networks ? " }\n" : "");
+    }
+    fputs("\t}\n", f);
+}
+
 static void inet_table(FILE *f, const stn_state *s, const char *comment)
 {
     fprintf(f, "table inet stratus {\n\tcomment \"%s\"\n", comment);
@@ -211,16 +234,11 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
         members(f, s, &s->sgs[i]);
     port_map(f, s, "egress", "pe_");
     port_map(f, s, "ingress", "pi_");
-    fputs("\tchain ct_zone {\n\t\ttype filter hook prerouting priority -300; policy accept;\n", f);
-    for (size_t i = 0; i < s->n_networks; i++) {
-        char br[IFNAMSIZ];
-        stn_bridge_name(br, s->networks[i].vni);
-        /* Zone 0 is the host's own: a VNI whose low 16 bits are 0 uses 65535. */
-        unsigned zone = s->networks[i].vni & 0xffff;
-        fprintf(f, "%s\"%s\" : %u%s", i ? ", " : "\t\tct zone set iifname map { ", br,
-                zone ? zone : 65535, i + 1 == s->n_networks ? " }\n" : "");
-    }
-    fputs("\t}\n", f);
+    zone_chain(f, s, "ct_zone", "prerouting", "iifname");
+    if (s->metadata_port && s->n_networks)
+        /* The metadata listener's replies leave through a bridge: they must
+         * find their connection in the network's zone (its reverse NAT). */
+        zone_chain(f, s, "ct_zone_out", "output", "oifname");
     fputs("\tchain sg_egress {\n\t\ttype filter hook prerouting priority 0; policy accept;\n"
           "\t\tiifname . ip saddr vmap @egress\n\t}\n",
           f);
@@ -246,11 +264,22 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
         }
         if (!first)
             fputs(" }\n", f);
+        /* Every port is redirected, tagged or not (an untagged one gets
+         * 404 from the listener rather than a timeout); the mark is for
+         * `conntrack -L` only: the listener knows the port from its socket. */
+        fputs("\t}\n\tchain md_redirect {\n\t\ttype nat hook prerouting priority -100; policy "
+              "accept;\n",
+              f);
+        for (size_t i = 0; i < s->n_networks; i++) {
+            char br[IFNAMSIZ];
+            stn_bridge_name(br, s->networks[i].vni);
+            fprintf(f, "%s\"%s\"%s", i ? ", " : "\t\tiifname != { ", br,
+                    i + 1 == s->n_networks ? " } return\n" : "");
+        }
         fprintf(f,
-                "\t}\n\tchain md_redirect {\n\t\ttype nat hook prerouting priority -100; policy "
-                "accept;\n"
                 "\t\tip daddr 169.254.169.254 tcp dport 80 ct mark set iifname . ip saddr map "
-                "@md_tag redirect to :%u\n\t}\n",
+                "@md_tag\n"
+                "\t\tip daddr 169.254.169.254 tcp dport 80 redirect to :%u\n\t}\n",
                 s->metadata_port);
     }
     for (int dir = 0; dir < 2; dir++)
@@ -260,8 +289,10 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
             fputs(" {\n\t\tct state established,related accept\n", f);
             if (dir) {
                 fputs("\t\tmeta l4proto udp udp dport 67 accept\n", f);
-                if (s->metadata_port)
-                    fputs("\t\tip daddr 169.254.169.254 tcp dport 80 accept\n", f);
+                if (s->metadata_port) /* seen here after the redirect */
+                    fputs("\t\tmeta l4proto tcp ct original ip daddr 169.254.169.254 "
+                          "ct original proto-dst 80 accept\n",
+                          f);
             }
             for (size_t k = 0; k < p->n_sgs; k++) {
                 ident(f, "\t\tjump sg_", p->sgs[k]);

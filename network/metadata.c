@@ -20,6 +20,7 @@
  * connections are closed after a timeout; none of them blocks the loop.
  */
 #include "internal.h"
+#include "md.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +29,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
-#include <jansson.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,16 +40,6 @@
 
 #define MD_TIMEOUT_S 10
 #define MD_MAX_HEADERS 8192
-#define MD_PATH_MAX 256
-
-typedef struct md_doc {
-    uint32_t tag;
-    char *instance_id, *hostname, *az, *ssh_key;
-    struct in_addr local, pub;
-    unsigned char *ud;
-    size_t ud_len;
-    int has_ud;
-} md_doc;
 
 typedef struct md_who {
     char br[IFNAMSIZ];
@@ -118,184 +108,29 @@ static uint32_t caller_tag(stn_md *m, struct evhttp_request *req)
 
 /* ---- documents ---- */
 
-static void reply(struct evhttp_request *req, int code, const char *type, const void *buf,
-                  size_t len)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", type);
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    struct evbuffer *b = evbuffer_new();
-    if (b && len)
-        evbuffer_add(b, buf, len);
-    evhttp_send_reply(req, code, code == 200 ? "OK" : "Not Found", b);
-    if (b)
-        evbuffer_free(b);
-}
-
-static void text(struct evhttp_request *req, const char *s)
-{
-    reply(req, 200, "text/plain", s, strlen(s));
-}
-
-static void not_found(struct evhttp_request *req)
-{
-    reply(req, 404, "text/plain", "Not Found\n", 10);
-}
-
-/* "latest" or a dated version (YYYY-MM-DD), as clients ask either. */
-static int is_version(const char *v)
-{
-    if (strcmp(v, "latest") == 0)
-        return 1;
-    if (strlen(v) != 10 || v[4] != '-' || v[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (v[i] < '0' || v[i] > '9'))
-            return 0;
-    return 1;
-}
-
-static char *meta_data_json(const md_doc *d)
-{
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "uuid", d->instance_id, "name", d->hostname,
-                          "hostname", d->hostname, "availability_zone", d->az, "launch_index", 0);
-    if (!o)
-        return NULL;
-    if (d->ssh_key) {
-        json_object_set_new(o, "public_keys", json_pack("{s:s}", "default", d->ssh_key));
-        json_object_set_new(
-            o, "keys",
-            json_pack("[{s:s, s:s, s:s}]", "name", "default", "type", "ssh", "data", d->ssh_key));
-    }
-    char *s = json_dumps(o, JSON_SORT_KEYS);
-    json_decref(o);
-    return s;
-}
-
-/* EC2: seg[0] is the version, seg[1..] the rest. */
-static void serve_ec2(struct evhttp_request *req, const md_doc *d, char **seg, int n)
-{
-    char b[INET_ADDRSTRLEN];
-    if (n == 1) {
-        text(req, d->has_ud ? "meta-data/\nuser-data" : "meta-data/");
-        return;
-    }
-    if (strcmp(seg[1], "user-data") == 0 && n == 2) {
-        if (d->has_ud)
-            reply(req, 200, "application/octet-stream", d->ud, d->ud_len);
-        else
-            not_found(req);
-        return;
-    }
-    if (strcmp(seg[1], "meta-data") != 0) {
-        not_found(req);
-        return;
-    }
-    if (n == 2) {
-        char list[256];
-        snprintf(list, sizeof list,
-                 "ami-launch-index\nhostname\ninstance-id\nlocal-hostname\nlocal-ipv4\n"
-                 "placement/\n%s%s",
-                 d->pub.s_addr ? "public-ipv4\n" : "", d->ssh_key ? "public-keys/" : "");
-        size_t l = strlen(list);
-        if (l && list[l - 1] == '\n')
-            list[l - 1] = '\0';
-        text(req, list);
-        return;
-    }
-    const char *k = seg[2];
-    if (n == 3 && strcmp(k, "instance-id") == 0)
-        text(req, d->instance_id);
-    else if (n == 3 && (strcmp(k, "hostname") == 0 || strcmp(k, "local-hostname") == 0))
-        text(req, d->hostname);
-    else if (n == 3 && strcmp(k, "ami-launch-index") == 0)
-        text(req, "0");
-    else if (n == 3 && strcmp(k, "local-ipv4") == 0)
-        text(req, inet_ntop(AF_INET, &d->local, b, sizeof b));
-    else if (n == 3 && strcmp(k, "public-ipv4") == 0 && d->pub.s_addr)
-        text(req, inet_ntop(AF_INET, &d->pub, b, sizeof b));
-    else if (strcmp(k, "placement") == 0 && n == 3)
-        text(req, "availability-zone");
-    else if (strcmp(k, "placement") == 0 && n == 4 && strcmp(seg[3], "availability-zone") == 0)
-        text(req, d->az);
-    else if (strcmp(k, "public-keys") == 0 && d->ssh_key) {
-        if (n == 3)
-            text(req, "0=default");
-        else if (strcmp(seg[3], "0") != 0)
-            not_found(req);
-        else if (n == 4)
-            text(req, "openssh-key");
-        else if (n == 5 && strcmp(seg[4], "openssh-key") == 0)
-            text(req, d->ssh_key);
-        else
-            not_found(req);
-    } else
-        not_found(req);
-}
-
-/* OpenStack: seg[0] is "openstack", seg[1] the version, seg[2] the file. */
-static void serve_openstack(struct evhttp_request *req, const md_doc *d, char **seg, int n)
-{
-    if (n == 1) {
-        text(req, "latest");
-        return;
-    }
-    if (!is_version(seg[1]) || n > 3) {
-        not_found(req);
-        return;
-    }
-    if (n == 2)
-        text(req, d->has_ud ? "meta_data.json\nuser_data\nvendor_data.json"
-                            : "meta_data.json\nvendor_data.json");
-    else if (strcmp(seg[2], "meta_data.json") == 0) {
-        char *j = meta_data_json(d);
-        if (j)
-            reply(req, 200, "application/json", j, strlen(j));
-        else
-            reply(req, 500, "text/plain", "", 0);
-        free(j);
-    } else if (strcmp(seg[2], "vendor_data.json") == 0)
-        reply(req, 200, "application/json", "{}", 2);
-    else if (strcmp(seg[2], "user_data") == 0 && d->has_ud)
-        reply(req, 200, "application/octet-stream", d->ud, d->ud_len);
-    else
-        not_found(req);
-}
-
 static void handle(struct evhttp_request *req, void *arg)
 {
     stn_md *m = arg;
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-    const char *path = u ? evhttp_uri_get_path(u) : NULL;
-    char p[MD_PATH_MAX];
-    if (!path || path[0] != '/' || strlen(path) >= sizeof p) {
-        not_found(req);
-        return;
-    }
-    snprintf(p, sizeof p, "%s", path);
-    char *seg[8], *save = NULL;
-    int n = 0;
-    for (char *t = strtok_r(p, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (n == 8) {
-            not_found(req);
-            return;
-        }
-        seg[n++] = t;
-    }
+    md_answer a;
     pthread_mutex_lock(&m->mu);
     uint32_t tag = caller_tag(m, req);
-    const md_doc *d = tag ? find_doc(m, tag) : NULL;
-    if (!d)
-        not_found(req);
-    else if (n == 0)
-        text(req, "latest");
-    else if (strcmp(seg[0], "openstack") == 0)
-        serve_openstack(req, d, seg, n);
-    else if (is_version(seg[0]))
-        serve_ec2(req, d, seg, n);
-    else
-        not_found(req);
+    md_route(tag ? find_doc(m, tag) : NULL, u ? evhttp_uri_get_path(u) : NULL, &a);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", a.type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    if (b && a.len)
+        evbuffer_add(b, a.body, a.len);
     pthread_mutex_unlock(&m->mu);
+    md_answer_free(&a);
+    evhttp_send_reply(req, a.code,
+                      a.code == 200   ? "OK"
+                      : a.code == 404 ? "Not Found"
+                                      : "Internal Server Error",
+                      b);
+    if (b)
+        evbuffer_free(b);
 }
 
 /* ---- listeners: made by the caller (its namespace), taken by the loop ---- */

@@ -165,7 +165,10 @@ static void bridge_table(FILE *f, const stn_state *s, const char *comment)
         fputs(" }\n", f);
     fputs("\t}\n", f);
     fputs("\tchain l2_in {\n\t\ttype filter hook prerouting priority -200; policy accept;\n"
-          "\t\tiifname @ports jump port_src\n\t}\n",
+          "\t\tiifname @ports jump port_src\n"
+          /* the metadata service answers local ports only: another host
+           * cannot ask for them over the overlay */
+          "\t\tiifname @vteps ether type ip ip daddr 169.254.169.254 drop\n\t}\n",
           f);
     fputs("\tchain port_src {\n"
           "\t\tiifname . ether saddr != @port_mac drop\n"

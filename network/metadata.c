@@ -13,7 +13,8 @@
  * host has no route to the guest, and a socket bound to a device is routed
  * on-link through it.
  *
- * Invariants: `mu` guards docs, who and the listener list; the loop thread
+ * Invariants: `mu` guards docs, who (sorted by bridge and IP, each pair
+ * once: a state naming one twice is refused) and the listener list; the loop thread
  * alone touches evhttp (listener changes are queued and it is woken by
  * `wake`). A listener whose bridge was recreated (new ifindex) is replaced.
  * Hostile clients: headers over 8 KiB are refused, bodies too, idle or slow
@@ -85,6 +86,13 @@ static md_doc *find_doc(stn_md *m, uint32_t tag)
 
 /* ---- identity: from the kernel only ---- */
 
+static int cmp_who(const void *a, const void *b)
+{
+    const md_who *x = a, *y = b;
+    int c = strcmp(x->br, y->br);
+    return c ? c : memcmp(&x->ip, &y->ip, sizeof x->ip);
+}
+
 static uint32_t caller_tag(stn_md *m, struct evhttp_request *req)
 {
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -100,10 +108,11 @@ static uint32_t caller_tag(stn_md *m, struct evhttp_request *req)
         getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 || pl < sizeof peer ||
         peer.sin_family != AF_INET)
         return 0;
-    for (size_t i = 0; i < m->n_who; i++)
-        if (m->who[i].ip == peer.sin_addr.s_addr && strcmp(m->who[i].br, br) == 0)
-            return m->who[i].tag;
-    return 0;
+    md_who key = {.ip = peer.sin_addr.s_addr};
+    memcpy(key.br, br, IFNAMSIZ);
+    key.br[IFNAMSIZ - 1] = '\0';
+    const md_who *w = m->n_who ? bsearch(&key, m->who, m->n_who, sizeof key, cmp_who) : NULL;
+    return w ? w->tag : 0;
 }
 
 /* ---- documents ---- */
@@ -202,6 +211,17 @@ int stn_md_sync(stn_md *m, const stn_state *s, char *err, size_t errlen)
             who[n++].tag = p->md_tag;
         }
     }
+    /* Two ports answering to one (bridge, IP) would make the caller
+     * ambiguous: refuse the state and keep serving the previous one. */
+    qsort(who, n, sizeof *who, cmp_who);
+    for (size_t i = 1; i < n; i++)
+        if (cmp_who(&who[i - 1], &who[i]) == 0) {
+            char b[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &who[i].ip, b, sizeof b);
+            rc = stn_fail(err, errlen, "metadata: two ports with %s on %s", b, who[i].br);
+            free(who), free(ls);
+            return rc;
+        }
     pthread_mutex_lock(&m->mu);
     free(m->who);
     m->who = who;

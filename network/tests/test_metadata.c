@@ -340,6 +340,28 @@ static void test_documents_change_while_serving(void)
     expect(PB, "/latest/meta-data/instance-id", "i-bbbb");
 }
 
+static int sync_only(void *arg)
+{
+    char err[256] = "";
+    int rc = stn_md_sync(md, &st, err, sizeof err);
+    *(int *)arg = rc;
+    return 0;
+}
+
+static void test_two_ports_with_one_address_are_refused(void)
+{
+    /* pu claims pa's address in the state itself: the caller would be
+     * ambiguous, so the state is refused and the previous one still serves */
+    ports[2].ips[0] = ip("10.20.0.11");
+    ports[2].md_tag = 3;
+    int rc = 0;
+    nt_in(H, sync_only, &rc);
+    CU_ASSERT(rc < 0);
+    ports[2].ips[0] = ip("10.20.0.13");
+    ports[2].md_tag = 0;
+    expect(PA, "/latest/meta-data/instance-id", "i-aaaa");
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -406,6 +428,8 @@ static CU_TestInfo tests[] = {
     {"an untagged port gets 404", test_untagged_port_gets_404},
     {"a port spoofing the other's IP gets nothing", test_spoofing_the_other_ip_gets_nothing},
     {"documents change while serving", test_documents_change_while_serving},
+    {"two ports with one address in a bridge are refused",
+     test_two_ports_with_one_address_are_refused},
     {"slow, huge and many connections do not stop the service",
      test_hostile_clients_do_not_stop_the_service},
     {"a recreated bridge is served again", test_bridge_recreated_is_listened_on_again},

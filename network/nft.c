@@ -248,7 +248,7 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
     fputs("\tchain sg_ingress {\n\t\ttype filter hook forward priority 0; policy accept;\n"
           "\t\tiifname . ip daddr vmap @ingress\n\t}\n",
           f);
-    if (s->metadata_port) {
+    if (s->metadata_port && s->n_networks) {
         /* The metadata seam: the port is known from the (bridge, source IP)
          * the connection came from, after anti-spoofing; its md_tag rides in
          * the conntrack mark to the listener. */
@@ -270,7 +270,12 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
         /* Every port is redirected, tagged or not (an untagged one gets
          * 404 from the listener rather than a timeout); the mark is for
          * `conntrack -L` only: the listener knows the port from its socket. */
-        fputs("\t}\n\tchain md_redirect {\n\t\ttype nat hook prerouting priority -100; policy "
+        /* A port holds at most STN_MD_CONNS connections to the service at
+         * once (ct count per bridge and source): one guest cannot use up
+         * the service's sockets. */
+        fputs("\t}\n\tset md_conns {\n\t\ttype ifname . ipv4_addr\n\t\tsize 65535\n"
+              "\t\tflags dynamic\n\t}\n"
+              "\tchain md_redirect {\n\t\ttype nat hook prerouting priority -100; policy "
               "accept;\n",
               f);
         for (size_t i = 0; i < s->n_networks; i++) {
@@ -282,8 +287,10 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
         fprintf(f,
                 "\t\tip daddr 169.254.169.254 tcp dport 80 ct mark set iifname . ip saddr map "
                 "@md_tag\n"
+                "\t\tip daddr 169.254.169.254 tcp dport 80 ct state new add @md_conns "
+                "{ iifname . ip saddr ct count over %u } drop\n"
                 "\t\tip daddr 169.254.169.254 tcp dport 80 redirect to :%u\n\t}\n",
-                s->metadata_port);
+                STN_MD_CONNS, s->metadata_port);
     }
     for (int dir = 0; dir < 2; dir++)
         for (size_t i = 0; i < s->n_ports; i++) {

@@ -99,6 +99,7 @@ static void test_rules_say_what_the_group_says(void)
     has(t, "\"stb4097\" . 10.1.0.5 : 77");
     has(t, "redirect to :8775");
     has(t, "iifname @vteps ether type ip ip daddr 169.254.169.254 drop");
+    has(t, "add @md_conns { iifname . ip saddr ct count over 64 } drop");
     /* the redirect is seen by the port's egress chain, and the listener's
      * replies find their connection in the network's zone */
     has(t, "ct original ip daddr 169.254.169.254 ct original proto-dst 80 accept");

@@ -59,10 +59,14 @@ char *stn_dhcp_render(const stn_state *s, const stn_network *n, const char *stat
     for (size_t i = 0; i < n->n_dns; i++)
         fprintf(f, "%s%s%s", i ? "," : "dhcp-option=option:dns-server,",
                 inet_ntop(AF_INET, &n->dns[i], b, sizeof b), i + 1 == n->n_dns ? "\n" : "");
-    if (n->n_routes) {
+    if (n->n_routes || s->metadata_port) {
         /* A client given classless routes ignores the router option (RFC
-         * 3442): the default route goes into the list too. */
+         * 3442): the default route goes into the list too. With the
+         * metadata service, 169.254.169.254/32 is reached through the DHCP
+         * address (as Neutron does for isolated networks), router or not. */
         fputs("dhcp-option=option:classless-static-route", f);
+        if (s->metadata_port)
+            fprintf(f, ",169.254.169.254/32,%s", inet_ntop(AF_INET, &n->dhcp_ip, b, sizeof b));
         for (size_t i = 0; i < n->n_routes; i++) {
             fprintf(f, ",%s/%u", inet_ntop(AF_INET, &n->routes[i].dst, b, sizeof b),
                     n->routes[i].prefix);
@@ -72,7 +76,6 @@ char *stn_dhcp_render(const stn_state *s, const stn_network *n, const char *stat
             fprintf(f, ",0.0.0.0/0,%s", inet_ntop(AF_INET, &n->gateway, b, sizeof b));
         fputc('\n', f);
     }
-    (void)s;
     if (fclose(f) != 0) {
         free(text);
         return NULL;

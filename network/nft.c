@@ -22,6 +22,10 @@
  * duplicates whatever was there before. Both tables carry a comment with the
  * FNV-1a hash of the rendered text: when the kernel already has that hash
  * nothing is sent, so converging twice does not touch the ruleset.
+ *
+ * Metadata (with metadata_port): tcp to 169.254.169.254:80 arriving on a
+ * bridge is redirected to the local metadata_port, where metadata.c has one
+ * listener per bridge and knows the caller by (bridge, source IP).
  */
 #include "internal.h"
 
@@ -161,7 +165,10 @@ static void bridge_table(FILE *f, const stn_state *s, const char *comment)
         fputs(" }\n", f);
     fputs("\t}\n", f);
     fputs("\tchain l2_in {\n\t\ttype filter hook prerouting priority -200; policy accept;\n"
-          "\t\tiifname @ports jump port_src\n\t}\n",
+          "\t\tiifname @ports jump port_src\n"
+          /* the metadata service answers local ports only: another host
+           * cannot ask for them over the overlay */
+          "\t\tiifname @vteps ether type ip ip daddr 169.254.169.254 drop\n\t}\n",
           f);
     fputs("\tchain port_src {\n"
           "\t\tiifname . ether saddr != @port_mac drop\n"
@@ -204,6 +211,25 @@ static void port_map(FILE *f, const stn_state *s, const char *name, const char *
     fputs("\t}\n", f);
 }
 
+/* A chain at priority -300 setting the conntrack zone from the bridge (dev:
+ * "iifname" or "oifname"). Zone 0 is the host's own: a VNI whose low 16
+ * bits are 0 uses 65535. */
+static void zone_chain(FILE *f, const stn_state *s, const char *name, const char *hook,
+                       const char *dev)
+{
+    fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority -300; policy accept;\n", name, hook);
+    for (size_t i = 0; i < s->n_networks; i++) {
+        char br[IFNAMSIZ];
+        stn_bridge_name(br, s->networks[i].vni);
+        unsigned zone = s->networks[i].vni & 0xffff;
+        if (!i)
+            fprintf(f, "\t\tct zone set %s map { ", dev);
+        fprintf(f, "%s\"%s\" : %u%s", i ? ", " : "", br, zone ? zone : 65535,
+                i + 1 == s->n_networks ? " }\n" : "");
+    }
+    fputs("\t}\n", f);
+}
+
 static void inet_table(FILE *f, const stn_state *s, const char *comment)
 {
     fprintf(f, "table inet stratus {\n\tcomment \"%s\"\n", comment);
@@ -211,23 +237,18 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
         members(f, s, &s->sgs[i]);
     port_map(f, s, "egress", "pe_");
     port_map(f, s, "ingress", "pi_");
-    fputs("\tchain ct_zone {\n\t\ttype filter hook prerouting priority -300; policy accept;\n", f);
-    for (size_t i = 0; i < s->n_networks; i++) {
-        char br[IFNAMSIZ];
-        stn_bridge_name(br, s->networks[i].vni);
-        /* Zone 0 is the host's own: a VNI whose low 16 bits are 0 uses 65535. */
-        unsigned zone = s->networks[i].vni & 0xffff;
-        fprintf(f, "%s\"%s\" : %u%s", i ? ", " : "\t\tct zone set iifname map { ", br,
-                zone ? zone : 65535, i + 1 == s->n_networks ? " }\n" : "");
-    }
-    fputs("\t}\n", f);
+    zone_chain(f, s, "ct_zone", "prerouting", "iifname");
+    if (s->metadata_port && s->n_networks)
+        /* The metadata listener's replies leave through a bridge: they must
+         * find their connection in the network's zone (its reverse NAT). */
+        zone_chain(f, s, "ct_zone_out", "output", "oifname");
     fputs("\tchain sg_egress {\n\t\ttype filter hook prerouting priority 0; policy accept;\n"
           "\t\tiifname . ip saddr vmap @egress\n\t}\n",
           f);
     fputs("\tchain sg_ingress {\n\t\ttype filter hook forward priority 0; policy accept;\n"
           "\t\tiifname . ip daddr vmap @ingress\n\t}\n",
           f);
-    if (s->metadata_port) {
+    if (s->metadata_port && s->n_networks) {
         /* The metadata seam: the port is known from the (bridge, source IP)
          * the connection came from, after anti-spoofing; its md_tag rides in
          * the conntrack mark to the listener. */
@@ -246,12 +267,30 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
         }
         if (!first)
             fputs(" }\n", f);
+        /* Every port is redirected, tagged or not (an untagged one gets
+         * 404 from the listener rather than a timeout); the mark is for
+         * `conntrack -L` only: the listener knows the port from its socket. */
+        /* A port holds at most STN_MD_CONNS connections to the service at
+         * once (ct count per bridge and source): one guest cannot use up
+         * the service's sockets. */
+        fputs("\t}\n\tset md_conns {\n\t\ttype ifname . ipv4_addr\n\t\tsize 65535\n"
+              "\t\tflags dynamic\n\t}\n"
+              "\tchain md_redirect {\n\t\ttype nat hook prerouting priority -100; policy "
+              "accept;\n",
+              f);
+        for (size_t i = 0; i < s->n_networks; i++) {
+            char br[IFNAMSIZ];
+            stn_bridge_name(br, s->networks[i].vni);
+            fprintf(f, "%s\"%s\"%s", i ? ", " : "\t\tiifname != { ", br,
+                    i + 1 == s->n_networks ? " } return\n" : "");
+        }
         fprintf(f,
-                "\t}\n\tchain md_redirect {\n\t\ttype nat hook prerouting priority -100; policy "
-                "accept;\n"
                 "\t\tip daddr 169.254.169.254 tcp dport 80 ct mark set iifname . ip saddr map "
-                "@md_tag redirect to :%u\n\t}\n",
-                s->metadata_port);
+                "@md_tag\n"
+                "\t\tip daddr 169.254.169.254 tcp dport 80 ct state new add @md_conns "
+                "{ iifname . ip saddr ct count over %u } drop\n"
+                "\t\tip daddr 169.254.169.254 tcp dport 80 redirect to :%u\n\t}\n",
+                STN_MD_CONNS, s->metadata_port);
     }
     for (int dir = 0; dir < 2; dir++)
         for (size_t i = 0; i < s->n_ports; i++) {
@@ -260,8 +299,10 @@ static void inet_table(FILE *f, const stn_state *s, const char *comment)
             fputs(" {\n\t\tct state established,related accept\n", f);
             if (dir) {
                 fputs("\t\tmeta l4proto udp udp dport 67 accept\n", f);
-                if (s->metadata_port)
-                    fputs("\t\tip daddr 169.254.169.254 tcp dport 80 accept\n", f);
+                if (s->metadata_port) /* seen here after the redirect */
+                    fputs("\t\tmeta l4proto tcp ct original ip daddr 169.254.169.254 "
+                          "ct original proto-dst 80 accept\n",
+                          f);
             }
             for (size_t k = 0; k < p->n_sgs; k++) {
                 ident(f, "\t\tjump sg_", p->sgs[k]);

@@ -98,6 +98,12 @@ static void test_rules_say_what_the_group_says(void)
     has(t, "elements = { 10.1.0.5 }"); /* a local member joins its group's set */
     has(t, "\"stb4097\" . 10.1.0.5 : 77");
     has(t, "redirect to :8775");
+    has(t, "iifname @vteps ether type ip ip daddr 169.254.169.254 drop");
+    has(t, "add @md_conns { iifname . ip saddr ct count over 64 } drop");
+    /* the redirect is seen by the port's egress chain, and the listener's
+     * replies find their connection in the network's zone */
+    has(t, "ct original ip daddr 169.254.169.254 ct original proto-dst 80 accept");
+    has(t, "ct zone set oifname map { \"stb4097\" : 4097 }");
     free(t);
 }
 
@@ -150,9 +156,23 @@ static void test_dnsmasq_config(void)
     has(t, "dhcp-hostsfile=/var/lib/stratus/net/dhcp-4097.hosts\n");
     has(t, "dhcp-option=option:mtu,1450\n");
     has(t, "dhcp-option=option:router,10.1.0.1\n");
-    /* classless routes carry the default route too (RFC 3442) */
-    has(t, "dhcp-option=option:classless-static-route,172.16.0.0/12,10.1.0.254,0.0.0.0/0,"
-           "10.1.0.1\n");
+    /* classless routes carry the default route too (RFC 3442), and the
+     * metadata address through the DHCP address */
+    has(t, "dhcp-option=option:classless-static-route,169.254.169.254/32,10.1.0.2,"
+           "172.16.0.0/12,10.1.0.254,0.0.0.0/0,10.1.0.1\n");
+    free(t);
+    /* a network without routes still gets the metadata route (no router needed) */
+    stn_network bare = net;
+    bare.n_routes = 0;
+    bare.gateway.s_addr = 0;
+    t = stn_dhcp_render(&st, &bare, "/var/lib/stratus/net");
+    has(t, "dhcp-option=option:classless-static-route,169.254.169.254/32,10.1.0.2\n");
+    free(t);
+    /* without the metadata service there is none */
+    st.metadata_port = 0;
+    t = stn_dhcp_render(&st, &bare, "/var/lib/stratus/net");
+    CU_ASSERT_PTR_NULL(strstr(t, "169.254.169.254"));
+    st.metadata_port = 8775;
     free(t);
 }
 

@@ -37,6 +37,7 @@
 #define STN_MAX_SGS 8 /* security groups per port */
 #define STN_MAX_DNS 3
 #define STN_MAX_ROUTES 8
+#define STN_MD_CONNS 64 /* connections one port address may hold to the metadata service */
 
 typedef struct stn_route {
     struct in_addr dst; /* network */
@@ -131,8 +132,10 @@ typedef struct stn_state {
     size_t n_remotes;
     stn_secgroup *sgs;
     size_t n_sgs;
-    /* Metadata seam: when non-zero, tcp to 169.254.169.254:80 from a port is
-     * redirected to this local port, its conntrack mark set to the port's md_tag. */
+    /* Metadata (stratus/metadata.h): when non-zero, tcp to 169.254.169.254:80
+     * arriving on a bridge is redirected to this local port (its conntrack
+     * mark set to the port's md_tag, for conntrack -L), at most STN_MD_CONNS
+     * connections at once per port address. */
     uint16_t metadata_port;
 } stn_state;
 

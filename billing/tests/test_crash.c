@@ -15,14 +15,18 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { NINST = 20, NSAMPLES = 150, PER_BATCH = 5, RESET_AT = 80 };
+/* MAX_KILLS bounds the test's time on a slow or loaded machine: a restart
+ * there can take longer than the 30-100 ms between kills, and an unbounded
+ * killer then lets one batch through per restart. Each kill also waits for
+ * one more answered batch, so the kills are spread over the stream. */
+enum { NINST = 20, NSAMPLES = 150, PER_BATCH = 5, RESET_AT = 80, MAX_KILLS = 40 };
 
 static bl_srv srv;
 static char tenant[37], inst[NINST][37], boots[NINST][2][37];
 static char **batches;
 static int nbatches;
 static volatile int sender_done;
-static int transport_failures, resent;
+static int transport_failures, resent, answered;
 
 /* Counters of instance i after its k-th sample (k from 1); a VMM restart at RESET_AT. */
 static long long cycles_at(int i, int k) { return (k > RESET_AT ? k - RESET_AT : k) * (1000000000LL + i * 7919); }
@@ -96,6 +100,7 @@ static void *sender(void *arg)
                 usleep(20000);
             resent++;
         }
+        __atomic_add_fetch(&answered, 1, __ATOMIC_RELAXED);
     }
     sender_done = 1;
     return NULL;
@@ -137,7 +142,10 @@ static void test_kill_9_during_ingest_loses_nothing(void)
     pthread_create(&th, NULL, sender, NULL);
     unsigned seed = 7;
     int kills = 0;
-    while (!sender_done) {
+    while (!sender_done && kills < MAX_KILLS) {
+        int a0 = __atomic_load_n(&answered, __ATOMIC_RELAXED);
+        while (!sender_done && __atomic_load_n(&answered, __ATOMIC_RELAXED) == a0)
+            usleep(5000);
         seed = seed * 1103515245u + 12345u;
         usleep(30000 + (seed >> 8) % 70000);
         if (sender_done)

@@ -12,6 +12,8 @@
 #ifndef ND_AGENT_H
 #define ND_AGENT_H
 
+#include <jansson.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
@@ -119,10 +121,96 @@ typedef struct nd_desired {
     char *user_data; /* base64 as the tenant gave it, or NULL */
 } nd_desired;
 
+/*
+ * The tenant networks of this host, as the desired set's top-level
+ * `networks` and `security_groups` describe them (netdesired.c parses
+ * them). Addresses are kept in binary; an IPv6 subnet, member or rule is
+ * kept but marked (v4 = 0): the data plane serves IPv4 only.
+ */
+#define ND_MAX_DNS 3
+#define ND_MAX_ROUTES 8
+#define ND_MAX_POOLS 8
+
+typedef struct nd_route4 {
+    struct in_addr dst, via;
+    int prefix;
+} nd_route4;
+
+typedef struct nd_subnet {
+    char id[ND_ID_LEN];
+    int v4;
+    struct in_addr net; /* network address (host bits cleared) */
+    int prefix;
+    struct in_addr gateway; /* 0.0.0.0: none */
+    int dhcp;
+    struct in_addr dns[ND_MAX_DNS];
+    int ndns;
+    nd_route4 routes[ND_MAX_ROUTES];
+    int nroutes;
+    struct in_addr pool_lo[ND_MAX_POOLS], pool_hi[ND_MAX_POOLS];
+    int npools;
+} nd_subnet;
+
+/* A port of this network on another host (l2population). */
+typedef struct nd_remote_port {
+    char id[ND_ID_LEN];
+    char host_id[ND_ID_LEN];
+    char mac[18];
+    struct in_addr tunnel; /* 0.0.0.0: that host has not told its tunnel IP */
+    int nfixed_ips;
+    nd_fixed_ip fixed_ips[ND_MAX_FIXED_IPS];
+} nd_remote_port;
+
+typedef struct nd_network {
+    char id[ND_ID_LEN];
+    uint32_t vni; /* 1 .. 16777215 */
+    int mtu;      /* 68..65535 */
+    nd_subnet *subnets;
+    size_t nsubnets;
+    nd_remote_port *remotes;
+    size_t nremotes;
+} nd_network;
+
+typedef struct nd_sg_rule {
+    char id[ND_ID_LEN];
+    int egress;                /* 0 ingress, 1 egress */
+    int v4;                    /* ethertype IPv4 */
+    int protocol;              /* 0 any, else 1..255 */
+    int port_min, port_max;    /* -1: none */
+    struct in_addr remote_net; /* with remote_prefix >= 0 */
+    int remote_prefix;         /* -1: no remote_ip_prefix (or an IPv6 one, see v4) */
+    char remote_group[ND_ID_LEN];
+} nd_sg_rule;
+
+typedef struct nd_secgroup {
+    char id[ND_ID_LEN];
+    char (*port_ids)[ND_ID_LEN];
+    size_t nports;
+    struct in_addr *members; /* IPv4 members only */
+    size_t nmembers;
+    nd_sg_rule *rules;
+    size_t nrules;
+} nd_secgroup;
+
+typedef struct nd_netset {
+    nd_network *nets;
+    size_t n;
+    nd_secgroup *sgs;
+    size_t nsgs;
+} nd_netset;
+
 typedef struct nd_desired_set {
     nd_desired *v;
     size_t n;
+    nd_netset net;
 } nd_desired_set;
+
+/* netdesired.c: the top-level `networks` and `security_groups` of root
+ * (absent or null: none) into out; -1 with err, out left empty. */
+int nd_netset_parse(json_t *root, nd_netset *out, char *err, size_t errlen);
+void nd_netset_free(nd_netset *s);
+/* The network with this id, or NULL. */
+const nd_network *nd_netset_find(const nd_netset *s, const char *id);
 
 /* desired.c: parses GET /internal/v1/node/instances; 0 or -1 with err. */
 int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen);

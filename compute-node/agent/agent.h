@@ -42,6 +42,14 @@ typedef struct nd_conf {
     long long threads;
     int drop_caps;
     int state_fsync;
+    /* tenant networks (netstep.c) */
+    const char *net_enabled; /* auto | true | false */
+    char underlay_dev[16];   /* IFNAMSIZ; detected when not set */
+    char tunnel_ip[16];      /* IPv4; detected when not set */
+    char net_state_dir[4200];
+    const char *dnsmasq; /* "" : dnsmasq from PATH */
+    long long net_ms;
+    int net_on; /* the data plane is driven (set by nd_net_start) */
 } nd_conf;
 
 /* What an order asks for: the desired set's "desired", the record's "target". */
@@ -280,6 +288,7 @@ typedef struct nd_agent {
     int stopping;
     long long first_ok_fetch_ms;
     char hostname[256];
+    struct nd_net *net; /* NULL: tenant networks off on this node */
 } nd_agent;
 
 /* reconcile.c */
@@ -336,6 +345,20 @@ void nd_status_fetch_ok(void);
 void nd_metric_inc(const char *what, const char *result);
 void nd_metric_launch_seconds(double s);
 void nd_metric_instances(int total, int running);
+/* netstep.c: the host data plane. start: 0, or -1 when network.enabled
+ * is true and the data plane cannot be driven. */
+int nd_net_start(nd_agent *a);
+void nd_net_stop(nd_agent *a, uv_close_cb cb);
+void nd_net_free(nd_agent *a);
+/* The desired set's networks and groups (moved from set), then a converge. */
+void nd_net_desired(nd_agent *a, nd_netset *set);
+/* Converge now (or right after the one in flight). */
+void nd_net_kick(nd_agent *a);
+/* 1 when every virtio port of o has its tap (or no data plane is driven). */
+int nd_net_ready(nd_agent *a, const nd_order *o);
+/* Fills c->tunnel_ip / c->underlay_dev left empty: the address this host
+ * uses to reach the gateway, and the device holding it. */
+void nd_net_detect(nd_conf *c);
 /* caps.c */
 int nd_caps_drop(char *err, size_t errlen);
 /* conf.c */

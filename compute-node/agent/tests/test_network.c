@@ -15,8 +15,6 @@
 #include "cloud.h"
 #include "st_test.h"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +24,6 @@
 #include <unistd.h>
 
 static cloud C;
-static char ns[32];
 
 static int sh(const char *fmt, ...)
 {
@@ -79,18 +76,8 @@ static int wait_out(const char *cmd, const char *needle, int want, int timeout_m
 
 static int setup(void)
 {
-    if (geteuid() != 0 || sh("command -v dnsmasq >/dev/null && command -v nft >/dev/null") != 0)
+    if (cloud_netns_enter("stnode") < 0)
         st_skip("needs root, dnsmasq and nft");
-    snprintf(ns, sizeof ns, "stnode%d", (int)getpid());
-    char path[64];
-    snprintf(path, sizeof path, "/run/netns/%s", ns);
-    if (sh("ip netns add %s && ip -n %s link set lo up", ns, ns) != 0)
-        return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    /* this process and everything it starts from now on live in ns */
-    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
-        return -1;
-    close(fd);
     cloud_start(&C, "node_network", 0);
     return 0;
 }
@@ -98,9 +85,7 @@ static int setup(void)
 static int teardown(void)
 {
     cloud_stop(&C);
-    /* what is left in ns but this test itself (dnsmasq) */
-    sh("ip netns pids %s 2>/dev/null | grep -vx %d | xargs -r kill -9; ip netns del %s", ns,
-       (int)getpid(), ns);
+    cloud_netns_remove();
     return 0;
 }
 

@@ -560,13 +560,29 @@ int cloud_netns_enter(const char *tag)
 
 void cloud_netns_remove(void)
 {
-    char cmd[256];
     if (!netns_name[0])
         return;
-    /* what is left in it (dnsmasq) but this test itself */
-    snprintf(cmd, sizeof cmd,
-             "ip netns pids %s 2>/dev/null | grep -vx %d | xargs -r kill -9; ip netns del %s",
-             netns_name, (int)getpid(), netns_name);
+    /* the dnsmasq servers left in it (this process is in it too, and so is
+     * any shell it starts: kill by name, not everything in the namespace) */
+    char cmd[256], line[32];
+    snprintf(cmd, sizeof cmd, "ip netns pids %s 2>/dev/null", netns_name);
+    FILE *f = popen(cmd, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        int pid = atoi(line);
+        char comm[64] = "", path[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", pid);
+        FILE *c = fopen(path, "r");
+        if (c) {
+            if (!fgets(comm, sizeof comm, c))
+                comm[0] = 0;
+            fclose(c);
+        }
+        if (pid > 0 && pid != (int)getpid() && !strcmp(comm, "dnsmasq\n"))
+            kill(pid, SIGKILL);
+    }
+    if (f)
+        pclose(f);
+    snprintf(cmd, sizeof cmd, "ip netns del %s", netns_name);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove network namespace %s\n", netns_name);
     netns_name[0] = 0;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs a single-host Stratus cloud:
 # PostgreSQL, the gateway, the image service, billing and one compute node
-# (stratus-node driving stratus-vmm), then boots a demo instance from the
-# project's test guest and prints its console.
+# (stratus-node driving stratus-vmm and the host's tenant networks), then
+# boots a demo instance from the project's test guest with a port on the demo
+# tenant's default network, and prints its console and address.
 #
 #   deploy/run-cloud.sh            run in the foreground; Ctrl-C stops everything
 #   deploy/run-cloud.sh --detach   start and return
@@ -25,6 +26,10 @@ stop_all() {
       kill "$(cat "$home/$svc.pid")" 2>/dev/null || true
       rm -f "$home/$svc.pid"
     fi
+  done
+  # the tenant networks' DHCP servers outlive the agent too
+  for f in "$home"/node/net/dhcp-*.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
   done
   # The node agent leaves its VMMs running when it stops (a restarted agent
   # adopts them); stopping this whole cloud ends them too.
@@ -130,6 +135,10 @@ billing.url = http://127.0.0.1:$((port + 3))
 state_dir = $home/node
 vmm.path = $vmm
 http.listen = 127.0.0.1:$((port + 4))
+# tenant networks: one host, so VXLAN's endpoint is loopback (nothing leaves
+# the host); on by itself when run as root with dnsmasq and nftables
+network.tunnel_ip = ${STRATUS_TUNNEL_IP:-127.0.0.1}
+network.underlay_dev = ${STRATUS_UNDERLAY:-lo}
 CONF
 )
 start_service node "$node" "$home/node.conf"
@@ -184,6 +193,12 @@ for _ in $(seq 150); do
 done
 echo "demo instance $inst is $state; its console:"
 api GET "/v1/instances/$inst/console" "$demo" | field output | sed 's/^/  | /'
+# it has a port on the demo tenant's default network (made on first use)
+addr=$(api GET "/v1/ports?instance_id=$inst" "$demo" | python3 -c 'import json,sys
+ps = json.load(sys.stdin).get("ports") or []
+print(" ".join(f"{i[\"ip_address\"]} ({p.get(\"mac_address\", \"\")}, network {p[\"network_id\"]})"
+               for p in ps for i in p.get("fixed_ips") or []))' 2>/dev/null || true)
+echo "demo instance address: ${addr:-none}"
 
 cat <<MSG
 
@@ -195,6 +210,9 @@ Stratus is running.
   images       upload through the API: POST /v1/images, then PUT the bytes to its upload-url
   billing      GET /v1/billing/usage, /v1/billing/invoices (JSON, CSV, HTML, PDF)
   compute node node-1: state in $home/node (instances/<id>/serial.log, vmm.log)
+  demo network the instance's port: ${addr:-none}; on this host its tap is on
+               bridge stb<vni> (\`ip -d link show type bridge\`), DHCP from
+               dnsmasq ($home/node/net), rules in \`nft list table bridge stratus\`
   state, logs  $home   (gateway.log, images.log, billing.log, node.log, pg/postgres.log)
 
 Try:

@@ -265,7 +265,7 @@ int stn_converge_dhcp(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, 
     while ((e = readdir(d))) {
         unsigned vni;
         char tail[8];
-        if (sscanf(e->d_name, "dhcp-%u.%7s", &vni, tail) != 2 || strcmp(tail, "pid") != 0 ||
+        if (sscanf(e->d_name, "dhcp-%u.%7s", &vni, tail) != 2 || strcmp(tail, "conf") != 0 ||
             wanted_vni(s, vni))
             continue;
         path(conf, sizeof conf, c->state_dir, vni, "conf");
@@ -275,7 +275,12 @@ int stn_converge_dhcp(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, 
             stop(pid);
             st->dhcp_stopped++;
         }
+        /* the leases go with the server: a network back later starts clean */
         unlink(pidf);
+        path(hosts, sizeof hosts, c->state_dir, vni, "hosts");
+        unlink(hosts);
+        path(hosts, sizeof hosts, c->state_dir, vni, "leases");
+        unlink(hosts);
         unlink(conf);
     }
     closedir(d);

@@ -12,6 +12,8 @@
 #ifndef ND_AGENT_H
 #define ND_AGENT_H
 
+#include <jansson.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
@@ -39,6 +41,14 @@ typedef struct nd_conf {
     long long threads;
     int drop_caps;
     int state_fsync;
+    /* tenant networks (netstep.c) */
+    const char *net_enabled; /* auto | true | false */
+    char underlay_dev[16];   /* IFNAMSIZ; detected when not set */
+    char tunnel_ip[16];      /* IPv4; detected when not set */
+    char net_state_dir[4200];
+    const char *dnsmasq; /* "" : dnsmasq from PATH */
+    long long net_ms;
+    int net_on; /* the data plane is driven (set by nd_net_start) */
 } nd_conf;
 
 /* What an order asks for: the desired set's "desired", the record's "target". */
@@ -118,10 +128,96 @@ typedef struct nd_desired {
     char *user_data; /* base64 as the tenant gave it, or NULL */
 } nd_desired;
 
+/*
+ * The tenant networks of this host, as the desired set's top-level
+ * `networks` and `security_groups` describe them (netdesired.c parses
+ * them). Addresses are kept in binary; an IPv6 subnet, member or rule is
+ * kept but marked (v4 = 0): the data plane serves IPv4 only.
+ */
+#define ND_MAX_DNS 3
+#define ND_MAX_ROUTES 8
+#define ND_MAX_POOLS 8
+
+typedef struct nd_route4 {
+    struct in_addr dst, via;
+    int prefix;
+} nd_route4;
+
+typedef struct nd_subnet {
+    char id[ND_ID_LEN];
+    int v4;
+    struct in_addr net; /* network address (host bits cleared) */
+    int prefix;
+    struct in_addr gateway; /* 0.0.0.0: none */
+    int dhcp;
+    struct in_addr dns[ND_MAX_DNS];
+    int ndns;
+    nd_route4 routes[ND_MAX_ROUTES];
+    int nroutes;
+    struct in_addr pool_lo[ND_MAX_POOLS], pool_hi[ND_MAX_POOLS];
+    int npools;
+} nd_subnet;
+
+/* A port of this network on another host (l2population). */
+typedef struct nd_remote_port {
+    char id[ND_ID_LEN];
+    char host_id[ND_ID_LEN];
+    char mac[18];
+    struct in_addr tunnel; /* 0.0.0.0: that host has not told its tunnel IP */
+    int nfixed_ips;
+    nd_fixed_ip fixed_ips[ND_MAX_FIXED_IPS];
+} nd_remote_port;
+
+typedef struct nd_network {
+    char id[ND_ID_LEN];
+    uint32_t vni; /* 1 .. 16777215 */
+    int mtu;      /* 68..65535 */
+    nd_subnet *subnets;
+    size_t nsubnets;
+    nd_remote_port *remotes;
+    size_t nremotes;
+} nd_network;
+
+typedef struct nd_sg_rule {
+    char id[ND_ID_LEN];
+    int egress;                /* 0 ingress, 1 egress */
+    int v4;                    /* ethertype IPv4 */
+    int protocol;              /* 0 any, else 1..255 */
+    int port_min, port_max;    /* -1: none */
+    struct in_addr remote_net; /* with remote_prefix >= 0 */
+    int remote_prefix;         /* -1: no remote_ip_prefix (or an IPv6 one, see v4) */
+    char remote_group[ND_ID_LEN];
+} nd_sg_rule;
+
+typedef struct nd_secgroup {
+    char id[ND_ID_LEN];
+    char (*port_ids)[ND_ID_LEN];
+    size_t nports;
+    struct in_addr *members; /* IPv4 members only */
+    size_t nmembers;
+    nd_sg_rule *rules;
+    size_t nrules;
+} nd_secgroup;
+
+typedef struct nd_netset {
+    nd_network *nets;
+    size_t n;
+    nd_secgroup *sgs;
+    size_t nsgs;
+} nd_netset;
+
 typedef struct nd_desired_set {
     nd_desired *v;
     size_t n;
+    nd_netset net;
 } nd_desired_set;
+
+/* netdesired.c: the top-level `networks` and `security_groups` of root
+ * (absent or null: none) into out; -1 with err, out left empty. */
+int nd_netset_parse(json_t *root, nd_netset *out, char *err, size_t errlen);
+void nd_netset_free(nd_netset *s);
+/* The network with this id, or NULL. */
+const nd_network *nd_netset_find(const nd_netset *s, const char *id);
 
 /* desired.c: parses GET /internal/v1/node/instances; 0 or -1 with err. */
 int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen);
@@ -191,6 +287,7 @@ typedef struct nd_agent {
     int stopping;
     long long first_ok_fetch_ms;
     char hostname[256];
+    struct nd_net *net; /* NULL: tenant networks off on this node */
 } nd_agent;
 
 /* reconcile.c */
@@ -247,6 +344,20 @@ void nd_status_fetch_ok(void);
 void nd_metric_inc(const char *what, const char *result);
 void nd_metric_launch_seconds(double s);
 void nd_metric_instances(int total, int running);
+/* netstep.c: the host data plane. start: 0, or -1 when network.enabled
+ * is true and the data plane cannot be driven. */
+int nd_net_start(nd_agent *a);
+void nd_net_stop(nd_agent *a, uv_close_cb cb);
+void nd_net_free(nd_agent *a);
+/* The desired set's networks and groups (moved from set), then a converge. */
+void nd_net_desired(nd_agent *a, nd_netset *set);
+/* Converge now (or right after the one in flight). */
+void nd_net_kick(nd_agent *a);
+/* 1 when every virtio port of o has its tap (or no data plane is driven). */
+int nd_net_ready(nd_agent *a, const nd_order *o);
+/* Fills c->tunnel_ip / c->underlay_dev left empty: the address this host
+ * uses to reach the gateway, and the device holding it. */
+void nd_net_detect(nd_conf *c);
 /* caps.c */
 int nd_caps_drop(char *err, size_t errlen);
 /* conf.c */

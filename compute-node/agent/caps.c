@@ -6,7 +6,9 @@
  * them (CAP_KILL), manage files in its state directory whoever created them
  * (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN), raise VMM limits
  * (CAP_SYS_RESOURCE) and, later, run VMMs as another user (CAP_SETUID,
- * CAP_SETGID). Everything else leaves the bounding set - so no VMM it
+ * CAP_SETGID), and start the tenant networks' dnsmasq servers, which bind
+ * the DHCP port and use raw sockets (CAP_NET_BIND_SERVICE, CAP_NET_RAW).
+ * Everything else leaves the bounding set - so no VMM it
  * starts can regain it either - and the permitted, effective and inheritable
  * sets. stratus-vmm then drops what is left once its VM runs.
  */
@@ -20,8 +22,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const int keep[] = {CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FOWNER,    CAP_KILL,
-                           CAP_SETGID, CAP_SETUID,       CAP_NET_ADMIN, CAP_SYS_RESOURCE};
+static const int keep[] = {
+    CAP_CHOWN,     CAP_DAC_OVERRIDE, CAP_FOWNER,           CAP_KILL,   CAP_SETGID, CAP_SETUID,
+    CAP_NET_ADMIN, CAP_SYS_RESOURCE, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
 
 static int kept(int cap)
 {

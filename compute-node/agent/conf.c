@@ -1,7 +1,8 @@
 /*
  * conf.c - stratus-node's configuration keys (common/config.h: a file,
  * STRATUS_NODE_<KEY> environment variables, --set) and the host capacity
- * detected when capacity.* is 0.
+ * detected when capacity.* is 0, and the tunnel IP / underlay device when
+ * network.* leaves them empty.
  */
 #include "agent.h"
 
@@ -37,14 +38,28 @@ static const st_config_key keys[] = {
     {"interval.console_ms", "1000", "how often console tails are checked and pushed"},
     {"interval.spool_retry_ms", "5000", "retry period while billing is unreachable"},
     {"interval.image_gc_ms", "600000", "how often unused cached images are looked for"},
-    {"spool.max_mib", "256", "metering batches kept while billing is away; the oldest beyond"
-                             " this are dropped (0: no bound)"},
-    {"images.cache_keep_s", "86400", "an image no instance uses is removed this long after its"
-                                     " last launch"},
+    {"spool.max_mib", "256",
+     "metering batches kept while billing is away; the oldest beyond"
+     " this are dropped (0: no bound)"},
+    {"images.cache_keep_s", "86400",
+     "an image no instance uses is removed this long after its"
+     " last launch"},
     {"console.max_kib", "64", "console tail pushed to the gateway, KiB"},
     {"agent.threads", "8", "worker threads for blocking work (uv thread pool)"},
     {"security.drop_caps", "true", "drop capabilities the agent does not need at start-up"},
     {"state.fsync", "true", "fsync instance records and spooled samples"},
+    {"network.enabled", "auto",
+     "drive tenant networks (bridges, VXLAN, taps, nftables, dnsmasq):"
+     " true, false, or auto (on when the data plane can be opened)"},
+    {"network.underlay_dev", "", "the device VXLAN runs over; empty: the one holding tunnel_ip"},
+    {"network.tunnel_ip", "",
+     "this node's VXLAN endpoint (IPv4), told to the gateway; empty: the"
+     " address this host reaches gateway.url from"},
+    {"network.state_dir", "", "dnsmasq configs, leases and pid files; empty: <state_dir>/net"},
+    {"network.dnsmasq", "", "the dnsmasq program; empty: dnsmasq from PATH"},
+    {"interval.network_ms", "10000",
+     "the data plane is converged this often even when the"
+     " desired set is unchanged (a wiped host heals)"},
     {"log.level", "info", "debug, info, warn or error"},
     {"http.listen", "", "address for /healthz and /metrics (host:port); empty: not served"},
     {"http.port_file", "", "write the bound port here (for http.listen host:0)"},
@@ -107,6 +122,21 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->threads = st_config_int(cfg, "agent.threads");
     c->drop_caps = st_config_bool(cfg, "security.drop_caps");
     c->state_fsync = st_config_bool(cfg, "state.fsync");
+    c->net_enabled = st_config_str(cfg, "network.enabled");
+    snprintf(c->underlay_dev, sizeof c->underlay_dev, "%s",
+             st_config_str(cfg, "network.underlay_dev"));
+    snprintf(c->tunnel_ip, sizeof c->tunnel_ip, "%s", st_config_str(cfg, "network.tunnel_ip"));
+    const char *nsd = st_config_str(cfg, "network.state_dir");
+    if (*nsd)
+        snprintf(c->net_state_dir, sizeof c->net_state_dir, "%s", nsd);
+    else
+        snprintf(c->net_state_dir, sizeof c->net_state_dir, "%s/net", c->state_dir);
+    c->dnsmasq = st_config_str(cfg, "network.dnsmasq");
+    c->net_ms = st_config_int(cfg, "interval.network_ms");
+    if (c->net_ms < 100)
+        c->net_ms = 100;
+    if (strcmp(c->net_enabled, "false") != 0)
+        nd_net_detect(c);
     if (c->hb_ms < 100)
         c->hb_ms = 100;
     if (c->reconcile_ms < 50)

@@ -19,6 +19,8 @@
  * be unicast (read in any case, kept in lower case); two ports of one
  * instance may not share an id, a MAC, or a tap name (tap + the first 11
  * characters of the id).
+ *
+ * The top-level `networks` and `security_groups` are netdesired.c's.
  */
 #include "agent.h"
 
@@ -231,6 +233,8 @@ int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err
                 goto fail;
             }
     }
+    if (nd_netset_parse(root, &out->net, err, errlen) < 0)
+        goto fail;
     json_decref(root);
     return 0;
 fail:
@@ -246,4 +250,5 @@ void nd_desired_free(nd_desired_set *s)
     free(s->v);
     s->v = NULL;
     s->n = 0;
+    nd_netset_free(&s->net);
 }

@@ -45,6 +45,8 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
         json_pack("{s:s, s:s, s:{s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
                   "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus, "memory_mib",
                   (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib);
+    if (c->net_on && c->tunnel_ip[0])
+        json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
     char *b = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     nd_http_resp r;
@@ -54,8 +56,8 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
     return st;
 }
 
-long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body,
-                   size_t *len, char *err, size_t errlen)
+long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,
+                   char *err, size_t errlen)
 {
     nd_http_resp r;
     char inm[160];

@@ -5,9 +5,9 @@
  *
  * Start-up: configuration, capabilities dropped, the driver opened, every
  * instance recorded under state_dir adopted (running VMMs are found and
- * watched, not restarted), then the timers: heartbeat, reconcile, metering,
- * console, spool. SIGTERM/SIGINT stop the agent cleanly once the jobs in
- * flight end; VMMs keep running (a new agent adopts them).
+ * watched, not restarted), the data plane opened (netstep.c), then the
+ * timers: heartbeat, reconcile, metering, console, spool, network. SIGTERM/SIGINT stop the agent
+ * cleanly once the jobs in flight end; VMMs keep running (a new agent adopts them).
  */
 #include "agent.h"
 
@@ -27,10 +27,11 @@ static void on_signal(uv_signal_t *s, int sig)
     nd_agent *a = s->data;
     st_info("node.signal", "signal %d: stopping (VMMs keep running)", sig);
     a->stopping = 1;
-    uv_timer_t *ts[] = {&a->t_hb, &a->t_rec, &a->t_meter, &a->t_console, &a->t_spool,
-                        &a->t_image_gc};
+    uv_timer_t *ts[] = {&a->t_hb,      &a->t_rec,   &a->t_meter,
+                        &a->t_console, &a->t_spool, &a->t_image_gc};
     for (int i = 0; i < 6; i++)
         uv_close((uv_handle_t *)ts[i], on_stop_closed);
+    nd_net_stop(a, on_stop_closed);
     uv_close((uv_handle_t *)&a->sig_term, on_stop_closed);
     uv_close((uv_handle_t *)&a->sig_int, on_stop_closed);
     for (nd_inst *in = a->insts; in; in = in->next)
@@ -101,6 +102,8 @@ int main(int argc, char **argv)
     a.sig_term.data = a.sig_int.data = &a;
     uv_signal_start(&a.sig_term, on_signal, SIGTERM);
     uv_signal_start(&a.sig_int, on_signal, SIGINT);
+    if (nd_net_start(&a) < 0)
+        return 1;
     nd_periodic_start(&a);
     nd_reconcile_start(&a);
     uv_run(a.loop, UV_RUN_DEFAULT);
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
         free(in);
     }
     nd_status_stop();
+    nd_net_free(&a);
     a.drv->ops->free(a.drv);
     curl_global_cleanup();
     st_config_free(a.cfg);

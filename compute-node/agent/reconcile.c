@@ -476,6 +476,9 @@ static void decide(nd_agent *a, nd_inst *in)
         dispatch(a, in, JOB_DESTROY, NULL);
         return;
     }
+    /* a VM starts only on taps that exist (netstep.c makes them) */
+    if (new_order && w->desired == ND_WANT_RUNNING && !vm_running(in) && !nd_net_ready(a, &w->o))
+        return;
     if (new_order) {
         nd_record *r = &in->rec;
         long long done_reboot = r->o.reboot_seq;
@@ -598,6 +601,7 @@ static void fetch_done(uv_work_t *w, int status)
             st_debug("node.fetch", "%zu instances desired", f->set.n);
             snprintf(a->desired_etag, sizeof a->desired_etag, "%s", f->etag_out);
             apply(a, &f->set);
+            nd_net_desired(a, &f->set.net); /* after apply: the ports of the new set */
         } else {
             apply_unchanged(a, &f->set);
         }

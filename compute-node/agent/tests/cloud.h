@@ -78,4 +78,11 @@ char *cloud_node_of(cloud *c, const char *id);
 /* Counts occurrences of needle in a file. */
 int cloud_file_count(const char *path, const char *needle);
 
+/* Moves this test process (and everything it starts from then on) into a
+ * fresh network namespace named tag<pid>, loopback up; -1 unless root with
+ * dnsmasq and nft (the agent's data plane then runs there, not on the host). */
+int cloud_netns_enter(const char *tag);
+/* Removes it (and any dnsmasq left in it). */
+void cloud_netns_remove(void);
+
 #endif

@@ -124,7 +124,8 @@ static void test_a_removed_image_is_fetched_again(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"a used image is kept; once unused it is removed", test_images_are_kept_while_used_then_removed},
+    {"a used image is kept; once unused it is removed",
+     test_images_are_kept_while_used_then_removed},
     {"a removed image is fetched again for a new instance", test_a_removed_image_is_fetched_again},
     CU_TEST_INFO_NULL,
 };
@@ -134,4 +135,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -20,6 +20,11 @@ static cloud C;
 
 static int setup(void)
 {
+    /* every instance gets a port on its tenant's default network, and a VM
+     * starts only on its port's tap: the agent's data plane makes it, in a
+     * namespace of this test's own */
+    if (cloud_netns_enter("stlv") < 0)
+        st_skip("needs root, dnsmasq and nft (the instance's port needs its tap)");
     cloud_start(&C, "node_reconcile_libvirt", 0);
     return 0;
 }
@@ -27,6 +32,7 @@ static int setup(void)
 static int teardown(void)
 {
     cloud_stop(&C);
+    cloud_netns_remove();
     return 0;
 }
 
@@ -34,7 +40,7 @@ static void test_libvirt_agent(void)
 {
     cloud_agent lv;
     const char *extra[] = {"driver = libvirt", "libvirt.uri = test:///default",
-                           "capacity.memory_mib = 524288", NULL};
+                           "capacity.memory_mib = 524288", "network.enabled = true", NULL};
     cloud_agent_start(&C, &lv, "node-lv", extra);
     usleep(1500000);
     char id[40];

@@ -1,7 +1,7 @@
 /*
  * node_units: the agent's pure parts without a cloud: the desired-set
  * parser (accepts the gateway's shape, ports included, refuses malformed
- * sets whole), the
+ * sets whole; networks and security groups too), the
  * kernel command line from user_data, samples in billing's shape, the
  * on-disk spool's order, the instance record round trip, and which cached
  * images the collector removes.
@@ -10,6 +10,7 @@
 #include "st_proc.h"
 #include "st_test.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -268,6 +269,179 @@ static void test_desired_ports_bad(void)
         snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "ports", arr));
         ST_ASSERT_INT_EQ(parse(text, &s), -1);
     }
+}
+
+#define NET1 "55555555-5555-4555-8555-555555555555"
+#define SUB1 "66666666-6666-4666-8666-666666666666"
+#define SG1 "77777777-7777-4777-8777-777777777777"
+#define RULE1 "88888888-8888-4888-8888-888888888888"
+#define HOST2 "99999999-9999-4999-8999-999999999999"
+
+/* The gateway's networks and security_groups (the shape gateway_netinst
+ * checks), with key of the object at path ("net", "subnet", "remote",
+ * "group", "rule") set to value (JSON text; NULL: removed). */
+static char *netset_text(const char *path, const char *key, const char *value)
+{
+    json_t *sub =
+        json_pack("{s:s, s:s, s:s, s:b, s:[s], s:[{s:s, s:s}], s:[{s:s, s:s}]}", "id", SUB1, "cidr",
+                  "10.0.0.0/24", "gateway_ip", "10.0.0.1", "enable_dhcp", 1, "dns_nameservers",
+                  "10.0.0.2", "host_routes", "destination", "192.168.0.0/16", "nexthop", "10.0.0.9",
+                  "allocation_pools", "start", "10.0.0.2", "end", "10.0.0.254");
+    json_t *rem =
+        json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s}", "id", ID2, "mac",
+                  "FA:16:3E:00:00:02", "host_id", HOST2, "tunnel_ip", "192.0.2.2", "fixed_ips",
+                  "subnet_id", SUB1, "ip_address", "10.0.0.6", "extra", "ignored");
+    json_t *net = json_pack("{s:s, s:i, s:i, s:[o], s:[o]}", "id", NET1, "vni", 4242, "mtu", 1450,
+                            "subnets", sub, "remote_ports", rem);
+    json_t *rule =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:n}", "id", RULE1, "direction", "ingress",
+                  "ethertype", "IPv4", "protocol", "tcp", "port_range_min", 22, "port_range_max",
+                  22, "remote_ip_prefix", "10.1.2.3/8", "remote_group_id");
+    json_t *grp = json_pack("{s:s, s:[s], s:[s, s], s:[o]}", "id", SG1, "port_ids", ID1,
+                            "member_ips", "10.0.0.5", "fd00::5", "rules", rule);
+    json_t *objs[] = {net, sub, rem, grp, rule};
+    const char *names[] = {"net", "subnet", "remote", "group", "rule"};
+    for (int i = 0; path && i < 5; i++)
+        if (!strcmp(path, names[i])) {
+            if (value)
+                json_object_set_new(objs[i], key, json_loads(value, JSON_DECODE_ANY, NULL));
+            else
+                json_object_del(objs[i], key);
+        }
+    json_t *root =
+        json_pack("{s:[], s:[o], s:[o]}", "instances", "networks", net, "security_groups", grp);
+    char *t = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return t;
+}
+
+static void test_netset_good(void)
+{
+    nd_desired_set s;
+    char *t = netset_text(NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(parse(t, &s), 0);
+    free(t);
+    ST_ASSERT_INT_EQ(s.net.n, 1);
+    const nd_network *n = nd_netset_find(&s.net, NET1);
+    ST_ASSERT_INT_EQ_FATAL(n != NULL, 1);
+    ST_ASSERT_INT_EQ(n->vni, 4242);
+    ST_ASSERT_INT_EQ(n->mtu, 1450);
+    ST_ASSERT_INT_EQ(n->nsubnets, 1);
+    const nd_subnet *sb = &n->subnets[0];
+    ST_ASSERT_INT_EQ(sb->v4, 1);
+    ST_ASSERT_INT_EQ(sb->prefix, 24);
+    ST_ASSERT_INT_EQ(ntohl(sb->net.s_addr), 0x0a000000);
+    ST_ASSERT_INT_EQ(ntohl(sb->gateway.s_addr), 0x0a000001);
+    ST_ASSERT_INT_EQ(sb->dhcp, 1);
+    ST_ASSERT_INT_EQ(sb->ndns, 1);
+    ST_ASSERT_INT_EQ(sb->nroutes, 1);
+    ST_ASSERT_INT_EQ(sb->routes[0].prefix, 16);
+    ST_ASSERT_INT_EQ(sb->npools, 1);
+    ST_ASSERT_INT_EQ(ntohl(sb->pool_hi[0].s_addr), 0x0a0000fe);
+    ST_ASSERT_INT_EQ(n->nremotes, 1);
+    ST_ASSERT_STR_EQ(n->remotes[0].mac, "fa:16:3e:00:00:02");
+    ST_ASSERT_INT_EQ(ntohl(n->remotes[0].tunnel.s_addr), 0xc0000202);
+    ST_ASSERT_INT_EQ(n->remotes[0].nfixed_ips, 1);
+    ST_ASSERT_INT_EQ(s.net.nsgs, 1);
+    const nd_secgroup *g = &s.net.sgs[0];
+    ST_ASSERT_INT_EQ(g->nports, 1);
+    ST_ASSERT_INT_EQ(g->nmembers, 1); /* the IPv6 member is not served here */
+    ST_ASSERT_INT_EQ(g->nrules, 1);
+    ST_ASSERT_INT_EQ(g->rules[0].protocol, 6);
+    ST_ASSERT_INT_EQ(g->rules[0].port_min, 22);
+    ST_ASSERT_INT_EQ(g->rules[0].remote_prefix, 8);
+    ST_ASSERT_INT_EQ(ntohl(g->rules[0].remote_net.s_addr), 0x0a000000); /* host bits cleared */
+    ST_ASSERT_STR_EQ(g->rules[0].remote_group, "");
+    nd_desired_free(&s);
+    /* no networks at all (an older gateway): an empty set */
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"networks\":null}", &s), 0);
+    ST_ASSERT_INT_EQ(s.net.n, 0);
+    nd_desired_free(&s);
+    /* an IPv6 subnet, a null tunnel_ip and a numeric protocol are accepted */
+    const char *ok[][3] = {{"subnet", "cidr", "\"fd00::/64\""}, {"remote", "tunnel_ip", "null"},
+                           {"rule", "protocol", "\"47\""},      {"rule", "protocol", "null"},
+                           {"subnet", "enable_dhcp", "false"},  {"group", "rules", "[]"}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        t = netset_text(ok[i][0], ok[i][1], ok[i][2]);
+        ST_ASSERT_INT_EQ(parse(t, &s), 0);
+        free(t);
+        nd_desired_free(&s);
+    }
+}
+
+static void test_netset_bad(void)
+{
+    const char *bad[][3] = {
+        {"net", "id", "\"x\""},
+        {"net", "id", NULL},
+        {"net", "vni", "0"},
+        {"net", "vni", "16777216"},
+        {"net", "vni", "\"7\""},
+        {"net", "mtu", "67"},
+        {"net", "mtu", NULL},
+        {"net", "subnets", "{}"},
+        {"net", "subnets", "[1]"},
+        {"net", "remote_ports", "7"},
+        {"subnet", "id", "null"},
+        {"subnet", "cidr", "\"10.0.0.0\""},
+        {"subnet", "cidr", "\"10.0.0.0/33\""},
+        {"subnet", "cidr", "\"10.0.0.0/24 \""},
+        {"subnet", "cidr", "\"10.0.0.0/-1\""},
+        {"subnet", "cidr", "\"10.0.0.0/31\""},
+        {"subnet", "cidr", "7"},
+        {"subnet", "gateway_ip", "\"10.0.0.300\""},
+        {"subnet", "enable_dhcp", "\"yes\""},
+        {"subnet", "dns_nameservers", "[\"a\"]"},
+        {"subnet", "dns_nameservers", "[\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\"]"},
+        {"subnet", "host_routes", "[{\"destination\":\"0.0.0.0/0\"}]"},
+        {"subnet", "host_routes", "[{\"destination\":\"fd00::/8\",\"nexthop\":\"10.0.0.1\"}]"},
+        {"subnet", "allocation_pools", "[{\"start\":\"10.0.0.9\",\"end\":\"10.0.0.2\"}]"},
+        {"subnet", "allocation_pools", "[{\"start\":\"10.0.0.9\"}]"},
+        {"remote", "mac", "\"01:00:5e:00:00:01\""},
+        {"remote", "mac", NULL},
+        {"remote", "host_id", "\"../x\""},
+        {"remote", "tunnel_ip", "\"fd00::1\""},
+        {"remote", "fixed_ips", "[{\"subnet_id\":\"x\",\"ip_address\":\"10.0.0.5\"}]"},
+        {"group", "id", "1"},
+        {"group", "port_ids", "[\"x\"]"},
+        {"group", "member_ips", "[\"10.0.0.256\"]"},
+        {"group", "member_ips", "{}"},
+        {"group", "rules", "[null]"},
+        {"rule", "direction", "\"in\""},
+        {"rule", "ethertype", "\"ipv4\""},
+        {"rule", "protocol", "\"256\""},
+        {"rule", "protocol", "\"tcpx\""},
+        {"rule", "protocol", "-1"},
+        {"rule", "port_range_min", "70000"},
+        {"rule", "port_range_min", "null"},
+        {"rule", "port_range_max", "21"},
+        {"rule", "remote_ip_prefix", "\"fd00::/8\""},
+        {"rule", "remote_ip_prefix", "\"10.0.0.0/40\""},
+        {"rule", "remote_group_id", "\"nope\""},
+    };
+    nd_desired_set s;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = netset_text(bad[i][0], bad[i][1], bad[i][2]);
+        int rc = parse(t, &s);
+        if (rc != -1)
+            fprintf(stderr, "  accepted: %s.%s = %s\n", bad[i][0], bad[i][1], bad[i][2]);
+        ST_ASSERT_INT_EQ(rc, -1);
+        ST_ASSERT_INT_EQ(s.n, 0);
+        ST_ASSERT_INT_EQ(s.net.n, 0);
+        free(t);
+    }
+    /* the same network (or VNI) or group twice */
+    const char *twice[] = {
+        "{\"instances\":[],\"networks\":[{\"id\":\"" NET1 "\",\"vni\":5,\"mtu\":1450},"
+        "{\"id\":\"" NET1 "\",\"vni\":6,\"mtu\":1450}]}",
+        "{\"instances\":[],\"networks\":[{\"id\":\"" NET1 "\",\"vni\":5,\"mtu\":1450},"
+        "{\"id\":\"" SUB1 "\",\"vni\":5,\"mtu\":1450}]}",
+        "{\"instances\":[],\"security_groups\":[{\"id\":\"" SG1 "\"},{\"id\":\"" SG1 "\"}]}",
+        "{\"instances\":[],\"networks\":{}}",
+        "{\"instances\":[],\"security_groups\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++)
+        ST_ASSERT_INT_EQ(parse(twice[i], &s), -1);
 }
 
 static void test_cmdline(void)
@@ -619,6 +793,8 @@ static CU_TestInfo tests[] = {
     {"a malformed desired set is refused whole", test_desired_bad},
     {"ports in the desired set: parsed, defaults, lower-case MACs, taps named", test_desired_ports},
     {"a malformed port refuses the whole set", test_desired_ports_bad},
+    {"networks and security groups in the desired set parse", test_netset_good},
+    {"a malformed network or security group refuses the whole set", test_netset_bad},
     {"a VMM's end: a guest power-off is stopped, a VMM failure an error", test_vmm_exit_classes},
     {"user_data's cmdline: line reaches the kernel command line", test_cmdline},
     {"samples have billing's shape and growing sequence numbers", test_sample_shape},

@@ -1,0 +1,332 @@
+#!/bin/sh
+# l1-init.sh - /init of the nested test host (L1): loads kvm_amd, then runs one scenario (scn= on
+# the kernel command line) under QEMU -enable-kvm (the reference) and then under stratus-vmm, each
+# from fresh disks, and judges each run.
+#
+# Per VMM it prints "L1-RUN <vmm> ..." when it starts one, then "L1-RESULT <vmm> PASS|FAIL <why>";
+# after a FAIL, the L2 console lines that show why ("L2| ..."). The L2 console of each run is kept
+# in /tmp/<vmm>.<n>.log (L1's tmpfs) and never copied to L1's console whole: under emulation every
+# console byte is slow. A scenario passes when L2 reached userspace, printed L2-OK for every check
+# and no L2-FAIL, the VMM exited as the scenario expects, and L1's own checks of the disks, the
+# data and the counters agree. Ends with "L1-DONE" and powers L1 off.
+export PATH=/usr/bin:/bin # busybox prefers its own applets: the real mke2fs and ip are called by path
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mkdir -p /etc /run && ln -sf /proc/mounts /etc/mtab
+up() { cut -d' ' -f1 /proc/uptime; }
+echo " $(cat /proc/cmdline) " > /tmp/cmdline
+arg() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" /tmp/cmdline; }
+SCN=$(arg scn)
+ONLY=$(arg only)
+NONCE=$(arg nonce)
+SECCOMP=$(arg seccomp)
+VMTIME=150
+for m in irqbypass kvm kvm-amd tun; do insmod /mod/$m.ko 2>/dev/null || echo "L1-INFO insmod $m failed"; done
+if [ ! -c /dev/kvm ]; then echo "L1-KVM-MISSING"; poweroff -f; fi
+echo "L1-KVM-OK uptime=$(up) $(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null | sed 's/^/nested=/')"
+ip link set lo up
+echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null
+echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null
+
+# ---- the VM a scenario asks for, started under either VMM ---------------------------------------
+vm_new() { VCPUS=1; MEM=256; DISKS=; NIC=; RNG=0; ONRESET=shutdown; CTRL=; APPEND=; }
+vm_disk() { DISKS="$DISKS $1:$2:$3:$4"; } # ID PATH raw|qcow2 0|1(read-only)
+
+vm_start() { # VMM LOG: starts the VM in the background (VMPID); its stdin is /tmp/vmin (fd 7 here)
+  local v=$1 log=$2 d id p f ro cmd first
+  cmd="console=ttyS0 quiet reboot=k panic=-1 printk.devkmsg=on ipv6.disable=1 scn=$SCN nonce=$NONCE $APPEND"
+  rm -f /tmp/vmin; mkfifo /tmp/vmin; exec 7<> /tmp/vmin
+  if [ "$v" = qemu ]; then
+    set -- -enable-kvm -cpu host -M pc -m $MEM -smp $VCPUS -bios /usr/share/qemu/qboot.rom -nodefaults \
+      -display none -serial stdio -kernel /l2/bzImage -initrd /l2/initrd.gz -append "$cmd"
+    [ "$ONRESET" = shutdown ] && set -- "$@" -no-reboot
+    for d in $DISKS; do
+      IFS=: read -r id p f ro <<EOF
+$d
+EOF
+      set -- "$@" -drive "file=$p,format=$f,if=none,id=$id,discard=unmap,readonly=$([ "$ro" = 1 ] && echo on || echo off)" \
+        -device "virtio-blk-pci,drive=$id,serial=$id"
+    done
+    [ -n "$NIC" ] && set -- "$@" -netdev "tap,id=n0,ifname=$NIC,script=no,downscript=no" \
+      -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile="
+    [ "$RNG" = 1 ] && set -- "$@" -device virtio-rng-pci
+    timeout -s KILL $VMTIME qemu-system-x86_64 "$@" < /tmp/vmin > "$log" 2>&1 7>&- &
+  else
+    {
+      printf '{"vcpus": %s, "memory_mib": %s, "kernel": "/l2/bzImage", "initrd": "/l2/initrd.gz",\n' $VCPUS $MEM
+      printf ' "cmdline": "%s", "on_reset": "%s"' "$cmd" "$ONRESET"
+      [ -n "$CTRL" ] && printf ', "control_socket": "%s"' "$CTRL"
+      [ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP"
+      [ "$RNG" = 1 ] && printf ', "rng": true'
+      [ -n "$NIC" ] && printf ',\n "nics": [{"id": "net0", "tap": "%s", "mac": "52:54:00:12:34:56"}]' "$NIC"
+      if [ -n "$DISKS" ]; then
+        printf ',\n "disks": ['; first=1
+        for d in $DISKS; do
+          IFS=: read -r id p f ro <<EOF
+$d
+EOF
+          [ $first = 1 ] || printf ', '; first=0
+          printf '{"id": "%s", "path": "%s", "format": "%s", "read_only": %s}' $id $p $f \
+            "$([ "$ro" = 1 ] && echo true || echo false)"
+        done
+        printf ']'
+      fi
+      printf '}\n'
+    } > /tmp/vm.json
+    timeout -s KILL $VMTIME stratus-vmm --config /tmp/vm.json --log-level warn < /tmp/vmin > "$log" 2>&1 7>&- &
+  fi
+  VMPID=$!
+  VMLOG=$log
+  T0=$(up)
+}
+vm_wait() { # until the VMM exits; 30 s after L2 said L2-DONE it is killed (VMRC 137)
+  local n=0
+  while vm_alive; do
+    if grep -q L2-DONE "$VMLOG"; then n=$((n + 1)); [ $n -le 150 ] || kill -9 $VMPID; fi
+    usleep 200000
+  done
+  wait $VMPID; VMRC=$?; exec 7>&-; T1=$(up)
+}
+vm_alive() { kill -0 $VMPID 2>/dev/null; }
+wait_for() { # PATTERN LOG SECONDS [COUNT]: until PATTERN shows COUNT times (default 1) or the VM exits
+  local n=0
+  while [ $n -lt $(($3 * 5)) ]; do
+    [ "$(grep -c "$1" "$2")" -ge "${4:-1}" ] && return 0
+    vm_alive || { [ "$(grep -c "$1" "$2")" -ge "${4:-1}" ]; return; }
+    usleep 200000; n=$((n + 1))
+  done
+  return 1
+}
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+l2sum() { grep -m1 "L2-SUM $1 " "$2" | sed 's/.*L2-SUM [^ ]* \([0-9a-f]*\).*/\1/'; }
+num() { sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p" "$2" | head -1; }
+
+# ---- judging ------------------------------------------------------------------------------------
+WHY=
+bad() { WHY="$WHY; $*"; }
+judge_l2() { # LOG [DONE-COUNT]: L2 reached userspace, every check passed, it finished
+  local log=$1
+  grep -q 'L2-USERSPACE' "$log" ||
+    { bad "L2 never reached userspace ($(grep -c . "$log") console lines; the VMM's exit status $VMRC)"; return; }
+  grep 'L2-FAIL' "$log" | sed 's/.*L2-FAIL /L2 check failed: /' | while read -r l; do echo "$l"; done > /tmp/fails
+  [ -s /tmp/fails ] && bad "$(tr '\n' ';' < /tmp/fails | sed 's/;$//')"
+  [ "$(grep -c 'L2-DONE' "$log")" -ge "${2:-1}" ] || bad "L2 did not finish its checks"
+}
+judge_exit() { # EXPECTED-RC WHAT
+  [ "$VMRC" = 137 ] && { bad "the VMM did not exit by itself ($2): killed"; return; }
+  [ "$VMRC" = "$1" ] || bad "the VMM exited $VMRC, expected $1 ($2)"
+}
+verdict() { # VMM LOG...
+  local v=$1; shift
+  if [ -z "$WHY" ]; then echo "L1-RESULT $v PASS ($(awk -v a=$T0 -v b=$T1 'BEGIN{printf "%.1f", b - a}') s)"
+  else
+    echo "L1-RESULT $v FAIL ${WHY#; }"
+    dmesg | grep -E 'type=1326' | tail -3 | sed 's/^/L1-DMESG (a seccomp kill) /'
+    for l in "$@"; do
+      echo "L2| ---- $l: L2's failed checks, the VMM's log, L2's dmesg (L2-DMESG), the last lines"
+      grep -E 'L2-FAIL' "$l" | sed 's/^/L2| /'
+      grep -vE '^\[|^L2-TTYS0' "$l" | tail -6 | sed 's/^/L2| /'
+      grep -E 'L2-DMESG|L2-INFO' "$l" | tail -15 | sed 's/^/L2| /'
+      tail -4 "$l" | sed 's/^/L2| /'
+    done
+  fi
+}
+
+# ---- scenarios: prep_<scn> makes fresh inputs, run_<scn> VMM runs and judges -------------------
+mkfiles() { # DIR: files with a manifest of their sums
+  mkdir -p "$1"
+  dd if=/dev/urandom of="$1/a.bin" bs=64k count=16 2>/dev/null
+  echo "stratus $NONCE" > "$1/b.txt"
+  (cd "$1" && sha256sum a.bin b.txt > manifest)
+}
+
+prep_blk() {
+  rm -rf /tmp/d /tmp/src; mkdir -p /tmp/d
+  mkfiles /tmp/src
+  dd if=/dev/zero of=/tmp/d/raw.img bs=1M count=64 2>/dev/null # allocated, so fstrim shows
+  /usr/bin/mke2fs -q -F -t ext4 -E nodiscard -d /tmp/src /tmp/d/raw.img
+  /usr/bin/mke2fs -q -F -t ext4 -E nodiscard -d /tmp/src /tmp/d/base.raw 64M
+  cp /tmp/d/base.raw /tmp/d/ro.img
+  (cd /tmp/d && stratus-linux-overlay ovl.qcow2 base.raw raw) || bad "stratus-linux-overlay failed"
+  BASESUM=$(sum /tmp/d/base.raw); ROSUM=$(sum /tmp/d/ro.img)
+  vm_new
+  vm_disk raw /tmp/d/raw.img raw 0; vm_disk ovl /tmp/d/ovl.qcow2 qcow2 0; vm_disk ro /tmp/d/ro.img raw 1
+}
+run_blk() {
+  local log=/tmp/$1.log kib got
+  vm_start "$1" $log; vm_wait
+  judge_l2 $log; judge_exit 0 "after L2 powered off"
+  e2fsck -fn /tmp/d/raw.img > /tmp/fsck 2>&1 || bad "e2fsck -fn raw.img: $(tail -2 /tmp/fsck | tr '\n' ' ')"
+  got=$(debugfs -R 'cat /new.bin' /tmp/d/raw.img 2>/dev/null | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$(l2sum raw-new $log)" ] || bad "raw.img: /new.bin read on L1 has sha256 $got, L2 wrote $(l2sum raw-new $log)"
+  kib=$(du -k /tmp/d/raw.img | cut -f1)
+  [ "$kib" -le 32768 ] || bad "discard: raw.img still has $kib KiB allocated after fstrim (was 65536)"
+  qemu-img check /tmp/d/ovl.qcow2 > /tmp/chk 2>&1 || bad "qemu-img check ovl.qcow2: $(tr '\n' ' ' < /tmp/chk)"
+  qemu-img convert -O raw /tmp/d/ovl.qcow2 /tmp/d/ovl.raw 2>/tmp/conv || bad "qemu-img convert: $(cat /tmp/conv)"
+  e2fsck -fn /tmp/d/ovl.raw > /tmp/fsck 2>&1 || bad "e2fsck -fn of the overlay: $(tail -2 /tmp/fsck | tr '\n' ' ')"
+  got=$(debugfs -R 'cat /new.bin' /tmp/d/ovl.raw 2>/dev/null | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$(l2sum ovl-new $log)" ] || bad "overlay: /new.bin read on L1 has sha256 $got, L2 wrote $(l2sum ovl-new $log)"
+  [ "$(sum /tmp/d/base.raw)" = "$BASESUM" ] || bad "the overlay's backing file changed"
+  [ "$(sum /tmp/d/ro.img)" = "$ROSUM" ] || bad "the read-only disk's file changed"
+  rm -f /tmp/d/ovl.raw
+  verdict "$1" $log
+}
+
+prep_net() {
+  /usr/bin/ip link del tap0 2>/dev/null
+  /usr/bin/ip tuntap add dev tap0 mode tap && /usr/bin/ip addr add 10.0.2.1/24 dev tap0 && /usr/bin/ip link set tap0 up ||
+    bad "L1 could not make tap0"
+  printf 'start 10.0.2.15\nend 10.0.2.20\ninterface tap0\nlease_file /tmp/leases\nopt subnet 255.255.255.0\nopt router 10.0.2.1\n' > /tmp/udhcpd.conf
+  touch /tmp/leases
+  udhcpd /tmp/udhcpd.conf
+  dd if=/dev/urandom of=/tmp/tx.bin bs=64k count=$((${1:-4} * 16)) 2>/dev/null
+  vm_new; NIC=tap0; APPEND="netsum=$(sum /tmp/tx.bin)"
+}
+net_listen() { # the two nc ends in L1: 5001 receives (stdin held open), 5002 serves tx.bin
+  rm -f /tmp/rx.bin /tmp/hold; mkfifo /tmp/hold; exec 6<> /tmp/hold
+  nc -l -p 5001 < /tmp/hold > /tmp/rx.bin 6>&- &
+  RXPID=$!
+  nc -l -p 5002 < /tmp/tx.bin 6>&- &
+  TXPID=$!
+}
+net_done() { # LOG: what L2 sent arrived whole
+  local got
+  exec 6>&-
+  kill $RXPID $TXPID 2>/dev/null; wait $RXPID $TXPID 2>/dev/null
+  got=$(sum /tmp/rx.bin)
+  [ "$got" = "$(l2sum net-up "$1")" ] || bad "L1 received $(wc -c < /tmp/rx.bin) bytes from L2 with sha256 $got, L2 sent $(l2sum net-up "$1")"
+}
+run_net() {
+  local log=/tmp/$1.log
+  net_listen
+  vm_start "$1" $log; vm_wait
+  net_done $log
+  judge_l2 $log; judge_exit 0 "after L2 powered off"
+  verdict "$1" $log
+}
+
+prep_serial() { vm_new; }
+run_serial() {
+  local log=/tmp/$1.log
+  vm_start "$1" $log
+  wait_for L2-SERIAL-LISTENING $log 120 && echo "L1-TO-L2-$NONCE" >&7
+  vm_wait
+  judge_l2 $log; judge_exit 0 "after L2 powered off"
+  grep -q "^L2-TTYS0-WRITE-$NONCE" $log || bad "L2's write to /dev/ttyS0 never reached the VMM's console output"
+  verdict "$1" $log
+}
+
+prep_rng() { vm_new; RNG=1; }
+run_rng() {
+  local log=/tmp/$1.log
+  vm_start "$1" $log; vm_wait
+  judge_l2 $log; judge_exit 0 "after L2 powered off"
+  verdict "$1" $log
+}
+
+prep_smp() { vm_new; }
+run_smp() {
+  local n logs=
+  for n in 2 4; do
+    VCPUS=$n; APPEND="cpus=$n"
+    vm_start "$1" /tmp/$1.smp$n.log; vm_wait
+    judge_l2 /tmp/$1.smp$n.log; judge_exit 0 "$n vCPUs, after L2 powered off"
+    logs="$logs /tmp/$1.smp$n.log"
+  done
+  verdict "$1" $logs
+}
+
+prep_power() { vm_new; }
+run_power() {
+  local log=/tmp/$1.reboot.log plog=/tmp/$1.poweroff.log
+  # a reset: the same kernel boots again; Linux's view of the platform must be the same twice
+  ONRESET=restart; APPEND="end=reboot"
+  vm_start "$1" $log
+  if wait_for L2-DONE $log 120 2; then kill $VMPID; fi
+  vm_wait
+  judge_l2 $log 2
+  awk '/L2-USERSPACE/ {b++} /L2-FP / && b == 1 {sub(/.*L2-FP /, ""); print}' $log > /tmp/fp1
+  awk '/L2-USERSPACE/ {b++} /L2-FP / && b == 2 {sub(/.*L2-FP /, ""); print}' $log > /tmp/fp2
+  if [ "$(grep -c L2-USERSPACE $log)" -ge 2 ] && ! cmp -s /tmp/fp1 /tmp/fp2; then
+    bad "after a reset Linux sees another platform: $(diff /tmp/fp1 /tmp/fp2 | grep '^[-+][^-+]' | tr '\n' ';')"
+  fi
+  [ "$(grep -c L2-USERSPACE $log)" -ge 2 ] || bad "L2 did not come back after reboot ($(grep -c L2-USERSPACE $log) boot(s))"
+  # a power-off: the VMM exits 0 by itself
+  ONRESET=shutdown; APPEND="end=poweroff"
+  vm_start "$1" $plog; vm_wait
+  judge_l2 $plog; judge_exit 0 "after L2 powered off"
+  verdict "$1" $log $plog
+}
+
+prep_counters() { prep_net 1; rm -f /tmp/c.raw; dd if=/dev/zero of=/tmp/c.raw bs=1M count=64 2>/dev/null
+  vm_disk raw /tmp/c.raw raw 0; CTRL=/tmp/vm.sock; }
+near() { # WHAT VMM GUEST ABS PCT: |VMM - GUEST| <= ABS + PCT% of GUEST
+  local d=$(($2 - $3))
+  [ $d -lt 0 ] && d=$((-d))
+  [ $d -le $(($4 + $3 * $5 / 100)) ] || bad "counters: $1 is $2 in the VMM, $3 in the guest (bound: $4 + $5 %)"
+}
+run_counters() {
+  local log=/tmp/$1.log g c=/tmp/counters.json busy cpu_ms wall_ms
+  vm_start "$1" $log
+  if wait_for L2-COUNTERS-READY $log 120; then
+    if [ "$1" = stratus-vmm ]; then
+      curl -s --unix-socket $CTRL http://localhost/vm/counters > $c || bad "GET /vm/counters failed"
+      wall_ms=$(awk -v a=$T0 -v b=$(up) 'BEGIN{printf "%d", (b - a) * 1000}')
+    fi
+    kill $VMPID
+  fi
+  vm_wait
+  judge_l2 $log 0 # killed while L2 waits: no L2-DONE
+  grep -q L2-COUNTERS-READY $log || bad "L2 did not finish its workload"
+  [ "$VMRC" = 0 ] || [ "$VMRC" = 143 ] || bad "the VMM exited $VMRC after SIGTERM"
+  g=$(grep -m1 'L2-STATS' $log | sed 's/.*L2-STATS //')
+  if [ "$1" = stratus-vmm ] && [ -n "$g" ] && [ -s $c ]; then
+    for kv in $g; do eval "G_$kv"; done
+    echo "L1-INFO counters: guest $g; VMM $(tr -d '\n' < $c | cut -c1-600)"
+    # disks: the same virtio requests seen from both sides; a few in flight or merged differently
+    near "disk read_bytes" "$(num read_bytes $c)" "$G_rd_bytes" 65536 1
+    near "disk write_bytes" "$(num write_bytes $c)" "$G_wr_bytes" 65536 1
+    near "disk read_ops" "$(num read_ops $c)" "$G_rd_ops" 16 5
+    near "disk write_ops" "$(num write_ops $c)" "$G_wr_ops" 16 5
+    # NIC: frames without the virtio-net header on both sides; a stray ARP may cross late
+    near "nic rx_bytes" "$(num rx_bytes $c)" "$G_rx_bytes" 1024 2
+    near "nic tx_bytes" "$(num tx_bytes $c)" "$G_tx_bytes" 1024 2
+    near "nic rx_packets" "$(num rx_packets $c)" "$G_rx_packets" 4 2
+    near "nic tx_packets" "$(num tx_packets $c)" "$G_tx_packets" 4 2
+    # CPU: the VMM bills at least half of what the guest says it ran (3 s of busy loop among it),
+    # and no more than its vCPU could have run since it started
+    cpu_ms=$(( $(num cpu_time_ns_total $c) / 1000000 ))
+    [ $cpu_ms -ge $((G_busy_ms / 2)) ] || bad "counters: cpu_time_ns_total is $cpu_ms ms, the guest was busy $G_busy_ms ms"
+    [ $cpu_ms -le $((wall_ms * VCPUS + 500)) ] || bad "counters: cpu_time_ns_total is $cpu_ms ms in $wall_ms ms of wall time"
+  elif [ "$1" = stratus-vmm ]; then bad "no counters to compare (guest stats '$g', $(wc -c < $c 2>/dev/null) bytes from the API)"
+  fi
+  verdict "$1" $log
+}
+
+prep_bench() { prep_net 8; rm -f /tmp/b.raw; dd if=/dev/urandom of=/tmp/b.raw bs=1M count=64 2>/dev/null
+  vm_disk raw /tmp/b.raw raw 0; }
+run_bench() {
+  local log=/tmp/$1.log boot
+  net_listen
+  vm_start "$1" $log
+  wait_for L2-USERSPACE $log 120
+  boot=$(awk -v a=$T0 -v b=$(up) 'BEGIN{printf "%.1f", b - a}')
+  vm_wait
+  net_done $log
+  echo "L1-BENCH $1 boot_s=$boot $(grep -o 'L2-TIME .*' $log | awk '{printf "%s=%.1f ", $2, $3 / ($4 > 0 ? $4 : 0.01)}')"
+  judge_l2 $log
+  verdict "$1" $log
+}
+
+for v in qemu stratus-vmm; do
+  case "$ONLY:$v" in qemu:stratus-vmm | stratus:qemu) continue;; esac
+  WHY=
+  echo "L1-RUN $v scenario $SCN uptime=$(up)"
+  prep_$SCN
+  run_$SCN $v
+  /usr/bin/ip link del tap0 2>/dev/null; killall udhcpd 2>/dev/null
+done
+echo "L1-DONE uptime=$(up)"
+poweroff -f

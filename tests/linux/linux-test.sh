@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# linux-test.sh - one vmm_linux_* scenario: a real Linux (L2) under QEMU and then under
+# stratus-vmm, both inside one nested test host (L1) that QEMU's emulator boots here.
+#
+#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench for bench/vmm)
+#   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
+#        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
+#        STRATUS_LINUX_TIMEOUT (s, whole L1 run, default 420), STRATUS_LINUX_KEEP=1 (keep the work dir),
+#        STRATUS_LINUX_ONLY=qemu|stratus (run one VMM),
+#        STRATUS_LINUX_SECCOMP=true|false (stratus-vmm's "seccomp"; default: the VMM's own default)
+#
+# Invariants:
+# - L1 and L2 are built from Debian packages: the kernel that linux-image-cloud-amd64 depends on and
+#   busybox-static are fetched with `apt-get download` (never installed); the userspace tools L1 needs
+#   (QEMU and its firmware, qemu-img, e2fsprogs, iproute2's ip, curl) are the host's own Debian
+#   binaries copied in with the libraries ldd lists. Both are cached under the build tree in a
+#   directory named by a hash of every package version and of the scripts that shape them; the
+#   stratus-vmm under test (and the overlay tool) go into a second, per-run initramfs appended to it.
+# - L1 boots once per run; inside, the scenario runs under QEMU -enable-kvm (the reference) first,
+#   then under stratus-vmm, each from fresh disks. l1-init.sh judges each run and prints
+#   "L1-RESULT <vmm> PASS|FAIL <why>" followed, on failure, by the L2 console lines that show why.
+# - Exit: 0 both passed; 1 a failure (the message says which VMM, and whether the reference
+#   failed too, which means the environment, not stratus-vmm); 77 (skip) when L1 has no /dev/kvm.
+set -euo pipefail
+scn=${1:?usage: linux-test.sh SCENARIO}
+here=$(cd "$(dirname "$0")" && pwd)
+build=${STRATUS_BUILD_DIR:?STRATUS_BUILD_DIR is not set}
+vmm=${STRATUS_VMM:-$build/compute-node/vmm/stratus-vmm}
+ovl=${STRATUS_LINUX_OVERLAY:-$build/tests/linux/stratus-linux-overlay}
+cache=${STRATUS_LINUX_CACHE:-$build/tests/linux/cache}
+limit=${STRATUS_LINUX_TIMEOUT:-420}
+only=${STRATUS_LINUX_ONLY:-}
+for f in "$vmm" "$ovl"; do [ -x "$f" ] || { echo "linux-test: no executable $f" >&2; exit 1; }; done
+for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip curl cpio lz4 apt-get dpkg-deb; do
+  command -v $t >/dev/null || PATH=$PATH:/sbin:/usr/sbin
+  command -v $t >/dev/null || { echo "linux-test: $t is missing (deploy/packages.txt)" >&2; exit 1; }
+done
+t_start=$(date +%s.%N)
+t0us=${EPOCHREALTIME/./}
+
+# ---- 1. the cached part: kernel, L2 initramfs, L1 base initramfs -------------------------------
+mkdir -p "$cache"
+kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+[ -n "$kpkg" ] || { echo "linux-test: apt-cache knows no linux-image-cloud-amd64" >&2; exit 1; }
+candidate() { apt-cache policy "$1" | awk '/Candidate:/{print $2; exit}'; }
+installed() { dpkg-query -W -f '${Version}' "$1"; }
+versions="$kpkg=$(candidate "$kpkg") busybox-static=$(candidate busybox-static)"
+for p in qemu-system-x86 qemu-system-data qemu-utils e2fsprogs iproute2 curl; do
+  versions="$versions $p=$(installed $p)"
+done
+key=$( { echo "$versions"; cat "$here/linux-test.sh" "$here/l1-init.sh" "$here/l2-init.sh"; } |
+  sha256sum | cut -c1-16)
+base=$cache/$key
+
+copy_with_libs() { # ROOT BINARY: the binary to ROOT/usr/bin, its shared libraries at their paths
+  local root=$1 b=$2 l
+  mkdir -p "$root/usr/bin"
+  cp -L "$b" "$root/usr/bin/"
+  for l in $(ldd "$b" | awk '/=>/ {print $3} !/=>/ && $1 ~ /^\// {print $1}'); do
+    mkdir -p "$root$(dirname "$l")"
+    cp -L "$l" "$root$l"
+  done
+}
+newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0); }
+
+build_base() {
+  local w=$1 debs=$cache/debs
+  mkdir -p "$debs"
+  (cd "$debs" && for p in "$kpkg" busybox-static; do
+     ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download -q "$p" >/dev/null 2>&1 ||
+       { echo "linux-test: apt-get download $p failed" >&2; exit 1; }
+   done)
+  dpkg-deb -x "$(ls "$debs/${kpkg}"_*.deb | tail -1)" "$w/k"
+  dpkg-deb -x "$(ls "$debs"/busybox-static_*.deb | tail -1)" "$w/bb"
+  local kv m bb=$w/bb/bin/busybox
+  kv=$(ls "$w/k/lib/modules")
+  m=$w/k/lib/modules/$kv/kernel
+  cp "$w/k/boot/vmlinuz-$kv" "$w/bzImage"
+
+  # L2: busybox, the virtio modules in dependency order, /init
+  mkdir -p "$w/l2/bin" "$w/l2/dev" "$w/l2/mod" "$w/l2/proc" "$w/l2/sys" "$w/l2/tmp" "$w/l2/mnt"
+  cp "$bb" "$w/l2/bin/"
+  for a in $("$bb" --list); do [ -e "$w/l2/bin/$a" ] || ln -s busybox "$w/l2/bin/$a"; done
+  local order="" want
+  add_mod() { # resolve depends= from the module's .modinfo, dependencies first
+    local f d
+    case " $order " in *" $1 "*) return;; esac
+    f=$(find "$m" -name "$1.ko") || true
+    [ -n "$f" ] || { echo "linux-test: module $1 not in $kpkg" >&2; exit 1; }
+    for d in $(tr '\0' '\n' < "$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add_mod "$d"; done
+    order="$order $1"
+    cp "$f" "$w/l2/mod/"
+  }
+  for want in virtio_pci virtio_blk virtio_net virtio-rng; do add_mod $want; done
+  echo $order > "$w/l2/mod/order"
+  cp "$here/l2-init.sh" "$w/l2/init"
+  chmod +x "$w/l2/init"
+  newc "$w/l2" | gzip -1 > "$w/l2.cpio.gz"
+
+  # L1: busybox, kvm modules, QEMU + firmware, the tools the scenarios use, L2's kernel + initramfs
+  mkdir -p "$w/l1/bin" "$w/l1/dev" "$w/l1/proc" "$w/l1/sys" "$w/l1/tmp" "$w/l1/mod" "$w/l1/l2" \
+    "$w/l1/usr/share/qemu" "$w/l1/run"
+  cp "$bb" "$w/l1/bin/"
+  for a in $("$bb" --list); do [ -e "$w/l1/bin/$a" ] || ln -s busybox "$w/l1/bin/$a"; done
+  cp "$m/virt/lib/irqbypass.ko" "$m/arch/x86/kvm/kvm.ko" "$m/arch/x86/kvm/kvm-amd.ko" \
+    "$m/drivers/net/tun.ko" "$w/l1/mod/"
+  local t
+  for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip curl; do
+    copy_with_libs "$w/l1" "$(command -v $t)"
+  done
+  cp /usr/share/qemu/{qboot.rom,linuxboot_dma.bin,linuxboot.bin,kvmvapic.bin} "$w/l1/usr/share/qemu/"
+  cp "$w/bzImage" "$w/l1/l2/bzImage"
+  cp "$w/l2.cpio.gz" "$w/l1/l2/initrd.gz"
+  cp "$here/l1-init.sh" "$w/l1/init"
+  chmod +x "$w/l1/init"
+  echo "$versions" > "$w/l1/versions"
+  newc "$w/l1" | gzip -1 > "$w/l1-base.cpio.gz"
+  rm -rf "$w/k" "$w/bb" "$w/l1" "$w/l2"
+}
+
+exec 9>"$cache/lock"
+flock 9
+if [ ! -e "$base/ready" ]; then
+  echo "== building L1/L2 initramfs for: $versions"
+  rm -rf "$base.tmp"
+  mkdir -p "$base.tmp"
+  build_base "$base.tmp"
+  touch "$base.tmp/ready"
+  rm -rf "$base"
+  mv "$base.tmp" "$base"
+  # older keys go: one cache per build tree
+  for d in "$cache"/*/; do [ "${d%/}" = "$base" ] || [ "${d%/}" = "$cache/debs" ] || rm -rf "$d"; done
+fi
+flock -u 9
+exec 9>&-
+t_cache=$(date +%s.%N)
+
+# ---- 2. the per-run part: stratus-vmm and the overlay tool ---------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/stratus-linux-$scn.XXXXXX")
+[ "${STRATUS_LINUX_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+copy_with_libs "$work/run" "$vmm"
+[ "$(basename "$vmm")" = stratus-vmm ] || mv "$work/run/usr/bin/$(basename "$vmm")" "$work/run/usr/bin/stratus-vmm"
+copy_with_libs "$work/run" "$ovl"
+newc "$work/run" | gzip -1 > "$work/run.cpio.gz"
+cat "$base/l1-base.cpio.gz" "$work/run.cpio.gz" > "$work/l1.img"
+cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs
+
+# ---- 3. L1 under TCG, niced and bounded; console lines stamped with seconds since start ----------
+nonce=$$$(date +%N)
+set +e
+nice -n 10 timeout -s KILL "$limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
+  -nographic -no-reboot -nodefaults -serial stdio -kernel "$work/bzImage" -initrd "$work/l1.img" \
+  -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-}" </dev/null 2>&1 |
+  while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$work/console.log"
+qrc=${PIPESTATUS[0]}
+set -e
+t_end=$(date +%s.%N)
+[ -n "${STRATUS_LINUX_LOG:-}" ] && cp "$work/console.log" "$STRATUS_LINUX_LOG"
+
+# ---- 4. verdict ---------------------------------------------------------------------------------
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b - a}'; }
+echo "== vmm_linux_$scn: cache $(secs "$t_start" "$t_cache") s, L1 run $(secs "$t_cache" "$t_end") s (L1 exit $qrc)"
+grep -E 'L1-(INFO|KVM|RUN|RESULT|BENCH)' "$work/console.log" | sed 's/^/   /'
+if grep -q 'L1-KVM-MISSING' "$work/console.log"; then
+  echo "SKIP: L1 has no /dev/kvm (this host's QEMU cannot emulate SVM?)"; exit 77
+fi
+[ "$scn" = bench ] && exit 0
+rq=$(grep -m1 'L1-RESULT qemu ' "$work/console.log" | sed 's/.*L1-RESULT qemu //')
+rs=$(grep -m1 'L1-RESULT stratus-vmm ' "$work/console.log" | sed 's/.*L1-RESULT stratus-vmm //')
+show() { # the L2 console excerpt that L1 printed after a VMM's result
+  awk -v v="$1" '$0 ~ "L1-RESULT "v" " {on=1; next} on && /L1-(RESULT|RUN|DONE)/ {on=0} on' \
+    "$work/console.log" | sed 's/^/     /'
+}
+fail=0
+if [ "$only" != stratus ] && [ "${rq%% *}" != PASS ]; then
+  echo "FAIL: the reference, QEMU -enable-kvm inside L1, failed ($rq): an environment limit, not stratus-vmm"
+  show qemu
+  fail=1
+fi
+if [ "$only" != qemu ] && [ "${rs%% *}" != PASS ]; then
+  echo "FAIL: stratus-vmm failed scenario '$scn' (${rs:-no result: L1 did not finish within $limit s})"
+  echo "     (QEMU in the same L1: ${rq:-not run})"
+  show stratus-vmm
+  [ -n "$rs" ] || tail -25 "$work/console.log" | sed 's/^/     /'
+  fail=1
+fi
+[ $fail = 0 ] && echo "PASS: $scn under QEMU and stratus-vmm"
+exit $fail

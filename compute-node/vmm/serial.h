@@ -19,6 +19,8 @@
 
 #define VMM_SERIAL_RING (64 * 1024)
 #define VMM_SERIAL_RX 256
+/* The most POST /vm/serial takes in one request. */
+#define VMM_SERIAL_INPUT_MAX 4096
 
 struct event_base;
 

@@ -48,7 +48,7 @@ int main(int argc, char **argv)
         if (vmm_sandbox_vcpu() < 0)
             return 2;
         st_warn("vmm.test", "a vCPU logs under its filter");
-        return 0;
+        _exit(0); /* not exit(): LeakSanitizer's exit-time scan is not in any filter */
     }
     return st_test_main(argc, argv, suites);
 }

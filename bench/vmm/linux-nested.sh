@@ -4,8 +4,8 @@
 # L1, L1 runs the same L2 kernel and initramfs under QEMU -enable-kvm and then under stratus-vmm.
 #
 #   bench/vmm/linux-nested.sh [BUILD_DIR]     (a Release build: cmake -DCMAKE_BUILD_TYPE=Release)
-#   STRATUS_LINUX_SECCOMP=false bench/vmm/linux-nested.sh build-rel   (today: with the filter on, a
-#   Release stratus-vmm dies of SIGSYS in L1; compute-node/vmm/README.md, Missing)
+#   (a Release VMM runs with its seccomp filter on, as in production; STRATUS_LINUX_SECCOMP=false
+#   measures it off)
 #
 # Figures (MEASURED UNDER EMULATION: L1 is emulated by TCG, so only the ratio between the two
 # columns means anything, and only within one run):

@@ -215,6 +215,22 @@ static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
     return 0;
 }
 
+/* POST /vm/serial: the body's bytes, as typed at the console, for the guest to read
+ * from COM1. Only what the receive FIFO has room for is taken; "accepted" says how
+ * much, and the caller sends the rest again once the guest has read. */
+static int do_serial_input(vmm_vm *vm, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > VMM_SERIAL_INPUT_MAX)
+        return reply_error(req, 413, "too_large", "at most 4096 bytes of console input at once");
+    uint8_t buf[VMM_SERIAL_INPUT_MAX];
+    evbuffer_copyout(in, buf, len);
+    size_t put = vmm_serial_input(vm->serial, buf, len);
+    return reply_json(
+        req, 200, json_pack("{s:I, s:I}", "accepted", (json_int_t)put, "bytes", (json_int_t)len));
+}
+
 static int method_not_allowed(struct evhttp_request *req, const char *allow)
 {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
@@ -257,10 +273,12 @@ static int route(struct evhttp_request *req, void *arg)
         return reply_json(req, 200, vmm_counters_json(vm));
     }
     if (!strcmp(path, "/vm/serial")) {
-        if (m != EVHTTP_REQ_GET)
-            return method_not_allowed(req, "GET");
+        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST)
+            return method_not_allowed(req, "GET, POST");
         if (!running(vm))
             return reply_error(req, 409, "conflict", "the VM is not started");
+        if (m == EVHTTP_REQ_POST)
+            return do_serial_input(vm, req);
         return do_serial(vm, req, query);
     }
     if (!strcmp(path, "/healthz")) {

@@ -12,6 +12,9 @@
  * (taps and the control socket are open by then; KVM needs none), so no
  * thread of a running VM holds privileges.
  *
+ * Every filter is loaded after tzset(): the first timestamp of the process
+ * would otherwise open /etc/localtime on whichever thread logs first.
+ *
  * Sanitizer runtimes make syscalls of their own at any time, so sanitizer
  * builds default to "seccomp": false (config.c).
  */
@@ -28,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stratus/log.h"
@@ -95,6 +99,10 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, const
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
     sigaction(SIGSYS, &sa, NULL);
 #endif
+    /* glibc reads /etc/localtime on the first time conversion of the process (even
+     * gmtime_r, in the log's timestamps): read it now, while openat is allowed, or a
+     * vCPU's first log line dies of SIGSYS. */
+    tzset();
     scmp_filter_ctx ctx = seccomp_init(DENY);
     int rc = -1;
     if (!ctx)

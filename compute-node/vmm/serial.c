@@ -4,13 +4,19 @@
  * Registers (offset from 0x3f8; DLAB is LCR bit 7):
  *   0 THR/RBR, or DLL   1 IER, or DLM   2 IIR (read) / FCR (write)
  *   3 LCR   4 MCR   5 LSR   6 MSR   7 SCR
- * Nothing is ever received, so LSR.DR stays clear and RBR reads 0.
+ * Received bytes wait in a FIFO of VMM_SERIAL_RX bytes: LSR.DR is set while
+ * it holds any, RBR pops one, and IIR reports "received data" (0x04, which
+ * outranks THRE's 0x02) while IER.RDI is set and the FIFO is not empty.
+ * The IRQ 4 line is the OR of both interrupt sources. Bytes come from the
+ * VMM's stdin (event thread, only when there is no serial_log), from the
+ * control API (vmm_serial_input), and in loopback mode from THR itself.
  * Output is buffered until a newline (or 256 bytes) to keep one write(2)
  * per line rather than per byte; everything is flushed at exit.
  */
 #include "serial.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,6 +26,7 @@
 #define COM1_BASE 0x3f8
 #define COM1_IRQ 4
 
+#define LSR_DR 0x01
 #define IER_RDI 0x01
 #define IER_THRI 0x02
 #define LSR_THRE 0x20
@@ -35,8 +42,12 @@ struct vmm_serial {
     int irq_level;
     char line[256];
     size_t nline;
-    char *ring;     /* VMM_SERIAL_RING bytes */
-    uint64_t total; /* bytes ever written; ring holds the last min(total, RING) */
+    char *ring; /* VMM_SERIAL_RING bytes */
+    uint8_t rx[VMM_SERIAL_RX];
+    size_t rx_head, rx_len; /* FIFO: rx_len bytes from rx[rx_head] on, circular */
+    struct event *in_ev;    /* stdin, when the console is stdio */
+    int in_paused;          /* in_ev removed because the FIFO was full */
+    uint64_t total;         /* bytes ever written; ring holds the last min(total, RING) */
 };
 
 static void flush_line(vmm_serial *s)
@@ -55,11 +66,36 @@ static void flush_line(vmm_serial *s)
 
 static void update_irq(vmm_serial *s)
 {
-    int level = (s->ier & IER_THRI) && s->thri_pending;
+    int level = ((s->ier & IER_THRI) && s->thri_pending) || ((s->ier & IER_RDI) && s->rx_len);
     if (level != s->irq_level) {
         s->irq_level = level;
         vmm_irq_line(s->vm, COM1_IRQ, level);
     }
+}
+
+/* Appends up to n bytes to the FIFO; returns how many fitted. Lock held. */
+static size_t rx_push(vmm_serial *s, const uint8_t *b, size_t n)
+{
+    size_t put = 0;
+    while (put < n && s->rx_len < VMM_SERIAL_RX) {
+        s->rx[(s->rx_head + s->rx_len) % VMM_SERIAL_RX] = b[put++];
+        s->rx_len++;
+    }
+    return put;
+}
+
+static uint8_t rx_pop(vmm_serial *s)
+{
+    if (!s->rx_len)
+        return 0;
+    uint8_t b = s->rx[s->rx_head];
+    s->rx_head = (s->rx_head + 1) % VMM_SERIAL_RX;
+    s->rx_len--;
+    if (s->in_paused) { /* room again: resume reading stdin */
+        s->in_paused = 0;
+        event_add(s->in_ev, NULL);
+    }
+    return b;
 }
 
 static void tx(vmm_serial *s, uint8_t b)
@@ -74,10 +110,12 @@ static void tx(vmm_serial *s, uint8_t b)
 static uint8_t reg_read(vmm_serial *s, uint64_t off)
 {
     switch (off) {
-    case 0: return (s->lcr & 0x80) ? s->dll : 0;
+    case 0: return (s->lcr & 0x80) ? s->dll : rx_pop(s);
     case 1: return (s->lcr & 0x80) ? s->dlm : s->ier;
     case 2: {
         uint8_t fifo = (s->fcr & 1) ? 0xc0 : 0;
+        if ((s->ier & IER_RDI) && s->rx_len)
+            return fifo | 0x04;
         if ((s->ier & IER_THRI) && s->thri_pending) {
             s->thri_pending = 0; /* reading IIR acknowledges THRE */
             return fifo | 0x02;
@@ -86,7 +124,7 @@ static uint8_t reg_read(vmm_serial *s, uint64_t off)
     }
     case 3: return s->lcr;
     case 4: return s->mcr;
-    case 5: return LSR_THRE | LSR_TEMT;
+    case 5: return LSR_THRE | LSR_TEMT | (s->rx_len ? LSR_DR : 0);
     case 6:
         if (s->mcr & MCR_LOOP) {
             /* DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
@@ -107,6 +145,8 @@ static void reg_write(vmm_serial *s, uint64_t off, uint8_t v)
         } else {
             if (!(s->mcr & MCR_LOOP))
                 tx(s, v);
+            else
+                rx_push(s, &v, 1);
             s->thri_pending = 1; /* sent at once: the holding register is empty again */
         }
         break;
@@ -119,7 +159,12 @@ static void reg_write(vmm_serial *s, uint64_t off, uint8_t v)
             s->ier = v & 0x0f;
         }
         break;
-    case 2: s->fcr = v; break;
+    case 2:
+        s->fcr = v;
+        if (v & 0x02) { /* clear the receive FIFO */
+            s->rx_head = s->rx_len = 0;
+        }
+        break;
     case 3: s->lcr = v; break;
     case 4: s->mcr = v & 0x1f; break;
     case 7: s->scr = v; break;
@@ -139,6 +184,57 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, i
     }
     update_irq(s);
     pthread_mutex_unlock(&s->lock);
+}
+
+size_t vmm_serial_input(vmm_serial *s, const void *buf, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t put = rx_push(s, buf, n);
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+    return put;
+}
+
+void vmm_serial_io(vmm_serial *s, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    serial_io(s, off, data, len, is_write);
+}
+
+/* Event thread: stdin is readable. Reads no more than the FIFO has room for and
+ * stops watching while it is full (rx_pop resumes); at EOF or an error, stops. */
+static void on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+    vmm_serial *s = arg;
+    uint8_t buf[VMM_SERIAL_RX];
+    pthread_mutex_lock(&s->lock);
+    size_t room = VMM_SERIAL_RX - s->rx_len;
+    if (!room) {
+        s->in_paused = 1;
+        event_del(s->in_ev);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!room)
+        return;
+    ssize_t n = read(fd, buf, room);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        event_del(s->in_ev);
+        return;
+    }
+    vmm_serial_input(s, buf, (size_t)n);
+}
+
+int vmm_serial_start_input(vmm_serial *s, struct event_base *base)
+{
+    s->in_ev = event_new(base, STDIN_FILENO, EV_READ | EV_PERSIST, on_stdin, s);
+    if (!s->in_ev)
+        return -ENOMEM;
+    if (event_add(s->in_ev, NULL) < 0) { /* e.g. a regular file or /dev/null: no input */
+        event_free(s->in_ev);
+        s->in_ev = NULL;
+    }
+    return 0;
 }
 
 int vmm_serial_init(vmm_vm *vm, const char *log_path)
@@ -181,6 +277,8 @@ void vmm_serial_free(vmm_serial *s)
     if (!s)
         return;
     vmm_serial_flush(s);
+    if (s->in_ev)
+        event_free(s->in_ev);
     close(s->fd);
     free(s->ring);
     free(s);

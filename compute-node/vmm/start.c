@@ -34,6 +34,10 @@ static int add_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errl
         snprintf(err, errlen, "platform devices: %s", strerror(-rc));
         return rc;
     }
+    if (!cfg->serial_log && (rc = vmm_serial_start_input(vm->serial, vm->base))) {
+        snprintf(err, errlen, "serial input: %s", strerror(-rc));
+        return rc;
+    }
     for (int i = 0; i < cfg->ndisks; i++)
         if ((rc = vmm_blk_create(vm, &cfg->disks[i]))) {
             snprintf(err, errlen, "disk %s (%s): %s", cfg->disks[i].id, cfg->disks[i].path,

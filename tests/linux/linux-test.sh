@@ -165,8 +165,8 @@ if grep -q 'L1-KVM-MISSING' "$work/console.log"; then
   echo "SKIP: L1 has no /dev/kvm (this host's QEMU cannot emulate SVM?)"; exit 77
 fi
 [ "$scn" = bench ] && exit 0
-rq=$(grep -m1 'L1-RESULT qemu ' "$work/console.log" | sed 's/.*L1-RESULT qemu //')
-rs=$(grep -m1 'L1-RESULT stratus-vmm ' "$work/console.log" | sed 's/.*L1-RESULT stratus-vmm //')
+rq=$(grep -m1 'L1-RESULT qemu ' "$work/console.log" | sed 's/.*L1-RESULT qemu //' || true)
+rs=$(grep -m1 'L1-RESULT stratus-vmm ' "$work/console.log" | sed 's/.*L1-RESULT stratus-vmm //' || true)
 show() { # the L2 console excerpt that L1 printed after a VMM's result
   awk -v v="$1" '$0 ~ "L1-RESULT "v" " {on=1; next} on && /L1-(RESULT|RUN|DONE)/ {on=0} on' \
     "$work/console.log" | sed 's/^/     /'

@@ -141,6 +141,24 @@ static void test_serial_tail(void)
     free(body);
 }
 
+/* The guest reads no input: the FIFO fills at VMM_SERIAL_RX bytes and then takes nothing. */
+static void test_serial_input(void)
+{
+    char in[301];
+    memset(in, 'x', 300);
+    in[300] = 0;
+    json_t *j = NULL;
+    ST_ASSERT_INT_EQ(vt_http_json(sock, "POST", "/vm/serial", in, &j), 200);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "accepted")), 256);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "bytes")), 300);
+    json_decref(j);
+    j = NULL;
+    ST_ASSERT_INT_EQ(vt_http_json(sock, "POST", "/vm/serial", "y", &j), 200);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "accepted")), 0);
+    json_decref(j);
+    ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/serial", "y", NULL), 405);
+}
+
 static void test_pause_stops_cpu_time(void)
 {
     ST_ASSERT_INT_EQ(vt_http(sock, "PUT", "/vm/actions", "{\"action\": \"pause\"}", NULL), 204);
@@ -379,6 +397,7 @@ static CU_TestInfo tests[] = {
     {"GET /vm/counters has the metering shape billing relies on", test_counters_shape},
     {"boot_id is the same in /vm and /vm/counters", test_boot_id_stable},
     {"GET /vm/serial?tail=N returns the last N lines", test_serial_tail},
+    {"POST /vm/serial queues console input up to the FIFO's room", test_serial_input},
     {"pause parks the vCPUs (CPU time frozen), resume runs them again", test_pause_stops_cpu_time},
     {"malformed requests get 4xx and change nothing", test_malformed_requests},
     {"power_button presses the ACPI power button and the guest runs on", test_power_button_action},

@@ -372,7 +372,7 @@ int nd_net_start(nd_agent *a)
     if (rc == 0 && !strcmp(def, c->net_state_dir) && chmod(c->state_dir, 0711) < 0)
         rc = -errno;
     if (rc < 0) {
-        snprintf(err, sizeof err, "%s: %s", c->net_state_dir, strerror(-rc));
+        snprintf(err, sizeof err, "%.400s: %s", c->net_state_dir, strerror(-rc));
         goto off;
     }
     struct nd_net *n = calloc(1, sizeof *n);

@@ -125,7 +125,7 @@ static void test_network_dataplane(void)
                      " WHERE p.instance_id = '%s'",
                      a);
     ST_ASSERT_INT_EQ_FATAL(port && mac && ip && vni, 1);
-    char tap[16], cmd[512];
+    char tap[16], cmd[2048];
     snprintf(tap, sizeof tap, "tap%.11s", port);
     snprintf(cmd, sizeof cmd, "ip -d link show stv%s", vni);
     ST_ASSERT_INT_EQ(wait_out(cmd, "nolearning", 1, 10000), 0);

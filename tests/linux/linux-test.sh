@@ -146,14 +146,29 @@ cat "$base/l1-base.cpio.gz" "$work/run.cpio.gz" > "$work/l1.img"
 cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs
 
 # ---- 3. L1 under TCG, niced and bounded; console lines stamped with seconds since start ----------
+# The reference, QEMU in L1, has once hung without a result under a loaded
+# ctest -j2 (seen in CI, passing alone in 22 s): an L1 run where it gave no
+# result at all is an environment failure, so it is run once more, said so.
+# Each of the two runs gets half the limit, so both fit ctest's timeout.
+tries=2
+if [ "$only" = stratus ] || [ "$scn" = bench ]; then tries=1; fi
+run_limit=$((limit / tries))
+for attempt in $(seq 1 $tries); do
 nonce=$$$(date +%N)
 set +e
-nice -n 10 timeout -s KILL "$limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
+nice -n 10 timeout -s KILL "$run_limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$work/bzImage" -initrd "$work/l1.img" \
   -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-}" </dev/null 2>&1 |
   while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$work/console.log"
 qrc=${PIPESTATUS[0]}
 set -e
+if [ "$attempt" -lt "$tries" ] && ! grep -q 'L1-RESULT qemu ' "$work/console.log"; then
+  echo "== vmm_linux_$scn: the QEMU reference gave no result (L1 exit $qrc); L1 once more"
+  tail -5 "$work/console.log" | sed 's/^/   /'
+  continue
+fi
+break
+done
 t_end=$(date +%s.%N)
 [ -n "${STRATUS_LINUX_LOG:-}" ] && cp "$work/console.log" "$STRATUS_LINUX_LOG"
 
@@ -178,7 +193,7 @@ if [ "$only" != stratus ] && [ "${rq%% *}" != PASS ]; then
   fail=1
 fi
 if [ "$only" != qemu ] && [ "${rs%% *}" != PASS ]; then
-  echo "FAIL: stratus-vmm failed scenario '$scn' (${rs:-no result: L1 did not finish within $limit s})"
+  echo "FAIL: stratus-vmm failed scenario '$scn' (${rs:-no result: L1 did not finish within $run_limit s})"
   echo "     (QEMU in the same L1: ${rq:-not run})"
   show stratus-vmm
   [ -n "$rs" ] || tail -25 "$work/console.log" | sed 's/^/     /'

@@ -474,17 +474,19 @@ static void test_security_group_change_takes_effect(void)
     ST_ASSERT_INT_EQ(ping(A1, "10.10.0.12", NULL), 0);
 }
 
-/* What the data plane consists of on a host, as the kernel's own tools print it. */
 /* What the data plane consists of on a host, as the kernel's own tools print
  * it. FDB: only the permanent entries (learned ones come and go with
  * traffic), sorted and unique, because a dump that spans several reads can
  * list an entry twice while the bridge learns; the kernel keeps one
- * (MAC, VTEP) per VXLAN device, and the library dedups its own dump too. */
+ * (MAC, VTEP) per VXLAN device, and the library dedups its own dump too.
+ * The bridge port timers `ip -d` prints (hold, message age, forward delay)
+ * count down on their own, so they are cut from the dump. */
 static void snapshot(const char *host, const char *file)
 {
     nt_sh("ip netns exec %s sh -c 'nft list ruleset; bridge fdb show | grep permanent | sort -u; "
           "ip neigh show nud permanent; ip link show; ip -d link show type vxlan; "
-          "ip -d link show type tun; ip -4 addr show' > %s 2>&1",
+          "ip -d link show type tun; ip -4 addr show' 2>&1 "
+          "| sed -E 's/[a-z_]+_timer +[0-9.]+//g' > %s",
           host, file);
 }
 

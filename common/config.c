@@ -152,9 +152,10 @@ int st_config_bool(const st_config *c, const char *key)
 
 static void usage(const char *prog, const st_config *c, const char *env_prefix)
 {
-    printf("usage: %s [--config FILE] [--set KEY=VALUE]... [--listen ADDR] [--port-file F]\n\n"
+    printf("usage: %s [--config FILE] [--set KEY=VALUE]... [--listen ADDR] [--port-file F]\n"
+           "       %s [--config FILE] [--set KEY=VALUE]... --check-config\n\n"
            "Configuration keys (environment: %sKEY with dots as underscores):\n",
-           prog, env_prefix);
+           prog, prog, env_prefix);
     for (int i = 0; i < c->n; i++)
         printf("  %-24s %s%s%s%s\n", c->keys[i].key, c->keys[i].help ? c->keys[i].help : "",
                c->keys[i].def && *c->keys[i].def ? " [default: " : "",
@@ -168,6 +169,7 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
     st_config *c = st_config_new(keys, env_prefix);
     char err[512];
     const char *file = NULL;
+    int check = 0;
     /* The file first, so environment and --set override it whatever the order. */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -188,6 +190,9 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(prog, c, env_prefix);
             exit(0);
+        } else if (strcmp(a, "--check-config") == 0) {
+            check = 1;
+            continue;
         } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
             i++;
             continue;
@@ -216,6 +221,11 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
             fprintf(stderr, "%s: %s\n", prog, err);
             exit(2);
         }
+    }
+    if (check) {
+        /* Every key was known and the file readable; nothing is started. */
+        printf("%s: configuration OK\n", prog);
+        exit(0);
     }
     return c;
 }

@@ -24,7 +24,7 @@ static const st_config_key keys[] = {
     {"billing.url", "http://127.0.0.1:8083", "billing's base URL"},
     {"state_dir", "/var/lib/stratus/node", "instances, cached images, the metering spool"},
     {"driver", "vmm", "vmm (stratus-vmm) or libvirt"},
-    {"vmm.path", "/usr/local/bin/stratus-vmm", "the stratus-vmm binary"},
+    {"vmm.path", ND_DEFAULT_VMM_PATH, "the stratus-vmm binary"},
     {"vmm.log_level", "info", "the VMMs' log level"},
     {"vmm.stop_timeout_ms", "10000", "a stop waits this long for the VMM, then kills it"},
     {"vm.cmdline", "console=ttyS0", "kernel command line every instance starts with"},

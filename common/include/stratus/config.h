@@ -11,6 +11,9 @@
  *   --config FILE       read FILE
  *   --set KEY=VALUE     override one key (repeatable)
  *   --help              print the keys with their defaults and exit
+ *   --check-config      read the file, environment and --set; report an
+ *                       unreadable file or an unknown key (exit 2) or
+ *                       "configuration OK" (exit 0); start nothing
  * Any other argument is left for the caller (see *rest).
  */
 #ifndef STRATUS_CONFIG_H

@@ -5,12 +5,49 @@
 #include <stdio.h>
 #include <unistd.h>
 
-void st_service_log_init(const char *service, const st_config *c)
+static const st_config *svc_cfg;
+
+static int apply_level(const st_config *c)
 {
     int lvl = st_log_level_parse(st_config_str(c, "log.level"));
-    st_log_init(service, lvl < 0 ? ST_LOG_INFO : (st_log_level)lvl);
-    if (lvl < 0)
+    if (lvl >= 0)
+        st_log_set_level((st_log_level)lvl);
+    return lvl;
+}
+
+void st_service_log_init(const char *service, const st_config *c)
+{
+    char err[512];
+    st_log_init(service, ST_LOG_INFO);
+    if (st_log_set_file(st_config_str(c, "log.file"), err, sizeof err) < 0) {
+        fprintf(stderr, "stratus-%s: log.file %s\n", service, err);
+        exit(2);
+    }
+    if (apply_level(c) < 0)
         st_warn("config", "unknown log.level '%s'; using info", st_config_str(c, "log.level"));
+    svc_cfg = c;
+}
+
+void st_service_reload(void)
+{
+    char err[512];
+    if (st_log_reopen(err, sizeof err) < 0)
+        st_error("log.reopen", "%s; lines keep going to the old file", err);
+    if (!svc_cfg)
+        return;
+    st_config *n = st_config_reread(svc_cfg, err, sizeof err);
+    if (!n) {
+        st_error("config.reload", "%s; the running configuration stays", err);
+        return;
+    }
+    if (apply_level(n) < 0)
+        st_warn("config.reload", "unknown log.level '%s'; level unchanged",
+                st_config_str(n, "log.level"));
+    if (st_log_set_file(st_config_str(n, "log.file"), err, sizeof err) < 0)
+        st_error("config.reload", "log.file %s; lines keep going where they went", err);
+    st_info("config.reload", "SIGHUP: log file reopened, log.level %s (other keys at restart)",
+            st_config_str(n, "log.level"));
+    st_config_free(n);
 }
 
 void st_service_http_opts(const st_config *c, st_http_opts *o)
@@ -26,6 +63,7 @@ void st_service_http_opts(const st_config *c, st_http_opts *o)
         .timeout_s = (int)st_config_int(c, "http.timeout"),
         .access_log = st_config_bool(c, "http.access_log"),
         .trusted_proxies = st_config_str(c, "http.trusted_proxies"),
+        .on_hup = st_service_reload,
     };
 }
 

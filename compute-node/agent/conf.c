@@ -60,7 +60,8 @@ static const st_config_key keys[] = {
     {"interval.network_ms", "10000",
      "the data plane is converged this often even when the"
      " desired set is unchanged (a wiped host heals)"},
-    {"log.level", "info", "debug, info, warn or error"},
+    {"log.level", "info", "debug, info, warn or error (SIGHUP applies a change)"},
+    {"log.file", "", "append log lines to this file, reopened on SIGHUP; empty: stderr"},
     {"http.listen", "", "address for /healthz and /metrics (host:port); empty: not served"},
     {"http.port_file", "", "write the bound port here (for http.listen host:0)"},
     {0},

@@ -53,9 +53,11 @@ static int setup(void)
         st_sh("cat %s.log >&2", stage);
         return 1;
     }
-    /* systemd's own units (sysinit.target, ...) for verify --root */
-    return st_sh("mkdir -p %s/usr/lib/systemd && cp -r /usr/lib/systemd/system %s/usr/lib/systemd/",
-                 stage, stage) != 0;
+    /* what the host gives the units: systemd's own (sysinit.target, ...)
+     * and the kill(1) ExecReload runs */
+    return st_sh("mkdir -p %s/usr/lib/systemd %s/usr/bin && cp -r /usr/lib/systemd/system "
+                 "%s/usr/lib/systemd/ && cp /bin/kill %s/usr/bin/ && ln -sfn usr/bin %s/bin",
+                 stage, stage, stage, stage, stage) != 0;
 }
 
 static int teardown(void)

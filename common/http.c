@@ -166,7 +166,7 @@ int st_http_route(st_http_server *s, const char *pattern, st_http_handler h, voi
     r->arg = arg;
     char labels[256];
     snprintf(labels, sizeof labels, "route=\"%s %s\"", r->method, r->pattern);
-    r->duration = st_histogram("http_request_duration_seconds",
+    r->duration = st_histogram("stratus_http_request_duration_seconds",
                                "Time from request parsed to reply queued.", labels,
                                st_latency_buckets, st_latency_buckets_n);
     s->nroutes++;
@@ -503,7 +503,7 @@ static void count_request(st_http_req *r, double secs)
     snprintf(labels, sizeof labels, "route=\"%s%s%s\",code=\"%d\"",
              r->route ? r->route->method : "", r->route ? " " : "",
              r->route ? r->route->pattern : "unmatched", r->status);
-    st_metric_add(st_counter("http_requests_total", "HTTP requests answered.", labels), 1);
+    st_metric_add(st_counter("stratus_http_requests_total", "HTTP requests answered.", labels), 1);
     if (r->route)
         st_metric_observe(r->route->duration, secs);
 }

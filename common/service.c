@@ -1,6 +1,7 @@
 /* service.c - the start-up every service shares (see service.h). */
 #include "stratus/service.h"
 #include "stratus/log.h"
+#include "stratus/metrics.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@ void st_service_log_init(const char *service, const st_config *c)
 {
     char err[512];
     st_log_init(service, ST_LOG_INFO);
+    st_metrics_process(service, STRATUS_VERSION);
     if (st_log_set_file(st_config_str(c, "log.file"), err, sizeof err) < 0) {
         fprintf(stderr, "stratus-%s: log.file %s\n", service, err);
         exit(2);
@@ -67,6 +69,20 @@ void st_service_http_opts(const st_config *c, st_http_opts *o)
     };
 }
 
+static double pool_in_use(void *pool)
+{
+    int size, used;
+    st_db_pool_usage(pool, &size, &used);
+    return used;
+}
+
+static double pool_size(void *pool)
+{
+    int size, used;
+    st_db_pool_usage(pool, &size, &used);
+    return size;
+}
+
 st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n)
 {
     const char *url = st_config_str(c, "db.url");
@@ -100,6 +116,11 @@ st_db_pool *st_service_db(const st_config *c, const char *service, const st_migr
         st_db_pool_free(pool);
         return NULL;
     }
+    /* the pool lives as long as the process */
+    st_gauge_fn("stratus_db_connections_in_use", "Database connections handed out now.", "",
+                pool_in_use, pool);
+    st_gauge_fn("stratus_db_pool_size", "Database connections the pool may open (db.pool_size).",
+                "", pool_size, pool);
     return pool;
 }
 

@@ -38,7 +38,8 @@
     {"db.connect_timeout", "30", "seconds to wait for the database at start-up"}
 
 /* Sets the log's service name, log.level and log.file (exits 2 when the
- * file cannot be opened), and remembers c for st_service_reload(). */
+ * file cannot be opened), registers stratus_build_info and the process_*
+ * metrics, and remembers c for st_service_reload(). */
 void st_service_log_init(const char *service, const st_config *c);
 /*
  * What SIGHUP does in every service (st_service_http_opts() hooks it into
@@ -51,7 +52,9 @@ void st_service_reload(void);
 void st_service_http_opts(const st_config *c, st_http_opts *o);
 /*
  * Opens the pool, waits for the database (up to db.connect_timeout seconds)
- * and applies the service's migrations. NULL (logged) on failure.
+ * and applies the service's migrations. NULL (logged) on failure. The pool
+ * is the process's: its use is exported as stratus_db_connections_in_use
+ * and stratus_db_pool_size.
  */
 st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n);
 /* A /healthz function that checks the pool can reach the database. */

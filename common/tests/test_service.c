@@ -1,7 +1,10 @@
 /*
- * common_reload: what SIGHUP and log.file do in every service
- * (common/service.c, common/log.c), judged on the real binaries (the
- * gateway, the image service, billing) on a real PostgreSQL:
+ * common_service: what every service does the same way (common/service.c,
+ * log.c, metrics.c), judged on the real binaries (the gateway, the image
+ * service, billing) on a real PostgreSQL:
+ *  - /metrics names every metric stratus_* or process_*, carries
+ *    stratus_build_info and the process_* set, the database pool's use,
+ *    and each service's counters at 0 from start-up;
  *  - log lines go to log.file; after logrotate's move and a SIGHUP the
  *    service is still serving and writes to a new file of that name;
  *  - a SIGHUP after the configuration changed applies log.level and
@@ -221,7 +224,63 @@ static void test_node_polls_are_debug_lines(void)
     ST_ASSERT_INT_EQ(count(g->log, "/internal/v1/node/instances"), 1);
 }
 
+static char *metrics_of(svc *s)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/metrics", s->url);
+    st_resp r;
+    st_http(&r, "GET", url, NULL, NULL, NULL);
+    char *body = r.status == 200 && r.body ? strdup(r.body) : strdup("");
+    st_resp_free(&r);
+    return body;
+}
+
+static void test_metrics_are_named_and_present(void)
+{
+    static const char *const common_names[] = {"stratus_build_info{service=\"",
+                                               "process_cpu_seconds_total ",
+                                               "process_resident_memory_bytes ",
+                                               "process_open_fds ",
+                                               "process_max_fds ",
+                                               "process_start_time_seconds ",
+                                               "stratus_db_connections_in_use ",
+                                               "stratus_db_pool_size 8\n"};
+    /* present at 0 before anything happened */
+    static const char *const at_zero[][4] = {
+        {"stratus_gateway_instances{state=\"active\"} 0\n",
+         "stratus_gateway_instances{state=\"error\"} 0\n"},
+        {"stratus_images_uploads_total{result=\"active\"} 0\n",
+         "stratus_images_blob_corrupt_total 0\n"},
+        {"stratus_billing_invoices_issued_total 0\n",
+         "stratus_billing_batches_total{result=\"applied\"} 0\n",
+         "stratus_billing_samples_total{outcome=\"accepted\"} 0\n",
+         "stratus_billing_ingest_lag_seconds 0\n"},
+    };
+    for (int i = 0; i < NSVC; i++) {
+        char *m = metrics_of(&svcs[i]);
+        for (size_t k = 0; k < sizeof common_names / sizeof *common_names; k++)
+            st_assert_fmt(strstr(m, common_names[k]) != NULL, 0, __FILE__, __LINE__,
+                          "%s /metrics has %s", svcs[i].name, common_names[k]);
+        for (int k = 0; k < 4 && at_zero[i][k]; k++)
+            st_assert_fmt(strstr(m, at_zero[i][k]) != NULL, 0, __FILE__, __LINE__,
+                          "%s /metrics has %s", svcs[i].name, at_zero[i][k]);
+        /* every sample line's name begins stratus_ or process_ */
+        int lines = 0;
+        for (char *save = NULL, *l = strtok_r(m, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+            if (l[0] == '#')
+                continue;
+            lines++;
+            st_assert_fmt(!strncmp(l, "stratus_", 8) || !strncmp(l, "process_", 8), 0, __FILE__,
+                          __LINE__, "%s exports %.60s", svcs[i].name, l);
+        }
+        CU_ASSERT(lines > 10);
+        free(m);
+    }
+}
+
 static CU_TestInfo tests[] = {
+    {"/metrics: stratus_* and process_* only, build info, pool use, counters at 0 from start",
+     test_metrics_are_named_and_present},
     {"log lines go to log.file", test_logs_go_to_the_file},
     {"after logrotate's move, SIGHUP opens the file again and the service serves on",
      test_sighup_reopens_after_rotation},

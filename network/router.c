@@ -571,23 +571,30 @@ int stn_converge_routers(stn_ctx *c, const stn_state *s, stn_stats *st, char *er
     int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (self < 0)
         return stn_fail(err, errlen, "own namespace: %s", strerror(errno));
-    int rc = 0;
-    for (size_t i = 0; i < s->n_routers && rc >= 0; i++) {
-        char path[STN_NETNS_PATH_MAX];
+    /* One router failing does not keep the others from converging; the
+     * first failure is the one reported. */
+    int first = 0;
+    for (size_t i = 0; i < s->n_routers; i++) {
+        char path[STN_NETNS_PATH_MAX], e[512];
+        int rc;
         stn_router_ns_path(c, s->routers[i].id, path, sizeof path);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-            rc = stn_fail(err, errlen, "router %s: enter %s: %s", s->routers[i].id, path,
+            rc = stn_fail(e, sizeof e, "router %s: enter %s: %s", s->routers[i].id, path,
                           strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            break;
+        } else {
+            rc = converge_inside(s, &s->routers[i], &st->router_changes, e, sizeof e);
+            if (setns(self, CLONE_NEWNET) < 0)
+                abort(); /* the rest of the pass would act on the wrong host */
         }
-        close(fd);
-        rc = converge_inside(s, &s->routers[i], &st->router_changes, err, errlen);
-        if (setns(self, CLONE_NEWNET) < 0)
-            abort(); /* the rest of the pass would act on the wrong host */
+        if (fd >= 0)
+            close(fd);
+        if (rc < 0 && !first) {
+            first = rc;
+            if (err && errlen)
+                snprintf(err, errlen, "%s", e);
+        }
     }
     close(self);
-    return rc < 0 ? rc : 0;
+    return first;
 }

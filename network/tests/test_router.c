@@ -7,10 +7,12 @@
  * Layout (every name carries the pid):
  *   h1, h2   "hosts", veth underlay 10.99.0.1 <-> 10.99.0.2
  *   g1       the guest: a port on h1 in network A (VNI 100, 10.10.0.0/24)
+ *   g2       another guest of the tenant: a port on h2 in network C (VNI 300,
+ *            10.30.0.0/24), the router's second subnet
  *   out      "outside": 203.0.113.10/24, wired to h2's uplink (a veth), the
  *            external network E (VNI 999, 203.0.113.0/24, flat)
  *   router   on h2, namespace str-<id> in h2's netns_dir: qr-100 holds
- *            10.10.0.1 (the subnet's gateway), qg-999 holds 203.0.113.2
+ *            10.10.0.1 (the subnet's gateway), qr-300 10.30.0.1, qg-999 203.0.113.2
  *            (the gateway port) and the floating IP 203.0.113.20 -> 10.10.0.11
  * h1 knows the router's interface as a remote port (l2population), h2 the
  * guest; a router's interface is a port like any other to the overlay.
@@ -28,13 +30,13 @@
 #include "st_test.h"
 #include <stratus/net.h>
 
-static const char *H1, *H2, *G1, *OUT, *UL1, *UL2, *UP;
+static const char *H1, *H2, *G1, *G2, *OUT, *UL1, *UL2, *UP;
 static char *dir1, *dir2, *nsdir1, *nsdir2, *www, *script, *rns;
 
 static stn_sg_rule rules[3];
 static stn_secgroup sg;
-static stn_network nets1[1], nets2[2];
-static stn_port ports1[1];
+static stn_network nets1[1], nets2[3];
+static stn_port ports1[1], ports2[1];
 static stn_remote_port rem1[1], rem2[1];
 static stn_fip fips[1];
 static stn_router rtr;
@@ -50,6 +52,8 @@ static struct in_addr ip(const char *s)
 static const uint8_t MAC_G1[6] = {0x52, 0x54, 0x00, 0xaa, 0x00, 0x01};
 static const uint8_t MAC_QR[6] = {0xfa, 0x16, 0x3e, 0x00, 0x01, 0x01};
 static const uint8_t MAC_QG[6] = {0xfa, 0x16, 0x3e, 0x00, 0x02, 0x02};
+static const uint8_t MAC_QR3[6] = {0xfa, 0x16, 0x3e, 0x00, 0x03, 0x03};
+static const uint8_t MAC_G2[6] = {0x52, 0x54, 0x00, 0xbb, 0x00, 0x02};
 
 static void net_a(stn_network *n, const char *ul, const char *vtep)
 {
@@ -64,6 +68,23 @@ static void net_a(stn_network *n, const char *ul, const char *vtep)
     n->prefix = 24;
     n->dhcp_ip = ip("10.10.0.2");
     n->gateway = ip("10.10.0.1");
+}
+
+static void veth_port(stn_port *p, const char *id, const char *net, const uint8_t mac[6],
+                      const char *addr, const char *ns)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->network_id, sizeof p->network_id, "%s", net);
+    p->kind = STN_PORT_VETH;
+    snprintf(p->ifname, sizeof p->ifname, "%s", nt_name(id[6] == '1' ? "pg" : "pq"));
+    memcpy(p->mac, mac, 6);
+    p->ips[0] = ip(addr);
+    p->n_ips = 1;
+    snprintf(p->sgs[0], sizeof p->sgs[0], "sg-a");
+    p->n_sgs = 1;
+    snprintf(p->peer_ifname, sizeof p->peer_ifname, "eth0");
+    snprintf(p->peer_netns, sizeof p->peer_netns, "/run/netns/%s", ns);
 }
 
 static void build_state(void)
@@ -84,25 +105,20 @@ static void build_state(void)
 
     net_a(&nets1[0], UL1, "10.99.0.1");
     net_a(&nets2[0], UL2, "10.99.0.2");
-    memset(&nets2[1], 0, sizeof nets2[1]);
-    snprintf(nets2[1].id, sizeof nets2[1].id, "net-ext");
-    nets2[1].vni = 999;
-    nets2[1].mtu = 1500;
-    snprintf(nets2[1].uplink, sizeof nets2[1].uplink, "%s", UP);
+    net_a(&nets2[1], UL2, "10.99.0.2");
+    snprintf(nets2[1].id, sizeof nets2[1].id, "net-c");
+    nets2[1].vni = 300;
+    nets2[1].cidr = ip("10.30.0.0");
+    nets2[1].dhcp_ip = ip("10.30.0.2");
+    nets2[1].gateway = ip("10.30.0.1");
+    memset(&nets2[2], 0, sizeof nets2[2]);
+    snprintf(nets2[2].id, sizeof nets2[2].id, "net-ext");
+    nets2[2].vni = 999;
+    nets2[2].mtu = 1500;
+    snprintf(nets2[2].uplink, sizeof nets2[2].uplink, "%s", UP);
 
-    stn_port *p = &ports1[0];
-    memset(p, 0, sizeof *p);
-    snprintf(p->id, sizeof p->id, "port-g1");
-    snprintf(p->network_id, sizeof p->network_id, "net-a");
-    p->kind = STN_PORT_VETH;
-    snprintf(p->ifname, sizeof p->ifname, "%s", nt_name("pg"));
-    memcpy(p->mac, MAC_G1, 6);
-    p->ips[0] = ip("10.10.0.11");
-    p->n_ips = 1;
-    snprintf(p->sgs[0], sizeof p->sgs[0], "sg-a");
-    p->n_sgs = 1;
-    snprintf(p->peer_ifname, sizeof p->peer_ifname, "eth0");
-    snprintf(p->peer_netns, sizeof p->peer_netns, "/run/netns/%s", G1);
+    veth_port(&ports1[0], "port-g1", "net-a", MAC_G1, "10.10.0.11", G1);
+    veth_port(&ports2[0], "port-g2", "net-c", MAC_G2, "10.30.0.12", G2);
 
     /* h1 reaches the router's interface over VXLAN; h2 reaches the guest */
     memset(rem1, 0, sizeof rem1);
@@ -122,7 +138,11 @@ static void build_state(void)
     memcpy(rtr.ifs[0].mac, MAC_QR, 6);
     rtr.ifs[0].ip = ip("10.10.0.1");
     rtr.ifs[0].prefix = 24;
-    rtr.n_ifs = 1;
+    snprintf(rtr.ifs[1].network_id, sizeof rtr.ifs[1].network_id, "net-c");
+    memcpy(rtr.ifs[1].mac, MAC_QR3, 6);
+    rtr.ifs[1].ip = ip("10.30.0.1");
+    rtr.ifs[1].prefix = 24;
+    rtr.n_ifs = 2;
     snprintf(rtr.ext_network_id, sizeof rtr.ext_network_id, "net-ext");
     memcpy(rtr.gw_mac, MAC_QG, 6);
     rtr.gw_ip = ip("203.0.113.2");
@@ -143,7 +163,9 @@ static void build_state(void)
                       .sgs = &sg,
                       .n_sgs = 1};
     st2 = (stn_state){.networks = nets2,
-                      .n_networks = 2,
+                      .n_networks = 3,
+                      .ports = ports2,
+                      .n_ports = 1,
                       .remotes = rem2,
                       .n_remotes = 1,
                       .sgs = &sg,
@@ -222,12 +244,13 @@ static int suite_init(void)
     H1 = nt_name("srh1x");
     H2 = nt_name("srh2x");
     G1 = nt_name("srg1x");
+    G2 = nt_name("srg2x");
     OUT = nt_name("srout");
     UL1 = nt_name("ul1x");
     UL2 = nt_name("ul2x");
     UP = nt_name("upx");
-    const char *all[] = {H1, H2, G1, OUT};
-    for (int i = 0; i < 4; i++)
+    const char *all[] = {H1, H2, G1, G2, OUT};
+    for (int i = 0; i < 5; i++)
         if (nt_add(all[i]) < 0)
             return -1;
     if (nt_sh("ip link add %s netns %s type veth peer name %s netns %s && "
@@ -281,10 +304,11 @@ static int suite_init(void)
     build_state();
     snprintf(p, sizeof p, "%s/str-%s", nsdir2, rtr.id);
     rns = strdup(p);
-    /* both ends serve the CGI on :8080 */
+    /* every end serves the CGI on :8080 */
     if (nt_sh("ip netns exec %s busybox httpd -p 8080 -h %s && "
+              "ip netns exec %s busybox httpd -p 8080 -h %s && "
               "ip netns exec %s busybox httpd -p 8080 -h %s",
-              OUT, www, G1, www) != 0)
+              OUT, www, G1, www, G2, www) != 0)
         return -1;
     return 0;
 }
@@ -324,14 +348,21 @@ static void test_converge_builds_router(void)
     ST_ASSERT_INT_EQ_FATAL(j1.rc, 0);
     ST_ASSERT_INT_EQ_FATAL(j2.rc, 0);
     ST_ASSERT_INT_EQ(j2.stats.routers_added, 1);
-    /* h2: stb100 + stv100, stb999 (the uplink is not created), two legs */
-    ST_ASSERT_INT_EQ(j2.stats.links_added, 5);
+    /* h2: stb100 + stv100, stb300 + stv300, stb999 (the uplink is not
+     * created), g2's port, three legs */
+    ST_ASSERT_INT_EQ(j2.stats.links_added, 9);
+    /* g2 is configured by hand (DHCP is g1's test) */
+    ST_ASSERT_INT_EQ(nt_sh("ip -n %s addr add 10.30.0.12/24 dev eth0 && ip -n %s link set eth0 up "
+                           "&& ip -n %s route add default via 10.30.0.1",
+                           G2, G2, G2),
+                     0);
     char *up = nt_out("ip -n %s link show %s", H2, UP);
     CU_ASSERT_PTR_NOT_NULL(strstr(up, "master stb999 "));
     free(up);
     char *a = in_router("ip -o addr show");
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "qr-100    inet 10.10.0.1/24 "));
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "qg-999    inet 203.0.113.2/24 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(a, "qr-300    inet 10.30.0.1/24 "));
     CU_ASSERT_PTR_NULL(strstr(a, "203.0.113.20"));
     free(a);
     char *l = in_router("ip link show");
@@ -376,6 +407,23 @@ static void test_guest_reaches_outside_through_snat(void)
     free(who);
     /* and nothing from outside reaches the guest: it has no floating IP */
     CU_ASSERT_NOT_EQUAL(ping(OUT, "10.10.0.11"), 0);
+}
+
+static void test_subnets_route_to_each_other(void)
+{
+    /* g1 on h1 (across VXLAN to the router) and g2 on the router's host:
+     * routed between the router's two subnets, each seeing the other's own
+     * address (no NAT between them) */
+    char *who = seen_from(G1, "http://10.30.0.12:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, "10.10.0.11");
+    free(who);
+    who = seen_from(G2, "http://10.10.0.11:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, "10.30.0.12");
+    free(who);
+    /* and g2 leaves through the same router's SNAT */
+    who = seen_from(G2, "http://203.0.113.10:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, "203.0.113.2");
+    free(who);
 }
 
 static void test_floating_ip_reaches_guest(void)
@@ -535,10 +583,10 @@ static void test_bad_router_states_are_refused(void)
     snprintf(r.id, sizeof r.id, "../x");
     CU_ASSERT(stn_validate(&s, err, sizeof err) < 0);
     /* DHCP on an external network */
-    stn_network n2[2] = {nets2[0], nets2[1]};
-    n2[1].dhcp = 1;
-    n2[1].prefix = 24;
-    n2[1].dhcp_ip = ip("203.0.113.3");
+    stn_network n2[3] = {nets2[0], nets2[1], nets2[2]};
+    n2[2].dhcp = 1;
+    n2[2].prefix = 24;
+    n2[2].dhcp_ip = ip("203.0.113.3");
     s = st2;
     s.networks = n2;
     CU_ASSERT(stn_validate(&s, err, sizeof err) < 0);
@@ -547,7 +595,7 @@ static void test_bad_router_states_are_refused(void)
 static void test_removed_router_is_torn_down(void)
 {
     st2.n_routers = 0;
-    st2.n_networks = 1; /* the external network leaves h2 too */
+    st2.n_networks = 2; /* the external network leaves h2 too */
     job j = converge(2);
     ST_ASSERT_INT_EQ_FATAL(j.rc, 0);
     ST_ASSERT_INT_EQ(j.stats.routers_removed, 1);
@@ -570,6 +618,8 @@ static CU_TestInfo tests[] = {
     {"udhcpc in the guest gets the router as its gateway", test_guest_gets_lease_with_router},
     {"the guest reaches the outside through the router on another host, SNAT to its gateway",
      test_guest_reaches_outside_through_snat},
+    {"guests on the router's two subnets reach each other through it, unNATed",
+     test_subnets_route_to_each_other},
     {"the outside reaches the guest at its floating IP, and the guest leaves as it",
      test_floating_ip_reaches_guest},
     {"the guest's security group still guards its floating IP",

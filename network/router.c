@@ -14,7 +14,9 @@
  *   - IPv4 forwarding, a default route via the external subnet's gateway;
  *   - one nftables table `ip stratus_router`, replaced in one transaction:
  *     DNAT floating -> fixed in prerouting, SNAT fixed -> floating leaving
- *     qg, and (enable_snat) the joined subnets -> the gateway address.
+ *     qg, SNAT to the gateway address for a floating IP reached from
+ *     inside (hairpin), and (enable_snat) the joined subnets -> the
+ *     gateway address.
  *     Its comment carries the FNV-1a hash of the text, as nft.c does, so an
  *     unchanged router sends nothing.
  *
@@ -195,8 +197,14 @@ static char *render(const stn_state *s, const stn_router *r, const char *comment
           f);
     if (r->ext_network_id[0]) {
         const stn_network *e = stn_find_network(s, r->ext_network_id);
-        if (r->n_fips)
+        if (r->n_fips) {
             fprintf(f, "\t\toifname \"qg-%u\" snat to ip saddr map @fip_out\n", e->vni);
+            /* hairpin: a guest behind the router reaching a floating IP
+             * leaves as the gateway address, so the reply comes back
+             * through the router to be un-NATed (as Neutron does) */
+            fprintf(f, "\t\tiifname != \"qg-%u\" ct status dnat snat to %s\n", e->vni,
+                    ip4(r->gw_ip, b));
+        }
         if (r->snat && r->n_ifs) {
             fprintf(f, "\t\toifname \"qg-%u\" ip saddr { ", e->vni);
             for (size_t k = 0; k < r->n_ifs; k++) {

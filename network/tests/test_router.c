@@ -446,6 +446,14 @@ static void test_floating_ip_reaches_guest(void)
     who = seen_from(G1, "http://203.0.113.10:8080/cgi-bin/who");
     ST_ASSERT_STR_EQ(who, "203.0.113.20");
     free(who);
+    /* from inside, the floating IP works too (hairpin): g2 from the other
+     * subnet and g1 itself come in as the router's gateway address */
+    who = seen_from(G2, "http://203.0.113.20:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, "203.0.113.2");
+    free(who);
+    who = seen_from(G1, "http://203.0.113.20:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, "203.0.113.2");
+    free(who);
 }
 
 static void test_security_group_still_guards_floating_ip(void)

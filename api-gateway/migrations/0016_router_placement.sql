@@ -81,6 +81,20 @@ END $$;
 CREATE CONSTRAINT TRIGGER routers_net_bump AFTER INSERT OR UPDATE OR DELETE ON iaas.routers
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION iaas.router_bump();
 
+-- A router host's tunnel address changed: every node with the networks of
+-- its routers' ports (0014's trigger counts instances' networks only).
+CREATE FUNCTION iaas.router_host_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM iaas.nodes_bump(iaas.network_nodes((SELECT array_agg(p.network_id)
+        FROM iaas.ports p JOIN iaas.routers r ON r.id = p.router_id WHERE r.host_id = NEW.id)));
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER nodes_tunnel_router_bump AFTER UPDATE OF tunnel_ip ON iaas.nodes
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.tunnel_ip IS DISTINCT FROM NEW.tunnel_ip)
+    EXECUTE FUNCTION iaas.router_host_bump();
+
 -- A floating IP made, (dis)associated or deleted: the hosts of routers on
 -- its external network (and its port's nodes, through network_nodes).
 CREATE FUNCTION iaas.fip_bump() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -551,6 +551,14 @@ static void test_router_placed_and_in_desired_set(void)
     char iface_mac[20];
     snprintf(iface_mac, sizeof iface_mac, "%s", str(rp, "mac"));
     st_resp_free(&r);
+    /* the router's host moves its tunnel: the instance's host follows */
+    beat(node3, ",\"tunnel_ip\":\"192.0.2.33\",\"external_uplink\":true", 200);
+    assert_changed(node1, etag1, "the router host's tunnel address");
+    ST_ASSERT_INT_EQ(desired(node1, "", &r), 200);
+    net = find(json_object_get(r.json, "networks"), app);
+    rp = json_array_get(json_object_get(net, "remote_ports"), 0);
+    ST_ASSERT_STR_EQ(str(rp, "tunnel_ip"), "192.0.2.33");
+    st_resp_free(&r);
     /* node 3's set: the router, its networks (the external one flagged),
      * the instance's port as a remote port */
     ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);

@@ -55,6 +55,10 @@ static const st_config_key keys[] = {
     {"network.tunnel_ip", "",
      "this node's VXLAN endpoint (IPv4), told to the gateway; empty: the"
      " address this host reaches gateway.url from"},
+    {"network.external_interface", "",
+     "the uplink to the external networks (a dedicated device, no address of its own):"
+     " this node then hosts routers and floating IPs; empty: none"},
+    {"network.netns_dir", "", "where router namespaces are bound; empty: /run/netns"},
     {"network.state_dir", "", "dnsmasq configs, leases and pid files; empty: <state_dir>/net"},
     {"network.dnsmasq", "", "the dnsmasq program; empty: dnsmasq from PATH"},
     {"interval.network_ms", "10000",
@@ -127,6 +131,9 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     snprintf(c->underlay_dev, sizeof c->underlay_dev, "%s",
              st_config_str(cfg, "network.underlay_dev"));
     snprintf(c->tunnel_ip, sizeof c->tunnel_ip, "%s", st_config_str(cfg, "network.tunnel_ip"));
+    snprintf(c->external_if, sizeof c->external_if, "%s",
+             st_config_str(cfg, "network.external_interface"));
+    snprintf(c->netns_dir, sizeof c->netns_dir, "%s", st_config_str(cfg, "network.netns_dir"));
     const char *nsd = st_config_str(cfg, "network.state_dir");
     if (*nsd)
         snprintf(c->net_state_dir, sizeof c->net_state_dir, "%s", nsd);

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512], v[16];
-    if (a.c.drop_caps && nd_caps_drop(err, sizeof err) < 0) {
+    if (a.c.drop_caps && nd_caps_drop(a.c.external_if[0] != 0, err, sizeof err) < 0) {
         st_error("node.caps", "%s", err);
         return 1;
     }

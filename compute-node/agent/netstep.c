@@ -16,7 +16,9 @@
  *   - each network those ports are on, with its first IPv4 subnet for DHCP;
  *   - the networks' ports on other hosts whose host told its tunnel IP and
  *     that have an IPv4 address (FDB and neighbour entries);
- *   - the security groups (IPv4 rules and members).
+ *   - the security groups (IPv4 rules and members);
+ *   - an external network flat on network.external_interface, and the
+ *     routers placed here (netrouter.c).
  * The DHCP server's address is the subnet's highest host address outside
  * every allocation pool and not the gateway; when the pools cover the
  * whole subnet (the gateway's default) it is the last pool's last address,
@@ -105,6 +107,7 @@ static void state_free(stn_state *s)
         free(s->sgs[i].rules);
         free(s->sgs[i].members);
     }
+    nd_net_routers_free(s);
     free(s->networks);
     free(s->ports);
     free(s->remotes);
@@ -164,6 +167,8 @@ static int build(nd_agent *a, stn_state *s)
     }
     for (size_t i = 0; i < ns->n; i++) {
         const nd_network *n = &ns->nets[i];
+        if (n->external && !nd_net_uplink_for(&a->c, ns, n))
+            continue; /* no uplink here for it */
         stn_network *o = &s->networks[s->n_networks++];
         snprintf(o->id, sizeof o->id, "%s", n->id);
         o->vni = n->vni;
@@ -189,6 +194,11 @@ static int build(nd_agent *a, stn_state *s)
             o->n_routes = (size_t)sb->nroutes;
             break; /* the first IPv4 subnet */
         }
+        if (n->external) { /* flat: no VXLAN, no DHCP, no l2population */
+            snprintf(o->uplink, sizeof o->uplink, "%s", a->c.external_if);
+            o->dhcp = 0;
+            continue;
+        }
         for (size_t k = 0; k < n->nremotes; k++) {
             const nd_remote_port *r = &n->remotes[k];
             if (!r->tunnel.s_addr || r->tunnel.s_addr == o->local_vtep.s_addr)
@@ -209,7 +219,9 @@ static int build(nd_agent *a, stn_state *s)
             continue;
         for (int k = 0; k < in->want.o.nports; k++) {
             const nd_port *p = &in->want.o.ports[k];
-            if (strcmp(p->vnic_type, "virtio") != 0 || !nd_netset_find(ns, p->network_id))
+            const nd_network *pn = nd_netset_find(ns, p->network_id);
+            if (strcmp(p->vnic_type, "virtio") != 0 || !pn ||
+                (pn->external && !nd_net_uplink_for(&a->c, ns, pn)))
                 continue; /* direct (SR-IOV) ports have no tap; an unknown network: waits */
             stn_port *o = &s->ports[s->n_ports++];
             snprintf(o->id, sizeof o->id, "%s", p->id);
@@ -230,6 +242,8 @@ static int build(nd_agent *a, stn_state *s)
             o->group = getegid();
         }
     }
+    if (nd_net_routers_build(ns, s) < 0)
+        goto oom;
     return 0;
 oom:
     state_free(s);
@@ -249,7 +263,7 @@ static int changed(const stn_stats *x)
     return x->links_added || x->links_changed || x->links_removed || x->fdb_added ||
            x->fdb_removed || x->neigh_added || x->neigh_removed || x->addrs_added ||
            x->addrs_removed || x->nft_applied || x->dhcp_started || x->dhcp_reloaded ||
-           x->dhcp_stopped;
+           x->dhcp_stopped || x->routers_added || x->routers_removed || x->router_changes;
 }
 
 static void net_done(uv_work_t *w, int status)
@@ -376,7 +390,9 @@ int nd_net_start(nd_agent *a)
         goto off;
     }
     struct nd_net *n = calloc(1, sizeof *n);
-    stn_options opt = {.state_dir = c->net_state_dir, .dnsmasq = c->dnsmasq[0] ? c->dnsmasq : NULL};
+    stn_options opt = {.state_dir = c->net_state_dir,
+                       .dnsmasq = c->dnsmasq[0] ? c->dnsmasq : NULL,
+                       .netns_dir = c->netns_dir[0] ? c->netns_dir : NULL};
     if (!n || stn_open(&n->ctx, &opt, err, sizeof err) < 0) {
         free(n);
         goto off;
@@ -386,8 +402,9 @@ int nd_net_start(nd_agent *a)
     uv_timer_init(a->loop, &n->t);
     n->t.data = a;
     uv_timer_start(&n->t, on_net_timer, (uint64_t)c->net_ms, (uint64_t)c->net_ms);
-    st_info("node.net", "data plane on: tunnel %s on %s, state %s", c->tunnel_ip, c->underlay_dev,
-            c->net_state_dir);
+    st_info("node.net", "data plane on: tunnel %s on %s, state %s, external uplink %s",
+            c->tunnel_ip, c->underlay_dev, c->net_state_dir,
+            c->external_if[0] ? c->external_if : "none");
     return 0;
 off:
     if (required) {

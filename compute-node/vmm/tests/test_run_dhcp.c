@@ -55,8 +55,8 @@ static void test_lease_and_pings_both_ways(void)
     guest_proc p;
     guest_result r;
     unsigned long long u = 0;
-    CU_ASSERT_FATAL(vg_spawn(&g_vm, "scenario=dhcp ping=" GC_PEER_IP " serve=30 serve.answer=3",
-                             &p) == 0);
+    CU_ASSERT_FATAL(
+        vg_spawn(&g_vm, "scenario=dhcp ping=" GC_PEER_IP " serve=30 serve.answer=3", &p) == 0);
     /* After the guest's own pings, the peer forgets its MAC: the peer's
      * pings then need the guest's ARP reply. */
     long long end = st_now_ms() + 60000;

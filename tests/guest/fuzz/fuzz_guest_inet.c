@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inet.h"  /* INET_HOST is defined by the build */
+#include "inet.h" /* INET_HOST is defined by the build */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,11 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(frame, data + 1, len);
     u32 n = inet_input(&s, frame, (u32)len, out);
     if (n > INET_FRAME_MAX || (n && n < 42))
-        abort();                 /* a reply is a whole frame that fits */
+        abort(); /* a reply is a whole frame that fits */
     if (s.replies > s.ping_count || (s.dhcp == DHCP_BOUND && s.lease.ip == 0))
         abort();
     if (s.dhcp == DHCP_REQUESTING && n == 0 && mode == 0)
-        abort();                 /* an accepted OFFER is answered with a REQUEST */
+        abort(); /* an accepted OFFER is answered with a REQUEST */
     free(frame);
     free(out);
     return 0;

@@ -143,7 +143,7 @@ int gc_up(gc_cloud *c, char *err, size_t errlen)
         return -1;
     }
     c->dir = st_tmpdir("guestcloud");
-    chmod(c->dir, 0755);         /* dnsmasq drops to nobody */
+    chmod(c->dir, 0755); /* dnsmasq drops to nobody */
     build(c);
     struct job j = {.dir = c->dir};
     int rc = nt_in(c->host, converge, &j);
@@ -151,8 +151,8 @@ int gc_up(gc_cloud *c, char *err, size_t errlen)
         snprintf(err, errlen, "stn_converge: %d %s", rc, j.err);
         return -1;
     }
-    if (gc_sh("ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up", c->peer,
-              GC_PEER_IP, c->peer) != 0) {
+    if (gc_sh("ip -n %s addr add %s/24 dev eth0 && ip -n %s link set eth0 up", c->peer, GC_PEER_IP,
+              c->peer) != 0) {
         snprintf(err, errlen, "could not address the peer");
         return -1;
     }
@@ -161,7 +161,7 @@ int gc_up(gc_cloud *c, char *err, size_t errlen)
 
 void gc_down(gc_cloud *c)
 {
-    nt_cleanup();                /* kills what runs inside (dnsmasq), deletes the namespaces */
+    nt_cleanup(); /* kills what runs inside (dnsmasq), deletes the namespaces */
     if (c->dir && !getenv("NETWORK_TEST_KEEP"))
         st_rmtree(c->dir);
     free(c->dir);

@@ -79,8 +79,7 @@ static void test_lease_and_pings_both_ways(void)
     guest_result r;
     unsigned long long u = 0;
     ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu_spawn(&p, prefix,
-                      "scenario=dhcp ping=" GC_PEER_IP " serve=30 serve.answer=3",
+        gt_qemu_spawn(&p, prefix, "scenario=dhcp ping=" GC_PEER_IP " serve=30 serve.answer=3",
                       nic(netdev, sizeof netdev, device, sizeof device, GC_GUEST_MAC, v)),
         0);
     /* The guest's own pings are over once it prints their count; then the
@@ -152,8 +151,7 @@ static void test_an_unreachable_ping_target_fails(void)
                       nic(netdev, sizeof netdev, device, sizeof device, GC_GUEST_MAC, v)),
         0);
     ST_ASSERT_INT_EQ(guest_wait(&p, 60000, &r), GUEST_FAIL);
-    ST_ASSERT_STR_EQ(r.reason,
-                     "0 of 2 pings to 10.77.0.99 answered (next hop never answered ARP)");
+    ST_ASSERT_STR_EQ(r.reason, "0 of 2 pings to 10.77.0.99 answered (next hop never answered ARP)");
     guest_result_free(&r);
 }
 
@@ -223,8 +221,8 @@ static int blast(void *arg)
     struct blast *b = arg;
     const char *dir = st_source_path("tests/guest/fuzz/corpus-inet");
     int fd = socket(AF_PACKET, SOCK_RAW, 0);
-    struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("eth0"),
-                             .sll_halen = 6};
+    struct sockaddr_ll to = {
+        .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("eth0"), .sll_halen = 6};
     DIR *d = opendir(dir);
     uint32_t rng = 0x5eed;
     if (fd < 0 || !d || !to.sll_ifindex) {
@@ -286,8 +284,8 @@ static void test_broken_frames_are_dropped_and_the_guest_answers(void)
     snprintf(netdev, sizeof netdev, "tap,id=n0,ifname=%s,script=no,downscript=no", g_htap);
     snprintf(device, sizeof device, "virtio-net-pci,netdev=n0,disable-legacy=on,mac=%s",
              GC_GUEST_MAC);
-    ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu_spawn(&p, prefix, "scenario=dhcp serve=60 serve.answer=3", v), 0);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&p, prefix, "scenario=dhcp serve=60 serve.answer=3", v),
+                           0);
     /* The lease is printed; serving starts right after. */
     int up = gt_wait_output(&p, "DATA dhcp.naks=", 60000);
     CU_ASSERT_EQUAL(up, 0);
@@ -295,9 +293,8 @@ static void test_broken_frames_are_dropped_and_the_guest_answers(void)
         ST_ASSERT_INT_EQ(nt_in(g_hp, blast, &b), 0);
         CU_ASSERT(b.sent > 1000);
         ST_ASSERT_INT_EQ(b.failed, 0);
-        CU_ASSERT_EQUAL(gc_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 -q %s >/dev/null", g_hp,
-                              GC_GUEST_IP),
-                        0);
+        CU_ASSERT_EQUAL(
+            gc_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 -q %s >/dev/null", g_hp, GC_GUEST_IP), 0);
     }
     int verdict = guest_wait(&p, 90000, &r);
     if (verdict != GUEST_PASS)

@@ -305,7 +305,7 @@ static void test_broken_frames_are_dropped_and_the_guest_answers(void)
     ST_ASSERT_INT_EQ(guest_data_u64(&r, "inet.dropped", &u), 0);
     fprintf(stderr, "hostile: %u frames sent, the guest saw %llu and dropped %llu\n", b.sent,
             frames, u);
-    CU_ASSERT(u >= 500); /* most of them fail a length or checksum check */
+    CU_ASSERT(u >= 200); /* most fail a length or checksum check (1,684 here) */
     ST_ASSERT_INT_EQ(guest_data_u64(&r, "inet.echo_answered", &u), 0);
     CU_ASSERT(u >= 3);
     guest_result_free(&r);

@@ -8,8 +8,8 @@
 #   run-guest.sh [-t SECONDS] [-o SERIAL_LOG] -- COMMAND [ARGS...]
 #       COMMAND is the VMM with the guest; its stdout is the serial console.
 #   run-guest.sh -q [-t SECONDS] [-o SERIAL_LOG] [-e GUEST_ELF] 'CMDLINE' [QEMU ARGS...]
-#       QEMU (-M pc, qboot, the flags this host needs) with CMDLINE and extra
-#       QEMU arguments (devices), e.g.
+#       QEMU (-M pc, qboot, the flags this host needs; KVM, or TCG when
+#       /dev/kvm is not usable) with CMDLINE and extra QEMU arguments, e.g.
 #       run-guest.sh -q 'scenario=rng' -device virtio-rng-pci,disable-legacy=on
 #
 # The serial output is echoed; the verdict goes to stderr.
@@ -33,8 +33,14 @@ shift $((OPTIND - 1))
 if [ $qemu = 1 ]; then
     cmdline=$1
     shift
-    set -- qemu-system-x86_64 -M pc -bios /usr/share/qemu/qboot.rom -enable-kvm \
-        -cpu host,-arch-capabilities -nodefaults -display none -monitor none \
+    accel="-enable-kvm -cpu host,-arch-capabilities"
+    if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        accel="-accel tcg -cpu max"
+        echo "run-guest: no usable /dev/kvm, QEMU runs the guest under TCG" >&2
+    fi
+    # shellcheck disable=SC2086 # $accel is several words on purpose
+    set -- qemu-system-x86_64 -M pc -bios /usr/share/qemu/qboot.rom $accel \
+        -nodefaults -display none -monitor none \
         -serial stdio -no-reboot -m 128 -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -kernel "$elf" -append "$cmdline" "$@"
 fi

@@ -322,6 +322,47 @@ run_bench() {
   verdict "$1" $log
 }
 
+# guestdhcp: not Linux but the project's test guest (tests/guest, /guest.elf) as L2, scenario dhcp:
+# a static lease from busybox udhcpd with MTU 1450, its pings to L1, then L1's pings to it after L1
+# forgot its MAC (so they need its ARP reply). Exit 33 under QEMU's isa-debug-exit, 16 under
+# stratus-vmm.
+prep_guestdhcp() {
+  /usr/bin/ip link del tap0 2>/dev/null
+  /usr/bin/ip tuntap add dev tap0 mode tap && /usr/bin/ip addr add 10.0.2.1/24 dev tap0 && /usr/bin/ip link set tap0 up ||
+    bad "L1 could not make tap0"
+  printf 'start 10.0.2.15\nend 10.0.2.20\ninterface tap0\nlease_file /tmp/leases\nopt subnet 255.255.255.0\nopt router 10.0.2.1\nopt dns 10.0.2.3\nopt mtu 1450\nstatic_lease 52:54:00:12:34:56 10.0.2.17\n' > /tmp/udhcpd.conf
+  touch /tmp/leases
+  udhcpd /tmp/udhcpd.conf
+}
+run_guestdhcp() {
+  local log=/tmp/$1.log cmd="scenario=dhcp ping=10.0.2.1 serve=60 serve.answer=3" want
+  [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$1"; return; }
+  if [ "$1" = qemu ]; then
+    timeout -s KILL $VMTIME qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 128 -bios /usr/share/qemu/qboot.rom \
+      -nodefaults -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+      -kernel /guest.elf -append "$cmd" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+      -device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56,romfile= > $log 2>&1 &
+    want=33
+  else
+    printf '{"vcpus": 1, "memory_mib": 128, "kernel": "/guest.elf", "cmdline": "%s",\n "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "mtu": 1450}]}\n' "$cmd" > /tmp/vm.json
+    timeout -s KILL $VMTIME stratus-vmm --config /tmp/vm.json --log-level warn > $log 2>&1 &
+    want=16
+  fi
+  VMPID=$!; T0=$(up)
+  if wait_for 'DATA ping.replies=' $log 120; then
+    /usr/bin/ip neigh flush dev tap0
+    ping -c 3 -W 3 10.0.2.17 > /tmp/ping.out 2>&1 || bad "L1's ping of the guest failed: $(tr '\n' ' ' < /tmp/ping.out)"
+  fi
+  wait $VMPID; VMRC=$?; T1=$(up)
+  [ "$VMRC" = $want ] || bad "exit status $VMRC, expected $want"
+  grep '^DATA\|^RESULT' $log | sed "s/^/L1-INFO $1 /"
+  grep -q '^RESULT dhcp PASS' $log || bad "no RESULT dhcp PASS"
+  grep -q '^DATA dhcp.ip=10.0.2.17' $log || bad "not the static lease"
+  grep -q '^DATA dhcp.mtu=1450' $log || bad "not MTU 1450"
+  grep -q '^DATA ping.replies=4' $log || bad "not 4 ping replies"
+  verdict "$1" $log
+}
+
 for v in qemu stratus-vmm; do
   case "$ONLY:$v" in qemu:stratus-vmm | stratus:qemu) continue;; esac
   WHY=

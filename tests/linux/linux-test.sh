@@ -2,7 +2,8 @@
 # linux-test.sh - one vmm_linux_* scenario: a real Linux (L2) under QEMU and then under
 # stratus-vmm, both inside one nested test host (L1) that QEMU's emulator boots here.
 #
-#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench for bench/vmm)
+#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench for bench/vmm;
+#                                    guestdhcp: the test guest of tests/guest as L2, not Linux)
 #   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
 #        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
 #        STRATUS_LINUX_TIMEOUT (s, whole L1 run, default 420), STRATUS_LINUX_KEEP=1 (keep the work dir),
@@ -141,6 +142,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/stratus-linux-$scn.XXXXXX")
 copy_with_libs "$work/run" "$vmm"
 [ "$(basename "$vmm")" = stratus-vmm ] || mv "$work/run/usr/bin/$(basename "$vmm")" "$work/run/usr/bin/stratus-vmm"
 copy_with_libs "$work/run" "$ovl"
+guest=${STRATUS_GUEST_ELF:-$build/tests/guest/guest.elf}
+[ -f "$guest" ] && cp "$guest" "$work/run/guest.elf"
 newc "$work/run" | gzip -1 > "$work/run.cpio.gz"
 cat "$base/l1-base.cpio.gz" "$work/run.cpio.gz" > "$work/l1.img"
 cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs

@@ -363,21 +363,36 @@ void guest_argv_add(guest_argv *a, const char *fmt, ...)
     a->v[a->n] = NULL;
 }
 
-void guest_argv_qemu(guest_argv *a, const char *cmdline)
+static void argv_qemu(guest_argv *a, const char *cmdline, int tcg)
 {
     static const char *const fixed[] = {
-        "qemu-system-x86_64", "-M", "pc", "-bios", "/usr/share/qemu/qboot.rom", "-enable-kvm",
-        "-cpu", "host,-arch-capabilities", "-nodefaults", "-display", "none", "-monitor", "none",
-        "-serial", "stdio", "-no-reboot", "-m", "128", "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "qemu-system-x86_64", "-M", "pc", "-bios", "/usr/share/qemu/qboot.rom", "-nodefaults",
+        "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot", "-m", "128",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     };
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    for (size_t i = 0; i < 5; i++)
+        guest_argv_add(a, "%s", fixed[i]);
+    if (tcg) {
+        guest_argv_add(a, "-accel");
+        guest_argv_add(a, "tcg");
+        guest_argv_add(a, "-cpu");
+        guest_argv_add(a, "max");
+    } else {
+        guest_argv_add(a, "-enable-kvm");
+        guest_argv_add(a, "-cpu");
+        guest_argv_add(a, "host,-arch-capabilities");
+    }
+    for (size_t i = 5; i < sizeof fixed / sizeof fixed[0]; i++)
         guest_argv_add(a, "%s", fixed[i]);
     guest_argv_add(a, "-kernel");
     guest_argv_add(a, "%s", guest_elf_path());
     guest_argv_add(a, "-append");
     guest_argv_add(a, "%s", cmdline);
 }
+
+void guest_argv_qemu(guest_argv *a, const char *cmdline) { argv_qemu(a, cmdline, 0); }
+
+void guest_argv_qemu_tcg(guest_argv *a, const char *cmdline) { argv_qemu(a, cmdline, 1); }
 
 void guest_argv_free(guest_argv *a)
 {

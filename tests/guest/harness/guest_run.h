@@ -99,6 +99,9 @@ void guest_argv_add(guest_argv *a, const char *fmt, ...) __attribute__((format(p
 /* qemu-system-x86_64 -M pc with qboot and the flags this host needs, 128 MiB,
  * the debug-exit device, -kernel <guest ELF> -append <cmdline>. Add devices after. */
 void guest_argv_qemu(guest_argv *a, const char *cmdline);
+/* The same under QEMU's TCG (-accel tcg -cpu max) instead of KVM, for hosts
+ * without /dev/kvm: slower, and the guest's TSC source is the PIT. */
+void guest_argv_qemu_tcg(guest_argv *a, const char *cmdline);
 void guest_argv_free(guest_argv *a);
 
 /* The blk scenario's pattern and checksum (README.md), for checking a disk from the host. */

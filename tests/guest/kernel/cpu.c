@@ -211,9 +211,11 @@ static u64 tsc_khz_pit(void)
     outb(0x42, ticks & 0xff);
     outb(0x42, ticks >> 8);
     u64 t0 = rdtsc();
-    u32 polls = 0;
+    /* Bounded by the TSC, not a poll count: under TCG a poll is so cheap
+     * that 20000 of them ended before 10 ms did. 2^26 cycles is 10 ms at
+     * 6.7 GHz, more than any TSC runs; a missing PIT costs <= ~25 ms. */
     while (!(inb(0x61) & 0x20)) {
-        if (++polls > 20000)
+        if (rdtsc() - t0 > (1ull << 26))
             return 0;
     }
     u64 t1 = rdtsc();

@@ -161,6 +161,7 @@ void scen_cpu(void);
 void scen_rng(void);
 void scen_blk(void);
 void scen_net(void);
+void scen_dhcp(void);
 void scen_smp(void);
 void scen_hostile(void);
 void ap_main(u32 apic_id);

@@ -20,7 +20,8 @@ static const struct {
     void (*run)(void);
 } scenarios[] = {
     {"pci", scen_pci},       {"cpu", scen_cpu}, {"rng", scen_rng}, {"blk", scen_blk},
-    {"net", scen_net},       {"smp", scen_smp}, {"hostile", scen_hostile}
+    {"net", scen_net},       {"smp", scen_smp}, {"hostile", scen_hostile},
+    {"dhcp", scen_dhcp}
 };
 
 static const char *copy_start_info(u32 pa)

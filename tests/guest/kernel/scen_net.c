@@ -13,32 +13,18 @@
  *                  allows for net.ms (1000); net.tx_fps
  *   net.role=sink  benchmark: count 'F' frames for net.wait_ms; net.rx_fps
  *
- * Receive queue 0 holds one 2 KiB buffer per descriptor, reposted after each
- * frame (one kick per batch); transmit queue 1 has a buffer per descriptor,
- * used round-robin, each pre-filled with the frame template so a send writes
- * only destination, kind, sequence and origin. The virtio-net header is
- * 12 bytes (VERSION_1), all zero: no offloads. The benchmark loops run in
+ * The device is netdev.c's. Each transmit buffer is pre-filled with the
+ * frame template, so a send writes only destination, kind, sequence and
+ * origin. The benchmark loops run in
  * ring 3 (MMIO notifies work from there too), so the guest's own cost per
  * frame is native, not emulated; they must not call guest_fail().
  */
 #include "guest.h"
+#include "netdev.h"
 
-#define VIRTIO_NET_F_MAC (1ull << 5)
-#define NET_HDR 12
-#define NET_BUF 2048
-#define NET_QSIZE 64
 #define FRAME_LEN 64
 #define ETHERTYPE 0x88B5
 #define MAX_SEQ 1024
-
-struct net {
-    struct virtio_dev v;
-    u8 mac[6];
-    u8 *rxbuf, *txbuf;
-    u16 tx_next;
-    u16 rx_unnotified;         /* buffers reposted since the last kick */
-    u64 sent, received;
-};
 
 struct frame {
     u8 src[6], origin[6];
@@ -47,17 +33,7 @@ struct frame {
 };
 
 static const u8 bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-
-static void rx_post(struct net *n, u16 id)
-{
-    struct virtq *q = &n->v.vq[0];
-    q->desc[id].addr = (u64)(uptr)(n->rxbuf + (u64)id * NET_BUF);
-    q->desc[id].len = NET_BUF;
-    q->desc[id].flags = VIRTQ_DESC_F_WRITE;
-    q->avail->ring[q->avail->idx & (q->size - 1)] = id;
-    barrier();
-    q->avail->idx++;
-}
+static u64 g_ours;             /* frames of this scenario received */
 
 /* Ring 3: the frame template in every transmit buffer. */
 static u64 tx_template(u64 arg)
@@ -73,76 +49,29 @@ static u64 tx_template(u64 arg)
     return 0;
 }
 
-static void net_open(struct net *n)
-{
-    virtio_open(&n->v, 1, VIRTIO_NET_F_MAC, 2);
-    virtio_queue_setup(&n->v, 0, NET_QSIZE);
-    virtio_queue_setup(&n->v, 1, NET_QSIZE);
-    virtio_driver_ok(&n->v);
-    if (n->v.features & VIRTIO_NET_F_MAC) {
-        virtio_cfg_read(&n->v, 0, n->mac, 6);
-    } else {                                 /* locally administered, from the TSC */
-        u64 t = rdtsc();
-        n->mac[0] = 0x02;
-        for (int i = 1; i < 6; i++)
-            n->mac[i] = (u8)(t >> (8 * i));
-    }
-    struct virtq *rq = &n->v.vq[0];
-    n->rxbuf = kalloc((u64)rq->size * NET_BUF, 4096);
-    n->txbuf = kalloc((u64)n->v.vq[1].size * NET_BUF, 4096);
-    ring3_call(tx_template, (u64)(uptr)n);
-    rq->num_free = 0;                        /* rx descriptors are fixed, one per buffer */
-    for (u16 i = 0; i < rq->size; i++)
-        rx_post(n, i);
-    virtq_notify(rq);
-}
-
-static void tx_reclaim(struct net *n)
-{
-    struct virtq *q = &n->v.vq[1];
-    while (q->used->idx != q->last_used) {
-        barrier();
-        q->last_used++;
-        n->sent++;
-    }
-}
-
-static int tx_full(struct net *n)
-{
-    struct virtq *q = &n->v.vq[1];
-    return (u16)(q->avail->idx - q->last_used) >= q->size;
-}
-
-/* Queues one frame in the next free slot (the caller checked !tx_full). */
+/* Queues one frame in the next free slot (the caller checked !net_tx_full):
+ * only the fields that differ from the template are written. */
 static void tx_fill(struct net *n, const u8 *dst, char kind, u32 seq, const u8 *origin)
 {
-    struct virtq *q = &n->v.vq[1];
-    u16 id = n->tx_next;
-    n->tx_next = (u16)((id + 1) & (q->size - 1));
-    u8 *b = n->txbuf + (u64)id * NET_BUF, *f = b + NET_HDR;
+    u8 *f = net_tx_slot(n);
     __builtin_memcpy(f, dst, 6);
     f[22] = (u8)kind;
     __builtin_memcpy(f + 24, &seq, 4);
     __builtin_memcpy(f + 28, origin, 6);
-    q->desc[id].addr = (u64)(uptr)b;
-    q->desc[id].len = NET_HDR + FRAME_LEN;
-    q->desc[id].flags = 0;
-    q->avail->ring[q->avail->idx & (q->size - 1)] = id;
-    barrier();
-    q->avail->idx++;
+    net_tx_queue(n, FRAME_LEN);
 }
 
 static void net_send(struct net *n, const u8 *dst, char kind, u32 seq, const u8 *origin)
 {
     u64 end = deadline_ms(2000);
-    tx_reclaim(n);
-    while (tx_full(n)) {
+    net_tx_reclaim(n);
+    while (net_tx_full(n)) {
         if (expired(end))
             guest_fail("transmit queue stuck (device status %#x)", virtio_status(&n->v));
-        tx_reclaim(n);
+        net_tx_reclaim(n);
     }
     tx_fill(n, dst, kind, seq, origin);
-    virtq_notify(&n->v.vq[1]);
+    net_tx_kick(n);
 }
 
 /* Takes one received frame of ours (from another MAC): 1, 0 when there is
@@ -150,37 +79,27 @@ static void net_send(struct net *n, const u8 *dst, char kind, u32 seq, const u8 
  * or ring 3. */
 static int net_recv(struct net *n, struct frame *fr)
 {
-    struct virtq *q = &n->v.vq[0];
-    while (q->used->idx != q->last_used) {
-        barrier();
-        volatile struct virtq_used_elem *e = &q->used->ring[q->last_used & (q->size - 1)];
-        u32 id = e->id, len = e->len;
-        q->last_used++;
-        if (id >= q->size)
-            return -1;
-        const u8 *f = n->rxbuf + (u64)id * NET_BUF + NET_HDR;
-        int ours = len >= NET_HDR + 34 && f[12] == (ETHERTYPE >> 8) &&
-                   f[13] == (ETHERTYPE & 0xff) && memcmp(f + 14, "STRGUEST", 8) == 0 &&
-                   memcmp(f + 6, n->mac, 6) != 0;
+    u16 id;
+    const u8 *f;
+    u32 len;
+    int r;
+    while ((r = net_rx_next(n, &id, &f, &len)) > 0) {
+        int ours = len >= 34 && f[12] == (ETHERTYPE >> 8) && f[13] == (ETHERTYPE & 0xff) &&
+                   memcmp(f + 14, "STRGUEST", 8) == 0 && memcmp(f + 6, n->mac, 6) != 0;
         if (ours) {
             __builtin_memcpy(fr->src, f + 6, 6);
             fr->kind = (char)f[22];
             __builtin_memcpy(&fr->seq, f + 24, 4);
             __builtin_memcpy(fr->origin, f + 28, 6);
-            n->received++;
+            g_ours++;
         }
-        rx_post(n, (u16)id);                 /* everything needed was copied out above */
-        if (++n->rx_unnotified >= 8) {
-            virtq_notify(q);
-            n->rx_unnotified = 0;
-        }
+        net_rx_put(n, id);                   /* everything needed was copied out above */
         if (ours)
             return 1;
     }
-    if (n->rx_unnotified) {
-        virtq_notify(q);
-        n->rx_unnotified = 0;
-    }
+    if (r < 0)
+        return -1;
+    net_rx_flush(n);
     return 0;
 }
 
@@ -207,16 +126,16 @@ static u64 flood_r3(u64 arg)
     u32 seq = 0;
     while (rdtsc() < b->end) {
         int queued = 0;
-        tx_reclaim(n);
-        while (!tx_full(n)) {
+        net_tx_reclaim(n);
+        while (!net_tx_full(n)) {
             tx_fill(n, bcast, 'F', seq++, n->mac);
             queued++;
         }
         if (queued)
-            virtq_notify(q);
+            net_tx_kick(n);
     }
     while (q->last_used != q->avail->idx && rdtsc() < b->stop)
-        tx_reclaim(n);
+        net_tx_reclaim(n);
     return q->last_used != q->avail->idx;
 }
 
@@ -275,9 +194,9 @@ static int get_bit(const u8 *bits, u32 i) { return bits[i / 8] >> (i % 8) & 1; }
 
 static void report(struct net *n)
 {
-    tx_reclaim(n);
+    net_tx_reclaim(n);
     data("net.sent=%llu", n->sent);
-    data("net.received=%llu", n->received);
+    data("net.received=%llu", g_ours);
 }
 
 void scen_net(void)
@@ -293,6 +212,7 @@ void scen_net(void)
     if (count > MAX_SEQ)
         guest_fail("net.count must be at most %d", MAX_SEQ);
     net_open(&n);
+    ring3_call(tx_template, (u64)(uptr)&n);
     data("net.mac=%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2], n.mac[3],
          n.mac[4], n.mac[5]);
     u64 end = deadline_ms(wait);
@@ -306,8 +226,8 @@ void scen_net(void)
         data("irqs=%u", virtio_irqs(&n.v));
         if (n.sent != count)
             guest_fail("%llu of %llu frames sent", n.sent, count);
-        if (n.received < expect)
-            guest_fail("received %llu frames, expected %llu", n.received, expect);
+        if (g_ours < expect)
+            guest_fail("received %llu frames, expected %llu", g_ours, expect);
         guest_pass();
     }
 

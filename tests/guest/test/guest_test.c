@@ -12,6 +12,7 @@
 
 static char *g_dir;
 static int g_runs;
+static int g_tcg;
 
 void gt_require_kvm(void)
 {
@@ -20,6 +21,22 @@ void gt_require_kvm(void)
     if (access(guest_elf_path(), R_OK) != 0)
         fprintf(stderr, "warning: %s missing (build the stratus_test_guest target)\n",
                 guest_elf_path());
+}
+
+int gt_kvm_or_tcg(void)
+{
+    g_tcg = !guest_kvm_available();
+    if (g_tcg)
+        fprintf(stderr, "note: /dev/kvm is absent or unusable: QEMU runs the guest under TCG\n");
+    return g_tcg;
+}
+
+static void argv_qemu(guest_argv *a, const char *cmdline)
+{
+    if (g_tcg)
+        guest_argv_qemu_tcg(a, cmdline);
+    else
+        guest_argv_qemu(a, cmdline);
 }
 
 static void cleanup(void)
@@ -44,7 +61,7 @@ int gt_qemu(guest_result *r, const char *cmdline, const char *const *extra, int 
 {
     guest_argv a = {0};
     char out[512];
-    guest_argv_qemu(&a, cmdline);
+    argv_qemu(&a, cmdline);
     for (int i = 0; extra && extra[i]; i++)
         guest_argv_add(&a, "%s", extra[i]);
     snprintf(out, sizeof out, "%s/run%d.serial", gt_dir(), ++g_runs);
@@ -62,7 +79,7 @@ int gt_qemu_spawn(guest_proc *p, const char *const *prefix, const char *cmdline,
 {
     guest_argv q = {0}, a = {0};
     char out[512];
-    guest_argv_qemu(&q, cmdline);
+    argv_qemu(&q, cmdline);
     for (int i = 0; prefix && prefix[i]; i++)
         guest_argv_add(&a, "%s", prefix[i]);
     for (int i = 0; i < q.n; i++)

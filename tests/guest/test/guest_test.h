@@ -9,6 +9,10 @@
 
 /* Exits 77 (skipped) when /dev/kvm is absent or unusable. */
 void gt_require_kvm(void);
+/* For tests that may run under QEMU's TCG: when /dev/kvm is absent or
+ * unusable, gt_qemu() and gt_qemu_spawn() use -accel tcg from then on.
+ * Returns 1 when that happened. */
+int gt_kvm_or_tcg(void);
 /* The program's scratch directory (created on first use, removed at exit). */
 const char *gt_dir(void);
 /* Runs the guest under QEMU with cmdline and the NULL-terminated extra QEMU

@@ -186,7 +186,7 @@ static CU_SuiteInfo suites[] = {
 
 int main(int argc, char **argv)
 {
-    gt_require_kvm();
+    gt_kvm_or_tcg(); /* QEMU's TCG where /dev/kvm is absent */
     if (geteuid() != 0)
         st_skip("needs root for ip netns and tap devices");
     return st_test_main(argc, argv, suites);

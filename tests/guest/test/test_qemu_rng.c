@@ -60,6 +60,6 @@ static CU_SuiteInfo suites[] = {
 
 int main(int argc, char **argv)
 {
-    gt_require_kvm();
+    gt_kvm_or_tcg(); /* QEMU's TCG where /dev/kvm is absent */
     return st_test_main(argc, argv, suites);
 }

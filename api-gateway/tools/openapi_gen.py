@@ -41,6 +41,9 @@ schemas = {
                    "networks": INT, "ports": INT, "security_groups": INT,
                    "floating_ips": {"type": "integer", "description": "ports held by routers and floating IPs count here, not as ports"}}),
  "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}),
+ "QuotaLimits": obj({k: {"type": "integer", "minimum": 0, "maximum": 1099511627776}
+                     for k in ("instances", "vcpus", "memory_mib", "disk_gib", "networks", "ports",
+                               "security_groups", "floating_ips")}),
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                   "state": {"type": "string", "enum": ["building", "active", "stopped", "deleting", "deleted", "error"]},
@@ -137,7 +140,7 @@ add("DELETE", "/v1/tenants/{id}/members/{user_id}", op("Remove a user from the t
     [ok(204, "removed"), {"403": ERR("needs the tenant's admin role")}, {"404": NF}], params=[P("id", "tenant id"), P("user_id", "user id")]))
 add("GET", "/v1/tenants/{id}/quotas", op("A tenant's quota limits and usage", "cloud-admin", [ok(200, "quota", S("Quota")), {"404": NF}], params=[P("id")]))
 add("PUT", "/v1/tenants/{id}/quotas", op("Set a tenant's quota limits (omitted fields unchanged)", "cloud-admin",
-    [ok(200, "quota", S("Quota")), {"404": NF}], body=S("Resources"), params=[P("id")]))
+    [ok(200, "quota", S("Quota")), {"404": NF}], body=S("QuotaLimits"), params=[P("id")]))
 add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), {"409": ERR("name taken")}],
     body=obj({"name": STR, "password": {"type": "string", "minLength": 8}, "cloud_admin": BOOL}, ["name", "password"])))
 add("GET", "/v1/users", op("All users", "cloud-admin", [ok(200, "users", lst("users", "User"))]))

@@ -108,8 +108,11 @@ def add(method, path, o): paths.setdefault(path, {})[method.lower()] = o
 
 add("GET", "/healthz", op("Health: 200 when the database is reachable, else 503", "public",
     [ok(200, "healthy", obj({"status": STR})), {"503": {"description": "unhealthy", "content": {"application/json": {"schema": obj({"status": STR, "reason": STR})}}}}]))
-add("GET", "/metrics", op("Prometheus metrics (text exposition format)", "public",
-    [{"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}}]))
+add("GET", "/metrics", {**op("Prometheus metrics (text exposition format)", "public",
+    [{"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}},
+     {"401": ERR("no metrics.token is configured, or the bearer token is not it")}],
+    desc="For the operator's scraper, not tenants: `Authorization: Bearer <metrics.token>` (the gateway's configuration). Without metrics.token the gateway does not serve it."),
+    "security": [{"metricsToken": []}]})
 add("GET", "/v1/openapi.json", op("This document", "public", [ok(200, "the OpenAPI description", {"type": "object"})]))
 DASH_HDRS = {h: {"schema": STR} for h in ("ETag", "Content-Security-Policy", "X-Frame-Options", "Referrer-Policy")}
 add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}}}]))
@@ -390,10 +393,11 @@ add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address re
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",
-  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, /metrics, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
+  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
  "servers": [{"url": "/"}],
  "security": [{"bearer": []}],
- "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+ "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                    "metricsToken": {"type": "http", "scheme": "bearer", "description": "the operator's metrics.token, for GET /metrics only"}}, "schemas": schemas},
  "paths": paths}
 import os
 json.dump(doc, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi.json"), "w"), indent=1)

@@ -102,6 +102,7 @@ def op(summary, access, responses, body=None, params=(), desc=None):
 def P(name, desc="an id"): return {"name": name, "in": "path", "required": True, "schema": UUID, "description": desc}
 def Q(name, schema, desc): return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
 NF = ERR("no such object (or it belongs to another tenant)")
+PWD = {"type": "string", "minLength": 8, "maxLength": 256, "description": "at least 8 characters; not a common or dictionary-based password, nor the user's name in some form (libpwquality)"}
 CONF = ERR("conflicts with the current state")
 paths = {}
 def add(method, path, o): paths.setdefault(path, {})[method.lower()] = o
@@ -127,7 +128,10 @@ add("POST", "/v1/auth/tokens", op("Sign in: name and password for a bearer token
 add("DELETE", "/v1/auth/tokens/current", op("Sign out: revoke the token used for this call", "user", [ok(204, "revoked")]))
 add("GET", "/v1/auth/whoami", op("The caller: user, tenant, role and memberships", "user", [ok(200, "the caller", S("Whoami"))]))
 add("POST", "/v1/api-keys", op("Create an API key for programs (same user, tenant and role)", "tenant-read",
-    [ok(201, "created; the key is shown once", S("ApiKey"))], body=obj({"name": STR, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365}}, ["name"])))
+    [ok(201, "created; the key is shown once", S("ApiKey")), {"403": ERR("password is wrong")}],
+    body=obj({"name": STR, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365},
+              "password": {"type": "string", "description": "the caller's password: lets the key outlive the token making it"}}, ["name"]),
+    desc="The key expires after expires_in_days, or when the token making this call expires if that is sooner (a one-hour session cannot mint a ten-year key, nor a key a longer-lived key), unless the body carries the caller's password. A password change revokes all of the user's API keys."))
 add("GET", "/v1/api-keys", op("The caller's API keys in this tenant (no secrets)", "tenant-read", [ok(200, "keys", lst("api_keys", "ApiKey"))]))
 add("DELETE", "/v1/api-keys/{id}", op("Revoke one of the caller's API keys", "tenant-read", [ok(204, "revoked"), {"404": NF}], params=[P("id")]))
 add("POST", "/v1/tenants", op("Create a tenant (with default quotas)", "cloud-admin",
@@ -144,13 +148,13 @@ add("DELETE", "/v1/tenants/{id}/members/{user_id}", op("Remove a user from the t
 add("GET", "/v1/tenants/{id}/quotas", op("A tenant's quota limits and usage", "cloud-admin", [ok(200, "quota", S("Quota")), {"404": NF}], params=[P("id")]))
 add("PUT", "/v1/tenants/{id}/quotas", op("Set a tenant's quota limits (omitted fields unchanged)", "cloud-admin",
     [ok(200, "quota", S("Quota")), {"404": NF}], body=S("QuotaLimits"), params=[P("id")]))
-add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), {"409": ERR("name taken")}],
-    body=obj({"name": STR, "password": {"type": "string", "minLength": 8}, "cloud_admin": BOOL}, ["name", "password"])))
+add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), {"409": ERR("name taken")}, {"400": ERR("malformed or invalid request, or a password too weak")}],
+    body=obj({"name": STR, "password": PWD, "cloud_admin": BOOL}, ["name", "password"])))
 add("GET", "/v1/users", op("All users", "cloud-admin", [ok(200, "users", lst("users", "User"))]))
 add("GET", "/v1/users/{id}", op("A user (the caller, or any for cloud admins)", "user", [ok(200, "the user", S("User")), {"404": NF}], params=[P("id")]))
-add("PUT", "/v1/users/{id}/password", op("Change a password; signs out the user's other sessions", "user",
-    [ok(204, "changed"), {"403": ERR("current_password is wrong")}, {"404": NF}],
-    body=obj({"password": {"type": "string", "minLength": 8}, "current_password": {"type": "string", "description": "required unless the caller is a cloud admin"}}, ["password"]), params=[P("id")]))
+add("PUT", "/v1/users/{id}/password", op("Change a password; signs out the user's other sessions and revokes all its API keys", "user",
+    [ok(204, "changed"), {"403": ERR("current_password is wrong")}, {"404": NF}, {"400": ERR("malformed or invalid request, or a password too weak")}],
+    body=obj({"password": PWD, "current_password": {"type": "string", "description": "required unless the caller is a cloud admin"}}, ["password"]), params=[P("id")]))
 add("GET", "/v1/flavors", op("Flavors (disabled ones only for cloud admins)", "user", [ok(200, "flavors", lst("flavors", "Flavor"))]))
 add("GET", "/v1/flavors/{id}", op("A flavor", "user", [ok(200, "the flavor", S("Flavor")), {"404": NF}], params=[P("id")]))
 add("POST", "/v1/flavors", op("Define a flavor", "cloud-admin", [ok(201, "created", S("Flavor")), {"409": ERR("name taken")}],

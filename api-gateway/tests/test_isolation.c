@@ -6,8 +6,13 @@
  * must be a 4xx identical (status and error code) to the answer for an id
  * that does not exist at all: B cannot change A's objects, and cannot even
  * learn they exist. The route list comes from `stratus-gateway routes`, so
- * a route added without a case here fails the test. Afterwards every one of
- * A's objects must be unchanged, and none may appear in B's lists.
+ * a route added without a case here fails the test. The same route list,
+ * with the parameters openapi.json gives each list route, drives the query
+ * parameters: every marker and filter taking an id gets each of A's ids
+ * (and "name" filters A's names), and must answer exactly as for one that
+ * exists nowhere. Membership and role routes are called with A's users.
+ * Afterwards every one of A's objects must be unchanged, and none may
+ * appear in B's lists.
  */
 #include "gwt.h"
 #include "st_test.h"
@@ -122,6 +127,15 @@ static int suite_init(void)
     const char *inv = json_string_value(
         json_object_get(json_array_get(json_object_get(r.json, "invoices"), 0), "id"));
     snprintf(a_invoice, sizeof a_invoice, "%s", inv ? inv : "");
+    st_resp_free(&r);
+    /* B's own objects, made after A's: a list that pages from one of A's
+     * ids (a marker) would show them, where an unknown marker shows none */
+    gwt_call(&T, &r, "POST", "/v1/images", B.member, "{\"name\":\"b-later\",\"disk_format\":\"raw\"}");
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/keypairs", B.member,
+             "{\"name\":\"b-later\",\"public_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}");
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/networks", B.member, "{\"name\":\"b-later\"}");
     st_resp_free(&r);
     return !a_keypair[0] || !a_image[0] || !a_apikey[0] || !a_group[0] || !a_invoice[0];
 }
@@ -316,6 +330,137 @@ static void test_bodies_cannot_reference_other_tenants_objects(void)
     CU_ASSERT_PTR_NULL(gwt_signin(&T, "attacker-admin", "password-123", A.id));
 }
 
+/* Every one of A's ids, for substituting into query parameters. */
+static int a_ids(const char **out)
+{
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, a_group, a_invoice,
+                         a_network, a_subnet, a_port, a_sg, a_rule, a_router, a_fip,
+                         A.id, A.member_id, A.admin_id, A.reader_id};
+    int n = (int)(sizeof ids / sizeof *ids);
+    memcpy(out, ids, sizeof ids);
+    return n;
+}
+
+/* The query parameters of every list route: the routes come from the
+ * server's own list, their parameters from its openapi.json. Each parameter
+ * that takes an id (markers, filters) is given each of A's ids, and each
+ * "name" filter A's names; B's answer must be exactly its answer for an id
+ * or name that exists nowhere (status, error code, and a 200's whole body),
+ * and must not contain any of A's ids. */
+static void test_query_parameters_hide_other_tenants_objects(void)
+{
+    st_resp doc;
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &doc, "GET", "/v1/openapi.json", NULL, NULL), 200);
+    json_t *paths = json_object_get(doc.json, "paths");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' routes", st_build_path("api-gateway/stratus-gateway"));
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const char *ids[32];
+    int nids = a_ids(ids);
+    const char *names[] = {"a-vm", "a-key", "a-private", "a-bot", "a-group", "a-net", "a-sg",
+                           "a-router", "victim"};
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    char line[256];
+    int checked = 0;
+    while (fgets(line, sizeof line, p)) {
+        char method[16], path[200];
+        if (sscanf(line, "%15s %199s", method, path) != 2 || strcmp(method, "GET") ||
+            strchr(path, '{'))
+            continue;
+        json_t *params = json_object_get(json_object_get(json_object_get(paths, path), "get"),
+                                         "parameters");
+        size_t i;
+        json_t *q;
+        json_array_foreach(params, i, q) {
+            const char *qn = json_string_value(json_object_get(q, "name"));
+            const char *fmt = json_string_value(
+                json_object_get(json_object_get(q, "schema"), "format"));
+            int is_id = fmt && !strcmp(fmt, "uuid"), is_name = qn && !strcmp(qn, "name");
+            if (strcmp(json_string_value(json_object_get(q, "in")), "query") ||
+                (!is_id && !is_name))
+                continue;
+            int nv = is_id ? nids : (int)(sizeof names / sizeof *names);
+            char none[400];
+            snprintf(none, sizeof none, "%s?%s=%s", path, qn, is_id ? fake : "no-such-name");
+            st_resp r2;
+            gwt_call(&T, &r2, "GET", none, B.admin, NULL);
+            for (int k = 0; k < nv; k++) {
+                char real[400];
+                snprintf(real, sizeof real, "%s?%s=%s", path, qn, is_id ? ids[k] : names[k]);
+                st_resp r1;
+                gwt_call(&T, &r1, "GET", real, B.admin, NULL);
+                st_assert_fmt(r1.status == r2.status &&
+                                  !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)) &&
+                                  (r1.status != 200 || !strcmp(r1.body, r2.body)),
+                              0, __FILE__, __LINE__,
+                              "GET %s answers %ld %s, for nothing %ld %s: A's object shows",
+                              real, r1.status, r1.body, r2.status, r2.body);
+                for (int m = 0; m < nids; m++)
+                    st_assert_fmt(strstr(r1.body, ids[m]) == NULL || !strcmp(ids[m], ids[k]), 0,
+                                  __FILE__, __LINE__, "GET %s shows A's id %s", real, ids[m]);
+                st_resp_free(&r1);
+                checked++;
+            }
+            st_resp_free(&r2);
+        }
+    }
+    pclose(p);
+    st_resp_free(&doc);
+    CU_ASSERT(checked >= 100);
+}
+
+/* Membership and role routes given A's users: B's admin can neither put
+ * them into B, nor change, remove or look at them, and each answer is the
+ * answer for a user that does not exist. */
+static void test_membership_routes_with_foreign_users(void)
+{
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    const char *users[] = {A.admin_id, A.member_id, A.reader_id};
+    /* path: before the user id (B's tenant id is put in at %s), after it */
+    static const struct {
+        const char *method, *pre, *post, *body;
+    } calls[] = {
+        {"PUT", "/v1/tenants/%s/members/", "", "{\"role\":\"reader\"}"},
+        {"PUT", "/v1/tenants/%s/members/", "", "{\"role\":\"admin\"}"},
+        {"DELETE", "/v1/tenants/%s/members/", "", NULL},
+        {"GET", "/v1/users/%.0s", "", NULL},
+        {"PUT", "/v1/users/%.0s", "/password", "{\"password\":\"Correct-Horse-9-battery\"}"},
+    };
+    for (size_t c = 0; c < sizeof calls / sizeof *calls; c++) {
+        char pre[128], none[256];
+        snprintf(pre, sizeof pre, calls[c].pre, B.id);
+        snprintf(none, sizeof none, "%s%s%s", pre, fake, calls[c].post);
+        st_resp r2;
+        gwt_call(&T, &r2, calls[c].method, none, B.admin, calls[c].body);
+        st_assert_fmt(r2.status >= 400 && r2.status < 500, 0, __FILE__, __LINE__,
+                      "%s %s: %ld", calls[c].method, none, r2.status);
+        for (size_t u = 0; u < sizeof users / sizeof *users; u++) {
+            char real[256];
+            snprintf(real, sizeof real, "%s%s%s", pre, users[u], calls[c].post);
+            st_resp r1;
+            gwt_call(&T, &r1, calls[c].method, real, B.admin, calls[c].body);
+            st_assert_fmt(r1.status == r2.status &&
+                              !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
+                          0, __FILE__, __LINE__, "%s %s answers %ld %s, an unknown user %ld %s",
+                          calls[c].method, real, r1.status, st_resp_error_code(&r1), r2.status,
+                          st_resp_error_code(&r2));
+            st_resp_free(&r1);
+        }
+        st_resp_free(&r2);
+    }
+    /* B's own member: the same admin may change its role (the routes work) */
+    char own[256];
+    snprintf(own, sizeof own, "/v1/tenants/%s/members/%s", B.id, B.reader_id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", own, B.admin, "{\"role\":\"reader\"}"), 200);
+    /* and none of A's users is in B */
+    snprintf(own, sizeof own, "/v1/tenants/%s/members", B.id);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", own, B.admin, NULL), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, "victim"));
+    st_resp_free(&r);
+}
+
 static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
@@ -393,6 +538,10 @@ static void test_victims_objects_are_unchanged(void)
 static CU_TestInfo tests[] = {
     {"every parameterised route hides other tenants' objects", test_every_route_hides_other_tenants_objects},
     {"request bodies cannot reference other tenants' objects", test_bodies_cannot_reference_other_tenants_objects},
+    {"query parameters (markers, filters) with other tenants' ids or names show nothing",
+     test_query_parameters_hide_other_tenants_objects},
+    {"membership and role routes refuse other tenants' users like unknown ones",
+     test_membership_routes_with_foreign_users},
     {"lists show only the tenant's own objects", test_lists_show_only_own_objects},
     {"the victim's objects are unchanged afterwards", test_victims_objects_are_unchanged},
     CU_TEST_INFO_NULL,

@@ -277,6 +277,8 @@ static void on_setup(evutil_socket_t fd, short what, void *arg)
     bufferevent_decref(bev); /* evhttp's connection holds it now */
     if (w->over_cap)
         take_over(w, 503, "Service Unavailable");
+    else
+        start_deadline(w); /* the first request (and a TLS handshake) from the accept */
 }
 
 void st_http_guard_attach(st_http_guard *g, struct event_base *base, struct bufferevent *bev)

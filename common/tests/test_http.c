@@ -370,6 +370,14 @@ static void test_malformed_http_gets_json_errors_and_slow_heads_are_cut(void)
     ST_ASSERT_INT_EQ(h.slow_status, 408);
     CU_ASSERT_TRUE(h.slow_json);
     ST_ASSERT_INT_EQ(h.after_status, 200);
+    /* a connection that never sends a request is cut at the deadline too */
+    int fd = st_raw_connect("127.0.0.1", st_http_server_port(guarded.s));
+    st_raw silent = {0};
+    st_raw_read(fd, 6000, &silent);
+    close(fd);
+    CU_ASSERT_TRUE(silent.closed);
+    CU_ASSERT_TRUE(silent.secs < 5.0);
+    st_raw_free(&silent);
     /* an oversized body is a JSON 413 as well */
     st_raw r;
     static const char big[] = "POST /v1/things HTTP/1.1\r\nHost: x\r\n"

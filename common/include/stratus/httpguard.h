@@ -6,7 +6,8 @@
  * For each connection:
  *  - A deadline for a whole request. Once a request's first byte arrives, the
  *    request (head and body) must be in within timeout_s, or the client is
- *    answered 408 and the connection closed. libevent's own timeout is an
+ *    answered 408 and the connection closed; a new connection's first
+ *    request (TLS handshake included) within timeout_s of the accept. libevent's own timeout is an
  *    idle timer that every byte resets, so without this a client sending one
  *    header line every few seconds kept its connection for ever. Idle
  *    keep-alive connections stay governed by libevent's idle timeout.

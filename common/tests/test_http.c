@@ -5,9 +5,15 @@
 #include "st_rawhttp.h"
 #include "st_test.h"
 #include "stratus/http.h"
+#include "stratus/httpguard.h"
 #include "stratus/log.h"
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +417,66 @@ static void test_connections_over_the_cap_get_503(void)
     st_raw_free(&r);
 }
 
+/* An evhttp a component sets up itself on a Unix socket (as the VMM's
+ * control API does), guarded with st_http_guard_evhttp(): the same JSON
+ * errors and deadline. */
+static void uds_reply(struct evhttp_request *req, void *arg)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "{\"ok\":true}");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void *uds_loop(void *arg)
+{
+    event_base_dispatch(arg);
+    return NULL;
+}
+
+static void test_guarded_evhttp_on_a_unix_socket(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char path[sizeof sa.sun_path];
+    CU_ASSERT_FATAL(strlen(tmp) + 10 < sizeof path);
+    memcpy(path, tmp, strlen(tmp));
+    memcpy(path + strlen(tmp), "/ctl.sock", 10);
+    memcpy(sa.sun_path, path, sizeof path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                    listen(fd, 16) == 0);
+    struct event_base *base = event_base_new();
+    struct evhttp *http = evhttp_new(base);
+    evhttp_set_max_headers_size(http, 16 * 1024);
+    evhttp_set_timeout(http, 30);
+    evhttp_set_gencb(http, uds_reply, NULL);
+    st_http_guard *g = st_http_guard_new(2, 4);
+    st_http_guard_evhttp(g, http);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(evhttp_accept_socket_with_handle(http, fd));
+    struct event *keep = event_new(base, -1, EV_PERSIST, NULL, NULL);
+    struct timeval day = {86400, 0};
+    event_add(keep, &day);
+    pthread_t th;
+    pthread_create(&th, NULL, uds_loop, base);
+    st_hostile h;
+    st_hostile_listener(path, 0, "/vm", 8, &h);
+    ST_ASSERT_INT_EQ(h.bad_line_status, 400);
+    CU_ASSERT_TRUE(h.bad_line_json);
+    CU_ASSERT_TRUE(h.huge_head_status == 400 || h.huge_head_status == 413);
+    CU_ASSERT_TRUE(h.huge_head_json);
+    CU_ASSERT_TRUE(h.method_json);
+    CU_ASSERT_TRUE(h.slow_closed);
+    ST_ASSERT_INT_EQ(h.slow_status, 408);
+    ST_ASSERT_INT_EQ(h.after_status, 200);
+    event_base_loopbreak(base);
+    pthread_join(th, NULL);
+    event_free(keep);
+    evhttp_free(http);
+    st_http_guard_free(g);
+    event_base_free(base);
+    unlink(path);
+}
+
 static CU_TestInfo tests[] = {
     {"route parameters are decoded per segment", test_route_params_are_decoded_per_segment},
     {"unknown path 404, wrong method 405 with Allow, JSON errors", test_unknown_path_404_and_wrong_method_405_as_json},
@@ -424,6 +490,7 @@ static CU_TestInfo tests[] = {
     {"query parameters, headers and paths that are not UTF-8 get 400", test_text_that_is_not_utf8_is_a_400},
     {"malformed HTTP gets JSON errors; slow heads are cut at the deadline", test_malformed_http_gets_json_errors_and_slow_heads_are_cut},
     {"connections over the cap get 503 and the server recovers", test_connections_over_the_cap_get_503},
+    {"an evhttp of its own on a Unix socket, guarded: JSON errors, slow heads cut", test_guarded_evhttp_on_a_unix_socket},
     CU_TEST_INFO_NULL,
 };
 

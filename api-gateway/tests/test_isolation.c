@@ -10,7 +10,9 @@
  * with the parameters openapi.json gives each list route, drives the query
  * parameters: every marker and filter taking an id gets each of A's ids
  * (and "name" filters A's names), and must answer exactly as for one that
- * exists nowhere. Membership and role routes are called with A's users.
+ * exists nowhere. Bodies that name objects by id (networks, subnets, groups,
+ * ports, server groups) get A's ids, and membership and role routes A's
+ * users, with the same rule.
  * Afterwards every one of A's objects must be unchanged, and none may
  * appear in B's lists.
  */
@@ -30,6 +32,7 @@ static char a_invoice[40];
 static char a_network[40], a_subnet[40], a_port[40], a_sg[40], a_rule[40];
 static char a_router[40], a_fip[40];
 static char a_apikey_secret[128];
+static char ext_net[40], b_network[40], b_sg[40], b_router[40];
 
 static const char *KEY =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75 a@b";
@@ -136,7 +139,21 @@ static int suite_init(void)
              "{\"name\":\"b-later\",\"public_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}");
     st_resp_free(&r);
     gwt_call(&T, &r, "POST", "/v1/networks", B.member, "{\"name\":\"b-later\"}");
+    id_of(&r, b_network);
     st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s}", "network_id", b_network, "cidr", "10.7.0.0/24");
+    gwt_call(&T, &r, "POST", "/v1/subnets", B.member, b);
+    st_resp_free(&r);
+    free(b);
+    gwt_call(&T, &r, "POST", "/v1/security-groups", B.member, "{\"name\":\"b-sg\"}");
+    id_of(&r, b_sg);
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/routers", B.member, "{\"name\":\"b-router\"}");
+    id_of(&r, b_router);
+    st_resp_free(&r);
+    snprintf(ext_net, sizeof ext_net, "%s", ext);
+    if (!b_network[0] || !b_sg[0] || !b_router[0])
+        return -1;
     return !a_keypair[0] || !a_image[0] || !a_apikey[0] || !a_group[0] || !a_invoice[0];
 }
 
@@ -461,6 +478,81 @@ static void test_membership_routes_with_foreign_users(void)
     st_resp_free(&r);
 }
 
+/* Bodies that name another tenant's object by id (a network for a subnet,
+ * port or NIC, a subnet for a fixed IP or router interface, a group for a
+ * rule or port, a port for a floating IP or NIC, a server group): each
+ * answer must be the answer for an id that exists nowhere. */
+/* fmt with {ID} replaced by id, {BNET} by B's network, {BSG} by B's group,
+ * {EXT} by the external network and {IMG} by the public image. */
+static void expand(char *out, size_t n, const char *fmt, const char *id)
+{
+    const struct {
+        const char *tok, *val;
+    } subs[] = {{"{ID}", id}, {"{BNET}", b_network}, {"{BSG}", b_sg}, {"{EXT}", ext_net},
+                {"{IMG}", image}};
+    size_t o = 0;
+    while (*fmt && o + 1 < n) {
+        size_t k = 0;
+        for (; k < sizeof subs / sizeof *subs; k++)
+            if (!strncmp(fmt, subs[k].tok, strlen(subs[k].tok)))
+                break;
+        if (k < sizeof subs / sizeof *subs) {
+            o += (size_t)snprintf(out + o, n - o, "%s", subs[k].val);
+            fmt += strlen(subs[k].tok);
+        } else {
+            out[o++] = *fmt++;
+        }
+    }
+    out[o < n ? o : n - 1] = 0;
+}
+
+static void test_bodies_with_foreign_ids_answer_as_unknown(void)
+{
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    char iface[128];
+    snprintf(iface, sizeof iface, "/v1/routers/%s/interfaces", b_router);
+    struct {
+        const char *method, *path, *fmt, *id;
+    } cases[] = {
+        {"POST", "/v1/subnets", "{\"network_id\":\"{ID}\",\"cidr\":\"10.9.0.0/24\"}", a_network},
+        {"POST", "/v1/ports", "{\"network_id\":\"{ID}\"}", a_network},
+        {"POST", "/v1/ports", "{\"network_id\":\"{BNET}\",\"security_groups\":[\"{ID}\"]}", a_sg},
+        {"POST", "/v1/ports", "{\"network_id\":\"{BNET}\",\"fixed_ips\":[{\"subnet_id\":\"{ID}\"}]}",
+         a_subnet},
+        {"POST", "/v1/security-group-rules",
+         "{\"security_group_id\":\"{ID}\",\"direction\":\"ingress\",\"protocol\":\"tcp\"}", a_sg},
+        {"POST", "/v1/security-group-rules",
+         "{\"security_group_id\":\"{BSG}\",\"direction\":\"ingress\",\"remote_group_id\":\"{ID}\"}",
+         a_sg},
+        {"POST", "/v1/floating-ips", "{\"floating_network_id\":\"{EXT}\",\"port_id\":\"{ID}\"}", a_port},
+        {"POST", iface, "{\"subnet_id\":\"{ID}\"}", a_subnet},
+        {"POST", "/v1/instances",
+         "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
+         "\"networks\":[{\"network_id\":\"{ID}\"}]}", a_network},
+        {"POST", "/v1/instances",
+         "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
+         "\"networks\":[{\"port_id\":\"{ID}\"}]}", a_port},
+        {"POST", "/v1/instances",
+         "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
+         "\"server_group\":\"{ID}\",\"networks\":\"none\"}", a_group},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char real[512], none[512];
+        expand(real, sizeof real, cases[i].fmt, cases[i].id);
+        expand(none, sizeof none, cases[i].fmt, fake);
+        st_resp r1, r2;
+        gwt_call(&T, &r1, cases[i].method, cases[i].path, B.admin, real);
+        gwt_call(&T, &r2, cases[i].method, cases[i].path, B.admin, none);
+        st_assert_fmt(r1.status >= 400 && r1.status < 500 && r1.status == r2.status &&
+                          !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
+                      0, __FILE__, __LINE__, "%s %s %s: %ld %s, for an unknown id %ld %s",
+                      cases[i].method, cases[i].path, real, r1.status, r1.body, r2.status,
+                      r2.body);
+        st_resp_free(&r1);
+        st_resp_free(&r2);
+    }
+}
+
 static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
@@ -542,6 +634,8 @@ static CU_TestInfo tests[] = {
      test_query_parameters_hide_other_tenants_objects},
     {"membership and role routes refuse other tenants' users like unknown ones",
      test_membership_routes_with_foreign_users},
+    {"bodies naming other tenants' objects answer as for unknown ids",
+     test_bodies_with_foreign_ids_answer_as_unknown},
     {"lists show only the tenant's own objects", test_lists_show_only_own_objects},
     {"the victim's objects are unchanged afterwards", test_victims_objects_are_unchanged},
     CU_TEST_INFO_NULL,

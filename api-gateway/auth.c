@@ -3,7 +3,11 @@
  *
  * Passwords are hashed with argon2id (libargon2; memory-hard, parameters in
  * the config and stored inside each encoded hash, so they can be raised
- * without invalidating old hashes). A sign-in for an unknown user still runs
+ * without invalidating old hashes). A new password must pass libpwquality's
+ * checks with its built-in defaults (not the host's pwquality.conf, so every
+ * gateway applies one policy): at least 8 characters, not based on a word of
+ * cracklib's dictionary of words and common passwords, not simplistic
+ * ("12345678"), not the user's name in some form. A sign-in for an unknown user still runs
  * one argon2id verification against a fixed dummy hash, so response time does
  * not reveal which user names exist.
  *
@@ -30,6 +34,8 @@
 #include "stratus/uuid.h"
 
 #include <argon2.h>
+#include <pthread.h>
+#include <pwquality.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +53,43 @@ int gw_password_hash(const gw_config *gc, const char *password, char *out, size_
     return rc == ARGON2_OK ? 0 : -1;
 }
 
+/* cracklib (under libpwquality) is not known to be thread-safe; new
+ * passwords are rare, so they are checked one at a time. */
+static pthread_mutex_t pwq_mu = PTHREAD_MUTEX_INITIALIZER;
+static pwquality_settings_t *pwq;
+
+int gw_password_policy(const char *password, const char *user, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&pwq_mu);
+    if (!pwq) {
+        pwq = pwquality_default_settings();
+        if (pwq) {
+            pwquality_set_int_value(pwq, PWQ_SETTING_MIN_LENGTH, 8);
+            pwquality_set_int_value(pwq, PWQ_SETTING_DICT_CHECK, 1);
+            pwquality_set_int_value(pwq, PWQ_SETTING_USER_CHECK, 1);
+        }
+    }
+    void *aux = NULL;
+    int rc = pwq ? pwquality_check(pwq, password, NULL, user, &aux) : PWQ_ERROR_MEM_ALLOC;
+    char buf[PWQ_MAX_ERROR_MESSAGE_LEN];
+    const char *why = rc < 0 ? pwquality_strerror(buf, sizeof buf, rc, aux) : NULL;
+    pthread_mutex_unlock(&pwq_mu);
+    if (rc >= 0)
+        return 0;
+    if (rc == PWQ_ERROR_MEM_ALLOC || rc == PWQ_ERROR_CRACKLIB_CHECK)
+        st_error("auth.password_policy", "password check failed: %s", why ? why : "?");
+    snprintf(err, errlen, "password is too weak: %s", why ? why : "refused");
+    return -1;
+}
+
 int gw_password_verify(const char *encoded, const char *password)
 {
     return argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK;
 }
 
 int gw_token_create(st_db *db, const char *kind, const char *name, const char *user_id,
-                    const char *tenant_id, long long ttl_s, char *out, size_t outlen,
-                    char id[40])
+                    const char *tenant_id, long long ttl_s, const char *not_after_token,
+                    char *out, size_t outlen, char id[40])
 {
     char secret[2 * TOKEN_BYTES + 1], sha[65], ttl[24];
     st_random_hex(secret, TOKEN_BYTES);
@@ -62,11 +97,13 @@ int gw_token_create(st_db *db, const char *kind, const char *name, const char *u
     st_sha256_hex(out, strlen(out), sha);
     st_uuid_v4(id);
     snprintf(ttl, sizeof ttl, "%lld", ttl_s);
+    /* least() ignores the NULL a missing (or no) bounding token gives */
     return st_db_x(db, "INSERT INTO iaas.tokens (id, token_sha256, kind, name, user_id, tenant_id,"
                        " expires_at) VALUES ($1, $2, $3, $4, $5, $6,"
-                       " now() + $7::bigint * interval '1 second')",
+                       " least(now() + $7::bigint * interval '1 second',"
+                       "  (SELECT expires_at FROM iaas.tokens WHERE id = $8::uuid)))",
                    id, sha, kind, name, user_id, tenant_id && *tenant_id ? tenant_id : NULL,
-                   ttl) == 1 ? 0 : -1;
+                   ttl, not_after_token && *not_after_token ? not_after_token : NULL) == 1 ? 0 : -1;
 }
 
 static void unauthorized(gw_ctx *c, const char *msg)
@@ -315,7 +352,7 @@ static void h_signin(gw_ctx *c)
         return;
     }
     char token[128], tokid[40];
-    if (gw_token_create(c->db, "session", "", user_id, tid, c->gw->c.token_ttl_s, token,
+    if (gw_token_create(c->db, "session", "", user_id, tid, c->gw->c.token_ttl_s, NULL, token,
                         sizeof token, tokid) < 0) {
         gw_fail_db(c);
         return;
@@ -365,22 +402,41 @@ static void h_whoami(gw_ctx *c)
                                  tenants ? tenants : json_array()));
 }
 
+/* An API key lives no longer than the token that makes it (a one-hour
+ * session cannot mint a ten-year key, nor a key a longer-lived key), unless
+ * the request proves the user's password again: then it lives as long as
+ * asked. A password change revokes every key (identity.c). */
 static void h_apikey_create(gw_ctx *c)
 {
-    static const char *const keys[] = {"name", "expires_in_days", NULL};
+    static const char *const keys[] = {"name", "expires_in_days", "password", NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *name = NULL;
+    const char *name = NULL, *pw = NULL;
     long long days = 365;
     char err[256];
     if (gw_check(c, st_json_get_str(b, "name", 1, 1, 64, &name, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_int(b, "expires_in_days", 0, 1, 3650, &days, err, sizeof err),
-                 err) < 0)
+                 err) < 0 ||
+        gw_check(c, st_json_get_str(b, "password", 0, 1, 256, &pw, err, sizeof err), err) < 0)
         return;
+    if (pw) {
+        PGresult *r = st_db_q(c->db, "SELECT password_hash FROM iaas.users WHERE id = $1",
+                              c->p.user_id);
+        if (!r) {
+            gw_fail_db(c);
+            return;
+        }
+        int ok = PQntuples(r) == 1 && gw_password_verify(st_db_val(r, 0, 0), pw);
+        PQclear(r);
+        if (!ok) {
+            st_http_reply_error(c->req, 403, "forbidden", "password is wrong");
+            return;
+        }
+    }
     char key[128], id[40];
-    if (gw_token_create(c->db, "api_key", name, c->p.user_id, c->p.tenant_id, days * 86400, key,
-                        sizeof key, id) < 0) {
+    if (gw_token_create(c->db, "api_key", name, c->p.user_id, c->p.tenant_id, days * 86400,
+                        pw ? NULL : c->p.token_id, key, sizeof key, id) < 0) {
         gw_fail_db(c);
         return;
     }

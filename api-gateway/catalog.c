@@ -37,8 +37,10 @@ static void h_flavor_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
+    /* a disabled flavor is hidden by id as it is in the list, but for cloud admins */
     PGresult *r = st_db_q(c->db, "SELECT iaas.flavor_json(f)::text FROM iaas.flavors f"
-                                 " WHERE id = $1", id);
+                                 " WHERE id = $1 AND ($2 OR NOT f.disabled)", id,
+                          c->p.cloud_admin ? "true" : "false");
     if (!r) {
         gw_fail_db(c);
         return;

@@ -123,12 +123,17 @@ void gw_auth_routes(gw *g);
 /* Resolves "Bearer <token>"; 0 and p filled, or -1 with an HTTP reply sent. */
 int gw_authenticate(gw_ctx *c, const char *header);
 int gw_password_hash(const gw_config *gc, const char *password, char *out, size_t outlen);
+/* The policy a new password must pass (libpwquality: length, dictionary
+ * and common passwords, the user's name): 0, or -1 with a message in err. */
+int gw_password_policy(const char *password, const char *user, char *err, size_t errlen);
 /* 1 when password matches the encoded argon2id hash. */
 int gw_password_verify(const char *encoded, const char *password);
-/* Makes a token of the given kind; writes the secret to out (shown once). */
+/* Makes a token of the given kind; writes the secret to out (shown once).
+ * It expires after ttl_s, or with the token not_after_token (an id) if that
+ * comes first; NULL: no such bound. */
 int gw_token_create(st_db *db, const char *kind, const char *name, const char *user_id,
-                    const char *tenant_id, long long ttl_s, char *out, size_t outlen,
-                    char id[40]);
+                    const char *tenant_id, long long ttl_s, const char *not_after_token,
+                    char *out, size_t outlen, char id[40]);
 
 /* identity.c */
 void gw_identity_routes(gw *g);

@@ -162,7 +162,8 @@ static void h_user_create(gw_ctx *c)
     char err[256];
     if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &name, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_str(b, "password", 1, 8, 256, &pw, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_bool(b, "cloud_admin", 0, &admin, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_bool(b, "cloud_admin", 0, &admin, err, sizeof err), err) < 0 ||
+        gw_check(c, gw_password_policy(pw, name, err, sizeof err), err) < 0)
         return;
     char hash[256], id[40];
     if (gw_password_hash(&c->gw->c, pw, hash, sizeof hash) < 0) {
@@ -216,7 +217,9 @@ static void h_user_show(gw_ctx *c)
     PQclear(r);
 }
 
-/* Changing a password signs out every other session of that user. */
+/* Changing a password ends every other credential of that user: its other
+ * sessions and all its API keys (whoever knew the old password may have
+ * made one). */
 static void h_user_password(gw_ctx *c)
 {
     static const char *const keys[] = {"password", "current_password", NULL};
@@ -237,20 +240,26 @@ static void h_user_password(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "current_password", !c->p.cloud_admin, 1, 256, &cur, err,
                                     sizeof err), err) < 0)
         return;
-    if (cur) {
-        PGresult *r = st_db_q(c->db, "SELECT password_hash FROM iaas.users WHERE id = $1", id);
-        if (!r) {
-            gw_fail_db(c);
-            return;
-        }
-        int ok = PQntuples(r) == 1 &&
-                 gw_password_verify(st_db_val(r, 0, 0), cur);
-        PQclear(r);
-        if (!ok) {
-            st_http_reply_error(c->req, 403, "forbidden", "current_password is wrong");
-            return;
-        }
+    PGresult *r = st_db_q(c->db, "SELECT password_hash, name FROM iaas.users WHERE id = $1", id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
     }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        st_http_reply_error(c->req, 404, "not_found", "no such user");
+        return;
+    }
+    int ok = !cur || gw_password_verify(st_db_val(r, 0, 0), cur);
+    if (!ok) {
+        PQclear(r);
+        st_http_reply_error(c->req, 403, "forbidden", "current_password is wrong");
+        return;
+    }
+    int weak = gw_password_policy(pw, st_db_val(r, 0, 1), err, sizeof err);
+    PQclear(r);
+    if (gw_check(c, weak, err) < 0)
+        return;
     char hash[256];
     if (gw_password_hash(&c->gw->c, pw, hash, sizeof hash) < 0) {
         st_http_reply_error(c->req, 500, "internal", "password hashing failed");
@@ -259,7 +268,8 @@ static void h_user_password(gw_ctx *c)
     long long n = st_db_x(c->db, "UPDATE iaas.users SET password_hash = $2 WHERE id = $1", id, hash);
     if (n == 1)
         n = st_db_x(c->db, "UPDATE iaas.tokens SET revoked_at = now() WHERE user_id = $1"
-                           " AND kind = 'session' AND revoked_at IS NULL AND id <> $2",
+                           " AND kind IN ('session', 'api_key') AND revoked_at IS NULL"
+                           " AND id <> $2",
                     id, c->p.token_id[0] ? c->p.token_id : "00000000-0000-0000-0000-000000000000");
     if (n < 0)
         gw_fail_db(c);

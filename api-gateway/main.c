@@ -246,6 +246,8 @@ static int serve(gw *g, st_http_opts *o)
     char err[512];
     o->health = st_service_db_health;
     o->health_arg = g->db;
+    /* the tenant API's port is public: /metrics only with metrics.token */
+    o->metrics_closed = 1;
     g->http = st_http_server_new(o, err, sizeof err);
     if (!g->http) {
         st_error("http.config", "%s", err);

@@ -284,11 +284,13 @@ static int parse_q(const char *v, int64_t *q)
     return 0;
 }
 
-static const bl_invoice *sort_inv;
-
-static int line_cmp(const void *a, const void *b)
+/* Orders lines by key; inv (the lines' own invoice, passed through qsort_r
+ * so that concurrent ratings never share it) gives the plan versions' start
+ * times. */
+static int line_cmp(const void *a, const void *b, void *inv_arg)
 {
     const bl_line *x = a, *y = b;
+    const bl_invoice *inv = inv_arg;
     /* Tenant-wide lines (no instance) go last. */
     if (!x->instance[0] != !y->instance[0])
         return x->instance[0] ? -1 : 1;
@@ -301,8 +303,8 @@ static int line_cmp(const void *a, const void *b)
         return c;
     if (x->usage_month != y->usage_month)
         return x->usage_month < y->usage_month ? -1 : 1;
-    int64_t ex = x->ver < 0 ? 0 : sort_inv->vers[x->ver].effective_from;
-    int64_t ey = y->ver < 0 ? 0 : sort_inv->vers[y->ver].effective_from;
+    int64_t ex = x->ver < 0 ? 0 : inv->vers[x->ver].effective_from;
+    int64_t ey = y->ver < 0 ? 0 : inv->vers[y->ver].effective_from;
     if (ex != ey)
         return ex < ey ? -1 : 1;
     return x->ver - y->ver;
@@ -326,14 +328,12 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
     }
 }
 
-/* Sorts, merges equal keys, prices, rounds, totals. */
-static int finish(bl_invoice *inv)
+int bl_invoice_finish(bl_invoice *inv)
 {
-    sort_inv = inv;
-    qsort(inv->lines, inv->n, sizeof *inv->lines, line_cmp);
+    qsort_r(inv->lines, inv->n, sizeof *inv->lines, line_cmp, inv);
     size_t k = 0;
     for (size_t i = 0; i < inv->n; i++) {
-        if (k && line_cmp(&inv->lines[k - 1], &inv->lines[i]) == 0) {
+        if (k && line_cmp(&inv->lines[k - 1], &inv->lines[i], inv) == 0) {
             if (__builtin_add_overflow(inv->lines[k - 1].quantity, inv->lines[i].quantity,
                                        &inv->lines[k - 1].quantity))
                 return -1;
@@ -577,7 +577,7 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
         add_line(inv, "", BL_ITEM_STORAGE, "", b >= 0 ? bk.month[b] : EPOCH_2000,
                  b >= 0 ? bk.ver[b] : -1, q);
     }
-    rc = finish(inv);
+    rc = bl_invoice_finish(inv);
     goto out;
 out_days:
     sb_free(&bdays);

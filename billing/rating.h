@@ -75,6 +75,10 @@ typedef struct bl_invoice {
 
 /* Rates the tenant's usage billed in period into inv. 0, or -1 (db error). */
 int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv);
+/* The last step of rating, on inv's lines as collected: sorts them, merges
+ * equal keys, prices, rounds and totals. 0, or -1 on overflow. Safe on
+ * several threads at once, each with its own invoice. */
+int bl_invoice_finish(bl_invoice *inv);
 void bl_invoice_free(bl_invoice *inv);
 /* The invoice id of (tenant, period): stable from draft to issued. */
 void bl_invoice_id(const char *tenant, int64_t period, char out[37]);

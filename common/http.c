@@ -18,6 +18,7 @@
  * the other standard headers.
  */
 #include "stratus/http.h"
+#include "stratus/httpguard.h"
 #include "stratus/json.h"
 #include "stratus/jsonw.h"
 #include "stratus/log.h"
@@ -78,6 +79,7 @@ typedef struct worker {
 struct st_http_server {
     st_http_opts o;
     char *listen, *port_file, *tls_cert, *tls_key;
+    char *metrics_token; /* NULL: none */
     route *routes;
     int nroutes, caproutes;
     int fds[MAX_LISTENERS];
@@ -86,6 +88,7 @@ struct st_http_server {
     SSL_CTX *ssl;
     worker *workers;
     struct event_base *main_base;
+    st_http_guard *guard; /* request deadline, connection cap, JSON error pages */
     st_cidr *trusted; /* http.trusted_proxies */
     int ntrusted;
     worker *feeder; /* st_http_server_feed()'s private worker */
@@ -465,6 +468,80 @@ static int reqid_ok(const char *s)
     return n > 0;
 }
 
+/* 1 when s[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF). */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            k = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            k = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            k = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else {
+            return 0;
+        }
+        if (n - i <= k)
+            return 0;
+        for (size_t j = 1; j <= k; j++) {
+            unsigned b = s[i + j];
+            if (b < (j == 1 ? lo : 0x80) || b > (j == 1 ? hi : 0xBF))
+                return 0;
+        }
+        i += k + 1;
+    }
+    return 1;
+}
+
+static int str_utf8_ok(const char *s) { return utf8_ok((const unsigned char *)s, strlen(s)); }
+
+/* Every service handles text only: a query parameter or header that is not
+ * UTF-8 is refused here, once, before a handler could pass it on to the
+ * database (which refuses it with an error that looked like ours). Replies
+ * and returns -1 when one is found. */
+static int check_text(st_http_req *r)
+{
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &r->query, next) {
+        if (!str_utf8_ok(kv->key) || !str_utf8_ok(kv->value)) {
+            if (str_utf8_ok(kv->key))
+                st_http_reply_error(r, 400, "bad_request",
+                                    "query parameter '%.64s' is not valid UTF-8", kv->key);
+            else
+                st_http_reply_error(r, 400, "bad_request",
+                                    "a query parameter name is not valid UTF-8");
+            return -1;
+        }
+    }
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->ev), next) {
+        if (!str_utf8_ok(kv->key) || !str_utf8_ok(kv->value)) {
+            if (str_utf8_ok(kv->key))
+                st_http_reply_error(r, 400, "bad_request", "header '%.64s' is not valid UTF-8",
+                                    kv->key);
+            else
+                st_http_reply_error(r, 400, "bad_request", "a header name is not valid UTF-8");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static const char *method_name(enum evhttp_cmd_type c)
 {
     switch (c) {
@@ -491,6 +568,20 @@ static void builtin_healthz(st_http_req *r, void *arg)
 
 static void builtin_metrics(st_http_req *r, void *arg)
 {
+    st_http_server *s = arg;
+    const char *tok = s->metrics_token;
+    if (tok || s->o.metrics_closed) {
+        const char *h = st_http_header(r, "Authorization");
+        size_t tl = tok ? strlen(tok) : 0;
+        if (!tok || !h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != tl ||
+            !st_ct_equal(h + 7, tok, tl)) {
+            st_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+            st_http_reply_error(r, 401, "unauthorized",
+                                tok ? "/metrics needs the operator's metrics token"
+                                    : "/metrics is not served here without metrics.token");
+            return;
+        }
+    }
     size_t len;
     char *text = st_metrics_render(&len);
     st_http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
@@ -590,6 +681,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         st_http_reply_error(&r, 400, "bad_request", "malformed query string");
         goto done;
     }
+    if (check_text(&r) < 0)
+        goto done;
     /* Decode each segment on its own; a decoded NUL or '/' is refused. */
     char *dec[MAX_SEGS];
     int ndec = 0, bad = 0;
@@ -597,7 +690,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         size_t dl = 0;
         dec[i] = evhttp_uridecode(segs[i], 0, &dl);
         ndec++;
-        if (!dec[i] || strlen(dec[i]) != dl || strchr(dec[i], '/') || strcmp(dec[i], "..") == 0)
+        if (!dec[i] || strlen(dec[i]) != dl || strchr(dec[i], '/') || strcmp(dec[i], "..") == 0 ||
+            !utf8_ok((const unsigned char *)dec[i], dl))
             bad = 1;
     }
     if (bad) {
@@ -688,12 +782,16 @@ st_http_server *st_http_server_new(const st_http_opts *o, char *err, size_t errl
     s->port_file = o->port_file && *o->port_file ? strdup(o->port_file) : NULL;
     s->tls_cert = o->tls_cert && *o->tls_cert ? strdup(o->tls_cert) : NULL;
     s->tls_key = o->tls_key && *o->tls_key ? strdup(o->tls_key) : NULL;
+    s->metrics_token = o->metrics_token && *o->metrics_token ? strdup(o->metrics_token) : NULL;
     if (s->o.threads < 1)
         s->o.threads = 1;
     if (s->o.max_body == 0)
         s->o.max_body = 1 << 20;
     if (s->o.timeout_s <= 0)
         s->o.timeout_s = 30;
+    if (s->o.max_conns <= 0)
+        s->o.max_conns = 512;
+    s->guard = st_http_guard_new(s->o.timeout_s, s->o.max_conns);
     for (int i = 0; i < MAX_LISTENERS; i++)
         s->fds[i] = -1;
     char perr[200];
@@ -724,7 +822,7 @@ st_http_server *st_http_server_new(const st_http_opts *o, char *err, size_t errl
         }
     }
     st_http_route(s, "GET /healthz", builtin_healthz, s);
-    st_http_route(s, "GET /metrics", builtin_metrics, NULL);
+    st_http_route(s, "GET /metrics", builtin_metrics, s);
     return s;
 }
 
@@ -815,6 +913,7 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
     if (bev) {
         bufferevent_set_max_single_write(bev, MAX_SINGLE_IO);
         bufferevent_set_max_single_read(bev, MAX_SINGLE_IO);
+        st_http_guard_attach(s->guard, base, bev);
     }
     return bev;
 }
@@ -1046,6 +1145,7 @@ void st_http_server_free(st_http_server *s)
         free(s->feeder);
         close(s->feed_fd);
     }
+    st_http_guard_free(s->guard);
     for (int i = 0; i < s->nfds; i++)
         close(s->fds[i]);
     for (int i = 0; i < s->nroutes; i++) {
@@ -1062,5 +1162,6 @@ void st_http_server_free(st_http_server *s)
     free(s->port_file);
     free(s->tls_cert);
     free(s->tls_key);
+    free(s->metrics_token);
     free(s);
 }

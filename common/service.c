@@ -63,6 +63,8 @@ void st_service_http_opts(const st_config *c, st_http_opts *o)
         .threads = (int)st_config_int(c, "http.threads"),
         .max_body = (size_t)st_config_int(c, "http.max_body"),
         .timeout_s = (int)st_config_int(c, "http.timeout"),
+        .max_conns = (int)st_config_int(c, "http.max_connections"),
+        .metrics_token = st_config_str(c, "metrics.token"),
         .access_log = st_config_bool(c, "http.access_log"),
         .trusted_proxies = st_config_str(c, "http.trusted_proxies"),
         .on_hup = st_service_reload,

@@ -63,6 +63,7 @@ secret() { # a password generated once and kept in $home
   cat "$home/$1"
 }
 internal=$(secret internal-token)
+metrics=$(secret metrics-token) # the operator's scraper reads the gateway's /metrics with it
 dburl=$("$top/deploy/pg.sh" url "$home/pg")
 mkdir -p "$home/images"
 cat >"$home/images.conf" <<CONF
@@ -86,6 +87,7 @@ db.url = $dburl
 auth.internal_token = $internal
 images.url = http://127.0.0.1:$((port + 1))
 billing.url = http://127.0.0.1:$((port + 3))
+metrics.token = $metrics
 log.level = info
 CONF
 "$gw" --config "$home/gateway.conf" migrate 2>>"$home/gateway.log"
@@ -204,6 +206,7 @@ cat <<MSG
 
 Stratus is running.
   API          $base/v1   (OpenAPI: $base/v1/openapi.json, health: $base/healthz)
+  metrics      curl -s -H "Authorization: Bearer \$(cat $home/metrics-token)" $base/metrics
   dashboard    $base/dashboard/  (sign in as demo or admin; the browser talks to the API above)
   cloud admin  admin / $admin_pw
   demo tenant  demo / $demo_pw

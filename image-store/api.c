@@ -35,10 +35,19 @@ static const char *tenant_or_null(const img_caller *c)
     return c->p.tenant[0] ? c->p.tenant : NULL;
 }
 
+/* 503 only when the database is out of reach (no connection, or it was
+ * lost): a statement the database refused is our error, a 500, not an
+ * outage for a client to retry. */
 static void fail_db(st_http_req *r, st_db *db)
 {
     st_error("images.db", "%s", db ? st_db_error(db) : st_db_pool_error(svc->db));
-    st_http_reply_error(r, 503, "unavailable", "the image database is unavailable");
+    if (!db || st_db_conn_lost(db)) {
+        st_http_add_header(r, "Retry-After", "1");
+        st_http_reply_error(r, 503, "unavailable", "the image database is unavailable");
+    } else {
+        st_http_reply_error(r, 500, "internal", "internal error (request %s)",
+                            st_http_request_id(r));
+    }
 }
 
 static st_db *get_db(st_http_req *r)

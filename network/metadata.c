@@ -17,8 +17,11 @@
  * once: a state naming one twice is refused) and the listener list; the loop thread
  * alone touches evhttp (listener changes are queued and it is woken by
  * `wake`). A listener whose bridge was recreated (new ifindex) is replaced.
- * Hostile clients: headers over 8 KiB are refused, bodies too, idle or slow
- * connections are closed after a timeout; none of them blocks the loop.
+ * Hostile clients: headers over 8 KiB are refused, bodies too, idle
+ * connections are closed after a timeout, and a request not in whole within
+ * it (a head trickled in a line at a time) is answered 408 and closed by
+ * common/'s guard (httpguard.h), which also answers libevent's own errors
+ * as JSON; none of them blocks the loop.
  */
 #include "internal.h"
 #include "md.h"
@@ -34,6 +37,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stratus/httpguard.h>
 #include <stratus/metadata.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,6 +45,8 @@
 
 #define MD_TIMEOUT_S 10
 #define MD_MAX_HEADERS 8192
+/* every guest's connections together; nftables caps each port (STN_MD_CONNS) */
+#define MD_MAX_CONNS 4096
 
 typedef struct md_who {
     char br[IFNAMSIZ];
@@ -67,6 +73,7 @@ struct stn_md {
     uint16_t port;
     struct event_base *base;
     struct evhttp *http;
+    st_http_guard *guard;
     struct event *wake;
     pthread_t thr;
 };
@@ -361,6 +368,12 @@ int stn_md_start(stn_md **out, uint16_t port, char *err, size_t errlen)
     evhttp_set_max_body_size(m->http, 1024);
     evhttp_set_timeout(m->http, MD_TIMEOUT_S);
     evhttp_set_gencb(m->http, handle, m);
+    m->guard = st_http_guard_new(MD_TIMEOUT_S, MD_MAX_CONNS);
+    if (!m->guard) {
+        stn_md_stop(m);
+        return stn_fail(err, errlen, "out of memory");
+    }
+    st_http_guard_evhttp(m->guard, m->http);
     if (pthread_create(&m->thr, NULL, loop, m) != 0) {
         stn_md_stop(m);
         return stn_fail(err, errlen, "metadata: no thread");
@@ -382,6 +395,7 @@ void stn_md_stop(stn_md *m)
             close(m->ls[i].fd);
     if (m->http)
         evhttp_free(m->http); /* frees the bound sockets, closing them */
+    st_http_guard_free(m->guard); /* after the connections it watched */
     if (m->wake)
         event_free(m->wake);
     if (m->base)

@@ -339,6 +339,130 @@ static void test_password_change_signs_out_other_sessions(void)
     free(s3);
 }
 
+/* The password policy: besides the length, common and dictionary-based
+ * passwords and the user's own name are refused with a 400 saying why, on
+ * creation and on change alike. */
+static void test_weak_passwords_are_refused(void)
+{
+    static const char *const weak[] = {"password", "12345678", "qwertyuiop", "iloveyou1",
+                                       "weakling", "weakling-2026", "gnilkaew"};
+    st_resp r;
+    for (size_t i = 0; i < sizeof weak / sizeof *weak; i++) {
+        char *b = st_jsonf("{s:s, s:s}", "name", "weakling", "password", weak[i]);
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/users", T.admin_token, b), 400);
+        ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "password"));
+        if (r.status != 400)
+            fprintf(stderr, "accepted weak password '%s'\n", weak[i]);
+        st_resp_free(&r);
+        free(b);
+    }
+    char uid[40];
+    gwt_make_user(&T, "weakling", "Tr0ub4dor-and-3", uid);
+    char *s = gwt_signin(&T, "weakling", "Tr0ub4dor-and-3", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/users/%s/password", uid);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, s,
+                              "{\"password\":\"password1\",\"current_password\":\"Tr0ub4dor-and-3\"}"),
+                     400);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s,
+                                "{\"password\":\"weakling!\",\"current_password\":\"Tr0ub4dor-and-3\"}"),
+                     400);
+    /* a cloud admin setting it is held to the same policy */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"password\":\"12345678\"}"),
+                     400);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s,
+                                "{\"password\":\"Correct-Horse-9-battery\","
+                                "\"current_password\":\"Tr0ub4dor-and-3\"}"), 204);
+    free(s);
+}
+
+/* A user of tenant acme, made for one test: its id in uid, signed in. */
+static char *member_of_acme(const char *name, const char *password, char uid[40])
+{
+    gwt_make_user(&T, name, password, uid);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/tenants/%s/members/%s", A.id, uid);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"role\":\"reader\"}"), 200);
+    return gwt_signin(&T, name, password, "acme");
+}
+
+static long long expires_in_s(const char *expires_at)
+{
+    if (!expires_at)
+        return -1;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT extract(epoch FROM '%s'::timestamptz - now())::bigint",
+             expires_at);
+    char *v = gwt_sql_value(&T, sql);
+    long long s = v ? atoll(v) : -1;
+    free(v);
+    return s;
+}
+
+/* A key lives no longer than the token that made it (a 1-hour session
+ * cannot mint a 10-year key) unless the request proves the password again;
+ * a key made by a key is bounded by that key. */
+static void test_api_key_lifetime_is_capped_by_the_minting_token(void)
+{
+    char uid[40];
+    char *s = member_of_acme("short-lived", "Tr0ub4dor-and-3", uid);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s,
+                              "{\"name\":\"ten-years\",\"expires_in_days\":3650}"), 201);
+    long long left = expires_in_s(json_string_value(json_object_get(r.json, "expires_at")));
+    CU_ASSERT_TRUE(left > 0 && left <= 3600); /* the session's hour (auth.token_ttl) */
+    char key[128];
+    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(r.json, "key")));
+    st_resp_free(&r);
+    /* the key cannot mint a longer-lived key either */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", key,
+                              "{\"name\":\"child\",\"expires_in_days\":3650}"), 201);
+    left = expires_in_s(json_string_value(json_object_get(r.json, "expires_at")));
+    CU_ASSERT_TRUE(left > 0 && left <= 3600);
+    st_resp_free(&r);
+    /* with the password proven again it may live as long as asked */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s,
+                              "{\"name\":\"wrong\",\"expires_in_days\":30,"
+                              "\"password\":\"not-the-password\"}"), 403);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s,
+                              "{\"name\":\"month\",\"expires_in_days\":30,"
+                              "\"password\":\"Tr0ub4dor-and-3\"}"), 201);
+    left = expires_in_s(json_string_value(json_object_get(r.json, "expires_at")));
+    CU_ASSERT_TRUE(left > 29 * 86400 && left <= 30 * 86400);
+    st_resp_free(&r);
+    free(s);
+}
+
+/* A password change ends every other credential of the user: its other
+ * sessions and all its API keys (a key made by whoever knew the old password
+ * must not outlive it). */
+static void test_password_change_revokes_api_keys(void)
+{
+    char uid[40];
+    char *s = member_of_acme("key-holder", "Tr0ub4dor-and-3", uid);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s, "{\"name\":\"bot\"}"), 201);
+    char key[128];
+    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(r.json, "key")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", key, NULL), 200);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/users/%s/password", uid);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s,
+                                "{\"password\":\"Correct-Horse-9-battery\","
+                                "\"current_password\":\"Tr0ub4dor-and-3\"}"), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", key, NULL), 401);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", s, NULL), 200); /* the caller's own */
+    free(s);
+}
+
 static void test_bootstrap_makes_only_the_first_admin(void)
 {
     char *out = NULL;
@@ -391,6 +515,10 @@ static CU_TestInfo tests[] = {
     {"roles limit what a user may do, and changes apply at once", test_roles_limit_what_a_user_may_do},
     {"node and user credentials do not open each other's API", test_node_and_user_credentials_do_not_mix},
     {"a password change signs out other sessions", test_password_change_signs_out_other_sessions},
+    {"weak, common and name-based passwords are refused", test_weak_passwords_are_refused},
+    {"an API key lives no longer than the token that made it, unless the password is given",
+     test_api_key_lifetime_is_capped_by_the_minting_token},
+    {"a password change revokes the user's API keys", test_password_change_revokes_api_keys},
     {"bootstrap makes only the first admin", test_bootstrap_makes_only_the_first_admin},
     {"rows the database refuses do not reach its log",
      test_rejected_rows_do_not_reach_the_database_log},

@@ -51,6 +51,10 @@ static void test_flavors_are_defined_by_cloud_admins(void)
     gwt_call(&T, &r, "GET", "/v1/flavors", T.admin_token, NULL);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "c1.large"));
     st_resp_free(&r);
+    /* ... and by id alike: a tenant member is told there is no such flavor */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 404);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.admin, NULL), 404);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, T.admin_token, NULL), 200);
     ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, T.admin_token, NULL), 204);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 404);
 }
@@ -198,11 +202,45 @@ static void test_quota_limits_are_admin_set_and_usage_derived(void)
     free(node);
 }
 
+/* The API takes limits up to 2^40 for every resource; each one is stored and
+ * read back whole, and one more is a 400 naming the field. */
+static void test_quota_limits_take_the_documented_range(void)
+{
+    static const char *const keys[] = {"instances", "vcpus", "memory_mib", "disk_gib",
+                                       "networks", "ports", "security_groups", "floating_ips"};
+    char path[128], body[128];
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", B.id);
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        st_resp r;
+        snprintf(body, sizeof body, "{\"%s\":2147483648}", keys[i]);
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, T.admin_token, body), 200);
+        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "limits"),
+                                                            keys[i])), 2147483648LL);
+        st_resp_free(&r);
+        snprintf(body, sizeof body, "{\"%s\":1099511627776}", keys[i]);
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, T.admin_token, body), 200);
+        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "limits"),
+                                                            keys[i])), 1099511627776LL);
+        st_resp_free(&r);
+        snprintf(body, sizeof body, "{\"%s\":1099511627777}", keys[i]);
+        ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, T.admin_token, body), 400);
+        ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.body, keys[i]));
+        st_resp_free(&r);
+    }
+    /* the tenant still works under limits that large: a network fits */
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/networks", B.member, "{\"name\":\"big-quota\"}"),
+                     201);
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"flavors are defined by cloud admins; disabled ones hide", test_flavors_are_defined_by_cloud_admins},
     {"image visibility: private, published by admins, owner deletes", test_image_visibility_and_publishing},
     {"keypairs: fingerprints match ssh-keygen; bad keys refused", test_keypairs_match_ssh_keygen},
     {"quotas: admin-set limits, derived usage, enforced", test_quota_limits_are_admin_set_and_usage_derived},
+    {"quotas: limits up to 2^40 are stored whole, more is a 400", test_quota_limits_take_the_documented_range},
     CU_TEST_INFO_NULL,
 };
 

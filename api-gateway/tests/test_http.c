@@ -170,6 +170,39 @@ static void test_plain_http_off_loopback_is_refused(void)
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) != 0);
 }
 
+/* /metrics is for the operator: without metrics.token the gateway's public
+ * port does not serve it at all; with one, only that bearer token reads it
+ * (a tenant's or cloud admin's session is not it). */
+static void test_metrics_need_the_operator_token(void)
+{
+    char url[128];
+    st_resp r;
+    snprintf(url, sizeof url, "%s/metrics", T.base);
+    st_http(&r, "GET", url, NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "unauthorized");
+    CU_ASSERT_PTR_NULL(strstr(r.body, "http_requests_total"));
+    st_resp_free(&r);
+    st_http(&r, "GET", url, T.admin_token, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+    gwt g2;
+    const char *set[] = {"auth.signin_user_limit=3", "metrics.token=scrape-me-0123456789", NULL};
+    gwt_start_peer(&g2, &T, set);
+    snprintf(url, sizeof url, "%s/metrics", g2.base);
+    st_http(&r, "GET", url, "scrape-me-0123456789", NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "# TYPE "));
+    st_resp_free(&r);
+    st_http(&r, "GET", url, A.member, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+    st_http(&r, "GET", url, "scrape-me-012345678", NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    st_resp_free(&r);
+    gwt_stop(&g2);
+}
+
 static void test_two_gateways_share_one_truth(void)
 {
     gwt g2;
@@ -245,6 +278,7 @@ static void test_survives_a_database_restart(void)
 }
 
 static CU_TestInfo tests[] = {
+    {"/metrics needs the operator's metrics token", test_metrics_need_the_operator_token},
     {"malformed bodies get 400 with a message; server stays up", test_malformed_bodies_get_400_with_a_message},
     {"oversized, mistyped and huge-header requests get 4xx", test_oversized_and_mistyped_bodies},
     {"HTTPS with a configured certificate", test_https_with_a_configured_certificate},

@@ -6,8 +6,15 @@
  * must be a 4xx identical (status and error code) to the answer for an id
  * that does not exist at all: B cannot change A's objects, and cannot even
  * learn they exist. The route list comes from `stratus-gateway routes`, so
- * a route added without a case here fails the test. Afterwards every one of
- * A's objects must be unchanged, and none may appear in B's lists.
+ * a route added without a case here fails the test. The same route list,
+ * with the parameters openapi.json gives each list route, drives the query
+ * parameters: every marker and filter taking an id gets each of A's ids
+ * (and "name" filters A's names), and must answer exactly as for one that
+ * exists nowhere. Bodies that name objects by id (networks, subnets, groups,
+ * ports, server groups) get A's ids, and membership and role routes A's
+ * users, with the same rule.
+ * Afterwards every one of A's objects must be unchanged, and none may
+ * appear in B's lists.
  */
 #include "gwt.h"
 #include "st_test.h"
@@ -25,6 +32,7 @@ static char a_invoice[40];
 static char a_network[40], a_subnet[40], a_port[40], a_sg[40], a_rule[40];
 static char a_router[40], a_fip[40];
 static char a_apikey_secret[128];
+static char ext_net[40], b_network[40], b_sg[40], b_router[40];
 
 static const char *KEY =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75 a@b";
@@ -123,6 +131,29 @@ static int suite_init(void)
         json_object_get(json_array_get(json_object_get(r.json, "invoices"), 0), "id"));
     snprintf(a_invoice, sizeof a_invoice, "%s", inv ? inv : "");
     st_resp_free(&r);
+    /* B's own objects, made after A's: a list that pages from one of A's
+     * ids (a marker) would show them, where an unknown marker shows none */
+    gwt_call(&T, &r, "POST", "/v1/images", B.member, "{\"name\":\"b-later\",\"disk_format\":\"raw\"}");
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/keypairs", B.member,
+             "{\"name\":\"b-later\",\"public_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}");
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/networks", B.member, "{\"name\":\"b-later\"}");
+    id_of(&r, b_network);
+    st_resp_free(&r);
+    b = st_jsonf("{s:s, s:s}", "network_id", b_network, "cidr", "10.7.0.0/24");
+    gwt_call(&T, &r, "POST", "/v1/subnets", B.member, b);
+    st_resp_free(&r);
+    free(b);
+    gwt_call(&T, &r, "POST", "/v1/security-groups", B.member, "{\"name\":\"b-sg\"}");
+    id_of(&r, b_sg);
+    st_resp_free(&r);
+    gwt_call(&T, &r, "POST", "/v1/routers", B.member, "{\"name\":\"b-router\"}");
+    id_of(&r, b_router);
+    st_resp_free(&r);
+    snprintf(ext_net, sizeof ext_net, "%s", ext);
+    if (!b_network[0] || !b_sg[0] || !b_router[0])
+        return -1;
     return !a_keypair[0] || !a_image[0] || !a_apikey[0] || !a_group[0] || !a_invoice[0];
 }
 
@@ -316,6 +347,212 @@ static void test_bodies_cannot_reference_other_tenants_objects(void)
     CU_ASSERT_PTR_NULL(gwt_signin(&T, "attacker-admin", "password-123", A.id));
 }
 
+/* Every one of A's ids, for substituting into query parameters. */
+static int a_ids(const char **out)
+{
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, a_group, a_invoice,
+                         a_network, a_subnet, a_port, a_sg, a_rule, a_router, a_fip,
+                         A.id, A.member_id, A.admin_id, A.reader_id};
+    int n = (int)(sizeof ids / sizeof *ids);
+    memcpy(out, ids, sizeof ids);
+    return n;
+}
+
+/* The query parameters of every list route: the routes come from the
+ * server's own list, their parameters from its openapi.json. Each parameter
+ * that takes an id (markers, filters) is given each of A's ids, and each
+ * "name" filter A's names; B's answer must be exactly its answer for an id
+ * or name that exists nowhere (status, error code, and a 200's whole body),
+ * and must not contain any of A's ids. */
+static void test_query_parameters_hide_other_tenants_objects(void)
+{
+    st_resp doc;
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &doc, "GET", "/v1/openapi.json", NULL, NULL), 200);
+    json_t *paths = json_object_get(doc.json, "paths");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' routes", st_build_path("api-gateway/stratus-gateway"));
+    FILE *p = popen(cmd, "r");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    const char *ids[32];
+    int nids = a_ids(ids);
+    const char *names[] = {"a-vm", "a-key", "a-private", "a-bot", "a-group", "a-net", "a-sg",
+                           "a-router", "victim"};
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    char line[256];
+    int checked = 0;
+    while (fgets(line, sizeof line, p)) {
+        char method[16], path[200];
+        if (sscanf(line, "%15s %199s", method, path) != 2 || strcmp(method, "GET") ||
+            strchr(path, '{'))
+            continue;
+        json_t *params = json_object_get(json_object_get(json_object_get(paths, path), "get"),
+                                         "parameters");
+        size_t i;
+        json_t *q;
+        json_array_foreach(params, i, q) {
+            const char *qn = json_string_value(json_object_get(q, "name"));
+            const char *fmt = json_string_value(
+                json_object_get(json_object_get(q, "schema"), "format"));
+            int is_id = fmt && !strcmp(fmt, "uuid"), is_name = qn && !strcmp(qn, "name");
+            if (strcmp(json_string_value(json_object_get(q, "in")), "query") ||
+                (!is_id && !is_name))
+                continue;
+            int nv = is_id ? nids : (int)(sizeof names / sizeof *names);
+            char none[400];
+            snprintf(none, sizeof none, "%s?%s=%s", path, qn, is_id ? fake : "no-such-name");
+            st_resp r2;
+            gwt_call(&T, &r2, "GET", none, B.admin, NULL);
+            for (int k = 0; k < nv; k++) {
+                char real[400];
+                snprintf(real, sizeof real, "%s?%s=%s", path, qn, is_id ? ids[k] : names[k]);
+                st_resp r1;
+                gwt_call(&T, &r1, "GET", real, B.admin, NULL);
+                st_assert_fmt(r1.status == r2.status &&
+                                  !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)) &&
+                                  (r1.status != 200 || !strcmp(r1.body, r2.body)),
+                              0, __FILE__, __LINE__,
+                              "GET %s answers %ld %s, for nothing %ld %s: A's object shows",
+                              real, r1.status, r1.body, r2.status, r2.body);
+                for (int m = 0; m < nids; m++)
+                    st_assert_fmt(strstr(r1.body, ids[m]) == NULL || !strcmp(ids[m], ids[k]), 0,
+                                  __FILE__, __LINE__, "GET %s shows A's id %s", real, ids[m]);
+                st_resp_free(&r1);
+                checked++;
+            }
+            st_resp_free(&r2);
+        }
+    }
+    pclose(p);
+    st_resp_free(&doc);
+    CU_ASSERT(checked >= 100);
+}
+
+/* Membership and role routes given A's users: B's admin can neither put
+ * them into B, nor change, remove or look at them, and each answer is the
+ * answer for a user that does not exist. */
+static void test_membership_routes_with_foreign_users(void)
+{
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    const char *users[] = {A.admin_id, A.member_id, A.reader_id};
+    /* path: before the user id (B's tenant id is put in at %s), after it */
+    static const struct {
+        const char *method, *pre, *post, *body;
+    } calls[] = {
+        {"PUT", "/v1/tenants/%s/members/", "", "{\"role\":\"reader\"}"},
+        {"PUT", "/v1/tenants/%s/members/", "", "{\"role\":\"admin\"}"},
+        {"DELETE", "/v1/tenants/%s/members/", "", NULL},
+        {"GET", "/v1/users/%.0s", "", NULL},
+        {"PUT", "/v1/users/%.0s", "/password", "{\"password\":\"Correct-Horse-9-battery\"}"},
+    };
+    for (size_t c = 0; c < sizeof calls / sizeof *calls; c++) {
+        char pre[128], none[256];
+        snprintf(pre, sizeof pre, calls[c].pre, B.id);
+        snprintf(none, sizeof none, "%s%s%s", pre, fake, calls[c].post);
+        st_resp r2;
+        gwt_call(&T, &r2, calls[c].method, none, B.admin, calls[c].body);
+        st_assert_fmt(r2.status >= 400 && r2.status < 500, 0, __FILE__, __LINE__,
+                      "%s %s: %ld", calls[c].method, none, r2.status);
+        for (size_t u = 0; u < sizeof users / sizeof *users; u++) {
+            char real[256];
+            snprintf(real, sizeof real, "%s%s%s", pre, users[u], calls[c].post);
+            st_resp r1;
+            gwt_call(&T, &r1, calls[c].method, real, B.admin, calls[c].body);
+            st_assert_fmt(r1.status == r2.status &&
+                              !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
+                          0, __FILE__, __LINE__, "%s %s answers %ld %s, an unknown user %ld %s",
+                          calls[c].method, real, r1.status, st_resp_error_code(&r1), r2.status,
+                          st_resp_error_code(&r2));
+            st_resp_free(&r1);
+        }
+        st_resp_free(&r2);
+    }
+    /* B's own member: the same admin may change its role (the routes work) */
+    char own[256];
+    snprintf(own, sizeof own, "/v1/tenants/%s/members/%s", B.id, B.reader_id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", own, B.admin, "{\"role\":\"reader\"}"), 200);
+    /* and none of A's users is in B */
+    snprintf(own, sizeof own, "/v1/tenants/%s/members", B.id);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", own, B.admin, NULL), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, "victim"));
+    st_resp_free(&r);
+}
+
+/* Bodies that name another tenant's object by id (a network for a subnet,
+ * port or NIC, a subnet for a fixed IP or router interface, a group for a
+ * rule or port, a port for a floating IP or NIC, a server group): each
+ * answer must be the answer for an id that exists nowhere. */
+/* fmt with {ID} replaced by id, {BNET} by B's network, {BSG} by B's group,
+ * {EXT} by the external network and {IMG} by the public image. */
+static void expand(char *out, size_t n, const char *fmt, const char *id)
+{
+    const struct {
+        const char *tok, *val;
+    } subs[] = {{"{ID}", id}, {"{BNET}", b_network}, {"{BSG}", b_sg}, {"{EXT}", ext_net},
+                {"{IMG}", image}};
+    size_t o = 0;
+    while (*fmt && o + 1 < n) {
+        size_t k = 0;
+        for (; k < sizeof subs / sizeof *subs; k++)
+            if (!strncmp(fmt, subs[k].tok, strlen(subs[k].tok)))
+                break;
+        if (k < sizeof subs / sizeof *subs) {
+            o += (size_t)snprintf(out + o, n - o, "%s", subs[k].val);
+            fmt += strlen(subs[k].tok);
+        } else {
+            out[o++] = *fmt++;
+        }
+    }
+    out[o < n ? o : n - 1] = 0;
+}
+
+static void test_bodies_with_foreign_ids_answer_as_unknown(void)
+{
+    const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
+    char iface[128];
+    snprintf(iface, sizeof iface, "/v1/routers/%s/interfaces", b_router);
+    struct {
+        const char *method, *path, *fmt, *id;
+    } cases[] = {
+        {"POST", "/v1/subnets", "{\"network_id\":\"{ID}\",\"cidr\":\"10.9.0.0/24\"}", a_network},
+        {"POST", "/v1/ports", "{\"network_id\":\"{ID}\"}", a_network},
+        {"POST", "/v1/ports", "{\"network_id\":\"{BNET}\",\"security_groups\":[\"{ID}\"]}", a_sg},
+        {"POST", "/v1/ports", "{\"network_id\":\"{BNET}\",\"fixed_ips\":[{\"subnet_id\":\"{ID}\"}]}",
+         a_subnet},
+        {"POST", "/v1/security-group-rules",
+         "{\"security_group_id\":\"{ID}\",\"direction\":\"ingress\",\"protocol\":\"tcp\"}", a_sg},
+        {"POST", "/v1/security-group-rules",
+         "{\"security_group_id\":\"{BSG}\",\"direction\":\"ingress\",\"remote_group_id\":\"{ID}\"}",
+         a_sg},
+        {"POST", "/v1/floating-ips", "{\"floating_network_id\":\"{EXT}\",\"port_id\":\"{ID}\"}", a_port},
+        {"POST", iface, "{\"subnet_id\":\"{ID}\"}", a_subnet},
+        {"POST", "/v1/instances",
+         "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
+         "\"networks\":[{\"network_id\":\"{ID}\"}]}", a_network},
+        {"POST", "/v1/instances",
+         "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
+         "\"networks\":[{\"port_id\":\"{ID}\"}]}", a_port},
+        {"POST", "/v1/instances",
+         "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
+         "\"server_group\":\"{ID}\",\"networks\":\"none\"}", a_group},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char real[512], none[512];
+        expand(real, sizeof real, cases[i].fmt, cases[i].id);
+        expand(none, sizeof none, cases[i].fmt, fake);
+        st_resp r1, r2;
+        gwt_call(&T, &r1, cases[i].method, cases[i].path, B.admin, real);
+        gwt_call(&T, &r2, cases[i].method, cases[i].path, B.admin, none);
+        st_assert_fmt(r1.status >= 400 && r1.status < 500 && r1.status == r2.status &&
+                          !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
+                      0, __FILE__, __LINE__, "%s %s %s: %ld %s, for an unknown id %ld %s",
+                      cases[i].method, cases[i].path, real, r1.status, r1.body, r2.status,
+                      r2.body);
+        st_resp_free(&r1);
+        st_resp_free(&r2);
+    }
+}
+
 static void test_lists_show_only_own_objects(void)
 {
     const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
@@ -393,6 +630,12 @@ static void test_victims_objects_are_unchanged(void)
 static CU_TestInfo tests[] = {
     {"every parameterised route hides other tenants' objects", test_every_route_hides_other_tenants_objects},
     {"request bodies cannot reference other tenants' objects", test_bodies_cannot_reference_other_tenants_objects},
+    {"query parameters (markers, filters) with other tenants' ids or names show nothing",
+     test_query_parameters_hide_other_tenants_objects},
+    {"membership and role routes refuse other tenants' users like unknown ones",
+     test_membership_routes_with_foreign_users},
+    {"bodies naming other tenants' objects answer as for unknown ids",
+     test_bodies_with_foreign_ids_answer_as_unknown},
     {"lists show only the tenant's own objects", test_lists_show_only_own_objects},
     {"the victim's objects are unchanged afterwards", test_victims_objects_are_unchanged},
     CU_TEST_INFO_NULL,

@@ -122,14 +122,15 @@ static char *node;
 static char node_id[40], flavor[40], image[40];
 static char inst[3][40];
 
-static const char *const settings[] = {"nodes.down_after=2", NULL};
+static const char *const settings[] = {"nodes.down_after=2", "metrics.token=lc-metrics-token",
+                                       NULL};
 
 static long long list_hits(const gwt *g)
 {
     st_resp r;
     char url[128];
     snprintf(url, sizeof url, "%s/metrics", g->base);
-    st_http(&r, "GET", url, NULL, NULL, NULL);
+    st_http(&r, "GET", url, "lc-metrics-token", NULL, NULL);
     const char *p = r.body ? strstr(r.body, "stratus_gateway_instance_list_cache_total{result=\"hit\"} ")
                            : NULL;
     long long n = p ? atoll(strchr(p, ' ') + 1) : -1;

@@ -41,6 +41,9 @@ schemas = {
                    "networks": INT, "ports": INT, "security_groups": INT,
                    "floating_ips": {"type": "integer", "description": "ports held by routers and floating IPs count here, not as ports"}}),
  "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}),
+ "QuotaLimits": obj({k: {"type": "integer", "minimum": 0, "maximum": 1099511627776}
+                     for k in ("instances", "vcpus", "memory_mib", "disk_gib", "networks", "ports",
+                               "security_groups", "floating_ips")}),
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                   "state": {"type": "string", "enum": ["building", "active", "stopped", "deleting", "deleted", "error"]},
@@ -107,14 +110,18 @@ def op(summary, access, responses, body=None, params=(), desc=None):
 def P(name, desc="an id"): return {"name": name, "in": "path", "required": True, "schema": UUID, "description": desc}
 def Q(name, schema, desc): return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
 NF = ERR("no such object (or it belongs to another tenant)")
+PWD = {"type": "string", "minLength": 8, "maxLength": 256, "description": "at least 8 characters; not a common or dictionary-based password, nor the user's name in some form (libpwquality)"}
 CONF = ERR("conflicts with the current state")
 paths = {}
 def add(method, path, o): paths.setdefault(path, {})[method.lower()] = o
 
 add("GET", "/healthz", op("Health: 200 when the database is reachable, else 503", "public",
     [ok(200, "healthy", obj({"status": STR})), {"503": {"description": "unhealthy", "content": {"application/json": {"schema": obj({"status": STR, "reason": STR})}}}}]))
-add("GET", "/metrics", op("Prometheus metrics (text exposition format)", "public",
-    [{"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}}]))
+add("GET", "/metrics", {**op("Prometheus metrics (text exposition format)", "public",
+    [{"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}},
+     {"401": ERR("no metrics.token is configured, or the bearer token is not it")}],
+    desc="For the operator's scraper, not tenants: `Authorization: Bearer <metrics.token>` (the gateway's configuration). Without metrics.token the gateway does not serve it."),
+    "security": [{"metricsToken": []}]})
 add("GET", "/v1/openapi.json", op("This document", "public", [ok(200, "the OpenAPI description", {"type": "object"})]))
 DASH_HDRS = {h: {"schema": STR} for h in ("ETag", "Content-Security-Policy", "X-Frame-Options", "Referrer-Policy")}
 add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}}}]))
@@ -129,7 +136,10 @@ add("POST", "/v1/auth/tokens", op("Sign in: name and password for a bearer token
 add("DELETE", "/v1/auth/tokens/current", op("Sign out: revoke the token used for this call", "user", [ok(204, "revoked")]))
 add("GET", "/v1/auth/whoami", op("The caller: user, tenant, role and memberships", "user", [ok(200, "the caller", S("Whoami"))]))
 add("POST", "/v1/api-keys", op("Create an API key for programs (same user, tenant and role)", "tenant-read",
-    [ok(201, "created; the key is shown once", S("ApiKey"))], body=obj({"name": STR, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365}}, ["name"])))
+    [ok(201, "created; the key is shown once", S("ApiKey")), {"403": ERR("password is wrong")}],
+    body=obj({"name": STR, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365},
+              "password": {"type": "string", "description": "the caller's password: lets the key outlive the token making it"}}, ["name"]),
+    desc="The key expires after expires_in_days, or when the token making this call expires if that is sooner (a one-hour session cannot mint a ten-year key, nor a key a longer-lived key), unless the body carries the caller's password. A password change revokes all of the user's API keys."))
 add("GET", "/v1/api-keys", op("The caller's API keys in this tenant (no secrets)", "tenant-read", [ok(200, "keys", lst("api_keys", "ApiKey"))]))
 add("DELETE", "/v1/api-keys/{id}", op("Revoke one of the caller's API keys", "tenant-read", [ok(204, "revoked"), {"404": NF}], params=[P("id")]))
 add("POST", "/v1/tenants", op("Create a tenant (with default quotas)", "cloud-admin",
@@ -145,14 +155,14 @@ add("DELETE", "/v1/tenants/{id}/members/{user_id}", op("Remove a user from the t
     [ok(204, "removed"), {"403": ERR("needs the tenant's admin role")}, {"404": NF}], params=[P("id", "tenant id"), P("user_id", "user id")]))
 add("GET", "/v1/tenants/{id}/quotas", op("A tenant's quota limits and usage", "cloud-admin", [ok(200, "quota", S("Quota")), {"404": NF}], params=[P("id")]))
 add("PUT", "/v1/tenants/{id}/quotas", op("Set a tenant's quota limits (omitted fields unchanged)", "cloud-admin",
-    [ok(200, "quota", S("Quota")), {"404": NF}], body=S("Resources"), params=[P("id")]))
-add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), {"409": ERR("name taken")}],
-    body=obj({"name": STR, "password": {"type": "string", "minLength": 8}, "cloud_admin": BOOL}, ["name", "password"])))
+    [ok(200, "quota", S("Quota")), {"404": NF}], body=S("QuotaLimits"), params=[P("id")]))
+add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), {"409": ERR("name taken")}, {"400": ERR("malformed or invalid request, or a password too weak")}],
+    body=obj({"name": STR, "password": PWD, "cloud_admin": BOOL}, ["name", "password"])))
 add("GET", "/v1/users", op("All users", "cloud-admin", [ok(200, "users", lst("users", "User"))]))
 add("GET", "/v1/users/{id}", op("A user (the caller, or any for cloud admins)", "user", [ok(200, "the user", S("User")), {"404": NF}], params=[P("id")]))
-add("PUT", "/v1/users/{id}/password", op("Change a password; signs out the user's other sessions", "user",
-    [ok(204, "changed"), {"403": ERR("current_password is wrong")}, {"404": NF}],
-    body=obj({"password": {"type": "string", "minLength": 8}, "current_password": {"type": "string", "description": "required unless the caller is a cloud admin"}}, ["password"]), params=[P("id")]))
+add("PUT", "/v1/users/{id}/password", op("Change a password; signs out the user's other sessions and revokes all its API keys", "user",
+    [ok(204, "changed"), {"403": ERR("current_password is wrong")}, {"404": NF}, {"400": ERR("malformed or invalid request, or a password too weak")}],
+    body=obj({"password": PWD, "current_password": {"type": "string", "description": "required unless the caller is a cloud admin"}}, ["password"]), params=[P("id")]))
 add("GET", "/v1/flavors", op("Flavors (disabled ones only for cloud admins)", "user", [ok(200, "flavors", lst("flavors", "Flavor"))]))
 add("GET", "/v1/flavors/{id}", op("A flavor", "user", [ok(200, "the flavor", S("Flavor")), {"404": NF}], params=[P("id")]))
 add("POST", "/v1/flavors", op("Define a flavor", "cloud-admin", [ok(201, "created", S("Flavor")), {"409": ERR("name taken")}],
@@ -397,10 +407,11 @@ add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address re
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",
-  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, /metrics, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
+  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
  "servers": [{"url": "/"}],
  "security": [{"bearer": []}],
- "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+ "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                    "metricsToken": {"type": "http", "scheme": "bearer", "description": "the operator's metrics.token, for GET /metrics only"}}, "schemas": schemas},
  "paths": paths}
 import os
 json.dump(doc, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi.json"), "w"), indent=1)

@@ -2,11 +2,18 @@
  * request IDs, built-ins, TLS, and the plain-HTTP-on-loopback rule. */
 #include "st_httpc.h"
 #include "st_proc.h"
+#include "st_rawhttp.h"
 #include "st_test.h"
 #include "stratus/http.h"
+#include "stratus/httpguard.h"
 #include "stratus/log.h"
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +26,7 @@ typedef struct srv {
     int rc;
 } srv;
 
-static srv plain, tls, proxied;
+static srv plain, tls, proxied, guarded;
 static char *tmp;
 
 static void h_echo(st_http_req *r, void *arg)
@@ -59,12 +66,14 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int start(srv *s, const char *cert, const char *key, const char *trusted)
+static int start_with(srv *s, const char *cert, const char *key, const char *trusted,
+                      int timeout_s, int max_conns)
 {
     char err[512];
     st_http_opts o = {.listen = "127.0.0.1:0", .threads = 2, .max_body = 4096,
                       .tls_cert = cert, .tls_key = key, .health = health,
-                      .no_signals = 1, .trusted_proxies = trusted};
+                      .no_signals = 1, .trusted_proxies = trusted, .timeout_s = timeout_s,
+                      .max_conns = max_conns};
     s->s = st_http_server_new(&o, err, sizeof err);
     if (!s->s) {
         fprintf(stderr, "server: %s\n", err);
@@ -82,6 +91,11 @@ static int start(srv *s, const char *cert, const char *key, const char *trusted)
     snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http",
              st_http_server_port(s->s));
     return st_http_server_port(s->s) ? 0 : -1;
+}
+
+static int start(srv *s, const char *cert, const char *key, const char *trusted)
+{
+    return start_with(s, cert, key, trusted, 0, 0);
 }
 
 static void stop(srv *s)
@@ -109,7 +123,8 @@ static int suite_init(void)
     snprintf(key, sizeof key, "%s/key.pem", tmp);
     /* proxied: loopback and 10.0.0.0/8 are load balancers it believes */
     return start(&plain, NULL, NULL, NULL) || start(&tls, cert, key, NULL) ||
-           start(&proxied, NULL, NULL, "127.0.0.1/32, 10.0.0.0/8");
+           start(&proxied, NULL, NULL, "127.0.0.1/32, 10.0.0.0/8") ||
+           start_with(&guarded, NULL, NULL, NULL, 2, 6); /* 2 s deadline, 6 connections */
 }
 
 static int suite_clean(void)
@@ -117,6 +132,7 @@ static int suite_clean(void)
     stop(&plain);
     stop(&tls);
     stop(&proxied);
+    stop(&guarded);
     st_rmtree(tmp);
     free(tmp);
     return 0;
@@ -309,6 +325,158 @@ static void test_plain_http_refused_off_loopback(void)
     st_http_server_free(s);
 }
 
+/* Text a handler could pass to the database is UTF-8 or refused up front. */
+static void test_text_that_is_not_utf8_is_a_400(void)
+{
+    st_resp r;
+    st_http(&r, "GET", url(&plain, "/v1/things/x?q=%ff"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "bad_request");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "'q'"));
+    st_resp_free(&r);
+    st_http(&r, "GET", url(&plain, "/v1/things/x?q=%c0%af"), NULL, NULL, NULL); /* overlong */
+    ST_ASSERT_INT_EQ(r.status, 400);
+    st_resp_free(&r);
+    st_http(&r, "GET", url(&plain, "/v1/things/x?q=%ed%a0%80"), NULL, NULL, NULL); /* surrogate */
+    ST_ASSERT_INT_EQ(r.status, 400);
+    st_resp_free(&r);
+    st_http(&r, "GET", url(&plain, "/v1/things/%ff"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    st_resp_free(&r);
+    const char *h[] = {"Idempotency-Key: \xff\xfe", NULL};
+    st_http(&r, "GET", url(&plain, "/v1/things/x"), NULL, NULL, h);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "Idempotency-Key"));
+    st_resp_free(&r);
+    /* well-formed UTF-8 passes: e-acute, a CJK character, an emoji */
+    st_http(&r, "GET", url(&plain, "/v1/things/%c3%a9?q=%e4%b8%ad%f0%9f%98%80"), NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "q")), "\xe4\xb8\xad\xf0\x9f\x98\x80");
+    st_resp_free(&r);
+}
+
+/* What libevent answers itself (malformed heads, huge heads, unknown
+ * methods) is a JSON error too; a head that trickles in is cut at the
+ * deadline; the server keeps serving. */
+static void test_malformed_http_gets_json_errors_and_slow_heads_are_cut(void)
+{
+    st_hostile h;
+    st_hostile_listener("127.0.0.1", st_http_server_port(guarded.s), "/healthz", 8, &h);
+    ST_ASSERT_INT_EQ(h.bad_line_status, 400);
+    CU_ASSERT_TRUE(h.bad_line_json);
+    ST_ASSERT_INT_EQ(h.bad_version_status, 400);
+    CU_ASSERT_TRUE(h.bad_version_json);
+    /* libevent says 400 or 413, depending on where the head overflows */
+    CU_ASSERT_TRUE(h.huge_head_status == 400 || h.huge_head_status == 413);
+    CU_ASSERT_TRUE(h.huge_head_json);
+    CU_ASSERT_TRUE(h.method_status >= 400 && h.method_status <= 501);
+    CU_ASSERT_TRUE(h.method_json);
+    CU_ASSERT_TRUE(h.slow_closed);
+    CU_ASSERT_TRUE(h.slow_secs < 5.0); /* the 2 s deadline, not the idle timer */
+    ST_ASSERT_INT_EQ(h.slow_status, 408);
+    CU_ASSERT_TRUE(h.slow_json);
+    ST_ASSERT_INT_EQ(h.after_status, 200);
+    /* a connection that never sends a request is cut at the deadline too */
+    int fd = st_raw_connect("127.0.0.1", st_http_server_port(guarded.s));
+    st_raw silent = {0};
+    st_raw_read(fd, 6000, &silent);
+    close(fd);
+    CU_ASSERT_TRUE(silent.closed);
+    CU_ASSERT_TRUE(silent.secs < 5.0);
+    st_raw_free(&silent);
+    /* an oversized body is a JSON 413 as well */
+    st_raw r;
+    static const char big[] = "POST /v1/things HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
+    st_raw_send("127.0.0.1", st_http_server_port(guarded.s), big, sizeof big - 1, 3000, &r);
+    ST_ASSERT_INT_EQ(r.status, 413);
+    ST_ASSERT_STR_EQ(st_raw_error_code(&r), "payload_too_large");
+    st_raw_free(&r);
+}
+
+/* At most max_conns connections: one more is told 503 (JSON) and closed;
+ * once one closes, a new one is served. */
+static void test_connections_over_the_cap_get_503(void)
+{
+    int port = st_http_server_port(guarded.s), fds[6];
+    for (int i = 0; i < 6; i++)
+        fds[i] = st_raw_connect("127.0.0.1", port);
+    usleep(100000);
+    st_raw r;
+    static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    st_raw_send("127.0.0.1", port, get, sizeof get - 1, 3000, &r);
+    ST_ASSERT_INT_EQ(r.status, 503);
+    ST_ASSERT_STR_EQ(st_raw_error_code(&r), "unavailable");
+    CU_ASSERT_TRUE(r.closed);
+    st_raw_free(&r);
+    for (int i = 0; i < 6; i++)
+        close(fds[i]);
+    usleep(100000);
+    st_raw_send("127.0.0.1", port, get, sizeof get - 1, 300, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_raw_free(&r);
+}
+
+/* An evhttp a component sets up itself on a Unix socket (as the VMM's
+ * control API does), guarded with st_http_guard_evhttp(): the same JSON
+ * errors and deadline. */
+static void uds_reply(struct evhttp_request *req, void *arg)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "{\"ok\":true}");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void *uds_loop(void *arg)
+{
+    event_base_dispatch(arg);
+    return NULL;
+}
+
+static void test_guarded_evhttp_on_a_unix_socket(void)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char path[sizeof sa.sun_path];
+    CU_ASSERT_FATAL(strlen(tmp) + 10 < sizeof path);
+    memcpy(path, tmp, strlen(tmp));
+    memcpy(path + strlen(tmp), "/ctl.sock", 10);
+    memcpy(sa.sun_path, path, sizeof path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                    listen(fd, 16) == 0);
+    struct event_base *base = event_base_new();
+    struct evhttp *http = evhttp_new(base);
+    evhttp_set_max_headers_size(http, 16 * 1024);
+    evhttp_set_timeout(http, 30);
+    evhttp_set_gencb(http, uds_reply, NULL);
+    st_http_guard *g = st_http_guard_new(2, 4);
+    st_http_guard_evhttp(g, http);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(evhttp_accept_socket_with_handle(http, fd));
+    struct event *keep = event_new(base, -1, EV_PERSIST, NULL, NULL);
+    struct timeval day = {86400, 0};
+    event_add(keep, &day);
+    pthread_t th;
+    pthread_create(&th, NULL, uds_loop, base);
+    st_hostile h;
+    st_hostile_listener(path, 0, "/vm", 8, &h);
+    ST_ASSERT_INT_EQ(h.bad_line_status, 400);
+    CU_ASSERT_TRUE(h.bad_line_json);
+    CU_ASSERT_TRUE(h.huge_head_status == 400 || h.huge_head_status == 413);
+    CU_ASSERT_TRUE(h.huge_head_json);
+    CU_ASSERT_TRUE(h.method_json);
+    CU_ASSERT_TRUE(h.slow_closed);
+    ST_ASSERT_INT_EQ(h.slow_status, 408);
+    ST_ASSERT_INT_EQ(h.after_status, 200);
+    event_base_loopbreak(base);
+    pthread_join(th, NULL);
+    event_free(keep);
+    evhttp_free(http);
+    st_http_guard_free(g);
+    event_base_free(base);
+    unlink(path);
+}
+
 static CU_TestInfo tests[] = {
     {"route parameters are decoded per segment", test_route_params_are_decoded_per_segment},
     {"unknown path 404, wrong method 405 with Allow, JSON errors", test_unknown_path_404_and_wrong_method_405_as_json},
@@ -319,6 +487,10 @@ static CU_TestInfo tests[] = {
     {"HTTPS serves the same routes", test_https_serves_the_same_routes},
     {"plain HTTP off loopback is refused", test_plain_http_refused_off_loopback},
     {"the client address behind trusted proxies", test_client_address_behind_trusted_proxies},
+    {"query parameters, headers and paths that are not UTF-8 get 400", test_text_that_is_not_utf8_is_a_400},
+    {"malformed HTTP gets JSON errors; slow heads are cut at the deadline", test_malformed_http_gets_json_errors_and_slow_heads_are_cut},
+    {"connections over the cap get 503 and the server recovers", test_connections_over_the_cap_get_503},
+    {"an evhttp of its own on a Unix socket, guarded: JSON errors, slow heads cut", test_guarded_evhttp_on_a_unix_socket},
     CU_TEST_INFO_NULL,
 };
 

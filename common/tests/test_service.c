@@ -43,8 +43,10 @@ static char *dir;
 static void write_conf(svc *s, const char *level, const char *logfile)
 {
     FILE *f = fopen(s->conf, "w");
-    fprintf(f, "db.url = %s\nlog.level = %s\nlog.file = %s\nauth.internal_token = t0ken\n", s->db,
-            level, logfile);
+    fprintf(f,
+            "db.url = %s\nlog.level = %s\nlog.file = %s\nauth.internal_token = t0ken\n"
+            "metrics.token = scrape-0123456789\n",
+            s->db, level, logfile);
     if (!strcmp(s->name, "images"))
         fprintf(f, "store.path = %s/blobs\ndata.listen = 127.0.0.1:0\n", dir);
     fclose(f);
@@ -229,7 +231,7 @@ static char *metrics_of(svc *s)
     char url[256];
     snprintf(url, sizeof url, "%s/metrics", s->url);
     st_resp r;
-    st_http(&r, "GET", url, NULL, NULL, NULL);
+    st_http(&r, "GET", url, "scrape-0123456789", NULL, NULL);
     char *body = r.status == 200 && r.body ? strdup(r.body) : strdup("");
     st_resp_free(&r);
     return body;

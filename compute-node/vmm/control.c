@@ -2,7 +2,9 @@
  * control.c - the control API server (see control.h for the resources).
  *
  * evhttp parses HTTP on the event thread and calls dispatch() for every
- * request; libevent bounds header and body sizes. The socket is created
+ * request; libevent bounds header and body sizes, and common/'s guard
+ * (httpguard.h) gives each request a deadline, caps the connections and
+ * turns libevent's own error pages into JSON errors. The socket is created
  * 0600 (whoever can talk to it owns the VM). "shutdown" answers 204 first
  * and stops the VM once the reply has been written, so the caller always
  * sees its answer.
@@ -23,10 +25,16 @@
 #include <unistd.h>
 
 #include "serial.h"
+#include "stratus/httpguard.h"
 #include "stratus/json.h"
 #include "stratus/log.h"
 
+/* A request must be in whole within this; the agent's are a few hundred bytes. */
+#define CONTROL_DEADLINE_S 10
+#define CONTROL_MAX_CONNS 16
+
 static struct evhttp *g_http;
+static st_http_guard *g_guard;
 static char g_path[108];
 static vmm_config g_cfg; /* PUT /vm/config, before start */
 static int g_configured;
@@ -323,6 +331,10 @@ int vmm_control_start(vmm_vm *vm, const char *path)
     evhttp_set_allowed_methods(g_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(g_http, dispatch, vm);
+    if (!g_guard)
+        g_guard = st_http_guard_new(CONTROL_DEADLINE_S, CONTROL_MAX_CONNS);
+    if (g_guard)
+        st_http_guard_evhttp(g_guard, g_http);
     if (!evhttp_accept_socket_with_handle(g_http, fd)) {
         evhttp_free(g_http);
         g_http = NULL;
@@ -339,6 +351,8 @@ void vmm_control_stop(void)
     if (g_http)
         evhttp_free(g_http);
     g_http = NULL;
+    st_http_guard_free(g_guard); /* after the connections it watched */
+    g_guard = NULL;
     if (g_path[0])
         unlink(g_path);
     g_path[0] = 0;

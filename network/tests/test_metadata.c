@@ -417,6 +417,55 @@ static void test_hostile_clients_do_not_stop_the_service(void)
     free(pid);
 }
 
+/* A head trickled in a line every 500 ms is cut at the 10 s deadline with a
+ * 408 (libevent's idle timer alone never fired), and a malformed request
+ * line gets a JSON error, not libevent's HTML page. */
+static void test_trickled_heads_are_cut_and_errors_are_json(void)
+{
+    char py[512];
+    snprintf(py, sizeof py, "%s/trickle.py", dir);
+    FILE *f = fopen(py, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("import socket, time\n"
+          "c = socket.create_connection(('169.254.169.254', 80), timeout=5)\n"
+          "c.sendall(b'NOT HTTP AT ALL\\r\\n\\r\\n')\n"
+          "r = b''\n"
+          "while True:\n"
+          "    d = c.recv(65536)\n"
+          "    if not d: break\n"
+          "    r += d\n"
+          "head, _, body = r.partition(b'\\r\\n\\r\\n')\n"
+          "print(head.split(b' ')[1].decode() if head else '0',"
+          " 'json' if body.startswith(b'{\"error\"') else 'html')\n"
+          "c = socket.create_connection(('169.254.169.254', 80), timeout=5)\n"
+          "c.sendall(b'GET /latest/meta-data/ HTTP/1.1\\r\\n')\n"
+          "c.settimeout(0.5)\n"
+          "t = time.time(); r = b''\n"
+          "while time.time() - t < 25:\n"
+          "    try:\n"
+          "        d = c.recv(65536)\n"
+          "        if not d: break\n"
+          "        r += d\n"
+          "    except socket.timeout:\n"
+          "        try: c.sendall(b'X-Slow: 1\\r\\n')\n"
+          "        except OSError: break\n"
+          "    except OSError: break\n"
+          "print('%.1f' % (time.time() - t), r.split(b' ')[1].decode() if r else '0')\n",
+          f);
+    fclose(f);
+    char *o = nt_out("ip netns exec %s python3 %s 2>&1", PA, py);
+    int status = 0, slow_status = 0;
+    char kind[16] = "";
+    double secs = 0;
+    int got = sscanf(o, "%d %15s %lf %d", &status, kind, &secs, &slow_status);
+    st_assert_fmt(got == 4 && status == 400 && !strcmp(kind, "json"), 0, __FILE__, __LINE__,
+                  "malformed request line: %s", o);
+    st_assert_fmt(got == 4 && slow_status == 408 && secs < 15.0, 0, __FILE__, __LINE__,
+                  "trickled head: %s", o);
+    free(o);
+    expect(PA, "/latest/meta-data/instance-id", "i-aaaa");
+}
+
 static void test_bridge_recreated_is_listened_on_again(void)
 {
     /* a wiped host: every link deleted, then converged and synced again */
@@ -441,6 +490,8 @@ static CU_TestInfo tests[] = {
      test_two_ports_with_one_address_are_refused},
     {"slow, huge and many connections do not stop the service",
      test_hostile_clients_do_not_stop_the_service},
+    {"a trickled head is cut at the deadline; malformed requests get JSON errors",
+     test_trickled_heads_are_cut_and_errors_are_json},
     {"a recreated bridge is served again", test_bridge_recreated_is_listened_on_again},
     CU_TEST_INFO_NULL,
 };

@@ -15,14 +15,20 @@
  * else a fresh UUID) and every error body has the shape
  *   {"error": {"code": "not_found", "message": "..."}}
  * Request bodies over max_body bytes are refused by libevent with 413 before
- * a handler runs; JSON bodies are parsed with st_http_json_body().
+ * a handler runs; JSON bodies are parsed with st_http_json_body(). Every
+ * connection is watched by httpguard.h: once a request starts arriving it
+ * must be in whole within timeout_s (else 408), at most max_conns are open
+ * at once (else 503), and libevent's own error pages for malformed requests
+ * (400, 413, 417, 501) go out as JSON errors like every other.
+ * Query parameters, headers and path segments must be UTF-8: anything else
+ * is a 400 before any handler sees it.
  *
  * TLS. With tls.cert and tls.key configured, every listener speaks HTTPS
  * (OpenSSL through bufferevent_openssl). Plain HTTP is only allowed on
  * loopback addresses unless http.allow_insecure is set.
  *
  * Built in: GET /healthz (calls the service's health function) and
- * GET /metrics (metrics.h).
+ * GET /metrics (metrics.h; behind a bearer token when metrics_token is set).
  */
 #ifndef STRATUS_HTTP_H
 #define STRATUS_HTTP_H
@@ -43,7 +49,8 @@ typedef struct st_http_opts {
     int allow_insecure;       /* plain HTTP on non-loopback addresses */
     int threads;              /* worker threads (>= 1) */
     size_t max_body;          /* bytes */
-    int timeout_s;            /* per-connection read/write timeout */
+    int timeout_s;            /* idle timeout, and the deadline for a whole request */
+    int max_conns;            /* simultaneous connections; more are told 503 (0: 512) */
     int access_log;           /* one log line per request */
     int no_signals;           /* do not handle SIGTERM/SIGINT/SIGHUP (several servers in a process) */
     /* SIGHUP: called on the main loop (st_service_reload for a service);
@@ -52,6 +59,11 @@ typedef struct st_http_opts {
     /* Load balancers whose X-Forwarded-For is believed ("10.0.0.0/8,::1"):
      * st_http_peer() is then the client they name (netaddr.h). */
     const char *trusted_proxies;
+    /* GET /metrics: with a token set, only "Authorization: Bearer <token>"
+     * may read it (else 401); without one it is open to whoever reaches the
+     * listener, unless metrics_closed (then 401: a tenant-facing listener). */
+    const char *metrics_token;
+    int metrics_closed;
     /* /healthz: return 0 when healthy, else fill msg. NULL: always healthy. */
     int (*health)(void *arg, char *msg, size_t msglen);
     void *health_arg;

@@ -25,10 +25,12 @@
     {"http.port_file", "", "write the bound port here (for --listen host:0)"},                \
     {"http.threads", "4", "HTTP worker threads"},                                             \
     {"http.max_body", "1048576", "largest request body accepted, bytes"},                      \
-    {"http.timeout", "30", "idle connection timeout, seconds"},                                \
+    {"http.timeout", "30", "idle connection timeout, and the deadline for a whole request, seconds"}, \
+    {"http.max_connections", "512", "simultaneous connections; more are answered 503"},        \
     {"http.access_log", "true", "log one line per request"},                                   \
     {"http.allow_insecure", "false", "allow plain HTTP on non-loopback addresses"},            \
     {"http.trusted_proxies", "", "load balancers whose X-Forwarded-For names the client (CIDRs)"}, \
+    {"metrics.token", "", "bearer token GET /metrics requires (empty: open, but not on the gateway)"}, \
     {"tls.cert", "", "PEM certificate chain; enables HTTPS"},                                  \
     {"tls.key", "", "PEM private key for tls.cert"},                                           \
     {"log.level", "info", "debug, info, warn or error (SIGHUP applies a change)"},             \

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "st_rawhttp.h"
 #include "st_test.h"
 
 static char *dir;
@@ -380,6 +381,25 @@ static void test_api_start_failure_exits_1(void)
     ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 1);
 }
 
+/* Hostile bytes on the control socket: JSON errors, a trickled head cut at
+ * the 10 s deadline, and the VMM still answering. */
+static void test_hostile_input(void)
+{
+    st_hostile h;
+    st_hostile_listener(sock, 0, "/vm", 16, &h);
+    ST_ASSERT_INT_EQ(h.bad_line_status, 400);
+    CU_ASSERT_TRUE(h.bad_line_json);
+    ST_ASSERT_INT_EQ(h.bad_version_status, 400);
+    CU_ASSERT_TRUE(h.bad_version_json);
+    CU_ASSERT_TRUE(h.huge_head_status == 400 || h.huge_head_status == 413);
+    CU_ASSERT_TRUE(h.huge_head_json);
+    CU_ASSERT_TRUE(h.method_status >= 400 && h.method_status <= 501);
+    CU_ASSERT_TRUE(h.method_json);
+    CU_ASSERT_TRUE(h.slow_closed);
+    ST_ASSERT_INT_EQ(h.slow_status, 408);
+    ST_ASSERT_INT_EQ(h.after_status, 200);
+}
+
 static CU_TestInfo api_tests[] = {
     {"before start: state not_started, counters/serial/pause/start answer 409",
      test_api_not_started},
@@ -400,6 +420,7 @@ static CU_TestInfo tests[] = {
     {"POST /vm/serial queues console input up to the FIFO's room", test_serial_input},
     {"pause parks the vCPUs (CPU time frozen), resume runs them again", test_pause_stops_cpu_time},
     {"malformed requests get 4xx and change nothing", test_malformed_requests},
+    {"hostile HTTP gets JSON errors, slow heads are cut, the VMM serves on", test_hostile_input},
     {"power_button presses the ACPI power button and the guest runs on", test_power_button_action},
     {"reset reboots the guest from its entry point", test_reset_reboots},
     {"the running VMM holds no capabilities and has no_new_privs", test_no_privileges},

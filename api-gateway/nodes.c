@@ -299,7 +299,7 @@ static void h_node_instances(gw_ctx *c)
                           "  'image_id', i.image_id, 'user_data', i.user_data,"
                           "  'ssh_public_key', k.public_key,"
                           "  'ports', iaas.node_ports_json(i.id)) ORDER BY i.created_at), '[]'),"
-                          " 'networks', iaas.node_networks_json($1),"
+                          " 'networks', iaas.node_networks_dhcp(iaas.node_networks_json($1)),"
                           " 'security_groups', iaas.node_groups_json($1))::text"
                           " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
                           " JOIN iaas.flavors f ON f.id = i.flavor_id"

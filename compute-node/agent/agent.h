@@ -150,6 +150,7 @@ typedef struct nd_subnet {
     int prefix;
     struct in_addr gateway; /* 0.0.0.0: none */
     int dhcp;
+    struct in_addr dhcp_ip; /* the DHCP server's address, reserved by the gateway; 0: none */
     struct in_addr dns[ND_MAX_DNS];
     int ndns;
     nd_route4 routes[ND_MAX_ROUTES];

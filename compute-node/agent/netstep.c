@@ -17,10 +17,9 @@
  *   - the networks' ports on other hosts whose host told its tunnel IP and
  *     that have an IPv4 address (FDB and neighbour entries);
  *   - the security groups (IPv4 rules and members).
- * The DHCP server's address is the subnet's highest host address outside
- * every allocation pool and not the gateway; when the pools cover the
- * whole subnet (the gateway's default) it is the last pool's last address,
- * the one the gateway's sequential allocation hands out last (see README).
+ * The DHCP server's address is the one the gateway reserved for the
+ * subnet (dhcp_ip, never given to a port); a subnet without one gets no
+ * DHCP server here.
  *
  * A launch waits until its ports' taps exist (nd_net_ready), so no VMM is
  * started on a missing tap. The metadata seam (metadata_port, md_tag)
@@ -62,30 +61,6 @@ typedef struct net_job {
     int rc;
     char err[512];
 } net_job;
-
-/* ---- the DHCP server's address ---- */
-
-static int in_pools(const nd_subnet *sb, uint32_t h)
-{
-    for (int i = 0; i < sb->npools; i++)
-        if (h >= ntohl(sb->pool_lo[i].s_addr) && h <= ntohl(sb->pool_hi[i].s_addr))
-            return 1;
-    return 0;
-}
-
-static struct in_addr dhcp_addr(const nd_subnet *sb)
-{
-    uint32_t net = ntohl(sb->net.s_addr), bcast = net | (0xffffffffu >> sb->prefix);
-    struct in_addr a = {0};
-    for (uint32_t h = bcast - 1; h > net; h--)
-        if (!in_pools(sb, h) && h != ntohl(sb->gateway.s_addr)) {
-            a.s_addr = htonl(h);
-            return a;
-        }
-    if (sb->npools)
-        a = sb->pool_hi[sb->npools - 1];
-    return a;
-}
 
 /* ---- building the state ---- */
 
@@ -174,10 +149,11 @@ static int build(nd_agent *a, stn_state *s)
             const nd_subnet *sb = &n->subnets[k];
             if (!sb->v4)
                 continue;
-            o->dhcp = sb->dhcp;
+            /* the gateway reserves the server's address; none: no server */
+            o->dhcp = sb->dhcp && sb->dhcp_ip.s_addr;
             o->cidr = sb->net;
             o->prefix = (uint8_t)sb->prefix;
-            o->dhcp_ip = dhcp_addr(sb);
+            o->dhcp_ip = sb->dhcp_ip;
             o->gateway = sb->gateway;
             memcpy(o->dns, sb->dns, sizeof o->dns);
             o->n_dns = (size_t)sb->ndns;

@@ -6,7 +6,8 @@
  * plane must not depend on a VM running). An instance created through the
  * API gets a port on the tenant's default network, and the kernel is the
  * judge: bridge stb<vni>, VXLAN stv<vni> with learning off, the port's tap,
- * the nftables tables, dnsmasq with the static lease; a port of the network
+ * the nftables tables, dnsmasq with the static lease on the DHCP address
+ * the gateway reserved; a port of the network
  * on another (registered, agent-less) host becomes FDB and neighbour
  * entries to that host's tunnel IP; a kill -9 and restart of the agent
  * leaves links, FDB and the ruleset exactly as they were; a deleted
@@ -125,7 +126,7 @@ static void test_network_dataplane(void)
                      " WHERE p.instance_id = '%s'",
                      a);
     ST_ASSERT_INT_EQ_FATAL(port && mac && ip && vni, 1);
-    char tap[16], cmd[2048];
+    char tap[16], cmd[2048], want[128];
     snprintf(tap, sizeof tap, "tap%.11s", port);
     snprintf(cmd, sizeof cmd, "ip -d link show stv%s", vni);
     ST_ASSERT_INT_EQ(wait_out(cmd, "nolearning", 1, 10000), 0);
@@ -143,6 +144,15 @@ static void test_network_dataplane(void)
     ST_ASSERT_INT_EQ(wait_out(hosts, lease, 1, 5000), 0);
     snprintf(cmd, sizeof cmd, "kill -0 $(cat %s) && cat /proc/$(cat %s)/comm", pidf, pidf);
     ST_ASSERT_INT_EQ(wait_out(cmd, "dnsmasq", 1, 5000), 0);
+    /* on the address the gateway reserved for it (the default pools' last) */
+    char *dhcp = sqlf("SELECT host(s.dhcp_ip) FROM iaas.subnets s JOIN iaas.ports p"
+                      " ON p.network_id = s.network_id WHERE p.instance_id = '%s'",
+                      a);
+    ST_ASSERT_STR_EQ(dhcp, "10.0.0.254");
+    snprintf(cmd, sizeof cmd, "ip -o addr show dev stb%s", vni);
+    snprintf(want, sizeof want, "inet %s/32", dhcp ? dhcp : "?");
+    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 5000), 0);
+    free(dhcp);
 
     /* a second instance moved to a registered host with no agent here: its
      * port becomes l2population entries towards that host's tunnel IP */
@@ -159,7 +169,6 @@ static void test_network_dataplane(void)
               " WHERE id = '%s' RETURNING id",
               b));
     snprintf(cmd, sizeof cmd, "bridge fdb show dev stv%s", vni);
-    char want[128];
     snprintf(want, sizeof want, "%s dst 192.0.2.77", bmac);
     ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 10000), 0);
     ST_ASSERT_INT_EQ(wait_out(cmd, "00:00:00:00:00:00 dst 192.0.2.77", 1, 1000), 0);

@@ -287,6 +287,7 @@ static char *netset_text(const char *path, const char *key, const char *value)
                   "10.0.0.0/24", "gateway_ip", "10.0.0.1", "enable_dhcp", 1, "dns_nameservers",
                   "10.0.0.2", "host_routes", "destination", "192.168.0.0/16", "nexthop", "10.0.0.9",
                   "allocation_pools", "start", "10.0.0.2", "end", "10.0.0.254");
+    json_object_set_new(sub, "dhcp_ip", json_string("10.0.0.254"));
     json_t *rem =
         json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s}", "id", ID2, "mac",
                   "FA:16:3E:00:00:02", "host_id", HOST2, "tunnel_ip", "192.0.2.2", "fixed_ips",
@@ -333,6 +334,7 @@ static void test_netset_good(void)
     ST_ASSERT_INT_EQ(ntohl(sb->net.s_addr), 0x0a000000);
     ST_ASSERT_INT_EQ(ntohl(sb->gateway.s_addr), 0x0a000001);
     ST_ASSERT_INT_EQ(sb->dhcp, 1);
+    ST_ASSERT_INT_EQ(ntohl(sb->dhcp_ip.s_addr), 0x0a0000fe);
     ST_ASSERT_INT_EQ(sb->ndns, 1);
     ST_ASSERT_INT_EQ(sb->nroutes, 1);
     ST_ASSERT_INT_EQ(sb->routes[0].prefix, 16);
@@ -360,7 +362,8 @@ static void test_netset_good(void)
     /* an IPv6 subnet, a null tunnel_ip and a numeric protocol are accepted */
     const char *ok[][3] = {{"subnet", "cidr", "\"fd00::/64\""}, {"remote", "tunnel_ip", "null"},
                            {"rule", "protocol", "\"47\""},      {"rule", "protocol", "null"},
-                           {"subnet", "enable_dhcp", "false"},  {"group", "rules", "[]"}};
+                           {"subnet", "enable_dhcp", "false"},  {"group", "rules", "[]"},
+                           {"subnet", "dhcp_ip", "null"},       {"subnet", "dhcp_ip", NULL}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         t = netset_text(ok[i][0], ok[i][1], ok[i][2]);
         ST_ASSERT_INT_EQ(parse(t, &s), 0);
@@ -391,6 +394,11 @@ static void test_netset_bad(void)
         {"subnet", "cidr", "7"},
         {"subnet", "gateway_ip", "\"10.0.0.300\""},
         {"subnet", "enable_dhcp", "\"yes\""},
+        {"subnet", "dhcp_ip", "\"10.0.0.1\""},   /* the gateway's */
+        {"subnet", "dhcp_ip", "\"10.0.0.255\""}, /* broadcast */
+        {"subnet", "dhcp_ip", "\"10.0.0.0\""},
+        {"subnet", "dhcp_ip", "\"10.0.1.5\""},
+        {"subnet", "dhcp_ip", "\"x\""},
         {"subnet", "dns_nameservers", "[\"a\"]"},
         {"subnet", "dns_nameservers", "[\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\"]"},
         {"subnet", "host_routes", "[{\"destination\":\"0.0.0.0/0\"}]"},

@@ -111,6 +111,7 @@ int main(int argc, char **argv)
     for (nd_inst *in = a.insts, *next; in; in = next) {
         next = in->next;
         free(in->want.user_data);
+        free(in->want.ssh_key);
         free(in);
     }
     nd_status_stop();

@@ -72,6 +72,17 @@ static void test_desired_good(void)
     ST_ASSERT_INT_EQ(s.v[0].desired, ND_WANT_RUNNING);
     ST_ASSERT_INT_EQ(s.v[0].user_data == NULL, 1);
     ST_ASSERT_STR_EQ(s.v[1].user_data, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAo=");
+    ST_ASSERT_STR_EQ(s.v[0].name, "x");
+    ST_ASSERT_INT_EQ(s.v[0].ssh_key == NULL, 1);
+    ST_ASSERT_INT_EQ(s.v[0].public_ipv4.s_addr, 0);
+    nd_desired_free(&s);
+    /* what the metadata service serves */
+    snprintf(text, sizeof text, "{\"instances\":[%s,%s]}",
+             inst(ID1, "ssh_public_key", "\"ssh-ed25519 AAAA k@x\""),
+             inst(ID2, "public_ipv4", "\"203.0.113.7\""));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_STR_EQ(s.v[0].ssh_key, "ssh-ed25519 AAAA k@x");
+    ST_ASSERT_INT_EQ(ntohl(s.v[1].public_ipv4.s_addr), 0xcb007107);
     nd_desired_free(&s);
     ST_ASSERT_INT_EQ(parse("{\"instances\":[]}", &s), 0);
     ST_ASSERT_INT_EQ(s.n, 0);
@@ -90,6 +101,12 @@ static void test_desired_bad(void)
         {"tenant_id", "null"},
         {"state", "\"a b\""},
         {"user_data", "7"},
+        {"name", "7"},
+        {"ssh_public_key", "\"ssh-ed25519 AAAA\\nsecond line\""},
+        {"ssh_public_key", "\"\""},
+        {"public_ipv4", "\"203.0.113\""},
+        {"public_ipv4", "\"fd00::1\""},
+        {"public_ipv4", "7"},
         {"reboot_seq", "null"},
         {"id", "\"11111111-1111-4111-8111-11111111111\""},
     };

@@ -174,6 +174,31 @@ static int by_port_id(const void *x, const void *y, void *ctx)
     return strcmp(p[*(const size_t *)x].id, p[*(const size_t *)y].id);
 }
 
+/* Ports (and their metadata) in id order: the state, and so the ruleset,
+ * does not depend on the order this process learnt its instances in (a
+ * restarted agent adopts them in another). */
+static int sort_ports(stn_state *s, md_item *md)
+{
+    size_t n = s->n_ports, *order = calloc(n + 1, sizeof *order);
+    stn_port *p = malloc((n + 1) * sizeof *p);
+    md_item *m = malloc((n + 1) * sizeof *m);
+    if (!order || !p || !m) {
+        free(order), free(p), free(m);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, by_port_id, s->ports);
+    for (size_t k = 0; k < n; k++) {
+        p[k] = s->ports[order[k]];
+        m[k] = md[order[k]];
+    }
+    memcpy(s->ports, p, n * sizeof *p);
+    memcpy(md, m, n * sizeof *m);
+    free(order), free(p), free(m);
+    return 0;
+}
+
 /* Tags in port id order, so a collision resolves the same way everywhere. */
 static int md_tags(stn_state *s, md_item *md)
 {
@@ -341,6 +366,8 @@ static int build(nd_agent *a, stn_state *s, md_item **mdp)
             m->user_data = unbase64(in->want.user_data, &m->user_data_len);
         }
     }
+    if (sort_ports(s, md) < 0)
+        goto oom;
     if (a->net->md) {
         s->metadata_port = (uint16_t)a->c.md_port;
         if (md_tags(s, md) < 0)

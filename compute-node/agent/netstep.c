@@ -356,6 +356,8 @@ static int build(nd_agent *a, stn_state *s, md_item **mdp)
             o->group = getegid();
             /* the instance's documents, for the metadata service */
             md_item *m = &md[s->n_ports - 1];
+            if (!a->net->md)
+                continue;
             snprintf(m->port, sizeof m->port, "%s", p->id);
             snprintf(m->inst, sizeof m->inst, "%s", in->want.o.id);
             snprintf(m->name, sizeof m->name, "%s", in->want.name);

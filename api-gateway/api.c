@@ -61,6 +61,10 @@ static void run_route(st_http_req *r, void *arg)
 {
     route_arg *ra = arg;
     gw_ctx c = {.gw = ra->g, .req = r};
+    /* Nodes poll and heartbeat all the time: their successful calls are
+     * counted in /metrics and logged at debug, not one info line each. */
+    if (ra->access == GW_NODE)
+        st_http_quiet(r);
     c.db = st_db_get(ra->g->db, 5000);
     if (!c.db) {
         st_error("db.unavailable", "%s", st_db_pool_error(ra->g->db));

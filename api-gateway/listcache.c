@@ -101,8 +101,8 @@ gw_listcache *gw_listcache_new(size_t max_bytes)
     lc->max_bytes = max_bytes;
     static const char help[] = "GET /v1/instances pages served from a rendered copy (hit) or"
                                " rendered (miss).";
-    lc->hits = st_counter("gateway_instance_list_cache_total", help, "result=\"hit\"");
-    lc->misses = st_counter("gateway_instance_list_cache_total", help, "result=\"miss\"");
+    lc->hits = st_counter("stratus_gateway_instance_list_cache_total", help, "result=\"hit\"");
+    lc->misses = st_counter("stratus_gateway_instance_list_cache_total", help, "result=\"miss\"");
     return lc;
 }
 

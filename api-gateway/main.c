@@ -16,8 +16,10 @@
 #include "stratus/log.h"
 #include "stratus/metrics.h"
 #include "stratus/service.h"
+#include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +201,45 @@ static int cmd_node_rotate(gw *g, const char *name)
 
 static double cache_bytes(void *lists) { return (double)gw_listcache_bytes(lists); }
 
+/* stratus_gateway_instances{state}: counted when /metrics is read, all
+ * states in one query at most once a second. */
+static struct inst_state {
+    const char *name;
+    gw *g;
+} inst_states[] = {{.name = "building"}, {.name = "active"}, {.name = "stopped"},
+                   {.name = "deleting"}, {.name = "error"}};
+enum { N_INST_STATES = sizeof inst_states / sizeof *inst_states };
+
+static double instances_in_state(void *arg)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static long long counted_at, counts[N_INST_STATES];
+    struct inst_state *st = arg;
+    int idx = (int)(st - inst_states);
+    pthread_mutex_lock(&mu);
+    long long now = st_mono_us();
+    if (!counted_at || now - counted_at > 1000000) {
+        st_db *db = st_db_get(st->g->db, 1000);
+        PGresult *r = db ? st_db_q0(db, "SELECT state, count(*) FROM iaas.instances"
+                                        " WHERE state <> 'deleted' GROUP BY state")
+                         : NULL;
+        if (r) {
+            memset(counts, 0, sizeof counts);
+            for (int i = 0; i < PQntuples(r); i++)
+                for (int k = 0; k < N_INST_STATES; k++)
+                    if (!strcmp(st_db_val(r, i, 0), inst_states[k].name))
+                        counts[k] = st_db_int(r, i, 1);
+            PQclear(r);
+            counted_at = now;
+        }
+        if (db)
+            st_db_put(db);
+    }
+    double v = (double)counts[idx];
+    pthread_mutex_unlock(&mu);
+    return v;
+}
+
 /* Serves until SIGTERM/SIGINT; 0 on a clean stop. */
 static int serve(gw *g, st_http_opts *o)
 {
@@ -213,8 +254,15 @@ static int serve(gw *g, st_http_opts *o)
     long long mb = st_config_int(g->cfg, "instances.list_cache_mb");
     if (mb > 0) {
         g->lists = gw_listcache_new((size_t)mb << 20);
-        st_gauge_fn("gateway_instance_list_cache_bytes", "Memory the rendered instance lists"
+        st_gauge_fn("stratus_gateway_instance_list_cache_bytes", "Memory the rendered instance lists"
                     " hold, bytes.", "", cache_bytes, g->lists);
+    }
+    for (size_t i = 0; i < sizeof inst_states / sizeof *inst_states; i++) {
+        char l[48];
+        snprintf(l, sizeof l, "state=\"%s\"", inst_states[i].name);
+        inst_states[i].g = g;
+        st_gauge_fn("stratus_gateway_instances", "Instances, by state (deleted ones not counted).",
+                    l, instances_in_state, &inst_states[i]);
     }
     register_routes(g);
     int rc = st_http_server_run(g->http) < 0 ? 1 : 0;

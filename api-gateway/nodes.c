@@ -3,8 +3,9 @@
  *
  * An admin registers a node (API or `stratus-gateway node-add`) and gets its
  * credential once; the node agent then uses it on /internal/v1/node/...:
- * heartbeat with capacity, fetch the instances it should run (with their
- * generation), and report what actually happened to each. A node only ever
+ * heartbeat with capacity (and its tunnel address and external uplink),
+ * fetch the instances it should run (with their generation, and the
+ * networks, groups and routers its data plane builds), and report what actually happened to each. A node only ever
  * sees and changes instances placed on it.
  *
  * Reports drive the lifecycle: the node says an instance is active, stopped,
@@ -66,7 +67,7 @@ int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenl
     " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"     \
     "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0)),"                         \
     " 'empty', coalesce(u.n, 0) = 0,"                                                          \
-    " 'tunnel_ip', host(n.tunnel_ip),"                                                         \
+    " 'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,"                   \
     " 'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))"
 #define NODE_FROM                                                                              \
     " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                  \
@@ -229,17 +230,19 @@ static void h_node_delete(gw_ctx *c)
 
 static void h_heartbeat(gw_ctx *c)
 {
-    static const char *const keys[] = {"hostname", "agent_version", "capacity", "tunnel_ip",
-                                       NULL};
+    static const char *const keys[] = {"hostname",  "agent_version",   "capacity",
+                                       "tunnel_ip", "external_uplink", NULL};
     static const char *const cap_keys[] = {"vcpus", "memory_mib", "disk_gib", NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
     const char *host = "", *ver = "", *tip = NULL;
     long long v = 0, m = 0, d = 0;
+    int uplink = -1;
     char err[256];
     json_t *cap = json_object_get(b, "capacity");
     if (gw_check(c, st_json_get_str(b, "hostname", 0, 0, 255, &host, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_bool(b, "external_uplink", 0, &uplink, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
         tunnel_ip_check(c, tip) < 0)
@@ -267,13 +270,15 @@ static void h_heartbeat(gw_ctx *c)
                        "  WHERE id = $1 FOR UPDATE),"
                        " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
                        "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now(),"
-                       "  tunnel_ip = coalesce($8::inet, n.tunnel_ip)"
+                       "  tunnel_ip = coalesce($8::inet, n.tunnel_ip),"
+                       "  external_uplink = coalesce($9::boolean, n.external_uplink)"
                        "  FROM prev WHERE n.id = prev.id RETURNING prev.last_heartbeat IS NULL"
                        "  OR prev.last_heartbeat < now() - ($7::int - 1) * interval '1 second'"
                        "  AS revived)"
                        " UPDATE iaas.host_status_epoch SET epoch = epoch + 1"
                        " WHERE (SELECT revived FROM beat)",
-                c->p.node_id, host, ver, vs, ms, ds, down, tip) < 0) {
+                c->p.node_id, host, ver, vs, ms, ds, down, tip,
+                uplink < 0 ? NULL : uplink ? "true" : "false") < 0) {
         gw_fail_db(c);
         return;
     }
@@ -304,7 +309,8 @@ static void h_node_instances(gw_ctx *c)
                           "   WHERE p.instance_id = i.id ORDER BY p.bound_at, p.id LIMIT 1),"
                           "  'ports', iaas.node_ports_json(i.id)) ORDER BY i.created_at), '[]'),"
                           " 'networks', iaas.node_networks_dhcp(iaas.node_networks_json($1)),"
-                          " 'security_groups', iaas.node_groups_json($1))::text"
+                          " 'security_groups', iaas.node_groups_json($1),"
+                          " 'routers', iaas.node_routers_json($1))::text"
                           " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
                           " JOIN iaas.flavors f ON f.id = i.flavor_id"
                           " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",

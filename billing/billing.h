@@ -87,6 +87,10 @@ typedef struct bl_ingest_result {
 int bl_ingest(bl_ctx *ctx, const char *node, bl_batch *b, bl_ingest_result *res, char *err,
               size_t errlen);
 void bl_ingest_handler(st_http_req *req, void *arg);
+/* Registers the ingest and invoice counters (every label set, at 0) and
+ * the ingest lag gauge, so /metrics shows them from start-up. */
+void bl_ingest_metrics(void);
+void bl_invoice_metrics(void);
 
 /* ---- invoice.c ---- */
 /* Issues the queued tenants of a month being issued; count issued, or -1. */

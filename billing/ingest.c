@@ -422,6 +422,38 @@ out:
     return status;
 }
 
+static st_metric *batches(const char *labels)
+{
+    return st_counter("stratus_billing_batches_total", "Ingest batches by result.", labels);
+}
+
+static st_metric *samples(const char *labels)
+{
+    return st_counter("stratus_billing_samples_total", "Samples received, by outcome.", labels);
+}
+
+static st_metric *lag(void)
+{
+    return st_gauge("stratus_billing_ingest_lag_seconds",
+                    "Age of the newest sample of the last batch applied, when it was applied.", "");
+}
+
+void bl_ingest_metrics(void)
+{
+    static const char *const results[] = {"applied", "replayed", "rejected", "refused", "failed"};
+    static const char *const outcomes[] = {"accepted", "duplicate", "stale"};
+    char l[64];
+    for (size_t i = 0; i < sizeof results / sizeof *results; i++) {
+        snprintf(l, sizeof l, "result=\"%s\"", results[i]);
+        batches(l);
+    }
+    for (size_t i = 0; i < sizeof outcomes / sizeof *outcomes; i++) {
+        snprintf(l, sizeof l, "outcome=\"%s\"", outcomes[i]);
+        samples(l);
+    }
+    lag();
+}
+
 void bl_ingest_handler(st_http_req *req, void *arg)
 {
     bl_ctx *ctx = arg;
@@ -445,8 +477,7 @@ void bl_ingest_handler(st_http_req *req, void *arg)
     char err[256];
     int rc = bl_batch_parse(body, len, &b, err, sizeof err);
     if (rc != BL_OK) {
-        st_metric_add(st_counter("billing_batches_total", "Ingest batches by result.",
-                                 "result=\"rejected\""), 1);
+        st_metric_add(batches("result=\"rejected\""), 1);
         st_http_reply_error(req, rc == BL_ESYNTAX ? 400 : 422,
                             rc == BL_ESYNTAX ? "invalid_json" : "invalid_batch", "%s", err);
         return;
@@ -459,31 +490,30 @@ void bl_ingest_handler(st_http_req *req, void *arg)
     ok = bl_sender_may_post(req, ctx, db, &who, &b) == 0;
     st_db_put(db);
     if (!ok) {
-        st_metric_add(
-            st_counter("billing_batches_total", "Ingest batches by result.", "result=\"refused\""),
-            1);
+        st_metric_add(batches("result=\"refused\""), 1);
         bl_batch_free(&b);
         return;
     }
     bl_ingest_result res = {0};
     int status = bl_ingest(ctx, who.key, &b, &res, err, sizeof err);
+    int64_t newest = 0;
+    for (size_t i = 0; i < b.n; i++)
+        if (b.s[i].at_us > newest)
+            newest = b.s[i].at_us;
     bl_batch_free(&b);
     if (status != 200) {
-        st_metric_add(st_counter("billing_batches_total", "Ingest batches by result.",
-                                 status == 422 ? "result=\"rejected\"" : "result=\"failed\""), 1);
+        st_metric_add(batches(status == 422 ? "result=\"rejected\"" : "result=\"failed\""), 1);
         st_http_reply_error(req, status, status == 422 ? "invalid_batch" : "unavailable", "%s",
                             err);
         return;
     }
-    st_metric_add(st_counter("billing_batches_total", "Ingest batches by result.",
-                             res.replayed ? "result=\"replayed\"" : "result=\"applied\""), 1);
+    st_metric_add(batches(res.replayed ? "result=\"replayed\"" : "result=\"applied\""), 1);
     if (!res.replayed) {
-        st_metric_add(st_counter("billing_samples_total", "Samples received, by outcome.",
-                                 "outcome=\"accepted\""), res.accepted);
-        st_metric_add(st_counter("billing_samples_total", "Samples received, by outcome.",
-                                 "outcome=\"duplicate\""), res.duplicates);
-        st_metric_add(st_counter("billing_samples_total", "Samples received, by outcome.",
-                                 "outcome=\"stale\""), res.stale);
+        if (newest > 0)
+            st_metric_set(lag(), (double)(st_now_us() - newest) / 1e6);
+        st_metric_add(samples("outcome=\"accepted\""), res.accepted);
+        st_metric_add(samples("outcome=\"duplicate\""), res.duplicates);
+        st_metric_add(samples("outcome=\"stale\""), res.stale);
     }
     st_http_reply_json(req, 200,
                        json_pack("{s:s, s:i, s:i, s:i, s:i, s:b}", "batch_id", b.batch_id,

@@ -370,6 +370,16 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
  * empty. Returns the number issued now, or -1 (db error; what is done stays
  * done and the rest is issued by the next call).
  */
+static st_metric *issued_counter(void)
+{
+    return st_counter("stratus_billing_invoices_issued_total", "Invoices issued.", "");
+}
+
+void bl_invoice_metrics(void)
+{
+    issued_counter();
+}
+
 int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period)
 {
     char p[11];
@@ -400,7 +410,7 @@ int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period)
                     p, tenant) < 0 ||
             st_db_commit(db) < 0)
             goto fail;
-        st_metric_add(st_counter("billing_invoices_issued_total", "Invoices issued.", ""), 1);
+        st_metric_add(issued_counter(), 1);
         done++;
         continue;
     fail:

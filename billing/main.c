@@ -96,6 +96,8 @@ static int serve(bl_ctx *ctx, const st_config *cfg)
     if (!*ctx->internal_token)
         st_warn("billing.config", "auth.internal_token is empty: tenant and admin calls are refused");
     bl_routes(s, ctx);
+    bl_ingest_metrics();
+    bl_invoice_metrics();
     if (bl_maintenance_run(ctx) < 0)
         st_warn("billing.maintenance", "first maintenance pass failed; ingest creates partitions");
     bl_maintenance_start(ctx);

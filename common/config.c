@@ -19,6 +19,9 @@ struct st_config {
     int n;
     char **values;
     char env_prefix[64];
+    char *file;  /* the file st_config_from_args read, for st_config_reread() */
+    char **sets; /* the --set KEY=VALUE pairs it applied, in order */
+    int n_sets;
 };
 
 static int key_index(const st_config *c, const char *key)
@@ -49,7 +52,28 @@ void st_config_free(st_config *c)
     for (int i = 0; i < c->n; i++)
         free(c->values[i]);
     free(c->values);
+    for (int i = 0; i < c->n_sets; i++)
+        free(c->sets[i]);
+    free(c->sets);
+    free(c->file);
     free(c);
+}
+
+st_config *st_config_reread(const st_config *c, char *err, size_t errlen)
+{
+    st_config *n = st_config_new(c->keys, c->env_prefix);
+    if (c->file && st_config_load_file(n, c->file, err, errlen) < 0) {
+        st_config_free(n);
+        return NULL;
+    }
+    st_config_load_env(n);
+    for (int i = 0; i < c->n_sets; i++) {
+        const char *eq = strchr(c->sets[i], '=');
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - c->sets[i]), c->sets[i]);
+        st_config_set(n, key, eq + 1, err, errlen); /* known: it was applied before */
+    }
+    return n;
 }
 
 int st_config_set(st_config *c, const char *key, const char *value, char *err, size_t errlen)
@@ -152,9 +176,10 @@ int st_config_bool(const st_config *c, const char *key)
 
 static void usage(const char *prog, const st_config *c, const char *env_prefix)
 {
-    printf("usage: %s [--config FILE] [--set KEY=VALUE]... [--listen ADDR] [--port-file F]\n\n"
+    printf("usage: %s [--config FILE] [--set KEY=VALUE]... [--listen ADDR] [--port-file F]\n"
+           "       %s [--config FILE] [--set KEY=VALUE]... --check-config\n\n"
            "Configuration keys (environment: %sKEY with dots as underscores):\n",
-           prog, env_prefix);
+           prog, prog, env_prefix);
     for (int i = 0; i < c->n; i++)
         printf("  %-24s %s%s%s%s\n", c->keys[i].key, c->keys[i].help ? c->keys[i].help : "",
                c->keys[i].def && *c->keys[i].def ? " [default: " : "",
@@ -168,6 +193,7 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
     st_config *c = st_config_new(keys, env_prefix);
     char err[512];
     const char *file = NULL;
+    int check = 0;
     /* The file first, so environment and --set override it whatever the order. */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -176,6 +202,8 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
         fprintf(stderr, "%s: %s\n", prog, err);
         exit(2);
     }
+    if (file)
+        c->file = strdup(file);
     st_config_load_env(c);
     if (rest) {
         *rest = calloc((size_t)argc + 1, sizeof(char *));
@@ -188,6 +216,9 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(prog, c, env_prefix);
             exit(0);
+        } else if (strcmp(a, "--check-config") == 0) {
+            check = 1;
+            continue;
         } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
             i++;
             continue;
@@ -216,6 +247,14 @@ st_config *st_config_from_args(int argc, char **argv, const char *prog, const ch
             fprintf(stderr, "%s: %s\n", prog, err);
             exit(2);
         }
+        *eq = '=';
+        c->sets = realloc(c->sets, (size_t)(c->n_sets + 1) * sizeof *c->sets);
+        c->sets[c->n_sets++] = strdup(kv);
+    }
+    if (check) {
+        /* Every key was known and the file readable; nothing is started. */
+        printf("%s: configuration OK\n", prog);
+        exit(0);
     }
     return c;
 }

@@ -222,6 +222,14 @@ void st_db_pool_free(st_db_pool *p)
     free(p);
 }
 
+void st_db_pool_usage(st_db_pool *p, int *size, int *in_use)
+{
+    pthread_mutex_lock(&p->mu);
+    *size = p->size;
+    *in_use = p->size - p->nfree;
+    pthread_mutex_unlock(&p->mu);
+}
+
 const char *st_db_pool_error(st_db_pool *p) { return p->err; }
 
 st_db *st_db_get(st_db_pool *p, int wait_ms)

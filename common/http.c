@@ -112,6 +112,7 @@ struct st_http_req {
     json_t *json;
     void *ctx;
     int replied;
+    int quiet; /* st_http_quiet(): access line at debug when it succeeds */
     int status;
     size_t resp_bytes;
 };
@@ -165,7 +166,7 @@ int st_http_route(st_http_server *s, const char *pattern, st_http_handler h, voi
     r->arg = arg;
     char labels[256];
     snprintf(labels, sizeof labels, "route=\"%s %s\"", r->method, r->pattern);
-    r->duration = st_histogram("http_request_duration_seconds",
+    r->duration = st_histogram("stratus_http_request_duration_seconds",
                                "Time from request parsed to reply queued.", labels,
                                st_latency_buckets, st_latency_buckets_n);
     s->nroutes++;
@@ -502,7 +503,7 @@ static void count_request(st_http_req *r, double secs)
     snprintf(labels, sizeof labels, "route=\"%s%s%s\",code=\"%d\"",
              r->route ? r->route->method : "", r->route ? " " : "",
              r->route ? r->route->pattern : "unmatched", r->status);
-    st_metric_add(st_counter("http_requests_total", "HTTP requests answered.", labels), 1);
+    st_metric_add(st_counter("stratus_http_requests_total", "HTTP requests answered.", labels), 1);
     if (r->route)
         st_metric_observe(r->route->duration, secs);
 }
@@ -660,8 +661,9 @@ static void dispatch(struct evhttp_request *ev, void *arg)
 done:;
     double secs = (double)(st_mono_us() - t0) / 1e6;
     count_request(&r, secs);
-    if (s->o.access_log && st_log_enabled(ST_LOG_INFO))
-        st_log_fields(ST_LOG_INFO, "http.request",
+    st_log_level lvl = r.quiet && r.status < 400 ? ST_LOG_DEBUG : ST_LOG_INFO;
+    if (s->o.access_log && st_log_enabled(lvl))
+        st_log_fields(lvl, "http.request",
                       json_pack("{s:s, s:s, s:i, s:f, s:I, s:s, s:s, s:s*}", "method", r.method,
                                 "path", r.path ? r.path : "", "status", r.status, "ms",
                                 secs * 1000.0, "bytes", (json_int_t)r.resp_bytes, "request_id",
@@ -865,6 +867,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(s->main_base);
 }
 
+void st_http_quiet(st_http_req *r) { r->quiet = 1; }
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    st_http_server *s = arg;
+    if (s->o.on_hup)
+        s->o.on_hup();
+}
+
 int st_http_server_run(st_http_server *s)
 {
     char err[512];
@@ -889,9 +900,11 @@ int st_http_server_run(st_http_server *s)
     }
     struct event *sterm = evsignal_new(s->main_base, SIGTERM, on_signal, s);
     struct event *sint = evsignal_new(s->main_base, SIGINT, on_signal, s);
+    struct event *shup = evsignal_new(s->main_base, SIGHUP, on_hup, s);
     if (!s->o.no_signals) {
         event_add(sterm, NULL);
         event_add(sint, NULL);
+        event_add(shup, NULL);
     }
     for (int i = 0; i < s->o.threads; i++) {
         if (pthread_create(&s->workers[i].th, NULL, worker_main, &s->workers[i]) == 0)
@@ -925,6 +938,7 @@ int st_http_server_run(st_http_server *s)
             pthread_join(s->workers[i].th, NULL);
     event_free(sterm);
     event_free(sint);
+    event_free(shup);
     st_info("http.stopped", "server stopped");
     return 0;
 }

@@ -10,13 +10,17 @@
  */
 #include "stratus/metrics.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
-typedef enum { M_COUNTER, M_GAUGE, M_HIST, M_GAUGE_FN } mtype;
+typedef enum { M_COUNTER, M_GAUGE, M_HIST, M_GAUGE_FN, M_COUNTER_FN } mtype;
 
 struct st_metric {
     struct st_metric *next, *hnext;
@@ -125,6 +129,14 @@ void st_gauge_fn(const char *name, const char *help, const char *labels,
     m->fn_arg = arg;
 }
 
+void st_counter_fn(const char *name, const char *help, const char *labels, double (*fn)(void *arg),
+                   void *arg)
+{
+    st_metric *m = lookup_or_add(name, help, labels, M_COUNTER_FN, NULL, 0);
+    m->fn = fn;
+    m->fn_arg = arg;
+}
+
 static void atomic_add_double(uint64_t *p, double v)
 {
     uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED), nw;
@@ -142,7 +154,7 @@ void st_metric_set(st_metric *m, double v)
 
 double st_metric_value(st_metric *m)
 {
-    if (m->type == M_GAUGE_FN)
+    if (m->type == M_GAUGE_FN || m->type == M_COUNTER_FN)
         return m->fn(m->fn_arg);
     return from_bits(__atomic_load_n(&m->bits, __ATOMIC_RELAXED));
 }
@@ -181,7 +193,8 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char 
 static const char *type_name(mtype t)
 {
     switch (t) {
-    case M_COUNTER: return "counter";
+    case M_COUNTER:
+    case M_COUNTER_FN: return "counter";
     case M_HIST: return "histogram";
     default: return "gauge";
     }
@@ -245,4 +258,77 @@ char *st_metrics_render(size_t *len)
     }
     *len = b.n;
     return b.p;
+}
+
+/* ---- process_* (the Prometheus client libraries' names) and build info ---- */
+
+static double proc_cpu_seconds(void *arg)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* field 0 (size) or 1 (resident) of /proc/self/statm, in bytes */
+static double proc_statm(void *arg)
+{
+    long pages[2] = {0, 0};
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages[0], &pages[1]) != 2)
+            pages[0] = pages[1] = 0;
+        fclose(f);
+    }
+    return (double)pages[(intptr_t)arg] * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double proc_open_fds(void *arg)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    double n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+static double proc_max_fds(void *arg)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (double)rl.rlim_cur : 0;
+}
+
+static double proc_start;
+static double proc_start_time(void *arg)
+{
+    return proc_start;
+}
+static double one(void *arg)
+{
+    return 1;
+}
+
+void st_metrics_process(const char *service, const char *version)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    proc_start = (double)ts.tv_sec;
+    char labels[256];
+    snprintf(labels, sizeof labels, "service=\"%s\",version=\"%s\"", service, version);
+    st_gauge_fn("stratus_build_info", "The service and version this process runs (always 1).",
+                labels, one, NULL);
+    st_counter_fn("process_cpu_seconds_total", "User and system CPU time spent, seconds.", "",
+                  proc_cpu_seconds, NULL);
+    st_gauge_fn("process_resident_memory_bytes", "Resident memory size, bytes.", "", proc_statm,
+                (void *)(intptr_t)1);
+    st_gauge_fn("process_virtual_memory_bytes", "Virtual memory size, bytes.", "", proc_statm,
+                (void *)(intptr_t)0);
+    st_gauge_fn("process_open_fds", "Open file descriptors.", "", proc_open_fds, NULL);
+    st_gauge_fn("process_max_fds", "Limit on open file descriptors.", "", proc_max_fds, NULL);
+    st_gauge_fn("process_start_time_seconds", "Start time of the process, seconds since the epoch.",
+                "", proc_start_time, NULL);
 }

@@ -1,16 +1,55 @@
 /* service.c - the start-up every service shares (see service.h). */
 #include "stratus/service.h"
 #include "stratus/log.h"
+#include "stratus/metrics.h"
 
 #include <stdio.h>
 #include <unistd.h>
 
-void st_service_log_init(const char *service, const st_config *c)
+static const st_config *svc_cfg;
+
+static int apply_level(const st_config *c)
 {
     int lvl = st_log_level_parse(st_config_str(c, "log.level"));
-    st_log_init(service, lvl < 0 ? ST_LOG_INFO : (st_log_level)lvl);
-    if (lvl < 0)
+    if (lvl >= 0)
+        st_log_set_level((st_log_level)lvl);
+    return lvl;
+}
+
+void st_service_log_init(const char *service, const st_config *c)
+{
+    char err[512];
+    st_log_init(service, ST_LOG_INFO);
+    st_metrics_process(service, STRATUS_VERSION);
+    if (st_log_set_file(st_config_str(c, "log.file"), err, sizeof err) < 0) {
+        fprintf(stderr, "stratus-%s: log.file %s\n", service, err);
+        exit(2);
+    }
+    if (apply_level(c) < 0)
         st_warn("config", "unknown log.level '%s'; using info", st_config_str(c, "log.level"));
+    svc_cfg = c;
+}
+
+void st_service_reload(void)
+{
+    char err[512];
+    if (st_log_reopen(err, sizeof err) < 0)
+        st_error("log.reopen", "%s; lines keep going to the old file", err);
+    if (!svc_cfg)
+        return;
+    st_config *n = st_config_reread(svc_cfg, err, sizeof err);
+    if (!n) {
+        st_error("config.reload", "%s; the running configuration stays", err);
+        return;
+    }
+    if (apply_level(n) < 0)
+        st_warn("config.reload", "unknown log.level '%s'; level unchanged",
+                st_config_str(n, "log.level"));
+    if (st_log_set_file(st_config_str(n, "log.file"), err, sizeof err) < 0)
+        st_error("config.reload", "log.file %s; lines keep going where they went", err);
+    st_info("config.reload", "SIGHUP: log file reopened, log.level %s (other keys at restart)",
+            st_config_str(n, "log.level"));
+    st_config_free(n);
 }
 
 void st_service_http_opts(const st_config *c, st_http_opts *o)
@@ -26,7 +65,22 @@ void st_service_http_opts(const st_config *c, st_http_opts *o)
         .timeout_s = (int)st_config_int(c, "http.timeout"),
         .access_log = st_config_bool(c, "http.access_log"),
         .trusted_proxies = st_config_str(c, "http.trusted_proxies"),
+        .on_hup = st_service_reload,
     };
+}
+
+static double pool_in_use(void *pool)
+{
+    int size, used;
+    st_db_pool_usage(pool, &size, &used);
+    return used;
+}
+
+static double pool_size(void *pool)
+{
+    int size, used;
+    st_db_pool_usage(pool, &size, &used);
+    return size;
 }
 
 st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n)
@@ -62,6 +116,11 @@ st_db_pool *st_service_db(const st_config *c, const char *service, const st_migr
         st_db_pool_free(pool);
         return NULL;
     }
+    /* the pool lives as long as the process */
+    st_gauge_fn("stratus_db_connections_in_use", "Database connections handed out now.", "",
+                pool_in_use, pool);
+    st_gauge_fn("stratus_db_pool_size", "Database connections the pool may open (db.pool_size).",
+                "", pool_size, pool);
     return pool;
 }
 

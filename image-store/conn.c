@@ -313,13 +313,10 @@ static void dispatch(img_conn *c)
 
 static void log_request(img_conn *c, int64_t t0)
 {
-    static st_metric *bytes_out;
-    if (!bytes_out)
-        bytes_out = st_counter("images_data_bytes_sent_total", "Body bytes sent on the data listener.", "");
-    st_metric_add(bytes_out, (double)c->sent);
+    st_metric_add(img_metric_bytes_sent(), (double)c->sent);
     char labels[64];
     snprintf(labels, sizeof labels, "method=\"%s\",code=\"%d\"", c->h.method, c->status);
-    st_metric_add(st_counter("images_data_requests_total", "Requests on the data listener.",
+    st_metric_add(st_counter("stratus_images_data_requests_total", "Requests on the data listener.",
                              labels), 1);
     double ms = (double)(st_mono_us() - t0) / 1000.0;
     /* The query (a signed URL's signature) is never logged. */

@@ -257,7 +257,7 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
         free(d);
         return NULL;
     }
-    st_gauge_fn("images_transfers_active", "Connections open on the data listener.", "",
+    st_gauge_fn("stratus_images_transfers_active", "Connections open on the data listener.", "",
                 active_gauge, d);
     st_info("images.data_listen", "data listener on %s (port %d, %s)", spec, d->port,
             ssl ? "https" : "http");

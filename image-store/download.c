@@ -133,8 +133,7 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
                 if (strcmp(got, sha) != 0) {
                     st_error("images.blob_corrupt", "image %s: blob %s hashes to %s; download "
                              "cut short", id, sha, got);
-                    st_metric_add(st_counter("images_blob_corrupt_total",
-                                             "Downloads stopped by a checksum mismatch.", ""), 1);
+                    st_metric_add(img_metric_blob_corrupt(), 1);
                     img_conn_close_after(c);
                     goto out;
                 }

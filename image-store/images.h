@@ -23,6 +23,7 @@
 #include "stratus/db.h"
 #include "stratus/http.h"
 #include "stratus/internal.h"
+#include "stratus/metrics.h"
 #include "stratus/nodeauth.h"
 
 #include <limits.h>
@@ -112,6 +113,11 @@ const char *img_conn_reqid(const img_conn *c);
 const char *img_conn_peer(const img_conn *c);
 
 void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id);
+/* The image service's counters, every fixed label set registered at 0 by
+ * img_metrics() at start-up (upload.c). */
+void img_metrics(void);
+st_metric *img_metric_bytes_sent(void);
+st_metric *img_metric_blob_corrupt(void);
 void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, int head_only);
 
 #endif

@@ -230,6 +230,7 @@ int main(int argc, char **argv)
     img_reap(&s);
 
     char err[512];
+    img_metrics();
     s.data = img_data_start(&s, err, sizeof err);
     if (!s.data) {
         st_error("images.data_listen", "%s", err);

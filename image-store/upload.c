@@ -178,11 +178,42 @@ static int commit_with_heartbeat(img_svc *s, const char *id, const char *tmp, co
     return rc;
 }
 
-static void count(const char *result)
+static st_metric *uploads(const char *result)
 {
     char l[48];
     snprintf(l, sizeof l, "result=\"%s\"", result);
-    st_metric_add(st_counter("images_uploads_total", "Uploads finished, by result.", l), 1);
+    return st_counter("stratus_images_uploads_total", "Uploads finished, by result.", l);
+}
+
+static void count(const char *result)
+{
+    st_metric_add(uploads(result), 1);
+}
+
+static st_metric *bytes_received(void)
+{
+    return st_counter("stratus_images_upload_bytes_total", "Image bytes received.", "");
+}
+
+st_metric *img_metric_bytes_sent(void)
+{
+    return st_counter("stratus_images_data_bytes_sent_total",
+                      "Body bytes sent on the data listener.", "");
+}
+
+st_metric *img_metric_blob_corrupt(void)
+{
+    return st_counter("stratus_images_blob_corrupt_total",
+                      "Downloads stopped by a checksum mismatch.", "");
+}
+
+void img_metrics(void)
+{
+    uploads("active");
+    uploads("killed");
+    bytes_received();
+    img_metric_bytes_sent();
+    img_metric_blob_corrupt();
 }
 
 void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
@@ -221,9 +252,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     uint64_t total = 0, vsize = 0;
     int64_t last_beat = st_mono_us();
-    static st_metric *bytes_in;
-    if (!bytes_in)
-        bytes_in = st_counter("images_upload_bytes_total", "Image bytes received.", "");
+    st_metric *bytes_in = bytes_received();
     if (fd < 0 || !buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
         snprintf(err, sizeof err, "cannot start the upload: %s", strerror(errno));
         goto fail;

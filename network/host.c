@@ -2,11 +2,14 @@
  * host.c - converge the host's links and addresses.
  *
  * Desired links: per network a bridge "stb<vni>" and a VXLAN device
- * "stv<vni>" enslaved to it; per port its tap or veth end enslaved to its
- * network's bridge. Every one carries an ifalias "stratus:..." which is how a
- * later pass (in a new process, after a crash) knows the link is ours: a
- * stratus link that is not desired is deleted, a foreign link is never
- * touched, and a foreign link squatting on a wanted name is an error.
+ * "stv<vni>" enslaved to it (an external network: its uplink instead, which
+ * is only enslaved and set up, never created, renamed or deleted); per port
+ * its tap or veth end enslaved to its network's bridge; per router leg a
+ * veth "sr<hash>" in the network's bridge whose peer is in the router's
+ * namespace (router.c makes the namespace first). Every one carries an ifalias "stratus:..." which
+ * is how a later pass (in a new process, after a crash) knows the link is ours: a stratus link that
+ * is not desired is deleted, a foreign link is never touched, and a foreign link squatting on a
+ * wanted name is an error.
  *
  * A link whose kind or immutable parameters (VNI, local VTEP, port,
  * learning, proxy, tap flags) differ from the desired ones is deleted and
@@ -53,18 +56,49 @@ const stn_link *stn_link_by_name(const stn_ctx *c, const char *name)
     return NULL;
 }
 
-/* One desired link, flattened from networks and ports. */
+/* One desired link, flattened from networks, ports and router legs. */
 typedef struct want {
     char name[IFNAMSIZ];
-    char alias[128];
-    const char *kind; /* "bridge", "vxlan", "tun", "veth" */
+    char alias[128];  /* "" for an uplink: not ours, its alias is left alone */
+    const char *kind; /* "bridge", "vxlan", "tun", "veth", "uplink" */
     char master[IFNAMSIZ];
-    unsigned mtu;
+    unsigned mtu; /* 0: left alone (an uplink) */
     const stn_network *net;
-    const stn_port *port;
+    const stn_port *port; /* kind "tun" */
+    /* kind "veth": the peer, created in a namespace with a MAC */
+    char peer[IFNAMSIZ];
+    const char *peer_ns;
+    char peer_ns_buf[STN_NETNS_PATH_MAX];
+    uint8_t peer_mac[6];
 } want;
 
-static size_t wants(const stn_state *s, want *w)
+/* The links a state asks for (at most stn_count_links(s)). */
+static size_t count_wants(const stn_state *s)
+{
+    size_t n = 2 * s->n_networks + s->n_ports;
+    for (size_t i = 0; i < s->n_routers; i++)
+        n += s->routers[i].n_ifs + 1;
+    return n;
+}
+
+static void leg(stn_ctx *c, want *x, const stn_state *s, const stn_router *r, const char *net_id,
+                const uint8_t mac[6], int gw)
+{
+    const stn_network *net = stn_find_network(s, net_id);
+    memset(x, 0, sizeof *x);
+    stn_router_leg(x->name, r->id, net->id);
+    snprintf(x->alias, sizeof x->alias, STN_ALIAS_RTR "%s", r->id);
+    x->kind = "veth";
+    stn_bridge_name(x->master, net->vni);
+    x->mtu = net->mtu;
+    x->net = net;
+    snprintf(x->peer, sizeof x->peer, "%s%u", gw ? "qg-" : "qr-", net->vni);
+    stn_router_ns_path(c, r->id, x->peer_ns_buf, sizeof x->peer_ns_buf);
+    x->peer_ns = x->peer_ns_buf;
+    memcpy(x->peer_mac, mac, 6);
+}
+
+static size_t wants(stn_ctx *c, const stn_state *s, want *w)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n_networks; i++) {
@@ -76,11 +110,17 @@ static size_t wants(const stn_state *s, want *w)
         b->kind = "bridge";
         b->mtu = net->mtu;
         b->net = net;
-        stn_vxlan_name(v->name, net->vni);
-        snprintf(v->alias, sizeof v->alias, STN_ALIAS_NET "%s", net->id);
-        v->kind = "vxlan";
+        if (net->uplink[0]) {
+            /* flat: the uplink itself joins the bridge (and keeps its MTU) */
+            snprintf(v->name, sizeof v->name, "%s", net->uplink);
+            v->kind = "uplink";
+        } else {
+            stn_vxlan_name(v->name, net->vni);
+            snprintf(v->alias, sizeof v->alias, STN_ALIAS_NET "%s", net->id);
+            v->kind = "vxlan";
+            v->mtu = net->mtu;
+        }
         memcpy(v->master, b->name, IFNAMSIZ);
-        v->mtu = net->mtu;
         v->net = net;
     }
     for (size_t i = 0; i < s->n_ports; i++) {
@@ -95,6 +135,18 @@ static size_t wants(const stn_state *s, want *w)
         x->mtu = net->mtu;
         x->net = net;
         x->port = p;
+        if (p->kind == STN_PORT_VETH) {
+            snprintf(x->peer, sizeof x->peer, "%s", p->peer_ifname);
+            x->peer_ns = p->peer_netns;
+            memcpy(x->peer_mac, p->mac, 6);
+        }
+    }
+    for (size_t i = 0; i < s->n_routers; i++) {
+        const stn_router *r = &s->routers[i];
+        for (size_t k = 0; k < r->n_ifs; k++)
+            leg(c, &w[n++], s, r, r->ifs[k].network_id, r->ifs[k].mac, 0);
+        if (r->ext_network_id[0])
+            leg(c, &w[n++], s, r, r->ext_network_id, r->gw_mac, 1);
     }
     return n;
 }
@@ -107,6 +159,8 @@ static int ours(const stn_link *l)
 /* Whether an existing link of the right kind has the right fixed parameters. */
 static int fits(const stn_link *l, const want *w)
 {
+    if (strcmp(w->kind, "uplink") == 0)
+        return 1; /* the operator's device: whatever it is */
     if (strcmp(l->kind, w->kind) != 0)
         return 0;
     if (strcmp(w->kind, "vxlan") == 0)
@@ -149,14 +203,14 @@ static int create(stn_ctx *c, const want *w, char *err, size_t errlen)
         int rc = stn_tap_create(w->name, w->port->owner, w->port->group);
         return rc < 0 ? stn_fail(err, errlen, "create tap %s: %s", w->name, strerror(-rc)) : 0;
     }
-    int fd = open(w->port->peer_netns, O_RDONLY | O_CLOEXEC);
+    if (strcmp(w->kind, "uplink") == 0)
+        return stn_fail(err, errlen, "network %s: uplink %s not found", w->net->id, w->name);
+    int fd = open(w->peer_ns, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return stn_fail(err, errlen, "port %s: namespace %s: %s", w->port->id, w->port->peer_netns,
-                        strerror(errno));
-    int rc = nl_do(c,
-                   stn_msg_newlink_veth(buf, stn_nl_seq(c->nl), w->name, w->mtu,
-                                        w->port->peer_ifname, fd, w->port->mac),
-                   err, errlen, "create veth", w->name);
+        return stn_fail(err, errlen, "%s: namespace %s: %s", w->name, w->peer_ns, strerror(errno));
+    int rc = nl_do(
+        c, stn_msg_newlink_veth(buf, stn_nl_seq(c->nl), w->name, w->mtu, w->peer, fd, w->peer_mac),
+        err, errlen, "create veth", w->name);
     close(fd);
     return rc;
 }
@@ -171,11 +225,11 @@ static int is_wanted(const want *w, size_t n, const char *name)
 
 int stn_converge_links(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen)
 {
-    size_t cap = 2 * s->n_networks + s->n_ports;
+    size_t cap = count_wants(s);
     want *w = calloc(cap ? cap : 1, sizeof *w);
     if (!w)
         return stn_fail(err, errlen, "out of memory");
-    size_t n = wants(s, w);
+    size_t n = wants(c, s, w);
     int rc = stn_reload_links(c);
     if (rc < 0) {
         stn_fail(err, errlen, "dump links: %s", strerror(-rc));
@@ -198,10 +252,12 @@ int stn_converge_links(stn_ctx *c, const stn_state *s, stn_stats *st, char *err,
                 del = 1;
             }
         if (del) {
-            rc = nl_do(c, stn_msg_dellink(stn_nl_buf(c->nl), stn_nl_seq(c->nl), l->index), err,
-                       errlen, "delete", l->name);
-            if (rc < 0 && rc != -ENODEV)
+            /* ENODEV: gone already (a router leg dies with its namespace) */
+            rc = stn_nl_do(c->nl, stn_msg_dellink(stn_nl_buf(c->nl), stn_nl_seq(c->nl), l->index));
+            if (rc < 0 && rc != -ENODEV) {
+                stn_fail(err, errlen, "delete %s: %s", l->name, strerror(-rc));
                 goto out;
+            }
             st->links_removed++;
         }
     }
@@ -232,8 +288,8 @@ int stn_converge_links(stn_ctx *c, const stn_state *s, stn_stats *st, char *err,
             if (l->master != m->index)
                 master = m->index;
         }
-        unsigned mtu = l->mtu != w[j].mtu ? w[j].mtu : 0;
-        const char *alias = strcmp(l->alias, w[j].alias) != 0 ? w[j].alias : NULL;
+        unsigned mtu = w[j].mtu && l->mtu != w[j].mtu ? w[j].mtu : 0;
+        const char *alias = w[j].alias[0] && strcmp(l->alias, w[j].alias) != 0 ? w[j].alias : NULL;
         int down = !(l->flags & IFF_UP);
         if (master < 0 && !mtu && !alias && !down)
             continue;

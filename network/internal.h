@@ -2,9 +2,12 @@
  * internal.h - what the files of libstratus_net share (never installed).
  *
  * A converge pass runs in this order, each step reading the kernel first:
- *   links (host.c) -> addresses (host.c) -> FDB/neighbours (l2pop.c)
- *   -> nftables (nft.c) -> dnsmasq (dhcp.c).
- * Links come first because the later steps name them by index.
+ *   router namespaces (router.c) -> links (host.c) -> addresses (host.c)
+ *   -> FDB/neighbours (l2pop.c) -> nftables (nft.c) -> dnsmasq (dhcp.c)
+ *   -> inside each router namespace (router.c).
+ * Links come first because the later steps name them by index; router
+ * namespaces come before them because a router's legs are created with
+ * their peer in it.
  */
 #ifndef STN_INTERNAL_H
 #define STN_INTERNAL_H
@@ -16,11 +19,14 @@
 
 #define STN_ALIAS_NET "stratus:net:"
 #define STN_ALIAS_PORT "stratus:port:"
+#define STN_ALIAS_RTR "stratus:rtr:"
+#define STN_NETNS_PATH_MAX 512 /* netns_dir + "/str-" + a router id */
 
 struct stn_ctx {
     stn_nl *nl;
     char *state_dir;
     char *dnsmasq;
+    char *netns_dir;
     /* Links as dumped at the start of the current step. */
     stn_link *links;
     size_t n_links, cap_links;
@@ -41,6 +47,12 @@ int stn_converge_addrs(stn_ctx *c, const stn_state *s, stn_stats *st, char *err,
 int stn_converge_l2pop(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
 int stn_converge_nft(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
 int stn_converge_dhcp(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
+
+/* router.c */
+void stn_router_leg(char out[IFNAMSIZ], const char *router_id, const char *network_id);
+void stn_router_ns_path(const stn_ctx *c, const char *router_id, char *out, size_t cap);
+int stn_converge_router_ns(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
+int stn_converge_routers(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
 
 /* tap.c: creates a persistent tap for stratus-vmm. */
 int stn_tap_create(const char *name, uid_t owner, gid_t group);

@@ -231,7 +231,41 @@ int stn_parse_addr(const struct nlmsghdr *nlh, stn_addr *out)
     return 0;
 }
 
-enum { W_NONE, W_LINK, W_NEIGH, W_ADDR };
+static int route_attr(const struct nlattr *a, void *data)
+{
+    stn_rt *r = data;
+    uint16_t t = mnl_attr_get_type(a);
+    if (t == RTA_DST && mnl_attr_get_payload_len(a) == 4)
+        memcpy(&r->dst, mnl_attr_get_payload(a), 4);
+    else if (t == RTA_GATEWAY && mnl_attr_get_payload_len(a) == 4)
+        memcpy(&r->gateway, mnl_attr_get_payload(a), 4);
+    else if (t == RTA_OIF && valid_u32(a))
+        r->oif = (int)mnl_attr_get_u32(a);
+    else if (t == RTA_TABLE && valid_u32(a) && mnl_attr_get_u32(a) <= 255)
+        r->table = (uint8_t)mnl_attr_get_u32(a);
+    return MNL_CB_OK;
+}
+
+int stn_parse_route(const struct nlmsghdr *nlh, stn_rt *out)
+{
+    memset(out, 0, sizeof *out);
+    if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct rtmsg))
+        return -EINVAL;
+    const struct rtmsg *rt = mnl_nlmsg_get_payload(nlh);
+    if (rt->rtm_family != AF_INET)
+        return -EAFNOSUPPORT;
+    if (rt->rtm_dst_len > 32)
+        return -EINVAL;
+    out->table = rt->rtm_table;
+    out->type = rt->rtm_type;
+    out->protocol = rt->rtm_protocol;
+    out->dst_len = rt->rtm_dst_len;
+    if (mnl_attr_parse(nlh, sizeof *rt, route_attr, out) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+enum { W_NONE, W_LINK, W_NEIGH, W_ADDR, W_ROUTE };
 
 /* Whether a whole message, padded to NLMSG_ALIGNTO, lies within left bytes.
  * Not mnl_nlmsg_ok(): it compares (int)nlmsg_len, so a length of 2^31 or
@@ -279,6 +313,13 @@ static int walk(const void *buf, size_t len, uint32_t seq, int what, void *cb, v
                 return rc;
             if (rc == 0)
                 ((stn_addr_cb)cb)(&a, data);
+        } else if (what == W_ROUTE && nlh->nlmsg_type == RTM_NEWROUTE) {
+            stn_rt r;
+            int rc = stn_parse_route(nlh, &r);
+            if (rc == -EINVAL)
+                return rc;
+            if (rc == 0)
+                ((stn_route_cb)cb)(&r, data);
         }
         size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
         if (step >= left)
@@ -300,6 +341,11 @@ int stn_walk_neighs(const void *buf, size_t len, stn_neigh_cb cb, void *data)
 int stn_walk_addrs(const void *buf, size_t len, stn_addr_cb cb, void *data)
 {
     return walk(buf, len, 0, W_ADDR, (void *)cb, data);
+}
+
+int stn_walk_routes(const void *buf, size_t len, stn_route_cb cb, void *data)
+{
+    return walk(buf, len, 0, W_ROUTE, (void *)cb, data);
 }
 
 /* ---- building ---- */
@@ -403,6 +449,34 @@ struct nlmsghdr *stn_msg_dellink(void *buf, uint32_t seq, int ifindex)
     return nlh;
 }
 
+struct nlmsghdr *stn_msg_setlink_mac(void *buf, uint32_t seq, int ifindex, const uint8_t mac[6])
+{
+    struct nlmsghdr *nlh = put(buf, seq, RTM_NEWLINK, NLM_F_ACK);
+    put_ifi(nlh, ifindex);
+    mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+    return nlh;
+}
+
+struct nlmsghdr *stn_msg_route(void *buf, uint32_t seq, int add, uint32_t dst, uint8_t dst_len,
+                               uint32_t gateway, int oif)
+{
+    struct nlmsghdr *nlh = put(buf, seq, add ? RTM_NEWROUTE : RTM_DELROUTE,
+                               NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
+    struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof *rt);
+    rt->rtm_family = AF_INET;
+    rt->rtm_dst_len = dst_len;
+    rt->rtm_table = RT_TABLE_MAIN;
+    rt->rtm_protocol = RTPROT_STATIC;
+    rt->rtm_scope = gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+    rt->rtm_type = RTN_UNICAST;
+    if (dst_len)
+        mnl_attr_put(nlh, RTA_DST, 4, &dst);
+    if (gateway)
+        mnl_attr_put(nlh, RTA_GATEWAY, 4, &gateway);
+    mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)oif);
+    return nlh;
+}
+
 static struct nlmsghdr *put_nd(void *buf, uint32_t seq, int add, int family, int ifindex,
                                uint8_t flags, uint16_t nlflags)
 {
@@ -476,9 +550,10 @@ struct nlmsghdr *stn_msg_dump(void *buf, uint32_t seq, int type, int family)
 {
     struct nlmsghdr *nlh = put(buf, seq, (uint16_t)type, NLM_F_DUMP);
     /* Each dump gets its own family header, so the kernel reads no stray bytes. */
-    size_t hdr = type == RTM_GETNEIGH  ? sizeof(struct ndmsg)
-                 : type == RTM_GETADDR ? sizeof(struct ifaddrmsg)
-                                       : sizeof(struct ifinfomsg);
+    size_t hdr = type == RTM_GETNEIGH   ? sizeof(struct ndmsg)
+                 : type == RTM_GETADDR  ? sizeof(struct ifaddrmsg)
+                 : type == RTM_GETROUTE ? sizeof(struct rtmsg)
+                                        : sizeof(struct ifinfomsg);
     uint8_t *h = mnl_nlmsg_put_extra_header(nlh, hdr);
     h[0] = (uint8_t)family; /* the family is the first byte of all three */
     return nlh;
@@ -579,4 +654,8 @@ int stn_nl_neighs(stn_nl *nl, int family, stn_neigh_cb cb, void *data)
 int stn_nl_addrs(stn_nl *nl, stn_addr_cb cb, void *data)
 {
     return dump(nl, RTM_GETADDR, AF_INET, W_ADDR, (void *)cb, data);
+}
+int stn_nl_routes(stn_nl *nl, stn_route_cb cb, void *data)
+{
+    return dump(nl, RTM_GETROUTE, AF_INET, W_ROUTE, (void *)cb, data);
 }

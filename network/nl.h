@@ -59,10 +59,18 @@ typedef struct stn_addr {
     uint32_t local; /* network order */
 } stn_addr;
 
+/* An IPv4 route (RTM_NEWROUTE), as far as a router namespace needs one. */
+typedef struct stn_rt {
+    uint8_t table, type, protocol, dst_len;
+    uint32_t dst, gateway; /* network order; 0 when absent */
+    int oif;
+} stn_rt;
+
 /* Parsers: 0 on success, -EINVAL for a malformed or foreign message. */
 int stn_parse_link(const struct nlmsghdr *nlh, stn_link *out);
 int stn_parse_neigh(const struct nlmsghdr *nlh, stn_neigh *out);
 int stn_parse_addr(const struct nlmsghdr *nlh, stn_addr *out);
+int stn_parse_route(const struct nlmsghdr *nlh, stn_rt *out); /* -EAFNOSUPPORT: not IPv4 */
 
 /* Walks a buffer of dump replies; cb gets each parsed object. Returns 0 at
  * NLMSG_DONE or the end of the buffer, 1 when more is to come, or a negative
@@ -70,9 +78,11 @@ int stn_parse_addr(const struct nlmsghdr *nlh, stn_addr *out);
 typedef void (*stn_link_cb)(const stn_link *l, void *data);
 typedef void (*stn_neigh_cb)(const stn_neigh *n, void *data);
 typedef void (*stn_addr_cb)(const stn_addr *a, void *data);
+typedef void (*stn_route_cb)(const stn_rt *r, void *data);
 int stn_walk_links(const void *buf, size_t len, stn_link_cb cb, void *data);
 int stn_walk_neighs(const void *buf, size_t len, stn_neigh_cb cb, void *data);
 int stn_walk_addrs(const void *buf, size_t len, stn_addr_cb cb, void *data);
+int stn_walk_routes(const void *buf, size_t len, stn_route_cb cb, void *data);
 
 /* Builders: return the message; buf holds STN_NL_BUFSZ bytes. Addresses in
  * network order. */
@@ -85,6 +95,11 @@ struct nlmsghdr *stn_msg_newlink_veth(void *buf, uint32_t seq, const char *name,
 struct nlmsghdr *stn_msg_setlink(void *buf, uint32_t seq, int ifindex, int master, unsigned mtu,
                                  int up, const char *alias);
 struct nlmsghdr *stn_msg_dellink(void *buf, uint32_t seq, int ifindex);
+/* The link's MAC (IFLA_ADDRESS). */
+struct nlmsghdr *stn_msg_setlink_mac(void *buf, uint32_t seq, int ifindex, const uint8_t mac[6]);
+/* A route in the main table: add (replace) or delete; gateway 0 for none. */
+struct nlmsghdr *stn_msg_route(void *buf, uint32_t seq, int add, uint32_t dst, uint8_t dst_len,
+                               uint32_t gateway, int oif);
 struct nlmsghdr *stn_msg_fdb(void *buf, uint32_t seq, int add, int ifindex, const uint8_t mac[6],
                              uint32_t dst);
 struct nlmsghdr *stn_msg_neigh(void *buf, uint32_t seq, int add, int ifindex, uint32_t ip,
@@ -106,5 +121,6 @@ int stn_nl_do(stn_nl *nl, struct nlmsghdr *req); /* 0 or -errno from the ack */
 int stn_nl_links(stn_nl *nl, stn_link_cb cb, void *data);
 int stn_nl_neighs(stn_nl *nl, int family, stn_neigh_cb cb, void *data);
 int stn_nl_addrs(stn_nl *nl, stn_addr_cb cb, void *data);
+int stn_nl_routes(stn_nl *nl, stn_route_cb cb, void *data);
 
 #endif

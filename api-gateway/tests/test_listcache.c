@@ -130,7 +130,7 @@ static long long list_hits(const gwt *g)
     char url[128];
     snprintf(url, sizeof url, "%s/metrics", g->base);
     st_http(&r, "GET", url, NULL, NULL, NULL);
-    const char *p = r.body ? strstr(r.body, "gateway_instance_list_cache_total{result=\"hit\"} ")
+    const char *p = r.body ? strstr(r.body, "stratus_gateway_instance_list_cache_total{result=\"hit\"} ")
                            : NULL;
     long long n = p ? atoll(strchr(p, ' ') + 1) : -1;
     st_resp_free(&r);

@@ -504,6 +504,207 @@ static void test_full_subnet_leaves_the_dhcp_address_to_dhcp(void)
     gwt_free_tenant(&S);
 }
 
+/* The object in arr whose key k is v. */
+static json_t *find_by(json_t *arr, const char *k, const char *v)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i,
+                       x) if (json_string_value(json_object_get(x, k)) &&
+                              !strcmp(json_string_value(json_object_get(x, k)), v)) return x;
+    return NULL;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static void beat(const char *token, const char *extra, long want)
+{
+    char url[256], b[256];
+    snprintf(url, sizeof url, "%s/internal/v1/node", T.base);
+    snprintf(b, sizeof b,
+             "{\"capacity\":{\"vcpus\":64,\"memory_mib\":262144,\"disk_gib\":10000}%s}", extra);
+    st_resp r;
+    st_http(&r, "PUT", url, token, b, NULL);
+    st_assert_fmt(r.status == want, 0, __FILE__, __LINE__, "heartbeat %s: %ld %s", extra, r.status,
+                  r.body);
+    st_resp_free(&r);
+}
+
+static void test_router_placed_and_in_desired_set(void)
+{
+    st_resp r;
+    char ext[40], app[40], sub[40], rt[40], inst[40], b[512], path[200], sql[300];
+    /* the external network and a tenant's subnet behind a router */
+    ST_ASSERT_INT_EQ(
+        post(T.admin_token, "/v1/networks", "{\"name\":\"pub\",\"external\":true}", ext), 201);
+    snprintf(b, sizeof b,
+             "{\"network_id\":\"%s\",\"cidr\":\"203.0.113.0/24\",\"allocation_pools\":"
+             "[{\"start\":\"203.0.113.10\",\"end\":\"203.0.113.20\"}]}",
+             ext);
+    ST_ASSERT_INT_EQ(post(T.admin_token, "/v1/subnets", b, NULL), 201);
+    ST_ASSERT_INT_EQ(post(A.member, "/v1/networks", "{\"name\":\"behind\"}", app), 201);
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\",\"cidr\":\"10.8.0.0/24\"}", app);
+    ST_ASSERT_INT_EQ(post(A.member, "/v1/subnets", b, sub), 201);
+    char extra[128];
+    snprintf(extra, sizeof extra, ",\"networks\":[{\"network_id\":\"%s\"}]", app);
+    ST_ASSERT_INT_EQ_FATAL(create(A.member, "behind-1", extra, inst), 202);
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.instances SET node_id = (SELECT id FROM iaas.nodes"
+             " WHERE name = 'ni-node-1') WHERE id = '%s'",
+             inst);
+    gwt_sql(&T, sql);
+    snprintf(b, sizeof b, "{\"name\":\"r\",\"external_gateway_info\":{\"network_id\":\"%s\"}}",
+             ext);
+    ST_ASSERT_INT_EQ_FATAL(post(A.member, "/v1/routers", b, rt), 201);
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces", rt);
+    snprintf(b, sizeof b, "{\"subnet_id\":\"%s\"}", sub);
+    ST_ASSERT_INT_EQ(post(A.member, path, b, NULL), 200);
+    /* no node has an uplink yet: the router waits, and no host knows it */
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(host_id::text, 'none') FROM iaas.routers WHERE id = '%s'", rt);
+    char *v = gwt_sql_value(&T, sql);
+    ST_ASSERT_STR_EQ(v, "none");
+    free(v);
+    char etag1[128] = "", etag3[128] = "";
+    ST_ASSERT_INT_EQ(desired(node1, "", &r), 200);
+    etag_of(&r, etag1);
+    json_t *net = find(json_object_get(r.json, "networks"), app);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    CU_ASSERT(json_is_false(json_object_get(net, "external")));
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(net, "remote_ports")), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "routers")), 0);
+    st_resp_free(&r);
+
+    /* a node reports its uplink: the router is placed there */
+    char *node3 = gwt_make_node(&T, "ni-net-node", 8, 16384, 100);
+    beat(node3, ",\"tunnel_ip\":\"192.0.2.3\",\"external_uplink\":\"yes\"", 400);
+    beat(node3, ",\"tunnel_ip\":\"192.0.2.3\",\"external_uplink\":true", 200);
+    v = gwt_sql_value(&T, sql);
+    char *n3 = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'ni-net-node'");
+    ST_ASSERT_STR_EQ(v, n3);
+    free(v);
+    snprintf(path, sizeof path, "/v1/nodes/%s", n3);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, T.admin_token, NULL), 200);
+    CU_ASSERT(json_is_true(json_object_get(r.json, "external_uplink")));
+    st_resp_free(&r);
+    /* the instance's host learns the router's interface at node 3's tunnel */
+    assert_changed(node1, etag1, "the router placed");
+    ST_ASSERT_INT_EQ(desired(node1, "", &r), 200);
+    net = find(json_object_get(r.json, "networks"), app);
+    json_t *rp = json_array_get(json_object_get(net, "remote_ports"), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(net, "remote_ports")), 1);
+    ST_ASSERT_STR_EQ(str(rp, "tunnel_ip"), "192.0.2.3");
+    ST_ASSERT_STR_EQ(str(rp, "host_id"), n3);
+    ST_ASSERT_STR_EQ(str(json_array_get(json_object_get(rp, "fixed_ips"), 0), "ip_address"),
+                     "10.8.0.1");
+    char iface_mac[20];
+    snprintf(iface_mac, sizeof iface_mac, "%s", str(rp, "mac"));
+    st_resp_free(&r);
+    /* the router's host moves its tunnel: the instance's host follows */
+    beat(node3, ",\"tunnel_ip\":\"192.0.2.33\",\"external_uplink\":true", 200);
+    assert_changed(node1, etag1, "the router host's tunnel address");
+    ST_ASSERT_INT_EQ(desired(node1, "", &r), 200);
+    net = find(json_object_get(r.json, "networks"), app);
+    rp = json_array_get(json_object_get(net, "remote_ports"), 0);
+    ST_ASSERT_STR_EQ(str(rp, "tunnel_ip"), "192.0.2.33");
+    st_resp_free(&r);
+    /* node 3's set: the router, its networks (the external one flagged),
+     * the instance's port as a remote port */
+    ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);
+    etag_of(&r, etag3);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "instances")), 0);
+    json_t *ro = find(json_object_get(r.json, "routers"), rt);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ro);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "routers")), 1);
+    CU_ASSERT(json_is_true(json_object_get(ro, "enable_snat")));
+    json_t *ifc = json_array_get(json_object_get(ro, "interfaces"), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(ro, "interfaces")), 1);
+    ST_ASSERT_STR_EQ(str(ifc, "network_id"), app);
+    ST_ASSERT_STR_EQ(str(ifc, "subnet_id"), sub);
+    ST_ASSERT_STR_EQ(str(ifc, "ip_address"), "10.8.0.1");
+    ST_ASSERT_STR_EQ(str(ifc, "mac"), iface_mac);
+    json_t *gw = json_object_get(ro, "gateway");
+    ST_ASSERT_STR_EQ(str(gw, "network_id"), ext);
+    ST_ASSERT_STR_EQ(str(gw, "ip_address"), "203.0.113.10");
+    CU_ASSERT(!strncmp(str(gw, "mac"), "fa:16:3e:", 9));
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(ro, "floating_ips")), 0);
+    json_t *en = find(json_object_get(r.json, "networks"), ext);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(en);
+    CU_ASSERT(json_is_true(json_object_get(en, "external")));
+    ST_ASSERT_STR_EQ(str(json_array_get(json_object_get(en, "subnets"), 0), "gateway_ip"),
+                     "203.0.113.1");
+    net = find(json_object_get(r.json, "networks"), app);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    rp = json_array_get(json_object_get(net, "remote_ports"), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(net, "remote_ports")), 1);
+    ST_ASSERT_STR_EQ(str(rp, "tunnel_ip"), "192.0.2.1");
+    char port[40];
+    snprintf(port, sizeof port, "%s", str(rp, "id"));
+    st_resp_free(&r);
+
+    /* a floating IP for the instance's port reaches node 3 */
+    char fip[40];
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\",\"port_id\":\"%s\"}", ext, port);
+    ST_ASSERT_INT_EQ_FATAL(post(A.member, "/v1/floating-ips", b, fip), 201);
+    assert_changed(node3, etag3, "a floating IP associated");
+    ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);
+    ro = find(json_object_get(r.json, "routers"), rt);
+    json_t *f = json_array_get(json_object_get(ro, "floating_ips"), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(ro, "floating_ips")), 1);
+    ST_ASSERT_STR_EQ(str(f, "id"), fip);
+    ST_ASSERT_STR_EQ(str(f, "port_id"), port);
+    CU_ASSERT(!strncmp(str(f, "floating_ip_address"), "203.0.113.", 10));
+    CU_ASSERT(!strncmp(str(f, "fixed_ip_address"), "10.8.0.", 7));
+    st_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/floating-ips/%s", fip);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", path, A.member, "{\"port_id\":null}"), 200);
+    assert_changed(node3, etag3, "the floating IP disassociated");
+    ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);
+    ro = find(json_object_get(r.json, "routers"), rt);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(ro, "floating_ips")), 0);
+    st_resp_free(&r);
+    /* SNAT off */
+    snprintf(path, sizeof path, "/v1/routers/%s", rt);
+    snprintf(b, sizeof b,
+             "{\"external_gateway_info\":{\"network_id\":\"%s\",\"enable_snat\":false}}", ext);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", path, A.member, b), 200);
+    assert_changed(node3, etag3, "enable_snat");
+    ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);
+    ro = find(json_object_get(r.json, "routers"), rt);
+    CU_ASSERT(json_is_false(json_object_get(ro, "enable_snat")));
+    st_resp_free(&r);
+    /* the interface removed: node 3 loses the network, node 1 the remote port */
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces/%s", rt, sub);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.member, NULL), 204);
+    assert_changed(node3, etag3, "the interface removed");
+    assert_changed(node1, etag1, "the router's interface removed");
+    ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);
+    ro = find(json_object_get(r.json, "routers"), rt);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(ro, "interfaces")), 0);
+    CU_ASSERT_PTR_NULL(find(json_object_get(r.json, "networks"), app));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(desired(node1, "", &r), 200);
+    net = find(json_object_get(r.json, "networks"), app);
+    CU_ASSERT_PTR_NULL(find_by(json_object_get(net, "remote_ports"), "mac", iface_mac));
+    st_resp_free(&r);
+    /* the uplink gone: the router leaves node 3 (no other node can take it) */
+    beat(node3, ",\"external_uplink\":false", 200);
+    assert_changed(node3, etag3, "the uplink gone");
+    ST_ASSERT_INT_EQ(desired(node3, "", &r), 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "routers")), 0);
+    st_resp_free(&r);
+    /* a heartbeat that changes nothing raises nothing */
+    beat(node3, ",\"external_uplink\":false", 200);
+    ST_ASSERT_INT_EQ(desired(node3, etag3, &r), 304);
+    st_resp_free(&r);
+    free(n3);
+    free(node3);
+}
+
 static CU_TestInfo tests[] = {
     {"the default network is made once on first use", test_default_network_made_once_on_first_use},
     {"NICs on create, attach/detach while stopped, freed on delete",
@@ -512,6 +713,8 @@ static CU_TestInfo tests[] = {
      test_desired_set_carries_ports_and_network_view},
     {"a full /29: no instance gets the DHCP address; the set carries it",
      test_full_subnet_leaves_the_dhcp_address_to_dhcp},
+    {"a router is placed on a node with an uplink and appears in its desired set; ETag follows",
+     test_router_placed_and_in_desired_set},
     CU_TEST_INFO_NULL,
 };
 

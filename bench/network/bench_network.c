@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         rem[i].ip.s_addr = htonl(0x0a100000u | (uint32_t)i);
         rem[i].vtep.s_addr = htonl(0xc6336400u | (uint32_t)(1 + i % n_vteps));
     }
-    stn_state st = {nets, n_nets, ports, n_ports, rem, n_rem, &sg, 1, 0};
+    stn_state st = {nets, n_nets, ports, n_ports, rem, n_rem, &sg, 1, 0, NULL, 0};
 
     /* --- the peer: ip / bridge / nft in batch mode --- */
     char f_links[128], f_fdb[128], f_neigh[128], f_nft[128];

@@ -228,9 +228,9 @@ static void test_healthz_and_metrics(void)
     healthy = 1;
     st_http(&r, "GET", url(&plain, "/metrics"), NULL, NULL, NULL);
     ST_ASSERT_INT_EQ(r.status, 200);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "http_requests_total{route=\"GET /v1/things/{id}\","
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "stratus_http_requests_total{route=\"GET /v1/things/{id}\","
                                           "code=\"200\"}"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "# TYPE http_request_duration_seconds histogram"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "# TYPE stratus_http_request_duration_seconds histogram"));
     st_resp_free(&r);
 }
 

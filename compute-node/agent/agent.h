@@ -45,6 +45,8 @@ typedef struct nd_conf {
     const char *net_enabled; /* auto | true | false */
     char underlay_dev[16];   /* IFNAMSIZ; detected when not set */
     char tunnel_ip[16];      /* IPv4; detected when not set */
+    char external_if[16];    /* the uplink of external networks; "" none (netrouter.c) */
+    char netns_dir[256];     /* router namespaces; "" /run/netns */
     char net_state_dir[4200];
     const char *dnsmasq; /* "" : dnsmasq from PATH */
     long long net_ms;
@@ -180,6 +182,7 @@ typedef struct nd_network {
     char id[ND_ID_LEN];
     uint32_t vni; /* 1 .. 16777215 */
     int mtu;      /* 68..65535 */
+    int external; /* flat on the host's uplink (netrouter.c), not VXLAN */
     nd_subnet *subnets;
     size_t nsubnets;
     nd_remote_port *remotes;
@@ -207,11 +210,40 @@ typedef struct nd_secgroup {
     size_t nrules;
 } nd_secgroup;
 
+/* A router placed on this host (netrouter.c): an interface or its gateway
+ * is a port on a network with an address; v4 = 0 for an IPv6 one (kept,
+ * not served). */
+#define ND_MAX_ROUTER_IFS 64
+typedef struct nd_router_port {
+    char port_id[ND_ID_LEN], network_id[ND_ID_LEN], subnet_id[ND_ID_LEN];
+    char mac[18];
+    struct in_addr ip;
+    int v4;
+} nd_router_port;
+
+typedef struct nd_fip {
+    char id[ND_ID_LEN];
+    struct in_addr floating, fixed;
+} nd_fip;
+
+typedef struct nd_router {
+    char id[ND_ID_LEN];
+    int snat;
+    nd_router_port ifs[ND_MAX_ROUTER_IFS];
+    size_t nifs;
+    int has_gw;
+    nd_router_port gw;
+    nd_fip *fips;
+    size_t nfips;
+} nd_router;
+
 typedef struct nd_netset {
     nd_network *nets;
     size_t n;
     nd_secgroup *sgs;
     size_t nsgs;
+    nd_router *routers;
+    size_t nrouters;
 } nd_netset;
 
 typedef struct nd_desired_set {
@@ -226,6 +258,16 @@ int nd_netset_parse(json_t *root, nd_netset *out, char *err, size_t errlen);
 void nd_netset_free(nd_netset *s);
 /* The network with this id, or NULL. */
 const nd_network *nd_netset_find(const nd_netset *s, const char *id);
+/* netrouter.c: the top-level `routers` of root into s (which owns them);
+ * -1 with err. */
+int nd_routers_parse(json_t *root, nd_netset *s, char *err, size_t errlen);
+void nd_routers_free(nd_netset *s);
+/* Whether external network n gets this host's uplink (netstep.c builds it
+ * flat then); its routers, as stn_routers, into s->routers. */
+int nd_net_uplink_for(const nd_conf *c, const nd_netset *ns, const nd_network *n);
+struct stn_state;
+int nd_net_routers_build(const nd_netset *ns, struct stn_state *s);
+void nd_net_routers_free(struct stn_state *s);
 
 /* desired.c: parses GET /internal/v1/node/instances; 0 or -1 with err. */
 int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen);
@@ -367,7 +409,7 @@ int nd_net_ready(nd_agent *a, const nd_order *o);
  * uses to reach the gateway, and the device holding it. */
 void nd_net_detect(nd_conf *c);
 /* caps.c */
-int nd_caps_drop(char *err, size_t errlen);
+int nd_caps_drop(int routers, char *err, size_t errlen);
 /* conf.c */
 st_config *nd_conf_load(int argc, char **argv, nd_conf *c);
 long long nd_now_ms(void);

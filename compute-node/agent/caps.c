@@ -8,7 +8,10 @@
  * (CAP_SYS_RESOURCE) and, later, run VMMs as another user (CAP_SETUID,
  * CAP_SETGID), and start the tenant networks' dnsmasq servers, which bind
  * the DHCP port and use raw sockets (CAP_NET_BIND_SERVICE, CAP_NET_RAW).
- * Everything else leaves the bounding set - so no VMM it
+ * A node with an external uplink (network.external_interface) hosts
+ * routers, each a network namespace it creates, binds and enters
+ * (unshare, mount, setns: CAP_SYS_ADMIN, kept there only, as Neutron's L3
+ * agent runs as root). Everything else leaves the bounding set - so no VMM it
  * starts can regain it either - and the permitted, effective and inheritable
  * sets. stratus-vmm then drops what is left once its VM runs.
  */
@@ -26,18 +29,23 @@ static const int keep[] = {
     CAP_CHOWN,     CAP_DAC_OVERRIDE, CAP_FOWNER,           CAP_KILL,   CAP_SETGID, CAP_SETUID,
     CAP_NET_ADMIN, CAP_SYS_RESOURCE, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
 
+static int routers_here;
+
 static int kept(int cap)
 {
+    if (cap == CAP_SYS_ADMIN && routers_here)
+        return 1;
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
         if (keep[i] == cap)
             return 1;
     return 0;
 }
 
-int nd_caps_drop(char *err, size_t errlen)
+int nd_caps_drop(int routers, char *err, size_t errlen)
 {
     if (geteuid() != 0)
         return 0; /* nothing to drop */
+    routers_here = routers;
     for (int cap = 0; cap <= 63; cap++) {
         if (kept(cap))
             continue;
@@ -55,12 +63,12 @@ int nd_caps_drop(char *err, size_t errlen)
         snprintf(err, errlen, "capget: %s", strerror(errno));
         return -1;
     }
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        unsigned bit = 1u << (keep[i] % 32);
-        if (!(cur[keep[i] / 32].permitted & bit))
-            continue; /* never had it (a container): cannot add it */
-        d[keep[i] / 32].effective |= bit;
-        d[keep[i] / 32].permitted |= bit;
+    for (int cap = 0; cap <= 63; cap++) {
+        unsigned bit = 1u << (cap % 32);
+        if (!kept(cap) || !(cur[cap / 32].permitted & bit))
+            continue; /* not kept, or never had it (a container): cannot add it */
+        d[cap / 32].effective |= bit;
+        d[cap / 32].permitted |= bit;
     }
     if (syscall(SYS_capset, &h, d) < 0) {
         snprintf(err, errlen, "capset: %s", strerror(errno));

@@ -24,7 +24,7 @@ static const st_config_key keys[] = {
     {"billing.url", "http://127.0.0.1:8083", "billing's base URL"},
     {"state_dir", "/var/lib/stratus/node", "instances, cached images, the metering spool"},
     {"driver", "vmm", "vmm (stratus-vmm) or libvirt"},
-    {"vmm.path", "/usr/local/bin/stratus-vmm", "the stratus-vmm binary"},
+    {"vmm.path", ND_DEFAULT_VMM_PATH, "the stratus-vmm binary"},
     {"vmm.log_level", "info", "the VMMs' log level"},
     {"vmm.stop_timeout_ms", "10000", "a stop waits this long for the VMM, then kills it"},
     {"vm.cmdline", "console=ttyS0", "kernel command line every instance starts with"},
@@ -55,6 +55,10 @@ static const st_config_key keys[] = {
     {"network.tunnel_ip", "",
      "this node's VXLAN endpoint (IPv4), told to the gateway; empty: the"
      " address this host reaches gateway.url from"},
+    {"network.external_interface", "",
+     "the uplink to the external networks (a dedicated device, no address of its own):"
+     " this node then hosts routers and floating IPs; empty: none"},
+    {"network.netns_dir", "", "where router namespaces are bound; empty: /run/netns"},
     {"network.state_dir", "", "dnsmasq configs, leases and pid files; empty: <state_dir>/net"},
     {"network.dnsmasq", "", "the dnsmasq program; empty: dnsmasq from PATH"},
     {"network.metadata_port", "8775",
@@ -69,7 +73,8 @@ static const st_config_key keys[] = {
     {"interval.network_ms", "10000",
      "the data plane is converged this often even when the"
      " desired set is unchanged (a wiped host heals)"},
-    {"log.level", "info", "debug, info, warn or error"},
+    {"log.level", "info", "debug, info, warn or error (SIGHUP applies a change)"},
+    {"log.file", "", "append log lines to this file, reopened on SIGHUP; empty: stderr"},
     {"http.listen", "", "address for /healthz and /metrics (host:port); empty: not served"},
     {"http.port_file", "", "write the bound port here (for http.listen host:0)"},
     {0},
@@ -135,6 +140,9 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     snprintf(c->underlay_dev, sizeof c->underlay_dev, "%s",
              st_config_str(cfg, "network.underlay_dev"));
     snprintf(c->tunnel_ip, sizeof c->tunnel_ip, "%s", st_config_str(cfg, "network.tunnel_ip"));
+    snprintf(c->external_if, sizeof c->external_if, "%s",
+             st_config_str(cfg, "network.external_interface"));
+    snprintf(c->netns_dir, sizeof c->netns_dir, "%s", st_config_str(cfg, "network.netns_dir"));
     const char *nsd = st_config_str(cfg, "network.state_dir");
     if (*nsd)
         snprintf(c->net_state_dir, sizeof c->net_state_dir, "%s", nsd);

@@ -7,6 +7,7 @@
 #include "httpc.h"
 
 #include <jansson.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,10 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
                   (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib);
     if (c->net_on && c->tunnel_ip[0])
         json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
+    /* routers are placed only where the uplink is there now */
+    json_object_set_new(
+        j, "external_uplink",
+        json_boolean(c->net_on && c->external_if[0] && if_nametoindex(c->external_if) != 0));
     char *b = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     nd_http_resp r;

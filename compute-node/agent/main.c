@@ -8,6 +8,7 @@
  * watched, not restarted), the data plane opened (netstep.c), then the
  * timers: heartbeat, reconcile, metering, console, spool, network. SIGTERM/SIGINT stop the agent
  * cleanly once the jobs in flight end; VMMs keep running (a new agent adopts them).
+ * SIGHUP reopens log.file and applies log.level (st_service_reload).
  */
 #include "agent.h"
 
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "stratus/log.h"
+#include "stratus/service.h"
 
 static void on_stop_closed(uv_handle_t *h) {}
 
@@ -55,12 +57,13 @@ static nd_driver *open_driver(const nd_conf *c)
     return d;
 }
 
+static void on_hup(uv_signal_t *h, int sig) { st_service_reload(); }
+
 int main(int argc, char **argv)
 {
     static nd_agent a;
     a.cfg = nd_conf_load(argc, argv, &a.c);
-    int lv = st_log_level_parse(st_config_str(a.cfg, "log.level"));
-    st_log_init("node", lv < 0 ? ST_LOG_INFO : (st_log_level)lv);
+    st_service_log_init("node", a.cfg);
     gethostname(a.hostname, sizeof a.hostname - 1);
     if (!*a.c.node_name)
         a.c.node_name = a.hostname;
@@ -69,7 +72,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512], v[16];
-    if (a.c.drop_caps && nd_caps_drop(err, sizeof err) < 0) {
+    if (a.c.drop_caps && nd_caps_drop(a.c.external_if[0] != 0, err, sizeof err) < 0) {
         st_error("node.caps", "%s", err);
         return 1;
     }
@@ -102,6 +105,9 @@ int main(int argc, char **argv)
     a.sig_term.data = a.sig_int.data = &a;
     uv_signal_start(&a.sig_term, on_signal, SIGTERM);
     uv_signal_start(&a.sig_int, on_signal, SIGINT);
+    static uv_signal_t sig_hup; /* log file and log.level, as every service (service.h) */
+    uv_signal_init(a.loop, &sig_hup);
+    uv_signal_start(&sig_hup, on_hup, SIGHUP);
     if (nd_net_start(&a) < 0)
         return 1;
     nd_periodic_start(&a);

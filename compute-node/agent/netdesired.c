@@ -2,7 +2,7 @@
  * netdesired.c - parses the desired set's tenant networks: the top-level
  * `networks` (each with its subnets and the ports it has on other hosts)
  * and `security_groups` (rules, this host's ports in the group, the
- * group's member addresses everywhere).
+ * group's member addresses everywhere); `routers` are netrouter.c's.
  *
  * Untrusted input, as in desired.c: every field is type-, length- and
  * range-checked, ids must be UUIDs, counts are bounded, and one bad entry
@@ -268,6 +268,12 @@ static int parse_network(json_t *o, nd_network *n, char *err, size_t errlen)
     if (st_json_get_int(o, "mtu", ST_JSON_REQUIRED, 68, 65535, &v, err, errlen) < 0)
         return -1;
     n->mtu = (int)v;
+    json_t *ext = json_object_get(o, "external");
+    if (ext && !json_is_null(ext) && !json_is_boolean(ext)) {
+        snprintf(err, errlen, "field 'external' must be a boolean");
+        return -1;
+    }
+    n->external = json_is_true(ext);
     json_t *subs, *rems;
     if (get_array(o, "subnets", MAX_SUBNETS, &subs, err, errlen) < 0 ||
         get_array(o, "remote_ports", MAX_REMOTES, &rems, err, errlen) < 0)
@@ -476,6 +482,8 @@ int nd_netset_parse(json_t *root, nd_netset *out, char *err, size_t errlen)
                 goto fail;
             }
     }
+    if (nd_routers_parse(root, out, err, errlen) < 0)
+        goto fail;
     return 0;
 fail:
     nd_netset_free(out);
@@ -495,6 +503,7 @@ void nd_netset_free(nd_netset *s)
     }
     free(s->nets);
     free(s->sgs);
+    nd_routers_free(s);
     memset(s, 0, sizeof *s);
 }
 

@@ -16,7 +16,9 @@
  *   - each network those ports are on, with its first IPv4 subnet for DHCP;
  *   - the networks' ports on other hosts whose host told its tunnel IP and
  *     that have an IPv4 address (FDB and neighbour entries);
- *   - the security groups (IPv4 rules and members).
+ *   - the security groups (IPv4 rules and members);
+ *   - an external network flat on network.external_interface, and the
+ *     routers placed here (netrouter.c).
  * The DHCP server's address is the one the gateway reserved for the
  * subnet (dhcp_ip, never given to a port); a subnet without one gets no
  * DHCP server here.
@@ -120,6 +122,7 @@ static void state_free(stn_state *s)
         free(s->sgs[i].rules);
         free(s->sgs[i].members);
     }
+    nd_net_routers_free(s);
     free(s->networks);
     free(s->ports);
     free(s->remotes);
@@ -278,6 +281,8 @@ static int build(nd_agent *a, stn_state *s, md_item **mdp)
     }
     for (size_t i = 0; i < ns->n; i++) {
         const nd_network *n = &ns->nets[i];
+        if (n->external && !nd_net_uplink_for(&a->c, ns, n))
+            continue; /* no uplink here for it */
         stn_network *o = &s->networks[s->n_networks++];
         snprintf(o->id, sizeof o->id, "%s", n->id);
         o->vni = n->vni;
@@ -304,6 +309,11 @@ static int build(nd_agent *a, stn_state *s, md_item **mdp)
             o->n_routes = (size_t)sb->nroutes;
             break; /* the first IPv4 subnet */
         }
+        if (n->external) { /* flat: no VXLAN, no DHCP, no l2population */
+            snprintf(o->uplink, sizeof o->uplink, "%s", a->c.external_if);
+            o->dhcp = 0;
+            continue;
+        }
         for (size_t k = 0; k < n->nremotes; k++) {
             const nd_remote_port *r = &n->remotes[k];
             if (!r->tunnel.s_addr || r->tunnel.s_addr == o->local_vtep.s_addr)
@@ -324,7 +334,9 @@ static int build(nd_agent *a, stn_state *s, md_item **mdp)
             continue;
         for (int k = 0; k < in->want.o.nports; k++) {
             const nd_port *p = &in->want.o.ports[k];
-            if (strcmp(p->vnic_type, "virtio") != 0 || !nd_netset_find(ns, p->network_id))
+            const nd_network *pn = nd_netset_find(ns, p->network_id);
+            if (strcmp(p->vnic_type, "virtio") != 0 || !pn ||
+                (pn->external && !nd_net_uplink_for(&a->c, ns, pn)))
                 continue; /* direct (SR-IOV) ports have no tap; an unknown network: waits */
             stn_port *o = &s->ports[s->n_ports];
             if (veth) {
@@ -368,6 +380,8 @@ static int build(nd_agent *a, stn_state *s, md_item **mdp)
             m->user_data = unbase64(in->want.user_data, &m->user_data_len);
         }
     }
+    if (nd_net_routers_build(ns, s) < 0)
+        goto oom;
     if (sort_ports(s, md) < 0)
         goto oom;
     if (a->net->md) {
@@ -455,7 +469,7 @@ static int changed(const stn_stats *x)
     return x->links_added || x->links_changed || x->links_removed || x->fdb_added ||
            x->fdb_removed || x->neigh_added || x->neigh_removed || x->addrs_added ||
            x->addrs_removed || x->nft_applied || x->dhcp_started || x->dhcp_reloaded ||
-           x->dhcp_stopped;
+           x->dhcp_stopped || x->routers_added || x->routers_removed || x->router_changes;
 }
 
 static void net_done(uv_work_t *w, int status)
@@ -595,7 +609,9 @@ int nd_net_start(nd_agent *a)
         goto off;
     }
     struct nd_net *n = calloc(1, sizeof *n);
-    stn_options opt = {.state_dir = c->net_state_dir, .dnsmasq = c->dnsmasq[0] ? c->dnsmasq : NULL};
+    stn_options opt = {.state_dir = c->net_state_dir,
+                       .dnsmasq = c->dnsmasq[0] ? c->dnsmasq : NULL,
+                       .netns_dir = c->netns_dir[0] ? c->netns_dir : NULL};
     if (!n || stn_open(&n->ctx, &opt, err, sizeof err) < 0) {
         free(n);
         goto off;
@@ -610,8 +626,10 @@ int nd_net_start(nd_agent *a)
     uv_timer_init(a->loop, &n->t);
     n->t.data = a;
     uv_timer_start(&n->t, on_net_timer, (uint64_t)c->net_ms, (uint64_t)c->net_ms);
-    st_info("node.net", "data plane on: tunnel %s on %s, state %s, %s ports, metadata %s",
-            c->tunnel_ip, c->underlay_dev, c->net_state_dir, c->port_kind, n->md ? "on" : "off");
+    st_info("node.net",
+            "data plane on: tunnel %s on %s, state %s, external uplink %s, %s ports, metadata %s",
+            c->tunnel_ip, c->underlay_dev, c->net_state_dir,
+            c->external_if[0] ? c->external_if : "none", c->port_kind, n->md ? "on" : "off");
     return 0;
 off:
     if (required) {

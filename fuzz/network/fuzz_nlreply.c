@@ -1,7 +1,8 @@
 /*
  * network_fuzz_nlreply - rtnetlink replies are untrusted input to
  * libstratus_net: any bytes go through the link, neighbour and address
- * walkers, which must never read outside the buffer.
+ * walkers and the route walker (router namespaces), which must never read
+ * outside the buffer.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,11 @@ static void on_addr(const stn_addr *a, void *d)
     sink += a->local;
     (void)d;
 }
+static void on_route(const stn_rt *r, void *d)
+{
+    sink += r->gateway + (unsigned)r->oif;
+    (void)d;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     stn_walk_links(buf, size, on_link, NULL);
     stn_walk_neighs(buf, size, on_neigh, NULL);
     stn_walk_addrs(buf, size, on_addr, NULL);
+    stn_walk_routes(buf, size, on_route, NULL);
     free(buf);
     return 0;
 }

@@ -4,7 +4,8 @@
  * state, sizes in range, at most 8 ports with UUID ids, unicast MACs, MTUs
  * in range, tap names that fit IFNAMSIZ; networks with a VNI and MTU in range,
  * distinct ids and VNIs, subnets, remote ports and security-group rules
- * inside their bounds), and each accepted user_data goes through the
+ * inside their bounds; routers with UUID ids, at most 64 interfaces with
+ * unicast MACs, floating IPs in IPv4), and each accepted user_data goes through the
  * kernel command line builder, whose output must stay printable and bounded.
  */
 #include "agent.h"
@@ -21,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nd_desired_set s;
     char err[256];
     if (nd_desired_parse((const char *)data, size, &s, err, sizeof err) < 0) {
-        assert(s.n == 0 && s.v == NULL && s.net.n == 0 && s.net.nets == NULL && s.net.nsgs == 0);
+        assert(s.n == 0 && s.v == NULL && s.net.n == 0 && s.net.nets == NULL && s.net.nsgs == 0 &&
+               s.net.nrouters == 0 && s.net.routers == NULL);
         assert(memchr(err, 0, sizeof err));
         return 0;
     }
@@ -77,6 +79,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assert(r->remote_prefix <= 32 &&
                    (!r->remote_group[0] || st_uuid_valid(r->remote_group)));
         }
+    }
+    for (size_t i = 0; i < s.net.nrouters; i++) {
+        const nd_router *r = &s.net.routers[i];
+        assert(st_uuid_valid(r->id) && r->nifs <= ND_MAX_ROUTER_IFS &&
+               (r->snat == 0 || r->snat == 1));
+        for (size_t k = 0; k < r->nifs; k++)
+            assert(nd_mac_valid(r->ifs[k].mac) && st_uuid_valid(r->ifs[k].network_id) &&
+                   st_uuid_valid(r->ifs[k].subnet_id) && (r->ifs[k].v4 || !r->ifs[k].ip.s_addr));
+        assert(!r->has_gw || (nd_mac_valid(r->gw.mac) && st_uuid_valid(r->gw.network_id)));
+        for (size_t k = 0; k < r->nfips; k++)
+            assert(st_uuid_valid(r->fips[k].id));
+        for (size_t k = 0; k < i; k++)
+            assert(strcmp(s.net.routers[k].id, r->id) != 0);
     }
     nd_desired_free(&s);
     return 0;

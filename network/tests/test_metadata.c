@@ -156,7 +156,7 @@ static int suite_init(void)
     port(&ports[0], "port-a", "net-a", "mpa", 1, "10.20.0.11", PA, 1);
     port(&ports[1], "port-b", "net-b", "mpb", 2, "10.20.0.11", PB, 2);
     port(&ports[2], "port-u", "net-a", "mpu", 3, "10.20.0.13", PU, 0);
-    st = (stn_state){nets, 2, ports, 3, NULL, 0, NULL, 0, MD_PORT};
+    st = (stn_state){nets, 2, ports, 3, NULL, 0, NULL, 0, MD_PORT, NULL, 0};
     for (size_t i = 0; i < sizeof ud_a; i++)
         ud_a[i] = (unsigned char)(i * 7 + i / 251);
     char err[256];

@@ -10,6 +10,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
@@ -232,6 +233,84 @@ static void test_addr_and_dump(void)
     same(stn_msg_dump(buf, 16, RTM_GETNEIGH, AF_BRIDGE), &e);
 }
 
+static void test_route_and_mac(void)
+{
+    enc e;
+    uint32_t gw = htonl(0xcb007101), dst = htonl(0x0a140000);
+    struct rtmsg rt = {.rtm_family = AF_INET,
+                       .rtm_table = RT_TABLE_MAIN,
+                       .rtm_protocol = RTPROT_STATIC,
+                       .rtm_scope = RT_SCOPE_UNIVERSE,
+                       .rtm_type = RTN_UNICAST};
+    /* a default route via a gateway: no RTA_DST */
+    e_hdr(&e, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, 18, &rt,
+          sizeof rt);
+    e_attr(&e, RTA_GATEWAY, &gw, 4);
+    e_u32(&e, RTA_OIF, 3);
+    e_done(&e);
+    same(stn_msg_route(buf, 18, 1, 0, 0, gw, 3), &e);
+    /* deleting an on-link /16 */
+    rt.rtm_dst_len = 16;
+    rt.rtm_scope = RT_SCOPE_LINK;
+    e_hdr(&e, RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, 19, &rt, sizeof rt);
+    e_attr(&e, RTA_DST, &dst, 4);
+    e_u32(&e, RTA_OIF, 3);
+    e_done(&e);
+    same(stn_msg_route(buf, 19, 0, dst, 16, 0, 3), &e);
+    const uint8_t mac[6] = {0xfa, 0x16, 0x3e, 0, 1, 1};
+    struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = 2};
+    e_hdr(&e, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 20, &ifi, sizeof ifi);
+    e_attr(&e, IFLA_ADDRESS, mac, 6);
+    e_done(&e);
+    same(stn_msg_setlink_mac(buf, 20, 2, mac), &e);
+    struct rtmsg d = {.rtm_family = AF_INET};
+    e_hdr(&e, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 21, &d, sizeof d);
+    e_done(&e);
+    same(stn_msg_dump(buf, 21, RTM_GETROUTE, AF_INET), &e);
+}
+
+static unsigned n_routes;
+static stn_rt last_route;
+static void on_route(const stn_rt *r, void *d)
+{
+    (void)d;
+    n_routes++;
+    last_route = *r;
+}
+
+static void test_parse_route_reply(void)
+{
+    enc e;
+    uint32_t gw = htonl(0xcb007101);
+    struct rtmsg rt = {.rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN, .rtm_type = RTN_UNICAST};
+    e_hdr(&e, RTM_NEWROUTE, NLM_F_MULTI, 0, &rt, sizeof rt);
+    e_u32(&e, RTA_TABLE, RT_TABLE_MAIN);
+    e_attr(&e, RTA_GATEWAY, &gw, 4);
+    e_u32(&e, RTA_OIF, 3);
+    e_done(&e);
+    n_routes = 0;
+    ST_ASSERT_INT_EQ(stn_walk_routes(e.b, e.len, on_route, NULL), 1);
+    ST_ASSERT_INT_EQ(n_routes, 1);
+    ST_ASSERT_INT_EQ(last_route.gateway, gw);
+    ST_ASSERT_INT_EQ(last_route.oif, 3);
+    ST_ASSERT_INT_EQ(last_route.dst_len, 0);
+    /* a prefix longer than 32 is a lie */
+    rt.rtm_dst_len = 33;
+    e_hdr(&e, RTM_NEWROUTE, NLM_F_MULTI, 0, &rt, sizeof rt);
+    e_done(&e);
+    ST_ASSERT_INT_EQ(stn_walk_routes(e.b, e.len, on_route, NULL), -EINVAL);
+    /* every truncation is refused or read as less, never past the end */
+    rt.rtm_dst_len = 0;
+    e_hdr(&e, RTM_NEWROUTE, NLM_F_MULTI, 0, &rt, sizeof rt);
+    e_attr(&e, RTA_GATEWAY, &gw, 4);
+    e_done(&e);
+    for (size_t cut = 1; cut < e.len; cut++) {
+        n_routes = 0;
+        CU_ASSERT(stn_walk_routes(e.b, cut, on_route, NULL) < 0);
+        ST_ASSERT_INT_EQ(n_routes, 0);
+    }
+}
+
 static void test_vf_config(void)
 {
     enc e;
@@ -376,12 +455,14 @@ static CU_TestInfo build_tests[] = {
     {"setlink carries only what differs", test_setlink},
     {"FDB append/delete and neighbour replace match", test_fdb_and_neigh},
     {"address and dump requests match", test_addr_and_dump},
+    {"route add/delete, route dump and setlink MAC match", test_route_and_mac},
     {"SR-IOV VF MAC, VLAN and spoof check (IFLA_VF_*) match", test_vf_config},
     CU_TEST_INFO_NULL,
 };
 
 static CU_TestInfo parse_tests[] = {
     {"a well-formed link reply is read whole", test_parse_good_reply},
+    {"a route reply is read, and a lying or truncated one refused", test_parse_route_reply},
     {"every truncation of a reply is refused", test_parse_rejects_truncation},
     {"attribute and header lengths that lie are refused", test_parse_rejects_lying_lengths},
     {"an NLMSG_ERROR reply gives its errno, a bogus one -EINVAL", test_parse_error_reply},

@@ -135,8 +135,8 @@ static void build_state(void)
     rem2[0].ip = ip("10.10.0.11");
     rem2[0].vtep = ip("10.99.0.1");
 
-    st1 = (stn_state){nets1, 2, ports1, 3, rem1, 1, &sg_a, 1, 0};
-    st2 = (stn_state){nets2, 1, ports2, 1, rem2, 1, &sg_a, 1, 0};
+    st1 = (stn_state){nets1, 2, ports1, 3, rem1, 1, &sg_a, 1, 0, NULL, 0};
+    st2 = (stn_state){nets2, 1, ports2, 1, rem2, 1, &sg_a, 1, 0, NULL, 0};
 }
 
 /* ---- converging a host from inside its namespace ---- */

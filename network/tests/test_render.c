@@ -73,7 +73,7 @@ static int setup(void)
     strcpy(sg.id, "web");
     sg.rules = rules;
     sg.n_rules = 3;
-    st = (stn_state){&net, 1, &port, 1, NULL, 0, &sg, 1, 8775};
+    st = (stn_state){&net, 1, &port, 1, NULL, 0, &sg, 1, 8775, NULL, 0};
     return 0;
 }
 

@@ -39,5 +39,8 @@ char *st_tmpdir(const char *tag);
 void st_rmtree(const char *path);
 /* Milliseconds on the monotonic clock. */
 long long st_now_ms(void);
+/* Runs a printf-formatted shell command (up to 4 KiB); its exit status,
+ * -1 when it did not exit normally. */
+__attribute__((format(printf, 1, 2))) int st_sh(const char *fmt, ...);
 
 #endif

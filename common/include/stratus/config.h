@@ -11,6 +11,9 @@
  *   --config FILE       read FILE
  *   --set KEY=VALUE     override one key (repeatable)
  *   --help              print the keys with their defaults and exit
+ *   --check-config      read the file, environment and --set; report an
+ *                       unreadable file or an unknown key (exit 2) or
+ *                       "configuration OK" (exit 0); start nothing
  * Any other argument is left for the caller (see *rest).
  */
 #ifndef STRATUS_CONFIG_H
@@ -32,6 +35,12 @@ int st_config_load_file(st_config *c, const char *path, char *err, size_t errlen
 void st_config_load_env(st_config *c);
 int st_config_set(st_config *c, const char *key, const char *value, char *err, size_t errlen);
 void st_config_free(st_config *c);
+
+/* A new config read again as st_config_from_args() read c: defaults, c's
+ * file, the environment, then c's --set pairs. NULL with err filled when
+ * the file is now unreadable or holds an unknown key. (SIGHUP: see
+ * service.h.) */
+st_config *st_config_reread(const st_config *c, char *err, size_t errlen);
 
 /* Values: "" when unset. */
 const char *st_config_str(const st_config *c, const char *key);

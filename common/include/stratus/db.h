@@ -37,6 +37,8 @@ void st_db_pool_free(st_db_pool *pool);
  */
 st_db *st_db_get(st_db_pool *pool, int wait_ms);
 const char *st_db_pool_error(st_db_pool *pool);
+/* The pool's size and the connections handed out now. */
+void st_db_pool_usage(st_db_pool *pool, int *size, int *in_use);
 /* Gives a connection back, rolling back a transaction left open. */
 void st_db_put(st_db *db);
 

@@ -45,7 +45,10 @@ typedef struct st_http_opts {
     size_t max_body;          /* bytes */
     int timeout_s;            /* per-connection read/write timeout */
     int access_log;           /* one log line per request */
-    int no_signals;           /* do not handle SIGTERM/SIGINT (several servers in a process) */
+    int no_signals;           /* do not handle SIGTERM/SIGINT/SIGHUP (several servers in a process) */
+    /* SIGHUP: called on the main loop (st_service_reload for a service);
+     * NULL: SIGHUP is ignored (it never stops the server). */
+    void (*on_hup)(void);
     /* Load balancers whose X-Forwarded-For is believed ("10.0.0.0/8,::1"):
      * st_http_peer() is then the client they name (netaddr.h). */
     const char *trusted_proxies;
@@ -57,6 +60,10 @@ typedef struct st_http_opts {
 st_http_server *st_http_server_new(const st_http_opts *opts, char *err, size_t errlen);
 /* pattern: "GET /v1/instances/{id}". Returns 0, -1 on a malformed pattern. */
 int st_http_route(st_http_server *s, const char *pattern, st_http_handler h, void *arg);
+/* The access-log line of this request is written at debug unless it fails
+ * (status >= 400); it is counted in the metrics either way. For calls
+ * that come all the time (a node's poll and heartbeat). */
+void st_http_quiet(st_http_req *r);
 /* Binds, starts the workers and blocks until SIGTERM/SIGINT or stop. */
 int st_http_server_run(st_http_server *s);
 /* Asks a running server to stop (thread- and signal-safe). */

@@ -24,6 +24,17 @@ st_metric *st_histogram(const char *name, const char *help, const char *labels,
 /* A gauge whose value is computed when /metrics is read. */
 void st_gauge_fn(const char *name, const char *help, const char *labels,
                  double (*fn)(void *arg), void *arg);
+/* A counter whose value is computed when /metrics is read. */
+void st_counter_fn(const char *name, const char *help, const char *labels,
+                   double (*fn)(void *arg), void *arg);
+/*
+ * stratus_build_info{service,version} and the process_* metrics every
+ * Prometheus client exports (CPU seconds, resident and virtual memory,
+ * open and maximum descriptors, start time). st_service_log_init() calls
+ * it; a service's own metrics are named stratus_<service>_..., the HTTP
+ * layer's stratus_http_... (see common/README.md).
+ */
+void st_metrics_process(const char *service, const char *version);
 
 void st_metric_add(st_metric *m, double v); /* counter or gauge */
 void st_metric_set(st_metric *m, double v); /* gauge */

@@ -31,16 +31,30 @@
     {"http.trusted_proxies", "", "load balancers whose X-Forwarded-For names the client (CIDRs)"}, \
     {"tls.cert", "", "PEM certificate chain; enables HTTPS"},                                  \
     {"tls.key", "", "PEM private key for tls.cert"},                                           \
-    {"log.level", "info", "debug, info, warn or error"},                                       \
+    {"log.level", "info", "debug, info, warn or error (SIGHUP applies a change)"},             \
+    {"log.file", "", "append log lines to this file, reopened on SIGHUP; empty: stderr"},      \
     {"db.url", "", "libpq connection string"},                                                 \
     {"db.pool_size", "8", "most database connections this process opens"},                    \
     {"db.connect_timeout", "30", "seconds to wait for the database at start-up"}
 
+/* Sets the log's service name, log.level and log.file (exits 2 when the
+ * file cannot be opened), registers stratus_build_info and the process_*
+ * metrics, and remembers c for st_service_reload(). */
 void st_service_log_init(const char *service, const st_config *c);
+/*
+ * What SIGHUP does in every service (st_service_http_opts() hooks it into
+ * the server's loop; the agent calls it from its own): the log file is
+ * opened again by name (logrotate), and the configuration is read again
+ * for log.level and log.file. Every other key takes effect at a restart.
+ * A file that now fails to read is logged and changes nothing.
+ */
+void st_service_reload(void);
 void st_service_http_opts(const st_config *c, st_http_opts *o);
 /*
  * Opens the pool, waits for the database (up to db.connect_timeout seconds)
- * and applies the service's migrations. NULL (logged) on failure.
+ * and applies the service's migrations. NULL (logged) on failure. The pool
+ * is the process's: its use is exported as stratus_db_connections_in_use
+ * and stratus_db_pool_size.
  */
 st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n);
 /* A /healthz function that checks the pool can reach the database. */

@@ -469,6 +469,134 @@ static void test_netset_bad(void)
         ST_ASSERT_INT_EQ(parse(twice[i], &s), -1);
 }
 
+#define RTR1 "abababab-abab-4bab-8bab-abababababab"
+#define FIP1 "cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd"
+
+/* The gateway's routers (the shape gateway_netinst checks), with key of the
+ * object at path ("router", "iface", "gw", "fip") set to value (JSON text;
+ * NULL: removed). */
+static char *routers_text(const char *path, const char *key, const char *value)
+{
+    json_t *iface =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "port_id", PORT1, "network_id", NET1, "subnet_id",
+                  SUB1, "mac", "FA:16:3E:00:01:01", "ip_address", "10.0.0.1");
+    json_t *gw =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "port_id", ID2, "network_id", HOST2, "subnet_id",
+                  SG1, "mac", "fa:16:3e:00:02:02", "ip_address", "203.0.113.10");
+    json_t *fip = json_pack("{s:s, s:s, s:s, s:s}", "id", FIP1, "floating_ip_address",
+                            "203.0.113.11", "fixed_ip_address", "10.0.0.5", "port_id", ID1);
+    json_t *rt = json_pack("{s:s, s:b, s:[o], s:o, s:[o]}", "id", RTR1, "enable_snat", 1,
+                           "interfaces", iface, "gateway", gw, "floating_ips", fip);
+    json_t *objs[] = {rt, iface, gw, fip};
+    const char *names[] = {"router", "iface", "gw", "fip"};
+    for (int i = 0; path && i < 4; i++)
+        if (!strcmp(path, names[i])) {
+            if (value)
+                json_object_set_new(objs[i], key, json_loads(value, JSON_DECODE_ANY, NULL));
+            else
+                json_object_del(objs[i], key);
+        }
+    json_t *root = json_pack("{s:[], s:[o]}", "instances", "routers", rt);
+    char *t = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return t;
+}
+
+static void test_routers_good(void)
+{
+    nd_desired_set s;
+    char *t = routers_text(NULL, NULL, NULL);
+    ST_ASSERT_INT_EQ_FATAL(parse(t, &s), 0);
+    free(t);
+    ST_ASSERT_INT_EQ_FATAL(s.net.nrouters, 1);
+    const nd_router *r = &s.net.routers[0];
+    ST_ASSERT_STR_EQ(r->id, RTR1);
+    ST_ASSERT_INT_EQ(r->snat, 1);
+    ST_ASSERT_INT_EQ(r->nifs, 1);
+    ST_ASSERT_STR_EQ(r->ifs[0].network_id, NET1);
+    ST_ASSERT_STR_EQ(r->ifs[0].subnet_id, SUB1);
+    ST_ASSERT_STR_EQ(r->ifs[0].mac, "fa:16:3e:00:01:01");
+    ST_ASSERT_INT_EQ(ntohl(r->ifs[0].ip.s_addr), 0x0a000001);
+    ST_ASSERT_INT_EQ(r->ifs[0].v4, 1);
+    ST_ASSERT_INT_EQ(r->has_gw, 1);
+    ST_ASSERT_INT_EQ(ntohl(r->gw.ip.s_addr), 0xcb00710a);
+    ST_ASSERT_INT_EQ(r->nfips, 1);
+    ST_ASSERT_INT_EQ(ntohl(r->fips[0].floating.s_addr), 0xcb00710b);
+    ST_ASSERT_INT_EQ(ntohl(r->fips[0].fixed.s_addr), 0x0a000005);
+    nd_desired_free(&s);
+    /* no gateway, SNAT off or unsaid, an IPv6 interface (kept, not served),
+     * an external network flagged */
+    const char *ok[][3] = {{"router", "gateway", "null"},   {"router", "enable_snat", "false"},
+                           {"router", "enable_snat", NULL}, {"router", "floating_ips", "[]"},
+                           {"router", "interfaces", NULL},  {"iface", "ip_address", "\"fd00::1\""},
+                           {"fip", "port_id", NULL}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        t = routers_text(ok[i][0], ok[i][1], ok[i][2]);
+        ST_ASSERT_INT_EQ(parse(t, &s), 0);
+        free(t);
+        nd_desired_free(&s);
+    }
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"networks\":[{\"id\":\"" NET1
+                           "\",\"vni\":5,\"mtu\":1500,\"external\":true}]}",
+                           &s),
+                     0);
+    ST_ASSERT_INT_EQ(s.net.nets[0].external, 1);
+    nd_desired_free(&s);
+}
+
+static void test_routers_bad(void)
+{
+    const char *bad[][3] = {
+        {"router", "id", "\"r1\""},
+        {"router", "id", NULL},
+        {"router", "enable_snat", "\"yes\""},
+        {"router", "interfaces", "{}"},
+        {"router", "interfaces", "[1]"},
+        {"router", "floating_ips", "7"},
+        {"router", "gateway", "[]"},
+        {"iface", "mac", "\"01:00:5e:00:00:01\""},
+        {"iface", "mac", "\"fa:16:3e:00:01\""},
+        {"iface", "ip_address", "\"10.0.0.256\""},
+        {"iface", "network_id", "\"../x\""},
+        {"iface", "subnet_id", NULL},
+        {"gw", "port_id", "7"},
+        {"gw", "ip_address", NULL},
+        {"fip", "id", "null"},
+        {"fip", "floating_ip_address", "\"fd00::1\""},
+        {"fip", "fixed_ip_address", "\"10.0.0\""},
+    };
+    nd_desired_set s;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *t = routers_text(bad[i][0], bad[i][1], bad[i][2]);
+        int rc = parse(t, &s);
+        if (rc != -1)
+            fprintf(stderr, "  accepted: %s.%s = %s\n", bad[i][0], bad[i][1], bad[i][2]);
+        ST_ASSERT_INT_EQ(rc, -1);
+        ST_ASSERT_INT_EQ(s.net.nrouters, 0);
+        free(t);
+    }
+    /* 65 interfaces: over the bound; a router twice; not an array */
+    json_t *ifs = json_array();
+    for (int i = 0; i < 65; i++)
+        json_array_append_new(ifs, json_pack("{s:s, s:s, s:s, s:s, s:s}", "port_id", PORT1,
+                                             "network_id", NET1, "subnet_id", SUB1, "mac",
+                                             "fa:16:3e:00:01:01", "ip_address", "10.0.0.1"));
+    json_t *root =
+        json_pack("{s:[], s:[{s:s, s:o}]}", "instances", "routers", "id", RTR1, "interfaces", ifs);
+    char *t = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    ST_ASSERT_INT_EQ(parse(t, &s), -1);
+    free(t);
+    ST_ASSERT_INT_EQ(
+        parse("{\"instances\":[],\"routers\":[{\"id\":\"" RTR1 "\"},{\"id\":\"" RTR1 "\"}]}", &s),
+        -1);
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"routers\":{}}", &s), -1);
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"networks\":[{\"id\":\"" NET1
+                           "\",\"vni\":5,\"mtu\":1500,\"external\":1}]}",
+                           &s),
+                     -1);
+}
+
 static void test_cmdline(void)
 {
     char out[1024];
@@ -820,6 +948,9 @@ static CU_TestInfo tests[] = {
     {"a malformed port refuses the whole set", test_desired_ports_bad},
     {"networks and security groups in the desired set parse", test_netset_good},
     {"a malformed network or security group refuses the whole set", test_netset_bad},
+    {"routers (interfaces, gateway, SNAT, floating IPs) in the desired set parse",
+     test_routers_good},
+    {"a malformed router refuses the whole set", test_routers_bad},
     {"a VMM's end: a guest power-off is stopped, a VMM failure an error", test_vmm_exit_classes},
     {"user_data's cmdline: line reaches the kernel command line", test_cmdline},
     {"samples have billing's shape and growing sequence numbers", test_sample_shape},

@@ -14,7 +14,11 @@
  *     VXLAN devices "stv<vni>", and the ports, named by the caller);
  *   - FDB and neighbour entries on its VXLAN devices;
  *   - the nftables tables `bridge stratus` and `inet stratus`;
- *   - dnsmasq processes whose pid files live in state_dir.
+ *   - dnsmasq processes whose pid files live in state_dir;
+ *   - router namespaces "str-<router id>" in netns_dir (everything in them),
+ *     and their host-side veth legs (ifalias "stratus:rtr:...").
+ * An external network's uplink (a device the caller names) is enslaved to
+ * the network's bridge and set up, nothing else: it is never deleted.
  * Everything else on the host is never touched.
  *
  * All calls act in the network namespace the calling thread is in when
@@ -37,7 +41,8 @@
 #define STN_MAX_SGS 8 /* security groups per port */
 #define STN_MAX_DNS 3
 #define STN_MAX_ROUTES 8
-#define STN_MD_CONNS 64 /* connections one port address may hold to the metadata service */
+#define STN_MAX_ROUTER_IFS 64 /* tenant networks one router joins */
+#define STN_MD_CONNS 64       /* connections one port address may hold to the metadata service */
 
 typedef struct stn_route {
     struct in_addr dst; /* network */
@@ -45,13 +50,16 @@ typedef struct stn_route {
     struct in_addr via;
 } stn_route;
 
-/* A network present on this host. Devices: bridge "stb<vni>", VXLAN "stv<vni>". */
+/* A network present on this host. Devices: bridge "stb<vni>", VXLAN "stv<vni>".
+ * An external network (uplink set) is flat instead: bridge "stb<vni>" with
+ * the uplink device enslaved, no VXLAN device, no DHCP, no remote ports. */
 typedef struct stn_network {
     char id[STN_ID_MAX];
     uint32_t vni;                /* 1 .. 16777215 */
     unsigned mtu;                /* tenant MTU, e.g. 1450 over a 1500 underlay */
     char underlay_dev[IFNAMSIZ]; /* the device the local VTEP address is on */
     struct in_addr local_vtep;   /* this host's underlay address */
+    char uplink[IFNAMSIZ];       /* "" for an overlay network; else the external uplink */
     /* DHCP (dnsmasq on the bridge), when dhcp is set. */
     int dhcp;
     struct in_addr cidr;    /* subnet network address */
@@ -123,6 +131,42 @@ typedef struct stn_secgroup {
     size_t n_members;
 } stn_secgroup;
 
+/* ---- routers (Neutron's legacy L3 agent: one namespace per router) ----
+ * A router on this host is a network namespace "str-<id>" (in
+ * stn_options.netns_dir) with a veth leg into each joined network's bridge
+ * ("qr-<vni>" inside, holding the subnet's gateway address and the router
+ * interface port's MAC) and one into its external network's bridge
+ * ("qg-<vni>", the gateway port's address and MAC, and every floating IP as
+ * a /32), IPv4 forwarding on, a default route via the external subnet's
+ * gateway, and one nftables table `ip stratus_router`: DNAT floating ->
+ * fixed, SNAT fixed -> floating, and (snat) the joined subnets -> gw_ip. */
+typedef struct stn_router_if {
+    char network_id[STN_ID_MAX]; /* an overlay network in stn_state.networks */
+    uint8_t mac[6];              /* the router interface port's MAC */
+    struct in_addr ip;           /* the subnet's gateway address */
+    uint8_t prefix;              /* the subnet's prefix length */
+} stn_router_if;
+
+typedef struct stn_fip {
+    struct in_addr floating; /* an address of the external network */
+    struct in_addr fixed;    /* a tenant port's fixed IP behind a joined network */
+} stn_fip;
+
+typedef struct stn_router {
+    char id[STN_ID_MAX];
+    stn_router_if ifs[STN_MAX_ROUTER_IFS];
+    size_t n_ifs;
+    /* The external gateway; ext_network_id "" when the router has none. */
+    char ext_network_id[STN_ID_MAX]; /* an external network (uplink set) */
+    uint8_t gw_mac[6];
+    struct in_addr gw_ip;       /* the gateway port's address: SNAT source */
+    uint8_t gw_prefix;          /* the external subnet's prefix length */
+    struct in_addr ext_gateway; /* the external subnet's gateway (default route); 0: none */
+    int snat;                   /* enable_snat: the joined subnets leave as gw_ip */
+    stn_fip *fips;
+    size_t n_fips;
+} stn_router;
+
 typedef struct stn_state {
     stn_network *networks;
     size_t n_networks;
@@ -137,6 +181,8 @@ typedef struct stn_state {
      * mark set to the port's md_tag, for conntrack -L), at most STN_MD_CONNS
      * connections at once per port address. */
     uint16_t metadata_port;
+    stn_router *routers; /* routers placed on this host */
+    size_t n_routers;
 } stn_state;
 
 typedef struct stn_ctx stn_ctx;
@@ -144,6 +190,7 @@ typedef struct stn_ctx stn_ctx;
 typedef struct stn_options {
     const char *state_dir; /* dnsmasq configs, leases and pid files; must exist */
     const char *dnsmasq;   /* program to run; NULL: "dnsmasq" from PATH */
+    const char *netns_dir; /* router namespaces; NULL: "/run/netns" (as ip netns) */
 } stn_options;
 
 /* What a converge call did (all zero on a second call with the same state). */
@@ -153,6 +200,8 @@ typedef struct stn_stats {
     unsigned addrs_added, addrs_removed;
     unsigned nft_applied; /* 1 when the ruleset was replaced */
     unsigned dhcp_started, dhcp_reloaded, dhcp_stopped;
+    unsigned routers_added, routers_removed; /* namespaces */
+    unsigned router_changes; /* inside router namespaces: links, addresses, routes, sysctl, nft */
 } stn_stats;
 
 int stn_open(stn_ctx **out, const stn_options *opt, char *err, size_t errlen);
@@ -167,6 +216,9 @@ int stn_converge(stn_ctx *c, const stn_state *s, stn_stats *stats, char *err, si
 /* The nftables transaction stn_converge() would apply for s (malloc'd text,
  * NULL on error): exposed for tests and the benchmark. */
 char *stn_nft_render(const stn_state *s, char *err, size_t errlen);
+
+/* The nftables transaction of router r's namespace (malloc'd text). */
+char *stn_router_nft_render(const stn_state *s, const stn_router *r, char *err, size_t errlen);
 
 /* The dnsmasq configuration for network n (malloc'd text). */
 char *stn_dhcp_render(const stn_state *s, const stn_network *n, const char *state_dir);

@@ -229,7 +229,11 @@ static void test_network_dataplane(void)
     snprintf(cmd, sizeof cmd, "ip -o link show stv%s", vni);
     ST_ASSERT_INT_EQ(wait_out("ip -o link show", cmd + 16, 0, 5000), 0);
     ST_ASSERT_INT_EQ(wait_out(hosts, lease, 0, 5000), 0);
+    /* SIGTERM ends the agent cleanly (no handle left open on its loop) */
     cloud_agent_stop(&ag, SIGTERM);
+    char log[700];
+    snprintf(log, sizeof log, "%s/%s.log", C.dir, ag.name);
+    ST_ASSERT_INT_EQ(cloud_file_count(log, "\"node.exit\""), 1);
     free(port);
     free(mac);
     free(ip);

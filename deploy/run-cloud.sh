@@ -201,6 +201,14 @@ ps = json.load(sys.stdin).get("ports") or []
 print(" ".join(f"{i[\"ip_address\"]} ({p.get(\"mac_address\", \"\")}, network {p[\"network_id\"]})"
                for p in ps for i in p.get("fixed_ips") or []))' 2>/dev/null || true)
 echo "demo instance address: ${addr:-none}"
+# the node's metadata service (169.254.169.254 from the instance's port):
+# one listener per network bridge, on network.metadata_port
+if ss -Hltn 'sport = :8775' 2>/dev/null | grep -q '%stb'; then
+  md="listening on the demo network's bridge (port 8775; guests reach it as 169.254.169.254)"
+else
+  md="not listening (see node.log: tenant networks need root, dnsmasq and nftables)"
+fi
+echo "metadata service: $md"
 
 cat <<MSG
 
@@ -215,7 +223,8 @@ Stratus is running.
   compute node node-1: state in $home/node (instances/<id>/serial.log, vmm.log)
   demo network the instance's port: ${addr:-none}; on this host its tap is on
                bridge stb<vni> (\`ip -d link show type bridge\`), DHCP from
-               dnsmasq ($home/node/net), rules in \`nft list table bridge stratus\`
+               dnsmasq ($home/node/net), rules in \`nft list table bridge stratus\`;
+               metadata at 169.254.169.254 (instance-id, public key, user-data): $md
   state, logs  $home   (gateway.log, images.log, billing.log, node.log, pg/postgres.log)
 
 Try:

@@ -378,6 +378,7 @@ static void test_desired_set_carries_ports_and_network_view(void)
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(sub, "gateway_ip")), "10.7.0.1");
     ST_ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(sub, "dns_nameservers"), 0)),
                      "10.7.0.2");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(sub, "dhcp_ip")), "10.7.0.254");
     json_t *remote = json_object_get(net, "remote_ports");
     ST_ASSERT_INT_EQ(json_array_size(remote), 1);
     json_t *rp = json_array_get(remote, 0);
@@ -438,6 +439,9 @@ static void test_desired_set_carries_ports_and_network_view(void)
     p = json_array_get(json_object_get(find(json_object_get(r.json, "instances"), i1), "ports"), 0);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(p, "mtu")), 1400);
     ST_ASSERT_STR_EQ(ip_of(p), "10.7.0.99");
+    /* DHCP off: the subnet has no DHCP address any more */
+    sub = json_array_get(json_object_get(net, "subnets"), 0);
+    CU_ASSERT(json_is_null(json_object_get(sub, "dhcp_ip")));
     st_resp_free(&r);
     /* a change elsewhere (another tenant's network) leaves node 1's tag alone */
     gwt_tenant O;
@@ -449,6 +453,55 @@ static void test_desired_set_carries_ports_and_network_view(void)
     ST_ASSERT_INT_EQ(desired(node1, etag, &r), 304);
     st_resp_free(&r);
     gwt_free_tenant(&O);
+}
+
+static void test_full_subnet_leaves_the_dhcp_address_to_dhcp(void)
+{
+    /* a /29 (gateway .1, pool .2-.6) filled by instances: four get .2-.5,
+     * the fifth finds no address; the node is told .6 is the DHCP server's */
+    char n[40], b[256], extra[128], q[128];
+    gwt_tenant S;
+    gwt_make_tenant(&T, "ni-small", &S);
+    snprintf(q, sizeof q, "/v1/tenants/%s/quotas", S.id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", q, T.admin_token,
+                                "{\"instances\":100,\"vcpus\":400,\"memory_mib\":1000000,"
+                                "\"disk_gib\":100000}"),
+                     200);
+    ST_ASSERT_INT_EQ(post(S.member, "/v1/networks", "{\"name\":\"small\"}", n), 201);
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\",\"cidr\":\"10.8.0.0/29\"}", n);
+    ST_ASSERT_INT_EQ(post(S.member, "/v1/subnets", b, NULL), 201);
+    snprintf(extra, sizeof extra, ",\"networks\":[{\"network_id\":\"%s\"}]", n);
+    char ids[4][40];
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "small-%d", i);
+        ST_ASSERT_INT_EQ(create(S.member, name, extra, ids[i]), 202);
+    }
+    st_resp r;
+    snprintf(b, sizeof b, "{\"name\":\"small-4\",\"flavor\":\"m1.small\",\"image\":\"%s\"%s}",
+             image, extra);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", S.member, b), 409);
+    st_resp_free(&r);
+    gwt_sql(&T, "UPDATE iaas.instances SET node_id = (SELECT id FROM iaas.nodes"
+                " WHERE name = 'ni-node-1') WHERE name LIKE 'small-%'");
+    ST_ASSERT_INT_EQ(desired(node1, "", &r), 200);
+    json_t *net = find(json_object_get(r.json, "networks"), n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    json_t *sub = json_array_get(json_object_get(net, "subnets"), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(sub, "dhcp_ip")), "10.8.0.6");
+    int seen = 0;
+    for (int i = 0; i < 4; i++) {
+        json_t *inst = find(json_object_get(r.json, "instances"), ids[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(inst);
+        const char *ip = ip_of(json_array_get(json_object_get(inst, "ports"), 0));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ip);
+        st_assert_fmt(strcmp(ip, "10.8.0.6") != 0, 0, __FILE__, __LINE__,
+                      "instance %d has the DHCP server's address", i);
+        seen |= 1 << (ip[strlen(ip) - 1] - '0');
+    }
+    ST_ASSERT_INT_EQ(seen, 0x3c); /* .2, .3, .4, .5 */
+    st_resp_free(&r);
+    gwt_free_tenant(&S);
 }
 
 /* The object in arr whose key k is v. */
@@ -658,6 +711,8 @@ static CU_TestInfo tests[] = {
      test_nics_on_create_attach_detach_and_delete},
     {"the desired set carries ports, the network view and groups; ETag follows them",
      test_desired_set_carries_ports_and_network_view},
+    {"a full /29: no instance gets the DHCP address; the set carries it",
+     test_full_subnet_leaves_the_dhcp_address_to_dhcp},
     {"a router is placed on a node with an uplink and appears in its desired set; ETag follows",
      test_router_placed_and_in_desired_set},
     CU_TEST_INFO_NULL,

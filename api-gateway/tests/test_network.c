@@ -2,7 +2,8 @@
  * Networks, subnets, ports and security groups against a real gateway and
  * PostgreSQL: CRUD and validation of each, VNIs and addresses allocated by
  * real concurrent clients (threads) without collision, a freed address not
- * handed out again at once, the admin-only flags, shared networks across
+ * handed out again at once, the DHCP server's address never a port's
+ * (a /29 filled by concurrent ports), the admin-only flags, shared networks across
  * tenants, the default security group made once on first use, and the
  * network quotas held under concurrent creates.
  */
@@ -423,8 +424,9 @@ static void test_concurrent_ports_get_distinct_addresses(void)
     char ip[20];
     ST_ASSERT_INT_EQ(port(P.member, n, NULL, ip), 201);
     ST_ASSERT_STR_EQ(ip, "10.20.0.34");
-    /* the pool (.2-.62) runs out, then the cursor comes round to the freed .5 */
-    for (int i = 35; i <= 62; i++)
+    /* the pool (.2-.62, less .62: the DHCP server's) runs out, then the
+     * cursor comes round to the freed .5 */
+    for (int i = 35; i <= 61; i++)
         ST_ASSERT_INT_EQ(port(P.member, n, NULL, NULL), 201);
     ST_ASSERT_INT_EQ(port(P.member, n, NULL, ip), 201);
     ST_ASSERT_STR_EQ(ip, "10.20.0.5");
@@ -432,6 +434,123 @@ static void test_concurrent_ports_get_distinct_addresses(void)
     gwt_free_tenant(&P);
     for (int i = 0; i < 3; i++)
         gwt_free_tenant(&S[i]);
+}
+
+/* The ports' addresses of subnet sid, as SQL sees them (malloc'd). */
+static char *held(const char *sid)
+{
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT string_agg(host(ip), ',' ORDER BY ip) FROM iaas.port_ips"
+             " WHERE subnet_id = '%s'",
+             sid);
+    return gwt_sql_value(&T, q);
+}
+
+static char *dhcp_ip(const char *sid)
+{
+    char q[160];
+    snprintf(q, sizeof q, "SELECT host(dhcp_ip) FROM iaas.subnets WHERE id = '%s'", sid);
+    return gwt_sql_value(&T, q);
+}
+
+static void test_dhcp_address_is_never_a_ports(void)
+{
+    gwt_tenant D;
+    gwt_make_tenant(&T, "dhcp", &D);
+    /* a /29: gateway .1, pool .2-.6, the DHCP server takes .6 (the last) */
+    char n[40], s[40], path[128], b[256];
+    ST_ASSERT_INT_EQ(net(D.member, "dhcp29", n), 201);
+    ST_ASSERT_INT_EQ(subnet(D.member, n, ",\"cidr\":\"10.29.0.0/29\"", s), 201);
+    char *v = dhcp_ip(s);
+    ST_ASSERT_STR_EQ(v, "10.29.0.6");
+    free(v);
+    /* eight ports at once on four free addresses: four get .2-.5, none .6 */
+    enum { N = 8 };
+    racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.token = D.member, .path = "/v1/ports"};
+        snprintf(r[i].body, sizeof r[i].body, "{\"network_id\":\"%s\"}", n);
+    }
+    race(r, N);
+    int made = 0;
+    for (int i = 0; i < N; i++) {
+        st_assert_fmt(r[i].status == 201 || r[i].status == 409, 0, __FILE__, __LINE__,
+                      "port %d: %ld", i, r[i].status);
+        made += r[i].status == 201;
+        st_assert_fmt(strcmp(r[i].ip, "10.29.0.6") != 0, 0, __FILE__, __LINE__,
+                      "port %d got the DHCP server's address", i);
+    }
+    ST_ASSERT_INT_EQ(made, 4);
+    v = held(s);
+    ST_ASSERT_STR_EQ(v, "10.29.0.2,10.29.0.3,10.29.0.4,10.29.0.5");
+    free(v);
+    /* asked for by name, on create or update: 409, nothing changed */
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\",\"fixed_ips\":[{\"ip_address\":\"10.29.0.6\"}]}",
+             n);
+    ST_ASSERT_INT_EQ(post(D.member, "/v1/ports", b, NULL), 409);
+    int one = 0;
+    while (one < N - 1 && r[one].status != 201)
+        one++;
+    snprintf(path, sizeof path, "/v1/ports/%s", r[one].id);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "PATCH", path, D.member, "{\"fixed_ips\":[{\"ip_address\":\"10.29.0.6\"}]}"),
+        409);
+    v = held(s);
+    ST_ASSERT_STR_EQ(v, "10.29.0.2,10.29.0.3,10.29.0.4,10.29.0.5");
+    free(v);
+    /* DHCP off frees the address: a port may have it */
+    char sp[128];
+    snprintf(sp, sizeof sp, "/v1/subnets/%s", s);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", sp, D.member, "{\"enable_dhcp\":false}"), 200);
+    v = dhcp_ip(s);
+    CU_ASSERT_PTR_NULL(v);
+    free(v);
+    char last[40], ip[20];
+    ST_ASSERT_INT_EQ(port(D.member, n, last, ip), 201);
+    ST_ASSERT_STR_EQ(ip, "10.29.0.6");
+    /* back on with every address a port's: refused, DHCP stays off */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", sp, D.member, "{\"enable_dhcp\":true}"), 409);
+    v = gwt_sql_value(&T, "SELECT enable_dhcp FROM iaas.subnets WHERE cidr = '10.29.0.0/29'");
+    ST_ASSERT_STR_EQ(v, "f");
+    free(v);
+    /* a port goes: DHCP comes back on that address, and keeps it */
+    ST_ASSERT_INT_EQ(del(D.member, "ports", last), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", sp, D.member, "{\"enable_dhcp\":true}"), 200);
+    v = dhcp_ip(s);
+    ST_ASSERT_STR_EQ(v, "10.29.0.6");
+    free(v);
+    ST_ASSERT_INT_EQ(port(D.member, n, NULL, NULL), 409);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PATCH", sp, D.member, "{\"name\":\"renamed\"}"), 200);
+    v = dhcp_ip(s);
+    ST_ASSERT_STR_EQ(v, "10.29.0.6");
+    free(v);
+    /* pools that leave addresses out: the highest of those, not the gateway */
+    char s2[40];
+    ST_ASSERT_INT_EQ(
+        subnet(D.member, n,
+               ",\"cidr\":\"10.29.1.0/24\",\"gateway_ip\":\"10.29.1.254\","
+               "\"allocation_pools\":[{\"start\":\"10.29.1.10\",\"end\":\"10.29.1.99\"}]",
+               s2),
+        201);
+    v = dhcp_ip(s2);
+    ST_ASSERT_STR_EQ(v, "10.29.1.253");
+    free(v);
+    /* a subnet made with DHCP off holds none */
+    char n3[40], s3[40];
+    ST_ASSERT_INT_EQ(net(D.member, "nodhcp", n3), 201);
+    ST_ASSERT_INT_EQ(subnet(D.member, n3, ",\"cidr\":\"10.29.2.0/29\",\"enable_dhcp\":false", s3),
+                     201);
+    v = dhcp_ip(s3);
+    CU_ASSERT_PTR_NULL(v);
+    free(v);
+    /* the subnet goes, with its reservation */
+    for (int i = 0; i < N; i++)
+        if (r[i].status == 201)
+            ST_ASSERT_INT_EQ(del(D.member, "ports", r[i].id), 204);
+    snprintf(sp, sizeof sp, "/v1/subnets/%s", s);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", sp, D.member, NULL), 204);
+    gwt_free_tenant(&D);
 }
 
 static void test_security_groups_and_default_group(void)
@@ -762,6 +881,7 @@ static CU_TestInfo tests[] = {
     {"ports: MACs, fixed IPs, shared networks", test_ports_macs_and_fixed_ips},
     {"concurrent ports get distinct addresses; no immediate reuse",
      test_concurrent_ports_get_distinct_addresses},
+    {"the DHCP server's address is reserved, never a port's", test_dhcp_address_is_never_a_ports},
     {"security groups, rules and the default group", test_security_groups_and_default_group},
     {"routers and floating IPs", test_routers_and_floating_ips},
     {"network quotas hold under concurrent creates",

@@ -50,7 +50,10 @@ typedef struct nd_conf {
     char net_state_dir[4200];
     const char *dnsmasq; /* "" : dnsmasq from PATH */
     long long net_ms;
-    int net_on; /* the data plane is driven (set by nd_net_start) */
+    long long md_port;           /* the metadata service's port; 0: none */
+    const char *port_kind;       /* tap | veth (a namespace plays each guest) */
+    const char *guest_netns_dir; /* veth: <dir>/<instance id> is the guest's namespace */
+    int net_on;                  /* the data plane is driven (set by nd_net_start) */
 } nd_conf;
 
 /* What an order asks for: the desired set's "desired", the record's "target". */
@@ -128,6 +131,10 @@ typedef struct nd_desired {
     char state[16];  /* the gateway's view: building, active, stopped, deleting */
     nd_want desired; /* running | stopped | deleted */
     char *user_data; /* base64 as the tenant gave it, or NULL */
+    /* for the metadata service (netstep.c) */
+    char name[256];             /* the instance's name (its hostname) */
+    char *ssh_key;              /* its keypair's OpenSSH public key, or NULL */
+    struct in_addr public_ipv4; /* its floating IP; 0.0.0.0: none */
 } nd_desired;
 
 /*
@@ -152,6 +159,7 @@ typedef struct nd_subnet {
     int prefix;
     struct in_addr gateway; /* 0.0.0.0: none */
     int dhcp;
+    struct in_addr dhcp_ip; /* the DHCP server's address, reserved by the gateway; 0: none */
     struct in_addr dns[ND_MAX_DNS];
     int ndns;
     nd_route4 routes[ND_MAX_ROUTES];

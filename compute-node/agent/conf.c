@@ -61,6 +61,15 @@ static const st_config_key keys[] = {
     {"network.netns_dir", "", "where router namespaces are bound; empty: /run/netns"},
     {"network.state_dir", "", "dnsmasq configs, leases and pid files; empty: <state_dir>/net"},
     {"network.dnsmasq", "", "the dnsmasq program; empty: dnsmasq from PATH"},
+    {"network.metadata_port", "8775",
+     "the metadata service's local port (tcp to 169.254.169.254:80 arriving on a"
+     " network's bridge is redirected to it); 0: no metadata service"},
+    {"network.port_kind", "tap",
+     "tap: a tap per virtio port, for the VMM; veth: a veth whose peer (eth0, eth1, ... in"
+     " NIC order) goes into the namespace <network.guest_netns_dir>/<instance id>, where a"
+     " namespace plays the guest (tests, demos; no VM uses the port)"},
+    {"network.guest_netns_dir", "/run/netns",
+     "with network.port_kind = veth: where the guests' namespaces are (ip netns add)"},
     {"interval.network_ms", "10000",
      "the data plane is converged this often even when the"
      " desired set is unchanged (a wiped host heals)"},
@@ -140,6 +149,9 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     else
         snprintf(c->net_state_dir, sizeof c->net_state_dir, "%s/net", c->state_dir);
     c->dnsmasq = st_config_str(cfg, "network.dnsmasq");
+    c->md_port = st_config_int(cfg, "network.metadata_port");
+    c->port_kind = st_config_str(cfg, "network.port_kind");
+    c->guest_netns_dir = st_config_str(cfg, "network.guest_netns_dir");
     c->net_ms = st_config_int(cfg, "interval.network_ms");
     if (c->net_ms < 100)
         c->net_ms = 100;

@@ -20,6 +20,10 @@
  * instance may not share an id, a MAC, or a tap name (tap + the first 11
  * characters of the id).
  *
+ * For the metadata service: `name` (optional, at most 255 bytes),
+ * `ssh_public_key` (optional: one line, at most 16 KiB) and `public_ipv4`
+ * (optional: the floating IP, IPv4).
+ *
  * The top-level `networks` and `security_groups` are netdesired.c's.
  */
 #include "agent.h"
@@ -35,6 +39,7 @@
 #include "stratus/uuid.h"
 
 #define USER_DATA_MAX (96 * 1024)
+#define SSH_KEY_MAX 16384  /* the gateway's limit (api-gateway/sshkey.h) */
 #define MAX_INSTANCES 4096 /* per host; the duplicate check is quadratic */
 
 static int get_uuid(json_t *o, const char *k, char out[ND_ID_LEN], char *err, size_t errlen)
@@ -194,6 +199,32 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
             return -1;
         }
     }
+    /* what the metadata service serves: the name, the key, the floating IP */
+    const char *s = NULL;
+    if (st_json_get_str(o, "name", 0, 0, sizeof d->name - 1, &s, err, errlen) < 0)
+        return -1;
+    snprintf(d->name, sizeof d->name, "%s", s ? s : "");
+    json_t *key = json_object_get(o, "ssh_public_key");
+    if (key && !json_is_null(key)) {
+        if (st_json_get_str(o, "ssh_public_key", 1, 1, SSH_KEY_MAX, &s, err, errlen) < 0)
+            return -1;
+        if (strpbrk(s, "\r\n")) {
+            snprintf(err, errlen, "field 'ssh_public_key' must be one line");
+            return -1;
+        }
+        if (!(d->ssh_key = strdup(s))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    json_t *fip = json_object_get(o, "public_ipv4");
+    if (fip && !json_is_null(fip)) {
+        s = json_string_value(fip);
+        if (!s || strlen(s) > 15 || inet_pton(AF_INET, s, &d->public_ipv4) != 1) {
+            snprintf(err, errlen, "field 'public_ipv4' must be an IPv4 address");
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -224,6 +255,7 @@ int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err
         if (parse_one(json_array_get(arr, i), &out->v[i], e, sizeof e) < 0) {
             snprintf(err, errlen, "desired set: instances[%zu]: %s", i, e);
             free(out->v[i].user_data);
+            free(out->v[i].ssh_key);
             goto fail;
         }
         out->n = i + 1;
@@ -245,8 +277,10 @@ fail:
 
 void nd_desired_free(nd_desired_set *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].user_data);
+        free(s->v[i].ssh_key);
+    }
     free(s->v);
     s->v = NULL;
     s->n = 0;

@@ -24,6 +24,9 @@
 
 static void on_stop_closed(uv_handle_t *h) {}
 
+/* log file and log.level, as every service (service.h) */
+static uv_signal_t sig_hup;
+
 static void on_signal(uv_signal_t *s, int sig)
 {
     nd_agent *a = s->data;
@@ -36,6 +39,7 @@ static void on_signal(uv_signal_t *s, int sig)
     nd_net_stop(a, on_stop_closed);
     uv_close((uv_handle_t *)&a->sig_term, on_stop_closed);
     uv_close((uv_handle_t *)&a->sig_int, on_stop_closed);
+    uv_close((uv_handle_t *)&sig_hup, on_stop_closed); /* an open handle keeps the loop */
     for (nd_inst *in = a->insts; in; in = in->next)
         nd_watch_stop(in);
 }
@@ -105,7 +109,6 @@ int main(int argc, char **argv)
     a.sig_term.data = a.sig_int.data = &a;
     uv_signal_start(&a.sig_term, on_signal, SIGTERM);
     uv_signal_start(&a.sig_int, on_signal, SIGINT);
-    static uv_signal_t sig_hup; /* log file and log.level, as every service (service.h) */
     uv_signal_init(a.loop, &sig_hup);
     uv_signal_start(&sig_hup, on_hup, SIGHUP);
     if (nd_net_start(&a) < 0)
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
     for (nd_inst *in = a.insts, *next; in; in = next) {
         next = in->next;
         free(in->want.user_data);
+        free(in->want.ssh_key);
         free(in);
     }
     nd_status_stop();

@@ -8,6 +8,8 @@
  * range-checked, ids must be UUIDs, counts are bounded, and one bad entry
  * (or a network or group listed twice) refuses the whole set - a network
  * dropped silently would have its bridge torn down under running guests.
+ * A subnet's DHCP server address (dhcp_ip) is the gateway's choice
+ * (reserved in its database, never a port's); null means no DHCP server.
  * Keys the agent does not know are ignored. IPv6 subnets, members and
  * rules are accepted and marked (v4 = 0): the data plane serves IPv4 only.
  */
@@ -172,8 +174,16 @@ static int parse_subnet(json_t *o, nd_subnet *s, char *err, size_t errlen)
         return -1;
     }
     s->dhcp = !dhcp || json_is_null(dhcp) || json_is_true(dhcp);
-    if (get_ip4(o, "gateway_ip", 0, &s->gateway, err, errlen) < 0)
+    if (get_ip4(o, "gateway_ip", 0, &s->gateway, err, errlen) < 0 ||
+        get_ip4(o, "dhcp_ip", 0, &s->dhcp_ip, err, errlen) < 0)
         return -1;
+    uint32_t h = ntohl(s->dhcp_ip.s_addr), net = ntohl(s->net.s_addr);
+    if (s->dhcp_ip.s_addr && (h <= net || h >= (net | (0xffffffffu >> s->prefix)) ||
+                              s->dhcp_ip.s_addr == s->gateway.s_addr)) {
+        snprintf(err, errlen,
+                 "field 'dhcp_ip' must be a host address of the subnet, not the gateway");
+        return -1;
+    }
     json_t *a;
     if (get_array(o, "dns_nameservers", ND_MAX_DNS, &a, err, errlen) < 0)
         return -1;

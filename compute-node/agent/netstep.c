@@ -19,14 +19,26 @@
  *   - the security groups (IPv4 rules and members);
  *   - an external network flat on network.external_interface, and the
  *     routers placed here (netrouter.c).
- * The DHCP server's address is the subnet's highest host address outside
- * every allocation pool and not the gateway; when the pools cover the
- * whole subnet (the gateway's default) it is the last pool's last address,
- * the one the gateway's sequential allocation hands out last (see README).
+ * The DHCP server's address is the one the gateway reserved for the
+ * subnet (dhcp_ip, never given to a port); a subnet without one gets no
+ * DHCP server here.
+ *
+ * With network.port_kind = veth, each port is a veth instead, its peer
+ * eth<NIC index> in the namespace <network.guest_netns_dir>/<instance id>
+ * (a namespace plays the guest); a port whose namespace does not exist
+ * yet waits for it.
  *
  * A launch waits until its ports' taps exist (nd_net_ready), so no VMM is
- * started on a missing tap. The metadata seam (metadata_port, md_tag)
- * stays 0: the metadata service is not served yet.
+ * started on a missing tap.
+ *
+ * The metadata service (network/'s stn_md, on network.metadata_port) runs
+ * in the agent: every port gets a tag (FNV-1a of its id, probed past a
+ * collision in id order, so the same in every process and the ruleset is
+ * the same after a restart), and after each converge the service learns
+ * (bridge, port address) -> tag and each tag's documents, its instance's:
+ * id, name, the port's first fixed IP, the floating IP, the keypair's
+ * public key and the decoded user_data. A tag that names another port now
+ * is emptied before the service learns the new map.
  */
 #include "agent.h"
 
@@ -46,7 +58,16 @@
 #include "stratus/log.h"
 
 #ifdef ND_HAVE_NET
+#include <openssl/evp.h>
+
+#include "stratus/metadata.h"
 #include "stratus/net.h"
+
+/* A metadata tag the service holds documents for, and the port it is for. */
+typedef struct md_held {
+    uint32_t tag;
+    char port[ND_ID_LEN];
+} md_held;
 
 struct nd_net {
     stn_ctx *ctx;
@@ -54,7 +75,22 @@ struct nd_net {
     int have_set;  /* a desired set arrived: before it, converging would tear all down */
     int busy, dirty, waiting;
     uv_timer_t t;
+    stn_md *md;    /* the metadata service, or NULL */
+    md_held *held; /* what md holds (touched by the one converge job only) */
+    size_t n_held;
 };
+
+/* One port's metadata: its instance's documents, for tag. */
+typedef struct md_item {
+    uint32_t tag;
+    char port[ND_ID_LEN];
+    char inst[ND_ID_LEN];
+    char name[256];
+    char *ssh_key;
+    unsigned char *user_data; /* decoded; NULL: none */
+    size_t user_data_len;
+    struct in_addr local, pub;
+} md_item;
 
 typedef struct net_job {
     uv_work_t w;
@@ -63,31 +99,10 @@ typedef struct net_job {
     stn_stats st;
     int rc;
     char err[512];
+    md_item *md; /* one per port of s, same order */
+    int md_rc;
+    char md_err[512];
 } net_job;
-
-/* ---- the DHCP server's address ---- */
-
-static int in_pools(const nd_subnet *sb, uint32_t h)
-{
-    for (int i = 0; i < sb->npools; i++)
-        if (h >= ntohl(sb->pool_lo[i].s_addr) && h <= ntohl(sb->pool_hi[i].s_addr))
-            return 1;
-    return 0;
-}
-
-static struct in_addr dhcp_addr(const nd_subnet *sb)
-{
-    uint32_t net = ntohl(sb->net.s_addr), bcast = net | (0xffffffffu >> sb->prefix);
-    struct in_addr a = {0};
-    for (uint32_t h = bcast - 1; h > net; h--)
-        if (!in_pools(sb, h) && h != ntohl(sb->gateway.s_addr)) {
-            a.s_addr = htonl(h);
-            return a;
-        }
-    if (sb->npools)
-        a = sb->pool_hi[sb->npools - 1];
-    return a;
-}
 
 /* ---- building the state ---- */
 
@@ -115,16 +130,114 @@ static void state_free(stn_state *s)
     memset(s, 0, sizeof *s);
 }
 
+static void md_free(md_item *m, size_t n)
+{
+    for (size_t i = 0; m && i < n; i++) {
+        free(m[i].ssh_key);
+        free(m[i].user_data);
+    }
+    free(m);
+}
+
+/* base64 user_data -> bytes (NULL when absent, not base64 or too long). */
+static unsigned char *unbase64(const char *b64, size_t *len)
+{
+    size_t n = b64 ? strlen(b64) : 0;
+    if (!n || n % 4 || n > STN_MD_USER_DATA_MAX / 3 * 4 + 4)
+        return NULL;
+    unsigned char *out = malloc(n / 4 * 3 + 1);
+    int k = out ? EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n) : -1;
+    if (k < 0) {
+        free(out);
+        return NULL;
+    }
+    for (size_t i = n; i > 0 && b64[i - 1] == '=' && k > 0; i--)
+        k--; /* EVP_DecodeBlock counts the padding */
+    if ((size_t)k > STN_MD_USER_DATA_MAX) {
+        free(out);
+        return NULL;
+    }
+    *len = (size_t)k;
+    return out;
+}
+
+/* FNV-1a of the port id: a port's metadata tag is the same in every
+ * process (so the ruleset is too), and probed past a collision. */
+static uint32_t md_hash(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h ? h : 1;
+}
+
+static int by_port_id(const void *x, const void *y, void *ctx)
+{
+    const stn_port *p = ctx;
+    return strcmp(p[*(const size_t *)x].id, p[*(const size_t *)y].id);
+}
+
+/* Ports (and their metadata) in id order: the state, and so the ruleset,
+ * does not depend on the order this process learnt its instances in (a
+ * restarted agent adopts them in another). */
+static int sort_ports(stn_state *s, md_item *md)
+{
+    size_t n = s->n_ports, *order = calloc(n + 1, sizeof *order);
+    stn_port *p = malloc((n + 1) * sizeof *p);
+    md_item *m = malloc((n + 1) * sizeof *m);
+    if (!order || !p || !m) {
+        free(order), free(p), free(m);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, by_port_id, s->ports);
+    for (size_t k = 0; k < n; k++) {
+        p[k] = s->ports[order[k]];
+        m[k] = md[order[k]];
+    }
+    memcpy(s->ports, p, n * sizeof *p);
+    memcpy(md, m, n * sizeof *m);
+    free(order), free(p), free(m);
+    return 0;
+}
+
+/* Tags in port id order, so a collision resolves the same way everywhere. */
+static int md_tags(stn_state *s, md_item *md)
+{
+    size_t *order = calloc(s->n_ports + 1, sizeof *order);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < s->n_ports; i++)
+        order[i] = i;
+    qsort_r(order, s->n_ports, sizeof *order, by_port_id, s->ports);
+    for (size_t k = 0; k < s->n_ports; k++) {
+        stn_port *p = &s->ports[order[k]];
+        uint32_t t = md_hash(p->id);
+        for (size_t j = 0; j < k; j++)
+            if (s->ports[order[j]].md_tag == t) {
+                t = t + 1 ? t + 1 : 1;
+                j = (size_t)-1; /* look again from the start */
+            }
+        p->md_tag = md[order[k]].tag = t;
+    }
+    free(order);
+    return 0;
+}
+
 static int wanted_here(const nd_inst *in)
 {
     return in->present && in->want.desired != ND_WANT_DELETED;
 }
 
-static int build(nd_agent *a, stn_state *s)
+static int build(nd_agent *a, stn_state *s, md_item **mdp)
 {
     const nd_netset *ns = &a->net->set;
     size_t nports = 0, nremotes = 0;
+    int veth = !strcmp(a->c.port_kind, "veth");
+    md_item *md = NULL;
     memset(s, 0, sizeof *s);
+    *mdp = NULL;
     for (nd_inst *in = a->insts; in; in = in->next)
         if (wanted_here(in))
             nports += (size_t)in->want.o.nports;
@@ -134,7 +247,8 @@ static int build(nd_agent *a, stn_state *s)
     s->ports = calloc(nports + 1, sizeof *s->ports);
     s->remotes = calloc(nremotes + 1, sizeof *s->remotes);
     s->sgs = calloc(ns->nsgs + 1, sizeof *s->sgs);
-    if (!s->networks || !s->ports || !s->remotes || !s->sgs)
+    md = calloc(nports + 1, sizeof *md);
+    if (!s->networks || !s->ports || !s->remotes || !s->sgs || !md)
         goto oom;
     for (size_t i = 0; i < ns->nsgs; i++) {
         const nd_secgroup *g = &ns->sgs[i];
@@ -179,10 +293,11 @@ static int build(nd_agent *a, stn_state *s)
             const nd_subnet *sb = &n->subnets[k];
             if (!sb->v4)
                 continue;
-            o->dhcp = sb->dhcp;
+            /* the gateway reserves the server's address; none: no server */
+            o->dhcp = sb->dhcp && sb->dhcp_ip.s_addr;
             o->cidr = sb->net;
             o->prefix = (uint8_t)sb->prefix;
-            o->dhcp_ip = dhcp_addr(sb);
+            o->dhcp_ip = sb->dhcp_ip;
             o->gateway = sb->gateway;
             memcpy(o->dns, sb->dns, sizeof o->dns);
             o->n_dns = (size_t)sb->ndns;
@@ -223,10 +338,21 @@ static int build(nd_agent *a, stn_state *s)
             if (strcmp(p->vnic_type, "virtio") != 0 || !pn ||
                 (pn->external && !nd_net_uplink_for(&a->c, ns, pn)))
                 continue; /* direct (SR-IOV) ports have no tap; an unknown network: waits */
-            stn_port *o = &s->ports[s->n_ports++];
+            stn_port *o = &s->ports[s->n_ports];
+            if (veth) {
+                /* the guest's namespace: until it exists, the port waits */
+                o->kind = STN_PORT_VETH;
+                snprintf(o->peer_ifname, sizeof o->peer_ifname, "eth%d", k);
+                int n = snprintf(o->peer_netns, sizeof o->peer_netns, "%s/%s", a->c.guest_netns_dir,
+                                 in->want.o.id);
+                if (n < 0 || (size_t)n >= sizeof o->peer_netns || access(o->peer_netns, F_OK)) {
+                    memset(o, 0, sizeof *o);
+                    continue;
+                }
+            }
+            s->n_ports++;
             snprintf(o->id, sizeof o->id, "%s", p->id);
             snprintf(o->network_id, sizeof o->network_id, "%s", p->network_id);
-            o->kind = STN_PORT_TAP;
             nd_port_tap(p->id, o->ifname);
             mac_bin(p->mac, o->mac);
             for (int q = 0; q < p->nfixed_ips && o->n_ips < STN_MAX_IPS; q++)
@@ -240,22 +366,102 @@ static int build(nd_agent *a, stn_state *s)
                     }
             o->owner = geteuid(); /* the VMMs run as the agent's user */
             o->group = getegid();
+            /* the instance's documents, for the metadata service */
+            md_item *m = &md[s->n_ports - 1];
+            if (!a->net->md)
+                continue;
+            snprintf(m->port, sizeof m->port, "%s", p->id);
+            snprintf(m->inst, sizeof m->inst, "%s", in->want.o.id);
+            snprintf(m->name, sizeof m->name, "%s", in->want.name);
+            m->local = o->n_ips ? o->ips[0] : (struct in_addr){0};
+            m->pub = in->want.public_ipv4;
+            if (in->want.ssh_key && !(m->ssh_key = strdup(in->want.ssh_key)))
+                goto oom;
+            m->user_data = unbase64(in->want.user_data, &m->user_data_len);
         }
     }
     if (nd_net_routers_build(ns, s) < 0)
         goto oom;
+    if (sort_ports(s, md) < 0)
+        goto oom;
+    if (a->net->md) {
+        s->metadata_port = (uint16_t)a->c.md_port;
+        if (md_tags(s, md) < 0)
+            goto oom;
+    }
+    *mdp = md;
     return 0;
 oom:
+    md_free(md, nports);
     state_free(s);
     return -1;
 }
 
 /* ---- the converge job ---- */
 
+/* The metadata service around a converge. A tag whose documents are for
+ * another port now (a hash collision moved it) or for no port is emptied
+ * BEFORE the service learns the new (bridge, address) -> tag map, so no
+ * caller is ever answered with another instance's documents; the
+ * documents are put after. */
+static void md_forget(net_job *j)
+{
+    struct nd_net *n = j->a->net;
+    size_t keep = 0;
+    for (size_t i = 0; i < n->n_held; i++) {
+        int same = 0;
+        for (size_t k = 0; k < j->s.n_ports && !same; k++)
+            same = j->md[k].tag == n->held[i].tag && !strcmp(j->md[k].port, n->held[i].port);
+        if (same)
+            n->held[keep++] = n->held[i];
+        else
+            stn_md_remove(n->md, n->held[i].tag);
+    }
+    n->n_held = keep;
+}
+
+static void md_learn(net_job *j)
+{
+    struct nd_net *n = j->a->net;
+    j->md_rc = stn_md_sync(n->md, &j->s, j->md_err, sizeof j->md_err);
+    md_held *h = realloc(n->held, (j->s.n_ports + 1) * sizeof *h);
+    if (!h) {
+        j->md_rc = -ENOMEM;
+        snprintf(j->md_err, sizeof j->md_err, "out of memory");
+        return; /* the tags held stay listed: the next pass forgets them */
+    }
+    n->held = h;
+    n->n_held = 0;
+    for (size_t k = 0; k < j->s.n_ports; k++) {
+        const md_item *m = &j->md[k];
+        stn_md_doc d = {.tag = m->tag,
+                        .instance_id = m->inst,
+                        .hostname = m->name,
+                        .local_ipv4 = m->local,
+                        .public_ipv4 = m->pub,
+                        .ssh_key = m->ssh_key,
+                        .user_data = m->user_data,
+                        .user_data_len = m->user_data_len};
+        char e[256];
+        if (stn_md_put(n->md, &d, e, sizeof e) < 0) {
+            j->md_rc = -EINVAL;
+            snprintf(j->md_err, sizeof j->md_err, "instance %s: %s", m->inst, e);
+            stn_md_remove(n->md, m->tag);
+            continue;
+        }
+        n->held[n->n_held].tag = m->tag;
+        snprintf(n->held[n->n_held++].port, sizeof n->held->port, "%s", m->port);
+    }
+}
+
 static void net_run(uv_work_t *w)
 {
     net_job *j = w->data;
+    if (j->a->net->md)
+        md_forget(j);
     j->rc = stn_converge(j->a->net->ctx, &j->s, &j->st, j->err, sizeof j->err);
+    if (j->a->net->md)
+        md_learn(j);
 }
 
 static int changed(const stn_stats *x)
@@ -273,6 +479,8 @@ static void net_done(uv_work_t *w, int status)
     struct nd_net *n = a->net;
     n->busy = 0;
     nd_metric_inc("net_converges", j->rc == 0 ? "ok" : "failed");
+    if (j->md_rc < 0)
+        st_warn("node.net", "metadata: %s", j->md_err);
     if (j->rc < 0) {
         st_warn("node.net", "converge: %s", j->err);
     } else if (changed(&j->st)) {
@@ -291,6 +499,7 @@ static void net_done(uv_work_t *w, int status)
                       "dhcp_reloaded", (json_int_t)x->dhcp_reloaded, "dhcp_stopped",
                       (json_int_t)x->dhcp_stopped, "remotes", (json_int_t)j->s.n_remotes));
     }
+    md_free(j->md, j->s.n_ports);
     state_free(&j->s);
     free(j);
     if (a->stopping)
@@ -314,7 +523,7 @@ void nd_net_kick(nd_agent *a)
     }
     n->dirty = 0;
     net_job *j = calloc(1, sizeof *j);
-    if (!j || build(a, &j->s) < 0) {
+    if (!j || build(a, &j->s, &j->md) < 0) {
         free(j);
         st_warn("node.net", "out of memory building the network state");
         return;
@@ -324,6 +533,7 @@ void nd_net_kick(nd_agent *a)
     n->busy = 1;
     if (uv_queue_work(a->loop, &j->w, net_run, net_done) != 0) {
         n->busy = 0;
+        md_free(j->md, j->s.n_ports);
         state_free(&j->s);
         free(j);
     }
@@ -369,6 +579,15 @@ int nd_net_start(nd_agent *a)
     int required = !strcmp(c->net_enabled, "true");
     if (!strcmp(c->net_enabled, "false"))
         return 0;
+    if (strcmp(c->port_kind, "tap") && strcmp(c->port_kind, "veth")) {
+        snprintf(err, sizeof err, "network.port_kind must be tap or veth, not '%.100s'",
+                 c->port_kind);
+        goto off;
+    }
+    if (c->md_port < 0 || c->md_port > 65535) {
+        snprintf(err, sizeof err, "network.metadata_port must be 0..65535");
+        goto off;
+    }
     if (!c->tunnel_ip[0] || !c->underlay_dev[0]) {
         snprintf(err, sizeof err,
                  "no tunnel IP / underlay device (network.tunnel_ip, "
@@ -397,14 +616,20 @@ int nd_net_start(nd_agent *a)
         free(n);
         goto off;
     }
+    if (c->md_port && stn_md_start(&n->md, (uint16_t)c->md_port, err, sizeof err) < 0) {
+        stn_close(n->ctx);
+        free(n);
+        goto off;
+    }
     a->net = n;
     a->c.net_on = 1;
     uv_timer_init(a->loop, &n->t);
     n->t.data = a;
     uv_timer_start(&n->t, on_net_timer, (uint64_t)c->net_ms, (uint64_t)c->net_ms);
-    st_info("node.net", "data plane on: tunnel %s on %s, state %s, external uplink %s",
+    st_info("node.net",
+            "data plane on: tunnel %s on %s, state %s, external uplink %s, %s ports, metadata %s",
             c->tunnel_ip, c->underlay_dev, c->net_state_dir,
-            c->external_if[0] ? c->external_if : "none");
+            c->external_if[0] ? c->external_if : "none", c->port_kind, n->md ? "on" : "off");
     return 0;
 off:
     if (required) {
@@ -425,6 +650,9 @@ void nd_net_free(nd_agent *a)
 {
     if (!a->net)
         return;
+    if (a->net->md)
+        stn_md_stop(a->net->md);
+    free(a->net->held);
     stn_close(a->net->ctx);
     nd_netset_free(&a->net->set);
     free(a->net);

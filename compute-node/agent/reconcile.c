@@ -108,6 +108,7 @@ static void inst_free(nd_agent *a, nd_inst *in)
         }
     nd_watch_stop(in);
     free(in->want.user_data);
+    free(in->want.ssh_key);
     free(in);
 }
 
@@ -550,8 +551,9 @@ static void apply(nd_agent *a, nd_desired_set *s)
         in->present = 1;
         in->absent_count = 0;
         free(in->want.user_data);
+        free(in->want.ssh_key);
         in->want = *d;
-        d->user_data = NULL; /* moved */
+        d->user_data = d->ssh_key = NULL; /* moved */
         snprintf(in->gw_state, sizeof in->gw_state, "%s", d->state);
         decide(a, in);
     }
@@ -582,6 +584,7 @@ static void apply_unchanged(nd_agent *a, nd_desired_set *s)
             continue;
         s->v[s->n] = in->want;
         s->v[s->n].user_data = in->want.user_data ? strdup(in->want.user_data) : NULL;
+        s->v[s->n].ssh_key = in->want.ssh_key ? strdup(in->want.ssh_key) : NULL;
         s->n++;
     }
     apply(a, s);

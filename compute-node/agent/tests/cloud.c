@@ -262,20 +262,30 @@ void cloud_agent_restart(cloud *c, cloud_agent *a)
     snprintf(log, sizeof log, "%s/%s.log", c->dir, a->name);
     const char *argv[] = {st_build_path("compute-node/agent/stratus-node"), "--config", a->conf,
                           NULL};
+    /* in a namespace of its own: ip netns exec execs the agent (same pid) */
+    const char *in_ns[] = {"/usr/sbin/ip", "netns",    "exec",  a->netns,
+                           argv[0],        "--config", a->conf, NULL};
     /* the log is appended across restarts: st_proc truncates, so rotate */
     char old[800];
     snprintf(old, sizeof old, "%s.%lld", log, st_now_ms());
     rename(log, old);
     snprintf(old, sizeof old, "%s.http-port", a->state_dir);
     unlink(old);
-    if (st_proc_start(&a->p, (char *const *)argv, NULL, log) < 0)
+    if (st_proc_start(&a->p, (char *const *)(a->netns[0] ? in_ns : argv), NULL, log) < 0)
         die("cannot start stratus-node", NULL);
     a->running = 1;
 }
 
 void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *const *extra)
 {
+    cloud_agent_start_in(c, a, name, NULL, extra);
+}
+
+void cloud_agent_start_in(cloud *c, cloud_agent *a, const char *name, const char *netns,
+                          const char *const *extra)
+{
     memset(a, 0, sizeof *a);
+    snprintf(a->netns, sizeof a->netns, "%s", netns ? netns : "");
     snprintf(a->name, sizeof a->name, "%s", name);
     snprintf(a->state_dir, sizeof a->state_dir, "%s/%s", c->dir, name);
     snprintf(a->conf, sizeof a->conf, "%s/%s.conf", c->dir, name);
@@ -552,10 +562,16 @@ void cloud_netns_remove(void)
 {
     if (!netns_name[0])
         return;
-    /* the dnsmasq servers left in it (this process is in it too, and so is
-     * any shell it starts: kill by name, not everything in the namespace) */
+    cloud_netns_del(netns_name);
+    netns_name[0] = 0;
+}
+
+void cloud_netns_del(const char *name)
+{
+    /* the dnsmasq servers left in it (this process may be in it too, and so
+     * is any shell it starts: kill by name, not everything in the namespace) */
     char cmd[256], line[32];
-    snprintf(cmd, sizeof cmd, "ip netns pids %s 2>/dev/null", netns_name);
+    snprintf(cmd, sizeof cmd, "ip netns pids %s 2>/dev/null", name);
     FILE *f = popen(cmd, "r");
     while (f && fgets(line, sizeof line, f)) {
         int pid = atoi(line);
@@ -572,8 +588,103 @@ void cloud_netns_remove(void)
     }
     if (f)
         pclose(f);
-    snprintf(cmd, sizeof cmd, "ip netns del %s", netns_name);
+    snprintf(cmd, sizeof cmd, "ip netns del %s", name);
     if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove network namespace %s\n", netns_name);
-    netns_name[0] = 0;
+        fprintf(stderr, "cannot remove network namespace %s\n", name);
+}
+
+long cloud_create_body(cloud *c, const char *body, char id[40])
+{
+    st_resp r;
+    long st = gwt_call(&c->gw, &r, "POST", "/v1/instances", c->tn.member, body);
+    if (st == 202)
+        snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
+    else
+        fprintf(stderr, "create: %ld %s\n", st, r.body);
+    st_resp_free(&r);
+    return st;
+}
+
+long cloud_keypair(cloud *c, const char *name, const char *public_key)
+{
+    char *b = st_jsonf("{s:s, s:s}", "name", name, "public_key", public_key);
+    long st = gwt_status(&c->gw, "POST", "/v1/keypairs", c->tn.member, b);
+    free(b);
+    return st;
+}
+
+/* ---- guests played by namespaces ---- */
+
+/* A command's standard output (malloc'd, "" on failure). */
+static char *run_out(const char *cmd)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
+    if (f) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            fwrite(chunk, 1, n, m);
+        pclose(f);
+    }
+    fclose(m);
+    return buf;
+}
+
+int cloud_guest_add(const char *id)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ip netns add %s && ip -n %s link set lo up", id, id);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+void cloud_guest_del(const char *id)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null", id);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove guest namespace %s\n", id);
+}
+
+char *cloud_guest_dhcp(cloud *c, const char *id)
+{
+    /* the guest's side of DHCP (udhcpc's script): what the lease said,
+     * then the address, MTU and classless routes (169.254.169.254 among
+     * them), else the router as the default route */
+    char script[600], lease[700], cmd[4096];
+    snprintf(script, sizeof script, "%s/udhcpc.sh", c->dir);
+    snprintf(lease, sizeof lease, "%s/lease-%s", c->dir, id);
+    FILE *f = fopen(script, "wx");
+    if (f) {
+        fputs("#!/bin/sh\n[ \"$1\" = bound ] || exit 0\n"
+              "echo \"ip=$ip mask=$mask mtu=$mtu router=$router routes=$staticroutes\" > "
+              "\"$LEASE_OUT\"\n"
+              "ip addr flush dev \"$interface\"\nip addr add \"$ip/$mask\" dev \"$interface\"\n"
+              "[ -n \"$mtu\" ] && ip link set \"$interface\" mtu \"$mtu\"\n"
+              "set -- $staticroutes\nwhile [ $# -ge 2 ]; do ip route replace \"$1\" via \"$2\" "
+              "dev \"$interface\"; shift 2; done\n"
+              "[ -z \"$staticroutes\" ] && [ -n \"$router\" ] && ip route replace default via "
+              "\"$router\"\nexit 0\n",
+              f);
+        fclose(f);
+        chmod(script, 0755);
+    }
+    unlink(lease);
+    snprintf(cmd, sizeof cmd,
+             "ip -n %s link set eth0 up && ip netns exec %s env LEASE_OUT=%s timeout 20 busybox "
+             "udhcpc -i eth0 -n -q -t 8 -T 1 -O mtu -O staticroutes -s %s >/dev/null 2>&1; cat %s",
+             id, id, lease, script, lease);
+    char *o = run_out(cmd);
+    o[strcspn(o, "\n")] = 0;
+    return o;
+}
+
+char *cloud_guest_md(const char *id, const char *path)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "ip netns exec %s curl -sf -m 5 --noproxy '*' http://169.254.169.254%s 2>/dev/null",
+             id, path);
+    return run_out(cmd);
 }

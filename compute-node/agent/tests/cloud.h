@@ -28,6 +28,7 @@ typedef struct cloud_agent {
     char state_dir[512];
     char conf[600];
     char credential[160]; /* its one node credential, from the gateway */
+    char netns[64];       /* runs in this named network namespace; "": the test's */
     int running;
 } cloud_agent;
 
@@ -44,6 +45,11 @@ void cloud_billing_start(cloud *c);
 /* Registers a node NAME in the gateway and starts its agent. extra:
  * NULL-terminated "key = value" lines for its config file, or NULL. */
 void cloud_agent_start(cloud *c, cloud_agent *a, const char *name, const char *const *extra);
+/* The same, the agent running in network namespace netns (ip netns exec):
+ * a host of its own. extra must then give it the cloud's URLs as that
+ * namespace reaches them. */
+void cloud_agent_start_in(cloud *c, cloud_agent *a, const char *name, const char *netns,
+                          const char *const *extra);
 /* Starts the same agent again (same config and state directory). */
 void cloud_agent_restart(cloud *c, cloud_agent *a);
 /* GET path from the agent's own HTTP listener (/healthz, /metrics). */
@@ -55,6 +61,10 @@ void cloud_agent_stop(cloud_agent *a, int sig);
  * cmdline (the guest's scenario). Returns its id (static buffer per call
  * site is not kept: copy it) in id. Status returned. */
 long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40]);
+/* Creates an instance from a whole request body; its id in id. */
+long cloud_create_body(cloud *c, const char *body, char id[40]);
+/* The tenant's keypair NAME with public_key; returns the status. */
+long cloud_keypair(cloud *c, const char *name, const char *public_key);
 /* POST /v1/instances/{id}/actions; returns the status. */
 long cloud_action(cloud *c, const char *id, const char *action);
 long cloud_delete(cloud *c, const char *id);
@@ -84,5 +94,18 @@ int cloud_file_count(const char *path, const char *needle);
 int cloud_netns_enter(const char *tag);
 /* Removes it (and any dnsmasq left in it). */
 void cloud_netns_remove(void);
+/* Kills the dnsmasq servers in named namespace name, then deletes it. */
+void cloud_netns_del(const char *name);
+
+/* Guests played by namespaces (agents with network.port_kind = veth): the
+ * namespace is /run/netns/<instance id>, its NIC eth0. */
+int cloud_guest_add(const char *id);
+void cloud_guest_del(const char *id);
+/* busybox udhcpc on eth0: "ip=A mask=N mtu=M router=R routes=..." as the
+ * lease said (the address and routes are set), or "" (malloc'd). */
+char *cloud_guest_dhcp(cloud *c, const char *id);
+/* curl http://169.254.169.254<path> from the guest: the body, or "" on any
+ * failure or an HTTP error (malloc'd). */
+char *cloud_guest_md(const char *id, const char *path);
 
 #endif

@@ -72,6 +72,17 @@ static void test_desired_good(void)
     ST_ASSERT_INT_EQ(s.v[0].desired, ND_WANT_RUNNING);
     ST_ASSERT_INT_EQ(s.v[0].user_data == NULL, 1);
     ST_ASSERT_STR_EQ(s.v[1].user_data, "Y21kbGluZTogc2NlbmFyaW89Ym9vdAo=");
+    ST_ASSERT_STR_EQ(s.v[0].name, "x");
+    ST_ASSERT_INT_EQ(s.v[0].ssh_key == NULL, 1);
+    ST_ASSERT_INT_EQ(s.v[0].public_ipv4.s_addr, 0);
+    nd_desired_free(&s);
+    /* what the metadata service serves */
+    snprintf(text, sizeof text, "{\"instances\":[%s,%s]}",
+             inst(ID1, "ssh_public_key", "\"ssh-ed25519 AAAA k@x\""),
+             inst(ID2, "public_ipv4", "\"203.0.113.7\""));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_STR_EQ(s.v[0].ssh_key, "ssh-ed25519 AAAA k@x");
+    ST_ASSERT_INT_EQ(ntohl(s.v[1].public_ipv4.s_addr), 0xcb007107);
     nd_desired_free(&s);
     ST_ASSERT_INT_EQ(parse("{\"instances\":[]}", &s), 0);
     ST_ASSERT_INT_EQ(s.n, 0);
@@ -90,6 +101,12 @@ static void test_desired_bad(void)
         {"tenant_id", "null"},
         {"state", "\"a b\""},
         {"user_data", "7"},
+        {"name", "7"},
+        {"ssh_public_key", "\"ssh-ed25519 AAAA\\nsecond line\""},
+        {"ssh_public_key", "\"\""},
+        {"public_ipv4", "\"203.0.113\""},
+        {"public_ipv4", "\"fd00::1\""},
+        {"public_ipv4", "7"},
         {"reboot_seq", "null"},
         {"id", "\"11111111-1111-4111-8111-11111111111\""},
     };
@@ -287,6 +304,7 @@ static char *netset_text(const char *path, const char *key, const char *value)
                   "10.0.0.0/24", "gateway_ip", "10.0.0.1", "enable_dhcp", 1, "dns_nameservers",
                   "10.0.0.2", "host_routes", "destination", "192.168.0.0/16", "nexthop", "10.0.0.9",
                   "allocation_pools", "start", "10.0.0.2", "end", "10.0.0.254");
+    json_object_set_new(sub, "dhcp_ip", json_string("10.0.0.254"));
     json_t *rem =
         json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s}", "id", ID2, "mac",
                   "FA:16:3E:00:00:02", "host_id", HOST2, "tunnel_ip", "192.0.2.2", "fixed_ips",
@@ -333,6 +351,7 @@ static void test_netset_good(void)
     ST_ASSERT_INT_EQ(ntohl(sb->net.s_addr), 0x0a000000);
     ST_ASSERT_INT_EQ(ntohl(sb->gateway.s_addr), 0x0a000001);
     ST_ASSERT_INT_EQ(sb->dhcp, 1);
+    ST_ASSERT_INT_EQ(ntohl(sb->dhcp_ip.s_addr), 0x0a0000fe);
     ST_ASSERT_INT_EQ(sb->ndns, 1);
     ST_ASSERT_INT_EQ(sb->nroutes, 1);
     ST_ASSERT_INT_EQ(sb->routes[0].prefix, 16);
@@ -360,7 +379,8 @@ static void test_netset_good(void)
     /* an IPv6 subnet, a null tunnel_ip and a numeric protocol are accepted */
     const char *ok[][3] = {{"subnet", "cidr", "\"fd00::/64\""}, {"remote", "tunnel_ip", "null"},
                            {"rule", "protocol", "\"47\""},      {"rule", "protocol", "null"},
-                           {"subnet", "enable_dhcp", "false"},  {"group", "rules", "[]"}};
+                           {"subnet", "enable_dhcp", "false"},  {"group", "rules", "[]"},
+                           {"subnet", "dhcp_ip", "null"},       {"subnet", "dhcp_ip", NULL}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         t = netset_text(ok[i][0], ok[i][1], ok[i][2]);
         ST_ASSERT_INT_EQ(parse(t, &s), 0);
@@ -391,6 +411,11 @@ static void test_netset_bad(void)
         {"subnet", "cidr", "7"},
         {"subnet", "gateway_ip", "\"10.0.0.300\""},
         {"subnet", "enable_dhcp", "\"yes\""},
+        {"subnet", "dhcp_ip", "\"10.0.0.1\""},   /* the gateway's */
+        {"subnet", "dhcp_ip", "\"10.0.0.255\""}, /* broadcast */
+        {"subnet", "dhcp_ip", "\"10.0.0.0\""},
+        {"subnet", "dhcp_ip", "\"10.0.1.5\""},
+        {"subnet", "dhcp_ip", "\"x\""},
         {"subnet", "dns_nameservers", "[\"a\"]"},
         {"subnet", "dns_nameservers", "[\"1.1.1.1\",\"1.1.1.2\",\"1.1.1.3\",\"1.1.1.4\"]"},
         {"subnet", "host_routes", "[{\"destination\":\"0.0.0.0/0\"}]"},

@@ -1,0 +1,512 @@
+/*
+ * e2e_network: tenant networks across two hosts, everything real, judged by
+ * real clients.
+ *
+ * The cloud (PostgreSQL, stratus-gateway, stratus-images, stratus-billing)
+ * runs in a network namespace of the test's own, which also holds the
+ * underlay: a bridge 10.99.0.1/24 that two hosts, two more namespaces, join
+ * by veth (10.99.0.11 and .12). Each host runs its own stratus-node agent
+ * (`ip netns exec`; libvirt's test hypervisor, so no KVM), which reaches the
+ * gateway, images and billing over that underlay (10.99.0.1, forwarded to
+ * the services' loopback listeners), tells its underlay address as its
+ * tunnel IP and builds its own bridges, VXLAN devices, nftables, dnsmasq
+ * and metadata service. Guests are namespaces on veth ports
+ * (network.port_kind = veth: the same library path as a tap).
+ *
+ * Two tenants, each with one guest on each host, both on their default
+ * network 10.0.0.0/24, so both tenants' guests hold the same addresses:
+ *   - busybox udhcpc in every guest gets its port's address and MTU 1450;
+ *   - curl from every guest reads its instance-id, key and user-data at
+ *     169.254.169.254;
+ *   - ping crosses the hosts over VXLAN within a tenant; the other tenant's
+ *     pings to the same address never arrive (the target's IcmpInEchos);
+ *   - iperf3 across the hosts (figure printed);
+ *   - a source address the port does not own is dropped;
+ *   - a security group rule removed and added again through the API
+ *     changes what both hosts let in (polled; the time printed);
+ *   - kill -9 of one agent while a ping flows through its host loses
+ *     nothing beyond a moment, and after it restarts and converges the
+ *     host's links, FDB, neighbours and ruleset are exactly as before;
+ *   - a deleted instance's port stops carrying traffic.
+ *
+ * The instance behind the kill -9 is stopped first: libvirt's test
+ * hypervisor lives in the agent's process, so its "VM" would die with the
+ * agent (and an instance in error has no ports); a stopped instance keeps
+ * its port, and its guest namespace keeps answering.
+ */
+#include "cloud.h"
+#include "st_test.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define KEY_1                                                                                      \
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBERERERERERERERERERERERERERERERERERERERERER t1@e2e"
+#define KEY_2                                                                                      \
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIi t2@e2e"
+#define UD "#cloud-config\nruncmd: [true]\n"
+#define UD_B64 "I2Nsb3VkLWNvbmZpZwpydW5jbWQ6IFt0cnVlXQo="
+
+static cloud C;
+static cloud_agent H[2];
+static char hostns[2][32];
+static gwt_tenant T2;
+
+/* The guests: tenant t (0, 1) on host h (0, 1) is G[t][h]. */
+typedef struct guest {
+    char id[40];
+    char ip[20];
+    char port[40];
+} guest;
+static guest G[2][2];
+static char lone[40]; /* a third guest of tenant 1 */
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *out(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
+    if (f) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            fwrite(chunk, 1, n, m);
+        pclose(f);
+    }
+    fclose(m);
+    return buf;
+}
+
+/* url with 127.0.0.1 replaced by the underlay address the hosts reach. */
+static void underlay_url(char *dst, size_t n, const char *key, const char *url)
+{
+    const char *p = strstr(url, "127.0.0.1");
+    snprintf(dst, n, "%s = %.*s10.99.0.1%s", key, (int)(p - url), url, p + strlen("127.0.0.1"));
+}
+
+static int setup(void)
+{
+    if (cloud_netns_enter("e2enet") < 0)
+        st_skip("needs root, dnsmasq and nft");
+    if (system("command -v busybox curl iperf3 >/dev/null") != 0)
+        st_skip("needs busybox, curl and iperf3");
+    cloud_start(&C, "e2e_network", 1);
+    chmod(C.dir, 0711); /* dnsmasq, as nobody, re-reads its hosts file here */
+    /* the underlay: a bridge here, a veth to each host; the services'
+     * loopback listeners reached at 10.99.0.1 */
+    if (sh("ip link add ul type bridge && ip addr add 10.99.0.1/24 dev ul && ip link set ul up"
+           " && sysctl -qw net.ipv4.conf.ul.route_localnet=1"
+           " && nft add table ip e2e && nft add chain ip e2e pre '{ type nat hook prerouting"
+           " priority dstnat; }' && nft add rule ip e2e pre iifname ul ip daddr 10.99.0.1 dnat"
+           " to 127.0.0.1") != 0)
+        return -1;
+    for (int h = 0; h < 2; h++) {
+        snprintf(hostns[h], sizeof hostns[h], "e2eh%d-%d", h + 1, (int)getpid());
+        if (sh("ip netns add %s && ip -n %s link set lo up && ip link add ulh%d type veth peer"
+               " name ul0 netns %s && ip link set ulh%d master ul up && ip -n %s addr add"
+               " 10.99.0.%d/24 dev ul0 && ip -n %s link set ul0 up",
+               hostns[h], hostns[h], h, hostns[h], h, hostns[h], 11 + h, hostns[h]) != 0)
+            return -1;
+    }
+    char gw[128], ia[128], idu[128], bu[128];
+    underlay_url(gw, sizeof gw, "gateway.url", C.gw.base);
+    underlay_url(ia, sizeof ia, "images.url", C.img_api);
+    underlay_url(idu, sizeof idu, "images.data_url", C.img_data);
+    underlay_url(bu, sizeof bu, "billing.url", C.bill_url);
+    const char *extra[] = {gw,
+                           ia,
+                           idu,
+                           bu,
+                           "driver = libvirt",
+                           "libvirt.uri = test:///default",
+                           "network.enabled = true",
+                           "network.port_kind = veth",
+                           "network.metadata_port = 8775",
+                           "interval.network_ms = 1000",
+                           NULL};
+    cloud_agent_start_in(&C, &H[0], "host-1", hostns[0], extra);
+    cloud_agent_start_in(&C, &H[1], "host-2", hostns[1], extra);
+    return 0;
+}
+
+static int teardown(void)
+{
+    for (int h = 0; h < 2; h++)
+        if (H[h].running)
+            cloud_agent_stop(&H[h], SIGTERM);
+    for (int t = 0; t < 2; t++)
+        for (int h = 0; h < 2; h++)
+            if (G[t][h].id[0])
+                cloud_guest_del(G[t][h].id);
+    if (lone[0])
+        cloud_guest_del(lone);
+    for (int h = 0; h < 2; h++)
+        if (hostns[h][0])
+            cloud_netns_del(hostns[h]);
+    if (T2.id[0])
+        gwt_free_tenant(&T2);
+    cloud_stop(&C);
+    cloud_netns_remove();
+    return 0;
+}
+
+static char *sqlf(const char *fmt, const char *arg)
+{
+    char q[1024];
+    snprintf(q, sizeof q, fmt, arg);
+    return cloud_sql(&C, q);
+}
+
+/* Only host h takes new instances. */
+static void only_host(int h)
+{
+    for (int k = 0; k < 2; k++) {
+        char *id = sqlf("SELECT id FROM iaas.nodes WHERE name = '%s'", H[k].name);
+        char path[128];
+        snprintf(path, sizeof path, "/v1/nodes/%s", id);
+        ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", path, C.gw.admin_token,
+                                    k == h ? "{\"disabled\":false}" : "{\"disabled\":true}"),
+                         200);
+        free(id);
+    }
+}
+
+static void create_guest(int t, int h, const char *token, const char *key)
+{
+    guest *g = &G[t][h];
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"name\":\"t%dh%d\",\"flavor\":\"%s\",\"image\":\"%s\",\"keypair\":\"%s\","
+             "\"user_data\":\"%s\"}",
+             t + 1, h + 1, C.flavor, C.image_id, key, UD_B64);
+    st_resp r;
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&C.gw, &r, "POST", "/v1/instances", token, body), 202);
+    snprintf(g->id, sizeof g->id, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(cloud_guest_add(g->id), 0);
+}
+
+/* Waits until the instance (seen with token) is in state want ("deleted":
+ * or gone); 0 or -1. */
+static int wait_state(const char *token, const char *id, const char *want, int timeout_ms)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", id);
+    for (long long t0 = st_now_ms(); st_now_ms() - t0 < timeout_ms; usleep(200000)) {
+        st_resp r;
+        long st = gwt_call(&C.gw, &r, "GET", path, token, NULL);
+        const char *s = json_string_value(json_object_get(r.json, "state"));
+        int done = (s && !strcmp(s, want)) || (st == 404 && !strcmp(want, "deleted"));
+        st_resp_free(&r);
+        if (done)
+            return 0;
+    }
+    fprintf(stderr, "instance %s: not %s after %d ms\n", id, want, timeout_ms);
+    return -1;
+}
+
+/* One ping from guest g to ip, waiting at most 300 ms: 1 answered. */
+static int ping1(const guest *g, const char *ip)
+{
+    return sh("ip netns exec %s ping -n -q -c1 -W0.3 %s >/dev/null 2>&1", g->id, ip) == 0;
+}
+
+/* Polls until a ping from a to b's address is (want 1) or is not (0)
+ * answered and the same from b to a; the milliseconds it took, or -1. */
+static long long until_pings(const guest *a, const guest *b, int want, int timeout_ms)
+{
+    long long t0 = st_now_ms();
+    while (st_now_ms() - t0 < timeout_ms)
+        if (ping1(a, b->ip) == want && ping1(b, a->ip) == want)
+            return st_now_ms() - t0;
+    return -1;
+}
+
+/* Echo requests the guest's kernel has received. */
+static long in_echos(const guest *g)
+{
+    char *o = out("ip netns exec %s awk '/^Icmp:/ { if (!h) { split($0, k); h = 1 } else {"
+                  " split($0, v); for (i in k) if (k[i] == \"InEchos\") print v[i] } }'"
+                  " /proc/net/snmp",
+                  g->id);
+    long n = atol(o);
+    free(o);
+    return n;
+}
+
+/* What must survive an agent's kill -9 and restart unchanged on host h
+ * (the FDB entries the bridges learn from traffic aside). */
+static char *snapshot(int h)
+{
+    return out("ip -n %s -o link show | grep -v ' lo:' | sed 's/ qlen [0-9]*//';"
+               " ip -n %s -o addr show; bridge -n %s fdb show | grep permanent;"
+               " ip -n %s neigh show nud permanent; ip netns exec %s nft list ruleset",
+               hostns[h], hostns[h], hostns[h], hostns[h], hostns[h]);
+}
+
+/* The agent's converges that went through, from its own /metrics. */
+static long converges(int h)
+{
+    char pf[700];
+    snprintf(pf, sizeof pf, "%s.http-port", H[h].state_dir);
+    if (st_wait_file(pf, 10000) < 0)
+        return -1;
+    char *o = out("ip netns exec %s curl -s -m 2 http://127.0.0.1:%d/metrics | awk"
+                  " '/^stratus_node_net_converges_total\\{result=\"ok\"\\}/ { print $2 }'",
+                  hostns[h], st_read_port(pf));
+    long n = *o ? atol(o) : -1;
+    free(o);
+    return n;
+}
+
+static void test_two_hosts(void)
+{
+    /* tenant 2 beside the cloud's tenant; the guest image is public */
+    gwt_make_tenant(&C.gw, "e2e-net-2", &T2);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/tenants/%s/quotas", T2.id);
+    gwt_status(&C.gw, "PUT", path, C.gw.admin_token,
+               "{\"instances\":100,\"vcpus\":400,\"memory_mib\":100000,\"disk_gib\":1000}");
+    snprintf(path, sizeof path, "/v1/images/%s", C.image_id);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&C.gw, "PATCH", path, C.gw.admin_token, "{\"visibility\":\"public\"}"), 200);
+    ST_ASSERT_INT_EQ(cloud_keypair(&C, "k", KEY_1), 201);
+    char *kp = st_jsonf("{s:s, s:s}", "name", "k", "public_key", KEY_2);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "POST", "/v1/keypairs", T2.member, kp), 201);
+    free(kp);
+    const char *tok[2] = {C.tn.member, T2.member}, *keys[2] = {KEY_1, KEY_2};
+    for (int h = 0; h < 2; h++) {
+        only_host(h);
+        for (int t = 0; t < 2; t++)
+            create_guest(t, h, tok[t], "k");
+    }
+    for (int t = 0; t < 2; t++)
+        for (int h = 0; h < 2; h++) {
+            guest *g = &G[t][h];
+            ST_ASSERT_INT_EQ_FATAL(wait_state(tok[t], g->id, "active", 30000), 0);
+            char *node = cloud_node_of(&C, g->id);
+            ST_ASSERT_STR_EQ(node, H[h].name);
+            free(node);
+            char *ip = sqlf("SELECT host(a.ip) FROM iaas.port_ips a JOIN iaas.ports p"
+                            " ON p.id = a.port_id WHERE p.instance_id = '%s'",
+                            g->id);
+            char *port = sqlf("SELECT id FROM iaas.ports WHERE instance_id = '%s'", g->id);
+            snprintf(g->ip, sizeof g->ip, "%s", ip ? ip : "");
+            snprintf(g->port, sizeof g->port, "%s", port ? port : "");
+            free(ip);
+            free(port);
+        }
+    /* the same addresses in both tenants: each its own default network */
+    ST_ASSERT_STR_EQ(G[0][0].ip, G[1][0].ip);
+    ST_ASSERT_STR_EQ(G[0][1].ip, G[1][1].ip);
+
+    /* DHCP and metadata, from every guest */
+    for (int t = 0; t < 2; t++)
+        for (int h = 0; h < 2; h++) {
+            guest *g = &G[t][h];
+            char want[256];
+            snprintf(want, sizeof want, "ip=%s mask=24 mtu=1450 router=10.0.0.1 ", g->ip);
+            char *lease = cloud_guest_dhcp(&C, g->id);
+            st_assert_fmt(!strncmp(lease, want, strlen(want)), 0, __FILE__, __LINE__,
+                          "guest t%dh%d lease: '%s'", t + 1, h + 1, lease);
+            free(lease);
+            char *mtu = out("ip -n %s -o link show eth0", g->id);
+            CU_ASSERT_PTR_NOT_NULL(strstr(mtu, " mtu 1450 "));
+            free(mtu);
+            char *v = cloud_guest_md(g->id, "/latest/meta-data/instance-id");
+            ST_ASSERT_STR_EQ(v, g->id);
+            free(v);
+            v = cloud_guest_md(g->id, "/latest/meta-data/public-keys/0/openssh-key");
+            ST_ASSERT_STR_EQ(v, keys[t]);
+            free(v);
+            v = cloud_guest_md(g->id, "/latest/user-data");
+            ST_ASSERT_STR_EQ(v, UD);
+            free(v);
+        }
+
+    /* one tenant's guests reach each other across the hosts; the other
+     * tenant's pings to the same address arrive at its own guest only */
+    for (int t = 0; t < 2; t++)
+        ST_ASSERT_INT_EQ(until_pings(&G[t][0], &G[t][1], 1, 10000) >= 0, 1);
+    long t1_before = in_echos(&G[0][1]), t2_before = in_echos(&G[1][1]);
+    ST_ASSERT_INT_EQ(
+        sh("ip netns exec %s ping -n -q -c5 -i0.1 -W1 %s >/dev/null", G[1][0].id, G[1][1].ip), 0);
+    ST_ASSERT_INT_EQ(in_echos(&G[0][1]), t1_before);
+    CU_ASSERT(in_echos(&G[1][1]) >= t2_before + 5);
+    /* nor does tenant 2 reach an address only tenant 1 holds */
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "lone", NULL, lone), 202);
+    ST_ASSERT_INT_EQ(cloud_guest_add(lone), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, lone, "state", "active", 30000), 0);
+    char *lone_ip = sqlf("SELECT host(a.ip) FROM iaas.port_ips a JOIN iaas.ports p"
+                         " ON p.id = a.port_id WHERE p.instance_id = '%s'",
+                         lone);
+    ST_ASSERT_INT_EQ(ping1(&G[1][0], lone_ip), 0);
+    ST_ASSERT_INT_EQ(ping1(&G[1][1], lone_ip), 0);
+
+    /* iperf3 across the hosts, over VXLAN */
+    ST_ASSERT_INT_EQ(
+        sh("ip netns exec %s iperf3 -s -D -1 -B %s >/dev/null 2>&1", G[0][1].id, G[0][1].ip), 0);
+    usleep(300000); /* the daemon binds */
+    char *ip3 = out("ip netns exec %s iperf3 -c %s -t 2 -J 2>/dev/null | awk -F'[:,]'"
+                    " '/\"sum_received\"/ { r = 1 } r && /bits_per_second/ { print $2; exit }'",
+                    G[0][0].id, G[0][1].ip);
+    double bps = atof(ip3);
+    CU_ASSERT(bps > 0);
+    printf("\n    iperf3 guest to guest across two hosts (VXLAN, veth ports): %.2f Gbit/s\n",
+           bps / 1e9);
+    free(ip3);
+
+    /* a source address the port does not own never arrives */
+    sh("ip -n %s addr add 10.0.0.99/24 dev eth0", G[0][0].id);
+    long before = in_echos(&G[0][1]);
+    sh("ip netns exec %s ping -n -q -c3 -i0.1 -W0.3 -I 10.0.0.99 %s >/dev/null 2>&1", G[0][0].id,
+       G[0][1].ip);
+    ST_ASSERT_INT_EQ(in_echos(&G[0][1]), before);
+    sh("ip -n %s addr del 10.0.0.99/24 dev eth0", G[0][0].id);
+
+    /* tenant 1's default group loses its ingress rule: both hosts stop
+     * letting the other guest in; the rule back: both let it in again */
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&C.gw, &r, "GET", "/v1/security-groups", C.tn.member, NULL), 200);
+    char rule[40] = "", group[40] = "";
+    size_t i, k;
+    json_t *g, *x;
+    json_array_foreach(json_object_get(r.json, "security_groups"), i, g)
+    {
+        if (!json_is_true(json_object_get(g, "is_default")))
+            continue;
+        snprintf(group, sizeof group, "%s", json_string_value(json_object_get(g, "id")));
+        json_array_foreach(json_object_get(g, "security_group_rules"), k, x)
+        {
+            const char *d = json_string_value(json_object_get(x, "direction"));
+            const char *e = json_string_value(json_object_get(x, "ethertype"));
+            if (d && e && !strcmp(d, "ingress") && !strcmp(e, "IPv4"))
+                snprintf(rule, sizeof rule, "%s", json_string_value(json_object_get(x, "id")));
+        }
+    }
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(rule[0] && group[0], 1);
+    snprintf(path, sizeof path, "/v1/security-group-rules/%s", rule);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", path, C.tn.member, NULL), 204);
+    long long off = until_pings(&G[0][0], &G[0][1], 0, 10000);
+    ST_ASSERT_INT_EQ(off >= 0, 1);
+    char b[256];
+    snprintf(b, sizeof b,
+             "{\"security_group_id\":\"%s\",\"direction\":\"ingress\",\"ethertype\":\"IPv4\","
+             "\"remote_group_id\":\"%s\"}",
+             group, group);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "POST", "/v1/security-group-rules", C.tn.member, b), 201);
+    long long on = until_pings(&G[0][0], &G[0][1], 1, 10000);
+    ST_ASSERT_INT_EQ(on >= 0, 1);
+    printf("    security group rule removed -> both hosts drop: %lld ms; added -> both pass: %lld "
+           "ms\n",
+           off, on);
+
+    /* kill -9 of host 1's agent while guest t1h2 pings t1h1 through it
+     * (host 1's instances stopped first: see the top of the file) */
+    for (int t = 0; t < 2; t++) {
+        snprintf(path, sizeof path, "/v1/instances/%.36s/actions", G[t][0].id);
+        ST_ASSERT_INT_EQ(gwt_status(&C.gw, "POST", path, tok[t], "{\"action\":\"stop\"}"), 202);
+    }
+    for (int t = 0; t < 2; t++)
+        ST_ASSERT_INT_EQ(wait_state(tok[t], G[t][0].id, "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(until_pings(&G[0][1], &G[0][0], 1, 10000) >= 0, 1);
+    char *before_kill = snapshot(0);
+    char pings[700], pidf[700];
+    snprintf(pings, sizeof pings, "%s/kill-pings", C.dir);
+    snprintf(pidf, sizeof pidf, "%s/kill-pings.pid", C.dir);
+    sh("ip netns exec %s ping -n -q -i0.05 -c100 -W1 %s > %s 2>&1 & echo $! > %s", G[0][1].id,
+       G[0][0].ip, pings, pidf);
+    char *pid_text = out("cat %s", pidf);
+    int ping_pid = atoi(pid_text);
+    free(pid_text);
+    usleep(1000000);
+    cloud_agent_stop(&H[0], SIGKILL);
+    cloud_agent_restart(&C, &H[0]);
+    long long t0 = st_now_ms();
+    while (converges(0) < 1 && st_now_ms() - t0 < 15000)
+        usleep(100000);
+    ST_ASSERT_INT_EQ(converges(0) >= 1, 1);
+    char *after = snapshot(0);
+    if (strcmp(after, before_kill) != 0) {
+        char fb[800], fa[800];
+        snprintf(fb, sizeof fb, "%s/before", C.dir);
+        snprintf(fa, sizeof fa, "%s/after", C.dir);
+        FILE *f = fopen(fb, "w"), *f2 = fopen(fa, "w");
+        if (f && f2) {
+            fputs(before_kill, f);
+            fputs(after, f2);
+        }
+        if (f)
+            fclose(f);
+        if (f2)
+            fclose(f2);
+        sh("diff %s %s >&2", fb, fa);
+    }
+    ST_ASSERT_INT_EQ(strcmp(after, before_kill), 0);
+    free(before_kill);
+    free(after);
+    while (ping_pid > 0 && kill(ping_pid, 0) == 0 && st_now_ms() - t0 < 20000)
+        usleep(100000); /* the 100 pings end (5 s in all) */
+    char *summary = out("grep 'packets transmitted' %s", pings);
+    int sent = 0, got = 0;
+    sscanf(summary, "%d packets transmitted, %d received", &sent, &got);
+    printf("    kill -9 of an agent while pinging through its host: %d of %d answered\n", got,
+           sent);
+    ST_ASSERT_INT_EQ(sent, 100);
+    CU_ASSERT(got >= sent - 5);
+    free(summary);
+    ST_ASSERT_INT_EQ(until_pings(&G[0][1], &G[0][0], 1, 5000) >= 0, 1);
+
+    /* a deleted instance's port carries nothing any more */
+    snprintf(path, sizeof path, "/v1/instances/%s", G[1][1].id);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", path, T2.member, NULL), 202);
+    ST_ASSERT_INT_EQ(wait_state(T2.member, G[1][1].id, "deleted", 30000), 0);
+    long long gone = st_now_ms();
+    while (ping1(&G[1][0], G[1][1].ip) && st_now_ms() - gone < 10000)
+        ;
+    ST_ASSERT_INT_EQ(ping1(&G[1][0], G[1][1].ip), 0);
+    char tap[16];
+    snprintf(tap, sizeof tap, "tap%.11s", G[1][1].port);
+    char *links = out("ip -n %s -o link show", hostns[1]);
+    CU_ASSERT_PTR_NULL(strstr(links, tap));
+    free(links);
+    free(lone_ip);
+}
+
+static CU_TestInfo tests[] = {
+    {"two hosts, two tenants: DHCP, metadata, VXLAN, isolation, groups, kill -9", test_two_hosts},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"e2e_network", setup, teardown, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

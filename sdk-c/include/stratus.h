@@ -298,7 +298,7 @@ int stratus_usage_show(stratus_session *s, const char *from, const char *to,
                        const char *granularity, const char *instance_id, char **json);
 int stratus_invoice_list(stratus_session *s, stratus_iter **it);
 int stratus_invoice_next(stratus_iter *it, stratus_invoice **out);
-/* The invoice as JSON, parsed ("draft" is this month's live draft). */
+/* The invoice as JSON, parsed. */
 int stratus_invoice_show(stratus_session *s, const char *id, stratus_invoice **out);
 /* The document in format "json", "csv", "html" or "pdf", as bytes. */
 int stratus_invoice_get(stratus_session *s, const char *id, const char *format, char **data,

@@ -276,6 +276,24 @@ static void test_help_on_every_command(void)
     CU_ASSERT(n >= 30);
 }
 
+/* The bash completion offers nouns, then a noun's verbs. */
+static void test_bash_completion(void)
+{
+    char *out;
+    const char *comp = getenv("STRATUS_SOURCE_DIR");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(comp);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", bin);
+    *strrchr(dir, '/') = 0;
+    ST_ASSERT_INT_EQ(sdk_run(NULL, &out, "PATH='%s':$PATH bash -c '. %s/sdk-c/cli/stratus.bash-completion;"
+                                         " COMP_WORDS=(stratus inst); COMP_CWORD=1; _stratus;"
+                                         " echo \"${COMPREPLY[*]}\"; COMP_WORDS=(stratus instance c);"
+                                         " COMP_CWORD=2; _stratus; echo \"${COMPREPLY[*]}\"'",
+                             dir, comp), 0);
+    ST_ASSERT_STR_EQ(out, "instance\ncreate console\n");
+    free(out);
+}
+
 static void test_logout_revokes(void)
 {
     ST_ASSERT_INT_EQ(CLI(NULL, "logout", cfg, bin), 0);
@@ -289,6 +307,7 @@ static CU_TestInfo tests[] = {
     {"image upload with progress, list, show, delete", test_image_commands},
     {"flavors, keypairs, usage, invoices, hosts", test_catalog_billing_and_hosts},
     {"--help on every command", test_help_on_every_command},
+    {"bash completion", test_bash_completion},
     {"logout revokes the token", test_logout_revokes},
     CU_TEST_INFO_NULL,
 };

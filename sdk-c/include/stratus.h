@@ -390,6 +390,153 @@ int stratus_scheduler_show(stratus_session *s, char **json);
 /* policy "spread" or "pack"; cpu_overcommit <= 0 leaves it. */
 int stratus_scheduler_update(stratus_session *s, const char *policy, double cpu_overcommit);
 
+/* ---- networking (Neutron's model; api-gateway/README.md) ---------- */
+/* Creates take their required fields typed and any others as a JSON object
+ * (extra_json, may be NULL), e.g. {"mtu":1400} or {"fixed_ips":[...]}; updates
+ * take a JSON object of the fields to change. Arrays and nested objects
+ * (subnets, fixed_ips, rules, ...) are read from the struct's json. */
+typedef struct stratus_network {
+    char *json;
+    char *id, *tenant_id, *name, *status, *network_type, *created_at, *updated_at;
+    long long mtu, segmentation_id;
+    int shared, external, is_default;
+} stratus_network;
+int stratus_network_create(stratus_session *s, const char *name, const char *extra_json,
+    stratus_network **out);
+int stratus_network_show(stratus_session *s, const char *id, stratus_network **out);
+int stratus_network_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_network_next(stratus_iter *it, stratus_network **out);
+int stratus_network_update(stratus_session *s, const char *id, const char *patch_json,
+    stratus_network **out);
+int stratus_network_delete(stratus_session *s, const char *id);
+void stratus_network_free(stratus_network *o);
+
+typedef struct stratus_subnet {
+    char *json;
+    char *id, *tenant_id, *network_id, *name, *cidr, *gateway_ip, *created_at, *updated_at;
+    long long ip_version;
+    int enable_dhcp;
+} stratus_subnet;
+int stratus_subnet_create(stratus_session *s, const char *network_id, const char *cidr, const char *extra_json,
+    stratus_subnet **out);
+int stratus_subnet_show(stratus_session *s, const char *id, stratus_subnet **out);
+int stratus_subnet_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_subnet_next(stratus_iter *it, stratus_subnet **out);
+int stratus_subnet_update(stratus_session *s, const char *id, const char *patch_json,
+    stratus_subnet **out);
+int stratus_subnet_delete(stratus_session *s, const char *id);
+void stratus_subnet_free(stratus_subnet *o);
+
+typedef struct stratus_port {
+    char *json;
+    char *id, *tenant_id, *network_id, *name, *mac_address, *instance_id, *device_owner, *vnic_type, *model, *status, *created_at, *updated_at;
+} stratus_port;
+int stratus_port_create(stratus_session *s, const char *network_id, const char *extra_json,
+    stratus_port **out);
+int stratus_port_show(stratus_session *s, const char *id, stratus_port **out);
+int stratus_port_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_port_next(stratus_iter *it, stratus_port **out);
+int stratus_port_update(stratus_session *s, const char *id, const char *patch_json,
+    stratus_port **out);
+int stratus_port_delete(stratus_session *s, const char *id);
+void stratus_port_free(stratus_port *o);
+
+typedef struct stratus_security_group {
+    char *json;
+    char *id, *tenant_id, *name, *description, *created_at, *updated_at;
+    int is_default;
+} stratus_security_group;
+int stratus_security_group_create(stratus_session *s, const char *name, const char *extra_json,
+    stratus_security_group **out);
+int stratus_security_group_show(stratus_session *s, const char *id, stratus_security_group **out);
+int stratus_security_group_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_security_group_next(stratus_iter *it, stratus_security_group **out);
+int stratus_security_group_update(stratus_session *s, const char *id, const char *patch_json,
+    stratus_security_group **out);
+int stratus_security_group_delete(stratus_session *s, const char *id);
+void stratus_security_group_free(stratus_security_group *o);
+
+typedef struct stratus_security_group_rule {
+    char *json;
+    char *id, *tenant_id, *security_group_id, *direction, *ethertype, *protocol, *remote_ip_prefix, *remote_group_id, *description, *created_at;
+    long long port_range_min, port_range_max;
+} stratus_security_group_rule;
+int stratus_security_group_rule_create(stratus_session *s, const char *security_group_id, const char *direction, const char *extra_json,
+    stratus_security_group_rule **out);
+int stratus_security_group_rule_show(stratus_session *s, const char *id, stratus_security_group_rule **out);
+int stratus_security_group_rule_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_security_group_rule_next(stratus_iter *it, stratus_security_group_rule **out);
+int stratus_security_group_rule_delete(stratus_session *s, const char *id);
+void stratus_security_group_rule_free(stratus_security_group_rule *o);
+
+typedef struct stratus_router {
+    char *json;
+    char *id, *tenant_id, *name, *status, *created_at, *updated_at;
+} stratus_router;
+int stratus_router_create(stratus_session *s, const char *name, const char *extra_json,
+    stratus_router **out);
+int stratus_router_show(stratus_session *s, const char *id, stratus_router **out);
+int stratus_router_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_router_next(stratus_iter *it, stratus_router **out);
+int stratus_router_update(stratus_session *s, const char *id, const char *patch_json,
+    stratus_router **out);
+int stratus_router_delete(stratus_session *s, const char *id);
+void stratus_router_free(stratus_router *o);
+
+typedef struct stratus_floating_ip {
+    char *json;
+    char *id, *tenant_id, *floating_network_id, *floating_ip_address, *port_id, *fixed_ip_address, *router_id, *status, *description, *created_at, *updated_at;
+} stratus_floating_ip;
+int stratus_floating_ip_create(stratus_session *s, const char *floating_network_id, const char *extra_json,
+    stratus_floating_ip **out);
+int stratus_floating_ip_show(stratus_session *s, const char *id, stratus_floating_ip **out);
+int stratus_floating_ip_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_floating_ip_next(stratus_iter *it, stratus_floating_ip **out);
+int stratus_floating_ip_update(stratus_session *s, const char *id, const char *patch_json,
+    stratus_floating_ip **out);
+int stratus_floating_ip_delete(stratus_session *s, const char *id);
+void stratus_floating_ip_free(stratus_floating_ip *o);
+
+typedef struct stratus_router_interface {
+    char *json;
+    char *id, *tenant_id, *subnet_id, *port_id;
+} stratus_router_interface;
+/* Joins a subnet to a router (a port holding the subnet's gateway address). */
+int stratus_router_interface_add(stratus_session *s, const char *router_id, const char *subnet_id,
+                                 stratus_router_interface **out);
+int stratus_router_interface_remove(stratus_session *s, const char *router_id,
+                                    const char *subnet_id);
+void stratus_router_interface_free(stratus_router_interface *o);
+
+/* An instance's NICs (ports); attach and detach while it is stopped.
+ * attach_json: {"network_id":...,"fixed_ip":...} or {"port_id":...}. */
+int stratus_instance_interface_list(stratus_session *s, const char *instance_id, stratus_iter **it);
+/* (read with stratus_port_next) */
+int stratus_instance_interface_attach(stratus_session *s, const char *instance_id,
+                                      const char *attach_json, stratus_port **out);
+int stratus_instance_interface_detach(stratus_session *s, const char *instance_id,
+                                      const char *port_id);
+
+/* ---- billing administration (cloud admins) and the API document ------ */
+/* Bodies and replies are the billing service's JSON documents
+ * (billing/README.md), passed through as text (malloc'd). */
+int stratus_plan_current(stratus_session *s, char **json); /* the caller's tenant's plan */
+int stratus_plan_list(stratus_session *s, char **json);
+int stratus_plan_create(stratus_session *s, const char *body_json, char **json);
+int stratus_plan_show(stratus_session *s, const char *id, char **json);
+int stratus_plan_update(stratus_session *s, const char *id, const char *patch_json, char **json);
+int stratus_plan_delete(stratus_session *s, const char *id);
+int stratus_plan_version_create(stratus_session *s, const char *plan_id, const char *body_json,
+                                char **json);
+int stratus_tenant_plan_list(stratus_session *s, const char *tenant_id, char **json);
+int stratus_tenant_plan_assign(stratus_session *s, const char *tenant_id, const char *body_json,
+                               char **json);
+int stratus_period_list(stratus_session *s, char **json);
+/* Issues every tenant's invoice for period "YYYY-MM". */
+int stratus_period_issue(stratus_session *s, const char *period, char **json);
+/* GET /v1/openapi.json: the API's own description. */
+int stratus_openapi_get(stratus_session *s, char **json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -129,7 +129,8 @@ int sx_iter_next(stratus_iter *it, const sx_type *t, void **out);
 
 extern const sx_type sx_t_instance, sx_t_image, sx_t_flavor, sx_t_keypair, sx_t_server_group,
     sx_t_quota, sx_t_invoice, sx_t_api_key, sx_t_node, sx_t_tenant, sx_t_member, sx_t_user,
-    sx_t_whoami;
+    sx_t_whoami, sx_t_network, sx_t_subnet, sx_t_port, sx_t_security_group, sx_t_security_group_rule, sx_t_router, sx_t_floating_ip, sx_t_router_interface,
+    sx_t_interface;
 
 /* For the fuzz target: parse bytes as a reply holding one object of each
  * type (and a list page); never crashes, frees everything. */

@@ -238,7 +238,8 @@ int sx_iter_new(stratus_session *s, const sx_type *t, const char *op, const char
 int sx_iter_next(stratus_iter *it, const sx_type *t, void **out)
 {
     sx_clear_error();
-    if (!it || !out || it->t != t)
+    /* same fields: an instance's interfaces are read as ports */
+    if (!it || !out || it->t->fields != t->fields)
         return sx_fail(STRATUS_EINVAL, "iterator of another type");
     *out = NULL;
     while (it->pos >= json_array_size(it->page)) {
@@ -248,7 +249,7 @@ int sx_iter_next(stratus_iter *it, const sx_type *t, void **out)
         if (rc < 0)
             return rc;
     }
-    int rc = sx_parse(t, json_array_get(it->page, it->pos++), out);
+    int rc = sx_parse(it->t, json_array_get(it->page, it->pos++), out);
     return rc < 0 ? rc : 1;
 }
 
@@ -416,7 +417,8 @@ void sx_fuzz_parse(const char *data, size_t len)
     static const sx_type *const all[] = {
         &sx_t_instance, &sx_t_image,  &sx_t_flavor, &sx_t_keypair, &sx_t_server_group,
         &sx_t_quota,    &sx_t_invoice, &sx_t_api_key, &sx_t_node,  &sx_t_tenant,
-        &sx_t_member,   &sx_t_user,   &sx_t_whoami};
+        &sx_t_member,   &sx_t_user,   &sx_t_whoami, &sx_t_network, &sx_t_subnet, &sx_t_port, &sx_t_security_group, &sx_t_security_group_rule, &sx_t_router, &sx_t_floating_ip,
+        &sx_t_router_interface, &sx_t_interface};
     json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
     if (!j)
         return;

@@ -26,6 +26,12 @@ static int suite_init(void)
     gwt_make_tenant(&T, "sdk-a", &A);
     gwt_make_catalog(&T, flavor, image);
     node = gwt_make_node(&T, "sdk-node", 64, 262144, 10000);
+    char qpath[128];
+    snprintf(qpath, sizeof qpath, "/v1/tenants/%s/quotas", A.id);
+    if (gwt_status(&T, "PUT", qpath, T.admin_token,
+                   "{\"instances\":100,\"vcpus\":200,\"memory_mib\":1000000,\"disk_gib\":100000}")
+        != 200)
+        return 1;
     if (stratus_session_new(&S, T.base, NULL) < 0 ||
         stratus_session_login(S, "sdk-a-member", "password-123", "sdk-a") < 0)
         return 1;
@@ -435,6 +441,132 @@ static void test_admin_tenants_users_nodes(void)
     stratus_session_free(ad);
 }
 
+/* Networks, subnets, ports, groups and rules, routers with a gateway and an
+ * interface, a floating IP, and an instance's NICs, through the SDK. */
+static void test_networking(void)
+{
+    stratus_session *ad;
+    stratus_session_new(&ad, T.base, NULL);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
+    stratus_network *ext = NULL, *n = NULL, *n2 = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_network_create(ad, "public", "{\"external\":true}", &ext), 0);
+    CU_ASSERT(ext->external);
+    stratus_subnet *esub = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_subnet_create(ad, ext->id, "203.0.113.0/24", NULL, &esub), 0);
+    ST_ASSERT_INT_EQ(stratus_network_create(S, "bad", "[1]", &n), STRATUS_EINVAL);
+    ST_ASSERT_INT_EQ_FATAL(stratus_network_create(S, "net-1", "{\"mtu\":1400}", &n), 0);
+    ST_ASSERT_INT_EQ(n->mtu, 1400);
+    ST_ASSERT_INT_EQ_FATAL(stratus_network_update(S, n->id, "{\"name\":\"net-one\"}", &n2), 0);
+    ST_ASSERT_STR_EQ(n2->name, "net-one");
+    stratus_network_free(n2);
+    stratus_iter *it;
+    int seen = 0;
+    ST_ASSERT_INT_EQ_FATAL(stratus_network_list(S, NULL, &it), 0);
+    while (stratus_network_next(it, &n2) == 1) {
+        seen += !strcmp(n2->id, n->id) + !strcmp(n2->id, ext->id);
+        stratus_network_free(n2);
+    }
+    stratus_iter_free(it);
+    ST_ASSERT_INT_EQ(seen, 2); /* its own and the external one */
+
+    stratus_subnet *sub = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_subnet_create(S, n->id, "10.9.0.0/24", "{\"name\":\"s1\"}",
+                                                 &sub), 0);
+    ST_ASSERT_STR_EQ(sub->gateway_ip, "10.9.0.1");
+    stratus_subnet *overlap = NULL;
+    ST_ASSERT_INT_EQ(stratus_subnet_create(S, n->id, "10.9.0.0/25", NULL, &overlap),
+                     STRATUS_EBADREQ);
+    stratus_security_group *g = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_security_group_create(S, "web", "{\"description\":\"http\"}", &g), 0);
+    stratus_security_group_rule *rule = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_security_group_rule_create(S, g->id, "ingress",
+        "{\"protocol\":\"tcp\",\"port_range_min\":80,\"port_range_max\":80}", &rule), 0);
+    ST_ASSERT_INT_EQ(rule->port_range_min, 80);
+    stratus_port *port = NULL;
+    char extra[256];
+    snprintf(extra, sizeof extra, "{\"security_groups\":[\"%s\"]}", g->id);
+    ST_ASSERT_INT_EQ_FATAL(stratus_port_create(S, n->id, extra, &port), 0);
+    CU_ASSERT(port->mac_address && strncmp(port->mac_address, "fa:16:3e", 8) == 0);
+
+    stratus_router *rt = NULL;
+    snprintf(extra, sizeof extra, "{\"external_gateway_info\":{\"network_id\":\"%s\"}}", ext->id);
+    ST_ASSERT_INT_EQ_FATAL(stratus_router_create(S, "r1", extra, &rt), 0);
+    stratus_router_interface *ri = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_router_interface_add(S, rt->id, sub->id, &ri), 0);
+    ST_ASSERT_STR_EQ(ri->subnet_id, sub->id);
+    stratus_floating_ip *fip = NULL, *fip2 = NULL;
+    snprintf(extra, sizeof extra, "{\"port_id\":\"%s\"}", port->id);
+    ST_ASSERT_INT_EQ_FATAL(stratus_floating_ip_create(S, ext->id, extra, &fip), 0);
+    CU_ASSERT(fip->floating_ip_address && strncmp(fip->floating_ip_address, "203.0.113.", 10) == 0);
+    ST_ASSERT_STR_EQ(fip->fixed_ip_address, "10.9.0.2");
+    ST_ASSERT_INT_EQ(stratus_floating_ip_update(S, fip->id, "{\"port_id\":null}", &fip2), 0);
+    CU_ASSERT(fip2 && fip2->port_id == NULL);
+    stratus_floating_ip_free(fip2);
+    /* the router's interface cannot go while a floating IP could need it */
+    ST_ASSERT_INT_EQ(stratus_floating_ip_delete(S, fip->id), 0);
+    ST_ASSERT_INT_EQ(stratus_router_interface_remove(S, rt->id, sub->id), 0);
+    ST_ASSERT_INT_EQ(stratus_router_delete(S, rt->id), 0);
+
+    /* an instance's NICs, attached and detached while it is stopped */
+    stratus_instance_spec sp = {.name = "nics", .flavor = flavor, .image = image,
+                                .networks_json = "\"none\""};
+    stratus_instance *inst;
+    int rc = stratus_instance_create(S, &sp, &inst);
+    if (rc < 0)
+        fprintf(stderr, "create: %s\n", stratus_last_error()->message);
+    ST_ASSERT_INT_EQ_FATAL(rc, 0);
+    report(inst->id, "active");
+    ST_ASSERT_INT_EQ(stratus_instance_stop(S, inst->id), 0);
+    report(inst->id, "stopped");
+    stratus_port *nic = NULL;
+    snprintf(extra, sizeof extra, "{\"network_id\":\"%s\"}", n->id);
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_interface_attach(S, inst->id, extra, &nic), 0);
+    ST_ASSERT_STR_EQ(nic->instance_id, inst->id);
+    int nics = 0;
+    stratus_port *pp;
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_interface_list(S, inst->id, &it), 0);
+    while (stratus_port_next(it, &pp) == 1) {
+        nics += !strcmp(pp->id, nic->id);
+        stratus_port_free(pp);
+    }
+    stratus_iter_free(it);
+    ST_ASSERT_INT_EQ(nics, 1);
+    ST_ASSERT_INT_EQ(stratus_instance_interface_detach(S, inst->id, nic->id), 0);
+    stratus_instance_delete(S, inst->id);
+    stratus_instance_free(inst);
+    stratus_port_free(nic);
+
+    ST_ASSERT_INT_EQ(stratus_port_delete(S, port->id), 0);
+    ST_ASSERT_INT_EQ(stratus_security_group_rule_delete(S, rule->id), 0);
+    ST_ASSERT_INT_EQ(stratus_security_group_delete(S, g->id), 0);
+    ST_ASSERT_INT_EQ(stratus_subnet_delete(S, sub->id), 0);
+    ST_ASSERT_INT_EQ(stratus_network_delete(S, n->id), 0);
+    ST_ASSERT_INT_EQ(stratus_network_show(S, n->id, &n2), STRATUS_ENOTFOUND);
+    stratus_router_interface_free(ri);
+    stratus_router_free(rt);
+    stratus_floating_ip_free(fip);
+    stratus_port_free(port);
+    stratus_security_group_rule_free(rule);
+    stratus_security_group_free(g);
+    stratus_subnet_free(sub);
+    stratus_subnet_free(esub);
+    stratus_network_free(n);
+    stratus_network_free(ext);
+
+    /* billing administration and the API document, as text */
+    char *doc = NULL;
+    ST_ASSERT_INT_EQ(stratus_plan_list(ad, &doc), 0);
+    CU_ASSERT(doc && strstr(doc, "plans"));
+    free(doc);
+    ST_ASSERT_INT_EQ(stratus_period_list(ad, &doc), 0);
+    free(doc);
+    ST_ASSERT_INT_EQ(stratus_plan_list(S, &doc), STRATUS_EPERM);
+    ST_ASSERT_INT_EQ(stratus_openapi_get(S, &doc), 0);
+    CU_ASSERT(doc && strstr(doc, "\"/v1/instances\""));
+    free(doc);
+    stratus_session_free(ad);
+}
+
 /* Eight threads share one session; every call succeeds. */
 static void *many_calls(void *p)
 {
@@ -475,6 +607,7 @@ static CU_TestInfo tests[] = {
     {"flavors, keypairs, groups, quotas", test_catalog_keypairs_groups_quotas},
     {"billing usage and invoices", test_billing_usage_and_invoices},
     {"admin: tenants, users, nodes", test_admin_tenants_users_nodes},
+    {"networking, billing admin, the API document", test_networking},
     {"one session shared by threads", test_session_shared_by_threads},
     CU_TEST_INFO_NULL,
 };

@@ -18,65 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Not yet in the SDK. Keep in step with the README's "Not yet". */
+/* Not yet in the SDK, one "METHOD /path" a line with a comment saying why,
+ * before the NULL that ends the list. Empty today: every /v1 operation has
+ * a function. A new route lands here (or, better, in the SDK). */
 static const char *const pending[] = {
-    /* the document itself */
-    "GET /v1/openapi.json",
-    /* billing administration: price plans, periods (cloud admins) */
-    "GET /v1/billing/plan",
-    "GET /v1/billing/plans",
-    "POST /v1/billing/plans",
-    "GET /v1/billing/plans/{id}",
-    "PATCH /v1/billing/plans/{id}",
-    "DELETE /v1/billing/plans/{id}",
-    "POST /v1/billing/plans/{id}/versions",
-    "GET /v1/billing/tenants/{tenant_id}/plans",
-    "POST /v1/billing/tenants/{tenant_id}/plans",
-    "GET /v1/billing/periods",
-    "POST /v1/billing/periods/{period}/issue",
-    /* networking (networks, subnets, ports, groups, rules, NICs, routers,
-     * floating IPs) */
-    "GET /v1/networks",
-    "POST /v1/networks",
-    "GET /v1/networks/{id}",
-    "PATCH /v1/networks/{id}",
-    "DELETE /v1/networks/{id}",
-    "GET /v1/subnets",
-    "POST /v1/subnets",
-    "GET /v1/subnets/{id}",
-    "PATCH /v1/subnets/{id}",
-    "DELETE /v1/subnets/{id}",
-    "GET /v1/ports",
-    "POST /v1/ports",
-    "GET /v1/ports/{id}",
-    "PATCH /v1/ports/{id}",
-    "DELETE /v1/ports/{id}",
-    "GET /v1/security-groups",
-    "POST /v1/security-groups",
-    "GET /v1/security-groups/{id}",
-    "PATCH /v1/security-groups/{id}",
-    "DELETE /v1/security-groups/{id}",
-    "GET /v1/security-group-rules",
-    "POST /v1/security-group-rules",
-    "GET /v1/security-group-rules/{id}",
-    "DELETE /v1/security-group-rules/{id}",
-    "GET /v1/instances/{id}/interfaces",
-    "POST /v1/instances/{id}/interfaces",
-    "DELETE /v1/instances/{id}/interfaces/{port_id}",
-    "GET /v1/routers",
-    "POST /v1/routers",
-    "GET /v1/routers/{id}",
-    "PATCH /v1/routers/{id}",
-    "DELETE /v1/routers/{id}",
-    "POST /v1/routers/{id}/interfaces",
-    "DELETE /v1/routers/{id}/interfaces/{subnet_id}",
-    "GET /v1/floating-ips",
-    "POST /v1/floating-ips",
-    "GET /v1/floating-ips/{id}",
-    "PATCH /v1/floating-ips/{id}",
-    "DELETE /v1/floating-ips/{id}",
+    NULL,
 };
-#define NPENDING (sizeof pending / sizeof pending[0])
+static size_t npending(void)
+{
+    size_t n = 0;
+    while (pending[n])
+        n++;
+    return n;
+}
 
 static char *covered[512];
 static size_t ncovered;
@@ -91,7 +45,7 @@ static int is_covered(const char *op)
 
 static int is_pending(const char *op)
 {
-    for (size_t i = 0; i < NPENDING; i++)
+    for (size_t i = 0; pending[i]; i++)
         if (strcmp(pending[i], op) == 0)
             return 1;
     return 0;
@@ -178,14 +132,14 @@ static void test_every_operation_is_covered_or_pending(void)
         st_assert_fmt(known, 0, __FILE__, __LINE__,
                       "the SDK calls %s, which openapi.json does not have", covered[i]);
     }
-    for (size_t i = 0; i < NPENDING; i++) {
+    for (size_t i = 0; pending[i]; i++) {
         int known = 0;
         for (size_t k = 0; k < nops; k++)
             known |= strcmp(ops[k], pending[i]) == 0;
         st_assert_fmt(known, 0, __FILE__, __LINE__,
                       "pending %s is not in openapi.json: remove it", pending[i]);
     }
-    printf("\nSDK coverage: %zu of %zu /v1 operations, %zu pending\n", have, total, NPENDING);
+    printf("\nSDK coverage: %zu of %zu /v1 operations, %zu pending\n", have, total, npending());
     CU_ASSERT(have > 0);
     for (size_t k = 0; k < nops; k++)
         free(ops[k]);

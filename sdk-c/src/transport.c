@@ -648,7 +648,10 @@ int sx_stream(stratus_session *s, const char *method, const char *url, const cha
     }
     hl = curl_slist_append(hl, "Expect:");
     char *bearer = NULL;
-    if (strncmp(url, s->base, strlen(s->base)) == 0) { /* our gateway: authenticate */
+    size_t bl = strlen(s->base);
+    /* our gateway (and not "https://gw.example.evil/" for base "https://gw.example"):
+     * authenticate */
+    if (strncmp(url, s->base, bl) == 0 && (url[bl] == '/' || url[bl] == '?' || !url[bl])) {
         bearer = sx_bearer(s);
         if (bearer) {
             char line[512];

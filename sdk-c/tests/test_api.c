@@ -56,6 +56,25 @@ static void test_plain_http_only_to_loopback(void)
     ST_ASSERT_INT_EQ(stratus_session_new(&s, "ftp://127.0.0.1/", NULL), STRATUS_EINVAL);
 }
 
+/* A URL that merely starts with the session's base (another port, another
+ * host name) is not the gateway: it never gets the bearer token. */
+static void test_token_only_to_the_gateway(void)
+{
+    char base[64], url[160];
+    snprintf(base, sizeof base, "%.*s", (int)strlen(T.base) - 1, T.base); /* port minus a digit */
+    stratus_session *s;
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, base, NULL), 0);
+    ST_ASSERT_INT_EQ(stratus_session_set_token(s, A.member), 0);
+    snprintf(url, sizeof url, "%s/v1/auth/whoami", T.base);
+    ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, "/dev/null", NULL, NULL, NULL), STRATUS_EAUTH);
+    stratus_session_free(s);
+    /* the same URL from a session on the gateway itself carries the token */
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, T.base, NULL), 0);
+    ST_ASSERT_INT_EQ(stratus_session_set_token(s, A.member), 0);
+    ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, "/dev/null", NULL, NULL, NULL), 0);
+    stratus_session_free(s);
+}
+
 static void test_wrong_password_gives_server_code_and_request_id(void)
 {
     stratus_session *s;
@@ -598,6 +617,7 @@ static CU_TestInfo tests[] = {
     {"plain http only to loopback", test_plain_http_only_to_loopback},
     {"wrong password: EAUTH, server code, request id", test_wrong_password_gives_server_code_and_request_id},
     {"unknown id is ENOTFOUND", test_not_found_is_enotfound},
+    {"the token goes only to the gateway", test_token_only_to_the_gateway},
     {"expired token is refreshed", test_expired_token_is_refreshed},
     {"API key session", test_api_key_session},
     {"instance lifecycle and wait", test_instance_lifecycle_and_wait},

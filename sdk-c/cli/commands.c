@@ -620,6 +620,146 @@ static int tenant_delete(cli *c)
     return 0;
 }
 
+static int tenant_quota(cli *c)
+{
+    const char *set = cli_opt(c, "--set"), *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus tenant quota TENANT_ID [--set '{\"instances\":20,...}']"
+                         "  (cloud admins)\n");
+    CONNECT();
+    stratus_quota *q;
+    if (set)
+        TRY("tenant quota", stratus_tenant_quota_update(c->s, id, set, &q));
+    else
+        TRY("tenant quota", stratus_tenant_quota_show(c->s, id, &q));
+    static const char *const head[] = {"RESOURCE", "USED", "LIMIT"};
+    table t;
+    table_init(&t, 3, head);
+    table_add(&t, NULL, "instances", num(q->usage.instances), num(q->limits.instances));
+    table_add(&t, NULL, "vcpus", num(q->usage.vcpus), num(q->limits.vcpus));
+    table_add(&t, NULL, "memory_mib", num(q->usage.memory_mib), num(q->limits.memory_mib));
+    table_add(&t, NULL, "disk_gib", num(q->usage.disk_gib), num(q->limits.disk_gib));
+    if (c->json)
+        printf("%s\n", q->json);
+    else
+        table_print(&t, 0);
+    table_free(&t);
+    stratus_quota_free(q);
+    return 0;
+}
+
+/* ---- networks ---- */
+
+static int network_list(cli *c)
+{
+    if (c->argc)
+        return cli_usage("usage: stratus network list\n");
+    CONNECT();
+    stratus_iter *it;
+    TRY("network list", stratus_network_list(c->s, NULL, &it));
+    static const char *const head[] = {"ID", "NAME", "STATUS", "MTU", "SHARED", "EXTERNAL"};
+    table t;
+    table_init(&t, 6, head);
+    stratus_network *n;
+    int rc;
+    while ((rc = stratus_network_next(it, &n)) == 1) {
+        table_add(&t, n->json, n->id, n->name, n->status, num(n->mtu), n->shared ? "yes" : "no",
+                  n->external ? "yes" : "no");
+        stratus_network_free(n);
+    }
+    stratus_iter_free(it);
+    if (rc < 0) {
+        table_free(&t);
+        return cli_fail("network list", rc);
+    }
+    table_print(&t, c->json);
+    table_free(&t);
+    return 0;
+}
+
+static void network_kv(cli *c, const stratus_network *n)
+{
+    print_kv(c->json, n->json, "id", n->id, "name", n->name, "status", n->status, "mtu",
+             num(n->mtu), "segmentation_id", num(n->segmentation_id), "shared",
+             n->shared ? "yes" : "no", "external", n->external ? "yes" : "no", (char *)NULL);
+}
+
+static int network_create(cli *c)
+{
+    const char *cidr = cli_opt(c, "--subnet"), *name = cli_arg(c);
+    if (!name || c->argc)
+        return cli_usage("usage: stratus network create NAME [--subnet CIDR]\n");
+    CONNECT();
+    stratus_network *n;
+    TRY("network create", stratus_network_create(c->s, name, NULL, &n));
+    if (cidr) {
+        stratus_subnet *sub;
+        int rc = stratus_subnet_create(c->s, n->id, cidr, NULL, &sub);
+        if (rc < 0) {
+            stratus_network_free(n);
+            return cli_fail("subnet create", rc);
+        }
+        stratus_subnet_free(sub);
+        char id[64];
+        snprintf(id, sizeof id, "%s", n->id);
+        stratus_network_free(n);
+        TRY("network show", stratus_network_show(c->s, id, &n));
+    }
+    network_kv(c, n);
+    stratus_network_free(n);
+    return 0;
+}
+
+static int network_show(cli *c)
+{
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus network show ID\n");
+    CONNECT();
+    stratus_network *n;
+    TRY("network show", stratus_network_show(c->s, id, &n));
+    network_kv(c, n);
+    stratus_network_free(n);
+    return 0;
+}
+
+static int network_delete(cli *c)
+{
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus network delete ID\n");
+    CONNECT();
+    TRY("network delete", stratus_network_delete(c->s, id));
+    return 0;
+}
+
+/* ---- price plans (documents as JSON) ---- */
+
+static int plan_list(cli *c)
+{
+    if (c->argc)
+        return cli_usage("usage: stratus plan list  (cloud admins; JSON, see billing/README.md)\n");
+    CONNECT();
+    char *json;
+    TRY("plan list", stratus_plan_list(c->s, &json));
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
+static int plan_show(cli *c)
+{
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus plan show ID  (cloud admins; JSON)\n");
+    CONNECT();
+    char *json;
+    TRY("plan show", stratus_plan_show(c->s, id, &json));
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 static int whoami(cli *c)
 {
     if (c->argc)
@@ -675,6 +815,13 @@ static const command commands[] = {
     {"tenant", "list", tenant_list, "list tenants"},
     {"tenant", "create", tenant_create, "create a tenant (cloud admins)"},
     {"tenant", "delete", tenant_delete, "delete a tenant (cloud admins)"},
+    {"tenant", "quota", tenant_quota, "a tenant's quota, or set it (cloud admins)"},
+    {"network", "create", network_create, "create a network (--subnet CIDR adds a subnet)"},
+    {"network", "list", network_list, "list networks (own, shared, external)"},
+    {"network", "show", network_show, "show a network"},
+    {"network", "delete", network_delete, "delete a network"},
+    {"plan", "list", plan_list, "price plans (cloud admins)"},
+    {"plan", "show", plan_show, "a price plan (cloud admins)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

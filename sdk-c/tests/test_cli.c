@@ -244,6 +244,29 @@ static void test_catalog_billing_and_hosts(void)
         fclose(f);
     ST_ASSERT_STR_EQ(magic, "%PDF");
 
+    ST_ASSERT_INT_EQ(CLI(&out, "--output json network create cli-net --subnet 10.7.0.0/24", cfg,
+                         bin), 0);
+    j = json_loads(out, 0, NULL);
+    free(out);
+    CU_ASSERT_FATAL(json_is_object(j));
+    char net[40];
+    snprintf(net, sizeof net, "%s", json_string_value(json_object_get(j, "id")));
+    CU_ASSERT(json_array_size(json_object_get(j, "subnets")) == 1);
+    json_decref(j);
+    ST_ASSERT_INT_EQ(CLI(&out, "network list", cfg, bin), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "cli-net"));
+    free(out);
+    ST_ASSERT_INT_EQ(CLI(NULL, "network delete %s", cfg, bin, net), 0);
+    ST_ASSERT_INT_EQ(CLI(NULL, "network show %s", cfg, bin, net), 5);
+    ST_ASSERT_INT_EQ(CLI(NULL, "plan list", cfg, bin), 4);
+    ST_ASSERT_INT_EQ(CLI(&out, "plan list", admin_cfg, bin), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "plans"));
+    free(out);
+    ST_ASSERT_INT_EQ(CLI(&out, "tenant quota %s --set '{\"instances\":7}'", admin_cfg, bin, A.id), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "instances"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "7"));
+    free(out);
+
     ST_ASSERT_INT_EQ(CLI(NULL, "host list", cfg, bin), 4);
     ST_ASSERT_INT_EQ(CLI(&out, "host list", admin_cfg, bin), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "cli-node"));

@@ -209,6 +209,37 @@ static void test_instance_lifecycle_and_wait(void)
     ST_ASSERT_INT_EQ(stratus_instance_delete(S, id), 0);
 }
 
+/* GET /v1/instances/{id} carries an ETag and answers 304 to it while the
+ * instance reads the same (what the waiter's polls rely on). */
+static void test_instance_etag_304(void)
+{
+    stratus_instance_spec sp = {.name = "etag", .flavor = flavor, .image = image,
+                                .networks_json = "\"none\""};
+    stratus_instance *i;
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &i), 0);
+    sx_req q = {.op = "GET /v1/instances/{id}", .args = {i->id}};
+    sx_resp r;
+    ST_ASSERT_INT_EQ_FATAL(sx_call(S, &q, &r), 0);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    char etag[128];
+    snprintf(etag, sizeof etag, "%s", r.etag);
+    sx_resp_free(&r);
+    CU_ASSERT_FATAL(etag[0] == '"');
+    q.if_none_match = etag;
+    ST_ASSERT_INT_EQ_FATAL(sx_call(S, &q, &r), 0);
+    ST_ASSERT_INT_EQ(r.status, 304);
+    ST_ASSERT_INT_EQ(r.len, 0);
+    sx_resp_free(&r);
+    ST_ASSERT_INT_EQ(report(i->id, "active"), 200);
+    ST_ASSERT_INT_EQ_FATAL(sx_call(S, &q, &r), 0);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    CU_ASSERT(strcmp(r.etag, etag) != 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"active\""));
+    sx_resp_free(&r);
+    stratus_instance_delete(S, i->id);
+    stratus_instance_free(i);
+}
+
 /* The same Idempotency-Key twice makes one instance; none given, two. */
 static void test_create_idempotency(void)
 {
@@ -621,6 +652,7 @@ static CU_TestInfo tests[] = {
     {"expired token is refreshed", test_expired_token_is_refreshed},
     {"API key session", test_api_key_session},
     {"instance lifecycle and wait", test_instance_lifecycle_and_wait},
+    {"instance GET: ETag and 304", test_instance_etag_304},
     {"create idempotency", test_create_idempotency},
     {"list iterator follows pages", test_list_iterator_follows_pages},
     {"image upload/download roundtrip", test_image_upload_download_roundtrip},

@@ -7,6 +7,7 @@
 #include "gwt.h"
 #include "st_test.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static double run_ms(char *const argv[])
     struct timespec a, b;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1 /* O_WRONLY */, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     clock_gettime(CLOCK_MONOTONIC, &a);
     pid_t pid;
     if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {

@@ -209,7 +209,8 @@ int stratus_image_delete(stratus_session *s, const char *id);
 /* Streams the file at path to the image through a signed upload URL. */
 int stratus_image_upload(stratus_session *s, const char *id, const char *path,
                          stratus_progress_cb cb, void *arg);
-/* Streams the image's bytes to path through a signed download URL. */
+/* Streams the image's bytes to path through a signed download URL. On
+ * failure a file the call created is removed; an existing one is left. */
 int stratus_image_download(stratus_session *s, const char *id, const char *path,
                            stratus_progress_cb cb, void *arg);
 /* The signed URLs themselves (malloc'd), for callers that move bytes their own way. */

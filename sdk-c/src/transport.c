@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -620,6 +621,10 @@ int sx_stream(stratus_session *s, const char *method, const char *url, const cha
     if (!url_allowed(url, strncmp(s->base, "http://", 7) == 0))
         return sx_fail(STRATUS_EPROTO, "refusing signed URL %s (plain HTTP off loopback)", url);
     stream st = {.cb = cb, .arg = arg, .up = up};
+    /* A failed download removes only a file it made itself: never one that
+     * was there before, and never a device such as /dev/null. */
+    struct stat before;
+    int created = !up && stat(path, &before) < 0 && errno == ENOENT;
     st.f = fopen(path, up ? "rb" : "wb");
     if (!st.f)
         return sx_fail(STRATUS_EIO, "%s: %s", path, strerror(errno));
@@ -687,7 +692,7 @@ int sx_stream(stratus_session *s, const char *method, const char *url, const cha
         rc = sx_fail_http(code, st.err.p, st.err.n, r.request_id);
     if (fclose(st.f) != 0 && rc == 0)
         rc = sx_fail(STRATUS_EIO, "%s: %s", path, strerror(errno));
-    if (rc < 0 && !up)
+    if (rc < 0 && created)
         unlink(path);
     free(st.err.p);
     free(bearer);

@@ -66,12 +66,18 @@ static void test_token_only_to_the_gateway(void)
     ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, base, NULL), 0);
     ST_ASSERT_INT_EQ(stratus_session_set_token(s, A.member), 0);
     snprintf(url, sizeof url, "%s/v1/auth/whoami", T.base);
-    ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, "/dev/null", NULL, NULL, NULL), STRATUS_EAUTH);
+    char out[] = "/tmp/sdk-whoami-XXXXXX";
+    close(mkstemp(out));
+    ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, out, NULL, NULL, NULL), STRATUS_EAUTH);
+    /* a failed download leaves a file it did not make (and /dev/null alone) */
+    CU_ASSERT(access(out, F_OK) == 0);
+    unlink(out);
     stratus_session_free(s);
     /* the same URL from a session on the gateway itself carries the token */
     ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, T.base, NULL), 0);
     ST_ASSERT_INT_EQ(stratus_session_set_token(s, A.member), 0);
-    ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, "/dev/null", NULL, NULL, NULL), 0);
+    ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, out, NULL, NULL, NULL), 0);
+    unlink(out);
     stratus_session_free(s);
 }
 
@@ -337,7 +343,8 @@ static void test_image_upload_download_roundtrip(void)
     fclose(f);
     ST_ASSERT_INT_EQ(got, len);
     CU_ASSERT(memcmp(back, data, len) == 0);
-    /* a callback that cancels stops the transfer and removes the file */
+    /* a callback that cancels stops the transfer and removes the file it made */
+    unlink(dst);
     ST_ASSERT_INT_EQ(stratus_image_download(S, img->id, dst, cancel_now, NULL),
                      STRATUS_ECANCELED);
     CU_ASSERT(access(dst, F_OK) != 0);

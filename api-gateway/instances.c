@@ -134,6 +134,19 @@ static void reply_instance(gw_ctx *c, int status, const char *id)
     st_jw_init(&w);
     gw_instance_write(c->gw, &w, r, 0);
     PQclear(r);
+    if (status == 200) {
+        /* An ETag from the bytes, as for the list: a client polling one
+         * instance (the SDK's waiter) gets 304 while nothing it would see
+         * changed. */
+        char sha[65], etag[40];
+        st_sha256_hex(w.buf, w.len, sha);
+        snprintf(etag, sizeof etag, "\"%.32s\"", sha);
+        st_http_add_header(c->req, "Cache-Control", "private, no-cache");
+        if (st_http_not_modified(c->req, etag)) {
+            st_jw_free(&w);
+            return;
+        }
+    }
     st_http_reply_jw(c->req, status, &w);
 }
 

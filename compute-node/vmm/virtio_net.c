@@ -3,10 +3,25 @@
  *
  * Queue 0 receives, queue 1 transmits. The tap is opened with IFF_VNET_HDR
  * and a 12-byte header, the size of virtio 1.x's struct virtio_net_hdr, so
- * frames move between tap and guest buffers with one readv/writev and no
- * copy; offloads are off (TUNSETOFFLOAD 0), so the header is always empty
- * apart from num_buffers, which we set to 1 on receive. A NIC configured
- * with an `mtu` offers VIRTIO_NET_F_MTU and shows it in its config space.
+ * a frame moves between tap and guest buffers with one readv/writev and no
+ * copy of its data; only the header passes through our own 12 bytes, where
+ * net_hdr.c checks it against the negotiated features.
+ *
+ * Offloads. The device offers partial checksums and TCP segmentation both
+ * ways (CSUM, HOST_TSO4/6: the guest may hand us 64 KiB frames with the
+ * checksum left to do; GUEST_CSUM, GUEST_TSO4/6: so may the tap). When the
+ * driver sets DRIVER_OK the tap's offloads (TUNSETOFFLOAD) become exactly
+ * what it negotiated for receiving, and a reset turns them off again. A
+ * driver that negotiates none of them sees what it saw before they existed:
+ * whole checksummed frames, flags zero. Without MRG_RXBUF (not offered) a
+ * driver with GUEST_TSO posts 64 KiB receive buffers, as Linux does.
+ * Counters count frames as the guest's interface does: a 64 KiB TSO frame is
+ * one packet of its length, without the segment headers the wire adds.
+ *
+ * The event index (VIRTIO_RING_F_EVENT_IDX) is offered: the driver kicks
+ * only when we went idle and takes interrupts only past its used_event.
+ * A NIC configured with an `mtu` offers VIRTIO_NET_F_MTU and shows it in its
+ * config space.
  *
  * Flow control. The tap's read event is armed only while the driver has
  * posted receive buffers; when they run out we disarm it and the kernel
@@ -24,12 +39,16 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "net_hdr.h"
 #include "stratus/log.h"
 
 #define VIRTIO_NET_F_MTU (1ull << 3)
 #define VIRTIO_NET_F_MAC (1ull << 5)
 #define VIRTIO_NET_F_STATUS (1ull << 16)
-#define NET_HDR_LEN 12
+#define NET_HDR_LEN VMM_NET_HDR_LEN
+#define OFFLOADS                                                                                   \
+    (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 |                       \
+     VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6)
 #define RXQ 0
 #define TXQ 1
 #define BUDGET 64
@@ -42,8 +61,10 @@ typedef struct net {
     uint16_t mtu;
     struct event *rx_ev;
     int rx_armed;
+    unsigned offloads; /* TUN_F_* set on the tap */
     vmm_net_stats st;
     vmm_vq_chain chain;
+    struct iovec iov[VMM_VQ_MAX_SIZE + 1]; /* our header, then the chain's frame bytes */
 } net;
 
 static void rx_arm(net *n, int on)
@@ -78,13 +99,17 @@ static void rx_process(net *n)
             vmm_virtio_fail(v, "receive buffer not writable or shorter than the header");
             break;
         }
-        ssize_t got = readv(n->tap, c->iov, c->nw);
-        if (got < 0) {
-            v->vq[RXQ].last_avail--; /* give the buffer back: nothing to receive */
-            break;
+        vmm_net_hdr h;
+        n->iov[0] = (struct iovec){&h, NET_HDR_LEN};
+        int k = vmm_iov_slice(c->iov, c->nw, NET_HDR_LEN, c->wlen - NET_HDR_LEN, n->iov + 1);
+        ssize_t got = readv(n->tap, n->iov, k + 1);
+        if (got < NET_HDR_LEN || vmm_net_rx_check(v->driver_features, &h) < 0) {
+            v->vq[RXQ].last_avail--; /* give the buffer back: nothing (usable) received */
+            if (got < 0)
+                break;
+            continue;
         }
-        uint16_t one = 1;
-        vmm_vq_write(c, 10, &one, 2); /* num_buffers */
+        vmm_vq_write(c, 0, &h, NET_HDR_LEN);
         vmm_vq_push(&v->vq[RXQ], c->head, (uint32_t)got);
         if (got > NET_HDR_LEN) {
             n->st.rx_bytes += (uint64_t)got - NET_HDR_LEN;
@@ -106,11 +131,18 @@ static void tx_process(net *n)
             vmm_virtio_fail(v, "transmit buffer writable or shorter than the header");
             return;
         }
-        ssize_t put = writev(n->tap, c->iov, c->nr);
-        if (put > NET_HDR_LEN) {
-            n->st.tx_bytes += (uint64_t)put - NET_HDR_LEN;
-            n->st.tx_packets++;
-        }
+        vmm_net_hdr h;
+        uint64_t flen = c->rlen - NET_HDR_LEN;
+        vmm_vq_read(c, 0, &h, NET_HDR_LEN); /* copied once: the guest may change its own */
+        if (vmm_net_tx_check(v->driver_features, &h, flen) == 0) {
+            n->iov[0] = (struct iovec){&h, NET_HDR_LEN};
+            int k = vmm_iov_slice(c->iov, c->nr, NET_HDR_LEN, flen, n->iov + 1);
+            ssize_t put = writev(n->tap, n->iov, k + 1);
+            if (put > NET_HDR_LEN) {
+                n->st.tx_bytes += (uint64_t)put - NET_HDR_LEN;
+                n->st.tx_packets++;
+            }
+        } /* else dropped: an offload the driver did not negotiate, or a broken header */
         vmm_vq_push(&v->vq[TXQ], c->head, 0);
         done++;
     }
@@ -127,9 +159,25 @@ static void net_notify(vmm_virtio *v, int q)
         rx_process(n);
 }
 
+/* The tap hands us what the driver negotiated to receive, and nothing more. */
+static void set_offloads(net *n, uint64_t features)
+{
+    unsigned o = vmm_net_tap_offloads(features);
+    if (o == n->offloads)
+        return;
+    if (ioctl(n->tap, TUNSETOFFLOAD, o) < 0) {
+        /* The tap then hands us whole checksummed frames, which every driver takes. */
+        st_warn("vmm.net", "%s: TUNSETOFFLOAD 0x%x: %s", n->v->id, o, strerror(errno));
+        return;
+    }
+    n->offloads = o;
+}
+
 static void net_activate(vmm_virtio *v)
 {
-    rx_process(v->priv);
+    net *n = v->priv;
+    set_offloads(n, v->driver_features);
+    rx_process(n);
 }
 
 static void net_reset(vmm_virtio *v)
@@ -137,6 +185,7 @@ static void net_reset(vmm_virtio *v)
     net *n = v->priv;
     if (n->rx_ev)
         rx_arm(n, 0);
+    set_offloads(n, 0);
 }
 
 static void tap_cb(evutil_socket_t fd, short what, void *arg)
@@ -209,7 +258,8 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
     n->ops = (vmm_virtio_ops){
         .type = VIRTIO_ID_NET,
         .class_code = 0x020000,
-        .features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | (cfg->mtu ? VIRTIO_NET_F_MTU : 0),
+        .features = VIRTIO_F_EVENT_IDX | OFFLOADS | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS |
+                    (cfg->mtu ? VIRTIO_NET_F_MTU : 0),
         .nqueues = 2,
         .queue_size = 256,
         .config_len = 12,

@@ -226,3 +226,22 @@ uint64_t vmm_vq_write(const vmm_vq_chain *c, uint64_t off, const void *buf, uint
     }
     return done;
 }
+
+int vmm_iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len, struct iovec *out)
+{
+    int k = 0;
+    for (int i = 0; i < n && len; i++) {
+        uint64_t l = iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        uint64_t take = l - skip < len ? l - skip : len;
+        out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
+        out[k].iov_len = take;
+        k++;
+        len -= take;
+        skip = 0;
+    }
+    return k;
+}

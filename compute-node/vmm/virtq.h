@@ -77,5 +77,7 @@ int vmm_vq_has_avail(vmm_vq *vq);
 uint64_t vmm_vq_read(const vmm_vq_chain *c, uint64_t off, void *buf, uint64_t len);
 /* Copies into the writable part of a chain at offset off; bytes written. */
 uint64_t vmm_vq_write(const vmm_vq_chain *c, uint64_t off, const void *buf, uint64_t len);
+/* The bytes [skip, skip+len) of iov[0..n) as a new iovec list in out (room for n); its count. */
+int vmm_iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len, struct iovec *out);
 
 #endif

@@ -230,6 +230,20 @@ scn_bench() {
     echo 3 > /proc/sys/vm/drop_caches
     t0=$(now); dd if="$r" of=/dev/null bs=1M 2>/dev/null; t1=$(now)
     say "L2-TIME blk-read 64 $(elapsed "$t0" "$t1")"
+    # again, twice, into guest pages the first read already touched (the first read also pays
+    # for the VMM's and KVM's first touch of that guest memory); the faster of the two counts
+    local best=999 e
+    for e in 1 2; do
+      echo 3 > /proc/sys/vm/drop_caches
+      t0=$(now); dd if="$r" of=/dev/null bs=1M 2>/dev/null; t1=$(now)
+      e=$(elapsed "$t0" "$t1")
+      best=$(awk -v a="$best" -v b="$e" 'BEGIN{print (b < a ? b : a)}')
+    done
+    say "L2-TIME blk-reread 64 $best"
+    local q=/sys/block/${r#/dev/}/queue st
+    st=$(cat /sys/block/${r#/dev/}/stat)
+    set -- $st
+    say "L2-INFO blk queue: max_sectors_kb=$(cat $q/max_sectors_kb) max_segments=$(cat $q/max_segments) max_segment_size=$(cat $q/max_segment_size) read_ahead_kb=$(cat $q/read_ahead_kb) nr_requests=$(cat $q/nr_requests) reads=$1 merged=$2 sectors=$3 irqs=$(grep -i 'virtio.*req\|virtio.-' /proc/interrupts | awk '{n += $2} END {print n}')"
     t0=$(now); dd if=/dev/zero of="$r" bs=1M count=64 conv=fsync 2>/dev/null; t1=$(now)
     say "L2-TIME blk-write 64 $(elapsed "$t0" "$t1")"
   fi

@@ -26,6 +26,7 @@
 #define VIRTIO_NET_F_GUEST_TSO6 (1ull << 8)
 #define VIRTIO_NET_F_HOST_TSO4 (1ull << 11)
 #define VIRTIO_NET_F_HOST_TSO6 (1ull << 12)
+#define VIRTIO_NET_F_MRG_RXBUF (1ull << 15) /* a frame may span receive buffers */
 
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2

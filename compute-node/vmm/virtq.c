@@ -171,14 +171,21 @@ int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c)
     return 1;
 }
 
+void vmm_vq_push_many(vmm_vq *vq, const uint16_t *heads, const uint32_t *lens, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t *e = vq->used + 4 + 8u * (vq->used_idx % vq->size);
+        uint32_t id = heads[i];
+        memcpy(e, &id, 4);
+        memcpy(e + 4, &lens[i], 4);
+        vq->used_idx++;
+    }
+    __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+}
+
 void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len)
 {
-    uint8_t *e = vq->used + 4 + 8u * (vq->used_idx % vq->size);
-    uint32_t id = head;
-    memcpy(e, &id, 4);
-    memcpy(e + 4, &len, 4);
-    vq->used_idx++;
-    __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+    vmm_vq_push_many(vq, &head, &len, 1);
 }
 
 int vmm_vq_should_notify(vmm_vq *vq)

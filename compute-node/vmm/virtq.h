@@ -67,6 +67,9 @@ void vmm_vq_reset(vmm_vq *vq);
 int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c);
 /* Returns the chain `head` to the driver with `len` bytes written. */
 void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len);
+/* Returns n chains at once: the driver sees the used index move past all of them
+ * together (a frame spread over mergeable receive buffers). */
+void vmm_vq_push_many(vmm_vq *vq, const uint16_t *heads, const uint32_t *lens, int n);
 /* 1 when the driver wants an interrupt for what was pushed since the last call
  * (NO_INTERRUPT clear; with event_idx, used_event passed). */
 int vmm_vq_should_notify(vmm_vq *vq);

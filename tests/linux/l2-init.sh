@@ -155,10 +155,10 @@ scn_net() {
 net_offloads() { # MiB: the offloads were negotiated and used both ways
   local f b missing= segs
   f=$(cat "/sys/class/net/$NIC/device/features")
-  for b in 0:CSUM 1:GUEST_CSUM 7:GUEST_TSO4 8:GUEST_TSO6 11:HOST_TSO4 12:HOST_TSO6 29:EVENT_IDX; do
+  for b in 0:CSUM 1:GUEST_CSUM 7:GUEST_TSO4 8:GUEST_TSO6 11:HOST_TSO4 12:HOST_TSO6 15:MRG_RXBUF 29:EVENT_IDX; do
     [ "$(echo "$f" | cut -c$((${b%%:*} + 1)))" = 1 ] || missing="$missing ${b#*:}"
   done
-  [ -z "$missing" ] && ok "net-offloads: CSUM, GUEST_CSUM, HOST/GUEST_TSO4/6 and EVENT_IDX negotiated" ||
+  [ -z "$missing" ] && ok "net-offloads: CSUM, GUEST_CSUM, HOST/GUEST_TSO4/6, MRG_RXBUF and EVENT_IDX negotiated" ||
     fail "net-offloads: not negotiated:$missing (features $f)"
   # Without segmentation offloads every frame carries at most one MSS (1448 bytes) of the data;
   # with them the tap hands L2 frames of several MSS (L1's TCP over a tap with TSO). The other way

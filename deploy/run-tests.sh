@@ -6,6 +6,12 @@
 #   3. build-ci/asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                     libFuzzer targets; every ctest test runs here, the fuzzers
 #                     for a bounded time each
+#   4. build-ci/gcc again, for one test: vmm_linux_counters, a real Linux driving
+#                     virtio-net, virtio-blk and the control API under the optimised
+#                     stratus-vmm with its seccomp filter on, as in production (the
+#                     sanitizer build's filter allows its runtime's calls too, so
+#                     only this build checks the filter itself); skipped when
+#                     ctest arguments are given
 #
 # Pass ctest arguments through, e.g. `deploy/run-tests.sh -R '^gateway_'`.
 set -euo pipefail
@@ -28,3 +34,9 @@ echo "== tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir build-ci/asan --output-on-failure -j"$jobs" "$@"
+
+if [ $# -eq 0 ]; then
+  echo "== real Linux under the gcc build's stratus-vmm, seccomp on"
+  STRATUS_LINUX_CACHE=$top/build-ci/asan/tests/linux/cache \
+    ctest --test-dir build-ci/gcc --output-on-failure -R '^vmm_linux_counters$'
+fi

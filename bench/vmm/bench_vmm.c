@@ -61,7 +61,7 @@ static double data_num(const run *r, const char *key)
 }
 
 /* Guest RAM mapping's RSS (kB) and the total RSS, from /proc/pid/smaps. */
-static void sample_mem(pid_t pid, int qemu, long *total, long *guest)
+static void sample_mem(pid_t pid, long *total, long *guest)
 {
     char path[64], line[512];
     snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
@@ -73,8 +73,8 @@ static void sample_mem(pid_t pid, int qemu, long *total, long *guest)
     while (fgets(line, sizeof line, f)) {
         unsigned long a, b;
         if (sscanf(line, "%lx-%lx", &a, &b) == 2 && strchr(line, ' ')) {
-            /* stratus-vmm: the memfd; QEMU: its 128 MiB anonymous RAM block */
-            in_guest = qemu ? (b - a == 128ul << 20) : strstr(line, "stratus-guest-ram") != NULL;
+            /* both: the 128 MiB anonymous mapping that is guest RAM */
+            in_guest = b - a == 128ul << 20;
             continue;
         }
         long kb;
@@ -88,7 +88,7 @@ static void sample_mem(pid_t pid, int qemu, long *total, long *guest)
 }
 
 /* Runs argv; times the first two serial lines and the exit; optional memory sample. */
-static run run_one(char *const argv[], int qemu, double sample_at_ms)
+static run run_one(char *const argv[], double sample_at_ms)
 {
     run r = {-1, -1, -1, -1, -1, -1, -1, ""};
     size_t nout = 0;
@@ -114,7 +114,7 @@ static run run_one(char *const argv[], int qemu, double sample_at_ms)
         int n = poll(&p, 1, 5);
         if (!sampled && now_ms() - t0 >= sample_at_ms) {
             long total, guest;
-            sample_mem(pid, qemu, &total, &guest);
+            sample_mem(pid, &total, &guest);
             r.rss_kib = total;
             r.guest_kib = guest;
             r.overhead_kib = total - guest;
@@ -204,7 +204,7 @@ static run run_vmm(const char *kernel, const char *cmdline, const char *extra, d
     snprintf(cfg, sizeof cfg, "%s/vm.json", dir);
     write_config(kernel, cmdline, extra);
     char *argv[] = {"ip", "netns", "exec", (char *)netns, (char *)vmm_bin, "--config", cfg, NULL};
-    return run_one(netns ? argv : argv + 4, 0, sample);
+    return run_one(netns ? argv : argv + 4, sample);
 }
 
 static run run_qemu2(const char *kernel, const char *cmdline, const char *dev, const char *dev2,
@@ -261,7 +261,7 @@ static run run_qemu2(const char *kernel, const char *cmdline, const char *dev, c
     argv[n++] = "-append";
     argv[n++] = (char *)cmdline;
     argv[n] = NULL;
-    return run_one(argv, 1, sample);
+    return run_one(argv, sample);
 }
 
 static run run_qemu(const char *kernel, const char *cmdline, const char *dev, double sample)

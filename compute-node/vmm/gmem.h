@@ -1,7 +1,7 @@
 /*
  * gmem.h - guest physical memory as the VMM sees it.
  *
- * Guest RAM is one memfd mapped MAP_SHARED once; the guest sees it as up to
+ * Guest RAM is one anonymous mapping (kvm.c); the guest sees it as up to
  * two regions (below the PCI hole at 3 GiB and above 4 GiB). Every guest
  * address the VMM dereferences goes through vmm_gmem_ptr(), which returns a
  * host pointer only when [gpa, gpa+len) lies wholly inside one region; the

@@ -2,7 +2,8 @@
  * sandbox.c - the syscall lists of each thread kind (see sandbox.h).
  *
  * vCPU threads: KVM_RUN and the KVM ioctls their exit handlers need
- * (registers, interrupt lines, GSI routes, ioeventfds), writes (serial log,
+ * (registers, interrupt lines, GSI routes, ioeventfds, and TUNSETOFFLOAD: a
+ * driver's status write sets its tap's offloads), writes (serial log,
  * eventfds), futexes, signals for kicks, memory management for malloc.
  * The event thread additionally does file and socket I/O (disks, taps, the
  * control socket), reopens the kernel on a reboot and unlinks the socket at
@@ -70,12 +71,14 @@ static const int sanitizer_calls[] = {
 };
 #endif
 
-/* A vCPU resets itself on a reboot (cpu_setup.c): the SET calls it makes are here. */
+/* A vCPU resets itself on a reboot (cpu_setup.c): the SET calls it makes are here.
+ * TUNSETOFFLOAD: a vCPU's write of a virtio-net status (DRIVER_OK, reset) sets the tap's
+ * offloads to what the driver negotiated (virtio_net.c). */
 static const unsigned long kvm_ioctls[] = {
     KVM_RUN,      KVM_GET_REGS,        KVM_SET_REGS,      KVM_GET_SREGS,       KVM_SET_SREGS,
     KVM_SET_MSRS, KVM_SET_FPU,         KVM_GET_LAPIC,     KVM_SET_LAPIC,       KVM_SET_MP_STATE,
     KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD,     KVM_IRQFD,           FIONBIO,
-    FIONREAD,     KVM_SET_XCRS,        KVM_SET_DEBUGREGS, KVM_SET_VCPU_EVENTS,
+    FIONREAD,     KVM_SET_XCRS,        KVM_SET_DEBUGREGS, KVM_SET_VCPU_EVENTS, TUNSETOFFLOAD,
 };
 
 #ifdef VMM_SANITIZED

@@ -4,8 +4,8 @@
  * Only this file writes vm->state, always under vm->lock; vCPU threads read
  * it without the lock on their fast path and take the lock to wait (see
  * vcpu.c). Pause returns only once every live vCPU is parked, so a paused
- * VM's counters and memory are quiet. A reboot is pause + clear RAM (a hole
- * punched in the memfd) + reload the kernel + reset every device + each vCPU
+ * VM's counters and memory are quiet. A reboot is pause + clear RAM (the
+ * pages dropped with MADV_DONTNEED) + reload the kernel + reset every device + each vCPU
  * resets its own registers when it sees the new reset generation.
  */
 #include "vmm.h"

@@ -48,26 +48,6 @@ typedef struct blk {
     struct iovec data[VMM_VQ_MAX_SIZE];
 } blk;
 
-/* The bytes [skip, skip+len) of iov[0..n) as a new iovec list; returns its count. */
-static int iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len, struct iovec *out)
-{
-    int k = 0;
-    for (int i = 0; i < n && len; i++) {
-        uint64_t l = iov[i].iov_len;
-        if (skip >= l) {
-            skip -= l;
-            continue;
-        }
-        uint64_t take = l - skip < len ? l - skip : len;
-        out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
-        out[k].iov_len = take;
-        k++;
-        len -= take;
-        skip = 0;
-    }
-    return k;
-}
-
 /* 1 when [sector*512, +len) lies inside the disk (overflow-safe). */
 static int in_range(blk *b, uint64_t sector, uint64_t len)
 {
@@ -120,7 +100,7 @@ static int64_t serve(vmm_virtio *v, blk *b, vmm_vq_chain *c)
 
     switch (type) {
     case T_IN:
-        n = iov_slice(c->iov + c->nr, c->nw, 0, wlen, b->data);
+        n = vmm_iov_slice(c->iov + c->nr, c->nw, 0, wlen, b->data);
         if (!in_range(b, sector, wlen) || vmm_disk_readv(b->disk, b->data, n, sector * 512) < 0) {
             status = S_IOERR;
             break;
@@ -131,7 +111,7 @@ static int64_t serve(vmm_virtio *v, blk *b, vmm_vq_chain *c)
         break;
     case T_OUT: {
         uint64_t len = c->rlen - 16;
-        n = iov_slice(c->iov, c->nr, 16, len, b->data);
+        n = vmm_iov_slice(c->iov, c->nr, 16, len, b->data);
         if (b->read_only || !in_range(b, sector, len) ||
             vmm_disk_writev(b->disk, b->data, n, sector * 512) < 0) {
             status = S_IOERR;

@@ -171,14 +171,21 @@ int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c)
     return 1;
 }
 
+void vmm_vq_push_many(vmm_vq *vq, const uint16_t *heads, const uint32_t *lens, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t *e = vq->used + 4 + 8u * (vq->used_idx % vq->size);
+        uint32_t id = heads[i];
+        memcpy(e, &id, 4);
+        memcpy(e + 4, &lens[i], 4);
+        vq->used_idx++;
+    }
+    __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+}
+
 void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len)
 {
-    uint8_t *e = vq->used + 4 + 8u * (vq->used_idx % vq->size);
-    uint32_t id = head;
-    memcpy(e, &id, 4);
-    memcpy(e + 4, &len, 4);
-    vq->used_idx++;
-    __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+    vmm_vq_push_many(vq, &head, &len, 1);
 }
 
 int vmm_vq_should_notify(vmm_vq *vq)
@@ -225,4 +232,23 @@ uint64_t vmm_vq_write(const vmm_vq_chain *c, uint64_t off, const void *buf, uint
         off = 0;
     }
     return done;
+}
+
+int vmm_iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len, struct iovec *out)
+{
+    int k = 0;
+    for (int i = 0; i < n && len; i++) {
+        uint64_t l = iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        uint64_t take = l - skip < len ? l - skip : len;
+        out[k].iov_base = (uint8_t *)iov[i].iov_base + skip;
+        out[k].iov_len = take;
+        k++;
+        len -= take;
+        skip = 0;
+    }
+    return k;
 }

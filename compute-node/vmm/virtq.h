@@ -67,6 +67,9 @@ void vmm_vq_reset(vmm_vq *vq);
 int vmm_vq_pop(vmm_vq *vq, const vmm_gmem *m, vmm_vq_chain *c);
 /* Returns the chain `head` to the driver with `len` bytes written. */
 void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len);
+/* Returns n chains at once: the driver sees the used index move past all of them
+ * together (a frame spread over mergeable receive buffers). */
+void vmm_vq_push_many(vmm_vq *vq, const uint16_t *heads, const uint32_t *lens, int n);
 /* 1 when the driver wants an interrupt for what was pushed since the last call
  * (NO_INTERRUPT clear; with event_idx, used_event passed). */
 int vmm_vq_should_notify(vmm_vq *vq);
@@ -77,5 +80,7 @@ int vmm_vq_has_avail(vmm_vq *vq);
 uint64_t vmm_vq_read(const vmm_vq_chain *c, uint64_t off, void *buf, uint64_t len);
 /* Copies into the writable part of a chain at offset off; bytes written. */
 uint64_t vmm_vq_write(const vmm_vq_chain *c, uint64_t off, const void *buf, uint64_t len);
+/* The bytes [skip, skip+len) of iov[0..n) as a new iovec list in out (room for n); its count. */
+int vmm_iov_slice(const struct iovec *iov, int n, uint64_t skip, uint64_t len, struct iovec *out);
 
 #endif

@@ -95,10 +95,11 @@ typedef struct vmm_boot {
     uint64_t arg;   /* %ebx (PVH start_info) or %rsi (Linux zero page) */
 } vmm_boot;
 
+#define VMM_HUGE_PAGE (2ull << 20) /* guest RAM is aligned to it (kvm.c) */
+
 typedef struct vmm_vm {
     const vmm_config *cfg;
     int kvm_fd, fd;
-    int mem_fd;
     uint8_t *ram;
     uint64_t ram_size;
     vmm_gmem gmem;

@@ -115,19 +115,26 @@ EOF
   else fail "net-dhcp: no lease on $NIC: $(tail -3 /tmp/udhcpc.log | tr '\n' ' ')"; return 1; fi
 }
 
-net_data() { # MiB: the same amount both ways through busybox nc, sums checked
-  local mib=$1 t0 t1 want got
+nstat() { cat "/sys/class/net/$NIC/statistics/$1"; }
+net_data() { # MiB: the same amount both ways through busybox nc, sums checked; sets UP_FRAMES
+  # (frames L2 sent while sending) and DOWN_FRAMES (frames it received while receiving)
+  local mib=$1 t0 t1 want got p0
   dd if=/dev/urandom of=/tmp/up.bin bs=64k count=$((mib * 16)) 2>/dev/null
   say "L2-SUM net-up $(sha256sum /tmp/up.bin | cut -d' ' -f1)"
+  p0=$(nstat tx_packets)
   t0=$(now)
   if nc 10.0.2.1 5001 < /tmp/up.bin; then t1=$(now); say "L2-TIME net-up $mib $(elapsed "$t0" "$t1")"
   else fail "net-up: nc to 10.0.2.1:5001 failed"; fi
+  UP_FRAMES=$(($(nstat tx_packets) - p0))
   rm -f /tmp/up.bin
   mkfifo /tmp/hold
   exec 5<> /tmp/hold
+  p0=$(nstat rx_packets)
   t0=$(now)
   nc 10.0.2.1 5002 < /tmp/hold > /tmp/down.bin
   t1=$(now)
+  DOWN_FRAMES=$(($(nstat rx_packets) - p0))
+  say "L2-INFO net frames: $mib MiB up in $UP_FRAMES frames sent, $mib MiB down in $DOWN_FRAMES frames received"
   exec 5>&-
   want=$(arg netsum)
   got=$(sha256sum /tmp/down.bin | cut -d' ' -f1)
@@ -142,6 +149,23 @@ scn_net() {
   if ping -c 3 -W 3 10.0.2.1 > /tmp/ping 2>&1; then ok "net-ping: $(grep -o '[0-9]* packets received' /tmp/ping)"
   else fail "net-ping: $(tail -2 /tmp/ping | tr '\n' ' ')"; fi
   net_data 4
+  net_offloads 4
+}
+
+net_offloads() { # MiB: the offloads were negotiated and used both ways
+  local f b missing= segs
+  f=$(cat "/sys/class/net/$NIC/device/features")
+  for b in 0:CSUM 1:GUEST_CSUM 7:GUEST_TSO4 8:GUEST_TSO6 11:HOST_TSO4 12:HOST_TSO6 15:MRG_RXBUF 29:EVENT_IDX; do
+    [ "$(echo "$f" | cut -c$((${b%%:*} + 1)))" = 1 ] || missing="$missing ${b#*:}"
+  done
+  [ -z "$missing" ] && ok "net-offloads: CSUM, GUEST_CSUM, HOST/GUEST_TSO4/6, MRG_RXBUF and EVENT_IDX negotiated" ||
+    fail "net-offloads: not negotiated:$missing (features $f)"
+  # Without segmentation offloads every frame carries at most one MSS (1448 bytes) of the data;
+  # with them the tap hands L2 frames of several MSS (L1's TCP over a tap with TSO). The other way
+  # is not judged: busybox nc's writes leave L2's TCP sending one MSS a frame even under QEMU.
+  segs=$(($1 * 1048576 / 1448))
+  [ "$DOWN_FRAMES" -lt $((segs / 2)) ] && ok "net-gso-rx: $1 MiB received in $DOWN_FRAMES frames (one MSS each: $segs)" ||
+    fail "net-gso-rx: $1 MiB received in $DOWN_FRAMES frames, not fewer than half of $segs (one MSS each)"
 }
 
 scn_rng() {
@@ -206,6 +230,20 @@ scn_bench() {
     echo 3 > /proc/sys/vm/drop_caches
     t0=$(now); dd if="$r" of=/dev/null bs=1M 2>/dev/null; t1=$(now)
     say "L2-TIME blk-read 64 $(elapsed "$t0" "$t1")"
+    # again, twice, into guest pages the first read already touched (the first read also pays
+    # for the VMM's and KVM's first touch of that guest memory); the faster of the two counts
+    local best=999 e
+    for e in 1 2; do
+      echo 3 > /proc/sys/vm/drop_caches
+      t0=$(now); dd if="$r" of=/dev/null bs=1M 2>/dev/null; t1=$(now)
+      e=$(elapsed "$t0" "$t1")
+      best=$(awk -v a="$best" -v b="$e" 'BEGIN{print (b < a ? b : a)}')
+    done
+    say "L2-TIME blk-reread 64 $best"
+    local q=/sys/block/${r#/dev/}/queue st
+    st=$(cat /sys/block/${r#/dev/}/stat)
+    set -- $st
+    say "L2-INFO blk queue: max_sectors_kb=$(cat $q/max_sectors_kb) max_segments=$(cat $q/max_segments) max_segment_size=$(cat $q/max_segment_size) read_ahead_kb=$(cat $q/read_ahead_kb) nr_requests=$(cat $q/nr_requests) reads=$1 merged=$2 sectors=$3 irqs=$(grep -i 'virtio.*req\|virtio.-' /proc/interrupts | awk '{n += $2} END {print n}')"
     t0=$(now); dd if=/dev/zero of="$r" bs=1M count=64 conv=fsync 2>/dev/null; t1=$(now)
     say "L2-TIME blk-write 64 $(elapsed "$t0" "$t1")"
   fi

@@ -90,6 +90,28 @@ static void test_good_chain(void)
     ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 0);
 }
 
+/* A frame over mergeable buffers: its chains become used entries in order (wrapping the
+ * ring) and the used index ends past them all. */
+static void test_push_many(void)
+{
+    fresh();
+    for (int i = 0; i < QSZ - 2; i++)
+        vmm_vq_push(&vq, 0, 0);
+    uint16_t heads[3] = {5, 2, 7};
+    uint32_t lens[3] = {1526, 1526, 100};
+    vmm_vq_push_many(&vq, heads, lens, 3);
+    uint16_t used_idx;
+    memcpy(&used_idx, mem + USED + 2, 2);
+    ST_ASSERT_INT_EQ(used_idx, QSZ + 1);
+    for (int i = 0; i < 3; i++) {
+        uint32_t id, len, slot = (QSZ - 2 + i) % QSZ;
+        memcpy(&id, mem + USED + 4 + 8 * slot, 4);
+        memcpy(&len, mem + USED + 8 + 8 * slot, 4);
+        ST_ASSERT_INT_EQ(id, heads[i]);
+        ST_ASSERT_INT_EQ(len, lens[i]);
+    }
+}
+
 static void test_indirect(void)
 {
     fresh();
@@ -289,6 +311,7 @@ static void test_event_idx(void)
 
 static CU_TestInfo tests[] = {
     {"a readable+writable chain becomes iovecs; push fills the used ring", test_good_chain},
+    {"several chains pushed at once land in order, the used index past them all", test_push_many},
     {"an indirect table is walked", test_indirect},
     {"a looping chain is malformed", test_loop},
     {"buffers outside guest RAM (or wrapping) are malformed", test_out_of_bounds},

@@ -162,8 +162,11 @@ static void h_list(st_http_req *req, void *arg)
             goto dberr;
         char total[48];
         bl_amount_text(&inv, inv.total, total, sizeof total);
-        json_array_append_new(items, summary(inv.id, 0, "draft", inv.period, inv.currency,
-                                             inv.total, total, NULL));
+        json_t *o = summary(inv.id, 0, "draft", inv.period, inv.currency, inv.total, total,
+                            NULL);
+        /* a draft with usage no plan prices says so, rather than looking free */
+        json_object_set_new(o, "no_plan", json_boolean(inv.no_plan > 0));
+        json_array_append_new(items, o);
         bl_invoice_free(&inv);
     }
     st_db_put(db);

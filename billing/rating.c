@@ -353,6 +353,7 @@ static int finish(bl_invoice *inv)
                              inv->round_micro);
         if (__builtin_add_overflow(inv->total, l->amount, &inv->total))
             return -1;
+        inv->no_plan += l->ver < 0;
         inv->lines[k++] = *l;
     }
     inv->n = k;

@@ -71,6 +71,7 @@ typedef struct bl_invoice {
     bl_line *lines;
     size_t n, cap;
     int64_t total;
+    int no_plan;          /* lines priced by no plan (no default plan, no assignment) */
 } bl_invoice;
 
 /* Rates the tenant's usage billed in period into inv. 0, or -1 (db error). */

@@ -55,11 +55,11 @@ static json_t *line_json(const bl_invoice *inv, size_t i)
         plan = json_pack("{s:s, s:s, s:i, s:s}", "id", v->plan_id, "name", v->plan_name,
                          "version", v->version, "version_id", v->id);
     }
-    return json_pack("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+    return json_pack("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
                      "line", (json_int_t)(i + 1), "instance_id",
                      l->instance[0] ? l->instance : NULL, "item", bl_item_name(l->item), "flavor",
                      l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month,
-                     "late", l->usage_month != inv->period, "plan", plan, "quantity",
+                     "late", l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "quantity",
                      (json_int_t)l->quantity, "unit", bl_item_unit(l->item), "billing_quantity",
                      bq, "billing_unit", bl_item_billing_unit(l->item), "unit_price_micro",
                      (json_int_t)l->unit_price, "amount_micro", (json_int_t)l->amount, "amount",
@@ -82,13 +82,14 @@ char *bl_render_json(const bl_invoice *inv, size_t *len)
     for (size_t i = 0; i < inv->n; i++)
         json_array_append_new(lines, line_json(inv, i));
     json_t *doc = json_pack(
-        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:s, s:o}",
+        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:b, s:s?, s:s, s:o}",
         "id", inv->id, "number", inv->issued ? json_integer(inv->number) : json_null(),
         "number_text", number, "status", inv->issued ? "issued" : "draft", "tenant_id",
         inv->tenant, "period", period, "period_start", start, "period_end", end, "currency",
         inv->currency, "seller", inv->seller, "issued_at", inv->issued ? issued : NULL,
-        "generated_at", gen, "total_micro", (json_int_t)inv->total, "total", total, "rounding",
-        rounding, "lines", lines);
+        "generated_at", gen, "total_micro", (json_int_t)inv->total, "total", total, "no_plan",
+        inv->no_plan > 0, "notice", inv->no_plan ? BL_NO_PLAN_TEXT : NULL, "rounding", rounding,
+        "lines", lines);
     char *s = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     if (len)
@@ -135,7 +136,7 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
         snprintf(am, sizeof am, "%lld", (long long)l->amount);
         bl_amount_text(inv, l->amount, amount, sizeof amount);
         const char *f[] = {number, period, no, l->instance, bl_item_name(l->item), l->flavor, label,
-                           month, l->ver >= 0 ? inv->vers[l->ver].plan_name : "",
+                           month, l->ver >= 0 ? inv->vers[l->ver].plan_name : "NO PLAN",
                            l->ver >= 0 ? ver : "", q, bl_item_unit(l->item), bq,
                            bl_item_billing_unit(l->item), up, am, amount, inv->currency};
         for (int k = 0; k < 18; k++)
@@ -199,6 +200,11 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
     sb_printf(&b, "<br>Tenant %s<br>Period %s<br>%s %s<br>Currency ", inv->tenant, period,
               inv->issued ? "Issued" : "Generated", when);
     html_text(&b, inv->currency);
+    if (inv->no_plan) {
+        sb_puts(&b, "</p>\n<p class=\"warn\"><strong>");
+        html_text(&b, BL_NO_PLAN_TEXT);
+        sb_puts(&b, "</strong>");
+    }
     sb_puts(&b, "</p>\n<table><thead><tr><th>#</th><th>Instance</th><th>Item</th><th>Plan</th>"
                 "<th class=\"n\">Quantity</th><th class=\"n\">Unit price</th>"
                 "<th class=\"n\">Amount</th></tr></thead><tbody>\n");

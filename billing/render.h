@@ -26,6 +26,11 @@ void *bl_render(const bl_invoice *inv, bl_format f, size_t *len);
 /* Frees cairo's and fontconfig's process-wide caches; call once at exit. */
 void bl_render_release(void);
 
+/* Printed on every format when some line had no price plan. */
+#define BL_NO_PLAN_TEXT                                                                            \
+    "NO PRICE PLAN: lines marked 'no plan' are not priced (no default plan and no plan "           \
+    "assigned to this tenant); they are not free usage."
+
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {
     char no[24], instance[40], item[128], plan[96], quantity[64], price[64], amount[48];

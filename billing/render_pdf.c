@@ -25,7 +25,7 @@
 #define FONT_PT 7.0
 #define LEAD 9.5
 #define ROWS_PER_PAGE 48
-#define TAIL_ROWS 7     /* total and rounding text on the last page */
+#define TAIL_ROWS 10    /* total and rounding text on the last page */
 #define WRAP 170        /* characters per line of the rounding text */
 
 static cairo_status_t sink(void *closure, const unsigned char *data, unsigned int len)
@@ -161,7 +161,9 @@ unsigned char *bl_render_pdf(const bl_invoice *inv, size_t *len)
     cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
     bl_rounding_text(inv, rounding, sizeof rounding);
-    wrapped(cr, y + 2 + 2 * LEAD, rounding);
+    y = wrapped(cr, y + 2 + 2 * LEAD, rounding);
+    if (inv->no_plan)
+        wrapped(cr, y + LEAD, BL_NO_PLAN_TEXT);
     cairo_show_page(cr);
     cairo_destroy(cr);
     cairo_surface_finish(surf);

@@ -9,6 +9,8 @@
  * quantity x unit price. Quantities are in base units (hours, cycles,
  * bytes, byte-hours); prices are micro-units per billing unit:
  *   instance-hours  per hour          divisor 1
+ *   instance time   per hour          divisor 3600 (quantity in seconds;
+ *                                     per-second plan versions, see rating.c)
  *   CPU cycles      per 10^9 cycles   divisor 10^9
  *   data in / out   per GiB           divisor 2^30
  *   image storage   per GiB-month     divisor 2^30 x hours in the usage month
@@ -21,6 +23,7 @@
 
 typedef enum bl_item {
     BL_ITEM_INSTANCE_HOURS,
+    BL_ITEM_INSTANCE_SECONDS, /* per-second plan versions; priced per hour */
     BL_ITEM_CPU,
     BL_ITEM_RX,
     BL_ITEM_TX,
@@ -40,6 +43,8 @@ typedef struct bl_pver {
     int version;
     int64_t effective_from;
     int64_t cpu, rx, tx, storage, hour_default;
+    int per_second;       /* time_unit "second": instance time by the second */
+    int64_t min_seconds;  /* per boot, for per_second versions */
     bl_flavor_price *fl;
     int nfl;
 } bl_pver;

@@ -155,7 +155,8 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
          "{\"name\":\"default\",\"default\":true,\"effective_from\":\"2025-01-01T00:00:00Z\","
          "\"prices\":{\"cpu_per_gcycle\":0,\"rx_per_gib\":0,\"tx_per_gib\":90000,"
          "\"storage_per_gib_month\":50000,\"instance_hour_default\":10000,"
-         "\"instance_hour\":{\"m1.tiny\":5000,\"m1.small\":20000}}}", 201, &r);
+         "\"instance_hour\":{\"m1.tiny\":5000,\"m1.small\":20000},"
+         "\"time_unit\":\"second\",\"min_seconds\":60}}", 201, &r);
     st_resp_free(&r);
     call("GET", "/v1/billing/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z", t, 0,
          NULL, 200, &r);
@@ -165,14 +166,188 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
     st_resp_free(&r);
     d = draft_of(t, "2025-02");
     ST_ASSERT_INT_EQ(json_is_false(json_object_get(d, "no_plan")), 1);
-    /* samples at 10:20, 10:40 and 11:00: two instance-hours of m1.small at 0.02 */
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(d, "total_micro")), 40000);
+    /* samples at 10:20, 10:40 and 11:00: 2400 s of m1.small at 0.02/hour = 0.01333 -> 0.01 */
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(d, "total_micro")), 10000);
     json_decref(d);
+}
+
+/*
+ * The hand-priced month, May 2025. Plan "metered": time per second, 60 s
+ * minimum a boot; m1.small 0.36/hour = 100 micro-units a second, m1.large
+ * 1.44/hour = 400 a second; data out 0.09/GiB; the rest free. Plan
+ * "hourly": whole hours, the same prices.
+ * Tenant A (metered):
+ *   a1 m1.small, one boot: a sample every 60 s from 05-02 10:00:00 to
+ *      12:00:00 (120 intervals: 7200 s), then one at 12:10:00 "stopped"
+ *      (600 s not billed); sends 10 GiB: 7200 x 100 = 0.72, 10 x 0.09 = 0.90
+ *   a2 m1.small, two boots shorter than the minimum: 08:00:00 and
+ *      08:00:30.5 (30.5 s -> 31 s -> 60 s); one sample alone (0 s -> 60 s):
+ *      120 s x 100 = 12000 -> 0.01 (rounded once, on the line)
+ *   a3 m1.large, two boots: 90 s exactly, and 61.4 s -> 62 s:
+ *      152 s x 400 = 60800 -> 0.06
+ *   net 1.69
+ * Tenant B (hourly): b1 m1.small sampled 05-05 10:30, 11:00, 11:30: hours
+ *   10 and 11, 2 x 0.36 = 0.72; sends 1 GiB: 0.09; net 0.81.
+ */
+static char ta[37], tb[37], a1[37], a2[37], a3[37], b1[37];
+#define GIB (1LL << 30)
+#define SEC 1000000LL
+
+static void sample(bl_json *j, const char *t, const char *inst, const char *boot, long long seq,
+                   int64_t at, const char *flavor, const char *state, long long tx)
+{
+    bl_tsample s = {.tenant = t, .instance = inst, .boot = boot, .seq = seq, .at_us = at,
+                    .flavor = flavor, .state = state, .tx = tx};
+    bl_json_sample(j, &s);
+}
+
+static const char *plan_body(const char *name, const char *unit, int min)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"name\":\"%s\",\"effective_from\":\"2025-01-01T00:00:00Z\",\"prices\":{"
+             "\"cpu_per_gcycle\":0,\"rx_per_gib\":0,\"tx_per_gib\":90000,"
+             "\"storage_per_gib_month\":0,\"instance_hour_default\":1000000,"
+             "\"instance_hour\":{\"m1.small\":360000,\"m1.large\":1440000},"
+             "\"time_unit\":\"%s\"%s}}",
+             name, unit, min ? ",\"min_seconds\":60" : "");
+    return buf;
+}
+
+static void assign(const char *tenant, const char *plan)
+{
+    char path[128], body[256];
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/plans", tenant);
+    snprintf(body, sizeof body, "{\"plan_id\":\"%s\",\"effective_from\":\"2025-01-01T00:00:00Z\"}",
+             plan);
+    call("POST", path, NULL, 1, body, 201, &r);
+    st_resp_free(&r);
+}
+
+static void make_month(void)
+{
+    static int done;
+    if (done++)
+        return;
+    strcpy(ta, bl_uuid());
+    strcpy(tb, bl_uuid());
+    strcpy(a1, bl_uuid());
+    strcpy(a2, bl_uuid());
+    strcpy(a3, bl_uuid());
+    strcpy(b1, bl_uuid());
+    st_resp r;
+    char metered[37], hourly[37];
+    call("POST", "/v1/billing/plans", NULL, 1, plan_body("metered", "second", 1), 201, &r);
+    strcpy(metered, json_string_value(json_object_get(r.json, "id")));
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(json_array_get(
+                         json_object_get(r.json, "versions"), 0), "prices"), "time_unit")),
+                     "second");
+    st_resp_free(&r);
+    call("POST", "/v1/billing/plans", NULL, 1, plan_body("hourly", "hour", 0), 201, &r);
+    strcpy(hourly, json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    assign(ta, metered);
+    assign(tb, hourly);
+
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    const char *boot = bl_uuid();
+    int64_t t0 = bl_t(2025, 5, 2, 10, 0, 0);
+    for (int k = 0; k <= 120; k++)
+        sample(&j, ta, a1, boot, k + 1, t0 + k * 60 * SEC, "m1.small", "active", k * (GIB / 12));
+    sample(&j, ta, a1, boot, 122, bl_t(2025, 5, 2, 12, 10, 0), "m1.small", "stopped", 10 * GIB);
+    boot = bl_uuid();
+    sample(&j, ta, a2, boot, 1, bl_t(2025, 5, 3, 8, 0, 0), "m1.small", "active", 0);
+    sample(&j, ta, a2, boot, 2, bl_t(2025, 5, 3, 8, 0, 30) + 500000, "m1.small", "active", 0);
+    sample(&j, ta, a2, bl_uuid(), 1, bl_t(2025, 5, 4, 9, 0, 0), "m1.small", "active", 0);
+    boot = bl_uuid();
+    sample(&j, ta, a3, boot, 1, bl_t(2025, 5, 10, 0, 0, 0), "m1.large", "active", 0);
+    sample(&j, ta, a3, boot, 2, bl_t(2025, 5, 10, 0, 1, 30), "m1.large", "active", 0);
+    boot = bl_uuid();
+    sample(&j, ta, a3, boot, 1, bl_t(2025, 5, 11, 0, 0, 0), "m1.large", "active", 0);
+    sample(&j, ta, a3, boot, 2, bl_t(2025, 5, 11, 0, 1, 1) + 400000, "m1.large", "active", 0);
+    boot = bl_uuid();
+    sample(&j, tb, b1, boot, 1, bl_t(2025, 5, 5, 10, 30, 0), "m1.small", "active", 0);
+    sample(&j, tb, b1, boot, 2, bl_t(2025, 5, 5, 11, 0, 0), "m1.small", "active", GIB / 2);
+    sample(&j, tb, b1, boot, 3, bl_t(2025, 5, 5, 11, 30, 0), "m1.small", "active", GIB);
+    post_batch(&j);
+}
+
+/* The draft's JSON document of tenant for May 2025. */
+static json_t *may_invoice(const char *tenant, char id[37])
+{
+    json_t *d = draft_of(tenant, "2025-05");
+    ST_ASSERT_INT_EQ_FATAL(d != NULL, 1);
+    snprintf(id, 37, "%s", json_string_value(json_object_get(d, "id")));
+    json_decref(d);
+    char *js = doc(id, tenant, "json", NULL);
+    json_t *inv = json_loads(js, 0, NULL);
+    free(js);
+    return inv;
+}
+
+static json_t *line_of(json_t *inv, const char *inst, const char *item)
+{
+    size_t k;
+    json_t *l, *found = NULL;
+    json_array_foreach(json_object_get(inv, "lines"), k, l)
+    {
+        const char *li = json_string_value(json_object_get(l, "instance_id"));
+        if (((!inst && !li) || (inst && li && strcmp(li, inst) == 0)) &&
+            strcmp(json_string_value(json_object_get(l, "item")), item) == 0) {
+            st_assert_fmt(found == NULL, 1, __FILE__, __LINE__, "two %s lines", item);
+            found = l;
+        }
+    }
+    st_assert_fmt(found != NULL, 1, __FILE__, __LINE__, "no %s line for %s", item,
+                  inst ? inst : "-");
+    return found;
+}
+
+#define LINE_IS(inv, inst, item, q, amount)                                                        \
+    do {                                                                                           \
+        json_t *l_ = line_of(inv, inst, item);                                                     \
+        if (l_) {                                                                                  \
+            ST_ASSERT_INT_EQ(json_integer_value(json_object_get(l_, "quantity")), q);              \
+            ST_ASSERT_INT_EQ(json_integer_value(json_object_get(l_, "amount_micro")), amount);     \
+        }                                                                                          \
+    } while (0)
+
+static void test_time_is_billed_per_second_with_a_minimum(void)
+{
+    make_month();
+    char id[37];
+    json_t *inv = may_invoice(ta, id);
+    LINE_IS(inv, a1, "instance_seconds", 7200, 720000);
+    LINE_IS(inv, a1, "tx_bytes", 10 * GIB, 900000);
+    LINE_IS(inv, a2, "instance_seconds", 120, 10000);
+    LINE_IS(inv, a3, "instance_seconds", 152, 60000);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(inv, "lines")), 4);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "total_micro")), 1690000);
+    json_t *l = line_of(inv, a1, "instance_seconds");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(l, "unit")), "second");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(l, "billing_unit")), "hour");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(l, "billing_quantity")), "2.000000");
+    json_decref(inv);
+    /* Whole hours remain a plan option. */
+    inv = may_invoice(tb, id);
+    LINE_IS(inv, b1, "instance_hours", 2, 720000);
+    LINE_IS(inv, b1, "tx_bytes", GIB, 90000);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(inv, "lines")), 2);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "total_micro")), 810000);
+    json_decref(inv);
+    /* A minimum needs per-second time. */
+    st_resp r;
+    call("POST", "/v1/billing/plans", NULL, 1, plan_body("bad", "hour", 1), 400, &r);
+    st_resp_free(&r);
 }
 
 static CU_TestInfo tests[] = {
     {"a tenant without a plan is flagged, never priced at zero silently",
      test_a_tenant_without_a_plan_is_flagged},
+    {"time is billed per second with a minimum; whole hours remain",
+     test_time_is_billed_per_second_with_a_minimum},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

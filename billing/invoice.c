@@ -33,6 +33,9 @@
 #include <string.h>
 
 #define MAX_DRAFTS 120
+/* The printed number; invoices issued before migration 0007 used INV-%06d. */
+#define NUMBER_TEXT "coalesce(number_text, 'INV-' || lpad(number::text, 6, '0'))"
+
 
 static int read_state(st_db *db, int64_t *through, int64_t *next, int for_update)
 {
@@ -110,16 +113,15 @@ static int rate_draft(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period
     return 0;
 }
 
-static json_t *summary(const char *id, int64_t number, const char *status, int64_t period,
-                       const char *currency, int64_t total, const char *total_text,
-                       const char *issued_at)
+static json_t *summary(const char *id, int64_t number, const char *number_text,
+                       const char *status, int64_t period, const char *currency, int64_t total,
+                       const char *total_text, const char *issued_at)
 {
-    char m[8], num[32];
+    char m[8];
     bl_month_format(period, m);
-    snprintf(num, sizeof num, "INV-%06lld", (long long)number);
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:s, s:s?}", "id", id, "number",
                      number ? json_integer(number) : json_null(), "number_text",
-                     number ? num : "DRAFT", "status", status, "period", m, "currency", currency,
+                     number ? number_text : "DRAFT", "status", status, "period", m, "currency", currency,
                      "total_micro", (json_int_t)total, "total", total_text, "issued_at",
                      issued_at);
 }
@@ -136,8 +138,9 @@ static void h_list(st_http_req *req, void *arg)
         return;
     json_t *items = json_array();
     PGresult *r = st_db_q(db,
-                          "SELECT id, number, period, currency, total_micro, issued_at"
-                          " FROM billing.invoices WHERE tenant_id = $1 ORDER BY period", tenant);
+                          "SELECT id, number, period, currency, total_micro, issued_at,"
+                          " " NUMBER_TEXT " FROM billing.invoices WHERE tenant_id = $1"
+                          " ORDER BY period", tenant);
     if (!r)
         goto dberr;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -147,8 +150,8 @@ static void h_list(st_http_req *req, void *arg)
         st_time_from_pg(PQgetvalue(r, i, 5), when);
         bl_invoice tmp = {.round_micro = ctx->round_micro};
         bl_amount_text(&tmp, st_db_int(r, i, 4), total, sizeof total);
-        json_array_append_new(items, summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), "issued",
-                                             period, PQgetvalue(r, i, 3), st_db_int(r, i, 4),
+        json_array_append_new(items, summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1),
+                                             PQgetvalue(r, i, 6), "issued", period, PQgetvalue(r, i, 3), st_db_int(r, i, 4),
                                              total, when));
     }
     PQclear(r);
@@ -162,7 +165,7 @@ static void h_list(st_http_req *req, void *arg)
             goto dberr;
         char total[48];
         bl_amount_text(&inv, inv.total, total, sizeof total);
-        json_t *o = summary(inv.id, 0, "draft", inv.period, inv.currency, inv.total, total,
+        json_t *o = summary(inv.id, 0, NULL, "draft", inv.period, inv.currency, inv.total, total,
                             NULL);
         /* a draft with usage no plan prices says so, rather than looking free */
         json_object_set_new(o, "no_plan", json_boolean(inv.no_plan > 0));
@@ -215,13 +218,13 @@ static void send_doc(st_http_req *req, int fmt, const void *buf, size_t len, int
 }
 
 static const char *const doc_sql[BL_NFMT] = {
-    "SELECT doc_json, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_json, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
-    "SELECT doc_csv, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_csv, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
-    "SELECT doc_html, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_html, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
-    "SELECT doc_pdf, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_pdf, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
 };
 
@@ -255,7 +258,12 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
         goto dberr;
     if (PQntuples(r) == 1) {
         char name[64];
-        snprintf(name, sizeof name, "invoice-INV-%06lld", st_db_int(r, 0, 1));
+        /* the printed number, made safe for a file name */
+        snprintf(name, sizeof name, "invoice-%s", PQgetvalue(r, 0, 1));
+        for (char *c = name; *c; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+                *c = '_';
         if (fmt == BL_FMT_PDF) {
             size_t n;
             unsigned char *pdf = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
@@ -335,6 +343,11 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
     inv.issued = 1;
     inv.number = number;
     inv.issued_at = inv.generated_at = at;
+    if (bl_number_text(ctx->number_format, number, at, period, inv.number_text,
+                       sizeof inv.number_text) < 0) {
+        bl_invoice_free(&inv);
+        return -1;
+    }
     size_t jl, cl, hl, pl;
     char *json = bl_render_json(&inv, &jl), *csv = bl_render_csv(&inv, &cl);
     char *html = bl_render_html(&inv, &hl);
@@ -349,12 +362,13 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
         bl_date_format(period, p);
         char *hex = bytea_hex(pdf, pl);
         const char *params[] = {inv.id, tenant, p, num, when, inv.currency, tot, json, csv, html,
-                                hex, sha};
+                                hex, sha, inv.number_text};
         rc = st_db_exec(db,
                         "INSERT INTO billing.invoices (id, tenant_id, period, number, issued_at,"
-                        " currency, total_micro, doc_json, doc_csv, doc_html, doc_pdf, sha256)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        12, params) < 0 ? -1 : 0;
+                        " currency, total_micro, doc_json, doc_csv, doc_html, doc_pdf, sha256,"
+                        " number_text)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        13, params) < 0 ? -1 : 0;
         free(hex);
         *total += inv.total;
     } else {

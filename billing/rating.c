@@ -86,10 +86,12 @@ void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n)
 
 void bl_invoice_number_text(const bl_invoice *inv, char *out, size_t n)
 {
-    if (inv->issued)
-        snprintf(out, n, "INV-%06lld", (long long)inv->number);
-    else
-        snprintf(out, n, "DRAFT");
+    snprintf(out, n, "%s", inv->issued ? inv->number_text : "DRAFT");
+}
+
+void bl_due_date(const bl_invoice *inv, char out[11])
+{
+    bl_date_format(inv->issued_at + (int64_t)inv->payment_days * 24 * BL_US_HOUR, out);
 }
 
 void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
@@ -559,7 +561,9 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     inv->generated_at = st_now_us();
     snprintf(inv->currency, sizeof inv->currency, "%s", ctx->currency);
     inv->round_micro = ctx->round_micro;
-    snprintf(inv->seller, sizeof inv->seller, "%s", ctx->seller);
+    bl_seller_of(ctx, &inv->seller);
+    inv->payment_days = ctx->payment_days;
+    snprintf(inv->payment_terms, sizeof inv->payment_terms, "%s", ctx->payment_terms);
     timeline t = {0};
     buckets bk = {0};
     PGresult *r = NULL;
@@ -572,7 +576,7 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
         goto out;
     PQclear(r);
     r = NULL;
-    if (build_timeline(db, inv, &t) < 0)
+    if (bl_account_load(db, tenant, &inv->buyer) < 0 || build_timeline(db, inv, &t) < 0)
         goto out;
     if (!t.n)
         tl_push(&t, EPOCH_2000, -1);

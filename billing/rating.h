@@ -60,6 +60,16 @@ typedef struct bl_line {
     int64_t amount;
 } bl_line;
 
+/* A party of the invoice: the seller (configuration) or the buyer (account.c). */
+typedef struct bl_party {
+    int present;          /* buyer: the tenant has a billing account */
+    char name[201];
+    char address[501];
+    char country[3];
+    char tax_id[33];
+    char email[255];
+} bl_party;
+
 typedef struct bl_invoice {
     char id[37];
     char tenant[37];
@@ -70,7 +80,10 @@ typedef struct bl_invoice {
     int64_t generated_at;
     char currency[9];
     int64_t round_micro;
-    char seller[128];
+    bl_party seller, buyer;
+    char number_text[BL_NUMBER_TEXT_MAX]; /* issued: as printed; draft: "DRAFT" */
+    int payment_days;     /* due = issued_at + payment_days */
+    char payment_terms[256];
     bl_pver *vers;
     int nvers;
     bl_line *lines;
@@ -94,6 +107,11 @@ void bl_line_billing_quantity(const bl_line *l, char *out, size_t n); /* "12.345
 __int128 bl_line_divisor(const bl_line *l);
 void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n);
 void bl_invoice_number_text(const bl_invoice *inv, char *out, size_t n); /* "INV-000042" */
+/* The customer's account (buyer->present 0 when none); 0 or -1. */
+int bl_account_load(st_db *db, const char *tenant, bl_party *buyer);
+void bl_seller_of(const bl_ctx *ctx, bl_party *seller);
+/* "2026-12-31" due date of an issued invoice. */
+void bl_due_date(const bl_invoice *inv, char out[11]);
 /* The rounding rule printed on every invoice. */
 void bl_rounding_text(const bl_invoice *inv, char *out, size_t n);
 

@@ -41,6 +41,70 @@ void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row)
     bl_amount_text(inv, l->amount, row->amount, sizeof row->amount);
 }
 
+int bl_party_lines(const bl_party *p, const char *role, char (*out)[BL_TEXT_LINE], int max)
+{
+    int n = 0;
+    if (n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "%s", role);
+    if (!p->present) {
+        if (n < max)
+            snprintf(out[n++], BL_TEXT_LINE, "(no billing account on record)");
+        return n;
+    }
+    if (n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "%.190s", p->name);
+    for (const char *a = p->address; *a && n < max;) {
+        size_t l = strcspn(a, "\n");
+        snprintf(out[n++], BL_TEXT_LINE, "%.*s", (int)(l < 190 ? l : 190), a);
+        a += l;
+        if (*a == '\n')
+            a++;
+    }
+    if (p->country[0] && n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "Country: %s", p->country);
+    if (p->tax_id[0] && n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "VAT/tax ID: %s", p->tax_id);
+    if (p->email[0] && n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "Email: %.180s", p->email);
+    return n;
+}
+
+int bl_fact_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max)
+{
+    char number[BL_NUMBER_TEXT_MAX], period[8], d[11], due[11];
+    bl_invoice_number_text(inv, number, sizeof number);
+    bl_month_format(inv->period, period);
+    int n = 0;
+#define FACT(...)                                                                                  \
+    do {                                                                                           \
+        if (n < max)                                                                               \
+            snprintf(out[n++], BL_TEXT_LINE, __VA_ARGS__);                                         \
+    } while (0)
+    FACT("Invoice number: %s", inv->issued ? number : "DRAFT (not issued; it changes as usage arrives)");
+    if (inv->issued) {
+        bl_date_format(inv->issued_at, d);
+        bl_due_date(inv, due);
+        FACT("Issue date: %s", d);
+        FACT("Due date: %s (%d days)", due, inv->payment_days);
+    } else {
+        bl_date_format(inv->generated_at, d);
+        FACT("Generated: %s; issue and due dates are set when the month is issued", d);
+    }
+    FACT("Service period: %s (UTC)", period);
+    FACT("Customer account: tenant %s", inv->tenant);
+    FACT("Payment terms: %.170s", inv->payment_terms);
+#undef FACT
+    return n;
+}
+
+static json_t *party_json(const bl_party *p)
+{
+    if (!p->present)
+        return json_null();
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "address", p->address,
+                     "country", p->country, "tax_id", p->tax_id, "email", p->email);
+}
+
 static json_t *line_json(const bl_invoice *inv, size_t i)
 {
     const bl_line *l = &inv->lines[i];
@@ -69,7 +133,7 @@ static json_t *line_json(const bl_invoice *inv, size_t i)
 char *bl_render_json(const bl_invoice *inv, size_t *len)
 {
     char period[8], start[ST_TIME_LEN], end[ST_TIME_LEN], gen[ST_TIME_LEN], issued[ST_TIME_LEN];
-    char number[32], total[48], rounding[512];
+    char number[BL_NUMBER_TEXT_MAX], total[48], rounding[512];
     bl_month_format(inv->period, period);
     st_time_format(inv->period, start);
     st_time_format(bl_month_add(inv->period, 1), end);
@@ -81,12 +145,18 @@ char *bl_render_json(const bl_invoice *inv, size_t *len)
     json_t *lines = json_array();
     for (size_t i = 0; i < inv->n; i++)
         json_array_append_new(lines, line_json(inv, i));
+    char issue_date[11], due[11];
+    bl_date_format(inv->issued_at, issue_date);
+    bl_due_date(inv, due);
     json_t *doc = json_pack(
-        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:b, s:s?, s:s, s:o}",
+        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s?, s:i, s:s, s:s?, s:s, s:I, s:s, s:b, s:s?, s:s, s:o}",
         "id", inv->id, "number", inv->issued ? json_integer(inv->number) : json_null(),
         "number_text", number, "status", inv->issued ? "issued" : "draft", "tenant_id",
         inv->tenant, "period", period, "period_start", start, "period_end", end, "currency",
-        inv->currency, "seller", inv->seller, "issued_at", inv->issued ? issued : NULL,
+        inv->currency, "seller", party_json(&inv->seller), "buyer", party_json(&inv->buyer),
+        "issue_date", inv->issued ? issue_date : NULL, "due_date", inv->issued ? due : NULL,
+        "payment_days", inv->payment_days, "payment_terms", inv->payment_terms,
+        "issued_at", inv->issued ? issued : NULL,
         "generated_at", gen, "total_micro", (json_int_t)inv->total, "total", total, "no_plan",
         inv->no_plan > 0, "notice", inv->no_plan ? BL_NO_PLAN_TEXT : NULL, "rounding", rounding,
         "lines", lines);
@@ -117,7 +187,7 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
 {
     sb b;
     sb_init(&b);
-    char number[32], period[8];
+    char number[BL_NUMBER_TEXT_MAX], period[8];
     bl_invoice_number_text(inv, number, sizeof number);
     bl_month_format(inv->period, period);
     sb_puts(&b, "invoice,period,line,instance_id,item,flavor,description,usage_month,plan,"
@@ -179,26 +249,41 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
 {
     sb b;
     sb_init(&b);
-    char number[32], period[8], total[48], rounding[512], when[ST_TIME_LEN];
+    char number[BL_NUMBER_TEXT_MAX], total[48], rounding[512];
     bl_invoice_number_text(inv, number, sizeof number);
-    bl_month_format(inv->period, period);
     bl_amount_text(inv, inv->total, total, sizeof total);
     bl_rounding_text(inv, rounding, sizeof rounding);
-    st_time_format(inv->issued ? inv->issued_at : inv->generated_at, when);
     sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
     html_text(&b, inv->issued ? number : "Draft invoice");
     sb_puts(&b, "</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
                 "collapse;width:100%}td,th{padding:2px 6px;border-bottom:1px solid #ddd;"
                 "text-align:left}.n{text-align:right;font-variant-numeric:tabular-nums}"
-                ".total td{font-weight:bold;border-top:2px solid #000}</style></head><body>\n<h1>");
-    html_text(&b, inv->seller);
-    sb_puts(&b, "</h1>\n<p>");
-    html_text(&b, inv->issued ? "Invoice " : "Draft invoice (not issued; it changes as usage "
-                                             "arrives)");
+                ".total td{font-weight:bold;border-top:2px solid #000}.parties{display:flex;"
+                "gap:4em}</style></head><body>\n<h1>");
+    html_text(&b, inv->seller.name);
+    sb_puts(&b, inv->issued ? " &mdash; Invoice " : " &mdash; Draft invoice");
     if (inv->issued)
         html_text(&b, number);
-    sb_printf(&b, "<br>Tenant %s<br>Period %s<br>%s %s<br>Currency ", inv->tenant, period,
-              inv->issued ? "Issued" : "Generated", when);
+    sb_puts(&b, "</h1>\n<div class=\"parties\">");
+    char tl[16][BL_TEXT_LINE];
+    for (int who = 0; who < 2; who++) {
+        int n = bl_party_lines(who ? &inv->buyer : &inv->seller, who ? "Bill to" : "Seller", tl, 16);
+        sb_puts(&b, "<p>");
+        for (int i = 0; i < n; i++) {
+            sb_puts(&b, i ? "<br>" : "<strong>");
+            html_text(&b, tl[i]);
+            if (!i)
+                sb_puts(&b, "</strong>");
+        }
+        sb_puts(&b, "</p>");
+    }
+    sb_puts(&b, "</div>\n<p>");
+    int nf = bl_fact_lines(inv, tl, 16);
+    for (int i = 0; i < nf; i++) {
+        html_text(&b, tl[i]);
+        sb_puts(&b, "<br>");
+    }
+    sb_puts(&b, "Currency ");
     html_text(&b, inv->currency);
     if (inv->no_plan) {
         sb_puts(&b, "</p>\n<p class=\"warn\"><strong>");

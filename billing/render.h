@@ -31,6 +31,13 @@ void bl_render_release(void);
     "NO PRICE PLAN: lines marked 'no plan' are not priced (no default plan and no plan "           \
     "assigned to this tenant); they are not free usage."
 
+/* Text lines shared by HTML and PDF: a party's block (name, address lines,
+ * country, tax ID, email) and the invoice's facts (number, dates, terms).
+ * Each returns the count of lines written (at most max). */
+#define BL_TEXT_LINE 200
+int bl_party_lines(const bl_party *p, const char *role, char (*out)[BL_TEXT_LINE], int max);
+int bl_fact_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
+
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {
     char no[24], instance[40], item[128], plan[96], quantity[64], price[64], amount[48];

@@ -214,6 +214,17 @@ add("GET", "/v1/billing/invoices/{id}/download", op("The same document as an att
     [ok(200, "the invoice document", ANY), {"304": {"description": "unchanged since the ETag given"}}, {"404": NF}], desc=BILLING,
     params=[P("id"), Q("format", {"type": "string", "enum": ["json", "csv", "html", "pdf"]}, "document format")]))
 add("GET", "/v1/billing/plan", op("The price plan in force for the tenant now", "tenant-read", [ok(200, "plan", ANY)], desc=BILLING))
+ACCOUNT = obj({"legal_name": STR, "address": {"type": "string", "description": "postal address, lines split by \\n"},
+               "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+               "tax_id": STR, "email": STR}, ["legal_name", "address", "country", "email"])
+add("GET", "/v1/billing/account", op("The tenant's billing account (the buyer on its invoices)", "tenant-read",
+    [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], desc=BILLING))
+add("PUT", "/v1/billing/account", op("Set the tenant's billing account (tenant admin)", "tenant-admin",
+    [ok(200, "account", ANY)], body=ACCOUNT, desc=BILLING))
+add("GET", "/v1/billing/tenants/{tenant_id}/account", op("A tenant's billing account", "cloud-admin",
+    [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("PUT", "/v1/billing/tenants/{tenant_id}/account", op("Set a tenant's billing account", "cloud-admin",
+    [ok(200, "account", ANY)], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", ANY)], desc=BILLING))
 add("POST", "/v1/billing/plans", op("Create a price plan", "cloud-admin", [ok(201, "created", ANY)], body=ANY, desc=BILLING))
 add("GET", "/v1/billing/plans/{id}", op("A price plan with its versions", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], params=[P("id")], desc=BILLING))

@@ -20,9 +20,18 @@
 
 static bl_srv srv;
 
+#define SELLER "Stratus Cloud GmbH"
 static int suite_init(void)
 {
-    static const char *const sets[] = {"retention.raw_days=3650", NULL};
+    static const char *const sets[] = {"retention.raw_days=3650",
+                                       "invoice.seller=" SELLER,
+                                       "invoice.seller_address=Hauptstrasse 1\\n10115 Berlin",
+                                       "invoice.seller_country=DE",
+                                       "invoice.seller_tax_id=DE123456789",
+                                       "invoice.seller_email=billing@stratus.example",
+                                       "invoice.number_format=SC-{yyyy}-{n:5}",
+                                       "invoice.payment_days=14",
+                                       NULL};
     return bl_srv_start(&srv, "billing_sendable", sets);
 }
 
@@ -343,11 +352,156 @@ static void test_time_is_billed_per_second_with_a_minimum(void)
     st_resp_free(&r);
 }
 
+/* A gateway call for a tenant user with a role (bl_call's is "member"). */
+static void as_role(const char *method, const char *path, const char *tenant, const char *role,
+                    const char *body, long want, st_resp *r)
+{
+    char url[512], th[96], rh[64];
+    snprintf(url, sizeof url, "%s%s", srv.base, path);
+    snprintf(th, sizeof th, "X-Stratus-Tenant: %s", tenant);
+    snprintf(rh, sizeof rh, "X-Stratus-Role: %s", role);
+    const char *hdrs[] = {th, rh, "X-Stratus-Cloud-Admin: false", NULL};
+    st_http(r, method, url, BL_TEST_TOKEN, body, hdrs);
+    st_assert_fmt(r->status == want, 1, __FILE__, __LINE__, "%s %s as %s: %ld (want %ld) %s",
+                  method, path, role, r->status, want, r->body ? r->body : "");
+}
+
+#define ACCOUNT_A                                                                                  \
+    "{\"legal_name\":\"Alpha Analytik AG\",\"address\":\"Marienplatz 8\\n80331 Muenchen\","       \
+    "\"country\":\"DE\",\"tax_id\":\"DE811111111\",\"email\":\"ap@alpha.example\"}"
+#define ACCOUNT_B                                                                                  \
+    "{\"legal_name\":\"Bureau Beta SARL\",\"address\":\"12 rue de la Paix\\n75002 Paris\","      \
+    "\"country\":\"FR\",\"tax_id\":\"FR40303265045\",\"email\":\"compta@beta.example\"}"
+
+static int64_t day_of(const char *ymd)
+{
+    int y, m, d;
+    if (!ymd || sscanf(ymd, "%d-%d-%d", &y, &m, &d) != 3)
+        return -1;
+    return bl_t(y, m, d, 0, 0, 0);
+}
+
+static char may_a[37], may_b[37];
+
+static void test_accounts_are_the_tenant_admins_and_cloud_admins(void)
+{
+    make_month();
+    st_resp r;
+    as_role("PUT", "/v1/billing/account", ta, "member", ACCOUNT_A, 403, &r);
+    st_resp_free(&r);
+    as_role("GET", "/v1/billing/account", ta, "reader", NULL, 404, &r);
+    st_resp_free(&r);
+    /* every field is checked; nothing is stored on a refusal */
+    const char *bad[] = {
+        "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"de\",\"email\":\"a@b.c\"}",
+        "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"nobody\"}",
+        "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\",\"vat\":1}",
+        "{\"legal_name\":\"\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\"}",
+        "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\","
+        "\"tax_id\":\"DE<1>\"}",
+        "{\"legal_name\":\"X\\u0007\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        as_role("PUT", "/v1/billing/account", ta, "admin", bad[i], 400, &r);
+        ST_ASSERT_STR_EQ(st_resp_error_code(&r), "bad_request");
+        st_resp_free(&r);
+    }
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.accounts"), 0);
+    as_role("PUT", "/v1/billing/account", ta, "admin", ACCOUNT_A, 200, &r);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "country")), "DE");
+    st_resp_free(&r);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/account", tb);
+    call("PUT", path, NULL, 1, ACCOUNT_B, 200, &r);
+    st_resp_free(&r);
+    /* a tenant reads its own, any role; never another's */
+    as_role("GET", "/v1/billing/account", tb, "reader", NULL, 200, &r);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "legal_name")), "Bureau Beta SARL");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "address")),
+                     "12 rue de la Paix\n75002 Paris");
+    st_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/billing/account?tenant_id=%s", ta);
+    as_role("GET", path, tb, "admin", NULL, 403, &r);
+    st_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/account", ta);
+    as_role("GET", path, tb, "admin", NULL, 403, &r);
+    st_resp_free(&r);
+}
+
+static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
+{
+    st_resp r;
+    /* February (the first test's tenant) must be issued before May. */
+    call("POST", "/v1/billing/periods/2025-05/issue", NULL, 1, NULL, 409, &r);
+    st_resp_free(&r);
+    call("POST", "/v1/billing/periods/2025-02/issue", NULL, 1, NULL, 201, &r);
+    st_resp_free(&r);
+    call("POST", "/v1/billing/periods/2025-05/issue", NULL, 1, NULL, 201, &r);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 2);
+    st_resp_free(&r);
+    json_t *inv = may_invoice(ta, may_a);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(inv, "status")), "issued");
+    /* the number through invoice.number_format: SC-{yyyy}-{n:5} */
+    const char *num = json_string_value(json_object_get(inv, "number_text"));
+    char want[64];
+    snprintf(want, sizeof want, "SC-%.4s-%05lld", json_string_value(json_object_get(inv, "issue_date")),
+             (long long)json_integer_value(json_object_get(inv, "number")));
+    ST_ASSERT_STR_EQ(num, want);
+    int64_t issued = day_of(json_string_value(json_object_get(inv, "issue_date")));
+    int64_t due = day_of(json_string_value(json_object_get(inv, "due_date")));
+    ST_ASSERT_INT_EQ(issued > 0 && due - issued == 14LL * 24 * 3600 * SEC, 1);
+    json_t *seller = json_object_get(inv, "seller"), *buyer = json_object_get(inv, "buyer");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(seller, "name")), SELLER);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(seller, "address")),
+                     "Hauptstrasse 1\n10115 Berlin");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(seller, "tax_id")), "DE123456789");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(buyer, "name")), "Alpha Analytik AG");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(buyer, "tax_id")), "DE811111111");
+    ST_ASSERT_INT_EQ(json_string_value(json_object_get(inv, "payment_terms")) != NULL, 1);
+    char due_text[11];
+    snprintf(due_text, sizeof due_text, "%s", json_string_value(json_object_get(inv, "due_date")));
+    char number[64];
+    snprintf(number, sizeof number, "%s", num);
+    json_decref(inv);
+    json_decref(may_invoice(tb, may_b));
+
+    /* Every legal field in the PDF, as pdftotext reads it. */
+    size_t pl;
+    char *pdf = doc(may_a, ta, "pdf", &pl);
+    char *text = pdf_text(pdf, pl);
+    const char *fields[] = {SELLER, "Hauptstrasse 1", "10115 Berlin", "VAT/tax ID: DE123456789",
+                            "billing@stratus.example", "Alpha Analytik AG", "Marienplatz 8",
+                            "80331 Muenchen", "VAT/tax ID: DE811111111", "ap@alpha.example",
+                            number, "Issue date: ", due_text, "Payment terms: ",
+                            "Service period: 2025-05"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        st_assert_fmt(strstr(text, fields[i]) != NULL, 0, __FILE__, __LINE__,
+                      "the PDF lacks \"%s\"", fields[i]);
+    free(text);
+    free(pdf);
+    /* A later change of the account never alters the issued invoice. */
+    char *before = doc(may_a, ta, "json", NULL);
+    as_role("PUT", "/v1/billing/account", ta, "admin",
+            "{\"legal_name\":\"Renamed\",\"address\":\"x\",\"country\":\"DE\",\"email\":\"a@b.c\"}",
+            200, &r);
+    st_resp_free(&r);
+    char *after = doc(may_a, ta, "json", NULL);
+    ST_ASSERT_STR_EQ(after, before);
+    free(before);
+    free(after);
+    as_role("PUT", "/v1/billing/account", ta, "admin", ACCOUNT_A, 200, &r);
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"a tenant without a plan is flagged, never priced at zero silently",
      test_a_tenant_without_a_plan_is_flagged},
     {"time is billed per second with a minimum; whole hours remain",
      test_time_is_billed_per_second_with_a_minimum},
+    {"billing accounts are the tenant admin's and the cloud admin's",
+     test_accounts_are_the_tenant_admins_and_cloud_admins},
+    {"the issued invoice names both parties, its number, dates and terms",
+     test_the_issued_invoice_names_both_parties_and_its_terms},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -14,6 +14,7 @@
  *   render.c      invoice documents: JSON, CSV, HTML; render_pdf.c: PDF
  *   usage.c       the tenant usage API
  *   account.c     customer billing accounts, the seller, invoice numbers
+ *   tax.c         tax rates, reverse charge, net / tax / gross
  *   api.c         routes, principals, error replies
  */
 #ifndef BILLING_H
@@ -33,6 +34,13 @@
 /* Advisory lock: ingest and plan changes take it shared, issuing a month exclusive. */
 #define BL_LOCK_ISSUE "7352401"
 
+/* A tax rate by country (tax.rates): basis points, 1900 = 19.00%. */
+typedef struct bl_tax_rate {
+    char country[3];
+    int bp;
+} bl_tax_rate;
+#define BL_MAX_COUNTRY_RATES 64
+
 typedef struct bl_ctx {
     st_db_pool *pool;
     const char *internal_token;
@@ -48,6 +56,9 @@ typedef struct bl_ctx {
     const char *number_format;  /* invoice number template (account.c) */
     int payment_days;           /* due date = issue date + this */
     const char *payment_terms;  /* printed under the due date */
+    bl_tax_rate tax_rates[BL_MAX_COUNTRY_RATES]; /* tax.rates */
+    int ntax_rates;
+    const char *reverse_charge_note; /* printed on reverse-charge invoices */
     int maintenance_s;        /* seconds between maintenance passes (0: never) */
 } bl_ctx;
 
@@ -126,6 +137,12 @@ void bl_reply_db(st_http_req *req, st_db *db, const char *what);
 int bl_number_text(const char *fmt, int64_t number, int64_t issued_at, int64_t period, char *out,
                    size_t n);
 int bl_number_format_valid(const char *fmt);
+
+/* ---- tax.c ---- */
+/* "DE=19,FR=20,CH=8.1" -> rates; the count, or -1 when malformed. */
+int bl_tax_rates_parse(const char *s, bl_tax_rate *out, int max);
+/* 1900 -> "19%", 770 -> "7.7%", 525 -> "5.25%". */
+void bl_rate_text(int bp, char *out, size_t n);
 
 /* ---- plans.c, usage.c, invoice.c, account.c: HTTP handlers ---- */
 void bl_account_routes(st_http_server *s, bl_ctx *ctx);

@@ -48,6 +48,13 @@ static const st_config_key keys[] = {
     {"invoice.payment_days", "30", "days from issue to the due date"},
     {"invoice.payment_terms", "Payment by bank transfer by the due date, quoting the invoice number.",
      "payment terms printed on invoices"},
+    {"tax.rates", "",
+     "tax rates by the customer's country, percent: \"DE=19,FR=20,CH=8.1\" (a country not"
+     " listed: 0)"},
+    {"tax.reverse_charge_note",
+     "Reverse charge: VAT to be accounted for by the recipient (Article 196, Council Directive"
+     " 2006/112/EC).",
+     "printed on invoices to business customers in another country than the seller's"},
     {"maintenance.interval", "3600", "seconds between partition/retention passes (0: never)"},
     {0},
 };
@@ -88,11 +95,20 @@ static int load_ctx(bl_ctx *ctx, const st_config *cfg)
         .number_format = st_config_str(cfg, "invoice.number_format"),
         .payment_days = (int)st_config_int(cfg, "invoice.payment_days"),
         .payment_terms = st_config_str(cfg, "invoice.payment_terms"),
+        .reverse_charge_note = st_config_str(cfg, "tax.reverse_charge_note"),
         .maintenance_s = (int)st_config_int(cfg, "maintenance.interval"),
     };
     int pow10 = round >= 1 && round <= 1000000;
     for (long long r = round; pow10 && r > 1; r /= 10)
         pow10 = r % 10 == 0;
+    ctx->ntax_rates = bl_tax_rates_parse(st_config_str(cfg, "tax.rates"), ctx->tax_rates,
+                                         BL_MAX_COUNTRY_RATES);
+    if (ctx->ntax_rates < 0) {
+        fprintf(stderr, "stratus-billing: tax.rates must be COUNTRY=PERCENT pairs split by commas"
+                        " (\"DE=19,FR=20,CH=8.1\"; at most 2 decimals, 100 at most, each country"
+                        " once, at most %d)\n", BL_MAX_COUNTRY_RATES);
+        return -1;
+    }
     const char *sc = ctx->seller_country;
     if (!bl_number_format_valid(ctx->number_format) || ctx->payment_days < 0 ||
         ctx->payment_days > 365 || (sc[0] && (strlen(sc) != 2 || sc[0] < 'A' || sc[0] > 'Z' ||

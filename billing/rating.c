@@ -163,7 +163,8 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
     PGresult *r = st_db_q(db,
                           "SELECT v.id, v.plan_id, p.name, v.version, " US("v.effective_from") ","
                           " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, v.storage_per_gib_month,"
-                          " v.instance_hour_default, v.time_unit = 'second', v.min_seconds"
+                          " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
+                          " coalesce(v.tax_rate_bp, -1)"
                           " FROM billing.plan_versions v JOIN billing.plans p ON p.id = v.plan_id"
                           " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, v.effective_from",
                           plans_arr);
@@ -187,6 +188,7 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
         v->hour_default = st_db_int(r, i, 9);
         v->per_second = strcmp(PQgetvalue(r, i, 10), "t") == 0;
         v->min_seconds = st_db_int(r, i, 11);
+        v->tax_bp = (int)st_db_int(r, i, 12);
     }
     PQclear(r);
     r = st_db_q(db,
@@ -564,6 +566,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     bl_seller_of(ctx, &inv->seller);
     inv->payment_days = ctx->payment_days;
     snprintf(inv->payment_terms, sizeof inv->payment_terms, "%s", ctx->payment_terms);
+    snprintf(inv->reverse_charge_note, sizeof inv->reverse_charge_note, "%s",
+             ctx->reverse_charge_note);
     timeline t = {0};
     buckets bk = {0};
     PGresult *r = NULL;
@@ -685,6 +689,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     if (rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
         goto out;
     rc = finish(inv);
+    if (rc == 0)
+        rc = bl_tax(ctx, inv);
     goto out;
 out_days:
     sb_free(&bdays);

@@ -43,6 +43,7 @@ typedef struct bl_pver {
     int version;
     int64_t effective_from;
     int64_t cpu, rx, tx, storage, hour_default;
+    int tax_bp;           /* the version's own tax rate (basis points), -1: by country */
     int per_second;       /* time_unit "second": instance time by the second */
     int64_t min_seconds;  /* per boot, for per_second versions */
     bl_flavor_price *fl;
@@ -57,8 +58,16 @@ typedef struct bl_line {
     int ver;            /* index into vers, -1: no plan applied (price 0) */
     int64_t quantity;
     int64_t unit_price;
-    int64_t amount;
+    int64_t amount;       /* net */
+    int tax_bp;           /* the tax rate it bears (tax.c), basis points */
 } bl_line;
+
+/* The lines at one tax rate: their net sum and its tax (rounded once). */
+typedef struct bl_tax_group {
+    int bp;
+    int64_t net, tax;
+} bl_tax_group;
+#define BL_MAX_TAX_RATES 16
 
 /* A party of the invoice: the seller (configuration) or the buyer (account.c). */
 typedef struct bl_party {
@@ -88,7 +97,14 @@ typedef struct bl_invoice {
     int nvers;
     bl_line *lines;
     size_t n, cap;
-    int64_t total;
+    int64_t net;          /* sum of the line amounts */
+    bl_tax_group tax[BL_MAX_TAX_RATES];
+    int ntax;
+    int64_t tax_total;    /* sum of the groups' tax */
+    int64_t total;        /* the total due: gross = net + tax_total */
+    int reverse_charge;   /* business customer in another country: no tax charged */
+    char tax_country[3];  /* whose rates applied ("" none) */
+    char reverse_charge_note[256];
     int no_plan;          /* lines priced by no plan (no default plan, no assignment) */
 } bl_invoice;
 
@@ -110,6 +126,10 @@ void bl_invoice_number_text(const bl_invoice *inv, char *out, size_t n); /* "INV
 /* The customer's account (buyer->present 0 when none); 0 or -1. */
 int bl_account_load(st_db *db, const char *tenant, bl_party *buyer);
 void bl_seller_of(const bl_ctx *ctx, bl_party *seller);
+/* tax.c: each line's rate, the groups, net / tax / gross. 0 or -1 (overflow). */
+int bl_tax(const bl_ctx *ctx, bl_invoice *inv);
+/* The tax rounding rule printed on every invoice. */
+void bl_tax_rule_text(const bl_invoice *inv, char *out, size_t n);
 /* "2026-12-31" due date of an issued invoice. */
 void bl_due_date(const bl_invoice *inv, char out[11]);
 /* The rounding rule printed on every invoice. */

@@ -97,6 +97,32 @@ int bl_fact_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max)
     return n;
 }
 
+int bl_total_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max)
+{
+    int n = 0;
+    char a[48], b[48];
+    bl_amount_text(inv, inv->net, a, sizeof a);
+    if (n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "Net total: %s %s", a, inv->currency);
+    for (int g = 0; g < inv->ntax && n < max; g++) {
+        char rate[16];
+        bl_rate_text(inv->tax[g].bp, rate, sizeof rate);
+        bl_amount_text(inv, inv->tax[g].net, a, sizeof a);
+        bl_amount_text(inv, inv->tax[g].tax, b, sizeof b);
+        snprintf(out[n++], BL_TEXT_LINE, "Tax %s on %s %s: %s %s%s", rate, a, inv->currency, b,
+                 inv->currency, inv->reverse_charge ? " (reverse charge)" : "");
+    }
+    bl_amount_text(inv, inv->tax_total, a, sizeof a);
+    if (n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "Tax total: %s %s", a, inv->currency);
+    bl_amount_text(inv, inv->total, a, sizeof a);
+    if (n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "Total due (gross): %s %s", a, inv->currency);
+    if (inv->reverse_charge && n < max)
+        snprintf(out[n++], BL_TEXT_LINE, "%.190s", inv->reverse_charge_note);
+    return n;
+}
+
 static json_t *party_json(const bl_party *p)
 {
     if (!p->present)
@@ -119,11 +145,11 @@ static json_t *line_json(const bl_invoice *inv, size_t i)
         plan = json_pack("{s:s, s:s, s:i, s:s}", "id", v->plan_id, "name", v->plan_name,
                          "version", v->version, "version_id", v->id);
     }
-    return json_pack("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+    return json_pack("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
                      "line", (json_int_t)(i + 1), "instance_id",
                      l->instance[0] ? l->instance : NULL, "item", bl_item_name(l->item), "flavor",
                      l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month,
-                     "late", l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "quantity",
+                     "late", l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "tax_rate_bp", l->tax_bp, "quantity",
                      (json_int_t)l->quantity, "unit", bl_item_unit(l->item), "billing_quantity",
                      bq, "billing_unit", bl_item_billing_unit(l->item), "unit_price_micro",
                      (json_int_t)l->unit_price, "amount_micro", (json_int_t)l->amount, "amount",
@@ -160,6 +186,37 @@ char *bl_render_json(const bl_invoice *inv, size_t *len)
         "generated_at", gen, "total_micro", (json_int_t)inv->total, "total", total, "no_plan",
         inv->no_plan > 0, "notice", inv->no_plan ? BL_NO_PLAN_TEXT : NULL, "rounding", rounding,
         "lines", lines);
+    /* Tax: net, per rate, gross (tax.c); total_micro above is the gross. */
+    char a[48], tr[600];
+    json_t *taxes = json_array();
+    for (int g = 0; g < inv->ntax; g++) {
+        char rate[16], net[48], tax[48];
+        bl_rate_text(inv->tax[g].bp, rate, sizeof rate);
+        bl_amount_text(inv, inv->tax[g].net, net, sizeof net);
+        bl_amount_text(inv, inv->tax[g].tax, tax, sizeof tax);
+        json_array_append_new(taxes, json_pack("{s:i, s:s, s:I, s:s, s:I, s:s}", "rate_bp",
+                                               inv->tax[g].bp, "rate", rate, "net_micro",
+                                               (json_int_t)inv->tax[g].net, "net", net,
+                                               "tax_micro", (json_int_t)inv->tax[g].tax, "tax",
+                                               tax));
+    }
+    bl_amount_text(inv, inv->net, a, sizeof a);
+    json_object_set_new(doc, "net_micro", json_integer(inv->net));
+    json_object_set_new(doc, "net", json_string(a));
+    json_object_set_new(doc, "taxes", taxes);
+    bl_amount_text(inv, inv->tax_total, a, sizeof a);
+    json_object_set_new(doc, "tax_micro", json_integer(inv->tax_total));
+    json_object_set_new(doc, "tax", json_string(a));
+    json_object_set_new(doc, "gross_micro", json_integer(inv->total));
+    json_object_set_new(doc, "gross", json_string(total));
+    json_object_set_new(doc, "tax_country", inv->tax_country[0] ? json_string(inv->tax_country)
+                                                                : json_null());
+    json_object_set_new(doc, "reverse_charge", json_boolean(inv->reverse_charge));
+    json_object_set_new(doc, "reverse_charge_note", inv->reverse_charge
+                                                        ? json_string(inv->reverse_charge_note)
+                                                        : json_null());
+    bl_tax_rule_text(inv, tr, sizeof tr);
+    json_object_set_new(doc, "tax_rule", json_string(tr));
     char *s = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     if (len)
@@ -306,10 +363,24 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
         html_cell(&b, "td", "n", r.amount);
         sb_puts(&b, "</tr>\n");
     }
-    sb_puts(&b, "<tr class=\"total\"><td></td><td>Total</td><td></td><td></td><td></td><td></td>");
-    html_cell(&b, "td", "n", total);
+    sb_puts(&b, "<tr class=\"total\"><td></td><td>Net total</td><td></td><td></td><td></td><td></td>");
+    char net[48], tl2[12][BL_TEXT_LINE], tr[600];
+    bl_amount_text(inv, inv->net, net, sizeof net);
+    html_cell(&b, "td", "n", net);
     sb_puts(&b, "</tr></tbody></table>\n<p>");
+    int nt = bl_total_lines(inv, tl2, 12);
+    for (int i = 0; i < nt; i++) {
+        int strong = strncmp(tl2[i], "Total due", 9) == 0;
+        sb_puts(&b, strong ? "<strong>" : "");
+        html_text(&b, tl2[i]);
+        sb_puts(&b, strong ? "</strong><br>" : "<br>");
+    }
+    (void)total;
+    sb_puts(&b, "</p>\n<p>");
     html_text(&b, rounding);
+    bl_tax_rule_text(inv, tr, sizeof tr);
+    sb_puts(&b, " ");
+    html_text(&b, tr);
     sb_puts(&b, "</p></body></html>\n");
     if (len)
         *len = b.n;

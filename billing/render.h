@@ -37,6 +37,8 @@ void bl_render_release(void);
 #define BL_TEXT_LINE 200
 int bl_party_lines(const bl_party *p, const char *role, char (*out)[BL_TEXT_LINE], int max);
 int bl_fact_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
+/* Net total, tax per rate, tax total, total due, the reverse-charge note. */
+int bl_total_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
 
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {

@@ -137,14 +137,14 @@ static int wrap_lines(const char *s, char (*out)[WRAP + 1], int max)
 
 /* The text after the table: totals, notices, the rounding rule. */
 typedef struct tail {
-    char l[24][256];
-    int bold[24];
+    char l[40][256];
+    int bold[40];
     int n;
 } tail;
 
 static void tail_add(tail *t, int bold, const char *s)
 {
-    if (t->n < 24) {
+    if (t->n < 40) {
         t->bold[t->n] = bold;
         size_t n = strlen(s);
         memcpy(t->l[t->n], s, n < 255 ? n : 255);
@@ -162,15 +162,21 @@ static void tail_wrap(tail *t, const char *s)
 
 static void make_tail(const bl_invoice *inv, tail *t)
 {
-    char row[320], total[48], tline[64], rounding[512];
+    char row[320], net[48], tline[64], rounding[512], tl[12][BL_TEXT_LINE], tr[600];
     t->n = 0;
-    bl_amount_text(inv, inv->total, total, sizeof total);
-    snprintf(tline, sizeof tline, "%s %s", total, inv->currency);
-    fmt_row(row, sizeof row, "", "Total", "", "", "", "", tline);
+    bl_amount_text(inv, inv->net, net, sizeof net);
+    snprintf(tline, sizeof tline, "%s %s", net, inv->currency);
+    fmt_row(row, sizeof row, "", "Net total", "", "", "", "", tline);
     tail_add(t, 1, row);
+    tail_add(t, 0, "");
+    int n = bl_total_lines(inv, tl, 12);
+    for (int i = 0; i < n; i++)
+        tail_add(t, strncmp(tl[i], "Total due", 9) == 0, tl[i]);
     tail_add(t, 0, "");
     bl_rounding_text(inv, rounding, sizeof rounding);
     tail_wrap(t, rounding);
+    bl_tax_rule_text(inv, tr, sizeof tr);
+    tail_wrap(t, tr);
     if (inv->no_plan)
         tail_wrap(t, BL_NO_PLAN_TEXT);
 }

@@ -31,6 +31,7 @@ static int suite_init(void)
                                        "invoice.seller_email=billing@stratus.example",
                                        "invoice.number_format=SC-{yyyy}-{n:5}",
                                        "invoice.payment_days=14",
+                                       "tax.rates=DE=19,FR=20,CH=8.1",
                                        NULL};
     return bl_srv_start(&srv, "billing_sendable", sets);
 }
@@ -197,8 +198,16 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
  *   net 1.69
  * Tenant B (hourly): b1 m1.small sampled 05-05 10:30, 11:00, 11:30: hours
  *   10 and 11, 2 x 0.36 = 0.72; sends 1 GiB: 0.09; net 0.81.
+ * Tenant C (metered): c1 m1.small 05-06 10:00 to 11:00, 3600 s: net 0.36.
+ * Tenant D (plan "reduced": metered, with its own tax rate of 7%): d1
+ *   m1.large 05-07 09:00 to 09:15, 900 s x 400 = net 0.36.
+ * Tax (seller in DE; tax.rates DE 19%, FR 20%):
+ *   A, DE business:  19% of 1.69 = 0.3211 -> 0.32, gross 2.01
+ *   B, FR business:  reverse charge, 0% of 0.81 = 0.00, gross 0.81
+ *   C, FR consumer:  20% of 0.36 = 0.072 -> 0.07, gross 0.43
+ *   D, DE consumer:  the plan's 7% of 0.36 = 0.0252 -> 0.03, gross 0.39
  */
-static char ta[37], tb[37], a1[37], a2[37], a3[37], b1[37];
+static char ta[37], tb[37], tc[37], td[37], a1[37], a2[37], a3[37], b1[37], c1[37], d1[37];
 #define GIB (1LL << 30)
 #define SEC 1000000LL
 
@@ -210,7 +219,7 @@ static void sample(bl_json *j, const char *t, const char *inst, const char *boot
     bl_json_sample(j, &s);
 }
 
-static const char *plan_body(const char *name, const char *unit, int min)
+static const char *plan_body_x(const char *name, const char *unit, int min, const char *extra)
 {
     static char buf[1024];
     snprintf(buf, sizeof buf,
@@ -218,9 +227,14 @@ static const char *plan_body(const char *name, const char *unit, int min)
              "\"cpu_per_gcycle\":0,\"rx_per_gib\":0,\"tx_per_gib\":90000,"
              "\"storage_per_gib_month\":0,\"instance_hour_default\":1000000,"
              "\"instance_hour\":{\"m1.small\":360000,\"m1.large\":1440000},"
-             "\"time_unit\":\"%s\"%s}}",
-             name, unit, min ? ",\"min_seconds\":60" : "");
+             "\"time_unit\":\"%s\"%s%s}}",
+             name, unit, min ? ",\"min_seconds\":60" : "", extra);
     return buf;
+}
+
+static const char *plan_body(const char *name, const char *unit, int min)
+{
+    return plan_body_x(name, unit, min, "");
 }
 
 static void assign(const char *tenant, const char *plan)
@@ -245,8 +259,12 @@ static void make_month(void)
     strcpy(a2, bl_uuid());
     strcpy(a3, bl_uuid());
     strcpy(b1, bl_uuid());
+    strcpy(tc, bl_uuid());
+    strcpy(td, bl_uuid());
+    strcpy(c1, bl_uuid());
+    strcpy(d1, bl_uuid());
     st_resp r;
-    char metered[37], hourly[37];
+    char metered[37], hourly[37], reduced[37];
     call("POST", "/v1/billing/plans", NULL, 1, plan_body("metered", "second", 1), 201, &r);
     strcpy(metered, json_string_value(json_object_get(r.json, "id")));
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(json_array_get(
@@ -256,8 +274,17 @@ static void make_month(void)
     call("POST", "/v1/billing/plans", NULL, 1, plan_body("hourly", "hour", 0), 201, &r);
     strcpy(hourly, json_string_value(json_object_get(r.json, "id")));
     st_resp_free(&r);
+    call("POST", "/v1/billing/plans", NULL, 1,
+         plan_body_x("reduced", "second", 1, ",\"tax_rate_bp\":700"), 201, &r);
+    strcpy(reduced, json_string_value(json_object_get(r.json, "id")));
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(json_array_get(
+                         json_object_get(r.json, "versions"), 0), "prices"), "tax_rate_bp")),
+                     700);
+    st_resp_free(&r);
     assign(ta, metered);
     assign(tb, hourly);
+    assign(tc, metered);
+    assign(td, reduced);
 
     bl_json j;
     bl_json_begin(&j, bl_uuid());
@@ -280,6 +307,12 @@ static void make_month(void)
     sample(&j, tb, b1, boot, 1, bl_t(2025, 5, 5, 10, 30, 0), "m1.small", "active", 0);
     sample(&j, tb, b1, boot, 2, bl_t(2025, 5, 5, 11, 0, 0), "m1.small", "active", GIB / 2);
     sample(&j, tb, b1, boot, 3, bl_t(2025, 5, 5, 11, 30, 0), "m1.small", "active", GIB);
+    boot = bl_uuid();
+    sample(&j, tc, c1, boot, 1, bl_t(2025, 5, 6, 10, 0, 0), "m1.small", "active", 0);
+    sample(&j, tc, c1, boot, 2, bl_t(2025, 5, 6, 11, 0, 0), "m1.small", "active", 0);
+    boot = bl_uuid();
+    sample(&j, td, d1, boot, 1, bl_t(2025, 5, 7, 9, 0, 0), "m1.large", "active", 0);
+    sample(&j, td, d1, boot, 2, bl_t(2025, 5, 7, 9, 15, 0), "m1.large", "active", 0);
     post_batch(&j);
 }
 
@@ -333,7 +366,7 @@ static void test_time_is_billed_per_second_with_a_minimum(void)
     LINE_IS(inv, a2, "instance_seconds", 120, 10000);
     LINE_IS(inv, a3, "instance_seconds", 152, 60000);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(inv, "lines")), 4);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "total_micro")), 1690000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "net_micro")), 1690000);
     json_t *l = line_of(inv, a1, "instance_seconds");
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(l, "unit")), "second");
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(l, "billing_unit")), "hour");
@@ -344,7 +377,7 @@ static void test_time_is_billed_per_second_with_a_minimum(void)
     LINE_IS(inv, b1, "instance_hours", 2, 720000);
     LINE_IS(inv, b1, "tx_bytes", GIB, 90000);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(inv, "lines")), 2);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "total_micro")), 810000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "net_micro")), 810000);
     json_decref(inv);
     /* A minimum needs per-second time. */
     st_resp r;
@@ -369,6 +402,12 @@ static void as_role(const char *method, const char *path, const char *tenant, co
 #define ACCOUNT_A                                                                                  \
     "{\"legal_name\":\"Alpha Analytik AG\",\"address\":\"Marienplatz 8\\n80331 Muenchen\","       \
     "\"country\":\"DE\",\"tax_id\":\"DE811111111\",\"email\":\"ap@alpha.example\"}"
+#define ACCOUNT_C                                                                                  \
+    "{\"legal_name\":\"Claire Chevalier\",\"address\":\"3 quai Rambaud\\n69002 Lyon\","            \
+    "\"country\":\"FR\",\"email\":\"claire@chevalier.example\"}"
+#define ACCOUNT_D                                                                                  \
+    "{\"legal_name\":\"Dieter Dorn\",\"address\":\"Am Markt 2\\n01067 Dresden\","                 \
+    "\"country\":\"DE\",\"email\":\"dieter@dorn.example\"}"
 #define ACCOUNT_B                                                                                  \
     "{\"legal_name\":\"Bureau Beta SARL\",\"address\":\"12 rue de la Paix\\n75002 Paris\","      \
     "\"country\":\"FR\",\"tax_id\":\"FR40303265045\",\"email\":\"compta@beta.example\"}"
@@ -414,6 +453,10 @@ static void test_accounts_are_the_tenant_admins_and_cloud_admins(void)
     snprintf(path, sizeof path, "/v1/billing/tenants/%s/account", tb);
     call("PUT", path, NULL, 1, ACCOUNT_B, 200, &r);
     st_resp_free(&r);
+    as_role("PUT", "/v1/billing/account", tc, "admin", ACCOUNT_C, 200, &r);
+    st_resp_free(&r);
+    as_role("PUT", "/v1/billing/account", td, "admin", ACCOUNT_D, 200, &r);
+    st_resp_free(&r);
     /* a tenant reads its own, any role; never another's */
     as_role("GET", "/v1/billing/account", tb, "reader", NULL, 200, &r);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "legal_name")), "Bureau Beta SARL");
@@ -437,7 +480,10 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     call("POST", "/v1/billing/periods/2025-02/issue", NULL, 1, NULL, 201, &r);
     st_resp_free(&r);
     call("POST", "/v1/billing/periods/2025-05/issue", NULL, 1, NULL, 201, &r);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 2);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 4);
+    /* the month's total is what the customers owe: the gross */
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")),
+                     2010000 + 810000 + 430000 + 390000);
     st_resp_free(&r);
     json_t *inv = may_invoice(ta, may_a);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(inv, "status")), "issued");
@@ -493,6 +539,74 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     st_resp_free(&r);
 }
 
+/* The issued invoice's tax block: net, one rate, tax, gross. */
+static void taxed(const char *tenant, int rate_bp, long long net, long long tax, int reverse)
+{
+    char id[37];
+    json_t *inv = may_invoice(tenant, id);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(inv, "status")), "issued");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "net_micro")), net);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "tax_micro")), tax);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "gross_micro")), net + tax);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "total_micro")), net + tax);
+    json_t *taxes = json_object_get(inv, "taxes");
+    ST_ASSERT_INT_EQ(json_array_size(taxes), 1);
+    json_t *g = json_array_get(taxes, 0);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(g, "rate_bp")), rate_bp);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(g, "net_micro")), net);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(g, "tax_micro")), tax);
+    ST_ASSERT_INT_EQ(json_is_true(json_object_get(inv, "reverse_charge")), reverse);
+    ST_ASSERT_INT_EQ(json_is_string(json_object_get(inv, "reverse_charge_note")), reverse);
+    /* lines are net, and their sum is the net */
+    long long sum = 0;
+    size_t k;
+    json_t *l;
+    json_array_foreach(json_object_get(inv, "lines"), k, l)
+    {
+        sum += json_integer_value(json_object_get(l, "amount_micro"));
+        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(l, "tax_rate_bp")), rate_bp);
+    }
+    ST_ASSERT_INT_EQ(sum, net);
+    json_decref(inv);
+}
+
+static void test_a_hand_priced_month_is_taxed_exactly(void)
+{
+    taxed(ta, 1900, 1690000, 320000, 0);
+    taxed(tb, 0, 810000, 0, 1);
+    taxed(tc, 2000, 360000, 70000, 0);
+    taxed(td, 700, 360000, 30000, 0);
+    /* A's lines, exact: per second, minimums, and the line rounding */
+    char id[37];
+    json_t *inv = may_invoice(ta, id);
+    LINE_IS(inv, a1, "instance_seconds", 7200, 720000);
+    LINE_IS(inv, a2, "instance_seconds", 120, 10000);
+    LINE_IS(inv, a3, "instance_seconds", 152, 60000);
+    LINE_IS(inv, a1, "tx_bytes", 10 * GIB, 900000);
+    json_decref(inv);
+    /* The PDF prints the tax block and the reverse charge. */
+    size_t pl;
+    char *pdf = doc(may_a, ta, "pdf", &pl);
+    char *text = pdf_text(pdf, pl);
+    const char *want_a[] = {"Net total: 1.69 EUR", "Tax 19% on 1.69 EUR: 0.32 EUR",
+                            "Tax total: 0.32 EUR", "Total due (gross): 2.01 EUR"};
+    for (size_t i = 0; i < sizeof want_a / sizeof *want_a; i++)
+        st_assert_fmt(strstr(text, want_a[i]) != NULL, 0, __FILE__, __LINE__,
+                      "A's PDF lacks \"%s\"", want_a[i]);
+    free(text);
+    free(pdf);
+    pdf = doc(may_b, tb, "pdf", &pl);
+    text = pdf_text(pdf, pl);
+    const char *want_b[] = {"Tax 0% on 0.81 EUR: 0.00 EUR (reverse charge)",
+                            "Total due (gross): 0.81 EUR", "Reverse charge: VAT to be accounted",
+                            "VAT/tax ID: FR40303265045", "Bureau Beta SARL", "75002 Paris"};
+    for (size_t i = 0; i < sizeof want_b / sizeof *want_b; i++)
+        st_assert_fmt(strstr(text, want_b[i]) != NULL, 0, __FILE__, __LINE__,
+                      "B's PDF lacks \"%s\"", want_b[i]);
+    free(text);
+    free(pdf);
+}
+
 static CU_TestInfo tests[] = {
     {"a tenant without a plan is flagged, never priced at zero silently",
      test_a_tenant_without_a_plan_is_flagged},
@@ -502,6 +616,8 @@ static CU_TestInfo tests[] = {
      test_accounts_are_the_tenant_admins_and_cloud_admins},
     {"the issued invoice names both parties, its number, dates and terms",
      test_the_issued_invoice_names_both_parties_and_its_terms},
+    {"a hand-priced month is taxed exactly: net, tax per rate, gross, reverse charge",
+     test_a_hand_priced_month_is_taxed_exactly},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -554,6 +554,54 @@ static int rate_seconds(st_db *db, bl_invoice *inv, const buckets *bk, const cha
     return 0;
 }
 
+/*
+ * Readable lines: each instance's name, read from the gateway's
+ * iaas.instance_labels() (its published contract in the shared cluster, as
+ * for node identity; a billing database without the gateway has none and
+ * lines show ids only), and the flavor its time was billed with, copied to
+ * the instance's other lines. The gateway owns names and renames; reading
+ * them at rating costs one query per invoice, and an issued invoice keeps
+ * the names it was issued with. -1 on a database error.
+ */
+static int label_lines(st_db *db, bl_invoice *inv)
+{
+    for (size_t i = 0; i < inv->n; i++) {
+        bl_line *l = &inv->lines[i];
+        if (l->item != BL_ITEM_INSTANCE_HOURS && l->item != BL_ITEM_INSTANCE_SECONDS)
+            continue;
+        for (size_t k = 0; k < inv->n; k++)
+            if (!inv->lines[k].iflavor[0] && strcmp(inv->lines[k].instance, l->instance) == 0)
+                snprintf(inv->lines[k].iflavor, sizeof inv->lines[k].iflavor, "%s", l->flavor);
+    }
+    PGresult *r = st_db_q0(db, "SELECT to_regprocedure('iaas.instance_labels(uuid,uuid[])')"
+                               " IS NOT NULL");
+    if (!r)
+        return -1;
+    int have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!have || !inv->n)
+        return 0;
+    sb ids;
+    sb_init(&ids);
+    sb_arr_open(&ids);
+    for (size_t i = 0; i < inv->n; i++)
+        if (inv->lines[i].instance[0] &&
+            (i == 0 || strcmp(inv->lines[i].instance, inv->lines[i - 1].instance) != 0))
+            sb_arr_raw(&ids, inv->lines[i].instance);
+    sb_arr_close(&ids);
+    r = st_db_q(db, "SELECT id, name FROM iaas.instance_labels($1, $2::uuid[])", inv->tenant,
+                sb_str(&ids));
+    sb_free(&ids);
+    if (!r)
+        return -1;
+    for (int k = 0; k < PQntuples(r); k++)
+        for (size_t i = 0; i < inv->n; i++)
+            if (strcmp(inv->lines[i].instance, PQgetvalue(r, k, 0)) == 0)
+                snprintf(inv->lines[i].name, sizeof inv->lines[i].name, "%s", PQgetvalue(r, k, 1));
+    PQclear(r);
+    return 0;
+}
+
 int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv)
 {
     memset(inv, 0, sizeof *inv);
@@ -691,6 +739,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     rc = finish(inv);
     if (rc == 0)
         rc = bl_tax(ctx, inv);
+    if (rc == 0)
+        rc = label_lines(db, inv);
     goto out;
 out_days:
     sb_free(&bdays);

@@ -3,8 +3,9 @@
  *
  * The JSON document is the invoice of record: it holds every number in
  * integer micro-units and base units, plus the display strings, so a
- * program never has to redo the arithmetic. CSV is one row per line (the
- * last row is the total); HTML is a self-contained page. Text that came
+ * program never has to redo the arithmetic. CSV is one row per line and one
+ * per tax rate, with no total row (its amounts sum to the total); HTML is a
+ * self-contained page. Text that came
  * from outside (plan names) is escaped for each format.
  */
 #include "render.h"
@@ -28,6 +29,7 @@ void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row)
     char bq[48], price[40];
     snprintf(row->no, sizeof row->no, "%zu", i + 1);
     snprintf(row->instance, sizeof row->instance, "%s", l->instance[0] ? l->instance : "-");
+    bl_line_who(l, row->name, sizeof row->name);
     bl_line_label(inv, l, row->item, sizeof row->item);
     if (l->ver >= 0)
         snprintf(row->plan, sizeof row->plan, "%.40s v%d", inv->vers[l->ver].plan_name,
@@ -39,6 +41,16 @@ void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row)
     bl_money_text(l->unit_price, 6, price, sizeof price);
     snprintf(row->price, sizeof row->price, "%s/%s", price, bl_item_billing_unit(l->item));
     bl_amount_text(inv, l->amount, row->amount, sizeof row->amount);
+}
+
+void bl_line_who(const bl_line *l, char *out, size_t n)
+{
+    if (!l->instance[0])
+        snprintf(out, n, "-");
+    else if (l->name[0] && l->iflavor[0])
+        snprintf(out, n, "%s (%s)", l->name, l->iflavor);
+    else
+        snprintf(out, n, "%s", l->name[0] ? l->name : l->iflavor[0] ? l->iflavor : "-");
 }
 
 int bl_party_lines(const bl_party *p, const char *role, char (*out)[BL_TEXT_LINE], int max)
@@ -145,9 +157,11 @@ static json_t *line_json(const bl_invoice *inv, size_t i)
         plan = json_pack("{s:s, s:s, s:i, s:s}", "id", v->plan_id, "name", v->plan_name,
                          "version", v->version, "version_id", v->id);
     }
-    return json_pack("{s:I, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
+    return json_pack("{s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
                      "line", (json_int_t)(i + 1), "instance_id",
-                     l->instance[0] ? l->instance : NULL, "item", bl_item_name(l->item), "flavor",
+                     l->instance[0] ? l->instance : NULL, "instance_name",
+                     l->name[0] ? l->name : NULL, "instance_flavor",
+                     l->iflavor[0] ? l->iflavor : NULL, "item", bl_item_name(l->item), "flavor",
                      l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month,
                      "late", l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "tax_rate_bp", l->tax_bp, "quantity",
                      (json_int_t)l->quantity, "unit", bl_item_unit(l->item), "billing_quantity",
@@ -240,6 +254,13 @@ static void csv_field(sb *b, const char *s, int last)
     sb_puts(b, last ? "\r\n" : ",");
 }
 
+/*
+ * CSV: one header row, then data rows only - no total row, so a spreadsheet
+ * or a strict parser summing amount_micro (or amount) gets the total due.
+ * record is "line" for an invoice line (net) or "tax" for the tax of one
+ * rate (its net base in quantity, in micro-units); the lines plus the tax
+ * rows add up to the gross, which is the total.
+ */
 char *bl_render_csv(const bl_invoice *inv, size_t *len)
 {
     sb b;
@@ -247,12 +268,14 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
     char number[BL_NUMBER_TEXT_MAX], period[8];
     bl_invoice_number_text(inv, number, sizeof number);
     bl_month_format(inv->period, period);
-    sb_puts(&b, "invoice,period,line,instance_id,item,flavor,description,usage_month,plan,"
-                "plan_version,quantity,unit,billing_quantity,billing_unit,unit_price_micro,"
-                "amount_micro,amount,currency\r\n");
+    sb_puts(&b, "invoice,period,record,line,instance_id,item,instance_name,instance_flavor,flavor,"
+                "description,usage_month,plan,plan_version,quantity,unit,billing_quantity,"
+                "billing_unit,unit_price_micro,tax_rate,amount_micro,amount,currency\r\n");
+    enum { NCOL = 22 };
     for (size_t i = 0; i < inv->n; i++) {
         const bl_line *l = &inv->lines[i];
         char no[24], label[128], month[8], ver[16], q[24], bq[48], up[24], am[24], amount[48];
+        char rate[16];
         snprintf(no, sizeof no, "%zu", i + 1);
         bl_line_label(inv, l, label, sizeof label);
         bl_month_format(l->usage_month, month);
@@ -262,20 +285,29 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
         snprintf(up, sizeof up, "%lld", (long long)l->unit_price);
         snprintf(am, sizeof am, "%lld", (long long)l->amount);
         bl_amount_text(inv, l->amount, amount, sizeof amount);
-        const char *f[] = {number, period, no, l->instance, bl_item_name(l->item), l->flavor, label,
-                           month, l->ver >= 0 ? inv->vers[l->ver].plan_name : "NO PLAN",
-                           l->ver >= 0 ? ver : "", q, bl_item_unit(l->item), bq,
-                           bl_item_billing_unit(l->item), up, am, amount, inv->currency};
-        for (int k = 0; k < 18; k++)
-            csv_field(&b, f[k], k == 17);
+        bl_rate_text(l->tax_bp, rate, sizeof rate);
+        const char *f[NCOL] = {number, period, "line", no, l->instance, bl_item_name(l->item),
+                               l->name, l->iflavor, l->flavor, label, month,
+                               l->ver >= 0 ? inv->vers[l->ver].plan_name : "NO PLAN",
+                               l->ver >= 0 ? ver : "", q, bl_item_unit(l->item), bq,
+                               bl_item_billing_unit(l->item), up, rate, am, amount, inv->currency};
+        for (int k = 0; k < NCOL; k++)
+            csv_field(&b, f[k], k == NCOL - 1);
     }
-    char tm[24], total[48];
-    snprintf(tm, sizeof tm, "%lld", (long long)inv->total);
-    bl_amount_text(inv, inv->total, total, sizeof total);
-    const char *f[] = {number, period, "", "", "total", "", "Total", "", "", "", "", "", "", "",
-                       "", tm, total, inv->currency};
-    for (int k = 0; k < 18; k++)
-        csv_field(&b, f[k], k == 17);
+    for (int g = 0; g < inv->ntax; g++) {
+        char rate[16], label[160], net[48], q[24], am[24], amount[48];
+        bl_rate_text(inv->tax[g].bp, rate, sizeof rate);
+        bl_amount_text(inv, inv->tax[g].net, net, sizeof net);
+        snprintf(label, sizeof label, "Tax %s on %s %s%s", rate, net, inv->currency,
+                 inv->reverse_charge ? " (reverse charge)" : "");
+        snprintf(q, sizeof q, "%lld", (long long)inv->tax[g].net);
+        snprintf(am, sizeof am, "%lld", (long long)inv->tax[g].tax);
+        bl_amount_text(inv, inv->tax[g].tax, amount, sizeof amount);
+        const char *f[NCOL] = {number, period, "tax", "", "", "tax", "", "", "", label, "", "",
+                               "", q, "micro", "", "", "", rate, am, amount, inv->currency};
+        for (int k = 0; k < NCOL; k++)
+            csv_field(&b, f[k], k == NCOL - 1);
+    }
     if (len)
         *len = b.n;
     return (char *)sb_str(&b);
@@ -347,7 +379,8 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
         html_text(&b, BL_NO_PLAN_TEXT);
         sb_puts(&b, "</strong>");
     }
-    sb_puts(&b, "</p>\n<table><thead><tr><th>#</th><th>Instance</th><th>Item</th><th>Plan</th>"
+    sb_puts(&b, "</p>\n<table><thead><tr><th>#</th><th>Instance</th><th>Name (flavor)</th>"
+                "<th>Item</th><th>Plan</th>"
                 "<th class=\"n\">Quantity</th><th class=\"n\">Unit price</th>"
                 "<th class=\"n\">Amount</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < inv->n; i++) {
@@ -356,6 +389,7 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
         sb_puts(&b, "<tr>");
         html_cell(&b, "td", "n", r.no);
         html_cell(&b, "td", NULL, r.instance);
+        html_cell(&b, "td", NULL, r.name);
         html_cell(&b, "td", NULL, r.item);
         html_cell(&b, "td", NULL, r.plan);
         html_cell(&b, "td", "n", r.quantity);
@@ -363,7 +397,8 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
         html_cell(&b, "td", "n", r.amount);
         sb_puts(&b, "</tr>\n");
     }
-    sb_puts(&b, "<tr class=\"total\"><td></td><td>Net total</td><td></td><td></td><td></td><td></td>");
+    sb_puts(&b, "<tr class=\"total\"><td></td><td>Net total</td><td></td><td></td><td></td><td></td>"
+                "<td></td>");
     char net[48], tl2[12][BL_TEXT_LINE], tr[600];
     bl_amount_text(inv, inv->net, net, sizeof net);
     html_cell(&b, "td", "n", net);

@@ -40,17 +40,22 @@ static void text_at(cairo_t *cr, double x, double y, const char *s)
     cairo_show_text(cr, s);
 }
 
-static void fmt_row(char *out, size_t n, const char *no, const char *inst, const char *item,
-                    const char *plan, const char *qty, const char *price, const char *amount)
+static void fmt_row(char *out, size_t n, const char *no, const char *inst, const char *who,
+                    const char *item, const char *plan, const char *qty, const char *price,
+                    const char *amount)
 {
-    char it[48];
-    size_t il = strlen(item);
-    if (il > 44)
-        snprintf(it, sizeof it, "%.43s~", item);
+    char it[40], w[32];
+    size_t il = strlen(item), wl = strlen(who);
+    if (il > 30)
+        snprintf(it, sizeof it, "%.29s~", item);
     else
         snprintf(it, sizeof it, "%s", item);
-    snprintf(out, n, "%5s  %-36s  %-44s  %-20.20s %24s %23s %15s", no, inst, it, plan, qty, price,
-             amount);
+    if (wl > 24)
+        snprintf(w, sizeof w, "%.23s~", who);
+    else
+        snprintf(w, sizeof w, "%s", who);
+    snprintf(out, n, "%5s  %-36s  %-24s  %-30s  %-14.14s %20s %20s %15s", no, inst, w, it, plan,
+             qty, price, amount);
 }
 
 /* The page's title and column header; on page 1 also the parties and the
@@ -101,8 +106,8 @@ static double header(cairo_t *cr, const bl_invoice *inv, int page, int pages, in
         cairo_set_font_size(cr, FONT_PT);
         cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
                                CAIRO_FONT_WEIGHT_BOLD);
-        fmt_row(line, sizeof line, "#", "Instance", "Item", "Plan", "Quantity", "Unit price",
-                "Amount");
+        fmt_row(line, sizeof line, "#", "Instance", "Name (flavor)", "Item", "Plan", "Quantity",
+                "Unit price", "Amount");
         text_at(cr, MARGIN, y + 20, line);
         cairo_set_line_width(cr, 0.5);
         cairo_move_to(cr, MARGIN, y + 23);
@@ -166,7 +171,7 @@ static void make_tail(const bl_invoice *inv, tail *t)
     t->n = 0;
     bl_amount_text(inv, inv->net, net, sizeof net);
     snprintf(tline, sizeof tline, "%s %s", net, inv->currency);
-    fmt_row(row, sizeof row, "", "Net total", "", "", "", "", tline);
+    fmt_row(row, sizeof row, "", "Net total", "", "", "", "", "", tline);
     tail_add(t, 1, row);
     tail_add(t, 0, "");
     int n = bl_total_lines(inv, tl, 12);
@@ -197,8 +202,8 @@ static int layout(cairo_t *cr, const bl_invoice *inv, int pages, int draw)
         if (draw) {
             bl_row r;
             bl_row_of(inv, i, &r);
-            fmt_row(row, sizeof row, r.no, r.instance, r.item, r.plan, r.quantity, r.price,
-                    r.amount);
+            fmt_row(row, sizeof row, r.no, r.instance, r.name, r.item, r.plan, r.quantity,
+                    r.price, r.amount);
             text_at(cr, MARGIN, y, row);
         }
         y += LEAD;

@@ -87,6 +87,15 @@ static void h_issue(gw_ctx *c)
     forward(c, "POST", 1);
 }
 
+static void h_preview(gw_ctx *c)
+{
+    if (!period_ok(st_http_param(c->req, "period"))) {
+        st_http_reply_error(c->req, 404, "not_found", "no such period (YYYY-MM)");
+        return;
+    }
+    forward(c, "GET", 0);
+}
+
 void gw_billing_routes(gw *g)
 {
     /* the tenant's own usage and invoices (any role) */
@@ -113,4 +122,5 @@ void gw_billing_routes(gw *g)
              h_tenant_account_put);
     gw_route(g, "GET /v1/billing/periods", GW_CLOUD_ADMIN, h_get);
     gw_route(g, "POST /v1/billing/periods/{period}/issue", GW_CLOUD_ADMIN, h_issue);
+    gw_route(g, "GET /v1/billing/periods/{period}/preview", GW_CLOUD_ADMIN, h_preview);
 }

@@ -460,7 +460,33 @@ int bl_issue_resume(bl_ctx *ctx)
  * freezes its rows - and queue its tenants. Returns 0, 1 when the month was
  * already issued with nothing left to do, or -1 with a reply sent.
  */
-static int issue_begin(st_http_req *req, st_db *db, int64_t period)
+/* The earliest month before period, after through, that has usage (it must
+ * be issued first): "YYYY-MM" into out, "" when none. -1 on a db error. */
+static int earlier_unissued(st_db *db, int64_t period, int64_t through, char out[8])
+{
+    char p[11], thr[11];
+    bl_date_format(period, p);
+    bl_date_format(through, thr);
+    PGresult *r = st_db_q(db,
+                          "SELECT to_char(least("
+                          " (SELECT min(period) FROM billing.usage_daily WHERE period < $1"
+                          "  AND ($2::date IS NULL OR period > $2::date)),"
+                          " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
+                          "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
+                          p, through ? thr : NULL);
+    if (!r)
+        return -1;
+    snprintf(out, 8, "%s", st_db_val(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return 0;
+}
+
+/* The tenants with usage billed in the period, in issue (number) order. */
+#define PERIOD_TENANTS_SQL                                                                         \
+    "SELECT tenant_id FROM billing.usage_daily WHERE period = $1::date"                            \
+    " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1::date ORDER BY 1"
+
+static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_empty)
 {
     char p[11], m[8];
     bl_date_format(period, p);
@@ -497,25 +523,31 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period)
         st_http_reply_error(req, 409, "already_issued", "%s is issued (issued through %s)", m, t);
         goto fail;
     }
-    char thr[11];
-    bl_date_format(through, thr);
-    r = st_db_q(db,
-                "SELECT to_char(least("
-                " (SELECT min(period) FROM billing.usage_daily WHERE period < $1"
-                "  AND ($2::date IS NULL OR period > $2::date)),"
-                " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
-                "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
-                p, through ? thr : NULL);
-    if (!r)
+    char first[8];
+    if (earlier_unissued(db, period, through, first) < 0)
         goto dberr;
-    if (st_db_val(r, 0, 0)) {
+    if (first[0]) {
         st_db_rollback(db);
         st_http_reply_error(req, 409, "conflict", "%s has usage and is not issued: issue it first",
-                            PQgetvalue(r, 0, 0));
+                            first);
         goto fail;
     }
-    PQclear(r);
-    r = NULL;
+    /* A month with no usage closes for good: only on explicit confirmation. */
+    if (!confirm_empty) {
+        if (!(r = st_db_q(db, "SELECT count(*) FROM (" PERIOD_TENANTS_SQL ") t", p)))
+            goto dberr;
+        long long n = st_db_int(r, 0, 0);
+        PQclear(r);
+        r = NULL;
+        if (n == 0) {
+            st_db_rollback(db);
+            st_http_reply_error(req, 409, "empty_month",
+                                "%s has no usage: issuing closes it for good (late usage then "
+                                "goes to the next month); repeat with ?confirm_empty=true",
+                                m);
+            goto fail;
+        }
+    }
     if (st_db_x(db, "INSERT INTO billing.issue_queue (period, tenant_id)"
                     " SELECT $1::date, tenant_id FROM billing.usage_daily WHERE period = $1::date"
                     " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
@@ -559,7 +591,8 @@ static void h_issue(st_http_req *req, void *arg)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    if (issue_begin(req, db, period) < 0)
+    const char *ce = st_http_query(req, "confirm_empty");
+    if (issue_begin(req, db, period, ce && strcmp(ce, "true") == 0) < 0)
         goto out;
     if (bl_issue_drain(ctx, db, period) < 0) {
         bl_reply_db(req, db, "issue");
@@ -585,6 +618,91 @@ static void h_issue(st_http_req *req, void *arg)
                                  "total_micro", (json_int_t)st_db_int(r, 0, 3)));
     PQclear(r);
 out:
+    st_db_put(db);
+}
+
+/*
+ * GET /v1/billing/periods/{m}/preview: what issuing the month now would
+ * produce - each tenant's invoice rated exactly as issuing rates it, the
+ * numbers it would take (issue order is by tenant id), and whether it may be
+ * issued (ended, earlier months issued) or needs confirm_empty. Nothing is
+ * stored or numbered.
+ */
+#define PREVIEW_MAX 10000
+static void h_preview(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal pr;
+    if (bl_auth_admin(req, ctx, &pr) < 0)
+        return;
+    int64_t period;
+    if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
+        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        return;
+    }
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    char p[11], m[8], first[8];
+    bl_date_format(period, p);
+    bl_month_format(period, m);
+    int64_t through, next;
+    PGresult *r = NULL;
+    if (read_state(db, &through, &next, 0) < 0)
+        goto dberr;
+    if (through && through >= period) {
+        st_db_put(db);
+        st_http_reply_error(req, 409, "already_issued", "%s is issued", m);
+        return;
+    }
+    if (earlier_unissued(db, period, through, first) < 0 ||
+        !(r = st_db_q(db, PERIOD_TENANTS_SQL, p)))
+        goto dberr;
+    int ended = bl_month_add(period, 1) <= st_now_us();
+    const char *why = !ended ? "the month has not ended" : first[0] ? "an earlier month with "
+                                                                      "usage is not issued"
+                                                                    : NULL;
+    json_t *items = json_array();
+    int64_t net = 0, tax = 0, total = 0, at = st_now_us();
+    int n = PQntuples(r) < PREVIEW_MAX ? PQntuples(r) : PREVIEW_MAX;
+    for (int i = 0; i < n; i++) {
+        bl_invoice inv;
+        if (rate_draft(db, ctx, PQgetvalue(r, i, 0), period, &inv) < 0) {
+            json_decref(items);
+            goto dberr;
+        }
+        char num[BL_NUMBER_TEXT_MAX];
+        if (bl_number_text(ctx->number_format, next + i, at, period, num, sizeof num) < 0)
+            snprintf(num, sizeof num, "?");
+        json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b}",
+                                               "tenant_id", inv.tenant, "invoice_id", inv.id,
+                                               "number", (json_int_t)(next + i), "number_text",
+                                               num, "lines", (json_int_t)inv.n, "net_micro",
+                                               (json_int_t)inv.net, "tax_micro",
+                                               (json_int_t)inv.tax_total, "total_micro",
+                                               (json_int_t)inv.total, "no_plan", inv.no_plan > 0));
+        net += inv.net;
+        tax += inv.tax_total;
+        total += inv.total;
+        bl_invoice_free(&inv);
+    }
+    int truncated = PQntuples(r) > n;
+    PQclear(r);
+    st_db_put(db);
+    json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:b, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:o}",
+                          "period", m, "ended", ended, "issuable", why == NULL, "reason", why,
+                          "empty", n == 0, "invoices", (json_int_t)n, "first_number",
+                          n ? json_integer(next) : json_null(), "last_number",
+                          n ? json_integer(next + n - 1) : json_null(), "net_micro",
+                          (json_int_t)net, "tax_micro", (json_int_t)tax, "total_micro",
+                          (json_int_t)total, "truncated", truncated, "tenants", items);
+    if (n == 0)
+        json_object_set_new(o, "note", json_string("no usage: issuing needs ?confirm_empty=true"));
+    st_http_reply_json(req, 200, o);
+    return;
+dberr:
+    PQclear(r);
+    bl_reply_db(req, db, "preview");
     st_db_put(db);
 }
 
@@ -641,4 +759,5 @@ void bl_invoice_routes(st_http_server *s, bl_ctx *ctx)
     st_http_route(s, "GET /v1/billing/invoices/{id}/download", h_download, ctx);
     st_http_route(s, "GET /v1/billing/periods", h_periods, ctx);
     st_http_route(s, "POST /v1/billing/periods/{period}/issue", h_issue, ctx);
+    st_http_route(s, "GET /v1/billing/periods/{period}/preview", h_preview, ctx);
 }

@@ -236,9 +236,13 @@ add("GET", "/v1/billing/tenants/{tenant_id}/plans", op("A tenant's plan assignme
 add("POST", "/v1/billing/tenants/{tenant_id}/plans", op("Put a tenant on a plan from an hour on", "cloud-admin",
     [ok(201, "assignment", ANY), {"409": CONF}], body=ANY, params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("GET", "/v1/billing/periods", op("Issued months and the next invoice number", "cloud-admin", [ok(200, "periods", ANY)], desc=BILLING))
+PERIOD = {"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}
 add("POST", "/v1/billing/periods/{period}/issue", op("Issue every tenant's invoice for an ended month (numbered without gaps, immutable)", "cloud-admin",
-    [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, or an earlier month is not")}],
-    params=[{"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}], desc=BILLING))
+    [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, an earlier month is not, or it has no usage and confirm_empty=true is missing (empty_month)")}],
+    params=[PERIOD, Q("confirm_empty", BOOL, "true: issue a month with no usage (it closes for good)")], desc=BILLING))
+add("GET", "/v1/billing/periods/{period}/preview", op("What issuing the month now would produce: each tenant's totals and the numbers it would take; nothing is stored", "cloud-admin",
+    [ok(200, "preview", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month is issued")}],
+    params=[PERIOD], desc=BILLING))
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))

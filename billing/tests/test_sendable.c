@@ -436,8 +436,8 @@ static void test_accounts_are_the_tenant_admins_and_cloud_admins(void)
         "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"nobody\"}",
         "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\",\"vat\":1}",
         "{\"legal_name\":\"\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\"}",
-        "{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\","
-        "\"tax_id\":\"DE<1>\"}",
+        ("{\"legal_name\":\"X\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\","
+         "\"tax_id\":\"DE<1>\"}"),
         "{\"legal_name\":\"X\\u0007\",\"address\":\"a\",\"country\":\"DE\",\"email\":\"a@b.c\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -479,8 +479,35 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     st_resp_free(&r);
     call("POST", "/v1/billing/periods/2025-02/issue", NULL, 1, NULL, 201, &r);
     st_resp_free(&r);
+    /* The preview says exactly what issuing will produce, and stores nothing. */
+    call("GET", "/v1/billing/periods/2025-05/preview", NULL, 1, NULL, 200, &r);
+    json_t *pv = json_incref(r.json);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(json_is_true(json_object_get(pv, "issuable")), 1);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pv, "invoices")), 4);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pv, "first_number")), 2);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pv, "total_micro")),
+                     2010000 + 810000 + 430000 + 390000);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.invoices"), 1);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT next_invoice_number FROM billing.state"), 2);
     call("POST", "/v1/billing/periods/2025-05/issue", NULL, 1, NULL, 201, &r);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 4);
+    size_t k;
+    json_t *t;
+    json_array_foreach(json_object_get(pv, "tenants"), k, t)
+    {
+        char sql[300];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM billing.invoices WHERE tenant_id = '%s' AND number = %lld"
+                 " AND total_micro = %lld AND number_text = '%s'",
+                 json_string_value(json_object_get(t, "tenant_id")),
+                 (long long)json_integer_value(json_object_get(t, "number")),
+                 (long long)json_integer_value(json_object_get(t, "total_micro")),
+                 json_string_value(json_object_get(t, "number_text")));
+        st_assert_fmt(bl_sql_int(&srv, sql) == 1, 0, __FILE__, __LINE__,
+                      "the preview of tenant %zu differs from what was issued", k);
+    }
+    json_decref(pv);
     /* the month's total is what the customers owe: the gross */
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")),
                      2010000 + 810000 + 430000 + 390000);
@@ -644,6 +671,26 @@ static void test_lines_are_readable_and_the_csv_sums_to_the_total(void)
     free(pdf);
 }
 
+static void test_an_empty_month_is_issued_only_on_confirmation(void)
+{
+    st_resp r;
+    call("GET", "/v1/billing/periods/2025-06/preview", NULL, 1, NULL, 200, &r);
+    ST_ASSERT_INT_EQ(json_is_true(json_object_get(r.json, "empty")), 1);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 0);
+    st_resp_free(&r);
+    call("POST", "/v1/billing/periods/2025-06/issue", NULL, 1, NULL, 409, &r);
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "empty_month");
+    st_resp_free(&r);
+    char *thr = bl_sql(&srv, "SELECT issued_through FROM billing.state");
+    ST_ASSERT_STR_EQ(thr, "2025-05-01"); /* nothing moved */
+    free(thr);
+    call("POST", "/v1/billing/periods/2025-06/issue?confirm_empty=true", NULL, 1, NULL, 201, &r);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 0);
+    st_resp_free(&r);
+    call("GET", "/v1/billing/periods/2025-06/preview", NULL, 1, NULL, 409, &r);
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"a tenant without a plan is flagged, never priced at zero silently",
      test_a_tenant_without_a_plan_is_flagged},
@@ -657,6 +704,8 @@ static CU_TestInfo tests[] = {
      test_a_hand_priced_month_is_taxed_exactly},
     {"lines show flavors (and names) beside ids; the CSV sums to the total",
      test_lines_are_readable_and_the_csv_sums_to_the_total},
+    {"an empty month is issued only on explicit confirmation",
+     test_an_empty_month_is_issued_only_on_confirmation},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -104,6 +104,8 @@ void gw_billing_routes(gw *g)
     gw_route(g, "GET /v1/billing/invoices/{id}", GW_TENANT_READ, h_get_id);
     gw_route(g, "GET /v1/billing/invoices/{id}/download", GW_TENANT_READ, h_get_id);
     gw_route(g, "GET /v1/billing/plan", GW_TENANT_READ, h_get);
+    gw_route(g, "GET /v1/billing/credit-notes", GW_TENANT_READ, h_get);
+    gw_route(g, "GET /v1/billing/credit-notes/{id}", GW_TENANT_READ, h_get_id);
     /* the tenant's billing account (the invoice's buyer): its admin changes it */
     gw_route(g, "GET /v1/billing/account", GW_TENANT_READ, h_get);
     gw_route(g, "PUT /v1/billing/account", GW_TENANT_ADMIN, h_put);
@@ -120,6 +122,7 @@ void gw_billing_routes(gw *g)
              h_tenant_account_get);
     gw_route(g, "PUT /v1/billing/tenants/{tenant_id}/account", GW_CLOUD_ADMIN,
              h_tenant_account_put);
+    gw_route(g, "POST /v1/billing/invoices/{id}/credit-notes", GW_CLOUD_ADMIN, h_post_id);
     gw_route(g, "GET /v1/billing/periods", GW_CLOUD_ADMIN, h_get);
     gw_route(g, "POST /v1/billing/periods/{period}/issue", GW_CLOUD_ADMIN, h_issue);
     gw_route(g, "GET /v1/billing/periods/{period}/preview", GW_CLOUD_ADMIN, h_preview);

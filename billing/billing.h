@@ -15,6 +15,7 @@
  *   usage.c       the tenant usage API
  *   account.c     customer billing accounts, the seller, invoice numbers
  *   tax.c         tax rates, reverse charge, net / tax / gross
+ *   credit.c      credit notes against issued invoices
  *   api.c         routes, principals, error replies
  */
 #ifndef BILLING_H
@@ -54,6 +55,7 @@ typedef struct bl_ctx {
     const char *seller_tax_id;  /* VAT / tax ID */
     const char *seller_email;
     const char *number_format;  /* invoice number template (account.c) */
+    const char *credit_number_format; /* credit note number template (credit.c) */
     int payment_days;           /* due date = issue date + this */
     const char *payment_terms;  /* printed under the due date */
     bl_tax_rate tax_rates[BL_MAX_COUNTRY_RATES]; /* tax.rates */
@@ -146,6 +148,7 @@ void bl_rate_text(int bp, char *out, size_t n);
 
 /* ---- plans.c, usage.c, invoice.c, account.c: HTTP handlers ---- */
 void bl_account_routes(st_http_server *s, bl_ctx *ctx);
+void bl_credit_routes(st_http_server *s, bl_ctx *ctx);
 void bl_plans_routes(st_http_server *s, bl_ctx *ctx);
 void bl_usage_routes(st_http_server *s, bl_ctx *ctx);
 void bl_invoice_routes(st_http_server *s, bl_ctx *ctx);

@@ -139,7 +139,9 @@ static void h_list(st_http_req *req, void *arg)
     json_t *items = json_array();
     PGresult *r = st_db_q(db,
                           "SELECT id, number, period, currency, total_micro, issued_at,"
-                          " " NUMBER_TEXT " FROM billing.invoices WHERE tenant_id = $1"
+                          " " NUMBER_TEXT ", (SELECT coalesce(sum(c.total_micro), 0)"
+                          "  FROM billing.credit_notes c WHERE c.invoice_id = i.id)"
+                          " FROM billing.invoices i WHERE tenant_id = $1"
                           " ORDER BY period", tenant);
     if (!r)
         goto dberr;
@@ -150,9 +152,14 @@ static void h_list(st_http_req *req, void *arg)
         st_time_from_pg(PQgetvalue(r, i, 5), when);
         bl_invoice tmp = {.round_micro = ctx->round_micro};
         bl_amount_text(&tmp, st_db_int(r, i, 4), total, sizeof total);
-        json_array_append_new(items, summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1),
-                                             PQgetvalue(r, i, 6), "issued", period, PQgetvalue(r, i, 3), st_db_int(r, i, 4),
-                                             total, when));
+        json_t *o = summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), PQgetvalue(r, i, 6),
+                            "issued", period, PQgetvalue(r, i, 3), st_db_int(r, i, 4), total,
+                            when);
+        /* what credit notes gave back, and what is left to pay */
+        json_object_set_new(o, "credited_micro", json_integer(st_db_int(r, i, 7)));
+        json_object_set_new(o, "balance_micro",
+                            json_integer(st_db_int(r, i, 4) - st_db_int(r, i, 7)));
+        json_array_append_new(items, o);
     }
     PQclear(r);
     int64_t drafts[MAX_DRAFTS];

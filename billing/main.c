@@ -45,6 +45,8 @@ static const st_config_key keys[] = {
     {"invoice.number_format", "INV-{n:6}",
      "invoice number template: {n}, {n:W} (zero-padded to W digits), {yyyy} (issue year),"
      " {period} (YYYY-MM)"},
+    {"invoice.credit_number_format", "CN-{n:6}",
+     "credit note number template, the same fields as invoice.number_format (its own sequence)"},
     {"invoice.payment_days", "30", "days from issue to the due date"},
     {"invoice.payment_terms", "Payment by bank transfer by the due date, quoting the invoice number.",
      "payment terms printed on invoices"},
@@ -93,6 +95,7 @@ static int load_ctx(bl_ctx *ctx, const st_config *cfg)
         .seller_tax_id = st_config_str(cfg, "invoice.seller_tax_id"),
         .seller_email = st_config_str(cfg, "invoice.seller_email"),
         .number_format = st_config_str(cfg, "invoice.number_format"),
+        .credit_number_format = st_config_str(cfg, "invoice.credit_number_format"),
         .payment_days = (int)st_config_int(cfg, "invoice.payment_days"),
         .payment_terms = st_config_str(cfg, "invoice.payment_terms"),
         .reverse_charge_note = st_config_str(cfg, "tax.reverse_charge_note"),
@@ -110,10 +113,11 @@ static int load_ctx(bl_ctx *ctx, const st_config *cfg)
         return -1;
     }
     const char *sc = ctx->seller_country;
-    if (!bl_number_format_valid(ctx->number_format) || ctx->payment_days < 0 ||
+    if (!bl_number_format_valid(ctx->number_format) ||
+        !bl_number_format_valid(ctx->credit_number_format) || ctx->payment_days < 0 ||
         ctx->payment_days > 365 || (sc[0] && (strlen(sc) != 2 || sc[0] < 'A' || sc[0] > 'Z' ||
                                               sc[1] < 'A' || sc[1] > 'Z'))) {
-        fprintf(stderr, "stratus-billing: invoice.number_format must use only {n}, {n:W} "
+        fprintf(stderr, "stratus-billing: invoice.number_format and invoice.credit_number_format must use only {n}, {n:W} "
                         "(W 1..12), {yyyy} and {period} (at most 40 characters), "
                         "invoice.payment_days 0..365, invoice.seller_country two capitals\n");
         return -1;

@@ -225,6 +225,10 @@ add("GET", "/v1/billing/tenants/{tenant_id}/account", op("A tenant's billing acc
     [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("PUT", "/v1/billing/tenants/{tenant_id}/account", op("Set a tenant's billing account", "cloud-admin",
     [ok(200, "account", ANY)], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("GET", "/v1/billing/credit-notes", op("The tenant's credit notes", "tenant-read", [ok(200, "credit notes", ANY)], desc=BILLING))
+add("GET", "/v1/billing/credit-notes/{id}", op("A credit note (JSON)", "tenant-read", [ok(200, "credit note", ANY), {"404": NF}], params=[P("id")], desc=BILLING))
+add("POST", "/v1/billing/invoices/{id}/credit-notes", op("Correct an issued invoice by a credit note (own number sequence; the invoice never changes)", "cloud-admin",
+    [ok(201, "credit note", ANY), {"404": NF}, {"409": ERR("nothing left to credit")}], body=ANY, params=[P("id")], desc=BILLING))
 add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", ANY)], desc=BILLING))
 add("POST", "/v1/billing/plans", op("Create a price plan", "cloud-admin", [ok(201, "created", ANY)], body=ANY, desc=BILLING))
 add("GET", "/v1/billing/plans/{id}", op("A price plan with its versions", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], params=[P("id")], desc=BILLING))

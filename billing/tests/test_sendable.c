@@ -671,6 +671,79 @@ static void test_lines_are_readable_and_the_csv_sums_to_the_total(void)
     free(pdf);
 }
 
+/* C's May invoice: one line, 0.36 net at FR 20%: 0.07 tax, 0.43 gross. */
+static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
+{
+    char id[37], path[160];
+    json_decref(may_invoice(tc, id));
+    char *json_before = doc(id, tc, "json", NULL);
+    size_t pl;
+    char *pdf_before = doc(id, tc, "pdf", &pl);
+    long long invoices = bl_sql_int(&srv, "SELECT next_invoice_number FROM billing.state");
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s/credit-notes", id);
+    /* a tenant may not; a line cannot be over-credited */
+    call("POST", path, tc, 0, "{\"reason\":\"x\",\"all\":true}", 403, &r);
+    st_resp_free(&r);
+    call("POST", path, NULL, 1,
+         "{\"reason\":\"x\",\"lines\":[{\"line\":1,\"amount_micro\":360001}]}", 400, &r);
+    st_resp_free(&r);
+    call("POST", path, NULL, 1, "{\"reason\":\"x\",\"lines\":[{\"line\":2,\"amount_micro\":1}]}",
+         400, &r);
+    st_resp_free(&r);
+    /* 0.10 of the line: tax 20% of 0.10 = 0.02 */
+    call("POST", path, NULL, 1,
+         "{\"reason\":\"an hour of outage\",\"lines\":[{\"line\":1,\"amount_micro\":100000}]}",
+         201, &r);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "number_text")), "CN-000001");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "invoice_id")), id);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "net_micro")), 100000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "tax_micro")), 20000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")), 120000);
+    char cn1[37];
+    snprintf(cn1, sizeof cn1, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    /* the rest: 0.26 net; tax of 0.36 credited in all is 0.07, less 0.02 = 0.05 */
+    call("POST", path, NULL, 1, "{\"reason\":\"cancelled\",\"all\":true}", 201, &r);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "number_text")), "CN-000002");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "net_micro")), 260000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "tax_micro")), 50000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")), 310000);
+    st_resp_free(&r);
+    call("POST", path, NULL, 1, "{\"reason\":\"again\",\"all\":true}", 409, &r);
+    st_resp_free(&r);
+    /* the balance: 0.43 - 0.12 - 0.31 = 0 */
+    call("GET", "/v1/billing/invoices", tc, 0, NULL, 200, &r);
+    json_t *it = json_array_get(json_object_get(r.json, "invoices"), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(it, "id")), id);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(it, "total_micro")), 430000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(it, "credited_micro")), 430000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(it, "balance_micro")), 0);
+    st_resp_free(&r);
+    /* the original never changed; invoice numbers were not touched */
+    char *json_after = doc(id, tc, "json", NULL);
+    size_t pl2;
+    char *pdf_after = doc(id, tc, "pdf", &pl2);
+    ST_ASSERT_STR_EQ(json_after, json_before);
+    ST_ASSERT_INT_EQ(pl2 == pl && memcmp(pdf_after, pdf_before, pl) == 0, 1);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT next_invoice_number FROM billing.state"), invoices);
+    free(json_before);
+    free(json_after);
+    free(pdf_before);
+    free(pdf_after);
+    /* the tenant lists and reads its credit notes; another tenant cannot */
+    call("GET", "/v1/billing/credit-notes", tc, 0, NULL, 200, &r);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "credit_notes")), 2);
+    st_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/billing/credit-notes/%s", cn1);
+    call("GET", path, tc, 0, NULL, 200, &r);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "reason")), "an hour of outage");
+    st_resp_free(&r);
+    call("GET", path, ta, 0, NULL, 404, &r);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.credit_notes"), 2);
+}
+
 static void test_an_empty_month_is_issued_only_on_confirmation(void)
 {
     st_resp r;
@@ -704,6 +777,8 @@ static CU_TestInfo tests[] = {
      test_a_hand_priced_month_is_taxed_exactly},
     {"lines show flavors (and names) beside ids; the CSV sums to the total",
      test_lines_are_readable_and_the_csv_sums_to_the_total},
+    {"a credit note corrects an issued invoice, which never changes",
+     test_a_credit_note_corrects_an_invoice_that_never_changes},
     {"an empty month is issued only on explicit confirmation",
      test_an_empty_month_is_issued_only_on_confirmation},
     CU_TEST_INFO_NULL,

@@ -79,13 +79,18 @@ int bl_number_text(const char *f, int64_t number, int64_t issued_at, int64_t per
 
 /* ---- the customer ---- */
 
-static void copy(char *dst, size_t n, const char *s) { snprintf(dst, n, "%s", s ? s : ""); }
+static void copy(char *dst, size_t n, const char *s)
+{
+    snprintf(dst, n, "%s", s ? s : "");
+}
 
 int bl_account_load(st_db *db, const char *tenant, bl_party *buyer)
 {
     memset(buyer, 0, sizeof *buyer);
-    PGresult *r = st_db_q(db, "SELECT legal_name, address, country, tax_id, email"
-                              " FROM billing.accounts WHERE tenant_id = $1", tenant);
+    PGresult *r = st_db_q(db,
+                          "SELECT legal_name, address, country, tax_id, email"
+                          " FROM billing.accounts WHERE tenant_id = $1",
+                          tenant);
     if (!r)
         return -1;
     if (PQntuples(r)) {
@@ -155,8 +160,10 @@ static void get_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    PGresult *r = st_db_q(db, "SELECT legal_name, address, country, tax_id, email, updated_at"
-                              " FROM billing.accounts WHERE tenant_id = $1", tenant);
+    PGresult *r = st_db_q(db,
+                          "SELECT legal_name, address, country, tax_id, email, updated_at"
+                          " FROM billing.accounts WHERE tenant_id = $1",
+                          tenant);
     if (!r)
         bl_reply_db(req, db, "account");
     else if (!PQntuples(r))
@@ -172,8 +179,8 @@ static void put_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
     json_t *body = st_http_json_body(req);
     if (!body)
         return;
-    static const char *const allowed[] = {"legal_name", "address", "country", "tax_id", "email",
-                                          NULL};
+    static const char *const allowed[] = {"legal_name", "address", "country",
+                                          "tax_id",     "email",   NULL};
     char err[256];
     const char *name, *addr, *country, *tax = "", *email;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||

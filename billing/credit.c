@@ -129,8 +129,10 @@ static void h_create(st_http_req *req, void *arg)
     json_t *doc = NULL, *out = NULL;
     cline *cl = NULL;
     if (st_db_begin(db) < 0 ||
-        !(r = st_db_q(db, "SELECT doc_json, tenant_id, currency FROM billing.invoices"
-                          " WHERE id = $1 FOR SHARE", inv_id)))
+        !(r = st_db_q(db,
+                      "SELECT doc_json, tenant_id, currency FROM billing.invoices"
+                      " WHERE id = $1 FOR SHARE",
+                      inv_id)))
         goto dberr;
     if (!PQntuples(r)) {
         st_db_rollback(db);
@@ -161,8 +163,10 @@ static void h_create(st_http_req *req, void *arg)
         goto dberr;
     int64_t number = st_db_int(r, 0, 0);
     PQclear(r);
-    if (!(r = st_db_q(db, "SELECT line, sum(net_micro) FROM billing.credit_note_lines"
-                          " WHERE invoice_id = $1 GROUP BY line", inv_id)))
+    if (!(r = st_db_q(db,
+                      "SELECT line, sum(net_micro) FROM billing.credit_note_lines"
+                      " WHERE invoice_id = $1 GROUP BY line",
+                      inv_id)))
         goto dberr;
     for (int k = 0; k < PQntuples(r); k++)
         for (size_t i = 0; i < n; i++)
@@ -200,9 +204,11 @@ static void h_create(st_http_req *req, void *arg)
     for (int g = 0; g < nr; g++) {
         char b[16];
         snprintf(b, sizeof b, "%d", bps[g]);
-        if (!(r = st_db_q(db, "SELECT coalesce(sum(net_micro), 0), coalesce(sum(tax_micro), 0)"
-                              " FROM billing.credit_note_lines WHERE invoice_id = $1"
-                              " AND tax_rate_bp = $2::integer", inv_id, b)))
+        if (!(r = st_db_q(db,
+                          "SELECT coalesce(sum(net_micro), 0), coalesce(sum(tax_micro), 0)"
+                          " FROM billing.credit_note_lines WHERE invoice_id = $1"
+                          " AND tax_rate_bp = $2::integer",
+                          inv_id, b)))
             goto dberr;
         int64_t pnet = st_db_int(r, 0, 0), ptax = st_db_int(r, 0, 1);
         PQclear(r);
@@ -221,9 +227,8 @@ static void h_create(st_http_req *req, void *arg)
         if (cl[i].credit)
             json_array_append_new(jl, json_pack("{s:i, s:s?, s:s?, s:i, s:I}", "invoice_line",
                                                 cl[i].line, "instance_id", cl[i].instance,
-                                                "description", cl[i].desc, "tax_rate_bp",
-                                                cl[i].bp, "amount_micro",
-                                                (json_int_t)cl[i].credit));
+                                                "description", cl[i].desc, "tax_rate_bp", cl[i].bp,
+                                                "amount_micro", (json_int_t)cl[i].credit));
     for (int g = 0; g < nr; g++)
         json_array_append_new(jt, json_pack("{s:i, s:I, s:I}", "rate_bp", bps[g], "net_micro",
                                             (json_int_t)rnet[g], "tax_micro", (json_int_t)rtax[g]));
@@ -233,9 +238,9 @@ static void h_create(st_http_req *req, void *arg)
                     num_text, "invoice_id", inv_id, "invoice_number_text",
                     json_object_get(doc, "number_text"), "tenant_id", tenant, "issued_at", when,
                     "currency", currency, "reason", reason, "seller",
-                    json_object_get(doc, "seller"), "buyer", json_object_get(doc, "buyer"),
-                    "lines", jl, "taxes", jt, "net_micro", (json_int_t)net, "tax_micro",
-                    (json_int_t)tax, "total_micro", (json_int_t)(net + tax), "note",
+                    json_object_get(doc, "seller"), "buyer", json_object_get(doc, "buyer"), "lines",
+                    jl, "taxes", jt, "net_micro", (json_int_t)net, "tax_micro", (json_int_t)tax,
+                    "total_micro", (json_int_t)(net + tax), "note",
                     "Amounts are credited to the customer; the invoice itself is unchanged.");
     char *text = json_dumps(out, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     char sn[24], sx[24], st[24], nx[24];
@@ -245,14 +250,15 @@ static void h_create(st_http_req *req, void *arg)
     snprintf(nx, sizeof nx, "%lld", (long long)(number + 1));
     char nb[24];
     snprintf(nb, sizeof nb, "%lld", (long long)number);
-    int bad = !text ||
-              st_db_x(db, "INSERT INTO billing.credit_notes (id, number, number_text, invoice_id,"
-                          " tenant_id, issued_at, currency, reason, net_micro, tax_micro,"
-                          " total_micro, doc_json) VALUES ($1, $2::bigint, $3, $4, $5, $6, $7,"
-                          " $8, $9::bigint, $10::bigint, $11::bigint, $12)",
-                      id, nb, num_text, inv_id, tenant, when, currency, reason, sn, sx, st,
-                      text) < 0 ||
-              st_db_x(db, "UPDATE billing.state SET next_credit_number = $1::bigint", nx) < 0;
+    int bad =
+        !text ||
+        st_db_x(db,
+                "INSERT INTO billing.credit_notes (id, number, number_text, invoice_id,"
+                " tenant_id, issued_at, currency, reason, net_micro, tax_micro,"
+                " total_micro, doc_json) VALUES ($1, $2::bigint, $3, $4, $5, $6, $7,"
+                " $8, $9::bigint, $10::bigint, $11::bigint, $12)",
+                id, nb, num_text, inv_id, tenant, when, currency, reason, sn, sx, st, text) < 0 ||
+        st_db_x(db, "UPDATE billing.state SET next_credit_number = $1::bigint", nx) < 0;
     /* a rate's tax is recorded on its first credited line */
     int taxed[MAX_RATES] = {0};
     for (size_t i = 0; i < n && !bad; i++) {
@@ -266,16 +272,17 @@ static void h_create(st_http_req *req, void *arg)
         snprintf(bp, sizeof bp, "%d", cl[i].bp);
         snprintf(am, sizeof am, "%lld", (long long)cl[i].credit);
         snprintf(tx, sizeof tx, "%lld", taxed[g]++ ? 0LL : (long long)rtax[g]);
-        bad = st_db_x(db, "INSERT INTO billing.credit_note_lines (credit_id, invoice_id, line,"
-                          " tax_rate_bp, net_micro, tax_micro) VALUES ($1, $2, $3::integer,"
-                          " $4::integer, $5::bigint, $6::bigint)",
+        bad = st_db_x(db,
+                      "INSERT INTO billing.credit_note_lines (credit_id, invoice_id, line,"
+                      " tax_rate_bp, net_micro, tax_micro) VALUES ($1, $2, $3::integer,"
+                      " $4::integer, $5::bigint, $6::bigint)",
                       id, inv_id, ln, bp, am, tx) < 0;
     }
     free(text);
     if (bad || st_db_commit(db) < 0)
         goto dberr;
-    st_info("billing.credit", "credit note %s for invoice %s: %lld micro-units", num_text,
-            inv_id, (long long)(net + tax));
+    st_info("billing.credit", "credit note %s for invoice %s: %lld micro-units", num_text, inv_id,
+            (long long)(net + tax));
     st_http_reply_json(req, 201, out);
     out = NULL;
     goto out;
@@ -304,9 +311,11 @@ static void h_list(st_http_req *req, void *arg)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    PGresult *r = st_db_q(db, "SELECT id, number, number_text, invoice_id, issued_at,"
-                              " total_micro, currency FROM billing.credit_notes"
-                              " WHERE tenant_id = $1 ORDER BY number", tenant);
+    PGresult *r = st_db_q(db,
+                          "SELECT id, number, number_text, invoice_id, issued_at,"
+                          " total_micro, currency FROM billing.credit_notes"
+                          " WHERE tenant_id = $1 ORDER BY number",
+                          tenant);
     if (!r) {
         bl_reply_db(req, db, "credit notes");
         st_db_put(db);
@@ -316,18 +325,17 @@ static void h_list(st_http_req *req, void *arg)
     for (int i = 0; i < PQntuples(r); i++) {
         char when[ST_TIME_LEN];
         st_time_from_pg(PQgetvalue(r, i, 4), when);
-        json_array_append_new(items, json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:s}", "id",
-                                               PQgetvalue(r, i, 0), "number",
-                                               (json_int_t)st_db_int(r, i, 1), "number_text",
-                                               PQgetvalue(r, i, 2), "invoice_id",
-                                               PQgetvalue(r, i, 3), "issued_at", when,
-                                               "total_micro", (json_int_t)st_db_int(r, i, 5),
-                                               "currency", PQgetvalue(r, i, 6)));
+        json_array_append_new(
+            items,
+            json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:s}", "id", PQgetvalue(r, i, 0), "number",
+                      (json_int_t)st_db_int(r, i, 1), "number_text", PQgetvalue(r, i, 2),
+                      "invoice_id", PQgetvalue(r, i, 3), "issued_at", when, "total_micro",
+                      (json_int_t)st_db_int(r, i, 5), "currency", PQgetvalue(r, i, 6)));
     }
     PQclear(r);
     st_db_put(db);
-    st_http_reply_json(req, 200, json_pack("{s:s, s:o}", "tenant_id", tenant, "credit_notes",
-                                           items));
+    st_http_reply_json(req, 200,
+                       json_pack("{s:s, s:o}", "tenant_id", tenant, "credit_notes", items));
 }
 
 static void h_show(st_http_req *req, void *arg)
@@ -347,8 +355,10 @@ static void h_show(st_http_req *req, void *arg)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    PGresult *r = st_db_q(db, "SELECT doc_json FROM billing.credit_notes"
-                              " WHERE id = $1 AND tenant_id = $2", id, tenant);
+    PGresult *r = st_db_q(db,
+                          "SELECT doc_json FROM billing.credit_notes"
+                          " WHERE id = $1 AND tenant_id = $2",
+                          id, tenant);
     if (!r)
         bl_reply_db(req, db, "credit note");
     else if (!PQntuples(r))

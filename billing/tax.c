@@ -32,8 +32,7 @@ int bl_tax_rates_parse(const char *s, bl_tax_rate *out, int max)
             s++;
         if (!*s)
             break;
-        if (n == max || !(s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z') ||
-            s[2] != '=')
+        if (n == max || !(s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z') || s[2] != '=')
             return -1;
         bl_tax_rate *r = &out[n];
         memcpy(r->country, s, 2);
@@ -91,8 +90,8 @@ int bl_tax(const bl_ctx *ctx, bl_invoice *inv)
 {
     const bl_party *b = &inv->buyer;
     const char *home = ctx->seller_country;
-    inv->reverse_charge = b->present && b->tax_id[0] && home[0] && b->country[0] &&
-                          strcmp(b->country, home) != 0;
+    inv->reverse_charge =
+        b->present && b->tax_id[0] && home[0] && b->country[0] && strcmp(b->country, home) != 0;
     const char *country = b->present && b->country[0] ? b->country : home;
     snprintf(inv->tax_country, sizeof inv->tax_country, "%s", country);
     int by_country = country_rate(ctx, country);
@@ -128,8 +127,8 @@ int bl_tax(const bl_ctx *ctx, bl_invoice *inv)
         }
     inv->tax_total = 0;
     for (int g = 0; g < inv->ntax; g++) {
-        inv->tax[g].tax = bl_round((__int128)inv->tax[g].net * inv->tax[g].bp, 10000,
-                                   inv->round_micro);
+        inv->tax[g].tax =
+            bl_round((__int128)inv->tax[g].net * inv->tax[g].bp, 10000, inv->round_micro);
         if (__builtin_add_overflow(inv->tax_total, inv->tax[g].tax, &inv->tax_total))
             return -1;
     }
@@ -145,5 +144,6 @@ void bl_tax_rule_text(const bl_invoice *inv, char *out, size_t n)
     snprintf(out, n,
              "Tax: amounts on the lines are net. For each tax rate, the tax is the rate times the "
              "sum of the net amounts at that rate, rounded once to the nearest %s %s (halves away "
-             "from zero); the total due is the net total plus the tax.", step, inv->currency);
+             "from zero); the total due is the net total plus the tax.",
+             step, inv->currency);
 }

@@ -36,7 +36,10 @@ static int suite_init(void)
     return bl_srv_start(&srv, "billing_sendable", sets);
 }
 
-static int suite_clean(void) { return bl_srv_stop(&srv); }
+static int suite_clean(void)
+{
+    return bl_srv_stop(&srv);
+}
 
 /* A call that must answer want; the caller frees r. */
 static void call(const char *method, const char *path, const char *tenant, int cloud_admin,
@@ -117,15 +120,19 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
     bl_json j;
     bl_json_begin(&j, bl_uuid());
     for (int k = 1; k <= 3; k++) {
-        bl_tsample s = {.tenant = t, .instance = inst, .boot = boot, .seq = k,
-                        .at_us = bl_t(2025, 2, 3, 10, 20 * k, 0), .cycles = k * 1000000000LL,
+        bl_tsample s = {.tenant = t,
+                        .instance = inst,
+                        .boot = boot,
+                        .seq = k,
+                        .at_us = bl_t(2025, 2, 3, 10, 20 * k, 0),
+                        .cycles = k * 1000000000LL,
                         .flavor = "m1.small"};
         bl_json_sample(&j, &s);
     }
     post_batch(&j);
     st_resp r;
-    call("GET", "/v1/billing/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z", t, 0,
-         NULL, 200, &r);
+    call("GET", "/v1/billing/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z", t, 0, NULL,
+         200, &r);
     ST_ASSERT_INT_EQ(json_is_null(json_object_get(r.json, "plan")), 1);
     ST_ASSERT_INT_EQ(json_is_true(json_object_get(r.json, "no_plan")), 1);
     st_resp_free(&r);
@@ -138,7 +145,8 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
     char *js = doc(id, t, "json", NULL);
     json_t *inv = json_loads(js, 0, NULL);
     ST_ASSERT_INT_EQ(json_is_true(json_object_get(inv, "no_plan")), 1);
-    ST_ASSERT_INT_EQ(strstr(json_string_value(json_object_get(inv, "notice")), "NO PRICE PLAN") != NULL, 1);
+    ST_ASSERT_INT_EQ(
+        strstr(json_string_value(json_object_get(inv, "notice")), "NO PRICE PLAN") != NULL, 1);
     size_t k;
     json_t *l;
     json_array_foreach(json_object_get(inv, "lines"), k, l)
@@ -166,10 +174,11 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
          "\"prices\":{\"cpu_per_gcycle\":0,\"rx_per_gib\":0,\"tx_per_gib\":90000,"
          "\"storage_per_gib_month\":50000,\"instance_hour_default\":10000,"
          "\"instance_hour\":{\"m1.tiny\":5000,\"m1.small\":20000},"
-         "\"time_unit\":\"second\",\"min_seconds\":60}}", 201, &r);
+         "\"time_unit\":\"second\",\"min_seconds\":60}}",
+         201, &r);
     st_resp_free(&r);
-    call("GET", "/v1/billing/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z", t, 0,
-         NULL, 200, &r);
+    call("GET", "/v1/billing/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z", t, 0, NULL,
+         200, &r);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(r.json, "plan"), "name")),
                      "default");
     ST_ASSERT_INT_EQ(json_is_false(json_object_get(r.json, "no_plan")), 1);
@@ -214,8 +223,14 @@ static char ta[37], tb[37], tc[37], td[37], a1[37], a2[37], a3[37], b1[37], c1[3
 static void sample(bl_json *j, const char *t, const char *inst, const char *boot, long long seq,
                    int64_t at, const char *flavor, const char *state, long long tx)
 {
-    bl_tsample s = {.tenant = t, .instance = inst, .boot = boot, .seq = seq, .at_us = at,
-                    .flavor = flavor, .state = state, .tx = tx};
+    bl_tsample s = {.tenant = t,
+                    .instance = inst,
+                    .boot = boot,
+                    .seq = seq,
+                    .at_us = at,
+                    .flavor = flavor,
+                    .state = state,
+                    .tx = tx};
     bl_json_sample(j, &s);
 }
 
@@ -267,9 +282,11 @@ static void make_month(void)
     char metered[37], hourly[37], reduced[37];
     call("POST", "/v1/billing/plans", NULL, 1, plan_body("metered", "second", 1), 201, &r);
     strcpy(metered, json_string_value(json_object_get(r.json, "id")));
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(json_array_get(
-                         json_object_get(r.json, "versions"), 0), "prices"), "time_unit")),
-                     "second");
+    ST_ASSERT_STR_EQ(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(r.json, "versions"), 0), "prices"),
+            "time_unit")),
+        "second");
     st_resp_free(&r);
     call("POST", "/v1/billing/plans", NULL, 1, plan_body("hourly", "hour", 0), 201, &r);
     strcpy(hourly, json_string_value(json_object_get(r.json, "id")));
@@ -277,9 +294,11 @@ static void make_month(void)
     call("POST", "/v1/billing/plans", NULL, 1,
          plan_body_x("reduced", "second", 1, ",\"tax_rate_bp\":700"), 201, &r);
     strcpy(reduced, json_string_value(json_object_get(r.json, "id")));
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(json_array_get(
-                         json_object_get(r.json, "versions"), 0), "prices"), "tax_rate_bp")),
-                     700);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(r.json, "versions"), 0), "prices"),
+            "tax_rate_bp")),
+        700);
     st_resp_free(&r);
     assign(ta, metered);
     assign(tb, hourly);
@@ -400,16 +419,16 @@ static void as_role(const char *method, const char *path, const char *tenant, co
 }
 
 #define ACCOUNT_A                                                                                  \
-    "{\"legal_name\":\"Alpha Analytik AG\",\"address\":\"Marienplatz 8\\n80331 Muenchen\","       \
+    "{\"legal_name\":\"Alpha Analytik AG\",\"address\":\"Marienplatz 8\\n80331 Muenchen\","        \
     "\"country\":\"DE\",\"tax_id\":\"DE811111111\",\"email\":\"ap@alpha.example\"}"
 #define ACCOUNT_C                                                                                  \
     "{\"legal_name\":\"Claire Chevalier\",\"address\":\"3 quai Rambaud\\n69002 Lyon\","            \
     "\"country\":\"FR\",\"email\":\"claire@chevalier.example\"}"
 #define ACCOUNT_D                                                                                  \
-    "{\"legal_name\":\"Dieter Dorn\",\"address\":\"Am Markt 2\\n01067 Dresden\","                 \
+    "{\"legal_name\":\"Dieter Dorn\",\"address\":\"Am Markt 2\\n01067 Dresden\","                  \
     "\"country\":\"DE\",\"email\":\"dieter@dorn.example\"}"
 #define ACCOUNT_B                                                                                  \
-    "{\"legal_name\":\"Bureau Beta SARL\",\"address\":\"12 rue de la Paix\\n75002 Paris\","      \
+    "{\"legal_name\":\"Bureau Beta SARL\",\"address\":\"12 rue de la Paix\\n75002 Paris\","        \
     "\"country\":\"FR\",\"tax_id\":\"FR40303265045\",\"email\":\"compta@beta.example\"}"
 
 static int64_t day_of(const char *ymd)
@@ -517,7 +536,8 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     /* the number through invoice.number_format: SC-{yyyy}-{n:5} */
     const char *num = json_string_value(json_object_get(inv, "number_text"));
     char want[64];
-    snprintf(want, sizeof want, "SC-%.4s-%05lld", json_string_value(json_object_get(inv, "issue_date")),
+    snprintf(want, sizeof want, "SC-%.4s-%05lld",
+             json_string_value(json_object_get(inv, "issue_date")),
              (long long)json_integer_value(json_object_get(inv, "number")));
     ST_ASSERT_STR_EQ(num, want);
     int64_t issued = day_of(json_string_value(json_object_get(inv, "issue_date")));
@@ -542,10 +562,20 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
     char *text = pdf_text(pdf, pl);
-    const char *fields[] = {SELLER, "Hauptstrasse 1", "10115 Berlin", "VAT/tax ID: DE123456789",
-                            "billing@stratus.example", "Alpha Analytik AG", "Marienplatz 8",
-                            "80331 Muenchen", "VAT/tax ID: DE811111111", "ap@alpha.example",
-                            number, "Issue date: ", due_text, "Payment terms: ",
+    const char *fields[] = {SELLER,
+                            "Hauptstrasse 1",
+                            "10115 Berlin",
+                            "VAT/tax ID: DE123456789",
+                            "billing@stratus.example",
+                            "Alpha Analytik AG",
+                            "Marienplatz 8",
+                            "80331 Muenchen",
+                            "VAT/tax ID: DE811111111",
+                            "ap@alpha.example",
+                            number,
+                            "Issue date: ",
+                            due_text,
+                            "Payment terms: ",
                             "Service period: 2025-05"};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         st_assert_fmt(strstr(text, fields[i]) != NULL, 0, __FILE__, __LINE__,
@@ -625,8 +655,11 @@ static void test_a_hand_priced_month_is_taxed_exactly(void)
     pdf = doc(may_b, tb, "pdf", &pl);
     text = pdf_text(pdf, pl);
     const char *want_b[] = {"Tax 0% on 0.81 EUR: 0.00 EUR (reverse charge)",
-                            "Total due (gross): 0.81 EUR", "Reverse charge: VAT to be accounted",
-                            "VAT/tax ID: FR40303265045", "Bureau Beta SARL", "75002 Paris"};
+                            "Total due (gross): 0.81 EUR",
+                            "Reverse charge: VAT to be accounted",
+                            "VAT/tax ID: FR40303265045",
+                            "Bureau Beta SARL",
+                            "75002 Paris"};
     for (size_t i = 0; i < sizeof want_b / sizeof *want_b; i++)
         st_assert_fmt(strstr(text, want_b[i]) != NULL, 0, __FILE__, __LINE__,
                       "B's PDF lacks \"%s\"", want_b[i]);
@@ -664,7 +697,8 @@ static void test_lines_are_readable_and_the_csv_sums_to_the_total(void)
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
     char *text = pdf_text(pdf, pl);
-    char *at = strstr(text, a3), *eol = at ? strchr(at, '\n') : NULL, *fl = at ? strstr(at, "m1.large") : NULL;
+    char *at = strstr(text, a3), *eol = at ? strchr(at, '\n') : NULL,
+         *fl = at ? strstr(at, "m1.large") : NULL;
     st_assert_fmt(at && fl && (!eol || fl < eol), 0, __FILE__, __LINE__,
                   "the PDF's row of %s lacks its flavor: %.200s", a3, at ? at : text);
     free(text);
@@ -693,8 +727,8 @@ static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
     st_resp_free(&r);
     /* 0.10 of the line: tax 20% of 0.10 = 0.02 */
     call("POST", path, NULL, 1,
-         "{\"reason\":\"an hour of outage\",\"lines\":[{\"line\":1,\"amount_micro\":100000}]}",
-         201, &r);
+         "{\"reason\":\"an hour of outage\",\"lines\":[{\"line\":1,\"amount_micro\":100000}]}", 201,
+         &r);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "number_text")), "CN-000001");
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "invoice_id")), id);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "net_micro")), 100000);

@@ -100,8 +100,8 @@ void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
     bl_money_text(inv->round_micro, bl_step_decimals(inv->round_micro), step, sizeof step);
     snprintf(out, n,
              "Rounding: each line's amount is its quantity times its unit price, computed "
-             "exactly and rounded once to the nearest %s %s (halves away from zero); the total "
-             "is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
+             "exactly and rounded once to the nearest %s %s (halves away from zero); the net "
+             "total is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
              "10^9 CPU cycles, GiB = 2^30 bytes, GiB-month = 2^30 bytes for every hour of the "
              "month; instance time by the second is its seconds times the hourly price / 3600.",
              step, inv->currency);

@@ -14,10 +14,12 @@
  *   POST /v1/billing/invoices/{id}/credit-notes   cloud admin
  *        {"reason", "lines": [{"line", "amount_micro"}]} or {"reason", "all": true}
  *   GET  /v1/billing/credit-notes                  the tenant's (any role)
- *   GET  /v1/billing/credit-notes/{id}             one, JSON (404 for another tenant's)
+ *   GET  /v1/billing/credit-notes/{id}             one, JSON or ?format=pdf (drawn from
+ *                                                  the stored JSON; 404 for another tenant's)
  */
 #include "billing.h"
 #include "money.h"
+#include "render.h"
 
 #include "stratus/json.h"
 #include "stratus/log.h"
@@ -355,17 +357,35 @@ static void h_show(st_http_req *req, void *arg)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
+    const char *fmt = st_http_query(req, "format");
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "pdf") != 0) {
+        st_db_put(db);
+        st_http_reply_error(req, 400, "bad_request", "format must be json or pdf");
+        return;
+    }
     PGresult *r = st_db_q(db,
                           "SELECT doc_json FROM billing.credit_notes"
                           " WHERE id = $1 AND tenant_id = $2",
                           id, tenant);
-    if (!r)
+    if (!r) {
         bl_reply_db(req, db, "credit note");
-    else if (!PQntuples(r))
+    } else if (!PQntuples(r)) {
         st_http_reply_error(req, 404, "not_found", "no such credit note");
-    else
+    } else if (fmt && strcmp(fmt, "pdf") == 0) {
+        /* drawn from the stored JSON, the credit note of record */
+        json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+        size_t n = 0;
+        unsigned char *pdf = doc ? bl_render_credit_pdf(doc, &n) : NULL;
+        if (pdf)
+            st_http_reply_raw(req, 200, "application/pdf", pdf, n);
+        else
+            st_http_reply_error(req, 500, "internal", "rendering failed");
+        free(pdf);
+        json_decref(doc);
+    } else {
         st_http_reply_raw(req, 200, "application/json", PQgetvalue(r, 0, 0),
                           (size_t)PQgetlength(r, 0, 0));
+    }
     PQclear(r);
     st_db_put(db);
 }

@@ -10,6 +10,8 @@
 
 #include "rating.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 
 typedef enum bl_format { BL_FMT_JSON, BL_FMT_CSV, BL_FMT_HTML, BL_FMT_PDF, BL_NFMT } bl_format;
@@ -23,6 +25,8 @@ char *bl_render_html(const bl_invoice *inv, size_t *len);
 /* NULL when cairo fails. */
 unsigned char *bl_render_pdf(const bl_invoice *inv, size_t *len);
 void *bl_render(const bl_invoice *inv, bl_format f, size_t *len);
+/* A credit note's PDF from its JSON document (credit.c); NULL when cairo fails. */
+unsigned char *bl_render_credit_pdf(json_t *doc, size_t *len);
 /* Frees cairo's and fontconfig's process-wide caches; call once at exit. */
 void bl_render_release(void);
 

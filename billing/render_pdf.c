@@ -10,6 +10,7 @@
  * once to count pages, once to draw. cairo embeds the font subset with its Unicode map,
  * which is what makes the text extractable.
  */
+#include "money.h"
 #include "render.h"
 #include "sqlbuf.h"
 
@@ -247,6 +248,132 @@ unsigned char *bl_render_pdf(const bl_invoice *inv, size_t *len)
     cairo_set_source_rgb(cr, 0, 0, 0);
     int pages = layout(cr, inv, 0, 0);
     layout(cr, inv, pages, 1);
+    cairo_show_page(cr);
+    cairo_destroy(cr);
+    cairo_surface_finish(surf);
+    cairo_status_t st = cairo_surface_status(surf);
+    cairo_surface_destroy(surf);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        sb_free(&out);
+        return NULL;
+    }
+    if (len)
+        *len = out.n;
+    return (unsigned char *)out.p;
+}
+
+static const char *str_or(json_t *v, const char *dflt)
+{
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+/* A party of a credit note, from its JSON object (null: no account). */
+static void party_of(json_t *o, bl_party *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!json_is_object(o))
+        return;
+    p->present = 1;
+#define PF(f, k) snprintf(p->f, sizeof p->f, "%s", str_or(json_object_get(o, k), ""))
+    PF(name, "name");
+    PF(address, "address");
+    PF(country, "country");
+    PF(tax_id, "tax_id");
+    PF(email, "email");
+#undef PF
+}
+
+/*
+ * A credit note as a PDF, drawn from its JSON document (credit.c), the
+ * record: one page per 40 lines, the parties, the invoice it corrects, its
+ * lines (net), the tax per rate and the total credited. One text run per
+ * line, as for invoices.
+ */
+unsigned char *bl_render_credit_pdf(json_t *doc, size_t *len)
+{
+    sb out;
+    sb_init(&out);
+    cairo_surface_t *surf = cairo_pdf_surface_create_for_stream(sink, &out, PAGE_W, PAGE_H);
+    cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, "stratus-billing");
+    cairo_t *cr = cairo_create(surf);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    bl_party seller, buyer;
+    party_of(json_object_get(doc, "seller"), &seller);
+    party_of(json_object_get(doc, "buyer"), &buyer);
+    const char *cur = json_string_value(json_object_get(doc, "currency"));
+    cur = cur ? cur : "";
+    char line[320], a[BL_TEXT_LINE * 2];
+    double y = MARGIN + 12;
+    cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size(cr, 13);
+    text_at(cr, MARGIN, y, seller.name);
+    snprintf(line, sizeof line, "Credit note %s", str_or(json_object_get(doc, "number_text"), ""));
+    text_at(cr, MARGIN + 430, y, line);
+    cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, FONT_PT);
+    char pa[16][BL_TEXT_LINE], pb[16][BL_TEXT_LINE];
+    int na = bl_party_lines(&seller, "Seller", pa, 16), nb = bl_party_lines(&buyer, "Credit to", pb, 16);
+    for (int i = 0; i < na; i++)
+        text_at(cr, MARGIN, y + 20 + i * LEAD, pa[i]);
+    for (int i = 0; i < nb; i++)
+        text_at(cr, MARGIN + 230, y + 20 + i * LEAD, pb[i]);
+    const char *facts[] = {"Credit note number: ", "number_text", "Issue date: ", "issued_at",
+                           "Corrects invoice: ", "invoice_number_text", "Invoice id: ",
+                           "invoice_id", "Reason: ", "reason"};
+    for (int i = 0; i < 5; i++) {
+        const char *v = json_string_value(json_object_get(doc, facts[2 * i + 1]));
+        snprintf(a, sizeof a, "%s%.150s", facts[2 * i], v ? v : "");
+        text_at(cr, MARGIN + 460, y + 20 + i * LEAD, a);
+    }
+    y += 20 + ((na > nb ? na : nb) > 5 ? (na > nb ? na : nb) : 5) * LEAD + 12;
+    text_at(cr, MARGIN, y, "Invoice line  Instance                              Tax rate"
+                           "                  Amount credited (net)  Description");
+    y += LEAD;
+    size_t k;
+    json_t *l;
+    json_array_foreach(json_object_get(doc, "lines"), k, l)
+    {
+        if (y > PAGE_H - MARGIN - 6 * LEAD) {
+            cairo_show_page(cr);
+            y = MARGIN + 12;
+        }
+        char rate[16], amt[48];
+        bl_rate_text((int)json_integer_value(json_object_get(l, "tax_rate_bp")), rate, sizeof rate);
+        bl_money_text(json_integer_value(json_object_get(l, "amount_micro")), 2, amt, sizeof amt);
+        const char *inst = json_string_value(json_object_get(l, "instance_id"));
+        const char *desc = json_string_value(json_object_get(l, "description"));
+        snprintf(line, sizeof line, "%12lld  %-36s  %8s  %33s %s  %.60s",
+                 (long long)json_integer_value(json_object_get(l, "invoice_line")),
+                 inst ? inst : "-", rate, amt, cur, desc ? desc : "");
+        text_at(cr, MARGIN, y, line);
+        y += LEAD;
+    }
+    y += LEAD;
+    char m[48];
+    bl_money_text(json_integer_value(json_object_get(doc, "net_micro")), 2, m, sizeof m);
+    snprintf(line, sizeof line, "Net credited: %s %s", m, cur);
+    text_at(cr, MARGIN, y, line);
+    y += LEAD;
+    json_array_foreach(json_object_get(doc, "taxes"), k, l)
+    {
+        char rate[16], n[48], t[48];
+        bl_rate_text((int)json_integer_value(json_object_get(l, "rate_bp")), rate, sizeof rate);
+        bl_money_text(json_integer_value(json_object_get(l, "net_micro")), 2, n, sizeof n);
+        bl_money_text(json_integer_value(json_object_get(l, "tax_micro")), 2, t, sizeof t);
+        snprintf(line, sizeof line, "Tax %s on %s %s: %s %s", rate, n, cur, t, cur);
+        text_at(cr, MARGIN, y, line);
+        y += LEAD;
+    }
+    bl_money_text(json_integer_value(json_object_get(doc, "total_micro")), 2, m, sizeof m);
+    snprintf(line, sizeof line, "Total credited (gross): %s %s", m, cur);
+    cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    text_at(cr, MARGIN, y, line);
+    cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
+    const char *note = json_string_value(json_object_get(doc, "note"));
+    if (note)
+        text_at(cr, MARGIN, y + LEAD, note);
     cairo_show_page(cr);
     cairo_destroy(cr);
     cairo_surface_finish(surf);

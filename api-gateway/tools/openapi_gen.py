@@ -226,7 +226,8 @@ add("GET", "/v1/billing/tenants/{tenant_id}/account", op("A tenant's billing acc
 add("PUT", "/v1/billing/tenants/{tenant_id}/account", op("Set a tenant's billing account", "cloud-admin",
     [ok(200, "account", ANY)], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("GET", "/v1/billing/credit-notes", op("The tenant's credit notes", "tenant-read", [ok(200, "credit notes", ANY)], desc=BILLING))
-add("GET", "/v1/billing/credit-notes/{id}", op("A credit note (JSON)", "tenant-read", [ok(200, "credit note", ANY), {"404": NF}], params=[P("id")], desc=BILLING))
+add("GET", "/v1/billing/credit-notes/{id}", op("A credit note, JSON or PDF (?format=)", "tenant-read", [ok(200, "credit note", ANY), {"404": NF}],
+    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "pdf"]}, "json (default) or pdf")], desc=BILLING))
 add("POST", "/v1/billing/invoices/{id}/credit-notes", op("Correct an issued invoice by a credit note (own number sequence; the invoice never changes)", "cloud-admin",
     [ok(201, "credit note", ANY), {"404": NF}, {"409": ERR("nothing left to credit")}], body=ANY, params=[P("id")], desc=BILLING))
 add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", ANY)], desc=BILLING))

@@ -89,6 +89,20 @@ static char *doc(const char *id, const char *tenant, const char *fmt, size_t *le
     return b;
 }
 
+/* A document at path?format=fmt (malloc'd bytes). */
+static char *doc_path(const char *path, const char *tenant, const char *fmt, size_t *len)
+{
+    char p[300];
+    snprintf(p, sizeof p, "%s?format=%s", path, fmt);
+    st_resp r;
+    call("GET", p, tenant, 0, NULL, 200, &r);
+    char *b = malloc(r.len + 1);
+    memcpy(b, r.body, r.len + 1);
+    *len = r.len;
+    st_resp_free(&r);
+    return b;
+}
+
 /* pdftotext -layout of a PDF (malloc'd text). */
 static char *pdf_text(const char *pdf, size_t len)
 {
@@ -775,6 +789,23 @@ static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
     st_resp_free(&r);
     call("GET", path, ta, 0, NULL, 404, &r);
     st_resp_free(&r);
+    /* its PDF names the invoice it corrects, both parties and the amounts */
+    char *pdf = doc_path(path, tc, "pdf", &pl);
+    char *text = pdf_text(pdf, pl);
+    const char *fields[] = {"Credit note CN-000001",
+                            "Corrects invoice: SC-",
+                            SELLER,
+                            "VAT/tax ID: DE123456789",
+                            "Claire Chevalier",
+                            "69002 Lyon",
+                            "Reason: an hour of outage",
+                            "Tax 20% on 0.10 EUR: 0.02 EUR",
+                            "Total credited (gross): 0.12 EUR"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        st_assert_fmt(strstr(text, fields[i]) != NULL, 0, __FILE__, __LINE__,
+                      "the credit note's PDF lacks \"%s\"", fields[i]);
+    free(text);
+    free(pdf);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.credit_notes"), 2);
 }
 

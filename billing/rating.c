@@ -15,7 +15,9 @@
  *    raw samples instead (rate_seconds: per second, a minimum per boot).
  * 4. Rows become lines keyed (instance, item, flavor, usage month, plan
  *    version); segments with the same version merge. Each line's amount is
- *    rounded once (money.h) and the total is the sum of the line amounts.
+ *    rounded once (money.h) and the net is the sum of the line amounts;
+ *    tax.c then adds the tax per rate (the total due is the gross), and
+ *    label_lines names each line's instance and flavor.
  */
 #include "rating.h"
 #include "money.h"

@@ -567,13 +567,15 @@ static int rate_seconds(st_db *db, bl_invoice *inv, const buckets *bk, const cha
  */
 static int label_lines(st_db *db, bl_invoice *inv)
 {
-    for (size_t i = 0; i < inv->n; i++) {
-        bl_line *l = &inv->lines[i];
-        if (l->item != BL_ITEM_INSTANCE_HOURS && l->item != BL_ITEM_INSTANCE_SECONDS)
-            continue;
-        for (size_t k = 0; k < inv->n; k++)
-            if (!inv->lines[k].iflavor[0] && strcmp(inv->lines[k].instance, l->instance) == 0)
-                snprintf(inv->lines[k].iflavor, sizeof inv->lines[k].iflavor, "%s", l->flavor);
+    /* Lines are sorted by instance (finish): one pass per instance's run of lines. */
+    for (size_t i = 0, j; i < inv->n; i = j) {
+        const char *fl = "";
+        for (j = i; j < inv->n && strcmp(inv->lines[j].instance, inv->lines[i].instance) == 0; j++)
+            if (!fl[0] && (inv->lines[j].item == BL_ITEM_INSTANCE_HOURS ||
+                           inv->lines[j].item == BL_ITEM_INSTANCE_SECONDS))
+                fl = inv->lines[j].flavor;
+        for (size_t k = i; k < j && inv->lines[i].instance[0]; k++)
+            snprintf(inv->lines[k].iflavor, sizeof inv->lines[k].iflavor, "%s", fl);
     }
     PGresult *r = st_db_q0(db, "SELECT to_regprocedure('iaas.instance_labels(uuid,uuid[])')"
                                " IS NOT NULL");
@@ -591,15 +593,21 @@ static int label_lines(st_db *db, bl_invoice *inv)
             (i == 0 || strcmp(inv->lines[i].instance, inv->lines[i - 1].instance) != 0))
             sb_arr_raw(&ids, inv->lines[i].instance);
     sb_arr_close(&ids);
-    r = st_db_q(db, "SELECT id, name FROM iaas.instance_labels($1, $2::uuid[])", inv->tenant,
-                sb_str(&ids));
+    r = st_db_q(db, "SELECT id::text, name FROM iaas.instance_labels($1, $2::uuid[])"
+                    " ORDER BY id::text COLLATE \"C\"",
+                inv->tenant, sb_str(&ids));
     sb_free(&ids);
     if (!r)
         return -1;
-    for (int k = 0; k < PQntuples(r); k++)
-        for (size_t i = 0; i < inv->n; i++)
-            if (strcmp(inv->lines[i].instance, PQgetvalue(r, k, 0)) == 0)
-                snprintf(inv->lines[i].name, sizeof inv->lines[i].name, "%s", PQgetvalue(r, k, 1));
+    /* both sorted by instance id: merge */
+    size_t i = 0;
+    for (int k = 0; k < PQntuples(r); k++) {
+        const char *id = PQgetvalue(r, k, 0);
+        while (i < inv->n && strcmp(inv->lines[i].instance, id) < 0)
+            i++;
+        for (; i < inv->n && strcmp(inv->lines[i].instance, id) == 0; i++)
+            snprintf(inv->lines[i].name, sizeof inv->lines[i].name, "%s", PQgetvalue(r, k, 1));
+    }
     PQclear(r);
     return 0;
 }

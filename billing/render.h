@@ -46,7 +46,7 @@ int bl_total_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
 
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {
-    char no[24], instance[40], name[96], item[128], plan[96], quantity[64], price[64],
+    char no[24], instance[40], name[136], item[128], plan[96], quantity[64], price[64],
         amount[48];
 } bl_row;
 void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row);

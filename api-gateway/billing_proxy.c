@@ -61,6 +61,18 @@ static void h_tenant_plans_post(gw_ctx *c)
         forward(c, "POST", 1);
 }
 
+static void h_put(gw_ctx *c) { forward(c, "PUT", 1); }
+static void h_tenant_account_get(gw_ctx *c)
+{
+    if (id_ok(c, "tenant_id"))
+        forward(c, "GET", 0);
+}
+static void h_tenant_account_put(gw_ctx *c)
+{
+    if (id_ok(c, "tenant_id"))
+        forward(c, "PUT", 1);
+}
+
 static int period_ok(const char *p)
 {
     return p && strlen(p) == 7 && p[4] == '-' && strspn(p, "0123456789-") == 7;
@@ -75,6 +87,15 @@ static void h_issue(gw_ctx *c)
     forward(c, "POST", 1);
 }
 
+static void h_preview(gw_ctx *c)
+{
+    if (!period_ok(st_http_param(c->req, "period"))) {
+        st_http_reply_error(c->req, 404, "not_found", "no such period (YYYY-MM)");
+        return;
+    }
+    forward(c, "GET", 0);
+}
+
 void gw_billing_routes(gw *g)
 {
     /* the tenant's own usage and invoices (any role) */
@@ -83,6 +104,11 @@ void gw_billing_routes(gw *g)
     gw_route(g, "GET /v1/billing/invoices/{id}", GW_TENANT_READ, h_get_id);
     gw_route(g, "GET /v1/billing/invoices/{id}/download", GW_TENANT_READ, h_get_id);
     gw_route(g, "GET /v1/billing/plan", GW_TENANT_READ, h_get);
+    gw_route(g, "GET /v1/billing/credit-notes", GW_TENANT_READ, h_get);
+    gw_route(g, "GET /v1/billing/credit-notes/{id}", GW_TENANT_READ, h_get_id);
+    /* the tenant's billing account (the invoice's buyer): its admin changes it */
+    gw_route(g, "GET /v1/billing/account", GW_TENANT_READ, h_get);
+    gw_route(g, "PUT /v1/billing/account", GW_TENANT_ADMIN, h_put);
     /* the cloud's prices, plans and months */
     gw_route(g, "GET /v1/billing/plans", GW_CLOUD_ADMIN, h_get);
     gw_route(g, "POST /v1/billing/plans", GW_CLOUD_ADMIN, h_post);
@@ -92,6 +118,12 @@ void gw_billing_routes(gw *g)
     gw_route(g, "POST /v1/billing/plans/{id}/versions", GW_CLOUD_ADMIN, h_post_id);
     gw_route(g, "GET /v1/billing/tenants/{tenant_id}/plans", GW_CLOUD_ADMIN, h_tenant_plans_get);
     gw_route(g, "POST /v1/billing/tenants/{tenant_id}/plans", GW_CLOUD_ADMIN, h_tenant_plans_post);
+    gw_route(g, "GET /v1/billing/tenants/{tenant_id}/account", GW_CLOUD_ADMIN,
+             h_tenant_account_get);
+    gw_route(g, "PUT /v1/billing/tenants/{tenant_id}/account", GW_CLOUD_ADMIN,
+             h_tenant_account_put);
+    gw_route(g, "POST /v1/billing/invoices/{id}/credit-notes", GW_CLOUD_ADMIN, h_post_id);
     gw_route(g, "GET /v1/billing/periods", GW_CLOUD_ADMIN, h_get);
     gw_route(g, "POST /v1/billing/periods/{period}/issue", GW_CLOUD_ADMIN, h_issue);
+    gw_route(g, "GET /v1/billing/periods/{period}/preview", GW_CLOUD_ADMIN, h_preview);
 }

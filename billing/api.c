@@ -26,6 +26,8 @@ void bl_routes(st_http_server *s, bl_ctx *ctx)
     bl_usage_routes(s, ctx);
     bl_plans_routes(s, ctx);
     bl_invoice_routes(s, ctx);
+    bl_account_routes(s, ctx);
+    bl_credit_routes(s, ctx);
 }
 
 int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[37])

@@ -13,6 +13,9 @@
  *   invoice.c     drafts, issuing a month, the invoice API
  *   render.c      invoice documents: JSON, CSV, HTML; render_pdf.c: PDF
  *   usage.c       the tenant usage API
+ *   account.c     customer billing accounts, the seller, invoice numbers
+ *   tax.c         tax rates, reverse charge, net / tax / gross
+ *   credit.c      credit notes against issued invoices
  *   api.c         routes, principals, error replies
  */
 #ifndef BILLING_H
@@ -32,6 +35,13 @@
 /* Advisory lock: ingest and plan changes take it shared, issuing a month exclusive. */
 #define BL_LOCK_ISSUE "7352401"
 
+/* A tax rate by country (tax.rates): basis points, 1900 = 19.00%. */
+typedef struct bl_tax_rate {
+    char country[3];
+    int bp;
+} bl_tax_rate;
+#define BL_MAX_COUNTRY_RATES 64
+
 typedef struct bl_ctx {
     st_db_pool *pool;
     const char *internal_token;
@@ -39,7 +49,18 @@ typedef struct bl_ctx {
     int64_t future_skew_us;   /* how far ahead of our clock a sample may be */
     const char *currency;     /* ISO 4217 code printed on invoices */
     int64_t round_micro;      /* line amounts are rounded to this (a power of ten) */
-    const char *seller;       /* name printed at the top of invoices */
+    const char *seller;       /* the seller's legal name, printed on invoices */
+    const char *seller_address; /* postal address, lines split by \n */
+    const char *seller_country; /* ISO 3166-1 alpha-2 */
+    const char *seller_tax_id;  /* VAT / tax ID */
+    const char *seller_email;
+    const char *number_format;  /* invoice number template (account.c) */
+    const char *credit_number_format; /* credit note number template (credit.c) */
+    int payment_days;           /* due date = issue date + this */
+    const char *payment_terms;  /* printed under the due date */
+    bl_tax_rate tax_rates[BL_MAX_COUNTRY_RATES]; /* tax.rates */
+    int ntax_rates;
+    const char *reverse_charge_note; /* printed on reverse-charge invoices */
     int maintenance_s;        /* seconds between maintenance passes (0: never) */
 } bl_ctx;
 
@@ -112,7 +133,22 @@ st_db *bl_db(st_http_req *req, bl_ctx *ctx);
 /* Replies 503 or 500 for a failed statement, logging it. */
 void bl_reply_db(st_http_req *req, st_db *db, const char *what);
 
-/* ---- plans.c, usage.c, invoice.c: HTTP handlers ---- */
+/* ---- account.c: invoice numbers as printed ---- */
+#define BL_NUMBER_TEXT_MAX 64
+/* The number through the template ({n}, {n:W}, {yyyy}, {period}); 0 or -1. */
+int bl_number_text(const char *fmt, int64_t number, int64_t issued_at, int64_t period, char *out,
+                   size_t n);
+int bl_number_format_valid(const char *fmt);
+
+/* ---- tax.c ---- */
+/* "DE=19,FR=20,CH=8.1" -> rates; the count, or -1 when malformed. */
+int bl_tax_rates_parse(const char *s, bl_tax_rate *out, int max);
+/* 1900 -> "19%", 770 -> "7.7%", 525 -> "5.25%". */
+void bl_rate_text(int bp, char *out, size_t n);
+
+/* ---- plans.c, usage.c, invoice.c, account.c: HTTP handlers ---- */
+void bl_account_routes(st_http_server *s, bl_ctx *ctx);
+void bl_credit_routes(st_http_server *s, bl_ctx *ctx);
 void bl_plans_routes(st_http_server *s, bl_ctx *ctx);
 void bl_usage_routes(st_http_server *s, bl_ctx *ctx);
 void bl_invoice_routes(st_http_server *s, bl_ctx *ctx);

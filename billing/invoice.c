@@ -33,6 +33,9 @@
 #include <string.h>
 
 #define MAX_DRAFTS 120
+/* The printed number; invoices issued before migration 0007 used INV-%06d. */
+#define NUMBER_TEXT "coalesce(number_text, 'INV-' || lpad(number::text, 6, '0'))"
+
 
 static int read_state(st_db *db, int64_t *through, int64_t *next, int for_update)
 {
@@ -110,16 +113,15 @@ static int rate_draft(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period
     return 0;
 }
 
-static json_t *summary(const char *id, int64_t number, const char *status, int64_t period,
-                       const char *currency, int64_t total, const char *total_text,
-                       const char *issued_at)
+static json_t *summary(const char *id, int64_t number, const char *number_text,
+                       const char *status, int64_t period, const char *currency, int64_t total,
+                       const char *total_text, const char *issued_at)
 {
-    char m[8], num[32];
+    char m[8];
     bl_month_format(period, m);
-    snprintf(num, sizeof num, "INV-%06lld", (long long)number);
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:s, s:s?}", "id", id, "number",
                      number ? json_integer(number) : json_null(), "number_text",
-                     number ? num : "DRAFT", "status", status, "period", m, "currency", currency,
+                     number ? number_text : "DRAFT", "status", status, "period", m, "currency", currency,
                      "total_micro", (json_int_t)total, "total", total_text, "issued_at",
                      issued_at);
 }
@@ -136,8 +138,11 @@ static void h_list(st_http_req *req, void *arg)
         return;
     json_t *items = json_array();
     PGresult *r = st_db_q(db,
-                          "SELECT id, number, period, currency, total_micro, issued_at"
-                          " FROM billing.invoices WHERE tenant_id = $1 ORDER BY period", tenant);
+                          "SELECT id, number, period, currency, total_micro, issued_at,"
+                          " " NUMBER_TEXT ", (SELECT coalesce(sum(c.total_micro), 0)"
+                          "  FROM billing.credit_notes c WHERE c.invoice_id = i.id)"
+                          " FROM billing.invoices i WHERE tenant_id = $1"
+                          " ORDER BY period", tenant);
     if (!r)
         goto dberr;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -147,9 +152,14 @@ static void h_list(st_http_req *req, void *arg)
         st_time_from_pg(PQgetvalue(r, i, 5), when);
         bl_invoice tmp = {.round_micro = ctx->round_micro};
         bl_amount_text(&tmp, st_db_int(r, i, 4), total, sizeof total);
-        json_array_append_new(items, summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), "issued",
-                                             period, PQgetvalue(r, i, 3), st_db_int(r, i, 4),
-                                             total, when));
+        json_t *o = summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), PQgetvalue(r, i, 6),
+                            "issued", period, PQgetvalue(r, i, 3), st_db_int(r, i, 4), total,
+                            when);
+        /* what credit notes gave back, and what is left to pay */
+        json_object_set_new(o, "credited_micro", json_integer(st_db_int(r, i, 7)));
+        json_object_set_new(o, "balance_micro",
+                            json_integer(st_db_int(r, i, 4) - st_db_int(r, i, 7)));
+        json_array_append_new(items, o);
     }
     PQclear(r);
     int64_t drafts[MAX_DRAFTS];
@@ -162,8 +172,11 @@ static void h_list(st_http_req *req, void *arg)
             goto dberr;
         char total[48];
         bl_amount_text(&inv, inv.total, total, sizeof total);
-        json_array_append_new(items, summary(inv.id, 0, "draft", inv.period, inv.currency,
-                                             inv.total, total, NULL));
+        json_t *o = summary(inv.id, 0, NULL, "draft", inv.period, inv.currency, inv.total, total,
+                            NULL);
+        /* a draft with usage no plan prices says so, rather than looking free */
+        json_object_set_new(o, "no_plan", json_boolean(inv.no_plan > 0));
+        json_array_append_new(items, o);
         bl_invoice_free(&inv);
     }
     st_db_put(db);
@@ -212,13 +225,13 @@ static void send_doc(st_http_req *req, int fmt, const void *buf, size_t len, int
 }
 
 static const char *const doc_sql[BL_NFMT] = {
-    "SELECT doc_json, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_json, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
-    "SELECT doc_csv, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_csv, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
-    "SELECT doc_html, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_html, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
-    "SELECT doc_pdf, number, tenant_id, period FROM billing.invoices"
+    "SELECT doc_pdf, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
 };
 
@@ -252,7 +265,12 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
         goto dberr;
     if (PQntuples(r) == 1) {
         char name[64];
-        snprintf(name, sizeof name, "invoice-INV-%06lld", st_db_int(r, 0, 1));
+        /* the printed number, made safe for a file name */
+        snprintf(name, sizeof name, "invoice-%s", PQgetvalue(r, 0, 1));
+        for (char *c = name; *c; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+                *c = '_';
         if (fmt == BL_FMT_PDF) {
             size_t n;
             unsigned char *pdf = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
@@ -332,6 +350,11 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
     inv.issued = 1;
     inv.number = number;
     inv.issued_at = inv.generated_at = at;
+    if (bl_number_text(ctx->number_format, number, at, period, inv.number_text,
+                       sizeof inv.number_text) < 0) {
+        bl_invoice_free(&inv);
+        return -1;
+    }
     size_t jl, cl, hl, pl;
     char *json = bl_render_json(&inv, &jl), *csv = bl_render_csv(&inv, &cl);
     char *html = bl_render_html(&inv, &hl);
@@ -346,12 +369,13 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
         bl_date_format(period, p);
         char *hex = bytea_hex(pdf, pl);
         const char *params[] = {inv.id, tenant, p, num, when, inv.currency, tot, json, csv, html,
-                                hex, sha};
+                                hex, sha, inv.number_text};
         rc = st_db_exec(db,
                         "INSERT INTO billing.invoices (id, tenant_id, period, number, issued_at,"
-                        " currency, total_micro, doc_json, doc_csv, doc_html, doc_pdf, sha256)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        12, params) < 0 ? -1 : 0;
+                        " currency, total_micro, doc_json, doc_csv, doc_html, doc_pdf, sha256,"
+                        " number_text)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                        13, params) < 0 ? -1 : 0;
         free(hex);
         *total += inv.total;
     } else {
@@ -443,7 +467,33 @@ int bl_issue_resume(bl_ctx *ctx)
  * freezes its rows - and queue its tenants. Returns 0, 1 when the month was
  * already issued with nothing left to do, or -1 with a reply sent.
  */
-static int issue_begin(st_http_req *req, st_db *db, int64_t period)
+/* The earliest month before period, after through, that has usage (it must
+ * be issued first): "YYYY-MM" into out, "" when none. -1 on a db error. */
+static int earlier_unissued(st_db *db, int64_t period, int64_t through, char out[8])
+{
+    char p[11], thr[11];
+    bl_date_format(period, p);
+    bl_date_format(through, thr);
+    PGresult *r = st_db_q(db,
+                          "SELECT to_char(least("
+                          " (SELECT min(period) FROM billing.usage_daily WHERE period < $1"
+                          "  AND ($2::date IS NULL OR period > $2::date)),"
+                          " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
+                          "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
+                          p, through ? thr : NULL);
+    if (!r)
+        return -1;
+    snprintf(out, 8, "%s", st_db_val(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return 0;
+}
+
+/* The tenants with usage billed in the period, in issue (number) order. */
+#define PERIOD_TENANTS_SQL                                                                         \
+    "SELECT tenant_id FROM billing.usage_daily WHERE period = $1::date"                            \
+    " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1::date ORDER BY 1"
+
+static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_empty)
 {
     char p[11], m[8];
     bl_date_format(period, p);
@@ -480,25 +530,31 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period)
         st_http_reply_error(req, 409, "already_issued", "%s is issued (issued through %s)", m, t);
         goto fail;
     }
-    char thr[11];
-    bl_date_format(through, thr);
-    r = st_db_q(db,
-                "SELECT to_char(least("
-                " (SELECT min(period) FROM billing.usage_daily WHERE period < $1"
-                "  AND ($2::date IS NULL OR period > $2::date)),"
-                " (SELECT min(period) FROM billing.storage_hourly WHERE period < $1"
-                "  AND ($2::date IS NULL OR period > $2::date))), 'YYYY-MM')",
-                p, through ? thr : NULL);
-    if (!r)
+    char first[8];
+    if (earlier_unissued(db, period, through, first) < 0)
         goto dberr;
-    if (st_db_val(r, 0, 0)) {
+    if (first[0]) {
         st_db_rollback(db);
         st_http_reply_error(req, 409, "conflict", "%s has usage and is not issued: issue it first",
-                            PQgetvalue(r, 0, 0));
+                            first);
         goto fail;
     }
-    PQclear(r);
-    r = NULL;
+    /* A month with no usage closes for good: only on explicit confirmation. */
+    if (!confirm_empty) {
+        if (!(r = st_db_q(db, "SELECT count(*) FROM (" PERIOD_TENANTS_SQL ") t", p)))
+            goto dberr;
+        long long n = st_db_int(r, 0, 0);
+        PQclear(r);
+        r = NULL;
+        if (n == 0) {
+            st_db_rollback(db);
+            st_http_reply_error(req, 409, "empty_month",
+                                "%s has no usage: issuing closes it for good (late usage then "
+                                "goes to the next month); repeat with ?confirm_empty=true",
+                                m);
+            goto fail;
+        }
+    }
     if (st_db_x(db, "INSERT INTO billing.issue_queue (period, tenant_id)"
                     " SELECT $1::date, tenant_id FROM billing.usage_daily WHERE period = $1::date"
                     " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
@@ -542,7 +598,8 @@ static void h_issue(st_http_req *req, void *arg)
     st_db *db = bl_db(req, ctx);
     if (!db)
         return;
-    if (issue_begin(req, db, period) < 0)
+    const char *ce = st_http_query(req, "confirm_empty");
+    if (issue_begin(req, db, period, ce && strcmp(ce, "true") == 0) < 0)
         goto out;
     if (bl_issue_drain(ctx, db, period) < 0) {
         bl_reply_db(req, db, "issue");
@@ -568,6 +625,91 @@ static void h_issue(st_http_req *req, void *arg)
                                  "total_micro", (json_int_t)st_db_int(r, 0, 3)));
     PQclear(r);
 out:
+    st_db_put(db);
+}
+
+/*
+ * GET /v1/billing/periods/{m}/preview: what issuing the month now would
+ * produce - each tenant's invoice rated exactly as issuing rates it, the
+ * numbers it would take (issue order is by tenant id), and whether it may be
+ * issued (ended, earlier months issued) or needs confirm_empty. Nothing is
+ * stored or numbered.
+ */
+#define PREVIEW_MAX 10000
+static void h_preview(st_http_req *req, void *arg)
+{
+    bl_ctx *ctx = arg;
+    st_principal pr;
+    if (bl_auth_admin(req, ctx, &pr) < 0)
+        return;
+    int64_t period;
+    if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
+        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        return;
+    }
+    st_db *db = bl_db(req, ctx);
+    if (!db)
+        return;
+    char p[11], m[8], first[8];
+    bl_date_format(period, p);
+    bl_month_format(period, m);
+    int64_t through, next;
+    PGresult *r = NULL;
+    if (read_state(db, &through, &next, 0) < 0)
+        goto dberr;
+    if (through && through >= period) {
+        st_db_put(db);
+        st_http_reply_error(req, 409, "already_issued", "%s is issued", m);
+        return;
+    }
+    if (earlier_unissued(db, period, through, first) < 0 ||
+        !(r = st_db_q(db, PERIOD_TENANTS_SQL, p)))
+        goto dberr;
+    int ended = bl_month_add(period, 1) <= st_now_us();
+    const char *why = !ended ? "the month has not ended" : first[0] ? "an earlier month with "
+                                                                      "usage is not issued"
+                                                                    : NULL;
+    json_t *items = json_array();
+    int64_t net = 0, tax = 0, total = 0, at = st_now_us();
+    int n = PQntuples(r) < PREVIEW_MAX ? PQntuples(r) : PREVIEW_MAX;
+    for (int i = 0; i < n; i++) {
+        bl_invoice inv;
+        if (rate_draft(db, ctx, PQgetvalue(r, i, 0), period, &inv) < 0) {
+            json_decref(items);
+            goto dberr;
+        }
+        char num[BL_NUMBER_TEXT_MAX];
+        if (bl_number_text(ctx->number_format, next + i, at, period, num, sizeof num) < 0)
+            snprintf(num, sizeof num, "?");
+        json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b}",
+                                               "tenant_id", inv.tenant, "invoice_id", inv.id,
+                                               "number", (json_int_t)(next + i), "number_text",
+                                               num, "lines", (json_int_t)inv.n, "net_micro",
+                                               (json_int_t)inv.net, "tax_micro",
+                                               (json_int_t)inv.tax_total, "total_micro",
+                                               (json_int_t)inv.total, "no_plan", inv.no_plan > 0));
+        net += inv.net;
+        tax += inv.tax_total;
+        total += inv.total;
+        bl_invoice_free(&inv);
+    }
+    int truncated = PQntuples(r) > n;
+    PQclear(r);
+    st_db_put(db);
+    json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:b, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:o}",
+                          "period", m, "ended", ended, "issuable", why == NULL, "reason", why,
+                          "empty", n == 0, "invoices", (json_int_t)n, "first_number",
+                          n ? json_integer(next) : json_null(), "last_number",
+                          n ? json_integer(next + n - 1) : json_null(), "net_micro",
+                          (json_int_t)net, "tax_micro", (json_int_t)tax, "total_micro",
+                          (json_int_t)total, "truncated", truncated, "tenants", items);
+    if (n == 0)
+        json_object_set_new(o, "note", json_string("no usage: issuing needs ?confirm_empty=true"));
+    st_http_reply_json(req, 200, o);
+    return;
+dberr:
+    PQclear(r);
+    bl_reply_db(req, db, "preview");
     st_db_put(db);
 }
 
@@ -624,4 +766,5 @@ void bl_invoice_routes(st_http_server *s, bl_ctx *ctx)
     st_http_route(s, "GET /v1/billing/invoices/{id}/download", h_download, ctx);
     st_http_route(s, "GET /v1/billing/periods", h_periods, ctx);
     st_http_route(s, "POST /v1/billing/periods/{period}/issue", h_issue, ctx);
+    st_http_route(s, "GET /v1/billing/periods/{period}/preview", h_preview, ctx);
 }

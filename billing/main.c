@@ -37,10 +37,46 @@ static const st_config_key keys[] = {
     {"invoice.currency", "EUR", "currency code printed on invoices"},
     {"invoice.round_micro", "10000",
      "invoice lines are rounded to this many micro-units (a power of ten; 10000 = 0.01)"},
-    {"invoice.seller", "Stratus Cloud", "name printed at the top of invoices"},
+    {"invoice.seller", "Stratus Cloud", "the seller's legal name, printed on invoices"},
+    {"invoice.seller_address", "", "the seller's postal address (\\n between lines)"},
+    {"invoice.seller_country", "", "the seller's country, ISO 3166-1 alpha-2 (\"DE\")"},
+    {"invoice.seller_tax_id", "", "the seller's VAT / tax ID"},
+    {"invoice.seller_email", "", "the seller's billing contact email"},
+    {"invoice.number_format", "INV-{n:6}",
+     "invoice number template: {n}, {n:W} (zero-padded to W digits), {yyyy} (issue year),"
+     " {period} (YYYY-MM)"},
+    {"invoice.credit_number_format", "CN-{n:6}",
+     "credit note number template, the same fields as invoice.number_format (its own sequence)"},
+    {"invoice.payment_days", "30", "days from issue to the due date"},
+    {"invoice.payment_terms", "Payment by bank transfer by the due date, quoting the invoice number.",
+     "payment terms printed on invoices"},
+    {"tax.rates", "",
+     "tax rates by the customer's country, percent: \"DE=19,FR=20,CH=8.1\" (a country not"
+     " listed: 0)"},
+    {"tax.reverse_charge_note",
+     "Reverse charge: VAT to be accounted for by the recipient (Article 196, Council Directive"
+     " 2006/112/EC).",
+     "printed on invoices to business customers in another country than the seller's"},
     {"maintenance.interval", "3600", "seconds between partition/retention passes (0: never)"},
     {0},
 };
+
+/* "a\\nb" in a one-line configuration value -> "a" newline "b" (a copy kept for the process). */
+static const char *unescape_nl(const char *s)
+{
+    static char buf[512];
+    size_t k = 0;
+    for (; *s && k + 1 < sizeof buf; s++) {
+        if (s[0] == '\\' && s[1] == 'n') {
+            buf[k++] = '\n';
+            s++;
+        } else {
+            buf[k++] = *s;
+        }
+    }
+    buf[k] = 0;
+    return buf;
+}
 
 static int load_ctx(bl_ctx *ctx, const st_config *cfg)
 {
@@ -54,11 +90,38 @@ static int load_ctx(bl_ctx *ctx, const st_config *cfg)
         .currency = cur,
         .round_micro = round,
         .seller = st_config_str(cfg, "invoice.seller"),
+        .seller_address = unescape_nl(st_config_str(cfg, "invoice.seller_address")),
+        .seller_country = st_config_str(cfg, "invoice.seller_country"),
+        .seller_tax_id = st_config_str(cfg, "invoice.seller_tax_id"),
+        .seller_email = st_config_str(cfg, "invoice.seller_email"),
+        .number_format = st_config_str(cfg, "invoice.number_format"),
+        .credit_number_format = st_config_str(cfg, "invoice.credit_number_format"),
+        .payment_days = (int)st_config_int(cfg, "invoice.payment_days"),
+        .payment_terms = st_config_str(cfg, "invoice.payment_terms"),
+        .reverse_charge_note = st_config_str(cfg, "tax.reverse_charge_note"),
         .maintenance_s = (int)st_config_int(cfg, "maintenance.interval"),
     };
     int pow10 = round >= 1 && round <= 1000000;
     for (long long r = round; pow10 && r > 1; r /= 10)
         pow10 = r % 10 == 0;
+    ctx->ntax_rates = bl_tax_rates_parse(st_config_str(cfg, "tax.rates"), ctx->tax_rates,
+                                         BL_MAX_COUNTRY_RATES);
+    if (ctx->ntax_rates < 0) {
+        fprintf(stderr, "stratus-billing: tax.rates must be COUNTRY=PERCENT pairs split by commas"
+                        " (\"DE=19,FR=20,CH=8.1\"; at most 2 decimals, 100 at most, each country"
+                        " once, at most %d)\n", BL_MAX_COUNTRY_RATES);
+        return -1;
+    }
+    const char *sc = ctx->seller_country;
+    if (!bl_number_format_valid(ctx->number_format) ||
+        !bl_number_format_valid(ctx->credit_number_format) || ctx->payment_days < 0 ||
+        ctx->payment_days > 365 || (sc[0] && (strlen(sc) != 2 || sc[0] < 'A' || sc[0] > 'Z' ||
+                                              sc[1] < 'A' || sc[1] > 'Z'))) {
+        fprintf(stderr, "stratus-billing: invoice.number_format and invoice.credit_number_format must use only {n}, {n:W} "
+                        "(W 1..12), {yyyy} and {period} (at most 40 characters), "
+                        "invoice.payment_days 0..365, invoice.seller_country two capitals\n");
+        return -1;
+    }
     if (days < 1 || days > 36500 || !pow10 || strlen(cur) < 1 || strlen(cur) > 8) {
         fprintf(stderr, "stratus-billing: retention.raw_days must be 1..36500, "
                         "invoice.round_micro a power of ten up to 1000000, "

@@ -34,7 +34,10 @@ static const char *const price_keys[] = {"cpu_per_gcycle", "rx_per_gib", "tx_per
 
 typedef struct prices {
     long long v[5];
-    json_t *flavors; /* borrowed: {"flavor": micro, ...} or NULL */
+    json_t *flavors;       /* borrowed: {"flavor": micro, ...} or NULL */
+    const char *time_unit; /* "hour" (default) or "second" */
+    long long min_seconds; /* per-second plans: each boot billed at least this */
+    long long tax_rate_bp; /* the version's own tax rate, -1: by the customer's country */
 } prices;
 
 static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
@@ -46,9 +49,28 @@ static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
     }
     static const char *const allowed[] = {"cpu_per_gcycle", "rx_per_gib", "tx_per_gib",
                                           "storage_per_gib_month", "instance_hour_default",
-                                          "instance_hour", NULL};
+                                          "instance_hour", "time_unit", "min_seconds",
+                                          "tax_rate_bp", NULL};
     if (st_json_only_keys(o, allowed, err, errlen) < 0)
         return -1;
+    p->time_unit = "hour";
+    p->min_seconds = 0;
+    p->tax_rate_bp = -1;
+    if (st_json_get_int(o, "tax_rate_bp", ST_JSON_OPTIONAL, 0, 10000, &p->tax_rate_bp, err,
+                        errlen) < 0)
+        return -1;
+    if (st_json_get_str(o, "time_unit", ST_JSON_OPTIONAL, 1, 16, &p->time_unit, err, errlen) < 0 ||
+        st_json_get_int(o, "min_seconds", ST_JSON_OPTIONAL, 0, 86400, &p->min_seconds, err,
+                        errlen) < 0)
+        return -1;
+    if (strcmp(p->time_unit, "hour") != 0 && strcmp(p->time_unit, "second") != 0) {
+        snprintf(err, errlen, "time_unit must be \"hour\" or \"second\"");
+        return -1;
+    }
+    if (p->min_seconds && strcmp(p->time_unit, "second") != 0) {
+        snprintf(err, errlen, "min_seconds needs time_unit \"second\"");
+        return -1;
+    }
     for (int i = 0; price_keys[i]; i++) {
         p->v[i] = 0;
         if (st_json_get_int(o, price_keys[i], ST_JSON_REQUIRED, 0, PRICE_MAX, &p->v[i], err,
@@ -125,17 +147,20 @@ static int insert_version(st_db *db, const char *plan, const char *eff, const pr
                           char vid[37])
 {
     st_uuid_v4(vid);
-    char v[5][24];
+    char v[5][24], ms[24], tr[24];
     for (int i = 0; i < 5; i++)
         snprintf(v[i], sizeof v[i], "%lld", p->v[i]);
+    snprintf(ms, sizeof ms, "%lld", p->min_seconds);
+    snprintf(tr, sizeof tr, "%lld", p->tax_rate_bp);
     if (st_db_x(db,
                 "INSERT INTO billing.plan_versions (id, plan_id, version, effective_from,"
                 " cpu_per_gcycle, rx_per_gib, tx_per_gib, storage_per_gib_month,"
-                " instance_hour_default)"
+                " instance_hour_default, time_unit, min_seconds, tax_rate_bp)"
                 " SELECT $1::uuid, $2::uuid, coalesce(max(version), 0) + 1, $3::timestamptz, $4::bigint,"
-                " $5::bigint, $6::bigint, $7::bigint, $8::bigint"
+                " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::integer,"
+                " nullif($11::integer, -1)"
                 " FROM billing.plan_versions WHERE plan_id = $2::uuid",
-                vid, plan, eff, v[0], v[1], v[2], v[3], v[4]) < 0)
+                vid, plan, eff, v[0], v[1], v[2], v[3], v[4], p->time_unit, ms, tr) < 0)
         return -1;
     if (!p->flavors || !json_object_size(p->flavors))
         return 0;
@@ -186,7 +211,8 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
                 "SELECT v.id, v.version, v.effective_from, v.cpu_per_gcycle, v.rx_per_gib,"
                 " v.tx_per_gib, v.storage_per_gib_month, v.instance_hour_default,"
                 " coalesce((SELECT json_object_agg(flavor, per_hour ORDER BY flavor)"
-                "  FROM billing.plan_flavor_prices f WHERE f.version_id = v.id), '{}')"
+                "  FROM billing.plan_flavor_prices f WHERE f.version_id = v.id), '{}'),"
+                " v.time_unit, v.min_seconds, v.tax_rate_bp"
                 " FROM billing.plan_versions v WHERE v.plan_id = $1 ORDER BY v.version", id);
     if (!r) {
         json_decref(plan);
@@ -202,6 +228,11 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
             json_object_set_new(pr, price_keys[k], json_integer(st_db_int(r, i, 3 + k)));
         json_t *fl = json_loads(PQgetvalue(r, i, 8), 0, NULL);
         json_object_set_new(pr, "instance_hour", fl ? fl : json_object());
+        json_object_set_new(pr, "time_unit", json_string(PQgetvalue(r, i, 9)));
+        json_object_set_new(pr, "min_seconds", json_integer(st_db_int(r, i, 10)));
+        json_object_set_new(pr, "tax_rate_bp", st_db_val(r, i, 11)
+                                                   ? json_integer(st_db_int(r, i, 11))
+                                                   : json_null());
         json_array_append_new(vs, json_pack("{s:s, s:I, s:s, s:o}", "id", PQgetvalue(r, i, 0),
                                             "version", (json_int_t)st_db_int(r, i, 1),
                                             "effective_from", eff, "prices", pr));

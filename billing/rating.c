@@ -11,9 +11,13 @@
  *    version in force then, and a month of 1,000 instances is ~31,000 rows.
  *    A day that a plan change splits (a segment starting off midnight) is
  *    read from its hourly rows instead, by index seeks per instance.
- * 3. Rows become lines keyed (instance, item, flavor, usage month, plan
+ * 3. Plan versions with time_unit "second" price instance time from the
+ *    raw samples instead (rate_seconds: per second, a minimum per boot).
+ * 4. Rows become lines keyed (instance, item, flavor, usage month, plan
  *    version); segments with the same version merge. Each line's amount is
- *    rounded once (money.h) and the total is the sum of the line amounts.
+ *    rounded once (money.h) and the net is the sum of the line amounts;
+ *    tax.c then adds the tax per rate (the total due is the gross), and
+ *    label_lines names each line's instance and flavor.
  */
 #include "rating.h"
 #include "money.h"
@@ -30,13 +34,16 @@
 #define EPOCH_2000 946684800000000LL
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
-static const char *const item_names[BL_NITEMS] = {"instance_hours", "cpu_cycles", "rx_bytes",
-                                                  "tx_bytes", "image_storage"};
-static const char *const item_units[BL_NITEMS] = {"hour", "cycle", "byte", "byte", "byte-hour"};
-static const char *const item_billing_units[BL_NITEMS] = {"hour", "Gcycle", "GiB", "GiB",
+static const char *const item_names[BL_NITEMS] = {"instance_hours", "instance_seconds",
+                                                  "cpu_cycles", "rx_bytes", "tx_bytes",
+                                                  "image_storage"};
+static const char *const item_units[BL_NITEMS] = {"hour", "second", "cycle", "byte", "byte",
+                                                  "byte-hour"};
+static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour", "Gcycle", "GiB", "GiB",
                                                           "GiB-month"};
-static const char *const item_labels[BL_NITEMS] = {"Instance hours", "CPU cycles",
-                                                   "Data received", "Data sent", "Image storage"};
+static const char *const item_labels[BL_NITEMS] = {"Instance hours", "Instance time",
+                                                   "CPU cycles", "Data received", "Data sent",
+                                                   "Image storage"};
 
 const char *bl_item_name(bl_item it) { return item_names[it]; }
 const char *bl_item_unit(bl_item it) { return item_units[it]; }
@@ -49,6 +56,7 @@ __int128 bl_line_divisor(const bl_line *l)
     case BL_ITEM_RX:
     case BL_ITEM_TX: return (__int128)1 << 30;
     case BL_ITEM_STORAGE: return ((__int128)1 << 30) * bl_month_hours(l->usage_month);
+    case BL_ITEM_INSTANCE_SECONDS: return 3600;
     default: return 1;
     }
 }
@@ -61,7 +69,7 @@ void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n)
         bl_month_format(l->usage_month, m);
         snprintf(late, sizeof late, " (late, from %s)", m);
     }
-    if (l->item == BL_ITEM_INSTANCE_HOURS)
+    if (l->item == BL_ITEM_INSTANCE_HOURS || l->item == BL_ITEM_INSTANCE_SECONDS)
         snprintf(out, n, "%s %s%s", item_labels[l->item], l->flavor, late);
     else
         snprintf(out, n, "%s%s", item_labels[l->item], late);
@@ -80,10 +88,12 @@ void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n)
 
 void bl_invoice_number_text(const bl_invoice *inv, char *out, size_t n)
 {
-    if (inv->issued)
-        snprintf(out, n, "INV-%06lld", (long long)inv->number);
-    else
-        snprintf(out, n, "DRAFT");
+    snprintf(out, n, "%s", inv->issued ? inv->number_text : "DRAFT");
+}
+
+void bl_due_date(const bl_invoice *inv, char out[11])
+{
+    bl_date_format(inv->issued_at + (int64_t)inv->payment_days * 24 * BL_US_HOUR, out);
 }
 
 void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
@@ -92,10 +102,11 @@ void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
     bl_money_text(inv->round_micro, bl_step_decimals(inv->round_micro), step, sizeof step);
     snprintf(out, n,
              "Rounding: each line's amount is its quantity times its unit price, computed "
-             "exactly and rounded once to the nearest %s %s (halves away from zero); the total "
-             "is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
+             "exactly and rounded once to the nearest %s %s (halves away from zero); the net "
+             "total is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
              "10^9 CPU cycles, GiB = 2^30 bytes, GiB-month = 2^30 bytes for every hour of the "
-             "month.", step, inv->currency);
+             "month; instance time by the second is its seconds times the hourly price / 3600.",
+             step, inv->currency);
 }
 
 void bl_invoice_id(const char *tenant, int64_t period, char out[37])
@@ -154,7 +165,8 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
     PGresult *r = st_db_q(db,
                           "SELECT v.id, v.plan_id, p.name, v.version, " US("v.effective_from") ","
                           " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, v.storage_per_gib_month,"
-                          " v.instance_hour_default"
+                          " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
+                          " coalesce(v.tax_rate_bp, -1)"
                           " FROM billing.plan_versions v JOIN billing.plans p ON p.id = v.plan_id"
                           " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, v.effective_from",
                           plans_arr);
@@ -176,6 +188,9 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
         v->tx = st_db_int(r, i, 7);
         v->storage = st_db_int(r, i, 8);
         v->hour_default = st_db_int(r, i, 9);
+        v->per_second = strcmp(PQgetvalue(r, i, 10), "t") == 0;
+        v->min_seconds = st_db_int(r, i, 11);
+        v->tax_bp = (int)st_db_int(r, i, 12);
     }
     PQclear(r);
     r = st_db_q(db,
@@ -258,6 +273,9 @@ static int build_timeline(st_db *db, bl_invoice *inv, timeline *t)
 static void add_line(bl_invoice *inv, const char *instance, bl_item item, const char *flavor,
                      int64_t month, int ver, int64_t q)
 {
+    /* Time under a per-second version is rated from the samples (rate_seconds). */
+    if (item == BL_ITEM_INSTANCE_HOURS && ver >= 0 && inv->vers[ver].per_second)
+        return;
     if (inv->n == inv->cap) {
         inv->cap = inv->cap ? inv->cap * 2 : 256;
         inv->lines = realloc(inv->lines, inv->cap * sizeof *inv->lines);
@@ -320,7 +338,7 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
     case BL_ITEM_RX: return v->rx;
     case BL_ITEM_TX: return v->tx;
     case BL_ITEM_STORAGE: return v->storage;
-    default:
+    default: /* instance-hours and instance seconds: the flavor's price per hour */
         for (int i = 0; i < v->nfl; i++)
             if (strcmp(v->fl[i].flavor, l->flavor) == 0)
                 return v->fl[i].price;
@@ -353,6 +371,7 @@ int bl_invoice_finish(bl_invoice *inv)
                              inv->round_micro);
         if (__builtin_add_overflow(inv->total, l->amount, &inv->total))
             return -1;
+        inv->no_plan += l->ver < 0;
         inv->lines[k++] = *l;
     }
     inv->n = k;
@@ -451,6 +470,148 @@ static int add_traffic_lines(bl_invoice *inv, const buckets *bk, const PGresult 
     return 0;
 }
 
+/*
+ * Instance time by the second, for the buckets whose plan version has
+ * time_unit "second". The rollups keep no wall time, so it is read from the
+ * raw samples of the tenant's instances with usage in the period (index
+ * seeks by instance; raw samples are kept retention.raw_days, well beyond a
+ * month): the interval between consecutive samples of a boot (by seq)
+ * counts when its later sample is billable (active, paused), and belongs,
+ * like all usage, to the later sample's time - here, to samples taken in
+ * the period's own month (the lookback month only supplies predecessors).
+ * Per (boot, flavor, bucket) the microseconds are rounded UP to whole
+ * seconds; a boot whose first sample is in this month and that was
+ * billable in it is then billed at least the min_seconds of the version in
+ * force at its first billable sample, the difference added to that line.
+ * A boot's first sample has no predecessor: a VM seen once is billed the
+ * minimum. -1 on a database error.
+ */
+static int rate_seconds(st_db *db, bl_invoice *inv, const buckets *bk, const char *tenant,
+                        int64_t period, const char *bounds)
+{
+    int any = 0;
+    for (int i = 0; i < bk->n; i++)
+        if (bk->ver[i] >= 0 && inv->vers[bk->ver[i]].per_second)
+            any = 1;
+    if (!any)
+        return 0;
+    char p[11], lo[ST_TIME_LEN], from[ST_TIME_LEN], to[ST_TIME_LEN];
+    bl_date_format(period, p);
+    st_time_format(bl_month_add(period, -1), lo);
+    st_time_format(period, from);
+    st_time_format(bl_month_add(period, 1), to);
+    PGresult *r = st_db_q(
+        db,
+        "WITH i AS (SELECT DISTINCT instance_id FROM billing.usage_daily"
+        "  WHERE tenant_id = $1 AND period = $2),"
+        " s AS (SELECT x.instance_id, x.boot_id, x.seq, x.flavor, x.sampled_at,"
+        "  x.state IN ('active', 'paused') AS bill,"
+        "  x.sampled_at - lag(x.sampled_at) OVER (PARTITION BY x.instance_id, x.boot_id"
+        "   ORDER BY x.seq) AS dt"
+        "  FROM i JOIN billing.samples x ON x.instance_id = i.instance_id"
+        "  WHERE x.tenant_id = $1 AND x.sampled_at >= $4 AND x.sampled_at < $6)"
+        " SELECT s.instance_id, s.boot_id, s.flavor, width_bucket(s.sampled_at, $3::timestamptz[]),"
+        "  coalesce(sum((extract(epoch FROM s.dt) * 1000000)::bigint) FILTER (WHERE s.bill), 0),"
+        "  " US("min(s.sampled_at) FILTER (WHERE s.bill)") ","
+        "  coalesce(bool_or(s.seq = st.min_seq), false)"
+        " FROM s LEFT JOIN billing.streams st"
+        "  ON st.instance_id = s.instance_id AND st.boot_id = s.boot_id"
+        " WHERE s.sampled_at >= $5 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 6",
+        tenant, p, bounds, lo, from, to);
+    if (!r)
+        return -1;
+    int n = PQntuples(r);
+    for (int i = 0; i < n;) {
+        /* One boot: rows i..j-1, its first billable row first (ORDER BY 6). */
+        int j = i;
+        while (j < n && strcmp(PQgetvalue(r, j, 0), PQgetvalue(r, i, 0)) == 0 &&
+               strcmp(PQgetvalue(r, j, 1), PQgetvalue(r, i, 1)) == 0)
+            j++;
+        int64_t total = 0;
+        int first_here = 0, top = -1;
+        for (int k = i; k < j; k++) {
+            int b = bucket_of(bk, st_db_int(r, k, 3));
+            int ver = b >= 0 ? bk->ver[b] : -1;
+            if (ver < 0 || !inv->vers[ver].per_second || !st_db_val(r, k, 5))
+                continue; /* hour-based (or not billable): the rollups price it */
+            if (top < 0)
+                top = k;
+            total += (st_db_int(r, k, 4) + 999999) / 1000000;
+            first_here |= strcmp(PQgetvalue(r, k, 6), "t") == 0;
+        }
+        for (int k = i; k < j; k++) {
+            int b = bucket_of(bk, st_db_int(r, k, 3));
+            int ver = b >= 0 ? bk->ver[b] : -1;
+            if (ver < 0 || !inv->vers[ver].per_second || !st_db_val(r, k, 5))
+                continue;
+            int64_t secs = (st_db_int(r, k, 4) + 999999) / 1000000;
+            if (k == top && first_here && total < inv->vers[ver].min_seconds)
+                secs += inv->vers[ver].min_seconds - total;
+            add_line(inv, PQgetvalue(r, k, 0), BL_ITEM_INSTANCE_SECONDS, PQgetvalue(r, k, 2),
+                     bk->month[b], ver, secs);
+        }
+        i = j;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * Readable lines: each instance's name, read from the gateway's
+ * iaas.instance_labels() (its published contract in the shared cluster, as
+ * for node identity; a billing database without the gateway has none and
+ * lines show ids only), and the flavor its time was billed with, copied to
+ * the instance's other lines. The gateway owns names and renames; reading
+ * them at rating costs one query per invoice, and an issued invoice keeps
+ * the names it was issued with. -1 on a database error.
+ */
+static int label_lines(st_db *db, bl_invoice *inv)
+{
+    /* Lines are sorted by instance (finish): one pass per instance's run of lines. */
+    for (size_t i = 0, j; i < inv->n; i = j) {
+        const char *fl = "";
+        for (j = i; j < inv->n && strcmp(inv->lines[j].instance, inv->lines[i].instance) == 0; j++)
+            if (!fl[0] && (inv->lines[j].item == BL_ITEM_INSTANCE_HOURS ||
+                           inv->lines[j].item == BL_ITEM_INSTANCE_SECONDS))
+                fl = inv->lines[j].flavor;
+        for (size_t k = i; k < j && inv->lines[i].instance[0]; k++)
+            snprintf(inv->lines[k].iflavor, sizeof inv->lines[k].iflavor, "%s", fl);
+    }
+    PGresult *r = st_db_q0(db, "SELECT to_regprocedure('iaas.instance_labels(uuid,uuid[])')"
+                               " IS NOT NULL");
+    if (!r)
+        return -1;
+    int have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!have || !inv->n)
+        return 0;
+    sb ids;
+    sb_init(&ids);
+    sb_arr_open(&ids);
+    for (size_t i = 0; i < inv->n; i++)
+        if (inv->lines[i].instance[0] &&
+            (i == 0 || strcmp(inv->lines[i].instance, inv->lines[i - 1].instance) != 0))
+            sb_arr_raw(&ids, inv->lines[i].instance);
+    sb_arr_close(&ids);
+    r = st_db_q(db, "SELECT id::text, name FROM iaas.instance_labels($1, $2::uuid[])"
+                    " ORDER BY id::text COLLATE \"C\"",
+                inv->tenant, sb_str(&ids));
+    sb_free(&ids);
+    if (!r)
+        return -1;
+    /* both sorted by instance id: merge */
+    size_t i = 0;
+    for (int k = 0; k < PQntuples(r); k++) {
+        const char *id = PQgetvalue(r, k, 0);
+        while (i < inv->n && strcmp(inv->lines[i].instance, id) < 0)
+            i++;
+        for (; i < inv->n && strcmp(inv->lines[i].instance, id) == 0; i++)
+            snprintf(inv->lines[i].name, sizeof inv->lines[i].name, "%s", PQgetvalue(r, k, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
 int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv)
 {
     memset(inv, 0, sizeof *inv);
@@ -460,7 +621,11 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     inv->generated_at = st_now_us();
     snprintf(inv->currency, sizeof inv->currency, "%s", ctx->currency);
     inv->round_micro = ctx->round_micro;
-    snprintf(inv->seller, sizeof inv->seller, "%s", ctx->seller);
+    bl_seller_of(ctx, &inv->seller);
+    inv->payment_days = ctx->payment_days;
+    snprintf(inv->payment_terms, sizeof inv->payment_terms, "%s", ctx->payment_terms);
+    snprintf(inv->reverse_charge_note, sizeof inv->reverse_charge_note, "%s",
+             ctx->reverse_charge_note);
     timeline t = {0};
     buckets bk = {0};
     PGresult *r = NULL;
@@ -473,7 +638,7 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
         goto out;
     PQclear(r);
     r = NULL;
-    if (build_timeline(db, inv, &t) < 0)
+    if (bl_account_load(db, tenant, &inv->buyer) < 0 || build_timeline(db, inv, &t) < 0)
         goto out;
     if (!t.n)
         tl_push(&t, EPOCH_2000, -1);
@@ -577,7 +742,15 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
         add_line(inv, "", BL_ITEM_STORAGE, "", b >= 0 ? bk.month[b] : EPOCH_2000,
                  b >= 0 ? bk.ver[b] : -1, q);
     }
+    PQclear(r);
+    r = NULL;
+    if (rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
+        goto out;
     rc = bl_invoice_finish(inv);
+    if (rc == 0)
+        rc = bl_tax(ctx, inv);
+    if (rc == 0)
+        rc = label_lines(db, inv);
     goto out;
 out_days:
     sb_free(&bdays);

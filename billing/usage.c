@@ -8,7 +8,10 @@
  * Instance-hours are the flavors recorded on each hourly row (one per
  * instance, hour and flavor), image storage comes from
  * billing.storage_hourly as byte-hours. Whole-day ranges by day or month
- * read the daily rollups (24 times fewer rows).
+ * read the daily rollups (24 times fewer rows). The answer names the price
+ * plan in force for the tenant now, or says plainly that there is none
+ * ("plan": null, "no_plan": true), so unpriced usage is never mistaken for
+ * free usage.
  */
 #include "billing.h"
 
@@ -194,11 +197,30 @@ static void handle_usage(st_http_req *req, void *arg)
         json_object_set_new(totals, "storage_byte_hours",
                             json_integer(bh > INT64_MAX ? INT64_MAX : (json_int_t)bh));
     }
+    json_t *plan = json_null();
+    r = st_db_q(db,
+                "SELECT p.id, p.name FROM billing.plans p WHERE p.id = coalesce("
+                " (SELECT plan_id FROM billing.tenant_plans WHERE tenant_id = $1"
+                "  AND effective_from <= now() ORDER BY effective_from DESC LIMIT 1),"
+                " (SELECT id FROM billing.plans WHERE is_default))", tenant);
+    if (!r) {
+        json_decref(items);
+        json_decref(totals);
+        json_decref(storage);
+        bl_reply_db(req, db, "usage plan");
+        st_db_put(db);
+        return;
+    }
+    if (PQntuples(r))
+        plan = json_pack("{s:s, s:s}", "id", PQgetvalue(r, 0, 0), "name", PQgetvalue(r, 0, 1));
+    PQclear(r);
     st_db_put(db);
     st_http_reply_json(req, 200,
-                       json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "tenant_id", tenant,
-                                 "from", f, "to", t, "granularity", grains[grain], "usage", items,
+                       json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:o, s:o, s:o}", "tenant_id",
+                                 tenant, "from", f, "to", t, "granularity", grains[grain],
+                                 "plan", plan, "no_plan", json_is_null(plan), "usage", items,
                                  "storage", storage, "totals", totals));
+    json_decref(plan);
 }
 
 void bl_usage_routes(st_http_server *s, bl_ctx *ctx)

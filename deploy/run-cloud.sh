@@ -154,6 +154,21 @@ field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get(sys.a
 admin=$(api POST /v1/auth/tokens "" "{\"name\":\"admin\",\"password\":\"$admin_pw\"}" | field token)
 [ -n "$admin" ] || { echo "stratus: the admin cannot sign in (is $home/admin-password stale?)" >&2; exit 1; }
 
+echo "== default price plan"
+# Every tenant without a plan of its own is billed by the default plan, so a
+# fresh cloud charges from its first sample instead of billing 0.00. Prices
+# are integer micro-units of EUR (billing/README.md, "The default plan"):
+# instance time per second with a 60 s minimum a boot, at 0.01 EUR/hour
+# (m1.tiny 0.005, m1.small 0.02), CPU free
+# (time covers it), data in free, data out 0.09 EUR/GiB, images
+# 0.05 EUR/GiB-month. A re-run finds it (409) and changes nothing.
+api POST /v1/billing/plans "$admin" '{"name":"default","default":true,
+  "description":"created by deploy/run-cloud.sh; see billing/README.md",
+  "prices":{"cpu_per_gcycle":0,"rx_per_gib":0,"tx_per_gib":90000,
+    "storage_per_gib_month":50000,"instance_hour_default":10000,
+    "instance_hour":{"m1.tiny":5000,"m1.small":20000},
+    "time_unit":"second","min_seconds":60}}' >/dev/null
+
 echo "== demo tenant"
 demo_pw=$(secret demo-password)
 api POST /v1/tenants "$admin" '{"name":"demo","description":"the demo tenant"}' >/dev/null

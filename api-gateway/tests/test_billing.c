@@ -127,6 +127,28 @@ static void test_plans_are_for_cloud_admins(void)
                                 NULL), 404);
 }
 
+static void test_the_billing_account_is_the_tenant_admins(void)
+{
+    const char *acct = "{\"legal_name\":\"Owner GmbH\",\"address\":\"Am Markt 1\\n01067 Dresden\","
+                       "\"country\":\"DE\",\"tax_id\":\"DE999999999\",\"email\":\"ap@owner.example\"}";
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/billing/account", A.member, acct), 403);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/billing/account", A.reader, acct), 403);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", "/v1/billing/account", A.admin, acct), 200);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/account", A.reader, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "legal_name")), "Owner GmbH");
+    st_resp_free(&r);
+    /* another tenant's admin neither reads nor writes it; the cloud admin does both */
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/billing/account", B.admin, NULL), 404);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/account", A.id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, B.admin, NULL), 403);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, T.admin_token, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "tax_id")), "DE999999999");
+    st_resp_free(&r);
+}
+
 static void test_billing_down_is_a_clear_503(void)
 {
     st_proc_stop(&T.billing, SIGTERM, 10000);
@@ -144,6 +166,8 @@ static void test_billing_down_is_a_clear_503(void)
 static CU_TestInfo tests[] = {
     {"usage and a draft invoice reach the tenant, and only that tenant", test_usage_and_draft_invoice_reach_the_tenant},
     {"plans are for cloud admins; tenants see the plan in force", test_plans_are_for_cloud_admins},
+    {"the billing account is the tenant admin's (and the cloud admin's)",
+     test_the_billing_account_is_the_tenant_admins},
     {"billing being down is a clear 503", test_billing_down_is_a_clear_503},
     CU_TEST_INFO_NULL,
 };

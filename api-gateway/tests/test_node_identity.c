@@ -357,6 +357,32 @@ static void test_the_internal_token_is_no_nodes(void)
                      401);
 }
 
+/* Billing names instances from the gateway's facts (iaas.instance_labels):
+ * A's draft, read through the gateway, shows X by its name beside its id. */
+static void test_billing_names_instances_from_the_gateway(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/invoices", A.member, NULL), 200);
+    json_t *d = json_array_get(json_object_get(r.json, "invoices"), 0);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s",
+             d ? json_string_value(json_object_get(d, "id")) : "none");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &r, "GET", path, A.member, NULL), 200);
+    int named = 0;
+    size_t k;
+    json_t *l;
+    json_array_foreach(json_object_get(r.json, "lines"), k, l)
+    {
+        const char *inst = json_string_value(json_object_get(l, "instance_id"));
+        const char *name = json_string_value(json_object_get(l, "instance_name"));
+        if (inst && strcmp(inst, inst_x) == 0)
+            named += name && strcmp(name, "x") == 0;
+    }
+    st_resp_free(&r);
+    CU_ASSERT(named > 0);
+}
+
 static CU_TestInfo tests[] = {
     {"every other route of every service refuses a node's credential",
      test_every_other_route_of_every_service_refuses_a_node},
@@ -366,6 +392,8 @@ static CU_TestInfo tests[] = {
      test_a_node_reads_only_the_images_its_instances_need},
     {"a node bills only instances placed on it at the sample's time",
      test_a_node_bills_only_instances_placed_on_it},
+    {"billing names instances from the gateway's facts",
+     test_billing_names_instances_from_the_gateway},
     {"a replaced or removed node is refused by every service at once",
      test_a_replaced_or_removed_node_is_refused_everywhere_at_once},
     {"the internal token is no node's", test_the_internal_token_is_no_nodes},

@@ -232,6 +232,22 @@ add("GET", "/v1/billing/invoices/{id}/download", op("The same document as an att
     [ok(200, "the invoice document", ANY), {"304": {"description": "unchanged since the ETag given"}}, {"404": NF}], desc=BILLING,
     params=[P("id"), Q("format", {"type": "string", "enum": ["json", "csv", "html", "pdf"]}, "document format")]))
 add("GET", "/v1/billing/plan", op("The price plan in force for the tenant now", "tenant-read", [ok(200, "plan", ANY)], desc=BILLING))
+ACCOUNT = obj({"legal_name": STR, "address": {"type": "string", "description": "postal address, lines split by \\n"},
+               "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+               "tax_id": STR, "email": STR}, ["legal_name", "address", "country", "email"])
+add("GET", "/v1/billing/account", op("The tenant's billing account (the buyer on its invoices)", "tenant-read",
+    [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], desc=BILLING))
+add("PUT", "/v1/billing/account", op("Set the tenant's billing account (tenant admin)", "tenant-admin",
+    [ok(200, "account", ANY)], body=ACCOUNT, desc=BILLING))
+add("GET", "/v1/billing/tenants/{tenant_id}/account", op("A tenant's billing account", "cloud-admin",
+    [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("PUT", "/v1/billing/tenants/{tenant_id}/account", op("Set a tenant's billing account", "cloud-admin",
+    [ok(200, "account", ANY)], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("GET", "/v1/billing/credit-notes", op("The tenant's credit notes", "tenant-read", [ok(200, "credit notes", ANY)], desc=BILLING))
+add("GET", "/v1/billing/credit-notes/{id}", op("A credit note, JSON or PDF (?format=)", "tenant-read", [ok(200, "credit note", ANY), {"404": NF}],
+    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "pdf"]}, "json (default) or pdf")], desc=BILLING))
+add("POST", "/v1/billing/invoices/{id}/credit-notes", op("Correct an issued invoice by a credit note (own number sequence; the invoice never changes)", "cloud-admin",
+    [ok(201, "credit note", ANY), {"404": NF}, {"409": ERR("nothing left to credit")}], body=ANY, params=[P("id")], desc=BILLING))
 add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", ANY)], desc=BILLING))
 add("POST", "/v1/billing/plans", op("Create a price plan", "cloud-admin", [ok(201, "created", ANY)], body=ANY, desc=BILLING))
 add("GET", "/v1/billing/plans/{id}", op("A price plan with its versions", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], params=[P("id")], desc=BILLING))
@@ -243,9 +259,13 @@ add("GET", "/v1/billing/tenants/{tenant_id}/plans", op("A tenant's plan assignme
 add("POST", "/v1/billing/tenants/{tenant_id}/plans", op("Put a tenant on a plan from an hour on", "cloud-admin",
     [ok(201, "assignment", ANY), {"409": CONF}], body=ANY, params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("GET", "/v1/billing/periods", op("Issued months and the next invoice number", "cloud-admin", [ok(200, "periods", ANY)], desc=BILLING))
+PERIOD = {"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}
 add("POST", "/v1/billing/periods/{period}/issue", op("Issue every tenant's invoice for an ended month (numbered without gaps, immutable)", "cloud-admin",
-    [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, or an earlier month is not")}],
-    params=[{"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}], desc=BILLING))
+    [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, an earlier month is not, or it has no usage and confirm_empty=true is missing (empty_month)")}],
+    params=[PERIOD, Q("confirm_empty", BOOL, "true: issue a month with no usage (it closes for good)")], desc=BILLING))
+add("GET", "/v1/billing/periods/{period}/preview", op("What issuing the month now would produce: each tenant's totals and the numbers it would take; nothing is stored", "cloud-admin",
+    [ok(200, "preview", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month is issued")}],
+    params=[PERIOD], desc=BILLING))
 add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
 add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))

@@ -53,6 +53,10 @@ long long bl_sql_int(bl_srv *s, const char *sql);
 /* Rows where the daily rollups disagree with the sum of the hourly ones (want 0). */
 long long bl_rollup_mismatches(bl_srv *s);
 
+/* Reads the CSV with python3's csv module (strict) and sums the integer
+ * column over every data row; 0, or -1 when it does not parse. */
+int bl_csv_sum(const char *csv, size_t len, const char *column, long long *rows, long long *sum);
+
 /* ---- Batches ---- */
 typedef struct bl_json {
     char *p;

@@ -2,6 +2,7 @@
  * to, and that every malformed or invalid batch is refused with the right
  * class (400 syntax / 422 content) and a message naming the field. */
 #include "batch.h"
+#include "billing.h"
 #include "jsonr.h"
 #include "st_test.h"
 
@@ -197,6 +198,41 @@ static void test_reader_decodes_escapes(void)
     ST_ASSERT_INT_EQ(jr_end(&r), 0);
 }
 
+static void test_tax_rates_and_number_formats_parse_strictly(void)
+{
+    bl_tax_rate r[8];
+    ST_ASSERT_INT_EQ(bl_tax_rates_parse("DE=19,FR=20, CH=8.1,LU=16.05", r, 8), 4);
+    ST_ASSERT_INT_EQ(r[0].bp, 1900);
+    ST_ASSERT_INT_EQ(r[2].bp, 810);
+    ST_ASSERT_STR_EQ(r[3].country, "LU");
+    ST_ASSERT_INT_EQ(r[3].bp, 1605);
+    ST_ASSERT_INT_EQ(bl_tax_rates_parse("", r, 8), 0);
+    const char *bad[] = {"de=19", "DE=", "DE=19.123", "DE=101", "DE=19,DE=7", "DE:19",
+                         "DE=19x", "DE=.5", "DEU=19"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        st_assert_fmt(bl_tax_rates_parse(bad[i], r, 8) == -1, 0, __FILE__, __LINE__,
+                      "tax.rates \"%s\" was accepted", bad[i]);
+    char t[64];
+    bl_rate_text(1900, t, sizeof t);
+    ST_ASSERT_STR_EQ(t, "19%");
+    bl_rate_text(770, t, sizeof t);
+    ST_ASSERT_STR_EQ(t, "7.7%");
+    bl_rate_text(525, t, sizeof t);
+    ST_ASSERT_STR_EQ(t, "5.25%");
+    int64_t jan26 = 1767225600000000LL, may25 = 1746057600000000LL;
+    ST_ASSERT_INT_EQ(bl_number_text("INV-{n:6}", 42, jan26, may25, t, sizeof t), 0);
+    ST_ASSERT_STR_EQ(t, "INV-000042");
+    ST_ASSERT_INT_EQ(bl_number_text("{yyyy}/{period}/{n}", 7, jan26, may25, t, sizeof t), 0);
+    ST_ASSERT_STR_EQ(t, "2026/2025-05/7");
+    ST_ASSERT_INT_EQ(bl_number_text("X{n:12}", 1, jan26, may25, t, sizeof t), 0);
+    ST_ASSERT_STR_EQ(t, "X000000000001");
+    const char *badf[] = {"", "{n:0}", "{n:13}", "{x}", "{n", "{n:6"};
+    for (size_t i = 0; i < sizeof badf / sizeof *badf; i++)
+        st_assert_fmt(!bl_number_format_valid(badf[i]), 0, __FILE__, __LINE__,
+                      "number format \"%s\" was accepted", badf[i]);
+    ST_ASSERT_INT_EQ(bl_number_format_valid("INV-{n:6}"), 1);
+}
+
 static CU_TestInfo tests[] = {
     {"a valid batch reduces the VMM counters to totals", test_valid_batch_reduces_counters},
     {"per-vCPU counters are summed when totals are absent", test_vcpus_used_when_totals_absent},
@@ -204,6 +240,8 @@ static CU_TestInfo tests[] = {
     {"malformed batches are refused with their reason", test_malformed_batches_are_refused_with_reason},
     {"nesting depth and batch size are bounded", test_nesting_and_size_limits},
     {"the reader decodes escapes and surrogate pairs", test_reader_decodes_escapes},
+    {"tax rates and invoice number formats parse strictly",
+     test_tax_rates_and_number_formats_parse_strictly},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

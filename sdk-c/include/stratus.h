@@ -63,11 +63,11 @@ const char *stratus_strerror(int code);
 const char *stratus_err_name(int code);
 
 typedef struct stratus_error {
-    int code;            /* stratus_err */
-    long http_status;    /* 0 when no reply arrived */
-    char server_code[64];  /* the server's error.code ("not_found"), or "" */
-    char message[512];   /* the server's error.message, or this library's */
-    char request_id[80]; /* X-Request-Id of the reply, or "" */
+    int code;             /* stratus_err */
+    long http_status;     /* 0 when no reply arrived */
+    char server_code[64]; /* the server's error.code ("not_found"), or "" */
+    char message[512];    /* the server's error.message, or this library's */
+    char request_id[80];  /* X-Request-Id of the reply, or "" */
 } stratus_error;
 /* The calling thread's last failure (each thread has its own). Valid until
  * that thread's next call into the library. */
@@ -78,10 +78,10 @@ const stratus_error *stratus_last_error(void);
 typedef struct stratus_session stratus_session;
 
 typedef struct stratus_options {
-    const char *ca_file;   /* CA bundle for HTTPS; NULL: the system's */
-    long timeout_ms;       /* per HTTP request; 0: 30 s */
-    int max_retries;       /* for requests safe to repeat; 0: 3, -1: none */
-    int allow_plain_http;  /* http:// to a host other than loopback (never verified) */
+    const char *ca_file;    /* CA bundle for HTTPS; NULL: the system's */
+    long timeout_ms;        /* per HTTP request; 0: 30 s */
+    int max_retries;        /* for requests safe to repeat; 0: 3, -1: none */
+    int allow_plain_http;   /* http:// to a host other than loopback (never verified) */
     const char *user_agent; /* NULL: "libstratus/VERSION" */
 } stratus_options;
 
@@ -173,8 +173,8 @@ int stratus_instance_console(stratus_session *s, const char *id, long tail, char
 /* Polls (conditional GETs) until the instance is in state `want`; fails
  * with STRATUS_EFAILED when it reaches error (or deleted, unless wanted),
  * STRATUS_ETIMEDOUT after timeout_ms. *out (may be NULL) gets the last view. */
-int stratus_instance_wait(stratus_session *s, const char *id, stratus_state want,
-                          long timeout_ms, stratus_instance **out);
+int stratus_instance_wait(stratus_session *s, const char *id, stratus_state want, long timeout_ms,
+                          stratus_instance **out);
 void stratus_instance_free(stratus_instance *i);
 
 /* ---- images ---------------------------------------------------------- */
@@ -188,10 +188,10 @@ typedef struct stratus_image {
 
 typedef struct stratus_image_spec {
     const char *name;
-    const char *disk_format; /* "raw" or "qcow2" */
-    const char *visibility;  /* "private" (NULL) or "public" (cloud admins) */
+    const char *disk_format;                /* "raw" or "qcow2" */
+    const char *visibility;                 /* "private" (NULL) or "public" (cloud admins) */
     long long min_disk_gib, min_memory_mib; /* 0: unset */
-    const char *idempotency_key; /* sent as Idempotency-Key; NULL: generated */
+    const char *idempotency_key;            /* sent as Idempotency-Key; NULL: generated */
 } stratus_image_spec;
 
 /* Called as bytes move; return nonzero to cancel (STRATUS_ECANCELED). total
@@ -282,8 +282,8 @@ int stratus_quota_show(stratus_session *s, stratus_quota **out);
 /* Any tenant's (cloud admins). */
 int stratus_tenant_quota_show(stratus_session *s, const char *tenant_id, stratus_quota **out);
 /* Sets limits from a JSON object ({"instances":10,...}); cloud admins. */
-int stratus_tenant_quota_update(stratus_session *s, const char *tenant_id,
-                                const char *limits_json, stratus_quota **out);
+int stratus_tenant_quota_update(stratus_session *s, const char *tenant_id, const char *limits_json,
+                                stratus_quota **out);
 void stratus_quota_free(stratus_quota *q);
 
 /* ---- billing --------------------------------------------------------- */
@@ -375,8 +375,8 @@ typedef struct stratus_user {
     char *id, *name, *created_at;
     int cloud_admin, disabled;
 } stratus_user;
-int stratus_user_create(stratus_session *s, const char *name, const char *password,
-                        int cloud_admin, stratus_user **out);
+int stratus_user_create(stratus_session *s, const char *name, const char *password, int cloud_admin,
+                        stratus_user **out);
 int stratus_user_show(stratus_session *s, const char *id, stratus_user **out);
 int stratus_user_list(stratus_session *s, stratus_iter **it);
 int stratus_user_next(stratus_iter *it, stratus_user **out);
@@ -403,12 +403,12 @@ typedef struct stratus_network {
     int shared, external, is_default;
 } stratus_network;
 int stratus_network_create(stratus_session *s, const char *name, const char *extra_json,
-    stratus_network **out);
+                           stratus_network **out);
 int stratus_network_show(stratus_session *s, const char *id, stratus_network **out);
 int stratus_network_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
 int stratus_network_next(stratus_iter *it, stratus_network **out);
 int stratus_network_update(stratus_session *s, const char *id, const char *patch_json,
-    stratus_network **out);
+                           stratus_network **out);
 int stratus_network_delete(stratus_session *s, const char *id);
 void stratus_network_free(stratus_network *o);
 
@@ -418,27 +418,28 @@ typedef struct stratus_subnet {
     long long ip_version;
     int enable_dhcp;
 } stratus_subnet;
-int stratus_subnet_create(stratus_session *s, const char *network_id, const char *cidr, const char *extra_json,
-    stratus_subnet **out);
+int stratus_subnet_create(stratus_session *s, const char *network_id, const char *cidr,
+                          const char *extra_json, stratus_subnet **out);
 int stratus_subnet_show(stratus_session *s, const char *id, stratus_subnet **out);
 int stratus_subnet_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
 int stratus_subnet_next(stratus_iter *it, stratus_subnet **out);
 int stratus_subnet_update(stratus_session *s, const char *id, const char *patch_json,
-    stratus_subnet **out);
+                          stratus_subnet **out);
 int stratus_subnet_delete(stratus_session *s, const char *id);
 void stratus_subnet_free(stratus_subnet *o);
 
 typedef struct stratus_port {
     char *json;
-    char *id, *tenant_id, *network_id, *name, *mac_address, *instance_id, *device_owner, *vnic_type, *model, *status, *created_at, *updated_at;
+    char *id, *tenant_id, *network_id, *name, *mac_address, *instance_id, *device_owner, *vnic_type,
+        *model, *status, *created_at, *updated_at;
 } stratus_port;
 int stratus_port_create(stratus_session *s, const char *network_id, const char *extra_json,
-    stratus_port **out);
+                        stratus_port **out);
 int stratus_port_show(stratus_session *s, const char *id, stratus_port **out);
 int stratus_port_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
 int stratus_port_next(stratus_iter *it, stratus_port **out);
 int stratus_port_update(stratus_session *s, const char *id, const char *patch_json,
-    stratus_port **out);
+                        stratus_port **out);
 int stratus_port_delete(stratus_session *s, const char *id);
 void stratus_port_free(stratus_port *o);
 
@@ -448,24 +449,28 @@ typedef struct stratus_security_group {
     int is_default;
 } stratus_security_group;
 int stratus_security_group_create(stratus_session *s, const char *name, const char *extra_json,
-    stratus_security_group **out);
+                                  stratus_security_group **out);
 int stratus_security_group_show(stratus_session *s, const char *id, stratus_security_group **out);
 int stratus_security_group_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
 int stratus_security_group_next(stratus_iter *it, stratus_security_group **out);
 int stratus_security_group_update(stratus_session *s, const char *id, const char *patch_json,
-    stratus_security_group **out);
+                                  stratus_security_group **out);
 int stratus_security_group_delete(stratus_session *s, const char *id);
 void stratus_security_group_free(stratus_security_group *o);
 
 typedef struct stratus_security_group_rule {
     char *json;
-    char *id, *tenant_id, *security_group_id, *direction, *ethertype, *protocol, *remote_ip_prefix, *remote_group_id, *description, *created_at;
+    char *id, *tenant_id, *security_group_id, *direction, *ethertype, *protocol, *remote_ip_prefix,
+        *remote_group_id, *description, *created_at;
     long long port_range_min, port_range_max;
 } stratus_security_group_rule;
-int stratus_security_group_rule_create(stratus_session *s, const char *security_group_id, const char *direction, const char *extra_json,
-    stratus_security_group_rule **out);
-int stratus_security_group_rule_show(stratus_session *s, const char *id, stratus_security_group_rule **out);
-int stratus_security_group_rule_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
+int stratus_security_group_rule_create(stratus_session *s, const char *security_group_id,
+                                       const char *direction, const char *extra_json,
+                                       stratus_security_group_rule **out);
+int stratus_security_group_rule_show(stratus_session *s, const char *id,
+                                     stratus_security_group_rule **out);
+int stratus_security_group_rule_list(stratus_session *s, const stratus_list_opts *o,
+                                     stratus_iter **it);
 int stratus_security_group_rule_next(stratus_iter *it, stratus_security_group_rule **out);
 int stratus_security_group_rule_delete(stratus_session *s, const char *id);
 void stratus_security_group_rule_free(stratus_security_group_rule *o);
@@ -475,26 +480,27 @@ typedef struct stratus_router {
     char *id, *tenant_id, *name, *status, *created_at, *updated_at;
 } stratus_router;
 int stratus_router_create(stratus_session *s, const char *name, const char *extra_json,
-    stratus_router **out);
+                          stratus_router **out);
 int stratus_router_show(stratus_session *s, const char *id, stratus_router **out);
 int stratus_router_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
 int stratus_router_next(stratus_iter *it, stratus_router **out);
 int stratus_router_update(stratus_session *s, const char *id, const char *patch_json,
-    stratus_router **out);
+                          stratus_router **out);
 int stratus_router_delete(stratus_session *s, const char *id);
 void stratus_router_free(stratus_router *o);
 
 typedef struct stratus_floating_ip {
     char *json;
-    char *id, *tenant_id, *floating_network_id, *floating_ip_address, *port_id, *fixed_ip_address, *router_id, *status, *description, *created_at, *updated_at;
+    char *id, *tenant_id, *floating_network_id, *floating_ip_address, *port_id, *fixed_ip_address,
+        *router_id, *status, *description, *created_at, *updated_at;
 } stratus_floating_ip;
-int stratus_floating_ip_create(stratus_session *s, const char *floating_network_id, const char *extra_json,
-    stratus_floating_ip **out);
+int stratus_floating_ip_create(stratus_session *s, const char *floating_network_id,
+                               const char *extra_json, stratus_floating_ip **out);
 int stratus_floating_ip_show(stratus_session *s, const char *id, stratus_floating_ip **out);
 int stratus_floating_ip_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it);
 int stratus_floating_ip_next(stratus_iter *it, stratus_floating_ip **out);
 int stratus_floating_ip_update(stratus_session *s, const char *id, const char *patch_json,
-    stratus_floating_ip **out);
+                               stratus_floating_ip **out);
 int stratus_floating_ip_delete(stratus_session *s, const char *id);
 void stratus_floating_ip_free(stratus_floating_ip *o);
 
@@ -535,6 +541,22 @@ int stratus_tenant_plan_assign(stratus_session *s, const char *tenant_id, const 
 int stratus_period_list(stratus_session *s, char **json);
 /* Issues every tenant's invoice for period "YYYY-MM". */
 int stratus_period_issue(stratus_session *s, const char *period, char **json);
+/* What issuing period "YYYY-MM" would produce; stores nothing. */
+int stratus_period_preview(stratus_session *s, const char *period, char **json);
+/* The caller's tenant's billing account (legal name, address, country, tax
+ * ID, email): any role reads, the tenant's admin writes; a cloud admin
+ * reaches any tenant's through the stratus_tenant_* pair. */
+int stratus_billing_account_get(stratus_session *s, char **json);
+int stratus_billing_account_set(stratus_session *s, const char *body_json, char **json);
+int stratus_tenant_billing_account_get(stratus_session *s, const char *tenant_id, char **json);
+int stratus_tenant_billing_account_set(stratus_session *s, const char *tenant_id,
+                                       const char *body_json, char **json);
+/* Credit notes: the tenant's, one, and (cloud admin) one correcting an
+ * issued invoice (billing/README.md says what the body holds). */
+int stratus_credit_note_list(stratus_session *s, char **json);
+int stratus_credit_note_show(stratus_session *s, const char *id, char **json);
+int stratus_credit_note_create(stratus_session *s, const char *invoice_id, const char *body_json,
+                               char **json);
 /* GET /v1/openapi.json: the API's own description. */
 int stratus_openapi_get(stratus_session *s, char **json);
 

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        sx_clear_error();                                                      \
-        if (!(cond))                                                           \
-            return sx_fail(STRATUS_EINVAL, "%s: bad arguments", __func__);     \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        sx_clear_error();                                                                          \
+        if (!(cond))                                                                               \
+            return sx_fail(STRATUS_EINVAL, "%s: bad arguments", __func__);                         \
     } while (0)
 
 /* The body: the typed fields, then the caller's extra JSON object over them. */
@@ -84,9 +84,11 @@ static const sx_field f_network[] = {
     {"created_at", SX_STR, offsetof(stratus_network, created_at), 0},
     {"updated_at", SX_STR, offsetof(stratus_network, updated_at), 0},
 };
-const sx_type sx_t_network = {"network", "networks", sizeof(stratus_network), f_network, sizeof f_network / sizeof f_network[0]};
+const sx_type sx_t_network = {"network", "networks", sizeof(stratus_network), f_network,
+                              sizeof f_network / sizeof f_network[0]};
 
-int stratus_network_create(stratus_session *s, const char *name, const char *extra_json, stratus_network **out)
+int stratus_network_create(stratus_session *s, const char *name, const char *extra_json,
+                           stratus_network **out)
 {
     CHECK(s && name && out);
     int bad;
@@ -105,9 +107,13 @@ int stratus_network_list(stratus_session *s, const stratus_list_opts *o, stratus
     return sx_iter_new(s, &sx_t_network, "GET /v1/networks", NULL, o, it);
 }
 
-int stratus_network_next(stratus_iter *it, stratus_network **out) { return sx_iter_next(it, &sx_t_network, (void **)out); }
+int stratus_network_next(stratus_iter *it, stratus_network **out)
+{
+    return sx_iter_next(it, &sx_t_network, (void **)out);
+}
 
-int stratus_network_update(stratus_session *s, const char *id, const char *patch_json, stratus_network **out)
+int stratus_network_update(stratus_session *s, const char *id, const char *patch_json,
+                           stratus_network **out)
 {
     CHECK(s && id && out);
     return patch(s, &sx_t_network, "PATCH /v1/networks/{id}", id, patch_json, (void **)out);
@@ -119,7 +125,10 @@ int stratus_network_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/networks/{id}", id, NULL);
 }
 
-void stratus_network_free(stratus_network *o) { sx_free(&sx_t_network, o); }
+void stratus_network_free(stratus_network *o)
+{
+    sx_free(&sx_t_network, o);
+}
 
 static const sx_field f_subnet[] = {
     {"!id", SX_STR, offsetof(stratus_subnet, id), 0},
@@ -133,13 +142,16 @@ static const sx_field f_subnet[] = {
     {"created_at", SX_STR, offsetof(stratus_subnet, created_at), 0},
     {"updated_at", SX_STR, offsetof(stratus_subnet, updated_at), 0},
 };
-const sx_type sx_t_subnet = {"subnet", "subnets", sizeof(stratus_subnet), f_subnet, sizeof f_subnet / sizeof f_subnet[0]};
+const sx_type sx_t_subnet = {"subnet", "subnets", sizeof(stratus_subnet), f_subnet,
+                             sizeof f_subnet / sizeof f_subnet[0]};
 
-int stratus_subnet_create(stratus_session *s, const char *network_id, const char *cidr, const char *extra_json, stratus_subnet **out)
+int stratus_subnet_create(stratus_session *s, const char *network_id, const char *cidr,
+                          const char *extra_json, stratus_subnet **out)
 {
     CHECK(s && network_id && cidr && out);
     int bad;
-    json_t *b = body_with(json_pack("{s:s, s:s}", "network_id", network_id, "cidr", cidr), extra_json, &bad);
+    json_t *b = body_with(json_pack("{s:s, s:s}", "network_id", network_id, "cidr", cidr),
+                          extra_json, &bad);
     return send_body(s, &sx_t_subnet, "POST /v1/subnets", NULL, b, bad, true, (void **)out);
 }
 
@@ -154,9 +166,13 @@ int stratus_subnet_list(stratus_session *s, const stratus_list_opts *o, stratus_
     return sx_iter_new(s, &sx_t_subnet, "GET /v1/subnets", NULL, o, it);
 }
 
-int stratus_subnet_next(stratus_iter *it, stratus_subnet **out) { return sx_iter_next(it, &sx_t_subnet, (void **)out); }
+int stratus_subnet_next(stratus_iter *it, stratus_subnet **out)
+{
+    return sx_iter_next(it, &sx_t_subnet, (void **)out);
+}
 
-int stratus_subnet_update(stratus_session *s, const char *id, const char *patch_json, stratus_subnet **out)
+int stratus_subnet_update(stratus_session *s, const char *id, const char *patch_json,
+                          stratus_subnet **out)
 {
     CHECK(s && id && out);
     return patch(s, &sx_t_subnet, "PATCH /v1/subnets/{id}", id, patch_json, (void **)out);
@@ -168,7 +184,10 @@ int stratus_subnet_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/subnets/{id}", id, NULL);
 }
 
-void stratus_subnet_free(stratus_subnet *o) { sx_free(&sx_t_subnet, o); }
+void stratus_subnet_free(stratus_subnet *o)
+{
+    sx_free(&sx_t_subnet, o);
+}
 
 static const sx_field f_port[] = {
     {"!id", SX_STR, offsetof(stratus_port, id), 0},
@@ -184,9 +203,11 @@ static const sx_field f_port[] = {
     {"created_at", SX_STR, offsetof(stratus_port, created_at), 0},
     {"updated_at", SX_STR, offsetof(stratus_port, updated_at), 0},
 };
-const sx_type sx_t_port = {"port", "ports", sizeof(stratus_port), f_port, sizeof f_port / sizeof f_port[0]};
+const sx_type sx_t_port = {"port", "ports", sizeof(stratus_port), f_port,
+                           sizeof f_port / sizeof f_port[0]};
 
-int stratus_port_create(stratus_session *s, const char *network_id, const char *extra_json, stratus_port **out)
+int stratus_port_create(stratus_session *s, const char *network_id, const char *extra_json,
+                        stratus_port **out)
 {
     CHECK(s && network_id && out);
     int bad;
@@ -205,9 +226,13 @@ int stratus_port_list(stratus_session *s, const stratus_list_opts *o, stratus_it
     return sx_iter_new(s, &sx_t_port, "GET /v1/ports", NULL, o, it);
 }
 
-int stratus_port_next(stratus_iter *it, stratus_port **out) { return sx_iter_next(it, &sx_t_port, (void **)out); }
+int stratus_port_next(stratus_iter *it, stratus_port **out)
+{
+    return sx_iter_next(it, &sx_t_port, (void **)out);
+}
 
-int stratus_port_update(stratus_session *s, const char *id, const char *patch_json, stratus_port **out)
+int stratus_port_update(stratus_session *s, const char *id, const char *patch_json,
+                        stratus_port **out)
 {
     CHECK(s && id && out);
     return patch(s, &sx_t_port, "PATCH /v1/ports/{id}", id, patch_json, (void **)out);
@@ -219,7 +244,10 @@ int stratus_port_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/ports/{id}", id, NULL);
 }
 
-void stratus_port_free(stratus_port *o) { sx_free(&sx_t_port, o); }
+void stratus_port_free(stratus_port *o)
+{
+    sx_free(&sx_t_port, o);
+}
 
 static const sx_field f_security_group[] = {
     {"!id", SX_STR, offsetof(stratus_security_group, id), 0},
@@ -230,14 +258,18 @@ static const sx_field f_security_group[] = {
     {"created_at", SX_STR, offsetof(stratus_security_group, created_at), 0},
     {"updated_at", SX_STR, offsetof(stratus_security_group, updated_at), 0},
 };
-const sx_type sx_t_security_group = {"security group", "security_groups", sizeof(stratus_security_group), f_security_group, sizeof f_security_group / sizeof f_security_group[0]};
+const sx_type sx_t_security_group = {"security group", "security_groups",
+                                     sizeof(stratus_security_group), f_security_group,
+                                     sizeof f_security_group / sizeof f_security_group[0]};
 
-int stratus_security_group_create(stratus_session *s, const char *name, const char *extra_json, stratus_security_group **out)
+int stratus_security_group_create(stratus_session *s, const char *name, const char *extra_json,
+                                  stratus_security_group **out)
 {
     CHECK(s && name && out);
     int bad;
     json_t *b = body_with(json_pack("{s:s}", "name", name), extra_json, &bad);
-    return send_body(s, &sx_t_security_group, "POST /v1/security-groups", NULL, b, bad, true, (void **)out);
+    return send_body(s, &sx_t_security_group, "POST /v1/security-groups", NULL, b, bad, true,
+                     (void **)out);
 }
 
 int stratus_security_group_show(stratus_session *s, const char *id, stratus_security_group **out)
@@ -251,12 +283,17 @@ int stratus_security_group_list(stratus_session *s, const stratus_list_opts *o, 
     return sx_iter_new(s, &sx_t_security_group, "GET /v1/security-groups", NULL, o, it);
 }
 
-int stratus_security_group_next(stratus_iter *it, stratus_security_group **out) { return sx_iter_next(it, &sx_t_security_group, (void **)out); }
+int stratus_security_group_next(stratus_iter *it, stratus_security_group **out)
+{
+    return sx_iter_next(it, &sx_t_security_group, (void **)out);
+}
 
-int stratus_security_group_update(stratus_session *s, const char *id, const char *patch_json, stratus_security_group **out)
+int stratus_security_group_update(stratus_session *s, const char *id, const char *patch_json,
+                                  stratus_security_group **out)
 {
     CHECK(s && id && out);
-    return patch(s, &sx_t_security_group, "PATCH /v1/security-groups/{id}", id, patch_json, (void **)out);
+    return patch(s, &sx_t_security_group, "PATCH /v1/security-groups/{id}", id, patch_json,
+                 (void **)out);
 }
 
 int stratus_security_group_delete(stratus_session *s, const char *id)
@@ -265,7 +302,10 @@ int stratus_security_group_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/security-groups/{id}", id, NULL);
 }
 
-void stratus_security_group_free(stratus_security_group *o) { sx_free(&sx_t_security_group, o); }
+void stratus_security_group_free(stratus_security_group *o)
+{
+    sx_free(&sx_t_security_group, o);
+}
 
 static const sx_field f_security_group_rule[] = {
     {"!id", SX_STR, offsetof(stratus_security_group_rule, id), 0},
@@ -281,28 +321,41 @@ static const sx_field f_security_group_rule[] = {
     {"description", SX_STR, offsetof(stratus_security_group_rule, description), 0},
     {"created_at", SX_STR, offsetof(stratus_security_group_rule, created_at), 0},
 };
-const sx_type sx_t_security_group_rule = {"security group rule", "security_group_rules", sizeof(stratus_security_group_rule), f_security_group_rule, sizeof f_security_group_rule / sizeof f_security_group_rule[0]};
+const sx_type sx_t_security_group_rule = {
+    "security group rule", "security_group_rules", sizeof(stratus_security_group_rule),
+    f_security_group_rule, sizeof f_security_group_rule / sizeof f_security_group_rule[0]};
 
-int stratus_security_group_rule_create(stratus_session *s, const char *security_group_id, const char *direction, const char *extra_json, stratus_security_group_rule **out)
+int stratus_security_group_rule_create(stratus_session *s, const char *security_group_id,
+                                       const char *direction, const char *extra_json,
+                                       stratus_security_group_rule **out)
 {
     CHECK(s && security_group_id && direction && out);
     int bad;
-    json_t *b = body_with(json_pack("{s:s, s:s}", "security_group_id", security_group_id, "direction", direction), extra_json, &bad);
-    return send_body(s, &sx_t_security_group_rule, "POST /v1/security-group-rules", NULL, b, bad, true, (void **)out);
+    json_t *b = body_with(
+        json_pack("{s:s, s:s}", "security_group_id", security_group_id, "direction", direction),
+        extra_json, &bad);
+    return send_body(s, &sx_t_security_group_rule, "POST /v1/security-group-rules", NULL, b, bad,
+                     true, (void **)out);
 }
 
-int stratus_security_group_rule_show(stratus_session *s, const char *id, stratus_security_group_rule **out)
+int stratus_security_group_rule_show(stratus_session *s, const char *id,
+                                     stratus_security_group_rule **out)
 {
     CHECK(s && id && out);
-    return show(s, &sx_t_security_group_rule, "GET /v1/security-group-rules/{id}", id, (void **)out);
+    return show(s, &sx_t_security_group_rule, "GET /v1/security-group-rules/{id}", id,
+                (void **)out);
 }
 
-int stratus_security_group_rule_list(stratus_session *s, const stratus_list_opts *o, stratus_iter **it)
+int stratus_security_group_rule_list(stratus_session *s, const stratus_list_opts *o,
+                                     stratus_iter **it)
 {
     return sx_iter_new(s, &sx_t_security_group_rule, "GET /v1/security-group-rules", NULL, o, it);
 }
 
-int stratus_security_group_rule_next(stratus_iter *it, stratus_security_group_rule **out) { return sx_iter_next(it, &sx_t_security_group_rule, (void **)out); }
+int stratus_security_group_rule_next(stratus_iter *it, stratus_security_group_rule **out)
+{
+    return sx_iter_next(it, &sx_t_security_group_rule, (void **)out);
+}
 
 int stratus_security_group_rule_delete(stratus_session *s, const char *id)
 {
@@ -310,7 +363,10 @@ int stratus_security_group_rule_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/security-group-rules/{id}", id, NULL);
 }
 
-void stratus_security_group_rule_free(stratus_security_group_rule *o) { sx_free(&sx_t_security_group_rule, o); }
+void stratus_security_group_rule_free(stratus_security_group_rule *o)
+{
+    sx_free(&sx_t_security_group_rule, o);
+}
 
 static const sx_field f_router[] = {
     {"!id", SX_STR, offsetof(stratus_router, id), 0},
@@ -320,9 +376,11 @@ static const sx_field f_router[] = {
     {"created_at", SX_STR, offsetof(stratus_router, created_at), 0},
     {"updated_at", SX_STR, offsetof(stratus_router, updated_at), 0},
 };
-const sx_type sx_t_router = {"router", "routers", sizeof(stratus_router), f_router, sizeof f_router / sizeof f_router[0]};
+const sx_type sx_t_router = {"router", "routers", sizeof(stratus_router), f_router,
+                             sizeof f_router / sizeof f_router[0]};
 
-int stratus_router_create(stratus_session *s, const char *name, const char *extra_json, stratus_router **out)
+int stratus_router_create(stratus_session *s, const char *name, const char *extra_json,
+                          stratus_router **out)
 {
     CHECK(s && name && out);
     int bad;
@@ -341,9 +399,13 @@ int stratus_router_list(stratus_session *s, const stratus_list_opts *o, stratus_
     return sx_iter_new(s, &sx_t_router, "GET /v1/routers", NULL, o, it);
 }
 
-int stratus_router_next(stratus_iter *it, stratus_router **out) { return sx_iter_next(it, &sx_t_router, (void **)out); }
+int stratus_router_next(stratus_iter *it, stratus_router **out)
+{
+    return sx_iter_next(it, &sx_t_router, (void **)out);
+}
 
-int stratus_router_update(stratus_session *s, const char *id, const char *patch_json, stratus_router **out)
+int stratus_router_update(stratus_session *s, const char *id, const char *patch_json,
+                          stratus_router **out)
 {
     CHECK(s && id && out);
     return patch(s, &sx_t_router, "PATCH /v1/routers/{id}", id, patch_json, (void **)out);
@@ -355,7 +417,10 @@ int stratus_router_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/routers/{id}", id, NULL);
 }
 
-void stratus_router_free(stratus_router *o) { sx_free(&sx_t_router, o); }
+void stratus_router_free(stratus_router *o)
+{
+    sx_free(&sx_t_router, o);
+}
 
 static const sx_field f_floating_ip[] = {
     {"!id", SX_STR, offsetof(stratus_floating_ip, id), 0},
@@ -370,14 +435,18 @@ static const sx_field f_floating_ip[] = {
     {"created_at", SX_STR, offsetof(stratus_floating_ip, created_at), 0},
     {"updated_at", SX_STR, offsetof(stratus_floating_ip, updated_at), 0},
 };
-const sx_type sx_t_floating_ip = {"floating ip", "floating_ips", sizeof(stratus_floating_ip), f_floating_ip, sizeof f_floating_ip / sizeof f_floating_ip[0]};
+const sx_type sx_t_floating_ip = {"floating ip", "floating_ips", sizeof(stratus_floating_ip),
+                                  f_floating_ip, sizeof f_floating_ip / sizeof f_floating_ip[0]};
 
-int stratus_floating_ip_create(stratus_session *s, const char *floating_network_id, const char *extra_json, stratus_floating_ip **out)
+int stratus_floating_ip_create(stratus_session *s, const char *floating_network_id,
+                               const char *extra_json, stratus_floating_ip **out)
 {
     CHECK(s && floating_network_id && out);
     int bad;
-    json_t *b = body_with(json_pack("{s:s}", "floating_network_id", floating_network_id), extra_json, &bad);
-    return send_body(s, &sx_t_floating_ip, "POST /v1/floating-ips", NULL, b, bad, true, (void **)out);
+    json_t *b =
+        body_with(json_pack("{s:s}", "floating_network_id", floating_network_id), extra_json, &bad);
+    return send_body(s, &sx_t_floating_ip, "POST /v1/floating-ips", NULL, b, bad, true,
+                     (void **)out);
 }
 
 int stratus_floating_ip_show(stratus_session *s, const char *id, stratus_floating_ip **out)
@@ -391,9 +460,13 @@ int stratus_floating_ip_list(stratus_session *s, const stratus_list_opts *o, str
     return sx_iter_new(s, &sx_t_floating_ip, "GET /v1/floating-ips", NULL, o, it);
 }
 
-int stratus_floating_ip_next(stratus_iter *it, stratus_floating_ip **out) { return sx_iter_next(it, &sx_t_floating_ip, (void **)out); }
+int stratus_floating_ip_next(stratus_iter *it, stratus_floating_ip **out)
+{
+    return sx_iter_next(it, &sx_t_floating_ip, (void **)out);
+}
 
-int stratus_floating_ip_update(stratus_session *s, const char *id, const char *patch_json, stratus_floating_ip **out)
+int stratus_floating_ip_update(stratus_session *s, const char *id, const char *patch_json,
+                               stratus_floating_ip **out)
 {
     CHECK(s && id && out);
     return patch(s, &sx_t_floating_ip, "PATCH /v1/floating-ips/{id}", id, patch_json, (void **)out);
@@ -405,7 +478,10 @@ int stratus_floating_ip_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/floating-ips/{id}", id, NULL);
 }
 
-void stratus_floating_ip_free(stratus_floating_ip *o) { sx_free(&sx_t_floating_ip, o); }
+void stratus_floating_ip_free(stratus_floating_ip *o)
+{
+    sx_free(&sx_t_floating_ip, o);
+}
 
 static const sx_field f_router_interface[] = {
     {"id", SX_STR, offsetof(stratus_router_interface, id), 0},
@@ -456,8 +532,8 @@ int stratus_instance_interface_attach(stratus_session *s, const char *instance_i
         json_decref(b);
         return sx_fail(STRATUS_EINVAL, "attach_json is not a JSON object");
     }
-    return send_body(s, &sx_t_port, "POST /v1/instances/{id}/interfaces", instance_id, b, 0,
-                     false, (void **)out);
+    return send_body(s, &sx_t_port, "POST /v1/instances/{id}/interfaces", instance_id, b, 0, false,
+                     (void **)out);
 }
 
 int stratus_instance_interface_detach(stratus_session *s, const char *instance_id,
@@ -561,6 +637,56 @@ int stratus_period_issue(stratus_session *s, const char *period, char **json)
 {
     CHECK(s && period && json);
     return doc(s, "POST /v1/billing/periods/{period}/issue", period, NULL, false, json);
+}
+
+int stratus_period_preview(stratus_session *s, const char *period, char **json)
+{
+    CHECK(s && period && json);
+    return doc(s, "GET /v1/billing/periods/{period}/preview", period, NULL, false, json);
+}
+
+int stratus_billing_account_get(stratus_session *s, char **json)
+{
+    CHECK(s && json);
+    return doc(s, "GET /v1/billing/account", NULL, NULL, false, json);
+}
+
+int stratus_billing_account_set(stratus_session *s, const char *body_json, char **json)
+{
+    CHECK(s && body_json && json);
+    return doc(s, "PUT /v1/billing/account", NULL, body_json, false, json);
+}
+
+int stratus_tenant_billing_account_get(stratus_session *s, const char *tenant_id, char **json)
+{
+    CHECK(s && tenant_id && json);
+    return doc(s, "GET /v1/billing/tenants/{tenant_id}/account", tenant_id, NULL, false, json);
+}
+
+int stratus_tenant_billing_account_set(stratus_session *s, const char *tenant_id,
+                                       const char *body_json, char **json)
+{
+    CHECK(s && tenant_id && body_json && json);
+    return doc(s, "PUT /v1/billing/tenants/{tenant_id}/account", tenant_id, body_json, false, json);
+}
+
+int stratus_credit_note_list(stratus_session *s, char **json)
+{
+    CHECK(s && json);
+    return doc(s, "GET /v1/billing/credit-notes", NULL, NULL, false, json);
+}
+
+int stratus_credit_note_show(stratus_session *s, const char *id, char **json)
+{
+    CHECK(s && id && json);
+    return doc(s, "GET /v1/billing/credit-notes/{id}", id, NULL, false, json);
+}
+
+int stratus_credit_note_create(stratus_session *s, const char *invoice_id, const char *body_json,
+                               char **json)
+{
+    CHECK(s && invoice_id && body_json && json);
+    return doc(s, "POST /v1/billing/invoices/{id}/credit-notes", invoice_id, body_json, true, json);
 }
 
 int stratus_openapi_get(stratus_session *s, char **json)

@@ -28,9 +28,9 @@ static int suite_init(void)
     node = gwt_make_node(&T, "sdk-node", 64, 262144, 10000);
     char qpath[128];
     snprintf(qpath, sizeof qpath, "/v1/tenants/%s/quotas", A.id);
-    if (gwt_status(&T, "PUT", qpath, T.admin_token,
-                   "{\"instances\":100,\"vcpus\":200,\"memory_mib\":1000000,\"disk_gib\":100000}")
-        != 200)
+    if (gwt_status(
+            &T, "PUT", qpath, T.admin_token,
+            "{\"instances\":100,\"vcpus\":200,\"memory_mib\":1000000,\"disk_gib\":100000}") != 200)
         return 1;
     if (stratus_session_new(&S, T.base, NULL) < 0 ||
         stratus_session_login(S, "sdk-a-member", "password-123", "sdk-a") < 0)
@@ -169,8 +169,8 @@ static void *report_later(void *p)
 
 static void test_instance_lifecycle_and_wait(void)
 {
-    stratus_instance_spec sp = {.name = "web-1", .flavor = flavor, .image = image,
-                                .networks_json = "\"none\""};
+    stratus_instance_spec sp = {
+        .name = "web-1", .flavor = flavor, .image = image, .networks_json = "\"none\""};
     stratus_instance *i = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &i), 0);
     ST_ASSERT_INT_EQ(i->state, STRATUS_BUILDING);
@@ -219,8 +219,8 @@ static void test_instance_lifecycle_and_wait(void)
  * instance reads the same (what the waiter's polls rely on). */
 static void test_instance_etag_304(void)
 {
-    stratus_instance_spec sp = {.name = "etag", .flavor = flavor, .image = image,
-                                .networks_json = "\"none\""};
+    stratus_instance_spec sp = {
+        .name = "etag", .flavor = flavor, .image = image, .networks_json = "\"none\""};
     stratus_instance *i;
     ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &i), 0);
     sx_req q = {.op = "GET /v1/instances/{id}", .args = {i->id}};
@@ -249,8 +249,11 @@ static void test_instance_etag_304(void)
 /* The same Idempotency-Key twice makes one instance; none given, two. */
 static void test_create_idempotency(void)
 {
-    stratus_instance_spec sp = {.name = "idem", .flavor = flavor, .image = image,
-                                .networks_json = "\"none\"", .idempotency_key = "sdk-key-1"};
+    stratus_instance_spec sp = {.name = "idem",
+                                .flavor = flavor,
+                                .image = image,
+                                .networks_json = "\"none\"",
+                                .idempotency_key = "sdk-key-1"};
     stratus_instance *a = NULL, *b = NULL, *c = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &a), 0);
     ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &b), 0);
@@ -272,8 +275,8 @@ static void test_list_iterator_follows_pages(void)
     for (int k = 0; k < 7; k++) {
         char name[16];
         snprintf(name, sizeof name, "page-%d", k);
-        stratus_instance_spec sp = {.name = name, .flavor = flavor, .image = image,
-                                    .networks_json = "\"none\""};
+        stratus_instance_spec sp = {
+            .name = name, .flavor = flavor, .image = image, .networks_json = "\"none\""};
         stratus_instance *i;
         ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &i), 0);
         snprintf(ids[k], 40, "%s", i->id);
@@ -307,7 +310,10 @@ static int on_progress(void *arg, uint64_t done, uint64_t total)
     progress_last = done;
     return 0;
 }
-static int cancel_now(void *arg, uint64_t done, uint64_t total) { return done > 0; }
+static int cancel_now(void *arg, uint64_t done, uint64_t total)
+{
+    return done > 0;
+}
 
 static void test_image_upload_download_roundtrip(void)
 {
@@ -345,8 +351,7 @@ static void test_image_upload_download_roundtrip(void)
     CU_ASSERT(memcmp(back, data, len) == 0);
     /* a callback that cancels stops the transfer and removes the file it made */
     unlink(dst);
-    ST_ASSERT_INT_EQ(stratus_image_download(S, img->id, dst, cancel_now, NULL),
-                     STRATUS_ECANCELED);
+    ST_ASSERT_INT_EQ(stratus_image_download(S, img->id, dst, cancel_now, NULL), STRATUS_ECANCELED);
     CU_ASSERT(access(dst, F_OK) != 0);
 
     stratus_iter *it;
@@ -382,8 +387,9 @@ static void test_catalog_keypairs_groups_quotas(void)
     ST_ASSERT_INT_EQ(stratus_flavor_create(S, "nope", 1, 64, 1, &f), STRATUS_EPERM);
 
     stratus_keypair *k = NULL;
-    const char *pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbQk4z7p5lP8Q2Wl0XQpV8Y1c6l2y2eJ2s0u8gkqVZK"
-                      " sdk@test";
+    const char *pub =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbQk4z7p5lP8Q2Wl0XQpV8Y1c6l2y2eJ2s0u8gkqVZK"
+        " sdk@test";
     int rc = stratus_keypair_create(S, "sdk-key", pub, &k);
     ST_ASSERT_INT_EQ_FATAL(rc, 0);
     CU_ASSERT(k->fingerprint && strncmp(k->fingerprint, "SHA256:", 7) == 0);
@@ -407,14 +413,13 @@ static void test_catalog_keypairs_groups_quotas(void)
 
 static void test_billing_usage_and_invoices(void)
 {
-    ST_ASSERT_INT_EQ(gwt_bill_sample(&T, A.id, "11111111-1111-4111-8111-111111111111", 1,
-                                     1000000000LL), 200);
+    ST_ASSERT_INT_EQ(
+        gwt_bill_sample(&T, A.id, "11111111-1111-4111-8111-111111111111", 1, 1000000000LL), 200);
     char *usage = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_usage_show(S, NULL, NULL, "day", NULL, &usage), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(usage, "\"usage\""));
     free(usage);
-    ST_ASSERT_INT_EQ(stratus_usage_show(S, NULL, NULL, "fortnight", NULL, &usage),
-                     STRATUS_EBADREQ);
+    ST_ASSERT_INT_EQ(stratus_usage_show(S, NULL, NULL, "fortnight", NULL, &usage), STRATUS_EBADREQ);
     stratus_iter *it;
     stratus_invoice *inv, *draft = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_invoice_list(S, &it), 0);
@@ -446,6 +451,45 @@ static void test_billing_usage_and_invoices(void)
     CU_ASSERT(strchr(line, ',') != NULL);
     unlink(path);
     stratus_invoice_free(draft);
+}
+
+/* The billing account (set by a tenant admin or a cloud admin), a period's
+ * preview and the credit notes, through the gateway to the real billing. */
+static void test_billing_account_preview_credit_notes(void)
+{
+    stratus_session *ad;
+    stratus_session_new(&ad, T.base, NULL);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
+    char *j = NULL;
+    /* none yet: 404 */
+    ST_ASSERT_INT_EQ(stratus_billing_account_get(S, &j), STRATUS_ENOTFOUND);
+    const char *acct = "{\"legal_name\":\"SDK Test GmbH\",\"address\":\"Hauptstr. 1\\n10115 "
+                       "Berlin\",\"country\":\"DE\",\"tax_id\":\"DE123456789\","
+                       "\"email\":\"billing@example.com\"}";
+    ST_ASSERT_INT_EQ_FATAL(stratus_tenant_billing_account_set(ad, A.id, acct, &j), 0);
+    free(j);
+    ST_ASSERT_INT_EQ_FATAL(stratus_billing_account_get(S, &j), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "SDK Test GmbH"));
+    free(j);
+    ST_ASSERT_INT_EQ_FATAL(stratus_tenant_billing_account_get(ad, A.id, &j), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "DE123456789"));
+    free(j);
+    /* a member is not the tenant's admin */
+    j = NULL;
+    CU_ASSERT_NOT_EQUAL(stratus_billing_account_set(S, acct, &j), 0);
+    free(j);
+    ST_ASSERT_INT_EQ_FATAL(stratus_period_preview(ad, "2025-05", &j), 0);
+    CU_ASSERT(j && (j[0] == '{' || j[0] == '['));
+    free(j);
+    ST_ASSERT_INT_EQ_FATAL(stratus_credit_note_list(S, &j), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j, "["));
+    free(j);
+    ST_ASSERT_INT_EQ(stratus_credit_note_show(S, "00000000-0000-4000-8000-000000000000", &j),
+                     STRATUS_ENOTFOUND);
+    ST_ASSERT_INT_EQ(stratus_credit_note_create(ad, "00000000-0000-4000-8000-000000000000",
+                                                "{\"reason\":\"x\"}", &j),
+                     STRATUS_ENOTFOUND);
+    stratus_session_free(ad);
 }
 
 static void test_admin_tenants_users_nodes(void)
@@ -527,17 +571,21 @@ static void test_networking(void)
     ST_ASSERT_INT_EQ(seen, 2); /* its own and the external one */
 
     stratus_subnet *sub = NULL;
-    ST_ASSERT_INT_EQ_FATAL(stratus_subnet_create(S, n->id, "10.9.0.0/24", "{\"name\":\"s1\"}",
-                                                 &sub), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        stratus_subnet_create(S, n->id, "10.9.0.0/24", "{\"name\":\"s1\"}", &sub), 0);
     ST_ASSERT_STR_EQ(sub->gateway_ip, "10.9.0.1");
     stratus_subnet *overlap = NULL;
     ST_ASSERT_INT_EQ(stratus_subnet_create(S, n->id, "10.9.0.0/25", NULL, &overlap),
                      STRATUS_EBADREQ);
     stratus_security_group *g = NULL;
-    ST_ASSERT_INT_EQ_FATAL(stratus_security_group_create(S, "web", "{\"description\":\"http\"}", &g), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        stratus_security_group_create(S, "web", "{\"description\":\"http\"}", &g), 0);
     stratus_security_group_rule *rule = NULL;
-    ST_ASSERT_INT_EQ_FATAL(stratus_security_group_rule_create(S, g->id, "ingress",
-        "{\"protocol\":\"tcp\",\"port_range_min\":80,\"port_range_max\":80}", &rule), 0);
+    ST_ASSERT_INT_EQ_FATAL(stratus_security_group_rule_create(
+                               S, g->id, "ingress",
+                               "{\"protocol\":\"tcp\",\"port_range_min\":80,\"port_range_max\":80}",
+                               &rule),
+                           0);
     ST_ASSERT_INT_EQ(rule->port_range_min, 80);
     stratus_port *port = NULL;
     char extra[256];
@@ -565,8 +613,8 @@ static void test_networking(void)
     ST_ASSERT_INT_EQ(stratus_router_delete(S, rt->id), 0);
 
     /* an instance's NICs, attached and detached while it is stopped */
-    stratus_instance_spec sp = {.name = "nics", .flavor = flavor, .image = image,
-                                .networks_json = "\"none\""};
+    stratus_instance_spec sp = {
+        .name = "nics", .flavor = flavor, .image = image, .networks_json = "\"none\""};
     stratus_instance *inst;
     int rc = stratus_instance_create(S, &sp, &inst);
     if (rc < 0)
@@ -653,7 +701,8 @@ static void test_session_shared_by_threads(void)
 
 static CU_TestInfo tests[] = {
     {"plain http only to loopback", test_plain_http_only_to_loopback},
-    {"wrong password: EAUTH, server code, request id", test_wrong_password_gives_server_code_and_request_id},
+    {"wrong password: EAUTH, server code, request id",
+     test_wrong_password_gives_server_code_and_request_id},
     {"unknown id is ENOTFOUND", test_not_found_is_enotfound},
     {"the token goes only to the gateway", test_token_only_to_the_gateway},
     {"expired token is refreshed", test_expired_token_is_refreshed},
@@ -665,6 +714,7 @@ static CU_TestInfo tests[] = {
     {"image upload/download roundtrip", test_image_upload_download_roundtrip},
     {"flavors, keypairs, groups, quotas", test_catalog_keypairs_groups_quotas},
     {"billing usage and invoices", test_billing_usage_and_invoices},
+    {"billing account, period preview, credit notes", test_billing_account_preview_credit_notes},
     {"admin: tenants, users, nodes", test_admin_tenants_users_nodes},
     {"networking, billing admin, the API document", test_networking},
     {"one session shared by threads", test_session_shared_by_threads},
@@ -674,4 +724,7 @@ static CU_SuiteInfo suites[] = {
     {"sdk_api", suite_init, suite_clean, NULL, NULL, tests},
     CU_SUITE_INFO_NULL,
 };
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every Stratus test.
 #
-#   1. deploy/install-deps.sh (Debian packages, idempotent)
+#   1. deploy/install-deps.sh (Debian packages, idempotent), then
+#      deploy/check-format.sh (every C file follows .clang-format)
 #   2. build-ci/gcc:  gcc, -Wall -Wextra -Werror (compile only: gcc's warnings)
 #   3. build-ci/asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                     libFuzzer targets; every ctest test runs here, the fuzzers
@@ -20,6 +21,7 @@ cd "$top"
 jobs=$(nproc)
 
 bash deploy/install-deps.sh
+bash deploy/check-format.sh
 
 echo "== gcc build (warnings are errors)"
 cmake -S . -B build-ci/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATUS_WERROR=ON >/dev/null

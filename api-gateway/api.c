@@ -30,18 +30,13 @@ static int allowed(gw_ctx *c, gw_access a)
     const gw_principal *p = &c->p;
     switch (a) {
     case GW_PUBLIC:
-    case GW_USER:
-        return 1;
-    case GW_NODE:
-        return p->node_id[0] != 0;
-    case GW_CLOUD_ADMIN:
-        return p->cloud_admin;
-    case GW_TENANT_READ:
-        return p->tenant_id[0] != 0;
+    case GW_USER: return 1;
+    case GW_NODE: return p->node_id[0] != 0;
+    case GW_CLOUD_ADMIN: return p->cloud_admin;
+    case GW_TENANT_READ: return p->tenant_id[0] != 0;
     case GW_TENANT_WRITE:
         return p->tenant_id[0] && (!strcmp(p->role, "admin") || !strcmp(p->role, "member"));
-    case GW_TENANT_ADMIN:
-        return p->tenant_id[0] && !strcmp(p->role, "admin");
+    case GW_TENANT_ADMIN: return p->tenant_id[0] && !strcmp(p->role, "admin");
     }
     return 0;
 }
@@ -78,8 +73,9 @@ static void run_route(st_http_req *r, void *arg)
         /* Node credentials only open node routes, user tokens only user routes. */
         if ((ra->access == GW_NODE) != (c.p.node_id[0] != 0)) {
             st_http_reply_error(r, 403, "forbidden", "%s",
-                                ra->access == GW_NODE ? denial(GW_NODE)
-                                                      : "node credentials cannot call the tenant API");
+                                ra->access == GW_NODE
+                                    ? denial(GW_NODE)
+                                    : "node credentials cannot call the tenant API");
             goto out;
         }
         if (!allowed(&c, ra->access)) {

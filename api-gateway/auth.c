@@ -47,9 +47,8 @@ int gw_password_hash(const gw_config *gc, const char *password, char *out, size_
 {
     unsigned char salt[16];
     st_random_bytes(salt, sizeof salt);
-    int rc = argon2id_hash_encoded((uint32_t)gc->argon2_t, (uint32_t)gc->argon2_m_kib, 1,
-                                   password, strlen(password), salt, sizeof salt, 32, out,
-                                   outlen);
+    int rc = argon2id_hash_encoded((uint32_t)gc->argon2_t, (uint32_t)gc->argon2_m_kib, 1, password,
+                                   strlen(password), salt, sizeof salt, 32, out, outlen);
     return rc == ARGON2_OK ? 0 : -1;
 }
 
@@ -88,8 +87,8 @@ int gw_password_verify(const char *encoded, const char *password)
 }
 
 int gw_token_create(st_db *db, const char *kind, const char *name, const char *user_id,
-                    const char *tenant_id, long long ttl_s, const char *not_after_token,
-                    char *out, size_t outlen, char id[40])
+                    const char *tenant_id, long long ttl_s, const char *not_after_token, char *out,
+                    size_t outlen, char id[40])
 {
     char secret[2 * TOKEN_BYTES + 1], sha[65], ttl[24];
     st_random_hex(secret, TOKEN_BYTES);
@@ -98,12 +97,15 @@ int gw_token_create(st_db *db, const char *kind, const char *name, const char *u
     st_uuid_v4(id);
     snprintf(ttl, sizeof ttl, "%lld", ttl_s);
     /* least() ignores the NULL a missing (or no) bounding token gives */
-    return st_db_x(db, "INSERT INTO iaas.tokens (id, token_sha256, kind, name, user_id, tenant_id,"
-                       " expires_at) VALUES ($1, $2, $3, $4, $5, $6,"
-                       " least(now() + $7::bigint * interval '1 second',"
-                       "  (SELECT expires_at FROM iaas.tokens WHERE id = $8::uuid)))",
-                   id, sha, kind, name, user_id, tenant_id && *tenant_id ? tenant_id : NULL,
-                   ttl, not_after_token && *not_after_token ? not_after_token : NULL) == 1 ? 0 : -1;
+    return st_db_x(db,
+                   "INSERT INTO iaas.tokens (id, token_sha256, kind, name, user_id, tenant_id,"
+                   " expires_at) VALUES ($1, $2, $3, $4, $5, $6,"
+                   " least(now() + $7::bigint * interval '1 second',"
+                   "  (SELECT expires_at FROM iaas.tokens WHERE id = $8::uuid)))",
+                   id, sha, kind, name, user_id, tenant_id && *tenant_id ? tenant_id : NULL, ttl,
+                   not_after_token && *not_after_token ? not_after_token : NULL) == 1
+               ? 0
+               : -1;
 }
 
 static void unauthorized(gw_ctx *c, const char *msg)
@@ -112,7 +114,10 @@ static void unauthorized(gw_ctx *c, const char *msg)
     st_http_reply_error(c->req, 401, "unauthorized", "%s", msg);
 }
 
-static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+static void copy(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
 
 int gw_authenticate(gw_ctx *c, const char *header)
 {
@@ -248,8 +253,9 @@ static void rl_cleanup(gw_ctx *c)
         return;
     char win[16];
     snprintf(win, sizeof win, "%d", c->gw->c.signin_window_s);
-    if (st_db_x(c->db, "DELETE FROM iaas.signin_attempts"
-                       " WHERE window_start < now() - 2 * $1::int * interval '1 second'",
+    if (st_db_x(c->db,
+                "DELETE FROM iaas.signin_attempts"
+                " WHERE window_start < now() - 2 * $1::int * interval '1 second'",
                 win) < 0)
         st_warn("auth.rl_cleanup", "%s", st_db_error(c->db));
 }
@@ -299,8 +305,10 @@ static void h_signin(gw_ctx *c)
         too_many(c, "for this user");
         return;
     }
-    PGresult *r = st_db_q(c->db, "SELECT id, password_hash, disabled, cloud_admin"
-                                 " FROM iaas.users WHERE name = $1", name);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT id, password_hash, disabled, cloud_admin"
+                          " FROM iaas.users WHERE name = $1",
+                          name);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -363,8 +371,8 @@ static void h_signin(gw_ctx *c)
                             user_id, "name", name, "cloud_admin", cloud_admin);
     PQclear(r);
     if (tid[0])
-        json_object_set_new(out, "tenant", json_pack("{s:s, s:s, s:s}", "id", tid, "name", tname,
-                                                     "role", role));
+        json_object_set_new(out, "tenant",
+                            json_pack("{s:s, s:s, s:s}", "id", tid, "name", tname, "role", role));
     else
         json_object_set_new(out, "tenant", json_null());
     st_http_reply_json(c->req, 201, out);
@@ -372,8 +380,10 @@ static void h_signin(gw_ctx *c)
 
 static void h_signout(gw_ctx *c)
 {
-    if (st_db_x(c->db, "UPDATE iaas.tokens SET revoked_at = now()"
-                       " WHERE id = $1 AND revoked_at IS NULL", c->p.token_id) < 0) {
+    if (st_db_x(c->db,
+                "UPDATE iaas.tokens SET revoked_at = now()"
+                " WHERE id = $1 AND revoked_at IS NULL",
+                c->p.token_id) < 0) {
         gw_fail_db(c);
         return;
     }
@@ -387,7 +397,8 @@ static void h_whoami(gw_ctx *c)
                           "SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name,"
                           " 'role', m.role) ORDER BY t.name), '[]')::text"
                           " FROM iaas.memberships m JOIN iaas.tenants t ON t.id = m.tenant_id"
-                          " WHERE m.user_id = $1", p->user_id);
+                          " WHERE m.user_id = $1",
+                          p->user_id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -421,8 +432,8 @@ static void h_apikey_create(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "password", 0, 1, 256, &pw, err, sizeof err), err) < 0)
         return;
     if (pw) {
-        PGresult *r = st_db_q(c->db, "SELECT password_hash FROM iaas.users WHERE id = $1",
-                              c->p.user_id);
+        PGresult *r =
+            st_db_q(c->db, "SELECT password_hash FROM iaas.users WHERE id = $1", c->p.user_id);
         if (!r) {
             gw_fail_db(c);
             return;
@@ -472,9 +483,11 @@ static void h_apikey_delete(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    long long n = st_db_x(c->db, "UPDATE iaas.tokens SET revoked_at = now() WHERE id = $1"
-                                 " AND user_id = $2 AND tenant_id = $3 AND kind = 'api_key'"
-                                 " AND revoked_at IS NULL", id, c->p.user_id, c->p.tenant_id);
+    long long n = st_db_x(c->db,
+                          "UPDATE iaas.tokens SET revoked_at = now() WHERE id = $1"
+                          " AND user_id = $2 AND tenant_id = $3 AND kind = 'api_key'"
+                          " AND revoked_at IS NULL",
+                          id, c->p.user_id, c->p.tenant_id);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)

@@ -26,10 +26,19 @@ static void forward(gw_ctx *c, const char *method, int body)
 }
 
 /* Parameterised routes must carry a UUID where billing expects one. */
-static int id_ok(gw_ctx *c, const char *name) { return gw_id_param(c, name) != NULL; }
+static int id_ok(gw_ctx *c, const char *name)
+{
+    return gw_id_param(c, name) != NULL;
+}
 
-static void h_get(gw_ctx *c) { forward(c, "GET", 0); }
-static void h_post(gw_ctx *c) { forward(c, "POST", 1); }
+static void h_get(gw_ctx *c)
+{
+    forward(c, "GET", 0);
+}
+static void h_post(gw_ctx *c)
+{
+    forward(c, "POST", 1);
+}
 static void h_get_id(gw_ctx *c)
 {
     if (id_ok(c, "id"))
@@ -61,7 +70,10 @@ static void h_tenant_plans_post(gw_ctx *c)
         forward(c, "POST", 1);
 }
 
-static void h_put(gw_ctx *c) { forward(c, "PUT", 1); }
+static void h_put(gw_ctx *c)
+{
+    forward(c, "PUT", 1);
+}
 static void h_tenant_account_get(gw_ctx *c)
 {
     if (id_ok(c, "tenant_id"))

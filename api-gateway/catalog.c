@@ -20,9 +20,10 @@
 
 static void h_flavor_list(gw_ctx *c)
 {
-    PGresult *r = st_db_q(c->db, "SELECT json_build_object('flavors', coalesce(json_agg("
-                                 " iaas.flavor_json(f) ORDER BY f.vcpus, f.memory_mib, f.name),"
-                                 " '[]'))::text FROM iaas.flavors f WHERE $1 OR NOT f.disabled",
+    PGresult *r = st_db_q(c->db,
+                          "SELECT json_build_object('flavors', coalesce(json_agg("
+                          " iaas.flavor_json(f) ORDER BY f.vcpus, f.memory_mib, f.name),"
+                          " '[]'))::text FROM iaas.flavors f WHERE $1 OR NOT f.disabled",
                           c->p.cloud_admin ? "true" : "false");
     if (!r) {
         gw_fail_db(c);
@@ -38,9 +39,10 @@ static void h_flavor_show(gw_ctx *c)
     if (!id)
         return;
     /* a disabled flavor is hidden by id as it is in the list, but for cloud admins */
-    PGresult *r = st_db_q(c->db, "SELECT iaas.flavor_json(f)::text FROM iaas.flavors f"
-                                 " WHERE id = $1 AND ($2 OR NOT f.disabled)", id,
-                          c->p.cloud_admin ? "true" : "false");
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.flavor_json(f)::text FROM iaas.flavors f"
+                          " WHERE id = $1 AND ($2 OR NOT f.disabled)",
+                          id, c->p.cloud_admin ? "true" : "false");
     if (!r) {
         gw_fail_db(c);
         return;
@@ -60,8 +62,8 @@ static void h_flavor_create(gw_ctx *c)
     char err[256];
     if (gw_check(c, st_json_get_str(b, "name", 1, 1, 63, &name, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_int(b, "vcpus", 1, 1, 256, &vcpus, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_int(b, "memory_mib", 1, 16, 4194304, &mem, err, sizeof err),
-                 err) < 0 ||
+        gw_check(c, st_json_get_int(b, "memory_mib", 1, 16, 4194304, &mem, err, sizeof err), err) <
+            0 ||
         gw_check(c, st_json_get_int(b, "disk_gib", 1, 0, 65536, &disk, err, sizeof err), err) < 0)
         return;
     char id[40], v[24], m[24], d[24];
@@ -69,9 +71,11 @@ static void h_flavor_create(gw_ctx *c)
     snprintf(v, sizeof v, "%lld", vcpus);
     snprintf(m, sizeof m, "%lld", mem);
     snprintf(d, sizeof d, "%lld", disk);
-    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.flavors AS f (id, name, vcpus, memory_mib,"
-                                 " disk_gib) VALUES ($1, $2, $3, $4, $5)"
-                                 " RETURNING iaas.flavor_json(f)::text", id, name, v, m, d);
+    PGresult *r = st_db_q(c->db,
+                          "INSERT INTO iaas.flavors AS f (id, name, vcpus, memory_mib,"
+                          " disk_gib) VALUES ($1, $2, $3, $4, $5)"
+                          " RETURNING iaas.flavor_json(f)::text",
+                          id, name, v, m, d);
     if (!r) {
         if (st_db_unique_violation(c->db))
             st_http_reply_error(c->req, 409, "conflict", "a flavor named '%s' exists", name);
@@ -92,8 +96,9 @@ static void h_flavor_update(gw_ctx *c)
     const char *id = gw_id_and_flag(c, "disabled", &disabled);
     if (!id)
         return;
-    PGresult *r = st_db_q(c->db, "UPDATE iaas.flavors f SET disabled = $2 WHERE id = $1"
-                                 " RETURNING iaas.flavor_json(f)::text",
+    PGresult *r = st_db_q(c->db,
+                          "UPDATE iaas.flavors f SET disabled = $2 WHERE id = $1"
+                          " RETURNING iaas.flavor_json(f)::text",
                           id, disabled ? "true" : "false");
     if (!r) {
         gw_fail_db(c);
@@ -131,26 +136,49 @@ static void image_proxy(gw_ctx *c, const char *method, const char *suffix, int b
         return;
     const char *q = st_http_query_string(c->req);
     char path[512];
-    snprintf(path, sizeof path, "/v1/images%s%s%s%s%s", id ? "/" : "", id ? id : "",
-             suffix, q && !id ? "?" : "", q && !id ? q : "");
+    snprintf(path, sizeof path, "/v1/images%s%s%s%s%s", id ? "/" : "", id ? id : "", suffix,
+             q && !id ? "?" : "", q && !id ? q : "");
     gw_proxy(c, &c->gw->images, method, path, body);
 }
 
-static void h_image_list(gw_ctx *c) { image_proxy(c, "GET", "", 0); }
-static void h_image_show(gw_ctx *c) { image_proxy(c, "GET", "", 0); }
-static void h_image_create(gw_ctx *c) { image_proxy(c, "POST", "", 1); }
-static void h_image_update(gw_ctx *c) { image_proxy(c, "PATCH", "", 1); }
-static void h_image_delete(gw_ctx *c) { image_proxy(c, "DELETE", "", 0); }
-static void h_image_upload_url(gw_ctx *c) { image_proxy(c, "POST", "/upload-url", 0); }
-static void h_image_download_url(gw_ctx *c) { image_proxy(c, "POST", "/download-url", 0); }
+static void h_image_list(gw_ctx *c)
+{
+    image_proxy(c, "GET", "", 0);
+}
+static void h_image_show(gw_ctx *c)
+{
+    image_proxy(c, "GET", "", 0);
+}
+static void h_image_create(gw_ctx *c)
+{
+    image_proxy(c, "POST", "", 1);
+}
+static void h_image_update(gw_ctx *c)
+{
+    image_proxy(c, "PATCH", "", 1);
+}
+static void h_image_delete(gw_ctx *c)
+{
+    image_proxy(c, "DELETE", "", 0);
+}
+static void h_image_upload_url(gw_ctx *c)
+{
+    image_proxy(c, "POST", "/upload-url", 0);
+}
+static void h_image_download_url(gw_ctx *c)
+{
+    image_proxy(c, "POST", "/download-url", 0);
+}
 
 /* ---- Keypairs ---- */
 
 static void h_keypair_list(gw_ctx *c)
 {
-    PGresult *r = st_db_q(c->db, "SELECT json_build_object('keypairs', coalesce(json_agg("
-                                 " iaas.keypair_json(k) ORDER BY k.name), '[]'))::text"
-                                 " FROM iaas.keypairs k WHERE tenant_id = $1", c->p.tenant_id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT json_build_object('keypairs', coalesce(json_agg("
+                          " iaas.keypair_json(k) ORDER BY k.name), '[]'))::text"
+                          " FROM iaas.keypairs k WHERE tenant_id = $1",
+                          c->p.tenant_id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -164,8 +192,10 @@ static void h_keypair_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    PGresult *r = st_db_q(c->db, "SELECT iaas.keypair_json(k)::text FROM iaas.keypairs k"
-                                 " WHERE tenant_id = $1 AND id = $2", c->p.tenant_id, id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.keypair_json(k)::text FROM iaas.keypairs k"
+                          " WHERE tenant_id = $1 AND id = $2",
+                          c->p.tenant_id, id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -188,9 +218,10 @@ static void h_keypair_create(gw_ctx *c)
         gw_check(c, gw_sshkey_check(pub, fp, sizeof fp, err, sizeof err), err) < 0)
         return;
     st_uuid_v4(id);
-    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.keypairs AS k (id, tenant_id, name, public_key,"
-                                 " fingerprint) VALUES ($1, $2, $3, $4, $5)"
-                                 " RETURNING iaas.keypair_json(k)::text",
+    PGresult *r = st_db_q(c->db,
+                          "INSERT INTO iaas.keypairs AS k (id, tenant_id, name, public_key,"
+                          " fingerprint) VALUES ($1, $2, $3, $4, $5)"
+                          " RETURNING iaas.keypair_json(k)::text",
                           id, c->p.tenant_id, name, pub, fp);
     if (!r) {
         if (st_db_unique_violation(c->db))
@@ -225,23 +256,23 @@ static void h_keypair_delete(gw_ctx *c)
 
 /* Network usage counts the tenant's own ports, not those a router or a
  * floating IP holds (migrations/0012, iaas.quota_check). */
-#define QUOTA_JSON                                                                             \
-    "SELECT json_build_object('tenant_id', q.tenant_id,"                                       \
-    " 'limits', json_build_object('instances', q.instances, 'vcpus', q.vcpus,"                 \
-    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib, 'networks', q.networks,"            \
-    "  'ports', q.ports, 'security_groups', q.security_groups,"                                \
-    "  'floating_ips', q.floating_ips),"                                                       \
-    " 'usage', json_build_object('instances', count(i.id), 'vcpus', coalesce(sum(i.vcpus), 0),"\
-    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0),"\
-    "  'networks', (SELECT count(*) FROM iaas.networks WHERE tenant_id = q.tenant_id),"        \
-    "  'ports', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"                \
-    "   AND device_owner NOT LIKE 'network:%'),"                                               \
-    "  'security_groups', (SELECT count(*) FROM iaas.security_groups"                          \
-    "   WHERE tenant_id = q.tenant_id),"                                                       \
-    "  'floating_ips', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"         \
-    "   AND device_owner = 'network:floatingip'))"                                             \
-    ")::text FROM iaas.quotas q LEFT JOIN iaas.instances i"                                    \
-    " ON i.tenant_id = q.tenant_id AND i.state <> 'deleted'"                                   \
+#define QUOTA_JSON                                                                                 \
+    "SELECT json_build_object('tenant_id', q.tenant_id,"                                           \
+    " 'limits', json_build_object('instances', q.instances, 'vcpus', q.vcpus,"                     \
+    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib, 'networks', q.networks,"                \
+    "  'ports', q.ports, 'security_groups', q.security_groups,"                                    \
+    "  'floating_ips', q.floating_ips),"                                                           \
+    " 'usage', json_build_object('instances', count(i.id), 'vcpus', coalesce(sum(i.vcpus), 0),"    \
+    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0),"    \
+    "  'networks', (SELECT count(*) FROM iaas.networks WHERE tenant_id = q.tenant_id),"            \
+    "  'ports', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"                    \
+    "   AND device_owner NOT LIKE 'network:%'),"                                                   \
+    "  'security_groups', (SELECT count(*) FROM iaas.security_groups"                              \
+    "   WHERE tenant_id = q.tenant_id),"                                                           \
+    "  'floating_ips', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"             \
+    "   AND device_owner = 'network:floatingip'))"                                                 \
+    ")::text FROM iaas.quotas q LEFT JOIN iaas.instances i"                                        \
+    " ON i.tenant_id = q.tenant_id AND i.state <> 'deleted'"                                       \
     " WHERE q.tenant_id = $1 GROUP BY q.tenant_id"
 
 static void quota_reply(gw_ctx *c, const char *tenant)
@@ -255,7 +286,10 @@ static void quota_reply(gw_ctx *c, const char *tenant)
     PQclear(r);
 }
 
-static void h_quota_mine(gw_ctx *c) { quota_reply(c, c->p.tenant_id); }
+static void h_quota_mine(gw_ctx *c)
+{
+    quota_reply(c, c->p.tenant_id);
+}
 
 static void h_quota_show(gw_ctx *c)
 {
@@ -266,9 +300,9 @@ static void h_quota_show(gw_ctx *c)
 
 static void h_quota_set(gw_ctx *c)
 {
-    static const char *const keys[] = {"instances", "vcpus", "memory_mib", "disk_gib",
-                                       "networks", "ports", "security_groups", "floating_ips",
-                                       NULL};
+    static const char *const keys[] = {"instances",       "vcpus",        "memory_mib",
+                                       "disk_gib",        "networks",     "ports",
+                                       "security_groups", "floating_ips", NULL};
     enum { N = 8 };
     const char *id = gw_id_param(c, "id");
     if (!id)
@@ -280,8 +314,8 @@ static void h_quota_set(gw_ctx *c)
     char err[256], s[N][24];
     for (int i = 0; i < N; i++) {
         v[i] = -1;
-        if (gw_check(c, st_json_get_int(b, keys[i], 0, 0, 1LL << 40, &v[i], err, sizeof err),
-                     err) < 0)
+        if (gw_check(c, st_json_get_int(b, keys[i], 0, 0, 1LL << 40, &v[i], err, sizeof err), err) <
+            0)
             return;
         snprintf(s[i], sizeof s[i], "%lld", v[i]);
     }
@@ -298,8 +332,8 @@ static void h_quota_set(gw_ctx *c)
                           " security_groups = CASE WHEN $8::bigint < 0 THEN security_groups"
                           "  ELSE $8 END,"
                           " floating_ips = CASE WHEN $9::bigint < 0 THEN floating_ips ELSE $9 END"
-                          " WHERE tenant_id = $1", id, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
-                          s[7]);
+                          " WHERE tenant_id = $1",
+                          id, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)

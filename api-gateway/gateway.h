@@ -32,13 +32,13 @@ typedef enum gw_access {
 
 typedef struct gw_principal {
     char token_id[40];
-    char kind[12];      /* "session", "api_key", "node" */
+    char kind[12]; /* "session", "api_key", "node" */
     char user_id[40];
     char user_name[72];
     char tenant_id[40]; /* "" when the token is not scoped to a tenant */
     char role[12];      /* role in tenant_id: "admin", "member", "reader" */
     int cloud_admin;
-    char node_id[40];   /* for node credentials */
+    char node_id[40]; /* for node credentials */
     /* read with the token, in the same snapshot (listcache.c) */
     long long list_version; /* of tenant_id's instance list */
     long long host_epoch;   /* of host statuses cloud-wide */
@@ -132,8 +132,8 @@ int gw_password_verify(const char *encoded, const char *password);
  * It expires after ttl_s, or with the token not_after_token (an id) if that
  * comes first; NULL: no such bound. */
 int gw_token_create(st_db *db, const char *kind, const char *name, const char *user_id,
-                    const char *tenant_id, long long ttl_s, const char *not_after_token,
-                    char *out, size_t outlen, char id[40]);
+                    const char *tenant_id, long long ttl_s, const char *not_after_token, char *out,
+                    size_t outlen, char id[40]);
 
 /* identity.c */
 void gw_identity_routes(gw *g);
@@ -172,17 +172,17 @@ void gw_instance_routes(gw *g);
 /* The columns gw_instance_write() reads, in its order, from
  * GW_INSTANCE_FROM; the last is the age of the host's heartbeat in seconds
  * (-1: the host is disabled; NULL: not placed). */
-#define GW_INSTANCE_BASE_COLS                                                                  \
-    "i.id, i.tenant_id, i.name, i.flavor_id, i.image_id, i.keypair_id, i.vcpus,"              \
-    " i.memory_mib, i.disk_gib, i.state, i.task, i.power_desired, i.node_id, i.fault,"        \
+#define GW_INSTANCE_BASE_COLS                                                                      \
+    "i.id, i.tenant_id, i.name, i.flavor_id, i.image_id, i.keypair_id, i.vcpus,"                   \
+    " i.memory_mib, i.disk_gib, i.state, i.task, i.power_desired, i.node_id, i.fault,"             \
     " i.created_at, i.updated_at, i.server_group_id, "
-#define GW_HOST_AGE(n)                                                                         \
-    "CASE WHEN " n ".disabled THEN -1::bigint ELSE"                                            \
+#define GW_HOST_AGE(n)                                                                             \
+    "CASE WHEN " n ".disabled THEN -1::bigint ELSE"                                                \
     " coalesce(extract(epoch FROM now() - " n ".last_heartbeat)::bigint, 2147483647) END"
 #define GW_INSTANCE_COLS GW_INSTANCE_BASE_COLS GW_HOST_AGE("n")
 #define GW_INSTANCE_FROM "iaas.instances i LEFT JOIN iaas.nodes n ON n.id = i.node_id"
 /* For UPDATE ... RETURNING, where there is no join: the same columns. */
-#define GW_INSTANCE_RETURNING                                                                  \
+#define GW_INSTANCE_RETURNING                                                                      \
     GW_INSTANCE_BASE_COLS "(SELECT " GW_HOST_AGE("n") " FROM iaas.nodes n WHERE n.id = i.node_id)"
 struct st_jw;
 /* Writes one instance (a row of GW_INSTANCE_COLS fetched in BINARY format,
@@ -193,7 +193,7 @@ void gw_instance_write(const gw *g, struct st_jw *w, const PGresult *r, int row)
 typedef struct gw_create_req {
     const char *name, *flavor, *image, *keypair, *user_data, *server_group, *idem;
     json_t *networks, *ports; /* borrowed from the body; NULL when absent */
-    char sha[65]; /* of the canonical body, for idempotent replays */
+    char sha[65];             /* of the canonical body, for idempotent replays */
     /* filled from the image service before the transaction */
     char image_id[40];
     long long image_min_disk, image_min_memory;
@@ -208,8 +208,8 @@ int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, cha
  * group's row lock. 1 placed (node_id set), 0 no host fits (reason set),
  * -1 database error. */
 #include "sched_core.h"
-int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
-                const char *group, char node_id[40], char *reason, size_t reasonlen);
+int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance, const char *group,
+                char node_id[40], char *reason, size_t reasonlen);
 int gw_sched_load_policy(st_db *db, gw_sched_policy *p);
 /* Locks server group `group` (NULL: none) and describes it in req, not
  * counting `instance` itself as a member. 0, or -1 on a database error. */

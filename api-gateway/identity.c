@@ -18,17 +18,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TENANT_JSON                                                                            \
-    "json_build_object('id', t.id, 'name', t.name, 'description', t.description,"             \
+#define TENANT_JSON                                                                                \
+    "json_build_object('id', t.id, 'name', t.name, 'description', t.description,"                  \
     " 'created_at', iaas.ts(t.created_at))"
-#define USER_JSON                                                                              \
-    "json_build_object('id', u.id, 'name', u.name, 'cloud_admin', u.cloud_admin,"             \
+#define USER_JSON                                                                                  \
+    "json_build_object('id', u.id, 'name', u.name, 'cloud_admin', u.cloud_admin,"                  \
     " 'disabled', u.disabled, 'created_at', iaas.ts(u.created_at))"
 
 int gw_tenant_create(gw *g, st_db *db, const char *name, const char *description, char id[40])
 {
-    const long long v[8] = {g->c.quota_instances, g->c.quota_vcpus, g->c.quota_memory_mib,
-                            g->c.quota_disk_gib, g->c.quota_networks, g->c.quota_ports,
+    const long long v[8] = {g->c.quota_instances,       g->c.quota_vcpus,
+                            g->c.quota_memory_mib,      g->c.quota_disk_gib,
+                            g->c.quota_networks,        g->c.quota_ports,
                             g->c.quota_security_groups, g->c.quota_floating_ips};
     char q[8][24];
     for (int i = 0; i < 8; i++)
@@ -37,9 +38,10 @@ int gw_tenant_create(gw *g, st_db *db, const char *name, const char *description
     if (st_db_begin(db) < 0 ||
         st_db_x(db, "INSERT INTO iaas.tenants (id, name, description) VALUES ($1, $2, $3)", id,
                 name, description ? description : "") < 0 ||
-        st_db_x(db, "INSERT INTO iaas.quotas (tenant_id, instances, vcpus, memory_mib, disk_gib,"
-                    " networks, ports, security_groups, floating_ips)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        st_db_x(db,
+                "INSERT INTO iaas.quotas (tenant_id, instances, vcpus, memory_mib, disk_gib,"
+                " networks, ports, security_groups, floating_ips)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 id, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]) < 0 ||
         st_db_commit(db) < 0) {
         st_db_rollback(db);
@@ -85,8 +87,8 @@ static void h_tenant_create(gw_ctx *c)
             gw_fail_db(c);
         return;
     }
-    PGresult *r = st_db_q(c->db, "SELECT " TENANT_JSON "::text FROM iaas.tenants t WHERE id = $1",
-                          id);
+    PGresult *r =
+        st_db_q(c->db, "SELECT " TENANT_JSON "::text FROM iaas.tenants t WHERE id = $1", id);
     gw_reply_json_text(c, 201, r, "tenant");
     PQclear(r);
 }
@@ -113,9 +115,10 @@ static void h_tenant_show(gw_ctx *c)
     if (!id)
         return;
     /* Members of the tenant may see it even from a token scoped elsewhere. */
-    PGresult *r = st_db_q(c->db, "SELECT " TENANT_JSON "::text FROM iaas.tenants t WHERE id = $1"
-                                 " AND ($3 OR EXISTS (SELECT 1 FROM iaas.memberships m"
-                                 "  WHERE m.tenant_id = t.id AND m.user_id = $2))",
+    PGresult *r = st_db_q(c->db,
+                          "SELECT " TENANT_JSON "::text FROM iaas.tenants t WHERE id = $1"
+                          " AND ($3 OR EXISTS (SELECT 1 FROM iaas.memberships m"
+                          "  WHERE m.tenant_id = t.id AND m.user_id = $2))",
                           id, c->p.user_id, c->p.cloud_admin ? "true" : "false");
     if (!r) {
         gw_fail_db(c);
@@ -130,8 +133,10 @@ static void h_tenant_delete(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    PGresult *r = st_db_q(c->db, "SELECT count(*) FROM iaas.instances WHERE tenant_id = $1"
-                                 " AND state <> 'deleted'", id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT count(*) FROM iaas.instances WHERE tenant_id = $1"
+                          " AND state <> 'deleted'",
+                          id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -171,8 +176,10 @@ static void h_user_create(gw_ctx *c)
         return;
     }
     st_uuid_v4(id);
-    if (st_db_x(c->db, "INSERT INTO iaas.users (id, name, password_hash, cloud_admin)"
-                       " VALUES ($1, $2, $3, $4)", id, name, hash, admin ? "true" : "false") < 0) {
+    if (st_db_x(c->db,
+                "INSERT INTO iaas.users (id, name, password_hash, cloud_admin)"
+                " VALUES ($1, $2, $3, $4)",
+                id, name, hash, admin ? "true" : "false") < 0) {
         if (st_db_unique_violation(c->db))
             st_http_reply_error(c->req, 409, "conflict", "a user named '%s' exists", name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
@@ -237,8 +244,10 @@ static void h_user_password(gw_ctx *c)
     const char *pw = NULL, *cur = NULL;
     char err[256];
     if (gw_check(c, st_json_get_str(b, "password", 1, 8, 256, &pw, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "current_password", !c->p.cloud_admin, 1, 256, &cur, err,
-                                    sizeof err), err) < 0)
+        gw_check(c,
+                 st_json_get_str(b, "current_password", !c->p.cloud_admin, 1, 256, &cur, err,
+                                 sizeof err),
+                 err) < 0)
         return;
     PGresult *r = st_db_q(c->db, "SELECT password_hash, name FROM iaas.users WHERE id = $1", id);
     if (!r) {
@@ -265,11 +274,13 @@ static void h_user_password(gw_ctx *c)
         st_http_reply_error(c->req, 500, "internal", "password hashing failed");
         return;
     }
-    long long n = st_db_x(c->db, "UPDATE iaas.users SET password_hash = $2 WHERE id = $1", id, hash);
+    long long n =
+        st_db_x(c->db, "UPDATE iaas.users SET password_hash = $2 WHERE id = $1", id, hash);
     if (n == 1)
-        n = st_db_x(c->db, "UPDATE iaas.tokens SET revoked_at = now() WHERE user_id = $1"
-                           " AND kind IN ('session', 'api_key') AND revoked_at IS NULL"
-                           " AND id <> $2",
+        n = st_db_x(c->db,
+                    "UPDATE iaas.tokens SET revoked_at = now() WHERE user_id = $1"
+                    " AND kind IN ('session', 'api_key') AND revoked_at IS NULL"
+                    " AND id <> $2",
                     id, c->p.token_id[0] ? c->p.token_id : "00000000-0000-0000-0000-000000000000");
     if (n < 0)
         gw_fail_db(c);
@@ -286,7 +297,8 @@ static void h_members_list(gw_ctx *c)
                           "SELECT json_build_object('members', coalesce(json_agg(json_build_object("
                           " 'user_id', u.id, 'name', u.name, 'role', m.role) ORDER BY u.name),"
                           " '[]'))::text FROM iaas.memberships m JOIN iaas.users u"
-                          " ON u.id = m.user_id WHERE m.tenant_id = $1", id);
+                          " ON u.id = m.user_id WHERE m.tenant_id = $1",
+                          id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -312,8 +324,7 @@ static void h_member_put(gw_ctx *c)
     if (gw_check(c, st_json_get_str(b, "role", 1, 1, 16, &role, err, sizeof err), err) < 0)
         return;
     if (strcmp(role, "admin") && strcmp(role, "member") && strcmp(role, "reader")) {
-        st_http_reply_error(c->req, 400, "invalid_request",
-                            "role must be admin, member or reader");
+        st_http_reply_error(c->req, 400, "invalid_request", "role must be admin, member or reader");
         return;
     }
     PGresult *r = st_db_q(c->db,
@@ -342,8 +353,10 @@ static void h_member_delete(gw_ctx *c)
     const char *uid = gw_id_param(c, "user_id");
     if (!uid)
         return;
-    long long n = st_db_x(c->db, "DELETE FROM iaas.memberships WHERE tenant_id = $1"
-                                 " AND user_id = $2", id, uid);
+    long long n = st_db_x(c->db,
+                          "DELETE FROM iaas.memberships WHERE tenant_id = $1"
+                          " AND user_id = $2",
+                          id, uid);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)

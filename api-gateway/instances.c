@@ -112,17 +112,23 @@ void gw_instance_write(const gw *g, st_jw *w, const PGresult *r, int row)
     kuuid(w, "server_group_id", r, row, 16);
     long long age;
     int placed = st_db_bin_int(r, row, 17, &age) == 0;
-    st_jw_kstr(w, "host_status", !placed ? NULL : age < 0 ? "maintenance"
-                                 : age <= g->c.node_down_after_s ? "up" : "down");
+    st_jw_kstr(w, "host_status",
+               !placed                         ? NULL
+               : age < 0                       ? "maintenance"
+               : age <= g->c.node_down_after_s ? "up"
+                                               : "down");
     st_jw_end(w);
 }
 
 static void reply_instance(gw_ctx *c, int status, const char *id)
 {
-    PGresult *r = gw_one_row(c, st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM "
-                                               GW_INSTANCE_FROM " WHERE i.id = $1 AND"
-                                               " i.tenant_id = $2 AND i.state <> 'deleted'",
-                                         id, c->p.tenant_id), "instance");
+    PGresult *r = gw_one_row(c,
+                             st_db_qb(c->db,
+                                      "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
+                                      " WHERE i.id = $1 AND"
+                                      " i.tenant_id = $2 AND i.state <> 'deleted'",
+                                      id, c->p.tenant_id),
+                             "instance");
     if (!r)
         return;
     if (status == 202) {
@@ -162,20 +168,19 @@ static int valid_base64(const char *s)
 }
 
 /* Looks up one row by id (when ref is a UUID) or by name; NULL on db error. */
-static PGresult *resolve(gw_ctx *c, const char *sql_by_id, const char *sql_by_name,
-                         const char *ref)
+static PGresult *resolve(gw_ctx *c, const char *sql_by_id, const char *sql_by_name, const char *ref)
 {
     return st_db_q(c->db, st_uuid_valid(ref) ? sql_by_id : sql_by_name, c->p.tenant_id, ref);
 }
-
 
 /* Returns 1 when a reply was sent (error or idempotent replay), 0 to go on. */
 /* 1 when a reply was sent (error or idempotent replay), 0 to go on, RETRY. */
 static int claim_idempotency_key(gw_ctx *c, const gw_create_req *q, const char *id)
 {
-    PGresult *r = st_db_q(c->db, "INSERT INTO iaas.idempotency_keys (tenant_id, key,"
-                                 " request_sha256, instance_id) VALUES ($1, $2, $3, $4)"
-                                 " ON CONFLICT DO NOTHING RETURNING 1",
+    PGresult *r = st_db_q(c->db,
+                          "INSERT INTO iaas.idempotency_keys (tenant_id, key,"
+                          " request_sha256, instance_id) VALUES ($1, $2, $3, $4)"
+                          " ON CONFLICT DO NOTHING RETURNING 1",
                           c->p.tenant_id, q->idem, q->sha, id);
     if (!r)
         return fail(c) == RETRY ? RETRY : 1;
@@ -183,8 +188,10 @@ static int claim_idempotency_key(gw_ctx *c, const gw_create_req *q, const char *
     PQclear(r);
     if (fresh)
         return 0;
-    r = st_db_q(c->db, "SELECT request_sha256, instance_id FROM iaas.idempotency_keys"
-                       " WHERE tenant_id = $1 AND key = $2", c->p.tenant_id, q->idem);
+    r = st_db_q(c->db,
+                "SELECT request_sha256, instance_id FROM iaas.idempotency_keys"
+                " WHERE tenant_id = $1 AND key = $2",
+                c->p.tenant_id, q->idem);
     if (!r)
         return fail(c) == RETRY ? RETRY : 1;
     if (strcmp(st_db_val(r, 0, 0), q->sha) != 0) {
@@ -206,12 +213,17 @@ static int claim_idempotency_key(gw_ctx *c, const gw_create_req *q, const char *
  * -1 replied (over quota or error), RETRY. */
 static int check_quota(gw_ctx *c, int vcpus, int mem, int disk)
 {
-    PGresult *q = st_db_q(c->db, "SELECT instances, vcpus, memory_mib, disk_gib FROM iaas.quotas"
-                                 " WHERE tenant_id = $1 FOR UPDATE", c->p.tenant_id);
-    PGresult *u = q ? st_db_q(c->db, "SELECT count(*), coalesce(sum(vcpus), 0),"
-                                     " coalesce(sum(memory_mib), 0), coalesce(sum(disk_gib), 0)"
-                                     " FROM iaas.instances WHERE tenant_id = $1"
-                                     " AND state <> 'deleted'", c->p.tenant_id) : NULL;
+    PGresult *q = st_db_q(c->db,
+                          "SELECT instances, vcpus, memory_mib, disk_gib FROM iaas.quotas"
+                          " WHERE tenant_id = $1 FOR UPDATE",
+                          c->p.tenant_id);
+    PGresult *u = q ? st_db_q(c->db,
+                              "SELECT count(*), coalesce(sum(vcpus), 0),"
+                              " coalesce(sum(memory_mib), 0), coalesce(sum(disk_gib), 0)"
+                              " FROM iaas.instances WHERE tenant_id = $1"
+                              " AND state <> 'deleted'",
+                              c->p.tenant_id)
+                    : NULL;
     if (!q || !u || PQntuples(q) != 1) {
         PQclear(q);
         PQclear(u);
@@ -241,10 +253,12 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     int rc = q->idem ? claim_idempotency_key(c, q, id) : 0;
     if (rc != 0)
         return rc == RETRY ? RETRY : DONE;
-    PGresult *fl = resolve(c, "SELECT id, vcpus, memory_mib, disk_gib, disabled FROM iaas.flavors"
-                              " WHERE $1::uuid IS NOT NULL AND id = $2::uuid",
+    PGresult *fl = resolve(c,
                            "SELECT id, vcpus, memory_mib, disk_gib, disabled FROM iaas.flavors"
-                           " WHERE $1::uuid IS NOT NULL AND name = $2", q->flavor);
+                           " WHERE $1::uuid IS NOT NULL AND id = $2::uuid",
+                           "SELECT id, vcpus, memory_mib, disk_gib, disabled FROM iaas.flavors"
+                           " WHERE $1::uuid IS NOT NULL AND name = $2",
+                           q->flavor);
     if (!fl)
         return fail(c);
     if (PQntuples(fl) != 1 || *st_db_val(fl, 0, 4) == 't') {
@@ -269,16 +283,16 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
 
     char keypair_id[40] = "";
     if (q->keypair) {
-        PGresult *kp = resolve(c, "SELECT id FROM iaas.keypairs WHERE tenant_id = $1"
-                                  " AND id = $2::uuid",
-                               "SELECT id FROM iaas.keypairs WHERE tenant_id = $1 AND name = $2",
-                               q->keypair);
+        PGresult *kp =
+            resolve(c,
+                    "SELECT id FROM iaas.keypairs WHERE tenant_id = $1"
+                    " AND id = $2::uuid",
+                    "SELECT id FROM iaas.keypairs WHERE tenant_id = $1 AND name = $2", q->keypair);
         if (!kp)
             return fail(c);
         if (PQntuples(kp) != 1) {
             PQclear(kp);
-            st_http_reply_error(c->req, 400, "invalid_request", "no such keypair '%s'",
-                                q->keypair);
+            st_http_reply_error(c->req, 400, "invalid_request", "no such keypair '%s'", q->keypair);
             return DONE;
         }
         snprintf(keypair_id, sizeof keypair_id, "%s", st_db_val(kp, 0, 0));
@@ -287,10 +301,12 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
 
     char group_id[40] = "";
     if (q->server_group) {
-        PGresult *sg = resolve(c, "SELECT id FROM iaas.server_groups WHERE tenant_id = $1"
-                                  " AND id = $2::uuid",
+        PGresult *sg = resolve(c,
                                "SELECT id FROM iaas.server_groups WHERE tenant_id = $1"
-                               " AND name = $2", q->server_group);
+                               " AND id = $2::uuid",
+                               "SELECT id FROM iaas.server_groups WHERE tenant_id = $1"
+                               " AND name = $2",
+                               q->server_group);
         if (!sg)
             return fail(c);
         if (PQntuples(sg) != 1) {
@@ -310,8 +326,8 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     if (gw_sched_lock_group(c->db, group_id[0] ? group_id : NULL, NULL, &sreq) < 0)
         return fail(c);
     char node[40] = "", reason[512] = "";
-    int placed = gw_schedule(c->gw, c->db, &sreq, NULL, group_id[0] ? group_id : NULL, node,
-                             reason, sizeof reason);
+    int placed = gw_schedule(c->gw, c->db, &sreq, NULL, group_id[0] ? group_id : NULL, node, reason,
+                             sizeof reason);
     if (placed < 0)
         return fail(c);
     if (st_db_x(c->db,
@@ -319,9 +335,8 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
                 " keypair_id, user_data, vcpus, memory_mib, disk_gib, node_id, state, fault,"
                 " server_group_id)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                id, c->p.tenant_id, q->name, flavor_id, image_id,
-                keypair_id[0] ? keypair_id : NULL, q->user_data, v, m, d,
-                placed ? node : NULL, placed ? "building" : "error",
+                id, c->p.tenant_id, q->name, flavor_id, image_id, keypair_id[0] ? keypair_id : NULL,
+                q->user_data, v, m, d, placed ? node : NULL, placed ? "building" : "error",
                 placed ? NULL : reason, group_id[0] ? group_id : NULL) < 0) {
         if (strcmp(st_db_sqlstate(c->db), "23514") != 0)
             return fail(c);
@@ -338,15 +353,14 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
         return fail(c);
     st_log_fields(ST_LOG_INFO, "instance.create",
                   json_pack("{s:s, s:s, s:s, s:s}", "instance", id, "tenant", c->p.tenant_id,
-                            "node", placed ? node : "", "request_id",
-                            st_http_request_id(c->req)));
+                            "node", placed ? node : "", "request_id", st_http_request_id(c->req)));
     reply_instance(c, 202, id);
     return DONE;
 }
 
 int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"name", "flavor", "image", "keypair", "user_data",
+    static const char *const keys[] = {"name",         "flavor",   "image", "keypair", "user_data",
                                        "server_group", "networks", "ports", NULL};
     memset(q, 0, sizeof *q);
     if (st_json_only_keys(b, keys, err, errlen) < 0 ||
@@ -361,8 +375,9 @@ int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err,
     q->ports = json_object_get(b, "ports");
     if (q->networks && !json_is_array(q->networks) &&
         !(json_is_string(q->networks) && !strcmp(json_string_value(q->networks), "none"))) {
-        snprintf(err, errlen, "networks must be an array of {\"network_id\", \"fixed_ip\"?} or"
-                              " {\"port_id\"}, or \"none\"");
+        snprintf(err, errlen,
+                 "networks must be an array of {\"network_id\", \"fixed_ip\"?} or"
+                 " {\"port_id\"}, or \"none\"");
         return -1;
     }
     if (q->ports && !json_is_array(q->ports)) {
@@ -408,7 +423,8 @@ static int resolve_image(gw_ctx *c, gw_create_req *q)
         json_t *it;
         size_t i;
         int matches = 0;
-        json_array_foreach(json_object_get(list, "images"), i, it) {
+        json_array_foreach(json_object_get(list, "images"), i, it)
+        {
             if (json_is_string(json_object_get(it, "name")) &&
                 !strcmp(json_string_value(json_object_get(it, "name")), q->image)) {
                 img = it;
@@ -459,8 +475,10 @@ static void h_create(gw_ctx *c)
         return;
     gw_create_req q;
     char err[256];
-    if (gw_check(c, gw_create_validate(b, st_http_header(c->req, "Idempotency-Key"), &q, err,
-                                       sizeof err), err) < 0)
+    if (gw_check(
+            c,
+            gw_create_validate(b, st_http_header(c->req, "Idempotency-Key"), &q, err, sizeof err),
+            err) < 0)
         return;
     if (resolve_image(c, &q) < 0)
         return;
@@ -475,8 +493,8 @@ static void h_create(gw_ctx *c)
 /* The list cache's key: the tenant and every query parameter that shapes
  * the page, each length-prefixed (-1: absent) so that no two different
  * queries share a key. -1 when it does not fit (such a page is not cached). */
-static int list_key(char *out, size_t n, const char *tenant, const char *state,
-                    const char *name, const char *marker, const char *limit)
+static int list_key(char *out, size_t n, const char *tenant, const char *state, const char *name,
+                    const char *marker, const char *limit)
 {
     int k = snprintf(out, n, "%s|%d:%s|%d:%s|%s|%s", tenant, state ? (int)strlen(state) : -1,
                      state ? state : "", name ? (int)strlen(name) : -1, name ? name : "",
@@ -508,8 +526,8 @@ static void h_list(gw_ctx *c)
      * never later than the moment a host in the page would turn down. */
     int64_t now = st_mono_us();
     char key[512];
-    int cacheable = c->gw->lists &&
-                    list_key(key, sizeof key, c->p.tenant_id, state, name, marker, limit) == 0;
+    int cacheable =
+        c->gw->lists && list_key(key, sizeof key, c->p.tenant_id, state, name, marker, limit) == 0;
     if (cacheable) {
         gw_list_body *b =
             gw_listcache_get(c->gw->lists, key, c->p.list_version, c->p.host_epoch, now);
@@ -519,8 +537,10 @@ static void h_list(gw_ctx *c)
         }
     }
     if (marker) {
-        PGresult *mk = st_db_q(c->db, "SELECT 1 FROM iaas.instances WHERE id = $1"
-                                      " AND tenant_id = $2", marker, c->p.tenant_id);
+        PGresult *mk = st_db_q(c->db,
+                               "SELECT 1 FROM iaas.instances WHERE id = $1"
+                               " AND tenant_id = $2",
+                               marker, c->p.tenant_id);
         int ok = mk && PQntuples(mk) == 1;
         PQclear(mk);
         if (!ok) {
@@ -530,14 +550,14 @@ static void h_list(gw_ctx *c)
     }
     /* Keyset pagination on (created_at, id): stable under concurrent inserts. */
     PGresult *r = st_db_qb(c->db,
-                          "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
-                          " WHERE i.tenant_id = $1 AND i.state <> 'deleted'"
-                          " AND ($2::text IS NULL OR i.state = $2)"
-                          " AND ($3::text IS NULL OR i.name = $3)"
-                          " AND ($4::uuid IS NULL OR (i.created_at, i.id) >"
-                          "  (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
-                          " ORDER BY i.created_at, i.id LIMIT $5::int",
-                          c->p.tenant_id, state, name, marker, limit);
+                           "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
+                           " WHERE i.tenant_id = $1 AND i.state <> 'deleted'"
+                           " AND ($2::text IS NULL OR i.state = $2)"
+                           " AND ($3::text IS NULL OR i.name = $3)"
+                           " AND ($4::uuid IS NULL OR (i.created_at, i.id) >"
+                           "  (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
+                           " ORDER BY i.created_at, i.id LIMIT $5::int",
+                           c->p.tenant_id, state, name, marker, limit);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -590,8 +610,10 @@ static void h_show(gw_ctx *c)
 /* 404 when the instance is not the tenant's, else 409 with its state. */
 static void explain_refusal(gw_ctx *c, const char *id, const char *action)
 {
-    PGresult *r = st_db_q(c->db, "SELECT state, task FROM iaas.instances WHERE id = $1"
-                                 " AND tenant_id = $2 AND state <> 'deleted'", id, c->p.tenant_id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT state, task FROM iaas.instances WHERE id = $1"
+                          " AND tenant_id = $2 AND state <> 'deleted'",
+                          id, c->p.tenant_id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -617,7 +639,8 @@ static void h_delete(gw_ctx *c)
                           "UPDATE iaas.instances SET generation = generation + 1, task = NULL,"
                           " state = CASE WHEN node_id IS NULL THEN 'deleted' ELSE 'deleting' END"
                           " WHERE id = $1 AND tenant_id = $2"
-                          " AND state NOT IN ('deleting', 'deleted')", id, c->p.tenant_id);
+                          " AND state NOT IN ('deleting', 'deleted')",
+                          id, c->p.tenant_id);
     if (n < 0)
         gw_fail_db_or_conflict(c);
     else if (n == 0)
@@ -653,8 +676,7 @@ static void h_action(gw_ctx *c)
               " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
               " AND state = 'active' AND task IS NULL";
     else {
-        st_http_reply_error(c->req, 400, "invalid_request",
-                            "action must be start, stop or reboot");
+        st_http_reply_error(c->req, 400, "invalid_request", "action must be start, stop or reboot");
         return;
     }
     long long n = st_db_x(c->db, sql, id, c->p.tenant_id);
@@ -682,8 +704,8 @@ static char *console_text(const unsigned char *p, size_t n)
             ok = 0; /* overlong */
         if (ok && len == 3 && ((c == 0xE0 && p[i + 1] < 0xA0) || (c == 0xED && p[i + 1] >= 0xA0)))
             ok = 0; /* overlong, surrogate */
-        if (ok && len == 4 && ((c == 0xF0 && p[i + 1] < 0x90) || c > 0xF4 ||
-                               (c == 0xF4 && p[i + 1] >= 0x90)))
+        if (ok && len == 4 &&
+            ((c == 0xF0 && p[i + 1] < 0x90) || c > 0xF4 || (c == 0xF4 && p[i + 1] >= 0x90)))
             ok = 0;
         if (!ok) {
             memcpy(o, "\xef\xbf\xbd", 3);
@@ -708,18 +730,20 @@ static void h_console(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    PGresult *r = gw_one_row(c, st_db_q(c->db, "SELECT co.output, co.updated_at"
-                                              " FROM iaas.instances i LEFT JOIN"
-                                              " iaas.instance_consoles co ON co.instance_id = i.id"
-                                              " WHERE i.id = $1 AND i.tenant_id = $2"
-                                              " AND i.state <> 'deleted'", id, c->p.tenant_id),
+    PGresult *r = gw_one_row(c,
+                             st_db_q(c->db,
+                                     "SELECT co.output, co.updated_at"
+                                     " FROM iaas.instances i LEFT JOIN"
+                                     " iaas.instance_consoles co ON co.instance_id = i.id"
+                                     " WHERE i.id = $1 AND i.tenant_id = $2"
+                                     " AND i.state <> 'deleted'",
+                                     id, c->p.tenant_id),
                              "instance");
     if (!r)
         return;
     size_t n = 0;
-    unsigned char *raw = st_db_val(r, 0, 0)
-                             ? PQunescapeBytea((const unsigned char *)st_db_val(r, 0, 0), &n)
-                             : NULL;
+    unsigned char *raw =
+        st_db_val(r, 0, 0) ? PQunescapeBytea((const unsigned char *)st_db_val(r, 0, 0), &n) : NULL;
     char *text = console_text(raw ? raw : (const unsigned char *)"", n);
     PQfreemem(raw);
     const char *tail = st_http_query(c->req, "tail");

@@ -106,7 +106,10 @@ gw_listcache *gw_listcache_new(size_t max_bytes)
     return lc;
 }
 
-static size_t cost(const entry *e) { return sizeof *e + e->klen + e->body->len; }
+static size_t cost(const entry *e)
+{
+    return sizeof *e + e->klen + e->body->len;
+}
 
 static void unlink_lru(gw_listcache *lc, entry *e)
 {
@@ -183,8 +186,12 @@ void gw_listcache_put(gw_listcache *lc, const char *key, long long version, long
     entry *n = malloc(sizeof *n + klen);
     if (!n)
         return;
-    *n = (entry){.hash = h, .version = version, .epoch = epoch, .expires_us = expires_us,
-                 .body = gw_list_body_ref(b), .klen = klen};
+    *n = (entry){.hash = h,
+                 .version = version,
+                 .epoch = epoch,
+                 .expires_us = expires_us,
+                 .body = gw_list_body_ref(b),
+                 .klen = klen};
     memcpy(n->key, key, klen);
     if (cost(n) > lc->max_bytes) { /* would evict everything and still not fit */
         gw_list_body_release(n->body);

@@ -138,9 +138,11 @@ static int cmd_bootstrap_admin(gw *g, const char *name)
     long long admins = r ? st_db_int(r, 0, 0) : -1;
     PQclear(r);
     if (admins != 0) {
-        fprintf(stderr, admins > 0 ? "bootstrap-admin: a cloud admin exists already; create "
-                                     "more users through the API\n"
-                                   : "bootstrap-admin: %s\n", st_db_error(db));
+        fprintf(stderr,
+                admins > 0 ? "bootstrap-admin: a cloud admin exists already; create "
+                             "more users through the API\n"
+                           : "bootstrap-admin: %s\n",
+                st_db_error(db));
         st_db_put(db);
         return 1;
     }
@@ -156,10 +158,14 @@ static int cmd_bootstrap_admin(gw *g, const char *name)
     }
     st_uuid_v4(uid);
     if (gw_password_hash(&g->c, pw, hash, sizeof hash) < 0 ||
-        st_db_x(db, "INSERT INTO iaas.users (id, name, password_hash, cloud_admin)"
-                    " VALUES ($1, $2, $3, true)", uid, name, hash) != 1 ||
-        st_db_x(db, "INSERT INTO iaas.memberships (tenant_id, user_id, role)"
-                    " VALUES ($1, $2, 'admin')", tid, uid) != 1) {
+        st_db_x(db,
+                "INSERT INTO iaas.users (id, name, password_hash, cloud_admin)"
+                " VALUES ($1, $2, $3, true)",
+                uid, name, hash) != 1 ||
+        st_db_x(db,
+                "INSERT INTO iaas.memberships (tenant_id, user_id, role)"
+                " VALUES ($1, $2, 'admin')",
+                tid, uid) != 1) {
         fprintf(stderr, "bootstrap-admin: %s\n", st_db_error(db));
         st_db_put(db);
         return 1;
@@ -199,15 +205,21 @@ static int cmd_node_rotate(gw *g, const char *name)
     return n == 1 ? 0 : 1;
 }
 
-static double cache_bytes(void *lists) { return (double)gw_listcache_bytes(lists); }
+static double cache_bytes(void *lists)
+{
+    return (double)gw_listcache_bytes(lists);
+}
 
 /* stratus_gateway_instances{state}: counted when /metrics is read, all
  * states in one query at most once a second. */
 static struct inst_state {
     const char *name;
     gw *g;
-} inst_states[] = {{.name = "building"}, {.name = "active"}, {.name = "stopped"},
-                   {.name = "deleting"}, {.name = "error"}};
+} inst_states[] = {{.name = "building"},
+                   {.name = "active"},
+                   {.name = "stopped"},
+                   {.name = "deleting"},
+                   {.name = "error"}};
 enum { N_INST_STATES = sizeof inst_states / sizeof *inst_states };
 
 static double instances_in_state(void *arg)
@@ -256,8 +268,10 @@ static int serve(gw *g, st_http_opts *o)
     long long mb = st_config_int(g->cfg, "instances.list_cache_mb");
     if (mb > 0) {
         g->lists = gw_listcache_new((size_t)mb << 20);
-        st_gauge_fn("stratus_gateway_instance_list_cache_bytes", "Memory the rendered instance lists"
-                    " hold, bytes.", "", cache_bytes, g->lists);
+        st_gauge_fn("stratus_gateway_instance_list_cache_bytes",
+                    "Memory the rendered instance lists"
+                    " hold, bytes.",
+                    "", cache_bytes, g->lists);
     }
     for (size_t i = 0; i < sizeof inst_states / sizeof *inst_states; i++) {
         char l[48];
@@ -294,8 +308,8 @@ int main(int argc, char **argv)
 {
     char **rest;
     int nrest, rc;
-    st_config *cfg = st_config_from_args(argc, argv, "stratus-gateway", "STRATUS_GATEWAY_", keys,
-                                         &rest, &nrest);
+    st_config *cfg =
+        st_config_from_args(argc, argv, "stratus-gateway", "STRATUS_GATEWAY_", keys, &rest, &nrest);
     const char *cmd = nrest > 0 ? rest[0] : "serve";
     st_service_log_init("gateway", cfg);
     gw g = {0};

@@ -5,8 +5,8 @@
  * credential once; the node agent then uses it on /internal/v1/node/...:
  * heartbeat with capacity (and its tunnel address and external uplink),
  * fetch the instances it should run (with their generation, and the
- * networks, groups and routers its data plane builds), and report what actually happened to each. A node only ever
- * sees and changes instances placed on it.
+ * networks, groups and routers its data plane builds), and report what actually happened to each. A
+ * node only ever sees and changes instances placed on it.
  *
  * Reports drive the lifecycle: the node says an instance is active, stopped,
  * deleted or in error, and the gateway moves state (through the database's
@@ -42,7 +42,9 @@ int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t
     new_credential(token, tokenlen, sha);
     st_uuid_v4(id);
     return st_db_x(db, "INSERT INTO iaas.nodes (id, name, token_sha256) VALUES ($1, $2, $3)", id,
-                   name, sha) == 1 ? 0 : -1;
+                   name, sha) == 1
+               ? 0
+               : -1;
 }
 
 int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenlen)
@@ -56,31 +58,31 @@ int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenl
 }
 
 /* A node's admin view: capacity, what is reserved on it, its health. */
-#define NODE_JSON                                                                              \
-    "json_build_object('id', n.id, 'name', n.name, 'hostname', n.hostname,"                    \
-    " 'agent_version', n.agent_version, 'disabled', n.disabled,"                               \
-    " 'state', CASE WHEN n.disabled THEN 'disabled'"                                           \
-    "  WHEN n.last_heartbeat > now() - $1::int * interval '1 second' THEN 'up'"                \
-    "  ELSE 'down' END,"                                                                       \
-    " 'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,"             \
-    "  'disk_gib', n.disk_gib),"                                                               \
-    " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"     \
-    "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0)),"                         \
-    " 'empty', coalesce(u.n, 0) = 0,"                                                          \
-    " 'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,"                   \
+#define NODE_JSON                                                                                  \
+    "json_build_object('id', n.id, 'name', n.name, 'hostname', n.hostname,"                        \
+    " 'agent_version', n.agent_version, 'disabled', n.disabled,"                                   \
+    " 'state', CASE WHEN n.disabled THEN 'disabled'"                                               \
+    "  WHEN n.last_heartbeat > now() - $1::int * interval '1 second' THEN 'up'"                    \
+    "  ELSE 'down' END,"                                                                           \
+    " 'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,"                 \
+    "  'disk_gib', n.disk_gib),"                                                                   \
+    " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"         \
+    "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0)),"                             \
+    " 'empty', coalesce(u.n, 0) = 0,"                                                              \
+    " 'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,"                       \
     " 'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))"
-#define NODE_FROM                                                                              \
-    " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                  \
-    "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"                                 \
-    "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error') GROUP BY node_id) u"    \
+#define NODE_FROM                                                                                  \
+    " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                      \
+    "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"                                     \
+    "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error') GROUP BY node_id) u"        \
     " ON u.node_id = n.id"
 
 static void node_reply(gw_ctx *c, int status, const char *id)
 {
     char down[16];
     snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r = st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down,
-                          id);
+    PGresult *r =
+        st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down, id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -111,8 +113,8 @@ static void h_node_create(gw_ctx *c)
     }
     char down[16];
     snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r = st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down,
-                          id);
+    PGresult *r =
+        st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down, id);
     json_t *node = r ? json_loads(st_db_val(r, 0, 0), 0, NULL) : NULL;
     PQclear(r);
     if (!node) {
@@ -148,8 +150,10 @@ static void h_node_list(gw_ctx *c)
 {
     char down[16];
     snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r = st_db_q(c->db, "SELECT json_build_object('nodes', coalesce(json_agg(" NODE_JSON
-                                 " ORDER BY n.name), '[]'))::text" NODE_FROM, down);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT json_build_object('nodes', coalesce(json_agg(" NODE_JSON
+                          " ORDER BY n.name), '[]'))::text" NODE_FROM,
+                          down);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -190,9 +194,14 @@ static void h_node_update(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
         tunnel_ip_check(c, tip) < 0)
         return;
-    long long n = st_db_x(c->db, "UPDATE iaas.nodes SET disabled = coalesce($2::boolean, disabled),"
-                                 " tunnel_ip = coalesce($3::inet, tunnel_ip) WHERE id = $1", id,
-                          disabled < 0 ? NULL : disabled ? "true" : "false", tip);
+    long long n = st_db_x(c->db,
+                          "UPDATE iaas.nodes SET disabled = coalesce($2::boolean, disabled),"
+                          " tunnel_ip = coalesce($3::inet, tunnel_ip) WHERE id = $1",
+                          id,
+                          disabled < 0 ? NULL
+                          : disabled   ? "true"
+                                       : "false",
+                          tip);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
@@ -206,9 +215,11 @@ static void h_node_delete(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    long long n = st_db_x(c->db, "DELETE FROM iaas.nodes n WHERE id = $1 AND NOT EXISTS ("
-                                 " SELECT 1 FROM iaas.instances WHERE node_id = n.id"
-                                 " AND state <> 'deleted')", id);
+    long long n = st_db_x(c->db,
+                          "DELETE FROM iaas.nodes n WHERE id = $1 AND NOT EXISTS ("
+                          " SELECT 1 FROM iaas.instances WHERE node_id = n.id"
+                          " AND state <> 'deleted')",
+                          id);
     if (n < 0 && strcmp(st_db_sqlstate(c->db), "23503") == 0)
         st_http_reply_error(c->req, 409, "conflict", "deleted instances still refer to the node");
     else if (n < 0)
@@ -243,7 +254,8 @@ static void h_heartbeat(gw_ctx *c)
     json_t *cap = json_object_get(b, "capacity");
     if (gw_check(c, st_json_get_str(b, "hostname", 0, 0, 255, &host, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_bool(b, "external_uplink", 0, &uplink, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) <
+            0 ||
         gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
         tunnel_ip_check(c, tip) < 0)
         return;
@@ -253,9 +265,10 @@ static void h_heartbeat(gw_ctx *c)
     }
     if (gw_check(c, st_json_only_keys(cap, cap_keys, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_int(cap, "vcpus", 1, 0, 1 << 20, &v, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_int(cap, "memory_mib", 1, 0, 1LL << 40, &m, err, sizeof err),
-                 err) < 0 ||
-        gw_check(c, st_json_get_int(cap, "disk_gib", 1, 0, 1LL << 40, &d, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_int(cap, "memory_mib", 1, 0, 1LL << 40, &m, err, sizeof err), err) <
+            0 ||
+        gw_check(c, st_json_get_int(cap, "disk_gib", 1, 0, 1LL << 40, &d, err, sizeof err), err) <
+            0)
         return;
     char vs[24], ms[24], ds[24];
     snprintf(vs, sizeof vs, "%lld", v);
@@ -266,19 +279,22 @@ static void h_heartbeat(gw_ctx *c)
     /* A host that may have been shown down (no heartbeat for nearly
      * nodes.down_after) is up again: raise the host-status epoch in the same
      * statement, so no cached instance list goes on showing it down. */
-    if (st_db_x(c->db, "WITH prev AS (SELECT id, last_heartbeat FROM iaas.nodes"
-                       "  WHERE id = $1 FOR UPDATE),"
-                       " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
-                       "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now(),"
-                       "  tunnel_ip = coalesce($8::inet, n.tunnel_ip),"
-                       "  external_uplink = coalesce($9::boolean, n.external_uplink)"
-                       "  FROM prev WHERE n.id = prev.id RETURNING prev.last_heartbeat IS NULL"
-                       "  OR prev.last_heartbeat < now() - ($7::int - 1) * interval '1 second'"
-                       "  AS revived)"
-                       " UPDATE iaas.host_status_epoch SET epoch = epoch + 1"
-                       " WHERE (SELECT revived FROM beat)",
+    if (st_db_x(c->db,
+                "WITH prev AS (SELECT id, last_heartbeat FROM iaas.nodes"
+                "  WHERE id = $1 FOR UPDATE),"
+                " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
+                "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now(),"
+                "  tunnel_ip = coalesce($8::inet, n.tunnel_ip),"
+                "  external_uplink = coalesce($9::boolean, n.external_uplink)"
+                "  FROM prev WHERE n.id = prev.id RETURNING prev.last_heartbeat IS NULL"
+                "  OR prev.last_heartbeat < now() - ($7::int - 1) * interval '1 second'"
+                "  AS revived)"
+                " UPDATE iaas.host_status_epoch SET epoch = epoch + 1"
+                " WHERE (SELECT revived FROM beat)",
                 c->p.node_id, host, ver, vs, ms, ds, down, tip,
-                uplink < 0 ? NULL : uplink ? "true" : "false") < 0) {
+                uplink < 0 ? NULL
+                : uplink   ? "true"
+                           : "false") < 0) {
         gw_fail_db(c);
         return;
     }
@@ -325,9 +341,11 @@ static void h_node_instances(gw_ctx *c)
 
 static void reply_instance_row(gw_ctx *c, const char *id)
 {
-    PGresult *r = gw_one_row(c, st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM "
-                                               GW_INSTANCE_FROM " WHERE i.id = $1", id),
-                             "instance");
+    PGresult *r = gw_one_row(
+        c,
+        st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM " WHERE i.id = $1",
+                 id),
+        "instance");
     if (!r)
         return;
     st_jw w;
@@ -351,9 +369,11 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
         gw_fail_db(c);
         return 1;
     }
-    PGresult *r = st_db_q(c->db, "SELECT state, vcpus, memory_mib, disk_gib, server_group_id,"
-                                 " generation FROM iaas.instances WHERE id = $1 AND node_id = $2"
-                                 " FOR UPDATE", id, c->p.node_id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT state, vcpus, memory_mib, disk_gib, server_group_id,"
+                          " generation FROM iaas.instances WHERE id = $1 AND node_id = $2"
+                          " FOR UPDATE",
+                          id, c->p.node_id);
     if (!r) {
         gw_fail_db(c);
         return 1;
@@ -374,17 +394,23 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
             st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
         return missing;
     }
-    gw_sched_req req = {.vcpus = (int)st_db_int(r, 0, 1), .memory_mib = (int)st_db_int(r, 0, 2),
+    gw_sched_req req = {.vcpus = (int)st_db_int(r, 0, 1),
+                        .memory_mib = (int)st_db_int(r, 0, 2),
                         .disk_gib = (int)st_db_int(r, 0, 3)};
     char group[40] = "";
     if (st_db_val(r, 0, 4))
         snprintf(group, sizeof group, "%s", st_db_val(r, 0, 4));
     PQclear(r);
     const char *why = fault ? fault : "launch failed";
-    r = st_db_q(c->db, "INSERT INTO iaas.instance_attempts (instance_id, node_id, fault)"
-                       " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", id, c->p.node_id, why);
-    PGresult *n = r ? st_db_q(c->db, "SELECT count(*) FROM iaas.instance_attempts"
-                                     " WHERE instance_id = $1", id) : NULL;
+    r = st_db_q(c->db,
+                "INSERT INTO iaas.instance_attempts (instance_id, node_id, fault)"
+                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                id, c->p.node_id, why);
+    PGresult *n = r ? st_db_q(c->db,
+                              "SELECT count(*) FROM iaas.instance_attempts"
+                              " WHERE instance_id = $1",
+                              id)
+                    : NULL;
     PQclear(r);
     if (!n) {
         gw_fail_db(c);
@@ -408,14 +434,18 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
     }
     long long ok;
     if (placed) {
-        ok = st_db_x(c->db, "UPDATE iaas.instances SET node_id = $2, generation = generation + 1"
-                            " WHERE id = $1", id, node);
+        ok = st_db_x(c->db,
+                     "UPDATE iaas.instances SET node_id = $2, generation = generation + 1"
+                     " WHERE id = $1",
+                     id, node);
     } else {
         char msg[1400];
         snprintf(msg, sizeof msg, "launch failed on %lld host%s; last: %.1024s%s%s", tried,
                  tried == 1 ? "" : "s", why, reason[0] ? "; " : "", reason);
-        ok = st_db_x(c->db, "UPDATE iaas.instances SET state = 'error', fault = $2"
-                            " WHERE id = $1", id, msg);
+        ok = st_db_x(c->db,
+                     "UPDATE iaas.instances SET state = 'error', fault = $2"
+                     " WHERE id = $1",
+                     id, msg);
     }
     if (ok != 1 || st_db_commit(c->db) < 0) {
         gw_fail_db(c);
@@ -430,8 +460,8 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
 
 static void h_node_report(gw_ctx *c)
 {
-    static const char *const keys[] = {"state", "generation", "reboot_seq", "fault", "retryable",
-                                       NULL};
+    static const char *const keys[] = {"state", "generation", "reboot_seq",
+                                       "fault", "retryable",  NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
@@ -443,8 +473,8 @@ static void h_node_report(gw_ctx *c)
     int retryable = 0;
     char err[256];
     if (gw_check(c, st_json_get_str(b, "state", 1, 1, 16, &state, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_int(b, "generation", 1, 0, 1LL << 62, &gen, err, sizeof err),
-                 err) < 0 ||
+        gw_check(c, st_json_get_int(b, "generation", 1, 0, 1LL << 62, &gen, err, sizeof err), err) <
+            0 ||
         gw_check(c, st_json_get_int(b, "reboot_seq", 0, 0, 1LL << 30, &rseq, err, sizeof err),
                  err) < 0 ||
         gw_check(c, st_json_get_str(b, "fault", 0, 0, 1024, &fault, err, sizeof err), err) < 0 ||
@@ -468,32 +498,35 @@ static void h_node_report(gw_ctx *c)
     char gs[24];
     snprintf(gs, sizeof gs, "%lld", gen);
     PGresult *r = st_db_qb(c->db,
-                          "UPDATE iaas.instances i SET state = $3,"
-                          " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
-                          "  ELSE NULL END,"
-                          " task = CASE"
-                          "  WHEN i.task = 'stopping' AND $3 = 'stopped' THEN NULL"
-                          "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
-                          "  WHEN i.task = 'rebooting' AND $3 = 'active'"
-                          "   AND $5::int >= i.reboot_seq THEN NULL"
-                          "  WHEN $3 IN ('error', 'deleted') THEN NULL"
-                          "  ELSE i.task END"
-                          " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
-                          "  AND i.generation <= $4::bigint"
-                          " RETURNING " GW_INSTANCE_RETURNING,
-                          id, c->p.node_id, state, gs, rs, fault);
+                           "UPDATE iaas.instances i SET state = $3,"
+                           " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
+                           "  ELSE NULL END,"
+                           " task = CASE"
+                           "  WHEN i.task = 'stopping' AND $3 = 'stopped' THEN NULL"
+                           "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
+                           "  WHEN i.task = 'rebooting' AND $3 = 'active'"
+                           "   AND $5::int >= i.reboot_seq THEN NULL"
+                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
+                           "  ELSE i.task END"
+                           " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
+                           "  AND i.generation <= $4::bigint"
+                           " RETURNING " GW_INSTANCE_RETURNING,
+                           id, c->p.node_id, state, gs, rs, fault);
     if (!r) {
         gw_fail_db_or_conflict(c);
         return;
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        PGresult *g = st_db_q(c->db, "SELECT generation FROM iaas.instances WHERE id = $1"
-                                     " AND node_id = $2 AND state <> 'deleted'", id, c->p.node_id);
+        PGresult *g = st_db_q(c->db,
+                              "SELECT generation FROM iaas.instances WHERE id = $1"
+                              " AND node_id = $2 AND state <> 'deleted'",
+                              id, c->p.node_id);
         if (g && PQntuples(g) == 1)
             st_http_reply_error(c->req, 409, "stale_report",
                                 "report for generation %lld, the instance is at %lld: re-read"
-                                " the desired state", gen, st_db_int(g, 0, 0));
+                                " the desired state",
+                                gen, st_db_int(g, 0, 0));
         else if (g)
             st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
         else

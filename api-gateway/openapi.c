@@ -11,4 +11,7 @@ static void h_openapi(gw_ctx *c)
     st_http_reply_raw(c->req, 200, "application/json", gw_openapi_json, gw_openapi_json_len);
 }
 
-void gw_openapi_routes(gw *g) { gw_route(g, "GET /v1/openapi.json", GW_PUBLIC, h_openapi); }
+void gw_openapi_routes(gw *g)
+{
+    gw_route(g, "GET /v1/openapi.json", GW_PUBLIC, h_openapi);
+}

@@ -88,18 +88,17 @@ static const struct {
 double gw_weigh(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
 {
     double cap_v = (double)h->vcpus * c->cpu_overcommit;
-    double free_m = h->memory_mib > 0
-                        ? (double)(h->memory_mib - h->used_memory_mib - r->memory_mib) /
-                              (double)h->memory_mib
-                        : 0;
+    double free_m =
+        h->memory_mib > 0
+            ? (double)(h->memory_mib - h->used_memory_mib - r->memory_mib) / (double)h->memory_mib
+            : 0;
     double free_v = cap_v > 0 ? ((double)cap_v - (double)(h->used_vcpus + r->vcpus)) / cap_v : 0;
     double s = (free_m + free_v) / 2;
     return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
 /* Is a better than b under the policy? */
-static int better(const gw_sched_conf *c, double wa, const gw_host *a, double wb,
-                  const gw_host *b)
+static int better(const gw_sched_conf *c, double wa, const gw_host *a, double wb, const gw_host *b)
 {
     const double eps = 1e-12;
     if (wa > wb + eps || wa < wb - eps)
@@ -131,8 +130,9 @@ int gw_sched_pick(const gw_sched_conf *conf, const gw_host *hosts, int n, const 
         }
     }
     if (best < 0 && why && whylen) {
-        size_t o = (size_t)snprintf(why, whylen, "no valid host for %d vCPUs, %d MiB, %d GiB: ",
-                                    req->vcpus, req->memory_mib, req->disk_gib);
+        size_t o = (size_t)snprintf(why, whylen,
+                                    "no valid host for %d vCPUs, %d MiB, %d GiB: ", req->vcpus,
+                                    req->memory_mib, req->disk_gib);
         if (n == 0)
             snprintf(why + o, whylen - o, "the cloud has no compute nodes");
         for (int f = 0, first = 1; f < NFILTERS && o < whylen; f++) {

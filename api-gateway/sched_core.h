@@ -18,8 +18,8 @@ typedef struct gw_host {
     char id[40];
     char name[64];
     int disabled;
-    int alive;        /* heartbeat within nodes.down_after */
-    long long vcpus, memory_mib, disk_gib;      /* capacity */
+    int alive;                             /* heartbeat within nodes.down_after */
+    long long vcpus, memory_mib, disk_gib; /* capacity */
     long long used_vcpus, used_memory_mib, used_disk_gib;
     int instances;
     int tried;        /* already failed to launch this instance */

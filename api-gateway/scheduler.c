@@ -44,23 +44,24 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
 {
     char down[16];
     snprintf(down, sizeof down, "%d", g->c.node_down_after_s);
-    PGresult *r = st_db_q(db,
-                          "WITH u AS (SELECT node_id, count(*) n, sum(vcpus) v,"
-                          "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"
-                          "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error')"
-                          "  GROUP BY node_id)"
-                          " SELECT n.id, n.name, n.disabled,"
-                          "  coalesce(n.last_heartbeat > now() - $1::int * interval '1 second',"
-                          "   false),"
-                          "  n.vcpus, n.memory_mib, n.disk_gib, coalesce(u.v, 0), coalesce(u.m, 0),"
-                          "  coalesce(u.d, 0), coalesce(u.n, 0),"
-                          "  EXISTS (SELECT 1 FROM iaas.instance_attempts a"
-                          "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
-                          "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
-                          "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
-                          "   AND m.id IS DISTINCT FROM $2::uuid)"
-                          " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id",
-                          down, instance, group);
+    PGresult *r =
+        st_db_q(db,
+                "WITH u AS (SELECT node_id, count(*) n, sum(vcpus) v,"
+                "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"
+                "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error')"
+                "  GROUP BY node_id)"
+                " SELECT n.id, n.name, n.disabled,"
+                "  coalesce(n.last_heartbeat > now() - $1::int * interval '1 second',"
+                "   false),"
+                "  n.vcpus, n.memory_mib, n.disk_gib, coalesce(u.v, 0), coalesce(u.m, 0),"
+                "  coalesce(u.d, 0), coalesce(u.n, 0),"
+                "  EXISTS (SELECT 1 FROM iaas.instance_attempts a"
+                "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
+                "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
+                "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
+                "   AND m.id IS DISTINCT FROM $2::uuid)"
+                " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id",
+                down, instance, group);
     if (!r)
         return -1;
     int n = PQntuples(r);
@@ -88,17 +89,21 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
 /* Locks the node and refreshes its reservations; 1 when it still fits. */
 static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const gw_sched_req *req)
 {
-    PGresult *lk = st_db_q(db, "SELECT vcpus, memory_mib, disk_gib, disabled FROM iaas.nodes"
-                               " WHERE id = $1 FOR UPDATE", h->id);
+    PGresult *lk = st_db_q(db,
+                           "SELECT vcpus, memory_mib, disk_gib, disabled FROM iaas.nodes"
+                           " WHERE id = $1 FOR UPDATE",
+                           h->id);
     if (!lk)
         return -1;
     if (PQntuples(lk) != 1 || *st_db_val(lk, 0, 3) == 't') {
         PQclear(lk);
         return 0;
     }
-    PGresult *us = st_db_q(db, "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0),"
-                               " coalesce(sum(disk_gib), 0), count(*) FROM iaas.instances"
-                               " WHERE node_id = $1 AND state NOT IN ('deleted', 'error')", h->id);
+    PGresult *us = st_db_q(db,
+                           "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0),"
+                           " coalesce(sum(disk_gib), 0), count(*) FROM iaas.instances"
+                           " WHERE node_id = $1 AND state NOT IN ('deleted', 'error')",
+                           h->id);
     if (!us) {
         PQclear(lk);
         return -1;
@@ -123,25 +128,26 @@ int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_s
     req->group_has_members = 0;
     if (!group)
         return 0;
-    PGresult *r = st_db_q(db, "SELECT g.policy, EXISTS (SELECT 1 FROM iaas.instances m"
-                              "  WHERE m.server_group_id = g.id AND m.node_id IS NOT NULL"
-                              "  AND m.state NOT IN ('deleted', 'error')"
-                              "  AND m.id IS DISTINCT FROM $2::uuid)"
-                              " FROM iaas.server_groups g WHERE g.id = $1 FOR UPDATE OF g",
+    PGresult *r = st_db_q(db,
+                          "SELECT g.policy, EXISTS (SELECT 1 FROM iaas.instances m"
+                          "  WHERE m.server_group_id = g.id AND m.node_id IS NOT NULL"
+                          "  AND m.state NOT IN ('deleted', 'error')"
+                          "  AND m.id IS DISTINCT FROM $2::uuid)"
+                          " FROM iaas.server_groups g WHERE g.id = $1 FOR UPDATE OF g",
                           group, instance);
     if (!r)
         return -1;
     if (PQntuples(r) == 1) {
-        req->group = !strcmp(st_db_val(r, 0, 0), "affinity") ? GW_GROUP_AFFINITY
-                                                              : GW_GROUP_ANTI_AFFINITY;
+        req->group =
+            !strcmp(st_db_val(r, 0, 0), "affinity") ? GW_GROUP_AFFINITY : GW_GROUP_ANTI_AFFINITY;
         req->group_has_members = *st_db_val(r, 0, 1) == 't';
     }
     PQclear(r);
     return 0;
 }
 
-int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
-                const char *group, char node_id[40], char *reason, size_t reasonlen)
+int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance, const char *group,
+                char node_id[40], char *reason, size_t reasonlen)
 {
     gw_sched_conf conf = {.cpu_overcommit = g->c.cpu_overcommit};
     if (gw_sched_load_policy(db, &conf.policy) < 0)

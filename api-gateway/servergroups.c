@@ -18,10 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GROUP_JSON                                                                             \
-    "json_build_object('id', g.id, 'name', g.name, 'policy', g.policy,"                        \
-    " 'members', coalesce((SELECT json_agg(i.id ORDER BY i.created_at) FROM iaas.instances i"  \
-    "  WHERE i.server_group_id = g.id AND i.state <> 'deleted'), '[]'),"                       \
+#define GROUP_JSON                                                                                 \
+    "json_build_object('id', g.id, 'name', g.name, 'policy', g.policy,"                            \
+    " 'members', coalesce((SELECT json_agg(i.id ORDER BY i.created_at) FROM iaas.instances i"      \
+    "  WHERE i.server_group_id = g.id AND i.state <> 'deleted'), '[]'),"                           \
     " 'created_at', iaas.ts(g.created_at))"
 
 static void h_group_create(gw_ctx *c)
@@ -41,9 +41,10 @@ static void h_group_create(gw_ctx *c)
         return;
     }
     st_uuid_v4(id);
-    PGresult *r = st_db_q(c->db, "WITH g AS (INSERT INTO iaas.server_groups (id, tenant_id, name,"
-                                 " policy) VALUES ($1, $2, $3, $4) RETURNING *)"
-                                 " SELECT " GROUP_JSON "::text FROM g",
+    PGresult *r = st_db_q(c->db,
+                          "WITH g AS (INSERT INTO iaas.server_groups (id, tenant_id, name,"
+                          " policy) VALUES ($1, $2, $3, $4) RETURNING *)"
+                          " SELECT " GROUP_JSON "::text FROM g",
                           id, c->p.tenant_id, name, policy);
     if (!r) {
         if (st_db_unique_violation(c->db))
@@ -61,9 +62,10 @@ static void h_group_create(gw_ctx *c)
 
 static void h_group_list(gw_ctx *c)
 {
-    PGresult *r = st_db_q(c->db, "SELECT json_build_object('server_groups', coalesce(json_agg("
-                                 GROUP_JSON " ORDER BY g.name), '[]'))::text"
-                                 " FROM iaas.server_groups g WHERE g.tenant_id = $1",
+    PGresult *r = st_db_q(c->db,
+                          "SELECT json_build_object('server_groups', coalesce(json_agg(" GROUP_JSON
+                          " ORDER BY g.name), '[]'))::text"
+                          " FROM iaas.server_groups g WHERE g.tenant_id = $1",
                           c->p.tenant_id);
     if (!r) {
         gw_fail_db(c);
@@ -78,8 +80,10 @@ static void h_group_show(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    PGresult *r = st_db_q(c->db, "SELECT " GROUP_JSON "::text FROM iaas.server_groups g"
-                                 " WHERE g.tenant_id = $1 AND g.id = $2", c->p.tenant_id, id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT " GROUP_JSON "::text FROM iaas.server_groups g"
+                          " WHERE g.tenant_id = $1 AND g.id = $2",
+                          c->p.tenant_id, id);
     if (!r) {
         gw_fail_db(c);
         return;
@@ -108,29 +112,35 @@ static void scheduler_reply(gw_ctx *c)
     gw_sched_policy p;
     char down[16];
     snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r = gw_sched_load_policy(c->db, &p) < 0 ? NULL :
-        st_db_q(c->db, "SELECT count(*),"
-                       " count(*) FILTER (WHERE NOT n.disabled AND"
-                       "  n.last_heartbeat > now() - $1::int * interval '1 second'),"
-                       " coalesce(json_agg(n.name ORDER BY n.name) FILTER (WHERE NOT EXISTS ("
-                       "  SELECT 1 FROM iaas.instances i WHERE i.node_id = n.id"
-                       "  AND i.state NOT IN ('deleted', 'error'))), '[]')::text"
-                       " FROM iaas.nodes n", down);
+    PGresult *r =
+        gw_sched_load_policy(c->db, &p) < 0
+            ? NULL
+            : st_db_q(c->db,
+                      "SELECT count(*),"
+                      " count(*) FILTER (WHERE NOT n.disabled AND"
+                      "  n.last_heartbeat > now() - $1::int * interval '1 second'),"
+                      " coalesce(json_agg(n.name ORDER BY n.name) FILTER (WHERE NOT EXISTS ("
+                      "  SELECT 1 FROM iaas.instances i WHERE i.node_id = n.id"
+                      "  AND i.state NOT IN ('deleted', 'error'))), '[]')::text"
+                      " FROM iaas.nodes n",
+                      down);
     if (!r) {
         gw_fail_db(c);
         return;
     }
     json_t *empty = json_loads(st_db_val(r, 0, 2), 0, NULL);
-    st_http_reply_json(c->req, 200,
-                       json_pack("{s:s, s:f, s:I, s:I, s:o}", "policy", gw_sched_policy_name(p),
-                                 "cpu_overcommit", c->gw->c.cpu_overcommit, "nodes",
-                                 (json_int_t)st_db_int(r, 0, 0), "nodes_up",
-                                 (json_int_t)st_db_int(r, 0, 1), "empty_nodes",
-                                 empty ? empty : json_array()));
+    st_http_reply_json(
+        c->req, 200,
+        json_pack("{s:s, s:f, s:I, s:I, s:o}", "policy", gw_sched_policy_name(p), "cpu_overcommit",
+                  c->gw->c.cpu_overcommit, "nodes", (json_int_t)st_db_int(r, 0, 0), "nodes_up",
+                  (json_int_t)st_db_int(r, 0, 1), "empty_nodes", empty ? empty : json_array()));
     PQclear(r);
 }
 
-static void h_scheduler_show(gw_ctx *c) { scheduler_reply(c); }
+static void h_scheduler_show(gw_ctx *c)
+{
+    scheduler_reply(c);
+}
 
 static void h_scheduler_set(gw_ctx *c)
 {
@@ -147,8 +157,10 @@ static void h_scheduler_set(gw_ctx *c)
         st_http_reply_error(c->req, 400, "invalid_request", "policy must be spread or pack");
         return;
     }
-    if (st_db_x(c->db, "INSERT INTO iaas.settings (key, value) VALUES ('sched.policy', $1)"
-                       " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", policy) < 0) {
+    if (st_db_x(c->db,
+                "INSERT INTO iaas.settings (key, value) VALUES ('sched.policy', $1)"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                policy) < 0) {
         gw_fail_db(c);
         return;
     }

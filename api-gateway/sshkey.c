@@ -17,8 +17,13 @@
 #include <string.h>
 
 static const char *const key_types[] = {
-    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
     NULL,
 };
 
@@ -65,8 +70,10 @@ int gw_sshkey_check(const char *text, char *fingerprint, size_t fplen, char *err
         n--;
     if (bl >= 2 && b64[bl - 2] == '=')
         n--;
-    uint32_t inner = n >= 4 ? ((uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
-                               (uint32_t)blob[2] << 8 | blob[3]) : 0;
+    uint32_t inner =
+        n >= 4
+            ? ((uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3])
+            : 0;
     if (n < 4 + (int)tl + 4 || inner != tl || memcmp(blob + 4, text, tl) != 0) {
         free(blob);
         snprintf(err, errlen, "public_key's key data does not match its type");

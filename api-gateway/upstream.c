@@ -26,7 +26,10 @@
  * cleaned up when the thread exits. */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static pthread_key_t curl_key;
-static void curl_free_handle(void *h) { curl_easy_cleanup(h); }
+static void curl_free_handle(void *h)
+{
+    curl_easy_cleanup(h);
+}
 static void curl_init(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -59,8 +62,9 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 
 /* Response headers passed back to the tenant; everything else (the
  * backend's Server, its request id) stays behind the gateway. */
-static const char *const passed_back[] = {"Content-Type", "Content-Disposition", "ETag",
-                                          "Last-Modified", "Location", "Retry-After", NULL};
+static const char *const passed_back[] = {
+    "Content-Type", "Content-Disposition", "ETag", "Last-Modified",
+    "Location",     "Retry-After",         NULL};
 #define NPASSED 6
 
 typedef struct hdrs {
@@ -204,8 +208,7 @@ void gw_proxy(gw_ctx *c, const gw_upstream *u, const char *method, const char *p
     /* A tenant that already has this exact document gets 304, whether or not
      * the backend implements conditional requests (ETag is passed_back[2]). */
     const char *inm = st_http_header(c->req, "If-None-Match");
-    if (status == 200 && !strcmp(method, "GET") && inm && rh.val[2][0] &&
-        !strcmp(inm, rh.val[2])) {
+    if (status == 200 && !strcmp(method, "GET") && inm && rh.val[2][0] && !strcmp(inm, rh.val[2])) {
         free(out);
         st_http_reply_raw(c->req, 304, NULL, "", 0);
         return;

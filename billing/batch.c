@@ -26,8 +26,8 @@
 
 const char *const bl_meter_names[BL_NMETERS] = {ST_METERS(ST_METER_COLUMN)};
 
-static const char *const states[] = {"building", "active", "paused", "stopped",
-                                     "error", "deleting", NULL};
+static const char *const states[] = {"building", "active",   "paused", "stopped",
+                                     "error",    "deleting", NULL};
 
 int bl_state_valid(const char *s, int *billable)
 {
@@ -57,9 +57,9 @@ int bl_flavor_valid(const char *s)
  * something is wrong: snprintf on every field was a quarter of the parse.
  */
 typedef struct where {
-    size_t sample;        /* index in samples[]; NO_SAMPLE at the top level */
-    const char *part;     /* NULL, "counters", "counters.vcpus", ... */
-    int dev;              /* element of a device array, or -1 */
+    size_t sample;    /* index in samples[]; NO_SAMPLE at the top level */
+    const char *part; /* NULL, "counters", "counters.vcpus", ... */
+    int dev;          /* element of a device array, or -1 */
 } where;
 
 #define NO_SAMPLE ((size_t)-1)
@@ -263,8 +263,8 @@ static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
 static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *has_boot)
 {
     enum { K_BOOT, K_VCPUS, K_CPU_TOTAL, K_CYC_TOTAL, K_NICS, K_DISKS };
-    static const char *const keys[] = {"boot_id", "vcpus", "cpu_time_ns_total", "cycles_total",
-                                       "nics", "disks", NULL};
+    static const char *const keys[] = {
+        "boot_id", "vcpus", "cpu_time_ns_total", "cycles_total", "nics", "disks", NULL};
     int64_t vsum[BL_NMETERS] = {0};
     int64_t cpu_total = 0, cyc_total = 0;
     unsigned seen = 0;
@@ -324,10 +324,20 @@ static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *h
     return 0;
 }
 
-enum { F_KIND, F_TENANT, F_INSTANCE, F_FLAVOR, F_STATE, F_BOOT, F_SEQ, F_AT, F_COUNTERS,
-       F_IMAGE_BYTES };
-static const char *const sample_keys[] = {"kind", "tenant_id", "instance_id", "flavor",
-                                          "state", "boot_id", "seq", "sampled_at",
+enum {
+    F_KIND,
+    F_TENANT,
+    F_INSTANCE,
+    F_FLAVOR,
+    F_STATE,
+    F_BOOT,
+    F_SEQ,
+    F_AT,
+    F_COUNTERS,
+    F_IMAGE_BYTES
+};
+static const char *const sample_keys[] = {"kind",     "tenant_id",   "instance_id", "flavor",
+                                          "state",    "boot_id",     "seq",         "sampled_at",
                                           "counters", "image_bytes", NULL};
 
 /* Earliest and latest sampled_at the parser accepts (2000-01-01, 2200-01-01). */
@@ -380,8 +390,9 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
         case F_STATE:
             if (!jr_peek_string(r) || jr_string(r, s->state, sizeof s->state, NULL) < 0 ||
                 !bl_state_valid(s->state, &s->billable))
-                return bad(r, &w, key, "must be one of building, active, paused, stopped, "
-                                       "error, deleting");
+                return bad(r, &w, key,
+                           "must be one of building, active, paused, stopped, "
+                           "error, deleting");
             break;
         case F_SEQ:
             if (jr_int64(r, 0, INT64_MAX - 1, &s->seq) < 0)
@@ -390,8 +401,7 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
             break;
         case F_AT:
             if (!jr_peek_string(r) || jr_string(r, tmp, sizeof tmp, NULL) < 0 ||
-                st_time_parse(tmp, &s->at_us) < 0 || s->at_us < MIN_AT_US ||
-                s->at_us >= MAX_AT_US)
+                st_time_parse(tmp, &s->at_us) < 0 || s->at_us < MIN_AT_US || s->at_us >= MAX_AT_US)
                 return bad(r, &w, key, "must be an RFC 3339 time between 2000 and 2200");
             break;
         case F_COUNTERS:
@@ -408,13 +418,13 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
         return -1;
     unsigned need, forbid;
     if (s->kind == BL_KIND_INSTANCE) {
-        need = 1u << F_TENANT | 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE |
-               1u << F_BOOT | 1u << F_SEQ | 1u << F_AT | 1u << F_COUNTERS;
+        need = 1u << F_TENANT | 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE | 1u << F_BOOT |
+               1u << F_SEQ | 1u << F_AT | 1u << F_COUNTERS;
         forbid = 1u << F_IMAGE_BYTES;
     } else {
         need = 1u << F_TENANT | 1u << F_AT | 1u << F_IMAGE_BYTES;
-        forbid = 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE | 1u << F_BOOT |
-                 1u << F_SEQ | 1u << F_COUNTERS;
+        forbid = 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE | 1u << F_BOOT | 1u << F_SEQ |
+                 1u << F_COUNTERS;
     }
     for (int k = 0; sample_keys[k]; k++) {
         if ((need & (1u << k)) && !(seen & (1u << k)))

@@ -31,16 +31,16 @@ typedef enum bl_kind { BL_KIND_INSTANCE, BL_KIND_STORAGE } bl_kind;
 
 typedef struct bl_sample {
     bl_kind kind;
-    int billable;             /* state is active or paused */
+    int billable; /* state is active or paused */
     char tenant[37];
-    char instance[37];        /* instance kind only */
+    char instance[37]; /* instance kind only */
     char boot[37];
     char flavor[BL_FLAVOR_MAX + 1];
     char state[16];
     int64_t seq;
-    int64_t at_us;            /* sampled_at, microseconds since the epoch */
-    int64_t c[BL_NMETERS];    /* cumulative since the VMM started */
-    int64_t storage_bytes;    /* storage kind only */
+    int64_t at_us;         /* sampled_at, microseconds since the epoch */
+    int64_t c[BL_NMETERS]; /* cumulative since the VMM started */
+    int64_t storage_bytes; /* storage kind only */
 } bl_sample;
 
 typedef struct bl_batch {
@@ -51,8 +51,8 @@ typedef struct bl_batch {
 
 /* Results of bl_batch_parse(). */
 #define BL_OK 0
-#define BL_ESYNTAX (-1)   /* not JSON: 400 invalid_json */
-#define BL_EINVALID (-2)  /* JSON, but not a valid batch: 422 invalid_batch */
+#define BL_ESYNTAX (-1)  /* not JSON: 400 invalid_json */
+#define BL_EINVALID (-2) /* JSON, but not a valid batch: 422 invalid_batch */
 
 /* Parses buf into b (which it initialises); on failure err says why. */
 int bl_batch_parse(const char *buf, size_t len, bl_batch *b, char *err, size_t errlen);

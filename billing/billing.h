@@ -45,23 +45,23 @@ typedef struct bl_tax_rate {
 typedef struct bl_ctx {
     st_db_pool *pool;
     const char *internal_token;
-    int64_t retention_us;     /* raw samples (and batch ids) kept this long */
-    int64_t future_skew_us;   /* how far ahead of our clock a sample may be */
-    const char *currency;     /* ISO 4217 code printed on invoices */
-    int64_t round_micro;      /* line amounts are rounded to this (a power of ten) */
-    const char *seller;       /* the seller's legal name, printed on invoices */
+    int64_t retention_us;       /* raw samples (and batch ids) kept this long */
+    int64_t future_skew_us;     /* how far ahead of our clock a sample may be */
+    const char *currency;       /* ISO 4217 code printed on invoices */
+    int64_t round_micro;        /* line amounts are rounded to this (a power of ten) */
+    const char *seller;         /* the seller's legal name, printed on invoices */
     const char *seller_address; /* postal address, lines split by \n */
     const char *seller_country; /* ISO 3166-1 alpha-2 */
     const char *seller_tax_id;  /* VAT / tax ID */
     const char *seller_email;
-    const char *number_format;  /* invoice number template (account.c) */
-    const char *credit_number_format; /* credit note number template (credit.c) */
-    int payment_days;           /* due date = issue date + this */
-    const char *payment_terms;  /* printed under the due date */
+    const char *number_format;                   /* invoice number template (account.c) */
+    const char *credit_number_format;            /* credit note number template (credit.c) */
+    int payment_days;                            /* due date = issue date + this */
+    const char *payment_terms;                   /* printed under the due date */
     bl_tax_rate tax_rates[BL_MAX_COUNTRY_RATES]; /* tax.rates */
     int ntax_rates;
     const char *reverse_charge_note; /* printed on reverse-charge invoices */
-    int maintenance_s;        /* seconds between maintenance passes (0: never) */
+    int maintenance_s;               /* seconds between maintenance passes (0: never) */
 } bl_ctx;
 
 /* ---- period.c: UTC calendar helpers ---- */
@@ -72,8 +72,8 @@ int64_t bl_month_add(int64_t month_us, int n);
 int bl_month_hours(int64_t month_us);
 /* "2026-10" -> first microsecond of the month; -1 when malformed. */
 int bl_month_parse(const char *s, int64_t *us);
-void bl_month_format(int64_t us, char out[8]);  /* "2026-10" */
-void bl_date_format(int64_t us, char out[11]);  /* "2026-10-01" */
+void bl_month_format(int64_t us, char out[8]); /* "2026-10" */
+void bl_date_format(int64_t us, char out[11]); /* "2026-10-01" */
 /* PostgreSQL date/timestamptz text ("2026-10-01", "2026-10-01 05:00:00+00") -> us. */
 int bl_pg_time(const char *s, int64_t *us);
 

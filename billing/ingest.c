@@ -197,8 +197,8 @@ static void apply_late(ing *g, ing_stream *st, size_t nlate)
             const ing_neighbour *qj = &g->succ[g->late_pos + (j - i)];
             if (pj->found && pj->seq == st->s[j]->seq)
                 break; /* a duplicate ends the group */
-            if (pj->found != p->found || (p->found && pj->seq != p->seq) ||
-                qj->found != q->found || (q->found && qj->seq != q->seq))
+            if (pj->found != p->found || (p->found && pj->seq != p->seq) || qj->found != q->found ||
+                (q->found && qj->seq != q->seq))
                 break;
             j++;
         }
@@ -222,7 +222,8 @@ static void apply_stream(ing *g, ing_stream *st)
         delta(prev, s->c, d);
         rollmap_add(&g->roll, s->instance, s->tenant, hour, d, +1);
         memcpy(prev, s->c, sizeof prev);
-        if (s->billable && !(st->billed_hour == hour && strcmp(st->billed_flavor, s->flavor) == 0)) {
+        if (s->billable &&
+            !(st->billed_hour == hour && strcmp(st->billed_flavor, s->flavor) == 0)) {
             ih_add(g, s);
             st->billed_hour = hour;
             snprintf(st->billed_flavor, sizeof st->billed_flavor, "%s", s->flavor);
@@ -307,8 +308,10 @@ static int attempt(ing *g, bl_ingest_result *res)
     int claimed = PQntuples(r) == 1;
     PQclear(r);
     if (!claimed) {
-        r = st_db_q(g->db, "SELECT samples, accepted, duplicates, stale FROM billing.batches"
-                           " WHERE node = $1 AND batch_id = $2", g->node, g->b->batch_id);
+        r = st_db_q(g->db,
+                    "SELECT samples, accepted, duplicates, stale FROM billing.batches"
+                    " WHERE node = $1 AND batch_id = $2",
+                    g->node, g->b->batch_id);
         if (!r)
             return -1;
         *res = (bl_ingest_result){(int)st_db_int(r, 0, 0), (int)st_db_int(r, 0, 1),
@@ -321,8 +324,7 @@ static int attempt(ing *g, bl_ingest_result *res)
     for (size_t i = 0; i < g->nst; i++)
         apply_stream(g, &g->st[i]);
     if (ing_sql_insert_samples(g, g->ins, g->nins) < 0 || ing_sql_update_heads(g) < 0 ||
-        ing_sql_write_rollups(g) < 0 ||
-        ing_sql_write_storage(g) < 0)
+        ing_sql_write_rollups(g) < 0 || ing_sql_write_storage(g) < 0)
         return -1;
     g->accepted += (int)g->nstor;
     res->samples = (int)g->b->n;
@@ -334,8 +336,9 @@ static int attempt(ing *g, bl_ingest_result *res)
     snprintf(a, sizeof a, "%d", res->accepted);
     snprintf(d, sizeof d, "%d", res->duplicates);
     snprintf(s, sizeof s, "%d", res->stale);
-    if (st_db_x(g->db, "UPDATE billing.batches SET accepted = $3, duplicates = $4, stale = $5"
-                       " WHERE node = $1 AND batch_id = $2",
+    if (st_db_x(g->db,
+                "UPDATE billing.batches SET accepted = $3, duplicates = $4, stale = $5"
+                " WHERE node = $1 AND batch_id = $2",
                 g->node, g->b->batch_id, a, d, s) < 0)
         return -1;
     return st_db_commit(g->db);
@@ -392,8 +395,8 @@ int bl_ingest(bl_ctx *ctx, const char *node, bl_batch *b, bl_ingest_result *res,
         }
         int missing = g.missing_partition;
         int retry = (st_db_retryable(g.db) || missing) && tries < 5;
-        st_log(retry ? ST_LOG_WARN : ST_LOG_ERROR, "billing.ingest", "batch %s: %s%s",
-               b->batch_id, missing ? "a samples partition was missing" : st_db_error(g.db),
+        st_log(retry ? ST_LOG_WARN : ST_LOG_ERROR, "billing.ingest", "batch %s: %s%s", b->batch_id,
+               missing ? "a samples partition was missing" : st_db_error(g.db),
                retry ? " (retrying)" : "");
         st_db_rollback(g.db);
         if (missing) {

@@ -10,14 +10,14 @@
 
 /* One (instance, boot) stream of the batch and its head in billing.streams. */
 typedef struct ing_stream {
-    bl_sample **s;          /* its samples, ascending seq, no repeats */
+    bl_sample **s; /* its samples, ascending seq, no repeats */
     size_t n;
-    int exists;             /* head row loaded */
+    int exists; /* head row loaded */
     int changed;
     int64_t min_seq, last_seq;
-    int64_t last_at;        /* 0: unchanged by this batch */
-    int64_t c[BL_NMETERS];  /* counters at last_seq */
-    int64_t billed_hour;    /* 0: none */
+    int64_t last_at;       /* 0: unchanged by this batch */
+    int64_t c[BL_NMETERS]; /* counters at last_seq */
+    int64_t billed_hour;   /* 0: none */
     char billed_flavor[BL_FLAVOR_MAX + 1];
 } ing_stream;
 
@@ -33,21 +33,21 @@ typedef struct ing {
     st_db *db;
     const char *node;
     bl_batch *b;
-    bl_sample **v;          /* live instance samples, sorted (instance, boot, seq) */
+    bl_sample **v; /* live instance samples, sorted (instance, boot, seq) */
     size_t nv;
     ing_stream *st;
     size_t nst;
-    bl_sample **stor;       /* live storage samples */
+    bl_sample **stor; /* live storage samples */
     size_t nstor;
     int pre_dups, pre_stale;
     /* Per transaction attempt: */
-    int64_t open_month;     /* first month not yet issued; 0 when none was */
+    int64_t open_month; /* first month not yet issued; 0 when none was */
     rollmap roll;
-    bl_sample **ins;        /* appended samples to insert in bulk */
+    bl_sample **ins; /* appended samples to insert in bulk */
     size_t nins;
     int accepted, dups, stale;
-    int missing_partition;  /* COPY found no partition for a row */
-    bl_sample **late;       /* samples below their stream's head, in stream order */
+    int missing_partition; /* COPY found no partition for a row */
+    bl_sample **late;      /* samples below their stream's head, in stream order */
     ing_neighbour *pred, *succ;
     size_t nlate, caplate, late_pos;
 } ing;

@@ -67,7 +67,8 @@ static int lock_heads(ing *g, ing_stream **want, size_t n)
              "SELECT %s FROM billing.streams s"
              " JOIN unnest($1::uuid[], $2::uuid[]) AS u(i, b)"
              " ON s.instance_id = u.i AND s.boot_id = u.b"
-             " ORDER BY s.instance_id, s.boot_id FOR UPDATE OF s", head_cols);
+             " ORDER BY s.instance_id, s.boot_id FOR UPDATE OF s",
+             head_cols);
     PGresult *r = st_db_q(g->db, sql, sb_str(&ai), sb_str(&ab));
     sb_free(&ai);
     sb_free(&ab);
@@ -251,17 +252,16 @@ int ing_sql_neighbours(ing *g)
     sb_arr_close(&ai);
     sb_arr_close(&ab);
     sb_arr_close(&as);
-    PGresult *r = st_db_q(
-        g->db,
-        "SELECT u.k, p.*, q.* FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])"
-        " WITH ORDINALITY AS u(i, b, s, k)"
-        " LEFT JOIN LATERAL (SELECT " NB_COLS " FROM billing.samples x"
-        "  WHERE x.instance_id = u.i AND x.boot_id = u.b AND x.seq <= u.s"
-        "  ORDER BY x.seq DESC LIMIT 1) p ON true"
-        " LEFT JOIN LATERAL (SELECT " NB_COLS " FROM billing.samples x"
-        "  WHERE x.instance_id = u.i AND x.boot_id = u.b AND x.seq > u.s"
-        "  ORDER BY x.seq LIMIT 1) q ON true",
-        sb_str(&ai), sb_str(&ab), sb_str(&as));
+    PGresult *r = st_db_q(g->db,
+                          "SELECT u.k, p.*, q.* FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])"
+                          " WITH ORDINALITY AS u(i, b, s, k)"
+                          " LEFT JOIN LATERAL (SELECT " NB_COLS " FROM billing.samples x"
+                          "  WHERE x.instance_id = u.i AND x.boot_id = u.b AND x.seq <= u.s"
+                          "  ORDER BY x.seq DESC LIMIT 1) p ON true"
+                          " LEFT JOIN LATERAL (SELECT " NB_COLS " FROM billing.samples x"
+                          "  WHERE x.instance_id = u.i AND x.boot_id = u.b AND x.seq > u.s"
+                          "  ORDER BY x.seq LIMIT 1) q ON true",
+                          sb_str(&ai), sb_str(&ab), sb_str(&as));
 #undef NB_COLS
     sb_free(&ai);
     sb_free(&ab);
@@ -483,8 +483,8 @@ int ing_sql_write_storage(ing *g)
             bl_hour_floor(g->stor[i - 1]->at_us) == hour)
             continue; /* sorted largest first within an hour */
         if (!i || strcmp(g->stor[i - 1]->tenant, s->tenant) != 0) {
-            PGresult *r = st_db_q(g->db, "SELECT pg_advisory_xact_lock(7352403, hashtext($1))",
-                                  s->tenant);
+            PGresult *r =
+                st_db_q(g->db, "SELECT pg_advisory_xact_lock(7352403, hashtext($1))", s->tenant);
             if (!r)
                 return -1;
             PQclear(r);
@@ -499,7 +499,8 @@ int ing_sql_write_storage(ing *g)
                     " coalesce(sum(bytes), 0) AS b FROM billing.storage_hourly"
                     " WHERE tenant_id = $1::uuid AND hour = $2::timestamptz) cur"
                     " WHERE $4::bigint > cur.b"
-                    " ON CONFLICT (tenant_id, period, hour) DO UPDATE SET bytes = x.bytes + excluded.bytes",
+                    " ON CONFLICT (tenant_id, period, hour) DO UPDATE SET bytes = x.bytes + "
+                    "excluded.bytes",
                     s->tenant, h, p, bytes) < 0)
             return -1;
     }

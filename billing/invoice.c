@@ -36,13 +36,12 @@
 /* The printed number; invoices issued before migration 0007 used INV-%06d. */
 #define NUMBER_TEXT "coalesce(number_text, 'INV-' || lpad(number::text, 6, '0'))"
 
-
 static int read_state(st_db *db, int64_t *through, int64_t *next, int for_update)
 {
-    PGresult *r = for_update
-                      ? st_db_q0(db, "SELECT issued_through, next_invoice_number FROM billing.state"
-                                     " FOR UPDATE")
-                      : st_db_q0(db, "SELECT issued_through, next_invoice_number FROM billing.state");
+    PGresult *r =
+        for_update ? st_db_q0(db, "SELECT issued_through, next_invoice_number FROM billing.state"
+                                  " FOR UPDATE")
+                   : st_db_q0(db, "SELECT issued_through, next_invoice_number FROM billing.state");
     if (!r)
         return -1;
     *through = 0;
@@ -67,7 +66,8 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
     PGresult *r = st_db_q(db,
                           "SELECT least((SELECT min(period) FROM billing.usage_daily"
                           "  WHERE tenant_id = $1), (SELECT min(period) FROM billing.storage_hourly"
-                          "  WHERE tenant_id = $1))", tenant);
+                          "  WHERE tenant_id = $1))",
+                          tenant);
     if (!r)
         return -1;
     int64_t lo = 0;
@@ -86,7 +86,8 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
                     "SELECT EXISTS (SELECT 1 FROM billing.usage_daily"
                     "  WHERE tenant_id = $1 AND period = $2)"
                     " OR EXISTS (SELECT 1 FROM billing.storage_hourly"
-                    "  WHERE tenant_id = $1 AND period = $2)", tenant, p);
+                    "  WHERE tenant_id = $1 AND period = $2)",
+                    tenant, p);
         if (!r)
             return -1;
         if (strcmp(PQgetvalue(r, 0, 0), "t") == 0)
@@ -97,8 +98,7 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
 }
 
 /* A draft is rated in a transaction of its own (room for the aggregate; rating.c). */
-static int rate_draft(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
-                      bl_invoice *inv)
+static int rate_draft(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period, bl_invoice *inv)
 {
     if (st_db_begin(db) < 0)
         return -1;
@@ -113,16 +113,16 @@ static int rate_draft(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period
     return 0;
 }
 
-static json_t *summary(const char *id, int64_t number, const char *number_text,
-                       const char *status, int64_t period, const char *currency, int64_t total,
-                       const char *total_text, const char *issued_at)
+static json_t *summary(const char *id, int64_t number, const char *number_text, const char *status,
+                       int64_t period, const char *currency, int64_t total, const char *total_text,
+                       const char *issued_at)
 {
     char m[8];
     bl_month_format(period, m);
     return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:I, s:s, s:s?}", "id", id, "number",
                      number ? json_integer(number) : json_null(), "number_text",
-                     number ? number_text : "DRAFT", "status", status, "period", m, "currency", currency,
-                     "total_micro", (json_int_t)total, "total", total_text, "issued_at",
+                     number ? number_text : "DRAFT", "status", status, "period", m, "currency",
+                     currency, "total_micro", (json_int_t)total, "total", total_text, "issued_at",
                      issued_at);
 }
 
@@ -142,7 +142,8 @@ static void h_list(st_http_req *req, void *arg)
                           " " NUMBER_TEXT ", (SELECT coalesce(sum(c.total_micro), 0)"
                           "  FROM billing.credit_notes c WHERE c.invoice_id = i.id)"
                           " FROM billing.invoices i WHERE tenant_id = $1"
-                          " ORDER BY period", tenant);
+                          " ORDER BY period",
+                          tenant);
     if (!r)
         goto dberr;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -152,9 +153,8 @@ static void h_list(st_http_req *req, void *arg)
         st_time_from_pg(PQgetvalue(r, i, 5), when);
         bl_invoice tmp = {.round_micro = ctx->round_micro};
         bl_amount_text(&tmp, st_db_int(r, i, 4), total, sizeof total);
-        json_t *o = summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), PQgetvalue(r, i, 6),
-                            "issued", period, PQgetvalue(r, i, 3), st_db_int(r, i, 4), total,
-                            when);
+        json_t *o = summary(PQgetvalue(r, i, 0), st_db_int(r, i, 1), PQgetvalue(r, i, 6), "issued",
+                            period, PQgetvalue(r, i, 3), st_db_int(r, i, 4), total, when);
         /* what credit notes gave back, and what is left to pay */
         json_object_set_new(o, "credited_micro", json_integer(st_db_int(r, i, 7)));
         json_object_set_new(o, "balance_micro",
@@ -172,8 +172,8 @@ static void h_list(st_http_req *req, void *arg)
             goto dberr;
         char total[48];
         bl_amount_text(&inv, inv.total, total, sizeof total);
-        json_t *o = summary(inv.id, 0, NULL, "draft", inv.period, inv.currency, inv.total, total,
-                            NULL);
+        json_t *o =
+            summary(inv.id, 0, NULL, "draft", inv.period, inv.currency, inv.total, total, NULL);
         /* a draft with usage no plan prices says so, rather than looking free */
         json_object_set_new(o, "no_plan", json_boolean(inv.no_plan > 0));
         json_array_append_new(items, o);
@@ -216,7 +216,8 @@ static void send_doc(st_http_req *req, int fmt, const void *buf, size_t len, int
     st_sha256_hex(buf, len, sha);
     snprintf(etag, sizeof etag, "\"%s\"", sha);
     st_http_add_header(req, "ETag", etag);
-    st_http_add_header(req, "Cache-Control", issued ? "private, max-age=86400" : "private, no-cache");
+    st_http_add_header(req, "Cache-Control",
+                       issued ? "private, max-age=86400" : "private, no-cache");
     if (download) {
         snprintf(disp, sizeof disp, "attachment; filename=\"%s.%s\"", name, bl_format_names[fmt]);
         st_http_add_header(req, "Content-Disposition", disp);
@@ -321,8 +322,14 @@ dberr:
     st_db_put(db);
 }
 
-static void h_show(st_http_req *req, void *arg) { show(req, arg, 0); }
-static void h_download(st_http_req *req, void *arg) { show(req, arg, 1); }
+static void h_show(st_http_req *req, void *arg)
+{
+    show(req, arg, 0);
+}
+static void h_download(st_http_req *req, void *arg)
+{
+    show(req, arg, 1);
+}
 
 static char *bytea_hex(const unsigned char *p, size_t n)
 {
@@ -368,14 +375,16 @@ static int issue_one(st_db *db, bl_ctx *ctx, const char *tenant, int64_t period,
         st_time_format_us(at, when);
         bl_date_format(period, p);
         char *hex = bytea_hex(pdf, pl);
-        const char *params[] = {inv.id, tenant, p, num, when, inv.currency, tot, json, csv, html,
-                                hex, sha, inv.number_text};
+        const char *params[] = {inv.id, tenant, p,    num, when, inv.currency,   tot,
+                                json,   csv,    html, hex, sha,  inv.number_text};
         rc = st_db_exec(db,
                         "INSERT INTO billing.invoices (id, tenant_id, period, number, issued_at,"
                         " currency, total_micro, doc_json, doc_csv, doc_html, doc_pdf, sha256,"
                         " number_text)"
                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                        13, params) < 0 ? -1 : 0;
+                        13, params) < 0
+                 ? -1
+                 : 0;
         free(hex);
         *total += inv.total;
     } else {
@@ -411,12 +420,14 @@ int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period)
     int done = 0;
     for (;;) {
         PGresult *r = NULL;
-        if (st_db_begin(db) < 0 ||
-            !(r = st_db_q(db, "SELECT q.tenant_id, " "(extract(epoch FROM s.issue_started_at)"
-                              " * 1000000)::bigint, s.next_invoice_number"
-                              " FROM billing.issue_queue q, billing.state s"
-                              " WHERE q.period = $1 ORDER BY q.tenant_id LIMIT 1"
-                              " FOR UPDATE OF s", p)))
+        if (st_db_begin(db) < 0 || !(r = st_db_q(db,
+                                                 "SELECT q.tenant_id, "
+                                                 "(extract(epoch FROM s.issue_started_at)"
+                                                 " * 1000000)::bigint, s.next_invoice_number"
+                                                 " FROM billing.issue_queue q, billing.state s"
+                                                 " WHERE q.period = $1 ORDER BY q.tenant_id LIMIT 1"
+                                                 " FOR UPDATE OF s",
+                                                 p)))
             goto fail;
         if (PQntuples(r) == 0) {
             PQclear(r);
@@ -430,8 +441,8 @@ int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period)
         snprintf(nx, sizeof nx, "%lld", (long long)(number + 1));
         if (issue_one(db, ctx, tenant, period, number, at, &total) < 0 ||
             st_db_x(db, "UPDATE billing.state SET next_invoice_number = $1", nx) < 0 ||
-            st_db_x(db, "DELETE FROM billing.issue_queue WHERE period = $1 AND tenant_id = $2",
-                    p, tenant) < 0 ||
+            st_db_x(db, "DELETE FROM billing.issue_queue WHERE period = $1 AND tenant_id = $2", p,
+                    tenant) < 0 ||
             st_db_commit(db) < 0)
             goto fail;
         st_metric_add(issued_counter(), 1);
@@ -555,12 +566,14 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
             goto fail;
         }
     }
-    if (st_db_x(db, "INSERT INTO billing.issue_queue (period, tenant_id)"
-                    " SELECT $1::date, tenant_id FROM billing.usage_daily WHERE period = $1::date"
-                    " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
-                    " WHERE period = $1::date", p) < 0 ||
-        st_db_x(db, "UPDATE billing.state SET issued_through = $1, issue_started_at = now()",
+    if (st_db_x(db,
+                "INSERT INTO billing.issue_queue (period, tenant_id)"
+                " SELECT $1::date, tenant_id FROM billing.usage_daily WHERE period = $1::date"
+                " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
+                " WHERE period = $1::date",
                 p) < 0 ||
+        st_db_x(db, "UPDATE billing.state SET issued_through = $1, issue_started_at = now()", p) <
+            0 ||
         st_db_commit(db) < 0)
         goto dberr;
     return 0;
@@ -608,8 +621,10 @@ static void h_issue(st_http_req *req, void *arg)
     char p[11], m[8];
     bl_date_format(period, p);
     bl_month_format(period, m);
-    PGresult *r = st_db_q(db, "SELECT count(*), min(number), max(number), coalesce(sum(total_micro), 0)"
-                              " FROM billing.invoices WHERE period = $1", p);
+    PGresult *r = st_db_q(db,
+                          "SELECT count(*), min(number), max(number), coalesce(sum(total_micro), 0)"
+                          " FROM billing.invoices WHERE period = $1",
+                          p);
     if (!r) {
         bl_reply_db(req, db, "issue");
         goto out;
@@ -620,9 +635,9 @@ static void h_issue(st_http_req *req, void *arg)
     st_http_reply_json(req, 201,
                        json_pack("{s:s, s:I, s:o, s:o, s:I}", "period", m, "invoices",
                                  (json_int_t)n, "first_number",
-                                 n ? json_integer(st_db_int(r, 0, 1)) : json_null(),
-                                 "last_number", n ? json_integer(st_db_int(r, 0, 2)) : json_null(),
-                                 "total_micro", (json_int_t)st_db_int(r, 0, 3)));
+                                 n ? json_integer(st_db_int(r, 0, 1)) : json_null(), "last_number",
+                                 n ? json_integer(st_db_int(r, 0, 2)) : json_null(), "total_micro",
+                                 (json_int_t)st_db_int(r, 0, 3)));
     PQclear(r);
 out:
     st_db_put(db);
@@ -666,9 +681,10 @@ static void h_preview(st_http_req *req, void *arg)
         !(r = st_db_q(db, PERIOD_TENANTS_SQL, p)))
         goto dberr;
     int ended = bl_month_add(period, 1) <= st_now_us();
-    const char *why = !ended ? "the month has not ended" : first[0] ? "an earlier month with "
-                                                                      "usage is not issued"
-                                                                    : NULL;
+    const char *why = !ended     ? "the month has not ended"
+                      : first[0] ? "an earlier month with "
+                                   "usage is not issued"
+                                 : NULL;
     json_t *items = json_array();
     int64_t net = 0, tax = 0, total = 0, at = st_now_us();
     int n = PQntuples(r) < PREVIEW_MAX ? PQntuples(r) : PREVIEW_MAX;
@@ -681,13 +697,12 @@ static void h_preview(st_http_req *req, void *arg)
         char num[BL_NUMBER_TEXT_MAX];
         if (bl_number_text(ctx->number_format, next + i, at, period, num, sizeof num) < 0)
             snprintf(num, sizeof num, "?");
-        json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b}",
-                                               "tenant_id", inv.tenant, "invoice_id", inv.id,
-                                               "number", (json_int_t)(next + i), "number_text",
-                                               num, "lines", (json_int_t)inv.n, "net_micro",
-                                               (json_int_t)inv.net, "tax_micro",
-                                               (json_int_t)inv.tax_total, "total_micro",
-                                               (json_int_t)inv.total, "no_plan", inv.no_plan > 0));
+        json_array_append_new(
+            items, json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:b}", "tenant_id",
+                             inv.tenant, "invoice_id", inv.id, "number", (json_int_t)(next + i),
+                             "number_text", num, "lines", (json_int_t)inv.n, "net_micro",
+                             (json_int_t)inv.net, "tax_micro", (json_int_t)inv.tax_total,
+                             "total_micro", (json_int_t)inv.total, "no_plan", inv.no_plan > 0));
         net += inv.net;
         tax += inv.tax_total;
         total += inv.total;
@@ -696,13 +711,13 @@ static void h_preview(st_http_req *req, void *arg)
     int truncated = PQntuples(r) > n;
     PQclear(r);
     st_db_put(db);
-    json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:b, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:o}",
-                          "period", m, "ended", ended, "issuable", why == NULL, "reason", why,
-                          "empty", n == 0, "invoices", (json_int_t)n, "first_number",
-                          n ? json_integer(next) : json_null(), "last_number",
-                          n ? json_integer(next + n - 1) : json_null(), "net_micro",
-                          (json_int_t)net, "tax_micro", (json_int_t)tax, "total_micro",
-                          (json_int_t)total, "truncated", truncated, "tenants", items);
+    json_t *o =
+        json_pack("{s:s, s:b, s:b, s:s?, s:b, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:o}", "period", m,
+                  "ended", ended, "issuable", why == NULL, "reason", why, "empty", n == 0,
+                  "invoices", (json_int_t)n, "first_number", n ? json_integer(next) : json_null(),
+                  "last_number", n ? json_integer(next + n - 1) : json_null(), "net_micro",
+                  (json_int_t)net, "tax_micro", (json_int_t)tax, "total_micro", (json_int_t)total,
+                  "truncated", truncated, "tenants", items);
     if (n == 0)
         json_object_set_new(o, "note", json_string("no usage: issuing needs ?confirm_empty=true"));
     st_http_reply_json(req, 200, o);
@@ -738,11 +753,10 @@ static void h_periods(st_http_req *req, void *arg)
         st_time_from_pg(PQgetvalue(r, i, 5), when);
         json_array_append_new(items, json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "period",
                                                PQgetvalue(r, i, 0), "invoices",
-                                               (json_int_t)st_db_int(r, i, 1),
-                                               "total_micro", (json_int_t)st_db_int(r, i, 2),
-                                               "first_number", (json_int_t)st_db_int(r, i, 3),
-                                               "last_number", (json_int_t)st_db_int(r, i, 4),
-                                               "issued_at", when));
+                                               (json_int_t)st_db_int(r, i, 1), "total_micro",
+                                               (json_int_t)st_db_int(r, i, 2), "first_number",
+                                               (json_int_t)st_db_int(r, i, 3), "last_number",
+                                               (json_int_t)st_db_int(r, i, 4), "issued_at", when));
     }
     PQclear(r);
     r = st_db_q0(db, "SELECT DISTINCT to_char(period, 'YYYY-MM') FROM billing.issue_queue"
@@ -753,10 +767,10 @@ static void h_periods(st_http_req *req, void *arg)
     st_db_put(db);
     char t[8];
     bl_month_format(through, t);
-    st_http_reply_json(req, 200, json_pack("{s:s?, s:I, s:o, s:o}", "issued_through",
-                                           through ? t : NULL, "next_invoice_number",
-                                           (json_int_t)next, "issued", items, "issuing",
-                                           issuing));
+    st_http_reply_json(req, 200,
+                       json_pack("{s:s?, s:I, s:o, s:o}", "issued_through", through ? t : NULL,
+                                 "next_invoice_number", (json_int_t)next, "issued", items,
+                                 "issuing", issuing));
 }
 
 void bl_invoice_routes(st_http_server *s, bl_ctx *ctx)

@@ -20,7 +20,10 @@ void jr_init(jr *r, const char *buf, size_t len)
     r->end = buf + len;
 }
 
-size_t jr_pos(const jr *r) { return (size_t)(r->p - r->buf); }
+size_t jr_pos(const jr *r)
+{
+    return (size_t)(r->p - r->buf);
+}
 
 int jr_fail(jr *r, const char *fmt, ...)
 {
@@ -70,8 +73,14 @@ static int open_nested(jr *r, char c)
     return 0;
 }
 
-int jr_obj_begin(jr *r) { return open_nested(r, '{'); }
-int jr_arr_begin(jr *r) { return open_nested(r, '['); }
+int jr_obj_begin(jr *r)
+{
+    return open_nested(r, '{');
+}
+int jr_arr_begin(jr *r)
+{
+    return open_nested(r, '[');
+}
 
 static int hexval(char c)
 {
@@ -200,14 +209,38 @@ static int scan_string(jr *r, char *out, size_t cap, size_t *len, int *fits)
             char e = r->p[1];
             piece = tmp;
             switch (e) {
-            case '"': tmp[0] = '"'; r->p += 2; break;
-            case '\\': tmp[0] = '\\'; r->p += 2; break;
-            case '/': tmp[0] = '/'; r->p += 2; break;
-            case 'b': tmp[0] = '\b'; r->p += 2; break;
-            case 'f': tmp[0] = '\f'; r->p += 2; break;
-            case 'n': tmp[0] = '\n'; r->p += 2; break;
-            case 'r': tmp[0] = '\r'; r->p += 2; break;
-            case 't': tmp[0] = '\t'; r->p += 2; break;
+            case '"':
+                tmp[0] = '"';
+                r->p += 2;
+                break;
+            case '\\':
+                tmp[0] = '\\';
+                r->p += 2;
+                break;
+            case '/':
+                tmp[0] = '/';
+                r->p += 2;
+                break;
+            case 'b':
+                tmp[0] = '\b';
+                r->p += 2;
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                r->p += 2;
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                r->p += 2;
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                r->p += 2;
+                break;
+            case 't':
+                tmp[0] = '\t';
+                r->p += 2;
+                break;
             case 'u': {
                 unsigned cp, lo;
                 if (hex4(r->p + 2, r->end, &cp) < 0)
@@ -228,14 +261,12 @@ static int scan_string(jr *r, char *out, size_t cap, size_t *len, int *fits)
                 plen = put_utf8(tmp, cp);
                 break;
             }
-            default:
-                return syntax(r, "a valid escape");
+            default: return syntax(r, "a valid escape");
             }
             if (e != 'u')
                 plen = 1;
         } else if (c < 0x20) {
-            return jr_fail(r, "invalid JSON at byte %zu: control character in a string",
-                           jr_pos(r));
+            return jr_fail(r, "invalid JSON at byte %zu: control character in a string", jr_pos(r));
         } else if (c >= 0x80) {
             int l = utf8_len((const unsigned char *)r->p, (const unsigned char *)r->end);
             if (!l)
@@ -406,9 +437,18 @@ static int peek(jr *r, char c)
     return r->p < r->end && *r->p == c;
 }
 
-int jr_peek_string(jr *r) { return peek(r, '"'); }
-int jr_peek_object(jr *r) { return peek(r, '{'); }
-int jr_peek_array(jr *r) { return peek(r, '['); }
+int jr_peek_string(jr *r)
+{
+    return peek(r, '"');
+}
+int jr_peek_object(jr *r)
+{
+    return peek(r, '{');
+}
+int jr_peek_array(jr *r)
+{
+    return peek(r, '[');
+}
 
 static int literal(jr *r, const char *lit)
 {
@@ -443,14 +483,10 @@ int jr_skip(jr *r)
             if (jr_skip(r) < 0)
                 return -1;
         return rc;
-    case '"':
-        return scan_string(r, NULL, 0, NULL, NULL);
-    case 't':
-        return literal(r, "true");
-    case 'f':
-        return literal(r, "false");
-    case 'n':
-        return literal(r, "null");
+    case '"': return scan_string(r, NULL, 0, NULL, NULL);
+    case 't': return literal(r, "true");
+    case 'f': return literal(r, "false");
+    case 'n': return literal(r, "null");
     default: {
         const char *s;
         int is_int;

@@ -48,7 +48,8 @@ static const st_config_key keys[] = {
     {"invoice.credit_number_format", "CN-{n:6}",
      "credit note number template, the same fields as invoice.number_format (its own sequence)"},
     {"invoice.payment_days", "30", "days from issue to the due date"},
-    {"invoice.payment_terms", "Payment by bank transfer by the due date, quoting the invoice number.",
+    {"invoice.payment_terms",
+     "Payment by bank transfer by the due date, quoting the invoice number.",
      "payment terms printed on invoices"},
     {"tax.rates", "",
      "tax rates by the customer's country, percent: \"DE=19,FR=20,CH=8.1\" (a country not"
@@ -104,20 +105,23 @@ static int load_ctx(bl_ctx *ctx, const st_config *cfg)
     int pow10 = round >= 1 && round <= 1000000;
     for (long long r = round; pow10 && r > 1; r /= 10)
         pow10 = r % 10 == 0;
-    ctx->ntax_rates = bl_tax_rates_parse(st_config_str(cfg, "tax.rates"), ctx->tax_rates,
-                                         BL_MAX_COUNTRY_RATES);
+    ctx->ntax_rates =
+        bl_tax_rates_parse(st_config_str(cfg, "tax.rates"), ctx->tax_rates, BL_MAX_COUNTRY_RATES);
     if (ctx->ntax_rates < 0) {
-        fprintf(stderr, "stratus-billing: tax.rates must be COUNTRY=PERCENT pairs split by commas"
-                        " (\"DE=19,FR=20,CH=8.1\"; at most 2 decimals, 100 at most, each country"
-                        " once, at most %d)\n", BL_MAX_COUNTRY_RATES);
+        fprintf(stderr,
+                "stratus-billing: tax.rates must be COUNTRY=PERCENT pairs split by commas"
+                " (\"DE=19,FR=20,CH=8.1\"; at most 2 decimals, 100 at most, each country"
+                " once, at most %d)\n",
+                BL_MAX_COUNTRY_RATES);
         return -1;
     }
     const char *sc = ctx->seller_country;
     if (!bl_number_format_valid(ctx->number_format) ||
         !bl_number_format_valid(ctx->credit_number_format) || ctx->payment_days < 0 ||
-        ctx->payment_days > 365 || (sc[0] && (strlen(sc) != 2 || sc[0] < 'A' || sc[0] > 'Z' ||
-                                              sc[1] < 'A' || sc[1] > 'Z'))) {
-        fprintf(stderr, "stratus-billing: invoice.number_format and invoice.credit_number_format must use only {n}, {n:W} "
+        ctx->payment_days > 365 ||
+        (sc[0] && (strlen(sc) != 2 || sc[0] < 'A' || sc[0] > 'Z' || sc[1] < 'A' || sc[1] > 'Z'))) {
+        fprintf(stderr, "stratus-billing: invoice.number_format and invoice.credit_number_format "
+                        "must use only {n}, {n:W} "
                         "(W 1..12), {yyyy} and {period} (at most 40 characters), "
                         "invoice.payment_days 0..365, invoice.seller_country two capitals\n");
         return -1;
@@ -157,7 +161,8 @@ static int serve(bl_ctx *ctx, const st_config *cfg)
         return 1;
     }
     if (!*ctx->internal_token)
-        st_warn("billing.config", "auth.internal_token is empty: tenant and admin calls are refused");
+        st_warn("billing.config",
+                "auth.internal_token is empty: tenant and admin calls are refused");
     bl_routes(s, ctx);
     bl_ingest_metrics();
     bl_invoice_metrics();
@@ -174,8 +179,8 @@ int main(int argc, char **argv)
 {
     char **rest;
     int nrest;
-    st_config *cfg = st_config_from_args(argc, argv, "stratus-billing", "STRATUS_BILLING_", keys,
-                                         &rest, &nrest);
+    st_config *cfg =
+        st_config_from_args(argc, argv, "stratus-billing", "STRATUS_BILLING_", keys, &rest, &nrest);
     const char *cmd = nrest > 0 ? rest[0] : "serve";
     st_service_log_init("billing", cfg);
     bl_ctx ctx;

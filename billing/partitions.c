@@ -117,8 +117,9 @@ int bl_maintenance_run(bl_ctx *ctx)
         PQclear(r);
     }
     bl_partitions_forget();
-    if (rc == 0 && (st_db_x(db, "DELETE FROM billing.batches WHERE received_at < $1", cutoff) < 0 ||
-                    st_db_x(db, "DELETE FROM billing.streams WHERE last_sampled_at < $1", dead) < 0))
+    if (rc == 0 &&
+        (st_db_x(db, "DELETE FROM billing.batches WHERE received_at < $1", cutoff) < 0 ||
+         st_db_x(db, "DELETE FROM billing.streams WHERE last_sampled_at < $1", dead) < 0))
         rc = -1;
     if (rc < 0)
         st_error("billing.retention", "maintenance failed: %s", st_db_error(db));

@@ -13,7 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-int64_t bl_hour_floor(int64_t us) { return us - us % BL_US_HOUR; }
+int64_t bl_hour_floor(int64_t us)
+{
+    return us - us % BL_US_HOUR;
+}
 
 static int64_t ymd(int y, int m, int d)
 {

@@ -28,9 +28,9 @@
 
 #define PRICE_MAX 1000000000000LL /* one million currency units */
 
-static const char *const price_keys[] = {"cpu_per_gcycle", "rx_per_gib", "tx_per_gib",
-                                         "storage_per_gib_month", "instance_hour_default",
-                                         NULL};
+static const char *const price_keys[] = {
+    "cpu_per_gcycle",        "rx_per_gib", "tx_per_gib", "storage_per_gib_month",
+    "instance_hour_default", NULL};
 
 typedef struct prices {
     long long v[5];
@@ -47,10 +47,16 @@ static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
         snprintf(err, errlen, "field 'prices' must be an object");
         return -1;
     }
-    static const char *const allowed[] = {"cpu_per_gcycle", "rx_per_gib", "tx_per_gib",
-                                          "storage_per_gib_month", "instance_hour_default",
-                                          "instance_hour", "time_unit", "min_seconds",
-                                          "tax_rate_bp", NULL};
+    static const char *const allowed[] = {"cpu_per_gcycle",
+                                          "rx_per_gib",
+                                          "tx_per_gib",
+                                          "storage_per_gib_month",
+                                          "instance_hour_default",
+                                          "instance_hour",
+                                          "time_unit",
+                                          "min_seconds",
+                                          "tax_rate_bp",
+                                          NULL};
     if (st_json_only_keys(o, allowed, err, errlen) < 0)
         return -1;
     p->time_unit = "hour";
@@ -88,8 +94,10 @@ static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
     {
         if (!bl_flavor_valid(k) || !json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) > PRICE_MAX) {
-            snprintf(err, errlen, "instance_hour: '%.64s' must be a flavor name with an integer "
-                                  "price from 0 to %lld", k, PRICE_MAX);
+            snprintf(err, errlen,
+                     "instance_hour: '%.64s' must be a flavor name with an integer "
+                     "price from 0 to %lld",
+                     k, PRICE_MAX);
             return -1;
         }
     }
@@ -156,7 +164,8 @@ static int insert_version(st_db *db, const char *plan, const char *eff, const pr
                 "INSERT INTO billing.plan_versions (id, plan_id, version, effective_from,"
                 " cpu_per_gcycle, rx_per_gib, tx_per_gib, storage_per_gib_month,"
                 " instance_hour_default, time_unit, min_seconds, tax_rate_bp)"
-                " SELECT $1::uuid, $2::uuid, coalesce(max(version), 0) + 1, $3::timestamptz, $4::bigint,"
+                " SELECT $1::uuid, $2::uuid, coalesce(max(version), 0) + 1, $3::timestamptz, "
+                "$4::bigint,"
                 " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::integer,"
                 " nullif($11::integer, -1)"
                 " FROM billing.plan_versions WHERE plan_id = $2::uuid",
@@ -178,10 +187,11 @@ static int insert_version(st_db *db, const char *plan, const char *eff, const pr
     }
     sb_arr_close(&f);
     sb_arr_close(&pr);
-    long long rc = st_db_x(db,
-                           "INSERT INTO billing.plan_flavor_prices (version_id, flavor, per_hour)"
-                           " SELECT $1::uuid, f, p FROM unnest($2::text[], $3::bigint[]) AS u(f, p)",
-                           vid, sb_str(&f), sb_str(&pr));
+    long long rc =
+        st_db_x(db,
+                "INSERT INTO billing.plan_flavor_prices (version_id, flavor, per_hour)"
+                " SELECT $1::uuid, f, p FROM unnest($2::text[], $3::bigint[]) AS u(f, p)",
+                vid, sb_str(&f), sb_str(&pr));
     sb_free(&f);
     sb_free(&pr);
     return rc < 0 ? -1 : 0;
@@ -191,8 +201,10 @@ static int insert_version(st_db *db, const char *plan, const char *eff, const pr
 static json_t *plan_json(st_db *db, const char *id, int *dberr)
 {
     *dberr = 0;
-    PGresult *r = st_db_q(db, "SELECT id, name, description, is_default, created_at"
-                              " FROM billing.plans WHERE id = $1", id);
+    PGresult *r = st_db_q(db,
+                          "SELECT id, name, description, is_default, created_at"
+                          " FROM billing.plans WHERE id = $1",
+                          id);
     if (!r) {
         *dberr = 1;
         return NULL;
@@ -213,7 +225,8 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
                 " coalesce((SELECT json_object_agg(flavor, per_hour ORDER BY flavor)"
                 "  FROM billing.plan_flavor_prices f WHERE f.version_id = v.id), '{}'),"
                 " v.time_unit, v.min_seconds, v.tax_rate_bp"
-                " FROM billing.plan_versions v WHERE v.plan_id = $1 ORDER BY v.version", id);
+                " FROM billing.plan_versions v WHERE v.plan_id = $1 ORDER BY v.version",
+                id);
     if (!r) {
         json_decref(plan);
         *dberr = 1;
@@ -230,9 +243,8 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
         json_object_set_new(pr, "instance_hour", fl ? fl : json_object());
         json_object_set_new(pr, "time_unit", json_string(PQgetvalue(r, i, 9)));
         json_object_set_new(pr, "min_seconds", json_integer(st_db_int(r, i, 10)));
-        json_object_set_new(pr, "tax_rate_bp", st_db_val(r, i, 11)
-                                                   ? json_integer(st_db_int(r, i, 11))
-                                                   : json_null());
+        json_object_set_new(pr, "tax_rate_bp",
+                            st_db_val(r, i, 11) ? json_integer(st_db_int(r, i, 11)) : json_null());
         json_array_append_new(vs, json_pack("{s:s, s:I, s:s, s:o}", "id", PQgetvalue(r, i, 0),
                                             "version", (json_int_t)st_db_int(r, i, 1),
                                             "effective_from", eff, "prices", pr));
@@ -258,8 +270,7 @@ static void reply_plan(st_http_req *req, st_db *db, const char *id, int status)
 static void fail_txn(st_http_req *req, st_db *db, const char *what)
 {
     if (st_db_unique_violation(db))
-        st_http_reply_error(req, 409, "conflict", "%s: that name or effective_from is taken",
-                            what);
+        st_http_reply_error(req, 409, "conflict", "%s: that name or effective_from is taken", what);
     else if (strcmp(st_db_sqlstate(db), "23503") == 0)
         st_http_reply_error(req, 409, "conflict", "%s: the plan is still in use", what);
     else
@@ -276,15 +287,16 @@ static void h_create(st_http_req *req, void *arg)
     json_t *body = st_http_json_body(req);
     if (!body)
         return;
-    static const char *const allowed[] = {"name", "description", "default", "prices",
-                                          "effective_from", NULL};
+    static const char *const allowed[] = {"name",   "description",    "default",
+                                          "prices", "effective_from", NULL};
     char err[256];
     const char *name = NULL, *desc = "";
     int dflt = 0;
     prices p;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         st_json_get_str(body, "name", ST_JSON_REQUIRED, 1, 64, &name, err, sizeof err) < 0 ||
-        st_json_get_str(body, "description", ST_JSON_OPTIONAL, 0, 1024, &desc, err, sizeof err) < 0 ||
+        st_json_get_str(body, "description", ST_JSON_OPTIONAL, 0, 1024, &desc, err, sizeof err) <
+            0 ||
         st_json_get_bool(body, "default", ST_JSON_OPTIONAL, &dflt, err, sizeof err) < 0 ||
         parse_prices(body, &p, err, sizeof err) < 0) {
         st_http_reply_error(req, 400, "bad_request", "%s", err);
@@ -315,9 +327,12 @@ static void h_create(st_http_req *req, void *arg)
         st_db_rollback(db);
         goto out;
     }
-    if ((dflt && st_db_x0(db, "UPDATE billing.plans SET is_default = false WHERE is_default") < 0) ||
-        st_db_x(db, "INSERT INTO billing.plans (id, name, description, is_default)"
-                    " VALUES ($1, $2, $3, $4)", id, name, desc, dflt ? "true" : "false") < 0 ||
+    if ((dflt &&
+         st_db_x0(db, "UPDATE billing.plans SET is_default = false WHERE is_default") < 0) ||
+        st_db_x(db,
+                "INSERT INTO billing.plans (id, name, description, is_default)"
+                " VALUES ($1, $2, $3, $4)",
+                id, name, desc, dflt ? "true" : "false") < 0 ||
         insert_version(db, id, eff, &p, vid) < 0 || st_db_commit(db) < 0) {
         fail_txn(req, db, "plan");
         goto out;
@@ -394,7 +409,8 @@ static void h_patch(st_http_req *req, void *arg)
     int dflt = -1;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         st_json_get_str(body, "name", ST_JSON_OPTIONAL, 1, 64, &name, err, sizeof err) < 0 ||
-        st_json_get_str(body, "description", ST_JSON_OPTIONAL, 0, 1024, &desc, err, sizeof err) < 0 ||
+        st_json_get_str(body, "description", ST_JSON_OPTIONAL, 0, 1024, &desc, err, sizeof err) <
+            0 ||
         st_json_get_bool(body, "default", ST_JSON_OPTIONAL, &dflt, err, sizeof err) < 0) {
         st_http_reply_error(req, 400, "bad_request", "%s", err);
         return;
@@ -422,12 +438,18 @@ static void h_patch(st_http_req *req, void *arg)
             return;
         }
     }
-    if ((dflt == 1 && st_db_x(db, "UPDATE billing.plans SET is_default = false"
-                                  " WHERE is_default AND id <> $1", id) < 0) ||
-        (n = st_db_x(db, "UPDATE billing.plans SET name = coalesce($2, name),"
-                         " description = coalesce($3, description),"
-                         " is_default = coalesce($4::boolean, is_default) WHERE id = $1",
-                     id, name, desc, dflt < 0 ? NULL : dflt ? "true" : "false")) < 0 ||
+    if ((dflt == 1 && st_db_x(db,
+                              "UPDATE billing.plans SET is_default = false"
+                              " WHERE is_default AND id <> $1",
+                              id) < 0) ||
+        (n = st_db_x(db,
+                     "UPDATE billing.plans SET name = coalesce($2, name),"
+                     " description = coalesce($3, description),"
+                     " is_default = coalesce($4::boolean, is_default) WHERE id = $1",
+                     id, name, desc,
+                     dflt < 0 ? NULL
+                     : dflt   ? "true"
+                              : "false")) < 0 ||
         st_db_commit(db) < 0) {
         fail_txn(req, db, "plan");
     } else if (n == 0) {
@@ -522,7 +544,8 @@ static json_t *assignments_json(st_db *db, const char *tenant, int *dberr)
     PGresult *r = st_db_q(db,
                           "SELECT a.effective_from, a.plan_id, p.name FROM billing.tenant_plans a"
                           " JOIN billing.plans p ON p.id = a.plan_id WHERE a.tenant_id = $1"
-                          " ORDER BY a.effective_from", tenant);
+                          " ORDER BY a.effective_from",
+                          tenant);
     *dberr = !r;
     if (!r)
         return NULL;
@@ -608,9 +631,11 @@ static void h_assign(st_http_req *req, void *arg)
         st_db_rollback(db);
         goto out;
     }
-    if (st_db_x(db, "INSERT INTO billing.tenant_plans (tenant_id, effective_from, plan_id)"
-                    " VALUES ($1, $2, $3) ON CONFLICT (tenant_id, effective_from)"
-                    " DO UPDATE SET plan_id = excluded.plan_id", t, eff, plan) < 0 ||
+    if (st_db_x(db,
+                "INSERT INTO billing.tenant_plans (tenant_id, effective_from, plan_id)"
+                " VALUES ($1, $2, $3) ON CONFLICT (tenant_id, effective_from)"
+                " DO UPDATE SET plan_id = excluded.plan_id",
+                t, eff, plan) < 0 ||
         st_db_commit(db) < 0) {
         fail_txn(req, db, "assignment");
         goto out;
@@ -640,7 +665,8 @@ static void h_tenant_plan(st_http_req *req, void *arg)
                           "SELECT coalesce((SELECT plan_id FROM billing.tenant_plans"
                           "  WHERE tenant_id = $1 AND effective_from <= now()"
                           "  ORDER BY effective_from DESC LIMIT 1),"
-                          " (SELECT id FROM billing.plans WHERE is_default))", tenant);
+                          " (SELECT id FROM billing.plans WHERE is_default))",
+                          tenant);
     if (!r) {
         bl_reply_db(req, db, "tenant plan");
     } else if (!st_db_val(r, 0, 0)) {

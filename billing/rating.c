@@ -34,20 +34,27 @@
 #define EPOCH_2000 946684800000000LL
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
-static const char *const item_names[BL_NITEMS] = {"instance_hours", "instance_seconds",
-                                                  "cpu_cycles", "rx_bytes", "tx_bytes",
-                                                  "image_storage"};
-static const char *const item_units[BL_NITEMS] = {"hour", "second", "cycle", "byte", "byte",
-                                                  "byte-hour"};
-static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour", "Gcycle", "GiB", "GiB",
-                                                          "GiB-month"};
-static const char *const item_labels[BL_NITEMS] = {"Instance hours", "Instance time",
-                                                   "CPU cycles", "Data received", "Data sent",
-                                                   "Image storage"};
+static const char *const item_names[BL_NITEMS] = {
+    "instance_hours", "instance_seconds", "cpu_cycles", "rx_bytes", "tx_bytes", "image_storage"};
+static const char *const item_units[BL_NITEMS] = {"hour", "second", "cycle",
+                                                  "byte", "byte",   "byte-hour"};
+static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour", "Gcycle",
+                                                          "GiB",  "GiB",  "GiB-month"};
+static const char *const item_labels[BL_NITEMS] = {
+    "Instance hours", "Instance time", "CPU cycles", "Data received", "Data sent", "Image storage"};
 
-const char *bl_item_name(bl_item it) { return item_names[it]; }
-const char *bl_item_unit(bl_item it) { return item_units[it]; }
-const char *bl_item_billing_unit(bl_item it) { return item_billing_units[it]; }
+const char *bl_item_name(bl_item it)
+{
+    return item_names[it];
+}
+const char *bl_item_unit(bl_item it)
+{
+    return item_units[it];
+}
+const char *bl_item_billing_unit(bl_item it)
+{
+    return item_billing_units[it];
+}
 
 __int128 bl_line_divisor(const bl_line *l)
 {
@@ -77,8 +84,8 @@ void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n)
 
 void bl_line_billing_quantity(const bl_line *l, char *out, size_t n)
 {
-    bl_decimal_text(l->quantity, bl_line_divisor(l), l->item == BL_ITEM_INSTANCE_HOURS ? 0 : 6,
-                    out, n);
+    bl_decimal_text(l->quantity, bl_line_divisor(l), l->item == BL_ITEM_INSTANCE_HOURS ? 0 : 6, out,
+                    n);
 }
 
 void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n)
@@ -100,13 +107,14 @@ void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
 {
     char step[32];
     bl_money_text(inv->round_micro, bl_step_decimals(inv->round_micro), step, sizeof step);
-    snprintf(out, n,
-             "Rounding: each line's amount is its quantity times its unit price, computed "
-             "exactly and rounded once to the nearest %s %s (halves away from zero); the net "
-             "total is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
-             "10^9 CPU cycles, GiB = 2^30 bytes, GiB-month = 2^30 bytes for every hour of the "
-             "month; instance time by the second is its seconds times the hourly price / 3600.",
-             step, inv->currency);
+    snprintf(
+        out, n,
+        "Rounding: each line's amount is its quantity times its unit price, computed "
+        "exactly and rounded once to the nearest %s %s (halves away from zero); the net "
+        "total is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
+        "10^9 CPU cycles, GiB = 2^30 bytes, GiB-month = 2^30 bytes for every hour of the "
+        "month; instance time by the second is its seconds times the hourly price / 3600.",
+        step, inv->currency);
 }
 
 void bl_invoice_id(const char *tenant, int64_t period, char out[37])
@@ -162,14 +170,19 @@ static void tl_push(timeline *t, int64_t start, int ver)
 
 static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
 {
-    PGresult *r = st_db_q(db,
-                          "SELECT v.id, v.plan_id, p.name, v.version, " US("v.effective_from") ","
-                          " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, v.storage_per_gib_month,"
-                          " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
-                          " coalesce(v.tax_rate_bp, -1)"
-                          " FROM billing.plan_versions v JOIN billing.plans p ON p.id = v.plan_id"
-                          " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, v.effective_from",
-                          plans_arr);
+    PGresult *r = st_db_q(
+        db,
+        "SELECT v.id, v.plan_id, p.name, v.version, " US(
+            "v.effective_from") ","
+                                " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, "
+                                "v.storage_per_gib_month,"
+                                " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
+                                " coalesce(v.tax_rate_bp, -1)"
+                                " FROM billing.plan_versions v JOIN billing.plans p ON p.id = "
+                                "v.plan_id"
+                                " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, "
+                                "v.effective_from",
+        plans_arr);
     if (!r)
         return -1;
     inv->nvers = PQntuples(r);
@@ -196,7 +209,8 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
     r = st_db_q(db,
                 "SELECT f.version_id, f.flavor, f.per_hour FROM billing.plan_flavor_prices f"
                 " JOIN billing.plan_versions v ON v.id = f.version_id"
-                " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY f.version_id, f.flavor", plans_arr);
+                " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY f.version_id, f.flavor",
+                plans_arr);
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -234,8 +248,11 @@ static void plan_segments(const bl_invoice *inv, timeline *t, const char *plan, 
 
 static int build_timeline(st_db *db, bl_invoice *inv, timeline *t)
 {
-    PGresult *a = st_db_q(db, "SELECT " US("effective_from") ", plan_id FROM billing.tenant_plans"
-                              " WHERE tenant_id = $1 ORDER BY effective_from", inv->tenant);
+    PGresult *a =
+        st_db_q(db,
+                "SELECT " US("effective_from") ", plan_id FROM billing.tenant_plans"
+                                               " WHERE tenant_id = $1 ORDER BY effective_from",
+                inv->tenant);
     if (!a)
         return -1;
     PGresult *d = st_db_q0(db, "SELECT id FROM billing.plans WHERE is_default");
@@ -367,8 +384,8 @@ int bl_invoice_finish(bl_invoice *inv)
         if (l->quantity == 0)
             continue;
         l->unit_price = unit_price(inv, l);
-        l->amount = bl_round((__int128)l->quantity * l->unit_price, bl_line_divisor(l),
-                             inv->round_micro);
+        l->amount =
+            bl_round((__int128)l->quantity * l->unit_price, bl_line_divisor(l), inv->round_micro);
         if (__builtin_add_overflow(inv->total, l->amount, &inv->total))
             return -1;
         inv->no_plan += l->ver < 0;
@@ -513,10 +530,13 @@ static int rate_seconds(st_db *db, bl_invoice *inv, const buckets *bk, const cha
         " SELECT s.instance_id, s.boot_id, s.flavor, width_bucket(s.sampled_at, $3::timestamptz[]),"
         "  coalesce(sum((extract(epoch FROM s.dt) * 1000000)::bigint) FILTER (WHERE s.bill), 0),"
         "  " US("min(s.sampled_at) FILTER (WHERE s.bill)") ","
-        "  coalesce(bool_or(s.seq = st.min_seq), false)"
-        " FROM s LEFT JOIN billing.streams st"
-        "  ON st.instance_id = s.instance_id AND st.boot_id = s.boot_id"
-        " WHERE s.sampled_at >= $5 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 6",
+                                                           "  coalesce(bool_or(s.seq = "
+                                                           "st.min_seq), false)"
+                                                           " FROM s LEFT JOIN billing.streams st"
+                                                           "  ON st.instance_id = s.instance_id "
+                                                           "AND st.boot_id = s.boot_id"
+                                                           " WHERE s.sampled_at >= $5 GROUP BY 1, "
+                                                           "2, 3, 4 ORDER BY 1, 2, 6",
         tenant, p, bounds, lo, from, to);
     if (!r)
         return -1;
@@ -593,8 +613,9 @@ static int label_lines(st_db *db, bl_invoice *inv)
             (i == 0 || strcmp(inv->lines[i].instance, inv->lines[i - 1].instance) != 0))
             sb_arr_raw(&ids, inv->lines[i].instance);
     sb_arr_close(&ids);
-    r = st_db_q(db, "SELECT id::text, name FROM iaas.instance_labels($1, $2::uuid[])"
-                    " ORDER BY id::text COLLATE \"C\"",
+    r = st_db_q(db,
+                "SELECT id::text, name FROM iaas.instance_labels($1, $2::uuid[])"
+                " ORDER BY id::text COLLATE \"C\"",
                 inv->tenant, sb_str(&ids));
     sb_free(&ids);
     if (!r)
@@ -708,7 +729,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
                     "  WHERE tenant_id = $1 AND period = $2 AND day = $4) i"
                     " JOIN billing.usage_hourly h ON h.tenant_id = $1 AND h.period = $2"
                     "  AND h.instance_id = i.instance_id AND h.hour >= $4 AND h.hour < $5"
-                    " GROUP BY 1, 2, 3", tenant, p, sb_str(&bounds), d0, d1);
+                    " GROUP BY 1, 2, 3",
+                    tenant, p, sb_str(&bounds), d0, d1);
         if (!r)
             goto out_days;
         for (int i = 0; i < PQntuples(r); i++) {
@@ -731,7 +753,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     r = st_db_q(db,
                 "SELECT width_bucket(hour, $3::timestamptz[]), sum(bytes)"
                 " FROM billing.storage_hourly WHERE tenant_id = $1 AND period = $2"
-                " GROUP BY 1", tenant, p, sb_str(&bounds));
+                " GROUP BY 1",
+                tenant, p, sb_str(&bounds));
     if (!r)
         goto out;
     for (int i = 0; i < PQntuples(r); i++) {

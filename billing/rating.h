@@ -43,25 +43,25 @@ typedef struct bl_pver {
     int version;
     int64_t effective_from;
     int64_t cpu, rx, tx, storage, hour_default;
-    int tax_bp;           /* the version's own tax rate (basis points), -1: by country */
-    int per_second;       /* time_unit "second": instance time by the second */
-    int64_t min_seconds;  /* per boot, for per_second versions */
+    int tax_bp;          /* the version's own tax rate (basis points), -1: by country */
+    int per_second;      /* time_unit "second": instance time by the second */
+    int64_t min_seconds; /* per boot, for per_second versions */
     bl_flavor_price *fl;
     int nfl;
 } bl_pver;
 
 typedef struct bl_line {
-    char instance[37];  /* "" for tenant-wide items (storage) */
-    char name[64];      /* the instance's name (the gateway's), "" when unknown */
+    char instance[37];               /* "" for tenant-wide items (storage) */
+    char name[64];                   /* the instance's name (the gateway's), "" when unknown */
     char iflavor[BL_FLAVOR_MAX + 1]; /* the flavor its time was billed with, for every line */
     bl_item item;
     char flavor[BL_FLAVOR_MAX + 1];
     int64_t usage_month;
-    int ver;            /* index into vers, -1: no plan applied (price 0) */
+    int ver; /* index into vers, -1: no plan applied (price 0) */
     int64_t quantity;
     int64_t unit_price;
-    int64_t amount;       /* net */
-    int tax_bp;           /* the tax rate it bears (tax.c), basis points */
+    int64_t amount; /* net */
+    int tax_bp;     /* the tax rate it bears (tax.c), basis points */
 } bl_line;
 
 /* The lines at one tax rate: their net sum and its tax (rounded once). */
@@ -73,7 +73,7 @@ typedef struct bl_tax_group {
 
 /* A party of the invoice: the seller (configuration) or the buyer (account.c). */
 typedef struct bl_party {
-    int present;          /* buyer: the tenant has a billing account */
+    int present; /* buyer: the tenant has a billing account */
     char name[201];
     char address[501];
     char country[3];
@@ -84,30 +84,30 @@ typedef struct bl_party {
 typedef struct bl_invoice {
     char id[37];
     char tenant[37];
-    int64_t period;       /* first microsecond of the month */
+    int64_t period; /* first microsecond of the month */
     int issued;
-    int64_t number;       /* issued only */
-    int64_t issued_at;    /* issued only */
+    int64_t number;    /* issued only */
+    int64_t issued_at; /* issued only */
     int64_t generated_at;
     char currency[9];
     int64_t round_micro;
     bl_party seller, buyer;
     char number_text[BL_NUMBER_TEXT_MAX]; /* issued: as printed; draft: "DRAFT" */
-    int payment_days;     /* due = issued_at + payment_days */
+    int payment_days;                     /* due = issued_at + payment_days */
     char payment_terms[256];
     bl_pver *vers;
     int nvers;
     bl_line *lines;
     size_t n, cap;
-    int64_t net;          /* sum of the line amounts */
+    int64_t net; /* sum of the line amounts */
     bl_tax_group tax[BL_MAX_TAX_RATES];
     int ntax;
-    int64_t tax_total;    /* sum of the groups' tax */
-    int64_t total;        /* the total due: gross = net + tax_total */
-    int reverse_charge;   /* business customer in another country: no tax charged */
-    char tax_country[3];  /* whose rates applied ("" none) */
+    int64_t tax_total;   /* sum of the groups' tax */
+    int64_t total;       /* the total due: gross = net + tax_total */
+    int reverse_charge;  /* business customer in another country: no tax charged */
+    char tax_country[3]; /* whose rates applied ("" none) */
     char reverse_charge_note[256];
-    int no_plan;          /* lines priced by no plan (no default plan, no assignment) */
+    int no_plan; /* lines priced by no plan (no default plan, no assignment) */
 } bl_invoice;
 
 /* Rates the tenant's usage billed in period into inv. 0, or -1 (db error). */
@@ -121,8 +121,8 @@ void bl_invoice_free(bl_invoice *inv);
 void bl_invoice_id(const char *tenant, int64_t period, char out[37]);
 
 /* Names and display text shared by every document format. */
-const char *bl_item_name(bl_item it);   /* "cpu_cycles" */
-const char *bl_item_unit(bl_item it);   /* "cycle": the unit of quantity */
+const char *bl_item_name(bl_item it);         /* "cpu_cycles" */
+const char *bl_item_unit(bl_item it);         /* "cycle": the unit of quantity */
 const char *bl_item_billing_unit(bl_item it); /* "Gcycle" */
 void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n);
 void bl_line_billing_quantity(const bl_line *l, char *out, size_t n); /* "12.345678" */

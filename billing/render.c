@@ -92,7 +92,8 @@ int bl_fact_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max)
         if (n < max)                                                                               \
             snprintf(out[n++], BL_TEXT_LINE, __VA_ARGS__);                                         \
     } while (0)
-    FACT("Invoice number: %s", inv->issued ? number : "DRAFT (not issued; it changes as usage arrives)");
+    FACT("Invoice number: %s",
+         inv->issued ? number : "DRAFT (not issued; it changes as usage arrives)");
     if (inv->issued) {
         bl_date_format(inv->issued_at, d);
         bl_due_date(inv, due);
@@ -139,8 +140,8 @@ static json_t *party_json(const bl_party *p)
 {
     if (!p->present)
         return json_null();
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "address", p->address,
-                     "country", p->country, "tax_id", p->tax_id, "email", p->email);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", p->name, "address", p->address, "country",
+                     p->country, "tax_id", p->tax_id, "email", p->email);
 }
 
 static json_t *line_json(const bl_invoice *inv, size_t i)
@@ -154,20 +155,20 @@ static json_t *line_json(const bl_invoice *inv, size_t i)
     json_t *plan = json_null();
     if (l->ver >= 0) {
         const bl_pver *v = &inv->vers[l->ver];
-        plan = json_pack("{s:s, s:s, s:i, s:s}", "id", v->plan_id, "name", v->plan_name,
-                         "version", v->version, "version_id", v->id);
+        plan = json_pack("{s:s, s:s, s:i, s:s}", "id", v->plan_id, "name", v->plan_name, "version",
+                         v->version, "version_id", v->id);
     }
-    return json_pack("{s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, s:s, s:I, s:I, s:s}",
-                     "line", (json_int_t)(i + 1), "instance_id",
-                     l->instance[0] ? l->instance : NULL, "instance_name",
-                     l->name[0] ? l->name : NULL, "instance_flavor",
-                     l->iflavor[0] ? l->iflavor : NULL, "item", bl_item_name(l->item), "flavor",
-                     l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month,
-                     "late", l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "tax_rate_bp", l->tax_bp, "quantity",
-                     (json_int_t)l->quantity, "unit", bl_item_unit(l->item), "billing_quantity",
-                     bq, "billing_unit", bl_item_billing_unit(l->item), "unit_price_micro",
-                     (json_int_t)l->unit_price, "amount_micro", (json_int_t)l->amount, "amount",
-                     amount);
+    return json_pack(
+        "{s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, s:s, s:I, "
+        "s:I, s:s}",
+        "line", (json_int_t)(i + 1), "instance_id", l->instance[0] ? l->instance : NULL,
+        "instance_name", l->name[0] ? l->name : NULL, "instance_flavor",
+        l->iflavor[0] ? l->iflavor : NULL, "item", bl_item_name(l->item), "flavor",
+        l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month, "late",
+        l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "tax_rate_bp",
+        l->tax_bp, "quantity", (json_int_t)l->quantity, "unit", bl_item_unit(l->item),
+        "billing_quantity", bq, "billing_unit", bl_item_billing_unit(l->item), "unit_price_micro",
+        (json_int_t)l->unit_price, "amount_micro", (json_int_t)l->amount, "amount", amount);
 }
 
 char *bl_render_json(const bl_invoice *inv, size_t *len)
@@ -189,17 +190,17 @@ char *bl_render_json(const bl_invoice *inv, size_t *len)
     bl_date_format(inv->issued_at, issue_date);
     bl_due_date(inv, due);
     json_t *doc = json_pack(
-        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s?, s:i, s:s, s:s?, s:s, s:I, s:s, s:b, s:s?, s:s, s:o}",
+        "{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s?, s:s?, s:i, s:s, s:s?, s:s, "
+        "s:I, s:s, s:b, s:s?, s:s, s:o}",
         "id", inv->id, "number", inv->issued ? json_integer(inv->number) : json_null(),
-        "number_text", number, "status", inv->issued ? "issued" : "draft", "tenant_id",
-        inv->tenant, "period", period, "period_start", start, "period_end", end, "currency",
-        inv->currency, "seller", party_json(&inv->seller), "buyer", party_json(&inv->buyer),
-        "issue_date", inv->issued ? issue_date : NULL, "due_date", inv->issued ? due : NULL,
-        "payment_days", inv->payment_days, "payment_terms", inv->payment_terms,
-        "issued_at", inv->issued ? issued : NULL,
-        "generated_at", gen, "total_micro", (json_int_t)inv->total, "total", total, "no_plan",
-        inv->no_plan > 0, "notice", inv->no_plan ? BL_NO_PLAN_TEXT : NULL, "rounding", rounding,
-        "lines", lines);
+        "number_text", number, "status", inv->issued ? "issued" : "draft", "tenant_id", inv->tenant,
+        "period", period, "period_start", start, "period_end", end, "currency", inv->currency,
+        "seller", party_json(&inv->seller), "buyer", party_json(&inv->buyer), "issue_date",
+        inv->issued ? issue_date : NULL, "due_date", inv->issued ? due : NULL, "payment_days",
+        inv->payment_days, "payment_terms", inv->payment_terms, "issued_at",
+        inv->issued ? issued : NULL, "generated_at", gen, "total_micro", (json_int_t)inv->total,
+        "total", total, "no_plan", inv->no_plan > 0, "notice",
+        inv->no_plan ? BL_NO_PLAN_TEXT : NULL, "rounding", rounding, "lines", lines);
     /* Tax: net, per rate, gross (tax.c); total_micro above is the gross. */
     char a[48], tr[600];
     json_t *taxes = json_array();
@@ -210,9 +211,8 @@ char *bl_render_json(const bl_invoice *inv, size_t *len)
         bl_amount_text(inv, inv->tax[g].tax, tax, sizeof tax);
         json_array_append_new(taxes, json_pack("{s:i, s:s, s:I, s:s, s:I, s:s}", "rate_bp",
                                                inv->tax[g].bp, "rate", rate, "net_micro",
-                                               (json_int_t)inv->tax[g].net, "net", net,
-                                               "tax_micro", (json_int_t)inv->tax[g].tax, "tax",
-                                               tax));
+                                               (json_int_t)inv->tax[g].net, "net", net, "tax_micro",
+                                               (json_int_t)inv->tax[g].tax, "tax", tax));
     }
     bl_amount_text(inv, inv->net, a, sizeof a);
     json_object_set_new(doc, "net_micro", json_integer(inv->net));
@@ -223,12 +223,11 @@ char *bl_render_json(const bl_invoice *inv, size_t *len)
     json_object_set_new(doc, "tax", json_string(a));
     json_object_set_new(doc, "gross_micro", json_integer(inv->total));
     json_object_set_new(doc, "gross", json_string(total));
-    json_object_set_new(doc, "tax_country", inv->tax_country[0] ? json_string(inv->tax_country)
-                                                                : json_null());
+    json_object_set_new(doc, "tax_country",
+                        inv->tax_country[0] ? json_string(inv->tax_country) : json_null());
     json_object_set_new(doc, "reverse_charge", json_boolean(inv->reverse_charge));
-    json_object_set_new(doc, "reverse_charge_note", inv->reverse_charge
-                                                        ? json_string(inv->reverse_charge_note)
-                                                        : json_null());
+    json_object_set_new(doc, "reverse_charge_note",
+                        inv->reverse_charge ? json_string(inv->reverse_charge_note) : json_null());
     bl_tax_rule_text(inv, tr, sizeof tr);
     json_object_set_new(doc, "tax_rule", json_string(tr));
     char *s = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -286,11 +285,28 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
         snprintf(am, sizeof am, "%lld", (long long)l->amount);
         bl_amount_text(inv, l->amount, amount, sizeof amount);
         bl_rate_text(l->tax_bp, rate, sizeof rate);
-        const char *f[NCOL] = {number, period, "line", no, l->instance, bl_item_name(l->item),
-                               l->name, l->iflavor, l->flavor, label, month,
+        const char *f[NCOL] = {number,
+                               period,
+                               "line",
+                               no,
+                               l->instance,
+                               bl_item_name(l->item),
+                               l->name,
+                               l->iflavor,
+                               l->flavor,
+                               label,
+                               month,
                                l->ver >= 0 ? inv->vers[l->ver].plan_name : "NO PLAN",
-                               l->ver >= 0 ? ver : "", q, bl_item_unit(l->item), bq,
-                               bl_item_billing_unit(l->item), up, rate, am, amount, inv->currency};
+                               l->ver >= 0 ? ver : "",
+                               q,
+                               bl_item_unit(l->item),
+                               bq,
+                               bl_item_billing_unit(l->item),
+                               up,
+                               rate,
+                               am,
+                               amount,
+                               inv->currency};
         for (int k = 0; k < NCOL; k++)
             csv_field(&b, f[k], k == NCOL - 1);
     }
@@ -303,8 +319,9 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
         snprintf(q, sizeof q, "%lld", (long long)inv->tax[g].net);
         snprintf(am, sizeof am, "%lld", (long long)inv->tax[g].tax);
         bl_amount_text(inv, inv->tax[g].tax, amount, sizeof amount);
-        const char *f[NCOL] = {number, period, "tax", "", "", "tax", "", "", "", label, "", "",
-                               "", q, "micro", "", "", "", rate, am, amount, inv->currency};
+        const char *f[NCOL] = {number, period, "tax",  "",           "", "tax",   "", "", "",
+                               label,  "",     "",     "",           q,  "micro", "", "", "",
+                               rate,   am,     amount, inv->currency};
         for (int k = 0; k < NCOL; k++)
             csv_field(&b, f[k], k == NCOL - 1);
     }
@@ -356,7 +373,8 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
     sb_puts(&b, "</h1>\n<div class=\"parties\">");
     char tl[16][BL_TEXT_LINE];
     for (int who = 0; who < 2; who++) {
-        int n = bl_party_lines(who ? &inv->buyer : &inv->seller, who ? "Bill to" : "Seller", tl, 16);
+        int n =
+            bl_party_lines(who ? &inv->buyer : &inv->seller, who ? "Bill to" : "Seller", tl, 16);
         sb_puts(&b, "<p>");
         for (int i = 0; i < n; i++) {
             sb_puts(&b, i ? "<br>" : "<strong>");
@@ -397,8 +415,9 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
         html_cell(&b, "td", "n", r.amount);
         sb_puts(&b, "</tr>\n");
     }
-    sb_puts(&b, "<tr class=\"total\"><td></td><td>Net total</td><td></td><td></td><td></td><td></td>"
-                "<td></td>");
+    sb_puts(&b,
+            "<tr class=\"total\"><td></td><td>Net total</td><td></td><td></td><td></td><td></td>"
+            "<td></td>");
     char net[48], tl2[12][BL_TEXT_LINE], tr[600];
     bl_amount_text(inv, inv->net, net, sizeof net);
     html_cell(&b, "td", "n", net);

@@ -16,8 +16,8 @@
 
 typedef enum bl_format { BL_FMT_JSON, BL_FMT_CSV, BL_FMT_HTML, BL_FMT_PDF, BL_NFMT } bl_format;
 
-extern const char *const bl_format_names[BL_NFMT];        /* "json" ... */
-extern const char *const bl_format_types[BL_NFMT];        /* "application/json" ... */
+extern const char *const bl_format_names[BL_NFMT]; /* "json" ... */
+extern const char *const bl_format_types[BL_NFMT]; /* "application/json" ... */
 
 char *bl_render_json(const bl_invoice *inv, size_t *len);
 char *bl_render_csv(const bl_invoice *inv, size_t *len);
@@ -46,8 +46,7 @@ int bl_total_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
 
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {
-    char no[24], instance[40], name[136], item[128], plan[96], quantity[64], price[64],
-        amount[48];
+    char no[24], instance[40], name[136], item[128], plan[96], quantity[64], price[64], amount[48];
 } bl_row;
 void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row);
 /* "web-1 (m1.small)": the line's instance by name and flavor, "-" for none. */

@@ -27,7 +27,7 @@
 #define MARGIN 36.0
 #define FONT_PT 7.0
 #define LEAD 9.5
-#define WRAP 170        /* characters per line of the rounding text */
+#define WRAP 170 /* characters per line of the rounding text */
 
 static cairo_status_t sink(void *closure, const unsigned char *data, unsigned int len)
 {
@@ -203,8 +203,8 @@ static int layout(cairo_t *cr, const bl_invoice *inv, int pages, int draw)
         if (draw) {
             bl_row r;
             bl_row_of(inv, i, &r);
-            fmt_row(row, sizeof row, r.no, r.instance, r.name, r.item, r.plan, r.quantity,
-                    r.price, r.amount);
+            fmt_row(row, sizeof row, r.no, r.instance, r.name, r.item, r.plan, r.quantity, r.price,
+                    r.amount);
             text_at(cr, MARGIN, y, row);
         }
         y += LEAD;
@@ -313,22 +313,24 @@ unsigned char *bl_render_credit_pdf(json_t *doc, size_t *len)
                            CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, FONT_PT);
     char pa[16][BL_TEXT_LINE], pb[16][BL_TEXT_LINE];
-    int na = bl_party_lines(&seller, "Seller", pa, 16), nb = bl_party_lines(&buyer, "Credit to", pb, 16);
+    int na = bl_party_lines(&seller, "Seller", pa, 16),
+        nb = bl_party_lines(&buyer, "Credit to", pb, 16);
     for (int i = 0; i < na; i++)
         text_at(cr, MARGIN, y + 20 + i * LEAD, pa[i]);
     for (int i = 0; i < nb; i++)
         text_at(cr, MARGIN + 230, y + 20 + i * LEAD, pb[i]);
-    const char *facts[] = {"Credit note number: ", "number_text", "Issue date: ", "issued_at",
-                           "Corrects invoice: ", "invoice_number_text", "Invoice id: ",
-                           "invoice_id", "Reason: ", "reason"};
+    const char *facts[] = {
+        "Credit note number: ", "number_text",  "Issue date: ", "issued_at", "Corrects invoice: ",
+        "invoice_number_text",  "Invoice id: ", "invoice_id",   "Reason: ",  "reason"};
     for (int i = 0; i < 5; i++) {
         const char *v = json_string_value(json_object_get(doc, facts[2 * i + 1]));
         snprintf(a, sizeof a, "%s%.150s", facts[2 * i], v ? v : "");
         text_at(cr, MARGIN + 460, y + 20 + i * LEAD, a);
     }
     y += 20 + ((na > nb ? na : nb) > 5 ? (na > nb ? na : nb) : 5) * LEAD + 12;
-    text_at(cr, MARGIN, y, "Invoice line  Instance                              Tax rate"
-                           "                  Amount credited (net)  Description");
+    text_at(cr, MARGIN, y,
+            "Invoice line  Instance                              Tax rate"
+            "                  Amount credited (net)  Description");
     y += LEAD;
     size_t k;
     json_t *l;

@@ -14,7 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-void sb_init(sb *b) { memset(b, 0, sizeof *b); }
+void sb_init(sb *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void sb_free(sb *b)
 {
@@ -52,7 +55,10 @@ void sb_putn(sb *b, const char *s, size_t n)
     b->p[b->n] = 0;
 }
 
-void sb_puts(sb *b, const char *s) { sb_putn(b, s, strlen(s)); }
+void sb_puts(sb *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
 
 void sb_printf(sb *b, const char *fmt, ...)
 {
@@ -82,7 +88,10 @@ void sb_arr_open(sb *b)
     sb_putn(b, "{", 1);
 }
 
-void sb_arr_close(sb *b) { sb_putn(b, "}", 1); }
+void sb_arr_close(sb *b)
+{
+    sb_putn(b, "}", 1);
+}
 
 static void sep(sb *b)
 {

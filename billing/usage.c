@@ -25,8 +25,8 @@
 #define USAGE_MAX_ROWS 100000
 
 static const char *const grains[] = {"hour", "day", "month", NULL};
-static const int64_t grain_max_span[] = {
-    32LL * 24 * BL_US_HOUR, 367LL * 24 * BL_US_HOUR, 6LL * 366 * 24 * BL_US_HOUR};
+static const int64_t grain_max_span[] = {32LL * 24 * BL_US_HOUR, 367LL * 24 * BL_US_HOUR,
+                                         6LL * 366 * 24 * BL_US_HOUR};
 
 static int parse_range(st_http_req *req, int64_t *from, int64_t *to, int *grain)
 {
@@ -59,7 +59,8 @@ static int parse_range(st_http_req *req, int64_t *from, int64_t *to, int *grain)
     }
     if (*to - *from > grain_max_span[*grain]) {
         st_http_reply_error(req, 400, "bad_request", "at most %lld days at %s granularity",
-                            (long long)(grain_max_span[*grain] / (24 * BL_US_HOUR)), grains[*grain]);
+                            (long long)(grain_max_span[*grain] / (24 * BL_US_HOUR)),
+                            grains[*grain]);
         return -1;
     }
     return 0;
@@ -202,7 +203,8 @@ static void handle_usage(st_http_req *req, void *arg)
                 "SELECT p.id, p.name FROM billing.plans p WHERE p.id = coalesce("
                 " (SELECT plan_id FROM billing.tenant_plans WHERE tenant_id = $1"
                 "  AND effective_from <= now() ORDER BY effective_from DESC LIMIT 1),"
-                " (SELECT id FROM billing.plans WHERE is_default))", tenant);
+                " (SELECT id FROM billing.plans WHERE is_default))",
+                tenant);
     if (!r) {
         json_decref(items);
         json_decref(totals);
@@ -217,9 +219,9 @@ static void handle_usage(st_http_req *req, void *arg)
     st_db_put(db);
     st_http_reply_json(req, 200,
                        json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:o, s:o, s:o}", "tenant_id",
-                                 tenant, "from", f, "to", t, "granularity", grains[grain],
-                                 "plan", plan, "no_plan", json_is_null(plan), "usage", items,
-                                 "storage", storage, "totals", totals));
+                                 tenant, "from", f, "to", t, "granularity", grains[grain], "plan",
+                                 plan, "no_plan", json_is_null(plan), "usage", items, "storage",
+                                 storage, "totals", totals));
     json_decref(plan);
 }
 

@@ -65,7 +65,10 @@ void st_sha256_hex(const void *buf, size_t n, char out[65])
     to_hex(md, 32, out);
 }
 
-int st_ct_equal(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
+int st_ct_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
 
 int st_ct_streq(const char *a, const char *b)
 {

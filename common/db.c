@@ -230,7 +230,10 @@ void st_db_pool_usage(st_db_pool *p, int *size, int *in_use)
     pthread_mutex_unlock(&p->mu);
 }
 
-const char *st_db_pool_error(st_db_pool *p) { return p->err; }
+const char *st_db_pool_error(st_db_pool *p)
+{
+    return p->err;
+}
 
 st_db *st_db_get(st_db_pool *p, int wait_ms)
 {
@@ -418,15 +421,30 @@ int st_db_rollback(st_db *db)
     return st_db_exec_script(db, "ROLLBACK");
 }
 
-const char *st_db_error(const st_db *db) { return db->err; }
-const char *st_db_sqlstate(const st_db *db) { return db->sqlstate; }
-int st_db_unique_violation(const st_db *db) { return strcmp(db->sqlstate, "23505") == 0; }
+const char *st_db_error(const st_db *db)
+{
+    return db->err;
+}
+const char *st_db_sqlstate(const st_db *db)
+{
+    return db->sqlstate;
+}
+int st_db_unique_violation(const st_db *db)
+{
+    return strcmp(db->sqlstate, "23505") == 0;
+}
 int st_db_retryable(const st_db *db)
 {
     return strcmp(db->sqlstate, "40001") == 0 || strcmp(db->sqlstate, "40P01") == 0;
 }
-int st_db_conn_lost(const st_db *db) { return db->lost; }
-PGconn *st_db_conn(st_db *db) { return db->conn; }
+int st_db_conn_lost(const st_db *db)
+{
+    return db->lost;
+}
+PGconn *st_db_conn(st_db *db)
+{
+    return db->conn;
+}
 
 const char *st_db_val(const PGresult *r, int row, int col)
 {

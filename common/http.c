@@ -18,14 +18,14 @@
  * the other standard headers.
  */
 #include "stratus/http.h"
+#include "stratus/crypto.h"
 #include "stratus/httpguard.h"
 #include "stratus/json.h"
 #include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/metrics.h"
-#include "stratus/timefmt.h"
-#include "stratus/crypto.h"
 #include "stratus/netaddr.h"
+#include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
 #include <arpa/inet.h>
@@ -36,7 +36,6 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <sys/queue.h>
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -51,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -89,7 +89,7 @@ struct st_http_server {
     worker *workers;
     struct event_base *main_base;
     st_http_guard *guard; /* request deadline, connection cap, JSON error pages */
-    st_cidr *trusted; /* http.trusted_proxies */
+    st_cidr *trusted;     /* http.trusted_proxies */
     int ntrusted;
     worker *feeder; /* st_http_server_feed()'s private worker */
     int feed_fd;
@@ -379,21 +379,45 @@ void st_http_reply_error(st_http_req *r, int status, const char *code, const cha
     st_http_reply_json(r, status, json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", m));
 }
 
-int st_http_replied(const st_http_req *r) { return r->replied; }
-int st_http_status(const st_http_req *r) { return r->status; }
+int st_http_replied(const st_http_req *r)
+{
+    return r->replied;
+}
+int st_http_status(const st_http_req *r)
+{
+    return r->status;
+}
 
 /* ---- Request accessors ---- */
 
-const char *st_http_method(const st_http_req *r) { return r->method; }
-const char *st_http_path(const st_http_req *r) { return r->path; }
+const char *st_http_method(const st_http_req *r)
+{
+    return r->method;
+}
+const char *st_http_path(const st_http_req *r)
+{
+    return r->path;
+}
 const char *st_http_route_pattern(const st_http_req *r)
 {
     return r->route ? r->route->pattern : NULL;
 }
-const char *st_http_request_id(const st_http_req *r) { return r->reqid; }
-const char *st_http_peer(const st_http_req *r) { return r->peer; }
-void st_http_set_ctx(st_http_req *r, void *ctx) { r->ctx = ctx; }
-void *st_http_ctx(const st_http_req *r) { return r->ctx; }
+const char *st_http_request_id(const st_http_req *r)
+{
+    return r->reqid;
+}
+const char *st_http_peer(const st_http_req *r)
+{
+    return r->peer;
+}
+void st_http_set_ctx(st_http_req *r, void *ctx)
+{
+    r->ctx = ctx;
+}
+void *st_http_ctx(const st_http_req *r)
+{
+    return r->ctx;
+}
 
 const char *st_http_param(const st_http_req *r, const char *name)
 {
@@ -509,7 +533,10 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
-static int str_utf8_ok(const char *s) { return utf8_ok((const unsigned char *)s, strlen(s)); }
+static int str_utf8_ok(const char *s)
+{
+    return utf8_ok((const unsigned char *)s, strlen(s));
+}
 
 /* Every service handles text only: a query parameter or header that is not
  * UTF-8 is refused here, once, before a handler could pass it on to the
@@ -518,7 +545,8 @@ static int str_utf8_ok(const char *s) { return utf8_ok((const unsigned char *)s,
 static int check_text(st_http_req *r)
 {
     struct evkeyval *kv;
-    TAILQ_FOREACH(kv, &r->query, next) {
+    TAILQ_FOREACH(kv, &r->query, next)
+    {
         if (!str_utf8_ok(kv->key) || !str_utf8_ok(kv->value)) {
             if (str_utf8_ok(kv->key))
                 st_http_reply_error(r, 400, "bad_request",
@@ -529,7 +557,8 @@ static int check_text(st_http_req *r)
             return -1;
         }
     }
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->ev), next) {
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(r->ev), next)
+    {
         if (!str_utf8_ok(kv->key) || !str_utf8_ok(kv->value)) {
             if (str_utf8_ok(kv->key))
                 st_http_reply_error(r, 400, "bad_request", "header '%.64s' is not valid UTF-8",
@@ -612,7 +641,8 @@ static void client_of(const st_http_server *s, struct evhttp_request *ev, const 
     size_t len = 0;
     int any = 0, whole = 1;
     struct evkeyval *h;
-    TAILQ_FOREACH(h, evhttp_request_get_input_headers(ev), next) {
+    TAILQ_FOREACH(h, evhttp_request_get_input_headers(ev), next)
+    {
         if (evutil_ascii_strcasecmp(h->key, "X-Forwarded-For") != 0)
             continue;
         int n = snprintf(xff + len, sizeof xff - len, "%s%s", any ? "," : "", h->value);
@@ -856,16 +886,20 @@ static int bind_one(st_http_server *s, const char *spec, char *err, size_t errle
         h[hl - 1] = 0;
         h++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai = NULL;
     int gai = getaddrinfo(*h ? h : NULL, port, &hints, &ai);
     if (gai != 0) {
         snprintf(err, errlen, "listen address '%s': %s", spec, gai_strerror(gai));
         return -1;
     }
     if (!s->ssl && !s->o.allow_insecure && !is_loopback(ai->ai_addr)) {
-        snprintf(err, errlen, "refusing plain HTTP on non-loopback address '%s': configure "
-                 "tls.cert and tls.key (or http.allow_insecure for a trusted network)", spec);
+        snprintf(err, errlen,
+                 "refusing plain HTTP on non-loopback address '%s': configure "
+                 "tls.cert and tls.key (or http.allow_insecure for a trusted network)",
+                 spec);
         freeaddrinfo(ai);
         return -1;
     }
@@ -942,8 +976,8 @@ static int worker_setup(st_http_server *s, worker *w, char *err, size_t errlen)
         return -1;
     }
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->o.max_body);
     evhttp_set_max_headers_size(w->http, 32 * 1024);
     evhttp_set_timeout(w->http, s->o.timeout_s);
@@ -966,7 +1000,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(s->main_base);
 }
 
-void st_http_quiet(st_http_req *r) { r->quiet = 1; }
+void st_http_quiet(st_http_req *r)
+{
+    r->quiet = 1;
+}
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -1125,7 +1162,10 @@ void st_http_server_stop(st_http_server *s)
         event_base_loopbreak(s->main_base);
 }
 
-int st_http_server_port(const st_http_server *s) { return s->port; }
+int st_http_server_port(const st_http_server *s)
+{
+    return s->port;
+}
 
 void st_http_server_free(st_http_server *s)
 {

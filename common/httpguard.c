@@ -41,10 +41,10 @@ typedef struct watch {
     struct evhttp_connection *evcon;
     struct event *setup, *timer;
     struct evbuffer_cb_entry *in_ent, *out_ent;
-    int in_request;  /* a request has begun arriving; its reply has not begun */
-    int responding;  /* a reply is in the output buffer */
+    int in_request; /* a request has begun arriving; its reply has not begun */
+    int responding; /* a reply is in the output buffer */
     int over_cap;
-    int taken;       /* the watch took the connection over */
+    int taken; /* the watch took the connection over */
     int rewriting;
 } watch;
 
@@ -59,7 +59,10 @@ st_http_guard *st_http_guard_new(int timeout_s, int max_conns)
     return g;
 }
 
-void st_http_guard_free(st_http_guard *g) { free(g); }
+void st_http_guard_free(st_http_guard *g)
+{
+    free(g);
+}
 
 int st_http_guard_connections(const st_http_guard *g)
 {
@@ -206,8 +209,8 @@ static int is_libevent_error_page(struct evbuffer *buf)
 static void rewrite_error_page(watch *w, struct evbuffer *buf)
 {
     char line[64] = "";
-    size_t n = evbuffer_get_length(buf) < sizeof line - 1 ? evbuffer_get_length(buf)
-                                                           : sizeof line - 1;
+    size_t n =
+        evbuffer_get_length(buf) < sizeof line - 1 ? evbuffer_get_length(buf) : sizeof line - 1;
     evbuffer_copyout(buf, line, n);
     line[n] = 0;
     int status = atoi(line + 9);

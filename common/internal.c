@@ -42,8 +42,9 @@ int st_internal_auth(st_http_req *r, const char *internal_token, st_principal *p
         return -1;
     }
     if (!st_internal_from_ok(st_http_peer(r))) {
-        st_http_reply_error(r, 403, "forbidden",
-                            "the service token is accepted only from the gateway (auth.gateway_from)");
+        st_http_reply_error(
+            r, 403, "forbidden",
+            "the service token is accepted only from the gateway (auth.gateway_from)");
         return -1;
     }
     const char *tenant = st_http_header(r, "X-Stratus-Tenant");

@@ -31,7 +31,8 @@ int st_json_only_keys(json_t *obj, const char *const *allowed, char *err, size_t
 {
     const char *k;
     json_t *v;
-    json_object_foreach(obj, k, v) {
+    json_object_foreach(obj, k, v)
+    {
         int ok = 0;
         for (int i = 0; allowed[i]; i++)
             if (strcmp(allowed[i], k) == 0)
@@ -84,8 +85,7 @@ int st_json_get_int(json_t *obj, const char *key, int required, long long min, l
     return 0;
 }
 
-int st_json_get_bool(json_t *obj, const char *key, int required, int *out, char *err,
-                     size_t errlen)
+int st_json_get_bool(json_t *obj, const char *key, int required, int *out, char *err, size_t errlen)
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) {

@@ -41,7 +41,10 @@ static void sep(st_jw *w)
     w->need_comma[w->depth] = 1;
 }
 
-void st_jw_init(st_jw *w) { memset(w, 0, sizeof *w); }
+void st_jw_init(st_jw *w)
+{
+    memset(w, 0, sizeof *w);
+}
 
 void st_jw_free(st_jw *w)
 {
@@ -60,8 +63,14 @@ static void open_level(st_jw *w, char open, char close)
     w->closer[w->depth] = close;
 }
 
-void st_jw_obj(st_jw *w) { open_level(w, '{', '}'); }
-void st_jw_arr(st_jw *w) { open_level(w, '[', ']'); }
+void st_jw_obj(st_jw *w)
+{
+    open_level(w, '{', '}');
+}
+void st_jw_arr(st_jw *w)
+{
+    open_level(w, '[', ']');
+}
 
 void st_jw_end(st_jw *w)
 {
@@ -72,7 +81,10 @@ void st_jw_end(st_jw *w)
 }
 
 /* Bytes that need escaping in a JSON string: '"', '\\' and controls. */
-static inline int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+static inline int needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
 
 static void put_escaped_n(st_jw *w, const char *s, size_t n)
 {
@@ -114,7 +126,10 @@ static void put_escaped_n(st_jw *w, const char *s, size_t n)
     w->buf[w->len] = 0;
 }
 
-static void put_escaped(st_jw *w, const char *s) { put_escaped_n(w, s, strlen(s)); }
+static void put_escaped(st_jw *w, const char *s)
+{
+    put_escaped_n(w, s, strlen(s));
+}
 
 /* Keys are the program's own literals: plain ASCII that never needs
  * escaping (asserted), so they are copied as they are. */

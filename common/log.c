@@ -46,9 +46,15 @@ int st_log_level_parse(const char *name)
     return -1;
 }
 
-int st_log_enabled(st_log_level level) { return level >= log_min; }
+int st_log_enabled(st_log_level level)
+{
+    return level >= log_min;
+}
 
-void st_log_set_level(st_log_level min_level) { log_min = min_level; }
+void st_log_set_level(st_log_level min_level)
+{
+    log_min = min_level;
+}
 
 /* Opens path for appending onto log_fd (a descriptor of its own the first
  * time, the same one after). Caller holds log_file_mu. */

@@ -40,9 +40,8 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static st_metric *head, *tail;
 static st_metric *htab[HBUCKETS];
 
-const double st_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                     5,      10};
+const double st_latency_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 const int st_latency_buckets_n = sizeof st_latency_buckets / sizeof st_latency_buckets[0];
 
 static unsigned hash2(const char *a, const char *b)
@@ -70,8 +69,8 @@ static uint64_t to_bits(double d)
     return b;
 }
 
-static st_metric *lookup_or_add(const char *name, const char *help, const char *labels,
-                                mtype type, const double *bounds, int nb)
+static st_metric *lookup_or_add(const char *name, const char *help, const char *labels, mtype type,
+                                const double *bounds, int nb)
 {
     if (!labels)
         labels = "";
@@ -121,8 +120,8 @@ st_metric *st_histogram(const char *name, const char *help, const char *labels,
     return lookup_or_add(name, help, labels, M_HIST, bounds, n);
 }
 
-void st_gauge_fn(const char *name, const char *help, const char *labels,
-                 double (*fn)(void *arg), void *arg)
+void st_gauge_fn(const char *name, const char *help, const char *labels, double (*fn)(void *arg),
+                 void *arg)
 {
     st_metric *m = lookup_or_add(name, help, labels, M_GAUGE_FN, NULL, 0);
     m->fn = fn;
@@ -145,7 +144,10 @@ static void atomic_add_double(uint64_t *p, double v)
     } while (!__atomic_compare_exchange_n(p, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
-void st_metric_add(st_metric *m, double v) { atomic_add_double(&m->bits, v); }
+void st_metric_add(st_metric *m, double v)
+{
+    atomic_add_double(&m->bits, v);
+}
 
 void st_metric_set(st_metric *m, double v)
 {

@@ -35,8 +35,10 @@ int st_migrate(st_db *db, const char *service, const st_migration *m, int n, cha
         char ver[16], sha[65];
         snprintf(ver, sizeof ver, "%d", m[i].version);
         st_sha256_hex(m[i].sql, strlen(m[i].sql), sha);
-        r = st_db_q(db, "SELECT sha256 FROM public.schema_migrations"
-                        " WHERE service = $1 AND version = $2", service, ver);
+        r = st_db_q(db,
+                    "SELECT sha256 FROM public.schema_migrations"
+                    " WHERE service = $1 AND version = $2",
+                    service, ver);
         if (!r) {
             snprintf(err, errlen, "schema_migrations: %s", st_db_error(db));
             goto fail;
@@ -45,16 +47,20 @@ int st_migrate(st_db *db, const char *service, const st_migration *m, int n, cha
             int same = strcmp(PQgetvalue(r, 0, 0), sha) == 0;
             PQclear(r);
             if (!same) {
-                snprintf(err, errlen, "migration %s/%s was changed after it was applied; "
-                         "migrations are never edited once landed", service, m[i].name);
+                snprintf(err, errlen,
+                         "migration %s/%s was changed after it was applied; "
+                         "migrations are never edited once landed",
+                         service, m[i].name);
                 goto fail;
             }
             continue;
         }
         PQclear(r);
         if (st_db_begin(db) < 0 || st_db_exec_script(db, m[i].sql) < 0 ||
-            st_db_x(db, "INSERT INTO public.schema_migrations (service, version, name, sha256)"
-                        " VALUES ($1, $2, $3, $4)", service, ver, m[i].name, sha) < 0 ||
+            st_db_x(db,
+                    "INSERT INTO public.schema_migrations (service, version, name, sha256)"
+                    " VALUES ($1, $2, $3, $4)",
+                    service, ver, m[i].name, sha) < 0 ||
             st_db_commit(db) < 0) {
             snprintf(err, errlen, "migration %s/%s failed: %s", service, m[i].name,
                      st_db_error(db));

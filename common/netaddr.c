@@ -133,8 +133,7 @@ int st_cidr_match(const st_cidr *ranges, int n, const char *ip)
 {
     int family;
     uint8_t a[16];
-    return ip && st_ip_parse(ip, strlen(ip), &family, a) == 0 &&
-           trusted_addr(ranges, n, family, a);
+    return ip && st_ip_parse(ip, strlen(ip), &family, a) == 0 && trusted_addr(ranges, n, family, a);
 }
 
 static void format(int family, const uint8_t *a, char *out, size_t outlen)
@@ -145,8 +144,8 @@ static void format(int family, const uint8_t *a, char *out, size_t outlen)
     snprintf(out, outlen, "%s", t);
 }
 
-void st_client_address(const st_cidr *trusted, int n, const char *peer, const char *xff,
-                       char *out, size_t outlen)
+void st_client_address(const st_cidr *trusted, int n, const char *peer, const char *xff, char *out,
+                       size_t outlen)
 {
     int family;
     uint8_t a[16];

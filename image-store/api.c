@@ -106,11 +106,11 @@ static int can_write(st_http_req *r, const img_caller *c)
  * admin); else replies 404 (unseen) or 403 (public, not owned) and returns 0.
  * *status gets the image's status.
  */
-static int writable(st_http_req *r, st_db *db, const img_caller *c, const char *id,
-                    char status[16])
+static int writable(st_http_req *r, st_db *db, const img_caller *c, const char *id, char status[16])
 {
-    PGresult *res = st_db_q(db, "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status"
-                                " FROM images.images m WHERE " IMG_VISIBLE " AND m.id = $3",
+    PGresult *res = st_db_q(db,
+                            "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status"
+                            " FROM images.images m WHERE " IMG_VISIBLE " AND m.id = $3",
                             tenant_or_null(c), c->p.cloud_admin ? "true" : "false", id);
     if (!res) {
         fail_db(r, db);
@@ -140,8 +140,8 @@ static void h_create(st_http_req *r, void *arg)
     json_t *b = st_http_json_body(r);
     if (!b)
         return;
-    static const char *const keys[] = {"name", "disk_format", "visibility", "min_disk_gib",
-                                       "min_memory_mib", NULL};
+    static const char *const keys[] = {"name",         "disk_format",    "visibility",
+                                       "min_disk_gib", "min_memory_mib", NULL};
     const char *name = NULL, *fmt = NULL, *vis = "private";
     long long mind = 0, minm = 0;
     char err[256];
@@ -167,12 +167,13 @@ static void h_create(st_http_req *r, void *arg)
     st_db *db = get_db(r);
     if (!db)
         return;
-    PGresult *res = st_db_q(db, "INSERT INTO images.images AS m (id, tenant_id, name, visibility,"
-                                " status, disk_format, min_disk_gib, min_memory_mib, created_by)"
-                                " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)"
-                                " RETURNING images.image_json(m)::text",
-                            id, tenant_or_null(&c), name, vis, fmt, md, mm,
-                            c.p.user[0] ? c.p.user : NULL);
+    PGresult *res =
+        st_db_q(db,
+                "INSERT INTO images.images AS m (id, tenant_id, name, visibility,"
+                " status, disk_format, min_disk_gib, min_memory_mib, created_by)"
+                " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)"
+                " RETURNING images.image_json(m)::text",
+                id, tenant_or_null(&c), name, vis, fmt, md, mm, c.p.user[0] ? c.p.user : NULL);
     if (!res)
         fail_db(r, db);
     else
@@ -193,7 +194,8 @@ static void h_list(st_http_req *r, void *arg)
         char *end;
         n = strtol(lim, &end, 10);
         if (*end || n < 1 || n > 1000) {
-            st_http_reply_error(r, 400, "invalid_request", "limit must be an integer from 1 to 1000");
+            st_http_reply_error(r, 400, "invalid_request",
+                                "limit must be an integer from 1 to 1000");
             return;
         }
     }
@@ -209,15 +211,16 @@ static void h_list(st_http_req *r, void *arg)
     /* A cloud admin without a tenant sees every image; otherwise the tenant's and public.
      * Pages follow (created_at, id); marker is the last id of the previous page. */
     int all = c.p.cloud_admin && !c.p.tenant[0];
-    PGresult *res = st_db_q(db, "SELECT json_build_object('images', coalesce(json_agg("
-                                " images.image_json(p) ORDER BY p.created_at, p.id), '[]'))::text"
-                                " FROM (SELECT m.* FROM images.images m WHERE " IMG_VISIBLE
-                                " AND ($3::text IS NULL OR m.status = $3)"
-                                " AND ($5::uuid IS NULL OR (m.created_at, m.id) >"
-                                "  (SELECT created_at, id FROM images.images x WHERE x.id = $5"
-                                "   AND (x.tenant_id = $1::uuid OR x.visibility = 'public'"
-                                "    OR $2::bool)))"
-                                " ORDER BY m.created_at, m.id LIMIT $4::int) p",
+    PGresult *res = st_db_q(db,
+                            "SELECT json_build_object('images', coalesce(json_agg("
+                            " images.image_json(p) ORDER BY p.created_at, p.id), '[]'))::text"
+                            " FROM (SELECT m.* FROM images.images m WHERE " IMG_VISIBLE
+                            " AND ($3::text IS NULL OR m.status = $3)"
+                            " AND ($5::uuid IS NULL OR (m.created_at, m.id) >"
+                            "  (SELECT created_at, id FROM images.images x WHERE x.id = $5"
+                            "   AND (x.tenant_id = $1::uuid OR x.visibility = 'public'"
+                            "    OR $2::bool)))"
+                            " ORDER BY m.created_at, m.id LIMIT $4::int) p",
                             tenant_or_null(&c), all ? "true" : "false", st, limit, marker);
     if (!res)
         fail_db(r, db);
@@ -275,10 +278,11 @@ static void h_update(st_http_req *r, void *arg)
     if (!db)
         return;
     if (writable(r, db, &c, id, status)) {
-        PGresult *res = st_db_q(db, "UPDATE images.images m SET name = coalesce($2, name),"
-                                    " visibility = coalesce($3, visibility), updated_at = now()"
-                                    " WHERE id = $1 AND status <> 'deleted'"
-                                    " RETURNING images.image_json(m)::text",
+        PGresult *res = st_db_q(db,
+                                "UPDATE images.images m SET name = coalesce($2, name),"
+                                " visibility = coalesce($3, visibility), updated_at = now()"
+                                " WHERE id = $1 AND status <> 'deleted'"
+                                " RETURNING images.image_json(m)::text",
                                 id, name, vis);
         if (!res)
             fail_db(r, db);
@@ -305,8 +309,9 @@ static void h_delete(st_http_req *r, void *arg)
         st_db_put(db);
         return;
     }
-    PGresult *res = st_db_q(db, "UPDATE images.images SET status = 'deleted', updated_at = now()"
-                                " WHERE id = $1 AND status <> 'deleted' RETURNING checksum",
+    PGresult *res = st_db_q(db,
+                            "UPDATE images.images SET status = 'deleted', updated_at = now()"
+                            " WHERE id = $1 AND status <> 'deleted' RETURNING checksum",
                             id);
     if (!res) {
         fail_db(r, db);
@@ -367,8 +372,8 @@ static void signed_url(st_http_req *r, const char *method)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(exp, sizeof exp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    st_http_reply_json(r, 200, json_pack("{s:s, s:s, s:s}", "url", url, "method", method,
-                                         "expires_at", exp));
+    st_http_reply_json(
+        r, 200, json_pack("{s:s, s:s, s:s}", "url", url, "method", method, "expires_at", exp));
 }
 
 static void h_upload_url(st_http_req *r, void *arg)

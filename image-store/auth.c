@@ -116,12 +116,12 @@ void img_url_sign(img_svc *s, const char *method, const char *id, long long expi
              hex);
 }
 
-#define DENY(st, cd, m)                                                                          \
-    do {                                                                                         \
-        *status = (st);                                                                          \
-        *code = (cd);                                                                            \
-        *msg = (m);                                                                              \
-        return -1;                                                                               \
+#define DENY(st, cd, m)                                                                            \
+    do {                                                                                           \
+        *status = (st);                                                                            \
+        *code = (cd);                                                                              \
+        *msg = (m);                                                                                \
+        return -1;                                                                                 \
     } while (0)
 
 int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *id,
@@ -158,8 +158,9 @@ int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *i
     if (!bearer_is(auth, s->internal_token))
         DENY(401, "unauthorized", "a valid service token or signed URL is required");
     if (!st_internal_from_ok(peer))
-        DENY(403, "forbidden", "the service token is accepted only from the gateway"
-                               " (auth.gateway_from)");
+        DENY(403, "forbidden",
+             "the service token is accepted only from the gateway"
+             " (auth.gateway_from)");
     const char *tenant = img_head_get(h, "X-Stratus-Tenant");
     const char *user = img_head_get(h, "X-Stratus-User");
     const char *role = img_head_get(h, "X-Stratus-Role");

@@ -38,8 +38,8 @@ static int lock_blob(st_db *db, const char *sha, int lock)
     return ok ? 0 : -1;
 }
 
-int img_blob_commit(img_svc *s, const char *id, const char *tmp, const char *sha,
-                    uint64_t size, uint64_t vsize, char *err, size_t errlen)
+int img_blob_commit(img_svc *s, const char *id, const char *tmp, const char *sha, uint64_t size,
+                    uint64_t vsize, char *err, size_t errlen)
 {
     st_db *db = st_db_get(s->db, 30000);
     if (!db) {
@@ -55,18 +55,22 @@ int img_blob_commit(img_svc *s, const char *id, const char *tmp, const char *sha
     snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
     snprintf(vsz, sizeof vsz, "%llu", (unsigned long long)vsize);
     /* The row first: a crash after put() then leaves a row the reaper finds. */
-    int rc = st_db_x(db, "INSERT INTO images.blobs (sha256, size_bytes, backend)"
-                         " VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-                     sha, sz, s->store->ops->name) < 0 ? -EAGAIN : 0;
+    int rc = st_db_x(db,
+                     "INSERT INTO images.blobs (sha256, size_bytes, backend)"
+                     " VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+                     sha, sz, s->store->ops->name) < 0
+                 ? -EAGAIN
+                 : 0;
     if (rc < 0)
         snprintf(err, errlen, "the image database failed: %s", st_db_error(db));
     else
         rc = s->store->ops->put(s->store, tmp, sha, size, err, errlen);
     long long n = -1;
     if (rc == 0) {
-        n = st_db_x(db, "UPDATE images.images SET status = 'active', checksum = $2,"
-                        " size_bytes = $3, virtual_size_bytes = $4, status_reason = NULL,"
-                        " updated_at = now() WHERE id = $1 AND status = 'saving'",
+        n = st_db_x(db,
+                    "UPDATE images.images SET status = 'active', checksum = $2,"
+                    " size_bytes = $3, virtual_size_bytes = $4, status_reason = NULL,"
+                    " updated_at = now() WHERE id = $1 AND status = 'saving'",
                     id, sha, sz, vsz);
         if (n == 0) {
             snprintf(err, errlen, "the image was deleted or killed during the upload");
@@ -90,8 +94,10 @@ int img_blob_gc(img_svc *s, const char *sha)
         return -EAGAIN;
     int rc = -EAGAIN;
     if (lock_blob(db, sha, 1) == 0) {
-        PGresult *r = st_db_q(db, "SELECT count(*) FROM images.images"
-                                  " WHERE checksum = $1 AND status = 'active'", sha);
+        PGresult *r = st_db_q(db,
+                              "SELECT count(*) FROM images.images"
+                              " WHERE checksum = $1 AND status = 'active'",
+                              sha);
         if (r && st_db_int(r, 0, 0) == 0) {
             char err[256];
             rc = s->store->ops->remove(s->store, sha, err, sizeof err);
@@ -118,8 +124,10 @@ void img_kill(img_svc *s, const char *id, const char *reason)
         st_error("images.kill", "cannot mark image %s killed: database unavailable", id);
         return;
     }
-    st_db_x(db, "UPDATE images.images SET status = 'killed', status_reason = $2,"
-                " updated_at = now() WHERE id = $1 AND status = 'saving'", id, reason);
+    st_db_x(db,
+            "UPDATE images.images SET status = 'killed', status_reason = $2,"
+            " updated_at = now() WHERE id = $1 AND status = 'saving'",
+            id, reason);
     st_db_put(db);
     st_warn("images.upload_killed", "image %s: %s", id, reason);
 }
@@ -131,10 +139,12 @@ void img_reap(img_svc *s)
         return;
     char secs[16];
     snprintf(secs, sizeof secs, "%d", s->stale_s);
-    long long n = st_db_x(db, "UPDATE images.images SET status = 'killed',"
-                              " status_reason = 'the upload stopped (service restarted?)',"
-                              " updated_at = now() WHERE status = 'saving'"
-                              " AND updated_at < now() - make_interval(secs => $1::int)", secs);
+    long long n = st_db_x(db,
+                          "UPDATE images.images SET status = 'killed',"
+                          " status_reason = 'the upload stopped (service restarted?)',"
+                          " updated_at = now() WHERE status = 'saving'"
+                          " AND updated_at < now() - make_interval(secs => $1::int)",
+                          secs);
     if (n > 0)
         st_warn("images.reap", "%lld stale uploads killed", n);
     PGresult *r = st_db_q0(db, "SELECT b.sha256 FROM images.blobs b WHERE NOT EXISTS ("

@@ -119,8 +119,8 @@ ssize_t img_conn_body(img_conn *c, void *buf, size_t n)
         }
         size_t used, dlen;
         const uint8_t *data;
-        int rc = img_chunked_feed(&c->ch, c->stage + c->stage_off, c->stage_len, n, &used,
-                                  &data, &dlen);
+        int rc =
+            img_chunked_feed(&c->ch, c->stage + c->stage_off, c->stage_len, n, &used, &data, &dlen);
         if (rc < 0) {
             c->body_error = 1;
             c->close_after = 1;
@@ -316,8 +316,9 @@ static void log_request(img_conn *c, int64_t t0)
     st_metric_add(img_metric_bytes_sent(), (double)c->sent);
     char labels[64];
     snprintf(labels, sizeof labels, "method=\"%s\",code=\"%d\"", c->h.method, c->status);
-    st_metric_add(st_counter("stratus_images_data_requests_total", "Requests on the data listener.",
-                             labels), 1);
+    st_metric_add(
+        st_counter("stratus_images_data_requests_total", "Requests on the data listener.", labels),
+        1);
     double ms = (double)(st_mono_us() - t0) / 1000.0;
     /* The query (a signed URL's signature) is never logged. */
     st_log_fields(ST_LOG_INFO, "http.request",

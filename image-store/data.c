@@ -80,9 +80,10 @@ static void *conn_main(void *arg)
 
 static void refuse_busy(int fd)
 {
-    static const char m[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                            "Connection: close\r\nContent-Length: 80\r\n\r\n"
-                            "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many transfers; retry\"}}";
+    static const char m[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Connection: close\r\nContent-Length: 80\r\n\r\n"
+        "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many transfers; retry\"}}";
     ssize_t k = send(fd, m, sizeof m - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)k;
     close(fd);
@@ -185,8 +186,10 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
         hp[hl - 1] = 0;
         hp++;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE},
+                    *ai = NULL;
     int gai = getaddrinfo(*hp ? hp : NULL, port, &hints, &ai);
     if (gai) {
         snprintf(err, errlen, "data.listen '%s': %s", spec, gai_strerror(gai));
@@ -216,8 +219,10 @@ img_data *img_data_start(img_svc *s, char *err, size_t errlen)
         }
     }
     if (!ssl && !is_loopback(ai->ai_addr) && !st_config_bool(s->cfg, "http.allow_insecure")) {
-        snprintf(err, errlen, "refusing plain HTTP on non-loopback data.listen '%s' (set "
-                              "http.allow_insecure for a trusted network)", spec);
+        snprintf(err, errlen,
+                 "refusing plain HTTP on non-loopback data.listen '%s' (set "
+                 "http.allow_insecure for a trusted network)",
+                 spec);
         freeaddrinfo(ai);
         return NULL;
     }

@@ -34,10 +34,10 @@ struct img_conn {
     SSL *ssl;
     char head[IMG_HEAD_MAX + 1]; /* the current request's head, parsed in place */
     size_t hused;
-    uint8_t *stage;     /* bytes read from the socket and not consumed yet */
+    uint8_t *stage; /* bytes read from the socket and not consumed yet */
     size_t stage_off, stage_len;
     img_head h;
-    int64_t body_left;  /* Content-Length bytes not yet read; -1 chunked */
+    int64_t body_left; /* Content-Length bytes not yet read; -1 chunked */
     img_chunked ch;
     int body_done;
     int body_error;

@@ -46,8 +46,9 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
         return;
     }
     int any = who.is_node || who.signed_url || who.p.cloud_admin;
-    PGresult *r = st_db_q(db, "SELECT m.status, m.checksum, m.size_bytes, m.disk_format"
-                              " FROM images.images m WHERE " IMG_VISIBLE " AND m.id = $3",
+    PGresult *r = st_db_q(db,
+                          "SELECT m.status, m.checksum, m.size_bytes, m.disk_format"
+                          " FROM images.images m WHERE " IMG_VISIBLE " AND m.id = $3",
                           who.p.tenant[0] ? who.p.tenant : NULL, any ? "true" : "false", id);
     st_db_put(db);
     if (!r || PQntuples(r) != 1) {
@@ -87,14 +88,17 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
     char extra[512];
     int n = snprintf(extra, sizeof extra,
                      "Accept-Ranges: bytes\r\nETag: \"%s\"\r\nX-Stratus-Sha256: %s\r\n"
-                     "X-Stratus-Disk-Format: %s\r\n", sha, sha, fmt);
+                     "X-Stratus-Disk-Format: %s\r\n",
+                     sha, sha, fmt);
     if (ranged < 0) {
         snprintf(extra + n, sizeof extra - (size_t)n, "Content-Range: bytes */%" PRIu64 "\r\n",
                  size);
         s->store->ops->close(rd);
         char body[160];
-        snprintf(body, sizeof body, "{\"error\":{\"code\":\"range_not_satisfiable\","
-                                    "\"message\":\"the image has %" PRIu64 " bytes\"}}", size);
+        snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":\"range_not_satisfiable\","
+                 "\"message\":\"the image has %" PRIu64 " bytes\"}}",
+                 size);
         img_conn_reply(c, 416, "application/json", body, strlen(body), extra);
         return;
     }
@@ -102,8 +106,9 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
         snprintf(extra + n, sizeof extra - (size_t)n,
                  "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", a, b, size);
     uint64_t len = size ? b - a + 1 : 0;
-    if (img_conn_send_head(c, ranged ? 206 : 200, "application/octet-stream", (int64_t)len,
-                           extra) < 0 || head_only) {
+    if (img_conn_send_head(c, ranged ? 206 : 200, "application/octet-stream", (int64_t)len, extra) <
+            0 ||
+        head_only) {
         s->store->ops->close(rd);
         return;
     }
@@ -131,8 +136,10 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
                 for (int i = 0; i < 32; i++)
                     snprintf(got + 2 * i, 3, "%02x", dg[i]);
                 if (strcmp(got, sha) != 0) {
-                    st_error("images.blob_corrupt", "image %s: blob %s hashes to %s; download "
-                             "cut short", id, sha, got);
+                    st_error("images.blob_corrupt",
+                             "image %s: blob %s hashes to %s; download "
+                             "cut short",
+                             id, sha, got);
                     st_metric_add(img_metric_blob_corrupt(), 1);
                     img_conn_close_after(c);
                     goto out;

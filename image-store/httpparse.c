@@ -31,11 +31,11 @@ static int is_tchar(unsigned char c)
            (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-#define FAIL(st, m)                                                                              \
-    do {                                                                                         \
-        *status = (st);                                                                          \
-        *msg = (m);                                                                              \
-        return -1;                                                                               \
+#define FAIL(st, m)                                                                                \
+    do {                                                                                           \
+        *status = (st);                                                                            \
+        *msg = (m);                                                                                \
+        return -1;                                                                                 \
     } while (0)
 
 static int parse_length(const char *v, int64_t *out)
@@ -242,8 +242,19 @@ int img_range_parse(const char *v, uint64_t size, uint64_t *a, uint64_t *b)
 
 /* ---- Chunked ---- */
 
-enum { C_SIZE, C_EXT, C_SIZE_LF, C_DATA, C_DATA_CR, C_DATA_LF, C_TR_START, C_TR_LINE, C_TR_LF,
-       C_END_LF, C_DONE };
+enum {
+    C_SIZE,
+    C_EXT,
+    C_SIZE_LF,
+    C_DATA,
+    C_DATA_CR,
+    C_DATA_LF,
+    C_TR_START,
+    C_TR_LINE,
+    C_TR_LF,
+    C_END_LF,
+    C_DONE
+};
 
 static int hexval(uint8_t c)
 {
@@ -360,11 +371,8 @@ int img_chunked_feed(img_chunked *c, const uint8_t *in, size_t n, size_t max, si
             i++;
             *used = i;
             return 1;
-        case C_DONE:
-            *used = i;
-            return 1;
-        default:
-            goto bad;
+        case C_DONE: *used = i; return 1;
+        default: goto bad;
         }
     }
     *used = i;

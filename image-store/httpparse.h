@@ -25,9 +25,9 @@ typedef struct img_header {
 
 typedef struct img_head {
     char method[8];
-    const char *path;   /* "/v1/images/x/file" (not decoded) */
-    const char *query;  /* after '?', or "" */
-    int minor;          /* HTTP/1.<minor> */
+    const char *path;  /* "/v1/images/x/file" (not decoded) */
+    const char *query; /* after '?', or "" */
+    int minor;         /* HTTP/1.<minor> */
     img_header h[IMG_HEADERS_MAX];
     int nh;
     int64_t content_length; /* -1 when absent */
@@ -62,7 +62,7 @@ typedef struct img_chunked {
     int state;
     uint64_t remaining; /* bytes left in the current chunk */
     int digits;
-    size_t side;        /* bytes of extensions / trailers seen */
+    size_t side; /* bytes of extensions / trailers seen */
 } img_chunked;
 
 /*

@@ -42,7 +42,7 @@ typedef struct img_svc {
     uint64_t max_size;    /* largest upload, bytes */
     uint64_t max_virtual; /* largest virtual disk an image may describe */
     int url_ttl_s;
-    int stale_s;                 /* a 'saving' upload silent this long is killed */
+    int stale_s; /* a 'saving' upload silent this long is killed */
     img_data *data;
 } img_svc;
 
@@ -65,11 +65,11 @@ int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *i
                   const char *method, img_caller *c, int *status, const char **code,
                   const char **msg);
 /* A signed URL for method on image id valid until expires (unix seconds). */
-void img_url_sign(img_svc *s, const char *method, const char *id, long long expires,
-                  char *url, size_t urllen);
+void img_url_sign(img_svc *s, const char *method, const char *id, long long expires, char *url,
+                  size_t urllen);
 
 /* The SQL condition "image m is visible to tenant $1 (admin flag $2)". */
-#define IMG_VISIBLE                                                                          \
+#define IMG_VISIBLE                                                                                \
     "(m.tenant_id = $1::uuid OR m.visibility = 'public' OR $2::bool) AND m.status <> 'deleted'"
 
 void img_api_routes(img_svc *s, st_http_server *srv);
@@ -101,8 +101,8 @@ int img_conn_continue(img_conn *c);
 /* A complete reply with a small body (JSON or empty). */
 void img_conn_reply(img_conn *c, int status, const char *ctype, const char *body, size_t len,
                     const char *extra_headers);
-__attribute__((format(printf, 4, 5))) void img_conn_error(img_conn *c, int status,
-                                                          const char *code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) void img_conn_error(img_conn *c, int status, const char *code,
+                                                          const char *fmt, ...);
 /* Starts a streamed reply: status line and headers (Content-Length when
  * length >= 0); the body follows with img_conn_write(). */
 int img_conn_send_head(img_conn *c, int status, const char *ctype, int64_t length,

@@ -41,15 +41,17 @@ static const st_config_key keys[] = {
     {"auth.url_ttl", "900", "lifetime of a signed URL, seconds"},
     {"data.listen", "127.0.0.1:9293", "address of the data listener (image bytes)"},
     {"data.port_file", "", "write the data listener's port here"},
-    {"data.public_url", "", "base URL clients use for the data listener (default: "
-                            "http://data.listen)"},
+    {"data.public_url", "",
+     "base URL clients use for the data listener (default: "
+     "http://data.listen)"},
     {"data.max_connections", "64", "simultaneous connections on the data listener"},
     {"store.backend", "local", "where blobs live: local or rbd"},
     {"store.path", "/var/lib/stratus/images", "local blob directory (and upload temp files)"},
     {"store.fsync", "true", "make blobs durable before an image becomes active"},
     {"store.max_image_size", "68719476736", "largest image accepted, bytes"},
-    {"store.max_virtual_size", "17592186044416", "largest virtual disk a (qcow2) image may "
-                                                 "describe, bytes"},
+    {"store.max_virtual_size", "17592186044416",
+     "largest virtual disk a (qcow2) image may "
+     "describe, bytes"},
     {"store.rbd_conf", "/etc/ceph/ceph.conf", "Ceph configuration (store.backend = rbd)"},
     {"store.rbd_pool", "images", "RBD pool for image blobs"},
     {"store.rbd_client", "admin", "Ceph client name (client.<name>)"},
@@ -202,8 +204,8 @@ int main(int argc, char **argv)
 {
     char **rest = NULL;
     int nrest = 0;
-    st_config *cfg = st_config_from_args(argc, argv, "stratus-images", "STRATUS_IMAGES_", keys,
-                                         &rest, &nrest);
+    st_config *cfg =
+        st_config_from_args(argc, argv, "stratus-images", "STRATUS_IMAGES_", keys, &rest, &nrest);
     st_service_log_init("images", cfg);
     if (nrest == 1 && strcmp(rest[0], "routes") == 0) {
         int rc = print_routes(cfg);

@@ -40,7 +40,7 @@ typedef struct img_store_ops {
 
 struct img_store {
     const img_store_ops *ops;
-    int fsync;   /* make blobs durable before they become active */
+    int fsync; /* make blobs durable before they become active */
     void *priv;
 };
 

@@ -173,7 +173,7 @@ static const img_store_ops local_ops = {
 img_store *img_store_local_new(const char *root, int fsync_on, char *err, size_t errlen)
 {
     char d[PATH_MAX];
-    if (strlen(root) >= sizeof ((local *)0)->root) {
+    if (strlen(root) >= sizeof((local *)0)->root) {
         snprintf(err, errlen, "store path too long");
         return NULL;
     }

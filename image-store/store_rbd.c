@@ -90,7 +90,7 @@ static int b_put(img_store *s, const char *tmp, const char *sha, uint64_t size, 
     char name[80];
     name_of(sha, name);
     if (complete(r, name))
-        return 0; /* dedup */
+        return 0;  /* dedup */
     drop(r, name); /* a half-written one from a crash */
     int order = 22;
     int rc = rbd_create2(r->io, name, size, RBD_FEATURE_LAYERING, &order);

@@ -30,18 +30,17 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PIECE (1u << 20)
 
 /* Loads the image and checks the caller may upload to it; replies on failure. */
-static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char *id,
-                      char fmt[16])
+static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char *id, char fmt[16])
 {
     if (!who->signed_url &&
         (!st_principal_can_write(&who->p) || (!who->p.tenant[0] && !who->p.cloud_admin))) {
@@ -54,9 +53,10 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
         return -1;
     }
     int any = who->signed_url || who->p.cloud_admin;
-    PGresult *r = st_db_q(db, "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status,"
-                              " m.disk_format FROM images.images m"
-                              " WHERE " IMG_VISIBLE " AND m.id = $3",
+    PGresult *r = st_db_q(db,
+                          "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status,"
+                          " m.disk_format FROM images.images m"
+                          " WHERE " IMG_VISIBLE " AND m.id = $3",
                           who->p.tenant[0] ? who->p.tenant : NULL, any ? "true" : "false", id);
     int rc = -1;
     if (!r) {
@@ -69,13 +69,17 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
         snprintf(fmt, 16, "%s", st_db_val(r, 0, 2));
         char status[16];
         snprintf(status, sizeof status, "%s", st_db_val(r, 0, 1));
-        long long n = st_db_x(db, "UPDATE images.images SET status = 'saving', updated_at = now()"
-                                  " WHERE id = $1 AND status = 'queued'", id);
+        long long n = st_db_x(db,
+                              "UPDATE images.images SET status = 'saving', updated_at = now()"
+                              " WHERE id = $1 AND status = 'queued'",
+                              id);
         if (n == 1)
             rc = 0;
         else if (n == 0)
-            img_conn_error(c, 409, "conflict", "the image is %s; only a queued image takes an "
-                                               "upload", status);
+            img_conn_error(c, 409, "conflict",
+                           "the image is %s; only a queued image takes an "
+                           "upload",
+                           status);
         else
             img_conn_error(c, 503, "unavailable", "the image database is unavailable");
     }
@@ -90,15 +94,16 @@ static int heartbeat(img_svc *s, const char *id)
     st_db *db = st_db_get(s->db, 5000);
     if (!db)
         return 0; /* a database hiccup is not the client's fault */
-    long long n = st_db_x(db, "UPDATE images.images SET updated_at = now()"
-                              " WHERE id = $1 AND status = 'saving'", id);
+    long long n = st_db_x(db,
+                          "UPDATE images.images SET updated_at = now()"
+                          " WHERE id = $1 AND status = 'saving'",
+                          id);
     st_db_put(db);
     return n == 0 ? -1 : 0;
 }
 
 /* Validates a finished qcow2 upload; fills the virtual size. */
-static int check_qcow2(const char *path, uint64_t size, uint64_t *vsize, char *err,
-                       size_t errlen)
+static int check_qcow2(const char *path, uint64_t size, uint64_t *vsize, char *err, size_t errlen)
 {
     size_t n = size < (2u << 20) ? (size_t)size : (2u << 20);
     uint8_t *buf = malloc(n ? n : 1);
@@ -265,8 +270,8 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
             http = 400;
             ecode = "bad_request";
             snprintf(err, sizeof err, "the upload was interrupted after %llu bytes (%s)",
-                     (unsigned long long)total, k == -EPROTO ? "malformed chunked data"
-                                                             : strerror((int)-k));
+                     (unsigned long long)total,
+                     k == -EPROTO ? "malformed chunked data" : strerror((int)-k));
             goto fail;
         }
         total += (uint64_t)k;
@@ -321,8 +326,10 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
             goto fail;
     } else {
         if (total % 512) {
-            snprintf(err, sizeof err, "a raw image must be a whole number of 512-byte sectors "
-                                      "(%llu bytes)", (unsigned long long)total);
+            snprintf(err, sizeof err,
+                     "a raw image must be a whole number of 512-byte sectors "
+                     "(%llu bytes)",
+                     (unsigned long long)total);
             goto fail;
         }
         vsize = total;
@@ -347,12 +354,14 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     st_info("images.uploaded", "image %s active: %llu bytes, sha256 %s", id,
             (unsigned long long)total, sha);
     st_db *db = st_db_get(s->db, 5000);
-    PGresult *r = db ? st_db_q(db, "SELECT images.image_json(m)::text FROM images.images m"
-                                   " WHERE id = $1", id)
+    PGresult *r = db ? st_db_q(db,
+                               "SELECT images.image_json(m)::text FROM images.images m"
+                               " WHERE id = $1",
+                               id)
                      : NULL;
     if (r && PQntuples(r) == 1)
-        img_conn_reply(c, 200, "application/json", st_db_val(r, 0, 0),
-                       strlen(st_db_val(r, 0, 0)), NULL);
+        img_conn_reply(c, 200, "application/json", st_db_val(r, 0, 0), strlen(st_db_val(r, 0, 0)),
+                       NULL);
     else
         img_conn_reply(c, 204, NULL, NULL, 0, NULL);
     PQclear(r);

@@ -394,7 +394,7 @@ void stn_md_stop(stn_md *m)
         if (!m->ls[i].bs)
             close(m->ls[i].fd);
     if (m->http)
-        evhttp_free(m->http); /* frees the bound sockets, closing them */
+        evhttp_free(m->http);     /* frees the bound sockets, closing them */
     st_http_guard_free(m->guard); /* after the connections it watched */
     if (m->wake)
         event_free(m->wake);

@@ -15,9 +15,15 @@
 
 #define ADMIN_PASSWORD "admin-password-1"
 
-static void st_random_token(char out[65]) { st_random_hex(out, 32); }
+static void st_random_token(char out[65])
+{
+    st_random_hex(out, 32);
+}
 
-static const char *gateway_bin(void) { return st_build_path("api-gateway/stratus-gateway"); }
+static const char *gateway_bin(void)
+{
+    return st_build_path("api-gateway/stratus-gateway");
+}
 
 static void die(const gwt *t, const char *what)
 {
@@ -31,8 +37,10 @@ int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_te
 {
     char cmd[2048], dbset[600];
     snprintf(dbset, sizeof dbset, "db.url=%s", t->conninfo);
-    snprintf(cmd, sizeof cmd, "'%s' --set '%s' --set log.level=error --set auth.argon2_m_kib=1024"
-             " %s %s", gateway_bin(), dbset, sub, arg ? arg : "");
+    snprintf(cmd, sizeof cmd,
+             "'%s' --set '%s' --set log.level=error --set auth.argon2_m_kib=1024"
+             " %s %s",
+             gateway_bin(), dbset, sub, arg ? arg : "");
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s/cli-in", t->dir);
     FILE *f = fopen(tmp, "w");
@@ -63,11 +71,28 @@ static void spawn_images(gwt *t)
     snprintf(db, sizeof db, "db.url=%s", t->conninfo);
     snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
     snprintf(store, sizeof store, "store.path=%s/images", t->dir);
-    const char *argv[] = {st_build_path("image-store/stratus-images"), "--listen", "127.0.0.1:0",
-                          "--port-file", port_file, "--set", db, "--set", tok, "--set", store,
-                          "--set", "data.listen=127.0.0.1:0", "--set", data_port, "--set",
-                          "store.fsync=false", "--set", "http.access_log=false", "--set",
-                          "log.level=warn", NULL};
+    const char *argv[] = {st_build_path("image-store/stratus-images"),
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--port-file",
+                          port_file,
+                          "--set",
+                          db,
+                          "--set",
+                          tok,
+                          "--set",
+                          store,
+                          "--set",
+                          "data.listen=127.0.0.1:0",
+                          "--set",
+                          data_port,
+                          "--set",
+                          "store.fsync=false",
+                          "--set",
+                          "http.access_log=false",
+                          "--set",
+                          "log.level=warn",
+                          NULL};
     if (st_proc_start(&t->images, (char *const *)argv, NULL, log) < 0 ||
         st_wait_file(port_file, 20000) < 0) {
         st_proc_dump_log(&t->images);
@@ -83,16 +108,26 @@ static void spawn_billing(gwt *t)
     snprintf(log, sizeof log, "%s/billing.log", t->dir);
     snprintf(db, sizeof db, "db.url=%s", t->conninfo);
     snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
-    const char *argv[] = {st_build_path("billing/stratus-billing"), "--listen", "127.0.0.1:0",
-                          "--port-file", port_file, "--set", db, "--set", tok, "--set",
-                          "http.access_log=false", "--set", "log.level=warn", NULL};
+    const char *argv[] = {st_build_path("billing/stratus-billing"),
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--port-file",
+                          port_file,
+                          "--set",
+                          db,
+                          "--set",
+                          tok,
+                          "--set",
+                          "http.access_log=false",
+                          "--set",
+                          "log.level=warn",
+                          NULL};
     if (st_proc_start(&t->billing, (char *const *)argv, NULL, log) < 0 ||
         st_wait_file(port_file, 20000) < 0) {
         st_proc_dump_log(&t->billing);
         die(t, "stratus-billing did not start");
     }
-    snprintf(t->billing_url, sizeof t->billing_url, "http://127.0.0.1:%d",
-             st_read_port(port_file));
+    snprintf(t->billing_url, sizeof t->billing_url, "http://127.0.0.1:%d", st_read_port(port_file));
 }
 
 static void spawn(gwt *t, const char *const *settings)
@@ -105,10 +140,25 @@ static void spawn(gwt *t, const char *const *settings)
     snprintf(img, sizeof img, "images.url=%s", t->images_url);
     snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
     snprintf(bill, sizeof bill, "billing.url=%s", t->billing_url);
-    const char *argv[64] = {gateway_bin(), "--listen", "127.0.0.1:0", "--port-file", port_file,
-                            "--set", db, "--set", "auth.argon2_m_kib=1024", "--set",
-                            "http.access_log=false", "--set", "db.pool_size=16", "--set", img,
-                            "--set", tok, "--set", bill};
+    const char *argv[64] = {gateway_bin(),
+                            "--listen",
+                            "127.0.0.1:0",
+                            "--port-file",
+                            port_file,
+                            "--set",
+                            db,
+                            "--set",
+                            "auth.argon2_m_kib=1024",
+                            "--set",
+                            "http.access_log=false",
+                            "--set",
+                            "db.pool_size=16",
+                            "--set",
+                            img,
+                            "--set",
+                            tok,
+                            "--set",
+                            bill};
     int n = 19;
     for (int i = 0; settings && settings[i] && n < 60; i++) {
         argv[n++] = "--set";
@@ -202,9 +252,9 @@ long gwt_status(const gwt *t, const char *method, const char *path, const char *
 
 char *gwt_signin(const gwt *t, const char *name, const char *password, const char *tenant)
 {
-    char *body = tenant ? st_jsonf("{s:s, s:s, s:s}", "name", name, "password", password,
-                                   "tenant", tenant)
-                        : st_jsonf("{s:s, s:s}", "name", name, "password", password);
+    char *body =
+        tenant ? st_jsonf("{s:s, s:s, s:s}", "name", name, "password", password, "tenant", tenant)
+               : st_jsonf("{s:s, s:s}", "name", name, "password", password);
     st_resp r;
     gwt_call(t, &r, "POST", "/v1/auth/tokens", NULL, body);
     free(body);
@@ -317,8 +367,7 @@ void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40])
     free(zeros);
 }
 
-long gwt_upload_image(gwt *t, const char *token, const char *image_id, const void *data,
-                      size_t len)
+long gwt_upload_image(gwt *t, const char *token, const char *image_id, const void *data, size_t len)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/images/%s/upload-url", image_id);
@@ -376,8 +425,9 @@ char *gwt_instance_field(gwt *t, const char *token, const char *id, const char *
     st_resp r;
     gwt_call(t, &r, "GET", path, token, NULL);
     json_t *v = json_object_get(r.json, field);
-    char *out = r.status != 200 ? strdup("(missing)")
-                : json_is_string(v) ? strdup(json_string_value(v)) : strdup("(null)");
+    char *out = r.status != 200     ? strdup("(missing)")
+                : json_is_string(v) ? strdup(json_string_value(v))
+                                    : strdup("(null)");
     st_resp_free(&r);
     return out;
 }
@@ -402,13 +452,13 @@ long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, lon
     st_uuid_v4(batch);
     snprintf(boot, sizeof boot, "00000000-0000-4000-8000-%012lld", (long long)getpid());
     st_time_format(st_now_us(), now);
-    char *b = st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:I, s:s,"
-                       " s:{s:I, s:I, s:[], s:[]}}]}",
-                       "batch_id", batch, "samples", "tenant_id", tenant_id, "instance_id",
-                       instance_id, "flavor", "m1.small", "state", "active", "boot_id", boot,
-                       "seq", (json_int_t)seq, "sampled_at", now, "counters",
-                       "cpu_time_ns_total", (json_int_t)(cycles / 2), "cycles_total",
-                       (json_int_t)cycles, "nics", "disks");
+    char *b =
+        st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:I, s:s,"
+                 " s:{s:I, s:I, s:[], s:[]}}]}",
+                 "batch_id", batch, "samples", "tenant_id", tenant_id, "instance_id", instance_id,
+                 "flavor", "m1.small", "state", "active", "boot_id", boot, "seq", (json_int_t)seq,
+                 "sampled_at", now, "counters", "cpu_time_ns_total", (json_int_t)(cycles / 2),
+                 "cycles_total", (json_int_t)cycles, "nics", "disks");
     char url[200];
     snprintf(url, sizeof url, "%s/v1/billing/ingest", t->billing_url);
     st_http(&r, "POST", url, t->internal_token, b, NULL); /* as the control plane */
@@ -428,4 +478,7 @@ char *gwt_sql_value(const gwt *t, const char *sql)
     return v;
 }
 
-void gwt_sql(const gwt *t, const char *sql) { free(gwt_sql_value(t, sql)); }
+void gwt_sql(const gwt *t, const char *sql)
+{
+    free(gwt_sql_value(t, sql));
+}

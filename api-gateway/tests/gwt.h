@@ -13,14 +13,14 @@ typedef struct gwt {
     char *conninfo;
     char *dir;
     st_proc proc;
-    st_proc images;          /* the image service (started by gwt_start only) */
+    st_proc images; /* the image service (started by gwt_start only) */
     char images_url[64];
-    st_proc billing;         /* the billing service (started by gwt_start only) */
+    st_proc billing; /* the billing service (started by gwt_start only) */
     char billing_url[64];
     char internal_token[65];
-    int owns_dir;            /* gwt_start made dir: gwt_stop removes it */
+    int owns_dir; /* gwt_start made dir: gwt_stop removes it */
     char base[64];
-    char admin_token[128];   /* cloud admin, scoped to tenant "admin" */
+    char admin_token[128]; /* cloud admin, scoped to tenant "admin" */
     char admin_tenant[40];
 } gwt;
 

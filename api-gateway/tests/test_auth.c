@@ -87,8 +87,10 @@ static void test_expired_token_is_refused(void)
     st_resp w;
     gwt_call(&T, &w, "GET", "/v1/auth/whoami", tok, NULL);
     st_resp_free(&w);
-    snprintf(sql, sizeof sql, "UPDATE iaas.tokens SET expires_at = now() - interval '1 second'"
-             " WHERE user_id = '%s' AND kind = 'session'", A.reader_id);
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.tokens SET expires_at = now() - interval '1 second'"
+             " WHERE user_id = '%s' AND kind = 'session'",
+             A.reader_id);
     gwt_sql(&T, sql);
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/instances", tok, NULL), 401);
@@ -250,9 +252,9 @@ static void test_old_signin_windows_are_deleted(void)
 
 static void test_roles_limit_what_a_user_may_do(void)
 {
-    char *kp = st_jsonf("{s:s, s:s}", "name", "k-role",
-                        "public_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8"
-                                      "+UVKL99sup7rLMCqj9zP75 test@example");
+    char *kp = st_jsonf("{s:s, s:s}", "name", "k-role", "public_key",
+                        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8"
+                        "+UVKL99sup7rLMCqj9zP75 test@example");
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/keypairs", A.reader, kp), 403);
     ST_ASSERT_STR_EQ(st_resp_error_code(&r), "forbidden");
@@ -268,7 +270,8 @@ static void test_roles_limit_what_a_user_may_do(void)
     /* a role change takes effect on existing tokens at once */
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/keypairs", A.reader,
                                 "{\"name\":\"k2\",\"public_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"
-                                "AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}"), 201);
+                                "AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}"),
+                     201);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, A.admin, "{\"role\":\"reader\"}"), 200);
     /* cloud-admin calls are refused to tenant admins */
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/flavors", A.admin,
@@ -328,7 +331,8 @@ static void test_password_change_signs_out_other_sessions(void)
                      403);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s1,
                                 "{\"password\":\"new-password\","
-                                "\"current_password\":\"old-password\"}"), 204);
+                                "\"current_password\":\"old-password\"}"),
+                     204);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", s1, NULL), 200);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", s2, NULL), 401);
     CU_ASSERT_PTR_NULL(gwt_signin(&T, "rotator", "old-password", NULL));
@@ -344,7 +348,7 @@ static void test_password_change_signs_out_other_sessions(void)
  * creation and on change alike. */
 static void test_weak_passwords_are_refused(void)
 {
-    static const char *const weak[] = {"password", "12345678", "qwertyuiop", "iloveyou1",
+    static const char *const weak[] = {"password", "12345678",      "qwertyuiop", "iloveyou1",
                                        "weakling", "weakling-2026", "gnilkaew"};
     st_resp r;
     for (size_t i = 0; i < sizeof weak / sizeof *weak; i++) {
@@ -363,20 +367,23 @@ static void test_weak_passwords_are_refused(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     char path[128];
     snprintf(path, sizeof path, "/v1/users/%s/password", uid);
-    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, s,
-                              "{\"password\":\"password1\",\"current_password\":\"Tr0ub4dor-and-3\"}"),
-                     400);
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "PUT", path, s,
+                 "{\"password\":\"password1\",\"current_password\":\"Tr0ub4dor-and-3\"}"),
+        400);
     ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
     st_resp_free(&r);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s,
-                                "{\"password\":\"weakling!\",\"current_password\":\"Tr0ub4dor-and-3\"}"),
-                     400);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "PUT", path, s,
+                   "{\"password\":\"weakling!\",\"current_password\":\"Tr0ub4dor-and-3\"}"),
+        400);
     /* a cloud admin setting it is held to the same policy */
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token, "{\"password\":\"12345678\"}"),
                      400);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s,
                                 "{\"password\":\"Correct-Horse-9-battery\","
-                                "\"current_password\":\"Tr0ub4dor-and-3\"}"), 204);
+                                "\"current_password\":\"Tr0ub4dor-and-3\"}"),
+                     204);
     free(s);
 }
 
@@ -413,7 +420,8 @@ static void test_api_key_lifetime_is_capped_by_the_minting_token(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s,
-                              "{\"name\":\"ten-years\",\"expires_in_days\":3650}"), 201);
+                              "{\"name\":\"ten-years\",\"expires_in_days\":3650}"),
+                     201);
     long long left = expires_in_s(json_string_value(json_object_get(r.json, "expires_at")));
     CU_ASSERT_TRUE(left > 0 && left <= 3600); /* the session's hour (auth.token_ttl) */
     char key[128];
@@ -421,18 +429,21 @@ static void test_api_key_lifetime_is_capped_by_the_minting_token(void)
     st_resp_free(&r);
     /* the key cannot mint a longer-lived key either */
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", key,
-                              "{\"name\":\"child\",\"expires_in_days\":3650}"), 201);
+                              "{\"name\":\"child\",\"expires_in_days\":3650}"),
+                     201);
     left = expires_in_s(json_string_value(json_object_get(r.json, "expires_at")));
     CU_ASSERT_TRUE(left > 0 && left <= 3600);
     st_resp_free(&r);
     /* with the password proven again it may live as long as asked */
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s,
                               "{\"name\":\"wrong\",\"expires_in_days\":30,"
-                              "\"password\":\"not-the-password\"}"), 403);
+                              "\"password\":\"not-the-password\"}"),
+                     403);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/api-keys", s,
                               "{\"name\":\"month\",\"expires_in_days\":30,"
-                              "\"password\":\"Tr0ub4dor-and-3\"}"), 201);
+                              "\"password\":\"Tr0ub4dor-and-3\"}"),
+                     201);
     left = expires_in_s(json_string_value(json_object_get(r.json, "expires_at")));
     CU_ASSERT_TRUE(left > 29 * 86400 && left <= 30 * 86400);
     st_resp_free(&r);
@@ -457,7 +468,8 @@ static void test_password_change_revokes_api_keys(void)
     snprintf(path, sizeof path, "/v1/users/%s/password", uid);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, s,
                                 "{\"password\":\"Correct-Horse-9-battery\","
-                                "\"current_password\":\"Tr0ub4dor-and-3\"}"), 204);
+                                "\"current_password\":\"Tr0ub4dor-and-3\"}"),
+                     204);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", key, NULL), 401);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", s, NULL), 200); /* the caller's own */
     free(s);
@@ -502,18 +514,22 @@ static void test_rejected_rows_do_not_reach_the_database_log(void)
 
 static CU_TestInfo tests[] = {
     {"sign-in returns a token scoped to the user's tenant", test_signin_returns_a_scoped_token},
-    {"wrong password and unknown user get the same 401", test_wrong_password_and_unknown_user_look_the_same},
+    {"wrong password and unknown user get the same 401",
+     test_wrong_password_and_unknown_user_look_the_same},
     {"missing and garbage tokens are 401", test_missing_and_garbage_tokens_are_401},
     {"an expired token is refused", test_expired_token_is_refused},
     {"a signed-out token is revoked", test_signed_out_token_is_revoked},
     {"API keys work until revoked, only by their owner", test_api_keys_work_until_revoked},
-    {"failed sign-ins are rate limited per user name", test_failed_signins_are_rate_limited_per_user},
+    {"failed sign-ins are rate limited per user name",
+     test_failed_signins_are_rate_limited_per_user},
     {"sign-ins are rate limited per source address", test_signins_are_rate_limited_per_address},
     {"sign-in attempts of past windows are deleted", test_old_signin_windows_are_deleted},
     {"behind a trusted proxy the sign-in limit is per client",
      test_signin_limits_behind_a_trusted_proxy_are_per_client},
-    {"roles limit what a user may do, and changes apply at once", test_roles_limit_what_a_user_may_do},
-    {"node and user credentials do not open each other's API", test_node_and_user_credentials_do_not_mix},
+    {"roles limit what a user may do, and changes apply at once",
+     test_roles_limit_what_a_user_may_do},
+    {"node and user credentials do not open each other's API",
+     test_node_and_user_credentials_do_not_mix},
     {"a password change signs out other sessions", test_password_change_signs_out_other_sessions},
     {"weak, common and name-based passwords are refused", test_weak_passwords_are_refused},
     {"an API key lives no longer than the token that made it, unless the password is given",
@@ -530,4 +546,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -39,8 +39,8 @@ static long long usage_cycles(const char *token)
     long long sum = 0;
     json_t *it;
     size_t i;
-    json_array_foreach(json_object_get(r.json, "usage"), i, it)
-        sum += json_integer_value(json_object_get(it, "cpu_cycles"));
+    json_array_foreach(json_object_get(r.json, "usage"), i, it) sum +=
+        json_integer_value(json_object_get(it, "cpu_cycles"));
     st_resp_free(&r);
     return sum;
 }
@@ -112,9 +112,10 @@ static void test_usage_and_draft_invoice_reach_the_tenant(void)
 
 static void test_plans_are_for_cloud_admins(void)
 {
-    const char *plan = "{\"name\":\"standard\",\"default\":true,\"prices\":{\"cpu_per_gcycle\":1000,"
-                       "\"rx_per_gib\":0,\"tx_per_gib\":10000,\"storage_per_gib_month\":20000,"
-                       "\"instance_hour_default\":5000}}";
+    const char *plan =
+        "{\"name\":\"standard\",\"default\":true,\"prices\":{\"cpu_per_gcycle\":1000,"
+        "\"rx_per_gib\":0,\"tx_per_gib\":10000,\"storage_per_gib_month\":20000,"
+        "\"instance_hour_default\":5000}}";
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/billing/plans", A.admin, plan), 403);
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/billing/plans", T.admin_token, plan), 201);
@@ -123,14 +124,15 @@ static void test_plans_are_for_cloud_admins(void)
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/plan", A.reader, NULL), 200);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "standard"));
     st_resp_free(&r);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/billing/periods/2026-1x/issue", T.admin_token,
-                                NULL), 404);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/billing/periods/2026-1x/issue", T.admin_token, NULL), 404);
 }
 
 static void test_the_billing_account_is_the_tenant_admins(void)
 {
-    const char *acct = "{\"legal_name\":\"Owner GmbH\",\"address\":\"Am Markt 1\\n01067 Dresden\","
-                       "\"country\":\"DE\",\"tax_id\":\"DE999999999\",\"email\":\"ap@owner.example\"}";
+    const char *acct =
+        "{\"legal_name\":\"Owner GmbH\",\"address\":\"Am Markt 1\\n01067 Dresden\","
+        "\"country\":\"DE\",\"tax_id\":\"DE999999999\",\"email\":\"ap@owner.example\"}";
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/billing/account", A.member, acct), 403);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/billing/account", A.reader, acct), 403);
     st_resp r;
@@ -164,7 +166,8 @@ static void test_billing_down_is_a_clear_503(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"usage and a draft invoice reach the tenant, and only that tenant", test_usage_and_draft_invoice_reach_the_tenant},
+    {"usage and a draft invoice reach the tenant, and only that tenant",
+     test_usage_and_draft_invoice_reach_the_tenant},
     {"plans are for cloud admins; tenants see the plan in force", test_plans_are_for_cloud_admins},
     {"the billing account is the tenant admin's (and the cloud admin's)",
      test_the_billing_account_is_the_tenant_admins},
@@ -177,4 +180,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

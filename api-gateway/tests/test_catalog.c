@@ -62,15 +62,19 @@ static void test_flavors_are_defined_by_cloud_admins(void)
 static void test_image_visibility_and_publishing(void)
 {
     st_resp r;
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/images", A.member,
-                                "{\"name\":\"x\",\"disk_format\":\"raw\",\"visibility\":\"public\"}"),
-                     403);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/images", A.member,
-                                "{\"name\":\"x\",\"disk_format\":\"vmdk\"}"), 400);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/images", A.reader,
-                                "{\"name\":\"x\",\"disk_format\":\"raw\"}"), 403);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/images", A.member,
+                   "{\"name\":\"x\",\"disk_format\":\"raw\",\"visibility\":\"public\"}"),
+        403);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/images", A.member, "{\"name\":\"x\",\"disk_format\":\"vmdk\"}"),
+        400);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/images", A.reader, "{\"name\":\"x\",\"disk_format\":\"raw\"}"),
+        403);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member,
-                              "{\"name\":\"a-image\",\"disk_format\":\"qcow2\"}"), 201);
+                              "{\"name\":\"a-image\",\"disk_format\":\"qcow2\"}"),
+                     201);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "status")), "queued");
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "visibility")), "private");
     char path[128];
@@ -99,8 +103,10 @@ static int keygen(const char *type, const char *path, char *pub, size_t publen, 
                   size_t fplen)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -f %s %s.pub; ssh-keygen -q -t %s -N '' -C tester -f %s"
-             " </dev/null >/dev/null 2>&1", path, path, type, path);
+    snprintf(cmd, sizeof cmd,
+             "rm -f %s %s.pub; ssh-keygen -q -t %s -N '' -C tester -f %s"
+             " </dev/null >/dev/null 2>&1",
+             path, path, type, path);
     if (system(cmd) != 0)
         return -1;
     snprintf(cmd, sizeof cmd, "%s.pub", path);
@@ -143,8 +149,12 @@ static void test_keypairs_match_ssh_keygen(void)
     char *space = strchr(pub, ' ');
     char mismatched[4200];
     snprintf(mismatched, sizeof mismatched, "ssh-rsa%s", space); /* ed25519 data, rsa type */
-    const char *bad[] = {"", "ssh-ed25519", "ssh-ed25519 !!!notbase64!!!", "ssh-dss AAAAB3Nza",
-                         mismatched, "-----BEGIN OPENSSH PRIVATE KEY-----",
+    const char *bad[] = {"",
+                         "ssh-ed25519",
+                         "ssh-ed25519 !!!notbase64!!!",
+                         "ssh-dss AAAAB3Nza",
+                         mismatched,
+                         "-----BEGIN OPENSSH PRIVATE KEY-----",
                          "ssh-ed25519 AAAA\nssh-rsa AAAA"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *b = st_jsonf("{s:s, s:s}", "name", "bad", "public_key", bad[i]);
@@ -155,7 +165,8 @@ static void test_keypairs_match_ssh_keygen(void)
         free(b);
     }
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/keypairs", A.member,
-                                "{\"name\":\"k-ed25519\",\"public_key\":\"x\"}"), 400);
+                                "{\"name\":\"k-ed25519\",\"public_key\":\"x\"}"),
+                     400);
 }
 
 static void test_quota_limits_are_admin_set_and_usage_derived(void)
@@ -165,8 +176,8 @@ static void test_quota_limits_are_admin_set_and_usage_derived(void)
     json_t *lim = json_object_get(r.json, "limits");
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "instances")), 10);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "vcpus")), 20);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "usage"),
-                                                        "vcpus")), 0);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "usage"), "vcpus")),
+                     0);
     st_resp_free(&r);
     char path[128];
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", A.id);
@@ -179,9 +190,10 @@ static void test_quota_limits_are_admin_set_and_usage_derived(void)
     st_resp_free(&r);
     /* a flavor larger than the vCPU quota is refused with the numbers */
     char *node = gwt_make_node(&T, "cat-node", 64, 65536, 1000);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/flavors", T.admin_token,
-                                "{\"name\":\"four\",\"vcpus\":4,\"memory_mib\":256,\"disk_gib\":1}"),
-                     201);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/flavors", T.admin_token,
+                   "{\"name\":\"four\",\"vcpus\":4,\"memory_mib\":256,\"disk_gib\":1}"),
+        201);
     gwt_call(&T, &r, "POST", "/v1/images", T.admin_token,
              "{\"name\":\"pub\",\"disk_format\":\"raw\",\"visibility\":\"public\"}");
     char pub_id[40];
@@ -189,13 +201,15 @@ static void test_quota_limits_are_admin_set_and_usage_derived(void)
     st_resp_free(&r);
     /* queued (no data yet): refused as such */
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", A.member,
-                              "{\"name\":\"early\",\"flavor\":\"four\",\"image\":\"pub\"}"), 400);
+                              "{\"name\":\"early\",\"flavor\":\"four\",\"image\":\"pub\"}"),
+                     400);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "not active"));
     st_resp_free(&r);
     char sector[512] = {0};
     ST_ASSERT_INT_EQ(gwt_upload_image(&T, T.admin_token, pub_id, sector, sizeof sector), 200);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/instances", A.member,
-                              "{\"name\":\"big\",\"flavor\":\"four\",\"image\":\"pub\"}"), 409);
+                              "{\"name\":\"big\",\"flavor\":\"four\",\"image\":\"pub\"}"),
+                     409);
     ST_ASSERT_STR_EQ(st_resp_error_code(&r), "quota_exceeded");
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "vCPUs"));
     st_resp_free(&r);
@@ -206,21 +220,23 @@ static void test_quota_limits_are_admin_set_and_usage_derived(void)
  * read back whole, and one more is a 400 naming the field. */
 static void test_quota_limits_take_the_documented_range(void)
 {
-    static const char *const keys[] = {"instances", "vcpus", "memory_mib", "disk_gib",
-                                       "networks", "ports", "security_groups", "floating_ips"};
+    static const char *const keys[] = {"instances", "vcpus", "memory_mib",      "disk_gib",
+                                       "networks",  "ports", "security_groups", "floating_ips"};
     char path[128], body[128];
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", B.id);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         st_resp r;
         snprintf(body, sizeof body, "{\"%s\":2147483648}", keys[i]);
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, T.admin_token, body), 200);
-        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "limits"),
-                                                            keys[i])), 2147483648LL);
+        ST_ASSERT_INT_EQ(
+            json_integer_value(json_object_get(json_object_get(r.json, "limits"), keys[i])),
+            2147483648LL);
         st_resp_free(&r);
         snprintf(body, sizeof body, "{\"%s\":1099511627776}", keys[i]);
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, T.admin_token, body), 200);
-        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "limits"),
-                                                            keys[i])), 1099511627776LL);
+        ST_ASSERT_INT_EQ(
+            json_integer_value(json_object_get(json_object_get(r.json, "limits"), keys[i])),
+            1099511627776LL);
         st_resp_free(&r);
         snprintf(body, sizeof body, "{\"%s\":1099511627777}", keys[i]);
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "PUT", path, T.admin_token, body), 400);
@@ -236,11 +252,15 @@ static void test_quota_limits_take_the_documented_range(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"flavors are defined by cloud admins; disabled ones hide", test_flavors_are_defined_by_cloud_admins},
-    {"image visibility: private, published by admins, owner deletes", test_image_visibility_and_publishing},
+    {"flavors are defined by cloud admins; disabled ones hide",
+     test_flavors_are_defined_by_cloud_admins},
+    {"image visibility: private, published by admins, owner deletes",
+     test_image_visibility_and_publishing},
     {"keypairs: fingerprints match ssh-keygen; bad keys refused", test_keypairs_match_ssh_keygen},
-    {"quotas: admin-set limits, derived usage, enforced", test_quota_limits_are_admin_set_and_usage_derived},
-    {"quotas: limits up to 2^40 are stored whole, more is a 400", test_quota_limits_take_the_documented_range},
+    {"quotas: admin-set limits, derived usage, enforced",
+     test_quota_limits_are_admin_set_and_usage_derived},
+    {"quotas: limits up to 2^40 are stored whole, more is a 400",
+     test_quota_limits_take_the_documented_range},
     CU_TEST_INFO_NULL,
 };
 
@@ -249,4 +269,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -33,17 +33,21 @@ static int suite_clean(void)
     return 0;
 }
 
-static int port_of(const char *url) { return atoi(strrchr(url, ':') + 1); }
+static int port_of(const char *url)
+{
+    return atoi(strrchr(url, ':') + 1);
+}
 
 static void check(const char *what, int port)
 {
     st_hostile h;
     st_hostile_listener("127.0.0.1", port, "/healthz", 10, &h);
-    fprintf(stderr, "%s: line %d/%d version %d/%d huge %d/%d method %d/%d slow %d %.1fs %d/%d "
-            "after %d\n", what, h.bad_line_status, h.bad_line_json, h.bad_version_status,
-            h.bad_version_json, h.huge_head_status, h.huge_head_json, h.method_status,
-            h.method_json, h.slow_closed, h.slow_secs, h.slow_status, h.slow_json,
-            h.after_status);
+    fprintf(stderr,
+            "%s: line %d/%d version %d/%d huge %d/%d method %d/%d slow %d %.1fs %d/%d "
+            "after %d\n",
+            what, h.bad_line_status, h.bad_line_json, h.bad_version_status, h.bad_version_json,
+            h.huge_head_status, h.huge_head_json, h.method_status, h.method_json, h.slow_closed,
+            h.slow_secs, h.slow_status, h.slow_json, h.after_status);
     ST_ASSERT_INT_EQ(h.bad_line_status, 400);
     CU_ASSERT_TRUE(h.bad_line_json);
     CU_ASSERT_TRUE(h.bad_version_status >= 400 && h.bad_version_status <= 505);
@@ -60,9 +64,18 @@ static void check(const char *what, int port)
     ST_ASSERT_INT_EQ(h.after_status, 200);
 }
 
-static void test_gateway_listener(void) { check("gateway", port_of(T.base)); }
-static void test_billing_listener(void) { check("billing", port_of(T.billing_url)); }
-static void test_images_api_listener(void) { check("images api", port_of(T.images_url)); }
+static void test_gateway_listener(void)
+{
+    check("gateway", port_of(T.base));
+}
+static void test_billing_listener(void)
+{
+    check("billing", port_of(T.billing_url));
+}
+static void test_images_api_listener(void)
+{
+    check("images api", port_of(T.images_url));
+}
 
 static void test_images_data_listener(void)
 {
@@ -84,7 +97,8 @@ static void test_query_and_headers_that_are_not_utf8_get_400(void)
     char url[256];
     snprintf(url, sizeof url, "%s/v1/instances", T.base);
     const char *h[] = {"Idempotency-Key: \xff\xfe-key", NULL};
-    st_http(&r, "POST", url, A.member, "{\"name\":\"x\",\"flavor\":\"none\",\"image\":\"none\"}", h);
+    st_http(&r, "POST", url, A.member, "{\"name\":\"x\",\"flavor\":\"none\",\"image\":\"none\"}",
+            h);
     ST_ASSERT_INT_EQ(r.status, 400);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "Idempotency-Key"));
     st_resp_free(&r);
@@ -116,4 +130,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

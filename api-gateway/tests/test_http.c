@@ -39,11 +39,11 @@ static void assert_alive(void)
 static void test_malformed_bodies_get_400_with_a_message(void)
 {
     const char *bad[] = {
-        "{\"name\": ",                 /* truncated */
-        "[1, 2, 3]",                   /* not an object */
+        "{\"name\": ", /* truncated */
+        "[1, 2, 3]",   /* not an object */
         "\"just a string\"",
         "{\"name\": \"a\", \"name\": \"b\"}", /* duplicate key */
-        "{\"name\": \"\xff\xfe\"}",    /* invalid UTF-8 */
+        "{\"name\": \"\xff\xfe\"}",           /* invalid UTF-8 */
         "{\"name\": 1e999999}",
         "",
     };
@@ -54,12 +54,12 @@ static void test_malformed_bodies_get_400_with_a_message(void)
             char url[256];
             snprintf(url, sizeof url, "%s%s", T.base, routes[k]);
             st_http_n(&r, "POST", url, A.member, bad[i], strlen(bad[i]), NULL);
-            st_assert_fmt(r.status == 400, 0, __FILE__, __LINE__, "%s body %zu: %ld %s",
-                          routes[k], i, r.status, r.body);
-            const char *msg = json_string_value(
-                json_object_get(json_object_get(r.json, "error"), "message"));
-            st_assert_fmt(msg && *msg, 0, __FILE__, __LINE__, "%s body %zu: no message",
-                          routes[k], i);
+            st_assert_fmt(r.status == 400, 0, __FILE__, __LINE__, "%s body %zu: %ld %s", routes[k],
+                          i, r.status, r.body);
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+            st_assert_fmt(msg && *msg, 0, __FILE__, __LINE__, "%s body %zu: no message", routes[k],
+                          i);
             st_resp_free(&r);
         }
     /* nesting far beyond any real request */
@@ -132,7 +132,8 @@ static void test_https_with_a_configured_certificate(void)
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
-             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", T.dir, T.dir);
+             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+             T.dir, T.dir);
     CU_ASSERT_FATAL(system(cmd) == 0);
     char cert[400], key[400];
     snprintf(cert, sizeof cert, "tls.cert=%s/cert.pem", T.dir);
@@ -160,8 +161,12 @@ static void test_plain_http_off_loopback_is_refused(void)
 {
     char db[600];
     snprintf(db, sizeof db, "db.url=%s", T.conninfo);
-    char *argv[] = {(char *)st_build_path("api-gateway/stratus-gateway"), "--listen", "0.0.0.0:0",
-                    "--set", db, NULL};
+    char *argv[] = {(char *)st_build_path("api-gateway/stratus-gateway"),
+                    "--listen",
+                    "0.0.0.0:0",
+                    "--set",
+                    db,
+                    NULL};
     st_proc p;
     char log[300];
     snprintf(log, sizeof log, "%s/offloopback.log", T.dir);
@@ -210,12 +215,13 @@ static void test_two_gateways_share_one_truth(void)
     gwt_start_peer(&g2, &T, set);
     /* an object made through one is seen through the other */
     st_resp r;
-    char *b = st_jsonf("{s:s, s:s}", "name", "shared",
-                       "public_key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8"
-                                     "+UVKL99sup7rLMCqj9zP75");
+    char *b = st_jsonf("{s:s, s:s}", "name", "shared", "public_key",
+                       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8"
+                       "+UVKL99sup7rLMCqj9zP75");
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/keypairs", A.member, b), 201);
     char path[128];
-    snprintf(path, sizeof path, "/v1/keypairs/%s", json_string_value(json_object_get(r.json, "id")));
+    snprintf(path, sizeof path, "/v1/keypairs/%s",
+             json_string_value(json_object_get(r.json, "id")));
     st_resp_free(&r);
     free(b);
     ST_ASSERT_INT_EQ(gwt_status(&g2, "GET", path, A.member, NULL), 200);
@@ -279,7 +285,8 @@ static void test_survives_a_database_restart(void)
 
 static CU_TestInfo tests[] = {
     {"/metrics needs the operator's metrics token", test_metrics_need_the_operator_token},
-    {"malformed bodies get 400 with a message; server stays up", test_malformed_bodies_get_400_with_a_message},
+    {"malformed bodies get 400 with a message; server stays up",
+     test_malformed_bodies_get_400_with_a_message},
     {"oversized, mistyped and huge-header requests get 4xx", test_oversized_and_mistyped_bodies},
     {"HTTPS with a configured certificate", test_https_with_a_configured_certificate},
     {"plain HTTP off loopback is refused at start", test_plain_http_off_loopback_is_refused},
@@ -293,4 +300,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

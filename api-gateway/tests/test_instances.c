@@ -32,13 +32,16 @@ static int suite_clean(void)
     return 0;
 }
 
-static char *field(const char *id, const char *f) { return gwt_instance_field(&T, A.member, id, f); }
+static char *field(const char *id, const char *f)
+{
+    return gwt_instance_field(&T, A.member, id, f);
+}
 
-#define ASSERT_FIELD(id, f, want)                                                              \
-    do {                                                                                       \
-        char *v_ = field(id, f);                                                               \
-        ST_ASSERT_STR_EQ(v_, want);                                                            \
-        free(v_);                                                                              \
+#define ASSERT_FIELD(id, f, want)                                                                  \
+    do {                                                                                           \
+        char *v_ = field(id, f);                                                                   \
+        ST_ASSERT_STR_EQ(v_, want);                                                                \
+        free(v_);                                                                                  \
     } while (0)
 
 static long action(const char *id, const char *act)
@@ -167,9 +170,9 @@ static void test_delete_goes_through_deleting(void)
     json_t *it;
     size_t i;
     const char *desired = NULL;
-    json_array_foreach(json_object_get(r.json, "instances"), i, it)
-        if (!strcmp(json_string_value(json_object_get(it, "id")), id))
-            desired = json_string_value(json_object_get(it, "desired"));
+    json_array_foreach(json_object_get(r.json, "instances"), i,
+                       it) if (!strcmp(json_string_value(json_object_get(it, "id")), id)) desired =
+        json_string_value(json_object_get(it, "desired"));
     ST_ASSERT_STR_EQ(desired, "deleted");
     json_array_foreach(json_object_get(r.json, "instances"), i, it)
         ST_ASSERT_STR_EQ(json_string_value(json_object_get(it, "flavor")), "m1.small");
@@ -212,7 +215,8 @@ static void test_error_state_allows_only_delete(void)
 static void test_database_refuses_illegal_transitions(void)
 {
     char id[40];
-    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "guarded", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "guarded", "m1.small", image, NULL, id),
+                     202);
     PGconn *c = st_pg_connect(T.conninfo);
     char sql[256];
     snprintf(sql, sizeof sql, "UPDATE iaas.instances SET state = 'stopped' WHERE id = '%s'", id);
@@ -233,22 +237,23 @@ static void test_database_refuses_illegal_transitions(void)
 static void test_no_valid_host_gives_error_with_reason(void)
 {
     st_resp r;
-    char *fb = st_jsonf("{s:s, s:i, s:i, s:i}", "name", "huge", "vcpus", 256, "memory_mib",
-                        4000000, "disk_gib", 10);
+    char *fb = st_jsonf("{s:s, s:i, s:i, s:i}", "name", "huge", "vcpus", 256, "memory_mib", 4000000,
+                        "disk_gib", 10);
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/flavors", T.admin_token, fb), 201);
     free(fb);
     /* raise the admin tenant's quota so the flavor passes quota, not placement */
     char path[128];
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", T.admin_tenant);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, T.admin_token,
-                                "{\"vcpus\":1000,\"memory_mib\":10000000}"), 200);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "PUT", path, T.admin_token, "{\"vcpus\":1000,\"memory_mib\":10000000}"),
+        200);
     char id[40];
     ST_ASSERT_INT_EQ(gwt_create_instance(&T, T.admin_token, "big", "huge", image, NULL, id), 202);
     snprintf(path, sizeof path, "/v1/instances/%s", id);
     gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "error");
-    CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(r.json, "fault")) ?: "",
-                                  "no valid host"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(json_string_value(json_object_get(r.json, "fault")) ?: "", "no valid host"));
     st_resp_free(&r);
     /* with no node holding it, delete is immediate */
     ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, T.admin_token, NULL), 202);
@@ -292,8 +297,10 @@ static void *race(void *arg)
 static long long live_instances(const char *tenant)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.instances WHERE tenant_id = '%s'"
-             " AND state <> 'deleted'", tenant);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM iaas.instances WHERE tenant_id = '%s'"
+             " AND state <> 'deleted'",
+             tenant);
     char *v = gwt_sql_value(&T, sql);
     long long n = atoll(v);
     free(v);
@@ -348,10 +355,10 @@ static void test_quota_holds_under_concurrent_creates(void)
     /* usage is shown beside the limits */
     st_resp q;
     gwt_call(&T, &q, "GET", "/v1/quotas", Q.reader, NULL);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(q.json, "usage"),
-                                                        "instances")), 5);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(q.json, "limits"),
-                                                        "instances")), 5);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(q.json, "usage"), "instances")), 5);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(q.json, "limits"), "instances")), 5);
     st_resp_free(&q);
     /* deleting one frees room for one more */
     char id[40];
@@ -362,7 +369,8 @@ static void test_quota_holds_under_concurrent_creates(void)
             snprintf(path, sizeof path, "/v1/instances/%s", r[i].id);
             ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, Q.member, NULL), 202);
             ST_ASSERT_INT_EQ(gwt_report(&T, node, r[i].id, "deleted",
-                                        gwt_instance_generation(&T, NULL, r[i].id)), 200);
+                                        gwt_instance_generation(&T, NULL, r[i].id)),
+                             200);
             break;
         }
     ST_ASSERT_INT_EQ(gwt_create_instance(&T, Q.member, "extra", "m1.small", image, NULL, id), 202);
@@ -440,9 +448,9 @@ static void node_id_of(const char *name, char out[40])
     json_t *it;
     size_t i;
     out[0] = 0;
-    json_array_foreach(json_object_get(r.json, "nodes"), i, it)
-        if (!strcmp(json_string_value(json_object_get(it, "name")), name))
-            snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
+    json_array_foreach(json_object_get(r.json, "nodes"), i,
+                       it) if (!strcmp(json_string_value(json_object_get(it, "name")), name))
+        snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
     st_resp_free(&r);
 }
 
@@ -450,9 +458,9 @@ static long report_retryable(const char *tok, const char *id, const char *fault)
 {
     char path[128];
     snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
-    char *b = st_jsonf("{s:s, s:I, s:s, s:b}", "state", "error", "generation",
-                       (json_int_t)gwt_instance_generation(&T, NULL, id), "fault", fault,
-                       "retryable", 1);
+    char *b =
+        st_jsonf("{s:s, s:I, s:s, s:b}", "state", "error", "generation",
+                 (json_int_t)gwt_instance_generation(&T, NULL, id), "fault", fault, "retryable", 1);
     long s = gwt_status(&T, "PUT", path, tok, b);
     free(b);
     return s;
@@ -494,9 +502,11 @@ static void test_failed_launch_moves_to_another_host(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(fault, "vmm exited with status 1"));
     free(fault);
     /* an active instance failing is not moved: its disk lives there */
-    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "settled", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "settled", "m1.small", image, NULL, id),
+                     202);
     const char *home = node_of(id, toks, idv, 2);
-    ST_ASSERT_INT_EQ(gwt_report(&T, home, id, "active", gwt_instance_generation(&T, NULL, id)), 200);
+    ST_ASSERT_INT_EQ(gwt_report(&T, home, id, "active", gwt_instance_generation(&T, NULL, id)),
+                     200);
     ST_ASSERT_INT_EQ(report_retryable(home, id, "vmm crashed"), 200);
     ASSERT_FIELD(id, "state", "error");
     CU_ASSERT_PTR_EQUAL(node_of(id, toks, idv, 2), home);
@@ -563,19 +573,25 @@ static void test_console_is_pushed_by_the_node_and_read_by_the_tenant(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"create places the instance and answers 202 with Location", test_create_places_and_returns_202},
+    {"create places the instance and answers 202 with Location",
+     test_create_places_and_returns_202},
     {"bad create requests are 400 with a message", test_bad_create_requests_are_400},
-    {"lifecycle: building, active, stopped, started, rebooted", test_lifecycle_building_active_stopped_and_back},
-    {"delete goes through deleting; stale reports change nothing", test_delete_goes_through_deleting},
+    {"lifecycle: building, active, stopped, started, rebooted",
+     test_lifecycle_building_active_stopped_and_back},
+    {"delete goes through deleting; stale reports change nothing",
+     test_delete_goes_through_deleting},
     {"an instance in error can only be deleted", test_error_state_allows_only_delete},
     {"the database itself refuses illegal transitions", test_database_refuses_illegal_transitions},
     {"no valid host gives state error with the reason", test_no_valid_host_gives_error_with_reason},
     {"an idempotency key replays the first create", test_idempotency_key_replays_the_first_create},
-    {"concurrent duplicates with one key make one instance", test_concurrent_duplicates_make_one_instance},
+    {"concurrent duplicates with one key make one instance",
+     test_concurrent_duplicates_make_one_instance},
     {"quota holds under 20 concurrent creates", test_quota_holds_under_concurrent_creates},
     {"list pages with markers and filters", test_list_pages_and_filters},
-    {"a failed launch moves to another host, then ends in error", test_failed_launch_moves_to_another_host},
-    {"console: pushed by the node as bytes, read by the tenant as text", test_console_is_pushed_by_the_node_and_read_by_the_tenant},
+    {"a failed launch moves to another host, then ends in error",
+     test_failed_launch_moves_to_another_host},
+    {"console: pushed by the node as bytes, read by the tenant as text",
+     test_console_is_pushed_by_the_node_and_read_by_the_tenant},
     CU_TEST_INFO_NULL,
 };
 
@@ -584,4 +600,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

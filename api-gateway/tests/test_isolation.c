@@ -81,8 +81,8 @@ static int suite_init(void)
     gwt_call(&T, &r, "POST", "/v1/security-groups", A.member, "{\"name\":\"a-sg\"}");
     id_of(&r, a_sg);
     st_resp_free(&r);
-    b = st_jsonf("{s:s, s:s, s:s}", "security_group_id", a_sg, "direction", "ingress",
-                 "protocol", "tcp");
+    b = st_jsonf("{s:s, s:s, s:s}", "security_group_id", a_sg, "direction", "ingress", "protocol",
+                 "tcp");
     gwt_call(&T, &r, "POST", "/v1/security-group-rules", A.member, b);
     id_of(&r, a_rule);
     st_resp_free(&r);
@@ -133,10 +133,12 @@ static int suite_init(void)
     st_resp_free(&r);
     /* B's own objects, made after A's: a list that pages from one of A's
      * ids (a marker) would show them, where an unknown marker shows none */
-    gwt_call(&T, &r, "POST", "/v1/images", B.member, "{\"name\":\"b-later\",\"disk_format\":\"raw\"}");
+    gwt_call(&T, &r, "POST", "/v1/images", B.member,
+             "{\"name\":\"b-later\",\"disk_format\":\"raw\"}");
     st_resp_free(&r);
     gwt_call(&T, &r, "POST", "/v1/keypairs", B.member,
-             "{\"name\":\"b-later\",\"public_key\":\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}");
+             "{\"name\":\"b-later\",\"public_key\":\"ssh-ed25519 "
+             "AAAAC3NzaC1lZDI1NTE5AAAAII5fDoSwCs3Zg73Sao6zV8+UVKL99sup7rLMCqj9zP75\"}");
     st_resp_free(&r);
     gwt_call(&T, &r, "POST", "/v1/networks", B.member, "{\"name\":\"b-later\"}");
     id_of(&r, b_network);
@@ -247,9 +249,9 @@ static const route_case *case_for(const char *method, const char *path)
     } else if (!strncmp(path, "/v1/billing/", 12)) {
         /* plans, tenants' plans, periods, nodes: the cloud admin's */
         c.id = !strncmp(path, "/v1/billing/tenants/", 20) ? A.id
-               : strstr(path, "{period}")                  ? "2026-11"
-               : strstr(path, "{name}")                    ? "some-node"
-                                                           : a_invoice;
+               : strstr(path, "{period}")                 ? "2026-11"
+               : strstr(path, "{name}")                   ? "some-node"
+                                                          : a_invoice;
         c.body = "{}";
     } else if (!strncmp(path, "/v1/flavors/{id}", 16)) {
         /* flavors are cloud-wide, not a tenant's: tenants read them, never change them */
@@ -310,12 +312,11 @@ static void test_every_route_hides_other_tenants_objects(void)
         } else {
             st_assert_fmt(r1.status >= 400 && r1.status < 500, 0, __FILE__, __LINE__,
                           "%s %s with A's id: status %ld (%s)", method, path, r1.status, r1.body);
-            st_assert_fmt(r1.status == r2.status &&
-                          !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
-                          0, __FILE__, __LINE__,
-                          "%s %s: A's id answers %ld %s, a missing id %ld %s: existence leaks",
-                          method, path, r1.status, st_resp_error_code(&r1), r2.status,
-                          st_resp_error_code(&r2));
+            st_assert_fmt(
+                r1.status == r2.status && !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
+                0, __FILE__, __LINE__,
+                "%s %s: A's id answers %ld %s, a missing id %ld %s: existence leaks", method, path,
+                r1.status, st_resp_error_code(&r1), r2.status, st_resp_error_code(&r2));
         }
         st_resp_free(&r1);
         st_resp_free(&r2);
@@ -350,9 +351,9 @@ static void test_bodies_cannot_reference_other_tenants_objects(void)
 /* Every one of A's ids, for substituting into query parameters. */
 static int a_ids(const char **out)
 {
-    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, a_group, a_invoice,
-                         a_network, a_subnet, a_port, a_sg, a_rule, a_router, a_fip,
-                         A.id, A.member_id, A.admin_id, A.reader_id};
+    const char *ids[] = {a_instance, a_keypair, a_image,     a_apikey,   a_group,    a_invoice,
+                         a_network,  a_subnet,  a_port,      a_sg,       a_rule,     a_router,
+                         a_fip,      A.id,      A.member_id, A.admin_id, A.reader_id};
     int n = (int)(sizeof ids / sizeof *ids);
     memcpy(out, ids, sizeof ids);
     return n;
@@ -375,8 +376,8 @@ static void test_query_parameters_hide_other_tenants_objects(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     const char *ids[32];
     int nids = a_ids(ids);
-    const char *names[] = {"a-vm", "a-key", "a-private", "a-bot", "a-group", "a-net", "a-sg",
-                           "a-router", "victim"};
+    const char *names[] = {"a-vm",  "a-key", "a-private", "a-bot", "a-group",
+                           "a-net", "a-sg",  "a-router",  "victim"};
     const char *fake = "7b0e4c1a-1111-4222-8333-444455556666";
     char line[256];
     int checked = 0;
@@ -385,14 +386,15 @@ static void test_query_parameters_hide_other_tenants_objects(void)
         if (sscanf(line, "%15s %199s", method, path) != 2 || strcmp(method, "GET") ||
             strchr(path, '{'))
             continue;
-        json_t *params = json_object_get(json_object_get(json_object_get(paths, path), "get"),
-                                         "parameters");
+        json_t *params =
+            json_object_get(json_object_get(json_object_get(paths, path), "get"), "parameters");
         size_t i;
         json_t *q;
-        json_array_foreach(params, i, q) {
+        json_array_foreach(params, i, q)
+        {
             const char *qn = json_string_value(json_object_get(q, "name"));
-            const char *fmt = json_string_value(
-                json_object_get(json_object_get(q, "schema"), "format"));
+            const char *fmt =
+                json_string_value(json_object_get(json_object_get(q, "schema"), "format"));
             int is_id = fmt && !strcmp(fmt, "uuid"), is_name = qn && !strcmp(qn, "name");
             if (strcmp(json_string_value(json_object_get(q, "in")), "query") ||
                 (!is_id && !is_name))
@@ -411,8 +413,8 @@ static void test_query_parameters_hide_other_tenants_objects(void)
                                   !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)) &&
                                   (r1.status != 200 || !strcmp(r1.body, r2.body)),
                               0, __FILE__, __LINE__,
-                              "GET %s answers %ld %s, for nothing %ld %s: A's object shows",
-                              real, r1.status, r1.body, r2.status, r2.body);
+                              "GET %s answers %ld %s, for nothing %ld %s: A's object shows", real,
+                              r1.status, r1.body, r2.status, r2.body);
                 for (int m = 0; m < nids; m++)
                     st_assert_fmt(strstr(r1.body, ids[m]) == NULL || !strcmp(ids[m], ids[k]), 0,
                                   __FILE__, __LINE__, "GET %s shows A's id %s", real, ids[m]);
@@ -450,8 +452,8 @@ static void test_membership_routes_with_foreign_users(void)
         snprintf(none, sizeof none, "%s%s%s", pre, fake, calls[c].post);
         st_resp r2;
         gwt_call(&T, &r2, calls[c].method, none, B.admin, calls[c].body);
-        st_assert_fmt(r2.status >= 400 && r2.status < 500, 0, __FILE__, __LINE__,
-                      "%s %s: %ld", calls[c].method, none, r2.status);
+        st_assert_fmt(r2.status >= 400 && r2.status < 500, 0, __FILE__, __LINE__, "%s %s: %ld",
+                      calls[c].method, none, r2.status);
         for (size_t u = 0; u < sizeof users / sizeof *users; u++) {
             char real[256];
             snprintf(real, sizeof real, "%s%s%s", pre, users[u], calls[c].post);
@@ -488,8 +490,8 @@ static void expand(char *out, size_t n, const char *fmt, const char *id)
 {
     const struct {
         const char *tok, *val;
-    } subs[] = {{"{ID}", id}, {"{BNET}", b_network}, {"{BSG}", b_sg}, {"{EXT}", ext_net},
-                {"{IMG}", image}};
+    } subs[] = {
+        {"{ID}", id}, {"{BNET}", b_network}, {"{BSG}", b_sg}, {"{EXT}", ext_net}, {"{IMG}", image}};
     size_t o = 0;
     while (*fmt && o + 1 < n) {
         size_t k = 0;
@@ -517,24 +519,28 @@ static void test_bodies_with_foreign_ids_answer_as_unknown(void)
         {"POST", "/v1/subnets", "{\"network_id\":\"{ID}\",\"cidr\":\"10.9.0.0/24\"}", a_network},
         {"POST", "/v1/ports", "{\"network_id\":\"{ID}\"}", a_network},
         {"POST", "/v1/ports", "{\"network_id\":\"{BNET}\",\"security_groups\":[\"{ID}\"]}", a_sg},
-        {"POST", "/v1/ports", "{\"network_id\":\"{BNET}\",\"fixed_ips\":[{\"subnet_id\":\"{ID}\"}]}",
-         a_subnet},
+        {"POST", "/v1/ports",
+         "{\"network_id\":\"{BNET}\",\"fixed_ips\":[{\"subnet_id\":\"{ID}\"}]}", a_subnet},
         {"POST", "/v1/security-group-rules",
          "{\"security_group_id\":\"{ID}\",\"direction\":\"ingress\",\"protocol\":\"tcp\"}", a_sg},
         {"POST", "/v1/security-group-rules",
          "{\"security_group_id\":\"{BSG}\",\"direction\":\"ingress\",\"remote_group_id\":\"{ID}\"}",
          a_sg},
-        {"POST", "/v1/floating-ips", "{\"floating_network_id\":\"{EXT}\",\"port_id\":\"{ID}\"}", a_port},
+        {"POST", "/v1/floating-ips", "{\"floating_network_id\":\"{EXT}\",\"port_id\":\"{ID}\"}",
+         a_port},
         {"POST", iface, "{\"subnet_id\":\"{ID}\"}", a_subnet},
         {"POST", "/v1/instances",
          "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
-         "\"networks\":[{\"network_id\":\"{ID}\"}]}", a_network},
+         "\"networks\":[{\"network_id\":\"{ID}\"}]}",
+         a_network},
         {"POST", "/v1/instances",
          "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
-         "\"networks\":[{\"port_id\":\"{ID}\"}]}", a_port},
+         "\"networks\":[{\"port_id\":\"{ID}\"}]}",
+         a_port},
         {"POST", "/v1/instances",
          "{\"name\":\"s\",\"flavor\":\"m1.small\",\"image\":\"{IMG}\","
-         "\"server_group\":\"{ID}\",\"networks\":\"none\"}", a_group},
+         "\"server_group\":\"{ID}\",\"networks\":\"none\"}",
+         a_group},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char real[512], none[512];
@@ -546,8 +552,7 @@ static void test_bodies_with_foreign_ids_answer_as_unknown(void)
         st_assert_fmt(r1.status >= 400 && r1.status < 500 && r1.status == r2.status &&
                           !strcmp(st_resp_error_code(&r1), st_resp_error_code(&r2)),
                       0, __FILE__, __LINE__, "%s %s %s: %ld %s, for an unknown id %ld %s",
-                      cases[i].method, cases[i].path, real, r1.status, r1.body, r2.status,
-                      r2.body);
+                      cases[i].method, cases[i].path, real, r1.status, r1.body, r2.status, r2.body);
         st_resp_free(&r1);
         st_resp_free(&r2);
     }
@@ -555,13 +560,16 @@ static void test_bodies_with_foreign_ids_answer_as_unknown(void)
 
 static void test_lists_show_only_own_objects(void)
 {
-    const char *lists[] = {"/v1/instances", "/v1/keypairs", "/v1/images", "/v1/api-keys",
-                           "/v1/tenants", "/v1/quotas", "/v1/server-groups",
-                           "/v1/billing/invoices", "/v1/billing/usage", "/v1/networks",
-                           "/v1/subnets", "/v1/ports", "/v1/security-groups",
-                           "/v1/security-group-rules", "/v1/routers", "/v1/floating-ips"};
-    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id, a_group, a_invoice,
-                         a_network, a_subnet, a_port, a_sg, a_rule, a_router, a_fip};
+    const char *lists[] = {"/v1/instances",       "/v1/keypairs",
+                           "/v1/images",          "/v1/api-keys",
+                           "/v1/tenants",         "/v1/quotas",
+                           "/v1/server-groups",   "/v1/billing/invoices",
+                           "/v1/billing/usage",   "/v1/networks",
+                           "/v1/subnets",         "/v1/ports",
+                           "/v1/security-groups", "/v1/security-group-rules",
+                           "/v1/routers",         "/v1/floating-ips"};
+    const char *ids[] = {a_instance, a_keypair, a_image, a_apikey, A.id,   a_group,  a_invoice,
+                         a_network,  a_subnet,  a_port,  a_sg,     a_rule, a_router, a_fip};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         st_resp r;
         ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", lists[i], B.admin, NULL), 200);
@@ -590,8 +598,8 @@ static void test_victims_objects_are_unchanged(void)
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/auth/whoami", a_apikey_secret, NULL), 200);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/quotas", A.member, NULL), 200);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "limits"),
-                                                        "instances")), 10);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "limits"), "instances")), 10);
     st_resp_free(&r);
     char *tok = gwt_signin(&T, "victim-member", "password-123", NULL);
     CU_ASSERT_PTR_NOT_NULL(tok);
@@ -628,8 +636,10 @@ static void test_victims_objects_are_unchanged(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"every parameterised route hides other tenants' objects", test_every_route_hides_other_tenants_objects},
-    {"request bodies cannot reference other tenants' objects", test_bodies_cannot_reference_other_tenants_objects},
+    {"every parameterised route hides other tenants' objects",
+     test_every_route_hides_other_tenants_objects},
+    {"request bodies cannot reference other tenants' objects",
+     test_bodies_cannot_reference_other_tenants_objects},
     {"query parameters (markers, filters) with other tenants' ids or names show nothing",
      test_query_parameters_hide_other_tenants_objects},
     {"membership and role routes refuse other tenants' users like unknown ones",
@@ -646,4 +656,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -131,8 +131,9 @@ static long long list_hits(const gwt *g)
     char url[128];
     snprintf(url, sizeof url, "%s/metrics", g->base);
     st_http(&r, "GET", url, "lc-metrics-token", NULL, NULL);
-    const char *p = r.body ? strstr(r.body, "stratus_gateway_instance_list_cache_total{result=\"hit\"} ")
-                           : NULL;
+    const char *p =
+        r.body ? strstr(r.body, "stratus_gateway_instance_list_cache_total{result=\"hit\"} ")
+               : NULL;
     long long n = p ? atoll(strchr(p, ' ') + 1) : -1;
     st_resp_free(&r);
     return n;
@@ -145,7 +146,8 @@ static json_t *list_entry(const char *id)
     ST_ASSERT_INT_EQ(gwt_call(&A, &r, "GET", "/v1/instances", T.reader, NULL), 200);
     json_t *found = NULL, *it;
     size_t i;
-    json_array_foreach(json_object_get(r.json, "instances"), i, it) {
+    json_array_foreach(json_object_get(r.json, "instances"), i, it)
+    {
         if (strcmp(json_string_value(json_object_get(it, "id")), id) == 0)
             found = json_incref(it);
     }
@@ -158,9 +160,10 @@ static json_t *list_entry(const char *id)
 static char *field_text(json_t *e, const char *f)
 {
     json_t *v = json_object_get(e, f);
-    char *s = !e ? strdup("(absent)") : json_is_string(v) ? strdup(json_string_value(v))
-                                      : json_is_null(v)   ? strdup("null")
-                                                          : strdup("?");
+    char *s = !e                  ? strdup("(absent)")
+              : json_is_string(v) ? strdup(json_string_value(v))
+              : json_is_null(v)   ? strdup("null")
+                                  : strdup("?");
     json_decref(e);
     return s;
 }
@@ -186,13 +189,16 @@ static char *cached_field(const char *id, const char *f)
 }
 
 /* id's field in A's list, read once. */
-static char *fresh_field(const char *id, const char *f) { return field_text(list_entry(id), f); }
+static char *fresh_field(const char *id, const char *f)
+{
+    return field_text(list_entry(id), f);
+}
 
-#define ASSERT_STR_FREE(expr, want)                                                            \
-    do {                                                                                       \
-        char *v_ = (expr);                                                                     \
-        ST_ASSERT_STR_EQ(v_, want);                                                            \
-        free(v_);                                                                              \
+#define ASSERT_STR_FREE(expr, want)                                                                \
+    do {                                                                                           \
+        char *v_ = (expr);                                                                         \
+        ST_ASSERT_STR_EQ(v_, want);                                                                \
+        free(v_);                                                                                  \
     } while (0)
 
 static int suite_init(void)
@@ -205,8 +211,8 @@ static int suite_init(void)
     st_resp r;
     gwt_call(&A, &r, "GET", "/v1/nodes", A.admin_token, NULL);
     snprintf(node_id, sizeof node_id, "%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(r.json, "nodes"), 0),
-                                               "id")));
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(r.json, "nodes"), 0), "id")));
     st_resp_free(&r);
     for (int i = 0; i < 3; i++) {
         char name[16];
@@ -312,9 +318,8 @@ static void test_changes_through_the_other_gateway_show_at_once(void)
     ASSERT_STR_FREE(fresh_field(inst[0], "task"), "stopping");
     /* a node's report (B's node API) */
     ASSERT_STR_FREE(cached_field(inst[0], "state"), "active");
-    ST_ASSERT_INT_EQ(gwt_report(&B, node, inst[0], "stopped",
-                                gwt_instance_generation(&B, NULL, inst[0])),
-                     200);
+    ST_ASSERT_INT_EQ(
+        gwt_report(&B, node, inst[0], "stopped", gwt_instance_generation(&B, NULL, inst[0])), 200);
     ASSERT_STR_FREE(fresh_field(inst[0], "state"), "stopped");
     /* a new instance and a deleted one */
     ASSERT_STR_FREE(cached_field(inst[1], "state"), "building");
@@ -327,8 +332,8 @@ static void test_changes_through_the_other_gateway_show_at_once(void)
     ST_ASSERT_INT_EQ(gwt_status(&B, "DELETE", path, T.member, NULL), 202);
     ASSERT_STR_FREE(fresh_field(extra, "state"), "deleting");
     ASSERT_STR_FREE(cached_field(extra, "state"), "deleting");
-    ST_ASSERT_INT_EQ(gwt_report(&B, node, extra, "deleted", gwt_instance_generation(&B, NULL, extra)),
-                     200);
+    ST_ASSERT_INT_EQ(
+        gwt_report(&B, node, extra, "deleted", gwt_instance_generation(&B, NULL, extra)), 200);
     ASSERT_STR_FREE(fresh_field(extra, "state"), "(absent)");
 }
 
@@ -492,4 +497,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

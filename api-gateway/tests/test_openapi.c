@@ -54,8 +54,8 @@ static void test_document_matches_the_routes(void)
         st_assert_fmt(json_is_object(op), 0, __FILE__, __LINE__,
                       "route %s %s is not in openapi.json", method, path);
         st_assert_fmt(json_is_object(json_object_get(op, "responses")) &&
-                      json_object_size(json_object_get(op, "responses")) > 0, 0, __FILE__,
-                      __LINE__, "%s %s has no responses", method, path);
+                          json_object_size(json_object_get(op, "responses")) > 0,
+                      0, __FILE__, __LINE__, "%s %s has no responses", method, path);
         /* mark it seen */
         if (json_is_object(op))
             json_object_set_new(op, "x-seen", json_true());
@@ -65,13 +65,13 @@ static void test_document_matches_the_routes(void)
     CU_ASSERT(routes > 40);
     const char *path;
     json_t *item;
-    json_object_foreach(paths, path, item) {
+    json_object_foreach(paths, path, item)
+    {
         const char *m;
         json_t *op;
         json_object_foreach(item, m, op)
             st_assert_fmt(json_is_true(json_object_get(op, "x-seen")), 0, __FILE__, __LINE__,
-                          "openapi.json describes %s %s, which the server does not have", m,
-                          path);
+                          "openapi.json describes %s %s, which the server does not have", m, path);
     }
     st_resp_free(&r);
 }
@@ -109,4 +109,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

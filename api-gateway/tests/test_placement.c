@@ -22,9 +22,9 @@ static void node_id_of(const char *name, char out[40])
     json_t *it;
     size_t i;
     out[0] = 0;
-    json_array_foreach(json_object_get(r.json, "nodes"), i, it)
-        if (!strcmp(json_string_value(json_object_get(it, "name")), name))
-            snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
+    json_array_foreach(json_object_get(r.json, "nodes"), i,
+                       it) if (!strcmp(json_string_value(json_object_get(it, "name")), name))
+        snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
     st_resp_free(&r);
 }
 
@@ -70,7 +70,8 @@ static void delete_all(void)
     gwt_call(&T, &r, "GET", "/v1/instances?limit=1000", A.member, NULL);
     json_t *it;
     size_t i;
-    json_array_foreach(json_object_get(r.json, "instances"), i, it) {
+    json_array_foreach(json_object_get(r.json, "instances"), i, it)
+    {
         const char *id = json_string_value(json_object_get(it, "id"));
         char path[128];
         snprintf(path, sizeof path, "/v1/instances/%s", id);
@@ -111,8 +112,8 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
     int empty = 0;
     json_t *it;
     size_t i;
-    json_array_foreach(json_object_get(r.json, "nodes"), i, it)
-        empty += json_is_true(json_object_get(it, "empty"));
+    json_array_foreach(json_object_get(r.json, "nodes"), i, it) empty +=
+        json_is_true(json_object_get(it, "empty"));
     ST_ASSERT_INT_EQ(empty, 2);
     st_resp_free(&r);
     /* spread then puts the next instances on the empty hosts */
@@ -125,8 +126,8 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
         ST_ASSERT_INT_EQ(count[at], 0);
         count[at]++;
     }
-    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", T.admin_token,
-                                "{\"policy\":\"random\"}"), 400);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "PUT", "/v1/scheduler", T.admin_token, "{\"policy\":\"random\"}"), 400);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", A.admin, "{\"policy\":\"pack\"}"), 403);
     delete_all();
 }
@@ -135,15 +136,19 @@ static void test_server_groups_place_together_or_apart(void)
 {
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/server-groups", A.member,
-                              "{\"name\":\"apart\",\"policy\":\"anti-affinity\"}"), 201);
+                              "{\"name\":\"apart\",\"policy\":\"anti-affinity\"}"),
+                     201);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/server-groups", A.member,
-                                "{\"name\":\"x\",\"policy\":\"sometimes\"}"), 400);
+                                "{\"name\":\"x\",\"policy\":\"sometimes\"}"),
+                     400);
     int seen[3] = {0};
     char body[256], id[40];
     for (int i = 0; i < 3; i++) {
-        snprintf(body, sizeof body, "{\"name\":\"ap-%d\",\"flavor\":\"m1.small\",\"image\":\"%s\","
-                 "\"server_group\":\"apart\"}", i, image);
+        snprintf(body, sizeof body,
+                 "{\"name\":\"ap-%d\",\"flavor\":\"m1.small\",\"image\":\"%s\","
+                 "\"server_group\":\"apart\"}",
+                 i, image);
         gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
         ST_ASSERT_INT_EQ(r.status, 202);
         snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
@@ -154,21 +159,26 @@ static void test_server_groups_place_together_or_apart(void)
         seen[at] = 1;
     }
     /* a fourth member has nowhere to go */
-    snprintf(body, sizeof body, "{\"name\":\"ap-3\",\"flavor\":\"m1.small\",\"image\":\"%s\","
-             "\"server_group\":\"apart\"}", image);
+    snprintf(body, sizeof body,
+             "{\"name\":\"ap-3\",\"flavor\":\"m1.small\",\"image\":\"%s\","
+             "\"server_group\":\"apart\"}",
+             image);
     gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "error");
-    CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(r.json, "fault")) ?: "",
-                                  "server group"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(json_string_value(json_object_get(r.json, "fault")) ?: "", "server group"));
     st_resp_free(&r);
     delete_all();
 
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/server-groups", A.member,
-                                "{\"name\":\"together\",\"policy\":\"affinity\"}"), 201);
+                                "{\"name\":\"together\",\"policy\":\"affinity\"}"),
+                     201);
     int first = -1;
     for (int i = 0; i < 3; i++) {
-        snprintf(body, sizeof body, "{\"name\":\"tg-%d\",\"flavor\":\"m1.small\",\"image\":\"%s\","
-                 "\"server_group\":\"together\"}", i, image);
+        snprintf(body, sizeof body,
+                 "{\"name\":\"tg-%d\",\"flavor\":\"m1.small\",\"image\":\"%s\","
+                 "\"server_group\":\"together\"}",
+                 i, image);
         gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
         snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r.json, "id")));
         st_resp_free(&r);
@@ -201,8 +211,10 @@ static void test_disabled_and_down_hosts_get_nothing(void)
     /* pc stops sending heartbeats: it is down, its instances say so, and
      * nothing new lands there */
     char sql[256];
-    snprintf(sql, sizeof sql, "UPDATE iaas.nodes SET last_heartbeat = now() - interval '1 hour'"
-             " WHERE id = '%s'", node_ids[2]);
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.nodes SET last_heartbeat = now() - interval '1 hour'"
+             " WHERE id = '%s'",
+             node_ids[2]);
     gwt_sql(&T, sql);
     hs = gwt_instance_field(&T, A.member, id, "host_status");
     ST_ASSERT_STR_EQ(hs, "down");
@@ -212,7 +224,8 @@ static void test_disabled_and_down_hosts_get_nothing(void)
     gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "down");
     st_resp_free(&r);
-    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "nowhere", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "nowhere", "m1.small", image, NULL, id),
+                     202);
     char *st = gwt_instance_field(&T, A.member, id, "state");
     ST_ASSERT_STR_EQ(st, "error");
     free(st);
@@ -306,9 +319,11 @@ static void test_two_gateways_never_overfill_a_host(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"pack fills one host and reports the empty ones; spread uses them", test_pack_fills_one_host_and_reports_the_empty_ones},
+    {"pack fills one host and reports the empty ones; spread uses them",
+     test_pack_fills_one_host_and_reports_the_empty_ones},
     {"server groups place members together or apart", test_server_groups_place_together_or_apart},
-    {"disabled and down hosts get nothing; instances show host down", test_disabled_and_down_hosts_get_nothing},
+    {"disabled and down hosts get nothing; instances show host down",
+     test_disabled_and_down_hosts_get_nothing},
     {"two gateways placing at once never overfill a host", test_two_gateways_never_overfill_a_host},
     CU_TEST_INFO_NULL,
 };
@@ -318,4 +333,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

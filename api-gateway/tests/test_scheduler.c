@@ -10,8 +10,14 @@
 static gw_host host(const char *name, long long v, long long m, long long d, long long uv,
                     long long um, long long ud, int n)
 {
-    gw_host h = {.alive = 1, .vcpus = v, .memory_mib = m, .disk_gib = d, .used_vcpus = uv,
-                 .used_memory_mib = um, .used_disk_gib = ud, .instances = n};
+    gw_host h = {.alive = 1,
+                 .vcpus = v,
+                 .memory_mib = m,
+                 .disk_gib = d,
+                 .used_vcpus = uv,
+                 .used_memory_mib = um,
+                 .used_disk_gib = ud,
+                 .instances = n};
     snprintf(h.name, sizeof h.name, "%s", name);
     snprintf(h.id, sizeof h.id, "id-%s", name);
     return h;
@@ -53,7 +59,8 @@ static void test_filters_each_remove_what_they_name(void)
 
 static void test_group_filters(void)
 {
-    gw_host member = host("m", 4, 8192, 100, 0, 0, 0, 1), other = host("o", 4, 8192, 100, 0, 0, 0, 0);
+    gw_host member = host("m", 4, 8192, 100, 0, 0, 0, 1),
+            other = host("o", 4, 8192, 100, 0, 0, 0, 0);
     member.group_member = 1;
     gw_sched_req aff = small, anti = small;
     aff.group = GW_GROUP_AFFINITY;
@@ -79,7 +86,8 @@ static void test_spread_and_pack_choose_opposite_hosts(void)
     hosts[0].used_memory_mib = 16000;
     ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&pack, hosts, 3, &small, why, sizeof why)].name, "half");
     /* the weigher is the free fraction after placement, in [0, 1] */
-    double w_idle = gw_weigh(&spread, &hosts[2], &small), w_half = gw_weigh(&spread, &hosts[1], &small);
+    double w_idle = gw_weigh(&spread, &hosts[2], &small),
+           w_half = gw_weigh(&spread, &hosts[1], &small);
     CU_ASSERT(w_idle > w_half && w_idle <= 1.0 && w_half >= 0.0);
 }
 
@@ -127,8 +135,9 @@ static void test_ties_are_broken_deterministically(void)
 
 static void test_no_host_says_why(void)
 {
-    gw_host hosts[4] = {host("off", 8, 8192, 100, 0, 0, 0, 0), host("dead", 8, 8192, 100, 0, 0, 0, 0),
-                        host("full", 8, 8192, 100, 0, 8192, 0, 1), host("tiny", 1, 512, 100, 0, 0, 0, 0)};
+    gw_host hosts[4] = {
+        host("off", 8, 8192, 100, 0, 0, 0, 0), host("dead", 8, 8192, 100, 0, 0, 0, 0),
+        host("full", 8, 8192, 100, 0, 8192, 0, 1), host("tiny", 1, 512, 100, 0, 0, 0, 0)};
     hosts[0].disabled = 1;
     hosts[1].alive = 0;
     char why[256];
@@ -156,7 +165,8 @@ static CU_TestInfo tests[] = {
     {"each filter removes what it names", test_filters_each_remove_what_they_name},
     {"affinity and anti-affinity filters", test_group_filters},
     {"spread and pack choose opposite hosts", test_spread_and_pack_choose_opposite_hosts},
-    {"spread fills hosts evenly, pack fills one and leaves others empty", test_spread_fills_evenly_and_pack_fills_one_host},
+    {"spread fills hosts evenly, pack fills one and leaves others empty",
+     test_spread_fills_evenly_and_pack_fills_one_host},
     {"ties are broken deterministically", test_ties_are_broken_deterministically},
     {"no valid host says which filters removed how many", test_no_host_says_why},
     {"policy names parse and print", test_policy_names},
@@ -168,4 +178,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

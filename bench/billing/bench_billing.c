@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS 64
-static int CLIENTS = 4; /* BENCH_CLIENTS overrides */
+static int CLIENTS = 4;                  /* BENCH_CLIENTS overrides */
 static const char *server_threads = "4"; /* BENCH_SERVER_THREADS overrides */
 
 static double now_s(void)
@@ -109,7 +109,7 @@ static char **bodies;
 static long nbodies;
 static buf copy_rows;
 
-static int64_t cadence_us; /* time between two samples of an instance */
+static int64_t cadence_us;  /* time between two samples of an instance */
 static int64_t month_start; /* last month, the one every sample is in */
 static char month_text[8], month_date[11], next_date[11];
 
@@ -188,10 +188,13 @@ static double run_copy(const char *ci)
     PGconn *c = connect_or_die(ci);
     exec_or_die(c, "CREATE TABLE copy_samples (LIKE billing.samples INCLUDING DEFAULTS)"
                    " PARTITION BY RANGE (sampled_at)");
-    exec_or_die(c, "ALTER TABLE copy_samples ADD PRIMARY KEY (instance_id, boot_id, seq, sampled_at)");
+    exec_or_die(c,
+                "ALTER TABLE copy_samples ADD PRIMARY KEY (instance_id, boot_id, seq, sampled_at)");
     char sql[256];
-    snprintf(sql, sizeof sql, "CREATE TABLE copy_samples_m PARTITION OF copy_samples"
-             " FOR VALUES FROM ('%s 00:00+00') TO ('%s 00:00+00')", month_date, next_date);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE copy_samples_m PARTITION OF copy_samples"
+             " FOR VALUES FROM ('%s 00:00+00') TO ('%s 00:00+00')",
+             month_date, next_date);
     exec_or_die(c, sql);
     double t0 = now_s();
     PGresult *r = PQexec(c, "COPY copy_samples FROM STDIN");
@@ -299,8 +302,8 @@ static pid_t start_billing(const char *bin, const char *ci, const char *dir)
         freopen(log, "a", stderr);
         execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", pf, "--set",
               "http.access_log=false", "--set", "auth.internal_token=bench", "--set",
-              "maintenance.interval=0", "--set", threads_set, "--set", "db.pool_size=16",
-              "--set", "log.level=warn", "serve", (char *)NULL);
+              "maintenance.interval=0", "--set", threads_set, "--set", "db.pool_size=16", "--set",
+              "log.level=warn", "serve", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 600; i++) {
@@ -393,7 +396,8 @@ static void run_case(const char *db_name, result *res)
     if (http(c, "POST", "/v1/billing/plans", "Authorization: Bearer bench", admin_hdrs,
              "{\"name\":\"standard\",\"default\":true,\"effective_from\":\"2026-01-01T00:00:00Z\","
              "\"prices\":{\"cpu_per_gcycle\":2000,\"rx_per_gib\":10000,\"tx_per_gib\":90000,"
-             "\"storage_per_gib_month\":20000,\"instance_hour_default\":12000}}", &out) != 201)
+             "\"storage_per_gib_month\":20000,\"instance_hour_default\":12000}}",
+             &out) != 201)
         die("plan: %s", out.p);
     free(out.p);
     curl_easy_cleanup(c);
@@ -450,11 +454,16 @@ int main(int argc, char **argv)
     admin_ci = argv[1];
     bin = argv[2];
     long cadence_s = 10;
-    if (argc > 3) nsamples = atol(argv[3]);
-    if (argc > 4) ninst = atol(argv[4]);
-    if (argc > 5) per_batch = atol(argv[5]);
-    if (argc > 6) streams = atol(argv[6]);
-    if (argc > 7) cadence_s = atol(argv[7]);
+    if (argc > 3)
+        nsamples = atol(argv[3]);
+    if (argc > 4)
+        ninst = atol(argv[4]);
+    if (argc > 5)
+        per_batch = atol(argv[5]);
+    if (argc > 6)
+        streams = atol(argv[6]);
+    if (argc > 7)
+        cadence_s = atol(argv[7]);
     if (ninst < 1 || streams < 1 || per_batch < streams || nsamples < ninst || cadence_s < 1)
         die("bad sizes");
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -523,12 +532,14 @@ int main(int argc, char **argv)
 
     printf("\nstratus-billing ingest vs PostgreSQL COPY: same rows, same cluster, same run\n");
     char what[128];
-    snprintf(what, sizeof what, "1. a sample every %ld s per instance (a node's cadence)", cadence_s);
+    snprintf(what, sizeof what, "1. a sample every %ld s per instance (a node's cadence)",
+             cadence_s);
     print_case(what, &live);
     print_case("2. samples spread over a month (every sample a new instance-hour: worst case)",
                &month);
     printf("\none tenant's invoice for %s from case 2: %ld instances, %ld hourly rows, %ld lines"
-           " (best of 3, over HTTP)\n", month_text, ninst, rows, lines);
+           " (best of 3, over HTTP)\n",
+           month_text, ninst, rows, lines);
     for (int f = 0; f < 4; f++)
         printf("  draft %-4s rated and rendered live:  %6.3f s  (%zu bytes)   target < 1 s\n",
                fmts[f], t_fmt[f], bytes[f]);

@@ -41,7 +41,7 @@ static void make_hosts(gw_host *h, int n)
         h[i].vcpus = sizes[i % 4][0];
         h[i].memory_mib = sizes[i % 4][1];
         h[i].disk_gib = 2000;
-        h[i].alive = rand() % 50 != 0;   /* ~2% down */
+        h[i].alive = rand() % 50 != 0;    /* ~2% down */
         h[i].disabled = rand() % 40 == 0; /* ~2.5% in maintenance */
     }
 }
@@ -62,8 +62,8 @@ static void run(const char *label, gw_sched_policy policy, int use_first_fit, in
     make_hosts(h, hosts);
     double *t = malloc(sizeof *t * (size_t)instances);
     gw_sched_conf conf = {policy, 4.0};
-    static const gw_sched_req flavors[] = {{1, 2048, 20, 0, 0}, {2, 4096, 40, 0, 0},
-                                           {4, 8192, 80, 0, 0}, {8, 16384, 160, 0, 0}};
+    static const gw_sched_req flavors[] = {
+        {1, 2048, 20, 0, 0}, {2, 4096, 40, 0, 0}, {4, 8192, 80, 0, 0}, {8, 16384, 160, 0, 0}};
     int placed = 0, failed = 0;
     char why[256];
     for (int k = 0; k < instances; k++) {

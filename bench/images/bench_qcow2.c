@@ -56,9 +56,11 @@ static double run(side *x, int write, uint64_t size, double secs, uint64_t seed)
             uint64_t off = (rnd(&seed) % blocks) * 4096;
             ssize_t r;
             if (x->d)
-                r = write ? st_disk_pwrite(x->d, buf, 4096, off) : st_disk_pread(x->d, buf, 4096, off);
+                r = write ? st_disk_pwrite(x->d, buf, 4096, off)
+                          : st_disk_pread(x->d, buf, 4096, off);
             else
-                r = write ? pwrite(x->fd, buf, 4096, (off_t)off) : pread(x->fd, buf, 4096, (off_t)off);
+                r = write ? pwrite(x->fd, buf, 4096, (off_t)off)
+                          : pread(x->fd, buf, 4096, (off_t)off);
             if (r != 4096) {
                 fprintf(stderr, "I/O failed: %s\n", x->d ? st_disk_error(x->d) : "raw");
                 exit(1);
@@ -71,8 +73,8 @@ static double run(side *x, int write, uint64_t size, double secs, uint64_t seed)
 
 /* Best of five interleaved runs of each side, alternating which goes first:
  * this machine is shared and noisy. */
-static void pair(side *q, side *r, int write, uint64_t size, double secs, uint64_t seed,
-                 double *a, double *b)
+static void pair(side *q, side *r, int write, uint64_t size, double secs, uint64_t seed, double *a,
+                 double *b)
 {
     *a = *b = 0;
     for (int i = 0; i < 5; i++) {
@@ -138,7 +140,8 @@ int main(int argc, char **argv)
     static char big[1 << 20];
     for (uint64_t off = 0; off < size; off += sizeof big) {
         size_t n = size - off < sizeof big ? (size_t)(size - off) : sizeof big;
-        if (st_disk_pread(q.d, big, n, off) != (ssize_t)n || st_disk_pwrite(q.d, big, n, off) != (ssize_t)n)
+        if (st_disk_pread(q.d, big, n, off) != (ssize_t)n ||
+            st_disk_pwrite(q.d, big, n, off) != (ssize_t)n)
             return 1;
     }
     st_disk_flush(q.d);

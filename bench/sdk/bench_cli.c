@@ -78,8 +78,8 @@ int main(int argc, char **argv)
     char url[128], auth[256];
     snprintf(url, sizeof url, "%s/v1/instances", T.base);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", A.member);
-    char *cli[] = {(char *)st_build_path("sdk-c/stratus"), "--output", "json", "instance", "list",
-                   NULL};
+    char *cli[] = {
+        (char *)st_build_path("sdk-c/stratus"), "--output", "json", "instance", "list", NULL};
     char *curl[] = {"curl", "-sf", "-H", auth, url, NULL};
     double *tc = calloc((size_t)runs, sizeof *tc), *tu = calloc((size_t)runs, sizeof *tu);
     run_ms(cli); /* warm both */
@@ -91,10 +91,10 @@ int main(int argc, char **argv)
     qsort(tc, (size_t)runs, sizeof *tc, cmp);
     qsort(tu, (size_t)runs, sizeof *tu, cmp);
     printf("GET /v1/instances (50 instances), %d runs each, a new process per run:\n", runs);
-    printf("  stratus instance list --output json   median %6.2f ms   p90 %6.2f ms\n",
-           tc[runs / 2], tc[runs * 9 / 10]);
-    printf("  curl (same URL and token)             median %6.2f ms   p90 %6.2f ms\n",
-           tu[runs / 2], tu[runs * 9 / 10]);
+    printf("  stratus instance list --output json   median %6.2f ms   p90 %6.2f ms\n", tc[runs / 2],
+           tc[runs * 9 / 10]);
+    printf("  curl (same URL and token)             median %6.2f ms   p90 %6.2f ms\n", tu[runs / 2],
+           tu[runs * 9 / 10]);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

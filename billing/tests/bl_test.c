@@ -163,7 +163,10 @@ void bl_call(bl_srv *s, const char *method, const char *path, const char *tenant
     st_http(r, method, url, BL_TEST_TOKEN, body, hdrs);
 }
 
-char *bl_sql(bl_srv *s, const char *sql) { return st_pg_scalar(s->pg, sql); }
+char *bl_sql(bl_srv *s, const char *sql)
+{
+    return st_pg_scalar(s->pg, sql);
+}
 
 long long bl_sql_int(bl_srv *s, const char *sql)
 {
@@ -217,7 +220,8 @@ void bl_json_storage(bl_json *j, const char *tenant, int64_t at_us, long long by
 {
     char at[ST_TIME_LEN];
     st_time_format_us(at_us, at);
-    jput(j, "%s{\"kind\":\"storage\",\"tenant_id\":\"%s\",\"sampled_at\":\"%s\",\"image_bytes\":%lld}",
+    jput(j,
+         "%s{\"kind\":\"storage\",\"tenant_id\":\"%s\",\"sampled_at\":\"%s\",\"image_bytes\":%lld}",
          j->count++ ? "," : "", tenant, at, bytes);
 }
 
@@ -235,8 +239,12 @@ void bl_json_free(bl_json *j)
 
 int64_t bl_t(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = s};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
     return (int64_t)timegm(&tm) * 1000000;
 }
 
@@ -252,21 +260,20 @@ const char *bl_uuid(void)
 long long bl_rollup_mismatches(bl_srv *s)
 {
     return bl_sql_int(
-        s,
-        "SELECT (SELECT count(*) FROM (SELECT tenant_id, period, instance_id,"
-        "   date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day,"
-        "   sum(cpu_time_ns) a, sum(cpu_cycles) b, sum(rx_bytes) c, sum(tx_bytes) d,"
-        "   sum(disk_write_ops) e FROM billing.usage_hourly GROUP BY 1, 2, 3, 4) h"
-        "  FULL JOIN billing.usage_daily d USING (tenant_id, period, instance_id, day)"
-        "  WHERE (h.a, h.b, h.c, h.d, h.e) IS DISTINCT FROM"
-        "   (d.cpu_time_ns::numeric, d.cpu_cycles::numeric, d.rx_bytes::numeric,"
-        "    d.tx_bytes::numeric, d.disk_write_ops::numeric))"
-        " + (SELECT count(*) FROM (SELECT tenant_id, period, instance_id,"
-        "   date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, f AS flavor,"
-        "   count(*) AS hours FROM billing.usage_hourly, unnest(flavors) f"
-        "   GROUP BY 1, 2, 3, 4, 5) h"
-        "  FULL JOIN billing.instance_hours_daily d USING (tenant_id, period, instance_id, day,"
-        "   flavor) WHERE h.hours IS DISTINCT FROM d.hours)");
+        s, "SELECT (SELECT count(*) FROM (SELECT tenant_id, period, instance_id,"
+           "   date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day,"
+           "   sum(cpu_time_ns) a, sum(cpu_cycles) b, sum(rx_bytes) c, sum(tx_bytes) d,"
+           "   sum(disk_write_ops) e FROM billing.usage_hourly GROUP BY 1, 2, 3, 4) h"
+           "  FULL JOIN billing.usage_daily d USING (tenant_id, period, instance_id, day)"
+           "  WHERE (h.a, h.b, h.c, h.d, h.e) IS DISTINCT FROM"
+           "   (d.cpu_time_ns::numeric, d.cpu_cycles::numeric, d.rx_bytes::numeric,"
+           "    d.tx_bytes::numeric, d.disk_write_ops::numeric))"
+           " + (SELECT count(*) FROM (SELECT tenant_id, period, instance_id,"
+           "   date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, f AS flavor,"
+           "   count(*) AS hours FROM billing.usage_hourly, unnest(flavors) f"
+           "   GROUP BY 1, 2, 3, 4, 5) h"
+           "  FULL JOIN billing.instance_hours_daily d USING (tenant_id, period, instance_id, day,"
+           "   flavor) WHERE h.hours IS DISTINCT FROM d.hours)");
 }
 
 /* Python's csv module in strict mode reads the document; it prints the

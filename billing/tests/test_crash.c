@@ -29,8 +29,14 @@ static volatile int sender_done;
 static int transport_failures, resent, answered;
 
 /* Counters of instance i after its k-th sample (k from 1); a VMM restart at RESET_AT. */
-static long long cycles_at(int i, int k) { return (k > RESET_AT ? k - RESET_AT : k) * (1000000000LL + i * 7919); }
-static long long rx_at(int i, int k) { return (k > RESET_AT ? k - RESET_AT : k) * (3 * 1048576LL + i); }
+static long long cycles_at(int i, int k)
+{
+    return (k > RESET_AT ? k - RESET_AT : k) * (1000000000LL + i * 7919);
+}
+static long long rx_at(int i, int k)
+{
+    return (k > RESET_AT ? k - RESET_AT : k) * (3 * 1048576LL + i);
+}
 
 static void build_batches(void)
 {
@@ -50,10 +56,14 @@ static void build_batches(void)
             if (in == 0)
                 bl_json_begin(&j, bl_uuid());
             int second = k > RESET_AT;
-            bl_tsample s = {.tenant = tenant, .instance = inst[i], .boot = boots[i][second],
+            bl_tsample s = {.tenant = tenant,
+                            .instance = inst[i],
+                            .boot = boots[i][second],
                             .seq = second ? k - RESET_AT : k,
                             .at_us = t0 + (int64_t)k * 7 * 60 * 1000000 + i * 1000000,
-                            .cycles = cycles_at(i, k), .rx = rx_at(i, k), .tx = rx_at(i, k) / 2,
+                            .cycles = cycles_at(i, k),
+                            .rx = rx_at(i, k),
+                            .tx = rx_at(i, k) / 2,
                             .flavor = i % 2 ? "m1.large" : "m1.small"};
             bl_json_sample(&j, &s);
             if (++in == PER_BATCH) {
@@ -134,7 +144,8 @@ static void test_kill_9_during_ingest_loses_nothing(void)
             "{\"name\":\"flat\",\"default\":true,\"effective_from\":\"2025-01-01T00:00:00Z\","
             "\"prices\":{\"cpu_per_gcycle\":3333,\"rx_per_gib\":12345,\"tx_per_gib\":54321,"
             "\"storage_per_gib_month\":0,\"instance_hour_default\":7777,"
-            "\"instance_hour\":{\"m1.large\":31111}}}", NULL, &r);
+            "\"instance_hour\":{\"m1.large\":31111}}}",
+            NULL, &r);
     ST_ASSERT_INT_EQ_FATAL(r.status, 201);
     st_resp_free(&r);
 
@@ -171,10 +182,12 @@ static void test_kill_9_during_ingest_loses_nothing(void)
         long long cyc = cycles_at(i, RESET_AT) + cycles_at(i, NSAMPLES);
         long long rx = rx_at(i, RESET_AT) + rx_at(i, NSAMPLES);
         long long tx = rx_at(i, RESET_AT) / 2 + rx_at(i, NSAMPLES) / 2;
-        snprintf(q, sizeof q, "SELECT sum(cpu_cycles) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
+        snprintf(q, sizeof q,
+                 "SELECT sum(cpu_cycles) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
                  inst[i]);
         ST_ASSERT_INT_EQ(bl_sql_int(&srv, q), cyc);
-        snprintf(q, sizeof q, "SELECT sum(rx_bytes) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
+        snprintf(q, sizeof q,
+                 "SELECT sum(rx_bytes) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
                  inst[i]);
         ST_ASSERT_INT_EQ(bl_sql_int(&srv, q), rx);
         /* Instance-hours: the distinct hours its samples fell in. */
@@ -186,9 +199,12 @@ static void test_kill_9_during_ingest_loses_nothing(void)
         }
         long long hp = i % 2 ? 31111 : 7777;
         want_total += (long long)(div_round((__int128)hours * hp, 10000) * 10000);
-        want_total += (long long)(div_round((__int128)cyc * 3333, (__int128)1000000000 * 10000) * 10000);
-        want_total += (long long)(div_round((__int128)rx * 12345, ((__int128)1 << 30) * 10000) * 10000);
-        want_total += (long long)(div_round((__int128)tx * 54321, ((__int128)1 << 30) * 10000) * 10000);
+        want_total +=
+            (long long)(div_round((__int128)cyc * 3333, (__int128)1000000000 * 10000) * 10000);
+        want_total +=
+            (long long)(div_round((__int128)rx * 12345, ((__int128)1 << 30) * 10000) * 10000);
+        want_total +=
+            (long long)(div_round((__int128)tx * 54321, ((__int128)1 << 30) * 10000) * 10000);
     }
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.samples"), NINST * NSAMPLES);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.batches"), nbatches);
@@ -202,7 +218,8 @@ static void test_kill_9_during_ingest_loses_nothing(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"kill -9 during a stream of ingest loses and doubles nothing", test_kill_9_during_ingest_loses_nothing},
+    {"kill -9 during a stream of ingest loses and doubles nothing",
+     test_kill_9_during_ingest_loses_nothing},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

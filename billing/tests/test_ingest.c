@@ -41,7 +41,8 @@ static long long hour_sum(const char *meter, const char *inst, int64_t hour)
     char h[ST_TIME_LEN];
     st_time_format(hour, h);
     return q_int("SELECT coalesce(sum(%s), 0) FROM billing.usage_hourly WHERE instance_id = '%s'"
-                 " AND hour = '%s'", meter, inst, h);
+                 " AND hour = '%s'",
+                 meter, inst, h);
 }
 
 static long long total(const char *meter, const char *inst)
@@ -65,12 +66,13 @@ static long long jint(const st_resp *r, const char *k)
 /* A whole database fingerprint of everything ingest writes. */
 static char *fingerprint(void)
 {
-    return bl_sql(&srv,
-                  "SELECT md5(concat("
-                  " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.samples t),"
-                  " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.streams t),"
-                  " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.usage_hourly t),"
-                  " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.storage_hourly t)))");
+    return bl_sql(
+        &srv,
+        "SELECT md5(concat("
+        " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.samples t),"
+        " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.streams t),"
+        " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.usage_hourly t),"
+        " (SELECT string_agg(t::text, '|' ORDER BY t::text) FROM billing.storage_hourly t)))");
 }
 
 static void test_counter_reset_is_a_new_stream(void)
@@ -85,7 +87,8 @@ static void test_counter_reset_is_a_new_stream(void)
     bl_tsample s = {.tenant = t, .instance = i, .boot = b1};
     long long c1[] = {100, 250, 300}, m1[] = {5, 20, 40};
     for (int k = 0; k < 3; k++) {
-        s.seq = k + 1, s.at_us = bl_t(2025, 3, 4, 10, m1[k], 0), s.cycles = c1[k], s.rx = c1[k] * 10;
+        s.seq = k + 1, s.at_us = bl_t(2025, 3, 4, 10, m1[k], 0), s.cycles = c1[k],
+        s.rx = c1[k] * 10;
         bl_json_sample(&j, &s);
     }
     /* The VMM restarted: a new boot id, counters from zero again. */
@@ -202,8 +205,13 @@ static void test_out_of_order_samples_land_in_the_right_hour(void)
         bl_json_begin(&j, bl_uuid());
         for (int k = 0; k < 6 && sent < N + 8; k++, sent++) {
             const gen *x = &g[order[sent]];
-            bl_tsample s = {.tenant = t, .instance = i, .boot = b, .seq = order[sent] + 1,
-                            .at_us = x->at, .cycles = x->cyc, .rx = x->rx};
+            bl_tsample s = {.tenant = t,
+                            .instance = i,
+                            .boot = b,
+                            .seq = order[sent] + 1,
+                            .at_us = x->at,
+                            .cycles = x->cyc,
+                            .rx = x->rx};
             bl_json_sample(&j, &s);
         }
         st_resp r;
@@ -307,17 +315,25 @@ static void test_instance_hours_by_flavor_and_state(void)
     strcpy(t, bl_uuid());
     strcpy(i, bl_uuid());
     strcpy(b, bl_uuid());
-    struct { int h, m; const char *flavor, *state; } sm[] = {
-        {10, 10, "m1.small", "active"}, {10, 50, "m1.small", "active"},
-        {11, 10, "m1.small", "active"}, {11, 40, "m1.large", "paused"},
+    struct {
+        int h, m;
+        const char *flavor, *state;
+    } sm[] = {
+        {10, 10, "m1.small", "active"},  {10, 50, "m1.small", "active"},
+        {11, 10, "m1.small", "active"},  {11, 40, "m1.large", "paused"},
         {12, 10, "m1.large", "stopped"}, {13, 5, "m1.large", "building"},
     };
     bl_json j;
     bl_json_begin(&j, bl_uuid());
     for (int k = 0; k < 6; k++) {
-        bl_tsample s = {.tenant = t, .instance = i, .boot = b, .seq = k,
-                        .at_us = bl_t(2025, 3, 8, sm[k].h, sm[k].m, 0), .flavor = sm[k].flavor,
-                        .state = sm[k].state, .cycles = k};
+        bl_tsample s = {.tenant = t,
+                        .instance = i,
+                        .boot = b,
+                        .seq = k,
+                        .at_us = bl_t(2025, 3, 8, sm[k].h, sm[k].m, 0),
+                        .flavor = sm[k].flavor,
+                        .state = sm[k].state,
+                        .cycles = k};
         bl_json_sample(&j, &s);
     }
     st_resp r;
@@ -325,9 +341,11 @@ static void test_instance_hours_by_flavor_and_state(void)
     st_resp_free(&r);
     bl_json_free(&j);
     char q[512];
-    snprintf(q, sizeof q, "SELECT string_agg(to_char(hour, 'HH24') || ':' || f, ','"
-                          " ORDER BY hour, f) FROM billing.usage_hourly, unnest(flavors) f"
-                          " WHERE instance_id = '%s'", i);
+    snprintf(q, sizeof q,
+             "SELECT string_agg(to_char(hour, 'HH24') || ':' || f, ','"
+             " ORDER BY hour, f) FROM billing.usage_hourly, unnest(flavors) f"
+             " WHERE instance_id = '%s'",
+             i);
     char *rows = bl_sql(&srv, q);
     ST_ASSERT_STR_EQ(rows, "10:m1.small,11:m1.large,11:m1.small");
     free(rows);
@@ -349,8 +367,10 @@ static void test_storage_is_billed_at_the_hourly_maximum(void)
     st_resp_free(&r);
     bl_json_free(&j);
     char q[256];
-    snprintf(q, sizeof q, "SELECT sum(bytes) FROM billing.storage_hourly WHERE tenant_id = '%s'"
-                          " AND hour = '2025-03-09 10:00+00'", t);
+    snprintf(q, sizeof q,
+             "SELECT sum(bytes) FROM billing.storage_hourly WHERE tenant_id = '%s'"
+             " AND hour = '2025-03-09 10:00+00'",
+             t);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, q), 3 * gib);
     /* A later, larger report for that hour raises it; a smaller one does not. */
     bl_json_begin(&j, bl_uuid());
@@ -375,8 +395,12 @@ static void test_malformed_batches_store_nothing(void)
     strcpy(i, bl_uuid());
     strcpy(b, bl_uuid());
     bl_json good, future, two;
-    bl_tsample s = {.tenant = t, .instance = i, .boot = b, .seq = 1,
-                    .at_us = bl_t(2025, 3, 10, 1, 0, 0), .cycles = 10};
+    bl_tsample s = {.tenant = t,
+                    .instance = i,
+                    .boot = b,
+                    .seq = 1,
+                    .at_us = bl_t(2025, 3, 10, 1, 0, 0),
+                    .cycles = 10};
     bl_json_begin(&good, bl_uuid());
     bl_json_sample(&good, &s);
     bl_json_end(&good);
@@ -395,7 +419,11 @@ static void test_malformed_batches_store_nothing(void)
     bl_json_end(&two);
     char truncated[256];
     snprintf(truncated, sizeof truncated, "%.200s", good.p);
-    struct { const char *body; long status; const char *code; } cases[] = {
+    struct {
+        const char *body;
+        long status;
+        const char *code;
+    } cases[] = {
         {truncated, 400, "invalid_json"},
         {"{\"batch_id\":\"x\",\"samples\":[]}", 422, "invalid_batch"},
         {"{\"samples\":[{}]}", 422, "invalid_batch"},
@@ -433,8 +461,12 @@ static void test_samples_older_than_retention_are_stale(void)
     strcpy(b, bl_uuid());
     bl_json j;
     bl_json_begin(&j, bl_uuid());
-    bl_tsample s = {.tenant = t, .instance = i, .boot = b, .seq = 1,
-                    .at_us = bl_t(2001, 1, 1, 0, 0, 0), .cycles = 10};
+    bl_tsample s = {.tenant = t,
+                    .instance = i,
+                    .boot = b,
+                    .seq = 1,
+                    .at_us = bl_t(2001, 1, 1, 0, 0, 0),
+                    .cycles = 10};
     bl_json_sample(&j, &s);
     s.seq = 2, s.at_us = bl_t(2025, 3, 11, 0, 0, 0), s.cycles = 25;
     bl_json_sample(&j, &s);
@@ -487,9 +519,13 @@ static void test_usage_api_shows_only_the_callers_tenant(void)
     bl_json j;
     bl_json_begin(&j, bl_uuid());
     for (int k = 0; k < 4; k++) {
-        bl_tsample s = {.tenant = a, .instance = i, .boot = b, .seq = k,
+        bl_tsample s = {.tenant = a,
+                        .instance = i,
+                        .boot = b,
+                        .seq = k,
                         .at_us = bl_t(2025, 3, 12, 10 + k / 2, 10 + k, 0),
-                        .cycles = 1000 * (k + 1), .tx = 10 * (k + 1)};
+                        .cycles = 1000 * (k + 1),
+                        .tx = 10 * (k + 1)};
         bl_json_sample(&j, &s);
     }
     st_resp r;
@@ -508,12 +544,12 @@ static void test_usage_api_shows_only_the_callers_tenant(void)
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(h10, "cpu_cycles")), 2000);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(h11, "cpu_cycles")), 2000);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(h11, "instance_hours")), 1);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_object_get(r.json, "totals"),
-                                                        "tx_bytes")), 40);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "totals"), "tx_bytes")), 40);
     st_resp_free(&r);
 
-    bl_call(&srv, "GET", "/v1/billing/usage?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z",
-            a, 0, NULL, NULL, &r);
+    bl_call(&srv, "GET", "/v1/billing/usage?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z", a,
+            0, NULL, NULL, &r);
     ST_ASSERT_INT_EQ(r.status, 200);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "usage")), 1); /* one day */
     json_t *day = json_array_get(json_object_get(r.json, "usage"), 0);
@@ -540,8 +576,10 @@ static void test_usage_api_shows_only_the_callers_tenant(void)
     bl_call(&srv, "GET", "/v1/billing/usage?granularity=week", a, 0, NULL, NULL, &r);
     ST_ASSERT_INT_EQ(r.status, 400);
     st_resp_free(&r);
-    bl_call(&srv, "GET", "/v1/billing/usage?from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z"
-                         "&granularity=hour", a, 0, NULL, NULL, &r);
+    bl_call(&srv, "GET",
+            "/v1/billing/usage?from=2025-01-01T00:00:00Z&to=2025-03-01T00:00:00Z"
+            "&granularity=hour",
+            a, 0, NULL, NULL, &r);
     ST_ASSERT_INT_EQ(r.status, 400);
     st_resp_free(&r);
     char url[256];
@@ -572,8 +610,8 @@ static void test_retention_drops_raw_samples_keeps_usage(void)
     int64_t day = 24 * 3600000000LL, now = st_now_us();
     bl_json j;
     bl_json_begin(&j, bl_uuid());
-    bl_tsample s = {.tenant = t, .instance = i, .boot = b, .seq = 1, .at_us = now - 420 * day,
-                    .cycles = 100};
+    bl_tsample s = {
+        .tenant = t, .instance = i, .boot = b, .seq = 1, .at_us = now - 420 * day, .cycles = 100};
     bl_json_sample(&j, &s);
     s.seq = 3, s.at_us = now - 200 * day, s.cycles = 300;
     bl_json_sample(&j, &s);
@@ -591,8 +629,8 @@ static void test_retention_drops_raw_samples_keeps_usage(void)
     ST_ASSERT_STR_EQ(v, "t");
     free(v);
     int status;
-    char *out = bl_cli_env(&srv, "STRATUS_BILLING_RETENTION_RAW_DAYS=300", "maintenance", NULL,
-                           &status);
+    char *out =
+        bl_cli_env(&srv, "STRATUS_BILLING_RETENTION_RAW_DAYS=300", "maintenance", NULL, &status);
     ST_ASSERT_INT_EQ(status, 0);
     free(out);
     v = bl_sql(&srv, q);
@@ -614,8 +652,12 @@ static void test_retention_drops_raw_samples_keeps_usage(void)
     char i2[37];
     strcpy(i2, bl_uuid());
     bl_json_begin(&j, bl_uuid());
-    bl_tsample s2 = {.tenant = t, .instance = i2, .boot = b, .seq = 1,
-                     .at_us = now - 420 * day + 3600000000LL, .cycles = 7};
+    bl_tsample s2 = {.tenant = t,
+                     .instance = i2,
+                     .boot = b,
+                     .seq = 1,
+                     .at_us = now - 420 * day + 3600000000LL,
+                     .cycles = 7};
     bl_json_sample(&j, &s2);
     post_ok(bl_json_end(&j), &r);
     ST_ASSERT_INT_EQ(jint(&r, "accepted"), 1);
@@ -638,17 +680,19 @@ static void test_service_token_only_from_the_gateway(void)
     bl_call(&other, "GET", "/v1/billing/usage", bl_uuid(), 0, NULL, NULL, &r);
     ST_ASSERT_INT_EQ(r.status, 403);
     st_resp_free(&r);
-    bl_post(&other, "{\"batch_id\":\"2b8a1f43-5d36-4a2e-9d1c-1f0e2d3c4b5a\",\"samples\":[]}",
-            NULL, &r);
+    bl_post(&other, "{\"batch_id\":\"2b8a1f43-5d36-4a2e-9d1c-1f0e2d3c4b5a\",\"samples\":[]}", NULL,
+            &r);
     ST_ASSERT_INT_EQ(r.status, 403);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(bl_srv_stop(&other), 0);
 }
 
 static CU_TestInfo tests[] = {
-    {"a new boot id is a counter reset: nothing lost, nothing twice", test_counter_reset_is_a_new_stream},
+    {"a new boot id is a counter reset: nothing lost, nothing twice",
+     test_counter_reset_is_a_new_stream},
     {"a replayed or duplicated batch changes nothing", test_replayed_batch_changes_nothing},
-    {"out-of-order samples land in the right hour", test_out_of_order_samples_land_in_the_right_hour},
+    {"out-of-order samples land in the right hour",
+     test_out_of_order_samples_land_in_the_right_hour},
     {"a late sample moves usage between hours", test_late_sample_moves_usage_between_hours},
     {"several late samples in one gap chain", test_late_samples_in_one_gap_chain},
     {"instance-hours count billable hours by flavor", test_instance_hours_by_flavor_and_state},

@@ -38,7 +38,10 @@ static int suite_init(void)
     return 0;
 }
 
-static int suite_clean(void) { return bl_srv_stop(&srv); }
+static int suite_clean(void)
+{
+    return bl_srv_stop(&srv);
+}
 
 /* Admin call that must answer want; returns the parsed body (caller frees r). */
 static void admin(const char *method, const char *path, const char *body, long want, st_resp *r)
@@ -76,19 +79,31 @@ static void ingest_month(void)
     for (long long k = 1; k <= 720; k++) {
         int second = k > 216;
         long long c = second ? k - 216 : k;
-        bl_tsample s = {.tenant = ta, .instance = i1, .boot = second ? b2 : b1,
-                        .seq = c, .at_us = apr + (k - 1) * hour + 30 * 60 * 1000000LL,
-                        .cycles = c * 3600000000000LL, .cpu_ns = c * 3600000000000LL,
-                        .rx = c * 100 * MIB, .tx = c * 50 * MIB, .flavor = "m1.small"};
+        bl_tsample s = {.tenant = ta,
+                        .instance = i1,
+                        .boot = second ? b2 : b1,
+                        .seq = c,
+                        .at_us = apr + (k - 1) * hour + 30 * 60 * 1000000LL,
+                        .cycles = c * 3600000000000LL,
+                        .cpu_ns = c * 3600000000000LL,
+                        .rx = c * 100 * MIB,
+                        .tx = c * 50 * MIB,
+                        .flavor = "m1.small"};
         bl_json_sample(&j, &s);
         if (++n == 500)
             send_all(&j, &n), bl_json_begin(&j, bl_uuid());
     }
     /* i2: every 20 minutes from 04-05 00:10 to 04-24 23:50. */
     for (long long k = 1; k <= 1440; k++) {
-        bl_tsample s = {.tenant = ta, .instance = i2, .boot = b3, .seq = k,
-                        .at_us = apr + 96 * hour + (k - 1) * 20 * 60 * 1000000LL + 10 * 60 * 1000000LL,
-                        .cycles = k * 2400000000000LL, .rx = k * GIB, .tx = k * GIB / 2,
+        bl_tsample s = {.tenant = ta,
+                        .instance = i2,
+                        .boot = b3,
+                        .seq = k,
+                        .at_us =
+                            apr + 96 * hour + (k - 1) * 20 * 60 * 1000000LL + 10 * 60 * 1000000LL,
+                        .cycles = k * 2400000000000LL,
+                        .rx = k * GIB,
+                        .tx = k * GIB / 2,
                         .flavor = "m1.large"};
         bl_json_sample(&j, &s);
         if (++n == 500)
@@ -102,8 +117,12 @@ static void ingest_month(void)
     }
     /* Tenant B: two hours of a small instance, default plan. */
     for (long long k = 1; k <= 2; k++) {
-        bl_tsample s = {.tenant = tb, .instance = i3, .boot = b4, .seq = k,
-                        .at_us = bl_t(2025, 4, 10, (int)k, 5, 0), .cycles = k * 1000000000LL};
+        bl_tsample s = {.tenant = tb,
+                        .instance = i3,
+                        .boot = b4,
+                        .seq = k,
+                        .at_us = bl_t(2025, 4, 10, (int)k, 5, 0),
+                        .cycles = k * 1000000000LL};
         bl_json_sample(&j, &s);
     }
     send_all(&j, &n);
@@ -125,7 +144,8 @@ static void make_plans(void)
 {
     st_resp r;
     char body[1024], path[256];
-    snprintf(body, sizeof body, "{\"name\":\"standard\",\"default\":true,"
+    snprintf(body, sizeof body,
+             "{\"name\":\"standard\",\"default\":true,"
              "\"effective_from\":\"2025-01-01T00:00:00Z\",\"prices\":%s}",
              prices(2000, 10000, 90000, 20000, 5000, 12000, 48000));
     admin("POST", "/v1/billing/plans", body, 201, &r);
@@ -137,7 +157,8 @@ static void make_plans(void)
     admin("POST", path, body, 201, &r);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "versions")), 2);
     st_resp_free(&r);
-    snprintf(body, sizeof body, "{\"name\":\"premium\",\"effective_from\":"
+    snprintf(body, sizeof body,
+             "{\"name\":\"premium\",\"effective_from\":"
              "\"2025-01-01T00:00:00Z\",\"prices\":%s}",
              prices(1500, 0, 60000, 25000, 4000, 20000, 70000));
     admin("POST", "/v1/billing/plans", body, 201, &r);
@@ -236,10 +257,11 @@ static void draft_id(const char *t, const char *period, char out[37])
     size_t k;
     json_t *v;
     out[0] = 0;
-    json_array_foreach(json_object_get(list, "invoices"), k, v)
-        if (strcmp(json_string_value(json_object_get(v, "period")), period) == 0 &&
-            strcmp(json_string_value(json_object_get(v, "status")), "draft") == 0)
-            snprintf(out, 37, "%s", json_string_value(json_object_get(v, "id")));
+    json_array_foreach(json_object_get(list, "invoices"), k,
+                       v) if (strcmp(json_string_value(json_object_get(v, "period")), period) ==
+                                  0 &&
+                              strcmp(json_string_value(json_object_get(v, "status")), "draft") == 0)
+        snprintf(out, 37, "%s", json_string_value(json_object_get(v, "id")));
     json_decref(list);
 }
 
@@ -258,8 +280,7 @@ static void test_synthetic_month_rates_to_the_micro_unit(void)
     long long sum = 0;
     size_t k;
     json_t *l;
-    json_array_foreach(lines, k, l)
-        sum += json_integer_value(json_object_get(l, "amount_micro"));
+    json_array_foreach(lines, k, l) sum += json_integer_value(json_object_get(l, "amount_micro"));
     for (size_t w = 0; w < sizeof want_a / sizeof want_a[0]; w++) {
         json_t *got = find_line(lines, &want_a[w], "2025-04");
         st_assert_fmt(got != NULL, 0, __FILE__, __LINE__, "line %zu (%s %s %s v%d) missing", w,
@@ -268,13 +289,15 @@ static void test_synthetic_month_rates_to_the_micro_unit(void)
         if (!got)
             continue;
         ST_ASSERT_INT_EQ(json_integer_value(json_object_get(got, "quantity")), want_a[w].quantity);
-        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(got, "amount_micro")), want_a[w].amount);
+        ST_ASSERT_INT_EQ(json_integer_value(json_object_get(got, "amount_micro")),
+                         want_a[w].amount);
     }
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(inv, "total_micro")), WANT_A_TOTAL);
     ST_ASSERT_INT_EQ(sum, WANT_A_TOTAL);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(inv, "total")), "12075.41");
     ST_ASSERT_INT_EQ(strstr(json_string_value(json_object_get(inv, "rounding")),
-                            "rounded once to the nearest 0.01 EUR") != NULL, 1);
+                            "rounded once to the nearest 0.01 EUR") != NULL,
+                     1);
     json_decref(inv);
 
     /* Tenant B, on the default plan: 2 hours x 0.012 = 0.024 -> 0.02; 2 Gcycles -> 0.004 -> 0. */
@@ -351,7 +374,8 @@ static void test_every_format_carries_every_line(void)
         const char *amount = json_string_value(json_object_get(l, "amount"));
         const char *desc = json_string_value(json_object_get(l, "description"));
         char am[32];
-        snprintf(am, sizeof am, "%lld", (long long)json_integer_value(json_object_get(l, "amount_micro")));
+        snprintf(am, sizeof am, "%lld",
+                 (long long)json_integer_value(json_object_get(l, "amount_micro")));
         /* CSV: the row of line k+1 holds its instance and its amount in micro-units. */
         char key[128];
         snprintf(key, sizeof key, ",2025-04,line,%zu,%s,%s,", k + 1, inst ? inst : "",
@@ -359,8 +383,8 @@ static void test_every_format_carries_every_line(void)
         const char *row = strstr(csv, key);
         st_assert_fmt(row && strstr(row, am) && strstr(row, am) < strchr(row, '\n'), 0, __FILE__,
                       __LINE__, "CSV row for line %zu missing or without amount %s", k + 1, am);
-        st_assert_fmt(strstr(html, desc) != NULL, 0, __FILE__, __LINE__,
-                      "HTML misses \"%s\"", desc);
+        st_assert_fmt(strstr(html, desc) != NULL, 0, __FILE__, __LINE__, "HTML misses \"%s\"",
+                      desc);
         /* PDF: a text line whose first token is the line number, holding the
          * instance and ending in the amount. */
         int found = 0;
@@ -439,7 +463,8 @@ static void test_issued_invoice_never_changes(void)
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 2);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "first_number")), 1);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "last_number")), 2);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")), WANT_A_TOTAL + 20000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")),
+                     WANT_A_TOTAL + 20000);
     st_resp_free(&r);
     admin("POST", "/v1/billing/periods/2025-04/issue", NULL, 409, &r);
     ST_ASSERT_STR_EQ(st_resp_error_code(&r), "already_issued");
@@ -464,8 +489,12 @@ static void test_issued_invoice_never_changes(void)
     bl_json_begin(&j, bl_uuid());
     char b5[37];
     strcpy(b5, bl_uuid());
-    bl_tsample s = {.tenant = ta, .instance = i1, .boot = b5, .seq = 1,
-                    .at_us = bl_t(2025, 4, 30, 23, 40, 0), .cycles = 2000000000000LL};
+    bl_tsample s = {.tenant = ta,
+                    .instance = i1,
+                    .boot = b5,
+                    .seq = 1,
+                    .at_us = bl_t(2025, 4, 30, 23, 40, 0),
+                    .cycles = 2000000000000LL};
     bl_json_sample(&j, &s);
     s.seq = 2, s.at_us = bl_t(2025, 5, 1, 0, 40, 0), s.cycles = 3000000000000LL;
     bl_json_sample(&j, &s);
@@ -477,8 +506,8 @@ static void test_issued_invoice_never_changes(void)
     for (int f = 0; f < 4; f++) {
         size_t len;
         char *after = fetch(invoice_a, ta, fmts[f], &len, &st);
-        st_assert_fmt(len == blen[f] && memcmp(after, before[f], len) == 0, 0, __FILE__,
-                      __LINE__, "issued %s document changed after late samples", fmts[f]);
+        st_assert_fmt(len == blen[f] && memcmp(after, before[f], len) == 0, 0, __FILE__, __LINE__,
+                      "issued %s document changed after late samples", fmts[f]);
         free(after);
         free(before[f]);
     }
@@ -521,7 +550,8 @@ static void test_issued_invoice_never_changes(void)
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "next_invoice_number")), 4);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT max(number) - min(number) + 1 - count(*)"
-                                      " FROM billing.invoices"), 0);
+                                      " FROM billing.invoices"),
+                     0);
     /* A cloud admin reads any invoice by id. */
     snprintf(path, sizeof path, "/v1/billing/invoices/%s", invoice_a);
     bl_call(&srv, "GET", path, NULL, 1, NULL, NULL, &r);
@@ -538,8 +568,12 @@ static void test_half_issued_month_is_finished(void)
     char b[37];
     strcpy(b, bl_uuid());
     for (int m = 6; m <= 7; m++) {
-        bl_tsample s = {.tenant = tb, .instance = i3, .boot = b, .seq = m,
-                        .at_us = bl_t(2025, m, 2, 3, 0, 0), .cycles = m * 1000000000LL};
+        bl_tsample s = {.tenant = tb,
+                        .instance = i3,
+                        .boot = b,
+                        .seq = m,
+                        .at_us = bl_t(2025, m, 2, 3, 0, 0),
+                        .cycles = m * 1000000000LL};
         bl_json_sample(&j, &s);
     }
     st_resp r;
@@ -574,7 +608,8 @@ static void test_half_issued_month_is_finished(void)
         free(out);
         ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.issue_queue"), 0);
         ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT number FROM billing.invoices"
-                                          " WHERE period = '2025-06-01'"), 4);
+                                          " WHERE period = '2025-06-01'"),
+                         4);
     }
     admin("POST", "/v1/billing/periods/2025-07/issue", NULL, 201, &r);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "invoices")), 1);
@@ -586,7 +621,8 @@ static void test_half_issued_month_is_finished(void)
     admin("POST", "/v1/billing/periods/2025-07/issue", NULL, 409, &r);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT max(number) - min(number) + 1 - count(*)"
-                                      " FROM billing.invoices"), 0);
+                                      " FROM billing.invoices"),
+                     0);
     ST_ASSERT_INT_EQ(bl_rollup_mismatches(&srv), 0);
 }
 
@@ -606,15 +642,20 @@ static void test_plan_changes_are_checked(void)
     admin("POST", path, body, 409, &r);
     st_resp_free(&r);
     /* Negative prices, unknown fields, bad flavors. */
-    admin("POST", path, "{\"effective_from\":\"2026-12-01T00:00:00Z\",\"prices\":"
+    admin("POST", path,
+          "{\"effective_from\":\"2026-12-01T00:00:00Z\",\"prices\":"
           "{\"cpu_per_gcycle\":-1,\"rx_per_gib\":1,\"tx_per_gib\":1,\"storage_per_gib_month\":1,"
-          "\"instance_hour_default\":1}}", 400, &r);
+          "\"instance_hour_default\":1}}",
+          400, &r);
     st_resp_free(&r);
-    admin("POST", path, "{\"effective_from\":\"2026-12-01T00:00:00Z\",\"prices\":"
+    admin("POST", path,
+          "{\"effective_from\":\"2026-12-01T00:00:00Z\",\"prices\":"
           "{\"cpu_per_gcycle\":1,\"rx_per_gib\":1,\"tx_per_gib\":1,\"storage_per_gib_month\":1,"
-          "\"instance_hour_default\":1,\"instance_hour\":{\"bad flavor\":3}}}", 400, &r);
+          "\"instance_hour_default\":1,\"instance_hour\":{\"bad flavor\":3}}}",
+          400, &r);
     st_resp_free(&r);
-    snprintf(body, sizeof body, "{\"name\":\"standard\",\"prices\":%s}", prices(1, 1, 1, 1, 1, 1, 1));
+    snprintf(body, sizeof body, "{\"name\":\"standard\",\"prices\":%s}",
+             prices(1, 1, 1, 1, 1, 1, 1));
     admin("POST", "/v1/billing/plans", body, 409, &r); /* name taken */
     st_resp_free(&r);
     /* A future version is fine and shows up. */
@@ -662,7 +703,8 @@ static CU_TestInfo tests[] = {
     {"a synthetic month rates to the micro-unit", test_synthetic_month_rates_to_the_micro_unit},
     {"JSON, CSV, HTML and PDF carry every line", test_every_format_carries_every_line},
     {"tenants see only their own invoices", test_tenants_see_only_their_invoices},
-    {"an issued invoice never changes; late usage goes to the next", test_issued_invoice_never_changes},
+    {"an issued invoice never changes; late usage goes to the next",
+     test_issued_invoice_never_changes},
     {"a half-issued month is finished, numbers without gaps", test_half_issued_month_is_finished},
     {"plan changes are validated", test_plan_changes_are_checked},
     CU_TEST_INFO_NULL,

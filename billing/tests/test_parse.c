@@ -11,20 +11,21 @@
 #include <string.h>
 
 #define BATCH "\"batch_id\":\"0B8A1F43-5D36-4A2E-9D1C-1F0E2D3C4B5A\""
-#define IDS "\"tenant_id\":\"11111111-1111-4111-8111-111111111111\"," \
-            "\"instance_id\":\"22222222-2222-4222-8222-222222222222\","
+#define IDS                                                                                        \
+    "\"tenant_id\":\"11111111-1111-4111-8111-111111111111\","                                      \
+    "\"instance_id\":\"22222222-2222-4222-8222-222222222222\","
 #define BOOT "\"boot_id\":\"33333333-3333-4333-8333-333333333333\""
-#define VMM                                                                                     \
-    "{\"boot_id\":\"33333333-3333-4333-8333-333333333333\","                                   \
-    "\"vcpus\":[{\"id\":0,\"cpu_time_ns\":100,\"cycles\":1000},{\"id\":1,\"cpu_time_ns\":50,"  \
-    "\"cycles\":700}],\"cpu_time_ns_total\":150,\"cycles_total\":1700,"                        \
-    "\"nics\":[{\"id\":\"net0\",\"rx_bytes\":10,\"rx_packets\":1,\"tx_bytes\":20,"             \
-    "\"tx_packets\":2},{\"id\":\"net1\",\"rx_bytes\":5,\"rx_packets\":1,\"tx_bytes\":6,"       \
-    "\"tx_packets\":1}],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":4096,\"read_ops\":1,"      \
-    "\"write_bytes\":8192,\"write_ops\":2}],\"exits\":{\"io\":3,\"mmio\":[1,2.5e3,null]},"     \
+#define VMM                                                                                        \
+    "{\"boot_id\":\"33333333-3333-4333-8333-333333333333\","                                       \
+    "\"vcpus\":[{\"id\":0,\"cpu_time_ns\":100,\"cycles\":1000},{\"id\":1,\"cpu_time_ns\":50,"      \
+    "\"cycles\":700}],\"cpu_time_ns_total\":150,\"cycles_total\":1700,"                            \
+    "\"nics\":[{\"id\":\"net0\",\"rx_bytes\":10,\"rx_packets\":1,\"tx_bytes\":20,"                 \
+    "\"tx_packets\":2},{\"id\":\"net1\",\"rx_bytes\":5,\"rx_packets\":1,\"tx_bytes\":6,"           \
+    "\"tx_packets\":1}],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":4096,\"read_ops\":1,"          \
+    "\"write_bytes\":8192,\"write_ops\":2}],\"exits\":{\"io\":3,\"mmio\":[1,2.5e3,null]},"         \
     "\"future_counter\":{\"x\":true}}"
-#define SAMPLE(seq, counters)                                                                  \
-    "{" IDS "\"flavor\":\"m1.small\",\"state\":\"active\"," BOOT ",\"seq\":" #seq              \
+#define SAMPLE(seq, counters)                                                                      \
+    "{" IDS "\"flavor\":\"m1.small\",\"state\":\"active\"," BOOT ",\"seq\":" #seq                  \
     ",\"sampled_at\":\"2026-10-01T05:00:01.5Z\",\"counters\":" counters "}"
 
 static int parse(const char *text, bl_batch *b, char *err)
@@ -36,10 +37,12 @@ static void test_valid_batch_reduces_counters(void)
 {
     bl_batch b;
     char err[256] = "";
-    int rc = parse("{" BATCH ",\"samples\":[" SAMPLE(7, VMM) ",{\"kind\":\"storage\","
-                   "\"tenant_id\":\"11111111-1111-4111-8111-111111111111\","
-                   "\"sampled_at\":\"2026-10-01T05:30:00+02:00\",\"image_bytes\":1073741824}]}",
-                   &b, err);
+    int rc = parse(
+        "{" BATCH ",\"samples\":[" SAMPLE(
+            7, VMM) ",{\"kind\":\"storage\","
+                    "\"tenant_id\":\"11111111-1111-4111-8111-111111111111\","
+                    "\"sampled_at\":\"2026-10-01T05:30:00+02:00\",\"image_bytes\":1073741824}]}",
+        &b, err);
     ST_ASSERT_INT_EQ_FATAL(rc, BL_OK);
     ST_ASSERT_STR_EQ(b.batch_id, "0b8a1f43-5d36-4a2e-9d1c-1f0e2d3c4b5a");
     ST_ASSERT_INT_EQ_FATAL(b.n, 2);
@@ -68,8 +71,10 @@ static void test_vcpus_used_when_totals_absent(void)
 {
     bl_batch b;
     char err[256] = "";
-    int rc = parse("{" BATCH ",\"samples\":[" SAMPLE(1, "{\"vcpus\":[{\"id\":0,\"cpu_time_ns\":5,"
-                   "\"cycles\":9},{\"id\":3,\"cpu_time_ns\":6,\"cycles\":10}]}") "]}", &b, err);
+    int rc = parse("{" BATCH ",\"samples\":[" SAMPLE(
+                       1, "{\"vcpus\":[{\"id\":0,\"cpu_time_ns\":5,"
+                          "\"cycles\":9},{\"id\":3,\"cpu_time_ns\":6,\"cycles\":10}]}") "]}",
+                   &b, err);
     ST_ASSERT_INT_EQ_FATAL(rc, BL_OK);
     ST_ASSERT_INT_EQ(b.s[0].c[BL_CPU_CYCLES], 19);
     ST_ASSERT_INT_EQ(b.s[0].c[BL_CPU_TIME_NS], 11);
@@ -121,38 +126,42 @@ static void test_malformed_batches_are_refused_with_reason(void)
         {"{" BATCH ",\"samples\":[" SAMPLE(1, "{\"cycles_total\":1,\"cpu_time_ns_total\":1,"
                                               "\"nics\":[{\"id\":\"n\",\"rx_bytes\":1}]}") "]}",
          BL_EINVALID, "'rx_packets' is required"},
-        {"{" BATCH ",\"samples\":[" SAMPLE(1, "{\"cycles_total\":1,\"cpu_time_ns_total\":1,"
-            "\"nics\":[{\"id\":\"n\",\"rx_bytes\":9223372036854775807,\"rx_packets\":0,"
-            "\"tx_bytes\":0,\"tx_packets\":0},{\"id\":\"m\",\"rx_bytes\":1,\"rx_packets\":0,"
-            "\"tx_bytes\":0,\"tx_packets\":0}]}") "]}",
+        {"{" BATCH ",\"samples\":[" SAMPLE(
+             1, "{\"cycles_total\":1,\"cpu_time_ns_total\":1,"
+                "\"nics\":[{\"id\":\"n\",\"rx_bytes\":9223372036854775807,\"rx_packets\":0,"
+                "\"tx_bytes\":0,\"tx_packets\":0},{\"id\":\"m\",\"rx_bytes\":1,\"rx_packets\":0,"
+                "\"tx_bytes\":0,\"tx_packets\":0}]}") "]}",
          BL_EINVALID, "beyond 2^63"},
-        {"{" BATCH ",\"samples\":[" SAMPLE(1, "{\"cycles_total\":1,\"cpu_time_ns_total\":1,"
-            "\"disks\":[{\"id\":\"d\",\"read_bytes\":0,\"read_ops\":0,\"write_bytes\":0,"
-            "\"write_ops\":0},{\"id\":\"d\",\"read_bytes\":0,\"read_ops\":0,\"write_bytes\":0,"
-            "\"write_ops\":0}]}") "]}",
+        {"{" BATCH ",\"samples\":[" SAMPLE(
+             1, "{\"cycles_total\":1,\"cpu_time_ns_total\":1,"
+                "\"disks\":[{\"id\":\"d\",\"read_bytes\":0,\"read_ops\":0,\"write_bytes\":0,"
+                "\"write_ops\":0},{\"id\":\"d\",\"read_bytes\":0,\"read_ops\":0,\"write_bytes\":0,"
+                "\"write_ops\":0}]}") "]}",
          BL_EINVALID, "listed twice"},
-        {"{" BATCH ",\"samples\":[" SAMPLE(1, "{\"boot_id\":\"44444444-4444-4444-8444-444444444444\","
-                                              "\"cycles_total\":1,\"cpu_time_ns_total\":1}") "]}",
+        {"{" BATCH
+         ",\"samples\":[" SAMPLE(1, "{\"boot_id\":\"44444444-4444-4444-8444-444444444444\","
+                                    "\"cycles_total\":1,\"cpu_time_ns_total\":1}") "]}",
          BL_EINVALID, "differs"},
         {"{" BATCH ",\"samples\":[{" IDS "\"flavor\":\"m1 small\"}]}", BL_EINVALID, "flavor"},
         {"{" BATCH ",\"samples\":[{" IDS "\"state\":\"running\"}]}", BL_EINVALID, "state"},
         {"{" BATCH ",\"samples\":[{" IDS "\"sampled_at\":\"yesterday\"}]}", BL_EINVALID,
          "sampled_at"},
-        {"{" BATCH ",\"samples\":[{" IDS "\"sampled_at\":\"1999-12-31T23:59:59Z\"}]}",
-         BL_EINVALID, "sampled_at"},
+        {"{" BATCH ",\"samples\":[{" IDS "\"sampled_at\":\"1999-12-31T23:59:59Z\"}]}", BL_EINVALID,
+         "sampled_at"},
         {"{" BATCH ",\"samples\":[{" IDS "\"flavor\":\"x\"}]}", BL_EINVALID, "is required"},
         {"{" BATCH ",\"samples\":[{\"kind\":\"storage\",\"tenant_id\":"
          "\"11111111-1111-4111-8111-111111111111\",\"sampled_at\":\"2026-10-01T00:00:00Z\","
-         "\"image_bytes\":1,\"seq\":1}]}", BL_EINVALID, "not allowed in a storage sample"},
+         "\"image_bytes\":1,\"seq\":1}]}",
+         BL_EINVALID, "not allowed in a storage sample"},
         {"{" BATCH ",\"samples\":[{\"kind\":\"disk\"}]}", BL_EINVALID, "kind"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bl_batch b;
         char err[256] = "";
         int rc = parse(cases[i].json, &b, err);
-        st_assert_fmt(rc == cases[i].rc && strstr(err, cases[i].msg) != NULL, 0, __FILE__,
-                      __LINE__, "case %zu: rc %d (want %d), error \"%s\" should contain \"%s\"",
-                      i, rc, cases[i].rc, err, cases[i].msg);
+        st_assert_fmt(rc == cases[i].rc && strstr(err, cases[i].msg) != NULL, 0, __FILE__, __LINE__,
+                      "case %zu: rc %d (want %d), error \"%s\" should contain \"%s\"", i, rc,
+                      cases[i].rc, err, cases[i].msg);
         ST_ASSERT_INT_EQ(b.n, 0);
         ST_ASSERT_INT_EQ(b.s == NULL, 1);
     }
@@ -162,7 +171,8 @@ static void test_nesting_and_size_limits(void)
 {
     /* Deep nesting inside an ignored counter is refused, not recursed into. */
     char *deep = malloc(4096);
-    strcpy(deep, "{" BATCH ",\"samples\":[" "{" IDS "\"counters\":{\"x\":");
+    strcpy(deep, "{" BATCH ",\"samples\":["
+                 "{" IDS "\"counters\":{\"x\":");
     for (int i = 0; i < 100; i++)
         strcat(deep, "[");
     strcat(deep, "]}}]}");
@@ -177,8 +187,10 @@ static void test_nesting_and_size_limits(void)
     char *big = malloc(cap);
     size_t n = (size_t)snprintf(big, cap, "{" BATCH ",\"samples\":[");
     for (int i = 0; i <= BL_MAX_SAMPLES; i++)
-        n += (size_t)snprintf(big + n, cap - n, "%s" SAMPLE(1, "{\"cycles_total\":1,"
-                              "\"cpu_time_ns_total\":1}"), i ? "," : "");
+        n += (size_t)snprintf(big + n, cap - n,
+                              "%s" SAMPLE(1, "{\"cycles_total\":1,"
+                                             "\"cpu_time_ns_total\":1}"),
+                              i ? "," : "");
     snprintf(big + n, cap - n, "]}");
     ST_ASSERT_INT_EQ(parse(big, &b, err), BL_EINVALID);
     ST_ASSERT_INT_EQ(strstr(err, "more than 10000") != NULL, 1);
@@ -207,8 +219,8 @@ static void test_tax_rates_and_number_formats_parse_strictly(void)
     ST_ASSERT_STR_EQ(r[3].country, "LU");
     ST_ASSERT_INT_EQ(r[3].bp, 1605);
     ST_ASSERT_INT_EQ(bl_tax_rates_parse("", r, 8), 0);
-    const char *bad[] = {"de=19", "DE=", "DE=19.123", "DE=101", "DE=19,DE=7", "DE:19",
-                         "DE=19x", "DE=.5", "DEU=19"};
+    const char *bad[] = {"de=19", "DE=",    "DE=19.123", "DE=101", "DE=19,DE=7",
+                         "DE:19", "DE=19x", "DE=.5",     "DEU=19"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         st_assert_fmt(bl_tax_rates_parse(bad[i], r, 8) == -1, 0, __FILE__, __LINE__,
                       "tax.rates \"%s\" was accepted", bad[i]);
@@ -237,7 +249,8 @@ static CU_TestInfo tests[] = {
     {"a valid batch reduces the VMM counters to totals", test_valid_batch_reduces_counters},
     {"per-vCPU counters are summed when totals are absent", test_vcpus_used_when_totals_absent},
     {"an empty batch is valid", test_empty_batch_is_valid},
-    {"malformed batches are refused with their reason", test_malformed_batches_are_refused_with_reason},
+    {"malformed batches are refused with their reason",
+     test_malformed_batches_are_refused_with_reason},
     {"nesting depth and batch size are bounded", test_nesting_and_size_limits},
     {"the reader decodes escapes and surrogate pairs", test_reader_decodes_escapes},
     {"tax rates and invoice number formats parse strictly",
@@ -249,4 +262,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -99,4 +99,7 @@ static CU_SuiteInfo suites[] = {
     {"rating", NULL, NULL, NULL, NULL, tests},
     CU_SUITE_INFO_NULL,
 };
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

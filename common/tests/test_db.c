@@ -36,10 +36,10 @@ static void test_migrations_apply_once_in_order(void)
     st_db *db = st_db_get(p, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(db);
     char err[512] = "";
-    ST_ASSERT_INT_EQ(st_migrate(db, "test", test_migrations, test_migrations_count, err,
-                                sizeof err), 2);
-    ST_ASSERT_INT_EQ(st_migrate(db, "test", test_migrations, test_migrations_count, err,
-                                sizeof err), 0);
+    ST_ASSERT_INT_EQ(
+        st_migrate(db, "test", test_migrations, test_migrations_count, err, sizeof err), 2);
+    ST_ASSERT_INT_EQ(
+        st_migrate(db, "test", test_migrations, test_migrations_count, err, sizeof err), 0);
     PGresult *r = st_db_q0(db, "SELECT name, size FROM widgets");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     ST_ASSERT_STR_EQ(st_db_val(r, 0, 0), "semi;colon");
@@ -66,8 +66,8 @@ static void *migrate_thread(void *arg)
     st_db_pool *p = st_db_pool_new(a->ci, 1);
     st_db *db = st_db_get(p, 5000);
     char err[512];
-    a->applied = db ? st_migrate(db, "test", test_migrations, test_migrations_count, err,
-                                 sizeof err) : -1;
+    a->applied =
+        db ? st_migrate(db, "test", test_migrations, test_migrations_count, err, sizeof err) : -1;
     st_db_put(db);
     st_db_pool_free(p);
     return NULL;
@@ -199,10 +199,12 @@ static void test_binary_results_decode(void)
 {
     st_db_pool *p = st_db_pool_new(conninfo, 1);
     st_db *db = st_db_get(p, 1000);
-    PGresult *r = st_db_qb(db, "SELECT '123e4567-e89b-12d3-a456-426614174000'::uuid,"
-                               " 7::int2, -70000::int4, 9000000000::int8, true,"
-                               " '2026-11-24 08:01:37.5+00'::timestamptz, NULL::uuid,"
-                               " $1::text", "text ok");
+    PGresult *r = st_db_qb(db,
+                           "SELECT '123e4567-e89b-12d3-a456-426614174000'::uuid,"
+                           " 7::int2, -70000::int4, 9000000000::int8, true,"
+                           " '2026-11-24 08:01:37.5+00'::timestamptz, NULL::uuid,"
+                           " $1::text",
+                           "text ok");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
     char u[37];
     long long v;
@@ -221,7 +223,7 @@ static void test_binary_results_decode(void)
     ST_ASSERT_INT_EQ(v, 1795507297LL * 1000000 + 500000);
     ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 6, u), -1); /* NULL */
     ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 1, u), -1); /* wrong width */
-    ST_ASSERT_STR_EQ(st_db_val(r, 0, 7), "text ok"); /* text is the same bytes */
+    ST_ASSERT_STR_EQ(st_db_val(r, 0, 7), "text ok");  /* text is the same bytes */
     PQclear(r);
     st_db_put(db);
     st_db_pool_free(p);
@@ -230,10 +232,13 @@ static void test_binary_results_decode(void)
 static CU_TestInfo tests[] = {
     {"binary results decode to the same values", test_binary_results_decode},
     {"migrations apply once, in order, and edits are refused", test_migrations_apply_once_in_order},
-    {"concurrent migrators apply each step exactly once", test_concurrent_migrators_apply_each_step_once},
+    {"concurrent migrators apply each step exactly once",
+     test_concurrent_migrators_apply_each_step_once},
     {"parameters are data, never SQL", test_parameters_are_data_not_sql},
-    {"transactions commit, roll back, and report a failed commit", test_transactions_commit_and_roll_back},
-    {"reconnects after the server drops the connection", test_reconnects_after_server_drops_connection},
+    {"transactions commit, roll back, and report a failed commit",
+     test_transactions_commit_and_roll_back},
+    {"reconnects after the server drops the connection",
+     test_reconnects_after_server_drops_connection},
     {"an exhausted or unreachable pool says why", test_exhausted_pool_times_out_with_reason},
     CU_TEST_INFO_NULL,
 };
@@ -243,4 +248,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -12,11 +12,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 typedef struct srv {
@@ -31,9 +31,9 @@ static char *tmp;
 
 static void h_echo(st_http_req *r, void *arg)
 {
-    st_http_reply_json(r, 200, json_pack("{s:s, s:s?, s:s?}", "id", st_http_param(r, "id"),
-                                         "q", st_http_query(r, "q"), "route",
-                                         st_http_route_pattern(r)));
+    st_http_reply_json(r, 200,
+                       json_pack("{s:s, s:s?, s:s?}", "id", st_http_param(r, "id"), "q",
+                                 st_http_query(r, "q"), "route", st_http_route_pattern(r)));
 }
 
 static void h_json(st_http_req *r, void *arg)
@@ -66,13 +66,19 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int start_with(srv *s, const char *cert, const char *key, const char *trusted,
-                      int timeout_s, int max_conns)
+static int start_with(srv *s, const char *cert, const char *key, const char *trusted, int timeout_s,
+                      int max_conns)
 {
     char err[512];
-    st_http_opts o = {.listen = "127.0.0.1:0", .threads = 2, .max_body = 4096,
-                      .tls_cert = cert, .tls_key = key, .health = health,
-                      .no_signals = 1, .trusted_proxies = trusted, .timeout_s = timeout_s,
+    st_http_opts o = {.listen = "127.0.0.1:0",
+                      .threads = 2,
+                      .max_body = 4096,
+                      .tls_cert = cert,
+                      .tls_key = key,
+                      .health = health,
+                      .no_signals = 1,
+                      .trusted_proxies = trusted,
+                      .timeout_s = timeout_s,
                       .max_conns = max_conns};
     s->s = st_http_server_new(&o, err, sizeof err);
     if (!s->s) {
@@ -115,7 +121,8 @@ static int suite_init(void)
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
-             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", tmp, tmp);
+             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+             tmp, tmp);
     if (system(cmd) != 0)
         return -1;
     char cert[512], key[512];
@@ -244,9 +251,11 @@ static void test_healthz_and_metrics(void)
     healthy = 1;
     st_http(&r, "GET", url(&plain, "/metrics"), NULL, NULL, NULL);
     ST_ASSERT_INT_EQ(r.status, 200);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "stratus_http_requests_total{route=\"GET /v1/things/{id}\","
-                                          "code=\"200\"}"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "# TYPE stratus_http_request_duration_seconds histogram"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body,
+                                  "stratus_http_requests_total{route=\"GET /v1/things/{id}\","
+                                  "code=\"200\"}"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(r.body, "# TYPE stratus_http_request_duration_seconds histogram"));
     st_resp_free(&r);
 }
 
@@ -277,12 +286,12 @@ static char *peer_seen(const srv *s, const char *const *headers)
     return p;
 }
 
-#define ASSERT_PEER(srv_, want, ...)                                                           \
-    do {                                                                                       \
-        const char *h_[] = {__VA_ARGS__, NULL};                                                \
-        char *p_ = peer_seen(srv_, h_);                                                        \
-        ST_ASSERT_STR_EQ(p_, want);                                                            \
-        free(p_);                                                                              \
+#define ASSERT_PEER(srv_, want, ...)                                                               \
+    do {                                                                                           \
+        const char *h_[] = {__VA_ARGS__, NULL};                                                    \
+        char *p_ = peer_seen(srv_, h_);                                                            \
+        ST_ASSERT_STR_EQ(p_, want);                                                                \
+        free(p_);                                                                                  \
     } while (0)
 
 static void test_client_address_behind_trusted_proxies(void)
@@ -309,8 +318,8 @@ static void test_client_address_behind_trusted_proxies(void)
     ASSERT_PEER(&proxied, "127.0.0.1", "X-Other: 1");
     /* a range that does not parse stops the server from starting */
     char err[256];
-    st_http_opts o = {.listen = "127.0.0.1:0", .threads = 1, .no_signals = 1,
-                      .trusted_proxies = "10.0.0.0/33"};
+    st_http_opts o = {
+        .listen = "127.0.0.1:0", .threads = 1, .no_signals = 1, .trusted_proxies = "10.0.0.0/33"};
     CU_ASSERT_PTR_NULL(st_http_server_new(&o, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "http.trusted_proxies"));
 }
@@ -351,7 +360,8 @@ static void test_text_that_is_not_utf8_is_a_400(void)
     /* well-formed UTF-8 passes: e-acute, a CJK character, an emoji */
     st_http(&r, "GET", url(&plain, "/v1/things/%c3%a9?q=%e4%b8%ad%f0%9f%98%80"), NULL, NULL, NULL);
     ST_ASSERT_INT_EQ(r.status, 200);
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "q")), "\xe4\xb8\xad\xf0\x9f\x98\x80");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "q")),
+                     "\xe4\xb8\xad\xf0\x9f\x98\x80");
     st_resp_free(&r);
 }
 
@@ -479,18 +489,24 @@ static void test_guarded_evhttp_on_a_unix_socket(void)
 
 static CU_TestInfo tests[] = {
     {"route parameters are decoded per segment", test_route_params_are_decoded_per_segment},
-    {"unknown path 404, wrong method 405 with Allow, JSON errors", test_unknown_path_404_and_wrong_method_405_as_json},
+    {"unknown path 404, wrong method 405 with Allow, JSON errors",
+     test_unknown_path_404_and_wrong_method_405_as_json},
     {"X-Request-Id is echoed when sane, generated otherwise", test_request_id_echoed_or_generated},
-    {"malformed, mistyped and oversized bodies get 4xx; server stays up", test_bad_bodies_get_clear_4xx_and_server_stays_up},
+    {"malformed, mistyped and oversized bodies get 4xx; server stays up",
+     test_bad_bodies_get_clear_4xx_and_server_stays_up},
     {"a handler that does not reply is answered 500", test_handler_without_reply_gets_500},
     {"/healthz reflects health, /metrics counts requests", test_healthz_and_metrics},
     {"HTTPS serves the same routes", test_https_serves_the_same_routes},
     {"plain HTTP off loopback is refused", test_plain_http_refused_off_loopback},
     {"the client address behind trusted proxies", test_client_address_behind_trusted_proxies},
-    {"query parameters, headers and paths that are not UTF-8 get 400", test_text_that_is_not_utf8_is_a_400},
-    {"malformed HTTP gets JSON errors; slow heads are cut at the deadline", test_malformed_http_gets_json_errors_and_slow_heads_are_cut},
-    {"connections over the cap get 503 and the server recovers", test_connections_over_the_cap_get_503},
-    {"an evhttp of its own on a Unix socket, guarded: JSON errors, slow heads cut", test_guarded_evhttp_on_a_unix_socket},
+    {"query parameters, headers and paths that are not UTF-8 get 400",
+     test_text_that_is_not_utf8_is_a_400},
+    {"malformed HTTP gets JSON errors; slow heads are cut at the deadline",
+     test_malformed_http_gets_json_errors_and_slow_heads_are_cut},
+    {"connections over the cap get 503 and the server recovers",
+     test_connections_over_the_cap_get_503},
+    {"an evhttp of its own on a Unix socket, guarded: JSON errors, slow heads cut",
+     test_guarded_evhttp_on_a_unix_socket},
     CU_TEST_INFO_NULL,
 };
 
@@ -499,4 +515,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -214,8 +214,8 @@ static void test_json_writer_output_parses_back(void)
     st_jw_end(&w);
     json_error_t e;
     json_t *j = json_loadb(w.buf, w.len, 0, &e);
-    st_assert_fmt(j != NULL, 1, __FILE__, __LINE__, "writer output does not parse: %s: %s",
-                  e.text, w.buf);
+    st_assert_fmt(j != NULL, 1, __FILE__, __LINE__, "writer output does not parse: %s: %s", e.text,
+                  w.buf);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "s")),
                      "quote\" back\\ nl\n tab\t ctl\x01 \xc3\xa9");
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "n")), -42);
@@ -227,8 +227,8 @@ static void test_json_writer_output_parses_back(void)
     CU_ASSERT_TRUE(json_is_null(json_object_get(j, "bad")));
     json_t *a = json_object_get(j, "a");
     ST_ASSERT_INT_EQ(json_array_size(a), 4);
-    ST_ASSERT_INT_EQ(json_integer_value(json_array_get(json_object_get(json_array_get(a, 3), "x"),
-                                                       0)), 1);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_array_get(json_object_get(json_array_get(a, 3), "x"), 0)), 1);
     json_decref(j);
     st_jw_free(&w);
 }
@@ -258,8 +258,8 @@ static void test_cidr_lists_and_matching(void)
     CU_ASSERT_TRUE(st_cidr_match(c, 1, "198.51.100.3"));
     CU_ASSERT_FALSE(st_cidr_match(c, 1, "::1"));
     free(c);
-    const char *bad[] = {"10.0.0.0/33", "10.0.0.0/", "10.0.0.0/x", "::/129", "host.example",
-                         "10.0.0.0/8/8", "1.2.3"};
+    const char *bad[] = {"10.0.0.0/33",  "10.0.0.0/",    "10.0.0.0/x", "::/129",
+                         "host.example", "10.0.0.0/8/8", "1.2.3"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
         ST_ASSERT_INT_EQ(st_cidr_parse_list(bad[i], &c, err, sizeof err), -1);
@@ -283,7 +283,8 @@ static void test_cidr_lists_and_matching(void)
 
 static CU_TestInfo tests[] = {
     {"netaddr: CIDR lists, matching, the client behind proxies", test_cidr_lists_and_matching},
-    {"json writer: escaping, nesting and separators parse back", test_json_writer_output_parses_back},
+    {"json writer: escaping, nesting and separators parse back",
+     test_json_writer_output_parses_back},
     {"config: defaults < file < environment < set", test_config_layers},
     {"config: an unknown key is an error naming the line", test_config_unknown_key_is_an_error},
     {"json: malformed and invalid fields get clear messages", test_json_validation_messages},
@@ -299,4 +300,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -61,7 +61,10 @@ static nd_driver *open_driver(const nd_conf *c)
     return d;
 }
 
-static void on_hup(uv_signal_t *h, int sig) { st_service_reload(); }
+static void on_hup(uv_signal_t *h, int sig)
+{
+    st_service_reload();
+}
 
 int main(int argc, char **argv)
 {

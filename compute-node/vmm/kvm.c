@@ -50,8 +50,8 @@ static int setup_memory(vmm_vm *vm)
     /* 2 MiB-aligned, as KVM maps a huge page only where guest and host addresses agree
      * modulo 2 MiB (the kernel aligns a large anonymous mapping itself only since 6.7). */
     size_t len = vm->ram_size + VMM_HUGE_PAGE;
-    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint8_t *p =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     uintptr_t start = ((uintptr_t)p + VMM_HUGE_PAGE - 1) & ~(uintptr_t)(VMM_HUGE_PAGE - 1);

@@ -55,8 +55,10 @@ int vmm_net_rx_check(uint64_t f, vmm_net_hdr *h)
     }
     switch (h->gso_type) {
     case VIRTIO_NET_HDR_GSO_NONE: return 0;
-    case VIRTIO_NET_HDR_GSO_TCPV4: return (f & VIRTIO_NET_F_GUEST_TSO4) && (f & VIRTIO_NET_F_GUEST_CSUM) ? 0 : -1;
-    case VIRTIO_NET_HDR_GSO_TCPV6: return (f & VIRTIO_NET_F_GUEST_TSO6) && (f & VIRTIO_NET_F_GUEST_CSUM) ? 0 : -1;
+    case VIRTIO_NET_HDR_GSO_TCPV4:
+        return (f & VIRTIO_NET_F_GUEST_TSO4) && (f & VIRTIO_NET_F_GUEST_CSUM) ? 0 : -1;
+    case VIRTIO_NET_HDR_GSO_TCPV6:
+        return (f & VIRTIO_NET_F_GUEST_TSO6) && (f & VIRTIO_NET_F_GUEST_CSUM) ? 0 : -1;
     default: return -1;
     }
 }

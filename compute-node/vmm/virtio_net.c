@@ -79,7 +79,7 @@ typedef struct net {
     struct iovec iov[VMM_VQ_MAX_SIZE + 1]; /* our header, then the chain's frame bytes */
     /* Mergeable receive buffers: the frame read ahead, waiting for buffers enough. */
     uint8_t *bounce;
-    uint32_t pending; /* bytes of it (header included), 0 when none */
+    uint32_t pending;   /* bytes of it (header included), 0 when none */
     vmm_vq_chain first; /* the buffer holding the header, for num_buffers */
     uint16_t heads[VMM_VQ_MAX_SIZE];
     uint32_t lens[VMM_VQ_MAX_SIZE];

@@ -26,14 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_create_validate(b, idem, &q, err, sizeof err);
         free(idem);
         /* every kind of field the network API checks */
-        static const gw_field fields[] = {{.key = "network_id", .kind = 's', .required = 1},
-                                          {.key = "mtu", .kind = 'i', .min = 68, .max = 1450},
-                                          {.key = "shared", .kind = 'b'},
-                                          {.key = "fixed_ips", .kind = 'a'},
-                                          {.key = "external_gateway_info", .kind = 'o',
-                                           .nullable = 1},
-                                          {.key = "gateway_ip", .kind = 's', .nullable = 1},
-                                          {.key = NULL}};
+        static const gw_field fields[] = {
+            {.key = "network_id", .kind = 's', .required = 1},
+            {.key = "mtu", .kind = 'i', .min = 68, .max = 1450},
+            {.key = "shared", .kind = 'b'},
+            {.key = "fixed_ips", .kind = 'a'},
+            {.key = "external_gateway_info", .kind = 'o', .nullable = 1},
+            {.key = "gateway_ip", .kind = 's', .nullable = 1},
+            {.key = NULL}};
         gw_fields_check(b, fields, err, sizeof err);
         const char *pk = json_string_value(json_object_get(b, "public_key"));
         if (pk)

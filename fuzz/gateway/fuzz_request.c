@@ -43,7 +43,10 @@ static void h_keypair(st_http_req *r, void *arg)
         st_http_reply_json(r, 201, json_pack("{s:s}", "fingerprint", fp));
 }
 
-static void release_nothing(void *arg) { (void)arg; }
+static void release_nothing(void *arg)
+{
+    (void)arg;
+}
 
 static void h_echo(st_http_req *r, void *arg)
 {
@@ -56,10 +59,10 @@ static void h_echo(st_http_req *r, void *arg)
                               NULL);
         return;
     }
-    st_http_reply_json(r, 200, json_pack("{s:s?, s:s?, s:s?, s:s?}", "id", st_http_param(r, "id"),
-                                         "user", st_http_param(r, "user_id"), "limit",
-                                         st_http_query(r, "limit"), "marker",
-                                         st_http_query(r, "marker")));
+    st_http_reply_json(r, 200,
+                       json_pack("{s:s?, s:s?, s:s?, s:s?}", "id", st_http_param(r, "id"), "user",
+                                 st_http_param(r, "user_id"), "limit", st_http_query(r, "limit"),
+                                 "marker", st_http_query(r, "marker")));
 }
 
 static st_http_server *server(void)
@@ -71,8 +74,11 @@ static st_http_server *server(void)
     char err[256];
     /* the feed connects from loopback: trusting it makes X-Forwarded-For
      * reach the client-address parser */
-    st_http_opts o = {.listen = "127.0.0.1:0", .threads = 1, .max_body = 64 * 1024,
-                      .no_signals = 1, .trusted_proxies = "127.0.0.0/8, 10.0.0.0/8, fd00::/8"};
+    st_http_opts o = {.listen = "127.0.0.1:0",
+                      .threads = 1,
+                      .max_body = 64 * 1024,
+                      .no_signals = 1,
+                      .trusted_proxies = "127.0.0.0/8, 10.0.0.0/8, fd00::/8"};
     s = st_http_server_new(&o, err, sizeof err);
     if (!s)
         abort();

@@ -47,10 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t used;
         const uint8_t *d;
         size_t dl;
-        int rc = img_chunked_feed(&c, (const uint8_t *)buf + pos, n, 1 + step % 7, &used, &d,
-                                  &dl);
-        if (used > n || dl > used || (dl && (d < (const uint8_t *)buf + pos ||
-                                             d + dl > (const uint8_t *)buf + pos + n)))
+        int rc = img_chunked_feed(&c, (const uint8_t *)buf + pos, n, 1 + step % 7, &used, &d, &dl);
+        if (used > n || dl > used ||
+            (dl && (d < (const uint8_t *)buf + pos || d + dl > (const uint8_t *)buf + pos + n)))
             abort();
         total += dl;
         pos += used;

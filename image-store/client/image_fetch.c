@@ -100,11 +100,11 @@ int st_image_file_sha256(const char *path, char out[65])
     return rc;
 }
 
-#define FAIL(rc_, ...)                                                                           \
-    do {                                                                                         \
-        rc = (rc_);                                                                              \
-        snprintf(err, errlen, __VA_ARGS__);                                                      \
-        goto out;                                                                                \
+#define FAIL(rc_, ...)                                                                             \
+    do {                                                                                           \
+        rc = (rc_);                                                                                \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        goto out;                                                                                  \
     } while (0)
 
 int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
@@ -154,7 +154,9 @@ int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
         FAIL(-EIO, "download failed after %llu bytes: %s", (unsigned long long)f.bytes,
              curl_easy_strerror(cc));
     if (status != 200)
-        FAIL(status == 404 ? -ENOENT : status == 401 || status == 403 ? -EACCES : -EIO,
+        FAIL(status == 404                    ? -ENOENT
+             : status == 401 || status == 403 ? -EACCES
+                                              : -EIO,
              "the image service answered %ld", status);
     unsigned char d[32];
     unsigned int dl;

@@ -114,8 +114,10 @@ int st__is_zero(const void *buf, size_t n)
 
 const char *st_disk_format_name(st_disk_format f)
 {
-    return f == ST_DISK_QCOW2 ? "qcow2" : f == ST_DISK_RAW ? "raw" : f == ST_DISK_RBD ? "rbd"
-                                                                                  : "unknown";
+    return f == ST_DISK_QCOW2 ? "qcow2"
+           : f == ST_DISK_RAW ? "raw"
+           : f == ST_DISK_RBD ? "rbd"
+                              : "unknown";
 }
 
 int st__disk_open_chain(const char *path, int flags, int depth, st_disk **out, char *err,
@@ -123,8 +125,7 @@ int st__disk_open_chain(const char *path, int flags, int depth, st_disk **out, c
 {
     *out = NULL;
     if (depth > ST_DISK_MAX_CHAIN)
-        return st__err(err, errlen, -ELOOP,
-                       "backing chain deeper than %d images (a loop?) at '%s'",
+        return st__err(err, errlen, -ELOOP, "backing chain deeper than %d images (a loop?) at '%s'",
                        ST_DISK_MAX_CHAIN, path);
     if ((flags & ST_DISK_FMT_RAW) && (flags & ST_DISK_FMT_QCOW2))
         return st__err(err, errlen, -EINVAL, "both ST_DISK_FMT_RAW and ST_DISK_FMT_QCOW2 given");
@@ -217,8 +218,7 @@ const char *st_disk_error(const st_disk *d)
 static int range_ok(st_disk *d, uint64_t off, uint64_t n)
 {
     if (off > d->size || n > d->size - off)
-        return st__disk_fail(d, -EINVAL,
-                             "range %llu+%llu is outside the disk (%llu bytes)",
+        return st__disk_fail(d, -EINVAL, "range %llu+%llu is outside the disk (%llu bytes)",
                              (unsigned long long)off, (unsigned long long)n,
                              (unsigned long long)d->size);
     return 0;

@@ -28,24 +28,23 @@ struct st_disk {
     st_disk_format format;
     int fd;
     int flags;
-    int depth;        /* 1 for the top image, 2 for its backing file, ... */
-    uint64_t size;    /* virtual size */
+    int depth;     /* 1 for the top image, 2 for its backing file, ... */
+    uint64_t size; /* virtual size */
     char *path;
     st_disk *backing; /* qcow2 only; NULL when none */
     char backing_file[1024];
     char backing_fmt[16];
     uint32_t cluster_size; /* qcow2: bytes a cluster; raw: 0 */
     int version;           /* qcow2: 2 or 3; raw: 0 */
-    void *priv;       /* the driver's state */
+    void *priv;            /* the driver's state */
     char err[256];
 };
 
 /* Formats a message into d->err and returns rc (a negative errno). */
-__attribute__((format(printf, 3, 4))) int st__disk_fail(st_disk *d, int rc, const char *fmt,
-                                                        ...);
+__attribute__((format(printf, 3, 4))) int st__disk_fail(st_disk *d, int rc, const char *fmt, ...);
 /* snprintf into err when err is not NULL; returns rc. */
-__attribute__((format(printf, 4, 5))) int st__err(char *err, size_t errlen, int rc,
-                                                  const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int st__err(char *err, size_t errlen, int rc, const char *fmt,
+                                                  ...);
 
 /* Opens one link of a chain (depth counts from 1 at the top image). */
 int st__disk_open_chain(const char *path, int flags, int depth, st_disk **out, char *err,

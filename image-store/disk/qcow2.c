@@ -133,8 +133,8 @@ int st__qcow2_open(st_disk *d, char *err, size_t errlen)
         goto fail;
     }
     if (q->h.backing_file[0] && (d->flags & ST_DISK_NO_BACKING)) {
-        rc = st__err(err, errlen, -EPERM, "'%s' names a backing file ('%s') and must not",
-                     d->path, q->h.backing_file);
+        rc = st__err(err, errlen, -EPERM, "'%s' names a backing file ('%s') and must not", d->path,
+                     q->h.backing_file);
         goto fail;
     }
     q->cbits = q->h.cluster_bits;
@@ -154,7 +154,11 @@ int st__qcow2_open(st_disk *d, char *err, size_t errlen)
     q->cbuf2 = malloc(q->cbuf2_len);
     int n = (int)((4u << 20) / q->cs);
     if (!q->l1 || !q->l1_dirty || !q->cbuf || !q->zbuf || !q->zeros || !q->cbuf2 ||
-        qcache_init(&q->l2, n < 16 ? 16 : n > 4096 ? 4096 : n, q->cs) < 0) {
+        qcache_init(&q->l2,
+                    n < 16     ? 16
+                    : n > 4096 ? 4096
+                               : n,
+                    q->cs) < 0) {
         rc = st__err(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
@@ -168,8 +172,7 @@ int st__qcow2_open(st_disk *d, char *err, size_t errlen)
         q->l1[i] = e;
         if ((e & QCOW2_L1_RESERVED) || (off & (q->cs - 1)) || (off && off >= fsize) ||
             (!off && (e & QCOW2_COPIED))) {
-            rc = st__err(err, errlen, -EIO, "'%s' is corrupt: L1 entry %u is invalid", d->path,
-                         i);
+            rc = st__err(err, errlen, -EIO, "'%s' is corrupt: L1 entry %u is invalid", d->path, i);
             goto fail;
         }
     }

@@ -42,11 +42,11 @@
 #define QCOW2_COPIED (1ull << 63)
 #define QCOW2_COMPRESSED (1ull << 62)
 #define QCOW2_ZERO 1ull
-#define QCOW2_L1_OFFSET_MASK 0x00fffffffffffe00ull  /* bits 9-55 */
-#define QCOW2_L1_RESERVED 0x7f000000000001ffull     /* bits 0-8, 56-62 */
-#define QCOW2_L2_OFFSET_MASK 0x00fffffffffffe00ull  /* bits 9-55 */
-#define QCOW2_L2_RESERVED 0x3f000000000001feull     /* bits 1-8, 56-61 (standard) */
-#define QCOW2_RT_OFFSET_MASK 0xfffffffffffffe00ull  /* bits 9-63 */
+#define QCOW2_L1_OFFSET_MASK 0x00fffffffffffe00ull /* bits 9-55 */
+#define QCOW2_L1_RESERVED 0x7f000000000001ffull    /* bits 0-8, 56-62 */
+#define QCOW2_L2_OFFSET_MASK 0x00fffffffffffe00ull /* bits 9-55 */
+#define QCOW2_L2_RESERVED 0x3f000000000001feull    /* bits 1-8, 56-61 (standard) */
+#define QCOW2_RT_OFFSET_MASK 0xfffffffffffffe00ull /* bits 9-63 */
 
 /* Limits (qemu's where it has one; see qcow2_header.c). */
 #define QCOW2_MIN_CLUSTER_BITS 9
@@ -80,28 +80,28 @@ typedef struct qcow2_hdr {
 } qcow2_hdr;
 
 /* qcow2_parse_header() policies. */
-#define QCOW2_PARSE_UPLOAD 0x1   /* an upload: no backing file, no dirty image */
-#define QCOW2_PARSE_WRITE 0x2    /* opened for writing: no dirty/corrupt image, no snapshots */
+#define QCOW2_PARSE_UPLOAD 0x1 /* an upload: no backing file, no dirty image */
+#define QCOW2_PARSE_WRITE 0x2  /* opened for writing: no dirty/corrupt image, no snapshots */
 
 /* Parses and validates the header in buf (len bytes of the file's start). */
-int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int policy,
-                       qcow2_hdr *h, char *err, size_t errlen);
+int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int policy, qcow2_hdr *h,
+                       char *err, size_t errlen);
 
 /* ---- The table cache (qcow2_cache.c) ---- */
 
 typedef struct qcache {
-    int n;            /* slots */
-    uint32_t cs;      /* bytes a table */
-    uint64_t *off;    /* host offset of each slot's table, 0 when empty */
+    int n;         /* slots */
+    uint32_t cs;   /* bytes a table */
+    uint64_t *off; /* host offset of each slot's table, 0 when empty */
     uint8_t **buf;
     uint8_t *dirty;
     uint8_t *pinned;
-    uint64_t *used;   /* LRU stamp */
+    uint64_t *used; /* LRU stamp */
     uint64_t tick;
-    int *hnext;       /* hash chains over off */
+    int *hnext; /* hash chains over off */
     int *hhead;
     int hsize;
-    int last;         /* slot of the last hit */
+    int last; /* slot of the last hit */
 } qcache;
 
 int qcache_init(qcache *c, int n, uint32_t cs);
@@ -117,42 +117,42 @@ void qcache_drop(qcache *c, int slot);
 /* ---- The driver state ---- */
 
 typedef struct qcow2_free {
-    uint64_t off;     /* host byte offset */
-    uint64_t len;     /* bytes; every cluster touched loses one reference */
+    uint64_t off; /* host byte offset */
+    uint64_t len; /* bytes; every cluster touched loses one reference */
 } qcow2_free;
 
 typedef struct qcow2 {
     qcow2_hdr h;
-    uint32_t cs;          /* cluster size */
+    uint32_t cs; /* cluster size */
     uint32_t cbits;
-    uint32_t l2_entries;  /* per L2 table */
-    uint64_t *l1;         /* host-endian */
+    uint32_t l2_entries; /* per L2 table */
+    uint64_t *l1;        /* host-endian */
     uint8_t *l1_dirty;
     int l1_any_dirty;
     qcache l2;
     /* Refcounts (writable images only). */
-    uint32_t rbits;       /* refcount width in bits */
-    uint64_t rb_entries;  /* refcounts per block */
-    uint64_t *rt;         /* refcount table, host-endian */
+    uint32_t rbits;      /* refcount width in bits */
+    uint64_t rb_entries; /* refcounts per block */
+    uint64_t *rt;        /* refcount table, host-endian */
     uint64_t rt_entries;
     uint8_t *rt_dirty;
     int rt_any_dirty;
-    uint64_t rt_new_off;  /* a grown table not yet in the header, or 0 */
+    uint64_t rt_new_off; /* a grown table not yet in the header, or 0 */
     uint64_t rt_new_clusters;
-    uint64_t rt_old_off;  /* the table it replaces (freed after the switch) */
+    uint64_t rt_old_off; /* the table it replaces (freed after the switch) */
     uint64_t rt_old_clusters;
     qcache rb;
-    uint64_t free_hint;   /* cluster index where the next free search starts */
-    uint64_t fresh_from;  /* clusters at or past this index were never written */
-    qcow2_free *frees;    /* references removed, refcounts not yet decremented */
+    uint64_t free_hint;  /* cluster index where the next free search starts */
+    uint64_t fresh_from; /* clusters at or past this index were never written */
+    qcow2_free *frees;   /* references removed, refcounts not yet decremented */
     size_t nfrees, capfrees;
-    int dirty_meta;       /* something waits for qcow2_sync() */
+    int dirty_meta; /* something waits for qcow2_sync() */
     /* One decompressed cluster, for sequential reads of compressed images. */
     uint64_t zcache_entry;
     uint8_t *zbuf;
-    uint8_t *cbuf;        /* scratch: one cluster */
-    uint8_t *zeros;       /* one cluster of zeros */
-    uint8_t *cbuf2;       /* scratch: compressed input */
+    uint8_t *cbuf;  /* scratch: one cluster */
+    uint8_t *zeros; /* one cluster of zeros */
+    uint8_t *cbuf2; /* scratch: compressed input */
     size_t cbuf2_len;
 } qcow2;
 

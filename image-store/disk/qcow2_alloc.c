@@ -182,8 +182,7 @@ static int rb_create(st_disk *d, uint64_t b)
 {
     qcow2 *q = d->priv;
     if (b == 0)
-        return st__disk_fail(d, -EIO, "'%s' is corrupt: no refcount block for the header",
-                             d->path);
+        return st__disk_fail(d, -EIO, "'%s' is corrupt: no refcount block for the header", d->path);
     uint64_t cl = b * q->rb_entries;
     int s, rc = rb_slot(d, cl * q->cs, &s);
     if (rc < 0)
@@ -526,12 +525,13 @@ int qcow2_refcount_init(st_disk *d)
     for (uint64_t i = 0; i < q->rt_entries; i++) {
         q->rt[i] = be64toh(q->rt[i]);
         if (q->rt[i] & ~QCOW2_RT_OFFSET_MASK || q->rt[i] & (q->cs - 1))
-            return st__disk_fail(d, -EIO, "'%s' is corrupt: refcount table entry %llu is "
-                                          "misaligned", d->path, (unsigned long long)i);
+            return st__disk_fail(d, -EIO,
+                                 "'%s' is corrupt: refcount table entry %llu is "
+                                 "misaligned",
+                                 d->path, (unsigned long long)i);
     }
     if (q->rt_entries == 0 || q->rt[0] == 0)
-        return st__disk_fail(d, -EIO, "'%s' is corrupt: no refcount block for the header",
-                             d->path);
+        return st__disk_fail(d, -EIO, "'%s' is corrupt: no refcount block for the header", d->path);
     /* 1 MiB of refcount blocks, at least 8. */
     int n = (int)((1u << 20) / q->cs);
     return qcache_init(&q->rb, n < 8 ? 8 : n, q->cs) < 0

@@ -76,8 +76,7 @@ int st__publish_file(const char *path, int (*fill)(int fd, void *arg), void *arg
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return st__err(err, errlen, -e, "cannot create a file beside '%s': %s", path,
-                       strerror(e));
+        return st__err(err, errlen, -e, "cannot create a file beside '%s': %s", path, strerror(e));
     }
     int rc = fill(fd, arg);
     if (rc < 0) {
@@ -107,7 +106,7 @@ out:
 }
 
 typedef struct layout {
-    uint8_t *hdr;  /* the header cluster */
+    uint8_t *hdr; /* the header cluster */
     uint32_t cs;
     uint64_t T, B, L, M; /* clusters: refcount table, blocks, L1, all metadata */
     uint32_t rbits;
@@ -151,8 +150,7 @@ static int fill_image(int fd, void *arg)
     return rc;
 }
 
-int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *err,
-                       size_t errlen)
+int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *err, size_t errlen)
 {
     uint32_t cs = o->cluster_size ? o->cluster_size : 65536;
     int version = o->version ? o->version : 3;
@@ -160,8 +158,10 @@ int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *er
     uint64_t size = o->size;
     char fmt[16] = "";
     if (cs < 512 || cs > (2u << 20) || (cs & (cs - 1)))
-        return st__err(err, errlen, -EINVAL, "cluster size %u is invalid (a power of two, "
-                                             "512 bytes to 2 MiB)", cs);
+        return st__err(err, errlen, -EINVAL,
+                       "cluster size %u is invalid (a power of two, "
+                       "512 bytes to 2 MiB)",
+                       cs);
     if (version != 2 && version != 3)
         return st__err(err, errlen, -EINVAL, "qcow2 version %d is invalid (2 or 3)", version);
     if (rbits < 1 || rbits > 64 || (rbits & (rbits - 1)) || (version == 2 && rbits != 16))
@@ -176,8 +176,10 @@ int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *er
         else if (o->backing_fmt && strcmp(o->backing_fmt, "qcow2") == 0)
             flags |= ST_DISK_FMT_QCOW2;
         else if (o->backing_fmt)
-            return st__err(err, errlen, -EINVAL, "backing format '%s' is not supported "
-                                                 "(raw or qcow2)", o->backing_fmt);
+            return st__err(err, errlen, -EINVAL,
+                           "backing format '%s' is not supported "
+                           "(raw or qcow2)",
+                           o->backing_fmt);
         char bpath[4096], berr[512];
         int rc = backing_path(path, o->backing_file, bpath, sizeof bpath);
         if (rc < 0)
@@ -200,8 +202,10 @@ int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *er
     uint64_t l2e = cs / 8, clusters = (size + cs - 1) >> cbits;
     uint64_t l1_size = (clusters + l2e - 1) / l2e;
     if (l1_size * 8 > QCOW2_MAX_L1_BYTES)
-        return st__err(err, errlen, -EFBIG, "size %llu needs too large an L1 table with "
-                                            "%u-byte clusters", (unsigned long long)size, cs);
+        return st__err(err, errlen, -EFBIG,
+                       "size %llu needs too large an L1 table with "
+                       "%u-byte clusters",
+                       (unsigned long long)size, cs);
     lo.L = (l1_size * 8 + cs - 1) / cs;
     uint64_t rb = (uint64_t)cs * 8 / (uint64_t)rbits;
     lo.T = 1;
@@ -257,7 +261,7 @@ int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *er
 int st_qcow2_create(const char *path, uint64_t size, const char *backing_file,
                     const char *backing_fmt)
 {
-    st_qcow2_create_opts o = {.size = size, .backing_file = backing_file,
-                              .backing_fmt = backing_fmt};
+    st_qcow2_create_opts o = {
+        .size = size, .backing_file = backing_file, .backing_fmt = backing_fmt};
     return st_qcow2_create_ex(path, &o, NULL, 0);
 }

@@ -103,19 +103,17 @@ static int parse_extensions(const uint8_t *buf, size_t limit, qcow2_hdr *h, char
             if (seen_bitmaps++)
                 return BAD("duplicate bitmaps header extension");
             break;
-        case QCOW2_EXT_CRYPTO:
-            return BAD("encrypted qcow2 images are not supported");
+        case QCOW2_EXT_CRYPTO: return BAD("encrypted qcow2 images are not supported");
         case QCOW2_EXT_DATA_FILE:
             return BAD("qcow2 images with an external data file are not supported");
-        default:
-            break; /* unknown extensions may be ignored */
+        default: break; /* unknown extensions may be ignored */
         }
         pos += 8 + (((size_t)len + 7) & ~(size_t)7);
     }
 }
 
-int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int policy,
-                       qcow2_hdr *h, char *err, size_t errlen)
+int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int policy, qcow2_hdr *h,
+                       char *err, size_t errlen)
 {
     memset(h, 0, sizeof *h);
     if (len < 72 || file_size < 72)
@@ -172,10 +170,12 @@ int qcow2_parse_header(const uint8_t *buf, size_t len, uint64_t file_size, int p
         return BAD("qcow2 incompatible feature bit %d (%s) is not supported", bit,
                    feature_name(bit));
     }
-    if ((h->incompat & QCOW2_INCOMPAT_CORRUPT) && (policy & (QCOW2_PARSE_UPLOAD | QCOW2_PARSE_WRITE)))
+    if ((h->incompat & QCOW2_INCOMPAT_CORRUPT) &&
+        (policy & (QCOW2_PARSE_UPLOAD | QCOW2_PARSE_WRITE)))
         return BAD("the image is marked corrupt; repair it with qemu-img check -r all");
     if ((h->incompat & QCOW2_INCOMPAT_DIRTY) && (policy & (QCOW2_PARSE_UPLOAD | QCOW2_PARSE_WRITE)))
-        return BAD("the image is marked dirty (lazy refcounts); repair it with qemu-img check -r all");
+        return BAD(
+            "the image is marked dirty (lazy refcounts); repair it with qemu-img check -r all");
     if (h->refcount_order > 6)
         return BAD("refcount width 2^%u bits is invalid (at most 64)", h->refcount_order);
     if (h->size > QCOW2_MAX_SIZE)

@@ -54,8 +54,7 @@ int qcow2_l2_get(st_disk *d, uint64_t off, int load, int *slot)
         int rc = st__file_read(d->fd, q->l2.buf[s], q->cs, off);
         if (rc < 0) {
             qcache_drop(&q->l2, s);
-            return st__disk_fail(d, rc, "L2 table read of '%s' failed: %s", d->path,
-                                 strerror(-rc));
+            return st__disk_fail(d, rc, "L2 table read of '%s' failed: %s", d->path, strerror(-rc));
         }
     } else {
         memset(q->l2.buf[s], 0, q->cs);
@@ -192,9 +191,7 @@ ssize_t qcow2_pread(st_disk *d, void *vbuf, size_t n, uint64_t off)
                 run_host = m.host + in;
                 run_len = chunk;
                 break;
-            case C_ZERO:
-                memset(buf, 0, chunk);
-                break;
+            case C_ZERO: memset(buf, 0, chunk); break;
             case C_UNALLOC:
                 if ((rc = read_backing(d, buf, chunk, off)) < 0)
                     goto out;
@@ -243,8 +240,9 @@ static int l2_for_write(st_disk *d, uint64_t cl, int *slot)
         if ((rc = qcow2_refcount_get(d, l2off >> q->cbits, &refs)) < 0)
             return rc;
         if (refs != 1)
-            return st__disk_fail(d, -ENOTSUP, "'%s': L2 table shared with a snapshot "
-                                              "(refcount %llu); not writable here",
+            return st__disk_fail(d, -ENOTSUP,
+                                 "'%s': L2 table shared with a snapshot "
+                                 "(refcount %llu); not writable here",
                                  d->path, (unsigned long long)refs);
         q->l1[l1i] = e | QCOW2_COPIED;
         q->l1_dirty[l1i] = 1;
@@ -280,8 +278,7 @@ static int cow_source(st_disk *d, const cmap *m, uint64_t cbase, int *zero)
     }
     default: {
         int rc = st__file_read(d->fd, q->cbuf, q->cs, m->host);
-        return rc < 0 ? st__disk_fail(d, rc, "read of '%s' failed: %s", d->path, strerror(-rc))
-                      : 0;
+        return rc < 0 ? st__disk_fail(d, rc, "read of '%s' failed: %s", d->path, strerror(-rc)) : 0;
     }
     }
 }
@@ -479,4 +476,3 @@ int qcow2_check_tables(st_disk *d)
     }
     return 0;
 }
-

@@ -37,8 +37,7 @@ static ssize_t raw_pwrite(st_disk *d, const void *buf, size_t n, uint64_t off)
 static int raw_flush(st_disk *d)
 {
     if (fdatasync(d->fd) < 0)
-        return st__disk_fail(d, -errno, "fdatasync of '%s' failed: %s", d->path,
-                             strerror(errno));
+        return st__disk_fail(d, -errno, "fdatasync of '%s' failed: %s", d->path, strerror(errno));
     return 0;
 }
 
@@ -94,8 +93,7 @@ int st__raw_open(st_disk *d, char *err, size_t errlen)
     } else if (S_ISREG(st.st_mode)) {
         d->size = (uint64_t)st.st_size;
     } else {
-        return st__err(err, errlen, -EINVAL, "'%s' is neither a file nor a block device",
-                       d->path);
+        return st__err(err, errlen, -EINVAL, "'%s' is neither a file nor a block device", d->path);
     }
     d->ops = &raw_ops;
     return 0;

@@ -98,8 +98,8 @@ static ssize_t r_pread(st_disk *d, void *buf, size_t n, uint64_t off)
     while (done < n) {
         ssize_t k = rbd_read(r->img, off + done, n - done, (char *)buf + done);
         if (k <= 0)
-            return st__disk_fail(d, k < 0 ? (int)k : -EIO, "rbd read of '%s' failed: %s",
-                                 d->path, strerror(k < 0 ? (int)-k : EIO));
+            return st__disk_fail(d, k < 0 ? (int)k : -EIO, "rbd read of '%s' failed: %s", d->path,
+                                 strerror(k < 0 ? (int)-k : EIO));
         done += (size_t)k;
     }
     return (ssize_t)n;
@@ -112,8 +112,8 @@ static ssize_t r_pwrite(st_disk *d, const void *buf, size_t n, uint64_t off)
     while (done < n) {
         ssize_t k = rbd_write(r->img, off + done, n - done, (const char *)buf + done);
         if (k <= 0)
-            return st__disk_fail(d, k < 0 ? (int)k : -EIO, "rbd write of '%s' failed: %s",
-                                 d->path, strerror(k < 0 ? (int)-k : EIO));
+            return st__disk_fail(d, k < 0 ? (int)k : -EIO, "rbd write of '%s' failed: %s", d->path,
+                                 strerror(k < 0 ? (int)-k : EIO));
         done += (size_t)k;
     }
     return (ssize_t)n;
@@ -167,8 +167,10 @@ int st__rbd_open(const char *path, int flags, st_disk **out, char *err, size_t e
     *out = NULL;
     rbd_spec s;
     if (parse_spec(path, &s) < 0)
-        return st__err(err, errlen, -EINVAL, "'%s' is not rbd:<pool>/<image>[@<snap>]"
-                                             "[:conf=<file>][:id=<client>]", path);
+        return st__err(err, errlen, -EINVAL,
+                       "'%s' is not rbd:<pool>/<image>[@<snap>]"
+                       "[:conf=<file>][:id=<client>]",
+                       path);
     if (s.snap[0])
         flags |= ST_DISK_RDONLY;
     st_disk *d = calloc(1, sizeof *d);
@@ -191,17 +193,17 @@ int st__rbd_open(const char *path, int flags, st_disk **out, char *err, size_t e
         st_disk_close(d);
         return rc;
     }
-    rc = (flags & ST_DISK_RDONLY) ? rbd_open_read_only(r->io, s.image, &r->img,
-                                                       s.snap[0] ? s.snap : NULL)
-                                  : rbd_open(r->io, s.image, &r->img, NULL);
+    rc = (flags & ST_DISK_RDONLY)
+             ? rbd_open_read_only(r->io, s.image, &r->img, s.snap[0] ? s.snap : NULL)
+             : rbd_open(r->io, s.image, &r->img, NULL);
     if (rc < 0)
         r->img = NULL; /* nothing to close */
     uint64_t size = 0;
     if (rc == 0)
         rc = rbd_get_size(r->img, &size);
     if (rc < 0) {
-        st__err(err, errlen, rc, "rbd image '%s/%s%s%s': %s", s.pool, s.image,
-                s.snap[0] ? "@" : "", s.snap, strerror(-rc));
+        st__err(err, errlen, rc, "rbd image '%s/%s%s%s': %s", s.pool, s.image, s.snap[0] ? "@" : "",
+                s.snap, strerror(-rc));
         st_disk_close(d);
         return rc;
     }
@@ -226,15 +228,14 @@ int st_rbd_clone(const char *conf, const char *id, const char *pool, const char 
     int order = 0;
     rc = rbd_clone(io, parent, snap, io, child, RBD_FEATURE_LAYERING, &order);
     if (rc < 0)
-        st__err(err, errlen, rc, "rbd clone %s@%s -> %s: %s", parent, snap, child,
-                strerror(-rc));
+        st__err(err, errlen, rc, "rbd clone %s@%s -> %s: %s", parent, snap, child, strerror(-rc));
     rados_ioctx_destroy(io);
     rados_shutdown(c);
     return rc;
 }
 
-int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image,
-                  char *err, size_t errlen)
+int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image, char *err,
+                  size_t errlen)
 {
     rados_t c;
     rados_ioctx_t io;
@@ -270,8 +271,8 @@ int st_rbd_clone(const char *conf, const char *id, const char *pool, const char 
     return st__err(err, errlen, -ENOTSUP, "this build has no Ceph RBD support");
 }
 
-int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image,
-                  char *err, size_t errlen)
+int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image, char *err,
+                  size_t errlen)
 {
     return st__err(err, errlen, -ENOTSUP, "this build has no Ceph RBD support");
 }

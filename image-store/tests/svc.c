@@ -29,16 +29,26 @@ static int launch(svc *s, const char *const *extra)
     snprintf(apis, sizeof apis, "http.port_file=%s", api_pf);
     snprintf(datas, sizeof datas, "data.port_file=%s", data_pf);
     const char *argv[64] = {st_build_path("image-store/stratus-images"),
-                            "--set", db,
-                            "--set", "http.listen=127.0.0.1:0",
-                            "--set", apis,
-                            "--set", "data.listen=127.0.0.1:0",
-                            "--set", datas,
-                            "--set", store,
-                            "--set", "auth.internal_token=" SVC_TOKEN,
-                            "--set", "auth.url_key=" SVC_URL_KEY,
-                            "--set", "http.access_log=false",
-                            "--set", "http.threads=2"};
+                            "--set",
+                            db,
+                            "--set",
+                            "http.listen=127.0.0.1:0",
+                            "--set",
+                            apis,
+                            "--set",
+                            "data.listen=127.0.0.1:0",
+                            "--set",
+                            datas,
+                            "--set",
+                            store,
+                            "--set",
+                            "auth.internal_token=" SVC_TOKEN,
+                            "--set",
+                            "auth.url_key=" SVC_URL_KEY,
+                            "--set",
+                            "http.access_log=false",
+                            "--set",
+                            "http.threads=2"};
     int n = 21;
     for (int i = 0; extra && extra[i] && n < 60; i++) {
         argv[n++] = "--set";
@@ -166,8 +176,8 @@ const char *svc_create(svc *s, const who *w, const char *name, const char *fmt)
     snprintf(body, sizeof body, "{\"name\":\"%s\",\"disk_format\":\"%s\"}", name, fmt);
     st_resp r;
     svc_api(s, &r, "POST", "/v1/images", w, body);
-    const char *v = r.status == 201 && r.json ? json_string_value(json_object_get(r.json, "id"))
-                                              : NULL;
+    const char *v =
+        r.status == 201 && r.json ? json_string_value(json_object_get(r.json, "id")) : NULL;
     if (v)
         snprintf(id, sizeof id, "%s", v);
     else

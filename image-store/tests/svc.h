@@ -18,9 +18,9 @@
 
 typedef struct svc {
     st_proc proc;
-    char *dir;         /* scratch: store, logs, port files */
+    char *dir; /* scratch: store, logs, port files */
     char *conninfo;
-    char api[64];      /* http://127.0.0.1:port */
+    char api[64]; /* http://127.0.0.1:port */
     char data[64];
     int api_port, data_port;
 } svc;

@@ -7,9 +7,9 @@
  */
 #include "disk_util.h"
 #include "st_test.h"
-#include "svc.h"
 #include "stratus/crypto.h"
 #include "stratus/disk.h"
+#include "svc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +84,7 @@ static void test_blobs_on_rbd(void)
     size_t n = 12 << 20;
     uint8_t *buf = calloc(1, n);
     uint64_t seed = 3;
-    tu_fill(&seed, buf, 4 << 20);              /* data, then 4 MiB of zeros, then data */
+    tu_fill(&seed, buf, 4 << 20); /* data, then 4 MiB of zeros, then data */
     tu_fill(&seed, buf + (8 << 20), 4 << 20);
     char a[40], b[40], sha[65], sha2[65], want[65];
     st_sha256_hex(buf, n, want);
@@ -94,10 +94,13 @@ static void test_blobs_on_rbd(void)
     CU_ASSERT_STRING_EQUAL(sha, want);
     ST_ASSERT_INT_EQ(upload(b, buf, n, sha2), 200);
     ST_ASSERT_INT_EQ(rbd_count("img-"), 1); /* stored once */
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "rbd -c '%s' snap ls images/img-%s | grep -c base",
-                            conf, sha), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "rbd -c '%s' info images/img-%s@base | "
-                                            "grep -q 'protected: True'", conf, sha), 0);
+    ST_ASSERT_INT_EQ(
+        tu_run(out, sizeof out, "rbd -c '%s' snap ls images/img-%s | grep -c base", conf, sha), 0);
+    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+                            "rbd -c '%s' info images/img-%s@base | "
+                            "grep -q 'protected: True'",
+                            conf, sha),
+                     0);
     char p[128];
     snprintf(p, sizeof p, "/v1/images/%s/file", a);
     st_resp r;
@@ -114,8 +117,8 @@ static void test_blobs_on_rbd(void)
     /* An instance disk: a copy-on-write clone of the base's protected snapshot. */
     char err[512], parent[80], spec[700], bspec[700];
     snprintf(parent, sizeof parent, "img-%s", sha);
-    ST_ASSERT_INT_EQ_FATAL(st_rbd_clone(conf, "admin", "images", parent, "base", "i-disk-1", err,
-                                        sizeof err), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        st_rbd_clone(conf, "admin", "images", parent, "base", "i-disk-1", err, sizeof err), 0);
     snprintf(spec, sizeof spec, "rbd:images/i-disk-1:conf=%s", conf);
     snprintf(bspec, sizeof bspec, "rbd:images/%s@base:conf=%s", parent, conf);
     st_disk *d, *base;

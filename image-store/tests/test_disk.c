@@ -13,10 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,7 +111,10 @@ static void make_mirror(const char *path, uint64_t size, const char *copy_of)
 
 static void test_new_image_roundtrip(void)
 {
-    static const struct { uint32_t cs; int ver, rbits; } kinds[] = {
+    static const struct {
+        uint32_t cs;
+        int ver, rbits;
+    } kinds[] = {
         {65536, 3, 16}, {65536, 2, 16}, {512, 3, 16}, {4096, 3, 1}, {2048, 3, 64}, {1u << 21, 3, 8},
     };
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -119,8 +122,10 @@ static void test_new_image_roundtrip(void)
         snprintf(name, sizeof name, "new%zu.qcow2", k);
         snprintf(mname, sizeof mname, "new%zu.raw", k);
         uint64_t size = 64ull << 20;
-        st_qcow2_create_opts o = {.size = size, .cluster_size = kinds[k].cs,
-                                  .version = kinds[k].ver, .refcount_bits = kinds[k].rbits};
+        st_qcow2_create_opts o = {.size = size,
+                                  .cluster_size = kinds[k].cs,
+                                  .version = kinds[k].ver,
+                                  .refcount_bits = kinds[k].rbits};
         int rc = st_qcow2_create_ex(P(name), &o, err, sizeof err);
         ST_ASSERT_INT_EQ_FATAL(rc, 0);
         CU_ASSERT(tu_qemu_check(P(name), 0, out, sizeof out));
@@ -153,8 +158,9 @@ static void test_overlay_on_raw_base(void)
     uint64_t size = 32ull << 20;
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("base.raw"), size, 7), 0);
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("ov.qcow2"), 0, "base.raw", "raw"), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img info '%s' | grep -c 'backing file: base.raw'",
-                            P("ov.qcow2")), 0);
+    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+                            "qemu-img info '%s' | grep -c 'backing file: base.raw'", P("ov.qcow2")),
+                     0);
     CU_ASSERT(tu_qemu_check(P("ov.qcow2"), 0, out, sizeof out));
     make_mirror(P("ov.mirror"), size, P("base.raw"));
     st_disk *d;
@@ -171,14 +177,15 @@ static void test_overlay_on_raw_base(void)
     CU_ASSERT(same_as_mirror(d, P("ov.mirror")));
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("ov.qcow2"), 0, out, sizeof out));
-    int rc = tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("ov.qcow2"),
-                    P("ov.mirror"));
+    int rc =
+        tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("ov.qcow2"), P("ov.mirror"));
     if (rc)
         fprintf(stderr, "%s\n", out);
     ST_ASSERT_INT_EQ(rc, 0);
     /* qemu-img reads through our overlay too: convert it and compare bytes. */
     ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img convert -O raw '%s' '%s' && cmp '%s' '%s'",
-                            P("ov.qcow2"), P("ov.flat"), P("ov.flat"), P("ov.mirror")), 0);
+                            P("ov.qcow2"), P("ov.flat"), P("ov.flat"), P("ov.mirror")),
+                     0);
 }
 
 /* raw base <- our qcow2 <- our qcow2: every level written, qemu-img reads the chain. */
@@ -220,8 +227,10 @@ static void test_read_qemu_images(void)
     uint64_t size = 24ull << 20;
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("q.raw"), size, 11), 0);
     /* Punch some zeros in so qemu leaves clusters unallocated. */
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "dd if=/dev/zero of='%s' bs=1M seek=3 count=5 conv=notrunc",
-                            P("q.raw")), 0);
+    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+                            "dd if=/dev/zero of='%s' bs=1M seek=3 count=5 conv=notrunc",
+                            P("q.raw")),
+                     0);
     static const char *const variants[] = {
         "-O qcow2",
         "-O qcow2 -c",
@@ -234,7 +243,8 @@ static void test_read_qemu_images(void)
         char name[32];
         snprintf(name, sizeof name, "q%zu.qcow2", i);
         ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out, "qemu-img convert -f raw %s '%s' '%s'",
-                                      variants[i], P("q.raw"), P(name)), 0);
+                                      variants[i], P("q.raw"), P(name)),
+                               0);
         st_disk *d;
         int rc = st_disk_open_ex(P(name), ST_DISK_RDONLY, &d, err, sizeof err);
         if (rc)
@@ -246,8 +256,10 @@ static void test_read_qemu_images(void)
         st_disk_close(d);
     }
     /* A qemu-made overlay over a qemu-made qcow2 base. */
-    ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out, "qemu-img create -f qcow2 -b q0.qcow2 -F qcow2 '%s'",
-                                  P("qov.qcow2")), 0);
+    ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out,
+                                  "qemu-img create -f qcow2 -b q0.qcow2 -F qcow2 '%s'",
+                                  P("qov.qcow2")),
+                           0);
     st_disk *d;
     ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P("qov.qcow2"), 0, &d, err, sizeof err), 0);
     CU_ASSERT(same_as_mirror(d, P("q.raw")));
@@ -258,7 +270,8 @@ static void test_read_qemu_images(void)
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("qov.qcow2"), 0, out, sizeof out));
     ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("qov.qcow2"),
-                            P("qov.mirror")), 0);
+                            P("qov.mirror")),
+                     0);
 }
 
 static void test_write_qemu_images(void)
@@ -279,7 +292,8 @@ static void test_write_qemu_images(void)
         snprintf(name, sizeof name, "w%zu.qcow2", i);
         snprintf(mname, sizeof mname, "w%zu.mirror", i);
         ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out, "qemu-img convert -f raw %s '%s' '%s'",
-                                      variants[i], P("w.raw"), P(name)), 0);
+                                      variants[i], P("w.raw"), P(name)),
+                               0);
         make_mirror(P(mname), size, P("w.raw"));
         st_disk *d;
         ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P(name), 0, &d, err, sizeof err), 0);
@@ -293,10 +307,12 @@ static void test_write_qemu_images(void)
             fprintf(stderr, "%s:\n%s\n", variants[i], out);
         CU_ASSERT(clean);
         /* The discarded MiBs are unspecified: compare the rest. */
-        ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
-                                "qemu-img convert -O raw '%s' '%s.flat' && cmp -n 1048576 '%s.flat' '%s' && "
-                                "cmp -i 4194304 '%s.flat' '%s'",
-                                P(name), P(name), P(name), P(mname), P(name), P(mname)), 0);
+        ST_ASSERT_INT_EQ(
+            tu_run(out, sizeof out,
+                   "qemu-img convert -O raw '%s' '%s.flat' && cmp -n 1048576 '%s.flat' '%s' && "
+                   "cmp -i 4194304 '%s.flat' '%s'",
+                   P(name), P(name), P(name), P(mname), P(name), P(mname)),
+            0);
     }
 }
 
@@ -322,8 +338,9 @@ static void test_discard_and_zeroes(void)
     close(m);
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("z.qcow2"), 0, out, sizeof out));
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("z.qcow2"),
-                            P("z.mirror")), 0);
+    ST_ASSERT_INT_EQ(
+        tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("z.qcow2"), P("z.mirror")),
+        0);
 }
 
 static void test_convert_flattens(void)
@@ -331,8 +348,10 @@ static void test_convert_flattens(void)
     char err[256];
     uint64_t size = 20ull << 20;
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("cb.raw"), size, 13), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "dd if=/dev/zero of='%s' bs=1M seek=10 count=6 conv=notrunc",
-                            P("cb.raw")), 0);
+    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+                            "dd if=/dev/zero of='%s' bs=1M seek=10 count=6 conv=notrunc",
+                            P("cb.raw")),
+                     0);
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("c.qcow2"), 0, "cb.raw", NULL), 0);
     make_mirror(P("c.mirror"), size, P("cb.raw"));
     st_disk *d;
@@ -345,12 +364,15 @@ static void test_convert_flattens(void)
     ST_ASSERT_INT_EQ(st_disk_convert(d, P("snap.raw"), ST_DISK_RAW, err, sizeof err), -EEXIST);
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("snap.qcow2"), 0, out, sizeof out));
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img info '%s' | grep -c backing", P("snap.qcow2")), 1);
+    ST_ASSERT_INT_EQ(
+        tu_run(out, sizeof out, "qemu-img info '%s' | grep -c backing", P("snap.qcow2")), 1);
     ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img compare -F raw '%s' '%s'", P("snap.qcow2"),
-                            P("c.mirror")), 0);
+                            P("c.mirror")),
+                     0);
     ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "cmp '%s' '%s'", P("snap.raw"), P("c.mirror")), 0);
     /* Zeros stayed holes: the flattened raw uses less than its size. */
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "test $(du -k '%s' | cut -f1) -lt 18000", P("snap.raw")), 0);
+    ST_ASSERT_INT_EQ(
+        tu_run(out, sizeof out, "test $(du -k '%s' | cut -f1) -lt 18000", P("snap.raw")), 0);
 }
 
 static void test_locking_and_ranges(void)
@@ -384,7 +406,8 @@ static void test_chains_refused(void)
     /* An image that is its own backing file. */
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("loop-base.qcow2"), 1 << 20, NULL, NULL), 0);
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("loop.qcow2"), 0, "loop-base.qcow2", "qcow2"), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "mv '%s' '%s'", P("loop.qcow2"), P("loop-base.qcow2")), 0);
+    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "mv '%s' '%s'", P("loop.qcow2"), P("loop-base.qcow2")),
+                     0);
     st_disk *d;
     int rc = st_disk_open_ex(P("loop-base.qcow2"), ST_DISK_RDONLY, &d, err, sizeof err);
     ST_ASSERT_INT_EQ(rc, -ELOOP);
@@ -392,8 +415,9 @@ static void test_chains_refused(void)
     /* NO_BACKING refuses overlays; the format flags stop probing. */
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("nb.raw"), 1 << 20, 1), 0);
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("nb.qcow2"), 0, "nb.raw", "raw"), 0);
-    ST_ASSERT_INT_EQ(st_disk_open_ex(P("nb.qcow2"), ST_DISK_NO_BACKING | ST_DISK_RDONLY, &d, err,
-                                     sizeof err), -EPERM);
+    ST_ASSERT_INT_EQ(
+        st_disk_open_ex(P("nb.qcow2"), ST_DISK_NO_BACKING | ST_DISK_RDONLY, &d, err, sizeof err),
+        -EPERM);
     ST_ASSERT_INT_EQ_FATAL(st_disk_open(P("nb.qcow2"), ST_DISK_FMT_RAW | ST_DISK_RDONLY, &d), 0);
     st_disk_info info;
     st_disk_get_info(d, &info);
@@ -467,7 +491,8 @@ static void test_full_disk(void)
         uint64_t st = 1;
         for (uint32_t i = 0; have && i <= last; i++) {
             tu_fill(&st, want, sizeof want);
-            CU_ASSERT(st_disk_pread(d, got, sizeof got, (uint64_t)i * 300000) == (ssize_t)sizeof got);
+            CU_ASSERT(st_disk_pread(d, got, sizeof got, (uint64_t)i * 300000) ==
+                      (ssize_t)sizeof got);
             if (memcmp(want, got, sizeof got) != 0) {
                 fprintf(stderr, "%s: flushed write %u reads back wrong\n", name, i);
                 CU_FAIL("flushed data lost after a full disk");
@@ -503,10 +528,18 @@ static void test_hostile_headers(void)
     off_t fsize = lseek(fd, 0, SEEK_END);
     ST_ASSERT_INT_EQ_FATAL(pread(fd, good, sizeof good, 0), (long long)sizeof good);
     close(fd);
-    ST_ASSERT_INT_EQ(st_qcow2_validate_header(good, sizeof good, (uint64_t)fsize, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(st_qcow2_validate_header(good, sizeof good, (uint64_t)fsize, err, sizeof err),
+                     0);
     enum { U32, U64, BYTES };
-    static const struct { const char *what; int kind; int off; uint64_t v; const char *bytes;
-                          size_t blen; const char *want; } cases[] = {
+    static const struct {
+        const char *what;
+        int kind;
+        int off;
+        uint64_t v;
+        const char *bytes;
+        size_t blen;
+        const char *want;
+    } cases[] = {
         {"magic", U32, 0, 0x514649fa, NULL, 0, "bad magic"},
         {"version 1", U32, 4, 1, NULL, 0, "version 1"},
         {"version 4", U32, 4, 4, NULL, 0, "version 4"},
@@ -553,8 +586,7 @@ static void test_hostile_headers(void)
         err[0] = 0;
         int rc = st_qcow2_validate_header(h, sizeof h, (uint64_t)fsize, err, sizeof err);
         if (rc != -EINVAL || !strstr(err, cases[i].want))
-            fprintf(stderr, "%s: rc %d, '%s' (want '%s')\n", cases[i].what, rc, err,
-                    cases[i].want);
+            fprintf(stderr, "%s: rc %d, '%s' (want '%s')\n", cases[i].what, rc, err, cases[i].want);
         CU_ASSERT(rc == -EINVAL && strstr(err, cases[i].want) != NULL);
     }
     /* Too little data, and a file shorter than the header says. */
@@ -596,10 +628,8 @@ static CU_TestInfo tests[] = {
      test_convert_flattens},
     {"one writer per image; ranges outside the disk are EINVAL", test_locking_and_ranges},
     {"loops, unwanted backing files and wrong formats are refused", test_chains_refused},
-    {"hostile and unsupported qcow2 headers are refused with the reason",
-     test_hostile_headers},
-    {"a full disk (RLIMIT_FSIZE) fails writes cleanly; the image stays consistent",
-     test_full_disk},
+    {"hostile and unsupported qcow2 headers are refused with the reason", test_hostile_headers},
+    {"a full disk (RLIMIT_FSIZE) fails writes cleanly; the image stays consistent", test_full_disk},
     CU_TEST_INFO_NULL,
 };
 

@@ -134,8 +134,10 @@ static void run_cfg(const cfg *c, int iterations)
     for (int it = 0; it < iterations; it++) {
         snprintf(path, sizeof path, "%s/%s-%d.qcow2", dir, c->name, c->keep ? 0 : it);
         if (!c->keep || it == 0) {
-            st_qcow2_create_opts o = {.size = c->size, .backing_file = base,
-                                      .backing_fmt = "raw", .cluster_size = c->cluster,
+            st_qcow2_create_opts o = {.size = c->size,
+                                      .backing_file = base,
+                                      .backing_fmt = "raw",
+                                      .cluster_size = c->cluster,
                                       .refcount_bits = c->rbits};
             char err[256];
             ST_ASSERT_INT_EQ_FATAL(st_qcow2_create_ex(path, &o, err, sizeof err), 0);

@@ -6,9 +6,9 @@
  */
 #include "disk_util.h"
 #include "st_test.h"
-#include "svc.h"
 #include "stratus/crypto.h"
 #include "stratus/disk.h"
+#include "svc.h"
 
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -102,13 +102,14 @@ static void test_roundtrip(void)
     st_resp_free(&r);
 
     /* Ranges. */
-    static const struct { const char *range; long status; uint64_t a, len; } rs[] = {
-        {"Range: bytes=0-99", 206, 0, 100},
-        {"Range: bytes=1000-", 206, 1000, 0},
-        {"Range: bytes=-4096", 206, 0, 4096},
-        {"Range: bytes=5000-4999999999", 206, 5000, 0},
-        {"Range: bytes=99999999-", 416, 0, 0},
-        {"Range: bytes=0-1,5-6", 200, 0, 0},
+    static const struct {
+        const char *range;
+        long status;
+        uint64_t a, len;
+    } rs[] = {
+        {"Range: bytes=0-99", 206, 0, 100},    {"Range: bytes=1000-", 206, 1000, 0},
+        {"Range: bytes=-4096", 206, 0, 4096},  {"Range: bytes=5000-4999999999", 206, 5000, 0},
+        {"Range: bytes=99999999-", 416, 0, 0}, {"Range: bytes=0-1,5-6", 200, 0, 0},
         {"Range: pages=1-2", 200, 0, 0},
     };
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
@@ -162,7 +163,7 @@ static void test_dedup_and_gc(void)
     ST_ASSERT_INT_EQ(r.status, 204);
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(svc_blob_count(&S), before + 1); /* still used by b */
-    CU_ASSERT_STRING_EQUAL(svc_status(&S, a), "?"); /* deleted: gone from the API */
+    CU_ASSERT_STRING_EQUAL(svc_status(&S, a), "?");   /* deleted: gone from the API */
     file_path(p, sizeof p, b);
     svc_data(&S, &r, "GET", p, &B, NULL, 0, NULL);
     ST_ASSERT_INT_EQ(r.status, 200);
@@ -368,9 +369,9 @@ static long upload_qcow2(const char *opts, long patch_off, const void *patch, si
     st_resp r;
     svc_data(&S, &r, "PUT", p, &A, buf, (size_t)n, NULL);
     long st = r.status;
-    const char *m = r.json ? json_string_value(json_object_get(json_object_get(r.json, "error"),
-                                                               "message"))
-                           : NULL;
+    const char *m =
+        r.json ? json_string_value(json_object_get(json_object_get(r.json, "error"), "message"))
+               : NULL;
     snprintf(msg, msglen, "%s", m ? m : "");
     if (st == 200) {
         CU_ASSERT(json_integer_value(json_object_get(r.json, "virtual_size_bytes")) == 8 << 20);
@@ -390,7 +391,12 @@ static void test_qcow2_validation(void)
     static const uint8_t enc[4] = {0, 0, 0, 1}, ver[4] = {0, 0, 0, 4},
                          l1far[8] = {0, 0, 0, 1, 0, 0, 0, 0}, cbits[4] = {0, 0, 0, 40},
                          incompat[8] = {0, 0, 0, 0, 0, 0, 0, 0x20};
-    static const struct { long off; const uint8_t *b; size_t n; const char *want; } bad[] = {
+    static const struct {
+        long off;
+        const uint8_t *b;
+        size_t n;
+        const char *want;
+    } bad[] = {
         {32, enc, 4, "encrypted"},
         {4, ver, 4, "version 4"},
         {40, l1far, 8, "outside the file"},
@@ -408,8 +414,8 @@ static void test_qcow2_validation(void)
     char big[600];
     snprintf(big, sizeof big, "%s/big.qcow2", S.dir);
     unlink(big);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img create -q -f qcow2 -o cluster_size=2M '%s' 64T",
-                            big), 0);
+    ST_ASSERT_INT_EQ(
+        tu_run(out, sizeof out, "qemu-img create -q -f qcow2 -o cluster_size=2M '%s' 64T", big), 0);
     {
         char bid[40], bp[128];
         snprintf(bid, sizeof bid, "%s", svc_create(&S, &A, "huge", "qcow2"));
@@ -442,7 +448,8 @@ static void test_qcow2_validation(void)
     CU_ASSERT_STRING_EQUAL(svc_status(&S, id), "killed");
     snprintf(id, sizeof id, "%s", svc_create(&S, &A, "sum", "raw"));
     file_path(p, sizeof p, id);
-    const char *h[] = {"X-Stratus-Sha256: 0000000000000000000000000000000000000000000000000000000000000000", NULL};
+    const char *h[] = {
+        "X-Stratus-Sha256: 0000000000000000000000000000000000000000000000000000000000000000", NULL};
     st_resp r;
     uint8_t z[512] = {0};
     svc_data(&S, &r, "PUT", p, &A, z, sizeof z, h);
@@ -496,10 +503,12 @@ static void test_interrupted_and_chunked(void)
     int blobs = svc_blob_count(&S);
     int fd = svc_raw_connect(&S);
     CU_ASSERT_FATAL(fd >= 0);
-    int hl = snprintf(head, sizeof head,
-                      "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-                      SVC_TOKEN "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
-                      "Content-Length: 10485760\r\n\r\n", id);
+    int hl =
+        snprintf(head, sizeof head,
+                 "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SVC_TOKEN
+                 "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
+                 "Content-Length: 10485760\r\n\r\n",
+                 id);
     CU_ASSERT(send(fd, head, (size_t)hl, 0) == hl);
     static uint8_t mib[1 << 20];
     CU_ASSERT(send(fd, mib, sizeof mib, 0) == (ssize_t)sizeof mib);
@@ -522,7 +531,8 @@ static void test_interrupted_and_chunked(void)
     hl = snprintf(head, sizeof head,
                   "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SVC_TOKEN
                   "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
-                  "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n", id);
+                  "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+                  id);
     CU_ASSERT(send(fd, head, (size_t)hl, 0) == hl);
     char cont[64] = "";
     ssize_t k = recv(fd, cont, sizeof cont - 1, 0);
@@ -553,7 +563,8 @@ static void test_interrupted_and_chunked(void)
 
     /* Malformed framing and smuggling attempts are 400 and kill nothing else. */
     static const char *const bad[] = {
-        "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n",
         "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
         "PUT /v1/images/%s/file HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
         "PUT /v1/images/%s/file HTTP/1.1\r\n X-Folded: yes\r\n\r\n",
@@ -583,7 +594,8 @@ static void test_listing_and_validation(void)
         snprintf(ids[i], sizeof ids[i], "%s", svc_create(&S, &t, name, i % 2 ? "qcow2" : "raw"));
     }
     st_resp r;
-    svc_api(&S, &r, "GET", "/v1/images?status=queued&limit=2", &t, NULL); /* (public ones are active) */
+    svc_api(&S, &r, "GET", "/v1/images?status=queued&limit=2", &t,
+            NULL); /* (public ones are active) */
     ST_ASSERT_INT_EQ(r.status, 200);
     json_t *a = json_object_get(r.json, "images");
     ST_ASSERT_INT_EQ(json_array_size(a), 2);
@@ -653,8 +665,8 @@ static void test_listing_and_validation(void)
     svc_data(&S, &r, "GET", "/v1/images/not-a-uuid/file", &t, NULL, 0, NULL);
     ST_ASSERT_INT_EQ(r.status, 404);
     st_resp_free(&r);
-    svc_data(&S, &r, "DELETE", "/v1/images/44444444-4444-4444-8444-444444444444/file", &t, NULL,
-             0, NULL);
+    svc_data(&S, &r, "DELETE", "/v1/images/44444444-4444-4444-8444-444444444444/file", &t, NULL, 0,
+             NULL);
     ST_ASSERT_INT_EQ(r.status, 405);
     st_resp_free(&r);
     /* A queued image has nothing to download. */
@@ -697,8 +709,7 @@ static CU_TestInfo tests[] = {
     {"tenants never see each other's private images; roles and publishing", test_isolation},
     {"signed URLs work once minted and refuse tampering, method swaps, expiry; nodes read",
      test_signed_urls_and_nodes},
-    {"qcow2 uploads are validated; hostile headers get 400 with the reason",
-     test_qcow2_validation},
+    {"qcow2 uploads are validated; hostile headers get 400 with the reason", test_qcow2_validation},
     {"an overlay flattened by stratus_disk uploads as a new image (instance snapshot)",
      test_snapshot_uploads},
     {"interrupted uploads leave a killed image and no blob; chunked uploads work",

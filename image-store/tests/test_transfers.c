@@ -8,9 +8,9 @@
  */
 #include "disk_util.h"
 #include "st_test.h"
-#include "svc.h"
 #include "stratus/crypto.h"
 #include "stratus/image_fetch.h"
+#include "svc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,7 @@ static svc S;
 static const who A = {TA, "member", 0};
 static char out[65536];
 static const char *const EXTRA[] = {"images.stale_upload=4", "images.reap_interval=1",
-                                     "http.timeout=3", NULL};
+                                    "http.timeout=3", NULL};
 
 static int suite_init(void)
 {
@@ -73,10 +73,12 @@ static int start_upload(const char *id, uint64_t len)
 {
     int fd = svc_raw_connect(&S);
     char head[512];
-    int hl = snprintf(head, sizeof head,
-                      "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SVC_TOKEN
-                      "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
-                      "Content-Length: %llu\r\n\r\n", id, (unsigned long long)len);
+    int hl =
+        snprintf(head, sizeof head,
+                 "PUT /v1/images/%s/file HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " SVC_TOKEN
+                 "\r\nX-Stratus-Tenant: " TA "\r\nX-Stratus-Role: member\r\n"
+                 "Content-Length: %llu\r\n\r\n",
+                 id, (unsigned long long)len);
     if (fd < 0 || send_all(fd, head, (size_t)hl) < 0)
         return -1;
     return fd;
@@ -115,8 +117,8 @@ static void test_large_upload_streams(void)
         snprintf(sha + 2 * i, 3, "%02x", d[i]);
     CU_ASSERT(strstr(out, sha) != NULL);
     /* 512 MiB went through; the service grew by far less than that. */
-    fprintf(stderr, "service RSS %ld KiB before, peak %ld KiB during a 512 MiB upload\n",
-            base_rss, peak);
+    fprintf(stderr, "service RSS %ld KiB before, peak %ld KiB during a 512 MiB upload\n", base_rss,
+            peak);
     CU_ASSERT(peak - base_rss < 160 * 1024);
     free(buf);
 }
@@ -237,8 +239,9 @@ static void test_slow_head_is_cut(void)
 {
     int fd = svc_raw_connect(&S);
     CU_ASSERT_FATAL(fd >= 0);
-    const char *head = "GET /v1/images/11111111-1111-4111-8111-111111111111/file HTTP/1.1\r\n"
-                       "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    const char *head =
+        "GET /v1/images/11111111-1111-4111-8111-111111111111/file HTTP/1.1\r\n"
+        "X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
     long long t0 = st_now_ms();
     int cut = 0;
     for (size_t i = 0; head[i] && st_now_ms() - t0 < 15000; i++) {
@@ -270,9 +273,11 @@ static int tls_init(void)
     char cmd[1600], cert[600], key[600];
     snprintf(cert, sizeof cert, "tls.cert=%s/cert.pem", dir);
     snprintf(key, sizeof key, "tls.key=%s/key.pem", dir);
-    snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-                              "-nodes -days 1 -subj /CN=localhost -keyout %s/key.pem -out "
-                              "%s/cert.pem", dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -days 1 -subj /CN=localhost -keyout %s/key.pem -out "
+             "%s/cert.pem",
+             dir, dir);
     if (tu_run(out, sizeof out, "%s", cmd) != 0)
         return -1;
     static char c1[700], k1[700];
@@ -330,8 +335,7 @@ static CU_TestInfo tls_tests[] = {
 };
 
 static CU_TestInfo tests[] = {
-    {"a 512 MiB upload streams through without the service holding it",
-     test_large_upload_streams},
+    {"a 512 MiB upload streams through without the service holding it", test_large_upload_streams},
     {"a node caches an image only when its SHA-256 matches", test_node_fetch_verifies},
     {"a blob corrupted on disk is never delivered whole", test_rotten_blob_is_never_delivered},
     {"SIGKILL mid-upload: after a restart the image is killed, no temp file, no blob",

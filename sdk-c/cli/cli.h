@@ -13,25 +13,25 @@
 /* Exit codes (documented in `stratus --help` and sdk-c/README.md). */
 enum {
     EX_OK_ = 0,
-    EX_ERR = 1,       /* any other failure */
-    EX_USAGE_ = 2,    /* bad command line */
-    EX_AUTH = 3,      /* not signed in, or the token expired */
-    EX_PERM = 4,      /* the role does not allow it */
-    EX_NOTFOUND = 5,  /* no such object */
-    EX_CONFLICT = 6,  /* the object's state, a quota or capacity refused it */
-    EX_UNREACH = 7,   /* the gateway could not be reached or is unavailable */
-    EX_TIMEOUT = 8,   /* a wait ran out of time */
-    EX_FAILED = 9,    /* a waited-for instance went to error */
+    EX_ERR = 1,      /* any other failure */
+    EX_USAGE_ = 2,   /* bad command line */
+    EX_AUTH = 3,     /* not signed in, or the token expired */
+    EX_PERM = 4,     /* the role does not allow it */
+    EX_NOTFOUND = 5, /* no such object */
+    EX_CONFLICT = 6, /* the object's state, a quota or capacity refused it */
+    EX_UNREACH = 7,  /* the gateway could not be reached or is unavailable */
+    EX_TIMEOUT = 8,  /* a wait ran out of time */
+    EX_FAILED = 9,   /* a waited-for instance went to error */
 };
 
 typedef struct cli {
     stratus_session *s;
-    int json;          /* --output json */
-    int argc;          /* the command's own arguments */
+    int json; /* --output json */
+    int argc; /* the command's own arguments */
     char **argv;
     char config_dir[1024];
     char url[512];
-    int progress;      /* a progress bar on stderr */
+    int progress; /* a progress bar on stderr */
 } cli;
 
 /* Prints the thread's last libstratus error to stderr; returns its exit code. */
@@ -53,7 +53,7 @@ typedef struct table {
     const char *const *head;
     char **cells; /* rows * ncol, owned */
     int rows, cap;
-    char **json;  /* one object per row, owned */
+    char **json; /* one object per row, owned */
 } table;
 void table_init(table *t, int ncol, const char *const *head);
 /* Adds a row: ncol strings (copied; NULL shows as "-") and the object's JSON. */

@@ -8,17 +8,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONNECT()                    \
-    do {                             \
-        int rc_ = cli_connect(c);    \
-        if (rc_)                     \
-            return rc_;              \
+#define CONNECT()                                                                                  \
+    do {                                                                                           \
+        int rc_ = cli_connect(c);                                                                  \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
     } while (0)
-#define TRY(what, call)                          \
-    do {                                         \
-        int rc_ = (call);                        \
-        if (rc_ < 0)                             \
-            return cli_fail(what, rc_);          \
+#define TRY(what, call)                                                                            \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ < 0)                                                                               \
+            return cli_fail(what, rc_);                                                            \
     } while (0)
 
 static char num_buf[8][32];
@@ -37,9 +37,9 @@ static void instance_kv(cli *c, const stratus_instance *i)
 {
     print_kv(c->json, i->json, "id", i->id, "name", i->name, "state", i->state_name, "task",
              i->task, "flavor_id", i->flavor_id, "image_id", i->image_id, "vcpus", num(i->vcpus),
-             "memory_mib", num(i->memory_mib), "disk_gib", num(i->disk_gib), "node_id",
-             i->node_id, "host_status", i->host_status, "fault", i->fault, "created_at",
-             i->created_at, (char *)NULL);
+             "memory_mib", num(i->memory_mib), "disk_gib", num(i->disk_gib), "node_id", i->node_id,
+             "host_status", i->host_status, "fault", i->fault, "created_at", i->created_at,
+             (char *)NULL);
 }
 
 static int instance_create(cli *c)
@@ -110,8 +110,8 @@ static int instance_list(cli *c)
     stratus_list_opts o = {.limit = limit ? atoi(limit) : 0, .filter = state ? filter : NULL};
     stratus_iter *it;
     TRY("instance list", stratus_instance_list(c->s, &o, &it));
-    static const char *const head[] = {"ID", "NAME", "STATE", "TASK", "VCPUS", "MEMORY_MIB",
-                                       "HOST", "CREATED"};
+    static const char *const head[] = {"ID",    "NAME",       "STATE", "TASK",
+                                       "VCPUS", "MEMORY_MIB", "HOST",  "CREATED"};
     table t;
     table_init(&t, 8, head);
     stratus_instance *i;
@@ -157,10 +157,22 @@ static int instance_simple(cli *c, const char *verb, int (*fn)(stratus_session *
     TRY(what, fn(c->s, id));
     return 0;
 }
-static int instance_delete(cli *c) { return instance_simple(c, "delete", stratus_instance_delete); }
-static int instance_start(cli *c) { return instance_simple(c, "start", stratus_instance_start); }
-static int instance_stop(cli *c) { return instance_simple(c, "stop", stratus_instance_stop); }
-static int instance_reboot(cli *c) { return instance_simple(c, "reboot", stratus_instance_reboot); }
+static int instance_delete(cli *c)
+{
+    return instance_simple(c, "delete", stratus_instance_delete);
+}
+static int instance_start(cli *c)
+{
+    return instance_simple(c, "start", stratus_instance_start);
+}
+static int instance_stop(cli *c)
+{
+    return instance_simple(c, "stop", stratus_instance_stop);
+}
+static int instance_reboot(cli *c)
+{
+    return instance_simple(c, "reboot", stratus_instance_reboot);
+}
 
 static int instance_console(cli *c)
 {
@@ -324,8 +336,7 @@ static int flavor_list(cli *c)
     table_init(&t, 5, head);
     stratus_flavor *f;
     while (stratus_flavor_next(it, &f) == 1) {
-        table_add(&t, f->json, f->id, f->name, num(f->vcpus), num(f->memory_mib),
-                  num(f->disk_gib));
+        table_add(&t, f->json, f->id, f->name, num(f->vcpus), num(f->memory_mib), num(f->disk_gib));
         stratus_flavor_free(f);
     }
     stratus_iter_free(it);
@@ -406,7 +417,8 @@ static int group_create(cli *c)
 {
     const char *policy = cli_opt(c, "--policy"), *name = cli_arg(c);
     if (!name || !policy || c->argc)
-        return cli_usage("usage: stratus server-group create NAME --policy affinity|anti-affinity\n");
+        return cli_usage(
+            "usage: stratus server-group create NAME --policy affinity|anti-affinity\n");
     CONNECT();
     stratus_server_group *g;
     TRY("server-group create", stratus_server_group_create(c->s, name, policy, &g));
@@ -489,9 +501,9 @@ static int usage_show(cli *c)
 
 static void invoice_kv(cli *c, const stratus_invoice *i)
 {
-    print_kv(c->json, i->json, "id", i->id, "number", i->number_text, "status", i->status,
-             "period", i->period, "currency", i->currency, "total", i->total, "issued_at",
-             i->issued_at, (char *)NULL);
+    print_kv(c->json, i->json, "id", i->id, "number", i->number_text, "status", i->status, "period",
+             i->period, "currency", i->currency, "total", i->total, "issued_at", i->issued_at,
+             (char *)NULL);
 }
 
 static int invoice_list(cli *c)
@@ -506,8 +518,7 @@ static int invoice_list(cli *c)
     table_init(&t, 6, head);
     stratus_invoice *i;
     while (stratus_invoice_next(it, &i) == 1) {
-        table_add(&t, i->json, i->id, i->number_text, i->status, i->period, i->total,
-                  i->currency);
+        table_add(&t, i->json, i->id, i->number_text, i->status, i->period, i->total, i->currency);
         stratus_invoice_free(i);
     }
     stratus_iter_free(it);
@@ -557,8 +568,8 @@ static int host_list(cli *c)
     CONNECT();
     stratus_iter *it;
     TRY("host list", stratus_node_list(c->s, &it));
-    static const char *const head[] = {"ID", "NAME", "STATE", "VCPUS", "MEMORY_MIB", "EMPTY",
-                                       "DISABLED"};
+    static const char *const head[] = {"ID",         "NAME",  "STATE",   "VCPUS",
+                                       "MEMORY_MIB", "EMPTY", "DISABLED"};
     table t;
     table_init(&t, 7, head);
     stratus_node *n;
@@ -601,7 +612,8 @@ static int tenant_create(cli *c)
 {
     const char *desc = cli_opt(c, "--description"), *name = cli_arg(c);
     if (!name || c->argc)
-        return cli_usage("usage: stratus tenant create NAME [--description TEXT]  (cloud admins)\n");
+        return cli_usage(
+            "usage: stratus tenant create NAME [--description TEXT]  (cloud admins)\n");
     CONNECT();
     stratus_tenant *t;
     TRY("tenant create", stratus_tenant_create(c->s, name, desc, &t));
@@ -784,7 +796,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"whoami", NULL, whoami, "the signed-in user, tenant and role"},
-    {"instance", "create", instance_create, "create an instance (--wait SECONDS to wait for active)"},
+    {"instance", "create", instance_create,
+     "create an instance (--wait SECONDS to wait for active)"},
     {"instance", "list", instance_list, "list instances (every page)"},
     {"instance", "show", instance_show, "show an instance"},
     {"instance", "delete", instance_delete, "delete an instance"},
@@ -882,13 +895,15 @@ int cli_dispatch(cli *c, const char *noun)
             return command_help(c, cmd);
         return cmd->fn(c);
     }
-    int help = verb == NULL && c->argc && (!strcmp(c->argv[0], "--help") || !strcmp(c->argv[0], "-h"));
+    int help =
+        verb == NULL && c->argc && (!strcmp(c->argv[0], "--help") || !strcmp(c->argv[0], "-h"));
     FILE *f = help ? stdout : stderr;
     if (verb)
         fprintf(f, "stratus: %s has no command %s\n", noun, verb);
     fprintf(f, "usage: stratus %s COMMAND ...\n", noun);
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i].noun, noun))
-            fprintf(f, "  %-10s %s\n", commands[i].verb ? commands[i].verb : "", commands[i].summary);
+            fprintf(f, "  %-10s %s\n", commands[i].verb ? commands[i].verb : "",
+                    commands[i].summary);
     return help ? 0 : EX_USAGE_;
 }

@@ -52,7 +52,8 @@ void table_print(table *t, int as_json)
         }
     }
     for (int i = 0; i < t->ncol; i++)
-        printf("%-*s%s", i + 1 < t->ncol ? (int)w[i] : 0, t->head[i], i + 1 < t->ncol ? "  " : "\n");
+        printf("%-*s%s", i + 1 < t->ncol ? (int)w[i] : 0, t->head[i],
+               i + 1 < t->ncol ? "  " : "\n");
     for (int r = 0; r < t->rows; r++)
         for (int i = 0; i < t->ncol; i++)
             printf("%-*s%s", i + 1 < t->ncol ? (int)w[i] : 0, t->cells[r * t->ncol + i],

@@ -3,9 +3,9 @@
 #ifndef EXAMPLE_COMMON_H
 #define EXAMPLE_COMMON_H
 
-#include <stratus.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stratus.h>
 
 static int die(const char *what, int rc)
 {

@@ -28,8 +28,9 @@ int main(void)
         printf("no invoice this month\n");
         return 0;
     }
-    printf("invoice %s, period %s, total %s %s\n", draft->number_text ? draft->number_text : "draft",
-           draft->period, draft->total ? draft->total : "0", draft->currency ? draft->currency : "");
+    printf("invoice %s, period %s, total %s %s\n",
+           draft->number_text ? draft->number_text : "draft", draft->period,
+           draft->total ? draft->total : "0", draft->currency ? draft->currency : "");
     char *csv;
     size_t len;
     if ((rc = stratus_invoice_get(s, draft->id, "csv", &csv, &len)) < 0)

@@ -53,9 +53,15 @@ const char *stratus_err_name(int code)
     return "EUNKNOWN";
 }
 
-const stratus_error *stratus_last_error(void) { return &last; }
+const stratus_error *stratus_last_error(void)
+{
+    return &last;
+}
 
-void sx_clear_error(void) { memset(&last, 0, sizeof last); }
+void sx_clear_error(void)
+{
+    memset(&last, 0, sizeof last);
+}
 
 int sx_fail(int code, const char *fmt, ...)
 {
@@ -78,13 +84,16 @@ static int code_for_status(long st)
     case 400: return STRATUS_EBADREQ;
     case 401: return STRATUS_EAUTH;
     case 403: return STRATUS_EPERM;
-    case 404: case 410: return STRATUS_ENOTFOUND;
+    case 404:
+    case 410: return STRATUS_ENOTFOUND;
     case 405: return STRATUS_EBADREQ;
     case 409: return STRATUS_ECONFLICT;
     case 413: return STRATUS_EBADREQ;
     case 422: return STRATUS_EREJECTED;
     case 429: return STRATUS_ERATELIMIT;
-    case 502: case 503: case 504: return STRATUS_EUNAVAIL;
+    case 502:
+    case 503:
+    case 504: return STRATUS_EUNAVAIL;
     default: return st >= 500 ? STRATUS_ESERVER : STRATUS_EPROTO;
     }
 }

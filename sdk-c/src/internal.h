@@ -21,15 +21,15 @@
 #define SX_MAX_FIELD (1u << 20)
 
 struct stratus_session {
-    char *base;                /* "https://host:port", no trailing slash */
+    char *base; /* "https://host:port", no trailing slash */
     char *ca_file, *user_agent;
     long timeout_ms;
     int max_retries;
-    void *share;               /* CURLSH: connections, DNS, TLS sessions */
+    void *share; /* CURLSH: connections, DNS, TLS sessions */
     pthread_mutex_t share_locks[8];
-    pthread_mutex_t lock;      /* guards everything below */
+    pthread_mutex_t lock; /* guards everything below */
     char *token;
-    long long token_expires;   /* unix seconds; 0: unknown / never */
+    long long token_expires;                          /* unix seconds; 0: unknown / never */
     char *login_name, *login_password, *login_tenant; /* for re-sign-in */
 };
 
@@ -45,9 +45,9 @@ void sx_set_request_id(const char *rid);
 /* ---- transport (transport.c) ---- */
 typedef struct sx_resp {
     long status;
-    char *body;      /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t len;
-    json_t *json;    /* when the body parsed as JSON */
+    json_t *json; /* when the body parsed as JSON */
     char etag[128];
     char request_id[80];
     char content_type[128];
@@ -59,15 +59,15 @@ typedef struct sx_req {
      * each {param} takes the next of args, URL-escaped. */
     const char *op;
     const char *args[3];
-    const char *query;       /* without '?', already escaped, or NULL */
-    json_t *body;            /* borrowed; sent as JSON when non-NULL */
-    const char *idem_key;    /* Idempotency-Key; a create with none gets one */
-    bool create;             /* a create: send Idempotency-Key */
-    bool key_honoured;       /* the server dedups on the key: safe to retry */
+    const char *query;    /* without '?', already escaped, or NULL */
+    json_t *body;         /* borrowed; sent as JSON when non-NULL */
+    const char *idem_key; /* Idempotency-Key; a create with none gets one */
+    bool create;          /* a create: send Idempotency-Key */
+    bool key_honoured;    /* the server dedups on the key: safe to retry */
     const char *if_none_match;
     const char *accept;
-    bool no_auth;            /* sign-in itself */
-    bool raw;                /* do not parse the body as JSON */
+    bool no_auth; /* sign-in itself */
+    bool raw;     /* do not parse the body as JSON */
 } sx_req;
 
 /* Performs the request with auth, retries where safe, and token refresh.
@@ -89,14 +89,14 @@ void sx_curl_setup(stratus_session *s, void *curl);
 /* ---- typed objects (object.c) ---- */
 typedef enum { SX_STR, SX_INT, SX_BOOL, SX_STATE, SX_STRV } sx_ftype;
 typedef struct sx_field {
-    const char *path;  /* "name" or "capacity.vcpus" (one level of nesting) */
+    const char *path; /* "name" or "capacity.vcpus" (one level of nesting) */
     sx_ftype type;
     size_t off;
-    size_t count_off;  /* SX_STRV: where the count goes */
+    size_t count_off; /* SX_STRV: where the count goes */
 } sx_field;
 typedef struct sx_type {
-    const char *name;       /* "instance" */
-    const char *list_key;   /* "instances" in a list reply */
+    const char *name;     /* "instance" */
+    const char *list_key; /* "instances" in a list reply */
     size_t size;
     const sx_field *fields;
     size_t nfields;
@@ -119,7 +119,7 @@ struct stratus_iter {
     char *op, *arg0, *query_base; /* owned copies */
     int limit;
     char *marker;
-    json_t *page;   /* the current page's array */
+    json_t *page; /* the current page's array */
     size_t pos;
     bool last_page;
 };
@@ -129,8 +129,8 @@ int sx_iter_next(stratus_iter *it, const sx_type *t, void **out);
 
 extern const sx_type sx_t_instance, sx_t_image, sx_t_flavor, sx_t_keypair, sx_t_server_group,
     sx_t_quota, sx_t_invoice, sx_t_api_key, sx_t_node, sx_t_tenant, sx_t_member, sx_t_user,
-    sx_t_whoami, sx_t_network, sx_t_subnet, sx_t_port, sx_t_security_group, sx_t_security_group_rule, sx_t_router, sx_t_floating_ip, sx_t_router_interface,
-    sx_t_interface;
+    sx_t_whoami, sx_t_network, sx_t_subnet, sx_t_port, sx_t_security_group,
+    sx_t_security_group_rule, sx_t_router, sx_t_floating_ip, sx_t_router_interface, sx_t_interface;
 
 /* For the fuzz target: parse bytes as a reply holding one object of each
  * type (and a list page); never crashes, frees everything. */

@@ -268,7 +268,7 @@ void stratus_iter_free(stratus_iter *it)
 /* ---- states ---- */
 
 static const char *const state_names[] = {"building", "active", "stopped", "deleting",
-                                          "deleted", "error", "unknown"};
+                                          "deleted",  "error",  "unknown"};
 
 const char *stratus_state_name(stratus_state st)
 {
@@ -285,33 +285,55 @@ stratus_state stratus_state_parse(const char *name)
 
 /* ---- the resource tables ---- */
 
-#define S(T, f, p) {p, SX_STR, offsetof(T, f), 0}
-#define I(T, f, p) {p, SX_INT, offsetof(T, f), 0}
-#define B(T, f, p) {p, SX_BOOL, offsetof(T, f), 0}
-#define TYPE(var, T, nm, key, tbl) \
+#define S(T, f, p)                                                                                 \
+    {                                                                                              \
+        p, SX_STR, offsetof(T, f), 0                                                               \
+    }
+#define I(T, f, p)                                                                                 \
+    {                                                                                              \
+        p, SX_INT, offsetof(T, f), 0                                                               \
+    }
+#define B(T, f, p)                                                                                 \
+    {                                                                                              \
+        p, SX_BOOL, offsetof(T, f), 0                                                              \
+    }
+#define TYPE(var, T, nm, key, tbl)                                                                 \
     const sx_type var = {nm, key, sizeof(T), tbl, sizeof tbl / sizeof tbl[0]}
 
 static const sx_field f_instance[] = {
-    S(stratus_instance, id, "!id"), S(stratus_instance, tenant_id, "tenant_id"),
-    S(stratus_instance, name, "name"), S(stratus_instance, flavor_id, "flavor_id"),
-    S(stratus_instance, image_id, "image_id"), S(stratus_instance, keypair_id, "keypair_id"),
+    S(stratus_instance, id, "!id"),
+    S(stratus_instance, tenant_id, "tenant_id"),
+    S(stratus_instance, name, "name"),
+    S(stratus_instance, flavor_id, "flavor_id"),
+    S(stratus_instance, image_id, "image_id"),
+    S(stratus_instance, keypair_id, "keypair_id"),
     S(stratus_instance, server_group_id, "server_group_id"),
-    S(stratus_instance, state_name, "!state"), S(stratus_instance, task, "task"),
-    S(stratus_instance, power_desired, "power_desired"), S(stratus_instance, node_id, "node_id"),
-    S(stratus_instance, fault, "fault"), S(stratus_instance, host_status, "host_status"),
-    S(stratus_instance, created_at, "created_at"), S(stratus_instance, updated_at, "updated_at"),
-    I(stratus_instance, vcpus, "vcpus"), I(stratus_instance, memory_mib, "memory_mib"),
+    S(stratus_instance, state_name, "!state"),
+    S(stratus_instance, task, "task"),
+    S(stratus_instance, power_desired, "power_desired"),
+    S(stratus_instance, node_id, "node_id"),
+    S(stratus_instance, fault, "fault"),
+    S(stratus_instance, host_status, "host_status"),
+    S(stratus_instance, created_at, "created_at"),
+    S(stratus_instance, updated_at, "updated_at"),
+    I(stratus_instance, vcpus, "vcpus"),
+    I(stratus_instance, memory_mib, "memory_mib"),
     I(stratus_instance, disk_gib, "disk_gib"),
     {"state", SX_STATE, offsetof(stratus_instance, state), 0},
 };
 TYPE(sx_t_instance, stratus_instance, "instance", "instances", f_instance);
 
 static const sx_field f_image[] = {
-    S(stratus_image, id, "!id"), S(stratus_image, tenant_id, "tenant_id"),
-    S(stratus_image, name, "name"), S(stratus_image, visibility, "visibility"),
-    S(stratus_image, status, "status"), S(stratus_image, disk_format, "disk_format"),
-    S(stratus_image, checksum, "checksum"), S(stratus_image, status_reason, "status_reason"),
-    S(stratus_image, created_at, "created_at"), S(stratus_image, updated_at, "updated_at"),
+    S(stratus_image, id, "!id"),
+    S(stratus_image, tenant_id, "tenant_id"),
+    S(stratus_image, name, "name"),
+    S(stratus_image, visibility, "visibility"),
+    S(stratus_image, status, "status"),
+    S(stratus_image, disk_format, "disk_format"),
+    S(stratus_image, checksum, "checksum"),
+    S(stratus_image, status_reason, "status_reason"),
+    S(stratus_image, created_at, "created_at"),
+    S(stratus_image, updated_at, "updated_at"),
     I(stratus_image, size_bytes, "size_bytes"),
     I(stratus_image, virtual_size_bytes, "virtual_size_bytes"),
     I(stratus_image, min_disk_gib, "min_disk_gib"),
@@ -320,105 +342,139 @@ static const sx_field f_image[] = {
 TYPE(sx_t_image, stratus_image, "image", "images", f_image);
 
 static const sx_field f_flavor[] = {
-    S(stratus_flavor, id, "!id"), S(stratus_flavor, name, "name"),
-    S(stratus_flavor, created_at, "created_at"), I(stratus_flavor, vcpus, "vcpus"),
-    I(stratus_flavor, memory_mib, "memory_mib"), I(stratus_flavor, disk_gib, "disk_gib"),
+    S(stratus_flavor, id, "!id"),
+    S(stratus_flavor, name, "name"),
+    S(stratus_flavor, created_at, "created_at"),
+    I(stratus_flavor, vcpus, "vcpus"),
+    I(stratus_flavor, memory_mib, "memory_mib"),
+    I(stratus_flavor, disk_gib, "disk_gib"),
     B(stratus_flavor, disabled, "disabled"),
 };
 TYPE(sx_t_flavor, stratus_flavor, "flavor", "flavors", f_flavor);
 
 static const sx_field f_keypair[] = {
-    S(stratus_keypair, id, "!id"), S(stratus_keypair, name, "name"),
-    S(stratus_keypair, public_key, "public_key"), S(stratus_keypair, fingerprint, "fingerprint"),
+    S(stratus_keypair, id, "!id"),
+    S(stratus_keypair, name, "name"),
+    S(stratus_keypair, public_key, "public_key"),
+    S(stratus_keypair, fingerprint, "fingerprint"),
     S(stratus_keypair, created_at, "created_at"),
 };
 TYPE(sx_t_keypair, stratus_keypair, "keypair", "keypairs", f_keypair);
 
 static const sx_field f_group[] = {
-    S(stratus_server_group, id, "!id"), S(stratus_server_group, name, "name"),
-    S(stratus_server_group, policy, "policy"), S(stratus_server_group, created_at, "created_at"),
+    S(stratus_server_group, id, "!id"),
+    S(stratus_server_group, name, "name"),
+    S(stratus_server_group, policy, "policy"),
+    S(stratus_server_group, created_at, "created_at"),
     {"members", SX_STRV, offsetof(stratus_server_group, members),
      offsetof(stratus_server_group, n_members)},
 };
 TYPE(sx_t_server_group, stratus_server_group, "server group", "server_groups", f_group);
 
-#define RES(which)                                                                           \
-    I(stratus_quota, which.instances, #which ".instances"),                                  \
-        I(stratus_quota, which.vcpus, #which ".vcpus"),                                      \
-        I(stratus_quota, which.memory_mib, #which ".memory_mib"),                            \
-        I(stratus_quota, which.disk_gib, #which ".disk_gib"),                                \
-        I(stratus_quota, which.networks, #which ".networks"),                                \
-        I(stratus_quota, which.ports, #which ".ports"),                                      \
-        I(stratus_quota, which.security_groups, #which ".security_groups"),                  \
+#define RES(which)                                                                                 \
+    I(stratus_quota, which.instances, #which ".instances"),                                        \
+        I(stratus_quota, which.vcpus, #which ".vcpus"),                                            \
+        I(stratus_quota, which.memory_mib, #which ".memory_mib"),                                  \
+        I(stratus_quota, which.disk_gib, #which ".disk_gib"),                                      \
+        I(stratus_quota, which.networks, #which ".networks"),                                      \
+        I(stratus_quota, which.ports, #which ".ports"),                                            \
+        I(stratus_quota, which.security_groups, #which ".security_groups"),                        \
         I(stratus_quota, which.floating_ips, #which ".floating_ips")
 static const sx_field f_quota[] = {
-    S(stratus_quota, tenant_id, "tenant_id"), RES(limits), RES(usage),
+    S(stratus_quota, tenant_id, "tenant_id"),
+    RES(limits),
+    RES(usage),
 };
 TYPE(sx_t_quota, stratus_quota, "quota", "quotas", f_quota);
 
 static const sx_field f_invoice[] = {
-    S(stratus_invoice, id, "!id"), S(stratus_invoice, number_text, "number_text"),
-    S(stratus_invoice, status, "status"), S(stratus_invoice, period, "period"),
-    S(stratus_invoice, currency, "currency"), S(stratus_invoice, total, "total"),
-    S(stratus_invoice, issued_at, "issued_at"), I(stratus_invoice, number, "number"),
+    S(stratus_invoice, id, "!id"),
+    S(stratus_invoice, number_text, "number_text"),
+    S(stratus_invoice, status, "status"),
+    S(stratus_invoice, period, "period"),
+    S(stratus_invoice, currency, "currency"),
+    S(stratus_invoice, total, "total"),
+    S(stratus_invoice, issued_at, "issued_at"),
+    I(stratus_invoice, number, "number"),
     I(stratus_invoice, total_micro, "total_micro"),
 };
 TYPE(sx_t_invoice, stratus_invoice, "invoice", "invoices", f_invoice);
 
 static const sx_field f_api_key[] = {
-    S(stratus_api_key, id, "!id"), S(stratus_api_key, name, "name"),
-    S(stratus_api_key, tenant_id, "tenant_id"), S(stratus_api_key, created_at, "created_at"),
-    S(stratus_api_key, expires_at, "expires_at"), S(stratus_api_key, key, "key"),
+    S(stratus_api_key, id, "!id"),
+    S(stratus_api_key, name, "name"),
+    S(stratus_api_key, tenant_id, "tenant_id"),
+    S(stratus_api_key, created_at, "created_at"),
+    S(stratus_api_key, expires_at, "expires_at"),
+    S(stratus_api_key, key, "key"),
 };
 TYPE(sx_t_api_key, stratus_api_key, "API key", "api_keys", f_api_key);
 
 static const sx_field f_node[] = {
-    S(stratus_node, id, "!id"), S(stratus_node, name, "name"),
-    S(stratus_node, hostname, "hostname"), S(stratus_node, agent_version, "agent_version"),
-    S(stratus_node, state, "state"), S(stratus_node, tunnel_ip, "tunnel_ip"),
-    S(stratus_node, last_heartbeat, "last_heartbeat"), S(stratus_node, created_at, "created_at"),
-    B(stratus_node, disabled, "disabled"), B(stratus_node, empty, "empty"),
+    S(stratus_node, id, "!id"),
+    S(stratus_node, name, "name"),
+    S(stratus_node, hostname, "hostname"),
+    S(stratus_node, agent_version, "agent_version"),
+    S(stratus_node, state, "state"),
+    S(stratus_node, tunnel_ip, "tunnel_ip"),
+    S(stratus_node, last_heartbeat, "last_heartbeat"),
+    S(stratus_node, created_at, "created_at"),
+    B(stratus_node, disabled, "disabled"),
+    B(stratus_node, empty, "empty"),
     I(stratus_node, cap_vcpus, "capacity.vcpus"),
     I(stratus_node, cap_memory_mib, "capacity.memory_mib"),
-    I(stratus_node, cap_disk_gib, "capacity.disk_gib"), I(stratus_node, used_vcpus, "used.vcpus"),
+    I(stratus_node, cap_disk_gib, "capacity.disk_gib"),
+    I(stratus_node, used_vcpus, "used.vcpus"),
     I(stratus_node, used_memory_mib, "used.memory_mib"),
     I(stratus_node, used_disk_gib, "used.disk_gib"),
 };
 TYPE(sx_t_node, stratus_node, "node", "nodes", f_node);
 
 static const sx_field f_tenant[] = {
-    S(stratus_tenant, id, "!id"), S(stratus_tenant, name, "name"),
-    S(stratus_tenant, description, "description"), S(stratus_tenant, created_at, "created_at"),
+    S(stratus_tenant, id, "!id"),
+    S(stratus_tenant, name, "name"),
+    S(stratus_tenant, description, "description"),
+    S(stratus_tenant, created_at, "created_at"),
 };
 TYPE(sx_t_tenant, stratus_tenant, "tenant", "tenants", f_tenant);
 
 static const sx_field f_member[] = {
-    S(stratus_member, user_id, "!user_id"), S(stratus_member, name, "name"),
+    S(stratus_member, user_id, "!user_id"),
+    S(stratus_member, name, "name"),
     S(stratus_member, role, "role"),
 };
 TYPE(sx_t_member, stratus_member, "member", "members", f_member);
 
 static const sx_field f_user[] = {
-    S(stratus_user, id, "!id"), S(stratus_user, name, "name"),
-    S(stratus_user, created_at, "created_at"), B(stratus_user, cloud_admin, "cloud_admin"),
+    S(stratus_user, id, "!id"),
+    S(stratus_user, name, "name"),
+    S(stratus_user, created_at, "created_at"),
+    B(stratus_user, cloud_admin, "cloud_admin"),
     B(stratus_user, disabled, "disabled"),
 };
 TYPE(sx_t_user, stratus_user, "user", "users", f_user);
 
 static const sx_field f_whoami[] = {
-    S(stratus_whoami, user_id, "user.id"), S(stratus_whoami, user_name, "user.name"),
-    B(stratus_whoami, cloud_admin, "user.cloud_admin"), S(stratus_whoami, tenant_id, "tenant_id"),
-    S(stratus_whoami, role, "role"), S(stratus_whoami, token_kind, "token_kind"),
+    S(stratus_whoami, user_id, "user.id"),
+    S(stratus_whoami, user_name, "user.name"),
+    B(stratus_whoami, cloud_admin, "user.cloud_admin"),
+    S(stratus_whoami, tenant_id, "tenant_id"),
+    S(stratus_whoami, role, "role"),
+    S(stratus_whoami, token_kind, "token_kind"),
 };
 TYPE(sx_t_whoami, stratus_whoami, "whoami", "whoami", f_whoami);
 
 void sx_fuzz_parse(const char *data, size_t len)
 {
     static const sx_type *const all[] = {
-        &sx_t_instance, &sx_t_image,  &sx_t_flavor, &sx_t_keypair, &sx_t_server_group,
-        &sx_t_quota,    &sx_t_invoice, &sx_t_api_key, &sx_t_node,  &sx_t_tenant,
-        &sx_t_member,   &sx_t_user,   &sx_t_whoami, &sx_t_network, &sx_t_subnet, &sx_t_port, &sx_t_security_group, &sx_t_security_group_rule, &sx_t_router, &sx_t_floating_ip,
-        &sx_t_router_interface, &sx_t_interface};
+        &sx_t_instance, &sx_t_image,          &sx_t_flavor,
+        &sx_t_keypair,  &sx_t_server_group,   &sx_t_quota,
+        &sx_t_invoice,  &sx_t_api_key,        &sx_t_node,
+        &sx_t_tenant,   &sx_t_member,         &sx_t_user,
+        &sx_t_whoami,   &sx_t_network,        &sx_t_subnet,
+        &sx_t_port,     &sx_t_security_group, &sx_t_security_group_rule,
+        &sx_t_router,   &sx_t_floating_ip,    &sx_t_router_interface,
+        &sx_t_interface};
     json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
     if (!j)
         return;

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#define CHECK(cond)                                                  \
-    do {                                                             \
-        sx_clear_error();                                            \
-        if (!(cond))                                                 \
-            return sx_fail(STRATUS_EINVAL, "%s: bad arguments", __func__); \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        sx_clear_error();                                                                          \
+        if (!(cond))                                                                               \
+            return sx_fail(STRATUS_EINVAL, "%s: bad arguments", __func__);                         \
     } while (0)
 
 /* A JSON body from a caller's text (patches, limits); NULL when invalid. */
@@ -28,8 +28,8 @@ static json_t *caller_json(const char *text)
     return j;
 }
 
-static int get(stratus_session *s, const sx_type *t, const char *op, const char *a0,
-               const char *a1, void **out)
+static int get(stratus_session *s, const sx_type *t, const char *op, const char *a0, const char *a1,
+               void **out)
 {
     sx_req q = {.op = op, .args = {a0, a1}};
     return sx_get_obj(s, t, &q, out);
@@ -103,7 +103,10 @@ int stratus_session_whoami(stratus_session *s, stratus_whoami **out)
     CHECK(s && out);
     return get(s, &sx_t_whoami, "GET /v1/auth/whoami", NULL, NULL, (void **)out);
 }
-void stratus_whoami_free(stratus_whoami *w) { sx_free(&sx_t_whoami, w); }
+void stratus_whoami_free(stratus_whoami *w)
+{
+    sx_free(&sx_t_whoami, w);
+}
 
 /* ---- instances ---- */
 
@@ -111,8 +114,8 @@ int stratus_instance_create(stratus_session *s, const stratus_instance_spec *sp,
                             stratus_instance **out)
 {
     CHECK(s && sp && sp->name && sp->flavor && sp->image && out);
-    json_t *b = json_pack("{s:s, s:s, s:s}", "name", sp->name, "flavor", sp->flavor, "image",
-                          sp->image);
+    json_t *b =
+        json_pack("{s:s, s:s, s:s}", "name", sp->name, "flavor", sp->flavor, "image", sp->image);
     if (b && sp->keypair)
         json_object_set_new(b, "keypair", json_string(sp->keypair));
     if (b && sp->user_data)
@@ -130,7 +133,10 @@ int stratus_instance_create(stratus_session *s, const stratus_instance_spec *sp,
     if (!b)
         return sx_fail(STRATUS_ENOMEM, NULL);
     /* The gateway deduplicates on the key, so a lost reply may be retried. */
-    sx_req q = {.op = "POST /v1/instances", .body = b, .create = true, .key_honoured = true,
+    sx_req q = {.op = "POST /v1/instances",
+                .body = b,
+                .create = true,
+                .key_honoured = true,
                 .idem_key = sp->idempotency_key};
     int rc = sx_get_obj(s, &sx_t_instance, &q, (void **)out);
     json_decref(b);
@@ -166,9 +172,18 @@ static int action(stratus_session *s, const char *id, const char *what)
     return send_obj(s, NULL, "POST /v1/instances/{id}/actions", id,
                     json_pack("{s:s}", "action", what), false, NULL, NULL);
 }
-int stratus_instance_start(stratus_session *s, const char *id) { return action(s, id, "start"); }
-int stratus_instance_stop(stratus_session *s, const char *id) { return action(s, id, "stop"); }
-int stratus_instance_reboot(stratus_session *s, const char *id) { return action(s, id, "reboot"); }
+int stratus_instance_start(stratus_session *s, const char *id)
+{
+    return action(s, id, "start");
+}
+int stratus_instance_stop(stratus_session *s, const char *id)
+{
+    return action(s, id, "stop");
+}
+int stratus_instance_reboot(stratus_session *s, const char *id)
+{
+    return action(s, id, "reboot");
+}
 
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out)
 {
@@ -187,8 +202,8 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int stratus_instance_wait(stratus_session *s, const char *id, stratus_state want,
-                          long timeout_ms, stratus_instance **out)
+int stratus_instance_wait(stratus_session *s, const char *id, stratus_state want, long timeout_ms,
+                          stratus_instance **out)
 {
     CHECK(s && id && want >= STRATUS_BUILDING && want < STRATUS_UNKNOWN);
     if (out)
@@ -200,7 +215,8 @@ int stratus_instance_wait(stratus_session *s, const char *id, stratus_state want
     for (;;) {
         /* A conditional GET: while the instance has not changed the server
          * may answer 304 with no body, and the last view still holds. */
-        sx_req q = {.op = "GET /v1/instances/{id}", .args = {id},
+        sx_req q = {.op = "GET /v1/instances/{id}",
+                    .args = {id},
                     .if_none_match = *etag && cur ? etag : NULL};
         sx_resp r;
         int rc = sx_call(s, &q, &r);
@@ -249,7 +265,10 @@ int stratus_instance_wait(stratus_session *s, const char *id, stratus_state want
     }
 }
 
-void stratus_instance_free(stratus_instance *i) { sx_free(&sx_t_instance, i); }
+void stratus_instance_free(stratus_instance *i)
+{
+    sx_free(&sx_t_instance, i);
+}
 
 /* ---- images ---- */
 
@@ -283,8 +302,7 @@ int stratus_image_next(stratus_iter *it, stratus_image **out)
     return sx_iter_next(it, &sx_t_image, (void **)out);
 }
 
-int stratus_image_update(stratus_session *s, const char *id, const char *patch,
-                         stratus_image **out)
+int stratus_image_update(stratus_session *s, const char *id, const char *patch, stratus_image **out)
 {
     CHECK(s && id && out);
     return patch_obj(s, &sx_t_image, "PATCH /v1/images/{id}", id, patch, (void **)out);
@@ -336,7 +354,10 @@ int stratus_image_download(stratus_session *s, const char *id, const char *path,
     return rc;
 }
 
-void stratus_image_free(stratus_image *i) { sx_free(&sx_t_image, i); }
+void stratus_image_free(stratus_image *i)
+{
+    sx_free(&sx_t_image, i);
+}
 
 /* ---- flavors ---- */
 
@@ -380,7 +401,10 @@ int stratus_flavor_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/flavors/{id}", id, NULL);
 }
 
-void stratus_flavor_free(stratus_flavor *f) { sx_free(&sx_t_flavor, f); }
+void stratus_flavor_free(stratus_flavor *f)
+{
+    sx_free(&sx_t_flavor, f);
+}
 
 /* ---- keypairs ---- */
 
@@ -415,7 +439,10 @@ int stratus_keypair_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/keypairs/{id}", id, NULL);
 }
 
-void stratus_keypair_free(stratus_keypair *k) { sx_free(&sx_t_keypair, k); }
+void stratus_keypair_free(stratus_keypair *k)
+{
+    sx_free(&sx_t_keypair, k);
+}
 
 /* ---- server groups ---- */
 
@@ -450,7 +477,10 @@ int stratus_server_group_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/server-groups/{id}", id, NULL);
 }
 
-void stratus_server_group_free(stratus_server_group *g) { sx_free(&sx_t_server_group, g); }
+void stratus_server_group_free(stratus_server_group *g)
+{
+    sx_free(&sx_t_server_group, g);
+}
 
 /* ---- quotas ---- */
 
@@ -466,15 +496,18 @@ int stratus_tenant_quota_show(stratus_session *s, const char *tenant_id, stratus
     return get(s, &sx_t_quota, "GET /v1/tenants/{id}/quotas", tenant_id, NULL, (void **)out);
 }
 
-int stratus_tenant_quota_update(stratus_session *s, const char *tenant_id,
-                                const char *limits_json, stratus_quota **out)
+int stratus_tenant_quota_update(stratus_session *s, const char *tenant_id, const char *limits_json,
+                                stratus_quota **out)
 {
     CHECK(s && tenant_id && out);
     return patch_obj(s, &sx_t_quota, "PUT /v1/tenants/{id}/quotas", tenant_id, limits_json,
                      (void **)out);
 }
 
-void stratus_quota_free(stratus_quota *q) { sx_free(&sx_t_quota, q); }
+void stratus_quota_free(stratus_quota *q)
+{
+    sx_free(&sx_t_quota, q);
+}
 
 /* ---- billing ---- */
 
@@ -528,8 +561,8 @@ int stratus_invoice_show(stratus_session *s, const char *id, stratus_invoice **o
 
 static int valid_format(const char *f)
 {
-    return f && (!strcmp(f, "json") || !strcmp(f, "csv") || !strcmp(f, "html") ||
-                 !strcmp(f, "pdf"));
+    return f &&
+           (!strcmp(f, "json") || !strcmp(f, "csv") || !strcmp(f, "html") || !strcmp(f, "pdf"));
 }
 
 int stratus_invoice_get(stratus_session *s, const char *id, const char *format, char **data,
@@ -538,7 +571,10 @@ int stratus_invoice_get(stratus_session *s, const char *id, const char *format, 
     CHECK(s && id && valid_format(format) && data && len);
     char qs[32];
     snprintf(qs, sizeof qs, "format=%s", format);
-    sx_req q = {.op = "GET /v1/billing/invoices/{id}", .args = {id}, .query = qs, .raw = true,
+    sx_req q = {.op = "GET /v1/billing/invoices/{id}",
+                .args = {id},
+                .query = qs,
+                .raw = true,
                 .accept = "*/*"};
     sx_resp r;
     int rc = sx_call(s, &q, &r);
@@ -566,7 +602,10 @@ int stratus_invoice_download(stratus_session *s, const char *id, const char *for
     return rc;
 }
 
-void stratus_invoice_free(stratus_invoice *i) { sx_free(&sx_t_invoice, i); }
+void stratus_invoice_free(stratus_invoice *i)
+{
+    sx_free(&sx_t_invoice, i);
+}
 
 /* ---- API keys ---- */
 
@@ -596,12 +635,14 @@ int stratus_api_key_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/api-keys/{id}", id, NULL);
 }
 
-void stratus_api_key_free(stratus_api_key *k) { sx_free(&sx_t_api_key, k); }
+void stratus_api_key_free(stratus_api_key *k)
+{
+    sx_free(&sx_t_api_key, k);
+}
 
 /* ---- nodes ---- */
 
-int stratus_node_create(stratus_session *s, const char *name, stratus_node **out,
-                        char **credential)
+int stratus_node_create(stratus_session *s, const char *name, stratus_node **out, char **credential)
 {
     CHECK(s && name && out);
     json_t *b = json_pack("{s:s}", "name", name);
@@ -637,8 +678,7 @@ int stratus_node_next(stratus_iter *it, stratus_node **out)
     return sx_iter_next(it, &sx_t_node, (void **)out);
 }
 
-int stratus_node_update(stratus_session *s, const char *id, const char *patch,
-                        stratus_node **out)
+int stratus_node_update(stratus_session *s, const char *id, const char *patch, stratus_node **out)
 {
     CHECK(s && id && out);
     return patch_obj(s, &sx_t_node, "PATCH /v1/nodes/{id}", id, patch, (void **)out);
@@ -657,7 +697,10 @@ int stratus_node_rotate_credential(stratus_session *s, const char *id, char **cr
     return take_string(s, &q, "token", credential);
 }
 
-void stratus_node_free(stratus_node *n) { sx_free(&sx_t_node, n); }
+void stratus_node_free(stratus_node *n)
+{
+    sx_free(&sx_t_node, n);
+}
 
 /* ---- tenants, members, users ---- */
 
@@ -693,7 +736,10 @@ int stratus_tenant_delete(stratus_session *s, const char *id)
     return del(s, "DELETE /v1/tenants/{id}", id, NULL);
 }
 
-void stratus_tenant_free(stratus_tenant *t) { sx_free(&sx_t_tenant, t); }
+void stratus_tenant_free(stratus_tenant *t)
+{
+    sx_free(&sx_t_tenant, t);
+}
 
 int stratus_member_list(stratus_session *s, const char *tenant_id, stratus_iter **it)
 {
@@ -713,8 +759,8 @@ int stratus_member_set(stratus_session *s, const char *tenant_id, const char *us
     json_t *b = json_pack("{s:s}", "role", role);
     if (!b)
         return sx_fail(STRATUS_ENOMEM, NULL);
-    sx_req q = {.op = "PUT /v1/tenants/{id}/members/{user_id}", .args = {tenant_id, user_id},
-                .body = b};
+    sx_req q = {
+        .op = "PUT /v1/tenants/{id}/members/{user_id}", .args = {tenant_id, user_id}, .body = b};
     int rc = sx_do(s, &q);
     json_decref(b);
     return rc;
@@ -726,15 +772,18 @@ int stratus_member_remove(stratus_session *s, const char *tenant_id, const char 
     return del(s, "DELETE /v1/tenants/{id}/members/{user_id}", tenant_id, user_id);
 }
 
-void stratus_member_free(stratus_member *m) { sx_free(&sx_t_member, m); }
+void stratus_member_free(stratus_member *m)
+{
+    sx_free(&sx_t_member, m);
+}
 
-int stratus_user_create(stratus_session *s, const char *name, const char *password,
-                        int cloud_admin, stratus_user **out)
+int stratus_user_create(stratus_session *s, const char *name, const char *password, int cloud_admin,
+                        stratus_user **out)
 {
     CHECK(s && name && password && out);
     return send_obj(s, &sx_t_user, "POST /v1/users", NULL,
-                    json_pack("{s:s, s:s, s:b}", "name", name, "password", password,
-                              "cloud_admin", cloud_admin),
+                    json_pack("{s:s, s:s, s:b}", "name", name, "password", password, "cloud_admin",
+                              cloud_admin),
                     true, NULL, (void **)out);
 }
 
@@ -769,7 +818,10 @@ int stratus_user_set_password(stratus_session *s, const char *id, const char *ol
     return rc;
 }
 
-void stratus_user_free(stratus_user *u) { sx_free(&sx_t_user, u); }
+void stratus_user_free(stratus_user *u)
+{
+    sx_free(&sx_t_user, u);
+}
 
 /* ---- scheduler ---- */
 

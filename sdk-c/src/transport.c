@@ -24,9 +24,15 @@
 #include <unistd.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-const char *stratus_version(void) { return "0.1.0"; }
+const char *stratus_version(void)
+{
+    return "0.1.0";
+}
 
 void sx_uuid4(char out[37])
 {
@@ -38,9 +44,9 @@ void sx_uuid4(char out[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *p)
@@ -164,9 +170,9 @@ static void set_token(stratus_session *s, const char *tok, long long expires)
 int sx_signin(stratus_session *s)
 {
     pthread_mutex_lock(&s->lock);
-    json_t *b = s->login_name ? json_pack("{s:s, s:s}", "name", s->login_name, "password",
-                                          s->login_password)
-                              : NULL;
+    json_t *b = s->login_name
+                    ? json_pack("{s:s, s:s}", "name", s->login_name, "password", s->login_password)
+                    : NULL;
     if (b && s->login_tenant)
         json_object_set_new(b, "tenant", json_string(s->login_tenant));
     pthread_mutex_unlock(&s->lock);
@@ -247,8 +253,9 @@ int stratus_session_logout(stratus_session *s)
 char *sx_bearer(stratus_session *s)
 {
     pthread_mutex_lock(&s->lock);
-    int refresh = s->login_name && (!s->token || (s->token_expires &&
-                                                  s->token_expires - (long long)time(NULL) < 60));
+    int refresh =
+        s->login_name &&
+        (!s->token || (s->token_expires && s->token_expires - (long long)time(NULL) < 60));
     pthread_mutex_unlock(&s->lock);
     if (refresh)
         sx_signin(s); /* on failure the old token is tried; its 401 reports */
@@ -396,14 +403,10 @@ static int transport_error(CURLcode cc, const char *detail)
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
         return sx_fail(STRATUS_ETLS, "TLS: %s", *detail ? detail : curl_easy_strerror(cc));
-    case CURLE_OPERATION_TIMEDOUT:
-        return sx_fail(STRATUS_ETIMEDOUT, "request timed out");
-    case CURLE_OUT_OF_MEMORY:
-        return sx_fail(STRATUS_ENOMEM, NULL);
-    case CURLE_WRITE_ERROR:
-        return sx_fail(STRATUS_EIO, "could not store the reply");
-    default:
-        return sx_fail(STRATUS_ETRANSPORT, "%s", *detail ? detail : curl_easy_strerror(cc));
+    case CURLE_OPERATION_TIMEDOUT: return sx_fail(STRATUS_ETIMEDOUT, "request timed out");
+    case CURLE_OUT_OF_MEMORY: return sx_fail(STRATUS_ENOMEM, NULL);
+    case CURLE_WRITE_ERROR: return sx_fail(STRATUS_EIO, "could not store the reply");
+    default: return sx_fail(STRATUS_ETRANSPORT, "%s", *detail ? detail : curl_easy_strerror(cc));
     }
 }
 
@@ -474,8 +477,14 @@ static int attempt(stratus_session *s, const sx_req *q, const char *url, const c
     return rc;
 }
 
-static int retryable_status(long st) { return st == 429 || st == 502 || st == 503 || st == 504; }
-static int retryable_error(int rc) { return rc == STRATUS_ETRANSPORT || rc == STRATUS_ETIMEDOUT; }
+static int retryable_status(long st)
+{
+    return st == 429 || st == 502 || st == 503 || st == 504;
+}
+static int retryable_error(int rc)
+{
+    return rc == STRATUS_ETRANSPORT || rc == STRATUS_ETIMEDOUT;
+}
 
 static void backoff(int n, long retry_after)
 {
@@ -574,7 +583,7 @@ int sx_do(stratus_session *s, const sx_req *q)
 
 typedef struct stream {
     FILE *f;
-    buf err;     /* the body of a non-2xx reply */
+    buf err; /* the body of a non-2xx reply */
     CURL *c;
     stratus_progress_cb cb;
     void *arg;

@@ -62,10 +62,14 @@ static void test_login_saves_config_and_token_0600(void)
 {
     ST_ASSERT_INT_EQ(sdk_run("wrong-password\n", NULL,
                              "STRATUS_CONFIG_DIR='%s' '%s' login --url %s --user cli-a-member"
-                             " --password-stdin", cfg, bin, T.base), 3);
+                             " --password-stdin",
+                             cfg, bin, T.base),
+                     3);
     ST_ASSERT_INT_EQ_FATAL(sdk_run("password-123\n", NULL,
                                    "STRATUS_CONFIG_DIR='%s' '%s' login --url %s --user cli-a-member"
-                                   " --tenant cli-a --password-stdin", cfg, bin, T.base), 0);
+                                   " --tenant cli-a --password-stdin",
+                                   cfg, bin, T.base),
+                           0);
     char p[256];
     struct stat st;
     snprintf(p, sizeof p, "%s/token", cfg);
@@ -81,7 +85,9 @@ static void test_login_saves_config_and_token_0600(void)
     free(out);
     ST_ASSERT_INT_EQ(sdk_run("admin-password-1\n", NULL,
                              "STRATUS_CONFIG_DIR='%s' '%s' login --url %s --user admin"
-                             " --tenant admin --password-stdin", admin_cfg, bin, T.base), 0);
+                             " --tenant admin --password-stdin",
+                             admin_cfg, bin, T.base),
+                     0);
 }
 
 static char created[40];
@@ -96,8 +102,11 @@ static void *report_active_later(void *p)
 static void test_instance_commands(void)
 {
     char *out;
-    ST_ASSERT_INT_EQ_FATAL(CLI(&out, "--output json instance create cli-vm --flavor %s --image %s"
-                                     " --network none", cfg, bin, flavor, image), 0);
+    ST_ASSERT_INT_EQ_FATAL(CLI(&out,
+                               "--output json instance create cli-vm --flavor %s --image %s"
+                               " --network none",
+                               cfg, bin, flavor, image),
+                           0);
     json_t *j = json_loads(out, 0, NULL);
     free(out);
     CU_ASSERT_PTR_NOT_NULL_FATAL(j);
@@ -128,11 +137,11 @@ static void test_instance_commands(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "active"));
     free(out);
     ST_ASSERT_INT_EQ(CLI(NULL, "instance stop %s", cfg, bin, created), 0);
-    ST_ASSERT_INT_EQ(gwt_report(&T, node, created, "stopped",
-                                gwt_instance_generation(&T, NULL, created)), 200);
+    ST_ASSERT_INT_EQ(
+        gwt_report(&T, node, created, "stopped", gwt_instance_generation(&T, NULL, created)), 200);
     ST_ASSERT_INT_EQ(CLI(NULL, "instance start %s", cfg, bin, created), 0);
-    ST_ASSERT_INT_EQ(gwt_report(&T, node, created, "active",
-                                gwt_instance_generation(&T, NULL, created)), 200);
+    ST_ASSERT_INT_EQ(
+        gwt_report(&T, node, created, "active", gwt_instance_generation(&T, NULL, created)), 200);
     ST_ASSERT_INT_EQ(CLI(NULL, "instance reboot %s", cfg, bin, created), 0);
 
     char url[256];
@@ -161,7 +170,9 @@ static void test_image_commands(void)
     snprintf(errf, sizeof errf, "%s/upload.err", cfg);
     ST_ASSERT_INT_EQ_FATAL(sdk_run(NULL, &out,
                                    "STRATUS_CONFIG_DIR='%s' '%s' --output json image upload %s"
-                                   " --name cli-img --progress 2>'%s'", cfg, bin, file, errf), 0);
+                                   " --name cli-img --progress 2>'%s'",
+                                   cfg, bin, file, errf),
+                           0);
     json_t *j = json_loads(out, 0, NULL);
     free(out);
     CU_ASSERT_PTR_NOT_NULL_FATAL(j);
@@ -198,7 +209,8 @@ static void test_catalog_billing_and_hosts(void)
     char key[256];
     snprintf(key, sizeof key, "%s/id.pub", cfg);
     FILE *f = fopen(key, "w");
-    fputs("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbQk4z7p5lP8Q2Wl0XQpV8Y1c6l2y2eJ2s0u8gkqVZK cli\n", f);
+    fputs("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHbQk4z7p5lP8Q2Wl0XQpV8Y1c6l2y2eJ2s0u8gkqVZK cli\n",
+          f);
     fclose(f);
     ST_ASSERT_INT_EQ(CLI(&out, "keypair create cli-key --public-key-file %s", cfg, bin, key), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "SHA256:"));
@@ -213,8 +225,8 @@ static void test_catalog_billing_and_hosts(void)
     json_decref(j);
     ST_ASSERT_INT_EQ(CLI(NULL, "keypair delete %s", cfg, bin, id), 0);
 
-    ST_ASSERT_INT_EQ(gwt_bill_sample(&T, A.id, "22222222-2222-4222-8222-222222222222", 1,
-                                     2000000000LL), 200);
+    ST_ASSERT_INT_EQ(
+        gwt_bill_sample(&T, A.id, "22222222-2222-4222-8222-222222222222", 1, 2000000000LL), 200);
     ST_ASSERT_INT_EQ(CLI(&out, "usage --granularity day", cfg, bin), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"usage\""));
     free(out);
@@ -236,7 +248,8 @@ static void test_catalog_billing_and_hosts(void)
     free(out);
     char pdf[256];
     snprintf(pdf, sizeof pdf, "%s/inv.pdf", cfg);
-    ST_ASSERT_INT_EQ(CLI(NULL, "invoice download %s --format pdf --file %s", cfg, bin, inv, pdf), 0);
+    ST_ASSERT_INT_EQ(CLI(NULL, "invoice download %s --format pdf --file %s", cfg, bin, inv, pdf),
+                     0);
     f = fopen(pdf, "rb");
     char magic[5] = "";
     CU_ASSERT(f && fread(magic, 1, 4, f) == 4);
@@ -244,8 +257,8 @@ static void test_catalog_billing_and_hosts(void)
         fclose(f);
     ST_ASSERT_STR_EQ(magic, "%PDF");
 
-    ST_ASSERT_INT_EQ(CLI(&out, "--output json network create cli-net --subnet 10.7.0.0/24", cfg,
-                         bin), 0);
+    ST_ASSERT_INT_EQ(
+        CLI(&out, "--output json network create cli-net --subnet 10.7.0.0/24", cfg, bin), 0);
     j = json_loads(out, 0, NULL);
     free(out);
     CU_ASSERT_FATAL(json_is_object(j));
@@ -262,7 +275,8 @@ static void test_catalog_billing_and_hosts(void)
     ST_ASSERT_INT_EQ(CLI(&out, "plan list", admin_cfg, bin), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "plans"));
     free(out);
-    ST_ASSERT_INT_EQ(CLI(&out, "tenant quota %s --set '{\"instances\":7}'", admin_cfg, bin, A.id), 0);
+    ST_ASSERT_INT_EQ(CLI(&out, "tenant quota %s --set '{\"instances\":7}'", admin_cfg, bin, A.id),
+                     0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "instances"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "7"));
     free(out);
@@ -308,11 +322,13 @@ static void test_bash_completion(void)
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", bin);
     *strrchr(dir, '/') = 0;
-    ST_ASSERT_INT_EQ(sdk_run(NULL, &out, "PATH='%s':$PATH bash -c '. %s/sdk-c/cli/stratus.bash-completion;"
-                                         " COMP_WORDS=(stratus inst); COMP_CWORD=1; _stratus;"
-                                         " echo \"${COMPREPLY[*]}\"; COMP_WORDS=(stratus instance c);"
-                                         " COMP_CWORD=2; _stratus; echo \"${COMPREPLY[*]}\"'",
-                             dir, comp), 0);
+    ST_ASSERT_INT_EQ(sdk_run(NULL, &out,
+                             "PATH='%s':$PATH bash -c '. %s/sdk-c/cli/stratus.bash-completion;"
+                             " COMP_WORDS=(stratus inst); COMP_CWORD=1; _stratus;"
+                             " echo \"${COMPREPLY[*]}\"; COMP_WORDS=(stratus instance c);"
+                             " COMP_CWORD=2; _stratus; echo \"${COMPREPLY[*]}\"'",
+                             dir, comp),
+                     0);
     ST_ASSERT_STR_EQ(out, "instance\ncreate console\n");
     free(out);
 }
@@ -338,4 +354,7 @@ static CU_SuiteInfo suites[] = {
     {"sdk_cli", suite_init, suite_clean, NULL, NULL, tests},
     CU_SUITE_INFO_NULL,
 };
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -55,7 +55,8 @@ static int is_pending(const char *op)
 static void scan_sources(const char *dir)
 {
     regex_t re;
-    CU_ASSERT_FATAL(regcomp(&re, "\"(GET|POST|PUT|PATCH|DELETE) (/v1/[^\"]*)\"", REG_EXTENDED) == 0);
+    CU_ASSERT_FATAL(regcomp(&re, "\"(GET|POST|PUT|PATCH|DELETE) (/v1/[^\"]*)\"", REG_EXTENDED) ==
+                    0);
     DIR *d = opendir(dir);
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     struct dirent *e;
@@ -136,8 +137,8 @@ static void test_every_operation_is_covered_or_pending(void)
         int known = 0;
         for (size_t k = 0; k < nops; k++)
             known |= strcmp(ops[k], pending[i]) == 0;
-        st_assert_fmt(known, 0, __FILE__, __LINE__,
-                      "pending %s is not in openapi.json: remove it", pending[i]);
+        st_assert_fmt(known, 0, __FILE__, __LINE__, "pending %s is not in openapi.json: remove it",
+                      pending[i]);
     }
     printf("\nSDK coverage: %zu of %zu /v1 operations, %zu pending\n", have, total, npending());
     CU_ASSERT(have > 0);
@@ -154,4 +155,7 @@ static CU_SuiteInfo suites[] = {
     {"sdk_coverage", NULL, NULL, NULL, NULL, tests},
     CU_SUITE_INFO_NULL,
 };
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

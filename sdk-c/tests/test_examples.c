@@ -27,7 +27,8 @@ static int suite_init(void)
     cloud_agent_start(&C, &ag, "sdkex-node", extra);
     snprintf(env, sizeof env,
              "STRATUS_URL=%s STRATUS_USER=sdkex-member STRATUS_PASSWORD=password-123"
-             " STRATUS_TENANT=sdkex", C.gw.base);
+             " STRATUS_TENANT=sdkex",
+             C.gw.base);
     return 0;
 }
 
@@ -75,7 +76,8 @@ static void test_upload_image(void)
     close(fd);
     char *out;
     ST_ASSERT_INT_EQ(sdk_run(NULL, &out, "%s '%s' %s example-img raw", env,
-                             st_build_path("sdk-c/sdk_example_upload_image"), file), 0);
+                             st_build_path("sdk-c/sdk_example_upload_image"), file),
+                     0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, ": active, 1048576 bytes"));
     free(out);
     unlink(file);
@@ -85,12 +87,13 @@ static void test_invoice(void)
 {
     char *tenant = cloud_sql(&C, "SELECT id FROM iaas.tenants WHERE name = 'sdkex'");
     CU_ASSERT_PTR_NOT_NULL_FATAL(tenant);
-    ST_ASSERT_INT_EQ(gwt_bill_sample(&C.gw, tenant, "33333333-3333-4333-8333-333333333333", 1,
-                                     3000000000LL), 200);
+    ST_ASSERT_INT_EQ(
+        gwt_bill_sample(&C.gw, tenant, "33333333-3333-4333-8333-333333333333", 1, 3000000000LL),
+        200);
     free(tenant);
     char *out;
-    ST_ASSERT_INT_EQ(sdk_run(NULL, &out, "%s '%s'", env,
-                             st_build_path("sdk-c/sdk_example_invoice")), 0);
+    ST_ASSERT_INT_EQ(
+        sdk_run(NULL, &out, "%s '%s'", env, st_build_path("sdk-c/sdk_example_invoice")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, ", period "));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "total"));
     CU_ASSERT_PTR_NOT_NULL(strchr(out, ','));
@@ -107,4 +110,7 @@ static CU_SuiteInfo suites[] = {
     {"sdk_examples", suite_init, suite_clean, NULL, NULL, tests},
     CU_SUITE_INFO_NULL,
 };
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

@@ -41,13 +41,14 @@ static int teardown(void)
 
 static int add_node(void)
 {
-    return st_sh("STRATUS_GATEWAY=%s STRATUS_IMAGES=%s STRATUS_IMAGES_DATA=%s STRATUS_BILLING=%s "
-                 "STRATUS_ADMIN_TOKEN=%s STRATUS_NODE_HOME=%s STRATUS_BUILD=%s "
-                 "STRATUS_NODE_CONF=\"$(printf 'driver = libvirt\\nlibvirt.uri = test:///default\\n"
-                 "network.enabled = false\\ncapacity.memory_mib = 65536\\ncapacity.disk_gib = 100\\n')\" "
-                 "bash %s node-b --detach >%s/add.out 2>&1",
-                 C.gw.base, C.img_api, C.img_data, C.bill_url, C.gw.admin_token, nhome,
-                 getenv("STRATUS_BUILD_DIR"), st_source_path("deploy/add-node.sh"), nhome);
+    return st_sh(
+        "STRATUS_GATEWAY=%s STRATUS_IMAGES=%s STRATUS_IMAGES_DATA=%s STRATUS_BILLING=%s "
+        "STRATUS_ADMIN_TOKEN=%s STRATUS_NODE_HOME=%s STRATUS_BUILD=%s "
+        "STRATUS_NODE_CONF=\"$(printf 'driver = libvirt\\nlibvirt.uri = test:///default\\n"
+        "network.enabled = false\\ncapacity.memory_mib = 65536\\ncapacity.disk_gib = 100\\n')\" "
+        "bash %s node-b --detach >%s/add.out 2>&1",
+        C.gw.base, C.img_api, C.img_data, C.bill_url, C.gw.admin_token, nhome,
+        getenv("STRATUS_BUILD_DIR"), st_source_path("deploy/add-node.sh"), nhome);
 }
 
 static char *node_field(const char *field)

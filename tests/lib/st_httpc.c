@@ -10,7 +10,10 @@
 #include <strings.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_ALL); }
+static void curl_init(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+}
 
 typedef struct buf {
     char *p;
@@ -31,8 +34,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return add;
 }
 
-int st_http_n(st_resp *r, const char *method, const char *url, const char *token,
-              const char *body, size_t body_len, const char *const *extra_headers)
+int st_http_n(st_resp *r, const char *method, const char *url, const char *token, const char *body,
+              size_t body_len, const char *const *extra_headers)
 {
     pthread_once(&curl_once, curl_init);
     memset(r, 0, sizeof *r);
@@ -83,8 +86,8 @@ int st_http_n(st_resp *r, const char *method, const char *url, const char *token
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int st_http(st_resp *r, const char *method, const char *url, const char *token,
-            const char *body, const char *const *extra_headers)
+int st_http(st_resp *r, const char *method, const char *url, const char *token, const char *body,
+            const char *const *extra_headers)
 {
     return st_http_n(r, method, url, token, body, body ? strlen(body) : 0, extra_headers);
 }

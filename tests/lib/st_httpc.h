@@ -27,11 +27,11 @@ typedef struct st_resp {
 } st_resp;
 
 /* extra_headers: NULL-terminated "Name: value" list, or NULL. token may be NULL. */
-int st_http(st_resp *r, const char *method, const char *url, const char *token,
-            const char *body, const char *const *extra_headers);
+int st_http(st_resp *r, const char *method, const char *url, const char *token, const char *body,
+            const char *const *extra_headers);
 /* Same with a body of explicit length (binary or oversized). */
-int st_http_n(st_resp *r, const char *method, const char *url, const char *token,
-              const char *body, size_t body_len, const char *const *extra_headers);
+int st_http_n(st_resp *r, const char *method, const char *url, const char *token, const char *body,
+              size_t body_len, const char *const *extra_headers);
 /* Value of a response header (case-insensitive), malloc'd, or NULL. */
 char *st_resp_header(const st_resp *r, const char *name);
 void st_resp_free(st_resp *r);

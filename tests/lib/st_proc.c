@@ -147,8 +147,14 @@ static const char *env_path(const char *var, const char *rel)
     return buf;
 }
 
-const char *st_build_path(const char *rel) { return env_path("STRATUS_BUILD_DIR", rel); }
-const char *st_source_path(const char *rel) { return env_path("STRATUS_SOURCE_DIR", rel); }
+const char *st_build_path(const char *rel)
+{
+    return env_path("STRATUS_BUILD_DIR", rel);
+}
+const char *st_source_path(const char *rel)
+{
+    return env_path("STRATUS_SOURCE_DIR", rel);
+}
 
 char *st_tmpdir(const char *tag)
 {

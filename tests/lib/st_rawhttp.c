@@ -123,7 +123,10 @@ void st_raw_free(st_raw *r)
     memset(r, 0, sizeof *r);
 }
 
-static int json_error(const st_raw *r) { return st_raw_error_code(r)[0] != 0; }
+static int json_error(const st_raw *r)
+{
+    return st_raw_error_code(r)[0] != 0;
+}
 
 static void one(const char *host, int port, const char *req, size_t n, int *status, int *json)
 {

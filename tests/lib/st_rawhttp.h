@@ -20,12 +20,12 @@
 #include <stddef.h>
 
 typedef struct st_raw {
-    int status;       /* the reply's status, 0 when the server closed without one */
-    char *head;       /* the reply's head, NUL-terminated, or NULL */
-    char *body;       /* the reply's body, NUL-terminated, or NULL */
-    json_t *json;     /* the body parsed, when it is JSON */
-    int closed;       /* the server closed the connection within the wait */
-    double secs;      /* from connecting to the close (or to giving up) */
+    int status;   /* the reply's status, 0 when the server closed without one */
+    char *head;   /* the reply's head, NUL-terminated, or NULL */
+    char *body;   /* the reply's body, NUL-terminated, or NULL */
+    json_t *json; /* the body parsed, when it is JSON */
+    int closed;   /* the server closed the connection within the wait */
+    double secs;  /* from connecting to the close (or to giving up) */
 } st_raw;
 
 /* Connects (TCP, or a Unix socket when host starts with '/'; port unused

@@ -32,24 +32,24 @@ __attribute__((format(printf, 5, 6))) void st_assert_fmt(int ok, int fatal, cons
                                                          int line, const char *fmt, ...);
 
 /* Assertions that print both sides when they fail. */
-#define ST_ASSERT_INT_EQ(actual, expected)                                                       \
-    do {                                                                                         \
-        long long st_a_ = (long long)(actual), st_e_ = (long long)(expected);                    \
-        st_assert_fmt(st_a_ == st_e_, 0, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",   \
-                      #actual, #expected, st_a_, st_e_);                                         \
+#define ST_ASSERT_INT_EQ(actual, expected)                                                         \
+    do {                                                                                           \
+        long long st_a_ = (long long)(actual), st_e_ = (long long)(expected);                      \
+        st_assert_fmt(st_a_ == st_e_, 0, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",     \
+                      #actual, #expected, st_a_, st_e_);                                           \
     } while (0)
-#define ST_ASSERT_INT_EQ_FATAL(actual, expected)                                                 \
-    do {                                                                                         \
-        long long st_a_ = (long long)(actual), st_e_ = (long long)(expected);                    \
-        st_assert_fmt(st_a_ == st_e_, 1, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",   \
-                      #actual, #expected, st_a_, st_e_);                                         \
+#define ST_ASSERT_INT_EQ_FATAL(actual, expected)                                                   \
+    do {                                                                                           \
+        long long st_a_ = (long long)(actual), st_e_ = (long long)(expected);                      \
+        st_assert_fmt(st_a_ == st_e_, 1, __FILE__, __LINE__, "%s == %s (got %lld, want %lld)",     \
+                      #actual, #expected, st_a_, st_e_);                                           \
     } while (0)
-#define ST_ASSERT_STR_EQ(actual, expected)                                                       \
-    do {                                                                                         \
-        const char *st_a_ = (actual), *st_e_ = (expected);                                       \
-        st_assert_fmt(st_a_ && st_e_ && strcmp(st_a_, st_e_) == 0, 0, __FILE__, __LINE__,        \
-                      "%s == %s (got \"%s\", want \"%s\")", #actual, #expected,                  \
-                      st_a_ ? st_a_ : "(null)", st_e_ ? st_e_ : "(null)");                       \
+#define ST_ASSERT_STR_EQ(actual, expected)                                                         \
+    do {                                                                                           \
+        const char *st_a_ = (actual), *st_e_ = (expected);                                         \
+        st_assert_fmt(st_a_ &&st_e_ &&strcmp(st_a_, st_e_) == 0, 0, __FILE__, __LINE__,            \
+                      "%s == %s (got \"%s\", want \"%s\")", #actual, #expected,                    \
+                      st_a_ ? st_a_ : "(null)", st_e_ ? st_e_ : "(null)");                         \
     } while (0)
 
 #endif

@@ -57,8 +57,11 @@ long long st_db_exec(st_db *db, const char *sql, int n, const char *const *param
 /* Unprepared, unparameterised statements, for migrations and DDL only. */
 int st_db_exec_script(st_db *db, const char *sql);
 
-#define ST_DB_ARGS(...) (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
-                        (const char *const[]){__VA_ARGS__}
+#define ST_DB_ARGS(...)                                                                            \
+    (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), (const char *const[])     \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
 /* st_db_q(db, "SELECT ... WHERE id = $1", id) */
 #define st_db_q(db, sql, ...) st_db_query(db, sql, ST_DB_ARGS(__VA_ARGS__))
 #define st_db_x(db, sql, ...) st_db_exec(db, sql, ST_DB_ARGS(__VA_ARGS__))
@@ -66,7 +69,7 @@ int st_db_exec_script(st_db *db, const char *sql);
 #define st_db_q0(db, sql) st_db_query(db, sql, 0, NULL)
 #define st_db_x0(db, sql) st_db_exec(db, sql, 0, NULL)
 
-int st_db_begin(st_db *db);   /* READ COMMITTED */
+int st_db_begin(st_db *db); /* READ COMMITTED */
 int st_db_begin_serializable(st_db *db);
 int st_db_commit(st_db *db);
 int st_db_rollback(st_db *db);

@@ -42,17 +42,17 @@ typedef struct st_http_req st_http_req;
 typedef void (*st_http_handler)(st_http_req *req, void *arg);
 
 typedef struct st_http_opts {
-    const char *listen;       /* "127.0.0.1:8080", "[::1]:0", comma-separated list */
-    const char *port_file;    /* where to write the first listener's port, or NULL */
-    const char *tls_cert;     /* PEM file, or NULL/"" for plain HTTP */
+    const char *listen;    /* "127.0.0.1:8080", "[::1]:0", comma-separated list */
+    const char *port_file; /* where to write the first listener's port, or NULL */
+    const char *tls_cert;  /* PEM file, or NULL/"" for plain HTTP */
     const char *tls_key;
-    int allow_insecure;       /* plain HTTP on non-loopback addresses */
-    int threads;              /* worker threads (>= 1) */
-    size_t max_body;          /* bytes */
-    int timeout_s;            /* idle timeout, and the deadline for a whole request */
-    int max_conns;            /* simultaneous connections; more are told 503 (0: 512) */
-    int access_log;           /* one log line per request */
-    int no_signals;           /* do not handle SIGTERM/SIGINT/SIGHUP (several servers in a process) */
+    int allow_insecure; /* plain HTTP on non-loopback addresses */
+    int threads;        /* worker threads (>= 1) */
+    size_t max_body;    /* bytes */
+    int timeout_s;      /* idle timeout, and the deadline for a whole request */
+    int max_conns;      /* simultaneous connections; more are told 503 (0: 512) */
+    int access_log;     /* one log line per request */
+    int no_signals;     /* do not handle SIGTERM/SIGINT/SIGHUP (several servers in a process) */
     /* SIGHUP: called on the main loop (st_service_reload for a service);
      * NULL: SIGHUP is ignored (it never stops the server). */
     void (*on_hup)(void);
@@ -84,9 +84,8 @@ void st_http_server_free(st_http_server *s);
 /* The first listener's port once bound (0 before). */
 int st_http_server_port(const st_http_server *s);
 /* Calls fn for every route pattern ("GET /v1/x/{id}"), built-ins included. */
-void st_http_server_routes(const st_http_server *s, void (*fn)(const char *method,
-                                                               const char *path, void *arg),
-                           void *arg);
+void st_http_server_routes(const st_http_server *s,
+                           void (*fn)(const char *method, const char *path, void *arg), void *arg);
 
 /*
  * Serves one client connection whose bytes are data, through the real
@@ -97,8 +96,8 @@ void st_http_server_routes(const st_http_server *s, void (*fn)(const char *metho
 int st_http_server_feed(st_http_server *s, const void *data, size_t n);
 
 /* ---- Requests ---- */
-const char *st_http_method(const st_http_req *r);      /* "GET" */
-const char *st_http_path(const st_http_req *r);        /* decoded path, no query */
+const char *st_http_method(const st_http_req *r); /* "GET" */
+const char *st_http_path(const st_http_req *r);   /* decoded path, no query */
 const char *st_http_route_pattern(const st_http_req *r);
 const char *st_http_param(const st_http_req *r, const char *name); /* {name} */
 const char *st_http_query(const st_http_req *r, const char *name); /* ?name= */
@@ -139,9 +138,8 @@ int st_http_not_modified(st_http_req *r, const char *etag);
 /* Replies with a JSON writer's text (jsonw.h) and frees the writer. */
 struct st_jw;
 void st_http_reply_jw(st_http_req *r, int status, struct st_jw *w);
-__attribute__((format(printf, 4, 5))) void st_http_reply_error(st_http_req *r, int status,
-                                                               const char *code,
-                                                               const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) void
+st_http_reply_error(st_http_req *r, int status, const char *code, const char *fmt, ...);
 int st_http_replied(const st_http_req *r);
 int st_http_status(const st_http_req *r);
 

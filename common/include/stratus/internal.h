@@ -25,7 +25,7 @@
 typedef struct st_principal {
     char tenant[40]; /* "" for cloud-wide calls */
     char user[40];
-    char role[16];   /* "admin", "member", "reader", or "" */
+    char role[16]; /* "admin", "member", "reader", or "" */
     int cloud_admin;
 } st_principal;
 

@@ -41,7 +41,7 @@ void st_jw_obj(st_jw *w);
 void st_jw_arr(st_jw *w);
 void st_jw_end(st_jw *w);
 void st_jw_key(st_jw *w, const char *key);
-void st_jw_str(st_jw *w, const char *s);    /* NULL -> null */
+void st_jw_str(st_jw *w, const char *s);            /* NULL -> null */
 void st_jw_strn(st_jw *w, const char *s, size_t n); /* n bytes, may hold NUL (escaped) */
 /* n bytes the caller knows need no escaping (hex, digits, RFC 3339): copied. */
 void st_jw_str_plain(st_jw *w, const char *s, size_t n);

@@ -22,11 +22,11 @@ st_metric *st_gauge(const char *name, const char *help, const char *labels);
 st_metric *st_histogram(const char *name, const char *help, const char *labels,
                         const double *bounds, int n);
 /* A gauge whose value is computed when /metrics is read. */
-void st_gauge_fn(const char *name, const char *help, const char *labels,
-                 double (*fn)(void *arg), void *arg);
+void st_gauge_fn(const char *name, const char *help, const char *labels, double (*fn)(void *arg),
+                 void *arg);
 /* A counter whose value is computed when /metrics is read. */
-void st_counter_fn(const char *name, const char *help, const char *labels,
-                   double (*fn)(void *arg), void *arg);
+void st_counter_fn(const char *name, const char *help, const char *labels, double (*fn)(void *arg),
+                   void *arg);
 /*
  * stratus_build_info{service,version} and the process_* metrics every
  * Prometheus client exports (CPU seconds, resident and virtual memory,
@@ -36,8 +36,8 @@ void st_counter_fn(const char *name, const char *help, const char *labels,
  */
 void st_metrics_process(const char *service, const char *version);
 
-void st_metric_add(st_metric *m, double v); /* counter or gauge */
-void st_metric_set(st_metric *m, double v); /* gauge */
+void st_metric_add(st_metric *m, double v);     /* counter or gauge */
+void st_metric_set(st_metric *m, double v);     /* gauge */
 void st_metric_observe(st_metric *m, double v); /* histogram */
 double st_metric_value(st_metric *m);
 

@@ -42,7 +42,7 @@ int st_cidr_match(const st_cidr *ranges, int n, const char *ip);
  * entry stops the walk at the last address known good, as does the
  * header's left end when every hop in it is trusted.
  */
-void st_client_address(const st_cidr *trusted, int n, const char *peer, const char *xff,
-                       char *out, size_t outlen);
+void st_client_address(const st_cidr *trusted, int n, const char *peer, const char *xff, char *out,
+                       size_t outlen);
 
 #endif

@@ -20,24 +20,29 @@
 #include "stratus/http.h"
 #include "stratus/migrate.h"
 
-#define ST_SERVICE_KEYS(default_listen)                                                        \
-    {"http.listen", default_listen, "address(es) to listen on, host:port[,host:port]"},        \
-    {"http.port_file", "", "write the bound port here (for --listen host:0)"},                \
-    {"http.threads", "4", "HTTP worker threads"},                                             \
-    {"http.max_body", "1048576", "largest request body accepted, bytes"},                      \
-    {"http.timeout", "30", "idle connection timeout, and the deadline for a whole request, seconds"}, \
-    {"http.max_connections", "512", "simultaneous connections; more are answered 503"},        \
-    {"http.access_log", "true", "log one line per request"},                                   \
-    {"http.allow_insecure", "false", "allow plain HTTP on non-loopback addresses"},            \
-    {"http.trusted_proxies", "", "load balancers whose X-Forwarded-For names the client (CIDRs)"}, \
-    {"metrics.token", "", "bearer token GET /metrics requires (empty: open, but not on the gateway)"}, \
-    {"tls.cert", "", "PEM certificate chain; enables HTTPS"},                                  \
-    {"tls.key", "", "PEM private key for tls.cert"},                                           \
-    {"log.level", "info", "debug, info, warn or error (SIGHUP applies a change)"},             \
-    {"log.file", "", "append log lines to this file, reopened on SIGHUP; empty: stderr"},      \
-    {"db.url", "", "libpq connection string"},                                                 \
-    {"db.pool_size", "8", "most database connections this process opens"},                    \
-    {"db.connect_timeout", "30", "seconds to wait for the database at start-up"}
+#define ST_SERVICE_KEYS(default_listen)                                                            \
+    {"http.listen", default_listen, "address(es) to listen on, host:port[,host:port]"},            \
+        {"http.port_file", "", "write the bound port here (for --listen host:0)"},                 \
+        {"http.threads", "4", "HTTP worker threads"},                                              \
+        {"http.max_body", "1048576", "largest request body accepted, bytes"},                      \
+        {"http.timeout", "30",                                                                     \
+         "idle connection timeout, and the deadline for a whole request, seconds"},                \
+        {"http.max_connections", "512", "simultaneous connections; more are answered 503"},        \
+        {"http.access_log", "true", "log one line per request"},                                   \
+        {"http.allow_insecure", "false", "allow plain HTTP on non-loopback addresses"},            \
+        {"http.trusted_proxies", "",                                                               \
+         "load balancers whose X-Forwarded-For names the client (CIDRs)"},                         \
+        {"metrics.token", "",                                                                      \
+         "bearer token GET /metrics requires (empty: open, but not on the gateway)"},              \
+        {"tls.cert", "", "PEM certificate chain; enables HTTPS"},                                  \
+        {"tls.key", "", "PEM private key for tls.cert"},                                           \
+        {"log.level", "info", "debug, info, warn or error (SIGHUP applies a change)"},             \
+        {"log.file", "", "append log lines to this file, reopened on SIGHUP; empty: stderr"},      \
+        {"db.url", "", "libpq connection string"},                                                 \
+        {"db.pool_size", "8", "most database connections this process opens"},                     \
+    {                                                                                              \
+        "db.connect_timeout", "30", "seconds to wait for the database at start-up"                 \
+    }
 
 /* Sets the log's service name, log.level and log.file (exits 2 when the
  * file cannot be opened), registers stratus_build_info and the process_*

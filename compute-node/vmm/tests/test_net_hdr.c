@@ -17,8 +17,13 @@
 
 static vmm_net_hdr hdr(uint8_t flags, uint8_t gso, uint16_t gso_size, uint16_t cs, uint16_t co)
 {
-    vmm_net_hdr h = {.flags = flags, .gso_type = gso, .hdr_len = 54, .gso_size = gso_size,
-                     .csum_start = cs, .csum_offset = co, .num_buffers = 7};
+    vmm_net_hdr h = {.flags = flags,
+                     .gso_type = gso,
+                     .hdr_len = 54,
+                     .gso_size = gso_size,
+                     .csum_start = cs,
+                     .csum_offset = co,
+                     .num_buffers = 7};
     return h;
 }
 

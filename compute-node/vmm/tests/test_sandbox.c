@@ -76,7 +76,8 @@ static int child_tun(void)
 
 static CU_TestInfo tests[] = {
     {"under the vCPU filter, the process's first log line does not kill it", test_vcpu_filter_logs},
-    {"under the vCPU filter, a tap's offloads can be set and cleared", test_vcpu_filter_tap_offloads},
+    {"under the vCPU filter, a tap's offloads can be set and cleared",
+     test_vcpu_filter_tap_offloads},
     CU_TEST_INFO_NULL,
 };
 

@@ -223,8 +223,8 @@ static void vm_flags(const void *p, char *out, size_t n)
     fclose(f);
 }
 
-/* Guest RAM is anonymous, 2 MiB-aligned and advised for transparent huge pages (a memfd is shmem, which
- * gets none by default: Linux's disk reads into fresh memory ran 4-6x slower than under
+/* Guest RAM is anonymous, 2 MiB-aligned and advised for transparent huge pages (a memfd is shmem,
+ * which gets none by default: Linux's disk reads into fresh memory ran 4-6x slower than under
  * QEMU), never copied into a child, and a reboot's clear leaves it reading zero. */
 static void test_ram_backing(void)
 {

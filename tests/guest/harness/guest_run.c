@@ -60,13 +60,10 @@ int guest_exit_value(int st)
         return -1;
     switch (WEXITSTATUS(st)) {
     case (GUEST_EXIT_PASS << 1) | 1: /* QEMU isa-debug-exit */
-    case GUEST_EXIT_PASS:            /* stratus-vmm */
-        return GUEST_EXIT_PASS;
+    case GUEST_EXIT_PASS: /* stratus-vmm */ return GUEST_EXIT_PASS;
     case (GUEST_EXIT_FAIL << 1) | 1:
-    case GUEST_EXIT_FAIL:
-        return GUEST_EXIT_FAIL;
-    default:
-        return -1;
+    case GUEST_EXIT_FAIL: return GUEST_EXIT_FAIL;
+    default: return -1;
     }
 }
 
@@ -169,7 +166,9 @@ int guest_judge(guest_result *r, const char *output, int wait_status, int timed_
     } else {
         r->verdict = GUEST_BROKEN;
         snprintf(r->why, sizeof r->why, "RESULT %s but exit status %d (exit value %d)",
-                 r->result_pass == 1 ? "PASS" : r->result_pass == 0 ? "FAIL" : "malformed",
+                 r->result_pass == 1   ? "PASS"
+                 : r->result_pass == 0 ? "FAIL"
+                                       : "malformed",
                  r->exit_code, r->exit_value);
     }
     return r->verdict;
@@ -366,9 +365,23 @@ void guest_argv_add(guest_argv *a, const char *fmt, ...)
 static void argv_qemu(guest_argv *a, const char *cmdline, int tcg)
 {
     static const char *const fixed[] = {
-        "qemu-system-x86_64", "-M", "pc", "-bios", "/usr/share/qemu/qboot.rom", "-nodefaults",
-        "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot", "-m", "128",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "qemu-system-x86_64",
+        "-M",
+        "pc",
+        "-bios",
+        "/usr/share/qemu/qboot.rom",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-m",
+        "128",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
     };
     for (size_t i = 0; i < 5; i++)
         guest_argv_add(a, "%s", fixed[i]);
@@ -390,9 +403,15 @@ static void argv_qemu(guest_argv *a, const char *cmdline, int tcg)
     guest_argv_add(a, "%s", cmdline);
 }
 
-void guest_argv_qemu(guest_argv *a, const char *cmdline) { argv_qemu(a, cmdline, 0); }
+void guest_argv_qemu(guest_argv *a, const char *cmdline)
+{
+    argv_qemu(a, cmdline, 0);
+}
 
-void guest_argv_qemu_tcg(guest_argv *a, const char *cmdline) { argv_qemu(a, cmdline, 1); }
+void guest_argv_qemu_tcg(guest_argv *a, const char *cmdline)
+{
+    argv_qemu(a, cmdline, 1);
+}
 
 void guest_argv_free(guest_argv *a)
 {

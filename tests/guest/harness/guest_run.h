@@ -31,17 +31,17 @@
 #define GUEST_EXIT_FAIL 0x11
 
 enum guest_verdict {
-    GUEST_PASS = 0,    /* RESULT PASS and exit value 0x10 */
-    GUEST_FAIL = 1,    /* RESULT FAIL and exit value 0x11: the guest says what failed */
-    GUEST_BROKEN = 2,  /* no start line, no or several RESULT lines, or they and the exit disagree */
+    GUEST_PASS = 0,   /* RESULT PASS and exit value 0x10 */
+    GUEST_FAIL = 1,   /* RESULT FAIL and exit value 0x11: the guest says what failed */
+    GUEST_BROKEN = 2, /* no start line, no or several RESULT lines, or they and the exit disagree */
     GUEST_TIMEOUT = 3, /* killed after the time limit */
 };
 
 typedef struct guest_result {
     enum guest_verdict verdict;
-    int wait_status;      /* raw waitpid() status, -1 when not reaped */
-    int exit_code;        /* WEXITSTATUS, or -1 when killed by a signal */
-    int exit_value;       /* 0x10 / 0x11 decoded from 33 / 35 or 16 / 17, else -1 */
+    int wait_status; /* raw waitpid() status, -1 when not reaped */
+    int exit_code;   /* WEXITSTATUS, or -1 when killed by a signal */
+    int exit_value;  /* 0x10 / 0x11 decoded from 33 / 35 or 16 / 17, else -1 */
     int timed_out;
     long long elapsed_ms; /* spawn to exit */
     int started;          /* saw the start line */

@@ -20,8 +20,8 @@ static volatile u32 g_result_printed;
 
 void serial_init(void)
 {
-    outb(COM1 + 1, 0x00);  /* no UART interrupts */
-    outb(COM1 + 3, 0x03);  /* 8N1 */
+    outb(COM1 + 1, 0x00); /* no UART interrupts */
+    outb(COM1 + 3, 0x03); /* 8N1 */
 }
 
 /* A UART that never reports THRE costs at most ~10000 exits once, then the
@@ -123,7 +123,8 @@ static void vformat(struct buf *b, const char *fmt, va_list ap)
                 put(b, '0');
                 put(b, 'x');
             }
-            put_num(b, lng ? va_arg(ap, u64) : va_arg(ap, unsigned), 16, width, pad, 0, *fmt == 'X');
+            put_num(b, lng ? va_arg(ap, u64) : va_arg(ap, unsigned), 16, width, pad, 0,
+                    *fmt == 'X');
             break;
         case 'p':
             put(b, '0');
@@ -141,14 +142,9 @@ static void vformat(struct buf *b, const char *fmt, va_list ap)
                 put(b, *s++);
             break;
         }
-        case 'c':
-            put(b, (char)va_arg(ap, int));
-            break;
-        case '%':
-            put(b, '%');
-            break;
-        default:
-            return;
+        case 'c': put(b, (char)va_arg(ap, int)); break;
+        case '%': put(b, '%'); break;
+        default: return;
         }
     }
 }
@@ -193,7 +189,7 @@ void guest_exit(u32 value)
 {
     irq_disable();
     outl(0xf4, value);
-    outb(0x64, 0xfe);      /* no debug-exit device: i8042 reset */
+    outb(0x64, 0xfe); /* no debug-exit device: i8042 reset */
     for (;;)
         __asm__ volatile("hlt");
 }
@@ -222,7 +218,7 @@ void guest_fail(const char *fmt, ...)
         vformat(&b, fmt, ap);
         va_end(ap);
         reason[b.n] = 0;
-        for (size_t i = 0; i < b.n; i++)   /* one line, whatever the reason says */
+        for (size_t i = 0; i < b.n; i++) /* one line, whatever the reason says */
             if (reason[i] == '\n' || reason[i] == '\r')
                 reason[i] = ' ';
         kprintf("RESULT %s FAIL %s\n", g_scenario, reason);

@@ -66,17 +66,17 @@ void trap_dispatch(struct trap_frame *f);
 void trap_dispatch(struct trap_frame *f)
 {
     if (f->vector == 6 && (f->cs & 3) == 3 && f->rip == (u64)(uptr)ring3_exit)
-        ring3_resume(f->rdi);                           /* the end of a ring3_call() */
+        ring3_resume(f->rdi); /* the end of a ring3_call() */
     if (f->vector < 32) {
         u64 cr2;
         __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-        guest_fail("exception %llu error=%#llx rip=%#llx cs=%#llx cr2=%#llx rsp=%#llx",
-                   f->vector, f->error, f->rip, f->cs, cr2, f->rsp);
+        guest_fail("exception %llu error=%#llx rip=%#llx cs=%#llx cr2=%#llx rsp=%#llx", f->vector,
+                   f->error, f->rip, f->cs, cr2, f->rsp);
     }
     g_irq_count[f->vector & 0xff]++;
-    if (f->vector == 0xff)                 /* spurious: no EOI */
+    if (f->vector == 0xff) /* spurious: no EOI */
         return;
-    if (f->vector >= 0x20 && f->vector < 0x30) {  /* a masked PIC's spurious IRQ 7/15 */
+    if (f->vector >= 0x20 && f->vector < 0x30) { /* a masked PIC's spurious IRQ 7/15 */
         if (f->vector >= 0x28)
             outb(0xA0, 0x20);
         outb(0x20, 0x20);
@@ -85,9 +85,18 @@ void trap_dispatch(struct trap_frame *f)
     lapic_write(LAPIC_EOI, 0);
 }
 
-u32 lapic_read(u32 reg) { return mmio_read32((volatile u8 *)LAPIC_BASE + reg); }
-void lapic_write(u32 reg, u32 v) { mmio_write32((volatile u8 *)LAPIC_BASE + reg, v); }
-u32 lapic_id(void) { return lapic_read(LAPIC_ID) >> 24; }
+u32 lapic_read(u32 reg)
+{
+    return mmio_read32((volatile u8 *)LAPIC_BASE + reg);
+}
+void lapic_write(u32 reg, u32 v)
+{
+    mmio_write32((volatile u8 *)LAPIC_BASE + reg, v);
+}
+u32 lapic_id(void)
+{
+    return lapic_read(LAPIC_ID) >> 24;
+}
 
 static void idt_load(void)
 {
@@ -100,9 +109,8 @@ static void idt_load(void)
 static void pic_mask_all(void)
 {
     static const u8 seq[][2] = {
-        {0x20, 0x11}, {0xA0, 0x11}, {0x21, 0x20}, {0xA1, 0x28},
-        {0x21, 0x04}, {0xA1, 0x02}, {0x21, 0x01}, {0xA1, 0x01},
-        {0x21, 0xff}, {0xA1, 0xff},
+        {0x20, 0x11}, {0xA0, 0x11}, {0x21, 0x20}, {0xA1, 0x28}, {0x21, 0x04},
+        {0xA1, 0x02}, {0x21, 0x01}, {0xA1, 0x01}, {0x21, 0xff}, {0xA1, 0xff},
     };
     for (unsigned i = 0; i < ARRAY_SIZE(seq); i++)
         outb(seq[i][0], seq[i][1]);
@@ -111,14 +119,14 @@ static void pic_mask_all(void)
 static void lapic_enable(void)
 {
     u64 base = rdmsr(0x1B);
-    if (!(base & (1u << 11)) || (base & (1u << 10)))   /* disabled, or in x2APIC mode */
+    if (!(base & (1u << 11)) || (base & (1u << 10))) /* disabled, or in x2APIC mode */
         wrmsr(0x1B, (LAPIC_BASE | (1u << 11) | (base & (1u << 8))));
     lapic_write(LAPIC_TPR, 0);
     lapic_write(LAPIC_LVT_TIMER, 1u << 16);
     lapic_write(LAPIC_LVT_LINT0, 1u << 16);
     lapic_write(LAPIC_LVT_LINT1, 1u << 16);
     lapic_write(LAPIC_LVT_ERROR, 1u << 16);
-    lapic_write(LAPIC_SVR, 0x1FF);                     /* enabled, spurious vector 0xff */
+    lapic_write(LAPIC_SVR, 0x1FF); /* enabled, spurious vector 0xff */
 }
 
 void cpu_init(void)
@@ -135,7 +143,7 @@ void cpu_init(void)
         u64 a = isr_table[v];
         g_idt[v].off_lo = a & 0xffff;
         g_idt[v].sel = 0x08;
-        g_idt[v].type_attr = 0x8E;                     /* interrupt gate, DPL 0 */
+        g_idt[v].type_attr = 0x8E; /* interrupt gate, DPL 0 */
         g_idt[v].off_mid = (a >> 16) & 0xffff;
         g_idt[v].off_hi = a >> 32;
     }
@@ -147,7 +155,7 @@ void cpu_init(void)
 
 void cpu_ap_init(void)
 {
-    idt_load();                                         /* APs take no interrupts: IF stays 0 */
+    idt_load(); /* APs take no interrupts: IF stays 0 */
 }
 
 int irq_alloc_vectors(int n)
@@ -182,7 +190,7 @@ static u64 tsc_khz_kvmclock(void)
     } __attribute__((aligned(64))) pv;
     u32 a, b, c, d;
     cpuid(0x40000000, 0, &a, &b, &c, &d);
-    if (b != 0x4b4d564b || a < 0x40000001)             /* "KVMKVMKVM" */
+    if (b != 0x4b4d564b || a < 0x40000001) /* "KVMKVMKVM" */
         return 0;
     cpuid(0x40000001, 0, &a, &b, &c, &d);
     u32 msr = (a & (1u << 3)) ? 0x4b564d01 : (a & 1u) ? 0x12 : 0;
@@ -205,9 +213,9 @@ static u64 tsc_khz_kvmclock(void)
 /* PIT channel 2 in one-shot mode, gated through port 0x61, counting 10 ms. */
 static u64 tsc_khz_pit(void)
 {
-    const u32 ticks = 11932;                            /* 1193182 Hz * 10 ms */
-    outb(0x61, (inb(0x61) & ~0x02) | 0x01);            /* gate on, speaker off */
-    outb(0x43, 0xB0);                                  /* ch2, lo/hi, mode 0 */
+    const u32 ticks = 11932;                /* 1193182 Hz * 10 ms */
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate on, speaker off */
+    outb(0x43, 0xB0);                       /* ch2, lo/hi, mode 0 */
     outb(0x42, ticks & 0xff);
     outb(0x42, ticks >> 8);
     u64 t0 = rdtsc();
@@ -263,7 +271,10 @@ u64 deadline_ms(u64 ms)
     return rdtsc() + ms * g_tsc_khz;
 }
 
-int expired(u64 deadline) { return rdtsc() >= deadline; }
+int expired(u64 deadline)
+{
+    return rdtsc() >= deadline;
+}
 
 void delay_us(u64 us)
 {
@@ -292,7 +303,7 @@ static u64 *pt_next(u64 *table, unsigned idx)
 void map_mmio(u64 phys, u64 len)
 {
     if (phys + len <= 0x100000000ull)
-        return;                                         /* boot.S maps the first 4 GiB */
+        return; /* boot.S maps the first 4 GiB */
     if (phys >> 46)
         guest_fail("MMIO address %#llx out of range", phys);
     for (u64 a = phys & ~0x1fffffull; a < phys + len; a += 0x200000) {

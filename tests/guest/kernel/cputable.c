@@ -108,7 +108,7 @@ static int from_madt(struct cpu_table *t)
 static int from_mptable(struct cpu_table *t)
 {
     const u8 *bda = (const u8 *)(uptr)0x400;
-    __asm__("" : "+r"(bda));                            /* low addresses are real memory here */
+    __asm__("" : "+r"(bda)); /* low addresses are real memory here */
     u16 seg;
     memcpy(&seg, bda + 0x0E, 2);
     u64 ebda = (u64)seg << 4;

@@ -5,10 +5,10 @@
 #define CPU_TABLE_MAX 32
 enum { CPU_TABLE_ANY, CPU_TABLE_MADT, CPU_TABLE_MP, CPU_TABLE_NONE };
 struct cpu_table {
-    int want;                 /* in: which table to read */
-    const char *source;       /* "madt", "mp" or "none" */
+    int want;           /* in: which table to read */
+    const char *source; /* "madt", "mp" or "none" */
     int n;
-    u32 ids[CPU_TABLE_MAX];   /* APIC ids, in table order */
+    u32 ids[CPU_TABLE_MAX]; /* APIC ids, in table order */
 };
 /* For ring3_call(): fills the struct the argument points to; returns n. */
 u64 cpu_table_find(u64 arg);

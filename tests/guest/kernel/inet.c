@@ -21,13 +21,19 @@
 
 #define ETH_ARP 0x0806
 #define ETH_IP 0x0800
-#define BOOTP_OPTS 240           /* fixed BOOTP fields + magic cookie */
-#define BOOTP_MIN 300            /* what a BOOTP message is padded to */
+#define BOOTP_OPTS 240 /* fixed BOOTP fields + magic cookie */
+#define BOOTP_MIN 300  /* what a BOOTP message is padded to */
 
 static const u8 bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-static u16 get16(const u8 *p) { return (u16)(p[0] << 8 | p[1]); }
-static u32 get32(const u8 *p) { return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3]; }
+static u16 get16(const u8 *p)
+{
+    return (u16)(p[0] << 8 | p[1]);
+}
+static u32 get32(const u8 *p)
+{
+    return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
+}
 static void put16(u8 *p, u32 v)
 {
     p[0] = (u8)(v >> 8);
@@ -55,7 +61,10 @@ static u16 csum_fold(u32 sum)
     return (u16)~sum;
 }
 
-u16 inet_csum(const u8 *p, u32 len) { return csum_fold(csum_add(0, p, len)); }
+u16 inet_csum(const u8 *p, u32 len)
+{
+    return csum_fold(csum_add(0, p, len));
+}
 
 static void eth_hdr(u8 *o, const u8 *dst, const u8 *src, u16 type)
 {
@@ -70,8 +79,8 @@ static void ip_hdr(u8 *o, u32 src, u32 dst, u8 proto, u32 plen)
     o[0] = 0x45;
     o[1] = 0;
     put16(o + 2, 20 + plen);
-    put16(o + 4, 0);             /* identification: 0 is fine with DF (RFC 6864) */
-    put16(o + 6, 0x4000);        /* don't fragment */
+    put16(o + 4, 0);      /* identification: 0 is fine with DF (RFC 6864) */
+    put16(o + 6, 0x4000); /* don't fragment */
     o[8] = 64;
     o[9] = proto;
     put16(o + 10, 0);
@@ -103,30 +112,30 @@ u32 inet_dhcp_frame(const struct inet *s, u8 *out)
     u8 *ip = out + 14, *udp = ip + 20, *b = udp + 8, *o = b + BOOTP_OPTS;
     memset(out, 0, 14 + 20 + 8 + BOOTP_MIN);
     eth_hdr(out, bcast_mac, s->mac, ETH_IP);
-    b[0] = 1;                    /* BOOTREQUEST */
-    b[1] = 1;                    /* Ethernet */
+    b[0] = 1; /* BOOTREQUEST */
+    b[1] = 1; /* Ethernet */
     b[2] = 6;
     put32(b + 4, s->xid);
-    memcpy(b + 28, s->mac, 6);   /* chaddr */
-    put32(b + 236, 0x63825363);  /* magic cookie */
-    *o++ = 53;                   /* message type */
+    memcpy(b + 28, s->mac, 6);  /* chaddr */
+    put32(b + 236, 0x63825363); /* magic cookie */
+    *o++ = 53;                  /* message type */
     *o++ = 1;
     *o++ = s->dhcp == DHCP_REQUESTING ? 3 : 1;
     if (s->dhcp == DHCP_REQUESTING) {
-        *o++ = 50;               /* requested address */
+        *o++ = 50; /* requested address */
         *o++ = 4;
         put32(o, s->offer_ip);
         o += 4;
-        *o++ = 54;               /* server identifier */
+        *o++ = 54; /* server identifier */
         *o++ = 4;
         put32(o, s->offer_server);
         o += 4;
     }
-    *o++ = 55;                   /* parameter request list */
+    *o++ = 55; /* parameter request list */
     *o++ = (u8)sizeof params;
     memcpy(o, params, sizeof params);
     o += sizeof params;
-    *o++ = 57;                   /* maximum message size */
+    *o++ = 57; /* maximum message size */
     *o++ = 2;
     put16(o, 1500);
     o += 2;
@@ -134,7 +143,7 @@ u32 inet_dhcp_frame(const struct inet *s, u8 *out)
     u32 blen = (u32)(o - b) < BOOTP_MIN ? BOOTP_MIN : (u32)(o - b);
     put16(udp, 68);
     put16(udp + 2, 67);
-    put16(udp + 4, 8 + blen);    /* checksum 0: none (IPv4 allows it) */
+    put16(udp + 4, 8 + blen); /* checksum 0: none (IPv4 allows it) */
     ip_hdr(ip, 0, 0xffffffffu, 17, 8 + blen);
     return 14 + 20 + 8 + blen;
 }
@@ -151,8 +160,7 @@ void inet_ping_target(struct inet *s, u32 ip, u32 count, u16 id)
     s->replies = 0;
 }
 
-static u32 arp_frame(const struct inet *s, u8 *out, u16 op, const u8 *dmac, const u8 *tha,
-                     u32 tpa)
+static u32 arp_frame(const struct inet *s, u8 *out, u16 op, const u8 *dmac, const u8 *tha, u32 tpa)
 {
     u8 *a = out + 14;
     eth_hdr(out, dmac, s->mac, ETH_ARP);
@@ -177,7 +185,7 @@ u32 inet_arp_request(const struct inet *s, u8 *out)
 u32 inet_echo_request(const struct inet *s, u16 seq, u8 *out)
 {
     u8 *ip = out + 14, *ic = ip + 20;
-    const u32 plen = 8 + 56;     /* as ping(8) sends: 56 bytes of data */
+    const u32 plen = 8 + 56; /* as ping(8) sends: 56 bytes of data */
     eth_hdr(out, s->hop_mac, s->mac, ETH_IP);
     memset(ic, 0, plen);
     ic[0] = 8;
@@ -204,7 +212,7 @@ static u32 arp_input(struct inet *s, const u8 *f, u32 len, u8 *out)
     u32 spa = get32(a + 14), tpa = get32(a + 24);
     if (s->dhcp != DHCP_BOUND || (op != 1 && op != 2))
         return 0;
-    if (s->hop_ip && spa == s->hop_ip && (a[8] & 1) == 0) {   /* never a multicast MAC */
+    if (s->hop_ip && spa == s->hop_ip && (a[8] & 1) == 0) { /* never a multicast MAC */
         memcpy(s->hop_mac, a + 8, 6);
         s->hop_known = 1;
     }
@@ -221,7 +229,7 @@ static u32 dhcp_input(struct inet *s, const u8 *b, u32 n, u8 *out)
     u32 type = 0, server = 0;
     if (n < BOOTP_OPTS || b[0] != 2 || b[1] != 1 || b[2] != 6 || get32(b + 4) != s->xid ||
         memcmp(b + 28, s->mac, 6) != 0 || get32(b + 236) != 0x63825363)
-        return 0;                /* not a reply to us: not malformed, just not ours */
+        return 0; /* not a reply to us: not malformed, just not ours */
     memset(&l, 0, sizeof l);
     l.ip = get32(b + 16);
     for (u32 i = BOOTP_OPTS; i < n;) {
@@ -233,7 +241,7 @@ static u32 dhcp_input(struct inet *s, const u8 *b, u32 n, u8 *out)
         if (code == 255)
             break;
         if (i + 2 > n || i + 2 + b[i + 1] > n) {
-            s->dropped++;        /* an option running past the message */
+            s->dropped++; /* an option running past the message */
             return 0;
         }
         u32 olen = b[i + 1];
@@ -269,7 +277,7 @@ static u32 dhcp_input(struct inet *s, const u8 *b, u32 n, u8 *out)
         s->dhcp = DHCP_BOUND;
         return 0;
     }
-    if (type == 6) {             /* NAK: start over */
+    if (type == 6) { /* NAK: start over */
         s->naks++;
         s->dhcp = DHCP_SELECTING;
         return inet_dhcp_frame(s, out);
@@ -292,7 +300,7 @@ static u32 icmp_input(struct inet *s, const u8 *f, u32 src, const u8 *ic, u32 pl
         return 0;
     }
     if (ic[0] != 8 || ic[1] != 0 || 20 + plen > 1500 || (f[6] & 1))
-        return 0;                /* not a request, too long, or from a multicast MAC */
+        return 0; /* not a request, too long, or from a multicast MAC */
     u8 *oip = out + 14, *oic = oip + 20;
     eth_hdr(out, f + 6, s->mac, ETH_IP);
     memcpy(oic, ic, plen);
@@ -316,7 +324,7 @@ static u32 ip_input(struct inet *s, const u8 *f, u32 len, u8 *out)
         s->dropped++;
         return 0;
     }
-    if (get16(ip + 6) & 0x3fff)  /* a fragment (MF or an offset): not handled */
+    if (get16(ip + 6) & 0x3fff) /* a fragment (MF or an offset): not handled */
         return 0;
     u8 proto = ip[9];
     u32 src = get32(ip + 12), dst = get32(ip + 16), plen = tot - ihl;
@@ -327,7 +335,7 @@ static u32 ip_input(struct inet *s, const u8 *f, u32 len, u8 *out)
             return 0;
         }
         u32 ulen = get16(p + 4);
-        if (get16(p + 6)) {      /* a checksum was sent: it must hold */
+        if (get16(p + 6)) { /* a checksum was sent: it must hold */
             u8 pseudo[12];
             put32(pseudo, src);
             put32(pseudo + 4, dst);
@@ -356,9 +364,9 @@ u32 inet_input(struct inet *s, const u8 *f, u32 len, u8 *out)
         return 0;
     }
     if (memcmp(f, s->mac, 6) != 0 && memcmp(f, bcast_mac, 6) != 0)
-        return 0;                /* flooded to us, not for us */
+        return 0; /* flooded to us, not for us */
     if (memcmp(f + 6, s->mac, 6) == 0)
-        return 0;                /* our own frame coming back */
+        return 0; /* our own frame coming back */
     u16 type = get16(f + 12);
     if (type == ETH_ARP)
         return arp_input(s, f, len, out);

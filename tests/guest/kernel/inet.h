@@ -23,13 +23,13 @@ typedef uint64_t u64;
 #include "guest.h"
 #endif
 
-#define INET_FRAME_MAX 1514      /* Ethernet header + 1500 */
+#define INET_FRAME_MAX 1514 /* Ethernet header + 1500 */
 #define INET_MAX_DNS 3
 #define INET_MAX_PINGS 64
 
 enum inet_dhcp_state {
-    DHCP_SELECTING = 0,          /* DISCOVER sent, waiting for an OFFER */
-    DHCP_REQUESTING = 1,         /* REQUEST sent, waiting for ACK or NAK */
+    DHCP_SELECTING = 0,  /* DISCOVER sent, waiting for an OFFER */
+    DHCP_REQUESTING = 1, /* REQUEST sent, waiting for ACK or NAK */
     DHCP_BOUND = 2,
 };
 
@@ -37,7 +37,7 @@ struct inet_lease {
     u32 ip, mask, router, server, lease_s;
     u32 dns[INET_MAX_DNS];
     u32 n_dns;
-    u32 mtu;                     /* option 26, 0 when absent */
+    u32 mtu; /* option 26, 0 when absent */
 };
 
 struct inet {
@@ -46,17 +46,17 @@ struct inet {
     enum inet_dhcp_state dhcp;
     u32 offer_ip, offer_server;
     u32 naks;
-    struct inet_lease lease;     /* valid once dhcp == DHCP_BOUND */
+    struct inet_lease lease; /* valid once dhcp == DHCP_BOUND */
     /* ping: to ping_ip through next hop hop_ip (ARP resolves hop_mac) */
     u32 ping_ip, hop_ip;
     u8 hop_mac[6];
     int hop_known;
     u16 ping_id;
-    u32 ping_count;              /* at most INET_MAX_PINGS */
+    u32 ping_count; /* at most INET_MAX_PINGS */
     u8 replied[INET_MAX_PINGS];
     u32 replies;
     /* what arrived */
-    u64 frames, dropped;         /* dropped: malformed (bad length, checksum, field) */
+    u64 frames, dropped; /* dropped: malformed (bad length, checksum, field) */
     u64 arp_answered, echo_answered;
 };
 
@@ -76,6 +76,6 @@ u32 inet_echo_request(const struct inet *s, u16 seq, u8 *out);
  * written to out (0: none). Never reads outside f[0..len). */
 u32 inet_input(struct inet *s, const u8 *f, u32 len, u8 *out);
 
-u16 inet_csum(const u8 *p, u32 len);   /* the Internet checksum */
+u16 inet_csum(const u8 *p, u32 len); /* the Internet checksum */
 
 #endif

@@ -39,7 +39,7 @@ struct zero_args {
 static u64 zero_ring3(u64 arg)
 {
     struct zero_args *a = (void *)(uptr)arg;
-    memset(a->p, 0, a->n);                 /* native speed in ring 3 */
+    memset(a->p, 0, a->n); /* native speed in ring 3 */
     return 0;
 }
 
@@ -81,7 +81,10 @@ int strncmp(const char *a, const char *b, size_t n)
     return 0;
 }
 
-int strcmp(const char *a, const char *b) { return strncmp(a, b, (size_t)-1); }
+int strcmp(const char *a, const char *b)
+{
+    return strncmp(a, b, (size_t)-1);
+}
 
 /* Decimal, or hexadecimal with 0x; the whole string must be a number. */
 int parse_u64(const char *s, u64 *out)
@@ -148,7 +151,7 @@ void args_parse(const char *cmdline)
 
 const char *arg_str(const char *key)
 {
-    for (int i = g_nargs - 1; i >= 0; i--)             /* the last one wins */
+    for (int i = g_nargs - 1; i >= 0; i--) /* the last one wins */
         if (strcmp(g_keys[i], key) == 0)
             return g_vals[i];
     return NULL;

@@ -35,7 +35,7 @@ void net_open(struct net *n)
     virtio_driver_ok(&n->v);
     if (n->v.features & VIRTIO_NET_F_MAC) {
         virtio_cfg_read(&n->v, 0, n->mac, 6);
-    } else {                                 /* locally administered, from the TSC */
+    } else { /* locally administered, from the TSC */
         u64 t = rdtsc();
         n->mac[0] = 0x02;
         for (int i = 1; i < 6; i++)
@@ -44,7 +44,7 @@ void net_open(struct net *n)
     struct virtq *rq = &n->v.vq[0];
     n->rxbuf = kalloc((u64)rq->size * NET_BUF, 4096);
     n->txbuf = kalloc((u64)n->v.vq[1].size * NET_BUF, 4096);
-    rq->num_free = 0;                        /* rx descriptors are fixed, one per buffer */
+    rq->num_free = 0; /* rx descriptors are fixed, one per buffer */
     for (u16 i = 0; i < rq->size; i++)
         rx_post(n, i);
     virtq_notify(rq);
@@ -101,7 +101,10 @@ int net_tx_full(struct net *n)
     return (u16)(q->avail->idx - q->last_used) >= q->size;
 }
 
-u8 *net_tx_slot(struct net *n) { return n->txbuf + (u64)n->tx_next * NET_BUF + NET_HDR; }
+u8 *net_tx_slot(struct net *n)
+{
+    return n->txbuf + (u64)n->tx_next * NET_BUF + NET_HDR;
+}
 
 void net_tx_queue(struct net *n, u32 len)
 {

@@ -8,8 +8,8 @@
 #ifndef GUEST_NETDEV_H
 #define GUEST_NETDEV_H
 
-#define NET_HDR 12     /* struct virtio_net_hdr with VERSION_1, all zero: no offloads */
-#define NET_BUF 2048   /* per descriptor, header included */
+#define NET_HDR 12   /* struct virtio_net_hdr with VERSION_1, all zero: no offloads */
+#define NET_BUF 2048 /* per descriptor, header included */
 #define NET_QSIZE 64
 
 struct net {
@@ -17,8 +17,8 @@ struct net {
     u8 mac[6];
     u8 *rxbuf, *txbuf;
     u16 tx_next;
-    u16 rx_unnotified;         /* buffers reposted since the last kick */
-    u64 sent, received;        /* transmits completed; frames taken by net_rx_next */
+    u16 rx_unnotified;  /* buffers reposted since the last kick */
+    u64 sent, received; /* transmits completed; frames taken by net_rx_next */
 };
 
 /* Opens virtio-net (MAC from config, else a local one from the TSC), posts
@@ -41,6 +41,9 @@ int net_tx_full(struct net *n);
 u8 *net_tx_slot(struct net *n);
 /* Queues the slot net_tx_slot() returned with a frame of len bytes; no kick. */
 void net_tx_queue(struct net *n, u32 len);
-static inline void net_tx_kick(struct net *n) { virtq_notify(&n->v.vq[1]); }
+static inline void net_tx_kick(struct net *n)
+{
+    virtq_notify(&n->v.vq[1]);
+}
 
 #endif

@@ -176,7 +176,7 @@ struct pci_dev *pci_find(u16 vendor, u16 device)
 
 void pci_enable(struct pci_dev *d)
 {
-    pci_write16(d, 0x04, pci_read16(d, 0x04) | 0x6);  /* memory space, bus master */
+    pci_write16(d, 0x04, pci_read16(d, 0x04) | 0x6); /* memory space, bus master */
 }
 
 u8 pci_find_cap(const struct pci_dev *d, u8 id, u8 start)
@@ -186,7 +186,7 @@ u8 pci_find_cap(const struct pci_dev *d, u8 id, u8 start)
     u8 p = start ? pci_read8(d, start + 1) : pci_read8(d, 0x34);
     for (int n = 0; n < 48 && p >= 0x40; n++) {
         p &= 0xfc;
-        u16 w = pci_read16(d, p);                       /* id, next */
+        u16 w = pci_read16(d, p); /* id, next */
         if ((w & 0xff) == id)
             return p;
         p = w >> 8;

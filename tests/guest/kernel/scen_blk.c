@@ -17,7 +17,7 @@
 
 int blk_request(struct virtio_dev *v, u32 type, u64 sector, void *buf, u32 nsect, u8 *status)
 {
-    struct virtio_blk_req *h = kalloc(sizeof *h, 16);   /* small; the heap is plenty for a run */
+    struct virtio_blk_req *h = kalloc(sizeof *h, 16); /* small; the heap is plenty for a run */
     volatile u8 *st = kalloc(1, 1);
     struct vbuf b[3];
     int n = 0;
@@ -52,7 +52,7 @@ struct pattern_args {
     u8 *buf;
     u64 start, count;
     u32 seed, sum;
-    u64 bad;                  /* first sector that differs, or ~0 */
+    u64 bad; /* first sector that differs, or ~0 */
 };
 
 static void pattern_sector(u64 s, u32 seed, u8 *o)
@@ -100,8 +100,8 @@ static void transfer(struct virtio_dev *v, u32 type, u64 start, u64 count, u8 *b
             guest_fail("%s of sectors %llu+%u timed out (device status %#x)",
                        type == VIRTIO_BLK_T_OUT ? "write" : "read", start + k, n, virtio_status(v));
         if (st != VIRTIO_BLK_S_OK)
-            guest_fail("%s of sectors %llu+%u: status %u", type == VIRTIO_BLK_T_OUT ? "write" : "read",
-                       start + k, n, st);
+            guest_fail("%s of sectors %llu+%u: status %u",
+                       type == VIRTIO_BLK_T_OUT ? "write" : "read", start + k, n, st);
     }
 }
 
@@ -120,7 +120,7 @@ struct randread {
     u8 *bufs;
     u8 slot_of[256];
     u64 depth, blocks, x, end, ops;
-    u64 bad_sector;            /* the request that failed, when err = 2 */
+    u64 bad_sector; /* the request that failed, when err = 2 */
     u8 bad_status;
 };
 
@@ -229,7 +229,8 @@ void scen_blk(void)
     if (arg_u64("blk.ro", 0)) {
         u8 *buf = kalloc(512, 512), st;
         if (blk_request(&v, VIRTIO_BLK_T_OUT, start, buf, 1, &st) < 0)
-            guest_fail("write to a read-only disk timed out (device status %#x)", virtio_status(&v));
+            guest_fail("write to a read-only disk timed out (device status %#x)",
+                       virtio_status(&v));
         data("blk.write_status=%u", st);
         data("irqs=%u", virtio_irqs(&v));
         if (st != VIRTIO_BLK_S_IOERR)

@@ -25,15 +25,18 @@
 struct run {
     struct net *n;
     struct inet *s;
-    u8 *scratch;               /* a reply with no transmit slot free goes here (and is lost:
-                                  the peer resends, as it would on a real network) */
-    u64 end;                   /* TSC deadline of the phase */
-    u64 answer;                /* serve: stop after this many echo replies (0: serve to the end) */
+    u8 *scratch; /* a reply with no transmit slot free goes here (and is lost:
+                    the peer resends, as it would on a real network) */
+    u64 end;     /* TSC deadline of the phase */
+    u64 answer;  /* serve: stop after this many echo replies (0: serve to the end) */
 };
 
-#define IP4(x) (x) >> 24, ((x) >> 16) & 0xff, ((x) >> 8) & 0xff, (x) & 0xff
+#define IP4(x) (x) >> 24, ((x) >> 16) & 0xff, ((x) >> 8) & 0xff, (x)&0xff
 
-static u64 ms_tsc(u64 ms) { return ms * g_tsc_khz; }
+static u64 ms_tsc(u64 ms)
+{
+    return ms * g_tsc_khz;
+}
 
 /* Ring 3 helpers: a transmit slot (NULL when the ring is full), and queue+kick. */
 static u8 *tx_begin(struct run *r)
@@ -81,7 +84,7 @@ static u64 dhcp_r3(u64 arg)
         u64 now = rdtsc();
         if (now >= r->end)
             return 1;
-        if (s->dhcp != last) {   /* poll_rx() answered an OFFER or a NAK */
+        if (s->dhcp != last) { /* poll_rx() answered an OFFER or a NAK */
             last = s->dhcp;
             tries = 0;
             next = now + ms_tsc(1000);
@@ -178,12 +181,12 @@ void scen_dhcp(void)
         guest_fail("ping=%s is not an IPv4 address", ping);
     if (count == 0 || count > INET_MAX_PINGS)
         guest_fail("ping.count must be 1 to %d", INET_MAX_PINGS);
-    deadline_ms(0);              /* calibrates the TSC here: ring 3 cannot */
+    deadline_ms(0); /* calibrates the TSC here: ring 3 cannot */
     net_open(&n);
     r.scratch = kalloc(INET_FRAME_MAX, 64);
     inet_init(&s, n.mac, (u32)rdtsc() ^ (u32)n.mac[5] << 24);
-    data("dhcp.mac=%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2], n.mac[3],
-         n.mac[4], n.mac[5]);
+    data("dhcp.mac=%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2], n.mac[3], n.mac[4],
+         n.mac[5]);
 
     r.end = deadline_ms(arg_u64("dhcp.wait_ms", 10000));
     u64 rc = ring3_call(dhcp_r3, (u64)(uptr)&r);

@@ -105,7 +105,7 @@ void scen_hostile(void)
     u8 status = virtio_status(&v);
     data("hostile.completed=%d", q->used->idx != old_used);
     if (q->used->idx != old_used && strcmp(kind, "loop") != 0)
-        data("hostile.req_status=%u", *st);             /* 0xff: the device never wrote it */
+        data("hostile.req_status=%u", *st); /* 0xff: the device never wrote it */
     data("device_status=0x%02x", status);
     data("needs_reset=%d", (status & VIRTIO_STATUS_NEEDS_RESET) ? 1 : 0);
 

@@ -33,7 +33,7 @@ struct frame {
 };
 
 static const u8 bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-static u64 g_ours;             /* frames of this scenario received */
+static u64 g_ours; /* frames of this scenario received */
 
 /* Ring 3: the frame template in every transmit buffer. */
 static u64 tx_template(u64 arg)
@@ -93,7 +93,7 @@ static int net_recv(struct net *n, struct frame *fr)
             __builtin_memcpy(fr->origin, f + 28, 6);
             g_ours++;
         }
-        net_rx_put(n, id);                   /* everything needed was copied out above */
+        net_rx_put(n, id); /* everything needed was copied out above */
         if (ours)
             return 1;
     }
@@ -113,7 +113,7 @@ static int recv_or_fail(struct net *n, struct frame *fr)
 
 struct bench {
     struct net *n;
-    u64 end, stop;             /* TSC deadlines: the run, and a drain limit */
+    u64 end, stop; /* TSC deadlines: the run, and a drain limit */
     u64 count, first, last;
 };
 
@@ -189,8 +189,14 @@ static void net_sink(struct net *n, u64 end, u64 expect)
     guest_pass();
 }
 
-static void put_bit(u8 *bits, u32 i) { bits[i / 8] |= (u8)(1u << (i % 8)); }
-static int get_bit(const u8 *bits, u32 i) { return bits[i / 8] >> (i % 8) & 1; }
+static void put_bit(u8 *bits, u32 i)
+{
+    bits[i / 8] |= (u8)(1u << (i % 8));
+}
+static int get_bit(const u8 *bits, u32 i)
+{
+    return bits[i / 8] >> (i % 8) & 1;
+}
 
 static void report(struct net *n)
 {
@@ -213,8 +219,8 @@ void scen_net(void)
         guest_fail("net.count must be at most %d", MAX_SEQ);
     net_open(&n);
     ring3_call(tx_template, (u64)(uptr)&n);
-    data("net.mac=%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2], n.mac[3],
-         n.mac[4], n.mac[5]);
+    data("net.mac=%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2], n.mac[3], n.mac[4],
+         n.mac[5]);
     u64 end = deadline_ms(wait);
 
     if (strcmp(role, "send") == 0) {

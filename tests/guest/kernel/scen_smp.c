@@ -44,7 +44,7 @@ static void ipi(int all, u32 id, u32 cmd)
 static int trampoline_is_ram(void)
 {
     if (!g_memmap_count)
-        return 1;                                       /* no map: trust the PVH convention */
+        return 1; /* no map: trust the PVH convention */
     for (u32 i = 0; i < g_memmap_count; i++)
         if (g_memmap[i].type == 1 && g_memmap[i].addr <= TRAMPOLINE &&
             g_memmap[i].addr + g_memmap[i].size >= TRAMPOLINE + 4096)
@@ -58,9 +58,9 @@ void scen_smp(void)
     u64 n_arg = arg_u64("smp.n", 0), wait = arg_u64("smp.wait_ms", 2000);
     const char *table = arg_str("smp.table");
     t.want = !table || strcmp(table, "any") == 0 ? CPU_TABLE_ANY
-           : strcmp(table, "madt") == 0          ? CPU_TABLE_MADT
-           : strcmp(table, "mp") == 0            ? CPU_TABLE_MP
-           : strcmp(table, "none") == 0          ? CPU_TABLE_NONE
+             : strcmp(table, "madt") == 0        ? CPU_TABLE_MADT
+             : strcmp(table, "mp") == 0          ? CPU_TABLE_MP
+             : strcmp(table, "none") == 0        ? CPU_TABLE_NONE
                                                  : -1;
     if (t.want < 0)
         guest_fail("smp.table must be any, madt, mp or none");

@@ -10,13 +10,13 @@
 
 struct hvm_start_info {
     u32 magic;
-    u32 version;          /* 0, or 1 with the memory map */
+    u32 version; /* 0, or 1 with the memory map */
     u32 flags;
     u32 nr_modules;
     u64 modlist_paddr;
     u64 cmdline_paddr;
     u64 rsdp_paddr;
-    u64 memmap_paddr;     /* version >= 1 */
+    u64 memmap_paddr; /* version >= 1 */
     u32 memmap_entries;
     u32 reserved;
 };
@@ -24,7 +24,7 @@ struct hvm_start_info {
 struct hvm_memmap_entry {
     u64 addr;
     u64 size;
-    u32 type;             /* e820 types: 1 RAM, 2 reserved, 3 ACPI, 4 NVS, 5 unusable */
+    u32 type; /* e820 types: 1 RAM, 2 reserved, 3 ACPI, 4 NVS, 5 unusable */
     u32 reserved;
 };
 

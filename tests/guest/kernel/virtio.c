@@ -85,13 +85,16 @@ static void msix_setup(struct virtio_dev *v, int nq)
         mmio_write32(e + 0, 0xFEE00000u | (apic << 12));
         mmio_write32(e + 4, 0);
         mmio_write32(e + 8, (u32)(v->vec_base + i));
-        mmio_write32(e + 12, 0);                        /* unmasked */
+        mmio_write32(e + 12, 0); /* unmasked */
     }
-    pci_write16(d, c + 2, (ctl | 0x8000) & ~0x4000);   /* enable, function unmasked */
+    pci_write16(d, c + 2, (ctl | 0x8000) & ~0x4000); /* enable, function unmasked */
     v->nvec = n;
 }
 
-u8 virtio_status(struct virtio_dev *v) { return mmio_read8(v->common + CC_STATUS); }
+u8 virtio_status(struct virtio_dev *v)
+{
+    return mmio_read8(v->common + CC_STATUS);
+}
 
 static void set_status(struct virtio_dev *v, u8 bits)
 {
@@ -136,7 +139,7 @@ void virtio_open(struct virtio_dev *v, u16 type, u64 wanted, int nq)
     set_status(v, VIRTIO_STATUS_FEATURES_OK);
     if (!(virtio_status(v) & VIRTIO_STATUS_FEATURES_OK))
         guest_fail("virtio %04x: device refused features %#llx", v->pci->device, v->features);
-    if (v->nvec)  /* a device answering VIRTIO_NO_VECTOR keeps config changes silent: fine */
+    if (v->nvec) /* a device answering VIRTIO_NO_VECTOR keeps config changes silent: fine */
         mmio_write16(v->common + CC_MSIX_CONFIG, 0);
     v->nqueues = nq;
 }
@@ -174,8 +177,8 @@ void virtio_queue_setup(struct virtio_dev *v, int qi, u16 max_size)
     }
     u32 noff = (u32)mmio_read16(cc + CC_Q_NOTIFY_OFF) * v->notify_mult;
     if (noff + 2 > v->notify_len)
-        guest_fail("virtio %04x: queue %d notify offset %#x outside the capability",
-                   v->pci->device, qi, noff);
+        guest_fail("virtio %04x: queue %d notify offset %#x outside the capability", v->pci->device,
+                   qi, noff);
     q->notify = v->notify_base + noff;
     mmio_write16(cc + CC_Q_ENABLE, 1);
 }
@@ -208,7 +211,10 @@ void virtio_cfg_read(struct virtio_dev *v, u32 off, void *buf, u32 len)
     guest_fail("virtio %04x: config generation never settled", v->pci->device);
 }
 
-u32 virtio_irqs(struct virtio_dev *v) { return v->nvec ? irq_count_range(v->vec_base, v->nvec) : 0; }
+u32 virtio_irqs(struct virtio_dev *v)
+{
+    return v->nvec ? irq_count_range(v->vec_base, v->nvec) : 0;
+}
 
 int virtq_add(struct virtq *q, const struct vbuf *b, int n)
 {
@@ -219,21 +225,22 @@ int virtq_add(struct virtq *q, const struct vbuf *b, int n)
         struct virtq_desc *d = &q->desc[i];
         d->addr = (u64)(uptr)b[k].addr;
         d->len = b[k].len;
-        d->flags = (u16)((b[k].writable ? VIRTQ_DESC_F_WRITE : 0) | (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
+        d->flags =
+            (u16)((b[k].writable ? VIRTQ_DESC_F_WRITE : 0) | (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
         last = i;
         i = d->next;
     }
     q->free_head = q->desc[last].next;
     q->num_free = (u16)(q->num_free - n);
     q->avail->ring[q->avail->idx & (q->size - 1)] = head;
-    barrier();                                           /* ring entry before the index */
+    barrier(); /* ring entry before the index */
     q->avail->idx++;
     return head;
 }
 
 void virtq_notify(struct virtq *q)
 {
-    mb();                                                /* avail.idx visible before the kick */
+    mb(); /* avail.idx visible before the kick */
     mmio_write16(q->notify, q->index);
 }
 
@@ -245,7 +252,7 @@ int virtq_get(struct virtq *q, u32 *id, u32 *len)
     volatile struct virtq_used_elem *e = &q->used->ring[q->last_used & (q->size - 1)];
     u32 head = e->id, l = e->len;
     q->last_used++;
-    if (head < q->size) {                                /* give the chain back */
+    if (head < q->size) { /* give the chain back */
         u16 i = (u16)head, n = 1;
         while ((q->desc[i].flags & VIRTQ_DESC_F_NEXT) && n < q->size) {
             i = q->desc[i].next;

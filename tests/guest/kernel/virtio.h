@@ -45,10 +45,10 @@ struct virtq {
     struct virtq_desc *desc;
     struct virtq_avail *avail;
     volatile struct virtq_used *used;
-    u16 last_used;             /* used entries consumed so far (free running) */
-    u16 free_head, num_free;   /* descriptor free list through .next */
+    u16 last_used;           /* used entries consumed so far (free running) */
+    u16 free_head, num_free; /* descriptor free list through .next */
     volatile u8 *notify;
-    int msix_entry;            /* -1 when the device refused the vector */
+    int msix_entry; /* -1 when the device refused the vector */
 };
 
 #define VIRTIO_MAX_QUEUES 4
@@ -60,7 +60,7 @@ struct virtio_dev {
     volatile u8 *msix_table;
     u16 msix_size;
     u8 msix_cap;
-    int vec_base, nvec;        /* vectors: vec_base + entry */
+    int vec_base, nvec; /* vectors: vec_base + entry */
     int nqueues;
     struct virtq vq[VIRTIO_MAX_QUEUES];
 };

@@ -103,8 +103,12 @@ static void build(gc_cloud *c)
     snprintf(p->peer_ifname, sizeof p->peer_ifname, "eth0");
     snprintf(p->peer_netns, sizeof p->peer_netns, "/run/netns/%s", c->peer);
 
-    g_state = (stn_state){.networks = &g_net, .n_networks = 1, .ports = g_ports, .n_ports = 2,
-                          .sgs = &g_sg, .n_sgs = 1};
+    g_state = (stn_state){.networks = &g_net,
+                          .n_networks = 1,
+                          .ports = g_ports,
+                          .n_ports = 2,
+                          .sgs = &g_sg,
+                          .n_sgs = 1};
 }
 
 struct job {

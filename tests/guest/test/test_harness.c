@@ -28,9 +28,9 @@ static void test_exit_values_of_qemu_and_stratus_vmm(void)
     ST_ASSERT_INT_EQ(guest_exit_value(EXITED(35)), GUEST_EXIT_FAIL);
     ST_ASSERT_INT_EQ(guest_exit_value(EXITED(16)), GUEST_EXIT_PASS);
     ST_ASSERT_INT_EQ(guest_exit_value(EXITED(17)), GUEST_EXIT_FAIL);
-    ST_ASSERT_INT_EQ(guest_exit_value(EXITED(0)), -1);  /* reset / shutdown */
+    ST_ASSERT_INT_EQ(guest_exit_value(EXITED(0)), -1); /* reset / shutdown */
     ST_ASSERT_INT_EQ(guest_exit_value(EXITED(1)), -1);
-    ST_ASSERT_INT_EQ(guest_exit_value(SIGKILL), -1);    /* killed */
+    ST_ASSERT_INT_EQ(guest_exit_value(SIGKILL), -1); /* killed */
     ST_ASSERT_INT_EQ(guest_exit_value(-1), -1);
 }
 
@@ -67,12 +67,12 @@ static void test_malformed_runs_are_broken(void)
                                  "RESULT boot PASS\n",
                                  EXITED(33), 0),
                      GUEST_BROKEN);
-    ST_ASSERT_INT_EQ(guest_judge(&r, "STRATUS-GUEST start scenario=boot\nRESULT net PASS\n",
-                                 EXITED(33), 0),
-                     GUEST_BROKEN);
-    ST_ASSERT_INT_EQ(guest_judge(&r, "STRATUS-GUEST start scenario=boot\nRESULT boot MAYBE\n",
-                                 EXITED(33), 0),
-                     GUEST_BROKEN);
+    ST_ASSERT_INT_EQ(
+        guest_judge(&r, "STRATUS-GUEST start scenario=boot\nRESULT net PASS\n", EXITED(33), 0),
+        GUEST_BROKEN);
+    ST_ASSERT_INT_EQ(
+        guest_judge(&r, "STRATUS-GUEST start scenario=boot\nRESULT boot MAYBE\n", EXITED(33), 0),
+        GUEST_BROKEN);
     ST_ASSERT_INT_EQ(guest_judge(&r, NULL, EXITED(33), 0), GUEST_BROKEN);
     guest_result_free(&r);
 }
@@ -88,8 +88,8 @@ static void test_data_lookup(void)
     ST_ASSERT_INT_EQ(guest_data_count(&r, "pci"), 2);
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci", 1, buf, sizeof buf), 0);
     ST_ASSERT_STR_EQ(buf, "00:04.0 1af4:1044 00ff00");
-    ST_ASSERT_INT_EQ(guest_data(&r, "blk", buf, sizeof buf), -1);  /* a prefix is not a key */
-    ST_ASSERT_INT_EQ(guest_data_u64(&r, "pci", &v), -1);           /* not a number */
+    ST_ASSERT_INT_EQ(guest_data(&r, "blk", buf, sizeof buf), -1); /* a prefix is not a key */
+    ST_ASSERT_INT_EQ(guest_data_u64(&r, "pci", &v), -1);          /* not a number */
     guest_result_free(&r);
 }
 
@@ -159,8 +159,10 @@ static void test_blk_check_raw_finds_a_wrong_sector(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"exit values of QEMU (33/35) and stratus-vmm (16/17)", test_exit_values_of_qemu_and_stratus_vmm},
-    {"PASS needs the RESULT line and the exit value to agree", test_pass_needs_result_and_exit_to_agree},
+    {"exit values of QEMU (33/35) and stratus-vmm (16/17)",
+     test_exit_values_of_qemu_and_stratus_vmm},
+    {"PASS needs the RESULT line and the exit value to agree",
+     test_pass_needs_result_and_exit_to_agree},
     {"FAIL carries the guest's reason", test_fail_carries_the_reason},
     {"malformed runs are BROKEN", test_malformed_runs_are_broken},
     {"DATA lookups by exact key", test_data_lookup},
@@ -175,4 +177,7 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
-int main(int argc, char **argv) { return st_test_main(argc, argv, suites); }
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

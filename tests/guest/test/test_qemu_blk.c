@@ -63,10 +63,10 @@ static void test_written_pattern_is_on_the_file(void)
     guest_result_free(&r);
 
     /* A second boot reads it back without writing (blk.check=1). */
-    ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu(&r, "scenario=blk blk.check=1 blk.start=8 blk.count=100 blk.seed=5", g_dev, 30000,
-                GUEST_PASS),
-        GUEST_PASS);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu(&r,
+                                   "scenario=blk blk.check=1 blk.start=8 blk.count=100 blk.seed=5",
+                                   g_dev, 30000, GUEST_PASS),
+                           GUEST_PASS);
     ST_ASSERT_INT_EQ(guest_data(&r, "blk.checksum", sum, sizeof sum), 0);
     ST_ASSERT_STR_EQ(sum, want);
     guest_result_free(&r);
@@ -76,9 +76,9 @@ static void test_check_notices_foreign_data(void)
 {
     guest_result r;
     ST_ASSERT_INT_EQ_FATAL(gt_make_raw(g_disk, 1 << 20, 0xEE), 0);
-    ST_ASSERT_INT_EQ(gt_qemu(&r, "scenario=blk blk.check=1 blk.start=3 blk.count=2", g_dev, 30000,
-                             GUEST_FAIL),
-                     GUEST_FAIL);
+    ST_ASSERT_INT_EQ(
+        gt_qemu(&r, "scenario=blk blk.check=1 blk.start=3 blk.count=2", g_dev, 30000, GUEST_FAIL),
+        GUEST_FAIL);
     ST_ASSERT_STR_EQ(r.reason, "sector 3 does not hold the pattern");
     guest_result_free(&r);
 }
@@ -113,9 +113,9 @@ static void test_range_beyond_capacity_fails(void)
 {
     guest_result r;
     ST_ASSERT_INT_EQ_FATAL(gt_make_raw(g_disk, 1 << 20, 0), 0);
-    ST_ASSERT_INT_EQ(gt_qemu(&r, "scenario=blk blk.start=2040 blk.count=9", g_dev, 30000,
-                             GUEST_FAIL),
-                     GUEST_FAIL);
+    ST_ASSERT_INT_EQ(
+        gt_qemu(&r, "scenario=blk blk.start=2040 blk.count=9", g_dev, 30000, GUEST_FAIL),
+        GUEST_FAIL);
     ST_ASSERT_STR_EQ(r.reason, "sectors 2040+9 beyond the capacity 2048");
     guest_result_free(&r);
 }
@@ -136,7 +136,8 @@ static void test_randread_benchmark_runs(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"the written pattern is on the raw file and survives a reboot", test_written_pattern_is_on_the_file},
+    {"the written pattern is on the raw file and survives a reboot",
+     test_written_pattern_is_on_the_file},
     {"blk.check notices data that is not the pattern", test_check_notices_foreign_data},
     {"a read-only disk refuses writes with IOERR", test_read_only_disk_refuses_writes},
     {"a range beyond the capacity fails", test_range_beyond_capacity_fails},

@@ -45,7 +45,8 @@ static void test_missing_scenario_fails(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"boot reports its command line and memory map, exit 0x10", test_boot_reports_cmdline_and_memory},
+    {"boot reports its command line and memory map, exit 0x10",
+     test_boot_reports_cmdline_and_memory},
     {"an unknown scenario fails with exit 0x11", test_unknown_scenario_fails_with_exit_0x11},
     {"a command line without scenario= fails", test_missing_scenario_fails},
     CU_TEST_INFO_NULL,

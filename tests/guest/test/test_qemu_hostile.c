@@ -40,12 +40,27 @@ static int run_kind(const char *kind, const char *more)
     return (int)nr;
 }
 
-static void test_loop(void) { ST_ASSERT_INT_EQ(run_kind("loop", ""), 1); }
-static void test_badidx(void) { ST_ASSERT_INT_EQ(run_kind("badidx", ""), 1); }
-static void test_oob(void) { CU_ASSERT(run_kind("oob", "") >= 0); }
-static void test_long(void) { CU_ASSERT(run_kind("long", "") >= 0); }
+static void test_loop(void)
+{
+    ST_ASSERT_INT_EQ(run_kind("loop", ""), 1);
+}
+static void test_badidx(void)
+{
+    ST_ASSERT_INT_EQ(run_kind("badidx", ""), 1);
+}
+static void test_oob(void)
+{
+    CU_ASSERT(run_kind("oob", "") >= 0);
+}
+static void test_long(void)
+{
+    CU_ASSERT(run_kind("long", "") >= 0);
+}
 /* Without indirect descriptors the long chain loops back: QEMU sees the loop. */
-static void test_long_direct(void) { ST_ASSERT_INT_EQ(run_kind("long", "hostile.direct=1"), 1); }
+static void test_long_direct(void)
+{
+    ST_ASSERT_INT_EQ(run_kind("long", "hostile.direct=1"), 1);
+}
 
 static void test_unknown_kind_fails(void)
 {

@@ -137,10 +137,10 @@ static void test_ping_without_a_peer_fails(void)
     struct nic a;
     guest_proc p;
     guest_result r;
-    ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu_spawn(&p, prefix, "scenario=net net.role=ping net.count=2 net.wait_ms=300",
-                      nic(&a, 1, 4)),
-        0);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&p, prefix,
+                                         "scenario=net net.role=ping net.count=2 net.wait_ms=300",
+                                         nic(&a, 1, 4)),
+                           0);
     ST_ASSERT_INT_EQ(guest_wait(&p, 30000, &r), GUEST_FAIL);
     ST_ASSERT_STR_EQ(r.reason, "0 of 2 pings answered");
     guest_result_free(&r);
@@ -153,10 +153,10 @@ static void test_flood_reaches_the_sink(void)
     guest_proc sink, flood;
     guest_result rs, rf;
     unsigned long long got = 0, sent = 0;
-    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&sink, prefix,
-                                         "scenario=net net.role=sink net.wait_ms=1000 net.expect=100",
-                                         nic(&a, 0, 5)),
-                           0);
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu_spawn(&sink, prefix, "scenario=net net.role=sink net.wait_ms=1000 net.expect=100",
+                      nic(&a, 0, 5)),
+        0);
     /* The sink counts from its net.mac line on: start the flood after it. */
     ST_ASSERT_INT_EQ(gt_wait_output(&sink, "DATA net.mac=", 20000), 0);
     ST_ASSERT_INT_EQ_FATAL(

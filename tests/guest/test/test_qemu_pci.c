@@ -15,11 +15,10 @@ static const char *const *devices(void)
     static char drive[600];
     static const char *v[16];
     snprintf(drive, sizeof drive, "file=%s,format=raw,if=none,id=d0", g_disk);
-    const char *list[] = {"-device", "virtio-rng-pci,disable-legacy=on",
-                          "-drive", drive,
-                          "-device", "virtio-blk-pci,drive=d0,disable-legacy=on",
-                          "-netdev", "hubport,id=n0,hubid=0",
-                          "-device", "virtio-net-pci,netdev=n0,disable-legacy=on", NULL};
+    const char *list[] = {
+        "-device", "virtio-rng-pci,disable-legacy=on",           "-drive",  drive,
+        "-device", "virtio-blk-pci,drive=d0,disable-legacy=on",  "-netdev", "hubport,id=n0,hubid=0",
+        "-device", "virtio-net-pci,netdev=n0,disable-legacy=on", NULL};
     memcpy(v, list, sizeof list);
     return v;
 }
@@ -44,11 +43,11 @@ static void test_lists_every_function_with_class(void)
     guest_result r;
     unsigned long long n = 0;
     ST_ASSERT_INT_EQ_FATAL(gt_qemu(&r, "scenario=pci", devices(), 30000, GUEST_PASS), GUEST_PASS);
-    CU_ASSERT(has_line(&r, "pci", "00:00.0 8086:1237 060000"));   /* i440FX host bridge */
-    CU_ASSERT(has_line(&r, "pci", "00:01.1 8086:7010 010180"));   /* PIIX3 IDE: function 1 */
-    CU_ASSERT(has_line(&r, "pci", "00:02.0 1af4:1044 00ff00"));   /* virtio-rng */
-    CU_ASSERT(has_line(&r, "pci", "00:03.0 1af4:1042 010000"));   /* virtio-blk */
-    CU_ASSERT(has_line(&r, "pci", "00:04.0 1af4:1041 020000"));   /* virtio-net */
+    CU_ASSERT(has_line(&r, "pci", "00:00.0 8086:1237 060000")); /* i440FX host bridge */
+    CU_ASSERT(has_line(&r, "pci", "00:01.1 8086:7010 010180")); /* PIIX3 IDE: function 1 */
+    CU_ASSERT(has_line(&r, "pci", "00:02.0 1af4:1044 00ff00")); /* virtio-rng */
+    CU_ASSERT(has_line(&r, "pci", "00:03.0 1af4:1042 010000")); /* virtio-blk */
+    CU_ASSERT(has_line(&r, "pci", "00:04.0 1af4:1041 020000")); /* virtio-net */
     ST_ASSERT_INT_EQ(guest_data_u64(&r, "pci.count", &n), 0);
     ST_ASSERT_INT_EQ(n, guest_data_count(&r, "pci"));
     guest_result_free(&r);
@@ -58,9 +57,9 @@ static void test_unassigned_bars_come_from_the_window(void)
 {
     guest_result r;
     char buf[128];
-    ST_ASSERT_INT_EQ_FATAL(gt_qemu(&r, "scenario=pci pci.window=0xf0000000", devices(), 30000,
-                                   GUEST_PASS),
-                           GUEST_PASS);
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu(&r, "scenario=pci pci.window=0xf0000000", devices(), 30000, GUEST_PASS),
+        GUEST_PASS);
     /* qboot leaves BARs at 0: the guest assigns them in order, aligned. */
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci.bar", 0, buf, sizeof buf), 0);
     ST_ASSERT_STR_EQ(buf, "00:02.0/1 0xf0000000+0x1000 assigned");
@@ -73,25 +72,25 @@ static void test_driver_works_with_bars_above_4g(void)
 {
     guest_result r;
     char buf[128];
-    ST_ASSERT_INT_EQ_FATAL(gt_qemu(&r, "scenario=pci pci.window64=0x100000000", devices(), 30000,
-                                   GUEST_PASS),
-                           GUEST_PASS);
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu(&r, "scenario=pci pci.window64=0x100000000", devices(), 30000, GUEST_PASS),
+        GUEST_PASS);
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "pci.bar", 1, buf, sizeof buf), 0);
     ST_ASSERT_STR_EQ(buf, "00:02.0/4 0x100000000+0x4000 assigned");
     guest_result_free(&r);
     /* The guest maps that range itself (only 0-4 GiB is mapped at boot). */
-    ST_ASSERT_INT_EQ(gt_qemu(&r, "scenario=rng pci.window64=0x100000000", devices(), 30000,
-                             GUEST_PASS),
-                     GUEST_PASS);
+    ST_ASSERT_INT_EQ(
+        gt_qemu(&r, "scenario=rng pci.window64=0x100000000", devices(), 30000, GUEST_PASS),
+        GUEST_PASS);
     guest_result_free(&r);
 }
 
 static void test_expected_device_missing_fails(void)
 {
     guest_result r;
-    ST_ASSERT_INT_EQ(gt_qemu(&r, "scenario=pci pci.expect=1af4:1044,1af4:1049", devices(), 30000,
-                             GUEST_FAIL),
-                     GUEST_FAIL);
+    ST_ASSERT_INT_EQ(
+        gt_qemu(&r, "scenario=pci pci.expect=1af4:1044,1af4:1049", devices(), 30000, GUEST_FAIL),
+        GUEST_FAIL);
     ST_ASSERT_STR_EQ(r.reason, "expected PCI device 1af4:1049 not found");
     guest_result_free(&r);
 }
@@ -105,7 +104,7 @@ static void test_driver_works_on_firmware_assigned_bars(void)
     guest_argv_qemu(&q, "scenario=rng");
     for (int i = 0; i < q.n; i++) {
         if (strcmp(q.v[i], "-bios") == 0)
-            i++;                                  /* drop -bios qboot.rom */
+            i++; /* drop -bios qboot.rom */
         else
             guest_argv_add(&a, "%s", q.v[i]);
     }
@@ -125,7 +124,8 @@ static CU_TestInfo tests[] = {
     {"unassigned BARs come from the window, aligned", test_unassigned_bars_come_from_the_window},
     {"64-bit BARs above 4 GiB are mapped and used", test_driver_works_with_bars_above_4g},
     {"a missing pci.expect device fails the run", test_expected_device_missing_fails},
-    {"the virtio driver works on firmware-assigned BARs", test_driver_works_on_firmware_assigned_bars},
+    {"the virtio driver works on firmware-assigned BARs",
+     test_driver_works_on_firmware_assigned_bars},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

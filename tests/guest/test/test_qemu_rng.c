@@ -21,7 +21,7 @@ static void test_reads_random_bytes(void)
     ST_ASSERT_INT_EQ(guest_data(&r1, "rng.bytes", b1, sizeof b1), 0);
     ST_ASSERT_INT_EQ(guest_data(&r2, "rng.bytes", b2, sizeof b2), 0);
     ST_ASSERT_INT_EQ(strlen(b1), 32);
-    CU_ASSERT(strcmp(b1, b2) != 0);                 /* two boots, two random streams */
+    CU_ASSERT(strcmp(b1, b2) != 0); /* two boots, two random streams */
     /* MSI-X: QEMU delivers the queue's interrupt; the guest counts it. */
     ST_ASSERT_INT_EQ(guest_data_u64(&r1, "irqs", &irqs), 0);
     CU_ASSERT(irqs >= 1);

@@ -19,14 +19,20 @@ static void expect_two_cpus(const char *cmdline, const char *source)
     ST_ASSERT_STR_EQ(buf, source);
     ST_ASSERT_INT_EQ(guest_data_count(&r, "smp.cpu"), 2);
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "smp.cpu", 0, buf, sizeof buf), 0);
-    ST_ASSERT_STR_EQ(buf, "0");                     /* the BSP first */
+    ST_ASSERT_STR_EQ(buf, "0"); /* the BSP first */
     ST_ASSERT_INT_EQ(guest_data_nth(&r, "smp.cpu", 1, buf, sizeof buf), 0);
     ST_ASSERT_STR_EQ(buf, "1");
     guest_result_free(&r);
 }
 
-static void test_cpus_from_madt(void) { expect_two_cpus("scenario=smp", "madt"); }
-static void test_cpus_from_mp_table(void) { expect_two_cpus("scenario=smp smp.table=mp", "mp"); }
+static void test_cpus_from_madt(void)
+{
+    expect_two_cpus("scenario=smp", "madt");
+}
+static void test_cpus_from_mp_table(void)
+{
+    expect_two_cpus("scenario=smp smp.table=mp", "mp");
+}
 static void test_broadcast_with_smp_n(void)
 {
     expect_two_cpus("scenario=smp smp.table=none smp.n=2", "arg");

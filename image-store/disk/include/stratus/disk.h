@@ -37,11 +37,11 @@
 typedef struct st_disk st_disk;
 
 /* st_disk_open() flags */
-#define ST_DISK_RDWR 0x00         /* read and write (the default) */
-#define ST_DISK_RDONLY 0x01       /* read only; backing files are always read only */
-#define ST_DISK_FMT_RAW 0x02      /* do not probe: the image is raw */
-#define ST_DISK_FMT_QCOW2 0x04    /* do not probe: the image is qcow2 */
-#define ST_DISK_NO_BACKING 0x08   /* refuse an image that names a backing file */
+#define ST_DISK_RDWR 0x00       /* read and write (the default) */
+#define ST_DISK_RDONLY 0x01     /* read only; backing files are always read only */
+#define ST_DISK_FMT_RAW 0x02    /* do not probe: the image is raw */
+#define ST_DISK_FMT_QCOW2 0x04  /* do not probe: the image is qcow2 */
+#define ST_DISK_NO_BACKING 0x08 /* refuse an image that names a backing file */
 /* Take no flock(), with ST_DISK_RDONLY only: to copy the disk of a VMM that
  * holds it open but is paused and has flushed (a snapshot of a running
  * instance). The caller guarantees nobody writes meanwhile. */
@@ -115,8 +115,7 @@ typedef struct st_qcow2_create_opts {
     int version;              /* 2 or 3; 0: 3 */
     int refcount_bits;        /* 1, 2, 4, ..., 64; 0: 16 (version 2: always 16) */
 } st_qcow2_create_opts;
-int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *err,
-                       size_t errlen);
+int st_qcow2_create_ex(const char *path, const st_qcow2_create_opts *o, char *err, size_t errlen);
 
 /*
  * Validates the first len bytes of an uploaded qcow2 image whose file is
@@ -147,8 +146,7 @@ int st_disk_check_tables(st_disk *d, char *err, size_t errlen);
  * appears atomically; an existing path is -EEXIST. Used for instance
  * snapshots.
  */
-int st_disk_convert(st_disk *src, const char *path, st_disk_format fmt, char *err,
-                    size_t errlen);
+int st_disk_convert(st_disk *src, const char *path, st_disk_format fmt, char *err, size_t errlen);
 
 /* ---- Ceph RBD (instance disks as copy-on-write clones of base images) ---- */
 
@@ -163,7 +161,7 @@ int st_disk_rbd_available(void);
 int st_rbd_clone(const char *conf, const char *id, const char *pool, const char *parent,
                  const char *snap, const char *child, char *err, size_t errlen);
 /* Removes an RBD image (an instance disk); 0 when it is gone. */
-int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image,
-                  char *err, size_t errlen);
+int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image, char *err,
+                  size_t errlen);
 
 #endif

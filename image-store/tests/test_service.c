@@ -563,8 +563,8 @@ static void test_interrupted_and_chunked(void)
 
     /* Malformed framing and smuggling attempts are 400 and kill nothing else. */
     static const char *const bad[] = {
-        "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: "
-        "chunked\r\n\r\n",
+        ("PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n"),
         "PUT /v1/images/%s/file HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
         "PUT /v1/images/%s/file HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
         "PUT /v1/images/%s/file HTTP/1.1\r\n X-Folded: yes\r\n\r\n",

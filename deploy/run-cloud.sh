@@ -209,6 +209,9 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 echo "demo instance $inst is $state; its console:"
+if [ "$state" = error ]; then
+  echo "  fault: $(api GET "/v1/instances/$inst" "$demo" | field fault)"
+fi
 api GET "/v1/instances/$inst/console" "$demo" | field output | sed 's/^/  | /'
 # it has a port on the demo tenant's default network (made on first use)
 addr=$(api GET "/v1/ports?instance_id=$inst" "$demo" | python3 -c 'import json,sys
@@ -220,6 +223,8 @@ echo "demo instance address: ${addr:-none}"
 # one listener per network bridge, on network.metadata_port
 if ss -Hltn 'sport = :8775' 2>/dev/null | grep -q '%stb'; then
   md="listening on the demo network's bridge (port 8775; guests reach it as 169.254.169.254)"
+elif [ "$state" = error ]; then
+  md="not listening: the demo instance failed (fault above), so no port of it is on this host"
 else
   md="not listening (see node.log: tenant networks need root, dnsmasq and nftables)"
 fi

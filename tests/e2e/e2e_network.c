@@ -35,6 +35,7 @@
  * its port, and its guest namespace keeps answering.
  */
 #include "cloud.h"
+#include "st_proc.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -67,38 +68,6 @@ typedef struct guest {
 static guest G[2][2];
 static char lone[40]; /* a third guest of tenant 1 */
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *out(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
-    if (f) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            fwrite(chunk, 1, n, m);
-        pclose(f);
-    }
-    fclose(m);
-    return buf;
-}
-
 /* url with 127.0.0.1 replaced by the underlay address the hosts reach. */
 static void underlay_url(char *dst, size_t n, const char *key, const char *url)
 {
@@ -116,18 +85,18 @@ static int setup(void)
     chmod(C.dir, 0711); /* dnsmasq, as nobody, re-reads its hosts file here */
     /* the underlay: a bridge here, a veth to each host; the services'
      * loopback listeners reached at 10.99.0.1 */
-    if (sh("ip link add ul type bridge && ip addr add 10.99.0.1/24 dev ul && ip link set ul up"
-           " && sysctl -qw net.ipv4.conf.ul.route_localnet=1"
-           " && nft add table ip e2e && nft add chain ip e2e pre '{ type nat hook prerouting"
-           " priority dstnat; }' && nft add rule ip e2e pre iifname ul ip daddr 10.99.0.1 dnat"
-           " to 127.0.0.1") != 0)
+    if (st_sh("ip link add ul type bridge && ip addr add 10.99.0.1/24 dev ul && ip link set ul up"
+              " && sysctl -qw net.ipv4.conf.ul.route_localnet=1"
+              " && nft add table ip e2e && nft add chain ip e2e pre '{ type nat hook prerouting"
+              " priority dstnat; }' && nft add rule ip e2e pre iifname ul ip daddr 10.99.0.1 dnat"
+              " to 127.0.0.1") != 0)
         return -1;
     for (int h = 0; h < 2; h++) {
         snprintf(hostns[h], sizeof hostns[h], "e2eh%d-%d", h + 1, (int)getpid());
-        if (sh("ip netns add %s && ip -n %s link set lo up && ip link add ulh%d type veth peer"
-               " name ul0 netns %s && ip link set ulh%d master ul up && ip -n %s addr add"
-               " 10.99.0.%d/24 dev ul0 && ip -n %s link set ul0 up",
-               hostns[h], hostns[h], h, hostns[h], h, hostns[h], 11 + h, hostns[h]) != 0)
+        if (st_sh("ip netns add %s && ip -n %s link set lo up && ip link add ulh%d type veth peer"
+                  " name ul0 netns %s && ip link set ulh%d master ul up && ip -n %s addr add"
+                  " 10.99.0.%d/24 dev ul0 && ip -n %s link set ul0 up",
+                  hostns[h], hostns[h], h, hostns[h], h, hostns[h], 11 + h, hostns[h]) != 0)
             return -1;
     }
     char gw[128], ia[128], idu[128], bu[128];
@@ -230,7 +199,7 @@ static int wait_state(const char *token, const char *id, const char *want, int t
 /* One ping from guest g to ip, waiting at most 300 ms: 1 answered. */
 static int ping1(const guest *g, const char *ip)
 {
-    return sh("ip netns exec %s ping -n -q -c1 -W0.3 %s >/dev/null 2>&1", g->id, ip) == 0;
+    return st_sh("ip netns exec %s ping -n -q -c1 -W0.3 %s >/dev/null 2>&1", g->id, ip) == 0;
 }
 
 /* Polls until a ping from a to b's address is (want 1) or is not (0)
@@ -247,10 +216,10 @@ static long long until_pings(const guest *a, const guest *b, int want, int timeo
 /* Echo requests the guest's kernel has received. */
 static long in_echos(const guest *g)
 {
-    char *o = out("ip netns exec %s awk '/^Icmp:/ { if (!h) { split($0, k); h = 1 } else {"
-                  " split($0, v); for (i in k) if (k[i] == \"InEchos\") print v[i] } }'"
-                  " /proc/net/snmp",
-                  g->id);
+    char *o = st_out("ip netns exec %s awk '/^Icmp:/ { if (!h) { split($0, k); h = 1 } else {"
+                     " split($0, v); for (i in k) if (k[i] == \"InEchos\") print v[i] } }'"
+                     " /proc/net/snmp",
+                     g->id);
     long n = atol(o);
     free(o);
     return n;
@@ -260,10 +229,10 @@ static long in_echos(const guest *g)
  * (the FDB entries the bridges learn from traffic aside). */
 static char *snapshot(int h)
 {
-    return out("ip -n %s -o link show | grep -v ' lo:' | sed 's/ qlen [0-9]*//';"
-               " ip -n %s -o addr show; bridge -n %s fdb show | grep permanent;"
-               " ip -n %s neigh show nud permanent; ip netns exec %s nft list ruleset",
-               hostns[h], hostns[h], hostns[h], hostns[h], hostns[h]);
+    return st_out("ip -n %s -o link show | grep -v ' lo:' | sed 's/ qlen [0-9]*//';"
+                  " ip -n %s -o addr show; bridge -n %s fdb show | grep permanent;"
+                  " ip -n %s neigh show nud permanent; ip netns exec %s nft list ruleset",
+                  hostns[h], hostns[h], hostns[h], hostns[h], hostns[h]);
 }
 
 /* The agent's converges that went through, from its own /metrics. */
@@ -273,9 +242,9 @@ static long converges(int h)
     snprintf(pf, sizeof pf, "%s.http-port", H[h].state_dir);
     if (st_wait_file(pf, 10000) < 0)
         return -1;
-    char *o = out("ip netns exec %s curl -s -m 2 http://127.0.0.1:%d/metrics | awk"
-                  " '/^stratus_node_net_converges_total\\{result=\"ok\"\\}/ { print $2 }'",
-                  hostns[h], st_read_port(pf));
+    char *o = st_out("ip netns exec %s curl -s -m 2 http://127.0.0.1:%d/metrics | awk"
+                     " '/^stratus_node_net_converges_total\\{result=\"ok\"\\}/ { print $2 }'",
+                     hostns[h], st_read_port(pf));
     long n = *o ? atol(o) : -1;
     free(o);
     return n;
@@ -332,7 +301,7 @@ static void test_two_hosts(void)
             st_assert_fmt(!strncmp(lease, want, strlen(want)), 0, __FILE__, __LINE__,
                           "guest t%dh%d lease: '%s'", t + 1, h + 1, lease);
             free(lease);
-            char *mtu = out("ip -n %s -o link show eth0", g->id);
+            char *mtu = st_out("ip -n %s -o link show eth0", g->id);
             CU_ASSERT_PTR_NOT_NULL(strstr(mtu, " mtu 1450 "));
             free(mtu);
             char *v = cloud_guest_md(g->id, "/latest/meta-data/instance-id");
@@ -352,7 +321,8 @@ static void test_two_hosts(void)
         ST_ASSERT_INT_EQ(until_pings(&G[t][0], &G[t][1], 1, 10000) >= 0, 1);
     long t1_before = in_echos(&G[0][1]), t2_before = in_echos(&G[1][1]);
     ST_ASSERT_INT_EQ(
-        sh("ip netns exec %s ping -n -q -c5 -i0.1 -W1 %s >/dev/null", G[1][0].id, G[1][1].ip), 0);
+        st_sh("ip netns exec %s ping -n -q -c5 -i0.1 -W1 %s >/dev/null", G[1][0].id, G[1][1].ip),
+        0);
     ST_ASSERT_INT_EQ(in_echos(&G[0][1]), t1_before);
     CU_ASSERT(in_echos(&G[1][1]) >= t2_before + 5);
     /* nor does tenant 2 reach an address only tenant 1 holds */
@@ -367,11 +337,11 @@ static void test_two_hosts(void)
 
     /* iperf3 across the hosts, over VXLAN */
     ST_ASSERT_INT_EQ(
-        sh("ip netns exec %s iperf3 -s -D -1 -B %s >/dev/null 2>&1", G[0][1].id, G[0][1].ip), 0);
+        st_sh("ip netns exec %s iperf3 -s -D -1 -B %s >/dev/null 2>&1", G[0][1].id, G[0][1].ip), 0);
     usleep(300000); /* the daemon binds */
-    char *ip3 = out("ip netns exec %s iperf3 -c %s -t 2 -J 2>/dev/null | awk -F'[:,]'"
-                    " '/\"sum_received\"/ { r = 1 } r && /bits_per_second/ { print $2; exit }'",
-                    G[0][0].id, G[0][1].ip);
+    char *ip3 = st_out("ip netns exec %s iperf3 -c %s -t 2 -J 2>/dev/null | awk -F'[:,]'"
+                       " '/\"sum_received\"/ { r = 1 } r && /bits_per_second/ { print $2; exit }'",
+                       G[0][0].id, G[0][1].ip);
     double bps = atof(ip3);
     CU_ASSERT(bps > 0);
     printf("\n    iperf3 guest to guest across two hosts (VXLAN, veth ports): %.2f Gbit/s\n",
@@ -379,12 +349,12 @@ static void test_two_hosts(void)
     free(ip3);
 
     /* a source address the port does not own never arrives */
-    sh("ip -n %s addr add 10.0.0.99/24 dev eth0", G[0][0].id);
+    st_sh("ip -n %s addr add 10.0.0.99/24 dev eth0", G[0][0].id);
     long before = in_echos(&G[0][1]);
-    sh("ip netns exec %s ping -n -q -c3 -i0.1 -W0.3 -I 10.0.0.99 %s >/dev/null 2>&1", G[0][0].id,
-       G[0][1].ip);
+    st_sh("ip netns exec %s ping -n -q -c3 -i0.1 -W0.3 -I 10.0.0.99 %s >/dev/null 2>&1", G[0][0].id,
+          G[0][1].ip);
     ST_ASSERT_INT_EQ(in_echos(&G[0][1]), before);
-    sh("ip -n %s addr del 10.0.0.99/24 dev eth0", G[0][0].id);
+    st_sh("ip -n %s addr del 10.0.0.99/24 dev eth0", G[0][0].id);
 
     /* tenant 1's default group loses its ingress rule: both hosts stop
      * letting the other guest in; the rule back: both let it in again */
@@ -437,9 +407,9 @@ static void test_two_hosts(void)
     char pings[700], pidf[700];
     snprintf(pings, sizeof pings, "%s/kill-pings", C.dir);
     snprintf(pidf, sizeof pidf, "%s/kill-pings.pid", C.dir);
-    sh("ip netns exec %s ping -n -q -i0.05 -c100 -W1 %s > %s 2>&1 & echo $! > %s", G[0][1].id,
-       G[0][0].ip, pings, pidf);
-    char *pid_text = out("cat %s", pidf);
+    st_sh("ip netns exec %s ping -n -q -i0.05 -c100 -W1 %s > %s 2>&1 & echo $! > %s", G[0][1].id,
+          G[0][0].ip, pings, pidf);
+    char *pid_text = st_out("cat %s", pidf);
     int ping_pid = atoi(pid_text);
     free(pid_text);
     usleep(1000000);
@@ -463,14 +433,14 @@ static void test_two_hosts(void)
             fclose(f);
         if (f2)
             fclose(f2);
-        sh("diff %s %s >&2", fb, fa);
+        st_sh("diff %s %s >&2", fb, fa);
     }
     ST_ASSERT_INT_EQ(strcmp(after, before_kill), 0);
     free(before_kill);
     free(after);
     while (ping_pid > 0 && kill(ping_pid, 0) == 0 && st_now_ms() - t0 < 20000)
         usleep(100000); /* the 100 pings end (5 s in all) */
-    char *summary = out("grep 'packets transmitted' %s", pings);
+    char *summary = st_out("grep 'packets transmitted' %s", pings);
     int sent = 0, got = 0;
     sscanf(summary, "%d packets transmitted, %d received", &sent, &got);
     printf("    kill -9 of an agent while pinging through its host: %d of %d answered\n", got,
@@ -490,7 +460,7 @@ static void test_two_hosts(void)
     ST_ASSERT_INT_EQ(ping1(&G[1][0], G[1][1].ip), 0);
     char tap[16];
     snprintf(tap, sizeof tap, "tap%.11s", G[1][1].port);
-    char *links = out("ip -n %s -o link show", hostns[1]);
+    char *links = st_out("ip -n %s -o link show", hostns[1]);
     CU_ASSERT_PTR_NULL(strstr(links, tap));
     free(links);
     free(lone_ip);

@@ -31,6 +31,42 @@ int st_sh(const char *fmt, ...)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+char *st_out(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
+    if (f) {
+        char chunk[4096];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+            fwrite(chunk, 1, n, m);
+        pclose(f);
+    }
+    fclose(m);
+    return buf;
+}
+
+int st_wait_out(const char *cmd, const char *needle, int want, int timeout_ms)
+{
+    for (int t = 0; t < timeout_ms; t += 200) {
+        char *o = st_out("%s 2>/dev/null", cmd);
+        int has = strstr(o, needle) != NULL;
+        free(o);
+        if (has == want)
+            return 0;
+        usleep(200000);
+    }
+    fprintf(stderr, "  timed out: `%s` %s '%s'\n", cmd, want ? "never showed" : "still shows",
+            needle);
+    return -1;
+}
+
 int st_proc_start(st_proc *p, char *const argv[], char *const env_extra[], const char *log)
 {
     snprintf(p->log, sizeof p->log, "%s", log ? log : "/dev/null");

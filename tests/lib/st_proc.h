@@ -42,5 +42,12 @@ long long st_now_ms(void);
 /* Runs a printf-formatted shell command (up to 4 KiB); its exit status,
  * -1 when it did not exit normally. */
 __attribute__((format(printf, 1, 2))) int st_sh(const char *fmt, ...);
+/* A printf-formatted shell command's standard output (malloc'd; "" when it
+ * cannot be run). */
+__attribute__((format(printf, 1, 2))) char *st_out(const char *fmt, ...);
+/* Runs cmd (its stderr dropped) every 200 ms until its output contains
+ * (want = 1) or lacks (want = 0) needle: 0, or -1 after timeout_ms (said on
+ * stderr). */
+int st_wait_out(const char *cmd, const char *needle, int want, int timeout_ms);
 
 #endif

@@ -615,23 +615,6 @@ long cloud_keypair(cloud *c, const char *name, const char *public_key)
 
 /* ---- guests played by namespaces ---- */
 
-/* A command's standard output (malloc'd, "" on failure). */
-static char *run_out(const char *cmd)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
-    if (f) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            fwrite(chunk, 1, n, m);
-        pclose(f);
-    }
-    fclose(m);
-    return buf;
-}
-
 int cloud_guest_add(const char *id)
 {
     char cmd[256];
@@ -675,7 +658,7 @@ char *cloud_guest_dhcp(cloud *c, const char *id)
              "ip -n %s link set eth0 up && ip netns exec %s env LEASE_OUT=%s timeout 20 busybox "
              "udhcpc -i eth0 -n -q -t 8 -T 1 -O mtu -O staticroutes -s %s >/dev/null 2>&1; cat %s",
              id, id, lease, script, lease);
-    char *o = run_out(cmd);
+    char *o = st_out("%s", cmd);
     o[strcspn(o, "\n")] = 0;
     return o;
 }
@@ -686,5 +669,5 @@ char *cloud_guest_md(const char *id, const char *path)
     snprintf(cmd, sizeof cmd,
              "ip netns exec %s curl -sf -m 5 --noproxy '*' http://169.254.169.254%s 2>/dev/null",
              id, path);
-    return run_out(cmd);
+    return st_out("%s", cmd);
 }

@@ -16,6 +16,7 @@
  * curl get that instance's lease, id, key and user-data, never the other's.
  */
 #include "cloud.h"
+#include "st_proc.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -28,55 +29,6 @@
 #include <unistd.h>
 
 static cloud C;
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* A command's standard output (malloc'd, "" on failure). */
-static char *out(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
-    if (f) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            fwrite(chunk, 1, n, m);
-        pclose(f);
-    }
-    fclose(m);
-    return buf;
-}
-
-/* Waits until cmd's output contains (want = 1) or lacks (0) needle. */
-static int wait_out(const char *cmd, const char *needle, int want, int timeout_ms)
-{
-    for (int t = 0; t < timeout_ms; t += 200) {
-        char *o = out("%s 2>/dev/null", cmd);
-        int has = strstr(o, needle) != NULL;
-        free(o);
-        if (has == want)
-            return 0;
-        usleep(200000);
-    }
-    fprintf(stderr, "  timed out: `%s` %s '%s'\n", cmd, want ? "never showed" : "still shows",
-            needle);
-    return -1;
-}
 
 static int setup(void)
 {
@@ -105,8 +57,8 @@ static char *sqlf(const char *fmt, const char *arg)
 /* What must survive an agent restart unchanged. */
 static char *snapshot(void)
 {
-    return out("ip -o link show | grep -v ' lo:' | sed 's/ qlen [0-9]*//'; bridge fdb show;"
-               " ip neigh show nud permanent; nft list ruleset");
+    return st_out("ip -o link show | grep -v ' lo:' | sed 's/ qlen [0-9]*//'; bridge fdb show;"
+                  " ip neigh show nud permanent; nft list ruleset");
 }
 
 static void test_network_dataplane(void)
@@ -134,21 +86,21 @@ static void test_network_dataplane(void)
     char tap[16], cmd[2048], want[128];
     snprintf(tap, sizeof tap, "tap%.11s", port);
     snprintf(cmd, sizeof cmd, "ip -d link show stv%s", vni);
-    ST_ASSERT_INT_EQ(wait_out(cmd, "nolearning", 1, 10000), 0);
-    ST_ASSERT_INT_EQ(wait_out(cmd, "master stb", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, "nolearning", 1, 10000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, "master stb", 1, 1000), 0);
     snprintf(cmd, sizeof cmd, "ip -d link show %s", tap);
-    ST_ASSERT_INT_EQ(wait_out(cmd, "master stb", 1, 1000), 0);
-    ST_ASSERT_INT_EQ(wait_out("ip -d link show type bridge", "stb", 1, 1000), 0);
-    ST_ASSERT_INT_EQ(wait_out("nft list tables", "table bridge stratus", 1, 1000), 0);
-    ST_ASSERT_INT_EQ(wait_out("nft list tables", "table inet stratus", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, "master stb", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out("ip -d link show type bridge", "stb", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out("nft list tables", "table bridge stratus", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out("nft list tables", "table inet stratus", 1, 1000), 0);
     /* dnsmasq runs with the port's static lease */
     char hosts[700], pidf[700], lease[128];
     snprintf(hosts, sizeof hosts, "cat %s/net/dhcp-%s.hosts", ag.state_dir, vni);
     snprintf(pidf, sizeof pidf, "%s/net/dhcp-%s.pid", ag.state_dir, vni);
     snprintf(lease, sizeof lease, "%s,%s", mac, ip);
-    ST_ASSERT_INT_EQ(wait_out(hosts, lease, 1, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(hosts, lease, 1, 5000), 0);
     snprintf(cmd, sizeof cmd, "kill -0 $(cat %s) && cat /proc/$(cat %s)/comm", pidf, pidf);
-    ST_ASSERT_INT_EQ(wait_out(cmd, "dnsmasq", 1, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, "dnsmasq", 1, 5000), 0);
     /* on the address the gateway reserved for it (the default pools' last) */
     char *dhcp = sqlf("SELECT host(s.dhcp_ip) FROM iaas.subnets s JOIN iaas.ports p"
                       " ON p.network_id = s.network_id WHERE p.instance_id = '%s'",
@@ -156,7 +108,7 @@ static void test_network_dataplane(void)
     ST_ASSERT_STR_EQ(dhcp, "10.0.0.254");
     snprintf(cmd, sizeof cmd, "ip -o addr show dev stb%s", vni);
     snprintf(want, sizeof want, "inet %s/32", dhcp ? dhcp : "?");
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 1, 5000), 0);
     free(dhcp);
 
     /* a second instance moved to a registered host with no agent here: its
@@ -175,17 +127,17 @@ static void test_network_dataplane(void)
               b));
     snprintf(cmd, sizeof cmd, "bridge fdb show dev stv%s", vni);
     snprintf(want, sizeof want, "%s dst 192.0.2.77", bmac);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 10000), 0);
-    ST_ASSERT_INT_EQ(wait_out(cmd, "00:00:00:00:00:00 dst 192.0.2.77", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 1, 10000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, "00:00:00:00:00:00 dst 192.0.2.77", 1, 1000), 0);
     snprintf(cmd, sizeof cmd, "ip neigh show dev stv%s", vni);
     snprintf(want, sizeof want, "%s lladdr %s", bip, bmac);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 1, 5000), 0);
     /* b's tap left with it */
     snprintf(cmd, sizeof cmd, "ip link show tap%.11s", b);
     char *bport = sqlf("SELECT id FROM iaas.ports WHERE instance_id = '%s'", b);
     snprintf(cmd, sizeof cmd, "ip -o link show");
     snprintf(want, sizeof want, "tap%.11s", bport);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 0, 10000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 0, 10000), 0);
 
     /* kill -9 and restart: nothing changes in the kernel. The instance is
      * stopped first: libvirt's test hypervisor lives in the agent's process,
@@ -212,7 +164,7 @@ static void test_network_dataplane(void)
             fclose(f);
         if (g)
             fclose(g);
-        sh("diff %s %s >&2", fb, fa);
+        st_sh("diff %s %s >&2", fb, fa);
     }
     ST_ASSERT_INT_EQ(strcmp(after, before), 0);
     free(before);
@@ -225,10 +177,10 @@ static void test_network_dataplane(void)
     /* delete: the tap, the lease and (no local port left) the network go */
     ST_ASSERT_INT_EQ(cloud_delete(&C, a), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, a, 30000), 0);
-    ST_ASSERT_INT_EQ(wait_out("ip -o link show", tap, 0, 10000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out("ip -o link show", tap, 0, 10000), 0);
     snprintf(cmd, sizeof cmd, "ip -o link show stv%s", vni);
-    ST_ASSERT_INT_EQ(wait_out("ip -o link show", cmd + 16, 0, 5000), 0);
-    ST_ASSERT_INT_EQ(wait_out(hosts, lease, 0, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out("ip -o link show", cmd + 16, 0, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(hosts, lease, 0, 5000), 0);
     /* SIGTERM ends the agent cleanly (no handle left open on its loop) */
     cloud_agent_stop(&ag, SIGTERM);
     char log[700];

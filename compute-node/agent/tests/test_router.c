@@ -12,6 +12,7 @@
  * goes.
  */
 #include "cloud.h"
+#include "st_proc.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -24,59 +25,14 @@
 
 static cloud C;
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *out(const char *cmd)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len), *f = popen(cmd, "r");
-    if (f) {
-        char chunk[4096];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            fwrite(chunk, 1, n, m);
-        pclose(f);
-    }
-    fclose(m);
-    return buf;
-}
-
-/* Waits until cmd's output contains (want = 1) or lacks (0) needle. */
-static int wait_out(const char *cmd, const char *needle, int want, int timeout_ms)
-{
-    char full[2100];
-    snprintf(full, sizeof full, "%s 2>/dev/null", cmd);
-    for (int t = 0; t < timeout_ms; t += 200) {
-        char *o = out(full);
-        int has = strstr(o, needle) != NULL;
-        free(o);
-        if (has == want)
-            return 0;
-        usleep(200000);
-    }
-    fprintf(stderr, "  timed out: `%s` %s '%s'\n", cmd, want ? "never showed" : "still shows",
-            needle);
-    return -1;
-}
-
 static int setup(void)
 {
     if (cloud_netns_enter("strtr") < 0)
         st_skip("needs root, dnsmasq and nft");
     cloud_start(&C, "node_router", 0);
     /* the uplink and, at its other end, the external segment's "outside" */
-    if (sh("ip link add upl0 type veth peer name upl0p && ip link set upl0p up && "
-           "ip addr add 203.0.113.99/24 dev upl0p") != 0)
+    if (st_sh("ip link add upl0 type veth peer name upl0p && ip link set upl0p up && "
+              "ip addr add 203.0.113.99/24 dev upl0p") != 0)
         return -1;
     return 0;
 }
@@ -169,13 +125,13 @@ static void test_router_built_by_agent(void)
     char cmd[1200], want[200];
     snprintf(cmd, sizeof cmd, "nsenter --net=%s/str-%s ip -o addr show", nsdir, rt);
     snprintf(want, sizeof want, "qr-%s    inet %s/", vni, gwip);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 15000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 1, 15000), 0);
     snprintf(want, sizeof want, "qg-%s    inet 203.0.113.10/24", evni);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 1, 5000), 0);
     snprintf(want, sizeof want, "master stb%s", evni);
-    ST_ASSERT_INT_EQ(wait_out("ip link show upl0", want, 1, 5000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out("ip link show upl0", want, 1, 5000), 0);
     /* the router answers on the external segment */
-    ST_ASSERT_INT_EQ(sh("ping -c 2 -i 0.2 -W 1 -q 203.0.113.10 >/dev/null 2>&1"), 0);
+    ST_ASSERT_INT_EQ(st_sh("ping -c 2 -i 0.2 -W 1 -q 203.0.113.10 >/dev/null 2>&1"), 0);
     /* a floating IP for the instance: a /32 on qg and its DNAT */
     snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\",\"port_id\":\"%s\"}", ext, port);
     ST_ASSERT_INT_EQ_FATAL(post(C.tn.member, "/v1/floating-ips", b, fip), 201);
@@ -183,13 +139,13 @@ static void test_router_built_by_agent(void)
                     " ON a.port_id = f.port_id WHERE f.id = '%s'",
                     fip);
     snprintf(want, sizeof want, "inet %s/32", fa);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 1, 15000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 1, 15000), 0);
     char nft[1200];
     snprintf(nft, sizeof nft, "nsenter --net=%s/str-%s nft list ruleset", nsdir, rt);
-    ST_ASSERT_INT_EQ(wait_out(nft, "dnat to ip daddr map @fip_in", 1, 1000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(nft, "dnat to ip daddr map @fip_in", 1, 1000), 0);
     snprintf(path, sizeof path, "/v1/floating-ips/%s", fip);
     ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", path, C.tn.member, "{\"port_id\":null}"), 200);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 0, 15000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 0, 15000), 0);
     /* the router deleted: its namespace goes */
     ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", path, C.tn.member, NULL), 204);
     snprintf(path, sizeof path, "/v1/routers/%s/interfaces/%s", rt, sub);
@@ -198,7 +154,7 @@ static void test_router_built_by_agent(void)
     ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", path, C.tn.member, NULL), 204);
     snprintf(cmd, sizeof cmd, "ls %s", nsdir);
     snprintf(want, sizeof want, "str-%s", rt);
-    ST_ASSERT_INT_EQ(wait_out(cmd, want, 0, 15000), 0);
+    ST_ASSERT_INT_EQ(st_wait_out(cmd, want, 0, 15000), 0);
     free(fa);
     free(sub);
     free(gwip);
@@ -207,7 +163,7 @@ static void test_router_built_by_agent(void)
     free(port);
     if (CU_get_number_of_failures()) { /* what the agent said about its network */
         snprintf(cmd, sizeof cmd, "grep -h 'node.net' %s/node-rtr.log* | tail -20 >&2", C.dir);
-        sh("%s", cmd);
+        st_sh("%s", cmd);
     }
     cloud_agent_stop(&ag, SIGTERM);
 }

@@ -11,45 +11,32 @@
 #include <unistd.h>
 
 #include "guest_test.h"
+#include "st_proc.h"
 #include "st_test.h"
 
 static char g_ns[64];
 static int g_ns_made;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
 static void ns_remove(void)
 {
     if (g_ns_made)
-        sh("ip netns del %s", g_ns);
+        st_sh("ip netns del %s", g_ns);
     g_ns_made = 0;
 }
 
 static int suite_init(void)
 {
     snprintf(g_ns, sizeof g_ns, "stguest%d", (int)getpid());
-    if (sh("ip netns add %s", g_ns) != 0)
+    if (st_sh("ip netns add %s", g_ns) != 0)
         return -1;
     g_ns_made = 1;
     atexit(ns_remove);
-    if (sh("ip -n %s link add br0 type bridge && ip -n %s link set br0 up", g_ns, g_ns) != 0)
+    if (st_sh("ip -n %s link add br0 type bridge && ip -n %s link set br0 up", g_ns, g_ns) != 0)
         return -1;
     for (int i = 0; i < 2; i++)
-        if (sh("ip -n %s tuntap add tap%d mode tap && ip -n %s link set tap%d master br0 && "
-               "ip -n %s link set tap%d up",
-               g_ns, i, g_ns, i, g_ns, i) != 0)
+        if (st_sh("ip -n %s tuntap add tap%d mode tap && ip -n %s link set tap%d master br0 && "
+                  "ip -n %s link set tap%d up",
+                  g_ns, i, g_ns, i, g_ns, i) != 0)
             return -1;
     return 0;
 }

@@ -120,18 +120,20 @@ void gw_instance_write(const gw *g, st_jw *w, const PGresult *r, int row)
     st_jw_end(w);
 }
 
-static void reply_instance(gw_ctx *c, int status, const char *id)
+/* The instance as JSON; a deleted one is not found, except for the reply to
+ * DELETE itself (an instance no node held is deleted at once). */
+static void reply_instance_as(gw_ctx *c, int status, const char *id, int even_deleted)
 {
     PGresult *r = gw_one_row(c,
                              st_db_qb(c->db,
                                       "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
-                                      " WHERE i.id = $1 AND"
-                                      " i.tenant_id = $2 AND i.state <> 'deleted'",
-                                      id, c->p.tenant_id),
+                                      " WHERE i.id = $1 AND i.tenant_id = $2 AND"
+                                      " ($3 OR i.state <> 'deleted')",
+                                      id, c->p.tenant_id, even_deleted ? "t" : "f"),
                              "instance");
     if (!r)
         return;
-    if (status == 202) {
+    if (status == 202 && !even_deleted) {
         char loc[80];
         snprintf(loc, sizeof loc, "/v1/instances/%s", id);
         st_http_add_header(c->req, "Location", loc);
@@ -154,6 +156,11 @@ static void reply_instance(gw_ctx *c, int status, const char *id)
         }
     }
     st_http_reply_jw(c->req, status, &w);
+}
+
+static void reply_instance(gw_ctx *c, int status, const char *id)
+{
+    reply_instance_as(c, status, id, 0);
 }
 
 static int valid_base64(const char *s)
@@ -645,8 +652,8 @@ static void h_delete(gw_ctx *c)
         gw_fail_db_or_conflict(c);
     else if (n == 0)
         explain_refusal(c, id, "delete");
-    else
-        st_http_reply_json(c->req, 202, NULL);
+    else /* what actions answer: the instance, now deleting (or deleted) */
+        reply_instance_as(c, 202, id, 1);
 }
 
 static void h_action(gw_ctx *c)

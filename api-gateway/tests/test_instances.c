@@ -161,7 +161,18 @@ static void test_delete_goes_through_deleting(void)
     ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "doomed", "m1.small", image, NULL, id), 202);
     ST_ASSERT_INT_EQ(report(id, "active"), 200);
     long long g0 = gwt_instance_generation(&T, A.member, id);
-    ST_ASSERT_INT_EQ(del(id), 202);
+    /* 202 with the instance as JSON, as the actions answer */
+    char path0[128];
+    snprintf(path0, sizeof path0, "/v1/instances/%s", id);
+    st_resp d;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &d, "DELETE", path0, A.member, NULL), 202);
+    char *ct = st_resp_header(&d, "Content-Type");
+    ST_ASSERT_STR_EQ(ct, "application/json");
+    free(ct);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d.json);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(d.json, "id")), id);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(d.json, "state")), "deleting");
+    st_resp_free(&d);
     ASSERT_FIELD(id, "state", "deleting");
     CU_ASSERT(gwt_instance_generation(&T, A.member, id) > g0);
     /* the node sees it as "to be deleted" */
@@ -255,8 +266,11 @@ static void test_no_valid_host_gives_error_with_reason(void)
     CU_ASSERT_PTR_NOT_NULL(
         strstr(json_string_value(json_object_get(r.json, "fault")) ?: "", "no valid host"));
     st_resp_free(&r);
-    /* with no node holding it, delete is immediate */
-    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, T.admin_token, NULL), 202);
+    /* with no node holding it, delete is immediate: the reply says deleted */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "DELETE", path, T.admin_token, NULL), 202);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.json);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "deleted");
+    st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, T.admin_token, NULL), 404);
 }
 

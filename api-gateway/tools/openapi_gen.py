@@ -1,81 +1,131 @@
 # Writes api-gateway/openapi.json. The document is the reference; edit this
 # script (the source of the document) and run it again when routes change:
 #   python3 api-gateway/tools/openapi_gen.py
-# gateway_openapi fails when a route and the document disagree.
+# gateway_openapi fails when a route and the document disagree, and
+# gateway_openapi_lint when @redocly/cli finds a problem in it.
+#
+# What every operation can answer is added here once (op() below), from the
+# request path all routes share (common/http.c, api-gateway/api.c):
+#   every operation   400 (a malformed path, query or header), 413 (a head or
+#                     body too large), 500, 503 (the database, a backend, or
+#                     the connection cap)
+#   not public        401 (no valid token), 403 (the role, or a node
+#                     credential on a tenant route and the reverse)
+#   a path parameter  404 (not a UUID, or not the caller's)
+#   a JSON body       400 (bad JSON, a bad field), 415 (not application/json)
+# A method a path does not list answers 405 (components/responses/
+# MethodNotAllowed, with Allow); no operation lists it, since there is none.
+# Every schema lists in `required` what its writer always sends (the C
+# writers and the SQL view functions named beside each).
 import json
+import os
 S = lambda name: {"$ref": f"#/components/schemas/{name}"}
+R = lambda name: {"$ref": f"#/components/responses/{name}"}
 def obj(props, required=()):
     o = {"type": "object", "properties": props}
-    if required: o["required"] = list(required)
+    req = list(props) if required == "all" else list(required)
+    for k in req: assert k in props, k
+    if req: o["required"] = req
     return o
 STR = {"type": "string"}; UUID = {"type": "string", "format": "uuid"}
 TS = {"type": "string", "format": "date-time"}; INT = {"type": "integer"}; BOOL = {"type": "boolean"}
-def nullable(s): return {**s, "nullable": True}
+DATE = {"type": "string", "format": "date"}
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "description": "YYYY-MM"}
+def nullable(s):
+    s = {**s, "nullable": True}
+    # OpenAPI 3.0.3: an enum must list null for null to be allowed
+    if "enum" in s and None not in s["enum"]: s["enum"] = s["enum"] + [None]
+    return s
+def enum(*v): return {"type": "string", "enum": list(v)}
+RES4 = ("vcpus", "memory_mib", "disk_gib")
 schemas = {
  "Error": obj({"error": obj({"code": STR, "message": STR}, ["code", "message"])}, ["error"]),
+ # auth.c h_signin
  "Token": obj({"token": STR, "token_id": UUID, "expires_at": TS,
-               "user": obj({"id": UUID, "name": STR}), "cloud_admin": BOOL,
-               "tenant": nullable(obj({"id": UUID, "name": STR, "role": STR}))}),
- "Whoami": obj({"user": obj({"id": UUID, "name": STR, "cloud_admin": BOOL}), "tenant_id": nullable(UUID),
-                "role": nullable(STR), "token_kind": {"type": "string", "enum": ["session", "api_key"]},
-                "tenants": {"type": "array", "items": obj({"id": UUID, "name": STR, "role": STR})}}),
- "ApiKey": obj({"id": UUID, "name": STR, "tenant_id": UUID, "created_at": TS, "expires_at": TS,
-                "key": {"type": "string", "description": "the secret; returned once, at creation"}}),
- "Tenant": obj({"id": UUID, "name": STR, "description": STR, "created_at": TS}),
- "User": obj({"id": UUID, "name": STR, "cloud_admin": BOOL, "disabled": BOOL, "created_at": TS}),
- "Member": obj({"user_id": UUID, "name": STR, "role": {"type": "string", "enum": ["admin", "member", "reader"]}}),
- "Flavor": obj({"id": UUID, "name": STR, "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "disabled": BOOL, "created_at": TS}),
- "Image": obj({"id": UUID, "tenant_id": nullable(UUID), "name": STR,
-               "visibility": {"type": "string", "enum": ["private", "public"]},
-               "status": {"type": "string", "enum": ["queued", "saving", "active", "killed", "deleted"]},
-               "disk_format": {"type": "string", "enum": ["raw", "qcow2"]}, "size_bytes": nullable(INT),
+               "user": obj({"id": UUID, "name": STR}, "all"), "cloud_admin": BOOL,
+               "tenant": nullable(obj({"id": UUID, "name": STR, "role": enum("admin", "member", "reader")}, "all"))}, "all"),
+ # auth.c h_whoami
+ "Whoami": obj({"user": obj({"id": UUID, "name": STR, "cloud_admin": BOOL}, "all"), "tenant_id": nullable(UUID),
+                "role": nullable(enum("admin", "member", "reader")), "token_kind": enum("session", "api_key"),
+                "tenants": {"type": "array", "items": obj({"id": UUID, "name": STR, "role": enum("admin", "member", "reader")}, "all")}}, "all"),
+ # auth.c h_apikey_list (no secret) and h_apikey_create (the secret, once)
+ "ApiKey": obj({"id": UUID, "name": STR, "tenant_id": UUID, "created_at": TS, "expires_at": TS}, "all"),
+ "ApiKeyCreated": obj({"id": UUID, "name": STR, "key": {"type": "string", "description": "the secret (stk_...); returned once, here"},
+                       "tenant_id": UUID, "expires_at": TS}, "all"),
+ # identity.c TENANT_JSON, USER_JSON, the members list
+ "Tenant": obj({"id": UUID, "name": STR, "description": STR, "created_at": TS}, "all"),
+ "User": obj({"id": UUID, "name": STR, "cloud_admin": BOOL, "disabled": BOOL, "created_at": TS}, "all"),
+ "Member": obj({"user_id": UUID, "name": STR, "role": enum("admin", "member", "reader")}, "all"),
+ "Membership": obj({"tenant_id": UUID, "user_id": UUID, "role": enum("admin", "member", "reader")}, "all"),
+ # migrations/0004 iaas.flavor_json
+ "Flavor": obj({"id": UUID, "name": STR, "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "disabled": BOOL, "created_at": TS}, "all"),
+ # image-store migrations: images.image_json
+ "Image": obj({"id": UUID, "tenant_id": nullable({**UUID, "description": "null: a cloud image"}), "name": STR,
+               "visibility": enum("private", "public"),
+               "status": enum("queued", "saving", "active", "killed", "deleted"),
+               "disk_format": enum("raw", "qcow2"), "size_bytes": nullable(INT),
                "virtual_size_bytes": nullable(INT), "checksum": nullable({"type": "string", "description": "SHA-256 of the bytes, hex"}),
-               "min_disk_gib": INT, "min_memory_mib": INT, "status_reason": nullable(STR), "created_at": TS, "updated_at": TS}),
- "SignedUrl": obj({"url": STR, "method": {"type": "string", "enum": ["PUT", "GET"]}, "expires_at": TS}),
- "ServerGroup": obj({"id": UUID, "name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]},
-                     "members": {"type": "array", "items": UUID}, "created_at": TS}),
- "Scheduler": obj({"policy": {"type": "string", "enum": ["spread", "pack"]}, "cpu_overcommit": {"type": "number"},
-                   "nodes": INT, "nodes_up": INT, "empty_nodes": {"type": "array", "items": STR, "description": "nodes no instance holds: they could be powered off"}}),
- "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}),
+               "min_disk_gib": INT, "min_memory_mib": INT, "status_reason": nullable(STR), "created_at": TS, "updated_at": TS}, "all"),
+ # image-store/api.c signed_url
+ "SignedUrl": obj({"url": STR, "method": enum("PUT", "GET"), "expires_at": TS}, "all"),
+ # servergroups.c GROUP_JSON, h_scheduler_show
+ "ServerGroup": obj({"id": UUID, "name": STR, "policy": enum("affinity", "anti-affinity"),
+                     "members": {"type": "array", "items": UUID}, "created_at": TS}, "all"),
+ "Scheduler": obj({"policy": enum("spread", "pack"), "cpu_overcommit": {"type": "number"},
+                   "nodes": INT, "nodes_up": INT, "empty_nodes": {"type": "array", "items": STR, "description": "nodes no instance holds: they could be powered off"}}, "all"),
+ # migrations/0004 iaas.keypair_json
+ "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}, "all"),
+ # catalog.c QUOTA_JSON
  "Resources": obj({"instances": INT, "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                    "networks": INT, "ports": INT, "security_groups": INT,
-                   "floating_ips": {"type": "integer", "description": "ports held by routers and floating IPs count here, not as ports"}}),
- "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}),
+                   "floating_ips": {"type": "integer", "description": "ports held by routers and floating IPs count here, not as ports"}}, "all"),
+ "Quota": obj({"tenant_id": UUID, "limits": S("Resources"), "usage": S("Resources")}, "all"),
  "QuotaLimits": obj({k: {"type": "integer", "minimum": 0, "maximum": 1099511627776}
                      for k in ("instances", "vcpus", "memory_mib", "disk_gib", "networks", "ports",
                                "security_groups", "floating_ips")}),
+ # instances.c gw_instance_write
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
-                  "state": {"type": "string", "enum": ["building", "active", "stopped", "deleting", "deleted", "error"]},
-                  "task": nullable({"type": "string", "enum": ["starting", "stopping", "rebooting"]}),
-                  "power_desired": {"type": "string", "enum": ["running", "stopped"]},
+                  "state": enum("building", "active", "stopped", "deleting", "deleted", "error"),
+                  "task": nullable(enum("starting", "stopping", "rebooting")),
+                  "power_desired": enum("running", "stopped"),
                   "node_id": nullable(UUID), "fault": nullable(STR), "created_at": TS, "updated_at": TS,
                   "server_group_id": nullable(UUID),
-                  "host_status": nullable({"type": "string", "enum": ["up", "down", "maintenance"], "description": "the health of the instance's host; down: its node stopped sending heartbeats"})}),
- "Node": obj({"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "disabled": BOOL,
-              "state": {"type": "string", "enum": ["up", "down", "disabled"]},
-              "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}), "used": S("Resources"),
+                  "host_status": nullable({**enum("up", "down", "maintenance"), "description": "the health of the instance's host (null: not placed); down: its node stopped sending heartbeats"})}, "all"),
+}
+# nodes.c NODE_JSON; the credential only in the answer to POST /v1/nodes
+NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "disabled": BOOL,
+              "state": enum("up", "down", "disabled"),
+              "capacity": obj({k: INT for k in RES4}, "all"),
+              "used": obj({"instances": INT, **{k: INT for k in RES4}}, "all"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
               "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "external_uplink": {"type": "boolean", "description": "the node reports an uplink to the external networks: routers are placed on such nodes"},
-              "last_heartbeat": nullable(TS), "created_at": TS,
-              "token": {"type": "string", "description": "the node credential; returned once, at creation"}}),
+              "last_heartbeat": nullable(TS), "created_at": TS}
+schemas["Node"] = obj(NODE_PROPS, "all")
+schemas["NodeCreated"] = obj({**NODE_PROPS, "token": {"type": "string", "description": "the node credential (stn_...); returned once, here"}}, "all")
+FIXED_N = obj({"subnet_id": UUID, "ip_address": STR}, "all")
+schemas.update({
+ # nodes.c h_node_instances; migrations/0014 iaas.node_ports_json
  "NodeInstance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "generation": INT, "state": STR, "task": nullable(STR),
-                      "desired": {"type": "string", "enum": ["running", "stopped", "deleted"]}, "reboot_seq": INT, "flavor": STR,
+                      "desired": enum("running", "stopped", "deleted"), "reboot_seq": INT, "flavor": STR,
                       "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "image_id": UUID,
                       "user_data": nullable(STR), "ssh_public_key": nullable(STR),
+                      "public_ipv4": nullable({"type": "string", "description": "the floating IP of its first port that has one, for the metadata service"}),
                       "ports": {"type": "array", "description": "the instance's NICs, in the order the guest sees them",
-                                "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": {"type": "string", "enum": ["virtio"]},
-                                              "vnic_type": {"type": "string", "enum": ["virtio", "direct"]}, "mtu": INT,
-                                              "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": STR})}})}}),
+                                "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": enum("virtio"),
+                                              "vnic_type": enum("virtio", "direct"), "mtu": INT,
+                                              "fixed_ips": {"type": "array", "items": FIXED_N}}, "all")}}, "all"),
+ # migrations/0016 iaas.node_networks_json, 0017 iaas.node_networks_dhcp
  "NodeNetwork": obj({"id": UUID, "vni": INT, "mtu": INT,
                      "external": {"type": "boolean", "description": "flat on the host's uplink, not VXLAN"},
                      "subnets": {"type": "array", "items": obj({"id": UUID, "cidr": STR, "gateway_ip": nullable(STR), "enable_dhcp": BOOL,
+                                 "dhcp_ip": nullable({"type": "string", "description": "the address the subnet's DHCP server holds (null: DHCP off)"}),
                                  "dns_nameservers": {"type": "array", "items": STR}, "host_routes": {"type": "array", "items": obj({"destination": STR, "nexthop": STR})},
                                  "allocation_pools": {"type": "array", "items": obj({"start": STR, "end": STR})}})},
                      "remote_ports": {"type": "array", "description": "every port of the network on other hosts (l2population): instances' ports and routers' interfaces",
                                       "items": obj({"id": UUID, "mac": STR, "host_id": UUID, "tunnel_ip": nullable(STR),
-                                                    "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": STR})}})}}),
+                                                    "fixed_ips": {"type": "array", "items": FIXED_N}})}}),
  "NodeRouter": obj({"id": UUID, "enable_snat": BOOL,
                     "interfaces": {"type": "array", "items": obj({"port_id": UUID, "network_id": UUID, "subnet_id": UUID, "mac": STR,
                                    "ip_address": {"type": "string", "description": "the subnet's gateway address"}})},
@@ -86,110 +136,139 @@ schemas = {
                            "member_ips": {"type": "array", "items": STR, "description": "addresses of every port in the group, any host: for rules naming it as remote group"},
                            "rules": {"type": "array", "items": obj({"id": UUID, "direction": STR, "ethertype": STR, "protocol": nullable(STR),
                                      "port_range_min": nullable(INT), "port_range_max": nullable(INT), "remote_ip_prefix": nullable(STR), "remote_group_id": nullable(UUID)})}}),
+})
+def lst(key, item):
+    return obj({key: {"type": "array", "items": S(item)}}, [key])
+def ERR(d): return {"description": d, "content": {"application/json": {"schema": S("Error")}}}
+RETRY = {"Retry-After": {"description": "seconds to wait before trying again", "schema": INT}}
+responses = {
+ "BadRequest": ERR("malformed or invalid request: a field of the body, a query parameter, the path, or text that is not UTF-8"),
+ "Unauthorized": ERR("missing, invalid, expired or revoked token"),
+ "Forbidden": ERR("the caller's role does not allow this (a node credential on a tenant route, or a user token on a node route, too)"),
+ "NotFound": ERR("no such object (or it belongs to another tenant: the same answer)"),
+ "MethodNotAllowed": {"description": "the path exists but not with this method; Allow lists those it has. Any method a path of this document does not list answers this",
+                      "headers": {"Allow": {"description": "the path's methods, comma-separated", "schema": STR}},
+                      "content": {"application/json": {"schema": S("Error")}}},
+ "Conflict": ERR("conflicts with the current state"),
+ "TooLarge": ERR("the request head or body is larger than the server takes (http.max_body)"),
+ "UnsupportedMediaType": ERR("the body's Content-Type is not application/json"),
+ "TooManyRequests": {**ERR("too many attempts; see Retry-After"), "headers": RETRY},
+ "Internal": ERR("an unexpected server error; the message names the request id"),
+ "Unavailable": {**ERR("the database or a backend service is unavailable, or the server is at its connection cap; retry"), "headers": RETRY},
+ "NotModified": {"description": "unchanged since the ETag given in If-None-Match",
+                 "headers": {"ETag": {"description": "the entity tag of the representation", "schema": STR}}},
 }
-def lst(key, item): return obj({key: {"type": "array", "items": S(item)}})
-ERR = lambda d: {"description": d, "content": {"application/json": {"schema": S("Error")}}}
-def ok(code, desc, schema=None):
+def ok(code, desc, schema=None, ctype="application/json", headers=None):
     r = {"description": desc}
-    if schema: r["content"] = {"application/json": {"schema": schema}}
+    if schema: r["content"] = {ctype: {"schema": schema}}
+    if headers: r["headers"] = headers
     return {str(code): r}
-def op(summary, access, responses, body=None, params=(), desc=None):
+def op(summary, access, resps, body=None, params=(), desc=None, body_required=True):
     o = {"summary": summary, "responses": {}}
     if desc: o["description"] = desc
     if access == "public": o["security"] = []
     else: o["x-stratus-access"] = access
-    for r in responses: o["responses"].update(r)
+    for r in resps: o["responses"].update(r)
+    d = o["responses"].setdefault
+    d("400", R("BadRequest"))
     if access != "public":
-        o["responses"].setdefault("401", ERR("missing, invalid, expired or revoked token"))
-    if access not in ("public", "user", "tenant-read"):
-        o["responses"].setdefault("403", ERR("the caller's role does not allow this"))
-    if body: o["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        d("401", R("Unauthorized"))
+        d("403", R("Forbidden"))
+    if any(p.get("in") == "path" for p in params): d("404", R("NotFound"))
+    d("413", R("TooLarge"))
+    if body:
+        o["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
+        d("415", R("UnsupportedMediaType"))
+    d("500", R("Internal"))
+    d("503", R("Unavailable"))
     if params: o["parameters"] = list(params)
-    o["responses"].setdefault("400", ERR("malformed or invalid request")) if body else None
+    o["responses"] = dict(sorted(o["responses"].items()))
     return o
 def P(name, desc="an id"): return {"name": name, "in": "path", "required": True, "schema": UUID, "description": desc}
 def Q(name, schema, desc): return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
-NF = ERR("no such object (or it belongs to another tenant)")
+NF = {"404": R("NotFound")}
 PWD = {"type": "string", "minLength": 8, "maxLength": 256, "description": "at least 8 characters; not a common or dictionary-based password, nor the user's name in some form (libpwquality)"}
-CONF = ERR("conflicts with the current state")
+CONF = {"409": R("Conflict")}
+def E(code, d): return {str(code): ERR(d)}
 paths = {}
 def add(method, path, o): paths.setdefault(path, {})[method.lower()] = o
-
 add("GET", "/healthz", op("Health: 200 when the database is reachable, else 503", "public",
-    [ok(200, "healthy", obj({"status": STR})), {"503": {"description": "unhealthy", "content": {"application/json": {"schema": obj({"status": STR, "reason": STR})}}}}]))
+    [ok(200, "healthy", obj({"status": enum("ok")}, "all")), {"503": {"description": "unhealthy, or the server is at its connection cap (then an Error)", "content": {"application/json": {"schema": {"oneOf": [obj({"status": enum("unavailable"), "reason": STR}, "all"), S("Error")]}}}}}]))
 add("GET", "/metrics", {**op("Prometheus metrics (text exposition format)", "public",
     [{"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}},
-     {"401": ERR("no metrics.token is configured, or the bearer token is not it")}],
+     E(401, "no metrics.token is configured, or the bearer token is not it")],
     desc="For the operator's scraper, not tenants: `Authorization: Bearer <metrics.token>` (the gateway's configuration). Without metrics.token the gateway does not serve it."),
     "security": [{"metricsToken": []}]})
 add("GET", "/v1/openapi.json", op("This document", "public", [ok(200, "the OpenAPI description", {"type": "object"})]))
 DASH_HDRS = {h: {"schema": STR} for h in ("ETag", "Content-Security-Policy", "X-Frame-Options", "Referrer-Policy")}
-add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}}}]))
+add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}, "content": {"text/plain": {"schema": STR}}}}], desc="A redirect and nothing else: this operation has no 2xx answer."))
 for f, ctype, what in (("", "text/html", "the page"), ("app.js", "text/javascript", "its script"),
                        ("style.css", "text/css", "its style sheet"), ("favicon.svg", "image/svg+xml", "its icon")):
     add("GET", "/dashboard/" + f, op("The web dashboard: " + what + " (built into the gateway; ETag, strict CSP)", "public",
         [{"200": {"description": what, "headers": DASH_HDRS, "content": {ctype: {"schema": STR}}}},
          {"304": {"description": "unchanged since the ETag given", "headers": DASH_HDRS}}]))
 add("POST", "/v1/auth/tokens", op("Sign in: name and password for a bearer token", "public",
-    [ok(201, "signed in", S("Token")), {"401": ERR("wrong name or password, or not a member of the tenant")}, {"429": ERR("too many attempts; see Retry-After")}],
+    [ok(201, "signed in", S("Token")), E(401, "wrong name or password, or not a member of the tenant"), {"429": R("TooManyRequests")}],
     body=obj({"name": STR, "password": STR, "tenant": {"type": "string", "description": "tenant name or id to scope the token to; default: the user's only tenant"}}, ["name", "password"])))
 add("DELETE", "/v1/auth/tokens/current", op("Sign out: revoke the token used for this call", "user", [ok(204, "revoked")]))
 add("GET", "/v1/auth/whoami", op("The caller: user, tenant, role and memberships", "user", [ok(200, "the caller", S("Whoami"))]))
 add("POST", "/v1/api-keys", op("Create an API key for programs (same user, tenant and role)", "tenant-read",
-    [ok(201, "created; the key is shown once", S("ApiKey")), {"403": ERR("password is wrong")}],
+    [ok(201, "created; the key is shown once", S("ApiKeyCreated"), headers={"Location": {"description": "/v1/api-keys", "schema": STR}}), E(403, "the password given is wrong, or the caller's role does not allow this")],
     body=obj({"name": STR, "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365},
               "password": {"type": "string", "description": "the caller's password: lets the key outlive the token making it"}}, ["name"]),
     desc="The key expires after expires_in_days, or when the token making this call expires if that is sooner (a one-hour session cannot mint a ten-year key, nor a key a longer-lived key), unless the body carries the caller's password. A password change revokes all of the user's API keys."))
 add("GET", "/v1/api-keys", op("The caller's API keys in this tenant (no secrets)", "tenant-read", [ok(200, "keys", lst("api_keys", "ApiKey"))]))
-add("DELETE", "/v1/api-keys/{id}", op("Revoke one of the caller's API keys", "tenant-read", [ok(204, "revoked"), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/api-keys/{id}", op("Revoke one of the caller's API keys", "tenant-read", [ok(204, "revoked"), NF], params=[P("id")]))
 add("POST", "/v1/tenants", op("Create a tenant (with default quotas)", "cloud-admin",
-    [ok(201, "created", S("Tenant")), {"409": ERR("name taken")}], body=obj({"name": STR, "description": STR}, ["name"])))
+    [ok(201, "created", S("Tenant")), E(409, "name taken")], body=obj({"name": STR, "description": STR}, ["name"])))
 add("GET", "/v1/tenants", op("Tenants: all for cloud admins, else the caller's own", "user", [ok(200, "tenants", lst("tenants", "Tenant"))]))
-add("GET", "/v1/tenants/{id}", op("A tenant the caller belongs to", "user", [ok(200, "the tenant", S("Tenant")), {"404": NF}], params=[P("id")]))
-add("DELETE", "/v1/tenants/{id}", op("Delete an empty tenant", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": ERR("the tenant still has instances")}], params=[P("id")]))
-add("GET", "/v1/tenants/{id}/members", op("The tenant's members and roles", "user", [ok(200, "members", lst("members", "Member")), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/tenants/{id}", op("A tenant the caller belongs to", "user", [ok(200, "the tenant", S("Tenant")), NF], params=[P("id")]))
+add("DELETE", "/v1/tenants/{id}", op("Delete an empty tenant", "cloud-admin", [ok(204, "deleted"), NF, E(409, "the tenant still has instances")], params=[P("id")]))
+add("GET", "/v1/tenants/{id}/members", op("The tenant's members and roles", "user", [ok(200, "members", lst("members", "Member")), NF], params=[P("id")]))
 add("PUT", "/v1/tenants/{id}/members/{user_id}", op("Add a user to the tenant (cloud admin) or change a member's role (tenant admin; a user not in the tenant is 404 like an unknown id)", "user",
-    [ok(200, "membership", obj({"tenant_id": UUID, "user_id": UUID, "role": STR})), {"403": ERR("needs the tenant's admin role")}, {"404": NF}],
+    [ok(200, "membership", S("Membership")), E(403, "needs the tenant's admin role"), NF],
     body=obj({"role": {"type": "string", "enum": ["admin", "member", "reader"]}}, ["role"]), params=[P("id", "tenant id"), P("user_id", "user id")]))
 add("DELETE", "/v1/tenants/{id}/members/{user_id}", op("Remove a user from the tenant (tenant admin); their tokens for it stop working", "user",
-    [ok(204, "removed"), {"403": ERR("needs the tenant's admin role")}, {"404": NF}], params=[P("id", "tenant id"), P("user_id", "user id")]))
-add("GET", "/v1/tenants/{id}/quotas", op("A tenant's quota limits and usage", "cloud-admin", [ok(200, "quota", S("Quota")), {"404": NF}], params=[P("id")]))
+    [ok(204, "removed"), E(403, "needs the tenant's admin role"), NF], params=[P("id", "tenant id"), P("user_id", "user id")]))
+add("GET", "/v1/tenants/{id}/quotas", op("A tenant's quota limits and usage", "cloud-admin", [ok(200, "quota", S("Quota")), NF], params=[P("id")]))
 add("PUT", "/v1/tenants/{id}/quotas", op("Set a tenant's quota limits (omitted fields unchanged)", "cloud-admin",
-    [ok(200, "quota", S("Quota")), {"404": NF}], body=S("QuotaLimits"), params=[P("id")]))
-add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), {"409": ERR("name taken")}, {"400": ERR("malformed or invalid request, or a password too weak")}],
+    [ok(200, "quota", S("Quota")), NF], body=S("QuotaLimits"), params=[P("id")]))
+add("POST", "/v1/users", op("Create a user", "cloud-admin", [ok(201, "created", S("User")), E(409, "name taken"), E(400, "malformed or invalid request, or a password too weak")],
     body=obj({"name": STR, "password": PWD, "cloud_admin": BOOL}, ["name", "password"])))
 add("GET", "/v1/users", op("All users", "cloud-admin", [ok(200, "users", lst("users", "User"))]))
-add("GET", "/v1/users/{id}", op("A user (the caller, or any for cloud admins)", "user", [ok(200, "the user", S("User")), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/users/{id}", op("A user (the caller, or any for cloud admins)", "user", [ok(200, "the user", S("User")), NF], params=[P("id")]))
 add("PUT", "/v1/users/{id}/password", op("Change a password; signs out the user's other sessions and revokes all its API keys", "user",
-    [ok(204, "changed"), {"403": ERR("current_password is wrong")}, {"404": NF}, {"400": ERR("malformed or invalid request, or a password too weak")}],
+    [ok(204, "changed"), E(403, "current_password is wrong"), NF, E(400, "malformed or invalid request, or a password too weak")],
     body=obj({"password": PWD, "current_password": {"type": "string", "description": "required unless the caller is a cloud admin"}}, ["password"]), params=[P("id")]))
 add("GET", "/v1/flavors", op("Flavors (disabled ones only for cloud admins)", "user", [ok(200, "flavors", lst("flavors", "Flavor"))]))
-add("GET", "/v1/flavors/{id}", op("A flavor", "user", [ok(200, "the flavor", S("Flavor")), {"404": NF}], params=[P("id")]))
-add("POST", "/v1/flavors", op("Define a flavor", "cloud-admin", [ok(201, "created", S("Flavor")), {"409": ERR("name taken")}],
+add("GET", "/v1/flavors/{id}", op("A flavor", "user", [ok(200, "the flavor", S("Flavor")), NF], params=[P("id")]))
+add("POST", "/v1/flavors", op("Define a flavor", "cloud-admin", [ok(201, "created", S("Flavor")), E(409, "name taken")],
     body=obj({"name": STR, "vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["name", "vcpus", "memory_mib", "disk_gib"])))
-add("PATCH", "/v1/flavors/{id}", op("Enable or disable a flavor", "cloud-admin", [ok(200, "updated", S("Flavor")), {"404": NF}], body=obj({"disabled": BOOL}, ["disabled"]), params=[P("id")]))
-add("DELETE", "/v1/flavors/{id}", op("Delete an unused flavor", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": ERR("instances use it: disable it instead")}], params=[P("id")]))
-add("GET", "/v1/images", op("Images the tenant can use: its own and public ones (served by the image service)", "tenant-read", [ok(200, "images", lst("images", "Image"))],
+add("PATCH", "/v1/flavors/{id}", op("Enable or disable a flavor", "cloud-admin", [ok(200, "updated", S("Flavor")), NF], body=obj({"disabled": BOOL}, ["disabled"]), params=[P("id")]))
+add("DELETE", "/v1/flavors/{id}", op("Delete an unused flavor", "cloud-admin", [ok(204, "deleted"), NF, E(409, "instances use it: disable it instead")], params=[P("id")]))
+add("GET", "/v1/images", op("Images the tenant can use: its own and public ones (served by the image service)", "tenant-read", [ok(200, "images", lst("images", "Image")), E(400, "limit is not an integer from 1 to 1000, or marker is not an id")],
     params=[Q("status", STR, "only images in this status"), Q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size"), Q("marker", UUID, "last id of the previous page")]))
 add("POST", "/v1/images/{id}/upload-url", op("A signed URL to PUT the image's bytes to (the image service's data listener; raw or qcow2, checked on arrival)", "tenant-write",
-    [ok(200, "the URL, valid for one upload until it expires", S("SignedUrl")), {"404": NF}, {"409": ERR("the image is not queued: one upload per image")}], params=[P("id")]))
+    [ok(200, "the URL, valid for one upload until it expires", S("SignedUrl")), NF, E(409, "the image is not queued: one upload per image")], params=[P("id")]))
 add("POST", "/v1/images/{id}/download-url", op("A signed URL to GET the image's bytes from (supports Range)", "tenant-read",
-    [ok(200, "the URL", S("SignedUrl")), {"404": NF}, {"409": ERR("the image is not active")}], params=[P("id")]))
-add("GET", "/v1/images/{id}", op("An image", "tenant-read", [ok(200, "the image", S("Image")), {"404": NF}], params=[P("id")]))
+    [ok(200, "the URL", S("SignedUrl")), NF, E(409, "the image is not active")], params=[P("id")]))
+add("GET", "/v1/images/{id}", op("An image", "tenant-read", [ok(200, "the image", S("Image")), NF], params=[P("id")]))
 add("POST", "/v1/images", op("Register an image (status queued until its bytes are uploaded through an upload URL)", "tenant-write",
     [ok(201, "created", S("Image"))], body=obj({"name": STR, "disk_format": {"type": "string", "enum": ["raw", "qcow2"]},
     "visibility": {"type": "string", "enum": ["private", "public"], "description": "public needs a cloud admin"}, "min_disk_gib": INT, "min_memory_mib": INT}, ["name", "disk_format"])))
-add("PATCH", "/v1/images/{id}", op("Rename an image or change its visibility", "tenant-write", [ok(200, "updated", S("Image")), {"404": NF}],
+add("PATCH", "/v1/images/{id}", op("Rename an image or change its visibility", "tenant-write", [ok(200, "updated", S("Image")), NF],
     body=obj({"name": STR, "visibility": {"type": "string", "enum": ["private", "public"]}}), params=[P("id")]))
-add("DELETE", "/v1/images/{id}", op("Delete an image the tenant owns", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/images/{id}", op("Delete an image the tenant owns", "tenant-write", [ok(204, "deleted"), NF], params=[P("id")]))
 add("GET", "/v1/keypairs", op("The tenant's SSH keypairs", "tenant-read", [ok(200, "keypairs", lst("keypairs", "Keypair"))]))
-add("GET", "/v1/keypairs/{id}", op("A keypair", "tenant-read", [ok(200, "the keypair", S("Keypair")), {"404": NF}], params=[P("id")]))
-add("POST", "/v1/keypairs", op("Import an OpenSSH public key", "tenant-write", [ok(201, "created", S("Keypair")), {"409": ERR("name taken")}],
+add("GET", "/v1/keypairs/{id}", op("A keypair", "tenant-read", [ok(200, "the keypair", S("Keypair")), NF], params=[P("id")]))
+add("POST", "/v1/keypairs", op("Import an OpenSSH public key", "tenant-write", [ok(201, "created", S("Keypair")), E(409, "name taken")],
     body=obj({"name": STR, "public_key": {"type": "string", "description": "one line: type, base64 key, optional comment"}}, ["name", "public_key"])))
-add("DELETE", "/v1/keypairs/{id}", op("Delete a keypair", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/keypairs/{id}", op("Delete a keypair", "tenant-write", [ok(204, "deleted"), NF], params=[P("id")]))
 add("GET", "/v1/quotas", op("The tenant's quota limits and usage", "tenant-read", [ok(200, "quota", S("Quota"))]))
+LOC = {"Location": {"description": "the instance's path, /v1/instances/{id}", "schema": STR}}
 add("POST", "/v1/instances", op("Create an instance", "tenant-write",
-    [ok(202, "accepted; building (or error with the reason when no host fits)", S("Instance")), {"409": ERR("quota exceeded")}, {"422": ERR("Idempotency-Key reused with a different request")}],
+    [ok(202, "accepted; building (or error with the reason when no host fits)", S("Instance"), headers=LOC), E(400, "invalid request, or no such flavor, image, keypair or server group"),
+     E(404, "a network or port named in networks or ports is not the tenant's (nor shared)"), E(409, "quota_exceeded, or a port or address asked for is taken"), E(422, "Idempotency-Key reused with a different request")],
     body=obj({"name": STR, "flavor": {"type": "string", "description": "flavor id or name"},
               "networks": {"oneOf": [{"type": "array", "items": obj({"network_id": UUID, "fixed_ip": {"type": "string", "format": "ipv4"}, "port_id": UUID})},
                                      {"type": "string", "enum": ["none"]}],
@@ -201,77 +280,195 @@ add("POST", "/v1/instances", op("Create an instance", "tenant-write",
 LIST_ETAG = {"ETag": {"description": "the page's entity tag (from its bytes: any gateway gives the same tag for the same page)", "schema": STR}}
 add("GET", "/v1/instances", op("The tenant's instances, oldest first, in pages; ETag; If-None-Match answers 304", "tenant-read",
     [{"200": {"description": "a page; next is the marker for the following page, null at the end", "headers": LIST_ETAG,
-              "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("Instance")}, "next": nullable(UUID)})}}}},
-     {"304": {"description": "the page is unchanged since the ETag given", "headers": LIST_ETAG}}],
+              "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("Instance")}, "next": nullable(UUID)}, "all")}}}},
+     {"304": {"description": "the page is unchanged since the ETag given", "headers": LIST_ETAG}}, E(400, "limit is not an integer from 1 to 1000, or marker is not an id")],
     params=[Q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, "page size"), Q("marker", UUID, "the previous page's next"),
             Q("state", STR, "only instances in this state"), Q("name", STR, "only instances with this name"),
             {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "ETags of pages the client holds; 304 when the page is one of them"}]))
-add("GET", "/v1/instances/{id}", op("An instance", "tenant-read", [ok(200, "the instance", S("Instance")), {"404": NF}], params=[P("id")]))
-add("DELETE", "/v1/instances/{id}", op("Delete an instance (deleting until its node confirms)", "tenant-write", [ok(202, "accepted"), {"404": NF}, {"409": CONF}], params=[P("id")]))
+ONE_ETAG = {"ETag": {"description": "from the instance's bytes: unchanged while nothing the caller would see changed", "schema": STR}}
+add("GET", "/v1/instances/{id}", op("An instance; ETag; If-None-Match answers 304 (what a waiter polls)", "tenant-read",
+    [ok(200, "the instance", S("Instance"), headers=ONE_ETAG), {"304": {"description": "unchanged since the ETag given", "headers": ONE_ETAG}}, NF],
+    params=[P("id"), {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag the client holds"}]))
+add("DELETE", "/v1/instances/{id}", op("Delete an instance: deleting until its node confirms, deleted at once when no node holds it", "tenant-write",
+    [ok(202, "accepted: the instance, state deleting (or deleted)", S("Instance")), NF, E(409, "the instance is being deleted, or a transition the lifecycle refuses")], params=[P("id")]))
 add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active) or reboot (active)", "tenant-write",
-    [ok(202, "accepted", S("Instance")), {"404": NF}, {"409": CONF}], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]}}, ["action"]), params=[P("id")]))
-add("POST", "/v1/server-groups", op("Create a server group", "tenant-write", [ok(201, "created", S("ServerGroup")), {"409": ERR("name taken")}],
+    [ok(202, "accepted", S("Instance"), headers=LOC), NF, E(409, "the instance's state or task does not allow the action")], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]}}, ["action"]), params=[P("id")]))
+add("POST", "/v1/server-groups", op("Create a server group", "tenant-write", [ok(201, "created", S("ServerGroup")), E(409, "name taken")],
     body=obj({"name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]}}, ["name", "policy"])))
 add("GET", "/v1/server-groups", op("The tenant's server groups", "tenant-read", [ok(200, "groups", lst("server_groups", "ServerGroup"))]))
-add("GET", "/v1/server-groups/{id}", op("A server group and its members", "tenant-read", [ok(200, "the group", S("ServerGroup")), {"404": NF}], params=[P("id")]))
-add("DELETE", "/v1/server-groups/{id}", op("Delete a server group (members stay, ungrouped)", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/server-groups/{id}", op("A server group and its members", "tenant-read", [ok(200, "the group", S("ServerGroup")), NF], params=[P("id")]))
+add("DELETE", "/v1/server-groups/{id}", op("Delete a server group (members stay, ungrouped)", "tenant-write", [ok(204, "deleted"), NF], params=[P("id")]))
 add("GET", "/v1/scheduler", op("The placement policy and which nodes are empty", "cloud-admin", [ok(200, "scheduler", S("Scheduler"))]))
 add("PUT", "/v1/scheduler", op("Choose the placement policy: spread (performance) or pack (power)", "cloud-admin",
     [ok(200, "scheduler", S("Scheduler"))], body=obj({"policy": {"type": "string", "enum": ["spread", "pack"]}}, ["policy"])))
-# Billing: forwarded to stratus-billing (billing/README.md has the documents in full).
-BILLING = "Served by the billing service; money is integer micro-units, months YYYY-MM."
-ANY = {"type": "object", "description": "see billing/README.md"}
+# ---- Billing: forwarded to stratus-billing unchanged (billing_proxy.c); the
+# bodies are billing's (billing/usage.c, invoice.c, render.c, plans.c,
+# account.c, credit.c), the statuses billing's and the gateway's.
+BILLING = "Served by the billing service; money is integer micro-units (`*_micro`), months YYYY-MM."
+MONEY = {"type": "string", "description": "the amount in the currency's units, as text (e.g. 12.34)"}
+METERS = ("cpu_time_ns", "cpu_cycles", "rx_bytes", "rx_packets", "tx_bytes", "tx_packets",
+          "disk_read_bytes", "disk_read_ops", "disk_write_bytes", "disk_write_ops")
+PARTY = nullable(obj({"name": STR, "address": STR, "country": STR, "tax_id": STR, "email": STR}, "all"))
+PRICES = obj({"cpu_per_gcycle": INT, "rx_per_gib": INT, "tx_per_gib": INT, "storage_per_gib_month": INT,
+              "instance_hour_default": INT,
+              "instance_hour": {"type": "object", "additionalProperties": INT, "description": "per flavor name: micro-units an hour"},
+              "time_unit": enum("hour", "second"), "min_seconds": INT,
+              "tax_rate_bp": nullable({"type": "integer", "description": "the version's own tax rate in basis points; null: the customer's country's"})}, "all")
+PRICE = {"type": "integer", "minimum": 0, "maximum": 1000000000000}
+PRICES_IN = obj({"cpu_per_gcycle": PRICE, "rx_per_gib": PRICE, "tx_per_gib": PRICE, "storage_per_gib_month": PRICE,
+                 "instance_hour_default": PRICE, "instance_hour": {"type": "object", "additionalProperties": PRICE},
+                 "time_unit": enum("hour", "second"), "min_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                 "tax_rate_bp": {"type": "integer", "minimum": 0, "maximum": 10000}},
+                ["cpu_per_gcycle", "rx_per_gib", "tx_per_gib", "storage_per_gib_month", "instance_hour_default"])
+schemas.update({
+ "Usage": obj({"tenant_id": UUID, "from": TS, "to": TS, "granularity": enum("hour", "day", "month"),
+               "plan": nullable(obj({"id": UUID, "name": STR}, "all")),
+               "no_plan": {"type": "boolean", "description": "no plan prices this tenant's usage: it is not free, it is unpriced"},
+               "usage": {"type": "array", "items": obj({"instance_id": UUID, "start": TS, **{m: INT for m in METERS}, "instance_hours": INT}, "all")},
+               "storage": {"type": "array", "description": "image storage; empty when instance_id is given",
+                           "items": obj({"start": TS, "byte_hours": INT}, "all")},
+               "totals": obj({**{m: INT for m in METERS}, "instance_hours": INT,
+                              "storage_byte_hours": {"type": "integer", "description": "absent when instance_id is given"}},
+                             list(METERS) + ["instance_hours"])}, "all"),
+ "InvoiceSummary": obj({"id": UUID, "number": nullable({"type": "integer", "description": "null on drafts"}),
+                        "number_text": {"type": "string", "description": "DRAFT on drafts"},
+                        "status": enum("issued", "draft"), "period": MONTH, "currency": STR, "total_micro": INT,
+                        "total": MONEY, "issued_at": nullable(TS),
+                        "credited_micro": {"type": "integer", "description": "issued invoices: what credit notes gave back"},
+                        "balance_micro": {"type": "integer", "description": "issued invoices: what is left to pay"},
+                        "no_plan": {"type": "boolean", "description": "drafts: some usage is priced by no plan"}},
+                       ["id", "number", "number_text", "status", "period", "currency", "total_micro", "total", "issued_at"]),
+ "InvoiceList": obj({"tenant_id": UUID, "invoices": {"type": "array", "items": S("InvoiceSummary")}}, "all"),
+ "InvoiceLine": obj({"line": INT, "instance_id": nullable({**UUID, "description": "null for storage"}),
+                     "instance_name": nullable(STR), "instance_flavor": nullable(STR),
+                     "item": enum("instance_hours", "instance_seconds", "cpu_cycles", "rx_bytes", "tx_bytes", "image_storage"),
+                     "flavor": nullable(STR), "description": STR, "usage_month": MONTH,
+                     "late": {"type": "boolean", "description": "usage of an earlier month, reported after it was issued"},
+                     "plan": nullable(obj({"id": UUID, "name": STR, "version": INT, "version_id": UUID}, "all")),
+                     "priced": {"type": "boolean", "description": "false: no plan applied"}, "tax_rate_bp": INT,
+                     "quantity": {"type": "integer", "description": "base units: hours, seconds, cycles, bytes, byte-hours"},
+                     "unit": STR, "billing_quantity": {"type": "string", "description": "the quantity in billing units, as text"},
+                     "billing_unit": STR, "unit_price_micro": INT, "amount_micro": INT, "amount": MONEY}, "all"),
+ "Invoice": obj({"id": UUID, "number": nullable(INT), "number_text": STR, "status": enum("issued", "draft"),
+                 "tenant_id": UUID, "period": MONTH, "period_start": TS, "period_end": TS, "currency": STR,
+                 "seller": PARTY, "buyer": {**PARTY, "description": "null: no billing account"},
+                 "issue_date": nullable(DATE), "due_date": nullable(DATE), "payment_days": INT, "payment_terms": STR,
+                 "issued_at": nullable(TS), "generated_at": TS, "total_micro": {"type": "integer", "description": "the gross"},
+                 "total": MONEY, "no_plan": BOOL, "notice": nullable(STR), "rounding": STR,
+                 "lines": {"type": "array", "items": S("InvoiceLine")},
+                 "net_micro": INT, "net": MONEY,
+                 "taxes": {"type": "array", "items": obj({"rate_bp": INT, "rate": STR, "net_micro": INT, "net": MONEY, "tax_micro": INT, "tax": MONEY}, "all")},
+                 "tax_micro": INT, "tax": MONEY, "gross_micro": INT, "gross": MONEY, "tax_country": nullable(STR),
+                 "reverse_charge": BOOL, "reverse_charge_note": nullable(STR), "tax_rule": STR}, "all"),
+ "Plan": obj({"id": UUID, "name": STR, "description": STR, "default": BOOL, "created_at": TS,
+              "versions": {"type": "array", "items": obj({"id": UUID, "version": INT, "effective_from": TS, "prices": PRICES}, "all")}}, "all"),
+ "BillingAccount": obj({"tenant_id": UUID, "legal_name": STR, "address": STR, "country": STR,
+                        "tax_id": {"type": "string", "description": "'' when none"}, "email": STR, "updated_at": TS}, "all"),
+ "CreditNoteSummary": obj({"id": UUID, "number": INT, "number_text": STR, "invoice_id": UUID, "issued_at": TS,
+                           "total_micro": INT, "currency": STR}, "all"),
+ "CreditNote": obj({"id": UUID, "type": enum("credit_note"), "number": INT, "number_text": STR, "invoice_id": UUID,
+                    "invoice_number_text": nullable(STR), "tenant_id": UUID, "issued_at": TS, "currency": STR, "reason": STR,
+                    "seller": PARTY, "buyer": PARTY,
+                    "lines": {"type": "array", "items": obj({"invoice_line": INT, "instance_id": nullable(UUID), "description": nullable(STR),
+                                                             "tax_rate_bp": INT, "amount_micro": INT}, "all")},
+                    "taxes": {"type": "array", "items": obj({"rate_bp": INT, "net_micro": INT, "tax_micro": INT}, "all")},
+                    "net_micro": INT, "tax_micro": INT, "total_micro": INT, "note": STR}, "all"),
+ "PlanAssignments": obj({"tenant_id": UUID, "assignments": {"type": "array", "items": obj({"effective_from": TS, "plan_id": UUID, "plan_name": STR}, "all")}}, "all"),
+ "Periods": obj({"issued_through": nullable(MONTH), "next_invoice_number": INT,
+                 "issued": {"type": "array", "items": obj({"period": MONTH, "invoices": INT, "total_micro": INT, "first_number": INT, "last_number": INT, "issued_at": TS}, "all")},
+                 "issuing": {"type": "array", "items": MONTH, "description": "months whose issue is under way (or was cut short: issue again)"}}, "all"),
+ "IssueResult": obj({"period": MONTH, "invoices": INT, "first_number": nullable(INT), "last_number": nullable(INT),
+                     "total_micro": {"type": "integer", "description": "the sum of the gross totals"}}, "all"),
+ "IssuePreview": obj({"period": MONTH, "ended": BOOL, "issuable": BOOL, "reason": nullable(STR), "empty": BOOL, "invoices": INT,
+                      "first_number": nullable(INT), "last_number": nullable(INT), "net_micro": INT, "tax_micro": INT, "total_micro": INT,
+                      "truncated": {"type": "boolean", "description": "more than 10,000 tenants: only the first are listed"},
+                      "tenants": {"type": "array", "items": obj({"tenant_id": UUID, "invoice_id": UUID, "number": INT, "number_text": STR, "lines": INT,
+                                                                 "net_micro": INT, "tax_micro": INT, "total_micro": INT, "no_plan": BOOL}, "all")},
+                      "note": {"type": "string", "description": "only when empty"}},
+                     ["period", "ended", "issuable", "reason", "empty", "invoices", "first_number", "last_number", "net_micro", "tax_micro", "total_micro", "truncated", "tenants"]),
+})
+TQ = Q("tenant_id", UUID, "cloud admins: another tenant's (a tenant naming another gets 403)")
+DOC_ETAG = {"ETag": {"description": "SHA-256 of the bytes", "schema": STR}}
+def docs(desc, download):
+    h = {**DOC_ETAG, **({"Content-Disposition": {"description": "attachment; filename=\"<number>.<format>\"", "schema": STR}} if download else {})}
+    return {"200": {"description": desc, "headers": h, "content": {
+        "application/json": {"schema": S("Invoice")},
+        "text/csv": {"schema": {"type": "string", "description": "RFC 4180, CRLF: a header row and one row per line and per tax rate (billing/README.md)"}},
+        "text/html": {"schema": {"type": "string"}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+FMT = Q("format", enum("json", "csv", "html", "pdf"), "document format; else by Accept (application/pdf, text/csv, text/html), else JSON")
+INM = {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag the client holds"}
 add("GET", "/v1/billing/usage", op("The tenant's usage by hour, day or month, per instance and meter", "tenant-read",
-    [ok(200, "usage", ANY)], desc=BILLING, params=[Q("from", TS, "start (default: this month)"), Q("to", TS, "end"),
-    Q("granularity", {"type": "string", "enum": ["hour", "day", "month"]}, "bucket size"), Q("instance_id", UUID, "one instance")]))
-add("GET", "/v1/billing/invoices", op("The tenant's invoices: issued ones and the live draft", "tenant-read", [ok(200, "invoices", ANY)], desc=BILLING))
+    [ok(200, "usage", S("Usage")), E(400, "granularity not hour, day or month; from or to not an RFC 3339 time; a range too long for the granularity (32 days by hour, 367 by day); instance_id or tenant_id not a UUID"),
+     E(422, "too_large: too many rows or totals beyond 2^63; narrow the range")], desc=BILLING,
+    params=[Q("from", TS, "start (default: this month)"), Q("to", TS, "end"),
+            Q("granularity", enum("hour", "day", "month"), "bucket size (default day)"), Q("instance_id", UUID, "one instance"), TQ]))
+add("GET", "/v1/billing/invoices", op("The tenant's invoices: issued ones and the live drafts", "tenant-read", [ok(200, "invoices", S("InvoiceList"))], desc=BILLING, params=[TQ]))
 add("GET", "/v1/billing/invoices/{id}", op("An invoice as JSON, CSV, HTML or PDF (?format= or Accept); ETag; If-None-Match answers 304", "tenant-read",
-    [ok(200, "the invoice document", ANY), {"304": {"description": "unchanged since the ETag given"}}, {"404": NF}], desc=BILLING,
-    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "csv", "html", "pdf"]}, "document format")]))
+    [docs("the invoice document", False), {"304": R("NotModified")}, E(400, "format is not json, csv, html or pdf"), NF], desc=BILLING,
+    params=[P("id"), FMT, TQ, INM]))
 add("GET", "/v1/billing/invoices/{id}/download", op("The same document as an attachment", "tenant-read",
-    [ok(200, "the invoice document", ANY), {"304": {"description": "unchanged since the ETag given"}}, {"404": NF}], desc=BILLING,
-    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "csv", "html", "pdf"]}, "document format")]))
-add("GET", "/v1/billing/plan", op("The price plan in force for the tenant now", "tenant-read", [ok(200, "plan", ANY)], desc=BILLING))
-ACCOUNT = obj({"legal_name": STR, "address": {"type": "string", "description": "postal address, lines split by \\n"},
+    [docs("the invoice document, as an attachment", True), {"304": R("NotModified")}, E(400, "format is not json, csv, html or pdf"), NF], desc=BILLING,
+    params=[P("id"), FMT, TQ, INM]))
+add("GET", "/v1/billing/plan", op("The price plan in force for the tenant now", "tenant-read",
+    [ok(200, "plan", S("Plan")), E(404, "no price plan applies to the tenant (no assignment and no default plan)")], desc=BILLING, params=[TQ]))
+ACCOUNT = obj({"legal_name": {"type": "string", "minLength": 1, "maxLength": 200},
+               "address": {"type": "string", "minLength": 1, "maxLength": 500, "description": "postal address, lines split by \\n"},
                "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
-               "tax_id": STR, "email": STR}, ["legal_name", "address", "country", "email"])
+               "tax_id": {"type": "string", "maxLength": 32}, "email": STR}, ["legal_name", "address", "country", "email"])
 add("GET", "/v1/billing/account", op("The tenant's billing account (the buyer on its invoices)", "tenant-read",
-    [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], desc=BILLING))
-add("PUT", "/v1/billing/account", op("Set the tenant's billing account (tenant admin)", "tenant-admin",
-    [ok(200, "account", ANY)], body=ACCOUNT, desc=BILLING))
+    [ok(200, "account", S("BillingAccount")), E(404, "no billing account yet")], desc=BILLING, params=[TQ]))
+add("PUT", "/v1/billing/account", op("Set the tenant's billing account, whole (tenant admin)", "tenant-admin",
+    [ok(200, "account", S("BillingAccount"))], body=ACCOUNT, desc=BILLING, params=[TQ]))
 add("GET", "/v1/billing/tenants/{tenant_id}/account", op("A tenant's billing account", "cloud-admin",
-    [ok(200, "account", ANY), {"404": ERR("no billing account yet")}], params=[P("tenant_id", "tenant id")], desc=BILLING))
+    [ok(200, "account", S("BillingAccount")), E(404, "no billing account yet")], params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("PUT", "/v1/billing/tenants/{tenant_id}/account", op("Set a tenant's billing account", "cloud-admin",
-    [ok(200, "account", ANY)], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
-add("GET", "/v1/billing/credit-notes", op("The tenant's credit notes", "tenant-read", [ok(200, "credit notes", ANY)], desc=BILLING))
-add("GET", "/v1/billing/credit-notes/{id}", op("A credit note, JSON or PDF (?format=)", "tenant-read", [ok(200, "credit note", ANY), {"404": NF}],
-    params=[P("id"), Q("format", {"type": "string", "enum": ["json", "pdf"]}, "json (default) or pdf")], desc=BILLING))
+    [ok(200, "account", S("BillingAccount")), E(404, "no such tenant")], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("GET", "/v1/billing/credit-notes", op("The tenant's credit notes", "tenant-read",
+    [ok(200, "credit notes", obj({"tenant_id": UUID, "credit_notes": {"type": "array", "items": S("CreditNoteSummary")}}, "all"))], desc=BILLING, params=[TQ]))
+add("GET", "/v1/billing/credit-notes/{id}", op("A credit note, JSON or PDF (?format=)", "tenant-read",
+    [{"200": {"description": "the credit note", "content": {"application/json": {"schema": S("CreditNote")},
+                                                             "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
+     E(400, "format is not json or pdf"), NF],
+    params=[P("id"), Q("format", enum("json", "pdf"), "json (default) or pdf"), TQ], desc=BILLING))
 add("POST", "/v1/billing/invoices/{id}/credit-notes", op("Correct an issued invoice by a credit note (own number sequence; the invoice never changes)", "cloud-admin",
-    [ok(201, "credit note", ANY), {"404": NF}, {"409": ERR("nothing left to credit")}], body=ANY, params=[P("id")], desc=BILLING))
-add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", ANY)], desc=BILLING))
-add("POST", "/v1/billing/plans", op("Create a price plan", "cloud-admin", [ok(201, "created", ANY)], body=ANY, desc=BILLING))
-add("GET", "/v1/billing/plans/{id}", op("A price plan with its versions", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], params=[P("id")], desc=BILLING))
-add("PATCH", "/v1/billing/plans/{id}", op("Rename a plan, or make it the default", "cloud-admin", [ok(200, "plan", ANY), {"404": NF}], body=ANY, params=[P("id")], desc=BILLING))
-add("DELETE", "/v1/billing/plans/{id}", op("Delete a plan no tenant uses", "cloud-admin", [ok(204, "deleted"), {"404": NF}, {"409": CONF}], params=[P("id")], desc=BILLING))
+    [ok(201, "the credit note", S("CreditNote")), E(400, "invalid request, or more than a line's amount left to credit"), E(404, "no such issued invoice"),
+     E(409, "nothing is left to credit on the invoice"), E(422, "too many tax rates on one invoice")],
+    body=obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500},
+              "lines": {"type": "array", "items": obj({"line": INT, "amount_micro": {"type": "integer", "minimum": 1}}, "all")},
+              "all": {"type": "boolean", "description": "credit everything left on the invoice (instead of lines)"}}, ["reason"]),
+    params=[P("id")], desc=BILLING))
+PLAN_IN = obj({"name": STR, "description": STR, "default": BOOL,
+               "effective_from": {**TS, "description": "a whole UTC hour in an open month (default: the first open month)"}, "prices": PRICES_IN}, ["name", "prices"])
+add("GET", "/v1/billing/plans", op("Price plans", "cloud-admin", [ok(200, "plans", lst("plans", "Plan"))], desc=BILLING))
+add("POST", "/v1/billing/plans", op("Create a price plan", "cloud-admin",
+    [ok(201, "created", S("Plan")), E(409, "the name is taken, effective_from is in an issued month, or a month is being issued")], body=PLAN_IN, desc=BILLING))
+add("GET", "/v1/billing/plans/{id}", op("A price plan with its versions", "cloud-admin", [ok(200, "plan", S("Plan")), NF], params=[P("id")], desc=BILLING))
+add("PATCH", "/v1/billing/plans/{id}", op("Rename a plan, change its description, or make it the default", "cloud-admin",
+    [ok(200, "plan", S("Plan")), NF, E(409, "the name is taken")], body=obj({"name": STR, "description": STR, "default": BOOL}), params=[P("id")], desc=BILLING))
+add("DELETE", "/v1/billing/plans/{id}", op("Delete a plan no tenant uses (not the default plan)", "cloud-admin",
+    [ok(204, "deleted"), NF, E(409, "the default plan, or a plan assigned to a tenant")], params=[P("id")], desc=BILLING))
 add("POST", "/v1/billing/plans/{id}/versions", op("New prices from a month on (versions are immutable)", "cloud-admin",
-    [ok(201, "version", ANY), {"404": NF}, {"409": CONF}], body=ANY, params=[P("id")], desc=BILLING))
-add("GET", "/v1/billing/tenants/{tenant_id}/plans", op("A tenant's plan assignments", "cloud-admin", [ok(200, "assignments", ANY)], params=[P("tenant_id", "tenant id")], desc=BILLING))
+    [ok(201, "the plan with its new version", S("Plan")), NF, E(409, "effective_from is taken or in an issued month, or a month is being issued")],
+    body=obj({"effective_from": TS, "prices": PRICES_IN}, ["prices"]), params=[P("id")], desc=BILLING))
+add("GET", "/v1/billing/tenants/{tenant_id}/plans", op("A tenant's plan assignments", "cloud-admin", [ok(200, "assignments", S("PlanAssignments"))], params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("POST", "/v1/billing/tenants/{tenant_id}/plans", op("Put a tenant on a plan from an hour on", "cloud-admin",
-    [ok(201, "assignment", ANY), {"409": CONF}], body=ANY, params=[P("tenant_id", "tenant id")], desc=BILLING))
-add("GET", "/v1/billing/periods", op("Issued months and the next invoice number", "cloud-admin", [ok(200, "periods", ANY)], desc=BILLING))
-PERIOD = {"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}
+    [ok(201, "the tenant's assignments", S("PlanAssignments")), E(409, "effective_from is in an issued month, or a month is being issued"), E(422, "no such plan")],
+    body=obj({"plan_id": UUID, "effective_from": {**TS, "description": "a whole UTC hour in an open month"}}, ["plan_id"]), params=[P("tenant_id", "tenant id")], desc=BILLING))
+add("GET", "/v1/billing/periods", op("Issued months, months being issued, and the next invoice number", "cloud-admin", [ok(200, "periods", S("Periods"))], desc=BILLING))
+PERIOD = {"name": "period", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}, "description": "YYYY-MM"}
 add("POST", "/v1/billing/periods/{period}/issue", op("Issue every tenant's invoice for an ended month (numbered without gaps, immutable)", "cloud-admin",
-    [ok(201, "issued", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month has not ended, is issued, an earlier month is not, or it has no usage and confirm_empty=true is missing (empty_month)")}],
+    [ok(201, "issued", S("IssueResult")), E(404, "not a YYYY-MM month"), E(409, "the month has not ended, is issued, an earlier month is not, or it has no usage and confirm_empty=true is missing (empty_month)")],
     params=[PERIOD, Q("confirm_empty", BOOL, "true: issue a month with no usage (it closes for good)")], desc=BILLING))
 add("GET", "/v1/billing/periods/{period}/preview", op("What issuing the month now would produce: each tenant's totals and the numbers it would take; nothing is stored", "cloud-admin",
-    [ok(200, "preview", ANY), {"404": ERR("not a YYYY-MM month")}, {"409": ERR("the month is issued")}],
+    [ok(200, "preview", S("IssuePreview")), E(404, "not a YYYY-MM month"), E(409, "the month is issued")],
     params=[PERIOD], desc=BILLING))
-add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created", S("Node")), {"409": ERR("name taken")}], body=obj({"name": STR}, ["name"])))
+add("POST", "/v1/nodes", op("Register a compute node; returns its credential once", "cloud-admin", [ok(201, "created, with its credential (shown once)", S("NodeCreated")), E(409, "name taken")], body=obj({"name": STR}, ["name"])))
 add("GET", "/v1/nodes", op("Compute nodes with capacity, usage, health, and which are empty", "cloud-admin", [ok(200, "nodes", lst("nodes", "Node"))]))
-add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), {"404": NF}], params=[P("id")]))
-add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), {"404": NF}], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
-add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), {"404": NF}, {"409": ERR("the node still has instances")}], params=[P("id")]))
-add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": STR})), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the node", S("Node")), NF], params=[P("id")]))
+add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), NF], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
+add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), NF, E(409, "the node still has instances")], params=[P("id")]))
+add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": {"type": "string", "description": "the new credential (stn_...)"}}, "all")), NF], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
               "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
@@ -280,23 +477,23 @@ add("GET", "/internal/v1/node/instances", op("The instances this node should run
     [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},
         "networks": {"type": "array", "items": S("NodeNetwork"), "description": "each network with a port on this host, or that a router placed here joins"},
         "routers": {"type": "array", "items": S("NodeRouter"), "description": "the routers placed on this host"},
-        "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"}})}}}},
+        "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"}}, "all")}}}},
      {"304": {"description": "unchanged since the ETag given", "headers": NODE_ETAG}}],
     params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"}]))
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
-    [ok(200, "the instance", S("Instance")), {"404": NF}, {"409": ERR("stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")}],
+    [ok(200, "the instance", S("Instance")), NF, E(409, "stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")],
     body=obj({"state": {"type": "string", "enum": ["active", "stopped", "deleted", "error"]}, "generation": INT, "reboot_seq": INT, "fault": STR,
               "retryable": {"type": "boolean", "description": "with state error for a building instance: the launch failed on this host; place it on another (up to sched.launch_attempts hosts)"}}, ["state", "generation"]), params=[P("id")]))
-add("PUT", "/internal/v1/node/instances/{id}/console", op("Push the tail of an instance's serial output (node credential; any bytes, the last 64 KiB kept)", "node",
-    [ok(204, "stored"), {"404": NF}], params=[P("id")]))
+add("PUT", "/internal/v1/node/instances/{id}/console", {**op("Push the tail of an instance's serial output (node credential; any bytes, the last 64 KiB kept)", "node",
+    [ok(204, "stored"), NF], params=[P("id")]), "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 add("GET", "/v1/instances/{id}/console", op("The instance's recent console output (as its node last pushed it)", "tenant-read",
-    [ok(200, "console text (invalid UTF-8 replaced, control characters dropped)", obj({"output": STR, "updated_at": nullable(TS)})), {"404": NF}],
+    [ok(200, "console text (invalid UTF-8 replaced, control characters dropped)", obj({"output": STR, "updated_at": nullable({**TS, "description": "null: nothing pushed yet"})}, "all")), NF],
     params=[P("id"), Q("tail", INT, "only the last N lines")]))
 
 # ---- Networks (Neutron's shapes; network.c, ports.c, secgroups.c) ----
 IP = {"type": "string", "format": "ipv4"}
 CIDR = {"type": "string", "description": "a network in CIDR form, 10.0.0.0/24"}
-FIXED = obj({"subnet_id": UUID, "ip_address": IP})
+FIXED = obj({"subnet_id": UUID, "ip_address": IP}, "all")
 POOL = obj({"start": IP, "end": IP}, ["start", "end"])
 ROUTE = obj({"destination": CIDR, "nexthop": IP}, ["destination", "nexthop"])
 schemas.update({
@@ -304,135 +501,213 @@ schemas.update({
                  "shared": {"type": "boolean", "description": "other tenants may put ports on it (set by a cloud admin)"},
                  "external": {"type": "boolean", "description": "routers' gateways and floating IPs come from it (set by a cloud admin)"},
                  "is_default": {"type": "boolean", "description": "the tenant's default network, made for the first instance created without networks"},
-                 "status": STR, "subnets": {"type": "array", "items": UUID},
+                 "status": enum("ACTIVE"), "subnets": {"type": "array", "items": UUID},
                  "network_type": {"type": "string", "enum": ["vxlan"], "description": "cloud admins only"},
                  "segmentation_id": {"type": "integer", "description": "the VXLAN VNI; cloud admins only"},
-                 "created_at": TS, "updated_at": TS}),
+                 "created_at": TS, "updated_at": TS}, ["id", "tenant_id", "name", "mtu", "shared", "external", "is_default", "status", "subnets", "created_at", "updated_at"]),
  "Subnet": obj({"id": UUID, "tenant_id": UUID, "network_id": UUID, "name": STR, "ip_version": {"type": "integer", "enum": [4]},
                 "cidr": CIDR, "gateway_ip": nullable(IP), "dns_nameservers": {"type": "array", "items": IP},
                 "allocation_pools": {"type": "array", "items": POOL}, "host_routes": {"type": "array", "items": ROUTE},
-                "enable_dhcp": BOOL, "created_at": TS, "updated_at": TS}),
+                "enable_dhcp": BOOL, "created_at": TS, "updated_at": TS}, "all"),
  "Port": obj({"id": UUID, "tenant_id": UUID, "network_id": UUID, "name": STR,
               "mac_address": {"type": "string", "description": "fa:16:3e:xx:xx:xx, unique"},
               "fixed_ips": {"type": "array", "items": FIXED}, "security_groups": {"type": "array", "items": UUID},
               "instance_id": nullable(UUID), "device_owner": {"type": "string", "description": "'' (free), compute:stratus, network:router_interface, network:router_gateway, network:floatingip"},
               "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "description": "direct: an SR-IOV virtual function"},
               "model": {"type": "string", "enum": ["virtio"]}, "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]},
-              "created_at": TS, "updated_at": TS}),
+              "created_at": TS, "updated_at": TS}, "all"),
  "SecurityGroupRule": obj({"id": UUID, "tenant_id": UUID, "security_group_id": UUID,
               "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"]},
               "protocol": nullable({"type": "string", "description": "tcp, udp, icmp, icmpv6 or a number 0-255; null: any"}),
               "port_range_min": nullable({"type": "integer", "description": "first port; for icmp the type"}),
               "port_range_max": nullable({"type": "integer", "description": "last port; for icmp the code"}),
-              "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR, "created_at": TS}),
+              "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR, "created_at": TS}, "all"),
  "SecurityGroup": obj({"id": UUID, "tenant_id": UUID, "name": STR, "description": STR, "is_default": BOOL,
-              "security_group_rules": {"type": "array", "items": S("SecurityGroupRule")}, "created_at": TS, "updated_at": TS}),
+              "security_group_rules": {"type": "array", "items": S("SecurityGroupRule")}, "created_at": TS, "updated_at": TS}, "all"),
 })
-QUOTA = ERR("quota_exceeded")
+QUOTA = E(409, "conflicts with the current state, or quota_exceeded")
 add("GET", "/v1/networks", op("Networks the tenant can see: its own, shared and external ones", "tenant-read", [ok(200, "networks", lst("networks", "Network"))]))
 add("POST", "/v1/networks", op("Create a network; it gets a VXLAN VNI of its own", "tenant-write",
-    [ok(201, "created", S("Network")), {"403": ERR("shared or external need a cloud admin")}, {"409": QUOTA}],
+    [ok(201, "created", S("Network")), E(403, "shared or external need a cloud admin"), QUOTA],
     body=obj({"name": STR, "mtu": {"type": "integer", "minimum": 68, "maximum": 1450, "default": 1450}, "shared": BOOL, "external": BOOL})))
-add("GET", "/v1/networks/{id}", op("A network", "tenant-read", [ok(200, "the network", S("Network")), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/networks/{id}", op("A network", "tenant-read", [ok(200, "the network", S("Network")), NF], params=[P("id")]))
 add("PATCH", "/v1/networks/{id}", op("Rename a network or change its MTU; shared and external (any tenant's network) for cloud admins", "tenant-write",
-    [ok(200, "updated", S("Network")), {"403": ERR("shared or external need a cloud admin")}, {"404": NF}, {"409": ERR("still in use by other tenants, routers or floating IPs")}],
+    [ok(200, "updated", S("Network")), E(403, "shared or external need a cloud admin"), NF, E(409, "still in use by other tenants, routers or floating IPs")],
     body=obj({"name": STR, "mtu": {"type": "integer", "minimum": 68, "maximum": 1450}, "shared": BOOL, "external": BOOL}), params=[P("id")]))
-add("DELETE", "/v1/networks/{id}", op("Delete a network with no ports (its subnets go with it)", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("the network has ports")}], params=[P("id")]))
+add("DELETE", "/v1/networks/{id}", op("Delete a network with no ports (its subnets go with it)", "tenant-write", [ok(204, "deleted"), NF, E(409, "the network has ports")], params=[P("id")]))
 add("GET", "/v1/subnets", op("Subnets of the networks the tenant can see", "tenant-read", [ok(200, "subnets", lst("subnets", "Subnet"))], params=[Q("network_id", UUID, "one network's")]))
 add("POST", "/v1/subnets", op("Add an IPv4 subnet (/16 to /30) to one of the tenant's networks; it may not overlap another subnet of that network", "tenant-write",
-    [ok(201, "created", S("Subnet")), {"404": NF}],
+    [ok(201, "created", S("Subnet")), NF],
     body=obj({"network_id": UUID, "name": STR, "ip_version": {"type": "integer", "enum": [4]}, "cidr": CIDR,
               "gateway_ip": nullable({**IP, "description": "default: the first address; null: no gateway"}),
               "dns_nameservers": {"type": "array", "items": IP, "maxItems": 5},
               "allocation_pools": {"type": "array", "items": POOL, "description": "default: every host address but the gateway's"},
               "host_routes": {"type": "array", "items": ROUTE, "maxItems": 20}, "enable_dhcp": {"type": "boolean", "default": True}}, ["network_id", "cidr"])))
-add("GET", "/v1/subnets/{id}", op("A subnet", "tenant-read", [ok(200, "the subnet", S("Subnet")), {"404": NF}], params=[P("id")]))
-add("PATCH", "/v1/subnets/{id}", op("Change a subnet's name, DNS servers, host routes or DHCP", "tenant-write", [ok(200, "updated", S("Subnet")), {"404": NF}],
+add("GET", "/v1/subnets/{id}", op("A subnet", "tenant-read", [ok(200, "the subnet", S("Subnet")), NF], params=[P("id")]))
+add("PATCH", "/v1/subnets/{id}", op("Change a subnet's name, DNS servers, host routes or DHCP", "tenant-write", [ok(200, "updated", S("Subnet")), NF],
     body=obj({"name": STR, "dns_nameservers": {"type": "array", "items": IP}, "host_routes": {"type": "array", "items": ROUTE}, "enable_dhcp": BOOL}), params=[P("id")]))
-add("DELETE", "/v1/subnets/{id}", op("Delete a subnet no port has an address in", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("addresses in use")}], params=[P("id")]))
+add("DELETE", "/v1/subnets/{id}", op("Delete a subnet no port has an address in", "tenant-write", [ok(204, "deleted"), NF, E(409, "addresses in use")], params=[P("id")]))
 add("GET", "/v1/ports", op("The tenant's ports", "tenant-read", [ok(200, "ports", lst("ports", "Port"))],
     params=[Q("network_id", UUID, "on this network"), Q("instance_id", UUID, "bound to this instance")]))
 add("POST", "/v1/ports", op("Create a port on one of the tenant's networks or a shared one: a unique MAC, and addresses allocated atomically (a freed address is not handed out again until the pool has gone round)", "tenant-write",
-    [ok(201, "created", S("Port")), {"404": NF}, {"409": ERR("the address asked for is taken, no address is left, or quota_exceeded")}],
+    [ok(201, "created", S("Port")), NF, E(409, "the address asked for is taken, no address is left, or quota_exceeded")],
     body=obj({"network_id": UUID, "name": STR,
               "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP}), "description": "default: one address from the first subnet with room"},
               "security_groups": {"type": "array", "items": UUID, "description": "default: the tenant's default group"},
               "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "default": "virtio"}, "model": {"type": "string", "enum": ["virtio"], "default": "virtio"}}, ["network_id"])))
-add("GET", "/v1/ports/{id}", op("A port", "tenant-read", [ok(200, "the port", S("Port")), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/ports/{id}", op("A port", "tenant-read", [ok(200, "the port", S("Port")), NF], params=[P("id")]))
 add("PATCH", "/v1/ports/{id}", op("Rename a port, or replace its fixed IPs or security groups", "tenant-write",
-    [ok(200, "updated", S("Port")), {"404": NF}, {"409": ERR("address taken, or the port is a router's or a floating IP's")}],
+    [ok(200, "updated", S("Port")), NF, E(409, "address taken, or the port is a router's or a floating IP's")],
     body=obj({"name": STR, "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP})}, "security_groups": {"type": "array", "items": UUID}}), params=[P("id")]))
-add("DELETE", "/v1/ports/{id}", op("Delete a free port; its addresses are freed", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": ERR("attached to an instance, or a router's or a floating IP's")}], params=[P("id")]))
+add("DELETE", "/v1/ports/{id}", op("Delete a free port; its addresses are freed", "tenant-write", [ok(204, "deleted"), NF, E(409, "attached to an instance, or a router's or a floating IP's")], params=[P("id")]))
 add("GET", "/v1/security-groups", op("The tenant's security groups (the default group is made on first use)", "tenant-read", [ok(200, "groups", lst("security_groups", "SecurityGroup"))]))
 add("POST", "/v1/security-groups", op("Create a security group (with rules letting all traffic out)", "tenant-write",
-    [ok(201, "created", S("SecurityGroup")), {"409": ERR("the name default, or quota_exceeded")}], body=obj({"name": STR, "description": STR}, ["name"])))
-add("GET", "/v1/security-groups/{id}", op("A security group with its rules", "tenant-read", [ok(200, "the group", S("SecurityGroup")), {"404": NF}], params=[P("id")]))
+    [ok(201, "created", S("SecurityGroup")), E(409, "the name default, or quota_exceeded")], body=obj({"name": STR, "description": STR}, ["name"])))
+add("GET", "/v1/security-groups/{id}", op("A security group with its rules", "tenant-read", [ok(200, "the group", S("SecurityGroup")), NF], params=[P("id")]))
 add("PATCH", "/v1/security-groups/{id}", op("Rename a group or change its description (not the default group's name)", "tenant-write",
-    [ok(200, "updated", S("SecurityGroup")), {"404": NF}, {"409": CONF}], body=obj({"name": STR, "description": STR}), params=[P("id")]))
-add("DELETE", "/v1/security-groups/{id}", op("Delete a group no port is in (not the default group)", "tenant-write", [ok(204, "deleted"), {"404": NF}, {"409": CONF}], params=[P("id")]))
+    [ok(200, "updated", S("SecurityGroup")), NF, CONF], body=obj({"name": STR, "description": STR}), params=[P("id")]))
+add("DELETE", "/v1/security-groups/{id}", op("Delete a group no port is in (not the default group)", "tenant-write", [ok(204, "deleted"), NF, CONF], params=[P("id")]))
 add("GET", "/v1/security-group-rules", op("The tenant's security group rules", "tenant-read", [ok(200, "rules", lst("security_group_rules", "SecurityGroupRule"))],
     params=[Q("security_group_id", UUID, "one group's")]))
-add("POST", "/v1/security-group-rules", op("Add a rule to a group", "tenant-write", [ok(201, "created", S("SecurityGroupRule")), {"404": NF}, {"409": ERR("the group has this rule")}],
+add("POST", "/v1/security-group-rules", op("Add a rule to a group", "tenant-write", [ok(201, "created", S("SecurityGroupRule")), NF, E(409, "the group has this rule")],
     body=obj({"security_group_id": UUID, "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"], "default": "IPv4"},
               "protocol": nullable(STR), "port_range_min": nullable(INT), "port_range_max": nullable(INT),
               "remote_ip_prefix": nullable(CIDR), "remote_group_id": nullable(UUID), "description": STR}, ["security_group_id", "direction"])))
-add("GET", "/v1/security-group-rules/{id}", op("A rule", "tenant-read", [ok(200, "the rule", S("SecurityGroupRule")), {"404": NF}], params=[P("id")]))
-add("DELETE", "/v1/security-group-rules/{id}", op("Delete a rule", "tenant-write", [ok(204, "deleted"), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/security-group-rules/{id}", op("A rule", "tenant-read", [ok(200, "the rule", S("SecurityGroupRule")), NF], params=[P("id")]))
+add("DELETE", "/v1/security-group-rules/{id}", op("Delete a rule", "tenant-write", [ok(204, "deleted"), NF], params=[P("id")]))
 
 add("GET", "/v1/instances/{id}/interfaces", op("The instance's ports, in the order its guest sees them", "tenant-read",
-    [ok(200, "ports", lst("interfaces", "Port")), {"404": NF}], params=[P("id")]))
+    [ok(200, "ports", lst("interfaces", "Port")), NF], params=[P("id")]))
 add("POST", "/v1/instances/{id}/interfaces", op("Attach a NIC to a stopped instance: a new port on a network, or a free port", "tenant-write",
-    [ok(200, "the port", S("Port")), {"404": NF}, {"409": ERR("the instance is not stopped, the port is in use, or quota_exceeded")}],
+    [ok(200, "the port", S("Port")), NF, E(409, "the instance is not stopped, the port is in use, or quota_exceeded")],
     body=obj({"network_id": UUID, "fixed_ip": {"type": "string", "format": "ipv4"}, "port_id": UUID}), params=[P("id")]))
 add("DELETE", "/v1/instances/{id}/interfaces/{port_id}", op("Detach a port from a stopped instance (a port made for the instance is deleted, the tenant's own is freed)", "tenant-write",
-    [ok(204, "detached"), {"404": NF}, {"409": ERR("the instance is not stopped")}], params=[P("id"), P("port_id", "port id")]))
+    [ok(204, "detached"), NF, E(409, "the instance is not stopped")], params=[P("id"), P("port_id", "port id")]))
 
 schemas.update({
- "Router": obj({"id": UUID, "tenant_id": UUID, "name": STR, "status": STR,
+ "Router": obj({"id": UUID, "tenant_id": UUID, "name": STR, "status": enum("ACTIVE"),
                 "external_gateway_info": nullable(obj({"network_id": UUID, "enable_snat": BOOL,
-                                                       "external_fixed_ips": {"type": "array", "items": FIXED}})),
-                "interfaces": {"type": "array", "items": obj({"port_id": UUID, "subnet_id": UUID, "ip_address": IP})},
-                "created_at": TS, "updated_at": TS}),
- "RouterInterface": obj({"id": UUID, "tenant_id": UUID, "subnet_id": UUID, "port_id": UUID}),
+                                                       "external_fixed_ips": {"type": "array", "items": FIXED}}, "all")),
+                "interfaces": {"type": "array", "items": obj({"port_id": UUID, "subnet_id": UUID, "ip_address": IP}, "all")},
+                "created_at": TS, "updated_at": TS}, "all"),
+ "RouterInterface": obj({"id": {**UUID, "description": "the router's id"}, "tenant_id": UUID, "subnet_id": UUID, "port_id": UUID}, "all"),
  "FloatingIp": obj({"id": UUID, "tenant_id": UUID, "floating_network_id": UUID, "floating_ip_address": IP,
                     "port_id": nullable(UUID), "fixed_ip_address": nullable(IP),
                     "router_id": nullable({**UUID, "description": "the tenant's router joining the port's subnet to the floating IP's network"}),
-                    "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]}, "description": STR, "created_at": TS, "updated_at": TS}),
+                    "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]}, "description": STR, "created_at": TS, "updated_at": TS}, "all"),
 })
 GWINFO = nullable(obj({"network_id": UUID, "enable_snat": {"type": "boolean", "default": True}}, ["network_id"]))
 add("GET", "/v1/routers", op("The tenant's routers", "tenant-read", [ok(200, "routers", lst("routers", "Router"))]))
 add("POST", "/v1/routers", op("Create a router, with its gateway on an external network if given", "tenant-write",
-    [ok(201, "created", S("Router")), {"404": NF}], body=obj({"name": STR, "external_gateway_info": GWINFO})))
-add("GET", "/v1/routers/{id}", op("A router with its gateway and interfaces", "tenant-read", [ok(200, "the router", S("Router")), {"404": NF}], params=[P("id")]))
+    [ok(201, "created", S("Router")), NF], body=obj({"name": STR, "external_gateway_info": GWINFO})))
+add("GET", "/v1/routers/{id}", op("A router with its gateway and interfaces", "tenant-read", [ok(200, "the router", S("Router")), NF], params=[P("id")]))
 add("PATCH", "/v1/routers/{id}", op("Rename a router, or set or clear (null) its external gateway", "tenant-write",
-    [ok(200, "updated", S("Router")), {"404": NF}, {"409": ERR("floating IPs rely on the gateway")}],
+    [ok(200, "updated", S("Router")), NF, E(409, "floating IPs rely on the gateway")],
     body=obj({"name": STR, "external_gateway_info": GWINFO}), params=[P("id")]))
 add("DELETE", "/v1/routers/{id}", op("Delete a router with no interfaces (its gateway goes with it)", "tenant-write",
-    [ok(204, "deleted"), {"404": NF}, {"409": ERR("the router has interfaces")}], params=[P("id")]))
+    [ok(204, "deleted"), NF, E(409, "the router has interfaces")], params=[P("id")]))
 add("POST", "/v1/routers/{id}/interfaces", op("Join one of the tenant's subnets to the router: a port holding the subnet's gateway address", "tenant-write",
-    [ok(200, "the interface", S("RouterInterface")), {"404": NF}, {"409": ERR("the subnet's gateway address is taken")}],
+    [ok(200, "the interface", S("RouterInterface")), NF, E(409, "the subnet's gateway address is taken")],
     body=obj({"subnet_id": UUID}, ["subnet_id"]), params=[P("id")]))
 add("DELETE", "/v1/routers/{id}/interfaces/{subnet_id}", op("Remove the router's interface on a subnet", "tenant-write",
-    [ok(204, "removed"), {"404": NF}, {"409": ERR("floating IPs reach ports on the subnet through this router")}],
+    [ok(204, "removed"), NF, E(409, "floating IPs reach ports on the subnet through this router")],
     params=[P("id"), P("subnet_id", "subnet id")]))
 add("GET", "/v1/floating-ips", op("The tenant's floating IPs", "tenant-read", [ok(200, "floating IPs", lst("floating_ips", "FloatingIp"))]))
 add("POST", "/v1/floating-ips", op("Take an address from an external network, optionally mapped to a port's fixed IP", "tenant-write",
-    [ok(201, "created", S("FloatingIp")), {"404": NF}, {"409": ERR("the fixed IP has a floating IP, no address is left, or quota_exceeded")}],
+    [ok(201, "created", S("FloatingIp")), NF, E(409, "the fixed IP has a floating IP, no address is left, or quota_exceeded")],
     body=obj({"floating_network_id": UUID, "port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}, ["floating_network_id"])))
-add("GET", "/v1/floating-ips/{id}", op("A floating IP", "tenant-read", [ok(200, "the floating IP", S("FloatingIp")), {"404": NF}], params=[P("id")]))
+add("GET", "/v1/floating-ips/{id}", op("A floating IP", "tenant-read", [ok(200, "the floating IP", S("FloatingIp")), NF], params=[P("id")]))
 add("PATCH", "/v1/floating-ips/{id}", op("Map a floating IP to a port's fixed IP (a router of the tenant must join the port's subnet to the external network), or unmap it (port_id null)", "tenant-write",
-    [ok(200, "updated", S("FloatingIp")), {"404": NF}, {"409": ERR("the fixed IP has a floating IP")}],
+    [ok(200, "updated", S("FloatingIp")), NF, E(409, "the fixed IP has a floating IP")],
     body=obj({"port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}), params=[P("id")]))
-add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address returns to the pool)", "tenant-write", [ok(204, "released"), {"404": NF}], params=[P("id")]))
+add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address returns to the pool)", "tenant-write", [ok(204, "released"), NF], params=[P("id")]))
+
+
+# ---- operationId: one per operation, stable (clients and the SDK's
+# coverage test name operations by it); camelCase, verb first.
+OPERATION_IDS = {
+ "GET /healthz": "getHealth", "GET /metrics": "getMetrics", "GET /v1/openapi.json": "getOpenApiDocument",
+ "GET /": "redirectToDashboard", "GET /dashboard/": "getDashboardPage", "GET /dashboard/app.js": "getDashboardScript",
+ "GET /dashboard/style.css": "getDashboardStyleSheet", "GET /dashboard/favicon.svg": "getDashboardIcon",
+ "POST /v1/auth/tokens": "signIn", "DELETE /v1/auth/tokens/current": "signOut", "GET /v1/auth/whoami": "whoami",
+ "POST /v1/api-keys": "createApiKey", "GET /v1/api-keys": "listApiKeys", "DELETE /v1/api-keys/{id}": "deleteApiKey",
+ "POST /v1/tenants": "createTenant", "GET /v1/tenants": "listTenants", "GET /v1/tenants/{id}": "getTenant",
+ "DELETE /v1/tenants/{id}": "deleteTenant", "GET /v1/tenants/{id}/members": "listTenantMembers",
+ "PUT /v1/tenants/{id}/members/{user_id}": "setTenantMember", "DELETE /v1/tenants/{id}/members/{user_id}": "removeTenantMember",
+ "GET /v1/tenants/{id}/quotas": "getTenantQuota", "PUT /v1/tenants/{id}/quotas": "setTenantQuota",
+ "POST /v1/users": "createUser", "GET /v1/users": "listUsers", "GET /v1/users/{id}": "getUser",
+ "PUT /v1/users/{id}/password": "changeUserPassword",
+ "GET /v1/flavors": "listFlavors", "POST /v1/flavors": "createFlavor", "GET /v1/flavors/{id}": "getFlavor",
+ "PATCH /v1/flavors/{id}": "updateFlavor", "DELETE /v1/flavors/{id}": "deleteFlavor",
+ "GET /v1/images": "listImages", "POST /v1/images": "createImage", "POST /v1/images/{id}/upload-url": "createImageUploadUrl",
+ "POST /v1/images/{id}/download-url": "createImageDownloadUrl", "GET /v1/images/{id}": "getImage",
+ "PATCH /v1/images/{id}": "updateImage", "DELETE /v1/images/{id}": "deleteImage",
+ "GET /v1/keypairs": "listKeypairs", "POST /v1/keypairs": "createKeypair", "GET /v1/keypairs/{id}": "getKeypair",
+ "DELETE /v1/keypairs/{id}": "deleteKeypair", "GET /v1/quotas": "getQuota",
+ "POST /v1/instances": "createInstance", "GET /v1/instances": "listInstances", "GET /v1/instances/{id}": "getInstance",
+ "DELETE /v1/instances/{id}": "deleteInstance", "POST /v1/instances/{id}/actions": "instanceAction",
+ "GET /v1/instances/{id}/console": "getInstanceConsole",
+ "GET /v1/instances/{id}/interfaces": "listInstanceInterfaces", "POST /v1/instances/{id}/interfaces": "attachInstanceInterface",
+ "DELETE /v1/instances/{id}/interfaces/{port_id}": "detachInstanceInterface",
+ "POST /v1/server-groups": "createServerGroup", "GET /v1/server-groups": "listServerGroups",
+ "GET /v1/server-groups/{id}": "getServerGroup", "DELETE /v1/server-groups/{id}": "deleteServerGroup",
+ "GET /v1/scheduler": "getScheduler", "PUT /v1/scheduler": "setSchedulerPolicy",
+ "GET /v1/billing/usage": "getUsage", "GET /v1/billing/invoices": "listInvoices", "GET /v1/billing/invoices/{id}": "getInvoice",
+ "GET /v1/billing/invoices/{id}/download": "downloadInvoice", "GET /v1/billing/plan": "getCurrentPlan",
+ "GET /v1/billing/account": "getBillingAccount", "PUT /v1/billing/account": "setBillingAccount",
+ "GET /v1/billing/tenants/{tenant_id}/account": "getTenantBillingAccount", "PUT /v1/billing/tenants/{tenant_id}/account": "setTenantBillingAccount",
+ "GET /v1/billing/credit-notes": "listCreditNotes", "GET /v1/billing/credit-notes/{id}": "getCreditNote",
+ "POST /v1/billing/invoices/{id}/credit-notes": "createCreditNote",
+ "GET /v1/billing/plans": "listPlans", "POST /v1/billing/plans": "createPlan", "GET /v1/billing/plans/{id}": "getPlan",
+ "PATCH /v1/billing/plans/{id}": "updatePlan", "DELETE /v1/billing/plans/{id}": "deletePlan",
+ "POST /v1/billing/plans/{id}/versions": "createPlanVersion",
+ "GET /v1/billing/tenants/{tenant_id}/plans": "listTenantPlanAssignments", "POST /v1/billing/tenants/{tenant_id}/plans": "assignTenantPlan",
+ "GET /v1/billing/periods": "listBillingPeriods", "POST /v1/billing/periods/{period}/issue": "issueBillingPeriod",
+ "GET /v1/billing/periods/{period}/preview": "previewBillingPeriod",
+ "POST /v1/nodes": "createNode", "GET /v1/nodes": "listNodes", "GET /v1/nodes/{id}": "getNode", "PATCH /v1/nodes/{id}": "updateNode",
+ "DELETE /v1/nodes/{id}": "deleteNode", "POST /v1/nodes/{id}/credential": "rotateNodeCredential",
+ "PUT /internal/v1/node": "nodeHeartbeat", "GET /internal/v1/node/instances": "nodeListDesiredInstances",
+ "PUT /internal/v1/node/instances/{id}": "nodeReportInstance", "PUT /internal/v1/node/instances/{id}/console": "nodePushConsole",
+ "GET /v1/networks": "listNetworks", "POST /v1/networks": "createNetwork", "GET /v1/networks/{id}": "getNetwork",
+ "PATCH /v1/networks/{id}": "updateNetwork", "DELETE /v1/networks/{id}": "deleteNetwork",
+ "GET /v1/subnets": "listSubnets", "POST /v1/subnets": "createSubnet", "GET /v1/subnets/{id}": "getSubnet",
+ "PATCH /v1/subnets/{id}": "updateSubnet", "DELETE /v1/subnets/{id}": "deleteSubnet",
+ "GET /v1/ports": "listPorts", "POST /v1/ports": "createPort", "GET /v1/ports/{id}": "getPort",
+ "PATCH /v1/ports/{id}": "updatePort", "DELETE /v1/ports/{id}": "deletePort",
+ "GET /v1/security-groups": "listSecurityGroups", "POST /v1/security-groups": "createSecurityGroup",
+ "GET /v1/security-groups/{id}": "getSecurityGroup", "PATCH /v1/security-groups/{id}": "updateSecurityGroup",
+ "DELETE /v1/security-groups/{id}": "deleteSecurityGroup",
+ "GET /v1/security-group-rules": "listSecurityGroupRules", "POST /v1/security-group-rules": "createSecurityGroupRule",
+ "GET /v1/security-group-rules/{id}": "getSecurityGroupRule", "DELETE /v1/security-group-rules/{id}": "deleteSecurityGroupRule",
+ "GET /v1/routers": "listRouters", "POST /v1/routers": "createRouter", "GET /v1/routers/{id}": "getRouter",
+ "PATCH /v1/routers/{id}": "updateRouter", "DELETE /v1/routers/{id}": "deleteRouter",
+ "POST /v1/routers/{id}/interfaces": "addRouterInterface", "DELETE /v1/routers/{id}/interfaces/{subnet_id}": "removeRouterInterface",
+ "GET /v1/floating-ips": "listFloatingIps", "POST /v1/floating-ips": "createFloatingIp", "GET /v1/floating-ips/{id}": "getFloatingIp",
+ "PATCH /v1/floating-ips/{id}": "updateFloatingIp", "DELETE /v1/floating-ips/{id}": "deleteFloatingIp",
+}
+assert len(set(OPERATION_IDS.values())) == len(OPERATION_IDS), "operationIds must be unique"
+seen = set()
+for path, item in paths.items():
+    for method, o in item.items():
+        key = method.upper() + " " + path
+        assert key in OPERATION_IDS, "no operationId for " + key
+        seen.add(key)
+        # operationId first, for people reading the document
+        item[method] = {"operationId": OPERATION_IDS[key], **o}
+assert seen == set(OPERATION_IDS), "operationIds for operations that do not exist: %s" % (set(OPERATION_IDS) - seen)
 
 doc = {"openapi": "3.0.3",
  "info": {"title": "Stratus API", "version": "0.1.0",
-  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), cloud-admin, node (a compute node's credential)."},
+  "description": "The tenant-facing API of the Stratus cloud. Every call but sign-in, /healthz, the web dashboard's files and this document needs `Authorization: Bearer <token>` (a session token from POST /v1/auth/tokens, or an API key). Objects of other tenants are never visible: they answer 404. Errors are `{\"error\": {\"code\", \"message\"}}`. Times are RFC 3339 UTC; ids are UUIDs. `x-stratus-access` names who may call an operation: user (any token), tenant-read (a token scoped to a tenant), tenant-write (role member or admin), tenant-admin, cloud-admin, node (a compute node's credential).\n\nEvery operation lists every status it answers; those all routes share are the responses in components (400, 401, 403, 404, 413, 415, 500, 503). A method a path does not list answers 405 with an Allow header (components/responses/MethodNotAllowed). Every response but 204, 302 and 304 has a body of the content type listed."},
  "servers": [{"url": "/"}],
  "security": [{"bearer": []}],
  "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                    "metricsToken": {"type": "http", "scheme": "bearer", "description": "the operator's metrics.token, for GET /metrics only"}}, "schemas": schemas},
- "paths": paths}
-import os
-json.dump(doc, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi.json"), "w"), indent=1)
-print(len(paths), sum(len(v) for v in paths.values()))
+                                    "metricsToken": {"type": "http", "scheme": "bearer", "description": "the operator's metrics.token, for GET /metrics only"}},
+                "schemas": dict(sorted(schemas.items())), "responses": responses},
+ "paths": paths,
+ # where a validator finds what any unlisted method of a path answers
+ "x-stratus-unlisted-method": R("MethodNotAllowed")}
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi.json"), "w") as f:
+    json.dump(doc, f, indent=1)
+    f.write("\n")
+print(len(paths), "paths,", sum(len(v) for v in paths.values()), "operations")

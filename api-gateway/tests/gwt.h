@@ -25,7 +25,9 @@ typedef struct gwt {
 } gwt;
 
 /* Starts a gateway on a fresh database; extra "--set" values may be given
- * as a NULL-terminated list of "key=value". Fails the program on error. */
+ * as a NULL-terminated list of "key=value". Fails the program on error.
+ * Every response from the gateway's base URL is checked against
+ * api-gateway/openapi.json from then on (st_oas_watch). */
 void gwt_start(gwt *t, const char *tag, const char *const *settings);
 /* A second gateway process on the same database (for multi-gateway tests). */
 void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings);
@@ -34,12 +36,18 @@ void gwt_stop(gwt *t);
  * exit status and its stdout (first line, malloc'd) in *out when out. */
 int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_text, char **out);
 
-/* method + path (+ JSON body) with token; returns status. */
-long gwt_call(const gwt *t, st_resp *r, const char *method, const char *path, const char *token,
-              const char *body);
+/* method + path (+ JSON body) with token; returns status. The response is
+ * checked against api-gateway/openapi.json (st_oas.h: gwt_start watches
+ * the gateway's base URL); a violation fails the calling test there. */
+#define gwt_call(t, r, method, path, token, body)                                                  \
+    gwt_call_at(__FILE__, __LINE__, t, r, method, path, token, body)
 /* Same, discarding the response; returns the status. */
-long gwt_status(const gwt *t, const char *method, const char *path, const char *token,
-                const char *body);
+#define gwt_status(t, method, path, token, body)                                                   \
+    gwt_status_at(__FILE__, __LINE__, t, method, path, token, body)
+long gwt_call_at(const char *file, int line, const gwt *t, st_resp *r, const char *method,
+                 const char *path, const char *token, const char *body);
+long gwt_status_at(const char *file, int line, const gwt *t, const char *method, const char *path,
+                   const char *token, const char *body);
 /* Signs in; returns a malloc'd token or NULL. tenant may be NULL. */
 char *gwt_signin(const gwt *t, const char *name, const char *password, const char *tenant);
 

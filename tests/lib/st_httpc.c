@@ -1,5 +1,6 @@
 /* libcurl client for integration tests: see st_httpc.h. */
 #include "st_httpc.h"
+#include "st_oas.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -34,8 +35,9 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return add;
 }
 
-int st_http_n(st_resp *r, const char *method, const char *url, const char *token, const char *body,
-              size_t body_len, const char *const *extra_headers)
+int st_http_n_at(const char *file, int line, st_resp *r, const char *method, const char *url,
+                 const char *token, const char *body, size_t body_len,
+                 const char *const *extra_headers)
 {
     pthread_once(&curl_once, curl_init);
     memset(r, 0, sizeof *r);
@@ -83,13 +85,19 @@ int st_http_n(st_resp *r, const char *method, const char *url, const char *token
     r->hlen = h.n;
     if (r->len)
         r->json = json_loadb(r->body, r->len, 0, NULL);
+    if (rc == CURLE_OK) {
+        char *ct = st_resp_header(r, "Content-Type");
+        st_oas_observe(method, url, r->status, ct, r->body, r->len, file, line);
+        free(ct);
+    }
     return rc == CURLE_OK ? 0 : -1;
 }
 
-int st_http(st_resp *r, const char *method, const char *url, const char *token, const char *body,
-            const char *const *extra_headers)
+int st_http_at(const char *file, int line, st_resp *r, const char *method, const char *url,
+               const char *token, const char *body, const char *const *extra_headers)
 {
-    return st_http_n(r, method, url, token, body, body ? strlen(body) : 0, extra_headers);
+    return st_http_n_at(file, line, r, method, url, token, body, body ? strlen(body) : 0,
+                        extra_headers);
 }
 
 char *st_resp_header(const st_resp *r, const char *name)

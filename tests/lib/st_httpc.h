@@ -26,12 +26,20 @@ typedef struct st_resp {
     size_t hlen;
 } st_resp;
 
-/* extra_headers: NULL-terminated "Name: value" list, or NULL. token may be NULL. */
-int st_http(st_resp *r, const char *method, const char *url, const char *token, const char *body,
-            const char *const *extra_headers);
+/* extra_headers: NULL-terminated "Name: value" list, or NULL. token may be NULL.
+ * Every response is handed to st_oas_observe() (st_oas.h): when its URL is
+ * under a base URL an OpenAPI document watches, a response the document
+ * does not allow fails the calling test, at the caller's file and line. */
+#define st_http(r, method, url, token, body, extra_headers)                                        \
+    st_http_at(__FILE__, __LINE__, r, method, url, token, body, extra_headers)
 /* Same with a body of explicit length (binary or oversized). */
-int st_http_n(st_resp *r, const char *method, const char *url, const char *token, const char *body,
-              size_t body_len, const char *const *extra_headers);
+#define st_http_n(r, method, url, token, body, body_len, extra_headers)                            \
+    st_http_n_at(__FILE__, __LINE__, r, method, url, token, body, body_len, extra_headers)
+int st_http_at(const char *file, int line, st_resp *r, const char *method, const char *url,
+               const char *token, const char *body, const char *const *extra_headers);
+int st_http_n_at(const char *file, int line, st_resp *r, const char *method, const char *url,
+                 const char *token, const char *body, size_t body_len,
+                 const char *const *extra_headers);
 /* Value of a response header (case-insensitive), malloc'd, or NULL. */
 char *st_resp_header(const st_resp *r, const char *name);
 void st_resp_free(st_resp *r);

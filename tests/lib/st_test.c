@@ -1,5 +1,6 @@
 /* The CUnit runner: see st_test.h. */
 #include "st_test.h"
+#include "st_oas.h"
 
 #include <CUnit/Basic.h>
 #include <stdarg.h>
@@ -67,5 +68,9 @@ int st_test_main(int argc, char **argv, CU_SuiteInfo *suites)
         fprintf(stderr, "no test ran\n");
         return 1;
     }
-    return (failed || suites_failed || asserts_failed) ? 1 : 0;
+    unsigned stray = st_oas_stray_violations();
+    if (stray)
+        fprintf(stderr, "%u response(s) outside a test broke the OpenAPI document (above)\n",
+                stray);
+    return (failed || suites_failed || asserts_failed || stray) ? 1 : 0;
 }

@@ -16,7 +16,8 @@
  * st_test_main() exits non-zero when any assertion failed, any suite failed
  * to initialise, or no test ran at all; `prog SUITE [TEST]` runs a subset.
  * A program that cannot run here (no /dev/kvm, say) calls st_skip(), which
- * exits 77: ctest reports that as skipped.
+ * exits 77: ctest reports that as skipped. A response that broke the
+ * OpenAPI document outside any test (st_oas.h) also makes it exit non-zero.
  */
 #ifndef ST_TEST_H
 #define ST_TEST_H

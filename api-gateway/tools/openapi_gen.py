@@ -149,7 +149,7 @@ responses = {
  "MethodNotAllowed": {"description": "the path exists but not with this method; Allow lists those it has. Any method a path of this document does not list answers this",
                       "headers": {"Allow": {"description": "the path's methods, comma-separated", "schema": STR}},
                       "content": {"application/json": {"schema": S("Error")}}},
- "Conflict": ERR("conflicts with the current state"),
+ "Conflict": ERR("conflicts with the current state (code conflict), or a quota would be exceeded (code quota_exceeded)"),
  "TooLarge": ERR("the request head or body is larger than the server takes (http.max_body)"),
  "UnsupportedMediaType": ERR("the body's Content-Type is not application/json"),
  "TooManyRequests": {**ERR("too many attempts; see Retry-After"), "headers": RETRY},
@@ -622,6 +622,20 @@ add("PATCH", "/v1/floating-ips/{id}", op("Map a floating IP to a port's fixed IP
     body=obj({"port_id": nullable(UUID), "fixed_ip_address": IP, "description": STR}), params=[P("id")]))
 add("DELETE", "/v1/floating-ips/{id}", op("Release a floating IP (its address returns to the pool)", "tenant-write", [ok(204, "released"), NF], params=[P("id")]))
 
+
+# The network family's writes are single calls to PL/pgSQL functions
+# (migrations/0012 onwards) that call one another: address allocation,
+# quotas, the DHCP reservation and the objects a body names can refuse with
+# SX404 or SX409/SXQ09 from any of them, so each write documents both.
+NET_PREFIXES = ("/v1/networks", "/v1/subnets", "/v1/ports", "/v1/security-group", "/v1/routers",
+                "/v1/floating-ips", "/v1/instances/{id}/interfaces")
+for path, item in paths.items():
+    if path.startswith(NET_PREFIXES):
+        for method, o in item.items():
+            if method in ("post", "patch", "delete"):
+                o["responses"].setdefault("404", R("NotFound"))
+                o["responses"].setdefault("409", R("Conflict"))
+                o["responses"] = dict(sorted(o["responses"].items()))
 
 # ---- operationId: one per operation, stable (clients and the SDK's
 # coverage test name operations by it); camelCase, verb first.

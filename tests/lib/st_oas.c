@@ -717,7 +717,10 @@ int st_oas_check(const st_oas *d, const char *method, const char *path_query, lo
     const json_t *op = json_object_get(item, m);
     if (!op && head)
         op = json_object_get(item, "get");
-    if (!op) {
+    /* a method the path does not list: the document's one answer for that */
+    const json_t *unlisted =
+        !op && status == 405 ? json_object_get(d->doc, "x-stratus-unlisted-method") : NULL;
+    if (!op && !unlisted) {
         int known = 0;
         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
             known |= strcmp(methods[i], m) == 0;
@@ -734,7 +737,7 @@ int st_oas_check(const st_oas *d, const char *method, const char *path_query, lo
     char code[24], range[24];
     snprintf(code, sizeof code, "%ld", status);
     snprintf(range, sizeof range, "%ldXX", status / 100);
-    const json_t *resp = json_object_get(responses, code);
+    const json_t *resp = unlisted ? unlisted : json_object_get(responses, code);
     if (!resp)
         resp = json_object_get(responses, range);
     if (!resp)

@@ -301,18 +301,47 @@ static void test_real_document(void)
     int rc = st_oas_check(g, "GET", "/v1/tenants/0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a10", 200,
                           "application/json", tenant, strlen(tenant), msg, sizeof msg);
     st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "a tenant: %s", msg);
-    const char *bad = "{\"id\":42,\"name\":\"acme\"}";
+    const char *bad = "{\"id\":42,\"name\":\"acme\",\"description\":\"\",\"created_at\":\"2026-12-"
+                      "05T10:00:00Z\"}";
     rc = st_oas_check(g, "GET", "/v1/tenants/x", 200, "application/json", bad, strlen(bad), msg,
                       sizeof msg);
     st_assert_fmt(rc < 0 && strstr(msg, "GET /v1/tenants/{id} 200: /id: 42 is an integer"), 0,
                   __FILE__, __LINE__, "a tenant with a numeric id: %d %s", rc, msg);
-    const char *inst = "{\"id\":\"0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a10\",\"state\":\"flying\"}";
+    /* every field an instance always has (task null: 3.0.3 needs null in its
+     * enum), first in a state it may be, then in one it never is */
+    const char *inst_fmt =
+        "{\"id\":\"0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a10\","
+        "\"tenant_id\":\"0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a11\",\"name\":\"vm\","
+        "\"flavor_id\":\"0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a12\","
+        "\"image_id\":\"0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a13\",\"keypair_id\":null,"
+        "\"vcpus\":1,\"memory_mib\":512,\"disk_gib\":1,\"state\":\"%s\","
+        "\"task\":null,\"power_desired\":\"running\",\"node_id\":null,\"fault\":null,"
+        "\"created_at\":\"2026-12-05T10:00:00Z\",\"updated_at\":\"2026-12-05T10:00:00Z\","
+        "\"server_group_id\":null,\"host_status\":null}";
+    char inst[1024];
+    snprintf(inst, sizeof inst, inst_fmt, "active");
+    rc = st_oas_check(g, "GET", "/v1/instances/x", 200, "application/json", inst, strlen(inst), msg,
+                      sizeof msg);
+    st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "an active instance: %s", msg);
+    snprintf(inst, sizeof inst, inst_fmt, "flying");
     rc = st_oas_check(g, "GET", "/v1/instances/x", 200, "application/json", inst, strlen(inst), msg,
                       sizeof msg);
     st_assert_fmt(rc < 0 && strstr(msg, "/state: \"flying\" is not one of the enum"), 0, __FILE__,
                   __LINE__, "an instance flying: %d %s", rc, msg);
     rc = st_oas_check(g, "GET", "/v1/no-such-route", 404, "application/json", "{}", 2, msg,
                       sizeof msg);
+    CU_ASSERT_EQUAL(rc, -1);
+    /* a method a path does not list answers 405 as x-stratus-unlisted-method
+     * says, and nothing else */
+    const char *e405 = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"use GET\"}}";
+    rc = st_oas_check(g, "POST", "/v1/openapi.json", 405, "application/json", e405, strlen(e405),
+                      msg, sizeof msg);
+    st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "405 for an unlisted method: %s", msg);
+    rc = st_oas_check(g, "POST", "/v1/openapi.json", 405, "application/json", "{}", 2, msg,
+                      sizeof msg);
+    CU_ASSERT_EQUAL(rc, -1);
+    rc = st_oas_check(g, "POST", "/v1/openapi.json", 200, "application/json", e405, strlen(e405),
+                      msg, sizeof msg);
     CU_ASSERT_EQUAL(rc, -1);
     rc = st_oas_check(g, "GET", "/dashboard/no-such-file", 404, "text/plain", "x", 1, msg,
                       sizeof msg);

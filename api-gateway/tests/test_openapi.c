@@ -1,6 +1,7 @@
 /* GET /v1/openapi.json describes exactly the routes the server has: every
  * route (from `stratus-gateway routes`) is an operation in the document,
- * and every operation in the document is a route. */
+ * and every operation in the document is a route; each has a unique
+ * operationId and each response with a body its content type. */
 #include "gwt.h"
 #include "st_test.h"
 
@@ -98,9 +99,59 @@ static void test_schema_references_resolve(void)
     st_resp_free(&r);
 }
 
+/* Every operation has an operationId no other has; every response but 204
+ * and 304 names its content type (a body without one is what libevent
+ * labels text/html). */
+static void test_operation_ids_and_content_types(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/openapi.json", NULL, NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.json);
+    json_t *ids = json_object();
+    json_t *responses = json_object_get(json_object_get(r.json, "components"), "responses");
+    const char *path;
+    json_t *item;
+    int ops = 0;
+    json_object_foreach(json_object_get(r.json, "paths"), path, item)
+    {
+        const char *m;
+        json_t *op;
+        json_object_foreach(item, m, op)
+        {
+            ops++;
+            const char *id = json_string_value(json_object_get(op, "operationId"));
+            st_assert_fmt(id && *id, 0, __FILE__, __LINE__, "%s %s has no operationId", m, path);
+            if (!id)
+                continue;
+            st_assert_fmt(!json_object_get(ids, id), 0, __FILE__, __LINE__,
+                          "operationId %s is used twice (%s %s)", id, m, path);
+            json_object_set_new(ids, id, json_true());
+            const char *code;
+            json_t *resp;
+            json_object_foreach(json_object_get(op, "responses"), code, resp)
+            {
+                const char *ref = json_string_value(json_object_get(resp, "$ref"));
+                if (ref && !strncmp(ref, "#/components/responses/", 23))
+                    resp = json_object_get(responses, ref + 23);
+                st_assert_fmt(json_is_object(resp), 0, __FILE__, __LINE__,
+                              "%s %s %s: the response does not resolve", m, path, code);
+                if (!strcmp(code, "204") || !strcmp(code, "304"))
+                    continue;
+                st_assert_fmt(json_object_size(json_object_get(resp, "content")) > 0, 0, __FILE__,
+                              __LINE__, "%s %s %s has no content type", m, path, code);
+            }
+        }
+    }
+    ST_ASSERT_INT_EQ((long)json_object_size(ids), ops);
+    json_decref(ids);
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"openapi.json describes exactly the server's routes", test_document_matches_the_routes},
     {"every schema reference resolves", test_schema_references_resolve},
+    {"unique operationIds; every response with a body names its content type",
+     test_operation_ids_and_content_types},
     CU_TEST_INFO_NULL,
 };
 

@@ -1,5 +1,6 @@
 /* Every /v1 operation (method + path) in api-gateway/openapi.json has an
- * SDK function, or is listed below as pending. libstratus names each
+ * SDK function, or is listed below as pending (a failure also names the
+ * operation's operationId). libstratus names each
  * operation it calls as a literal "METHOD /v1/path" (sx_req.op, the string
  * the transport builds the URL from), so the operations the SDK covers are
  * exactly the literals in sdk-c/src/. The test fails when
@@ -120,8 +121,11 @@ static void test_every_operation_is_covered_or_pending(void)
                 ops[nops++] = strdup(op);
             int cov = is_covered(op), pend = is_pending(op);
             have += cov;
+            const char *oid = json_string_value(
+                json_object_get(json_object_get(item, methods[k]), "operationId"));
             st_assert_fmt(cov || pend, 0, __FILE__, __LINE__,
-                          "%s has no SDK function and is not listed as pending", op);
+                          "%s (%s) has no SDK function and is not listed as pending", op,
+                          oid ? oid : "no operationId");
             st_assert_fmt(!(cov && pend), 0, __FILE__, __LINE__,
                           "%s is covered now: remove it from the pending list", op);
         }

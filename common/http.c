@@ -978,6 +978,9 @@ static int worker_setup(st_http_server *s, worker *w, char *err, size_t errlen)
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_OPTIONS);
+    /* a reply names its own type; one without a body has none (libevent
+     * would call it text/html; charset=ISO-8859-1) */
+    evhttp_set_default_content_type(w->http, NULL);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->o.max_body);
     evhttp_set_max_headers_size(w->http, 32 * 1024);
     evhttp_set_timeout(w->http, s->o.timeout_s);

@@ -46,6 +46,11 @@ static void h_json(st_http_req *r, void *arg)
 
 static void h_forgets(st_http_req *r, void *arg) {}
 
+static void h_bodiless(st_http_req *r, void *arg)
+{
+    st_http_reply_json(r, strcmp(st_http_method(r), "DELETE") == 0 ? 204 : 202, NULL);
+}
+
 static void h_peer(st_http_req *r, void *arg)
 {
     st_http_reply_json(r, 200, json_pack("{s:s}", "peer", st_http_peer(r)));
@@ -90,6 +95,8 @@ static int start_with(srv *s, const char *cert, const char *key, const char *tru
     st_http_route(s->s, "POST /v1/things", h_json, NULL);
     st_http_route(s->s, "GET /v1/forgets", h_forgets, NULL);
     st_http_route(s->s, "GET /v1/peer", h_peer, NULL);
+    st_http_route(s->s, "POST /v1/bodiless", h_bodiless, NULL);
+    st_http_route(s->s, "DELETE /v1/bodiless", h_bodiless, NULL);
     pthread_create(&s->th, NULL, run, s);
     for (int i = 0; i < 500 && !st_http_server_port(s->s); i++)
         usleep(2000);
@@ -235,6 +242,23 @@ static void test_handler_without_reply_gets_500(void)
     ST_ASSERT_INT_EQ(r.status, 500);
     ST_ASSERT_STR_EQ(st_resp_error_code(&r), "internal");
     st_resp_free(&r);
+}
+
+/* A reply without a body says no Content-Type, rather than the one libevent
+ * would add by default (text/html; charset=ISO-8859-1). */
+static void test_bodiless_replies_have_no_content_type(void)
+{
+    static const char *const methods[] = {"POST", "DELETE"};
+    for (int i = 0; i < 2; i++) {
+        st_resp r;
+        st_http(&r, methods[i], url(&plain, "/v1/bodiless"), NULL, NULL, NULL);
+        ST_ASSERT_INT_EQ(r.status, i ? 204 : 202);
+        char *ct = st_resp_header(&r, "Content-Type");
+        st_assert_fmt(ct == NULL, 0, __FILE__, __LINE__, "%s: Content-Type %s", methods[i],
+                      ct ? ct : "");
+        free(ct);
+        st_resp_free(&r);
+    }
 }
 
 static void test_healthz_and_metrics(void)
@@ -495,6 +519,7 @@ static CU_TestInfo tests[] = {
     {"malformed, mistyped and oversized bodies get 4xx; server stays up",
      test_bad_bodies_get_clear_4xx_and_server_stays_up},
     {"a handler that does not reply is answered 500", test_handler_without_reply_gets_500},
+    {"a reply without a body has no Content-Type", test_bodiless_replies_have_no_content_type},
     {"/healthz reflects health, /metrics counts requests", test_healthz_and_metrics},
     {"HTTPS serves the same routes", test_https_serves_the_same_routes},
     {"plain HTTP off loopback is refused", test_plain_http_refused_off_loopback},

@@ -18,7 +18,9 @@
  * What is checked, for a request METHOD PATH?QUERY answered STATUS:
  *   - the operation: PATH matches a path of the document (a literal segment
  *     is preferred to a {template}; the query is ignored) and the path has
- *     METHOD (HEAD is checked as GET, without a body). A path under /v1/
+ *     METHOD (HEAD is checked as GET, without a body); a 405 to a method the
+ *     path lacks is checked against the document's
+ *     x-stratus-unlisted-method response instead. A path under /v1/
  *     that the document lacks is a violation; outside /v1/ (dashboard
  *     files, /internal/v1/node, /healthz, /metrics) only the paths the
  *     document lists are checked, the others are outside its scope;

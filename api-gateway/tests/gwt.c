@@ -227,7 +227,15 @@ void gwt_stop(gwt *t)
             st_proc_dump_log(&t->proc);
         }
     }
-    st_oas_unwatch(t->base);
+    /* the base may have been switched to https:// by a TLS test: forget both */
+    const char *hp = strstr(t->base, "://");
+    if (hp) {
+        char u[sizeof t->base + 8];
+        snprintf(u, sizeof u, "http%s", hp);
+        st_oas_unwatch(u);
+        snprintf(u, sizeof u, "https%s", hp);
+        st_oas_unwatch(u);
+    }
     if (t->owns_dir)
         st_rmtree(t->dir);
     free(t->conninfo);

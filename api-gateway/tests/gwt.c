@@ -172,10 +172,7 @@ static void spawn(gwt *t, const char *const *settings)
         die(t, "stratus-gateway did not start");
     snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", st_read_port(port_file));
     unlink(port_file);
-    /* not yet by default: until openapi.json matches the gateway, only
-     * when asked (STRATUS_OAS_ENFORCE=1, or STRATUS_OAS_REPORT=FILE) */
-    if (getenv("STRATUS_OAS_REPORT") || getenv("STRATUS_OAS_ENFORCE"))
-        st_oas_watch(t->base, st_oas_gateway_doc());
+    st_oas_watch(t->base, st_oas_gateway_doc()); /* every response checked: st_oas.h */
 }
 
 void gwt_start(gwt *t, const char *tag, const char *const *settings)
@@ -230,7 +227,15 @@ void gwt_stop(gwt *t)
             st_proc_dump_log(&t->proc);
         }
     }
-    st_oas_unwatch(t->base);
+    /* the base may have been switched to https:// by a TLS test: forget both */
+    const char *hp = strstr(t->base, "://");
+    if (hp) {
+        char u[sizeof t->base + 8];
+        snprintf(u, sizeof u, "http%s", hp);
+        st_oas_unwatch(u);
+        snprintf(u, sizeof u, "https%s", hp);
+        st_oas_unwatch(u);
+    }
     if (t->owns_dir)
         st_rmtree(t->dir);
     free(t->conninfo);

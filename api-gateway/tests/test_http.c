@@ -3,6 +3,7 @@
  * gateways on one database agree; and the gateway survives its database
  * restarting. */
 #include "gwt.h"
+#include "st_oas.h"
 #include "st_pg.h"
 #include "st_test.h"
 
@@ -144,6 +145,7 @@ static void test_https_with_a_configured_certificate(void)
     char base[sizeof tls.base];
     memcpy(base, tls.base, sizeof base);
     snprintf(tls.base, sizeof tls.base, "https%.58s", base + 4); /* http:// -> https:// */
+    st_oas_watch(tls.base, st_oas_gateway_doc());                /* its replies are checked too */
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&tls, &r, "GET", "/v1/auth/whoami", A.member, NULL), 200);
     st_resp_free(&r);

@@ -102,6 +102,28 @@ int stratus_session_token(stratus_session *s, char *buf, size_t n);
 /* Revokes the session token (DELETE /v1/auth/tokens/current). */
 int stratus_session_logout(stratus_session *s);
 
+/* What stratus_session_set_trace() hands its callback for every HTTP reply
+ * the session receives (each attempt: a retried or re-authenticated call is
+ * traced once per reply). Valid during the callback only. */
+typedef struct stratus_trace {
+    const char *method;       /* "GET", "POST", ... */
+    const char *url;          /* the whole URL asked, with its query */
+    const char *path;         /* url after the session's base ("/v1/instances?limit=2"),
+                                 or NULL when url is not the gateway's (a signed URL) */
+    long status;              /* the HTTP status */
+    const char *content_type; /* the reply's Content-Type, "" when none */
+    const char *body;         /* the reply's bytes (NUL-terminated), or NULL when
+                                 they were streamed to a file */
+    size_t body_len;
+    const char *request_id; /* X-Request-Id, "" when none */
+} stratus_trace;
+typedef void (*stratus_trace_cb)(void *userdata, const stratus_trace *t);
+/* Calls cb(userdata, trace) after every HTTP reply on this session, on the
+ * thread that made the call (for logging, or to check replies against the
+ * API document). cb NULL stops tracing. Bodies may hold secrets (the token
+ * of a sign-in, an API key at its creation): log them with care. */
+int stratus_session_set_trace(stratus_session *s, stratus_trace_cb cb, void *userdata);
+
 typedef struct stratus_whoami {
     char *json;
     char *user_id, *user_name, *tenant_id, *role, *token_kind;

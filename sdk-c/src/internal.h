@@ -31,6 +31,8 @@ struct stratus_session {
     char *token;
     long long token_expires;                          /* unix seconds; 0: unknown / never */
     char *login_name, *login_password, *login_tenant; /* for re-sign-in */
+    stratus_trace_cb trace;                           /* stratus_session_set_trace */
+    void *trace_arg;
 };
 
 /* ---- errors (error.c) ---- */

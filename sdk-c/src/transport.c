@@ -4,7 +4,8 @@
  * session, the bearer token (refreshed by signing in again when a password
  * session's token nears expiry or is refused), Idempotency-Key on creates,
  * and retries with backoff only where repeating cannot do a thing twice
- * (GETs, and creates whose key the server deduplicates).
+ * (GETs, and creates whose key the server deduplicates). Every reply is
+ * handed to the session's trace callback when it has one.
  *
  * Replies are untrusted: bodies are capped at SX_MAX_BODY and headers at
  * their buffers; JSON is parsed by jansson and type-checked by object.c.
@@ -250,6 +251,42 @@ int stratus_session_logout(stratus_session *s)
     return rc;
 }
 
+int stratus_session_set_trace(stratus_session *s, stratus_trace_cb cb, void *userdata)
+{
+    sx_clear_error();
+    if (!s)
+        return sx_fail(STRATUS_EINVAL, NULL);
+    pthread_mutex_lock(&s->lock);
+    s->trace = cb;
+    s->trace_arg = cb ? userdata : NULL;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* Hands one reply to the trace callback, if the session has one. body NULL:
+ * it went to a file. */
+static void trace_reply(stratus_session *s, const char *method, const char *url, long status,
+                        const sx_resp *r, const char *body, size_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    stratus_trace_cb cb = s->trace;
+    void *arg = s->trace_arg;
+    pthread_mutex_unlock(&s->lock);
+    if (!cb)
+        return;
+    size_t bl = strlen(s->base);
+    int ours = strncmp(url, s->base, bl) == 0 && (url[bl] == '/' || url[bl] == '?' || !url[bl]);
+    stratus_trace t = {.method = method,
+                       .url = url,
+                       .path = ours ? (url[bl] ? url + bl : "/") : NULL,
+                       .status = status,
+                       .content_type = r->content_type,
+                       .body = body,
+                       .body_len = len,
+                       .request_id = r->request_id};
+    cb(arg, &t);
+}
+
 char *sx_bearer(stratus_session *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -471,6 +508,7 @@ static int attempt(stratus_session *s, const sx_req *q, const char *url, const c
         resp->body = b.p ? b.p : strdup("");
         resp->len = b.n;
         *retry_after = atol(h.retry_after);
+        trace_reply(s, method, url, resp->status, resp, resp->body, resp->len);
     }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
@@ -692,6 +730,14 @@ int sx_stream(stratus_session *s, const char *method, const char *url, const cha
     CURLcode cc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (cc == CURLE_OK && code > 0) {
+        int ok = code >= 200 && code <= 299 && !up; /* the body went to the file */
+        trace_reply(s, method, url, code, &r,
+                    ok         ? NULL
+                    : st.err.p ? st.err.p
+                               : "",
+                    ok ? 0 : st.err.n);
+    }
     int rc = 0;
     if (st.canceled)
         rc = sx_fail(STRATUS_ECANCELED, "transfer canceled by the progress callback");

@@ -6,6 +6,7 @@
  * and the admin calls. */
 #include "gwt.h"
 #include "internal.h"
+#include "st_oas.h"
 #include "st_test.h"
 
 #include <pthread.h>
@@ -20,6 +21,25 @@ static char flavor[40], image[40];
 static char *node;
 static stratus_session *S; /* A's member, by password */
 
+/* Every reply the SDK receives goes through its trace hook to the OpenAPI
+ * check (st_oas.h; gwt_start watches the gateway's URL): a reply
+ * api-gateway/openapi.json does not allow fails the test that made the call. */
+static void oas_trace(void *arg, const stratus_trace *t)
+{
+    (void)arg;
+    st_oas_observe(t->method, t->url, t->status, t->content_type, t->body, t->body_len, __FILE__,
+                   __LINE__);
+}
+
+/* stratus_session_new with the OpenAPI check on. */
+static int session_new(stratus_session **s, const char *url)
+{
+    int rc = stratus_session_new(s, url, NULL);
+    if (rc == 0)
+        stratus_session_set_trace(*s, oas_trace, NULL);
+    return rc;
+}
+
 static int suite_init(void)
 {
     gwt_start(&T, "sdk_api", NULL);
@@ -32,7 +52,7 @@ static int suite_init(void)
             &T, "PUT", qpath, T.admin_token,
             "{\"instances\":100,\"vcpus\":200,\"memory_mib\":1000000,\"disk_gib\":100000}") != 200)
         return 1;
-    if (stratus_session_new(&S, T.base, NULL) < 0 ||
+    if (session_new(&S, T.base) < 0 ||
         stratus_session_login(S, "sdk-a-member", "password-123", "sdk-a") < 0)
         return 1;
     return 0;
@@ -63,7 +83,7 @@ static void test_token_only_to_the_gateway(void)
     char base[64], url[160];
     snprintf(base, sizeof base, "%.*s", (int)strlen(T.base) - 1, T.base); /* port minus a digit */
     stratus_session *s;
-    ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, base, NULL), 0);
+    ST_ASSERT_INT_EQ_FATAL(session_new(&s, base), 0);
     ST_ASSERT_INT_EQ(stratus_session_set_token(s, A.member), 0);
     snprintf(url, sizeof url, "%s/v1/auth/whoami", T.base);
     char out[] = "/tmp/sdk-whoami-XXXXXX";
@@ -74,7 +94,7 @@ static void test_token_only_to_the_gateway(void)
     unlink(out);
     stratus_session_free(s);
     /* the same URL from a session on the gateway itself carries the token */
-    ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, T.base, NULL), 0);
+    ST_ASSERT_INT_EQ_FATAL(session_new(&s, T.base), 0);
     ST_ASSERT_INT_EQ(stratus_session_set_token(s, A.member), 0);
     ST_ASSERT_INT_EQ(sx_stream(s, "GET", url, out, NULL, NULL, NULL), 0);
     unlink(out);
@@ -84,7 +104,7 @@ static void test_token_only_to_the_gateway(void)
 static void test_wrong_password_gives_server_code_and_request_id(void)
 {
     stratus_session *s;
-    ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, T.base, NULL), 0);
+    ST_ASSERT_INT_EQ_FATAL(session_new(&s, T.base), 0);
     ST_ASSERT_INT_EQ(stratus_session_login(s, "sdk-a-member", "wrong-password", NULL),
                      STRATUS_EAUTH);
     const stratus_error *e = stratus_last_error();
@@ -127,7 +147,7 @@ static void test_api_key_session(void)
     ST_ASSERT_INT_EQ_FATAL(stratus_api_key_create(S, "ci", 30, &k), 0);
     CU_ASSERT(k->key && strncmp(k->key, "stk_", 4) == 0);
     stratus_session *s;
-    stratus_session_new(&s, T.base, NULL);
+    session_new(&s, T.base);
     ST_ASSERT_INT_EQ(stratus_session_set_token(s, k->key), 0);
     stratus_whoami *w = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_session_whoami(s, &w), 0);
@@ -458,7 +478,7 @@ static void test_billing_usage_and_invoices(void)
 static void test_billing_account_preview_credit_notes(void)
 {
     stratus_session *ad;
-    stratus_session_new(&ad, T.base, NULL);
+    session_new(&ad, T.base);
     ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
     char *j = NULL;
     /* none yet: 404 */
@@ -495,7 +515,7 @@ static void test_billing_account_preview_credit_notes(void)
 static void test_admin_tenants_users_nodes(void)
 {
     stratus_session *ad;
-    stratus_session_new(&ad, T.base, NULL);
+    session_new(&ad, T.base);
     ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
     stratus_tenant *t = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_tenant_create(ad, "sdk-t2", "made by the SDK", &t), 0);
@@ -547,7 +567,7 @@ static void test_admin_tenants_users_nodes(void)
 static void test_networking(void)
 {
     stratus_session *ad;
-    stratus_session_new(&ad, T.base, NULL);
+    session_new(&ad, T.base);
     ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
     stratus_network *ext = NULL, *n = NULL, *n2 = NULL;
     ST_ASSERT_INT_EQ_FATAL(stratus_network_create(ad, "public", "{\"external\":true}", &ext), 0);
@@ -699,6 +719,56 @@ static void test_session_shared_by_threads(void)
     ST_ASSERT_INT_EQ(total, 80);
 }
 
+typedef struct seen {
+    int n;
+    char method[8], path[128], ctype[64], rid[80];
+    long status;
+    int body_has_user;
+} seen;
+
+static void record(void *arg, const stratus_trace *t)
+{
+    seen *w = arg;
+    w->n++;
+    snprintf(w->method, sizeof w->method, "%s", t->method);
+    snprintf(w->path, sizeof w->path, "%s", t->path ? t->path : "(null)");
+    snprintf(w->ctype, sizeof w->ctype, "%s", t->content_type);
+    snprintf(w->rid, sizeof w->rid, "%s", t->request_id);
+    w->status = t->status;
+    w->body_has_user = t->body && strlen(t->body) == t->body_len && strstr(t->body, "sdk-a-member");
+}
+
+/* The trace hook sees each reply, with its path, status, type and body;
+ * a failed call is traced too; NULL turns it off. */
+static void test_trace_sees_every_reply(void)
+{
+    stratus_session *s;
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_new(&s, T.base, NULL), 0);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(s, "sdk-a-member", "password-123", "sdk-a"), 0);
+    seen w = {0};
+    ST_ASSERT_INT_EQ(stratus_session_set_trace(s, record, &w), 0);
+    stratus_whoami *me;
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_whoami(s, &me), 0);
+    stratus_whoami_free(me);
+    ST_ASSERT_INT_EQ(w.n, 1);
+    ST_ASSERT_STR_EQ(w.method, "GET");
+    ST_ASSERT_STR_EQ(w.path, "/v1/auth/whoami");
+    ST_ASSERT_INT_EQ(w.status, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(w.ctype, "application/json"));
+    CU_ASSERT(w.body_has_user);
+    CU_ASSERT(w.rid[0] != 0);
+    stratus_instance *inst;
+    CU_ASSERT(stratus_instance_show(s, "00000000-0000-4000-8000-000000000000", &inst) < 0);
+    ST_ASSERT_INT_EQ(w.n, 2);
+    ST_ASSERT_STR_EQ(w.path, "/v1/instances/00000000-0000-4000-8000-000000000000");
+    ST_ASSERT_INT_EQ(w.status, 404);
+    ST_ASSERT_INT_EQ(stratus_session_set_trace(s, NULL, &w), 0);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_whoami(s, &me), 0);
+    stratus_whoami_free(me);
+    ST_ASSERT_INT_EQ(w.n, 2);
+    stratus_session_free(s);
+}
+
 static CU_TestInfo tests[] = {
     {"plain http only to loopback", test_plain_http_only_to_loopback},
     {"wrong password: EAUTH, server code, request id",
@@ -718,6 +788,7 @@ static CU_TestInfo tests[] = {
     {"admin: tenants, users, nodes", test_admin_tenants_users_nodes},
     {"networking, billing admin, the API document", test_networking},
     {"one session shared by threads", test_session_shared_by_threads},
+    {"the trace hook sees every reply", test_trace_sees_every_reply},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

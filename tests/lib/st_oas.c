@@ -352,17 +352,21 @@ static int check_number(walk *w, const json_t *s, const json_t *v)
     if (json_is_integer(v) && json_is_integer(mn) &&
         (exmin ? json_integer_value(v) <= json_integer_value(mn)
                : json_integer_value(v) < json_integer_value(mn)))
-        return fail(w, "%s is below the minimum %lld", b, (long long)json_integer_value(mn));
+        return fail(w, "%s is below the %sminimum %lld", b, exmin ? "exclusive " : "",
+                    (long long)json_integer_value(mn));
     if (json_is_number(mn) && !(json_is_integer(v) && json_is_integer(mn)) &&
         (exmin ? x <= json_number_value(mn) : x < json_number_value(mn)))
-        return fail(w, "%s is below the minimum %g", b, json_number_value(mn));
+        return fail(w, "%s is below the %sminimum %g", b, exmin ? "exclusive " : "",
+                    json_number_value(mn));
     if (json_is_integer(v) && json_is_integer(mx) &&
         (exmax ? json_integer_value(v) >= json_integer_value(mx)
                : json_integer_value(v) > json_integer_value(mx)))
-        return fail(w, "%s is above the maximum %lld", b, (long long)json_integer_value(mx));
+        return fail(w, "%s is above the %smaximum %lld", b, exmax ? "exclusive " : "",
+                    (long long)json_integer_value(mx));
     if (json_is_number(mx) && !(json_is_integer(v) && json_is_integer(mx)) &&
         (exmax ? x >= json_number_value(mx) : x > json_number_value(mx)))
-        return fail(w, "%s is above the maximum %g", b, json_number_value(mx));
+        return fail(w, "%s is above the %smaximum %g", b, exmax ? "exclusive " : "",
+                    json_number_value(mx));
     const json_t *mo = json_object_get(s, "multipleOf");
     if (json_is_number(mo) && json_number_value(mo) > 0) {
         double q = x / json_number_value(mo);

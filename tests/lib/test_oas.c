@@ -42,6 +42,9 @@ static const char doc_text[] =
     "   \"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "   \"day\":{\"type\":\"string\",\"format\":\"date\"},"
     "   \"ip\":{\"type\":\"string\",\"format\":\"ipv4\"},"
+    "   \"ip6\":{\"type\":\"string\",\"format\":\"ipv6\"},"
+    "   \"i32\":{\"type\":\"integer\",\"format\":\"int32\"},"
+    "   \"above\":{\"type\":\"integer\",\"minimum\":0,\"exclusiveMinimum\":true},"
     "   \"b64\":{\"type\":\"string\",\"format\":\"byte\"},"
     "   \"state\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]},"
     "   \"task\":{\"type\":\"string\",\"nullable\":true,\"enum\":[\"go\",null]},"
@@ -224,7 +227,7 @@ static void test_numbers_and_strings(void)
         {GET1, "{" ID ",\"n\":0}", -1, "/n: 0 is below the minimum 1"},
         {GET1, "{" ID ",\"n\":11}", -1, "/n: 11 is above the maximum 10"},
         {GET1, THING(",\"x\":4.5"), 0, NULL},
-        {GET1, THING(",\"x\":5"), -1, "/x: 5 is above the maximum"},
+        {GET1, THING(",\"x\":5"), -1, "/x: 5 is above the exclusive maximum 5"},
         {GET1, THING(",\"x\":1.25"), -1, "/x: 1.25 is not a multiple of 0.5"},
         {GET1, THING(",\"s\":\"ab\""), 0, NULL},
         {GET1, THING(",\"s\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\""), 0, NULL}, /* 4 characters */
@@ -246,6 +249,13 @@ static void test_numbers_and_strings(void)
         {GET1, THING(",\"ip\":\"10.0.0.254\""), 0, NULL},
         {GET1, THING(",\"ip\":\"10.0.0.256\""), -1, "is not a ipv4"},
         {GET1, THING(",\"ip\":\"10.0.0\""), -1, "is not a ipv4"},
+        {GET1, THING(",\"ip6\":\"fd00::1\""), 0, NULL},
+        {GET1, THING(",\"ip6\":\"fd00::1::2\""), -1, "is not a ipv6"},
+        {GET1, THING(",\"ip6\":\"10.0.0.1\""), -1, "is not a ipv6"},
+        {GET1, THING(",\"i32\":2147483647"), 0, NULL},
+        {GET1, THING(",\"i32\":2147483648"), -1, "/i32: 2147483648 does not fit int32"},
+        {GET1, THING(",\"above\":1"), 0, NULL},
+        {GET1, THING(",\"above\":0"), -1, "/above: 0 is below the exclusive minimum 0"},
         {GET1, THING(",\"b64\":\"aGk=\""), 0, NULL},
         {GET1, THING(",\"b64\":\"a*k=\""), -1, "is not a byte"},
     };

@@ -1,6 +1,8 @@
 /*
- * commands.c - one function per `stratus NOUN VERB`, each a thin use of
- * libstratus, and the table that names them with their usage lines.
+ * commands.c - one function per `stratus NOUN VERB` for instances, images,
+ * the catalogue, billing and administration, each a thin use of
+ * libstratus; the table that names them with their summaries; and the
+ * dispatch over it and net.c's table (networking).
  */
 #include "cli.h"
 
@@ -8,28 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONNECT()                                                                                  \
-    do {                                                                                           \
-        int rc_ = cli_connect(c);                                                                  \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
-    } while (0)
-#define TRY(what, call)                                                                            \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ < 0)                                                                               \
-            return cli_fail(what, rc_);                                                            \
-    } while (0)
-
-static char num_buf[8][32];
-static int num_i;
-/* A number as text for a table cell (a small ring of buffers). */
-static const char *num(long long v)
-{
-    char *b = num_buf[num_i++ % 8];
-    snprintf(b, 32, "%lld", v);
-    return b;
-}
+#define num cli_num
 
 /* ---- instances ---- */
 
@@ -50,21 +31,38 @@ static int instance_create(cli *c)
     sp.keypair = cli_opt(c, "--keypair");
     sp.server_group_id = cli_opt(c, "--server-group");
     sp.idempotency_key = cli_opt(c, "--idempotency-key");
-    const char *net = cli_opt(c, "--network");
+    /* --network and --port, repeatable: one NIC each, in the order given */
+    static const char *const nic_opts[] = {"--network", "--port", NULL};
+    char nets[4096] = "[";
+    int nnic = 0, none = 0, bad = 0;
+    const char *which, *v;
+    while ((v = cli_opt_any(c, nic_opts, &which))) {
+        if (!strcmp(which, "--network") && !strcmp(v, "none")) {
+            none = 1;
+            continue;
+        }
+        char *q = json_quote(v);
+        size_t l = strlen(nets);
+        bad |= snprintf(nets + l, sizeof nets - l, "%s{\"%s\":%s}", nnic++ ? "," : "",
+                        !strcmp(which, "--port") ? "port_id" : "network_id",
+                        q) >= (int)(sizeof nets - l - 1);
+        free(q);
+    }
+    strcat(nets, "]");
     const char *udf = cli_opt(c, "--user-data-file");
     const char *wait = cli_opt(c, "--wait");
     sp.name = cli_arg(c);
-    if (!sp.name || !sp.flavor || !sp.image || c->argc)
+    if (!sp.name || !sp.flavor || !sp.image || c->argc || bad || (none && nnic))
         return cli_usage("usage: stratus instance create NAME --flavor F --image I [--keypair K]"
-                         " [--network none|NETWORK_ID] [--user-data-file FILE]"
-                         " [--server-group ID] [--idempotency-key KEY] [--wait SECONDS]\n");
-    char nets[128];
-    if (net && !strcmp(net, "none"))
+                         " [--network none|NETWORK_ID]... [--port PORT_ID]..."
+                         " [--user-data-file FILE] [--server-group ID] [--idempotency-key KEY]"
+                         " [--wait SECONDS]\n"
+                         "Each --network or --port is one NIC, in order; without either the"
+                         " tenant's default network.\n");
+    if (none)
         sp.networks_json = "\"none\"";
-    else if (net) {
-        snprintf(nets, sizeof nets, "[{\"network_id\":\"%.40s\"}]", net);
+    else if (nnic)
         sp.networks_json = nets;
-    }
     char *ud = NULL;
     if (udf) {
         FILE *f = fopen(udf, "rb");
@@ -335,14 +333,13 @@ static int flavor_list(cli *c)
     table t;
     table_init(&t, 5, head);
     stratus_flavor *f;
-    while (stratus_flavor_next(it, &f) == 1) {
+    int rc;
+    while ((rc = stratus_flavor_next(it, &f)) == 1) {
         table_add(&t, f->json, f->id, f->name, num(f->vcpus), num(f->memory_mib), num(f->disk_gib));
         stratus_flavor_free(f);
     }
     stratus_iter_free(it);
-    table_print(&t, c->json);
-    table_free(&t);
-    return 0;
+    return table_done(c, &t, rc, "flavor list");
 }
 
 static int keypair_create(cli *c)
@@ -379,14 +376,13 @@ static int keypair_list(cli *c)
     table t;
     table_init(&t, 3, head);
     stratus_keypair *k;
-    while (stratus_keypair_next(it, &k) == 1) {
+    int rc;
+    while ((rc = stratus_keypair_next(it, &k)) == 1) {
         table_add(&t, k->json, k->id, k->name, k->fingerprint);
         stratus_keypair_free(k);
     }
     stratus_iter_free(it);
-    table_print(&t, c->json);
-    table_free(&t);
-    return 0;
+    return table_done(c, &t, rc, "keypair list");
 }
 
 static int keypair_show(cli *c)
@@ -438,14 +434,13 @@ static int group_list(cli *c)
     table t;
     table_init(&t, 4, head);
     stratus_server_group *g;
-    while (stratus_server_group_next(it, &g) == 1) {
+    int rc;
+    while ((rc = stratus_server_group_next(it, &g)) == 1) {
         table_add(&t, g->json, g->id, g->name, g->policy, num((long long)g->n_members));
         stratus_server_group_free(g);
     }
     stratus_iter_free(it);
-    table_print(&t, c->json);
-    table_free(&t);
-    return 0;
+    return table_done(c, &t, rc, "server-group list");
 }
 
 static int group_delete(cli *c)
@@ -458,13 +453,13 @@ static int group_delete(cli *c)
     return 0;
 }
 
-static int quota_show(cli *c)
+/* A quota as RESOURCE USED LIMIT rows, or its JSON. */
+static void quota_print(cli *c, const stratus_quota *q)
 {
-    if (c->argc)
-        return cli_usage("usage: stratus quota show\n");
-    CONNECT();
-    stratus_quota *q;
-    TRY("quota show", stratus_quota_show(c->s, &q));
+    if (c->json) {
+        printf("%s\n", q->json);
+        return;
+    }
     static const char *const head[] = {"RESOURCE", "USED", "LIMIT"};
     table t;
     table_init(&t, 3, head);
@@ -472,11 +467,61 @@ static int quota_show(cli *c)
     table_add(&t, NULL, "vcpus", num(q->usage.vcpus), num(q->limits.vcpus));
     table_add(&t, NULL, "memory_mib", num(q->usage.memory_mib), num(q->limits.memory_mib));
     table_add(&t, NULL, "disk_gib", num(q->usage.disk_gib), num(q->limits.disk_gib));
-    if (c->json)
-        printf("%s\n", q->json);
-    else
-        table_print(&t, 0);
+    table_add(&t, NULL, "networks", num(q->usage.networks), num(q->limits.networks));
+    table_add(&t, NULL, "ports", num(q->usage.ports), num(q->limits.ports));
+    table_add(&t, NULL, "security_groups", num(q->usage.security_groups),
+              num(q->limits.security_groups));
+    table_add(&t, NULL, "floating_ips", num(q->usage.floating_ips), num(q->limits.floating_ips));
+    table_print(&t, 0);
     table_free(&t);
+}
+
+static int quota_show(cli *c)
+{
+    if (c->argc)
+        return cli_usage("usage: stratus quota show\n");
+    CONNECT();
+    stratus_quota *q;
+    TRY("quota show", stratus_quota_show(c->s, &q));
+    quota_print(c, q);
+    stratus_quota_free(q);
+    return 0;
+}
+
+static const char *const quota_opts[] = {"instances",       "vcpus",        "memory-mib",
+                                         "disk-gib",        "networks",     "ports",
+                                         "security-groups", "floating-ips", NULL};
+
+static int quota_set(cli *c)
+{
+    jbuf b = {0};
+    for (const char *const *o = quota_opts; *o; o++) {
+        char opt[40], key[40];
+        snprintf(opt, sizeof opt, "--%s", *o);
+        snprintf(key, sizeof key, "%s", *o);
+        for (char *k = key; *k; k++)
+            if (*k == '-')
+                *k = '_';
+        jb_int(&b, key, cli_opt(c, opt));
+    }
+    const char *id = cli_arg(c), *bad = NULL, *body = jb_end(&b, &bad);
+    if (!id || c->argc || !body || b.n == 0) {
+        if (bad)
+            fprintf(stderr, "stratus: quota set: %s must be an integer\n", bad);
+        jb_free(&b);
+        return cli_usage("usage: stratus quota set TENANT_ID [--instances N] [--vcpus N]"
+                         " [--memory-mib N] [--disk-gib N] [--networks N] [--ports N]"
+                         " [--security-groups N] [--floating-ips N]  (cloud admins; at least"
+                         " one)\n");
+    }
+    int rc = cli_connect(c);
+    stratus_quota *q = NULL;
+    if (!rc && (rc = stratus_tenant_quota_update(c->s, id, body, &q)) < 0)
+        rc = cli_fail("quota set", rc);
+    jb_free(&b);
+    if (rc)
+        return rc;
+    quota_print(c, q);
     stratus_quota_free(q);
     return 0;
 }
@@ -517,14 +562,13 @@ static int invoice_list(cli *c)
     table t;
     table_init(&t, 6, head);
     stratus_invoice *i;
-    while (stratus_invoice_next(it, &i) == 1) {
+    int rc;
+    while ((rc = stratus_invoice_next(it, &i)) == 1) {
         table_add(&t, i->json, i->id, i->number_text, i->status, i->period, i->total, i->currency);
         stratus_invoice_free(i);
     }
     stratus_iter_free(it);
-    table_print(&t, c->json);
-    table_free(&t);
-    return 0;
+    return table_done(c, &t, rc, "invoice list");
 }
 
 static int invoice_show(cli *c)
@@ -573,7 +617,8 @@ static int host_list(cli *c)
     table t;
     table_init(&t, 7, head);
     stratus_node *n;
-    while (stratus_node_next(it, &n) == 1) {
+    int rc;
+    while ((rc = stratus_node_next(it, &n)) == 1) {
         char vc[64], mem[64];
         snprintf(vc, sizeof vc, "%lld/%lld", n->used_vcpus, n->cap_vcpus);
         snprintf(mem, sizeof mem, "%lld/%lld", n->used_memory_mib, n->cap_memory_mib);
@@ -582,9 +627,7 @@ static int host_list(cli *c)
         stratus_node_free(n);
     }
     stratus_iter_free(it);
-    table_print(&t, c->json);
-    table_free(&t);
-    return 0;
+    return table_done(c, &t, rc, "host list");
 }
 
 static int tenant_list(cli *c)
@@ -598,14 +641,13 @@ static int tenant_list(cli *c)
     table t;
     table_init(&t, 3, head);
     stratus_tenant *tn;
-    while (stratus_tenant_next(it, &tn) == 1) {
+    int rc;
+    while ((rc = stratus_tenant_next(it, &tn)) == 1) {
         table_add(&t, tn->json, tn->id, tn->name, tn->description);
         stratus_tenant_free(tn);
     }
     stratus_iter_free(it);
-    table_print(&t, c->json);
-    table_free(&t);
-    return 0;
+    return table_done(c, &t, rc, "tenant list");
 }
 
 static int tenant_create(cli *c)
@@ -637,111 +679,224 @@ static int tenant_quota(cli *c)
     const char *set = cli_opt(c, "--set"), *id = cli_arg(c);
     if (!id || c->argc)
         return cli_usage("usage: stratus tenant quota TENANT_ID [--set '{\"instances\":20,...}']"
-                         "  (cloud admins)\n");
+                         "  (cloud admins; see also quota set)\n");
     CONNECT();
     stratus_quota *q;
     if (set)
         TRY("tenant quota", stratus_tenant_quota_update(c->s, id, set, &q));
     else
         TRY("tenant quota", stratus_tenant_quota_show(c->s, id, &q));
-    static const char *const head[] = {"RESOURCE", "USED", "LIMIT"};
-    table t;
-    table_init(&t, 3, head);
-    table_add(&t, NULL, "instances", num(q->usage.instances), num(q->limits.instances));
-    table_add(&t, NULL, "vcpus", num(q->usage.vcpus), num(q->limits.vcpus));
-    table_add(&t, NULL, "memory_mib", num(q->usage.memory_mib), num(q->limits.memory_mib));
-    table_add(&t, NULL, "disk_gib", num(q->usage.disk_gib), num(q->limits.disk_gib));
-    if (c->json)
-        printf("%s\n", q->json);
-    else
-        table_print(&t, 0);
-    table_free(&t);
+    quota_print(c, q);
     stratus_quota_free(q);
     return 0;
 }
 
-/* ---- networks ---- */
-
-static int network_list(cli *c)
+static int tenant_show(cli *c)
 {
-    if (c->argc)
-        return cli_usage("usage: stratus network list\n");
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus tenant show ID  (cloud admins)\n");
+    CONNECT();
+    stratus_tenant *t;
+    TRY("tenant show", stratus_tenant_show(c->s, id, &t));
+    print_kv(c->json, t->json, "id", t->id, "name", t->name, "description", t->description,
+             "created_at", t->created_at, (char *)NULL);
+    stratus_tenant_free(t);
+    return 0;
+}
+
+static int member_list(cli *c)
+{
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus tenant member list TENANT_ID\n");
     CONNECT();
     stratus_iter *it;
-    TRY("network list", stratus_network_list(c->s, NULL, &it));
-    static const char *const head[] = {"ID", "NAME", "STATUS", "MTU", "SHARED", "EXTERNAL"};
+    TRY("tenant member list", stratus_member_list(c->s, id, &it));
+    static const char *const head[] = {"USER_ID", "NAME", "ROLE"};
     table t;
-    table_init(&t, 6, head);
-    stratus_network *n;
+    table_init(&t, 3, head);
+    stratus_member *m;
     int rc;
-    while ((rc = stratus_network_next(it, &n)) == 1) {
-        table_add(&t, n->json, n->id, n->name, n->status, num(n->mtu), n->shared ? "yes" : "no",
-                  n->external ? "yes" : "no");
-        stratus_network_free(n);
+    while ((rc = stratus_member_next(it, &m)) == 1) {
+        table_add(&t, m->json, m->user_id, m->name, m->role);
+        stratus_member_free(m);
     }
     stratus_iter_free(it);
-    if (rc < 0) {
-        table_free(&t);
-        return cli_fail("network list", rc);
-    }
-    table_print(&t, c->json);
-    table_free(&t);
+    return table_done(c, &t, rc, "tenant member list");
+}
+
+static int member_add(cli *c)
+{
+    const char *role = cli_opt(c, "--role"), *tenant = cli_arg(c), *user = cli_arg(c);
+    if (!tenant || !user || c->argc)
+        return cli_usage("usage: stratus tenant member add TENANT_ID USER_ID"
+                         " [--role admin|member|reader (member)]\n"
+                         "Adds the user to the tenant, or changes the member's role.\n");
+    CONNECT();
+    TRY("tenant member add", stratus_member_set(c->s, tenant, user, role ? role : "member"));
     return 0;
 }
 
-static void network_kv(cli *c, const stratus_network *n)
+static int member_remove(cli *c)
 {
-    print_kv(c->json, n->json, "id", n->id, "name", n->name, "status", n->status, "mtu",
-             num(n->mtu), "segmentation_id", num(n->segmentation_id), "shared",
-             n->shared ? "yes" : "no", "external", n->external ? "yes" : "no", (char *)NULL);
+    const char *tenant = cli_arg(c), *user = cli_arg(c);
+    if (!tenant || !user || c->argc)
+        return cli_usage("usage: stratus tenant member remove TENANT_ID USER_ID\n");
+    CONNECT();
+    TRY("tenant member remove", stratus_member_remove(c->s, tenant, user));
+    return 0;
 }
 
-static int network_create(cli *c)
+/* ---- users, flavors, API keys, hosts ---- */
+
+static int user_create(cli *c)
 {
-    const char *cidr = cli_opt(c, "--subnet"), *name = cli_arg(c);
+    int admin = cli_flag(c, "--cloud-admin"), from_stdin = cli_flag(c, "--password-stdin");
+    const char *name = cli_arg(c);
     if (!name || c->argc)
-        return cli_usage("usage: stratus network create NAME [--subnet CIDR]\n");
+        return cli_usage("usage: stratus user create NAME [--cloud-admin] [--password-stdin]"
+                         "  (cloud admins)\n"
+                         "The password: $STRATUS_NEW_PASSWORD, else one line of standard"
+                         " input.\n");
+    char pw[512] = "";
+    const char *e = getenv("STRATUS_NEW_PASSWORD");
+    if (e && !from_stdin)
+        snprintf(pw, sizeof pw, "%s", e);
+    else if (!fgets(pw, sizeof pw, stdin))
+        return cli_usage("stratus: user create: no password on standard input\n");
+    pw[strcspn(pw, "\r\n")] = 0;
     CONNECT();
-    stratus_network *n;
-    TRY("network create", stratus_network_create(c->s, name, NULL, &n));
-    if (cidr) {
-        stratus_subnet *sub;
-        int rc = stratus_subnet_create(c->s, n->id, cidr, NULL, &sub);
-        if (rc < 0) {
-            stratus_network_free(n);
-            return cli_fail("subnet create", rc);
-        }
-        stratus_subnet_free(sub);
-        char id[64];
-        snprintf(id, sizeof id, "%s", n->id);
-        stratus_network_free(n);
-        TRY("network show", stratus_network_show(c->s, id, &n));
+    stratus_user *u;
+    TRY("user create", stratus_user_create(c->s, name, pw, admin, &u));
+    print_kv(c->json, u->json, "id", u->id, "name", u->name, "cloud_admin",
+             u->cloud_admin ? "yes" : "no", "created_at", u->created_at, (char *)NULL);
+    stratus_user_free(u);
+    return 0;
+}
+
+static int user_list(cli *c)
+{
+    if (c->argc)
+        return cli_usage("usage: stratus user list  (cloud admins)\n");
+    CONNECT();
+    stratus_iter *it;
+    TRY("user list", stratus_user_list(c->s, &it));
+    static const char *const head[] = {"ID", "NAME", "CLOUD_ADMIN", "DISABLED", "CREATED"};
+    table t;
+    table_init(&t, 5, head);
+    stratus_user *u;
+    int rc;
+    while ((rc = stratus_user_next(it, &u)) == 1) {
+        table_add(&t, u->json, u->id, u->name, u->cloud_admin ? "yes" : "no",
+                  u->disabled ? "yes" : "no", u->created_at);
+        stratus_user_free(u);
     }
-    network_kv(c, n);
-    stratus_network_free(n);
+    stratus_iter_free(it);
+    return table_done(c, &t, rc, "user list");
+}
+
+/* A whole number from an option, or -1. */
+static long long whole(const char *v)
+{
+    char *end;
+    long long n = v ? strtoll(v, &end, 10) : -1;
+    return v && *v && !*end && n >= 0 ? n : -1;
+}
+
+static int flavor_create(cli *c)
+{
+    long long vcpus = whole(cli_opt(c, "--vcpus")), mem = whole(cli_opt(c, "--memory-mib"));
+    long long disk = whole(cli_opt(c, "--disk-gib"));
+    const char *name = cli_arg(c);
+    if (!name || c->argc || vcpus < 0 || mem < 0 || disk < 0)
+        return cli_usage("usage: stratus flavor create NAME --vcpus N --memory-mib N --disk-gib N"
+                         "  (cloud admins)\n");
+    CONNECT();
+    stratus_flavor *f;
+    TRY("flavor create", stratus_flavor_create(c->s, name, vcpus, mem, disk, &f));
+    print_kv(c->json, f->json, "id", f->id, "name", f->name, "vcpus", num(f->vcpus), "memory_mib",
+             num(f->memory_mib), "disk_gib", num(f->disk_gib), (char *)NULL);
+    stratus_flavor_free(f);
     return 0;
 }
 
-static int network_show(cli *c)
+static int flavor_delete(cli *c)
 {
     const char *id = cli_arg(c);
     if (!id || c->argc)
-        return cli_usage("usage: stratus network show ID\n");
+        return cli_usage("usage: stratus flavor delete ID  (cloud admins)\n");
     CONNECT();
-    stratus_network *n;
-    TRY("network show", stratus_network_show(c->s, id, &n));
-    network_kv(c, n);
-    stratus_network_free(n);
+    TRY("flavor delete", stratus_flavor_delete(c->s, id));
     return 0;
 }
 
-static int network_delete(cli *c)
+static int api_key_create(cli *c)
+{
+    const char *days = cli_opt(c, "--expires-days"), *name = cli_arg(c);
+    if (!name || c->argc || (days && whole(days) < 1))
+        return cli_usage("usage: stratus api-key create NAME [--expires-days N]\n"
+                         "Prints the key (stk_...) once: keep it; use it as $STRATUS_TOKEN.\n");
+    CONNECT();
+    stratus_api_key *k;
+    TRY("api-key create", stratus_api_key_create(c->s, name, days ? (int)whole(days) : 0, &k));
+    print_kv(c->json, k->json, "id", k->id, "name", k->name, "key", k->key, "expires_at",
+             k->expires_at, (char *)NULL);
+    stratus_api_key_free(k);
+    return 0;
+}
+
+static int api_key_list(cli *c)
+{
+    if (c->argc)
+        return cli_usage("usage: stratus api-key list\n");
+    CONNECT();
+    stratus_iter *it;
+    TRY("api-key list", stratus_api_key_list(c->s, &it));
+    static const char *const head[] = {"ID", "NAME", "CREATED", "EXPIRES"};
+    table t;
+    table_init(&t, 4, head);
+    stratus_api_key *k;
+    int rc;
+    while ((rc = stratus_api_key_next(it, &k)) == 1) {
+        table_add(&t, k->json, k->id, k->name, k->created_at, k->expires_at);
+        stratus_api_key_free(k);
+    }
+    stratus_iter_free(it);
+    return table_done(c, &t, rc, "api-key list");
+}
+
+static int api_key_delete(cli *c)
 {
     const char *id = cli_arg(c);
     if (!id || c->argc)
-        return cli_usage("usage: stratus network delete ID\n");
+        return cli_usage("usage: stratus api-key delete ID\n");
     CONNECT();
-    TRY("network delete", stratus_network_delete(c->s, id));
+    TRY("api-key delete", stratus_api_key_delete(c->s, id));
+    return 0;
+}
+
+static int host_add(cli *c)
+{
+    const char *name = cli_arg(c);
+    if (!name || c->argc)
+        return cli_usage("usage: stratus host add NAME  (cloud admins)\n"
+                         "Registers a compute host and prints its node credential once (the"
+                         " agent's; JSON: the node and \"credential\").\n");
+    CONNECT();
+    stratus_node *n;
+    char *cred;
+    TRY("host add", stratus_node_create(c->s, name, &n, &cred));
+    if (c->json) {
+        char *q = json_quote(cred);
+        printf("{\"node\":%s,\"credential\":%s}\n", n->json, q);
+        free(q);
+    } else {
+        print_kv(0, NULL, "id", n->id, "name", n->name, "state", n->state, "credential", cred,
+                 (char *)NULL);
+    }
+    free(cred);
+    stratus_node_free(n);
     return 0;
 }
 
@@ -772,6 +927,70 @@ static int plan_show(cli *c)
     return 0;
 }
 
+/* A billing document (JSON as the billing service sends it) on stdout. */
+static int print_doc(const char *what, int rc, char **json)
+{
+    if (rc < 0)
+        return cli_fail(what, rc);
+    printf("%s\n", *json);
+    free(*json);
+    return 0;
+}
+
+static int plan_create(cli *c)
+{
+    const char *arg = cli_arg(c);
+    if (!arg || c->argc)
+        return cli_usage("usage: stratus plan create JSON|@FILE  (cloud admins)\n"
+                         "The body is billing's plan document (billing/README.md), e.g."
+                         " '{\"name\":\"standard\",\"currency\":\"EUR\",...}'.\n");
+    char *body = cli_json_arg(arg);
+    if (!body)
+        return EX_USAGE_;
+    int rc = cli_connect(c);
+    char *json = NULL;
+    if (!rc)
+        rc = print_doc("plan create", stratus_plan_create(c->s, body, &json), &json);
+    free(body);
+    return rc;
+}
+
+static int period_list(cli *c)
+{
+    if (c->argc)
+        return cli_usage("usage: stratus period list  (cloud admins; JSON)\n");
+    CONNECT();
+    char *json = NULL;
+    return print_doc("period list", stratus_period_list(c->s, &json), &json);
+}
+
+static int period_preview(cli *c)
+{
+    const char *month = cli_arg(c);
+    if (!month || c->argc)
+        return cli_usage("usage: stratus period preview YYYY-MM  (cloud admins; JSON)\n"
+                         "What issuing the month would produce; stores nothing.\n");
+    CONNECT();
+    char *json = NULL;
+    return print_doc("period preview", stratus_period_preview(c->s, month, &json), &json);
+}
+
+static int period_issue(cli *c)
+{
+    int empty = cli_flag(c, "--confirm-empty");
+    const char *month = cli_arg(c);
+    if (!month || c->argc)
+        return cli_usage("usage: stratus period issue YYYY-MM [--confirm-empty]  (cloud admins)\n"
+                         "Issues every tenant's invoice for an ended month, for good. A month"
+                         " with no usage is\nrefused (exit 6) unless --confirm-empty.\n");
+    CONNECT();
+    char *json = NULL;
+    return print_doc(
+        "period issue",
+        stratus_period_issue_flags(c->s, month, empty ? STRATUS_ISSUE_CONFIRM_EMPTY : 0, &json),
+        &json);
+}
+
 static int whoami(cli *c)
 {
     if (c->argc)
@@ -788,16 +1007,10 @@ static int whoami(cli *c)
 
 /* ---- the table ---- */
 
-typedef struct command {
-    const char *noun, *verb;
-    int (*fn)(cli *);
-    const char *summary;
-} command;
-
 static const command commands[] = {
     {"whoami", NULL, whoami, "the signed-in user, tenant and role"},
     {"instance", "create", instance_create,
-     "create an instance (--wait SECONDS to wait for active)"},
+     "create an instance (--network/--port per NIC; --wait SECONDS)"},
     {"instance", "list", instance_list, "list instances (every page)"},
     {"instance", "show", instance_show, "show an instance"},
     {"instance", "delete", instance_delete, "delete an instance"},
@@ -812,6 +1025,8 @@ static const command commands[] = {
     {"image", "show", image_show, "show an image"},
     {"image", "delete", image_delete, "delete an image"},
     {"flavor", "list", flavor_list, "list flavors"},
+    {"flavor", "create", flavor_create, "create a flavor (cloud admins)"},
+    {"flavor", "delete", flavor_delete, "delete a flavor (cloud admins)"},
     {"keypair", "create", keypair_create, "add an SSH public key"},
     {"keypair", "list", keypair_list, "list keypairs"},
     {"keypair", "show", keypair_show, "show a keypair"},
@@ -820,31 +1035,63 @@ static const command commands[] = {
     {"server-group", "list", group_list, "list server groups"},
     {"server-group", "delete", group_delete, "delete a server group"},
     {"quota", "show", quota_show, "the tenant's limits and usage"},
+    {"quota", "set", quota_set, "set a tenant's limits (cloud admins)"},
+    {"api-key", "create", api_key_create, "create an API key (printed once)"},
+    {"api-key", "list", api_key_list, "list the tenant's API keys"},
+    {"api-key", "delete", api_key_delete, "revoke an API key"},
     {"usage", NULL, usage_show, "metered usage (JSON)"},
     {"invoice", "list", invoice_list, "list invoices (issued and this month's draft)"},
     {"invoice", "show", invoice_show, "show an invoice"},
     {"invoice", "download", invoice_download, "download an invoice as PDF, CSV, HTML or JSON"},
     {"host", "list", host_list, "compute hosts: state, load, capacity (cloud admins)"},
+    {"host", "add", host_add, "register a compute host, print its credential (cloud admins)"},
     {"tenant", "list", tenant_list, "list tenants"},
+    {"tenant", "show", tenant_show, "show a tenant (cloud admins)"},
     {"tenant", "create", tenant_create, "create a tenant (cloud admins)"},
     {"tenant", "delete", tenant_delete, "delete a tenant (cloud admins)"},
-    {"tenant", "quota", tenant_quota, "a tenant's quota, or set it (cloud admins)"},
-    {"network", "create", network_create, "create a network (--subnet CIDR adds a subnet)"},
-    {"network", "list", network_list, "list networks (own, shared, external)"},
-    {"network", "show", network_show, "show a network"},
-    {"network", "delete", network_delete, "delete a network"},
+    {"tenant", "quota", tenant_quota, "a tenant's quota, or set it as JSON (cloud admins)"},
+    {"tenant", "member list", member_list, "a tenant's members and roles"},
+    {"tenant", "member add", member_add, "add a user to a tenant, or change the role"},
+    {"tenant", "member remove", member_remove, "remove a user from a tenant"},
+    {"user", "create", user_create, "create a user (cloud admins)"},
+    {"user", "list", user_list, "list users (cloud admins)"},
     {"plan", "list", plan_list, "price plans (cloud admins)"},
     {"plan", "show", plan_show, "a price plan (cloud admins)"},
+    {"plan", "create", plan_create, "create a price plan from JSON (cloud admins)"},
+    {"period", "list", period_list, "billing periods and what is issued (cloud admins)"},
+    {"period", "preview", period_preview, "what issuing a month would produce (cloud admins)"},
+    {"period", "issue", period_issue, "issue a month's invoices for good (cloud admins)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Both tables, as one: commands.c's, then net.c's. */
+static const command *cmd_at(size_t i)
+{
+    return i < NCOMMANDS ? &commands[i] : &net_commands[i - NCOMMANDS];
+}
+#define NALL (NCOMMANDS + net_ncommands)
+
+static void cmd_name(const command *cmd, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s%s%s", cmd->noun, cmd->verb ? " " : "", cmd->verb ? cmd->verb : "");
+}
+
+/* Every command, a noun's together (in the order nouns first appear). */
 void cli_help_all(FILE *f)
 {
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s%s%s", commands[i].noun, commands[i].verb ? " " : "",
-                 commands[i].verb ? commands[i].verb : "");
-        fprintf(f, "  %-22s %s\n", name, commands[i].summary);
+    for (size_t i = 0; i < NALL; i++) {
+        size_t first = 0;
+        while (strcmp(cmd_at(first)->noun, cmd_at(i)->noun))
+            first++;
+        if (first != i)
+            continue;
+        for (size_t k = i; k < NALL; k++) {
+            if (strcmp(cmd_at(k)->noun, cmd_at(i)->noun))
+                continue;
+            char name[64];
+            cmd_name(cmd_at(k), name, sizeof name);
+            fprintf(f, "  %-28s %s\n", name, cmd_at(k)->summary);
+        }
     }
 }
 
@@ -853,8 +1100,9 @@ void cli_help_all(FILE *f)
  * does anything, and prints its usage to stderr), sent to stdout instead. */
 static int command_help(cli *c, const command *cmd)
 {
-    printf("stratus %s%s%s: %s\n", cmd->noun, cmd->verb ? " " : "", cmd->verb ? cmd->verb : "",
-           cmd->summary);
+    char name[64];
+    cmd_name(cmd, name, sizeof name);
+    printf("stratus %s: %s\n", name, cmd->summary);
     fflush(stdout);
     static char help[] = "--help", *argv[] = {help, NULL};
     c->argc = 1;
@@ -868,42 +1116,65 @@ static int command_help(cli *c, const command *cmd)
     return 0;
 }
 
+/* How many of argv's words a command's verb takes ("member add": 2), if
+ * they match it; 0 if not. */
+static int verb_match(const command *cmd, cli *c)
+{
+    const char *v = cmd->verb, *sp = strchr(v, ' ');
+    if (!c->argc || c->argv[0][0] == '-')
+        return 0;
+    if (!sp)
+        return strcmp(v, c->argv[0]) ? 0 : 1;
+    size_t l = (size_t)(sp - v);
+    return c->argc >= 2 && strlen(c->argv[0]) == l && !strncmp(v, c->argv[0], l) &&
+                   !strcmp(sp + 1, c->argv[1])
+               ? 2
+               : 0;
+}
+
 int cli_dispatch(cli *c, const char *noun)
 {
     int known = 0;
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        known |= !strcmp(commands[i].noun, noun);
+    for (size_t i = 0; i < NALL; i++)
+        known |= !strcmp(cmd_at(i)->noun, noun);
     if (!known) {
         fprintf(stderr, "stratus: unknown command %s (see stratus --help)\n", noun);
         return EX_USAGE_;
     }
-    const char *verb = NULL;
-    if (c->argc && c->argv[0][0] != '-') {
-        verb = c->argv[0];
-    }
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        const command *cmd = &commands[i];
+    for (size_t i = 0; i < NALL; i++) {
+        const command *cmd = cmd_at(i);
         if (strcmp(cmd->noun, noun))
             continue;
-        if (cmd->verb && (!verb || strcmp(cmd->verb, verb)))
+        int words = cmd->verb ? verb_match(cmd, c) : 0;
+        if (cmd->verb && !words)
             continue;
-        if (cmd->verb) {
-            c->argc--;
-            c->argv++;
-        }
+        c->argc -= words;
+        c->argv += words;
         if (cli_flag(c, "--help") || cli_flag(c, "-h"))
             return command_help(c, cmd);
         return cmd->fn(c);
     }
+    /* no such verb: the noun's commands (those of a group when one is named) */
+    const char *verb = c->argc && c->argv[0][0] != '-' ? c->argv[0] : NULL;
     int help =
-        verb == NULL && c->argc && (!strcmp(c->argv[0], "--help") || !strcmp(c->argv[0], "-h"));
+        c->argc && (!strcmp(c->argv[c->argc - 1], "--help") || !strcmp(c->argv[c->argc - 1], "-h"));
+    size_t vl = verb ? strlen(verb) : 0;
+    int group = 0;
+    for (size_t i = 0; i < NALL && verb; i++)
+        group |= !strcmp(cmd_at(i)->noun, noun) && cmd_at(i)->verb &&
+                 !strncmp(cmd_at(i)->verb, verb, vl) && cmd_at(i)->verb[vl] == ' ';
+    help = help && (!verb || group);
     FILE *f = help ? stdout : stderr;
-    if (verb)
-        fprintf(f, "stratus: %s has no command %s\n", noun, verb);
-    fprintf(f, "usage: stratus %s COMMAND ...\n", noun);
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (!strcmp(commands[i].noun, noun))
-            fprintf(f, "  %-10s %s\n", commands[i].verb ? commands[i].verb : "",
-                    commands[i].summary);
+    if (verb && !help)
+        fprintf(f, "stratus: %s has no command %s%s%s\n", noun, verb,
+                group && c->argc > 1 ? " " : "", group && c->argc > 1 ? c->argv[1] : "");
+    fprintf(f, "usage: stratus %s%s%s COMMAND ...\n", noun, group ? " " : "", group ? verb : "");
+    for (size_t i = 0; i < NALL; i++) {
+        const command *cmd = cmd_at(i);
+        if (strcmp(cmd->noun, noun) ||
+            (group && (strncmp(cmd->verb, verb, vl) || cmd->verb[vl] != ' ')))
+            continue;
+        fprintf(f, "  %-20s %s\n", cmd->verb ? cmd->verb : "", cmd->summary);
+    }
     return help ? 0 : EX_USAGE_;
 }

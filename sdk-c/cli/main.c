@@ -18,8 +18,8 @@ static const char usage_top[] =
     "\n"
     "The Stratus cloud from the command line (built on libstratus).\n"
     "\n"
-    "  login                  sign in and keep the token in the config directory\n"
-    "  logout                 revoke the token and forget it\n";
+    "  login                        sign in and keep the token in the config directory\n"
+    "  logout                       revoke the token and forget it\n";
 
 static const char usage_tail[] =
     "\n"
@@ -100,6 +100,30 @@ const char *cli_opt(cli *c, const char *name)
             const char *v = c->argv[i + 1];
             drop(c, i, 2);
             return v;
+        }
+    }
+    return NULL;
+}
+
+const char *cli_opt_any(cli *c, const char *const *names, const char **which)
+{
+    for (int i = 0; i < c->argc; i++) {
+        if (strcmp(c->argv[i], "--") == 0)
+            return NULL;
+        for (const char *const *n = names; *n; n++) {
+            size_t l = strlen(*n);
+            if (strncmp(c->argv[i], *n, l) == 0 && c->argv[i][l] == '=') {
+                const char *v = c->argv[i] + l + 1;
+                *which = *n;
+                drop(c, i, 1);
+                return v;
+            }
+            if (strcmp(c->argv[i], *n) == 0 && i + 1 < c->argc) {
+                const char *v = c->argv[i + 1];
+                *which = *n;
+                drop(c, i, 2);
+                return v;
+            }
         }
     }
     return NULL;

@@ -48,7 +48,9 @@ typedef enum stratus_err {
     STRATUS_EPERM = -9,       /* 403: the role does not allow it */
     STRATUS_ENOTFOUND = -10,  /* 404 */
     STRATUS_ECONFLICT = -11,  /* 409: the object's state does not allow it */
-    STRATUS_EREJECTED = -12,  /* 422: valid but cannot be done (quota, no host) */
+    STRATUS_EREJECTED = -12,  /* 422, or any quota refusal (server code quota_exceeded,
+                                 which the gateway sends as 409): valid but cannot be
+                                 done (quota, no host) */
     STRATUS_ERATELIMIT = -13, /* 429 */
     STRATUS_EUNAVAIL = -14,   /* 502/503/504: a backend or the database is down */
     STRATUS_ESERVER = -15,    /* any other 5xx */
@@ -561,8 +563,15 @@ int stratus_tenant_plan_list(stratus_session *s, const char *tenant_id, char **j
 int stratus_tenant_plan_assign(stratus_session *s, const char *tenant_id, const char *body_json,
                                char **json);
 int stratus_period_list(stratus_session *s, char **json);
-/* Issues every tenant's invoice for period "YYYY-MM". */
+/* Issues every tenant's invoice for period "YYYY-MM". A month with no
+ * usage is refused (ECONFLICT, server code empty_month) unless issued with
+ * stratus_period_issue_flags(..., STRATUS_ISSUE_CONFIRM_EMPTY, ...). */
 int stratus_period_issue(stratus_session *s, const char *period, char **json);
+/* Flags for stratus_period_issue_flags(); unknown bits are STRATUS_EINVAL. */
+#define STRATUS_ISSUE_CONFIRM_EMPTY 1u /* issue (and so close) a month with no usage */
+/* stratus_period_issue() with flags (0 is the same call). */
+int stratus_period_issue_flags(stratus_session *s, const char *period, unsigned int flags,
+                               char **json);
 /* What issuing period "YYYY-MM" would produce; stores nothing. */
 int stratus_period_preview(stratus_session *s, const char *period, char **json);
 /* The caller's tenant's billing account (legal name, address, country, tax

@@ -88,13 +88,14 @@ static int code_for_status(long st)
     case 410: return STRATUS_ENOTFOUND;
     case 405: return STRATUS_EBADREQ;
     case 409: return STRATUS_ECONFLICT;
-    case 413: return STRATUS_EBADREQ;
     case 422: return STRATUS_EREJECTED;
     case 429: return STRATUS_ERATELIMIT;
     case 502:
     case 503:
     case 504: return STRATUS_EUNAVAIL;
-    default: return st >= 500 ? STRATUS_ESERVER : STRATUS_EPROTO;
+    default:
+        /* 413, 415, ...: the request's fault; 1xx-3xx here: not the API's */
+        return st >= 500 ? STRATUS_ESERVER : st >= 400 ? STRATUS_EBADREQ : STRATUS_EPROTO;
     }
 }
 
@@ -113,6 +114,10 @@ int sx_fail_http(long status, const char *body, size_t len, const char *request_
     const char *sm = json_string_value(json_object_get(e, "message"));
     if (sc)
         snprintf(last.server_code, sizeof last.server_code, "%s", sc);
+    /* A quota refusal is one code whatever status carries it (the gateway
+     * answers 409 quota_exceeded), not a state conflict. */
+    if (sc && !strcmp(sc, "quota_exceeded"))
+        last.code = code = STRATUS_EREJECTED;
     if (sm)
         snprintf(last.message, sizeof last.message, "%s", sm);
     json_decref(j);

@@ -545,8 +545,8 @@ int stratus_instance_interface_detach(stratus_session *s, const char *instance_i
 
 /* ---- billing administration: the billing service's documents as text ---- */
 
-static int doc(stratus_session *s, const char *op, const char *a0, const char *body_json,
-               bool create, char **json)
+static int doc_q(stratus_session *s, const char *op, const char *a0, const char *query,
+                 const char *body_json, bool create, char **json)
 {
     *json = NULL;
     json_t *b = NULL;
@@ -557,7 +557,7 @@ static int doc(stratus_session *s, const char *op, const char *a0, const char *b
             return sx_fail(STRATUS_EINVAL, "the body is not a JSON object");
         }
     }
-    sx_req q = {.op = op, .args = {a0}, .body = b, .create = create};
+    sx_req q = {.op = op, .args = {a0}, .query = query, .body = b, .create = create};
     sx_resp r;
     int rc = sx_call(s, &q, &r);
     json_decref(b);
@@ -569,6 +569,12 @@ static int doc(stratus_session *s, const char *op, const char *a0, const char *b
         rc = sx_fail(STRATUS_ENOMEM, NULL);
     sx_resp_free(&r);
     return rc;
+}
+
+static int doc(stratus_session *s, const char *op, const char *a0, const char *body_json,
+               bool create, char **json)
+{
+    return doc_q(s, op, a0, NULL, body_json, create, json);
 }
 
 int stratus_plan_current(stratus_session *s, char **json)
@@ -635,8 +641,16 @@ int stratus_period_list(stratus_session *s, char **json)
 
 int stratus_period_issue(stratus_session *s, const char *period, char **json)
 {
-    CHECK(s && period && json);
-    return doc(s, "POST /v1/billing/periods/{period}/issue", period, NULL, false, json);
+    return stratus_period_issue_flags(s, period, 0, json);
+}
+
+int stratus_period_issue_flags(stratus_session *s, const char *period, unsigned int flags,
+                               char **json)
+{
+    CHECK(s && period && json && !(flags & ~STRATUS_ISSUE_CONFIRM_EMPTY));
+    return doc_q(s, "POST /v1/billing/periods/{period}/issue", period,
+                 flags & STRATUS_ISSUE_CONFIRM_EMPTY ? "confirm_empty=true" : NULL, NULL, false,
+                 json);
 }
 
 int stratus_period_preview(stratus_session *s, const char *period, char **json)

@@ -18,8 +18,11 @@ test -x "$tmp/prefix/bin/stratus"
 
 soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
 [ "$soname" = libstratus.so.0 ] || { echo "SONAME is '$soname'"; exit 1; }
-others=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^stratus_' | grep -v '^STRATUS_0$' || true)
+others=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^stratus_' | grep -v '^STRATUS_0\(\.[0-9]*\)\?$' || true)
 [ -z "$others" ] || { echo "exported beyond stratus_*:"; echo "$others"; exit 1; }
+# a symbol added after 0.1.0 carries the newer version node (stratus.map)
+objdump -T "$lib" | grep -q 'STRATUS_0\.1 *stratus_period_issue_flags$' ||
+    { echo "stratus_period_issue_flags is not at STRATUS_0.1"; objdump -T "$lib" | grep issue; exit 1; }
 
 cat >"$tmp/tiny.c" <<'C'
 #include <stratus.h>

@@ -692,6 +692,62 @@ static void test_networking(void)
     stratus_session_free(ad);
 }
 
+/* One error space: a quota refusal (the gateway's 409 quota_exceeded) is
+ * EREJECTED with the server's code, not a state conflict; a month with no
+ * usage is refused as empty_month and issues with
+ * STRATUS_ISSUE_CONFIRM_EMPTY (?confirm_empty=true). */
+static void test_quota_refusal_and_empty_month(void)
+{
+    stratus_session *ad, *m;
+    stratus_session_new(&ad, T.base, NULL);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
+    stratus_tenant *t = NULL;
+    stratus_user *u = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_tenant_create(ad, "sdk-quota", NULL, &t), 0);
+    ST_ASSERT_INT_EQ_FATAL(stratus_user_create(ad, "sdk-quota-m", "password-789", 0, &u), 0);
+    ST_ASSERT_INT_EQ_FATAL(stratus_member_set(ad, t->id, u->id, "member"), 0);
+    stratus_quota *q = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_tenant_quota_update(ad, t->id, "{\"networks\":1}", &q), 0);
+    ST_ASSERT_INT_EQ(q->limits.networks, 1);
+    stratus_quota_free(q);
+    stratus_session_new(&m, T.base, NULL);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(m, "sdk-quota-m", "password-789", "sdk-quota"), 0);
+    stratus_network *n1 = NULL, *n2 = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_network_create(m, "q-1", NULL, &n1), 0);
+    ST_ASSERT_INT_EQ(stratus_network_create(m, "q-2", NULL, &n2), STRATUS_EREJECTED);
+    const stratus_error *e = stratus_last_error();
+    ST_ASSERT_INT_EQ(e->code, STRATUS_EREJECTED);
+    ST_ASSERT_INT_EQ(e->http_status, 409);
+    ST_ASSERT_STR_EQ(e->server_code, "quota_exceeded");
+    CU_ASSERT(e->request_id[0] != 0);
+    CU_ASSERT_PTR_NULL(n2);
+    /* other refusals keep their own codes (already_issued, below, stays ECONFLICT) */
+    stratus_network *dup = NULL;
+    ST_ASSERT_INT_EQ(stratus_network_update(m, n1->id, "{\"mtu\":9000}", &dup), STRATUS_EBADREQ);
+    stratus_network_free(dup);
+    ST_ASSERT_INT_EQ(stratus_network_delete(m, n1->id), 0);
+    stratus_network_free(n1);
+    stratus_session_free(m);
+
+    char *j = NULL;
+    ST_ASSERT_INT_EQ(stratus_period_issue(ad, "2025-01", &j), STRATUS_ECONFLICT);
+    ST_ASSERT_STR_EQ(stratus_last_error()->server_code, "empty_month");
+    ST_ASSERT_INT_EQ(stratus_period_issue_flags(ad, "2025-01", 0x80, &j), STRATUS_EINVAL);
+    ST_ASSERT_INT_EQ_FATAL(
+        stratus_period_issue_flags(ad, "2025-01", STRATUS_ISSUE_CONFIRM_EMPTY, &j), 0);
+    CU_ASSERT(j && strstr(j, "\"period\":\"2025-01\""));
+    free(j);
+    j = NULL;
+    ST_ASSERT_INT_EQ(stratus_period_issue_flags(ad, "2025-01", STRATUS_ISSUE_CONFIRM_EMPTY, &j),
+                     STRATUS_ECONFLICT);
+    ST_ASSERT_STR_EQ(stratus_last_error()->server_code, "already_issued");
+    ST_ASSERT_INT_EQ(stratus_member_remove(ad, t->id, u->id), 0);
+    ST_ASSERT_INT_EQ(stratus_tenant_delete(ad, t->id), 0);
+    stratus_tenant_free(t);
+    stratus_user_free(u);
+    stratus_session_free(ad);
+}
+
 /* Eight threads share one session; every call succeeds. */
 static void *many_calls(void *p)
 {
@@ -787,6 +843,7 @@ static CU_TestInfo tests[] = {
     {"billing account, period preview, credit notes", test_billing_account_preview_credit_notes},
     {"admin: tenants, users, nodes", test_admin_tenants_users_nodes},
     {"networking, billing admin, the API document", test_networking},
+    {"quota refusal is EREJECTED; empty month needs the flag", test_quota_refusal_and_empty_month},
     {"one session shared by threads", test_session_shared_by_threads},
     {"the trace hook sees every reply", test_trace_sees_every_reply},
     CU_TEST_INFO_NULL,

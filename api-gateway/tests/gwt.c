@@ -447,11 +447,17 @@ long long gwt_instance_generation(gwt *t, const char *token, const char *id)
 long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
                      long long cycles)
 {
+    return gwt_bill_sample_at(t, tenant_id, instance_id, seq, cycles, st_now_us());
+}
+
+long gwt_bill_sample_at(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
+                        long long cycles, long long at_us)
+{
     st_resp r;
     char batch[40], boot[40], now[32];
     st_uuid_v4(batch);
     snprintf(boot, sizeof boot, "00000000-0000-4000-8000-%012lld", (long long)getpid());
-    st_time_format(st_now_us(), now);
+    st_time_format(at_us, now);
     char *b =
         st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:I, s:s,"
                  " s:{s:I, s:I, s:[], s:[]}}]}",

@@ -369,8 +369,11 @@
       const issueBtn = S.confirmButton('Issue', 'issue', async () => {
         try {
           const r = await S.api('POST', '/v1/billing/periods/' + enc(month.value) + '/issue');
-          st.ok('Issued ' + r.data.period + ': ' + r.data.invoices + ' invoices.');
-          await Promise.all([load(), preview()]);
+          await load();
+          rows.set([]);
+          pv.replaceChildren();
+          st.ok('Issued ' + r.data.period + ': ' + r.data.invoices + ' invoices, numbers ' +
+                r.data.first_number + '\u2013' + r.data.last_number + '.');
         } catch (e) { st.error(e.message); }
       }, 'primary');
       const pv = el('div', { id: 'preview' });

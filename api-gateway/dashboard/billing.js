@@ -85,7 +85,8 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
-  function docButtons(inv, st) {
+  /* PDF and CSV buttons, and a link to the HTML unless it is on screen. */
+  function docButtons(inv, st, viewing) {
     const b = (fmt) => {
       const btn = el('button', { type: 'button', class: 'small', text: fmt.toUpperCase(),
                                  'data-action': fmt });
@@ -96,9 +97,9 @@
       return btn;
     };
     return el('span', { class: 'actions' }, [
-      el('a', { href: '#/invoice/' + encodeURIComponent(inv.id), text: 'View', class: 'button small',
-                'data-action': 'view' }),
-      b('pdf'), b('csv')]);
+      viewing ? null : el('a', { href: '#/invoice/' + encodeURIComponent(inv.id), text: 'View',
+                                 class: 'button small', 'data-action': 'view' }),
+      ' ', b('pdf'), ' ', b('csv')]);
   }
 
   /* ---- usage ---- */
@@ -219,7 +220,7 @@
       bar.append(el('p', {}, [el('a', { href: '#/invoices', text: '\u2190 Invoices' }), ' ',
                               el('strong', { id: 'invoice-number', text: inv.number_text }),
                               ' ' + inv.period + ' ', el('span', { class: 'badge', text: inv.status })]),
-                 docButtons(inv, st));
+                 docButtons(inv, st, true));
       const html = await (await fetchDoc(inv.id, 'html', false)).text();
       if (!p.alive()) return;
       frame.addEventListener('load', () => {

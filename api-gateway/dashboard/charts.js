@@ -24,7 +24,7 @@
 (function () {
   const NS = 'http://www.w3.org/2000/svg';
   const W = 640, H = 220;
-  const PAD = { left: 64, right: 8, top: 10, bottom: 28 };
+  const PAD = { left: 84, right: 8, top: 10, bottom: 28 };
   const COLOURS = 8;
 
   function svg(tag, attrs, text) {

@@ -1,7 +1,9 @@
 /*
  * dashboard.c - serves the web dashboard (the files of dashboard/: HTML, CSS, vanilla
- * JavaScript), compiled into the binary at build time so a gateway needs no
- * files at run time and every gateway serves the same bytes.
+ * JavaScript: core.js with the session, router and page registry; app.js,
+ * admin.js and billing.js with the pages), compiled into the binary at build
+ * time so a gateway needs no files at run time and every gateway serves the
+ * same bytes.
  *
  * The dashboard is a client of the public /v1 API like any other: it holds
  * no privilege, and these routes are public. Each file is its own fixed
@@ -12,7 +14,7 @@
  *     files are seen at once);
  *   - a Content-Security-Policy that allows scripts, styles, images and
  *     fetches from this origin only and nothing inline, so injected markup
- *     cannot run (app.js also writes API data with textContent only);
+ *     cannot run (the scripts also write API data with textContent only);
  *   - X-Frame-Options DENY and frame-ancestors 'none' (no clickjacking),
  *     Referrer-Policy no-referrer (and nosniff, as every reply has).
  * GET / redirects to /dashboard/. The files need no database: they are
@@ -23,10 +25,10 @@
 
 #include <stdio.h>
 
-extern const char gw_dash_index_html[], gw_dash_app_js[], gw_dash_style_css[],
-    gw_dash_favicon_svg[];
-extern const unsigned long gw_dash_index_html_len, gw_dash_app_js_len, gw_dash_style_css_len,
-    gw_dash_favicon_svg_len;
+extern const char gw_dash_index_html[], gw_dash_core_js[], gw_dash_app_js[], gw_dash_admin_js[],
+    gw_dash_billing_js[], gw_dash_style_css[], gw_dash_favicon_svg[];
+extern const unsigned long gw_dash_index_html_len, gw_dash_core_js_len, gw_dash_app_js_len,
+    gw_dash_admin_js_len, gw_dash_billing_js_len, gw_dash_style_css_len, gw_dash_favicon_svg_len;
 
 #define DASH_CSP                                                                                   \
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';"                     \
@@ -44,8 +46,14 @@ typedef struct dash_file {
 static dash_file files[] = {
     {"GET /dashboard/", "text/html; charset=utf-8", gw_dash_index_html, &gw_dash_index_html_len,
      ""},
+    {"GET /dashboard/core.js", "text/javascript; charset=utf-8", gw_dash_core_js,
+     &gw_dash_core_js_len, ""},
     {"GET /dashboard/app.js", "text/javascript; charset=utf-8", gw_dash_app_js, &gw_dash_app_js_len,
      ""},
+    {"GET /dashboard/admin.js", "text/javascript; charset=utf-8", gw_dash_admin_js,
+     &gw_dash_admin_js_len, ""},
+    {"GET /dashboard/billing.js", "text/javascript; charset=utf-8", gw_dash_billing_js,
+     &gw_dash_billing_js_len, ""},
     {"GET /dashboard/style.css", "text/css; charset=utf-8", gw_dash_style_css,
      &gw_dash_style_css_len, ""},
     {"GET /dashboard/favicon.svg", "image/svg+xml", gw_dash_favicon_svg, &gw_dash_favicon_svg_len,

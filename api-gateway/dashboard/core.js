@@ -22,11 +22,13 @@
  *                             after each await before touching the page
  *         The cleanup function runs when the page is left (stop timers).
  *     Pages register in file order; the bar shows them in that order within
- *     their group. The first visible page is the default route.
+ *     their group. The first visible page is the default route; a cloud
+ *     admin's is the first adminOnly page (Hosts).
  *
- *   Stratus.api(method, path, body, headers) -> Promise<{status, data, etag}>
+ *   Stratus.api(method, path, body, headers) -> Promise<{status, data, etag, res}>
  *     One call to the /v1 API with the session's bearer token. body is
- *     JSON-encoded when given. Rejects with an Error whose message is the
+ *     JSON-encoded when given. A body that is not JSON (a PDF, say: ask
+ *     for it with an Accept header) is left unread in res, the Response. Rejects with an Error whose message is the
  *     API's own ({status, code} on it too); a 401 ends the session.
  *
  *   Stratus.el(tag, props, children) -> Element
@@ -92,7 +94,7 @@ const Stratus = (function () {
       }
       throw new ApiError(res.status, err.code || 'http_' + res.status, msg);
     }
-    return { status: res.status, data, etag: res.headers.get('ETag') };
+    return { status: res.status, data, etag: res.headers.get('ETag'), res };
   }
 
   /* ---- DOM helpers ---- */
@@ -330,7 +332,8 @@ const Stratus = (function () {
     const { id, param } = parseHash();
     let p = pages.find((q) => q.id === id && visible(q));
     if (!p) {
-      const first = pages.find((q) => !q.hidden && visible(q));
+      const shown = pages.filter((q) => !q.hidden && visible(q));
+      const first = (me.user && me.user.cloud_admin && shown.find((q) => q.adminOnly)) || shown[0];
       if (!first) return;
       if (id !== first.id) {
         history.replaceState(null, '', '#/' + first.id);

@@ -127,7 +127,7 @@ DASH_HDRS = {h: {"schema": STR} for h in ("ETag", "Content-Security-Policy", "X-
 add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}}}]))
 for f, ctype, what in (("", "text/html", "the page"), ("core.js", "text/javascript", "its core script (session, router, page registry)"),
                        ("app.js", "text/javascript", "the tenant's pages"), ("admin.js", "text/javascript", "the cloud admin's pages"),
-                       ("billing.js", "text/javascript", "the billing pages"),
+                       ("charts.js", "text/javascript", "its bar charts (SVG)"), ("billing.js", "text/javascript", "the billing pages"),
                        ("style.css", "text/css", "its style sheet"), ("favicon.svg", "image/svg+xml", "its icon")):
     add("GET", "/dashboard/" + f, op("The web dashboard: " + what + " (built into the gateway; ETag, strict CSP)", "public",
         [{"200": {"description": what, "headers": DASH_HDRS, "content": {ctype: {"schema": STR}}}},

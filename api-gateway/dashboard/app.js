@@ -163,11 +163,12 @@
       const acts = el('div', { id: 'instance-actions', class: 'actions' });
       const ports = S.table('instance-ports', [
         ['Port', (x) => x.name || x.id, 'c-name'],
-        ['Network', (x) => x.network_id, 'c-net'],
+        ['Network', (x) => netNames.get(x.network_id) || x.network_id, 'c-net'],
         ['MAC', (x) => x.mac_address, 'c-mac'],
         ['Addresses', ips, 'c-ips'],
         ['Status', (x) => x.status, 'c-status'],
       ], (x) => x.id, 'No network interfaces.');
+      let netNames = new Map();
       const out = el('pre', { id: 'console-output', class: 'console' });
       const when = el('p', { id: 'console-updated', class: 'muted' });
       const refreshBtn = S.button('Refresh', 'console-refresh', () => loadConsole(), '');
@@ -201,8 +202,12 @@
           etag = null;
           if (i.state !== 'deleting') await load();
         }));
-        const pr = await list('/v1/instances/' + enc(id) + '/interfaces', 'interfaces', null);
-        if (p.alive()) ports.set(pr.length ? pr : (i.ports || []));
+        const [pr, nw] = await Promise.all([
+          list('/v1/instances/' + enc(id) + '/interfaces', 'interfaces', null),
+          list('/v1/networks', 'networks', null)]);
+        if (!p.alive()) return;
+        netNames = new Map(nw.map((n) => [n.id, n.name]));
+        ports.set(pr.length ? pr : (i.ports || []));
       }
 
       async function loadConsole() {
@@ -487,11 +492,12 @@
       async function refresh() {
         const gs = await list('/v1/security-groups', 'security_groups', st);
         if (!p.alive()) return;
+        const groupName = (id) => { const g = gs.find((x) => x.id === id); return g ? g.name : id; };
         box.replaceChildren(...gs.map((g) => {
           const t = S.table('', [
             ['Direction', (r) => r.direction, 'c-dir'],
             ['Protocol and ports', ruleText, 'c-proto'],
-            ['Remote', (r) => r.remote_ip_prefix || (r.remote_group_id ? 'group ' + r.remote_group_id : 'any'), 'c-remote'],
+            ['Remote', (r) => r.remote_ip_prefix || (r.remote_group_id ? 'group ' + groupName(r.remote_group_id) : 'any'), 'c-remote'],
             ['Ether', (r) => r.ethertype],
             ['', (r) => S.confirmButton('Remove', 'delete-rule', async () => {
               st.clear();

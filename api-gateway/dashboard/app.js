@@ -163,11 +163,12 @@
       const acts = el('div', { id: 'instance-actions', class: 'actions' });
       const ports = S.table('instance-ports', [
         ['Port', (x) => x.name || x.id, 'c-name'],
-        ['Network', (x) => x.network_id, 'c-net'],
+        ['Network', (x) => netNames.get(x.network_id) || x.network_id, 'c-net'],
         ['MAC', (x) => x.mac_address, 'c-mac'],
         ['Addresses', ips, 'c-ips'],
         ['Status', (x) => x.status, 'c-status'],
       ], (x) => x.id, 'No network interfaces.');
+      let netNames = new Map();
       const out = el('pre', { id: 'console-output', class: 'console' });
       const when = el('p', { id: 'console-updated', class: 'muted' });
       const refreshBtn = S.button('Refresh', 'console-refresh', () => loadConsole(), '');
@@ -201,8 +202,12 @@
           etag = null;
           if (i.state !== 'deleting') await load();
         }));
-        const pr = await list('/v1/instances/' + enc(id) + '/interfaces', 'interfaces', null);
-        if (p.alive()) ports.set(pr.length ? pr : (i.ports || []));
+        const [pr, nw] = await Promise.all([
+          list('/v1/instances/' + enc(id) + '/interfaces', 'interfaces', null),
+          list('/v1/networks', 'networks', null)]);
+        if (!p.alive()) return;
+        netNames = new Map(nw.map((n) => [n.id, n.name]));
+        ports.set(pr.length ? pr : (i.ports || []));
       }
 
       async function loadConsole() {
@@ -225,6 +230,439 @@
       load();
       loadConsole();
       return S.every(POLL_MS, load);
+    },
+  });
+
+  /* ---- Images ---- */
+
+  /* PUTs file to the signed URL with XHR (fetch reports no upload
+   * progress), calling onProgress(sent, total). */
+  function putFile(url, file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open('PUT', url);
+      x.setRequestHeader('Content-Type', 'application/octet-stream');
+      x.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+      x.onload = () => {
+        if (x.status >= 200 && x.status < 300) return resolve();
+        let msg = 'HTTP ' + x.status;
+        try { msg = JSON.parse(x.responseText).error.message || msg; } catch (e) { /* not JSON */ }
+        reject(new Error('upload refused: ' + msg));
+      };
+      x.onerror = () => reject(new Error('upload failed: the image service cannot be reached'));
+      x.send(file);
+    });
+  }
+
+  S.page({
+    id: 'images', title: 'Images', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('images-status');
+      const t = S.table('images', [
+        ['Name', (i) => i.name, 'c-name'],
+        ['Status', (i) => el('span', { class: 'state state-' + i.status, text: i.status,
+                                       title: i.status_reason || '' }), 'c-status'],
+        ['Format', (i) => i.disk_format, 'c-format'],
+        ['Size', (i) => S.fmtBytes(i.size_bytes), 'c-size'],
+        ['Visibility', (i) => i.visibility, 'c-vis'],
+        ['Created', (i) => S.fmtTime(i.created_at)],
+        ['', (i) => i.tenant_id && i.tenant_id === p.me.tenant_id
+          ? S.confirmButton('Delete', 'delete', async () => {
+            st.clear();
+            try { await api('DELETE', '/v1/images/' + enc(i.id)); } catch (e) { st.error(e.message); }
+            await refresh();
+          }) : '', 'c-actions'],
+      ], (i) => i.id, 'No images.');
+      async function refresh() {
+        const im = await list('/v1/images?limit=1000', 'images', st);
+        if (p.alive()) t.set(im);
+      }
+      const bar = el('progress', { id: 'upload-progress', max: 1, value: 0, hidden: true });
+      const barText = el('span', { id: 'upload-progress-text', class: 'muted' });
+      const f = S.form('upload', [
+        { id: 'name', label: 'Name', required: true },
+        { id: 'format', label: 'Format', type: 'select', options: [['qcow2', 'qcow2'], ['raw', 'raw']] },
+        { id: 'file', label: 'File', type: 'file', required: true, wide: true },
+      ], 'Upload', async (v) => {
+        if (!v.file) throw new Error('choose a file');
+        const r = await api('POST', '/v1/images', { name: v.name, disk_format: v.format });
+        const img = r.data;
+        await refresh();
+        const u = await api('POST', '/v1/images/' + enc(img.id) + '/upload-url');
+        bar.hidden = false;
+        bar.value = 0;
+        await putFile(u.data.url, v.file, (sent, total) => {
+          bar.max = Math.max(total, 1);
+          bar.value = sent;
+          barText.textContent = S.fmtBytes(sent) + ' of ' + S.fmtBytes(total);
+        });
+        f.field('name').value = '';
+        f.field('file').value = '';
+        await refresh();
+        return 'Uploaded ' + img.name + ' (' + S.fmtBytes(v.file.size) + ').';
+      });
+      f.node.append(el('div', { class: 'wide' }, [bar, barText]));
+      c.append(S.card(null, [t.node, st.node]), S.card('Upload an image', [f.node], { class: 'card write' }));
+      refresh();
+      /* a saving image becomes active (or killed) when its bytes are checked */
+      return S.every(POLL_MS, refresh);
+    },
+  });
+
+  /* ---- Networks and subnets ---- */
+
+  S.page({
+    id: 'networks', title: 'Networks', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('networks-status');
+      let subnets = [];
+      const del = (what, path) => async () => {
+        st.clear();
+        try { await api('DELETE', path); } catch (e) { st.error(what + ': ' + e.message); }
+        await refresh();
+      };
+      const t = S.table('networks', [
+        ['Name', (n) => n.name || n.id, 'c-name'],
+        ['Subnets', (n) => {
+          const mine = subnets.filter((x) => x.network_id === n.id);
+          if (!mine.length) return '';
+          return el('ul', { class: 'plain' }, mine.map((x) => el('li', { 'data-subnet': x.id }, [
+            el('span', { class: 'c-cidr', text: x.cidr }),
+            el('span', { class: 'muted', text: ' ' + (x.name ? x.name + ', ' : '') +
+                         'gateway ' + (x.gateway_ip || 'none') + (x.enable_dhcp ? ', DHCP' : '') + ' ' }),
+            n.tenant_id === p.me.tenant_id ? S.confirmButton('Delete', 'delete-subnet',
+              del('subnet ' + x.cidr, '/v1/subnets/' + enc(x.id))) : null])));
+        }, 'c-subnets'],
+        ['MTU', (n) => n.mtu],
+        ['Kind', (n) => [n.is_default ? 'default' : '', n.shared ? 'shared' : '',
+                         n.external ? 'external' : ''].filter(Boolean).join(', ')],
+        ['Status', (n) => n.status],
+        ['', (n) => n.tenant_id === p.me.tenant_id
+          ? S.confirmButton('Delete', 'delete', del('network ' + n.name, '/v1/networks/' + enc(n.id))) : '',
+         'c-actions'],
+      ], (n) => n.id, 'No networks.');
+      const nf = S.form('network', [{ id: 'name', label: 'Name', required: true }],
+                        'Create network', async (v) => {
+                          await api('POST', '/v1/networks', { name: v.name });
+                          nf.field('name').value = '';
+                          await refresh();
+                        });
+      const sf = S.form('subnet', [
+        { id: 'network', label: 'Network', type: 'select', required: true },
+        { id: 'name', label: 'Name' },
+        { id: 'cidr', label: 'CIDR', required: true, placeholder: '10.1.0.0/24' },
+        { id: 'gateway', label: 'Gateway', hint: '(default: the first address)' },
+        { id: 'dhcp', label: 'DHCP', type: 'checkbox', value: true },
+      ], 'Add subnet', async (v) => {
+        const body = { network_id: v.network, cidr: v.cidr, enable_dhcp: v.dhcp };
+        if (v.name) body.name = v.name;
+        if (v.gateway) body.gateway_ip = v.gateway;
+        await api('POST', '/v1/subnets', body);
+        sf.field('cidr').value = '';
+        sf.field('name').value = '';
+        sf.field('gateway').value = '';
+        await refresh();
+      });
+      async function refresh() {
+        const [nw, sn] = await Promise.all([list('/v1/networks', 'networks', st),
+                                            list('/v1/subnets', 'subnets', st)]);
+        if (!p.alive()) return;
+        subnets = sn;
+        t.set(nw);
+        const sel = sf.field('network'), keep = sel.value;
+        sel.replaceChildren(...nw.filter((n) => n.tenant_id === p.me.tenant_id).map((n) =>
+          el('option', { value: n.id, text: n.name || n.id })));
+        if (keep && nw.some((n) => n.id === keep)) sel.value = keep;
+      }
+      c.append(S.card(null, [t.node, st.node]),
+               S.card('Create a network', [nf.node], { class: 'card write' }),
+               S.card('Add a subnet', [sf.node], { class: 'card write' }));
+      refresh();
+    },
+  });
+
+  /* ---- Ports ---- */
+
+  S.page({
+    id: 'ports', title: 'Ports', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('ports-status');
+      let nets = [];
+      const t = S.table('ports', [
+        ['Name', (x) => x.name || '', 'c-name'],
+        ['Network', (x) => { const n = nets.find((y) => y.id === x.network_id); return n ? n.name : x.network_id; }, 'c-net'],
+        ['Addresses', ips, 'c-ips'],
+        ['MAC', (x) => x.mac_address, 'c-mac'],
+        ['Used by', (x) => x.instance_id ? link('instance', 'instance', x.instance_id) : (x.device_owner || 'free'), 'c-owner'],
+        ['Status', (x) => x.status, 'c-status'],
+        ['', (x) => !x.instance_id && !x.device_owner ? S.confirmButton('Delete', 'delete', async () => {
+          st.clear();
+          try { await api('DELETE', '/v1/ports/' + enc(x.id)); } catch (e) { st.error(e.message); }
+          await refresh();
+        }) : '', 'c-actions'],
+      ], (x) => x.id, 'No ports.');
+      const f = S.form('port', [
+        { id: 'network', label: 'Network', type: 'select', required: true },
+        { id: 'name', label: 'Name' },
+        { id: 'ip', label: 'Fixed IP', hint: '(optional)' },
+      ], 'Create port', async (v) => {
+        const body = { network_id: v.network };
+        if (v.name) body.name = v.name;
+        if (v.ip) {
+          const sn = await list('/v1/subnets?network_id=' + enc(v.network), 'subnets', null);
+          const sub = sn.find((x) => ipIn(v.ip, x.cidr));
+          if (!sub) throw new Error(v.ip + ' is in none of the network\'s subnets');
+          body.fixed_ips = [{ subnet_id: sub.id, ip_address: v.ip }];
+        }
+        const r = await api('POST', '/v1/ports', body);
+        f.field('name').value = '';
+        f.field('ip').value = '';
+        await refresh();
+        return 'Port ' + (r.data.name || r.data.id) + ': ' + ips(r.data) + '.';
+      });
+      async function refresh() {
+        const [nw, ps] = await Promise.all([list('/v1/networks', 'networks', st), list('/v1/ports', 'ports', st)]);
+        if (!p.alive()) return;
+        nets = nw;
+        t.set(ps);
+        const sel = f.field('network'), keep = sel.value;
+        sel.replaceChildren(...nw.filter((n) => !n.external).map((n) => el('option', { value: n.id, text: n.name || n.id })));
+        if (keep) sel.value = keep;
+      }
+      c.append(S.card(null, [t.node, st.node]), S.card('Create a port', [f.node], { class: 'card write' }));
+      refresh();
+    },
+  });
+
+  function ipNum(ip) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+    return m ? ((+m[1] << 24) >>> 0) + (+m[2] << 16) + (+m[3] << 8) + (+m[4]) : null;
+  }
+  function ipIn(ip, cidr) {
+    const [net, len] = cidr.split('/');
+    const a = ipNum(ip), b = ipNum(net), n = +len;
+    if (a === null || b === null) return false;
+    const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
+    return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+  }
+
+  /* ---- Security groups ---- */
+
+  function ruleText(r) {
+    const proto = r.protocol || 'any';
+    let ports = '';
+    if (r.port_range_min !== null && r.port_range_min !== undefined) {
+      ports = r.port_range_max !== null && r.port_range_max !== r.port_range_min
+        ? r.port_range_min + '-' + r.port_range_max : String(r.port_range_min);
+    }
+    return proto + (ports ? ' ' + ports : '');
+  }
+
+  S.page({
+    id: 'security-groups', title: 'Security groups', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('sg-status');
+      const box = el('div', { id: 'security-groups' });
+      const rf = S.form('rule', [
+        { id: 'group', label: 'Group', type: 'select', required: true },
+        { id: 'direction', label: 'Direction', type: 'select', options: [['ingress', 'ingress'], ['egress', 'egress']] },
+        { id: 'protocol', label: 'Protocol', type: 'select',
+          options: [['tcp', 'tcp'], ['udp', 'udp'], ['icmp', 'icmp'], ['', 'any']] },
+        { id: 'min', label: 'Port from', type: 'number', hint: '(icmp: type)' },
+        { id: 'max', label: 'Port to', type: 'number', hint: '(icmp: code)' },
+        { id: 'remote', label: 'Remote prefix', placeholder: '0.0.0.0/0' },
+      ], 'Add rule', async (v) => {
+        const body = { security_group_id: v.group, direction: v.direction,
+                       protocol: v.protocol || null };
+        if (v.min !== '') body.port_range_min = Number(v.min);
+        if (v.max !== '') body.port_range_max = Number(v.max);
+        else if (v.min !== '' && v.protocol !== 'icmp') body.port_range_max = Number(v.min);
+        if (v.remote) body.remote_ip_prefix = v.remote;
+        await api('POST', '/v1/security-group-rules', body);
+        await refresh();
+      });
+      const gf = S.form('group', [{ id: 'name', label: 'Name', required: true },
+                                  { id: 'description', label: 'Description' }],
+                        'Create group', async (v) => {
+                          await api('POST', '/v1/security-groups', { name: v.name, description: v.description });
+                          gf.field('name').value = '';
+                          gf.field('description').value = '';
+                          await refresh();
+                        });
+      async function refresh() {
+        const gs = await list('/v1/security-groups', 'security_groups', st);
+        if (!p.alive()) return;
+        const groupName = (id) => { const g = gs.find((x) => x.id === id); return g ? g.name : id; };
+        box.replaceChildren(...gs.map((g) => {
+          const t = S.table('', [
+            ['Direction', (r) => r.direction, 'c-dir'],
+            ['Protocol and ports', ruleText, 'c-proto'],
+            ['Remote', (r) => r.remote_ip_prefix || (r.remote_group_id ? 'group ' + groupName(r.remote_group_id) : 'any'), 'c-remote'],
+            ['Ether', (r) => r.ethertype],
+            ['', (r) => S.confirmButton('Remove', 'delete-rule', async () => {
+              st.clear();
+              try { await api('DELETE', '/v1/security-group-rules/' + enc(r.id)); } catch (e) { st.error(e.message); }
+              await refresh();
+            }), 'c-actions'],
+          ], (r) => r.id, 'No rules: nothing passes.');
+          t.node.querySelector('table').removeAttribute('id');
+          t.set(g.security_group_rules || []);
+          return el('section', { class: 'card sg', 'data-id': g.id }, [
+            el('div', { class: 'row-between' }, [
+              el('h3', { class: 'c-name', text: g.name + (g.description ? ' \u2014 ' + g.description : '') }),
+              g.is_default ? el('span', { class: 'muted', text: 'default' })
+                : S.confirmButton('Delete group', 'delete', async () => {
+                  st.clear();
+                  try { await api('DELETE', '/v1/security-groups/' + enc(g.id)); } catch (e) { st.error(e.message); }
+                  await refresh();
+                })]),
+            t.node]);
+        }));
+        const sel = rf.field('group'), keep = sel.value;
+        sel.replaceChildren(...gs.map((g) => el('option', { value: g.id, text: g.name })));
+        if (keep && gs.some((g) => g.id === keep)) sel.value = keep;
+      }
+      c.append(st.node, box, S.card('Add a rule', [rf.node], { class: 'card write' }),
+               S.card('Create a group', [gf.node], { class: 'card write' }));
+      refresh();
+    },
+  });
+
+  /* ---- Routers ---- */
+
+  S.page({
+    id: 'routers', title: 'Routers', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('routers-status');
+      let nets = [], subs = [];
+      const subName = (id) => { const x = subs.find((s) => s.id === id); return x ? x.cidr + (x.name ? ' (' + x.name + ')' : '') : id; };
+      const t = S.table('routers', [
+        ['Name', (r) => r.name || r.id, 'c-name'],
+        ['External gateway', (r) => {
+          const g = r.external_gateway_info;
+          if (!g) return 'none';
+          const n = nets.find((x) => x.id === g.network_id);
+          return (n ? n.name : g.network_id) + ' ' + (g.external_fixed_ips || []).map((f) => f.ip_address).join(', ') +
+                 (g.enable_snat ? ' (SNAT)' : '');
+        }, 'c-gw'],
+        ['Interfaces', (r) => el('ul', { class: 'plain' }, (r.interfaces || []).map((i) => el('li', { 'data-subnet': i.subnet_id }, [
+          el('span', { text: subName(i.subnet_id) + ' at ' + i.ip_address + ' ' }),
+          S.confirmButton('Detach', 'detach', async () => {
+            st.clear();
+            try { await api('DELETE', '/v1/routers/' + enc(r.id) + '/interfaces/' + enc(i.subnet_id)); } catch (e) { st.error(e.message); }
+            await refresh();
+          })]))), 'c-ifaces'],
+        ['Status', (r) => r.status],
+        ['', (r) => S.confirmButton('Delete', 'delete', async () => {
+          st.clear();
+          try { await api('DELETE', '/v1/routers/' + enc(r.id)); } catch (e) { st.error(e.message); }
+          await refresh();
+        }), 'c-actions'],
+      ], (r) => r.id, 'No routers.');
+      const cf = S.form('router', [
+        { id: 'name', label: 'Name', required: true },
+        { id: 'external', label: 'External network', type: 'select' },
+      ], 'Create router', async (v) => {
+        const body = { name: v.name };
+        if (v.external) body.external_gateway_info = { network_id: v.external };
+        await api('POST', '/v1/routers', body);
+        cf.field('name').value = '';
+        await refresh();
+      });
+      const af = S.form('attach', [
+        { id: 'router', label: 'Router', type: 'select', required: true },
+        { id: 'subnet', label: 'Subnet', type: 'select', required: true },
+      ], 'Attach subnet', async (v) => {
+        const r = await api('POST', '/v1/routers/' + enc(v.router) + '/interfaces', { subnet_id: v.subnet });
+        await refresh();
+        return 'Attached ' + subName(r.data.subnet_id) + '.';
+      });
+      async function refresh() {
+        const [rs, nw, sn] = await Promise.all([list('/v1/routers', 'routers', st), list('/v1/networks', 'networks', st),
+                                                list('/v1/subnets', 'subnets', st)]);
+        if (!p.alive()) return;
+        nets = nw;
+        subs = sn;
+        t.set(rs);
+        const ext = cf.field('external'), ek = ext.value;
+        ext.replaceChildren(el('option', { value: '', text: '(none)' }),
+                            ...nw.filter((n) => n.external).map((n) => el('option', { value: n.id, text: n.name })));
+        ext.value = ek;
+        const rsel = af.field('router'), rk = rsel.value;
+        rsel.replaceChildren(...rs.map((r) => el('option', { value: r.id, text: r.name || r.id })));
+        if (rk && rs.some((r) => r.id === rk)) rsel.value = rk;
+        const ssel = af.field('subnet'), sk = ssel.value;
+        ssel.replaceChildren(...sn.filter((s) => s.tenant_id === p.me.tenant_id).map((s) =>
+          el('option', { value: s.id, text: subName(s.id) })));
+        if (sk) ssel.value = sk;
+      }
+      c.append(S.card(null, [t.node, st.node]), S.card('Create a router', [cf.node], { class: 'card write' }),
+               S.card('Attach a subnet', [af.node], { class: 'card write' }));
+      refresh();
+    },
+  });
+
+  /* ---- Floating IPs ---- */
+
+  S.page({
+    id: 'floating-ips', title: 'Floating IPs', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('fip-status');
+      let ports = [];
+      const portText = (x) => (x.name ? x.name + ' ' : '') + ips(x) + (x.instance_id ? ' (instance)' : '');
+      const t = S.table('floating-ips', [
+        ['Address', (f) => f.floating_ip_address, 'c-addr'],
+        ['Mapped to', (f) => f.port_id ? (f.fixed_ip_address || f.port_id) : 'not associated', 'c-fixed'],
+        ['Status', (f) => f.status, 'c-status'],
+        ['Description', (f) => f.description || ''],
+        ['', (f) => el('span', { class: 'actions' }, [
+          f.port_id ? S.button('Disassociate', 'disassociate', async () => {
+            st.clear();
+            try { await api('PATCH', '/v1/floating-ips/' + enc(f.id), { port_id: null }); } catch (e) { st.error(e.message); }
+            await refresh();
+          }) : null,
+          S.confirmButton('Release', 'delete', async () => {
+            st.clear();
+            try { await api('DELETE', '/v1/floating-ips/' + enc(f.id)); } catch (e) { st.error(e.message); }
+            await refresh();
+          })]), 'c-actions'],
+      ], (f) => f.id, 'No floating IPs.');
+      const af = S.form('fip', [
+        { id: 'network', label: 'External network', type: 'select', required: true },
+        { id: 'description', label: 'Description' },
+      ], 'Allocate', async (v) => {
+        const r = await api('POST', '/v1/floating-ips', { floating_network_id: v.network, description: v.description });
+        af.field('description').value = '';
+        await refresh();
+        return 'Allocated ' + r.data.floating_ip_address + '.';
+      });
+      const mf = S.form('associate', [
+        { id: 'fip', label: 'Floating IP', type: 'select', required: true },
+        { id: 'port', label: 'Port', type: 'select', required: true },
+      ], 'Associate', async (v) => {
+        const r = await api('PATCH', '/v1/floating-ips/' + enc(v.fip), { port_id: v.port });
+        await refresh();
+        return r.data.floating_ip_address + ' \u2192 ' + r.data.fixed_ip_address + '.';
+      });
+      async function refresh() {
+        const [fs, nw, ps] = await Promise.all([list('/v1/floating-ips', 'floating_ips', st),
+                                                list('/v1/networks', 'networks', st), list('/v1/ports', 'ports', st)]);
+        if (!p.alive()) return;
+        ports = ps.filter((x) => !x.device_owner || x.device_owner === 'compute:stratus');
+        t.set(fs);
+        const ns = af.field('network'), nk = ns.value;
+        ns.replaceChildren(...nw.filter((n) => n.external).map((n) => el('option', { value: n.id, text: n.name })));
+        if (nk) ns.value = nk;
+        const fsel = mf.field('fip'), fk = fsel.value;
+        fsel.replaceChildren(...fs.map((f) => el('option', { value: f.id, text: f.floating_ip_address })));
+        if (fk && fs.some((f) => f.id === fk)) fsel.value = fk;
+        const psel = mf.field('port'), pk = psel.value;
+        psel.replaceChildren(...ports.map((x) => el('option', { value: x.id, text: portText(x) })));
+        if (pk) psel.value = pk;
+      }
+      c.append(S.card(null, [t.node, st.node]), S.card('Allocate a floating IP', [af.node], { class: 'card write' }),
+               S.card('Associate with a port', [mf.node], { class: 'card write' }));
+      refresh();
     },
   });
 
@@ -260,6 +698,52 @@
       });
       c.append(S.card(null, [t.node, st.node]), S.card('Add a keypair', [f.node], { class: 'card write' }));
       refresh();
+    },
+  });
+
+  /* ---- API keys ---- */
+
+  S.page({
+    id: 'api-keys', title: 'API keys', nav: 'tenant',
+    render(c, p) {
+      const st = S.status('apikeys-status');
+      const secret = el('div', { id: 'apikey-secret', hidden: true });
+      const t = S.table('api-keys', [
+        ['Name', (k) => k.name, 'c-name'],
+        ['Created', (k) => S.fmtTime(k.created_at)],
+        ['Expires', (k) => S.fmtTime(k.expires_at), 'c-expires'],
+        ['', (k) => S.confirmButton('Revoke', 'delete', async () => {
+          st.clear();
+          try { await api('DELETE', '/v1/api-keys/' + enc(k.id)); } catch (e) { st.error(e.message); }
+          await refresh();
+        }), 'c-actions'],
+      ], (k) => k.id, 'No API keys.');
+      const f = S.form('apikey', [
+        { id: 'name', label: 'Name', required: true },
+        { id: 'days', label: 'Expires in (days)', type: 'number', value: '365', min: 1 },
+        { id: 'password', label: 'Password', type: 'password',
+          hint: '(lets the key outlive this session)' },
+      ], 'Create API key', async (v) => {
+        const body = { name: v.name };
+        if (v.days) body.expires_in_days = Number(v.days);
+        if (f.field('password').value) body.password = f.field('password').value;
+        const r = await api('POST', '/v1/api-keys', body);
+        f.field('name').value = '';
+        f.field('password').value = '';
+        secret.replaceChildren(
+          el('p', { text: 'The key ' + r.data.name + ' (shown once; copy it now), expires ' + S.fmtTime(r.data.expires_at) + ':' }),
+          el('code', { id: 'apikey-secret-value', class: 'secret', text: r.data.key }));
+        secret.hidden = false;
+        await refresh();
+      });
+      async function refresh() {
+        const ks = await list('/v1/api-keys', 'api_keys', st);
+        if (p.alive()) t.set(ks);
+      }
+      c.append(S.card(null, [t.node, st.node]), S.card('Create an API key', [f.node, secret], { class: 'card write' }));
+      refresh();
+      /* the secret is not kept: leaving the page forgets it */
+      return () => secret.replaceChildren();
     },
   });
 

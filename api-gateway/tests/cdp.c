@@ -269,7 +269,7 @@ json_t *cdp_call(cdp *b, int page, const char *method, json_t *params)
 }
 
 /* printf into a malloc'd string (NULL when out of memory). */
-static char *vfmt(const char *fmt, va_list ap)
+char *vfmt(const char *fmt, va_list ap)
 {
     char *s;
     return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
@@ -504,7 +504,7 @@ int cdp_screenshot(const char *path)
     const char *data = jstr(r, "data");
     unsigned char *png = data ? malloc(strlen(data)) : NULL;
     long n = png ? unbase64(data, png) : -1;
-    FILE *f = n > 0 ? fopen(path, "wb") : NULL;
+    FILE *f = n > 8 && !memcmp(png, "\x89PNG", 4) ? fopen(path, "wb") : NULL;
     int ok = f && fwrite(png, 1, (size_t)n, f) == (size_t)n;
     if (f && fclose(f) != 0)
         ok = 0;

@@ -16,6 +16,7 @@
 #define CDP_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -63,8 +64,9 @@ json_t *js(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *js_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int js_true(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int wait_js(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JS string literal for s (malloc'd). */
+/* A JS string literal for s (malloc'd); vprintf into a malloc'd string. */
 char *lit(const char *s);
+char *vfmt(const char *fmt, va_list ap);
 
 /* As a person would: type into an input (by id), click what a selector
  * finds (1 when there was something), and sign in (tenant when given). */

@@ -15,7 +15,8 @@ typedef struct gwt {
     st_proc proc;
     st_proc images; /* the image service (started by gwt_start only) */
     char images_url[64];
-    st_proc billing; /* the billing service (started by gwt_start only) */
+    char images_data_url[64]; /* its data listener (images.data_url) */
+    st_proc billing;          /* the billing service (started by gwt_start only) */
     char billing_url[64];
     char internal_token[65];
     int owns_dir; /* gwt_start made dir: gwt_stop removes it */

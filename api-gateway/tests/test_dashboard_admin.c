@@ -16,8 +16,8 @@
  * account saved. What the pages show is compared with what the API says.
  *
  * A screenshot of each page is saved as
- * $STRATUS_BUILD_DIR/screenshots/dashboard/<page>.png (admin- or tenant-
- * prefixed), for a person to look at; the test does not judge them.
+ * <build>/test-output/gateway_dashboard_admin/<page>.png (admin- or
+ * tenant- prefixed), for a person to look at; the test does not judge them.
  * Every console error, exception or CSP violation fails the test.
  */
 #include "cdp.h"
@@ -88,17 +88,21 @@ static int suite_init(void)
     snprintf(path, sizeof path, "/v1/billing/periods/%s/issue", month2);
     if (gwt_status(&T, "POST", path, T.admin_token, NULL) != 201)
         return -1;
-    const char *build = getenv("STRATUS_BUILD_DIR");
-    snprintf(shots, sizeof shots, "%s/screenshots", build ? build : ".");
-    mkdir(shots, 0755);
-    snprintf(shots, sizeof shots, "%s/screenshots/dashboard", build ? build : ".");
-    mkdir(shots, 0755);
+    snprintf(shots, sizeof shots, "%s", st_build_path("test-output/gateway_dashboard_admin"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", shots);
+    if (system(cmd) != 0)
+        return -1;
     snprintf(downloads, sizeof downloads, "%s/downloads", T.dir);
     mkdir(downloads, 0700);
     if (cdp_launch(&B) < 0 || cdp_open_page(&B) < 0) {
         fprintf(stderr, "cannot drive chromium\n");
         return -1;
     }
+    /* a desktop-sized window, for the screenshots */
+    json_decref(cdp_call(&B, 1, "Emulation.setDeviceMetricsOverride",
+                         json_pack("{s:i, s:i, s:f, s:b}", "width", 1280, "height", 900,
+                                   "deviceScaleFactor", 1.0, "mobile", 0)));
     return 0;
 }
 

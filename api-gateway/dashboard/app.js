@@ -288,14 +288,21 @@
         const r = await api('POST', '/v1/images', { name: v.name, disk_format: v.format });
         const img = r.data;
         await refresh();
-        const u = await api('POST', '/v1/images/' + enc(img.id) + '/upload-url');
-        bar.hidden = false;
-        bar.value = 0;
-        await putFile(u.data.url, v.file, (sent, total) => {
-          bar.max = Math.max(total, 1);
-          bar.value = sent;
-          barText.textContent = S.fmtBytes(sent) + ' of ' + S.fmtBytes(total);
-        });
+        try {
+          const u = await api('POST', '/v1/images/' + enc(img.id) + '/upload-url');
+          bar.hidden = false;
+          bar.value = 0;
+          await putFile(u.data.url, v.file, (sent, total) => {
+            bar.max = Math.max(total, 1);
+            bar.value = sent;
+            barText.textContent = S.fmtBytes(sent) + ' of ' + S.fmtBytes(total);
+          });
+        } catch (e) {
+          /* no bytes arrived: the queued record is of no use */
+          await api('DELETE', '/v1/images/' + enc(img.id)).catch(() => {});
+          await refresh();
+          throw e;
+        }
         f.field('name').value = '';
         f.field('file').value = '';
         await refresh();

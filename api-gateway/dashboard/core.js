@@ -15,11 +15,13 @@
  *       hidden    true: routable but not in the bar (a detail page)
  *       render(container, params) -> optional cleanup function
  *         container  an empty <section> the page owns until it is left
- *         params     {param, me, alive}
+ *         params     {param, me, alive, head}
  *                      param  the text after #/<id>/ (decoded), or null
  *                      me     GET /v1/auth/whoami of the session
  *                      alive  () => false once the page is left: check it
  *                             after each await before touching the page
+ *                      head   the page's heading block (its h2 holds the
+ *                             title; a detail page may rename it)
  *         The cleanup function runs when the page is left (stop timers).
  *     Pages register in file order; the bar shows them in that order within
  *     their group. The first visible page is the default route; a cloud

@@ -48,6 +48,9 @@ static const st_config_key keys[] = {
     {"sched.launch_attempts", "3", "hosts an instance may fail to launch on before error"},
     {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
+    {"images.data_url", "",
+     "origin browsers upload image bytes to (stratus-images data.public_url): the web dashboard's "
+     "CSP lets its scripts connect there"},
     {"billing.url", "http://127.0.0.1:8083", "the billing service's API"},
     {"upstream.ca_file", "", "CA certificate for https backends (default: the system's)"},
     {"upstream.timeout_ms", "30000", "longest a call to a backend may take"},

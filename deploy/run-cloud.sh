@@ -86,6 +86,7 @@ http.listen = 127.0.0.1:$port
 db.url = $dburl
 auth.internal_token = $internal
 images.url = http://127.0.0.1:$((port + 1))
+images.data_url = http://127.0.0.1:$((port + 2))
 billing.url = http://127.0.0.1:$((port + 3))
 metrics.token = $metrics
 log.level = info

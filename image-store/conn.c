@@ -206,6 +206,8 @@ int img_conn_send_head(img_conn *c, int status, const char *ctype, int64_t lengt
     int n = snprintf(h, sizeof h,
                      "HTTP/1.1 %d %s\r\nServer: stratus\r\nX-Request-Id: %s\r\n"
                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                     "Access-Control-Allow-Origin: *\r\n"
+                     "Access-Control-Expose-Headers: X-Request-Id, ETag\r\n"
                      "%s%s%s%s",
                      status, reason(status), c->reqid, ctype ? "Content-Type: " : "",
                      ctype ? ctype : "", ctype ? "\r\n" : "", extra ? extra : "");
@@ -300,6 +302,17 @@ static void dispatch(img_conn *c)
     }
     if (match_file_path(c->h.path, id) < 0) {
         img_conn_error(c, 404, "not_found", "no such resource");
+        return;
+    }
+    if (strcmp(m, "OPTIONS") == 0) {
+        /* A browser's CORS preflight before it PUTs to a signed URL from
+         * another origin (the web dashboard's upload). Nothing is granted
+         * here: the signature (or the internal token) is still checked on
+         * the request itself, and no browser credential is ever allowed. */
+        img_conn_reply(c, 204, NULL, NULL, 0,
+                       "Access-Control-Allow-Methods: GET, HEAD, PUT\r\n"
+                       "Access-Control-Allow-Headers: Content-Type\r\n"
+                       "Access-Control-Max-Age: 600\r\n");
         return;
     }
     if (strcmp(m, "PUT") == 0)

@@ -16,6 +16,10 @@
  * Requests are parsed by httpparse.c (strict, fuzzed). Routes:
  *   PUT  /v1/images/{id}/file    upload.c
  *   GET  /v1/images/{id}/file    download.c (HEAD too)
+ *   OPTIONS /v1/images/{id}/file CORS preflight (conn.c): browsers on another
+ *                                origin (the web dashboard) may PUT and GET
+ *                                with a signed URL; every reply allows any
+ *                                origin, since no browser credential counts
  *   GET  /healthz
  * Connections are kept alive between requests when the body was consumed
  * and neither side asked to close. With tls.cert and tls.key (the same as

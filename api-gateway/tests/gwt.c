@@ -100,6 +100,11 @@ static void spawn_images(gwt *t)
         die(t, "stratus-images did not start");
     }
     snprintf(t->images_url, sizeof t->images_url, "http://127.0.0.1:%d", st_read_port(port_file));
+    snprintf(port_file, sizeof port_file, "%s/images-data-port", t->dir);
+    if (st_wait_file(port_file, 20000) < 0)
+        die(t, "stratus-images wrote no data port");
+    snprintf(t->images_data_url, sizeof t->images_data_url, "http://127.0.0.1:%d",
+             st_read_port(port_file));
 }
 
 static void spawn_billing(gwt *t)
@@ -133,12 +138,13 @@ static void spawn_billing(gwt *t)
 
 static void spawn(gwt *t, const char *const *settings)
 {
-    char port_file[512], log[512], db[600], img[120], tok[120], bill[120];
+    char port_file[512], log[512], db[600], img[120], tok[120], bill[120], data[120];
     snprintf(port_file, sizeof port_file, "%s/port-%d", t->dir, (int)getpid());
     unlink(port_file);
     snprintf(log, sizeof log, "%s/gateway.log", t->dir);
     snprintf(db, sizeof db, "db.url=%s", t->conninfo);
     snprintf(img, sizeof img, "images.url=%s", t->images_url);
+    snprintf(data, sizeof data, "images.data_url=%s", t->images_data_url);
     snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
     snprintf(bill, sizeof bill, "billing.url=%s", t->billing_url);
     const char *argv[64] = {gateway_bin(),
@@ -159,8 +165,10 @@ static void spawn(gwt *t, const char *const *settings)
                             "--set",
                             tok,
                             "--set",
-                            bill};
-    int n = 19;
+                            bill,
+                            "--set",
+                            data};
+    int n = 21;
     for (int i = 0; settings && settings[i] && n < 60; i++) {
         argv[n++] = "--set";
         argv[n++] = settings[i];
@@ -209,6 +217,7 @@ void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings)
     snprintf(peer->admin_token, sizeof peer->admin_token, "%s", first->admin_token);
     snprintf(peer->admin_tenant, sizeof peer->admin_tenant, "%s", first->admin_tenant);
     snprintf(peer->images_url, sizeof peer->images_url, "%s", first->images_url);
+    snprintf(peer->images_data_url, sizeof peer->images_data_url, "%s", first->images_data_url);
     snprintf(peer->billing_url, sizeof peer->billing_url, "%s", first->billing_url);
     snprintf(peer->internal_token, sizeof peer->internal_token, "%s", first->internal_token);
     spawn(peer, settings);
@@ -458,11 +467,17 @@ long long gwt_instance_generation(gwt *t, const char *token, const char *id)
 long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
                      long long cycles)
 {
+    return gwt_bill_sample_at(t, tenant_id, instance_id, seq, cycles, st_now_us());
+}
+
+long gwt_bill_sample_at(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
+                        long long cycles, long long at_us)
+{
     st_resp r;
     char batch[40], boot[40], now[32];
     st_uuid_v4(batch);
     snprintf(boot, sizeof boot, "00000000-0000-4000-8000-%012lld", (long long)getpid());
-    st_time_format(st_now_us(), now);
+    st_time_format(at_us, now);
     char *b =
         st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:I, s:s,"
                  " s:{s:I, s:I, s:[], s:[]}}]}",

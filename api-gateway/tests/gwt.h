@@ -15,7 +15,8 @@ typedef struct gwt {
     st_proc proc;
     st_proc images; /* the image service (started by gwt_start only) */
     char images_url[64];
-    st_proc billing; /* the billing service (started by gwt_start only) */
+    char images_data_url[64]; /* its data listener (images.data_url) */
+    st_proc billing;          /* the billing service (started by gwt_start only) */
     char billing_url[64];
     char internal_token[65];
     int owns_dir; /* gwt_start made dir: gwt_stop removes it */
@@ -87,6 +88,10 @@ long long gwt_instance_generation(gwt *t, const char *token, const char *id);
  * draft invoice this month. Returns billing's HTTP status. */
 long gwt_bill_sample(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
                      long long cycles);
+/* The same sampled at at_us (microseconds since the epoch): usage in an
+ * earlier day or month. */
+long gwt_bill_sample_at(gwt *t, const char *tenant_id, const char *instance_id, long long seq,
+                        long long cycles, long long at_us);
 /* Runs SQL directly on the test database (for time travel: expiring tokens). */
 void gwt_sql(const gwt *t, const char *sql);
 /* Same, returning the first column of the first row (malloc'd; NULL when

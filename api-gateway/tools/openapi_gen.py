@@ -202,7 +202,9 @@ add("GET", "/metrics", {**op("Prometheus metrics (text exposition format)", "pub
 add("GET", "/v1/openapi.json", op("This document", "public", [ok(200, "the OpenAPI description", {"type": "object"})]))
 DASH_HDRS = {h: {"schema": STR} for h in ("ETag", "Content-Security-Policy", "X-Frame-Options", "Referrer-Policy")}
 add("GET", "/", op("Redirects to the web dashboard", "public", [{"302": {"description": "to /dashboard/", "headers": {"Location": {"schema": STR}}, "content": {"text/plain": {"schema": STR}}}}], desc="A redirect and nothing else: this operation has no 2xx answer."))
-for f, ctype, what in (("", "text/html", "the page"), ("app.js", "text/javascript", "its script"),
+for f, ctype, what in (("", "text/html", "the page"), ("core.js", "text/javascript", "its core script (session, router, page registry)"),
+                       ("app.js", "text/javascript", "the tenant's pages"), ("admin.js", "text/javascript", "the cloud admin's pages"),
+                       ("charts.js", "text/javascript", "its bar charts (SVG)"), ("billing.js", "text/javascript", "the billing pages"),
                        ("style.css", "text/css", "its style sheet"), ("favicon.svg", "image/svg+xml", "its icon")):
     add("GET", "/dashboard/" + f, op("The web dashboard: " + what + " (built into the gateway; ETag, strict CSP)", "public",
         [{"200": {"description": what, "headers": DASH_HDRS, "content": {ctype: {"schema": STR}}}},
@@ -641,7 +643,8 @@ for path, item in paths.items():
 # coverage test name operations by it); camelCase, verb first.
 OPERATION_IDS = {
  "GET /healthz": "getHealth", "GET /metrics": "getMetrics", "GET /v1/openapi.json": "getOpenApiDocument",
- "GET /": "redirectToDashboard", "GET /dashboard/": "getDashboardPage", "GET /dashboard/app.js": "getDashboardScript",
+ "GET /": "redirectToDashboard", "GET /dashboard/": "getDashboardPage", "GET /dashboard/app.js": "getDashboardScript", "GET /dashboard/core.js": "getDashboardCoreScript",
+ "GET /dashboard/admin.js": "getDashboardAdminScript", "GET /dashboard/charts.js": "getDashboardChartsScript", "GET /dashboard/billing.js": "getDashboardBillingScript",
  "GET /dashboard/style.css": "getDashboardStyleSheet", "GET /dashboard/favicon.svg": "getDashboardIcon",
  "POST /v1/auth/tokens": "signIn", "DELETE /v1/auth/tokens/current": "signOut", "GET /v1/auth/whoami": "whoami",
  "POST /v1/api-keys": "createApiKey", "GET /v1/api-keys": "listApiKeys", "DELETE /v1/api-keys/{id}": "deleteApiKey",

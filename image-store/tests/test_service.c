@@ -703,12 +703,53 @@ static void test_service_token_only_from_the_gateway(void)
     svc_stop(&S);
 }
 
+/* A browser on another origin (the web dashboard) first sends a CORS
+ * preflight, then PUTs; the listener lets any origin in, and the signature
+ * alone still decides. */
+static void test_browser_preflight_and_cors(void)
+{
+    char id[40], p[256];
+    snprintf(id, sizeof id, "%s", svc_create(&S, &A, "from-a-browser", "raw"));
+    snprintf(p, sizeof p, "/v1/images/%s/file", id);
+    const char *origin[] = {"Origin: http://dashboard.example",
+                            "Access-Control-Request-Method: PUT",
+                            "Access-Control-Request-Headers: content-type", NULL};
+    st_resp r;
+    svc_data(&S, &r, "OPTIONS", p, NULL, NULL, 0, origin);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    char *ao = st_resp_header(&r, "Access-Control-Allow-Origin");
+    char *am = st_resp_header(&r, "Access-Control-Allow-Methods");
+    char *ah = st_resp_header(&r, "Access-Control-Allow-Headers");
+    ST_ASSERT_STR_EQ(ao, "*");
+    CU_ASSERT(am && strstr(am, "PUT") && strstr(am, "GET"));
+    CU_ASSERT(ah && strstr(ah, "Content-Type"));
+    free(ao);
+    free(am);
+    free(ah);
+    st_resp_free(&r);
+    /* the preflight granted nothing: no signature, no upload */
+    uint8_t buf[512] = {0};
+    svc_data(&S, &r, "PUT", p, NULL, buf, sizeof buf, origin);
+    ST_ASSERT_INT_EQ(r.status, 401);
+    ao = st_resp_header(&r, "Access-Control-Allow-Origin");
+    ST_ASSERT_STR_EQ(ao, "*"); /* the browser may read why */
+    free(ao);
+    st_resp_free(&r);
+    ST_ASSERT_STR_EQ(svc_status(&S, id), "queued");
+    /* other paths are still unknown */
+    svc_data(&S, &r, "OPTIONS", "/v1/images", NULL, NULL, 0, origin);
+    ST_ASSERT_INT_EQ(r.status, 404);
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"upload, download and HEAD round-trip with SHA-256; ranges give 206/416", test_roundtrip},
     {"identical bytes are stored once; the blob goes with its last image", test_dedup_and_gc},
     {"tenants never see each other's private images; roles and publishing", test_isolation},
     {"signed URLs work once minted and refuse tampering, method swaps, expiry; nodes read",
      test_signed_urls_and_nodes},
+    {"a browser's CORS preflight is answered; the signature still decides",
+     test_browser_preflight_and_cors},
     {"qcow2 uploads are validated; hostile headers get 400 with the reason", test_qcow2_validation},
     {"an overlay flattened by stratus_disk uploads as a new image (instance snapshot)",
      test_snapshot_uploads},

@@ -48,6 +48,9 @@
  *     by SNAT; the floating IP, interface and router deleted, host 2's
  *     links (with their masters), nftables tables and router namespaces
  *     are what they were before the router, the uplink kept.
+ * Last, deploy/run-cloud.sh stop, pointed at host 1's node.conf with its
+ * agent stopped, leaves host 1 with its loopback and underlay only: no
+ * stratus link, no nftables table, no dnsmasq.
  * Each host has a netns_dir of its own: the agents run on one kernel, and
  * each owns every str-* in its directory.
  *
@@ -771,10 +774,48 @@ static void test_router_floating_ip(void)
         st_sh("grep -h 'node.net' %s/host-2.log* | tail -20 >&2", C.dir);
 }
 
+/* deploy/run-cloud.sh stop, run on host 1 with host 1's node.conf: the
+ * agent's links, ports, nftables tables and DHCP servers go; the underlay
+ * stays. */
+static void test_run_cloud_stop_cleans_host(void)
+{
+    cloud_agent_stop(&H[0], SIGTERM);
+    char *before =
+        st_out("ip -n %s link show; ip netns exec %s nft list tables", hostns[0], hostns[0]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(before, "stratus:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(before, "table inet stratus"));
+    free(before);
+    char *pids = st_out("cat %s/net/dhcp-*.pid 2>/dev/null | tr '\\n' ' '", H[0].state_dir);
+    ST_ASSERT_INT_EQ(atoi(pids) > 0, 1);
+    char home[700];
+    snprintf(home, sizeof home, "%s/run-cloud-home", C.dir);
+    ST_ASSERT_INT_EQ_FATAL(st_sh("mkdir -p %s && cp %s %s/node.conf", home, H[0].conf, home), 0);
+    char *o =
+        st_out("ip netns exec %s env STRATUS_HOME=%s STRATUS_BUILD=%s bash %s stop 2>&1", hostns[0],
+               home, getenv("STRATUS_BUILD_DIR"), st_source_path("deploy/run-cloud.sh"));
+    ST_ASSERT_STR_EQ(o, "stratus: stopped\n");
+    free(o);
+    char *links =
+        st_out("ip -n %s -o link show | awk '{ sub(/[@:].*/, \"\", $2); print $2 }'", hostns[0]);
+    ST_ASSERT_STR_EQ(links, "lo\nul0\n");
+    free(links);
+    char *tables = st_out("ip netns exec %s nft list tables", hostns[0]);
+    ST_ASSERT_STR_EQ(tables, "");
+    free(tables);
+    char *alive = st_out("for p in %s; do [ -d /proc/$p ] && grep -q dnsmasq /proc/$p/comm"
+                         " && echo $p; done",
+                         pids);
+    ST_ASSERT_STR_EQ(alive, "");
+    free(alive);
+    free(pids);
+}
+
 static CU_TestInfo tests[] = {
     {"two hosts, two tenants: DHCP, metadata, VXLAN, isolation, groups, kill -9", test_two_hosts},
     {"a router and a floating IP: the outside reaches the guest and the guest the outside",
      test_router_floating_ip},
+    {"deploy/run-cloud.sh stop removes what the node built on its host",
+     test_run_cloud_stop_cleans_host},
     CU_TEST_INFO_NULL,
 };
 

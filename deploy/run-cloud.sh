@@ -7,7 +7,8 @@
 #
 #   deploy/run-cloud.sh            run in the foreground; Ctrl-C stops everything
 #   deploy/run-cloud.sh --detach   start and return
-#   deploy/run-cloud.sh stop       stop a detached cloud
+#   deploy/run-cloud.sh stop       stop a detached cloud (and remove the node's
+#                                  bridges, taps, router namespaces, nft tables)
 #
 # State (the private PostgreSQL cluster, logs, generated passwords) lives in
 # $STRATUS_HOME (default: var/ in the checkout). Running it again reuses the
@@ -21,19 +22,32 @@ build=${STRATUS_BUILD:-$top/build}
 mode=${1:-foreground}
 
 stop_all() {
+  local nodepid=""
+  [ -f "$home/node.pid" ] && nodepid=$(cat "$home/node.pid")
   for svc in node gateway images billing; do
     if [ -f "$home/$svc.pid" ]; then
       kill "$(cat "$home/$svc.pid")" 2>/dev/null || true
       rm -f "$home/$svc.pid"
     fi
   done
-  # the tenant networks' DHCP servers outlive the agent too
-  for f in "$home"/node/net/dhcp-*.pid; do
-    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
-  done
   # The node agent leaves its VMMs running when it stops (a restarted agent
   # adopts them); stopping this whole cloud ends them too.
   pkill -TERM -f -- "--api-sock $home/node/" 2>/dev/null || true
+  # What the node built on the host outlives it too: bridges, VXLAN devices,
+  # taps, router namespaces, dnsmasq servers, the nftables tables. Removed
+  # once the agent is gone (it would build them again); only as root, the
+  # only way they were built.
+  if [ -n "$nodepid" ]; then
+    for _ in $(seq 100); do kill -0 "$nodepid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  if [ "$(id -u)" = 0 ] && [ -f "$home/node.conf" ] && [ -x "$build/compute-node/agent/stratus-node" ]; then
+    "$build/compute-node/agent/stratus-node" --config "$home/node.conf" teardown-network \
+      2>>"$home/node.log" || echo "stratus: the node's networks were not all removed (see node.log)" >&2
+  fi
+  # (should that fail, the DHCP servers at least, by their pid files)
+  for f in "$home"/node/net/dhcp-*.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
   [ -d "$home/pg" ] && "$top/deploy/pg.sh" stop "$home/pg" || true
 }
 

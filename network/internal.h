@@ -46,6 +46,7 @@ int stn_converge_links(stn_ctx *c, const stn_state *s, stn_stats *st, char *err,
 int stn_converge_addrs(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
 int stn_converge_l2pop(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
 int stn_converge_nft(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
+int stn_nft_remove(stn_stats *st, char *err, size_t errlen);
 int stn_converge_dhcp(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, size_t errlen);
 
 /* router.c */

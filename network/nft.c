@@ -422,3 +422,35 @@ int stn_converge_nft(stn_ctx *c, const stn_state *s, stn_stats *st, char *err, s
     free(text);
     return rc;
 }
+
+/* Both tables gone, in one transaction (stn_teardown): "table X" first so
+ * that deleting a table the kernel lacks is not an error. */
+int stn_nft_remove(stn_stats *st, char *err, size_t errlen)
+{
+    struct nft_ctx *n = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!n)
+        return stn_fail(err, errlen, "nft_ctx_new failed");
+    nft_ctx_buffer_output(n);
+    nft_ctx_buffer_error(n);
+    int rc = 0;
+    const char *out =
+        nft_run_cmd_from_buffer(n, "list tables") == 0 ? nft_ctx_get_output_buffer(n) : NULL;
+    if (out && !strstr(out, "table bridge stratus\n") && !strstr(out, "table inet stratus\n")) {
+        nft_ctx_free(n); /* neither there: nothing to send */
+        return 0;
+    }
+    nft_ctx_free(n); /* a fresh context: its error buffer holds the transaction's only */
+    n = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!n)
+        return stn_fail(err, errlen, "nft_ctx_new failed");
+    nft_ctx_buffer_output(n);
+    nft_ctx_buffer_error(n);
+    if (nft_run_cmd_from_buffer(n, "table bridge stratus\ndelete table bridge stratus\n"
+                                   "table inet stratus\ndelete table inet stratus\n") != 0) {
+        const char *e = nft_ctx_get_error_buffer(n);
+        rc = stn_fail(err, errlen, "nftables tables not removed: %.300s", e ? e : "");
+    } else
+        st->nft_applied = 1;
+    nft_ctx_free(n);
+    return rc;
+}

@@ -1,5 +1,6 @@
 /*
- * state.c - the context, validation of a desired state, and the converge pass.
+ * state.c - the context, validation of a desired state, the converge pass and
+ * the teardown.
  *
  * Validation runs before anything is touched: every name that reaches the
  * kernel, an nftables script or a dnsmasq file is checked against a strict
@@ -291,6 +292,25 @@ int stn_converge(stn_ctx *c, const stn_state *s, stn_stats *stats, char *err, si
         (rc = stn_converge_nft(c, s, st, err, errlen)) < 0 ||
         (rc = stn_converge_dhcp(c, s, st, err, errlen)) < 0 ||
         (rc = stn_converge_routers(c, s, st, err, errlen)) < 0)
+        return rc;
+    return 0;
+}
+
+/* The converge steps with an empty state (each removes what it owns and no
+ * state wants), then the nftables tables, which an empty state would keep
+ * (empty, with their base chains). br_netfilter's sysctl is left as is: it
+ * is the host's, and other bridges may rely on it. */
+int stn_teardown(stn_ctx *c, stn_stats *stats, char *err, size_t errlen)
+{
+    stn_stats local;
+    stn_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    const stn_state none = {0};
+    int rc;
+    if ((rc = stn_converge_router_ns(c, &none, st, err, errlen)) < 0 ||
+        (rc = stn_converge_links(c, &none, st, err, errlen)) < 0 ||
+        (rc = stn_converge_dhcp(c, &none, st, err, errlen)) < 0 ||
+        (rc = stn_nft_remove(st, err, errlen)) < 0)
         return rc;
     return 0;
 }

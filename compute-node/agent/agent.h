@@ -54,6 +54,7 @@ typedef struct nd_conf {
     const char *port_kind;       /* tap | veth (a namespace plays each guest) */
     const char *guest_netns_dir; /* veth: <dir>/<instance id> is the guest's namespace */
     int net_on;                  /* the data plane is driven (set by nd_net_start) */
+    const char *command;         /* NULL: run the agent; "teardown-network" */
 } nd_conf;
 
 /* What an order asks for: the desired set's "desired", the record's "target". */
@@ -399,6 +400,11 @@ void nd_metric_instances(int total, int running);
 int nd_net_start(nd_agent *a);
 void nd_net_stop(nd_agent *a, uv_close_cb cb);
 void nd_net_free(nd_agent *a);
+/* `stratus-node teardown-network`: everything the data plane built on this
+ * host removed (stn_teardown, with the agent's own state_dir and
+ * netns_dir), for a node that stops being one; run with the agent stopped.
+ * 0, or -1 (said in the log). */
+int nd_net_teardown(const nd_conf *c);
 /* The desired set's networks and groups (moved from set), then a converge. */
 void nd_net_desired(nd_agent *a, nd_netset *set);
 /* Converge now (or right after the one in flight). */

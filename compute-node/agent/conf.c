@@ -105,9 +105,20 @@ static void detect(nd_conf *c)
 
 st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
 {
+    static char **rest;
+    int rest_n = 0;
     st_config *cfg =
-        st_config_from_args(argc, argv, "stratus-node", "STRATUS_NODE_", keys, NULL, NULL);
+        st_config_from_args(argc, argv, "stratus-node", "STRATUS_NODE_", keys, &rest, &rest_n);
     memset(c, 0, sizeof *c);
+    /* one command word at most: teardown-network (main.c) */
+    if (rest_n > 1 || (rest_n == 1 && strcmp(rest[0], "teardown-network") != 0)) {
+        fprintf(stderr,
+                "stratus-node: unknown argument '%s' (try --help; the one command is"
+                " teardown-network)\n",
+                rest[rest_n > 1 && !strcmp(rest[0], "teardown-network") ? 1 : 0]);
+        exit(2);
+    }
+    c->command = rest_n ? rest[0] : NULL;
     c->node_name = st_config_str(cfg, "node.name");
     c->credential = st_config_str(cfg, "node.credential");
     c->gw_url = st_config_str(cfg, "gateway.url");

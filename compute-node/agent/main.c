@@ -2,6 +2,8 @@
  * main.c - stratus-node: start-up, the loop, shutdown.
  *
  *   stratus-node --config node.conf [--set key=value ...]   (--help: every key)
+ *   stratus-node --config node.conf teardown-network        remove the host's data
+ *                                                           plane (the agent stopped)
  *
  * Start-up: configuration, capabilities dropped, the driver opened, every
  * instance recorded under state_dir adopted (running VMMs are found and
@@ -74,6 +76,11 @@ int main(int argc, char **argv)
     gethostname(a.hostname, sizeof a.hostname - 1);
     if (!*a.c.node_name)
         a.c.node_name = a.hostname;
+    if (a.c.command) { /* teardown-network: the data plane's objects, then exit */
+        int rc = nd_net_teardown(&a.c);
+        st_config_free(a.cfg);
+        return rc < 0 ? 1 : 0;
+    }
     if (!*a.c.credential) {
         st_error("node.config", "node.credential is required (stratus-gateway node-add NAME)");
         return 2;

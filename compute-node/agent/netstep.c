@@ -659,6 +659,31 @@ void nd_net_free(nd_agent *a)
     a->net = NULL;
 }
 
+int nd_net_teardown(const nd_conf *c)
+{
+    char err[512];
+    stn_ctx *ctx;
+    stn_stats st;
+    stn_options opt = {.state_dir = c->net_state_dir,
+                       .dnsmasq = c->dnsmasq[0] ? c->dnsmasq : NULL,
+                       .netns_dir = c->netns_dir[0] ? c->netns_dir : NULL};
+    if (stn_open(&ctx, &opt, err, sizeof err) < 0) {
+        st_error("node.net", "teardown: %s", err);
+        return -1;
+    }
+    int rc = stn_teardown(ctx, &st, err, sizeof err);
+    stn_close(ctx);
+    if (rc < 0) {
+        st_error("node.net", "teardown: %s", err);
+        return -1;
+    }
+    st_info("node.net",
+            "torn down: %u links, %u router namespaces, %u DHCP servers, nftables tables %s",
+            st.links_removed, st.routers_removed, st.dhcp_stopped,
+            st.nft_applied ? "removed" : "kept");
+    return 0;
+}
+
 #else /* built without network/ */
 
 void nd_net_kick(nd_agent *a) {}
@@ -682,6 +707,12 @@ int nd_net_start(nd_agent *a)
 void nd_net_stop(nd_agent *a, uv_close_cb cb) {}
 
 void nd_net_free(nd_agent *a) {}
+
+int nd_net_teardown(const nd_conf *c)
+{
+    st_error("node.net", "teardown-network: this agent was built without network/");
+    return -1;
+}
 #endif
 
 /* ---- the tunnel IP and underlay device when not configured ---- */

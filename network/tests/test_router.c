@@ -182,6 +182,7 @@ typedef struct job {
     stn_stats stats;
     char err[256];
     int rc;
+    int teardown; /* stn_teardown() instead of stn_converge() */
 } job;
 
 static int run_converge(void *arg)
@@ -191,23 +192,30 @@ static int run_converge(void *arg)
     stn_options o = {.state_dir = j->dir, .netns_dir = j->nsdir};
     j->rc = stn_open(&c, &o, j->err, sizeof j->err);
     if (j->rc == 0) {
-        j->rc = stn_converge(c, j->s, &j->stats, j->err, sizeof j->err);
+        j->rc = j->teardown ? stn_teardown(c, &j->stats, j->err, sizeof j->err)
+                            : stn_converge(c, j->s, &j->stats, j->err, sizeof j->err);
         stn_close(c);
     }
     return j->rc;
 }
 
-static job converge(int host)
+static job run_job(int host, int teardown)
 {
     /* each host its own netns_dir, as each host has its own /run/netns */
     job j = {.dir = host == 1 ? dir1 : dir2,
              .nsdir = host == 1 ? nsdir1 : nsdir2,
-             .s = host == 1 ? &st1 : &st2};
+             .s = host == 1 ? &st1 : &st2,
+             .teardown = teardown};
     if (nt_in(host == 1 ? H1 : H2, run_converge, &j) < 0 && j.rc == 0)
         j.rc = -1;
     if (j.rc != 0)
         fprintf(stderr, "converge h%d: %d %s\n", host, j.rc, j.err);
     return j;
+}
+
+static job converge(int host)
+{
+    return run_job(host, 0);
 }
 
 static unsigned changes(const stn_stats *s)
@@ -620,6 +628,43 @@ static void test_removed_router_is_torn_down(void)
     ST_ASSERT_INT_EQ(changes(&j.stats), 0);
 }
 
+static void test_teardown_removes_everything(void)
+{
+    /* the router and the external network back on h2, then h2 torn down */
+    st2.n_routers = 1;
+    st2.n_networks = 3;
+    job j = converge(2);
+    ST_ASSERT_INT_EQ_FATAL(j.rc, 0);
+    ST_ASSERT_INT_EQ_FATAL(nt_sh("test -e %s", rns), 0);
+    char *l = nt_out("ip -n %s link show", H2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(l, "master stb999"));
+    free(l);
+    ST_ASSERT_INT_EQ_FATAL(nt_sh("ls %s/dhcp-*.pid >/dev/null 2>&1", dir2), 0);
+    j = run_job(2, 1);
+    ST_ASSERT_INT_EQ_FATAL(j.rc, 0);
+    ST_ASSERT_INT_EQ(j.stats.routers_removed, 1);
+    CU_ASSERT(j.stats.links_removed >= 5); /* 3 bridges, 2 VXLAN devices, the port */
+    CU_ASSERT(j.stats.dhcp_stopped >= 1);
+    ST_ASSERT_INT_EQ(j.stats.nft_applied, 1);
+    CU_ASSERT_NOT_EQUAL(nt_sh("test -e %s", rns), 0);
+    /* no server, config, pid file, hosts or leases (its log stays) */
+    char *left = nt_out("ls %s | grep '^dhcp-' | grep -v '\\.log$'", dir2);
+    ST_ASSERT_STR_EQ(left, "");
+    free(left);
+    l = nt_out("ip -n %s link show", H2);
+    CU_ASSERT_PTR_NULL(strstr(l, "stratus:"));
+    CU_ASSERT_PTR_NULL(strstr(l, "master"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(l, UP)); /* the uplink stays, released */
+    free(l);
+    char *t = nt_out("ip netns exec %s nft list tables", H2);
+    ST_ASSERT_STR_EQ(t, "");
+    free(t);
+    /* again: nothing left to do */
+    j = run_job(2, 1);
+    ST_ASSERT_INT_EQ(j.rc, 0);
+    ST_ASSERT_INT_EQ(changes(&j.stats), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"converge builds the router namespace, its legs, addresses, route and forwarding",
      test_converge_builds_router},
@@ -640,6 +685,8 @@ static CU_TestInfo tests[] = {
     {"a wiped router namespace is rebuilt", test_wiped_router_is_rebuilt},
     {"bad router states are refused", test_bad_router_states_are_refused},
     {"a router no longer on the host is torn down", test_removed_router_is_torn_down},
+    {"teardown removes everything the library built on the host, the uplink kept",
+     test_teardown_removes_everything},
     CU_TEST_INFO_NULL,
 };
 

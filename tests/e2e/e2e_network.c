@@ -29,6 +29,31 @@
  *     host's links, FDB, neighbours and ruleset are exactly as before;
  *   - a deleted instance's port stops carrying traffic.
  *
+ * Then routers and floating IPs, all through the API. Host 2 alone has an
+ * uplink (network.external_interface = upl0, a veth whose far end is the
+ * "outside" namespace, 203.0.113.1: the external subnet's gateway), so the
+ * gateway places the router there; the guest given the floating IP is on
+ * host 1, across VXLAN from its router. busybox httpd in the outside and
+ * in the guests answers with the address it saw:
+ *   - the admin's external network and subnet, the tenant's router with
+ *     its gateway there and an interface on the default subnet, ingress
+ *     rules for icmp and tcp/8080, a floating IP on t1h1's port;
+ *   - the other tenant gets 404 for the floating IP and the router, and
+ *     cannot move the floating IP to its port nor take t1h1's port;
+ *   - the outside pings and curls the floating IP and the guest sees the
+ *     outside's own address; the guest reaches the outside and is seen as
+ *     the floating IP; t1h2 (no floating IP) is seen as the router's
+ *     gateway address (SNAT) and cannot be reached from outside;
+ *   - disassociated, the floating IP stops answering and the guest leaves
+ *     by SNAT; the floating IP, interface and router deleted, host 2's
+ *     links (with their masters), nftables tables and router namespaces
+ *     are what they were before the router, the uplink kept.
+ * Last, deploy/run-cloud.sh stop, pointed at host 1's node.conf with its
+ * agent stopped, leaves host 1 with its loopback and underlay only: no
+ * stratus link, no nftables table, no dnsmasq.
+ * Each host has a netns_dir of its own: the agents run on one kernel, and
+ * each owns every str-* in its directory.
+ *
  * The instance behind the kill -9 is stopped first: libvirt's test
  * hypervisor lives in the agent's process, so its "VM" would die with the
  * agent (and an instance in error has no ports); a stopped instance keeps
@@ -57,6 +82,9 @@
 static cloud C;
 static cloud_agent H[2];
 static char hostns[2][32];
+static char outns[32];     /* the "outside", on host 2's external uplink */
+static char nsdir[2][600]; /* each host's router namespaces (network.netns_dir) */
+static int httpd[3];       /* busybox httpd: outside, t1h1, t1h2 */
 static gwt_tenant T2;
 
 /* The guests: tenant t (0, 1) on host h (0, 1) is G[t][h]. */
@@ -99,7 +127,15 @@ static int setup(void)
                   hostns[h], hostns[h], h, hostns[h], h, hostns[h], 11 + h, hostns[h]) != 0)
             return -1;
     }
-    char gw[128], ia[128], idu[128], bu[128];
+    /* host 2's uplink to the external network, the outside at its far end
+     * holding the external subnet's gateway address */
+    snprintf(outns, sizeof outns, "e2eout-%d", (int)getpid());
+    if (st_sh("ip netns add %s && ip -n %s link set lo up && ip -n %s link add upl0 type veth peer"
+              " name eth0 netns %s && ip -n %s link set upl0 up && ip -n %s addr add"
+              " 203.0.113.1/24 dev eth0 && ip -n %s link set eth0 up",
+              outns, outns, hostns[1], outns, hostns[1], outns, outns) != 0)
+        return -1;
+    char gw[128], ia[128], idu[128], bu[128], nsd[2][700];
     underlay_url(gw, sizeof gw, "gateway.url", C.gw.base);
     underlay_url(ia, sizeof ia, "images.url", C.img_api);
     underlay_url(idu, sizeof idu, "images.data_url", C.img_data);
@@ -114,14 +150,27 @@ static int setup(void)
                            "network.port_kind = veth",
                            "network.metadata_port = 8775",
                            "interval.network_ms = 1000",
+                           nsd[0],
+                           NULL,
                            NULL};
+    /* a directory of router namespaces per host: one shared /run/netns
+     * would make each agent remove the other's as not its own */
+    for (int h = 0; h < 2; h++) {
+        snprintf(nsdir[h], sizeof nsdir[h], "%s/netns-h%d", C.dir, h + 1);
+        snprintf(nsd[h], sizeof nsd[h], "network.netns_dir = %.600s", nsdir[h]);
+    }
     cloud_agent_start_in(&C, &H[0], "host-1", hostns[0], extra);
+    extra[10] = nsd[1];
+    extra[11] = "network.external_interface = upl0";
     cloud_agent_start_in(&C, &H[1], "host-2", hostns[1], extra);
     return 0;
 }
 
 static int teardown(void)
 {
+    for (int i = 0; i < 3; i++)
+        if (httpd[i] > 0)
+            kill(httpd[i], SIGTERM);
     for (int h = 0; h < 2; h++)
         if (H[h].running)
             cloud_agent_stop(&H[h], SIGTERM);
@@ -134,6 +183,8 @@ static int teardown(void)
     for (int h = 0; h < 2; h++)
         if (hostns[h][0])
             cloud_netns_del(hostns[h]);
+    if (outns[0])
+        cloud_netns_del(outns);
     if (T2.id[0])
         gwt_free_tenant(&T2);
     cloud_stop(&C);
@@ -466,8 +517,305 @@ static void test_two_hosts(void)
     free(lone_ip);
 }
 
+/* POST as token; the new object's id in id (may be NULL), its field f
+ * (a string) in fv when asked. */
+static long post(const char *token, const char *path, const char *body, char id[40])
+{
+    st_resp r;
+    long s = gwt_call(&C.gw, &r, "POST", path, token, body);
+    const char *v = json_string_value(json_object_get(r.json, "id"));
+    if (id)
+        snprintf(id, 40, "%s", v ? v : "");
+    if (s >= 300 && s != 404)
+        fprintf(stderr, "POST %s: %ld %s\n", path, s, r.body);
+    st_resp_free(&r);
+    return s;
+}
+
+/* What the busybox httpd at url says it saw as the caller's address. */
+static char *seen_at(const char *ns, const char *url)
+{
+    char *o = st_out("ip netns exec %s curl -s -m 3 --noproxy '*' %s 2>/dev/null", ns, url);
+    o[strcspn(o, "\n")] = 0;
+    return o;
+}
+
+/* Polls until a ping from namespace ns to ip is (want 1) or is not (0)
+ * answered; the milliseconds it took, or -1. */
+static long long until_ns_pings(const char *ns, const char *ip, int want, int timeout_ms)
+{
+    long long t0 = st_now_ms();
+    while (st_now_ms() - t0 < timeout_ms)
+        if ((st_sh("ip netns exec %s ping -n -q -c1 -W0.3 %s >/dev/null 2>&1", ns, ip) == 0) ==
+            want)
+            return st_now_ms() - t0;
+    return -1;
+}
+
+/* Host 2's links (name, master) and nftables tables, and its router
+ * namespaces: what a router leaves behind when it is gone. */
+static char *host2_objects(void)
+{
+    return st_out(
+        "ip -n %s -o link show | awk '{ m = \"\"; for (i = 1; i < NF; i++)"
+        " if ($i == \"master\") m = $(i + 1); sub(/[@:].*/, \"\", $2); print $2, m }' | sort;"
+        " ip netns exec %s nft list tables; ls %s 2>/dev/null",
+        hostns[1], hostns[1], nsdir[1]);
+}
+
+/* A command run in router namespace str-<rt> on host 2: the agent bound it
+ * in its own mount namespace (ip netns exec gave it one), so enter that. */
+static char *in_router(const char *rt, const char *cmd)
+{
+    return st_out("nsenter -t %d -m -- nsenter --net=%s/str-%s %s 2>&1", (int)H[1].p.pid, nsdir[1],
+                  rt, cmd);
+}
+
+static void test_router_floating_ip(void)
+{
+    guest *f = &G[0][0], *s = &G[0][1]; /* f gets the floating IP; s goes out by SNAT */
+    ST_ASSERT_INT_EQ_FATAL(f->port[0] && s->port[0], 1);
+    long long t_step = st_now_ms();
+    const char *tok = C.tn.member;
+    char path[256], b[512];
+    /* t1h1 (stopped for the kill -9) runs again; its port never left */
+    snprintf(path, sizeof path, "/v1/instances/%.36s/actions", f->id);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "POST", path, tok, "{\"action\":\"start\"}"), 202);
+    /* host 2 reported its uplink (network.external_interface) */
+    char *up = sqlf("SELECT external_uplink FROM iaas.nodes WHERE name = '%s'", H[1].name);
+    ST_ASSERT_STR_EQ(up, "t");
+    free(up);
+    char *before = host2_objects();
+    /* a web server in the outside and in both guests, whose CGI tells the
+     * address it saw (busybox httpd listens on IPv6: [::ffff:a.b.c.d]) */
+    char www[600], cgi[700];
+    snprintf(www, sizeof www, "%s/www", C.dir);
+    ST_ASSERT_INT_EQ_FATAL(st_sh("mkdir -p %s/cgi-bin", www), 0);
+    snprintf(cgi, sizeof cgi, "%s/cgi-bin/who", www);
+    FILE *w = fopen(cgi, "w");
+    ST_ASSERT_INT_EQ_FATAL(w != NULL, 1);
+    fputs("#!/bin/sh\na=${REMOTE_ADDR#[::ffff:}\n"
+          "printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"${a%]}\"\n",
+          w);
+    fclose(w);
+    chmod(cgi, 0755);
+    const char *web[3] = {outns, f->id, s->id};
+    for (int i = 0; i < 3; i++) {
+        char *pid = st_out("ip netns exec %s busybox httpd -f -p 8080 -h %s >/dev/null 2>&1 &"
+                           " echo $!",
+                           web[i], www);
+        httpd[i] = atoi(pid);
+        free(pid);
+    }
+
+    /* the admin's external network; the tenant's router on it, joined to
+     * the tenant's default subnet */
+    char ext[40], rt[40], fip[40];
+    ST_ASSERT_INT_EQ_FATAL(
+        post(C.gw.admin_token, "/v1/networks", "{\"name\":\"public\",\"external\":true}", ext),
+        201);
+    snprintf(b, sizeof b,
+             "{\"network_id\":\"%s\",\"cidr\":\"203.0.113.0/24\",\"gateway_ip\":\"203.0.113.1\","
+             "\"enable_dhcp\":false,\"allocation_pools\":[{\"start\":\"203.0.113.10\","
+             "\"end\":\"203.0.113.20\"}]}",
+             ext);
+    ST_ASSERT_INT_EQ_FATAL(post(C.gw.admin_token, "/v1/subnets", b, NULL), 201);
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/ports/%s", f->port);
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&C.gw, &r, "GET", path, tok, NULL), 200);
+    char sub[40];
+    snprintf(sub, sizeof sub, "%s",
+             json_string_value(json_object_get(
+                 json_array_get(json_object_get(r.json, "fixed_ips"), 0), "subnet_id")));
+    st_resp_free(&r);
+    snprintf(b, sizeof b, "{\"name\":\"r1\",\"external_gateway_info\":{\"network_id\":\"%s\"}}",
+             ext);
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&C.gw, &r, "POST", "/v1/routers", tok, b), 201);
+    char gwaddr[20];
+    snprintf(rt, sizeof rt, "%s", json_string_value(json_object_get(r.json, "id")));
+    const char *ga = json_string_value(json_object_get(
+        json_array_get(
+            json_object_get(json_object_get(r.json, "external_gateway_info"), "external_fixed_ips"),
+            0),
+        "ip_address"));
+    snprintf(gwaddr, sizeof gwaddr, "%s", ga ? ga : "");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(gwaddr[0] != 0, 1);
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces", rt);
+    snprintf(b, sizeof b, "{\"subnet_id\":\"%s\"}", sub);
+    ST_ASSERT_INT_EQ_FATAL(post(tok, path, b, NULL), 200);
+    /* the default group lets the outside in: ping and the web server */
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&C.gw, &r, "GET", "/v1/security-groups", tok, NULL), 200);
+    char group[40] = "";
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(r.json, "security_groups"), i, g)
+    {
+        if (json_is_true(json_object_get(g, "is_default")))
+            snprintf(group, sizeof group, "%s", json_string_value(json_object_get(g, "id")));
+    }
+    st_resp_free(&r);
+    const char *rules[2] = {"\"protocol\":\"icmp\"",
+                            "\"protocol\":\"tcp\",\"port_range_min\":8080,\"port_range_max\":8080"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(b, sizeof b,
+                 "{\"security_group_id\":\"%s\",\"direction\":\"ingress\",\"ethertype\":\"IPv4\","
+                 "%s,\"remote_ip_prefix\":\"0.0.0.0/0\"}",
+                 group, rules[k]);
+        ST_ASSERT_INT_EQ(post(tok, "/v1/security-group-rules", b, NULL), 201);
+    }
+    /* the floating IP, associated with t1h1's port */
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\",\"port_id\":\"%s\"}", ext, f->port);
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&C.gw, &r, "POST", "/v1/floating-ips", tok, b), 201);
+    long long t_assoc = st_now_ms();
+    char fa[20];
+    snprintf(fip, sizeof fip, "%s", json_string_value(json_object_get(r.json, "id")));
+    snprintf(fa, sizeof fa, "%s",
+             json_string_value(json_object_get(r.json, "floating_ip_address")) ?: "");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(wait_state(tok, f->id, "active", 30000), 0);
+
+    /* the other tenant sees none of it, and cannot take or move it */
+    char fpath[128], rpath[128], t2port[40];
+    snprintf(fpath, sizeof fpath, "/v1/floating-ips/%s", fip);
+    snprintf(rpath, sizeof rpath, "/v1/routers/%s", rt);
+    snprintf(t2port, sizeof t2port, "%s", G[1][0].port);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "GET", fpath, T2.member, NULL), 404);
+    snprintf(b, sizeof b, "{\"port_id\":\"%s\"}", t2port);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", fpath, T2.member, b), 404);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", fpath, T2.member, NULL), 404);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "GET", rpath, T2.member, NULL), 404);
+    snprintf(b, sizeof b, "{\"floating_network_id\":\"%s\",\"port_id\":\"%s\"}", ext, f->port);
+    ST_ASSERT_INT_EQ(post(T2.member, "/v1/floating-ips", b, NULL), 404);
+    ST_ASSERT_INT_EQ(gwt_call(&C.gw, &r, "GET", "/v1/floating-ips", T2.member, NULL), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, fip));
+    st_resp_free(&r);
+
+    /* the router is built on host 2 (the one with the uplink) */
+    char *rt_tables = NULL;
+    for (long long t0 = st_now_ms(); st_now_ms() - t0 < 15000; usleep(200000)) {
+        free(rt_tables);
+        rt_tables = in_router(rt, "nft list tables");
+        if (strstr(rt_tables, "table ip stratus_router"))
+            break;
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(rt_tables, "table ip stratus_router"));
+    free(rt_tables);
+    /* what the comparison at the end must see gone: the router's namespace,
+     * the legs' host ends, the uplink in the external network's bridge */
+    char *during = host2_objects(), want[64];
+    snprintf(want, sizeof want, "str-%s", rt);
+    CU_ASSERT_PTR_NOT_NULL(strstr(during, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(during, "\nupl0 stb"));
+    free(during);
+
+    /* the outside reaches the guest at its floating IP (ping and HTTP), and
+     * the guest sees the outside's own address */
+    ST_ASSERT_INT_EQ(until_ns_pings(outns, fa, 1, 15000) >= 0, 1);
+    long long in = st_now_ms() - t_assoc;
+    char url[128];
+    snprintf(url, sizeof url, "http://%s:8080/cgi-bin/who", fa);
+    char *who = seen_at(outns, url);
+    ST_ASSERT_STR_EQ(who, "203.0.113.1");
+    free(who);
+    /* the guest reaches the outside, seen there as its floating IP */
+    ST_ASSERT_INT_EQ(until_ns_pings(f->id, "203.0.113.1", 1, 5000) >= 0, 1);
+    who = seen_at(f->id, "http://203.0.113.1:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, fa);
+    free(who);
+    /* a guest without one goes out by SNAT, as the router's gateway address */
+    ST_ASSERT_INT_EQ(until_ns_pings(s->id, "203.0.113.1", 1, 5000) >= 0, 1);
+    who = seen_at(s->id, "http://203.0.113.1:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, gwaddr);
+    free(who);
+    /* and nothing from outside reaches that one: it has no floating IP */
+    snprintf(url, sizeof url, "http://%s:8080/cgi-bin/who", s->ip);
+    who = seen_at(outns, url);
+    ST_ASSERT_STR_EQ(who, "");
+    free(who);
+
+    /* disassociated: the inbound path stops; the guest now leaves by SNAT */
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", fpath, tok, "{\"port_id\":null}"), 200);
+    long long off = until_ns_pings(outns, fa, 0, 15000);
+    ST_ASSERT_INT_EQ(off >= 0, 1);
+    snprintf(url, sizeof url, "http://%s:8080/cgi-bin/who", fa);
+    who = seen_at(outns, url);
+    ST_ASSERT_STR_EQ(who, "");
+    free(who);
+    who = seen_at(f->id, "http://203.0.113.1:8080/cgi-bin/who");
+    ST_ASSERT_STR_EQ(who, gwaddr);
+    free(who);
+
+    /* the floating IP, the interface and the router deleted: host 2 is as
+     * it was before (links and their masters, nftables tables, no router
+     * namespace), the uplink still there */
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", fpath, tok, NULL), 204);
+    snprintf(path, sizeof path, "/v1/routers/%s/interfaces/%s", rt, sub);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", path, tok, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "DELETE", rpath, tok, NULL), 204);
+    char *after = NULL;
+    for (long long t0 = st_now_ms(); st_now_ms() - t0 < 15000; usleep(200000)) {
+        free(after);
+        after = host2_objects();
+        if (!strcmp(after, before))
+            break;
+    }
+    if (strcmp(after, before))
+        fprintf(stderr, "host 2 before the router:\n%s\nafter it:\n%s\n", before, after);
+    ST_ASSERT_STR_EQ(after, before);
+    CU_ASSERT_PTR_NOT_NULL(strstr(after, "\nupl0 \n"));
+    free(after);
+    free(before);
+    ST_ASSERT_INT_EQ(until_ns_pings(outns, gwaddr, 0, 5000) >= 0, 1);
+    printf("\n    outside -> floating IP answered %lld ms after the association; inbound stopped "
+           "%lld ms after the disassociation; router step %.1f s\n",
+           in, off, (st_now_ms() - t_step) / 1000.0);
+    if (CU_get_number_of_failures())
+        st_sh("grep -h 'node.net' %s/host-2.log* | tail -20 >&2", C.dir);
+}
+
+/* deploy/run-cloud.sh stop, run on host 1 with host 1's node.conf: the
+ * agent's links, ports, nftables tables and DHCP servers go; the underlay
+ * stays. */
+static void test_run_cloud_stop_cleans_host(void)
+{
+    cloud_agent_stop(&H[0], SIGTERM);
+    char *before =
+        st_out("ip -n %s link show; ip netns exec %s nft list tables", hostns[0], hostns[0]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(before, "stratus:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(before, "table inet stratus"));
+    free(before);
+    char *pids = st_out("cat %s/net/dhcp-*.pid 2>/dev/null | tr '\\n' ' '", H[0].state_dir);
+    ST_ASSERT_INT_EQ(atoi(pids) > 0, 1);
+    char home[700];
+    snprintf(home, sizeof home, "%s/run-cloud-home", C.dir);
+    ST_ASSERT_INT_EQ_FATAL(st_sh("mkdir -p %s && cp %s %s/node.conf", home, H[0].conf, home), 0);
+    char *o =
+        st_out("ip netns exec %s env STRATUS_HOME=%s STRATUS_BUILD=%s bash %s stop 2>&1", hostns[0],
+               home, getenv("STRATUS_BUILD_DIR"), st_source_path("deploy/run-cloud.sh"));
+    ST_ASSERT_STR_EQ(o, "stratus: stopped\n");
+    free(o);
+    char *links =
+        st_out("ip -n %s -o link show | awk '{ sub(/[@:].*/, \"\", $2); print $2 }'", hostns[0]);
+    ST_ASSERT_STR_EQ(links, "lo\nul0\n");
+    free(links);
+    char *tables = st_out("ip netns exec %s nft list tables", hostns[0]);
+    ST_ASSERT_STR_EQ(tables, "");
+    free(tables);
+    char *alive = st_out("for p in %s; do [ -d /proc/$p ] && grep -q dnsmasq /proc/$p/comm"
+                         " && echo $p; done",
+                         pids);
+    ST_ASSERT_STR_EQ(alive, "");
+    free(alive);
+    free(pids);
+}
+
 static CU_TestInfo tests[] = {
     {"two hosts, two tenants: DHCP, metadata, VXLAN, isolation, groups, kill -9", test_two_hosts},
+    {"a router and a floating IP: the outside reaches the guest and the guest the outside",
+     test_router_floating_ip},
+    {"deploy/run-cloud.sh stop removes what the node built on its host",
+     test_run_cloud_stop_cleans_host},
     CU_TEST_INFO_NULL,
 };
 

@@ -213,6 +213,13 @@ int stn_validate(const stn_state *s, char *err, size_t errlen);
 /* Converges this host to s. stats may be NULL. */
 int stn_converge(stn_ctx *c, const stn_state *s, stn_stats *stats, char *err, size_t errlen);
 
+/* Removes everything the library owns on this host (the list at the top:
+ * links, router namespaces, dnsmasq servers and their files, and both
+ * nftables tables), as when a node stops being one; an external uplink is
+ * only released from its bridge. stats may be NULL. The same stn_options
+ * (state_dir, netns_dir) as the converges that built it. */
+int stn_teardown(stn_ctx *c, stn_stats *stats, char *err, size_t errlen);
+
 /* The nftables transaction stn_converge() would apply for s (malloc'd text,
  * NULL on error): exposed for tests and the benchmark. */
 char *stn_nft_render(const stn_state *s, char *err, size_t errlen);

@@ -104,7 +104,7 @@ static void range(char *out, size_t n, double *v, int k, const char *fmt)
     snprintf(a, sizeof a, fmt, v[0]);
     snprintf(b, sizeof b, fmt, v[k / 2]);
     snprintf(c, sizeof c, fmt, v[k - 1]);
-    snprintf(out, n, "%s / %s / %s", a, b, c);
+    snprintf(out, n, "%.24s / %.24s / %.24s", a, b, c);
 }
 
 /* ---------------- 1. port set-up ---------------- */

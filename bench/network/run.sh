@@ -3,6 +3,10 @@
 # their nftables, with libstratus_net beside ip/bridge/nft batches. Root.
 #
 #   bench/network/run.sh [BUILD_DIR] [PORTS] [REMOTES] [NETWORKS]
+#
+# The others here: run-port.sh (a port through the whole cloud: set-up time
+# to the first DHCP answer, guest throughput) and run-rules.sh (per-packet
+# rule cost at 1,000 ports). Figures: network/README.md "Benchmark".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build-network}

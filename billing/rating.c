@@ -35,13 +35,15 @@
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 static const char *const item_names[BL_NITEMS] = {
-    "instance_hours", "instance_seconds", "cpu_cycles", "rx_bytes", "tx_bytes", "image_storage"};
-static const char *const item_units[BL_NITEMS] = {"hour", "second", "cycle",
-                                                  "byte", "byte",   "byte-hour"};
-static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour", "Gcycle",
-                                                          "GiB",  "GiB",  "GiB-month"};
+    "instance_hours", "instance_seconds", "cpu_cycles",  "rx_bytes",
+    "tx_bytes",       "image_storage",    "disk_storage"};
+static const char *const item_units[BL_NITEMS] = {"hour", "second",    "cycle",    "byte",
+                                                  "byte", "byte-hour", "byte-hour"};
+static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour",      "Gcycle",   "GiB",
+                                                          "GiB",  "GiB-month", "GiB-month"};
 static const char *const item_labels[BL_NITEMS] = {
-    "Instance hours", "Instance time", "CPU cycles", "Data received", "Data sent", "Image storage"};
+    "Instance hours", "Instance time", "CPU cycles",   "Data received",
+    "Data sent",      "Image storage", "Instance disk"};
 
 const char *bl_item_name(bl_item it)
 {
@@ -62,7 +64,8 @@ __int128 bl_line_divisor(const bl_line *l)
     case BL_ITEM_CPU: return 1000000000;
     case BL_ITEM_RX:
     case BL_ITEM_TX: return (__int128)1 << 30;
-    case BL_ITEM_STORAGE: return ((__int128)1 << 30) * bl_month_hours(l->usage_month);
+    case BL_ITEM_STORAGE:
+    case BL_ITEM_DISK: return ((__int128)1 << 30) * bl_month_hours(l->usage_month);
     case BL_ITEM_INSTANCE_SECONDS: return 3600;
     default: return 1;
     }
@@ -113,7 +116,8 @@ void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
         "exactly and rounded once to the nearest %s %s (halves away from zero); the net "
         "total is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
         "10^9 CPU cycles, GiB = 2^30 bytes, GiB-month = 2^30 bytes for every hour of the "
-        "month; instance time by the second is its seconds times the hourly price / 3600.",
+        "month (image storage and allocated instance disk); instance time by the second is its "
+        "seconds times the hourly price / 3600.",
         step, inv->currency);
 }
 
@@ -177,7 +181,7 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
                                 " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, "
                                 "v.storage_per_gib_month,"
                                 " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
-                                " coalesce(v.tax_rate_bp, -1)"
+                                " coalesce(v.tax_rate_bp, -1), v.disk_per_gib_month"
                                 " FROM billing.plan_versions v JOIN billing.plans p ON p.id = "
                                 "v.plan_id"
                                 " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, "
@@ -204,6 +208,7 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
         v->per_second = strcmp(PQgetvalue(r, i, 10), "t") == 0;
         v->min_seconds = st_db_int(r, i, 11);
         v->tax_bp = (int)st_db_int(r, i, 12);
+        v->disk = st_db_int(r, i, 13);
     }
     PQclear(r);
     r = st_db_q(db,
@@ -355,6 +360,7 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
     case BL_ITEM_RX: return v->rx;
     case BL_ITEM_TX: return v->tx;
     case BL_ITEM_STORAGE: return v->storage;
+    case BL_ITEM_DISK: return v->disk;
     default: /* instance-hours and instance seconds: the flavor's price per hour */
         for (int i = 0; i < v->nfl; i++)
             if (strcmp(v->fl[i].flavor, l->flavor) == 0)
@@ -763,6 +769,23 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
         if (parse_q(st_db_val(r, i, 1), &q) < 0)
             goto out;
         add_line(inv, "", BL_ITEM_STORAGE, "", b >= 0 ? bk.month[b] : EPOCH_2000,
+                 b >= 0 ? bk.ver[b] : -1, q);
+    }
+    PQclear(r);
+    /* Allocated instance disks: byte-hours per instance, like storage. */
+    r = st_db_q(db,
+                "SELECT instance_id, width_bucket(hour, $3::timestamptz[]), sum(bytes)"
+                " FROM billing.disk_hourly WHERE tenant_id = $1 AND period = $2"
+                " GROUP BY 1, 2",
+                tenant, p, sb_str(&bounds));
+    if (!r)
+        goto out;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t q;
+        int b = bucket_of(&bk, st_db_int(r, i, 1));
+        if (parse_q(st_db_val(r, i, 2), &q) < 0)
+            goto out;
+        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_DISK, "", b >= 0 ? bk.month[b] : EPOCH_2000,
                  b >= 0 ? bk.ver[b] : -1, q);
     }
     PQclear(r);

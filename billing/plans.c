@@ -29,11 +29,11 @@
 #define PRICE_MAX 1000000000000LL /* one million currency units */
 
 static const char *const price_keys[] = {
-    "cpu_per_gcycle",        "rx_per_gib",         "tx_per_gib", "storage_per_gib_month",
-    "instance_hour_default", "disk_per_gib_month", NULL};
+    "cpu_per_gcycle",        "rx_per_gib",         "tx_per_gib",       "storage_per_gib_month",
+    "instance_hour_default", "disk_per_gib_month", "floating_ip_hour", NULL};
 /* The first N_REQUIRED prices are required; the later ones default to 0. */
 #define N_REQUIRED 5
-#define N_PRICES 6
+#define N_PRICES 7
 
 typedef struct prices {
     long long v[N_PRICES];
@@ -56,6 +56,7 @@ static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
                                           "storage_per_gib_month",
                                           "instance_hour_default",
                                           "disk_per_gib_month",
+                                          "floating_ip_hour",
                                           "instance_hour",
                                           "time_unit",
                                           "min_seconds",
@@ -167,13 +168,14 @@ static int insert_version(st_db *db, const char *plan, const char *eff, const pr
     if (st_db_x(db,
                 "INSERT INTO billing.plan_versions (id, plan_id, version, effective_from,"
                 " cpu_per_gcycle, rx_per_gib, tx_per_gib, storage_per_gib_month,"
-                " instance_hour_default, time_unit, min_seconds, tax_rate_bp, disk_per_gib_month)"
+                " instance_hour_default, time_unit, min_seconds, tax_rate_bp, disk_per_gib_month,"
+                " floating_ip_hour)"
                 " SELECT $1::uuid, $2::uuid, coalesce(max(version), 0) + 1, $3::timestamptz, "
                 "$4::bigint,"
                 " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::integer,"
-                " nullif($11::integer, -1), $12::bigint"
+                " nullif($11::integer, -1), $12::bigint, $13::bigint"
                 " FROM billing.plan_versions WHERE plan_id = $2::uuid",
-                vid, plan, eff, v[0], v[1], v[2], v[3], v[4], p->time_unit, ms, tr, v[5]) < 0)
+                vid, plan, eff, v[0], v[1], v[2], v[3], v[4], p->time_unit, ms, tr, v[5], v[6]) < 0)
         return -1;
     if (!p->flavors || !json_object_size(p->flavors))
         return 0;
@@ -228,7 +230,8 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
                 " v.tx_per_gib, v.storage_per_gib_month, v.instance_hour_default,"
                 " coalesce((SELECT json_object_agg(flavor, per_hour ORDER BY flavor)"
                 "  FROM billing.plan_flavor_prices f WHERE f.version_id = v.id), '{}'),"
-                " v.time_unit, v.min_seconds, v.tax_rate_bp, v.disk_per_gib_month"
+                " v.time_unit, v.min_seconds, v.tax_rate_bp, v.disk_per_gib_month,"
+                " v.floating_ip_hour"
                 " FROM billing.plan_versions v WHERE v.plan_id = $1 ORDER BY v.version",
                 id);
     if (!r) {
@@ -244,6 +247,7 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
         for (int k = 0; k < N_REQUIRED; k++)
             json_object_set_new(pr, price_keys[k], json_integer(st_db_int(r, i, 3 + k)));
         json_object_set_new(pr, "disk_per_gib_month", json_integer(st_db_int(r, i, 12)));
+        json_object_set_new(pr, "floating_ip_hour", json_integer(st_db_int(r, i, 13)));
         json_t *fl = json_loads(PQgetvalue(r, i, 8), 0, NULL);
         json_object_set_new(pr, "instance_hour", fl ? fl : json_object());
         json_object_set_new(pr, "time_unit", json_string(PQgetvalue(r, i, 9)));

@@ -35,15 +35,15 @@
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 static const char *const item_names[BL_NITEMS] = {
-    "instance_hours", "instance_seconds", "cpu_cycles",  "rx_bytes",
-    "tx_bytes",       "image_storage",    "disk_storage"};
-static const char *const item_units[BL_NITEMS] = {"hour", "second",    "cycle",    "byte",
-                                                  "byte", "byte-hour", "byte-hour"};
-static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour",      "Gcycle",   "GiB",
-                                                          "GiB",  "GiB-month", "GiB-month"};
+    "instance_hours", "instance_seconds", "cpu_cycles",   "rx_bytes",
+    "tx_bytes",       "image_storage",    "disk_storage", "floating_ip_hours"};
+static const char *const item_units[BL_NITEMS] = {"hour", "second",    "cycle",     "byte",
+                                                  "byte", "byte-hour", "byte-hour", "hour"};
+static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour",      "Gcycle",    "GiB",
+                                                          "GiB",  "GiB-month", "GiB-month", "hour"};
 static const char *const item_labels[BL_NITEMS] = {
-    "Instance hours", "Instance time", "CPU cycles",   "Data received",
-    "Data sent",      "Image storage", "Instance disk"};
+    "Instance hours", "Instance time", "CPU cycles",    "Data received",
+    "Data sent",      "Image storage", "Instance disk", "Floating IP hours"};
 
 const char *bl_item_name(bl_item it)
 {
@@ -87,8 +87,8 @@ void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n)
 
 void bl_line_billing_quantity(const bl_line *l, char *out, size_t n)
 {
-    bl_decimal_text(l->quantity, bl_line_divisor(l), l->item == BL_ITEM_INSTANCE_HOURS ? 0 : 6, out,
-                    n);
+    bl_decimal_text(l->quantity, bl_line_divisor(l),
+                    l->item == BL_ITEM_INSTANCE_HOURS || l->item == BL_ITEM_FIP ? 0 : 6, out, n);
 }
 
 void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n)
@@ -181,7 +181,8 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
                                 " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, "
                                 "v.storage_per_gib_month,"
                                 " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
-                                " coalesce(v.tax_rate_bp, -1), v.disk_per_gib_month"
+                                " coalesce(v.tax_rate_bp, -1), v.disk_per_gib_month, "
+                                "v.floating_ip_hour"
                                 " FROM billing.plan_versions v JOIN billing.plans p ON p.id = "
                                 "v.plan_id"
                                 " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, "
@@ -209,6 +210,7 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
         v->min_seconds = st_db_int(r, i, 11);
         v->tax_bp = (int)st_db_int(r, i, 12);
         v->disk = st_db_int(r, i, 13);
+        v->fip = st_db_int(r, i, 14);
     }
     PQclear(r);
     r = st_db_q(db,
@@ -361,6 +363,7 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
     case BL_ITEM_TX: return v->tx;
     case BL_ITEM_STORAGE: return v->storage;
     case BL_ITEM_DISK: return v->disk;
+    case BL_ITEM_FIP: return v->fip;
     default: /* instance-hours and instance seconds: the flavor's price per hour */
         for (int i = 0; i < v->nfl; i++)
             if (strcmp(v->fl[i].flavor, l->flavor) == 0)
@@ -583,6 +586,47 @@ static int rate_seconds(st_db *db, bl_invoice *inv, const buckets *bk, const cha
 }
 
 /*
+ * Floating IPs held: every hour of the period in which the tenant held an
+ * IP at any moment counts one IP-hour for it, up to now for a draft (AWS
+ * bills public IPv4 addresses by the hour). The gateway owns allocation
+ * and release; it keeps every hold's interval (iaas.floating_ip_holds, its
+ * migration 0020) and publishes iaas.floating_ip_hours() in the shared
+ * cluster, as it does instance names and node identity. Read at rating,
+ * nothing is sent, retried or stored twice, and an issued invoice keeps the
+ * hours it was issued with. A billing database without the gateway's
+ * schema rates none. -1 on a database error.
+ */
+static int rate_floating_ips(st_db *db, bl_invoice *inv, const buckets *bk, const char *tenant,
+                             int64_t period, const char *bounds)
+{
+    PGresult *r = st_db_q0(db, "SELECT to_regprocedure('iaas.floating_ip_hours(uuid,timestamptz,"
+                               "timestamptz)') IS NOT NULL");
+    if (!r)
+        return -1;
+    int have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!have)
+        return 0;
+    char from[ST_TIME_LEN], to[ST_TIME_LEN];
+    int64_t end = bl_month_add(period, 1), now = st_now_us();
+    st_time_format(period, from);
+    st_time_format_us(end < now ? end : now, to);
+    r = st_db_q(db,
+                "SELECT width_bucket(hour, $4::timestamptz[]), sum(ips)::bigint"
+                " FROM iaas.floating_ip_hours($1::uuid, $2::timestamptz, $3::timestamptz)"
+                " GROUP BY 1",
+                tenant, from, to, bounds);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int b = bucket_of(bk, st_db_int(r, i, 0));
+        add_line(inv, "", BL_ITEM_FIP, "", period, b >= 0 ? bk->ver[b] : -1, st_db_int(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/*
  * Readable lines: each instance's name, read from the gateway's
  * iaas.instance_labels() (its published contract in the shared cluster, as
  * for node identity; a billing database without the gateway has none and
@@ -790,7 +834,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     }
     PQclear(r);
     r = NULL;
-    if (rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
+    if (rate_floating_ips(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0 ||
+        rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
         goto out;
     rc = bl_invoice_finish(inv);
     if (rc == 0)

@@ -19,3 +19,8 @@ CREATE INDEX disk_hourly_instance_hour ON billing.disk_hourly (instance_id, hour
 -- month), 0 for versions made before it existed.
 ALTER TABLE billing.plan_versions
     ADD COLUMN disk_per_gib_month bigint NOT NULL DEFAULT 0 CHECK (disk_per_gib_month >= 0);
+
+-- Floating IPs held, per IP-hour: read at rating from the gateway's
+-- iaas.floating_ip_hours() (its migration 0020), 0 for older versions.
+ALTER TABLE billing.plan_versions
+    ADD COLUMN floating_ip_hour bigint NOT NULL DEFAULT 0 CHECK (floating_ip_hour >= 0);

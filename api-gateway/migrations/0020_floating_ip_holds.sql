@@ -42,3 +42,11 @@ CREATE FUNCTION iaas.floating_ip_hours(tenant uuid, t0 timestamptz, t1 timestamp
       AND (f.released_at IS NULL OR f.released_at > t0)
     GROUP BY h ORDER BY h
 $$;
+
+-- The tenants that held a floating IP at some moment of [t0, t1): billing
+-- drafts and issues their invoices even when that is all they used.
+CREATE FUNCTION iaas.floating_ip_tenants(t0 timestamptz, t1 timestamptz)
+    RETURNS SETOF uuid LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT tenant_id FROM iaas.floating_ip_holds
+    WHERE allocated_at < t1 AND (released_at IS NULL OR released_at > t0)
+$$;

@@ -248,6 +248,22 @@ static void test_floating_ips_are_billed_by_the_hour_held(void)
         json_integer_value(json_object_get(json_object_get(r.json, "totals"), "floating_ip_hours")),
         0);
     st_resp_free(&r);
+    /* until it allocates one: a floating IP alone makes a draft with its line */
+    b = st_jsonf("{s:s}", "floating_network_id", ext);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/floating-ips", B.member, b), 201);
+    free(b);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/invoices", B.admin, NULL), 200);
+    json_t *inv = json_array_get(json_object_get(r.json, "invoices"), 0);
+    snprintf(id, sizeof id, "%s", inv ? json_string_value(json_object_get(inv, "id")) : "");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(id[0] != 0, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s", id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, B.admin, NULL), 200);
+    json_t *l0 = json_array_get(json_object_get(r.json, "lines"), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "lines")), 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(l0, "item")), "floating_ip_hours");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(l0, "quantity")), 1);
+    st_resp_free(&r);
 }
 
 static void test_billing_down_is_a_clear_503(void)

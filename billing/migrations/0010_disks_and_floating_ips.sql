@@ -24,3 +24,16 @@ ALTER TABLE billing.plan_versions
 -- iaas.floating_ip_hours() (its migration 0020), 0 for older versions.
 ALTER TABLE billing.plan_versions
     ADD COLUMN floating_ip_hour bigint NOT NULL DEFAULT 0 CHECK (floating_ip_hour >= 0);
+
+-- The tenants that held floating IPs in the month starting p (up to now),
+-- from the gateway's published iaas.floating_ip_tenants() when it shares
+-- the cluster, none otherwise: they have an invoice even with no other usage.
+CREATE FUNCTION billing.floating_ip_tenants(p date) RETURNS SETOF uuid
+    LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regprocedure('iaas.floating_ip_tenants(timestamptz,timestamptz)') IS NOT NULL THEN
+        RETURN QUERY EXECUTE 'SELECT * FROM iaas.floating_ip_tenants($1, least($2, now()))'
+            USING p::timestamp AT TIME ZONE 'UTC',
+                  (p + interval '1 month')::timestamp AT TIME ZONE 'UTC';
+    END IF;
+END $$;

@@ -374,7 +374,8 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
 
 int bl_invoice_finish(bl_invoice *inv)
 {
-    qsort_r(inv->lines, inv->n, sizeof *inv->lines, line_cmp, inv);
+    if (inv->n) /* lines is NULL when there are none */
+        qsort_r(inv->lines, inv->n, sizeof *inv->lines, line_cmp, inv);
     size_t k = 0;
     for (size_t i = 0; i < inv->n; i++) {
         if (k && line_cmp(&inv->lines[k - 1], &inv->lines[i], inv) == 0) {

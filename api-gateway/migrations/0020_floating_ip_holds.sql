@@ -48,5 +48,5 @@ $$;
 CREATE FUNCTION iaas.floating_ip_tenants(t0 timestamptz, t1 timestamptz)
     RETURNS SETOF uuid LANGUAGE sql STABLE AS $$
     SELECT DISTINCT tenant_id FROM iaas.floating_ip_holds
-    WHERE allocated_at < t1 AND (released_at IS NULL OR released_at > t0)
+    WHERE t0 < t1 AND allocated_at < t1 AND (released_at IS NULL OR released_at > t0)
 $$;

@@ -334,11 +334,12 @@ enum {
     F_SEQ,
     F_AT,
     F_COUNTERS,
-    F_IMAGE_BYTES
+    F_IMAGE_BYTES,
+    F_DISK_BYTES
 };
 static const char *const sample_keys[] = {"kind",     "tenant_id",   "instance_id", "flavor",
                                           "state",    "boot_id",     "seq",         "sampled_at",
-                                          "counters", "image_bytes", NULL};
+                                          "counters", "image_bytes", "disk_bytes",  NULL};
 
 /* Earliest and latest sampled_at the parser accepts (2000-01-01, 2200-01-01). */
 #define MIN_AT_US 946684800000000LL
@@ -348,6 +349,7 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
 {
     where w = {idx, NULL, -1};
     memset(s, 0, sizeof *s);
+    s->disk_bytes = -1;
     unsigned seen = 0;
     int first = 1, rc, has_cboot = 0;
     char key[40], cboot[37] = "";
@@ -412,6 +414,10 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
             if (get_count(r, &w, key, &s->storage_bytes) < 0)
                 return -1;
             break;
+        case F_DISK_BYTES:
+            if (get_count(r, &w, key, &s->disk_bytes) < 0)
+                return -1;
+            break;
         }
     }
     if (rc < 0)
@@ -420,11 +426,11 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
     if (s->kind == BL_KIND_INSTANCE) {
         need = 1u << F_TENANT | 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE | 1u << F_BOOT |
                1u << F_SEQ | 1u << F_AT | 1u << F_COUNTERS;
-        forbid = 1u << F_IMAGE_BYTES;
+        forbid = 1u << F_IMAGE_BYTES; /* disk_bytes optional */
     } else {
         need = 1u << F_TENANT | 1u << F_AT | 1u << F_IMAGE_BYTES;
         forbid = 1u << F_INSTANCE | 1u << F_FLAVOR | 1u << F_STATE | 1u << F_BOOT | 1u << F_SEQ |
-                 1u << F_COUNTERS;
+                 1u << F_COUNTERS | 1u << F_DISK_BYTES;
     }
     for (int k = 0; sample_keys[k]; k++) {
         if ((need & (1u << k)) && !(seen & (1u << k)))

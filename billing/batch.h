@@ -41,6 +41,7 @@ typedef struct bl_sample {
     int64_t at_us;         /* sampled_at, microseconds since the epoch */
     int64_t c[BL_NMETERS]; /* cumulative since the VMM started */
     int64_t storage_bytes; /* storage kind only */
+    int64_t disk_bytes;    /* instance kind: allocated disk bytes, -1 when not reported */
 } bl_sample;
 
 typedef struct bl_batch {

@@ -324,7 +324,7 @@ static int attempt(ing *g, bl_ingest_result *res)
     for (size_t i = 0; i < g->nst; i++)
         apply_stream(g, &g->st[i]);
     if (ing_sql_insert_samples(g, g->ins, g->nins) < 0 || ing_sql_update_heads(g) < 0 ||
-        ing_sql_write_rollups(g) < 0 || ing_sql_write_storage(g) < 0)
+        ing_sql_write_rollups(g) < 0 || ing_sql_write_storage(g) < 0 || ing_sql_write_disks(g) < 0)
         return -1;
     g->accepted += (int)g->nstor;
     res->samples = (int)g->b->n;

@@ -63,5 +63,6 @@ int ing_sql_neighbours(ing *g);
 int ing_sql_update_heads(ing *g);
 int ing_sql_write_rollups(ing *g);
 int ing_sql_write_storage(ing *g);
+int ing_sql_write_disks(ing *g);
 
 #endif

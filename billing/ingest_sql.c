@@ -506,3 +506,84 @@ int ing_sql_write_storage(ing *g)
     }
     return 0;
 }
+
+typedef struct disk_row {
+    const char *tenant, *instance;
+    int64_t hour, bytes;
+} disk_row;
+
+static int disk_cmp(const void *a, const void *b)
+{
+    const disk_row *x = a, *y = b;
+    int c = strcmp(x->tenant, y->tenant);
+    if (!c)
+        c = strcmp(x->instance, y->instance);
+    if (c)
+        return c;
+    if (x->hour != y->hour)
+        return x->hour < y->hour ? -1 : 1;
+    return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
+}
+
+/*
+ * Allocated instance disk is a gauge carried by instance samples
+ * (disk_bytes): each (instance, hour) is billed at the largest allocation
+ * reported in it. Like storage, the rows of one (instance, hour) over all
+ * periods add up to that maximum: the open period's row is raised to the
+ * maximum less what issued periods already hold, never lowered, so replays,
+ * duplicates and any arrival order give the same result. One statement per
+ * batch, rows in key order.
+ */
+int ing_sql_write_disks(ing *g)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->nv; i++)
+        n += g->v[i]->disk_bytes >= 0;
+    if (!n)
+        return 0;
+    disk_row *d = malloc(n * sizeof *d);
+    if (!d)
+        abort();
+    n = 0;
+    for (size_t i = 0; i < g->nv; i++) {
+        const bl_sample *s = g->v[i];
+        if (s->disk_bytes >= 0)
+            d[n++] = (disk_row){s->tenant, s->instance, bl_hour_floor(s->at_us), s->disk_bytes};
+    }
+    qsort(d, n, sizeof *d, disk_cmp);
+    sb t, p, in, h, b;
+    sb *all[] = {&t, &p, &in, &h, &b};
+    for (int k = 0; k < 5; k++) {
+        sb_init(all[k]);
+        sb_arr_open(all[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(d[i].instance, d[i - 1].instance) == 0 &&
+            strcmp(d[i].tenant, d[i - 1].tenant) == 0 && d[i].hour == d[i - 1].hour)
+            continue; /* sorted largest first within an hour */
+        sb_arr_raw(&t, d[i].tenant);
+        sb_arr_date(&p, ing_period(g, d[i].hour));
+        sb_arr_raw(&in, d[i].instance);
+        sb_arr_time(&h, d[i].hour);
+        sb_arr_i64(&b, d[i].bytes);
+    }
+    for (int k = 0; k < 5; k++)
+        sb_arr_close(all[k]);
+    int rc = st_db_x(g->db,
+                     "INSERT INTO billing.disk_hourly AS x (tenant_id, period, instance_id, hour,"
+                     " bytes)"
+                     " SELECT u.t, u.p, u.i, u.h, u.b - o.b FROM unnest($1::uuid[], $2::date[],"
+                     "  $3::uuid[], $4::timestamptz[], $5::bigint[]) AS u(t, p, i, h, b),"
+                     " LATERAL (SELECT coalesce(sum(bytes), 0) AS b FROM billing.disk_hourly d"
+                     "  WHERE d.instance_id = u.i AND d.hour = u.h AND d.period <> u.p) o"
+                     " WHERE u.b > o.b"
+                     " ON CONFLICT (tenant_id, period, instance_id, hour) DO UPDATE SET"
+                     " bytes = greatest(x.bytes, excluded.bytes)",
+                     sb_str(&t), sb_str(&p), sb_str(&in), sb_str(&h), sb_str(&b)) < 0
+                 ? -1
+                 : 0;
+    for (int k = 0; k < 5; k++)
+        sb_free(all[k]);
+    free(d);
+    return rc;
+}

@@ -73,8 +73,8 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
     int64_t lo = 0;
     int has = st_db_val(r, 0, 0) && bl_pg_time(st_db_val(r, 0, 0), &lo) == 0;
     PQclear(r);
-    if (!has)
-        return 0;
+    if (!has) /* floating IPs alone: the open months up to this one */
+        lo = through ? bl_month_add(through, 1) : bl_month_floor(st_now_us());
     if (through && lo <= through)
         lo = bl_month_add(through, 1);
     int64_t hi = bl_month_add(bl_month_floor(st_now_us()), 1);
@@ -86,7 +86,10 @@ static int draft_periods(st_db *db, const char *tenant, int64_t *out, int max)
                     "SELECT EXISTS (SELECT 1 FROM billing.usage_daily"
                     "  WHERE tenant_id = $1 AND period = $2)"
                     " OR EXISTS (SELECT 1 FROM billing.storage_hourly"
-                    "  WHERE tenant_id = $1 AND period = $2)",
+                    "  WHERE tenant_id = $1 AND period = $2)"
+                    " OR EXISTS (SELECT 1 FROM billing.disk_hourly"
+                    "  WHERE tenant_id = $1 AND period = $2)"
+                    " OR $1::uuid IN (SELECT billing.floating_ip_tenants($2::date))",
                     tenant, p);
         if (!r)
             return -1;
@@ -502,7 +505,9 @@ static int earlier_unissued(st_db *db, int64_t period, int64_t through, char out
 /* The tenants with usage billed in the period, in issue (number) order. */
 #define PERIOD_TENANTS_SQL                                                                         \
     "SELECT tenant_id FROM billing.usage_daily WHERE period = $1::date"                            \
-    " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1::date ORDER BY 1"
+    " UNION SELECT tenant_id FROM billing.storage_hourly WHERE period = $1::date"                  \
+    " UNION SELECT tenant_id FROM billing.disk_hourly WHERE period = $1::date"                     \
+    " UNION SELECT billing.floating_ip_tenants($1::date) ORDER BY 1"
 
 static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_empty)
 {
@@ -570,7 +575,9 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
                 "INSERT INTO billing.issue_queue (period, tenant_id)"
                 " SELECT $1::date, tenant_id FROM billing.usage_daily WHERE period = $1::date"
                 " UNION SELECT $1::date, tenant_id FROM billing.storage_hourly"
-                " WHERE period = $1::date",
+                " WHERE period = $1::date"
+                " UNION SELECT $1::date, tenant_id FROM billing.disk_hourly WHERE period = $1::date"
+                " UNION SELECT $1::date, billing.floating_ip_tenants($1::date)",
                 p) < 0 ||
         st_db_x(db, "UPDATE billing.state SET issued_through = $1, issue_started_at = now()", p) <
             0 ||

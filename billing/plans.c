@@ -29,11 +29,14 @@
 #define PRICE_MAX 1000000000000LL /* one million currency units */
 
 static const char *const price_keys[] = {
-    "cpu_per_gcycle",        "rx_per_gib", "tx_per_gib", "storage_per_gib_month",
-    "instance_hour_default", NULL};
+    "cpu_per_gcycle",        "rx_per_gib",         "tx_per_gib",       "storage_per_gib_month",
+    "instance_hour_default", "disk_per_gib_month", "floating_ip_hour", NULL};
+/* The first N_REQUIRED prices are required; the later ones default to 0. */
+#define N_REQUIRED 5
+#define N_PRICES 7
 
 typedef struct prices {
-    long long v[5];
+    long long v[N_PRICES];
     json_t *flavors;       /* borrowed: {"flavor": micro, ...} or NULL */
     const char *time_unit; /* "hour" (default) or "second" */
     long long min_seconds; /* per-second plans: each boot billed at least this */
@@ -52,6 +55,8 @@ static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
                                           "tx_per_gib",
                                           "storage_per_gib_month",
                                           "instance_hour_default",
+                                          "disk_per_gib_month",
+                                          "floating_ip_hour",
                                           "instance_hour",
                                           "time_unit",
                                           "min_seconds",
@@ -79,8 +84,8 @@ static int parse_prices(json_t *body, prices *p, char *err, size_t errlen)
     }
     for (int i = 0; price_keys[i]; i++) {
         p->v[i] = 0;
-        if (st_json_get_int(o, price_keys[i], ST_JSON_REQUIRED, 0, PRICE_MAX, &p->v[i], err,
-                            errlen) < 0)
+        if (st_json_get_int(o, price_keys[i], i < N_REQUIRED ? ST_JSON_REQUIRED : ST_JSON_OPTIONAL,
+                            0, PRICE_MAX, &p->v[i], err, errlen) < 0)
             return -1;
     }
     p->flavors = json_object_get(o, "instance_hour");
@@ -155,21 +160,22 @@ static int insert_version(st_db *db, const char *plan, const char *eff, const pr
                           char vid[37])
 {
     st_uuid_v4(vid);
-    char v[5][24], ms[24], tr[24];
-    for (int i = 0; i < 5; i++)
+    char v[N_PRICES][24], ms[24], tr[24];
+    for (int i = 0; i < N_PRICES; i++)
         snprintf(v[i], sizeof v[i], "%lld", p->v[i]);
     snprintf(ms, sizeof ms, "%lld", p->min_seconds);
     snprintf(tr, sizeof tr, "%lld", p->tax_rate_bp);
     if (st_db_x(db,
                 "INSERT INTO billing.plan_versions (id, plan_id, version, effective_from,"
                 " cpu_per_gcycle, rx_per_gib, tx_per_gib, storage_per_gib_month,"
-                " instance_hour_default, time_unit, min_seconds, tax_rate_bp)"
+                " instance_hour_default, time_unit, min_seconds, tax_rate_bp, disk_per_gib_month,"
+                " floating_ip_hour)"
                 " SELECT $1::uuid, $2::uuid, coalesce(max(version), 0) + 1, $3::timestamptz, "
                 "$4::bigint,"
                 " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::integer,"
-                " nullif($11::integer, -1)"
+                " nullif($11::integer, -1), $12::bigint, $13::bigint"
                 " FROM billing.plan_versions WHERE plan_id = $2::uuid",
-                vid, plan, eff, v[0], v[1], v[2], v[3], v[4], p->time_unit, ms, tr) < 0)
+                vid, plan, eff, v[0], v[1], v[2], v[3], v[4], p->time_unit, ms, tr, v[5], v[6]) < 0)
         return -1;
     if (!p->flavors || !json_object_size(p->flavors))
         return 0;
@@ -224,7 +230,8 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
                 " v.tx_per_gib, v.storage_per_gib_month, v.instance_hour_default,"
                 " coalesce((SELECT json_object_agg(flavor, per_hour ORDER BY flavor)"
                 "  FROM billing.plan_flavor_prices f WHERE f.version_id = v.id), '{}'),"
-                " v.time_unit, v.min_seconds, v.tax_rate_bp"
+                " v.time_unit, v.min_seconds, v.tax_rate_bp, v.disk_per_gib_month,"
+                " v.floating_ip_hour"
                 " FROM billing.plan_versions v WHERE v.plan_id = $1 ORDER BY v.version",
                 id);
     if (!r) {
@@ -237,8 +244,10 @@ static json_t *plan_json(st_db *db, const char *id, int *dberr)
         char eff[ST_TIME_LEN];
         st_time_from_pg(PQgetvalue(r, i, 2), eff);
         json_t *pr = json_object();
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < N_REQUIRED; k++)
             json_object_set_new(pr, price_keys[k], json_integer(st_db_int(r, i, 3 + k)));
+        json_object_set_new(pr, "disk_per_gib_month", json_integer(st_db_int(r, i, 12)));
+        json_object_set_new(pr, "floating_ip_hour", json_integer(st_db_int(r, i, 13)));
         json_t *fl = json_loads(PQgetvalue(r, i, 8), 0, NULL);
         json_object_set_new(pr, "instance_hour", fl ? fl : json_object());
         json_object_set_new(pr, "time_unit", json_string(PQgetvalue(r, i, 9)));

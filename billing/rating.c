@@ -35,13 +35,15 @@
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 static const char *const item_names[BL_NITEMS] = {
-    "instance_hours", "instance_seconds", "cpu_cycles", "rx_bytes", "tx_bytes", "image_storage"};
-static const char *const item_units[BL_NITEMS] = {"hour", "second", "cycle",
-                                                  "byte", "byte",   "byte-hour"};
-static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour", "Gcycle",
-                                                          "GiB",  "GiB",  "GiB-month"};
+    "instance_hours", "instance_seconds", "cpu_cycles",   "rx_bytes",
+    "tx_bytes",       "image_storage",    "disk_storage", "floating_ip_hours"};
+static const char *const item_units[BL_NITEMS] = {"hour", "second",    "cycle",     "byte",
+                                                  "byte", "byte-hour", "byte-hour", "hour"};
+static const char *const item_billing_units[BL_NITEMS] = {"hour", "hour",      "Gcycle",    "GiB",
+                                                          "GiB",  "GiB-month", "GiB-month", "hour"};
 static const char *const item_labels[BL_NITEMS] = {
-    "Instance hours", "Instance time", "CPU cycles", "Data received", "Data sent", "Image storage"};
+    "Instance hours", "Instance time", "CPU cycles",    "Data received",
+    "Data sent",      "Image storage", "Instance disk", "Floating IP hours"};
 
 const char *bl_item_name(bl_item it)
 {
@@ -62,7 +64,8 @@ __int128 bl_line_divisor(const bl_line *l)
     case BL_ITEM_CPU: return 1000000000;
     case BL_ITEM_RX:
     case BL_ITEM_TX: return (__int128)1 << 30;
-    case BL_ITEM_STORAGE: return ((__int128)1 << 30) * bl_month_hours(l->usage_month);
+    case BL_ITEM_STORAGE:
+    case BL_ITEM_DISK: return ((__int128)1 << 30) * bl_month_hours(l->usage_month);
     case BL_ITEM_INSTANCE_SECONDS: return 3600;
     default: return 1;
     }
@@ -84,8 +87,8 @@ void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n)
 
 void bl_line_billing_quantity(const bl_line *l, char *out, size_t n)
 {
-    bl_decimal_text(l->quantity, bl_line_divisor(l), l->item == BL_ITEM_INSTANCE_HOURS ? 0 : 6, out,
-                    n);
+    bl_decimal_text(l->quantity, bl_line_divisor(l),
+                    l->item == BL_ITEM_INSTANCE_HOURS || l->item == BL_ITEM_FIP ? 0 : 6, out, n);
 }
 
 void bl_amount_text(const bl_invoice *inv, int64_t micro, char *out, size_t n)
@@ -113,7 +116,8 @@ void bl_rounding_text(const bl_invoice *inv, char *out, size_t n)
         "exactly and rounded once to the nearest %s %s (halves away from zero); the net "
         "total is the exact sum of the line amounts. Prices are per billing unit: hour, Gcycle = "
         "10^9 CPU cycles, GiB = 2^30 bytes, GiB-month = 2^30 bytes for every hour of the "
-        "month; instance time by the second is its seconds times the hourly price / 3600.",
+        "month (image storage and allocated instance disk); instance time by the second is its "
+        "seconds times the hourly price / 3600.",
         step, inv->currency);
 }
 
@@ -177,7 +181,8 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
                                 " v.cpu_per_gcycle, v.rx_per_gib, v.tx_per_gib, "
                                 "v.storage_per_gib_month,"
                                 " v.instance_hour_default, v.time_unit = 'second', v.min_seconds,"
-                                " coalesce(v.tax_rate_bp, -1)"
+                                " coalesce(v.tax_rate_bp, -1), v.disk_per_gib_month, "
+                                "v.floating_ip_hour"
                                 " FROM billing.plan_versions v JOIN billing.plans p ON p.id = "
                                 "v.plan_id"
                                 " WHERE v.plan_id = ANY($1::uuid[]) ORDER BY v.plan_id, "
@@ -204,6 +209,8 @@ static int load_versions(st_db *db, bl_invoice *inv, const char *plans_arr)
         v->per_second = strcmp(PQgetvalue(r, i, 10), "t") == 0;
         v->min_seconds = st_db_int(r, i, 11);
         v->tax_bp = (int)st_db_int(r, i, 12);
+        v->disk = st_db_int(r, i, 13);
+        v->fip = st_db_int(r, i, 14);
     }
     PQclear(r);
     r = st_db_q(db,
@@ -355,6 +362,8 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
     case BL_ITEM_RX: return v->rx;
     case BL_ITEM_TX: return v->tx;
     case BL_ITEM_STORAGE: return v->storage;
+    case BL_ITEM_DISK: return v->disk;
+    case BL_ITEM_FIP: return v->fip;
     default: /* instance-hours and instance seconds: the flavor's price per hour */
         for (int i = 0; i < v->nfl; i++)
             if (strcmp(v->fl[i].flavor, l->flavor) == 0)
@@ -365,7 +374,8 @@ static int64_t unit_price(const bl_invoice *inv, const bl_line *l)
 
 int bl_invoice_finish(bl_invoice *inv)
 {
-    qsort_r(inv->lines, inv->n, sizeof *inv->lines, line_cmp, inv);
+    if (inv->n) /* lines is NULL when there are none */
+        qsort_r(inv->lines, inv->n, sizeof *inv->lines, line_cmp, inv);
     size_t k = 0;
     for (size_t i = 0; i < inv->n; i++) {
         if (k && line_cmp(&inv->lines[k - 1], &inv->lines[i], inv) == 0) {
@@ -577,6 +587,47 @@ static int rate_seconds(st_db *db, bl_invoice *inv, const buckets *bk, const cha
 }
 
 /*
+ * Floating IPs held: every hour of the period in which the tenant held an
+ * IP at any moment counts one IP-hour for it, up to now for a draft (AWS
+ * bills public IPv4 addresses by the hour). The gateway owns allocation
+ * and release; it keeps every hold's interval (iaas.floating_ip_holds, its
+ * migration 0020) and publishes iaas.floating_ip_hours() in the shared
+ * cluster, as it does instance names and node identity. Read at rating,
+ * nothing is sent, retried or stored twice, and an issued invoice keeps the
+ * hours it was issued with. A billing database without the gateway's
+ * schema rates none. -1 on a database error.
+ */
+static int rate_floating_ips(st_db *db, bl_invoice *inv, const buckets *bk, const char *tenant,
+                             int64_t period, const char *bounds)
+{
+    PGresult *r = st_db_q0(db, "SELECT to_regprocedure('iaas.floating_ip_hours(uuid,timestamptz,"
+                               "timestamptz)') IS NOT NULL");
+    if (!r)
+        return -1;
+    int have = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!have)
+        return 0;
+    char from[ST_TIME_LEN], to[ST_TIME_LEN];
+    int64_t end = bl_month_add(period, 1), now = st_now_us();
+    st_time_format(period, from);
+    st_time_format_us(end < now ? end : now, to);
+    r = st_db_q(db,
+                "SELECT width_bucket(hour, $4::timestamptz[]), sum(ips)::bigint"
+                " FROM iaas.floating_ip_hours($1::uuid, $2::timestamptz, $3::timestamptz)"
+                " GROUP BY 1",
+                tenant, from, to, bounds);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int b = bucket_of(bk, st_db_int(r, i, 0));
+        add_line(inv, "", BL_ITEM_FIP, "", period, b >= 0 ? bk->ver[b] : -1, st_db_int(r, i, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/*
  * Readable lines: each instance's name, read from the gateway's
  * iaas.instance_labels() (its published contract in the shared cluster, as
  * for node identity; a billing database without the gateway has none and
@@ -766,8 +817,26 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
                  b >= 0 ? bk.ver[b] : -1, q);
     }
     PQclear(r);
+    /* Allocated instance disks: byte-hours per instance, like storage. */
+    r = st_db_q(db,
+                "SELECT instance_id, width_bucket(hour, $3::timestamptz[]), sum(bytes)"
+                " FROM billing.disk_hourly WHERE tenant_id = $1 AND period = $2"
+                " GROUP BY 1, 2",
+                tenant, p, sb_str(&bounds));
+    if (!r)
+        goto out;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t q;
+        int b = bucket_of(&bk, st_db_int(r, i, 1));
+        if (parse_q(st_db_val(r, i, 2), &q) < 0)
+            goto out;
+        add_line(inv, PQgetvalue(r, i, 0), BL_ITEM_DISK, "", b >= 0 ? bk.month[b] : EPOCH_2000,
+                 b >= 0 ? bk.ver[b] : -1, q);
+    }
+    PQclear(r);
     r = NULL;
-    if (rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
+    if (rate_floating_ips(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0 ||
+        rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
         goto out;
     rc = bl_invoice_finish(inv);
     if (rc == 0)

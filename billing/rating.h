@@ -3,17 +3,17 @@
  * one invoice period, the plan versions they were priced with, the total.
  *
  * Lines are per instance, item (instance-hours by flavor, CPU cycles, data
- * received, data sent; image storage per tenant), usage month (a usage
- * month before the period is late usage) and plan version: a plan change
- * mid-month gives two lines, each with one unit price, so every line is
- * quantity x unit price. Quantities are in base units (hours, cycles,
- * bytes, byte-hours); prices are micro-units per billing unit:
- *   instance-hours  per hour          divisor 1
- *   instance time   per hour          divisor 3600 (quantity in seconds;
+ * received, data sent, allocated disk; image storage and floating IPs per tenant), usage month (a
+ * usage month before the period is late usage) and plan version: a plan change mid-month gives two
+ * lines, each with one unit price, so every line is quantity x unit price. Quantities are in base
+ * units (hours, cycles, bytes, byte-hours); prices are micro-units per billing unit: instance-hours
+ * per hour          divisor 1 instance time   per hour          divisor 3600 (quantity in seconds;
  *                                     per-second plan versions, see rating.c)
  *   CPU cycles      per 10^9 cycles   divisor 10^9
  *   data in / out   per GiB           divisor 2^30
  *   image storage   per GiB-month     divisor 2^30 x hours in the usage month
+ *   instance disk   per GiB-month     the same (quantity: allocated byte-hours)
+ *   floating IPs    per IP-hour       divisor 1 (each hour an IP was held in)
  * amount = round(quantity x price / divisor) to the invoice's rounding step.
  */
 #ifndef BILLING_RATING_H
@@ -28,6 +28,8 @@ typedef enum bl_item {
     BL_ITEM_RX,
     BL_ITEM_TX,
     BL_ITEM_STORAGE,
+    BL_ITEM_DISK, /* allocated instance disk, byte-hours */
+    BL_ITEM_FIP,  /* floating IPs held, IP-hours (the gateway's facts) */
     BL_NITEMS
 } bl_item;
 
@@ -42,7 +44,7 @@ typedef struct bl_pver {
     char plan_name[65];
     int version;
     int64_t effective_from;
-    int64_t cpu, rx, tx, storage, hour_default;
+    int64_t cpu, rx, tx, storage, hour_default, disk, fip;
     int tax_bp;          /* the version's own tax rate (basis points), -1: by country */
     int per_second;      /* time_unit "second": instance time by the second */
     int64_t min_seconds; /* per boot, for per_second versions */

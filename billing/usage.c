@@ -7,7 +7,8 @@
  * earlier than its month, which lets the period bound prune old partitions.
  * Instance-hours are the flavors recorded on each hourly row (one per
  * instance, hour and flavor), image storage comes from
- * billing.storage_hourly as byte-hours. Whole-day ranges by day or month
+ * billing.storage_hourly and allocated instance disk from billing.disk_hourly,
+ * both as byte-hours. Whole-day ranges by day or month
  * read the daily rollups (24 times fewer rows). The answer names the price
  * plan in force for the tenant now, or says plainly that there is none
  * ("plan": null, "no_plan": true), so unpriced usage is never mistaken for
@@ -198,6 +199,69 @@ static void handle_usage(st_http_req *req, void *arg)
         json_object_set_new(totals, "storage_byte_hours",
                             json_integer(bh > INT64_MAX ? INT64_MAX : (json_int_t)bh));
     }
+    /* Allocated instance disks, per instance, as byte-hours (billing.disk_hourly). */
+    json_t *disks = json_array();
+    r = st_db_q(db,
+                "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint,"
+                " sum(bytes) FROM billing.disk_hourly WHERE tenant_id = $1"
+                " AND hour >= $2 AND hour < $3 AND ($5 = '' OR instance_id::text = $5)"
+                " GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 100001",
+                tenant, f, t, grains[grain], inst ? inst : "");
+    if (!r) {
+        json_decref(items);
+        json_decref(totals);
+        json_decref(storage);
+        json_decref(disks);
+        bl_reply_db(req, db, "usage disks");
+        st_db_put(db);
+        return;
+    }
+    __int128 dbh = 0;
+    for (int i = 0; i < PQntuples(r) && i < USAGE_MAX_ROWS; i++) {
+        char start[ST_TIME_LEN];
+        st_time_format(st_db_int(r, i, 1), start);
+        json_array_append_new(disks, json_pack("{s:s, s:s, s:I}", "instance_id",
+                                               PQgetvalue(r, i, 0), "start", start, "byte_hours",
+                                               (json_int_t)st_db_int(r, i, 2)));
+        dbh += st_db_int(r, i, 2);
+    }
+    PQclear(r);
+    json_object_set_new(totals, "disk_byte_hours",
+                        json_integer(dbh > INT64_MAX ? INT64_MAX : (json_int_t)dbh));
+    /* Floating IPs held, as IP-hours, from the gateway's published function
+     * when it shares the cluster (rating.c, rate_floating_ips). */
+    json_t *fips = json_array();
+    r = inst ? NULL
+             : st_db_q0(db, "SELECT to_regprocedure('iaas.floating_ip_hours(uuid,timestamptz,"
+                            "timestamptz)') IS NOT NULL");
+    if (r && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+        PQclear(r);
+        r = st_db_q(db,
+                    "SELECT (extract(epoch FROM date_trunc($4, hour, 'UTC')) * 1000000)::bigint,"
+                    " sum(ips)::bigint FROM iaas.floating_ip_hours($1::uuid, $2::timestamptz,"
+                    " least($3::timestamptz, now())) GROUP BY 1 ORDER BY 1",
+                    tenant, f, t, grains[grain]);
+        if (!r) {
+            json_decref(items);
+            json_decref(totals);
+            json_decref(storage);
+            json_decref(disks);
+            json_decref(fips);
+            bl_reply_db(req, db, "usage floating IPs");
+            st_db_put(db);
+            return;
+        }
+        long long ih = 0;
+        for (int i = 0; i < PQntuples(r); i++) {
+            char start[ST_TIME_LEN];
+            st_time_format(st_db_int(r, i, 0), start);
+            json_array_append_new(fips, json_pack("{s:s, s:I}", "start", start, "ip_hours",
+                                                  (json_int_t)st_db_int(r, i, 1)));
+            ih += st_db_int(r, i, 1);
+        }
+        json_object_set_new(totals, "floating_ip_hours", json_integer(ih));
+    }
+    PQclear(r);
     json_t *plan = json_null();
     r = st_db_q(db,
                 "SELECT p.id, p.name FROM billing.plans p WHERE p.id = coalesce("
@@ -209,6 +273,8 @@ static void handle_usage(st_http_req *req, void *arg)
         json_decref(items);
         json_decref(totals);
         json_decref(storage);
+        json_decref(disks);
+        json_decref(fips);
         bl_reply_db(req, db, "usage plan");
         st_db_put(db);
         return;
@@ -218,10 +284,11 @@ static void handle_usage(st_http_req *req, void *arg)
     PQclear(r);
     st_db_put(db);
     st_http_reply_json(req, 200,
-                       json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:o, s:o, s:o}", "tenant_id",
-                                 tenant, "from", f, "to", t, "granularity", grains[grain], "plan",
-                                 plan, "no_plan", json_is_null(plan), "usage", items, "storage",
-                                 storage, "totals", totals));
+                       json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:o, s:o, s:o, s:o, s:o}",
+                                 "tenant_id", tenant, "from", f, "to", t, "granularity",
+                                 grains[grain], "plan", plan, "no_plan", json_is_null(plan),
+                                 "usage", items, "storage", storage, "disks", disks, "floating_ips",
+                                 fips, "totals", totals));
     json_decref(plan);
 }
 

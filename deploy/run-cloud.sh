@@ -87,6 +87,9 @@ data.listen = 127.0.0.1:$((port + 2))
 db.url = $dburl
 auth.internal_token = $internal
 store.path = $home/images
+# image storage per tenant, reported to billing at start and hourly with
+# the internal token (billing.token defaults to auth.internal_token)
+billing.url = http://127.0.0.1:$((port + 3))
 CONF
 cat >"$home/billing.conf" <<CONF
 # written by deploy/run-cloud.sh
@@ -176,11 +179,14 @@ echo "== default price plan"
 # instance time per second with a 60 s minimum a boot, at 0.01 EUR/hour
 # (m1.tiny 0.005, m1.small 0.02), CPU free
 # (time covers it), data in free, data out 0.09 EUR/GiB, images
-# 0.05 EUR/GiB-month. A re-run finds it (409) and changes nothing.
+# 0.05 EUR/GiB-month, instance disks (allocated) 0.08 EUR/GiB-month,
+# floating IPs 0.005 EUR an hour held. A re-run finds it (409) and changes
+# nothing.
 api POST /v1/billing/plans "$admin" '{"name":"default","default":true,
   "description":"created by deploy/run-cloud.sh; see billing/README.md",
   "prices":{"cpu_per_gcycle":0,"rx_per_gib":0,"tx_per_gib":90000,
     "storage_per_gib_month":50000,"instance_hour_default":10000,
+    "disk_per_gib_month":80000,"floating_ip_hour":5000,
     "instance_hour":{"m1.tiny":5000,"m1.small":20000},
     "time_unit":"second","min_seconds":60}}' >/dev/null
 

@@ -11,6 +11,7 @@
  *                store the blob, activate the image
  *   download.c   GET/HEAD .../file: ranges, checksum verified while sending
  *   blobs.c      blob bookkeeping: finalize and garbage-collect under locks
+ *   meter.c      storage reports to billing: bytes per tenant, hourly
  *   store_*.c    the blob back ends (store.h)
  *   httpparse.c  the request head and chunked body parsers (fuzzed)
  */

@@ -8,10 +8,13 @@
  * Two listeners: http.listen (the JSON API, common/http) and data.listen
  * (image bytes, data.c). A reaper thread kills uploads whose connection
  * died with a previous process and removes blobs no active image uses.
+ * With billing.url set, a meter thread (meter.c) reports each tenant's
+ * image bytes to billing at start and every billing.interval.
  * SIGTERM stops the API, then the data listener (in-flight transfers are
  * cut and their images killed), then the reaper.
  */
 #include "images.h"
+#include "meter.h"
 #include "stratus/crypto.h"
 #include "stratus/log.h"
 #include "stratus/service.h"
@@ -57,6 +60,12 @@ static const st_config_key keys[] = {
     {"store.rbd_client", "admin", "Ceph client name (client.<name>)"},
     {"images.stale_upload", "120", "seconds an upload may stay silent before it is killed"},
     {"images.reap_interval", "60", "seconds between reaper runs"},
+    {"billing.url", "",
+     "billing's base URL (http://127.0.0.1:8083): storage reports go there; empty: none sent"},
+    {"billing.token", "",
+     "credential for billing's ingest: the control plane's internal token (billing's"
+     " auth.internal_token); empty: auth.internal_token"},
+    {"billing.interval", "3600", "seconds between storage reports (1-3600), and one at start"},
     {0},
 };
 
@@ -276,8 +285,10 @@ int main(int argc, char **argv)
         rp.interval = 60;
     pthread_t rt;
     pthread_create(&rt, NULL, reap_main, &rp);
+    img_meter *meter = img_meter_start(&s, cfg);
 
     int rc = st_http_server_run(srv);
+    img_meter_stop(meter);
     img_data_stop(s.data);
     pthread_mutex_lock(&reap_mu);
     reap_stop = 1;

@@ -151,6 +151,123 @@ static void test_the_billing_account_is_the_tenant_admins(void)
     st_resp_free(&r);
 }
 
+/* Floating IPs held are billed per IP-hour from the gateway's record of
+ * each hold (migration 0020), read by billing at rating: one IP held since
+ * 2 h 50 min before the current hour's end (3 hours touched) and one
+ * allocated and released at once (1 hour) are 4 IP-hours; at 3333 micro an
+ * IP-hour that is 13332 micro, rounded to the cent: 0.01 (10000). */
+static void test_floating_ips_are_billed_by_the_hour_held(void)
+{
+    st_resp r;
+    char ext[40] = "", fip1[40] = "", fip2[40] = "", plan[40] = "", path[160];
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/networks", T.admin_token,
+                              "{\"name\":\"bill-ext\",\"external\":true}"),
+                     201);
+    snprintf(ext, sizeof ext, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    char *b = st_jsonf("{s:s, s:s}", "network_id", ext, "cidr", "203.0.113.0/24");
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/subnets", T.admin_token, b), 201);
+    free(b);
+    b = st_jsonf("{s:s}", "floating_network_id", ext);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/floating-ips", A.member, b), 201);
+    snprintf(fip1, sizeof fip1, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/floating-ips", A.member, b), 201);
+    snprintf(fip2, sizeof fip2, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    free(b);
+    ST_ASSERT_INT_EQ_FATAL(fip1[0] && fip2[0], 1);
+    snprintf(path, sizeof path, "/v1/floating-ips/%s", fip2);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.member, NULL), 204);
+    /* fip1 was allocated at :10 two hours before this one (or at the month's
+     * start, early on the 1st: this month's hours are what is billed) */
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.floating_ip_holds SET allocated_at = greatest(date_trunc('month', now(),"
+             " 'UTC'), date_trunc('hour', now(), 'UTC') - interval '2 hours' + interval '10 min')"
+             " WHERE id = '%s'",
+             fip1);
+    gwt_sql(&T, sql);
+    char *h = gwt_sql_value(&T, "SELECT 1 + least(2, floor(extract(epoch FROM now() -"
+                                " date_trunc('month', now(), 'UTC')) / 3600))::int");
+    long long hours = h ? atoll(h) : -1;
+    free(h);
+    snprintf(path, sizeof path, "/v1/floating-ips/%s", fip1);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.member, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/billing/plans", T.admin_token,
+                              "{\"name\":\"fip\",\"prices\":{\"cpu_per_gcycle\":0,"
+                              "\"rx_per_gib\":0,\"tx_per_gib\":0,\"storage_per_gib_month\":0,"
+                              "\"instance_hour_default\":0,\"floating_ip_hour\":3333}}"),
+                     201);
+    snprintf(plan, sizeof plan, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    char *month = gwt_sql_value(&T, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM')");
+    char body[200];
+    snprintf(body, sizeof body, "{\"plan_id\":\"%s\",\"effective_from\":\"%s-01T00:00:00Z\"}", plan,
+             month ? month : "");
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/plans", A.id);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", path, T.admin_token, body), 201);
+    /* the usage API and the draft invoice */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/usage?granularity=hour", A.reader, NULL),
+                     200);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "totals"), "floating_ip_hours")),
+        hours + 1);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/invoices", A.reader, NULL), 200);
+    char id[40] = "";
+    size_t k;
+    json_t *it;
+    json_array_foreach(json_object_get(r.json, "invoices"), k, it)
+    {
+        if (month && strcmp(json_string_value(json_object_get(it, "period")), month) == 0)
+            snprintf(id, sizeof id, "%s", json_string_value(json_object_get(it, "id")));
+    }
+    st_resp_free(&r);
+    free(month);
+    ST_ASSERT_INT_EQ_FATAL(id[0] != 0, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s", id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, A.reader, NULL), 200);
+    long long q = -1, amount = -1, price = -1;
+    json_array_foreach(json_object_get(r.json, "lines"), k, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "item")), "floating_ip_hours") == 0) {
+            q = json_integer_value(json_object_get(it, "quantity"));
+            price = json_integer_value(json_object_get(it, "unit_price_micro"));
+            amount = json_integer_value(json_object_get(it, "amount_micro"));
+        }
+    }
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(q, hours + 1);
+    ST_ASSERT_INT_EQ(price, 3333);
+    /* rounded once to the cent, halves away from zero: 4 x 3333 = 13332 -> 10000 */
+    ST_ASSERT_INT_EQ(amount, ((hours + 1) * 3333 + 5000) / 10000 * 10000);
+    /* another tenant holds none */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/usage", B.admin, NULL), 200);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "totals"), "floating_ip_hours")),
+        0);
+    st_resp_free(&r);
+    /* until it allocates one: a floating IP alone makes a draft with its line */
+    b = st_jsonf("{s:s}", "floating_network_id", ext);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/floating-ips", B.member, b), 201);
+    free(b);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/invoices", B.admin, NULL), 200);
+    /* one draft, this month's: a hold does not reach into a month not begun */
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "invoices")), 1);
+    json_t *inv = json_array_get(json_object_get(r.json, "invoices"), 0);
+    snprintf(id, sizeof id, "%s", inv ? json_string_value(json_object_get(inv, "id")) : "");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(id[0] != 0, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s", id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, B.admin, NULL), 200);
+    json_t *l0 = json_array_get(json_object_get(r.json, "lines"), 0);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "lines")), 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(l0, "item")), "floating_ip_hours");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(l0, "quantity")), 1);
+    st_resp_free(&r);
+}
+
 static void test_billing_down_is_a_clear_503(void)
 {
     st_proc_stop(&T.billing, SIGTERM, 10000);
@@ -171,6 +288,7 @@ static CU_TestInfo tests[] = {
     {"plans are for cloud admins; tenants see the plan in force", test_plans_are_for_cloud_admins},
     {"the billing account is the tenant admin's (and the cloud admin's)",
      test_the_billing_account_is_the_tenant_admins},
+    {"floating IPs are billed by the hour held", test_floating_ips_are_billed_by_the_hour_held},
     {"billing being down is a clear 503", test_billing_down_is_a_clear_503},
     CU_TEST_INFO_NULL,
 };

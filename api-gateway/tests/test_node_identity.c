@@ -125,10 +125,12 @@ static char *batch(const char *tenant, const char *instance, long long at_us)
     st_uuid_v4(id);
     st_uuid_v4(boot);
     st_time_format(at_us, at);
-    return st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i}}]}", "batch_id", id,
-                    "samples", "tenant_id", tenant, "instance_id", instance, "flavor", "m1.small",
-                    "state", "active", "boot_id", boot, "seq", 1, "sampled_at", at, "counters",
-                    "cpu_time_ns_total", 5, "cycles_total", 10);
+    /* with the instance's allocated disk, as a node agent sends it */
+    return st_jsonf("{s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i}, s:I}]}", "batch_id",
+                    id, "samples", "tenant_id", tenant, "instance_id", instance, "flavor",
+                    "m1.small", "state", "active", "boot_id", boot, "seq", 1, "sampled_at", at,
+                    "counters", "cpu_time_ns_total", 5, "cycles_total", 10, "disk_bytes",
+                    (json_int_t)10 << 30);
 }
 
 static long post_sample(const char *cred, const char *tenant, const char *instance, long long at_us)
@@ -272,6 +274,19 @@ static void test_a_node_bills_only_instances_placed_on_it(void)
     long long now = st_now_us();
     ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_x, now), 200);
     ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, inst_y, now), 403); /* B's instance */
+    /* its own instance's allocated disk is kept; the refused batch left none */
+    char dq[200];
+    snprintf(dq, sizeof dq,
+             "SELECT coalesce(sum(bytes), 0) FROM billing.disk_hourly WHERE instance_id = '%s'",
+             inst_x);
+    char *dv = gwt_sql_value(&T, dq);
+    ST_ASSERT_STR_EQ(dv ? dv : "", "10737418240");
+    free(dv);
+    snprintf(dq, sizeof dq, "SELECT count(*) FROM billing.disk_hourly WHERE instance_id = '%s'",
+             inst_y);
+    dv = gwt_sql_value(&T, dq);
+    ST_ASSERT_STR_EQ(dv ? dv : "", "0");
+    free(dv);
     ST_ASSERT_INT_EQ(post_sample(cred_b, A.id, inst_y, now), 200);
     ST_ASSERT_INT_EQ(post_sample(cred_a, B.id, inst_x, now), 403); /* not X's tenant */
     ST_ASSERT_INT_EQ(post_sample(cred_a, A.id, "7b0e4c1a-1111-4222-8333-444455556666", now), 403);

@@ -210,10 +210,13 @@ void bl_json_sample(bl_json *j, const bl_tsample *t)
          "\"cpu_time_ns_total\":%lld,\"cycles_total\":%lld,"
          "\"nics\":[{\"id\":\"net0\",\"rx_bytes\":%lld,\"rx_packets\":%lld,\"tx_bytes\":%lld,"
          "\"tx_packets\":%lld}],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":%lld,\"read_ops\":1,"
-         "\"write_bytes\":%lld,\"write_ops\":1}],\"exits\":{\"io\":1}}}",
+         "\"write_bytes\":%lld,\"write_ops\":1}],\"exits\":{\"io\":1}}",
          j->count++ ? "," : "", t->tenant, t->instance, t->flavor ? t->flavor : "m1.small",
          t->state ? t->state : "active", t->boot, t->seq, at, t->boot, t->cpu_ns, t->cycles,
          t->cpu_ns, t->cycles, t->rx, t->rx / 1000, t->tx, t->tx / 1000, t->rd, t->wr);
+    if (t->disk_bytes)
+        jput(j, ",\"disk_bytes\":%lld", t->disk_bytes);
+    jput(j, "}");
 }
 
 void bl_json_storage(bl_json *j, const char *tenant, int64_t at_us, long long bytes)

@@ -69,6 +69,7 @@ typedef struct bl_tsample {
     long long seq;
     int64_t at_us;
     long long cycles, cpu_ns, rx, tx, rd, wr;
+    long long disk_bytes; /* allocated disk; 0: the field is left out */
 } bl_tsample;
 
 void bl_json_begin(bl_json *j, const char *batch_id);

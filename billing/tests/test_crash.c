@@ -2,7 +2,10 @@
  * again while a sender streams ingest batches and retries each until it is
  * answered 200 (and sometimes sends an answered batch again, as a node does
  * when a reply is lost). Afterwards the usage and the invoice must equal the
- * ground truth exactly: nothing lost, nothing counted twice. */
+ * ground truth exactly: nothing lost, nothing counted twice. Besides the
+ * counters, every sample carries its instance's allocated disk (disk_bytes,
+ * growing) and every batch an image-storage gauge of the tenant, so the
+ * gauges' hourly maxima are checked under the same kills. */
 #include "bl_test.h"
 #include "st_test.h"
 
@@ -27,6 +30,14 @@ static char **batches;
 static int nbatches;
 static volatile int sender_done;
 static int transport_failures, resent, answered;
+/* Ground truth of the gauges: the largest value reported in each hour. */
+enum { NHOURS = NSAMPLES * 7 / 60 + 2 };
+static long long disk_max[NINST][NHOURS], stor_max[NHOURS];
+
+static long long disk_at(int i, int k)
+{
+    return (long long)(i + 1) * 37 * 1073741824LL + (long long)k * 1000003;
+}
 
 /* Counters of instance i after its k-th sample (k from 1); a VMM restart at RESET_AT. */
 static long long cycles_at(int i, int k)
@@ -53,15 +64,25 @@ static void build_batches(void)
     int64_t t0 = bl_t(2025, 6, 1, 0, 0, 0);
     for (int k = 1; k <= NSAMPLES; k++) {
         for (int i = 0; i < NINST; i++) {
-            if (in == 0)
+            int64_t at = t0 + (int64_t)k * 7 * 60 * 1000000 + i * 1000000;
+            int hour = (int)((at - t0) / 3600000000LL);
+            if (in == 0) {
                 bl_json_begin(&j, bl_uuid());
+                long long bytes = (100 + k % 7) * 1073741824LL + nbatches;
+                bl_json_storage(&j, tenant, at, bytes);
+                if (bytes > stor_max[hour])
+                    stor_max[hour] = bytes;
+            }
+            if (disk_at(i, k) > disk_max[i][hour])
+                disk_max[i][hour] = disk_at(i, k);
             int second = k > RESET_AT;
             bl_tsample s = {.tenant = tenant,
                             .instance = inst[i],
                             .boot = boots[i][second],
                             .seq = second ? k - RESET_AT : k,
-                            .at_us = t0 + (int64_t)k * 7 * 60 * 1000000 + i * 1000000,
+                            .at_us = at,
                             .cycles = cycles_at(i, k),
+                            .disk_bytes = disk_at(i, k),
                             .rx = rx_at(i, k),
                             .tx = rx_at(i, k) / 2,
                             .flavor = i % 2 ? "m1.large" : "m1.small"};
@@ -143,8 +164,8 @@ static void test_kill_9_during_ingest_loses_nothing(void)
     bl_call(&srv, "POST", "/v1/billing/plans", NULL, 1,
             "{\"name\":\"flat\",\"default\":true,\"effective_from\":\"2025-01-01T00:00:00Z\","
             "\"prices\":{\"cpu_per_gcycle\":3333,\"rx_per_gib\":12345,\"tx_per_gib\":54321,"
-            "\"storage_per_gib_month\":0,\"instance_hour_default\":7777,"
-            "\"instance_hour\":{\"m1.large\":31111}}}",
+            "\"storage_per_gib_month\":4999,\"instance_hour_default\":7777,"
+            "\"disk_per_gib_month\":7001,\"instance_hour\":{\"m1.large\":31111}}}",
             NULL, &r);
     ST_ASSERT_INT_EQ_FATAL(r.status, 201);
     st_resp_free(&r);
@@ -205,6 +226,23 @@ static void test_kill_9_during_ingest_loses_nothing(void)
             (long long)(div_round((__int128)rx * 12345, ((__int128)1 << 30) * 10000) * 10000);
         want_total +=
             (long long)(div_round((__int128)tx * 54321, ((__int128)1 << 30) * 10000) * 10000);
+    }
+    /* The gauges: each hour at its largest report, per instance and for images
+     * (June 2025: 720 hours in the month). */
+    __int128 month = (__int128)720 << 30;
+    long long stor_bh = 0;
+    for (int h = 0; h < NHOURS; h++)
+        stor_bh += stor_max[h];
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT sum(bytes) FROM billing.storage_hourly"), stor_bh);
+    want_total += (long long)(div_round((__int128)stor_bh * 4999, month * 10000) * 10000);
+    for (int i = 0; i < NINST; i++) {
+        long long bh = 0;
+        for (int h = 0; h < NHOURS; h++)
+            bh += disk_max[i][h];
+        snprintf(q, sizeof q,
+                 "SELECT sum(bytes) FROM billing.disk_hourly WHERE instance_id = '%.36s'", inst[i]);
+        ST_ASSERT_INT_EQ(bl_sql_int(&srv, q), bh);
+        want_total += (long long)(div_round((__int128)bh * 7001, month * 10000) * 10000);
     }
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.samples"), NINST * NSAMPLES);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.batches"), nbatches);

@@ -3,7 +3,8 @@
  * sent, so no usage is lost while billing is unreachable.
  *
  * A sample is billing's instance sample (billing/README.md): tenant,
- * instance, flavor, state, the VMM's boot id, a sequence number that grows
+ * instance, flavor, state, the instance's allocated disk bytes (disk_gib of
+ * its spec), the VMM's boot id, a sequence number that grows
  * within one (instance, boot) - the wall clock in milliseconds, bumped past
  * the last one used - and the VMM's counter document verbatim. Every
  * metering round makes one batch with a fresh batch_id and writes it to
@@ -64,9 +65,12 @@ char *nd_sample_make(const nd_record *r, const char *state, long long seq, const
     else
         snprintf(flavor, sizeof flavor, "v%d.m%d.d%d", r->o.vcpus, r->o.memory_mib, r->o.disk_gib);
     st_time_format_us(st_now_us(), ts);
-    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "tenant_id", r->o.tenant_id,
-                          "instance_id", r->o.id, "flavor", flavor, "state", state, "boot_id", boot,
-                          "seq", (json_int_t)seq, "sampled_at", ts, "counters", cj);
+    /* The disk the gateway allocated to it (the spec's disk_gib), not what the
+     * guest wrote: billing rates allocated GiB over time, as block storage is. */
+    json_t *s = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:I}", "tenant_id",
+                          r->o.tenant_id, "instance_id", r->o.id, "flavor", flavor, "state", state,
+                          "boot_id", boot, "seq", (json_int_t)seq, "sampled_at", ts, "counters", cj,
+                          "disk_bytes", (json_int_t)r->o.disk_gib << 30);
     char *out = s ? json_dumps(s, JSON_COMPACT) : NULL;
     json_decref(s);
     return out;

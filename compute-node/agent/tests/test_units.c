@@ -638,6 +638,8 @@ static void test_sample_shape(void)
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "state")), "active");
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "seq")), s2);
     ST_ASSERT_INT_EQ(json_is_object(json_object_get(j, "counters")), 1);
+    /* the allocated disk, 1 GiB, billed as disk GiB over time */
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "disk_bytes")), 1073741824);
     json_decref(j);
     const char *one[] = {s};
     char *b = nd_sample_batch(one, 1);

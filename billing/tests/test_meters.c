@@ -1,0 +1,348 @@
+/* The meters beside instance time and traffic, against a real
+ * stratus-billing and PostgreSQL: allocated instance disk (disk_bytes in a
+ * node's instance samples) and image storage (the control plane's storage
+ * gauges), each accepted, kept at its hourly maximum, not counted twice on
+ * a replay, shown in the usage API, and priced on a hand-computed month.
+ *
+ * The month (June 2025, 720 hours) priced by hand:
+ *   instance i, disk 20 GiB for 50 hours (06-02 00:00 .. 06-04 01:59, a
+ *   sample at :10 and :40 of each hour), then resized to 30 GiB for 10 hours:
+ *   20 x 50 + 30 x 10 = 1300 GiB-hours = 1300/720 GiB-months at 0.08 EUR
+ *   (80000 micro) = 144444.44... micro -> 0.14 EUR (140000 micro);
+ *   images: 10 GiB for 100 hours = 1000/720 GiB-months at 0.05 EUR (50000
+ *   micro) = 69444.44... micro -> 0.07 EUR (70000 micro);
+ *   instance hours: 60 at 0.01 (10000 micro) = 600000 micro.
+ * Net 810000 micro; no tax configured. */
+#include "bl_test.h"
+#include "st_test.h"
+
+#include "stratus/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GIB (1LL << 30)
+#define HOUR (3600LL * 1000000)
+#define MIN (60LL * 1000000)
+
+static bl_srv srv;
+
+static int suite_init(void)
+{
+    static const char *const sets[] = {"retention.raw_days=3650", NULL};
+    return bl_srv_start(&srv, "billing_meters", sets);
+}
+
+static int suite_clean(void)
+{
+    return bl_srv_stop(&srv);
+}
+
+static void post(const char *json, long want, st_resp *r)
+{
+    bl_post(&srv, json, NULL, r);
+    st_assert_fmt(r->status == want, 0, __FILE__, __LINE__, "ingest answered %ld (want %ld): %s",
+                  r->status, want, r->body ? r->body : "");
+}
+
+static long long jint(const st_resp *r, const char *k)
+{
+    return r->json ? json_integer_value(json_object_get(r->json, k)) : -1;
+}
+
+static long long disk_at(const char *inst, const char *hour)
+{
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT coalesce(sum(bytes), 0) FROM billing.disk_hourly WHERE instance_id = '%s'"
+             " AND hour = '%s'",
+             inst, hour);
+    return bl_sql_int(&srv, q);
+}
+
+static void test_disk_is_billed_at_the_hourly_maximum_per_instance(void)
+{
+    char t[37], i1[37], i2[37], b1[37], b2[37], id[37];
+    strcpy(t, bl_uuid());
+    strcpy(i1, bl_uuid());
+    strcpy(i2, bl_uuid());
+    strcpy(b1, bl_uuid());
+    strcpy(b2, bl_uuid());
+    strcpy(id, bl_uuid());
+    int64_t h10 = bl_t(2025, 3, 9, 10, 0, 0);
+    bl_tsample s[] = {
+        {.tenant = t,
+         .instance = i1,
+         .boot = b1,
+         .seq = 1,
+         .at_us = h10 + 5 * MIN,
+         .disk_bytes = 10 * GIB},
+        {.tenant = t,
+         .instance = i1,
+         .boot = b1,
+         .seq = 2,
+         .at_us = h10 + 35 * MIN,
+         .disk_bytes = 20 * GIB}, /* resized within the hour */
+        {.tenant = t,
+         .instance = i1,
+         .boot = b1,
+         .seq = 3,
+         .at_us = h10 + 65 * MIN,
+         .disk_bytes = 20 * GIB},
+        {.tenant = t,
+         .instance = i2,
+         .boot = b2,
+         .seq = 1,
+         .at_us = h10 + 20 * MIN,
+         .disk_bytes = 5 * GIB},
+    };
+    bl_json j;
+    bl_json_begin(&j, id);
+    for (size_t k = 0; k < sizeof s / sizeof *s; k++)
+        bl_json_sample(&j, &s[k]);
+    st_resp r;
+    post(bl_json_end(&j), 200, &r);
+    ST_ASSERT_INT_EQ(jint(&r, "accepted"), 4);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(disk_at(i1, "2025-03-09 10:00+00"), 20 * GIB);
+    ST_ASSERT_INT_EQ(disk_at(i1, "2025-03-09 11:00+00"), 20 * GIB);
+    ST_ASSERT_INT_EQ(disk_at(i2, "2025-03-09 10:00+00"), 5 * GIB);
+    /* the same batch again (a node's retry after a lost answer): a replay */
+    post(j.p, 200, &r);
+    ST_ASSERT_INT_EQ(r.json && json_is_true(json_object_get(r.json, "replayed")), 1);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    /* the same samples under a new batch id: duplicates, nothing added */
+    bl_json_begin(&j, bl_uuid());
+    for (size_t k = 0; k < sizeof s / sizeof *s; k++)
+        bl_json_sample(&j, &s[k]);
+    post(bl_json_end(&j), 200, &r);
+    ST_ASSERT_INT_EQ(jint(&r, "duplicates"), 4);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    ST_ASSERT_INT_EQ(disk_at(i1, "2025-03-09 10:00+00"), 20 * GIB);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.disk_hourly"), 3);
+    /* a new boot (VMM restart) with a smaller disk in hour 10 lowers nothing;
+     * a larger one raises it */
+    char b3[37];
+    strcpy(b3, bl_uuid());
+    bl_tsample lo = {.tenant = t,
+                     .instance = i1,
+                     .boot = b3,
+                     .seq = 1,
+                     .at_us = h10 + 50 * MIN,
+                     .disk_bytes = 15 * GIB};
+    bl_json_begin(&j, bl_uuid());
+    bl_json_sample(&j, &lo);
+    post(bl_json_end(&j), 200, &r);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    ST_ASSERT_INT_EQ(disk_at(i1, "2025-03-09 10:00+00"), 20 * GIB);
+    bl_tsample hi = {.tenant = t,
+                     .instance = i1,
+                     .boot = b3,
+                     .seq = 2,
+                     .at_us = h10 + 55 * MIN,
+                     .disk_bytes = 40 * GIB};
+    bl_json_begin(&j, bl_uuid());
+    bl_json_sample(&j, &hi);
+    post(bl_json_end(&j), 200, &r);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    ST_ASSERT_INT_EQ(disk_at(i1, "2025-03-09 10:00+00"), 40 * GIB);
+    /* the usage API: per instance and hour, and the total */
+    char path[256];
+    snprintf(path, sizeof path,
+             "/v1/billing/usage?from=2025-03-09T00:00:00Z&to=2025-03-10T00:00:00Z"
+             "&granularity=hour");
+    bl_call(&srv, "GET", path, t, 0, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    json_t *d = json_object_get(r.json, "disks");
+    ST_ASSERT_INT_EQ(json_array_size(d), 3);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "totals"), "disk_byte_hours")),
+        65 * GIB);
+    st_resp_free(&r);
+    snprintf(path, sizeof path,
+             "/v1/billing/usage?from=2025-03-09T00:00:00Z&to=2025-03-10T00:00:00Z"
+             "&granularity=day&instance_id=%s",
+             i2);
+    bl_call(&srv, "GET", path, t, 0, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    d = json_object_get(r.json, "disks");
+    ST_ASSERT_INT_EQ(json_array_size(d), 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(d, 0), "instance_id")), i2);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(d, 0), "byte_hours")),
+                     5 * GIB);
+    st_resp_free(&r);
+    /* another tenant sees none of it */
+    bl_call(&srv, "GET",
+            "/v1/billing/usage?from=2025-03-09T00:00:00Z&to=2025-03-10T00:00:00Z"
+            "&granularity=hour",
+            bl_uuid(), 0, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "disks")), 0);
+    st_resp_free(&r);
+}
+
+static void test_disk_bytes_is_validated(void)
+{
+    char at[] = "2025-03-09T10:00:00Z";
+    char body[1024];
+    const char *fmt =
+        "{\"batch_id\":\"%s\",\"samples\":[{\"tenant_id\":\"%s\",\"instance_id\":\"%s\","
+        "\"flavor\":\"m1.small\",\"state\":\"active\",\"boot_id\":\"%s\",\"seq\":1,"
+        "\"sampled_at\":\"%s\",\"counters\":{\"cpu_time_ns_total\":1,\"cycles_total\":1},"
+        "\"disk_bytes\":%s}]}";
+    const char *bad[] = {"-1", "1.5", "\"10\"", "null", "9223372036854775808"};
+    long long before = bl_sql_int(&srv, "SELECT count(*) FROM billing.batches");
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char id[37], t[37], i[37], b[37];
+        strcpy(id, bl_uuid());
+        strcpy(t, bl_uuid());
+        strcpy(i, bl_uuid());
+        strcpy(b, bl_uuid());
+        snprintf(body, sizeof body, fmt, id, t, i, b, at, bad[k]);
+        st_resp r;
+        post(body, 422, &r);
+        ST_ASSERT_INT_EQ(r.body && strstr(r.body, "disk_bytes") != NULL, 1);
+        st_resp_free(&r);
+    }
+    /* a storage gauge carries image_bytes, never disk_bytes */
+    char id[37], t[37];
+    strcpy(id, bl_uuid());
+    strcpy(t, bl_uuid());
+    snprintf(body, sizeof body,
+             "{\"batch_id\":\"%s\",\"samples\":[{\"kind\":\"storage\",\"tenant_id\":\"%s\","
+             "\"sampled_at\":\"%s\",\"image_bytes\":1,\"disk_bytes\":1}]}",
+             id, t, at);
+    st_resp r;
+    post(body, 422, &r);
+    ST_ASSERT_INT_EQ(r.body && strstr(r.body, "disk_bytes") != NULL, 1);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.batches"), before);
+}
+
+static void test_disk_and_images_priced_to_the_cent(void)
+{
+    char t[37], inst[37], boot[37];
+    strcpy(t, bl_uuid());
+    strcpy(inst, bl_uuid());
+    strcpy(boot, bl_uuid());
+    /* the tenant's own plan: other tests' tenants stay unpriced */
+    st_resp r;
+    bl_call(&srv, "POST", "/v1/billing/plans", NULL, 1,
+            "{\"name\":\"meters\",\"effective_from\":\"2025-01-01T00:00:00Z\",\"prices\":"
+            "{\"cpu_per_gcycle\":0,\"rx_per_gib\":0,\"tx_per_gib\":0,"
+            "\"storage_per_gib_month\":50000,\"instance_hour_default\":10000,"
+            "\"disk_per_gib_month\":80000}}",
+            NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 201);
+    char plan[37];
+    snprintf(plan, sizeof plan, "%s", json_string_value(json_object_get(r.json, "id")));
+    json_t *v0 = json_array_get(json_object_get(r.json, "versions"), 0);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(v0, "prices"), "disk_per_gib_month")),
+        80000);
+    st_resp_free(&r);
+    char path[128], body[160];
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/plans", t);
+    snprintf(body, sizeof body, "{\"plan_id\":\"%s\",\"effective_from\":\"2025-01-01T00:00:00Z\"}",
+             plan);
+    bl_call(&srv, "POST", path, NULL, 1, body, NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 201);
+    st_resp_free(&r);
+
+    int64_t start = bl_t(2025, 6, 2, 0, 0, 0);
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    long long seq = 0;
+    for (int h = 0; h < 60; h++)
+        for (int m = 10; m <= 40; m += 30) {
+            bl_tsample s = {.tenant = t,
+                            .instance = inst,
+                            .boot = boot,
+                            .seq = ++seq,
+                            .at_us = start + h * HOUR + m * MIN,
+                            .disk_bytes = (h < 50 ? 20 : 30) * GIB};
+            bl_json_sample(&j, &s);
+        }
+    for (int h = 0; h < 100; h++)
+        bl_json_storage(&j, t, start + h * HOUR + 15 * MIN, 10 * GIB);
+    post(bl_json_end(&j), 200, &r);
+    st_resp_free(&r);
+    bl_json_free(&j);
+
+    bl_call(&srv, "GET", "/v1/billing/invoices", t, 0, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    const char *id = NULL;
+    size_t k;
+    json_t *it;
+    json_array_foreach(json_object_get(r.json, "invoices"), k, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "period")), "2025-06") == 0)
+            id = json_string_value(json_object_get(it, "id"));
+    }
+    ST_ASSERT_INT_EQ_FATAL(id != NULL, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s", id);
+    st_resp_free(&r);
+    bl_call(&srv, "GET", path, t, 0, NULL, NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 200);
+    long long disk = -1, images = -1, hours = -1, dq = -1, sq = -1;
+    const char *dunit = NULL, *dinst = NULL, *dqty = NULL;
+    json_array_foreach(json_object_get(r.json, "lines"), k, it)
+    {
+        const char *item = json_string_value(json_object_get(it, "item"));
+        long long a = json_integer_value(json_object_get(it, "amount_micro"));
+        if (strcmp(item, "disk_storage") == 0) {
+            disk = a;
+            dq = json_integer_value(json_object_get(it, "quantity"));
+            dunit = json_string_value(json_object_get(it, "billing_unit"));
+            dinst = json_string_value(json_object_get(it, "instance_id"));
+            dqty = json_string_value(json_object_get(it, "billing_quantity"));
+            ST_ASSERT_INT_EQ(json_integer_value(json_object_get(it, "unit_price_micro")), 80000);
+        } else if (strcmp(item, "image_storage") == 0) {
+            images = a;
+            sq = json_integer_value(json_object_get(it, "quantity"));
+        } else if (strcmp(item, "instance_hours") == 0) {
+            hours = a;
+        }
+    }
+    ST_ASSERT_INT_EQ(dq, 1300 * GIB);
+    ST_ASSERT_INT_EQ(disk, 140000);
+    ST_ASSERT_STR_EQ(dunit ? dunit : "", "GiB-month");
+    ST_ASSERT_STR_EQ(dinst ? dinst : "", inst);
+    ST_ASSERT_STR_EQ(dqty ? dqty : "", "1.805556"); /* 1300 / 720 */
+    ST_ASSERT_INT_EQ(sq, 1000 * GIB);
+    ST_ASSERT_INT_EQ(images, 70000);
+    ST_ASSERT_INT_EQ(hours, 600000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "net_micro")), 810000);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "total_micro")), 810000);
+    st_resp_free(&r);
+    /* the CSV carries the disk line, and sums to the total */
+    bl_call(&srv, "GET", path, t, 0, NULL, "text/csv", &r);
+    ST_ASSERT_INT_EQ(r.body && strstr(r.body, "disk_storage") != NULL, 1);
+    long long rows = 0, sum = 0;
+    ST_ASSERT_INT_EQ(bl_csv_sum(r.body, r.len, "amount_micro", &rows, &sum), 0);
+    ST_ASSERT_INT_EQ(sum, 810000);
+    st_resp_free(&r);
+}
+
+static CU_TestInfo tests[] = {
+    {"allocated disk: each hour at its largest, per instance; replays add nothing",
+     test_disk_is_billed_at_the_hourly_maximum_per_instance},
+    {"disk_bytes is validated and only in instance samples", test_disk_bytes_is_validated},
+    {"instance disk and images priced by hand to the cent",
+     test_disk_and_images_priced_to_the_cent},
+    CU_TEST_INFO_NULL,
+};
+static CU_SuiteInfo suites[] = {
+    {"meters", suite_init, suite_clean, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    st_log_init("test", ST_LOG_ERROR);
+    return st_test_main(argc, argv, suites);
+}

@@ -322,6 +322,9 @@ PRICES_IN = obj({"cpu_per_gcycle": PRICE, "rx_per_gib": PRICE, "tx_per_gib": PRI
                  "time_unit": enum("hour", "second"), "min_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
                  "tax_rate_bp": {"type": "integer", "minimum": 0, "maximum": 10000}},
                 ["cpu_per_gcycle", "rx_per_gib", "tx_per_gib", "storage_per_gib_month", "instance_hour_default"])
+# optional prices (absent from plans made before them: 0)
+PRICES["properties"].update({"disk_per_gib_month": INT, "floating_ip_hour": INT})
+PRICES_IN["properties"].update({"disk_per_gib_month": PRICE, "floating_ip_hour": PRICE})
 schemas.update({
  "Usage": obj({"tenant_id": UUID, "from": TS, "to": TS, "granularity": enum("hour", "day", "month"),
                "plan": nullable(obj({"id": UUID, "name": STR}, "all")),
@@ -329,9 +332,15 @@ schemas.update({
                "usage": {"type": "array", "items": obj({"instance_id": UUID, "start": TS, **{m: INT for m in METERS}, "instance_hours": INT}, "all")},
                "storage": {"type": "array", "description": "image storage; empty when instance_id is given",
                            "items": obj({"start": TS, "byte_hours": INT}, "all")},
+               "disks": {"type": "array", "description": "instance disks: allocated byte-hours per instance and bucket",
+                         "items": {"type": "object"}},
+               "floating_ips": {"type": "array", "description": "floating IPs held: IP-hours per bucket",
+                                "items": {"type": "object"}},
                "totals": obj({**{m: INT for m in METERS}, "instance_hours": INT,
-                              "storage_byte_hours": {"type": "integer", "description": "absent when instance_id is given"}},
-                             list(METERS) + ["instance_hours"])}, "all"),
+                              "storage_byte_hours": {"type": "integer", "description": "absent when instance_id is given"},
+                              "disk_byte_hours": INT, "floating_ip_hours": INT},
+                             list(METERS) + ["instance_hours"])},
+              ["tenant_id", "from", "to", "granularity", "plan", "no_plan", "usage", "storage", "totals"]),
  "InvoiceSummary": obj({"id": UUID, "number": nullable({"type": "integer", "description": "null on drafts"}),
                         "number_text": {"type": "string", "description": "DRAFT on drafts"},
                         "status": enum("issued", "draft"), "period": MONTH, "currency": STR, "total_micro": INT,
@@ -343,7 +352,7 @@ schemas.update({
  "InvoiceList": obj({"tenant_id": UUID, "invoices": {"type": "array", "items": S("InvoiceSummary")}}, "all"),
  "InvoiceLine": obj({"line": INT, "instance_id": nullable({**UUID, "description": "null for storage"}),
                      "instance_name": nullable(STR), "instance_flavor": nullable(STR),
-                     "item": enum("instance_hours", "instance_seconds", "cpu_cycles", "rx_bytes", "tx_bytes", "image_storage"),
+                     "item": enum("instance_hours", "instance_seconds", "cpu_cycles", "rx_bytes", "tx_bytes", "image_storage", "disk_storage", "floating_ip_hours"),
                      "flavor": nullable(STR), "description": STR, "usage_month": MONTH,
                      "late": {"type": "boolean", "description": "usage of an earlier month, reported after it was issued"},
                      "plan": nullable(obj({"id": UUID, "name": STR, "version": INT, "version_id": UUID}, "all")),

@@ -3,7 +3,9 @@
 #
 # A fuzz target defines LLVMFuzzerTestOneInput(). With -DSTRATUS_FUZZ=ON (clang)
 # it links against libFuzzer and ctest runs it for SECONDS (default 30) from
-# the seed CORPUS, failing on any crash, leak or sanitizer report. Without it
+# the seed CORPUS, failing on any crash, leak or sanitizer report; the cache
+# variable STRATUS_FUZZ_MAX_SECONDS, when set, caps every target's time (CI sets
+# it, to keep the whole suite inside its time budget). Without it
 # (e.g. the gcc build) it links a small driver that replays every corpus file
 # once, so the target always compiles and the seeds stay a regression test.
 set(STRATUS_FUZZ_DRIVER ${CMAKE_CURRENT_LIST_DIR}/fuzz_replay_main.c)
@@ -12,6 +14,9 @@ function(stratus_add_fuzzer name)
   cmake_parse_arguments(F "" "CORPUS;SECONDS" "SOURCES;LIBS" ${ARGN})
   if(NOT F_SECONDS)
     set(F_SECONDS 30)
+  endif()
+  if(STRATUS_FUZZ_MAX_SECONDS AND F_SECONDS GREATER STRATUS_FUZZ_MAX_SECONDS)
+    set(F_SECONDS ${STRATUS_FUZZ_MAX_SECONDS})
   endif()
   add_executable(${name} ${F_SOURCES})
   target_link_libraries(${name} PRIVATE ${F_LIBS})

@@ -6,7 +6,8 @@
 #   2. build-ci/gcc:  gcc, -Wall -Wextra -Werror (compile only: gcc's warnings)
 #   3. build-ci/asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                     libFuzzer targets; every ctest test runs here, the fuzzers
-#                     for a bounded time each
+#                     for at most 10 s each (STRATUS_FUZZ_MAX_SECONDS; their own,
+#                     longer times apply in a build configured without it)
 #   4. build-ci/gcc again, for one test: vmm_linux_counters, a real Linux driving
 #                     virtio-net, virtio-blk and the control API under the optimised
 #                     stratus-vmm with its seccomp filter on, as in production (the
@@ -29,7 +30,7 @@ cmake --build build-ci/gcc -j"$jobs" -- --no-print-directory >/dev/null
 
 echo "== clang + ASan/UBSan build"
 CC=clang cmake -S . -B build-ci/asan -DCMAKE_BUILD_TYPE=Debug -DSTRATUS_WERROR=ON \
-  -DSTRATUS_SANITIZE=ON -DSTRATUS_FUZZ=ON >/dev/null
+  -DSTRATUS_SANITIZE=ON -DSTRATUS_FUZZ=ON -DSTRATUS_FUZZ_MAX_SECONDS=10 >/dev/null
 cmake --build build-ci/asan -j"$jobs" -- --no-print-directory >/dev/null
 
 echo "== tests"

@@ -152,6 +152,10 @@ static int link_attr(const struct nlattr *a, void *data)
         if (valid_u32(a))
             l->mtu = mnl_attr_get_u32(a);
         break;
+    case IFLA_GROUP:
+        if (valid_u32(a))
+            l->group = mnl_attr_get_u32(a);
+        break;
     case IFLA_ADDRESS:
         if (mnl_attr_get_payload_len(a) == 6) {
             memcpy(l->addr, mnl_attr_get_payload(a), 6);
@@ -446,6 +450,22 @@ struct nlmsghdr *stn_msg_dellink(void *buf, uint32_t seq, int ifindex)
 {
     struct nlmsghdr *nlh = put(buf, seq, RTM_DELLINK, NLM_F_ACK);
     put_ifi(nlh, ifindex);
+    return nlh;
+}
+
+struct nlmsghdr *stn_msg_setlink_group(void *buf, uint32_t seq, int ifindex, uint32_t group)
+{
+    struct nlmsghdr *nlh = put(buf, seq, RTM_NEWLINK, NLM_F_ACK);
+    put_ifi(nlh, ifindex);
+    mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+    return nlh;
+}
+
+struct nlmsghdr *stn_msg_dellink_group(void *buf, uint32_t seq, uint32_t group)
+{
+    struct nlmsghdr *nlh = put(buf, seq, RTM_DELLINK, NLM_F_ACK);
+    put_ifi(nlh, 0);
+    mnl_attr_put_u32(nlh, IFLA_GROUP, group);
     return nlh;
 }
 

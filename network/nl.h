@@ -29,6 +29,7 @@ typedef struct stn_link {
     int master;
     unsigned mtu;
     unsigned flags; /* IFF_* */
+    uint32_t group; /* IFLA_GROUP (0: the default group) */
     uint8_t addr[6];
     int has_addr;
     /* IFLA_INFO_DATA for kind "vxlan" */
@@ -95,6 +96,17 @@ struct nlmsghdr *stn_msg_newlink_veth(void *buf, uint32_t seq, const char *name,
 struct nlmsghdr *stn_msg_setlink(void *buf, uint32_t seq, int ifindex, int master, unsigned mtu,
                                  int up, const char *alias);
 struct nlmsghdr *stn_msg_dellink(void *buf, uint32_t seq, int ifindex);
+/* The link's group (IFLA_GROUP). */
+struct nlmsghdr *stn_msg_setlink_group(void *buf, uint32_t seq, int ifindex, uint32_t group);
+/* The group links are moved to just before one RTM_DELLINK deletes them all
+ * ("stdg"). A link found in it otherwise is one of ours left there by a run
+ * that died in between (moved back), or a foreign one (host.c then deletes
+ * one link at a time). */
+#define STN_DOOMED_GROUP 0x73746467u
+/* Deletes every link of the namespace in group: ifi_index 0 and IFLA_GROUP,
+ * which the kernel serves with one unregister_netdevice_many(), so one RCU
+ * grace period for all of them instead of one per link. */
+struct nlmsghdr *stn_msg_dellink_group(void *buf, uint32_t seq, uint32_t group);
 /* The link's MAC (IFLA_ADDRESS). */
 struct nlmsghdr *stn_msg_setlink_mac(void *buf, uint32_t seq, int ifindex, const uint8_t mac[6]);
 /* A route in the main table: add (replace) or delete; gateway 0 for none. */

@@ -296,7 +296,38 @@ int main(int argc, char **argv)
             tcp[k][r] = iperf(0, secs);
             udp[k][r] = iperf(1, secs);
         }
+    /* Emptying the host: stn_converge() to an empty state deletes every
+     * link (one group delete), beside the same number of taps deleted one
+     * RTM_DELLINK each by `ip -batch`, as the library did before. */
+    if (enter(hns) < 0)
+        return 1;
+    stn_stats est = {0};
+    double t0 = bench_ms();
+    rc = stn_converge(c, &(stn_state){0}, &est, err, sizeof err);
+    double empty_ms = bench_ms() - t0;
+    if (setns(self, CLONE_NEWNET) < 0 || rc < 0) {
+        fprintf(stderr, "empty: %s\n", err);
+        return 1;
+    }
     stn_close(c);
+    char batch[2][96];
+    for (int k = 0; k < 2; k++) {
+        snprintf(batch[k], sizeof batch[k], "%s/%s.batch", dir, k ? "del" : "add");
+        FILE *f = fopen(batch[k], "w");
+        if (!f)
+            return 1;
+        for (unsigned i = 0; i < est.links_removed; i++)
+            fprintf(f, k ? "link del nbrp%u\n" : "tuntap add dev nbrp%u mode tap\n", i);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd, "ip -n %s -batch %s", hns, batch[0]);
+    if (sh(cmd) != 0)
+        return 1;
+    snprintf(cmd, sizeof cmd, "ip -n %s -batch %s", hns, batch[1]);
+    t0 = bench_ms();
+    if (sh(cmd) != 0)
+        return 1;
+    double peer_ms = bench_ms() - t0;
     char *up = out("uptime");
     printf("per-packet rule cost: one flow (iperf3 A -> B, two veth ports on one bridge), %d "
            "rounds of %d s interleaved; min / median / max\n",
@@ -322,6 +353,10 @@ int main(int argc, char **argv)
     printf("  the ruleset put in place before each run (nft -f, one transaction), ms: 2 ports %s; "
            "%zu ports %s\n",
            s1, n_ports, s2);
+    printf(
+        "  host emptied by stn_converge() (%u links, one group delete): %.0f ms; the same number "
+        "of taps deleted one RTM_DELLINK each (ip -batch): %.0f ms\n",
+        est.links_removed, empty_ms, peer_ms);
     printf("  load after: %s", up);
     free(up);
     snprintf(cmd, sizeof cmd, "ip netns del %s; ip netns del %s; ip netns del %s; rm -rf %s", hns,

@@ -263,6 +263,16 @@ static void test_route_and_mac(void)
     e_attr(&e, IFLA_ADDRESS, mac, 6);
     e_done(&e);
     same(stn_msg_setlink_mac(buf, 20, 2, mac), &e);
+    /* the bulk delete: mark a link with a group, then delete the group (ifindex 0) */
+    e_hdr(&e, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 22, &ifi, sizeof ifi);
+    e_u32(&e, IFLA_GROUP, STN_DOOMED_GROUP);
+    e_done(&e);
+    same(stn_msg_setlink_group(buf, 22, 2, STN_DOOMED_GROUP), &e);
+    struct ifinfomsg any = {.ifi_family = AF_UNSPEC, .ifi_index = 0};
+    e_hdr(&e, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, 23, &any, sizeof any);
+    e_u32(&e, IFLA_GROUP, STN_DOOMED_GROUP);
+    e_done(&e);
+    same(stn_msg_dellink_group(buf, 23, STN_DOOMED_GROUP), &e);
     struct rtmsg d = {.rtm_family = AF_INET};
     e_hdr(&e, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, 21, &d, sizeof d);
     e_done(&e);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "nl.h"
 #include "st_proc.h"
 #include "st_test.h"
 #include <stratus/net.h>
@@ -607,12 +608,34 @@ static void test_removed_network_is_torn_down(void)
     st1.n_networks = 1;
     ports1[1] = ports1[2];
     st1.n_ports = 2;
+    /* The three go in one group delete: tenant A's bridge, left in that
+     * group as by a run killed between marking and deleting, must stay. */
+    ST_ASSERT_INT_EQ_FATAL(nt_sh("ip -n %s link set stb100 group %u", H1, STN_DOOMED_GROUP), 0);
     job j = converge(H1, dir1, &st1);
     ST_ASSERT_INT_EQ(j.rc, 0);
     ST_ASSERT_INT_EQ(j.stats.links_removed, 3);
     ST_ASSERT_INT_EQ(j.stats.dhcp_stopped, 1);
     CU_ASSERT_NOT_EQUAL(nt_sh("ip -n %s link show stb200 >/dev/null 2>&1", H1), 0);
+    CU_ASSERT_EQUAL(nt_sh("ip -n %s link show dev stb100 group default | grep -q stb100", H1), 0);
     ST_ASSERT_INT_EQ(ping(A1, "10.10.0.12", NULL), 0);
+}
+
+static void test_foreign_link_in_delete_group_survives(void)
+{
+    /* An operator's link that happens to sit in the group used for bulk
+     * deletes is never swept along: the host is emptied one link at a time. */
+    ST_ASSERT_INT_EQ_FATAL(
+        nt_sh("ip -n %s link add xforeign type bridge && ip -n %s link set xforeign group %u", H1,
+              H1, STN_DOOMED_GROUP),
+        0);
+    st1.n_networks = 0;
+    st1.n_ports = 0;
+    st1.n_remotes = 0;
+    job j = converge(H1, dir1, &st1);
+    ST_ASSERT_INT_EQ(j.rc, 0);
+    CU_ASSERT(j.stats.links_removed >= 3);
+    CU_ASSERT_NOT_EQUAL(nt_sh("ip -n %s link show stb100 >/dev/null 2>&1", H1), 0);
+    CU_ASSERT_EQUAL(nt_sh("ip -n %s link show xforeign >/dev/null 2>&1", H1), 0);
 }
 
 static CU_TestInfo tests[] = {
@@ -637,6 +660,8 @@ static CU_TestInfo tests[] = {
     {"a remote port removed from the state is unlearned", test_removed_remote_port_is_unlearned},
     {"a wiped host is rebuilt", test_wiped_host_is_rebuilt},
     {"a network no longer on the host is torn down", test_removed_network_is_torn_down},
+    {"a foreign link in the bulk-delete group survives an emptied host",
+     test_foreign_link_in_delete_group_survives},
     CU_TEST_INFO_NULL,
 };
 

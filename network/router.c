@@ -10,7 +10,8 @@
  *     interface port's MAC and the subnet's gateway address;
  *   - "qg-<vni>" on the external network's bridge: the gateway port's MAC
  *     and address, and every floating IP as a /32 (so the namespace answers
- *     ARP for them on the external segment);
+ *     ARP for them on the external segment); an address newly put there is
+ *     announced by gratuitous ARP (below);
  *   - IPv4 forwarding, a default route via the external subnet's gateway;
  *   - one nftables table `ip stratus_router`, replaced in one transaction:
  *     DNAT floating -> fixed in prerouting, SNAT fixed -> floating leaving
@@ -39,7 +40,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/if_packet.h>
 #include <linux/rtnetlink.h>
+#include <net/ethernet.h>
+#include <netinet/if_ether.h>
 #include <nftables/libnftables.h>
 #include <sched.h>
 #include <stdio.h>
@@ -410,6 +414,39 @@ static int addr_wanted(const stn_router *r, const ns_links *x, const stn_state *
     return 1; /* lo's own, or a link about to go */
 }
 
+/* Announces ip at mac on ifindex: a gratuitous ARP request and a gratuitous
+ * reply, both broadcast with sender = target = ip (what `arping -U` and
+ * `arping -A` send; some devices heed only one of the two). The outside's
+ * caches that still hold the address at another MAC (a floating IP that
+ * lived on another router) are corrected at once instead of when they
+ * expire; a host with no entry makes none (arp_accept 0). Best effort, as
+ * Neutron's: a lost one leaves the cache to expire as before. */
+static void announce(int ifindex, const uint8_t mac[6], uint32_t ip)
+{
+    int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    if (fd < 0)
+        return;
+    struct sockaddr_ll to = {.sll_family = AF_PACKET,
+                             .sll_protocol = htons(ETH_P_ARP),
+                             .sll_ifindex = ifindex,
+                             .sll_halen = ETH_ALEN};
+    memset(to.sll_addr, 0xff, ETH_ALEN);
+    for (int op = 0; op < 2; op++) {
+        struct ether_arp a = {0};
+        a.arp_hrd = htons(ARPHRD_ETHER);
+        a.arp_pro = htons(ETHERTYPE_IP);
+        a.arp_hln = ETH_ALEN;
+        a.arp_pln = 4;
+        a.arp_op = htons(op ? ARPOP_REPLY : ARPOP_REQUEST);
+        memcpy(a.arp_sha, mac, ETH_ALEN);
+        memcpy(a.arp_spa, &ip, 4);
+        memcpy(a.arp_tha, op ? to.sll_addr : (uint8_t[ETH_ALEN]){0}, ETH_ALEN);
+        memcpy(a.arp_tpa, &ip, 4);
+        (void)sendto(fd, &a, sizeof a, 0, (struct sockaddr *)&to, sizeof to);
+    }
+    close(fd);
+}
+
 static int converge_inside(const stn_state *s, const stn_router *r, unsigned *changes, char *err,
                            size_t errlen)
 {
@@ -524,11 +561,14 @@ static int converge_inside(const stn_state *s, const stn_router *r, unsigned *ch
                 ip = r->fips[q - 1].floating.s_addr;
                 prefix = 32;
             }
-            if (!has_addr(addrs, l->index, ip, prefix) &&
-                (rc = nl_do(nl,
+            if (has_addr(addrs, l->index, ip, prefix))
+                continue;
+            if ((rc = nl_do(nl,
                             stn_msg_addr(stn_nl_buf(nl), stn_nl_seq(nl), 1, l->index, ip, prefix),
                             changes, err, errlen, "add address in router", r->id)) < 0)
                 goto out;
+            if (gw)
+                announce(l->index, r->gw_mac, ip);
         }
     }
     /* The default route: via the external subnet's gateway, or none. */

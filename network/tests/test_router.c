@@ -52,6 +52,7 @@ static struct in_addr ip(const char *s)
 static const uint8_t MAC_G1[6] = {0x52, 0x54, 0x00, 0xaa, 0x00, 0x01};
 static const uint8_t MAC_QR[6] = {0xfa, 0x16, 0x3e, 0x00, 0x01, 0x01};
 static const uint8_t MAC_QG[6] = {0xfa, 0x16, 0x3e, 0x00, 0x02, 0x02};
+#define MAC_QG_TEXT "fa:16:3e:00:02:02" /* MAC_QG as ip(8) prints it */
 static const uint8_t MAC_QR3[6] = {0xfa, 0x16, 0x3e, 0x00, 0x03, 0x03};
 static const uint8_t MAC_G2[6] = {0x52, 0x54, 0x00, 0xbb, 0x00, 0x02};
 
@@ -436,6 +437,16 @@ static void test_subnets_route_to_each_other(void)
 
 static void test_floating_ip_reaches_guest(void)
 {
+    /* The outside still holds the floating IP at another router's MAC (it
+     * lived there before); the new router announces it (gratuitous ARP),
+     * so the entry changes at once, before the outside sends anything. The
+     * sleep outlasts the neighbour entry's 1 s lock time, during which the
+     * kernel ignores an update. */
+    ST_ASSERT_INT_EQ_FATAL(
+        nt_sh("ip -n %s neigh replace 203.0.113.20 lladdr 02:00:00:00:de:ad dev eth0 nud stale",
+              OUT),
+        0);
+    usleep(1100 * 1000);
     rtr.n_fips = 1;
     job j = converge(2);
     ST_ASSERT_INT_EQ_FATAL(j.rc, 0);
@@ -444,6 +455,16 @@ static void test_floating_ip_reaches_guest(void)
     char *a = in_router("ip -o addr show dev qg-999");
     CU_ASSERT_PTR_NOT_NULL(strstr(a, "inet 203.0.113.20/32 "));
     free(a);
+    char *n = NULL;
+    for (int i = 0; i < 50; i++) { /* the frame crosses two namespaces' bridges */
+        free(n);
+        n = nt_out("ip -n %s neigh show 203.0.113.20 dev eth0", OUT);
+        if (n && strstr(n, MAC_QG_TEXT))
+            break;
+        usleep(20 * 1000);
+    }
+    CU_ASSERT_PTR_NOT_NULL(n && strstr(n, MAC_QG_TEXT));
+    free(n);
     /* the outside reaches the guest at its floating IP, and the guest sees
      * the outside's own address */
     ST_ASSERT_INT_EQ(ping(OUT, "203.0.113.20"), 0);

@@ -214,6 +214,18 @@ int gw_sched_load_policy(st_db *db, gw_sched_policy *p);
 /* Locks server group `group` (NULL: none) and describes it in req, not
  * counting `instance` itself as a member. 0, or -1 on a database error. */
 int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req);
+/* Sets req->direct_ports: the `direct` ports bound to instance (non-NULL), or
+ * among ports_json, a JSON array of the port ids tenant named (others are
+ * not counted: the NIC code refuses them later). 0, or -1 on a database
+ * error. */
+int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_json,
+                          const char *tenant, gw_sched_req *req);
+/* (node_id, n): the SR-IOV VFs each node's placed instances hold, one per
+ * bound direct port (a subquery). */
+#define GW_DIRECT_PORTS_BY_NODE                                                                    \
+    "SELECT i.node_id, count(*) n FROM iaas.ports p JOIN iaas.instances i"                         \
+    " ON i.id = p.instance_id WHERE p.vnic_type = 'direct' AND i.node_id IS NOT NULL"              \
+    " AND i.state NOT IN ('deleted', 'error') GROUP BY i.node_id"
 
 /* servergroups.c */
 void gw_server_group_routes(gw *g);

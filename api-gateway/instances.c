@@ -251,6 +251,35 @@ static int check_quota(gw_ctx *c, int vcpus, int mem, int disk)
     return over >= 0 ? -1 : 0;
 }
 
+/* The ports the request names (`ports`, and `networks` entries with a
+ * port_id), for the scheduler's count of the direct ones. 0, or -1 on a
+ * database error. */
+static int named_ports_direct(gw_ctx *c, const gw_create_req *q, gw_sched_req *sreq)
+{
+    json_t *ids = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(q->ports, i, e)
+    {
+        if (json_is_string(e))
+            json_array_append(ids, e);
+    }
+    json_array_foreach(q->networks, i, e)
+    {
+        json_t *p = json_object_get(e, "port_id");
+        if (json_is_string(p))
+            json_array_append(ids, p);
+    }
+    int rc = 0;
+    if (json_array_size(ids)) {
+        char *text = json_dumps(ids, JSON_COMPACT);
+        rc = text ? gw_sched_direct_ports(c->db, NULL, text, c->p.tenant_id, sreq) : -1;
+        free(text);
+    }
+    json_decref(ids);
+    return rc;
+}
+
 static int create_txn(gw_ctx *c, const gw_create_req *q)
 {
     char id[40];
@@ -331,6 +360,9 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
         return rc == RETRY ? RETRY : DONE;
     gw_sched_req sreq = {.vcpus = atoi(v), .memory_mib = atoi(m), .disk_gib = atoi(d)};
     if (gw_sched_lock_group(c->db, group_id[0] ? group_id : NULL, NULL, &sreq) < 0)
+        return fail(c);
+    rc = named_ports_direct(c, q, &sreq);
+    if (rc < 0)
         return fail(c);
     char node[40] = "", reason[512] = "";
     int placed = gw_schedule(c->gw, c->db, &sreq, NULL, group_id[0] ? group_id : NULL, node, reason,

@@ -65,9 +65,10 @@ int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenl
     "  WHEN n.last_heartbeat > now() - $1::int * interval '1 second' THEN 'up'"                    \
     "  ELSE 'down' END,"                                                                           \
     " 'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,"                 \
-    "  'disk_gib', n.disk_gib),"                                                                   \
+    "  'disk_gib', n.disk_gib, 'sriov_vfs', n.sriov_vfs),"                                         \
     " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"         \
-    "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0)),"                             \
+    "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0),"                              \
+    "  'sriov_vfs', coalesce(fv.n, 0)),"                                                           \
     " 'empty', coalesce(u.n, 0) = 0,"                                                              \
     " 'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,"                       \
     " 'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))"
@@ -75,7 +76,7 @@ int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenl
     " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                      \
     "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"                                     \
     "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error') GROUP BY node_id) u"        \
-    " ON u.node_id = n.id"
+    " ON u.node_id = n.id LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id"
 
 static void node_reply(gw_ctx *c, int status, const char *id)
 {
@@ -243,12 +244,12 @@ static void h_heartbeat(gw_ctx *c)
 {
     static const char *const keys[] = {"hostname",  "agent_version",   "capacity",
                                        "tunnel_ip", "external_uplink", NULL};
-    static const char *const cap_keys[] = {"vcpus", "memory_mib", "disk_gib", NULL};
+    static const char *const cap_keys[] = {"vcpus", "memory_mib", "disk_gib", "sriov_vfs", NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
     const char *host = "", *ver = "", *tip = NULL;
-    long long v = 0, m = 0, d = 0;
+    long long v = 0, m = 0, d = 0, vfs = 0;
     int uplink = -1;
     char err[256];
     json_t *cap = json_object_get(b, "capacity");
@@ -268,12 +269,15 @@ static void h_heartbeat(gw_ctx *c)
         gw_check(c, st_json_get_int(cap, "memory_mib", 1, 0, 1LL << 40, &m, err, sizeof err), err) <
             0 ||
         gw_check(c, st_json_get_int(cap, "disk_gib", 1, 0, 1LL << 40, &d, err, sizeof err), err) <
+            0 ||
+        gw_check(c, st_json_get_int(cap, "sriov_vfs", 0, 0, 1 << 16, &vfs, err, sizeof err), err) <
             0)
         return;
-    char vs[24], ms[24], ds[24];
+    char vs[24], ms[24], ds[24], fs[24];
     snprintf(vs, sizeof vs, "%lld", v);
     snprintf(ms, sizeof ms, "%lld", m);
     snprintf(ds, sizeof ds, "%lld", d);
+    snprintf(fs, sizeof fs, "%lld", vfs);
     char down[16];
     snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
     /* A host that may have been shown down (no heartbeat for nearly
@@ -283,7 +287,8 @@ static void h_heartbeat(gw_ctx *c)
                 "WITH prev AS (SELECT id, last_heartbeat FROM iaas.nodes"
                 "  WHERE id = $1 FOR UPDATE),"
                 " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
-                "  vcpus = $4, memory_mib = $5, disk_gib = $6, last_heartbeat = now(),"
+                "  vcpus = $4, memory_mib = $5, disk_gib = $6, sriov_vfs = $10,"
+                "  last_heartbeat = now(),"
                 "  tunnel_ip = coalesce($8::inet, n.tunnel_ip),"
                 "  external_uplink = coalesce($9::boolean, n.external_uplink)"
                 "  FROM prev WHERE n.id = prev.id RETURNING prev.last_heartbeat IS NULL"
@@ -294,7 +299,8 @@ static void h_heartbeat(gw_ctx *c)
                 c->p.node_id, host, ver, vs, ms, ds, down, tip,
                 uplink < 0 ? NULL
                 : uplink   ? "true"
-                           : "false") < 0) {
+                           : "false",
+                fs) < 0) {
         gw_fail_db(c);
         return;
     }
@@ -397,6 +403,11 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
     gw_sched_req req = {.vcpus = (int)st_db_int(r, 0, 1),
                         .memory_mib = (int)st_db_int(r, 0, 2),
                         .disk_gib = (int)st_db_int(r, 0, 3)};
+    if (gw_sched_direct_ports(c->db, id, NULL, NULL, &req) < 0) {
+        PQclear(r);
+        gw_fail_db(c);
+        return 1;
+    }
     char group[40] = "";
     if (st_db_val(r, 0, 4))
         snprintf(group, sizeof group, "%s", st_db_val(r, 0, 4));

@@ -12,6 +12,9 @@
  *   disk        reserved disk + the instance <= capacity
  *   group       affinity: on a host holding a member (once one is placed);
  *               anti-affinity: not on a host holding a member
+ *   vfs         one free SR-IOV virtual function per `direct` port: the VFs
+ *               the host's agent reports, less those its placed instances'
+ *               direct ports hold
  *
  * The weigher scores what would be left free on the host after placing the
  * instance: the mean of the free fractions of memory and vCPUs. Spread takes
@@ -69,6 +72,11 @@ int gw_filter_group(const gw_sched_conf *c, const gw_host *h, const gw_sched_req
     }
 }
 
+int gw_filter_vfs(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
+{
+    return r->direct_ports <= 0 || h->used_vfs + r->direct_ports <= h->sriov_vfs;
+}
+
 typedef int (*filter_fn)(const gw_sched_conf *, const gw_host *, const gw_sched_req *);
 static const struct {
     const char *name;
@@ -82,6 +90,7 @@ static const struct {
     {"out of memory", gw_filter_memory},
     {"out of disk", gw_filter_disk},
     {"excluded by the server group", gw_filter_group},
+    {"out of SR-IOV VFs", gw_filter_vfs},
 };
 #define NFILTERS (int)(sizeof filters / sizeof filters[0])
 

@@ -21,6 +21,7 @@ typedef struct gw_host {
     int alive;                             /* heartbeat within nodes.down_after */
     long long vcpus, memory_mib, disk_gib; /* capacity */
     long long used_vcpus, used_memory_mib, used_disk_gib;
+    long long sriov_vfs, used_vfs; /* SR-IOV VFs enabled; taken by placed direct ports */
     int instances;
     int tried;        /* already failed to launch this instance */
     int group_member; /* holds a live member of the instance's server group */
@@ -30,6 +31,7 @@ typedef struct gw_sched_req {
     int vcpus, memory_mib, disk_gib;
     enum { GW_GROUP_NONE, GW_GROUP_AFFINITY, GW_GROUP_ANTI_AFFINITY } group;
     int group_has_members; /* affinity binds only once a member is placed */
+    int direct_ports;      /* vnic_type "direct": each needs a free VF on the host */
 } gw_sched_req;
 
 typedef struct gw_sched_conf {
@@ -53,6 +55,7 @@ int gw_filter_vcpus(const gw_sched_conf *c, const gw_host *h, const gw_sched_req
 int gw_filter_memory(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_disk(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_group(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_vfs(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 /* The weigher: higher is better, in [0, 1]. */
 double gw_weigh(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 

@@ -54,13 +54,14 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "  coalesce(n.last_heartbeat > now() - $1::int * interval '1 second',"
                 "   false),"
                 "  n.vcpus, n.memory_mib, n.disk_gib, coalesce(u.v, 0), coalesce(u.m, 0),"
-                "  coalesce(u.d, 0), coalesce(u.n, 0),"
+                "  coalesce(u.d, 0), coalesce(u.n, 0), n.sriov_vfs, coalesce(fv.n, 0),"
                 "  EXISTS (SELECT 1 FROM iaas.instance_attempts a"
                 "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
                 "   AND m.id IS DISTINCT FROM $2::uuid)"
-                " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id",
+                " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
+                " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
     if (!r)
         return -1;
@@ -78,8 +79,10 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].used_memory_mib = st_db_int(r, i, 8);
         h[i].used_disk_gib = st_db_int(r, i, 9);
         h[i].instances = (int)st_db_int(r, i, 10);
-        h[i].tried = *st_db_val(r, i, 11) == 't';
-        h[i].group_member = *st_db_val(r, i, 12) == 't';
+        h[i].sriov_vfs = st_db_int(r, i, 11);
+        h[i].used_vfs = st_db_int(r, i, 12);
+        h[i].tried = *st_db_val(r, i, 13) == 't';
+        h[i].group_member = *st_db_val(r, i, 14) == 't';
     }
     PQclear(r);
     *out = h;
@@ -90,8 +93,8 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
 static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const gw_sched_req *req)
 {
     PGresult *lk = st_db_q(db,
-                           "SELECT vcpus, memory_mib, disk_gib, disabled FROM iaas.nodes"
-                           " WHERE id = $1 FOR UPDATE",
+                           "SELECT vcpus, memory_mib, disk_gib, disabled, sriov_vfs"
+                           " FROM iaas.nodes WHERE id = $1 FOR UPDATE",
                            h->id);
     if (!lk)
         return -1;
@@ -101,7 +104,10 @@ static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const 
     }
     PGresult *us = st_db_q(db,
                            "SELECT coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0),"
-                           " coalesce(sum(disk_gib), 0), count(*) FROM iaas.instances"
+                           " coalesce(sum(disk_gib), 0), count(*),"
+                           " (SELECT coalesce(sum(n), 0) FROM (" GW_DIRECT_PORTS_BY_NODE
+                           ") fv WHERE fv.node_id = $1)"
+                           " FROM iaas.instances"
                            " WHERE node_id = $1 AND state NOT IN ('deleted', 'error')",
                            h->id);
     if (!us) {
@@ -115,11 +121,36 @@ static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const 
     h->used_memory_mib = st_db_int(us, 0, 1);
     h->used_disk_gib = st_db_int(us, 0, 2);
     h->instances = (int)st_db_int(us, 0, 3);
+    h->sriov_vfs = st_db_int(lk, 0, 4);
+    h->used_vfs = st_db_int(us, 0, 4);
     PQclear(lk);
     PQclear(us);
     (void)g;
     return gw_filter_fits_host(conf, h, req) && gw_filter_vcpus(conf, h, req) &&
-           gw_filter_memory(conf, h, req) && gw_filter_disk(conf, h, req);
+           gw_filter_memory(conf, h, req) && gw_filter_disk(conf, h, req) &&
+           gw_filter_vfs(conf, h, req);
+}
+
+int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_json,
+                          const char *tenant, gw_sched_req *req)
+{
+    req->direct_ports = 0;
+    if (!instance && !ports_json)
+        return 0;
+    PGresult *r = instance ? st_db_q(db,
+                                     "SELECT count(*) FROM iaas.ports WHERE instance_id = $1"
+                                     " AND vnic_type = 'direct'",
+                                     instance)
+                           : st_db_q(db,
+                                     "SELECT count(*) FROM iaas.ports WHERE vnic_type = 'direct'"
+                                     " AND tenant_id = $2 AND id::text"
+                                     " IN (SELECT jsonb_array_elements_text($1::jsonb))",
+                                     ports_json, tenant);
+    if (!r)
+        return -1;
+    req->direct_ports = (int)st_db_int(r, 0, 0);
+    PQclear(r);
+    return 0;
 }
 
 int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req)

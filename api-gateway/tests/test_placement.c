@@ -242,6 +242,108 @@ static void test_disabled_and_down_hosts_get_nothing(void)
     delete_all();
 }
 
+static long post_id(const char *path, const char *body, char id[40])
+{
+    st_resp r;
+    gwt_call(&T, &r, "POST", path, A.member, body);
+    long st = r.status;
+    const char *v = json_string_value(json_object_get(r.json, "id"));
+    snprintf(id, 40, "%s", v ? v : "");
+    st_resp_free(&r);
+    return st;
+}
+
+/* An instance with the given ports: the status, its id in id. */
+static long create_with_ports(const char *name, const char *ports, char id[40])
+{
+    char *b = st_jsonf("{s:s, s:s, s:s, s:o}", "name", name, "flavor", "m1.small", "image", image,
+                       "ports", json_loads(ports, 0, NULL));
+    st_resp r;
+    gwt_call(&T, &r, "POST", "/v1/instances", A.member, b);
+    free(b);
+    long st = r.status;
+    const char *v = json_string_value(json_object_get(r.json, "id"));
+    snprintf(id, 40, "%s", v ? v : "");
+    st_resp_free(&r);
+    return st;
+}
+
+static long node_used_vfs(int i)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[i]);
+    st_resp r;
+    gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
+    long n = json_integer_value(json_object_get(json_object_get(r.json, "used"), "sriov_vfs"));
+    st_resp_free(&r);
+    return n;
+}
+
+static void test_direct_ports_go_where_a_vf_is_free(void)
+{
+    /* pb's agent reports one SR-IOV VF; pa and pc have none */
+    char *hb = st_jsonf("{s:s, s:{s:i, s:i, s:i, s:i}}", "hostname", "pb-host", "capacity", "vcpus",
+                        4, "memory_mib", 4096, "disk_gib", 1000, "sriov_vfs", 1);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/internal/v1/node", nodes[1], hb), 200);
+    free(hb);
+    set_policy("spread");
+    char net[40], p1[40], p2[40], p3[40], pv[40], b[256], id[40], id2[40], id3[40];
+    ST_ASSERT_INT_EQ_FATAL(post_id("/v1/networks", "{\"name\":\"sriov\"}", net), 201);
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\",\"cidr\":\"10.9.0.0/24\"}", net);
+    ST_ASSERT_INT_EQ_FATAL(post_id("/v1/subnets", b, id), 201);
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\",\"vnic_type\":\"direct\"}", net);
+    ST_ASSERT_INT_EQ_FATAL(post_id("/v1/ports", b, p1), 201);
+    ST_ASSERT_INT_EQ_FATAL(post_id("/v1/ports", b, p2), 201);
+    ST_ASSERT_INT_EQ_FATAL(post_id("/v1/ports", b, p3), 201);
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\"}", net);
+    ST_ASSERT_INT_EQ_FATAL(post_id("/v1/ports", b, pv), 201);
+    /* the first direct port lands on pb, the only host with a VF, though
+     * spread would pick the emptier pa or pc */
+    snprintf(b, sizeof b, "[\"%s\"]", p1);
+    ST_ASSERT_INT_EQ(create_with_ports("vf1", b, id), 202);
+    ST_ASSERT_INT_EQ(where(id), 1);
+    ST_ASSERT_INT_EQ(node_used_vfs(1), 1);
+    /* the second finds none free: error, and the fault says why */
+    snprintf(b, sizeof b, "[\"%s\"]", p2);
+    ST_ASSERT_INT_EQ(create_with_ports("vf2", b, id2), 202);
+    char *st = gwt_instance_field(&T, A.member, id2, "state");
+    ST_ASSERT_STR_EQ(st, "error");
+    free(st);
+    char *fault = gwt_instance_field(&T, A.member, id2, "fault");
+    CU_ASSERT_PTR_NOT_NULL(strstr(fault, "3 out of SR-IOV VFs"));
+    free(fault);
+    /* a virtio port needs no VF; attaching the direct one to it, placed on a
+     * host without VFs, is refused and leaves the port free */
+    snprintf(b, sizeof b, "[\"%s\"]", pv);
+    ST_ASSERT_INT_EQ(create_with_ports("plain", b, id3), 202);
+    int at = where(id3);
+    CU_ASSERT(at == 0 || at == 2);
+    /* NICs change on a stopped instance: it becomes active, then stops */
+    ST_ASSERT_INT_EQ(
+        gwt_report(&T, nodes[at], id3, "active", gwt_instance_generation(&T, A.member, id3)), 200);
+
+    char path[160];
+    snprintf(path, sizeof path, "/v1/instances/%s/actions", id3);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", path, A.member, "{\"action\":\"stop\"}"), 202);
+    gwt_report(&T, nodes[at], id3, "stopped", gwt_instance_generation(&T, A.member, id3));
+    snprintf(path, sizeof path, "/v1/instances/%s/interfaces", id3);
+    snprintf(b, sizeof b, "{\"port_id\":\"%s\"}", p3);
+    st_resp r;
+    gwt_call(&T, &r, "POST", path, A.member, b);
+    ST_ASSERT_INT_EQ(r.status, 409);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+               "no free SR-IOV VF"));
+    st_resp_free(&r);
+    char *owner = gwt_sql_value(&T, "SELECT count(*) FROM iaas.ports WHERE vnic_type = 'direct'"
+                                    " AND instance_id IS NULL");
+    ST_ASSERT_STR_EQ(owner, "1"); /* p3 still free (p2 stays with its instance in error) */
+    free(owner);
+    /* deleting the first frees its VF */
+    delete_all();
+    ST_ASSERT_INT_EQ(node_used_vfs(1), 0);
+}
+
 typedef struct placer {
     const gwt *g;
     const char *token;
@@ -324,6 +426,7 @@ static CU_TestInfo tests[] = {
     {"server groups place members together or apart", test_server_groups_place_together_or_apart},
     {"disabled and down hosts get nothing; instances show host down",
      test_disabled_and_down_hosts_get_nothing},
+    {"direct ports go only where an SR-IOV VF is free", test_direct_ports_go_where_a_vf_is_free},
     {"two gateways placing at once never overfill a host", test_two_gateways_never_overfill_a_host},
     CU_TEST_INFO_NULL,
 };

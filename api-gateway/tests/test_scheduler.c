@@ -133,6 +133,29 @@ static void test_ties_are_broken_deterministically(void)
     ST_ASSERT_STR_EQ(hosts[gw_sched_pick(&pack, hosts, 2, &small, NULL, 0)].name, "a");
 }
 
+static void test_vf_filter(void)
+{
+    /* one free VF per direct port: 4 enabled, 3 held by placed instances */
+    gw_host h = host("a", 4, 8192, 100, 0, 0, 0, 0);
+    h.sriov_vfs = 4;
+    h.used_vfs = 3;
+    gw_sched_req one = small, two = small;
+    one.direct_ports = 1;
+    two.direct_ports = 2;
+    CU_ASSERT_TRUE(gw_filter_vfs(&spread, &h, &small)); /* no direct port: any host */
+    CU_ASSERT_TRUE(gw_filter_vfs(&spread, &h, &one));
+    CU_ASSERT_FALSE(gw_filter_vfs(&spread, &h, &two));
+    gw_host plain = host("b", 4, 8192, 100, 0, 0, 0, 0); /* no SR-IOV NIC */
+    CU_ASSERT_TRUE(gw_filter_vfs(&spread, &plain, &small));
+    CU_ASSERT_FALSE(gw_filter_vfs(&spread, &plain, &one));
+    /* the emptier host without VFs loses to the one with a free VF */
+    gw_host hosts[2] = {plain, h};
+    char why[256];
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 2, &one, why, sizeof why), 1);
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 2, &two, why, sizeof why), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "2 out of SR-IOV VFs"));
+}
+
 static void test_no_host_says_why(void)
 {
     gw_host hosts[4] = {
@@ -164,6 +187,7 @@ static void test_policy_names(void)
 static CU_TestInfo tests[] = {
     {"each filter removes what it names", test_filters_each_remove_what_they_name},
     {"affinity and anti-affinity filters", test_group_filters},
+    {"direct ports go only where a VF is free", test_vf_filter},
     {"spread and pack choose opposite hosts", test_spread_and_pack_choose_opposite_hosts},
     {"spread fills hosts evenly, pack fills one and leaves others empty",
      test_spread_fills_evenly_and_pack_fills_one_host},

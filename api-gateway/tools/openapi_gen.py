@@ -96,8 +96,8 @@ schemas = {
 # nodes.c NODE_JSON; the credential only in the answer to POST /v1/nodes
 NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "disabled": BOOL,
               "state": enum("up", "down", "disabled"),
-              "capacity": obj({k: INT for k in RES4}, "all"),
-              "used": obj({"instances": INT, **{k: INT for k in RES4}}, "all"),
+              "capacity": obj({**{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "SR-IOV virtual functions enabled on the node's NICs (its agent's sysfs scan)"}}, "all"),
+              "used": obj({"instances": INT, **{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "VFs held by the direct ports of instances placed on the node"}}, "all"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
               "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "external_uplink": {"type": "boolean", "description": "the node reports an uplink to the external networks: routers are placed on such nodes"},
@@ -482,7 +482,7 @@ add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "clo
 add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": {"type": "string", "description": "the new credential (stn_...)"}}, "all")), NF], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
-              "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
+              "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304", "node",
     [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},

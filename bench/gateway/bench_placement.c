@@ -62,8 +62,10 @@ static void run(const char *label, gw_sched_policy policy, int use_first_fit, in
     make_hosts(h, hosts);
     double *t = malloc(sizeof *t * (size_t)instances);
     gw_sched_conf conf = {policy, 4.0};
-    static const gw_sched_req flavors[] = {
-        {1, 2048, 20, 0, 0}, {2, 4096, 40, 0, 0}, {4, 8192, 80, 0, 0}, {8, 16384, 160, 0, 0}};
+    static const gw_sched_req flavors[] = {{.vcpus = 1, .memory_mib = 2048, .disk_gib = 20},
+                                           {.vcpus = 2, .memory_mib = 4096, .disk_gib = 40},
+                                           {.vcpus = 4, .memory_mib = 8192, .disk_gib = 80},
+                                           {.vcpus = 8, .memory_mib = 16384, .disk_gib = 160}};
     int placed = 0, failed = 0;
     char why[256];
     for (int k = 0; k < instances; k++) {

@@ -46,6 +46,7 @@ typedef struct nd_conf {
     char underlay_dev[16];   /* IFNAMSIZ; detected when not set */
     char tunnel_ip[16];      /* IPv4; detected when not set */
     char external_if[16];    /* the uplink of external networks; "" none (netrouter.c) */
+    char sriov_sysfs[256];   /* where SR-IOV VFs are counted ("/sys"); "" reports none */
     char netns_dir[256];     /* router namespaces; "" /run/netns */
     char net_state_dir[4200];
     const char *dnsmasq; /* "" : dnsmasq from PATH */
@@ -367,6 +368,9 @@ void nd_periodic_start(nd_agent *a);
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *fault, int retryable, char *err, size_t errlen);
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
+/* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
+ * sysfs tree root; 0 for "" or a tree without PFs. */
+long nd_sriov_vfs(const char *root);
 /* GET the desired set; with etag (the last 200's, or "" / NULL) it may be
  * 304: unchanged. etag_out gets the answer's tag. */
 long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,

@@ -32,6 +32,9 @@ static const st_config_key keys[] = {
     {"capacity.vcpus", "0", "vCPUs offered; 0: the host's CPUs"},
     {"capacity.memory_mib", "0", "memory offered, MiB; 0: the host's RAM less 1 GiB"},
     {"capacity.disk_gib", "0", "disk offered, GiB; 0: free space under state_dir"},
+    {"sriov.sysfs_root", "",
+     "where SR-IOV VFs are counted for the scheduler (/sys on a host); empty: report none"
+     " (stratus-vmm cannot pass a VF through yet: see network/README.md)"},
     {"interval.heartbeat_ms", "5000", "heartbeat period"},
     {"interval.reconcile_ms", "500", "how often the desired set is fetched (unchanged: a 304)"},
     {"interval.meter_ms", "10000", "how often counters are sampled for billing"},
@@ -154,6 +157,7 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     snprintf(c->external_if, sizeof c->external_if, "%s",
              st_config_str(cfg, "network.external_interface"));
     snprintf(c->netns_dir, sizeof c->netns_dir, "%s", st_config_str(cfg, "network.netns_dir"));
+    snprintf(c->sriov_sysfs, sizeof c->sriov_sysfs, "%s", st_config_str(cfg, "sriov.sysfs_root"));
     const char *nsd = st_config_str(cfg, "network.state_dir");
     if (*nsd)
         snprintf(c->net_state_dir, sizeof c->net_state_dir, "%s", nsd);

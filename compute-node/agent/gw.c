@@ -6,6 +6,8 @@
 #include "agent.h"
 #include "httpc.h"
 
+#include <stratus/net.h>
+
 #include <jansson.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -40,12 +42,32 @@ static long call(const nd_conf *c, const char *method, const char *path, const c
     return call_h(c, method, path, body, len, ctype, NULL, r, err, errlen);
 }
 
+long nd_sriov_vfs(const char *root)
+{
+    if (!root || !*root)
+        return 0;
+    enum { MAX_PFS = 64, MAX_VFS = 4096 };
+    stn_pf *pfs = calloc(MAX_PFS, sizeof *pfs);
+    stn_vf *vfs = calloc(MAX_VFS, sizeof *vfs);
+    size_t np = 0, nv = 0;
+    char err[256];
+    long n = 0;
+    /* a PF whose tree is inconsistent is not counted at all */
+    if (pfs && vfs &&
+        stn_sriov_scan(root, pfs, MAX_PFS, &np, vfs, MAX_VFS, &nv, err, sizeof err) == 0)
+        n = (long)nv;
+    free(pfs);
+    free(vfs);
+    return n;
+}
+
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen)
 {
     json_t *j =
-        json_pack("{s:s, s:s, s:{s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
+        json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
                   "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus, "memory_mib",
-                  (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib);
+                  (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib, "sriov_vfs",
+                  (json_int_t)nd_sriov_vfs(c->sriov_sysfs));
     if (c->net_on && c->tunnel_ip[0])
         json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
     /* routers are placed only where the uplink is there now */

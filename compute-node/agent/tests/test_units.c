@@ -940,7 +940,36 @@ static void test_spool_bound_drops_the_oldest(void)
     free(dir);
 }
 
+static void test_sriov_vfs_counted_for_the_heartbeat(void)
+{
+    /* a sysfs tree laid out like a host's: one PF with 2 of 8 VFs enabled,
+     * one with 1 of 4, and a NIC without SR-IOV */
+    char *root = st_tmpdir("sriov");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir -p class/net devices/p0 devices/p0vf0 devices/p0vf1 devices/p1 "
+             "devices/p1vf0 devices/plain && "
+             "echo 8 > devices/p0/sriov_totalvfs && echo 2 > devices/p0/sriov_numvfs && "
+             "ln -s ../p0vf0 devices/p0/virtfn0 && ln -s ../p0vf1 devices/p0/virtfn1 && "
+             "echo 4 > devices/p1/sriov_totalvfs && echo 1 > devices/p1/sriov_numvfs && "
+             "ln -s ../p1vf0 devices/p1/virtfn0 && "
+             "for n in p0 p1 plain; do mkdir class/net/eth$n && "
+             "ln -s ../../../devices/$n class/net/eth$n/device; done",
+             root);
+    ST_ASSERT_INT_EQ_FATAL(system(cmd), 0);
+    ST_ASSERT_INT_EQ(nd_sriov_vfs(root), 3);
+    ST_ASSERT_INT_EQ(nd_sriov_vfs(""), 0); /* not configured: none reported */
+    /* a PF claiming more VFs than it has links for is not believed */
+    snprintf(cmd, sizeof cmd, "echo 3 > %s/devices/p1/sriov_numvfs", root);
+    ST_ASSERT_INT_EQ_FATAL(system(cmd), 0);
+    ST_ASSERT_INT_EQ(nd_sriov_vfs(root), 0);
+    st_rmtree(root);
+    free(root);
+}
+
 static CU_TestInfo tests[] = {
+    {"SR-IOV VFs are counted from sysfs for the heartbeat",
+     test_sriov_vfs_counted_for_the_heartbeat},
     {"the spool's bound drops the oldest batches", test_spool_bound_drops_the_oldest},
     {"the image collector removes only what no instance uses, after the keep time",
      test_image_gc_policy},

@@ -254,30 +254,12 @@ static void h_keypair_delete(gw_ctx *c)
 
 /* ---- Quotas ---- */
 
-/* Network usage counts the tenant's own ports, not those a router or a
- * floating IP holds (migrations/0012, iaas.quota_check). */
-#define QUOTA_JSON                                                                                 \
-    "SELECT json_build_object('tenant_id', q.tenant_id,"                                           \
-    " 'limits', json_build_object('instances', q.instances, 'vcpus', q.vcpus,"                     \
-    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib, 'networks', q.networks,"                \
-    "  'ports', q.ports, 'security_groups', q.security_groups,"                                    \
-    "  'floating_ips', q.floating_ips),"                                                           \
-    " 'usage', json_build_object('instances', count(i.id), 'vcpus', coalesce(sum(i.vcpus), 0),"    \
-    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0),"    \
-    "  'networks', (SELECT count(*) FROM iaas.networks WHERE tenant_id = q.tenant_id),"            \
-    "  'ports', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"                    \
-    "   AND device_owner NOT LIKE 'network:%'),"                                                   \
-    "  'security_groups', (SELECT count(*) FROM iaas.security_groups"                              \
-    "   WHERE tenant_id = q.tenant_id),"                                                           \
-    "  'floating_ips', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"             \
-    "   AND device_owner = 'network:floatingip'))"                                                 \
-    ")::text FROM iaas.quotas q LEFT JOIN iaas.instances i"                                        \
-    " ON i.tenant_id = q.tenant_id AND i.state <> 'deleted'"                                       \
-    " WHERE q.tenant_id = $1 GROUP BY q.tenant_id"
-
 static void quota_reply(gw_ctx *c, const char *tenant)
 {
-    PGresult *r = st_db_q(c->db, QUOTA_JSON, tenant);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.quota_json(q)::text FROM iaas.quotas q"
+                          " WHERE q.tenant_id = $1",
+                          tenant);
     if (!r) {
         gw_fail_db(c);
         return;

@@ -18,12 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GROUP_JSON                                                                                 \
-    "json_build_object('id', g.id, 'name', g.name, 'policy', g.policy,"                            \
-    " 'members', coalesce((SELECT json_agg(i.id ORDER BY i.created_at) FROM iaas.instances i"      \
-    "  WHERE i.server_group_id = g.id AND i.state <> 'deleted'), '[]'),"                           \
-    " 'created_at', iaas.ts(g.created_at))"
-
 static void h_group_create(gw_ctx *c)
 {
     static const char *const keys[] = {"name", "policy", NULL};
@@ -42,9 +36,8 @@ static void h_group_create(gw_ctx *c)
     }
     st_uuid_v4(id);
     PGresult *r = st_db_q(c->db,
-                          "WITH g AS (INSERT INTO iaas.server_groups (id, tenant_id, name,"
-                          " policy) VALUES ($1, $2, $3, $4) RETURNING *)"
-                          " SELECT " GROUP_JSON "::text FROM g",
+                          "INSERT INTO iaas.server_groups AS g (id, tenant_id, name, policy)"
+                          " VALUES ($1, $2, $3, $4) RETURNING iaas.server_group_json(g)::text",
                           id, c->p.tenant_id, name, policy);
     if (!r) {
         if (st_db_unique_violation(c->db))
@@ -63,8 +56,8 @@ static void h_group_create(gw_ctx *c)
 static void h_group_list(gw_ctx *c)
 {
     PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('server_groups', coalesce(json_agg(" GROUP_JSON
-                          " ORDER BY g.name), '[]'))::text"
+                          "SELECT json_build_object('server_groups', coalesce(json_agg("
+                          " iaas.server_group_json(g) ORDER BY g.name), '[]'))::text"
                           " FROM iaas.server_groups g WHERE g.tenant_id = $1",
                           c->p.tenant_id);
     if (!r) {
@@ -81,7 +74,7 @@ static void h_group_show(gw_ctx *c)
     if (!id)
         return;
     PGresult *r = st_db_q(c->db,
-                          "SELECT " GROUP_JSON "::text FROM iaas.server_groups g"
+                          "SELECT iaas.server_group_json(g)::text FROM iaas.server_groups g"
                           " WHERE g.tenant_id = $1 AND g.id = $2",
                           c->p.tenant_id, id);
     if (!r) {

@@ -195,40 +195,6 @@ static void test_exhausted_pool_times_out_with_reason(void)
     st_db_pool_free(p);
 }
 
-static void test_binary_results_decode(void)
-{
-    st_db_pool *p = st_db_pool_new(conninfo, 1);
-    st_db *db = st_db_get(p, 1000);
-    PGresult *r = st_db_qb(db,
-                           "SELECT '123e4567-e89b-12d3-a456-426614174000'::uuid,"
-                           " 7::int2, -70000::int4, 9000000000::int8, true,"
-                           " '2026-11-24 08:01:37.5+00'::timestamptz, NULL::uuid,"
-                           " $1::text",
-                           "text ok");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    char u[37];
-    long long v;
-    int b;
-    ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 0, u), 0);
-    ST_ASSERT_STR_EQ(u, "123e4567-e89b-12d3-a456-426614174000");
-    ST_ASSERT_INT_EQ(st_db_bin_int(r, 0, 1, &v), 0);
-    ST_ASSERT_INT_EQ(v, 7);
-    ST_ASSERT_INT_EQ(st_db_bin_int(r, 0, 2, &v), 0);
-    ST_ASSERT_INT_EQ(v, -70000);
-    ST_ASSERT_INT_EQ(st_db_bin_int(r, 0, 3, &v), 0);
-    ST_ASSERT_INT_EQ(v, 9000000000LL);
-    ST_ASSERT_INT_EQ(st_db_bin_bool(r, 0, 4, &b), 0);
-    CU_ASSERT_TRUE(b);
-    ST_ASSERT_INT_EQ(st_db_bin_time(r, 0, 5, &v), 0);
-    ST_ASSERT_INT_EQ(v, 1795507297LL * 1000000 + 500000);
-    ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 6, u), -1); /* NULL */
-    ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 1, u), -1); /* wrong width */
-    ST_ASSERT_STR_EQ(st_db_val(r, 0, 7), "text ok");  /* text is the same bytes */
-    PQclear(r);
-    st_db_put(db);
-    st_db_pool_free(p);
-}
-
 /* A repeatable file: defines rep_answer() and counts its own runs. */
 #define REP(answer)                                                                                \
     "CREATE OR REPLACE FUNCTION rep_answer() RETURNS int LANGUAGE sql AS $$ SELECT " answer        \
@@ -341,7 +307,6 @@ static void test_concurrent_starts_apply_repeatables_once(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"binary results decode to the same values", test_binary_results_decode},
     {"migrations apply once, in order, and edits are refused", test_migrations_apply_once_in_order},
     {"concurrent migrators apply each step exactly once",
      test_concurrent_migrators_apply_each_step_once},

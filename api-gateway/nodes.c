@@ -122,7 +122,16 @@ static void h_node_rotate(gw_ctx *c)
         return;
     }
     st_info("node.credential_rotated", "node %s: credential replaced", id);
-    st_http_reply_json(c->req, 200, json_pack("{s:s, s:s}", "id", id, "token", token));
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.node_credential_json(n, $2)::text FROM iaas.nodes n"
+                          " WHERE n.id = $1",
+                          id, token);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "node");
+    PQclear(r);
 }
 
 static void h_node_list(gw_ctx *c)

@@ -104,29 +104,18 @@ static void scheduler_reply(gw_ctx *c)
 {
     gw_sched_policy p;
     char down[16];
-    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r =
-        gw_sched_load_policy(c->db, &p) < 0
-            ? NULL
-            : st_db_q(c->db,
-                      "SELECT count(*),"
-                      " count(*) FILTER (WHERE NOT n.disabled AND"
-                      "  n.last_heartbeat > now() - $1::int * interval '1 second'),"
-                      " coalesce(json_agg(n.name ORDER BY n.name) FILTER (WHERE NOT EXISTS ("
-                      "  SELECT 1 FROM iaas.instances i WHERE i.node_id = n.id"
-                      "  AND i.state NOT IN ('deleted', 'error'))), '[]')::text"
-                      " FROM iaas.nodes n",
-                      down);
+    GW_DOWN_AFTER(c, down);
+    char over[32];
+    snprintf(over, sizeof over, "%.17g", c->gw->c.cpu_overcommit);
+    PGresult *r = gw_sched_load_policy(c->db, &p) < 0
+                      ? NULL
+                      : st_db_q(c->db, "SELECT iaas.scheduler_json($1, $2, $3)::text",
+                                gw_sched_policy_name(p), over, down);
     if (!r) {
         gw_fail_db(c);
         return;
     }
-    json_t *empty = json_loads(st_db_val(r, 0, 2), 0, NULL);
-    st_http_reply_json(
-        c->req, 200,
-        json_pack("{s:s, s:f, s:I, s:I, s:o}", "policy", gw_sched_policy_name(p), "cpu_overcommit",
-                  c->gw->c.cpu_overcommit, "nodes", (json_int_t)st_db_int(r, 0, 0), "nodes_up",
-                  (json_int_t)st_db_int(r, 0, 1), "empty_nodes", empty ? empty : json_array()));
+    gw_reply_json_text(c, 200, r, "scheduler");
     PQclear(r);
 }
 

@@ -1,6 +1,7 @@
 -- The gateway's JSON representations: the one place the JSON of every
 -- resource it serves is written, from the tenant API's objects to the desired
--- set a node agent reads. Handlers select these functions (a list is one
+-- set a node agent reads. (Billing's and images' bodies, which the gateway
+-- passes through, are written by those services.) Handlers select these functions (a list is one
 -- json_agg over them, one round trip and one string) and send the text as
 -- it is; no handler builds a resource's JSON in C.
 --
@@ -201,6 +202,28 @@ $$;
 CREATE OR REPLACE FUNCTION iaas.node_created_json(n iaas.nodes, down_after integer, token text)
 RETURNS json LANGUAGE sql STABLE AS $$
     SELECT (iaas.node_json(n, down_after)::jsonb || jsonb_build_object('token', token))::json
+$$;
+
+-- A node's new credential (shown this once).
+CREATE OR REPLACE FUNCTION iaas.node_credential_json(n iaas.nodes, token text) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', n.id, 'token', token)
+$$;
+
+-- The scheduler: its policy (iaas.settings, read by scheduler.c), the
+-- gateway's sched.cpu_overcommit, how many nodes there are and are up, and
+-- the nodes that run nothing.
+CREATE OR REPLACE FUNCTION iaas.scheduler_json(policy text, cpu_overcommit double precision,
+                                               down_after integer) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('policy', policy, 'cpu_overcommit', cpu_overcommit,
+        'nodes', count(*),
+        'nodes_up', count(*) FILTER (WHERE NOT n.disabled AND
+                                     n.last_heartbeat > now() - down_after * interval '1 second'),
+        'empty_nodes', coalesce(json_agg(n.name ORDER BY n.name) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM iaas.instances i WHERE i.node_id = n.id
+                           AND i.state NOT IN ('deleted', 'error'))), '[]'))
+    FROM iaas.nodes n
 $$;
 
 -- ---- networks ----

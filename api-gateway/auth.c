@@ -368,12 +368,7 @@ static void h_signin(gw_ctx *c)
     r = st_db_q(c->db,
                 "SELECT iaas.session_json(k, $2, $3)::text FROM iaas.tokens k WHERE k.id = $1",
                 tokid, token, tid[0] ? role : NULL);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 201, r, "token");
-    PQclear(r);
+    gw_reply_query(c, 201, r, "token");
 }
 
 static void h_signout(gw_ctx *c)
@@ -395,12 +390,7 @@ static void h_whoami(gw_ctx *c)
         st_db_q(c->db, "SELECT iaas.whoami_json($1, $2, $3, $4, $5, $6)::text", p->user_id,
                 p->user_name, p->cloud_admin ? "true" : "false",
                 p->tenant_id[0] ? p->tenant_id : NULL, p->role[0] ? p->role : NULL, p->kind);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "user");
 }
 
 /* An API key lives no longer than the token that makes it (a one-hour
@@ -463,12 +453,7 @@ static void h_apikey_list(gw_ctx *c)
                           " AND k.kind = 'api_key' AND k.revoked_at IS NULL"
                           " AND k.expires_at > now()",
                           c->p.user_id, c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "api key");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "api key");
 }
 
 static void h_apikey_delete(gw_ctx *c)

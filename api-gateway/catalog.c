@@ -25,12 +25,7 @@ static void h_flavor_list(gw_ctx *c)
                           " iaas.flavor_json(f) ORDER BY f.vcpus, f.memory_mib, f.name),"
                           " '[]'))::text FROM iaas.flavors f WHERE $1 OR NOT f.disabled",
                           c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "flavor");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "flavor");
 }
 
 static void h_flavor_show(gw_ctx *c)
@@ -43,12 +38,7 @@ static void h_flavor_show(gw_ctx *c)
                           "SELECT iaas.flavor_json(f)::text FROM iaas.flavors f"
                           " WHERE id = $1 AND ($2 OR NOT f.disabled)",
                           id, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "flavor");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "flavor");
 }
 
 static void h_flavor_create(gw_ctx *c)
@@ -100,12 +90,7 @@ static void h_flavor_update(gw_ctx *c)
                           "UPDATE iaas.flavors f SET disabled = $2 WHERE id = $1"
                           " RETURNING iaas.flavor_json(f)::text",
                           id, disabled ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "flavor");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "flavor");
 }
 
 static void h_flavor_delete(gw_ctx *c)
@@ -179,12 +164,7 @@ static void h_keypair_list(gw_ctx *c)
                           " iaas.keypair_json(k) ORDER BY k.name), '[]'))::text"
                           " FROM iaas.keypairs k WHERE tenant_id = $1",
                           c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "keypair");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "keypair");
 }
 
 static void h_keypair_show(gw_ctx *c)
@@ -196,12 +176,7 @@ static void h_keypair_show(gw_ctx *c)
                           "SELECT iaas.keypair_json(k)::text FROM iaas.keypairs k"
                           " WHERE tenant_id = $1 AND id = $2",
                           c->p.tenant_id, id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "keypair");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "keypair");
 }
 
 static void h_keypair_create(gw_ctx *c)
@@ -260,12 +235,7 @@ static void quota_reply(gw_ctx *c, const char *tenant)
                           "SELECT iaas.quota_json(q)::text FROM iaas.quotas q"
                           " WHERE q.tenant_id = $1",
                           tenant);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_quota_mine(gw_ctx *c)

@@ -94,6 +94,9 @@ void gw_fail_db_or_conflict(gw_ctx *c);
 const char *gw_id_param(gw_ctx *c, const char *name);
 /* Replies with the first column of the first row (a JSON text) or 404. */
 void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what);
+/* The same for a query's result, which it clears: NULL (the query failed)
+ * is answered as gw_fail_db does. */
+void gw_reply_query(gw_ctx *c, int status, PGresult *r, const char *what);
 /* JSON body, with only the allowed fields; replies 400 itself and NULL. */
 json_t *gw_body(gw_ctx *c, const char *const *allowed);
 /* The {id} parameter and a body {"<flag>": bool} (nothing else); NULL after

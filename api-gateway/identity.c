@@ -94,12 +94,7 @@ static void h_tenant_list(gw_ctx *c)
                           " WHERE $2 OR EXISTS (SELECT 1 FROM iaas.memberships m"
                           "  WHERE m.tenant_id = t.id AND m.user_id = $1)",
                           c->p.user_id, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_tenant_show(gw_ctx *c)
@@ -113,12 +108,7 @@ static void h_tenant_show(gw_ctx *c)
                           " AND ($3 OR EXISTS (SELECT 1 FROM iaas.memberships m"
                           "  WHERE m.tenant_id = t.id AND m.user_id = $2))",
                           id, c->p.user_id, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_tenant_delete(gw_ctx *c)
@@ -193,12 +183,7 @@ static void h_user_list(gw_ctx *c)
     PGresult *r =
         st_db_q0(c->db, "SELECT json_build_object('users', coalesce(json_agg("
                         " iaas.user_json(u) ORDER BY u.name), '[]'))::text FROM iaas.users u");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "user");
 }
 
 static void h_user_show(gw_ctx *c)
@@ -212,12 +197,7 @@ static void h_user_show(gw_ctx *c)
     }
     PGresult *r =
         st_db_q(c->db, "SELECT iaas.user_json(u)::text FROM iaas.users u WHERE id = $1", id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "user");
 }
 
 /* Changing a password ends every other credential of that user: its other
@@ -295,12 +275,7 @@ static void h_members_list(gw_ctx *c)
                           " '[]'))::text FROM iaas.memberships m JOIN iaas.users u"
                           " ON u.id = m.user_id WHERE m.tenant_id = $1",
                           id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_member_put(gw_ctx *c)
@@ -332,12 +307,7 @@ static void h_member_put(gw_ctx *c)
                           " ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role"
                           " RETURNING iaas.membership_json(ms)::text",
                           id, uid, role, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "user");
 }
 
 static void h_member_delete(gw_ctx *c)

@@ -688,12 +688,7 @@ static void h_console(gw_ctx *c)
         st_db_q(c->db, "SELECT iaas.console_json($1, $2)::text", start, st_db_val(r, 0, 1));
     free(text);
     PQclear(r);
-    if (!j) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, j, "instance");
-    PQclear(j);
+    gw_reply_query(c, 200, j, "instance");
 }
 
 void gw_instance_routes(gw *g)

@@ -62,12 +62,7 @@ static void node_reply(gw_ctx *c, int status, const char *id)
     GW_DOWN_AFTER(c, down);
     PGresult *r = st_db_q(
         c->db, "SELECT iaas.node_json(n, $1)::text FROM iaas.nodes n WHERE n.id = $2", down, id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, status, r, "node");
-    PQclear(r);
+    gw_reply_query(c, status, r, "node");
 }
 
 static void h_node_create(gw_ctx *c)
@@ -96,12 +91,7 @@ static void h_node_create(gw_ctx *c)
                           "SELECT iaas.node_created_json(n, $1, $3)::text FROM iaas.nodes n"
                           " WHERE n.id = $2",
                           down, id, token);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 201, r, "node");
-    PQclear(r);
+    gw_reply_query(c, 201, r, "node");
 }
 
 /* A new credential for the node; the old one is refused from now on, by
@@ -126,12 +116,7 @@ static void h_node_rotate(gw_ctx *c)
                           "SELECT iaas.node_credential_json(n, $2)::text FROM iaas.nodes n"
                           " WHERE n.id = $1",
                           id, token);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "node");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "node");
 }
 
 static void h_node_list(gw_ctx *c)
@@ -142,12 +127,7 @@ static void h_node_list(gw_ctx *c)
                           "SELECT json_build_object('nodes', coalesce(json_agg("
                           " iaas.node_json(n, $1) ORDER BY n.name), '[]'))::text FROM iaas.nodes n",
                           down);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "node");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "node");
 }
 
 static void h_node_show(gw_ctx *c)
@@ -298,12 +278,7 @@ static void h_node_instances(gw_ctx *c)
     if (st_http_not_modified(c->req, etag))
         return;
     PGresult *r = st_db_q(c->db, "SELECT iaas.node_desired_json($1)::text", c->p.node_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "node");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "node");
 }
 
 static void reply_instance_row(gw_ctx *c, const char *id)
@@ -314,12 +289,7 @@ static void reply_instance_row(gw_ctx *c, const char *id)
                           "SELECT iaas.instance_json(i, $2)::text FROM iaas.instances i"
                           " WHERE i.id = $1",
                           id, down);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "instance");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "instance");
 }
 
 /*

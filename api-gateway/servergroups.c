@@ -60,12 +60,7 @@ static void h_group_list(gw_ctx *c)
                           " iaas.server_group_json(g) ORDER BY g.name), '[]'))::text"
                           " FROM iaas.server_groups g WHERE g.tenant_id = $1",
                           c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "server group");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "server group");
 }
 
 static void h_group_show(gw_ctx *c)
@@ -77,12 +72,7 @@ static void h_group_show(gw_ctx *c)
                           "SELECT iaas.server_group_json(g)::text FROM iaas.server_groups g"
                           " WHERE g.tenant_id = $1 AND g.id = $2",
                           c->p.tenant_id, id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "server group");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "server group");
 }
 
 static void h_group_delete(gw_ctx *c)
@@ -111,12 +101,7 @@ static void scheduler_reply(gw_ctx *c)
                       ? NULL
                       : st_db_q(c->db, "SELECT iaas.scheduler_json($1, $2, $3)::text",
                                 gw_sched_policy_name(p), over, down);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "scheduler");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "scheduler");
 }
 
 static void h_scheduler_show(gw_ctx *c)

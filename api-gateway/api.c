@@ -154,6 +154,16 @@ void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what)
         st_http_reply_raw(c->req, status, "application/json", v, strlen(v));
 }
 
+void gw_reply_query(gw_ctx *c, int status, PGresult *r, const char *what)
+{
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, status, r, what);
+    PQclear(r);
+}
+
 json_t *gw_body(gw_ctx *c, const char *const *allowed_keys)
 {
     json_t *b = st_http_json_body(c->req);

@@ -365,17 +365,10 @@ static void h_signin(gw_ctx *c)
         gw_fail_db(c);
         return;
     }
-    r = st_db_q(c->db, "SELECT iaas.ts(expires_at) FROM iaas.tokens WHERE id = $1", tokid);
-    json_t *out = json_pack("{s:s, s:s, s:s?, s:{s:s, s:s}, s:b}", "token", token, "token_id",
-                            tokid, "expires_at", r ? st_db_val(r, 0, 0) : NULL, "user", "id",
-                            user_id, "name", name, "cloud_admin", cloud_admin);
-    PQclear(r);
-    if (tid[0])
-        json_object_set_new(out, "tenant",
-                            json_pack("{s:s, s:s, s:s}", "id", tid, "name", tname, "role", role));
-    else
-        json_object_set_new(out, "tenant", json_null());
-    st_http_reply_json(c->req, 201, out);
+    r = st_db_q(c->db,
+                "SELECT iaas.session_json(k, $2, $3)::text FROM iaas.tokens k WHERE k.id = $1",
+                tokid, token, tid[0] ? role : NULL);
+    gw_reply_query(c, 201, r, "token");
 }
 
 static void h_signout(gw_ctx *c)
@@ -393,24 +386,11 @@ static void h_signout(gw_ctx *c)
 static void h_whoami(gw_ctx *c)
 {
     const gw_principal *p = &c->p;
-    PGresult *r = st_db_q(c->db,
-                          "SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name,"
-                          " 'role', m.role) ORDER BY t.name), '[]')::text"
-                          " FROM iaas.memberships m JOIN iaas.tenants t ON t.id = m.tenant_id"
-                          " WHERE m.user_id = $1",
-                          p->user_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    json_t *tenants = json_loads(st_db_val(r, 0, 0), 0, NULL);
-    PQclear(r);
-    st_http_reply_json(c->req, 200,
-                       json_pack("{s:{s:s, s:s, s:b}, s:s?, s:s?, s:s, s:o}", "user", "id",
-                                 p->user_id, "name", p->user_name, "cloud_admin", p->cloud_admin,
-                                 "tenant_id", p->tenant_id[0] ? p->tenant_id : NULL, "role",
-                                 p->role[0] ? p->role : NULL, "token_kind", p->kind, "tenants",
-                                 tenants ? tenants : json_array()));
+    PGresult *r =
+        st_db_q(c->db, "SELECT iaas.whoami_json($1, $2, $3, $4, $5, $6)::text", p->user_id,
+                p->user_name, p->cloud_admin ? "true" : "false",
+                p->tenant_id[0] ? p->tenant_id : NULL, p->role[0] ? p->role : NULL, p->kind);
+    gw_reply_query(c, 200, r, "user");
 }
 
 /* An API key lives no longer than the token that makes it (a one-hour
@@ -451,12 +431,16 @@ static void h_apikey_create(gw_ctx *c)
         gw_fail_db(c);
         return;
     }
-    PGresult *r = st_db_q(c->db, "SELECT iaas.ts(expires_at) FROM iaas.tokens WHERE id = $1", id);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.api_key_created_json(k, $2)::text FROM iaas.tokens k"
+                          " WHERE k.id = $1",
+                          id, key);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
     st_http_add_header(c->req, "Location", "/v1/api-keys");
-    st_http_reply_json(c->req, 201,
-                       json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", id, "name", name, "key", key,
-                                 "tenant_id", c->p.tenant_id, "expires_at",
-                                 r ? st_db_val(r, 0, 0) : NULL));
+    gw_reply_json_text(c, 201, r, "api key");
     PQclear(r);
 }
 
@@ -464,18 +448,12 @@ static void h_apikey_list(gw_ctx *c)
 {
     PGresult *r = st_db_q(c->db,
                           "SELECT json_build_object('api_keys', coalesce(json_agg("
-                          " json_build_object('id', id, 'name', name, 'tenant_id', tenant_id,"
-                          "  'created_at', iaas.ts(created_at), 'expires_at', iaas.ts(expires_at))"
-                          " ORDER BY created_at), '[]'))::text"
-                          " FROM iaas.tokens WHERE user_id = $1 AND tenant_id = $2"
-                          " AND kind = 'api_key' AND revoked_at IS NULL AND expires_at > now()",
+                          " iaas.api_key_json(k) ORDER BY k.created_at), '[]'))::text"
+                          " FROM iaas.tokens k WHERE k.user_id = $1 AND k.tenant_id = $2"
+                          " AND k.kind = 'api_key' AND k.revoked_at IS NULL"
+                          " AND k.expires_at > now()",
                           c->p.user_id, c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "api key");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "api key");
 }
 
 static void h_apikey_delete(gw_ctx *c)

@@ -25,12 +25,7 @@ static void h_flavor_list(gw_ctx *c)
                           " iaas.flavor_json(f) ORDER BY f.vcpus, f.memory_mib, f.name),"
                           " '[]'))::text FROM iaas.flavors f WHERE $1 OR NOT f.disabled",
                           c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "flavor");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "flavor");
 }
 
 static void h_flavor_show(gw_ctx *c)
@@ -43,12 +38,7 @@ static void h_flavor_show(gw_ctx *c)
                           "SELECT iaas.flavor_json(f)::text FROM iaas.flavors f"
                           " WHERE id = $1 AND ($2 OR NOT f.disabled)",
                           id, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "flavor");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "flavor");
 }
 
 static void h_flavor_create(gw_ctx *c)
@@ -100,12 +90,7 @@ static void h_flavor_update(gw_ctx *c)
                           "UPDATE iaas.flavors f SET disabled = $2 WHERE id = $1"
                           " RETURNING iaas.flavor_json(f)::text",
                           id, disabled ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "flavor");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "flavor");
 }
 
 static void h_flavor_delete(gw_ctx *c)
@@ -179,12 +164,7 @@ static void h_keypair_list(gw_ctx *c)
                           " iaas.keypair_json(k) ORDER BY k.name), '[]'))::text"
                           " FROM iaas.keypairs k WHERE tenant_id = $1",
                           c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "keypair");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "keypair");
 }
 
 static void h_keypair_show(gw_ctx *c)
@@ -196,12 +176,7 @@ static void h_keypair_show(gw_ctx *c)
                           "SELECT iaas.keypair_json(k)::text FROM iaas.keypairs k"
                           " WHERE tenant_id = $1 AND id = $2",
                           c->p.tenant_id, id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "keypair");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "keypair");
 }
 
 static void h_keypair_create(gw_ctx *c)
@@ -254,36 +229,13 @@ static void h_keypair_delete(gw_ctx *c)
 
 /* ---- Quotas ---- */
 
-/* Network usage counts the tenant's own ports, not those a router or a
- * floating IP holds (migrations/0012, iaas.quota_check). */
-#define QUOTA_JSON                                                                                 \
-    "SELECT json_build_object('tenant_id', q.tenant_id,"                                           \
-    " 'limits', json_build_object('instances', q.instances, 'vcpus', q.vcpus,"                     \
-    "  'memory_mib', q.memory_mib, 'disk_gib', q.disk_gib, 'networks', q.networks,"                \
-    "  'ports', q.ports, 'security_groups', q.security_groups,"                                    \
-    "  'floating_ips', q.floating_ips),"                                                           \
-    " 'usage', json_build_object('instances', count(i.id), 'vcpus', coalesce(sum(i.vcpus), 0),"    \
-    "  'memory_mib', coalesce(sum(i.memory_mib), 0), 'disk_gib', coalesce(sum(i.disk_gib), 0),"    \
-    "  'networks', (SELECT count(*) FROM iaas.networks WHERE tenant_id = q.tenant_id),"            \
-    "  'ports', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"                    \
-    "   AND device_owner NOT LIKE 'network:%'),"                                                   \
-    "  'security_groups', (SELECT count(*) FROM iaas.security_groups"                              \
-    "   WHERE tenant_id = q.tenant_id),"                                                           \
-    "  'floating_ips', (SELECT count(*) FROM iaas.ports WHERE tenant_id = q.tenant_id"             \
-    "   AND device_owner = 'network:floatingip'))"                                                 \
-    ")::text FROM iaas.quotas q LEFT JOIN iaas.instances i"                                        \
-    " ON i.tenant_id = q.tenant_id AND i.state <> 'deleted'"                                       \
-    " WHERE q.tenant_id = $1 GROUP BY q.tenant_id"
-
 static void quota_reply(gw_ctx *c, const char *tenant)
 {
-    PGresult *r = st_db_q(c->db, QUOTA_JSON, tenant);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.quota_json(q)::text FROM iaas.quotas q"
+                          " WHERE q.tenant_id = $1",
+                          tenant);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_quota_mine(gw_ctx *c)

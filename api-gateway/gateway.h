@@ -94,6 +94,9 @@ void gw_fail_db_or_conflict(gw_ctx *c);
 const char *gw_id_param(gw_ctx *c, const char *name);
 /* Replies with the first column of the first row (a JSON text) or 404. */
 void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what);
+/* The same for a query's result, which it clears: NULL (the query failed)
+ * is answered as gw_fail_db does. */
+void gw_reply_query(gw_ctx *c, int status, PGresult *r, const char *what);
 /* JSON body, with only the allowed fields; replies 400 itself and NULL. */
 json_t *gw_body(gw_ctx *c, const char *const *allowed);
 /* The {id} parameter and a body {"<flag>": bool} (nothing else); NULL after
@@ -169,27 +172,10 @@ size_t gw_listcache_bytes(gw_listcache *lc);
 
 /* instances.c */
 void gw_instance_routes(gw *g);
-/* The columns gw_instance_write() reads, in its order, from
- * GW_INSTANCE_FROM; the last is the age of the host's heartbeat in seconds
- * (-1: the host is disabled; NULL: not placed). */
-#define GW_INSTANCE_BASE_COLS                                                                      \
-    "i.id, i.tenant_id, i.name, i.flavor_id, i.image_id, i.keypair_id, i.vcpus,"                   \
-    " i.memory_mib, i.disk_gib, i.state, i.task, i.power_desired, i.node_id, i.fault,"             \
-    " i.created_at, i.updated_at, i.server_group_id, "
-#define GW_HOST_AGE(n)                                                                             \
-    "CASE WHEN " n ".disabled THEN -1::bigint ELSE"                                                \
-    " coalesce(extract(epoch FROM now() - " n ".last_heartbeat)::bigint, 2147483647) END"
-#define GW_INSTANCE_COLS GW_INSTANCE_BASE_COLS GW_HOST_AGE("n")
-#define GW_INSTANCE_FROM "iaas.instances i LEFT JOIN iaas.nodes n ON n.id = i.node_id"
-/* For UPDATE ... RETURNING, where there is no join: the same columns. */
-#define GW_INSTANCE_RETURNING                                                                      \
-    GW_INSTANCE_BASE_COLS "(SELECT " GW_HOST_AGE("n") " FROM iaas.nodes n WHERE n.id = i.node_id)"
-struct st_jw;
-/* Writes one instance (a row of GW_INSTANCE_COLS fetched in BINARY format,
- * st_db_qb) as a JSON object, with
- * host_status "up", "down" (no heartbeat for nodes.down_after) or "maintenance"
- * (the host is disabled), null when unplaced. */
-void gw_instance_write(const gw *g, struct st_jw *w, const PGresult *r, int row);
+/* nodes.down_after as text into char buf[16]: the argument of
+ * iaas.instance_json() and iaas.node_json() (sql/views.sql), which write
+ * every resource's JSON. */
+#define GW_DOWN_AFTER(c, buf) snprintf(buf, sizeof buf, "%d", (c)->gw->c.node_down_after_s)
 typedef struct gw_create_req {
     const char *name, *flavor, *image, *keypair, *user_data, *server_group, *idem;
     json_t *networks, *ports; /* borrowed from the body; NULL when absent */

@@ -18,13 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TENANT_JSON                                                                                \
-    "json_build_object('id', t.id, 'name', t.name, 'description', t.description,"                  \
-    " 'created_at', iaas.ts(t.created_at))"
-#define USER_JSON                                                                                  \
-    "json_build_object('id', u.id, 'name', u.name, 'cloud_admin', u.cloud_admin,"                  \
-    " 'disabled', u.disabled, 'created_at', iaas.ts(u.created_at))"
-
 int gw_tenant_create(gw *g, st_db *db, const char *name, const char *description, char id[40])
 {
     const long long v[8] = {g->c.quota_instances,       g->c.quota_vcpus,
@@ -88,7 +81,7 @@ static void h_tenant_create(gw_ctx *c)
         return;
     }
     PGresult *r =
-        st_db_q(c->db, "SELECT " TENANT_JSON "::text FROM iaas.tenants t WHERE id = $1", id);
+        st_db_q(c->db, "SELECT iaas.tenant_json(t)::text FROM iaas.tenants t WHERE id = $1", id);
     gw_reply_json_text(c, 201, r, "tenant");
     PQclear(r);
 }
@@ -96,17 +89,12 @@ static void h_tenant_create(gw_ctx *c)
 static void h_tenant_list(gw_ctx *c)
 {
     PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('tenants', coalesce(json_agg(" TENANT_JSON
-                          " ORDER BY t.name), '[]'))::text FROM iaas.tenants t"
+                          "SELECT json_build_object('tenants', coalesce(json_agg("
+                          " iaas.tenant_json(t) ORDER BY t.name), '[]'))::text FROM iaas.tenants t"
                           " WHERE $2 OR EXISTS (SELECT 1 FROM iaas.memberships m"
                           "  WHERE m.tenant_id = t.id AND m.user_id = $1)",
                           c->p.user_id, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_tenant_show(gw_ctx *c)
@@ -116,16 +104,11 @@ static void h_tenant_show(gw_ctx *c)
         return;
     /* Members of the tenant may see it even from a token scoped elsewhere. */
     PGresult *r = st_db_q(c->db,
-                          "SELECT " TENANT_JSON "::text FROM iaas.tenants t WHERE id = $1"
+                          "SELECT iaas.tenant_json(t)::text FROM iaas.tenants t WHERE id = $1"
                           " AND ($3 OR EXISTS (SELECT 1 FROM iaas.memberships m"
                           "  WHERE m.tenant_id = t.id AND m.user_id = $2))",
                           id, c->p.user_id, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_tenant_delete(gw_ctx *c)
@@ -189,21 +172,18 @@ static void h_user_create(gw_ctx *c)
             gw_fail_db(c);
         return;
     }
-    PGresult *r = st_db_q(c->db, "SELECT " USER_JSON "::text FROM iaas.users u WHERE id = $1", id);
+    PGresult *r =
+        st_db_q(c->db, "SELECT iaas.user_json(u)::text FROM iaas.users u WHERE id = $1", id);
     gw_reply_json_text(c, 201, r, "user");
     PQclear(r);
 }
 
 static void h_user_list(gw_ctx *c)
 {
-    PGresult *r = st_db_q0(c->db, "SELECT json_build_object('users', coalesce(json_agg(" USER_JSON
-                                  " ORDER BY u.name), '[]'))::text FROM iaas.users u");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    PGresult *r =
+        st_db_q0(c->db, "SELECT json_build_object('users', coalesce(json_agg("
+                        " iaas.user_json(u) ORDER BY u.name), '[]'))::text FROM iaas.users u");
+    gw_reply_query(c, 200, r, "user");
 }
 
 static void h_user_show(gw_ctx *c)
@@ -215,13 +195,9 @@ static void h_user_show(gw_ctx *c)
         st_http_reply_error(c->req, 404, "not_found", "no such user");
         return;
     }
-    PGresult *r = st_db_q(c->db, "SELECT " USER_JSON "::text FROM iaas.users u WHERE id = $1", id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    PGresult *r =
+        st_db_q(c->db, "SELECT iaas.user_json(u)::text FROM iaas.users u WHERE id = $1", id);
+    gw_reply_query(c, 200, r, "user");
 }
 
 /* Changing a password ends every other credential of that user: its other
@@ -294,17 +270,12 @@ static void h_members_list(gw_ctx *c)
     if (!id || !tenant_access(c, id, GW_TENANT_READ))
         return;
     PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('members', coalesce(json_agg(json_build_object("
-                          " 'user_id', u.id, 'name', u.name, 'role', m.role) ORDER BY u.name),"
+                          "SELECT json_build_object('members', coalesce(json_agg("
+                          " iaas.member_json(u, m.role) ORDER BY u.name),"
                           " '[]'))::text FROM iaas.memberships m JOIN iaas.users u"
                           " ON u.id = m.user_id WHERE m.tenant_id = $1",
                           id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "tenant");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "tenant");
 }
 
 static void h_member_put(gw_ctx *c)
@@ -328,21 +299,15 @@ static void h_member_put(gw_ctx *c)
         return;
     }
     PGresult *r = st_db_q(c->db,
-                          "INSERT INTO iaas.memberships (tenant_id, user_id, role)"
+                          "INSERT INTO iaas.memberships AS ms (tenant_id, user_id, role)"
                           " SELECT t.id, u.id, $3 FROM iaas.tenants t, iaas.users u"
                           " WHERE t.id = $1 AND u.id = $2 AND ($4 OR EXISTS (SELECT 1"
                           "  FROM iaas.memberships x WHERE x.tenant_id = t.id"
                           "  AND x.user_id = u.id))"
                           " ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role"
-                          " RETURNING json_build_object('tenant_id', tenant_id, 'user_id', user_id,"
-                          "  'role', role)::text",
+                          " RETURNING iaas.membership_json(ms)::text",
                           id, uid, role, c->p.cloud_admin ? "true" : "false");
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "user");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "user");
 }
 
 static void h_member_delete(gw_ctx *c)

@@ -21,7 +21,6 @@
 #include "gateway.h"
 #include "stratus/crypto.h"
 #include "stratus/json.h"
-#include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/timefmt.h"
 #include "stratus/uuid.h"
@@ -48,88 +47,18 @@ static int fail(gw_ctx *c)
     return DONE;
 }
 
-/* Writes a binary-format uuid column, or null. */
-static void kuuid(st_jw *w, const char *key, const PGresult *r, int row, int col)
-{
-    char u[37];
-    st_jw_key(w, key);
-    if (st_db_bin_uuid(r, row, col, u) == 0)
-        st_jw_str_plain(w, u, 36);
-    else
-        st_jw_null(w);
-}
-
-/* Writes a text column (binary format is the same bytes), or null. */
-static void ktext(st_jw *w, const char *key, const PGresult *r, int row, int col)
-{
-    st_jw_key(w, key);
-    if (PQgetisnull(r, row, col))
-        st_jw_null(w);
-    else
-        st_jw_strn(w, PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
-}
-
-static void kint(st_jw *w, const char *key, const PGresult *r, int row, int col)
-{
-    long long v = 0;
-    st_db_bin_int(r, row, col, &v);
-    st_jw_kint(w, key, v);
-}
-
-static void ktime(st_jw *w, const char *key, const PGresult *r, int row, int col)
-{
-    long long us;
-    if (st_db_bin_time(r, row, col, &us) == 0) {
-        st_jw_ktime(w, key, us);
-    } else {
-        st_jw_key(w, key);
-        st_jw_null(w);
-    }
-}
-
-/* Instances are fetched with st_db_qb (binary results): the list is the
- * API's hottest path, and this spares the database formatting every uuid
- * and timestamp as text. */
-void gw_instance_write(const gw *g, st_jw *w, const PGresult *r, int row)
-{
-    st_jw_obj(w);
-    kuuid(w, "id", r, row, 0);
-    kuuid(w, "tenant_id", r, row, 1);
-    ktext(w, "name", r, row, 2);
-    kuuid(w, "flavor_id", r, row, 3);
-    kuuid(w, "image_id", r, row, 4);
-    kuuid(w, "keypair_id", r, row, 5);
-    kint(w, "vcpus", r, row, 6);
-    kint(w, "memory_mib", r, row, 7);
-    kint(w, "disk_gib", r, row, 8);
-    ktext(w, "state", r, row, 9);
-    ktext(w, "task", r, row, 10);
-    ktext(w, "power_desired", r, row, 11);
-    kuuid(w, "node_id", r, row, 12);
-    ktext(w, "fault", r, row, 13);
-    ktime(w, "created_at", r, row, 14);
-    ktime(w, "updated_at", r, row, 15);
-    kuuid(w, "server_group_id", r, row, 16);
-    long long age;
-    int placed = st_db_bin_int(r, row, 17, &age) == 0;
-    st_jw_kstr(w, "host_status",
-               !placed                         ? NULL
-               : age < 0                       ? "maintenance"
-               : age <= g->c.node_down_after_s ? "up"
-                                               : "down");
-    st_jw_end(w);
-}
-
 /* The instance as JSON; a deleted one is not found, except for the reply to
  * DELETE itself (an instance no node held is deleted at once). */
 static void reply_instance_as(gw_ctx *c, int status, const char *id, int even_deleted)
 {
+    char down[16];
+    GW_DOWN_AFTER(c, down);
     PGresult *r = gw_one_row(c,
-                             st_db_qb(c->db,
-                                      "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
-                                      " WHERE i.id = $1 AND i.tenant_id = $2 AND"
-                                      " ($3 OR i.state <> 'deleted')",
-                                      id, c->p.tenant_id, even_deleted ? "t" : "f"),
+                             st_db_q(c->db,
+                                     "SELECT iaas.instance_json(i, $4)::text FROM iaas.instances i"
+                                     " WHERE i.id = $1 AND i.tenant_id = $2 AND"
+                                     " ($3 OR i.state <> 'deleted')",
+                                     id, c->p.tenant_id, even_deleted ? "t" : "f", down),
                              "instance");
     if (!r)
         return;
@@ -138,24 +67,22 @@ static void reply_instance_as(gw_ctx *c, int status, const char *id, int even_de
         snprintf(loc, sizeof loc, "/v1/instances/%s", id);
         st_http_add_header(c->req, "Location", loc);
     }
-    st_jw w;
-    st_jw_init(&w);
-    gw_instance_write(c->gw, &w, r, 0);
-    PQclear(r);
+    const char *json = st_db_val(r, 0, 0);
     if (status == 200) {
         /* An ETag from the bytes, as for the list: a client polling one
          * instance (the SDK's waiter) gets 304 while nothing it would see
          * changed. */
         char sha[65], etag[40];
-        st_sha256_hex(w.buf, w.len, sha);
+        st_sha256_hex(json, strlen(json), sha);
         snprintf(etag, sizeof etag, "\"%.32s\"", sha);
         st_http_add_header(c->req, "Cache-Control", "private, no-cache");
         if (st_http_not_modified(c->req, etag)) {
-            st_jw_free(&w);
+            PQclear(r);
             return;
         }
     }
-    st_http_reply_jw(c->req, status, &w);
+    st_http_reply_raw(c->req, status, "application/json", json, strlen(json));
+    PQclear(r);
 }
 
 static void reply_instance(gw_ctx *c, int status, const char *id)
@@ -587,48 +514,38 @@ static void h_list(gw_ctx *c)
             return;
         }
     }
-    /* Keyset pagination on (created_at, id): stable under concurrent inserts. */
-    PGresult *r = st_db_qb(c->db,
-                           "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM
-                           " WHERE i.tenant_id = $1 AND i.state <> 'deleted'"
-                           " AND ($2::text IS NULL OR i.state = $2)"
-                           " AND ($3::text IS NULL OR i.name = $3)"
-                           " AND ($4::uuid IS NULL OR (i.created_at, i.id) >"
-                           "  (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
-                           " ORDER BY i.created_at, i.id LIMIT $5::int",
-                           c->p.tenant_id, state, name, marker, limit);
-    if (!r) {
+    /* Keyset pagination on (created_at, id): stable under concurrent
+     * inserts. The page comes back as one JSON text, with how long it stays
+     * true: until its first "up" host's heartbeat is too old (NULL: no such
+     * host). */
+    char down[16];
+    GW_DOWN_AFTER(c, down);
+    PGresult *r = st_db_q(c->db,
+                          "WITH page AS (SELECT i, i.created_at, i.id, iaas.host_age(n) AS age"
+                          "  FROM iaas.instances i LEFT JOIN iaas.nodes n ON n.id = i.node_id"
+                          "  WHERE i.tenant_id = $1 AND i.state <> 'deleted'"
+                          "  AND ($2::text IS NULL OR i.state = $2)"
+                          "  AND ($3::text IS NULL OR i.name = $3)"
+                          "  AND ($4::uuid IS NULL OR (i.created_at, i.id) >"
+                          "   (SELECT created_at, id FROM iaas.instances WHERE id = $4))"
+                          "  ORDER BY i.created_at, i.id LIMIT $5::int)"
+                          " SELECT json_build_object('instances', coalesce(json_agg("
+                          "  iaas.instance_json(p.i, $6) ORDER BY p.created_at, p.id), '[]'),"
+                          "  'next', CASE WHEN count(*) = $5::int THEN (array_agg(p.id"
+                          "   ORDER BY p.created_at DESC, p.id DESC))[1] END)::text,"
+                          " min($6::int - p.age) FILTER (WHERE p.age BETWEEN 0 AND $6::int)"
+                          " FROM page p",
+                          c->p.tenant_id, state, name, marker, limit, down);
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
         gw_fail_db(c);
         return;
     }
-    int n = PQntuples(r);
-    /* the page is good until its first "up" host's heartbeat is too old */
-    long long up_for = -1, down_after = c->gw->c.node_down_after_s;
-    st_jw w;
-    st_jw_init(&w);
-    st_jw_obj(&w);
-    st_jw_key(&w, "instances");
-    st_jw_arr(&w);
-    for (int i = 0; i < n; i++) {
-        gw_instance_write(c->gw, &w, r, i);
-        long long age;
-        if (st_db_bin_int(r, i, 17, &age) == 0 && age >= 0 && age <= down_after &&
-            (up_for < 0 || down_after - age < up_for))
-            up_for = down_after - age;
-    }
-    st_jw_end(&w);
-    /* a full page may have a successor: its marker is the last id */
-    st_jw_key(&w, "next");
-    char last[37];
-    if (n > 0 && n == atoi(limit) && st_db_bin_uuid(r, n - 1, 0, last) == 0)
-        st_jw_str_plain(&w, last, 36);
-    else
-        st_jw_null(&w);
-    st_jw_end(&w);
+    const char *json = st_db_val(r, 0, 0);
+    long long up_for = st_db_val(r, 0, 1) ? st_db_int(r, 0, 1) : -1;
+    char *copy = strdup(json);
+    gw_list_body *b = copy ? gw_list_body_new(copy, strlen(copy)) : NULL;
     PQclear(r);
-    gw_list_body *b = gw_list_body_new(w.buf, w.len);
-    w.buf = NULL;
-    st_jw_free(&w);
     if (!b) {
         st_http_reply_error(c->req, 500, "internal", "out of memory");
         return;
@@ -799,15 +716,11 @@ static void h_console(gw_ctx *c)
         }
         start = want > 0 || e == text ? text : e + 1;
     }
-    st_jw w;
-    st_jw_init(&w);
-    st_jw_obj(&w);
-    st_jw_kstr(&w, "output", start);
-    st_jw_ktime_pg(&w, "updated_at", st_db_val(r, 0, 1));
-    st_jw_end(&w);
+    PGresult *j =
+        st_db_q(c->db, "SELECT iaas.console_json($1, $2)::text", start, st_db_val(r, 0, 1));
     free(text);
     PQclear(r);
-    st_http_reply_jw(c->req, 200, &w);
+    gw_reply_query(c, 200, j, "instance");
 }
 
 void gw_instance_routes(gw *g)

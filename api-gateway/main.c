@@ -26,6 +26,8 @@
 
 extern const st_migration gw_migrations[];
 extern const int gw_migrations_count;
+extern const st_migration gw_views[]; /* the repeatable files of sql/ */
+extern const int gw_views_count;
 
 static const st_config_key keys[] = {
     ST_SERVICE_KEYS("127.0.0.1:8080"),
@@ -330,7 +332,8 @@ int main(int argc, char **argv)
     } else if (needs_name && nrest != 2) {
         fprintf(stderr, "usage: stratus-gateway %s NAME\n", cmd);
         rc = 2;
-    } else if (!(g.db = st_service_db(cfg, "gateway", gw_migrations, gw_migrations_count))) {
+    } else if (!(g.db = st_service_db(cfg, "gateway", gw_migrations, gw_migrations_count, gw_views,
+                                      gw_views_count))) {
         rc = 1;
     } else if (!strcmp(cmd, "migrate")) {
         rc = 0;

@@ -17,7 +17,6 @@
 #include "gateway.h"
 #include "stratus/crypto.h"
 #include "stratus/json.h"
-#include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/nodeauth.h"
 #include "stratus/uuid.h"
@@ -57,39 +56,13 @@ int gw_node_rotate(st_db *db, const char *id_or_name, char *token, size_t tokenl
                         id_or_name, sha);
 }
 
-/* A node's admin view: capacity, what is reserved on it, its health. */
-#define NODE_JSON                                                                                  \
-    "json_build_object('id', n.id, 'name', n.name, 'hostname', n.hostname,"                        \
-    " 'agent_version', n.agent_version, 'disabled', n.disabled,"                                   \
-    " 'state', CASE WHEN n.disabled THEN 'disabled'"                                               \
-    "  WHEN n.last_heartbeat > now() - $1::int * interval '1 second' THEN 'up'"                    \
-    "  ELSE 'down' END,"                                                                           \
-    " 'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,"                 \
-    "  'disk_gib', n.disk_gib, 'sriov_vfs', n.sriov_vfs),"                                         \
-    " 'used', json_build_object('instances', coalesce(u.n, 0), 'vcpus', coalesce(u.v, 0),"         \
-    "  'memory_mib', coalesce(u.m, 0), 'disk_gib', coalesce(u.d, 0),"                              \
-    "  'sriov_vfs', coalesce(fv.n, 0)),"                                                           \
-    " 'empty', coalesce(u.n, 0) = 0,"                                                              \
-    " 'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,"                       \
-    " 'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))"
-#define NODE_FROM                                                                                  \
-    " FROM iaas.nodes n LEFT JOIN (SELECT node_id, count(*) n, sum(vcpus) v,"                      \
-    "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"                                     \
-    "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error') GROUP BY node_id) u"        \
-    " ON u.node_id = n.id LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id"
-
 static void node_reply(gw_ctx *c, int status, const char *id)
 {
     char down[16];
-    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r =
-        st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down, id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, status, r, "node");
-    PQclear(r);
+    GW_DOWN_AFTER(c, down);
+    PGresult *r = st_db_q(
+        c->db, "SELECT iaas.node_json(n, $1)::text FROM iaas.nodes n WHERE n.id = $2", down, id);
+    gw_reply_query(c, status, r, "node");
 }
 
 static void h_node_create(gw_ctx *c)
@@ -113,17 +86,12 @@ static void h_node_create(gw_ctx *c)
         return;
     }
     char down[16];
-    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r =
-        st_db_q(c->db, "SELECT " NODE_JSON "::text" NODE_FROM " WHERE n.id = $2", down, id);
-    json_t *node = r ? json_loads(st_db_val(r, 0, 0), 0, NULL) : NULL;
-    PQclear(r);
-    if (!node) {
-        gw_fail_db(c);
-        return;
-    }
-    json_object_set_new(node, "token", json_string(token));
-    st_http_reply_json(c->req, 201, node);
+    GW_DOWN_AFTER(c, down);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.node_created_json(n, $1, $3)::text FROM iaas.nodes n"
+                          " WHERE n.id = $2",
+                          down, id, token);
+    gw_reply_query(c, 201, r, "node");
 }
 
 /* A new credential for the node; the old one is refused from now on, by
@@ -144,23 +112,22 @@ static void h_node_rotate(gw_ctx *c)
         return;
     }
     st_info("node.credential_rotated", "node %s: credential replaced", id);
-    st_http_reply_json(c->req, 200, json_pack("{s:s, s:s}", "id", id, "token", token));
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.node_credential_json(n, $2)::text FROM iaas.nodes n"
+                          " WHERE n.id = $1",
+                          id, token);
+    gw_reply_query(c, 200, r, "node");
 }
 
 static void h_node_list(gw_ctx *c)
 {
     char down[16];
-    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    GW_DOWN_AFTER(c, down);
     PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('nodes', coalesce(json_agg(" NODE_JSON
-                          " ORDER BY n.name), '[]'))::text" NODE_FROM,
+                          "SELECT json_build_object('nodes', coalesce(json_agg("
+                          " iaas.node_json(n, $1) ORDER BY n.name), '[]'))::text FROM iaas.nodes n",
                           down);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "node");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "node");
 }
 
 static void h_node_show(gw_ctx *c)
@@ -279,7 +246,7 @@ static void h_heartbeat(gw_ctx *c)
     snprintf(ds, sizeof ds, "%lld", d);
     snprintf(fs, sizeof fs, "%lld", vfs);
     char down[16];
-    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
+    GW_DOWN_AFTER(c, down);
     /* A host that may have been shown down (no heartbeat for nearly
      * nodes.down_after) is up again: raise the host-status epoch in the same
      * statement, so no cached instance list goes on showing it down. */
@@ -315,50 +282,19 @@ static void h_node_instances(gw_ctx *c)
     snprintf(etag, sizeof etag, "\"%s.%lld\"", c->p.node_id, c->p.list_version);
     if (st_http_not_modified(c->req, etag))
         return;
-    PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('instances', coalesce(json_agg("
-                          " json_build_object('id', i.id, 'tenant_id', i.tenant_id,"
-                          "  'name', i.name, 'generation', i.generation, 'state', i.state,"
-                          "  'task', i.task, 'desired', CASE WHEN i.state = 'deleting'"
-                          "   THEN 'deleted' ELSE i.power_desired END,"
-                          "  'reboot_seq', i.reboot_seq, 'flavor', f.name, 'vcpus', i.vcpus,"
-                          "  'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,"
-                          "  'image_id', i.image_id, 'user_data', i.user_data,"
-                          "  'ssh_public_key', k.public_key,"
-                          "  'public_ipv4', (SELECT host(a.ip) FROM iaas.ports p"
-                          "   JOIN iaas.floating_ips fip ON fip.fixed_port_id = p.id"
-                          "   JOIN iaas.port_ips a ON a.port_id = fip.port_id"
-                          "   WHERE p.instance_id = i.id ORDER BY p.bound_at, p.id LIMIT 1),"
-                          "  'ports', iaas.node_ports_json(i.id)) ORDER BY i.created_at), '[]'),"
-                          " 'networks', iaas.node_networks_dhcp(iaas.node_networks_json($1)),"
-                          " 'security_groups', iaas.node_groups_json($1),"
-                          " 'routers', iaas.node_routers_json($1))::text"
-                          " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
-                          " JOIN iaas.flavors f ON f.id = i.flavor_id"
-                          " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",
-                          c->p.node_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "node");
-    PQclear(r);
+    PGresult *r = st_db_q(c->db, "SELECT iaas.node_desired_json($1)::text", c->p.node_id);
+    gw_reply_query(c, 200, r, "node");
 }
 
 static void reply_instance_row(gw_ctx *c, const char *id)
 {
-    PGresult *r = gw_one_row(
-        c,
-        st_db_qb(c->db, "SELECT " GW_INSTANCE_COLS " FROM " GW_INSTANCE_FROM " WHERE i.id = $1",
-                 id),
-        "instance");
-    if (!r)
-        return;
-    st_jw w;
-    st_jw_init(&w);
-    gw_instance_write(c->gw, &w, r, 0);
-    PQclear(r);
-    st_http_reply_jw(c->req, 200, &w);
+    char down[16];
+    GW_DOWN_AFTER(c, down);
+    PGresult *r = st_db_q(c->db,
+                          "SELECT iaas.instance_json(i, $2)::text FROM iaas.instances i"
+                          " WHERE i.id = $1",
+                          id, down);
+    gw_reply_query(c, 200, r, "instance");
 }
 
 /*
@@ -508,21 +444,23 @@ static void h_node_report(gw_ctx *c)
      * deleting instance to error, where no node would ever delete it. */
     char gs[24];
     snprintf(gs, sizeof gs, "%lld", gen);
-    PGresult *r = st_db_qb(c->db,
-                           "UPDATE iaas.instances i SET state = $3,"
-                           " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
-                           "  ELSE NULL END,"
-                           " task = CASE"
-                           "  WHEN i.task = 'stopping' AND $3 = 'stopped' THEN NULL"
-                           "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
-                           "  WHEN i.task = 'rebooting' AND $3 = 'active'"
-                           "   AND $5::int >= i.reboot_seq THEN NULL"
-                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
-                           "  ELSE i.task END"
-                           " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
-                           "  AND i.generation <= $4::bigint"
-                           " RETURNING " GW_INSTANCE_RETURNING,
-                           id, c->p.node_id, state, gs, rs, fault);
+    char down[16];
+    GW_DOWN_AFTER(c, down);
+    PGresult *r = st_db_q(c->db,
+                          "UPDATE iaas.instances i SET state = $3,"
+                          " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
+                          "  ELSE NULL END,"
+                          " task = CASE"
+                          "  WHEN i.task = 'stopping' AND $3 = 'stopped' THEN NULL"
+                          "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
+                          "  WHEN i.task = 'rebooting' AND $3 = 'active'"
+                          "   AND $5::int >= i.reboot_seq THEN NULL"
+                          "  WHEN $3 IN ('error', 'deleted') THEN NULL"
+                          "  ELSE i.task END"
+                          " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
+                          "  AND i.generation <= $4::bigint"
+                          " RETURNING iaas.instance_json(i, $7)::text",
+                          id, c->p.node_id, state, gs, rs, fault, down);
     if (!r) {
         gw_fail_db_or_conflict(c);
         return;
@@ -545,11 +483,8 @@ static void h_node_report(gw_ctx *c)
         PQclear(g);
         return;
     }
-    st_jw w;
-    st_jw_init(&w);
-    gw_instance_write(c->gw, &w, r, 0);
+    gw_reply_json_text(c, 200, r, "instance");
     PQclear(r);
-    st_http_reply_jw(c->req, 200, &w);
 }
 
 #define CONSOLE_MAX (64 * 1024)

@@ -18,12 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GROUP_JSON                                                                                 \
-    "json_build_object('id', g.id, 'name', g.name, 'policy', g.policy,"                            \
-    " 'members', coalesce((SELECT json_agg(i.id ORDER BY i.created_at) FROM iaas.instances i"      \
-    "  WHERE i.server_group_id = g.id AND i.state <> 'deleted'), '[]'),"                           \
-    " 'created_at', iaas.ts(g.created_at))"
-
 static void h_group_create(gw_ctx *c)
 {
     static const char *const keys[] = {"name", "policy", NULL};
@@ -42,9 +36,8 @@ static void h_group_create(gw_ctx *c)
     }
     st_uuid_v4(id);
     PGresult *r = st_db_q(c->db,
-                          "WITH g AS (INSERT INTO iaas.server_groups (id, tenant_id, name,"
-                          " policy) VALUES ($1, $2, $3, $4) RETURNING *)"
-                          " SELECT " GROUP_JSON "::text FROM g",
+                          "INSERT INTO iaas.server_groups AS g (id, tenant_id, name, policy)"
+                          " VALUES ($1, $2, $3, $4) RETURNING iaas.server_group_json(g)::text",
                           id, c->p.tenant_id, name, policy);
     if (!r) {
         if (st_db_unique_violation(c->db))
@@ -63,16 +56,11 @@ static void h_group_create(gw_ctx *c)
 static void h_group_list(gw_ctx *c)
 {
     PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('server_groups', coalesce(json_agg(" GROUP_JSON
-                          " ORDER BY g.name), '[]'))::text"
+                          "SELECT json_build_object('server_groups', coalesce(json_agg("
+                          " iaas.server_group_json(g) ORDER BY g.name), '[]'))::text"
                           " FROM iaas.server_groups g WHERE g.tenant_id = $1",
                           c->p.tenant_id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "server group");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "server group");
 }
 
 static void h_group_show(gw_ctx *c)
@@ -81,15 +69,10 @@ static void h_group_show(gw_ctx *c)
     if (!id)
         return;
     PGresult *r = st_db_q(c->db,
-                          "SELECT " GROUP_JSON "::text FROM iaas.server_groups g"
+                          "SELECT iaas.server_group_json(g)::text FROM iaas.server_groups g"
                           " WHERE g.tenant_id = $1 AND g.id = $2",
                           c->p.tenant_id, id);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    gw_reply_json_text(c, 200, r, "server group");
-    PQclear(r);
+    gw_reply_query(c, 200, r, "server group");
 }
 
 static void h_group_delete(gw_ctx *c)
@@ -111,30 +94,14 @@ static void scheduler_reply(gw_ctx *c)
 {
     gw_sched_policy p;
     char down[16];
-    snprintf(down, sizeof down, "%d", c->gw->c.node_down_after_s);
-    PGresult *r =
-        gw_sched_load_policy(c->db, &p) < 0
-            ? NULL
-            : st_db_q(c->db,
-                      "SELECT count(*),"
-                      " count(*) FILTER (WHERE NOT n.disabled AND"
-                      "  n.last_heartbeat > now() - $1::int * interval '1 second'),"
-                      " coalesce(json_agg(n.name ORDER BY n.name) FILTER (WHERE NOT EXISTS ("
-                      "  SELECT 1 FROM iaas.instances i WHERE i.node_id = n.id"
-                      "  AND i.state NOT IN ('deleted', 'error'))), '[]')::text"
-                      " FROM iaas.nodes n",
-                      down);
-    if (!r) {
-        gw_fail_db(c);
-        return;
-    }
-    json_t *empty = json_loads(st_db_val(r, 0, 2), 0, NULL);
-    st_http_reply_json(
-        c->req, 200,
-        json_pack("{s:s, s:f, s:I, s:I, s:o}", "policy", gw_sched_policy_name(p), "cpu_overcommit",
-                  c->gw->c.cpu_overcommit, "nodes", (json_int_t)st_db_int(r, 0, 0), "nodes_up",
-                  (json_int_t)st_db_int(r, 0, 1), "empty_nodes", empty ? empty : json_array()));
-    PQclear(r);
+    GW_DOWN_AFTER(c, down);
+    char over[32];
+    snprintf(over, sizeof over, "%.17g", c->gw->c.cpu_overcommit);
+    PGresult *r = gw_sched_load_policy(c->db, &p) < 0
+                      ? NULL
+                      : st_db_q(c->db, "SELECT iaas.scheduler_json($1, $2, $3)::text",
+                                gw_sched_policy_name(p), over, down);
+    gw_reply_query(c, 200, r, "scheduler");
 }
 
 static void h_scheduler_show(gw_ctx *c)

@@ -214,7 +214,7 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    ctx.pool = st_service_db(cfg, "billing", billing_migrations, billing_migrations_count);
+    ctx.pool = st_service_db(cfg, "billing", billing_migrations, billing_migrations_count, NULL, 0);
     if (!ctx.pool) {
         rc = 1;
         goto out;

@@ -1,12 +1,21 @@
-# Script mode helper for stratus_embed_sql: writes OUT from the migrations in DIR.
-set(_c "/* Generated from SQL migrations; do not edit. */\n#include \"stratus/migrate.h\"\n\nconst st_migration ${SYMBOL}[] = {\n")
-file(GLOB FILES ${DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+# Script mode helper for stratus_embed_sql(_repeatable): writes OUT from the
+# migrations in DIR (or, REPEATABLE, from every *.sql file of DIR).
+set(_c "/* Generated from SQL files; do not edit. */\n#include \"stratus/migrate.h\"\n\nconst st_migration ${SYMBOL}[] = {\n")
+if(REPEATABLE)
+  file(GLOB FILES ${DIR}/*.sql)
+else()
+  file(GLOB FILES ${DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+endif()
 list(SORT FILES)
 set(_n 0)
 foreach(f ${FILES})
   get_filename_component(_base ${f} NAME_WE)
-  string(REGEX MATCH "^[0-9]+" _ver "${_base}")
-  math(EXPR _ver "${_ver} + 0")
+  if(REPEATABLE)
+    set(_ver 0)
+  else()
+    string(REGEX MATCH "^[0-9]+" _ver "${_base}")
+    math(EXPR _ver "${_ver} + 0")
+  endif()
   file(READ ${f} _sql HEX)
   # Emit the file as a hex-escaped string so any byte survives intact.
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" _esc "${_sql}")

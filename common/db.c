@@ -311,19 +311,7 @@ static int result_ok(st_db *db, PGresult *r)
     return 0;
 }
 
-static PGresult *query(st_db *db, const char *sql, int n, const char *const *params, int fmt);
-
 PGresult *st_db_query(st_db *db, const char *sql, int n, const char *const *params)
-{
-    return query(db, sql, n, params, 0);
-}
-
-PGresult *st_db_query_bin(st_db *db, const char *sql, int n, const char *const *params)
-{
-    return query(db, sql, n, params, 1);
-}
-
-static PGresult *query(st_db *db, const char *sql, int n, const char *const *params, int fmt)
 {
     for (int attempt = 0;; attempt++) {
         db->err[0] = db->sqlstate[0] = 0;
@@ -349,7 +337,7 @@ static PGresult *query(st_db *db, const char *sql, int n, const char *const *par
                 stmt_add(db, h, sql);
         }
         if (ok) {
-            r = PQexecPrepared(db->conn, name, n, params, NULL, NULL, fmt);
+            r = PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0);
             if (result_ok(db, r))
                 return r;
             PQclear(r);
@@ -457,75 +445,4 @@ long long st_db_int(const PGresult *r, int row, int col)
 {
     const char *v = st_db_val(r, row, col);
     return v ? strtoll(v, NULL, 10) : 0;
-}
-
-/* ---- Binary result values (network byte order) ---- */
-
-static const unsigned char *bin(const PGresult *r, int row, int col, int len)
-{
-    if (row >= PQntuples(r) || col >= PQnfields(r) || PQgetisnull(r, row, col) ||
-        PQgetlength(r, row, col) != len)
-        return NULL;
-    return (const unsigned char *)PQgetvalue(r, row, col);
-}
-
-static uint64_t be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-int st_db_bin_uuid(const PGresult *r, int row, int col, char out[37])
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = bin(r, row, col, 16);
-    if (!p)
-        return -1;
-    char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        *o++ = hex[p[i] >> 4];
-        *o++ = hex[p[i] & 15];
-    }
-    *o = 0;
-    return 0;
-}
-
-int st_db_bin_int(const PGresult *r, int row, int col, long long *out)
-{
-    if (row >= PQntuples(r) || PQgetisnull(r, row, col))
-        return -1;
-    int len = PQgetlength(r, row, col);
-    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-    if (len == 2)
-        *out = (int16_t)be(p, 2);
-    else if (len == 4)
-        *out = (int32_t)be(p, 4);
-    else if (len == 8)
-        *out = (long long)(int64_t)be(p, 8);
-    else
-        return -1;
-    return 0;
-}
-
-int st_db_bin_bool(const PGresult *r, int row, int col, int *out)
-{
-    const unsigned char *p = bin(r, row, col, 1);
-    if (!p)
-        return -1;
-    *out = p[0] != 0;
-    return 0;
-}
-
-int st_db_bin_time(const PGresult *r, int row, int col, long long *us)
-{
-    const unsigned char *p = bin(r, row, col, 8);
-    if (!p)
-        return -1;
-    /* PostgreSQL counts from 2000-01-01, 946684800 s after the Unix epoch */
-    *us = (long long)(int64_t)be(p, 8) + 946684800LL * 1000000;
-    return 0;
 }

@@ -21,7 +21,6 @@
 #include "stratus/crypto.h"
 #include "stratus/httpguard.h"
 #include "stratus/json.h"
-#include "stratus/jsonw.h"
 #include "stratus/log.h"
 #include "stratus/metrics.h"
 #include "stratus/netaddr.h"
@@ -256,13 +255,6 @@ void st_http_add_header(st_http_req *r, const char *name, const char *value)
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
 }
 
-static void jw_free_cb(const void *data, size_t len, void *arg)
-{
-    (void)data;
-    (void)len;
-    free(arg);
-}
-
 static int dump_cb(const char *buf, size_t size, void *data)
 {
     return evbuffer_add(data, buf, size);
@@ -354,16 +346,6 @@ int st_http_not_modified(st_http_req *r, const char *etag)
         return 0;
     st_http_reply_raw(r, 304, NULL, "", 0);
     return 1;
-}
-
-void st_http_reply_jw(st_http_req *r, int status, st_jw *w)
-{
-    struct evbuffer *b = evbuffer_new();
-    /* hand the writer's buffer to libevent instead of copying it */
-    evbuffer_add_reference(b, w->buf, w->len, jw_free_cb, w->buf);
-    w->buf = NULL;
-    st_jw_free(w);
-    send_reply(r, status, "application/json", b);
 }
 
 void st_http_reply_error(st_http_req *r, int status, const char *code, const char *fmt, ...)

@@ -85,7 +85,8 @@ static double pool_size(void *pool)
     return size;
 }
 
-st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n)
+st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n,
+                          const st_migration *rep, int nrep)
 {
     const char *url = st_config_str(c, "db.url");
     if (!*url) {
@@ -112,6 +113,11 @@ st_db_pool *st_service_db(const st_config *c, const char *service, const st_migr
     }
     char err[512];
     int applied = st_migrate(db, service, m, n, err, sizeof err);
+    /* after a numbered migration every repeatable file runs again: the
+     * migration may have dropped what they define */
+    if (applied >= 0 && nrep > 0 &&
+        st_migrate_repeatable(db, service, rep, nrep, applied > 0, err, sizeof err) < 0)
+        applied = -1;
     st_db_put(db);
     if (applied < 0) {
         st_error("db.migrate", "%s", err);

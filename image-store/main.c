@@ -31,6 +31,8 @@
 
 extern const st_migration img_migrations[];
 extern const int img_migrations_count;
+extern const st_migration img_views[]; /* the repeatable files of sql/ */
+extern const int img_views_count;
 
 static const st_config_key keys[] = {
     ST_SERVICE_KEYS("127.0.0.1:9292"),
@@ -231,7 +233,8 @@ int main(int argc, char **argv)
         return 2;
     }
     static img_svc s;
-    s.db = st_service_db(cfg, "images", img_migrations, img_migrations_count);
+    s.db = st_service_db(cfg, "images", img_migrations, img_migrations_count, img_views,
+                         img_views_count);
     if (!s.db)
         return 1;
     if (migrate_only)

@@ -1,5 +1,5 @@
 /* The PostgreSQL layer against a real server: pool, queries, transactions,
- * reconnection, and migrations. */
+ * reconnection, migrations and repeatable SQL files. */
 #include "st_pg.h"
 #include "st_test.h"
 #include "stratus/db.h"
@@ -195,45 +195,125 @@ static void test_exhausted_pool_times_out_with_reason(void)
     st_db_pool_free(p);
 }
 
-static void test_binary_results_decode(void)
+/* A repeatable file: defines rep_answer() and counts its own runs. */
+#define REP(answer)                                                                                \
+    "CREATE OR REPLACE FUNCTION rep_answer() RETURNS int LANGUAGE sql AS $$ SELECT " answer        \
+    " $$; UPDATE rep_runs SET n = n + 1;"
+
+static long long rep_q(st_db *db, const char *sql)
+{
+    PGresult *r = st_db_q0(db, sql);
+    long long v = r && PQntuples(r) == 1 ? st_db_int(r, 0, 0) : -1;
+    PQclear(r);
+    return v;
+}
+
+static void test_repeatables_rerun_only_when_changed(void)
 {
     st_db_pool *p = st_db_pool_new(conninfo, 1);
     st_db *db = st_db_get(p, 1000);
-    PGresult *r = st_db_qb(db,
-                           "SELECT '123e4567-e89b-12d3-a456-426614174000'::uuid,"
-                           " 7::int2, -70000::int4, 9000000000::int8, true,"
-                           " '2026-11-24 08:01:37.5+00'::timestamptz, NULL::uuid,"
-                           " $1::text",
-                           "text ok");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    char u[37];
-    long long v;
-    int b;
-    ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 0, u), 0);
-    ST_ASSERT_STR_EQ(u, "123e4567-e89b-12d3-a456-426614174000");
-    ST_ASSERT_INT_EQ(st_db_bin_int(r, 0, 1, &v), 0);
-    ST_ASSERT_INT_EQ(v, 7);
-    ST_ASSERT_INT_EQ(st_db_bin_int(r, 0, 2, &v), 0);
-    ST_ASSERT_INT_EQ(v, -70000);
-    ST_ASSERT_INT_EQ(st_db_bin_int(r, 0, 3, &v), 0);
-    ST_ASSERT_INT_EQ(v, 9000000000LL);
-    ST_ASSERT_INT_EQ(st_db_bin_bool(r, 0, 4, &b), 0);
-    CU_ASSERT_TRUE(b);
-    ST_ASSERT_INT_EQ(st_db_bin_time(r, 0, 5, &v), 0);
-    ST_ASSERT_INT_EQ(v, 1795507297LL * 1000000 + 500000);
-    ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 6, u), -1); /* NULL */
-    ST_ASSERT_INT_EQ(st_db_bin_uuid(r, 0, 1, u), -1); /* wrong width */
-    ST_ASSERT_STR_EQ(st_db_val(r, 0, 7), "text ok");  /* text is the same bytes */
-    PQclear(r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    ST_ASSERT_INT_EQ(st_db_exec_script(db, "CREATE TABLE rep_runs (n int);"
+                                           "INSERT INTO rep_runs VALUES (0)"),
+                     0);
+    char err[512] = "";
+    st_migration v1[] = {{0, "views", REP("1")}};
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", v1, 1, 0, err, sizeof err), 1);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT rep_answer()"), 1);
+    /* a second start with the same text runs nothing */
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", v1, 1, 0, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT n FROM rep_runs"), 1);
+    /* the file edited between two starts: applied again */
+    st_migration v2[] = {{0, "views", REP("2")}};
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", v2, 1, 0, err, sizeof err), 1);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT rep_answer()"), 2);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT n FROM rep_runs"), 2);
+    /* after a numbered migration ran, every file runs again */
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", v2, 1, 1, err, sizeof err), 1);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT n FROM rep_runs"), 3);
+
+    /* A broken file fails with the file's name and the server's reason, and
+     * the whole set rolls back: the good file before it too. */
+    st_migration broken[] = {
+        {0, "a_good",
+         "CREATE OR REPLACE FUNCTION rep_other() RETURNS int LANGUAGE sql AS"
+         " $$ SELECT 7 $$;"},
+        {0, "views", REP("3") "SELECT no_such_column FROM rep_runs;"},
+    };
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", broken, 2, 0, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "rep/sql/views.sql failed"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no_such_column"));
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT rep_answer()"), 2);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT count(*) FROM pg_proc WHERE proname = 'rep_other'"), 0);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT n FROM rep_runs"), 3);
+    /* nothing of it was recorded: the last good text is still current */
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", v2, 1, 0, err, sizeof err), 0);
+    /* and the connection is usable for the fixed file */
+    st_migration fixed[] = {broken[0], {0, "views", REP("3")}};
+    ST_ASSERT_INT_EQ(st_migrate_repeatable(db, "rep", fixed, 2, 0, err, sizeof err), 2);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT rep_answer() + rep_other()"), 10);
     st_db_put(db);
     st_db_pool_free(p);
 }
 
+typedef struct rep_arg {
+    const char *ci;
+    int applied;
+} rep_arg;
+
+static void *repeatable_thread(void *arg)
+{
+    static const st_migration files[] = {{0, "views", REP("5")}};
+    rep_arg *a = arg;
+    st_db_pool *p = st_db_pool_new(a->ci, 1);
+    st_db *db = st_db_get(p, 5000);
+    char err[512];
+    a->applied = db ? st_migrate_repeatable(db, "rep", files, 1, 0, err, sizeof err) : -1;
+    st_db_put(db);
+    st_db_pool_free(p);
+    return NULL;
+}
+
+/* Two services starting at once: one applies the file, the other finds it
+ * recorded (they share the migrations' advisory lock). */
+static void test_concurrent_starts_apply_repeatables_once(void)
+{
+    char *ci = st_pg_fresh_db("common_rep");
+    st_db_pool *p = st_db_pool_new(ci, 1);
+    st_db *db = st_db_get(p, 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+    ST_ASSERT_INT_EQ(st_db_exec_script(db, "CREATE TABLE rep_runs (n int);"
+                                           "INSERT INTO rep_runs VALUES (0)"),
+                     0);
+    enum { N = 4 };
+    pthread_t th[N];
+    rep_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (rep_arg){ci, -2};
+        pthread_create(&th[i], NULL, repeatable_thread, &a[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT(a[i].applied >= 0);
+        total += a[i].applied;
+    }
+    ST_ASSERT_INT_EQ(total, 1);
+    ST_ASSERT_INT_EQ(rep_q(db, "SELECT n FROM rep_runs"), 1);
+    st_db_put(db);
+    st_db_pool_free(p);
+    st_pg_drop_db(ci);
+    free(ci);
+}
+
 static CU_TestInfo tests[] = {
-    {"binary results decode to the same values", test_binary_results_decode},
     {"migrations apply once, in order, and edits are refused", test_migrations_apply_once_in_order},
     {"concurrent migrators apply each step exactly once",
      test_concurrent_migrators_apply_each_step_once},
+    {"repeatable SQL runs again only when its text changed, and a broken file changes nothing",
+     test_repeatables_rerun_only_when_changed},
+    {"concurrent starts apply a repeatable file once",
+     test_concurrent_starts_apply_repeatables_once},
     {"parameters are data, never SQL", test_parameters_are_data_not_sql},
     {"transactions commit, roll back, and report a failed commit",
      test_transactions_commit_and_roll_back},

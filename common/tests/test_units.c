@@ -3,7 +3,6 @@
 #include "stratus/config.h"
 #include "stratus/crypto.h"
 #include "stratus/json.h"
-#include "stratus/jsonw.h"
 #include "stratus/metrics.h"
 #include "stratus/netaddr.h"
 #include "stratus/timefmt.h"
@@ -189,50 +188,6 @@ static void test_metrics_exposition(void)
     free(text);
 }
 
-static void test_json_writer_output_parses_back(void)
-{
-    st_jw w;
-    st_jw_init(&w);
-    st_jw_obj(&w);
-    st_jw_kstr(&w, "s", "quote\" back\\ nl\n tab\t ctl\x01 \xc3\xa9");
-    st_jw_kint(&w, "n", -42);
-    st_jw_kint(&w, "big", -9223372036854775807LL - 1);
-    st_jw_ktime(&w, "tf", 1795507297LL * 1000000);
-    st_jw_kbool(&w, "b", 0);
-    st_jw_kstr(&w, "null", NULL);
-    st_jw_ktime_pg(&w, "t", "2026-11-24 08:01:37.5+00");
-    st_jw_ktime_pg(&w, "bad", "yesterday");
-    st_jw_key(&w, "a");
-    st_jw_arr(&w);
-    st_jw_int(&w, 1);
-    st_jw_obj(&w);
-    st_jw_end(&w);
-    st_jw_arr(&w);
-    st_jw_end(&w);
-    st_jw_raw(&w, "{\"x\":[1]}");
-    st_jw_end(&w);
-    st_jw_end(&w);
-    json_error_t e;
-    json_t *j = json_loadb(w.buf, w.len, 0, &e);
-    st_assert_fmt(j != NULL, 1, __FILE__, __LINE__, "writer output does not parse: %s: %s", e.text,
-                  w.buf);
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "s")),
-                     "quote\" back\\ nl\n tab\t ctl\x01 \xc3\xa9");
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "n")), -42);
-    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "big")), -9223372036854775807LL - 1);
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "tf")), "2026-11-24T08:01:37Z");
-    CU_ASSERT_TRUE(json_is_false(json_object_get(j, "b")));
-    CU_ASSERT_TRUE(json_is_null(json_object_get(j, "null")));
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "t")), "2026-11-24T08:01:37Z");
-    CU_ASSERT_TRUE(json_is_null(json_object_get(j, "bad")));
-    json_t *a = json_object_get(j, "a");
-    ST_ASSERT_INT_EQ(json_array_size(a), 4);
-    ST_ASSERT_INT_EQ(
-        json_integer_value(json_array_get(json_object_get(json_array_get(a, 3), "x"), 0)), 1);
-    json_decref(j);
-    st_jw_free(&w);
-}
-
 static void test_cidr_lists_and_matching(void)
 {
     st_cidr *c;
@@ -283,8 +238,6 @@ static void test_cidr_lists_and_matching(void)
 
 static CU_TestInfo tests[] = {
     {"netaddr: CIDR lists, matching, the client behind proxies", test_cidr_lists_and_matching},
-    {"json writer: escaping, nesting and separators parse back",
-     test_json_writer_output_parses_back},
     {"config: defaults < file < environment < set", test_config_layers},
     {"config: an unknown key is an error naming the line", test_config_unknown_key_is_an_error},
     {"json: malformed and invalid fields get clear messages", test_json_validation_messages},

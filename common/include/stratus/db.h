@@ -48,10 +48,6 @@ void st_db_put(st_db *db);
  * what went wrong.
  */
 PGresult *st_db_query(st_db *db, const char *sql, int n, const char *const *params);
-/* The same with every result column in PostgreSQL's binary format: no
- * text formatting on the server (uuid_out, timestamp output), fixed-width
- * values for the client. Read them with the st_db_bin_* helpers below. */
-PGresult *st_db_query_bin(st_db *db, const char *sql, int n, const char *const *params);
 /* A statement without rows: affected row count, or -1 on error. */
 long long st_db_exec(st_db *db, const char *sql, int n, const char *const *params);
 /* Unprepared, unparameterised statements, for migrations and DDL only. */
@@ -65,7 +61,6 @@ int st_db_exec_script(st_db *db, const char *sql);
 /* st_db_q(db, "SELECT ... WHERE id = $1", id) */
 #define st_db_q(db, sql, ...) st_db_query(db, sql, ST_DB_ARGS(__VA_ARGS__))
 #define st_db_x(db, sql, ...) st_db_exec(db, sql, ST_DB_ARGS(__VA_ARGS__))
-#define st_db_qb(db, sql, ...) st_db_query_bin(db, sql, ST_DB_ARGS(__VA_ARGS__))
 #define st_db_q0(db, sql) st_db_query(db, sql, 0, NULL)
 #define st_db_x0(db, sql) st_db_exec(db, sql, 0, NULL)
 
@@ -88,13 +83,5 @@ PGconn *st_db_conn(st_db *db);
 /* Convenience for results. */
 const char *st_db_val(const PGresult *r, int row, int col); /* NULL for SQL NULL */
 long long st_db_int(const PGresult *r, int row, int col);
-
-/* Binary-format values (st_db_query_bin). Each returns 0, or -1 for SQL
- * NULL or a value of the wrong width. */
-int st_db_bin_uuid(const PGresult *r, int row, int col, char out[37]);
-int st_db_bin_int(const PGresult *r, int row, int col, long long *out); /* int2/4/8 */
-int st_db_bin_bool(const PGresult *r, int row, int col, int *out);
-/* timestamptz as microseconds since the Unix epoch */
-int st_db_bin_time(const PGresult *r, int row, int col, long long *us);
 
 #endif

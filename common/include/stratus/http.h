@@ -135,9 +135,6 @@ int st_http_etag_matches(const st_http_req *r, const char *etag);
  * request's If-None-Match names etag, replies 304 and returns 1. Otherwise
  * 0: the caller sends the body (any other headers it adds go with either). */
 int st_http_not_modified(st_http_req *r, const char *etag);
-/* Replies with a JSON writer's text (jsonw.h) and frees the writer. */
-struct st_jw;
-void st_http_reply_jw(st_http_req *r, int status, struct st_jw *w);
 __attribute__((format(printf, 4, 5))) void
 st_http_reply_error(st_http_req *r, int status, const char *code, const char *fmt, ...);
 int st_http_replied(const st_http_req *r);

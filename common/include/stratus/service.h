@@ -8,7 +8,8 @@
  *   };
  *   st_config *cfg = st_config_from_args(argc, argv, "stratus-x", "STRATUS_X_", keys, NULL, NULL);
  *   st_service_log_init("x", cfg);
- *   st_db_pool *db = st_service_db(cfg, "x", x_migrations, x_migrations_count);
+ *   st_db_pool *db = st_service_db(cfg, "x", x_migrations, x_migrations_count, x_views,
+ *                                  x_views_count);
  *   st_http_opts o;
  *   st_service_http_opts(cfg, &o);
  */
@@ -59,11 +60,13 @@ void st_service_reload(void);
 void st_service_http_opts(const st_config *c, st_http_opts *o);
 /*
  * Opens the pool, waits for the database (up to db.connect_timeout seconds)
- * and applies the service's migrations. NULL (logged) on failure. The pool
+ * and applies the service's migrations, then its repeatable SQL files (rep,
+ * nrep; NULL, 0 for none: migrate.h). NULL (logged) on failure. The pool
  * is the process's: its use is exported as stratus_db_connections_in_use
  * and stratus_db_pool_size.
  */
-st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n);
+st_db_pool *st_service_db(const st_config *c, const char *service, const st_migration *m, int n,
+                          const st_migration *rep, int nrep);
 /* A /healthz function that checks the pool can reach the database. */
 int st_service_db_health(void *pool, char *msg, size_t msglen);
 

@@ -64,7 +64,7 @@ static void run_route(st_http_req *r, void *arg)
     if (!c.db) {
         st_error("db.unavailable", "%s", st_db_pool_error(ra->g->db));
         st_http_add_header(r, "Retry-After", "1");
-        st_http_reply_error(r, 503, "unavailable", "the database is unavailable; retry shortly");
+        st_http_reply_error(r, 503, ST_E_UNAVAILABLE, "the database is unavailable; retry shortly");
         return;
     }
     if (ra->access != GW_PUBLIC) {
@@ -72,14 +72,14 @@ static void run_route(st_http_req *r, void *arg)
             goto out;
         /* Node credentials only open node routes, user tokens only user routes. */
         if ((ra->access == GW_NODE) != (c.p.node_id[0] != 0)) {
-            st_http_reply_error(r, 403, "forbidden", "%s",
+            st_http_reply_error(r, 403, ST_E_FORBIDDEN, "%s",
                                 ra->access == GW_NODE
                                     ? denial(GW_NODE)
                                     : "node credentials cannot call the tenant API");
             goto out;
         }
         if (!allowed(&c, ra->access)) {
-            st_http_reply_error(r, 403, "forbidden", "%s", denial(ra->access));
+            st_http_reply_error(r, 403, ST_E_FORBIDDEN, "%s", denial(ra->access));
             goto out;
         }
     }
@@ -116,9 +116,10 @@ void gw_fail_db(gw_ctx *c)
                             st_db_sqlstate(c->db), "request_id", st_http_request_id(c->req)));
     if (st_db_conn_lost(c->db)) {
         st_http_add_header(c->req, "Retry-After", "1");
-        st_http_reply_error(c->req, 503, "unavailable", "the database connection was lost; retry");
+        st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE,
+                            "the database connection was lost; retry");
     } else {
-        st_http_reply_error(c->req, 500, "internal", "internal error (request %s)",
+        st_http_reply_error(c->req, 500, ST_E_INTERNAL, "internal error (request %s)",
                             st_http_request_id(c->req));
     }
 }
@@ -129,7 +130,7 @@ void gw_fail_db_or_conflict(gw_ctx *c)
         /* The trigger's message names the states; strip libpq's "ERROR:  ". */
         const char *m = st_db_error(c->db);
         const char *p = strstr(m, "ERROR:  ");
-        st_http_reply_error(c->req, 409, "conflict", "%s", p ? p + 8 : m);
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "%s", p ? p + 8 : m);
         return;
     }
     gw_fail_db(c);
@@ -139,7 +140,7 @@ const char *gw_id_param(gw_ctx *c, const char *name)
 {
     const char *v = st_http_param(c->req, name);
     if (!v || !st_uuid_valid(v)) {
-        st_http_reply_error(c->req, 404, "not_found", "no such %s", name);
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such %s", name);
         return NULL;
     }
     return v;
@@ -149,7 +150,7 @@ void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what)
 {
     const char *v = r ? st_db_val(r, 0, 0) : NULL;
     if (!v)
-        st_http_reply_error(c->req, 404, "not_found", "no such %s", what);
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such %s", what);
     else
         st_http_reply_raw(c->req, status, "application/json", v, strlen(v));
 }
@@ -161,7 +162,7 @@ json_t *gw_body(gw_ctx *c, const char *const *allowed_keys)
         return NULL;
     char err[256];
     if (allowed_keys && st_json_only_keys(b, allowed_keys, err, sizeof err) < 0) {
-        st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return NULL;
     }
     return b;
@@ -190,7 +191,7 @@ PGresult *gw_one_row(gw_ctx *c, PGresult *r, const char *what)
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        st_http_reply_error(c->req, 404, "not_found", "no such %s", what);
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such %s", what);
         return NULL;
     }
     return r;
@@ -199,7 +200,7 @@ PGresult *gw_one_row(gw_ctx *c, PGresult *r, const char *what)
 int gw_check(gw_ctx *c, int rc, const char *err)
 {
     if (rc < 0)
-        st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "%s", err);
     return rc;
 }
 
@@ -211,7 +212,7 @@ int gw_page(gw_ctx *c, char limit[16], const char **marker)
         char *end;
         n = strtol(l, &end, 10);
         if (*end || n < 1 || n > 1000) {
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "limit must be an integer from 1 to 1000");
             return -1;
         }
@@ -219,7 +220,7 @@ int gw_page(gw_ctx *c, char limit[16], const char **marker)
     snprintf(limit, 16, "%ld", n);
     *marker = st_http_query(c->req, "marker");
     if (*marker && !st_uuid_valid(*marker)) {
-        st_http_reply_error(c->req, 400, "invalid_request", "marker must be an id from a list");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "marker must be an id from a list");
         return -1;
     }
     return 0;

@@ -167,7 +167,7 @@ static void get_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
     if (!r)
         bl_reply_db(req, db, "account");
     else if (!PQntuples(r))
-        st_http_reply_error(req, 404, "not_found", "this tenant has no billing account yet");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "this tenant has no billing account yet");
     else
         st_http_reply_json(req, 200, account_json(tenant, r));
     PQclear(r);
@@ -189,26 +189,27 @@ static void put_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
         st_json_get_str(body, "country", ST_JSON_REQUIRED, 2, 2, &country, err, sizeof err) < 0 ||
         st_json_get_str(body, "tax_id", ST_JSON_OPTIONAL, 0, 32, &tax, err, sizeof err) < 0 ||
         st_json_get_str(body, "email", ST_JSON_REQUIRED, 3, 254, &email, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     if (!text_ok(name, 0) || !text_ok(addr, 1)) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "legal_name and address must be text (address lines split by \\n)");
         return;
     }
     if (!(country[0] >= 'A' && country[0] <= 'Z' && country[1] >= 'A' && country[1] <= 'Z')) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "country must be an ISO 3166-1 alpha-2 code in capitals (\"DE\")");
         return;
     }
     if (!tax_id_ok(tax)) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "tax_id may hold letters, digits, spaces, '-' and '.'");
         return;
     }
     if (!email_ok(email)) {
-        st_http_reply_error(req, 400, "bad_request", "email must be an address (name@domain)");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                            "email must be an address (name@domain)");
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -245,7 +246,8 @@ static void h_put(st_http_req *req, void *arg)
     if (bl_auth_tenant(req, arg, &p, tenant) < 0)
         return;
     if (!p.cloud_admin && strcmp(p.role, "admin") != 0) {
-        st_http_reply_error(req, 403, "forbidden", "the billing account needs the tenant's admin");
+        st_http_reply_error(req, 403, ST_E_FORBIDDEN,
+                            "the billing account needs the tenant's admin");
         return;
     }
     put_account(req, arg, tenant);
@@ -259,7 +261,7 @@ static int admin_tenant(st_http_req *req, bl_ctx *ctx, char tenant[37])
         return -1;
     const char *t = st_http_param(req, "tenant_id");
     if (!st_uuid_valid(t)) {
-        st_http_reply_error(req, 404, "not_found", "no such tenant");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such tenant");
         return -1;
     }
     for (int i = 0; i < 36; i++)

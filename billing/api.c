@@ -37,17 +37,17 @@ int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[3
     const char *q = st_http_query(req, "tenant_id");
     if (q) {
         if (!st_uuid_valid(q)) {
-            st_http_reply_error(req, 400, "bad_request", "tenant_id must be a UUID");
+            st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "tenant_id must be a UUID");
             return -1;
         }
         if (!p->cloud_admin && strcasecmp(q, p->tenant) != 0) {
-            st_http_reply_error(req, 403, "forbidden", "only cloud admins may name a tenant");
+            st_http_reply_error(req, 403, ST_E_FORBIDDEN, "only cloud admins may name a tenant");
             return -1;
         }
     } else if (p->tenant[0]) {
         q = p->tenant;
     } else {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "X-Stratus-Tenant (or tenant_id for a cloud admin) is required");
         return -1;
     }
@@ -62,7 +62,7 @@ int bl_auth_admin(st_http_req *req, bl_ctx *ctx, st_principal *p)
     if (st_internal_auth(req, ctx->internal_token, p) < 0)
         return -1;
     if (!p->cloud_admin) {
-        st_http_reply_error(req, 403, "forbidden", "this needs a cloud admin");
+        st_http_reply_error(req, 403, ST_E_FORBIDDEN, "this needs a cloud admin");
         return -1;
     }
     return 0;
@@ -72,7 +72,7 @@ st_db *bl_db(st_http_req *req, bl_ctx *ctx)
 {
     st_db *db = st_db_get(ctx->pool, 5000);
     if (!db)
-        st_http_reply_error(req, 503, "unavailable", "database unavailable");
+        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable");
     return db;
 }
 
@@ -80,7 +80,7 @@ void bl_reply_db(st_http_req *req, st_db *db, const char *what)
 {
     st_error("billing.db", "%s: %s", what, st_db_error(db));
     if (st_db_conn_lost(db))
-        st_http_reply_error(req, 503, "unavailable", "database unavailable; retry");
+        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable; retry");
     else
-        st_http_reply_error(req, 500, "internal", "internal error");
+        st_http_reply_error(req, 500, ST_E_INTERNAL, "internal error");
 }

@@ -108,7 +108,7 @@ static void h_create(st_http_req *req, void *arg)
         return;
     const char *pid = st_http_param(req, "id");
     if (!st_uuid_valid(pid)) {
-        st_http_reply_error(req, 404, "not_found", "no such invoice");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such invoice");
         return;
     }
     char inv_id[37];
@@ -121,7 +121,7 @@ static void h_create(st_http_req *req, void *arg)
     const char *reason;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         st_json_get_str(body, "reason", ST_JSON_REQUIRED, 1, 500, &reason, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -138,7 +138,7 @@ static void h_create(st_http_req *req, void *arg)
         goto dberr;
     if (!PQntuples(r)) {
         st_db_rollback(db);
-        st_http_reply_error(req, 404, "not_found", "no such issued invoice");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such issued invoice");
         goto out;
     }
     doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
@@ -178,7 +178,7 @@ static void h_create(st_http_req *req, void *arg)
     r = NULL;
     if (requested(body, cl, n, err, sizeof err) < 0) {
         st_db_rollback(db);
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         goto out;
     }
     /* Per rate: tax of all credited so far, rounded once, minus what was credited. */
@@ -200,7 +200,7 @@ static void h_create(st_http_req *req, void *arg)
     }
     if (net <= 0) {
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "conflict", "nothing is left to credit on that invoice");
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "nothing is left to credit on that invoice");
         goto out;
     }
     for (int g = 0; g < nr; g++) {
@@ -290,7 +290,7 @@ static void h_create(st_http_req *req, void *arg)
     goto out;
 bad_rates:
     st_db_rollback(db);
-    st_http_reply_error(req, 422, "invalid", "too many tax rates on one invoice");
+    st_http_reply_error(req, 422, ST_E_INVALID, "too many tax rates on one invoice");
     goto out;
 dberr:
     PQclear(r);
@@ -349,7 +349,7 @@ static void h_show(st_http_req *req, void *arg)
         return;
     const char *pid = st_http_param(req, "id");
     if (!st_uuid_valid(pid)) {
-        st_http_reply_error(req, 404, "not_found", "no such credit note");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such credit note");
         return;
     }
     char id[37];
@@ -360,7 +360,7 @@ static void h_show(st_http_req *req, void *arg)
     const char *fmt = st_http_query(req, "format");
     if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "pdf") != 0) {
         st_db_put(db);
-        st_http_reply_error(req, 400, "bad_request", "format must be json or pdf");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "format must be json or pdf");
         return;
     }
     PGresult *r = st_db_q(db,
@@ -370,7 +370,7 @@ static void h_show(st_http_req *req, void *arg)
     if (!r) {
         bl_reply_db(req, db, "credit note");
     } else if (!PQntuples(r)) {
-        st_http_reply_error(req, 404, "not_found", "no such credit note");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such credit note");
     } else if (fmt && strcmp(fmt, "pdf") == 0) {
         /* drawn from the stored JSON, the credit note of record */
         json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
@@ -379,7 +379,7 @@ static void h_show(st_http_req *req, void *arg)
         if (pdf)
             st_http_reply_raw(req, 200, "application/pdf", pdf, n);
         else
-            st_http_reply_error(req, 500, "internal", "rendering failed");
+            st_http_reply_error(req, 500, ST_E_INTERNAL, "rendering failed");
         free(pdf);
         json_decref(doc);
     } else {

@@ -199,7 +199,8 @@ static int pick_format(st_http_req *req)
         for (int i = 0; i < BL_NFMT; i++)
             if (strcmp(f, bl_format_names[i]) == 0)
                 return i;
-        st_http_reply_error(req, 400, "bad_request", "format must be json, csv, html or pdf");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                            "format must be json, csv, html or pdf");
         return -1;
     }
     const char *a = st_http_header(req, "Accept");
@@ -254,7 +255,7 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
     if (fmt < 0)
         return;
     if (!st_uuid_valid(id)) {
-        st_http_reply_error(req, 404, "not_found", "no such invoice");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such invoice");
         return;
     }
     char lid[37];
@@ -311,14 +312,14 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
             if (doc)
                 send_doc(req, fmt, doc, len, 0, name, download);
             else
-                st_http_reply_error(req, 500, "internal", "rendering failed");
+                st_http_reply_error(req, 500, ST_E_INTERNAL, "rendering failed");
             free(doc);
             bl_invoice_free(&inv);
             return;
         }
     }
     st_db_put(db);
-    st_http_reply_error(req, 404, "not_found", "no such invoice");
+    st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such invoice");
     return;
 dberr:
     bl_reply_db(req, db, "invoice");
@@ -528,8 +529,8 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
     const char *pending = st_db_val(r, 0, 0);
     if (pending && strcmp(pending, m) != 0) {
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "conflict", "%s is still being issued: issue it again first",
-                            pending);
+        st_http_reply_error(req, 409, ST_E_CONFLICT,
+                            "%s is still being issued: issue it again first", pending);
         goto fail;
     }
     int resume = pending != NULL;
@@ -543,7 +544,8 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
         char t[8];
         bl_month_format(through, t);
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "already_issued", "%s is issued (issued through %s)", m, t);
+        st_http_reply_error(req, 409, ST_E_ALREADY_ISSUED, "%s is issued (issued through %s)", m,
+                            t);
         goto fail;
     }
     char first[8];
@@ -551,8 +553,8 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
         goto dberr;
     if (first[0]) {
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "conflict", "%s has usage and is not issued: issue it first",
-                            first);
+        st_http_reply_error(req, 409, ST_E_CONFLICT,
+                            "%s has usage and is not issued: issue it first", first);
         goto fail;
     }
     /* A month with no usage closes for good: only on explicit confirmation. */
@@ -564,7 +566,7 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
         r = NULL;
         if (n == 0) {
             st_db_rollback(db);
-            st_http_reply_error(req, 409, "empty_month",
+            st_http_reply_error(req, 409, ST_E_EMPTY_MONTH,
                                 "%s has no usage: issuing closes it for good (late usage then "
                                 "goes to the next month); repeat with ?confirm_empty=true",
                                 m);
@@ -602,17 +604,17 @@ static void h_issue(st_http_req *req, void *arg)
         return;
     int64_t period;
     if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "the period must be YYYY-MM");
         return;
     }
     int64_t next_month = bl_month_add(period, 1);
     if (next_month > st_now_us()) {
-        st_http_reply_error(req, 409, "conflict", "that month has not ended yet");
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "that month has not ended yet");
         return;
     }
     /* Late usage of this month will be billed in the next one: give it a partition. */
     if (bl_partitions_ensure(ctx->pool, &next_month, 1) < 0) {
-        st_http_reply_error(req, 503, "unavailable", "database unavailable");
+        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable");
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -666,7 +668,7 @@ static void h_preview(st_http_req *req, void *arg)
         return;
     int64_t period;
     if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "the period must be YYYY-MM");
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -681,7 +683,7 @@ static void h_preview(st_http_req *req, void *arg)
         goto dberr;
     if (through && through >= period) {
         st_db_put(db);
-        st_http_reply_error(req, 409, "already_issued", "%s is issued", m);
+        st_http_reply_error(req, 409, ST_E_ALREADY_ISSUED, "%s is issued", m);
         return;
     }
     if (earlier_unissued(db, period, through, first) < 0 ||

@@ -135,19 +135,19 @@ static int effective_from(st_http_req *req, json_t *body, int64_t open, int64_t 
     const char *s = st_json_str(body, "effective_from");
     int64_t t = dflt;
     if (s ? st_time_parse(s, &t) < 0 : dflt < 0) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "field 'effective_from' must be an RFC 3339 time");
         return -1;
     }
     if (t % BL_US_HOUR != 0 || t < 946684800000000LL) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "effective_from must be a whole hour (UTC) after 2000");
         return -1;
     }
     if (open && t < open) {
         char m[8];
         bl_month_format(open, m);
-        st_http_reply_error(req, 409, "conflict",
+        st_http_reply_error(req, 409, ST_E_CONFLICT,
                             "effective_from is in an issued month; the earliest allowed is %s-01",
                             m);
         return -1;
@@ -270,7 +270,7 @@ static void reply_plan(st_http_req *req, st_db *db, const char *id, int status)
     if (dberr)
         bl_reply_db(req, db, "plan");
     else if (!p)
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
     else
         st_http_reply_json(req, status, p);
 }
@@ -279,9 +279,10 @@ static void reply_plan(st_http_req *req, st_db *db, const char *id, int status)
 static void fail_txn(st_http_req *req, st_db *db, const char *what)
 {
     if (st_db_unique_violation(db))
-        st_http_reply_error(req, 409, "conflict", "%s: that name or effective_from is taken", what);
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "%s: that name or effective_from is taken",
+                            what);
     else if (strcmp(st_db_sqlstate(db), "23503") == 0)
-        st_http_reply_error(req, 409, "conflict", "%s: the plan is still in use", what);
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "%s: the plan is still in use", what);
     else
         bl_reply_db(req, db, what);
     st_db_rollback(db);
@@ -308,7 +309,7 @@ static void h_create(st_http_req *req, void *arg)
             0 ||
         st_json_get_bool(body, "default", ST_JSON_OPTIONAL, &dflt, err, sizeof err) < 0 ||
         parse_prices(body, &p, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -327,7 +328,7 @@ static void h_create(st_http_req *req, void *arg)
         PQclear(q);
         if (busy) {
             st_db_rollback(db);
-            st_http_reply_error(req, 409, "conflict", "a month is being issued; try again");
+            st_http_reply_error(req, 409, ST_E_CONFLICT, "a month is being issued; try again");
             goto out;
         }
     }
@@ -382,7 +383,7 @@ static const char *plan_param(st_http_req *req)
 {
     const char *id = st_http_param(req, "id");
     if (!st_uuid_valid(id)) {
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
         return NULL;
     }
     return id;
@@ -421,7 +422,7 @@ static void h_patch(st_http_req *req, void *arg)
         st_json_get_str(body, "description", ST_JSON_OPTIONAL, 0, 1024, &desc, err, sizeof err) <
             0 ||
         st_json_get_bool(body, "default", ST_JSON_OPTIONAL, &dflt, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -443,7 +444,7 @@ static void h_patch(st_http_req *req, void *arg)
         if (busy) {
             st_db_rollback(db);
             st_db_put(db);
-            st_http_reply_error(req, 409, "conflict", "a month is being issued; try again");
+            st_http_reply_error(req, 409, ST_E_CONFLICT, "a month is being issued; try again");
             return;
         }
     }
@@ -462,7 +463,7 @@ static void h_patch(st_http_req *req, void *arg)
         st_db_commit(db) < 0) {
         fail_txn(req, db, "plan");
     } else if (n == 0) {
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
     } else {
         reply_plan(req, db, id, 200);
     }
@@ -490,9 +491,9 @@ static void h_delete(st_http_req *req, void *arg)
         int exists = r && PQntuples(r) > 0;
         PQclear(r);
         if (exists)
-            st_http_reply_error(req, 409, "conflict", "the default plan cannot be deleted");
+            st_http_reply_error(req, 409, ST_E_CONFLICT, "the default plan cannot be deleted");
         else
-            st_http_reply_error(req, 404, "not_found", "no such plan");
+            st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
     } else {
         st_http_reply_json(req, 204, NULL);
     }
@@ -514,7 +515,7 @@ static void h_add_version(st_http_req *req, void *arg)
     prices p;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         parse_prices(body, &p, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     st_db *db = bl_db(req, ctx);
@@ -532,7 +533,7 @@ static void h_add_version(st_http_req *req, void *arg)
     PQclear(r);
     if (!exists) {
         st_db_rollback(db);
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
         goto out;
     }
     if (effective_from(req, body, open, -1, eff) < 0) {
@@ -573,7 +574,7 @@ static const char *tenant_param(st_http_req *req)
 {
     const char *t = st_http_param(req, "tenant_id");
     if (!st_uuid_valid(t)) {
-        st_http_reply_error(req, 400, "bad_request", "tenant_id must be a UUID");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "tenant_id must be a UUID");
         return NULL;
     }
     return t;
@@ -614,7 +615,7 @@ static void h_assign(st_http_req *req, void *arg)
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         st_json_get_str(body, "plan_id", ST_JSON_REQUIRED, 36, 36, &plan, err, sizeof err) < 0 ||
         !st_uuid_valid(plan)) {
-        st_http_reply_error(req, 400, "bad_request", "%s",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s",
                             plan ? "field 'plan_id' must be a UUID" : err);
         return;
     }
@@ -633,7 +634,7 @@ static void h_assign(st_http_req *req, void *arg)
     PQclear(r);
     if (!exists) {
         st_db_rollback(db);
-        st_http_reply_error(req, 422, "invalid", "no such plan");
+        st_http_reply_error(req, 422, ST_E_INVALID, "no such plan");
         goto out;
     }
     if (effective_from(req, body, open, -1, eff) < 0) {
@@ -679,7 +680,7 @@ static void h_tenant_plan(st_http_req *req, void *arg)
     if (!r) {
         bl_reply_db(req, db, "tenant plan");
     } else if (!st_db_val(r, 0, 0)) {
-        st_http_reply_error(req, 404, "not_found", "no price plan applies to this tenant");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no price plan applies to this tenant");
     } else {
         char id[37];
         snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));

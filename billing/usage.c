@@ -40,26 +40,28 @@ static int parse_range(st_http_req *req, int64_t *from, int64_t *to, int *grain)
             if (strcmp(g, grains[i]) == 0)
                 *grain = i;
         if (*grain < 0) {
-            st_http_reply_error(req, 400, "bad_request", "granularity must be hour, day or month");
+            st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                                "granularity must be hour, day or month");
             return -1;
         }
     }
     *from = bl_month_floor(st_now_us());
     if (f && st_time_parse(f, from) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "from must be an RFC 3339 time");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "from must be an RFC 3339 time");
         return -1;
     }
     *to = bl_month_add(bl_month_floor(*from), 1);
     if (t && st_time_parse(t, to) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "to must be an RFC 3339 time");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "to must be an RFC 3339 time");
         return -1;
     }
     if (*from < 946684800000000LL || *to <= *from) {
-        st_http_reply_error(req, 400, "bad_request", "from must be after 2000 and before to");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                            "from must be after 2000 and before to");
         return -1;
     }
     if (*to - *from > grain_max_span[*grain]) {
-        st_http_reply_error(req, 400, "bad_request", "at most %lld days at %s granularity",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "at most %lld days at %s granularity",
                             (long long)(grain_max_span[*grain] / (24 * BL_US_HOUR)),
                             grains[*grain]);
         return -1;
@@ -96,7 +98,7 @@ static void handle_usage(st_http_req *req, void *arg)
         return;
     const char *inst = st_http_query(req, "instance_id");
     if (inst && !st_uuid_valid(inst)) {
-        st_http_reply_error(req, 400, "bad_request", "instance_id must be a UUID");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "instance_id must be a UUID");
         return;
     }
     char f[ST_TIME_LEN], t[ST_TIME_LEN];
@@ -141,7 +143,7 @@ static void handle_usage(st_http_req *req, void *arg)
     if (PQntuples(r) > USAGE_MAX_ROWS) {
         PQclear(r);
         st_db_put(db);
-        st_http_reply_error(req, 422, "too_large",
+        st_http_reply_error(req, 422, ST_E_TOO_LARGE,
                             "more than %d rows: narrow the range or use a coarser granularity",
                             USAGE_MAX_ROWS);
         return;
@@ -166,7 +168,7 @@ static void handle_usage(st_http_req *req, void *arg)
             json_decref(items);
             json_decref(totals);
             st_db_put(db);
-            st_http_reply_error(req, 422, "too_large", "totals exceed 2^63: narrow the range");
+            st_http_reply_error(req, 422, ST_E_TOO_LARGE, "totals exceed 2^63: narrow the range");
             return;
         }
         json_object_set_new(totals, m < BL_NMETERS ? bl_meter_names[m] : "instance_hours",

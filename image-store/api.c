@@ -43,9 +43,9 @@ static void fail_db(st_http_req *r, st_db *db)
     st_error("images.db", "%s", db ? st_db_error(db) : st_db_pool_error(svc->db));
     if (!db || st_db_conn_lost(db)) {
         st_http_add_header(r, "Retry-After", "1");
-        st_http_reply_error(r, 503, "unavailable", "the image database is unavailable");
+        st_http_reply_error(r, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
     } else {
-        st_http_reply_error(r, 500, "internal", "internal error (request %s)",
+        st_http_reply_error(r, 500, ST_E_INTERNAL, "internal error (request %s)",
                             st_http_request_id(r));
     }
 }
@@ -62,7 +62,7 @@ static st_db *get_db(st_http_req *r)
 static void reply_row(st_http_req *r, int status, PGresult *res)
 {
     if (PQntuples(res) != 1) {
-        st_http_reply_error(r, 404, "not_found", "no such image");
+        st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         return;
     }
     const char *v = st_db_val(res, 0, 0);
@@ -73,7 +73,7 @@ static const char *id_param(st_http_req *r)
 {
     const char *id = st_http_param(r, "id");
     if (!id || !st_uuid_valid(id)) {
-        st_http_reply_error(r, 404, "not_found", "no such image");
+        st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         return NULL;
     }
     return id;
@@ -82,11 +82,11 @@ static const char *id_param(st_http_req *r)
 static int check_visibility(st_http_req *r, const img_caller *c, const char *vis)
 {
     if (strcmp(vis, "private") && strcmp(vis, "public")) {
-        st_http_reply_error(r, 400, "invalid_request", "visibility is private or public");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "visibility is private or public");
         return -1;
     }
     if (!strcmp(vis, "public") && !c->p.cloud_admin) {
-        st_http_reply_error(r, 403, "forbidden", "only cloud administrators publish images");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "only cloud administrators publish images");
         return -1;
     }
     return 0;
@@ -95,7 +95,7 @@ static int check_visibility(st_http_req *r, const img_caller *c, const char *vis
 static int can_write(st_http_req *r, const img_caller *c)
 {
     if (!st_principal_can_write(&c->p) || (!c->p.tenant[0] && !c->p.cloud_admin)) {
-        st_http_reply_error(r, 403, "forbidden", "this role may not change images");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "this role may not change images");
         return 0;
     }
     return 1;
@@ -122,11 +122,11 @@ static int writable(st_http_req *r, st_db *db, const img_caller *c, const char *
         snprintf(status, 16, "%s", st_db_val(res, 0, 1));
     PQclear(res);
     if (!seen) {
-        st_http_reply_error(r, 404, "not_found", "no such image");
+        st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         return 0;
     }
     if (!owned && !c->p.cloud_admin) {
-        st_http_reply_error(r, 403, "forbidden", "the image belongs to the cloud");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "the image belongs to the cloud");
         return 0;
     }
     return 1;
@@ -151,11 +151,11 @@ static void h_create(st_http_req *r, void *arg)
         st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0 ||
         st_json_get_int(b, "min_disk_gib", 0, 0, 65536, &mind, err, sizeof err) < 0 ||
         st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err) < 0) {
-        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
-        st_http_reply_error(r, 400, "invalid_request", "disk_format is raw or qcow2");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "disk_format is raw or qcow2");
         return;
     }
     if (check_visibility(r, &c, vis) < 0)
@@ -194,13 +194,13 @@ static void h_list(st_http_req *r, void *arg)
         char *end;
         n = strtol(lim, &end, 10);
         if (*end || n < 1 || n > 1000) {
-            st_http_reply_error(r, 400, "invalid_request",
+            st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
                                 "limit must be an integer from 1 to 1000");
             return;
         }
     }
     if (marker && !st_uuid_valid(marker)) {
-        st_http_reply_error(r, 400, "invalid_request", "marker must be an id from a list");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "marker must be an id from a list");
         return;
     }
     char limit[16];
@@ -269,7 +269,7 @@ static void h_update(st_http_req *r, void *arg)
     if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
         st_json_get_str(b, "name", 0, 1, 128, &name, err, sizeof err) < 0 ||
         st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0) {
-        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     if (vis && check_visibility(r, &c, vis) < 0)
@@ -351,7 +351,7 @@ static void signed_url(st_http_req *r, const char *method)
         if (!res)
             fail_db(r, db);
         else if (PQntuples(res) != 1)
-            st_http_reply_error(r, 404, "not_found", "no such image");
+            st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         else
             ok = snprintf(status, sizeof status, "%s", st_db_val(res, 0, 0)) > 0;
         PQclear(res);
@@ -360,7 +360,7 @@ static void signed_url(st_http_req *r, const char *method)
     if (!ok)
         return;
     if (strcmp(status, put ? "queued" : "active") != 0) {
-        st_http_reply_error(r, 409, "conflict", "the image is %s; %s", status,
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "the image is %s; %s", status,
                             put ? "only a queued image takes an upload"
                                 : "only an active image can be downloaded");
         return;

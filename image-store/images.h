@@ -63,8 +63,7 @@ int img_api_auth(img_svc *s, st_http_req *r, img_caller *c);
 int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c);
 /* Data-side (peer: the caller's address): 0, or -1 with status/code/message to send. */
 int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *image_id,
-                  const char *method, img_caller *c, int *status, const char **code,
-                  const char **msg);
+                  const char *method, img_caller *c, int *status, st_err *code, const char **msg);
 /* A signed URL for method on image id valid until expires (unix seconds). */
 void img_url_sign(img_svc *s, const char *method, const char *id, long long expires, char *url,
                   size_t urllen);
@@ -102,7 +101,7 @@ int img_conn_continue(img_conn *c);
 /* A complete reply with a small body (JSON or empty). */
 void img_conn_reply(img_conn *c, int status, const char *ctype, const char *body, size_t len,
                     const char *extra_headers);
-__attribute__((format(printf, 4, 5))) void img_conn_error(img_conn *c, int status, const char *code,
+__attribute__((format(printf, 4, 5))) void img_conn_error(img_conn *c, int status, st_err code,
                                                           const char *fmt, ...);
 /* Starts a streamed reply: status line and headers (Content-Length when
  * length >= 0); the body follows with img_conn_write(). */

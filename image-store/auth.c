@@ -44,10 +44,10 @@ static int bearer_is(const char *auth, const char *token)
  * -1 with the status to send (401 unknown node, 404 an image it does not
  * need, exactly as an image that does not exist, 503 database).
  */
-static int node_reads(img_svc *s, const char *auth, const char *id, img_caller *c, int *status,
-                      st_err *code, const char **msg)
+static int node_reads(img_svc *s, st_db *given, const char *auth, const char *id, img_caller *c,
+                      int *status, st_err *code, const char **msg)
 {
-    st_db *db = st_db_get(s->db, 5000);
+    st_db *db = given ? given : st_db_get(s->db, 5000);
     if (!db) {
         *status = 503, *code = ST_E_UNAVAILABLE, *msg = "the image database is unavailable";
         return -1;
@@ -55,7 +55,8 @@ static int node_reads(img_svc *s, const char *auth, const char *id, img_caller *
     int rc = st_node_identify(db, auth, &c->node);
     if (rc == 0)
         rc = st_node_may_read_image(db, &c->node, id) == 1 ? 0 : st_db_conn_lost(db) ? -2 : -3;
-    st_db_put(db);
+    if (db != given)
+        st_db_put(db);
     if (rc == 0)
         return 0;
     if (rc == -1)
@@ -77,7 +78,7 @@ int img_api_auth(img_svc *s, st_http_req *r, img_caller *c)
     return st_internal_auth(r, s->internal_token, &c->p);
 }
 
-int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c)
+int img_api_auth_read(img_svc *s, st_http_req *r, st_db *db, const char *id, img_caller *c)
 {
     memset(c, 0, sizeof *c);
     const char *auth = st_http_header(r, "Authorization");
@@ -86,7 +87,7 @@ int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c)
     int status;
     st_err code;
     const char *msg;
-    if (node_reads(s, auth, id, c, &status, &code, &msg) < 0) {
+    if (node_reads(s, db, auth, id, c, &status, &code, &msg) < 0) {
         if (status == 401)
             st_http_add_header(r, "WWW-Authenticate", "Bearer");
         st_http_reply_error(r, status, code, "%s", msg);
@@ -150,7 +151,7 @@ int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *i
     if (st_node_credential_in(auth)) {
         if (strcmp(method, "GET") != 0)
             DENY(403, ST_E_FORBIDDEN, "nodes only read images");
-        if (node_reads(s, auth, id, c, status, code, msg) < 0)
+        if (node_reads(s, NULL, auth, id, c, status, code, msg) < 0)
             return -1;
         c->is_node = 1;
         return 0;

@@ -14,7 +14,8 @@
  */
 #include "billing.h"
 
-#include "stratus/log.h"
+#include "stratus/handler.h"
+
 #include "stratus/uuid.h"
 
 #include <string.h>
@@ -78,9 +79,5 @@ st_db *bl_db(st_http_req *req, bl_ctx *ctx)
 
 void bl_reply_db(st_http_req *req, st_db *db, const char *what)
 {
-    st_error("billing.db", "%s: %s", what, st_db_error(db));
-    if (st_db_conn_lost(db))
-        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable; retry");
-    else
-        st_http_reply_error(req, 500, ST_E_INTERNAL, "internal error");
+    st_reply_db_error(req, db, what);
 }

@@ -11,24 +11,51 @@
  *     usage and invoices.
  * A tenant never learns of another tenant's objects: their invoice ids
  * answer 404 exactly like ids that do not exist.
+ * Every route but ingest runs in common's route wrapper (handler.h):
+ * authorize() checks the route's bl_access, the wrapper lends the handler
+ * a database connection and takes it back.
  */
 #include "billing.h"
 
 #include "stratus/handler.h"
-
 #include "stratus/uuid.h"
 
 #include <string.h>
 #include <strings.h>
 
+/* st_api.auth: the caller, checked against the route's bl_access. */
+static int authorize(st_call *c)
+{
+    bl_ctx *ctx = c->svc;
+    bl_who *w = c->who;
+    switch ((bl_access)c->access) {
+    case BL_ADMIN: return bl_auth_admin(c->req, ctx, &w->p);
+    case BL_TENANT: return bl_auth_tenant(c->req, ctx, &w->p, w->tenant);
+    case BL_ANY_TENANT:
+        if (st_internal_auth(c->req, ctx->internal_token, &w->p) < 0)
+            return -1;
+        if (st_http_query(c->req, "tenant_id") || !w->p.cloud_admin || w->p.tenant[0])
+            return bl_auth_tenant(c->req, ctx, &w->p, w->tenant);
+        return 0;
+    }
+    return -1;
+}
+
+void bl_route(bl_ctx *ctx, const char *pattern, bl_access access, st_call_fn h)
+{
+    st_api_route(&ctx->api, pattern, (int)access, (st_any_fn)h);
+}
+
 void bl_routes(st_http_server *s, bl_ctx *ctx)
 {
+    ctx->api = (st_api){
+        .http = s, .pool = ctx->pool, .svc = ctx, .who_size = sizeof(bl_who), .auth = authorize};
     st_http_route(s, "POST /v1/billing/ingest", bl_ingest_handler, ctx);
-    bl_usage_routes(s, ctx);
-    bl_plans_routes(s, ctx);
-    bl_invoice_routes(s, ctx);
-    bl_account_routes(s, ctx);
-    bl_credit_routes(s, ctx);
+    bl_usage_routes(ctx);
+    bl_plans_routes(ctx);
+    bl_invoice_routes(ctx);
+    bl_account_routes(ctx);
+    bl_credit_routes(ctx);
 }
 
 int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[37])

@@ -288,12 +288,9 @@ static void fail_txn(st_http_req *req, st_db *db, const char *what)
     st_db_rollback(db);
 }
 
-static void h_create(st_http_req *req, void *arg)
+static void h_create(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
+    st_http_req *req = call->req;
     json_t *body = st_http_json_body(req);
     if (!body)
         return;
@@ -312,9 +309,7 @@ static void h_create(st_http_req *req, void *arg)
         st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char id[37], vid[37], eff[ST_TIME_LEN];
     int64_t open;
     st_uuid_v4(id);
@@ -349,22 +344,16 @@ static void h_create(st_http_req *req, void *arg)
     }
     reply_plan(req, db, id, 201);
 out:
-    st_db_put(db);
+    return;
 }
 
-static void h_list(st_http_req *req, void *arg)
+static void h_list(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    st_db *db = call->db;
     PGresult *r = st_db_q0(db, "SELECT id FROM billing.plans ORDER BY name");
     if (!r) {
         bl_reply_db(req, db, "plans");
-        st_db_put(db);
         return;
     }
     json_t *items = json_array();
@@ -375,7 +364,6 @@ static void h_list(st_http_req *req, void *arg)
             json_array_append_new(items, p);
     }
     PQclear(r);
-    st_db_put(db);
     st_http_reply_json(req, 200, json_pack("{s:o}", "plans", items));
 }
 
@@ -389,26 +377,21 @@ static const char *plan_param(st_http_req *req)
     return id;
 }
 
-static void h_show(st_http_req *req, void *arg)
+static void h_show(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     reply_plan(req, db, id, 200);
-    st_db_put(db);
 }
 
-static void h_patch(st_http_req *req, void *arg)
+static void h_patch(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -425,14 +408,11 @@ static void h_patch(st_http_req *req, void *arg)
         st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     int64_t open;
     long long n = 0;
     if (st_db_begin(db) < 0 || lock_open_month(db, &open) < 0) {
         fail_txn(req, db, "plan");
-        st_db_put(db);
         return;
     }
     if (dflt >= 0) {
@@ -443,7 +423,6 @@ static void h_patch(st_http_req *req, void *arg)
         PQclear(q);
         if (busy) {
             st_db_rollback(db);
-            st_db_put(db);
             st_http_reply_error(req, 409, ST_E_CONFLICT, "a month is being issued; try again");
             return;
         }
@@ -467,19 +446,15 @@ static void h_patch(st_http_req *req, void *arg)
     } else {
         reply_plan(req, db, id, 200);
     }
-    st_db_put(db);
 }
 
-static void h_delete(st_http_req *req, void *arg)
+static void h_delete(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     int64_t open;
     long long n = 0;
     if (st_db_begin(db) < 0 || lock_open_month(db, &open) < 0 ||
@@ -497,15 +472,13 @@ static void h_delete(st_http_req *req, void *arg)
     } else {
         st_http_reply_json(req, 204, NULL);
     }
-    st_db_put(db);
 }
 
-static void h_add_version(st_http_req *req, void *arg)
+static void h_add_version(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -518,9 +491,7 @@ static void h_add_version(st_http_req *req, void *arg)
         st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char vid[37], eff[ST_TIME_LEN];
     int64_t open;
     PGresult *r = NULL;
@@ -546,7 +517,7 @@ static void h_add_version(st_http_req *req, void *arg)
     }
     reply_plan(req, db, id, 201);
 out:
-    st_db_put(db);
+    return;
 }
 
 static json_t *assignments_json(st_db *db, const char *tenant, int *dberr)
@@ -580,31 +551,26 @@ static const char *tenant_param(st_http_req *req)
     return t;
 }
 
-static void h_assignments(st_http_req *req, void *arg)
+static void h_assignments(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *t;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(t = tenant_param(req)))
+    if (!(t = tenant_param(req)))
         return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     int dberr;
     json_t *j = assignments_json(db, t, &dberr);
     if (dberr)
         bl_reply_db(req, db, "assignments");
     else
         st_http_reply_json(req, 200, j);
-    st_db_put(db);
 }
 
-static void h_assign(st_http_req *req, void *arg)
+static void h_assign(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *t;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(t = tenant_param(req)))
+    if (!(t = tenant_param(req)))
         return;
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -619,9 +585,7 @@ static void h_assign(st_http_req *req, void *arg)
                             plan ? "field 'plan_id' must be a UUID" : err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char eff[ST_TIME_LEN];
     int64_t open;
     PGresult *r = NULL;
@@ -657,20 +621,15 @@ static void h_assign(st_http_req *req, void *arg)
     else
         st_http_reply_json(req, 201, j);
 out:
-    st_db_put(db);
+    return;
 }
 
 /* GET /v1/billing/plan: the plan and prices in force for the caller's tenant now. */
-static void h_tenant_plan(st_http_req *req, void *arg)
+static void h_tenant_plan(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &pr, tenant) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    const char *tenant = ((const bl_who *)call->who)->tenant;
+    st_db *db = call->db;
     PGresult *r = st_db_q(db,
                           "SELECT coalesce((SELECT plan_id FROM billing.tenant_plans"
                           "  WHERE tenant_id = $1 AND effective_from <= now()"
@@ -687,18 +646,17 @@ static void h_tenant_plan(st_http_req *req, void *arg)
         reply_plan(req, db, id, 200);
     }
     PQclear(r);
-    st_db_put(db);
 }
 
-void bl_plans_routes(st_http_server *s, bl_ctx *ctx)
+void bl_plans_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "GET /v1/billing/plans", h_list, ctx);
-    st_http_route(s, "POST /v1/billing/plans", h_create, ctx);
-    st_http_route(s, "GET /v1/billing/plans/{id}", h_show, ctx);
-    st_http_route(s, "PATCH /v1/billing/plans/{id}", h_patch, ctx);
-    st_http_route(s, "DELETE /v1/billing/plans/{id}", h_delete, ctx);
-    st_http_route(s, "POST /v1/billing/plans/{id}/versions", h_add_version, ctx);
-    st_http_route(s, "GET /v1/billing/tenants/{tenant_id}/plans", h_assignments, ctx);
-    st_http_route(s, "POST /v1/billing/tenants/{tenant_id}/plans", h_assign, ctx);
-    st_http_route(s, "GET /v1/billing/plan", h_tenant_plan, ctx);
+    bl_route(ctx, "GET /v1/billing/plans", BL_ADMIN, h_list);
+    bl_route(ctx, "POST /v1/billing/plans", BL_ADMIN, h_create);
+    bl_route(ctx, "GET /v1/billing/plans/{id}", BL_ADMIN, h_show);
+    bl_route(ctx, "PATCH /v1/billing/plans/{id}", BL_ADMIN, h_patch);
+    bl_route(ctx, "DELETE /v1/billing/plans/{id}", BL_ADMIN, h_delete);
+    bl_route(ctx, "POST /v1/billing/plans/{id}/versions", BL_ADMIN, h_add_version);
+    bl_route(ctx, "GET /v1/billing/tenants/{tenant_id}/plans", BL_ADMIN, h_assignments);
+    bl_route(ctx, "POST /v1/billing/tenants/{tenant_id}/plans", BL_ADMIN, h_assign);
+    bl_route(ctx, "GET /v1/billing/plan", BL_TENANT, h_tenant_plan);
 }

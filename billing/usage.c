@@ -109,13 +109,11 @@ static void gauge_series(PGresult *r, int per_instance, const char *key, json_t 
     json_object_set_new(totals, total, json_integer(sum > INT64_MAX ? INT64_MAX : (json_int_t)sum));
 }
 
-static void handle_usage(st_http_req *req, void *arg)
+static void handle_usage(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
-        return;
+    st_http_req *req = call->req;
+    const bl_who *who = call->who;
+    const char *tenant = who->tenant;
     int64_t from, to;
     int grain;
     if (parse_range(req, &from, &to, &grain) < 0)
@@ -128,9 +126,7 @@ static void handle_usage(st_http_req *req, void *arg)
     char f[ST_TIME_LEN], t[ST_TIME_LEN];
     st_time_format_us(from, f);
     st_time_format_us(to, t);
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     json_t *items = json_array(), *totals = json_object(), *storage = json_array();
     json_t *disks = json_array(), *fips = json_array(), *plan = NULL;
     const char *failed = NULL; /* which query failed: the one exit replies */
@@ -262,7 +258,6 @@ static void handle_usage(st_http_req *req, void *arg)
 done:
     if (failed)
         bl_reply_db(req, db, failed);
-    st_db_put(db);
     json_decref(items);
     json_decref(totals);
     json_decref(storage);
@@ -271,7 +266,7 @@ done:
     json_decref(plan);
 }
 
-void bl_usage_routes(st_http_server *s, bl_ctx *ctx)
+void bl_usage_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "GET /v1/billing/usage", handle_usage, ctx);
+    bl_route(ctx, "GET /v1/billing/usage", BL_TENANT, handle_usage);
 }

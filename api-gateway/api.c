@@ -1,8 +1,9 @@
 /*
- * api.c - the wrapper every gateway route runs in.
+ * api.c - the gateway's hooks into the route wrapper every route runs in
+ * (common/handler.h), and the replies its handlers share.
  *
- * gw_route() registers an st_http handler that (1) borrows a database
- * connection, (2) authenticates the bearer token unless the route is public,
+ * gw_route() registers a route with common's wrapper, which (1) borrows a
+ * database connection, (2) authenticates the bearer token unless the route is public,
  * (3) checks the route's access level against the principal, (4) runs the
  * handler, and (5) returns the connection. Role failures inside the caller's
  * own tenant are 403 (the caller already knows the tenant); objects of other
@@ -17,13 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct gw_route_arg {
-    gw *g;
-    gw_access access;
-    gw_handler h;
-    struct gw_route_arg *next;
-} route_arg;
 
 static int allowed(gw_ctx *c, gw_access a)
 {
@@ -52,75 +46,61 @@ static const char *denial(gw_access a)
     }
 }
 
-static void run_route(st_http_req *r, void *arg)
+/* st_api.auth: the bearer token's principal, and whether the route's
+ * access level admits it (403 otherwise). */
+static int authorize(st_call *sc)
 {
-    route_arg *ra = arg;
-    gw_ctx c = {.gw = ra->g, .req = r};
+    gw_access access = (gw_access)sc->access;
     /* Nodes poll and heartbeat all the time: their successful calls are
      * counted in /metrics and logged at debug, not one info line each. */
-    if (ra->access == GW_NODE)
-        st_http_quiet(r);
-    c.db = st_db_get(ra->g->db, 5000);
-    if (!c.db) {
-        st_error("db.unavailable", "%s", st_db_pool_error(ra->g->db));
-        st_http_add_header(r, "Retry-After", "1");
-        st_http_reply_error(r, 503, "unavailable", "the database is unavailable; retry shortly");
-        return;
+    if (access == GW_NODE)
+        st_http_quiet(sc->req);
+    if (access == GW_PUBLIC)
+        return 0;
+    gw_ctx c = {.gw = sc->svc, .req = sc->req, .db = sc->db};
+    if (gw_authenticate(&c, st_http_header(sc->req, "Authorization")) < 0)
+        return -1;
+    /* Node credentials only open node routes, user tokens only user routes. */
+    if ((access == GW_NODE) != (c.p.node_id[0] != 0)) {
+        st_http_reply_error(sc->req, 403, ST_E_FORBIDDEN, "%s",
+                            access == GW_NODE ? denial(GW_NODE)
+                                              : "node credentials cannot call the tenant API");
+        return -1;
     }
-    if (ra->access != GW_PUBLIC) {
-        if (gw_authenticate(&c, st_http_header(r, "Authorization")) < 0)
-            goto out;
-        /* Node credentials only open node routes, user tokens only user routes. */
-        if ((ra->access == GW_NODE) != (c.p.node_id[0] != 0)) {
-            st_http_reply_error(r, 403, "forbidden", "%s",
-                                ra->access == GW_NODE
-                                    ? denial(GW_NODE)
-                                    : "node credentials cannot call the tenant API");
-            goto out;
-        }
-        if (!allowed(&c, ra->access)) {
-            st_http_reply_error(r, 403, "forbidden", "%s", denial(ra->access));
-            goto out;
-        }
+    if (!allowed(&c, access)) {
+        st_http_reply_error(sc->req, 403, ST_E_FORBIDDEN, "%s", denial(access));
+        return -1;
     }
-    st_http_set_ctx(r, &c);
-    ra->h(&c);
-out:
-    st_db_put(c.db);
+    *(gw_principal *)sc->who = c.p;
+    return 0;
+}
+
+/* st_api.dispatch: gateway handlers take a gw_ctx. */
+static void dispatch(st_call *sc)
+{
+    gw_ctx c = {.gw = sc->svc, .req = sc->req, .db = sc->db, .p = *(gw_principal *)sc->who};
+    ((gw_handler)sc->h)(&c);
 }
 
 void gw_route(gw *g, const char *pattern, gw_access access, gw_handler h)
 {
-    route_arg *ra = malloc(sizeof *ra);
-    *ra = (route_arg){g, access, h, g->routes};
-    g->routes = ra;
-    if (st_http_route(g->http, pattern, run_route, ra) < 0) {
-        fprintf(stderr, "bad route pattern '%s'\n", pattern);
-        abort();
-    }
+    g->api.http = g->http;
+    g->api.pool = g->db;
+    g->api.svc = g;
+    g->api.who_size = sizeof(gw_principal);
+    g->api.auth = authorize;
+    g->api.dispatch = dispatch;
+    st_api_route(&g->api, pattern, (int)access, (st_any_fn)h);
 }
 
 void gw_routes_free(gw *g)
 {
-    while (g->routes) {
-        route_arg *n = g->routes->next;
-        free(g->routes);
-        g->routes = n;
-    }
+    st_api_free(&g->api);
 }
 
 void gw_fail_db(gw_ctx *c)
 {
-    st_log_fields(ST_LOG_ERROR, "db.error",
-                  json_pack("{s:s, s:s, s:s}", "error", st_db_error(c->db), "sqlstate",
-                            st_db_sqlstate(c->db), "request_id", st_http_request_id(c->req)));
-    if (st_db_conn_lost(c->db)) {
-        st_http_add_header(c->req, "Retry-After", "1");
-        st_http_reply_error(c->req, 503, "unavailable", "the database connection was lost; retry");
-    } else {
-        st_http_reply_error(c->req, 500, "internal", "internal error (request %s)",
-                            st_http_request_id(c->req));
-    }
+    st_reply_db_error(c->req, c->db, NULL);
 }
 
 void gw_fail_db_or_conflict(gw_ctx *c)
@@ -129,7 +109,7 @@ void gw_fail_db_or_conflict(gw_ctx *c)
         /* The trigger's message names the states; strip libpq's "ERROR:  ". */
         const char *m = st_db_error(c->db);
         const char *p = strstr(m, "ERROR:  ");
-        st_http_reply_error(c->req, 409, "conflict", "%s", p ? p + 8 : m);
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "%s", p ? p + 8 : m);
         return;
     }
     gw_fail_db(c);
@@ -137,19 +117,14 @@ void gw_fail_db_or_conflict(gw_ctx *c)
 
 const char *gw_id_param(gw_ctx *c, const char *name)
 {
-    const char *v = st_http_param(c->req, name);
-    if (!v || !st_uuid_valid(v)) {
-        st_http_reply_error(c->req, 404, "not_found", "no such %s", name);
-        return NULL;
-    }
-    return v;
+    return st_req_uuid_param(c->req, name, name);
 }
 
 void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what)
 {
     const char *v = r ? st_db_val(r, 0, 0) : NULL;
     if (!v)
-        st_http_reply_error(c->req, 404, "not_found", "no such %s", what);
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such %s", what);
     else
         st_http_reply_raw(c->req, status, "application/json", v, strlen(v));
 }
@@ -171,7 +146,7 @@ json_t *gw_body(gw_ctx *c, const char *const *allowed_keys)
         return NULL;
     char err[256];
     if (allowed_keys && st_json_only_keys(b, allowed_keys, err, sizeof err) < 0) {
-        st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return NULL;
     }
     return b;
@@ -200,7 +175,7 @@ PGresult *gw_one_row(gw_ctx *c, PGresult *r, const char *what)
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        st_http_reply_error(c->req, 404, "not_found", "no such %s", what);
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such %s", what);
         return NULL;
     }
     return r;
@@ -209,28 +184,11 @@ PGresult *gw_one_row(gw_ctx *c, PGresult *r, const char *what)
 int gw_check(gw_ctx *c, int rc, const char *err)
 {
     if (rc < 0)
-        st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "%s", err);
     return rc;
 }
 
 int gw_page(gw_ctx *c, char limit[16], const char **marker)
 {
-    const char *l = st_http_query(c->req, "limit");
-    long n = 100;
-    if (l) {
-        char *end;
-        n = strtol(l, &end, 10);
-        if (*end || n < 1 || n > 1000) {
-            st_http_reply_error(c->req, 400, "invalid_request",
-                                "limit must be an integer from 1 to 1000");
-            return -1;
-        }
-    }
-    snprintf(limit, 16, "%ld", n);
-    *marker = st_http_query(c->req, "marker");
-    if (*marker && !st_uuid_valid(*marker)) {
-        st_http_reply_error(c->req, 400, "invalid_request", "marker must be an id from a list");
-        return -1;
-    }
-    return 0;
+    return st_req_page(c->req, limit, marker);
 }

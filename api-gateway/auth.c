@@ -111,7 +111,7 @@ int gw_token_create(st_db *db, const char *kind, const char *name, const char *u
 static void unauthorized(gw_ctx *c, const char *msg)
 {
     st_http_add_header(c->req, "WWW-Authenticate", "Bearer");
-    st_http_reply_error(c->req, 401, "unauthorized", "%s", msg);
+    st_http_reply_error(c->req, 401, ST_E_UNAUTHORIZED, "%s", msg);
 }
 
 static void copy(char *dst, size_t n, const char *src)
@@ -265,7 +265,7 @@ static void too_many(gw_ctx *c, const char *what)
     char s[16];
     snprintf(s, sizeof s, "%d", c->gw->c.signin_window_s);
     st_http_add_header(c->req, "Retry-After", s);
-    st_http_reply_error(c->req, 429, "rate_limited", "too many sign-in attempts %s; retry later",
+    st_http_reply_error(c->req, 429, ST_E_RATE_LIMITED, "too many sign-in attempts %s; retry later",
                         what);
 }
 
@@ -421,7 +421,7 @@ static void h_apikey_create(gw_ctx *c)
         int ok = PQntuples(r) == 1 && gw_password_verify(st_db_val(r, 0, 0), pw);
         PQclear(r);
         if (!ok) {
-            st_http_reply_error(c->req, 403, "forbidden", "password is wrong");
+            st_http_reply_error(c->req, 403, ST_E_FORBIDDEN, "password is wrong");
             return;
         }
     }
@@ -469,7 +469,7 @@ static void h_apikey_delete(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such api key");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such api key");
     else
         st_http_reply_json(c->req, 204, NULL);
 }

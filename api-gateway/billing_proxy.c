@@ -93,7 +93,7 @@ static int period_ok(const char *p)
 static void h_issue(gw_ctx *c)
 {
     if (!period_ok(st_http_param(c->req, "period"))) {
-        st_http_reply_error(c->req, 404, "not_found", "no such period (YYYY-MM)");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such period (YYYY-MM)");
         return;
     }
     forward(c, "POST", 1);
@@ -102,7 +102,7 @@ static void h_issue(gw_ctx *c)
 static void h_preview(gw_ctx *c)
 {
     if (!period_ok(st_http_param(c->req, "period"))) {
-        st_http_reply_error(c->req, 404, "not_found", "no such period (YYYY-MM)");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such period (YYYY-MM)");
         return;
     }
     forward(c, "GET", 0);

@@ -68,9 +68,9 @@ static void h_flavor_create(gw_ctx *c)
                           id, name, v, m, d);
     if (!r) {
         if (st_db_unique_violation(c->db))
-            st_http_reply_error(c->req, 409, "conflict", "a flavor named '%s' exists", name);
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "a flavor named '%s' exists", name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "flavor names are letters, digits, '.', '_' and '-'");
         else
             gw_fail_db(c);
@@ -100,12 +100,12 @@ static void h_flavor_delete(gw_ctx *c)
         return;
     long long n = st_db_x(c->db, "DELETE FROM iaas.flavors WHERE id = $1", id);
     if (n < 0 && strcmp(st_db_sqlstate(c->db), "23503") == 0)
-        st_http_reply_error(c->req, 409, "conflict",
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT,
                             "instances use this flavor; disable it instead (PATCH disabled)");
     else if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such flavor");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such flavor");
     else
         st_http_reply_json(c->req, 204, NULL);
 }
@@ -200,9 +200,9 @@ static void h_keypair_create(gw_ctx *c)
                           id, c->p.tenant_id, name, pub, fp);
     if (!r) {
         if (st_db_unique_violation(c->db))
-            st_http_reply_error(c->req, 409, "conflict", "a keypair named '%s' exists", name);
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "a keypair named '%s' exists", name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "keypair names are letters, digits, '.', '_' and '-'");
         else
             gw_fail_db(c);
@@ -222,7 +222,7 @@ static void h_keypair_delete(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such keypair");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such keypair");
     else
         st_http_reply_json(c->req, 204, NULL);
 }
@@ -289,7 +289,7 @@ static void h_quota_set(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such tenant");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such tenant");
     else
         quota_reply(c, id);
 }

@@ -2,18 +2,19 @@
  * gateway.h - what the gateway's files share.
  *
  * Every API route is registered through gw_route() with the access it needs.
- * The wrapper (api.c) borrows a database connection, resolves the bearer
- * token into a principal, checks the access level, calls the handler with a
- * gw_ctx, and gives the connection back. Handlers therefore never see an
- * unauthenticated request, and a tenant-scoped handler always has
- * c->p.tenant_id: every query it runs filters on it, which is how one tenant
- * never sees another's objects (they are simply not found: 404, never 403).
+ * The wrapper (common/handler.h, with api.c's hooks) borrows a database
+ * connection, resolves the bearer token into a principal, checks the access
+ * level, calls the handler with a gw_ctx, and gives the connection back. Handlers therefore never
+ * see an unauthenticated request, and a tenant-scoped handler always has c->p.tenant_id: every
+ * query it runs filters on it, which is how one tenant never sees another's objects (they are
+ * simply not found: 404, never 403).
  */
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
 #include "stratus/config.h"
 #include "stratus/db.h"
+#include "stratus/handler.h"
 #include "stratus/http.h"
 
 #include <jansson.h>
@@ -69,7 +70,7 @@ typedef struct gw {
     st_db_pool *db;
     const st_config *cfg;
     gw_config c;
-    struct gw_route_arg *routes; /* what gw_route() allocated, freed by gw_routes_free() */
+    st_api api; /* the route wrapper (common/handler.h): gw_route(), gw_routes_free() */
     gw_upstream images, billing;
     struct gw_listcache *lists; /* rendered instance lists; NULL: off */
 } gw;

@@ -49,11 +49,11 @@ static int tenant_access(gw_ctx *c, const char *id, gw_access need)
     if (c->p.cloud_admin)
         return 1;
     if (strcmp(c->p.tenant_id, id) != 0) {
-        st_http_reply_error(c->req, 404, "not_found", "no such tenant");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such tenant");
         return 0;
     }
     if (need == GW_TENANT_ADMIN && strcmp(c->p.role, "admin") != 0) {
-        st_http_reply_error(c->req, 403, "forbidden", "this call needs the tenant's admin role");
+        st_http_reply_error(c->req, 403, ST_E_FORBIDDEN, "this call needs the tenant's admin role");
         return 0;
     }
     return 1;
@@ -72,9 +72,9 @@ static void h_tenant_create(gw_ctx *c)
         return;
     if (gw_tenant_create(c->gw, c->db, name, desc, id) < 0) {
         if (st_db_unique_violation(c->db))
-            st_http_reply_error(c->req, 409, "conflict", "a tenant named '%s' exists", name);
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "a tenant named '%s' exists", name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "tenant names are letters, digits, '.', '_' and '-'");
         else
             gw_fail_db(c);
@@ -127,14 +127,15 @@ static void h_tenant_delete(gw_ctx *c)
     long long live = st_db_int(r, 0, 0);
     PQclear(r);
     if (live > 0) {
-        st_http_reply_error(c->req, 409, "conflict", "the tenant still has %lld instances", live);
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "the tenant still has %lld instances",
+                            live);
         return;
     }
     long long n = st_db_x(c->db, "DELETE FROM iaas.tenants WHERE id = $1", id);
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such tenant");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such tenant");
     else
         st_http_reply_json(c->req, 204, NULL);
 }
@@ -155,7 +156,7 @@ static void h_user_create(gw_ctx *c)
         return;
     char hash[256], id[40];
     if (gw_password_hash(&c->gw->c, pw, hash, sizeof hash) < 0) {
-        st_http_reply_error(c->req, 500, "internal", "password hashing failed");
+        st_http_reply_error(c->req, 500, ST_E_INTERNAL, "password hashing failed");
         return;
     }
     st_uuid_v4(id);
@@ -164,9 +165,9 @@ static void h_user_create(gw_ctx *c)
                 " VALUES ($1, $2, $3, $4)",
                 id, name, hash, admin ? "true" : "false") < 0) {
         if (st_db_unique_violation(c->db))
-            st_http_reply_error(c->req, 409, "conflict", "a user named '%s' exists", name);
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "a user named '%s' exists", name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "user names are letters, digits, '.', '_', '@' and '-'");
         else
             gw_fail_db(c);
@@ -192,7 +193,7 @@ static void h_user_show(gw_ctx *c)
     if (!id)
         return;
     if (!c->p.cloud_admin && strcmp(id, c->p.user_id) != 0) {
-        st_http_reply_error(c->req, 404, "not_found", "no such user");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such user");
         return;
     }
     PGresult *r =
@@ -211,7 +212,7 @@ static void h_user_password(gw_ctx *c)
         return;
     int self = strcmp(id, c->p.user_id) == 0;
     if (!c->p.cloud_admin && !self) {
-        st_http_reply_error(c->req, 404, "not_found", "no such user");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such user");
         return;
     }
     json_t *b = gw_body(c, keys);
@@ -232,13 +233,13 @@ static void h_user_password(gw_ctx *c)
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        st_http_reply_error(c->req, 404, "not_found", "no such user");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such user");
         return;
     }
     int ok = !cur || gw_password_verify(st_db_val(r, 0, 0), cur);
     if (!ok) {
         PQclear(r);
-        st_http_reply_error(c->req, 403, "forbidden", "current_password is wrong");
+        st_http_reply_error(c->req, 403, ST_E_FORBIDDEN, "current_password is wrong");
         return;
     }
     int weak = gw_password_policy(pw, st_db_val(r, 0, 1), err, sizeof err);
@@ -247,7 +248,7 @@ static void h_user_password(gw_ctx *c)
         return;
     char hash[256];
     if (gw_password_hash(&c->gw->c, pw, hash, sizeof hash) < 0) {
-        st_http_reply_error(c->req, 500, "internal", "password hashing failed");
+        st_http_reply_error(c->req, 500, ST_E_INTERNAL, "password hashing failed");
         return;
     }
     long long n =
@@ -295,7 +296,8 @@ static void h_member_put(gw_ctx *c)
     if (gw_check(c, st_json_get_str(b, "role", 1, 1, 16, &role, err, sizeof err), err) < 0)
         return;
     if (strcmp(role, "admin") && strcmp(role, "member") && strcmp(role, "reader")) {
-        st_http_reply_error(c->req, 400, "invalid_request", "role must be admin, member or reader");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "role must be admin, member or reader");
         return;
     }
     PGresult *r = st_db_q(c->db,
@@ -325,7 +327,7 @@ static void h_member_delete(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such member");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such member");
     else
         st_http_reply_json(c->req, 204, NULL);
 }

@@ -130,7 +130,7 @@ static int claim_idempotency_key(gw_ctx *c, const gw_create_req *q, const char *
         return fail(c) == RETRY ? RETRY : 1;
     if (strcmp(st_db_val(r, 0, 0), q->sha) != 0) {
         PQclear(r);
-        st_http_reply_error(c->req, 422, "idempotency_key_reused",
+        st_http_reply_error(c->req, 422, ST_E_IDEMPOTENCY_KEY_REUSED,
                             "this Idempotency-Key was used for a different request");
         return 1;
     }
@@ -170,7 +170,7 @@ static int check_quota(gw_ctx *c, int vcpus, int mem, int disk)
         if (st_db_int(u, 0, i) + need[i] > st_db_int(q, 0, i))
             over = i;
     if (over >= 0)
-        st_http_reply_error(c->req, 409, "quota_exceeded",
+        st_http_reply_error(c->req, 409, ST_E_QUOTA_EXCEEDED,
                             "quota exceeded: %lld %s used of %lld, this instance needs %lld",
                             st_db_int(u, 0, over), what[over], st_db_int(q, 0, over), need[over]);
     PQclear(q);
@@ -226,7 +226,7 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
         return fail(c);
     if (PQntuples(fl) != 1 || *st_db_val(fl, 0, 4) == 't') {
         PQclear(fl);
-        st_http_reply_error(c->req, 400, "invalid_request", "no such flavor '%s'", q->flavor);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "no such flavor '%s'", q->flavor);
         return DONE;
     }
     char flavor_id[40], v[16], m[16], d[16];
@@ -237,7 +237,7 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     PQclear(fl);
 
     if (q->image_min_disk > atoll(d) || q->image_min_memory > atoll(m)) {
-        st_http_reply_error(c->req, 400, "invalid_request",
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "the image needs at least %lld GiB of disk and %lld MiB of memory",
                             q->image_min_disk, q->image_min_memory);
         return DONE;
@@ -255,7 +255,8 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
             return fail(c);
         if (PQntuples(kp) != 1) {
             PQclear(kp);
-            st_http_reply_error(c->req, 400, "invalid_request", "no such keypair '%s'", q->keypair);
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "no such keypair '%s'",
+                                q->keypair);
             return DONE;
         }
         snprintf(keypair_id, sizeof keypair_id, "%s", st_db_val(kp, 0, 0));
@@ -274,7 +275,7 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
             return fail(c);
         if (PQntuples(sg) != 1) {
             PQclear(sg);
-            st_http_reply_error(c->req, 400, "invalid_request", "no such server group '%s'",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "no such server group '%s'",
                                 q->server_group);
             return DONE;
         }
@@ -306,7 +307,7 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
                 placed ? NULL : reason, group_id[0] ? group_id : NULL) < 0) {
         if (strcmp(st_db_sqlstate(c->db), "23514") != 0)
             return fail(c);
-        st_http_reply_error(c->req, 400, "invalid_request",
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "instance names are letters, digits, '.', '_' and '-'");
         return DONE;
     }
@@ -399,7 +400,7 @@ static int resolve_image(gw_ctx *c, gw_create_req *q)
         }
         if (matches > 1) {
             json_decref(list);
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "image name '%s' is ambiguous; use its id", q->image);
             return -1;
         }
@@ -411,18 +412,19 @@ static int resolve_image(gw_ctx *c, gw_create_req *q)
     if (status < 0 || status >= 500) {
         json_decref(img);
         st_http_add_header(c->req, "Retry-After", "2");
-        st_http_reply_error(c->req, 503, "unavailable", "the image service is unavailable; retry");
+        st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE,
+                            "the image service is unavailable; retry");
         return -1;
     }
     const char *st = json_string_value(json_object_get(img, "status"));
     const char *id = json_string_value(json_object_get(img, "id"));
     if (status != 200 || !st || !id) {
         json_decref(img);
-        st_http_reply_error(c->req, 400, "invalid_request", "no such image '%s'", q->image);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "no such image '%s'", q->image);
         return -1;
     }
     if (strcmp(st, "active") != 0) {
-        st_http_reply_error(c->req, 400, "invalid_request",
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "image '%s' is %s, not active: upload its data first", q->image, st);
         json_decref(img);
         return -1;
@@ -450,7 +452,7 @@ static void h_create(gw_ctx *c)
         return;
     for (int attempt = 0; create_txn(c, &q) == RETRY; attempt++) {
         if (attempt == 3) {
-            st_http_reply_error(c->req, 503, "unavailable", "too much contention; retry");
+            st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE, "too much contention; retry");
             return;
         }
     }
@@ -510,7 +512,7 @@ static void h_list(gw_ctx *c)
         int ok = mk && PQntuples(mk) == 1;
         PQclear(mk);
         if (!ok) {
-            st_http_reply_error(c->req, 400, "invalid_request", "unknown marker");
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "unknown marker");
             return;
         }
     }
@@ -547,7 +549,7 @@ static void h_list(gw_ctx *c)
     gw_list_body *b = copy ? gw_list_body_new(copy, strlen(copy)) : NULL;
     PQclear(r);
     if (!b) {
-        st_http_reply_error(c->req, 500, "internal", "out of memory");
+        st_http_reply_error(c->req, 500, ST_E_INTERNAL, "out of memory");
         return;
     }
     if (cacheable)
@@ -575,12 +577,12 @@ static void explain_refusal(gw_ctx *c, const char *id, const char *action)
         return;
     }
     if (PQntuples(r) != 1)
-        st_http_reply_error(c->req, 404, "not_found", "no such instance");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance");
     else if (st_db_val(r, 0, 1))
-        st_http_reply_error(c->req, 409, "conflict", "cannot %s: the instance is %s (%s)", action,
-                            st_db_val(r, 0, 0), st_db_val(r, 0, 1));
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "cannot %s: the instance is %s (%s)",
+                            action, st_db_val(r, 0, 0), st_db_val(r, 0, 1));
     else
-        st_http_reply_error(c->req, 409, "conflict", "cannot %s an instance that is %s", action,
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "cannot %s an instance that is %s", action,
                             st_db_val(r, 0, 0));
     PQclear(r);
 }
@@ -632,7 +634,8 @@ static void h_action(gw_ctx *c)
               " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
               " AND state = 'active' AND task IS NULL";
     else {
-        st_http_reply_error(c->req, 400, "invalid_request", "action must be start, stop or reboot");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "action must be start, stop or reboot");
         return;
     }
     long long n = st_db_x(c->db, sql, id, c->p.tenant_id);

@@ -25,12 +25,12 @@ int gw_net_fail(gw_ctx *c)
     static const struct {
         const char *state;
         int status;
-        const char *code;
-    } map[] = {{"SX400", 400, "invalid_request"},
-               {"SX403", 403, "forbidden"},
-               {"SX404", 404, "not_found"},
-               {"SX409", 409, "conflict"},
-               {"SXQ09", 409, "quota_exceeded"}};
+        st_err code;
+    } map[] = {{"SX400", 400, ST_E_INVALID_REQUEST},
+               {"SX403", 403, ST_E_FORBIDDEN},
+               {"SX404", 404, ST_E_NOT_FOUND},
+               {"SX409", 409, ST_E_CONFLICT},
+               {"SXQ09", 409, ST_E_QUOTA_EXCEEDED}};
     const char *st = st_db_sqlstate(c->db);
     for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
         if (strcmp(st, map[i].state) != 0)
@@ -121,12 +121,12 @@ char *gw_net_body(gw_ctx *c, const gw_field *fields)
         return NULL;
     char err[256];
     if (gw_fields_check(b, fields, err, sizeof err) < 0) {
-        st_http_reply_error(c->req, 400, "invalid_request", "%s", err);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return NULL;
     }
     char *text = json_dumps(b, JSON_COMPACT);
     if (!text)
-        st_http_reply_error(c->req, 500, "internal", "out of memory");
+        st_http_reply_error(c->req, 500, ST_E_INTERNAL, "out of memory");
     return text;
 }
 

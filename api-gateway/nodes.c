@@ -77,9 +77,9 @@ static void h_node_create(gw_ctx *c)
         return;
     if (gw_node_create(c->db, name, id, token, sizeof token) < 0) {
         if (st_db_unique_violation(c->db))
-            st_http_reply_error(c->req, 409, "conflict", "a node named '%s' exists", name);
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "a node named '%s' exists", name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "node names are letters, digits, '.', '_' and '-'");
         else
             gw_fail_db(c);
@@ -108,7 +108,7 @@ static void h_node_rotate(gw_ctx *c)
         return;
     }
     if (n == 0) {
-        st_http_reply_error(c->req, 404, "not_found", "no such node");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such node");
         return;
     }
     st_info("node.credential_rotated", "node %s: credential replaced", id);
@@ -142,7 +142,7 @@ static int tunnel_ip_check(gw_ctx *c, const char *ip)
 {
     struct in_addr a;
     if (ip && inet_pton(AF_INET, ip, &a) != 1) {
-        st_http_reply_error(c->req, 400, "invalid_request", "tunnel_ip must be an IPv4 address");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "tunnel_ip must be an IPv4 address");
         return -1;
     }
     return 0;
@@ -173,7 +173,7 @@ static void h_node_update(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such node");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such node");
     else
         node_reply(c, 200, id);
 }
@@ -189,7 +189,8 @@ static void h_node_delete(gw_ctx *c)
                           " AND state <> 'deleted')",
                           id);
     if (n < 0 && strcmp(st_db_sqlstate(c->db), "23503") == 0)
-        st_http_reply_error(c->req, 409, "conflict", "deleted instances still refer to the node");
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT,
+                            "deleted instances still refer to the node");
     else if (n < 0)
         gw_fail_db(c);
     else if (n == 1)
@@ -199,9 +200,9 @@ static void h_node_delete(gw_ctx *c)
         int exists = r && PQntuples(r) == 1;
         PQclear(r);
         if (exists)
-            st_http_reply_error(c->req, 409, "conflict", "the node still has instances");
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "the node still has instances");
         else
-            st_http_reply_error(c->req, 404, "not_found", "no such node");
+            st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such node");
     }
 }
 
@@ -228,7 +229,7 @@ static void h_heartbeat(gw_ctx *c)
         tunnel_ip_check(c, tip) < 0)
         return;
     if (!json_is_object(cap)) {
-        st_http_reply_error(c->req, 400, "invalid_request", "capacity must be an object");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "capacity must be an object");
         return;
     }
     if (gw_check(c, st_json_only_keys(cap, cap_keys, err, sizeof err), err) < 0 ||
@@ -324,7 +325,7 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
         long long now = st_db_int(r, 0, 5);
         PQclear(r);
         st_db_rollback(c->db);
-        st_http_reply_error(c->req, 409, "stale_report",
+        st_http_reply_error(c->req, 409, ST_E_STALE_REPORT,
                             "report for generation %lld, the instance is at %lld", gen, now);
         return 1;
     }
@@ -333,7 +334,7 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
         PQclear(r);
         st_db_rollback(c->db);
         if (missing)
-            st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+            st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance on this node");
         return missing;
     }
     gw_sched_req req = {.vcpus = (int)st_db_int(r, 0, 1),
@@ -429,7 +430,7 @@ static void h_node_report(gw_ctx *c)
         return;
     if (strcmp(state, "active") && strcmp(state, "stopped") && strcmp(state, "deleted") &&
         strcmp(state, "error")) {
-        st_http_reply_error(c->req, 400, "invalid_request",
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "state must be active, stopped, deleted or error");
         return;
     }
@@ -472,12 +473,12 @@ static void h_node_report(gw_ctx *c)
                               " AND node_id = $2 AND state <> 'deleted'",
                               id, c->p.node_id);
         if (g && PQntuples(g) == 1)
-            st_http_reply_error(c->req, 409, "stale_report",
+            st_http_reply_error(c->req, 409, ST_E_STALE_REPORT,
                                 "report for generation %lld, the instance is at %lld: re-read"
                                 " the desired state",
                                 gen, st_db_int(g, 0, 0));
         else if (g)
-            st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+            st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance on this node");
         else
             gw_fail_db(c);
         PQclear(g);
@@ -525,7 +526,7 @@ static void h_node_console(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such instance on this node");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance on this node");
     else
         st_http_reply_json(c->req, 204, NULL);
 }

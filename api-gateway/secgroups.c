@@ -150,7 +150,7 @@ static void h_rule_delete(gw_ctx *c)
                            " WHERE tenant_id = $1 AND id = $2",
                            c->p.tenant_id, id);
     if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such security group rule");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such security group rule");
     else
         gw_net_done(c, n);
 }

@@ -30,7 +30,7 @@ static void h_group_create(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "policy", 1, 1, 16, &policy, err, sizeof err), err) < 0)
         return;
     if (strcmp(policy, "affinity") && strcmp(policy, "anti-affinity")) {
-        st_http_reply_error(c->req, 400, "invalid_request",
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "policy must be affinity or anti-affinity");
         return;
     }
@@ -41,9 +41,10 @@ static void h_group_create(gw_ctx *c)
                           id, c->p.tenant_id, name, policy);
     if (!r) {
         if (st_db_unique_violation(c->db))
-            st_http_reply_error(c->req, 409, "conflict", "a server group named '%s' exists", name);
+            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "a server group named '%s' exists",
+                                name);
         else if (strcmp(st_db_sqlstate(c->db), "23514") == 0)
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "group names are letters, digits, '.', '_' and '-'");
         else
             gw_fail_db(c);
@@ -85,7 +86,7 @@ static void h_group_delete(gw_ctx *c)
     if (n < 0)
         gw_fail_db(c);
     else if (n == 0)
-        st_http_reply_error(c->req, 404, "not_found", "no such server group");
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such server group");
     else
         st_http_reply_json(c->req, 204, NULL);
 }
@@ -121,7 +122,7 @@ static void h_scheduler_set(gw_ctx *c)
     if (gw_check(c, st_json_get_str(b, "policy", 1, 1, 16, &policy, err, sizeof err), err) < 0)
         return;
     if (gw_sched_policy_parse(policy, &p) < 0) {
-        st_http_reply_error(c->req, 400, "invalid_request", "policy must be spread or pack");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "policy must be spread or pack");
         return;
     }
     if (st_db_x(c->db,

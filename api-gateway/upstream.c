@@ -198,7 +198,7 @@ void gw_proxy(gw_ctx *c, const gw_upstream *u, const char *method, const char *p
     long status = call(c, u, method, path, b, len, &out, &outlen, &rh, 1);
     if (status < 0) {
         st_http_add_header(c->req, "Retry-After", "2");
-        st_http_reply_error(c->req, 503, "unavailable", "the %s service is unavailable; retry",
+        st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE, "the %s service is unavailable; retry",
                             u->name);
         return;
     }

@@ -155,11 +155,8 @@ static json_t *account_json(const char *tenant, PGresult *r)
                      PQgetvalue(r, 0, 4), "updated_at", when);
 }
 
-static void get_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
+static void get_account(st_http_req *req, st_db *db, const char *tenant)
 {
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
     PGresult *r = st_db_q(db,
                           "SELECT legal_name, address, country, tax_id, email, updated_at"
                           " FROM billing.accounts WHERE tenant_id = $1",
@@ -167,14 +164,13 @@ static void get_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
     if (!r)
         bl_reply_db(req, db, "account");
     else if (!PQntuples(r))
-        st_http_reply_error(req, 404, "not_found", "this tenant has no billing account yet");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "this tenant has no billing account yet");
     else
         st_http_reply_json(req, 200, account_json(tenant, r));
     PQclear(r);
-    st_db_put(db);
 }
 
-static void put_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
+static void put_account(st_http_req *req, st_db *db, const char *tenant)
 {
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -189,31 +185,29 @@ static void put_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
         st_json_get_str(body, "country", ST_JSON_REQUIRED, 2, 2, &country, err, sizeof err) < 0 ||
         st_json_get_str(body, "tax_id", ST_JSON_OPTIONAL, 0, 32, &tax, err, sizeof err) < 0 ||
         st_json_get_str(body, "email", ST_JSON_REQUIRED, 3, 254, &email, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     if (!text_ok(name, 0) || !text_ok(addr, 1)) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "legal_name and address must be text (address lines split by \\n)");
         return;
     }
     if (!(country[0] >= 'A' && country[0] <= 'Z' && country[1] >= 'A' && country[1] <= 'Z')) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "country must be an ISO 3166-1 alpha-2 code in capitals (\"DE\")");
         return;
     }
     if (!tax_id_ok(tax)) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "tax_id may hold letters, digits, spaces, '-' and '.'");
         return;
     }
     if (!email_ok(email)) {
-        st_http_reply_error(req, 400, "bad_request", "email must be an address (name@domain)");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                            "email must be an address (name@domain)");
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
     PGresult *r = st_db_q(db,
                           "INSERT INTO billing.accounts AS a (tenant_id, legal_name, address,"
                           " country, tax_id, email) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -227,65 +221,55 @@ static void put_account(st_http_req *req, bl_ctx *ctx, const char *tenant)
     else
         st_http_reply_json(req, 200, account_json(tenant, r));
     PQclear(r);
-    st_db_put(db);
 }
 
-static void h_get(st_http_req *req, void *arg)
+static void h_get(st_call *call)
 {
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, arg, &p, tenant) == 0)
-        get_account(req, arg, tenant);
+    const bl_who *who = call->who;
+    get_account(call->req, call->db, who->tenant);
 }
 
-static void h_put(st_http_req *req, void *arg)
+static void h_put(st_call *call)
 {
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, arg, &p, tenant) < 0)
-        return;
-    if (!p.cloud_admin && strcmp(p.role, "admin") != 0) {
-        st_http_reply_error(req, 403, "forbidden", "the billing account needs the tenant's admin");
+    const bl_who *who = call->who;
+    if (!who->p.cloud_admin && strcmp(who->p.role, "admin") != 0) {
+        st_http_reply_error(call->req, 403, ST_E_FORBIDDEN,
+                            "the billing account needs the tenant's admin");
         return;
     }
-    put_account(req, arg, tenant);
+    put_account(call->req, call->db, who->tenant);
 }
 
 /* /v1/billing/tenants/{tenant_id}/account: cloud admins. */
-static int admin_tenant(st_http_req *req, bl_ctx *ctx, char tenant[37])
+static int admin_tenant(st_http_req *req, char tenant[37])
 {
-    st_principal p;
-    if (bl_auth_admin(req, ctx, &p) < 0)
+    const char *t = st_req_uuid_param(req, "tenant_id", "tenant");
+    if (!t)
         return -1;
-    const char *t = st_http_param(req, "tenant_id");
-    if (!st_uuid_valid(t)) {
-        st_http_reply_error(req, 404, "not_found", "no such tenant");
-        return -1;
-    }
     for (int i = 0; i < 36; i++)
         tenant[i] = (char)(t[i] >= 'A' && t[i] <= 'F' ? t[i] + 32 : t[i]);
     tenant[36] = 0;
     return 0;
 }
 
-static void h_admin_get(st_http_req *req, void *arg)
+static void h_admin_get(st_call *call)
 {
     char tenant[37];
-    if (admin_tenant(req, arg, tenant) == 0)
-        get_account(req, arg, tenant);
+    if (admin_tenant(call->req, tenant) == 0)
+        get_account(call->req, call->db, tenant);
 }
 
-static void h_admin_put(st_http_req *req, void *arg)
+static void h_admin_put(st_call *call)
 {
     char tenant[37];
-    if (admin_tenant(req, arg, tenant) == 0)
-        put_account(req, arg, tenant);
+    if (admin_tenant(call->req, tenant) == 0)
+        put_account(call->req, call->db, tenant);
 }
 
-void bl_account_routes(st_http_server *s, bl_ctx *ctx)
+void bl_account_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "GET /v1/billing/account", h_get, ctx);
-    st_http_route(s, "PUT /v1/billing/account", h_put, ctx);
-    st_http_route(s, "GET /v1/billing/tenants/{tenant_id}/account", h_admin_get, ctx);
-    st_http_route(s, "PUT /v1/billing/tenants/{tenant_id}/account", h_admin_put, ctx);
+    bl_route(ctx, "GET /v1/billing/account", BL_TENANT, h_get);
+    bl_route(ctx, "PUT /v1/billing/account", BL_TENANT, h_put);
+    bl_route(ctx, "GET /v1/billing/tenants/{tenant_id}/account", BL_ADMIN, h_admin_get);
+    bl_route(ctx, "PUT /v1/billing/tenants/{tenant_id}/account", BL_ADMIN, h_admin_put);
 }

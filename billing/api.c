@@ -11,23 +11,51 @@
  *     usage and invoices.
  * A tenant never learns of another tenant's objects: their invoice ids
  * answer 404 exactly like ids that do not exist.
+ * Every route but ingest runs in common's route wrapper (handler.h):
+ * authorize() checks the route's bl_access, the wrapper lends the handler
+ * a database connection and takes it back.
  */
 #include "billing.h"
 
-#include "stratus/log.h"
+#include "stratus/handler.h"
 #include "stratus/uuid.h"
 
 #include <string.h>
 #include <strings.h>
 
+/* st_api.auth: the caller, checked against the route's bl_access. */
+static int authorize(st_call *c)
+{
+    bl_ctx *ctx = c->svc;
+    bl_who *w = c->who;
+    switch ((bl_access)c->access) {
+    case BL_ADMIN: return bl_auth_admin(c->req, ctx, &w->p);
+    case BL_TENANT: return bl_auth_tenant(c->req, ctx, &w->p, w->tenant);
+    case BL_ANY_TENANT:
+        if (st_internal_auth(c->req, ctx->internal_token, &w->p) < 0)
+            return -1;
+        if (st_http_query(c->req, "tenant_id") || !w->p.cloud_admin || w->p.tenant[0])
+            return bl_auth_tenant(c->req, ctx, &w->p, w->tenant);
+        return 0;
+    }
+    return -1;
+}
+
+void bl_route(bl_ctx *ctx, const char *pattern, bl_access access, st_call_fn h)
+{
+    st_api_route(&ctx->api, pattern, (int)access, (st_any_fn)h);
+}
+
 void bl_routes(st_http_server *s, bl_ctx *ctx)
 {
+    ctx->api = (st_api){
+        .http = s, .pool = ctx->pool, .svc = ctx, .who_size = sizeof(bl_who), .auth = authorize};
     st_http_route(s, "POST /v1/billing/ingest", bl_ingest_handler, ctx);
-    bl_usage_routes(s, ctx);
-    bl_plans_routes(s, ctx);
-    bl_invoice_routes(s, ctx);
-    bl_account_routes(s, ctx);
-    bl_credit_routes(s, ctx);
+    bl_usage_routes(ctx);
+    bl_plans_routes(ctx);
+    bl_invoice_routes(ctx);
+    bl_account_routes(ctx);
+    bl_credit_routes(ctx);
 }
 
 int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[37])
@@ -37,17 +65,17 @@ int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[3
     const char *q = st_http_query(req, "tenant_id");
     if (q) {
         if (!st_uuid_valid(q)) {
-            st_http_reply_error(req, 400, "bad_request", "tenant_id must be a UUID");
+            st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "tenant_id must be a UUID");
             return -1;
         }
         if (!p->cloud_admin && strcasecmp(q, p->tenant) != 0) {
-            st_http_reply_error(req, 403, "forbidden", "only cloud admins may name a tenant");
+            st_http_reply_error(req, 403, ST_E_FORBIDDEN, "only cloud admins may name a tenant");
             return -1;
         }
     } else if (p->tenant[0]) {
         q = p->tenant;
     } else {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "X-Stratus-Tenant (or tenant_id for a cloud admin) is required");
         return -1;
     }
@@ -62,7 +90,7 @@ int bl_auth_admin(st_http_req *req, bl_ctx *ctx, st_principal *p)
     if (st_internal_auth(req, ctx->internal_token, p) < 0)
         return -1;
     if (!p->cloud_admin) {
-        st_http_reply_error(req, 403, "forbidden", "this needs a cloud admin");
+        st_http_reply_error(req, 403, ST_E_FORBIDDEN, "this needs a cloud admin");
         return -1;
     }
     return 0;
@@ -72,15 +100,11 @@ st_db *bl_db(st_http_req *req, bl_ctx *ctx)
 {
     st_db *db = st_db_get(ctx->pool, 5000);
     if (!db)
-        st_http_reply_error(req, 503, "unavailable", "database unavailable");
+        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable");
     return db;
 }
 
 void bl_reply_db(st_http_req *req, st_db *db, const char *what)
 {
-    st_error("billing.db", "%s: %s", what, st_db_error(db));
-    if (st_db_conn_lost(db))
-        st_http_reply_error(req, 503, "unavailable", "database unavailable; retry");
-    else
-        st_http_reply_error(req, 500, "internal", "internal error");
+    st_reply_db_error(req, db, what);
 }

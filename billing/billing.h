@@ -16,7 +16,7 @@
  *   account.c     customer billing accounts, the seller, invoice numbers
  *   tax.c         tax rates, reverse charge, net / tax / gross
  *   credit.c      credit notes against issued invoices
- *   api.c         routes, principals, error replies
+ *   api.c         routes on common's route wrapper (handler.h), who may call them
  */
 #ifndef BILLING_H
 #define BILLING_H
@@ -24,6 +24,7 @@
 #include "batch.h"
 
 #include "stratus/db.h"
+#include "stratus/handler.h"
 #include "stratus/http.h"
 #include "stratus/internal.h"
 #include "stratus/nodeauth.h"
@@ -62,6 +63,7 @@ typedef struct bl_ctx {
     int ntax_rates;
     const char *reverse_charge_note; /* printed on reverse-charge invoices */
     int maintenance_s;               /* seconds between maintenance passes (0: never) */
+    st_api api;                      /* the route wrapper (common/handler.h), bl_routes() */
 } bl_ctx;
 
 /* ---- period.c: UTC calendar helpers ---- */
@@ -120,7 +122,22 @@ int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period);
 int bl_issue_resume(bl_ctx *ctx);
 
 /* ---- api.c ---- */
+/* Registers every route (the API on common's route wrapper, ingest on its own). */
 void bl_routes(st_http_server *s, bl_ctx *ctx);
+/* Who may call a route: the wrapper checks it before the handler runs. */
+typedef enum bl_access {
+    BL_ADMIN,      /* a cloud admin */
+    BL_TENANT,     /* the tenant a call is about: X-Stratus-Tenant, or ?tenant_id=
+                    * for a cloud admin (bl_auth_tenant) */
+    BL_ANY_TENANT, /* as BL_TENANT, but a cloud admin naming no tenant reads every
+                    * tenant's (who.tenant "") */
+} bl_access;
+/* The caller of an API route (st_call.who). */
+typedef struct bl_who {
+    st_principal p;
+    char tenant[37]; /* lower-case; "" only for BL_ANY_TENANT's cloud admin */
+} bl_who;
+void bl_route(bl_ctx *ctx, const char *pattern, bl_access access, st_call_fn h);
 /*
  * The tenant a call is about: X-Stratus-Tenant, or ?tenant_id= for a cloud
  * admin. Replies (401/400) and returns -1 when there is none.
@@ -128,9 +145,9 @@ void bl_routes(st_http_server *s, bl_ctx *ctx);
 int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[37]);
 /* Cloud admins only: replies 401/403 and returns -1 otherwise. */
 int bl_auth_admin(st_http_req *req, bl_ctx *ctx, st_principal *p);
-/* Borrows a connection or replies 503. */
+/* Borrows a connection or replies 503 (ingest, which is not on the wrapper). */
 st_db *bl_db(st_http_req *req, bl_ctx *ctx);
-/* Replies 503 or 500 for a failed statement, logging it. */
+/* Replies 503 or 500 for a failed statement, logging it (st_reply_db_error). */
 void bl_reply_db(st_http_req *req, st_db *db, const char *what);
 
 /* ---- account.c: invoice numbers as printed ---- */
@@ -147,10 +164,10 @@ int bl_tax_rates_parse(const char *s, bl_tax_rate *out, int max);
 void bl_rate_text(int bp, char *out, size_t n);
 
 /* ---- plans.c, usage.c, invoice.c, account.c: HTTP handlers ---- */
-void bl_account_routes(st_http_server *s, bl_ctx *ctx);
-void bl_credit_routes(st_http_server *s, bl_ctx *ctx);
-void bl_plans_routes(st_http_server *s, bl_ctx *ctx);
-void bl_usage_routes(st_http_server *s, bl_ctx *ctx);
-void bl_invoice_routes(st_http_server *s, bl_ctx *ctx);
+void bl_account_routes(bl_ctx *ctx);
+void bl_credit_routes(bl_ctx *ctx);
+void bl_plans_routes(bl_ctx *ctx);
+void bl_usage_routes(bl_ctx *ctx);
+void bl_invoice_routes(bl_ctx *ctx);
 
 #endif

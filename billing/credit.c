@@ -100,15 +100,13 @@ static int requested(json_t *body, cline *cl, size_t n, char *err, size_t errlen
     return 0;
 }
 
-static void h_create(st_http_req *req, void *arg)
+static void h_create(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
+    st_http_req *req = call->req;
+    bl_ctx *ctx = call->svc;
     const char *pid = st_http_param(req, "id");
     if (!st_uuid_valid(pid)) {
-        st_http_reply_error(req, 404, "not_found", "no such invoice");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such invoice");
         return;
     }
     char inv_id[37];
@@ -121,12 +119,10 @@ static void h_create(st_http_req *req, void *arg)
     const char *reason;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         st_json_get_str(body, "reason", ST_JSON_REQUIRED, 1, 500, &reason, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     PGresult *r = NULL;
     json_t *doc = NULL, *out = NULL;
     cline *cl = NULL;
@@ -138,7 +134,7 @@ static void h_create(st_http_req *req, void *arg)
         goto dberr;
     if (!PQntuples(r)) {
         st_db_rollback(db);
-        st_http_reply_error(req, 404, "not_found", "no such issued invoice");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such issued invoice");
         goto out;
     }
     doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
@@ -178,7 +174,7 @@ static void h_create(st_http_req *req, void *arg)
     r = NULL;
     if (requested(body, cl, n, err, sizeof err) < 0) {
         st_db_rollback(db);
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         goto out;
     }
     /* Per rate: tax of all credited so far, rounded once, minus what was credited. */
@@ -200,7 +196,7 @@ static void h_create(st_http_req *req, void *arg)
     }
     if (net <= 0) {
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "conflict", "nothing is left to credit on that invoice");
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "nothing is left to credit on that invoice");
         goto out;
     }
     for (int g = 0; g < nr; g++) {
@@ -290,7 +286,7 @@ static void h_create(st_http_req *req, void *arg)
     goto out;
 bad_rates:
     st_db_rollback(db);
-    st_http_reply_error(req, 422, "invalid", "too many tax rates on one invoice");
+    st_http_reply_error(req, 422, ST_E_INVALID, "too many tax rates on one invoice");
     goto out;
 dberr:
     PQclear(r);
@@ -300,19 +296,14 @@ out:
     json_decref(out);
     json_decref(doc);
     free(cl);
-    st_db_put(db);
 }
 
-static void h_list(st_http_req *req, void *arg)
+static void h_list(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    const bl_who *who = call->who;
+    const char *tenant = who->tenant;
+    st_db *db = call->db;
     PGresult *r = st_db_q(db,
                           "SELECT id, number, number_text, invoice_id, issued_at,"
                           " total_micro, currency FROM billing.credit_notes"
@@ -320,7 +311,6 @@ static void h_list(st_http_req *req, void *arg)
                           tenant);
     if (!r) {
         bl_reply_db(req, db, "credit notes");
-        st_db_put(db);
         return;
     }
     json_t *items = json_array();
@@ -335,32 +325,26 @@ static void h_list(st_http_req *req, void *arg)
                       (json_int_t)st_db_int(r, i, 5), "currency", PQgetvalue(r, i, 6)));
     }
     PQclear(r);
-    st_db_put(db);
     st_http_reply_json(req, 200,
                        json_pack("{s:s, s:o}", "tenant_id", tenant, "credit_notes", items));
 }
 
-static void h_show(st_http_req *req, void *arg)
+static void h_show(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
-        return;
+    st_http_req *req = call->req;
+    const bl_who *who = call->who;
+    const char *tenant = who->tenant;
     const char *pid = st_http_param(req, "id");
     if (!st_uuid_valid(pid)) {
-        st_http_reply_error(req, 404, "not_found", "no such credit note");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such credit note");
         return;
     }
     char id[37];
     lower_uuid(pid, id);
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     const char *fmt = st_http_query(req, "format");
     if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "pdf") != 0) {
-        st_db_put(db);
-        st_http_reply_error(req, 400, "bad_request", "format must be json or pdf");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "format must be json or pdf");
         return;
     }
     PGresult *r = st_db_q(db,
@@ -370,7 +354,7 @@ static void h_show(st_http_req *req, void *arg)
     if (!r) {
         bl_reply_db(req, db, "credit note");
     } else if (!PQntuples(r)) {
-        st_http_reply_error(req, 404, "not_found", "no such credit note");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such credit note");
     } else if (fmt && strcmp(fmt, "pdf") == 0) {
         /* drawn from the stored JSON, the credit note of record */
         json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
@@ -379,7 +363,7 @@ static void h_show(st_http_req *req, void *arg)
         if (pdf)
             st_http_reply_raw(req, 200, "application/pdf", pdf, n);
         else
-            st_http_reply_error(req, 500, "internal", "rendering failed");
+            st_http_reply_error(req, 500, ST_E_INTERNAL, "rendering failed");
         free(pdf);
         json_decref(doc);
     } else {
@@ -387,12 +371,11 @@ static void h_show(st_http_req *req, void *arg)
                           (size_t)PQgetlength(r, 0, 0));
     }
     PQclear(r);
-    st_db_put(db);
 }
 
-void bl_credit_routes(st_http_server *s, bl_ctx *ctx)
+void bl_credit_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "POST /v1/billing/invoices/{id}/credit-notes", h_create, ctx);
-    st_http_route(s, "GET /v1/billing/credit-notes", h_list, ctx);
-    st_http_route(s, "GET /v1/billing/credit-notes/{id}", h_show, ctx);
+    bl_route(ctx, "POST /v1/billing/invoices/{id}/credit-notes", BL_ADMIN, h_create);
+    bl_route(ctx, "GET /v1/billing/credit-notes", BL_TENANT, h_list);
+    bl_route(ctx, "GET /v1/billing/credit-notes/{id}", BL_TENANT, h_show);
 }

@@ -470,7 +470,7 @@ void bl_ingest_handler(st_http_req *req, void *arg)
         return;
     const char *ct = st_http_header(req, "Content-Type");
     if (ct && strncasecmp(ct, "application/json", 16) != 0) {
-        st_http_reply_error(req, 415, "unsupported_media_type",
+        st_http_reply_error(req, 415, ST_E_UNSUPPORTED_MEDIA_TYPE,
                             "Content-Type must be application/json");
         return;
     }
@@ -482,7 +482,7 @@ void bl_ingest_handler(st_http_req *req, void *arg)
     if (rc != BL_OK) {
         st_metric_add(batches("result=\"rejected\""), 1);
         st_http_reply_error(req, rc == BL_ESYNTAX ? 400 : 422,
-                            rc == BL_ESYNTAX ? "invalid_json" : "invalid_batch", "%s", err);
+                            rc == BL_ESYNTAX ? ST_E_INVALID_JSON : ST_E_INVALID_BATCH, "%s", err);
         return;
     }
     /* a node posts only for instances placed on it (nodes.c) */
@@ -506,8 +506,8 @@ void bl_ingest_handler(st_http_req *req, void *arg)
     bl_batch_free(&b);
     if (status != 200) {
         st_metric_add(batches(status == 422 ? "result=\"rejected\"" : "result=\"failed\""), 1);
-        st_http_reply_error(req, status, status == 422 ? "invalid_batch" : "unavailable", "%s",
-                            err);
+        st_http_reply_error(req, status, status == 422 ? ST_E_INVALID_BATCH : ST_E_UNAVAILABLE,
+                            "%s", err);
         return;
     }
     st_metric_add(batches(res.replayed ? "result=\"replayed\"" : "result=\"applied\""), 1);

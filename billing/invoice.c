@@ -129,16 +129,13 @@ static json_t *summary(const char *id, int64_t number, const char *number_text, 
                      issued_at);
 }
 
-static void h_list(st_http_req *req, void *arg)
+static void h_list(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    bl_ctx *ctx = call->svc;
+    const bl_who *who = call->who;
+    const char *tenant = who->tenant;
+    st_db *db = call->db;
     json_t *items = json_array();
     PGresult *r = st_db_q(db,
                           "SELECT id, number, period, currency, total_micro, issued_at,"
@@ -182,13 +179,11 @@ static void h_list(st_http_req *req, void *arg)
         json_array_append_new(items, o);
         bl_invoice_free(&inv);
     }
-    st_db_put(db);
     st_http_reply_json(req, 200, json_pack("{s:s, s:o}", "tenant_id", tenant, "invoices", items));
     return;
 dberr:
     json_decref(items);
     bl_reply_db(req, db, "invoices");
-    st_db_put(db);
 }
 
 /* ?format= wins over Accept; JSON by default. -1 (replied 400) for an unknown format. */
@@ -199,7 +194,8 @@ static int pick_format(st_http_req *req)
         for (int i = 0; i < BL_NFMT; i++)
             if (strcmp(f, bl_format_names[i]) == 0)
                 return i;
-        st_http_reply_error(req, 400, "bad_request", "format must be json, csv, html or pdf");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                            "format must be json, csv, html or pdf");
         return -1;
     }
     const char *a = st_http_header(req, "Accept");
@@ -239,31 +235,26 @@ static const char *const doc_sql[BL_NFMT] = {
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
 };
 
-static void show(st_http_req *req, bl_ctx *ctx, int download)
+/* BL_ANY_TENANT: a cloud admin may look up any invoice (tenant ""),
+ * everyone else only their tenant's. */
+static void show(st_call *call, int download)
 {
-    st_principal p;
-    if (st_internal_auth(req, ctx->internal_token, &p) < 0)
-        return;
-    /* A cloud admin may look up any invoice; everyone else only their tenant's. */
-    char tenant[37] = "";
-    if (st_http_query(req, "tenant_id") || !p.cloud_admin || p.tenant[0])
-        if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
-            return;
+    st_http_req *req = call->req;
+    bl_ctx *ctx = call->svc;
+    const char *tenant = ((const bl_who *)call->who)->tenant;
     const char *id = st_http_param(req, "id");
     int fmt = pick_format(req);
     if (fmt < 0)
         return;
     if (!st_uuid_valid(id)) {
-        st_http_reply_error(req, 404, "not_found", "no such invoice");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such invoice");
         return;
     }
     char lid[37];
     for (int i = 0; i < 36; i++)
         lid[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] + 32 : id[i]);
     lid[36] = 0;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     PGresult *r = st_db_q(db, doc_sql[fmt], lid, tenant[0] ? tenant : NULL);
     if (!r)
         goto dberr;
@@ -285,7 +276,6 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
                      download);
         }
         PQclear(r);
-        st_db_put(db);
         return;
     }
     PQclear(r);
@@ -302,7 +292,6 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
             bl_invoice inv;
             if (rate_draft(db, ctx, tenant, drafts[i], &inv) < 0)
                 goto dberr;
-            st_db_put(db);
             size_t len;
             void *doc = bl_render(&inv, (bl_format)fmt, &len);
             char name[64], m[8];
@@ -311,27 +300,25 @@ static void show(st_http_req *req, bl_ctx *ctx, int download)
             if (doc)
                 send_doc(req, fmt, doc, len, 0, name, download);
             else
-                st_http_reply_error(req, 500, "internal", "rendering failed");
+                st_http_reply_error(req, 500, ST_E_INTERNAL, "rendering failed");
             free(doc);
             bl_invoice_free(&inv);
             return;
         }
     }
-    st_db_put(db);
-    st_http_reply_error(req, 404, "not_found", "no such invoice");
+    st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such invoice");
     return;
 dberr:
     bl_reply_db(req, db, "invoice");
-    st_db_put(db);
 }
 
-static void h_show(st_http_req *req, void *arg)
+static void h_show(st_call *call)
 {
-    show(req, arg, 0);
+    show(call, 0);
 }
-static void h_download(st_http_req *req, void *arg)
+static void h_download(st_call *call)
 {
-    show(req, arg, 1);
+    show(call, 1);
 }
 
 static char *bytea_hex(const unsigned char *p, size_t n)
@@ -528,8 +515,8 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
     const char *pending = st_db_val(r, 0, 0);
     if (pending && strcmp(pending, m) != 0) {
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "conflict", "%s is still being issued: issue it again first",
-                            pending);
+        st_http_reply_error(req, 409, ST_E_CONFLICT,
+                            "%s is still being issued: issue it again first", pending);
         goto fail;
     }
     int resume = pending != NULL;
@@ -543,7 +530,8 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
         char t[8];
         bl_month_format(through, t);
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "already_issued", "%s is issued (issued through %s)", m, t);
+        st_http_reply_error(req, 409, ST_E_ALREADY_ISSUED, "%s is issued (issued through %s)", m,
+                            t);
         goto fail;
     }
     char first[8];
@@ -551,8 +539,8 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
         goto dberr;
     if (first[0]) {
         st_db_rollback(db);
-        st_http_reply_error(req, 409, "conflict", "%s has usage and is not issued: issue it first",
-                            first);
+        st_http_reply_error(req, 409, ST_E_CONFLICT,
+                            "%s has usage and is not issued: issue it first", first);
         goto fail;
     }
     /* A month with no usage closes for good: only on explicit confirmation. */
@@ -564,7 +552,7 @@ static int issue_begin(st_http_req *req, st_db *db, int64_t period, int confirm_
         r = NULL;
         if (n == 0) {
             st_db_rollback(db);
-            st_http_reply_error(req, 409, "empty_month",
+            st_http_reply_error(req, 409, ST_E_EMPTY_MONTH,
                                 "%s has no usage: issuing closes it for good (late usage then "
                                 "goes to the next month); repeat with ?confirm_empty=true",
                                 m);
@@ -594,30 +582,26 @@ fail:
     return -1;
 }
 
-static void h_issue(st_http_req *req, void *arg)
+static void h_issue(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
+    st_http_req *req = call->req;
+    bl_ctx *ctx = call->svc;
     int64_t period;
     if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "the period must be YYYY-MM");
         return;
     }
     int64_t next_month = bl_month_add(period, 1);
     if (next_month > st_now_us()) {
-        st_http_reply_error(req, 409, "conflict", "that month has not ended yet");
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "that month has not ended yet");
         return;
     }
     /* Late usage of this month will be billed in the next one: give it a partition. */
     if (bl_partitions_ensure(ctx->pool, &next_month, 1) < 0) {
-        st_http_reply_error(req, 503, "unavailable", "database unavailable");
+        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable");
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     const char *ce = st_http_query(req, "confirm_empty");
     if (issue_begin(req, db, period, ce && strcmp(ce, "true") == 0) < 0)
         goto out;
@@ -647,7 +631,7 @@ static void h_issue(st_http_req *req, void *arg)
                                  (json_int_t)st_db_int(r, 0, 3)));
     PQclear(r);
 out:
-    st_db_put(db);
+    return;
 }
 
 /*
@@ -658,20 +642,16 @@ out:
  * stored or numbered.
  */
 #define PREVIEW_MAX 10000
-static void h_preview(st_http_req *req, void *arg)
+static void h_preview(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
+    st_http_req *req = call->req;
+    bl_ctx *ctx = call->svc;
     int64_t period;
     if (bl_month_parse(st_http_param(req, "period"), &period) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "the period must be YYYY-MM");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "the period must be YYYY-MM");
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char p[11], m[8], first[8];
     bl_date_format(period, p);
     bl_month_format(period, m);
@@ -680,8 +660,7 @@ static void h_preview(st_http_req *req, void *arg)
     if (read_state(db, &through, &next, 0) < 0)
         goto dberr;
     if (through && through >= period) {
-        st_db_put(db);
-        st_http_reply_error(req, 409, "already_issued", "%s is issued", m);
+        st_http_reply_error(req, 409, ST_E_ALREADY_ISSUED, "%s is issued", m);
         return;
     }
     if (earlier_unissued(db, period, through, first) < 0 ||
@@ -717,7 +696,6 @@ static void h_preview(st_http_req *req, void *arg)
     }
     int truncated = PQntuples(r) > n;
     PQclear(r);
-    st_db_put(db);
     json_t *o =
         json_pack("{s:s, s:b, s:b, s:s?, s:b, s:I, s:o, s:o, s:I, s:I, s:I, s:b, s:o}", "period", m,
                   "ended", ended, "issuable", why == NULL, "reason", why, "empty", n == 0,
@@ -732,18 +710,12 @@ static void h_preview(st_http_req *req, void *arg)
 dberr:
     PQclear(r);
     bl_reply_db(req, db, "preview");
-    st_db_put(db);
 }
 
-static void h_periods(st_http_req *req, void *arg)
+static void h_periods(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    st_db *db = call->db;
     int64_t through, next;
     PGresult *r = NULL;
     if (read_state(db, &through, &next, 0) < 0 ||
@@ -751,7 +723,6 @@ static void h_periods(st_http_req *req, void *arg)
                            " min(number), max(number), min(issued_at) FROM billing.invoices"
                            " GROUP BY period ORDER BY period"))) {
         bl_reply_db(req, db, "periods");
-        st_db_put(db);
         return;
     }
     json_t *items = json_array(), *issuing = json_array();
@@ -771,7 +742,6 @@ static void h_periods(st_http_req *req, void *arg)
     for (int i = 0; r && i < PQntuples(r); i++)
         json_array_append_new(issuing, json_string(PQgetvalue(r, i, 0)));
     PQclear(r);
-    st_db_put(db);
     char t[8];
     bl_month_format(through, t);
     st_http_reply_json(req, 200,
@@ -780,12 +750,12 @@ static void h_periods(st_http_req *req, void *arg)
                                  "issuing", issuing));
 }
 
-void bl_invoice_routes(st_http_server *s, bl_ctx *ctx)
+void bl_invoice_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "GET /v1/billing/invoices", h_list, ctx);
-    st_http_route(s, "GET /v1/billing/invoices/{id}", h_show, ctx);
-    st_http_route(s, "GET /v1/billing/invoices/{id}/download", h_download, ctx);
-    st_http_route(s, "GET /v1/billing/periods", h_periods, ctx);
-    st_http_route(s, "POST /v1/billing/periods/{period}/issue", h_issue, ctx);
-    st_http_route(s, "GET /v1/billing/periods/{period}/preview", h_preview, ctx);
+    bl_route(ctx, "GET /v1/billing/invoices", BL_TENANT, h_list);
+    bl_route(ctx, "GET /v1/billing/invoices/{id}", BL_ANY_TENANT, h_show);
+    bl_route(ctx, "GET /v1/billing/invoices/{id}/download", BL_ANY_TENANT, h_download);
+    bl_route(ctx, "GET /v1/billing/periods", BL_ADMIN, h_periods);
+    bl_route(ctx, "POST /v1/billing/periods/{period}/issue", BL_ADMIN, h_issue);
+    bl_route(ctx, "GET /v1/billing/periods/{period}/preview", BL_ADMIN, h_preview);
 }

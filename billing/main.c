@@ -172,6 +172,7 @@ static int serve(bl_ctx *ctx, const st_config *cfg)
     int rc = st_http_server_run(s) < 0 ? 1 : 0;
     bl_maintenance_stop();
     st_http_server_free(s);
+    st_api_free(&ctx->api);
     return rc;
 }
 
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
         bl_routes(s, &ctx);
         st_http_server_routes(s, print_route, NULL);
         st_http_server_free(s);
+        st_api_free(&ctx.api);
         goto out;
     }
     if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "maintenance")) {

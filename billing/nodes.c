@@ -43,7 +43,7 @@ int bl_sender_auth(st_http_req *req, bl_ctx *ctx, st_db *db, bl_sender *who)
     } else if (auth && strncmp(auth, "Bearer ", 7) == 0 && *ctx->internal_token &&
                st_ct_streq(auth + 7, ctx->internal_token)) {
         if (!st_internal_from_ok(st_http_peer(req))) {
-            st_http_reply_error(req, 403, "forbidden",
+            st_http_reply_error(req, 403, ST_E_FORBIDDEN,
                                 "the service token is accepted only from"
                                 " the gateway (auth.gateway_from)");
             return -1;
@@ -52,7 +52,7 @@ int bl_sender_auth(st_http_req *req, bl_ctx *ctx, st_db *db, bl_sender *who)
         return 0;
     }
     st_http_add_header(req, "WWW-Authenticate", "Bearer");
-    st_http_reply_error(req, 401, "unauthorized", "a valid node credential is required");
+    st_http_reply_error(req, 401, ST_E_UNAUTHORIZED, "a valid node credential is required");
     return -1;
 }
 
@@ -83,12 +83,12 @@ int bl_sender_may_post(st_http_req *req, bl_ctx *ctx, st_db *db, const bl_sender
     if (bad == -2) {
         bl_reply_db(req, db, "placement check");
     } else if (bad == -3) {
-        st_http_reply_error(req, 403, "forbidden",
+        st_http_reply_error(req, 403, ST_E_FORBIDDEN,
                             "samples[%zu]: a node sends instance samples only", i);
     } else {
         st_warn("billing.unplaced", "node %s sent a sample for instance %s, not placed on it",
                 who->node.name, b->s[bad].instance);
-        st_http_reply_error(req, 403, "forbidden",
+        st_http_reply_error(req, 403, ST_E_FORBIDDEN,
                             "samples[%ld]: instance %s was not placed on this node at its"
                             " sampled_at",
                             bad, b->s[bad].instance);

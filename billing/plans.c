@@ -135,19 +135,19 @@ static int effective_from(st_http_req *req, json_t *body, int64_t open, int64_t 
     const char *s = st_json_str(body, "effective_from");
     int64_t t = dflt;
     if (s ? st_time_parse(s, &t) < 0 : dflt < 0) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "field 'effective_from' must be an RFC 3339 time");
         return -1;
     }
     if (t % BL_US_HOUR != 0 || t < 946684800000000LL) {
-        st_http_reply_error(req, 400, "bad_request",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
                             "effective_from must be a whole hour (UTC) after 2000");
         return -1;
     }
     if (open && t < open) {
         char m[8];
         bl_month_format(open, m);
-        st_http_reply_error(req, 409, "conflict",
+        st_http_reply_error(req, 409, ST_E_CONFLICT,
                             "effective_from is in an issued month; the earliest allowed is %s-01",
                             m);
         return -1;
@@ -270,7 +270,7 @@ static void reply_plan(st_http_req *req, st_db *db, const char *id, int status)
     if (dberr)
         bl_reply_db(req, db, "plan");
     else if (!p)
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
     else
         st_http_reply_json(req, status, p);
 }
@@ -279,20 +279,18 @@ static void reply_plan(st_http_req *req, st_db *db, const char *id, int status)
 static void fail_txn(st_http_req *req, st_db *db, const char *what)
 {
     if (st_db_unique_violation(db))
-        st_http_reply_error(req, 409, "conflict", "%s: that name or effective_from is taken", what);
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "%s: that name or effective_from is taken",
+                            what);
     else if (strcmp(st_db_sqlstate(db), "23503") == 0)
-        st_http_reply_error(req, 409, "conflict", "%s: the plan is still in use", what);
+        st_http_reply_error(req, 409, ST_E_CONFLICT, "%s: the plan is still in use", what);
     else
         bl_reply_db(req, db, what);
     st_db_rollback(db);
 }
 
-static void h_create(st_http_req *req, void *arg)
+static void h_create(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
+    st_http_req *req = call->req;
     json_t *body = st_http_json_body(req);
     if (!body)
         return;
@@ -308,12 +306,10 @@ static void h_create(st_http_req *req, void *arg)
             0 ||
         st_json_get_bool(body, "default", ST_JSON_OPTIONAL, &dflt, err, sizeof err) < 0 ||
         parse_prices(body, &p, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char id[37], vid[37], eff[ST_TIME_LEN];
     int64_t open;
     st_uuid_v4(id);
@@ -327,7 +323,7 @@ static void h_create(st_http_req *req, void *arg)
         PQclear(q);
         if (busy) {
             st_db_rollback(db);
-            st_http_reply_error(req, 409, "conflict", "a month is being issued; try again");
+            st_http_reply_error(req, 409, ST_E_CONFLICT, "a month is being issued; try again");
             goto out;
         }
     }
@@ -348,22 +344,16 @@ static void h_create(st_http_req *req, void *arg)
     }
     reply_plan(req, db, id, 201);
 out:
-    st_db_put(db);
+    return;
 }
 
-static void h_list(st_http_req *req, void *arg)
+static void h_list(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    if (bl_auth_admin(req, ctx, &pr) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    st_db *db = call->db;
     PGresult *r = st_db_q0(db, "SELECT id FROM billing.plans ORDER BY name");
     if (!r) {
         bl_reply_db(req, db, "plans");
-        st_db_put(db);
         return;
     }
     json_t *items = json_array();
@@ -374,7 +364,6 @@ static void h_list(st_http_req *req, void *arg)
             json_array_append_new(items, p);
     }
     PQclear(r);
-    st_db_put(db);
     st_http_reply_json(req, 200, json_pack("{s:o}", "plans", items));
 }
 
@@ -382,32 +371,27 @@ static const char *plan_param(st_http_req *req)
 {
     const char *id = st_http_param(req, "id");
     if (!st_uuid_valid(id)) {
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
         return NULL;
     }
     return id;
 }
 
-static void h_show(st_http_req *req, void *arg)
+static void h_show(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     reply_plan(req, db, id, 200);
-    st_db_put(db);
 }
 
-static void h_patch(st_http_req *req, void *arg)
+static void h_patch(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -421,17 +405,14 @@ static void h_patch(st_http_req *req, void *arg)
         st_json_get_str(body, "description", ST_JSON_OPTIONAL, 0, 1024, &desc, err, sizeof err) <
             0 ||
         st_json_get_bool(body, "default", ST_JSON_OPTIONAL, &dflt, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     int64_t open;
     long long n = 0;
     if (st_db_begin(db) < 0 || lock_open_month(db, &open) < 0) {
         fail_txn(req, db, "plan");
-        st_db_put(db);
         return;
     }
     if (dflt >= 0) {
@@ -442,8 +423,7 @@ static void h_patch(st_http_req *req, void *arg)
         PQclear(q);
         if (busy) {
             st_db_rollback(db);
-            st_db_put(db);
-            st_http_reply_error(req, 409, "conflict", "a month is being issued; try again");
+            st_http_reply_error(req, 409, ST_E_CONFLICT, "a month is being issued; try again");
             return;
         }
     }
@@ -462,23 +442,19 @@ static void h_patch(st_http_req *req, void *arg)
         st_db_commit(db) < 0) {
         fail_txn(req, db, "plan");
     } else if (n == 0) {
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
     } else {
         reply_plan(req, db, id, 200);
     }
-    st_db_put(db);
 }
 
-static void h_delete(st_http_req *req, void *arg)
+static void h_delete(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     int64_t open;
     long long n = 0;
     if (st_db_begin(db) < 0 || lock_open_month(db, &open) < 0 ||
@@ -490,21 +466,19 @@ static void h_delete(st_http_req *req, void *arg)
         int exists = r && PQntuples(r) > 0;
         PQclear(r);
         if (exists)
-            st_http_reply_error(req, 409, "conflict", "the default plan cannot be deleted");
+            st_http_reply_error(req, 409, ST_E_CONFLICT, "the default plan cannot be deleted");
         else
-            st_http_reply_error(req, 404, "not_found", "no such plan");
+            st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
     } else {
         st_http_reply_json(req, 204, NULL);
     }
-    st_db_put(db);
 }
 
-static void h_add_version(st_http_req *req, void *arg)
+static void h_add_version(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *id;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(id = plan_param(req)))
+    if (!(id = plan_param(req)))
         return;
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -514,12 +488,10 @@ static void h_add_version(st_http_req *req, void *arg)
     prices p;
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         parse_prices(body, &p, err, sizeof err) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "%s", err);
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char vid[37], eff[ST_TIME_LEN];
     int64_t open;
     PGresult *r = NULL;
@@ -532,7 +504,7 @@ static void h_add_version(st_http_req *req, void *arg)
     PQclear(r);
     if (!exists) {
         st_db_rollback(db);
-        st_http_reply_error(req, 404, "not_found", "no such plan");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such plan");
         goto out;
     }
     if (effective_from(req, body, open, -1, eff) < 0) {
@@ -545,7 +517,7 @@ static void h_add_version(st_http_req *req, void *arg)
     }
     reply_plan(req, db, id, 201);
 out:
-    st_db_put(db);
+    return;
 }
 
 static json_t *assignments_json(st_db *db, const char *tenant, int *dberr)
@@ -573,37 +545,32 @@ static const char *tenant_param(st_http_req *req)
 {
     const char *t = st_http_param(req, "tenant_id");
     if (!st_uuid_valid(t)) {
-        st_http_reply_error(req, 400, "bad_request", "tenant_id must be a UUID");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "tenant_id must be a UUID");
         return NULL;
     }
     return t;
 }
 
-static void h_assignments(st_http_req *req, void *arg)
+static void h_assignments(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *t;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(t = tenant_param(req)))
+    if (!(t = tenant_param(req)))
         return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     int dberr;
     json_t *j = assignments_json(db, t, &dberr);
     if (dberr)
         bl_reply_db(req, db, "assignments");
     else
         st_http_reply_json(req, 200, j);
-    st_db_put(db);
 }
 
-static void h_assign(st_http_req *req, void *arg)
+static void h_assign(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
+    st_http_req *req = call->req;
     const char *t;
-    if (bl_auth_admin(req, ctx, &pr) < 0 || !(t = tenant_param(req)))
+    if (!(t = tenant_param(req)))
         return;
     json_t *body = st_http_json_body(req);
     if (!body)
@@ -614,13 +581,11 @@ static void h_assign(st_http_req *req, void *arg)
     if (st_json_only_keys(body, allowed, err, sizeof err) < 0 ||
         st_json_get_str(body, "plan_id", ST_JSON_REQUIRED, 36, 36, &plan, err, sizeof err) < 0 ||
         !st_uuid_valid(plan)) {
-        st_http_reply_error(req, 400, "bad_request", "%s",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "%s",
                             plan ? "field 'plan_id' must be a UUID" : err);
         return;
     }
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
     char eff[ST_TIME_LEN];
     int64_t open;
     PGresult *r = NULL;
@@ -633,7 +598,7 @@ static void h_assign(st_http_req *req, void *arg)
     PQclear(r);
     if (!exists) {
         st_db_rollback(db);
-        st_http_reply_error(req, 422, "invalid", "no such plan");
+        st_http_reply_error(req, 422, ST_E_INVALID, "no such plan");
         goto out;
     }
     if (effective_from(req, body, open, -1, eff) < 0) {
@@ -656,20 +621,15 @@ static void h_assign(st_http_req *req, void *arg)
     else
         st_http_reply_json(req, 201, j);
 out:
-    st_db_put(db);
+    return;
 }
 
 /* GET /v1/billing/plan: the plan and prices in force for the caller's tenant now. */
-static void h_tenant_plan(st_http_req *req, void *arg)
+static void h_tenant_plan(st_call *call)
 {
-    bl_ctx *ctx = arg;
-    st_principal pr;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &pr, tenant) < 0)
-        return;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_http_req *req = call->req;
+    const char *tenant = ((const bl_who *)call->who)->tenant;
+    st_db *db = call->db;
     PGresult *r = st_db_q(db,
                           "SELECT coalesce((SELECT plan_id FROM billing.tenant_plans"
                           "  WHERE tenant_id = $1 AND effective_from <= now()"
@@ -679,25 +639,24 @@ static void h_tenant_plan(st_http_req *req, void *arg)
     if (!r) {
         bl_reply_db(req, db, "tenant plan");
     } else if (!st_db_val(r, 0, 0)) {
-        st_http_reply_error(req, 404, "not_found", "no price plan applies to this tenant");
+        st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no price plan applies to this tenant");
     } else {
         char id[37];
         snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
         reply_plan(req, db, id, 200);
     }
     PQclear(r);
-    st_db_put(db);
 }
 
-void bl_plans_routes(st_http_server *s, bl_ctx *ctx)
+void bl_plans_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "GET /v1/billing/plans", h_list, ctx);
-    st_http_route(s, "POST /v1/billing/plans", h_create, ctx);
-    st_http_route(s, "GET /v1/billing/plans/{id}", h_show, ctx);
-    st_http_route(s, "PATCH /v1/billing/plans/{id}", h_patch, ctx);
-    st_http_route(s, "DELETE /v1/billing/plans/{id}", h_delete, ctx);
-    st_http_route(s, "POST /v1/billing/plans/{id}/versions", h_add_version, ctx);
-    st_http_route(s, "GET /v1/billing/tenants/{tenant_id}/plans", h_assignments, ctx);
-    st_http_route(s, "POST /v1/billing/tenants/{tenant_id}/plans", h_assign, ctx);
-    st_http_route(s, "GET /v1/billing/plan", h_tenant_plan, ctx);
+    bl_route(ctx, "GET /v1/billing/plans", BL_ADMIN, h_list);
+    bl_route(ctx, "POST /v1/billing/plans", BL_ADMIN, h_create);
+    bl_route(ctx, "GET /v1/billing/plans/{id}", BL_ADMIN, h_show);
+    bl_route(ctx, "PATCH /v1/billing/plans/{id}", BL_ADMIN, h_patch);
+    bl_route(ctx, "DELETE /v1/billing/plans/{id}", BL_ADMIN, h_delete);
+    bl_route(ctx, "POST /v1/billing/plans/{id}/versions", BL_ADMIN, h_add_version);
+    bl_route(ctx, "GET /v1/billing/tenants/{tenant_id}/plans", BL_ADMIN, h_assignments);
+    bl_route(ctx, "POST /v1/billing/tenants/{tenant_id}/plans", BL_ADMIN, h_assign);
+    bl_route(ctx, "GET /v1/billing/plan", BL_TENANT, h_tenant_plan);
 }

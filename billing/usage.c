@@ -40,26 +40,28 @@ static int parse_range(st_http_req *req, int64_t *from, int64_t *to, int *grain)
             if (strcmp(g, grains[i]) == 0)
                 *grain = i;
         if (*grain < 0) {
-            st_http_reply_error(req, 400, "bad_request", "granularity must be hour, day or month");
+            st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                                "granularity must be hour, day or month");
             return -1;
         }
     }
     *from = bl_month_floor(st_now_us());
     if (f && st_time_parse(f, from) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "from must be an RFC 3339 time");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "from must be an RFC 3339 time");
         return -1;
     }
     *to = bl_month_add(bl_month_floor(*from), 1);
     if (t && st_time_parse(t, to) < 0) {
-        st_http_reply_error(req, 400, "bad_request", "to must be an RFC 3339 time");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "to must be an RFC 3339 time");
         return -1;
     }
     if (*from < 946684800000000LL || *to <= *from) {
-        st_http_reply_error(req, 400, "bad_request", "from must be after 2000 and before to");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
+                            "from must be after 2000 and before to");
         return -1;
     }
     if (*to - *from > grain_max_span[*grain]) {
-        st_http_reply_error(req, 400, "bad_request", "at most %lld days at %s granularity",
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "at most %lld days at %s granularity",
                             (long long)(grain_max_span[*grain] / (24 * BL_US_HOUR)),
                             grains[*grain]);
         return -1;
@@ -83,28 +85,51 @@ static void add_total(__int128 *tot, const char *v)
 #define U_ZERO_METERS ST_METERS(U_ZERO)
 #define U_SUM_COL_METERS ST_METERS(U_SUM_COL)
 
-static void handle_usage(st_http_req *req, void *arg)
+/*
+ * One gauge series (image storage, instance disks, floating IPs): the rows
+ * of r, ([instance_id,] start in us, amount), appended to series as
+ * {["instance_id",] "start", <key>} (at most USAGE_MAX_ROWS), their sum in
+ * totals[total] (capped at INT64_MAX). Clears r.
+ */
+static void gauge_series(PGresult *r, int per_instance, const char *key, json_t *series,
+                         json_t *totals, const char *total)
 {
-    bl_ctx *ctx = arg;
-    st_principal p;
-    char tenant[37];
-    if (bl_auth_tenant(req, ctx, &p, tenant) < 0)
-        return;
+    __int128 sum = 0;
+    for (int i = 0; i < PQntuples(r) && i < USAGE_MAX_ROWS; i++) {
+        char start[ST_TIME_LEN];
+        st_time_format(st_db_int(r, i, per_instance), start);
+        json_int_t v = (json_int_t)st_db_int(r, i, per_instance + 1);
+        json_t *o = json_pack("{s:s, s:I}", "start", start, key, v);
+        if (per_instance)
+            json_object_set_new(o, "instance_id", json_string(PQgetvalue(r, i, 0)));
+        json_array_append_new(series, o);
+        sum += v;
+    }
+    PQclear(r);
+    json_object_set_new(totals, total, json_integer(sum > INT64_MAX ? INT64_MAX : (json_int_t)sum));
+}
+
+static void handle_usage(st_call *call)
+{
+    st_http_req *req = call->req;
+    const bl_who *who = call->who;
+    const char *tenant = who->tenant;
     int64_t from, to;
     int grain;
     if (parse_range(req, &from, &to, &grain) < 0)
         return;
     const char *inst = st_http_query(req, "instance_id");
     if (inst && !st_uuid_valid(inst)) {
-        st_http_reply_error(req, 400, "bad_request", "instance_id must be a UUID");
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "instance_id must be a UUID");
         return;
     }
     char f[ST_TIME_LEN], t[ST_TIME_LEN];
     st_time_format_us(from, f);
     st_time_format_us(to, t);
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
+    st_db *db = call->db;
+    json_t *items = json_array(), *totals = json_object(), *storage = json_array();
+    json_t *disks = json_array(), *fips = json_array(), *plan = NULL;
+    const char *failed = NULL; /* which query failed: the one exit replies */
     /* Whole days by day or month: the daily rollups; otherwise the hourly ones. */
     int daily = grain > 0 && from % (24 * BL_US_HOUR) == 0 && to % (24 * BL_US_HOUR) == 0;
     PGresult *r =
@@ -134,19 +159,16 @@ static void handle_usage(st_http_req *req, void *arg)
                   " GROUP BY 1, 2 ORDER BY 2, 1 LIMIT 100001",
                   tenant, f, t, grains[grain], inst);
     if (!r) {
-        bl_reply_db(req, db, "usage");
-        st_db_put(db);
-        return;
+        failed = "usage";
+        goto done;
     }
     if (PQntuples(r) > USAGE_MAX_ROWS) {
         PQclear(r);
-        st_db_put(db);
-        st_http_reply_error(req, 422, "too_large",
+        st_http_reply_error(req, 422, ST_E_TOO_LARGE,
                             "more than %d rows: narrow the range or use a coarser granularity",
                             USAGE_MAX_ROWS);
-        return;
+        goto done;
     }
-    json_t *items = json_array(), *totals = json_object();
     __int128 tot[BL_NMETERS + 1] = {0};
     for (int i = 0; i < PQntuples(r); i++) {
         char start[ST_TIME_LEN];
@@ -163,16 +185,13 @@ static void handle_usage(st_http_req *req, void *arg)
     PQclear(r);
     for (int m = 0; m <= BL_NMETERS; m++) {
         if (tot[m] > INT64_MAX) {
-            json_decref(items);
-            json_decref(totals);
-            st_db_put(db);
-            st_http_reply_error(req, 422, "too_large", "totals exceed 2^63: narrow the range");
-            return;
+            st_http_reply_error(req, 422, ST_E_TOO_LARGE, "totals exceed 2^63: narrow the range");
+            goto done;
         }
         json_object_set_new(totals, m < BL_NMETERS ? bl_meter_names[m] : "instance_hours",
                             json_integer((json_int_t)tot[m]));
     }
-    json_t *storage = json_array();
+    /* Image storage, tenant-wide (billing.storage_hourly). */
     if (!inst) {
         r = st_db_q(db,
                     "SELECT (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint,"
@@ -180,27 +199,12 @@ static void handle_usage(st_http_req *req, void *arg)
                     " AND hour >= $2 AND hour < $3 GROUP BY 1 ORDER BY 1",
                     tenant, f, t, grains[grain]);
         if (!r) {
-            json_decref(items);
-            json_decref(totals);
-            json_decref(storage);
-            bl_reply_db(req, db, "usage storage");
-            st_db_put(db);
-            return;
+            failed = "usage storage";
+            goto done;
         }
-        __int128 bh = 0;
-        for (int i = 0; i < PQntuples(r); i++) {
-            char start[ST_TIME_LEN];
-            st_time_format(st_db_int(r, i, 0), start);
-            json_array_append_new(storage, json_pack("{s:s, s:I}", "start", start, "byte_hours",
-                                                     (json_int_t)st_db_int(r, i, 1)));
-            bh += st_db_int(r, i, 1);
-        }
-        PQclear(r);
-        json_object_set_new(totals, "storage_byte_hours",
-                            json_integer(bh > INT64_MAX ? INT64_MAX : (json_int_t)bh));
+        gauge_series(r, 0, "byte_hours", storage, totals, "storage_byte_hours");
     }
     /* Allocated instance disks, per instance, as byte-hours (billing.disk_hourly). */
-    json_t *disks = json_array();
     r = st_db_q(db,
                 "SELECT instance_id, (extract(epoch FROM date_trunc($4, hour)) * 1000000)::bigint,"
                 " sum(bytes) FROM billing.disk_hourly WHERE tenant_id = $1"
@@ -208,61 +212,29 @@ static void handle_usage(st_http_req *req, void *arg)
                 " GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 100001",
                 tenant, f, t, grains[grain], inst ? inst : "");
     if (!r) {
-        json_decref(items);
-        json_decref(totals);
-        json_decref(storage);
-        json_decref(disks);
-        bl_reply_db(req, db, "usage disks");
-        st_db_put(db);
-        return;
+        failed = "usage disks";
+        goto done;
     }
-    __int128 dbh = 0;
-    for (int i = 0; i < PQntuples(r) && i < USAGE_MAX_ROWS; i++) {
-        char start[ST_TIME_LEN];
-        st_time_format(st_db_int(r, i, 1), start);
-        json_array_append_new(disks, json_pack("{s:s, s:s, s:I}", "instance_id",
-                                               PQgetvalue(r, i, 0), "start", start, "byte_hours",
-                                               (json_int_t)st_db_int(r, i, 2)));
-        dbh += st_db_int(r, i, 2);
-    }
-    PQclear(r);
-    json_object_set_new(totals, "disk_byte_hours",
-                        json_integer(dbh > INT64_MAX ? INT64_MAX : (json_int_t)dbh));
+    gauge_series(r, 1, "byte_hours", disks, totals, "disk_byte_hours");
     /* Floating IPs held, as IP-hours, from the gateway's published function
      * when it shares the cluster (rating.c, rate_floating_ips). */
-    json_t *fips = json_array();
     r = inst ? NULL
              : st_db_q0(db, "SELECT to_regprocedure('iaas.floating_ip_hours(uuid,timestamptz,"
                             "timestamptz)') IS NOT NULL");
-    if (r && strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
-        PQclear(r);
+    int have_fips = r && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (have_fips) {
         r = st_db_q(db,
                     "SELECT (extract(epoch FROM date_trunc($4, hour, 'UTC')) * 1000000)::bigint,"
                     " sum(ips)::bigint FROM iaas.floating_ip_hours($1::uuid, $2::timestamptz,"
                     " least($3::timestamptz, now())) GROUP BY 1 ORDER BY 1",
                     tenant, f, t, grains[grain]);
         if (!r) {
-            json_decref(items);
-            json_decref(totals);
-            json_decref(storage);
-            json_decref(disks);
-            json_decref(fips);
-            bl_reply_db(req, db, "usage floating IPs");
-            st_db_put(db);
-            return;
+            failed = "usage floating IPs";
+            goto done;
         }
-        long long ih = 0;
-        for (int i = 0; i < PQntuples(r); i++) {
-            char start[ST_TIME_LEN];
-            st_time_format(st_db_int(r, i, 0), start);
-            json_array_append_new(fips, json_pack("{s:s, s:I}", "start", start, "ip_hours",
-                                                  (json_int_t)st_db_int(r, i, 1)));
-            ih += st_db_int(r, i, 1);
-        }
-        json_object_set_new(totals, "floating_ip_hours", json_integer(ih));
+        gauge_series(r, 0, "ip_hours", fips, totals, "floating_ip_hours");
     }
-    PQclear(r);
-    json_t *plan = json_null();
     r = st_db_q(db,
                 "SELECT p.id, p.name FROM billing.plans p WHERE p.id = coalesce("
                 " (SELECT plan_id FROM billing.tenant_plans WHERE tenant_id = $1"
@@ -270,29 +242,31 @@ static void handle_usage(st_http_req *req, void *arg)
                 " (SELECT id FROM billing.plans WHERE is_default))",
                 tenant);
     if (!r) {
-        json_decref(items);
-        json_decref(totals);
-        json_decref(storage);
-        json_decref(disks);
-        json_decref(fips);
-        bl_reply_db(req, db, "usage plan");
-        st_db_put(db);
-        return;
+        failed = "usage plan";
+        goto done;
     }
-    if (PQntuples(r))
-        plan = json_pack("{s:s, s:s}", "id", PQgetvalue(r, 0, 0), "name", PQgetvalue(r, 0, 1));
+    plan = PQntuples(r)
+               ? json_pack("{s:s, s:s}", "id", PQgetvalue(r, 0, 0), "name", PQgetvalue(r, 0, 1))
+               : json_null();
     PQclear(r);
-    st_db_put(db);
     st_http_reply_json(req, 200,
-                       json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:o, s:o, s:o, s:o, s:o}",
+                       json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:O, s:O, s:O, s:O, s:O}",
                                  "tenant_id", tenant, "from", f, "to", t, "granularity",
                                  grains[grain], "plan", plan, "no_plan", json_is_null(plan),
                                  "usage", items, "storage", storage, "disks", disks, "floating_ips",
                                  fips, "totals", totals));
+done:
+    if (failed)
+        bl_reply_db(req, db, failed);
+    json_decref(items);
+    json_decref(totals);
+    json_decref(storage);
+    json_decref(disks);
+    json_decref(fips);
     json_decref(plan);
 }
 
-void bl_usage_routes(st_http_server *s, bl_ctx *ctx)
+void bl_usage_routes(bl_ctx *ctx)
 {
-    st_http_route(s, "GET /v1/billing/usage", handle_usage, ctx);
+    bl_route(ctx, "GET /v1/billing/usage", BL_TENANT, handle_usage);
 }

@@ -348,7 +348,7 @@ int st_http_not_modified(st_http_req *r, const char *etag)
     return 1;
 }
 
-void st_http_reply_error(st_http_req *r, int status, const char *code, const char *fmt, ...)
+void st_http_reply_error(st_http_req *r, int status, st_err code, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -358,7 +358,8 @@ void st_http_reply_error(st_http_req *r, int status, const char *code, const cha
     json_t *m = json_string(msg);
     if (!m)
         m = json_string("(message was not valid UTF-8)");
-    st_http_reply_json(r, status, json_pack("{s:{s:s, s:o}}", "error", "code", code, "message", m));
+    st_http_reply_json(
+        r, status, json_pack("{s:{s:s, s:o}}", "error", "code", st_err_name(code), "message", m));
 }
 
 int st_http_replied(const st_http_req *r)
@@ -447,7 +448,7 @@ json_t *st_http_json_body(st_http_req *r)
         return r->json;
     const char *ct = st_http_header(r, "Content-Type");
     if (ct && strncasecmp(ct, "application/json", 16) != 0) {
-        st_http_reply_error(r, 415, "unsupported_media_type",
+        st_http_reply_error(r, 415, ST_E_UNSUPPORTED_MEDIA_TYPE,
                             "Content-Type must be application/json, not '%.64s'", ct);
         return NULL;
     }
@@ -456,7 +457,7 @@ json_t *st_http_json_body(st_http_req *r)
     char err[256];
     r->json = st_json_parse_object(b, len, err, sizeof err);
     if (!r->json)
-        st_http_reply_error(r, 400, "invalid_json", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_JSON, "%s", err);
     return r->json;
 }
 
@@ -531,10 +532,10 @@ static int check_text(st_http_req *r)
     {
         if (!str_utf8_ok(kv->key) || !str_utf8_ok(kv->value)) {
             if (str_utf8_ok(kv->key))
-                st_http_reply_error(r, 400, "bad_request",
+                st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
                                     "query parameter '%.64s' is not valid UTF-8", kv->key);
             else
-                st_http_reply_error(r, 400, "bad_request",
+                st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
                                     "a query parameter name is not valid UTF-8");
             return -1;
         }
@@ -543,10 +544,11 @@ static int check_text(st_http_req *r)
     {
         if (!str_utf8_ok(kv->key) || !str_utf8_ok(kv->value)) {
             if (str_utf8_ok(kv->key))
-                st_http_reply_error(r, 400, "bad_request", "header '%.64s' is not valid UTF-8",
-                                    kv->key);
+                st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                                    "header '%.64s' is not valid UTF-8", kv->key);
             else
-                st_http_reply_error(r, 400, "bad_request", "a header name is not valid UTF-8");
+                st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                                    "a header name is not valid UTF-8");
             return -1;
         }
     }
@@ -587,7 +589,7 @@ static void builtin_metrics(st_http_req *r, void *arg)
         if (!tok || !h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != tl ||
             !st_ct_equal(h + 7, tok, tl)) {
             st_http_add_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
-            st_http_reply_error(r, 401, "unauthorized",
+            st_http_reply_error(r, 401, ST_E_UNAUTHORIZED,
                                 tok ? "/metrics needs the operator's metrics token"
                                     : "/metrics is not served here without metrics.token");
             return;
@@ -686,11 +688,11 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     }
     r.path = strdup(raw ? raw : "");
     if (nseg < 0) {
-        st_http_reply_error(&r, 400, "bad_request", "malformed request path");
+        st_http_reply_error(&r, 400, ST_E_INVALID_REQUEST, "malformed request path");
         goto done;
     }
     if (q && evhttp_parse_query_str(q, &r.query) < 0) {
-        st_http_reply_error(&r, 400, "bad_request", "malformed query string");
+        st_http_reply_error(&r, 400, ST_E_INVALID_REQUEST, "malformed query string");
         goto done;
     }
     if (check_text(&r) < 0)
@@ -707,7 +709,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
             bad = 1;
     }
     if (bad) {
-        st_http_reply_error(&r, 400, "bad_request", "malformed path segment");
+        st_http_reply_error(&r, 400, ST_E_INVALID_REQUEST, "malformed path segment");
     } else {
         int method_miss = 0;
         char allow[64] = "";
@@ -752,14 +754,14 @@ static void dispatch(struct evhttp_request *ev, void *arg)
             if (!r.replied) {
                 st_error("http.no_reply", "handler for %s %s did not reply", r.route->method,
                          r.route->pattern);
-                st_http_reply_error(&r, 500, "internal", "internal error");
+                st_http_reply_error(&r, 500, ST_E_INTERNAL, "internal error");
             }
         } else if (method_miss) {
             st_http_add_header(&r, "Allow", allow);
-            st_http_reply_error(&r, 405, "method_not_allowed", "%s is not allowed here; use %s",
+            st_http_reply_error(&r, 405, ST_E_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
                                 r.method, allow);
         } else {
-            st_http_reply_error(&r, 404, "not_found", "no such resource");
+            st_http_reply_error(&r, 404, ST_E_NOT_FOUND, "no such resource");
         }
     }
     for (int i = 0; i < ndec; i++)

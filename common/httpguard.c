@@ -18,6 +18,7 @@
  * evhttp_connection once the reply is out.
  */
 #include "stratus/httpguard.h"
+#include "stratus/errcode.h"
 #include "stratus/uuid.h"
 
 #include <event2/buffer.h>
@@ -69,15 +70,15 @@ int st_http_guard_connections(const st_http_guard *g)
     return atomic_load(&((st_http_guard *)g)->nconns);
 }
 
-static const char *code_of(int status)
+static st_err code_of(int status)
 {
     switch (status) {
-    case 408: return "timeout";
-    case 413: return "payload_too_large";
-    case 417: return "expectation_failed";
-    case 501: return "not_implemented";
-    case 503: return "unavailable";
-    default: return "bad_request";
+    case 408: return ST_E_TIMEOUT;
+    case 413: return ST_E_PAYLOAD_TOO_LARGE;
+    case 417: return ST_E_EXPECTATION_FAILED;
+    case 501: return ST_E_NOT_IMPLEMENTED;
+    case 503: return ST_E_UNAVAILABLE;
+    default: return ST_E_INVALID_REQUEST;
     }
 }
 
@@ -98,7 +99,7 @@ static void add_json_error(struct evbuffer *out, int status, const char *reason)
 {
     char body[256], rid[ST_UUID_LEN + 1];
     int bl = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                      code_of(status), message_of(status));
+                      st_err_name(code_of(status)), message_of(status));
     st_uuid_v4(rid);
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"

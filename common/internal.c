@@ -38,12 +38,12 @@ int st_internal_auth(st_http_req *r, const char *internal_token, st_principal *p
     if (!internal_token || !*internal_token || !auth || strncmp(auth, "Bearer ", 7) != 0 ||
         !st_ct_streq(auth + 7, internal_token)) {
         st_http_add_header(r, "WWW-Authenticate", "Bearer");
-        st_http_reply_error(r, 401, "unauthorized", "a valid service token is required");
+        st_http_reply_error(r, 401, ST_E_UNAUTHORIZED, "a valid service token is required");
         return -1;
     }
     if (!st_internal_from_ok(st_http_peer(r))) {
         st_http_reply_error(
-            r, 403, "forbidden",
+            r, 403, ST_E_FORBIDDEN,
             "the service token is accepted only from the gateway (auth.gateway_from)");
         return -1;
     }
@@ -53,7 +53,8 @@ int st_internal_auth(st_http_req *r, const char *internal_token, st_principal *p
     const char *admin = st_http_header(r, "X-Stratus-Cloud-Admin");
     if ((tenant && !st_uuid_valid(tenant)) || (user && !st_uuid_valid(user)) ||
         (role && strcmp(role, "admin") && strcmp(role, "member") && strcmp(role, "reader"))) {
-        st_http_reply_error(r, 400, "bad_request", "malformed X-Stratus-* principal headers");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                            "malformed X-Stratus-* principal headers");
         return -1;
     }
     snprintf(p->tenant, sizeof p->tenant, "%s", tenant ? tenant : "");

@@ -28,41 +28,26 @@
 #include <string.h>
 #include <time.h>
 
-static img_svc *svc;
+/* Access levels of the API's routes (st_api_route()). */
+enum { IMG_CALLER, IMG_WRITER, IMG_READER_OF_ID };
 
 static const char *tenant_or_null(const img_caller *c)
 {
     return c->p.tenant[0] ? c->p.tenant : NULL;
 }
 
-/* 503 only when the database is out of reach (no connection, or it was
- * lost): a statement the database refused is our error, a 500, not an
- * outage for a client to retry. */
+/* A statement the database refused is our error, a 500; a lost
+ * connection is an outage for the client to retry, a 503. */
 static void fail_db(st_http_req *r, st_db *db)
 {
-    st_error("images.db", "%s", db ? st_db_error(db) : st_db_pool_error(svc->db));
-    if (!db || st_db_conn_lost(db)) {
-        st_http_add_header(r, "Retry-After", "1");
-        st_http_reply_error(r, 503, "unavailable", "the image database is unavailable");
-    } else {
-        st_http_reply_error(r, 500, "internal", "internal error (request %s)",
-                            st_http_request_id(r));
-    }
-}
-
-static st_db *get_db(st_http_req *r)
-{
-    st_db *db = st_db_get(svc->db, 5000);
-    if (!db)
-        fail_db(r, NULL);
-    return db;
+    st_reply_db_error(r, db, "images");
 }
 
 /* Replies with the single JSON text value of r (404 when no row). */
 static void reply_row(st_http_req *r, int status, PGresult *res)
 {
     if (PQntuples(res) != 1) {
-        st_http_reply_error(r, 404, "not_found", "no such image");
+        st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         return;
     }
     const char *v = st_db_val(res, 0, 0);
@@ -71,22 +56,17 @@ static void reply_row(st_http_req *r, int status, PGresult *res)
 
 static const char *id_param(st_http_req *r)
 {
-    const char *id = st_http_param(r, "id");
-    if (!id || !st_uuid_valid(id)) {
-        st_http_reply_error(r, 404, "not_found", "no such image");
-        return NULL;
-    }
-    return id;
+    return st_req_uuid_param(r, "id", "image");
 }
 
 static int check_visibility(st_http_req *r, const img_caller *c, const char *vis)
 {
     if (strcmp(vis, "private") && strcmp(vis, "public")) {
-        st_http_reply_error(r, 400, "invalid_request", "visibility is private or public");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "visibility is private or public");
         return -1;
     }
     if (!strcmp(vis, "public") && !c->p.cloud_admin) {
-        st_http_reply_error(r, 403, "forbidden", "only cloud administrators publish images");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "only cloud administrators publish images");
         return -1;
     }
     return 0;
@@ -95,7 +75,7 @@ static int check_visibility(st_http_req *r, const img_caller *c, const char *vis
 static int can_write(st_http_req *r, const img_caller *c)
 {
     if (!st_principal_can_write(&c->p) || (!c->p.tenant[0] && !c->p.cloud_admin)) {
-        st_http_reply_error(r, 403, "forbidden", "this role may not change images");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "this role may not change images");
         return 0;
     }
     return 1;
@@ -122,21 +102,35 @@ static int writable(st_http_req *r, st_db *db, const img_caller *c, const char *
         snprintf(status, 16, "%s", st_db_val(res, 0, 1));
     PQclear(res);
     if (!seen) {
-        st_http_reply_error(r, 404, "not_found", "no such image");
+        st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         return 0;
     }
     if (!owned && !c->p.cloud_admin) {
-        st_http_reply_error(r, 403, "forbidden", "the image belongs to the cloud");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "the image belongs to the cloud");
         return 0;
     }
     return 1;
 }
 
-static void h_create(st_http_req *r, void *arg)
+/* st_api.auth: the gateway's principal (a node only where it reads an
+ * image its instances boot from), and for IMG_WRITER a role that may
+ * change images. */
+static int authorize(st_call *sc)
 {
-    img_caller c;
-    if (img_api_auth(svc, r, &c) < 0 || !can_write(r, &c))
-        return;
+    img_caller *c = sc->who;
+    if (sc->access == IMG_READER_OF_ID) {
+        const char *id = id_param(sc->req);
+        return id ? img_api_auth_read(sc->svc, sc->req, sc->db, id, c) : -1;
+    }
+    if (img_api_auth(sc->svc, sc->req, c) < 0)
+        return -1;
+    return sc->access == IMG_WRITER && !can_write(sc->req, c) ? -1 : 0;
+}
+
+static void h_create(st_call *call)
+{
+    st_http_req *r = call->req;
+    const img_caller *c = call->who;
     json_t *b = st_http_json_body(r);
     if (!b)
         return;
@@ -151,66 +145,45 @@ static void h_create(st_http_req *r, void *arg)
         st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0 ||
         st_json_get_int(b, "min_disk_gib", 0, 0, 65536, &mind, err, sizeof err) < 0 ||
         st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err) < 0) {
-        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
     if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2")) {
-        st_http_reply_error(r, 400, "invalid_request", "disk_format is raw or qcow2");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "disk_format is raw or qcow2");
         return;
     }
-    if (check_visibility(r, &c, vis) < 0)
+    if (check_visibility(r, c, vis) < 0)
         return;
     char id[40], md[24], mm[24];
     st_uuid_v4(id);
     snprintf(md, sizeof md, "%lld", mind);
     snprintf(mm, sizeof mm, "%lld", minm);
-    st_db *db = get_db(r);
-    if (!db)
-        return;
     PGresult *res =
-        st_db_q(db,
+        st_db_q(call->db,
                 "INSERT INTO images.images AS m (id, tenant_id, name, visibility,"
                 " status, disk_format, min_disk_gib, min_memory_mib, created_by)"
                 " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)"
                 " RETURNING images.image_json(m)::text",
-                id, tenant_or_null(&c), name, vis, fmt, md, mm, c.p.user[0] ? c.p.user : NULL);
+                id, tenant_or_null(c), name, vis, fmt, md, mm, c->p.user[0] ? c->p.user : NULL);
     if (!res)
-        fail_db(r, db);
+        fail_db(r, call->db);
     else
         reply_row(r, 201, res);
     PQclear(res);
-    st_db_put(db);
 }
 
-static void h_list(st_http_req *r, void *arg)
+static void h_list(st_call *call)
 {
-    img_caller c;
-    if (img_api_auth(svc, r, &c) < 0)
-        return;
-    const char *st = st_http_query(r, "status");
-    const char *lim = st_http_query(r, "limit"), *marker = st_http_query(r, "marker");
-    long n = 100;
-    if (lim) {
-        char *end;
-        n = strtol(lim, &end, 10);
-        if (*end || n < 1 || n > 1000) {
-            st_http_reply_error(r, 400, "invalid_request",
-                                "limit must be an integer from 1 to 1000");
-            return;
-        }
-    }
-    if (marker && !st_uuid_valid(marker)) {
-        st_http_reply_error(r, 400, "invalid_request", "marker must be an id from a list");
-        return;
-    }
+    st_http_req *r = call->req;
+    const img_caller *c = call->who;
+    st_db *db = call->db;
+    const char *st = st_http_query(r, "status"), *marker;
     char limit[16];
-    snprintf(limit, sizeof limit, "%ld", n);
-    st_db *db = get_db(r);
-    if (!db)
+    if (st_req_page(r, limit, &marker) < 0)
         return;
     /* A cloud admin without a tenant sees every image; otherwise the tenant's and public.
      * Pages follow (created_at, id); marker is the last id of the previous page. */
-    int all = c.p.cloud_admin && !c.p.tenant[0];
+    int all = c->p.cloud_admin && !c->p.tenant[0];
     PGresult *res = st_db_q(db,
                             "SELECT json_build_object('images', coalesce(json_agg("
                             " images.image_json(p) ORDER BY p.created_at, p.id), '[]'))::text"
@@ -221,42 +194,37 @@ static void h_list(st_http_req *r, void *arg)
                             "   AND (x.tenant_id = $1::uuid OR x.visibility = 'public'"
                             "    OR $2::bool)))"
                             " ORDER BY m.created_at, m.id LIMIT $4::int) p",
-                            tenant_or_null(&c), all ? "true" : "false", st, limit, marker);
+                            tenant_or_null(c), all ? "true" : "false", st, limit, marker);
     if (!res)
         fail_db(r, db);
     else
         reply_row(r, 200, res);
     PQclear(res);
-    st_db_put(db);
 }
 
-static void h_show(st_http_req *r, void *arg)
+static void h_show(st_call *call)
 {
-    img_caller c;
-    const char *id = id_param(r);
-    if (!id || img_api_auth_read(svc, r, id, &c) < 0)
-        return;
-    st_db *db = get_db(r);
-    if (!db)
-        return;
+    st_http_req *r = call->req;
+    const img_caller *c = call->who;
+    st_db *db = call->db;
+    const char *id = st_http_param(r, "id");
     PGresult *res =
         st_db_q(db,
                 "SELECT images.image_json(m)::text FROM images.images m"
                 " WHERE " IMG_VISIBLE " AND m.id = $3",
-                tenant_or_null(&c), c.p.cloud_admin || c.is_node ? "true" : "false", id);
+                tenant_or_null(c), c->p.cloud_admin || c->is_node ? "true" : "false", id);
     if (!res)
         fail_db(r, db);
     else
         reply_row(r, 200, res);
     PQclear(res);
-    st_db_put(db);
 }
 
-static void h_update(st_http_req *r, void *arg)
+static void h_update(st_call *call)
 {
-    img_caller c;
-    if (img_api_auth(svc, r, &c) < 0 || !can_write(r, &c))
-        return;
+    st_http_req *r = call->req;
+    const img_caller *c = call->who;
+    st_db *db = call->db;
     const char *id = id_param(r);
     if (!id)
         return;
@@ -269,15 +237,12 @@ static void h_update(st_http_req *r, void *arg)
     if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
         st_json_get_str(b, "name", 0, 1, 128, &name, err, sizeof err) < 0 ||
         st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0) {
-        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
-    if (vis && check_visibility(r, &c, vis) < 0)
+    if (vis && check_visibility(r, c, vis) < 0)
         return;
-    st_db *db = get_db(r);
-    if (!db)
-        return;
-    if (writable(r, db, &c, id, status)) {
+    if (writable(r, db, c, id, status)) {
         PGresult *res = st_db_q(db,
                                 "UPDATE images.images m SET name = coalesce($2, name),"
                                 " visibility = coalesce($3, visibility), updated_at = now()"
@@ -290,77 +255,67 @@ static void h_update(st_http_req *r, void *arg)
             reply_row(r, 200, res);
         PQclear(res);
     }
-    st_db_put(db);
 }
 
-static void h_delete(st_http_req *r, void *arg)
+static void h_delete(st_call *call)
 {
-    img_caller c;
-    if (img_api_auth(svc, r, &c) < 0 || !can_write(r, &c))
-        return;
+    st_http_req *r = call->req;
+    st_db *db = call->db;
     const char *id = id_param(r);
     if (!id)
         return;
     char status[16], sha[72] = "";
-    st_db *db = get_db(r);
-    if (!db)
+    if (!writable(r, db, call->who, id, status))
         return;
-    if (!writable(r, db, &c, id, status)) {
-        st_db_put(db);
-        return;
-    }
     PGresult *res = st_db_q(db,
                             "UPDATE images.images SET status = 'deleted', updated_at = now()"
                             " WHERE id = $1 AND status <> 'deleted' RETURNING checksum",
                             id);
     if (!res) {
         fail_db(r, db);
-        st_db_put(db);
         return;
     }
     if (PQntuples(res) == 1 && st_db_val(res, 0, 0))
         snprintf(sha, sizeof sha, "%s", st_db_val(res, 0, 0));
     PQclear(res);
-    st_db_put(db);
+    /* the collector takes a connection of its own */
+    st_call_release_db(call);
     st_http_reply_json(r, 204, NULL);
     if (sha[0])
-        img_blob_gc(svc, sha);
+        img_blob_gc(call->svc, sha);
 }
 
-static void signed_url(st_http_req *r, const char *method)
+static void signed_url(st_call *call, const char *method)
 {
-    img_caller c;
+    st_http_req *r = call->req;
+    const img_caller *c = call->who;
+    img_svc *svc = call->svc;
+    st_db *db = call->db;
     int put = strcmp(method, "PUT") == 0;
-    if (img_api_auth(svc, r, &c) < 0 || (put && !can_write(r, &c)))
-        return;
     const char *id = id_param(r);
     if (!id)
-        return;
-    st_db *db = get_db(r);
-    if (!db)
         return;
     char status[16] = "";
     int ok = 0;
     if (put) {
-        ok = writable(r, db, &c, id, status);
+        ok = writable(r, db, c, id, status);
     } else {
         PGresult *res = st_db_q(db,
                                 "SELECT m.status FROM images.images m"
                                 " WHERE " IMG_VISIBLE " AND m.id = $3",
-                                tenant_or_null(&c), c.p.cloud_admin ? "true" : "false", id);
+                                tenant_or_null(c), c->p.cloud_admin ? "true" : "false", id);
         if (!res)
             fail_db(r, db);
         else if (PQntuples(res) != 1)
-            st_http_reply_error(r, 404, "not_found", "no such image");
+            st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         else
             ok = snprintf(status, sizeof status, "%s", st_db_val(res, 0, 0)) > 0;
         PQclear(res);
     }
-    st_db_put(db);
     if (!ok)
         return;
     if (strcmp(status, put ? "queued" : "active") != 0) {
-        st_http_reply_error(r, 409, "conflict", "the image is %s; %s", status,
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "the image is %s; %s", status,
                             put ? "only a queued image takes an upload"
                                 : "only an active image can be downloaded");
         return;
@@ -376,24 +331,25 @@ static void signed_url(st_http_req *r, const char *method)
         r, 200, json_pack("{s:s, s:s, s:s}", "url", url, "method", method, "expires_at", exp));
 }
 
-static void h_upload_url(st_http_req *r, void *arg)
+static void h_upload_url(st_call *call)
 {
-    signed_url(r, "PUT");
+    signed_url(call, "PUT");
 }
 
-static void h_download_url(st_http_req *r, void *arg)
+static void h_download_url(st_call *call)
 {
-    signed_url(r, "GET");
+    signed_url(call, "GET");
 }
 
-void img_api_routes(img_svc *s, st_http_server *srv)
+void img_api_routes(img_svc *s, st_api *api, st_http_server *srv)
 {
-    svc = s;
-    st_http_route(srv, "POST /v1/images", h_create, NULL);
-    st_http_route(srv, "GET /v1/images", h_list, NULL);
-    st_http_route(srv, "GET /v1/images/{id}", h_show, NULL);
-    st_http_route(srv, "PATCH /v1/images/{id}", h_update, NULL);
-    st_http_route(srv, "DELETE /v1/images/{id}", h_delete, NULL);
-    st_http_route(srv, "POST /v1/images/{id}/upload-url", h_upload_url, NULL);
-    st_http_route(srv, "POST /v1/images/{id}/download-url", h_download_url, NULL);
+    *api = (st_api){
+        .http = srv, .pool = s->db, .svc = s, .who_size = sizeof(img_caller), .auth = authorize};
+    st_api_route(api, "POST /v1/images", IMG_WRITER, (st_any_fn)h_create);
+    st_api_route(api, "GET /v1/images", IMG_CALLER, (st_any_fn)h_list);
+    st_api_route(api, "GET /v1/images/{id}", IMG_READER_OF_ID, (st_any_fn)h_show);
+    st_api_route(api, "PATCH /v1/images/{id}", IMG_WRITER, (st_any_fn)h_update);
+    st_api_route(api, "DELETE /v1/images/{id}", IMG_WRITER, (st_any_fn)h_delete);
+    st_api_route(api, "POST /v1/images/{id}/upload-url", IMG_WRITER, (st_any_fn)h_upload_url);
+    st_api_route(api, "POST /v1/images/{id}/download-url", IMG_CALLER, (st_any_fn)h_download_url);
 }

@@ -44,26 +44,27 @@ static int bearer_is(const char *auth, const char *token)
  * -1 with the status to send (401 unknown node, 404 an image it does not
  * need, exactly as an image that does not exist, 503 database).
  */
-static int node_reads(img_svc *s, const char *auth, const char *id, img_caller *c, int *status,
-                      const char **code, const char **msg)
+static int node_reads(img_svc *s, st_db *given, const char *auth, const char *id, img_caller *c,
+                      int *status, st_err *code, const char **msg)
 {
-    st_db *db = st_db_get(s->db, 5000);
+    st_db *db = given ? given : st_db_get(s->db, 5000);
     if (!db) {
-        *status = 503, *code = "unavailable", *msg = "the image database is unavailable";
+        *status = 503, *code = ST_E_UNAVAILABLE, *msg = "the image database is unavailable";
         return -1;
     }
     int rc = st_node_identify(db, auth, &c->node);
     if (rc == 0)
         rc = st_node_may_read_image(db, &c->node, id) == 1 ? 0 : st_db_conn_lost(db) ? -2 : -3;
-    st_db_put(db);
+    if (db != given)
+        st_db_put(db);
     if (rc == 0)
         return 0;
     if (rc == -1)
-        *status = 401, *code = "unauthorized", *msg = "a valid node credential is required";
+        *status = 401, *code = ST_E_UNAUTHORIZED, *msg = "a valid node credential is required";
     else if (rc == -3)
-        *status = 404, *code = "not_found", *msg = "no such image";
+        *status = 404, *code = ST_E_NOT_FOUND, *msg = "no such image";
     else
-        *status = 503, *code = "unavailable", *msg = "the image database is unavailable";
+        *status = 503, *code = ST_E_UNAVAILABLE, *msg = "the image database is unavailable";
     return -1;
 }
 
@@ -71,21 +72,22 @@ int img_api_auth(img_svc *s, st_http_req *r, img_caller *c)
 {
     memset(c, 0, sizeof *c);
     if (st_node_credential_in(st_http_header(r, "Authorization"))) {
-        st_http_reply_error(r, 403, "forbidden", "this call is not for compute nodes");
+        st_http_reply_error(r, 403, ST_E_FORBIDDEN, "this call is not for compute nodes");
         return -1;
     }
     return st_internal_auth(r, s->internal_token, &c->p);
 }
 
-int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c)
+int img_api_auth_read(img_svc *s, st_http_req *r, st_db *db, const char *id, img_caller *c)
 {
     memset(c, 0, sizeof *c);
     const char *auth = st_http_header(r, "Authorization");
     if (!st_node_credential_in(auth))
         return st_internal_auth(r, s->internal_token, &c->p);
     int status;
-    const char *code, *msg;
-    if (node_reads(s, auth, id, c, &status, &code, &msg) < 0) {
+    st_err code;
+    const char *msg;
+    if (node_reads(s, db, auth, id, c, &status, &code, &msg) < 0) {
         if (status == 401)
             st_http_add_header(r, "WWW-Authenticate", "Bearer");
         st_http_reply_error(r, status, code, "%s", msg);
@@ -125,40 +127,39 @@ void img_url_sign(img_svc *s, const char *method, const char *id, long long expi
     } while (0)
 
 int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *id,
-                  const char *method, img_caller *c, int *status, const char **code,
-                  const char **msg)
+                  const char *method, img_caller *c, int *status, st_err *code, const char **msg)
 {
     memset(c, 0, sizeof *c);
     char exp[24], sig[80];
     if (img_query_get(h->query, "sig", sig, sizeof sig) == 0) {
         if (img_query_get(h->query, "expires", exp, sizeof exp) < 0)
-            DENY(403, "forbidden", "signed URL without expires");
+            DENY(403, ST_E_FORBIDDEN, "signed URL without expires");
         char *end;
         long long e = strtoll(exp, &end, 10);
         if (*end || e <= 0)
-            DENY(403, "forbidden", "signed URL with a malformed expiry");
+            DENY(403, ST_E_FORBIDDEN, "signed URL with a malformed expiry");
         if (e < (long long)time(NULL))
-            DENY(403, "expired", "the signed URL has expired; ask for a new one");
+            DENY(403, ST_E_EXPIRED, "the signed URL has expired; ask for a new one");
         char want[65];
         sign(s, method, id, e, want);
         if (strlen(sig) != 64 || !st_ct_equal(sig, want, 64))
-            DENY(403, "forbidden", "the URL signature does not match");
+            DENY(403, ST_E_FORBIDDEN, "the URL signature does not match");
         c->signed_url = 1;
         return 0;
     }
     const char *auth = img_head_get(h, "Authorization");
     if (st_node_credential_in(auth)) {
         if (strcmp(method, "GET") != 0)
-            DENY(403, "forbidden", "nodes only read images");
-        if (node_reads(s, auth, id, c, status, code, msg) < 0)
+            DENY(403, ST_E_FORBIDDEN, "nodes only read images");
+        if (node_reads(s, NULL, auth, id, c, status, code, msg) < 0)
             return -1;
         c->is_node = 1;
         return 0;
     }
     if (!bearer_is(auth, s->internal_token))
-        DENY(401, "unauthorized", "a valid service token or signed URL is required");
+        DENY(401, ST_E_UNAUTHORIZED, "a valid service token or signed URL is required");
     if (!st_internal_from_ok(peer))
-        DENY(403, "forbidden",
+        DENY(403, ST_E_FORBIDDEN,
              "the service token is accepted only from the gateway"
              " (auth.gateway_from)");
     const char *tenant = img_head_get(h, "X-Stratus-Tenant");
@@ -167,7 +168,7 @@ int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *i
     const char *admin = img_head_get(h, "X-Stratus-Cloud-Admin");
     if ((tenant && !st_uuid_valid(tenant)) || (user && !st_uuid_valid(user)) ||
         (role && strcmp(role, "admin") && strcmp(role, "member") && strcmp(role, "reader")))
-        DENY(400, "bad_request", "malformed X-Stratus-* principal headers");
+        DENY(400, ST_E_INVALID_REQUEST, "malformed X-Stratus-* principal headers");
     snprintf(c->p.tenant, sizeof c->p.tenant, "%s", tenant ? tenant : "");
     snprintf(c->p.user, sizeof c->p.user, "%s", user ? user : "");
     snprintf(c->p.role, sizeof c->p.role, "%s", role ? role : "");

@@ -232,14 +232,14 @@ void img_conn_reply(img_conn *c, int status, const char *ctype, const char *body
         img_conn_write(c, body, len);
 }
 
-void img_conn_error(img_conn *c, int status, const char *code, const char *fmt, ...)
+void img_conn_error(img_conn *c, int status, st_err code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *j = json_pack("{s:{s:s, s:s?}}", "error", "code", code, "message", msg);
+    json_t *j = json_pack("{s:{s:s, s:s?}}", "error", "code", st_err_name(code), "message", msg);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     const char *b = text ? text : "{\"error\":{\"code\":\"internal\",\"message\":\"\"}}";
@@ -301,7 +301,7 @@ static void dispatch(img_conn *c)
         return;
     }
     if (match_file_path(c->h.path, id) < 0) {
-        img_conn_error(c, 404, "not_found", "no such resource");
+        img_conn_error(c, 404, ST_E_NOT_FOUND, "no such resource");
         return;
     }
     if (strcmp(m, "OPTIONS") == 0) {
@@ -320,8 +320,8 @@ static void dispatch(img_conn *c)
     else if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
         img_download(s, c, &c->h, id, m[0] == 'H');
     else
-        img_conn_error(c, 405, "method_not_allowed", "%s is not allowed here; use GET, HEAD, PUT",
-                       m);
+        img_conn_error(c, 405, ST_E_METHOD_NOT_ALLOWED,
+                       "%s is not allowed here; use GET, HEAD, PUT", m);
 }
 
 static void log_request(img_conn *c, int64_t t0)
@@ -364,14 +364,14 @@ static int read_head(img_conn *c)
             snprintf(c->h.method, sizeof c->h.method, "?");
             c->h.path = "?";
             st_uuid_v4(c->reqid);
-            img_conn_error(c, 431, "bad_request", "request head larger than %d bytes",
+            img_conn_error(c, 431, ST_E_INVALID_REQUEST, "request head larger than %d bytes",
                            IMG_HEAD_MAX);
             return -1;
         }
         if (started && st_mono_us() - started > (int64_t)c->d->timeout_s * 1000000) {
             c->close_after = 1;
             st_uuid_v4(c->reqid);
-            img_conn_error(c, 408, "timeout", "the request head took too long");
+            img_conn_error(c, 408, ST_E_TIMEOUT, "the request head took too long");
             return -1;
         }
         if (c->stage_off) { /* keep the partial head at the start of the buffer */
@@ -413,7 +413,7 @@ static void serve(img_conn *c)
             c->h.keep_alive = 0;
             c->close_after = 1;
             st_uuid_v4(c->reqid);
-            img_conn_error(c, status, "bad_request", "%s", msg);
+            img_conn_error(c, status, ST_E_INVALID_REQUEST, "%s", msg);
             log_request(c, t0);
             return;
         }
@@ -428,7 +428,7 @@ static void serve(img_conn *c)
             c->close_after = 1;
         dispatch(c);
         if (!c->replied)
-            img_conn_error(c, 500, "internal", "internal error");
+            img_conn_error(c, 500, ST_E_INTERNAL, "internal error");
         drain_body(c);
         log_request(c, t0);
         if (c->close_after || c->d->stopping)

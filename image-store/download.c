@@ -35,14 +35,15 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
 {
     img_caller who;
     int status;
-    const char *code, *msg;
+    st_err code;
+    const char *msg;
     if (img_data_auth(s, h, img_conn_peer(c), id, "GET", &who, &status, &code, &msg) < 0) {
         img_conn_error(c, status, code, "%s", msg);
         return;
     }
     st_db *db = st_db_get(s->db, 5000);
     if (!db) {
-        img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+        img_conn_error(c, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
         return;
     }
     int any = who.is_node || who.signed_url || who.p.cloud_admin;
@@ -53,14 +54,14 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
     st_db_put(db);
     if (!r || PQntuples(r) != 1) {
         if (r)
-            img_conn_error(c, 404, "not_found", "no such image");
+            img_conn_error(c, 404, ST_E_NOT_FOUND, "no such image");
         else
-            img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+            img_conn_error(c, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
         PQclear(r);
         return;
     }
     if (strcmp(st_db_val(r, 0, 0), "active") != 0) {
-        img_conn_error(c, 409, "conflict", "the image is %s; only an active image has data",
+        img_conn_error(c, 409, ST_E_CONFLICT, "the image is %s; only an active image has data",
                        st_db_val(r, 0, 0));
         PQclear(r);
         return;
@@ -80,7 +81,7 @@ void img_download(img_svc *s, img_conn *c, const img_head *h, const char *id, in
                  rc < 0 ? err : "has the wrong size");
         if (rc == 0)
             s->store->ops->close(rd);
-        img_conn_error(c, 500, "internal", "the image's data is not available");
+        img_conn_error(c, 500, ST_E_INTERNAL, "the image's data is not available");
         return;
     }
     uint64_t a = 0, b = size ? size - 1 : 0;

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "stratus/config.h"
 #include "stratus/db.h"
+#include "stratus/handler.h"
 #include "stratus/http.h"
 #include "stratus/internal.h"
 #include "stratus/metrics.h"
@@ -59,12 +60,12 @@ typedef struct img_caller {
  * failure replies itself and returns -1. */
 int img_api_auth(img_svc *s, st_http_req *r, img_caller *c);
 /* The same for reading image id, where a node whose instances boot from
- * the image is allowed too (any other image: 404). */
-int img_api_auth_read(img_svc *s, st_http_req *r, const char *id, img_caller *c);
+ * the image is allowed too (any other image: 404); db: the request's
+ * connection, for the node's checks. */
+int img_api_auth_read(img_svc *s, st_http_req *r, st_db *db, const char *id, img_caller *c);
 /* Data-side (peer: the caller's address): 0, or -1 with status/code/message to send. */
 int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *image_id,
-                  const char *method, img_caller *c, int *status, const char **code,
-                  const char **msg);
+                  const char *method, img_caller *c, int *status, st_err *code, const char **msg);
 /* A signed URL for method on image id valid until expires (unix seconds). */
 void img_url_sign(img_svc *s, const char *method, const char *id, long long expires, char *url,
                   size_t urllen);
@@ -73,7 +74,7 @@ void img_url_sign(img_svc *s, const char *method, const char *id, long long expi
 #define IMG_VISIBLE                                                                                \
     "(m.tenant_id = $1::uuid OR m.visibility = 'public' OR $2::bool) AND m.status <> 'deleted'"
 
-void img_api_routes(img_svc *s, st_http_server *srv);
+void img_api_routes(img_svc *s, st_api *api, st_http_server *srv);
 
 /* Blob bookkeeping (blobs.c). */
 /* Stores tmp_path as blob sha and activates image id in one step; 0, or a
@@ -102,7 +103,7 @@ int img_conn_continue(img_conn *c);
 /* A complete reply with a small body (JSON or empty). */
 void img_conn_reply(img_conn *c, int status, const char *ctype, const char *body, size_t len,
                     const char *extra_headers);
-__attribute__((format(printf, 4, 5))) void img_conn_error(img_conn *c, int status, const char *code,
+__attribute__((format(printf, 4, 5))) void img_conn_error(img_conn *c, int status, st_err code,
                                                           const char *fmt, ...);
 /* Starts a streamed reply: status line and headers (Content-Length when
  * length >= 0); the body follows with img_conn_write(). */

@@ -204,9 +204,11 @@ static int print_routes(const st_config *cfg)
         return 1;
     }
     static img_svc s;
-    img_api_routes(&s, srv);
+    st_api api;
+    img_api_routes(&s, &api, srv);
     st_http_server_routes(srv, print_route, NULL);
     st_http_server_free(srv);
+    st_api_free(&api);
     printf("PUT /v1/images/{id}/file\nGET /v1/images/{id}/file\nHEAD /v1/images/{id}/file\n");
     return 0;
 }
@@ -281,7 +283,8 @@ int main(int argc, char **argv)
         st_error("images.http", "%s", err);
         return 1;
     }
-    img_api_routes(&s, srv);
+    st_api api;
+    img_api_routes(&s, &api, srv);
 
     reaper rp = {&s, (int)st_config_int(cfg, "images.reap_interval")};
     if (rp.interval < 1)
@@ -299,6 +302,7 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&reap_mu);
     pthread_join(rt, NULL);
     st_http_server_free(srv);
+    st_api_free(&api);
     s.store->ops->free(s.store);
     st_db_pool_free(s.db);
     st_config_free(cfg);

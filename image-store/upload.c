@@ -44,12 +44,12 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
 {
     if (!who->signed_url &&
         (!st_principal_can_write(&who->p) || (!who->p.tenant[0] && !who->p.cloud_admin))) {
-        img_conn_error(c, 403, "forbidden", "this role may not change images");
+        img_conn_error(c, 403, ST_E_FORBIDDEN, "this role may not change images");
         return -1;
     }
     st_db *db = st_db_get(s->db, 5000);
     if (!db) {
-        img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+        img_conn_error(c, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
         return -1;
     }
     int any = who->signed_url || who->p.cloud_admin;
@@ -60,11 +60,11 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
                           who->p.tenant[0] ? who->p.tenant : NULL, any ? "true" : "false", id);
     int rc = -1;
     if (!r) {
-        img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+        img_conn_error(c, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
     } else if (PQntuples(r) != 1) {
-        img_conn_error(c, 404, "not_found", "no such image");
+        img_conn_error(c, 404, ST_E_NOT_FOUND, "no such image");
     } else if (st_db_val(r, 0, 0)[0] != 't' && !any) {
-        img_conn_error(c, 403, "forbidden", "the image belongs to the cloud");
+        img_conn_error(c, 403, ST_E_FORBIDDEN, "the image belongs to the cloud");
     } else {
         snprintf(fmt, 16, "%s", st_db_val(r, 0, 2));
         char status[16];
@@ -76,12 +76,12 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
         if (n == 1)
             rc = 0;
         else if (n == 0)
-            img_conn_error(c, 409, "conflict",
+            img_conn_error(c, 409, ST_E_CONFLICT,
                            "the image is %s; only a queued image takes an "
                            "upload",
                            status);
         else
-            img_conn_error(c, 503, "unavailable", "the image database is unavailable");
+            img_conn_error(c, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
     }
     PQclear(r);
     st_db_put(db);
@@ -225,23 +225,24 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
 {
     img_caller who;
     int status;
-    const char *code, *msg;
+    st_err code;
+    const char *msg;
     if (img_data_auth(s, h, img_conn_peer(c), id, "PUT", &who, &status, &code, &msg) < 0) {
         img_conn_error(c, status, code, "%s", msg);
         return;
     }
     if (!h->chunked && h->content_length < 0) {
-        img_conn_error(c, 411, "length_required", "send Content-Length or chunked data");
+        img_conn_error(c, 411, ST_E_LENGTH_REQUIRED, "send Content-Length or chunked data");
         return;
     }
     if (h->content_length > 0 && (uint64_t)h->content_length > s->max_size) {
-        img_conn_error(c, 413, "too_large", "images are limited to %llu bytes",
+        img_conn_error(c, 413, ST_E_TOO_LARGE, "images are limited to %llu bytes",
                        (unsigned long long)s->max_size);
         return;
     }
     const char *want_sha = img_head_get(h, "X-Stratus-Sha256");
     if (want_sha && strlen(want_sha) != 64) {
-        img_conn_error(c, 400, "invalid_request", "X-Stratus-Sha256 must be 64 hex digits");
+        img_conn_error(c, 400, ST_E_INVALID_REQUEST, "X-Stratus-Sha256 must be 64 hex digits");
         return;
     }
     char fmt[16];
@@ -250,7 +251,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
 
     char tmp[PATH_MAX + 64], err[512] = "", sha[65];
     int http = 500;
-    const char *ecode = "internal";
+    st_err ecode = ST_E_INTERNAL;
     snprintf(tmp, sizeof tmp, "%s/upload-%s-%s", s->tmp_dir, id, img_conn_reqid(c));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     uint8_t *buf = malloc(PIECE);
@@ -268,7 +269,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
             break;
         if (k < 0) {
             http = 400;
-            ecode = "bad_request";
+            ecode = ST_E_INVALID_REQUEST;
             snprintf(err, sizeof err, "the upload was interrupted after %llu bytes (%s)",
                      (unsigned long long)total,
                      k == -EPROTO ? "malformed chunked data" : strerror((int)-k));
@@ -277,7 +278,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
         total += (uint64_t)k;
         if (total > s->max_size) {
             http = 413;
-            ecode = "too_large";
+            ecode = ST_E_TOO_LARGE;
             snprintf(err, sizeof err, "images are limited to %llu bytes",
                      (unsigned long long)s->max_size);
             goto fail;
@@ -298,7 +299,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
             last_beat = st_mono_us();
             if (heartbeat(s, id) < 0) {
                 http = 409;
-                ecode = "conflict";
+                ecode = ST_E_CONFLICT;
                 snprintf(err, sizeof err, "the image was deleted during the upload");
                 goto fail;
             }
@@ -310,13 +311,13 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     for (int i = 0; i < 32; i++)
         snprintf(sha + 2 * i, 3, "%02x", dg[i]);
     http = 400;
-    ecode = "invalid_image";
+    ecode = ST_E_INVALID_IMAGE;
     if (total == 0) {
         snprintf(err, sizeof err, "the upload is empty");
         goto fail;
     }
     if (want_sha && strcasecmp(want_sha, sha) != 0) {
-        ecode = "checksum_mismatch";
+        ecode = ST_E_CHECKSUM_MISMATCH;
         snprintf(err, sizeof err, "the data's SHA-256 is %s, not the %s the client sent", sha,
                  want_sha);
         goto fail;
@@ -344,7 +345,7 @@ void img_upload(img_svc *s, img_conn *c, const img_head *h, const char *id)
     int rc = commit_with_heartbeat(s, id, tmp, sha, total, vsize, err, sizeof err);
     if (rc < 0) {
         http = rc == -ECANCELED ? 409 : 503;
-        ecode = rc == -ECANCELED ? "conflict" : "unavailable";
+        ecode = rc == -ECANCELED ? ST_E_CONFLICT : ST_E_UNAVAILABLE;
         goto fail;
     }
     unlink(tmp);

@@ -88,10 +88,10 @@ static void test_query_and_headers_that_are_not_utf8_get_400(void)
 {
     st_resp r;
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/instances?state=%ff", A.reader, NULL), 400);
-    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "bad_request");
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
     st_resp_free(&r);
     ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/images?status=%ff", A.reader, NULL), 400);
-    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "bad_request");
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
     st_resp_free(&r);
     /* the Idempotency-Key header of an instance create */
     char url[256];

@@ -4,6 +4,7 @@
  * operationId and each response with a body its content type. */
 #include "gwt.h"
 #include "st_test.h"
+#include "stratus/errcode.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,11 +148,49 @@ static void test_operation_ids_and_content_types(void)
     st_resp_free(&r);
 }
 
+/* error.code lists exactly common's table of codes (errcode.h), in its
+ * order, each with the table's status and meaning: the document and the
+ * codes the services can send do not drift apart. */
+static void test_error_codes_are_the_table(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/openapi.json", NULL, NULL), 200);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r.json);
+    json_t *code = json_object_get(
+        json_object_get(
+            json_object_get(
+                json_object_get(json_object_get(json_object_get(r.json, "components"), "schemas"),
+                                "Error"),
+                "properties"),
+            "error"),
+        "properties");
+    code = json_object_get(code, "code");
+    json_t *en = json_object_get(code, "enum"), *rows = json_object_get(code, "x-stratus-codes");
+    CU_ASSERT_FATAL(json_is_array(en) && json_is_object(rows));
+    ST_ASSERT_INT_EQ((long)json_array_size(en), (long)ST_E__COUNT);
+    ST_ASSERT_INT_EQ((long)json_object_size(rows), (long)ST_E__COUNT);
+    for (int e = 0; e < ST_E__COUNT && e < (int)json_array_size(en); e++) {
+        const char *name = st_err_name((st_err)e);
+        const char *doc = json_string_value(json_array_get(en, (size_t)e));
+        st_assert_fmt(doc && !strcmp(doc, name), 0, __FILE__, __LINE__,
+                      "enum[%d] is %s, the table says %s", e, doc ? doc : "(none)", name);
+        json_t *row = json_object_get(rows, name);
+        st_assert_fmt(json_integer_value(json_object_get(row, "status")) ==
+                              st_err_status((st_err)e) &&
+                          json_string_value(json_object_get(row, "meaning")) &&
+                          !strcmp(json_string_value(json_object_get(row, "meaning")),
+                                  st_err_meaning((st_err)e)),
+                      0, __FILE__, __LINE__, "%s: status or meaning differs from the table", name);
+    }
+    st_resp_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"openapi.json describes exactly the server's routes", test_document_matches_the_routes},
     {"every schema reference resolves", test_schema_references_resolve},
     {"unique operationIds; every response with a body names its content type",
      test_operation_ids_and_content_types},
+    {"error.code lists exactly common's table of codes", test_error_codes_are_the_table},
     CU_TEST_INFO_NULL,
 };
 

@@ -38,8 +38,22 @@ def nullable(s):
     return s
 def enum(*v): return {"type": "string", "enum": list(v)}
 RES4 = ("vcpus", "memory_mib", "disk_gib")
+# error.code: the one table of codes (common/include/stratus/errcode.h),
+# read from its X-macro list; gateway_openapi checks the two agree.
+def error_codes():
+    import re
+    h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "include", "stratus", "errcode.h")
+    text = re.sub(r"\\\n", " ", open(h).read())
+    rows = re.findall(r'X\(\s*[A-Z_]+\s*,\s*"([a-z_]+)"\s*,\s*(\d+)\s*,\s*((?:"[^"]*"\s*)+)\)', text)
+    assert rows, "no error codes in " + h
+    return [(n, int(st), "".join(re.findall(r'"([^"]*)"', m))) for n, st, m in rows]
+ERROR_CODES = error_codes()
+ERROR_CODE = {"type": "string", "enum": [n for n, _, _ in ERROR_CODES],
+              "description": "what went wrong, for programs (the message is for people); one of:\n\n" +
+                             "\n".join(f"- `{n}` ({st}): {m}" for n, st, m in ERROR_CODES),
+              "x-stratus-codes": {n: {"status": st, "meaning": m} for n, st, m in ERROR_CODES}}
 schemas = {
- "Error": obj({"error": obj({"code": STR, "message": STR}, ["code", "message"])}, ["error"]),
+ "Error": obj({"error": obj({"code": ERROR_CODE, "message": STR}, ["code", "message"])}, ["error"]),
  # auth.c h_signin
  "Token": obj({"token": STR, "token_id": UUID, "expires_at": TS,
                "user": obj({"id": UUID, "name": STR}, "all"), "cloud_admin": BOOL,

@@ -475,7 +475,7 @@ static void test_accounts_are_the_tenant_admins_and_cloud_admins(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         as_role("PUT", "/v1/billing/account", ta, "admin", bad[i], 400, &r);
-        ST_ASSERT_STR_EQ(st_resp_error_code(&r), "bad_request");
+        ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
         st_resp_free(&r);
     }
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.accounts"), 0);

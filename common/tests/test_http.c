@@ -364,7 +364,7 @@ static void test_text_that_is_not_utf8_is_a_400(void)
     st_resp r;
     st_http(&r, "GET", url(&plain, "/v1/things/x?q=%ff"), NULL, NULL, NULL);
     ST_ASSERT_INT_EQ(r.status, 400);
-    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "bad_request");
+    ST_ASSERT_STR_EQ(st_resp_error_code(&r), "invalid_request");
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "'q'"));
     st_resp_free(&r);
     st_http(&r, "GET", url(&plain, "/v1/things/x?q=%c0%af"), NULL, NULL, NULL); /* overlong */

@@ -2,6 +2,7 @@
 #include "st_test.h"
 #include "stratus/config.h"
 #include "stratus/crypto.h"
+#include "stratus/errcode.h"
 #include "stratus/json.h"
 #include "stratus/metrics.h"
 #include "stratus/netaddr.h"
@@ -236,6 +237,28 @@ static void test_cidr_lists_and_matching(void)
     free(t);
 }
 
+/* The error-code table: every name is unique and snake_case, statuses are
+ * errors, the one spelling of a bad request is invalid_request, and a value
+ * outside the table reads as internal, never as NULL. */
+static void test_errcode_table(void)
+{
+    for (int a = 0; a < ST_E__COUNT; a++) {
+        const char *n = st_err_name((st_err)a);
+        CU_ASSERT_FATAL(n && *n);
+        CU_ASSERT(strspn(n, "abcdefghijklmnopqrstuvwxyz_") == strlen(n));
+        CU_ASSERT(st_err_status((st_err)a) >= 400 && st_err_status((st_err)a) <= 599);
+        CU_ASSERT(st_err_meaning((st_err)a)[0] != 0);
+        CU_ASSERT(strcmp(n, "bad_request") != 0);
+        for (int b = a + 1; b < ST_E__COUNT; b++)
+            st_assert_fmt(strcmp(n, st_err_name((st_err)b)) != 0, 0, __FILE__, __LINE__,
+                          "%s is in the table twice", n);
+    }
+    ST_ASSERT_STR_EQ(st_err_name(ST_E_INVALID_REQUEST), "invalid_request");
+    ST_ASSERT_INT_EQ(st_err_status(ST_E_NOT_FOUND), 404);
+    ST_ASSERT_STR_EQ(st_err_name(ST_E__COUNT), "internal");
+    ST_ASSERT_INT_EQ(st_err_status((st_err)-1), 500);
+}
+
 static CU_TestInfo tests[] = {
     {"netaddr: CIDR lists, matching, the client behind proxies", test_cidr_lists_and_matching},
     {"config: defaults < file < environment < set", test_config_layers},
@@ -245,6 +268,7 @@ static CU_TestInfo tests[] = {
     {"time: RFC 3339 parse and format", test_rfc3339_round_trip},
     {"crypto: sha256, constant-time compare, random", test_crypto_helpers},
     {"metrics: Prometheus text exposition", test_metrics_exposition},
+    {"errcode: one table of unique codes", test_errcode_table},
     CU_TEST_INFO_NULL,
 };
 

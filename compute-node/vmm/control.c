@@ -10,6 +10,7 @@
  * sees its answer.
  */
 #include "control.h"
+#include "stratus/errcode.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -62,10 +63,11 @@ static int reply_json(struct evhttp_request *req, int code, json_t *body)
     return 0;
 }
 
-static int reply_error(struct evhttp_request *req, int code, const char *ecode, const char *msg)
+static int reply_error(struct evhttp_request *req, int code, st_err ecode, const char *msg)
 {
-    return reply_json(req, code,
-                      json_pack("{s:{s:s, s:s}}", "error", "code", ecode, "message", msg));
+    return reply_json(
+        req, code,
+        json_pack("{s:{s:s, s:s}}", "error", "code", st_err_name(ecode), "message", msg));
 }
 
 static int reply_empty(struct evhttp_request *req, int code)
@@ -98,17 +100,17 @@ static int do_config(vmm_vm *vm, struct evhttp_request *req)
     char err[512];
     vmm_config c;
     if (running(vm))
-        return reply_error(req, 409, "conflict", "the VM is already started");
+        return reply_error(req, 409, ST_E_CONFLICT, "the VM is already started");
     char *buf = body_of(req, &len);
     if (!buf)
-        return reply_error(req, 500, "internal", "out of memory");
+        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
     int rc = vmm_config_parse(&c, buf, len, err, sizeof err);
     free(buf);
     if (rc)
-        return reply_error(req, 400, "bad_request", err);
+        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
     if (c.control_socket) {
         vmm_config_free(&c);
-        return reply_error(req, 400, "bad_request",
+        return reply_error(req, 400, ST_E_INVALID_REQUEST,
                            "field 'control_socket' is set by --api-sock, not by the config");
     }
     if (g_configured)
@@ -122,14 +124,14 @@ static int do_start(vmm_vm *vm, struct evhttp_request *req)
 {
     char err[512];
     if (running(vm))
-        return reply_error(req, 409, "conflict", "the VM is already started");
+        return reply_error(req, 409, ST_E_CONFLICT, "the VM is already started");
     if (!g_configured)
-        return reply_error(req, 409, "conflict", "no configuration yet: PUT /vm/config first");
+        return reply_error(req, 409, ST_E_CONFLICT, "no configuration yet: PUT /vm/config first");
     if (vmm_start(vm, &g_cfg, err, sizeof err)) {
         st_error("vmm.start", "%s", err);
         /* A half-built VM is not reusable: answer, then end the process (status 1). */
         evhttp_request_set_on_complete_cb(req, stop_with_error, vm);
-        return reply_error(req, 400, "start_failed", err);
+        return reply_error(req, 400, ST_E_START_FAILED, err);
     }
     return reply_empty(req, 204);
 }
@@ -141,15 +143,15 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
     char err[256], *buf = body_of(req, &len);
     const char *action = NULL;
     if (!buf)
-        return reply_error(req, 500, "internal", "out of memory");
+        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
     json_t *j = st_json_parse_object(buf, len, err, sizeof err);
     free(buf);
     if (!j)
-        return reply_error(req, 400, "bad_request", err);
+        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
     if (st_json_only_keys(j, keys, err, sizeof err) ||
         st_json_get_str(j, "action", ST_JSON_REQUIRED, 1, 32, &action, err, sizeof err)) {
         json_decref(j);
-        return reply_error(req, 400, "bad_request", err);
+        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
     }
     int rc;
     if (!strcmp(action, "start")) {
@@ -164,7 +166,7 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
     if (!running(vm) && (!strcmp(action, "pause") || !strcmp(action, "resume") ||
                          !strcmp(action, "reset") || !strcmp(action, "power_button"))) {
         json_decref(j);
-        return reply_error(req, 409, "conflict", "the VM is not started");
+        return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
     }
     if (!strcmp(action, "pause")) {
         rc = vmm_vm_pause(vm);
@@ -178,14 +180,14 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
     } else {
         json_decref(j);
         return reply_error(
-            req, 400, "bad_request",
+            req, 400, ST_E_INVALID_REQUEST,
             "field 'action' must be one of start, pause, resume, shutdown, reset, power_button");
     }
     json_decref(j);
     if (rc == -ESHUTDOWN)
-        return reply_error(req, 409, "conflict", "the VM is stopping");
+        return reply_error(req, 409, ST_E_CONFLICT, "the VM is stopping");
     if (rc)
-        return reply_error(req, 500, "internal", strerror(-rc));
+        return reply_error(req, 500, ST_E_INTERNAL, strerror(-rc));
     return reply_empty(req, 204);
 }
 
@@ -195,7 +197,7 @@ static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
     long tail = 0;
     if (query) {
         if (evhttp_parse_query_str(query, &q) < 0)
-            return reply_error(req, 400, "bad_request", "malformed query string");
+            return reply_error(req, 400, ST_E_INVALID_REQUEST, "malformed query string");
         const char *t = evhttp_find_header(&q, "tail");
         if (t) {
             char *end;
@@ -203,7 +205,7 @@ static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
             tail = strtol(t, &end, 10);
             if (errno || *end || end == t || tail < 0 || tail > 100000) {
                 evhttp_clear_headers(&q);
-                return reply_error(req, 400, "bad_request",
+                return reply_error(req, 400, ST_E_INVALID_REQUEST,
                                    "query 'tail' must be an integer from 0 to 100000");
             }
         }
@@ -212,7 +214,7 @@ static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
     size_t len = 0;
     char *text = vmm_serial_tail(vm->serial, (int)tail, &len);
     if (!text)
-        return reply_error(req, 500, "internal", "out of memory");
+        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, text, len);
     free(text);
@@ -231,7 +233,7 @@ static int do_serial_input(vmm_vm *vm, struct evhttp_request *req)
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     if (len > VMM_SERIAL_INPUT_MAX)
-        return reply_error(req, 413, "too_large", "at most 4096 bytes of console input at once");
+        return reply_error(req, 413, ST_E_TOO_LARGE, "at most 4096 bytes of console input at once");
     uint8_t buf[VMM_SERIAL_INPUT_MAX];
     evbuffer_copyout(in, buf, len);
     size_t put = vmm_serial_input(vm->serial, buf, len);
@@ -242,7 +244,7 @@ static int do_serial_input(vmm_vm *vm, struct evhttp_request *req)
 static int method_not_allowed(struct evhttp_request *req, const char *allow)
 {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-    return reply_error(req, 405, "method_not_allowed", "method not allowed on this resource");
+    return reply_error(req, 405, ST_E_METHOD_NOT_ALLOWED, "method not allowed on this resource");
 }
 
 static int route(struct evhttp_request *req, void *arg)
@@ -253,7 +255,7 @@ static int route(struct evhttp_request *req, void *arg)
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     if (!path)
-        return reply_error(req, 400, "bad_request", "malformed request target");
+        return reply_error(req, 400, ST_E_INVALID_REQUEST, "malformed request target");
     if (!strcmp(path, "/vm")) {
         if (m != EVHTTP_REQ_GET)
             return method_not_allowed(req, "GET");
@@ -277,14 +279,14 @@ static int route(struct evhttp_request *req, void *arg)
         if (m != EVHTTP_REQ_GET)
             return method_not_allowed(req, "GET");
         if (!running(vm))
-            return reply_error(req, 409, "conflict", "the VM is not started");
+            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
         return reply_json(req, 200, vmm_counters_json(vm));
     }
     if (!strcmp(path, "/vm/serial")) {
         if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST)
             return method_not_allowed(req, "GET, POST");
         if (!running(vm))
-            return reply_error(req, 409, "conflict", "the VM is not started");
+            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
         if (m == EVHTTP_REQ_POST)
             return do_serial_input(vm, req);
         return do_serial(vm, req, query);
@@ -294,7 +296,7 @@ static int route(struct evhttp_request *req, void *arg)
             return method_not_allowed(req, "GET");
         return reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
     }
-    return reply_error(req, 404, "not_found", "no such resource");
+    return reply_error(req, 404, ST_E_NOT_FOUND, "no such resource");
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)

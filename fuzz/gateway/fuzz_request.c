@@ -24,7 +24,7 @@ static void h_create(st_http_req *r, void *arg)
     gw_create_req q;
     char err[256];
     if (gw_create_validate(b, st_http_header(r, "Idempotency-Key"), &q, err, sizeof err) < 0)
-        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
     else
         st_http_reply_json(r, 202, json_pack("{s:s}", "name", q.name));
 }
@@ -38,7 +38,7 @@ static void h_keypair(st_http_req *r, void *arg)
     char err[256], fp[96];
     if (st_json_get_str(b, "public_key", 1, 1, GW_SSHKEY_MAX, &pub, err, sizeof err) < 0 ||
         gw_sshkey_check(pub, fp, sizeof fp, err, sizeof err) < 0)
-        st_http_reply_error(r, 400, "invalid_request", "%s", err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
     else
         st_http_reply_json(r, 201, json_pack("{s:s}", "fingerprint", fp));
 }

@@ -14,6 +14,7 @@
  * Every response carries X-Request-Id (the client's, when it sent a sane one,
  * else a fresh UUID) and every error body has the shape
  *   {"error": {"code": "not_found", "message": "..."}}
+ * whose code comes from the one table in errcode.h.
  * Request bodies over max_body bytes are refused by libevent with 413 before
  * a handler runs; JSON bodies are parsed with st_http_json_body(). Every
  * connection is watched by httpguard.h: once a request starts arriving it
@@ -32,6 +33,8 @@
  */
 #ifndef STRATUS_HTTP_H
 #define STRATUS_HTTP_H
+
+#include "stratus/errcode.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -135,8 +138,8 @@ int st_http_etag_matches(const st_http_req *r, const char *etag);
  * request's If-None-Match names etag, replies 304 and returns 1. Otherwise
  * 0: the caller sends the body (any other headers it adds go with either). */
 int st_http_not_modified(st_http_req *r, const char *etag);
-__attribute__((format(printf, 4, 5))) void
-st_http_reply_error(st_http_req *r, int status, const char *code, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) void st_http_reply_error(st_http_req *r, int status,
+                                                               st_err code, const char *fmt, ...);
 int st_http_replied(const st_http_req *r);
 int st_http_status(const st_http_req *r);
 

@@ -183,6 +183,10 @@ long st_httpc(const st_httpc_req *q, st_httpc_resp *r, char *err, size_t errlen)
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (q->fresh) {
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hl);
     free(json_body);

@@ -19,7 +19,8 @@ int st_http_n_at(const char *file, int line, st_resp *r, const char *method, con
                       .body_len = body_len,
                       .timeout_ms = 60000,
                       .max_body = (size_t)1 << 30, /* tests move whole images */
-                      .insecure = 1};
+                      .insecure = 1,
+                      .fresh = 1}; /* each call on a new connection, as hostile tests expect */
     char err[512];
     if (st_httpc(&q, r, err, sizeof err) == 0) {
         fprintf(stderr, "%s:%d: %s\n", file, line, err);

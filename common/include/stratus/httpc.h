@@ -51,6 +51,7 @@ typedef struct st_httpc_req {
     size_t max_body;          /* 0: ST_HTTPC_MAX_BODY; a sink has no cap */
     const char *ca_file;      /* PEM CAs to verify the server with, else the system's */
     int insecure;             /* tests only: no certificate or host check */
+    int fresh;                /* a connection of its own, closed after the call */
     st_httpc_sink_fn sink;    /* streams the body here instead of into r->body */
     void *sink_arg;
 } st_httpc_req;

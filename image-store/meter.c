@@ -35,10 +35,10 @@
 #include "meter.h"
 
 #include "stratus/crypto.h"
+#include "stratus/httpc.h"
 #include "stratus/log.h"
 #include "stratus/timefmt.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -51,7 +51,7 @@
 struct img_meter {
     img_svc *s;
     char url[512];
-    char auth[1024];
+    char token[1024];
     int interval_s;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -91,37 +91,22 @@ void img_meter_batch_id(int64_t slot_us, int chunk, char out[37])
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
-static size_t discard(char *p, size_t sz, size_t n, void *arg)
-{
-    (void)p;
-    (void)arg;
-    return sz * n;
-}
-
 /* POSTs body; the HTTP status, or 0 on a transport error. */
 static long post(img_meter *m, const char *body)
 {
-    CURL *c = curl_easy_init();
-    if (!c)
-        return 0;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, m->auth);
-    curl_easy_setopt(c, CURLOPT_URL, m->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    long code = 0;
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    else
-        st_warn("images.meter", "billing unreachable: %s", curl_easy_strerror(rc));
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    st_httpc_req q = {.method = "POST",
+                      .url = m->url,
+                      .bearer = m->token,
+                      .body = body,
+                      .body_len = strlen(body),
+                      .timeout_ms = 60000,
+                      .connect_timeout_ms = 10000};
+    st_httpc_resp r;
+    char err[512];
+    long code = st_httpc(&q, &r, err, sizeof err);
+    if (!code)
+        st_warn("images.meter", "billing unreachable: %s", err);
+    st_httpc_resp_free(&r);
     return code;
 }
 
@@ -239,12 +224,11 @@ img_meter *img_meter_start(img_svc *s, const st_config *cfg)
     while (bl && base[bl - 1] == '/')
         bl--;
     snprintf(m->url, sizeof m->url, "%.*s/v1/billing/ingest", (int)bl, base);
-    snprintf(m->auth, sizeof m->auth, "Authorization: Bearer %s", tok);
+    snprintf(m->token, sizeof m->token, "%s", tok);
     long long iv = st_config_int(cfg, "billing.interval");
     m->interval_s = iv < 1 ? 1 : iv > 3600 ? 3600 : (int)iv;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_create(&m->thread, NULL, meter_main, m);
     st_info("images.meter", "storage reports to %s every %d s", m->url, m->interval_s);
     return m;
@@ -261,6 +245,5 @@ void img_meter_stop(img_meter *m)
     pthread_join(m->thread, NULL);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
-    curl_global_cleanup();
     free(m);
 }

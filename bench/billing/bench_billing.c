@@ -25,10 +25,10 @@
  */
 #include "billing.h"
 #include "rating.h"
+#include "stratus/httpc.h"
 #include "stratus/timefmt.h"
 #include "stratus/uuid.h"
 
-#include <curl/curl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
@@ -225,66 +225,41 @@ static char base[64], post_token[200];
 static long next_body;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t sink(char *p, size_t s, size_t n, void *u)
-{
-    buf *b = u;
-    size_t len = s * n;
-    if (b->n + len + 1 > b->cap) {
-        b->cap = (b->n + len + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            die("out of memory");
-    }
-    memcpy(b->p + b->n, p, len);
-    b->n += len;
-    b->p[b->n] = 0;
-    return len;
-}
-
-static long http(CURL *c, const char *method, const char *path, const char *auth_hdr,
-                 const char *const *hdrs, const char *body, buf *out)
+/* One call through the internal client (common's httpc.h); out must be freed. */
+static long http(const char *method, const char *path, const char *token, const char *const *hdrs,
+                 const char *body, st_httpc_resp *out)
 {
     char url[256];
     snprintf(url, sizeof url, "%s%s", base, path);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, auth_hdr);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    for (int i = 0; hdrs && hdrs[i]; i++)
-        h = curl_slist_append(h, hdrs[i]);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (!body)
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    return status;
+    st_httpc_req q = {.method = method,
+                      .url = url,
+                      .bearer = token,
+                      .headers = hdrs,
+                      .body = body,
+                      .body_len = body ? strlen(body) : 0,
+                      .timeout_ms = 300000,
+                      .max_body = (size_t)1 << 30};
+    char err[512];
+    long st = st_httpc(&q, out, err, sizeof err);
+    if (!st)
+        fprintf(stderr, "%s\n", err);
+    return st;
 }
 
 static void *client(void *arg)
 {
-    CURL *c = curl_easy_init();
-    char auth[256];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", post_token);
     for (;;) {
         pthread_mutex_lock(&mu);
         long i = next_body < nbodies ? next_body++ : -1;
         pthread_mutex_unlock(&mu);
         if (i < 0)
             break;
-        buf out = {0};
-        long st = http(c, "POST", "/v1/billing/ingest", auth, NULL, bodies[i], &out);
+        st_httpc_resp out;
+        long st = http("POST", "/v1/billing/ingest", post_token, NULL, bodies[i], &out);
         if (st != 200)
-            die("ingest answered %ld: %s", st, out.p ? out.p : "");
-        free(out.p);
+            die("ingest answered %ld: %s", st, out.body);
+        st_httpc_resp_free(&out);
     }
-    curl_easy_cleanup(c);
     return NULL;
 }
 
@@ -325,17 +300,17 @@ static pid_t start_billing(const char *bin, const char *ci, const char *dir)
     return -1;
 }
 
-static double timed_get(CURL *c, const char *path, size_t *bytes)
+static double timed_get(const char *path, size_t *bytes)
 {
     static const char *const hdrs[] = {"X-Stratus-Cloud-Admin: true", NULL};
-    buf out = {0};
+    st_httpc_resp out;
     double t0 = now_s();
-    long st = http(c, "GET", path, "Authorization: Bearer bench", hdrs, NULL, &out);
+    long st = http("GET", path, "bench", hdrs, NULL, &out);
     double t = now_s() - t0;
     if (st != 200)
-        die("GET %s: %ld %s", path, st, out.p ? out.p : "");
-    *bytes = out.n;
-    free(out.p);
+        die("GET %s: %ld %s", path, st, out.body);
+    *bytes = out.len;
+    st_httpc_resp_free(&out);
     return t;
 }
 
@@ -390,17 +365,15 @@ static void run_case(const char *db_name, result *res)
     exec_or_die(db, "CHECKPOINT");
 
     pid = start_billing(bin, ci, dir);
-    CURL *c = curl_easy_init();
-    buf out = {0};
+    st_httpc_resp out;
     static const char *const admin_hdrs[] = {"X-Stratus-Cloud-Admin: true", NULL};
-    if (http(c, "POST", "/v1/billing/plans", "Authorization: Bearer bench", admin_hdrs,
+    if (http("POST", "/v1/billing/plans", "bench", admin_hdrs,
              "{\"name\":\"standard\",\"default\":true,\"effective_from\":\"2026-01-01T00:00:00Z\","
              "\"prices\":{\"cpu_per_gcycle\":2000,\"rx_per_gib\":10000,\"tx_per_gib\":90000,"
              "\"storage_per_gib_month\":20000,\"instance_hour_default\":12000}}",
              &out) != 201)
-        die("plan: %s", out.p);
-    free(out.p);
-    curl_easy_cleanup(c);
+        die("plan: %s", out.body);
+    st_httpc_resp_free(&out);
 
     fprintf(stderr, "%s: ingest over HTTP...\n", db_name);
     next_body = 0;
@@ -466,7 +439,6 @@ int main(int argc, char **argv)
         cadence_s = atol(argv[7]);
     if (ninst < 1 || streams < 1 || per_batch < streams || nsamples < ninst || cadence_s < 1)
         die("bad sizes");
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (getenv("BENCH_CLIENTS"))
         CLIENTS = atoi(getenv("BENCH_CLIENTS"));
     if (CLIENTS < 1 || CLIENTS > MAX_CLIENTS)
@@ -493,7 +465,6 @@ int main(int argc, char **argv)
     cadence_us = (bl_month_add(month_start, 1) - month_start) / (nsamples / ninst);
     run_case("bench_billing_month", &month);
 
-    CURL *c = curl_easy_init();
     char id[37], path[256];
     bl_invoice_id(tenant, month_start, id);
     static const char *const fmts[] = {"json", "csv", "html", "pdf"};
@@ -505,21 +476,21 @@ int main(int argc, char **argv)
                  tenant);
         t_fmt[f] = 1e9;
         for (int rep = 0; rep < 3; rep++) {
-            double t = timed_get(c, path, &bytes[f]);
+            double t = timed_get(path, &bytes[f]);
             if (t < t_fmt[f])
                 t_fmt[f] = t;
         }
     }
-    buf out = {0};
+    st_httpc_resp out;
     double t0 = now_s();
     snprintf(path, sizeof path, "/v1/billing/periods/%s/issue", month_text);
-    if (http(c, "POST", path, "Authorization: Bearer bench", admin_hdrs, "", &out) != 201)
-        die("issue: %s", out.p);
+    if (http("POST", path, "bench", admin_hdrs, "", &out) != 201)
+        die("issue: %s", out.body);
     double t_issue = now_s() - t0;
-    free(out.p);
+    st_httpc_resp_free(&out);
     size_t pdf_bytes;
     snprintf(path, sizeof path, "/v1/billing/invoices/%s?format=pdf&tenant_id=%s", id, tenant);
-    double t_issued_pdf = timed_get(c, path, &pdf_bytes);
+    double t_issued_pdf = timed_get(path, &pdf_bytes);
     PGconn *db = connect_or_die(ci);
     PGresult *r = PQexec(db, "SELECT jsonb_array_length(doc_json::jsonb -> 'lines'),"
                              " (SELECT count(*) FROM billing.usage_hourly) FROM billing.invoices");
@@ -527,7 +498,6 @@ int main(int argc, char **argv)
     long rows = PQntuples(r) ? atol(PQgetvalue(r, 0, 1)) : -1;
     PQclear(r);
     PQfinish(db);
-    curl_easy_cleanup(c);
     stop_billing();
 
     printf("\nstratus-billing ingest vs PostgreSQL COPY: same rows, same cluster, same run\n");

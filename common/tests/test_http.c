@@ -7,6 +7,7 @@
 #include "stratus/http.h"
 #include "stratus/httpguard.h"
 #include "stratus/log.h"
+#include "testsrv.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -18,13 +19,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-typedef struct srv {
-    st_http_server *s;
-    pthread_t th;
-    char base[64];
-    int rc;
-} srv;
 
 static srv plain, tls, proxied, guarded;
 static char *tmp;
@@ -64,19 +58,21 @@ static int health(void *arg, char *msg, size_t n)
     return healthy ? 0 : -1;
 }
 
-static void *run(void *arg)
+static void routes(st_http_server *s)
 {
-    srv *s = arg;
-    s->rc = st_http_server_run(s->s);
-    return NULL;
+    st_http_route(s, "GET /v1/things/{id}", h_echo, NULL);
+    st_http_route(s, "DELETE /v1/things/{id}", h_echo, NULL);
+    st_http_route(s, "POST /v1/things", h_json, NULL);
+    st_http_route(s, "GET /v1/forgets", h_forgets, NULL);
+    st_http_route(s, "GET /v1/peer", h_peer, NULL);
+    st_http_route(s, "POST /v1/bodiless", h_bodiless, NULL);
+    st_http_route(s, "DELETE /v1/bodiless", h_bodiless, NULL);
 }
 
 static int start_with(srv *s, const char *cert, const char *key, const char *trusted, int timeout_s,
                       int max_conns)
 {
-    char err[512];
-    st_http_opts o = {.listen = "127.0.0.1:0",
-                      .threads = 2,
+    st_http_opts o = {.threads = 2,
                       .max_body = 4096,
                       .tls_cert = cert,
                       .tls_key = key,
@@ -85,25 +81,7 @@ static int start_with(srv *s, const char *cert, const char *key, const char *tru
                       .trusted_proxies = trusted,
                       .timeout_s = timeout_s,
                       .max_conns = max_conns};
-    s->s = st_http_server_new(&o, err, sizeof err);
-    if (!s->s) {
-        fprintf(stderr, "server: %s\n", err);
-        return -1;
-    }
-    st_http_route(s->s, "GET /v1/things/{id}", h_echo, NULL);
-    st_http_route(s->s, "DELETE /v1/things/{id}", h_echo, NULL);
-    st_http_route(s->s, "POST /v1/things", h_json, NULL);
-    st_http_route(s->s, "GET /v1/forgets", h_forgets, NULL);
-    st_http_route(s->s, "GET /v1/peer", h_peer, NULL);
-    st_http_route(s->s, "POST /v1/bodiless", h_bodiless, NULL);
-    st_http_route(s->s, "DELETE /v1/bodiless", h_bodiless, NULL);
-    pthread_create(&s->th, NULL, run, s);
-    for (int i = 0; i < 500 && !st_http_server_port(s->s); i++)
-        usleep(2000);
-    usleep(20000); /* workers started after the port is known */
-    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", cert ? "https" : "http",
-             st_http_server_port(s->s));
-    return st_http_server_port(s->s) ? 0 : -1;
+    return srv_start(s, &o, routes);
 }
 
 static int start(srv *s, const char *cert, const char *key, const char *trusted)
@@ -111,26 +89,11 @@ static int start(srv *s, const char *cert, const char *key, const char *trusted)
     return start_with(s, cert, key, trusted, 0, 0);
 }
 
-static void stop(srv *s)
-{
-    if (!s->s)
-        return;
-    st_http_server_stop(s->s);
-    pthread_join(s->th, NULL);
-    st_http_server_free(s->s);
-    s->s = NULL;
-}
-
 static int suite_init(void)
 {
     st_log_init("test", ST_LOG_ERROR);
     tmp = st_tmpdir("http");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
-             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
-             tmp, tmp);
-    if (system(cmd) != 0)
+    if (srv_self_signed(tmp) != 0)
         return -1;
     char cert[512], key[512];
     snprintf(cert, sizeof cert, "%s/cert.pem", tmp);
@@ -143,10 +106,10 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-    stop(&plain);
-    stop(&tls);
-    stop(&proxied);
-    stop(&guarded);
+    srv_stop(&plain);
+    srv_stop(&tls);
+    srv_stop(&proxied);
+    srv_stop(&guarded);
     st_rmtree(tmp);
     free(tmp);
     return 0;

@@ -15,7 +15,7 @@
  * exit status is read from the `vmm.exit` line of its log (none: it was killed).
  */
 #include "agent.h"
-#include "httpc.h"
+#include "stratus/httpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,25 +55,25 @@ static void sock_path(const char *dir, char *out, size_t n)
 }
 
 static long api(const char *dir, const char *method, const char *path, const char *body,
-                nd_http_resp *r, long timeout_ms, char *err, size_t errlen)
+                st_httpc_resp *r, long timeout_ms, char *err, size_t errlen)
 {
     char sock[4200], url[256];
     sock_path(dir, sock, sizeof sock);
     snprintf(url, sizeof url, "http://localhost%s", path);
-    nd_http_req q = {.method = method,
-                     .url = url,
-                     .unix_sock = sock,
-                     .body = body,
-                     .body_len = body ? strlen(body) : 0,
-                     .timeout_ms = timeout_ms};
-    return nd_http(&q, r, err, errlen);
+    st_httpc_req q = {.method = method,
+                      .url = url,
+                      .unix_sock = sock,
+                      .body = body,
+                      .body_len = body ? strlen(body) : 0,
+                      .timeout_ms = timeout_ms};
+    return st_httpc(&q, r, err, errlen);
 }
 
 /* GET /vm: fills state ("running", "not_started", ...) and boot id. */
 static int vm_info(const char *dir, char *state, size_t sn, char *boot_id, size_t bn, char *err,
                    size_t errlen)
 {
-    nd_http_resp r;
+    st_httpc_resp r;
     long s = api(dir, "GET", "/vm", NULL, &r, 5000, err, errlen);
     json_t *j = s == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
     const char *st = json_string_value(json_object_get(j, "state"));
@@ -87,7 +87,7 @@ static int vm_info(const char *dir, char *state, size_t sn, char *boot_id, size_
         snprintf(err, errlen, "GET /vm answered %ld", s);
     }
     json_decref(j);
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     return rc;
 }
 
@@ -187,27 +187,27 @@ static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
     char cpath[4200];
     snprintf(cpath, sizeof cpath, "%s/vm.json", s->dir);
     nd_write_file_atomic(cpath, cfg, strlen(cfg), 0);
-    nd_http_resp r;
+    st_httpc_resp r;
     char m[300];
     long st = api(s->dir, "PUT", "/vm/config", cfg, &r, 10000, err, errlen);
     free(cfg);
     if (st != 204) {
         if (st)
             snprintf(err, errlen, "VMM refused its config (%ld): %s", st,
-                     nd_http_err_msg(&r, m, sizeof m));
-        nd_http_resp_free(&r);
+                     st_httpc_err_msg(&r, m, sizeof m));
+        st_httpc_resp_free(&r);
         return -1;
     }
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     st = api(s->dir, "PUT", "/vm/actions", "{\"action\":\"start\"}", &r, 30000, err, errlen);
     if (st != 204) {
         if (st)
             snprintf(err, errlen, "VMM start failed (%ld): %s", st,
-                     nd_http_err_msg(&r, m, sizeof m));
-        nd_http_resp_free(&r);
+                     st_httpc_err_msg(&r, m, sizeof m));
+        st_httpc_resp_free(&r);
         return -1;
     }
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     return 0;
 }
 
@@ -349,10 +349,10 @@ static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, l
     int fd = pidfd >= 0 ? dup(pidfd) : open_checked(d->priv, dir, h);
     if (fd < 0)
         return 0; /* nothing runs */
-    nd_http_resp r;
+    st_httpc_resp r;
     char e[256];
     api(dir, "PUT", "/vm/actions", "{\"action\":\"shutdown\"}", &r, 5000, e, sizeof e);
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     if (!wait_exit(fd, timeout_ms)) {
         sys_pidfd_kill(fd, SIGKILL);
         wait_exit(fd, 5000);
@@ -363,12 +363,12 @@ static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, l
 
 static int vmm_reset(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, size_t errlen)
 {
-    nd_http_resp r;
+    st_httpc_resp r;
     char m[256];
     long st = api(dir, "PUT", "/vm/actions", "{\"action\":\"reset\"}", &r, 10000, err, errlen);
     if (st != 204 && st)
-        snprintf(err, errlen, "reset refused (%ld): %s", st, nd_http_err_msg(&r, m, sizeof m));
-    nd_http_resp_free(&r);
+        snprintf(err, errlen, "reset refused (%ld): %s", st, st_httpc_err_msg(&r, m, sizeof m));
+    st_httpc_resp_free(&r);
     return st == 204 ? 0 : -1;
 }
 
@@ -533,15 +533,17 @@ static int vmm_status(nd_driver *d, const char *dir, nd_vm_handle *h, nd_vm_stat
 static int vmm_counters(nd_driver *d, const char *dir, nd_vm_handle *h, char **json, char *err,
                         size_t errlen)
 {
-    nd_http_resp r;
+    st_httpc_resp r;
     long st = api(dir, "GET", "/vm/counters", NULL, &r, 5000, err, errlen);
     if (st != 200) {
         if (st)
             snprintf(err, errlen, "GET /vm/counters answered %ld", st);
-        nd_http_resp_free(&r);
+        st_httpc_resp_free(&r);
         return -1;
     }
     *json = r.body;
+    r.body = NULL; /* the caller's now */
+    st_httpc_resp_free(&r);
     return 0;
 }
 

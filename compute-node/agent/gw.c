@@ -4,7 +4,7 @@
  * The caller decides what a status means (409 on a report: stale, re-read).
  */
 #include "agent.h"
-#include "httpc.h"
+#include "stratus/httpc.h"
 
 #include <stratus/net.h>
 
@@ -15,29 +15,29 @@
 #include <string.h>
 
 static long call_h(const nd_conf *c, const char *method, const char *path, const char *body,
-                   size_t len, const char *ctype, const char *const *headers, nd_http_resp *r,
+                   size_t len, const char *ctype, const char *const *headers, st_httpc_resp *r,
                    char *err, size_t errlen)
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", c->gw_url, path);
-    nd_http_req q = {.method = method,
-                     .url = url,
-                     .bearer = c->credential,
-                     .headers = headers,
-                     .body = body,
-                     .body_len = len,
-                     .content_type = ctype,
-                     .timeout_ms = 15000};
-    long st = nd_http(&q, r, err, errlen);
+    st_httpc_req q = {.method = method,
+                      .url = url,
+                      .bearer = c->credential,
+                      .headers = headers,
+                      .body = body,
+                      .body_len = len,
+                      .content_type = ctype,
+                      .timeout_ms = 15000};
+    long st = st_httpc(&q, r, err, errlen);
     if (st && (st < 200 || st > 299)) {
         char m[256];
-        snprintf(err, errlen, "%s %s: %ld %s", method, path, st, nd_http_err_msg(r, m, sizeof m));
+        snprintf(err, errlen, "%s %s: %ld %s", method, path, st, st_httpc_err_msg(r, m, sizeof m));
     }
     return st;
 }
 
 static long call(const nd_conf *c, const char *method, const char *path, const char *body,
-                 size_t len, const char *ctype, nd_http_resp *r, char *err, size_t errlen)
+                 size_t len, const char *ctype, st_httpc_resp *r, char *err, size_t errlen)
 {
     return call_h(c, method, path, body, len, ctype, NULL, r, err, errlen);
 }
@@ -76,17 +76,17 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
         json_boolean(c->net_on && c->external_if[0] && if_nametoindex(c->external_if) != 0));
     char *b = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    nd_http_resp r;
+    st_httpc_resp r;
     long st = call(c, "PUT", "/internal/v1/node", b, strlen(b), NULL, &r, err, errlen);
     free(b);
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     return st;
 }
 
 long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,
                    char *err, size_t errlen)
 {
-    nd_http_resp r;
+    st_httpc_resp r;
     char inm[160];
     const char *h[] = {inm, NULL};
     snprintf(inm, sizeof inm, "If-None-Match: %s", etag ? etag : "");
@@ -95,7 +95,7 @@ long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char 
     snprintf(etag_out, 128, "%s", st == 200 || st == 304 ? r.etag : "");
     if (st == 304) {
         err[0] = 0;
-        nd_http_resp_free(&r);
+        st_httpc_resp_free(&r);
         return st;
     }
     if (st != 200 && err[0] && strncmp(err, "desired set", 11) != 0) {
@@ -106,9 +106,11 @@ long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char 
     if (st == 200) {
         *body = r.body;
         *len = r.len;
+        r.body = NULL; /* the caller's now */
+        st_httpc_resp_free(&r);
         return st;
     }
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     return st;
 }
 
@@ -126,10 +128,10 @@ long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long
     json_decref(j);
     char path[128];
     snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
-    nd_http_resp r;
+    st_httpc_resp r;
     long st = call(c, "PUT", path, b, strlen(b), NULL, &r, err, errlen);
     free(b);
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     return st;
 }
 
@@ -138,8 +140,8 @@ long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len
 {
     char path[160];
     snprintf(path, sizeof path, "/internal/v1/node/instances/%s/console", id);
-    nd_http_resp r;
+    st_httpc_resp r;
     long st = call(c, "PUT", path, len ? buf : "", len, "text/plain", &r, err, errlen);
-    nd_http_resp_free(&r);
+    st_httpc_resp_free(&r);
     return st;
 }

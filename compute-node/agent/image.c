@@ -27,8 +27,8 @@
  * as its last use.
  */
 #include "agent.h"
-#include "httpc.h"
 #include "stratus/disk.h"
+#include "stratus/httpc.h"
 #include "stratus/image_fetch.h"
 
 #include <errno.h>
@@ -97,15 +97,15 @@ static int get_record(const nd_conf *c, const char *image_id, img_rec *r, char *
     }
     char url[1024];
     snprintf(url, sizeof url, "%s/v1/images/%s", c->img_url, image_id);
-    nd_http_req q = {.method = "GET", .url = url, .bearer = c->credential, .timeout_ms = 15000};
-    nd_http_resp rs;
-    long st = nd_http(&q, &rs, err, errlen);
+    st_httpc_req q = {.method = "GET", .url = url, .bearer = c->credential, .timeout_ms = 15000};
+    st_httpc_resp rs;
+    long st = st_httpc(&q, &rs, err, errlen);
     if (st != 200) {
         char m[200];
         if (st)
             snprintf(err, errlen, "image %s: image service answered %ld: %s", image_id, st,
-                     nd_http_err_msg(&rs, m, sizeof m));
-        nd_http_resp_free(&rs);
+                     st_httpc_err_msg(&rs, m, sizeof m));
+        st_httpc_resp_free(&rs);
         return -1;
     }
     j = json_loadb(rs.body, rs.len, 0, NULL);
@@ -115,7 +115,7 @@ static int get_record(const nd_conf *c, const char *image_id, img_rec *r, char *
     if (rc == 0)
         nd_write_file_atomic(path, rs.body, rs.len, 0);
     json_decref(j);
-    nd_http_resp_free(&rs);
+    st_httpc_resp_free(&rs);
     return rc;
 }
 

@@ -24,7 +24,7 @@
  * otherwise), so a batch being sent is never dropped under the sender.
  */
 #include "agent.h"
-#include "httpc.h"
+#include "stratus/httpc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -223,14 +223,14 @@ int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen)
         if (rc == 0 && body) {
             char url[1024];
             snprintf(url, sizeof url, "%s/v1/billing/ingest", c->bill_url);
-            nd_http_req q = {.method = "POST",
-                             .url = url,
-                             .bearer = c->credential,
-                             .body = body,
-                             .body_len = len,
-                             .timeout_ms = 30000};
-            nd_http_resp r;
-            long st = nd_http(&q, &r, err, errlen);
+            st_httpc_req q = {.method = "POST",
+                              .url = url,
+                              .bearer = c->credential,
+                              .body = body,
+                              .body_len = len,
+                              .timeout_ms = 30000};
+            st_httpc_resp r;
+            long st = st_httpc(&q, &r, err, errlen);
             if (st == 200) {
                 unlink(path);
                 (*sent)++;
@@ -242,13 +242,13 @@ int nd_spool_flush(const nd_conf *c, int *sent, char *err, size_t errlen)
                 rename(path, to);
                 st_log_fields(ST_LOG_ERROR, "meter.rejected",
                               json_pack("{s:s, s:I, s:s}", "file", to, "status", (json_int_t)st,
-                                        "msg", nd_http_err_msg(&r, m, sizeof m)));
+                                        "msg", st_httpc_err_msg(&r, m, sizeof m)));
             } else {
                 if (st)
                     snprintf(err, errlen, "billing answered %ld", st);
                 rc = -1; /* keep order: stop at the first batch that did not go */
             }
-            nd_http_resp_free(&r);
+            st_httpc_resp_free(&r);
         }
         free(body);
         free(ents[i]);

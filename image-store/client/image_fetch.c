@@ -1,15 +1,16 @@
 /*
  * image_fetch.c - downloading a base image and checking it (image_fetch.h).
  *
- * libcurl streams the body through write_cb(), which hashes (OpenSSL EVP)
- * and writes each piece to a temporary file beside the destination; the
- * service's X-Stratus-Sha256 header is captured by header_cb(). The file is
+ * The one internal HTTP client (common's httpc.h) streams the body into
+ * write_cb(), which hashes (OpenSSL EVP) and writes each piece to a
+ * temporary file beside the destination; the service's X-Stratus-Sha256
+ * header is read from the response once it is complete. The file is
  * published (fsync, chmod 0444, rename, fsync of the directory) only after
  * the transfer finished, the status was 200 and both checksums match.
  */
 #include "stratus/image_fetch.h"
+#include "stratus/httpc.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -26,13 +27,12 @@ typedef struct fetch {
     EVP_MD_CTX *md;
     uint64_t bytes;
     int write_error;
-    char header_sha[65];
 } fetch;
 
-static size_t write_cb(char *p, size_t size, size_t n, void *arg)
+static size_t write_cb(void *arg, const char *p, size_t len)
 {
     fetch *f = arg;
-    size_t len = size * n, done = 0;
+    size_t done = 0;
     EVP_DigestUpdate(f->md, p, len);
     while (done < len) {
         ssize_t k = write(f->fd, p + done, len - done);
@@ -45,24 +45,6 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
         done += (size_t)k;
     }
     f->bytes += len;
-    return len;
-}
-
-static size_t header_cb(char *p, size_t size, size_t n, void *arg)
-{
-    fetch *f = arg;
-    size_t len = size * n;
-    static const char name[] = "X-Stratus-Sha256:";
-    if (len > sizeof name && strncasecmp(p, name, sizeof name - 1) == 0) {
-        const char *v = p + sizeof name - 1;
-        while (*v == ' ')
-            v++;
-        size_t vl = strcspn(v, "\r\n");
-        if (vl == 64) {
-            memcpy(f->header_sha, v, 64);
-            f->header_sha[64] = 0;
-        }
-    }
     return len;
 }
 
@@ -110,10 +92,9 @@ int st_image_file_sha256(const char *path, char out[65])
 int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
 {
     int rc = 0;
-    char tmp[4200] = "", auth[600];
+    char tmp[4200] = "", cerr[512];
     fetch f = {.fd = -1};
-    CURL *c = NULL;
-    struct curl_slist *hdrs = NULL;
+    st_httpc_resp r = {0};
     if (!o->url || !o->dest || !o->sha256 || strlen(o->sha256) != 64) {
         snprintf(err, errlen, "url, dest and a 64-digit sha256 are required");
         return -EINVAL;
@@ -127,32 +108,17 @@ int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
     f.md = EVP_MD_CTX_new();
     if (!f.md || EVP_DigestInit_ex(f.md, EVP_sha256(), NULL) != 1)
         FAIL(-ENOMEM, "out of memory");
-    c = curl_easy_init();
-    if (!c)
-        FAIL(-ENOMEM, "cannot start libcurl");
-    if (o->token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", o->token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, o->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &f);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    if (o->timeout_s > 0)
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout_s);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    st_httpc_req q = {.url = o->url,
+                      .bearer = o->token,
+                      .timeout_ms = o->timeout_s > 0 ? o->timeout_s * 1000 : -1,
+                      .stall_s = 60,
+                      .sink = write_cb,
+                      .sink_arg = &f};
+    long status = st_httpc(&q, &r, cerr, sizeof cerr);
     if (f.write_error)
         FAIL(-f.write_error, "writing %s: %s", tmp, strerror(f.write_error));
-    if (cc != CURLE_OK)
-        FAIL(-EIO, "download failed after %llu bytes: %s", (unsigned long long)f.bytes,
-             curl_easy_strerror(cc));
+    if (status == 0)
+        FAIL(-EIO, "download failed after %llu bytes: %s", (unsigned long long)f.bytes, cerr);
     if (status != 200)
         FAIL(status == 404                    ? -ENOENT
              : status == 401 || status == 403 ? -EACCES
@@ -166,9 +132,15 @@ int st_image_fetch(const st_image_fetch_opts *o, char *err, size_t errlen)
     if (strcasecmp(got, o->sha256) != 0)
         FAIL(-EBADMSG, "checksum mismatch: the download hashes to %s, the image record says %s",
              got, o->sha256);
-    if (f.header_sha[0] && strcasecmp(f.header_sha, o->sha256) != 0)
-        FAIL(-EBADMSG, "checksum mismatch: the service says %s, the image record says %s",
-             f.header_sha, o->sha256);
+    char *said = st_httpc_header(&r, "X-Stratus-Sha256");
+    if (said && strlen(said) == 64 && strcasecmp(said, o->sha256) != 0) {
+        char s[65];
+        memcpy(s, said, sizeof s);
+        free(said);
+        FAIL(-EBADMSG, "checksum mismatch: the service says %s, the image record says %s", s,
+             o->sha256);
+    }
+    free(said);
     if (fsync(f.fd) < 0 || fchmod(f.fd, 0444) < 0)
         FAIL(-errno, "fsync of %s: %s", tmp, strerror(errno));
     if (rename(tmp, o->dest) < 0)
@@ -189,8 +161,6 @@ out:
     if (tmp[0])
         unlink(tmp);
     EVP_MD_CTX_free(f.md);
-    curl_slist_free_all(hdrs);
-    if (c)
-        curl_easy_cleanup(c);
+    st_httpc_resp_free(&r);
     return rc;
 }

@@ -1,5 +1,7 @@
 /*
- * st_httpc.h - a small real HTTP client (libcurl) for integration tests.
+ * st_httpc.h - the tests' face of the one internal HTTP client
+ * (common/include/stratus/httpc.h): a call in one line, and every response
+ * checked against the OpenAPI document.
  *
  *     st_resp r;
  *     st_http(&r, "POST", url, token, "{\"name\":\"x\"}", NULL);
@@ -9,22 +11,18 @@
  *
  * r.json is the parsed body when it is JSON (else NULL); r.body is always
  * the raw bytes, NUL-terminated. Headers are kept for st_resp_header().
- * A transport failure gives status 0.
+ * A transport failure gives status 0. TLS certificates are not checked
+ * (tests' servers use self-signed ones).
  */
 #ifndef ST_HTTPC_H
 #define ST_HTTPC_H
 
+#include "stratus/httpc.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
-typedef struct st_resp {
-    long status;
-    char *body;
-    size_t len;
-    json_t *json;
-    char *headers;
-    size_t hlen;
-} st_resp;
+typedef st_httpc_resp st_resp;
 
 /* extra_headers: NULL-terminated "Name: value" list, or NULL. token may be NULL.
  * Every response is handed to st_oas_observe() (st_oas.h): when its URL is
@@ -41,10 +39,10 @@ int st_http_n_at(const char *file, int line, st_resp *r, const char *method, con
                  const char *token, const char *body, size_t body_len,
                  const char *const *extra_headers);
 /* Value of a response header (case-insensitive), malloc'd, or NULL. */
-char *st_resp_header(const st_resp *r, const char *name);
-void st_resp_free(st_resp *r);
+#define st_resp_header(r, name) st_httpc_header(r, name)
+#define st_resp_free(r) st_httpc_resp_free(r)
 /* "code" of a {"error": {"code": ...}} body, or "" */
-const char *st_resp_error_code(const st_resp *r);
+#define st_resp_error_code(r) st_httpc_err_code(r)
 /* Convenience: json_dumps of a json_pack format, malloc'd. */
 char *st_jsonf(const char *fmt, ...);
 

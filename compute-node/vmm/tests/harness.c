@@ -1,7 +1,7 @@
 /* harness.c - see harness.h. */
 #include "harness.h"
+#include "stratus/httpc.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -223,54 +223,24 @@ int vt_wait_for(const char *path, const char *needle, int timeout_ms)
     }
 }
 
-struct sink {
-    char *buf;
-    size_t n;
-};
-
-static size_t on_data(char *p, size_t sz, size_t nm, void *arg)
-{
-    struct sink *s = arg;
-    size_t len = sz * nm;
-    char *nb = realloc(s->buf, s->n + len + 1);
-    if (!nb)
-        return 0;
-    s->buf = nb;
-    memcpy(s->buf + s->n, p, len);
-    s->n += len;
-    s->buf[s->n] = 0;
-    return len;
-}
-
 int vt_http(const char *sock, const char *method, const char *path, const char *body, char **resp)
 {
-    CURL *c = curl_easy_init();
-    struct sink s = {NULL, 0};
     char url[256];
-    long code = 0;
-    struct curl_slist *h = NULL;
     snprintf(url, sizeof url, "http://localhost%s", path);
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    if (body) {
-        h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    st_httpc_req q = {.method = method,
+                      .url = url,
+                      .unix_sock = sock,
+                      .body = body,
+                      .body_len = body ? strlen(body) : 0,
+                      .timeout_ms = 10000};
+    st_httpc_resp r;
+    int code = (int)st_httpc(&q, &r, NULL, 0);
+    if (resp) {
+        *resp = r.body;
+        r.body = NULL;
     }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (resp)
-        *resp = s.buf ? s.buf : strdup("");
-    else
-        free(s.buf);
-    return (int)code;
+    st_httpc_resp_free(&r);
+    return code;
 }
 
 int vt_http_json(const char *sock, const char *method, const char *path, const char *body,

@@ -52,7 +52,11 @@ int st_svc_start(st_proc *p, st_svc_kind kind, const st_svc_opts *o, char url[64
     snprintf(log, sizeof log, "%s/%s.log", o->dir, name);
     snprintf(db, sizeof db, "db.url=%s", o->conninfo);
     snprintf(tok, sizeof tok, "auth.internal_token=%s", o->internal_token);
-    snprintf(lvl, sizeof lvl, "log.level=%s", o->log_level ? o->log_level : "warn");
+    /* the gateway's own log kept at its default, the backends' quiet */
+    snprintf(lvl, sizeof lvl, "log.level=%s",
+             o->log_level             ? o->log_level
+             : kind == ST_SVC_GATEWAY ? "info"
+                                      : "warn");
     unlink(pf);
     unlink(dpf);
     const char *argv[96] = {st_svc_bin(kind),

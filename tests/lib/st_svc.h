@@ -2,7 +2,7 @@
  * st_svc.h - the one way a test starts a control-plane service: the real
  * stratus-gateway, stratus-images or stratus-billing binary on a loopback
  * port, against a test database, with the settings every test wants (no
- * access log, quiet logs, cheap password hashing, no fsync) and the caller's
+ * access log, quiet backends' logs, cheap password hashing, no fsync) and the caller's
  * own. Every harness (gwt.h's control plane, st_cloud.h's whole cloud,
  * billing's bl_test.h) starts its services through st_svc_start(), so each
  * command line exists once.
@@ -25,7 +25,7 @@ typedef struct st_svc_opts {
     const char *internal_token; /* auth.internal_token (required) */
     const char *name;           /* file names under dir: NAME.log, NAME.port; NULL: the kind */
     const char *listen;         /* NULL: 127.0.0.1:0 (a port of the kernel's choosing) */
-    const char *log_level;      /* NULL: warn */
+    const char *log_level;      /* NULL: info for the gateway, warn for the others */
     const char *const *sets;    /* more "key=value" (NULL-terminated), after the defaults */
     /* the gateway's backends (its images.url, images.data_url, billing.url) */
     const char *images_url, *images_data_url, *billing_url;

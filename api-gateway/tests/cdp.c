@@ -434,6 +434,10 @@ int cdp_open_page(cdp *b)
                                    "document.addEventListener('securitypolicyviolation', (e) =>"
                                    " console.error('CSP violation: ' + e.violatedDirective +"
                                    " ' ' + e.blockedURI));")));
+    /* a desktop-sized window, for the screenshots */
+    json_decref(cdp_call(b, 1, "Emulation.setDeviceMetricsOverride",
+                         json_pack("{s:i, s:i, s:f, s:b}", "width", 1280, "height", 900,
+                                   "deviceScaleFactor", 1.0, "mobile", 0)));
     return 0;
 }
 
@@ -497,8 +501,12 @@ static long unbase64(const char *s, unsigned char *out)
     return n;
 }
 
-int cdp_screenshot(const char *path)
+int cdp_shot(const char *dir, const char *name)
 {
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.png", dir, name);
+    if (access(dir, F_OK) != 0)
+        st_sh("mkdir -p '%s'", dir);
     json_t *r = cdp_call(&B, 1, "Page.captureScreenshot",
                          json_pack("{s:s, s:b}", "format", "png", "captureBeyondViewport", 1));
     const char *data = jstr(r, "data");
@@ -510,6 +518,7 @@ int cdp_screenshot(const char *path)
         ok = 0;
     free(png);
     json_decref(r);
+    st_assert_fmt(ok, 0, __FILE__, __LINE__, "screenshot %s not written", path);
     return ok ? 0 : -1;
 }
 

@@ -38,7 +38,8 @@ typedef struct cdp {
 extern cdp B;
 
 /* Starts Chromium (-1 when it is missing or will not start); cdp_open_page
- * opens the page B's session drives; cdp_close ends it all; cdp_kill (safe
+ * opens the page B's session drives, desktop-sized (1280 x 900, for the
+ * screenshots); cdp_close ends it all; cdp_kill (safe
  * from atexit) only kills the browser and removes its directory. */
 int cdp_launch(cdp *b);
 int cdp_open_page(cdp *b);
@@ -76,8 +77,9 @@ void submit_signin(const char *name, const char *password, const char *tenant);
 
 /* Lets events in for ms milliseconds. */
 void cdp_pump(int ms);
-/* Saves a PNG of the page as it is now; 0 or -1. */
-int cdp_screenshot(const char *path);
+/* Saves a PNG of the whole page as it is now as <dir>/<name>.png (dir made
+ * when missing); 0, or -1 and a failed assertion naming the file. */
+int cdp_shot(const char *dir, const char *name);
 /* Downloads go to dir from now on; 0 or -1. */
 int cdp_download_to(const char *dir);
 

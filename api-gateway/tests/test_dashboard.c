@@ -90,18 +90,10 @@ static int suite_init(void)
                    ext_net) != 201)
         return -1;
     snprintf(shots, sizeof shots, "%s", st_build_path("test-output/gateway_dashboard"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", shots);
-    if (system(cmd) != 0)
-        return -1;
     if (cdp_launch(&B) < 0 || cdp_open_page(&B) < 0) {
         fprintf(stderr, "cannot drive chromium\n");
         return -1;
     }
-    /* a desktop-sized window, for the screenshots */
-    json_decref(cdp_call(&B, 1, "Emulation.setDeviceMetricsOverride",
-                         json_pack("{s:i, s:i, s:f, s:b}", "width", 1280, "height", 900,
-                                   "deviceScaleFactor", 1.0, "mobile", 0)));
     return 0;
 }
 
@@ -112,15 +104,6 @@ static int suite_clean(void)
     free(node);
     gwt_stop(&T);
     return 0;
-}
-
-/* Saves a PNG of the whole page as <shots>/<name>.png. */
-static void screenshot(const char *name)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s.png", shots, name);
-    st_assert_fmt(cdp_screenshot(path) == 0, 0, __FILE__, __LINE__, "screenshot %s not written",
-                  path);
 }
 
 /* Goes to #/<route> and waits for the page to be the one shown. */
@@ -247,7 +230,7 @@ static void test_member_signs_in_and_sees_the_instances(void)
     CU_ASSERT_FATAL(wait_js("the sign-in form",
                             "location.pathname === '/dashboard/' &&"
                             " document.getElementById('signin-view')?.hidden === false"));
-    screenshot("00-sign-in");
+    cdp_shot(shots, "00-sign-in");
     submit_signin("acme-member", "password-123", NULL);
     CU_ASSERT_FATAL(wait_js("web-1 listed as active",
                             "document.querySelector('tr[data-id=\"%s\"] .c-state')"
@@ -303,7 +286,7 @@ static void test_keypair_is_added_through_the_form(void)
     click("#keypair-submit");
     CU_ASSERT(wait_js("the API's refusal", "document.getElementById('keypair-error')"
                                            ".textContent.length > 0"));
-    screenshot("09-keypairs");
+    cdp_shot(shots, "09-keypairs");
 }
 
 static void test_instance_is_created_through_the_form(void)
@@ -394,7 +377,7 @@ static void test_node_report_appears_by_itself(void)
                       "document.querySelector('tr[data-id=\"%s\"] .c-state')?.textContent"
                       " === 'active'",
                       db1));
-    screenshot("01-instances");
+    cdp_shot(shots, "01-instances");
 }
 
 static void test_instance_detail_page(void)
@@ -444,7 +427,7 @@ static void test_instance_detail_page(void)
     click("#console-refresh");
     CU_ASSERT(wait_js("the new console text", "document.getElementById('console-output')"
                                               ".textContent.includes('# uptime')"));
-    screenshot("02-instance-detail");
+    cdp_shot(shots, "02-instance-detail");
     /* an active instance offers stop and reboot, not start */
     CU_ASSERT(js_true("!document.querySelector('#instance-actions button[data-action=start]')"));
     click("#instance-actions button[data-action=stop]");
@@ -529,7 +512,7 @@ static void test_image_is_uploaded_with_progress(void)
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "size_bytes")), 1048576);
     st_resp_free(&r);
     CU_ASSERT(wait_text("its size", "#images td.c-size", "1.0 MiB"));
-    screenshot("03-images");
+    cdp_shot(shots, "03-images");
     /* the tenant's own image has a delete; the public one has none */
     CU_ASSERT(js_true("!document.querySelector('#images tr[data-id=\"%s\"] button')", image));
     char sel[128];
@@ -598,7 +581,7 @@ static void test_network_and_subnet_are_created(void)
     snprintf(path, sizeof path, "/v1/networks/%s", id);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 404);
     free(id);
-    screenshot("04-networks");
+    cdp_shot(shots, "04-networks");
 }
 
 static void test_port_is_created(void)
@@ -633,7 +616,7 @@ static void test_port_is_created(void)
                       ".some((a) => a.getAttribute('href') === '#/instance/%s')",
                       web1));
     free(id);
-    screenshot("05-ports");
+    cdp_shot(shots, "05-ports");
 }
 
 static void test_security_group_rule_is_added_and_removed(void)
@@ -679,7 +662,7 @@ static void test_security_group_rule_is_added_and_removed(void)
     char rid[40];
     snprintf(rid, sizeof rid, "%s", sfield(rule, "id"));
     st_resp_free(&r);
-    screenshot("06-security-groups");
+    cdp_shot(shots, "06-security-groups");
     char sel[160];
     snprintf(sel, sizeof sel, ".sg tr[data-id=\"%s\"] button[data-action=delete-rule]", rid);
     click(sel);
@@ -736,7 +719,7 @@ static void test_router_joins_the_subnet(void)
     free(cell);
     st_resp_free(&r);
     free(id);
-    screenshot("07-routers");
+    cdp_shot(shots, "07-routers");
 }
 
 static void test_floating_ip_is_allocated_associated_released(void)
@@ -778,7 +761,7 @@ static void test_floating_ip_is_allocated_associated_released(void)
     ST_ASSERT_STR_EQ(sfield(r.json, "fixed_ip_address"), "10.30.0.50");
     st_resp_free(&r);
     free(vip);
-    screenshot("08-floating-ips");
+    cdp_shot(shots, "08-floating-ips");
     char sel[128];
     snprintf(sel, sizeof sel, "#floating-ips tr[data-id=\"%s\"] button[data-action=delete]", fid);
     click(sel);
@@ -804,7 +787,7 @@ static void test_api_key_is_shown_once_and_revoked(void)
     ST_ASSERT_STR_EQ(sfield(r.json, "tenant_id"), A.id);
     ST_ASSERT_STR_EQ(sfield(r.json, "token_kind"), "api_key");
     st_resp_free(&r);
-    screenshot("10-api-keys");
+    cdp_shot(shots, "10-api-keys");
     char *id = row_id("#api-keys", ".c-name", "ci");
     CU_ASSERT_FATAL(id != NULL);
     /* the list never holds the secret, and leaving the page forgets it */
@@ -844,7 +827,7 @@ static void test_quotas_show_usage(void)
         CU_ASSERT(wait_text(keys[i], sel, want));
     }
     st_resp_free(&r);
-    screenshot("11-quotas");
+    cdp_shot(shots, "11-quotas");
 }
 
 static void test_keypair_is_deleted_with_two_clicks(void)

@@ -89,20 +89,12 @@ static int suite_init(void)
     if (gwt_status(&T, "POST", path, T.admin_token, NULL) != 201)
         return -1;
     snprintf(shots, sizeof shots, "%s", st_build_path("test-output/gateway_dashboard_admin"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", shots);
-    if (system(cmd) != 0)
-        return -1;
     snprintf(downloads, sizeof downloads, "%s/downloads", T.dir);
     mkdir(downloads, 0700);
     if (cdp_launch(&B) < 0 || cdp_open_page(&B) < 0) {
         fprintf(stderr, "cannot drive chromium\n");
         return -1;
     }
-    /* a desktop-sized window, for the screenshots */
-    json_decref(cdp_call(&B, 1, "Emulation.setDeviceMetricsOverride",
-                         json_pack("{s:i, s:i, s:f, s:b}", "width", 1280, "height", 900,
-                                   "deviceScaleFactor", 1.0, "mobile", 0)));
     return 0;
 }
 
@@ -114,14 +106,6 @@ static int suite_clean(void)
     free(node2);
     gwt_stop(&T);
     return 0;
-}
-
-/* Saves the page as it is now under shots/<name>.png. */
-static void shot(const char *name)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s.png", shots, name);
-    st_assert_fmt(cdp_screenshot(path) == 0, 0, __FILE__, __LINE__, "screenshot %s", path);
 }
 
 /* Goes to #/<page>[/<param>] and waits until the router shows it. */
@@ -215,7 +199,7 @@ static void test_admin_lands_on_hosts(void)
     char *idle = text_of("#hosts-idle");
     CU_ASSERT(idle && strstr(idle, "host-idle") && !strstr(idle, "host-busy"));
     free(idle);
-    shot("admin-hosts");
+    cdp_shot(shots, "admin-hosts");
 }
 
 static void test_admin_creates_a_tenant_and_sets_its_quota(void)
@@ -224,7 +208,7 @@ static void test_admin_creates_a_tenant_and_sets_its_quota(void)
     CU_ASSERT_FATAL(go("tenants", NULL));
     CU_ASSERT(
         wait_js("globex listed", "document.querySelector('#tenants tr[data-id=\"%s\"]')", A.id));
-    shot("admin-tenants");
+    cdp_shot(shots, "admin-tenants");
     fill("tenant-form-name", "initech");
     fill("tenant-form-description", "made in the dashboard");
     click("#tenant-form-submit");
@@ -247,7 +231,7 @@ static void test_admin_creates_a_tenant_and_sets_its_quota(void)
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "instances")), 3);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(lim, "vcpus")), 6);
     st_resp_free(&r);
-    shot("admin-tenant");
+    cdp_shot(shots, "admin-tenant");
     /* back on the list, two clicks delete it */
     CU_ASSERT_FATAL(go("tenants", NULL));
     char sel[160];
@@ -286,7 +270,7 @@ static void test_admin_creates_a_user(void)
     char *wile = gwt_signin(&T, "wile", "Quixotic-Harbor-71", NULL);
     CU_ASSERT_PTR_NOT_NULL(wile);
     free(wile);
-    shot("admin-users");
+    cdp_shot(shots, "admin-users");
 }
 
 static void test_admin_creates_and_disables_a_flavor(void)
@@ -319,7 +303,7 @@ static void test_admin_creates_and_disables_a_flavor(void)
     CU_ASSERT(json_is_true(json_object_get(f, "disabled")));
     st_resp_free(&r);
     free(id);
-    shot("admin-flavors");
+    cdp_shot(shots, "admin-flavors");
 }
 
 static void test_admin_creates_a_plan_and_assigns_it(void)
@@ -363,7 +347,7 @@ static void test_admin_creates_a_plan_and_assigns_it(void)
     json_t *a = json_array_get(json_object_get(get(&r, path, T.admin_token), "assignments"), 0);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(a, "plan_id")), plan_id);
     st_resp_free(&r);
-    shot("admin-plans");
+    cdp_shot(shots, "admin-plans");
     CU_ASSERT_FATAL(go("tenant", A.id));
     CU_ASSERT(wait_js("the assignment on the tenant's page",
                       "document.querySelector('#tenant-plans td.c-plan')?.textContent"
@@ -394,7 +378,7 @@ static void test_admin_previews_and_issues_last_month(void)
     char *sum = text_of("#preview-summary");
     CU_ASSERT(sum && strstr(sum, "can be issued"));
     free(sum);
-    shot("admin-periods");
+    cdp_shot(shots, "admin-periods");
     click("#page button[data-action=issue]");
     click("#page button[data-action=issue]");
     CU_ASSERT(wait_js("last month issued", "document.querySelector('#periods tr[data-id=\"%s\"]')",
@@ -412,14 +396,14 @@ static void test_admin_walks_the_billing_pages(void)
     CU_ASSERT(go("usage", NULL));
     CU_ASSERT(wait_js("no usage", "document.getElementById('usage-charts')?.textContent"
                                   ".startsWith('No usage')"));
-    shot("admin-usage");
+    cdp_shot(shots, "admin-usage");
     CU_ASSERT(go("invoices", NULL));
     CU_ASSERT(wait_js("no invoices", "!document.querySelector('#invoices + .empty').hidden"));
-    shot("admin-invoices");
+    cdp_shot(shots, "admin-invoices");
     CU_ASSERT(go("account", NULL));
     CU_ASSERT(wait_js("no account", "document.getElementById('account-view')?.textContent"
                                     " === 'this tenant has no billing account yet'"));
-    shot("admin-account");
+    cdp_shot(shots, "admin-account");
     click("#signout");
     CU_ASSERT(wait_js("signed out", "!document.getElementById('signin-view').hidden"));
 }
@@ -500,7 +484,7 @@ static void test_usage_chart_has_a_bar_per_day_with_usage(void)
     char *shown = text_of("#usage-invoice-total");
     ST_ASSERT_STR_EQ(shown, total);
     free(shown);
-    shot("tenant-usage");
+    cdp_shot(shots, "tenant-usage");
 }
 
 /* Waits for a finished download ending in ext; returns its bytes (malloc'd). */
@@ -548,7 +532,7 @@ static void test_invoice_is_viewed_and_downloaded(void)
     CU_ASSERT(wait_js("INV-000002 (issued by the admin) listed",
                       "[...document.querySelectorAll('#invoices td.c-number')]"
                       ".some((e) => e.textContent === 'INV-000002')"));
-    shot("tenant-invoices");
+    cdp_shot(shots, "tenant-invoices");
     char sel[160];
     snprintf(sel, sizeof sel, "#invoices tr[data-id=\"%s\"] a[data-action=view]", id);
     click(sel);
@@ -560,7 +544,7 @@ static void test_invoice_is_viewed_and_downloaded(void)
                       " && d.querySelector('table'); })()"));
     CU_ASSERT(js_true("document.getElementById('invoice-frame').sandbox.value"
                       " === 'allow-same-origin'"));
-    shot("tenant-invoice");
+    cdp_shot(shots, "tenant-invoice");
     /* PDF and CSV, saved through the browser: the API's bytes */
     CU_ASSERT_FATAL(cdp_download_to(downloads) == 0);
     const char *fmts[] = {"pdf", "csv"};
@@ -607,7 +591,7 @@ static void test_tenant_admin_saves_the_billing_account(void)
         json_string_value(json_object_get(get(&r, "/v1/billing/account", A.reader), "legal_name")),
         "Globex Corporation");
     st_resp_free(&r);
-    shot("tenant-account");
+    cdp_shot(shots, "tenant-account");
 }
 
 static void test_no_errors_on_any_page(void)

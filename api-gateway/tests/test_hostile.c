@@ -79,9 +79,7 @@ static void test_images_api_listener(void)
 
 static void test_images_data_listener(void)
 {
-    char pf[600];
-    snprintf(pf, sizeof pf, "%s/images-data-port", T.dir);
-    check("images data", st_read_port(pf));
+    check("images data", port_of(T.images_data_url));
 }
 
 static void test_query_and_headers_that_are_not_utf8_get_400(void)

@@ -85,9 +85,7 @@ static int suite_init(void)
     node_id_of("node-b", node_b);
     if (create("y", image_q, inst_y) < 0)
         return -1;
-    char pf[600];
-    snprintf(pf, sizeof pf, "%s/images-data-port", T.dir);
-    snprintf(data_url, sizeof data_url, "http://127.0.0.1:%d", st_read_port(pf));
+    snprintf(data_url, sizeof data_url, "%s", T.images_data_url);
     char sql[200], on[40];
     snprintf(sql, sizeof sql, "SELECT node_id FROM iaas.instances WHERE id = '%s'", inst_y);
     sql_into(sql, on);

@@ -14,18 +14,19 @@
  *
  *   bench_netport [ROUNDS] [POLL_MS...]     (root; default 5 rounds, 500 and 50)
  *
- * The cloud is the end-to-end test's (tests/e2e/e2e_network.c): PostgreSQL,
- * stratus-gateway, stratus-images and stratus-billing in a namespace of
- * their own holding a bridged underlay; two hosts as namespaces on it, each
- * with its own stratus-node (libvirt's test hypervisor: no KVM here) and
- * data plane; guests are namespaces on veth ports (network.port_kind =
- * veth, the library's tap path with a veth). The agent learns of a new
- * instance by polling its desired set every interval.reconcile_ms (there is
- * no long-poll or notification path); the bench runs once per POLL_MS.
- * Set STRATUS_BUILD_DIR to the build tree (run.sh does).
+ * The cloud is the end-to-end test's (tests/e2e/e2e_network.c), built by
+ * the same helper (tests/lib/st_cloud.h): PostgreSQL, stratus-gateway,
+ * stratus-images and stratus-billing in a namespace of their own holding a
+ * bridged underlay; two hosts as namespaces on it, each with its own
+ * stratus-node (libvirt's test hypervisor: no KVM here) and data plane; guests are namespaces on
+ * veth ports (network.port_kind = veth, the library's tap path with a veth). The agent learns of a
+ * new instance by polling its desired set every interval.reconcile_ms (there is no long-poll or
+ * notification path); the bench runs once per POLL_MS. Set STRATUS_BUILD_DIR to the build tree
+ * (run.sh does).
  */
-#include "cloud.h"
 #include "dhcpprobe.h"
+#include "st_cloud.h"
+#include "st_netns.h"
 #include "st_proc.h"
 
 #include <fcntl.h>
@@ -45,45 +46,21 @@
 
 static cloud C;
 static cloud_agent H[2];
-static char hostns[2][32], floorns[3][32];
+static char floorns[3][32];
 static int self_ns = -1;
-
-static int enter(const char *ns)
-{
-    char p[128];
-    snprintf(p, sizeof p, "/run/netns/%s", ns);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    int rc = fd < 0 ? -1 : setns(fd, CLONE_NEWNET);
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 static void leave(void)
 {
-    if (setns(self_ns, CLONE_NEWNET) < 0) {
+    if (st_netns_return(self_ns) < 0) {
         perror("setns back");
         exit(1);
     }
 }
 
-static void underlay_url(char *dst, size_t n, const char *key, const char *url)
-{
-    const char *p = strstr(url, "127.0.0.1");
-    snprintf(dst, n, "%s = %.*s10.99.0.1%s", key, (int)(p - url), url, p + strlen("127.0.0.1"));
-}
-
 static void only_host(int h)
 {
-    for (int k = 0; k < 2; k++) {
-        char q[256];
-        snprintf(q, sizeof q, "SELECT id FROM iaas.nodes WHERE name = '%s'", H[k].name);
-        char *id = cloud_sql(&C, q), path[128];
-        snprintf(path, sizeof path, "/v1/nodes/%s", id);
-        gwt_status(&C.gw, "PATCH", path, C.gw.admin_token,
-                   k == h ? "{\"disabled\":false}" : "{\"disabled\":true}");
-        free(id);
-    }
+    if (cloud_only_host(&C, H, 2, h) < 0)
+        fprintf(stderr, "cannot make %s the only host\n", H[h].name);
 }
 
 /* min/median/max of n values, printed "a / b / c" (sorted in place). */
@@ -252,7 +229,7 @@ static int floor_port(int i, double t[P_N])
               "02:00:00:00:01:%02x,10.200.0.%d >> %s/hosts && kill -HUP $(cat %s/pid)",
               floorns[2], i, g, i & 0xff, floorns[2], i, i & 0xff, 10 + i, floor_dir, floor_dir);
     double t1 = bench_ms();
-    if (rc != 0 || enter(g) < 0)
+    if (rc != 0 || st_netns_enter(g) < 0)
         return -1;
     double t2 = dhcp_probe("eth0", 10000);
     leave();
@@ -402,15 +379,15 @@ static void tables(int present)
             kill(H[h].p.pid, SIGSTOP);
             st_sh("ip netns exec %s nft delete table bridge stratus; ip netns exec %s nft delete "
                   "table inet stratus",
-                  hostns[h], hostns[h]);
+                  C.hostns[h], C.hostns[h]);
         } else {
             kill(H[h].p.pid, SIGCONT);
         }
     }
     if (present) /* the agents put them back (periodic converge) */
         for (int h = 0; h < 2; h++) {
-            char cmd[128];
-            snprintf(cmd, sizeof cmd, "ip netns exec %s nft list tables", hostns[h]);
+            char cmd[256];
+            snprintf(cmd, sizeof cmd, "ip netns exec %s nft list tables", C.hostns[h]);
             st_wait_out(cmd, "inet stratus", 1, 15000);
         }
 }
@@ -510,41 +487,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "needs busybox, iperf3, dnsmasq and nft\n");
         return 77;
     }
-    self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    cloud_start(&C, "bench_netport", 1);
+    self_ns = st_netns_self();
+    cloud_start(&C, "bench_netport");
     chmod(C.dir, 0711);
-    int ok =
-        st_sh("ip link add ul type bridge && ip addr add 10.99.0.1/24 dev ul && ip link set ul "
-              "up && sysctl -qw net.ipv4.conf.ul.route_localnet=1 && nft add table ip nb && nft "
-              "add chain ip nb pre '{ type nat hook prerouting priority dstnat; }' && nft add "
-              "rule ip nb pre iifname ul ip daddr 10.99.0.1 dnat to 127.0.0.1") == 0;
-    for (int h = 0; ok && h < 2; h++) {
-        snprintf(hostns[h], sizeof hostns[h], "nbh%d-%d", h + 1, (int)getpid());
-        ok = st_sh("ip netns add %s && ip -n %s link set lo up && ip link add ulh%d type veth "
-                   "peer name ul0 netns %s && ip link set ulh%d master ul up && ip -n %s addr add "
-                   "10.99.0.%d/24 dev ul0 && ip -n %s link set ul0 up",
-                   hostns[h], hostns[h], h, hostns[h], h, hostns[h], 11 + h, hostns[h]) == 0;
-    }
-    char gw[128], ia[128], idu[128], bu[128];
-    underlay_url(gw, sizeof gw, "gateway.url", C.gw.base);
-    underlay_url(ia, sizeof ia, "images.url", C.img_api);
-    underlay_url(idu, sizeof idu, "images.data_url", C.img_data);
-    underlay_url(bu, sizeof bu, "billing.url", C.bill_url);
-    const char *extra[] = {gw,
-                           ia,
-                           idu,
-                           bu,
-                           "driver = libvirt",
-                           "libvirt.uri = test:///default",
-                           "network.enabled = true",
-                           "network.port_kind = veth",
-                           "network.metadata_port = 8775",
-                           "interval.network_ms = 1000",
-                           "log.level = info",
-                           NULL};
+    int ok = cloud_hosts(&C, "nbh", 2) == 0;
+    const char *extra[] = {"log.level = info", NULL};
     if (ok) {
-        cloud_agent_start_in(&C, &H[0], "nb-host-1", hostns[0], extra);
-        cloud_agent_start_in(&C, &H[1], "nb-host-2", hostns[1], extra);
+        cloud_host_agent_start(&C, &H[0], "nb-host-1", 0, extra);
+        cloud_host_agent_start(&C, &H[1], "nb-host-2", 1, extra);
         ok = floor_start() == 0;
     }
     if (ok) {
@@ -570,9 +520,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         if (floorns[i][0])
             cloud_netns_del(floorns[i]);
-    for (int h = 0; h < 2; h++)
-        if (hostns[h][0])
-            cloud_netns_del(hostns[h]);
     cloud_stop(&C);
     cloud_netns_remove();
     return ok ? 0 : 1;

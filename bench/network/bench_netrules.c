@@ -19,15 +19,15 @@
  * received, A -> B.
  */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <stratus/net.h>
+
+#include "st_netns.h"
 
 #include "dhcpprobe.h"
 
@@ -64,17 +64,6 @@ static char *out(const char *cmd)
     if (b)
         b[n] = 0;
     return b ? b : strdup("");
-}
-
-static int enter(const char *ns)
-{
-    char p[128];
-    snprintf(p, sizeof p, "/run/netns/%s", ns);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    int rc = fd < 0 ? -1 : setns(fd, CLONE_NEWNET);
-    if (fd >= 0)
-        close(fd);
-    return rc;
 }
 
 /* iperf3 A -> B: TCP Gbit/s (udp 0) or UDP 64 B frames/s received. */
@@ -254,16 +243,16 @@ int main(int argc, char **argv)
         snprintf(fcmd[k], 256, "nft -f %s", path);
     }
 
-    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int self = st_netns_self();
     char err[512];
     stn_ctx *c;
     stn_options o = {.state_dir = dir};
-    if (enter(hns) < 0 || stn_open(&c, &o, err, sizeof err) < 0) {
+    if (st_netns_enter(hns) < 0 || stn_open(&c, &o, err, sizeof err) < 0) {
         fprintf(stderr, "open: %s\n", err);
         return 1;
     }
     int rc = stn_converge(c, &big, NULL, err, sizeof err);
-    if (setns(self, CLONE_NEWNET) < 0 || rc < 0) {
+    if (st_netns_return(self) < 0 || rc < 0) {
         fprintf(stderr, "converge: %s\n", err);
         return 1;
     }
@@ -281,7 +270,7 @@ int main(int argc, char **argv)
     double tcp[S_N][32], udp[S_N][32], conv[S_N][32];
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < S_N; k++) {
-            if (enter(hns) < 0)
+            if (st_netns_enter(hns) < 0)
                 return 1;
             double t0 = bench_ms();
             if (k == S_BARE)
@@ -289,7 +278,7 @@ int main(int argc, char **argv)
             else
                 rc = sh(k == S_SMALL ? f_small : f_big);
             conv[k][r] = bench_ms() - t0;
-            if (setns(self, CLONE_NEWNET) < 0 || rc != 0) {
+            if (st_netns_return(self) < 0 || rc != 0) {
                 fprintf(stderr, "state %d: %s\n", k, rc ? err : "setns");
                 return 1;
             }

@@ -13,8 +13,6 @@
  * do) and one security group rule change (one nft transaction).
  */
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,8 @@
 #include <unistd.h>
 
 #include <stratus/net.h>
+
+#include "st_netns.h"
 
 static double now_ms(void)
 {
@@ -35,17 +35,6 @@ static int sh(const char *cmd)
     int rc = system(cmd);
     if (rc != 0)
         fprintf(stderr, "failed: %s\n", cmd);
-    return rc;
-}
-
-static int enter(const char *ns)
-{
-    char p[128];
-    snprintf(p, sizeof p, "/run/netns/%s", ns);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    int rc = fd < 0 ? -1 : setns(fd, CLONE_NEWNET);
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 
@@ -167,8 +156,8 @@ int main(int argc, char **argv)
     }
 
     /* --- libstratus_net --- */
-    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (enter(nsa) < 0)
+    int self = st_netns_self();
+    if (st_netns_enter(nsa) < 0)
         return 1;
     stn_ctx *c;
     stn_options o = {.state_dir = dir};
@@ -186,7 +175,7 @@ int main(int argc, char **argv)
     rc |= stn_converge(c, &st, &s3, err, sizeof err);
     double l3 = now_ms();
     stn_close(c);
-    if (setns(self, CLONE_NEWNET) < 0)
+    if (st_netns_return(self) < 0)
         return 1;
     if (rc)
         fprintf(stderr, "converge: %s\n", err);

@@ -19,8 +19,8 @@
  *   guest   spawn -> the guest's first serial line (overlaps vmm: the guest
  *           often prints before the agent has read the start answer)
  */
-#include "cloud.h"
 #include "guest_run.h"
+#include "st_cloud.h"
 #include "st_test.h"
 #include "stratus/timefmt.h"
 
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     I = calloc((size_t)N, sizeof *I);
-    cloud_start(&C, "bench_node", 1);
+    cloud_start(&C, "bench_node");
     const char *extra[] = {
         "interval.reconcile_ms = 100", "interval.meter_ms = 10000", "interval.console_ms = 1000",
         "state.fsync = true",          "log.level = info",          NULL};

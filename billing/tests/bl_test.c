@@ -1,6 +1,7 @@
 /* Shared helpers of billing's integration tests (bl_test.h). */
 #include "bl_test.h"
 #include "st_pg.h"
+#include "st_svc.h"
 #include "st_test.h"
 
 #include "stratus/timefmt.h"
@@ -24,7 +25,7 @@ char *bl_cli_env(bl_srv *s, const char *env, const char *cmd, const char *arg, i
 {
     char line[2048];
     snprintf(line, sizeof line, "%s STRATUS_BILLING_DB_URL='%s' '%s' %s %s 2>>'%s'", env,
-             s->conninfo, st_build_path("billing/stratus-billing"), cmd, arg ? arg : "", s->log);
+             s->conninfo, st_svc_bin(ST_SVC_BILLING), cmd, arg ? arg : "", s->log);
     FILE *f = popen(line, "r");
     if (!f)
         return NULL;
@@ -45,47 +46,17 @@ char *bl_cli_env(bl_srv *s, const char *env, const char *cmd, const char *arg, i
 
 int bl_srv_launch(bl_srv *s)
 {
-    unlink(s->port_file);
-    char *argv[48];
-    int a = 0;
-    argv[a++] = (char *)st_build_path("billing/stratus-billing");
-    argv[a++] = "--listen";
-    argv[a++] = "127.0.0.1:0";
-    argv[a++] = "--port-file";
-    argv[a++] = s->port_file;
-    argv[a++] = "--set";
-    argv[a++] = "auth.internal_token=" BL_TEST_TOKEN;
-    argv[a++] = "--set";
-    argv[a++] = "http.access_log=false";
-    for (int i = 0; i < s->nsets; i++) {
-        argv[a++] = "--set";
-        argv[a++] = (char *)s->sets[i];
-    }
-    argv[a++] = "serve";
-    argv[a] = NULL;
-    char env[1024];
-    snprintf(env, sizeof env, "STRATUS_BILLING_DB_URL=%s", s->conninfo);
-    char *envp[] = {env, NULL};
-    if (st_proc_start(&s->proc, argv, envp, s->log) < 0)
-        return -1;
-    if (st_wait_file(s->port_file, 60000) < 0) {
-        st_proc_dump_log(&s->proc);
-        return -1;
-    }
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", st_read_port(s->port_file));
-    /* The port file is written once bound; wait until requests are served. */
-    for (int i = 0; i < 500; i++) {
-        st_resp r;
-        char url[128];
-        snprintf(url, sizeof url, "%s/healthz", s->base);
-        st_http(&r, "GET", url, NULL, NULL, NULL);
-        long st = r.status;
-        st_resp_free(&r);
-        if (st == 200)
-            return 0;
-        usleep(10000);
-    }
-    return -1;
+    const char *sets[20];
+    int n = 0;
+    for (int i = 0; i < s->nsets && n < 18; i++)
+        sets[n++] = s->sets[i];
+    sets[n] = NULL;
+    st_svc_opts o = {.conninfo = s->conninfo,
+                     .dir = s->tmp,
+                     .internal_token = BL_TEST_TOKEN,
+                     .log_level = "info",
+                     .sets = sets};
+    return st_svc_start(&s->proc, ST_SVC_BILLING, &o, s->base, NULL);
 }
 
 int bl_srv_start(bl_srv *s, const char *tag, const char *const *sets)
@@ -93,7 +64,7 @@ int bl_srv_start(bl_srv *s, const char *tag, const char *const *sets)
     memset(s, 0, sizeof *s);
     s->conninfo = st_pg_fresh_db(tag);
     s->tmp = st_tmpdir(tag);
-    snprintf(s->port_file, sizeof s->port_file, "%s/port", s->tmp);
+    snprintf(s->port_file, sizeof s->port_file, "%s/billing.port", s->tmp);
     snprintf(s->log, sizeof s->log, "%s/billing.log", s->tmp);
     for (int i = 0; sets && sets[i] && i < 16; i++)
         s->sets[s->nsets++] = sets[i];

@@ -1,8 +1,6 @@
 /* Network namespaces for the network_* tests: see netns.h. */
 #include "netns.h"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "st_netns.h"
 #include "st_test.h"
 
 static char made[16][32];
@@ -51,22 +50,16 @@ void nt_cleanup(void)
 
 int nt_in(const char *name, int (*fn)(void *), void *arg)
 {
-    char p[128];
-    snprintf(p, sizeof p, "/run/netns/%s", name);
-    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int ns = open(p, O_RDONLY | O_CLOEXEC);
-    if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+    int self = st_netns_self();
+    if (self < 0 || st_netns_enter(name) < 0) {
         if (self >= 0)
             close(self);
-        if (ns >= 0)
-            close(ns);
         return -1;
     }
     int rc = fn(arg);
-    if (setns(self, CLONE_NEWNET) < 0)
+    if (st_netns_return(self) < 0)
         abort(); /* a test left in the wrong namespace would judge the wrong host */
     close(self);
-    close(ns);
     return rc;
 }
 

@@ -6,8 +6,8 @@
  *                 console, deletes it;
  *   upload_image  streams a file into a new image (progress on stderr);
  *   invoice       prints this month's draft invoice and its CSV. */
-#include "cloud.h"
 #include "run.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <stdio.h>
@@ -21,7 +21,7 @@ static char env[512];
 
 static int suite_init(void)
 {
-    cloud_start(&C, "sdkex", 1);
+    cloud_start(&C, "sdkex");
     const char *extra[] = {"driver = libvirt", "libvirt.uri = test:///default",
                            "capacity.memory_mib = 524288", NULL};
     cloud_agent_start(&C, &ag, "sdkex-node", extra);

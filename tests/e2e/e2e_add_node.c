@@ -10,7 +10,7 @@
  * the network tests build with namespaces instead. Run again, the script
  * keeps the host's credential; `stop` ends the agent.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -24,7 +24,7 @@ static char *nhome;
 
 static int setup(void)
 {
-    cloud_start(&C, "addnode", 1);
+    cloud_start(&C, "addnode");
     nhome = st_tmpdir("addnode-home");
     return 0;
 }
@@ -47,7 +47,7 @@ static int add_node(void)
         "STRATUS_NODE_CONF=\"$(printf 'driver = libvirt\\nlibvirt.uri = test:///default\\n"
         "network.enabled = false\\ncapacity.memory_mib = 65536\\ncapacity.disk_gib = 100\\n')\" "
         "bash %s node-b --detach >%s/add.out 2>&1",
-        C.gw.base, C.img_api, C.img_data, C.bill_url, C.gw.admin_token, nhome,
+        C.gw.base, C.gw.images_url, C.gw.images_data_url, C.gw.billing_url, C.gw.admin_token, nhome,
         getenv("STRATUS_BUILD_DIR"), st_source_path("deploy/add-node.sh"), nhome);
 }
 

@@ -17,7 +17,7 @@
  * the tenant acts; a guest whose scenario ends powers off and its instance
  * is reported stopped.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -35,7 +35,7 @@ static int setup(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         st_skip("no /dev/kvm");
-    cloud_start(&C, "e2e_cloud", 1);
+    cloud_start(&C, "e2e_cloud");
     gwt_status(&C.gw, "PUT", "/v1/scheduler", C.gw.admin_token, "{\"policy\":\"spread\"}");
     cloud_agent_start(&C, &N1, "host-1", NULL);
     cloud_agent_start(&C, &N2, "host-2", NULL);

@@ -59,7 +59,7 @@
  * agent (and an instance in error has no ports); a stopped instance keeps
  * its port, and its guest namespace keeps answering.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_proc.h"
 #include "st_test.h"
 
@@ -81,7 +81,6 @@
 
 static cloud C;
 static cloud_agent H[2];
-static char hostns[2][32];
 static char outns[32];     /* the "outside", on host 2's external uplink */
 static char nsdir[2][600]; /* each host's router namespaces (network.netns_dir) */
 static int httpd[3];       /* busybox httpd: outside, t1h1, t1h2 */
@@ -96,73 +95,37 @@ typedef struct guest {
 static guest G[2][2];
 static char lone[40]; /* a third guest of tenant 1 */
 
-/* url with 127.0.0.1 replaced by the underlay address the hosts reach. */
-static void underlay_url(char *dst, size_t n, const char *key, const char *url)
-{
-    const char *p = strstr(url, "127.0.0.1");
-    snprintf(dst, n, "%s = %.*s10.99.0.1%s", key, (int)(p - url), url, p + strlen("127.0.0.1"));
-}
-
 static int setup(void)
 {
     if (cloud_netns_enter("e2enet") < 0)
         st_skip("needs root, dnsmasq and nft");
     if (system("command -v busybox curl iperf3 >/dev/null") != 0)
         st_skip("needs busybox, curl and iperf3");
-    cloud_start(&C, "e2e_network", 1);
+    cloud_start(&C, "e2e_network");
     chmod(C.dir, 0711); /* dnsmasq, as nobody, re-reads its hosts file here */
-    /* the underlay: a bridge here, a veth to each host; the services'
-     * loopback listeners reached at 10.99.0.1 */
-    if (st_sh("ip link add ul type bridge && ip addr add 10.99.0.1/24 dev ul && ip link set ul up"
-              " && sysctl -qw net.ipv4.conf.ul.route_localnet=1"
-              " && nft add table ip e2e && nft add chain ip e2e pre '{ type nat hook prerouting"
-              " priority dstnat; }' && nft add rule ip e2e pre iifname ul ip daddr 10.99.0.1 dnat"
-              " to 127.0.0.1") != 0)
+    /* the underlay: a bridge here, a veth to each host (st_cloud.h) */
+    if (cloud_hosts(&C, "e2eh", 2) < 0)
         return -1;
-    for (int h = 0; h < 2; h++) {
-        snprintf(hostns[h], sizeof hostns[h], "e2eh%d-%d", h + 1, (int)getpid());
-        if (st_sh("ip netns add %s && ip -n %s link set lo up && ip link add ulh%d type veth peer"
-                  " name ul0 netns %s && ip link set ulh%d master ul up && ip -n %s addr add"
-                  " 10.99.0.%d/24 dev ul0 && ip -n %s link set ul0 up",
-                  hostns[h], hostns[h], h, hostns[h], h, hostns[h], 11 + h, hostns[h]) != 0)
-            return -1;
-    }
     /* host 2's uplink to the external network, the outside at its far end
      * holding the external subnet's gateway address */
     snprintf(outns, sizeof outns, "e2eout-%d", (int)getpid());
     if (st_sh("ip netns add %s && ip -n %s link set lo up && ip -n %s link add upl0 type veth peer"
               " name eth0 netns %s && ip -n %s link set upl0 up && ip -n %s addr add"
               " 203.0.113.1/24 dev eth0 && ip -n %s link set eth0 up",
-              outns, outns, hostns[1], outns, hostns[1], outns, outns) != 0)
+              outns, outns, C.hostns[1], outns, C.hostns[1], outns, outns) != 0)
         return -1;
-    char gw[128], ia[128], idu[128], bu[128], nsd[2][700];
-    underlay_url(gw, sizeof gw, "gateway.url", C.gw.base);
-    underlay_url(ia, sizeof ia, "images.url", C.img_api);
-    underlay_url(idu, sizeof idu, "images.data_url", C.img_data);
-    underlay_url(bu, sizeof bu, "billing.url", C.bill_url);
-    const char *extra[] = {gw,
-                           ia,
-                           idu,
-                           bu,
-                           "driver = libvirt",
-                           "libvirt.uri = test:///default",
-                           "network.enabled = true",
-                           "network.port_kind = veth",
-                           "network.metadata_port = 8775",
-                           "interval.network_ms = 1000",
-                           nsd[0],
-                           NULL,
-                           NULL};
+    char nsd[2][700];
+    const char *extra[] = {nsd[0], NULL, NULL};
     /* a directory of router namespaces per host: one shared /run/netns
      * would make each agent remove the other's as not its own */
     for (int h = 0; h < 2; h++) {
         snprintf(nsdir[h], sizeof nsdir[h], "%s/netns-h%d", C.dir, h + 1);
         snprintf(nsd[h], sizeof nsd[h], "network.netns_dir = %.600s", nsdir[h]);
     }
-    cloud_agent_start_in(&C, &H[0], "host-1", hostns[0], extra);
-    extra[10] = nsd[1];
-    extra[11] = "network.external_interface = upl0";
-    cloud_agent_start_in(&C, &H[1], "host-2", hostns[1], extra);
+    cloud_host_agent_start(&C, &H[0], "host-1", 0, extra);
+    extra[0] = nsd[1];
+    extra[1] = "network.external_interface = upl0";
+    cloud_host_agent_start(&C, &H[1], "host-2", 1, extra);
     return 0;
 }
 
@@ -180,9 +143,6 @@ static int teardown(void)
                 cloud_guest_del(G[t][h].id);
     if (lone[0])
         cloud_guest_del(lone);
-    for (int h = 0; h < 2; h++)
-        if (hostns[h][0])
-            cloud_netns_del(hostns[h]);
     if (outns[0])
         cloud_netns_del(outns);
     if (T2.id[0])
@@ -202,15 +162,7 @@ static char *sqlf(const char *fmt, const char *arg)
 /* Only host h takes new instances. */
 static void only_host(int h)
 {
-    for (int k = 0; k < 2; k++) {
-        char *id = sqlf("SELECT id FROM iaas.nodes WHERE name = '%s'", H[k].name);
-        char path[128];
-        snprintf(path, sizeof path, "/v1/nodes/%s", id);
-        ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", path, C.gw.admin_token,
-                                    k == h ? "{\"disabled\":false}" : "{\"disabled\":true}"),
-                         200);
-        free(id);
-    }
+    ST_ASSERT_INT_EQ(cloud_only_host(&C, H, 2, h), 0);
 }
 
 static void create_guest(int t, int h, const char *token, const char *key)
@@ -283,7 +235,7 @@ static char *snapshot(int h)
     return st_out("ip -n %s -o link show | grep -v ' lo:' | sed 's/ qlen [0-9]*//';"
                   " ip -n %s -o addr show; bridge -n %s fdb show | grep permanent;"
                   " ip -n %s neigh show nud permanent; ip netns exec %s nft list ruleset",
-                  hostns[h], hostns[h], hostns[h], hostns[h], hostns[h]);
+                  C.hostns[h], C.hostns[h], C.hostns[h], C.hostns[h], C.hostns[h]);
 }
 
 /* The agent's converges that went through, from its own /metrics. */
@@ -295,7 +247,7 @@ static long converges(int h)
         return -1;
     char *o = st_out("ip netns exec %s curl -s -m 2 http://127.0.0.1:%d/metrics | awk"
                      " '/^stratus_node_net_converges_total\\{result=\"ok\"\\}/ { print $2 }'",
-                     hostns[h], st_read_port(pf));
+                     C.hostns[h], st_read_port(pf));
     long n = *o ? atol(o) : -1;
     free(o);
     return n;
@@ -511,7 +463,7 @@ static void test_two_hosts(void)
     ST_ASSERT_INT_EQ(ping1(&G[1][0], G[1][1].ip), 0);
     char tap[16];
     snprintf(tap, sizeof tap, "tap%.11s", G[1][1].port);
-    char *links = st_out("ip -n %s -o link show", hostns[1]);
+    char *links = st_out("ip -n %s -o link show", C.hostns[1]);
     CU_ASSERT_PTR_NULL(strstr(links, tap));
     free(links);
     free(lone_ip);
@@ -560,7 +512,7 @@ static char *host2_objects(void)
         "ip -n %s -o link show | awk '{ m = \"\"; for (i = 1; i < NF; i++)"
         " if ($i == \"master\") m = $(i + 1); sub(/[@:].*/, \"\", $2); print $2, m }' | sort;"
         " ip netns exec %s nft list tables; ls %s 2>/dev/null",
-        hostns[1], hostns[1], nsdir[1]);
+        C.hostns[1], C.hostns[1], nsdir[1]);
 }
 
 /* A command run in router namespace str-<rt> on host 2: the agent bound it
@@ -781,7 +733,7 @@ static void test_run_cloud_stop_cleans_host(void)
 {
     cloud_agent_stop(&H[0], SIGTERM);
     char *before =
-        st_out("ip -n %s link show; ip netns exec %s nft list tables", hostns[0], hostns[0]);
+        st_out("ip -n %s link show; ip netns exec %s nft list tables", C.hostns[0], C.hostns[0]);
     CU_ASSERT_PTR_NOT_NULL(strstr(before, "stratus:"));
     CU_ASSERT_PTR_NOT_NULL(strstr(before, "table inet stratus"));
     free(before);
@@ -790,16 +742,16 @@ static void test_run_cloud_stop_cleans_host(void)
     char home[700];
     snprintf(home, sizeof home, "%s/run-cloud-home", C.dir);
     ST_ASSERT_INT_EQ_FATAL(st_sh("mkdir -p %s && cp %s %s/node.conf", home, H[0].conf, home), 0);
-    char *o =
-        st_out("ip netns exec %s env STRATUS_HOME=%s STRATUS_BUILD=%s bash %s stop 2>&1", hostns[0],
-               home, getenv("STRATUS_BUILD_DIR"), st_source_path("deploy/run-cloud.sh"));
+    char *o = st_out("ip netns exec %s env STRATUS_HOME=%s STRATUS_BUILD=%s bash %s stop 2>&1",
+                     C.hostns[0], home, getenv("STRATUS_BUILD_DIR"),
+                     st_source_path("deploy/run-cloud.sh"));
     ST_ASSERT_STR_EQ(o, "stratus: stopped\n");
     free(o);
     char *links =
-        st_out("ip -n %s -o link show | awk '{ sub(/[@:].*/, \"\", $2); print $2 }'", hostns[0]);
+        st_out("ip -n %s -o link show | awk '{ sub(/[@:].*/, \"\", $2); print $2 }'", C.hostns[0]);
     ST_ASSERT_STR_EQ(links, "lo\nul0\n");
     free(links);
-    char *tables = st_out("ip netns exec %s nft list tables", hostns[0]);
+    char *tables = st_out("ip netns exec %s nft list tables", C.hostns[0]);
     ST_ASSERT_STR_EQ(tables, "");
     free(tables);
     char *alive = st_out("for p in %s; do [ -d /proc/$p ] && grep -q dnsmasq /proc/$p/comm"

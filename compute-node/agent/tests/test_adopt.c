@@ -7,7 +7,7 @@
  *    instances, then a restart: every instance ends active with exactly one
  *    VMM, and no VMM runs for an instance that does not exist.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <dirent.h>
@@ -27,7 +27,7 @@ static int setup(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         st_skip("no /dev/kvm");
-    cloud_start(&C, "node_adopt", 0);
+    cloud_start(&C, "node_adopt");
     cloud_agent_start(&C, &A, "node-a", NULL);
     return 0;
 }

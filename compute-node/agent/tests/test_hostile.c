@@ -7,7 +7,7 @@
  * refused whole, never read as "run nothing"); pointed back at the real
  * gateway, it carries on.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <arpa/inet.h>
@@ -104,7 +104,7 @@ static int setup(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         st_skip("no /dev/kvm");
-    cloud_start(&C, "node_hostile", 0);
+    cloud_start(&C, "node_hostile");
     cloud_agent_start(&C, &A, "node-h", NULL);
     fake_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

@@ -4,7 +4,7 @@
  * starts again from it); once the instance is deleted the cached image and
  * its record go; a new instance of the image fetches it again and boots.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <dirent.h>
@@ -21,7 +21,7 @@ static int setup(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         st_skip("no /dev/kvm");
-    cloud_start(&C, "node_image_gc", 0);
+    cloud_start(&C, "node_image_gc");
     const char *extra[] = {"interval.image_gc_ms = 200", "images.cache_keep_s = 0", NULL};
     cloud_agent_start(&C, &A, "node-gc", extra);
     return 0;

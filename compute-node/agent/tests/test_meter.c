@@ -7,7 +7,7 @@
  * interval arrived, none twice. The tenant then sees the usage through the
  * gateway.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <dirent.h>
@@ -24,7 +24,7 @@ static int setup(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         st_skip("no /dev/kvm");
-    cloud_start(&C, "node_meter", 1);
+    cloud_start(&C, "node_meter");
     cloud_agent_start(&C, &A, "node-m", NULL);
     return 0;
 }

@@ -15,7 +15,7 @@
  * guests (network.port_kind = veth), and from each port's side udhcpc and
  * curl get that instance's lease, id, key and user-data, never the other's.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_proc.h"
 #include "st_test.h"
 
@@ -34,7 +34,7 @@ static int setup(void)
 {
     if (cloud_netns_enter("stnode") < 0)
         st_skip("needs root, dnsmasq and nft");
-    cloud_start(&C, "node_network", 0);
+    cloud_start(&C, "node_network");
     /* dnsmasq, as nobody, re-reads its hosts file under the agents' state */
     chmod(C.dir, 0711);
     return 0;

@@ -5,7 +5,7 @@
  * restarted); a launch that fails on one host moves to another. The same
  * lifecycle through the libvirt back end is node_reconcile_libvirt.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -30,7 +30,7 @@ static int setup(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
         st_skip("no /dev/kvm");
-    cloud_start(&C, "node_reconcile", 0);
+    cloud_start(&C, "node_reconcile");
     cloud_agent_start(&C, &A, "node-a", NULL);
     return 0;
 }

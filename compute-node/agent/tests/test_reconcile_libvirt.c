@@ -5,7 +5,7 @@
  * delete go through the same reconcile path, desired set and reports as
  * with stratus-vmm (node_reconcile, which needs KVM).
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -25,7 +25,7 @@ static int setup(void)
      * namespace of this test's own */
     if (cloud_netns_enter("stlv") < 0)
         st_skip("needs root, dnsmasq and nft (the instance's port needs its tap)");
-    cloud_start(&C, "node_reconcile_libvirt", 0);
+    cloud_start(&C, "node_reconcile_libvirt");
     return 0;
 }
 

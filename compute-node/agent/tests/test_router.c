@@ -11,7 +11,7 @@
  * rule and leaves when disassociated, and a deleted router's namespace
  * goes.
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_proc.h"
 #include "st_test.h"
 
@@ -29,7 +29,7 @@ static int setup(void)
 {
     if (cloud_netns_enter("strtr") < 0)
         st_skip("needs root, dnsmasq and nft");
-    cloud_start(&C, "node_router", 0);
+    cloud_start(&C, "node_router");
     /* the uplink and, at its other end, the external segment's "outside" */
     if (st_sh("ip link add upl0 type veth peer name upl0p && ip link set upl0p up && "
               "ip addr add 203.0.113.99/24 dev upl0p") != 0)

@@ -1,7 +1,8 @@
-/* Gateway integration-test harness (see gwt.h). */
+/* The control plane for tests: gateway, images, billing (see gwt.h). */
 #include "gwt.h"
 #include "st_oas.h"
 #include "st_pg.h"
+#include "st_svc.h"
 #include "st_test.h"
 #include "stratus/crypto.h"
 #include "stratus/timefmt.h"
@@ -21,11 +22,6 @@ static void st_random_token(char out[65])
     st_random_hex(out, 32);
 }
 
-static const char *gateway_bin(void)
-{
-    return st_build_path("api-gateway/stratus-gateway");
-}
-
 static void die(const gwt *t, const char *what)
 {
     fprintf(stderr, "gwt: %s\n", what);
@@ -41,7 +37,7 @@ int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_te
     snprintf(cmd, sizeof cmd,
              "'%s' --set '%s' --set log.level=error --set auth.argon2_m_kib=1024"
              " %s %s",
-             gateway_bin(), dbset, sub, arg ? arg : "");
+             st_svc_bin(ST_SVC_GATEWAY), dbset, sub, arg ? arg : "");
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s/cli-in", t->dir);
     FILE *f = fopen(tmp, "w");
@@ -63,124 +59,53 @@ int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_te
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void spawn_images(gwt *t)
+/* The options every service of t's control plane is started with. */
+static st_svc_opts svc_opts(const gwt *t, const char *name, const char *const *settings)
 {
-    char port_file[512], data_port[512], log[512], db[600], tok[120], store[600];
-    snprintf(port_file, sizeof port_file, "%s/images-port", t->dir);
-    snprintf(data_port, sizeof data_port, "data.port_file=%s/images-data-port", t->dir);
-    snprintf(log, sizeof log, "%s/images.log", t->dir);
-    snprintf(db, sizeof db, "db.url=%s", t->conninfo);
-    snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
-    snprintf(store, sizeof store, "store.path=%s/images", t->dir);
-    const char *argv[] = {st_build_path("image-store/stratus-images"),
-                          "--listen",
-                          "127.0.0.1:0",
-                          "--port-file",
-                          port_file,
-                          "--set",
-                          db,
-                          "--set",
-                          tok,
-                          "--set",
-                          store,
-                          "--set",
-                          "data.listen=127.0.0.1:0",
-                          "--set",
-                          data_port,
-                          "--set",
-                          "store.fsync=false",
-                          "--set",
-                          "http.access_log=false",
-                          "--set",
-                          "log.level=warn",
-                          NULL};
-    if (st_proc_start(&t->images, (char *const *)argv, NULL, log) < 0 ||
-        st_wait_file(port_file, 20000) < 0) {
-        st_proc_dump_log(&t->images);
-        die(t, "stratus-images did not start");
-    }
-    snprintf(t->images_url, sizeof t->images_url, "http://127.0.0.1:%d", st_read_port(port_file));
-    snprintf(port_file, sizeof port_file, "%s/images-data-port", t->dir);
-    if (st_wait_file(port_file, 20000) < 0)
-        die(t, "stratus-images wrote no data port");
-    snprintf(t->images_data_url, sizeof t->images_data_url, "http://127.0.0.1:%d",
-             st_read_port(port_file));
-}
-
-static void spawn_billing(gwt *t)
-{
-    char port_file[512], log[512], db[600], tok[120];
-    snprintf(port_file, sizeof port_file, "%s/billing-port", t->dir);
-    snprintf(log, sizeof log, "%s/billing.log", t->dir);
-    snprintf(db, sizeof db, "db.url=%s", t->conninfo);
-    snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
-    const char *argv[] = {st_build_path("billing/stratus-billing"),
-                          "--listen",
-                          "127.0.0.1:0",
-                          "--port-file",
-                          port_file,
-                          "--set",
-                          db,
-                          "--set",
-                          tok,
-                          "--set",
-                          "http.access_log=false",
-                          "--set",
-                          "log.level=warn",
-                          NULL};
-    if (st_proc_start(&t->billing, (char *const *)argv, NULL, log) < 0 ||
-        st_wait_file(port_file, 20000) < 0) {
-        st_proc_dump_log(&t->billing);
-        die(t, "stratus-billing did not start");
-    }
-    snprintf(t->billing_url, sizeof t->billing_url, "http://127.0.0.1:%d", st_read_port(port_file));
+    st_svc_opts o = {.conninfo = t->conninfo,
+                     .dir = t->dir,
+                     .internal_token = t->internal_token,
+                     .name = name,
+                     .sets = settings,
+                     .images_url = t->images_url,
+                     .images_data_url = t->images_data_url,
+                     .billing_url = t->billing_url};
+    return o;
 }
 
 static void spawn(gwt *t, const char *const *settings)
 {
-    char port_file[512], log[512], db[600], img[120], tok[120], bill[120], data[120];
-    snprintf(port_file, sizeof port_file, "%s/port-%d", t->dir, (int)getpid());
-    unlink(port_file);
-    snprintf(log, sizeof log, "%s/gateway.log", t->dir);
-    snprintf(db, sizeof db, "db.url=%s", t->conninfo);
-    snprintf(img, sizeof img, "images.url=%s", t->images_url);
-    snprintf(data, sizeof data, "images.data_url=%s", t->images_data_url);
-    snprintf(tok, sizeof tok, "auth.internal_token=%s", t->internal_token);
-    snprintf(bill, sizeof bill, "billing.url=%s", t->billing_url);
-    const char *argv[64] = {gateway_bin(),
-                            "--listen",
-                            "127.0.0.1:0",
-                            "--port-file",
-                            port_file,
-                            "--set",
-                            db,
-                            "--set",
-                            "auth.argon2_m_kib=1024",
-                            "--set",
-                            "http.access_log=false",
-                            "--set",
-                            "db.pool_size=16",
-                            "--set",
-                            img,
-                            "--set",
-                            tok,
-                            "--set",
-                            bill,
-                            "--set",
-                            data};
-    int n = 21;
-    for (int i = 0; settings && settings[i] && n < 60; i++) {
-        argv[n++] = "--set";
-        argv[n++] = settings[i];
-    }
-    argv[n] = NULL;
-    if (st_proc_start(&t->proc, (char *const *)argv, NULL, log) < 0)
-        die(t, "cannot start stratus-gateway");
-    if (st_wait_file(port_file, 20000) < 0)
+    /* a peer shares the first one's directory: files of its own */
+    static int peers;
+    char name[32] = "gateway";
+    if (peers++)
+        snprintf(name, sizeof name, "gateway-%d", peers);
+    st_svc_opts o = svc_opts(t, name, settings);
+    if (st_svc_start(&t->proc, ST_SVC_GATEWAY, &o, t->base, NULL) < 0)
         die(t, "stratus-gateway did not start");
-    snprintf(t->base, sizeof t->base, "http://127.0.0.1:%d", st_read_port(port_file));
-    unlink(port_file);
     st_oas_watch(t->base, st_oas_gateway_doc()); /* every response checked: st_oas.h */
+}
+
+int gwt_restart(gwt *t, st_svc_kind kind, const char *const *settings)
+{
+    st_proc *p = kind == ST_SVC_GATEWAY  ? &t->proc
+                 : kind == ST_SVC_IMAGES ? &t->images
+                                         : &t->billing;
+    char *url = kind == ST_SVC_GATEWAY  ? t->base
+                : kind == ST_SVC_IMAGES ? t->images_url
+                                        : t->billing_url;
+    char listen[64], again[40];
+    snprintf(listen, sizeof listen, "%s", url + strlen("http://"));
+    snprintf(again, sizeof again, "%s-again",
+             kind == ST_SVC_GATEWAY  ? "gateway"
+             : kind == ST_SVC_IMAGES ? "images"
+                                     : "billing");
+    if (p->pid > 0)
+        st_proc_stop(p, SIGTERM, 10000);
+    st_svc_opts o = svc_opts(t, again, settings);
+    o.listen = listen;
+    char data[64];
+    return st_svc_start(p, kind, &o, url, data);
 }
 
 void gwt_start(gwt *t, const char *tag, const char *const *settings)
@@ -194,8 +119,10 @@ void gwt_start(gwt *t, const char *tag, const char *const *settings)
     if (gwt_cli(t, "bootstrap-admin", "admin", ADMIN_PASSWORD "\n", &out) != 0)
         die(t, "bootstrap-admin failed");
     free(out);
-    spawn_images(t);
-    spawn_billing(t);
+    st_svc_opts o = svc_opts(t, NULL, NULL);
+    if (st_svc_start(&t->images, ST_SVC_IMAGES, &o, t->images_url, t->images_data_url) < 0 ||
+        st_svc_start(&t->billing, ST_SVC_BILLING, &o, t->billing_url, NULL) < 0)
+        die(t, "the image service or billing did not start");
     spawn(t, settings);
     char *tok = gwt_signin(t, "admin", ADMIN_PASSWORD, "admin");
     if (!tok)

@@ -1,25 +1,36 @@
 /*
- * cloud.h - a whole cloud for the node agent's tests and the end-to-end
- * test: the real stratus-gateway, stratus-images and stratus-billing on one
- * fresh PostgreSQL database (three schemas; the gateway's test harness gwt.h
- * starts all three), a tenant, a flavor, the test
- * guest uploaded as an image, and any number of real stratus-node agents,
- * each with its own state directory, running real stratus-vmm processes.
+ * st_cloud.h - a whole cloud for tests and benchmarks, every part real and
+ * each started once: PostgreSQL (a fresh database, three schemas),
+ * stratus-images, stratus-billing and stratus-gateway (gwt.h's control
+ * plane, each started through st_svc.h), a tenant, a flavor, the test guest
+ * uploaded as an image, and any number of stratus-node agents, each with
+ * its own state directory and config, running real stratus-vmm processes
+ * (or libvirt's test hypervisor).
+ *
+ * The node agent's tests, the end-to-end tests (tests/e2e), the SDK's
+ * examples and the node and network benchmarks use it. For the network
+ * tests it also builds hosts of their own: the test moves into a network
+ * namespace of its own (cloud_netns_enter), cloud_hosts() makes an
+ * underlay bridge there and host namespaces joined to it by veth, and
+ * cloud_host_agent_start() runs an agent in one with its data plane on.
  */
-#ifndef NODE_CLOUD_H
-#define NODE_CLOUD_H
+#ifndef ST_CLOUD_H
+#define ST_CLOUD_H
 
 #include "gwt.h"
 #include "st_httpc.h"
 #include "st_proc.h"
 
+enum { CLOUD_MAX_HOSTS = 4 };
+
 typedef struct cloud {
     gwt gw;
-    char *dir;
-    char img_api[64], img_data[64], bill_url[64];
+    char *dir; /* agents' state and logs */
     gwt_tenant tn;
     char flavor[40];   /* flavor name */
     char image_id[40]; /* the test guest, active in the gateway and the image service */
+    char hostns[CLOUD_MAX_HOSTS][32]; /* cloud_hosts(): the hosts' namespaces */
+    int n_hosts;
 } cloud;
 
 typedef struct cloud_agent {
@@ -32,13 +43,16 @@ typedef struct cloud_agent {
     int running;
 } cloud_agent;
 
-/* Starts everything and has the tenant upload the guest through the gateway. */
-void cloud_start(cloud *c, const char *tag, int with_billing);
+/* Starts the control plane (scheduler policy spread, nodes down after 30 s)
+ * and has the tenant upload the guest through the gateway. */
+void cloud_start(cloud *c, const char *tag);
+/* Kills what the agents left running, removes the hosts' namespaces, stops
+ * the control plane; a sanitizer report in any log under dir exits 1. */
 void cloud_stop(cloud *c);
-/* The gateway down/up (same database and port). */
+/* The gateway down/up (same database and address). */
 void cloud_gateway_stop(cloud *c);
 void cloud_gateway_start(cloud *c);
-/* Billing down/up (same database and port). */
+/* Billing down/up (same database and address). */
 void cloud_billing_stop(cloud *c);
 void cloud_billing_start(cloud *c);
 
@@ -56,6 +70,9 @@ void cloud_agent_restart(cloud *c, cloud_agent *a);
 long cloud_agent_get(cloud_agent *a, const char *path, st_resp *r);
 /* Sends sig and waits for the agent to end. */
 void cloud_agent_stop(cloud_agent *a, int sig);
+/* Only agents[k] of agents[0..n) takes new instances (the others are
+ * disabled in the gateway). 0, or -1 when the gateway refused. */
+int cloud_only_host(cloud *c, const cloud_agent *agents, int n, int k);
 
 /* Creates an instance as the tenant's member; its kernel command line gets
  * cmdline (the guest's scenario). Returns its id (static buffer per call
@@ -96,6 +113,19 @@ int cloud_netns_enter(const char *tag);
 void cloud_netns_remove(void);
 /* Kills the dnsmasq servers in named namespace name, then deletes it. */
 void cloud_netns_del(const char *name);
+
+/* Hosts of their own, in the test's namespace (cloud_netns_enter first):
+ * the underlay, a bridge "ul" at 10.99.0.1/24 whose 10.99.0.1 leads to the
+ * services' loopback listeners (route_localnet and a DNAT), and n hosts,
+ * namespaces <tag><i>-<pid> (i from 1) in c->hostns, each joined to it by a
+ * veth (ul0 there, 10.99.0.(10+i)). 0 or -1. */
+int cloud_hosts(cloud *c, const char *tag, int n);
+/* Starts agent a as NAME in host h (0-based): libvirt's test hypervisor,
+ * its data plane on with veth ports, the metadata service on port 8775, a
+ * converge every second, and the cloud's URLs as the host reaches them over
+ * the underlay; extra: more config lines (NULL-terminated) after those. */
+void cloud_host_agent_start(cloud *c, cloud_agent *a, const char *name, int h,
+                            const char *const *extra);
 
 /* Guests played by namespaces (agents with network.port_kind = veth): the
  * namespace is /run/netns/<instance id>, its NIC eth0. */

@@ -1,5 +1,6 @@
-/* cloud.c - a whole cloud for node and end-to-end tests (see cloud.h). */
-#include "cloud.h"
+/* st_cloud.c - a whole cloud for tests and benchmarks (see st_cloud.h). */
+#include "st_cloud.h"
+#include "st_netns.h"
 #include "st_pg.h"
 #include "st_test.h"
 
@@ -30,34 +31,13 @@ static const char *guest_elf(void)
     return e && *e ? e : st_build_path("tests/guest/guest.elf");
 }
 
+/* The gateway's settings beside gwt's defaults, at its start and restarts. */
+static const char *const gateway_sets[] = {"nodes.down_after=30", NULL};
+
 void cloud_billing_start(cloud *c)
 {
-    /* stratus-billing as gwt_start runs it, on the port the agents know */
-    char pf[600], log[600], db[1200], tok[160], listen[64];
-    snprintf(pf, sizeof pf, "%s/bill-again.port", c->dir);
-    snprintf(log, sizeof log, "%s/billing-again.log", c->dir);
-    snprintf(db, sizeof db, "db.url=%s", c->gw.conninfo);
-    snprintf(tok, sizeof tok, "auth.internal_token=%s", c->gw.internal_token);
-    snprintf(listen, sizeof listen, "%s", c->gw.billing_url + strlen("http://"));
-    unlink(pf);
-    const char *argv[] = {st_build_path("billing/stratus-billing"),
-                          "--listen",
-                          listen,
-                          "--port-file",
-                          pf,
-                          "--set",
-                          db,
-                          "--set",
-                          tok,
-                          "--set",
-                          "http.access_log=false",
-                          "--set",
-                          "log.level=warn",
-                          NULL};
-    if (st_proc_start(&c->gw.billing, (char *const *)argv, NULL, log) < 0)
-        die("cannot start stratus-billing", NULL);
-    if (st_wait_file(pf, 20000) < 0)
-        die("stratus-billing did not start again", &c->gw.billing);
+    if (gwt_restart(&c->gw, ST_SVC_BILLING, NULL) < 0)
+        die("stratus-billing did not start again", NULL);
 }
 
 void cloud_billing_stop(cloud *c)
@@ -76,42 +56,8 @@ void cloud_gateway_stop(cloud *c)
 
 void cloud_gateway_start(cloud *c)
 {
-    /* stratus-gateway as gwt.c runs it, on the address the agents know */
-    char pf[600], log[600], db[1200], img[160], tok[160], bill[160], listen[64];
-    snprintf(pf, sizeof pf, "%s/gw-again.port", c->dir);
-    snprintf(log, sizeof log, "%s/gateway-again.log", c->dir);
-    snprintf(db, sizeof db, "db.url=%s", c->gw.conninfo);
-    snprintf(img, sizeof img, "images.url=%s", c->gw.images_url);
-    snprintf(tok, sizeof tok, "auth.internal_token=%s", c->gw.internal_token);
-    snprintf(bill, sizeof bill, "billing.url=%s", c->gw.billing_url);
-    snprintf(listen, sizeof listen, "%s", c->gw.base + strlen("http://"));
-    unlink(pf);
-    const char *argv[] = {st_build_path("api-gateway/stratus-gateway"),
-                          "--listen",
-                          listen,
-                          "--port-file",
-                          pf,
-                          "--set",
-                          db,
-                          "--set",
-                          "auth.argon2_m_kib=1024",
-                          "--set",
-                          "http.access_log=false",
-                          "--set",
-                          "db.pool_size=16",
-                          "--set",
-                          img,
-                          "--set",
-                          tok,
-                          "--set",
-                          bill,
-                          "--set",
-                          "nodes.down_after=30",
-                          NULL};
-    if (st_proc_start(&c->gw.proc, (char *const *)argv, NULL, log) < 0)
-        die("cannot start stratus-gateway", NULL);
-    if (st_wait_file(pf, 20000) < 0)
-        die("stratus-gateway did not start again", &c->gw.proc);
+    if (gwt_restart(&c->gw, ST_SVC_GATEWAY, gateway_sets) < 0)
+        die("stratus-gateway did not start again", NULL);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -159,19 +105,11 @@ static void upload_guest(cloud *c)
     }
 }
 
-void cloud_start(cloud *c, const char *tag, int with_billing)
+void cloud_start(cloud *c, const char *tag)
 {
     memset(c, 0, sizeof *c);
-    const char *sets[] = {"nodes.down_after=30", NULL};
-    gwt_start(&c->gw, tag, sets);
+    gwt_start(&c->gw, tag, gateway_sets);
     c->dir = st_tmpdir(tag);
-    snprintf(c->img_api, sizeof c->img_api, "%s", c->gw.images_url);
-    char pf[600];
-    snprintf(pf, sizeof pf, "%s/images-data-port", c->gw.dir);
-    if (st_wait_file(pf, 20000) < 0)
-        die("no images data port", &c->gw.images);
-    snprintf(c->img_data, sizeof c->img_data, "http://127.0.0.1:%d", st_read_port(pf));
-    snprintf(c->bill_url, sizeof c->bill_url, "%s", c->gw.billing_url);
     /* spread: the tests that steer placement rely on free memory deciding */
     gwt_status(&c->gw, "PUT", "/v1/scheduler", c->gw.admin_token, "{\"policy\":\"spread\"}");
     gwt_make_tenant(&c->gw, tag, &c->tn);
@@ -217,6 +155,9 @@ static int sanitizer_reports(const char *dir)
 void cloud_stop(cloud *c)
 {
     stop_agents_vmms(c->dir);
+    for (int h = 0; h < c->n_hosts; h++)
+        cloud_netns_del(c->hostns[h]);
+    c->n_hosts = 0;
     int bad = sanitizer_reports(c->dir);
     gwt_free_tenant(&c->tn);
     gwt_stop(&c->gw);
@@ -241,8 +182,9 @@ static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
             "interval.meter_ms = 1000\ninterval.console_ms = 300\n"
             "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n"
             "http.listen = 127.0.0.1:0\nhttp.port_file = %s.http-port\n",
-            a->name, a->credential, c->gw.base, c->img_api, c->img_data, c->bill_url, a->state_dir,
-            st_build_path("compute-node/vmm/stratus-vmm"), a->state_dir);
+            a->name, a->credential, c->gw.base, c->gw.images_url, c->gw.images_data_url,
+            c->gw.billing_url, a->state_dir, st_build_path("compute-node/vmm/stratus-vmm"),
+            a->state_dir);
     /* Tenant networks are off unless a test asks: an agent of a test that
      * runs in the host's namespace must not touch the host's bridges and
      * nftables (node_network turns them on inside a namespace of its own). */
@@ -313,6 +255,22 @@ void cloud_agent_stop(cloud_agent *a, int sig)
     if (a->running)
         st_proc_stop(&a->p, sig, 15000);
     a->running = 0;
+}
+
+int cloud_only_host(cloud *c, const cloud_agent *agents, int n, int k)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char q[256], path[128];
+        snprintf(q, sizeof q, "SELECT id FROM iaas.nodes WHERE name = '%s'", agents[i].name);
+        char *id = cloud_sql(c, q);
+        snprintf(path, sizeof path, "/v1/nodes/%s", id ? id : "none");
+        if (gwt_status(&c->gw, "PATCH", path, c->gw.admin_token,
+                       i == k ? "{\"disabled\":false}" : "{\"disabled\":true}") != 200)
+            rc = -1;
+        free(id);
+    }
+    return rc;
 }
 
 long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40])
@@ -546,16 +504,9 @@ int cloud_netns_enter(const char *tag)
     if (geteuid() != 0 || system("command -v dnsmasq >/dev/null && command -v nft >/dev/null"))
         return -1;
     snprintf(netns_name, sizeof netns_name, "%s%d", tag, (int)getpid());
-    char cmd[256], path[64];
-    snprintf(cmd, sizeof cmd, "ip netns add %s && ip -n %s link set lo up", netns_name, netns_name);
-    snprintf(path, sizeof path, "/run/netns/%s", netns_name);
-    if (system(cmd) != 0)
+    if (st_sh("ip netns add %s && ip -n %s link set lo up", netns_name, netns_name) != 0)
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
-        return -1;
-    close(fd);
-    return 0;
+    return st_netns_enter(netns_name);
 }
 
 void cloud_netns_remove(void)
@@ -670,4 +621,62 @@ char *cloud_guest_md(const char *id, const char *path)
              "ip netns exec %s curl -sf -m 5 --noproxy '*' http://169.254.169.254%s 2>/dev/null",
              id, path);
     return st_out("%s", cmd);
+}
+
+/* ---- hosts of their own on an underlay ---- */
+
+int cloud_hosts(cloud *c, const char *tag, int n)
+{
+    if (n > CLOUD_MAX_HOSTS ||
+        st_sh("ip link add ul type bridge && ip addr add 10.99.0.1/24 dev ul && ip link set ul up"
+              " && sysctl -qw net.ipv4.conf.ul.route_localnet=1"
+              " && nft add table ip st_cloud && nft add chain ip st_cloud pre '{ type nat hook"
+              " prerouting priority dstnat; }' && nft add rule ip st_cloud pre iifname ul ip daddr"
+              " 10.99.0.1 dnat to 127.0.0.1") != 0)
+        return -1;
+    for (int h = 0; h < n; h++) {
+        char *ns = c->hostns[h];
+        snprintf(ns, sizeof c->hostns[h], "%.16s%d-%d", tag, h + 1, (int)getpid());
+        if (st_sh("ip netns add %s && ip -n %s link set lo up && ip link add ulh%d type veth peer"
+                  " name ul0 netns %s && ip link set ulh%d master ul up && ip -n %s addr add"
+                  " 10.99.0.%d/24 dev ul0 && ip -n %s link set ul0 up",
+                  ns, ns, h, ns, h, ns, 11 + h, ns) != 0)
+            return -1;
+        c->n_hosts = h + 1;
+    }
+    return 0;
+}
+
+/* "key = url" with 127.0.0.1 replaced by the underlay address hosts reach. */
+static void underlay_url(char *dst, size_t n, const char *key, const char *url)
+{
+    const char *p = strstr(url, "127.0.0.1");
+    snprintf(dst, n, "%s = %.*s10.99.0.1%s", key, (int)(p - url), url, p + strlen("127.0.0.1"));
+}
+
+void cloud_host_agent_start(cloud *c, cloud_agent *a, const char *name, int h,
+                            const char *const *extra)
+{
+    char gw[128], ia[128], idu[128], bu[128];
+    underlay_url(gw, sizeof gw, "gateway.url", c->gw.base);
+    underlay_url(ia, sizeof ia, "images.url", c->gw.images_url);
+    underlay_url(idu, sizeof idu, "images.data_url", c->gw.images_data_url);
+    underlay_url(bu, sizeof bu, "billing.url", c->gw.billing_url);
+    const char *lines[32] = {gw,
+                             ia,
+                             idu,
+                             bu,
+                             "driver = libvirt",
+                             "libvirt.uri = test:///default",
+                             "network.enabled = true",
+                             "network.port_kind = veth",
+                             "network.metadata_port = 8775",
+                             "interval.network_ms = 1000"};
+    int n = 10;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        lines[n++] = extra[i];
+    lines[n] = NULL;
+    if (h < 0 || h >= c->n_hosts)
+        die("cloud_host_agent_start: no such host (cloud_hosts first)", NULL);
+    cloud_agent_start_in(c, a, name, c->hostns[h], lines);
 }

@@ -1,13 +1,17 @@
 /*
- * gwt.h - gateway integration-test harness: a fresh database, the real
- * stratus-gateway binary (migrated, with a bootstrapped cloud admin) serving
- * on a loopback port, and helpers to act as tenants, users and nodes.
+ * gwt.h - the control plane for tests: a fresh database, the real
+ * stratus-images and stratus-billing, and the real stratus-gateway
+ * (migrated, with a bootstrapped cloud admin) in front of them, each on a
+ * loopback port and started through st_svc.h; and helpers to act on the
+ * gateway as tenants, users and nodes. The gateway's, SDK's and node
+ * agent's tests use it; st_cloud.h adds compute hosts to it.
  */
 #ifndef GWT_H
 #define GWT_H
 
 #include "st_httpc.h"
 #include "st_proc.h"
+#include "st_svc.h"
 
 typedef struct gwt {
     char *conninfo;
@@ -33,6 +37,10 @@ void gwt_start(gwt *t, const char *tag, const char *const *settings);
 /* A second gateway process on the same database (for multi-gateway tests). */
 void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings);
 void gwt_stop(gwt *t);
+/* Stops one of t's services if it runs and starts it again on the same
+ * database and address (settings: the gateway's extra ones, as at its
+ * start). 0 or -1. */
+int gwt_restart(gwt *t, st_svc_kind kind, const char *const *settings);
 /* Runs `stratus-gateway SUBCOMMAND ARG` against t's database; returns its
  * exit status and its stdout (first line, malloc'd) in *out when out. */
 int gwt_cli(const gwt *t, const char *sub, const char *arg, const char *stdin_text, char **out);

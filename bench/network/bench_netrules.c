@@ -288,13 +288,13 @@ int main(int argc, char **argv)
     /* Emptying the host: stn_converge() to an empty state deletes every
      * link (one group delete), beside the same number of taps deleted one
      * RTM_DELLINK each by `ip -batch`, as the library did before. */
-    if (enter(hns) < 0)
+    if (st_netns_enter(hns) < 0)
         return 1;
     stn_stats est = {0};
     double t0 = bench_ms();
     rc = stn_converge(c, &(stn_state){0}, &est, err, sizeof err);
     double empty_ms = bench_ms() - t0;
-    if (setns(self, CLONE_NEWNET) < 0 || rc < 0) {
+    if (st_netns_return(self) < 0 || rc < 0) {
         fprintf(stderr, "empty: %s\n", err);
         return 1;
     }

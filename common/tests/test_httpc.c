@@ -38,7 +38,7 @@ static void h_echo(st_http_req *r, void *arg)
 
 static void h_conflict(st_http_req *r, void *arg)
 {
-    st_http_reply_error(r, 409, "conflict", "it clashes with %s", "another");
+    st_http_reply_error(r, 409, ST_E_CONFLICT, "it clashes with %s", "another");
 }
 
 static void h_slow(st_http_req *r, void *arg)

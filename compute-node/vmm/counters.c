@@ -17,6 +17,7 @@
 
 #include "control.h"
 #include "devices.h"
+#include "e1000.h"
 #include "virtio_pci.h"
 
 static uint64_t cycles_of(vmm_vm *vm, uint64_t ns)
@@ -64,6 +65,13 @@ json_t *vmm_counters_json(vmm_vm *vm)
             json_array_append_new(disks, o);
         }
     }
+    for (int i = 0; i < vm->ne1000; i++) {
+        vmm_net_stats st, *ns = &st;
+        vmm_e1000_stats(vm->e1000[i], &st);
+        json_t *o = json_pack("{s:s}", "id", vmm_e1000_id(vm->e1000[i]));
+        ST_METERS(NIC_FIELD)
+        json_array_append_new(nics, o);
+    }
     for (int k = 0; k < VMM_EXIT_NR; k++)
         json_object_set_new(exits, vmm_exit_names[k], json_integer((json_int_t)ex[k]));
     json_object_set_new(j, "boot_id", json_string(vm->boot_id));
@@ -93,6 +101,13 @@ json_t *vmm_state_json(vmm_vm *vm)
         json_array_append_new(devs, json_pack("{s:s, s:s, s:s, s:i, s:b}", "id", v->id, "type",
                                               types[v->ops->type], "pci", bdf, "status", status,
                                               "failed", failed));
+    }
+    for (int i = 0; i < vm->ne1000; i++) {
+        char bdf[16];
+        snprintf(bdf, sizeof bdf, "00:%02x.0", vmm_e1000_pci(vm->e1000[i])->slot);
+        json_array_append_new(devs, json_pack("{s:s, s:s, s:s, s:i, s:b}", "id",
+                                              vmm_e1000_id(vm->e1000[i]), "type", "e1000", "pci",
+                                              bdf, "status", 0, "failed", 0));
     }
     pthread_mutex_lock(&vm->lock);
     int state = vm->state;

@@ -31,7 +31,7 @@ echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null
 echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null
 
 # ---- the VM a scenario asks for, started under either VMM ---------------------------------------
-vm_new() { VCPUS=1; MEM=256; DISKS=; NIC=; RNG=0; ONRESET=shutdown; CTRL=; APPEND=; }
+vm_new() { VCPUS=1; MEM=256; DISKS=; NIC=; NIC2=; RNG=0; ONRESET=shutdown; CTRL=; APPEND=; L2=/l2; }
 vm_disk() { DISKS="$DISKS $1:$2:$3:$4"; } # ID PATH raw|qcow2 0|1(read-only)
 
 vm_start() { # VMM LOG: starts the VM in the background (VMPID); its stdin is /tmp/vmin (fd 7 here)
@@ -40,7 +40,7 @@ vm_start() { # VMM LOG: starts the VM in the background (VMPID); its stdin is /t
   rm -f /tmp/vmin; mkfifo /tmp/vmin; exec 7<> /tmp/vmin
   if [ "$v" = qemu ]; then
     set -- -enable-kvm -cpu host -M pc -m $MEM -smp $VCPUS -bios /usr/share/qemu/qboot.rom -nodefaults \
-      -display none -serial stdio -kernel /l2/bzImage -initrd /l2/initrd.gz -append "$cmd"
+      -display none -serial stdio -kernel $L2/bzImage -initrd $L2/initrd.gz -append "$cmd"
     [ "$ONRESET" = shutdown ] && set -- "$@" -no-reboot
     for d in $DISKS; do
       IFS=: read -r id p f ro <<EOF
@@ -51,16 +51,20 @@ EOF
     done
     [ -n "$NIC" ] && set -- "$@" -netdev "tap,id=n0,ifname=$NIC,script=no,downscript=no" \
       -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,romfile="
+    [ -n "$NIC2" ] && set -- "$@" -netdev "tap,id=n1,ifname=$NIC2,script=no,downscript=no" \
+      -device "e1000,netdev=n1,mac=52:54:00:12:34:57,romfile="
     [ "$RNG" = 1 ] && set -- "$@" -device virtio-rng-pci
     timeout -s KILL $VMTIME qemu-system-x86_64 "$@" < /tmp/vmin > "$log" 2>&1 7>&- &
   else
     {
-      printf '{"vcpus": %s, "memory_mib": %s, "kernel": "/l2/bzImage", "initrd": "/l2/initrd.gz",\n' $VCPUS $MEM
+      printf '{"vcpus": %s, "memory_mib": %s, "kernel": "%s/bzImage", "initrd": "%s/initrd.gz",\n' $VCPUS $MEM $L2 $L2
       printf ' "cmdline": "%s", "on_reset": "%s"' "$cmd" "$ONRESET"
       [ -n "$CTRL" ] && printf ', "control_socket": "%s"' "$CTRL"
       [ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP"
       [ "$RNG" = 1 ] && printf ', "rng": true'
-      [ -n "$NIC" ] && printf ',\n "nics": [{"id": "net0", "tap": "%s", "mac": "52:54:00:12:34:56"}]' "$NIC"
+      [ -n "$NIC" ] && printf ',\n "nics": [{"id": "net0", "tap": "%s", "mac": "52:54:00:12:34:56"}' "$NIC"
+      [ -n "$NIC2" ] && printf ',\n   {"id": "net1", "tap": "%s", "mac": "52:54:00:12:34:57", "model": "e1000"}' "$NIC2"
+      [ -n "$NIC" ] && printf ']'
       if [ -n "$DISKS" ]; then
         printf ',\n "disks": ['; first=1
         for d in $DISKS; do
@@ -185,6 +189,14 @@ prep_net() {
   udhcpd /tmp/udhcpd.conf
   dd if=/dev/urandom of=/tmp/tx.bin bs=64k count=$((${1:-4} * 16)) 2>/dev/null
   vm_new; NIC=tap0; APPEND="netsum=$(sum /tmp/tx.bin)"
+  [ "$SCN" = net ] || return 0
+  # The scenario net also has an e1000 (Linux's e1000 driver) on tap1, 10.0.3.0/24, and boots the
+  # generic Debian kernel (/l2g): the cloud flavour is built without e1000.
+  /usr/bin/ip link del tap1 2>/dev/null
+  /usr/bin/ip tuntap add dev tap1 mode tap && /usr/bin/ip addr add 10.0.3.1/24 dev tap1 && /usr/bin/ip link set tap1 up ||
+    bad "L1 could not make tap1"
+  dd if=/dev/urandom of=/tmp/tx1.bin bs=64k count=16 2>/dev/null
+  NIC2=tap1; L2=/l2g; APPEND="$APPEND e1000sum=$(sum /tmp/tx1.bin)"
 }
 net_listen() { # the two nc ends in L1: 5001 receives (stdin held open), 5002 serves tx.bin
   rm -f /tmp/rx.bin /tmp/hold; mkfifo /tmp/hold; exec 6<> /tmp/hold
@@ -192,6 +204,12 @@ net_listen() { # the two nc ends in L1: 5001 receives (stdin held open), 5002 se
   RXPID=$!
   nc -l -p 5002 < /tmp/tx.bin 6>&- &
   TXPID=$!
+  [ -n "$NIC2" ] || return 0
+  rm -f /tmp/rx1.bin
+  nc -l -p 5003 < /tmp/hold > /tmp/rx1.bin 6>&- &
+  RXPID="$RXPID $!"
+  nc -l -p 5004 < /tmp/tx1.bin 6>&- &
+  TXPID="$TXPID $!"
 }
 net_done() { # LOG: what L2 sent arrived whole
   local got
@@ -199,12 +217,19 @@ net_done() { # LOG: what L2 sent arrived whole
   kill $RXPID $TXPID 2>/dev/null; wait $RXPID $TXPID 2>/dev/null
   got=$(sum /tmp/rx.bin)
   [ "$got" = "$(l2sum net-up "$1")" ] || bad "L1 received $(wc -c < /tmp/rx.bin) bytes from L2 with sha256 $got, L2 sent $(l2sum net-up "$1")"
+  [ -n "$NIC2" ] || return 0
+  got=$(sum /tmp/rx1.bin)
+  [ "$got" = "$(l2sum e1000-up "$1")" ] || bad "e1000: L1 received $(wc -c < /tmp/rx1.bin) bytes from L2 with sha256 $got, L2 sent $(l2sum e1000-up "$1")"
 }
 run_net() {
   local log=/tmp/$1.log
   net_listen
   vm_start "$1" $log; vm_wait
   net_done $log
+  if [ -n "$NIC2" ]; then
+    grep -q 'L2-OK e1000-down' $log || bad "e1000: L2 did not get L1's file through its e1000"
+    grep -m1 'L2-INFO e1000 frames' $log | sed 's/.*L2-INFO /L1-INFO L2 /'
+  fi
   judge_l2 $log; judge_exit 0 "after L2 powered off"
   verdict "$1" $log
 }

@@ -150,6 +150,37 @@ scn_net() {
   else fail "net-ping: $(tail -2 /tmp/ping | tr '\n' ' ')"; fi
   net_data 4
   net_offloads 4
+  [ -n "$(arg e1000sum)" ] && e1000_net
+}
+
+e1000_net() { # the second NIC, an emulated Intel 82540EM: Linux's e1000 driver, 1 MiB each way
+  local i E= t got p0 q0
+  for i in /sys/class/net/*; do
+    [ "$(basename "$(readlink "$i/device/driver" 2>/dev/null)")" = e1000 ] && E=${i##*/}
+  done
+  [ -n "$E" ] || { fail "e1000: no e1000 interface ($(ls /sys/class/net | tr '\n' ' '))"; return; }
+  say "L2-INFO e1000: $E $(cat /sys/class/net/$E/address) irq $(grep -m1 "$E" /proc/interrupts | tr -s ' ')"
+  ip addr add 10.0.3.2/24 dev "$E"
+  ip link set "$E" up
+  for t in 1 2 3 4 5 6 7 8 9 10; do [ "$(cat /sys/class/net/$E/carrier 2>/dev/null)" = 1 ] && break; sleep 1; done
+  [ "$(cat /sys/class/net/$E/address)" = 52:54:00:12:34:57 ] && ok "e1000-mac: the EEPROM's MAC" ||
+    fail "e1000-mac: $(cat /sys/class/net/$E/address), not 52:54:00:12:34:57"
+  [ "$(cat /sys/class/net/$E/carrier 2>/dev/null)" = 1 ] && ok "e1000-link: carrier up at $(cat /sys/class/net/$E/speed) Mb/s" ||
+    fail "e1000-link: no carrier"
+  if ping -c 3 -W 3 10.0.3.1 > /tmp/ping 2>&1; then ok "e1000-ping: $(grep -o '[0-9]* packets received' /tmp/ping)"
+  else fail "e1000-ping: $(tail -2 /tmp/ping | tr '\n' ' ')"; fi
+  dd if=/dev/urandom of=/tmp/up1.bin bs=64k count=16 2>/dev/null
+  say "L2-SUM e1000-up $(sha256sum /tmp/up1.bin | cut -d' ' -f1)"
+  p0=$(cat /sys/class/net/$E/statistics/tx_packets)
+  nc 10.0.3.1 5003 < /tmp/up1.bin || fail "e1000-up: nc to 10.0.3.1:5003 failed"
+  q0=$(cat /sys/class/net/$E/statistics/rx_packets)
+  exec 5<> /tmp/hold
+  nc 10.0.3.1 5004 < /tmp/hold > /tmp/down1.bin
+  exec 5>&-
+  got=$(sha256sum /tmp/down1.bin | cut -d' ' -f1)
+  [ "$got" = "$(arg e1000sum)" ] && ok "e1000-down: 1 MiB from L1, sha256 matches" ||
+    fail "e1000-down: got $(wc -c < /tmp/down1.bin) bytes, sha256 $got, want $(arg e1000sum)"
+  say "L2-INFO e1000 frames: $(($(cat /sys/class/net/$E/statistics/tx_packets) - p0)) sent, $(($(cat /sys/class/net/$E/statistics/rx_packets) - q0)) received; $(grep -m1 "$E" /proc/interrupts | tr -s ' ')"
 }
 
 net_offloads() { # MiB: the offloads were negotiated and used both ways

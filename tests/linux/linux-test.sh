@@ -45,7 +45,9 @@ kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0
 [ -n "$kpkg" ] || { echo "linux-test: apt-cache knows no linux-image-cloud-amd64" >&2; exit 1; }
 candidate() { apt-cache policy "$1" | awk '/Candidate:/{print $2; exit}'; }
 installed() { dpkg-query -W -f '${Version}' "$1"; }
-versions="$kpkg=$(candidate "$kpkg") busybox-static=$(candidate busybox-static)"
+# The generic flavour of the same kernel, for the scenario net's e1000 (the cloud one has none).
+gpkg=${kpkg%-cloud-amd64}-amd64
+versions="$kpkg=$(candidate "$kpkg") $gpkg=$(candidate "$gpkg") busybox-static=$(candidate busybox-static)"
 for p in qemu-system-x86 qemu-system-data qemu-utils e2fsprogs iproute2 curl; do
   versions="$versions $p=$(installed $p)"
 done
@@ -67,7 +69,7 @@ newc() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0); }
 build_base() {
   local w=$1 debs=$cache/debs
   mkdir -p "$debs"
-  (cd "$debs" && for p in "$kpkg" busybox-static; do
+  (cd "$debs" && for p in "$kpkg" "$gpkg" busybox-static; do
      ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download -q "$p" >/dev/null 2>&1 ||
        { echo "linux-test: apt-get download $p failed" >&2; exit 1; }
    done)
@@ -83,23 +85,34 @@ build_base() {
   cp "$bb" "$w/l2/bin/"
   for a in $("$bb" --list); do [ -e "$w/l2/bin/$a" ] || ln -s busybox "$w/l2/bin/$a"; done
   local order="" want
-  add_mod() { # resolve depends= from the module's .modinfo, dependencies first
+  add_mod() { # MODDIR DEST MODULE: resolve depends= from the module's .modinfo, dependencies first
     local f d
-    case " $order " in *" $1 "*) return;; esac
-    f=$(find "$m" -name "$1.ko") || true
-    [ -n "$f" ] || { echo "linux-test: module $1 not in $kpkg" >&2; exit 1; }
-    for d in $(tr '\0' '\n' < "$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add_mod "$d"; done
-    order="$order $1"
-    cp "$f" "$w/l2/mod/"
+    case " $order " in *" $3 "*) return;; esac
+    f=$(find "$1" -name "$3.ko") || true
+    [ -n "$f" ] || { echo "linux-test: module $3 not in $1" >&2; exit 1; }
+    for d in $(tr '\0' '\n' < "$f" | sed -n 's/^depends=//p' | tr ',' ' '); do add_mod "$1" "$2" "$d"; done
+    order="$order $3"
+    cp "$f" "$2/mod/"
   }
-  for want in virtio_pci virtio_blk virtio_net virtio-rng; do add_mod $want; done
+  for want in virtio_pci virtio_blk virtio_net virtio-rng; do add_mod "$m" "$w/l2" $want; done
   echo $order > "$w/l2/mod/order"
   cp "$here/l2-init.sh" "$w/l2/init"
   chmod +x "$w/l2/init"
   newc "$w/l2" | gzip -1 > "$w/l2.cpio.gz"
+  # L2 with the generic kernel (scenario net): the same /init, virtio-net and e1000
+  mkdir -p "$w/g"
+  dpkg-deb --fsys-tarfile "$(ls "$debs/${gpkg}"_*.deb | tail -1)" | tar -x -C "$w/g" --wildcards \
+    './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/net/*' './lib/modules/*/kernel/drivers/virtio/*' \
+    './lib/modules/*/kernel/net/core/*'
+  cp -a "$w/l2" "$w/l2g"
+  rm -f "$w/l2g/mod/"*.ko
+  order=""
+  for want in virtio_pci virtio_net e1000; do add_mod "$w/g/lib/modules" "$w/l2g" $want; done
+  echo $order > "$w/l2g/mod/order"
+  newc "$w/l2g" | gzip -1 > "$w/l2g.cpio.gz"
 
   # L1: busybox, kvm modules, QEMU + firmware, the tools the scenarios use, L2's kernel + initramfs
-  mkdir -p "$w/l1/bin" "$w/l1/dev" "$w/l1/proc" "$w/l1/sys" "$w/l1/tmp" "$w/l1/mod" "$w/l1/l2" \
+  mkdir -p "$w/l1/bin" "$w/l1/dev" "$w/l1/proc" "$w/l1/sys" "$w/l1/tmp" "$w/l1/mod" "$w/l1/l2" "$w/l1/l2g" \
     "$w/l1/usr/share/qemu" "$w/l1/run"
   cp "$bb" "$w/l1/bin/"
   for a in $("$bb" --list); do [ -e "$w/l1/bin/$a" ] || ln -s busybox "$w/l1/bin/$a"; done
@@ -112,11 +125,13 @@ build_base() {
   cp /usr/share/qemu/{qboot.rom,linuxboot_dma.bin,linuxboot.bin,kvmvapic.bin} "$w/l1/usr/share/qemu/"
   cp "$w/bzImage" "$w/l1/l2/bzImage"
   cp "$w/l2.cpio.gz" "$w/l1/l2/initrd.gz"
+  cp "$w/g/boot/vmlinuz-"* "$w/l1/l2g/bzImage"
+  cp "$w/l2g.cpio.gz" "$w/l1/l2g/initrd.gz"
   cp "$here/l1-init.sh" "$w/l1/init"
   chmod +x "$w/l1/init"
   echo "$versions" > "$w/l1/versions"
   newc "$w/l1" | gzip -1 > "$w/l1-base.cpio.gz"
-  rm -rf "$w/k" "$w/bb" "$w/l1" "$w/l2"
+  rm -rf "$w/k" "$w/bb" "$w/l1" "$w/l2" "$w/l2g" "$w/g"
 }
 
 exec 9>"$cache/lock"

@@ -12,6 +12,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "stratus/meters.h"
 
@@ -50,27 +51,34 @@ json_t *vmm_counters_json(vmm_vm *vm)
         ST_METERS(VCPU_FIELD)
         json_array_append_new(vcpus, o);
     }
-    for (int i = 0; i < vm->ndevs; i++) {
-        vmm_virtio *v = vm->devs[i];
-        const vmm_net_stats *ns = vmm_net_stats_of(v);
-        const vmm_blk_stats *bs = vmm_blk_stats_of(v);
+    /* NICs in the config's order, whatever their model */
+    for (int k = 0; vm->cfg && k < vm->cfg->nnics; k++) {
+        const char *id = vm->cfg->nics[k].id;
+        vmm_net_stats st, *ns = NULL;
+        for (int i = 0; i < vm->ndevs && !ns; i++)
+            if (vmm_net_stats_of(vm->devs[i]) && !strcmp(vm->devs[i]->id, id)) {
+                st = *vmm_net_stats_of(vm->devs[i]);
+                ns = &st;
+            }
+        for (int i = 0; i < vm->ne1000 && !ns; i++)
+            if (!strcmp(vmm_e1000_id(vm->e1000[i]), id)) {
+                vmm_e1000_stats(vm->e1000[i], &st);
+                ns = &st;
+            }
         if (ns) {
-            json_t *o = json_pack("{s:s}", "id", v->id);
+            json_t *o = json_pack("{s:s}", "id", id);
             ST_METERS(NIC_FIELD)
             json_array_append_new(nics, o);
         }
+    }
+    for (int i = 0; i < vm->ndevs; i++) {
+        vmm_virtio *v = vm->devs[i];
+        const vmm_blk_stats *bs = vmm_blk_stats_of(v);
         if (bs) {
             json_t *o = json_pack("{s:s}", "id", v->id);
             ST_METERS(DISK_FIELD)
             json_array_append_new(disks, o);
         }
-    }
-    for (int i = 0; i < vm->ne1000; i++) {
-        vmm_net_stats st, *ns = &st;
-        vmm_e1000_stats(vm->e1000[i], &st);
-        json_t *o = json_pack("{s:s}", "id", vmm_e1000_id(vm->e1000[i]));
-        ST_METERS(NIC_FIELD)
-        json_array_append_new(nics, o);
     }
     for (int k = 0; k < VMM_EXIT_NR; k++)
         json_object_set_new(exits, vmm_exit_names[k], json_integer((json_int_t)ex[k]));

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "e1000.h"
 #include "st_test.h"
 
@@ -622,6 +623,25 @@ static void test_interrupts(void)
     teardown();
 }
 
+static void test_config_model(void)
+{
+    vmm_config c;
+    char err[256];
+    static const char ok[] = "{\"kernel\": \"k\", \"nics\": [{\"tap\": \"t0\"}, "
+                             "{\"tap\": \"t1\", \"model\": \"e1000\"}, "
+                             "{\"tap\": \"t2\", \"model\": \"virtio\"}]}";
+    ST_ASSERT_INT_EQ_FATAL(vmm_config_parse(&c, ok, strlen(ok), err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(c.nics[0].model, VMM_NIC_VIRTIO);
+    ST_ASSERT_INT_EQ(c.nics[1].model, VMM_NIC_E1000);
+    ST_ASSERT_INT_EQ(c.nics[2].model, VMM_NIC_VIRTIO);
+    vmm_config_free(&c);
+    static const char bad[] = "{\"kernel\": \"k\", \"nics\": [{\"tap\": \"t0\", "
+                              "\"model\": \"rtl8139\"}]}";
+    ST_ASSERT_INT_EQ(vmm_config_parse(&c, bad, strlen(bad), err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "nics[0].model") != NULL);
+    vmm_config_free(&c);
+}
+
 static CU_TestInfo tests[] = {
     {"EEPROM: Microwire and EERD read the MAC, words sum to 0xBABA; reset keeps the MAC",
      test_eeprom},
@@ -634,6 +654,8 @@ static CU_TestInfo tests[] = {
     {"receive: filters, FCS, frames over several buffers, waiting for buffers", test_rx},
     {"receive: buffer or ring outside RAM, head past the ring, long frames", test_rx_hostile},
     {"interrupts: masking, ICR read-to-clear, ITR throttling through the timer", test_interrupts},
+    {"config: a NIC's model is virtio (default) or e1000, anything else refused",
+     test_config_model},
     CU_TEST_INFO_NULL,
 };
 

@@ -346,6 +346,17 @@ static void test_ports_macs_and_fixed_ips(void)
         long st = post(A.member, "/v1/ports", b, NULL);
         st_assert_fmt(st == 400, 0, __FILE__, __LINE__, "port %zu (%s): %ld", i, bad[i], st);
     }
+    /* an emulated e1000 NIC for a guest without virtio drivers */
+    snprintf(b, sizeof b, "{\"network_id\":\"%s\",\"model\":\"e1000\"}", n);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/ports", A.member, b), 201);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "model")), "e1000");
+    char e1000[128];
+    snprintf(e1000, sizeof e1000, "/v1/ports/%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", e1000, A.member, NULL), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "model")), "e1000");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", e1000, A.member, NULL), 204);
     /* another tenant's network is not there for B ... */
     ST_ASSERT_INT_EQ(port(B.member, n, NULL, NULL), 404);
     /* ... until the cloud admin shares it */

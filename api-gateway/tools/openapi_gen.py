@@ -127,7 +127,7 @@ schemas.update({
                       "user_data": nullable(STR), "ssh_public_key": nullable(STR),
                       "public_ipv4": nullable({"type": "string", "description": "the floating IP of its first port that has one, for the metadata service"}),
                       "ports": {"type": "array", "description": "the instance's NICs, in the order the guest sees them",
-                                "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": enum("virtio"),
+                                "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": enum("virtio", "e1000"),
                                               "vnic_type": enum("virtio", "direct"), "mtu": INT,
                                               "fixed_ips": {"type": "array", "items": FIXED_N}}, "all")}}, "all"),
  # migrations/0016 iaas.node_networks_json, 0017 iaas.node_networks_dhcp
@@ -539,7 +539,7 @@ schemas.update({
               "fixed_ips": {"type": "array", "items": FIXED}, "security_groups": {"type": "array", "items": UUID},
               "instance_id": nullable(UUID), "device_owner": {"type": "string", "description": "'' (free), compute:stratus, network:router_interface, network:router_gateway, network:floatingip"},
               "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "description": "direct: an SR-IOV virtual function"},
-              "model": {"type": "string", "enum": ["virtio"]}, "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]},
+              "model": {"type": "string", "enum": ["virtio", "e1000"], "description": "the emulated NIC: e1000 for guests without virtio drivers"}, "status": {"type": "string", "enum": ["ACTIVE", "DOWN"]},
               "created_at": TS, "updated_at": TS}, "all"),
  "SecurityGroupRule": obj({"id": UUID, "tenant_id": UUID, "security_group_id": UUID,
               "direction": {"type": "string", "enum": ["ingress", "egress"]}, "ethertype": {"type": "string", "enum": ["IPv4", "IPv6"]},
@@ -579,7 +579,7 @@ add("POST", "/v1/ports", op("Create a port on one of the tenant's networks or a 
     body=obj({"network_id": UUID, "name": STR,
               "fixed_ips": {"type": "array", "items": obj({"subnet_id": UUID, "ip_address": IP}), "description": "default: one address from the first subnet with room"},
               "security_groups": {"type": "array", "items": UUID, "description": "default: the tenant's default group"},
-              "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "default": "virtio"}, "model": {"type": "string", "enum": ["virtio"], "default": "virtio"}}, ["network_id"])))
+              "vnic_type": {"type": "string", "enum": ["virtio", "direct"], "default": "virtio"}, "model": {"type": "string", "enum": ["virtio", "e1000"], "default": "virtio"}}, ["network_id"])))
 add("GET", "/v1/ports/{id}", op("A port", "tenant-read", [ok(200, "the port", S("Port")), NF], params=[P("id")]))
 add("PATCH", "/v1/ports/{id}", op("Rename a port, or replace its fixed IPs or security groups", "tenant-write",
     [ok(200, "updated", S("Port")), NF, E(409, "address taken, or the port is a router's or a floating IP's")],

@@ -27,9 +27,10 @@ typedef struct nd_vm_disk {
     int read_only;
 } nd_vm_disk;
 
-/* The emulated NIC. Only virtio today; e1000 (QEMU only) is room left. */
+/* The emulated NIC: virtio-net, or an Intel 82540EM (e1000) for guests without virtio drivers. */
 typedef enum nd_nic_model {
     ND_NIC_VIRTIO = 0,
+    ND_NIC_E1000,
 } nd_nic_model;
 
 typedef struct nd_vm_port {
@@ -62,7 +63,7 @@ typedef struct nd_vm_spec {
 int nd_vm_spec_check(const nd_vm_spec *s, char *err, size_t errlen);
 /* The model's name ("virtio"); NULL for a value out of range. */
 const char *nd_nic_model_name(nd_nic_model m);
-/* "virtio" -> ND_NIC_VIRTIO; -1 for a model no driver here offers. */
+/* "virtio" -> ND_NIC_VIRTIO, "e1000" -> ND_NIC_E1000; -1 for a model no driver here offers. */
 int nd_nic_model_parse(const char *name, nd_nic_model *m);
 /* 1 when mac is a unicast, non-zero, lower-case aa:bb:cc:dd:ee:ff. */
 int nd_mac_valid(const char *mac);

@@ -153,16 +153,17 @@ static char *vm_config(const nd_vm_spec *s, char *err, size_t errlen)
                                                "read_only", s->disks[i].read_only));
     for (int i = 0; i < s->nports; i++) {
         const nd_vm_port *p = &s->ports[i];
-        if (p->model != ND_NIC_VIRTIO) {
-            snprintf(err, errlen, "port %s: stratus-vmm offers no %s NIC", p->id,
-                     nd_nic_model_name(p->model));
+        if (!nd_nic_model_name(p->model)) {
+            snprintf(err, errlen, "port %s: stratus-vmm offers no NIC model %d", p->id,
+                     (int)p->model);
             json_decref(disks);
             json_decref(nics);
             return NULL;
         }
         char id[16];
         snprintf(id, sizeof id, "net%d", i);
-        json_t *n = json_pack("{s:s, s:s, s:s}", "id", id, "tap", p->tap, "mac", p->mac);
+        json_t *n = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "tap", p->tap, "mac", p->mac,
+                              "model", nd_nic_model_name(p->model));
         if (n && p->mtu)
             json_object_set_new(n, "mtu", json_integer(p->mtu));
         json_array_append_new(nics, n);

@@ -23,6 +23,7 @@
 
 static const char *const model_names[] = {
     [ND_NIC_VIRTIO] = "virtio",
+    [ND_NIC_E1000] = "e1000",
 };
 
 const char *nd_nic_model_name(nd_nic_model m)

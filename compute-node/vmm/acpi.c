@@ -13,7 +13,9 @@
  *    MMIO window BARs live in (VMM_PCI_MMIO_START..END: where the VMM assigns
  *    them and where a guest placing them itself, like the test guest at
  *    0xE0000000-0xFEBFFFFF, puts them). No 64-bit window: every BAR pci.c
- *    offers is a 32-bit memory BAR. No MCFG: there is no ECAM.
+ *    offers is a 32-bit memory BAR. No MCFG: there is no ECAM. Its _PRT sends
+ *    INTA# of every slot straight to a GSI (VMM_PCI_INTX_GSI: 20-23, level,
+ *    active low; no link devices), for devices with INTx (e1000).
  *  - \_SB.COM1 (PNP0501, 0x3F8/8, IRQ 4) and \_SB.RTC (PNP0B00, 0x70/2,
  *    IRQ 8): on a hardware-reduced platform Linux probes legacy devices only
  *    as ACPI describes them (its 8250 gets IRQ 4 from here; rtc_cmos needs
@@ -136,6 +138,18 @@ static void dsdt_body(aml *b)
     aml_res_io_window(b, 0x0d00, 0xffff);
     aml_res_mem32_window(b, (uint32_t)VMM_PCI_MMIO_START, (uint32_t)(VMM_PCI_MMIO_END - 1));
     crs_close(b);
+    /* _PRT: INTA# of every slot to its GSI (no link devices: level, active low). */
+    aml_name_decl(b, "_PRT");
+    aml_package(b, 31);
+    for (unsigned slot = 1; slot < 32; slot++) {
+        aml_package(b, 4);
+        aml_int(b, (uint64_t)slot << 16 | 0xffff);
+        aml_int(b, 0); /* INTA# */
+        aml_int(b, 0); /* no source: the index is a GSI */
+        aml_int(b, VMM_PCI_INTX_GSI(slot));
+        aml_close(b);
+    }
+    aml_close(b);
     aml_close(b);
 
     legacy_device(b, "COM1", "PNP0501", 0x3f8, 8, 4);

@@ -80,7 +80,7 @@ static int parse_disks(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"id", "tap", "mac", "mtu", NULL};
+    static const char *const keys[] = {"id", "tap", "mac", "mtu", "model", NULL};
     size_t i;
     json_t *n;
     if (!json_is_array(arr) || json_array_size(arr) > VMM_MAX_NICS) {
@@ -90,7 +90,7 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
     json_array_foreach(arr, i, n)
     {
         vmm_nic_cfg *nc = &c->nics[i];
-        const char *tap = NULL, *mac = NULL, *id = NULL;
+        const char *tap = NULL, *mac = NULL, *id = NULL, *model = NULL;
         long long mtu = 0;
         if (!json_is_object(n)) {
             snprintf(err, errlen, "nics[%zu] must be an object", i);
@@ -100,8 +100,15 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
             st_json_get_str(n, "tap", ST_JSON_REQUIRED, 1, 15, &tap, err, errlen) ||
             st_json_get_str(n, "id", ST_JSON_OPTIONAL, 1, 31, &id, err, errlen) ||
             st_json_get_str(n, "mac", ST_JSON_OPTIONAL, 17, 17, &mac, err, errlen) ||
-            st_json_get_int(n, "mtu", ST_JSON_OPTIONAL, 68, 65535, &mtu, err, errlen))
+            st_json_get_int(n, "mtu", ST_JSON_OPTIONAL, 68, 65535, &mtu, err, errlen) ||
+            st_json_get_str(n, "model", ST_JSON_OPTIONAL, 1, 16, &model, err, errlen))
             return -1;
+        if (model && !strcmp(model, "e1000")) {
+            nc->model = VMM_NIC_E1000;
+        } else if (model && strcmp(model, "virtio")) {
+            snprintf(err, errlen, "nics[%zu].model must be virtio or e1000", i);
+            return -1;
+        }
         nc->mtu = (uint16_t)mtu;
         snprintf(nc->tap, sizeof nc->tap, "%s", tap);
         if (id)

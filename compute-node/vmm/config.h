@@ -4,7 +4,8 @@
  *   {"vcpus": 2, "memory_mib": 256, "kernel": "guest.elf", "initrd": "...",
  *    "cmdline": "console=ttyS0", "serial_log": "serial.log",
  *    "disks": [{"id": "disk0", "path": "d.img", "read_only": false, "format": "raw"}],
- *    "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "mtu": 1450}],
+ *    "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "mtu": 1450,
+ *              "model": "virtio" | "e1000"}],
  *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
  *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux",
  *    "assign_bars": true, "cpuid_disable": ["cx16"]}
@@ -34,7 +35,10 @@ typedef struct vmm_nic_cfg {
     char tap[16];
     uint8_t mac[6];
     uint16_t mtu; /* told to the guest (VIRTIO_NET_F_MTU); 0: not offered */
+    int model;    /* VMM_NIC_VIRTIO (default) or VMM_NIC_E1000 */
 } vmm_nic_cfg;
+
+enum { VMM_NIC_VIRTIO = 0, VMM_NIC_E1000 };
 
 typedef struct vmm_config {
     int vcpus;

@@ -12,11 +12,13 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "stratus/meters.h"
 
 #include "control.h"
 #include "devices.h"
+#include "e1000.h"
 #include "virtio_pci.h"
 
 static uint64_t cycles_of(vmm_vm *vm, uint64_t ns)
@@ -49,15 +51,29 @@ json_t *vmm_counters_json(vmm_vm *vm)
         ST_METERS(VCPU_FIELD)
         json_array_append_new(vcpus, o);
     }
-    for (int i = 0; i < vm->ndevs; i++) {
-        vmm_virtio *v = vm->devs[i];
-        const vmm_net_stats *ns = vmm_net_stats_of(v);
-        const vmm_blk_stats *bs = vmm_blk_stats_of(v);
+    /* NICs in the config's order, whatever their model */
+    for (int k = 0; vm->cfg && k < vm->cfg->nnics; k++) {
+        const char *id = vm->cfg->nics[k].id;
+        vmm_net_stats st, *ns = NULL;
+        for (int i = 0; i < vm->ndevs && !ns; i++)
+            if (vmm_net_stats_of(vm->devs[i]) && !strcmp(vm->devs[i]->id, id)) {
+                st = *vmm_net_stats_of(vm->devs[i]);
+                ns = &st;
+            }
+        for (int i = 0; i < vm->ne1000 && !ns; i++)
+            if (!strcmp(vmm_e1000_id(vm->e1000[i]), id)) {
+                vmm_e1000_stats(vm->e1000[i], &st);
+                ns = &st;
+            }
         if (ns) {
-            json_t *o = json_pack("{s:s}", "id", v->id);
+            json_t *o = json_pack("{s:s}", "id", id);
             ST_METERS(NIC_FIELD)
             json_array_append_new(nics, o);
         }
+    }
+    for (int i = 0; i < vm->ndevs; i++) {
+        vmm_virtio *v = vm->devs[i];
+        const vmm_blk_stats *bs = vmm_blk_stats_of(v);
         if (bs) {
             json_t *o = json_pack("{s:s}", "id", v->id);
             ST_METERS(DISK_FIELD)
@@ -93,6 +109,13 @@ json_t *vmm_state_json(vmm_vm *vm)
         json_array_append_new(devs, json_pack("{s:s, s:s, s:s, s:i, s:b}", "id", v->id, "type",
                                               types[v->ops->type], "pci", bdf, "status", status,
                                               "failed", failed));
+    }
+    for (int i = 0; i < vm->ne1000; i++) {
+        char bdf[16];
+        snprintf(bdf, sizeof bdf, "00:%02x.0", vmm_e1000_pci(vm->e1000[i])->slot);
+        json_array_append_new(devs, json_pack("{s:s, s:s, s:s, s:i, s:b}", "id",
+                                              vmm_e1000_id(vm->e1000[i]), "type", "e1000", "pci",
+                                              bdf, "status", 0, "failed", 0));
     }
     pthread_mutex_lock(&vm->lock);
     int state = vm->state;

@@ -1,5 +1,6 @@
 /*
- * devices.h - constructors of the virtio devices and their counters.
+ * devices.h - constructors of the virtio devices and their counters, and the
+ * tap every NIC model opens.
  *
  * Counters are cumulative since the VMM started and are written only on the
  * event thread, which is also where the control API reads them.
@@ -24,6 +25,9 @@ typedef struct vmm_net_stats {
 int vmm_rng_create(vmm_vm *vm);
 int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg);
 int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg);
+/* Opens tap `name` non-blocking, offloads off; with a virtio-net header of vnet_hdr_len
+ * bytes (IFF_VNET_HDR) or, when 0, plain Ethernet frames. The fd, or -errno. */
+int vmm_tap_open(const char *name, int vnet_hdr_len);
 
 /* Stats of a device made by vmm_blk_create / vmm_net_create; NULL for others. */
 const vmm_blk_stats *vmm_blk_stats_of(vmm_virtio *v);

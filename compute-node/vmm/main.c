@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "e1000.h"
 #include "pci.h"
 #include "serial.h"
 #include "stratus/log.h"
@@ -45,6 +46,9 @@ static void teardown(vmm_vm *vm)
     for (int i = 0; i < vm->ndevs; i++)
         vmm_virtio_destroy(vm->devs[i]);
     vm->ndevs = 0;
+    for (int i = 0; i < vm->ne1000; i++)
+        vmm_e1000_destroy(vm->e1000[i]);
+    vm->ne1000 = 0;
     vmm_pci_free(vm);
     vmm_serial_free(vm->serial);
     vm->serial = NULL;

@@ -15,6 +15,7 @@
 
 #include "control.h"
 #include "devices.h"
+#include "e1000.h"
 #include "legacy.h"
 #include "pci.h"
 #include "sandbox.h"
@@ -45,7 +46,8 @@ static int add_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errl
             return rc;
         }
     for (int i = 0; i < cfg->nnics; i++)
-        if ((rc = vmm_net_create(vm, &cfg->nics[i]))) {
+        if ((rc = cfg->nics[i].model == VMM_NIC_E1000 ? vmm_e1000_create(vm, &cfg->nics[i])
+                                                      : vmm_net_create(vm, &cfg->nics[i]))) {
             snprintf(err, errlen, "nic %s (tap %s): %s", cfg->nics[i].id, cfg->nics[i].tap,
                      strerror(-rc));
             return rc;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "e1000.h"
 #include "pci.h"
 #include "stratus/log.h"
 #include "virtio_pci.h"
@@ -120,6 +121,8 @@ int vmm_vm_reset(vmm_vm *vm)
         return rc;
     for (int i = 0; i < vm->ndevs; i++)
         vmm_virtio_reset(vm->devs[i]);
+    for (int i = 0; i < vm->ne1000; i++)
+        vmm_e1000_reset(vm->e1000[i]);
     vmm_pci_reset(vm);
     vmm_vm_clear_ram(vm);
     if ((rc = vmm_boot_load(vm))) {

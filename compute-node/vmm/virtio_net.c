@@ -289,25 +289,6 @@ static void net_config_read(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t
     memcpy(data, cfg + off, len);
 }
 
-static int tap_open(const char *name)
-{
-    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
-    int hdr = NET_HDR_LEN;
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
-        ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
-
 static void net_destroy(vmm_virtio *v)
 {
     net *n = v->priv;
@@ -323,7 +304,7 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
     net *n = calloc(1, sizeof *n);
     if (!n)
         return -ENOMEM;
-    n->tap = tap_open(cfg->tap);
+    n->tap = vmm_tap_open(cfg->tap, NET_HDR_LEN);
     if (n->tap < 0) {
         rc = n->tap;
         st_error("vmm.net", "%s: tap %s: %s", cfg->id, cfg->tap, strerror(-rc));

@@ -27,6 +27,7 @@ struct event_base;
 struct vmm_serial;
 struct vmm_pci;
 struct vmm_virtio;
+struct vmm_e1000;
 
 /* Guest physical layout. */
 #define VMM_LOW_RAM_END 0xC0000000ull /* RAM above this goes to 4 GiB and up */
@@ -54,6 +55,8 @@ struct vmm_virtio;
 #define VMM_ACPI_RESET_VALUE 0x01
 #define VMM_ACPI_S5_TYP 5   /* SLP_TYP of \_S5 */
 #define VMM_ACPI_GED_GSI 16 /* the power button's event (IOAPIC pin, no PIC behind it) */
+/* PCI INTx: slot s's INTA# is GSI 20 + (s & 3), level, active low (the DSDT's _PRT). */
+#define VMM_PCI_INTX_GSI(slot) (20u + ((unsigned)(slot)&3u))
 
 enum vmm_state { VMM_RUNNING = 0, VMM_PAUSED, VMM_STOPPING };
 enum vmm_boot_mode { VMM_BOOT_PVH = 1, VMM_BOOT_LINUX64 };
@@ -129,6 +132,8 @@ typedef struct vmm_vm {
     struct vmm_pci *pci;
     struct vmm_virtio *devs[VMM_MAX_DISKS + VMM_MAX_NICS + 1];
     int ndevs;
+    struct vmm_e1000 *e1000[VMM_MAX_NICS]; /* NICs of model e1000 (not virtio) */
+    int ne1000;
 
     char boot_id[37];
     struct timespec started;

@@ -354,7 +354,10 @@ static void test_spec_invariants(void)
     nd_nic_model m;
     ST_ASSERT_INT_EQ(nd_nic_model_parse("virtio", &m), 0);
     ST_ASSERT_INT_EQ(m, ND_NIC_VIRTIO);
-    ST_ASSERT_INT_EQ(nd_nic_model_parse("e1000", &m), -1); /* not offered yet */
+    ST_ASSERT_INT_EQ(nd_nic_model_parse("e1000", &m), 0);
+    ST_ASSERT_INT_EQ(m, ND_NIC_E1000);
+    ST_ASSERT_STR_EQ(nd_nic_model_name(ND_NIC_E1000), "e1000");
+    ST_ASSERT_INT_EQ(nd_nic_model_parse("rtl8139", &m), -1);
 }
 
 /* The order's ports into the spec: taps named tap + 11, in order; a port
@@ -398,8 +401,11 @@ static void test_ports_from_the_order(void)
     ST_ASSERT_INT_EQ(s.ports[1].mtu, 1451);
     ST_ASSERT_INT_EQ(s.ports[0].model, ND_NIC_VIRTIO);
     snprintf(o.ports[1].model, sizeof o.ports[1].model, "e1000");
+    ST_ASSERT_INT_EQ(nd_spec_ports(&o, &s, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(s.ports[1].model, ND_NIC_E1000);
+    snprintf(o.ports[1].model, sizeof o.ports[1].model, "rtl8139");
     ST_ASSERT_INT_EQ(nd_spec_ports(&o, &s, err, sizeof err), -1);
-    ST_ASSERT_INT_EQ(strstr(err, "e1000") != NULL, 1);
+    ST_ASSERT_INT_EQ(strstr(err, "rtl8139") != NULL, 1);
     snprintf(o.ports[1].model, sizeof o.ports[1].model, "virtio");
     snprintf(o.ports[1].vnic_type, sizeof o.ports[1].vnic_type, "direct");
     ST_ASSERT_INT_EQ(nd_spec_ports(&o, &s, err, sizeof err), -1);

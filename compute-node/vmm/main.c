@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "firmware.h"
 #include "pci.h"
 #include "serial.h"
 #include "stratus/log.h"
@@ -45,6 +46,7 @@ static void teardown(vmm_vm *vm)
     for (int i = 0; i < vm->ndevs; i++)
         vmm_virtio_destroy(vm->devs[i]);
     vm->ndevs = 0;
+    vmm_fw_free(vm);
     vmm_pci_free(vm);
     vmm_serial_free(vm->serial);
     vm->serial = NULL;

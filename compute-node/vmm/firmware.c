@@ -12,16 +12,21 @@
  * subsystem 1af4:1100: "Running on QEMU") and sets its PAM registers
  * (0x59-0x5F) to put RAM under 0xC0000-0xFFFFF: it copies itself there from
  * the high ROM and runs on from RAM, later write-protecting the F segment.
- * We follow PAM0's high nibble for the F segment and PAM5's low nibble for
- * the E segment: read enable off: the ROM; read and write enable: the RAM
- * there, writable; read enable only: the same RAM, read-only. 0xC0000-
- * 0xDFFFF is plain RAM throughout (option ROMs are copied there).
+ * We follow PAM0's high nibble for the F segment and PAM5/PAM6's nibbles for
+ * the E segment's 16 KiB quarters (a memory slot each: SeaBIOS write-protects
+ * the part of the E segment its code fills and keeps writing the rest, e.g.
+ * the kvmclock page KVM updates): read enable off: the ROM; read and write
+ * enable: the RAM there, writable; read enable only: the same RAM,
+ * read-only. 0xC0000-0xDFFFF is plain RAM throughout (option ROMs are
+ * copied there).
  *
  * What SeaBIOS reads (src/fw/paravirt.c): the CMOS RAM size bytes and CPU
  * count (legacy.c), and fw_cfg: RAM size, CPU counts, no boot menu,
  * etc/e820 (RAM below 3 GiB and above 4 GiB, KVM's TSS and identity-map
  * pages reserved), bootorder (the first disk), and etc/sercon-port (COM1:
  * the BIOS's screen output, and so a boot loader's, goes to the console).
+ * At --log-level debug, SeaBIOS's debug log goes to port 0x402 (QEMU's
+ * debug console), which the VMM logs line by line.
  * The direct kernel boot path (boot.c) is untouched by any of this.
  */
 #include "firmware.h"
@@ -46,29 +51,41 @@
 #define I440FX_PAM5 0x5e
 
 struct vmm_firmware {
+    char dbg[256]; /* the BIOS's debug console line being written */
+    size_t dbg_len;
     uint8_t *rom;
     size_t rom_size;
     vmm_fw_cfg cfg;
-    int seg_state[2]; /* E, F: 0 ROM, 1 RAM read/write, 2 RAM read-only; -1 unmapped */
+    int chunk_state[VMM_FW_CHUNKS]; /* 0 ROM, 1 RAM read/write, 2 RAM read-only; -1 unmapped */
 };
 
-/* Maps segment seg (0: E, 1: F) as state says. */
-static int map_segment(vmm_vm *vm, int seg, int state)
+/* The shadow in PAM's units: the E segment's four 16 KiB quarters, then the F segment. */
+static const struct {
+    uint32_t gpa, size;
+    uint8_t reg, shift; /* PAM register and nibble */
+} chunks[VMM_FW_CHUNKS] = {
+    {0xE0000, 0x4000, 0x5e, 0}, {0xE4000, 0x4000, 0x5e, 4},  {0xE8000, 0x4000, 0x5f, 0},
+    {0xEC000, 0x4000, 0x5f, 4}, {0xF0000, 0x10000, 0x59, 4},
+};
+
+/* Maps chunk i as state says (0 ROM, 1 RAM, 2 RAM read-only). */
+static int map_chunk(vmm_vm *vm, int i, int state)
 {
     struct vmm_firmware *fw = vm->fw;
-    if (fw->seg_state[seg] == state)
+    if (fw->chunk_state[i] == state)
         return 0;
-    uint64_t gpa = VMM_FW_SHADOW_START + 0x10000ull * (uint64_t)seg;
-    uint32_t slot = seg ? VMM_SLOT_FSEG : VMM_SLOT_ESEG;
+    uint64_t gpa = chunks[i].gpa;
+    uint32_t slot = VMM_SLOT_SHADOW + (uint32_t)i;
     int rc;
-    if (fw->seg_state[seg] >= 0 && (rc = vmm_kvm_slot(vm, slot, gpa, 0, NULL, 0)))
+    if (fw->chunk_state[i] >= 0 && (rc = vmm_kvm_slot(vm, slot, gpa, 0, NULL, 0)))
         return rc;
-    fw->seg_state[seg] = -1;
-    uint8_t *hva =
-        state == 0 ? fw->rom + fw->rom_size - VMM_FW_SHADOW_SIZE + 0x10000ull * seg : vm->ram + gpa;
-    if ((rc = vmm_kvm_slot(vm, slot, gpa, 0x10000, hva, state == 1 ? 0 : KVM_MEM_READONLY)))
+    fw->chunk_state[i] = -1;
+    uint8_t *hva = state == 0
+                       ? fw->rom + fw->rom_size - VMM_FW_SHADOW_SIZE + (gpa - VMM_FW_SHADOW_START)
+                       : vm->ram + gpa;
+    if ((rc = vmm_kvm_slot(vm, slot, gpa, chunks[i].size, hva, state == 1 ? 0 : KVM_MEM_READONLY)))
         return rc;
-    fw->seg_state[seg] = state;
+    fw->chunk_state[i] = state;
     return 0;
 }
 
@@ -79,22 +96,55 @@ static int pam_state(uint8_t nibble)
     return nibble & 2 ? 1 : 2;
 }
 
+static const char *const state_names[] = {"ROM", "RAM", "RAM read-only"};
+
+/* Every chunk as the PAM registers now say; 0 or the first error. */
+static int apply_pam(vmm_vm *vm, const uint8_t *cfg)
+{
+    for (int i = 0; i < VMM_FW_CHUNKS; i++) {
+        int st = pam_state((uint8_t)(cfg[chunks[i].reg] >> chunks[i].shift));
+        int old = vm->fw->chunk_state[i], rc = map_chunk(vm, i, st);
+        if (rc)
+            return rc;
+        if (old != st)
+            st_debug("vmm.firmware", "PAM: %#x-%#x now %s", chunks[i].gpa,
+                     chunks[i].gpa + chunks[i].size - 1, state_names[st]);
+    }
+    return 0;
+}
+
 static void bridge_written(vmm_pci_dev *d, uint32_t off, uint32_t len)
 {
     vmm_vm *vm = d->opaque;
-    if (off > I440FX_PAM5 || off + len <= I440FX_PAM0)
+    if (off > I440FX_PAM0 + 6 || off + len <= I440FX_PAM0)
         return;
-    int e = pam_state(d->cfg[I440FX_PAM5] & 0xf), f = pam_state(d->cfg[I440FX_PAM0] >> 4);
-    if (map_segment(vm, 0, e) || map_segment(vm, 1, f))
+    if (apply_pam(vm, d->cfg))
         st_error("vmm.firmware", "remapping the BIOS shadow failed; the guest will not boot");
-    else
-        st_debug("vmm.firmware", "PAM: E segment %s, F segment %s",
-                 e == 0   ? "ROM"
-                 : e == 1 ? "RAM"
-                          : "RAM read-only",
-                 f == 0   ? "ROM"
-                 : f == 1 ? "RAM"
-                          : "RAM read-only");
+}
+
+/* Port 0x402, QEMU's debug console: reads 0xe9 at --log-level debug, so SeaBIOS writes its
+ * debug log there, logged line by line (vmm.bios). */
+static void debugcon_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    struct vmm_firmware *fw = opaque;
+    (void)off;
+    if (!is_write) {
+        /* Present (0xe9) only when the lines would be logged: otherwise SeaBIOS writes nothing
+         * there, saving an exit per byte of its log (QEMU -M pc has no debug console either). */
+        memset(data, 0xff, len);
+        if (st_log_enabled(ST_LOG_DEBUG))
+            data[0] = 0xe9;
+        return;
+    }
+    char c = (char)data[0];
+    if (c != '\n' && fw->dbg_len < sizeof fw->dbg - 1) {
+        if (c != '\r')
+            fw->dbg[fw->dbg_len++] = c >= 0x20 && c < 0x7f ? c : '.';
+        return;
+    }
+    fw->dbg[fw->dbg_len] = 0;
+    st_debug("vmm.bios", "%s", fw->dbg);
+    fw->dbg_len = 0;
 }
 
 static int read_rom(const char *path, struct vmm_firmware *fw)
@@ -212,14 +262,15 @@ int vmm_fw_load(vmm_vm *vm)
         vmm_pci_dev *b = vmm_pci_host_bridge(vm);
         memset(&b->cfg[I440FX_PAM0], 0, 7);
         vmm_fw_cfg_reset(&fw->cfg);
-        if ((rc = map_segment(vm, 0, 0)) || (rc = map_segment(vm, 1, 0)))
+        if ((rc = apply_pam(vm, b->cfg)))
             return rc;
         goto regs;
     }
     fw = vm->fw = calloc(1, sizeof *fw);
     if (!fw)
         return -ENOMEM;
-    fw->seg_state[0] = fw->seg_state[1] = -1;
+    for (int i = 0; i < VMM_FW_CHUNKS; i++)
+        fw->chunk_state[i] = -1;
     if ((rc = read_rom(cfg->firmware, fw))) {
         st_error("vmm.firmware", "%s: %s", cfg->firmware,
                  rc == -EINVAL ? "not a firmware image (128 KiB to 16 MiB, whole pages)"
@@ -231,17 +282,22 @@ int vmm_fw_load(vmm_vm *vm)
         return -ENOTSUP;
     }
     if ((rc = vmm_kvm_slot(vm, VMM_SLOT_ROM, (1ull << 32) - fw->rom_size, fw->rom_size, fw->rom,
-                           KVM_MEM_READONLY)) ||
-        (rc = map_segment(vm, 0, 0)) || (rc = map_segment(vm, 1, 0))) {
+                           KVM_MEM_READONLY))) {
         st_error("vmm.firmware", "mapping the ROM: %s", strerror(-rc));
         return rc;
     }
     if ((rc = vmm_fw_cfg_init(&fw->cfg, &vm->gmem)) || (rc = add_items(vm, &fw->cfg)) ||
-        (rc = vmm_bus_add(&vm->pio, VMM_FW_CFG_PORT, VMM_FW_CFG_PORTS, vmm_fw_cfg_io, &fw->cfg))) {
+        (rc = vmm_bus_add(&vm->pio, VMM_FW_CFG_PORT, VMM_FW_CFG_PORTS, vmm_fw_cfg_io, &fw->cfg)) ||
+        (rc = vmm_bus_add(&vm->pio, 0x402, 1, debugcon_io, fw))) {
         st_error("vmm.firmware", "fw_cfg: %s", strerror(-rc));
         return rc;
     }
     make_i440fx(vm);
+    if ((rc = apply_pam(vm, vmm_pci_host_bridge(vm)->cfg))) {
+        st_error("vmm.firmware", "mapping the ROM at %#llx: %s", VMM_FW_SHADOW_START,
+                 strerror(-rc));
+        return rc;
+    }
     st_info("vmm.firmware", "%s: %zu KiB at %#llx, reset vector F000:FFF0", cfg->firmware,
             fw->rom_size >> 10, (unsigned long long)((1ull << 32) - fw->rom_size));
 regs:

@@ -15,14 +15,8 @@
 #define VMM_FW_SHADOW_SIZE 0x20000ull
 
 /* KVM memory slots (kvm.c uses 0 and 1 for RAM below 3 GiB and above 4 GiB). */
-enum {
-    VMM_SLOT_LOW = 0,
-    VMM_SLOT_HIGH,
-    VMM_SLOT_ABOVE_1M,
-    VMM_SLOT_ESEG,
-    VMM_SLOT_FSEG,
-    VMM_SLOT_ROM
-};
+#define VMM_FW_CHUNKS 5 /* the shadow in PAM's units: 4 x 16 KiB (E segment), 64 KiB (F) */
+enum { VMM_SLOT_LOW = 0, VMM_SLOT_HIGH, VMM_SLOT_ABOVE_1M, VMM_SLOT_ROM, VMM_SLOT_SHADOW };
 
 /* First boot: reads the ROM, maps it (read-only) below 4 GiB and at 0xE0000, makes the host
  * bridge an i440FX with PAM registers, adds fw_cfg on its ports. A reboot (called again): the

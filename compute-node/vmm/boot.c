@@ -8,13 +8,17 @@
  * guest finds every vCPU and the IOAPIC, and so are ACPI tables (whose RSDP
  * address PVH guests also get in hvm_start_info.rsdp_paddr).
  *
- * There is no firmware, but the reset vector (F000:FFF0) holds a few bytes
+ * A config with "boot": "firmware" loads no kernel: firmware.c maps the
+ * BIOS and the vCPU starts at its reset vector. Otherwise there is no
+ * firmware, but the reset vector (F000:FFF0) holds a few bytes
  * that pulse the i8042 reset line: on a hardware-reduced ACPI platform
  * without EFI, Linux's default reboot tries EFI, then jumps there through
  * real mode ("BIOS" reboot) before trying anything else; without them it
  * ran zeros forever instead of rebooting.
  */
 #include "boot.h"
+
+#include "firmware.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +101,9 @@ int vmm_boot_load(vmm_vm *vm)
     size_t len = 0, initrd_len = 0;
     vmm_boot_info bi = {0};
     int rc;
+
+    if (cfg->firmware)
+        return vmm_fw_load(vm);
 
     if ((rc = read_file(cfg->kernel, &img, &len))) {
         st_error("vmm.boot", "kernel %s: %s", cfg->kernel, strerror(-rc));

@@ -132,12 +132,12 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "vcpus",         "memory_mib",     "kernel",        "initrd",
-        "cmdline",       "serial_log",     "disks",         "nics",
-        "rng",           "control_socket", "seccomp",       "on_reset",
-        "boot_protocol", "assign_bars",    "cpuid_disable", NULL};
+        "vcpus",         "memory_mib",  "kernel",        "initrd",         "cmdline",  "serial_log",
+        "disks",         "nics",        "rng",           "control_socket", "seccomp",  "on_reset",
+        "boot_protocol", "assign_bars", "cpuid_disable", "boot",           "firmware", NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
-    const char *on_reset = "shutdown", *proto = "auto";
+    const char *on_reset = "shutdown", *proto = "auto", *boot = "kernel";
+    const char *firmware = VMM_DEFAULT_FIRMWARE;
     long long vcpus = 1, mem = 128;
     int rng = 0, sc = SECCOMP_DEFAULT, assign = 1;
     json_t *j, *v;
@@ -149,7 +149,9 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     if (st_json_only_keys(j, keys, err, errlen) ||
         st_json_get_int(j, "vcpus", ST_JSON_OPTIONAL, 1, VMM_MAX_VCPUS, &vcpus, err, errlen) ||
         st_json_get_int(j, "memory_mib", ST_JSON_OPTIONAL, 16, 1 << 20, &mem, err, errlen) ||
-        st_json_get_str(j, "kernel", ST_JSON_REQUIRED, 1, 4096, &kernel, err, errlen) ||
+        st_json_get_str(j, "kernel", ST_JSON_OPTIONAL, 1, 4096, &kernel, err, errlen) ||
+        st_json_get_str(j, "boot", ST_JSON_OPTIONAL, 1, 16, &boot, err, errlen) ||
+        st_json_get_str(j, "firmware", ST_JSON_OPTIONAL, 1, 4096, &firmware, err, errlen) ||
         st_json_get_str(j, "initrd", ST_JSON_OPTIONAL, 1, 4096, &initrd, err, errlen) ||
         st_json_get_str(j, "cmdline", ST_JSON_OPTIONAL, 0, 2047, &cmdline, err, errlen) ||
         st_json_get_str(j, "serial_log", ST_JSON_OPTIONAL, 1, 4096, &serial, err, errlen) ||
@@ -160,6 +162,23 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
         st_json_get_bool(j, "seccomp", ST_JSON_OPTIONAL, &sc, err, errlen) ||
         st_json_get_bool(j, "assign_bars", ST_JSON_OPTIONAL, &assign, err, errlen))
         goto fail;
+    int fw = !strcmp(boot, "firmware");
+    if (!fw && strcmp(boot, "kernel")) {
+        snprintf(err, errlen, "field 'boot' must be \"kernel\" or \"firmware\"");
+        goto fail;
+    }
+    if (!fw && !kernel) {
+        snprintf(err, errlen, "field 'kernel' is required (or \"boot\": \"firmware\")");
+        goto fail;
+    }
+    if (fw && (kernel || initrd || json_object_get(j, "cmdline"))) {
+        snprintf(err, errlen, "a firmware boot takes no 'kernel', 'initrd' or 'cmdline'");
+        goto fail;
+    }
+    if (!fw && json_object_get(j, "firmware")) {
+        snprintf(err, errlen, "field 'firmware' needs \"boot\": \"firmware\"");
+        goto fail;
+    }
     if (strcmp(on_reset, "shutdown") && strcmp(on_reset, "restart")) {
         snprintf(err, errlen, "field 'on_reset' must be \"shutdown\" or \"restart\"");
         goto fail;
@@ -192,7 +211,8 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
         goto fail;
     c->vcpus = (int)vcpus;
     c->memory_mib = (uint64_t)mem;
-    c->kernel = strdup(kernel);
+    c->kernel = dup_opt(kernel);
+    c->firmware = fw ? strdup(firmware) : NULL;
     c->initrd = dup_opt(initrd);
     c->cmdline = strdup(cmdline);
     c->serial_log = dup_opt(serial);
@@ -234,6 +254,7 @@ int vmm_config_load(vmm_config *c, const char *path, char *err, size_t errlen)
 void vmm_config_free(vmm_config *c)
 {
     free(c->kernel);
+    free(c->firmware);
     free(c->initrd);
     free(c->cmdline);
     free(c->serial_log);

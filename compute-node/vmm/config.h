@@ -8,7 +8,12 @@
  *              "model": "virtio" | "e1000"}],
  *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
  *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux",
- *    "assign_bars": true, "cpuid_disable": ["cx16"]}
+ *    "assign_bars": true, "cpuid_disable": ["cx16"],
+ *    "boot": "kernel" | "firmware", "firmware": "/usr/share/seabios/bios.bin"}
+ *
+ * "boot": "kernel" (the default) needs "kernel"; "firmware" boots the first
+ * disk through the BIOS image "firmware" names (default: Debian's SeaBIOS)
+ * and takes no kernel, initrd or cmdline.
  *
  * Everything is validated on load with a message naming the field; unknown
  * keys are errors (a typo must not silently boot a different machine).
@@ -22,6 +27,7 @@
 #define VMM_MAX_VCPUS 64
 #define VMM_MAX_DISKS 8
 #define VMM_MAX_NICS 8
+#define VMM_DEFAULT_FIRMWARE "/usr/share/seabios/bios.bin" /* Debian's seabios package */
 
 typedef struct vmm_disk_cfg {
     char id[32];
@@ -43,7 +49,8 @@ enum { VMM_NIC_VIRTIO = 0, VMM_NIC_E1000 };
 typedef struct vmm_config {
     int vcpus;
     uint64_t memory_mib;
-    char *kernel;
+    char *kernel;   /* NULL for a firmware boot */
+    char *firmware; /* "boot": "firmware": the BIOS image; NULL for a kernel boot */
     char *initrd;
     char *cmdline;
     char *serial_log;     /* NULL: serial goes to stdout */

@@ -11,6 +11,8 @@
  * Boot modes:
  *  - PVH: 32-bit protected mode, flat 4 GiB code and data segments, paging
  *    off, %ebx = hvm_start_info, %eip = the ELF note's entry.
+ *  - FIRMWARE: the architectural RESET state: real mode, CS 0xF000 with base
+ *    0xFFFF0000, IP 0xFFF0 (the BIOS's reset vector 16 bytes below 4 GiB).
  *  - LINUX64: long mode with an identity map of the low 4 GiB (2 MiB pages)
  *    that the loader wrote at VMM_PML4_ADDR, the boot GDT (CS 0x10,
  *    DS 0x18), %rsi = boot_params, %rip = the 64-bit entry.
@@ -221,6 +223,18 @@ static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int l)
     s->db = l ? 0 : 1;
 }
 
+/* A real-mode segment as the CPU has it after RESET. */
+static void real_seg(struct kvm_segment *s, uint16_t sel, uint64_t base, uint8_t type)
+{
+    memset(s, 0, sizeof *s);
+    s->base = base;
+    s->limit = 0xffff;
+    s->selector = sel;
+    s->type = type;
+    s->present = 1;
+    s->s = 1;
+}
+
 static int set_boot_regs(vmm_vcpu *cpu)
 {
     vmm_vm *vm = cpu->vm;
@@ -231,7 +245,21 @@ static int set_boot_regs(vmm_vcpu *cpu)
     memset(&r, 0, sizeof r);
     r.rflags = 2;
     r.rip = vm->boot.entry;
-    if (vm->boot.mode == VMM_BOOT_PVH) {
+    if (vm->boot.mode == VMM_BOOT_FIRMWARE) {
+        real_seg(&sr.cs, 0xf000, 0xffff0000, 0xb);
+        real_seg(&sr.ds, 0, 0, 0x3);
+        sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+        real_seg(&sr.tr, 0, 0, 0xb);
+        sr.tr.s = 0;
+        real_seg(&sr.ldt, 0, 0, 0x2);
+        sr.ldt.s = 0;
+        sr.gdt.base = sr.idt.base = 0;
+        sr.gdt.limit = sr.idt.limit = 0xffff;
+        sr.cr0 = 0x60000010; /* CD | NW | ET: the state after RESET */
+        sr.cr2 = sr.cr3 = sr.cr4 = 0;
+        sr.efer = 0;
+        r.rdx = 0x600; /* the processor signature a BIOS expects in %edx after reset */
+    } else if (vm->boot.mode == VMM_BOOT_PVH) {
         flat_seg(&sr.cs, 0x8, 0xb, 0);
         flat_seg(&sr.ds, 0x10, 0x3, 0);
         sr.es = sr.fs = sr.gs = sr.ss = sr.ds;

@@ -13,9 +13,13 @@
  * switched. MADV_DONTFORK: a child must never share it copy-on-write.
  * Below 3 GiB it is mapped 1:1 (slot 0); the rest, if any, appears at 4 GiB
  * (slot 1), leaving 3 GiB..4 GiB for PCI BARs, the IOAPIC and the local
- * APICs. Pages are only allocated when the guest touches them.
+ * APICs. For a firmware boot, slot 0 ends at 0xE0000 and slot 2 starts at
+ * 1 MiB: firmware.c maps the BIOS shadow between them and the ROM below
+ * 4 GiB. Pages are only allocated when the guest touches them.
  */
 #include "vmm.h"
+
+#include "firmware.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,16 +33,23 @@
 #include "stratus/log.h"
 #include "stratus/uuid.h"
 
-static int set_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, uint8_t *hva)
+int vmm_kvm_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
 {
     struct kvm_userspace_memory_region r = {
         .slot = slot,
+        .flags = flags,
         .guest_phys_addr = gpa,
         .memory_size = size,
         .userspace_addr = (uint64_t)(uintptr_t)hva,
     };
-    if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-        return -errno;
+    return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+static int set_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, uint8_t *hva)
+{
+    int rc = vmm_kvm_slot(vm, slot, gpa, size, hva, 0);
+    if (rc)
+        return rc;
     vm->gmem.r[vm->gmem.n++] = (vmm_gmem_region){gpa, size, hva};
     return 0;
 }
@@ -65,7 +76,15 @@ static int setup_memory(vmm_vm *vm)
     madvise(vm->ram, vm->ram_size, MADV_DONTFORK);
     madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE); /* EINVAL without THP: 4 KiB pages then */
     uint64_t low = vm->ram_size < VMM_LOW_RAM_END ? vm->ram_size : VMM_LOW_RAM_END;
-    if ((rc = set_slot(vm, 0, 0, low, vm->ram)))
+    if (vm->cfg->firmware) {
+        /* KVM sees RAM around the BIOS shadow at 0xE0000-0xFFFFF (firmware.c maps it); the
+         * VMM's view of RAM below 3 GiB stays one region. */
+        if ((rc = vmm_kvm_slot(vm, VMM_SLOT_LOW, 0, VMM_FW_SHADOW_START, vm->ram, 0)) ||
+            (rc = vmm_kvm_slot(vm, VMM_SLOT_ABOVE_1M, VMM_BIOS_END, low - VMM_BIOS_END,
+                               vm->ram + VMM_BIOS_END, 0)))
+            return rc;
+        vm->gmem.r[vm->gmem.n++] = (vmm_gmem_region){0, low, vm->ram};
+    } else if ((rc = set_slot(vm, 0, 0, low, vm->ram)))
         return rc;
     if (vm->ram_size > low &&
         (rc = set_slot(vm, 1, VMM_HIGH_RAM_START, vm->ram_size - low, vm->ram + low)))
@@ -130,8 +149,8 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
         goto err;
     }
     /* Needed on Intel (real-mode emulation); harmless elsewhere. */
-    ioctl(vm->fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-    uint64_t idmap = 0xfffbc000ull;
+    ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_KVM_IDMAP_ADDR + 0x1000);
+    uint64_t idmap = VMM_KVM_IDMAP_ADDR;
     ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
     if ((rc = setup_memory(vm))) {
         st_error("vmm.kvm", "guest memory (%llu MiB): %s", (unsigned long long)cfg->memory_mib,

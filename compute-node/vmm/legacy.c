@@ -9,6 +9,11 @@
  *  - Port 0x80 (POST codes): writes ignored without warnings.
  *  - CMOS/RTC at 0x70/0x71: the current UTC time in BCD, 24-hour mode, never
  *    "update in progress", so a Linux guest reads the clock without waiting.
+ *    The rest of CMOS RAM (0x0e and up) is 114 bytes the guest can write,
+ *    holding what QEMU's PC puts there for a BIOS: base and extended memory
+ *    (0x15-0x18, 0x30-0x31, in KiB), RAM from 16 MiB to the PCI hole in
+ *    64 KiB units (0x34-0x35), RAM above 4 GiB in 64 KiB units (0x5b-0x5d),
+ *    the CPU count less one (0x5f) and "hard disk first" (0x3d).
  *  - ACPI sleep control, sleep status and reset registers at
  *    VMM_ACPI_PM_PORT (the FADT points at them, see acpi.c): writing
  *    SLP_EN (bit 5) with SLP_TYP (bits 4:2) = \_S5's value powers the VM
@@ -55,6 +60,7 @@ static void ignore_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, i
 
 struct rtc {
     uint8_t index;
+    uint8_t nvram[128]; /* registers 0x0e and up that are not the clock */
 };
 
 static uint8_t bcd(int v)
@@ -72,8 +78,11 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
             data[0] = r->index;
         return;
     }
-    if (is_write)
+    if (is_write) {
+        if (r->index >= 0x0e && r->index != 0x32)
+            r->nvram[r->index] = data[0];
         return;
+    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -90,7 +99,7 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     case 0x0a: v = 0x26; break; /* 32.768 kHz, 1024 Hz, no update in progress */
     case 0x0b: v = 0x02; break; /* 24-hour, BCD */
     case 0x0d: v = 0x80; break; /* valid RAM and time */
-    default: v = 0; break;
+    default: v = r->index >= 0x0e ? r->nvram[r->index] : 0; break;
     }
     data[0] = v;
 }
@@ -114,10 +123,35 @@ static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
     }
 }
 
+/* The CMOS RAM bytes SeaBIOS reads for memory size, CPUs and boot order. */
+static void cmos_fill(struct rtc *r, uint64_t ram_size, int vcpus)
+{
+    uint64_t low = ram_size < VMM_LOW_RAM_END ? ram_size : VMM_LOW_RAM_END;
+    uint64_t ext = low / 1024 - 1024; /* KiB above 1 MiB */
+    if (ext > 0xffff)
+        ext = 0xffff;
+    uint64_t ext2 = low > (16u << 20) ? (low - (16u << 20)) >> 16 : 0;
+    if (ext2 > 0xffff)
+        ext2 = 0xffff;
+    uint64_t high = (ram_size - low) >> 16;
+    r->nvram[0x15] = 0x80; /* 640 KiB base memory */
+    r->nvram[0x16] = 0x02;
+    r->nvram[0x17] = r->nvram[0x30] = (uint8_t)ext;
+    r->nvram[0x18] = r->nvram[0x31] = (uint8_t)(ext >> 8);
+    r->nvram[0x34] = (uint8_t)ext2;
+    r->nvram[0x35] = (uint8_t)(ext2 >> 8);
+    r->nvram[0x5b] = (uint8_t)high;
+    r->nvram[0x5c] = (uint8_t)(high >> 8);
+    r->nvram[0x5d] = (uint8_t)(high >> 16);
+    r->nvram[0x5f] = (uint8_t)(vcpus - 1);
+    r->nvram[0x3d] = 0x02;
+}
+
 int vmm_legacy_init(vmm_vm *vm)
 {
     int rc;
     static struct rtc rtc;
+    cmos_fill(&rtc, vm->ram_size, vm->cfg ? vm->cfg->vcpus : 1);
     if ((rc = vmm_bus_add(&vm->pio, 0x60, 5, i8042_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||

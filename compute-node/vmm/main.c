@@ -18,6 +18,7 @@
 
 #include "control.h"
 #include "e1000.h"
+#include "firmware.h"
 #include "pci.h"
 #include "serial.h"
 #include "stratus/log.h"
@@ -49,6 +50,7 @@ static void teardown(vmm_vm *vm)
     for (int i = 0; i < vm->ne1000; i++)
         vmm_e1000_destroy(vm->e1000[i]);
     vm->ne1000 = 0;
+    vmm_fw_free(vm);
     vmm_pci_free(vm);
     vmm_serial_free(vm->serial);
     vm->serial = NULL;

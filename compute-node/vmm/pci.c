@@ -151,6 +151,11 @@ int vmm_pci_init(vmm_vm *vm)
     return vmm_bus_add(&vm->pio, 0xcf8, 8, pci_io, p);
 }
 
+vmm_pci_dev *vmm_pci_host_bridge(vmm_vm *vm)
+{
+    return &vm->pci->bridge;
+}
+
 void vmm_pci_free(vmm_vm *vm)
 {
     if (vm->pci)

@@ -41,6 +41,8 @@ struct vmm_pci_dev {
 typedef struct vmm_pci vmm_pci;
 
 int vmm_pci_init(vmm_vm *vm);
+/* 00:00.0 (firmware.c gives it an i440FX's IDs and PAM registers for a firmware boot). */
+vmm_pci_dev *vmm_pci_host_bridge(vmm_vm *vm);
 void vmm_pci_free(vmm_vm *vm);
 /* Puts d at the next free slot with its BARs assigned; fills d->slot. */
 int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d);

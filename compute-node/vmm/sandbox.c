@@ -75,10 +75,27 @@ static const int sanitizer_calls[] = {
  * TUNSETOFFLOAD: a vCPU's write of a virtio-net status (DRIVER_OK, reset) sets the tap's
  * offloads to what the driver negotiated (virtio_net.c). */
 static const unsigned long kvm_ioctls[] = {
-    KVM_RUN,      KVM_GET_REGS,        KVM_SET_REGS,      KVM_GET_SREGS,       KVM_SET_SREGS,
-    KVM_SET_MSRS, KVM_SET_FPU,         KVM_GET_LAPIC,     KVM_SET_LAPIC,       KVM_SET_MP_STATE,
-    KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IOEVENTFD,     KVM_IRQFD,           FIONBIO,
-    FIONREAD,     KVM_SET_XCRS,        KVM_SET_DEBUGREGS, KVM_SET_VCPU_EVENTS, TUNSETOFFLOAD,
+    KVM_RUN,
+    KVM_GET_REGS,
+    KVM_SET_REGS,
+    KVM_GET_SREGS,
+    KVM_SET_SREGS,
+    KVM_SET_MSRS,
+    KVM_SET_FPU,
+    KVM_GET_LAPIC,
+    KVM_SET_LAPIC,
+    KVM_SET_MP_STATE,
+    KVM_IRQ_LINE,
+    KVM_SET_GSI_ROUTING,
+    KVM_IOEVENTFD,
+    KVM_IRQFD,
+    FIONBIO,
+    FIONREAD,
+    KVM_SET_XCRS,
+    KVM_SET_DEBUGREGS,
+    KVM_SET_VCPU_EVENTS,
+    TUNSETOFFLOAD,
+    KVM_SET_USER_MEMORY_REGION, /* firmware boot: the BIOS shadow follows the PAM registers */
 };
 
 #ifdef VMM_SANITIZED

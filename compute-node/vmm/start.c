@@ -69,7 +69,9 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
     if (add_devices(vm, cfg, err, errlen))
         return -1;
     if (vmm_boot_load(vm)) {
-        snprintf(err, errlen, "cannot load the kernel %s (see the log)", cfg->kernel);
+        snprintf(err, errlen, "cannot load the %s %s (see the log)",
+                 cfg->firmware ? "firmware" : "kernel",
+                 cfg->firmware ? cfg->firmware : cfg->kernel);
         return -1;
     }
     if ((rc = vmm_vcpus_create(vm))) {

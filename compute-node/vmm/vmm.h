@@ -28,6 +28,7 @@ struct vmm_serial;
 struct vmm_pci;
 struct vmm_virtio;
 struct vmm_e1000;
+struct vmm_firmware;
 
 /* Guest physical layout. */
 #define VMM_LOW_RAM_END 0xC0000000ull /* RAM above this goes to 4 GiB and up */
@@ -45,6 +46,7 @@ struct vmm_e1000;
 #define VMM_MPTABLE_ADDR 0xF0000ull
 #define VMM_RESET_VECTOR_ADDR 0xFFFF0ull /* F000:FFF0 */
 #define VMM_BIOS_END 0x100000ull
+#define VMM_KVM_IDMAP_ADDR 0xFFFBC000ull /* KVM's identity-map page, then its 3-page TSS */
 #define VMM_IOAPIC_ADDR 0xFEC00000ull
 #define VMM_LAPIC_ADDR 0xFEE00000ull
 /* ACPI sleep and reset registers (legacy.c, named by the FADT in acpi.c). */
@@ -59,7 +61,7 @@ struct vmm_e1000;
 #define VMM_PCI_INTX_GSI(slot) (20u + ((unsigned)(slot)&3u))
 
 enum vmm_state { VMM_RUNNING = 0, VMM_PAUSED, VMM_STOPPING };
-enum vmm_boot_mode { VMM_BOOT_PVH = 1, VMM_BOOT_LINUX64 };
+enum vmm_boot_mode { VMM_BOOT_PVH = 1, VMM_BOOT_LINUX64, VMM_BOOT_FIRMWARE };
 
 /* Exit reasons counted per vCPU; the names are the JSON keys of "exits". */
 enum {
@@ -96,6 +98,7 @@ typedef struct vmm_boot {
     int mode;
     uint64_t entry; /* rip */
     uint64_t arg;   /* %ebx (PVH start_info) or %rsi (Linux zero page) */
+                    /* firmware: real mode at CS base 0xFFFF0000, IP = entry (0xFFF0) */
 } vmm_boot;
 
 #define VMM_HUGE_PAGE (2ull << 20) /* guest RAM is aligned to it (kvm.c) */
@@ -130,6 +133,7 @@ typedef struct vmm_vm {
 
     struct vmm_serial *serial;
     struct vmm_pci *pci;
+    struct vmm_firmware *fw; /* firmware boot only (firmware.c) */
     struct vmm_virtio *devs[VMM_MAX_DISKS + VMM_MAX_NICS + 1];
     int ndevs;
     struct vmm_e1000 *e1000[VMM_MAX_NICS]; /* NICs of model e1000 (not virtio) */
@@ -146,6 +150,8 @@ void vmm_vm_init(vmm_vm *vm);
 /* /dev/kvm, the VM, guest RAM, irqchip and PIT for cfg (after vmm_vm_init). */
 int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg);
 void vmm_vm_destroy(vmm_vm *vm);
+/* Sets KVM memory slot `slot` (size 0 deletes it); guest RAM's view (gmem) is not changed. */
+int vmm_kvm_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags);
 /* Zeroes guest RAM (without touching it) for a reboot. */
 int vmm_vm_clear_ram(vmm_vm *vm);
 /* Host pointer to guest physical memory or NULL (see gmem.h). */

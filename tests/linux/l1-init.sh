@@ -380,7 +380,60 @@ run_guestdhcp() {
   grep -q '^DATA dhcp.ip=10.0.2.17' $log || bad "not the static lease"
   grep -q '^DATA dhcp.mtu=1450' $log || bad "not MTU 1450"
   grep -q '^DATA ping.replies=4' $log || bad "not 4 ping replies"
+  fwboot "$1"
   verdict "$1" $log
+}
+
+# firmware: the disk tests/guest/fwboot makes (/fwboot.img: a boot sector and a loader that read the
+# test guest through BIOS int 13h and start it), booted by Debian's SeaBIOS: QEMU -M pc -bios
+# bios.bin with the disk as virtio-blk-pci, then stratus-vmm with "boot": "firmware". guestdhcp runs
+# it too, after its DHCP run (one L1 boot for both). Prints how long each VMM took from its start to
+# SeaBIOS's "Booting from Hard Disk" and to the guest's RESULT line (L1-BENCH fwboot).
+fwboot() { # VMM: boots /fwboot.img, adds to WHY
+  local v=$1 log=/tmp/fwboot-$1.log want t0 tb tr
+  [ -f /fwboot.img ] && [ -f /usr/share/seabios/bios.bin ] ||
+    { bad "no /fwboot.img or SeaBIOS in L1 (build the stratus_fwboot_disk target)"; return; }
+  if [ "$v" = qemu ]; then
+    printf '\370\003' > /tmp/sercon-port # COM1, as stratus-vmm tells SeaBIOS
+    set -- qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 128 -bios /usr/share/seabios/bios.bin \
+      -nodefaults -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+      -fw_cfg name=etc/sercon-port,file=/tmp/sercon-port \
+      -drive file=/fwboot.img,format=raw,if=none,id=d0,readonly=on -device virtio-blk-pci,drive=d0,disable-legacy=on
+    want=33
+  else
+    printf '{"vcpus": 1, "memory_mib": 128, "boot": "firmware", "firmware": "/usr/share/seabios/bios.bin",\n "disks": [{"id": "disk0", "path": "/fwboot.img", "read_only": true}]%s}\n' \
+      "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/fw.json
+    set -- stratus-vmm --config /tmp/fw.json --log-level warn
+    want=16
+  fi
+  t0=$(up)
+  timeout -s KILL 60 "$@" < /dev/null > $log 2>&1 &
+  VMPID=$!
+  tb=; tr=
+  while vm_alive; do
+    [ -z "$tb" ] && grep -q 'Booting from Hard Disk' $log && tb=$(up)
+    [ -z "$tr" ] && grep -q '^RESULT ' $log && tr=$(up)
+    usleep 20000
+  done
+  wait $VMPID; VMRC=$?
+  [ -z "$tb" ] && grep -q 'Booting from Hard Disk' $log && tb=$(up)
+  [ -z "$tr" ] && grep -q '^RESULT ' $log && tr=$(up)
+  [ "$VMRC" = $want ] || bad "firmware boot: exit status $VMRC, expected $want"
+  grep -q 'Booting from Hard Disk' $log || bad "firmware boot: SeaBIOS did not boot the disk"
+  grep -q 'FWBOOT stage 2: read guest.elf through int 13h' $log || bad "firmware boot: the loader did not read the guest"
+  grep -q '^RESULT boot PASS' $log || bad "firmware boot: no RESULT boot PASS from the test guest"
+  grep -q '^DATA cmdline=scenario=boot fwboot=1' $log || bad "firmware boot: not the loader's command line"
+  grep -E '^FWBOOT|^DATA mem|^RESULT' $log | tr -d '\r' | sed "s/^/L1-INFO $v fwboot /"
+  echo "L1-BENCH fwboot $v to_boot_disk_s=$(awk -v a=$t0 -v b=${tb:-$t0} 'BEGIN{printf "%.2f", b - a}')" \
+    "to_result_s=$(awk -v a=$t0 -v b=${tr:-$t0} 'BEGIN{printf "%.2f", b - a}')"
+  [ -z "$WHY" ] || { tr -d "\r" < $log | tail -15 | sed "s/^/L2| /"; }
+}
+prep_firmware() { :; }
+run_firmware() {
+  T0=$(up)
+  fwboot "$1"
+  T1=$(up)
+  verdict "$1"
 }
 
 for v in qemu stratus-vmm; do

@@ -3,7 +3,8 @@
 # stratus-vmm, both inside one nested test host (L1) that QEMU's emulator boots here.
 #
 #   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench for bench/vmm;
-#                                    guestdhcp: the test guest of tests/guest as L2, not Linux)
+#                                    guestdhcp: the test guest of tests/guest as L2, not Linux, then
+#                                    firmware; firmware alone: tests/guest/fwboot's disk booted by SeaBIOS)
 #   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
 #        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
 #        STRATUS_LINUX_TIMEOUT (s, whole L1 run, default 420), STRATUS_LINUX_KEEP=1 (keep the work dir),
@@ -144,6 +145,11 @@ copy_with_libs "$work/run" "$vmm"
 copy_with_libs "$work/run" "$ovl"
 guest=${STRATUS_GUEST_ELF:-$build/tests/guest/guest.elf}
 [ -f "$guest" ] && cp "$guest" "$work/run/guest.elf"
+fwdisk=${STRATUS_FWBOOT_DISK:-$build/tests/guest/fwboot.img}
+[ -f "$fwdisk" ] && cp "$fwdisk" "$work/run/fwboot.img"
+if [ -f /usr/share/seabios/bios.bin ]; then
+  mkdir -p "$work/run/usr/share/seabios" && cp /usr/share/seabios/bios.bin "$work/run/usr/share/seabios/"
+fi
 newc "$work/run" | gzip -1 > "$work/run.cpio.gz"
 cat "$base/l1-base.cpio.gz" "$work/run.cpio.gz" > "$work/l1.img"
 cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs

@@ -376,6 +376,10 @@ static int setup(void)
 
 static int teardown(void)
 {
+    if (getenv("ND_JAIL_KEEP")) { /* keep the instance directories and logs to look at */
+        fprintf(stderr, "kept %s\n", base);
+        return 0;
+    }
     nd_rmtree(base);
     return 0;
 }

@@ -6,16 +6,20 @@
  *   jail_probe HOST_PID PATH...   uid, gid, pid, the pids /proc lists,
  *                                 whether HOST_PID can be signalled, and
  *                                 for each PATH the errno of opening it
- *                                 read-write then read-only (0: opened)
+ *                                 read-write then read-only (0: opened);
+ *                                 a PATH tap:NAME attaches to that tap
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -43,6 +47,18 @@ int main(int argc, char **argv)
     printf("procs %d\n", n);
     printf("kill_host %d\n", kill((pid_t)atoi(argv[1]), 0) == 0 ? 0 : errno);
     for (int i = 2; i < argc; i++) {
+        if (!strncmp(argv[i], "tap:", 4)) { /* attach to a tap as the VMM does */
+            int t = open("/dev/net/tun", O_RDWR);
+            struct ifreq ifr;
+            memset(&ifr, 0, sizeof ifr);
+            ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+            snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", argv[i] + 4);
+            printf("tap %s %d\n", argv[i] + 4,
+                   t >= 0 && ioctl(t, TUNSETIFF, &ifr) == 0 ? 0 : errno);
+            if (t >= 0)
+                close(t);
+            continue;
+        }
         int fd = open(argv[i], O_RDWR);
         int rw = fd >= 0 ? 0 : errno;
         if (fd >= 0)

@@ -4,7 +4,8 @@
  * the same jail code the vmm driver uses. Root only.
  *
  *   - from inside instance A's jail: its own disk opens read-write, its
- *     backing image read-only, /dev/net/tun opens; instance B's disk, the
+ *     backing image read-only, /dev/net/tun opens, it attaches to its own
+ *     tap unprivileged and not to instance B's; instance B's disk, the
  *     agent's configuration with its credential, A's own state.json and the
  *     host's /etc/passwd do not exist; / is read-only; the uid is A's own
  *     (in the range, not 0), different from B's and kept across launches;
@@ -30,10 +31,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +138,21 @@ static void test_jail_sees_only_its_own(void)
     make_inst(state, "bbbbbbbb-0000-4000-8000-000000000002", b, sizeof b, &sb);
     snprintf(conffile, sizeof conffile, "%s/node.conf", base);
     touch(conffile, "node.credential = stn_secret\n");
+    /* each its tap (in this test's own network namespace), made as network/ makes them */
+    const char *taps[] = {"tapjailA", "tapjailB"};
+    nd_vm_spec *specs[] = {&sa, &sb};
+    for (int i = 0; i < 2; i++) {
+        int t = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", taps[i]);
+        CU_ASSERT_FATAL(t >= 0 && ioctl(t, TUNSETIFF, &ifr) == 0 &&
+                        ioctl(t, TUNSETPERSIST, 1) == 0);
+        close(t);
+        specs[i]->nports = 1;
+        snprintf(specs[i]->ports[0].tap, sizeof specs[i]->ports[0].tap, "%s", taps[i]);
+    }
     nd_jail_conf c = conf(state);
     char err[512] = "";
     const char *probe = st_build_path("compute-node/agent/tests/jail_probe");
@@ -150,8 +170,18 @@ static void test_jail_sees_only_its_own(void)
     snprintf(pb, sizeof pb, "%s/disk.qcow2", b);
     snprintf(ps, sizeof ps, "%s/state.json", a);
     snprintf(base_a, sizeof base_a, "%s/base-%s.raw", images, sa.id);
-    char *argv[] = {(char *)probe, hostpid,        pa,  base_a, pb, conffile, ps,
-                    "/etc/passwd", "/dev/net/tun", NULL};
+    char *argv[] = {(char *)probe,
+                    hostpid,
+                    pa,
+                    base_a,
+                    pb,
+                    conffile,
+                    ps,
+                    "/etc/passwd",
+                    "/dev/net/tun",
+                    "tap:tapjailA",
+                    "tap:tapjailB",
+                    NULL};
     snprintf(out, sizeof out, "%s/probe.out", base);
     ST_ASSERT_INT_EQ(run_in(ja, argv, out), 0);
     char line[1300];
@@ -161,6 +191,8 @@ static void test_jail_sees_only_its_own(void)
     ST_ASSERT_INT_EQ(val(out, "procs"), 1);
     ST_ASSERT_INT_EQ(val(out, "kill_host"), ESRCH);
     ST_ASSERT_INT_EQ(val(out, "write_root"), EROFS);
+    ST_ASSERT_INT_EQ(val(out, "tap tapjailA"), 0);     /* its own, unprivileged */
+    ST_ASSERT_INT_EQ(val(out, "tap tapjailB"), EPERM); /* another jail's */
     struct {
         const char *path;
         int rw, ro;
@@ -369,6 +401,8 @@ static int setup(void)
 #endif
     snprintf(base, sizeof base, "/tmp/node-jail-XXXXXX");
     if (!mkdtemp(base))
+        return 1;
+    if (unshare(CLONE_NEWNET) < 0) /* the taps die with the test */
         return 1;
     chmod(base, 0755);
     return 0;

@@ -30,6 +30,11 @@ typedef struct nd_conf {
     const char *state_dir;
     const char *driver; /* "vmm" | "libvirt" */
     const char *vmm_path, *vmm_log_level;
+    const char *jail_enabled; /* auto | true | false (jail.c) */
+    long long jail_uid_base, jail_uid_count;
+    const char *cg_enabled; /* auto | true | false (cgroup.c) */
+    const char *cg_parent, *cg_cpu_max;
+    long long cg_overhead_mib;
     const char *libvirt_uri;
     const char *cmdline;
     long long vcpus, memory_mib, disk_gib;
@@ -419,7 +424,7 @@ int nd_net_ready(nd_agent *a, const nd_order *o);
  * uses to reach the gateway, and the device holding it. */
 void nd_net_detect(nd_conf *c);
 /* caps.c */
-int nd_caps_drop(int routers, char *err, size_t errlen);
+int nd_caps_drop(int routers, int jails, char *err, size_t errlen);
 /* conf.c */
 st_config *nd_conf_load(int argc, char **argv, nd_conf *c);
 long long nd_now_ms(void);

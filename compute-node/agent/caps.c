@@ -11,7 +11,9 @@
  * A node with an external uplink (network.external_interface) hosts
  * routers, each a network namespace it creates, binds and enters
  * (unshare, mount, setns: CAP_SYS_ADMIN, kept there only, as Neutron's L3
- * agent runs as root). Everything else leaves the bounding set - so no VMM it
+ * agent runs as root). Jailing VMMs (jail.c: new mount and pid namespaces,
+ * mounts, pivot_root, device nodes of their own) keeps CAP_SYS_ADMIN and
+ * CAP_MKNOD unless jail.enabled is false. Everything else leaves the bounding set - so no VMM it
  * starts can regain it either - and the permitted, effective and inheritable
  * sets. stratus-vmm then drops what is left once its VM runs.
  */
@@ -29,11 +31,13 @@ static const int keep[] = {
     CAP_CHOWN,     CAP_DAC_OVERRIDE, CAP_FOWNER,           CAP_KILL,   CAP_SETGID, CAP_SETUID,
     CAP_NET_ADMIN, CAP_SYS_RESOURCE, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
 
-static int routers_here;
+static int routers_here, jails_here;
 
 static int kept(int cap)
 {
-    if (cap == CAP_SYS_ADMIN && routers_here)
+    if (cap == CAP_SYS_ADMIN && (routers_here || jails_here))
+        return 1;
+    if (cap == CAP_MKNOD && jails_here)
         return 1;
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
         if (keep[i] == cap)
@@ -41,11 +45,12 @@ static int kept(int cap)
     return 0;
 }
 
-int nd_caps_drop(int routers, char *err, size_t errlen)
+int nd_caps_drop(int routers, int jails, char *err, size_t errlen)
 {
     if (geteuid() != 0)
         return 0; /* nothing to drop */
     routers_here = routers;
+    jails_here = jails;
     for (int cap = 0; cap <= 63; cap++) {
         if (kept(cap))
             continue;

@@ -27,6 +27,20 @@ static const st_config_key keys[] = {
     {"vmm.path", ND_DEFAULT_VMM_PATH, "the stratus-vmm binary"},
     {"vmm.log_level", "info", "the VMMs' log level"},
     {"vmm.stop_timeout_ms", "10000", "a stop waits this long for the VMM, then kills it"},
+    {"jail.enabled", "auto",
+     "run each stratus-vmm in a jail (own uid, mount and pid namespace): true, false, or auto"
+     " (on when a trial jail runs here; otherwise off, with a warning)"},
+    {"jail.uid_base", "400000", "the first uid (and gid) of the range jailed VMMs get"},
+    {"jail.uid_count", "65536", "how many uids the range holds (one per instance on this host)"},
+    {"cgroup.enabled", "auto",
+     "a cgroup v2 per instance with its flavor's CPU weight and memory limit: true, false, or"
+     " auto (on when cgroup.parent can get the cpu and memory controllers)"},
+    {"cgroup.parent", "/sys/fs/cgroup/stratus",
+     "the cgroup v2 directory instance cgroups are made in (created when missing)"},
+    {"cgroup.memory_overhead_mib", "64", "memory.max is the guest's RAM plus this"},
+    {"cgroup.cpu_max", "none",
+     "cap besides the weight: none, vcpus (one host CPU per vCPU) or share (vCPUs divided by"
+     " the overcommit ratio capacity.vcpus / host CPUs)"},
     {"vm.cmdline", "console=ttyS0", "kernel command line every instance starts with"},
     {"libvirt.uri", "qemu:///system", "libvirt connection URI (driver = libvirt)"},
     {"capacity.vcpus", "0", "vCPUs offered; 0: the host's CPUs"},
@@ -134,6 +148,13 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->vmm_log_level = st_config_str(cfg, "vmm.log_level");
     c->stop_timeout_ms = st_config_int(cfg, "vmm.stop_timeout_ms");
     c->cmdline = st_config_str(cfg, "vm.cmdline");
+    c->jail_enabled = st_config_str(cfg, "jail.enabled");
+    c->jail_uid_base = st_config_int(cfg, "jail.uid_base");
+    c->jail_uid_count = st_config_int(cfg, "jail.uid_count");
+    c->cg_enabled = st_config_str(cfg, "cgroup.enabled");
+    c->cg_parent = st_config_str(cfg, "cgroup.parent");
+    c->cg_overhead_mib = st_config_int(cfg, "cgroup.memory_overhead_mib");
+    c->cg_cpu_max = st_config_str(cfg, "cgroup.cpu_max");
     c->libvirt_uri = st_config_str(cfg, "libvirt.uri");
     c->vcpus = st_config_int(cfg, "capacity.vcpus");
     c->memory_mib = st_config_int(cfg, "capacity.memory_mib");

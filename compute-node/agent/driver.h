@@ -146,9 +146,11 @@ struct nd_driver {
     void *priv;
 };
 
+struct nd_jail_conf;
 typedef struct nd_vmm_opts {
     const char *vmm_path;
     const char *log_level;
+    const struct nd_jail_conf *jail; /* NULL or ->on == 0: VMMs run unjailed (jail.h) */
 } nd_vmm_opts;
 
 nd_driver *nd_driver_vmm_new(const nd_vmm_opts *o, char *err, size_t errlen);

@@ -15,6 +15,7 @@
  * exit status is read from the `vmm.exit` line of its log (none: it was killed).
  */
 #include "agent.h"
+#include "jail.h"
 #include "stratus/httpc.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@
 typedef struct vmm_drv {
     char path[4096];
     char level[16];
+    nd_jail_conf jail; /* .on == 0: unjailed */
 } vmm_drv;
 
 static int sys_pidfd_open(pid_t pid)
@@ -49,9 +51,25 @@ static int sys_pidfd_kill(int fd, int sig)
     return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
 }
 
+/* A jailed VMM's socket is in <dir>/run (the one directory of the instance
+ * its uid may write); an unjailed one's, and any an older agent started,
+ * in <dir> itself. */
 static void sock_path(const char *dir, char *out, size_t n)
 {
-    snprintf(out, n, "%s/vmm.sock", dir);
+    struct stat st;
+    snprintf(out, n, "%s/run", dir);
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        snprintf(out, n, "%s/run/vmm.sock", dir);
+    else
+        snprintf(out, n, "%s/vmm.sock", dir);
+}
+
+/* The instance's cgroup goes with its VMM. */
+static void cgroup_gone(vmm_drv *v, const char *dir)
+{
+    const char *id = strrchr(dir, '/');
+    if (v->jail.cg_on && id)
+        nd_cgroup_remove(v->jail.cg_parent, id + 1);
 }
 
 static long api(const char *dir, const char *method, const char *path, const char *body,
@@ -212,6 +230,32 @@ static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The jailed spawn (jail.c): the same files, arguments and environment. */
+static int spawn_jailed(vmm_drv *v, const nd_vm_spec *s, const char *sock, const char *log,
+                        pid_t *pid, char *err, size_t errlen)
+{
+    nd_jail *j = nd_jail_prepare(&v->jail, s, v->path, err, errlen);
+    if (!j)
+        return -1;
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char *argv[] = {v->path, "--api-sock", (char *)sock, "--log-level", v->level, NULL};
+    char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    int pfd = -1, rc = -1;
+    if (in < 0 || out < 0)
+        snprintf(err, errlen, "%s: %s", log, strerror(errno));
+    else
+        rc = nd_jail_spawn(j, argv, envp, in, out, pid, &pfd, err, errlen);
+    if (pfd >= 0)
+        close(pfd); /* the caller opens its own; the child is unreaped, so the pid is ours */
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    nd_jail_free(j);
+    return rc;
+}
+
 static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *pid)
 {
     char log[4200];
@@ -282,10 +326,26 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
         }
     } else {
         unlink(sock);
-        int rc = spawn_vmm(v, s, sock, &pid);
-        if (rc < 0) {
-            snprintf(err, errlen, "cannot run %s: %s", v->path, strerror(-rc));
-            return -1;
+        char run[4200];
+        snprintf(run, sizeof run, "%s/run", s->dir);
+        if (v->jail.on) {
+            mkdir(run, 0700); /* the socket's directory, owned by the jail's uid */
+        } else {
+            rmdir(run); /* empty once a jailed VMM is gone: the socket is in <dir> again */
+        }
+        sock_path(s->dir, sock, sizeof sock);
+        unlink(sock);
+        if (v->jail.on) {
+            char log[4200];
+            snprintf(log, sizeof log, "%s/vmm.log", s->dir);
+            if (spawn_jailed(v, s, sock, log, &pid, err, errlen) < 0)
+                return -1;
+        } else {
+            int rc = spawn_vmm(v, s, sock, &pid);
+            if (rc < 0) {
+                snprintf(err, errlen, "cannot run %s: %s", v->path, strerror(-rc));
+                return -1;
+            }
         }
         fd = sys_pidfd_open(pid);
         if (fd < 0) {
@@ -295,7 +355,7 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
             return -1;
         }
         nd_proc_start_time(pid, &start);
-        rc = wait_socket(sock, fd, 10000);
+        int rc = wait_socket(sock, fd, 10000);
         if (rc < 0) {
             snprintf(err, errlen, "the VMM %s before its control socket was up",
                      rc == -ECHILD ? "exited" : "timed out");
@@ -359,6 +419,7 @@ static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, l
         wait_exit(fd, 5000);
     }
     close(fd);
+    cgroup_gone(d->priv, dir);
     return 0;
 }
 
@@ -382,6 +443,7 @@ static int vmm_destroy(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd
     sys_pidfd_kill(fd, SIGKILL);
     wait_exit(fd, 10000);
     close(fd);
+    cgroup_gone(d->priv, dir);
     return 0;
 }
 
@@ -629,6 +691,8 @@ nd_driver *nd_driver_vmm_new(const nd_vmm_opts *o, char *err, size_t errlen)
         snprintf(v->path, sizeof v->path, "%s", o->vmm_path);
     snprintf(v->level, sizeof v->level, "%s",
              o->log_level && *o->log_level ? o->log_level : "info");
+    if (o->jail)
+        v->jail = *o->jail;
     d->ops = &vmm_ops;
     d->priv = v;
     return d;

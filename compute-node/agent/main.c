@@ -13,6 +13,7 @@
  * SIGHUP reopens log.file and applies log.level (st_service_reload).
  */
 #include "agent.h"
+#include "jail.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -46,12 +47,59 @@ static void on_signal(uv_signal_t *s, int sig)
         nd_watch_stop(in);
 }
 
+/* jail.enabled and cgroup.enabled: auto is on where it works here; true
+ * refuses to start without it. -1 when a required one cannot be had. */
+static int jail_conf(const nd_conf *c, nd_jail_conf *j)
+{
+    char err[512];
+    memset(j, 0, sizeof *j);
+    j->uid_base = (unsigned)c->jail_uid_base;
+    j->uid_count = (unsigned)c->jail_uid_count;
+    j->state_dir = c->state_dir;
+    j->cg_parent = c->cg_parent;
+    j->mem_overhead_mib = c->cg_overhead_mib;
+    j->cpu_max = !strcmp(c->cg_cpu_max, "vcpus")   ? ND_CPU_MAX_VCPUS
+                 : !strcmp(c->cg_cpu_max, "share") ? ND_CPU_MAX_SHARE
+                                                   : ND_CPU_MAX_NONE;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    j->overcommit = cpus > 0 && c->vcpus > cpus ? (double)c->vcpus / (double)cpus : 1;
+    if (strcmp(c->jail_enabled, "false") != 0) {
+        j->on =
+            c->jail_uid_count > 0 && c->jail_uid_base > 0 && nd_jail_supported(j, err, sizeof err);
+        if (c->jail_uid_count <= 0 || c->jail_uid_base <= 0)
+            snprintf(err, sizeof err, "jail.uid_base and jail.uid_count must be positive");
+        if (!j->on && !strcmp(c->jail_enabled, "true")) {
+            st_error("node.jail", "jail.enabled = true but no jail can be made here: %s", err);
+            return -1;
+        }
+        if (!j->on)
+            st_warn("node.jail", "VMMs run unjailed (as root, in the host's namespaces): %s", err);
+    }
+    if (strcmp(c->cg_enabled, "false") != 0) {
+        j->cg_on = j->on && nd_cgroup_supported(c->cg_parent, err, sizeof err);
+        if (!j->on)
+            snprintf(err, sizeof err, "instance cgroups come with the jail, which is off");
+        if (!j->cg_on && !strcmp(c->cg_enabled, "true")) {
+            st_error("node.cgroup", "cgroup.enabled = true but: %s", err);
+            return -1;
+        }
+        if (!j->cg_on)
+            st_warn("node.cgroup", "instances get no cgroup (no CPU or memory limit): %s", err);
+    }
+    st_info("node.jail", "jail %s (uids %u..%u), cgroups %s (%s)", j->on ? "on" : "off",
+            j->uid_base, j->uid_base + j->uid_count - 1, j->cg_on ? "on" : "off", c->cg_parent);
+    return 0;
+}
+
 static nd_driver *open_driver(const nd_conf *c)
 {
     char err[512];
     nd_driver *d = NULL;
     if (!strcmp(c->driver, "vmm")) {
-        nd_vmm_opts o = {.vmm_path = c->vmm_path, .log_level = c->vmm_log_level};
+        static nd_jail_conf jc;
+        if (jail_conf(c, &jc) < 0)
+            return NULL;
+        nd_vmm_opts o = {.vmm_path = c->vmm_path, .log_level = c->vmm_log_level, .jail = &jc};
         d = nd_driver_vmm_new(&o, err, sizeof err);
     } else if (!strcmp(c->driver, "libvirt")) {
         d = nd_driver_libvirt_new(c->libvirt_uri, err, sizeof err);
@@ -86,7 +134,9 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512], v[16];
-    if (a.c.drop_caps && nd_caps_drop(a.c.external_if[0] != 0, err, sizeof err) < 0) {
+    if (a.c.drop_caps &&
+        nd_caps_drop(a.c.external_if[0] != 0, strcmp(a.c.jail_enabled, "false") != 0, err,
+                     sizeof err) < 0) {
         st_error("node.caps", "%s", err);
         return 1;
     }

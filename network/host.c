@@ -271,8 +271,8 @@ static int delete_links(stn_ctx *c, const size_t *doomed, size_t n, char *err, s
     }
     if (!bulk)
         return 0;
-    int rc =
-        stn_nl_do(c->nl, stn_msg_dellink_group(stn_nl_buf(c->nl), stn_nl_seq(c->nl), STN_DOOMED_GROUP));
+    int rc = stn_nl_do(
+        c->nl, stn_msg_dellink_group(stn_nl_buf(c->nl), stn_nl_seq(c->nl), STN_DOOMED_GROUP));
     if (rc == -ENODEV) /* every one had gone already */
         return 0;
     if (rc == -EOPNOTSUPP) /* a kind without dellink: one at a time */

@@ -79,6 +79,12 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
     return buf_add(&c->body, p, k) ? k : 0;
 }
 
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return *(const volatile int *)arg != 0;
+}
+
 static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 {
     call *c = arg;
@@ -186,6 +192,11 @@ long st_httpc(const st_httpc_req *q, st_httpc_resp *r, char *err, size_t errlen)
     if (q->fresh) {
         curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
+    if (q->abort) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)q->abort);
     }
     CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(hl);

@@ -54,6 +54,9 @@ typedef struct st_httpc_req {
     int fresh;                /* a connection of its own, closed after the call */
     st_httpc_sink_fn sink;    /* streams the body here instead of into r->body */
     void *sink_arg;
+    /* a call that may wait long (a long-poll) ends, failed, soon after
+     * *abort becomes non-zero (checked about once a second); NULL: never */
+    const volatile int *abort;
 } st_httpc_req;
 
 typedef struct st_httpc_resp {

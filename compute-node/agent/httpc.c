@@ -47,6 +47,15 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
     return k;
 }
 
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return *(const volatile int *)arg != 0;
+}
+
 long nd_http(const nd_http_req *q, nd_http_resp *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
@@ -89,6 +98,11 @@ long nd_http(const nd_http_req *q, nd_http_resp *r, char *err, size_t errlen)
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : 30000L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (q->abort) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)q->abort);
+    }
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(h);
     if (rc != CURLE_OK) {

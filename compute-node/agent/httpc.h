@@ -24,6 +24,9 @@ typedef struct nd_http_req {
     size_t body_len;
     const char *content_type; /* default application/json when body */
     long timeout_ms;          /* 0: 30 s */
+    /* a call that may wait long (a long-poll) ends, failed, soon after
+     * *abort becomes non-zero (checked about once a second); NULL: never */
+    const volatile int *abort;
 } nd_http_req;
 
 typedef struct nd_http_resp {

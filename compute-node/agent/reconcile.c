@@ -1,8 +1,9 @@
 /*
  * reconcile.c - making this host match the gateway's desired set.
  *
- * Level-triggered: every interval.reconcile_ms the agent fetches the whole
- * desired set and, for each instance without a job in flight, compares the
+ * Level-triggered: every interval.reconcile_ms (and at once when the
+ * desired set's long-poll, longpoll.c, says it changed) the agent fetches
+ * the whole desired set and, for each instance without a job in flight, compares the
  * order (generation, desired, reboot_seq) with its own record:
  *
  *   new generation, or the record still "applying" (a kill -9 cut it short):
@@ -631,6 +632,7 @@ static void fetch_done(uv_work_t *w, int status)
         a->kick = 0;
         fetch_start(a);
     }
+    nd_longpoll_kick(a); /* on the tag the set now has, if none is out */
 }
 
 static void fetch_start(nd_agent *a)

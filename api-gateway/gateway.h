@@ -224,6 +224,8 @@ void gw_node_routes(gw *g);
 void gw_node_etag(char etag[80], const char *node_id, long long version);
 /* The node's desired-set version (0 before its first), or -1 (db error). */
 long long gw_node_version(st_db *db, const char *node_id);
+/* The node's desired set: one row, one JSON text column (NULL: db error). */
+PGresult *gw_node_set_render(st_db *db, const char *node_id);
 /* Replies 200 with c->p.node_id's desired set, tagged with version. */
 void gw_node_set_reply(gw_ctx *c, long long version);
 

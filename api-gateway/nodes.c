@@ -317,33 +317,38 @@ long long gw_node_version(st_db *db, const char *node_id)
     return v;
 }
 
+PGresult *gw_node_set_render(st_db *db, const char *node_id)
+{
+    return st_db_q(db,
+                   "SELECT json_build_object('instances', coalesce(json_agg("
+                   " json_build_object('id', i.id, 'tenant_id', i.tenant_id,"
+                   "  'name', i.name, 'generation', i.generation, 'state', i.state,"
+                   "  'task', i.task, 'desired', CASE WHEN i.state = 'deleting'"
+                   "   THEN 'deleted' ELSE i.power_desired END,"
+                   "  'reboot_seq', i.reboot_seq, 'flavor', f.name, 'vcpus', i.vcpus,"
+                   "  'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,"
+                   "  'image_id', i.image_id, 'user_data', i.user_data,"
+                   "  'ssh_public_key', k.public_key,"
+                   "  'public_ipv4', (SELECT host(a.ip) FROM iaas.ports p"
+                   "   JOIN iaas.floating_ips fip ON fip.fixed_port_id = p.id"
+                   "   JOIN iaas.port_ips a ON a.port_id = fip.port_id"
+                   "   WHERE p.instance_id = i.id ORDER BY p.bound_at, p.id LIMIT 1),"
+                   "  'ports', iaas.node_ports_json(i.id)) ORDER BY i.created_at), '[]'),"
+                   " 'networks', iaas.node_networks_dhcp(iaas.node_networks_json($1)),"
+                   " 'security_groups', iaas.node_groups_json($1),"
+                   " 'routers', iaas.node_routers_json($1))::text"
+                   " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
+                   " JOIN iaas.flavors f ON f.id = i.flavor_id"
+                   " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",
+                   node_id);
+}
+
 void gw_node_set_reply(gw_ctx *c, long long version)
 {
     char etag[80];
     gw_node_etag(etag, c->p.node_id, version);
     st_http_add_header(c->req, "ETag", etag);
-    PGresult *r = st_db_q(c->db,
-                          "SELECT json_build_object('instances', coalesce(json_agg("
-                          " json_build_object('id', i.id, 'tenant_id', i.tenant_id,"
-                          "  'name', i.name, 'generation', i.generation, 'state', i.state,"
-                          "  'task', i.task, 'desired', CASE WHEN i.state = 'deleting'"
-                          "   THEN 'deleted' ELSE i.power_desired END,"
-                          "  'reboot_seq', i.reboot_seq, 'flavor', f.name, 'vcpus', i.vcpus,"
-                          "  'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,"
-                          "  'image_id', i.image_id, 'user_data', i.user_data,"
-                          "  'ssh_public_key', k.public_key,"
-                          "  'public_ipv4', (SELECT host(a.ip) FROM iaas.ports p"
-                          "   JOIN iaas.floating_ips fip ON fip.fixed_port_id = p.id"
-                          "   JOIN iaas.port_ips a ON a.port_id = fip.port_id"
-                          "   WHERE p.instance_id = i.id ORDER BY p.bound_at, p.id LIMIT 1),"
-                          "  'ports', iaas.node_ports_json(i.id)) ORDER BY i.created_at), '[]'),"
-                          " 'networks', iaas.node_networks_dhcp(iaas.node_networks_json($1)),"
-                          " 'security_groups', iaas.node_groups_json($1),"
-                          " 'routers', iaas.node_routers_json($1))::text"
-                          " FROM iaas.instances i LEFT JOIN iaas.keypairs k ON k.id = i.keypair_id"
-                          " JOIN iaas.flavors f ON f.id = i.flavor_id"
-                          " WHERE i.node_id = $1 AND i.state NOT IN ('deleted', 'error')",
-                          c->p.node_id);
+    PGresult *r = gw_node_set_render(c->db, c->p.node_id);
     if (!r) {
         gw_fail_db(c);
         return;

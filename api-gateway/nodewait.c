@@ -14,8 +14,9 @@
  * whenever a node's version is raised (at commit). A held request is a small
  * struct on its thread's list with a timer; it holds no pooled connection
  * and no thread. A notification for a node re-reads that node's version
- * (one pooled connection, borrowed for the moment) and answers its waiters
- * with the new set; waiters for other nodes are not touched. A timer that
+ * (one pooled connection, borrowed for the moment) and answers all its
+ * waiters on the thread with one rendering of the new set; waiters for
+ * other nodes are not touched. A timer that
  * fires answers 304 with the unchanged tag, without the database.
  *
  * The listener is connected on the thread's first long-poll; the version is
@@ -116,33 +117,57 @@ static void reply_unchanged(waiter *w)
     st_http_reply_raw(w->req, 304, NULL, "", 0);
 }
 
-/* Reads the node's version again and answers if it moved (or, when final,
- * in any case). Returns 1 when it answered (w is freed), 0 when w waits on. */
-static int waiter_check(waiter *w, int final)
+/*
+ * Reads node's version once and answers every waiter of that node (on l)
+ * whose version it is not, all with one rendering of the set; with final,
+ * answers the others too (304). Waiters of other nodes are not touched.
+ */
+static void wake_node(listener *l, gw *g, const char *node, int final)
 {
-    gw_ctx c = {.gw = w->g, .req = w->req};
-    snprintf(c.p.node_id, sizeof c.p.node_id, "%s", w->node_id);
-    c.db = st_db_get(w->g->db, 5000);
-    if (!c.db) {
-        st_error("db.unavailable", "%s", st_db_pool_error(w->g->db));
-        st_http_add_header(w->req, "Retry-After", "1");
-        st_http_reply_error(w->req, 503, "unavailable",
-                            "the database is unavailable; retry shortly");
+    waiter *w = l->waiters;
+    while (w && strcmp(w->node_id, node) != 0)
+        w = w->next;
+    if (!w)
+        return;
+    char id[40];
+    snprintf(id, sizeof id, "%s", node); /* node may be a waiter's own */
+    st_db *db = st_db_get(g->db, 5000);
+    if (!db)
+        st_error("db.unavailable", "%s", st_db_pool_error(g->db));
+    long long v = db ? gw_node_version(db, id) : -1;
+    PGresult *set = NULL;
+    int failed = v < 0;
+    for (waiter *next; w; w = next) {
+        next = w->next;
+        if (strcmp(w->node_id, id) != 0 || (!failed && v == w->version && !final))
+            continue;
+        gw_ctx c = {.gw = g, .req = w->req, .db = db};
+        snprintf(c.p.node_id, sizeof c.p.node_id, "%s", id);
+        if (!db) {
+            st_http_add_header(w->req, "Retry-After", "1");
+            st_http_reply_error(w->req, 503, "unavailable",
+                                "the database is unavailable; retry shortly");
+        } else if (failed) {
+            gw_fail_db(&c);
+        } else if (v == w->version) {
+            reply_unchanged(w);
+        } else {
+            if (!set && !(set = gw_node_set_render(db, id)))
+                failed = 1;
+            if (failed) {
+                gw_fail_db(&c);
+            } else {
+                char etag[80];
+                gw_node_etag(etag, id, v);
+                st_http_add_header(w->req, "ETag", etag);
+                gw_reply_json_text(&c, 200, set, "node");
+            }
+        }
         waiter_free(w);
-        return 1;
     }
-    long long v = gw_node_version(c.db, w->node_id);
-    if (v < 0)
-        gw_fail_db(&c);
-    else if (v != w->version)
-        gw_node_set_reply(&c, v);
-    else if (final)
-        reply_unchanged(w);
-    st_db_put(c.db);
-    if (!st_http_replied(w->req) && !final)
-        return 0;
-    waiter_free(w);
-    return 1;
+    PQclear(set);
+    if (db)
+        st_db_put(db);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -161,7 +186,7 @@ static void listener_lost(listener *l, const char *why)
             l->waiters ? "the" : "no");
     listener_close(l);
     while (l->waiters)
-        waiter_check(l->waiters, 1);
+        wake_node(l, l->waiters->g, l->waiters->node_id, 1);
 }
 
 static void on_notify(evutil_socket_t fd, short what, void *arg)
@@ -175,12 +200,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
     }
     PGnotify *n;
     while ((n = PQnotifies(l->conn))) {
-        /* every waiter of that node; a check may answer and free its waiter */
-        for (waiter *w = l->waiters, *next; w; w = next) {
-            next = w->next;
-            if (strcmp(w->node_id, n->extra) == 0)
-                waiter_check(w, 0);
-        }
+        if (l->waiters)
+            wake_node(l, l->waiters->g, n->extra, 0);
         PQfreemem(n);
     }
     if (PQstatus(l->conn) != CONNECTION_OK)

@@ -352,6 +352,9 @@ void nd_reconcile_start(nd_agent *a);
  * kicks a fetch at once. */
 void nd_longpoll_kick(nd_agent *a);
 void nd_reconcile_kick(nd_agent *a);
+/* Applies a desired set fetched whole with tag etag (the long-poll's),
+ * unless the set held now is as new or newer; 1 applied, 0 not. */
+int nd_reconcile_apply(nd_agent *a, nd_desired_set *s, const char *etag);
 nd_inst *nd_inst_find(nd_agent *a, const char *id);
 void nd_adopt_all(nd_agent *a);
 /* The loop learned that in's VMM ended (exit code or signal when known). */
@@ -378,10 +381,10 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
 /* GET the desired set; with etag (the last 200's, or "" / NULL) it may be
  * 304: unchanged. etag_out gets the answer's tag. */
 /* The long-poll: the same GET with ?wait=wait_s, answered once the set
- * differs from etag (200; the body is dropped: the caller fetches) or after
- * wait_s seconds (304). Ends early, failed, when *abort is set. */
+ * differs from etag (200, with the body as nd_gw_desired's) or after wait_s
+ * seconds (304). Ends early, failed, when *abort is set. */
 long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const volatile int *abort,
-                        char etag_out[128], char *err, size_t errlen);
+                        char etag_out[128], char **body, size_t *len, char *err, size_t errlen);
 long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,
                    char *err, size_t errlen);
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,

@@ -99,7 +99,7 @@ long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char 
 }
 
 long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const volatile int *abort,
-                        char etag_out[128], char *err, size_t errlen)
+                        char etag_out[128], char **body, size_t *len, char *err, size_t errlen)
 {
     nd_http_resp r;
     char inm[160], path[80];
@@ -112,6 +112,11 @@ long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const vo
     snprintf(etag_out, 128, "%s", st == 200 || st == 304 ? r.etag : "");
     if (st == 200 || st == 304)
         err[0] = 0;
+    if (st == 200) {
+        *body = r.body;
+        *len = r.len;
+        return st;
+    }
     nd_http_resp_free(&r);
     return st;
 }

@@ -6,11 +6,12 @@
  * request is kept out: GET /internal/v1/node/instances?wait=<longpoll_s>
  * with If-None-Match naming the set last fetched whole. The gateway holds
  * it until an order for this node changes the set (200) or the wait ends
- * (304), as Consul's blocking queries do. A 200 kicks a fetch at once; the
- * fetch applies the set exactly as a periodic one would (the long-poll's
- * own body is dropped, so there is one path that applies sets, and a set
- * fetched earlier can never be applied over a newer one). Each fetch that
- * ends starts the next long-poll on the tag it holds.
+ * (304), as Consul's blocking queries do. A 200's set is applied at once,
+ * as a fetched one is (reconcile.c), unless the set held is as new or newer:
+ * the node's version is in the tag, so a fetch and the long-poll answering
+ * out of order never put an older set over a newer one. A set that does not
+ * parse kicks a fetch instead. The next long-poll starts on the new tag (or
+ * when that fetch ends).
  *
  * Polling stays as it was: it is the fallback, and it keeps the reconcile
  * level-triggered. A long-poll that fails (gateway down or restarting, an
@@ -34,7 +35,9 @@ typedef struct lp_job {
     nd_agent *a;
     int wait_s;
     long status;
-    long long ms; /* how long the gateway took */
+    long long ms;       /* how long the gateway took */
+    nd_desired_set set; /* the new set, with a 200 */
+    int parsed;
     char etag[128], etag_out[128];
     char err[512];
 } lp_job;
@@ -43,9 +46,14 @@ static void lp_run(uv_work_t *w)
 {
     lp_job *j = w->data;
     long long t0 = nd_now_ms();
+    char *body = NULL;
+    size_t len = 0;
     j->status = nd_gw_desired_wait(&j->a->c, j->etag, j->wait_s, &j->a->lp_abort, j->etag_out,
-                                   j->err, sizeof j->err);
+                                   &body, &len, j->err, sizeof j->err);
     j->ms = nd_now_ms() - t0;
+    if (j->status == 200)
+        j->parsed = nd_desired_parse(body, len, &j->set, j->err, sizeof j->err) == 0;
+    free(body);
 }
 
 static void lp_done(uv_work_t *w, int status)
@@ -55,6 +63,7 @@ static void lp_done(uv_work_t *w, int status)
     nd_agent *a = j->a;
     a->lp_busy = 0;
     if (a->stopping) {
+        nd_desired_free(&j->set);
         free(j);
         return;
     }
@@ -75,11 +84,14 @@ static void lp_done(uv_work_t *w, int status)
             st_warn("node.longpoll", "%s: polling only for %d s",
                     j->err[0] ? j->err : "desired set long-poll failed", j->wait_s);
     }
-    int changed = j->status == 200;
-    if (changed)
-        st_debug("node.longpoll", "desired set changed (%s): fetching", j->etag_out);
+    int changed = j->status == 200, applied = 0;
+    if (changed && j->parsed) {
+        st_debug("node.longpoll", "desired set changed (%s)", j->etag_out);
+        applied = nd_reconcile_apply(a, &j->set, j->etag_out);
+    }
+    nd_desired_free(&j->set);
     free(j);
-    if (changed)
+    if (changed && !applied)
         nd_reconcile_kick(a); /* its end starts the next long-poll */
     else if (held)
         nd_longpoll_kick(a);

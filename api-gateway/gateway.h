@@ -219,6 +219,20 @@ void gw_server_group_routes(gw *g);
 
 /* nodes.c */
 void gw_node_routes(gw *g);
+/* The desired set's entity tag for a node's version (quoted). */
+void gw_node_etag(char etag[80], const char *node_id, long long version);
+/* The node's desired-set version (0 before its first), or -1 (db error). */
+long long gw_node_version(st_db *db, const char *node_id);
+/* The node's desired set: one row, one JSON text column (NULL: db error). */
+PGresult *gw_node_set_render(st_db *db, const char *node_id);
+/* Replies 200 with c->p.node_id's desired set, tagged with version. */
+void gw_node_set_reply(gw_ctx *c, long long version);
+
+/* nodewait.c: holds c's request until the node's desired-set version moves
+ * from version or wait_s seconds pass, then answers it (200, or 304 with the
+ * same tag). 0 held (c->req is answered later), 1 the version has moved
+ * already (nothing sent), -1 cannot hold (nothing sent). */
+int gw_node_wait(gw_ctx *c, long long version, int wait_s);
 int gw_node_create(st_db *db, const char *name, char id[40], char *token, size_t tokenlen);
 /* Replaces the credential of the node with this id or name: rows changed
  * (0: no such node) or -1. */

@@ -275,16 +275,86 @@ static void h_heartbeat(gw_ctx *c)
     node_reply(c, 200, c->p.node_id);
 }
 
+void gw_node_etag(char etag[80], const char *node_id, long long version)
+{
+    snprintf(etag, 80, "\"%s.%lld\"", node_id, version);
+}
+
+long long gw_node_version(st_db *db, const char *node_id)
+{
+    PGresult *r = st_db_q(db,
+                          "SELECT coalesce((SELECT version FROM iaas.node_desired_versions"
+                          " WHERE node_id = $1), 0)",
+                          node_id);
+    long long v = r && PQntuples(r) == 1 ? st_db_int(r, 0, 0) : -1;
+    PQclear(r);
+    return v;
+}
+
+PGresult *gw_node_set_render(st_db *db, const char *node_id)
+{
+    /* the set's JSON is iaas.node_desired_json, sql/views.sql */
+    return st_db_q(db, "SELECT iaas.node_desired_json($1)::text", node_id);
+}
+
+void gw_node_set_reply(gw_ctx *c, long long version)
+{
+    char etag[80];
+    gw_node_etag(etag, c->p.node_id, version);
+    st_http_add_header(c->req, "ETag", etag);
+    PGresult *r = gw_node_set_render(c->db, c->p.node_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    gw_reply_json_text(c, 200, r, "node");
+    PQclear(r);
+}
+
+#define NODE_WAIT_MAX_S 60
+
+/*
+ * The desired set. Conditional on the node's version (read with its
+ * credential): an agent asking with the last tag gets 304, at once, or with
+ * ?wait=N once the set changes (200) or N seconds have passed (304), the
+ * request held meanwhile without a thread or a pooled connection
+ * (nodewait.c).
+ */
 static void h_node_instances(gw_ctx *c)
 {
-    /* The set changes only with the node's version (read with its
-     * credential): an agent polling with the last tag gets 304. */
+    const char *ws = st_http_query(c->req, "wait");
+    long wait_s = 0;
+    if (ws) {
+        char *end;
+        wait_s = strtol(ws, &end, 10);
+        if (!*ws || *end || wait_s < 1 || wait_s > NODE_WAIT_MAX_S) {
+            st_http_reply_error(c->req, 400, "invalid_request",
+                                "wait must be a whole number of seconds from 1 to %d",
+                                NODE_WAIT_MAX_S);
+            return;
+        }
+    }
     char etag[80];
-    snprintf(etag, sizeof etag, "\"%s.%lld\"", c->p.node_id, c->p.list_version);
-    if (st_http_not_modified(c->req, etag))
+    gw_node_etag(etag, c->p.node_id, c->p.list_version);
+    if (!st_http_etag_matches(c->req, etag)) {
+        gw_node_set_reply(c, c->p.list_version);
         return;
-    PGresult *r = st_db_q(c->db, "SELECT iaas.node_desired_json($1)::text", c->p.node_id);
-    gw_reply_query(c, 200, r, "node");
+    }
+    if (wait_s > 0) {
+        int rc = gw_node_wait(c, c->p.list_version, (int)wait_s);
+        if (rc == 0)
+            return;    /* held: answered from nodewait.c */
+        if (rc == 1) { /* changed since the credential was read */
+            long long v = gw_node_version(c->db, c->p.node_id);
+            if (v < 0)
+                gw_fail_db(c);
+            else
+                gw_node_set_reply(c, v);
+            return;
+        }
+        /* cannot hold (no LISTEN connection): answer as a plain poll */
+    }
+    st_http_not_modified(c->req, etag);
 }
 
 static void reply_instance_row(gw_ctx *c, const char *id)

@@ -16,6 +16,12 @@
  * matches the routes, calls the handler, and then logs and counts the
  * request. All replies go through send_reply(), which adds X-Request-Id and
  * the other standard headers.
+ *
+ * Held requests. A request lives on the heap from dispatch() to its reply.
+ * A handler that calls st_http_hold() returns without replying; the request
+ * then waits on its worker's list until a callback on the same loop replies
+ * (send_reply() finishes it: counted, logged, freed), or until the worker's
+ * loop ends, when it is dropped unanswered after its cancel callback.
  */
 #include "stratus/http.h"
 #include "stratus/crypto.h"
@@ -73,6 +79,7 @@ typedef struct worker {
     struct evhttp *http;
     st_http_server *s;
     int started;
+    struct st_http_req *held; /* requests held past their handler (st_http_hold) */
 } worker;
 
 struct st_http_server {
@@ -98,6 +105,7 @@ struct st_http_server {
 struct st_http_req {
     struct evhttp_request *ev;
     st_http_server *s;
+    worker *w;
     const route *route;
     const char *method;
     char *path;
@@ -117,7 +125,15 @@ struct st_http_req {
     int quiet; /* st_http_quiet(): access line at debug when it succeeds */
     int status;
     size_t resp_bytes;
+    int64_t t0; /* st_mono_us() when dispatched */
+    /* st_http_hold(): answered later; while in_dispatch the handler still runs */
+    int held, in_dispatch;
+    void (*cancel)(st_http_req *r, void *arg);
+    void *cancel_arg;
+    struct st_http_req *hprev, *hnext;
 };
+
+static void req_finish(st_http_req *r);
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void evthread_init(void)
@@ -248,6 +264,8 @@ static void send_reply(st_http_req *r, int status, const char *ctype, struct evb
     evhttp_send_reply(r->ev, status, reason(status), body);
     if (body)
         evbuffer_free(body);
+    if (r->held && !r->in_dispatch)
+        req_finish(r); /* a held request's reply: it is done now */
 }
 
 void st_http_add_header(st_http_req *r, const char *name, const char *value)
@@ -662,20 +680,30 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     worker *w = arg;
     st_http_server *s = w->s;
     int64_t t0 = st_mono_us();
-    st_http_req r = {.ev = ev, .s = s, .method = method_name(evhttp_request_get_command(ev))};
-    TAILQ_INIT(&r.query);
+    st_http_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        evhttp_send_error(ev, 500, NULL);
+        return;
+    }
+    *r = (st_http_req){.ev = ev,
+                       .s = s,
+                       .w = w,
+                       .t0 = t0,
+                       .in_dispatch = 1,
+                       .method = method_name(evhttp_request_get_command(ev))};
+    TAILQ_INIT(&r->query);
 
     const char *rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
     if (rid && reqid_ok(rid))
-        snprintf(r.reqid, sizeof r.reqid, "%s", rid);
+        snprintf(r->reqid, sizeof r->reqid, "%s", rid);
     else
-        request_id(r.reqid);
+        request_id(r->reqid);
     struct evhttp_connection *conn = evhttp_request_get_connection(ev);
     char *peer_addr = NULL;
     ev_uint16_t peer_port = 0;
     if (conn)
         evhttp_connection_get_peer(conn, &peer_addr, &peer_port);
-    client_of(s, ev, peer_addr ? peer_addr : "", &r);
+    client_of(s, ev, peer_addr ? peer_addr : "", r);
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -686,16 +714,16 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         rawcopy = strdup(raw);
         nseg = split_path(rawcopy, segs, MAX_SEGS);
     }
-    r.path = strdup(raw ? raw : "");
+    r->path = strdup(raw ? raw : "");
     if (nseg < 0) {
-        st_http_reply_error(&r, 400, ST_E_INVALID_REQUEST, "malformed request path");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "malformed request path");
         goto done;
     }
-    if (q && evhttp_parse_query_str(q, &r.query) < 0) {
-        st_http_reply_error(&r, 400, ST_E_INVALID_REQUEST, "malformed query string");
+    if (q && evhttp_parse_query_str(q, &r->query) < 0) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "malformed query string");
         goto done;
     }
-    if (check_text(&r) < 0)
+    if (check_text(r) < 0)
         goto done;
     /* Decode each segment on its own; a decoded NUL or '/' is refused. */
     char *dec[MAX_SEGS];
@@ -709,12 +737,12 @@ static void dispatch(struct evhttp_request *ev, void *arg)
             bad = 1;
     }
     if (bad) {
-        st_http_reply_error(&r, 400, ST_E_INVALID_REQUEST, "malformed path segment");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "malformed path segment");
     } else {
         int method_miss = 0;
         char allow[64] = "";
-        int is_head = strcmp(r.method, "HEAD") == 0;
-        for (int i = 0; i < s->nroutes && !r.route; i++) {
+        int is_head = strcmp(r->method, "HEAD") == 0;
+        for (int i = 0; i < s->nroutes && !r->route; i++) {
             const route *rt = &s->routes[i];
             if (rt->nseg != nseg)
                 continue;
@@ -729,7 +757,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
             }
             if (!match)
                 continue;
-            if (strcmp(rt->method, r.method) != 0 && !(is_head && strcmp(rt->method, "GET") == 0)) {
+            if (strcmp(rt->method, r->method) != 0 &&
+                !(is_head && strcmp(rt->method, "GET") == 0)) {
                 method_miss = 1;
                 if (strlen(allow) + strlen(rt->method) + 3 < sizeof allow)
                     snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
@@ -741,48 +770,111 @@ static void dispatch(struct evhttp_request *ev, void *arg)
                     static __thread char names[MAX_PARAMS][32];
                     size_t nl = strlen(rt->segs[k]) - 2;
                     snprintf(names[np], sizeof names[np], "%.*s", (int)nl, rt->segs[k] + 1);
-                    r.pnames[np] = names[np];
-                    r.pvals[np] = strdup(dec[k]);
+                    r->pnames[np] = names[np];
+                    r->pvals[np] = strdup(dec[k]);
                     np++;
                 }
             }
-            r.nparams = np;
-            r.route = rt;
+            r->nparams = np;
+            r->route = rt;
         }
-        if (r.route) {
-            r.route->h(&r, r.route->arg);
-            if (!r.replied) {
-                st_error("http.no_reply", "handler for %s %s did not reply", r.route->method,
-                         r.route->pattern);
-                st_http_reply_error(&r, 500, ST_E_INTERNAL, "internal error");
+        if (r->route) {
+            r->route->h(r, r->route->arg);
+            if (!r->replied && !r->held) {
+                st_error("http.no_reply", "handler for %s %s did not reply", r->route->method,
+                         r->route->pattern);
+                st_http_reply_error(r, 500, ST_E_INTERNAL, "internal error");
             }
         } else if (method_miss) {
-            st_http_add_header(&r, "Allow", allow);
-            st_http_reply_error(&r, 405, ST_E_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
-                                r.method, allow);
+            st_http_add_header(r, "Allow", allow);
+            st_http_reply_error(r, 405, ST_E_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
+                                r->method, allow);
         } else {
-            st_http_reply_error(&r, 404, ST_E_NOT_FOUND, "no such resource");
+            st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such resource");
         }
     }
     for (int i = 0; i < ndec; i++)
         free(dec[i]);
-done:;
-    double secs = (double)(st_mono_us() - t0) / 1e6;
-    count_request(&r, secs);
-    st_log_level lvl = r.quiet && r.status < 400 ? ST_LOG_DEBUG : ST_LOG_INFO;
+done:
+    free(rawcopy);
+    r->in_dispatch = 0;
+    if (r->held && !r->replied) {
+        /* answered later, on this worker's loop (st_http_hold) */
+        r->hnext = w->held;
+        if (w->held)
+            w->held->hprev = r;
+        w->held = r;
+        return;
+    }
+    r->held = 0;
+    req_finish(r);
+}
+
+/* Frees what a request owns (not its evhttp_request: libevent's). */
+static void req_free(st_http_req *r)
+{
+    for (int i = 0; i < r->nparams; i++)
+        free(r->pvals[i]);
+    evhttp_clear_headers(&r->query);
+    json_decref(r->json);
+    free(r->body);
+    free(r->path);
+    free(r);
+}
+
+static void held_unlink(st_http_req *r)
+{
+    if (r->hprev)
+        r->hprev->hnext = r->hnext;
+    else if (r->w->held == r)
+        r->w->held = r->hnext;
+    if (r->hnext)
+        r->hnext->hprev = r->hprev;
+    r->hprev = r->hnext = NULL;
+}
+
+/* After the reply: count and log the request, free it. */
+static void req_finish(st_http_req *r)
+{
+    if (r->held)
+        held_unlink(r);
+    st_http_server *s = r->s;
+    double secs = (double)(st_mono_us() - r->t0) / 1e6;
+    count_request(r, secs);
+    st_log_level lvl = r->quiet && r->status < 400 ? ST_LOG_DEBUG : ST_LOG_INFO;
     if (s->o.access_log && st_log_enabled(lvl))
         st_log_fields(lvl, "http.request",
-                      json_pack("{s:s, s:s, s:i, s:f, s:I, s:s, s:s, s:s*}", "method", r.method,
-                                "path", r.path ? r.path : "", "status", r.status, "ms",
-                                secs * 1000.0, "bytes", (json_int_t)r.resp_bytes, "request_id",
-                                r.reqid, "peer", r.peer, "via", r.via[0] ? r.via : NULL));
-    for (int i = 0; i < r.nparams; i++)
-        free(r.pvals[i]);
-    evhttp_clear_headers(&r.query);
-    json_decref(r.json);
-    free(r.body);
-    free(r.path);
-    free(rawcopy);
+                      json_pack("{s:s, s:s, s:i, s:f, s:I, s:s, s:s, s:s*}", "method", r->method,
+                                "path", r->path ? r->path : "", "status", r->status, "ms",
+                                secs * 1000.0, "bytes", (json_int_t)r->resp_bytes, "request_id",
+                                r->reqid, "peer", r->peer, "via", r->via[0] ? r->via : NULL));
+    req_free(r);
+}
+
+void st_http_hold(st_http_req *r, void (*cancel)(st_http_req *r, void *arg), void *arg)
+{
+    r->held = 1;
+    r->cancel = cancel;
+    r->cancel_arg = arg;
+    r->ctx = NULL; /* the handler's context lives on its stack */
+}
+
+struct event_base *st_http_loop(const st_http_req *r)
+{
+    return r->w->base;
+}
+
+/* The worker's loop has ended (the server stops): requests still held are
+ * dropped unanswered; libevent frees their connections with the evhttp. */
+static void drop_held(worker *w)
+{
+    while (w->held) {
+        st_http_req *r = w->held;
+        held_unlink(r);
+        if (r->cancel)
+            r->cancel(r, r->cancel_arg);
+        req_free(r);
+    }
 }
 
 /* ---- Server ---- */
@@ -940,6 +1032,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     event_base_dispatch(w->base);
+    drop_held(w);
     return NULL;
 }
 
@@ -1167,6 +1260,7 @@ void st_http_server_free(st_http_server *s)
     free(s->workers);
     free(s->trusted);
     if (s->feeder) {
+        drop_held(s->feeder);
         evhttp_free(s->feeder->http);
         event_base_free(s->feeder->base);
         free(s->feeder);

@@ -167,6 +167,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     watch *w = arg;
+    /* evhttp stops reading once a request is in whole and reads again only
+     * after its reply: a request whole but unanswered at the deadline is one
+     * a handler holds (http.h st_http_hold, a long-poll), not a slow client */
+    if (w->in_request && !w->taken && !(bufferevent_get_enabled(w->bev) & EV_READ)) {
+        w->in_request = 0;
+        return;
+    }
     if (w->in_request && !w->taken)
         take_over(w, 408, "Request Timeout");
 }

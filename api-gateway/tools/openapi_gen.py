@@ -498,13 +498,15 @@ add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credentia
     body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
               "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
-add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304", "node",
+add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304, or with wait=N once the set changes (a long-poll)", "node",
     [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},
         "networks": {"type": "array", "items": S("NodeNetwork"), "description": "each network with a port on this host, or that a router placed here joins"},
         "routers": {"type": "array", "items": S("NodeRouter"), "description": "the routers placed on this host"},
         "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"}}, "all")}}}},
-     {"304": {"description": "unchanged since the ETag given", "headers": NODE_ETAG}}],
-    params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"}]))
+     {"304": {"description": "unchanged since the ETag given (with wait: for the whole wait, or the gateway could not hold the request)", "headers": NODE_ETAG}}],
+    params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"},
+            Q("wait", {"type": "integer", "minimum": 1, "maximum": 60},
+              "a long-poll, as Consul's blocking queries (?index=&wait=): when If-None-Match names the current set, the gateway holds the request until the node's set changes (200 with the new set and tag) or this many seconds pass (304, the same tag); without a matching If-None-Match it answers at once")]))
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
     [ok(200, "the instance", S("Instance")), NF, E(409, "stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")],
     body=obj({"state": {"type": "string", "enum": ["active", "stopped", "deleted", "error"]}, "generation": INT, "reboot_seq": INT, "fault": STR,

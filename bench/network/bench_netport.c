@@ -12,17 +12,20 @@
  *      `inet stratus` tables deleted (agents stopped meanwhile, SIGSTOP);
  *      and two namespaces on a plain veth (the floor).
  *
- *   bench_netport [ROUNDS] [POLL_MS...]     (root; default 5 rounds, 500 and 50)
+ *   bench_netport [ROUNDS] [POLL_MS...]     (root; default 5 rounds, lp500, 500 and 50)
  *
  * The cloud is the end-to-end test's (tests/e2e/e2e_network.c), built by
  * the same helper (tests/lib/st_cloud.h): PostgreSQL, stratus-gateway,
  * stratus-images and stratus-billing in a namespace of their own holding a
  * bridged underlay; two hosts as namespaces on it, each with its own
- * stratus-node (libvirt's test hypervisor: no KVM here) and data plane; guests are namespaces on
- * veth ports (network.port_kind = veth, the library's tap path with a veth). The agent learns of a
- * new instance by polling its desired set every interval.reconcile_ms (there is no long-poll or
- * notification path); the bench runs once per POLL_MS. Set STRATUS_BUILD_DIR to the build tree
- * (run.sh does).
+ * stratus-node (libvirt's test hypervisor: no KVM here) and data plane;
+ * guests are namespaces on veth ports (network.port_kind = veth, the
+ * library's tap path with a veth). The agent learns of a new instance by
+ * polling its desired set every interval.reconcile_ms, and, for a POLL_MS
+ * written "lp<ms>", also through the desired set's long-poll
+ * (interval.longpoll_s = 25, answered by the gateway when the set changes);
+ * a plain POLL_MS turns the long-poll off. The bench runs once per POLL_MS.
+ * Set STRATUS_BUILD_DIR to the build tree (run.sh does).
  */
 #include "dhcpprobe.h"
 #include "st_cloud.h"
@@ -245,12 +248,14 @@ static int floor_port(int i, double t[P_N])
     return ok ? 0 : -1;
 }
 
+/* A poll period; negative: the same with the long-poll on. */
 static void set_poll(int poll_ms)
 {
     for (int h = 0; h < 2; h++) {
         FILE *f = fopen(H[h].conf, "a");
         if (f) {
-            fprintf(f, "interval.reconcile_ms = %d\n", poll_ms);
+            fprintf(f, "interval.reconcile_ms = %d\ninterval.longpoll_s = %d\n",
+                    poll_ms < 0 ? -poll_ms : poll_ms, poll_ms < 0 ? 25 : 0);
             fclose(f);
         }
         cloud_agent_stop(&H[h], SIGTERM);
@@ -274,9 +279,9 @@ static void bench_setup(int rounds, const int *polls, int n_polls)
     printf("\n1. port set-up, API call -> first DHCP answer (%d rounds each; min / median / max "
            "ms)\n",
            rounds);
-    printf("   first port on the host (network created with it), poll %d ms: %.0f ms "
+    printf("   first port on the host (network created with it), poll %d ms%s: %.0f ms "
            "(then udhcpc %.0f ms)\n",
-           polls[0], first[P_TOTAL], first[P_UDHCPC]);
+           abs(polls[0]), polls[0] < 0 ? " + long-poll" : "", first[P_TOTAL], first[P_UDHCPC]);
     double fl[P_N][64];
     int nf = 0;
     for (int p = 0; p < n_polls; p++) {
@@ -287,7 +292,7 @@ static void bench_setup(int rounds, const int *polls, int n_polls)
         for (int r = 0; r < rounds && r < 64; r++) {
             char name[32];
             double t[P_N];
-            snprintf(name, sizeof name, "p%dr%d", polls[p], r);
+            snprintf(name, sizeof name, "%sp%dr%d", polls[p] < 0 ? "l" : "", abs(polls[p]), r);
             if (cloud_port(name, t, id) == 0) {
                 for (int k = 0; k < P_N; k++)
                     v[k][n] = t[k];
@@ -302,7 +307,8 @@ static void bench_setup(int rounds, const int *polls, int n_polls)
             }
             usleep(100000 * (unsigned)(r % 5)); /* land at different points of the poll */
         }
-        printf("   cloud, agent polling its desired set every %d ms (%d ok):\n", polls[p], n);
+        printf("   cloud, agent polling its desired set every %d ms%s (%d ok):\n", abs(polls[p]),
+               polls[p] < 0 ? " + long-poll (interval.longpoll_s = 25)" : ", no long-poll", n);
         for (int k = 0; k < P_N; k++) {
             char s[128];
             range(s, sizeof s, v[k], n, "%.1f");
@@ -472,11 +478,11 @@ static void bench_throughput(int rounds, int secs)
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
-    int polls[8] = {500, 50}, n_polls = 2;
+    int polls[8] = {-500, 500, 50}, n_polls = 3;
     if (argc > 2) {
         n_polls = 0;
         for (int i = 2; i < argc && n_polls < 8; i++)
-            polls[n_polls++] = atoi(argv[i]);
+            polls[n_polls++] = strncmp(argv[i], "lp", 2) ? atoi(argv[i]) : -atoi(argv[i] + 2);
     }
     if (geteuid() != 0 || rounds < 1) {
         fprintf(stderr, "usage (root): bench_netport [ROUNDS] [POLL_MS...]\n");

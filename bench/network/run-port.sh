@@ -3,7 +3,7 @@
 # call to the first DHCP answer, and guest-to-guest throughput on one host
 # and across two over VXLAN, each beside its floor done by hand. Root.
 #
-#   bench/network/run-port.sh [BUILD_DIR] [ROUNDS] [POLL_MS...]
+#   bench/network/run-port.sh [BUILD_DIR] [ROUNDS] [POLL_MS...]   (lp<ms>: with the long-poll)
 #
 # BUILD_DIR (default build-network-bench) is configured Release without
 # sanitizers; a private PostgreSQL (the tests' fixture) is started under

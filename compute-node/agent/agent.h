@@ -39,6 +39,7 @@ typedef struct nd_conf {
     const char *cmdline;
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
+    long long longpoll_s;    /* the desired set's long-poll wait (0: poll only) */
     long long image_keep_s;  /* unused cached images are removed after this */
     long long spool_max_mib; /* 0: unbounded */
     long long console_kib;
@@ -340,6 +341,9 @@ typedef struct nd_agent {
     uv_signal_t sig_term, sig_int;
     int fetching, meter_busy, console_busy, spool_busy, hb_busy, image_gc_busy;
     int kick;               /* refetch as soon as the current fetch ends */
+    int lp_busy;            /* a long-poll is out (longpoll.c) */
+    long long lp_retry_ms;  /* no long-poll before this (nd_now_ms) */
+    volatile int lp_abort;  /* set at stop: the long-poll gives up */
     char desired_etag[128]; /* of the last desired set fetched whole */
     int stopping;
     long long first_ok_fetch_ms;
@@ -349,7 +353,14 @@ typedef struct nd_agent {
 
 /* reconcile.c */
 void nd_reconcile_start(nd_agent *a);
+/* longpoll.c: after each fetch, starts the desired set's long-poll on the
+ * set's tag unless one is out (or it failed lately); a change it reports
+ * kicks a fetch at once. */
+void nd_longpoll_kick(nd_agent *a);
 void nd_reconcile_kick(nd_agent *a);
+/* Applies a desired set fetched whole with tag etag (the long-poll's),
+ * unless the set held now is as new or newer; 1 applied, 0 not. */
+int nd_reconcile_apply(nd_agent *a, nd_desired_set *s, const char *etag);
 nd_inst *nd_inst_find(nd_agent *a, const char *id);
 void nd_adopt_all(nd_agent *a);
 /* The loop learned that in's VMM ended (exit code or signal when known). */
@@ -378,6 +389,11 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
 long nd_sriov_vfs(const char *root);
 /* GET the desired set; with etag (the last 200's, or "" / NULL) it may be
  * 304: unchanged. etag_out gets the answer's tag. */
+/* The long-poll: the same GET with ?wait=wait_s, answered once the set
+ * differs from etag (200, with the body as nd_gw_desired's) or after wait_s
+ * seconds (304). Ends early, failed, when *abort is set. */
+long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const volatile int *abort,
+                        char etag_out[128], char **body, size_t *len, char *err, size_t errlen);
 long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char **body, size_t *len,
                    char *err, size_t errlen);
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,

@@ -51,6 +51,9 @@ static const st_config_key keys[] = {
      " (stratus-vmm cannot pass a VF through yet: see network/README.md)"},
     {"interval.heartbeat_ms", "5000", "heartbeat period"},
     {"interval.reconcile_ms", "500", "how often the desired set is fetched (unchanged: a 304)"},
+    {"interval.longpoll_s", "25",
+     "the desired set's long-poll: the gateway holds it this long unless the set changes, which "
+     "starts a fetch at once (0: off, polling only)"},
     {"interval.meter_ms", "10000", "how often counters are sampled for billing"},
     {"interval.console_ms", "1000", "how often console tails are checked and pushed"},
     {"interval.spool_retry_ms", "5000", "retry period while billing is unreachable"},
@@ -161,6 +164,9 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->disk_gib = st_config_int(cfg, "capacity.disk_gib");
     c->hb_ms = st_config_int(cfg, "interval.heartbeat_ms");
     c->reconcile_ms = st_config_int(cfg, "interval.reconcile_ms");
+    c->longpoll_s = st_config_int(cfg, "interval.longpoll_s");
+    if (c->longpoll_s > 60)
+        c->longpoll_s = 60; /* the gateway's bound */
     c->meter_ms = st_config_int(cfg, "interval.meter_ms");
     c->console_ms = st_config_int(cfg, "interval.console_ms");
     c->spool_retry_ms = st_config_int(cfg, "interval.spool_retry_ms");

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long call_h(const nd_conf *c, const char *method, const char *path, const char *body,
-                   size_t len, const char *ctype, const char *const *headers, st_httpc_resp *r,
-                   char *err, size_t errlen)
+static long call_hw(const nd_conf *c, const char *method, const char *path, const char *body,
+                    size_t len, const char *ctype, const char *const *headers, long timeout_ms,
+                    const volatile int *abort, st_httpc_resp *r, char *err, size_t errlen)
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", c->gw_url, path);
@@ -27,13 +27,21 @@ static long call_h(const nd_conf *c, const char *method, const char *path, const
                       .body = body,
                       .body_len = len,
                       .content_type = ctype,
-                      .timeout_ms = 15000};
+                      .timeout_ms = timeout_ms,
+                      .abort = abort};
     long st = st_httpc(&q, r, err, errlen);
     if (st && (st < 200 || st > 299)) {
         char m[256];
         snprintf(err, errlen, "%s %s: %ld %s", method, path, st, st_httpc_err_msg(r, m, sizeof m));
     }
     return st;
+}
+
+static long call_h(const nd_conf *c, const char *method, const char *path, const char *body,
+                   size_t len, const char *ctype, const char *const *headers, st_httpc_resp *r,
+                   char *err, size_t errlen)
+{
+    return call_hw(c, method, path, body, len, ctype, headers, 15000, NULL, r, err, errlen);
 }
 
 static long call(const nd_conf *c, const char *method, const char *path, const char *body,
@@ -109,6 +117,29 @@ long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char 
         r.body = NULL; /* the caller's now */
         st_httpc_resp_free(&r);
         return st;
+    }
+    st_httpc_resp_free(&r);
+    return st;
+}
+
+long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const volatile int *abort,
+                        char etag_out[128], char **body, size_t *len, char *err, size_t errlen)
+{
+    st_httpc_resp r;
+    char inm[160], path[80];
+    const char *h[] = {inm, NULL};
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+    snprintf(path, sizeof path, "/internal/v1/node/instances?wait=%d", wait_s);
+    /* the gateway answers within wait_s; the margin is for a busy one */
+    long st =
+        call_hw(c, "GET", path, NULL, 0, NULL, h, (wait_s + 15) * 1000L, abort, &r, err, errlen);
+    snprintf(etag_out, 128, "%s", st == 200 || st == 304 ? r.etag : "");
+    if (st == 200 || st == 304)
+        err[0] = 0;
+    if (st == 200) {
+        *body = r.body;
+        *len = r.len;
+        r.body = NULL; /* the caller's now */
     }
     st_httpc_resp_free(&r);
     return st;

@@ -35,6 +35,7 @@ static void on_signal(uv_signal_t *s, int sig)
     nd_agent *a = s->data;
     st_info("node.signal", "signal %d: stopping (VMMs keep running)", sig);
     a->stopping = 1;
+    a->lp_abort = 1; /* a held long-poll gives up (longpoll.c) */
     uv_timer_t *ts[] = {&a->t_hb,      &a->t_rec,   &a->t_meter,
                         &a->t_console, &a->t_spool, &a->t_image_gc};
     for (int i = 0; i < 6; i++)

@@ -1,8 +1,9 @@
 /*
  * reconcile.c - making this host match the gateway's desired set.
  *
- * Level-triggered: every interval.reconcile_ms the agent fetches the whole
- * desired set and, for each instance without a job in flight, compares the
+ * Level-triggered: every interval.reconcile_ms (and at once when the
+ * desired set's long-poll, longpoll.c, says it changed) the agent fetches
+ * the whole desired set and, for each instance without a job in flight, compares the
  * order (generation, desired, reboot_seq) with its own record:
  *
  *   new generation, or the record still "applying" (a kill -9 cut it short):
@@ -590,6 +591,36 @@ static void apply_unchanged(nd_agent *a, nd_desired_set *s)
     apply(a, s);
 }
 
+/* The node's version in a desired-set tag ("<node id>.<version>", quoted),
+ * or -1. */
+static long long tag_version(const char *etag)
+{
+    const char *dot = strrchr(etag, '.');
+    return dot ? strtoll(dot + 1, NULL, 10) : -1;
+}
+
+/* 1 unless tag `held` is of the same node and as new as `tag` or newer: a
+ * fetch and the long-poll may answer out of order. */
+static int newer(const char *tag, const char *held)
+{
+    long long t = tag_version(tag), h = tag_version(held);
+    const char *td = strrchr(tag, '.'), *hd = strrchr(held, '.');
+    if (t < 0 || h < 0 || td - tag != hd - held || strncmp(tag, held, (size_t)(td - tag)) != 0)
+        return 1;
+    return t > h;
+}
+
+int nd_reconcile_apply(nd_agent *a, nd_desired_set *s, const char *etag)
+{
+    if (a->stopping || !newer(etag, a->desired_etag))
+        return 0;
+    st_debug("node.fetch", "%zu instances desired (long-poll)", s->n);
+    snprintf(a->desired_etag, sizeof a->desired_etag, "%s", etag);
+    apply(a, s);
+    nd_net_desired(a, &s->net);
+    return 1;
+}
+
 static void fetch_start(nd_agent *a);
 
 static void fetch_done(uv_work_t *w, int status)
@@ -600,12 +631,14 @@ static void fetch_done(uv_work_t *w, int status)
     nd_metric_inc("fetches", f->status == 200 ? "ok" : f->status == 304 ? "unchanged" : "failed");
     if (f->status == 200 || f->status == 304) {
         nd_status_fetch_ok();
-        if (f->status == 200) {
+        if (f->status == 200 && newer(f->etag_out, a->desired_etag)) {
             st_debug("node.fetch", "%zu instances desired", f->set.n);
             snprintf(a->desired_etag, sizeof a->desired_etag, "%s", f->etag_out);
             apply(a, &f->set);
             nd_net_desired(a, &f->set.net); /* after apply: the ports of the new set */
         } else {
+            nd_desired_free(&f->set); /* older than the long-poll's, applied meanwhile */
+            memset(&f->set, 0, sizeof f->set);
             apply_unchanged(a, &f->set);
         }
         /* VMs nothing watches (a back end without ND_CAP_EXIT_WATCH, such
@@ -631,6 +664,7 @@ static void fetch_done(uv_work_t *w, int status)
         a->kick = 0;
         fetch_start(a);
     }
+    nd_longpoll_kick(a); /* on the tag the set now has, if none is out */
 }
 
 static void fetch_start(nd_agent *a)

@@ -4,7 +4,8 @@
  * Shape. One listening socket per address, shared by `threads` worker threads;
  * each worker runs its own libevent loop and evhttp, so handlers may block on
  * the database (db.h) without stalling other workers. Handlers reply before
- * they return (a handler that forgets is answered 500).
+ * they return (a handler that forgets is answered 500), unless they hold the
+ * request (st_http_hold) to answer it later from their worker's loop.
  *
  * Routing. Routes are "METHOD /path/{param}/..." patterns; a path that exists
  * with another method gets 405 with Allow, an unknown path 404, both as JSON
@@ -120,6 +121,20 @@ json_t *st_http_json_body(st_http_req *r);
 /* Per-request slot for a service (e.g. the authenticated principal). */
 void st_http_set_ctx(st_http_req *r, void *ctx);
 void *st_http_ctx(const st_http_req *r);
+
+/*
+ * Keeps r open after its handler returns, for a reply that comes later (a
+ * long-poll): a callback on the same worker's loop (st_http_loop) answers
+ * through the st_http_reply_* calls below, after which r is gone. Until then
+ * r stays valid; if the server stops first, cancel(r, arg) runs on the
+ * worker's thread and r is dropped unanswered. The connection's request
+ * deadline (http.timeout) stops once a request is held; the held request
+ * still counts against http.max_connections.
+ */
+void st_http_hold(st_http_req *r, void (*cancel)(st_http_req *r, void *arg), void *arg);
+/* The libevent loop of the worker serving r (struct event_base *). */
+struct event_base;
+struct event_base *st_http_loop(const st_http_req *r);
 
 /* ---- Responses (exactly one per request) ---- */
 void st_http_add_header(st_http_req *r, const char *name, const char *value);

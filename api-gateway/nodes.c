@@ -328,7 +328,7 @@ static void h_node_instances(gw_ctx *c)
         char *end;
         wait_s = strtol(ws, &end, 10);
         if (!*ws || *end || wait_s < 1 || wait_s > NODE_WAIT_MAX_S) {
-            st_http_reply_error(c->req, 400, "invalid_request",
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                                 "wait must be a whole number of seconds from 1 to %d",
                                 NODE_WAIT_MAX_S);
             return;

@@ -145,7 +145,7 @@ static void wake_node(listener *l, gw *g, const char *node, int final)
         snprintf(c.p.node_id, sizeof c.p.node_id, "%s", id);
         if (!db) {
             st_http_add_header(w->req, "Retry-After", "1");
-            st_http_reply_error(w->req, 503, "unavailable",
+            st_http_reply_error(w->req, 503, ST_E_UNAVAILABLE,
                                 "the database is unavailable; retry shortly");
         } else if (failed) {
             gw_fail_db(&c);

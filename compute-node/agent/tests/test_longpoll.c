@@ -15,7 +15,7 @@
  *     instance created on it becomes active by polling alone, with no
  *     long-poll having answered "changed".
  */
-#include "cloud.h"
+#include "st_cloud.h"
 #include "st_test.h"
 
 #include <signal.h>
@@ -28,7 +28,7 @@ static cloud C;
 
 static int setup(void)
 {
-    cloud_start(&C, "node_longpoll", 0);
+    cloud_start(&C, "node_longpoll");
     return 0;
 }
 

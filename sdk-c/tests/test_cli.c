@@ -457,7 +457,10 @@ static void test_network_commands(void)
     ST_ASSERT_INT_EQ(X(cfg, "floating-ip delete %s", fip), 0);
     ST_ASSERT_INT_EQ(X(cfg, "floating-ip show %s", fip), 5);
 
-    /* an instance on the port and on the network: two NICs, in that order */
+    /* an instance on the port and on the network: two NICs, in that order;
+     * the node beats first, as its agent would (a slow run outlasts
+     * nodes.down_after since setup's beat, and a down node places nothing) */
+    gwt_heartbeat(&T, node, 64, 262144, 10000);
     CU_ASSERT_FATAL((j = J(cfg,
                            "instance create cli-nic --flavor %s --image %s --port %s"
                            " --network %s",

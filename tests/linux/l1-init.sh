@@ -381,7 +381,56 @@ run_guestdhcp() {
   grep -q '^DATA dhcp.mtu=1450' $log || bad "not MTU 1450"
   grep -q '^DATA ping.replies=4' $log || bad "not 4 ping replies"
   fwboot "$1"
+  guestpower "$1"
   verdict "$1" $log
+}
+
+# The test guest's ACPI scenarios (tests/guest scen_power.c): the power button pressed once the
+# guest is ready (QEMU -M q35: its monitor's system_powerdown; stratus-vmm: PUT /vm/actions
+# power_button) powers it off through S5, and the VMM exits 0; the reset register reboots it
+# (QEMU -action reboot=reset, stratus-vmm on_reset restart), and the second boot PASSes.
+guestpower() { # VMM: adds to WHY
+  local v=$1 log=/tmp/power-$1.log rlog=/tmp/reset-$1.log want
+  rm -f /tmp/mon.in /tmp/mon.out /tmp/pw.sock; mkfifo /tmp/mon.in /tmp/mon.out
+  if [ "$v" = qemu ]; then
+    set -- qemu-system-x86_64 -enable-kvm -cpu host -M q35 -m 128 -bios /usr/share/qemu/qboot.rom \
+      -nodefaults -display none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+      -kernel /guest.elf
+    timeout -s KILL 60 "$@" -no-reboot -monitor pipe:/tmp/mon -append scenario=power < /dev/null > $log 2>&1 &
+    want=33
+  else
+    printf '{"vcpus": 1, "memory_mib": 128, "kernel": "/guest.elf", "cmdline": "scenario=power", "control_socket": "/tmp/pw.sock"%s}\n' \
+      "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/pw.json
+    timeout -s KILL 60 stratus-vmm --config /tmp/pw.json --log-level warn < /dev/null > $log 2>&1 &
+    want=16
+  fi
+  VMPID=$!
+  if wait_for 'DATA power.ready=1' $log 30; then
+    if [ "$v" = qemu ]; then
+      cat /tmp/mon.out > /dev/null & echo system_powerdown > /tmp/mon.in
+    else
+      curl -s -X PUT --unix-socket /tmp/pw.sock -d '{"action": "power_button"}' http://localhost/vm/actions ||
+        bad "power: the API's power_button failed"
+    fi
+  fi
+  wait $VMPID; VMRC=$?
+  [ "$VMRC" = 0 ] || bad "power: exit status $VMRC after the press, expected 0 (ACPI soft-off)"
+  grep -q '^DATA power.button=1' $log || bad "power: the guest saw no button press"
+  grep -q '^RESULT power PASS' $log || bad "power: no RESULT power PASS"
+  grep -E '^DATA power|^RESULT' $log | tr -d '\r' | sed "s/^/L1-INFO $v power /"
+  if [ "$v" = qemu ]; then
+    timeout -s KILL 60 "$@" -action reboot=reset -monitor none -append scenario=reset < /dev/null > $rlog 2>&1
+  else
+    printf '{"vcpus": 1, "memory_mib": 128, "kernel": "/guest.elf", "cmdline": "scenario=reset", "on_reset": "restart"%s}\n' \
+      "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/pw.json
+    timeout -s KILL 60 stratus-vmm --config /tmp/pw.json --log-level warn < /dev/null > $rlog 2>&1
+  fi
+  VMRC=$?
+  [ "$VMRC" = $want ] || bad "reset: exit status $VMRC, expected $want"
+  [ "$(grep -c '^DATA reset.boot=' $rlog)" = 2 ] || bad "reset: not two boots"
+  grep -q '^RESULT reset PASS' $rlog || bad "reset: no RESULT reset PASS"
+  grep -E '^DATA reset|^RESULT' $rlog | tr -d '\r' | sed "s/^/L1-INFO $v reset /"
+  [ -z "$WHY" ] || { tr -d "\r" < $log | tail -8 | sed "s/^/L2| /"; }
 }
 
 # firmware: the disk tests/guest/fwboot makes (/fwboot.img: a boot sector and a loader that read the

@@ -1,7 +1,10 @@
 /*
- * vmm_run_basic - the test guest's boot, pci and cpu scenarios under
- * stratus-vmm, judged by the guest harness exactly as the QEMU runs are;
- * cpu also checks the metering counters read over the control API.
+ * vmm_run_basic - the test guest's boot, pci, cpu, power and reset
+ * scenarios under stratus-vmm, judged by the guest harness exactly as the
+ * QEMU runs are (vmm_guest_qemu_*); cpu also checks the metering counters
+ * read over the control API; power presses the ACPI power button through
+ * the control API and the guest's soft-off ends the VMM with status 0;
+ * reset reboots through the FADT's reset register.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -165,12 +168,54 @@ static void test_cpu_metering(void)
         ST_ASSERT_INT_EQ(cycles, (long long)((__int128)cpu_ns * khz / 1000000));
 }
 
+static void test_power_button(void)
+{
+    guest_proc p;
+    guest_result r = {0};
+    char model[16];
+    vg_set(&vm, NULL);
+    unlink(vm.sock);
+    CU_ASSERT_FATAL(vg_spawn(&vm, "scenario=power", &p) == 0);
+    int ready = vt_wait_for(vm.serial, "DATA power.ready=1", 20000);
+    ST_ASSERT_INT_EQ(ready, 0);
+    if (ready == 0)
+        ST_ASSERT_INT_EQ(
+            vt_http(vm.sock, "PUT", "/vm/actions", "{\"action\": \"power_button\"}", NULL), 204);
+    int v = guest_wait(&p, 20000, &r);
+    if (v != GUEST_PASS)
+        guest_result_print(&r, stderr);
+    ST_ASSERT_INT_EQ(v, GUEST_PASS);
+    ST_ASSERT_INT_EQ(r.exit_code, 0);
+    ST_ASSERT_INT_EQ(guest_data(&r, "power.model", model, sizeof model), 0);
+    ST_ASSERT_STR_EQ(model, "ged");
+    guest_result_free(&r);
+}
+
+static void test_reset_register(void)
+{
+    guest_result r = {0};
+    vg_set(&vm, "\"on_reset\": \"restart\"");
+    ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=reset", 20000, &r), GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_count(&r, "reset.boot"), 2);
+    guest_result_free(&r);
+    /* on_reset shutdown: the reset ends the VMM (status 0) after one boot */
+    vg_set(&vm, "\"on_reset\": \"shutdown\"");
+    ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=reset", 20000, &r), GUEST_BROKEN);
+    ST_ASSERT_INT_EQ(r.exit_code, 0);
+    ST_ASSERT_INT_EQ(guest_data_count(&r, "reset.boot"), 1);
+    guest_result_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"boot: start info, e820 memmap and command line reach the guest", test_boot},
     {"pci: the host bridge and a virtio device enumerate", test_pci},
     {"pci: an expected device that is absent fails the run (status 17)",
      test_pci_missing_device_fails},
     {"cpu: ring-3 work shows as vCPU CPU time and cycles over the control API", test_cpu_metering},
+    {"power: the API's power button reaches the guest, whose ACPI soft-off exits 0",
+     test_power_button},
+    {"reset: the reset register reboots (on_reset restart) or ends the VMM (shutdown)",
+     test_reset_register},
     CU_TEST_INFO_NULL,
 };
 

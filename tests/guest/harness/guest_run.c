@@ -158,7 +158,9 @@ int guest_judge(guest_result *r, const char *output, int wait_status, int timed_
         snprintf(r->why, sizeof r->why, "%d RESULT lines (want exactly 1)", r->result_count);
     } else if (r->why[0]) {
         r->verdict = GUEST_BROKEN;
-    } else if (r->result_pass == 1 && r->exit_value == GUEST_EXIT_PASS) {
+    } else if (r->result_pass == 1 &&
+               (r->exit_value == GUEST_EXIT_PASS ||
+                (r->exit_code == 0 && guest_data(r, "poweroff", NULL, 0) == 0))) {
         r->verdict = GUEST_PASS;
     } else if (r->result_pass == 0 && r->exit_value == GUEST_EXIT_FAIL) {
         r->verdict = GUEST_FAIL;

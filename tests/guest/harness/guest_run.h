@@ -7,7 +7,9 @@
  * exactly one "RESULT NAME PASS|FAIL reason" line) and the value it wrote to
  * the debug-exit port 0xf4 (0x10 PASS, 0x11 FAIL), which QEMU turns into the
  * exit status (v << 1) | 1 = 33 / 35 and stratus-vmm returns as is (16 / 17).
- * A run PASSes only when the RESULT line and the exit value agree.
+ * A run PASSes only when the RESULT line and the exit value agree, or, for a
+ * scenario that ends in an ACPI power-off (it prints "DATA poweroff=acpi"
+ * before RESULT PASS), when the VMM then exits with status 0.
  *
  *     guest_argv a = {0};
  *     guest_argv_qemu(&a, "scenario=boot");          // or build a stratus-vmm argv

@@ -208,6 +208,14 @@ void guest_pass(void)
     guest_exit(GUEST_EXIT_PASS);
 }
 
+void guest_pass_then(void (*fn)(void))
+{
+    if (claim_result())
+        kprintf("RESULT %s PASS\n", g_scenario);
+    fn();
+    guest_exit(GUEST_EXIT_FAIL);
+}
+
 void guest_fail(const char *fmt, ...)
 {
     if (claim_result()) {

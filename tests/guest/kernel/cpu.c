@@ -58,6 +58,7 @@ static struct {
 } __attribute__((packed)) g_idt_ptr;
 
 volatile u32 g_irq_count[256];
+static void (*g_irq_fn[256])(int vector);
 static int g_next_vector = IRQ_FIRST_MSI;
 u64 g_tsc_khz;
 const char *g_tsc_source = "none";
@@ -74,6 +75,8 @@ void trap_dispatch(struct trap_frame *f)
                    f->error, f->rip, f->cs, cr2, f->rsp);
     }
     g_irq_count[f->vector & 0xff]++;
+    if (g_irq_fn[f->vector & 0xff])
+        g_irq_fn[f->vector & 0xff]((int)f->vector);
     if (f->vector == 0xff) /* spurious: no EOI */
         return;
     if (f->vector >= 0x20 && f->vector < 0x30) { /* a masked PIC's spurious IRQ 7/15 */
@@ -165,6 +168,11 @@ int irq_alloc_vectors(int n)
     int v = g_next_vector;
     g_next_vector += n;
     return v;
+}
+
+void irq_set_handler(int vector, void (*fn)(int vector))
+{
+    g_irq_fn[vector & 0xff] = fn;
 }
 
 u32 irq_count_range(int first, int n)

@@ -2,7 +2,7 @@
  * cputable.c - which CPUs the platform says exist: the ACPI MADT (RSDP from
  * hvm_start_info or a scan of 0xE0000-0xFFFFF, then RSDT or XSDT), else the
  * MP table (the "_MP_" floating pointer in the EBDA, 0x9FC00-0x9FFFF or
- * 0xF0000-0xFFFFF).
+ * 0xF0000-0xFFFFF); and any ACPI table by signature (acpi_table).
  *
  * All of it runs in ring 3 through ring3_call(): scanning 128 KiB for a
  * signature is tens of thousands of instructions, seconds of emulated ring 0
@@ -67,7 +67,10 @@ static void add(struct cpu_table *t, u32 id)
         t->ids[t->n++] = id;
 }
 
-static int from_madt(struct cpu_table *t)
+/* Ring 3. The ACPI table with this signature, through the RSDP (from
+ * hvm_start_info, else the BIOS area) and the XSDT or RSDT; the DSDT is
+ * found through the FADT. NULL when there is none or it is malformed. */
+const u8 *acpi_table(const char *sig)
 {
     const u8 *rsdp = NULL;
     if (g_rsdp_paddr && g_rsdp_paddr < 0xFFFF0000ull &&
@@ -76,21 +79,35 @@ static int from_madt(struct cpu_table *t)
     if (!rsdp)
         rsdp = scan(0xE0000, 0x100000, "RSD PTR ", 8, 20);
     if (!rsdp || sum8(rsdp, 20) != 0)
-        return 0;
-    const u8 *root = NULL, *madt = NULL;
+        return NULL;
+    if (memcmp(sig, "DSDT", 4) == 0) {
+        const u8 *fadt = acpi_table("FACP");
+        if (!fadt)
+            return NULL;
+        u32 flen = rd32(fadt + 4);
+        u64 x = flen >= 148 ? rd64(fadt + 140) : 0; /* X_DSDT wins when set */
+        return sdt(x ? x : rd32(fadt + 40), "DSDT");
+    }
+    const u8 *root = NULL, *t = NULL;
     int wide = 0;
     if (rsdp[15] >= 2 && rd64(rsdp + 24) && (root = sdt(rd64(rsdp + 24), "XSDT")))
         wide = 1;
     else
         root = sdt(rd32(rsdp + 16), "RSDT");
     if (!root)
-        return 0;
+        return NULL;
     u32 len = rd32(root + 4);
-    for (u32 off = 36; off + (wide ? 8u : 4u) <= len && !madt; off += wide ? 8 : 4)
-        madt = sdt(wide ? rd64(root + off) : rd32(root + off), "APIC");
+    for (u32 off = 36; off + (wide ? 8u : 4u) <= len && !t; off += wide ? 8 : 4)
+        t = sdt(wide ? rd64(root + off) : rd32(root + off), sig);
+    return t;
+}
+
+static int from_madt(struct cpu_table *t)
+{
+    const u8 *madt = acpi_table("APIC");
     if (!madt)
         return 0;
-    len = rd32(madt + 4);
+    u32 len = rd32(madt + 4);
     for (u32 off = 44; off + 2 <= len;) {
         u8 type = madt[off], elen = madt[off + 1];
         if (elen < 2 || off + elen > len)

@@ -1,4 +1,4 @@
-/* cputable.h - CPUs from the ACPI MADT or the MP table (cputable.c). */
+/* cputable.h - CPUs from the ACPI MADT or the MP table, and ACPI tables (cputable.c). */
 #ifndef GUEST_CPUTABLE_H
 #define GUEST_CPUTABLE_H
 
@@ -12,5 +12,8 @@ struct cpu_table {
 };
 /* For ring3_call(): fills the struct the argument points to; returns n. */
 u64 cpu_table_find(u64 arg);
+/* Ring 3: the checksummed ACPI table with this signature ("FACP", "APIC",
+ * "DSDT" through the FADT, ...), or NULL. */
+const u8 *acpi_table(const char *sig);
 
 #endif

@@ -146,6 +146,9 @@ void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void data(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "DATA " + fmt + "\n" */
 extern const char *g_scenario;
 __attribute__((noreturn)) void guest_pass(void);
+/* Prints the PASS line, then runs fn, which ends the machine some other way
+ * (an ACPI power-off); if fn returns, exits with the FAIL value. */
+__attribute__((noreturn)) void guest_pass_then(void (*fn)(void));
 __attribute__((noreturn, format(printf, 1, 2))) void guest_fail(const char *fmt, ...);
 __attribute__((noreturn)) void guest_exit(u32 value);
 
@@ -158,6 +161,8 @@ u32 lapic_read(u32 reg);
 extern volatile u32 g_irq_count[256];
 int irq_alloc_vectors(int n); /* consecutive vectors from 0x40, -1 if none */
 u32 irq_count_range(int first, int n);
+/* fn runs in the interrupt, before the EOI (a level source is quieted there). */
+void irq_set_handler(int vector, void (*fn)(int vector));
 extern u64 g_tsc_khz;
 extern const char *g_tsc_source;
 void tsc_calibrate(void); /* idempotent */
@@ -203,6 +208,8 @@ void scen_net(void);
 void scen_dhcp(void);
 void scen_smp(void);
 void scen_hostile(void);
+void scen_power(void);
+void scen_reset(void);
 void ap_main(u32 apic_id);
 
 /* boot.S symbols */

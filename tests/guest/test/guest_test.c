@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "st_proc.h"
@@ -109,6 +111,47 @@ int gt_wait_output(const guest_proc *p, const char *text, int timeout_ms)
         usleep(10000);
     } while (st_now_ms() < end);
     return -1;
+}
+
+int gt_monitor(const char *sock, const char *cmd)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(sock) >= sizeof a.sun_path)
+        return -1;
+    strcpy(a.sun_path, sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char buf[4096];
+    size_t got = 0;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    /* Waits for "(qemu) " after `from`: the banner's prompt, then the one
+     * that follows the command's echoed line, which says it ran (QEMU may
+     * drop a line still unread when the client hangs up). */
+    int rc = -1;
+    for (int stage = 0; stage < 2;) {
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = 0;
+        const char *nl = stage ? strchr(buf, '\n') : buf;
+        if (!nl || !strstr(nl, "(qemu) "))
+            continue;
+        if (++stage == 2) {
+            rc = 0;
+            break;
+        }
+        got = 0;
+        if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) || write(fd, "\n", 1) != 1)
+            break;
+    }
+    close(fd);
+    return rc;
 }
 
 int gt_make_raw(const char *path, long long size, int fill)

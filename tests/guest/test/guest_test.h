@@ -25,6 +25,9 @@ int gt_qemu_spawn(guest_proc *p, const char *const *prefix, const char *cmdline,
                   const char *const *extra);
 /* Waits until the running guest's serial output contains text; 0 or -1. */
 int gt_wait_output(const guest_proc *p, const char *text, int timeout_ms);
+/* Sends one human-monitor command (e.g. "system_powerdown") to QEMU's
+ * -monitor unix:SOCK,server=on,wait=off. 0 when it was taken. */
+int gt_monitor(const char *sock, const char *cmd);
 /* Creates a raw image of size bytes, every byte `fill`. 0 on success. */
 int gt_make_raw(const char *path, long long size, int fill);
 

@@ -46,6 +46,24 @@ static void test_pass_needs_result_and_exit_to_agree(void)
     guest_result_free(&r);
 }
 
+static void test_acpi_poweroff_passes_only_with_exit_0(void)
+{
+    guest_result r = {0};
+    const char *off = "STRATUS-GUEST start scenario=power\nDATA power.button=1\n"
+                      "DATA poweroff=acpi\nRESULT power PASS\n";
+    ST_ASSERT_INT_EQ(guest_judge(&r, off, EXITED(0), 0), GUEST_PASS);
+    /* the power-off write returned: the guest exits through the debug port */
+    ST_ASSERT_INT_EQ(guest_judge(&r, off, EXITED(35), 0), GUEST_BROKEN);
+    ST_ASSERT_INT_EQ(guest_judge(&r, off, EXITED(1), 0), GUEST_BROKEN);
+    ST_ASSERT_INT_EQ(guest_judge(&r, off, SIGKILL, 0), GUEST_BROKEN);
+    /* exit 0 without the power-off line is not a PASS (ok_out has none) */
+    ST_ASSERT_INT_EQ(guest_judge(&r, ok_out, EXITED(0), 0), GUEST_BROKEN);
+    const char *failed = "STRATUS-GUEST start scenario=power\nDATA poweroff=acpi\n"
+                         "RESULT power FAIL x\n";
+    ST_ASSERT_INT_EQ(guest_judge(&r, failed, EXITED(0), 0), GUEST_BROKEN);
+    guest_result_free(&r);
+}
+
 static void test_fail_carries_the_reason(void)
 {
     guest_result r = {0};
@@ -163,6 +181,8 @@ static CU_TestInfo tests[] = {
      test_exit_values_of_qemu_and_stratus_vmm},
     {"PASS needs the RESULT line and the exit value to agree",
      test_pass_needs_result_and_exit_to_agree},
+    {"an ACPI power-off PASSes only with RESULT PASS, its DATA line and exit 0",
+     test_acpi_poweroff_passes_only_with_exit_0},
     {"FAIL carries the guest's reason", test_fail_carries_the_reason},
     {"malformed runs are BROKEN", test_malformed_runs_are_broken},
     {"DATA lookups by exact key", test_data_lookup},

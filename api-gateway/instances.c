@@ -609,20 +609,35 @@ static void h_delete(gw_ctx *c)
 
 static void h_action(gw_ctx *c)
 {
-    static const char *const keys[] = {"action", NULL};
+    static const char *const keys[] = {"action", "force", "type", NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *action = NULL;
+    const char *action = NULL, *type = NULL;
+    int force = 0;
     char err[256];
-    if (gw_check(c, st_json_get_str(b, "action", 1, 1, 16, &action, err, sizeof err), err) < 0)
+    if (gw_check(c, st_json_get_str(b, "action", 1, 1, 16, &action, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_bool(b, "force", 0, &force, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "type", 0, 1, 8, &type, err, sizeof err), err) < 0)
         return;
+    if (json_object_get(b, "force") && strcmp(action, "stop")) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "field 'force' is for stop only");
+        return;
+    }
+    if (type && (strcmp(action, "reboot") || (strcmp(type, "soft") && strcmp(type, "hard")))) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "field 'type' is for reboot only, soft or hard");
+        return;
+    }
+    /* $3: stop_force for a stop, reboot_hard for a reboot (the order the node reads) */
+    const char *flag = (force || (type && !strcmp(type, "hard"))) ? "true" : "false";
     const char *sql;
     if (!strcmp(action, "stop"))
         sql = "UPDATE iaas.instances SET task = 'stopping', power_desired = 'stopped',"
+              " stop_force = $3::boolean,"
               " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
               " AND state = 'active' AND task IS NULL";
     else if (!strcmp(action, "start"))
@@ -631,6 +646,7 @@ static void h_action(gw_ctx *c)
               " AND state = 'stopped' AND task IS NULL";
     else if (!strcmp(action, "reboot"))
         sql = "UPDATE iaas.instances SET task = 'rebooting', reboot_seq = reboot_seq + 1,"
+              " reboot_hard = $3::boolean,"
               " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
               " AND state = 'active' AND task IS NULL";
     else {
@@ -638,7 +654,8 @@ static void h_action(gw_ctx *c)
                             "action must be start, stop or reboot");
         return;
     }
-    long long n = st_db_x(c->db, sql, id, c->p.tenant_id);
+    long long n = !strcmp(action, "start") ? st_db_x(c->db, sql, id, c->p.tenant_id)
+                                           : st_db_x(c->db, sql, id, c->p.tenant_id, flag);
     if (n < 0)
         gw_fail_db_or_conflict(c);
     else if (n == 0)

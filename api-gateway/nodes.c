@@ -478,15 +478,15 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
 
 static void h_node_report(gw_ctx *c)
 {
-    static const char *const keys[] = {"state", "generation", "reboot_seq",
-                                       "fault", "retryable",  NULL};
+    static const char *const keys[] = {"state",     "generation", "reboot_seq", "fault",
+                                       "retryable", "stop",       NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *state = NULL, *fault = NULL;
+    const char *state = NULL, *fault = NULL, *stop = NULL;
     long long gen = 0, rseq = -1;
     int retryable = 0;
     char err[256];
@@ -496,8 +496,13 @@ static void h_node_report(gw_ctx *c)
         gw_check(c, st_json_get_int(b, "reboot_seq", 0, 0, 1LL << 30, &rseq, err, sizeof err),
                  err) < 0 ||
         gw_check(c, st_json_get_str(b, "fault", 0, 0, 1024, &fault, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_bool(b, "retryable", 0, &retryable, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_bool(b, "retryable", 0, &retryable, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "stop", 0, 1, 16, &stop, err, sizeof err), err) < 0)
         return;
+    if (stop && strcmp(stop, "graceful") && strcmp(stop, "forced")) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "stop must be graceful or forced");
+        return;
+    }
     if (strcmp(state, "active") && strcmp(state, "stopped") && strcmp(state, "deleted") &&
         strcmp(state, "error")) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
@@ -527,11 +532,14 @@ static void h_node_report(gw_ctx *c)
                           "  WHEN i.task = 'rebooting' AND $3 = 'active'"
                           "   AND $5::int >= i.reboot_seq THEN NULL"
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
-                          "  ELSE i.task END"
+                          "  ELSE i.task END,"
+                          " last_stop = coalesce($8, i.last_stop),"
+                          " last_stop_at = CASE WHEN $8 IS NULL THEN i.last_stop_at"
+                          "  ELSE now() END"
                           " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
                           "  AND i.generation <= $4::bigint"
                           " RETURNING iaas.instance_json(i, $7)::text",
-                          id, c->p.node_id, state, gs, rs, fault, down);
+                          id, c->p.node_id, state, gs, rs, fault, down, stop);
     if (!r) {
         gw_fail_db_or_conflict(c);
         return;

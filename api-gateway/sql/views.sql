@@ -154,6 +154,7 @@ LANGUAGE sql STABLE AS $$
         'vcpus', i.vcpus, 'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,
         'state', i.state, 'task', i.task, 'power_desired', i.power_desired,
         'node_id', i.node_id, 'fault', i.fault,
+        'last_stop', i.last_stop, 'last_stop_at', iaas.ts(i.last_stop_at),
         'created_at', iaas.ts(i.created_at), 'updated_at', iaas.ts(i.updated_at),
         'server_group_id', i.server_group_id,
         'host_status', (SELECT CASE WHEN a < 0 THEN 'maintenance'
@@ -448,15 +449,15 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- An instance as its node runs it: what to run (generation, desired power,
--- reboot_seq; "deleted" while it is being deleted), its size, image, boot
--- data and NICs.
+-- reboot_seq; "deleted" while it is being deleted; whether the stop is forced
+-- and the reboot hard), its size, image, boot data and NICs.
 CREATE OR REPLACE FUNCTION iaas.node_instance_json(i iaas.instances) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('id', i.id, 'tenant_id', i.tenant_id,
         'name', i.name, 'generation', i.generation, 'state', i.state,
         'task', i.task, 'desired', CASE WHEN i.state = 'deleting'
                                    THEN 'deleted' ELSE i.power_desired END,
-        'reboot_seq', i.reboot_seq,
+        'reboot_seq', i.reboot_seq, 'stop_force', i.stop_force, 'reboot_hard', i.reboot_hard,
         'flavor', (SELECT f.name FROM iaas.flavors f WHERE f.id = i.flavor_id),
         'vcpus', i.vcpus, 'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,
         'image_id', i.image_id, 'user_data', i.user_data,

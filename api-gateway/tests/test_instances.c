@@ -155,6 +155,84 @@ static void test_lifecycle_building_active_stopped_and_back(void)
     ST_ASSERT_INT_EQ(action(id, "fly"), 400);
 }
 
+static long action_body(const char *id, const char *body)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s/actions", id);
+    return gwt_status(&T, "POST", path, A.member, body);
+}
+
+/* The instance's entry in the node's desired set: field f as 1/0 (booleans), -1 when absent. */
+static int desired_flag(const char *id, const char *f)
+{
+    st_resp r;
+    json_t *it;
+    size_t i;
+    int v = -1;
+    gwt_call(&T, &r, "GET", "/internal/v1/node/instances", node, NULL);
+    json_array_foreach(json_object_get(r.json, "instances"), i,
+                       it) if (!strcmp(json_string_value(json_object_get(it, "id")), id) &&
+                               json_object_get(it, f)) v = json_is_true(json_object_get(it, f));
+    st_resp_free(&r);
+    return v;
+}
+
+static long report_stop(const char *id, const char *state, const char *how, long long rseq)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    char *b = st_jsonf("{s:s, s:I, s:s, s:I}", "state", state, "generation",
+                       (json_int_t)gwt_instance_generation(&T, A.member, id), "stop", how,
+                       "reboot_seq", (json_int_t)rseq);
+    long s = gwt_status(&T, "PUT", path, node, b);
+    free(b);
+    return s;
+}
+
+static void test_stop_and_reboot_graceful_or_forced(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "grace", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ASSERT_FIELD(id, "last_stop", "(null)");
+    /* the options belong to their actions */
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"reboot\",\"force\":true}"), 400);
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"stop\",\"type\":\"hard\"}"), 400);
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"reboot\",\"type\":\"warm\"}"), 400);
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"stop\",\"force\":\"yes\"}"), 400);
+    ASSERT_FIELD(id, "task", "(null)");
+    /* a plain stop is graceful: the node gets no force, and reports how it ended */
+    ST_ASSERT_INT_EQ(action(id, "stop"), 202);
+    ST_ASSERT_INT_EQ(desired_flag(id, "stop_force"), 0);
+    ST_ASSERT_INT_EQ(report_stop(id, "stopped", "sideways", 0), 400);
+    ASSERT_FIELD(id, "task", "stopping");
+    ST_ASSERT_INT_EQ(report_stop(id, "stopped", "graceful", 0), 200);
+    ASSERT_FIELD(id, "state", "stopped");
+    ASSERT_FIELD(id, "last_stop", "graceful");
+    char *at = field(id, "last_stop_at");
+    CU_ASSERT(strcmp(at, "(null)") != 0);
+    free(at);
+    /* a forced stop: the order says so */
+    ST_ASSERT_INT_EQ(action(id, "start"), 202);
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ASSERT_FIELD(id, "last_stop", "graceful"); /* a report without a stop keeps the last */
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"stop\",\"force\":true}"), 202);
+    ST_ASSERT_INT_EQ(desired_flag(id, "stop_force"), 1);
+    ST_ASSERT_INT_EQ(report_stop(id, "stopped", "forced", 0), 200);
+    ASSERT_FIELD(id, "last_stop", "forced");
+    /* reboots: soft by default (its stop is reported with the new boot), or hard */
+    ST_ASSERT_INT_EQ(action(id, "start"), 202);
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ST_ASSERT_INT_EQ(action(id, "reboot"), 202);
+    ST_ASSERT_INT_EQ(desired_flag(id, "reboot_hard"), 0);
+    ST_ASSERT_INT_EQ(report_stop(id, "active", "graceful", 1), 200);
+    ASSERT_FIELD(id, "task", "(null)");
+    ASSERT_FIELD(id, "last_stop", "graceful");
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"reboot\",\"type\":\"hard\"}"), 202);
+    ST_ASSERT_INT_EQ(desired_flag(id, "reboot_hard"), 1);
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"reboot\",\"type\":\"soft\"}"), 409);
+}
+
 static void test_delete_goes_through_deleting(void)
 {
     char id[40];
@@ -592,6 +670,8 @@ static CU_TestInfo tests[] = {
     {"bad create requests are 400 with a message", test_bad_create_requests_are_400},
     {"lifecycle: building, active, stopped, started, rebooted",
      test_lifecycle_building_active_stopped_and_back},
+    {"stop and reboot: graceful by default, forced or hard when asked; the node's account kept",
+     test_stop_and_reboot_graceful_or_forced},
     {"delete goes through deleting; stale reports change nothing",
      test_delete_goes_through_deleting},
     {"an instance in error can only be deleted", test_error_state_allows_only_delete},

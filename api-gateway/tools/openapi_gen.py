@@ -103,7 +103,9 @@ schemas = {
                   "state": enum("building", "active", "stopped", "deleting", "deleted", "error"),
                   "task": nullable(enum("starting", "stopping", "rebooting")),
                   "power_desired": enum("running", "stopped"),
-                  "node_id": nullable(UUID), "fault": nullable(STR), "created_at": TS, "updated_at": TS,
+                  "node_id": nullable(UUID), "fault": nullable(STR),
+                  "last_stop": nullable({**enum("graceful", "forced"), "description": "how the last stop (or the stop inside a soft reboot) ended, as the node reported it: the guest powered off after the ACPI power button, or the VM was ended without it (after the grace period, or at once with force); null: never stopped"}),
+                  "last_stop_at": nullable(TS), "created_at": TS, "updated_at": TS,
                   "server_group_id": nullable(UUID),
                   "host_status": nullable({**enum("up", "down", "maintenance"), "description": "the health of the instance's host (null: not placed); down: its node stopped sending heartbeats"})}, "all"),
 }
@@ -122,7 +124,10 @@ FIXED_N = obj({"subnet_id": UUID, "ip_address": STR}, "all")
 schemas.update({
  # nodes.c h_node_instances; migrations/0014 iaas.node_ports_json
  "NodeInstance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "generation": INT, "state": STR, "task": nullable(STR),
-                      "desired": enum("running", "stopped", "deleted"), "reboot_seq": INT, "flavor": STR,
+                      "desired": enum("running", "stopped", "deleted"), "reboot_seq": INT,
+                      "stop_force": {"type": "boolean", "description": "stop at once: no power button, no grace period"},
+                      "reboot_hard": {"type": "boolean", "description": "reboot by a reset, not by a graceful stop and a new boot"},
+                      "flavor": STR,
                       "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "image_id": UUID,
                       "user_data": nullable(STR), "ssh_public_key": nullable(STR),
                       "public_ipv4": nullable({"type": "string", "description": "the floating IP of its first port that has one, for the metadata service"}),
@@ -308,7 +313,9 @@ add("GET", "/v1/instances/{id}", op("An instance; ETag; If-None-Match answers 30
 add("DELETE", "/v1/instances/{id}", op("Delete an instance: deleting until its node confirms, deleted at once when no node holds it", "tenant-write",
     [ok(202, "accepted: the instance, state deleting (or deleted)", S("Instance")), NF, E(409, "the instance is being deleted, or a transition the lifecycle refuses")], params=[P("id")]))
 add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active) or reboot (active)", "tenant-write",
-    [ok(202, "accepted", S("Instance"), headers=LOC), NF, E(409, "the instance's state or task does not allow the action")], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]}}, ["action"]), params=[P("id")]))
+    [ok(202, "accepted", S("Instance"), headers=LOC), NF, E(409, "the instance's state or task does not allow the action")], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]},
+              "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force)"},
+              "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"}}, ["action"]), params=[P("id")]))
 add("POST", "/v1/server-groups", op("Create a server group", "tenant-write", [ok(201, "created", S("ServerGroup")), E(409, "name taken")],
     body=obj({"name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]}}, ["name", "policy"])))
 add("GET", "/v1/server-groups", op("The tenant's server groups", "tenant-read", [ok(200, "groups", lst("server_groups", "ServerGroup"))]))
@@ -510,6 +517,7 @@ add("GET", "/internal/v1/node/instances", op("The instances this node should run
 add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual state (node credential)", "node",
     [ok(200, "the instance", S("Instance")), NF, E(409, "stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")],
     body=obj({"state": {"type": "string", "enum": ["active", "stopped", "deleted", "error"]}, "generation": INT, "reboot_seq": INT, "fault": STR,
+              "stop": {"type": "string", "enum": ["graceful", "forced"], "description": "how the stop behind this report (stopped, or active after a soft reboot) ended: the guest powered off after the ACPI power button, or the node ended the VM"},
               "retryable": {"type": "boolean", "description": "with state error for a building instance: the launch failed on this host; place it on another (up to sched.launch_attempts hosts)"}}, ["state", "generation"]), params=[P("id")]))
 add("PUT", "/internal/v1/node/instances/{id}/console", {**op("Push the tail of an instance's serial output (node credential; any bytes, the last 64 KiB kept)", "node",
     [ok(204, "stored"), NF], params=[P("id")]), "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})

@@ -128,6 +128,8 @@ typedef struct nd_order {
     char flavor[65]; /* flavor name when the gateway sends one, else "" */
     long long generation;
     long long reboot_seq;
+    int stop_force;  /* the stop skips the power button's grace (stop with force) */
+    int reboot_hard; /* the reboot resets at once, without the power button */
     int vcpus, memory_mib, disk_gib;
     int nports; /* ports in guest NIC order */
     nd_port ports[ND_MAX_PORTS];
@@ -381,8 +383,10 @@ void nd_images_use_end(void);
 /* periodic.c: heartbeat, metering, console, spool, image collection */
 void nd_periodic_start(nd_agent *a);
 /* gw.c: the gateway's node API (blocking; call from jobs) */
+/* stop: how the stop behind this report ended ("graceful", "forced"), or NULL. */
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
-                  long long reboot_seq, const char *fault, int retryable, char *err, size_t errlen);
+                  long long reboot_seq, const char *stop, const char *fault, int retryable,
+                  char *err, size_t errlen);
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
  * sysfs tree root; 0 for "" or a tree without PFs. */

@@ -26,7 +26,8 @@ static const st_config_key keys[] = {
     {"driver", "vmm", "vmm (stratus-vmm) or libvirt"},
     {"vmm.path", ND_DEFAULT_VMM_PATH, "the stratus-vmm binary"},
     {"vmm.log_level", "info", "the VMMs' log level"},
-    {"vmm.stop_timeout_ms", "10000", "a stop waits this long for the VMM, then kills it"},
+    {"vmm.stop_timeout_ms", "60000",
+     "a stop presses the power button and waits this long for the guest, then forces it"},
     {"jail.enabled", "auto",
      "run each stratus-vmm in a jail (own uid, mount and pid namespace): true, false, or auto"
      " (on when a trial jail runs here; otherwise off, with a warning)"},

@@ -169,7 +169,9 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
 
         get_word(o, "flavor", 0, d->o.flavor, sizeof d->o.flavor, err, errlen) < 0 ||
         st_json_get_int(o, "generation", 1, 0, 1LL << 62, &d->o.generation, err, errlen) < 0 ||
-        st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->o.reboot_seq, err, errlen) < 0)
+        st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->o.reboot_seq, err, errlen) < 0 ||
+        st_json_get_bool(o, "stop_force", 0, &d->o.stop_force, err, errlen) < 0 ||
+        st_json_get_bool(o, "reboot_hard", 0, &d->o.reboot_hard, err, errlen) < 0)
         return -1;
     const char *want = NULL;
     if (st_json_get_str(o, "desired", ST_JSON_REQUIRED, 1, 15, &want, err, errlen) < 0)

@@ -104,6 +104,14 @@ typedef struct nd_vm_exit {
 
 typedef struct nd_driver nd_driver;
 
+/* How a stop ended (nd_driver_ops.stop). */
+typedef enum nd_stop_how {
+    ND_STOP_NONE,     /* nothing was running */
+    ND_STOP_GRACEFUL, /* the guest powered off after the button */
+    ND_STOP_FORCED,   /* the VM was ended without the guest's consent */
+} nd_stop_how;
+const char *nd_stop_how_name(nd_stop_how h); /* NULL, "graceful", "forced" */
+
 typedef struct nd_driver_ops {
     const char *name;
     unsigned caps; /* ND_CAP_* */
@@ -112,9 +120,11 @@ typedef struct nd_driver_ops {
      * fills h. *pidfd gets a pidfd to watch for exit, or -1 (poll status). */
     int (*launch)(nd_driver *d, const nd_vm_spec *spec, nd_vm_handle *h, int *pidfd, char *err,
                   size_t errlen);
-    /* Graceful power-off, waiting up to timeout_ms, then forced. 0 when gone. */
+    /* Graceful power-off (the ACPI power button), waiting up to timeout_ms
+     * for the guest to power off, then forced; timeout_ms 0 forces at once.
+     * *how says which ended it. 0 when gone. */
     int (*stop)(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, long long timeout_ms,
-                char *err, size_t errlen);
+                nd_stop_how *how, char *err, size_t errlen);
     /* Hard reset (reboot) of a running VM. */
     int (*reset)(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, size_t errlen);
     /* Forced off at once, no questions (delete path). */

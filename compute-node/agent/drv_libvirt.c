@@ -192,18 +192,26 @@ static virDomainPtr lookup(lv_drv *v, const char *dir, nd_vm_handle *h)
     return virDomainLookupByName(v->conn, h->domain[0] ? h->domain : name);
 }
 
+/* virDomainShutdown: the hypervisor's graceful way (QEMU: the guest agent
+ * or the ACPI power button), then virDomainDestroy after timeout_ms. */
 static int lv_stop(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidfd,
-                   long long timeout_ms, char *err, size_t errlen)
+                   long long timeout_ms, nd_stop_how *how, char *err, size_t errlen)
 {
+    *how = ND_STOP_NONE;
     virDomainPtr d = lookup(drv->priv, dir, h);
     if (!d)
         return 0;
-    if (running(d) && virDomainShutdown(d) == 0) {
+    if (!running(d)) {
+        virDomainFree(d);
+        return 0;
+    }
+    if (timeout_ms > 0 && virDomainShutdown(d) == 0) {
         for (long long t = 0; t < timeout_ms && running(d); t += 50) {
             struct timespec ts = {0, 50000000};
             nanosleep(&ts, NULL);
         }
     }
+    *how = running(d) ? ND_STOP_FORCED : ND_STOP_GRACEFUL;
     if (running(d) && virDomainDestroy(d) < 0) {
         last_err(err, errlen, "virDomainDestroy");
         virDomainFree(d);

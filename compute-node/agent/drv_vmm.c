@@ -404,19 +404,34 @@ static int open_checked(vmm_drv *v, const char *dir, nd_vm_handle *h)
     return fd;
 }
 
+/* The power button first: a guest that acts on it powers off through ACPI
+ * S5 and the VMM exits by itself. Otherwise the VMM's own shutdown (it
+ * stops the vCPUs, flushes the disks and logs its final counters), and
+ * SIGKILL when even that does not end it. */
 static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, long long timeout_ms,
-                    char *err, size_t errlen)
+                    nd_stop_how *how, char *err, size_t errlen)
 {
+    *how = ND_STOP_NONE;
     int fd = pidfd >= 0 ? dup(pidfd) : open_checked(d->priv, dir, h);
     if (fd < 0)
         return 0; /* nothing runs */
     st_httpc_resp r;
     char e[256];
-    api(dir, "PUT", "/vm/actions", "{\"action\":\"shutdown\"}", &r, 5000, e, sizeof e);
-    st_httpc_resp_free(&r);
-    if (!wait_exit(fd, timeout_ms)) {
-        sys_pidfd_kill(fd, SIGKILL);
-        wait_exit(fd, 5000);
+    long st = 0;
+    if (timeout_ms > 0) {
+        st = api(dir, "PUT", "/vm/actions", "{\"action\":\"power_button\"}", &r, 5000, e, sizeof e);
+        st_httpc_resp_free(&r);
+    }
+    if (st == 204 && wait_exit(fd, timeout_ms)) {
+        *how = ND_STOP_GRACEFUL;
+    } else {
+        *how = ND_STOP_FORCED;
+        api(dir, "PUT", "/vm/actions", "{\"action\":\"shutdown\"}", &r, 5000, e, sizeof e);
+        st_httpc_resp_free(&r);
+        if (!wait_exit(fd, 5000)) {
+            sys_pidfd_kill(fd, SIGKILL);
+            wait_exit(fd, 5000);
+        }
     }
     close(fd);
     cgroup_gone(d->priv, dir);

@@ -146,11 +146,14 @@ long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const vo
 }
 
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
-                  long long reboot_seq, const char *fault, int retryable, char *err, size_t errlen)
+                  long long reboot_seq, const char *stop, const char *fault, int retryable,
+                  char *err, size_t errlen)
 {
     json_t *j = json_pack("{s:s, s:I}", "state", state, "generation", (json_int_t)gen);
     if (reboot_seq >= 0)
         json_object_set_new(j, "reboot_seq", json_integer(reboot_seq));
+    if (stop)
+        json_object_set_new(j, "stop", json_string(stop));
     if (fault && *fault)
         json_object_set_new(j, "fault", json_string(fault));
     if (retryable)

@@ -73,6 +73,7 @@ typedef struct job {
     int poll_gone; /* JOB_POLL found the VM gone (exit_code, exit_sig) */
     long report_status;
     char reported[16];                          /* the state the last report carried */
+    nd_stop_how stopped;                        /* how this job's stop ended: its report says so */
     long long t_queued, t_start, t_image, t_vm; /* launch timings, ms */
     char err[512];
 } job;
@@ -132,9 +133,9 @@ static void report(job *j, const char *state, const char *fault, int retryable)
     char err[512] = "";
     int active = !strcmp(state, "active");
     snprintf(j->reported, sizeof j->reported, "%s", state);
-    j->report_status =
-        nd_gw_report(&j->a->c, j->rec.o.id, state, j->rec.o.generation,
-                     active ? j->rec.o.reboot_seq : -1, fault, retryable, err, sizeof err);
+    j->report_status = nd_gw_report(&j->a->c, j->rec.o.id, state, j->rec.o.generation,
+                                    active ? j->rec.o.reboot_seq : -1, nd_stop_how_name(j->stopped),
+                                    fault, retryable, err, sizeof err);
     nd_metric_inc("reports", j->report_status == 409                             ? "stale"
                              : j->report_status >= 200 && j->report_status < 300 ? "ok"
                                                                                  : "failed");
@@ -235,26 +236,43 @@ static void do_stop(job *j, int park)
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (!park)
         begin(j, ND_WANT_STOPPED);
-    a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
+    a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd,
+                      j->rec.o.stop_force ? 0 : a->c.stop_timeout_ms, &j->stopped, j->err,
                       sizeof j->err);
+    if (j->stopped != ND_STOP_NONE)
+        st_info("node.stop", "%s: %s", j->rec.o.id, nd_stop_how_name(j->stopped));
     vm_gone(j, ND_ACTUAL_STOPPED);
     done(j);
     if (!park)
         report(j, "stopped", NULL, 0);
 }
 
+/* A reboot. Soft (the default): the power button, the grace period, forced
+ * after it, then a fresh boot, as OpenStack's soft reboot and EC2's reboot
+ * do; the report says how the stop ended. Hard: a reset at once. */
 static void do_reset(job *j)
 {
     nd_agent *a = j->a;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     begin(j, ND_WANT_RUNNING);
+    if (!j->rec.o.reboot_hard) {
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, &j->stopped,
+                          j->err, sizeof j->err);
+        st_info("node.reboot", "%s: stop %s, booting again", j->rec.o.id,
+                nd_stop_how_name(j->stopped) ? nd_stop_how_name(j->stopped) : "(not running)");
+        vm_gone(j, ND_ACTUAL_STOPPED);
+        j->err[0] = 0;
+        j->maybe_vm = 0;
+        do_launch(j);
+        return;
+    }
     if (a->drv->ops->reset(a->drv, dir, &j->rec.vm, j->err, sizeof j->err) < 0) {
         /* The VM is not there to reset (its guest just powered off, say):
          * a reboot of a machine that is off is a boot. */
         st_warn("node.reset", "%s: %s; booting it instead", j->rec.o.id, j->err);
-        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, j->err,
-                          sizeof j->err);
+        nd_stop_how how;
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, &how, j->err, sizeof j->err);
         vm_gone(j, ND_ACTUAL_STOPPED);
         j->err[0] = 0;
         j->maybe_vm = 0;
@@ -272,7 +290,8 @@ static void do_destroy(job *j)
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (access(dir, F_OK) == 0) {
         begin(j, ND_WANT_DELETED);
-        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 3000, j->err, sizeof j->err);
+        nd_stop_how how; /* a delete does not ask the guest: OpenStack and EC2 do not either */
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, &how, j->err, sizeof j->err);
         a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
         if (j->rec.actual == ND_ACTUAL_RUNNING)
             vm_gone(j, ND_ACTUAL_STOPPED);

@@ -14,6 +14,7 @@
  * each port's tap is "tap" + the first 11 characters of its id (Neutron's
  * naming; 14 characters, within IFNAMSIZ). The agent does not make taps
  * (network/ will): a port whose tap is not there fails the launch, named.
+ * The names of driver.h's words (NIC models, how a stop ended) live here too.
  */
 #include "agent.h"
 
@@ -25,6 +26,11 @@ static const char *const model_names[] = {
     [ND_NIC_VIRTIO] = "virtio",
     [ND_NIC_E1000] = "e1000",
 };
+
+const char *nd_stop_how_name(nd_stop_how h)
+{
+    return h == ND_STOP_GRACEFUL ? "graceful" : h == ND_STOP_FORCED ? "forced" : NULL;
+}
 
 const char *nd_nic_model_name(nd_nic_model m)
 {

@@ -130,12 +130,13 @@ STATE_WORDS(nd_phase, phase, phase_names, 0)
 int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
 {
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i,"
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:i, s:i, s:i,"
         " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b}",
         "id", r->o.id, "tenant_id", r->o.tenant_id, "image_id", r->o.image_id, "flavor",
         r->o.flavor, "target", nd_want_name(r->target), "phase", nd_phase_name(r->phase),
         "generation", (json_int_t)r->o.generation, "reboot_seq", (json_int_t)r->o.reboot_seq,
-        "vcpus", r->o.vcpus, "memory_mib", r->o.memory_mib, "disk_gib", r->o.disk_gib, "vm", "pid",
+        "stop_force", r->o.stop_force, "reboot_hard", r->o.reboot_hard, "vcpus", r->o.vcpus,
+        "memory_mib", r->o.memory_mib, "disk_gib", r->o.disk_gib, "vm", "pid",
         (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start, "boot_id", r->vm.boot_id, "domain",
         r->vm.domain, "actual", nd_actual_name(r->actual), "fault", r->fault, "launched_once",
         r->launched_once);
@@ -184,6 +185,8 @@ int nd_record_load(const char *path, nd_record *r)
     cp(r->fault, sizeof r->fault, j, "fault");
     r->o.generation = json_integer_value(json_object_get(j, "generation"));
     r->o.reboot_seq = json_integer_value(json_object_get(j, "reboot_seq"));
+    r->o.stop_force = json_is_true(json_object_get(j, "stop_force"));
+    r->o.reboot_hard = json_is_true(json_object_get(j, "reboot_hard"));
     r->o.vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
     r->o.memory_mib = (int)json_integer_value(json_object_get(j, "memory_mib"));
     r->o.disk_gib = (int)json_integer_value(json_object_get(j, "disk_gib"));

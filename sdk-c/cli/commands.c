@@ -19,8 +19,8 @@ static void instance_kv(cli *c, const stratus_instance *i)
     print_kv(c->json, i->json, "id", i->id, "name", i->name, "state", i->state_name, "task",
              i->task, "flavor_id", i->flavor_id, "image_id", i->image_id, "vcpus", num(i->vcpus),
              "memory_mib", num(i->memory_mib), "disk_gib", num(i->disk_gib), "node_id", i->node_id,
-             "host_status", i->host_status, "fault", i->fault, "created_at", i->created_at,
-             (char *)NULL);
+             "host_status", i->host_status, "fault", i->fault, "last_stop", i->last_stop,
+             "created_at", i->created_at, (char *)NULL);
 }
 
 static int instance_create(cli *c)
@@ -165,11 +165,14 @@ static int instance_start(cli *c)
 }
 static int instance_stop(cli *c)
 {
-    return instance_simple(c, "stop", stratus_instance_stop);
+    int force = cli_flag(c, "--force");
+    return instance_simple(c, "stop", force ? stratus_instance_stop_force : stratus_instance_stop);
 }
 static int instance_reboot(cli *c)
 {
-    return instance_simple(c, "reboot", stratus_instance_reboot);
+    int hard = cli_flag(c, "--hard");
+    return instance_simple(c, "reboot",
+                           hard ? stratus_instance_reboot_hard : stratus_instance_reboot);
 }
 
 static int instance_console(cli *c)
@@ -1015,8 +1018,10 @@ static const command commands[] = {
     {"instance", "show", instance_show, "show an instance"},
     {"instance", "delete", instance_delete, "delete an instance"},
     {"instance", "start", instance_start, "start a stopped instance"},
-    {"instance", "stop", instance_stop, "stop an active instance"},
-    {"instance", "reboot", instance_reboot, "reboot an active instance"},
+    {"instance", "stop", instance_stop,
+     "stop an active instance (the power button, then forced; --force: at once)"},
+    {"instance", "reboot", instance_reboot,
+     "reboot an active instance (a graceful stop and a new boot; --hard: reset)"},
     {"instance", "console", instance_console, "print the instance's console"},
     {"instance", "wait", instance_wait, "wait for a state (default active)"},
     {"image", "upload", image_upload, "create an image and upload a file into it (progress bar)"},

@@ -166,6 +166,7 @@ typedef struct stratus_instance {
     char *json;
     char *id, *tenant_id, *name, *flavor_id, *image_id, *keypair_id, *server_group_id;
     char *state_name, *task, *power_desired, *node_id, *fault, *host_status;
+    char *last_stop; /* "graceful", "forced" or NULL: how the last stop ended */
     char *created_at, *updated_at;
     long long vcpus, memory_mib, disk_gib;
     stratus_state state;
@@ -189,8 +190,13 @@ int stratus_instance_list(stratus_session *s, const stratus_list_opts *o, stratu
 int stratus_instance_next(stratus_iter *it, stratus_instance **out);
 int stratus_instance_delete(stratus_session *s, const char *id);
 int stratus_instance_start(stratus_session *s, const char *id);
+/* A stop presses the ACPI power button and the node waits for the guest to
+ * power off (vmm.stop_timeout_ms), then forces it; _force ends it at once. */
 int stratus_instance_stop(stratus_session *s, const char *id);
+int stratus_instance_stop_force(stratus_session *s, const char *id);
+/* A (soft) reboot is such a stop and a new boot; _hard resets at once. */
 int stratus_instance_reboot(stratus_session *s, const char *id);
+int stratus_instance_reboot_hard(stratus_session *s, const char *id);
 /* The console text the node last pushed (malloc'd, NUL-terminated); tail
  * bytes when tail > 0. */
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out);

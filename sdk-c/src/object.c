@@ -314,6 +314,7 @@ static const sx_field f_instance[] = {
     S(stratus_instance, node_id, "node_id"),
     S(stratus_instance, fault, "fault"),
     S(stratus_instance, host_status, "host_status"),
+    S(stratus_instance, last_stop, "last_stop"),
     S(stratus_instance, created_at, "created_at"),
     S(stratus_instance, updated_at, "updated_at"),
     I(stratus_instance, vcpus, "vcpus"),

@@ -166,11 +166,14 @@ int stratus_instance_delete(stratus_session *s, const char *id)
     return sx_do(s, &q);
 }
 
-static int action(stratus_session *s, const char *id, const char *what)
+static int action_body(stratus_session *s, const char *id, json_t *body)
 {
     CHECK(s && id);
-    return send_obj(s, NULL, "POST /v1/instances/{id}/actions", id,
-                    json_pack("{s:s}", "action", what), false, NULL, NULL);
+    return send_obj(s, NULL, "POST /v1/instances/{id}/actions", id, body, false, NULL, NULL);
+}
+static int action(stratus_session *s, const char *id, const char *what)
+{
+    return action_body(s, id, json_pack("{s:s}", "action", what));
 }
 int stratus_instance_start(stratus_session *s, const char *id)
 {
@@ -180,9 +183,17 @@ int stratus_instance_stop(stratus_session *s, const char *id)
 {
     return action(s, id, "stop");
 }
+int stratus_instance_stop_force(stratus_session *s, const char *id)
+{
+    return action_body(s, id, json_pack("{s:s, s:b}", "action", "stop", "force", 1));
+}
 int stratus_instance_reboot(stratus_session *s, const char *id)
 {
     return action(s, id, "reboot");
+}
+int stratus_instance_reboot_hard(stratus_session *s, const char *id)
+{
+    return action_body(s, id, json_pack("{s:s, s:s}", "action", "reboot", "type", "hard"));
 }
 
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out)

@@ -222,7 +222,17 @@ static void test_instance_lifecycle_and_wait(void)
     ST_ASSERT_INT_EQ(stratus_instance_wait(S, id, STRATUS_STOPPED, 5000, NULL), 0);
     ST_ASSERT_INT_EQ(stratus_instance_start(S, id), 0);
     ST_ASSERT_INT_EQ(report(id, "active"), 200);
-    ST_ASSERT_INT_EQ(stratus_instance_reboot(S, id), 0);
+    ST_ASSERT_INT_EQ(stratus_instance_stop_force(S, id), 0);
+    stratus_instance *shown = NULL;
+    ST_ASSERT_INT_EQ(stratus_instance_show(S, id, &shown), 0);
+    ST_ASSERT_STR_EQ(shown ? shown->task : "", "stopping");
+    CU_ASSERT(shown && shown->last_stop == NULL); /* the node has not said yet */
+    stratus_instance_free(shown);
+    ST_ASSERT_INT_EQ(report(id, "stopped"), 200);
+    ST_ASSERT_INT_EQ(stratus_instance_start(S, id), 0);
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ST_ASSERT_INT_EQ(stratus_instance_reboot_hard(S, id), 0);
+    ST_ASSERT_INT_EQ(stratus_instance_reboot(S, id), STRATUS_ECONFLICT); /* already rebooting */
 
     char *console = NULL;
     ST_ASSERT_INT_EQ(stratus_instance_console(S, id, 0, &console), 0);

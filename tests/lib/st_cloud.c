@@ -181,6 +181,7 @@ static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
             "interval.heartbeat_ms = 1000\ninterval.reconcile_ms = 300\n"
             "interval.meter_ms = 1000\ninterval.console_ms = 300\n"
             "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n"
+            "vmm.stop_timeout_ms = 2000\n"
             "http.listen = 127.0.0.1:0\nhttp.port_file = %s.http-port\n",
             a->name, a->credential, c->gw.base, c->gw.images_url, c->gw.images_data_url,
             c->gw.billing_url, a->state_dir, st_build_path("compute-node/vmm/stratus-vmm"),
@@ -311,14 +312,21 @@ long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40])
 
 long cloud_action(cloud *c, const char *id, const char *action)
 {
-    char path[128], *b = st_jsonf("{s:s}", "action", action);
+    char *b = st_jsonf("{s:s}", "action", action);
+    long st = cloud_action_json(c, id, b);
+    free(b);
+    return st;
+}
+
+long cloud_action_json(cloud *c, const char *id, const char *b)
+{
+    char path[128];
     snprintf(path, sizeof path, "/v1/instances/%s/actions", id);
     st_resp r;
     long st = gwt_call(&c->gw, &r, "POST", path, c->tn.member, b);
     if (st != 202)
-        fprintf(stderr, "%s %s: %ld %s\n", action, id, st, r.body);
+        fprintf(stderr, "%s %s: %ld %s\n", b, id, st, r.body);
     st_resp_free(&r);
-    free(b);
     return st;
 }
 

@@ -84,6 +84,8 @@ long cloud_create_body(cloud *c, const char *body, char id[40]);
 long cloud_keypair(cloud *c, const char *name, const char *public_key);
 /* POST /v1/instances/{id}/actions; returns the status. */
 long cloud_action(cloud *c, const char *id, const char *action);
+/* The same with a whole body, e.g. {"action": "stop", "force": true}. */
+long cloud_action_json(cloud *c, const char *id, const char *body);
 long cloud_delete(cloud *c, const char *id);
 /* The instance's field as the tenant sees it (malloc'd; NULL when 404). */
 char *cloud_field(cloud *c, const char *id, const char *field);

@@ -59,9 +59,11 @@ static void test_lifecycle(void)
     /* the guest's own words reach the tenant */
     ST_ASSERT_INT_EQ(cloud_wait_console(&C, id, "STRATUS-GUEST start scenario=cpu", 15000), 0);
 
+    /* the cpu scenario ignores the power button: forced after the grace (2 s here) */
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 5000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "forced", 5000), 0);
     ST_ASSERT_INT_EQ(vmms(), 0);
 
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
@@ -83,7 +85,8 @@ static void test_lifecycle(void)
 
     int before[4];
     ST_ASSERT_INT_EQ_FATAL(cloud_vmm_pids(A.state_dir, before, 4), 1);
-    ST_ASSERT_INT_EQ(cloud_action(&C, id, "reboot"), 202);
+    ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"reboot\", \"type\": \"hard\"}"),
+                     202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
     char *st = cloud_field(&C, id, "state");
     ST_ASSERT_STR_EQ(st, "active");
@@ -102,6 +105,13 @@ static void test_lifecycle(void)
     }
     ST_ASSERT_INT_EQ(count_in(o, "STRATUS-GUEST start"), 3);
     free(o);
+    /* a soft reboot: the power button (ignored here), forced after the
+     * grace, and a new VMM */
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "reboot"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 5000), 0);
+    ST_ASSERT_INT_EQ(cloud_vmm_pids(A.state_dir, after, 4), 1);
+    CU_ASSERT(after[0] != before[0]);
 
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
@@ -207,9 +217,27 @@ static void test_health_and_metrics(void)
     st_resp_free(&r);
 }
 
+/* A guest that acts on the ACPI power button (the test guest's power
+ * scenario) is stopped gracefully: its soft-off ends the VMM. */
+static void test_graceful_stop(void)
+{
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "graceful", "scenario=power", id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_console(&C, id, "DATA power.ready=1", 15000), 0);
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "graceful", 5000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_console(&C, id, "RESULT power PASS", 5000), 0);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"launch, stop, start, reboot and delete an instance", test_lifecycle},
     {"a guest that powers off is stopped and stays stopped", test_guest_poweroff_is_stopped},
+    {"a stop presses the power button; a guest that obeys is stopped gracefully",
+     test_graceful_stop},
     {"a VMM that dies is reported as error, never restarted", test_crash_is_error},
     {"a launch failing on one host is retried on another", test_failed_launch_moves},
     {"the agent serves /healthz and counts its work in /metrics", test_health_and_metrics},

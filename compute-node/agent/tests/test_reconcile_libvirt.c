@@ -49,13 +49,29 @@ static void test_libvirt_agent(void)
     char *on = cloud_node_of(&C, id);
     ST_ASSERT_STR_EQ(on, "node-lv");
     free(on);
+    /* a stop asks the guest (virDomainShutdown; the test hypervisor's obeys) */
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "graceful", 5000), 0);
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    /* with force it does not: the domain is destroyed */
+    ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"stop\", \"force\": true}"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "forced", 5000), 0);
+    ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    /* a (soft) reboot is a graceful stop and a new boot */
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "reboot"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "graceful", 5000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 5000), 0);
+    /* a hard reboot resets: no stop to account for */
+    ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"reboot\", \"type\": \"hard\"}"),
+                     202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 5000), 0);
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
     cloud_agent_stop(&lv, SIGTERM);

@@ -341,10 +341,15 @@ static void test_driver_launches_jailed(void)
 }
 
 #else
+/* STRATUS_TEST_CGROUP_PARENT, or one of this run's own (runs from other
+ * build trees may go at the same time, with the same instance ids). */
 static const char *cg_parent(void)
 {
+    static char own[64];
     const char *p = getenv("STRATUS_TEST_CGROUP_PARENT");
-    return p ? p : "/sys/fs/cgroup/stratus-test-jail";
+    if (!p && !own[0])
+        snprintf(own, sizeof own, "/sys/fs/cgroup/stratus-test-jail-%d", (int)getpid());
+    return p ? p : own;
 }
 
 /* The value after "key " in dir/name (key NULL: the file's first number);

@@ -126,11 +126,13 @@ static int ensure_v2(const char *dir, char *err, size_t errlen)
             snprintf(err, errlen, "cgroup.parent %s: %s", dir, strerror(errno));
             return -1;
         }
-        if (fs.f_type != CGROUP2_SUPER_MAGIC) {
+        int exists = access(dir, F_OK) == 0;
+        if (fs.f_type != CGROUP2_SUPER_MAGIC && !exists) {
             snprintf(err, errlen, "cgroup.parent %s: %s is not a cgroup v2 directory", dir, up);
             return -1;
         }
-        if (access(dir, F_OK) != 0 && ensure_v2(up, err, errlen) < 0)
+        /* up outside the mount: dir is its root, with nothing above to enable */
+        if (fs.f_type == CGROUP2_SUPER_MAGIC && !exists && ensure_v2(up, err, errlen) < 0)
             return -1;
     }
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -147,6 +149,7 @@ static int ensure_v2(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "cgroup %s: cannot read its controllers", dir);
         return -1;
     }
+    have[strcspn(have, "\n")] = 0;
     const char *need[] = {"cpu", "memory"};
     for (int i = 0; i < 2; i++) {
         if (has_word(on, need[i], ' '))
@@ -154,8 +157,7 @@ static int ensure_v2(const char *dir, char *err, size_t errlen)
         if (!has_word(have, need[i], ' ')) {
             snprintf(err, errlen,
                      "cgroup %s: the %s controller is not available there (cgroup.controllers: %s)",
-                     dir, need[i], have[0] && have[0] != '\n' ? have : "none");
-            err[strcspn(err, "\n")] = 0;
+                     dir, need[i], have[0] ? have : "none");
             return -1;
         }
         char w[16];

@@ -377,7 +377,10 @@ static void child(const nd_jail *j, char *const argv[], char *const envp[], int 
                   int errfd, int gofd)
 {
     char go;
-    if (gofd >= 0 && read(gofd, &go, 1) != 1)
+    ssize_t got = gofd >= 0 ? -1 : 1;
+    while (gofd >= 0 && (got = read(gofd, &go, 1)) < 0 && errno == EINTR)
+        ;
+    if (got != 1)
         fail(errfd, 14);
     int i = fcntl(in_fd, F_DUPFD_CLOEXEC, 100), o = fcntl(out_fd, F_DUPFD_CLOEXEC, 100);
     int e = fcntl(errfd, F_DUPFD_CLOEXEC, 100);

@@ -24,6 +24,8 @@
  *     and a probe eating 64 MiB against its 32 MiB is SIGKILLed by its own
  *     cgroup (oom_kill in memory.events or memory.oom_control), which the
  *     agent's waitid sees; removal leaves no directory;
+ *   - a probe whose cgroup was removed before its spawn never runs (v1: the
+ *     attach fails and the waiting child is killed; v2: clone3 refuses);
  *   - two probes of 1 and 3 vCPUs spinning on the same host CPU, each in its
  *     cgroup in every controller, run 1:3 over 2 s (2..4.5 passes; 1:1
  *     without weights).
@@ -461,6 +463,41 @@ static void test_cgroup_limits(void)
     CU_ASSERT(stat(mem, &st) < 0 && errno == ENOENT);
 }
 
+/* A VMM whose cgroup cannot take it is not run at all: with the cgroup
+ * removed between prepare and spawn, the spawn fails and the probe never
+ * wrote a line. */
+static void test_no_cgroup_no_run(void)
+{
+    const char *parent = cg_parent();
+    char a[600], out[600], d[4200], err[512] = "";
+    nd_vm_spec s;
+    nd_jail *j =
+        cg_inst("dddddddd-0000-4000-8000-000000000006", 1, 16, ND_CPU_MAX_NONE, &s, a, sizeof a);
+    CU_ASSERT_FATAL(j != NULL);
+    ST_ASSERT_INT_EQ(nd_cgroup_remove(parent, s.id), 0);
+    CU_ASSERT_FATAL(nd_cgroup_dir(parent, s.id, "memory", d, sizeof d) > 0);
+    struct stat st;
+    CU_ASSERT_FATAL(stat(d, &st) < 0);
+    char hostpid[16];
+    snprintf(hostpid, sizeof hostpid, "%d", (int)getpid());
+    char *argv[] = {(char *)st_build_path("compute-node/agent/tests/jail_probe"), hostpid, NULL};
+    char *envp[] = {NULL};
+    snprintf(out, sizeof out, "%s/nocg.out", base);
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    pid_t pid = 0;
+    int pfd = -1;
+    int rc = nd_jail_spawn(j, argv, envp, in, o, &pid, &pfd, err, sizeof err);
+    close(in);
+    close(o);
+    fprintf(stderr, "spawn into a removed cgroup: %s\n", err);
+    ST_ASSERT_INT_EQ(rc, -1);
+    CU_ASSERT(err[0] != 0);
+    ST_ASSERT_INT_EQ(stat(out, &st), 0);
+    ST_ASSERT_INT_EQ(st.st_size, 0);
+    nd_jail_free(j);
+}
+
 /* Nanoseconds pid has run (/proc/<pid>/schedstat's first field). */
 static long long ran_ns(pid_t pid)
 {
@@ -580,6 +617,7 @@ static CU_TestInfo tests[] = {
     {"an instance cgroup gets its flavor's weight and limits and kills on its own OOM",
      test_cgroup_limits},
     {"two busy instances share a CPU in proportion to their vCPUs", test_cpu_follows_vcpus},
+    {"a VMM whose cgroup cannot take it does not run", test_no_cgroup_no_run},
 #else
     {"a jail holds only its own files, its own uid, its own pids", test_jail_sees_only_its_own},
     {"a jailed stratus-vmm answers the agent on its control socket",

@@ -34,11 +34,14 @@ static const st_config_key keys[] = {
     {"jail.uid_base", "400000", "the first uid (and gid) of the range jailed VMMs get"},
     {"jail.uid_count", "65536", "how many uids the range holds (one per instance on this host)"},
     {"cgroup.enabled", "auto",
-     "a cgroup v2 per instance with its flavor's CPU weight and memory limit: true, false, or"
+     "a cgroup (v2, or v1 where cpu and memory are bound to v1) per instance with its flavor's CPU "
+     "weight and memory limit: true, false, or"
      " auto (on when cgroup.parent can get the cpu and memory controllers)"},
     {"cgroup.parent", "/sys/fs/cgroup/stratus",
-     "the cgroup v2 directory instance cgroups are made in (created when missing)"},
-    {"cgroup.memory_overhead_mib", "64", "memory.max is the guest's RAM plus this"},
+     "where instance cgroups are made (created when missing): a cgroup v2 directory, or on a"
+     " v1 host the same name in the v1 cpu and memory hierarchies (<cpu mount>/stratus)"},
+    {"cgroup.memory_overhead_mib", "64",
+     "memory.max (v1: memory.limit_in_bytes) is the guest's RAM plus this"},
     {"cgroup.cpu_max", "none",
      "cap besides the weight: none, vcpus (one host CPU per vCPU) or share (vCPUs divided by"
      " the overcommit ratio capacity.vcpus / host CPUs)"},

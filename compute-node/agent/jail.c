@@ -11,6 +11,12 @@
  * system calls on data the parent prepared (no malloc, no stdio, no glibc
  * setuid, whose cross-thread broadcast would look for the parent's threads).
  *
+ * The cgroup: on v2 clone3 puts the child in it (CLONE_INTO_CGROUP). v1 has
+ * no such flag, so the child's first act is to wait on a pipe until the
+ * parent has written its pid into each hierarchy's cgroup.procs and sent a
+ * byte; had that failed, the child is killed before its first step. Either
+ * way nothing of the VMM runs outside its limits.
+ *
  * uid allocation: a jailed instance's `<dir>/run` is owned by its uid. A
  * launch keeps the uid its directory already has, or takes the lowest uid of
  * the range no other instance directory owns (under a mutex: launches of
@@ -72,7 +78,7 @@ struct nd_jail {
     jmount mounts[MAX_MOUNTS];
     jlink links[MAX_LINKS];
     jdev devs[MAX_DEVS];
-    int cg_fd; /* -1: none */
+    nd_cgroup *cg; /* NULL: none */
 };
 
 static pthread_mutex_t uid_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -86,8 +92,7 @@ void nd_jail_free(nd_jail *j)
 {
     if (!j)
         return;
-    if (j->cg_fd >= 0)
-        close(j->cg_fd);
+    nd_cgroup_free(j->cg);
     free(j);
 }
 
@@ -288,7 +293,6 @@ nd_jail *nd_jail_prepare(const nd_jail_conf *c, const nd_vm_spec *s, const char 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    j->cg_fd = -1;
     snprintf(j->root, sizeof j->root, "%s/root", s->dir);
     snprintf(j->proc, sizeof j->proc, "%s/proc", j->root);
     char run[4200], serial[4200];
@@ -326,12 +330,8 @@ nd_jail *nd_jail_prepare(const nd_jail_conf *c, const nd_vm_spec *s, const char 
             goto fail;
     add_dev(j, "/dev/kvm");
     add_dev(j, "/dev/net/tun");
-    if (c->cg_on) {
-        char cg[4200];
-        j->cg_fd = nd_cgroup_make(c, s, cg, sizeof cg, err, errlen);
-        if (j->cg_fd < 0)
-            goto fail;
-    }
+    if (c->cg_on && !(j->cg = nd_cgroup_make(c, s, err, errlen)))
+        goto fail;
     return j;
 fail:
     nd_jail_free(j);
@@ -369,11 +369,19 @@ static int mkparents(const char *path)
 /* Steps, for the error a failed child reports. */
 static const char *const steps[] = {"fds",  "session", "private mounts", "tmpfs root", "bind mount",
                                     "link", "device",  "proc",           "pivot_root", "groups",
-                                    "gid",  "uid",     "no_new_privs",   "exec"};
+                                    "gid",  "uid",     "no_new_privs",   "exec",       "cgroup"};
 
+/* gofd >= 0 (a cgroup v1): nothing happens before the parent has moved the
+ * child into its cgroup and says so with a byte; EOF means it could not. */
 static void child(const nd_jail *j, char *const argv[], char *const envp[], int in_fd, int out_fd,
-                  int errfd)
+                  int errfd, int gofd)
 {
+    char go;
+    ssize_t got = gofd >= 0 ? -1 : 1;
+    while (gofd >= 0 && (got = read(gofd, &go, 1)) < 0 && errno == EINTR)
+        ;
+    if (got != 1)
+        fail(errfd, 14);
     int i = fcntl(in_fd, F_DUPFD_CLOEXEC, 100), o = fcntl(out_fd, F_DUPFD_CLOEXEC, 100);
     int e = fcntl(errfd, F_DUPFD_CLOEXEC, 100);
     if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 ||
@@ -442,12 +450,19 @@ static void child(const nd_jail *j, char *const argv[], char *const envp[], int 
     fail(errfd, 13);
 }
 
+/* The child's errors come back on p; with a cgroup v1 the child waits on go
+ * until the parent has attached it (nd_cgroup_attach). */
 int nd_jail_spawn(const nd_jail *j, char *const argv[], char *const envp[], int in_fd, int out_fd,
                   pid_t *pid, int *pidfd, char *err, size_t errlen)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
+    int p[2] = {-1, -1}, go[2] = {-1, -1};
+    int cg_fd = nd_cgroup_clone_fd(j->cg);
+    if (pipe2(p, O_CLOEXEC) < 0 || (j->cg && cg_fd < 0 && pipe2(go, O_CLOEXEC) < 0)) {
         snprintf(err, errlen, "jail: pipe: %s", strerror(errno));
+        if (p[0] >= 0) { /* the second pipe failed */
+            close(p[0]);
+            close(p[1]);
+        }
         return -1;
     }
     int fd = -1;
@@ -456,20 +471,42 @@ int nd_jail_spawn(const nd_jail *j, char *const argv[], char *const envp[], int 
     ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_PIDFD;
     ca.pidfd = (unsigned long long)(uintptr_t)&fd;
     ca.exit_signal = SIGCHLD;
-    if (j->cg_fd >= 0) {
+    if (cg_fd >= 0) {
         ca.flags |= CLONE_INTO_CGROUP;
-        ca.cgroup = (unsigned long long)j->cg_fd;
+        ca.cgroup = (unsigned long long)cg_fd;
     }
     long r = syscall(SYS_clone3, &ca, sizeof ca);
     if (r == 0) {
         close(p[0]);
-        child(j, argv, envp, in_fd, out_fd, p[1]);
+        if (go[1] >= 0)
+            close(go[1]);
+        child(j, argv, envp, in_fd, out_fd, p[1], go[0]);
     }
     close(p[1]);
+    if (go[0] >= 0)
+        close(go[0]);
     if (r < 0) {
         snprintf(err, errlen, "jail: clone3: %s", strerror(errno));
         close(p[0]);
+        if (go[1] >= 0)
+            close(go[1]);
         return -1;
+    }
+    if (go[1] >= 0) {
+        int rc = nd_cgroup_attach(j->cg, (pid_t)r, err, errlen);
+        if (rc == 0 && write(go[1], "g", 1) != 1) {
+            snprintf(err, errlen, "jail: releasing the child: %s", strerror(errno));
+            rc = -1;
+        }
+        close(go[1]);
+        if (rc < 0) { /* it never ran a step, let alone outside its cgroup */
+            kill((pid_t)r, SIGKILL);
+            siginfo_t si;
+            waitid(P_PIDFD, (id_t)fd, &si, WEXITED);
+            close(fd);
+            close(p[0]);
+            return -1;
+        }
     }
     int e[2];
     ssize_t n;

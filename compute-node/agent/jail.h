@@ -32,7 +32,7 @@ typedef struct nd_jail_conf {
     unsigned uid_base, uid_count;
     const char *state_dir; /* instances/<id>/run owned by a uid marks it taken */
     int cg_on;             /* a cgroup per instance */
-    const char *cg_parent; /* a cgroup v2 directory; instances go in <parent>/<id> */
+    const char *cg_parent; /* instances go in <parent>/<id> (cgroup.c: v2 or v1) */
     long long mem_overhead_mib;
     nd_cpu_max cpu_max;
     double overcommit; /* capacity.vcpus / host CPUs, at least 1 */
@@ -67,21 +67,32 @@ void nd_jail_free(nd_jail *j);
  * with err saying why. */
 int nd_jail_supported(const nd_jail_conf *c, char *err, size_t errlen);
 
-/* cgroup.c */
-/* 1 when cg_parent can hold instance cgroups with cpu and memory
- * controllers (creating it and enabling them as needed); else 0 with err. */
+/* cgroup.c: an instance's cgroup, v2 or v1 (its opening comment says which
+ * where); the callers do not care which. */
+typedef struct nd_cgroup nd_cgroup;
+/* The version (2 or 1) when cg_parent can hold instance cgroups with cpu
+ * and memory controllers (creating it and enabling them as needed); else 0
+ * with err. */
 int nd_cgroup_supported(const char *parent, char *err, size_t errlen);
-/* Creates (or reuses) <parent>/<id>, writes cpu.weight, cpu.max,
- * memory.max, memory.swap.max and memory.oom.group for spec; an O_PATH fd
- * of the directory (for CLONE_INTO_CGROUP), or -1 with err. */
-int nd_cgroup_make(const nd_jail_conf *c, const nd_vm_spec *s, char *path, size_t pathlen,
-                   char *err, size_t errlen);
+/* Creates (or reuses) the instance's cgroup under parent with its flavor's
+ * weight and limits; NULL with err. */
+nd_cgroup *nd_cgroup_make(const nd_jail_conf *c, const nd_vm_spec *s, char *err, size_t errlen);
+/* An fd for CLONE_INTO_CGROUP, or -1: then the child must wait until
+ * nd_cgroup_attach has moved it in (v1), before it does anything. */
+int nd_cgroup_clone_fd(const nd_cgroup *g);
+/* Moves pid into g (each v1 hierarchy); 0 at once on v2. -1 with err. */
+int nd_cgroup_attach(const nd_cgroup *g, pid_t pid, char *err, size_t errlen);
+void nd_cgroup_free(nd_cgroup *g);
 /* The values nd_cgroup_make writes, for tests and the README. */
-long long nd_cgroup_weight(int vcpus);
+long long nd_cgroup_weight(int vcpus); /* v2 cpu.weight */
+long long nd_cgroup_shares(int vcpus); /* v1 cpu.shares */
 long long nd_cgroup_memory_max(const nd_jail_conf *c, int memory_mib);
-/* "max 100000" or "<quota> 100000". */
+/* "max 100000" or "<quota> 100000" (v1: cfs_quota_us -1 or quota, period). */
 void nd_cgroup_cpu_max(const nd_jail_conf *c, int vcpus, char *out, size_t n);
-/* Removes <parent>/<id> (its processes gone); 0 or -errno. */
+/* The directory holding controller's ("cpu" or "memory") files of instance
+ * id; the version, or -1 where parent is no cgroup. For tests. */
+int nd_cgroup_dir(const char *parent, const char *id, const char *controller, char *out, size_t n);
+/* Removes the instance's cgroup (its processes gone); 0 or -errno. */
 int nd_cgroup_remove(const char *parent, const char *id);
 
 #endif

@@ -53,6 +53,7 @@ static void on_signal(uv_signal_t *s, int sig)
 static int jail_conf(const nd_conf *c, nd_jail_conf *j)
 {
     char err[512];
+    int cg_version = 0;
     memset(j, 0, sizeof *j);
     j->uid_base = (unsigned)c->jail_uid_base;
     j->uid_count = (unsigned)c->jail_uid_count;
@@ -77,7 +78,8 @@ static int jail_conf(const nd_conf *c, nd_jail_conf *j)
             st_warn("node.jail", "VMMs run unjailed (as root, in the host's namespaces): %s", err);
     }
     if (strcmp(c->cg_enabled, "false") != 0) {
-        j->cg_on = j->on && nd_cgroup_supported(c->cg_parent, err, sizeof err);
+        cg_version = j->on ? nd_cgroup_supported(c->cg_parent, err, sizeof err) : 0;
+        j->cg_on = cg_version > 0;
         if (!j->on)
             snprintf(err, sizeof err, "instance cgroups come with the jail, which is off");
         if (!j->cg_on && !strcmp(c->cg_enabled, "true")) {
@@ -87,8 +89,9 @@ static int jail_conf(const nd_conf *c, nd_jail_conf *j)
         if (!j->cg_on)
             st_warn("node.cgroup", "instances get no cgroup (no CPU or memory limit): %s", err);
     }
-    st_info("node.jail", "jail %s (uids %u..%u), cgroups %s (%s)", j->on ? "on" : "off",
-            j->uid_base, j->uid_base + j->uid_count - 1, j->cg_on ? "on" : "off", c->cg_parent);
+    st_info("node.jail", "jail %s (uids %u..%u), cgroups %s (%s, v%d)", j->on ? "on" : "off",
+            j->uid_base, j->uid_base + j->uid_count - 1, j->cg_on ? "on" : "off", c->cg_parent,
+            cg_version);
     return 0;
 }
 

@@ -3,6 +3,8 @@
  * prints what it can see, one "key value" line each.
  *
  *   jail_probe --eat MIB          touches MIB MiB of memory, then exits 0
+ *   jail_probe --spin CPU         pinned to host CPU number CPU, spins until
+ *                                 killed (exits 4 when it cannot be pinned)
  *   jail_probe HOST_PID PATH...   uid, gid, pid, the pids /proc lists,
  *                                 whether HOST_PID can be signalled, and
  *                                 for each PATH the errno of opening it
@@ -15,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,15 @@ int main(int argc, char **argv)
             memset(p, 1, 1 << 20);
         }
         return 0;
+    }
+    if (!strcmp(argv[1], "--spin") && argc == 3) { /* a busy vCPU on one host CPU */
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(atoi(argv[2]), &set);
+        if (sched_setaffinity(0, sizeof set, &set) < 0)
+            return 4;
+        for (volatile unsigned long n = 0;; n++)
+            ;
     }
     printf("uid %d\ngid %d\npid %d\n", (int)getuid(), (int)getgid(), (int)getpid());
     int n = 0;

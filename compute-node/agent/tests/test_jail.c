@@ -16,11 +16,19 @@
  *     uid, and nd_vmm_find (adoption) finds it.
  *   - the vmm driver with the jail on: its VMM takes the config over
  *     run/vmm.sock (and, without KVM, fails its start as the driver says).
- *   node_cgroup (the same file, ND_CGROUP_TEST):
- *   - cgroups (skipped where cgroup.parent cannot get the cpu and memory
- *     controllers, as on a host with the v1 hierarchy): the weights and
- *     limits are written as computed, and a probe eating more than
- *     memory.max is killed by its own cgroup (memory.events oom_kill 1).
+ *   node_cgroup (the same file, ND_CGROUP_TEST), on cgroup v2 or v1, whichever
+ *   cgroup.c picks for the parent (skipped where neither gives cpu and memory):
+ *   - the instance cgroup holds its flavor's values in that version's files
+ *     (v2 cpu.weight, cpu.max, memory.max, memory.oom.group; v1 cpu.shares,
+ *     cfs quota and period, memory.limit_in_bytes and memsw, oom_control),
+ *     and a probe eating 64 MiB against its 32 MiB is SIGKILLed by its own
+ *     cgroup (oom_kill in memory.events or memory.oom_control), which the
+ *     agent's waitid sees; removal leaves no directory;
+ *   - a probe whose cgroup was removed before its spawn never runs (v1: the
+ *     attach fails and the waiting child is killed; v2: clone3 refuses);
+ *   - two probes of 1 and 3 vCPUs spinning on the same host CPU, each in its
+ *     cgroup in every controller, run 1:3 over 2 s (2..4.5 passes; 1:1
+ *     without weights).
  */
 #include "agent.h"
 #include "jail.h"
@@ -335,57 +343,234 @@ static void test_driver_launches_jailed(void)
 }
 
 #else
-static void test_cgroup_limits(void)
+/* STRATUS_TEST_CGROUP_PARENT, or one of this run's own (runs from other
+ * build trees may go at the same time, with the same instance ids). */
+static const char *cg_parent(void)
 {
-    const char *parent = getenv("STRATUS_TEST_CGROUP_PARENT");
-    char def[] = "/sys/fs/cgroup/stratus-test-jail";
-    char err[512] = "";
-    if (!parent)
-        parent = def;
-    CU_ASSERT_FATAL(nd_cgroup_supported(parent, err, sizeof err));
-    char state[300], a[600], out[600], cg[4200], buf[256];
-    snprintf(state, sizeof state, "%s/cstate", base);
-    char images[400];
-    snprintf(images, sizeof images, "%s/images", state);
-    ST_ASSERT_INT_EQ(nd_mkdirs(images, 0700), 0);
-    nd_vm_spec s;
-    make_inst(state, "dddddddd-0000-4000-8000-000000000004", a, sizeof a, &s);
-    s.vcpus = 2;
-    nd_jail_conf c = conf(state);
-    c.cg_on = 1;
-    c.cg_parent = parent;
-    c.cpu_max = ND_CPU_MAX_VCPUS;
-    const char *probe = st_build_path("compute-node/agent/tests/jail_probe");
-    nd_jail *j = nd_jail_prepare(&c, &s, probe, err, sizeof err);
-    if (!j)
-        fprintf(stderr, "prepare: %s\n", err);
-    CU_ASSERT_FATAL(j != NULL);
-    snprintf(cg, sizeof cg, "%s/%s/cpu.weight", parent, s.id);
-    FILE *f = fopen(cg, "r");
-    CU_ASSERT_FATAL(f && fgets(buf, sizeof buf, f));
-    fclose(f);
-    ST_ASSERT_INT_EQ(atol(buf), 200);
-    snprintf(cg, sizeof cg, "%s/%s/memory.max", parent, s.id);
-    f = fopen(cg, "r");
-    CU_ASSERT_FATAL(f && fgets(buf, sizeof buf, f));
-    fclose(f);
-    ST_ASSERT_INT_EQ(atoll(buf), (16LL + 16) << 20);
-    /* the probe eats 64 MiB against a 32 MiB limit: its own cgroup kills it */
-    char *argv[] = {(char *)probe, "--eat", "64", NULL};
-    snprintf(out, sizeof out, "%s/eat.out", base);
-    ST_ASSERT_INT_EQ(run_in(j, argv, out), 128 + SIGKILL);
-    snprintf(cg, sizeof cg, "%s/%s/memory.events", parent, s.id);
-    f = fopen(cg, "r");
-    long kills = -1;
-    while (f && fgets(buf, sizeof buf, f))
-        if (!strncmp(buf, "oom_kill ", 9))
-            kills = atol(buf + 9);
+    static char own[64];
+    const char *p = getenv("STRATUS_TEST_CGROUP_PARENT");
+    if (!p && !own[0])
+        snprintf(own, sizeof own, "/sys/fs/cgroup/stratus-test-jail-%d", (int)getpid());
+    return p ? p : own;
+}
+
+/* The value after "key " in dir/name (key NULL: the file's first number);
+ * -2 when the file or key is absent. */
+static long long cg_val(const char *dir, const char *name, const char *key)
+{
+    char p[4400], line[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    long long v = -2;
+    size_t k = key ? strlen(key) : 0;
+    while (f && v == -2 && fgets(line, sizeof line, f))
+        if (!key)
+            v = strtoll(line, NULL, 10);
+        else if (!strncmp(line, key, k) && line[k] == ' ')
+            v = strtoll(line + k + 1, NULL, 10);
     if (f)
         fclose(f);
+    return v;
+}
+
+/* 1 when pid is listed in dir/cgroup.procs. */
+static int cg_holds(const char *dir, pid_t pid)
+{
+    char p[4400], line[64];
+    snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+    FILE *f = fopen(p, "r");
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        found |= atol(line) == (long)pid;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* A jailed instance with a cgroup of vcpus and mib, under cgstate/. */
+static nd_jail *cg_inst(const char *id, int vcpus, int mib, nd_cpu_max cpu_max, nd_vm_spec *s,
+                        char *dir, size_t dirlen)
+{
+    char state[300], images[400], err[512] = "";
+    snprintf(state, sizeof state, "%s/cgstate", base);
+    snprintf(images, sizeof images, "%s/images", state);
+    ST_ASSERT_INT_EQ(nd_mkdirs(images, 0700), 0);
+    make_inst(state, id, dir, dirlen, s);
+    s->vcpus = vcpus;
+    s->memory_mib = mib;
+    static char statedir[300];
+    snprintf(statedir, sizeof statedir, "%s", state);
+    nd_jail_conf c = conf(statedir);
+    c.cg_on = 1;
+    c.cg_parent = cg_parent();
+    c.cpu_max = cpu_max;
+    nd_jail *j = nd_jail_prepare(&c, s, st_build_path("compute-node/agent/tests/jail_probe"), err,
+                                 sizeof err);
+    if (!j)
+        fprintf(stderr, "prepare: %s\n", err);
+    return j;
+}
+
+static void test_cgroup_limits(void)
+{
+    const char *parent = cg_parent();
+    char err[512] = "", a[600], out[600], cpu[4200], mem[4200];
+    int v = nd_cgroup_supported(parent, err, sizeof err);
+    CU_ASSERT_FATAL(v == 1 || v == 2);
+    nd_vm_spec s;
+    nd_jail *j =
+        cg_inst("dddddddd-0000-4000-8000-000000000004", 2, 16, ND_CPU_MAX_VCPUS, &s, a, sizeof a);
+    CU_ASSERT_FATAL(j != NULL);
+    ST_ASSERT_INT_EQ(nd_cgroup_dir(parent, s.id, "cpu", cpu, sizeof cpu), v);
+    ST_ASSERT_INT_EQ(nd_cgroup_dir(parent, s.id, "memory", mem, sizeof mem), v);
+    fprintf(stderr, "cgroup v%d: %s, %s\n", v, cpu, mem);
+    const long long limit = (16LL + 16) << 20; /* guest RAM + overhead */
+    if (v == 2) {
+        ST_ASSERT_INT_EQ(cg_val(cpu, "cpu.weight", NULL), 200);
+        ST_ASSERT_INT_EQ(cg_val(cpu, "cpu.max", NULL), 200000); /* "200000 100000" */
+        ST_ASSERT_INT_EQ(cg_val(mem, "memory.max", NULL), limit);
+        ST_ASSERT_INT_EQ(cg_val(mem, "memory.oom.group", NULL), 1);
+    } else {
+        ST_ASSERT_INT_EQ(cg_val(cpu, "cpu.shares", NULL), 2048);
+        ST_ASSERT_INT_EQ(cg_val(cpu, "cpu.cfs_quota_us", NULL), 200000);
+        ST_ASSERT_INT_EQ(cg_val(cpu, "cpu.cfs_period_us", NULL), 100000);
+        ST_ASSERT_INT_EQ(cg_val(mem, "memory.limit_in_bytes", NULL), limit);
+        long long sw = cg_val(mem, "memory.memsw.limit_in_bytes", NULL);
+        CU_ASSERT(sw == -2 || sw == limit); /* -2: no swap accounting in this kernel */
+        ST_ASSERT_INT_EQ(cg_val(mem, "memory.oom_control", "oom_kill_disable"), 0);
+        ST_ASSERT_INT_EQ(cg_val(mem, "memory.oom_control", "oom_kill"), 0);
+    }
+    /* the probe eats 64 MiB against a 32 MiB limit: its own cgroup kills it,
+     * and the agent's waitid sees SIGKILL */
+    char *argv[] = {(char *)st_build_path("compute-node/agent/tests/jail_probe"), "--eat", "64",
+                    NULL};
+    snprintf(out, sizeof out, "%s/eat.out", base);
+    ST_ASSERT_INT_EQ(run_in(j, argv, out), 128 + SIGKILL);
+    long long kills = v == 2 ? cg_val(mem, "memory.events", "oom_kill")
+                             : cg_val(mem, "memory.oom_control", "oom_kill");
+    fprintf(stderr, "oom_kill %lld in the instance's cgroup\n", kills);
     CU_ASSERT_FATAL(kills >= 1);
+    if (v == 1) { /* it got as far as the limit (this kernel keeps failcnt 0 on v1) */
+        long long peak = cg_val(mem, "memory.max_usage_in_bytes", NULL);
+        fprintf(stderr, "max_usage_in_bytes %lld, failcnt %lld\n", peak,
+                cg_val(mem, "memory.failcnt", NULL));
+        CU_ASSERT(peak > limit - (4LL << 20) && peak <= limit);
+    }
     nd_jail_free(j);
     ST_ASSERT_INT_EQ(nd_cgroup_remove(parent, s.id), 0);
-    rmdir(def);
+    struct stat st;
+    CU_ASSERT(stat(cpu, &st) < 0 && errno == ENOENT);
+    CU_ASSERT(stat(mem, &st) < 0 && errno == ENOENT);
+}
+
+/* A VMM whose cgroup cannot take it is not run at all: with the cgroup
+ * removed between prepare and spawn, the spawn fails and the probe never
+ * wrote a line. */
+static void test_no_cgroup_no_run(void)
+{
+    const char *parent = cg_parent();
+    char a[600], out[600], d[4200], err[512] = "";
+    nd_vm_spec s;
+    nd_jail *j =
+        cg_inst("dddddddd-0000-4000-8000-000000000006", 1, 16, ND_CPU_MAX_NONE, &s, a, sizeof a);
+    CU_ASSERT_FATAL(j != NULL);
+    ST_ASSERT_INT_EQ(nd_cgroup_remove(parent, s.id), 0);
+    CU_ASSERT_FATAL(nd_cgroup_dir(parent, s.id, "memory", d, sizeof d) > 0);
+    struct stat st;
+    CU_ASSERT_FATAL(stat(d, &st) < 0);
+    char hostpid[16];
+    snprintf(hostpid, sizeof hostpid, "%d", (int)getpid());
+    char *argv[] = {(char *)st_build_path("compute-node/agent/tests/jail_probe"), hostpid, NULL};
+    char *envp[] = {NULL};
+    snprintf(out, sizeof out, "%s/nocg.out", base);
+    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    pid_t pid = 0;
+    int pfd = -1;
+    int rc = nd_jail_spawn(j, argv, envp, in, o, &pid, &pfd, err, sizeof err);
+    close(in);
+    close(o);
+    fprintf(stderr, "spawn into a removed cgroup: %s\n", err);
+    ST_ASSERT_INT_EQ(rc, -1);
+    CU_ASSERT(err[0] != 0);
+    ST_ASSERT_INT_EQ(stat(out, &st), 0);
+    ST_ASSERT_INT_EQ(st.st_size, 0);
+    nd_jail_free(j);
+}
+
+/* Nanoseconds pid has run (/proc/<pid>/schedstat's first field). */
+static long long ran_ns(pid_t pid)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d", (int)pid);
+    return cg_val(p, "schedstat", NULL);
+}
+
+/* Two busy instances of 1 and 3 vCPUs, spinning on the same host CPU for
+ * 2 s, share it 1:3 (without weights they would share it 1:1). */
+static void test_cpu_follows_vcpus(void)
+{
+    const char *parent = cg_parent();
+    cpu_set_t mine;
+    CU_ASSERT_FATAL(sched_getaffinity(0, sizeof mine, &mine) == 0);
+    int hostcpu = 0;
+    while (!CPU_ISSET(hostcpu, &mine))
+        hostcpu++;
+    char cpuarg[16], out[600], err[512] = "", dir[2][600];
+    snprintf(cpuarg, sizeof cpuarg, "%d", hostcpu);
+    const char *ids[2] = {"ffffffff-0000-4000-8000-000000000011",
+                          "ffffffff-0000-4000-8000-000000000013"};
+    const int vcpus[2] = {1, 3};
+    nd_vm_spec s[2];
+    nd_jail *j[2];
+    pid_t pid[2];
+    int pfd[2];
+    for (int i = 0; i < 2; i++) {
+        j[i] = cg_inst(ids[i], vcpus[i], 64, ND_CPU_MAX_NONE, &s[i], dir[i], sizeof dir[i]);
+        CU_ASSERT_FATAL(j[i] != NULL);
+        char *argv[] = {(char *)st_build_path("compute-node/agent/tests/jail_probe"), "--spin",
+                        cpuarg, NULL};
+        char *envp[] = {NULL};
+        snprintf(out, sizeof out, "%s/spin%d.out", base, i);
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int rc = nd_jail_spawn(j[i], argv, envp, in, o, &pid[i], &pfd[i], err, sizeof err);
+        if (rc < 0)
+            fprintf(stderr, "spawn: %s\n", err);
+        close(in);
+        close(o);
+        CU_ASSERT_FATAL(rc == 0);
+    }
+    /* each is in its own instance's cgroup, in every controller */
+    for (int i = 0; i < 2; i++) {
+        char cpu[4200], mem[4200];
+        CU_ASSERT_FATAL(nd_cgroup_dir(parent, ids[i], "cpu", cpu, sizeof cpu) > 0);
+        CU_ASSERT_FATAL(nd_cgroup_dir(parent, ids[i], "memory", mem, sizeof mem) > 0);
+        CU_ASSERT(cg_holds(cpu, pid[i]));
+        CU_ASSERT(cg_holds(mem, pid[i]));
+    }
+    usleep(300000); /* both pinned and spinning */
+    long long t0[2] = {ran_ns(pid[0]), ran_ns(pid[1])};
+    usleep(2000000);
+    long long t1[2] = {ran_ns(pid[0]), ran_ns(pid[1])};
+    for (int i = 0; i < 2; i++) {
+        kill(pid[i], SIGKILL);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        ST_ASSERT_INT_EQ(waitid(P_PIDFD, (id_t)pfd[i], &si, WEXITED), 0);
+        close(pfd[i]);
+        ST_ASSERT_INT_EQ(si.si_code, CLD_KILLED); /* still spinning, not exited (4: not pinned) */
+        nd_jail_free(j[i]);
+        ST_ASSERT_INT_EQ(nd_cgroup_remove(parent, ids[i]), 0);
+    }
+    double one = (double)(t1[0] - t0[0]) / 1e6, three = (double)(t1[1] - t0[1]) / 1e6;
+    double ratio = one > 0 ? three / one : 0;
+    fprintf(stderr,
+            "CPU %d for 2 s: 1 vCPU ran %.0f ms, 3 vCPUs ran %.0f ms, ratio %.2f (want 3)\n",
+            hostcpu, one, three, ratio);
+    CU_ASSERT(one > 50);   /* the small one is not starved */
+    CU_ASSERT(ratio >= 2); /* 1:1 without weights */
+    CU_ASSERT(ratio <= 4.5);
 }
 #endif
 
@@ -395,9 +580,8 @@ static int setup(void)
         st_skip("node_jail needs root (mount namespaces, uids)");
 #ifdef ND_CGROUP_TEST
     char err[512] = "";
-    const char *parent = getenv("STRATUS_TEST_CGROUP_PARENT");
-    if (!nd_cgroup_supported(parent ? parent : "/sys/fs/cgroup/stratus-test-jail", err, sizeof err))
-        st_skip("no cgroup v2 cpu and memory controllers here: %s", err);
+    if (!nd_cgroup_supported(cg_parent(), err, sizeof err))
+        st_skip("neither cgroup v2 nor v1 can give instances cpu and memory limits here: %s", err);
 #endif
     snprintf(base, sizeof base, "/tmp/node-jail-XXXXXX");
     if (!mkdtemp(base))
@@ -410,6 +594,16 @@ static int setup(void)
 
 static int teardown(void)
 {
+#ifdef ND_CGROUP_TEST
+    if (!getenv("STRATUS_TEST_CGROUP_PARENT")) /* the test's own parent, in each hierarchy */
+        for (int i = 0; i < 2; i++) {
+            char d[4200];
+            if (nd_cgroup_dir(cg_parent(), "x", i ? "memory" : "cpu", d, sizeof d) > 0) {
+                d[strlen(d) - 2] = 0;
+                rmdir(d);
+            }
+        }
+#endif
     if (getenv("ND_JAIL_KEEP")) { /* keep the instance directories and logs to look at */
         fprintf(stderr, "kept %s\n", base);
         return 0;
@@ -422,6 +616,8 @@ static CU_TestInfo tests[] = {
 #ifdef ND_CGROUP_TEST
     {"an instance cgroup gets its flavor's weight and limits and kills on its own OOM",
      test_cgroup_limits},
+    {"two busy instances share a CPU in proportion to their vCPUs", test_cpu_follows_vcpus},
+    {"a VMM whose cgroup cannot take it does not run", test_no_cgroup_no_run},
 #else
     {"a jail holds only its own files, its own uid, its own pids", test_jail_sees_only_its_own},
     {"a jailed stratus-vmm answers the agent on its control socket",

@@ -182,6 +182,8 @@ static void write_conf(cloud *c, cloud_agent *a, const char *const *extra)
             "interval.meter_ms = 1000\ninterval.console_ms = 300\n"
             "interval.spool_retry_ms = 500\nstate.fsync = false\nlog.level = debug\n"
             "vmm.stop_timeout_ms = 2000\n"
+            /* the sanitizer build's VMM carries ASan's shadow and quarantine */
+            "cgroup.memory_overhead_mib = 512\n"
             "http.listen = 127.0.0.1:0\nhttp.port_file = %s.http-port\n",
             a->name, a->credential, c->gw.base, c->gw.images_url, c->gw.images_data_url,
             c->gw.billing_url, a->state_dir, st_build_path("compute-node/vmm/stratus-vmm"),

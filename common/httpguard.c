@@ -12,7 +12,9 @@
  * request's first bytes arrive; the output buffer's callback stops it when a
  * reply starts (evhttp replies only once the whole request is read), and
  * spots libevent's own HTML error page (always "Connection: close", written
- * whole before the write is enabled) to replace it with JSON. When the
+ * whole before the write is enabled) to replace it with JSON. On a kept-alive
+ * connection evhttp writes that page into an output buffer whose start is
+ * frozen: the watch reads it with evbuffer_peek and empties it unfrozen. When the
  * deadline passes, or the connection is over the cap, the watch takes the
  * bufferevent over from evhttp, writes its JSON reply, and frees the
  * evhttp_connection once the reply is out.
@@ -144,6 +146,18 @@ static void taken_event(struct bufferevent *bev, short what, void *arg)
     evhttp_connection_free(w->evcon);
 }
 
+/* Empties buf even when its start is frozen (see peek_copy), leaving it
+ * frozen as it was. */
+static void drain_all(struct evbuffer *buf)
+{
+    size_t n = evbuffer_get_length(buf);
+    if (n == 0 || evbuffer_drain(buf, n) == 0)
+        return;
+    evbuffer_unfreeze(buf, 1);
+    evbuffer_drain(buf, n);
+    evbuffer_freeze(buf, 1);
+}
+
 /* Takes the connection from evhttp: answers status and closes once sent. */
 static void take_over(watch *w, int status, const char *reason)
 {
@@ -154,9 +168,8 @@ static void take_over(watch *w, int status, const char *reason)
     bufferevent_disable(w->bev, EV_READ);
     struct evbuffer *in = bufferevent_get_input(w->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
-    struct evbuffer *out = bufferevent_get_output(w->bev);
-    evbuffer_drain(out, evbuffer_get_length(out));
-    add_json_error(out, status, reason);
+    drain_all(bufferevent_get_output(w->bev));
+    add_json_error(bufferevent_get_output(w->bev), status, reason);
     struct timeval tv = {5, 0};
     bufferevent_set_timeouts(w->bev, NULL, &tv);
     bufferevent_enable(w->bev, EV_WRITE);
@@ -193,25 +206,43 @@ static void in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, voi
         start_deadline(w);
 }
 
+/* Copies the first n bytes of buf into dst; the count copied. Through
+ * evbuffer_peek, not evbuffer_copyout: after an earlier reply on the
+ * connection evhttp writes its error page into an output buffer whose start
+ * is frozen, and copyout refuses such a buffer. */
+static size_t peek_copy(struct evbuffer *buf, size_t off, char *dst, size_t n)
+{
+    struct evbuffer_iovec v[16];
+    struct evbuffer_ptr p;
+    if (evbuffer_ptr_set(buf, &p, off, EVBUFFER_PTR_SET) < 0)
+        return 0;
+    int nv = evbuffer_peek(buf, (ev_ssize_t)n, &p, v, 16);
+    size_t got = 0;
+    for (int i = 0; i < nv && i < 16 && got < n; i++) {
+        size_t k = v[i].iov_len < n - got ? v[i].iov_len : n - got;
+        memcpy(dst + got, v[i].iov_base, k);
+        got += k;
+    }
+    return got;
+}
+
 /* libevent's error page (evhttp_send_error): "HTTP/1.1 400 Bad Request",
  * Content-Type text/html, an HTML body ending "</BODY></HTML>\n". */
 static int is_libevent_error_page(struct evbuffer *buf)
 {
     static const char tail[] = "</BODY></HTML>\n";
+    char page[4097];
     size_t len = evbuffer_get_length(buf), tl = sizeof tail - 1;
     if (len < 32 || len > 4096)
         return 0;
-    char end[sizeof tail];
-    struct evbuffer_ptr p;
-    if (evbuffer_ptr_set(buf, &p, len - tl, EVBUFFER_PTR_SET) < 0 ||
-        evbuffer_copyout_from(buf, &p, end, tl) != (ev_ssize_t)tl || memcmp(end, tail, tl) != 0)
+    if (peek_copy(buf, 0, page, len) != len)
         return 0;
-    char start[9];
-    if (evbuffer_copyout(buf, start, 9) != 9 || memcmp(start, "HTTP/1.", 7) != 0)
+    page[len] = 0;
+    if (memcmp(page, "HTTP/1.", 7) != 0 || memcmp(page + len - tl, tail, tl) != 0)
         return 0;
-    struct evbuffer_ptr ct = evbuffer_search(buf, "\r\nContent-Type: text/html\r\n", 27, NULL);
-    struct evbuffer_ptr html = evbuffer_search(buf, "\r\n\r\n<HTML><HEAD>\n<TITLE>", 24, NULL);
-    return ct.pos >= 0 && html.pos >= 0 && ct.pos < html.pos;
+    const char *ct = strstr(page, "\r\nContent-Type: text/html\r\n");
+    const char *html = strstr(page, "\r\n\r\n<HTML><HEAD>\n<TITLE>");
+    return ct && html && ct < html;
 }
 
 static void rewrite_error_page(watch *w, struct evbuffer *buf)
@@ -219,7 +250,7 @@ static void rewrite_error_page(watch *w, struct evbuffer *buf)
     char line[64] = "";
     size_t n =
         evbuffer_get_length(buf) < sizeof line - 1 ? evbuffer_get_length(buf) : sizeof line - 1;
-    evbuffer_copyout(buf, line, n);
+    n = peek_copy(buf, 0, line, n);
     line[n] = 0;
     int status = atoi(line + 9);
     if (status < 400 || status > 599)
@@ -232,7 +263,7 @@ static void rewrite_error_page(watch *w, struct evbuffer *buf)
     char r[64];
     snprintf(r, sizeof r, "%.40s", reason);
     w->rewriting = 1;
-    evbuffer_drain(buf, evbuffer_get_length(buf));
+    drain_all(buf);
     add_json_error(buf, status, r);
     w->rewriting = 0;
 }
@@ -244,11 +275,9 @@ static void out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, vo
         return;
     if (info->n_added) {
         char head[13];
-        size_t off = info->orig_size;
-        struct evbuffer_ptr p;
         /* "100 Continue" is not the reply: the body is still to come */
-        if (info->n_added >= 12 && evbuffer_ptr_set(buf, &p, off, EVBUFFER_PTR_SET) == 0 &&
-            evbuffer_copyout_from(buf, &p, head, 12) == 12 && memcmp(head, "HTTP/1.1 100", 12) == 0)
+        if (info->n_added >= 12 && peek_copy(buf, info->orig_size, head, 12) == 12 &&
+            memcmp(head, "HTTP/1.1 100", 12) == 0)
             return;
         if (w->in_request) {
             w->in_request = 0;

@@ -391,6 +391,32 @@ static void test_malformed_http_gets_json_errors_and_slow_heads_are_cut(void)
     st_raw_free(&r);
 }
 
+/* On a kept-alive connection, after a first reply, an oversized body is a
+ * JSON 413 too (libevent's HTML page follows another reply in the buffer). */
+static void test_oversized_body_after_a_reply_is_json(void)
+{
+    int fd = st_raw_connect("127.0.0.1", st_http_server_port(guarded.s));
+    CU_ASSERT_FATAL(fd >= 0);
+    static const char first[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char big[] = "POST /v1/things HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{";
+    CU_ASSERT(write(fd, first, sizeof first - 1) == (ssize_t)(sizeof first - 1));
+    usleep(200 * 1000);
+    CU_ASSERT(write(fd, big, sizeof big - 1) == (ssize_t)(sizeof big - 1));
+    st_raw r = {0};
+    st_raw_read(fd, 3000, &r);
+    close(fd);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    const char *second = r.body ? strstr(r.body, "HTTP/1.1 413") : NULL;
+    CU_ASSERT_PTR_NOT_NULL(second);
+    if (second) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(second, "Content-Type: application/json"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(second, "\"payload_too_large\""));
+        CU_ASSERT_PTR_NULL(strstr(second, "<HTML>"));
+    }
+    st_raw_free(&r);
+}
+
 /* At most max_conns connections: one more is told 503 (JSON) and closed;
  * once one closes, a new one is served. */
 static void test_connections_over_the_cap_get_503(void)
@@ -493,6 +519,8 @@ static CU_TestInfo tests[] = {
      test_malformed_http_gets_json_errors_and_slow_heads_are_cut},
     {"connections over the cap get 503 and the server recovers",
      test_connections_over_the_cap_get_503},
+    {"an oversized body after a kept-alive reply is a JSON 413",
+     test_oversized_body_after_a_reply_is_json},
     {"an evhttp of its own on a Unix socket, guarded: JSON errors, slow heads cut",
      test_guarded_evhttp_on_a_unix_socket},
     CU_TEST_INFO_NULL,

@@ -382,7 +382,32 @@ run_guestdhcp() {
   grep -q '^DATA ping.replies=4' $log || bad "not 4 ping replies"
   fwboot "$1"
   guestpower "$1"
+  guest_e1000 "$1"
   verdict "$1" $log
+}
+
+# The test guest's own e1000 driver (nic=e1000) on the VMM's emulated 82540EM: QEMU -device e1000,
+# stratus-vmm "model": "e1000"; the same static lease and 4 pings to L1 as the virtio run.
+guest_e1000() { # VMM: adds to WHY
+  local v=$1 log=/tmp/e1000-$1.log cmd="scenario=dhcp nic=e1000 ping=10.0.2.1" want
+  if [ "$v" = qemu ]; then
+    timeout -s KILL 60 qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 128 -bios /usr/share/qemu/qboot.rom \
+      -nodefaults -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+      -kernel /guest.elf -append "$cmd" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+      -device e1000,netdev=n0,mac=52:54:00:12:34:56,romfile= < /dev/null > $log 2>&1
+    VMRC=$?; want=33
+  else
+    printf '{"vcpus": 1, "memory_mib": 128, "kernel": "/guest.elf", "cmdline": "%s",\n "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "model": "e1000"}]%s}\n' \
+      "$cmd" "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/e1000.json
+    timeout -s KILL 60 stratus-vmm --config /tmp/e1000.json --log-level warn < /dev/null > $log 2>&1
+    VMRC=$?; want=16
+  fi
+  [ "$VMRC" = $want ] || bad "e1000: exit status $VMRC, expected $want"
+  grep -q '^RESULT dhcp PASS' $log || bad "e1000: no RESULT dhcp PASS"
+  grep -q '^DATA dhcp.ip=10.0.2.17' $log || bad "e1000: not the static lease"
+  grep -q '^DATA ping.replies=4' $log || bad "e1000: not 4 ping replies"
+  grep -E '^DATA (e1000|dhcp.ip|ping.replies)|^RESULT' $log | tr -d '\r' | sed "s/^/L1-INFO $v e1000 /"
+  [ -z "$WHY" ] || { tr -d "\r" < $log | tail -8 | sed "s/^/L2| /"; }
 }
 
 # The test guest's ACPI scenarios (tests/guest scen_power.c): the power button pressed once the

@@ -1,5 +1,6 @@
 /*
- * netdev.c - virtio-net for the guest's scenarios (netdev.h).
+ * netdev.c - the guest's NIC for scenarios (netdev.h): virtio-net here,
+ * e1000 (e1000.c) when the command line says nic=e1000.
  *
  * Receive queue 0 holds one 2 KiB buffer per descriptor, descriptor i always
  * pointing at buffer i, reposted after each frame (one kick per batch).
@@ -29,6 +30,13 @@ static void rx_post(struct net *n, u16 id)
 
 void net_open(struct net *n)
 {
+    const char *nic = arg_str("nic");
+    if (nic && strcmp(nic, "e1000") == 0) {
+        e1000_open(n);
+        return;
+    }
+    if (nic && strcmp(nic, "virtio") != 0)
+        guest_fail("nic must be virtio or e1000");
     virtio_open(&n->v, 1, VIRTIO_NET_F_MAC, 2);
     virtio_queue_setup(&n->v, 0, NET_QSIZE);
     virtio_queue_setup(&n->v, 1, NET_QSIZE);
@@ -50,8 +58,33 @@ void net_open(struct net *n)
     virtq_notify(rq);
 }
 
+u16 net_tx_size(struct net *n)
+{
+    return n->e1000 ? n->qsize : n->v.vq[1].size;
+}
+
+u32 net_status(struct net *n)
+{
+    return n->e1000 ? e1000_status(n) : virtio_status(&n->v);
+}
+
+u32 net_irqs(struct net *n)
+{
+    return n->e1000 ? 0 : virtio_irqs(&n->v); /* e1000: polled, interrupts masked */
+}
+
+void net_tx_kick(struct net *n)
+{
+    if (n->e1000)
+        e1000_tx_kick(n);
+    else
+        virtq_notify(&n->v.vq[1]);
+}
+
 int net_rx_next(struct net *n, u16 *id, const u8 **frame, u32 *len)
 {
+    if (n->e1000)
+        return e1000_rx_next(n, id, frame, len);
     struct virtq *q = &n->v.vq[0];
     if (q->used->idx == q->last_used)
         return 0;
@@ -70,6 +103,10 @@ int net_rx_next(struct net *n, u16 *id, const u8 **frame, u32 *len)
 
 void net_rx_put(struct net *n, u16 id)
 {
+    if (n->e1000) {
+        e1000_rx_put(n, id);
+        return;
+    }
     rx_post(n, id);
     if (++n->rx_unnotified >= 8) {
         virtq_notify(&n->v.vq[0]);
@@ -79,7 +116,7 @@ void net_rx_put(struct net *n, u16 id)
 
 void net_rx_flush(struct net *n)
 {
-    if (n->rx_unnotified) {
+    if (!n->e1000 && n->rx_unnotified) {
         virtq_notify(&n->v.vq[0]);
         n->rx_unnotified = 0;
     }
@@ -87,6 +124,10 @@ void net_rx_flush(struct net *n)
 
 void net_tx_reclaim(struct net *n)
 {
+    if (n->e1000) {
+        e1000_tx_reclaim(n);
+        return;
+    }
     struct virtq *q = &n->v.vq[1];
     while (q->used->idx != q->last_used) {
         barrier();
@@ -95,8 +136,17 @@ void net_tx_reclaim(struct net *n)
     }
 }
 
+int net_tx_busy(struct net *n)
+{
+    if (n->e1000)
+        return n->tx_clean != n->tx_next;
+    return n->v.vq[1].last_used != n->v.vq[1].avail->idx;
+}
+
 int net_tx_full(struct net *n)
 {
+    if (n->e1000)
+        return e1000_tx_full(n);
     struct virtq *q = &n->v.vq[1];
     return (u16)(q->avail->idx - q->last_used) >= q->size;
 }
@@ -108,6 +158,10 @@ u8 *net_tx_slot(struct net *n)
 
 void net_tx_queue(struct net *n, u32 len)
 {
+    if (n->e1000) {
+        e1000_tx_queue(n, len);
+        return;
+    }
     struct virtq *q = &n->v.vq[1];
     u16 id = n->tx_next;
     n->tx_next = (u16)((id + 1) & (q->size - 1));

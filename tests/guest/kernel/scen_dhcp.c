@@ -166,7 +166,7 @@ static void counters(struct run *r)
     data("inet.dropped=%llu", r->s->dropped);
     data("inet.arp_answered=%llu", r->s->arp_answered);
     data("inet.echo_answered=%llu", r->s->echo_answered);
-    data("irqs=%u", virtio_irqs(&r->n->v));
+    data("irqs=%u", net_irqs(r->n));
 }
 
 void scen_dhcp(void)

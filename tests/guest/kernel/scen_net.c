@@ -11,7 +11,9 @@
  *                  numbers were answered (then 200 ms more for resends)
  *   net.role=flood benchmark: 'F' frames to broadcast as fast as the ring
  *                  allows for net.ms (1000); net.tx_fps
- *   net.role=sink  benchmark: count 'F' frames for net.wait_ms; net.rx_fps
+ *                  (net.count: at least that many frames, however long)
+ *   net.role=sink  benchmark: count 'F' frames for net.wait_ms (with
+ *                  net.enough=1, only until net.expect arrived); net.rx_fps
  *
  * The device is netdev.c's. Each transmit buffer is pre-filled with the
  * frame template, so a send writes only destination, kind, sequence and
@@ -39,7 +41,7 @@ static u64 g_ours; /* frames of this scenario received */
 static u64 tx_template(u64 arg)
 {
     struct net *n = (void *)(uptr)arg;
-    for (u16 i = 0; i < n->v.vq[1].size; i++) {
+    for (u16 i = 0; i < net_tx_size(n); i++) {
         u8 *f = n->txbuf + (u64)i * NET_BUF + NET_HDR;
         memcpy(f + 6, n->mac, 6);
         f[12] = ETHERTYPE >> 8;
@@ -67,7 +69,7 @@ static void net_send(struct net *n, const u8 *dst, char kind, u32 seq, const u8 
     net_tx_reclaim(n);
     while (net_tx_full(n)) {
         if (expired(end))
-            guest_fail("transmit queue stuck (device status %#x)", virtio_status(&n->v));
+            guest_fail("transmit queue stuck (device status %#x)", net_status(n));
         net_tx_reclaim(n);
     }
     tx_fill(n, dst, kind, seq, origin);
@@ -115,6 +117,8 @@ struct bench {
     struct net *n;
     u64 end, stop; /* TSC deadlines: the run, and a drain limit */
     u64 count, first, last;
+    u64 enough; /* sink: stop once this many frames arrived (0: run until end);
+                 * flood: go on past end until this many were sent */
 };
 
 /* Ring 3: keep the transmit ring full of 'F' frames until end, then drain. */
@@ -122,9 +126,8 @@ static u64 flood_r3(u64 arg)
 {
     struct bench *b = (void *)(uptr)arg;
     struct net *n = b->n;
-    struct virtq *q = &n->v.vq[1];
     u32 seq = 0;
-    while (rdtsc() < b->end) {
+    while (rdtsc() < b->end || n->sent < b->enough) {
         int queued = 0;
         net_tx_reclaim(n);
         while (!net_tx_full(n)) {
@@ -134,9 +137,9 @@ static u64 flood_r3(u64 arg)
         if (queued)
             net_tx_kick(n);
     }
-    while (q->last_used != q->avail->idx && rdtsc() < b->stop)
+    while (net_tx_busy(n) && rdtsc() < b->stop)
         net_tx_reclaim(n);
-    return q->last_used != q->avail->idx;
+    return net_tx_busy(n);
 }
 
 /* Ring 3: count 'F' frames until end, noting the first and last arrival. */
@@ -153,13 +156,15 @@ static u64 sink_r3(u64 arg)
         b->last = rdtsc();
         if (!b->count++)
             b->first = b->last;
+        if (b->enough && b->count >= b->enough)
+            break;
     }
     return 0;
 }
 
 static void net_flood(struct net *n, u64 ms)
 {
-    struct bench b = {n, 0, 0, 0, 0, 0};
+    struct bench b = {n, 0, 0, 0, 0, 0, arg_u64("net.count", 0)};
     u64 t0 = rdtsc();
     b.end = t0 + ms * g_tsc_khz;
     b.stop = b.end + 2000 * g_tsc_khz;
@@ -168,7 +173,7 @@ static void net_flood(struct net *n, u64 ms)
     data("net.sent=%llu", n->sent);
     data("net.elapsed_us=%llu", us);
     data("net.tx_fps=%llu", us ? n->sent * 1000000 / us : 0);
-    data("irqs=%u", virtio_irqs(&n->v));
+    data("irqs=%u", net_irqs(n));
     if (stuck)
         guest_fail("transmit ring did not drain");
     guest_pass();
@@ -176,14 +181,14 @@ static void net_flood(struct net *n, u64 ms)
 
 static void net_sink(struct net *n, u64 end, u64 expect)
 {
-    struct bench b = {n, end, 0, 0, 0, 0};
+    struct bench b = {n, end, 0, 0, 0, 0, arg_u64("net.enough", 0) ? expect : 0};
     if (ring3_call(sink_r3, (u64)(uptr)&b))
         guest_fail("device returned a receive descriptor out of range");
     u64 us = (b.last - b.first) * 1000 / g_tsc_khz;
     data("net.received=%llu", b.count);
     data("net.span_us=%llu", us);
     data("net.rx_fps=%llu", us && b.count > 1 ? (b.count - 1) * 1000000 / us : 0);
-    data("irqs=%u", virtio_irqs(&n->v));
+    data("irqs=%u", net_irqs(n));
     if (b.count < expect)
         guest_fail("received %llu flood frames, expected %llu", b.count, expect);
     guest_pass();
@@ -229,7 +234,7 @@ void scen_net(void)
         while (!expired(end))
             recv_or_fail(&n, &fr);
         report(&n);
-        data("irqs=%u", virtio_irqs(&n.v));
+        data("irqs=%u", net_irqs(&n));
         if (n.sent != count)
             guest_fail("%llu of %llu frames sent", n.sent, count);
         if (g_ours < expect)
@@ -255,7 +260,7 @@ void scen_net(void)
         }
         report(&n);
         data("net.pongs=%llu", done);
-        data("irqs=%u", virtio_irqs(&n.v));
+        data("irqs=%u", net_irqs(&n));
         if (done < count)
             guest_fail("%llu of %llu pings answered", done, count);
         guest_pass();
@@ -276,7 +281,7 @@ void scen_net(void)
         }
         report(&n);
         data("net.answered=%llu", answered);
-        data("irqs=%u", virtio_irqs(&n.v));
+        data("irqs=%u", net_irqs(&n));
         if (done < count)
             guest_fail("answered %llu of %llu distinct pings", done, count);
         guest_pass();

@@ -1,7 +1,9 @@
 /*
  * vmm_guest_qemu_net - two test guests under QEMU, each with a modern
  * virtio-net on its own tap, the taps joined by a bridge inside a network
- * namespace this test creates and removes, exchange ping and pong frames.
+ * namespace this test creates and removes, exchange ping and pong frames;
+ * then the guest's e1000 driver (nic=e1000) against QEMU's -device e1000:
+ * an e1000 guest pings a virtio one, and transmits every frame it queues.
  * Needs root (ip netns, tap devices); skipped otherwise.
  */
 #include <stdarg.h>
@@ -52,17 +54,26 @@ struct nic {
     const char *v[5];
 };
 
-static const char *const *nic(struct nic *n, int tap, int mac)
+static const char *const *nic_of(struct nic *n, int tap, int mac, int e1000)
 {
     snprintf(n->netdev, sizeof n->netdev, "tap,id=n0,ifname=tap%d,script=no,downscript=no", tap);
-    snprintf(n->device, sizeof n->device,
-             "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:5a:00:%02x", mac);
+    if (e1000) /* romfile=: no PXE option ROM, the guest drives the NIC itself */
+        snprintf(n->device, sizeof n->device,
+                 "e1000,netdev=n0,mac=52:54:00:5a:00:%02x,romfile=", mac);
+    else
+        snprintf(n->device, sizeof n->device,
+                 "virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:5a:00:%02x", mac);
     n->v[0] = "-netdev";
     n->v[1] = n->netdev;
     n->v[2] = "-device";
     n->v[3] = n->device;
     n->v[4] = NULL;
     return n->v;
+}
+
+static const char *const *nic(struct nic *n, int tap, int mac)
+{
+    return nic_of(n, tap, mac, 0);
 }
 
 static void test_two_guests_exchange_ping_and_pong(void)
@@ -133,7 +144,8 @@ static void test_ping_without_a_peer_fails(void)
     guest_result_free(&r);
 }
 
-static void test_flood_reaches_the_sink(void)
+/* sink_e1000: the sink drives an e1000 (its 64-buffer receive ring wraps) */
+static void flood_to_sink(int sink_e1000)
 {
     const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
     struct nic a, b;
@@ -141,13 +153,19 @@ static void test_flood_reaches_the_sink(void)
     guest_result rs, rf;
     unsigned long long got = 0, sent = 0;
     ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu_spawn(&sink, prefix, "scenario=net net.role=sink net.wait_ms=1000 net.expect=100",
-                      nic(&a, 0, 5)),
+        gt_qemu_spawn(&sink, prefix,
+                      sink_e1000 ? "scenario=net nic=e1000 net.role=sink net.wait_ms=20000 "
+                                   "net.expect=100 net.enough=1"
+                                 : "scenario=net net.role=sink net.wait_ms=20000 net.expect=100 "
+                                   "net.enough=1",
+                      nic_of(&a, 0, 5, sink_e1000)),
         0);
     /* The sink counts from its net.mac line on: start the flood after it. */
     ST_ASSERT_INT_EQ(gt_wait_output(&sink, "DATA net.mac=", 20000), 0);
-    ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu_spawn(&flood, prefix, "scenario=net net.role=flood net.ms=300", nic(&b, 1, 6)), 0);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&flood, prefix,
+                                         "scenario=net net.role=flood net.ms=300 net.count=400",
+                                         nic(&b, 1, 6)),
+                           0);
     ST_ASSERT_INT_EQ(guest_wait(&flood, 30000, &rf), GUEST_PASS);
     ST_ASSERT_INT_EQ(guest_wait(&sink, 30000, &rs), GUEST_PASS);
     if (rs.verdict != GUEST_PASS)
@@ -159,11 +177,79 @@ static void test_flood_reaches_the_sink(void)
     guest_result_free(&rf);
 }
 
+static void test_flood_reaches_the_sink(void)
+{
+    flood_to_sink(0);
+}
+
+static void test_flood_reaches_an_e1000_sink(void)
+{
+    flood_to_sink(1);
+}
+
+/* The emulated NIC beside the paravirtual one on the same bridge. */
+static void test_e1000_guest_pings_a_virtio_guest(void)
+{
+    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
+    struct nic a, b;
+    guest_proc pong, ping;
+    guest_result rp, ri;
+    char mac[32];
+    unsigned long long pongs = 0;
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&pong, prefix,
+                                         "scenario=net net.role=pong net.count=8 net.wait_ms=10000",
+                                         nic(&a, 0, 7)),
+                           0);
+    ST_ASSERT_INT_EQ(gt_wait_output(&pong, "DATA net.mac=", 20000), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        gt_qemu_spawn(&ping, prefix,
+                      "scenario=net nic=e1000 net.role=ping net.count=8 net.wait_ms=10000",
+                      nic_of(&b, 1, 8, 1)),
+        0);
+    int vi = guest_wait(&ping, 30000, &ri);
+    int vp = guest_wait(&pong, 30000, &rp);
+    if (vi != GUEST_PASS)
+        guest_result_print(&ri, stderr);
+    ST_ASSERT_INT_EQ(vi, GUEST_PASS);
+    ST_ASSERT_INT_EQ(vp, GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_u64(&ri, "net.pongs", &pongs), 0);
+    ST_ASSERT_INT_EQ(pongs, 8);
+    /* the e1000's MAC: the one QEMU put in its EEPROM and receive address */
+    ST_ASSERT_INT_EQ(guest_data(&ri, "net.mac", mac, sizeof mac), 0);
+    ST_ASSERT_STR_EQ(mac, "52:54:00:5a:00:08");
+    guest_result_free(&ri);
+    guest_result_free(&rp);
+}
+
+static void test_e1000_transmits_every_frame(void)
+{
+    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
+    struct nic a;
+    guest_proc p;
+    guest_result r;
+    unsigned long long sent = 0;
+    /* 200 frames: the 64-slot ring wraps three times */
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&p, prefix,
+                                         "scenario=net nic=e1000 net.count=200 net.wait_ms=100",
+                                         nic_of(&a, 0, 9, 1)),
+                           0);
+    ST_ASSERT_INT_EQ(guest_wait(&p, 30000, &r), GUEST_PASS);
+    ST_ASSERT_INT_EQ(guest_data_u64(&r, "net.sent", &sent), 0);
+    ST_ASSERT_INT_EQ(sent, 200);
+    guest_result_free(&r);
+}
+
 static CU_TestInfo tests[] = {
     {"two guests on a bridge exchange ping and pong", test_two_guests_exchange_ping_and_pong},
     {"send transmits every frame", test_send_transmits_every_frame},
     {"ping without a peer fails", test_ping_without_a_peer_fails},
     {"flood frames reach the sink guest", test_flood_reaches_the_sink},
+    {"an e1000 guest pings a virtio guest (MAC from the EEPROM)",
+     test_e1000_guest_pings_a_virtio_guest},
+    {"e1000: every queued frame is transmitted, the ring wrapping",
+     test_e1000_transmits_every_frame},
+    {"e1000: a virtio guest's flood reaches an e1000 sink, the ring wrapping",
+     test_flood_reaches_an_e1000_sink},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

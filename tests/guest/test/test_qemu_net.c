@@ -114,19 +114,27 @@ static void test_two_guests_exchange_ping_and_pong(void)
     guest_result_free(&rp);
 }
 
-static void test_send_transmits_every_frame(void)
+/* A guest on nic (0 virtio, 1 e1000) queues count frames; all are sent. */
+static void send_every_frame(int e1000, int count, int mac)
 {
     const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
     struct nic a;
     guest_proc p;
     guest_result r;
+    char cmd[128];
     unsigned long long sent = 0;
-    ST_ASSERT_INT_EQ_FATAL(
-        gt_qemu_spawn(&p, prefix, "scenario=net net.count=32 net.wait_ms=100", nic(&a, 0, 3)), 0);
+    snprintf(cmd, sizeof cmd, "scenario=net%s net.count=%d net.wait_ms=100",
+             e1000 ? " nic=e1000" : "", count);
+    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&p, prefix, cmd, nic_of(&a, 0, mac, e1000)), 0);
     ST_ASSERT_INT_EQ(guest_wait(&p, 30000, &r), GUEST_PASS);
     ST_ASSERT_INT_EQ(guest_data_u64(&r, "net.sent", &sent), 0);
-    ST_ASSERT_INT_EQ(sent, 32);
+    ST_ASSERT_INT_EQ(sent, count);
     guest_result_free(&r);
+}
+
+static void test_send_transmits_every_frame(void)
+{
+    send_every_frame(0, 32, 3);
 }
 
 static void test_ping_without_a_peer_fails(void)
@@ -223,20 +231,7 @@ static void test_e1000_guest_pings_a_virtio_guest(void)
 
 static void test_e1000_transmits_every_frame(void)
 {
-    const char *prefix[] = {"ip", "netns", "exec", g_ns, NULL};
-    struct nic a;
-    guest_proc p;
-    guest_result r;
-    unsigned long long sent = 0;
-    /* 200 frames: the 64-slot ring wraps three times */
-    ST_ASSERT_INT_EQ_FATAL(gt_qemu_spawn(&p, prefix,
-                                         "scenario=net nic=e1000 net.count=200 net.wait_ms=100",
-                                         nic_of(&a, 0, 9, 1)),
-                           0);
-    ST_ASSERT_INT_EQ(guest_wait(&p, 30000, &r), GUEST_PASS);
-    ST_ASSERT_INT_EQ(guest_data_u64(&r, "net.sent", &sent), 0);
-    ST_ASSERT_INT_EQ(sent, 200);
-    guest_result_free(&r);
+    send_every_frame(1, 200, 9); /* the 64-slot ring wraps three times */
 }
 
 static CU_TestInfo tests[] = {

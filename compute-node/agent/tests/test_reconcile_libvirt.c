@@ -6,7 +6,9 @@
  * with stratus-vmm (node_reconcile, which needs KVM). A disk image with
  * its own bootloader (tests/guest's fwboot.img, uploaded raw: boot
  * firmware by default) is placed on the node (its agent reports firmware)
- * and defined as a BIOS-booted domain: no <kernel>, disk0 its overlay.
+ * and defined as a BIOS-booted domain: no <kernel>, disk0 its overlay. A
+ * disk naming the test guest as kernel_id and a ramdisk_id has the agent
+ * fetch and cache both and define <kernel>, <initrd> and <cmdline>.
  */
 #include "st_cloud.h"
 #include "st_test.h"
@@ -119,13 +121,49 @@ static void test_firmware_image_on_libvirt(void)
     ST_ASSERT_INT_EQ(cloud_file_count(path, disk), 1);
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+
+    /* a disk naming the test guest (a kernel image) and a ramdisk image: the
+     * node may fetch both (they are the instance's), caches them verified
+     * and defines a direct boot with the disk's overlay as root */
+    char rd[40], root[40], body[300], cached[1200];
+    ST_ASSERT_INT_EQ_FATAL(
+        cloud_upload_image(&C, "{\"name\":\"rd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\"}",
+                           st_build_path("tests/guest/fwboot.img"), rd),
+        200);
+    snprintf(
+        body, sizeof body,
+        "{\"name\":\"root\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
+        C.image_id, rd);
+    ST_ASSERT_INT_EQ_FATAL(
+        cloud_upload_image(&C, body, st_build_path("tests/guest/fwboot.img"), root), 200);
+    b = st_jsonf("{s:s, s:s, s:s}", "name", "kr", "flavor", C.flavor, "image", root);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_body(&C, b, id), 202);
+    free(b);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    snprintf(path, sizeof path, "%s/instances/%s/domain.xml", lv.state_dir, id);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<kernel>"), 1);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<initrd>"), 1);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<boot dev="), 0);
+    snprintf(disk, sizeof disk, "stratus.instance=%s", id);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, disk), 1); /* the command line */
+    /* the kernel and the ramdisk sit in the cache under their records */
+    static const char *const parts[2] = {"kernel", "rd"};
+    const char *ids[2] = {C.image_id, rd};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cached, sizeof cached, "%s/images/%s.json", lv.state_dir, ids[i]);
+        if (access(cached, R_OK) != 0)
+            fprintf(stderr, "%s record not cached: %s\n", parts[i], cached);
+        ST_ASSERT_INT_EQ(access(cached, R_OK), 0);
+    }
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
     cloud_agent_stop(&lv, SIGTERM);
 }
 
 static CU_TestInfo tests[] = {
     {"the agent drives libvirt (test hypervisor) through create, stop, start, reboot, delete",
      test_libvirt_agent},
-    {"a disk image with a bootloader boots as a BIOS domain on a node with firmware",
+    {"a disk image boots as a BIOS domain on a node with firmware, or its kernel and ramdisk",
      test_firmware_image_on_libvirt},
     CU_TEST_INFO_NULL,
 };

@@ -105,6 +105,21 @@ long cloud_upload_image(cloud *c, const char *body, const char *file, char id[40
     return st;
 }
 
+long cloud_kernel_disk(cloud *c, const char *file, char ramdisk[40], char disk[40])
+{
+    disk[0] = 0;
+    long st = cloud_upload_image(
+        c, "{\"name\":\"rd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\"}", file, ramdisk);
+    if (st != 200)
+        return st;
+    char body[300];
+    snprintf(
+        body, sizeof body,
+        "{\"name\":\"root\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
+        c->image_id, ramdisk);
+    return cloud_upload_image(c, body, file, disk);
+}
+
 /* The tenant uploads the test guest through the gateway (a signed URL to
  * the image service's data listener): a kernel image, booted directly. */
 static void upload_guest(cloud *c)

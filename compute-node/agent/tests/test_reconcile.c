@@ -282,17 +282,9 @@ static void test_firmware_boot_of_a_disk_image(void)
  * kernel boots directly with the initrd, the disk as its root disk. */
 static void test_kernel_and_ramdisk_images(void)
 {
-    char rd[40], disk[40], id[40], body[300], vmjson[1200];
-    ST_ASSERT_INT_EQ_FATAL(
-        cloud_upload_image(&C, "{\"name\":\"rd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\"}",
-                           st_build_path("tests/guest/fwboot.img"), rd),
-        200);
-    snprintf(
-        body, sizeof body,
-        "{\"name\":\"root\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
-        C.image_id, rd);
-    ST_ASSERT_INT_EQ_FATAL(
-        cloud_upload_image(&C, body, st_build_path("tests/guest/fwboot.img"), disk), 200);
+    char rd[40], disk[40], id[40], vmjson[1200];
+    ST_ASSERT_INT_EQ_FATAL(cloud_kernel_disk(&C, st_build_path("tests/guest/fwboot.img"), rd, disk),
+                           200);
     char kernel[40];
     snprintf(kernel, sizeof kernel, "%s", C.image_id);
     snprintf(C.image_id, sizeof C.image_id, "%s", disk); /* cloud_create boots C.image_id */

@@ -125,17 +125,9 @@ static void test_firmware_image_on_libvirt(void)
     /* a disk naming the test guest (a kernel image) and a ramdisk image: the
      * node may fetch both (they are the instance's), caches them verified
      * and defines a direct boot with the disk's overlay as root */
-    char rd[40], root[40], body[300], cached[1200];
-    ST_ASSERT_INT_EQ_FATAL(
-        cloud_upload_image(&C, "{\"name\":\"rd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\"}",
-                           st_build_path("tests/guest/fwboot.img"), rd),
-        200);
-    snprintf(
-        body, sizeof body,
-        "{\"name\":\"root\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
-        C.image_id, rd);
-    ST_ASSERT_INT_EQ_FATAL(
-        cloud_upload_image(&C, body, st_build_path("tests/guest/fwboot.img"), root), 200);
+    char rd[40], root[40], cached[1200];
+    ST_ASSERT_INT_EQ_FATAL(cloud_kernel_disk(&C, st_build_path("tests/guest/fwboot.img"), rd, root),
+                           200);
     b = st_jsonf("{s:s, s:s, s:s}", "name", "kr", "flavor", C.flavor, "image", root);
     ST_ASSERT_INT_EQ_FATAL(cloud_create_body(&C, b, id), 202);
     free(b);

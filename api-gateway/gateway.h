@@ -184,6 +184,8 @@ typedef struct gw_create_req {
     /* filled from the image service before the transaction */
     char image_id[40];
     long long image_min_disk, image_min_memory;
+    int firmware;                       /* the image boots through firmware */
+    char kernel_id[40], ramdisk_id[40]; /* the kernel and ramdisk it names; "" none */
 } gw_create_req;
 /* Validates a create-instance body (pure: no database). 0, or -1 and err. */
 int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, char *err,

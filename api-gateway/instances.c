@@ -286,7 +286,8 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     rc = check_quota(c, atoi(v), atoi(m), atoi(d));
     if (rc < 0)
         return rc == RETRY ? RETRY : DONE;
-    gw_sched_req sreq = {.vcpus = atoi(v), .memory_mib = atoi(m), .disk_gib = atoi(d)};
+    gw_sched_req sreq = {
+        .vcpus = atoi(v), .memory_mib = atoi(m), .disk_gib = atoi(d), .firmware = q->firmware};
     if (gw_sched_lock_group(c->db, group_id[0] ? group_id : NULL, NULL, &sreq) < 0)
         return fail(c);
     rc = named_ports_direct(c, q, &sreq);
@@ -300,11 +301,14 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     if (st_db_x(c->db,
                 "INSERT INTO iaas.instances (id, tenant_id, name, flavor_id, image_id,"
                 " keypair_id, user_data, vcpus, memory_mib, disk_gib, node_id, state, fault,"
-                " server_group_id)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                " server_group_id, boot, kernel_id, ramdisk_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+                " $17)",
                 id, c->p.tenant_id, q->name, flavor_id, image_id, keypair_id[0] ? keypair_id : NULL,
                 q->user_data, v, m, d, placed ? node : NULL, placed ? "building" : "error",
-                placed ? NULL : reason, group_id[0] ? group_id : NULL) < 0) {
+                placed ? NULL : reason, group_id[0] ? group_id : NULL,
+                q->firmware ? "firmware" : "kernel", q->kernel_id[0] ? q->kernel_id : NULL,
+                q->ramdisk_id[0] ? q->ramdisk_id : NULL) < 0) {
         if (strcmp(st_db_sqlstate(c->db), "23514") != 0)
             return fail(c);
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
@@ -372,6 +376,53 @@ int gw_create_validate(json_t *b, const char *idem, gw_create_req *q, char *err,
 }
 
 /*
+ * How the image boots (image-store/README.md): firmware (the scheduler then
+ * needs a node with it), or a kernel: the image itself, or the kernel (and
+ * ramdisk) it names, which must be active now. A ramdisk boots nothing.
+ * 0, or -1 after replying (400, 503).
+ */
+static int image_boot(gw_ctx *c, gw_create_req *q, json_t *img)
+{
+    const char *kind = json_string_value(json_object_get(img, "kind"));
+    const char *boot = json_string_value(json_object_get(img, "boot"));
+    if (kind && !strcmp(kind, "ramdisk")) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "image '%s' is a ramdisk: it boots only beside a kernel", q->image);
+        return -1;
+    }
+    q->firmware = boot && !strcmp(boot, "firmware");
+    static const char *const keys[2] = {"kernel_id", "ramdisk_id"};
+    char *out[2] = {q->kernel_id, q->ramdisk_id};
+    for (int i = 0; i < 2; i++) {
+        const char *part = json_string_value(json_object_get(img, keys[i]));
+        out[i][0] = 0;
+        if (!part || !st_uuid_valid(part))
+            continue;
+        char path[128];
+        long status;
+        snprintf(path, sizeof path, "/v1/images/%s", part);
+        json_t *p = gw_upstream_json(c, &c->gw->images, "GET", path, &status);
+        const char *st = json_string_value(json_object_get(p, "status"));
+        int ok = status == 200 && st && !strcmp(st, "active");
+        json_decref(p);
+        if (status < 0 || status >= 500) {
+            st_http_add_header(c->req, "Retry-After", "2");
+            st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE,
+                                "the image service is unavailable; retry");
+            return -1;
+        }
+        if (!ok) {
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                                "image '%s' boots with %s %s, which is not active", q->image,
+                                i ? "ramdisk" : "kernel", part);
+            return -1;
+        }
+        snprintf(out[i], 40, "%s", part);
+    }
+    return 0;
+}
+
+/*
  * Finds the image the tenant named (an id, or a unique name among the images
  * it can see) in the image service and checks it can boot: it must be
  * active. Fills q->image_id and the image's minimum sizes. 0, or -1 after
@@ -432,8 +483,9 @@ static int resolve_image(gw_ctx *c, gw_create_req *q)
     snprintf(q->image_id, sizeof q->image_id, "%s", id);
     q->image_min_disk = json_integer_value(json_object_get(img, "min_disk_gib"));
     q->image_min_memory = json_integer_value(json_object_get(img, "min_memory_mib"));
+    int rc = image_boot(c, q, img);
     json_decref(img);
-    return 0;
+    return rc;
 }
 
 static void h_create(gw_ctx *c)

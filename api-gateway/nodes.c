@@ -212,13 +212,14 @@ static void h_heartbeat(gw_ctx *c)
 {
     static const char *const keys[] = {"hostname",  "agent_version",   "capacity",
                                        "tunnel_ip", "external_uplink", NULL};
-    static const char *const cap_keys[] = {"vcpus", "memory_mib", "disk_gib", "sriov_vfs", NULL};
+    static const char *const cap_keys[] = {"vcpus",     "memory_mib", "disk_gib",
+                                           "sriov_vfs", "firmware",   NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
     const char *host = "", *ver = "", *tip = NULL;
     long long v = 0, m = 0, d = 0, vfs = 0;
-    int uplink = -1;
+    int uplink = -1, firmware = 0;
     char err[256];
     json_t *cap = json_object_get(b, "capacity");
     if (gw_check(c, st_json_get_str(b, "hostname", 0, 0, 255, &host, err, sizeof err), err) < 0 ||
@@ -239,7 +240,8 @@ static void h_heartbeat(gw_ctx *c)
         gw_check(c, st_json_get_int(cap, "disk_gib", 1, 0, 1LL << 40, &d, err, sizeof err), err) <
             0 ||
         gw_check(c, st_json_get_int(cap, "sriov_vfs", 0, 0, 1 << 16, &vfs, err, sizeof err), err) <
-            0)
+            0 ||
+        gw_check(c, st_json_get_bool(cap, "firmware", 0, &firmware, err, sizeof err), err) < 0)
         return;
     char vs[24], ms[24], ds[24], fs[24];
     snprintf(vs, sizeof vs, "%lld", v);
@@ -255,7 +257,7 @@ static void h_heartbeat(gw_ctx *c)
                 "WITH prev AS (SELECT id, last_heartbeat FROM iaas.nodes"
                 "  WHERE id = $1 FOR UPDATE),"
                 " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
-                "  vcpus = $4, memory_mib = $5, disk_gib = $6, sriov_vfs = $10,"
+                "  vcpus = $4, memory_mib = $5, disk_gib = $6, sriov_vfs = $10, firmware = $11,"
                 "  last_heartbeat = now(),"
                 "  tunnel_ip = coalesce($8::inet, n.tunnel_ip),"
                 "  external_uplink = coalesce($9::boolean, n.external_uplink)"
@@ -268,7 +270,7 @@ static void h_heartbeat(gw_ctx *c)
                 uplink < 0 ? NULL
                 : uplink   ? "true"
                            : "false",
-                fs) < 0) {
+                fs, firmware > 0 ? "true" : "false") < 0) {
         gw_fail_db(c);
         return;
     }
@@ -384,7 +386,7 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
     }
     PGresult *r = st_db_q(c->db,
                           "SELECT state, vcpus, memory_mib, disk_gib, server_group_id,"
-                          " generation FROM iaas.instances WHERE id = $1 AND node_id = $2"
+                          " generation, boot FROM iaas.instances WHERE id = $1 AND node_id = $2"
                           " FOR UPDATE",
                           id, c->p.node_id);
     if (!r) {
@@ -409,7 +411,8 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
     }
     gw_sched_req req = {.vcpus = (int)st_db_int(r, 0, 1),
                         .memory_mib = (int)st_db_int(r, 0, 2),
-                        .disk_gib = (int)st_db_int(r, 0, 3)};
+                        .disk_gib = (int)st_db_int(r, 0, 3),
+                        .firmware = !strcmp(st_db_val(r, 0, 6), "firmware")};
     if (gw_sched_direct_ports(c->db, id, NULL, NULL, &req) < 0) {
         PQclear(r);
         gw_fail_db(c);

@@ -77,6 +77,11 @@ int gw_filter_vfs(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *
     return r->direct_ports <= 0 || h->used_vfs + r->direct_ports <= h->sriov_vfs;
 }
 
+int gw_filter_firmware(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
+{
+    return !r->firmware || h->firmware;
+}
+
 typedef int (*filter_fn)(const gw_sched_conf *, const gw_host *, const gw_sched_req *);
 static const struct {
     const char *name;
@@ -91,6 +96,7 @@ static const struct {
     {"out of disk", gw_filter_disk},
     {"excluded by the server group", gw_filter_group},
     {"out of SR-IOV VFs", gw_filter_vfs},
+    {"without firmware to boot the disk image", gw_filter_firmware},
 };
 #define NFILTERS (int)(sizeof filters / sizeof filters[0])
 

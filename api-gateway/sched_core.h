@@ -22,6 +22,7 @@ typedef struct gw_host {
     long long vcpus, memory_mib, disk_gib; /* capacity */
     long long used_vcpus, used_memory_mib, used_disk_gib;
     long long sriov_vfs, used_vfs; /* SR-IOV VFs enabled; taken by placed direct ports */
+    int firmware;                  /* its agent found its BIOS: boots disk images */
     int instances;
     int tried;        /* already failed to launch this instance */
     int group_member; /* holds a live member of the instance's server group */
@@ -32,6 +33,7 @@ typedef struct gw_sched_req {
     enum { GW_GROUP_NONE, GW_GROUP_AFFINITY, GW_GROUP_ANTI_AFFINITY } group;
     int group_has_members; /* affinity binds only once a member is placed */
     int direct_ports;      /* vnic_type "direct": each needs a free VF on the host */
+    int firmware;          /* boots through firmware: needs a host with it */
 } gw_sched_req;
 
 typedef struct gw_sched_conf {
@@ -56,6 +58,7 @@ int gw_filter_memory(const gw_sched_conf *c, const gw_host *h, const gw_sched_re
 int gw_filter_disk(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_group(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_vfs(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_firmware(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 /* The weigher: higher is better, in [0, 1]. */
 double gw_weigh(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 

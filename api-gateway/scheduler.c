@@ -59,7 +59,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
-                "   AND m.id IS DISTINCT FROM $2::uuid)"
+                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware"
                 " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
                 " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
@@ -83,6 +83,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].used_vfs = st_db_int(r, i, 12);
         h[i].tried = *st_db_val(r, i, 13) == 't';
         h[i].group_member = *st_db_val(r, i, 14) == 't';
+        h[i].firmware = *st_db_val(r, i, 15) == 't';
     }
     PQclear(r);
     *out = h;
@@ -93,7 +94,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
 static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const gw_sched_req *req)
 {
     PGresult *lk = st_db_q(db,
-                           "SELECT vcpus, memory_mib, disk_gib, disabled, sriov_vfs"
+                           "SELECT vcpus, memory_mib, disk_gib, disabled, sriov_vfs, firmware"
                            " FROM iaas.nodes WHERE id = $1 FOR UPDATE",
                            h->id);
     if (!lk)
@@ -122,13 +123,14 @@ static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const 
     h->used_disk_gib = st_db_int(us, 0, 2);
     h->instances = (int)st_db_int(us, 0, 3);
     h->sriov_vfs = st_db_int(lk, 0, 4);
+    h->firmware = *st_db_val(lk, 0, 5) == 't';
     h->used_vfs = st_db_int(us, 0, 4);
     PQclear(lk);
     PQclear(us);
     (void)g;
     return gw_filter_fits_host(conf, h, req) && gw_filter_vcpus(conf, h, req) &&
            gw_filter_memory(conf, h, req) && gw_filter_disk(conf, h, req) &&
-           gw_filter_vfs(conf, h, req);
+           gw_filter_vfs(conf, h, req) && gw_filter_firmware(conf, h, req);
 }
 
 int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_json,

@@ -207,7 +207,7 @@ echo "== demo image and instance"
 # Linux kernel would crawl (see tests/guest/README.md).
 img=$(api GET /v1/images "$demo" | python3 -c 'import json,sys; print(next((i["id"] for i in json.load(sys.stdin)["images"] if i["name"]=="stratus-test-guest" and i["status"]=="active"), ""))')
 if [ -z "$img" ]; then
-  img=$(api POST /v1/images "$demo" '{"name":"stratus-test-guest","disk_format":"raw"}' | field id)
+  img=$(api POST /v1/images "$demo" '{"name":"stratus-test-guest","disk_format":"raw","kind":"kernel"}' | field id)
   url=$(api POST "/v1/images/$img/upload-url" "$demo" | field url)
   # a raw image is whole 512-byte sectors
   padded="$home/guest.raw"

@@ -1,7 +1,9 @@
 /*
  * api.c - the JSON API of stratus-images (http.listen, common/http).
  *
- *   POST   /v1/images                     create a record (status queued)
+ *   POST   /v1/images                     create a record (status queued); its kind
+ *                                         (disk|kernel|ramdisk), boot (firmware|kernel)
+ *                                         and a disk's kernel_id/ramdisk_id are fixed here
  *   GET    /v1/images                     the caller's tenant's and public images
  *                                         (?status=, ?limit= 1..1000, ?marker=<last id>;
  *                                         a marker the caller cannot see answers as an
@@ -9,6 +11,7 @@
  *   GET    /v1/images/{id}                one image
  *   PATCH  /v1/images/{id}                rename, change visibility
  *   DELETE /v1/images/{id}                status deleted; the blob goes when unused
+ *                                         (409 for a kernel or ramdisk disks still name)
  *   POST   /v1/images/{id}/upload-url     a signed PUT URL on the data listener
  *   POST   /v1/images/{id}/download-url   a signed GET URL on the data listener
  *
@@ -127,6 +130,81 @@ static int authorize(st_call *sc)
     return sc->access == IMG_WRITER && !can_write(sc->req, c) ? -1 : 0;
 }
 
+/*
+ * How a new image boots: kind disk|kernel|ramdisk (default disk); boot,
+ * for disks, firmware (default) or kernel; a disk naming kernel_id (and
+ * optionally ramdisk_id) boots that kernel directly, so its boot is
+ * kernel. Fills *boot (NULL for a ramdisk); 0, or -1 after replying 400.
+ */
+static int check_boot(st_http_req *r, const char *kind, const char *boot_in, const char *kernel,
+                      const char *ramdisk, const char **boot)
+{
+    const char *why = NULL;
+    int disk = !strcmp(kind, "disk");
+    if (!disk && strcmp(kind, "kernel") && strcmp(kind, "ramdisk"))
+        why = "kind is disk, kernel or ramdisk";
+    else if (boot_in && strcmp(boot_in, "firmware") && strcmp(boot_in, "kernel"))
+        why = "boot is firmware or kernel";
+    else if (!disk && (kernel || ramdisk))
+        why = "only a disk image names a kernel_id or ramdisk_id";
+    else if (!strcmp(kind, "kernel") && boot_in && strcmp(boot_in, "kernel"))
+        why = "a kernel image boots as a kernel (boot kernel)";
+    else if (!strcmp(kind, "ramdisk") && boot_in)
+        why = "a ramdisk image does not boot by itself: it has no boot";
+    else if (ramdisk && !kernel)
+        why = "a ramdisk_id needs a kernel_id";
+    else if (kernel && boot_in && strcmp(boot_in, "kernel"))
+        why = "a disk image with a kernel_id boots the kernel (boot kernel)";
+    else if ((kernel && !st_uuid_valid(kernel)) || (ramdisk && !st_uuid_valid(ramdisk)))
+        why = "kernel_id and ramdisk_id are image ids";
+    if (why) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", why);
+        return -1;
+    }
+    if (!disk)
+        *boot = !strcmp(kind, "kernel") ? "kernel" : NULL;
+    else
+        *boot = boot_in ? boot_in : kernel ? "kernel" : "firmware";
+    return 0;
+}
+
+/*
+ * The image a new image of owner tenant (NULL: the cloud's) names as its
+ * kernel or ramdisk (want) must be the owner's or public (public for a
+ * public image: every tenant that boots it needs it), and of that kind: 0,
+ * or -1 after replying 404 (unseen, as any image another tenant owns) or
+ * 400 (another kind, or private under a public image).
+ */
+static int check_part(st_call *call, const char *tenant, const char *vis, const char *id,
+                      const char *want)
+{
+    st_http_req *r = call->req;
+    PGresult *res = st_db_q(call->db,
+                            "SELECT m.kind, m.visibility FROM images.images m WHERE m.id = $2"
+                            " AND m.status <> 'deleted' AND (m.visibility = 'public'"
+                            "  OR m.tenant_id IS NOT DISTINCT FROM $1::uuid)",
+                            tenant, id);
+    if (!res) {
+        fail_db(r, call->db);
+        return -1;
+    }
+    int rc = 0;
+    if (PQntuples(res) != 1) {
+        st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such %s image %s", want, id);
+        rc = -1;
+    } else if (strcmp(st_db_val(res, 0, 0), want)) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "image %s is a %s image, not a %s", id,
+                            st_db_val(res, 0, 0), want);
+        rc = -1;
+    } else if (!strcmp(vis, "public") && strcmp(st_db_val(res, 0, 1), "public")) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                            "a public image's %s must be public too (%s is private)", want, id);
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
 static void h_create(st_call *call)
 {
     st_http_req *r = call->req;
@@ -134,9 +212,11 @@ static void h_create(st_call *call)
     json_t *b = st_http_json_body(r);
     if (!b)
         return;
-    static const char *const keys[] = {"name",         "disk_format",    "visibility",
-                                       "min_disk_gib", "min_memory_mib", NULL};
-    const char *name = NULL, *fmt = NULL, *vis = "private";
+    static const char *const keys[] = {
+        "name", "disk_format", "visibility", "min_disk_gib", "min_memory_mib",
+        "kind", "boot",        "kernel_id",  "ramdisk_id",   NULL};
+    const char *name = NULL, *fmt = NULL, *vis = "private", *kind = "disk", *boot_in = NULL,
+               *kernel = NULL, *ramdisk = NULL, *boot;
     long long mind = 0, minm = 0;
     char err[256];
     if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
@@ -144,7 +224,11 @@ static void h_create(st_call *call)
         st_json_get_str(b, "disk_format", 1, 1, 16, &fmt, err, sizeof err) < 0 ||
         st_json_get_str(b, "visibility", 0, 1, 16, &vis, err, sizeof err) < 0 ||
         st_json_get_int(b, "min_disk_gib", 0, 0, 65536, &mind, err, sizeof err) < 0 ||
-        st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err) < 0) {
+        st_json_get_int(b, "min_memory_mib", 0, 0, 4194304, &minm, err, sizeof err) < 0 ||
+        st_json_get_str(b, "kind", 0, 1, 16, &kind, err, sizeof err) < 0 ||
+        st_json_get_str(b, "boot", 0, 1, 16, &boot_in, err, sizeof err) < 0 ||
+        st_json_get_str(b, "kernel_id", 0, 1, 64, &kernel, err, sizeof err) < 0 ||
+        st_json_get_str(b, "ramdisk_id", 0, 1, 64, &ramdisk, err, sizeof err) < 0) {
         st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
         return;
     }
@@ -152,7 +236,10 @@ static void h_create(st_call *call)
         st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "disk_format is raw or qcow2");
         return;
     }
-    if (check_visibility(r, c, vis) < 0)
+    if (check_boot(r, kind, boot_in, kernel, ramdisk, &boot) < 0 || check_visibility(r, c, vis) < 0)
+        return;
+    if ((kernel && check_part(call, tenant_or_null(c), vis, kernel, "kernel") < 0) ||
+        (ramdisk && check_part(call, tenant_or_null(c), vis, ramdisk, "ramdisk") < 0))
         return;
     char id[40], md[24], mm[24];
     st_uuid_v4(id);
@@ -161,10 +248,12 @@ static void h_create(st_call *call)
     PGresult *res =
         st_db_q(call->db,
                 "INSERT INTO images.images AS m (id, tenant_id, name, visibility,"
-                " status, disk_format, min_disk_gib, min_memory_mib, created_by)"
-                " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)"
+                " status, disk_format, min_disk_gib, min_memory_mib, created_by, kind, boot,"
+                " kernel_id, ramdisk_id)"
+                " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12)"
                 " RETURNING images.image_json(m)::text",
-                id, tenant_or_null(c), name, vis, fmt, md, mm, c->p.user[0] ? c->p.user : NULL);
+                id, tenant_or_null(c), name, vis, fmt, md, mm, c->p.user[0] ? c->p.user : NULL,
+                kind, boot, kernel, ramdisk);
     if (!res)
         fail_db(r, call->db);
     else
@@ -267,12 +356,23 @@ static void h_delete(st_call *call)
     char status[16], sha[72] = "";
     if (!writable(r, db, call->who, id, status))
         return;
+    /* A kernel or ramdisk that disk images boot with stays until they go
+     * (Glance would let it go and the disks fail to boot). */
     PGresult *res = st_db_q(db,
                             "UPDATE images.images SET status = 'deleted', updated_at = now()"
-                            " WHERE id = $1 AND status <> 'deleted' RETURNING checksum",
+                            " WHERE id = $1 AND status <> 'deleted' AND NOT EXISTS (SELECT 1"
+                            "  FROM images.images d WHERE d.status <> 'deleted'"
+                            "  AND (d.kernel_id = $1 OR d.ramdisk_id = $1))"
+                            " RETURNING checksum",
                             id);
     if (!res) {
         fail_db(r, db);
+        return;
+    }
+    if (PQntuples(res) == 0 && strcmp(status, "deleted")) {
+        PQclear(res);
+        st_http_reply_error(r, 409, ST_E_CONFLICT,
+                            "disk images boot with this image: delete them first");
         return;
     }
     if (PQntuples(res) == 1 && st_db_val(res, 0, 0))

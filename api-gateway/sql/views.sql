@@ -188,7 +188,8 @@ LANGUAGE sql STABLE AS $$
                       WHEN n.last_heartbeat > now() - down_after * interval '1 second' THEN 'up'
                       ELSE 'down' END,
         'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,
-                                      'disk_gib', n.disk_gib, 'sriov_vfs', n.sriov_vfs),
+                                      'disk_gib', n.disk_gib, 'sriov_vfs', n.sriov_vfs,
+                                      'firmware', n.firmware),
         'used', json_build_object('instances', u.n, 'vcpus', u.v, 'memory_mib', u.m,
                                   'disk_gib', u.d,
                                   -- one VF per direct port of an instance placed here

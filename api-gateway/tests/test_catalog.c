@@ -251,11 +251,74 @@ static void test_quota_limits_take_the_documented_range(void)
     st_resp_free(&r);
 }
 
+/* The image service's boot properties through the gateway's proxy: the
+ * defaults, a disk naming the tenant's kernel and ramdisk, and the errors
+ * (400, 404 for another tenant's kernel) as the image service gives them. */
+static void test_image_boot_through_the_gateway(void)
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member,
+                              "{\"name\":\"cloud-disk\",\"disk_format\":\"qcow2\"}"),
+                     201);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "kind")), "disk");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "boot")), "firmware");
+    ST_ASSERT_INT_EQ(json_is_null(json_object_get(r.json, "kernel_id")), 1);
+    st_resp_free(&r);
+    char kern[40], rd[40], b[300];
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member,
+                              "{\"name\":\"vmlinuz\",\"disk_format\":\"raw\",\"kind\":\"kernel\"}"),
+                     201);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "boot")), "kernel");
+    snprintf(kern, sizeof kern, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member,
+                              "{\"name\":\"initrd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\"}"),
+                     201);
+    ST_ASSERT_INT_EQ(json_is_null(json_object_get(r.json, "boot")), 1);
+    snprintf(rd, sizeof rd, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    snprintf(
+        b, sizeof b,
+        "{\"name\":\"root\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
+        kern, rd);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member, b), 201);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "boot")), "kernel");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "kernel_id")), kern);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "ramdisk_id")), rd);
+    char root[128];
+    snprintf(root, sizeof root, "/v1/images/%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    /* B cannot boot A's kernel: 404, as for any image it cannot see */
+    snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\"}", kern);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", B.member, b), 404);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+                     "not_found");
+    st_resp_free(&r);
+    /* a ramdisk as the kernel, a ramdisk without one: 400 with the reason */
+    snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\"}", rd);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member, b), 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body ? r.body : "", "not a kernel"));
+    st_resp_free(&r);
+    snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\",\"ramdisk_id\":\"%s\"}", rd);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/images", A.member, b), 400);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/images", A.member,
+                                "{\"name\":\"x\",\"disk_format\":\"raw\",\"boot\":\"pxe\"}"),
+                     400);
+    /* the kernel stays while a disk names it */
+    char kp[128];
+    snprintf(kp, sizeof kp, "/v1/images/%s", kern);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", kp, A.member, NULL), 409);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", root, A.member, NULL), 204);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", kp, A.member, NULL), 204);
+}
+
 static CU_TestInfo tests[] = {
     {"flavors are defined by cloud admins; disabled ones hide",
      test_flavors_are_defined_by_cloud_admins},
     {"image visibility: private, published by admins, owner deletes",
      test_image_visibility_and_publishing},
+    {"images' boot, kernel_id and ramdisk_id pass the gateway, errors included",
+     test_image_boot_through_the_gateway},
     {"keypairs: fingerprints match ssh-keygen; bad keys refused", test_keypairs_match_ssh_keygen},
     {"quotas: admin-set limits, derived usage, enforced",
      test_quota_limits_are_admin_set_and_usage_derived},

@@ -268,6 +268,17 @@ static long create_with_ports(const char *name, const char *ports, char id[40])
     return st;
 }
 
+/* The instance found no host: it is in error, its fault says why. */
+static void assert_unplaced(const char *id, const char *why)
+{
+    char *st = gwt_instance_field(&T, A.member, id, "state");
+    ST_ASSERT_STR_EQ(st, "error");
+    free(st);
+    char *fault = gwt_instance_field(&T, A.member, id, "fault");
+    CU_ASSERT_PTR_NOT_NULL(strstr(fault, why));
+    free(fault);
+}
+
 static long node_used_vfs(int i)
 {
     char path[128];
@@ -282,8 +293,9 @@ static long node_used_vfs(int i)
 static void test_direct_ports_go_where_a_vf_is_free(void)
 {
     /* pb's agent reports one SR-IOV VF; pa and pc have none */
-    char *hb = st_jsonf("{s:s, s:{s:i, s:i, s:i, s:i}}", "hostname", "pb-host", "capacity", "vcpus",
-                        4, "memory_mib", 4096, "disk_gib", 1000, "sriov_vfs", 1);
+    char *hb =
+        st_jsonf("{s:s, s:{s:i, s:i, s:i, s:i, s:b}}", "hostname", "pb-host", "capacity", "vcpus",
+                 4, "memory_mib", 4096, "disk_gib", 1000, "sriov_vfs", 1, "firmware", 1);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/internal/v1/node", nodes[1], hb), 200);
     free(hb);
     set_policy("spread");
@@ -306,12 +318,7 @@ static void test_direct_ports_go_where_a_vf_is_free(void)
     /* the second finds none free: error, and the fault says why */
     snprintf(b, sizeof b, "[\"%s\"]", p2);
     ST_ASSERT_INT_EQ(create_with_ports("vf2", b, id2), 202);
-    char *st = gwt_instance_field(&T, A.member, id2, "state");
-    ST_ASSERT_STR_EQ(st, "error");
-    free(st);
-    char *fault = gwt_instance_field(&T, A.member, id2, "fault");
-    CU_ASSERT_PTR_NOT_NULL(strstr(fault, "3 out of SR-IOV VFs"));
-    free(fault);
+    assert_unplaced(id2, "3 out of SR-IOV VFs");
     /* a virtio port needs no VF; attaching the direct one to it, placed on a
      * host without VFs, is refused and leaves the port free */
     snprintf(b, sizeof b, "[\"%s\"]", pv);
@@ -342,6 +349,98 @@ static void test_direct_ports_go_where_a_vf_is_free(void)
     /* deleting the first frees its VF */
     delete_all();
     ST_ASSERT_INT_EQ(node_used_vfs(1), 0);
+}
+
+/* An image of the admin's (public) with body, uploaded: its id. */
+static void public_image(const char *body, char id[40])
+{
+    st_resp r;
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &r, "POST", "/v1/images", T.admin_token, body), 201);
+    snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    char bytes[4096] = {1};
+    ST_ASSERT_INT_EQ_FATAL(gwt_upload_image(&T, T.admin_token, id, bytes, sizeof bytes), 200);
+}
+
+static void test_firmware_images_go_where_the_bios_is(void)
+{
+    set_policy("spread");
+    /* only pb's agent found its BIOS */
+    gwt_heartbeat_fw(&T, nodes[0], 4, 4096, 1000, 0);
+    gwt_heartbeat_fw(&T, nodes[2], 4, 4096, 1000, 0);
+    st_resp r;
+    char path[160], kern[40], rd[40], disk[40], b[512], id[40], id2[40];
+    snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[1]);
+    gwt_call(&T, &r, "GET", path, T.admin_token, NULL);
+    ST_ASSERT_INT_EQ(json_is_true(json_object_get(json_object_get(r.json, "capacity"), "firmware")),
+                     1);
+    st_resp_free(&r);
+    /* the catalog's image is a plain disk: firmware by default; it lands on
+     * pb though spread would pick the emptier pa or pc */
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "fw-1", "m1.small", image, NULL, id), 202);
+    ST_ASSERT_INT_EQ(where(id), 1);
+    char q[512];
+    snprintf(q, sizeof q, "SELECT boot FROM iaas.instances WHERE id = '%s'", id);
+    char *boot = gwt_sql_value(&T, q);
+    ST_ASSERT_STR_EQ(boot, "firmware");
+    free(boot);
+    /* a kernel (direct boot) goes anywhere: the emptier pa or pc */
+    public_image("{\"name\":\"vmlinuz\",\"disk_format\":\"raw\",\"kind\":\"kernel\","
+                 "\"visibility\":\"public\"}",
+                 kern);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "k-1", "m1.small", kern, NULL, id2), 202);
+    int at = where(id2);
+    CU_ASSERT(at == 0 || at == 2);
+    /* a disk booting that kernel with a ramdisk: direct too, and the node
+     * it is placed on may read all three images */
+    public_image("{\"name\":\"initrd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\","
+                 "\"visibility\":\"public\"}",
+                 rd);
+    snprintf(b, sizeof b,
+             "{\"name\":\"root\",\"disk_format\":\"raw\",\"visibility\":\"public\","
+             "\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
+             kern, rd);
+    public_image(b, disk);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "kr-1", "m1.small", disk, NULL, id2), 202);
+    at = where(id2);
+    CU_ASSERT_FATAL(at >= 0);
+    snprintf(q, sizeof q,
+             "SELECT iaas.node_may_read_image('%s', '%s') AND iaas.node_may_read_image('%s', '%s')"
+             " AND iaas.node_may_read_image('%s', '%s') AND boot = 'kernel' FROM iaas.instances"
+             " WHERE id = '%s'",
+             node_ids[at], disk, node_ids[at], kern, node_ids[at], rd, id2);
+    char *may = gwt_sql_value(&T, q);
+    ST_ASSERT_STR_EQ(may, "t");
+    free(may);
+    /* a ramdisk boots nothing by itself: 400 */
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "rd-1", "m1.small", rd, NULL, id2), 400);
+    /* a disk whose kernel is not active yet cannot boot: 400 */
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member,
+                              "{\"name\":\"k2\",\"disk_format\":\"raw\",\"kind\":\"kernel\"}"),
+                     201);
+    char k2[40];
+    snprintf(k2, sizeof k2, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    snprintf(b, sizeof b, "{\"name\":\"r2\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\"}", k2);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "POST", "/v1/images", A.member, b), 201);
+    char d2[40];
+    snprintf(d2, sizeof d2, "%s", json_string_value(json_object_get(r.json, "id")));
+    st_resp_free(&r);
+    char bytes[512] = {0};
+    ST_ASSERT_INT_EQ(gwt_upload_image(&T, A.member, d2, bytes, sizeof bytes), 200);
+    char *body = st_jsonf("{s:s, s:s, s:s}", "name", "r2", "flavor", "m1.small", "image", d2);
+    gwt_call(&T, &r, "POST", "/v1/instances", A.member, body);
+    free(body);
+    ST_ASSERT_INT_EQ(r.status, 400);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body ? r.body : "", "not active"));
+    st_resp_free(&r);
+    /* pb loses its BIOS: no host can boot the disk image; the fault says why */
+    gwt_heartbeat_fw(&T, nodes[1], 4, 4096, 1000, 0);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "fw-2", "m1.small", image, NULL, id), 202);
+    assert_unplaced(id, "3 without firmware");
+    for (int i = 0; i < 3; i++) /* as the suite found them */
+        gwt_heartbeat(&T, nodes[i], 4, 4096, 1000);
+    delete_all();
 }
 
 typedef struct placer {
@@ -427,6 +526,8 @@ static CU_TestInfo tests[] = {
     {"disabled and down hosts get nothing; instances show host down",
      test_disabled_and_down_hosts_get_nothing},
     {"direct ports go only where an SR-IOV VF is free", test_direct_ports_go_where_a_vf_is_free},
+    {"firmware-booted images go only where the node has firmware; kernels anywhere",
+     test_firmware_images_go_where_the_bios_is},
     {"two gateways placing at once never overfill a host", test_two_gateways_never_overfill_a_host},
     CU_TEST_INFO_NULL,
 };

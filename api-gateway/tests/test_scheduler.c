@@ -156,6 +156,28 @@ static void test_vf_filter(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(why, "2 out of SR-IOV VFs"));
 }
 
+static void test_firmware_filter(void)
+{
+    /* a disk image booting through firmware needs a host whose agent found
+     * its BIOS; a kernel boot goes anywhere */
+    gw_host bare = host("a", 8, 8192, 100, 0, 0, 0, 0),
+            bios = host("b", 8, 8192, 100, 4, 4096, 50, 0);
+    bios.firmware = 1;
+    gw_sched_req fw = small;
+    fw.firmware = 1;
+    CU_ASSERT_TRUE(gw_filter_firmware(&spread, &bare, &small));
+    CU_ASSERT_FALSE(gw_filter_firmware(&spread, &bare, &fw));
+    CU_ASSERT_TRUE(gw_filter_firmware(&spread, &bios, &fw));
+    /* spread prefers the emptier host, unless it cannot boot the image */
+    gw_host hosts[2] = {bare, bios};
+    char why[256];
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 2, &small, why, sizeof why), 0);
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 2, &fw, why, sizeof why), 1);
+    hosts[1].firmware = 0;
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 2, &fw, why, sizeof why), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "2 without firmware"));
+}
+
 static void test_no_host_says_why(void)
 {
     gw_host hosts[4] = {
@@ -188,6 +210,7 @@ static CU_TestInfo tests[] = {
     {"each filter removes what it names", test_filters_each_remove_what_they_name},
     {"affinity and anti-affinity filters", test_group_filters},
     {"direct ports go only where a VF is free", test_vf_filter},
+    {"firmware-booted images go only where the node has firmware", test_firmware_filter},
     {"spread and pack choose opposite hosts", test_spread_and_pack_choose_opposite_hosts},
     {"spread fills hosts evenly, pack fills one and leaves others empty",
      test_spread_fills_evenly_and_pack_fills_one_host},

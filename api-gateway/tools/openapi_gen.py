@@ -79,7 +79,12 @@ schemas = {
                "status": enum("queued", "saving", "active", "killed", "deleted"),
                "disk_format": enum("raw", "qcow2"), "size_bytes": nullable(INT),
                "virtual_size_bytes": nullable(INT), "checksum": nullable({"type": "string", "description": "SHA-256 of the bytes, hex"}),
-               "min_disk_gib": INT, "min_memory_mib": INT, "status_reason": nullable(STR), "created_at": TS, "updated_at": TS}, "all"),
+               "min_disk_gib": INT, "min_memory_mib": INT, "status_reason": nullable(STR),
+               "kind": {**enum("disk", "kernel", "ramdisk"), "description": "a guest's disk, or a kernel or ramdisk that disk images name for direct kernel boot"},
+               "boot": nullable({**enum("firmware", "kernel"), "description": "firmware: the disk's own bootloader through the BIOS; kernel: booted directly (kernel_id's kernel with this disk as root, or the image itself); null for a ramdisk"}),
+               "kernel_id": nullable({**UUID, "description": "the kernel image a disk boots directly"}),
+               "ramdisk_id": nullable({**UUID, "description": "the ramdisk image given as its initrd"}),
+               "created_at": TS, "updated_at": TS}, "all"),
  # image-store/api.c signed_url
  "SignedUrl": obj({"url": STR, "method": enum("PUT", "GET"), "expires_at": TS}, "all"),
  # servergroups.c GROUP_JSON, h_scheduler_show
@@ -112,7 +117,7 @@ schemas = {
 # nodes.c NODE_JSON; the credential only in the answer to POST /v1/nodes
 NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "disabled": BOOL,
               "state": enum("up", "down", "disabled"),
-              "capacity": obj({**{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "SR-IOV virtual functions enabled on the node's NICs (its agent's sysfs scan)"}}, "all"),
+              "capacity": obj({**{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "SR-IOV virtual functions enabled on the node's NICs (its agent's sysfs scan)"}, "firmware": {"type": "boolean", "description": "the node's agent found its BIOS (vm.firmware): it boots disk images through firmware"}}, "all"),
               "used": obj({"instances": INT, **{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "VFs held by the direct ports of instances placed on the node"}}, "all"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
               "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
@@ -275,11 +280,15 @@ add("POST", "/v1/images/{id}/download-url", op("A signed URL to GET the image's 
     [ok(200, "the URL", S("SignedUrl")), NF, E(409, "the image is not active")], params=[P("id")]))
 add("GET", "/v1/images/{id}", op("An image", "tenant-read", [ok(200, "the image", S("Image")), NF], params=[P("id")]))
 add("POST", "/v1/images", op("Register an image (status queued until its bytes are uploaded through an upload URL)", "tenant-write",
-    [ok(201, "created", S("Image"))], body=obj({"name": STR, "disk_format": {"type": "string", "enum": ["raw", "qcow2"]},
-    "visibility": {"type": "string", "enum": ["private", "public"], "description": "public needs a cloud admin"}, "min_disk_gib": INT, "min_memory_mib": INT}, ["name", "disk_format"])))
+    [ok(201, "created", S("Image")), E(404, "kernel_id or ramdisk_id names no image the owner can use (its own or public)")], body=obj({"name": STR, "disk_format": {"type": "string", "enum": ["raw", "qcow2"]},
+    "visibility": {"type": "string", "enum": ["private", "public"], "description": "public needs a cloud admin"}, "min_disk_gib": INT, "min_memory_mib": INT,
+    "kind": {"type": "string", "enum": ["disk", "kernel", "ramdisk"], "description": "default disk"},
+    "boot": {"type": "string", "enum": ["firmware", "kernel"], "description": "disks only: default firmware, or kernel when kernel_id is given; a kernel boots as kernel"},
+    "kernel_id": {**UUID, "description": "a kernel image of the tenant, or public (404 otherwise): boot it directly with this disk as root"},
+    "ramdisk_id": {**UUID, "description": "a ramdisk image (with kernel_id) given as the initrd"}}, ["name", "disk_format"])))
 add("PATCH", "/v1/images/{id}", op("Rename an image or change its visibility", "tenant-write", [ok(200, "updated", S("Image")), NF],
     body=obj({"name": STR, "visibility": {"type": "string", "enum": ["private", "public"]}}), params=[P("id")]))
-add("DELETE", "/v1/images/{id}", op("Delete an image the tenant owns", "tenant-write", [ok(204, "deleted"), NF], params=[P("id")]))
+add("DELETE", "/v1/images/{id}", op("Delete an image the tenant owns", "tenant-write", [ok(204, "deleted"), NF, E(409, "a kernel or ramdisk that disk images still name")], params=[P("id")]))
 add("GET", "/v1/keypairs", op("The tenant's SSH keypairs", "tenant-read", [ok(200, "keypairs", lst("keypairs", "Keypair"))]))
 add("GET", "/v1/keypairs/{id}", op("A keypair", "tenant-read", [ok(200, "the keypair", S("Keypair")), NF], params=[P("id")]))
 add("POST", "/v1/keypairs", op("Import an OpenSSH public key", "tenant-write", [ok(201, "created", S("Keypair")), E(409, "name taken")],
@@ -503,7 +512,7 @@ add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "clo
 add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": {"type": "string", "description": "the new credential (stn_...)"}}, "all")), NF], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
-              "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
+              "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}, "firmware": {"type": "boolean", "description": "its BIOS image (vm.firmware) is there: disk images booting through firmware may be placed here; false when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304, or with wait=N once the set changes (a long-poll)", "node",
     [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},

@@ -81,7 +81,7 @@ tid=$(j "${A[@]}" "$base/v1/tenants" | python3 -c 'import json,sys; print([t["id
 j "${A[@]}" -X PUT "$base/v1/tenants/$tid/members/$uid" -d '{"role":"member"}' >/dev/null
 j "${A[@]}" -X PUT "$base/v1/tenants/$tid/quotas" -d '{"instances":1000,"vcpus":1000}' >/dev/null
 j "${A[@]}" -X POST "$base/v1/flavors" -d '{"name":"b1","vcpus":1,"memory_mib":64,"disk_gib":1}' >/dev/null
-img=$(j "${A[@]}" -X POST "$base/v1/images" -d '{"name":"img","disk_format":"raw","visibility":"public"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+img=$(j "${A[@]}" -X POST "$base/v1/images" -d '{"name":"img","disk_format":"raw","kind":"kernel","visibility":"public"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 url=$(j "${A[@]}" -X POST "$base/v1/images/$img/upload-url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
 head -c 1048576 /dev/zero | curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @- "$url" >/dev/null
 j -H "Authorization: Bearer $node_token" -X PUT "$base/internal/v1/node" \

@@ -37,6 +37,7 @@ typedef struct nd_conf {
     long long cg_overhead_mib;
     const char *libvirt_uri;
     const char *cmdline;
+    const char *firmware; /* the BIOS image for firmware boots (vm.firmware) */
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
     long long longpoll_s;    /* the desired set's long-poll wait (0: poll only) */
@@ -391,6 +392,8 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
  * sysfs tree root; 0 for "" or a tree without PFs. */
 long nd_sriov_vfs(const char *root);
+/* 1 when vm.firmware is readable: this node boots disks through firmware (gw.c). */
+int nd_has_firmware(const nd_conf *c);
 /* GET the desired set; with etag (the last 200's, or "" / NULL) it may be
  * 304: unchanged. etag_out gets the answer's tag. */
 /* The long-poll: the same GET with ?wait=wait_s, answered once the set

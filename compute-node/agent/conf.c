@@ -46,6 +46,9 @@ static const st_config_key keys[] = {
      "cap besides the weight: none, vcpus (one host CPU per vCPU) or share (vCPUs divided by"
      " the overcommit ratio capacity.vcpus / host CPUs)"},
     {"vm.cmdline", "console=ttyS0", "kernel command line every instance starts with"},
+    {"vm.firmware", "/usr/share/seabios/bios.bin",
+     "the BIOS that boots disk images with their own bootloader (Debian's seabios); the"
+     " heartbeat says whether it is there, and only then are such images placed here"},
     {"libvirt.uri", "qemu:///system", "libvirt connection URI (driver = libvirt)"},
     {"capacity.vcpus", "0", "vCPUs offered; 0: the host's CPUs"},
     {"capacity.memory_mib", "0", "memory offered, MiB; 0: the host's RAM less 1 GiB"},
@@ -155,6 +158,7 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->vmm_log_level = st_config_str(cfg, "vmm.log_level");
     c->stop_timeout_ms = st_config_int(cfg, "vmm.stop_timeout_ms");
     c->cmdline = st_config_str(cfg, "vm.cmdline");
+    c->firmware = st_config_str(cfg, "vm.firmware");
     c->jail_enabled = st_config_str(cfg, "jail.enabled");
     c->jail_uid_base = st_config_int(cfg, "jail.uid_base");
     c->jail_uid_count = st_config_int(cfg, "jail.uid_count");

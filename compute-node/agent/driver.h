@@ -41,6 +41,15 @@ typedef struct nd_vm_port {
     int mtu; /* told to the guest (virtio-net MTU feature); 0: not told */
 } nd_vm_port;
 
+/* How the guest starts (issue 15): its kernel loaded directly (the image's
+ * own bytes, or a separate kernel image with an optional initrd, the disk
+ * being the root disk), or the disk's own bootloader through firmware
+ * (SeaBIOS). Kernel is 0, so a zeroed spec with a kernel boots as before. */
+typedef enum nd_boot {
+    ND_BOOT_KERNEL = 0,
+    ND_BOOT_FIRMWARE,
+} nd_boot;
+
 /*
  * What to run. Disks and ports are in guest order: disk 0 is the boot disk
  * (vda), port 0 the first NIC. nd_vm_spec_check() holds the invariants
@@ -51,7 +60,10 @@ typedef struct nd_vm_spec {
     const char *id;
     const char *dir; /* the instance's state directory */
     int vcpus, memory_mib;
-    char kernel[4096];
+    nd_boot boot;
+    char firmware[4096]; /* ND_BOOT_FIRMWARE: the BIOS image (agent's vm.firmware) */
+    char kernel[4096];   /* ND_BOOT_KERNEL: the kernel, an initrd ("" none), the command line */
+    char initrd[4096];
     char cmdline[1024];
     int ndisks, nports;
     nd_vm_disk disks[ND_MAX_DISKS];
@@ -59,10 +71,12 @@ typedef struct nd_vm_spec {
     int fresh; /* no VM can exist for it yet (first launch of this order): skip the search */
 } nd_vm_spec;
 
-/* spec.c: 0, or -1 with err saying which disk or port is wrong. */
+/* spec.c: 0, or -1 with err saying which disk or port (or boot field) is wrong. */
 int nd_vm_spec_check(const nd_vm_spec *s, char *err, size_t errlen);
 /* The model's name ("virtio"); NULL for a value out of range. */
 const char *nd_nic_model_name(nd_nic_model m);
+/* "kernel", "firmware"; NULL out of range. */
+const char *nd_boot_name(nd_boot b);
 /* "virtio" -> ND_NIC_VIRTIO, "e1000" -> ND_NIC_E1000; -1 for a model no driver here offers. */
 int nd_nic_model_parse(const char *name, nd_nic_model *m);
 /* 1 when mac is a unicast, non-zero, lower-case aa:bb:cc:dd:ee:ff. */
@@ -168,6 +182,10 @@ nd_driver *nd_driver_vmm_new(const nd_vmm_opts *o, char *err, size_t errlen);
 nd_driver *nd_driver_libvirt_new(const char *uri, char *err, size_t errlen);
 /* The libvirt domain XML for spec (type "kvm" or "test"), malloc'd; NULL with err. */
 char *nd_libvirt_domain_xml(const nd_vm_spec *s, const char *type, char *err, size_t errlen);
+
+/* stratus-vmm's config (PUT /vm/config, compute-node/vmm/config.c) for spec, malloc'd; NULL with
+ * err. */
+char *nd_vmm_config_json(const nd_vm_spec *s, char *err, size_t errlen);
 
 /* vmm helpers also used by tests */
 int nd_vmm_find(const char *vmm_path, const char *sock, pid_t hint, unsigned long long hint_start,

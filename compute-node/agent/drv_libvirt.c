@@ -55,8 +55,10 @@ static void esc(const char *s, char *out, size_t n)
 }
 
 /*
- * The domain XML of a spec: the same kernel, command line and serial file
- * the VMM would get; a <disk> per disk (vda, vdb, ... in spec order) and an
+ * The domain XML of a spec: the same boot and serial file the VMM would
+ * get (a kernel boot: <kernel>, <initrd>, <cmdline>; a firmware boot: none
+ * of them, so libvirt's default BIOS, SeaBIOS under QEMU, boots the first
+ * disk); a <disk> per disk (vda, vdb, ... in spec order) and an
  * <interface type='ethernet'> per port on its tap, which network/ made
  * (managed='no': libvirt must neither create nor delete it). malloc'd.
  */
@@ -78,13 +80,21 @@ char *nd_libvirt_domain_xml(const nd_vm_spec *s, const char *type, char *err, si
     }
     esc(name, e1, sizeof e1);
     fprintf(f, "<domain type='%s'><name>%s</name><uuid>%s</uuid>", type, e1, s->id);
-    esc(s->kernel, e1, sizeof e1);
-    esc(s->cmdline, e2, sizeof e2);
-    fprintf(f,
-            "<memory unit='MiB'>%d</memory><vcpu>%d</vcpu>"
-            "<os><type arch='x86_64'>hvm</type><kernel>%s</kernel><cmdline>%s</cmdline></os>"
-            "<on_reboot>restart</on_reboot><devices>",
-            s->memory_mib, s->vcpus, e1, e2);
+    fprintf(f, "<memory unit='MiB'>%d</memory><vcpu>%d</vcpu><os><type arch='x86_64'>hvm</type>",
+            s->memory_mib, s->vcpus);
+    if (s->boot == ND_BOOT_FIRMWARE) {
+        fprintf(f, "<boot dev='hd'/>");
+    } else {
+        esc(s->kernel, e1, sizeof e1);
+        fprintf(f, "<kernel>%s</kernel>", e1);
+        if (s->initrd[0]) {
+            esc(s->initrd, e1, sizeof e1);
+            fprintf(f, "<initrd>%s</initrd>", e1);
+        }
+        esc(s->cmdline, e2, sizeof e2);
+        fprintf(f, "<cmdline>%s</cmdline>", e2);
+    }
+    fprintf(f, "</os><on_reboot>restart</on_reboot><devices>");
     for (int i = 0; i < s->ndisks; i++) {
         const nd_vm_disk *d = &s->disks[i];
         esc(d->path, e1, sizeof e1);
@@ -166,6 +176,10 @@ static int lv_launch(nd_driver *drv, const nd_vm_spec *s, nd_vm_handle *h, int *
     char *xml = nd_libvirt_domain_xml(s, v->test ? "test" : "kvm", err, errlen);
     if (!xml)
         return -1;
+    /* kept beside the instance as vm.json is for stratus-vmm: what was asked */
+    char xpath[4200];
+    snprintf(xpath, sizeof xpath, "%s/domain.xml", s->dir);
+    nd_write_file_atomic(xpath, xml, strlen(xml), 0);
     d = virDomainDefineXML(v->conn, xml);
     free(xml);
     if (!d) {

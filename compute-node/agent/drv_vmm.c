@@ -159,9 +159,17 @@ static int wait_socket(const char *sock, int pidfd, long long timeout_ms)
 }
 
 /* vm.json: one `disks` entry per disk, one `nics` entry per port (the VMM
- * names NICs net0, net1... in port order: its counters use those ids). */
-static char *vm_config(const nd_vm_spec *s, char *err, size_t errlen)
+ * names NICs net0, net1... in port order: its counters use those ids), and
+ * the boot: "boot": "firmware" with the BIOS image (SeaBIOS runs the disk's
+ * bootloader), or "boot": "kernel" with the kernel, its initrd when there
+ * is one, and the command line. */
+char *nd_vmm_config_json(const nd_vm_spec *s, char *err, size_t errlen)
 {
+    if (!nd_boot_name(s->boot) || (s->boot == ND_BOOT_FIRMWARE ? !s->firmware[0] : !s->kernel[0])) {
+        snprintf(err, errlen, "the spec names no %s to boot",
+                 s->boot == ND_BOOT_FIRMWARE ? "firmware" : "kernel");
+        return NULL;
+    }
     char serial[4200];
     snprintf(serial, sizeof serial, "%s/serial.log", s->dir);
     json_t *disks = json_array(), *nics = json_array();
@@ -186,10 +194,17 @@ static char *vm_config(const nd_vm_spec *s, char *err, size_t errlen)
             json_object_set_new(n, "mtu", json_integer(p->mtu));
         json_array_append_new(nics, n);
     }
-    json_t *j =
-        json_pack("{s:i, s:i, s:s, s:s, s:s, s:o, s:o, s:b, s:s}", "vcpus", s->vcpus, "memory_mib",
-                  s->memory_mib, "kernel", s->kernel, "cmdline", s->cmdline, "serial_log", serial,
-                  "disks", disks, "nics", nics, "rng", 1, "on_reset", "restart");
+    json_t *j = json_pack("{s:i, s:i, s:s, s:s, s:o, s:o, s:b, s:s}", "vcpus", s->vcpus,
+                          "memory_mib", s->memory_mib, "boot", nd_boot_name(s->boot), "serial_log",
+                          serial, "disks", disks, "nics", nics, "rng", 1, "on_reset", "restart");
+    if (j && s->boot == ND_BOOT_FIRMWARE) {
+        json_object_set_new(j, "firmware", json_string(s->firmware));
+    } else if (j) {
+        json_object_set_new(j, "kernel", json_string(s->kernel));
+        json_object_set_new(j, "cmdline", json_string(s->cmdline));
+        if (s->initrd[0])
+            json_object_set_new(j, "initrd", json_string(s->initrd));
+    }
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text)
@@ -200,7 +215,7 @@ static char *vm_config(const nd_vm_spec *s, char *err, size_t errlen)
 /* PUT /vm/config then start; the VMM exits 1 after a failed start. */
 static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
 {
-    char *cfg = vm_config(s, err, errlen);
+    char *cfg = nd_vmm_config_json(s, err, errlen);
     if (!cfg)
         return -1;
     char cpath[4200];

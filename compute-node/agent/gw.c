@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static long call_hw(const nd_conf *c, const char *method, const char *path, const char *body,
                     size_t len, const char *ctype, const char *const *headers, long timeout_ms,
@@ -69,13 +70,19 @@ long nd_sriov_vfs(const char *root)
     return n;
 }
 
+/* Firmware boots are possible here when the BIOS image is readable. */
+int nd_has_firmware(const nd_conf *c)
+{
+    return c->firmware && *c->firmware && access(c->firmware, R_OK) == 0;
+}
+
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen)
 {
     json_t *j =
-        json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I}}", "hostname", hostname, "agent_version",
+        json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:b}}", "hostname", hostname, "agent_version",
                   "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus, "memory_mib",
                   (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib, "sriov_vfs",
-                  (json_int_t)nd_sriov_vfs(c->sriov_sysfs));
+                  (json_int_t)nd_sriov_vfs(c->sriov_sysfs), "firmware", nd_has_firmware(c));
     if (c->net_on && c->tunnel_ip[0])
         json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
     /* routers are placed only where the uplink is there now */

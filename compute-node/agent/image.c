@@ -10,14 +10,27 @@
  * same image costs no call to the image service. A flock on
  * <sha256>.lock makes concurrent launches of one image download it once.
  *
- * Booting: stratus-vmm has no firmware, so an image is booted as a direct
- * kernel (PVH ELF or bzImage) - the test guest is such an image. A raw image
- * is the kernel file itself; a qcow2 image is flattened once into
- * <sha256>.kernel (raw) when its virtual size is at most 512 MiB, the VMM's
- * kernel limit. The instance disk (disk0) is a qcow2 overlay on the base
- * whose backing format comes from the image record, never probed.
+ * Booting: the image record's kind and boot say how (image-store/README.md):
+ *   - boot firmware (a disk with its own bootloader, the default for disk
+ *     images): the VM boots through vm.firmware (SeaBIOS), which runs the
+ *     bootloader of disk0; no kernel, initrd or command line;
+ *   - boot kernel with kernel_id (and ramdisk_id): the kernel image (and
+ *     the ramdisk image as initrd) are fetched into the cache like any
+ *     base, under the same verified rules, and booted directly with disk0,
+ *     the overlay on the disk image, as the guest's root disk;
+ *   - the image is the kernel (kind kernel, or a disk image with boot
+ *     kernel and no kernel_id, as every image was before): booted as a
+ *     direct kernel (PVH ELF or bzImage), the test guest being such an
+ *     image.
+ * A kernel or ramdisk stored raw is its cached file itself; stored qcow2 it
+ * is flattened once into <sha256>.kernel (raw) when its virtual size is at
+ * most 512 MiB, the VMM's kernel limit. The instance disk (disk0) is a
+ * qcow2 overlay on the base whose backing format comes from the image
+ * record, never probed. The kernel and ramdisk records are fetched before
+ * the disk is made, so an instance with a disk always has them cached
+ * (imagegc.c relies on it).
  *
- * Command line: vm.cmdline (default "console=ttyS0"), then
+ * Command line (kernel boots only): vm.cmdline (default "console=ttyS0"), then
  * "stratus.instance=<id>", then, when the instance's user_data (base64)
  * decodes to text whose first line starts with "cmdline:", the rest of that
  * line (printable ASCII only, up to 512 bytes).
@@ -48,7 +61,18 @@ typedef struct img_rec {
     char fmt[8];
     char sha[65];
     unsigned long long vsize;
+    char kind[8];       /* disk | kernel | ramdisk */
+    char boot[16];      /* firmware | kernel | "" (a ramdisk) */
+    char kernel_id[40]; /* "" none */
+    char ramdisk_id[40];
 } img_rec;
+
+/* A string field of at most n - 1 characters, "" when absent or null. */
+static void opt_str(json_t *j, const char *key, char *out, size_t n)
+{
+    const char *v = json_string_value(json_object_get(j, key));
+    snprintf(out, n, "%s", v && strlen(v) < n ? v : "");
+}
 
 static int rec_from_json(json_t *j, img_rec *r, char *err, size_t errlen)
 {
@@ -77,6 +101,17 @@ static int rec_from_json(json_t *j, img_rec *r, char *err, size_t errlen)
     snprintf(r->fmt, sizeof r->fmt, "%s", fmt);
     snprintf(r->sha, sizeof r->sha, "%s", sha);
     r->vsize = (unsigned long long)json_integer_value(vs);
+    /* records cached before images had a kind were all booted as kernels */
+    opt_str(j, "kind", r->kind, sizeof r->kind);
+    opt_str(j, "boot", r->boot, sizeof r->boot);
+    opt_str(j, "kernel_id", r->kernel_id, sizeof r->kernel_id);
+    opt_str(j, "ramdisk_id", r->ramdisk_id, sizeof r->ramdisk_id);
+    if (!r->kind[0] && !r->boot[0])
+        snprintf(r->kind, sizeof r->kind, "disk"), snprintf(r->boot, sizeof r->boot, "kernel");
+    if (strcmp(r->kind, "disk") && strcmp(r->kind, "kernel") && strcmp(r->kind, "ramdisk")) {
+        snprintf(err, errlen, "image has an unknown kind '%s'", r->kind);
+        return -1;
+    }
     return 0;
 }
 
@@ -150,15 +185,16 @@ static int ensure_base(const nd_conf *c, const char *image_id, const img_rec *r,
     return rc;
 }
 
-/* A raw kernel file for a qcow2 image (flattened once). */
-static int ensure_kernel(const nd_conf *c, const img_rec *r, const char *base, char *kernel,
-                         size_t n, char *err, size_t errlen)
+/* A raw file (a kernel, or an initrd) for a qcow2 image, flattened once
+ * into <sha256>.<suffix>; a raw image is its base. */
+static int ensure_kernel(const nd_conf *c, const img_rec *r, const char *base, const char *suffix,
+                         char *kernel, size_t n, char *err, size_t errlen)
 {
     if (!strcmp(r->fmt, "raw")) {
         snprintf(kernel, n, "%s", base);
         return 0;
     }
-    snprintf(kernel, n, "%s/images/%s.kernel", c->state_dir, r->sha);
+    snprintf(kernel, n, "%s/images/%s.%s", c->state_dir, r->sha, suffix);
     if (access(kernel, R_OK) == 0)
         return 0;
     if (r->vsize > KERNEL_MAX) {
@@ -198,6 +234,63 @@ int nd_image_prepare(const nd_conf *c, const nd_record *rec, const char *user_da
     return rc;
 }
 
+/*
+ * A kernel or ramdisk image (want) a disk image names: its record (of that
+ * kind), cached, and the file to boot (flattened when qcow2) in path.
+ */
+static int ensure_part(const nd_conf *c, const char *id, const char *want, const char *suffix,
+                       char *path, size_t n, char *err, size_t errlen)
+{
+    img_rec r;
+    char base[4096];
+    if (get_record(c, id, &r, err, errlen) < 0)
+        return -1;
+    if (strcmp(r.kind, want)) {
+        snprintf(err, errlen, "image %s is a %s image, not a %s", id, r.kind, want);
+        return -1;
+    }
+    if (ensure_base(c, id, &r, base, sizeof base, err, errlen) < 0 ||
+        ensure_kernel(c, &r, base, suffix, path, n, err, errlen) < 0)
+        return -1;
+    utimensat(AT_FDCWD, base, NULL, 0);
+    return 0;
+}
+
+/* How the spec boots, from the image record r (see the top of the file). */
+static int boot_of(const nd_conf *c, const nd_record *rec, const char *user_data, const img_rec *r,
+                   const char *base, nd_vm_spec *spec, char *err, size_t errlen)
+{
+    spec->firmware[0] = spec->kernel[0] = spec->initrd[0] = spec->cmdline[0] = 0;
+    if (!strcmp(r->kind, "ramdisk")) {
+        snprintf(err, errlen, "image %s is a ramdisk: it boots only beside a kernel",
+                 rec->o.image_id);
+        return -1;
+    }
+    if (!strcmp(r->kind, "disk") && !strcmp(r->boot, "firmware")) {
+        if (!nd_has_firmware(c)) {
+            snprintf(err, errlen, "this node has no firmware to boot disk images (vm.firmware %s)",
+                     c->firmware ? c->firmware : "");
+            return -1;
+        }
+        spec->boot = ND_BOOT_FIRMWARE;
+        snprintf(spec->firmware, sizeof spec->firmware, "%s", c->firmware);
+        return 0;
+    }
+    spec->boot = ND_BOOT_KERNEL;
+    if (!strcmp(r->kind, "disk") && r->kernel_id[0]) {
+        if (ensure_part(c, r->kernel_id, "kernel", "kernel", spec->kernel, sizeof spec->kernel, err,
+                        errlen) < 0 ||
+            (r->ramdisk_id[0] && ensure_part(c, r->ramdisk_id, "ramdisk", "initrd", spec->initrd,
+                                             sizeof spec->initrd, err, errlen) < 0))
+            return -1;
+    } else if (ensure_kernel(c, r, base, "kernel", spec->kernel, sizeof spec->kernel, err, errlen) <
+               0) {
+        return -1;
+    }
+    nd_cmdline_build(c->cmdline, rec->o.id, user_data, spec->cmdline, sizeof spec->cmdline);
+    return 0;
+}
+
 static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data, nd_vm_spec *spec,
                    char *err, size_t errlen)
 {
@@ -207,7 +300,7 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
     nd_mkdirs(images, 0700);
     if (get_record(c, rec->o.image_id, &r, err, errlen) < 0 ||
         ensure_base(c, rec->o.image_id, &r, base, sizeof base, err, errlen) < 0 ||
-        ensure_kernel(c, &r, base, spec->kernel, sizeof spec->kernel, err, errlen) < 0)
+        boot_of(c, rec, user_data, &r, base, spec, err, errlen) < 0)
         return -1;
     utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
     nd_vm_disk *root = &spec->disks[0];
@@ -229,7 +322,6 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
             return -1;
         }
     }
-    nd_cmdline_build(c->cmdline, rec->o.id, user_data, spec->cmdline, sizeof spec->cmdline);
     return 0;
 }
 

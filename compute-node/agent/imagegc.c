@@ -5,8 +5,9 @@
  * <state_dir>/images until the disk filled. Every interval.image_gc_ms a job
  * removes an image when
  *   - no instance directory on this host belongs to it (the instance's
- *     record names its image id; <image id>.json gives the image's SHA-256,
- *     so stopped instances, whose overlays still name the base as backing
+ *     record names its image id; <image id>.json gives the image's SHA-256
+ *     and the kernel and ramdisk images it boots with, whose records give
+ *     theirs), so stopped instances, whose overlays still name the base as backing
  *     file, keep it), and
  *   - it was last used (prepared for a launch: the base file's mtime is
  *     touched then) images.cache_keep_s ago or longer, so a popular image
@@ -90,8 +91,10 @@ static int is_sha(const char *s, size_t n)
     return 1;
 }
 
-/* The SHA-256 an image record (<images>/<image id>.json) names; 0 or -1. */
-static int record_sha(const char *images, const char *image_id, char sha[65])
+/* The SHA-256 an image record (<images>/<image id>.json) names; 0 or -1.
+ * parts (may be NULL) gets the kernel_id and ramdisk_id it boots with, ""
+ * for none: a disk booted by a separate kernel uses those images too. */
+static int record_sha(const char *images, const char *image_id, char sha[65], char parts[2][40])
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s.json", images, image_id);
@@ -100,6 +103,11 @@ static int record_sha(const char *images, const char *image_id, char sha[65])
     int ok = s && is_sha(s, strlen(s));
     if (ok)
         snprintf(sha, 65, "%s", s);
+    static const char *const keys[2] = {"kernel_id", "ramdisk_id"};
+    for (int i = 0; parts && i < 2; i++) {
+        const char *v = json_string_value(json_object_get(j, keys[i]));
+        snprintf(parts[i], 40, "%s", v && strlen(v) < 40 ? v : "");
+    }
     json_decref(j);
     return ok ? 0 : -1;
 }
@@ -120,11 +128,11 @@ static int used_images(const char *state_dir, const char *images, shaset *used)
         char path[4500];
         snprintf(path, sizeof path, "%s/%s/state.json", dir, e->d_name);
         nd_record r;
-        char sha[65];
+        char sha[65], parts[2][40] = {"", ""};
         if (nd_record_load(path, &r) < 0) {
             st_warn("node.image_gc", "%s is unreadable: keeping every image", path);
             rc = -1;
-        } else if (r.o.image_id[0] && record_sha(images, r.o.image_id, sha) < 0) {
+        } else if (r.o.image_id[0] && record_sha(images, r.o.image_id, sha, parts) < 0) {
             /* never fetched here (the launch failed before), or unreadable:
              * the former uses nothing, but the two cannot be told apart */
             char disk[4500];
@@ -138,6 +146,17 @@ static int used_images(const char *state_dir, const char *images, shaset *used)
             }
         } else if (r.o.image_id[0] && shaset_add(used, sha) < 0) {
             rc = -1;
+        }
+        /* its kernel and ramdisk: fetched before its disk was made
+         * (image.c), so a disk without their records is a mystery */
+        for (int i = 0; rc == 0 && i < 2; i++) {
+            if (!parts[i][0])
+                continue;
+            if (record_sha(images, parts[i], sha, NULL) < 0 || shaset_add(used, sha) < 0) {
+                st_warn("node.image_gc", "instance %s: image %s has no record: keeping every image",
+                        r.o.id, parts[i]);
+                rc = -1;
+            }
         }
     }
     closedir(d);
@@ -173,7 +192,7 @@ static int scan_cache(const char *images, cache_file **out)
         } else if (l > 5 && strcmp(e->d_name + l - 5, ".json") == 0) {
             char id[256];
             snprintf(id, sizeof id, "%.*s", (int)(l - 5), e->d_name);
-            if (record_sha(images, id, f.sha) < 0)
+            if (record_sha(images, id, f.sha, NULL) < 0)
                 continue;
             f.record = 1;
         } else {

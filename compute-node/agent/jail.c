@@ -319,7 +319,11 @@ nd_jail *nd_jail_prepare(const nd_jail_conf *c, const nd_vm_spec *s, const char 
         close(fd);
     if (add_system(j, exe, err, errlen) < 0 || nd_jail_add(j, run, 1, err, errlen) < 0 ||
         nd_jail_add(j, serial, 1, err, errlen) < 0 ||
-        (s->kernel[0] && nd_jail_add(j, s->kernel, 0, err, errlen) < 0))
+        (s->kernel[0] && nd_jail_add(j, s->kernel, 0, err, errlen) < 0) ||
+        (s->initrd[0] && nd_jail_add(j, s->initrd, 0, err, errlen) < 0) ||
+        /* the BIOS is in the jail already when under /usr (Debian's seabios) */
+        (s->firmware[0] && strncmp(s->firmware, "/usr/", 5) != 0 &&
+         nd_jail_add(j, s->firmware, 0, err, errlen) < 0))
         goto fail;
     chmod(serial, 0640);
     for (int i = 0; i < s->ndisks; i++)

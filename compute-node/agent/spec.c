@@ -39,6 +39,11 @@ const char *nd_nic_model_name(nd_nic_model m)
     return model_names[m];
 }
 
+const char *nd_boot_name(nd_boot b)
+{
+    return b == ND_BOOT_KERNEL ? "kernel" : b == ND_BOOT_FIRMWARE ? "firmware" : NULL;
+}
+
 int nd_nic_model_parse(const char *name, nd_nic_model *m)
 {
     for (unsigned i = 0; i < sizeof model_names / sizeof model_names[0]; i++)
@@ -73,6 +78,20 @@ static int name_ok(const char *s, size_t max)
 
 int nd_vm_spec_check(const nd_vm_spec *s, char *err, size_t errlen)
 {
+    if (s->boot == ND_BOOT_FIRMWARE &&
+        (!s->firmware[0] || s->kernel[0] || s->initrd[0] || s->cmdline[0])) {
+        snprintf(err, errlen,
+                 "a firmware boot names the firmware and no kernel, initrd or cmdline");
+        return -1;
+    }
+    if (s->boot == ND_BOOT_KERNEL && (!s->kernel[0] || s->firmware[0])) {
+        snprintf(err, errlen, "a kernel boot names its kernel and no firmware");
+        return -1;
+    }
+    if (!nd_boot_name(s->boot)) {
+        snprintf(err, errlen, "unknown boot mode %d", (int)s->boot);
+        return -1;
+    }
     if (s->ndisks < 1 || s->ndisks > ND_MAX_DISKS) {
         snprintf(err, errlen, "a VM has 1 to %d disks, not %d", ND_MAX_DISKS, s->ndisks);
         return -1;

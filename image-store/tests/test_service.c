@@ -742,10 +742,152 @@ static void test_browser_preflight_and_cors(void)
     st_resp_free(&r);
 }
 
+/* POST /v1/images as w with body; the reply's status, and the image's
+ * field f (or "" / "null") copied into v. */
+static long create_field(const who *w, const char *body, const char *f, char *v, size_t n)
+{
+    st_resp r;
+    svc_api(&S, &r, "POST", "/v1/images", w, body);
+    long st = r.status;
+    json_t *x = json_object_get(r.json, f);
+    snprintf(v, n, "%s", json_is_string(x) ? json_string_value(x) : json_is_null(x) ? "null" : "");
+    if (st >= 400 && r.body)
+        fprintf(stderr, "create %s: %ld %s\n", body, st, r.body);
+    st_resp_free(&r);
+    return st;
+}
+
+/* The status of an API call as w, its body dropped. */
+static long api_status(const char *method, const char *path, const who *w, const char *body)
+{
+    st_resp r;
+    svc_api(&S, &r, method, path, w, body);
+    long st = r.status;
+    st_resp_free(&r);
+    return st;
+}
+
+static void test_boot_kinds_and_kernels(void)
+{
+    char v[64], kern[40], rd[40], disk[40], other[40], pubk[40], cloudk[40], b[512], p[160];
+    /* Defaults: a raw or qcow2 disk boots through firmware; a kernel boots
+     * directly; a ramdisk does not boot by itself; a disk with boot kernel
+     * and no kernel_id is its own kernel (every image before boot existed). */
+#define RAW "{\"name\":\"d\",\"disk_format\":\"raw\""
+    static const struct {
+        const char *body, *field, *want;
+    } defaults[] = {
+        {RAW "}", "boot", "firmware"},
+        {"{\"name\":\"q\",\"disk_format\":\"qcow2\"}", "kind", "disk"},
+        {"{\"name\":\"q\",\"disk_format\":\"qcow2\"}", "boot", "firmware"},
+        {RAW ",\"kind\":\"kernel\"}", "boot", "kernel"},
+        {RAW ",\"kind\":\"ramdisk\"}", "boot", "null"},
+        {RAW ",\"boot\":\"kernel\"}", "kernel_id", "null"},
+        {RAW ",\"boot\":\"kernel\"}", "kind", "disk"},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        ST_ASSERT_INT_EQ(create_field(&A, defaults[i].body, defaults[i].field, v, sizeof v), 201);
+        ST_ASSERT_STR_EQ(v, defaults[i].want);
+    }
+    ST_ASSERT_INT_EQ(create_field(&A, RAW ",\"kind\":\"kernel\"}", "id", kern, sizeof kern), 201);
+    ST_ASSERT_INT_EQ(create_field(&A, RAW ",\"kind\":\"ramdisk\"}", "id", rd, sizeof rd), 201);
+#undef RAW
+    /* A disk naming its kernel and ramdisk boots them directly. */
+    snprintf(b, sizeof b,
+             "{\"name\":\"root\",\"disk_format\":\"qcow2\",\"kernel_id\":\"%s\","
+             "\"ramdisk_id\":\"%s\"}",
+             kern, rd);
+    ST_ASSERT_INT_EQ(create_field(&A, b, "id", disk, sizeof disk), 201);
+    snprintf(p, sizeof p, "/v1/images/%s", disk);
+    st_resp r;
+    svc_api(&S, &r, "GET", p, &A, NULL);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "boot")), "kernel");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "kernel_id")), kern);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "ramdisk_id")), rd);
+    st_resp_free(&r);
+
+    /* Refused with the reason: 400 for shapes, 404 for a kernel the owner
+     * cannot see (another tenant's, or none), as anywhere else. */
+    static const char *const bad[] = {
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"kind\":\"iso\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"boot\":\"pxe\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"kind\":\"kernel\",\"boot\":\"firmware\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\",\"boot\":\"kernel\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"not-a-uuid\"}",
+        "{\"name\":\"x\",\"disk_format\":\"raw\",\"boot\":7}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ST_ASSERT_INT_EQ(create_field(&A, bad[i], "id", v, sizeof v), 400);
+    /* 400: the ramdisk without a kernel, firmware with a kernel, a kernel
+     * naming a kernel, a ramdisk given as the kernel, a kernel as the ramdisk */
+    const struct {
+        const char *extra, *kernel, *ramdisk;
+    } bad_ref[] = {
+        {"", NULL, rd},
+        {",\"boot\":\"firmware\"", kern, NULL},
+        {",\"kind\":\"kernel\"", kern, NULL},
+        {"", rd, NULL},
+        {"", kern, kern},
+    };
+    for (size_t i = 0; i < sizeof bad_ref / sizeof bad_ref[0]; i++) {
+        int k =
+            snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\"%s", bad_ref[i].extra);
+        if (bad_ref[i].kernel)
+            k += snprintf(b + k, sizeof b - (size_t)k, ",\"kernel_id\":\"%s\"", bad_ref[i].kernel);
+        if (bad_ref[i].ramdisk)
+            k +=
+                snprintf(b + k, sizeof b - (size_t)k, ",\"ramdisk_id\":\"%s\"", bad_ref[i].ramdisk);
+        snprintf(b + k, sizeof b - (size_t)k, "}");
+        ST_ASSERT_INT_EQ(create_field(&A, b, "id", v, sizeof v), 400);
+    }
+    snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\"}", kern);
+    ST_ASSERT_INT_EQ(create_field(&B, b, "id", v, sizeof v), 404); /* A's kernel, for B */
+    ST_ASSERT_INT_EQ(create_field(&A,
+                                  "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":"
+                                  "\"99999999-9999-4999-8999-999999999999\"}",
+                                  "id", v, sizeof v),
+                     404);
+    /* A public (cloud) kernel serves every tenant; a public disk needs a
+     * public kernel. */
+    ST_ASSERT_INT_EQ(create_field(&ADMIN,
+                                  "{\"name\":\"pk\",\"disk_format\":\"raw\",\"kind\":\"kernel\","
+                                  "\"visibility\":\"public\"}",
+                                  "id", pubk, sizeof pubk),
+                     201);
+    snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\"}", pubk);
+    ST_ASSERT_INT_EQ(create_field(&B, b, "id", other, sizeof other), 201);
+    ST_ASSERT_INT_EQ(create_field(&ADMIN,
+                                  "{\"name\":\"ck\",\"disk_format\":\"raw\",\"kind\":\"kernel\"}",
+                                  "id", cloudk, sizeof cloudk),
+                     201);
+    snprintf(b, sizeof b,
+             "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"visibility\":"
+             "\"public\"}",
+             cloudk);
+    ST_ASSERT_INT_EQ(create_field(&ADMIN, b, "id", v, sizeof v), 400);
+    /* How an image boots is fixed at creation. */
+    ST_ASSERT_INT_EQ(api_status("PATCH", p, &A, "{\"boot\":\"firmware\"}"), 400);
+    /* A kernel a disk still boots with is not deleted (409); once the disk
+     * is gone it is. */
+    char kp[160];
+    snprintf(kp, sizeof kp, "/v1/images/%s", kern);
+    ST_ASSERT_INT_EQ(api_status("DELETE", kp, &A, NULL), 409);
+    ST_ASSERT_INT_EQ(api_status("DELETE", p, &A, NULL), 204);
+    ST_ASSERT_INT_EQ(api_status("DELETE", kp, &A, NULL), 204);
+    /* the public kernel (queued) would show in other tests' lists */
+    snprintf(p, sizeof p, "/v1/images/%s", other);
+    ST_ASSERT_INT_EQ(api_status("DELETE", p, &B, NULL), 204);
+    snprintf(p, sizeof p, "/v1/images/%s", pubk);
+    ST_ASSERT_INT_EQ(api_status("DELETE", p, &ADMIN, NULL), 204);
+}
+
 static CU_TestInfo tests[] = {
     {"upload, download and HEAD round-trip with SHA-256; ranges give 206/416", test_roundtrip},
     {"identical bytes are stored once; the blob goes with its last image", test_dedup_and_gc},
     {"tenants never see each other's private images; roles and publishing", test_isolation},
+    {"images boot by firmware (disks' default) or as kernels; kernel_id/ramdisk_id validated",
+     test_boot_kinds_and_kernels},
     {"signed URLs work once minted and refuse tampering, method swaps, expiry; nodes read",
      test_signed_urls_and_nodes},
     {"a browser's CORS preflight is answered; the signature still decides",

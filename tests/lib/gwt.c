@@ -273,8 +273,15 @@ void gwt_free_tenant(gwt_tenant *tn)
 
 void gwt_heartbeat(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib)
 {
-    char *b = st_jsonf("{s:s, s:{s:i, s:i, s:i}}", "hostname", "test-host", "capacity", "vcpus",
-                       vcpus, "memory_mib", mem_mib, "disk_gib", disk_gib);
+    gwt_heartbeat_fw(t, node_token, vcpus, mem_mib, disk_gib, 1);
+}
+
+void gwt_heartbeat_fw(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib,
+                      int firmware)
+{
+    char *b =
+        st_jsonf("{s:s, s:{s:i, s:i, s:i, s:b}}", "hostname", "test-host", "capacity", "vcpus",
+                 vcpus, "memory_mib", mem_mib, "disk_gib", disk_gib, "firmware", firmware);
     st_resp r;
     must(gwt_call(t, &r, "PUT", "/internal/v1/node", node_token, b), 200, "heartbeat", &r);
     st_resp_free(&r);

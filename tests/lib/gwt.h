@@ -74,7 +74,11 @@ void gwt_make_user(gwt *t, const char *name, const char *password, char id[40]);
 
 /* A node with a heartbeat and the given capacity; returns its token. */
 char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib);
+/* A heartbeat of a node with firmware (a BIOS: it boots disk images), as
+ * hosts with Debian's seabios report; _fw says whether it has one. */
 void gwt_heartbeat(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib);
+void gwt_heartbeat_fw(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib,
+                      int firmware);
 /* A flavor and an active public image (1 MiB of raw bytes uploaded through
  * a signed URL) as the cloud admin; ids returned. */
 void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40]);

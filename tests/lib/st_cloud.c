@@ -79,30 +79,57 @@ static char *read_file(const char *path, size_t *len)
     return b;
 }
 
-/* The tenant uploads the test guest through the gateway (a signed URL to
- * the image service's data listener). */
-static void upload_guest(cloud *c)
+long cloud_upload_image(cloud *c, const char *body, const char *file, char id[40])
 {
     st_resp r;
-    gwt_call(&c->gw, &r, "POST", "/v1/images", c->tn.member,
-             "{\"name\":\"stratus-test-guest\",\"disk_format\":\"raw\"}");
+    id[0] = 0;
+    gwt_call(&c->gw, &r, "POST", "/v1/images", c->tn.member, body);
     if (r.status != 201) {
         fprintf(stderr, "image create: %ld %s\n", r.status, r.body);
-        die("image create", &c->gw.proc);
+        long st = r.status;
+        st_resp_free(&r);
+        return st;
     }
-    snprintf(c->image_id, sizeof c->image_id, "%s",
-             json_string_value(json_object_get(r.json, "id")));
+    snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
     st_resp_free(&r);
     size_t len;
-    char *bytes = read_file(guest_elf(), &len);
-    if (!bytes)
-        die("cannot read guest.elf (build stratus_test_guest)", NULL);
-    long st = gwt_upload_image(&c->gw, c->tn.member, c->image_id, bytes, len);
-    free(bytes);
-    if (st != 200) {
-        fprintf(stderr, "upload: %ld\n", st);
-        die("upload", &c->gw.images);
+    char *bytes = read_file(file, &len);
+    if (!bytes) {
+        fprintf(stderr, "cannot read %s\n", file);
+        return -1;
     }
+    long st = gwt_upload_image(&c->gw, c->tn.member, id, bytes, len);
+    free(bytes);
+    if (st != 200)
+        fprintf(stderr, "upload: %ld\n", st);
+    return st;
+}
+
+long cloud_kernel_disk(cloud *c, const char *file, char ramdisk[40], char disk[40])
+{
+    disk[0] = 0;
+    long st = cloud_upload_image(
+        c, "{\"name\":\"rd\",\"disk_format\":\"raw\",\"kind\":\"ramdisk\"}", file, ramdisk);
+    if (st != 200)
+        return st;
+    char body[300];
+    snprintf(
+        body, sizeof body,
+        "{\"name\":\"root\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\",\"ramdisk_id\":\"%s\"}",
+        c->image_id, ramdisk);
+    return cloud_upload_image(c, body, file, disk);
+}
+
+/* The tenant uploads the test guest through the gateway (a signed URL to
+ * the image service's data listener): a kernel image, booted directly. */
+static void upload_guest(cloud *c)
+{
+    long st = cloud_upload_image(
+        c, "{\"name\":\"stratus-test-guest\",\"disk_format\":\"raw\",\"kind\":\"kernel\"}",
+        guest_elf(), c->image_id);
+    if (st != 200)
+        die(c->image_id[0] ? "upload" : "image create (or build stratus_test_guest)",
+            c->image_id[0] ? &c->gw.images : &c->gw.proc);
 }
 
 void cloud_start(cloud *c, const char *tag)

@@ -78,6 +78,14 @@ int cloud_only_host(cloud *c, const cloud_agent *agents, int n, int k);
  * cmdline (the guest's scenario). Returns its id (static buffer per call
  * site is not kept: copy it) in id. Status returned. */
 long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40]);
+/* The tenant's member creates an image (POST /v1/images with body) and
+ * uploads file's bytes (padded to whole sectors); its id in id. The
+ * upload's status (200), or the create's when it failed, -1 unreadable. */
+long cloud_upload_image(cloud *c, const char *body, const char *file, char id[40]);
+/* A ramdisk image and a disk image booting the test guest (c->image_id, a
+ * kernel image) with it, both of file's bytes: their ids; 200 or as
+ * cloud_upload_image. */
+long cloud_kernel_disk(cloud *c, const char *file, char ramdisk[40], char disk[40]);
 /* Creates an instance from a whole request body; its id in id. */
 long cloud_create_body(cloud *c, const char *body, char id[40]);
 /* The tenant's keypair NAME with public_key; returns the status. */

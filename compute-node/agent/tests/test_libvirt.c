@@ -5,7 +5,9 @@
  * counters in billing's shape, reset, relaunch without doubling, stop,
  * destroy, and the errors for a VM that is not there. The domain XML of a
  * VM with two disks and two ports is judged by libvirt's own schema
- * (virt-xml-validate) and by what libvirt kept of the definition.
+ * (virt-xml-validate) and by what libvirt kept of the definition, and so
+ * is each boot: firmware (no <kernel>: libvirt's default BIOS boots the
+ * disk), a kernel with an initrd and command line, the image as kernel.
  */
 #include "agent.h"
 #include "st_proc.h"
@@ -84,6 +86,24 @@ static int occurs(const char *hay, const char *needle, int n)
     return k == n;
 }
 
+/* Writes xml to tmp/name and has libvirt's schema judge it (virt-xml-validate,
+ * libvirt-clients). */
+static void validate(const char *xml, const char *name)
+{
+    char path[700], cmd[1600];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    FILE *f = fopen(path, "w");
+    ST_ASSERT_INT_EQ_FATAL(f != NULL, 1);
+    fputs(xml, f);
+    fclose(f);
+    if (system("command -v virt-xml-validate >/dev/null") == 0) {
+        snprintf(cmd, sizeof cmd, "virt-xml-validate %s domain >/dev/null", path);
+        ST_ASSERT_INT_EQ(system(cmd), 0);
+    } else {
+        fprintf(stderr, "virt-xml-validate missing (libvirt-clients): schema not checked\n");
+    }
+}
+
 static void test_domain_xml(void)
 {
     nd_vm_spec s;
@@ -102,19 +122,8 @@ static void test_domain_xml(void)
     ST_ASSERT_INT_EQ(occurs(xml, "<model type='virtio'/>", 2), 1);
     ST_ASSERT_INT_EQ(occurs(xml, "<mtu size='1450'/>", 1), 1);
 
-    /* libvirt's schema is the judge (virt-xml-validate, libvirt-clients) */
-    char path[700], cmd[1600];
-    snprintf(path, sizeof path, "%s/domain.xml", tmp);
-    FILE *f = fopen(path, "w");
-    fputs(xml, f);
-    fclose(f);
+    validate(xml, "domain.xml"); /* libvirt's schema is the judge */
     free(xml);
-    if (system("command -v virt-xml-validate >/dev/null") == 0) {
-        snprintf(cmd, sizeof cmd, "virt-xml-validate %s domain >/dev/null", path);
-        ST_ASSERT_INT_EQ(system(cmd), 0);
-    } else {
-        fprintf(stderr, "virt-xml-validate missing (libvirt-clients): schema not checked\n");
-    }
 
     /* a spec the drivers must refuse: two NICs on one tap */
     snprintf(s.ports[1].tap, sizeof s.ports[1].tap, "%s", s.ports[0].tap);
@@ -228,10 +237,54 @@ static void test_console_file(void)
     ST_ASSERT_INT_EQ(D->ops->console(D, dir, &h, 16, &buf, &len, &marker), 1); /* unchanged */
 }
 
+static void test_domain_xml_boots(void)
+{
+    nd_vm_spec s;
+    char err[512] = "";
+    /* firmware: no kernel, initrd or command line; the first disk boots */
+    spec_of(&s);
+    s.boot = ND_BOOT_FIRMWARE;
+    s.kernel[0] = s.cmdline[0] = 0;
+    snprintf(s.firmware, sizeof s.firmware, "/usr/share/seabios/bios.bin");
+    char *xml = nd_libvirt_domain_xml(&s, "kvm", err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>", 1), 1);
+    ST_ASSERT_INT_EQ(
+        occurs(xml, "<kernel>", 0) && occurs(xml, "<initrd>", 0) && occurs(xml, "<cmdline>", 0), 1);
+    validate(xml, "firmware.xml");
+    free(xml);
+    /* a kernel with an initrd, the disk as root */
+    spec_of(&s);
+    snprintf(s.initrd, sizeof s.initrd, "%s/initrd&1.img", tmp);
+    xml = nd_libvirt_domain_xml(&s, "kvm", err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<kernel>", 1) && occurs(xml, "initrd&amp;1.img</initrd>", 1) &&
+                         occurs(xml, "<cmdline>console=ttyS0 scenario=boot a&lt;b</cmdline>", 1) &&
+                         occurs(xml, "<boot dev=", 0),
+                     1);
+    validate(xml, "kernel-initrd.xml");
+    free(xml);
+    /* the image is the kernel: no initrd */
+    spec_of(&s);
+    xml = nd_libvirt_domain_xml(&s, "kvm", err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<kernel>", 1) && occurs(xml, "<initrd>", 0), 1);
+    free(xml);
+    /* mixed boots are refused before any XML */
+    spec_of(&s);
+    snprintf(s.firmware, sizeof s.firmware, "/usr/share/seabios/bios.bin");
+    ST_ASSERT_INT_EQ(nd_libvirt_domain_xml(&s, "kvm", err, sizeof err) == NULL, 1);
+    s.boot = ND_BOOT_FIRMWARE;
+    ST_ASSERT_INT_EQ(nd_libvirt_domain_xml(&s, "kvm", err, sizeof err) == NULL, 1);
+    ST_ASSERT_INT_EQ(strstr(err, "firmware") != NULL, 1);
+}
+
 static CU_TestInfo tests[] = {
     {"launch, status, counters, reset, stop, start, destroy", test_lifecycle},
     {"the console is the serial file's tail, pushed only on change", test_console_file},
     {"a disk and an ethernet interface per port, valid to libvirt's schema", test_domain_xml},
+    {"firmware, kernel + initrd and image-as-kernel boots, valid to libvirt's schema",
+     test_domain_xml_boots},
     CU_TEST_INFO_NULL,
 };
 

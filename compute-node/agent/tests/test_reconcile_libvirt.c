@@ -3,7 +3,12 @@
  * in-process test hypervisor, test:///default: no daemon, no KVM) against
  * the real gateway and image service: create, stop, start, reboot and
  * delete go through the same reconcile path, desired set and reports as
- * with stratus-vmm (node_reconcile, which needs KVM).
+ * with stratus-vmm (node_reconcile, which needs KVM). A disk image with
+ * its own bootloader (tests/guest's fwboot.img, uploaded raw: boot
+ * firmware by default) is placed on the node (its agent reports firmware)
+ * and defined as a BIOS-booted domain: no <kernel>, disk0 its overlay. A
+ * disk naming the test guest as kernel_id and a ramdisk_id has the agent
+ * fetch and cache both and define <kernel>, <initrd> and <cmdline>.
  */
 #include "st_cloud.h"
 #include "st_test.h"
@@ -36,13 +41,19 @@ static int teardown(void)
     return 0;
 }
 
+/* An agent on libvirt's test hypervisor, heard from once. */
+static void start_agent(cloud_agent *lv, const char *name)
+{
+    const char *extra[] = {"driver = libvirt", "libvirt.uri = test:///default",
+                           "capacity.memory_mib = 524288", "network.enabled = true", NULL};
+    cloud_agent_start(&C, lv, name, extra);
+    usleep(1500000);
+}
+
 static void test_libvirt_agent(void)
 {
     cloud_agent lv;
-    const char *extra[] = {"driver = libvirt", "libvirt.uri = test:///default",
-                           "capacity.memory_mib = 524288", "network.enabled = true", NULL};
-    cloud_agent_start(&C, &lv, "node-lv", extra);
-    usleep(1500000);
+    start_agent(&lv, "node-lv");
     char id[40];
     ST_ASSERT_INT_EQ_FATAL(cloud_create(&C, "on-libvirt", LONG_CPU, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
@@ -77,9 +88,75 @@ static void test_libvirt_agent(void)
     cloud_agent_stop(&lv, SIGTERM);
 }
 
+static void test_firmware_image_on_libvirt(void)
+{
+    cloud_agent lv;
+    start_agent(&lv, "node-fw");
+    char img[40], id[40], path[1200];
+    ST_ASSERT_INT_EQ_FATAL(cloud_upload_image(&C, "{\"name\":\"fwboot\",\"disk_format\":\"raw\"}",
+                                              st_build_path("tests/guest/fwboot.img"), img),
+                           200);
+    /* the node says it has firmware: the bios file exists on this host */
+    char *fw = cloud_sql(&C, "SELECT firmware FROM iaas.nodes WHERE name = 'node-fw'");
+    ST_ASSERT_STR_EQ(fw, "t");
+    free(fw);
+    char *b = st_jsonf("{s:s, s:s, s:s}", "name", "fw", "flavor", C.flavor, "image", img);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_body(&C, b, id), 202);
+    free(b);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    char *on = cloud_node_of(&C, id);
+    ST_ASSERT_STR_EQ(on, "node-fw");
+    free(on);
+    char q[200];
+    snprintf(q, sizeof q, "SELECT boot FROM iaas.instances WHERE id = '%s'", id);
+    char *boot = cloud_sql(&C, q);
+    ST_ASSERT_STR_EQ(boot, "firmware");
+    free(boot);
+    snprintf(path, sizeof path, "%s/instances/%s/domain.xml", lv.state_dir, id);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<boot dev='hd'/>"), 1);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<kernel>"), 0);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<cmdline>"), 0);
+    char disk[200];
+    snprintf(disk, sizeof disk, "/instances/%s/disk.qcow2", id);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, disk), 1);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+
+    /* a disk naming the test guest (a kernel image) and a ramdisk image: the
+     * node may fetch both (they are the instance's), caches them verified
+     * and defines a direct boot with the disk's overlay as root */
+    char rd[40], root[40], cached[1200];
+    ST_ASSERT_INT_EQ_FATAL(cloud_kernel_disk(&C, st_build_path("tests/guest/fwboot.img"), rd, root),
+                           200);
+    b = st_jsonf("{s:s, s:s, s:s}", "name", "kr", "flavor", C.flavor, "image", root);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_body(&C, b, id), 202);
+    free(b);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    snprintf(path, sizeof path, "%s/instances/%s/domain.xml", lv.state_dir, id);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<kernel>"), 1);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<initrd>"), 1);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, "<boot dev="), 0);
+    snprintf(disk, sizeof disk, "stratus.instance=%s", id);
+    ST_ASSERT_INT_EQ(cloud_file_count(path, disk), 1); /* the command line */
+    /* the kernel and the ramdisk sit in the cache under their records */
+    static const char *const parts[2] = {"kernel", "rd"};
+    const char *ids[2] = {C.image_id, rd};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cached, sizeof cached, "%s/images/%s.json", lv.state_dir, ids[i]);
+        if (access(cached, R_OK) != 0)
+            fprintf(stderr, "%s record not cached: %s\n", parts[i], cached);
+        ST_ASSERT_INT_EQ(access(cached, R_OK), 0);
+    }
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+    cloud_agent_stop(&lv, SIGTERM);
+}
+
 static CU_TestInfo tests[] = {
     {"the agent drives libvirt (test hypervisor) through create, stop, start, reboot, delete",
      test_libvirt_agent},
+    {"a disk image boots as a BIOS domain on a node with firmware, or its kernel and ramdisk",
+     test_firmware_image_on_libvirt},
     CU_TEST_INFO_NULL,
 };
 

@@ -8,7 +8,10 @@
  * real stratus-vmm's PUT /vm/config, so only the start itself may fail;
  * the gateway's ports become the spec's (taps named tap + 11 characters of
  * the port id, made by the test in a private network namespace), and a
- * port whose tap is missing fails, named.
+ * port whose tap is missing fails, named. The three boots (firmware, a
+ * kernel with an initrd, the image as kernel) render the VMM's "boot",
+ * "firmware", "kernel", "initrd" and "cmdline" keys as its config.c reads
+ * them, mixed boots are refused, and a real stratus-vmm takes each.
  *
  * node_vm_guest (KVM, root; skipped otherwise) runs one: in a private
  * network namespace the test makes two taps, launches the test guest
@@ -412,11 +415,111 @@ static void test_ports_from_the_order(void)
     ST_ASSERT_INT_EQ(strstr(err, "direct") != NULL, 1);
 }
 
+/* The config the driver renders for s, parsed; NULL when it refused (err). */
+static json_t *config_of(const nd_vm_spec *s, char *err, size_t errlen)
+{
+    char *text = nd_vmm_config_json(s, err, errlen);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return j;
+}
+
+/* A real stratus-vmm answers the driver's PUT /vm/config with 204 (only
+ * the start may fail here: no KVM, no taps). */
+static void vmm_takes(nd_vm_spec *s, const char *dir)
+{
+    nd_vm_handle h;
+    memset(&h, 0, sizeof h);
+    char err[512] = "";
+    int fd = -1;
+    if (D->ops->launch(D, s, &h, &fd, err, sizeof err) == 0) {
+        D->ops->destroy(D, dir, &h, fd, err, sizeof err);
+        close(fd);
+    } else {
+        if (strncmp(err, "VMM start failed", 16))
+            fprintf(stderr, "launch: %s\n", err);
+        ST_ASSERT_INT_EQ(strncmp(err, "VMM start failed", 16), 0);
+    }
+}
+
+static void test_three_boots(void)
+{
+    nd_vm_spec s;
+    char dir[600], err[256], initrd[700];
+    /* firmware: the BIOS image, no kernel, initrd or command line */
+    spec_of(&s, dir, sizeof dir, "fw", "");
+    s.boot = ND_BOOT_FIRMWARE;
+    s.kernel[0] = s.cmdline[0] = 0;
+    snprintf(s.firmware, sizeof s.firmware, "/usr/share/seabios/bios.bin");
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&s, err, sizeof err), 0);
+    json_t *j = config_of(&s, err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(j != NULL, 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "firmware");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "firmware")), s.firmware);
+    ST_ASSERT_INT_EQ(!json_object_get(j, "kernel") && !json_object_get(j, "initrd") &&
+                         !json_object_get(j, "cmdline"),
+                     1);
+    ST_ASSERT_STR_EQ(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "disks"), 0), "id")),
+        "disk0");
+    json_decref(j);
+    vmm_takes(&s, dir);
+    nd_vm_spec b = s;
+    snprintf(b.kernel, sizeof b.kernel, "%s", guest_elf_path()); /* firmware and a kernel */
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&b, err, sizeof err), -1);
+    b = s;
+    b.firmware[0] = 0;
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&b, err, sizeof err), -1);
+    ST_ASSERT_INT_EQ(config_of(&b, err, sizeof err) == NULL, 1);
+    b = s;
+    snprintf(b.cmdline, sizeof b.cmdline, "console=ttyS0");
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&b, err, sizeof err), -1);
+
+    /* a kernel image with a ramdisk image as initrd, disk0 the root disk */
+    spec_of(&s, dir, sizeof dir, "kinit", "scenario=boot");
+    snprintf(initrd, sizeof initrd, "%s/initrd.img", dir);
+    FILE *f = fopen(initrd, "w");
+    ST_ASSERT_INT_EQ_FATAL(f != NULL, 1);
+    fputs("an initrd", f);
+    fclose(f);
+    snprintf(s.initrd, sizeof s.initrd, "%s", initrd);
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&s, err, sizeof err), 0);
+    j = config_of(&s, err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(j != NULL, 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "kernel");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kernel")), guest_elf_path());
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "initrd")), initrd);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "cmdline")),
+                     "console=ttyS0 scenario=boot");
+    ST_ASSERT_INT_EQ(json_object_get(j, "firmware") == NULL, 1);
+    json_decref(j);
+    vmm_takes(&s, dir);
+    b = s;
+    b.kernel[0] = 0; /* an initrd without a kernel */
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&b, err, sizeof err), -1);
+    b = s;
+    snprintf(b.firmware, sizeof b.firmware, "/usr/share/seabios/bios.bin");
+    ST_ASSERT_INT_EQ(nd_vm_spec_check(&b, err, sizeof err), -1);
+
+    /* the image is the kernel: no initrd key at all */
+    spec_of(&s, dir, sizeof dir, "kern", "scenario=boot");
+    j = config_of(&s, err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(j != NULL, 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "kernel");
+    ST_ASSERT_INT_EQ(json_object_get(j, "initrd") == NULL && json_object_get(j, "firmware") == NULL,
+                     1);
+    json_decref(j);
+    ST_ASSERT_STR_EQ(nd_boot_name(ND_BOOT_FIRMWARE), "firmware");
+    ST_ASSERT_INT_EQ(nd_boot_name((nd_boot)9) == NULL, 1);
+}
+
 static CU_TestInfo tests[] = {
     {"the spec's invariants refuse bad disks and ports", test_spec_invariants},
     {"the order's ports become the spec's; a missing tap fails, named", test_ports_from_the_order},
     {"a real stratus-vmm takes the driver's config of two disks and two ports",
      test_the_vmm_takes_the_config},
+    {"firmware, kernel + initrd and image-as-kernel boots render the VMM's config",
+     test_three_boots},
     CU_TEST_INFO_NULL,
 };
 

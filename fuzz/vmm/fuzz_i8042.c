@@ -26,9 +26,7 @@ static void on_irq(void *opaque, uint32_t irq, int level)
     lines[irq == 12] = level;
 }
 
-static void on_reset(void *opaque)
-{
-}
+static void on_reset(void *opaque) {}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

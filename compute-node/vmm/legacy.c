@@ -1,9 +1,13 @@
 /*
- * legacy.c - the small ISA devices a guest pokes: the i8042 controller (only
- * as far as its reset line), the debug-exit port, port 0x80 and a CMOS RTC.
+ * legacy.c - the small ISA devices a guest pokes: the i8042 keyboard
+ * controller, the debug-exit port, port 0x80 and a CMOS RTC.
  *
- *  - i8042 at 0x60/0x64: status reads 0 (no data, input buffer empty);
- *    command 0xFE on 0x64 pulses reset -> vmm_vm_guest_reset().
+ *  - i8042 at 0x60/0x64 (i8042.c): a PS/2 controller with a keyboard that
+ *    answers every command (and has no keys) and an empty mouse port, enough
+ *    for SeaBIOS's POST and Linux's drivers to probe it without waiting out
+ *    a timeout; IRQ 1 / 12 through KVM's irqchip. Command 0xfe on 0x64 (or
+ *    an output port write with bit 0 clear) pulses reset ->
+ *    vmm_vm_guest_reset(); a VM reset puts the controller back to power-on.
  *  - Debug exit at 0xf4 (4 bytes): the value written becomes stratus-vmm's
  *    exit status (test guests write 0x10 for pass, 0x11 for fail).
  *  - Port 0x80 (POST codes): writes ignored without warnings.
@@ -26,17 +30,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "i8042.h"
 #include "stratus/log.h"
 
-static void i8042_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+static void kbc_irq(void *opaque, uint32_t irq, int level)
 {
-    vmm_vm *vm = opaque;
-    if (!is_write) {
-        memset(data, 0, len);
-        return;
-    }
-    if (off == 4 && data[0] == 0xfe) /* port 0x64: pulse the reset line */
-        vmm_vm_guest_reset(vm);
+    vmm_irq_line(opaque, irq, level);
+}
+
+static void kbc_reset(void *opaque)
+{
+    st_info("vmm.reset", "guest pulsed the i8042 reset line");
+    vmm_vm_guest_reset(opaque);
+}
+
+static void kbc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    vmm_i8042_io(opaque, off, data, len, is_write);
 }
 
 static void debug_exit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
@@ -151,8 +161,12 @@ int vmm_legacy_init(vmm_vm *vm)
 {
     int rc;
     static struct rtc rtc;
+    static vmm_i8042 kbc;
+    if ((rc = vmm_i8042_init(&kbc, kbc_irq, kbc_reset, vm)))
+        return rc;
+    vm->i8042 = &kbc;
     cmos_fill(&rtc, vm->ram_size, vm->cfg ? vm->cfg->vcpus : 1);
-    if ((rc = vmm_bus_add(&vm->pio, 0x60, 5, i8042_io, vm)) ||
+    if ((rc = vmm_bus_add(&vm->pio, VMM_I8042_PORT, VMM_I8042_PORTS, kbc_io, &kbc)) ||
         (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &rtc)) ||

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "e1000.h"
+#include "i8042.h"
 #include "pci.h"
 #include "stratus/log.h"
 #include "virtio_pci.h"
@@ -124,6 +125,8 @@ int vmm_vm_reset(vmm_vm *vm)
     for (int i = 0; i < vm->ne1000; i++)
         vmm_e1000_reset(vm->e1000[i]);
     vmm_pci_reset(vm);
+    if (vm->i8042)
+        vmm_i8042_reset(vm->i8042);
     vmm_vm_clear_ram(vm);
     if ((rc = vmm_boot_load(vm))) {
         st_error("vmm.reset", "reloading the kernel failed: %s", strerror(-rc));

@@ -25,6 +25,7 @@
 
 struct event_base;
 struct vmm_serial;
+struct vmm_i8042;
 struct vmm_pci;
 struct vmm_virtio;
 struct vmm_e1000;
@@ -132,6 +133,7 @@ typedef struct vmm_vm {
     uint32_t next_gsi;
 
     struct vmm_serial *serial;
+    struct vmm_i8042 *i8042; /* legacy.c */
     struct vmm_pci *pci;
     struct vmm_firmware *fw; /* firmware boot only (firmware.c) */
     struct vmm_virtio *devs[VMM_MAX_DISKS + VMM_MAX_NICS + 1];

@@ -47,6 +47,7 @@ int bl_total_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {
     char no[24], instance[40], name[136], item[128], plan[96], quantity[64], price[64], amount[48];
+    char port[40]; /* the network port of a per-port rx/tx line, "" otherwise */
 } bl_row;
 void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row);
 /* "web-1 (m1.small)": the line's instance by name and flavor, "-" for none. */

@@ -103,27 +103,6 @@ static char *doc_path(const char *path, const char *tenant, const char *fmt, siz
     return b;
 }
 
-/* pdftotext -layout of a PDF (malloc'd text). */
-static char *pdf_text(const char *pdf, size_t len)
-{
-    char *tmp = st_tmpdir("billing_sendable_pdf"), path[512], cmd[1200];
-    snprintf(path, sizeof path, "%s/invoice.pdf", tmp);
-    FILE *f = fopen(path, "wb");
-    fwrite(pdf, 1, len, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "pdftotext -layout '%s' - 2>&1", path);
-    FILE *p = popen(cmd, "r");
-    size_t cap = 1 << 20, n = 0, got;
-    char *text = malloc(cap);
-    while ((got = fread(text + n, 1, cap - n - 1, p)) > 0)
-        n += got;
-    text[n] = 0;
-    ST_ASSERT_INT_EQ(pclose(p), 0);
-    st_rmtree(tmp);
-    free(tmp);
-    return text;
-}
-
 static void test_a_tenant_without_a_plan_is_flagged(void)
 {
     /* No plan exists yet: a tenant's usage is not priced, and says so. */
@@ -176,7 +155,7 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
     free(csv);
     size_t pl;
     char *pdf = doc(id, t, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     ST_ASSERT_INT_EQ(strstr(text, "NO PRICE PLAN") != NULL, 1);
     free(text);
     free(pdf);
@@ -268,13 +247,7 @@ static const char *plan_body(const char *name, const char *unit, int min)
 
 static void assign(const char *tenant, const char *plan)
 {
-    char path[128], body[256];
-    st_resp r;
-    snprintf(path, sizeof path, "/v1/billing/tenants/%s/plans", tenant);
-    snprintf(body, sizeof body, "{\"plan_id\":\"%s\",\"effective_from\":\"2025-01-01T00:00:00Z\"}",
-             plan);
-    call("POST", path, NULL, 1, body, 201, &r);
-    st_resp_free(&r);
+    bl_assign_plan(&srv, tenant, plan);
 }
 
 static void make_month(void)
@@ -575,7 +548,7 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     /* Every legal field in the PDF, as pdftotext reads it. */
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     const char *fields[] = {SELLER,
                             "Hauptstrasse 1",
                             "10115 Berlin",
@@ -658,7 +631,7 @@ static void test_a_hand_priced_month_is_taxed_exactly(void)
     /* The PDF prints the tax block and the reverse charge. */
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     const char *want_a[] = {"Net total: 1.69 EUR", "Tax 19% on 1.69 EUR: 0.32 EUR",
                             "Tax total: 0.32 EUR", "Total due (gross): 2.01 EUR"};
     for (size_t i = 0; i < sizeof want_a / sizeof *want_a; i++)
@@ -667,7 +640,7 @@ static void test_a_hand_priced_month_is_taxed_exactly(void)
     free(text);
     free(pdf);
     pdf = doc(may_b, tb, "pdf", &pl);
-    text = pdf_text(pdf, pl);
+    text = bl_pdf_text(pdf, pl);
     const char *want_b[] = {"Tax 0% on 0.81 EUR: 0.00 EUR (reverse charge)",
                             "Total due (gross): 0.81 EUR",
                             "Reverse charge: VAT to be accounted",
@@ -710,7 +683,7 @@ static void test_lines_are_readable_and_the_csv_sums_to_the_total(void)
     /* the PDF's rows show the flavor beside the id */
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     char *at = strstr(text, a3), *eol = at ? strchr(at, '\n') : NULL,
          *fl = at ? strstr(at, "m1.large") : NULL;
     st_assert_fmt(at && fl && (!eol || fl < eol), 0, __FILE__, __LINE__,
@@ -791,7 +764,7 @@ static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
     st_resp_free(&r);
     /* its PDF names the invoice it corrects, both parties and the amounts */
     char *pdf = doc_path(path, tc, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     const char *fields[] = {"Credit note CN-000001",
                             "Corrects invoice: SC-",
                             SELLER,

@@ -293,6 +293,40 @@ int bl_csv_sum(const char *csv, size_t len, const char *column, long long *rows,
     return rc;
 }
 
+static int write_file(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(b, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+int bl_ubl_check(const char *xml, size_t xl, const char *json, const char *inv, char *out,
+                 size_t outlen)
+{
+    char *dir = st_tmpdir("billing_ubl"), px[512], pj[512], pi[512], cmd[2200];
+    snprintf(px, sizeof px, "%s/doc.xml", dir);
+    snprintf(pj, sizeof pj, "%s/doc.json", dir);
+    snprintf(pi, sizeof pi, "%s/invoice.json", dir);
+    int rc = -1;
+    snprintf(out, outlen, "could not run ubl_check.py");
+    if (write_file(px, xml, xl) == 0 && write_file(pj, json, strlen(json)) == 0 &&
+        (!inv || write_file(pi, inv, strlen(inv)) == 0)) {
+        snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s' %s%s%s 2>&1", BL_UBL_CHECK, px, pj,
+                 inv ? "'" : "", inv ? pi : "", inv ? "'" : "");
+        FILE *p = popen(cmd, "r");
+        if (p) {
+            size_t n = fread(out, 1, outlen - 1, p);
+            out[n] = 0;
+            rc = pclose(p) == 0 && strncmp(out, "ok ", 3) == 0 ? 0 : -1;
+        }
+    }
+    st_rmtree(dir);
+    free(dir);
+    return rc;
+}
+
 char *bl_pdf_text(const char *pdf, size_t len)
 {
     char *tmp = st_tmpdir("billing_pdf"), path[512], cmd[1200];

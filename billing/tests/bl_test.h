@@ -86,6 +86,13 @@ void bl_json_free(bl_json *j);
 /* Assigns plan to tenant from 2025-01-01 on (a cloud admin's POST; asserts 201). */
 void bl_assign_plan(bl_srv *s, const char *tenant, const char *plan);
 
+/* Checks a UBL document against the JSON it was drawn from (and, for a
+ * credit note, its invoice's JSON inv, else NULL) with ubl_check.py (python3's
+ * xml.etree): every field, and the amounts adding up. 0 with out "ok N", or
+ * -1 with out saying what differs. */
+int bl_ubl_check(const char *xml, size_t xl, const char *json, const char *inv, char *out,
+                 size_t outlen);
+
 /* pdftotext -layout of a PDF (malloc'd text; asserts pdftotext ran). */
 char *bl_pdf_text(const char *pdf, size_t len);
 

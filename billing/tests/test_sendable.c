@@ -782,6 +782,81 @@ static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.credit_notes"), 2);
 }
 
+/* The UBL export of A's (DE, 19%) and B's (FR business, reverse charge)
+ * May invoices and of C's first credit note, each checked against its JSON
+ * by ubl_check.py; a draft has none. */
+static void test_issued_documents_export_as_ubl(void)
+{
+    char out[1024];
+    struct {
+        const char *tenant, *id;
+        int lines;
+    } inv[] = {{ta, may_a, 4}, {tb, may_b, 2}};
+    for (int i = 0; i < 2; i++) {
+        size_t xl;
+        char *xml = doc(inv[i].id, inv[i].tenant, "ubl", &xl);
+        char *json = doc(inv[i].id, inv[i].tenant, "json", NULL);
+        int rc = bl_ubl_check(xml, xl, json, NULL, out, sizeof out);
+        st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "invoice %d: %s", i, out);
+        char want[16];
+        snprintf(want, sizeof want, "ok %d\n", inv[i].lines);
+        ST_ASSERT_STR_EQ(out, want);
+        /* the reverse charge is category AE with its reason; A's rate is S 19% */
+        ST_ASSERT_INT_EQ(strstr(xml, i ? "<cbc:ID>AE</cbc:ID><cbc:Percent>0</cbc:Percent>"
+                                         "<cbc:TaxExemptionReasonCode>VATEX-EU-AE"
+                                       : "<cbc:ID>S</cbc:ID><cbc:Percent>19</cbc:Percent>") != NULL,
+                         1);
+        free(xml);
+        free(json);
+    }
+    /* the credit note: a UBL CreditNote referring to its invoice */
+    st_resp r;
+    call("GET", "/v1/billing/credit-notes", tc, 0, NULL, 200, &r);
+    json_t *cn = json_array_get(json_object_get(r.json, "credit_notes"), 0);
+    char path[160], inv_id[37];
+    snprintf(path, sizeof path, "/v1/billing/credit-notes/%s",
+             json_string_value(json_object_get(cn, "id")));
+    snprintf(inv_id, sizeof inv_id, "%s", json_string_value(json_object_get(cn, "invoice_id")));
+    st_resp_free(&r);
+    size_t xl, jl;
+    char *xml = doc_path(path, tc, "ubl", &xl), *json = doc_path(path, tc, "json", &jl);
+    char *ij = doc(inv_id, tc, "json", NULL);
+    int rc = bl_ubl_check(xml, xl, json, ij, out, sizeof out);
+    st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "credit note: %s", out);
+    ST_ASSERT_INT_EQ(strstr(xml, "<CreditNote xmlns=") != NULL, 1);
+    free(xml);
+    free(json);
+    free(ij);
+    /* a draft is no e-invoice (a fresh tenant's open month); an unknown format is refused */
+    char t[37], i[37], bt[37];
+    strcpy(t, bl_uuid());
+    strcpy(i, bl_uuid());
+    strcpy(bt, bl_uuid());
+    bl_tsample smp = {.tenant = t,
+                      .instance = i,
+                      .boot = bt,
+                      .seq = 1,
+                      .at_us = bl_t(2025, 8, 3, 10, 0, 0),
+                      .rx = 1};
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    bl_json_sample(&j, &smp);
+    bl_post(&srv, bl_json_end(&j), NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    json_t *d = draft_of(t, "2025-08");
+    ST_ASSERT_INT_EQ_FATAL(d != NULL, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s?format=ubl",
+             json_string_value(json_object_get(d, "id")));
+    call("GET", path, t, 0, NULL, 409, &r);
+    st_resp_free(&r);
+    json_decref(d);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s?format=xml", may_a);
+    call("GET", path, ta, 0, NULL, 400, &r);
+    st_resp_free(&r);
+}
+
 static void test_an_empty_month_is_issued_only_on_confirmation(void)
 {
     st_resp r;
@@ -817,6 +892,8 @@ static CU_TestInfo tests[] = {
      test_lines_are_readable_and_the_csv_sums_to_the_total},
     {"a credit note corrects an issued invoice, which never changes",
      test_a_credit_note_corrects_an_invoice_that_never_changes},
+    {"issued invoices and credit notes export as UBL 2.1 (EN 16931), matching the JSON",
+     test_issued_documents_export_as_ubl},
     {"an empty month is issued only on explicit confirmation",
      test_an_empty_month_is_issued_only_on_confirmation},
     CU_TEST_INFO_NULL,

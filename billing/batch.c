@@ -241,6 +241,7 @@ static int port_push(jr *r, const where *w, bl_batch *b, bl_sample *s, const cha
         b->cappp = ncap;
     }
     bl_portc *p = &b->pp[b->npp++];
+    memset(p, 0, sizeof *p); /* padding too: parses compare byte for byte (fuzz_batch.c) */
     memcpy(p->id, port, sizeof p->id);
     p->rx = own[BL_RX_BYTES];
     p->tx = own[BL_TX_BYTES];

@@ -52,7 +52,7 @@ typedef struct bl_sample {
      * NIC at all), so these are all its NICs' bytes; 0 for an older sender. */
     int ports_known, nports;
     size_t port0;    /* parse time: index of its first port in bl_batch.pp */
-    bl_portc *ports; /* nports of them, after parsing */
+    bl_portc *ports; /* nports of them, after parsing (the last member: fuzz_batch.c) */
 } bl_sample;
 
 typedef struct bl_batch {

@@ -10,6 +10,7 @@
  */
 #include "batch.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,10 +50,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     check(b.n <= BL_MAX_SAMPLES);
     for (size_t i = 0; i < b.n; i++) {
         const bl_sample *s = &b.s[i];
-        /* the same sample but for where its ports live, and the same ports */
-        bl_sample x = *s, y = again.s[i];
-        x.ports = y.ports = NULL;
-        check(memcmp(&x, &y, sizeof x) == 0);
+        /* the same sample up to where its ports live (the last member), and the same ports */
+        check(memcmp(s, &again.s[i], offsetof(bl_sample, ports)) == 0);
         check(s->nports == 0 ||
               memcmp(s->ports, again.s[i].ports, (size_t)s->nports * sizeof *s->ports) == 0);
         for (int k = 0; k < s->nports; k++)

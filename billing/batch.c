@@ -6,7 +6,8 @@
  * silently drop usage); inside "counters", which is the VMM's own document,
  * unknown keys are skipped so the VMM can grow new counters without
  * breaking ingest. Per-vCPU, per-NIC and per-disk counters are checked and
- * summed (overflow refused) into the ten totals of bl_meter.
+ * summed (overflow refused) into the ten totals of bl_meter; a NIC that
+ * names its port (port_id) also keeps its own rx/tx bytes (bl_portc).
  *
  * Errors: the first problem found is reported with its JSON path
  * ("samples[3].counters.nics[0].rx_bytes: ..."). Whether it is a syntax
@@ -150,11 +151,13 @@ static int index_of(const char *const *keys, const char *k)
 
 /*
  * One element of "vcpus", "nics" or "disks": an id plus `nfields` required
- * counters named in fields[], added into sums[map[i]]. Unknown keys skipped.
+ * counters named in fields[], added into sums[map[i]]. A NIC may also name
+ * the network port it plugs into (port: "" when it does not). Unknown keys
+ * skipped.
  */
 static int parse_device(jr *r, const where *w, int numeric_id, const char *const *fields,
                         const int *map, int nfields, int64_t *sums, char *id, size_t idcap,
-                        int64_t *num_id)
+                        int64_t *num_id, char *port)
 {
     int first = 1, rc;
     unsigned seen = 0;
@@ -176,6 +179,11 @@ static int parse_device(jr *r, const where *w, int numeric_id, const char *const
                     strlen(id) != n)
                     return bad(r, w, "id", "must be a string of 1 to %zu bytes", idcap - 1);
             }
+            continue;
+        }
+        if (port && strcmp(key, "port_id") == 0) {
+            if (seen_once(r, &seen, 30, w, "port_id") < 0 || get_uuid(r, w, key, port) < 0)
+                return -1;
             continue;
         }
         int k = index_of(fields, key);
@@ -217,7 +225,31 @@ static const int disk_map[] = {ST_METERS(MAP_disks)};
 
 enum { DEV_VCPU, DEV_NIC, DEV_DISK };
 
-static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
+/* A sample's port counters: appended to the batch's pool (bl_batch.pp). */
+static int port_push(jr *r, const where *w, bl_batch *b, bl_sample *s, const char *port,
+                     const int64_t *own)
+{
+    for (size_t i = s->port0; i < b->npp; i++)
+        if (strcmp(b->pp[i].id, port) == 0)
+            return bad(r, w, "port_id", "'%s' listed twice", port);
+    if (b->npp == b->cappp) {
+        size_t ncap = b->cappp ? b->cappp * 2 : 64;
+        bl_portc *np = realloc(b->pp, ncap * sizeof *np);
+        if (!np)
+            return bad(r, w, NULL, "out of memory");
+        b->pp = np;
+        b->cappp = ncap;
+    }
+    bl_portc *p = &b->pp[b->npp++];
+    memset(p, 0, sizeof *p); /* padding too: parses compare byte for byte (fuzz_batch.c) */
+    memcpy(p->id, port, sizeof p->id);
+    p->rx = own[BL_RX_BYTES];
+    p->tx = own[BL_TX_BYTES];
+    s->nports++;
+    return 0;
+}
+
+static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums, bl_batch *b, bl_sample *s)
 {
     static const char *const parts[] = {"counters.vcpus", "counters.nics", "counters.disks"};
     int max = kind == DEV_VCPU ? BL_MAX_VCPUS : BL_MAX_DEVICES;
@@ -237,8 +269,8 @@ static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
         int64_t num = 0;
         char id[33] = "";
         if (kind == DEV_VCPU) {
-            if (parse_device(r, &w, 1, vcpu_fields, vcpu_map, NMAP(vcpu_map), sums, NULL, 0, &num) <
-                0)
+            if (parse_device(r, &w, 1, vcpu_fields, vcpu_map, NMAP(vcpu_map), sums, NULL, 0, &num,
+                             NULL) < 0)
                 return -1;
             if (vcpu_seen[num / 8] & (1u << (num % 8)))
                 return bad(r, &w, "id", "vCPU %lld listed twice", (long long)num);
@@ -247,12 +279,22 @@ static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
             const char *const *f = kind == DEV_NIC ? nic_fields : disk_fields;
             const int *m = kind == DEV_NIC ? nic_map : disk_map;
             int nm = kind == DEV_NIC ? NMAP(nic_map) : NMAP(disk_map);
-            if (parse_device(r, &w, 0, f, m, nm, sums, id, sizeof id, NULL) < 0)
+            int64_t own[BL_NMETERS] = {0};
+            char port[37] = "";
+            if (parse_device(r, &w, 0, f, m, nm, own, id, sizeof id, NULL,
+                             kind == DEV_NIC ? port : NULL) < 0)
                 return -1;
             for (int i = 0; i < n; i++)
                 if (strcmp(ids[i], id) == 0)
                     return bad(r, &w, "id", "'%s' listed twice", id);
             memcpy(ids[n], id, sizeof id);
+            for (int k = 0; k < BL_NMETERS; k++)
+                if (own[k] && add(r, &w, &sums[k], own[k]) < 0)
+                    return -1;
+            if (kind == DEV_NIC && !port[0])
+                s->ports_known = 0; /* a NIC without its port: no per-port bytes */
+            else if (kind == DEV_NIC && port_push(r, &w, b, s, port, own) < 0)
+                return -1;
         }
         n++;
     }
@@ -260,7 +302,8 @@ static int parse_devices(jr *r, size_t sample, int kind, int64_t *sums)
 }
 
 /* The VMM's counter document, reduced to the ten totals. */
-static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *has_boot)
+static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *has_boot,
+                          bl_batch *b)
 {
     enum { K_BOOT, K_VCPUS, K_CPU_TOTAL, K_CYC_TOTAL, K_NICS, K_DISKS };
     static const char *const keys[] = {
@@ -291,7 +334,7 @@ static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *h
             *has_boot = 1;
             break;
         case K_VCPUS:
-            if (parse_devices(r, sample, DEV_VCPU, vsum) < 0)
+            if (parse_devices(r, sample, DEV_VCPU, vsum, b, s) < 0)
                 return -1;
             break;
         case K_CPU_TOTAL:
@@ -303,11 +346,11 @@ static int parse_counters(jr *r, size_t sample, bl_sample *s, char *boot, int *h
                 return -1;
             break;
         case K_NICS:
-            if (parse_devices(r, sample, DEV_NIC, s->c) < 0)
+            if (parse_devices(r, sample, DEV_NIC, s->c, b, s) < 0)
                 return -1;
             break;
         case K_DISKS:
-            if (parse_devices(r, sample, DEV_DISK, s->c) < 0)
+            if (parse_devices(r, sample, DEV_DISK, s->c, b, s) < 0)
                 return -1;
             break;
         }
@@ -345,11 +388,13 @@ static const char *const sample_keys[] = {"kind",     "tenant_id",   "instance_i
 #define MIN_AT_US 946684800000000LL
 #define MAX_AT_US 7258118400000000LL
 
-static int parse_sample(jr *r, size_t idx, bl_sample *s)
+static int parse_sample(jr *r, size_t idx, bl_sample *s, bl_batch *b)
 {
     where w = {idx, NULL, -1};
     memset(s, 0, sizeof *s);
     s->disk_bytes = -1;
+    s->port0 = b->npp;
+    s->ports_known = 1;
     unsigned seen = 0;
     int first = 1, rc, has_cboot = 0;
     char key[40], cboot[37] = "";
@@ -407,7 +452,7 @@ static int parse_sample(jr *r, size_t idx, bl_sample *s)
                 return bad(r, &w, key, "must be an RFC 3339 time between 2000 and 2200");
             break;
         case F_COUNTERS:
-            if (parse_counters(r, idx, s, cboot, &has_cboot) < 0)
+            if (parse_counters(r, idx, s, cboot, &has_cboot, b) < 0)
                 return -1;
             break;
         case F_IMAGE_BYTES:
@@ -492,7 +537,7 @@ static int walk(jr *r, bl_batch *b)
                 return bad(r, NULL, "samples", "more than %d in one batch", BL_MAX_SAMPLES);
             if (push(b, &s) < 0)
                 return bad(r, NULL, NULL, "out of memory");
-            if (parse_sample(r, b->n - 1, s) < 0)
+            if (parse_sample(r, b->n - 1, s, b) < 0)
                 return -1;
         }
         if (rc < 0)
@@ -512,8 +557,16 @@ int bl_batch_parse(const char *buf, size_t len, bl_batch *b, char *err, size_t e
     memset(b, 0, sizeof *b);
     jr r;
     jr_init(&r, buf, len);
-    if (walk(&r, b) == 0)
+    if (walk(&r, b) == 0) {
+        /* The pool no longer moves: point each sample at its ports. */
+        for (size_t i = 0; i < b->n; i++) {
+            bl_sample *s = &b->s[i];
+            s->ports = s->nports ? &b->pp[s->port0] : NULL;
+            if (s->kind != BL_KIND_INSTANCE)
+                s->ports_known = 0;
+        }
         return BL_OK;
+    }
     /* Syntax (400) or content (422)? Ask a plain syntax pass. */
     jr s;
     jr_init(&s, buf, len);
@@ -526,6 +579,8 @@ int bl_batch_parse(const char *buf, size_t len, bl_batch *b, char *err, size_t e
 void bl_batch_free(bl_batch *b)
 {
     free(b->s);
+    free(b->pp);
     b->s = NULL;
-    b->n = b->cap = 0;
+    b->pp = NULL;
+    b->n = b->cap = b->npp = b->cappp = 0;
 }

@@ -27,6 +27,12 @@ extern const char *const bl_meter_names[BL_NMETERS];
 #define BL_MAX_DEVICES 64
 #define BL_FLAVOR_MAX 64
 
+/* One NIC's bytes, by the network port it plugs into (counters.nics[].port_id). */
+typedef struct bl_portc {
+    char id[37];
+    int64_t rx, tx; /* cumulative rx_bytes, tx_bytes */
+} bl_portc;
+
 typedef enum bl_kind { BL_KIND_INSTANCE, BL_KIND_STORAGE } bl_kind;
 
 typedef struct bl_sample {
@@ -42,12 +48,19 @@ typedef struct bl_sample {
     int64_t c[BL_NMETERS]; /* cumulative since the VMM started */
     int64_t storage_bytes; /* storage kind only */
     int64_t disk_bytes;    /* instance kind: allocated disk bytes, -1 when not reported */
+    /* Per port: ports_known is 1 when every NIC named its port (also with no
+     * NIC at all), so these are all its NICs' bytes; 0 for an older sender. */
+    int ports_known, nports;
+    size_t port0;    /* parse time: index of its first port in bl_batch.pp */
+    bl_portc *ports; /* nports of them, after parsing (the last member: fuzz_batch.c) */
 } bl_sample;
 
 typedef struct bl_batch {
     char batch_id[37];
     bl_sample *s;
     size_t n, cap;
+    bl_portc *pp; /* every sample's ports */
+    size_t npp, cappp;
 } bl_batch;
 
 /* Results of bl_batch_parse(). */

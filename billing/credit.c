@@ -343,18 +343,32 @@ static void h_show(st_call *call)
     lower_uuid(pid, id);
     st_db *db = call->db;
     const char *fmt = st_http_query(req, "format");
-    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "pdf") != 0) {
-        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "format must be json or pdf");
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "pdf") != 0 && strcmp(fmt, "ubl") != 0) {
+        st_http_reply_error(req, 400, ST_E_INVALID_REQUEST, "format must be json, pdf or ubl");
         return;
     }
     PGresult *r = st_db_q(db,
-                          "SELECT doc_json FROM billing.credit_notes"
-                          " WHERE id = $1 AND tenant_id = $2",
+                          "SELECT c.doc_json, i.doc_json FROM billing.credit_notes c"
+                          " JOIN billing.invoices i ON i.id = c.invoice_id"
+                          " WHERE c.id = $1 AND c.tenant_id = $2",
                           id, tenant);
     if (!r) {
         bl_reply_db(req, db, "credit note");
     } else if (!PQntuples(r)) {
         st_http_reply_error(req, 404, ST_E_NOT_FOUND, "no such credit note");
+    } else if (fmt && strcmp(fmt, "ubl") == 0) {
+        /* UBL CreditNote from the stored JSON, referring to its invoice */
+        json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+        json_t *inv = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
+        size_t n = 0;
+        char *xml = doc && inv ? bl_render_ubl_credit(doc, inv, &n) : NULL;
+        if (xml)
+            st_http_reply_raw(req, 200, BL_UBL_TYPE, xml, n);
+        else
+            st_http_reply_error(req, 500, ST_E_INTERNAL, "rendering failed");
+        free(xml);
+        json_decref(doc);
+        json_decref(inv);
     } else if (fmt && strcmp(fmt, "pdf") == 0) {
         /* drawn from the stored JSON, the credit note of record */
         json_t *doc = json_loads(PQgetvalue(r, 0, 0), 0, NULL);

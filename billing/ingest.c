@@ -31,6 +31,9 @@
  * FOR UPDATE in key order, so two batches for one stream serialise; a
  * deadlock or serialisation failure retries the whole transaction.
  *
+ * Network bytes per port follow the same rules (ingest_ports.c): every
+ * delta above also adds the per-port delta of the same pair of samples.
+ *
  * Issued months. Ingest holds BL_LOCK_ISSUE shared; issuing takes it
  * exclusively, so a month is issued between batches, never during one.
  * Usage for an hour whose month is issued is billed in the open period
@@ -145,7 +148,7 @@ static int prepare(ing *g, char *err, size_t errlen)
 static void apply_late_group(ing *g, ing_stream *st, bl_sample **m, size_t n,
                              const ing_neighbour *p, const ing_neighbour *q)
 {
-    static const ing_neighbour zero;
+    static const ing_neighbour zero = {.ports = {1, 0, NULL}};
     int64_t d[BL_NMETERS];
     if (!q->found) {
         g->stale += (int)n; /* the head's sample itself left the raw window */
@@ -164,10 +167,15 @@ static void apply_late_group(ing *g, ing_stream *st, bl_sample **m, size_t n,
     int64_t hq = bl_hour_floor(q->at);
     delta(p->c, q->c, d);
     rollmap_add(&g->roll, inst, tenant, hq, d, -1);
+    ing_port_delta(g, m[0], hq, &p->ports, &q->ports, -1);
     const int64_t *prev = p->c;
+    ing_ports pprev = p->ports, ps;
     for (size_t i = 0; i < n; i++) {
         delta(prev, m[i]->c, d);
         rollmap_add(&g->roll, inst, tenant, bl_hour_floor(m[i]->at_us), d, +1);
+        ps = ing_ports_of(m[i]);
+        ing_port_delta(g, m[i], bl_hour_floor(m[i]->at_us), &pprev, &ps, +1);
+        pprev = ps;
         prev = m[i]->c;
         if (m[i]->billable)
             ih_add(g, m[i]);
@@ -176,6 +184,7 @@ static void apply_late_group(ing *g, ing_stream *st, bl_sample **m, size_t n,
     }
     delta(prev, q->c, d);
     rollmap_add(&g->roll, inst, tenant, hq, d, +1);
+    ing_port_delta(g, m[0], hq, &pprev, &q->ports, +1);
 }
 
 /* The stream's samples below its head (they come first: sorted by seq). */
@@ -216,11 +225,15 @@ static void apply_stream(ing *g, ing_stream *st)
         nlate++;
     apply_late(g, st, nlate);
     memcpy(prev, st->c, sizeof prev); /* zero for a new stream's placeholder */
+    ing_ports pprev = st->ports, ps;
     for (size_t i = nlate; i < st->n; i++) {
         bl_sample *s = st->s[i];
         int64_t hour = bl_hour_floor(s->at_us);
         delta(prev, s->c, d);
         rollmap_add(&g->roll, s->instance, s->tenant, hour, d, +1);
+        ps = ing_ports_of(s);
+        ing_port_delta(g, s, hour, &pprev, &ps, +1);
+        pprev = ps;
         memcpy(prev, s->c, sizeof prev);
         if (s->billable &&
             !(st->billed_hour == hour && strcmp(st->billed_flavor, s->flavor) == 0)) {
@@ -237,6 +250,22 @@ static void apply_stream(ing *g, ing_stream *st)
         st->changed = 1;
         g->accepted++;
     }
+    if (nlate < st->n)
+        ing_ports_set(&st->ports, &pprev); /* pprev points into the batch */
+}
+
+static void free_neighbours(ing *g)
+{
+    for (size_t i = 0; g->pred && i < g->caplate; i++) {
+        ing_ports_free(&g->pred[i].ports);
+        ing_ports_free(&g->succ[i].ports);
+    }
+    free(g->late);
+    free(g->pred);
+    free(g->succ);
+    g->late = NULL;
+    g->pred = g->succ = NULL;
+    g->caplate = 0;
 }
 
 /* Looks up the stored neighbours of every sample below its stream's head. */
@@ -251,12 +280,10 @@ static int load_late_neighbours(ing *g)
     if (!n)
         return 0;
     if (n > g->caplate) {
-        free(g->late);
-        free(g->pred);
-        free(g->succ);
+        free_neighbours(g);
         g->late = malloc(n * sizeof *g->late);
-        g->pred = malloc(n * sizeof *g->pred);
-        g->succ = malloc(n * sizeof *g->succ);
+        g->pred = calloc(n, sizeof *g->pred);
+        g->succ = calloc(n, sizeof *g->succ);
         if (!g->late || !g->pred || !g->succ)
             abort();
         g->caplate = n;
@@ -288,6 +315,7 @@ static int attempt(ing *g, bl_ingest_result *res)
 {
     g->accepted = g->dups = g->stale = 0;
     g->nins = 0;
+    g->nprow = 0;
     rollmap_clear(&g->roll);
     if (st_db_begin(g->db) < 0)
         return -1;
@@ -324,7 +352,8 @@ static int attempt(ing *g, bl_ingest_result *res)
     for (size_t i = 0; i < g->nst; i++)
         apply_stream(g, &g->st[i]);
     if (ing_sql_insert_samples(g, g->ins, g->nins) < 0 || ing_sql_update_heads(g) < 0 ||
-        ing_sql_write_rollups(g) < 0 || ing_sql_write_storage(g) < 0 || ing_sql_write_disks(g) < 0)
+        ing_sql_write_rollups(g) < 0 || ing_sql_write_ports(g) < 0 ||
+        ing_sql_write_storage(g) < 0 || ing_sql_write_disks(g) < 0)
         return -1;
     g->accepted += (int)g->nstor;
     res->samples = (int)g->b->n;
@@ -415,13 +444,14 @@ out:
     if (g.db)
         st_db_put(g.db);
     rollmap_free(&g.roll);
+    for (size_t i = 0; g.st && i < g.nst; i++)
+        ing_ports_free(&g.st[i].ports);
+    free_neighbours(&g);
+    free(g.prow);
     free(g.v);
     free(g.stor);
     free(g.st);
     free(g.ins);
-    free(g.late);
-    free(g.pred);
-    free(g.succ);
     return status;
 }
 

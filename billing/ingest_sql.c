@@ -40,7 +40,8 @@
 _Static_assert(BL_NMETERS == 10, "the unnest() placeholders below count ten meters");
 
 static const char *const head_cols = "s.instance_id, s.boot_id, s.min_seq, s.last_seq" S_METERS
-                                     ", " US("s.billed_hour") ", s.billed_flavor";
+                                     ", " US("s.billed_hour") ", s.billed_flavor,"
+                                                              " s.port_ids, s.port_rx, s.port_tx";
 
 static int cmp_key(const char *ai, const char *ab, const char *bi, const char *bb)
 {
@@ -91,6 +92,13 @@ static int lock_heads(ing *g, ing_stream **want, size_t n)
         st->billed_hour = st_db_val(r, row, 14) ? st_db_int(r, row, 14) : 0;
         snprintf(st->billed_flavor, sizeof st->billed_flavor, "%s",
                  st_db_val(r, row, 15) ? st_db_val(r, row, 15) : "");
+        if (ing_ports_from_pg(st_db_val(r, row, 16), st_db_val(r, row, 17), st_db_val(r, row, 18),
+                              &st->ports) < 0) {
+            PQclear(r);
+            return -1;
+        }
+        if (st->last_seq < 0)
+            st->ports.known = 1; /* no sample yet: the stream starts from zero */
     }
     PQclear(r);
     return 0;
@@ -175,16 +183,19 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
         return 0;
     PGconn *c = st_db_conn(g->db);
     PGresult *r = PQexec(c, "COPY billing.samples (instance_id, boot_id, seq, sampled_at,"
-                            " tenant_id, flavor, state" COL_METERS ", batch_id)"
-                            " FROM STDIN");
+                            " tenant_id, flavor, state" COL_METERS ", batch_id,"
+                            " port_ids, port_rx, port_tx) FROM STDIN");
     int ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!ok) {
         st_error("billing.ingest", "COPY samples: %s", PQerrorMessage(c));
         return -1;
     }
-    sb b;
+    sb b, pi, pr, pt;
     sb_init(&b);
+    sb_init(&pi);
+    sb_init(&pr);
+    sb_init(&pt);
     int bad = 0;
     for (size_t i = 0; i < n && !bad; i++) {
         char at[ST_TIME_LEN], num[24];
@@ -198,7 +209,18 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
             snprintf(num, sizeof num, "%lld", (long long)s[i]->c[m]);
             bad |= copy_field(&b, num, '\t');
         }
-        bad |= copy_field(&b, g->b->batch_id, '\n');
+        bad |= copy_field(&b, g->b->batch_id, '\t');
+        if (s[i]->ports_known) {
+            ing_ports p = ing_ports_of(s[i]);
+            sb_reset(&pi);
+            sb_reset(&pr);
+            sb_reset(&pt);
+            ing_ports_text(&p, &pi, &pr, &pt);
+            bad |= copy_field(&b, sb_str(&pi), '\t') | copy_field(&b, sb_str(&pr), '\t') |
+                   copy_field(&b, sb_str(&pt), '\n');
+        } else {
+            sb_puts(&b, "\\N\t\\N\t\\N\n"); /* NULL: ports unknown */
+        }
         if (b.n >= 256 * 1024 || i + 1 == n) {
             if (!bad && PQputCopyData(c, b.p, (int)b.n) != 1)
                 bad = 1;
@@ -206,6 +228,9 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
         }
     }
     sb_free(&b);
+    sb_free(&pi);
+    sb_free(&pr);
+    sb_free(&pt);
     if (PQputCopyEnd(c, bad ? "refused a field COPY would misread" : NULL) != 1)
         bad = 1;
     while ((r = PQgetResult(c)) != NULL) {
@@ -223,20 +248,23 @@ int ing_sql_insert_samples(ing *g, bl_sample **s, size_t n)
     return bad ? -1 : 0;
 }
 
-static void neighbour_from(const PGresult *r, int row, int col, ing_neighbour *nb)
+static int neighbour_from(const PGresult *r, int row, int col, ing_neighbour *nb)
 {
     nb->found = st_db_val(r, row, col) != NULL;
     if (!nb->found)
-        return;
+        return 0;
     nb->seq = st_db_int(r, row, col);
     nb->at = st_db_int(r, row, col + 1);
     for (int m = 0; m < BL_NMETERS; m++)
         nb->c[m] = st_db_int(r, row, col + 2 + m);
+    col += 2 + BL_NMETERS;
+    return ing_ports_from_pg(st_db_val(r, row, col), st_db_val(r, row, col + 1),
+                             st_db_val(r, row, col + 2), &nb->ports);
 }
 
 int ing_sql_neighbours(ing *g)
 {
-#define NB_COLS "x.seq, " US("x.sampled_at") X_METERS
+#define NB_COLS "x.seq, " US("x.sampled_at") X_METERS ", x.port_ids, x.port_rx, x.port_tx"
     sb ai, ab, as;
     sb_init(&ai);
     sb_init(&ab);
@@ -275,8 +303,9 @@ int ing_sql_neighbours(ing *g)
             rc = -1;
             break;
         }
-        neighbour_from(r, row, 1, &g->pred[k]);
-        neighbour_from(r, row, 1 + 2 + BL_NMETERS, &g->succ[k]);
+        if (neighbour_from(r, row, 1, &g->pred[k]) < 0 ||
+            neighbour_from(r, row, 1 + 5 + BL_NMETERS, &g->succ[k]) < 0)
+            rc = -1;
     }
     PQclear(r);
     return rc;
@@ -284,7 +313,24 @@ int ing_sql_neighbours(ing *g)
 
 int ing_sql_update_heads(ing *g)
 {
-    enum { H_INST, H_BOOT, H_MIN, H_LAST, H_AT, H_C0, H_BH = H_C0 + BL_NMETERS, H_BF, H_N };
+    enum {
+        H_INST,
+        H_BOOT,
+        H_MIN,
+        H_LAST,
+        H_AT,
+        H_C0,
+        H_BH = H_C0 + BL_NMETERS,
+        H_BF,
+        H_PI,
+        H_PR,
+        H_PT,
+        H_N
+    };
+    sb pi, pr, pt;
+    sb_init(&pi);
+    sb_init(&pr);
+    sb_init(&pt);
     sb a[H_N];
     for (int k = 0; k < H_N; k++) {
         sb_init(&a[k]);
@@ -313,7 +359,24 @@ int ing_sql_update_heads(ing *g)
             sb_arr_raw(&a[H_BH], "NULL");
             sb_arr_raw(&a[H_BF], "NULL");
         }
+        /* Each head's arrays travel as the text of an array, cast back. */
+        if (st->ports.known && st->last_seq >= 0) {
+            sb_reset(&pi);
+            sb_reset(&pr);
+            sb_reset(&pt);
+            ing_ports_text(&st->ports, &pi, &pr, &pt);
+            sb_arr_text(&a[H_PI], sb_str(&pi));
+            sb_arr_text(&a[H_PR], sb_str(&pr));
+            sb_arr_text(&a[H_PT], sb_str(&pt));
+        } else {
+            sb_arr_raw(&a[H_PI], "NULL");
+            sb_arr_raw(&a[H_PR], "NULL");
+            sb_arr_raw(&a[H_PT], "NULL");
+        }
     }
+    sb_free(&pi);
+    sb_free(&pr);
+    sb_free(&pt);
     const char *p[H_N];
     for (int k = 0; k < H_N; k++) {
         sb_arr_close(&a[k]);
@@ -325,12 +388,13 @@ int ing_sql_update_heads(ing *g)
             g->db,
             "UPDATE billing.streams s SET min_seq = u.mn, last_seq = u.ls,"
             " last_sampled_at = coalesce(u.la, s.last_sampled_at)" SET_U_METERS ","
-            " billed_hour = u.bh, billed_flavor = u.bf"
+            " billed_hour = u.bh, billed_flavor = u.bf, port_ids = u.pi::uuid[],"
+            " port_rx = u.pr::bigint[], port_tx = u.pt::bigint[]"
             " FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[],"
             " $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],"
             " $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],"
-            " $16::timestamptz[], $17::text[])"
-            " AS u(i, b, mn, ls, la" C_METERS ", bh, bf)"
+            " $16::timestamptz[], $17::text[], $18::text[], $19::text[], $20::text[])"
+            " AS u(i, b, mn, ls, la" C_METERS ", bh, bf, pi, pr, pt)"
             " WHERE s.instance_id = u.i AND s.boot_id = u.b",
             H_N, p);
     for (int k = 0; k < H_N; k++)

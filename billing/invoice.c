@@ -195,7 +195,7 @@ static int pick_format(st_http_req *req)
             if (strcmp(f, bl_format_names[i]) == 0)
                 return i;
         st_http_reply_error(req, 400, ST_E_INVALID_REQUEST,
-                            "format must be json, csv, html or pdf");
+                            "format must be json, csv, html, pdf or ubl");
         return -1;
     }
     const char *a = st_http_header(req, "Accept");
@@ -224,6 +224,30 @@ static void send_doc(st_http_req *req, int fmt, const void *buf, size_t len, int
     st_http_reply_raw(req, 200, bl_format_types[fmt], buf, len);
 }
 
+/* An issued invoice's UBL from its stored JSON (render_ubl.c). */
+static void send_ubl(st_http_req *req, const char *doc_json, const char *name, int download)
+{
+    json_t *doc = json_loads(doc_json, 0, NULL);
+    size_t n = 0;
+    char *xml = doc ? bl_render_ubl_invoice(doc, &n) : NULL;
+    json_decref(doc);
+    if (!xml) {
+        st_http_reply_error(req, 500, ST_E_INTERNAL, "rendering failed");
+        return;
+    }
+    char sha[65], etag[72], disp[160];
+    st_sha256_hex(xml, n, sha);
+    snprintf(etag, sizeof etag, "\"%s\"", sha);
+    st_http_add_header(req, "ETag", etag);
+    st_http_add_header(req, "Cache-Control", "private, max-age=86400");
+    if (download) {
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s.xml\"", name);
+        st_http_add_header(req, "Content-Disposition", disp);
+    }
+    st_http_reply_raw(req, 200, BL_UBL_TYPE, xml, n);
+    free(xml);
+}
+
 static const char *const doc_sql[BL_NFMT] = {
     "SELECT doc_json, " NUMBER_TEXT ", tenant_id, period FROM billing.invoices"
     " WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2::uuid)",
@@ -243,7 +267,10 @@ static void show(st_call *call, int download)
     bl_ctx *ctx = call->svc;
     const char *tenant = ((const bl_who *)call->who)->tenant;
     const char *id = st_http_param(req, "id");
-    int fmt = pick_format(req);
+    /* UBL (e-invoicing) is drawn from the stored JSON of an issued invoice */
+    const char *qf = st_http_query(req, "format");
+    int ubl = qf && strcmp(qf, "ubl") == 0;
+    int fmt = ubl ? BL_FMT_JSON : pick_format(req);
     if (fmt < 0)
         return;
     if (!st_uuid_valid(id)) {
@@ -266,7 +293,9 @@ static void show(st_call *call, int download)
             if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
                   (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
                 *c = '_';
-        if (fmt == BL_FMT_PDF) {
+        if (ubl) {
+            send_ubl(req, PQgetvalue(r, 0, 0), name, download);
+        } else if (fmt == BL_FMT_PDF) {
             size_t n;
             unsigned char *pdf = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &n);
             send_doc(req, fmt, pdf, n, 1, name, download);
@@ -289,6 +318,11 @@ static void show(st_call *call, int download)
             bl_invoice_id(tenant, drafts[i], did);
             if (strcmp(did, lid) != 0)
                 continue;
+            if (ubl) {
+                st_http_reply_error(req, 409, ST_E_CONFLICT,
+                                    "a draft has no UBL form: only issued invoices are e-invoices");
+                return;
+            }
             bl_invoice inv;
             if (rate_draft(db, ctx, tenant, drafts[i], &inv) < 0)
                 goto dberr;

@@ -14,7 +14,8 @@
  * 3. Plan versions with time_unit "second" price instance time from the
  *    raw samples instead (rate_seconds: per second, a minimum per boot).
  * 4. Rows become lines keyed (instance, item, flavor, usage month, plan
- *    version); segments with the same version merge. Each line's amount is
+ *    version, and port for network bytes per port); segments with the
+ *    same version merge. Each line's amount is
  *    rounded once (money.h) and the net is the sum of the line amounts;
  *    tax.c then adds the tax per rate (the total due is the gross), and
  *    label_lines names each line's instance and flavor.
@@ -81,6 +82,8 @@ void bl_line_label(const bl_invoice *inv, const bl_line *l, char *out, size_t n)
     }
     if (l->item == BL_ITEM_INSTANCE_HOURS || l->item == BL_ITEM_INSTANCE_SECONDS)
         snprintf(out, n, "%s %s%s", item_labels[l->item], l->flavor, late);
+    else if (l->port[0])
+        snprintf(out, n, "%s, port %s%s", item_labels[l->item], l->port, late);
     else
         snprintf(out, n, "%s%s", item_labels[l->item], late);
 }
@@ -341,6 +344,8 @@ static int line_cmp(const void *a, const void *b, void *inv_arg)
         return c;
     if (x->item != y->item)
         return x->item < y->item ? -1 : 1;
+    if ((c = strcmp(x->port, y->port)))
+        return c;
     if ((c = strcmp(x->flavor, y->flavor)))
         return c;
     if (x->usage_month != y->usage_month)
@@ -391,6 +396,8 @@ int bl_invoice_finish(bl_invoice *inv)
     inv->total = 0;
     for (size_t i = 0; i < inv->n; i++) {
         bl_line *l = &inv->lines[i];
+        if (l->quantity < 0 && (l->item == BL_ITEM_RX || l->item == BL_ITEM_TX) && !l->port[0])
+            l->quantity = 0; /* ports above their instance: only when a counter went down */
         if (l->quantity == 0)
             continue;
         l->unit_price = unit_price(inv, l);
@@ -495,6 +502,46 @@ static int add_traffic_lines(bl_invoice *inv, const buckets *bk, const PGresult 
     add_line(inv, inst, BL_ITEM_RX, "", month, ver, q[1]);
     add_line(inv, inst, BL_ITEM_TX, "", month, ver, q[2]);
     return 0;
+}
+
+/*
+ * Network bytes per port (billing.port_usage_hourly, ingest_ports.c): each
+ * port's rx and tx become lines of their own, priced like the instance's,
+ * and are taken off the instance's own rx/tx lines of the same usage month
+ * and plan version (a negative line that merges into them), which so keep
+ * only the traffic of NICs reported without their port. Hours are bucketed
+ * like the traffic read from the hourly rows. -1 on a database error.
+ */
+static int rate_ports(st_db *db, bl_invoice *inv, const buckets *bk, const char *tenant,
+                      const char *period, const char *bounds)
+{
+    PGresult *r = st_db_q(db,
+                          "SELECT instance_id, port_id, width_bucket(hour, $3::timestamptz[]),"
+                          " sum(rx_bytes), sum(tx_bytes) FROM billing.port_usage_hourly"
+                          " WHERE tenant_id = $1 AND period = $2 GROUP BY 1, 2, 3",
+                          tenant, period, bounds);
+    if (!r)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
+        int b = bucket_of(bk, st_db_int(r, i, 2));
+        int64_t month = b >= 0 ? bk->month[b] : EPOCH_2000, q[2];
+        int ver = b >= 0 ? bk->ver[b] : -1;
+        const char *inst = PQgetvalue(r, i, 0);
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            bl_item it = k ? BL_ITEM_TX : BL_ITEM_RX;
+            if (parse_q(st_db_val(r, i, 3 + k), &q[k]) < 0) {
+                rc = -1;
+                break;
+            }
+            add_line(inv, inst, it, "", month, ver, -q[k]);
+            add_line(inv, inst, it, "", month, ver, q[k]);
+            snprintf(inv->lines[inv->n - 1].port, sizeof inv->lines[0].port, "%s",
+                     PQgetvalue(r, i, 1));
+        }
+    }
+    PQclear(r);
+    return rc;
 }
 
 /*
@@ -835,7 +882,8 @@ int bl_rate(st_db *db, const bl_ctx *ctx, const char *tenant, int64_t period, bl
     }
     PQclear(r);
     r = NULL;
-    if (rate_floating_ips(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0 ||
+    if (rate_ports(db, inv, &bk, tenant, p, sb_str(&bounds)) < 0 ||
+        rate_floating_ips(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0 ||
         rate_seconds(db, inv, &bk, tenant, period, sb_str(&bounds)) < 0)
         goto out;
     rc = bl_invoice_finish(inv);

@@ -56,6 +56,7 @@ typedef struct bl_line {
     char instance[37];               /* "" for tenant-wide items (storage) */
     char name[64];                   /* the instance's name (the gateway's), "" when unknown */
     char iflavor[BL_FLAVOR_MAX + 1]; /* the flavor its time was billed with, for every line */
+    char port[37];                   /* rx/tx of one network port; "" for the instance's own */
     bl_item item;
     char flavor[BL_FLAVOR_MAX + 1];
     int64_t usage_month;

@@ -29,6 +29,7 @@ void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row)
     char bq[48], price[40];
     snprintf(row->no, sizeof row->no, "%zu", i + 1);
     snprintf(row->instance, sizeof row->instance, "%s", l->instance[0] ? l->instance : "-");
+    snprintf(row->port, sizeof row->port, "%s", l->port);
     bl_line_who(l, row->name, sizeof row->name);
     bl_line_label(inv, l, row->item, sizeof row->item);
     if (l->ver >= 0)
@@ -159,16 +160,17 @@ static json_t *line_json(const bl_invoice *inv, size_t i)
                          v->version, "version_id", v->id);
     }
     return json_pack(
-        "{s:I, s:s?, s:s?, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, s:s, s:I, "
-        "s:I, s:s}",
+        "{s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s, s:s, s:b, s:o, s:b, s:i, s:I, s:s, s:s, "
+        "s:s, s:I, s:I, s:s}",
         "line", (json_int_t)(i + 1), "instance_id", l->instance[0] ? l->instance : NULL,
         "instance_name", l->name[0] ? l->name : NULL, "instance_flavor",
-        l->iflavor[0] ? l->iflavor : NULL, "item", bl_item_name(l->item), "flavor",
-        l->flavor[0] ? l->flavor : NULL, "description", label, "usage_month", month, "late",
-        l->usage_month != inv->period, "plan", plan, "priced", l->ver >= 0, "tax_rate_bp",
-        l->tax_bp, "quantity", (json_int_t)l->quantity, "unit", bl_item_unit(l->item),
-        "billing_quantity", bq, "billing_unit", bl_item_billing_unit(l->item), "unit_price_micro",
-        (json_int_t)l->unit_price, "amount_micro", (json_int_t)l->amount, "amount", amount);
+        l->iflavor[0] ? l->iflavor : NULL, "port_id", l->port[0] ? l->port : NULL, "item",
+        bl_item_name(l->item), "flavor", l->flavor[0] ? l->flavor : NULL, "description", label,
+        "usage_month", month, "late", l->usage_month != inv->period, "plan", plan, "priced",
+        l->ver >= 0, "tax_rate_bp", l->tax_bp, "quantity", (json_int_t)l->quantity, "unit",
+        bl_item_unit(l->item), "billing_quantity", bq, "billing_unit",
+        bl_item_billing_unit(l->item), "unit_price_micro", (json_int_t)l->unit_price,
+        "amount_micro", (json_int_t)l->amount, "amount", amount);
 }
 
 char *bl_render_json(const bl_invoice *inv, size_t *len)
@@ -267,10 +269,12 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
     char number[BL_NUMBER_TEXT_MAX], period[8];
     bl_invoice_number_text(inv, number, sizeof number);
     bl_month_format(inv->period, period);
-    sb_puts(&b, "invoice,period,record,line,instance_id,item,instance_name,instance_flavor,flavor,"
-                "description,usage_month,plan,plan_version,quantity,unit,billing_quantity,"
-                "billing_unit,unit_price_micro,tax_rate,amount_micro,amount,currency\r\n");
-    enum { NCOL = 22 };
+    sb_puts(
+        &b,
+        "invoice,period,record,line,instance_id,item,instance_name,instance_flavor,port_id,flavor,"
+        "description,usage_month,plan,plan_version,quantity,unit,billing_quantity,"
+        "billing_unit,unit_price_micro,tax_rate,amount_micro,amount,currency\r\n");
+    enum { NCOL = 23 };
     for (size_t i = 0; i < inv->n; i++) {
         const bl_line *l = &inv->lines[i];
         char no[24], label[128], month[8], ver[16], q[24], bq[48], up[24], am[24], amount[48];
@@ -293,6 +297,7 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
                                bl_item_name(l->item),
                                l->name,
                                l->iflavor,
+                               l->port,
                                l->flavor,
                                label,
                                month,
@@ -319,9 +324,9 @@ char *bl_render_csv(const bl_invoice *inv, size_t *len)
         snprintf(q, sizeof q, "%lld", (long long)inv->tax[g].net);
         snprintf(am, sizeof am, "%lld", (long long)inv->tax[g].tax);
         bl_amount_text(inv, inv->tax[g].tax, amount, sizeof amount);
-        const char *f[NCOL] = {number, period, "tax",  "",           "", "tax",   "", "", "",
-                               label,  "",     "",     "",           q,  "micro", "", "", "",
-                               rate,   am,     amount, inv->currency};
+        const char *f[NCOL] = {number, period, "tax", "",     "",           "tax", "",      "", "",
+                               "",     label,  "",    "",     "",           q,     "micro", "", "",
+                               "",     rate,   am,    amount, inv->currency};
         for (int k = 0; k < NCOL; k++)
             csv_field(&b, f[k], k == NCOL - 1);
     }
@@ -406,7 +411,15 @@ char *bl_render_html(const bl_invoice *inv, size_t *len)
         bl_row_of(inv, i, &r);
         sb_puts(&b, "<tr>");
         html_cell(&b, "td", "n", r.no);
-        html_cell(&b, "td", NULL, r.instance);
+        if (r.port[0]) { /* a per-port line: the port under its instance */
+            sb_puts(&b, "<td>");
+            html_text(&b, r.instance);
+            sb_puts(&b, "<br>port ");
+            html_text(&b, r.port);
+            sb_puts(&b, "</td>");
+        } else {
+            html_cell(&b, "td", NULL, r.instance);
+        }
         html_cell(&b, "td", NULL, r.name);
         html_cell(&b, "td", NULL, r.item);
         html_cell(&b, "td", NULL, r.plan);

@@ -27,6 +27,12 @@ unsigned char *bl_render_pdf(const bl_invoice *inv, size_t *len);
 void *bl_render(const bl_invoice *inv, bl_format f, size_t *len);
 /* A credit note's PDF from its JSON document (credit.c); NULL when cairo fails. */
 unsigned char *bl_render_credit_pdf(json_t *doc, size_t *len);
+/* render_ubl.c: UBL 2.1 (EN 16931) XML of an issued invoice from its stored
+ * JSON (NULL for a draft), and of a credit note from its JSON and its
+ * invoice's. malloc'd, NUL-terminated. */
+char *bl_render_ubl_invoice(json_t *inv, size_t *len);
+char *bl_render_ubl_credit(json_t *cn, json_t *inv, size_t *len);
+#define BL_UBL_TYPE "application/xml"
 /* Frees cairo's and fontconfig's process-wide caches; call once at exit. */
 void bl_render_release(void);
 
@@ -47,6 +53,7 @@ int bl_total_lines(const bl_invoice *inv, char (*out)[BL_TEXT_LINE], int max);
 /* One line's row, as the CSV, HTML and PDF formats show it. */
 typedef struct bl_row {
     char no[24], instance[40], name[136], item[128], plan[96], quantity[64], price[64], amount[48];
+    char port[40]; /* the network port of a per-port rx/tx line, "" otherwise */
 } bl_row;
 void bl_row_of(const bl_invoice *inv, size_t i, bl_row *row);
 /* "web-1 (m1.small)": the line's instance by name and flavor, "-" for none. */

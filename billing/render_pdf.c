@@ -206,8 +206,12 @@ static int layout(cairo_t *cr, const bl_invoice *inv, int pages, int draw)
             fmt_row(row, sizeof row, r.no, r.instance, r.name, r.item, r.plan, r.quantity, r.price,
                     r.amount);
             text_at(cr, MARGIN, y, row);
+            if (r.port[0]) { /* the port, under its instance */
+                fmt_row(row, sizeof row, "", r.port, "(port)", "", "", "", "", "");
+                text_at(cr, MARGIN, y + LEAD, row);
+            }
         }
-        y += LEAD;
+        y += inv->lines[i].port[0] ? 2 * LEAD : LEAD;
     }
     tail t;
     make_tail(inv, &t);

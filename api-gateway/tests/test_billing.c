@@ -4,6 +4,8 @@
 #include "gwt.h"
 #include "st_test.h"
 
+#include "stratus/uuid.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +284,51 @@ static void test_billing_down_is_a_clear_503(void)
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/quotas", A.reader, NULL), 200);
 }
 
+/* An issued invoice of last month as UBL 2.1 XML (e-invoicing), through the
+ * gateway's billing proxy; only to its tenant. */
+static void test_an_issued_invoice_reaches_the_tenant_as_ubl(void)
+{
+    char *month =
+        gwt_sql_value(&T, "SELECT to_char((now() AT TIME ZONE 'UTC') - interval '1 month',"
+                          " 'YYYY-MM')");
+    char *at = gwt_sql_value(&T, "SELECT (extract(epoch FROM date_trunc('month', now(), 'UTC')"
+                                 " - interval '1 month' + interval '1 hour') * 1000000)::bigint");
+    ST_ASSERT_INT_EQ_FATAL(month && at, 1);
+    char other[40];
+    st_uuid_v4(other);
+    ST_ASSERT_INT_EQ(gwt_bill_sample_at(&T, B.id, other, 1, 2000000000LL, atoll(at)), 200);
+    char path[200];
+    snprintf(path, sizeof path, "/v1/billing/periods/%s/issue", month);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", path, T.admin_token, NULL), 201);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/billing/invoices", B.reader, NULL), 200);
+    char id[40] = "", number[64] = "";
+    size_t k;
+    json_t *it;
+    json_array_foreach(json_object_get(r.json, "invoices"), k, it)
+    {
+        if (strcmp(json_string_value(json_object_get(it, "period")), month) == 0) {
+            snprintf(id, sizeof id, "%s", json_string_value(json_object_get(it, "id")));
+            snprintf(number, sizeof number, "%s",
+                     json_string_value(json_object_get(it, "number_text")));
+        }
+    }
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(id[0] != 0, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s?format=ubl", id);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, B.reader, NULL), 200);
+    char *ct = st_resp_header(&r, "Content-Type"), want[100];
+    ST_ASSERT_STR_EQ(ct ? ct : "", "application/xml");
+    free(ct);
+    snprintf(want, sizeof want, "<cbc:ID>%s</cbc:ID>", number);
+    ST_ASSERT_INT_EQ(r.body && strncmp(r.body, "<?xml", 5) == 0 && strstr(r.body, want), 1);
+    ST_ASSERT_INT_EQ(r.body && strstr(r.body, "<Invoice xmlns=") != NULL, 1);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, A.reader, NULL), 404);
+    free(month);
+    free(at);
+}
+
 static CU_TestInfo tests[] = {
     {"usage and a draft invoice reach the tenant, and only that tenant",
      test_usage_and_draft_invoice_reach_the_tenant},
@@ -289,6 +336,8 @@ static CU_TestInfo tests[] = {
     {"the billing account is the tenant admin's (and the cloud admin's)",
      test_the_billing_account_is_the_tenant_admins},
     {"floating IPs are billed by the hour held", test_floating_ips_are_billed_by_the_hour_held},
+    {"an issued invoice reaches the tenant as UBL",
+     test_an_issued_invoice_reaches_the_tenant_as_ubl},
     {"billing being down is a clear 503", test_billing_down_is_a_clear_503},
     CU_TEST_INFO_NULL,
 };

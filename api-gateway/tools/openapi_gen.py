@@ -389,7 +389,11 @@ schemas.update({
                      "priced": {"type": "boolean", "description": "false: no plan applied"}, "tax_rate_bp": INT,
                      "quantity": {"type": "integer", "description": "base units: hours, seconds, cycles, bytes, byte-hours"},
                      "unit": STR, "billing_quantity": {"type": "string", "description": "the quantity in billing units, as text"},
-                     "billing_unit": STR, "unit_price_micro": INT, "amount_micro": INT, "amount": MONEY}, "all"),
+                     "billing_unit": STR, "unit_price_micro": INT, "amount_micro": INT, "amount": MONEY,
+                     "port_id": nullable({**UUID, "description": "rx_bytes/tx_bytes of this network port; null: the instance's own (NICs reported without a port). Absent on invoices issued before per-port lines"})},
+                    ["line", "instance_id", "instance_name", "instance_flavor", "item", "flavor", "description",
+                     "usage_month", "late", "plan", "priced", "tax_rate_bp", "quantity", "unit", "billing_quantity",
+                     "billing_unit", "unit_price_micro", "amount_micro", "amount"]),
  "Invoice": obj({"id": UUID, "number": nullable(INT), "number_text": STR, "status": enum("issued", "draft"),
                  "tenant_id": UUID, "period": MONTH, "period_start": TS, "period_end": TS, "currency": STR,
                  "seller": PARTY, "buyer": {**PARTY, "description": "null: no billing account"},
@@ -436,8 +440,9 @@ def docs(desc, download):
         "application/json": {"schema": S("Invoice")},
         "text/csv": {"schema": {"type": "string", "description": "RFC 4180, CRLF: a header row and one row per line and per tax rate (billing/README.md)"}},
         "text/html": {"schema": {"type": "string"}},
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
-FMT = Q("format", enum("json", "csv", "html", "pdf"), "document format; else by Accept (application/pdf, text/csv, text/html), else JSON")
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        "application/xml": {"schema": {"type": "string", "description": "?format=ubl: UBL 2.1 Invoice, EN 16931 core (e-invoicing), issued invoices only"}}}}}
+FMT = Q("format", enum("json", "csv", "html", "pdf", "ubl"), "document format; else by Accept (application/pdf, text/csv, text/html), else JSON; ubl (UBL 2.1 XML, EN 16931) only by ?format= and only for issued invoices")
 INM = {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag the client holds"}
 add("GET", "/v1/billing/usage", op("The tenant's usage by hour, day or month, per instance and meter", "tenant-read",
     [ok(200, "usage", S("Usage")), E(400, "granularity not hour, day or month; from or to not an RFC 3339 time; a range too long for the granularity (32 days by hour, 367 by day); instance_id or tenant_id not a UUID"),
@@ -446,10 +451,10 @@ add("GET", "/v1/billing/usage", op("The tenant's usage by hour, day or month, pe
             Q("granularity", enum("hour", "day", "month"), "bucket size (default day)"), Q("instance_id", UUID, "one instance"), TQ]))
 add("GET", "/v1/billing/invoices", op("The tenant's invoices: issued ones and the live drafts", "tenant-read", [ok(200, "invoices", S("InvoiceList"))], desc=BILLING, params=[TQ]))
 add("GET", "/v1/billing/invoices/{id}", op("An invoice as JSON, CSV, HTML or PDF (?format= or Accept); ETag; If-None-Match answers 304", "tenant-read",
-    [docs("the invoice document", False), {"304": R("NotModified")}, E(400, "format is not json, csv, html or pdf"), NF], desc=BILLING,
+    [docs("the invoice document", False), {"304": R("NotModified")}, E(400, "format is not json, csv, html, pdf or ubl"), NF, E(409, "format=ubl for a draft: only issued invoices are e-invoices")], desc=BILLING,
     params=[P("id"), FMT, TQ, INM]))
 add("GET", "/v1/billing/invoices/{id}/download", op("The same document as an attachment", "tenant-read",
-    [docs("the invoice document, as an attachment", True), {"304": R("NotModified")}, E(400, "format is not json, csv, html or pdf"), NF], desc=BILLING,
+    [docs("the invoice document, as an attachment", True), {"304": R("NotModified")}, E(400, "format is not json, csv, html, pdf or ubl"), NF, E(409, "format=ubl for a draft: only issued invoices are e-invoices")], desc=BILLING,
     params=[P("id"), FMT, TQ, INM]))
 add("GET", "/v1/billing/plan", op("The price plan in force for the tenant now", "tenant-read",
     [ok(200, "plan", S("Plan")), E(404, "no price plan applies to the tenant (no assignment and no default plan)")], desc=BILLING, params=[TQ]))
@@ -467,11 +472,12 @@ add("PUT", "/v1/billing/tenants/{tenant_id}/account", op("Set a tenant's billing
     [ok(200, "account", S("BillingAccount")), E(404, "no such tenant")], body=ACCOUNT, params=[P("tenant_id", "tenant id")], desc=BILLING))
 add("GET", "/v1/billing/credit-notes", op("The tenant's credit notes", "tenant-read",
     [ok(200, "credit notes", obj({"tenant_id": UUID, "credit_notes": {"type": "array", "items": S("CreditNoteSummary")}}, "all"))], desc=BILLING, params=[TQ]))
-add("GET", "/v1/billing/credit-notes/{id}", op("A credit note, JSON or PDF (?format=)", "tenant-read",
+add("GET", "/v1/billing/credit-notes/{id}", op("A credit note, JSON, PDF or UBL (?format=)", "tenant-read",
     [{"200": {"description": "the credit note", "content": {"application/json": {"schema": S("CreditNote")},
-                                                             "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
-     E(400, "format is not json or pdf"), NF],
-    params=[P("id"), Q("format", enum("json", "pdf"), "json (default) or pdf"), TQ], desc=BILLING))
+                                                             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                                                             "application/xml": {"schema": {"type": "string", "description": "UBL 2.1 CreditNote, EN 16931 core, with a BillingReference to its invoice"}}}}},
+     E(400, "format is not json, pdf or ubl"), NF],
+    params=[P("id"), Q("format", enum("json", "pdf", "ubl"), "json (default), pdf or ubl"), TQ], desc=BILLING))
 add("POST", "/v1/billing/invoices/{id}/credit-notes", op("Correct an issued invoice by a credit note (own number sequence; the invoice never changes)", "cloud-admin",
     [ok(201, "the credit note", S("CreditNote")), E(400, "invalid request, or more than a line's amount left to credit"), E(404, "no such issued invoice"),
      E(409, "nothing is left to credit on the invoice"), E(422, "too many tax rates on one invoice")],

@@ -104,7 +104,7 @@ static void exec_or_die(PGconn *c, const char *sql)
 /* ---- The data set ---- */
 
 static long nsamples = 1000000, ninst = 1000, per_batch = 1000, streams = 100;
-static char tenant[37], (*inst)[37], (*boot)[37];
+static char tenant[37], (*inst)[37], (*boot)[37], (*nic_port)[37];
 static char **bodies;
 static long nbodies;
 static buf copy_rows;
@@ -128,20 +128,22 @@ static void sample_json(buf *b, long i, long k, int first)
          "\"active\",\"boot_id\":\"%s\",\"seq\":%lld,\"sampled_at\":\"%s\",\"counters\":{"
          "\"boot_id\":\"%s\",\"vcpus\":[{\"id\":0,\"cpu_time_ns\":%lld,\"cycles\":%lld},"
          "{\"id\":1,\"cpu_time_ns\":%lld,\"cycles\":%lld}],\"cpu_time_ns_total\":%lld,"
-         "\"cycles_total\":%lld,\"nics\":[{\"id\":\"net0\",\"rx_bytes\":%lld,\"rx_packets\":%lld,"
+         "\"cycles_total\":%lld,\"nics\":[{\"id\":\"net0\",\"port_id\":\"%s\",\"rx_bytes\":%lld,"
+         "\"rx_packets\":%lld,"
          "\"tx_bytes\":%lld,\"tx_packets\":%lld}],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":%lld,"
          "\"read_ops\":%lld,\"write_bytes\":%lld,\"write_ops\":%lld}],\"exits\":{\"io\":%lld,"
          "\"mmio\":%lld,\"hlt\":%lld}}}",
          first ? "" : ",", tenant, inst[i], boot[i], c, at, boot[i], c * 1000000000, c * 2900000000,
-         c * 900000000, c * 2600000000, c * 1900000000, c * 5500000000, c * 52428800, c * 4000,
-         c * 10485760, c * 2000, c * 4096000, c * 100, c * 8192000, c * 200, c * 50, c * 70,
-         c * 900);
-    /* The same row for COPY, in billing.samples column order. */
+         c * 900000000, c * 2600000000, c * 1900000000, c * 5500000000, nic_port[i], c * 52428800,
+         c * 4000, c * 10485760, c * 2000, c * 4096000, c * 100, c * 8192000, c * 200, c * 50,
+         c * 70, c * 900);
+    /* The same row for COPY, in billing.samples column order (the NIC's port last). */
     bput(&copy_rows,
          "%s\t%s\t%lld\t%s\t%s\tm1.small\tactive\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld\t%lld"
-         "\t%lld\t%lld\t%s\n",
+         "\t%lld\t%lld\t%s\t{%s}\t{%lld}\t{%lld}\n",
          inst[i], boot[i], c, at, tenant, c * 1900000000, c * 5500000000, c * 52428800, c * 4000,
-         c * 10485760, c * 2000, c * 4096000, c * 100, c * 8192000, c * 200, inst[0]);
+         c * 10485760, c * 2000, c * 4096000, c * 100, c * 8192000, c * 200, inst[0], nic_port[i],
+         c * 52428800, c * 10485760);
 }
 
 static void generate(void)
@@ -154,12 +156,15 @@ static void generate(void)
     nbodies = 0;
     free(inst);
     free(boot);
+    free(nic_port);
     st_uuid_v4(tenant);
     inst = calloc((size_t)ninst, sizeof *inst);
     boot = calloc((size_t)ninst, sizeof *boot);
+    nic_port = calloc((size_t)ninst, sizeof *nic_port);
     for (long i = 0; i < ninst; i++) {
         st_uuid_v4(inst[i]);
         st_uuid_v4(boot[i]);
+        st_uuid_v4(nic_port[i]);
     }
     long per = nsamples / ninst, rounds = per_batch / streams;
     bodies = calloc((size_t)(nsamples / per_batch + ninst + 2), sizeof *bodies);

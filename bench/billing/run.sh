@@ -7,6 +7,8 @@
 # BUILD_DIR (default build-billing-bench) is configured Release without
 # sanitizers. A private PostgreSQL (deploy/pg.sh, its default settings:
 # fsync and synchronous_commit on) is started under /tmp and removed after.
+# BENCH_PGSS=1 loads pg_stat_statements and prints, after the run, the
+# statements by total execution time (where a batch's time goes).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$top/build-billing-bench}
@@ -20,6 +22,22 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+mkdir -p "$work/pg"
+PG_SOCKET_SHARED=1 "$top/deploy/pg.sh" init "$work/pg"
+if [ "${BENCH_PGSS:-0}" = 1 ]; then
+  printf "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n" \
+    >>"$work/pg/data/postgresql.conf"
+fi
 PG_SOCKET_SHARED=1 "$top/deploy/pg.sh" start "$work/pg" >/dev/null
-"$build/bench/billing/bench_billing" "$("$top/deploy/pg.sh" url "$work/pg")" \
-  "$build/billing/stratus-billing" "$@"
+url=$("$top/deploy/pg.sh" url "$work/pg")
+if [ "${BENCH_PGSS:-0}" = 1 ]; then
+  psql=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)/psql
+  "$psql" "$url" -qc "CREATE EXTENSION pg_stat_statements"
+fi
+"$build/bench/billing/bench_billing" "$url" "$build/billing/stratus-billing" "$@"
+if [ "${BENCH_PGSS:-0}" = 1 ]; then
+  "$psql" "$url" -c "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms,
+      round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi

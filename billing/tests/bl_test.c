@@ -172,19 +172,26 @@ void bl_json_begin(bl_json *j, const char *batch_id)
 
 void bl_json_sample(bl_json *j, const bl_tsample *t)
 {
-    char at[ST_TIME_LEN];
+    char at[ST_TIME_LEN], pa[64] = "", nic_b[256] = "";
     st_time_format_us(t->at_us, at);
+    if (t->port_a)
+        snprintf(pa, sizeof pa, ",\"port_id\":\"%s\"", t->port_a);
+    if (t->port_b)
+        snprintf(nic_b, sizeof nic_b,
+                 ",{\"id\":\"net1\",\"port_id\":\"%s\",\"rx_bytes\":%lld,\"rx_packets\":1,"
+                 "\"tx_bytes\":%lld,\"tx_packets\":1}",
+                 t->port_b, t->rx_b, t->tx_b);
     jput(j,
          "%s{\"tenant_id\":\"%s\",\"instance_id\":\"%s\",\"flavor\":\"%s\",\"state\":\"%s\","
          "\"boot_id\":\"%s\",\"seq\":%lld,\"sampled_at\":\"%s\",\"counters\":{\"boot_id\":\"%s\","
          "\"vcpus\":[{\"id\":0,\"cpu_time_ns\":%lld,\"cycles\":%lld}],"
          "\"cpu_time_ns_total\":%lld,\"cycles_total\":%lld,"
-         "\"nics\":[{\"id\":\"net0\",\"rx_bytes\":%lld,\"rx_packets\":%lld,\"tx_bytes\":%lld,"
-         "\"tx_packets\":%lld}],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":%lld,\"read_ops\":1,"
+         "\"nics\":[{\"id\":\"net0\"%s,\"rx_bytes\":%lld,\"rx_packets\":%lld,\"tx_bytes\":%lld,"
+         "\"tx_packets\":%lld}%s],\"disks\":[{\"id\":\"disk0\",\"read_bytes\":%lld,\"read_ops\":1,"
          "\"write_bytes\":%lld,\"write_ops\":1}],\"exits\":{\"io\":1}}",
          j->count++ ? "," : "", t->tenant, t->instance, t->flavor ? t->flavor : "m1.small",
          t->state ? t->state : "active", t->boot, t->seq, at, t->boot, t->cpu_ns, t->cycles,
-         t->cpu_ns, t->cycles, t->rx, t->rx / 1000, t->tx, t->tx / 1000, t->rd, t->wr);
+         t->cpu_ns, t->cycles, pa, t->rx, t->rx / 1000, t->tx, t->tx / 1000, nic_b, t->rd, t->wr);
     if (t->disk_bytes)
         jput(j, ",\"disk_bytes\":%lld", t->disk_bytes);
     jput(j, "}");
@@ -284,4 +291,70 @@ int bl_csv_sum(const char *csv, size_t len, const char *column, long long *rows,
     st_rmtree(dir);
     free(dir);
     return rc;
+}
+
+static int write_file(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(b, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+int bl_ubl_check(const char *xml, size_t xl, const char *json, const char *inv, char *out,
+                 size_t outlen)
+{
+    char *dir = st_tmpdir("billing_ubl"), px[512], pj[512], pi[512], cmd[2200];
+    snprintf(px, sizeof px, "%s/doc.xml", dir);
+    snprintf(pj, sizeof pj, "%s/doc.json", dir);
+    snprintf(pi, sizeof pi, "%s/invoice.json", dir);
+    int rc = -1;
+    snprintf(out, outlen, "could not run ubl_check.py");
+    if (write_file(px, xml, xl) == 0 && write_file(pj, json, strlen(json)) == 0 &&
+        (!inv || write_file(pi, inv, strlen(inv)) == 0)) {
+        snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s' %s%s%s 2>&1", BL_UBL_CHECK, px, pj,
+                 inv ? "'" : "", inv ? pi : "", inv ? "'" : "");
+        FILE *p = popen(cmd, "r");
+        if (p) {
+            size_t n = fread(out, 1, outlen - 1, p);
+            out[n] = 0;
+            rc = pclose(p) == 0 && strncmp(out, "ok ", 3) == 0 ? 0 : -1;
+        }
+    }
+    st_rmtree(dir);
+    free(dir);
+    return rc;
+}
+
+char *bl_pdf_text(const char *pdf, size_t len)
+{
+    char *tmp = st_tmpdir("billing_pdf"), path[512], cmd[1200];
+    snprintf(path, sizeof path, "%s/invoice.pdf", tmp);
+    FILE *f = fopen(path, "wb");
+    fwrite(pdf, 1, len, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "pdftotext -layout '%s' - 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 20, n = 0, got;
+    char *text = malloc(cap);
+    while ((got = fread(text + n, 1, cap - n - 1, p)) > 0)
+        n += got;
+    text[n] = 0;
+    ST_ASSERT_INT_EQ(pclose(p), 0);
+    st_rmtree(tmp);
+    free(tmp);
+    return text;
+}
+
+void bl_assign_plan(bl_srv *s, const char *tenant, const char *plan)
+{
+    char path[128], body[160];
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/billing/tenants/%s/plans", tenant);
+    snprintf(body, sizeof body, "{\"plan_id\":\"%s\",\"effective_from\":\"2025-01-01T00:00:00Z\"}",
+             plan);
+    bl_call(s, "POST", path, NULL, 1, body, NULL, &r);
+    ST_ASSERT_INT_EQ_FATAL(r.status, 201);
+    st_resp_free(&r);
 }

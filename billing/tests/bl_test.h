@@ -70,6 +70,10 @@ typedef struct bl_tsample {
     int64_t at_us;
     long long cycles, cpu_ns, rx, tx, rd, wr;
     long long disk_bytes; /* allocated disk; 0: the field is left out */
+    /* Per-port bytes: port_a names net0's port (its bytes are rx, tx); with
+     * port_b a second NIC, net1, carries rx_b, tx_b. NULL: left out. */
+    const char *port_a, *port_b;
+    long long rx_b, tx_b;
 } bl_tsample;
 
 void bl_json_begin(bl_json *j, const char *batch_id);
@@ -78,6 +82,19 @@ void bl_json_storage(bl_json *j, const char *tenant, int64_t at_us, long long by
 /* Closes the batch; returns the text (owned by j). */
 const char *bl_json_end(bl_json *j);
 void bl_json_free(bl_json *j);
+
+/* Assigns plan to tenant from 2025-01-01 on (a cloud admin's POST; asserts 201). */
+void bl_assign_plan(bl_srv *s, const char *tenant, const char *plan);
+
+/* Checks a UBL document against the JSON it was drawn from (and, for a
+ * credit note, its invoice's JSON inv, else NULL) with ubl_check.py (python3's
+ * xml.etree): every field, and the amounts adding up. 0 with out "ok N", or
+ * -1 with out saying what differs. */
+int bl_ubl_check(const char *xml, size_t xl, const char *json, const char *inv, char *out,
+                 size_t outlen);
+
+/* pdftotext -layout of a PDF (malloc'd text; asserts pdftotext ran). */
+char *bl_pdf_text(const char *pdf, size_t len);
 
 /* Microseconds of a UTC date-time. */
 int64_t bl_t(int y, int mo, int d, int h, int mi, int s);

@@ -5,7 +5,10 @@
  * ground truth exactly: nothing lost, nothing counted twice. Besides the
  * counters, every sample carries its instance's allocated disk (disk_bytes,
  * growing) and every batch an image-storage gauge of the tenant, so the
- * gauges' hourly maxima are checked under the same kills. */
+ * gauges' hourly maxima are checked under the same kills. Every NIC names
+ * its port (two ports on even instances), but odd instances begin on an
+ * "older node" whose first PORTS_FROM - 1 samples name none, so the per-port
+ * bytes, and what stays on the instance's own lines, are checked too. */
 #include "bl_test.h"
 #include "st_test.h"
 
@@ -22,10 +25,10 @@
  * there can take longer than the 30-100 ms between kills, and an unbounded
  * killer then lets one batch through per restart. Each kill also waits for
  * one more answered batch, so the kills are spread over the stream. */
-enum { NINST = 20, NSAMPLES = 150, PER_BATCH = 5, RESET_AT = 80, MAX_KILLS = 40 };
+enum { NINST = 20, NSAMPLES = 150, PER_BATCH = 5, RESET_AT = 80, MAX_KILLS = 40, PORTS_FROM = 11 };
 
 static bl_srv srv;
-static char tenant[37], inst[NINST][37], boots[NINST][2][37];
+static char tenant[37], inst[NINST][37], boots[NINST][2][37], ports[NINST][2][37];
 static char **batches;
 static int nbatches;
 static volatile int sender_done;
@@ -56,6 +59,8 @@ static void build_batches(void)
         strcpy(inst[i], bl_uuid());
         strcpy(boots[i][0], bl_uuid());
         strcpy(boots[i][1], bl_uuid());
+        strcpy(ports[i][0], bl_uuid());
+        strcpy(ports[i][1], bl_uuid());
     }
     int total = NINST * NSAMPLES;
     batches = calloc((size_t)(total / PER_BATCH + 2), sizeof *batches);
@@ -86,6 +91,13 @@ static void build_batches(void)
                             .rx = rx_at(i, k),
                             .tx = rx_at(i, k) / 2,
                             .flavor = i % 2 ? "m1.large" : "m1.small"};
+            if (!(i % 2) || k >= PORTS_FROM)
+                s.port_a = ports[i][0];
+            if (!(i % 2)) {
+                s.port_b = ports[i][1];
+                s.rx_b = rx_at(i, k) / 3;
+                s.tx_b = rx_at(i, k) / 5;
+            }
             bl_json_sample(&j, &s);
             if (++in == PER_BATCH) {
                 batches[nbatches++] = strdup(bl_json_end(&j));
@@ -157,6 +169,22 @@ static __int128 div_round(__int128 n, __int128 d)
     return (2 * n + d) / (2 * d); /* n >= 0 here */
 }
 
+/* One traffic line's amount at price micro-units per GiB, rounded to the cent. */
+static long long gib_line(long long bytes, long long price)
+{
+    return (long long)(div_round((__int128)bytes * price, ((__int128)1 << 30) * 10000) * 10000);
+}
+
+static long long port_sum(const char *col, const char *port)
+{
+    char q[256];
+    snprintf(q, sizeof q,
+             "SELECT coalesce(sum(%s), 0) FROM billing.port_usage_hourly"
+             " WHERE port_id = '%.36s'",
+             col, port);
+    return bl_sql_int(&srv, q);
+}
+
 static void test_kill_9_during_ingest_loses_nothing(void)
 {
     /* A plan with prices that make every line's rounding matter. */
@@ -201,8 +229,19 @@ static void test_kill_9_during_ingest_loses_nothing(void)
     char q[512];
     for (int i = 0; i < NINST; i++) {
         long long cyc = cycles_at(i, RESET_AT) + cycles_at(i, NSAMPLES);
-        long long rx = rx_at(i, RESET_AT) + rx_at(i, NSAMPLES);
-        long long tx = rx_at(i, RESET_AT) / 2 + rx_at(i, NSAMPLES) / 2;
+        /* net0 (port A), and net1 (port B) on even instances */
+        long long rx_a = rx_at(i, RESET_AT) + rx_at(i, NSAMPLES);
+        long long tx_a = rx_at(i, RESET_AT) / 2 + rx_at(i, NSAMPLES) / 2;
+        long long rx_b = i % 2 ? 0 : rx_at(i, RESET_AT) / 3 + rx_at(i, NSAMPLES) / 3;
+        long long tx_b = i % 2 ? 0 : rx_at(i, RESET_AT) / 5 + rx_at(i, NSAMPLES) / 5;
+        long long rx = rx_a + rx_b, tx = tx_a + tx_b;
+        /* odd: up to sample PORTS_FROM no port ids, so no per-port baseline */
+        long long own_rx = i % 2 ? rx_at(i, PORTS_FROM) : 0;
+        long long own_tx = i % 2 ? rx_at(i, PORTS_FROM) / 2 : 0;
+        ST_ASSERT_INT_EQ(port_sum("rx_bytes", ports[i][0]), rx_a - own_rx);
+        ST_ASSERT_INT_EQ(port_sum("tx_bytes", ports[i][0]), tx_a - own_tx);
+        ST_ASSERT_INT_EQ(port_sum("rx_bytes", ports[i][1]), rx_b);
+        ST_ASSERT_INT_EQ(port_sum("tx_bytes", ports[i][1]), tx_b);
         snprintf(q, sizeof q,
                  "SELECT sum(cpu_cycles) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
                  inst[i]);
@@ -211,6 +250,10 @@ static void test_kill_9_during_ingest_loses_nothing(void)
                  "SELECT sum(rx_bytes) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
                  inst[i]);
         ST_ASSERT_INT_EQ(bl_sql_int(&srv, q), rx);
+        snprintf(q, sizeof q,
+                 "SELECT sum(tx_bytes) FROM billing.usage_hourly WHERE instance_id = '%.36s'",
+                 inst[i]);
+        ST_ASSERT_INT_EQ(bl_sql_int(&srv, q), tx);
         /* Instance-hours: the distinct hours its samples fell in. */
         long long hours = 0, last = -1;
         for (int k = 1; k <= NSAMPLES; k++) {
@@ -222,10 +265,10 @@ static void test_kill_9_during_ingest_loses_nothing(void)
         want_total += (long long)(div_round((__int128)hours * hp, 10000) * 10000);
         want_total +=
             (long long)(div_round((__int128)cyc * 3333, (__int128)1000000000 * 10000) * 10000);
-        want_total +=
-            (long long)(div_round((__int128)rx * 12345, ((__int128)1 << 30) * 10000) * 10000);
-        want_total +=
-            (long long)(div_round((__int128)tx * 54321, ((__int128)1 << 30) * 10000) * 10000);
+        /* traffic: a line per port, the instance's own lines the rest */
+        want_total += gib_line(own_rx, 12345) + gib_line(own_tx, 54321);
+        want_total += gib_line(rx_a - own_rx, 12345) + gib_line(tx_a - own_tx, 54321);
+        want_total += gib_line(rx_b, 12345) + gib_line(tx_b, 54321);
     }
     /* The gauges: each hour at its largest report, per instance and for images
      * (June 2025: 720 hours in the month). */

@@ -82,6 +82,48 @@ static void test_vcpus_used_when_totals_absent(void)
     bl_batch_free(&b);
 }
 
+/* NICs naming their ports keep their own bytes; without, a sample's ports
+ * are unknown (an older node), and the totals are the same either way. */
+#define NIC(id, port, rx, tx)                                                                      \
+    "{\"id\":\"" id "\"" port ",\"rx_bytes\":" #rx ",\"rx_packets\":1,\"tx_bytes\":" #tx           \
+    ",\"tx_packets\":1}"
+#define PA ",\"port_id\":\"44444444-4444-4444-8444-44444444444A\""
+#define PB ",\"port_id\":\"55555555-5555-4555-8555-555555555555\""
+#define CPU "{\"cycles_total\":1,\"cpu_time_ns_total\":1,\"nics\":["
+static const char nics_both[] = CPU NIC("net0", PA, 10, 20) "," NIC("net1", PB, 3, 4) "]}";
+static const char nics_one[] = CPU NIC("net0", PA, 11, 21) "," NIC("net1", "", 5, 6) "]}";
+static const char nics_twice[] = CPU NIC("net0", PA, 1, 1) "," NIC("net1", PA, 1, 1) "]}";
+#undef NIC
+#undef CPU
+#undef PA
+#undef PB
+
+static void test_nics_keep_bytes_by_port(void)
+{
+    bl_batch b;
+    char err[256] = "", text[2048];
+    snprintf(text, sizeof text, "{" BATCH ",\"samples\":[" SAMPLE(1, "%s") "," SAMPLE(2, "%s") "]}",
+             nics_both, nics_one);
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &b, err), BL_OK);
+    bl_sample *s = &b.s[0];
+    ST_ASSERT_INT_EQ(s->ports_known, 1);
+    ST_ASSERT_INT_EQ_FATAL(s->nports, 2);
+    ST_ASSERT_STR_EQ(s->ports[0].id, "44444444-4444-4444-8444-44444444444a");
+    ST_ASSERT_INT_EQ(s->ports[0].rx, 10);
+    ST_ASSERT_INT_EQ(s->ports[1].tx, 4);
+    ST_ASSERT_INT_EQ(s->c[BL_RX_BYTES], 13);
+    s = &b.s[1];
+    ST_ASSERT_INT_EQ(s->ports_known, 0); /* net1 names no port */
+    ST_ASSERT_INT_EQ_FATAL(s->nports, 1);
+    ST_ASSERT_INT_EQ(s->ports[0].rx, 11);
+    ST_ASSERT_INT_EQ(s->c[BL_TX_BYTES], 27);
+    bl_batch_free(&b);
+    /* one port for two NICs is refused */
+    snprintf(text, sizeof text, "{" BATCH ",\"samples\":[" SAMPLE(1, "%s") "]}", nics_twice);
+    ST_ASSERT_INT_EQ(parse(text, &b, err), BL_EINVALID);
+    ST_ASSERT_INT_EQ(strstr(err, "nics[1].port_id") != NULL, 1);
+}
+
 static void test_empty_batch_is_valid(void)
 {
     bl_batch b;
@@ -249,6 +291,7 @@ static CU_TestInfo tests[] = {
     {"a valid batch reduces the VMM counters to totals", test_valid_batch_reduces_counters},
     {"per-vCPU counters are summed when totals are absent", test_vcpus_used_when_totals_absent},
     {"an empty batch is valid", test_empty_batch_is_valid},
+    {"NICs that name their ports keep bytes per port", test_nics_keep_bytes_by_port},
     {"malformed batches are refused with their reason",
      test_malformed_batches_are_refused_with_reason},
     {"nesting depth and batch size are bounded", test_nesting_and_size_limits},

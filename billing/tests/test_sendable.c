@@ -103,27 +103,6 @@ static char *doc_path(const char *path, const char *tenant, const char *fmt, siz
     return b;
 }
 
-/* pdftotext -layout of a PDF (malloc'd text). */
-static char *pdf_text(const char *pdf, size_t len)
-{
-    char *tmp = st_tmpdir("billing_sendable_pdf"), path[512], cmd[1200];
-    snprintf(path, sizeof path, "%s/invoice.pdf", tmp);
-    FILE *f = fopen(path, "wb");
-    fwrite(pdf, 1, len, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "pdftotext -layout '%s' - 2>&1", path);
-    FILE *p = popen(cmd, "r");
-    size_t cap = 1 << 20, n = 0, got;
-    char *text = malloc(cap);
-    while ((got = fread(text + n, 1, cap - n - 1, p)) > 0)
-        n += got;
-    text[n] = 0;
-    ST_ASSERT_INT_EQ(pclose(p), 0);
-    st_rmtree(tmp);
-    free(tmp);
-    return text;
-}
-
 static void test_a_tenant_without_a_plan_is_flagged(void)
 {
     /* No plan exists yet: a tenant's usage is not priced, and says so. */
@@ -176,7 +155,7 @@ static void test_a_tenant_without_a_plan_is_flagged(void)
     free(csv);
     size_t pl;
     char *pdf = doc(id, t, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     ST_ASSERT_INT_EQ(strstr(text, "NO PRICE PLAN") != NULL, 1);
     free(text);
     free(pdf);
@@ -268,13 +247,7 @@ static const char *plan_body(const char *name, const char *unit, int min)
 
 static void assign(const char *tenant, const char *plan)
 {
-    char path[128], body[256];
-    st_resp r;
-    snprintf(path, sizeof path, "/v1/billing/tenants/%s/plans", tenant);
-    snprintf(body, sizeof body, "{\"plan_id\":\"%s\",\"effective_from\":\"2025-01-01T00:00:00Z\"}",
-             plan);
-    call("POST", path, NULL, 1, body, 201, &r);
-    st_resp_free(&r);
+    bl_assign_plan(&srv, tenant, plan);
 }
 
 static void make_month(void)
@@ -575,7 +548,7 @@ static void test_the_issued_invoice_names_both_parties_and_its_terms(void)
     /* Every legal field in the PDF, as pdftotext reads it. */
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     const char *fields[] = {SELLER,
                             "Hauptstrasse 1",
                             "10115 Berlin",
@@ -658,7 +631,7 @@ static void test_a_hand_priced_month_is_taxed_exactly(void)
     /* The PDF prints the tax block and the reverse charge. */
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     const char *want_a[] = {"Net total: 1.69 EUR", "Tax 19% on 1.69 EUR: 0.32 EUR",
                             "Tax total: 0.32 EUR", "Total due (gross): 2.01 EUR"};
     for (size_t i = 0; i < sizeof want_a / sizeof *want_a; i++)
@@ -667,7 +640,7 @@ static void test_a_hand_priced_month_is_taxed_exactly(void)
     free(text);
     free(pdf);
     pdf = doc(may_b, tb, "pdf", &pl);
-    text = pdf_text(pdf, pl);
+    text = bl_pdf_text(pdf, pl);
     const char *want_b[] = {"Tax 0% on 0.81 EUR: 0.00 EUR (reverse charge)",
                             "Total due (gross): 0.81 EUR",
                             "Reverse charge: VAT to be accounted",
@@ -710,7 +683,7 @@ static void test_lines_are_readable_and_the_csv_sums_to_the_total(void)
     /* the PDF's rows show the flavor beside the id */
     size_t pl;
     char *pdf = doc(may_a, ta, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     char *at = strstr(text, a3), *eol = at ? strchr(at, '\n') : NULL,
          *fl = at ? strstr(at, "m1.large") : NULL;
     st_assert_fmt(at && fl && (!eol || fl < eol), 0, __FILE__, __LINE__,
@@ -791,7 +764,7 @@ static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
     st_resp_free(&r);
     /* its PDF names the invoice it corrects, both parties and the amounts */
     char *pdf = doc_path(path, tc, "pdf", &pl);
-    char *text = pdf_text(pdf, pl);
+    char *text = bl_pdf_text(pdf, pl);
     const char *fields[] = {"Credit note CN-000001",
                             "Corrects invoice: SC-",
                             SELLER,
@@ -807,6 +780,81 @@ static void test_a_credit_note_corrects_an_invoice_that_never_changes(void)
     free(text);
     free(pdf);
     ST_ASSERT_INT_EQ(bl_sql_int(&srv, "SELECT count(*) FROM billing.credit_notes"), 2);
+}
+
+/* The UBL export of A's (DE, 19%) and B's (FR business, reverse charge)
+ * May invoices and of C's first credit note, each checked against its JSON
+ * by ubl_check.py; a draft has none. */
+static void test_issued_documents_export_as_ubl(void)
+{
+    char out[1024];
+    struct {
+        const char *tenant, *id;
+        int lines;
+    } inv[] = {{ta, may_a, 4}, {tb, may_b, 2}};
+    for (int i = 0; i < 2; i++) {
+        size_t xl;
+        char *xml = doc(inv[i].id, inv[i].tenant, "ubl", &xl);
+        char *json = doc(inv[i].id, inv[i].tenant, "json", NULL);
+        int rc = bl_ubl_check(xml, xl, json, NULL, out, sizeof out);
+        st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "invoice %d: %s", i, out);
+        char want[16];
+        snprintf(want, sizeof want, "ok %d\n", inv[i].lines);
+        ST_ASSERT_STR_EQ(out, want);
+        /* the reverse charge is category AE with its reason; A's rate is S 19% */
+        ST_ASSERT_INT_EQ(strstr(xml, i ? "<cbc:ID>AE</cbc:ID><cbc:Percent>0</cbc:Percent>"
+                                         "<cbc:TaxExemptionReasonCode>VATEX-EU-AE"
+                                       : "<cbc:ID>S</cbc:ID><cbc:Percent>19</cbc:Percent>") != NULL,
+                         1);
+        free(xml);
+        free(json);
+    }
+    /* the credit note: a UBL CreditNote referring to its invoice */
+    st_resp r;
+    call("GET", "/v1/billing/credit-notes", tc, 0, NULL, 200, &r);
+    json_t *cn = json_array_get(json_object_get(r.json, "credit_notes"), 0);
+    char path[160], inv_id[37];
+    snprintf(path, sizeof path, "/v1/billing/credit-notes/%s",
+             json_string_value(json_object_get(cn, "id")));
+    snprintf(inv_id, sizeof inv_id, "%s", json_string_value(json_object_get(cn, "invoice_id")));
+    st_resp_free(&r);
+    size_t xl, jl;
+    char *xml = doc_path(path, tc, "ubl", &xl), *json = doc_path(path, tc, "json", &jl);
+    char *ij = doc(inv_id, tc, "json", NULL);
+    int rc = bl_ubl_check(xml, xl, json, ij, out, sizeof out);
+    st_assert_fmt(rc == 0, 0, __FILE__, __LINE__, "credit note: %s", out);
+    ST_ASSERT_INT_EQ(strstr(xml, "<CreditNote xmlns=") != NULL, 1);
+    free(xml);
+    free(json);
+    free(ij);
+    /* a draft is no e-invoice (a fresh tenant's open month); an unknown format is refused */
+    char t[37], i[37], bt[37];
+    strcpy(t, bl_uuid());
+    strcpy(i, bl_uuid());
+    strcpy(bt, bl_uuid());
+    bl_tsample smp = {.tenant = t,
+                      .instance = i,
+                      .boot = bt,
+                      .seq = 1,
+                      .at_us = bl_t(2025, 8, 3, 10, 0, 0),
+                      .rx = 1};
+    bl_json j;
+    bl_json_begin(&j, bl_uuid());
+    bl_json_sample(&j, &smp);
+    bl_post(&srv, bl_json_end(&j), NULL, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    st_resp_free(&r);
+    bl_json_free(&j);
+    json_t *d = draft_of(t, "2025-08");
+    ST_ASSERT_INT_EQ_FATAL(d != NULL, 1);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s?format=ubl",
+             json_string_value(json_object_get(d, "id")));
+    call("GET", path, t, 0, NULL, 409, &r);
+    st_resp_free(&r);
+    json_decref(d);
+    snprintf(path, sizeof path, "/v1/billing/invoices/%s?format=xml", may_a);
+    call("GET", path, ta, 0, NULL, 400, &r);
+    st_resp_free(&r);
 }
 
 static void test_an_empty_month_is_issued_only_on_confirmation(void)
@@ -844,6 +892,8 @@ static CU_TestInfo tests[] = {
      test_lines_are_readable_and_the_csv_sums_to_the_total},
     {"a credit note corrects an issued invoice, which never changes",
      test_a_credit_note_corrects_an_invoice_that_never_changes},
+    {"issued invoices and credit notes export as UBL 2.1 (EN 16931), matching the JSON",
+     test_issued_documents_export_as_ubl},
     {"an empty month is issued only on explicit confirmation",
      test_an_empty_month_is_issued_only_on_confirmation},
     CU_TEST_INFO_NULL,

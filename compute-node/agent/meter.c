@@ -6,7 +6,9 @@
  * instance, flavor, state, the instance's allocated disk bytes (disk_gib of
  * its spec), the VMM's boot id, a sequence number that grows
  * within one (instance, boot) - the wall clock in milliseconds, bumped past
- * the last one used - and the VMM's counter document verbatim. Every
+ * the last one used - and the VMM's counter document verbatim but for one
+ * key added to each NIC: the network port it plugs into (port_id, from the
+ * instance's ports; name_ports()), so billing keeps bytes per port. Every
  * metering round makes one batch with a fresh batch_id and writes it to
  * <state_dir>/spool/<20-digit number>.json (temporary file + rename, fsynced)
  * BEFORE anything is sent. The sender posts spooled batches oldest first
@@ -51,6 +53,31 @@ void nd_spool_set_limit(long long max_bytes)
     g_spool_max = max_bytes > 0 ? max_bytes : 0;
 }
 
+/*
+ * Names each NIC's network port, so billing keeps bytes per port: the
+ * VMM's NIC "net<i>" is the i-th port of the spec the agent launched it
+ * with (drv_vmm.c), which is the order's ports in order (nd_spec_ports). A
+ * NIC with any other id, or beyond the order's ports, is left without one
+ * (billing then bills its bytes on the instance's own lines).
+ */
+static void name_ports(const nd_record *r, json_t *counters)
+{
+    size_t i;
+    json_t *nic;
+    json_array_foreach(json_object_get(counters, "nics"), i, nic)
+    {
+        const char *id = json_string_value(json_object_get(nic, "id"));
+        char *end;
+        if (!json_is_object(nic) || !id || strncmp(id, "net", 3) != 0 || !id[3] || id[3] < '0' ||
+            id[3] > '9')
+            continue;
+        long k = strtol(id + 3, &end, 10);
+        if (*end || k < 0 || k >= r->o.nports || k >= ND_MAX_PORTS || !r->o.ports[k].id[0])
+            continue;
+        json_object_set_new(nic, "port_id", json_string(r->o.ports[k].id));
+    }
+}
+
 char *nd_sample_make(const nd_record *r, const char *state, long long seq, const char *counters)
 {
     json_t *cj = json_loads(counters, 0, NULL);
@@ -59,6 +86,7 @@ char *nd_sample_make(const nd_record *r, const char *state, long long seq, const
         json_decref(cj);
         return NULL;
     }
+    name_ports(r, cj);
     char flavor[80], ts[64];
     if (r->o.flavor[0])
         snprintf(flavor, sizeof flavor, "%s", r->o.flavor);

@@ -4,11 +4,13 @@
  * Beyond "no crash, no leak, no undefined behaviour" it checks what ingest
  * relies on: a batch that parses has a canonical lowercase batch id, at most
  * BL_MAX_SAMPLES samples, valid flavors and states, non-negative counters,
- * times inside the accepted range; a rejected one leaves nothing allocated;
+ * times inside the accepted range, per-port bytes under lowercase port ids;
+ * a rejected one leaves nothing allocated;
  * and parsing is deterministic.
  */
 #include "batch.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +50,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     check(b.n <= BL_MAX_SAMPLES);
     for (size_t i = 0; i < b.n; i++) {
         const bl_sample *s = &b.s[i];
-        check(memcmp(s, &again.s[i], sizeof *s) == 0);
+        /* the same sample up to where its ports live (the last member), and the same ports */
+        check(memcmp(s, &again.s[i], offsetof(bl_sample, ports)) == 0);
+        check(s->nports == 0 ||
+              memcmp(s->ports, again.s[i].ports, (size_t)s->nports * sizeof *s->ports) == 0);
+        for (int k = 0; k < s->nports; k++)
+            check(lower_uuid(s->ports[k].id) && s->ports[k].rx >= 0 && s->ports[k].tx >= 0);
         check(lower_uuid(s->tenant));
         check(s->at_us >= 946684800000000LL && s->at_us < 7258118400000000LL);
         if (s->kind == BL_KIND_STORAGE) {

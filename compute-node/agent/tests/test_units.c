@@ -617,6 +617,9 @@ static void test_cmdline(void)
     ST_ASSERT_STR_EQ(out, "stratus.instance=" ID1 " abc");
 }
 
+#define PORT_A "3f1c2b4a-0d5e-4f6a-8b7c-9d0e1f2a3b4c"
+#define PORT_B "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+
 static void test_sample_shape(void)
 {
     nd_record r;
@@ -626,8 +629,17 @@ static void test_sample_shape(void)
     r.o.vcpus = 1;
     r.o.memory_mib = 32;
     r.o.disk_gib = 1;
-    const char *counters = "{\"boot_id\":\"" ID2 "\",\"cpu_time_ns_total\":5,\"cycles_total\":9,"
-                           "\"vcpus\":[],\"nics\":[],\"disks\":[],\"exits\":{\"io\":1}}";
+    /* two ports in the order; the VMM names its NICs net0, net1 in that order */
+    r.o.nports = 2;
+    snprintf(r.o.ports[0].id, sizeof r.o.ports[0].id, "%s", PORT_A);
+    snprintf(r.o.ports[1].id, sizeof r.o.ports[1].id, "%s", PORT_B);
+    const char *counters =
+        "{\"boot_id\":\"" ID2 "\",\"cpu_time_ns_total\":5,\"cycles_total\":9,\"vcpus\":[],"
+        "\"nics\":[{\"id\":\"net1\",\"rx_bytes\":7,\"rx_packets\":1,\"tx_bytes\":8,\"tx_packets\":"
+        "1},"
+        "{\"id\":\"net0\",\"rx_bytes\":3,\"rx_packets\":1,\"tx_bytes\":4,\"tx_packets\":1},"
+        "{\"id\":\"net2\",\"rx_bytes\":1,\"rx_packets\":1,\"tx_bytes\":1,\"tx_packets\":1}],"
+        "\"disks\":[],\"exits\":{\"io\":1}}";
     long long s1 = nd_seq_next(), s2 = nd_seq_next();
     ST_ASSERT_INT_EQ(s2 > s1, 1);
     char *s = nd_sample_make(&r, "active", s2, counters);
@@ -640,6 +652,18 @@ static void test_sample_shape(void)
     ST_ASSERT_INT_EQ(json_is_object(json_object_get(j, "counters")), 1);
     /* the allocated disk, 1 GiB, billed as disk GiB over time */
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "disk_bytes")), 1073741824);
+    /* each NIC names its port by its place in the order; a NIC beyond the
+     * order's ports names none; the counters stay as the VMM gave them */
+    json_t *nics = json_object_get(json_object_get(j, "counters"), "nics");
+    ST_ASSERT_INT_EQ_FATAL(json_array_size(nics), 3);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(nics, 0), "id")), "net1");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(nics, 0), "port_id")),
+                     PORT_B);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(nics, 0), "rx_bytes")), 7);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(nics, 1), "port_id")),
+                     PORT_A);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(json_array_get(nics, 1), "tx_bytes")), 4);
+    ST_ASSERT_INT_EQ(json_object_get(json_array_get(nics, 2), "port_id") == NULL, 1);
     json_decref(j);
     const char *one[] = {s};
     char *b = nd_sample_batch(one, 1);
@@ -984,7 +1008,7 @@ static CU_TestInfo tests[] = {
     {"a malformed router refuses the whole set", test_routers_bad},
     {"a VMM's end: a guest power-off is stopped, a VMM failure an error", test_vmm_exit_classes},
     {"user_data's cmdline: line reaches the kernel command line", test_cmdline},
-    {"samples have billing's shape and growing sequence numbers", test_sample_shape},
+    {"samples have billing's shape, name each NIC's port, and grow in sequence", test_sample_shape},
     {"the spool keeps batches in the order they were made", test_spool_order},
     {"the instance record survives a save and load", test_record_round_trip},
     CU_TEST_INFO_NULL,

@@ -226,12 +226,18 @@ static int image_upload(cli *c)
     sp.name = cli_opt(c, "--name");
     sp.disk_format = cli_opt(c, "--format");
     sp.visibility = cli_opt(c, "--visibility");
+    sp.kind = cli_opt(c, "--kind");
+    sp.boot = cli_opt(c, "--boot");
+    sp.kernel_id = cli_opt(c, "--kernel");
+    sp.ramdisk_id = cli_opt(c, "--ramdisk");
     const char *id = cli_opt(c, "--id");
     int quiet = cli_flag(c, "--no-progress"), bar = cli_flag(c, "--progress");
     const char *file = cli_arg(c);
     if (!file || c->argc || (!id && !sp.name))
         return cli_usage("usage: stratus image upload FILE --name NAME [--format raw|qcow2]"
                          " [--visibility private|public] [--progress|--no-progress]\n"
+                         "       [--kind disk|kernel|ramdisk] [--boot firmware|kernel]"
+                         " [--kernel KERNEL_IMAGE_ID [--ramdisk RAMDISK_IMAGE_ID]]\n"
                          "       stratus image upload FILE --id IMAGE_ID  (an image made"
                          " already, still queued)\n");
     if (!sp.disk_format) {

@@ -214,6 +214,9 @@ typedef struct stratus_image {
     char *id, *tenant_id, *name, *visibility, *status, *disk_format, *checksum;
     char *status_reason, *created_at, *updated_at;
     long long size_bytes, virtual_size_bytes, min_disk_gib, min_memory_mib;
+    char *kind;                   /* "disk", "kernel" or "ramdisk" */
+    char *boot;                   /* "firmware", "kernel" or NULL (a ramdisk) */
+    char *kernel_id, *ramdisk_id; /* a disk booting a separate kernel (and initrd) */
 } stratus_image;
 
 typedef struct stratus_image_spec {
@@ -222,6 +225,11 @@ typedef struct stratus_image_spec {
     const char *visibility;                 /* "private" (NULL) or "public" (cloud admins) */
     long long min_disk_gib, min_memory_mib; /* 0: unset */
     const char *idempotency_key;            /* sent as Idempotency-Key; NULL: generated */
+    /* How it boots (NULL: the service's defaults: a disk with its own
+     * bootloader, booted through firmware). kind "disk"|"kernel"|"ramdisk";
+     * boot "firmware"|"kernel"; a disk naming kernel_id (and ramdisk_id)
+     * boots that kernel with itself as the root disk. */
+    const char *kind, *boot, *kernel_id, *ramdisk_id;
 } stratus_image_spec;
 
 /* Called as bytes move; return nonzero to cancel (STRATUS_ECANCELED). total

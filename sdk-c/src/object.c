@@ -339,6 +339,10 @@ static const sx_field f_image[] = {
     I(stratus_image, virtual_size_bytes, "virtual_size_bytes"),
     I(stratus_image, min_disk_gib, "min_disk_gib"),
     I(stratus_image, min_memory_mib, "min_memory_mib"),
+    S(stratus_image, kind, "kind"),
+    S(stratus_image, boot, "boot"),
+    S(stratus_image, kernel_id, "kernel_id"),
+    S(stratus_image, ramdisk_id, "ramdisk_id"),
 };
 TYPE(sx_t_image, stratus_image, "image", "images", f_image);
 

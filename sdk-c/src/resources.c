@@ -293,6 +293,13 @@ int stratus_image_create(stratus_session *s, const stratus_image_spec *sp, strat
         json_object_set_new(b, "min_disk_gib", json_integer(sp->min_disk_gib));
     if (b && sp->min_memory_mib > 0)
         json_object_set_new(b, "min_memory_mib", json_integer(sp->min_memory_mib));
+    const char *opt[][2] = {{"kind", sp->kind},
+                            {"boot", sp->boot},
+                            {"kernel_id", sp->kernel_id},
+                            {"ramdisk_id", sp->ramdisk_id}};
+    for (int i = 0; b && i < 4; i++)
+        if (opt[i][1])
+            json_object_set_new(b, opt[i][0], json_string(opt[i][1]));
     return send_obj(s, &sx_t_image, "POST /v1/images", NULL, b, true, sp->idempotency_key,
                     (void **)out);
 }

@@ -182,6 +182,7 @@ static void test_image_commands(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(j);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "status")), "active");
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(j, "size_bytes")), 32 * 65536);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "firmware");
     char id[40];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
@@ -199,6 +200,39 @@ static void test_image_commands(void)
     ST_ASSERT_INT_EQ(CLI(&out, "image show %s", cfg, bin, id), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "active"));
     free(out);
+    /* how an image boots: a disk by default boots through firmware; a kernel
+     * image, and a disk that boots it with itself as the root disk */
+    ST_ASSERT_INT_EQ_FATAL(sdk_run(NULL, &out,
+                                   "STRATUS_CONFIG_DIR='%s' '%s' --output json image upload %s"
+                                   " --name cli-kernel --kind kernel --no-progress",
+                                   cfg, bin, file),
+                           0);
+    j = json_loads(out, 0, NULL);
+    free(out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kind")), "kernel");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "kernel");
+    char kernel[40];
+    snprintf(kernel, sizeof kernel, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    ST_ASSERT_INT_EQ_FATAL(sdk_run(NULL, &out,
+                                   "STRATUS_CONFIG_DIR='%s' '%s' --output json image upload %s"
+                                   " --name cli-root --kernel %s --no-progress",
+                                   cfg, bin, file, kernel),
+                           0);
+    j = json_loads(out, 0, NULL);
+    free(out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kind")), "disk");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "kernel");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kernel_id")), kernel);
+    char root[40];
+    snprintf(root, sizeof root, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    /* a kernel a disk still names cannot go (409: exit 6) */
+    ST_ASSERT_INT_EQ(CLI(NULL, "image delete %s", cfg, bin, kernel), 6);
+    ST_ASSERT_INT_EQ(CLI(NULL, "image delete %s", cfg, bin, root), 0);
+    ST_ASSERT_INT_EQ(CLI(NULL, "image delete %s", cfg, bin, kernel), 0);
     ST_ASSERT_INT_EQ(CLI(NULL, "image delete %s", cfg, bin, id), 0);
     ST_ASSERT_INT_EQ(CLI(NULL, "image show %s", cfg, bin, id), 5);
     unlink(file);

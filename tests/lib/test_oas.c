@@ -326,6 +326,7 @@ static void test_real_document(void)
         "\"image_id\":\"0b6d7c52-8f0e-4d8e-9a53-2f7b1c9e4a13\",\"keypair_id\":null,"
         "\"vcpus\":1,\"memory_mib\":512,\"disk_gib\":1,\"state\":\"%s\","
         "\"task\":null,\"power_desired\":\"running\",\"node_id\":null,\"fault\":null,"
+        "\"last_stop\":null,\"last_stop_at\":null,"
         "\"created_at\":\"2026-12-05T10:00:00Z\",\"updated_at\":\"2026-12-05T10:00:00Z\","
         "\"server_group_id\":null,\"host_status\":null}";
     char inst[1024];

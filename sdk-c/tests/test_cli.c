@@ -162,6 +162,45 @@ static void test_instance_commands(void)
     ST_ASSERT_INT_EQ(CLI(NULL, "instance delete %s", cfg, bin, created), 0);
 }
 
+/* `stratus --output json ARGS` with config dir d: the exit status must be 0
+ * and the output JSON, returned (NULL, after a failed assertion, if not). */
+static json_t *J(const char *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *J(const char *d, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char *out = NULL;
+    int rc = sdk_run(NULL, &out, "STRATUS_CONFIG_DIR='%s' '%s' --output json %s", d, bin, args);
+    json_t *j = rc == 0 && out ? json_loads(out, 0, NULL) : NULL;
+    st_assert_fmt(j != NULL, 0, __FILE__, __LINE__, "stratus %s: exit %d, output %s", args, rc,
+                  out ? out : "(none)");
+    free(out);
+    return j;
+}
+
+/* The exit status of `stratus ARGS` with config dir d (output dropped). */
+static int X(const char *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int X(const char *d, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return sdk_run(NULL, NULL, "STRATUS_CONFIG_DIR='%s' '%s' %s >/dev/null", d, bin, args);
+}
+
+/* A string member of o ("" when missing), and a copy into a buffer. */
+static const char *js(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+#define ID(buf, j) snprintf(buf, sizeof buf, "%s", js(j, "id"))
+
 static void test_image_commands(void)
 {
     char file[] = "/tmp/sdk-cli-img-XXXXXX";
@@ -202,32 +241,20 @@ static void test_image_commands(void)
     free(out);
     /* how an image boots: a disk by default boots through firmware; a kernel
      * image, and a disk that boots it with itself as the root disk */
-    ST_ASSERT_INT_EQ_FATAL(sdk_run(NULL, &out,
-                                   "STRATUS_CONFIG_DIR='%s' '%s' --output json image upload %s"
-                                   " --name cli-kernel --kind kernel --no-progress",
-                                   cfg, bin, file),
-                           0);
-    j = json_loads(out, 0, NULL);
-    free(out);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kind")), "kernel");
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "kernel");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(
+        (j = J(cfg, "image upload %s --name cli-kernel --kind kernel --no-progress", file)));
+    ST_ASSERT_STR_EQ(js(j, "kind"), "kernel");
+    ST_ASSERT_STR_EQ(js(j, "boot"), "kernel");
     char kernel[40];
-    snprintf(kernel, sizeof kernel, "%s", json_string_value(json_object_get(j, "id")));
+    ID(kernel, j);
     json_decref(j);
-    ST_ASSERT_INT_EQ_FATAL(sdk_run(NULL, &out,
-                                   "STRATUS_CONFIG_DIR='%s' '%s' --output json image upload %s"
-                                   " --name cli-root --kernel %s --no-progress",
-                                   cfg, bin, file, kernel),
-                           0);
-    j = json_loads(out, 0, NULL);
-    free(out);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kind")), "disk");
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "boot")), "kernel");
-    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "kernel_id")), kernel);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(
+        (j = J(cfg, "image upload %s --name cli-root --kernel %s --no-progress", file, kernel)));
+    ST_ASSERT_STR_EQ(js(j, "kind"), "disk");
+    ST_ASSERT_STR_EQ(js(j, "boot"), "kernel");
+    ST_ASSERT_STR_EQ(js(j, "kernel_id"), kernel);
     char root[40];
-    snprintf(root, sizeof root, "%s", json_string_value(json_object_get(j, "id")));
+    ID(root, j);
     json_decref(j);
     /* a kernel a disk still names cannot go (409: exit 6) */
     ST_ASSERT_INT_EQ(CLI(NULL, "image delete %s", cfg, bin, kernel), 6);
@@ -324,45 +351,6 @@ static void test_catalog_billing_and_hosts(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "cli-node"));
     free(out);
 }
-
-/* `stratus --output json ARGS` with config dir d: the exit status must be 0
- * and the output JSON, returned (NULL, after a failed assertion, if not). */
-static json_t *J(const char *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *J(const char *d, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    char *out = NULL;
-    int rc = sdk_run(NULL, &out, "STRATUS_CONFIG_DIR='%s' '%s' --output json %s", d, bin, args);
-    json_t *j = rc == 0 && out ? json_loads(out, 0, NULL) : NULL;
-    st_assert_fmt(j != NULL, 0, __FILE__, __LINE__, "stratus %s: exit %d, output %s", args, rc,
-                  out ? out : "(none)");
-    free(out);
-    return j;
-}
-
-/* The exit status of `stratus ARGS` with config dir d (output dropped). */
-static int X(const char *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int X(const char *d, const char *fmt, ...)
-{
-    char args[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return sdk_run(NULL, NULL, "STRATUS_CONFIG_DIR='%s' '%s' %s >/dev/null", d, bin, args);
-}
-
-/* A string member of o ("" when missing), and a copy into a buffer. */
-static const char *js(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : "";
-}
-#define ID(buf, j) snprintf(buf, sizeof buf, "%s", js(j, "id"))
 
 /* Whether a JSON array holds an object whose key is val. */
 static int has(json_t *a, const char *key, const char *val)

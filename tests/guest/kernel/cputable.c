@@ -22,20 +22,6 @@ static u8 sum8(const u8 *p, u32 n)
     return s;
 }
 
-static u32 rd32(const u8 *p)
-{
-    u32 v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static u64 rd64(const u8 *p)
-{
-    u64 v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static const u8 *scan(u64 start, u64 end, const char *sig, u32 siglen, u32 cklen)
 {
     for (u64 a = start; a + cklen <= end; a += 16) {

@@ -12,6 +12,26 @@ struct cpu_table {
 };
 /* For ring3_call(): fills the struct the argument points to; returns n. */
 u64 cpu_table_find(u64 arg);
+/* Little-endian fields of a table, at any alignment. */
+static inline u16 rd16(const u8 *p)
+{
+    u16 v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline u32 rd32(const u8 *p)
+{
+    u32 v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline u64 rd64(const u8 *p)
+{
+    u64 v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
 /* Ring 3: the checksummed ACPI table with this signature ("FACP", "APIC",
  * "DSDT" through the FADT, ...), or NULL. */
 const u8 *acpi_table(const char *sig);

@@ -64,20 +64,6 @@ struct acpi_pm {
     u32 ioapic_addr, ioapic_base; /* the IOAPIC whose range holds gsi */
 };
 
-static u32 rd32(const u8 *p)
-{
-    u32 v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static u16 rd16(const u8 *p)
-{
-    u16 v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
 static struct gas gas_at(const u8 *g)
 {
     struct gas r = {g[0], g[3] ? (u8)(1u << (g[3] - 1)) : (u8)(g[1] / 8), 0};

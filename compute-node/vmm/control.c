@@ -81,6 +81,14 @@ static void stop_after_reply(struct evhttp_request *req, void *arg)
     vmm_vm_stop(arg, 0);
 }
 
+/* The button is pressed once the 204 is on the wire: a guest that powers off at once makes
+ * the process exit, and a reply still queued then would be lost (the caller saw a failed
+ * request for a press that worked). */
+static void press_after_reply(struct evhttp_request *req, void *arg)
+{
+    vmm_vm_power_button(arg);
+}
+
 /* The request body as a NUL-terminated malloc'd string (NULL: out of memory). */
 static char *body_of(struct evhttp_request *req, size_t *len)
 {
@@ -175,7 +183,7 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
     } else if (!strcmp(action, "reset")) {
         rc = vmm_vm_reset(vm);
     } else if (!strcmp(action, "power_button")) {
-        vmm_vm_power_button(vm);
+        evhttp_request_set_on_complete_cb(req, press_after_reply, vm);
         rc = 0;
     } else {
         json_decref(j);

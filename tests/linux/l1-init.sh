@@ -434,7 +434,7 @@ guestpower() { # VMM: adds to WHY
     if [ "$v" = qemu ]; then
       cat /tmp/mon.out > /dev/null & echo system_powerdown > /tmp/mon.in
     else
-      curl -s -X PUT --unix-socket /tmp/pw.sock -d '{"action": "power_button"}' http://localhost/vm/actions ||
+      curl -sf -X PUT --unix-socket /tmp/pw.sock -d '{"action": "power_button"}' http://localhost/vm/actions ||
         bad "power: the API's power_button failed"
     fi
   fi

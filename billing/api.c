@@ -11,9 +11,9 @@
  *     usage and invoices.
  * A tenant never learns of another tenant's objects: their invoice ids
  * answer 404 exactly like ids that do not exist.
- * Every route but ingest runs in common's route wrapper (handler.h):
- * authorize() checks the route's bl_access, the wrapper lends the handler
- * a database connection and takes it back.
+ * Every route runs in common's route wrapper (handler.h): authorize()
+ * checks the route's bl_access, the wrapper lends the handler a database
+ * connection and takes it back.
  */
 #include "billing.h"
 
@@ -37,6 +37,7 @@ static int authorize(st_call *c)
         if (st_http_query(c->req, "tenant_id") || !w->p.cloud_admin || w->p.tenant[0])
             return bl_auth_tenant(c->req, ctx, &w->p, w->tenant);
         return 0;
+    case BL_SENDER: return bl_sender_auth(c->req, ctx, c->db, &w->sender);
     }
     return -1;
 }
@@ -50,7 +51,7 @@ void bl_routes(st_http_server *s, bl_ctx *ctx)
 {
     ctx->api = (st_api){
         .http = s, .pool = ctx->pool, .svc = ctx, .who_size = sizeof(bl_who), .auth = authorize};
-    st_http_route(s, "POST /v1/billing/ingest", bl_ingest_handler, ctx);
+    bl_route(ctx, "POST /v1/billing/ingest", BL_SENDER, bl_ingest_handler);
     bl_usage_routes(ctx);
     bl_plans_routes(ctx);
     bl_invoice_routes(ctx);
@@ -94,14 +95,6 @@ int bl_auth_admin(st_http_req *req, bl_ctx *ctx, st_principal *p)
         return -1;
     }
     return 0;
-}
-
-st_db *bl_db(st_http_req *req, bl_ctx *ctx)
-{
-    st_db *db = st_db_get(ctx->pool, 5000);
-    if (!db)
-        st_http_reply_error(req, 503, ST_E_UNAVAILABLE, "database unavailable");
-    return db;
 }
 
 void bl_reply_db(st_http_req *req, st_db *db, const char *what)

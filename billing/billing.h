@@ -109,7 +109,7 @@ typedef struct bl_ingest_result {
 /* Returns an HTTP status: 200, 422 (err says why), 503 (database). */
 int bl_ingest(bl_ctx *ctx, const char *node, bl_batch *b, bl_ingest_result *res, char *err,
               size_t errlen);
-void bl_ingest_handler(st_http_req *req, void *arg);
+void bl_ingest_handler(st_call *c);
 /* Registers the ingest and invoice counters (every label set, at 0) and
  * the ingest lag gauge, so /metrics shows them from start-up. */
 void bl_ingest_metrics(void);
@@ -122,7 +122,7 @@ int bl_issue_drain(bl_ctx *ctx, st_db *db, int64_t period);
 int bl_issue_resume(bl_ctx *ctx);
 
 /* ---- api.c ---- */
-/* Registers every route (the API on common's route wrapper, ingest on its own). */
+/* Registers every route, all on common's route wrapper. */
 void bl_routes(st_http_server *s, bl_ctx *ctx);
 /* Who may call a route: the wrapper checks it before the handler runs. */
 typedef enum bl_access {
@@ -131,11 +131,13 @@ typedef enum bl_access {
                     * for a cloud admin (bl_auth_tenant) */
     BL_ANY_TENANT, /* as BL_TENANT, but a cloud admin naming no tenant reads every
                     * tenant's (who.tenant "") */
+    BL_SENDER,     /* who posts samples: a node, or the control plane (bl_sender_auth) */
 } bl_access;
 /* The caller of an API route (st_call.who). */
 typedef struct bl_who {
     st_principal p;
-    char tenant[37]; /* lower-case; "" only for BL_ANY_TENANT's cloud admin */
+    char tenant[37];  /* lower-case; "" only for BL_ANY_TENANT's cloud admin */
+    bl_sender sender; /* BL_SENDER only */
 } bl_who;
 void bl_route(bl_ctx *ctx, const char *pattern, bl_access access, st_call_fn h);
 /*
@@ -145,8 +147,6 @@ void bl_route(bl_ctx *ctx, const char *pattern, bl_access access, st_call_fn h);
 int bl_auth_tenant(st_http_req *req, bl_ctx *ctx, st_principal *p, char tenant[37]);
 /* Cloud admins only: replies 401/403 and returns -1 otherwise. */
 int bl_auth_admin(st_http_req *req, bl_ctx *ctx, st_principal *p);
-/* Borrows a connection or replies 503 (ingest, which is not on the wrapper). */
-st_db *bl_db(st_http_req *req, bl_ctx *ctx);
 /* Replies 503 or 500 for a failed statement, logging it (st_reply_db_error). */
 void bl_reply_db(st_http_req *req, st_db *db, const char *what);
 

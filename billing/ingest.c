@@ -487,17 +487,11 @@ void bl_ingest_metrics(void)
     lag();
 }
 
-void bl_ingest_handler(st_http_req *req, void *arg)
+void bl_ingest_handler(st_call *c)
 {
-    bl_ctx *ctx = arg;
-    bl_sender who;
-    st_db *db = bl_db(req, ctx);
-    if (!db)
-        return;
-    int ok = bl_sender_auth(req, ctx, db, &who) == 0;
-    st_db_put(db);
-    if (!ok)
-        return;
+    bl_ctx *ctx = c->svc;
+    st_http_req *req = c->req;
+    const bl_sender *who = &((bl_who *)c->who)->sender;
     const char *ct = st_http_header(req, "Content-Type");
     if (ct && strncasecmp(ct, "application/json", 16) != 0) {
         st_http_reply_error(req, 415, ST_E_UNSUPPORTED_MEDIA_TYPE,
@@ -516,19 +510,15 @@ void bl_ingest_handler(st_http_req *req, void *arg)
         return;
     }
     /* a node posts only for instances placed on it (nodes.c) */
-    if (!(db = bl_db(req, ctx))) {
-        bl_batch_free(&b);
-        return;
-    }
-    ok = bl_sender_may_post(req, ctx, db, &who, &b) == 0;
-    st_db_put(db);
-    if (!ok) {
+    if (bl_sender_may_post(req, ctx, c->db, who, &b) < 0) {
         st_metric_add(batches("result=\"refused\""), 1);
         bl_batch_free(&b);
         return;
     }
+    /* bl_ingest takes its own connection and retries on it */
+    st_call_release_db(c);
     bl_ingest_result res = {0};
-    int status = bl_ingest(ctx, who.key, &b, &res, err, sizeof err);
+    int status = bl_ingest(ctx, who->key, &b, &res, err, sizeof err);
     int64_t newest = 0;
     for (size_t i = 0; i < b.n; i++)
         if (b.s[i].at_us > newest)

@@ -41,6 +41,7 @@ typedef struct nd_conf {
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
     long long longpoll_s;    /* the desired set's long-poll wait (0: poll only) */
+    long long resync_ms;     /* fetch period while the long-poll holds */
     long long image_keep_s;  /* unused cached images are removed after this */
     long long spool_max_mib; /* 0: unbounded */
     long long console_kib;
@@ -346,6 +347,7 @@ typedef struct nd_agent {
     int kick;               /* refetch as soon as the current fetch ends */
     int lp_busy;            /* a long-poll is out (longpoll.c) */
     long long lp_retry_ms;  /* no long-poll before this (nd_now_ms) */
+    long long fetched_ms;   /* the last fetch the gateway answered (nd_now_ms) */
     volatile int lp_abort;  /* set at stop: the long-poll gives up */
     char desired_etag[128]; /* of the last desired set fetched whole */
     int stopping;
@@ -360,6 +362,8 @@ void nd_reconcile_start(nd_agent *a);
  * set's tag unless one is out (or it failed lately); a change it reports
  * kicks a fetch at once. */
 void nd_longpoll_kick(nd_agent *a);
+/* 1 while a long-poll is out and the last one did not fail. */
+int nd_longpoll_holding(const nd_agent *a);
 void nd_reconcile_kick(nd_agent *a);
 /* Applies a desired set fetched whole with tag etag (the long-poll's),
  * unless the set held now is as new or newer; 1 applied, 0 not. */

@@ -57,7 +57,12 @@ static const st_config_key keys[] = {
      "where SR-IOV VFs are counted for the scheduler (/sys on a host); empty: report none"
      " (stratus-vmm cannot pass a VF through yet: see network/README.md)"},
     {"interval.heartbeat_ms", "5000", "heartbeat period"},
-    {"interval.reconcile_ms", "500", "how often the desired set is fetched (unchanged: a 304)"},
+    {"interval.reconcile_ms", "500",
+     "how often the node reconciles its VMs with the desired set, fetching it (unchanged: a"
+     " 304) unless the long-poll holds"},
+    {"interval.resync_ms", "10000",
+     "while the desired set's long-poll holds, how often it is fetched anyway (a full resync,"
+     " as a kubelet's relist); orders come by the long-poll meanwhile"},
     {"interval.longpoll_s", "25",
      "the desired set's long-poll: the gateway holds it this long unless the set changes, which "
      "starts a fetch at once (0: off, polling only)"},
@@ -173,6 +178,7 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->hb_ms = st_config_int(cfg, "interval.heartbeat_ms");
     c->reconcile_ms = st_config_int(cfg, "interval.reconcile_ms");
     c->longpoll_s = st_config_int(cfg, "interval.longpoll_s");
+    c->resync_ms = st_config_int(cfg, "interval.resync_ms");
     if (c->longpoll_s > 60)
         c->longpoll_s = 60; /* the gateway's bound */
     c->meter_ms = st_config_int(cfg, "interval.meter_ms");

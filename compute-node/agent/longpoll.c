@@ -13,11 +13,14 @@
  * parse kicks a fetch instead. The next long-poll starts on the new tag (or
  * when that fetch ends).
  *
- * Polling stays as it was: it is the fallback, and it keeps the reconcile
- * level-triggered. A long-poll that fails (gateway down or restarting, an
- * error), or a 304 that comes back well before the wait (a gateway that
- * does not hold: an older one, or one that cannot LISTEN), is not retried
- * for one wait; the periodic fetch carries on meanwhile.
+ * Polling is the fallback: while a long-poll is out and the last one
+ * held, the set is fetched only every interval.resync_ms (reconcile.c),
+ * since any change answers the long-poll at once; otherwise every
+ * interval.reconcile_ms, as without a long-poll. A long-poll that fails
+ * (gateway down or restarting, an error), or a 304 that comes back well
+ * before the wait (a gateway that does not hold: an older one, or one
+ * that cannot LISTEN), is not retried for one wait; the periodic fetch
+ * carries on meanwhile.
  *
  * The call blocks one thread-pool thread for the wait (libcurl, httpc.h);
  * on stop it ends within about a second (lp_abort).
@@ -73,7 +76,9 @@ static void lp_done(uv_work_t *w, int status)
                                : held             ? "unchanged"
                                : j->status == 304 ? "not_held"
                                                   : "failed");
-    if (!held) {
+    if (held) {
+        nd_status_fetch_ok(); /* the gateway answered */
+    } else {
         a->lp_retry_ms = nd_now_ms() + j->wait_s * 1000LL;
         if (j->status == 304)
             st_info("node.longpoll",
@@ -95,6 +100,11 @@ static void lp_done(uv_work_t *w, int status)
         nd_reconcile_kick(a); /* its end starts the next long-poll */
     else if (held)
         nd_longpoll_kick(a);
+}
+
+int nd_longpoll_holding(const nd_agent *a)
+{
+    return a->lp_busy && nd_now_ms() >= a->lp_retry_ms;
 }
 
 void nd_longpoll_kick(nd_agent *a)

@@ -4,7 +4,9 @@
  * Level-triggered: every interval.reconcile_ms (and at once when the
  * desired set's long-poll, longpoll.c, says it changed) the agent fetches
  * the whole desired set and, for each instance without a job in flight, compares the
- * order (generation, desired, reboot_seq) with its own record:
+ * order (generation, desired, reboot_seq) with its own record. While the
+ * long-poll holds, the set is fetched only every interval.resync_ms and the
+ * passes between compare against the set held:
  *
  *   new generation, or the record still "applying" (a kill -9 cut it short):
  *     running  + VM runs       -> reset if reboot_seq grew, else just report active
@@ -642,6 +644,35 @@ int nd_reconcile_apply(nd_agent *a, nd_desired_set *s, const char *etag)
 
 static void fetch_start(nd_agent *a);
 
+/* The end of every pass: VMs nothing watches asked whether they still
+ * run, gauges set. */
+static void watch_pass(nd_agent *a)
+{
+    /* VMs nothing watches (a back end without ND_CAP_EXIT_WATCH, such
+     * as libvirt, or no pidfd): ask whether they still run */
+    int watched = (a->drv->ops->caps & ND_CAP_EXIT_WATCH) != 0;
+    for (nd_inst *in = a->insts; in; in = in->next)
+        if (!in->busy && vm_running(in) && (!watched || in->pidfd < 0))
+            dispatch(a, in, JOB_POLL, NULL);
+    int total = 0, running = 0;
+    for (nd_inst *in = a->insts; in; in = in->next) {
+        total++;
+        running += vm_running(in);
+    }
+    nd_metric_instances(total, running);
+}
+
+/* A pass with the set unchanged: the held set applied again (level-
+ * triggered: retries, VMs that ended, instances no longer listed). */
+static void local_pass(nd_agent *a)
+{
+    nd_desired_set s;
+    memset(&s, 0, sizeof s);
+    apply_unchanged(a, &s);
+    nd_desired_free(&s);
+    watch_pass(a);
+}
+
 static void fetch_done(uv_work_t *w, int status)
 {
     fetch *f = w->data;
@@ -650,28 +681,16 @@ static void fetch_done(uv_work_t *w, int status)
     nd_metric_inc("fetches", f->status == 200 ? "ok" : f->status == 304 ? "unchanged" : "failed");
     if (f->status == 200 || f->status == 304) {
         nd_status_fetch_ok();
+        a->fetched_ms = nd_now_ms();
         if (f->status == 200 && newer(f->etag_out, a->desired_etag)) {
             st_debug("node.fetch", "%zu instances desired", f->set.n);
             snprintf(a->desired_etag, sizeof a->desired_etag, "%s", f->etag_out);
             apply(a, &f->set);
             nd_net_desired(a, &f->set.net); /* after apply: the ports of the new set */
+            watch_pass(a);
         } else {
-            nd_desired_free(&f->set); /* older than the long-poll's, applied meanwhile */
-            memset(&f->set, 0, sizeof f->set);
-            apply_unchanged(a, &f->set);
+            local_pass(a); /* older than the long-poll's, applied meanwhile */
         }
-        /* VMs nothing watches (a back end without ND_CAP_EXIT_WATCH, such
-         * as libvirt, or no pidfd): ask whether they still run */
-        int watched = (a->drv->ops->caps & ND_CAP_EXIT_WATCH) != 0;
-        for (nd_inst *in = a->insts; in; in = in->next)
-            if (!in->busy && vm_running(in) && (!watched || in->pidfd < 0))
-                dispatch(a, in, JOB_POLL, NULL);
-        int total = 0, running = 0;
-        for (nd_inst *in = a->insts; in; in = in->next) {
-            total++;
-            running += vm_running(in);
-        }
-        nd_metric_instances(total, running);
         if (!a->first_ok_fetch_ms)
             a->first_ok_fetch_ms = nd_now_ms();
     } else {
@@ -711,9 +730,16 @@ void nd_reconcile_kick(nd_agent *a)
         fetch_start(a);
 }
 
+/* A fetch each interval.reconcile_ms, unless the long-poll holds: then
+ * only every interval.resync_ms, and the passes between are local (the
+ * long-poll brings every change at once). */
 static void on_rec_timer(uv_timer_t *t)
 {
-    fetch_start(t->data);
+    nd_agent *a = t->data;
+    if (a->fetching || !nd_longpoll_holding(a) || nd_now_ms() - a->fetched_ms >= a->c.resync_ms)
+        fetch_start(a);
+    else
+        local_pass(a);
 }
 
 void nd_reconcile_start(nd_agent *a)

@@ -2,8 +2,9 @@
  * status.c - the agent's own /healthz and /metrics (common/http.h), served
  * from their own threads when http.listen is set.
  *
- * Healthy means: the last desired-set fetch succeeded within
- * 3 x interval.reconcile_ms + 10 s. Metrics are process-wide counters the
+ * Healthy means: the gateway last answered a desired-set fetch or a held
+ * long-poll within 3 x the slower of interval.reconcile_ms and
+ * interval.resync_ms, + 10 s. Metrics are process-wide counters the
  * jobs bump (launches, exits, reports, fetches), gauges the loop sets after
  * each fetch (instances, running VMs), and the spool depth counted when
  * scraped.
@@ -34,7 +35,8 @@ static int health(void *arg, char *msg, size_t msglen)
 {
     const nd_agent *a = arg;
     long long last = __atomic_load_n(&g_last_ok_ms, __ATOMIC_RELAXED);
-    long long limit = 3 * a->c.reconcile_ms + 10000;
+    long long every = a->c.reconcile_ms > a->c.resync_ms ? a->c.reconcile_ms : a->c.resync_ms;
+    long long limit = 3 * every + 10000;
     if (!last || nd_now_ms() - last > limit) {
         snprintf(msg, msglen, "no desired set from the gateway for %lld ms",
                  last ? nd_now_ms() - last : -1);

@@ -9,6 +9,10 @@
  *   - With polling all but off (interval.reconcile_ms of an hour), an
  *     instance created, then stopped, reaches each state: only the
  *     long-poll can have told the agent, and it says so in /metrics.
+ *   - An agent reconciling every 100 ms with the long-poll holding fetches
+ *     the set only every interval.resync_ms (here a minute): over 3 s no
+ *     fetch at all (30 without the long-poll), /healthz stays ok, and an
+ *     order still arrives at once.
  *   - A second agent polls every 300 ms with the long-poll on. The gateway
  *     is stopped (its held long-poll fails) and started again: the agent
  *     waits one long-poll wait (60 s) before trying again, and meanwhile an
@@ -54,6 +58,25 @@ static long long longpolls(cloud_agent *a, const char *result)
     return n;
 }
 
+/* stratus_node_fetches_total, every result, from the agent's /metrics */
+static long long fetches(cloud_agent *a)
+{
+    st_resp r;
+    if (cloud_agent_get(a, "/metrics", &r) != 200) {
+        st_resp_free(&r);
+        return -1;
+    }
+    long long n = 0;
+    const char *needle = "stratus_node_fetches_total{";
+    for (const char *m = r.body; m && (m = strstr(m, needle)); m += strlen(needle)) {
+        const char *v = strstr(m, "} ");
+        if (v)
+            n += atoll(v + 2);
+    }
+    st_resp_free(&r);
+    return n;
+}
+
 static long create_on(const char *node, const char *name, char id[40])
 {
     char sql[200];
@@ -89,6 +112,35 @@ static void test_orders_by_longpoll(void)
     free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = true WHERE name = 'node-lp'"));
 }
 
+static void test_holding_longpoll_spares_fetches(void)
+{
+    cloud_agent a;
+    const char *extra[] = {"driver = libvirt",
+                           "libvirt.uri = test:///default",
+                           "interval.reconcile_ms = 100",
+                           "interval.resync_ms = 60000",
+                           "interval.longpoll_s = 30",
+                           NULL};
+    cloud_agent_start(&C, &a, "node-resync", extra);
+    for (int i = 0; i < 300 && longpolls(&a, "changed") < 0; i++)
+        usleep(50000);
+    usleep(500000);
+    long long before = fetches(&a);
+    ST_ASSERT_INT_EQ_FATAL(before >= 1, 1);
+    usleep(3000000);
+    ST_ASSERT_INT_EQ(fetches(&a), before);
+    st_resp r;
+    ST_ASSERT_INT_EQ(cloud_agent_get(&a, "/healthz", &r), 200);
+    st_resp_free(&r);
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(create_on("node-resync", "by-longpoll-too", id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+    cloud_agent_stop(&a, SIGTERM);
+    free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = true WHERE name = 'node-resync'"));
+}
+
 static void test_gateway_restart_falls_back_to_polling(void)
 {
     cloud_agent a;
@@ -116,6 +168,8 @@ static void test_gateway_restart_falls_back_to_polling(void)
 
 static CU_TestInfo tests[] = {
     {"with polling all but off, orders arrive by the long-poll", test_orders_by_longpoll},
+    {"while the long-poll holds, the set is fetched only every resync interval",
+     test_holding_longpoll_spares_fetches},
     {"a gateway restart fails the long-poll and polling brings the orders",
      test_gateway_restart_falls_back_to_polling},
     CU_TEST_INFO_NULL,

@@ -687,11 +687,15 @@ static void h_action(gw_ctx *c)
     /* $3: stop_force for a stop, reboot_hard for a reboot (the order the node reads) */
     const char *flag = (force || (type && !strcmp(type, "hard"))) ? "true" : "false";
     const char *sql;
+    /* A force stop also escalates a graceful stop still waiting for its guest
+     * (EC2's force stop of a stopping instance): a new generation whose order
+     * ends the node's wait at once. */
     if (!strcmp(action, "stop"))
         sql = "UPDATE iaas.instances SET task = 'stopping', power_desired = 'stopped',"
               " stop_force = $3::boolean,"
               " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"
-              " AND state = 'active' AND task IS NULL";
+              " AND state = 'active' AND (task IS NULL"
+              " OR ($3::boolean AND task = 'stopping' AND NOT stop_force))";
     else if (!strcmp(action, "start"))
         sql = "UPDATE iaas.instances SET task = 'starting', power_desired = 'running',"
               " generation = generation + 1 WHERE id = $1 AND tenant_id = $2"

@@ -47,11 +47,22 @@
     if (!i.task && i.state === 'active') a.push('stop', 'reboot');
     return a;
   }
+  /* The ones that skip the guest, behind a second click: a hard reboot (a
+   * reset), and a force stop while a graceful stop waits for the guest. */
+  function forcedActionsFor(i) {
+    if (!i.task && i.state === 'active') return [['Hard reboot', 'hard-reboot']];
+    if (i.task === 'stopping' && i.state === 'active') return [['Force stop', 'force-stop']];
+    return [];
+  }
+  const ACTION_BODIES = {
+    'force-stop': { action: 'stop', force: true },
+    'hard-reboot': { action: 'reboot', type: 'hard' },
+  };
   async function instanceAction(i, action, st) {
     st.clear();
     try {
       if (action === 'delete') await api('DELETE', '/v1/instances/' + enc(i.id));
-      else await api('POST', '/v1/instances/' + enc(i.id) + '/actions', { action });
+      else await api('POST', '/v1/instances/' + enc(i.id) + '/actions', ACTION_BODIES[action] || { action });
     } catch (e) {
       st.error(i.name + ': ' + e.message);
     }
@@ -61,6 +72,10 @@
     for (const a of actionsFor(i)) {
       box.append(S.button(a[0].toUpperCase() + a.slice(1), a,
                           async () => { await instanceAction(i, a, st); await after(); }));
+    }
+    for (const [label, a] of forcedActionsFor(i)) {
+      box.append(S.confirmButton(label, a,
+                                 async () => { await instanceAction(i, a, st); await after(); }));
     }
     if (i.state !== 'deleting' && i.state !== 'deleted') {
       box.append(S.confirmButton('Delete', 'delete',

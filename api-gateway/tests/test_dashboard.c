@@ -428,8 +428,13 @@ static void test_instance_detail_page(void)
     CU_ASSERT(wait_js("the new console text", "document.getElementById('console-output')"
                                               ".textContent.includes('# uptime')"));
     cdp_shot(shots, "02-instance-detail");
-    /* an active instance offers stop and reboot, not start */
+    /* an active instance offers stop, reboot and (behind a second click) a hard reboot,
+     * not start or a force stop */
     CU_ASSERT(js_true("!document.querySelector('#instance-actions button[data-action=start]')"));
+    CU_ASSERT(js_true("!!document.querySelector('#instance-actions "
+                      "button[data-action=hard-reboot]')"));
+    CU_ASSERT(
+        js_true("!document.querySelector('#instance-actions button[data-action=force-stop]')"));
     click("#instance-actions button[data-action=stop]");
     CU_ASSERT(wait_js("web-1 stopping", "document.querySelector('[data-fact=task] dd')"
                                         "?.textContent === 'stopping'"));
@@ -440,6 +445,24 @@ static void test_instance_detail_page(void)
     CU_ASSERT(wait_js("no power actions", "!document.querySelector('#instance-actions"
                                           " button[data-action=stop], #instance-actions"
                                           " button[data-action=reboot]')"));
+    /* but a force stop, while the graceful stop waits for the guest: the first click
+     * only arms it, the second sends stop with force (a newer order for the node) */
+    const char *force = "#instance-actions button[data-action=force-stop]";
+    CU_ASSERT_FATAL(wait_js("force stop offered", "!!document.querySelector('%s')", force));
+    long long g = gwt_instance_generation(&T, A.reader, web1);
+    click(force);
+    CU_ASSERT(wait_text("its confirmation", force, "Confirm force stop"));
+    ST_ASSERT_INT_EQ(gwt_instance_generation(&T, A.reader, web1), g);
+    click(force);
+    long long now = g;
+    for (int i = 0; i < 100 && now == g; i++) {
+        usleep(50000);
+        now = gwt_instance_generation(&T, A.reader, web1);
+    }
+    ST_ASSERT_INT_EQ(now, g + 1);
+    task = gwt_instance_field(&T, A.reader, web1, "task");
+    ST_ASSERT_STR_EQ(task, "stopping");
+    free(task);
 }
 
 static void test_delete_asks_then_deletes(void)

@@ -206,6 +206,8 @@ static void test_stop_and_reboot_graceful_or_forced(void)
     ST_ASSERT_INT_EQ(desired_flag(id, "stop_force"), 0);
     ST_ASSERT_INT_EQ(report_stop(id, "stopped", "sideways", 0), 400);
     ASSERT_FIELD(id, "task", "stopping");
+    /* while it waits for the guest, a second plain stop is refused */
+    ST_ASSERT_INT_EQ(action(id, "stop"), 409);
     ST_ASSERT_INT_EQ(report_stop(id, "stopped", "graceful", 0), 200);
     ASSERT_FIELD(id, "state", "stopped");
     ASSERT_FIELD(id, "last_stop", "graceful");
@@ -218,6 +220,20 @@ static void test_stop_and_reboot_graceful_or_forced(void)
     ASSERT_FIELD(id, "last_stop", "graceful"); /* a report without a stop keeps the last */
     ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"stop\",\"force\":true}"), 202);
     ST_ASSERT_INT_EQ(desired_flag(id, "stop_force"), 1);
+    ST_ASSERT_INT_EQ(report_stop(id, "stopped", "forced", 0), 200);
+    ASSERT_FIELD(id, "last_stop", "forced");
+    /* a force stop escalates a graceful stop still waiting: a newer order, forced; once
+     * forced, another force is refused */
+    ST_ASSERT_INT_EQ(action(id, "start"), 202);
+    ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    ST_ASSERT_INT_EQ(action(id, "stop"), 202);
+    long long g = gwt_instance_generation(&T, A.member, id);
+    ST_ASSERT_INT_EQ(desired_flag(id, "stop_force"), 0);
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"stop\",\"force\":true}"), 202);
+    ST_ASSERT_INT_EQ(gwt_instance_generation(&T, A.member, id), g + 1);
+    ST_ASSERT_INT_EQ(desired_flag(id, "stop_force"), 1);
+    ASSERT_FIELD(id, "task", "stopping");
+    ST_ASSERT_INT_EQ(action_body(id, "{\"action\":\"stop\",\"force\":true}"), 409);
     ST_ASSERT_INT_EQ(report_stop(id, "stopped", "forced", 0), 200);
     ASSERT_FIELD(id, "last_stop", "forced");
     /* reboots: soft by default (its stop is reported with the new boot), or hard */

@@ -323,7 +323,7 @@ add("DELETE", "/v1/instances/{id}", op("Delete an instance: deleting until its n
     [ok(202, "accepted: the instance, state deleting (or deleted)", S("Instance")), NF, E(409, "the instance is being deleted, or a transition the lifecycle refuses")], params=[P("id")]))
 add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active) or reboot (active)", "tenant-write",
     [ok(202, "accepted", S("Instance"), headers=LOC), NF, E(409, "the instance's state or task does not allow the action")], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]},
-              "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force)"},
+              "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force). Also accepted while a graceful stop still waits for its guest (task stopping): it ends the wait at once"},
               "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"}}, ["action"]), params=[P("id")]))
 add("POST", "/v1/server-groups", op("Create a server group", "tenant-write", [ok(201, "created", S("ServerGroup")), E(409, "name taken")],
     body=obj({"name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]}}, ["name", "policy"])))

@@ -319,6 +319,8 @@ int nd_mkdirs(const char *path, mode_t mode);
 typedef struct nd_inst {
     nd_record rec;
     int busy;              /* a job owns rec */
+    long long busy_gen;    /* the order's generation when that job was dispatched */
+    int hurry;             /* a newer order cuts the job's stop grace short (atomic) */
     int present;           /* in the last desired set */
     int absent_count;      /* consecutive fetches it was missing from */
     nd_desired want;       /* last desired entry (user_data not kept) */

@@ -126,6 +126,13 @@ typedef enum nd_stop_how {
 } nd_stop_how;
 const char *nd_stop_how_name(nd_stop_how h); /* NULL, "graceful", "forced" */
 
+/* 1 once a stop's grace is cut short (driver_ops.stop's hurry, set by the
+ * agent's loop while a job thread waits). */
+static inline int nd_hurried(const int *hurry)
+{
+    return hurry && __atomic_load_n(hurry, __ATOMIC_ACQUIRE);
+}
+
 typedef struct nd_driver_ops {
     const char *name;
     unsigned caps; /* ND_CAP_* */
@@ -135,10 +142,12 @@ typedef struct nd_driver_ops {
     int (*launch)(nd_driver *d, const nd_vm_spec *spec, nd_vm_handle *h, int *pidfd, char *err,
                   size_t errlen);
     /* Graceful power-off (the ACPI power button), waiting up to timeout_ms
-     * for the guest to power off, then forced; timeout_ms 0 forces at once.
-     * *how says which ended it. 0 when gone. */
+     * for the guest to power off, then forced; timeout_ms 0 forces at once,
+     * and so does *hurry turning nonzero during the wait (a newer order: a
+     * force stop or a delete; NULL: none). *how says which ended it. 0 when
+     * gone. */
     int (*stop)(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, long long timeout_ms,
-                nd_stop_how *how, char *err, size_t errlen);
+                const int *hurry, nd_stop_how *how, char *err, size_t errlen);
     /* Hard reset (reboot) of a running VM. */
     int (*reset)(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, size_t errlen);
     /* Forced off at once, no questions (delete path). */

@@ -209,7 +209,8 @@ static virDomainPtr lookup(lv_drv *v, const char *dir, nd_vm_handle *h)
 /* virDomainShutdown: the hypervisor's graceful way (QEMU: the guest agent
  * or the ACPI power button), then virDomainDestroy after timeout_ms. */
 static int lv_stop(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidfd,
-                   long long timeout_ms, nd_stop_how *how, char *err, size_t errlen)
+                   long long timeout_ms, const int *hurry, nd_stop_how *how, char *err,
+                   size_t errlen)
 {
     *how = ND_STOP_NONE;
     virDomainPtr d = lookup(drv->priv, dir, h);
@@ -220,7 +221,7 @@ static int lv_stop(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidfd,
         return 0;
     }
     if (timeout_ms > 0 && virDomainShutdown(d) == 0) {
-        for (long long t = 0; t < timeout_ms && running(d); t += 50) {
+        for (long long t = 0; t < timeout_ms && running(d) && !nd_hurried(hurry); t += 50) {
             struct timespec ts = {0, 50000000};
             nanosleep(&ts, NULL);
         }

@@ -121,6 +121,16 @@ static int wait_exit(int pidfd, long long timeout_ms)
     }
 }
 
+/* wait_exit for a guest's grace period, cut short when *hurry is set:
+ * looked at every 100 ms. */
+static int wait_grace(int pidfd, long long timeout_ms, const int *hurry)
+{
+    for (long long left = timeout_ms; left > 0 && !nd_hurried(hurry); left -= 100)
+        if (wait_exit(pidfd, left < 100 ? left : 100))
+            return 1;
+    return 0;
+}
+
 /* Kills and, when it is our child, reaps. */
 static void kill_reap(pid_t pid, int pidfd)
 {
@@ -424,7 +434,7 @@ static int open_checked(vmm_drv *v, const char *dir, nd_vm_handle *h)
  * stops the vCPUs, flushes the disks and logs its final counters), and
  * SIGKILL when even that does not end it. */
 static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, long long timeout_ms,
-                    nd_stop_how *how, char *err, size_t errlen)
+                    const int *hurry, nd_stop_how *how, char *err, size_t errlen)
 {
     *how = ND_STOP_NONE;
     int fd = pidfd >= 0 ? dup(pidfd) : open_checked(d->priv, dir, h);
@@ -437,7 +447,7 @@ static int vmm_stop(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, l
         st = api(dir, "PUT", "/vm/actions", "{\"action\":\"power_button\"}", &r, 5000, e, sizeof e);
         st_httpc_resp_free(&r);
     }
-    if (st == 204 && wait_exit(fd, timeout_ms)) {
+    if (st == 204 && wait_grace(fd, timeout_ms, hurry)) {
         *how = ND_STOP_GRACEFUL;
     } else {
         *how = ND_STOP_FORCED;

@@ -239,8 +239,8 @@ static void do_stop(job *j, int park)
     if (!park)
         begin(j, ND_WANT_STOPPED);
     a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd,
-                      j->rec.o.stop_force ? 0 : a->c.stop_timeout_ms, &j->stopped, j->err,
-                      sizeof j->err);
+                      j->rec.o.stop_force ? 0 : a->c.stop_timeout_ms, &j->in->hurry, &j->stopped,
+                      j->err, sizeof j->err);
     if (j->stopped != ND_STOP_NONE)
         st_info("node.stop", "%s: %s", j->rec.o.id, nd_stop_how_name(j->stopped));
     vm_gone(j, ND_ACTUAL_STOPPED);
@@ -259,8 +259,8 @@ static void do_reset(job *j)
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     begin(j, ND_WANT_RUNNING);
     if (!j->rec.o.reboot_hard) {
-        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, &j->stopped,
-                          j->err, sizeof j->err);
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, a->c.stop_timeout_ms, &j->in->hurry,
+                          &j->stopped, j->err, sizeof j->err);
         st_info("node.reboot", "%s: stop %s, booting again", j->rec.o.id,
                 nd_stop_how_name(j->stopped) ? nd_stop_how_name(j->stopped) : "(not running)");
         vm_gone(j, ND_ACTUAL_STOPPED);
@@ -274,7 +274,7 @@ static void do_reset(job *j)
          * a reboot of a machine that is off is a boot. */
         st_warn("node.reset", "%s: %s; booting it instead", j->rec.o.id, j->err);
         nd_stop_how how;
-        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, &how, j->err, sizeof j->err);
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, NULL, &how, j->err, sizeof j->err);
         vm_gone(j, ND_ACTUAL_STOPPED);
         j->err[0] = 0;
         j->maybe_vm = 0;
@@ -293,7 +293,7 @@ static void do_destroy(job *j)
     if (access(dir, F_OK) == 0) {
         begin(j, ND_WANT_DELETED);
         nd_stop_how how; /* a delete does not ask the guest: OpenStack and EC2 do not either */
-        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, &how, j->err, sizeof j->err);
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, NULL, &how, j->err, sizeof j->err);
         a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
         if (j->rec.actual == ND_ACTUAL_RUNNING)
             vm_gone(j, ND_ACTUAL_STOPPED);
@@ -452,6 +452,8 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     j->exit_sig = in->exit_sig;
     j->exit_known = in->exit_known;
     in->busy = 1;
+    in->busy_gen = in->want.o.generation;
+    __atomic_store_n(&in->hurry, 0, __ATOMIC_RELEASE);
     st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.o.id,
              in->rec.o.generation);
     if (uv_queue_work(a->loop, &j->w, job_run, job_done) != 0) {
@@ -489,9 +491,18 @@ static const char *expected_gw_state(const nd_inst *in)
 
 static void decide(nd_agent *a, nd_inst *in)
 {
-    if (in->busy || a->stopping)
-        return;
     const nd_desired *w = &in->want;
+    if (in->busy) {
+        /* A force stop or a delete ordered while a graceful stop waits for
+         * the guest ends the wait now (EC2's force stop of a stopping
+         * instance); the job's end then chains the newer order. */
+        if (w->o.generation > in->busy_gen &&
+            (w->desired == ND_WANT_DELETED || (w->desired == ND_WANT_STOPPED && w->o.stop_force)))
+            __atomic_store_n(&in->hurry, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    if (a->stopping)
+        return;
     /* a record follows the order it applies */
     int new_order = w->o.generation > in->rec.o.generation || in->rec.phase != ND_PHASE_DONE;
     if (w->desired == ND_WANT_DELETED) {

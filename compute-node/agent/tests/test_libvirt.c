@@ -191,7 +191,7 @@ static void test_lifecycle(void)
     ST_ASSERT_STR_EQ(h.boot_id, boot);
 
     nd_stop_how how = ND_STOP_NONE;
-    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 5000, &how, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 5000, NULL, &how, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(how, ND_STOP_GRACEFUL); /* the test hypervisor's guest obeys at once */
     ST_ASSERT_INT_EQ(D->ops->status(D, dir, &h, &st, &fd), 0);
     ST_ASSERT_INT_EQ(st.state, ND_VM_EXITED);
@@ -203,7 +203,7 @@ static void test_lifecycle(void)
     /* start again: a new boot; a stop with no grace is forced, not a shutdown */
     ST_ASSERT_INT_EQ(D->ops->launch(D, &s, &h, &fd, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(strcmp(h.boot_id, boot) != 0, 1);
-    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 0, &how, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 0, NULL, &how, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(how, ND_STOP_FORCED);
     ST_ASSERT_INT_EQ(D->ops->status(D, dir, &h, &st, &fd), 0);
     ST_ASSERT_INT_EQ(st.state, ND_VM_EXITED);
@@ -213,7 +213,7 @@ static void test_lifecycle(void)
     ST_ASSERT_INT_EQ(st.state, ND_VM_EXITED);
     ST_ASSERT_INT_EQ(st.signal != 0, 1); /* gone without a shutdown: an error */
     /* stop and destroy of nothing succeed (idempotent delete path) */
-    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 100, &how, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, -1, 100, NULL, &how, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(how, ND_STOP_NONE);
     ST_ASSERT_INT_EQ(D->ops->destroy(D, dir, &h, -1, err, sizeof err), 0);
 }

@@ -11,7 +11,10 @@
  * port whose tap is missing fails, named. The three boots (firmware, a
  * kernel with an initrd, the image as kernel) render the VMM's "boot",
  * "firmware", "kernel", "initrd" and "cmdline" keys as its config.c reads
- * them, mixed boots are refused, and a real stratus-vmm takes each.
+ * them, mixed boots are refused, and a real stratus-vmm takes each. A
+ * stop of a VMM whose guest ignores the power button (a stand-in answering
+ * the control socket) is forced when the grace ends, and at once when the
+ * agent hurries it (a force stop or a delete ordered meanwhile).
  *
  * node_vm_guest (KVM, root; skipped otherwise) runs one: in a private
  * network namespace the test makes two taps, launches the test guest
@@ -33,10 +36,15 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -513,8 +521,95 @@ static void test_three_boots(void)
     ST_ASSERT_INT_EQ(nd_boot_name((nd_boot)9) == NULL, 1);
 }
 
+/* A stand-in for a stratus-vmm whose guest ignores the power button: a
+ * child answering 204 to every control call on dir/vmm.sock, exiting only
+ * on "shutdown". */
+static pid_t deaf_guest_vmm(const char *dir)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s/vmm.sock", dir);
+    unlink(a.sun_path);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 8) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;) {
+            int c = accept(l, NULL, NULL);
+            char b[4096];
+            size_t n = 0;
+            ssize_t k;
+            /* every control call's body is one JSON object */
+            while (c >= 0 && n < sizeof b - 1 && (k = read(c, b + n, sizeof b - 1 - n)) > 0) {
+                b[n += (size_t)k] = 0;
+                if (strchr(b, '}'))
+                    break;
+            }
+            static const char ok[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+            if (c < 0 || write(c, ok, sizeof ok - 1) < 0)
+                _exit(1);
+            close(c);
+            if (n && strstr(b, "\"shutdown\""))
+                _exit(0);
+        }
+    }
+    close(l);
+    return pid;
+}
+
+static void *hurry_later(void *arg)
+{
+    usleep(300000);
+    __atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* One stop of a deaf guest's VMM with grace_ms; how it ended, ms taken. */
+static long long stop_deaf(const char *dir, long long grace_ms, int *hurry, nd_stop_how *how)
+{
+    pid_t pid = deaf_guest_vmm(dir);
+    CU_ASSERT_FATAL(pid > 0);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    CU_ASSERT_FATAL(pidfd >= 0);
+    nd_vm_handle h;
+    memset(&h, 0, sizeof h);
+    char err[256] = "";
+    pthread_t t;
+    if (hurry)
+        pthread_create(&t, NULL, hurry_later, hurry);
+    long long t0 = st_now_ms();
+    ST_ASSERT_INT_EQ(D->ops->stop(D, dir, &h, pidfd, grace_ms, hurry, how, err, sizeof err), 0);
+    long long ms = st_now_ms() - t0;
+    if (hurry)
+        pthread_join(t, NULL);
+    int ws = -1;
+    ST_ASSERT_INT_EQ(waitpid(pid, &ws, 0), pid);
+    ST_ASSERT_INT_EQ(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, 1); /* ended by "shutdown" */
+    close(pidfd);
+    return ms;
+}
+
+static void test_a_newer_order_cuts_the_grace_short(void)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/deaf", tmp);
+    ST_ASSERT_INT_EQ_FATAL(mkdir(dir, 0700), 0);
+    nd_stop_how how = ND_STOP_NONE;
+    /* the guest ignores the button: forced when the grace ends, not before */
+    long long ms = stop_deaf(dir, 600, NULL, &how);
+    ST_ASSERT_INT_EQ(how, ND_STOP_FORCED);
+    CU_ASSERT(ms >= 600);
+    /* a grace of a minute, hurried after 300 ms (a force stop or a delete arrived) */
+    int hurry = 0;
+    ms = stop_deaf(dir, 60000, &hurry, &how);
+    ST_ASSERT_INT_EQ(how, ND_STOP_FORCED);
+    CU_ASSERT(ms >= 300 && ms < 5000);
+}
+
 static CU_TestInfo tests[] = {
     {"the spec's invariants refuse bad disks and ports", test_spec_invariants},
+    {"a stop waits the grace for a guest that ignores the button; a hurry ends it at once",
+     test_a_newer_order_cuts_the_grace_short},
     {"the order's ports become the spec's; a missing tap fails, named", test_ports_from_the_order},
     {"a real stratus-vmm takes the driver's config of two disks and two ports",
      test_the_vmm_takes_the_config},

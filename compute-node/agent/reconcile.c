@@ -266,6 +266,10 @@ static void do_reset(job *j)
         vm_gone(j, ND_ACTUAL_STOPPED);
         j->err[0] = 0;
         j->maybe_vm = 0;
+        if (nd_hurried(&j->in->hurry)) {
+            done(j); /* a delete came meanwhile: it follows, no new boot first */
+            return;
+        }
         do_launch(j);
         return;
     }

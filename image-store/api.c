@@ -332,14 +332,32 @@ static void h_update(st_call *call)
     if (vis && check_visibility(r, c, vis) < 0)
         return;
     if (writable(r, db, c, id, status)) {
-        PGresult *res = st_db_q(db,
-                                "UPDATE images.images m SET name = coalesce($2, name),"
-                                " visibility = coalesce($3, visibility), updated_at = now()"
-                                " WHERE id = $1 AND status <> 'deleted'"
-                                " RETURNING images.image_json(m)::text",
-                                id, name, vis);
+        /* Every tenant that boots a public disk needs its kernel and ramdisk:
+         * a disk is published only after them, and they stay public while a
+         * public disk boots with them (as at creation, check_ref). */
+        PGresult *res =
+            st_db_q(db,
+                    "UPDATE images.images m SET name = coalesce($2, name),"
+                    " visibility = coalesce($3, visibility), updated_at = now()"
+                    " WHERE id = $1 AND status <> 'deleted'"
+                    " AND ($3::text IS DISTINCT FROM 'public' OR NOT EXISTS (SELECT 1"
+                    "  FROM images.images k WHERE k.id IN (m.kernel_id, m.ramdisk_id)"
+                    "  AND k.visibility <> 'public'))"
+                    " AND ($3::text IS DISTINCT FROM 'private' OR NOT EXISTS (SELECT 1"
+                    "  FROM images.images d WHERE d.status <> 'deleted' AND d.visibility = 'public'"
+                    "  AND (d.kernel_id = m.id OR d.ramdisk_id = m.id)))"
+                    " RETURNING images.image_json(m)::text",
+                    id, name, vis);
         if (!res)
             fail_db(r, db);
+        else if (PQntuples(res) == 0 && !vis) /* deleted meanwhile */
+            st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
+        else if (PQntuples(res) == 0)
+            st_http_reply_error(r, 409, ST_E_CONFLICT,
+                                !strcmp(vis, "public")
+                                    ? "publish the image's kernel and ramdisk first: a public"
+                                      " image's must be public too"
+                                    : "a public image boots with this one: it must stay public");
         else
             reply_row(r, 200, res);
         PQclear(res);

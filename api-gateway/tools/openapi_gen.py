@@ -286,7 +286,7 @@ add("POST", "/v1/images", op("Register an image (status queued until its bytes a
     "boot": {"type": "string", "enum": ["firmware", "kernel"], "description": "disks only: default firmware, or kernel when kernel_id is given; a kernel boots as kernel"},
     "kernel_id": {**UUID, "description": "a kernel image of the tenant, or public (404 otherwise): boot it directly with this disk as root"},
     "ramdisk_id": {**UUID, "description": "a ramdisk image (with kernel_id) given as the initrd"}}, ["name", "disk_format"])))
-add("PATCH", "/v1/images/{id}", op("Rename an image or change its visibility", "tenant-write", [ok(200, "updated", S("Image")), NF],
+add("PATCH", "/v1/images/{id}", op("Rename an image or change its visibility", "tenant-write", [ok(200, "updated", S("Image")), NF, E(409, "publishing a disk whose kernel or ramdisk is private, or making private a kernel or ramdisk a public disk boots with")],
     body=obj({"name": STR, "visibility": {"type": "string", "enum": ["private", "public"]}}), params=[P("id")]))
 add("DELETE", "/v1/images/{id}", op("Delete an image the tenant owns", "tenant-write", [ok(204, "deleted"), NF, E(409, "a kernel or ramdisk that disk images still name")], params=[P("id")]))
 add("GET", "/v1/keypairs", op("The tenant's SSH keypairs", "tenant-read", [ok(200, "keypairs", lst("keypairs", "Keypair"))]))

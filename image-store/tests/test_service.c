@@ -866,6 +866,21 @@ static void test_boot_kinds_and_kernels(void)
              "\"public\"}",
              cloudk);
     ST_ASSERT_INT_EQ(create_field(&ADMIN, b, "id", v, sizeof v), 400);
+    /* The same holds for a change of visibility: the disk is published after
+     * its kernel, and the kernel stays public while a public disk uses it. */
+    char cdisk[40], cp[160], ckp[160];
+    snprintf(b, sizeof b, "{\"name\":\"x\",\"disk_format\":\"raw\",\"kernel_id\":\"%s\"}", cloudk);
+    ST_ASSERT_INT_EQ(create_field(&ADMIN, b, "id", cdisk, sizeof cdisk), 201);
+    snprintf(cp, sizeof cp, "/v1/images/%s", cdisk);
+    snprintf(ckp, sizeof ckp, "/v1/images/%s", cloudk);
+    ST_ASSERT_INT_EQ(api_status("PATCH", cp, &ADMIN, "{\"visibility\":\"public\"}"), 409);
+    ST_ASSERT_INT_EQ(api_status("PATCH", ckp, &ADMIN, "{\"visibility\":\"public\"}"), 200);
+    ST_ASSERT_INT_EQ(api_status("PATCH", cp, &ADMIN, "{\"visibility\":\"public\"}"), 200);
+    ST_ASSERT_INT_EQ(api_status("PATCH", ckp, &ADMIN, "{\"visibility\":\"private\"}"), 409);
+    ST_ASSERT_INT_EQ(api_status("PATCH", ckp, &ADMIN, "{\"name\":\"ck2\"}"), 200);
+    ST_ASSERT_INT_EQ(api_status("DELETE", cp, &ADMIN, NULL), 204);
+    ST_ASSERT_INT_EQ(api_status("PATCH", ckp, &ADMIN, "{\"visibility\":\"private\"}"), 200);
+    ST_ASSERT_INT_EQ(api_status("DELETE", ckp, &ADMIN, NULL), 204);
     /* How an image boots is fixed at creation. */
     ST_ASSERT_INT_EQ(api_status("PATCH", p, &A, "{\"boot\":\"firmware\"}"), 400);
     /* A kernel a disk still boots with is not deleted (409); once the disk

@@ -1,6 +1,7 @@
 /* The placement decision on its own (sched_core.c, no database): every
  * filter, the weigher, both policies, tie-breaking, and the reason given
- * when no host fits. */
+ * when no host fits; and the consolidation plan (consolidate.c). */
+#include "consolidate.h"
 #include "sched_core.h"
 #include "st_test.h"
 
@@ -206,7 +207,110 @@ static void test_policy_names(void)
     ST_ASSERT_INT_EQ(gw_sched_policy_parse("random", &p), -1);
 }
 
+/* Hosts of 8 vCPUs (x1: no overcommit) and 8 GiB; vms[i] on host at[i], 1 vCPU and 1 GiB each.
+ * Each host's use is the sum of its instances. */
+static int cons_setup(gw_host *h, int nh, gw_cons_vm *v, const int *at, int nv)
+{
+    for (int i = 0; i < nh; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "h%d", i);
+        h[i] = host(name, 8, 8192, 100, 0, 0, 0, 0);
+    }
+    for (int i = 0; i < nv; i++) {
+        v[i] = (gw_cons_vm){
+            .host = at[i], .vcpus = 1, .memory_mib = 1024, .disk_gib = 1, .moved_at = -1};
+        h[at[i]].used_vcpus++;
+        h[at[i]].used_memory_mib += 1024;
+        h[at[i]].used_disk_gib++;
+        h[at[i]].instances++;
+    }
+    return nv;
+}
+
+static const gw_sched_conf one = {GW_SCHED_SPREAD, 1.0};
+
+static void test_consolidation_empties_the_least_loaded_hosts_whole(void)
+{
+    gw_host h[4];
+    gw_cons_vm v[12];
+    gw_cons_move m[16];
+    int emptied[4];
+    gw_cons_conf cc = {.target = 1.0, .max_moves = 16, .cooldown = 3600};
+    /* h0: 1, h1: 2, h2: 5, h3: off (none). */
+    const int at[] = {0, 1, 1, 2, 2, 2, 2, 2};
+    int nv = cons_setup(h, 4, v, at, 8);
+    int n = gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied);
+    /* h0 and h1 empty into h2 (pack: the fullest that fits), which ends with 8 of 8; the
+     * powered-off h3 receives nothing, and h2, having received, is not emptied */
+    ST_ASSERT_INT_EQ_FATAL(n, 3);
+    for (int i = 0; i < n; i++) {
+        ST_ASSERT_INT_EQ(m[i].to, 2);
+        ST_ASSERT_INT_EQ(m[i].from == 0 || m[i].from == 1, 1);
+        ST_ASSERT_INT_EQ(v[m[i].vm].host, m[i].from);
+    }
+    ST_ASSERT_INT_EQ(emptied[0] + emptied[1] + emptied[2] + emptied[3], 2);
+    ST_ASSERT_INT_EQ(emptied[0] && emptied[1], 1);
+    /* the hosts and instances given are not changed */
+    ST_ASSERT_INT_EQ(h[2].instances, 5);
+    ST_ASSERT_INT_EQ(v[0].host, 0);
+
+    /* a destination is filled only up to the target: at 0.75 (6 of 8) h2 takes one more,
+     * so only h0 (1 instance) empties; h1 (2) would need 7 of 8 */
+    cc.target = 0.75;
+    n = gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied);
+    ST_ASSERT_INT_EQ_FATAL(n, 1);
+    ST_ASSERT_INT_EQ(m[0].from, 0);
+    ST_ASSERT_INT_EQ(emptied[0] && !emptied[1], 1);
+}
+
+static void test_consolidation_never_half_empties_or_moves_the_held(void)
+{
+    gw_host h[3];
+    gw_cons_vm v[12];
+    gw_cons_move m[16];
+    int emptied[3];
+    gw_cons_conf cc = {.target = 1.0, .max_moves = 16, .cooldown = 3600};
+    /* h0: 3, h1: 3, h2: 6: h0's three fit nowhere whole (h2 has 2 free, h1 takes 5): the
+     * plan moves h0 into h1 and h2 together, but never leaves a host half emptied */
+    const int at[] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2};
+    int nv = cons_setup(h, 3, v, at, 12);
+    int n = gw_consolidate_plan(&one, &cc, h, 3, v, nv, 0, m, emptied);
+    ST_ASSERT_INT_EQ_FATAL(n, 3);
+    ST_ASSERT_INT_EQ(emptied[0] && !emptied[1] && !emptied[2], 1);
+    /* h1 received: it is not emptied in the same plan (no instance moves twice) */
+    for (int i = 0; i < n; i++)
+        ST_ASSERT_INT_EQ(m[i].from, 0);
+    /* one pinned instance (a server group's member) holds its host: h1 goes instead */
+    v[1].pinned = 1;
+    n = gw_consolidate_plan(&one, &cc, h, 3, v, nv, 0, m, emptied);
+    ST_ASSERT_INT_EQ(emptied[0], 0);
+    ST_ASSERT_INT_EQ(emptied[1], 1);
+    for (int i = 0; i < n; i++)
+        ST_ASSERT_INT_EQ(m[i].from, 1);
+    /* so does one moved within the cool-down (no ping-pong); after it, it may move */
+    v[1].pinned = 0;
+    v[2].moved_at = 1000;
+    v[4].moved_at = 1000;
+    v[6].moved_at = 1000;
+    ST_ASSERT_INT_EQ(gw_consolidate_plan(&one, &cc, h, 3, v, nv, 2000, m, emptied), 0);
+    ST_ASSERT_INT_EQ(gw_consolidate_plan(&one, &cc, h, 3, v, nv, 1000 + 3600, m, emptied), 3);
+    /* a host with more instances than the plan may still move is not begun */
+    cc.max_moves = 2;
+    ST_ASSERT_INT_EQ(gw_consolidate_plan(&one, &cc, h, 3, v, nv, 1000 + 3600, m, emptied), 0);
+    /* every filter applies: an instance too big for any other host keeps its host */
+    cc.max_moves = 16;
+    v[0].memory_mib = 6 * 1024;
+    h[0].used_memory_mib += 5 * 1024;
+    v[3].memory_mib = 6 * 1024;
+    h[1].used_memory_mib += 5 * 1024;
+    ST_ASSERT_INT_EQ(gw_consolidate_plan(&one, &cc, h, 3, v, nv, 1000 + 3600, m, emptied), 0);
+}
+
 static CU_TestInfo tests[] = {
+    {"consolidation empties the least loaded hosts whole, up to the target",
+     test_consolidation_empties_the_least_loaded_hosts_whole},
+    {"consolidation never half empties a host and never moves pinned or recently moved ones",
+     test_consolidation_never_half_empties_or_moves_the_held},
     {"each filter removes what it names", test_filters_each_remove_what_they_name},
     {"affinity and anti-affinity filters", test_group_filters},
     {"direct ports go only where a VF is free", test_vf_filter},

@@ -200,6 +200,10 @@ int gw_create_validate(json_t *body, const char *idem_key, gw_create_req *q, cha
 int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance, const char *group,
                 char node_id[40], char *reason, size_t reasonlen);
 int gw_sched_load_policy(st_db *db, gw_sched_policy *p);
+/* What the consolidation plan (consolidate.c) would move now to empty whole
+ * nodes, destinations filled to `target`, at most max_moves moves; a dry
+ * run: nothing moves. NULL on a database error or out of memory. */
+json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves);
 /* Locks server group `group` (NULL: none) and describes it in req, not
  * counting `instance` itself as a member. 0, or -1 on a database error. */
 int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req);

@@ -19,6 +19,7 @@
  * The lock is held to the end of the caller's transaction, so two placements
  * on one node are serialised and can never both squeeze in.
  */
+#include "consolidate.h"
 #include "gateway.h"
 #include "sched_core.h"
 
@@ -210,4 +211,95 @@ int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
     if (!placed && reason[0] == 0)
         snprintf(reason, reasonlen, "no valid host: every candidate filled up meanwhile");
     return placed;
+}
+
+/* ---- the consolidation plan, as a dry run ---- */
+
+static int by_host_id(const void *a, const void *b, void *hosts)
+{
+    const gw_host *h = hosts;
+    return strcmp(h[*(const int *)a].id, h[*(const int *)b].id);
+}
+
+/* The index of node `id` among the hosts (ix sorted by id), or -1. */
+static int host_index(const gw_host *h, const int *ix, int n, const char *id)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(id, h[ix[mid]].id);
+        if (!c)
+            return ix[mid];
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
+    return -1;
+}
+
+json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
+{
+    gw_sched_conf conf = {.policy = GW_SCHED_PACK, .cpu_overcommit = g->c.cpu_overcommit};
+    gw_host *h = NULL;
+    int nh = load_hosts(g, db, NULL, NULL, &h);
+    if (nh < 0)
+        return NULL;
+    /* Held where they are: not running (a stopped guest is not live-migrated), a task in
+     * flight, a server group's member (the placement rules are the group's), an SR-IOV
+     * port (a VF is the host's hardware). */
+    PGresult *r =
+        st_db_q0(db, "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"
+                     " i.state <> 'active' OR i.task IS NOT NULL OR i.server_group_id IS NOT NULL"
+                     " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"
+                     "  AND p.vnic_type = 'direct')"
+                     " FROM iaas.instances i WHERE i.node_id IS NOT NULL"
+                     " AND i.state NOT IN ('deleted', 'error') ORDER BY i.id");
+    json_t *out = NULL;
+    int nv = r ? PQntuples(r) : 0;
+    int *ix = malloc((size_t)(nh ? nh : 1) * sizeof *ix);
+    int *emptied = calloc((size_t)(nh ? nh : 1), sizeof *emptied);
+    gw_cons_vm *v = calloc((size_t)(nv ? nv : 1), sizeof *v);
+    gw_cons_move *m = calloc((size_t)max_moves, sizeof *m);
+    if (!r || !ix || !emptied || !v || !m)
+        goto out;
+    for (int i = 0; i < nh; i++)
+        ix[i] = i;
+    qsort_r(ix, (size_t)nh, sizeof *ix, by_host_id, h);
+    for (int i = 0; i < nv; i++)
+        v[i] = (gw_cons_vm){.host = host_index(h, ix, nh, st_db_val(r, i, 2)),
+                            .vcpus = (int)st_db_int(r, i, 3),
+                            .memory_mib = (int)st_db_int(r, i, 4),
+                            .disk_gib = (int)st_db_int(r, i, 5),
+                            .moved_at = -1, /* nothing migrates yet */
+                            .pinned = *st_db_val(r, i, 6) == 't'};
+    gw_cons_conf cc = {.target = target, .max_moves = max_moves, .cooldown = 0};
+    int n = gw_consolidate_plan(&conf, &cc, h, nh, v, nv, 0, m, emptied);
+    if (n < 0)
+        goto out;
+    json_t *moves = json_array(), *gone = json_array();
+    int on = 0, off = 0;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            moves, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "instance_id",
+                             st_db_val(r, m[i].vm, 0), "instance_name", st_db_val(r, m[i].vm, 1),
+                             "from_node_id", h[m[i].from].id, "from_node", h[m[i].from].name,
+                             "to_node_id", h[m[i].to].id, "to_node", h[m[i].to].name));
+    for (int i = 0; i < nh; i++) {
+        on += h[i].instances > 0;
+        if (emptied[i]) {
+            off++;
+            json_array_append_new(gone, json_string(h[i].name));
+        }
+    }
+    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:o, s:o}", "dry_run", 1, "target", target,
+                    "max_moves", max_moves, "nodes_on", on, "nodes_on_after", on - off, "moves",
+                    moves, "nodes_emptied", gone);
+out:
+    PQclear(r);
+    free(h);
+    free(ix);
+    free(emptied);
+    free(v);
+    free(m);
+    return out;
 }

@@ -16,6 +16,7 @@
 #include "stratus/uuid.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void h_group_create(gw_ctx *c)
@@ -135,6 +136,30 @@ static void h_scheduler_set(gw_ctx *c)
     scheduler_reply(c);
 }
 
+/* GET /v1/scheduler/consolidation?target=0.85&max_moves=20 */
+static void h_consolidation(gw_ctx *c)
+{
+    const char *t = st_http_query(c->req, "target"), *mm = st_http_query(c->req, "max_moves");
+    char *end = NULL;
+    double target = t ? strtod(t, &end) : 0.85;
+    if (t && (end == t || *end || !(target >= 0.5 && target <= 1.0))) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "target must be a fraction from 0.5 to 1");
+        return;
+    }
+    long max = mm ? strtol(mm, &end, 10) : 20;
+    if (mm && (end == mm || *end || max < 1 || max > 1000)) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "max_moves must be an integer from 1 to 1000");
+        return;
+    }
+    json_t *plan = gw_consolidation_plan(c->gw, c->db, target, (int)max);
+    if (!plan)
+        gw_fail_db(c);
+    else
+        st_http_reply_json(c->req, 200, plan);
+}
+
 void gw_server_group_routes(gw *g)
 {
     gw_route(g, "POST /v1/server-groups", GW_TENANT_WRITE, h_group_create);
@@ -143,4 +168,5 @@ void gw_server_group_routes(gw *g)
     gw_route(g, "DELETE /v1/server-groups/{id}", GW_TENANT_WRITE, h_group_delete);
     gw_route(g, "GET /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_show);
     gw_route(g, "PUT /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_set);
+    gw_route(g, "GET /v1/scheduler/consolidation", GW_CLOUD_ADMIN, h_consolidation);
 }

@@ -100,6 +100,7 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
         int at = where(id);
         CU_ASSERT_FATAL(at >= 0);
         count[at]++;
+        gwt_report(&T, nodes[at], id, "active", gwt_instance_generation(&T, NULL, id));
     }
     int full = count[0] == 4 || count[1] == 4 || count[2] == 4;
     CU_ASSERT_TRUE(full);
@@ -125,7 +126,37 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
         CU_ASSERT_FATAL(at >= 0);
         ST_ASSERT_INT_EQ(count[at], 0);
         count[at]++;
+        gwt_report(&T, nodes[at], id, "active", gwt_instance_generation(&T, NULL, id));
     }
+    /* The consolidation plan, a dry run: the nodes holding one instance each would be
+     * emptied (each instance where pack puts it); nothing moves. */
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "GET", "/v1/scheduler/consolidation?target=1", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(json_is_true(json_object_get(r.json, "dry_run")), 1);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "nodes_on")), 3);
+    json_t *moves = json_object_get(r.json, "moves"),
+           *gone = json_object_get(r.json, "nodes_emptied");
+    CU_ASSERT(json_array_size(moves) >= 1);
+    ST_ASSERT_INT_EQ(json_array_size(moves), json_array_size(gone));
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "nodes_on_after")),
+                     3 - (long long)json_array_size(gone));
+    json_array_foreach(moves, i, it)
+    {
+        const char *from = json_string_value(json_object_get(it, "from_node"));
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(from, names[k]))
+                ST_ASSERT_INT_EQ(count[k], 1);
+        CU_ASSERT(strcmp(from, json_string_value(json_object_get(it, "to_node"))) != 0);
+    }
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/scheduler", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "empty_nodes")), 0);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "GET", "/v1/scheduler/consolidation?target=0.2", T.admin_token, NULL), 400);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "GET", "/v1/scheduler/consolidation?max_moves=x", T.admin_token, NULL), 400);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/scheduler/consolidation", A.admin, NULL), 403);
     ST_ASSERT_INT_EQ(
         gwt_status(&T, "PUT", "/v1/scheduler", T.admin_token, "{\"policy\":\"random\"}"), 400);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", A.admin, "{\"policy\":\"pack\"}"), 403);

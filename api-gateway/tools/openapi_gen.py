@@ -92,6 +92,13 @@ schemas = {
                      "members": {"type": "array", "items": UUID}, "created_at": TS}, "all"),
  "Scheduler": obj({"policy": enum("spread", "pack"), "cpu_overcommit": {"type": "number"},
                    "nodes": INT, "nodes_up": INT, "empty_nodes": {"type": "array", "items": STR, "description": "nodes no instance holds: they could be powered off"}}, "all"),
+ # scheduler.c gw_consolidation_plan
+ "ConsolidationPlan": obj({"dry_run": {"type": "boolean", "description": "always true: nothing moves (live migration is not built yet)"},
+                           "target": {"type": "number", "description": "destinations filled up to this fraction of their memory and vCPUs"},
+                           "max_moves": INT, "nodes_on": {"type": "integer", "description": "nodes holding instances now"},
+                           "nodes_on_after": {"type": "integer", "description": "nodes holding instances after the moves"},
+                           "moves": {"type": "array", "items": obj({"instance_id": UUID, "instance_name": STR, "from_node_id": UUID, "from_node": STR, "to_node_id": UUID, "to_node": STR}, "all")},
+                           "nodes_emptied": {"type": "array", "items": STR, "description": "nodes the moves empty: they could be powered off"}}, "all"),
  # migrations/0004 iaas.keypair_json
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}, "all"),
  # catalog.c QUOTA_JSON
@@ -333,6 +340,10 @@ add("DELETE", "/v1/server-groups/{id}", op("Delete a server group (members stay,
 add("GET", "/v1/scheduler", op("The placement policy and which nodes are empty", "cloud-admin", [ok(200, "scheduler", S("Scheduler"))]))
 add("PUT", "/v1/scheduler", op("Choose the placement policy: spread (performance) or pack (power)", "cloud-admin",
     [ok(200, "scheduler", S("Scheduler"))], body=obj({"policy": {"type": "string", "enum": ["spread", "pack"]}}, ["policy"])))
+add("GET", "/v1/scheduler/consolidation", op("The consolidation plan, as a dry run: which running instances would move (where pack would place them) to empty whole nodes for power-off. Least loaded nodes first, a node only whole; instances not running, in a task, in a server group or with an SR-IOV port stay", "cloud-admin",
+    [ok(200, "the plan", S("ConsolidationPlan")), E(400, "target not within 0.5-1, or max_moves not within 1-1000")],
+    params=[Q("target", {"type": "number", "minimum": 0.5, "maximum": 1, "default": 0.85}, "fill destinations up to this fraction"),
+            Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}, "at most this many moves")]))
 # ---- Billing: forwarded to stratus-billing unchanged (billing_proxy.c); the
 # bodies are billing's (billing/usage.c, invoice.c, render.c, plans.c,
 # account.c, credit.c), the statuses billing's and the gateway's.
@@ -717,6 +728,7 @@ OPERATION_IDS = {
  "POST /v1/server-groups": "createServerGroup", "GET /v1/server-groups": "listServerGroups",
  "GET /v1/server-groups/{id}": "getServerGroup", "DELETE /v1/server-groups/{id}": "deleteServerGroup",
  "GET /v1/scheduler": "getScheduler", "PUT /v1/scheduler": "setSchedulerPolicy",
+ "GET /v1/scheduler/consolidation": "getConsolidationPlan",
  "GET /v1/billing/usage": "getUsage", "GET /v1/billing/invoices": "listInvoices", "GET /v1/billing/invoices/{id}": "getInvoice",
  "GET /v1/billing/invoices/{id}/download": "downloadInvoice", "GET /v1/billing/plan": "getCurrentPlan",
  "GET /v1/billing/account": "getBillingAccount", "PUT /v1/billing/account": "setBillingAccount",

@@ -6,7 +6,8 @@
 # stratus-vmm.
 #
 #   bench/vmm/nic-nested.sh [BUILD_DIR] [SECONDS]
-#   (a Release or RelWithDebInfo build; SECONDS per row, default 5; about 4 minutes in all)
+#   (a Release or RelWithDebInfo build; SECONDS per row, default 5; about 2 minutes, 1 more to
+#   rebuild the L1 cache after tests/linux changed)
 #
 # Rows: tx, the guest floods 64-byte frames to broadcast (net.role=flood, its 64-slot transmit ring
 # kept full, one doorbell per refill); rx, stratus-nicbench-send (nic_send.c) in L1 sends the same
@@ -20,6 +21,8 @@
 #   frames/s      frames the tap counted over the window (written by the VMM, or read by it)
 #   exits/frame   the VM's KVM exits in L1 (debugfs kvm/<pid>-<fd>/exits, the same counter for both)
 #   CPU us/frame  utime + stime of all the VMM process's threads (/proc/<pid>/stat), guest included
+# A second table splits them: exits to the VMM's user space, host interrupts and HLTs per frame,
+# exits per second, and the CPU outside the guest (utime + stime - guest time) per frame.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -70,9 +73,10 @@ for r in "e1000 tx" "e1000 rx" "virtio tx" "virtio rx"; do
   printf '| %-10s | %-44s | %-44s |\n' "$r" "$(where stratus-vmm "$1" "$2")" "$(where qemu "$1" "$2")"
 done
 echo
-echo "SR-IOV (direct access) would add a third column: a virtual function is the NIC's own hardware"
-echo "queue pair mapped into the guest, so the data path takes no exit per frame (descriptors and"
-echo "doorbells go to the device, DMA through the IOMMU), only its interrupts (none with posted"
-echo "interrupts) and no VMM CPU at all. This host cannot measure it: it has no SR-IOV NIC, no VFIO"
-echo "(no IOMMU), and L1 under TCG emulates no device that could pass a function through."
+echo "SR-IOV (direct access), not measured: a virtual function is the NIC's own hardware queue pair"
+echo "mapped into the guest, so descriptors and doorbells go to the device and DMA through the IOMMU:"
+echo "no exit and no VMM work per frame, only the VF's interrupts exit (posted interrupts remove those"
+echo "too). This host cannot measure it: no NIC offers VFs (no sriov_totalvfs under /sys/class/net),"
+echo "there is no VFIO (no IOMMU groups, no /dev/vfio), and a VF emulated under TCG (QEMU 7.2 has"
+echo "none anyway) would measure the emulator, not the hardware."
 printf '%s\n' "$out" | grep -E 'L1-BENCH nic|L1-INFO .* (tx|rx) |L1-RESULT|^== |L2\|' || true

@@ -760,14 +760,18 @@ static void rx_arm(vmm_e1000 *e, int on)
     }
 }
 
+/* Moves frames from the fd into the ring, then watches the fd only if the ring still has room.
+ * The watch is set once, at the end: a driver giving back one buffer a frame while frames queue
+ * on the fd (each RDT write delivers one, the next waits) leaves it off throughout, where arming
+ * it first and disarming it again cost two cross-thread event changes a frame. */
 static void rx_run(vmm_e1000 *e)
 {
     uint32_t cause = 0;
+    int room = 1;
     if (!(R(e, RCTL) & RCTL_EN) || !R(e, RDLEN)) {
         rx_arm(e, 0);
         return;
     }
-    rx_arm(e, 1);
     for (int i = 0; i < RX_BUDGET; i++) {
         if (!e->rx_pending) {
             ssize_t got = read(e->fd, e->rx, RX_MAX);
@@ -781,12 +785,13 @@ static void rx_run(vmm_e1000 *e)
         if (r <= 0) { /* no buffers (or no usable ring): wait for RDT */
             if (R(e, RDH) == R(e, RDT))
                 cause |= ICR_RXO;
-            rx_arm(e, 0);
+            room = 0;
             break;
         }
         e->rx_pending = 0;
         cause |= ICR_RXT0;
     }
+    rx_arm(e, room);
     uint32_t n = R(e, RDLEN) / 16;
     if (cause && n) {
         uint32_t avail = (R(e, RDT) + n - R(e, RDH)) % n, shift = (R(e, RCTL) >> 8) & 3;

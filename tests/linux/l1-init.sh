@@ -502,6 +502,102 @@ fwboot() { # VMM: boots /fwboot.img, adds to WHY
     "to_result_s=$(awk -v a=$t0 -v b=${tr:-$t0} 'BEGIN{printf "%.2f", b - a}')"
   [ -z "$WHY" ] || { tr -d "\r" < $log | tail -15 | sed "s/^/L2| /"; }
 }
+# nicbench (bench/vmm/nic-nested.sh; not a test): the emulated NIC against the paravirtual one, the
+# test guest (tests/guest, scenario net) as L2 with nic=e1000 and then virtio, on tap0. tx: the guest
+# floods (net.role=flood: 64-byte frames to broadcast, its 64-slot ring kept full); rx: it sinks
+# (net.role=sink) what stratus-nicbench-send puts on tap0 in L1, paced so the tap never drops. Both
+# flows are endless: each row is a window of nb_secs (5) seconds of L1 time once tap0 counted 256
+# frames (rx_packets: written by the VMM; tx_packets: read by it), then the VMM is killed, so the
+# guest's boot and prints stay out. Rows: nb_rows (e1000:tx,e1000:rx,virtio:tx,virtio:rx). Per row:
+#   L1-BENCH nic VMM NIC tx|rx frames= cs= exits= mmio= io= irq= halt= cpu= guest=
+# frames: tap0's count over the window; cs: the window in 1/100 s (L1's /proc/uptime); exits..halt:
+# the VM's KVM counters in L1 (debugfs kvm/<pid>-<fd>/, summed over its vCPUs: every exit; those to
+# user space for MMIO and port I/O; host interrupts; HLT); cpu, guest: utime + stime of all the VMM's
+# threads and the part spent running the guest, in clock ticks (/proc/<pid>/stat; 1/100 s).
+prep_nicbench() {
+  /usr/bin/ip link del tap0 2>/dev/null
+  /usr/bin/ip tuntap add dev tap0 mode tap && /usr/bin/ip link set tap0 up || bad "L1 could not make tap0"
+  [ -d /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+}
+nb_vm() { # VMM NIC CMDLINE LOG: the test guest on tap0 with that NIC, in the background (VMPID: the VMM's own)
+  local dev=e1000
+  if [ "$1" = qemu ]; then
+    [ "$2" = virtio ] && dev=virtio-net-pci,disable-legacy=on
+    qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 128 -bios /usr/share/qemu/qboot.rom -nodefaults \
+      -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+      -kernel /guest.elf -append "$3" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+      -device $dev,netdev=n0,mac=52:54:00:12:34:56,romfile= < /dev/null > $4 2>&1 &
+  else
+    printf '{"vcpus": 1, "memory_mib": 128, "kernel": "/guest.elf", "cmdline": "%s",\n "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "model": "%s"}]%s}\n' \
+      "$3" "$2" "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/nb.json
+    stratus-vmm --config /tmp/nb.json --log-level warn < /dev/null > $4 2>&1 &
+  fi
+  VMPID=$!
+}
+nb_snap() { # PID COUNTER: "frames cs exits mmio io irq halt cpu guest", read at one moment
+  local f u d k v l
+  read f < /sys/class/net/tap0/statistics/$2
+  read u l < /proc/uptime
+  printf '%s %s' $f "${u%.*}${u#*.}"
+  for d in /sys/kernel/debug/kvm/$1-*; do :; done
+  for k in exits mmio_exits io_exits irq_exits halt_exits; do
+    v=0; [ -r $d/$k ] && read v < $d/$k; printf ' %s' $v
+  done
+  read -r l < /proc/$1/stat
+  set -- $l
+  printf ' %s %s\n' $((${14} + ${15})) ${43}
+}
+nb_until() { # COUNTER N: until tap0's counter reaches N; 1 if the VMM ended first or 90 s passed
+  local c n=0
+  while [ $n -lt 450 ]; do
+    read c < /sys/class/net/tap0/statistics/$1
+    [ $c -ge $2 ] && return 0
+    vm_alive || return 1
+    usleep 200000; n=$((n + 1))
+  done
+  return 1
+}
+nb_row() { # VMM NIC tx|rx SECONDS: one row's figures (L1-BENCH nic), adds to WHY
+  local v=$1 nic=$2 dir=$3 log=/tmp/nb-$1-$2-$3.log ctr=rx_packets base s0= s1= spid=
+  local cmd="scenario=net nic=$nic net.role=flood net.ms=1 net.count=1000000000"
+  [ $dir = rx ] && ctr=tx_packets cmd="scenario=net nic=$nic net.role=sink net.expect=1000000000 net.enough=1 net.wait_ms=600000"
+  read base < /sys/class/net/tap0/statistics/$ctr
+  nb_vm $v $nic "$cmd" $log
+  if [ $dir = rx ] && wait_for 'DATA net.mac=' $log 60; then
+    stratus-nicbench-send tap0 1000000000 > /tmp/nb-send.log 2>&1 &
+    spid=$!
+  fi
+  # the window: SECONDS of L1 time, from the 256th frame on (the rings have filled by then)
+  if nb_until $ctr $((base + 256)); then
+    s0=$(nb_snap $VMPID $ctr)
+    sleep $4
+    vm_alive && s1=$(nb_snap $VMPID $ctr)
+  fi
+  kill -9 $VMPID 2>/dev/null; wait $VMPID 2>/dev/null
+  [ -n "$spid" ] && { kill $spid 2>/dev/null; wait $spid 2>/dev/null; }
+  if [ -n "$s1" ]; then
+    echo "$s0 $s1" | awk -v h="L1-BENCH nic $v $nic $dir" '{
+      split("frames cs exits mmio io irq halt cpu guest", k, " ")
+      printf "%s", h; for (i = 1; i <= 9; i++) printf " %s=%d", k[i], $(i + 9) - $i; printf "\n" }'
+  else
+    bad "$nic $dir: $([ -n "$s0" ] && echo "the VMM ended within the window" || echo "fewer than 256 frames within 90 s")"
+    echo "L1-INFO $v $nic $dir tap0: $(cd /sys/class/net/tap0/statistics && grep . rx_packets tx_packets tx_dropped | tr '\n' ' ')"
+  fi
+  grep -q '^RESULT' $log && bad "$nic $dir: the guest ended: $(grep -m1 '^RESULT' $log | tr -d '\r')"
+  grep -E '^DATA (e1000|net.mac)|^RESULT' $log | tr -d '\r' | sed "s/^/L1-INFO $v $nic $dir /"
+}
+run_nicbench() {
+  local row secs rows
+  secs=$(arg nb_secs); rows=$(arg nb_rows | tr , ' ')
+  T0=$(up)
+  [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$1"; return; }
+  for row in ${rows:-e1000:tx e1000:rx virtio:tx virtio:rx}; do
+    nb_row "$1" ${row%:*} ${row#*:} ${secs:-5}
+  done
+  T1=$(up)
+  verdict "$1"
+}
+
 prep_firmware() { :; }
 run_firmware() {
   T0=$(up)

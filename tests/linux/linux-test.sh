@@ -2,14 +2,16 @@
 # linux-test.sh - one vmm_linux_* scenario: a real Linux (L2) under QEMU and then under
 # stratus-vmm, both inside one nested test host (L1) that QEMU's emulator boots here.
 #
-#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench for bench/vmm;
+#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench and nicbench for bench/vmm;
 #                                    guestdhcp: the test guest of tests/guest as L2, not Linux, then
 #                                    firmware; firmware alone: tests/guest/fwboot's disk booted by SeaBIOS)
 #   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
 #        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
 #        STRATUS_LINUX_TIMEOUT (s, whole L1 run, default 420), STRATUS_LINUX_KEEP=1 (keep the work dir),
 #        STRATUS_LINUX_ONLY=qemu|stratus (run one VMM),
-#        STRATUS_LINUX_SECCOMP=true|false (stratus-vmm's "seccomp"; default: the VMM's own default)
+#        STRATUS_LINUX_SECCOMP=true|false (stratus-vmm's "seccomp"; default: the VMM's own default),
+#        STRATUS_LINUX_TOOLS (more executables for L1's /usr/bin, with their libraries: a bench's own),
+#        STRATUS_LINUX_ARGS (key=value words added to L1's command line, read by l1-init.sh's arg)
 #
 # Invariants:
 # - L1 and L2 are built from Debian packages: the kernel that linux-image-cloud-amd64 depends on and
@@ -143,6 +145,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/stratus-linux-$scn.XXXXXX")
 copy_with_libs "$work/run" "$vmm"
 [ "$(basename "$vmm")" = stratus-vmm ] || mv "$work/run/usr/bin/$(basename "$vmm")" "$work/run/usr/bin/stratus-vmm"
 copy_with_libs "$work/run" "$ovl"
+for t in ${STRATUS_LINUX_TOOLS:-}; do copy_with_libs "$work/run" "$t"; done
 guest=${STRATUS_GUEST_ELF:-$build/tests/guest/guest.elf}
 [ -f "$guest" ] && cp "$guest" "$work/run/guest.elf"
 fwdisk=${STRATUS_FWBOOT_DISK:-$build/tests/guest/fwboot.img}
@@ -160,14 +163,14 @@ cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs
 # result at all is an environment failure, so it is run once more, said so.
 # Each of the two runs gets half the limit, so both fit ctest's timeout.
 tries=2
-if [ "$only" = stratus ] || [ "$scn" = bench ]; then tries=1; fi
+case "$only:$scn" in stratus:* | *:bench | *:nicbench) tries=1;; esac
 run_limit=$((limit / tries))
 for attempt in $(seq 1 $tries); do
 nonce=$$$(date +%N)
 set +e
 nice -n 10 timeout -s KILL "$run_limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$work/bzImage" -initrd "$work/l1.img" \
-  -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-}" </dev/null 2>&1 |
+  -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-} ${STRATUS_LINUX_ARGS:-}" </dev/null 2>&1 |
   while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$work/console.log"
 qrc=${PIPESTATUS[0]}
 set -e
@@ -188,7 +191,7 @@ grep -E 'L1-(INFO|KVM|RUN|RESULT|BENCH)' "$work/console.log" | sed 's/^/   /'
 if grep -q 'L1-KVM-MISSING' "$work/console.log"; then
   echo "SKIP: L1 has no /dev/kvm (this host's QEMU cannot emulate SVM?)"; exit 77
 fi
-[ "$scn" = bench ] && exit 0
+case $scn in bench | nicbench) exit 0;; esac # a benchmark: its script reads the figures
 rq=$(grep -m1 'L1-RESULT qemu ' "$work/console.log" | sed 's/.*L1-RESULT qemu //' || true)
 rs=$(grep -m1 'L1-RESULT stratus-vmm ' "$work/console.log" | sed 's/.*L1-RESULT stratus-vmm //' || true)
 show() { # the L2 console excerpt that L1 printed after a VMM's result

@@ -8,10 +8,12 @@
  * Receive descriptor i always points at buffer i (2 KiB, RCTL.BSIZE 2048,
  * the CRC stripped by SECRC); a frame is done when its status has DD, and
  * RDT follows the buffers given back, so the device owns every descriptor
- * but the last one returned. Transmit uses the buffers round-robin with
- * EOP | IFCS | RS and reclaims by DD, in order. The frame sits NET_HDR
- * bytes into each transmit buffer (the layout virtio-net's header gives the
- * scenarios), and at the start of each receive buffer.
+ * but the last one returned; before waiting for more frames the driver
+ * reads STATUS once if it moved RDT (e1000_rx_flush). Transmit uses the
+ * buffers round-robin with EOP | IFCS | RS and reclaims by DD, in order.
+ * The frame sits NET_HDR bytes into each transmit buffer (the layout
+ * virtio-net's header gives the scenarios), and at the start of each
+ * receive buffer.
  *
  * The MAC: RAL0/RAH0 when the address-valid bit is set (the device loads
  * them from its EEPROM), else the EEPROM's words 0-2 through EERD.
@@ -183,6 +185,17 @@ void e1000_rx_put(struct net *n, u16 id)
     d->length = 0;
     barrier();
     wr(n, REG_RDT, id % NET_QSIZE); /* the tail: one past the last the device may fill */
+    n->rx_unnotified = 1;
+}
+
+/* Before the caller waits for frames: a read of STATUS after RDT moved, a
+ * posting read as Linux's E1000_WRITE_FLUSH. QEMU under KVM coalesces
+ * writes to most e1000 registers, RDT among them: KVM queues them and QEMU
+ * sees them at the vCPU's next exit to user space, which a guest that only
+ * polls memory never makes; the read is that exit. */
+void e1000_rx_flush(struct net *n)
+{
+    (void)rd(n, REG_STATUS);
 }
 
 void e1000_tx_reclaim(struct net *n)

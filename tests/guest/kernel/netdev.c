@@ -116,10 +116,13 @@ void net_rx_put(struct net *n, u16 id)
 
 void net_rx_flush(struct net *n)
 {
-    if (!n->e1000 && n->rx_unnotified) {
+    if (!n->rx_unnotified)
+        return;
+    if (n->e1000)
+        e1000_rx_flush(n);
+    else
         virtq_notify(&n->v.vq[0]);
-        n->rx_unnotified = 0;
-    }
+    n->rx_unnotified = 0;
 }
 
 void net_tx_reclaim(struct net *n)

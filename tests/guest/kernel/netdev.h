@@ -25,7 +25,7 @@ struct net {
     u8 mac[6];
     u8 *rxbuf, *txbuf;
     u16 tx_next;
-    u16 rx_unnotified;  /* buffers reposted since the last kick */
+    u16 rx_unnotified;  /* buffers reposted since the last kick (e1000: RDT flush) */
     u64 sent, received; /* transmits completed; frames taken by net_rx_next */
 };
 
@@ -44,7 +44,8 @@ u32 net_irqs(struct net *n);
 int net_rx_next(struct net *n, u16 *id, const u8 **frame, u32 *len);
 /* Reposts buffer id (kicks the device every 8). */
 void net_rx_put(struct net *n, u16 id);
-/* Kicks the receive queue if buffers were reposted since the last kick. */
+/* Kicks the receive queue if buffers were reposted since the last kick
+ * (e1000: reads STATUS after RDT moved, see e1000_rx_flush). */
 void net_rx_flush(struct net *n);
 /* Counts completed transmits. */
 void net_tx_reclaim(struct net *n);
@@ -62,6 +63,7 @@ void net_tx_kick(struct net *n);
 void e1000_open(struct net *n);
 int e1000_rx_next(struct net *n, u16 *id, const u8 **frame, u32 *len);
 void e1000_rx_put(struct net *n, u16 id);
+void e1000_rx_flush(struct net *n);
 void e1000_tx_reclaim(struct net *n);
 int e1000_tx_full(struct net *n);
 void e1000_tx_queue(struct net *n, u32 len);

@@ -485,6 +485,7 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     d->cfg[0x34] = CAP_MSIX;
     d->cfg[0x3d] = 1; /* INTA# (never raised: MSI-X only) */
     vmm_pci_bar(d, 0, BAR_SIZE, bar_io);
+    d->rom_path = ops->rom;
 
     d->cfg[CAP_MSIX] = 0x11;
     d->cfg[CAP_MSIX + 1] = CAP_COMMON;

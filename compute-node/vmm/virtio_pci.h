@@ -55,6 +55,7 @@ typedef struct vmm_virtio_ops {
     int nqueues;
     uint16_t queue_size;
     uint32_t config_len;
+    const char *rom; /* expansion ROM file (pci.h), NULL for none */
     /* Device configuration space accesses (dev lock held). */
     void (*config_read)(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t len);
     void (*config_write)(vmm_virtio *v, uint32_t off, const uint8_t *data, uint32_t len);

@@ -162,6 +162,8 @@ static void cfg_data_io(vmm_pci *p, uint64_t off, uint8_t *data, uint32_t len, i
         return;
     }
     if (!is_write) {
+        if (d->cfg_read)
+            d->cfg_read(d, reg, len);
         memcpy(data, &d->cfg[reg], len);
         return;
     }

@@ -52,6 +52,8 @@ struct vmm_pci_dev {
     uint32_t rom_boot;   /* address we assigned at start-up (decoding off, as firmware leaves it) */
     void *opaque;
     int slot;
+    /* Called before the guest reads config bytes [off, off+len) (a window that fills them). */
+    void (*cfg_read)(vmm_pci_dev *d, uint32_t off, uint32_t len);
     /* Called after the guest wrote config bytes [off, off+len) (e.g. MSI-X control). */
     void (*cfg_written)(vmm_pci_dev *d, uint32_t off, uint32_t len);
     /* Called after a BAR was unmapped from old (0: none) and mapped at new (0: none). */

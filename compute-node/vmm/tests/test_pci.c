@@ -9,6 +9,11 @@
  * firmware would not run (no signature, no or a truncated PCI data
  * structure, another device's IDs, too small) refuse to start the device, and
  * Debian's iPXE ROMs (ipxe-qemu) pass for the devices we give them to.
+ * Virtio's PCI_CFG window (virtio_pci.c's, through a plain device's config
+ * hooks): reads and writes of pci_cfg_data reach the BAR at the offset and
+ * length the driver wrote, and hostile fields (a BAR the device lacks,
+ * lengths other than 1/2/4, unaligned offsets, offsets past the BAR or
+ * wrapping) access nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +23,7 @@
 
 #include "pci.h"
 #include "st_test.h"
+#include "virtio_pci.h"
 #include "vmm.h"
 
 #define ROM_LEN 5000 /* rounded up to an 8 KiB BAR */
@@ -292,6 +298,112 @@ static void test_debian_ipxe_roms(void)
     }
 }
 
+/* The BAR0 accesses the virtio window made. */
+static struct {
+    uint64_t off;
+    uint32_t len, value;
+    int is_write, n;
+} seen;
+
+static void window_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
+{
+    CU_ASSERT_PTR_EQUAL(opaque, &dev);
+    seen.off = off;
+    seen.len = len;
+    seen.is_write = is_write;
+    seen.n++;
+    if (is_write) {
+        seen.value = 0;
+        memcpy(&seen.value, data, len);
+    } else {
+        for (uint32_t i = 0; i < len; i++)
+            data[i] = (uint8_t)(0xa0 + off + i);
+    }
+}
+
+static void window_read(vmm_pci_dev *d, uint32_t off, uint32_t len)
+{
+    vmm_virtio_cfg_window(d, off, len, 0);
+}
+
+static void window_written(vmm_pci_dev *d, uint32_t off, uint32_t len)
+{
+    vmm_virtio_cfg_window(d, off, len, 1);
+}
+
+/* Points the window at BAR bar, offset at, length n (as a driver writes the capability). */
+static void window_set(uint8_t bar, uint32_t at, uint32_t n)
+{
+    cfg_write(VMM_VIRTIO_CAP_PCI_CFG + 4, bar, 1);
+    cfg_write(VMM_VIRTIO_CAP_PCI_CFG + 8, at, 4);
+    cfg_write(VMM_VIRTIO_CAP_PCI_CFG + 12, n, 4);
+}
+
+static void test_virtio_cfg_window(void)
+{
+    new_vm();
+    dev.bar_size[0] = 0x4000;
+    dev.bar_io[0] = window_bar_io;
+    dev.cfg_read = window_read;
+    dev.cfg_written = window_written;
+    dev.wmask[VMM_VIRTIO_CAP_PCI_CFG + 4] = 0xff;
+    memset(&dev.wmask[VMM_VIRTIO_CAP_PCI_CFG + 8], 0xff, 12);
+    CU_ASSERT_EQUAL_FATAL(vmm_pci_add(&vm, &dev), 0);
+    uint32_t data = VMM_VIRTIO_CAP_PCI_CFG + 16;
+    /* A dword read at 0x14: BAR0's handler reads 4 bytes there. */
+    memset(&seen, 0, sizeof seen);
+    window_set(0, 0x14, 4);
+    CU_ASSERT_EQUAL(seen.n, 0); /* writing the capability's fields accesses nothing */
+    CU_ASSERT_EQUAL(cfg_read32(data), 0xb7b6b5b4u);
+    CU_ASSERT_EQUAL(seen.n, 1);
+    CU_ASSERT_EQUAL(seen.off, 0x14);
+    CU_ASSERT_EQUAL(seen.len, 4);
+    CU_ASSERT_EQUAL(seen.is_write, 0);
+    /* A byte and a word write: only the length asked for goes to the BAR. */
+    window_set(0, 0x3001, 1);
+    cfg_write(data, 0x5a, 1);
+    CU_ASSERT_EQUAL(seen.n, 2);
+    CU_ASSERT_EQUAL(seen.off, 0x3001);
+    CU_ASSERT_EQUAL(seen.len, 1);
+    CU_ASSERT_EQUAL(seen.is_write, 1);
+    CU_ASSERT_EQUAL(seen.value, 0x5a);
+    window_set(0, 0x3ffe, 2);
+    cfg_write(data, 0xbeef, 4);
+    CU_ASSERT_EQUAL(seen.n, 3);
+    CU_ASSERT_EQUAL(seen.off, 0x3ffe);
+    CU_ASSERT_EQUAL(seen.value, 0xbeef);
+    /* Hostile fields: nothing reaches the BAR; reads give all ones. */
+    static const struct {
+        uint8_t bar;
+        uint32_t at, n;
+    } bad[] = {
+        {1, 0, 4},          /* a BAR the device does not have */
+        {6, 0, 4},          /* no such BAR */
+        {0xff, 0, 4},       /* no such BAR */
+        {0, 0, 3},          /* length not 1, 2 or 4 */
+        {0, 0, 0},          /* length 0 */
+        {0, 0, 8},          /* wider than the window */
+        {0, 2, 4},          /* unaligned */
+        {0, 0x4000, 1},     /* past the BAR */
+        {0, 0x3ffc + 4, 4}, /* just past */
+        {0, 0xfffffffcu, 4} /* wraps */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int n = seen.n;
+        window_set(bad[i].bar, bad[i].at, bad[i].n);
+        CU_ASSERT_EQUAL(cfg_read32(data), 0xffffffffu);
+        cfg_write(data, 0x12345678, 4);
+        CU_ASSERT_EQUAL(seen.n, n);
+        if (seen.n != n)
+            fprintf(stderr, "window case %zu reached the BAR\n", i);
+    }
+    /* Reads of the capability's other bytes do not touch the BAR either. */
+    int n = seen.n;
+    window_set(0, 0, 4);
+    (void)cfg_read32(VMM_VIRTIO_CAP_PCI_CFG + 12);
+    CU_ASSERT_EQUAL(seen.n, n);
+}
+
 static int init(void)
 {
     snprintf(rom_file, sizeof rom_file, "/tmp/vmm_pci_rom.%d", (int)getpid());
@@ -313,6 +425,8 @@ static CU_TestInfo tests[] = {
     {"no ROM: register reads zero", test_no_rom},
     {"ROM files the firmware would not run are refused", test_rom_files},
     {"Debian's iPXE ROMs match our e1000 and virtio-net IDs", test_debian_ipxe_roms},
+    {"virtio's PCI_CFG window reaches the BAR; hostile fields reach nothing",
+     test_virtio_cfg_window},
     CU_TEST_INFO_NULL,
 };
 

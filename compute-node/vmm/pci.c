@@ -32,7 +32,13 @@ struct vmm_pci {
     vmm_pci_dev *devs[VMM_PCI_MAX_DEVS];
     vmm_pci_dev bridge;
     uint64_t next_mmio;
-    vmm_pci_dev *roms[VMM_PCI_MAX_DEVS]; /* devices whose ROM we read (freed with the bus) */
+    /* The ROMs we read, by slot, freed with the bus: devices are freed before it (main.c), so
+     * this holds what freeing needs without touching them. */
+    struct {
+        uint8_t *mem;
+        uint32_t size;
+        int kvm; /* its KVM slot is set */
+    } roms[VMM_PCI_MAX_DEVS];
 };
 
 void vmm_pci_set16(vmm_pci_dev *d, uint32_t off, uint16_t v)
@@ -91,8 +97,9 @@ static void remap_rom(vmm_vm *vm, vmm_pci_dev *d, uint16_t cmd)
     if (want == d->rom_mapped)
         return;
     if (d->rom_mapped) {
-        if (vm->fd >= 0)
+        if (vm->pci->roms[d->slot].kvm)
             vmm_kvm_slot(vm, rom_kvm_slot(d), d->rom_mapped, 0, NULL, 0);
+        vm->pci->roms[d->slot].kvm = 0;
         vmm_bus_del(&vm->mmio, d->rom_mapped, d);
         d->rom_mapped = 0;
     }
@@ -106,9 +113,12 @@ static void remap_rom(vmm_vm *vm, vmm_pci_dev *d, uint16_t cmd)
     d->rom_mapped = want;
     /* Reads straight from memory; a write still exits and rom_io drops it. Where KVM refuses
      * (no read-only slots, or RAM there), every read exits to rom_io instead. */
-    if (vm->fd >= 0 &&
-        vmm_kvm_slot(vm, rom_kvm_slot(d), want, d->rom_size, d->rom, KVM_MEM_READONLY))
+    if (vm->fd < 0)
+        return;
+    if (vmm_kvm_slot(vm, rom_kvm_slot(d), want, d->rom_size, d->rom, KVM_MEM_READONLY))
         st_debug("vmm.pci", "00:%02x.0 ROM at %#x: no KVM slot; reads exit", d->slot, want);
+    else
+        vm->pci->roms[d->slot].kvm = 1;
 }
 
 /* Brings the MMIO bus in line with the BARs and the memory-enable bit. */
@@ -226,12 +236,11 @@ void vmm_pci_free(vmm_vm *vm)
     vmm_pci *p = vm->pci;
     if (p) {
         for (int i = 0; i < VMM_PCI_MAX_DEVS; i++) {
-            vmm_pci_dev *d = p->roms[i];
-            if (!d)
+            if (!p->roms[i].mem)
                 continue;
-            if (d->rom_mapped && vm->fd >= 0)
-                vmm_kvm_slot(vm, rom_kvm_slot(d), d->rom_mapped, 0, NULL, 0);
-            munmap(d->rom, d->rom_size);
+            if (p->roms[i].kvm)
+                vmm_kvm_slot(vm, VMM_SLOT_PCI_ROM + (uint32_t)i, 0, 0, NULL, 0);
+            munmap(p->roms[i].mem, p->roms[i].size);
         }
         pthread_mutex_destroy(&p->lock);
     }
@@ -369,7 +378,8 @@ int vmm_pci_add(vmm_vm *vm, vmm_pci_dev *d)
             p->next_mmio = a + d->rom_size;
         }
         vmm_pci_set32(d, PCI_ROM_REG, d->rom_boot);
-        p->roms[slot] = d;
+        p->roms[slot].mem = d->rom;
+        p->roms[slot].size = d->rom_size;
     }
     /* Firmware-style: BARs assigned and memory decoding on (unless the guest assigns). */
     if (vm->cfg->assign_bars)

@@ -223,6 +223,30 @@ static void test_rom_overlap_and_reset(void)
     CU_ASSERT_EQUAL(mmio_read(boot, b, 2), -1);
 }
 
+/* main.c frees the devices before the bus: the bus must free their ROMs without them. */
+static void test_rom_freed_after_its_device(void)
+{
+    new_vm();
+    vmm_pci_dev *d = calloc(1, sizeof *d);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    uint8_t r[ROM_LEN];
+    make_rom(r, sizeof r, 0x1c, 0x8086, 0x100e);
+    write_file(r, sizeof r);
+    vmm_pci_set16(d, 0x00, 0x8086);
+    vmm_pci_set16(d, 0x02, 0x100e);
+    d->rom_path = rom_file;
+    CU_ASSERT_EQUAL_FATAL(vmm_pci_add(&vm, d), 0);
+    uint32_t a = 0x80000000u | (uint32_t)d->slot << 11 | 0x30, v;
+    vmm_bus_access(&vm.pio, 0xcf8, (uint8_t *)&a, 4, 1);
+    vmm_bus_access(&vm.pio, 0xcfc, (uint8_t *)&v, 4, 0);
+    v |= 1;
+    vmm_bus_access(&vm.pio, 0xcfc, (uint8_t *)&v, 4, 1); /* decoding: the ROM is mapped */
+    CU_ASSERT(d->rom_mapped != 0);
+    free(d);
+    vmm_pci_free(&vm); /* ASan: no use of the freed device */
+    CU_ASSERT_PTR_NULL(vm.pci);
+}
+
 static void test_no_rom(void)
 {
     new_vm();
@@ -423,6 +447,7 @@ static CU_TestInfo tests[] = {
      test_rom_enable_and_reads},
     {"ROM over another BAR refused; reboot puts it back disabled", test_rom_overlap_and_reset},
     {"no ROM: register reads zero", test_no_rom},
+    {"the bus frees a ROM after its device is gone", test_rom_freed_after_its_device},
     {"ROM files the firmware would not run are refused", test_rom_files},
     {"Debian's iPXE ROMs match our e1000 and virtio-net IDs", test_debian_ipxe_roms},
     {"virtio's PCI_CFG window reaches the BAR; hostile fields reach nothing",

@@ -80,7 +80,7 @@ static int parse_disks(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"id", "tap", "mac", "mtu", "model", NULL};
+    static const char *const keys[] = {"id", "tap", "mac", "mtu", "model", "rom", NULL};
     size_t i;
     json_t *n;
     if (!json_is_array(arr) || json_array_size(arr) > VMM_MAX_NICS) {
@@ -90,7 +90,7 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
     json_array_foreach(arr, i, n)
     {
         vmm_nic_cfg *nc = &c->nics[i];
-        const char *tap = NULL, *mac = NULL, *id = NULL, *model = NULL;
+        const char *tap = NULL, *mac = NULL, *id = NULL, *model = NULL, *rom = NULL;
         long long mtu = 0;
         if (!json_is_object(n)) {
             snprintf(err, errlen, "nics[%zu] must be an object", i);
@@ -101,7 +101,8 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
             st_json_get_str(n, "id", ST_JSON_OPTIONAL, 1, 31, &id, err, errlen) ||
             st_json_get_str(n, "mac", ST_JSON_OPTIONAL, 17, 17, &mac, err, errlen) ||
             st_json_get_int(n, "mtu", ST_JSON_OPTIONAL, 68, 65535, &mtu, err, errlen) ||
-            st_json_get_str(n, "model", ST_JSON_OPTIONAL, 1, 16, &model, err, errlen))
+            st_json_get_str(n, "model", ST_JSON_OPTIONAL, 1, 16, &model, err, errlen) ||
+            st_json_get_str(n, "rom", ST_JSON_OPTIONAL, 1, 4096, &rom, err, errlen))
             return -1;
         if (model && !strcmp(model, "e1000")) {
             nc->model = VMM_NIC_E1000;
@@ -123,6 +124,10 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
         } else {
             uint8_t def[6] = {0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + i)};
             memcpy(nc->mac, def, 6);
+        }
+        if (rom && !(nc->rom = strdup(rom))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
         }
         c->nnics++;
     }
@@ -261,5 +266,7 @@ void vmm_config_free(vmm_config *c)
     free(c->control_socket);
     for (int i = 0; i < c->ndisks; i++)
         free(c->disks[i].path);
+    for (int i = 0; i < c->nnics; i++)
+        free(c->nics[i].rom);
     memset(c, 0, sizeof *c);
 }

@@ -5,7 +5,7 @@
  *    "cmdline": "console=ttyS0", "serial_log": "serial.log",
  *    "disks": [{"id": "disk0", "path": "d.img", "read_only": false, "format": "raw"}],
  *    "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "mtu": 1450,
- *              "model": "virtio" | "e1000"}],
+ *              "model": "virtio" | "e1000", "rom": "/usr/lib/ipxe/qemu/pxe-e1000.rom"}],
  *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
  *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux",
  *    "assign_bars": true, "cpuid_disable": ["cx16"],
@@ -42,6 +42,7 @@ typedef struct vmm_nic_cfg {
     uint8_t mac[6];
     uint16_t mtu; /* told to the guest (VIRTIO_NET_F_MTU); 0: not offered */
     int model;    /* VMM_NIC_VIRTIO (default) or VMM_NIC_E1000 */
+    char *rom;    /* PCI expansion ROM file (an iPXE option ROM), NULL for none */
 } vmm_nic_cfg;
 
 enum { VMM_NIC_VIRTIO = 0, VMM_NIC_E1000 };

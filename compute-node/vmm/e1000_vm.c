@@ -108,6 +108,7 @@ int vmm_e1000_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
     vmm_pci_set16(d, 0x2e, 0x001e); /* subsystem, as in the EEPROM */
     d->cfg[0x3d] = 1;               /* INTA# */
     vmm_pci_bar(d, 0, VMM_E1000_BAR_SIZE, bar0_io);
+    d->rom_path = cfg->rom;
     int rc = vmm_pci_add(vm, d);
     if (rc) {
         free_host(h);

@@ -16,7 +16,15 @@
 
 /* KVM memory slots (kvm.c uses 0 and 1 for RAM below 3 GiB and above 4 GiB). */
 #define VMM_FW_CHUNKS 5 /* the shadow in PAM's units: 4 x 16 KiB (E segment), 64 KiB (F) */
-enum { VMM_SLOT_LOW = 0, VMM_SLOT_HIGH, VMM_SLOT_ABOVE_1M, VMM_SLOT_ROM, VMM_SLOT_SHADOW };
+/* Then a slot per PCI slot for its expansion ROM (pci.c). */
+enum {
+    VMM_SLOT_LOW = 0,
+    VMM_SLOT_HIGH,
+    VMM_SLOT_ABOVE_1M,
+    VMM_SLOT_ROM,
+    VMM_SLOT_SHADOW,
+    VMM_SLOT_PCI_ROM = VMM_SLOT_SHADOW + VMM_FW_CHUNKS
+};
 
 /* First boot: reads the ROM, maps it (read-only) below 4 GiB and at 0xE0000, makes the host
  * bridge an i440FX with PAM registers, adds fw_cfg on its ports. A reboot (called again): the

@@ -331,6 +331,7 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
         .nqueues = 2,
         .queue_size = 256,
         .config_len = 12,
+        .rom = cfg->rom,
         .config_read = net_config_read,
         .notify = net_notify,
         .activate = net_activate,

@@ -39,6 +39,7 @@
 #define CAP_NOTIFY 0x5c
 #define CAP_ISR 0x70
 #define CAP_DEVICE 0x80
+#define CAP_PCI_CFG VMM_VIRTIO_CAP_PCI_CFG /* 20 bytes: the cap, then pci_cfg_data */
 
 static uint16_t msix_ctrl(vmm_virtio *v)
 {
@@ -356,6 +357,30 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
 
 /* ---- PCI hooks ---- */
 
+void vmm_virtio_cfg_window(vmm_pci_dev *d, uint32_t off, uint32_t len, int is_write)
+{
+    const uint8_t *cap = &d->cfg[CAP_PCI_CFG];
+    uint8_t *data = &d->cfg[CAP_PCI_CFG + 16];
+    uint32_t at, n;
+    if (off >= CAP_PCI_CFG + 20 || off + len <= CAP_PCI_CFG + 16)
+        return;
+    uint8_t bar = cap[4];
+    memcpy(&at, cap + 8, 4);
+    memcpy(&n, cap + 12, 4);
+    if (bar > 5 || !d->bar_size[bar] || !d->bar_io[bar] || (n != 1 && n != 2 && n != 4) || at % n ||
+        at > d->bar_size[bar] - n) {
+        if (!is_write)
+            memset(data, 0xff, 4);
+        return;
+    }
+    d->bar_io[bar](d, at, data, n, is_write);
+}
+
+static void cfg_read(vmm_pci_dev *d, uint32_t off, uint32_t len)
+{
+    vmm_virtio_cfg_window(d, off, len, 0);
+}
+
 static void cfg_written(vmm_pci_dev *d, uint32_t off, uint32_t len)
 {
     vmm_virtio *v = d->opaque;
@@ -364,6 +389,7 @@ static void cfg_written(vmm_pci_dev *d, uint32_t off, uint32_t len)
         deliver_pending(v);
         pthread_mutex_unlock(&v->lock);
     }
+    vmm_virtio_cfg_window(d, off, len, 1);
 }
 
 static void bar_moved(vmm_pci_dev *d, int bar, uint32_t old, uint32_t new_addr)
@@ -472,6 +498,7 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     vmm_pci_dev *d = &v->pci;
     d->opaque = v;
     d->cfg_written = cfg_written;
+    d->cfg_read = cfg_read;
     d->bar_moved = bar_moved;
     vmm_pci_set16(d, 0x00, 0x1af4);
     vmm_pci_set16(d, 0x02, (uint16_t)(0x1040 + ops->type));
@@ -485,6 +512,7 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     d->cfg[0x34] = CAP_MSIX;
     d->cfg[0x3d] = 1; /* INTA# (never raised: MSI-X only) */
     vmm_pci_bar(d, 0, BAR_SIZE, bar_io);
+    d->rom_path = ops->rom;
 
     d->cfg[CAP_MSIX] = 0x11;
     d->cfg[CAP_MSIX + 1] = CAP_COMMON;
@@ -497,9 +525,13 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     vmm_pci_set32(d, CAP_NOTIFY + 16, NOTIFY_MULT);
     /* The device-config capability only when there is a config space: Linux refuses a
      * capability of length 0 ("bad capability len 0"), and virtio-rng has none. */
-    vendor_cap(d, CAP_ISR, ops->config_len ? CAP_DEVICE : 0, 16, 3, OFF_ISR, 4);
+    vendor_cap(d, CAP_ISR, ops->config_len ? CAP_DEVICE : CAP_PCI_CFG, 16, 3, OFF_ISR, 4);
     if (ops->config_len)
-        vendor_cap(d, CAP_DEVICE, 0, 16, 4, OFF_DEVICE, ops->config_len);
+        vendor_cap(d, CAP_DEVICE, CAP_PCI_CFG, 16, 4, OFF_DEVICE, ops->config_len);
+    /* The configuration access window: bar, offset, length and data are the driver's. */
+    vendor_cap(d, CAP_PCI_CFG, 0, 20, 5, 0, 0);
+    d->wmask[CAP_PCI_CFG + 4] = 0xff;
+    memset(&d->wmask[CAP_PCI_CFG + 8], 0xff, 12);
 
     vmm_virtio_reset(v);
     if ((rc = vmm_pci_add(vm, d)))

@@ -6,7 +6,8 @@
  *   0x0000 common configuration     0x1000 ISR status
  *   0x2000 device configuration     0x3000 queue notify (4 bytes a queue)
  *   0x0800 MSI-X table              0x0c00 MSI-X pending bits
- * described by vendor capabilities (COMMON, NOTIFY, ISR, DEVICE) and an
+ * described by vendor capabilities (COMMON, NOTIFY, ISR, DEVICE, and PCI_CFG:
+ * the configuration access window every device must offer, 4.1.4.7) and an
  * MSI-X capability. Notifications arrive through one ioeventfd per queue on
  * the notify area and are handled on the event thread; interrupts go out
  * through one irqfd per MSI-X vector, routed as MSI by irq.c.
@@ -55,6 +56,7 @@ typedef struct vmm_virtio_ops {
     int nqueues;
     uint16_t queue_size;
     uint32_t config_len;
+    const char *rom; /* expansion ROM file (pci.h), NULL for none */
     /* Device configuration space accesses (dev lock held). */
     void (*config_read)(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t len);
     void (*config_write)(vmm_virtio *v, uint32_t off, const uint8_t *data, uint32_t len);
@@ -96,6 +98,18 @@ struct vmm_virtio {
     int irq_fd[VIRTIO_MSIX_VECTORS];
     uint64_t interrupts;
 };
+
+/* Where the PCI configuration access capability (VIRTIO_PCI_CAP_PCI_CFG, virtio 1.0 4.1.4.7)
+ * sits in configuration space: a virtio_pci_cap whose bar, offset and length the driver
+ * writes, then 4 bytes of pci_cfg_data, a window onto the BAR for drivers that cannot map it
+ * (iPXE refuses a modern device without this capability). */
+#define VMM_VIRTIO_CAP_PCI_CFG 0x90
+/* The PCI configuration hooks' part for that window, for an access to config bytes [off,
+ * off+len): when it touches pci_cfg_data, a read first reads cap.length bytes of BAR cap.bar
+ * at cap.offset into pci_cfg_data, a write then writes them from it, through the BAR's own
+ * handler. The fields are the guest's: a BAR the device lacks, a length other than 1, 2 or 4,
+ * an offset not aligned to it or past the BAR access nothing (a read finds all ones). */
+void vmm_virtio_cfg_window(vmm_pci_dev *d, uint32_t off, uint32_t len, int is_write);
 
 /* Creates the transport for a device and puts it on the PCI bus. */
 int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const char *id,

@@ -350,7 +350,7 @@ prep_guestdhcp() {
   /usr/bin/ip link del tap0 2>/dev/null
   /usr/bin/ip tuntap add dev tap0 mode tap && /usr/bin/ip addr add 10.0.2.1/24 dev tap0 && /usr/bin/ip link set tap0 up ||
     bad "L1 could not make tap0"
-  printf 'start 10.0.2.15\nend 10.0.2.20\ninterface tap0\nlease_file /tmp/leases\nopt subnet 255.255.255.0\nopt router 10.0.2.1\nopt dns 10.0.2.3\nopt mtu 1450\nstatic_lease 52:54:00:12:34:56 10.0.2.17\n' > /tmp/udhcpd.conf
+  printf 'start 10.0.2.15\nend 10.0.2.20\ninterface tap0\nlease_file /tmp/leases\nopt subnet 255.255.255.0\nopt router 10.0.2.1\nopt dns 10.0.2.3\nopt mtu 1450\nstatic_lease 52:54:00:12:34:56 10.0.2.17\nboot_file http://10.0.2.1/boot.ipxe\n' > /tmp/udhcpd.conf
   touch /tmp/leases
   udhcpd /tmp/udhcpd.conf
 }
@@ -606,13 +606,71 @@ run_firmware() {
   verdict "$1"
 }
 
+# ipxe: network boot. A VM with no disk and one NIC whose PCI expansion ROM is Debian's iPXE
+# (ipxe-qemu: pxe-e1000.rom on the e1000, pxe-virtio.rom on virtio-net), run by SeaBIOS: iPXE takes
+# udhcpd's static lease on tap0 (10.0.2.17, boot file http://10.0.2.1/boot.ipxe), fetches that
+# script from busybox httpd, and the script chains the test guest built with a Multiboot header
+# (/guest-mb.elf, tests/guest/netboot) with scenario=boot. QEMU -M pc -bios bios.bin with the
+# device's romfile=, then stratus-vmm with the NIC's "rom"; the e1000, then virtio-net (modern).
+# iPXE's console is BIOS int 10h: SeaBIOS's sercon (etc/sercon-port) copies it to COM1.
+ipxe_serve() { # tap0 and udhcpd (prep_guestdhcp's, which names the boot file), httpd with the script
+  prep_guestdhcp
+  rm -rf /tmp/www; mkdir -p /tmp/www
+  [ -f /guest-mb.elf ] && cp /guest-mb.elf /tmp/www/
+  printf '#!ipxe\necho STRATUS-IPXE ${net0/mac} ip ${net0/ip}\nchain http://10.0.2.1/guest-mb.elf scenario=boot netboot=ipxe\n' > /tmp/www/boot.ipxe
+  httpd -p 10.0.2.1:80 -h /tmp/www || bad "L1 could not start httpd"
+}
+ipxe() { # VMM: boots each NIC model from the network, adds to WHY
+  local v=$1 m log rom dev want t0 t1
+  [ -f /guest-mb.elf ] && [ -f /usr/lib/ipxe/qemu/pxe-e1000.rom ] && [ -f /usr/share/seabios/bios.bin ] ||
+    { bad "ipxe: no /guest-mb.elf, iPXE ROMs (ipxe-qemu) or SeaBIOS in L1"; return; }
+  for m in e1000 virtio; do
+    log=/tmp/ipxe-$v-$m.log
+    if [ $m = e1000 ]; then rom=/usr/lib/ipxe/qemu/pxe-e1000.rom; dev=e1000
+    else rom=/usr/lib/ipxe/qemu/pxe-virtio.rom; dev=virtio-net-pci,disable-legacy=on; fi
+    if [ "$v" = qemu ]; then
+      printf '\370\003' > /tmp/sercon-port
+      set -- qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 128 -bios /usr/share/seabios/bios.bin \
+        -nodefaults -display none -serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -fw_cfg name=etc/sercon-port,file=/tmp/sercon-port -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+        -device $dev,netdev=n0,mac=52:54:00:12:34:56,romfile=$rom
+      want=33
+    else
+      printf '{"vcpus": 1, "memory_mib": 128, "boot": "firmware", "firmware": "/usr/share/seabios/bios.bin",\n "nics": [{"id": "net0", "tap": "tap0", "mac": "52:54:00:12:34:56", "model": "%s", "rom": "%s"}]%s}\n' \
+        $m $rom "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/ipxe.json
+      set -- stratus-vmm --config /tmp/ipxe.json --log-level warn
+      want=16
+    fi
+    t0=$(up)
+    timeout -s KILL 60 "$@" < /dev/null > $log 2>&1
+    VMRC=$?; t1=$(up)
+    local w0=$WHY
+    [ "$VMRC" = $want ] || bad "ipxe $m: exit status $VMRC, expected $want"
+    grep -q 'iPXE (PCI 00:0' $log || bad "ipxe $m: SeaBIOS did not run the NIC's iPXE ROM"
+    grep -q 'STRATUS-IPXE 52:54:00:12:34:56 ip 10.0.2.17' $log || bad "ipxe $m: no lease or no boot script"
+    grep -q '^DATA cmdline=http://10.0.2.1/guest-mb.elf scenario=boot netboot=ipxe' $log ||
+      bad "ipxe $m: the test guest did not start from iPXE"
+    grep -q '^RESULT boot PASS' $log || bad "ipxe $m: no RESULT boot PASS from the test guest"
+    tr -d '\r' < $log | grep -E '^iPXE \(PCI|using|STRATUS-IPXE|^DATA cmdline|^RESULT' | sed "s/^/L1-INFO $v ipxe-$m /"
+    echo "L1-BENCH ipxe $v $m to_result_s=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b - a}')"
+    [ "$WHY" = "$w0" ] || { tr -d "\r" < $log | tail -15 | sed "s/^/L2| /"; }
+  done
+}
+prep_ipxe() { ipxe_serve; }
+run_ipxe() {
+  T0=$(up)
+  ipxe "$1"
+  T1=$(up)
+  verdict "$1"
+}
+
 for v in qemu stratus-vmm; do
   case "$ONLY:$v" in qemu:stratus-vmm | stratus:qemu) continue;; esac
   WHY=
   echo "L1-RUN $v scenario $SCN uptime=$(up)"
   prep_$SCN
   run_$SCN $v
-  /usr/bin/ip link del tap0 2>/dev/null; killall udhcpd 2>/dev/null
+  /usr/bin/ip link del tap0 2>/dev/null; killall udhcpd httpd 2>/dev/null
 done
 echo "L1-DONE uptime=$(up)"
 poweroff -f

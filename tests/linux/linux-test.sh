@@ -4,7 +4,8 @@
 #
 #   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench and nicbench for bench/vmm;
 #                                    guestdhcp: the test guest of tests/guest as L2, not Linux, then
-#                                    firmware; firmware alone: tests/guest/fwboot's disk booted by SeaBIOS)
+#                                    firmware; firmware alone: tests/guest/fwboot's disk booted by SeaBIOS;
+#                                    ipxe: network boot of the test guest by iPXE's option ROMs)
 #   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
 #        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
 #        STRATUS_LINUX_TIMEOUT (s, whole L1 run, default 420), STRATUS_LINUX_KEEP=1 (keep the work dir),
@@ -150,6 +151,12 @@ guest=${STRATUS_GUEST_ELF:-$build/tests/guest/guest.elf}
 [ -f "$guest" ] && cp "$guest" "$work/run/guest.elf"
 fwdisk=${STRATUS_FWBOOT_DISK:-$build/tests/guest/fwboot.img}
 [ -f "$fwdisk" ] && cp "$fwdisk" "$work/run/fwboot.img"
+mbguest=${STRATUS_GUEST_MB_ELF:-$build/tests/guest/guest-mb.elf}
+[ -f "$mbguest" ] && cp "$mbguest" "$work/run/guest-mb.elf"
+if [ -f /usr/lib/ipxe/qemu/pxe-e1000.rom ]; then # ipxe-qemu: the NICs' option ROMs (scenario ipxe)
+  mkdir -p "$work/run/usr/lib/ipxe/qemu"
+  cp /usr/lib/ipxe/qemu/pxe-e1000.rom /usr/lib/ipxe/qemu/pxe-virtio.rom "$work/run/usr/lib/ipxe/qemu/"
+fi
 if [ -f /usr/share/seabios/bios.bin ]; then
   mkdir -p "$work/run/usr/share/seabios" && cp /usr/share/seabios/bios.bin "$work/run/usr/share/seabios/"
 fi

@@ -12,6 +12,13 @@
  *    nothing: vmm_linux_firmware runs it in the nested test host).
  * Both are judged by the guest harness (RESULT PASS and the exit value),
  * and by the loader's line: it read guest.elf's every sector through int 13h.
+ *  - netboot (QEMU): no disk, one NIC whose option ROM is Debian's iPXE
+ *    (ipxe-qemu), e1000 then modern virtio-net: SeaBIOS runs the ROM, iPXE
+ *    takes QEMU's user-mode network's lease, fetches a script and the test
+ *    guest built with a Multiboot header (tests/guest/netboot) over its TFTP
+ *    and boots it. The proof that the ROMs and the guest do it on QEMU's
+ *    devices; stratus-vmm's run (the NIC's "rom") needs a tap and KVM:
+ *    vmm_linux_guestdhcp does it in the nested test host.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +32,23 @@
 #include "vg.h"
 
 #define SEABIOS "/usr/share/seabios/bios.bin"
+#define IPXE_ROMS "/usr/lib/ipxe/qemu/" /* Debian's ipxe-qemu */
 
 static char dir[256];
 
 static int setup(void)
 {
+    char sercon[300];
     snprintf(dir, sizeof dir, "/tmp/vmm-fwboot-%d", (int)getpid());
-    return mkdir(dir, 0700);
+    if (mkdir(dir, 0700) < 0)
+        return -1;
+    /* For QEMU's SeaBIOS: COM1 as the BIOS's screen, as stratus-vmm offers it. */
+    snprintf(sercon, sizeof sercon, "%s/sercon-port", dir);
+    FILE *f = fopen(sercon, "wb");
+    if (!f)
+        return -1;
+    fwrite("\xf8\x03", 1, 2, f);
+    return fclose(f);
 }
 
 static int teardown(void)
@@ -85,12 +102,20 @@ static void test_config(void)
     ST_ASSERT_INT_EQ_FATAL(vmm_config_parse(&c, own, strlen(own), err, sizeof err), 0);
     ST_ASSERT_STR_EQ(c.firmware, "/x/bios-256k.bin");
     vmm_config_free(&c);
+    const char *rom = "{\"boot\": \"firmware\", \"nics\": [{\"tap\": \"t0\"}, {\"tap\": \"t1\", "
+                      "\"model\": \"e1000\", \"rom\": \"" IPXE_ROMS "pxe-e1000.rom\"}]}";
+    ST_ASSERT_INT_EQ_FATAL(vmm_config_parse(&c, rom, strlen(rom), err, sizeof err), 0);
+    CU_ASSERT_PTR_NULL(c.nics[0].rom); /* none unless named */
+    ST_ASSERT_STR_EQ(c.nics[1].rom, IPXE_ROMS "pxe-e1000.rom");
+    vmm_config_free(&c);
     static const char *const bad[] = {
         "{\"boot\": \"firmware\", \"kernel\": \"k.elf\"}",
         "{\"boot\": \"firmware\", \"cmdline\": \"x\"}",
         "{\"boot\": \"bios\"}",
         "{\"kernel\": \"k.elf\", \"firmware\": \"/x/bios.bin\"}",
         "{\"vcpus\": 1}",
+        "{\"boot\": \"firmware\", \"nics\": [{\"tap\": \"t0\", \"rom\": \"\"}]}",
+        "{\"boot\": \"firmware\", \"nics\": [{\"tap\": \"t0\", \"rom\": 1}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
@@ -99,35 +124,36 @@ static void test_config(void)
     }
 }
 
+/* QEMU -M pc with SeaBIOS, COM1 as its screen, the debug exit; no devices yet. */
+static void qemu_pc(guest_argv *a)
+{
+    guest_argv_add(a, "qemu-system-x86_64");
+    guest_argv_add(a, "-M");
+    guest_argv_add(a, "pc");
+    guest_argv_add(a, "-accel");
+    guest_argv_add(a, guest_kvm_available() ? "kvm" : "tcg");
+    guest_argv_add(a, "-bios");
+    guest_argv_add(a, SEABIOS);
+    guest_argv_add(a, "-m");
+    guest_argv_add(a, "128");
+    guest_argv_add(a, "-nodefaults");
+    guest_argv_add(a, "-display");
+    guest_argv_add(a, "none");
+    guest_argv_add(a, "-serial");
+    guest_argv_add(a, "stdio");
+    guest_argv_add(a, "-no-reboot");
+    guest_argv_add(a, "-device");
+    guest_argv_add(a, "isa-debug-exit,iobase=0xf4,iosize=0x04");
+    guest_argv_add(a, "-fw_cfg");
+    guest_argv_add(a, "name=etc/sercon-port,file=%s/sercon-port", dir);
+}
+
 static void test_qemu(void)
 {
     guest_argv a = {0};
     guest_result r;
-    char out[320], sercon[300];
-    snprintf(sercon, sizeof sercon, "%s/sercon-port", dir);
-    FILE *f = fopen(sercon, "wb");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fwrite("\xf8\x03", 1, 2, f); /* COM1, as stratus-vmm offers it */
-    fclose(f);
-    guest_argv_add(&a, "qemu-system-x86_64");
-    guest_argv_add(&a, "-M");
-    guest_argv_add(&a, "pc");
-    guest_argv_add(&a, "-accel");
-    guest_argv_add(&a, guest_kvm_available() ? "kvm" : "tcg");
-    guest_argv_add(&a, "-bios");
-    guest_argv_add(&a, SEABIOS);
-    guest_argv_add(&a, "-m");
-    guest_argv_add(&a, "128");
-    guest_argv_add(&a, "-nodefaults");
-    guest_argv_add(&a, "-display");
-    guest_argv_add(&a, "none");
-    guest_argv_add(&a, "-serial");
-    guest_argv_add(&a, "stdio");
-    guest_argv_add(&a, "-no-reboot");
-    guest_argv_add(&a, "-device");
-    guest_argv_add(&a, "isa-debug-exit,iobase=0xf4,iosize=0x04");
-    guest_argv_add(&a, "-fw_cfg");
-    guest_argv_add(&a, "name=etc/sercon-port,file=%s", sercon);
+    char out[320];
+    qemu_pc(&a);
     guest_argv_add(&a, "-drive");
     guest_argv_add(&a, "file=%s,format=raw,if=none,id=d0,readonly=on", FWBOOT_DISK);
     guest_argv_add(&a, "-device");
@@ -177,10 +203,52 @@ static void test_vmm(void)
     vg_cleanup(&vm);
 }
 
+/* QEMU -M pc, no disk, one NIC (device) with iPXE's ROM; user-mode network with TFTP. */
+static void netboot_qemu(const char *device, const char *rom)
+{
+    guest_argv a = {0};
+    guest_result r;
+    char out[320], path[320], buf[640];
+    snprintf(path, sizeof path, "%s/boot.ipxe", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("#!ipxe\necho STRATUS-IPXE ${net0/mac} ip ${net0/ip}\n"
+          "chain guest-mb.elf scenario=boot netboot=ipxe\n",
+          f);
+    fclose(f);
+    snprintf(buf, sizeof buf, "cp %s %s/guest-mb.elf", GUEST_MB_ELF, dir);
+    ST_ASSERT_INT_EQ_FATAL(system(buf), 0);
+    qemu_pc(&a);
+    guest_argv_add(&a, "-netdev");
+    guest_argv_add(&a, "user,id=n0,tftp=%s,bootfile=boot.ipxe", dir);
+    guest_argv_add(&a, "-device");
+    guest_argv_add(&a, "%s,netdev=n0,mac=52:54:00:12:34:56,romfile=%s%s", device, IPXE_ROMS, rom);
+    snprintf(out, sizeof out, "%s/netboot-%s", dir, rom);
+    int v = guest_run(a.v, out, 60000, &r);
+    if (v != GUEST_PASS)
+        guest_result_print(&r, stderr);
+    ST_ASSERT_INT_EQ(v, GUEST_PASS);
+    ST_ASSERT_INT_EQ(r.exit_code, 33);
+    ST_ASSERT_STR_EQ(r.scenario, "boot");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.output, "iPXE (PCI 00:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.output, "STRATUS-IPXE 52:54:00:12:34:56 ip 10.0.2.15"));
+    ST_ASSERT_INT_EQ(guest_data(&r, "cmdline", buf, sizeof buf), 0);
+    ST_ASSERT_STR_EQ(buf, "tftp://10.0.2.2/guest-mb.elf scenario=boot netboot=ipxe");
+    guest_result_free(&r);
+    guest_argv_free(&a);
+}
+
+static void test_netboot_qemu(void)
+{
+    netboot_qemu("e1000", "pxe-e1000.rom");
+    netboot_qemu("virtio-net-pci,disable-legacy=on", "pxe-virtio.rom");
+}
+
 static CU_TestInfo tests[] = {
     {"config: boot firmware validated", test_config},
     {"the disk boots under QEMU -M pc with SeaBIOS", test_qemu},
     {"the disk boots under stratus-vmm with SeaBIOS", test_vmm},
+    {"iPXE's e1000 and virtio ROMs network-boot the guest under QEMU", test_netboot_qemu},
     CU_TEST_INFO_NULL,
 };
 

@@ -598,6 +598,37 @@ run_nicbench() {
   verdict "$1"
 }
 
+# exitbench (bench/vmm/exits-nested.sh; not a test): bench/vmm/bench_vmm.c (vmm_bench, in L1's
+# /usr/bin through STRATUS_LINUX_TOOLS) inside L1, where KVM exists: the test guest's start time
+# under stratus-vmm, QEMU -M pc and QEMU -M microvm, and the exit-rate loops under stratus-vmm and
+# QEMU -M pc. It runs every VMM itself, so only the stratus-vmm pass runs it. Arguments: eb_runs
+# (3), eb_loops (20000), eb_sections (start,exits), eb_strace=1 (strace -c -f of one more run of
+# each loop under each VMM; strace in STRATUS_LINUX_TOOLS). Its lines come out as "L1-BENCH exits|".
+prep_exitbench() { :; }
+run_exitbench() {
+  local rc f
+  T0=$(up)
+  if [ "$1" = stratus-vmm ]; then
+    [ -f /guest.elf ] || bad "no /guest.elf in L1 (build the stratus_test_guest target)"
+    command -v vmm_bench > /dev/null || bad "no vmm_bench in L1 (STRATUS_LINUX_TOOLS)"
+    if [ -z "$WHY" ]; then
+      rm -f /tmp/eb-strace.*
+      [ "$(arg eb_strace)" = 1 ] && export VMM_BENCH_STRACE=/tmp/eb-strace
+      vmm_bench /usr/bin/stratus-vmm /guest.elf "$(arg eb_runs | grep . || echo 3)" \
+        "$(arg eb_loops | grep . || echo 20000)" "$(arg eb_sections | grep . || echo start,exits)" \
+        < /dev/null > /tmp/eb.out 2>&1
+      rc=$?
+      sed 's/^/L1-BENCH exits| /' /tmp/eb.out
+      [ $rc = 0 ] || bad "vmm_bench exited $rc"
+      for f in /tmp/eb-strace.*; do
+        [ -f "$f" ] && sed "s#^#L1-BENCH strace ${f#/tmp/eb-strace.}| #" "$f" | grep -vE '\| *$'
+      done
+    fi
+  fi
+  T1=$(up)
+  verdict "$1"
+}
+
 prep_firmware() { :; }
 run_firmware() {
   T0=$(up)

@@ -2,7 +2,7 @@
 # linux-test.sh - one vmm_linux_* scenario: a real Linux (L2) under QEMU and then under
 # stratus-vmm, both inside one nested test host (L1) that QEMU's emulator boots here.
 #
-#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench and nicbench for bench/vmm;
+#   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench, nicbench, exitbench for bench/vmm;
 #                                    guestdhcp: the test guest of tests/guest as L2, not Linux, then
 #                                    firmware; firmware alone: tests/guest/fwboot's disk booted by SeaBIOS;
 #                                    ipxe: network boot of the test guest by iPXE's option ROMs)
@@ -170,7 +170,7 @@ cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs
 # result at all is an environment failure, so it is run once more, said so.
 # Each of the two runs gets half the limit, so both fit ctest's timeout.
 tries=2
-case "$only:$scn" in stratus:* | *:bench | *:nicbench) tries=1;; esac
+case "$only:$scn" in stratus:* | *:bench | *:nicbench | *:exitbench) tries=1;; esac
 run_limit=$((limit / tries))
 for attempt in $(seq 1 $tries); do
 nonce=$$$(date +%N)
@@ -198,7 +198,7 @@ grep -E 'L1-(INFO|KVM|RUN|RESULT|BENCH)' "$work/console.log" | sed 's/^/   /'
 if grep -q 'L1-KVM-MISSING' "$work/console.log"; then
   echo "SKIP: L1 has no /dev/kvm (this host's QEMU cannot emulate SVM?)"; exit 77
 fi
-case $scn in bench | nicbench) exit 0;; esac # a benchmark: its script reads the figures
+case $scn in bench | nicbench | exitbench) exit 0;; esac # a benchmark: its script reads the figures
 rq=$(grep -m1 'L1-RESULT qemu ' "$work/console.log" | sed 's/.*L1-RESULT qemu //' || true)
 rs=$(grep -m1 'L1-RESULT stratus-vmm ' "$work/console.log" | sed 's/.*L1-RESULT stratus-vmm //' || true)
 show() { # the L2 console excerpt that L1 printed after a VMM's result

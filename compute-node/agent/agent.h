@@ -132,6 +132,8 @@ typedef struct nd_order {
     long long reboot_seq;
     int stop_force;  /* the stop skips the power button's grace (stop with force) */
     int reboot_hard; /* the reboot resets at once, without the power button */
+    /* the image to flatten the disk into and upload (snapshot.c), "" none */
+    char snapshot_image[ND_ID_LEN];
     int vcpus, memory_mib, disk_gib;
     int nports; /* ports in guest NIC order */
     nd_port ports[ND_MAX_PORTS];
@@ -391,9 +393,10 @@ void nd_images_use_end(void);
 void nd_periodic_start(nd_agent *a);
 /* gw.c: the gateway's node API (blocking; call from jobs) */
 /* stop: how the stop behind this report ended ("graceful", "forced"), or NULL. */
+/* snapshot: the snapshot image this report ends (snapshot_fault: it failed), or NULL. */
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
-                  char *err, size_t errlen);
+                  const char *snapshot, const char *snapshot_fault, char *err, size_t errlen);
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
  * sysfs tree root; 0 for "" or a tree without PFs. */
@@ -411,6 +414,11 @@ long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char 
                    char *err, size_t errlen);
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
                    size_t errlen);
+/* snapshot.c: dir's disk flattened (a running VM paused around the copy)
+ * and uploaded as image_id with the node credential (blocking). 0, or -1
+ * with the reason in err. */
+int nd_snapshot_take(const nd_conf *c, nd_driver *drv, const char *dir, nd_vm_handle *h,
+                     int running, const char *image_id, char *err, size_t errlen);
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */
 int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data, nd_vm_spec *spec,
                      char *err, size_t errlen);

@@ -727,12 +727,19 @@ static void snapshot(gw_ctx *c, const char *id, const char *name)
     json_t *img = status == 201 ? json_loadb(out ? out : "", outlen, 0, NULL) : NULL;
     const char *image = json_string_value(json_object_get(img, "id"));
     free(out);
+    if (!image && status >= 400 && status < 500) {
+        json_decref(img);
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT,
+                            "the image service refused the snapshot (%ld): the instance's image"
+                            " is no longer the tenant's to copy",
+                            status);
+        return;
+    }
     if (!image) {
         json_decref(img);
         st_http_add_header(c->req, "Retry-After", "2");
         st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE,
-                            status == 404 ? "the instance's image is gone from the image service"
-                                          : "the images service is unavailable; retry");
+                            "the images service is unavailable; retry");
         return;
     }
     long long n = st_db_x(c->db,

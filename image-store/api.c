@@ -474,7 +474,10 @@ static void h_download_url(st_call *call)
  * uploads the flattened disk, booting as the source did (boot, kernel_id,
  * ramdisk_id, minimums copied, as Nova copies the instance's image
  * properties). The source may since have been deleted; it must be the
- * tenant's or public.
+ * tenant's or public. An instance booted from a kernel image has that
+ * kernel as its disk's bytes: its snapshot is a disk booting its own
+ * bytes as the kernel (boot kernel, no kernel_id), as disks did before
+ * kinds existed.
  */
 static void h_snapshot_create(st_call *call)
 {
@@ -506,7 +509,7 @@ static void h_snapshot_create(st_call *call)
                             " boot, kernel_id, ramdisk_id, source_instance_id)"
                             " SELECT $1, $2, $3, 'private', 'queued', 'qcow2', s.min_disk_gib,"
                             " s.min_memory_mib, $4, 'disk', s.boot, s.kernel_id, s.ramdisk_id, $5"
-                            " FROM images.images s WHERE s.id = $6 AND s.kind = 'disk'"
+                            " FROM images.images s WHERE s.id = $6 AND s.kind <> 'ramdisk'"
                             " AND (s.tenant_id = $2::uuid OR s.visibility = 'public')"
                             " RETURNING images.image_json(m)::text",
                             id, c->p.tenant, name, c->p.user[0] ? c->p.user : NULL, inst, src);

@@ -327,7 +327,7 @@ add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active), re
     [ok(202, "accepted: the instance, or for a snapshot the new image's id (Location: /v1/images/{image_id}; the image is queued, saving, then active once the node uploaded the disk, or killed with its status_reason)",
         {"oneOf": [S("Instance"), {**obj({"image_id": UUID}, "all"), "additionalProperties": False}]},
         headers={"Location": {"description": "the instance's path, /v1/instances/{id}; for a snapshot the image's, /v1/images/{image_id}", "schema": STR}}),
-     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task)")],
+     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task, and an image the tenant may still copy)")],
     body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot", "snapshot"]},
               "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force). Also accepted while a graceful stop still waits for its guest (task stopping): it ends the wait at once"},
               "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"},

@@ -10,7 +10,8 @@
  * disk naming the test guest as kernel_id and a ramdisk_id has the agent
  * fetch and cache both and define <kernel>, <initrd> and <cmdline>.
  *
- * A snapshot of the running BIOS-booted instance (issue 16): a pattern
+ * A stopped instance is snapshotted (its image boots as the instance's
+ * did). A snapshot of the running BIOS-booted instance (issue 16): a pattern
  * written into its overlay as if the guest had, the snapshot action, the
  * agent flattens base + overlay (the domain suspended around the copy) and
  * uploads it with its node credential; the image goes active, its bytes
@@ -79,6 +80,19 @@ static void test_libvirt_agent(void)
     ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"stop\", \"force\": true}"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "forced", 5000), 0);
+    /* a stopped instance's snapshot (nothing to pause) boots as its image did */
+    ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"snapshot\", \"name\": \"off\"}"),
+                     202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 5000), 0);
+    char q[300];
+    snprintf(q, sizeof q,
+             "SELECT m.status || ' ' || m.boot FROM images.images m JOIN iaas.instances i"
+             " ON i.snapshot_image_id = m.id WHERE i.id = '%s'",
+             id);
+    char *snap = cloud_sql(&C, q);
+    ST_ASSERT_STR_EQ(snap, "active kernel");
+    free(snap);
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
     /* a (soft) reboot is a graceful stop and a new boot */

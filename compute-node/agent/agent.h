@@ -299,6 +299,7 @@ typedef struct nd_record {
     nd_vm_handle vm; /* pid, start time, boot id (vmm); domain (libvirt) */
     nd_actual actual;
     char fault[256];
+    char snapshot_fault[256]; /* why the last snapshot (o.snapshot_image) failed; "" it did not */
     int launched_once; /* 1 once a VM ran from this disk (a failed start is then not retryable) */
 } nd_record;
 
@@ -328,6 +329,7 @@ typedef struct nd_inst {
     nd_desired want;       /* last desired entry (user_data not kept) */
     char gw_state[16];     /* the gateway's state in the last desired set */
     long long refused_gen; /* a report for this generation was answered 409 */
+    long long snap_ok_gen; /* the snapshot of this generation was reported and accepted */
     /* VMM watch (driver vmm): pidfd polled on the loop */
     uv_poll_t *watch;
     int pidfd;

@@ -816,6 +816,7 @@ static void test_record_round_trip(void)
     ST_ASSERT_INT_EQ(back.actual, ND_ACTUAL_RUNNING);
     ST_ASSERT_STR_EQ(back.vm.boot_id, ID2);
     ST_ASSERT_STR_EQ(back.o.snapshot_image, IMG);
+    ST_ASSERT_STR_EQ(back.snapshot_fault, "");
     /* on disk the states stay words, as older agents wrote them */
     json_t *disk = json_load_file(p, 0, NULL);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "phase")), "applying");

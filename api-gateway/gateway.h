@@ -173,6 +173,8 @@ size_t gw_listcache_bytes(gw_listcache *lc);
 
 /* instances.c */
 void gw_instance_routes(gw *g);
+/* instances.c: the image service kills snapshot image, not taken (reason). */
+void gw_snapshot_abandon(gw_ctx *c, const char *image, const char *reason);
 /* nodes.down_after as text into char buf[16]: the argument of
  * iaas.instance_json() and iaas.node_json() (sql/views.sql), which write
  * every resource's JSON. */

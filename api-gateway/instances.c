@@ -644,13 +644,21 @@ static void h_delete(gw_ctx *c)
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
-    /* With no node holding it there is nothing to tear down: gone at once. */
-    long long n = st_db_x(c->db,
-                          "UPDATE iaas.instances SET generation = generation + 1, task = NULL,"
-                          " state = CASE WHEN node_id IS NULL THEN 'deleted' ELSE 'deleting' END"
-                          " WHERE id = $1 AND tenant_id = $2"
-                          " AND state NOT IN ('deleting', 'deleted')",
+    /* With no node holding it there is nothing to tear down: gone at once.
+     * A snapshot being taken is abandoned (its image killed), as Nova's
+     * delete during image_snapshot does. */
+    PGresult *r = st_db_q(c->db,
+                          "UPDATE iaas.instances i SET generation = i.generation + 1, task = NULL,"
+                          " state = CASE WHEN i.node_id IS NULL THEN 'deleted' ELSE 'deleting' END"
+                          " FROM iaas.instances o WHERE o.id = i.id AND i.id = $1"
+                          " AND i.tenant_id = $2 AND i.state NOT IN ('deleting', 'deleted')"
+                          " RETURNING CASE WHEN o.task = 'image_snapshot'"
+                          "  THEN o.snapshot_image_id END",
                           id, c->p.tenant_id);
+    long long n = r ? PQntuples(r) : -1;
+    if (n == 1 && st_db_val(r, 0, 0))
+        gw_snapshot_abandon(c, st_db_val(r, 0, 0), "the instance was deleted");
+    PQclear(r);
     if (n < 0)
         gw_fail_db_or_conflict(c);
     else if (n == 0)
@@ -659,22 +667,129 @@ static void h_delete(gw_ctx *c)
         reply_instance_as(c, 202, id, 1);
 }
 
+/*
+ * Tells the image service that snapshot image was not taken (reason): the
+ * image is killed, as a failed upload's is. Best effort: an image service
+ * that cannot be reached leaves it queued, never active without bytes.
+ */
+void gw_snapshot_abandon(gw_ctx *c, const char *image, const char *reason)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/snapshots/%s/fail", image);
+    json_t *j = json_pack("{s:s}", "reason", reason);
+    char *body = json_dumps(j, JSON_COMPACT);
+    long status = gw_upstream_call(c, &c->gw->images, "POST", path, body, strlen(body), NULL, NULL);
+    if (status != 200)
+        st_log_fields(ST_LOG_WARN, "instance.snapshot_abandon",
+                      json_pack("{s:s, s:s, s:I}", "image", image, "reason", reason, "status",
+                                (json_int_t)status));
+    free(body);
+    json_decref(j);
+}
+
+/*
+ * Snapshot (Nova's createImage, EC2's CreateImage): the image service makes
+ * the tenant's image record (queued, booting as the instance's image did,
+ * source_instance_id naming the instance), then the instance takes task
+ * image_snapshot with that image as its node's order. The node flattens the
+ * disk (pausing a running guest around the copy) and uploads it with its
+ * own credential, which the image service takes for this image only. 202
+ * with the image's id; the image goes active when its bytes are in, and the
+ * node's report clears the task.
+ */
+static void snapshot(gw_ctx *c, const char *id, const char *name)
+{
+    PGresult *r = st_db_q(c->db,
+                          "SELECT image_id, state IN ('active', 'stopped') AND task IS NULL"
+                          " FROM iaas.instances WHERE id = $1 AND tenant_id = $2"
+                          " AND state <> 'deleted'",
+                          id, c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return;
+    }
+    int ok = PQntuples(r) == 1 && st_db_val(r, 0, 1)[0] == 't';
+    char src[40];
+    snprintf(src, sizeof src, "%s", PQntuples(r) == 1 ? st_db_val(r, 0, 0) : "");
+    PQclear(r);
+    if (!ok) {
+        explain_refusal(c, id, "snapshot");
+        return;
+    }
+    json_t *j =
+        json_pack("{s:s, s:s, s:s}", "name", name, "instance_id", id, "source_image_id", src);
+    char *body = json_dumps(j, JSON_COMPACT), *out = NULL;
+    json_decref(j);
+    size_t outlen = 0;
+    long status = gw_upstream_call(c, &c->gw->images, "POST", "/v1/snapshots", body, strlen(body),
+                                   &out, &outlen);
+    free(body);
+    json_t *img = status == 201 ? json_loadb(out ? out : "", outlen, 0, NULL) : NULL;
+    const char *image = json_string_value(json_object_get(img, "id"));
+    free(out);
+    if (!image && status >= 400 && status < 500) {
+        json_decref(img);
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT,
+                            "the image service refused the snapshot (%ld): the instance's image"
+                            " is no longer the tenant's to copy",
+                            status);
+        return;
+    }
+    if (!image) {
+        json_decref(img);
+        st_http_add_header(c->req, "Retry-After", "2");
+        st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE,
+                            "the images service is unavailable; retry");
+        return;
+    }
+    long long n = st_db_x(c->db,
+                          "UPDATE iaas.instances SET task = 'image_snapshot',"
+                          " snapshot_image_id = $3, generation = generation + 1"
+                          " WHERE id = $1 AND tenant_id = $2"
+                          " AND state IN ('active', 'stopped') AND task IS NULL",
+                          id, c->p.tenant_id, image);
+    if (n != 1) {
+        gw_snapshot_abandon(c, image, "the instance changed before its snapshot began");
+        if (n < 0)
+            gw_fail_db(c);
+        else
+            explain_refusal(c, id, "snapshot");
+        json_decref(img);
+        return;
+    }
+    char loc[80];
+    snprintf(loc, sizeof loc, "/v1/images/%s", image);
+    st_http_add_header(c->req, "Location", loc);
+    st_http_reply_json(c->req, 202, json_pack("{s:s}", "image_id", image));
+    json_decref(img);
+}
+
 static void h_action(gw_ctx *c)
 {
-    static const char *const keys[] = {"action", "force", "type", NULL};
+    static const char *const keys[] = {"action", "force", "type", "name", NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *action = NULL, *type = NULL;
+    const char *action = NULL, *type = NULL, *name = NULL;
     int force = 0;
     char err[256];
     if (gw_check(c, st_json_get_str(b, "action", 1, 1, 16, &action, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_bool(b, "force", 0, &force, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "type", 0, 1, 8, &type, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_str(b, "type", 0, 1, 8, &type, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "name", 0, 1, 255, &name, err, sizeof err), err) < 0)
         return;
+    if (!strcmp(action, "snapshot") != !!name) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "a snapshot needs a 'name' (1-255 characters), only a snapshot");
+        return;
+    }
+    if (name) {
+        snapshot(c, id, name);
+        return;
+    }
     if (json_object_get(b, "force") && strcmp(action, "stop")) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "field 'force' is for stop only");
         return;
@@ -707,7 +822,7 @@ static void h_action(gw_ctx *c)
               " AND state = 'active' AND task IS NULL";
     else {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "action must be start, stop or reboot");
+                            "action must be start, stop, reboot or snapshot");
         return;
     }
     long long n = !strcmp(action, "start") ? st_db_x(c->db, sql, id, c->p.tenant_id)

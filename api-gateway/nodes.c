@@ -481,15 +481,16 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
 
 static void h_node_report(gw_ctx *c)
 {
-    static const char *const keys[] = {"state",     "generation", "reboot_seq", "fault",
-                                       "retryable", "stop",       NULL};
+    static const char *const keys[] = {
+        "state", "generation",        "reboot_seq",     "fault", "retryable",
+        "stop",  "snapshot_image_id", "snapshot_fault", NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *state = NULL, *fault = NULL, *stop = NULL;
+    const char *state = NULL, *fault = NULL, *stop = NULL, *snap = NULL, *snap_fault = NULL;
     long long gen = 0, rseq = -1;
     int retryable = 0;
     char err[256];
@@ -500,8 +501,17 @@ static void h_node_report(gw_ctx *c)
                  err) < 0 ||
         gw_check(c, st_json_get_str(b, "fault", 0, 0, 1024, &fault, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_bool(b, "retryable", 0, &retryable, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "stop", 0, 1, 16, &stop, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_str(b, "stop", 0, 1, 16, &stop, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "snapshot_image_id", 0, 1, 64, &snap, err, sizeof err),
+                 err) < 0 ||
+        gw_check(c, st_json_get_str(b, "snapshot_fault", 0, 1, 1024, &snap_fault, err, sizeof err),
+                 err) < 0)
         return;
+    if ((snap && !st_uuid_valid(snap)) || (snap_fault && !snap)) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "snapshot_image_id is the image's id, needed by snapshot_fault");
+        return;
+    }
     if (stop && strcmp(stop, "graceful") && strcmp(stop, "forced")) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "stop must be graceful or forced");
         return;
@@ -525,6 +535,10 @@ static void h_node_report(gw_ctx *c)
     snprintf(gs, sizeof gs, "%lld", gen);
     char down[16];
     GW_DOWN_AFTER(c, down);
+    /* A snapshot's report (snapshot_image_id, with snapshot_fault when it
+     * failed) ends the task image_snapshot of that image; a snapshot ended
+     * by a failure or by anything else that clears the task (an error, a
+     * delete) has its image killed, never left queued. */
     PGresult *r = st_db_q(c->db,
                           "UPDATE iaas.instances i SET state = $3,"
                           " fault = CASE WHEN $3 = 'error' THEN coalesce($6, 'reported by node')"
@@ -534,15 +548,21 @@ static void h_node_report(gw_ctx *c)
                           "  WHEN i.task = 'starting' AND $3 = 'active' THEN NULL"
                           "  WHEN i.task = 'rebooting' AND $3 = 'active'"
                           "   AND $5::int >= i.reboot_seq THEN NULL"
+                          "  WHEN i.task = 'image_snapshot' AND i.snapshot_image_id = $9::uuid"
+                          "   THEN NULL"
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
                           "  ELSE i.task END,"
                           " last_stop = coalesce($8, i.last_stop),"
                           " last_stop_at = CASE WHEN $8 IS NULL THEN i.last_stop_at"
                           "  ELSE now() END"
-                          " WHERE id = $1 AND node_id = $2 AND state <> 'deleted'"
-                          "  AND i.generation <= $4::bigint"
-                          " RETURNING iaas.instance_json(i, $7)::text",
-                          id, c->p.node_id, state, gs, rs, fault, down, stop);
+                          " FROM iaas.instances o"
+                          " WHERE o.id = i.id AND i.id = $1 AND i.node_id = $2"
+                          "  AND i.state <> 'deleted' AND i.generation <= $4::bigint"
+                          " RETURNING iaas.instance_json(i, $7)::text,"
+                          "  CASE WHEN o.task = 'image_snapshot' AND i.task IS NULL"
+                          "   AND ($10::text IS NOT NULL OR $9::uuid IS DISTINCT FROM"
+                          "    o.snapshot_image_id) THEN o.snapshot_image_id END",
+                          id, c->p.node_id, state, gs, rs, fault, down, stop, snap, snap_fault);
     if (!r) {
         gw_fail_db_or_conflict(c);
         return;
@@ -564,6 +584,14 @@ static void h_node_report(gw_ctx *c)
             gw_fail_db(c);
         PQclear(g);
         return;
+    }
+    if (st_db_val(r, 0, 1)) {
+        char why[1100];
+        snprintf(why, sizeof why, "the snapshot failed: %s",
+                 snap_fault                  ? snap_fault
+                 : !strcmp(state, "deleted") ? "the instance was deleted"
+                                             : "the instance failed");
+        gw_snapshot_abandon(c, st_db_val(r, 0, 1), why);
     }
     gw_reply_json_text(c, 200, r, "instance");
     PQclear(r);

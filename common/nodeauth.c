@@ -51,16 +51,29 @@ int st_node_identify(st_db *db, const char *authorization, st_node *n)
     return found ? 0 : -1;
 }
 
-int st_node_may_read_image(st_db *db, const st_node *n, const char *image_id)
+/* The boolean a placement function of the gateway answers for node n and
+ * its UUID arguments a (and b, when not NULL): 1, 0, or -2 on a database error. */
+static int node_may(st_db *db, const char *sql, const st_node *n, const char *a, const char *b)
 {
-    if (!st_uuid_valid(image_id))
+    if (!st_uuid_valid(a) || (b && !st_uuid_valid(b)))
         return 0;
-    PGresult *r = st_db_q(db, "SELECT iaas.node_may_read_image($1, $2)", n->id, image_id);
+    PGresult *r = b ? st_db_q(db, sql, n->id, a, b) : st_db_q(db, sql, n->id, a);
     if (!r)
         return -2;
     int ok = PQntuples(r) == 1 && st_db_val(r, 0, 0) && st_db_val(r, 0, 0)[0] == 't';
     PQclear(r);
     return ok;
+}
+
+int st_node_may_read_image(st_db *db, const st_node *n, const char *image_id)
+{
+    return node_may(db, "SELECT iaas.node_may_read_image($1, $2)", n, image_id, NULL);
+}
+
+int st_node_may_write_image(st_db *db, const st_node *n, const char *instance_id,
+                            const char *image_id)
+{
+    return node_may(db, "SELECT iaas.node_may_write_image($1, $2, $3)", n, instance_id, image_id);
 }
 
 /* "{a,b,...}" of count UUIDs (checked by the caller); NULL without memory. */

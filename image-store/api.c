@@ -14,6 +14,16 @@
  *                                         (409 for a kernel or ramdisk disks still name)
  *   POST   /v1/images/{id}/upload-url     a signed PUT URL on the data listener
  *   POST   /v1/images/{id}/download-url   a signed GET URL on the data listener
+ *   POST   /v1/snapshots                  the gateway's, for an instance snapshot: a
+ *                                         queued qcow2 image of the tenant booting as
+ *                                         its source image did, bytes from the node
+ *   POST   /v1/snapshots/{id}/fail        the gateway's: the snapshot was not taken
+ *                                         (the image is killed with the reason)
+ *
+ * The snapshot routes are not proxied to tenants: the gateway calls them
+ * itself when a tenant snapshots an instance (api-gateway/instances.c), so
+ * source_instance_id is only ever what the gateway says. A snapshot's bytes
+ * come from its instance's node (auth.c), never from an upload URL.
  *
  * Isolation as everywhere in Stratus: another tenant's private image is 404,
  * never 403. Only cloud admins publish (visibility public) or touch the
@@ -403,6 +413,18 @@ static void h_delete(st_call *call)
         img_blob_gc(call->svc, sha);
 }
 
+/* 1 when image id is an instance snapshot (its bytes are the node's). */
+static int snapshot_of(st_db *db, const char *id)
+{
+    PGresult *res = st_db_q(db,
+                            "SELECT 1 FROM images.images WHERE id = $1"
+                            " AND source_instance_id IS NOT NULL",
+                            id);
+    int yes = res && PQntuples(res) == 1;
+    PQclear(res);
+    return yes;
+}
+
 static void signed_url(st_call *call, const char *method)
 {
     st_http_req *r = call->req;
@@ -432,6 +454,11 @@ static void signed_url(st_call *call, const char *method)
     }
     if (!ok)
         return;
+    if (put && snapshot_of(db, id)) {
+        st_http_reply_error(r, 409, ST_E_CONFLICT,
+                            "a snapshot's bytes come from its instance's node");
+        return;
+    }
     if (strcmp(status, put ? "queued" : "active") != 0) {
         st_http_reply_error(r, 409, ST_E_CONFLICT, "the image is %s; %s", status,
                             put ? "only a queued image takes an upload"
@@ -459,6 +486,92 @@ static void h_download_url(st_call *call)
     signed_url(call, "GET");
 }
 
+/*
+ * The gateway snapshots instance_id of the caller's tenant, which boots
+ * from source_image_id: a private qcow2 disk image, queued until the node
+ * uploads the flattened disk, booting as the source did (boot, kernel_id,
+ * ramdisk_id, minimums copied, as Nova copies the instance's image
+ * properties). The source may since have been deleted; it must be the
+ * tenant's or public. An instance booted from a kernel image has that
+ * kernel as its disk's bytes: its snapshot is a disk booting its own
+ * bytes as the kernel (boot kernel, no kernel_id), as disks did before
+ * kinds existed.
+ */
+static void h_snapshot_create(st_call *call)
+{
+    st_http_req *r = call->req;
+    const img_caller *c = call->who;
+    json_t *b = st_http_json_body(r);
+    if (!b)
+        return;
+    static const char *const keys[] = {"name", "instance_id", "source_image_id", NULL};
+    const char *name = NULL, *inst = NULL, *src = NULL;
+    char err[256];
+    if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
+        st_json_get_str(b, "name", 1, 1, 255, &name, err, sizeof err) < 0 ||
+        st_json_get_str(b, "instance_id", 1, 1, 64, &inst, err, sizeof err) < 0 ||
+        st_json_get_str(b, "source_image_id", 1, 1, 64, &src, err, sizeof err) < 0) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
+        return;
+    }
+    if (!st_uuid_valid(inst) || !st_uuid_valid(src) || !c->p.tenant[0]) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                            "instance_id and source_image_id are UUIDs, for a tenant");
+        return;
+    }
+    char id[40];
+    st_uuid_v4(id);
+    PGresult *res = st_db_q(call->db,
+                            "INSERT INTO images.images AS m (id, tenant_id, name, visibility,"
+                            " status, disk_format, min_disk_gib, min_memory_mib, created_by, kind,"
+                            " boot, kernel_id, ramdisk_id, source_instance_id)"
+                            " SELECT $1, $2, $3, 'private', 'queued', 'qcow2', s.min_disk_gib,"
+                            " s.min_memory_mib, $4, 'disk', s.boot, s.kernel_id, s.ramdisk_id, $5"
+                            " FROM images.images s WHERE s.id = $6 AND s.kind <> 'ramdisk'"
+                            " AND (s.tenant_id = $2::uuid OR s.visibility = 'public')"
+                            " RETURNING images.image_json(m)::text",
+                            id, c->p.tenant, name, c->p.user[0] ? c->p.user : NULL, inst, src);
+    if (!res)
+        fail_db(r, call->db);
+    else
+        reply_row(r, 201, res);
+    PQclear(res);
+}
+
+/* The gateway says snapshot id was not taken (its node failed, or the
+ * instance went): a queued or saving snapshot is killed with the reason. */
+static void h_snapshot_fail(st_call *call)
+{
+    st_http_req *r = call->req;
+    const char *id = id_param(r);
+    if (!id)
+        return;
+    json_t *b = st_http_json_body(r);
+    if (!b)
+        return;
+    static const char *const keys[] = {"reason", NULL};
+    const char *why = NULL;
+    char err[256];
+    if (st_json_only_keys(b, keys, err, sizeof err) < 0 ||
+        st_json_get_str(b, "reason", 1, 1, 1024, &why, err, sizeof err) < 0) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
+        return;
+    }
+    PGresult *res = st_db_q(call->db,
+                            "UPDATE images.images m SET status = 'killed', status_reason = $2,"
+                            " updated_at = now() WHERE id = $1 AND source_instance_id IS NOT NULL"
+                            " AND status IN ('queued', 'saving')"
+                            " RETURNING images.image_json(m)::text",
+                            id, why);
+    if (!res)
+        fail_db(r, call->db);
+    else if (PQntuples(res) == 1)
+        reply_row(r, 200, res);
+    else
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "no snapshot of that id is being taken");
+    PQclear(res);
+}
+
 void img_api_routes(img_svc *s, st_api *api, st_http_server *srv)
 {
     *api = (st_api){
@@ -470,4 +583,6 @@ void img_api_routes(img_svc *s, st_api *api, st_http_server *srv)
     st_api_route(api, "DELETE /v1/images/{id}", IMG_WRITER, (st_any_fn)h_delete);
     st_api_route(api, "POST /v1/images/{id}/upload-url", IMG_WRITER, (st_any_fn)h_upload_url);
     st_api_route(api, "POST /v1/images/{id}/download-url", IMG_CALLER, (st_any_fn)h_download_url);
+    st_api_route(api, "POST /v1/snapshots", IMG_WRITER, (st_any_fn)h_snapshot_create);
+    st_api_route(api, "POST /v1/snapshots/{id}/fail", IMG_CALLER, (st_any_fn)h_snapshot_fail);
 }

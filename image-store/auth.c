@@ -7,10 +7,12 @@
  *   a node        Authorization: Bearer <its node credential> (one identity
  *                 for every service, common/nodeauth.h). Reads metadata
  *                 (GET /v1/images/{id}) and bytes (GET/HEAD .../file) of
- *                 the images its instances boot from, nothing else: any
- *                 other image answers 404 like one that does not exist,
- *                 every other route 403. The internal token is never a
- *                 node's.
+ *                 the images its instances boot from, and uploads the bytes
+ *                 (PUT .../file) of a queued snapshot of an instance placed
+ *                 on it whose order is that snapshot (the gateway's
+ *                 iaas.node_may_write_image); nothing else: any other image
+ *                 answers 404 like one that does not exist (any other
+ *                 upload 403), every other route 403. The internal token is never a node's.
  *   a signed URL  ?expires=<unix seconds>&sig=<hex HMAC-SHA256> on the data
  *                 listener: minted by POST /v1/images/{id}/upload-url or
  *                 download-url for a caller the API authorised, valid for one
@@ -38,14 +40,31 @@ static int bearer_is(const char *auth, const char *token)
            st_ct_streq(auth + 7, token);
 }
 
+/* 1 when the node may upload image id: a queued snapshot of an instance
+ * the gateway says the node is snapshotting into it now; 0, or -2. */
+static int node_may_write(st_db *db, const st_node *n, const char *id)
+{
+    PGresult *r = st_db_q(db,
+                          "SELECT source_instance_id FROM images.images WHERE id = $1"
+                          " AND status = 'queued' AND source_instance_id IS NOT NULL",
+                          id);
+    if (!r)
+        return -2;
+    int ok = PQntuples(r) == 1 ? st_node_may_write_image(db, n, st_db_val(r, 0, 0), id) : 0;
+    PQclear(r);
+    return ok;
+}
+
 /*
- * A node's credential (common/nodeauth.h) for reading image id: 0 when the
- * node is current and an instance placed on it boots from the image; else
+ * A node's credential (common/nodeauth.h) for reading image id (write: for
+ * uploading its bytes): 0 when the node is current and an instance placed
+ * on it boots from the image (write: is being snapshotted into it); else
  * -1 with the status to send (401 unknown node, 404 an image it does not
- * need, exactly as an image that does not exist, 503 database).
+ * need, exactly as an image that does not exist, 403 any upload but its
+ * snapshot's, 503 database).
  */
-static int node_reads(img_svc *s, st_db *given, const char *auth, const char *id, img_caller *c,
-                      int *status, st_err *code, const char **msg)
+static int node_reads(img_svc *s, st_db *given, const char *auth, const char *id, int write,
+                      img_caller *c, int *status, st_err *code, const char **msg)
 {
     st_db *db = given ? given : st_db_get(s->db, 5000);
     if (!db) {
@@ -54,13 +73,20 @@ static int node_reads(img_svc *s, st_db *given, const char *auth, const char *id
     }
     int rc = st_node_identify(db, auth, &c->node);
     if (rc == 0)
-        rc = st_node_may_read_image(db, &c->node, id) == 1 ? 0 : st_db_conn_lost(db) ? -2 : -3;
+        rc = (write ? node_may_write(db, &c->node, id)
+                    : st_node_may_read_image(db, &c->node, id)) == 1
+                 ? 0
+             : st_db_conn_lost(db) ? -2
+                                   : -3;
     if (db != given)
         st_db_put(db);
     if (rc == 0)
         return 0;
     if (rc == -1)
         *status = 401, *code = ST_E_UNAUTHORIZED, *msg = "a valid node credential is required";
+    else if (rc == -3 && write) /* the same for every image, so it tells nothing */
+        *status = 403, *code = ST_E_FORBIDDEN,
+        *msg = "nodes upload only the snapshot their instance is being taken into";
     else if (rc == -3)
         *status = 404, *code = ST_E_NOT_FOUND, *msg = "no such image";
     else
@@ -87,7 +113,7 @@ int img_api_auth_read(img_svc *s, st_http_req *r, st_db *db, const char *id, img
     int status;
     st_err code;
     const char *msg;
-    if (node_reads(s, db, auth, id, c, &status, &code, &msg) < 0) {
+    if (node_reads(s, db, auth, id, 0, c, &status, &code, &msg) < 0) {
         if (status == 401)
             st_http_add_header(r, "WWW-Authenticate", "Bearer");
         st_http_reply_error(r, status, code, "%s", msg);
@@ -149,9 +175,9 @@ int img_data_auth(img_svc *s, const img_head *h, const char *peer, const char *i
     }
     const char *auth = img_head_get(h, "Authorization");
     if (st_node_credential_in(auth)) {
-        if (strcmp(method, "GET") != 0)
-            DENY(403, ST_E_FORBIDDEN, "nodes only read images");
-        if (node_reads(s, NULL, auth, id, c, status, code, msg) < 0)
+        if (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0)
+            DENY(403, ST_E_FORBIDDEN, "nodes only read images and upload snapshots");
+        if (node_reads(s, NULL, auth, id, !strcmp(method, "PUT"), c, status, code, msg) < 0)
             return -1;
         c->is_node = 1;
         return 0;

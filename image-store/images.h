@@ -51,7 +51,8 @@ typedef struct img_svc {
 /* Who is calling (auth.c). */
 typedef struct img_caller {
     st_principal p; /* from the gateway's headers */
-    int is_node;    /* a compute node, reading an image its instances boot from */
+    int is_node;    /* a compute node: reading an image its instances boot from, or
+                     * uploading a snapshot of one of them */
     st_node node;   /* which (common/nodeauth.h) */
     int signed_url; /* a signed URL for exactly this image and method */
 } img_caller;

@@ -3,7 +3,8 @@
  * bytes, streamed.
  *
  *   1. The caller may write the image (gateway principal of its tenant or a
- *      cloud admin, or a signed PUT URL), and the image moves queued ->
+ *      cloud admin, a signed PUT URL, or the node snapshotting the
+ *      instance the image is a snapshot of, auth.c), and the image moves queued ->
  *      saving in one conditional UPDATE (a second upload gets 409).
  *   2. The body (Content-Length or chunked, "Expect: 100-continue" honoured
  *      only now, so a refused upload never sends its GiBs) goes to a
@@ -42,7 +43,7 @@
 /* Loads the image and checks the caller may upload to it; replies on failure. */
 static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char *id, char fmt[16])
 {
-    if (!who->signed_url &&
+    if (!who->signed_url && !who->is_node &&
         (!st_principal_can_write(&who->p) || (!who->p.tenant[0] && !who->p.cloud_admin))) {
         img_conn_error(c, 403, ST_E_FORBIDDEN, "this role may not change images");
         return -1;
@@ -52,10 +53,10 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
         img_conn_error(c, 503, ST_E_UNAVAILABLE, "the image database is unavailable");
         return -1;
     }
-    int any = who->signed_url || who->p.cloud_admin;
+    int any = who->signed_url || who->p.cloud_admin || who->is_node; /* auth.c said which */
     PGresult *r = st_db_q(db,
                           "SELECT m.tenant_id IS NOT DISTINCT FROM $1::uuid, m.status,"
-                          " m.disk_format FROM images.images m"
+                          " m.disk_format, m.source_instance_id IS NOT NULL FROM images.images m"
                           " WHERE " IMG_VISIBLE " AND m.id = $3",
                           who->p.tenant[0] ? who->p.tenant : NULL, any ? "true" : "false", id);
     int rc = -1;
@@ -65,6 +66,8 @@ static int may_upload(img_svc *s, img_conn *c, const img_caller *who, const char
         img_conn_error(c, 404, ST_E_NOT_FOUND, "no such image");
     } else if (st_db_val(r, 0, 0)[0] != 't' && !any) {
         img_conn_error(c, 403, ST_E_FORBIDDEN, "the image belongs to the cloud");
+    } else if (st_db_val(r, 0, 3)[0] == 't' && !who->is_node) {
+        img_conn_error(c, 409, ST_E_CONFLICT, "a snapshot's bytes come from its instance's node");
     } else {
         snprintf(fmt, 16, "%s", st_db_val(r, 0, 2));
         char status[16];

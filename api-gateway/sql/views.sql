@@ -451,7 +451,8 @@ $$;
 
 -- An instance as its node runs it: what to run (generation, desired power,
 -- reboot_seq; "deleted" while it is being deleted; whether the stop is forced
--- and the reboot hard), its size, image, boot data and NICs.
+-- and the reboot hard; the image to snapshot its disk into, while it is
+-- snapshotted), its size, image, boot data and NICs.
 CREATE OR REPLACE FUNCTION iaas.node_instance_json(i iaas.instances) RETURNS json
 LANGUAGE sql STABLE AS $$
     SELECT json_build_object('id', i.id, 'tenant_id', i.tenant_id,
@@ -459,6 +460,7 @@ LANGUAGE sql STABLE AS $$
         'task', i.task, 'desired', CASE WHEN i.state = 'deleting'
                                    THEN 'deleted' ELSE i.power_desired END,
         'reboot_seq', i.reboot_seq, 'stop_force', i.stop_force, 'reboot_hard', i.reboot_hard,
+        'snapshot_image_id', CASE WHEN i.task = 'image_snapshot' THEN i.snapshot_image_id END,
         'flavor', (SELECT f.name FROM iaas.flavors f WHERE f.id = i.flavor_id),
         'vcpus', i.vcpus, 'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,
         'image_id', i.image_id, 'user_data', i.user_data,

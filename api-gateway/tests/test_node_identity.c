@@ -16,7 +16,12 @@
  *     sample's time: not B's instance, not before placement, not after the
  *     instance moved away, not with another tenant, never storage gauges;
  *   - a replaced credential and a removed host are refused by all three
- *     services at once, and a new credential works without any restart.
+ *     services at once, and a new credential works without any restart;
+ *   - an instance snapshot (issue 16): the tenant's action makes a queued
+ *     image and the order in A's set; A uploads its bytes with its own
+ *     credential, B cannot, nor can A upload to any other image or the
+ *     tenant through an upload URL; the report naming it clears the task;
+ *     a failed or abandoned snapshot's image is killed with the reason.
  */
 #include "gwt.h"
 #include "st_test.h"
@@ -347,7 +352,8 @@ static void test_a_replaced_or_removed_node_is_refused_everywhere_at_once(void)
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/internal/v1/node/instances", fresh, NULL), 200);
     ST_ASSERT_INT_EQ(call(T.images_url, "GET", img, fresh, NULL, NULL), 200);
     ST_ASSERT_INT_EQ(post_sample(fresh, A.id, inst_y, st_now_us()), 200);
-    free(fresh);
+    free(cred_b);
+    cred_b = fresh; /* B's from now on */
     /* a host that is removed */
     char *c = gwt_make_node(&T, "node-c", 4, 4096, 100);
     char id[40];
@@ -396,6 +402,180 @@ static void test_billing_names_instances_from_the_gateway(void)
     CU_ASSERT(named > 0);
 }
 
+/* ---- instance snapshots ---- */
+
+static long snapshot_of(const char *token, const char *inst, const char *body, char image[40])
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s/actions", inst);
+    st_resp r;
+    long s = gwt_call(&T, &r, "POST", path, token, body);
+    const char *id = json_string_value(json_object_get(r.json, "image_id"));
+    snprintf(image, 40, "%s", id ? id : "");
+    if (s == 202) {
+        char loc[80];
+        snprintf(loc, sizeof loc, "/v1/images/%s", image);
+        char *h = st_resp_header(&r, "Location");
+        ST_ASSERT_STR_EQ(h ? h : "", loc);
+        free(h);
+    }
+    st_resp_free(&r);
+    return s;
+}
+
+static char *image_field(const char *image, const char *field)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/images/%s", image);
+    st_resp r;
+    gwt_call(&T, &r, "GET", path, A.member, NULL);
+    const char *v = json_string_value(json_object_get(r.json, field));
+    char *out = strdup(v ? v : "(null)");
+    st_resp_free(&r);
+    return out;
+}
+
+/* PUT bytes to url with cred; the status. */
+static long put_bytes(const char *url, const char *cred, const char *b, size_t n)
+{
+    st_resp r;
+    long s = st_http_n(&r, "PUT", url, cred, b, n, NULL) == 0 ? r.status : -1;
+    st_resp_free(&r);
+    return s;
+}
+
+/* A node's report ending snapshot image (fault: it failed). */
+static long report_snapshot(const char *cred, const char *inst, const char *image,
+                            const char *fault)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", inst);
+    char *b = fault ? st_jsonf("{s:s, s:I, s:s, s:s}", "state", "active", "generation",
+                               (json_int_t)gwt_instance_generation(&T, A.member, inst),
+                               "snapshot_image_id", image, "snapshot_fault", fault)
+                    : st_jsonf("{s:s, s:I, s:s}", "state", "active", "generation",
+                               (json_int_t)gwt_instance_generation(&T, A.member, inst),
+                               "snapshot_image_id", image);
+    long s = gwt_status(&T, "PUT", path, cred, b);
+    free(b);
+    return s;
+}
+
+static void test_a_node_uploads_only_the_snapshot_of_its_instance(void)
+{
+    ST_ASSERT_INT_EQ_FATAL(
+        gwt_report(&T, cred_a, inst_x, "active", gwt_instance_generation(&T, A.member, inst_x)),
+        200);
+    char img[40], other[40];
+    /* what the action refuses */
+    const char *bad[] = {"{\"action\":\"snapshot\"}", "{\"action\":\"snapshot\",\"name\":\"\"}",
+                         "{\"action\":\"stop\",\"name\":\"s\"}", NULL};
+    for (int i = 0; bad[i]; i++)
+        ST_ASSERT_INT_EQ(snapshot_of(A.member, inst_x, bad[i], img), 400);
+    char big[400];
+    snprintf(big, sizeof big, "{\"action\":\"snapshot\",\"name\":\"%0256d\"}", 0);
+    ST_ASSERT_INT_EQ(snapshot_of(A.member, inst_x, big, img), 400);
+    const char *snap = "{\"action\":\"snapshot\",\"name\":\"x at noon\"}";
+    ST_ASSERT_INT_EQ(snapshot_of(B.member, inst_x, snap, img), 404); /* another tenant's */
+    ST_ASSERT_INT_EQ(snapshot_of(A.reader, inst_x, snap, img), 403);
+
+    ST_ASSERT_INT_EQ_FATAL(snapshot_of(A.member, inst_x, snap, img), 202);
+    char *task = gwt_instance_field(&T, A.member, inst_x, "task");
+    ST_ASSERT_STR_EQ(task, "image_snapshot");
+    free(task);
+    ST_ASSERT_INT_EQ(snapshot_of(A.member, inst_x, snap, other), 409); /* one at a time */
+    char *v = image_field(img, "status");
+    ST_ASSERT_STR_EQ(v, "queued");
+    free(v);
+    v = image_field(img, "source_instance_id");
+    ST_ASSERT_STR_EQ(v, inst_x);
+    free(v);
+    v = image_field(img, "boot");
+    char *want = image_field(image_p, "boot");
+    ST_ASSERT_STR_EQ(v, want);
+    free(v);
+    free(want);
+    v = image_field(img, "disk_format");
+    ST_ASSERT_STR_EQ(v, "qcow2");
+    free(v);
+    /* the order is in A's set */
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/internal/v1/node/instances", cred_a, NULL), 200);
+    json_t *it;
+    size_t k;
+    int ordered = 0;
+    json_array_foreach(json_object_get(r.json, "instances"), k, it)
+    {
+        const char *s = json_string_value(json_object_get(it, "snapshot_image_id"));
+        ordered += s && !strcmp(s, img);
+    }
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(ordered, 1);
+
+    /* the bytes: a small qcow2 */
+    char dir[] = "/tmp/st-snapXXXXXX", cmd[400], file[64];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/s.qcow2", dir);
+    snprintf(cmd, sizeof cmd, "qemu-img create -q -f qcow2 %s 1M", file);
+    ST_ASSERT_INT_EQ_FATAL(system(cmd), 0);
+    FILE *f = fopen(file, "rb");
+    char q[1 << 18];
+    size_t qn = fread(q, 1, sizeof q, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ST_ASSERT_INT_EQ(system(cmd), 0);
+    char url[256], purl[256];
+    snprintf(url, sizeof url, "%s/v1/images/%s/file", data_url, img);
+    snprintf(purl, sizeof purl, "%s/v1/images/%s/file", data_url, image_p);
+    /* B's credential, A's on another image, the tenant: refused */
+    ST_ASSERT_INT_EQ(put_bytes(url, cred_b, q, qn), 403);
+    ST_ASSERT_INT_EQ(put_bytes(purl, cred_a, q, qn), 403);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/images/%s/upload-url", img);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", path, A.member, NULL), 409);
+    /* A's: the image is active with those bytes */
+    ST_ASSERT_INT_EQ(put_bytes(url, cred_a, q, qn), 200);
+    v = image_field(img, "status");
+    ST_ASSERT_STR_EQ(v, "active");
+    free(v);
+    ST_ASSERT_INT_EQ(put_bytes(url, cred_a, q, qn), 403); /* once */
+    /* B cannot end A's snapshot; A's report clears the task */
+    ST_ASSERT_INT_EQ(report_snapshot(cred_b, inst_x, img, NULL), 404);
+    ST_ASSERT_INT_EQ(report_snapshot(cred_a, inst_x, img, NULL), 200);
+    task = gwt_instance_field(&T, A.member, inst_x, "task");
+    ST_ASSERT_STR_EQ(task ? task : "(null)", "(null)");
+    free(task);
+    v = image_field(img, "status");
+    ST_ASSERT_STR_EQ(v, "active");
+    free(v);
+
+    /* a snapshot the node failed: killed with its reason, the task gone */
+    ST_ASSERT_INT_EQ_FATAL(snapshot_of(A.member, inst_x, snap, img), 202);
+    ST_ASSERT_INT_EQ(report_snapshot(cred_a, inst_x, img, "disk copy failed: EIO"), 200);
+    v = image_field(img, "status");
+    ST_ASSERT_STR_EQ(v, "killed");
+    free(v);
+    v = image_field(img, "status_reason");
+    CU_ASSERT_PTR_NOT_NULL(strstr(v, "disk copy failed: EIO"));
+    free(v);
+    snprintf(url, sizeof url, "%s/v1/images/%s/file", data_url, img);
+    ST_ASSERT_INT_EQ(put_bytes(url, cred_a, q, qn), 403);
+
+    /* deleting the instance abandons its snapshot; a deleting one takes none
+     * (Z is on B since the billing test moved it) */
+    ST_ASSERT_INT_EQ_FATAL(snapshot_of(A.member, inst_z, snap, img), 409); /* building */
+    ST_ASSERT_INT_EQ_FATAL(
+        gwt_report(&T, cred_b, inst_z, "active", gwt_instance_generation(&T, A.member, inst_z)),
+        200);
+    ST_ASSERT_INT_EQ_FATAL(snapshot_of(A.member, inst_z, snap, img), 202);
+    snprintf(path, sizeof path, "/v1/instances/%s", inst_z);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "DELETE", path, A.member, NULL), 202);
+    v = image_field(img, "status");
+    ST_ASSERT_STR_EQ(v, "killed");
+    free(v);
+    ST_ASSERT_INT_EQ(snapshot_of(A.member, inst_z, snap, other), 409);
+}
+
 static CU_TestInfo tests[] = {
     {"every other route of every service refuses a node's credential",
      test_every_other_route_of_every_service_refuses_a_node},
@@ -410,6 +590,8 @@ static CU_TestInfo tests[] = {
     {"a replaced or removed node is refused by every service at once",
      test_a_replaced_or_removed_node_is_refused_everywhere_at_once},
     {"the internal token is no node's", test_the_internal_token_is_no_nodes},
+    {"a node uploads only the snapshot of its own instance",
+     test_a_node_uploads_only_the_snapshot_of_its_instance},
     CU_TEST_INFO_NULL,
 };
 

@@ -82,6 +82,7 @@ schemas = {
                "min_disk_gib": INT, "min_memory_mib": INT, "status_reason": nullable(STR),
                "kind": {**enum("disk", "kernel", "ramdisk"), "description": "a guest's disk, or a kernel or ramdisk that disk images name for direct kernel boot"},
                "boot": nullable({**enum("firmware", "kernel"), "description": "firmware: the disk's own bootloader through the BIOS; kernel: booted directly (kernel_id's kernel with this disk as root, or the image itself); null for a ramdisk"}),
+               "source_instance_id": nullable({**UUID, "description": "a snapshot's instance (POST /v1/instances/{id}/actions snapshot); null: uploaded"}),
                "kernel_id": nullable({**UUID, "description": "the kernel image a disk boots directly"}),
                "ramdisk_id": nullable({**UUID, "description": "the ramdisk image given as its initrd"}),
                "created_at": TS, "updated_at": TS}, "all"),
@@ -113,7 +114,7 @@ schemas = {
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                   "state": enum("building", "active", "stopped", "deleting", "deleted", "error"),
-                  "task": nullable(enum("starting", "stopping", "rebooting")),
+                  "task": nullable(enum("starting", "stopping", "rebooting", "image_snapshot")),
                   "power_desired": enum("running", "stopped"),
                   "node_id": nullable(UUID), "fault": nullable(STR),
                   "last_stop": nullable({**enum("graceful", "forced"), "description": "how the last stop (or the stop inside a soft reboot) ended, as the node reported it: the guest powered off after the ACPI power button, or the VM was ended without it (after the grace period, or at once with force); null: never stopped"}),
@@ -139,6 +140,7 @@ schemas.update({
                       "desired": enum("running", "stopped", "deleted"), "reboot_seq": INT,
                       "stop_force": {"type": "boolean", "description": "stop at once: no power button, no grace period"},
                       "reboot_hard": {"type": "boolean", "description": "reboot by a reset, not by a graceful stop and a new boot"},
+                      "snapshot_image_id": nullable({**UUID, "description": "while the task is image_snapshot: flatten the disk into this image and upload it (PUT .../file on the image service's data listener, node credential)"}),
                       "flavor": STR,
                       "vcpus": INT, "memory_mib": INT, "disk_gib": INT, "image_id": UUID,
                       "user_data": nullable(STR), "ssh_public_key": nullable(STR),
@@ -328,10 +330,15 @@ add("GET", "/v1/instances/{id}", op("An instance; ETag; If-None-Match answers 30
     params=[P("id"), {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag the client holds"}]))
 add("DELETE", "/v1/instances/{id}", op("Delete an instance: deleting until its node confirms, deleted at once when no node holds it", "tenant-write",
     [ok(202, "accepted: the instance, state deleting (or deleted)", S("Instance")), NF, E(409, "the instance is being deleted, or a transition the lifecycle refuses")], params=[P("id")]))
-add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active) or reboot (active)", "tenant-write",
-    [ok(202, "accepted", S("Instance"), headers=LOC), NF, E(409, "the instance's state or task does not allow the action")], body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot"]},
+add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active), reboot (active) or snapshot (active or stopped)", "tenant-write",
+    [ok(202, "accepted: the instance, or for a snapshot the new image's id (Location: /v1/images/{image_id}; the image is queued, saving, then active once the node uploaded the disk, or killed with its status_reason)",
+        {"oneOf": [S("Instance"), {**obj({"image_id": UUID}, "all"), "additionalProperties": False}]},
+        headers={"Location": {"description": "the instance's path, /v1/instances/{id}; for a snapshot the image's, /v1/images/{image_id}", "schema": STR}}),
+     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task, and an image the tenant may still copy)")],
+    body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot", "snapshot"]},
               "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force). Also accepted while a graceful stop still waits for its guest (task stopping): it ends the wait at once"},
-              "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"}}, ["action"]), params=[P("id")]))
+              "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"},
+              "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "snapshot only (and required there): the new image's name. The instance's disk (its image and everything the guest wrote) is flattened by its node into a private qcow2 image of the tenant that boots as the instance's image did (boot, kernel_id, ramdisk_id); a running guest is paused around the copy (crash-consistent)"}}, ["action"]), params=[P("id")]))
 add("POST", "/v1/server-groups", op("Create a server group", "tenant-write", [ok(201, "created", S("ServerGroup")), E(409, "name taken")],
     body=obj({"name": STR, "policy": {"type": "string", "enum": ["affinity", "anti-affinity"]}}, ["name", "policy"])))
 add("GET", "/v1/server-groups", op("The tenant's server groups", "tenant-read", [ok(200, "groups", lst("server_groups", "ServerGroup"))]))
@@ -544,6 +551,8 @@ add("PUT", "/internal/v1/node/instances/{id}", op("Report an instance's actual s
     [ok(200, "the instance", S("Instance")), NF, E(409, "stale_report: the generation is older than the instance's (re-read the desired state); conflict: not a legal transition")],
     body=obj({"state": {"type": "string", "enum": ["active", "stopped", "deleted", "error"]}, "generation": INT, "reboot_seq": INT, "fault": STR,
               "stop": {"type": "string", "enum": ["graceful", "forced"], "description": "how the stop behind this report (stopped, or active after a soft reboot) ended: the guest powered off after the ACPI power button, or the node ended the VM"},
+              "snapshot_image_id": {**UUID, "description": "the snapshot this report ends (its task image_snapshot cleared): uploaded, or failed with snapshot_fault"},
+              "snapshot_fault": {"type": "string", "description": "why the snapshot failed (the image is killed with it)"},
               "retryable": {"type": "boolean", "description": "with state error for a building instance: the launch failed on this host; place it on another (up to sched.launch_attempts hosts)"}}, ["state", "generation"]), params=[P("id")]))
 add("PUT", "/internal/v1/node/instances/{id}/console", {**op("Push the tail of an instance's serial output (node credential; any bytes, the last 64 KiB kept)", "node",
     [ok(204, "stored"), NF], params=[P("id")]), "requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})

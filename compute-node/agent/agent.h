@@ -132,6 +132,8 @@ typedef struct nd_order {
     long long reboot_seq;
     int stop_force;  /* the stop skips the power button's grace (stop with force) */
     int reboot_hard; /* the reboot resets at once, without the power button */
+    /* the image to flatten the disk into and upload (snapshot.c), "" none */
+    char snapshot_image[ND_ID_LEN];
     int vcpus, memory_mib, disk_gib;
     int nports; /* ports in guest NIC order */
     nd_port ports[ND_MAX_PORTS];
@@ -297,6 +299,7 @@ typedef struct nd_record {
     nd_vm_handle vm; /* pid, start time, boot id (vmm); domain (libvirt) */
     nd_actual actual;
     char fault[256];
+    char snapshot_fault[256]; /* why the last snapshot (o.snapshot_image) failed; "" it did not */
     int launched_once; /* 1 once a VM ran from this disk (a failed start is then not retryable) */
 } nd_record;
 
@@ -326,6 +329,7 @@ typedef struct nd_inst {
     nd_desired want;       /* last desired entry (user_data not kept) */
     char gw_state[16];     /* the gateway's state in the last desired set */
     long long refused_gen; /* a report for this generation was answered 409 */
+    long long snap_ok_gen; /* the snapshot of this generation was reported and accepted */
     /* VMM watch (driver vmm): pidfd polled on the loop */
     uv_poll_t *watch;
     int pidfd;
@@ -391,9 +395,10 @@ void nd_images_use_end(void);
 void nd_periodic_start(nd_agent *a);
 /* gw.c: the gateway's node API (blocking; call from jobs) */
 /* stop: how the stop behind this report ended ("graceful", "forced"), or NULL. */
+/* snapshot: the snapshot image this report ends (snapshot_fault: it failed), or NULL. */
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
-                  char *err, size_t errlen);
+                  const char *snapshot, const char *snapshot_fault, char *err, size_t errlen);
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
  * sysfs tree root; 0 for "" or a tree without PFs. */
@@ -411,6 +416,11 @@ long nd_gw_desired(const nd_conf *c, const char *etag, char etag_out[128], char 
                    char *err, size_t errlen);
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
                    size_t errlen);
+/* snapshot.c: dir's disk flattened (a running VM paused around the copy)
+ * and uploaded as image_id with the node credential (blocking). 0, or -1
+ * with the reason in err. */
+int nd_snapshot_take(const nd_conf *c, nd_driver *drv, const char *dir, nd_vm_handle *h,
+                     int running, const char *image_id, char *err, size_t errlen);
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */
 int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data, nd_vm_spec *spec,
                      char *err, size_t errlen);

@@ -20,6 +20,9 @@
  * instance may not share an id, a MAC, or a tap name (tap + the first 11
  * characters of the id).
  *
+ * `snapshot_image_id` (optional; null: none): flatten the disk into that
+ * image and upload it (snapshot.c).
+ *
  * For the metadata service: `name` (optional, at most 255 bytes),
  * `ssh_public_key` (optional: one line, at most 16 KiB) and `public_ipv4`
  * (optional: the floating IP, IPv4).
@@ -172,6 +175,10 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
         st_json_get_int(o, "reboot_seq", 1, 0, 1LL << 31, &d->o.reboot_seq, err, errlen) < 0 ||
         st_json_get_bool(o, "stop_force", 0, &d->o.stop_force, err, errlen) < 0 ||
         st_json_get_bool(o, "reboot_hard", 0, &d->o.reboot_hard, err, errlen) < 0)
+        return -1;
+    json_t *snap = json_object_get(o, "snapshot_image_id");
+    if (snap && !json_is_null(snap) &&
+        get_uuid(o, "snapshot_image_id", d->o.snapshot_image, err, errlen) < 0)
         return -1;
     const char *want = NULL;
     if (st_json_get_str(o, "desired", ST_JSON_REQUIRED, 1, 15, &want, err, errlen) < 0)

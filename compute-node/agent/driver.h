@@ -148,6 +148,10 @@ typedef struct nd_driver_ops {
      * gone. */
     int (*stop)(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, long long timeout_ms,
                 const int *hurry, nd_stop_how *how, char *err, size_t errlen);
+    /* Pauses a running VM (pause 1: every vCPU parked and its disks flushed,
+     * so its disk can be copied) or resumes it (0). */
+    int (*pause)(nd_driver *d, const char *dir, nd_vm_handle *h, int pause, char *err,
+                 size_t errlen);
     /* Hard reset (reboot) of a running VM. */
     int (*reset)(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, size_t errlen);
     /* Forced off at once, no questions (delete path). */

@@ -252,6 +252,21 @@ static int lv_reset(nd_driver *drv, const char *dir, nd_vm_handle *h, char *err,
     return rc < 0 ? -1 : 0;
 }
 
+static int lv_pause(nd_driver *drv, const char *dir, nd_vm_handle *h, int pause, char *err,
+                    size_t errlen)
+{
+    virDomainPtr d = lookup(drv->priv, dir, h);
+    if (!d) {
+        snprintf(err, errlen, "no domain");
+        return -1;
+    }
+    int rc = pause ? virDomainSuspend(d) : virDomainResume(d);
+    if (rc < 0)
+        last_err(err, errlen, pause ? "virDomainSuspend" : "virDomainResume");
+    virDomainFree(d);
+    return rc < 0 ? -1 : 0;
+}
+
 static int lv_destroy(nd_driver *drv, const char *dir, nd_vm_handle *h, int pidfd, char *err,
                       size_t errlen)
 {
@@ -399,6 +414,7 @@ static const nd_driver_ops lv_ops = {
     .caps = 0,
     .launch = lv_launch,
     .stop = lv_stop,
+    .pause = lv_pause,
     .reset = lv_reset,
     .destroy = lv_destroy,
     .status = lv_status,

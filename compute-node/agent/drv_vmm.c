@@ -474,6 +474,20 @@ static int vmm_reset(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, 
     return st == 204 ? 0 : -1;
 }
 
+static int vmm_pause(nd_driver *d, const char *dir, nd_vm_handle *h, int pause, char *err,
+                     size_t errlen)
+{
+    st_httpc_resp r;
+    char m[256];
+    const char *body = pause ? "{\"action\":\"pause\"}" : "{\"action\":\"resume\"}";
+    long st = api(dir, "PUT", "/vm/actions", body, &r, 10000, err, errlen);
+    if (st != 204 && st)
+        snprintf(err, errlen, "%s refused (%ld): %s", pause ? "pause" : "resume", st,
+                 st_httpc_err_msg(&r, m, sizeof m));
+    st_httpc_resp_free(&r);
+    return st == 204 ? 0 : -1;
+}
+
 static int vmm_destroy(nd_driver *d, const char *dir, nd_vm_handle *h, int pidfd, char *err,
                        size_t errlen)
 {
@@ -703,6 +717,7 @@ static const nd_driver_ops vmm_ops = {
     .caps = ND_CAP_EXIT_WATCH | ND_CAP_FINAL_COUNTERS,
     .launch = vmm_launch,
     .stop = vmm_stop,
+    .pause = vmm_pause,
     .reset = vmm_reset,
     .destroy = vmm_destroy,
     .status = vmm_status,

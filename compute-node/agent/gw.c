@@ -154,7 +154,7 @@ long nd_gw_desired_wait(const nd_conf *c, const char *etag, int wait_s, const vo
 
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
-                  char *err, size_t errlen)
+                  const char *snapshot, const char *snapshot_fault, char *err, size_t errlen)
 {
     json_t *j = json_pack("{s:s, s:I}", "state", state, "generation", (json_int_t)gen);
     if (reboot_seq >= 0)
@@ -165,6 +165,10 @@ long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long
         json_object_set_new(j, "fault", json_string(fault));
     if (retryable)
         json_object_set_new(j, "retryable", json_true());
+    if (snapshot)
+        json_object_set_new(j, "snapshot_image_id", json_string(snapshot));
+    if (snapshot && snapshot_fault)
+        json_object_set_new(j, "snapshot_fault", json_string(snapshot_fault));
     char *b = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     char path[128];

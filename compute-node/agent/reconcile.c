@@ -14,6 +14,9 @@
  *     stopped  + VM runs       -> stop, report stopped
  *     stopped  + no VM         -> report stopped
  *     deleted                  -> stop, remove disk and state, report deleted
+ *     snapshot_image_id set    -> snapshot.c (the VM paused around the copy,
+ *                                 if it runs), report the state as it is,
+ *                                 naming the image (and the fault)
  *   same generation, done: report again only if the gateway's state differs
  *     from what is true here (and the gateway did not refuse that already).
  *
@@ -49,14 +52,16 @@ typedef enum job_kind {
     JOB_STOP,
     JOB_RESET,
     JOB_DESTROY,
-    JOB_REPORT, /* save the record, report its state */
-    JOB_EXITED, /* a VMM ended on its own */
-    JOB_PARK,   /* stop a VM the gateway no longer lists; no report */
-    JOB_POLL,   /* is a VM with no pidfd (libvirt) still running? */
+    JOB_REPORT,      /* save the record, report its state */
+    JOB_EXITED,      /* a VMM ended on its own */
+    JOB_PARK,        /* stop a VM the gateway no longer lists; no report */
+    JOB_POLL,        /* is a VM with no pidfd (libvirt) still running? */
+    JOB_SNAPSHOT,    /* the disk into the order's snapshot image (snapshot.c) */
+    JOB_SNAP_REPORT, /* a snapshot taken whose report the gateway has not accepted yet */
 } job_kind;
 
-static const char *const job_names[] = {"launch", "stop",   "reset", "destroy",
-                                        "report", "exited", "park",  "poll"};
+static const char *const job_names[] = {"launch", "stop", "reset", "destroy",  "report",
+                                        "exited", "park", "poll",  "snapshot", "snapshot report"};
 
 typedef struct job {
     uv_work_t w;
@@ -98,6 +103,7 @@ static nd_inst *inst_new(nd_agent *a, const char *id)
     in->rec.actual = ND_ACTUAL_NONE;
     in->pidfd = -1;
     in->refused_gen = -1;
+    in->snap_ok_gen = -1;
     in->next = a->insts;
     a->insts = in;
     return in;
@@ -135,9 +141,11 @@ static void report(job *j, const char *state, const char *fault, int retryable)
     char err[512] = "";
     int active = !strcmp(state, "active");
     snprintf(j->reported, sizeof j->reported, "%s", state);
-    j->report_status = nd_gw_report(&j->a->c, j->rec.o.id, state, j->rec.o.generation,
-                                    active ? j->rec.o.reboot_seq : -1, nd_stop_how_name(j->stopped),
-                                    fault, retryable, err, sizeof err);
+    int snap = j->kind == JOB_SNAPSHOT || j->kind == JOB_SNAP_REPORT;
+    j->report_status = nd_gw_report(
+        &j->a->c, j->rec.o.id, state, j->rec.o.generation, active ? j->rec.o.reboot_seq : -1,
+        nd_stop_how_name(j->stopped), fault, retryable, snap ? j->rec.o.snapshot_image : NULL,
+        snap && j->rec.snapshot_fault[0] ? j->rec.snapshot_fault : NULL, err, sizeof err);
     nd_metric_inc("reports", j->report_status == 409                             ? "stale"
                              : j->report_status >= 200 && j->report_status < 300 ? "ok"
                                                                                  : "failed");
@@ -333,9 +341,9 @@ static void do_exited(job *j)
         report(j, "error", j->rec.fault, 0);
 }
 
-static void do_report(job *j)
+/* The state as it is here, reported (a snapshot's report names its image). */
+static void report_actual(job *j)
 {
-    save(j);
     if (j->rec.actual == ND_ACTUAL_RUNNING)
         report(j, "active", NULL, 0);
     else if (j->rec.actual == ND_ACTUAL_ERROR)
@@ -344,6 +352,33 @@ static void do_report(job *j)
         report(j, "deleted", NULL, 0);
     else
         report(j, "stopped", NULL, 0);
+}
+
+static void do_report(job *j)
+{
+    save(j);
+    report_actual(j);
+}
+
+/* A snapshot of the disk (snapshot.c); the VM's state is what it was. The
+ * record is applying meanwhile, so an agent killed mid-copy takes it again. */
+static void do_snapshot(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    begin(j, j->rec.target);
+    long long t0 = nd_now_ms();
+    int failed =
+        nd_snapshot_take(&a->c, a->drv, dir, &j->rec.vm, j->rec.actual == ND_ACTUAL_RUNNING,
+                         j->rec.o.snapshot_image, j->err, sizeof j->err) < 0;
+    snprintf(j->rec.snapshot_fault, sizeof j->rec.snapshot_fault, "%.255s", failed ? j->err : "");
+    done(j); /* the outcome is kept: a report that does not get through is sent again */
+    st_log_fields(failed ? ST_LOG_WARN : ST_LOG_INFO, "node.snapshot",
+                  json_pack("{s:s, s:s, s:b, s:I, s:s}", "instance", j->rec.o.id, "image",
+                            j->rec.o.snapshot_image, "ok", !failed, "ms",
+                            (json_int_t)(nd_now_ms() - t0), "fault", j->err));
+    report_actual(j);
 }
 
 static void do_poll(job *j)
@@ -375,6 +410,8 @@ static void job_run(uv_work_t *w)
     case JOB_DESTROY: do_destroy(j); break;
     case JOB_EXITED: do_exited(j); break;
     case JOB_REPORT: do_report(j); break;
+    case JOB_SNAPSHOT: do_snapshot(j); break;
+    case JOB_SNAP_REPORT: report_actual(j); break;
     }
 }
 
@@ -400,6 +437,8 @@ static void job_done(uv_work_t *w, int status)
         nd_reconcile_kick(a);
     } else if (j->report_status >= 200 && j->report_status < 300) {
         in->refused_gen = -1;
+        if (j->kind == JOB_SNAPSHOT || j->kind == JOB_SNAP_REPORT)
+            in->snap_ok_gen = in->rec.o.generation;
         /* the gateway holds this now: do not report it again off a stale fetch */
         snprintf(in->gw_state, sizeof in->gw_state, "%s", j->reported);
     }
@@ -429,7 +468,7 @@ static void job_done(uv_work_t *w, int status)
     /* Chain the next step at once (an order that arrived meanwhile), except
      * after a bare report: a report that failed waits for the next fetch, so a
      * gateway that is down is not hammered. */
-    if (in->present && j_kind != JOB_REPORT)
+    if (in->present && j_kind != JOB_REPORT && j_kind != JOB_SNAP_REPORT)
         decide(a, in);
 }
 
@@ -522,6 +561,12 @@ static void decide(nd_agent *a, nd_inst *in)
         long long done_reboot = r->o.reboot_seq;
         r->o = w->o; /* the record follows the order; reboot_seq once the reboot is done */
         r->o.reboot_seq = done_reboot;
+        if (w->o.snapshot_image[0]) {
+            /* the gateway takes a snapshot only of an instance with no task:
+             * nothing else is ordered with it */
+            dispatch(a, in, JOB_SNAPSHOT, NULL);
+            return;
+        }
         if (w->desired == ND_WANT_RUNNING) {
             if (vm_running(in)) {
                 if (w->o.reboot_seq > r->o.reboot_seq) {
@@ -547,6 +592,13 @@ static void decide(nd_agent *a, nd_inst *in)
                 dispatch(a, in, JOB_REPORT, NULL);
             }
         }
+        return;
+    }
+    /* a snapshot taken whose report has not got through (the gateway was
+     * away, or the agent restarted) is reported again, never taken again */
+    if (w->o.snapshot_image[0] && !strcmp(w->o.snapshot_image, in->rec.o.snapshot_image) &&
+        in->snap_ok_gen != in->rec.o.generation && in->refused_gen != in->rec.o.generation) {
+        dispatch(a, in, JOB_SNAP_REPORT, NULL);
         return;
     }
     if (strcmp(in->gw_state, expected_gw_state(in)) != 0 &&

@@ -131,7 +131,7 @@ int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
 {
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:i, s:i, s:i,"
-        " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b}",
+        " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b, s:s, s:s}",
         "id", r->o.id, "tenant_id", r->o.tenant_id, "image_id", r->o.image_id, "flavor",
         r->o.flavor, "target", nd_want_name(r->target), "phase", nd_phase_name(r->phase),
         "generation", (json_int_t)r->o.generation, "reboot_seq", (json_int_t)r->o.reboot_seq,
@@ -139,7 +139,8 @@ int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
         "memory_mib", r->o.memory_mib, "disk_gib", r->o.disk_gib, "vm", "pid",
         (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start, "boot_id", r->vm.boot_id, "domain",
         r->vm.domain, "actual", nd_actual_name(r->actual), "fault", r->fault, "launched_once",
-        r->launched_once);
+        r->launched_once, "snapshot_image", r->o.snapshot_image, "snapshot_fault",
+        r->snapshot_fault);
     if (!j)
         return -ENOMEM;
     char *text = json_dumps(j, JSON_COMPACT);
@@ -175,6 +176,7 @@ int nd_record_load(const char *path, nd_record *r)
     cp(r->o.tenant_id, sizeof r->o.tenant_id, j, "tenant_id");
     cp(r->o.image_id, sizeof r->o.image_id, j, "image_id");
     cp(r->o.flavor, sizeof r->o.flavor, j, "flavor");
+    cp(r->o.snapshot_image, sizeof r->o.snapshot_image, j, "snapshot_image");
     /* an unknown word reads safe: no target, applying (redone), no VM */
     if (nd_want_parse(json_string_value(json_object_get(j, "target")), &r->target) < 0)
         r->target = ND_WANT_NONE;
@@ -183,6 +185,7 @@ int nd_record_load(const char *path, nd_record *r)
     if (nd_actual_parse(json_string_value(json_object_get(j, "actual")), &r->actual) < 0)
         r->actual = ND_ACTUAL_NONE;
     cp(r->fault, sizeof r->fault, j, "fault");
+    cp(r->snapshot_fault, sizeof r->snapshot_fault, j, "snapshot_fault");
     r->o.generation = json_integer_value(json_object_get(j, "generation"));
     r->o.reboot_seq = json_integer_value(json_object_get(j, "reboot_seq"));
     r->o.stop_force = json_is_true(json_object_get(j, "stop_force"));

@@ -22,5 +22,6 @@ LANGUAGE sql STABLE AS $$
         'checksum', m.checksum, 'min_disk_gib', m.min_disk_gib,
         'min_memory_mib', m.min_memory_mib, 'status_reason', m.status_reason,
         'kind', m.kind, 'boot', m.boot, 'kernel_id', m.kernel_id, 'ramdisk_id', m.ramdisk_id,
+        'source_instance_id', m.source_instance_id,
         'created_at', images.ts(m.created_at), 'updated_at', images.ts(m.updated_at))
 $$;

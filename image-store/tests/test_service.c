@@ -316,8 +316,8 @@ static void test_signed_urls_and_nodes(void)
     st_resp_free(&r);
 
     /* A node credential the gateway does not know (there is no gateway
-     * here) reads nothing, and a node never writes; what a known node may
-     * read is gateway_node_identity's to show. */
+     * here) reads and writes nothing; what a known node may read, and the
+     * one snapshot it may upload, are gateway_node_identity's to show. */
     char nurl[256];
     snprintf(nurl, sizeof nurl, "%s/v1/images/%s/file", S.data, id);
     st_http(&r, "GET", nurl, SVC_NODE_CRED, NULL, NULL);
@@ -330,7 +330,7 @@ static void test_signed_urls_and_nodes(void)
     snprintf(n2, sizeof n2, "%s", svc_create(&S, &A, "node-upload", "raw"));
     snprintf(nurl, sizeof nurl, "%s/v1/images/%s/file", S.data, n2);
     st_http_n(&r, "PUT", nurl, SVC_NODE_CRED, (const char *)buf, 512, NULL);
-    ST_ASSERT_INT_EQ(r.status, 403);
+    ST_ASSERT_INT_EQ(r.status, 401);
     st_resp_free(&r);
     snprintf(nurl, sizeof nurl, "%s/v1/images/%s", S.api, id);
     st_http(&r, "GET", nurl, SVC_NODE_CRED, NULL, NULL);

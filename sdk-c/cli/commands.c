@@ -175,6 +175,26 @@ static int instance_reboot(cli *c)
                            hard ? stratus_instance_reboot_hard : stratus_instance_reboot);
 }
 
+static void image_kv(cli *c, const stratus_image *i);
+
+static int instance_snapshot(cli *c)
+{
+    const char *id = cli_arg(c), *name = cli_arg(c);
+    if (!id || !name || c->argc)
+        return cli_usage("usage: stratus instance snapshot ID NAME\n");
+    CONNECT();
+    char *image_id = NULL;
+    TRY("instance snapshot", stratus_instance_snapshot(c->s, id, name, &image_id));
+    stratus_image *img;
+    int rc = stratus_image_show(c->s, image_id, &img);
+    free(image_id);
+    if (rc < 0)
+        return cli_fail("image show", rc);
+    image_kv(c, img);
+    stratus_image_free(img);
+    return 0;
+}
+
 static int instance_console(cli *c)
 {
     const char *tail = cli_opt(c, "--tail"), *id = cli_arg(c);
@@ -1028,6 +1048,9 @@ static const command commands[] = {
      "stop an active instance (the power button, then forced; --force: at once)"},
     {"instance", "reboot", instance_reboot,
      "reboot an active instance (a graceful stop and a new boot; --hard: reset)"},
+    {"instance", "snapshot", instance_snapshot,
+     "snapshot an active or stopped instance into a new image (printed; queued until the"
+     " node has uploaded it)"},
     {"instance", "console", instance_console, "print the instance's console"},
     {"instance", "wait", instance_wait, "wait for a state (default active)"},
     {"image", "upload", image_upload, "create an image and upload a file into it (progress bar)"},

@@ -197,6 +197,12 @@ int stratus_instance_stop_force(stratus_session *s, const char *id);
 /* A (soft) reboot is such a stop and a new boot; _hard resets at once. */
 int stratus_instance_reboot(stratus_session *s, const char *id);
 int stratus_instance_reboot_hard(stratus_session *s, const char *id);
+/* Snapshots an active or stopped instance into a new image named name
+ * (1-255 characters; Nova's createImage): *image_id (malloc'd) is queued
+ * until the instance's node has uploaded the flattened disk, then active
+ * (stratus_image_show), or killed with its status_reason. */
+int stratus_instance_snapshot(stratus_session *s, const char *id, const char *name,
+                              char **image_id);
 /* The console text the node last pushed (malloc'd, NUL-terminated); tail
  * bytes when tail > 0. */
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out);

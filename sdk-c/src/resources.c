@@ -196,6 +196,18 @@ int stratus_instance_reboot_hard(stratus_session *s, const char *id)
     return action_body(s, id, json_pack("{s:s, s:s}", "action", "reboot", "type", "hard"));
 }
 
+int stratus_instance_snapshot(stratus_session *s, const char *id, const char *name, char **image_id)
+{
+    CHECK(s && id && name && image_id);
+    json_t *b = json_pack("{s:s, s:s}", "action", "snapshot", "name", name);
+    if (!b)
+        return sx_fail(STRATUS_ENOMEM, NULL);
+    sx_req q = {.op = "POST /v1/instances/{id}/actions", .args = {id}, .body = b};
+    int rc = take_string(s, &q, "image_id", image_id);
+    json_decref(b);
+    return rc;
+}
+
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out)
 {
     CHECK(s && id && out);

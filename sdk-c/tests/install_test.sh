@@ -23,6 +23,8 @@ others=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^stratus_' | 
 # a symbol added after 0.1.0 carries the newer version node (stratus.map)
 objdump -T "$lib" | grep -q 'STRATUS_0\.1 *stratus_period_issue_flags$' ||
     { echo "stratus_period_issue_flags is not at STRATUS_0.1"; objdump -T "$lib" | grep issue; exit 1; }
+objdump -T "$lib" | grep -q 'STRATUS_0\.2 *stratus_instance_snapshot$' ||
+    { echo "stratus_instance_snapshot is not at STRATUS_0.2"; objdump -T "$lib" | grep snapshot; exit 1; }
 
 cat >"$tmp/tiny.c" <<'C'
 #include <stratus.h>

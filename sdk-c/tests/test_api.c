@@ -231,6 +231,27 @@ static void test_instance_lifecycle_and_wait(void)
     ST_ASSERT_INT_EQ(report(id, "stopped"), 200);
     ST_ASSERT_INT_EQ(stratus_instance_start(S, id), 0);
     ST_ASSERT_INT_EQ(report(id, "active"), 200);
+    /* a snapshot: the image's id, queued until the node uploads; one at a time */
+    char *snap = NULL, *again = NULL;
+    ST_ASSERT_INT_EQ(stratus_instance_snapshot(S, id, "", &snap), STRATUS_EBADREQ);
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_snapshot(S, id, "web-1 at noon", &snap), 0);
+    stratus_image *im = NULL;
+    ST_ASSERT_INT_EQ(stratus_image_show(S, snap, &im), 0);
+    ST_ASSERT_STR_EQ(im ? im->status : "", "queued");
+    stratus_image_free(im);
+    ST_ASSERT_INT_EQ(stratus_instance_snapshot(S, id, "again", &again), STRATUS_ECONFLICT);
+    /* the node could not take it: the task ends, the image is killed */
+    char path[128];
+    snprintf(path, sizeof path, "/internal/v1/node/instances/%s", id);
+    char *b = st_jsonf("{s:s, s:I, s:s, s:s}", "state", "active", "generation",
+                       (json_int_t)gwt_instance_generation(&T, NULL, id), "snapshot_image_id", snap,
+                       "snapshot_fault", "no disk here");
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", path, node, b), 200);
+    free(b);
+    ST_ASSERT_INT_EQ(stratus_image_show(S, snap, &im), 0);
+    ST_ASSERT_STR_EQ(im ? im->status : "", "killed");
+    stratus_image_free(im);
+    free(snap);
     ST_ASSERT_INT_EQ(stratus_instance_reboot_hard(S, id), 0);
     ST_ASSERT_INT_EQ(stratus_instance_reboot(S, id), STRATUS_ECONFLICT); /* already rebooting */
 

@@ -146,6 +146,21 @@ static void test_instance_commands(void)
     ST_ASSERT_INT_EQ(CLI(NULL, "instance start %s", cfg, bin, created), 0);
     ST_ASSERT_INT_EQ(
         gwt_report(&T, node, created, "active", gwt_instance_generation(&T, NULL, created)), 200);
+    /* a snapshot prints the new image (queued: no node uploads it here) */
+    ST_ASSERT_INT_EQ(CLI(NULL, "instance snapshot %s", cfg, bin, created), 2);
+    ST_ASSERT_INT_EQ(CLI(&out, "instance snapshot %s cli-snap --output json", cfg, bin, created),
+                     0);
+    j = json_loads(out, 0, NULL);
+    free(out);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "status")), "queued");
+    char *sb = st_jsonf("{s:s, s:I, s:s, s:s}", "state", "active", "generation",
+                        (json_int_t)gwt_instance_generation(&T, NULL, created), "snapshot_image_id",
+                        json_string_value(json_object_get(j, "id")), "snapshot_fault", "no disk");
+    json_decref(j);
+    char sp[128];
+    snprintf(sp, sizeof sp, "/internal/v1/node/instances/%s", created);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", sp, node, sb), 200); /* the task ends */
+    free(sb);
     ST_ASSERT_INT_EQ(CLI(NULL, "instance reboot %s", cfg, bin, created), 0);
 
     char url[256];

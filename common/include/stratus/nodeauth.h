@@ -19,8 +19,8 @@
  *
  * Authorisation follows Kubernetes' node authorizer: a node touches only
  * its own objects (its desired set and reports in the gateway, the images
- * its instances boot from, billing samples for instances placed on it at
- * the sample's time).
+ * its instances boot from, the bytes of a snapshot of an instance on it, billing samples for
+ * instances placed on it at the sample's time).
  */
 #ifndef STRATUS_NODEAUTH_H
 #define STRATUS_NODEAUTH_H
@@ -49,6 +49,12 @@ int st_node_identify(st_db *db, const char *authorization, st_node *n);
 /* 1 when an instance placed on node n now boots from image_id, 0 when none
  * does, -2 on a database error. */
 int st_node_may_read_image(st_db *db, const st_node *n, const char *image_id);
+
+/* 1 when instance_id is placed on node n now and is being snapshotted into
+ * image_id (its task image_snapshot with that image: the one upload a node
+ * may make), 0 otherwise, -2 on a database error. */
+int st_node_may_write_image(st_db *db, const st_node *n, const char *instance_id,
+                            const char *image_id);
 
 /* Checks that each sample i (instance[i] of tenant[i], taken at at_us[i],
  * microseconds since the epoch) was of an instance placed on node n at

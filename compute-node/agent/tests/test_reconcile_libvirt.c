@@ -9,6 +9,15 @@
  * and defined as a BIOS-booted domain: no <kernel>, disk0 its overlay. A
  * disk naming the test guest as kernel_id and a ramdisk_id has the agent
  * fetch and cache both and define <kernel>, <initrd> and <cmdline>.
+ *
+ * A stopped instance is snapshotted (its image boots as the instance's
+ * did). A snapshot of the running BIOS-booted instance (issue 16): a pattern
+ * written into its overlay as if the guest had, the snapshot action, the
+ * agent flattens base + overlay (the domain suspended around the copy) and
+ * uploads it with its node credential; the image goes active, its bytes
+ * downloaded through the API pass `qemu-img check`, equal the instance's
+ * disk (`qemu-img compare`) and hold the pattern (`qemu-io read -P`), and a
+ * new instance boots from it, its overlay backed by the new image.
  */
 #include "st_cloud.h"
 #include "st_test.h"
@@ -71,6 +80,19 @@ static void test_libvirt_agent(void)
     ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"stop\", \"force\": true}"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "last_stop", "forced", 5000), 0);
+    /* a stopped instance's snapshot (nothing to pause) boots as its image did */
+    ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"snapshot\", \"name\": \"off\"}"),
+                     202);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 5000), 0);
+    char q[300];
+    snprintf(q, sizeof q,
+             "SELECT m.status || ' ' || m.boot FROM images.images m JOIN iaas.instances i"
+             " ON i.snapshot_image_id = m.id WHERE i.id = '%s'",
+             id);
+    char *snap = cloud_sql(&C, q);
+    ST_ASSERT_STR_EQ(snap, "active kernel");
+    free(snap);
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "start"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
     /* a (soft) reboot is a graceful stop and a new boot */
@@ -86,6 +108,91 @@ static void test_libvirt_agent(void)
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
     cloud_agent_stop(&lv, SIGTERM);
+}
+
+static int sh(const char *fmt, const char *a, const char *b)
+{
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "`%s` failed: %d\n", cmd, rc);
+    return rc;
+}
+
+/* Snapshots instance id (its state dir dir) and boots a new instance from
+ * the image; the new instance is deleted again. */
+static void snapshot_and_boot(const char *dir, const char *id)
+{
+    char disk[1200], file[1200], path[200];
+    snprintf(disk, sizeof disk, "%s/instances/%s/disk.qcow2", dir, id);
+    /* the guest writes 64 KiB of 0xa5 at 512 KiB, over the base's bytes */
+    ST_ASSERT_INT_EQ_FATAL(
+        sh("qemu-io -f qcow2 -c 'write -P 0xa5 512k 64k' '%s' >/dev/null%s", disk, ""), 0);
+    ST_ASSERT_INT_EQ(cloud_action_json(&C, id, "{\"action\": \"snapshot\", \"name\": \"\"}"), 400);
+    ST_ASSERT_INT_EQ_FATAL(
+        cloud_action_json(&C, id, "{\"action\": \"snapshot\", \"name\": \"fw at noon\"}"), 202);
+    char q[300];
+    snprintf(q, sizeof q, "SELECT snapshot_image_id FROM iaas.instances WHERE id = '%s'", id);
+    char *img = cloud_sql(&C, q);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(img);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 30000), 0);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 5000), 0);
+    snprintf(q, sizeof q,
+             "SELECT status || ' ' || coalesce(status_reason, '') FROM images.images"
+             " WHERE id = '%s'",
+             img);
+    char *st = cloud_sql(&C, q);
+    ST_ASSERT_STR_EQ(st, "active ");
+    free(st);
+    /* its bytes, through the API */
+    snprintf(path, sizeof path, "/v1/images/%s/download-url", img);
+    st_resp r;
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&C.gw, &r, "POST", path, C.tn.member, NULL), 200);
+    char url[600];
+    snprintf(url, sizeof url, "%s", json_string_value(json_object_get(r.json, "url")));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ_FATAL(st_http(&r, "GET", url, NULL, NULL, NULL), 0);
+    ST_ASSERT_INT_EQ(r.status, 200);
+    snprintf(file, sizeof file, "%s/snap-%s.qcow2", dir, id);
+    FILE *f = fopen(file, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fwrite(r.body, 1, r.len, f);
+    fclose(f);
+    st_resp_free(&r);
+    /* whole, standalone, the instance's disk as the guest sees it, with the pattern */
+    ST_ASSERT_INT_EQ(sh("qemu-img check -q -f qcow2 '%s'%s", file, ""), 0);
+    ST_ASSERT_INT_EQ(
+        sh("! qemu-img info --output=json '%s' | grep -q backing-filename%s", file, ""), 0);
+    ST_ASSERT_INT_EQ(sh("qemu-img compare -q -f qcow2 -F qcow2 '%s' '%s'", file, disk), 0);
+    ST_ASSERT_INT_EQ(
+        sh("qemu-io -f qcow2 -r -c 'read -P 0xa5 512k 64k' '%s' | grep -q 'read 65536'%s", file,
+           ""),
+        0);
+    unlink(file);
+    /* a new instance boots from it (here: the first test's host, whose agent
+     * is gone, is disabled): its overlay is backed by the image */
+    char *lv = cloud_sql(&C, "SELECT id FROM iaas.nodes WHERE name = 'node-lv'");
+    snprintf(path, sizeof path, "/v1/nodes/%s", lv ? lv : "none");
+    free(lv);
+    ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", path, C.gw.admin_token, "{\"disabled\":true}"),
+                     200);
+    char id2[40];
+    char *b = st_jsonf("{s:s, s:s, s:s}", "name", "from-snap", "flavor", C.flavor, "image", img);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_body(&C, b, id2), 202);
+    free(b);
+    ST_ASSERT_INT_EQ(cloud_wait_field(&C, id2, "state", "active", 30000), 0);
+    snprintf(q, sizeof q, "SELECT checksum FROM images.images WHERE id = '%s'", img);
+    char *sha = cloud_sql(&C, q);
+    snprintf(disk, sizeof disk, "%s/instances/%s/disk.qcow2", dir, id2);
+    ST_ASSERT_INT_EQ(
+        sh("qemu-img info -U --output=json '%s' | grep -q '\"backing-filename\": .*%s'", disk,
+           sha ? sha : "none"),
+        0);
+    free(sha);
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id2), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id2, 30000), 0);
+    free(img);
 }
 
 static void test_firmware_image_on_libvirt(void)
@@ -119,6 +226,7 @@ static void test_firmware_image_on_libvirt(void)
     char disk[200];
     snprintf(disk, sizeof disk, "/instances/%s/disk.qcow2", id);
     ST_ASSERT_INT_EQ(cloud_file_count(path, disk), 1);
+    snapshot_and_boot(lv.state_dir, id);
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
 
@@ -155,7 +263,8 @@ static void test_firmware_image_on_libvirt(void)
 static CU_TestInfo tests[] = {
     {"the agent drives libvirt (test hypervisor) through create, stop, start, reboot, delete",
      test_libvirt_agent},
-    {"a disk image boots as a BIOS domain on a node with firmware, or its kernel and ramdisk",
+    {"a disk image boots as a BIOS domain on a node with firmware (and its snapshot boots),"
+     " or its kernel and ramdisk",
      test_firmware_image_on_libvirt},
     CU_TEST_INFO_NULL,
 };

@@ -84,6 +84,13 @@ static void test_desired_good(void)
     ST_ASSERT_STR_EQ(s.v[0].ssh_key, "ssh-ed25519 AAAA k@x");
     ST_ASSERT_INT_EQ(ntohl(s.v[1].public_ipv4.s_addr), 0xcb007107);
     nd_desired_free(&s);
+    /* a snapshot order names its image; null is none */
+    snprintf(text, sizeof text, "{\"instances\":[%s,%s]}",
+             inst(ID1, "snapshot_image_id", "\"" IMG "\""), inst(ID2, "snapshot_image_id", "null"));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_STR_EQ(s.v[0].o.snapshot_image, IMG);
+    ST_ASSERT_STR_EQ(s.v[1].o.snapshot_image, "");
+    nd_desired_free(&s);
     ST_ASSERT_INT_EQ(parse("{\"instances\":[]}", &s), 0);
     ST_ASSERT_INT_EQ(s.n, 0);
     nd_desired_free(&s);
@@ -108,6 +115,8 @@ static void test_desired_bad(void)
         {"public_ipv4", "\"fd00::1\""},
         {"public_ipv4", "7"},
         {"reboot_seq", "null"},
+        {"snapshot_image_id", "\"../../images/x\""},
+        {"snapshot_image_id", "7"},
         {"id", "\"11111111-1111-4111-8111-11111111111\""},
     };
     for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
@@ -794,6 +803,7 @@ static void test_record_round_trip(void)
     r.vm.pid = 4242;
     r.vm.start = 123456789012ULL;
     snprintf(r.vm.boot_id, sizeof r.vm.boot_id, ID2);
+    snprintf(r.o.snapshot_image, sizeof r.o.snapshot_image, IMG); /* a snapshot being taken */
     ST_ASSERT_INT_EQ_FATAL(nd_record_save(dir, &r, 1), 0);
     char p[700];
     snprintf(p, sizeof p, "%s/instances/" ID1 "/state.json", dir);
@@ -805,6 +815,8 @@ static void test_record_round_trip(void)
     ST_ASSERT_INT_EQ(back.target, ND_WANT_RUNNING);
     ST_ASSERT_INT_EQ(back.actual, ND_ACTUAL_RUNNING);
     ST_ASSERT_STR_EQ(back.vm.boot_id, ID2);
+    ST_ASSERT_STR_EQ(back.o.snapshot_image, IMG);
+    ST_ASSERT_STR_EQ(back.snapshot_fault, "");
     /* on disk the states stay words, as older agents wrote them */
     json_t *disk = json_load_file(p, 0, NULL);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(disk, "phase")), "applying");

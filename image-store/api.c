@@ -57,8 +57,14 @@ static void fail_db(st_http_req *r, st_db *db)
 }
 
 /* Replies with the single JSON text value of r (404 when no row). */
-static void reply_row(st_http_req *r, int status, PGresult *res)
+/* The one image a statement returned (404 when none), or the database's
+ * error when it failed (res NULL). */
+static void reply_row(st_http_req *r, st_db *db, int status, PGresult *res)
 {
+    if (!res) {
+        fail_db(r, db);
+        return;
+    }
     if (PQntuples(res) != 1) {
         st_http_reply_error(r, 404, ST_E_NOT_FOUND, "no such image");
         return;
@@ -264,10 +270,7 @@ static void h_create(st_call *call)
                 " RETURNING images.image_json(m)::text",
                 id, tenant_or_null(c), name, vis, fmt, md, mm, c->p.user[0] ? c->p.user : NULL,
                 kind, boot, kernel, ramdisk);
-    if (!res)
-        fail_db(r, call->db);
-    else
-        reply_row(r, 201, res);
+    reply_row(r, call->db, 201, res);
     PQclear(res);
 }
 
@@ -294,10 +297,7 @@ static void h_list(st_call *call)
                             "    OR $2::bool)))"
                             " ORDER BY m.created_at, m.id LIMIT $4::int) p",
                             tenant_or_null(c), all ? "true" : "false", st, limit, marker);
-    if (!res)
-        fail_db(r, db);
-    else
-        reply_row(r, 200, res);
+    reply_row(r, db, 200, res);
     PQclear(res);
 }
 
@@ -312,10 +312,7 @@ static void h_show(st_call *call)
                 "SELECT images.image_json(m)::text FROM images.images m"
                 " WHERE " IMG_VISIBLE " AND m.id = $3",
                 tenant_or_null(c), c->p.cloud_admin || c->is_node ? "true" : "false", id);
-    if (!res)
-        fail_db(r, db);
-    else
-        reply_row(r, 200, res);
+    reply_row(r, db, 200, res);
     PQclear(res);
 }
 
@@ -369,7 +366,7 @@ static void h_update(st_call *call)
                                       " image's must be public too"
                                     : "a public image boots with this one: it must stay public");
         else
-            reply_row(r, 200, res);
+            reply_row(r, db, 200, res);
         PQclear(res);
     }
 }
@@ -531,10 +528,7 @@ static void h_snapshot_create(st_call *call)
                             " AND (s.tenant_id = $2::uuid OR s.visibility = 'public')"
                             " RETURNING images.image_json(m)::text",
                             id, c->p.tenant, name, c->p.user[0] ? c->p.user : NULL, inst, src);
-    if (!res)
-        fail_db(r, call->db);
-    else
-        reply_row(r, 201, res);
+    reply_row(r, call->db, 201, res);
     PQclear(res);
 }
 
@@ -566,7 +560,7 @@ static void h_snapshot_fail(st_call *call)
     if (!res)
         fail_db(r, call->db);
     else if (PQntuples(res) == 1)
-        reply_row(r, 200, res);
+        reply_row(r, call->db, 200, res);
     else
         st_http_reply_error(r, 409, ST_E_CONFLICT, "no snapshot of that id is being taken");
     PQclear(res);

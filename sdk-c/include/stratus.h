@@ -434,6 +434,10 @@ void stratus_user_free(stratus_user *u);
 int stratus_scheduler_show(stratus_session *s, char **json);
 /* policy "spread" or "pack"; cpu_overcommit <= 0 leaves it. */
 int stratus_scheduler_update(stratus_session *s, const char *policy, double cpu_overcommit);
+/* The consolidation plan as JSON (malloc'd): a dry run of which running
+ * instances would move to empty whole nodes for power-off. target (0.5-1)
+ * and max_moves (1-1000) take the server's defaults when <= 0. Since 0.2. */
+int stratus_scheduler_consolidation(stratus_session *s, double target, int max_moves, char **json);
 
 /* ---- networking (Neutron's model; api-gateway/README.md) ---------- */
 /* Creates take their required fields typed and any others as a JSON object

@@ -870,3 +870,16 @@ int stratus_scheduler_update(stratus_session *s, const char *policy, double cpu_
         json_object_set_new(b, "cpu_overcommit", json_real(cpu_overcommit));
     return send_obj(s, NULL, "PUT /v1/scheduler", NULL, b, false, NULL, NULL);
 }
+
+int stratus_scheduler_consolidation(stratus_session *s, double target, int max_moves, char **json)
+{
+    CHECK(s && json);
+    char qs[64] = "";
+    int n = 0;
+    if (target > 0)
+        n = snprintf(qs, sizeof qs, "target=%.3f", target);
+    if (max_moves > 0)
+        snprintf(qs + n, sizeof qs - (size_t)n, "%smax_moves=%d", n ? "&" : "", max_moves);
+    sx_req q = {.op = "GET /v1/scheduler/consolidation", .query = qs[0] ? qs : NULL};
+    return take_json(s, &q, json);
+}

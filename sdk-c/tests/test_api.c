@@ -585,6 +585,18 @@ static void test_admin_tenants_users_nodes(void)
     ST_ASSERT_INT_EQ(stratus_scheduler_show(ad, &sched), 0);
     CU_ASSERT(sched && strstr(sched, "policy"));
     free(sched);
+    /* the consolidation dry run: the server echoes what it was asked for */
+    char *plan = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_scheduler_consolidation(ad, 0.7, 3, &plan), 0);
+    json_t *pj = json_loads(plan, 0, NULL);
+    CU_ASSERT(json_is_true(json_object_get(pj, "dry_run")));
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(pj, "target")), 0.7, 1e-9);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pj, "max_moves")), 3);
+    CU_ASSERT(json_is_array(json_object_get(pj, "moves")));
+    json_decref(pj);
+    free(plan);
+    ST_ASSERT_INT_EQ(stratus_scheduler_consolidation(ad, 0.2, 0, &plan), STRATUS_EBADREQ);
+    ST_ASSERT_INT_EQ(stratus_scheduler_consolidation(S, 0, 0, &plan), STRATUS_EPERM);
     stratus_tenant_free(t);
     stratus_user_free(u);
     ST_ASSERT_INT_EQ(stratus_session_logout(ad), 0);

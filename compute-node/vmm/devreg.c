@@ -108,8 +108,8 @@ int vmm_rec_in_done(vmm_rec_in *in, char *err, size_t errlen)
     if (in->short_read)
         return vmm_rec_bad(in, err, errlen, "payload too short (%zu bytes)", in->len);
     if (in->off != in->len)
-        return vmm_rec_bad(in, err, errlen, "payload too long (%zu bytes, %zu left over)",
-                           in->len, in->len - in->off);
+        return vmm_rec_bad(in, err, errlen, "payload too long (%zu bytes, %zu left over)", in->len,
+                           in->len - in->off);
     return 0;
 }
 
@@ -228,8 +228,7 @@ int vmm_rec_next(vmm_rec_reader *rd, vmm_rec *rec, char *err, size_t errlen)
     const uint8_t *p = rd->p + rd->off;
     if (!left) {
         if (rd->seen != rd->count) {
-            snprintf(err, errlen, "device state truncated: %u of %u records", rd->seen,
-                     rd->count);
+            snprintf(err, errlen, "device state truncated: %u of %u records", rd->seen, rd->count);
             return -EINVAL;
         }
         return 0;

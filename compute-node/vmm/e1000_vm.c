@@ -81,11 +81,21 @@ static void dev_reset(void *opaque)
     vmm_e1000_reset(opaque);
 }
 
-/* No save hook yet: a save of a VM with an e1000 fails, naming it, rather than losing its
- * registers and rings. */
+static int dev_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    return vmm_e1000_save(opaque, o);
+}
+
+static int dev_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    return vmm_e1000_restore(opaque, in, err, errlen);
+}
+
 static const vmm_dev_ops e1000_dev = {
     .version = 1,
     .reset = dev_reset,
+    .save = dev_save,
+    .restore = dev_restore,
 };
 
 int vmm_e1000_create(vmm_vm *vm, const vmm_nic_cfg *cfg)

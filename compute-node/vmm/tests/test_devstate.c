@@ -23,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "devreg.h"
+#include "e1000.h"
 #include "i8042.h"
 #include "legacy.h"
 #include "pci.h"
@@ -152,7 +154,7 @@ static void cfg_write(machine *m, int slot, uint32_t reg, uint32_t v, uint32_t l
 static void driver_init(machine *m, vmm_virtio *d, uint64_t q, uint32_t feat_lo)
 {
     cfg_write(m, d->pci.slot, 0x40 + 2, 0x8000, 2); /* MSI-X enable */
-    w(m, d, 0x800, 0xfee00000, 4);                 /* vector 0: address, data, unmasked */
+    w(m, d, 0x800, 0xfee00000, 4);                  /* vector 0: address, data, unmasked */
     w(m, d, 0x808, 0x41, 4);
     w(m, d, 0x80c, 0, 4);
     w(m, d, 20, 0, 1);
@@ -229,7 +231,8 @@ static void drive(machine *m)
 
     vmm_serial *s = m->vm.serial;
     uint8_t v;
-    uint8_t regs[][2] = {{3, 0x83}, {0, 0x01}, {1, 0x00}, {3, 0x03}, {1, 0x05}, {7, 0x5a}, {4, 0x0b}};
+    uint8_t regs[][2] = {{3, 0x83}, {0, 0x01}, {1, 0x00}, {3, 0x03},
+                         {1, 0x05}, {7, 0x5a}, {4, 0x0b}};
     for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
         vmm_serial_io(s, regs[i][0], &regs[i][1], 1, 1);
     vmm_serial_input(s, "hello", 5);
@@ -519,11 +522,149 @@ static void test_registry(void)
     ST_ASSERT_INT_EQ(pio_in(&a, 0xcf8, 4), 0);       /* the PCI latch cleared */
 }
 
+/* ---- the e1000, at the device's level (a VM's wants a tap) ---- */
+
+#define NIC_MEM (1u << 20)
+#define TXR 0x1000u
+#define RXR 0x2000u
+#define NBUF 0x10000u
+
+static int nic_irq;
+
+static void h_irq(void *o, int level)
+{
+    nic_irq = level;
+}
+
+static void h_arm(void *o, int on) {}
+
+static void h_timer(void *o, uint64_t ns) {}
+
+static void nic_w(vmm_e1000 *e, uint32_t off, uint32_t v)
+{
+    vmm_e1000_mmio(e, off, (uint8_t *)&v, 4, 1);
+}
+
+static uint32_t nic_r(vmm_e1000 *e, uint32_t off)
+{
+    uint32_t v;
+    vmm_e1000_mmio(e, off, (uint8_t *)&v, 4, 0);
+    return v;
+}
+
+static uint8_t *nic_save(vmm_e1000 *e, size_t *len)
+{
+    vmm_rec_out o = {0};
+    ST_ASSERT_INT_EQ(vmm_e1000_save(e, &o), 0);
+    *len = o.len;
+    return o.p;
+}
+
+static int nic_restore(vmm_e1000 *e, const uint8_t *p, size_t len, char *err)
+{
+    vmm_rec_in in = {.p = p, .len = len, .id = "e1000@03"};
+    return vmm_e1000_restore(e, &in, err, 256);
+}
+
+static void test_e1000(void)
+{
+    static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    static const uint8_t other[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x57};
+    uint8_t *mem = calloc(1, NIC_MEM);
+    vmm_gmem gm = {.r = {{0, NIC_MEM, mem}}, .n = 1};
+    int sx[2], sy[2];
+    ST_ASSERT_INT_EQ_FATAL(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sx), 0);
+    ST_ASSERT_INT_EQ_FATAL(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sy), 0);
+    vmm_e1000_host h = {.irq = h_irq, .rx_arm = h_arm, .timer = h_timer};
+    vmm_e1000 *x = vmm_e1000_new(&gm, sx[0], mac, "x", &h),
+              *y = vmm_e1000_new(&gm, sy[0], mac, "y", &h),
+              *z = vmm_e1000_new(&gm, sy[0], other, "z", &h);
+    CU_ASSERT_FATAL(x && y && z);
+
+    /* x: receive ring with 7 buffers, a frame received; transmit ring with half a frame. */
+    for (uint32_t i = 0; i < 8; i++) {
+        uint64_t buf = NBUF + 0x1000u * i;
+        memcpy(mem + RXR + 16 * i, &buf, 8);
+    }
+    nic_w(x, 0x2800, RXR);
+    nic_w(x, 0x2808, 8 * 16);
+    nic_w(x, 0x2818, 7);
+    nic_w(x, 0x0100, 0x02 | 0x8000 | (1u << 26)); /* EN, BAM, SECRC */
+    nic_w(x, 0x00d0, 0x80);                       /* IMS: RXT0 */
+    uint8_t frame[64];
+    memset(frame, 0xff, 6);
+    memset(frame + 6, 0x11, sizeof frame - 6);
+    ST_ASSERT_INT_EQ_FATAL(send(sx[1], frame, sizeof frame, 0), (ssize_t)sizeof frame);
+    vmm_e1000_rx(x);
+    ST_ASSERT_INT_EQ(nic_r(x, 0x2810), 1); /* RDH moved */
+    ST_ASSERT_INT_EQ(nic_irq, 1);
+    memset(mem + 0x30000, 0xaa, 40);
+    memset(mem + 0x30040, 0xbb, 24);
+    uint8_t d0[16] = {0}, d1[16] = {0};
+    uint64_t a0 = 0x30000, a1 = 0x30040;
+    memcpy(d0, &a0, 8);
+    d0[8] = 40; /* no EOP: the frame stays open */
+    memcpy(d1, &a1, 8);
+    d1[8] = 24;
+    d1[11] = 0x01 | 0x08; /* EOP, RS */
+    memcpy(mem + TXR, d0, 16);
+    memcpy(mem + TXR + 16, d1, 16);
+    nic_w(x, 0x3800, TXR);
+    nic_w(x, 0x3808, 8 * 16);
+    nic_w(x, 0x0400, 0x02);
+    nic_w(x, 0x3818, 1); /* only the first descriptor */
+
+    size_t len, len2;
+    uint8_t *st = nic_save(x, &len), *again;
+    char err[256] = "";
+    nic_irq = 0;
+    ST_ASSERT_INT_EQ_FATAL(nic_restore(y, st, len, err), 0);
+    ST_ASSERT_INT_EQ(nic_irq, 1); /* ICR & IMS drive the line again */
+    again = nic_save(y, &len2);
+    CU_ASSERT(len2 == len && !memcmp(again, st, len));
+    free(again);
+    ST_ASSERT_INT_EQ(nic_r(y, 0x2810), 1);
+    /* y finishes the frame x began: both halves go out as one. */
+    nic_w(y, 0x3818, 2);
+    uint8_t got[128];
+    ST_ASSERT_INT_EQ(recv(sy[1], got, sizeof got, MSG_DONTWAIT), 64);
+    CU_ASSERT(got[0] == 0xaa && got[39] == 0xaa && got[40] == 0xbb && got[63] == 0xbb);
+    CU_ASSERT(recv(sx[1], got, sizeof got, MSG_DONTWAIT) < 0); /* not x */
+
+    /* Hostile: another NIC's EEPROM, a transmit frame past the buffer, short, long. */
+    ST_ASSERT_INT_EQ(nic_restore(z, st, len, err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "e1000@03: its EEPROM (MAC) is another NIC's"));
+    size_t txlen_at = VMM_E1000_BAR_SIZE + 128 + 64 + 20 + 12 + 7;
+    uint32_t big = 70000;
+    uint8_t *bad = malloc(len + 1);
+    memcpy(bad, st, len);
+    memcpy(bad + txlen_at, &big, 4);
+    ST_ASSERT_INT_EQ(nic_restore(y, bad, len, err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "a transmit frame of 70000 bytes"));
+    memcpy(bad, st, len);
+    ST_ASSERT_INT_EQ(nic_restore(y, bad, len - 1, err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "payload too short"));
+    bad[len] = 0;
+    ST_ASSERT_INT_EQ(nic_restore(y, bad, len + 1, err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "payload too long"));
+    free(bad);
+    free(st);
+    vmm_e1000_free(x);
+    vmm_e1000_free(y);
+    vmm_e1000_free(z);
+    for (int i = 0; i < 2; i++) {
+        close(sx[i]);
+        close(sy[i]);
+    }
+    free(mem);
+}
+
 static CU_TestInfo tests[] = {
     {"devices driven, saved, restored into a fresh VM: equal state, same answers",
      test_save_restore},
     {"hostile state files refused with their reason", test_hostile_files},
     {"registry: order, ids, a device without a save hook, a VM reset", test_registry},
+    {"e1000: registers, rings, a half-sent frame restored; hostile records refused", test_e1000},
     CU_TEST_INFO_NULL,
 };
 

@@ -4,9 +4,9 @@
  * Registry. Every device instance registers itself once, when it is built,
  * in one ordered list per VM (vm->devreg) with an id and its hooks: reset
  * (a VM reset walks the list in order), save and restore. Devices are built
- * in the order of start.c's init list, whose levels follow kvmtool's
- * (util/init.h: core, then platform, then devices, then late), so the list
- * order is the build order and the same config always gives the same list.
+ * in the order of start.c's init list, whose levels are kvmtool's
+ * (util/init.h: core, base, dev, firmware, late), so the list order is the
+ * build order and the same config always gives the same list.
  * Ids name the kind and the instance ("virtio-blk@03" by PCI slot,
  * "serial:com1", "pci"), so a record for one kind of device never reaches
  * another.

@@ -25,12 +25,14 @@
 
 /* The init list, as kvmtool's (util/init.h): each entry builds devices, which register
  * themselves in vm->devreg as they are built, so the registry's order (resets, records) is
- * this list's. Levels run in order: core (the console first, so everything after can say
- * what failed), platform (ISA devices, the PCI bus), devices (on the bus, in config order:
- * their PCI slots follow), late (what needs the rest: serial input on the event loop). An
- * explicit table rather than kvmtool's constructors: the devices live in a static library,
- * whose linker drops an object nothing refers to, and with it a constructor's device. */
-enum { INIT_CORE, INIT_PLATFORM, INIT_DEV, INIT_LATE, INIT_LEVELS };
+ * this list's. Levels run in order, named as kvmtool's (which also has dev_base and
+ * virtio_dev, which we do not need): core (the console first, so everything after can say
+ * what failed), base (ISA devices, the PCI bus), dev (on the bus, in config order: their
+ * PCI slots follow), firmware, late (what needs the rest: serial input on the event loop).
+ * An explicit table rather than kvmtool's constructors: the devices live in a static
+ * library, whose linker drops an object nothing refers to, and with it a constructor's
+ * device. */
+enum { INIT_CORE, INIT_BASE, INIT_DEV, INIT_FIRMWARE, INIT_LATE, INIT_LEVELS };
 
 typedef struct vmm_init {
     int level;
@@ -110,11 +112,11 @@ static int init_serial_input(vmm_vm *vm, const vmm_config *cfg, char *err, size_
 
 static const vmm_init inits[] = {
     {INIT_CORE, "serial", init_serial},
-    {INIT_PLATFORM, "legacy, pci", init_platform},
-    {INIT_PLATFORM, "firmware", init_firmware},
+    {INIT_BASE, "legacy, pci", init_platform},
     {INIT_DEV, "disks", init_disks},
     {INIT_DEV, "nics", init_nics},
     {INIT_DEV, "rng", init_rng},
+    {INIT_FIRMWARE, "firmware", init_firmware},
     {INIT_LATE, "serial input", init_serial_input},
 };
 

@@ -297,6 +297,11 @@ int vmm_dev_restore_all(vmm_devreg *r, const uint8_t *buf, size_t len, char *err
     if (rc < 0)
         goto out;
     for (int i = 0; i < r->n; i++) {
+        if (!r->d[i].ops->restore) {
+            snprintf(err, errlen, "device %s cannot be restored yet", r->d[i].id);
+            rc = -ENOTSUP;
+            goto out;
+        }
         if (!recs[i].payload) {
             snprintf(err, errlen, "no record for device %s in the state", r->d[i].id);
             rc = -EINVAL;
@@ -306,11 +311,6 @@ int vmm_dev_restore_all(vmm_devreg *r, const uint8_t *buf, size_t len, char *err
     for (int i = 0; i < r->n; i++) {
         vmm_dev *d = &r->d[i];
         vmm_rec_in in = {.p = recs[i].payload, .len = recs[i].len, .id = d->id};
-        if (!d->ops->restore) {
-            snprintf(err, errlen, "device %s cannot be restored yet", d->id);
-            rc = -ENOTSUP;
-            goto out;
-        }
         if ((rc = d->ops->restore(d->opaque, &in, err, errlen)))
             goto out;
         if ((rc = vmm_rec_in_done(&in, err, errlen))) /* a hook that forgot to check */

@@ -22,16 +22,18 @@
  * A state file is hostile input. Restore first reads every record and
  * refuses, with an error naming the device, a bad header, a truncated or
  * malformed record, an unknown id, a second record for one id, a record
- * version other than the device's, a record count other than the header's
- * or a registered device without a record; only then does it call the
- * restore hooks in list order. A hook reads its payload through vmm_rec_in,
+ * version other than the device's, a record count other than the header's,
+ * a registered device without a record or without a restore hook; only
+ * then does it call the restore hooks in list order. A hook reads its payload through vmm_rec_in,
  * checks every value the guest could not have produced (and refuses it),
  * and calls vmm_rec_in_done() before it changes anything, which refuses a
  * payload shorter or longer than what the hook read. A failed restore
  * leaves the VM partly restored: the VM being restored is a fresh one that
  * its caller discards.
  *
- * No KVM dependency: the unit test and the fuzzer use it directly.
+ * Save and restore are for a VM whose vCPUs are parked (paused) and run on
+ * the event thread; each hook takes its device's lock. No KVM dependency:
+ * the unit test and the fuzzer use it directly.
  */
 #ifndef VMM_DEVREG_H
 #define VMM_DEVREG_H

@@ -487,9 +487,17 @@ static int rec_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
     return 0;
 }
 
+static int rec_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    vmm_rec_get_u8(in);
+    strncat(calls, "R", sizeof calls - strlen(calls) - 1);
+    return vmm_rec_in_done(in, err, errlen);
+}
+
 static void test_registry(void)
 {
-    static const vmm_dev_ops with_save = {.version = 1, .reset = rec_reset, .save = rec_save};
+    static const vmm_dev_ops with_save = {
+        .version = 1, .reset = rec_reset, .save = rec_save, .restore = rec_restore};
     static const vmm_dev_ops without = {.version = 1, .reset = rec_reset};
     vmm_devreg r = {0};
     ST_ASSERT_INT_EQ(vmm_dev_register(&r, "first", &with_save, "1"), 0);
@@ -508,6 +516,17 @@ static void test_registry(void)
     ST_ASSERT_INT_EQ(vmm_dev_save_all(&r, &out, &len, err, sizeof err), -ENOTSUP);
     ST_ASSERT_STR_EQ(err, "device second:x cannot be saved yet");
     CU_ASSERT_PTR_NULL(out);
+    /* Nor restored: refused before the first device's hook runs. */
+    static const uint8_t file[] = "STVMMDEV\x01\0\0\0\x03\0\0\0"
+                                  "\x05"
+                                  "first\x01\0\x01\0\0\0\x07"
+                                  "\x08"
+                                  "second:x\x01\0\0\0\0\0"
+                                  "\x05"
+                                  "third\x01\0\x01\0\0\0\x07";
+    ST_ASSERT_INT_EQ(vmm_dev_restore_all(&r, file, sizeof file - 1, err, sizeof err), -ENOTSUP);
+    ST_ASSERT_STR_EQ(err, "device second:x cannot be restored yet");
+    ST_ASSERT_STR_EQ(calls, "123"); /* no restore hook ran */
 
     /* A VM reset: the devices back to power-on, through their own hooks. */
     vmm_dev_reset_all(&a.vm.devreg);

@@ -55,8 +55,7 @@ static int build(void)
     vm.ram = calloc(1, RAM);
     vm.ram_size = RAM;
     vm.gmem = (vmm_gmem){.r = {{0, RAM, vm.ram}}, .n = 1};
-    if (!vm.base || !vm.ram || vmm_irq_init(&vm) ||
-        vmm_start_devices(&vm, &cfg, err, sizeof err)) {
+    if (!vm.base || !vm.ram || vmm_irq_init(&vm) || vmm_start_devices(&vm, &cfg, err, sizeof err)) {
         fprintf(stderr, "devices: %s\n", err);
         return -1;
     }

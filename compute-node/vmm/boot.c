@@ -45,19 +45,6 @@ int vmm_reset_vector_write(const vmm_gmem *m)
     return 0;
 }
 
-int vmm_e820_build(uint64_t ram_size, vmm_e820 *out)
-{
-    int n = 0;
-    uint64_t low = ram_size < VMM_LOW_RAM_END ? ram_size : VMM_LOW_RAM_END;
-    out[n++] = (vmm_e820){0, VMM_EBDA_START, E820_RAM};
-    out[n++] = (vmm_e820){VMM_EBDA_START, 0xa0000 - VMM_EBDA_START, E820_RESERVED};
-    out[n++] = (vmm_e820){VMM_ACPI_ADDR, VMM_BIOS_END - VMM_ACPI_ADDR, E820_RESERVED};
-    out[n++] = (vmm_e820){VMM_BIOS_END, low - VMM_BIOS_END, E820_RAM};
-    if (ram_size > low)
-        out[n++] = (vmm_e820){VMM_HIGH_RAM_START, ram_size - low, E820_RAM};
-    return n;
-}
-
 static int read_file(const char *path, uint8_t **buf, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

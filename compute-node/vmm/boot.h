@@ -1,5 +1,5 @@
 /*
- * boot.h - guest loading: the e820 map, ELF (PVH) and the Linux boot
+ * boot.h - guest loading: ELF (PVH) and the Linux boot
  * protocol, and the MP table that tells a guest its CPUs and IOAPIC.
  *
  * The parsers work on a file image in memory and write into guest memory
@@ -14,25 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "e820.h"
 #include "gmem.h"
-
-#define E820_RAM 1
-#define E820_RESERVED 2
-#define VMM_E820_MAX 8
-
-typedef struct vmm_e820 {
-    uint64_t addr, size;
-    uint32_t type;
-} vmm_e820;
 
 typedef struct vmm_boot_info {
     int mode;       /* VMM_BOOT_PVH or VMM_BOOT_LINUX64 */
     uint64_t entry; /* guest physical entry point */
     uint64_t arg;   /* start_info or zero page address */
 } vmm_boot_info;
-
-/* The guest's memory map for ram_size bytes of RAM; returns the entry count. */
-int vmm_e820_build(uint64_t ram_size, vmm_e820 *out);
 
 /* An ELF image: loads PT_LOADs; *pvh_entry = the PHYS32_ENTRY note or 0. */
 int vmm_elf_load(const vmm_gmem *m, const uint8_t *img, size_t len, uint64_t *elf_entry,

@@ -913,6 +913,127 @@ void vmm_e1000_mmio(vmm_e1000 *e, uint64_t off, uint8_t *data, uint32_t len, int
 
 /* ---- life cycle ---- */
 
+/* ---- state (devreg.h) ---- */
+
+int vmm_e1000_save(vmm_e1000 *e, vmm_rec_out *o)
+{
+    pthread_mutex_lock(&e->lock);
+    vmm_rec_put(o, e->reg, sizeof e->reg);
+    vmm_rec_put(o, e->eeprom, sizeof e->eeprom);
+    vmm_rec_put(o, e->phy, sizeof e->phy);
+    vmm_rec_u32(o, e->ee.in);
+    vmm_rec_u32(o, (uint32_t)e->ee.nin);
+    vmm_rec_u32(o, (uint32_t)e->ee.reading);
+    vmm_rec_u32(o, (uint32_t)e->ee.out);
+    vmm_rec_u32(o, e->ee.eecd);
+    uint8_t c[6] = {e->ctx.ipcss, e->ctx.ipcso, e->ctx.tucss,
+                    e->ctx.tucso, e->ctx.tucmd, e->ctx.hdr_len};
+    vmm_rec_put(o, c, sizeof c);
+    vmm_rec_u16(o, e->ctx.ipcse);
+    vmm_rec_u16(o, e->ctx.tucse);
+    vmm_rec_u16(o, e->ctx.mss);
+    uint8_t t[7] = {
+        (uint8_t)e->tx_open, (uint8_t)e->tx_drop, (uint8_t)e->tx_tse, (uint8_t)e->tx_legacy_ic,
+        e->tx_popts,         e->tx_css,           e->tx_cso};
+    vmm_rec_put(o, t, sizeof t);
+    vmm_rec_u32(o, e->txlen);
+    vmm_rec_put(o, e->tx, e->txlen);
+    vmm_rec_u32(o, e->rx_pending);
+    vmm_rec_put(o, e->rx, e->rx_pending);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int vmm_e1000_restore(vmm_e1000 *e, vmm_rec_in *in, char *err, size_t errlen)
+{
+    /* Read into a scratch device first: nothing of e changes unless all of it is good. */
+    vmm_e1000 *s = calloc(1, sizeof *s);
+    uint8_t *tx = malloc(TX_MAX + 4), *rx = malloc(RX_MAX + 4), c[6], t[7];
+    int rc = -ENOMEM;
+    if (!s || !tx || !rx)
+        goto out;
+    vmm_rec_get(in, s->reg, sizeof s->reg);
+    vmm_rec_get(in, s->eeprom, sizeof s->eeprom);
+    vmm_rec_get(in, s->phy, sizeof s->phy);
+    s->ee.in = vmm_rec_get_u32(in);
+    s->ee.nin = (int)vmm_rec_get_u32(in);
+    s->ee.reading = (int)vmm_rec_get_u32(in);
+    s->ee.out = (int)vmm_rec_get_u32(in);
+    s->ee.eecd = vmm_rec_get_u32(in);
+    vmm_rec_get(in, c, sizeof c);
+    s->ctx.ipcse = vmm_rec_get_u16(in);
+    s->ctx.tucse = vmm_rec_get_u16(in);
+    s->ctx.mss = vmm_rec_get_u16(in);
+    vmm_rec_get(in, t, sizeof t);
+    s->txlen = vmm_rec_get_u32(in);
+    if (s->txlen > TX_MAX) {
+        rc = vmm_rec_bad(in, err, errlen, "a transmit frame of %u bytes", s->txlen);
+        goto out;
+    }
+    vmm_rec_get(in, tx, s->txlen);
+    s->rx_pending = vmm_rec_get_u32(in);
+    if (s->rx_pending > RX_MAX) {
+        rc = vmm_rec_bad(in, err, errlen, "a received frame of %u bytes", s->rx_pending);
+        goto out;
+    }
+    vmm_rec_get(in, rx, s->rx_pending);
+    if ((rc = vmm_rec_in_done(in, err, errlen)))
+        goto out;
+    rc = -EINVAL;
+    if (memcmp(s->eeprom, e->eeprom, sizeof e->eeprom)) {
+        rc = vmm_rec_bad(in, err, errlen, "its EEPROM (MAC) is another NIC's");
+        goto out;
+    }
+    if (s->ee.nin < 0 || s->ee.nin >= 3 + EE_ADDR_BITS || s->ee.reading > 1 || s->ee.reading < 0 ||
+        s->ee.out < -1 || s->ee.out > EE_WORDS * 16 * 4) {
+        rc = vmm_rec_bad(in, err, errlen, "EEPROM interface state %d/%d/%d out of range", s->ee.nin,
+                         s->ee.reading, s->ee.out);
+        goto out;
+    }
+    for (int i = 0; i < 4; i++)
+        if (t[i] > 1) {
+            rc = vmm_rec_bad(in, err, errlen, "transmit flag %d is %u", i, t[i]);
+            goto out;
+        }
+    pthread_mutex_lock(&e->lock);
+    memcpy(e->reg, s->reg, sizeof e->reg);
+    memcpy(e->phy, s->phy, sizeof e->phy);
+    e->ee = s->ee;
+    e->ctx = s->ctx;
+    e->ctx.ipcss = c[0];
+    e->ctx.ipcso = c[1];
+    e->ctx.tucss = c[2];
+    e->ctx.tucso = c[3];
+    e->ctx.tucmd = c[4];
+    e->ctx.hdr_len = c[5];
+    e->tx_open = t[0];
+    e->tx_drop = t[1];
+    e->tx_tse = t[2];
+    e->tx_legacy_ic = t[3];
+    e->tx_popts = t[4];
+    e->tx_css = t[5];
+    e->tx_cso = t[6];
+    e->txlen = s->txlen;
+    memcpy(e->tx, tx, s->txlen);
+    e->rx_pending = s->rx_pending;
+    memcpy(e->rx, rx, s->rx_pending);
+    e->timer_armed = 0;
+    e->last_irq_ns = 0;
+    if (e->irq_level) {
+        e->irq_level = 0;
+        e->host.irq(e->host.opaque, 0);
+    }
+    irq_update(e);
+    rx_arm(e, (R(e, RCTL) & RCTL_EN) && R(e, RDLEN));
+    pthread_mutex_unlock(&e->lock);
+    rc = 0;
+out:
+    free(s);
+    free(tx);
+    free(rx);
+    return rc;
+}
+
 vmm_e1000 *vmm_e1000_new(const vmm_gmem *gm, int fd, const uint8_t mac[6], const char *id,
                          const vmm_e1000_host *host)
 {

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "devices.h"
+#include "devreg.h"
 #include "gmem.h"
 #include "pci.h"
 
@@ -51,6 +52,15 @@ const char *vmm_e1000_id(const vmm_e1000 *e);
 vmm_pci_dev *vmm_e1000_pci(vmm_e1000 *e);
 /* The 64-word EEPROM image (MAC in words 0-2, words summing to 0xBABA). */
 const uint16_t *vmm_e1000_eeprom(const vmm_e1000 *e);
+
+/* Its state record (devreg.h): every register, the PHY, the EEPROM's serial interface, the
+ * transmit context and the frame being gathered, the frame read ahead for the receive ring.
+ * Registers and context are what the guest writes and the device checks at use; restore
+ * refuses an EEPROM other than this NIC's (another MAC), a frame longer than the buffers, an
+ * EEPROM shift state the interface cannot reach, then drives INTx from ICR & IMS and watches
+ * the fd when receive is on. */
+int vmm_e1000_save(vmm_e1000 *e, vmm_rec_out *o);
+int vmm_e1000_restore(vmm_e1000 *e, vmm_rec_in *in, char *err, size_t errlen);
 
 /* KVM side (e1000_vm.c): a NIC of model e1000 in vm, on its tap. */
 int vmm_e1000_create(vmm_vm *vm, const vmm_nic_cfg *cfg);

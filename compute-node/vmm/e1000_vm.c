@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -75,6 +76,28 @@ static void free_host(e1000_vm *h)
     free(h);
 }
 
+static void dev_reset(void *opaque)
+{
+    vmm_e1000_reset(opaque);
+}
+
+static int dev_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    return vmm_e1000_save(opaque, o);
+}
+
+static int dev_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    return vmm_e1000_restore(opaque, in, err, errlen);
+}
+
+static const vmm_dev_ops e1000_dev = {
+    .version = 1,
+    .reset = dev_reset,
+    .save = dev_save,
+    .restore = dev_restore,
+};
+
 int vmm_e1000_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
 {
     if (vm->ne1000 >= VMM_MAX_NICS)
@@ -118,6 +141,10 @@ int vmm_e1000_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
     d->cfg[0x3c] = (uint8_t)h->gsi;
     boards[vm->ne1000] = h;
     vm->e1000[vm->ne1000++] = h->dev;
+    char rid[VMM_DEV_ID_MAX];
+    snprintf(rid, sizeof rid, "e1000@%02x", d->slot);
+    if ((rc = vmm_dev_register(&vm->devreg, rid, &e1000_dev, h->dev)))
+        return rc; /* on the bus and in vm->e1000: freed at exit with the rest */
     st_info("vmm.e1000", "%s: e1000 at 00:%02x.0, INTA# on GSI %u, tap %s", cfg->id, d->slot,
             h->gsi, cfg->tap);
     return 0;

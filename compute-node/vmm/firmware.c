@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include "e820.h"
 #include "fw_cfg.h"
 #include "pci.h"
 #include "stratus/log.h"
@@ -184,31 +185,12 @@ out:
     return rc;
 }
 
-uint32_t vmm_fw_e820(uint64_t ram_size, uint8_t *out, uint32_t cap)
-{
-    struct e820 {
-        uint64_t addr, len;
-        uint32_t type;
-    } e[3];
-    int n = 0;
-    uint64_t low = ram_size < VMM_LOW_RAM_END ? ram_size : VMM_LOW_RAM_END;
-    e[n++] = (struct e820){0, low, 1};
-    if (ram_size > low)
-        e[n++] = (struct e820){VMM_HIGH_RAM_START, ram_size - low, 1};
-    e[n++] = (struct e820){VMM_KVM_IDMAP_ADDR, 0x4000, 2}; /* kvm.c: identity map + TSS */
-    uint32_t len = 0;
-    for (int i = 0; i < n && len + 20 <= cap; i++, len += 20) {
-        memcpy(out + len, &e[i].addr, 8); /* x86: little-endian, as the table is */
-        memcpy(out + len + 8, &e[i].len, 8);
-        memcpy(out + len + 16, &e[i].type, 4);
-    }
-    return len;
-}
-
 static int add_items(vmm_vm *vm, vmm_fw_cfg *c)
 {
-    uint8_t e820[60];
-    uint32_t e820_len = vmm_fw_e820(vm->ram_size, e820, sizeof e820);
+    vmm_e820 map[VMM_E820_MAX];
+    uint8_t e820[VMM_E820_MAX * VMM_E820_ENTRY];
+    uint32_t e820_len =
+        vmm_e820_encode(map, vmm_e820_firmware(vm->ram_size, map), e820, sizeof e820);
     char boot[256] = "";
     size_t blen = 0;
     for (int i = 0; i < vm->ndevs; i++) {

@@ -31,7 +31,5 @@ enum {
  * shadow back to ROM, PAM cleared, fw_cfg's selector reset. */
 int vmm_fw_load(vmm_vm *vm);
 void vmm_fw_free(vmm_vm *vm);
-/* The fw_cfg "etc/e820" table for ram_size bytes of RAM (20-byte entries); returns its length. */
-uint32_t vmm_fw_e820(uint64_t ram_size, uint8_t *out, uint32_t cap);
 
 #endif

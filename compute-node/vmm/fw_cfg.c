@@ -218,6 +218,30 @@ void vmm_fw_cfg_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     pthread_mutex_unlock(&f->lock);
 }
 
+void vmm_fw_cfg_save(vmm_fw_cfg *f, vmm_rec_out *o)
+{
+    pthread_mutex_lock(&f->lock);
+    vmm_rec_u16(o, f->sel);
+    vmm_rec_u32(o, f->off);
+    vmm_rec_u32(o, f->dma_hi);
+    pthread_mutex_unlock(&f->lock);
+}
+
+int vmm_fw_cfg_restore(vmm_fw_cfg *f, vmm_rec_in *in, char *err, size_t errlen)
+{
+    uint16_t sel = vmm_rec_get_u16(in);
+    uint32_t off = vmm_rec_get_u32(in), dma_hi = vmm_rec_get_u32(in);
+    int rc = vmm_rec_in_done(in, err, errlen);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&f->lock);
+    f->sel = sel;
+    f->off = off;
+    f->dma_hi = dma_hi;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
 void vmm_fw_cfg_reset(vmm_fw_cfg *f)
 {
     pthread_mutex_lock(&f->lock);

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devreg.h"
 #include "gmem.h"
 
 #define VMM_FW_CFG_PORT 0x510 /* selector; data at +1, DMA address at +4 (12 ports in all) */
@@ -87,5 +88,11 @@ int vmm_fw_cfg_add_file(vmm_fw_cfg *f, const char *name, const void *data, uint3
 void vmm_fw_cfg_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write);
 /* Back to the state after init (selector 0, no DMA half written): a reboot. */
 void vmm_fw_cfg_reset(vmm_fw_cfg *f);
+/* Its state record (devreg.h): the selector, the offset into the selected item and the DMA
+ * register's high half; the items are the VMM's, built again from the config. Any value is one
+ * the guest can reach through the ports, so restore checks only the payload's length. Not
+ * registered yet: a firmware boot is not saved (see README). */
+void vmm_fw_cfg_save(vmm_fw_cfg *f, vmm_rec_out *o);
+int vmm_fw_cfg_restore(vmm_fw_cfg *f, vmm_rec_in *in, char *err, size_t errlen);
 
 #endif

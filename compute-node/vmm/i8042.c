@@ -264,6 +264,77 @@ void vmm_i8042_io(vmm_i8042 *k, uint64_t off, uint8_t *data, uint32_t len, int i
         k->reset(k->opaque);
 }
 
+static void queue_save(vmm_rec_out *o, const vmm_i8042_queue *q)
+{
+    vmm_rec_u8(o, (uint8_t)q->len);
+    for (unsigned i = 0; i < q->len; i++)
+        vmm_rec_u16(o, q->b[(q->head + i) % VMM_I8042_QUEUE]);
+}
+
+int vmm_i8042_save(vmm_i8042 *k, vmm_rec_out *o)
+{
+    pthread_mutex_lock(&k->lock);
+    vmm_rec_put(o, k->ram, sizeof k->ram);
+    uint8_t b[5] = {k->status, k->outport, k->pending, k->kbd_cmd, k->scan_set};
+    vmm_rec_put(o, b, sizeof b);
+    vmm_rec_u16(o, k->out);
+    vmm_rec_u8(o, (uint8_t)k->obf);
+    queue_save(o, &k->ctl);
+    queue_save(o, &k->kbd);
+    pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
+#define BYTE_FLAGS ((ST_AUXDATA | ST_TIMEOUT) << 8 | 0xff) /* what a queued entry may hold */
+
+static int queue_restore(vmm_rec_in *in, vmm_i8042_queue *q, char *err, size_t errlen)
+{
+    memset(q, 0, sizeof *q);
+    unsigned n = vmm_rec_get_u8(in);
+    if (n > VMM_I8042_QUEUE)
+        return vmm_rec_bad(in, err, errlen, "a queue of %u bytes (at most %d)", n, VMM_I8042_QUEUE);
+    for (unsigned i = 0; i < n; i++) {
+        q->b[i] = vmm_rec_get_u16(in);
+        if (q->b[i] & ~BYTE_FLAGS)
+            return vmm_rec_bad(in, err, errlen, "queued entry %#x has unknown flags", q->b[i]);
+    }
+    q->len = n;
+    return 0;
+}
+
+int vmm_i8042_restore(vmm_i8042 *k, vmm_rec_in *in, char *err, size_t errlen)
+{
+    vmm_i8042 t;
+    uint8_t b[5];
+    int rc;
+    vmm_rec_get(in, t.ram, sizeof t.ram);
+    vmm_rec_get(in, b, sizeof b);
+    t.out = vmm_rec_get_u16(in);
+    uint8_t obf = vmm_rec_get_u8(in);
+    if ((rc = queue_restore(in, &t.ctl, err, errlen)) ||
+        (rc = queue_restore(in, &t.kbd, err, errlen)) || (rc = vmm_rec_in_done(in, err, errlen)))
+        return rc;
+    if ((b[0] & ~(ST_SYS | ST_CMD | ST_UNLOCKED)) || b[4] < 1 || b[4] > 3 || obf > 1 ||
+        (t.out & ~BYTE_FLAGS))
+        return vmm_rec_bad(in, err, errlen,
+                           "status %#x, scan set %u, output buffer %#x/%u out of range", b[0], b[4],
+                           t.out, obf);
+    pthread_mutex_lock(&k->lock);
+    memcpy(k->ram, t.ram, sizeof k->ram);
+    k->status = b[0];
+    k->outport = b[1];
+    k->pending = b[2];
+    k->kbd_cmd = b[3];
+    k->scan_set = b[4];
+    k->out = t.out;
+    k->obf = obf;
+    k->ctl = t.ctl;
+    k->kbd = t.kbd;
+    update_irq(k);
+    pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
 void vmm_i8042_free(vmm_i8042 *k)
 {
     pthread_mutex_destroy(&k->lock);

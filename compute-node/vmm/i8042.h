@@ -43,6 +43,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "devreg.h"
+
 #define VMM_I8042_PORT 0x60 /* data; status / command at +4 */
 #define VMM_I8042_PORTS 5
 #define VMM_I8042_KBD_IRQ 1
@@ -83,5 +85,11 @@ void vmm_i8042_reset(vmm_i8042 *k);
 /* The port handler for 0x60 + off (off 0..4; 1-3 read 0), as a vCPU calls it. */
 void vmm_i8042_io(vmm_i8042 *k, uint64_t off, uint8_t *data, uint32_t len, int is_write);
 void vmm_i8042_free(vmm_i8042 *k);
+/* Its state record (devreg.h): controller RAM, status, output port, the commands waiting for
+ * a byte, the scan set, the output buffer and both queues. Restore refuses what the device
+ * could not hold (a queue longer than 16, flags other than AUXDATA/TIMEOUT, a scan set other
+ * than 1-3), then drives the IRQ lines from what it restored. */
+int vmm_i8042_save(vmm_i8042 *k, vmm_rec_out *o);
+int vmm_i8042_restore(vmm_i8042 *k, vmm_rec_in *in, char *err, size_t errlen);
 
 #endif

@@ -23,9 +23,15 @@
  *    SLP_EN (bit 5) with SLP_TYP (bits 4:2) = \_S5's value powers the VM
  *    off (exit 0); other sleep states are refused (not declared in the DSDT);
  *    VMM_ACPI_RESET_VALUE on the reset port is a guest reset (on_reset).
+ *
+ * Registry: "i8042" (reset to power-on; its record, i8042.h) and "cmos" (the
+ * index register and the 128 bytes of CMOS RAM; no reset hook: CMOS RAM is
+ * battery-backed and survives a reset; the clock is the host's and is not
+ * saved). The debug exit, port 0x80 and the ACPI registers hold no state.
  */
 #include "legacy.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +77,11 @@ static void ignore_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, i
 struct rtc {
     uint8_t index;
     uint8_t nvram[128]; /* registers 0x0e and up that are not the clock */
+};
+
+struct vmm_legacy {
+    struct rtc rtc;
+    vmm_i8042 kbc;
 };
 
 static uint8_t bcd(int v)
@@ -157,20 +168,86 @@ static void cmos_fill(struct rtc *r, uint64_t ram_size, int vcpus)
     r->nvram[0x3d] = 0x02;
 }
 
+static void kbc_dev_reset(void *opaque)
+{
+    vmm_i8042_reset(opaque);
+}
+
+static int kbc_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    return vmm_i8042_save(opaque, o);
+}
+
+static int kbc_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    return vmm_i8042_restore(opaque, in, err, errlen);
+}
+
+static const vmm_dev_ops kbc_dev = {
+    .version = 1,
+    .reset = kbc_dev_reset,
+    .save = kbc_save,
+    .restore = kbc_restore,
+};
+
+/* Written only by vCPUs on port 0x70/0x71, which a save runs without (the VM is paused). */
+static int rtc_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    struct rtc *r = opaque;
+    vmm_rec_u8(o, r->index);
+    vmm_rec_put(o, r->nvram, sizeof r->nvram);
+    return 0;
+}
+
+static int rtc_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    struct rtc *r = opaque;
+    uint8_t index = vmm_rec_get_u8(in), nvram[sizeof r->nvram];
+    vmm_rec_get(in, nvram, sizeof nvram);
+    int rc = vmm_rec_in_done(in, err, errlen);
+    if (rc)
+        return rc;
+    if (index > 0x7f)
+        return vmm_rec_bad(in, err, errlen, "index %#x past CMOS RAM", index);
+    r->index = index;
+    memcpy(r->nvram, nvram, sizeof nvram);
+    return 0;
+}
+
+static const vmm_dev_ops rtc_dev = {
+    .version = 1,
+    .save = rtc_save,
+    .restore = rtc_restore,
+};
+
 int vmm_legacy_init(vmm_vm *vm)
 {
     int rc;
-    static struct rtc rtc;
-    static vmm_i8042 kbc;
-    if ((rc = vmm_i8042_init(&kbc, kbc_irq, kbc_reset, vm)))
+    struct vmm_legacy *l = calloc(1, sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    vm->legacy = l;
+    if ((rc = vmm_i8042_init(&l->kbc, kbc_irq, kbc_reset, vm)))
         return rc;
-    vm->i8042 = &kbc;
-    cmos_fill(&rtc, vm->ram_size, vm->cfg ? vm->cfg->vcpus : 1);
-    if ((rc = vmm_bus_add(&vm->pio, VMM_I8042_PORT, VMM_I8042_PORTS, kbc_io, &kbc)) ||
+    vm->i8042 = &l->kbc;
+    cmos_fill(&l->rtc, vm->ram_size, vm->cfg ? vm->cfg->vcpus : 1);
+    if ((rc = vmm_bus_add(&vm->pio, VMM_I8042_PORT, VMM_I8042_PORTS, kbc_io, &l->kbc)) ||
         (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||
-        (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &rtc)) ||
-        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, 4, acpi_pm_io, vm)))
+        (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &l->rtc)) ||
+        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, 4, acpi_pm_io, vm)) ||
+        (rc = vmm_dev_register(&vm->devreg, "i8042", &kbc_dev, &l->kbc)) ||
+        (rc = vmm_dev_register(&vm->devreg, "cmos", &rtc_dev, &l->rtc)))
         return rc;
     return 0;
+}
+
+void vmm_legacy_free(vmm_vm *vm)
+{
+    if (!vm->legacy)
+        return;
+    vmm_i8042_free(&vm->legacy->kbc);
+    free(vm->legacy);
+    vm->legacy = NULL;
+    vm->i8042 = NULL;
 }

@@ -4,6 +4,9 @@
 
 #include "vmm.h"
 
+/* Builds and registers the devices (i8042, CMOS; see legacy.c) and puts them on the ports. */
 int vmm_legacy_init(vmm_vm *vm);
+/* Frees them (at exit, every vCPU gone). */
+void vmm_legacy_free(vmm_vm *vm);
 
 #endif

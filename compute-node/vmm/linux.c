@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "e820.h"
 #include "vmm.h"
 
 #define HDR_MAGIC 0x53726448u /* "HdrS" */
@@ -86,12 +87,7 @@ int vmm_linux_zero_page(uint8_t *zp, const uint8_t *setup_hdr, size_t hdr_len, u
     put32(zp + ZP_EXT_RAMDISK_SIZE, (uint32_t)(initrd_len >> 32));
     int n = vmm_e820_build(ram_size, e);
     zp[ZP_E820_ENTRIES] = (uint8_t)n;
-    for (int i = 0; i < n; i++) {
-        uint8_t *t = zp + ZP_E820_TABLE + 20 * i;
-        put64(t, e[i].addr);
-        put64(t + 8, e[i].size);
-        put32(t + 16, e[i].type);
-    }
+    vmm_e820_encode(e, n, zp + ZP_E820_TABLE, VMM_E820_MAX * VMM_E820_ENTRY);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "control.h"
 #include "e1000.h"
 #include "firmware.h"
+#include "legacy.h"
 #include "pci.h"
 #include "serial.h"
 #include "stratus/log.h"
@@ -52,6 +53,7 @@ static void teardown(vmm_vm *vm)
     vm->ne1000 = 0;
     vmm_fw_free(vm);
     vmm_pci_free(vm);
+    vmm_legacy_free(vm);
     vmm_serial_free(vm->serial);
     vm->serial = NULL;
     vmm_vcpus_free(vm);

@@ -5,6 +5,14 @@
  * only 32-bit writes to it latch. Reads of absent devices (other buses,
  * functions other than 0, empty slots) return all ones, which is how a guest
  * learns a slot is empty.
+ *
+ * Registry ("pci"): reset is vmm_pci_reset(); the record holds the address
+ * latch and the 256 configuration bytes of every function, host bridge
+ * included, by slot. Restore refuses a different set of slots, or a byte the
+ * guest cannot write (its write mask is 0: IDs, class, capability layout,
+ * BAR size bits) that differs from this VM's: that is other hardware. It
+ * then takes the writable bits and maps BARs and ROMs where they say (the
+ * devices' bar_moved hooks run, so virtio's ioeventfds follow).
  */
 #include "pci.h"
 
@@ -206,6 +214,89 @@ static void pci_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     pthread_mutex_unlock(&p->lock);
 }
 
+static void pci_dev_reset(void *opaque)
+{
+    vmm_pci_reset(((vmm_pci *)opaque)->vm);
+}
+
+static int pci_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    vmm_pci *p = opaque;
+    uint8_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (int slot = 0; slot < VMM_PCI_MAX_DEVS; slot++)
+        n += p->devs[slot] != NULL;
+    vmm_rec_u32(o, p->addr);
+    vmm_rec_u8(o, n);
+    for (int slot = 0; slot < VMM_PCI_MAX_DEVS; slot++) {
+        if (!p->devs[slot])
+            continue;
+        vmm_rec_u8(o, (uint8_t)slot);
+        vmm_rec_put(o, p->devs[slot]->cfg, 256);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+static int pci_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    vmm_pci *p = opaque;
+    uint8_t(*cfg)[256] = calloc(VMM_PCI_MAX_DEVS, 256);
+    int present[VMM_PCI_MAX_DEVS] = {0}, rc = 0;
+    if (!cfg)
+        return -ENOMEM;
+    uint32_t addr = vmm_rec_get_u32(in);
+    unsigned n = vmm_rec_get_u8(in);
+    for (unsigned i = 0; i < n && !in->short_read; i++) {
+        unsigned slot = vmm_rec_get_u8(in);
+        if (slot >= VMM_PCI_MAX_DEVS || !p->devs[slot] || present[slot]) {
+            rc = vmm_rec_bad(in, err, errlen, "function 00:%02x.0 is not in this VM", slot & 0xff);
+            goto out;
+        }
+        present[slot] = 1;
+        vmm_rec_get(in, cfg[slot], 256);
+    }
+    if ((rc = vmm_rec_in_done(in, err, errlen)))
+        goto out;
+    for (int slot = 0; slot < VMM_PCI_MAX_DEVS; slot++) {
+        vmm_pci_dev *d = p->devs[slot];
+        if (d && !present[slot]) {
+            rc = vmm_rec_bad(in, err, errlen, "no state for function 00:%02x.0", slot);
+            goto out;
+        }
+        for (int i = 0; d && i < 256; i++) {
+            if ((cfg[slot][i] ^ d->cfg[i]) & ~d->wmask[i]) {
+                rc = vmm_rec_bad(in, err, errlen,
+                                 "00:%02x.0: read-only config byte %#x is %#x, this VM's %#x "
+                                 "(other hardware)",
+                                 slot, i, cfg[slot][i], d->cfg[i]);
+                goto out;
+            }
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    p->addr = addr;
+    for (int slot = 0; slot < VMM_PCI_MAX_DEVS; slot++) {
+        vmm_pci_dev *d = p->devs[slot];
+        if (!d)
+            continue;
+        memcpy(d->cfg, cfg[slot], 256); /* equal to ours wherever the mask is 0 */
+        if (slot)
+            remap_bars(p->vm, d);
+    }
+    pthread_mutex_unlock(&p->lock);
+out:
+    free(cfg);
+    return rc;
+}
+
+static const vmm_dev_ops pci_dev = {
+    .version = 1,
+    .reset = pci_dev_reset,
+    .save = pci_save,
+    .restore = pci_restore,
+};
+
 int vmm_pci_init(vmm_vm *vm)
 {
     vmm_pci *p = calloc(1, sizeof *p);
@@ -223,7 +314,8 @@ int vmm_pci_init(vmm_vm *vm)
     b->cfg[0x0e] = 0x00;
     p->devs[0] = b;
     vm->pci = p;
-    return vmm_bus_add(&vm->pio, 0xcf8, 8, pci_io, p);
+    int rc = vmm_bus_add(&vm->pio, 0xcf8, 8, pci_io, p);
+    return rc ? rc : vmm_dev_register(&vm->devreg, "pci", &pci_dev, p);
 }
 
 vmm_pci_dev *vmm_pci_host_bridge(vmm_vm *vm)

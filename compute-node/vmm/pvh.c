@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "boot.h"
+#include "e820.h"
 #include "vmm.h"
 
 #define HVM_START_MAGIC 0x336ec578u

@@ -12,6 +12,13 @@
  * control API (vmm_serial_input), and in loopback mode from THR itself.
  * Output is buffered until a newline (or 256 bytes) to keep one write(2)
  * per line rather than per byte; everything is flushed at exit.
+ *
+ * Registry ("serial:com1"): a VM reset puts the registers back to power-on
+ * (LCR 8N1, MCR OUT2) and keeps the receive FIFO (host input the guest has
+ * not read yet). Its record holds IER, LCR, MCR, SCR, FCR, the divisor, the
+ * pending THRE interrupt and the FIFO's bytes in order; the IRQ line is
+ * driven again from them. Output already written (the log, the API's ring)
+ * is the host's, not the device's, and is not in it.
  */
 #include "serial.h"
 
@@ -237,6 +244,85 @@ int vmm_serial_start_input(vmm_serial *s, struct event_base *base)
     return 0;
 }
 
+static void power_on(vmm_serial *s)
+{
+    s->ier = s->scr = s->fcr = s->dll = s->dlm = 0;
+    s->lcr = 0x03;
+    s->mcr = 0x08;
+    s->thri_pending = 0;
+}
+
+static void serial_reset(void *opaque)
+{
+    vmm_serial *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    power_on(s);
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int serial_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    vmm_serial *s = opaque;
+    uint8_t regs[7];
+    pthread_mutex_lock(&s->lock);
+    regs[0] = s->ier;
+    regs[1] = s->lcr;
+    regs[2] = s->mcr;
+    regs[3] = s->scr;
+    regs[4] = s->fcr;
+    regs[5] = s->dll;
+    regs[6] = s->dlm;
+    vmm_rec_put(o, regs, sizeof regs);
+    vmm_rec_u8(o, (uint8_t)s->thri_pending);
+    vmm_rec_u16(o, (uint16_t)s->rx_len);
+    for (size_t i = 0; i < s->rx_len; i++)
+        vmm_rec_u8(o, s->rx[(s->rx_head + i) % VMM_SERIAL_RX]);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static int serial_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    vmm_serial *s = opaque;
+    uint8_t regs[7], rx[VMM_SERIAL_RX];
+    vmm_rec_get(in, regs, sizeof regs);
+    uint8_t thri = vmm_rec_get_u8(in);
+    uint16_t n = vmm_rec_get_u16(in);
+    if (n > VMM_SERIAL_RX)
+        return vmm_rec_bad(in, err, errlen, "%u bytes in a %d-byte receive FIFO", n, VMM_SERIAL_RX);
+    vmm_rec_get(in, rx, n);
+    int rc = vmm_rec_in_done(in, err, errlen);
+    if (rc)
+        return rc;
+    if ((regs[0] & ~0x0f) || (regs[2] & ~0x1f) || thri > 1)
+        return vmm_rec_bad(in, err, errlen, "IER %#x, MCR %#x or THRE %u out of range", regs[0],
+                           regs[2], thri);
+    pthread_mutex_lock(&s->lock);
+    s->ier = regs[0];
+    s->lcr = regs[1];
+    s->mcr = regs[2];
+    s->scr = regs[3];
+    s->fcr = regs[4];
+    s->dll = regs[5];
+    s->dlm = regs[6];
+    s->thri_pending = thri;
+    memcpy(s->rx, rx, n);
+    s->rx_head = 0;
+    s->rx_len = n;
+    s->irq_level = -1; /* drive the line from the restored registers */
+    update_irq(s);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static const vmm_dev_ops serial_dev = {
+    .version = 1,
+    .reset = serial_reset,
+    .save = serial_save,
+    .restore = serial_restore,
+};
+
 int vmm_serial_init(vmm_vm *vm, const char *log_path)
 {
     vmm_serial *s = calloc(1, sizeof *s);
@@ -257,10 +343,10 @@ int vmm_serial_init(vmm_vm *vm, const char *log_path)
         free(s);
         return -e;
     }
-    s->lcr = 0x03;
-    s->mcr = 0x08;
+    power_on(s);
     vm->serial = s;
-    return vmm_bus_add(&vm->pio, COM1_BASE, 8, serial_io, s);
+    int rc = vmm_bus_add(&vm->pio, COM1_BASE, 8, serial_io, s);
+    return rc ? rc : vmm_dev_register(&vm->devreg, "serial:com1", &serial_dev, s);
 }
 
 void vmm_serial_flush(vmm_serial *s)

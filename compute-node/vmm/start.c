@@ -2,8 +2,8 @@
  * start.c - building and starting a VM from its configuration, whether it
  * came from `--config FILE` or from `PUT /vm/config` + the "start" action.
  *
- * Order: KVM and RAM, legacy devices, PCI and the virtio devices (taps are
- * opened here, while we still may), the kernel, the vCPUs, the control
+ * Order: KVM and RAM, the devices by the init list below (taps are opened
+ * there, while we still may), the kernel, the vCPUs, the control
  * socket named in the config, then privileges dropped, vCPU threads started
  * (each installs its own seccomp filter) and finally the event thread's
  * filter. On failure the VM is left half-built: the caller stops the
@@ -23,28 +23,55 @@
 #include "stratus/log.h"
 #include "vmm.h"
 
-static int add_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+/* The init list, as kvmtool's (util/init.h): each entry builds devices, which register
+ * themselves in vm->devreg as they are built, so the registry's order (resets, records) is
+ * this list's. Levels run in order, named as kvmtool's (which also has dev_base and
+ * virtio_dev, which we do not need): core (the console first, so everything after can say
+ * what failed), base (ISA devices, the PCI bus), dev (on the bus, in config order: their
+ * PCI slots follow), firmware, late (what needs the rest: serial input on the event loop).
+ * An explicit table rather than kvmtool's constructors: the devices live in a static
+ * library, whose linker drops an object nothing refers to, and with it a constructor's
+ * device. */
+enum { INIT_CORE, INIT_BASE, INIT_DEV, INIT_FIRMWARE, INIT_LATE, INIT_LEVELS };
+
+typedef struct vmm_init {
+    int level;
+    const char *what;
+    int (*init)(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
+} vmm_init;
+
+static int init_serial(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
 {
-    int rc;
-    if ((rc = vmm_serial_init(vm, cfg->serial_log))) {
+    int rc = vmm_serial_init(vm, cfg->serial_log);
+    if (rc)
         snprintf(err, errlen, "serial log %s: %s", cfg->serial_log ? cfg->serial_log : "stdout",
                  strerror(-rc));
-        return rc;
-    }
-    if ((rc = vmm_legacy_init(vm)) || (rc = vmm_pci_init(vm))) {
+    return rc;
+}
+
+static int init_platform(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = vmm_legacy_init(vm)) || (rc = vmm_pci_init(vm)))
         snprintf(err, errlen, "platform devices: %s", strerror(-rc));
-        return rc;
-    }
-    if (!cfg->serial_log && (rc = vmm_serial_start_input(vm->serial, vm->base))) {
-        snprintf(err, errlen, "serial input: %s", strerror(-rc));
-        return rc;
-    }
+    return rc;
+}
+
+static int init_disks(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc;
     for (int i = 0; i < cfg->ndisks; i++)
         if ((rc = vmm_blk_create(vm, &cfg->disks[i]))) {
             snprintf(err, errlen, "disk %s (%s): %s", cfg->disks[i].id, cfg->disks[i].path,
                      strerror(-rc));
             return rc;
         }
+    return 0;
+}
+
+static int init_nics(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc;
     for (int i = 0; i < cfg->nnics; i++)
         if ((rc = cfg->nics[i].model == VMM_NIC_E1000 ? vmm_e1000_create(vm, &cfg->nics[i])
                                                       : vmm_net_create(vm, &cfg->nics[i]))) {
@@ -52,10 +79,59 @@ static int add_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errl
                      strerror(-rc));
             return rc;
         }
-    if (cfg->rng && (rc = vmm_rng_create(vm))) {
+    return 0;
+}
+
+static int init_rng(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc = cfg->rng ? vmm_rng_create(vm) : 0;
+    if (rc)
         snprintf(err, errlen, "rng: %s", strerror(-rc));
-        return rc;
-    }
+    return rc;
+}
+
+/* Firmware boot: the BIOS's shadow RAM (PAM) and fw_cfg are built by vmm_boot_load
+ * (firmware.c) and are not saved yet; this entry makes a save say so. */
+static const vmm_dev_ops firmware_dev = {.version = 1};
+
+static int init_firmware(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc = cfg->firmware ? vmm_dev_register(&vm->devreg, "firmware", &firmware_dev, vm) : 0;
+    if (rc)
+        snprintf(err, errlen, "firmware: %s", strerror(-rc));
+    return rc;
+}
+
+static int init_serial_input(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc = cfg->serial_log ? 0 : vmm_serial_start_input(vm->serial, vm->base);
+    if (rc)
+        snprintf(err, errlen, "serial input: %s", strerror(-rc));
+    return rc;
+}
+
+static const vmm_init inits[] = {
+    {INIT_CORE, "serial", init_serial},
+    {INIT_BASE, "legacy, pci", init_platform},
+    {INIT_DEV, "disks", init_disks},
+    {INIT_DEV, "nics", init_nics},
+    {INIT_DEV, "rng", init_rng},
+    {INIT_FIRMWARE, "firmware", init_firmware},
+    {INIT_LATE, "serial input", init_serial_input},
+};
+
+int vmm_start_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    for (int level = 0; level < INIT_LEVELS; level++)
+        for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++) {
+            if (inits[i].level != level)
+                continue;
+            int rc = inits[i].init(vm, cfg, err, errlen);
+            if (rc) {
+                st_debug("vmm.start", "init %s failed", inits[i].what);
+                return rc;
+            }
+        }
     return 0;
 }
 
@@ -66,7 +142,7 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "KVM set-up failed (see the log)");
         return -1;
     }
-    if (add_devices(vm, cfg, err, errlen))
+    if (vmm_start_devices(vm, cfg, err, errlen))
         return -1;
     if (vmm_boot_load(vm)) {
         snprintf(err, errlen, "cannot load the %s %s (see the log)",

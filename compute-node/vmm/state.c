@@ -5,7 +5,8 @@
  * it without the lock on their fast path and take the lock to wait (see
  * vcpu.c). Pause returns only once every live vCPU is parked, so a paused
  * VM's counters and memory are quiet. A reboot is pause + clear RAM (the
- * pages dropped with MADV_DONTNEED) + reload the kernel + reset every device + each vCPU
+ * pages dropped with MADV_DONTNEED) + reload the kernel + reset every device (the registry's
+ * reset hooks, in the order the devices were built) + each vCPU
  * resets its own registers when it sees the new reset generation.
  */
 #include "vmm.h"
@@ -15,11 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "e1000.h"
-#include "i8042.h"
-#include "pci.h"
 #include "stratus/log.h"
-#include "virtio_pci.h"
 
 const char *vmm_state_name(int state)
 {
@@ -120,13 +117,7 @@ int vmm_vm_reset(vmm_vm *vm)
     int rc = vmm_vm_pause(vm);
     if (rc)
         return rc;
-    for (int i = 0; i < vm->ndevs; i++)
-        vmm_virtio_reset(vm->devs[i]);
-    for (int i = 0; i < vm->ne1000; i++)
-        vmm_e1000_reset(vm->e1000[i]);
-    vmm_pci_reset(vm);
-    if (vm->i8042)
-        vmm_i8042_reset(vm->i8042);
+    vmm_dev_reset_all(&vm->devreg);
     vmm_vm_clear_ram(vm);
     if ((rc = vmm_boot_load(vm))) {
         st_error("vmm.reset", "reloading the kernel failed: %s", strerror(-rc));

@@ -269,6 +269,30 @@ static void net_reset(vmm_virtio *v)
     set_offloads(n, 0);
 }
 
+/* Its own state: the frame read ahead for mergeable buffers (the bytes, header included). */
+static void net_save_extra(vmm_virtio *v, vmm_rec_out *o)
+{
+    net *n = v->priv;
+    vmm_rec_u32(o, n->pending);
+    vmm_rec_put(o, n->bounce, n->pending);
+}
+
+static int net_restore_extra(vmm_virtio *v, vmm_rec_in *in, char *err, size_t errlen)
+{
+    net *n = v->priv;
+    uint32_t len = vmm_rec_get_u32(in);
+    if (len > BOUNCE_LEN || (len && len < NET_HDR_LEN))
+        return vmm_rec_bad(in, err, errlen, "a held frame of %u bytes", len);
+    if (len > in->len - in->off)
+        return vmm_rec_in_done(in, err, errlen);
+    vmm_rec_get(in, n->bounce, len);
+    int rc = vmm_rec_in_done(in, err, errlen);
+    if (rc)
+        return rc;
+    n->pending = len;
+    return 0;
+}
+
 static void tap_cb(evutil_socket_t fd, short what, void *arg)
 {
     net *n = arg;
@@ -337,6 +361,8 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg)
         .activate = net_activate,
         .reset = net_reset,
         .destroy = net_destroy,
+        .save_extra = net_save_extra,
+        .restore_extra = net_restore_extra,
     };
     if ((rc = vmm_virtio_create(vm, &n->ops, n, cfg->id, &n->v)))
         goto err;

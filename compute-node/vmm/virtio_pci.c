@@ -355,6 +355,202 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     pthread_mutex_unlock(&v->lock);
 }
 
+/* ---- state (devreg.h) ---- */
+
+static const char *kind(const vmm_virtio *v)
+{
+    switch (v->ops->type) {
+    case VIRTIO_ID_NET: return "virtio-net";
+    case VIRTIO_ID_BLOCK: return "virtio-blk";
+    case VIRTIO_ID_RNG: return "virtio-rng";
+    default: return "virtio";
+    }
+}
+
+static void dev_reset(void *opaque)
+{
+    vmm_virtio_reset(opaque);
+}
+
+static int dev_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    vmm_virtio *v = opaque;
+    pthread_mutex_lock(&v->lock);
+    uint8_t b[4] = {v->status, v->config_gen, v->isr, (uint8_t)v->failed};
+    vmm_rec_put(o, b, sizeof b);
+    vmm_rec_u64(o, offered(v));
+    vmm_rec_u64(o, v->driver_features);
+    vmm_rec_u32(o, v->dfselect);
+    vmm_rec_u32(o, v->gfselect);
+    vmm_rec_u16(o, v->queue_select);
+    vmm_rec_u16(o, v->msix_config);
+    vmm_rec_u8(o, (uint8_t)v->ops->nqueues);
+    for (int q = 0; q < v->ops->nqueues; q++) {
+        const vmm_vq *vq = &v->vq[q];
+        vmm_rec_u16(o, vq->size);
+        vmm_rec_u16(o, vq->enabled);
+        vmm_rec_u16(o, vq->msix_vector);
+        vmm_rec_u64(o, vq->desc_gpa);
+        vmm_rec_u64(o, vq->avail_gpa);
+        vmm_rec_u64(o, vq->used_gpa);
+        vmm_rec_u16(o, vq->last_avail);
+        vmm_rec_u16(o, vq->used_idx);
+        vmm_rec_u16(o, vq->signalled);
+        vmm_rec_u16(o, vq->event_idx);
+    }
+    vmm_rec_u8(o, VIRTIO_MSIX_VECTORS);
+    vmm_rec_put(o, v->msix, sizeof v->msix);
+    vmm_rec_u32(o, v->msix_pba);
+    if (v->ops->save_extra)
+        v->ops->save_extra(v, o);
+    pthread_mutex_unlock(&v->lock);
+    return 0;
+}
+
+typedef struct saved {
+    uint8_t b[4];
+    uint64_t features, driver_features;
+    uint32_t dfselect, gfselect;
+    uint16_t queue_select, msix_config;
+    vmm_vq vq[VIRTIO_MAX_QUEUES];
+    uint32_t msix[VIRTIO_MSIX_VECTORS][4];
+    uint32_t pba;
+} saved;
+
+/* Reads and checks the transport's part; nothing is applied. */
+static int read_saved(vmm_virtio *v, vmm_rec_in *in, saved *s, char *err, size_t errlen)
+{
+    vmm_rec_get(in, s->b, sizeof s->b);
+    s->features = vmm_rec_get_u64(in);
+    s->driver_features = vmm_rec_get_u64(in);
+    s->dfselect = vmm_rec_get_u32(in);
+    s->gfselect = vmm_rec_get_u32(in);
+    s->queue_select = vmm_rec_get_u16(in);
+    s->msix_config = vmm_rec_get_u16(in);
+    unsigned nq = vmm_rec_get_u8(in);
+    if (!in->short_read && nq != (unsigned)v->ops->nqueues)
+        return vmm_rec_bad(in, err, errlen, "%u queues, this device has %d", nq, v->ops->nqueues);
+    for (int q = 0; q < v->ops->nqueues; q++) {
+        vmm_vq *vq = &s->vq[q];
+        memset(vq, 0, sizeof *vq);
+        vq->max_size = v->vq[q].max_size;
+        vq->size = vmm_rec_get_u16(in);
+        vq->enabled = vmm_rec_get_u16(in);
+        vq->msix_vector = vmm_rec_get_u16(in);
+        vq->desc_gpa = vmm_rec_get_u64(in);
+        vq->avail_gpa = vmm_rec_get_u64(in);
+        vq->used_gpa = vmm_rec_get_u64(in);
+        vq->last_avail = vmm_rec_get_u16(in);
+        vq->used_idx = vmm_rec_get_u16(in);
+        vq->signalled = vmm_rec_get_u16(in);
+        vq->event_idx = vmm_rec_get_u16(in);
+    }
+    unsigned nvec = vmm_rec_get_u8(in);
+    if (!in->short_read && nvec != VIRTIO_MSIX_VECTORS)
+        return vmm_rec_bad(in, err, errlen, "%u MSI-X vectors, this device has %d", nvec,
+                           VIRTIO_MSIX_VECTORS);
+    vmm_rec_get(in, s->msix, sizeof s->msix);
+    s->pba = vmm_rec_get_u32(in);
+    return 0;
+}
+
+static int check_saved(vmm_virtio *v, vmm_rec_in *in, const saved *s, char *err, size_t errlen)
+{
+    if (s->features != offered(v))
+        return vmm_rec_bad(in, err, errlen, "device features %#llx, this device offers %#llx",
+                           (unsigned long long)s->features, (unsigned long long)offered(v));
+    if (s->driver_features & ~offered(v))
+        return vmm_rec_bad(in, err, errlen, "driver features %#llx were never offered",
+                           (unsigned long long)s->driver_features);
+    if (s->b[3] > 1 || s->b[2] > 3)
+        return vmm_rec_bad(in, err, errlen, "failed flag %u or ISR %#x out of range", s->b[3],
+                           s->b[2]);
+    if (s->msix_config >= VIRTIO_MSIX_VECTORS && s->msix_config != 0xffff)
+        return vmm_rec_bad(in, err, errlen, "config vector %u past the table", s->msix_config);
+    if (s->pba >> VIRTIO_MSIX_VECTORS)
+        return vmm_rec_bad(in, err, errlen, "pending bits %#x past the table", s->pba);
+    for (int i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+        if (s->msix[i][3] & ~1u)
+            return vmm_rec_bad(in, err, errlen, "vector %d control %#x", i, s->msix[i][3]);
+    for (int q = 0; q < v->ops->nqueues; q++) {
+        vmm_vq t = s->vq[q];
+        if (t.msix_vector >= VIRTIO_MSIX_VECTORS && t.msix_vector != 0xffff)
+            return vmm_rec_bad(in, err, errlen, "queue %d: vector %u past the table", q,
+                               t.msix_vector);
+        if (t.enabled > 1 || t.event_idx > 1)
+            return vmm_rec_bad(in, err, errlen, "queue %d: enabled %u, event_idx %u", q, t.enabled,
+                               t.event_idx);
+        if (t.enabled && vmm_vq_start(&t, &v->vm->gmem) < 0)
+            return vmm_rec_bad(in, err, errlen,
+                               "queue %d: size %u or rings %#llx/%#llx/%#llx not valid in this "
+                               "VM's memory",
+                               q, t.size, (unsigned long long)t.desc_gpa,
+                               (unsigned long long)t.avail_gpa, (unsigned long long)t.used_gpa);
+    }
+    return 0;
+}
+
+static int dev_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    vmm_virtio *v = opaque;
+    saved *s = malloc(sizeof *s);
+    int rc;
+    if (!s)
+        return -ENOMEM;
+    pthread_mutex_lock(&v->lock);
+    if ((rc = read_saved(v, in, s, err, errlen)))
+        goto out;
+    if (!in->short_read && (rc = check_saved(v, in, s, err, errlen)))
+        goto out;
+    if (v->ops->restore_extra && (rc = v->ops->restore_extra(v, in, err, errlen)))
+        goto out;
+    if ((rc = vmm_rec_in_done(in, err, errlen)))
+        goto out;
+    v->status = s->b[0];
+    v->config_gen = s->b[1];
+    v->isr = s->b[2];
+    v->failed = s->b[3];
+    v->driver_features = s->driver_features;
+    v->dfselect = s->dfselect;
+    v->gfselect = s->gfselect;
+    v->queue_select = s->queue_select;
+    v->msix_config = s->msix_config;
+    memcpy(v->msix, s->msix, sizeof v->msix);
+    v->msix_pba = s->pba;
+    for (int i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+        vmm_irq_set_msi(v->vm, v->gsi[i], ((uint64_t)v->msix[i][1] << 32) | v->msix[i][0],
+                        v->msix[i][2]);
+    for (int q = 0; q < v->ops->nqueues; q++) {
+        vmm_vq *vq = &v->vq[q];
+        *vq = s->vq[q];
+        if (vq->enabled) {
+            vmm_vq_start(vq, &v->vm->gmem); /* checked above; it clears the indices */
+            vq->last_avail = s->vq[q].last_avail;
+            vq->used_idx = s->vq[q].used_idx;
+            vq->signalled = s->vq[q].signalled;
+            event_add(v->kick_ev[q], NULL);
+            uint64_t one = 1;
+            if (write(v->kick_fd[q], &one, 8) != 8)
+                st_warn("vmm.virtio", "%s: kick after restore: write failed", v->id);
+        } else {
+            event_del_noblock(v->kick_ev[q]);
+        }
+    }
+    if ((v->status & VIRTIO_STATUS_DRIVER_OK) && !v->failed && v->ops->activate)
+        v->ops->activate(v);
+out:
+    pthread_mutex_unlock(&v->lock);
+    free(s);
+    return rc;
+}
+
+static const vmm_dev_ops dev_ops = {
+    .version = 1,
+    .reset = dev_reset,
+    .save = dev_save,
+    .restore = dev_restore,
+};
+
 /* ---- PCI hooks ---- */
 
 void vmm_virtio_cfg_window(vmm_pci_dev *d, uint32_t off, uint32_t len, int is_write)
@@ -534,9 +730,15 @@ int vmm_virtio_create(vmm_vm *vm, const vmm_virtio_ops *ops, void *priv, const c
     memset(&d->wmask[CAP_PCI_CFG + 8], 0xff, 12);
 
     vmm_virtio_reset(v);
+    char rid[VMM_DEV_ID_MAX];
     if ((rc = vmm_pci_add(vm, d)))
         goto err;
+    snprintf(rid, sizeof rid, "%s@%02x", kind(v), d->slot);
     vm->devs[vm->ndevs++] = v;
+    if ((rc = vmm_dev_register(&vm->devreg, rid, &dev_ops, v))) {
+        st_error("vmm.virtio", "%s: cannot register: %s", rid, strerror(-rc));
+        return rc; /* on the bus and in devs: freed at exit with the rest */
+    }
     *out = v;
     st_info("vmm.virtio", "%s: virtio device %u at 00:%02x.0", v->id, ops->type, d->slot);
     return 0;

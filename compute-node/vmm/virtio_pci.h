@@ -18,6 +18,21 @@
  * driver gets a configuration-change interrupt, and no queue of that device
  * is processed again until the driver resets it (status 0). Other devices
  * and the VM carry on.
+ *
+ * Registry ("virtio-blk@03": the kind and the PCI slot, which the build
+ * order fixes for a config; config ids need not be unique): reset is
+ * vmm_virtio_reset(); the transport saves and restores the generic state, as
+ * Firecracker's virtio persist module does: device and driver features and
+ * their selectors, status, config generation, ISR, the failed flag, queue
+ * select, the config vector, each queue's size, enable, vector, ring
+ * addresses, last_avail, used index, last signalled index and event-index
+ * flag, the MSI-X table and pending bits. The device appends only its own
+ * (save_extra / restore_extra). Restore refuses features we do not offer,
+ * vectors past the table, an enabled queue whose size or rings would not
+ * pass vmm_vq_start() against this VM's RAM; it then re-routes every
+ * vector, listens on live queues, kicks each once (a kick the saved VM had
+ * not handled yet is not lost) and, for a driver-ready device, runs its
+ * activate hook (virtio-net sets the tap's offloads).
  */
 #ifndef VMM_VIRTIO_PCI_H
 #define VMM_VIRTIO_PCI_H
@@ -68,6 +83,11 @@ typedef struct vmm_virtio_ops {
     void (*reset)(vmm_virtio *v);
     /* Frees priv and the back end (at exit, after every thread is gone). */
     void (*destroy)(vmm_virtio *v);
+    /* The device's own state, after the transport's in its record (dev lock held); NULL when
+     * it has none. restore_extra checks what it reads and calls vmm_rec_in_done() before
+     * changing anything; the transport applies its part only after that. */
+    void (*save_extra)(vmm_virtio *v, vmm_rec_out *o);
+    int (*restore_extra)(vmm_virtio *v, vmm_rec_in *in, char *err, size_t errlen);
 } vmm_virtio_ops;
 
 struct vmm_virtio {

@@ -21,6 +21,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "devreg.h"
 #include "gmem.h"
 
 struct event_base;
@@ -30,6 +31,7 @@ struct vmm_pci;
 struct vmm_virtio;
 struct vmm_e1000;
 struct vmm_firmware;
+struct vmm_legacy;
 
 /* Guest physical layout. */
 #define VMM_LOW_RAM_END 0xC0000000ull /* RAM above this goes to 4 GiB and up */
@@ -132,8 +134,10 @@ typedef struct vmm_vm {
     struct kvm_irq_routing *routing;
     uint32_t next_gsi;
 
+    vmm_devreg devreg; /* every device, in build order: reset, save, restore (devreg.h) */
     struct vmm_serial *serial;
     struct vmm_i8042 *i8042; /* legacy.c */
+    struct vmm_legacy *legacy;
     struct vmm_pci *pci;
     struct vmm_firmware *fw; /* firmware boot only (firmware.c) */
     struct vmm_virtio *devs[VMM_MAX_DISKS + VMM_MAX_NICS + 1];
@@ -189,7 +193,8 @@ void vmm_vm_stop(vmm_vm *vm, int exit_code);
 int vmm_vm_stop_event_init(vmm_vm *vm);
 int vmm_vm_pause(vmm_vm *vm);
 int vmm_vm_resume(vmm_vm *vm);
-/* Reboots the guest: pause, clear RAM, reload, reset devices and vCPUs. */
+/* Reboots the guest: pause, clear RAM, reload, reset devices (the registry's hooks, in
+ * order) and vCPUs. */
 int vmm_vm_reset(vmm_vm *vm);
 /* Called by i8042 / triple fault: restart or stop per config. */
 void vmm_vm_guest_reset(vmm_vm *vm);
@@ -202,6 +207,9 @@ void vmm_vcpu_kick(vmm_vcpu *c);
 
 /* start.c: builds the VM of cfg and starts its vCPUs; 0, or -1 with err filled. */
 int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
+/* Its devices alone, by the init list (guest RAM, vm->base and, with KVM, the VM exist;
+ * the unit tests call it on a vmm_vm without KVM); 0 or a negative errno with err filled. */
+int vmm_start_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
 
 /* boot.c: loads the kernel named in the config (PVH ELF, vmlinux, bzImage). */
 int vmm_boot_load(vmm_vm *vm);

@@ -83,6 +83,34 @@ static void test_e820_split(void)
     ST_ASSERT_INT_EQ(e[4].type, E820_RAM);
 }
 
+/* fw_cfg's etc/e820 for SeaBIOS: RAM to the hole, RAM above 4 GiB, KVM's pages reserved, in the
+ * 20-byte little-endian entries the zero page uses too. */
+static void test_e820_firmware(void)
+{
+    vmm_e820 e[VMM_E820_MAX];
+    uint8_t b[VMM_E820_MAX * VMM_E820_ENTRY];
+    int n = vmm_e820_firmware(4ull << 30, e);
+    ST_ASSERT_INT_EQ(n, 3);
+    ST_ASSERT_INT_EQ(vmm_e820_encode(e, n, b, sizeof b), 60);
+    ST_ASSERT_INT_EQ(vmm_e820_encode(e, n, b, 59), 40); /* whole entries only */
+    uint64_t addr, size;
+    uint32_t type;
+    memcpy(&addr, b + 20, 8);
+    memcpy(&size, b + 28, 8);
+    memcpy(&type, b + 36, 4);
+    ST_ASSERT_INT_EQ(addr, 1ull << 32);
+    ST_ASSERT_INT_EQ(size, 1ull << 30);
+    ST_ASSERT_INT_EQ(type, E820_RAM);
+    memcpy(&size, b + 8, 8);
+    memcpy(&addr, b + 40, 8);
+    memcpy(&type, b + 56, 4);
+    ST_ASSERT_INT_EQ(size, 0xc0000000ull);
+    ST_ASSERT_INT_EQ(addr, VMM_KVM_IDMAP_ADDR);
+    ST_ASSERT_INT_EQ(type, E820_RESERVED);
+    ST_ASSERT_INT_EQ(vmm_e820_firmware(512ull << 20, e), 2);
+    ST_ASSERT_INT_EQ(e[0].size, 512ull << 20);
+}
+
 static void test_zero_page_vmlinux(void)
 {
     uint8_t zp[ZP_SIZE];
@@ -583,6 +611,8 @@ static void test_cpuid_disable(void)
 static CU_TestInfo tests[] = {
     {"e820: low RAM, EBDA and BIOS area reserved, RAM from 1 MiB", test_e820_small},
     {"e820: RAM above 3 GiB moves to 4 GiB", test_e820_split},
+    {"e820 for the firmware: RAM, RAM above 4 GiB, KVM's pages reserved; 20-byte entries",
+     test_e820_firmware},
     {"zero page for a vmlinux: setup header, command line, initrd, e820 at 0x2d0",
      test_zero_page_vmlinux},
     {"bzImage: kernel at pref_address, 64-bit entry +0x200, header copied, initrd, page tables",

@@ -23,6 +23,10 @@
  *    SLP_EN (bit 5) with SLP_TYP (bits 4:2) = \_S5's value powers the VM
  *    off (exit 0); other sleep states are refused (not declared in the DSDT);
  *    VMM_ACPI_RESET_VALUE on the reset port is a guest reset (on_reset).
+ *    After them, the PM1a event block (status, always 0: no fixed events;
+ *    enable, kept) and control block (SCI_EN always set: ACPI mode with no
+ *    SMI command port; SLP_EN (bit 13) with SLP_TYP (bits 12:10) = \_S5's
+ *    value powers off), which the firmware boot's FADT names (acpi.c).
  */
 #include "legacy.h"
 
@@ -114,23 +118,65 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     data[0] = v;
 }
 
+/* The PM1a enable and control registers (PM1 status reads 0: no fixed event is ever raised). */
+static struct {
+    uint8_t en[2], cnt[2];
+} pm1;
+
+static uint8_t pm1_read(uint64_t off)
+{
+    switch (off) {
+    case 6:
+    case 7: return pm1.en[off - 6];
+    case 8: return (uint8_t)(pm1.cnt[0] | 1); /* SCI_EN */
+    case 9: return pm1.cnt[1];
+    default: return 0; /* sleep status: WAK_STS clear; PM1 status; the others */
+    }
+}
+
+static void sleep_to(vmm_vm *vm, unsigned typ)
+{
+    if (typ == VMM_ACPI_S5_TYP)
+        vmm_vm_guest_poweroff(vm);
+    else
+        st_warn("vmm.acpi", "guest asked for sleep type %u; only S5 is offered", typ);
+}
+
 static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
 {
     vmm_vm *vm = opaque;
     if (!is_write) {
-        memset(data, 0, len); /* sleep status: WAK_STS clear; the others read 0 */
+        for (uint32_t i = 0; i < len; i++)
+            data[i] = pm1_read(off + i);
         return;
     }
     uint8_t v = data[0];
     if (off == VMM_ACPI_SLEEP_CTL - VMM_ACPI_PM_PORT && (v & 0x20)) {
-        if (((v >> 2) & 7) == VMM_ACPI_S5_TYP)
-            vmm_vm_guest_poweroff(vm);
-        else
-            st_warn("vmm.acpi", "guest asked for sleep type %u; only S5 is offered", (v >> 2) & 7);
+        sleep_to(vm, (v >> 2) & 7);
     } else if (off == VMM_ACPI_RESET - VMM_ACPI_PM_PORT && v == VMM_ACPI_RESET_VALUE) {
         st_info("vmm.reset", "guest reset through the ACPI reset register");
         vmm_vm_guest_reset(vm);
+    } else {
+        int hi_written = 0; /* PM1 status bytes (4, 5) clear nothing: no event is ever set */
+        for (uint32_t i = 0; i < len && off + i < VMM_ACPI_PM_PORTS; i++) {
+            uint64_t o = off + i;
+            if (o == 6 || o == 7)
+                pm1.en[o - 6] = data[i];
+            else if (o == 8 || o == 9)
+                pm1.cnt[o - 8] = data[i];
+            hi_written |= o == 9;
+        }
+        if (hi_written && (pm1.cnt[1] & 0x20)) { /* SLP_EN: bit 13, write-only */
+            pm1.cnt[1] &= (uint8_t)~0x20;
+            sleep_to(vm, (pm1.cnt[1] >> 2) & 7);
+        }
     }
+}
+
+void vmm_legacy_reset(vmm_vm *vm)
+{
+    (void)vm;
+    memset(&pm1, 0, sizeof pm1);
 }
 
 /* The CMOS RAM bytes SeaBIOS reads for memory size, CPUs and boot order. */
@@ -170,7 +216,7 @@ int vmm_legacy_init(vmm_vm *vm)
         (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &rtc)) ||
-        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, 4, acpi_pm_io, vm)))
+        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, VMM_ACPI_PM_PORTS, acpi_pm_io, vm)))
         return rc;
     return 0;
 }

@@ -5,5 +5,7 @@
 #include "vmm.h"
 
 int vmm_legacy_init(vmm_vm *vm);
+/* A VM reset: the ACPI PM1 enable and control registers back to 0. */
+void vmm_legacy_reset(vmm_vm *vm);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "e1000.h"
 #include "i8042.h"
+#include "legacy.h"
 #include "pci.h"
 #include "stratus/log.h"
 #include "virtio_pci.h"
@@ -127,6 +128,7 @@ int vmm_vm_reset(vmm_vm *vm)
     vmm_pci_reset(vm);
     if (vm->i8042)
         vmm_i8042_reset(vm->i8042);
+    vmm_legacy_reset(vm);
     vmm_vm_clear_ram(vm);
     if ((rc = vmm_boot_load(vm))) {
         st_error("vmm.reset", "reloading the kernel failed: %s", strerror(-rc));

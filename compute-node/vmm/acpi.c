@@ -41,12 +41,37 @@
  * lists one local APIC per vCPU (APIC ID = vCPU index), the IOAPIC with GSI
  * base 0, the override ISA IRQ 0 -> GSI 2 (the PIT, as irq.c routes it), and
  * LINT1 = NMI on every processor. Each table's checksum makes it sum to 0.
+ *
+ * Two ways in. Direct boot (boot.c) writes the RSDP at VMM_ACPI_ADDR and the
+ * tables after it. Firmware boot hands the tables to SeaBIOS as QEMU does:
+ * fw_cfg files etc/acpi/tables (XSDT, FADT, MADT, DSDT, FACS, every pointer
+ * relative to the file's start) and etc/acpi/rsdp, and etc/table-loader,
+ * the commands SeaBIOS runs to place them (the tables in high memory, the
+ * RSDP in the F segment where an OS scans for it), add the placed addresses
+ * to the pointers and fix the checksums. Without them SeaBIOS builds tables
+ * of its own for QEMU's PIIX4 power management, which we do not emulate, so
+ * a firmware-booted Linux could neither power off nor see the power button.
+ *
+ * The firmware's FADT is not hardware-reduced: a BIOS leaves the 8259 PIC
+ * programmed (IRQ 0 at vector 8) and the local APIC's LINT0 in ExtINT mode,
+ * and a hardware-reduced platform has no PIC, so Linux never masks it and
+ * takes the BIOS's timer tick as a double fault (vector 8) as soon as it
+ * enables interrupts (seen with Debian's kernel booted by GRUB). So that FADT
+ * declares the fixed hardware instead, as QEMU's PC does, with the least of
+ * it: a PM1a event block (status and enable) and control block (SCI_EN
+ * always set, SLP_TYP/SLP_EN for S5) at VMM_ACPI_PM1_EVT/CNT (legacy.c), SCI
+ * on IRQ 9 (nothing raises it: no fixed events, no GPE blocks), no SMI
+ * command port (always in ACPI mode), no PM timer, a FACS, the reset
+ * register; the power button stays the GED's PWRB. Linux then finds the
+ * legacy PIC, masks and remaps it.
  */
+#include "acpi.h"
+
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aml.h"
-#include "boot.h"
 #include "vmm.h"
 
 #define RSDP_LEN 36
@@ -181,7 +206,7 @@ static void dsdt_body(aml *b)
     aml_name_decl(b, "_UID");
     aml_int(b, 1);
     crs_open(b);
-    aml_res_io(b, VMM_ACPI_PM_PORT, 4);
+    aml_res_io(b, VMM_ACPI_PM_PORT, VMM_ACPI_PM_PORTS);
     crs_close(b);
     aml_close(b);
 
@@ -204,17 +229,29 @@ static void gas_io8(uint8_t *g, uint16_t port)
     put64(g + 4, port);
 }
 
-int vmm_acpi_write(const vmm_gmem *m, int ncpus)
+/* Where each table lies in the tables blob (the RSDP is apart from it). */
+#define XSDT_OFF 0
+#define FADT_OFF 64
+#define MADT_OFF 384
+#define XSDT_LEN (HDR_LEN + 16)
+
+/* The two FADTs (see the top of the file). */
+enum fadt_kind { FADT_REDUCED, FADT_FIXED };
+
+/* The RSDP into r (RSDP_LEN bytes) and XSDT, FADT, MADT and DSDT (and for FADT_FIXED the FACS)
+ * into t (cap bytes), the tables addressed as if t were at guest address base. The blob's
+ * length, or -E2BIG; *facs_off: where the FACS is (0: none). */
+static long build(uint8_t *r, uint8_t *t, size_t cap, uint64_t base, int ncpus, enum fadt_kind kind,
+                  size_t *facs_off)
 {
     uint32_t madt_len = HDR_LEN + 8 + 8 * (uint32_t)ncpus + 12 + 10 + 6;
-    uint64_t rsdp = VMM_ACPI_ADDR, xsdt = rsdp + 64, fadt = xsdt + 64, madt = fadt + 320,
-             dsdt = (madt + madt_len + 15) & ~15ull, end = VMM_MPTABLE_ADDR;
-    uint8_t *base = vmm_gmem_ptr(m, rsdp, end - rsdp);
-    if (!base || dsdt + HDR_LEN >= end)
+    size_t dsdt_off = (MADT_OFF + madt_len + 15) & ~(size_t)15;
+    *facs_off = 0;
+    if (ncpus < 1 || ncpus > 254 || dsdt_off + HDR_LEN >= cap)
         return -E2BIG;
-    memset(base, 0, end - rsdp);
-    uint8_t *r = base, *x = base + (xsdt - rsdp), *f = base + (fadt - rsdp),
-            *d = base + (dsdt - rsdp), *a = base + (madt - rsdp);
+    memset(t, 0, cap);
+    memset(r, 0, RSDP_LEN);
+    uint8_t *x = t + XSDT_OFF, *f = t + FADT_OFF, *a = t + MADT_OFF, *d = t + dsdt_off;
 
     /* MADT */
     uint8_t *p = a + HDR_LEN;
@@ -250,37 +287,156 @@ int vmm_acpi_write(const vmm_gmem *m, int ncpus)
 
     /* DSDT */
     aml b;
-    aml_init(&b, d + HDR_LEN, (size_t)(end - dsdt - HDR_LEN));
+    aml_init(&b, d + HDR_LEN, cap - dsdt_off - HDR_LEN);
     dsdt_body(&b);
     if (b.err || b.depth)
         return -E2BIG;
     header(d, "DSDT", HDR_LEN + (uint32_t)b.len, 2);
 
-    /* FADT (ACPI 6.x), hardware-reduced. */
-    put32(f + 40, (uint32_t)dsdt);
-    put16(f + 109, 1u << 2);             /* IAPC_BOOT_ARCH: VGA not present */
-    put32(f + 112, 1u << 20 | 1u << 10); /* flags: HW_REDUCED_ACPI, RESET_REG_SUP */
-    gas_io8(f + 116, VMM_ACPI_RESET);    /* RESET_REG */
+    size_t len = dsdt_off + HDR_LEN + b.len;
+
+    /* FADT (ACPI 6.3) */
+    put32(f + 40, (uint32_t)(base + dsdt_off));
+    put16(f + 109, 1u << 2);          /* IAPC_BOOT_ARCH: VGA not present */
+    gas_io8(f + 116, VMM_ACPI_RESET); /* RESET_REG */
     f[128] = VMM_ACPI_RESET_VALUE;
-    gas_io8(f + 244, VMM_ACPI_SLEEP_CTL); /* SLEEP_CONTROL_REG */
-    gas_io8(f + 256, VMM_ACPI_SLEEP_STS); /* SLEEP_STATUS_REG */
-    f[131] = 3;                           /* minor version 6.3 */
-    put64(f + 140, dsdt);                 /* X_DSDT */
-    memcpy(f + 268, "STRATVMM", 8);       /* hypervisor vendor identity */
+    if (kind == FADT_REDUCED) {
+        put32(f + 112, 1u << 20 | 1u << 10);  /* flags: HW_REDUCED_ACPI, RESET_REG_SUP */
+        gas_io8(f + 244, VMM_ACPI_SLEEP_CTL); /* SLEEP_CONTROL_REG */
+        gas_io8(f + 256, VMM_ACPI_SLEEP_STS); /* SLEEP_STATUS_REG */
+    } else {
+        /* The FACS the fixed hardware needs (64 bytes, 64-aligned; no checksum), after the DSDT. */
+        *facs_off = (len + 63) & ~(size_t)63;
+        if (*facs_off + 64 > cap)
+            return -E2BIG;
+        uint8_t *facs = t + *facs_off;
+        memcpy(facs, "FACS", 4);
+        put32(facs + 4, 64);
+        facs[32] = 2; /* version */
+        len = *facs_off + 64;
+        put32(f + 36, (uint32_t)(base + *facs_off)); /* FIRMWARE_CTRL */
+        put16(f + 46, VMM_ACPI_SCI_IRQ);             /* SCI_INT; SMI_CMD 0: always in ACPI mode */
+        put32(f + 56, VMM_ACPI_PM1_EVT);             /* PM1a_EVT_BLK */
+        put32(f + 64, VMM_ACPI_PM1_CNT);             /* PM1a_CNT_BLK */
+        f[88] = 4;                                   /* PM1_EVT_LEN */
+        f[89] = 2;                                   /* PM1_CNT_LEN; no PM timer, no GPE blocks */
+        /* flags: WBINVD, PWR_BUTTON and SLP_BUTTON (no fixed buttons: PWRB is a device),
+         * RESET_REG_SUP */
+        put32(f + 112, 1u << 0 | 1u << 4 | 1u << 5 | 1u << 10);
+    }
+    f[131] = 3;                      /* minor version 6.3 */
+    put64(f + 140, base + dsdt_off); /* X_DSDT */
+    memcpy(f + 268, "STRATVMM", 8);  /* hypervisor vendor identity */
     header(f, "FACP", FADT_LEN, 6);
 
     /* XSDT */
-    put64(x + HDR_LEN, fadt);
-    put64(x + HDR_LEN + 8, madt);
-    header(x, "XSDT", HDR_LEN + 16, 1);
+    put64(x + HDR_LEN, base + FADT_OFF);
+    put64(x + HDR_LEN + 8, base + MADT_OFF);
+    header(x, "XSDT", XSDT_LEN, 1);
 
     /* RSDP (ACPI 2.0+) */
     memcpy(r, "RSD PTR ", 8);
     memcpy(r + 9, "STRATS", 6);
     r[15] = 2;
     put32(r + 20, RSDP_LEN);
-    put64(r + 24, xsdt);
+    put64(r + 24, base + XSDT_OFF);
     r[8] = (uint8_t)(0 - sum(r, 20));
     r[32] = (uint8_t)(0 - sum(r, RSDP_LEN));
-    return 0;
+    return (long)len;
+}
+
+int vmm_acpi_write(const vmm_gmem *m, int ncpus)
+{
+    /* The RSDP at VMM_ACPI_ADDR, the tables from 64 bytes on, all below the MP table. */
+    uint64_t start = VMM_ACPI_ADDR, tables = start + 64, end = VMM_MPTABLE_ADDR;
+    uint8_t *r = vmm_gmem_ptr(m, start, end - start);
+    if (!r)
+        return -E2BIG;
+    memset(r, 0, end - start);
+    size_t facs;
+    long len = build(r, r + (tables - start), end - tables, tables, ncpus, FADT_REDUCED, &facs);
+    return len < 0 ? (int)len : 0;
+}
+
+/* One 128-byte command of the table loader (QEMU's hw/acpi/bios-linker-loader.c format,
+ * which SeaBIOS's romfile_loader runs): a little-endian command, then its fields. */
+#define LOADER_ENTRY 128
+#define LOADER_ALLOCATE 1
+#define LOADER_ADD_POINTER 2
+#define LOADER_ADD_CHECKSUM 3
+#define LOADER_ZONE_HIGH 1
+#define LOADER_ZONE_FSEG 2
+#define TABLES_FILE "etc/acpi/tables"
+#define RSDP_FILE "etc/acpi/rsdp"
+
+static uint8_t *loader_entry(uint8_t *l, size_t *n, uint32_t cmd, const char *file)
+{
+    uint8_t *e = l + *n * LOADER_ENTRY;
+    (*n)++;
+    memset(e, 0, LOADER_ENTRY);
+    put32(e, cmd);
+    memcpy(e + 4, file, strlen(file)); /* names are NUL-padded to 56 bytes */
+    return e;
+}
+
+static void loader_alloc(uint8_t *l, size_t *n, const char *file, uint32_t align, uint8_t zone)
+{
+    uint8_t *e = loader_entry(l, n, LOADER_ALLOCATE, file);
+    put32(e + 60, align);
+    e[64] = zone;
+}
+
+/* The size-byte value at offset in dest gets the address where src was placed added to it. */
+static void loader_pointer(uint8_t *l, size_t *n, const char *dest, const char *src,
+                           uint32_t offset, uint8_t size)
+{
+    uint8_t *e = loader_entry(l, n, LOADER_ADD_POINTER, dest);
+    memcpy(e + 60, src, strlen(src));
+    put32(e + 116, offset);
+    e[120] = size;
+}
+
+/* The byte at offset in file is adjusted so that [start, start + len) sums to 0 again. */
+static void loader_checksum(uint8_t *l, size_t *n, const char *file, uint32_t offset,
+                            uint32_t start, uint32_t len)
+{
+    uint8_t *e = loader_entry(l, n, LOADER_ADD_CHECKSUM, file);
+    put32(e + 60, offset);
+    put32(e + 64, start);
+    put32(e + 68, len);
+}
+
+int vmm_acpi_fw_cfg(vmm_fw_cfg *c, int ncpus)
+{
+    enum { CAP = (int)(VMM_MPTABLE_ADDR - VMM_ACPI_ADDR - 64), MAX_CMDS = 12 };
+    uint8_t rsdp[RSDP_LEN], *t = malloc(CAP), loader[MAX_CMDS * LOADER_ENTRY];
+    if (!t)
+        return -ENOMEM;
+    /* Every pointer is built relative to 0: the loader adds where each file went. */
+    size_t facs;
+    long len = build(rsdp, t, CAP, 0, ncpus, FADT_FIXED, &facs);
+    if (len < 0) {
+        free(t);
+        return (int)len;
+    }
+    size_t n = 0;
+    loader_alloc(loader, &n, TABLES_FILE, 64, LOADER_ZONE_HIGH);
+    loader_alloc(loader, &n, RSDP_FILE, 16, LOADER_ZONE_FSEG);
+    loader_pointer(loader, &n, TABLES_FILE, TABLES_FILE, FADT_OFF + 40, 4);  /* DSDT */
+    loader_pointer(loader, &n, TABLES_FILE, TABLES_FILE, FADT_OFF + 140, 8); /* X_DSDT */
+    loader_pointer(loader, &n, TABLES_FILE, TABLES_FILE, FADT_OFF + 36, 4);  /* FIRMWARE_CTRL */
+    loader_checksum(loader, &n, TABLES_FILE, FADT_OFF + 9, FADT_OFF, FADT_LEN);
+    loader_pointer(loader, &n, TABLES_FILE, TABLES_FILE, XSDT_OFF + HDR_LEN, 8);
+    loader_pointer(loader, &n, TABLES_FILE, TABLES_FILE, XSDT_OFF + HDR_LEN + 8, 8);
+    loader_checksum(loader, &n, TABLES_FILE, XSDT_OFF + 9, XSDT_OFF, XSDT_LEN);
+    loader_pointer(loader, &n, RSDP_FILE, TABLES_FILE, 24, 8); /* XsdtAddress */
+    loader_checksum(loader, &n, RSDP_FILE, 8, 0, 20);
+    loader_checksum(loader, &n, RSDP_FILE, 32, 0, RSDP_LEN);
+    int rc = vmm_fw_cfg_add_file(c, TABLES_FILE, t, (uint32_t)len);
+    if (!rc)
+        rc = vmm_fw_cfg_add_file(c, RSDP_FILE, rsdp, RSDP_LEN);
+    if (!rc)
+        rc = vmm_fw_cfg_add_file(c, "etc/table-loader", loader, (uint32_t)(n * LOADER_ENTRY));
+    free(t);
+    return rc;
 }

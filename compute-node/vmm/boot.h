@@ -33,8 +33,6 @@ int vmm_pvh_setup(const vmm_gmem *m, uint64_t ram_size, const char *cmdline, vmm
 int vmm_linux_load(const vmm_gmem *m, uint64_t ram_size, const uint8_t *img, size_t len,
                    const uint8_t *initrd, size_t initrd_len, const char *cmdline,
                    vmm_boot_info *bi);
-/* ACPI RSDP/XSDT/FADT/DSDT/MADT at VMM_ACPI_ADDR for ncpus CPUs. */
-int vmm_acpi_write(const vmm_gmem *m, int ncpus);
 /* The MP table at VMM_MPTABLE_ADDR for ncpus CPUs. */
 int vmm_mptable_write(const vmm_gmem *m, int ncpus);
 /* At the reset vector: code that pulses the i8042 reset line (see boot.c). */

@@ -24,7 +24,8 @@
  * count (legacy.c), and fw_cfg: RAM size, CPU counts, no boot menu,
  * etc/e820 (RAM below 3 GiB and above 4 GiB, KVM's TSS and identity-map
  * pages reserved), bootorder (the first disk), and etc/sercon-port (COM1:
- * the BIOS's screen output, and so a boot loader's, goes to the console).
+ * the BIOS's screen output, and so a boot loader's, goes to the console),
+ * and the VMM's own ACPI tables with the table loader's commands (acpi.c).
  * At --log-level debug, SeaBIOS's debug log goes to port 0x402 (QEMU's
  * debug console), which the VMM logs line by line.
  * The direct kernel boot path (boot.c) is untouched by any of this.
@@ -41,6 +42,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "devices.h"
 #include "e820.h"
 #include "fw_cfg.h"
@@ -214,7 +216,8 @@ static int add_items(vmm_vm *vm, vmm_fw_cfg *c)
         (rc = vmm_fw_cfg_add_int(c, VMM_FW_CFG_BOOT_MENU, 0, 2)) ||
         (rc = vmm_fw_cfg_add_file(c, "etc/e820", e820, e820_len)) ||
         (rc = vmm_fw_cfg_add_file(c, "etc/sercon-port", &sercon, 8)) ||
-        (blen && (rc = vmm_fw_cfg_add_file(c, "bootorder", boot, (uint32_t)blen))))
+        (blen && (rc = vmm_fw_cfg_add_file(c, "bootorder", boot, (uint32_t)blen))) ||
+        (rc = vmm_acpi_fw_cfg(c, vm->cfg->vcpus)))
         return rc;
     return 0;
 }

@@ -23,11 +23,16 @@
  *    SLP_EN (bit 5) with SLP_TYP (bits 4:2) = \_S5's value powers the VM
  *    off (exit 0); other sleep states are refused (not declared in the DSDT);
  *    VMM_ACPI_RESET_VALUE on the reset port is a guest reset (on_reset).
+ *    After them, the PM1a event block (status, always 0: no fixed events;
+ *    enable, kept) and control block (SCI_EN always set: ACPI mode with no
+ *    SMI command port; SLP_EN (bit 13) with SLP_TYP (bits 12:10) = \_S5's
+ *    value powers off), which the firmware boot's FADT names (acpi.c).
  *
- * Registry: "i8042" (reset to power-on; its record, i8042.h) and "cmos" (the
+ * Registry: "i8042" (reset to power-on; its record, i8042.h), "cmos" (the
  * index register and the 128 bytes of CMOS RAM; no reset hook: CMOS RAM is
  * battery-backed and survives a reset; the clock is the host's and is not
- * saved). The debug exit, port 0x80 and the ACPI registers hold no state.
+ * saved) and "acpi-pm" (PM1 enable and control, 4 bytes; reset to 0). The
+ * debug exit, port 0x80 and the sleep and reset registers hold no state.
  */
 #include "legacy.h"
 
@@ -79,9 +84,15 @@ struct rtc {
     uint8_t nvram[128]; /* registers 0x0e and up that are not the clock */
 };
 
+/* The PM1a enable and control registers (PM1 status reads 0: no fixed event is ever raised). */
+struct pm1 {
+    uint8_t en[2], cnt[2];
+};
+
 struct vmm_legacy {
     struct rtc rtc;
     vmm_i8042 kbc;
+    struct pm1 pm1;
 };
 
 static uint8_t bcd(int v)
@@ -125,22 +136,54 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int 
     data[0] = v;
 }
 
+static uint8_t pm1_read(const struct pm1 *pm1, uint64_t off)
+{
+    switch (off) {
+    case 6:
+    case 7: return pm1->en[off - 6];
+    case 8: return (uint8_t)(pm1->cnt[0] | 1); /* SCI_EN */
+    case 9: return pm1->cnt[1];
+    default: return 0; /* sleep status: WAK_STS clear; PM1 status; the others */
+    }
+}
+
+static void sleep_to(vmm_vm *vm, unsigned typ)
+{
+    if (typ == VMM_ACPI_S5_TYP)
+        vmm_vm_guest_poweroff(vm);
+    else
+        st_warn("vmm.acpi", "guest asked for sleep type %u; only S5 is offered", typ);
+}
+
 static void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_write)
 {
     vmm_vm *vm = opaque;
+    struct pm1 *pm1 = &vm->legacy->pm1;
     if (!is_write) {
-        memset(data, 0, len); /* sleep status: WAK_STS clear; the others read 0 */
+        for (uint32_t i = 0; i < len; i++)
+            data[i] = pm1_read(pm1, off + i);
         return;
     }
     uint8_t v = data[0];
     if (off == VMM_ACPI_SLEEP_CTL - VMM_ACPI_PM_PORT && (v & 0x20)) {
-        if (((v >> 2) & 7) == VMM_ACPI_S5_TYP)
-            vmm_vm_guest_poweroff(vm);
-        else
-            st_warn("vmm.acpi", "guest asked for sleep type %u; only S5 is offered", (v >> 2) & 7);
+        sleep_to(vm, (v >> 2) & 7);
     } else if (off == VMM_ACPI_RESET - VMM_ACPI_PM_PORT && v == VMM_ACPI_RESET_VALUE) {
         st_info("vmm.reset", "guest reset through the ACPI reset register");
         vmm_vm_guest_reset(vm);
+    } else {
+        int hi_written = 0; /* PM1 status bytes (4, 5) clear nothing: no event is ever set */
+        for (uint32_t i = 0; i < len && off + i < VMM_ACPI_PM_PORTS; i++) {
+            uint64_t o = off + i;
+            if (o == 6 || o == 7)
+                pm1->en[o - 6] = data[i];
+            else if (o == 8 || o == 9)
+                pm1->cnt[o - 8] = data[i];
+            hi_written |= o == 9;
+        }
+        if (hi_written && (pm1->cnt[1] & 0x20)) { /* SLP_EN: bit 13, write-only */
+            pm1->cnt[1] &= (uint8_t)~0x20;
+            sleep_to(vm, (pm1->cnt[1] >> 2) & 7);
+        }
     }
 }
 
@@ -220,6 +263,37 @@ static const vmm_dev_ops rtc_dev = {
     .restore = rtc_restore,
 };
 
+static void pm1_reset(void *opaque)
+{
+    memset(opaque, 0, sizeof(struct pm1));
+}
+
+static int pm1_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    struct pm1 *p = opaque;
+    (void)err, (void)errlen;
+    vmm_rec_put(o, p->en, 2);
+    vmm_rec_put(o, p->cnt, 2);
+    return 0;
+}
+
+static int pm1_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    struct pm1 *p = opaque, v;
+    vmm_rec_get(in, v.en, 2);
+    vmm_rec_get(in, v.cnt, 2);
+    int rc = vmm_rec_in_done(in, err, errlen);
+    if (rc)
+        return rc;
+    if (v.cnt[1] & 0x20)
+        return vmm_rec_bad(in, err, errlen, "SLP_EN set (it is write-only)");
+    *p = v;
+    return 0;
+}
+
+static const vmm_dev_ops pm1_dev = {
+    .version = 1, .reset = pm1_reset, .save = pm1_save, .restore = pm1_restore};
+
 int vmm_legacy_init(vmm_vm *vm)
 {
     int rc;
@@ -235,9 +309,10 @@ int vmm_legacy_init(vmm_vm *vm)
         (rc = vmm_bus_add(&vm->pio, 0xf4, 4, debug_exit_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x80, 1, ignore_io, vm)) ||
         (rc = vmm_bus_add(&vm->pio, 0x70, 2, rtc_io, &l->rtc)) ||
-        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, 4, acpi_pm_io, vm)) ||
+        (rc = vmm_bus_add(&vm->pio, VMM_ACPI_PM_PORT, VMM_ACPI_PM_PORTS, acpi_pm_io, vm)) ||
         (rc = vmm_dev_register(&vm->devreg, "i8042", &kbc_dev, &l->kbc)) ||
-        (rc = vmm_dev_register(&vm->devreg, "cmos", &rtc_dev, &l->rtc)))
+        (rc = vmm_dev_register(&vm->devreg, "cmos", &rtc_dev, &l->rtc)) ||
+        (rc = vmm_dev_register(&vm->devreg, "acpi-pm", &pm1_dev, &l->pm1)))
         return rc;
     return 0;
 }

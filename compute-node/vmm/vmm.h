@@ -52,11 +52,16 @@ struct vmm_legacy;
 #define VMM_KVM_IDMAP_ADDR 0xFFFBC000ull /* KVM's identity-map page, then its 3-page TSS */
 #define VMM_IOAPIC_ADDR 0xFEC00000ull
 #define VMM_LAPIC_ADDR 0xFEE00000ull
-/* ACPI sleep and reset registers (legacy.c, named by the FADT in acpi.c). */
-#define VMM_ACPI_PM_PORT 0x600 /* 4 ports: sleep control, sleep status, reset, - */
+/* ACPI sleep and reset registers (legacy.c, named by the FADT in acpi.c), then the PM1a event
+ * and control blocks that the firmware boot's fixed-hardware FADT names. */
+#define VMM_ACPI_PM_PORT 0x600 /* 10 ports: sleep control, sleep status, reset, -, PM1 */
+#define VMM_ACPI_PM_PORTS 10
 #define VMM_ACPI_SLEEP_CTL (VMM_ACPI_PM_PORT + 0)
 #define VMM_ACPI_SLEEP_STS (VMM_ACPI_PM_PORT + 1)
 #define VMM_ACPI_RESET (VMM_ACPI_PM_PORT + 2)
+#define VMM_ACPI_PM1_EVT (VMM_ACPI_PM_PORT + 4) /* PM1a status (16 bits), enable (16 bits) */
+#define VMM_ACPI_PM1_CNT (VMM_ACPI_PM_PORT + 8) /* PM1a control (16 bits) */
+#define VMM_ACPI_SCI_IRQ 9
 #define VMM_ACPI_RESET_VALUE 0x01
 #define VMM_ACPI_S5_TYP 5   /* SLP_TYP of \_S5 */
 #define VMM_ACPI_GED_GSI 16 /* the power button's event (IOAPIC pin, no PIC behind it) */

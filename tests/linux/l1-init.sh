@@ -380,7 +380,6 @@ run_guestdhcp() {
   grep -q '^DATA dhcp.ip=10.0.2.17' $log || bad "not the static lease"
   grep -q '^DATA dhcp.mtu=1450' $log || bad "not MTU 1450"
   grep -q '^DATA ping.replies=4' $log || bad "not 4 ping replies"
-  fwboot "$1"
   guestpower "$1"
   guest_e1000 "$1"
   verdict "$1" $log
@@ -460,8 +459,8 @@ guestpower() { # VMM: adds to WHY
 
 # firmware: the disk tests/guest/fwboot makes (/fwboot.img: a boot sector and a loader that read the
 # test guest through BIOS int 13h and start it), booted by Debian's SeaBIOS: QEMU -M pc -bios
-# bios.bin with the disk as virtio-blk-pci, then stratus-vmm with "boot": "firmware". guestdhcp runs
-# it too, after its DHCP run (one L1 boot for both). Prints how long each VMM took from its start to
+# bios.bin with the disk as virtio-blk-pci, then stratus-vmm with "boot": "firmware". Scenario
+# firmware runs it, then grubboot (one L1 boot for both). Prints how long each VMM took from its start to
 # SeaBIOS's "Booting from Hard Disk" and to the guest's RESULT line (L1-BENCH fwboot).
 fwboot() { # VMM: boots /fwboot.img, adds to WHY
   local v=$1 log=/tmp/fwboot-$1.log want t0 tb tr
@@ -501,6 +500,54 @@ fwboot() { # VMM: boots /fwboot.img, adds to WHY
   echo "L1-BENCH fwboot $v to_boot_disk_s=$(awk -v a=$t0 -v b=${tb:-$t0} 'BEGIN{printf "%.2f", b - a}')" \
     "to_result_s=$(awk -v a=$t0 -v b=${tr:-$t0} 'BEGIN{printf "%.2f", b - a}')"
   [ -z "$WHY" ] || { tr -d "\r" < $log | tail -15 | sed "s/^/L2| /"; }
+}
+# grubboot: Linux (L2's kernel and initramfs, scn=grub) booted by GRUB from /l2/grub.img
+# (grub-mkrescue's BIOS image) through SeaBIOS, on a virtio-blk disk: QEMU -M pc -bios bios.bin, then
+# stratus-vmm with "boot": "firmware", as a cloud image boots. Linux finds the ACPI tables the VMM
+# gave the firmware (under stratus-vmm: OEM "STRATS", through etc/table-loader) and powers off
+# through ACPI S5: the VMM exits 0 by itself. L1-BENCH grubboot: from the VMM's start to GRUB's
+# line, to Linux's userspace, to the VMM's exit.
+grubboot() { # VMM: adds to WHY
+  local v=$1 log=/tmp/grub-$1.log raw=/tmp/grub-$1.raw t0 tg tu
+  [ -f /l2/grub.img ] && [ -f /usr/share/seabios/bios.bin ] ||
+    { bad "grubboot: no /l2/grub.img (grub-pc-bin, xorriso, mtools on the host) or SeaBIOS in L1"; return; }
+  cp /l2/grub.img /tmp/grub.img
+  if [ "$v" = qemu ]; then
+    printf '\370\003' > /tmp/sercon-port
+    set -- qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 256 -bios /usr/share/seabios/bios.bin \
+      -nodefaults -display none -serial stdio -no-reboot -fw_cfg name=etc/sercon-port,file=/tmp/sercon-port \
+      -drive file=/tmp/grub.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0,disable-legacy=on
+  else
+    printf '{"vcpus": 1, "memory_mib": 256, "boot": "firmware", "firmware": "/usr/share/seabios/bios.bin",\n "disks": [{"id": "disk0", "path": "/tmp/grub.img"}]%s}\n' \
+      "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/grub.json
+    set -- stratus-vmm --config /tmp/grub.json --log-level info
+  fi
+  t0=$(up)
+  timeout -s KILL 150 "$@" < /dev/null > $raw 2>&1 &
+  VMPID=$!
+  tg=; tu=
+  # GRUB draws on the BIOS screen: its lines reach COM1 with cursor moves inside them
+  local esc; esc=$(printf '\033')
+  seen() { sed "s/$esc\[[0-9;?]*[A-Za-z]//g" $raw | grep -q "$1"; }
+  while vm_alive; do
+    [ -z "$tg" ] && seen STRATUS-GRUB && tg=$(up)
+    [ -z "$tu" ] && seen L2-USERSPACE && tu=$(up)
+    usleep 50000
+  done
+  wait $VMPID; VMRC=$?
+  sed "s/$esc\[[0-9;?]*[A-Za-z]//g" $raw > $log
+  [ -z "$tg" ] && grep -q 'STRATUS-GRUB' $log && tg=$(up)
+  [ -z "$tu" ] && grep -q 'L2-USERSPACE' $log && tu=$(up)
+  grep -q 'STRATUS-GRUB' $log || bad "grubboot: GRUB did not start from the disk"
+  judge_l2 $log; judge_exit 0 "grubboot: after L2 powered off through ACPI"
+  if [ "$v" != qemu ]; then
+    grep -q 'L2-INFO acpi-oem=STRATS' $log || bad "grubboot: Linux did not find stratus-vmm's ACPI tables ($(grep -o 'acpi-oem=.*' $log | head -1))"
+  fi
+  grep -E 'STRATUS-GRUB|L2-INFO acpi|L2-OK|L2-FAIL' $log | tr -d '\r' | sed "s/^/L1-INFO $v grubboot /"
+  echo "L1-BENCH grubboot $v to_grub_s=$(awk -v a=$t0 -v b=${tg:-$t0} 'BEGIN{printf "%.2f", b - a}')" \
+    "to_userspace_s=$(awk -v a=$t0 -v b=${tu:-$t0} 'BEGIN{printf "%.2f", b - a}')" \
+    "to_exit_s=$(awk -v a=$t0 -v b=$(up) 'BEGIN{printf "%.2f", b - a}')"
+  [ -z "$WHY" ] || { tr -d "\r" < $log | grep -v "^$" | tail -90 | sed "s/^/L2| /"; }
 }
 # nicbench (bench/vmm/nic-nested.sh; not a test): the emulated NIC against the paravirtual one, the
 # test guest (tests/guest, scenario net) as L2 with nic=e1000 and then virtio, on tap0. tx: the guest
@@ -633,6 +680,7 @@ prep_firmware() { :; }
 run_firmware() {
   T0=$(up)
   fwboot "$1"
+  grubboot "$1"
   T1=$(up)
   verdict "$1"
 }

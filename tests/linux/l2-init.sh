@@ -2,7 +2,7 @@
 # l2-init.sh - /init of the Linux guest (L2) the vmm_linux_* tests boot under QEMU and stratus-vmm.
 #
 # The kernel command line says what to do: scn=<scenario> (serial blk net rng smp power counters
-# bench), nonce=<n> (tags what L1 must find), cpus=<n>, netsum=<sha256 of what L1 serves>,
+# bench grub), nonce=<n> (tags what L1 must find), cpus=<n>, netsum=<sha256 of what L1 serves>,
 # end=poweroff|reboot. Linux's own drivers are the judges: every check prints "L2-OK <what>" or
 # "L2-FAIL <what>: <why>" through /dev/kmsg (printk reaches the console even when the serial
 # port is dead to userspace), then "L2-DONE failed=<0|1>", then the guest powers off or reboots.
@@ -205,6 +205,16 @@ scn_power() { # the platform state a reset must restore, as Linux reports it
   say "L2-FP x2apic-enabled-by-BIOS $(dmesg | grep -c 'x2apic: enabled by BIOS')"
 }
 
+scn_grub() { # booted by GRUB through the firmware: the disk it came from, the ACPI tables it found
+  local oem
+  [ -d /sys/block/vda ] && ok "grub: the boot disk is /dev/vda to Linux's virtio_blk" ||
+    fail "grub: no virtio-blk disk (block devices: $(ls /sys/block | tr '\n' ' '))"
+  oem=$(dd if=/sys/firmware/acpi/tables/FACP bs=1 skip=10 count=6 2>/dev/null)
+  [ -n "$oem" ] && ok "grub: ACPI tables found" || fail "grub: Linux found no FADT"
+  say "L2-INFO acpi-oem=$oem"
+  say "L2-INFO acpi-tables $(ls /sys/firmware/acpi/tables | tr '\n' ' ')"
+}
+
 scn_counters() {
   local r busy st a
   dhcp || return
@@ -251,7 +261,7 @@ scn_bench() {
 }
 
 case $SCN in
-serial | blk | net | rng | smp | power | counters | bench) scn_$SCN;;
+serial | blk | net | rng | smp | power | counters | bench | grub) scn_$SCN;;
 *) fail "unknown scenario '$SCN'";;
 esac
 [ $FAILED = 0 ] || dmesg | grep -iE 'virtio|bad cap|fail|error|warn|x2apic: enabled|ttyS|rng|no .*found|s5' |

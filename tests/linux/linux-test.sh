@@ -3,8 +3,9 @@
 # stratus-vmm, both inside one nested test host (L1) that QEMU's emulator boots here.
 #
 #   linux-test.sh SCENARIO          (serial blk net rng smp power counters; bench, nicbench, exitbench for bench/vmm;
-#                                    guestdhcp: the test guest of tests/guest as L2, not Linux, then
-#                                    firmware; firmware alone: tests/guest/fwboot's disk booted by SeaBIOS;
+#                                    guestdhcp: the test guest of tests/guest as L2, not Linux;
+#                                    firmware: tests/guest/fwboot's disk booted by SeaBIOS,
+#                                    then Linux booted by GRUB from a disk through SeaBIOS;
 #                                    ipxe: network boot of the test guest by iPXE's option ROMs)
 #   env: STRATUS_BUILD_DIR (the build tree), STRATUS_VMM (default: the build tree's stratus-vmm),
 #        STRATUS_LINUX_OVERLAY (the overlay tool), STRATUS_LINUX_CACHE (default BUILD/tests/linux/cache),
@@ -50,7 +51,7 @@ kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0
 candidate() { apt-cache policy "$1" | awk '/Candidate:/{print $2; exit}'; }
 installed() { dpkg-query -W -f '${Version}' "$1"; }
 versions="$kpkg=$(candidate "$kpkg") busybox-static=$(candidate busybox-static)"
-for p in qemu-system-x86 qemu-system-data qemu-utils e2fsprogs iproute2 curl; do
+for p in qemu-system-x86 qemu-system-data qemu-utils e2fsprogs iproute2 curl grub-pc-bin; do
   versions="$versions $p=$(installed $p)"
 done
 key=$( { echo "$versions"; cat "$here/linux-test.sh" "$here/l1-init.sh" "$here/l2-init.sh"; } |
@@ -102,6 +103,15 @@ build_base() {
   chmod +x "$w/l2/init"
   newc "$w/l2" | gzip -1 > "$w/l2.cpio.gz"
 
+  # /l2/grub.img: the same kernel and initramfs booted by GRUB from a disk (grub-mkrescue's
+  # BIOS image: an MBR, GRUB's core and i386-pc modules), as a cloud image boots; grub.cfg
+  # marks GRUB's start on the console and hands Linux scn=grub.
+  mkdir -p "$w/iso/boot/grub"
+  cp "$w/bzImage" "$w/iso/boot/bzImage"
+  cp "$w/l2.cpio.gz" "$w/iso/boot/initrd.gz"
+  printf 'set timeout=0\necho STRATUS-GRUB loading Linux\nlinux /boot/bzImage console=ttyS0 earlyprintk=ttyS0 loglevel=4 panic=-1 scn=grub end=poweroff\ninitrd /boot/initrd.gz\nboot\n' \
+    > "$w/iso/boot/grub/grub.cfg"
+
   # L1: busybox, kvm modules, QEMU + firmware, the tools the scenarios use, L2's kernel + initramfs
   mkdir -p "$w/l1/bin" "$w/l1/dev" "$w/l1/proc" "$w/l1/sys" "$w/l1/tmp" "$w/l1/mod" "$w/l1/l2" \
     "$w/l1/usr/share/qemu" "$w/l1/run"
@@ -116,11 +126,15 @@ build_base() {
   cp /usr/share/qemu/{qboot.rom,linuxboot_dma.bin,linuxboot.bin,kvmvapic.bin} "$w/l1/usr/share/qemu/"
   cp "$w/bzImage" "$w/l1/l2/bzImage"
   cp "$w/l2.cpio.gz" "$w/l1/l2/initrd.gz"
+  if command -v grub-mkrescue > /dev/null && [ -d /usr/lib/grub/i386-pc ]; then
+    grub-mkrescue -o "$w/l1/l2/grub.img" "$w/iso" > "$w/grub-mkrescue.log" 2>&1 ||
+      { echo "linux-test: grub-mkrescue failed:" >&2; cat "$w/grub-mkrescue.log" >&2; exit 1; }
+  fi
   cp "$here/l1-init.sh" "$w/l1/init"
   chmod +x "$w/l1/init"
   echo "$versions" > "$w/l1/versions"
   newc "$w/l1" | gzip -1 > "$w/l1-base.cpio.gz"
-  rm -rf "$w/k" "$w/bb" "$w/l1" "$w/l2"
+  rm -rf "$w/k" "$w/bb" "$w/l1" "$w/l2" "$w/iso"
 }
 
 exec 9>"$cache/lock"

@@ -272,7 +272,8 @@ static void test_save_restore(void)
     saved_a = save(&a, &saved_a_len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(saved_a);
     /* Every device has its record, in build order. */
-    const char *order[] = {"serial:com1", "i8042", "cmos", "pci", "virtio-blk@01", "virtio-rng@02"};
+    const char *order[] = {"serial:com1", "i8042",         "cmos",         "acpi-pm",
+                           "pci",         "virtio-blk@01", "virtio-rng@02"};
     vmm_rec_reader rd;
     vmm_rec rec;
     char err[256] = "";
@@ -419,10 +420,10 @@ static void test_hostile_files(void)
     expect(copy(), saved_a_len - 5, "the file holds");
     f = copy();
     f[12]++; /* one record more announced than there are */
-    expect(f, saved_a_len, "truncated: 6 of 7 records");
+    expect(f, saved_a_len, "truncated: 7 of 8 records");
     f = copy();
     f[12]--;
-    expect(f, saved_a_len, "after the last of 5 records");
+    expect(f, saved_a_len, "after the last of 6 records");
     f = copy();
     f[VMM_STATE_HEADER + 1] = ' '; /* "serial:com1" -> " erial:com1" */
     expect(f, saved_a_len, "malformed device id");
@@ -461,6 +462,7 @@ static void test_hostile_files(void)
         {"pci", 6, 1, 0x42, "pci: 00:00.0: read-only config byte 0"}, /* the bridge's vendor */
         {"pci", 5, 1, 9, "function 00:09.0 is not in this VM"},
         {"cmos", 0, 1, 0x80, "cmos: index 0x80 past CMOS RAM"},
+        {"acpi-pm", 3, 1, 0x20, "acpi-pm: SLP_EN set"},
     };
     for (size_t i = 0; i < sizeof pokes / sizeof pokes[0]; i++) {
         f = poke(pokes[i].id, pokes[i].off, &pokes[i].v, pokes[i].n, &len);

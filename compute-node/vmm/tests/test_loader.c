@@ -1,7 +1,9 @@
 /*
  * vmm_loader - the boot structures against the layouts their specs fix:
  * the Linux zero page and e820 table (boot protocol offsets), bzImage and
- * vmlinux loading, PVH hvm_start_info, the MP table and the ACPI tables.
+ * vmlinux loading, PVH hvm_start_info, the MP table and the ACPI tables,
+ * also as fw_cfg files with the table loader's commands, run here as
+ * SeaBIOS's romfile_loader runs them.
  * Guest memory is a plain 64 MiB buffer.
  */
 #include <errno.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acpi.h"
 #include "boot.h"
 #include "config.h"
 #include "cpu_setup.h"
@@ -513,7 +516,7 @@ static void test_dsdt_iasl(void)
                     "IRQNoFlags () {8} }) }");
     /* Motherboard resources over the sleep and reset ports, and \\_S5 for power-off. */
     ASSERT_HAS(asl, "Device (PMRS) { Name (_HID, EisaId (\"PNP0C02\")) Name (_UID, One) "
-                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0600, 0x0600, 0x01, 0x04,) "
+                    "Name (_CRS, ResourceTemplate () { IO (Decode16, 0x0600, 0x0600, 0x01, 0x0A,) "
                     "}) } }");
     ASSERT_HAS(asl, "Name (\\_S5, Package (0x02) { 0x05, 0x05 })");
     /* The power button: a GED whose edge interrupt notifies PWRB. */
@@ -562,25 +565,198 @@ static int fadt_gas_io8(const char *asl, const char *label, const char *port)
     return n > 0;
 }
 
+/* A FADT field iasl must show: an I/O GAS of one byte at value (gas), or "label : value". */
+typedef struct fadt_field {
+    const char *label, *value;
+    int gas;
+} fadt_field;
+
+/* Disassembles the FADT f with iasl and checks every field. */
+static void check_fadt(const uint8_t *f, const fadt_field *fields, size_t n)
+{
+    char *dir = st_tmpdir("vmm-acpi");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    char *asl = iasl_disassemble(dir, "facp", f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(asl);
+    for (size_t i = 0; i < n; i++) {
+        int ok = fields[i].gas ? fadt_gas_io8(asl, fields[i].label, fields[i].value)
+                               : fadt_field_is(asl, fields[i].label, fields[i].value);
+        if (!ok)
+            fprintf(stderr, "FADT: %s is not %s\n", fields[i].label, fields[i].value);
+        CU_ASSERT(ok);
+    }
+    free(asl);
+    st_rmtree(dir);
+    free(dir);
+}
+
 static void test_fadt_iasl(void)
 {
     memset(ram, 0, RAM);
     ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 1), 0);
     const uint8_t *f = acpi_table("FACP");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    char *dir = st_tmpdir("vmm-acpi");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
-    char *asl = iasl_disassemble(dir, "facp", f);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(asl);
-    CU_ASSERT(fadt_field_is(asl, "Hardware Reduced (V5)", "1"));
-    CU_ASSERT(fadt_field_is(asl, "Reset Register Supported (V2)", "1"));
-    CU_ASSERT(fadt_gas_io8(asl, "Reset Register", "0000000000000602"));
-    CU_ASSERT(fadt_field_is(asl, "Value to cause reset", "01"));
-    CU_ASSERT(fadt_gas_io8(asl, "Sleep Control Register", "0000000000000600"));
-    CU_ASSERT(fadt_gas_io8(asl, "Sleep Status Register", "0000000000000601"));
-    free(asl);
-    st_rmtree(dir);
-    free(dir);
+    static const fadt_field fields[] = {
+        {"Hardware Reduced (V5)", "1", 0},
+        {"Reset Register Supported (V2)", "1", 0},
+        {"Reset Register", "0000000000000602", 1},
+        {"Value to cause reset", "01", 0},
+        {"Sleep Control Register", "0000000000000600", 1},
+        {"Sleep Status Register", "0000000000000601", 1},
+    };
+    check_fadt(f, fields, sizeof fields / sizeof fields[0]);
+}
+
+/* The fw_cfg file called name, or NULL. */
+static const vmm_fw_cfg_item *cfg_file(const vmm_fw_cfg *c, const char *name)
+{
+    for (int i = 0; i < c->nitems; i++)
+        if (c->items[i].key >= VMM_FW_CFG_FILE_FIRST && !strcmp(c->items[i].name, name))
+            return &c->items[i];
+    return NULL;
+}
+
+/* Runs etc/table-loader as SeaBIOS's romfile_loader does, placing etc/acpi/rsdp at rsdp_at
+ * (it asks for the F segment) and etc/acpi/tables at tables_at (high memory). */
+static void run_table_loader(const vmm_fw_cfg *c, uint64_t rsdp_at, uint64_t tables_at)
+{
+    const vmm_fw_cfg_item *l = cfg_file(c, "etc/table-loader");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    ST_ASSERT_INT_EQ(l->len % 128, 0);
+    struct {
+        const char *name;
+        uint64_t at;
+        const vmm_fw_cfg_item *it;
+        int placed;
+    } files[2] = {{"etc/acpi/rsdp", rsdp_at, NULL, 0}, {"etc/acpi/tables", tables_at, NULL, 0}};
+    for (uint32_t off = 0; off < l->len; off += 128) {
+        const uint8_t *e = l->data + off;
+        char name[57] = {0}, src[57] = {0};
+        memcpy(name, e + 4, 56);
+        memcpy(src, e + 60, 56);
+        int f = -1, s = -1;
+        for (int i = 0; i < 2; i++) {
+            f = !strcmp(name, files[i].name) ? i : f;
+            s = !strcmp(src, files[i].name) ? i : s;
+        }
+        CU_ASSERT_FATAL(f >= 0);
+        uint8_t *d = ram + files[f].at;
+        switch (g32(e)) {
+        case 1: /* ALLOCATE, once per file, before any use; rsdp in FSEG (2), tables HIGH (1) */
+            CU_ASSERT_FATAL(!files[f].placed);
+            files[f].it = cfg_file(c, name);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(files[f].it);
+            ST_ASSERT_INT_EQ(e[64], f == 0 ? 2 : 1);
+            ST_ASSERT_INT_EQ(files[f].at % g32(e + 60), 0);
+            memcpy(d, files[f].it->data, files[f].it->len);
+            files[f].placed = 1;
+            break;
+        case 2: { /* ADD_POINTER: dest += where src went */
+            CU_ASSERT_FATAL(s >= 0 && files[f].placed && files[s].placed);
+            uint32_t at = g32(e + 116);
+            uint8_t size = e[120];
+            CU_ASSERT_FATAL((size == 4 || size == 8) && at + size <= files[f].it->len);
+            uint64_t v = 0;
+            memcpy(&v, d + at, size);
+            v += files[s].at;
+            memcpy(d + at, &v, size);
+            break;
+        }
+        case 3: { /* ADD_CHECKSUM: d[offset] -= sum(d[start, start + length)) */
+            CU_ASSERT_FATAL(files[f].placed);
+            uint32_t at = g32(e + 60), start = g32(e + 64), len = g32(e + 68);
+            CU_ASSERT_FATAL(at < files[f].it->len && start + len <= files[f].it->len);
+            d[at] = (uint8_t)(d[at] - bytesum(d + start, len));
+            break;
+        }
+        default: CU_FAIL_FATAL("unknown table-loader command");
+        }
+    }
+    CU_ASSERT(files[0].placed && files[1].placed);
+}
+
+/* The table with signature sig found through the RSDP at rsdp (-> XSDT, -> FADT for the DSDT
+ * and the FACS), checksum checked; NULL if absent. */
+static const uint8_t *acpi_find(uint64_t rsdp, const char *sig)
+{
+    const uint8_t *x = ram + g64(ram + rsdp + 24);
+    for (uint32_t i = 36; i < g32(x + 4); i += 8) {
+        const uint8_t *t = ram + g64(x + i);
+        if (!memcmp(t, sig, 4))
+            return t;
+        if (!memcmp(t, "FACP", 4) && !memcmp(sig, "DSDT", 4))
+            return ram + g64(t + 140);
+        if (!memcmp(t, "FACP", 4) && !memcmp(sig, "FACS", 4))
+            return g32(t + 36) ? ram + g32(t + 36) : NULL;
+    }
+    return NULL;
+}
+
+static void test_acpi_table_loader(void)
+{
+    /* The direct boot's MADT and DSDT, to compare with. */
+    memset(ram, 0, RAM);
+    ST_ASSERT_INT_EQ(vmm_acpi_write(&gm, 2), 0);
+    const uint8_t *dm = acpi_find(VMM_ACPI_ADDR, "APIC"), *dd = acpi_find(VMM_ACPI_ADDR, "DSDT");
+    CU_ASSERT_FATAL(dm && dd);
+    uint8_t *madt = malloc(g32(dm + 4)), *dsdt = malloc(g32(dd + 4));
+    CU_ASSERT_FATAL(madt && dsdt);
+    memcpy(madt, dm, g32(dm + 4));
+    memcpy(dsdt, dd, g32(dd + 4));
+
+    vmm_fw_cfg c;
+    ST_ASSERT_INT_EQ(vmm_fw_cfg_init(&c, &gm), 0);
+    ST_ASSERT_INT_EQ(vmm_acpi_fw_cfg(&c, 2), 0);
+    const vmm_fw_cfg_item *t = cfg_file(&c, "etc/acpi/tables");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+
+    /* Placed as SeaBIOS would (RSDP in the F segment, tables high): the RSDP found there leads
+     * to valid tables inside the placed blob, every pointer relocated, every checksum fixed. */
+    memset(ram, 0, RAM);
+    uint64_t rsdp = 0xf5a40, tables = 0x3ff0000;
+    run_table_loader(&c, rsdp, tables);
+    const uint8_t *r = ram + rsdp;
+    CU_ASSERT(memcmp(r, "RSD PTR ", 8) == 0);
+    ST_ASSERT_INT_EQ(bytesum(r, 20), 0);
+    ST_ASSERT_INT_EQ(bytesum(r, 36), 0);
+    ST_ASSERT_INT_EQ(g64(r + 24), tables);
+    const uint8_t *x = ram + tables;
+    ST_ASSERT_INT_EQ(bytesum(x, g32(x + 4)), 0);
+    for (uint32_t i = 36; i < g32(x + 4); i += 8)
+        CU_ASSERT(g64(x + i) >= tables && g64(x + i) < tables + t->len);
+    const uint8_t *f = acpi_find(rsdp, "FACP"), *m = acpi_find(rsdp, "APIC"),
+                  *d = acpi_find(rsdp, "DSDT"), *s = acpi_find(rsdp, "FACS");
+    CU_ASSERT_FATAL(f && m && d && s);
+    ST_ASSERT_INT_EQ(bytesum(f, g32(f + 4)), 0);
+    ST_ASSERT_INT_EQ(g64(f + 140), g32(f + 40));
+    CU_ASSERT((uint64_t)(s - ram) >= tables && (s - ram) % 64 == 0 && g32(s + 4) == 64);
+    /* The MADT and the DSDT are the direct boot's, byte for byte; nothing at its address. */
+    CU_ASSERT(g32(m + 4) == g32(madt + 4) && memcmp(m, madt, g32(madt + 4)) == 0);
+    CU_ASSERT(g32(d + 4) == g32(dsdt + 4) && memcmp(d, dsdt, g32(dsdt + 4)) == 0);
+    CU_ASSERT(memcmp(ram + VMM_ACPI_ADDR, "RSD PTR ", 8) != 0);
+
+    /* The FADT, as ACPICA reads it: fixed hardware (a BIOS leaves the 8259 live), PM1a blocks,
+     * the SCI, the FACS where the loader put it, no fixed power button. */
+    char facs[32];
+    snprintf(facs, sizeof facs, "%08X", (unsigned)(s - ram));
+    const fadt_field fields[] = {
+        {"Hardware Reduced (V5)", "0", 0},
+        {"FACS Address", facs, 0},
+        {"SCI Interrupt", "0009", 0},
+        {"SMI Command Port", "00000000", 0},
+        {"PM1A Event Block Address", "00000604", 0},
+        {"PM1A Control Block Address", "00000608", 0},
+        {"PM1 Event Block Length", "04", 0},
+        {"PM1 Control Block Length", "02", 0},
+        {"PM Timer Block Address", "00000000", 0},
+        {"Control Method Power Button (V1)", "1", 0},
+        {"Reset Register Supported (V2)", "1", 0},
+        {"Reset Register", "0000000000000602", 1},
+    };
+    check_fadt(f, fields, sizeof fields / sizeof fields[0]);
+    free(madt);
+    free(dsdt);
+    vmm_fw_cfg_free(&c);
 }
 
 static void test_cpuid_disable(void)
@@ -625,6 +801,9 @@ static CU_TestInfo tests[] = {
      test_mptable_found_by_linux_scan},
     {"reset vector: pulses the i8042 reset line, in reserved memory", test_reset_vector},
     {"ACPI: RSDP/XSDT checksums, MADT with every CPU and the IOAPIC", test_acpi},
+    {"ACPI for the firmware: the table loader places and links the tables; iasl reads a "
+     "fixed-hardware FADT",
+     test_acpi_table_loader},
     {"DSDT: iasl -d disassembles it cleanly: PCI0 with its windows, COM1, RTC, \\_S5",
      test_dsdt_iasl},
     {"FADT: iasl -d shows hardware-reduced, the reset register and both sleep registers",

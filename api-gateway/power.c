@@ -349,12 +349,13 @@ static void record(gw_power *pw, const char *node_id, const char *name, int off,
     else {
         char msg[600];
         snprintf(msg, sizeof msg, "host %s did not power on: %s", name, fault);
-        n = st_db_begin(db) < 0 ? -1
-            : st_db_x(db,
-                      "UPDATE iaas.nodes SET power_state = 'off', power_since = now(),"
-                      " power_fault = $2, power_cmd_at = NULL"
-                      " WHERE id = $1 AND power_state = 'powering_on'",
-                      node_id, fault);
+        n = st_db_begin(db) < 0
+                ? -1
+                : st_db_x(db,
+                          "UPDATE iaas.nodes SET power_state = 'off', power_since = now(),"
+                          " power_fault = $2, power_cmd_at = NULL"
+                          " WHERE id = $1 AND power_state = 'powering_on'",
+                          node_id, fault);
         if (n >= 0 && st_db_x(db,
                               "UPDATE iaas.instances SET state = 'error', task = NULL,"
                               " node_id = NULL, fault = $2, generation = generation + 1"
@@ -443,8 +444,7 @@ static int power_off_idle(gw_power *pw, st_db *db)
     if (st_db_x0(db, "UPDATE iaas.nodes n SET empty_since = NULL"
                      " WHERE empty_since IS NOT NULL AND " NODE_HOLDS) < 0 ||
         st_db_x0(db, "UPDATE iaas.nodes n SET empty_since = now()"
-                     " WHERE empty_since IS NULL AND power_state = 'on' AND NOT " NODE_HOLDS) <
-            0)
+                     " WHERE empty_since IS NULL AND power_state = 'on' AND NOT " NODE_HOLDS) < 0)
         return -1;
     /* spares: empty hosts that are on, alive and enabled; candidates among
      * them idle long enough, longest idle first */
@@ -522,8 +522,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!cmds || st_db_commit(db) < 0)
         goto fail;
     for (int i = 0; i < PQntuples(cmds); i++) {
-        const char *vals[4] = {st_db_val(cmds, i, 0), st_db_val(cmds, i, 1),
-                               st_db_val(cmds, i, 2), st_db_val(cmds, i, 3)};
+        const char *vals[4] = {st_db_val(cmds, i, 0), st_db_val(cmds, i, 1), st_db_val(cmds, i, 2),
+                               st_db_val(cmds, i, 3)};
         int off = *st_db_val(cmds, i, 4) == 't';
         char err[300];
         if (!off && !pw->on_words[0])
@@ -682,9 +682,9 @@ static void h_node_action(gw_ctx *c)
         gw_fail_db(c);
         return;
     }
-    st_log_fields(ST_LOG_INFO, "node.power_action",
-                  json_pack("{s:s, s:s, s:s}", "node_id", id, "action", action, "user",
-                            c->p.user_name));
+    st_log_fields(
+        ST_LOG_INFO, "node.power_action",
+        json_pack("{s:s, s:s, s:s}", "node_id", id, "action", action, "user", c->p.user_name));
     gw_power_kick(c->gw);
     gw_node_reply(c, 202, id);
 }

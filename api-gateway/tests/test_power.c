@@ -160,8 +160,7 @@ static int suite_init(void)
     gwt_make_catalog(&T, flavor, image);
     st_resp r;
     if (gwt_status(&T, "POST", "/v1/flavors", T.admin_token,
-                   "{\"name\":\"pw.full\",\"vcpus\":1,\"memory_mib\":2048,\"disk_gib\":10}") !=
-        201)
+                   "{\"name\":\"pw.full\",\"vcpus\":1,\"memory_mib\":2048,\"disk_gib\":10}") != 201)
         return -1;
     for (int k = 0; k < 4; k++) {
         tok[k] = gwt_make_node(&T, names[k], 2, 2048, 100);
@@ -215,8 +214,8 @@ static void test_idle_hosts_power_off_keeping_spares_once(void)
     set_disabled(NC, 0);
     /* the dry run: two empty hosts, one kept as the spare */
     st_resp r;
-    ST_ASSERT_INT_EQ(
-        gwt_call(&T, &r, "GET", "/v1/scheduler/consolidation", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/scheduler/consolidation", T.admin_token, NULL),
+                     200);
     CU_ASSERT_TRUE(json_is_true(json_object_get(r.json, "power_management")));
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "nodes_to_power_off")), 1);
     st_resp_free(&r);
@@ -314,8 +313,7 @@ static void test_power_on_timeout_puts_the_instance_in_error(void)
     /* no heartbeat: after power.on_timeout the host is off with a fault */
     CU_ASSERT_TRUE_FATAL(wait_power(ND, "off", 8000));
     char *st = gwt_instance_field(&T, A.member, u, "state"),
-         *fault = gwt_instance_field(&T, A.member, u, "fault"),
-         *pf = node_field(ND, "power_fault");
+         *fault = gwt_instance_field(&T, A.member, u, "fault"), *pf = node_field(ND, "power_fault");
     ST_ASSERT_STR_EQ(st, "error");
     CU_ASSERT_PTR_NOT_NULL(strstr(fault, "did not power on within 3 s"));
     CU_ASSERT_PTR_NOT_NULL(strstr(pf, "no heartbeat within 3 s"));
@@ -340,8 +338,8 @@ static void test_failed_commands_show_a_fault_and_restore_the_state(void)
         usleep(100000);
     }
     char *st = gwt_instance_field(&T, A.member, u, "state"),
-         *fault = gwt_instance_field(&T, A.member, u, "fault"),
-         *pf = node_field(ND, "power_fault"), *ps = node_field(ND, "power_state");
+         *fault = gwt_instance_field(&T, A.member, u, "fault"), *pf = node_field(ND, "power_fault"),
+         *ps = node_field(ND, "power_state");
     ST_ASSERT_STR_EQ(st, "error");
     CU_ASSERT_PTR_NOT_NULL(strstr(fault, "exited with status 3: bmc of pw-d unreachable"));
     ST_ASSERT_STR_EQ(pf, "the power-on command exited with status 3: bmc of pw-d unreachable");
@@ -356,8 +354,8 @@ static void test_failed_commands_show_a_fault_and_restore_the_state(void)
     gwt_call(&T, &r, "GET", "/v1/instances?limit=1000", A.member, NULL);
     json_t *it;
     size_t i;
-    json_array_foreach(json_object_get(r.json, "instances"), i, it) if (
-        !strcmp(json_string_value(json_object_get(it, "name")), "w"))
+    json_array_foreach(json_object_get(r.json, "instances"), i,
+                       it) if (!strcmp(json_string_value(json_object_get(it, "name")), "w"))
         snprintf(w, sizeof w, "%s", json_string_value(json_object_get(it, "id")));
     st_resp_free(&r);
     char path[128];
@@ -380,7 +378,8 @@ static void test_failed_commands_show_a_fault_and_restore_the_state(void)
     ST_ASSERT_INT_EQ(action(T.admin_token, NA, "reboot"), 400);
     ST_ASSERT_INT_EQ(action(A.admin, NC, "power_off"), 403);
     ST_ASSERT_INT_EQ(action(A.member, ND, "power_on"), 403);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/nodes/00000000-0000-4000-8000-000000000000/actions",
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST",
+                                "/v1/nodes/00000000-0000-4000-8000-000000000000/actions",
                                 T.admin_token, "{\"action\":\"power_on\"}"),
                      404);
 }

@@ -29,7 +29,9 @@
  * reports, untrusted), %a (its address: tunnel_ip) and %% substituted
  * inside its word, never splitting it; the same values are in the
  * environment as STRATUS_NODE_NAME, _ID, _HOSTNAME, _ADDRESS and
- * STRATUS_POWER_ACTION. It runs in its own process group, polled every
+ * STRATUS_POWER_ACTION; a word a value would make start with '-' (an
+ * option, as ssh's -oProxyCommand) is refused and the command not run. It
+ * runs in its own process group, polled every
  * 100 ms, killed after power.command_timeout. Its outcome: off → off, or on
  * again with the fault (exit status and the tail of its output), logged;
  * on → stays powering_on until the heartbeat, or off with the fault and its
@@ -234,9 +236,20 @@ static int spawn(gw_power *pw, const char *const vals[4], int off, char *err, si
     char *const *tmpl = off ? pw->off_words : pw->on_words;
     char *argv[MAX_WORDS + 1];
     int n = 0;
-    for (; tmpl[n]; n++)
+    int option = 0;
+    for (; tmpl[n]; n++) {
         argv[n] = expand(tmpl[n], vals);
+        /* a value may not turn a word into an option (ssh -oProxyCommand=...) */
+        option |= argv[n][0] == '-' && tmpl[n][0] != '-';
+    }
     argv[n] = NULL;
+    if (option) {
+        snprintf(err, errlen, "not run: a node's value (hostname '%.64s') starts with '-'",
+                 vals[2]);
+        for (int i = 0; i < n; i++)
+            free(argv[i]);
+        return -1;
+    }
     /* the environment, plus the node's facts */
     size_t ne = 0;
     while (environ[ne])

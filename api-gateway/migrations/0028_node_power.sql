@@ -75,6 +75,7 @@ BEGIN
         NEW.power_state := 'on';
         NEW.power_since := now();
         NEW.power_cmd_at := NULL;
+        NEW.empty_since := NULL; -- idle from now on, not from before it was off
         IF OLD.power_state = 'powering_on' THEN
             NEW.power_fault := NULL;
         END IF;

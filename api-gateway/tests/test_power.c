@@ -305,11 +305,24 @@ static void test_power_on_timeout_puts_the_instance_in_error(void)
     gwt_sql(&T, "UPDATE iaas.nodes SET power_state = 'off' WHERE name = 'pw-d'");
     set_disabled(ND, 0);
     char u[40];
-    create("u", "pw.full", u);
+    create("u", "m1.small", u); /* A, B and C are full */
     char *n = gwt_instance_field(&T, A.member, u, "node_id");
     ST_ASSERT_STR_EQ(n, ids[ND]);
     free(n);
     CU_ASSERT_TRUE(wait_call("call [on] [pw-d]", 3000));
+    /* one power-on serves the next placement too; deleted while it waits,
+     * an instance is gone at once (no agent ever saw it) */
+    char small[40];
+    create("small", "m1.small", small);
+    n = gwt_instance_field(&T, A.member, small, "node_id");
+    ST_ASSERT_STR_EQ(n, ids[ND]);
+    free(n);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", small);
+    st_resp r;
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "DELETE", path, A.member, NULL), 202);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "state")), "deleted");
+    st_resp_free(&r);
     /* no heartbeat: after power.on_timeout the host is off with a fault */
     CU_ASSERT_TRUE_FATAL(wait_power(ND, "off", 8000));
     char *st = gwt_instance_field(&T, A.member, u, "state"),
@@ -418,6 +431,37 @@ static void test_hostile_hostname_is_one_argument_never_a_shell(void)
     char *s = node_field(NC, "power_state");
     ST_ASSERT_STR_EQ(s, "on");
     free(s);
+    /* a hostname that would be an option to the command (ssh's
+     * -oProxyCommand runs a shell): the command is not run at all */
+    snprintf(hostile, sizeof hostile, "-oProxyCommand=touch %s/pwned3", dir);
+    b = json_pack("{s:s, s:{s:i, s:i, s:i}}", "hostname", hostile, "capacity", "vcpus", 2,
+                  "memory_mib", 2048, "disk_gib", 100);
+    txt = json_dumps(b, JSON_COMPACT);
+    snprintf(body, sizeof body, "%s", txt);
+    free(txt);
+    json_decref(b);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/internal/v1/node", tok[NC], body), 200);
+    ST_ASSERT_INT_EQ(action(T.admin_token, NC, "power_off"), 202);
+    for (int t = 0; t < 50; t++) {
+        pf = node_field(NC, "power_fault");
+        int done = pf[0] != 0;
+        free(pf);
+        if (done)
+            break;
+        usleep(100000);
+    }
+    pf = node_field(NC, "power_fault");
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf, "not run"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(pf, "starts with '-'"));
+    free(pf);
+    s = node_field(NC, "power_state");
+    ST_ASSERT_STR_EQ(s, "on");
+    free(s);
+    c = calls();
+    ST_ASSERT_INT_EQ(count_of(c, "call [off] [pw-c]"), 2); /* none more */
+    free(c);
+    snprintf(path, sizeof path, "%s/pwned3", dir);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
 }
 
 static CU_TestInfo tests[] = {

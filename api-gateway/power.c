@@ -422,7 +422,9 @@ static void finish(gw_power *pw, pcmd *c, int status)
 
 /* ---- the tick ---- */
 
-static void give_up_power_on(gw_power *pw, st_db *db)
+/* Hosts that did not heartbeat within power.on_timeout of their power-on:
+ * off with a fault, their waiting instances in error. 0 or -1. */
+static int give_up_power_on(gw_power *pw, st_db *db)
 {
     char to[24];
     snprintf(to, sizeof to, "%lld", pw->on_timeout_s);
@@ -434,17 +436,21 @@ static void give_up_power_on(gw_power *pw, st_db *db)
                           " AND power_since < now() - $1::int * interval '1 second'"
                           " RETURNING id, name",
                           to);
-    for (int i = 0; r && i < PQntuples(r); i++) {
+    int rc = r ? 0 : -1;
+    for (int i = 0; r && i < PQntuples(r) && rc == 0; i++) {
         char msg[200];
         snprintf(msg, sizeof msg, "host %s did not power on within %s s", st_db_val(r, i, 1), to);
-        st_db_x(db,
-                "UPDATE iaas.instances SET state = 'error', task = NULL, node_id = NULL,"
-                " fault = $2, generation = generation + 1"
-                " WHERE node_id = $1 AND task = 'waiting_host_power_on'",
-                st_db_val(r, i, 0), msg);
-        st_warn("node.power_failed", "node %s: %s", st_db_val(r, i, 1), msg);
+        if (st_db_x(db,
+                    "UPDATE iaas.instances SET state = 'error', task = NULL, node_id = NULL,"
+                    " fault = $2, generation = generation + 1"
+                    " WHERE node_id = $1 AND task = 'waiting_host_power_on'",
+                    st_db_val(r, i, 0), msg) < 0)
+            rc = -1;
+        else
+            st_warn("node.power_failed", "node %s: %s", st_db_val(r, i, 1), msg);
     }
     PQclear(r);
+    return rc;
 }
 
 /* Marks powering_off the idle hosts beyond the spares; 0 or -1. */
@@ -516,9 +522,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         st_db_rollback(db);
         goto out;
     }
-    give_up_power_on(pw, db);
-    /* a power-off whose gateway went away mid-command: its outcome is lost */
-    if (st_db_x(db,
+    /* power-ons past their timeout; a power-off whose gateway went away
+     * mid-command (its outcome is lost: on again, with a fault) */
+    if (give_up_power_on(pw, db) < 0 ||
+        st_db_x(db,
                 "UPDATE iaas.nodes SET power_state = 'on', power_since = now(),"
                 " power_cmd_at = NULL, empty_since = NULL,"
                 " power_fault = 'the power-off command''s outcome was lost (its gateway stopped)'"

@@ -73,6 +73,7 @@ typedef struct gw {
     st_api api; /* the route wrapper (common/handler.h): gw_route(), gw_routes_free() */
     gw_upstream images, billing;
     struct gw_listcache *lists; /* rendered instance lists; NULL: off */
+    struct gw_power *power;     /* power.c: hosts powered off and on; NULL: off */
 } gw;
 
 typedef struct gw_ctx {
@@ -222,11 +223,27 @@ int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_jso
     " ON i.id = p.instance_id WHERE p.vnic_type = 'direct' AND i.node_id IS NOT NULL"              \
     " AND i.state NOT IN ('deleted', 'error') GROUP BY i.node_id"
 
+/* power.c: the power manager (a thread with its own event loop) and the
+ * nodes' power actions. gw_power_new reads power.* (NULL when
+ * power.off_command is empty: power management off); start/stop run it. */
+struct gw_power *gw_power_new(gw *g);
+int gw_power_start(struct gw_power *pw);
+void gw_power_free(struct gw_power *pw);
+void gw_power_routes(gw *g);
+/* 1 when a placement may power a host on (power.on_command is set). */
+int gw_power_can_wake(const gw *g);
+/* power.min_spare_hosts, or -1 when power management is off. */
+int gw_power_min_spare(const gw *g);
+/* Asks the manager to run pending commands now instead of at its next tick. */
+void gw_power_kick(gw *g);
+
 /* servergroups.c */
 void gw_server_group_routes(gw *g);
 
 /* nodes.c */
 void gw_node_routes(gw *g);
+/* Replies with the node's JSON (iaas.node_json), 404 when there is none. */
+void gw_node_reply(gw_ctx *c, int status, const char *id);
 /* The desired set's entity tag for a node's version (quoted). */
 void gw_node_etag(char etag[80], const char *node_id, long long version);
 /* The node's desired-set version (0 before its first), or -1 (db error). */

@@ -57,6 +57,17 @@ static const st_config_key keys[] = {
     {"upstream.ca_file", "", "CA certificate for https backends (default: the system's)"},
     {"upstream.timeout_ms", "30000", "longest a call to a backend may take"},
     {"instances.list_cache_mb", "64", "memory for rendered instance lists (0: render each time)"},
+    {"power.off_command", "",
+     "command that powers a node off, split into words at spaces (no shell); %n name, %i id, "
+     "%h hostname, %a address, %% a percent sign. Empty: power management off"},
+    {"power.on_command", "",
+     "command that powers a node on (as power.off_command); empty: no host is powered on"},
+    {"power.idle_after", "600", "seconds a node holds nothing before it is powered off"},
+    {"power.min_spare_hosts", "1", "empty nodes kept on for new instances"},
+    {"power.on_timeout", "600",
+     "seconds a powered-on node has to heartbeat before its waiting instances go to error"},
+    {"power.command_timeout", "120", "seconds a power command may run before it is killed"},
+    {"power.interval_ms", "10000", "how often the power manager looks at the nodes"},
     {0},
 };
 
@@ -100,6 +111,7 @@ static int register_routes(gw *g)
     gw_catalog_routes(g);
     gw_instance_routes(g);
     gw_node_routes(g);
+    gw_power_routes(g);
     gw_server_group_routes(g);
     gw_network_routes(g);
     gw_port_routes(g);
@@ -286,7 +298,15 @@ static int serve(gw *g, st_http_opts *o)
                     l, instances_in_state, &inst_states[i]);
     }
     register_routes(g);
+    g->power = gw_power_new(g);
+    if (g->power && gw_power_start(g->power) < 0) {
+        st_error("power.start", "the power manager cannot start");
+        gw_power_free(g->power);
+        g->power = NULL;
+    }
     int rc = st_http_server_run(g->http) < 0 ? 1 : 0;
+    gw_power_free(g->power);
+    g->power = NULL;
     st_http_server_free(g->http);
     gw_listcache_free(g->lists);
     g->lists = NULL;

@@ -640,6 +640,11 @@ static void h_node_console(gw_ctx *c)
         st_http_reply_json(c->req, 204, NULL);
 }
 
+void gw_node_reply(gw_ctx *c, int status, const char *id)
+{
+    node_reply(c, status, id);
+}
+
 void gw_node_routes(gw *g)
 {
     gw_route(g, "POST /v1/nodes", GW_CLOUD_ADMIN, h_node_create);

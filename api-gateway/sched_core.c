@@ -3,6 +3,7 @@
  *
  * Filters, in order, each with a name for the "no valid host" message:
  *   enabled     an admin has not disabled the host
+ *   powered     its power state is on (not off, nor powering off or on)
  *   alive       its agent sent a heartbeat recently
  *   not tried   it has not already failed to launch this instance
  *   fits host   one instance's vCPUs and memory fit the host's own size
@@ -31,6 +32,11 @@
 int gw_filter_enabled(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
 {
     return !h->disabled;
+}
+
+int gw_filter_powered(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
+{
+    return h->power == GW_POWER_ON;
 }
 
 int gw_filter_alive(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
@@ -88,6 +94,7 @@ static const struct {
     filter_fn fn;
 } filters[] = {
     {"disabled", gw_filter_enabled},
+    {"powered off", gw_filter_powered},
     {"down", gw_filter_alive},
     {"already failed this instance", gw_filter_not_tried},
     {"too small for the flavor", gw_filter_fits_host},
@@ -175,4 +182,19 @@ int gw_sched_policy_parse(const char *s, gw_sched_policy *out)
     else
         return -1;
     return 0;
+}
+
+static const char *const power_names[] = {"on", "powering_off", "off", "powering_on"};
+
+const char *gw_power_state_name(int p)
+{
+    return p >= 0 && p < 4 ? power_names[p] : "on";
+}
+
+int gw_power_state_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (s && !strcmp(s, power_names[i]))
+            return i;
+    return GW_POWER_ON;
 }

@@ -14,11 +14,24 @@ typedef enum gw_sched_policy {
     GW_SCHED_PACK,   /* fill hosts: prefer the fullest host that fits (power) */
 } gw_sched_policy;
 
+/* A node's power_state (migrations/0028_node_power.sql), as gw_host.power. */
+typedef enum gw_power_state {
+    GW_POWER_ON, /* zero: hosts made without a power state are on */
+    GW_POWER_POWERING_OFF,
+    GW_POWER_OFF,
+    GW_POWER_POWERING_ON,
+} gw_power_state;
+/* "on", "powering_off", "off", "powering_on"; parse answers GW_POWER_ON for
+ * anything else. */
+const char *gw_power_state_name(int p);
+int gw_power_state_parse(const char *s);
+
 typedef struct gw_host {
     char id[40];
     char name[64];
     int disabled;
-    int alive;                             /* heartbeat within nodes.down_after */
+    int power; /* gw_power_state (power.c): nothing is placed unless GW_POWER_ON */
+    int alive; /* heartbeat within nodes.down_after */
     long long vcpus, memory_mib, disk_gib; /* capacity */
     long long used_vcpus, used_memory_mib, used_disk_gib;
     long long sriov_vfs, used_vfs; /* SR-IOV VFs enabled; taken by placed direct ports */
@@ -50,6 +63,7 @@ int gw_sched_pick(const gw_sched_conf *conf, const gw_host *hosts, int n, const 
 
 /* The filters, exposed for the unit tests: 1 when host h passes. */
 int gw_filter_enabled(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_powered(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_alive(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_not_tried(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_fits_host(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);

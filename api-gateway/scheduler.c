@@ -60,7 +60,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
-                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware"
+                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state"
                 " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
                 " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
@@ -85,22 +85,26 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].tried = *st_db_val(r, i, 13) == 't';
         h[i].group_member = *st_db_val(r, i, 14) == 't';
         h[i].firmware = *st_db_val(r, i, 15) == 't';
+        h[i].power = gw_power_state_parse(st_db_val(r, i, 16));
     }
     PQclear(r);
     *out = h;
     return n;
 }
 
-/* Locks the node and refreshes its reservations; 1 when it still fits. */
-static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const gw_sched_req *req)
+/* Locks the node and refreshes its reservations; 1 when it still fits and
+ * its power state is still `power` (on, or for a wake off/powering on). */
+static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const gw_sched_req *req,
+                 int power)
 {
     PGresult *lk = st_db_q(db,
-                           "SELECT vcpus, memory_mib, disk_gib, disabled, sriov_vfs, firmware"
-                           " FROM iaas.nodes WHERE id = $1 FOR UPDATE",
+                           "SELECT vcpus, memory_mib, disk_gib, disabled, sriov_vfs, firmware,"
+                           " power_state FROM iaas.nodes WHERE id = $1 FOR UPDATE",
                            h->id);
     if (!lk)
         return -1;
-    if (PQntuples(lk) != 1 || *st_db_val(lk, 0, 3) == 't') {
+    if (PQntuples(lk) != 1 || *st_db_val(lk, 0, 3) == 't' ||
+        gw_power_state_parse(st_db_val(lk, 0, 6)) != power) {
         PQclear(lk);
         return 0;
     }
@@ -180,6 +184,63 @@ int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_s
     return 0;
 }
 
+/* Picks among hosts and claims the best, the next best when it filled up
+ * meanwhile: 1 placed (node_id set), 0 none, -1 database error. */
+static int pick_and_claim(gw *g, st_db *db, const gw_sched_conf *conf, gw_host *hosts, int n,
+                          const gw_sched_req *req, int power, char node_id[40], char *reason,
+                          size_t reasonlen)
+{
+    for (int attempt = 0; attempt < MAX_CLAIMS; attempt++) {
+        int best = gw_sched_pick(conf, hosts, n, req, reason, reasonlen);
+        if (best < 0)
+            return 0;
+        int ok = claim(g, db, &hosts[best], conf, req, power);
+        if (ok < 0)
+            return -1;
+        if (ok) {
+            snprintf(node_id, 40, "%s", hosts[best].id);
+            return 1;
+        }
+        hosts[best].disabled = 1; /* filled up meanwhile: next best */
+    }
+    return 0;
+}
+
+/*
+ * No host that is on fits: one that is off (or already powering on) would.
+ * Hosts powering on are tried first (one power-on serves several
+ * placements), then those that are off, each as if it were on and alive;
+ * an off host claimed is marked powering_on for the power manager, and the
+ * instance waits for it (migrations/0028: task waiting_host_power_on).
+ */
+static int wake(gw *g, st_db *db, const gw_sched_conf *conf, gw_host *hosts, int n,
+                const gw_sched_req *req, char node_id[40])
+{
+    gw_host *w = malloc((size_t)(n ? n : 1) * sizeof *w);
+    if (!w)
+        return -1;
+    int placed = 0;
+    for (int pass = 0; pass < 2 && !placed; pass++) {
+        int want = pass == 0 ? GW_POWER_POWERING_ON : GW_POWER_OFF;
+        for (int i = 0; i < n; i++) {
+            w[i] = hosts[i];
+            w[i].disabled |= hosts[i].power != want;
+            w[i].power = GW_POWER_ON;
+            w[i].alive = 1;
+        }
+        char why[8];
+        placed = pick_and_claim(g, db, conf, w, n, req, want, node_id, why, sizeof why);
+        if (placed == 1 && want == GW_POWER_OFF &&
+            st_db_x(db,
+                    "UPDATE iaas.nodes SET power_state = 'powering_on', power_since = now(),"
+                    " power_cmd_at = NULL, power_fault = NULL WHERE id = $1",
+                    node_id) != 1)
+            placed = -1;
+    }
+    free(w);
+    return placed;
+}
+
 int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance, const char *group,
                 char node_id[40], char *reason, size_t reasonlen)
 {
@@ -190,24 +251,16 @@ int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
     int n = load_hosts(g, db, instance, group, &hosts);
     if (n < 0)
         return -1;
-    int placed = 0;
-    for (int attempt = 0; attempt < MAX_CLAIMS && !placed; attempt++) {
-        int best = gw_sched_pick(&conf, hosts, n, req, reason, reasonlen);
-        if (best < 0)
-            break;
-        int ok = claim(g, db, &hosts[best], &conf, req);
-        if (ok < 0) {
-            free(hosts);
-            return -1;
-        }
-        if (ok) {
-            snprintf(node_id, 40, "%s", hosts[best].id);
-            placed = 1;
-        } else {
-            hosts[best].disabled = 1; /* filled up meanwhile: next best */
-        }
+    int placed =
+        pick_and_claim(g, db, &conf, hosts, n, req, GW_POWER_ON, node_id, reason, reasonlen);
+    if (placed == 0 && gw_power_can_wake(g)) {
+        placed = wake(g, db, &conf, hosts, n, req, node_id);
+        if (placed == 1)
+            gw_power_kick(g);
     }
     free(hosts);
+    if (placed < 0)
+        return -1;
     if (!placed && reason[0] == 0)
         snprintf(reason, reasonlen, "no valid host: every candidate filled up meanwhile");
     return placed;
@@ -284,6 +337,22 @@ json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
                              st_db_val(r, m[i].vm, 0), "instance_name", st_db_val(r, m[i].vm, 1),
                              "from_node_id", h[m[i].from].id, "from_node", h[m[i].from].name,
                              "to_node_id", h[m[i].to].id, "to_node", h[m[i].to].name));
+    /* What the power manager would then power off (power.c): the hosts
+     * that are on, alive, enabled and empty now, then those the plan
+     * empties, less power.min_spare_hosts kept on (empty ones first). */
+    json_t *power_off = json_array();
+    int spare = gw_power_min_spare(g);
+    for (int pass = 0; pass < 2 && spare >= 0; pass++)
+        for (int i = 0; i < nh; i++) {
+            int idle =
+                h[i].instances == 0 && h[i].power == GW_POWER_ON && h[i].alive && !h[i].disabled;
+            if (pass == 0 ? !idle : !emptied[i])
+                continue;
+            if (spare > 0)
+                spare--;
+            else
+                json_array_append_new(power_off, json_string(h[i].name));
+        }
     for (int i = 0; i < nh; i++) {
         on += h[i].instances > 0;
         if (emptied[i]) {
@@ -291,9 +360,10 @@ json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
             json_array_append_new(gone, json_string(h[i].name));
         }
     }
-    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:o, s:o}", "dry_run", 1, "target", target,
+    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:o, s:o, s:b, s:o}", "dry_run", 1, "target", target,
                     "max_moves", max_moves, "nodes_on", on, "nodes_on_after", on - off, "moves",
-                    moves, "nodes_emptied", gone);
+                    moves, "nodes_emptied", gone, "power_management", gw_power_min_spare(g) >= 0,
+                    "nodes_to_power_off", power_off);
 out:
     PQclear(r);
     free(h);

@@ -2,9 +2,12 @@
  * admin.js - the cloud admin's pages of the dashboard, registered with
  * Stratus.page({nav: 'admin', adminOnly: true}) (the contract is at the top
  * of core.js); a cloud admin lands on the first of them, Hosts.
- *   hosts    #/hosts        nodes: state, load, free capacity, and the
- *                           empty ones that could be powered off
- *                           (GET /v1/nodes and /v1/scheduler, polled);
+ *   hosts    #/hosts        nodes: state, load, free capacity, the
+ *                           empty ones that could be powered off, and
+ *                           each one's power state (with the last power
+ *                           command's fault) and power off/on
+ *                           (GET /v1/nodes and /v1/scheduler, polled;
+ *                           POST /v1/nodes/{id}/actions);
  *   tenants  #/tenants      list, create, delete;
  *   tenant   #/tenant/<id>  members and roles, quotas (view and set), and
  *                           its price plan assignments;
@@ -57,6 +60,22 @@
         ['Empty', (n) => (n.empty ? el('span', { class: 'badge', text: 'could power off' }) : ''),
          'c-empty'],
         ['Heartbeat', (n) => S.fmtTime(n.last_heartbeat)],
+        ['Power', (n) => {
+          const cell = [el('span', { class: 'power-state', text: n.power_state.replace('_', ' ') })];
+          if (n.power_fault) cell.push(el('span', { class: 'power-fault', text: ' (' + n.power_fault + ')' }));
+          const act = n.power_state === 'on' && n.empty ? 'power_off'
+            : n.power_state === 'off' ? 'power_on' : null;
+          if (act) {
+            cell.push(' ', S.confirmButton(act === 'power_off' ? 'Power off' : 'Power on', act.replace('_', '-'),
+              async () => {
+                try {
+                  await S.api('POST', '/v1/nodes/' + enc(n.id) + '/actions', { action: act });
+                  await load();
+                } catch (e) { st.error(e.message); }
+              }, act === 'power_off' ? 'danger' : ''));
+          }
+          return el('span', {}, cell);
+        }, 'c-power'],
         ['', (n) => S.button(n.disabled ? 'Enable' : 'Disable', n.disabled ? 'enable' : 'disable',
                              async () => {
                                try {

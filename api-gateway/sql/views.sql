@@ -198,6 +198,8 @@ LANGUAGE sql STABLE AS $$
                                                 WHERE p.vnic_type = 'direct' AND i.node_id = n.id
                                                 AND i.state NOT IN ('deleted', 'error'))),
         'empty', u.n = 0,
+        'power_state', n.power_state, 'power_fault', n.power_fault,
+        'power_since', iaas.ts(n.power_since),
         'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,
         'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))
     FROM (SELECT count(*) AS n, coalesce(sum(vcpus), 0) AS v, coalesce(sum(memory_mib), 0) AS m,

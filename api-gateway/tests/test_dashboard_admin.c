@@ -194,6 +194,16 @@ static void test_admin_lands_on_hosts(void)
         ST_ASSERT_INT_EQ(empty && strstr(empty, "could power off") != NULL,
                          json_is_true(json_object_get(n, "empty")));
         free(empty);
+        /* its power state, and power off offered for an empty host */
+        char *power = js_text("document.querySelector('#hosts tr[data-id=\"%s\"] .c-power"
+                              " .power-state').textContent",
+                              id);
+        ST_ASSERT_STR_EQ(power, json_string_value(json_object_get(n, "power_state")));
+        free(power);
+        ST_ASSERT_INT_EQ(js_true("!!document.querySelector('#hosts tr[data-id=\"%s\"] .c-power"
+                                 " button[data-action=power-off]')",
+                                 id),
+                         json_is_true(json_object_get(n, "empty")));
     }
     st_resp_free(&r);
     char *idle = text_of("#hosts-idle");

@@ -33,6 +33,16 @@ static void test_filters_each_remove_what_they_name(void)
     CU_ASSERT_TRUE(gw_filter_enabled(&spread, &h, &small));
     h.disabled = 1;
     CU_ASSERT_FALSE(gw_filter_enabled(&spread, &h, &small));
+    /* only a host that is on takes instances; off and powering either way do not */
+    h = host("a", 4, 8192, 100, 0, 0, 0, 0);
+    CU_ASSERT_TRUE(gw_filter_powered(&spread, &h, &small));
+    for (int p = GW_POWER_POWERING_OFF; p <= GW_POWER_POWERING_ON; p++) {
+        h.power = p;
+        CU_ASSERT_FALSE(gw_filter_powered(&spread, &h, &small));
+        char why[256];
+        ST_ASSERT_INT_EQ(gw_sched_pick(&spread, &h, 1, &small, why, sizeof why), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, "1 powered off"));
+    }
     h = host("a", 4, 8192, 100, 0, 0, 0, 0);
     h.alive = 0;
     CU_ASSERT_FALSE(gw_filter_alive(&spread, &h, &small));

@@ -99,7 +99,9 @@ schemas = {
                            "max_moves": INT, "nodes_on": {"type": "integer", "description": "nodes holding instances now"},
                            "nodes_on_after": {"type": "integer", "description": "nodes holding instances after the moves"},
                            "moves": {"type": "array", "items": obj({"instance_id": UUID, "instance_name": STR, "from_node_id": UUID, "from_node": STR, "to_node_id": UUID, "to_node": STR}, "all")},
-                           "nodes_emptied": {"type": "array", "items": STR, "description": "nodes the moves empty: they could be powered off"}}, "all"),
+                           "nodes_emptied": {"type": "array", "items": STR, "description": "nodes the moves empty: they could be powered off"},
+                           "power_management": {"type": "boolean", "description": "power.off_command is configured: the gateway powers idle nodes off"},
+                           "nodes_to_power_off": {"type": "array", "items": STR, "description": "the nodes the power manager would then power off: those on, up, enabled and empty now, then those the moves empty, less power.min_spare_hosts kept on (empty when power management is off)"}}, "all"),
  # migrations/0004 iaas.keypair_json
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}, "all"),
  # catalog.c QUOTA_JSON
@@ -114,7 +116,7 @@ schemas = {
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                   "state": enum("building", "active", "stopped", "deleting", "deleted", "error"),
-                  "task": nullable(enum("starting", "stopping", "rebooting", "image_snapshot")),
+                  "task": nullable({**enum("starting", "stopping", "rebooting", "image_snapshot", "waiting_host_power_on"), "description": "waiting_host_power_on: placed on a node being powered on for it; launched once the node's agent heartbeats, in error after power.on_timeout"}),
                   "power_desired": enum("running", "stopped"),
                   "node_id": nullable(UUID), "fault": nullable(STR),
                   "last_stop": nullable({**enum("graceful", "forced"), "description": "how the last stop (or the stop inside a soft reboot) ended, as the node reported it: the guest powered off after the ACPI power button, or the VM was ended without it (after the grace period, or at once with force); null: never stopped"}),
@@ -128,6 +130,9 @@ NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "d
               "capacity": obj({**{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "SR-IOV virtual functions enabled on the node's NICs (its agent's sysfs scan)"}, "firmware": {"type": "boolean", "description": "the node's agent found its BIOS (vm.firmware): it boots disk images through firmware"}}, "all"),
               "used": obj({"instances": INT, **{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "VFs held by the direct ports of instances placed on the node"}}, "all"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
+              "power_state": {**enum("on", "powering_off", "off", "powering_on"), "description": "instances are placed only on nodes that are on; an idle node is powered off through power.off_command, one that is off powered on through power.on_command when a placement needs it, and on again once its agent heartbeats"},
+              "power_fault": nullable({"type": "string", "description": "why the last power command failed (null after a success)"}),
+              "power_since": TS,
               "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "external_uplink": {"type": "boolean", "description": "the node reports an uplink to the external networks: routers are placed on such nodes"},
               "last_heartbeat": nullable(TS), "created_at": TS}
@@ -534,6 +539,7 @@ add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the n
 add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), NF], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
 add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), NF, E(409, "the node still has instances")], params=[P("id")]))
 add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": {"type": "string", "description": "the new credential (stn_...)"}}, "all")), NF], params=[P("id")]))
+add("POST", "/v1/nodes/{id}/actions", op("Power a node off (only one that is on and holds no instance or router) or on (one that is off), through the configured power.off_command or power.on_command, run by the gateway's power manager", "cloud-admin", [ok(202, "the node, powering_off or powering_on", S("Node")), NF, E(409, "the node holds instances, is not in the power state the action starts from, or the command is not configured")], body=obj({"action": enum("power_off", "power_on")}, ["action"]), params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
               "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}, "firmware": {"type": "boolean", "description": "its BIOS image (vm.firmware) is there: disk images booting through firmware may be placed here; false when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
@@ -752,6 +758,7 @@ OPERATION_IDS = {
  "GET /v1/billing/periods/{period}/preview": "previewBillingPeriod",
  "POST /v1/nodes": "createNode", "GET /v1/nodes": "listNodes", "GET /v1/nodes/{id}": "getNode", "PATCH /v1/nodes/{id}": "updateNode",
  "DELETE /v1/nodes/{id}": "deleteNode", "POST /v1/nodes/{id}/credential": "rotateNodeCredential",
+ "POST /v1/nodes/{id}/actions": "nodeAction",
  "PUT /internal/v1/node": "nodeHeartbeat", "GET /internal/v1/node/instances": "nodeListDesiredInstances",
  "PUT /internal/v1/node/instances/{id}": "nodeReportInstance", "PUT /internal/v1/node/instances/{id}/console": "nodePushConsole",
  "GET /v1/networks": "listNetworks", "POST /v1/networks": "createNetwork", "GET /v1/networks/{id}": "getNetwork",

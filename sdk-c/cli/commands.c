@@ -641,10 +641,10 @@ static int host_list(cli *c)
     CONNECT();
     stratus_iter *it;
     TRY("host list", stratus_node_list(c->s, &it));
-    static const char *const head[] = {"ID",         "NAME",  "STATE",   "VCPUS",
-                                       "MEMORY_MIB", "EMPTY", "DISABLED"};
+    static const char *const head[] = {"ID",         "NAME",  "STATE",    "VCPUS",
+                                       "MEMORY_MIB", "EMPTY", "DISABLED", "POWER"};
     table t;
-    table_init(&t, 7, head);
+    table_init(&t, 8, head);
     stratus_node *n;
     int rc;
     while ((rc = stratus_node_next(it, &n)) == 1) {
@@ -652,7 +652,7 @@ static int host_list(cli *c)
         snprintf(vc, sizeof vc, "%lld/%lld", n->used_vcpus, n->cap_vcpus);
         snprintf(mem, sizeof mem, "%lld/%lld", n->used_memory_mib, n->cap_memory_mib);
         table_add(&t, n->json, n->id, n->name, n->state, vc, mem, n->empty ? "yes" : "no",
-                  n->disabled ? "yes" : "no");
+                  n->disabled ? "yes" : "no", n->power_state ? n->power_state : "on");
         stratus_node_free(n);
     }
     stratus_iter_free(it);
@@ -929,6 +929,39 @@ static int host_add(cli *c)
     return 0;
 }
 
+/* host power-off|power-on ID: the gateway's power manager runs the
+ * configured command; prints the node, powering_off or powering_on. */
+static int host_power(cli *c, const char *action, const char *what, const char *usage)
+{
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage(usage);
+    CONNECT();
+    stratus_node *n;
+    TRY(what, stratus_node_power(c->s, id, action, &n));
+    if (c->json)
+        printf("%s\n", n->json);
+    else
+        print_kv(0, NULL, "id", n->id, "name", n->name, "power_state", n->power_state,
+                 (char *)NULL);
+    stratus_node_free(n);
+    return 0;
+}
+
+static int host_power_off(cli *c)
+{
+    return host_power(c, "power_off", "host power-off",
+                      "usage: stratus host power-off ID  (cloud admins; only a host holding no "
+                      "instance, through the gateway's power.off_command)\n");
+}
+
+static int host_power_on(cli *c)
+{
+    return host_power(c, "power_on", "host power-on",
+                      "usage: stratus host power-on ID  (cloud admins; a host that is off, "
+                      "through the gateway's power.on_command)\n");
+}
+
 /* ---- price plans (documents as JSON) ---- */
 
 static int plan_list(cli *c)
@@ -1079,6 +1112,8 @@ static const command commands[] = {
     {"invoice", "download", invoice_download, "download an invoice as PDF, CSV, HTML or JSON"},
     {"host", "list", host_list, "compute hosts: state, load, capacity (cloud admins)"},
     {"host", "add", host_add, "register a compute host, print its credential (cloud admins)"},
+    {"host", "power-off", host_power_off, "power an empty host off (cloud admins)"},
+    {"host", "power-on", host_power_on, "power a host that is off on (cloud admins)"},
     {"tenant", "list", tenant_list, "list tenants"},
     {"tenant", "show", tenant_show, "show a tenant (cloud admins)"},
     {"tenant", "create", tenant_create, "create a tenant (cloud admins)"},

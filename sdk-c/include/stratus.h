@@ -375,6 +375,9 @@ typedef struct stratus_node {
     int disabled, empty;
     long long cap_vcpus, cap_memory_mib, cap_disk_gib;
     long long used_vcpus, used_memory_mib, used_disk_gib;
+    /* "on", "powering_off", "off", "powering_on"; power_fault: why the last
+     * power command failed, or NULL. Since 0.2. */
+    char *power_state, *power_fault;
 } stratus_node;
 /* Registers a host; *credential (malloc'd) is its one node credential. */
 int stratus_node_create(stratus_session *s, const char *name, stratus_node **out,
@@ -386,6 +389,11 @@ int stratus_node_update(stratus_session *s, const char *id, const char *patch_js
                         stratus_node **out);
 int stratus_node_delete(stratus_session *s, const char *id);
 int stratus_node_rotate_credential(stratus_session *s, const char *id, char **credential);
+/* action "power_off" (a node that is on and holds no instance; ECONFLICT
+ * otherwise) or "power_on" (one that is off): the gateway's power manager
+ * runs its configured command; *out is the node, powering_off or
+ * powering_on. ECONFLICT too when the gateway has no power command. Since 0.2. */
+int stratus_node_power(stratus_session *s, const char *id, const char *action, stratus_node **out);
 void stratus_node_free(stratus_node *n);
 
 /* ---- admin: tenants, users, members ---------------------------------- */

@@ -432,6 +432,8 @@ static const sx_field f_node[] = {
     I(stratus_node, used_vcpus, "used.vcpus"),
     I(stratus_node, used_memory_mib, "used.memory_mib"),
     I(stratus_node, used_disk_gib, "used.disk_gib"),
+    S(stratus_node, power_state, "power_state"),
+    S(stratus_node, power_fault, "power_fault"),
 };
 TYPE(sx_t_node, stratus_node, "node", "nodes", f_node);
 

@@ -727,6 +727,13 @@ int stratus_node_rotate_credential(stratus_session *s, const char *id, char **cr
     return take_string(s, &q, "token", credential);
 }
 
+int stratus_node_power(stratus_session *s, const char *id, const char *action, stratus_node **out)
+{
+    CHECK(s && id && action && out);
+    return send_obj(s, &sx_t_node, "POST /v1/nodes/{id}/actions", id,
+                    json_pack("{s:s}", "action", action), false, NULL, (void **)out);
+}
+
 void stratus_node_free(stratus_node *n)
 {
     sx_free(&sx_t_node, n);

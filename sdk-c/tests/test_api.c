@@ -579,6 +579,21 @@ static void test_admin_tenants_users_nodes(void)
     }
     stratus_iter_free(it);
     ST_ASSERT_INT_EQ(nodes, 1);
+    /* power actions: this gateway has no power command (gateway_power runs
+     * them); a bad action is the server's 400, a member's call 403 */
+    stratus_node *pn = NULL, *spare = NULL;
+    char *cred = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_node_create(ad, "sdk-spare", &spare, &cred), 0);
+    ST_ASSERT_STR_EQ(spare->power_state, "on");
+    CU_ASSERT_PTR_NULL(spare->power_fault);
+    ST_ASSERT_INT_EQ(stratus_node_power(ad, spare->id, "power_off", &pn), STRATUS_ECONFLICT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(stratus_last_error()->message, "power.off_command"));
+    ST_ASSERT_INT_EQ(stratus_node_power(ad, spare->id, "hibernate", &pn), STRATUS_EBADREQ);
+    ST_ASSERT_INT_EQ(stratus_node_power(S, spare->id, "power_on", &pn), STRATUS_EPERM);
+    CU_ASSERT_PTR_NULL(pn);
+    ST_ASSERT_INT_EQ(stratus_node_delete(ad, spare->id), 0);
+    stratus_node_free(spare);
+    free(cred);
     /* a member is not a cloud admin */
     ST_ASSERT_INT_EQ(stratus_node_list(S, &it), STRATUS_EPERM);
     char *sched = NULL;

@@ -364,7 +364,14 @@ static void test_catalog_billing_and_hosts(void)
     ST_ASSERT_INT_EQ(CLI(NULL, "host list", cfg, bin), 4);
     ST_ASSERT_INT_EQ(CLI(&out, "host list", admin_cfg, bin), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "cli-node"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "POWER"));
     free(out);
+    /* power verbs: usage, a member refused, and this gateway has no power
+     * command (gateway_power runs them) */
+    ST_ASSERT_INT_EQ(CLI(NULL, "host power-off", admin_cfg, bin), 2);
+    ST_ASSERT_INT_EQ(CLI(NULL, "host power-on 00000000-0000-4000-8000-000000000000", cfg, bin), 4);
+    ST_ASSERT_INT_EQ(
+        CLI(NULL, "host power-off 00000000-0000-4000-8000-000000000000", admin_cfg, bin), 6);
 }
 
 /* Whether a JSON array holds an object whose key is val. */

@@ -210,14 +210,14 @@ static void h_node_delete(gw_ctx *c)
 
 static void h_heartbeat(gw_ctx *c)
 {
-    static const char *const keys[] = {"hostname",  "agent_version",   "capacity",
-                                       "tunnel_ip", "external_uplink", NULL};
+    static const char *const keys[] = {"hostname",        "agent_version", "capacity", "tunnel_ip",
+                                       "external_uplink", "fenced_at",     NULL};
     static const char *const cap_keys[] = {"vcpus",     "memory_mib", "disk_gib",
                                            "sriov_vfs", "firmware",   NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *host = "", *ver = "", *tip = NULL;
+    const char *host = "", *ver = "", *tip = NULL, *fenced = NULL;
     long long v = 0, m = 0, d = 0, vfs = 0;
     int uplink = -1, firmware = 0;
     char err[256];
@@ -227,6 +227,7 @@ static void h_heartbeat(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) <
             0 ||
         gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "fenced_at", 0, 1, 40, &fenced, err, sizeof err), err) < 0 ||
         tunnel_ip_check(c, tip) < 0)
         return;
     if (!json_is_object(cap)) {
@@ -248,6 +249,8 @@ static void h_heartbeat(gw_ctx *c)
     snprintf(ms, sizeof ms, "%lld", m);
     snprintf(ds, sizeof ds, "%lld", d);
     snprintf(fs, sizeof fs, "%lld", vfs);
+    if (fenced && gw_node_fenced(c, fenced) < 0) /* its agent's fence (evacuate.c) */
+        return;
     char down[16];
     GW_DOWN_AFTER(c, down);
     /* A host that may have been shown down (no heartbeat for nearly
@@ -359,7 +362,7 @@ static void h_node_instances(gw_ctx *c)
     st_http_not_modified(c->req, etag);
 }
 
-static void reply_instance_row(gw_ctx *c, const char *id)
+void gw_reply_instance_row(gw_ctx *c, int status, const char *id)
 {
     char down[16];
     GW_DOWN_AFTER(c, down);
@@ -367,7 +370,7 @@ static void reply_instance_row(gw_ctx *c, const char *id)
                           "SELECT iaas.instance_json(i, $2)::text FROM iaas.instances i"
                           " WHERE i.id = $1",
                           id, down);
-    gw_reply_query(c, 200, r, "instance");
+    gw_reply_query(c, status, r, "instance");
 }
 
 /*
@@ -475,7 +478,7 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
     st_log_fields(ST_LOG_WARN, "instance.launch_failed",
                   json_pack("{s:s, s:s, s:s, s:s}", "instance", id, "node", c->p.node_id, "fault",
                             why, "next_node", placed ? node : ""));
-    reply_instance_row(c, id);
+    gw_reply_instance_row(c, 200, id);
     return 1;
 }
 
@@ -550,6 +553,7 @@ static void h_node_report(gw_ctx *c)
                           "   AND $5::int >= i.reboot_seq THEN NULL"
                           "  WHEN i.task = 'image_snapshot' AND i.snapshot_image_id = $9::uuid"
                           "   THEN NULL"
+                          "  WHEN i.task = 'evacuating' AND $3 IN ('active', 'stopped') THEN NULL"
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
                           "  ELSE i.task END,"
                           " last_stop = coalesce($8, i.last_stop),"

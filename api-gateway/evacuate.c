@@ -56,19 +56,19 @@ typedef struct evac_inst {
 } evac_inst;
 
 /* What one instance's evacuation came to. */
-enum { EV_MOVED, EV_NO_HOST, EV_REFUSED, EV_DB_ERROR };
+enum { EV_MOVED, EV_NO_HOST, EV_DB_ERROR };
 
 /* The host's seconds since its last heartbeat (-1: never) and whether it
  * has been down long enough for its agent to have fenced itself; locks its
  * row (a heartbeat racing the evacuation waits for it). 1 dead, 0 not yet,
  * -1 database error, -2 no such node. */
-static int host_dead(gw_ctx *c, const char *node, char name[72], long long *age,
-                     long long *wait_s)
+static int host_dead(gw_ctx *c, const char *node, char name[72], long long *age, long long *wait_s)
 {
-    PGresult *r = st_db_q(c->db,
-                          "SELECT name, coalesce(extract(epoch FROM now() - last_heartbeat)::bigint,"
-                          " -1) FROM iaas.nodes WHERE id = $1 FOR UPDATE",
-                          node);
+    PGresult *r =
+        st_db_q(c->db,
+                "SELECT name, coalesce(extract(epoch FROM now() - last_heartbeat)::bigint,"
+                " -1) FROM iaas.nodes WHERE id = $1 FOR UPDATE",
+                node);
     if (!r)
         return -1;
     if (PQntuples(r) != 1) {
@@ -148,8 +148,8 @@ static int move_instance(gw_ctx *c, evac_inst *e, const char *only_node, int dat
     if (st_db_x(c->db, "DELETE FROM iaas.instance_attempts WHERE instance_id = $1", e->id) < 0)
         return EV_DB_ERROR;
     why[0] = 0;
-    int placed = gw_schedule(c->gw, c->db, &e->req, e->id, e->group[0] ? e->group : NULL, dest,
-                             why, whylen);
+    int placed =
+        gw_schedule(c->gw, c->db, &e->req, e->id, e->group[0] ? e->group : NULL, dest, why, whylen);
     if (placed < 0)
         return EV_DB_ERROR;
     if (!placed) {
@@ -183,13 +183,13 @@ static int move_instance(gw_ctx *c, evac_inst *e, const char *only_node, int dat
 
 /* The refusals every evacuation shares; 0 when e may move, else -1 with
  * the reason in why. */
-static int refusal(const gw_ctx *c, const evac_inst *e, int confirm, char *why, size_t whylen)
+static int refusal(const evac_inst *e, int confirm, char *why, size_t whylen)
 {
-    (void)c;
-    if (strcmp(e->state, "active") && strcmp(e->state, "stopped") &&
-        strcmp(e->state, "building")) {
-        snprintf(why, whylen, "instance %s (%s) is %s: only building, active and stopped"
-                 " instances are evacuated", e->name, e->id, e->state);
+    if (strcmp(e->state, "active") && strcmp(e->state, "stopped") && strcmp(e->state, "building")) {
+        snprintf(why, whylen,
+                 "instance %s (%s) is %s: only building, active and stopped"
+                 " instances are evacuated",
+                 e->name, e->id, e->state);
         return -1;
     }
     if (!e->rbd && !confirm) {
@@ -297,7 +297,7 @@ void gw_instance_evacuate(gw_ctx *c, const char *id, const char *host, int confi
             gw_fail_db(c);
         return;
     }
-    if (refusal(c, &e, confirm, why, sizeof why) < 0) {
+    if (refusal(&e, confirm, why, sizeof why) < 0) {
         st_db_rollback(c->db);
         st_http_reply_error(c->req, 409, ST_E_CONFLICT, "%s", why);
         return;
@@ -330,7 +330,7 @@ static json_t *evacuate_member(gw_ctx *c, const char *id, const char *node, int 
         st_db_rollback(c->db);
         return NULL;
     }
-    if (dead <= 0 || refusal(c, &e, confirm, why, sizeof why) < 0) {
+    if (dead <= 0 || refusal(&e, confirm, why, sizeof why) < 0) {
         st_db_rollback(c->db);
         return json_null();
     }
@@ -437,8 +437,8 @@ static void h_node_action(gw_ctx *c)
             json_array_append_new(out, one);
     }
     PQclear(r);
-    st_http_reply_json(c->req, 202, json_pack("{s:s, s:s, s:o}", "node_id", id, "node", name,
-                                              "instances", out));
+    st_http_reply_json(c->req, 202,
+                       json_pack("{s:s, s:s, s:o}", "node_id", id, "node", name, "instances", out));
 }
 
 /* The node confirms it removed what it had left of an instance evacuated
@@ -491,8 +491,8 @@ int gw_node_fenced(gw_ctx *c, const char *fenced_at)
     }
     if (PQntuples(r) == 1)
         st_log_fields(ST_LOG_WARN, "node.fenced",
-                      json_pack("{s:s, s:s, s:s}", "node", c->p.node_id, "name",
-                                st_db_val(r, 0, 0), "fenced_at", ts));
+                      json_pack("{s:s, s:s, s:s}", "node", c->p.node_id, "name", st_db_val(r, 0, 0),
+                                "fenced_at", ts));
     PQclear(r);
     return 0;
 }

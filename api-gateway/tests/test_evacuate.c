@@ -137,7 +137,8 @@ static long evacuate(const char *token, const char *id, const char *body, st_res
 
 static const char *errmsg(const st_resp *r)
 {
-    const char *m = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+    const char *m =
+        json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
     return m ? m : "";
 }
 
@@ -270,8 +271,8 @@ static void test_ceph_disk_moves_without_confirmation(void)
 
 /* Host ea dies holding a member of each of two anti-affinity groups and a
  * plain instance: "apart" has its other member on eb, so its ea member goes
- * to ec (busier than eb, which spreading alone would pick); "full" has members on eb and ec, so its ea member finds no host and
- * goes to error, while the others still move. A local disk without
+ * to ec (busier than eb, which spreading alone would pick); "full" has members on eb and ec, so its
+ * ea member finds no host and goes to error, while the others still move. A local disk without
  * confirm_data_loss refuses the whole node first, naming the instances. */
 static void test_node_evacuation_keeps_anti_affinity(void)
 {

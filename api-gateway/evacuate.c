@@ -303,6 +303,14 @@ void gw_instance_evacuate(gw_ctx *c, const char *id, const char *host, int confi
         return;
     }
     int rc = move_instance(c, &e, only[0] ? only : NULL, !e.rbd, dest, why, sizeof why);
+    if (rc == EV_NO_HOST && only[0]) {
+        /* the host the admin named cannot take it: nothing changes (Nova's
+         * evacuate to a host that fails its checks is refused the same) */
+        st_db_rollback(c->db);
+        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "host '%s' cannot take instance %s: %s",
+                            host, e.name, strchr(why, ':') ? strchr(why, ':') + 2 : why);
+        return;
+    }
     if (rc == EV_DB_ERROR || st_db_commit(c->db) < 0) {
         gw_fail_db_or_conflict(c);
         return;

@@ -377,6 +377,19 @@ static void test_only_cloud_admins(void)
     ST_ASSERT_INT_EQ(evacuate(T.admin_token, id, "{\"action\":\"evacuate\",\"force\":true}", &r),
                      400);
     st_resp_free(&r);
+    /* a named host that cannot take it (disabled): refused, nothing changes */
+    snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[1]);
+    gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":true}");
+    ST_ASSERT_INT_EQ(
+        evacuate(T.admin_token, id,
+                 "{\"action\":\"evacuate\",\"host\":\"eb\",\"confirm_data_loss\":true}", &r),
+        409);
+    CU_ASSERT(strstr(errmsg(&r), "host 'eb' cannot take") && strstr(errmsg(&r), "disabled"));
+    st_resp_free(&r);
+    gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":false}");
+    char *state = gwt_instance_field(&T, A.member, id, "state");
+    ST_ASSERT_STR_EQ(state, "active");
+    free(state);
     CU_ASSERT(where(id) == 0); /* nothing moved */
     ST_ASSERT_INT_EQ(evacuate(T.admin_token, id, go, &r), 202);
     st_resp_free(&r);

@@ -207,7 +207,8 @@ int stratus_instance_snapshot(stratus_session *s, const char *id, const char *na
  * is rebuilt on host (a node's name or id; NULL: the scheduler's choice)
  * with task "evacuating" until its new node reports it. The host must have
  * been silent for the gateway's nodes.down_after + evacuate.fence_margin
- * (STRATUS_ECONFLICT before). A disk on the host's local storage is
+ * (STRATUS_ECONFLICT before; also for a host that cannot take it, nothing
+ * changed). A disk on the host's local storage is
  * rebuilt from the image, losing what the guest wrote: confirm_data_loss
  * must be nonzero for such an instance (STRATUS_ECONFLICT otherwise). *out
  * (may be NULL) gets the instance as it is now. Since 0.2. */

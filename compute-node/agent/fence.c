@@ -62,8 +62,7 @@ int nd_fence_fetched(nd_agent *a, long long started_ms)
         return 0;
     a->fenced = 0;
     a->fence_renewed_ms = 0;
-    st_log_fields(ST_LOG_WARN, "node.fence_lifted",
-                  json_pack("{s:s}", "fenced_at", a->fenced_at));
+    st_log_fields(ST_LOG_WARN, "node.fence_lifted", json_pack("{s:s}", "fenced_at", a->fenced_at));
     return 1;
 }
 

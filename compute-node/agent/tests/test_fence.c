@@ -60,8 +60,7 @@ static int actual_is(const cloud_agent *a, const char *id, const char *want)
 }
 
 /* ms until actual_is holds, or -1 after timeout_ms. */
-static long long wait_actual(const cloud_agent *a, const char *id, const char *want,
-                             int timeout_ms)
+static long long wait_actual(const cloud_agent *a, const char *id, const char *want, int timeout_ms)
 {
     long long t0 = st_now_ms();
     while (st_now_ms() - t0 < timeout_ms) {

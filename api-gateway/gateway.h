@@ -54,6 +54,7 @@ typedef struct gw_config {
     double cpu_overcommit;
     int node_down_after_s;
     int launch_attempts; /* hosts an instance may fail on before it goes to error */
+    int fence_margin_s;  /* evacuate.fence_margin: a host is evacuated this long after down */
 } gw_config;
 
 /* A backend service the gateway calls for tenants (upstream.c). */
@@ -229,13 +230,24 @@ int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_jso
 struct gw_power *gw_power_new(gw *g);
 int gw_power_start(struct gw_power *pw);
 void gw_power_free(struct gw_power *pw);
-void gw_power_routes(gw *g);
 /* 1 when a placement may power a host on (power.on_command is set). */
 int gw_power_can_wake(const gw *g);
 /* power.min_spare_hosts, or -1 when power management is off. */
 int gw_power_min_spare(const gw *g);
 /* Asks the manager to run pending commands now instead of at its next tick. */
 void gw_power_kick(gw *g);
+/* POST /v1/nodes/{id}/actions power_off|power_on (nodes.c dispatches the actions). */
+void gw_node_power(gw_ctx *c, const char *id, const char *action);
+/* evacuate.c: rebuilding a dead host's instances elsewhere */
+void gw_evacuate_routes(gw *g);
+/* POST /v1/nodes/{id}/actions evacuate, with the parsed body b. */
+void gw_node_evacuate(gw_ctx *c, const char *id, json_t *b);
+/* {"action": "evacuate"} on instance id (instances.c's action handler);
+ * host: a node's name or id, or NULL for the scheduler's choice. */
+void gw_instance_evacuate(gw_ctx *c, const char *id, const char *host, int confirm);
+/* The heartbeat's fenced_at: kept on the node (and logged when new). 0, or
+ * -1 after replying 400 (not a time) or for a database error. */
+int gw_node_fenced(gw_ctx *c, const char *fenced_at);
 
 /* servergroups.c */
 void gw_server_group_routes(gw *g);
@@ -250,6 +262,8 @@ void gw_node_etag(char etag[80], const char *node_id, long long version);
 long long gw_node_version(st_db *db, const char *node_id);
 /* The node's desired set: one row, one JSON text column (NULL: db error). */
 PGresult *gw_node_set_render(st_db *db, const char *node_id);
+/* Replies with instance id's JSON whatever its tenant (nodes, cloud admins). */
+void gw_reply_instance_row(gw_ctx *c, int status, const char *id);
 /* Replies 200 with c->p.node_id's desired set, tagged with version. */
 void gw_node_set_reply(gw_ctx *c, long long version);
 

@@ -766,21 +766,35 @@ static void snapshot(gw_ctx *c, const char *id, const char *name)
 
 static void h_action(gw_ctx *c)
 {
-    static const char *const keys[] = {"action", "force", "type", "name", NULL};
+    static const char *const keys[] = {
+        "action", "force", "type", "name", "host", "confirm_data_loss", NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *action = NULL, *type = NULL, *name = NULL;
-    int force = 0;
+    const char *action = NULL, *type = NULL, *name = NULL, *host = NULL;
+    int force = 0, confirm = 0;
     char err[256];
     if (gw_check(c, st_json_get_str(b, "action", 1, 1, 16, &action, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_bool(b, "force", 0, &force, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_str(b, "type", 0, 1, 8, &type, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_str(b, "name", 0, 1, 255, &name, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_str(b, "name", 0, 1, 255, &name, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "host", 0, 1, 63, &host, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_bool(b, "confirm_data_loss", 0, &confirm, err, sizeof err), err) <
+            0)
         return;
+    int evacuate = !strcmp(action, "evacuate");
+    if (!evacuate && (host || json_object_get(b, "confirm_data_loss"))) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "fields 'host' and 'confirm_data_loss' are for evacuate only");
+        return;
+    }
+    if (evacuate && !name && !type && !json_object_get(b, "force")) {
+        gw_instance_evacuate(c, id, host, confirm); /* cloud admins: evacuate.c */
+        return;
+    }
     if (!strcmp(action, "snapshot") != !!name) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "a snapshot needs a 'name' (1-255 characters), only a snapshot");
@@ -822,7 +836,7 @@ static void h_action(gw_ctx *c)
               " AND state = 'active' AND task IS NULL";
     else {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "action must be start, stop, reboot or snapshot");
+                            "action must be start, stop, reboot, snapshot or evacuate");
         return;
     }
     long long n = !strcmp(action, "start") ? st_db_x(c->db, sql, id, c->p.tenant_id)

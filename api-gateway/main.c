@@ -48,6 +48,9 @@ static const st_config_key keys[] = {
     {"sched.cpu_overcommit", "4.0", "vCPUs placed per physical CPU"},
     {"nodes.down_after", "30", "seconds without a heartbeat before a node is down"},
     {"sched.launch_attempts", "3", "hosts an instance may fail to launch on before error"},
+    {"evacuate.fence_margin", "10",
+     "seconds past nodes.down_after before a silent host's instances may be evacuated: keep "
+     "down_after + this above the agents' fence.timeout plus a force stop"},
     {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
     {"images.data_url", "",
@@ -92,6 +95,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .cpu_overcommit = strtod(st_config_str(cfg, "sched.cpu_overcommit"), NULL),
         .node_down_after_s = (int)st_config_int(cfg, "nodes.down_after"),
         .launch_attempts = (int)st_config_int(cfg, "sched.launch_attempts"),
+        .fence_margin_s = (int)st_config_int(cfg, "evacuate.fence_margin"),
     };
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;
@@ -111,7 +115,7 @@ static int register_routes(gw *g)
     gw_catalog_routes(g);
     gw_instance_routes(g);
     gw_node_routes(g);
-    gw_power_routes(g);
+    gw_evacuate_routes(g);
     gw_server_group_routes(g);
     gw_network_routes(g);
     gw_port_routes(g);

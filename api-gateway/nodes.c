@@ -210,14 +210,14 @@ static void h_node_delete(gw_ctx *c)
 
 static void h_heartbeat(gw_ctx *c)
 {
-    static const char *const keys[] = {"hostname",  "agent_version",   "capacity",
-                                       "tunnel_ip", "external_uplink", NULL};
+    static const char *const keys[] = {"hostname",        "agent_version", "capacity", "tunnel_ip",
+                                       "external_uplink", "fenced_at",     NULL};
     static const char *const cap_keys[] = {"vcpus",     "memory_mib", "disk_gib",
                                            "sriov_vfs", "firmware",   NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
-    const char *host = "", *ver = "", *tip = NULL;
+    const char *host = "", *ver = "", *tip = NULL, *fenced = NULL;
     long long v = 0, m = 0, d = 0, vfs = 0;
     int uplink = -1, firmware = 0;
     char err[256];
@@ -227,6 +227,7 @@ static void h_heartbeat(gw_ctx *c)
         gw_check(c, st_json_get_str(b, "agent_version", 0, 0, 64, &ver, err, sizeof err), err) <
             0 ||
         gw_check(c, st_json_get_str(b, "tunnel_ip", 0, 1, 15, &tip, err, sizeof err), err) < 0 ||
+        gw_check(c, st_json_get_str(b, "fenced_at", 0, 1, 40, &fenced, err, sizeof err), err) < 0 ||
         tunnel_ip_check(c, tip) < 0)
         return;
     if (!json_is_object(cap)) {
@@ -248,6 +249,8 @@ static void h_heartbeat(gw_ctx *c)
     snprintf(ms, sizeof ms, "%lld", m);
     snprintf(ds, sizeof ds, "%lld", d);
     snprintf(fs, sizeof fs, "%lld", vfs);
+    if (fenced && gw_node_fenced(c, fenced) < 0) /* its agent's fence (evacuate.c) */
+        return;
     char down[16];
     GW_DOWN_AFTER(c, down);
     /* A host that may have been shown down (no heartbeat for nearly
@@ -359,7 +362,7 @@ static void h_node_instances(gw_ctx *c)
     st_http_not_modified(c->req, etag);
 }
 
-static void reply_instance_row(gw_ctx *c, const char *id)
+void gw_reply_instance_row(gw_ctx *c, int status, const char *id)
 {
     char down[16];
     GW_DOWN_AFTER(c, down);
@@ -367,7 +370,7 @@ static void reply_instance_row(gw_ctx *c, const char *id)
                           "SELECT iaas.instance_json(i, $2)::text FROM iaas.instances i"
                           " WHERE i.id = $1",
                           id, down);
-    gw_reply_query(c, 200, r, "instance");
+    gw_reply_query(c, status, r, "instance");
 }
 
 /*
@@ -475,7 +478,7 @@ static int retry_launch(gw_ctx *c, const char *id, const char *fault, long long 
     st_log_fields(ST_LOG_WARN, "instance.launch_failed",
                   json_pack("{s:s, s:s, s:s, s:s}", "instance", id, "node", c->p.node_id, "fault",
                             why, "next_node", placed ? node : ""));
-    reply_instance_row(c, id);
+    gw_reply_instance_row(c, 200, id);
     return 1;
 }
 
@@ -550,6 +553,7 @@ static void h_node_report(gw_ctx *c)
                           "   AND $5::int >= i.reboot_seq THEN NULL"
                           "  WHEN i.task = 'image_snapshot' AND i.snapshot_image_id = $9::uuid"
                           "   THEN NULL"
+                          "  WHEN i.task = 'evacuating' AND $3 IN ('active', 'stopped') THEN NULL"
                           "  WHEN $3 IN ('error', 'deleted') THEN NULL"
                           "  ELSE i.task END,"
                           " last_stop = coalesce($8, i.last_stop),"
@@ -645,6 +649,31 @@ void gw_node_reply(gw_ctx *c, int status, const char *id)
     node_reply(c, status, id);
 }
 
+/* POST /v1/nodes/{id}/actions: power_off and power_on (power.c), evacuate (evacuate.c). */
+static void h_node_action(gw_ctx *c)
+{
+    static const char *const keys[] = {"action", "confirm_data_loss", NULL};
+    const char *id = gw_id_param(c, "id");
+    json_t *b = id ? gw_body(c, keys) : NULL;
+    if (!b)
+        return;
+    const char *action = NULL;
+    char err[256];
+    if (gw_check(c, st_json_get_str(b, "action", 1, 1, 32, &action, err, sizeof err), err) < 0)
+        return;
+    if (!strcmp(action, "evacuate")) {
+        gw_node_evacuate(c, id, b);
+    } else if (strcmp(action, "power_off") && strcmp(action, "power_on")) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "action must be power_off, power_on or evacuate");
+    } else if (json_object_get(b, "confirm_data_loss")) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "confirm_data_loss belongs to evacuate, not %s", action);
+    } else {
+        gw_node_power(c, id, action);
+    }
+}
+
 void gw_node_routes(gw *g)
 {
     gw_route(g, "POST /v1/nodes", GW_CLOUD_ADMIN, h_node_create);
@@ -653,6 +682,7 @@ void gw_node_routes(gw *g)
     gw_route(g, "PATCH /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_update);
     gw_route(g, "DELETE /v1/nodes/{id}", GW_CLOUD_ADMIN, h_node_delete);
     gw_route(g, "POST /v1/nodes/{id}/credential", GW_CLOUD_ADMIN, h_node_rotate);
+    gw_route(g, "POST /v1/nodes/{id}/actions", GW_CLOUD_ADMIN, h_node_action);
     gw_route(g, "PUT /internal/v1/node", GW_NODE, h_heartbeat);
     gw_route(g, "GET /internal/v1/node/instances", GW_NODE, h_node_instances);
     gw_route(g, "PUT /internal/v1/node/instances/{id}", GW_NODE, h_node_report);

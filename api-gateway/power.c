@@ -37,7 +37,8 @@
  * on → stays powering_on until the heartbeat, or off with the fault and its
  * waiting instances in error.
  *
- * Admins act through POST /v1/nodes/{id}/actions (power_off, power_on).
+ * Admins act through POST /v1/nodes/{id}/actions (power_off, power_on; nodes.c
+ * routes it, with evacuate).
  */
 #include "gateway.h"
 #include "stratus/json.h"
@@ -633,23 +634,9 @@ void gw_power_free(gw_power *pw)
  * (409 otherwise), power_on: a host that is off is marked powering_on; the
  * manager runs the command at once. 202 with the node.
  */
-static void h_node_action(gw_ctx *c)
+void gw_node_power(gw_ctx *c, const char *id, const char *action)
 {
-    static const char *const keys[] = {"action", NULL};
-    const char *id = gw_id_param(c, "id");
-    json_t *b = id ? gw_body(c, keys) : NULL;
-    if (!b)
-        return;
-    const char *action = NULL;
-    char err[256];
-    if (gw_check(c, st_json_get_str(b, "action", 1, 1, 32, &action, err, sizeof err), err) < 0)
-        return;
     int off = !strcmp(action, "power_off");
-    if (!off && strcmp(action, "power_on")) {
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "action must be power_off or power_on");
-        return;
-    }
     if (!c->gw->power || (!off && !gw_power_can_wake(c->gw))) {
         st_http_reply_error(c->req, 409, ST_E_CONFLICT,
                             "power management is off: power.%s_command is not configured",
@@ -707,9 +694,4 @@ static void h_node_action(gw_ctx *c)
         json_pack("{s:s, s:s, s:s}", "node_id", id, "action", action, "user", c->p.user_name));
     gw_power_kick(c->gw);
     gw_node_reply(c, 202, id);
-}
-
-void gw_power_routes(gw *g)
-{
-    gw_route(g, "POST /v1/nodes/{id}/actions", GW_CLOUD_ADMIN, h_node_action);
 }

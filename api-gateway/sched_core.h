@@ -47,6 +47,7 @@ typedef struct gw_sched_req {
     int group_has_members; /* affinity binds only once a member is placed */
     int direct_ports;      /* vnic_type "direct": each needs a free VF on the host */
     int firmware;          /* boots through firmware: needs a host with it */
+    const char *only_node; /* scheduler.c: this node or none (an admin's target); NULL: any */
 } gw_sched_req;
 
 typedef struct gw_sched_conf {

@@ -251,6 +251,13 @@ int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
     int n = load_hosts(g, db, instance, group, &hosts);
     if (n < 0)
         return -1;
+    if (req->only_node) { /* the one host the caller named, through every filter */
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(hosts[i].id, req->only_node))
+                hosts[k++] = hosts[i];
+        n = k;
+    }
     int placed =
         pick_and_claim(g, db, &conf, hosts, n, req, GW_POWER_ON, node_id, reason, reasonlen);
     if (placed == 0 && gw_power_can_wake(g)) {

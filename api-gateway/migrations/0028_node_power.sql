@@ -22,7 +22,7 @@ ALTER TABLE iaas.nodes
 ALTER TABLE iaas.instances DROP CONSTRAINT instances_task_check;
 ALTER TABLE iaas.instances
     ADD CONSTRAINT instances_task_check
-        CHECK (task IN ('starting', 'stopping', 'rebooting', 'image_snapshot',
+        CHECK (task IN ('starting', 'stopping', 'rebooting', 'image_snapshot', 'evacuating',
                         'waiting_host_power_on'));
 
 CREATE OR REPLACE FUNCTION iaas.instance_state_guard() RETURNS trigger LANGUAGE plpgsql AS $$

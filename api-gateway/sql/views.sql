@@ -201,7 +201,8 @@ LANGUAGE sql STABLE AS $$
         'power_state', n.power_state, 'power_fault', n.power_fault,
         'power_since', iaas.ts(n.power_since),
         'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,
-        'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at))
+        'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at),
+        'fenced_at', iaas.ts(n.fenced_at))
     FROM (SELECT count(*) AS n, coalesce(sum(vcpus), 0) AS v, coalesce(sum(memory_mib), 0) AS m,
                  coalesce(sum(disk_gib), 0) AS d
           FROM iaas.instances WHERE node_id = n.id AND state NOT IN ('deleted', 'error')) u
@@ -485,5 +486,11 @@ LANGUAGE sql STABLE AS $$
                       WHERE i.node_id = node AND i.state NOT IN ('deleted', 'error')),
         'networks', iaas.node_networks_json(node),
         'security_groups', iaas.node_groups_json(node),
-        'routers', iaas.node_routers_json(node))
+        'routers', iaas.node_routers_json(node),
+        -- instances evacuated from this node (migrations/0027) whose leftovers
+        -- it has not confirmed removing; never one placed here again
+        'evacuated', (SELECT coalesce(json_agg(e.instance_id ORDER BY e.instance_id), '[]')
+                      FROM iaas.evacuations e WHERE e.source_node_id = node
+                      AND e.cleaned_at IS NULL AND NOT EXISTS (SELECT 1 FROM iaas.instances i
+                       WHERE i.id = e.instance_id AND i.node_id = node)))
 $$;

@@ -244,6 +244,8 @@ static const route_case *case_for(const char *method, const char *path)
     } else if (!strncmp(path, "/internal/v1/node/instances/{id}", 32)) {
         c.id = a_instance;
         c.body = "{\"state\":\"deleted\",\"generation\":99}";
+    } else if (!strncmp(path, "/internal/v1/node/evacuations/{id}", 34)) {
+        c.id = a_instance;
     } else if (!strncmp(path, "/v1/billing/invoices/{id}", 25)) {
         c.id = a_invoice;
     } else if (!strncmp(path, "/v1/billing/", 12)) {

@@ -116,7 +116,7 @@ schemas = {
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                   "state": enum("building", "active", "stopped", "deleting", "deleted", "error"),
-                  "task": nullable({**enum("starting", "stopping", "rebooting", "image_snapshot", "waiting_host_power_on"), "description": "waiting_host_power_on: placed on a node being powered on for it; launched once the node's agent heartbeats, in error after power.on_timeout"}),
+                  "task": nullable({**enum("starting", "stopping", "rebooting", "image_snapshot", "waiting_host_power_on", "evacuating"), "description": "waiting_host_power_on: placed on a node being powered on for it; launched once the node's agent heartbeats, in error after power.on_timeout. evacuating: moved off a dead host by a cloud admin (evacuate), until its new host reports it"}),
                   "power_desired": enum("running", "stopped"),
                   "node_id": nullable(UUID), "fault": nullable(STR),
                   "last_stop": nullable({**enum("graceful", "forced"), "description": "how the last stop (or the stop inside a soft reboot) ended, as the node reported it: the guest powered off after the ACPI power button, or the VM was ended without it (after the grace period, or at once with force); null: never stopped"}),
@@ -135,8 +135,12 @@ NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "d
               "power_since": TS,
               "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "external_uplink": {"type": "boolean", "description": "the node reports an uplink to the external networks: routers are placed on such nodes"},
-              "last_heartbeat": nullable(TS), "created_at": TS}
+              "last_heartbeat": nullable(TS), "created_at": TS,
+              "fenced_at": nullable({**TS, "description": "when the node's agent last fenced itself (force-stopped its guests after fence.timeout without a heartbeat the gateway accepted), as it reported on reconnecting; null: never"})}
 schemas["Node"] = obj(NODE_PROPS, "all")
+schemas["NodeEvacuation"] = obj({"node_id": UUID, "node": STR, "instances": {"type": "array", "items": obj({
+    "id": UUID, "name": STR, "tenant_id": UUID, "outcome": enum("evacuating", "error"),
+    "node_id": nullable({**UUID, "description": "evacuating: the new host; error: null"}), "fault": nullable({"type": "string", "description": "error: why no host took it; evacuating: null"})}, "all")}}, "all")
 schemas["NodeCreated"] = obj({**NODE_PROPS, "token": {"type": "string", "description": "the node credential (stn_...); returned once, here"}}, "all")
 FIXED_N = obj({"subnet_id": UUID, "ip_address": STR}, "all")
 schemas.update({
@@ -335,12 +339,15 @@ add("GET", "/v1/instances/{id}", op("An instance; ETag; If-None-Match answers 30
     params=[P("id"), {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag the client holds"}]))
 add("DELETE", "/v1/instances/{id}", op("Delete an instance: deleting until its node confirms, deleted at once when no node holds it", "tenant-write",
     [ok(202, "accepted: the instance, state deleting (or deleted)", S("Instance")), NF, E(409, "the instance is being deleted, or a transition the lifecycle refuses")], params=[P("id")]))
-add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active), reboot (active) or snapshot (active or stopped)", "tenant-write",
+add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active), reboot (active), snapshot (active or stopped) or evacuate (cloud admin: an instance of a dead host, rebuilt on another)", "tenant-write",
     [ok(202, "accepted: the instance, or for a snapshot the new image's id (Location: /v1/images/{image_id}; the image is queued, saving, then active once the node uploaded the disk, or killed with its status_reason)",
         {"oneOf": [S("Instance"), {**obj({"image_id": UUID}, "all"), "additionalProperties": False}]},
         headers={"Location": {"description": "the instance's path, /v1/instances/{id}; for a snapshot the image's, /v1/images/{image_id}", "schema": STR}}),
-     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task, and an image the tenant may still copy)")],
-    body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot", "snapshot"]},
+     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task, and an image the tenant may still copy); evacuate: its host is not down for nodes.down_after + evacuate.fence_margin yet (with Retry-After), or its disk is local and confirm_data_loss is not true")],
+    desc="evacuate (Nova's evacuate) is for cloud admins, for an instance of any tenant; another caller gets 403 for an instance of its own tenant and 404 for any other. The instance's host must have sent no heartbeat for nodes.down_after + evacuate.fence_margin seconds, by when its agent has force-stopped its guests (fence.timeout). It is placed by the scheduler (or on `host`, which must pass every filter, else 409 and nothing changes) with task evacuating until its new host reports it; no host: state error with the scheduler's reason as its fault. A disk on Ceph (rbd) is reopened there; a local disk is rebuilt from the image, losing what the guest wrote, and needs confirm_data_loss: true.",
+    body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot", "snapshot", "evacuate"]},
+              "host": {"type": "string", "minLength": 1, "maxLength": 63, "description": "evacuate only: the node (name or id) to rebuild the instance on; default: the scheduler's choice"},
+              "confirm_data_loss": {"type": "boolean", "description": "evacuate only: rebuild an instance whose disk was on its dead host's local storage from its image (default false: such an instance is refused, 409)"},
               "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force). Also accepted while a graceful stop still waits for its guest (task stopping): it ends the wait at once"},
               "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"},
               "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "snapshot only (and required there): the new image's name. The instance's disk (its image and everything the guest wrote) is flattened by its node into a private qcow2 image of the tenant that boots as the instance's image did (boot, kernel_id, ramdisk_id); a running guest is paused around the copy (crash-consistent)"}}, ["action"]), params=[P("id")]))
@@ -539,16 +546,24 @@ add("GET", "/v1/nodes/{id}", op("A compute node", "cloud-admin", [ok(200, "the n
 add("PATCH", "/v1/nodes/{id}", op("Disable (no new placements) or enable a node, or set its tunnel (VXLAN underlay) address", "cloud-admin", [ok(200, "updated", S("Node")), NF], body=obj({"disabled": BOOL, "tunnel_ip": {"type": "string", "format": "ipv4"}}), params=[P("id")]))
 add("DELETE", "/v1/nodes/{id}", op("Remove a node that holds no instances", "cloud-admin", [ok(204, "removed"), NF, E(409, "the node still has instances")], params=[P("id")]))
 add("POST", "/v1/nodes/{id}/credential", op("Replace a node's credential; the old one is refused by every service from now on; returns the new one once", "cloud-admin", [ok(200, "the node's id and new token", obj({"id": UUID, "token": {"type": "string", "description": "the new credential (stn_...)"}}, "all")), NF], params=[P("id")]))
-add("POST", "/v1/nodes/{id}/actions", op("Power a node off (only one that is on and holds no instance or router) or on (one that is off), through the configured power.off_command or power.on_command, run by the gateway's power manager", "cloud-admin", [ok(202, "the node, powering_off or powering_on", S("Node")), NF, E(409, "the node holds instances, is not in the power state the action starts from, or the command is not configured")], body=obj({"action": enum("power_off", "power_on")}, ["action"]), params=[P("id")]))
+add("POST", "/v1/nodes/{id}/actions", op("power_off a node (only one that is on and holds no instance or router) or power_on one (that is off), through the configured power.off_command or power.on_command, run by the gateway's power manager; or evacuate (Nova's host-evacuate): rebuild every building, active and stopped instance of a dead node on other hosts", "cloud-admin",
+    [ok(202, "power_off, power_on: the node, powering_off or powering_on; evacuate: each instance's outcome: evacuating (placed on node_id, task evacuating) or error (no host: the instance is in error with the fault)", {"oneOf": [S("Node"), S("NodeEvacuation")]}), NF,
+     E(409, "power: the node holds instances, is not in the power state the action starts from, or the command is not configured; evacuate: the node is not down for nodes.down_after + evacuate.fence_margin yet (Retry-After), or an instance's disk is local and confirm_data_loss is not true (the message names them; nothing moved)")],
+    body=obj({"action": enum("power_off", "power_on", "evacuate"),
+              "confirm_data_loss": {"type": "boolean", "description": "evacuate only: rebuild instances whose disks were on the node's local storage from their images (default false: 409 naming them)"}}, ["action"]), params=[P("id")]))
+add("PUT", "/internal/v1/node/evacuations/{id}", op("The node removed what it had left of instance {id}, evacuated from it (node credential): it leaves the desired set's evacuated", "node",
+    [ok(204, "recorded"), NF], params=[P("id")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
-    body=obj({"hostname": STR, "agent_version": STR, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
+    body=obj({"hostname": STR, "agent_version": STR,
+              "fenced_at": {**TS, "description": "when the agent last fenced itself (stopped its guests for want of the gateway), sent once it reaches the gateway again"}, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
               "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}, "firmware": {"type": "boolean", "description": "its BIOS image (vm.firmware) is there: disk images booting through firmware may be placed here; false when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304, or with wait=N once the set changes (a long-poll)", "node",
     [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},
         "networks": {"type": "array", "items": S("NodeNetwork"), "description": "each network with a port on this host, or that a router placed here joins"},
         "routers": {"type": "array", "items": S("NodeRouter"), "description": "the routers placed on this host"},
-        "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"}}, "all")}}}},
+        "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"},
+        "evacuated": {"type": "array", "items": UUID, "description": "instances evacuated from this node whose leftovers (VM, disk) it has not confirmed removing (PUT /internal/v1/node/evacuations/{id})"}}, "all")}}}},
      {"304": {"description": "unchanged since the ETag given (with wait: for the whole wait, or the gateway could not hold the request)", "headers": NODE_ETAG}}],
     params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"},
             Q("wait", {"type": "integer", "minimum": 1, "maximum": 60},
@@ -758,7 +773,7 @@ OPERATION_IDS = {
  "GET /v1/billing/periods/{period}/preview": "previewBillingPeriod",
  "POST /v1/nodes": "createNode", "GET /v1/nodes": "listNodes", "GET /v1/nodes/{id}": "getNode", "PATCH /v1/nodes/{id}": "updateNode",
  "DELETE /v1/nodes/{id}": "deleteNode", "POST /v1/nodes/{id}/credential": "rotateNodeCredential",
- "POST /v1/nodes/{id}/actions": "nodeAction",
+ "POST /v1/nodes/{id}/actions": "nodeAction", "PUT /internal/v1/node/evacuations/{id}": "nodeConfirmEvacuation",
  "PUT /internal/v1/node": "nodeHeartbeat", "GET /internal/v1/node/instances": "nodeListDesiredInstances",
  "PUT /internal/v1/node/instances/{id}": "nodeReportInstance", "PUT /internal/v1/node/instances/{id}/console": "nodePushConsole",
  "GET /v1/networks": "listNetworks", "POST /v1/networks": "createNetwork", "GET /v1/networks/{id}": "getNetwork",

@@ -46,6 +46,7 @@ typedef struct nd_conf {
     long long spool_max_mib; /* 0: unbounded */
     long long console_kib;
     long long stop_timeout_ms;
+    long long fence_timeout_ms; /* fence.c: no heartbeat taken this long: stop every guest */
     long long threads;
     int drop_caps;
     int state_fsync;
@@ -264,6 +265,10 @@ typedef struct nd_desired_set {
     nd_desired *v;
     size_t n;
     nd_netset net;
+    /* instances evacuated from this node whose leftovers it has not yet
+     * confirmed removing (the gateway's `evacuated`) */
+    char (*evacuated)[ND_ID_LEN];
+    size_t nevacuated;
 } nd_desired_set;
 
 /* netdesired.c: the top-level `networks` and `security_groups` of root
@@ -330,6 +335,7 @@ typedef struct nd_inst {
     char gw_state[16];     /* the gateway's state in the last desired set */
     long long refused_gen; /* a report for this generation was answered 409 */
     long long snap_ok_gen; /* the snapshot of this generation was reported and accepted */
+    int fence_stopped;     /* the fence stopped its VM: started again once lifted, if wanted */
     /* VMM watch (driver vmm): pidfd polled on the loop */
     uv_poll_t *watch;
     int pidfd;
@@ -347,7 +353,7 @@ typedef struct nd_agent {
     uv_loop_t *loop;
     nd_driver *drv;
     nd_inst *insts;
-    uv_timer_t t_hb, t_rec, t_meter, t_console, t_spool, t_image_gc;
+    uv_timer_t t_hb, t_rec, t_meter, t_console, t_spool, t_image_gc, t_fence;
     uv_signal_t sig_term, sig_int;
     int fetching, meter_busy, console_busy, spool_busy, hb_busy, image_gc_busy;
     int kick;               /* refetch as soon as the current fetch ends */
@@ -360,10 +366,33 @@ typedef struct nd_agent {
     long long first_ok_fetch_ms;
     char hostname[256];
     struct nd_net *net; /* NULL: tenant networks off on this node */
+    /* fence.c: the lease on the gateway */
+    long long lease_ms;           /* when the last heartbeat the gateway took was sent */
+    int fenced;                   /* every guest stopped, none started */
+    long long fence_renewed_ms;   /* fenced, and a heartbeat got through at this time; 0 not yet */
+    char fenced_at[32];           /* RFC 3339 time of the last fence; "" none */
+    char (*evacuated)[ND_ID_LEN]; /* the last desired set's `evacuated` (owned) */
+    size_t nevacuated;
 } nd_agent;
+
+/* fence.c: the lease (see there) */
+void nd_fence_start(nd_agent *a);
+/* A heartbeat sent at sent_ms (nd_now_ms) was taken by the gateway. */
+void nd_fence_renewed(nd_agent *a, long long sent_ms);
+/* A desired-set fetch begun at started_ms was answered; 1 when it lifted
+ * the fence. */
+int nd_fence_fetched(nd_agent *a, long long started_ms);
+/* The decisions, pure: 1 when a lease taken at lease_ms has run out at
+ * now_ms (timeout_ms <= 0: never); 1 when a fetch begun at fetch_started_ms
+ * lifts a fence renewed at renewed_ms (0: not renewed yet). */
+int nd_fence_due(long long lease_ms, long long now_ms, long long timeout_ms);
+int nd_fence_lift_ok(int fenced, long long renewed_ms, long long fetch_started_ms);
 
 /* reconcile.c */
 void nd_reconcile_start(nd_agent *a);
+/* The fence: every running VM force-stopped (none reported); returns how
+ * many stops were started. */
+int nd_reconcile_fence(nd_agent *a);
 /* longpoll.c: after each fetch, starts the desired set's long-poll on the
  * set's tag unless one is out (or it failed lately); a change it reports
  * kicks a fetch at once. */
@@ -399,7 +428,11 @@ void nd_periodic_start(nd_agent *a);
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
                   const char *snapshot, const char *snapshot_fault, char *err, size_t errlen);
-long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen);
+/* fenced_at: the last fence's time to report, or NULL/"" for none. */
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, char *err,
+                     size_t errlen);
+/* The leftovers of instance id, evacuated from this node, are removed (204). */
+long nd_gw_evacuated(const nd_conf *c, const char *id, char *err, size_t errlen);
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
  * sysfs tree root; 0 for "" or a tree without PFs. */
 long nd_sriov_vfs(const char *root);

@@ -57,6 +57,10 @@ static const st_config_key keys[] = {
      "where SR-IOV VFs are counted for the scheduler (/sys on a host); empty: report none"
      " (stratus-vmm cannot pass a VF through yet: see network/README.md)"},
     {"interval.heartbeat_ms", "5000", "heartbeat period"},
+    {"fence.timeout", "20",
+     "seconds without a heartbeat the gateway took before every guest is force-stopped and none"
+     " started until it takes one again (fence.c); keep it under the gateway's nodes.down_after"
+     " + evacuate.fence_margin less a force stop; 0: no fence"},
     {"interval.reconcile_ms", "500",
      "how often the node reconciles its VMs with the desired set, fetching it (unchanged: a"
      " 304) unless the long-poll holds"},
@@ -176,6 +180,7 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->memory_mib = st_config_int(cfg, "capacity.memory_mib");
     c->disk_gib = st_config_int(cfg, "capacity.disk_gib");
     c->hb_ms = st_config_int(cfg, "interval.heartbeat_ms");
+    c->fence_timeout_ms = st_config_int(cfg, "fence.timeout") * 1000;
     c->reconcile_ms = st_config_int(cfg, "interval.reconcile_ms");
     c->longpoll_s = st_config_int(cfg, "interval.longpoll_s");
     c->resync_ms = st_config_int(cfg, "interval.resync_ms");

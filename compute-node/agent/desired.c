@@ -237,6 +237,41 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
     return 0;
 }
 
+/* `evacuated` (absent: none): instance ids, each an instance of this set
+ * never (the gateway does not list one placed here). */
+static int parse_evacuated(json_t *root, nd_desired_set *out, char *err, size_t errlen)
+{
+    json_t *arr = json_object_get(root, "evacuated");
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > MAX_INSTANCES) {
+        snprintf(err, errlen, "desired set: 'evacuated' must be an array of at most %d ids",
+                 MAX_INSTANCES);
+        return -1;
+    }
+    size_t n = json_array_size(arr);
+    out->evacuated = calloc(n ? n : 1, sizeof *out->evacuated);
+    if (!out->evacuated) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(arr, i));
+        if (!id || !st_uuid_valid(id)) {
+            snprintf(err, errlen, "desired set: evacuated[%zu] is not an instance id", i);
+            return -1;
+        }
+        for (size_t k = 0; k < out->n; k++)
+            if (!strcmp(out->v[k].o.id, id)) {
+                snprintf(err, errlen, "desired set: instance %s is both desired and evacuated", id);
+                return -1;
+            }
+        snprintf(out->evacuated[i], ND_ID_LEN, "%s", id);
+        out->nevacuated = i + 1;
+    }
+    return 0;
+}
+
 int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -274,7 +309,8 @@ int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err
                 goto fail;
             }
     }
-    if (nd_netset_parse(root, &out->net, err, errlen) < 0)
+    if (nd_netset_parse(root, &out->net, err, errlen) < 0 ||
+        parse_evacuated(root, out, err, errlen) < 0)
         goto fail;
     json_decref(root);
     return 0;
@@ -293,5 +329,8 @@ void nd_desired_free(nd_desired_set *s)
     free(s->v);
     s->v = NULL;
     s->n = 0;
+    free(s->evacuated);
+    s->evacuated = NULL;
+    s->nevacuated = 0;
     nd_netset_free(&s->net);
 }

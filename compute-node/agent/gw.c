@@ -76,7 +76,8 @@ int nd_has_firmware(const nd_conf *c)
     return c->firmware && *c->firmware && access(c->firmware, R_OK) == 0;
 }
 
-long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t errlen)
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, char *err,
+                     size_t errlen)
 {
     json_t *j =
         json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:b}}", "hostname", hostname, "agent_version",
@@ -85,6 +86,8 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, char *err, size_t e
                   (json_int_t)nd_sriov_vfs(c->sriov_sysfs), "firmware", nd_has_firmware(c));
     if (c->net_on && c->tunnel_ip[0])
         json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
+    if (fenced_at && *fenced_at) /* fence.c: the gateway keeps it on the node */
+        json_object_set_new(j, "fenced_at", json_string(fenced_at));
     /* routers are placed only where the uplink is there now */
     json_object_set_new(
         j, "external_uplink",
@@ -176,6 +179,16 @@ long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long
     st_httpc_resp r;
     long st = call(c, "PUT", path, b, strlen(b), NULL, &r, err, errlen);
     free(b);
+    st_httpc_resp_free(&r);
+    return st;
+}
+
+long nd_gw_evacuated(const nd_conf *c, const char *id, char *err, size_t errlen)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/internal/v1/node/evacuations/%s", id);
+    st_httpc_resp r;
+    long st = call(c, "PUT", path, NULL, 0, NULL, &r, err, errlen);
     st_httpc_resp_free(&r);
     return st;
 }

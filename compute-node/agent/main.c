@@ -36,9 +36,9 @@ static void on_signal(uv_signal_t *s, int sig)
     st_info("node.signal", "signal %d: stopping (VMMs keep running)", sig);
     a->stopping = 1;
     a->lp_abort = 1; /* a held long-poll gives up (longpoll.c) */
-    uv_timer_t *ts[] = {&a->t_hb,      &a->t_rec,   &a->t_meter,
-                        &a->t_console, &a->t_spool, &a->t_image_gc};
-    for (int i = 0; i < 6; i++)
+    uv_timer_t *ts[] = {&a->t_hb,    &a->t_rec,      &a->t_meter, &a->t_console,
+                        &a->t_spool, &a->t_image_gc, &a->t_fence};
+    for (int i = 0; i < 7; i++)
         uv_close((uv_handle_t *)ts[i], on_stop_closed);
     nd_net_stop(a, on_stop_closed);
     uv_close((uv_handle_t *)&a->sig_term, on_stop_closed);
@@ -177,6 +177,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_hup, on_hup, SIGHUP);
     if (nd_net_start(&a) < 0)
         return 1;
+    nd_fence_start(&a);
     nd_periodic_start(&a);
     nd_reconcile_start(&a);
     uv_run(a.loop, UV_RUN_DEFAULT);
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
         free(in->want.ssh_key);
         free(in);
     }
+    free(a.evacuated);
     nd_status_stop();
     nd_net_free(&a);
     a.drv->ops->free(a.drv);

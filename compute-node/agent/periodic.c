@@ -69,21 +69,26 @@ void nd_meter_final(nd_agent *a, nd_record *r, const char *state)
 typedef struct hb_job {
     uv_work_t w;
     nd_agent *a;
+    long long sent_ms; /* taken before the send: the lease it renews (fence.c) */
+    char fenced_at[32];
+    long status;
 } hb_job;
 
 static void hb_run(uv_work_t *w)
 {
     hb_job *j = w->data;
     char err[512];
-    long st = nd_gw_heartbeat(&j->a->c, j->a->hostname, err, sizeof err);
-    if (st != 200)
-        st_warn("node.heartbeat", "%s", st ? err : err);
+    j->status = nd_gw_heartbeat(&j->a->c, j->a->hostname, j->fenced_at, err, sizeof err);
+    if (j->status != 200)
+        st_warn("node.heartbeat", "%s", err);
 }
 
 static void hb_done(uv_work_t *w, int status)
 {
     hb_job *j = w->data;
     j->a->hb_busy = 0;
+    if (j->status == 200 && !j->a->stopping)
+        nd_fence_renewed(j->a, j->sent_ms);
     free(j);
 }
 
@@ -95,6 +100,8 @@ static void on_hb(uv_timer_t *t)
     hb_job *j = calloc(1, sizeof *j);
     j->w.data = j;
     j->a = a;
+    j->sent_ms = nd_now_ms();
+    snprintf(j->fenced_at, sizeof j->fenced_at, "%s", a->fenced_at);
     a->hb_busy = 1;
     uv_queue_work(a->loop, &j->w, hb_run, hb_done);
 }

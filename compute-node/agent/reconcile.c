@@ -33,7 +33,14 @@
  *
  * Instances the gateway no longer lists (in error, moved away) keep their
  * disk; a VM still running for one after two fetches is stopped, so a moved
- * instance can never run twice.
+ * instance can never run twice. One the gateway lists under `evacuated`
+ * (rebuilt elsewhere while this host was silent) is removed - VM, disk and
+ * record - and its removal confirmed, whereupon it leaves that list.
+ *
+ * While the agent is fenced (fence.c: no heartbeat taken for fence.timeout)
+ * every running VM is force-stopped and nothing is started; once the fence
+ * lifts, the VMs it stopped that the gateway still wants running here are
+ * launched again.
  */
 #include "agent.h"
 
@@ -58,10 +65,13 @@ typedef enum job_kind {
     JOB_POLL,        /* is a VM with no pidfd (libvirt) still running? */
     JOB_SNAPSHOT,    /* the disk into the order's snapshot image (snapshot.c) */
     JOB_SNAP_REPORT, /* a snapshot taken whose report the gateway has not accepted yet */
+    JOB_FENCE,       /* the fence: stop the VM at once; no report */
+    JOB_EVACUATED,   /* remove what is left of an instance evacuated from here; confirm */
 } job_kind;
 
-static const char *const job_names[] = {"launch", "stop", "reset", "destroy",  "report",
-                                        "exited", "park", "poll",  "snapshot", "snapshot report"};
+static const char *const job_names[] = {
+    "launch", "stop", "reset",    "destroy",         "report", "exited",
+    "park",   "poll", "snapshot", "snapshot report", "fence",  "evacuated"};
 
 typedef struct job {
     uv_work_t w;
@@ -239,6 +249,8 @@ static void do_launch(job *j)
     report(j, "error", j->err, retry);
 }
 
+/* park: no order, no report (a VM no longer listed, or the fence's: then
+ * at once, without the guest's grace). */
 static void do_stop(job *j, int park)
 {
     nd_agent *a = j->a;
@@ -246,9 +258,9 @@ static void do_stop(job *j, int park)
     snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
     if (!park)
         begin(j, ND_WANT_STOPPED);
-    a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd,
-                      j->rec.o.stop_force ? 0 : a->c.stop_timeout_ms, &j->in->hurry, &j->stopped,
-                      j->err, sizeof j->err);
+    int now = j->rec.o.stop_force || j->kind == JOB_FENCE;
+    a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, now ? 0 : a->c.stop_timeout_ms,
+                      &j->in->hurry, &j->stopped, j->err, sizeof j->err);
     if (j->stopped != ND_STOP_NONE)
         st_info("node.stop", "%s: %s", j->rec.o.id, nd_stop_how_name(j->stopped));
     vm_gone(j, ND_ACTUAL_STOPPED);
@@ -295,6 +307,33 @@ static void do_reset(job *j)
     }
     done(j);
     report(j, "active", NULL, 0);
+}
+
+/* An instance evacuated from this host: its VM (stopped by the fence, if
+ * it ran) and its directory go, then the gateway is told. No report: the
+ * instance is another host's now. */
+static void do_evacuated(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    if (access(dir, F_OK) == 0) {
+        nd_stop_how how;
+        a->drv->ops->stop(a->drv, dir, &j->rec.vm, j->pidfd, 0, NULL, &how, j->err, sizeof j->err);
+        a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
+        if (j->rec.actual == ND_ACTUAL_RUNNING)
+            vm_gone(j, ND_ACTUAL_STOPPED);
+        if (nd_rmtree(dir) < 0) {
+            st_error("node.evacuated", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
+            return; /* tried again on a later pass */
+        }
+        st_info("node.evacuated", "%s: evacuated from this node: VM and disk removed", j->rec.o.id);
+    }
+    char err[512] = "";
+    long st = nd_gw_evacuated(&a->c, j->rec.o.id, err, sizeof err);
+    if (st != 204)
+        st_warn("node.evacuated", "%s: confirming the removal: %s", j->rec.o.id, err);
+    j->remove_inst = 1;
 }
 
 static void do_destroy(job *j)
@@ -405,7 +444,9 @@ static void job_run(uv_work_t *w)
     case JOB_POLL: do_poll(j); break;
     case JOB_LAUNCH: do_launch(j); break;
     case JOB_STOP: do_stop(j, 0); break;
-    case JOB_PARK: do_stop(j, 1); break;
+    case JOB_PARK:
+    case JOB_FENCE: do_stop(j, 1); break;
+    case JOB_EVACUATED: do_evacuated(j); break;
     case JOB_RESET: do_reset(j); break;
     case JOB_DESTROY: do_destroy(j); break;
     case JOB_EXITED: do_exited(j); break;
@@ -416,6 +457,28 @@ static void job_run(uv_work_t *w)
 }
 
 static void decide(nd_agent *a, nd_inst *in);
+
+/* id's leftovers are gone and the gateway told: off the list held, so the
+ * passes before the next fetch do not do it again. */
+static void evacuated_done(nd_agent *a, const char *id)
+{
+    for (size_t i = 0; i < a->nevacuated; i++)
+        if (!strcmp(a->evacuated[i], id)) {
+            memcpy(a->evacuated[i], a->evacuated[a->nevacuated - 1], ND_ID_LEN);
+            a->nevacuated--;
+            return;
+        }
+}
+
+/* The set's `evacuated` becomes the list held (moved from s). */
+static void take_evacuated(nd_agent *a, nd_desired_set *s)
+{
+    free(a->evacuated);
+    a->evacuated = s->evacuated;
+    a->nevacuated = s->nevacuated;
+    s->evacuated = NULL;
+    s->nevacuated = 0;
+}
 
 static void job_done(uv_work_t *w, int status)
 {
@@ -442,12 +505,16 @@ static void job_done(uv_work_t *w, int status)
         /* the gateway holds this now: do not report it again off a stale fetch */
         snprintf(in->gw_state, sizeof in->gw_state, "%s", j->reported);
     }
+    if (j->kind == JOB_FENCE)
+        in->fence_stopped = 1;
     if (j->kind == JOB_STOP || j->kind == JOB_PARK || j->kind == JOB_DESTROY ||
-        j->kind == JOB_EXITED) {
+        j->kind == JOB_EXITED || j->kind == JOB_FENCE || j->kind == JOB_EVACUATED) {
         in->exit_seen = 0;
         nd_watch_stop(in); /* the VM is gone (the watcher may not have fired yet) */
     }
     free(j->user_data);
+    if (j->kind == JOB_EVACUATED && j->remove_inst)
+        evacuated_done(a, in->rec.o.id);
     int remove = j->remove_inst, gone = j->poll_gone, code = j->exit_code, sig = j->exit_sig;
     job_kind j_kind = j->kind;
     free(j);
@@ -489,7 +556,9 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     snprintf(j->gw_state, sizeof j->gw_state, "%s", in->gw_state);
     if (user_data)
         j->user_data = strdup(user_data);
-    if ((k == JOB_STOP || k == JOB_PARK || k == JOB_DESTROY) && in->pidfd >= 0)
+    if ((k == JOB_STOP || k == JOB_PARK || k == JOB_DESTROY || k == JOB_FENCE ||
+         k == JOB_EVACUATED) &&
+        in->pidfd >= 0)
         j->pidfd = dup(in->pidfd);
     j->exit_code = in->exit_code;
     j->exit_sig = in->exit_sig;
@@ -546,8 +615,15 @@ static void decide(nd_agent *a, nd_inst *in)
     }
     if (a->stopping)
         return;
+    if (a->fenced) { /* fence.c: stop what runs, start nothing, report nothing */
+        if (vm_running(in))
+            dispatch(a, in, JOB_FENCE, NULL);
+        return;
+    }
     /* a record follows the order it applies */
     int new_order = w->o.generation > in->rec.o.generation || in->rec.phase != ND_PHASE_DONE;
+    if (in->fence_stopped && (new_order || w->desired != ND_WANT_RUNNING || vm_running(in)))
+        in->fence_stopped = 0; /* a new order, or nothing to restart: as any other */
     if (w->desired == ND_WANT_DELETED) {
         in->rec.o.generation = w->o.generation;
         dispatch(a, in, JOB_DESTROY, NULL);
@@ -594,6 +670,16 @@ static void decide(nd_agent *a, nd_inst *in)
         }
         return;
     }
+    /* the fence stopped it and the gateway still wants it running here: the
+     * same order, carried out again (as after a kill -9 mid-launch) */
+    if (in->fence_stopped) {
+        if (!nd_net_ready(a, &w->o))
+            return;
+        in->fence_stopped = 0;
+        st_info("node.fence", "%s: started again after the fence", in->rec.o.id);
+        dispatch(a, in, JOB_LAUNCH, w->user_data);
+        return;
+    }
     /* a snapshot taken whose report has not got through (the gateway was
      * away, or the agent restarted) is reported again, never taken again */
     if (w->o.snapshot_image[0] && !strcmp(w->o.snapshot_image, in->rec.o.snapshot_image) &&
@@ -611,7 +697,8 @@ static void decide(nd_agent *a, nd_inst *in)
 typedef struct fetch {
     uv_work_t w;
     nd_agent *a;
-    long status; /* 200, 304 (unchanged since etag), else failed */
+    long long started_ms; /* a fetch begun after the fence's heartbeat lifts it */
+    long status;          /* 200, 304 (unchanged since etag), else failed */
     nd_desired_set set;
     char etag[128], etag_out[128];
     char err[512];
@@ -646,10 +733,25 @@ static void apply(nd_agent *a, nd_desired_set *s)
         snprintf(in->gw_state, sizeof in->gw_state, "%s", d->state);
         decide(a, in);
     }
+    /* what is left of instances evacuated from here goes (never while fenced:
+     * the set may be older than the fence) */
+    for (size_t i = 0; i < a->nevacuated && !a->fenced; i++) {
+        nd_inst *in = nd_inst_find(a, a->evacuated[i]);
+        if (in && (in->present || in->busy))
+            continue;
+        if (!in && !(in = inst_new(a, a->evacuated[i])))
+            continue;
+        in->present = 0;
+        dispatch(a, in, JOB_EVACUATED, NULL);
+    }
     for (nd_inst *in = a->insts, *next; in; in = next) {
         next = in->next;
         if (in->present)
             continue;
+        if (a->fenced && vm_running(in) && !in->busy) {
+            dispatch(a, in, JOB_FENCE, NULL);
+            continue;
+        }
         if (++in->absent_count >= 2 && vm_running(in) && !in->busy) {
             st_warn("node.park", "%s is no longer listed for this node: stopping its VM",
                     in->rec.o.id);
@@ -704,6 +806,7 @@ int nd_reconcile_apply(nd_agent *a, nd_desired_set *s, const char *etag)
         return 0;
     st_debug("node.fetch", "%zu instances desired (long-poll)", s->n);
     snprintf(a->desired_etag, sizeof a->desired_etag, "%s", etag);
+    take_evacuated(a, s);
     apply(a, s);
     nd_net_desired(a, &s->net);
     return 1;
@@ -749,9 +852,11 @@ static void fetch_done(uv_work_t *w, int status)
     if (f->status == 200 || f->status == 304) {
         nd_status_fetch_ok();
         a->fetched_ms = nd_now_ms();
+        nd_fence_fetched(a, f->started_ms);
         if (f->status == 200 && newer(f->etag_out, a->desired_etag)) {
             st_debug("node.fetch", "%zu instances desired", f->set.n);
             snprintf(a->desired_etag, sizeof a->desired_etag, "%s", f->etag_out);
+            take_evacuated(a, &f->set);
             apply(a, &f->set);
             nd_net_desired(a, &f->set.net); /* after apply: the ports of the new set */
             watch_pass(a);
@@ -781,12 +886,29 @@ static void fetch_start(nd_agent *a)
         return;
     f->w.data = f;
     f->a = a;
+    f->started_ms = nd_now_ms();
     snprintf(f->etag, sizeof f->etag, "%s", a->desired_etag);
     a->fetching = 1;
     if (uv_queue_work(a->loop, &f->w, fetch_run, fetch_done) != 0) {
         a->fetching = 0;
         free(f);
     }
+}
+
+int nd_reconcile_fence(nd_agent *a)
+{
+    int n = 0;
+    for (nd_inst *in = a->insts; in; in = in->next) {
+        if (in->busy) { /* a graceful stop in flight ends now; a launch's VM is stopped after */
+            __atomic_store_n(&in->hurry, 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        if (vm_running(in)) {
+            dispatch(a, in, JOB_FENCE, NULL);
+            n++;
+        }
+    }
+    return n;
 }
 
 void nd_reconcile_kick(nd_agent *a)

@@ -72,9 +72,9 @@ int nd_status_start(nd_agent *a, const char *listen, const char *port_file)
 {
     /* register the series up front so a scrape shows them at zero */
     static const char *const series[][2] = {
-        {"launches", "ok"},    {"launches", "failed"}, {"reports", "ok"},
-        {"reports", "stale"},  {"reports", "failed"},  {"vm_exits", "stopped"},
-        {"vm_exits", "error"}, {"fetches", "ok"},      {"fetches", "failed"}};
+        {"launches", "ok"},    {"launches", "failed"},  {"reports", "ok"},     {"reports", "stale"},
+        {"reports", "failed"}, {"vm_exits", "stopped"}, {"vm_exits", "error"}, {"fetches", "ok"},
+        {"fetches", "failed"}, {"fences", "fired"}};
     for (size_t i = 0; i < sizeof series / sizeof series[0]; i++)
         st_metric_add(counter(series[i][0], series[i][1]), 0);
     nd_metric_instances(0, 0);

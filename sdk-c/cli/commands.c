@@ -195,6 +195,26 @@ static int instance_snapshot(cli *c)
     return 0;
 }
 
+static int instance_evacuate(cli *c)
+{
+    const char *host = cli_opt(c, "--host");
+    int confirm = cli_flag(c, "--confirm-data-loss");
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus instance evacuate ID [--host HOST]"
+                         " [--confirm-data-loss]  (cloud admins)\n"
+                         "Rebuilds an instance of a dead host on another (HOST: a node's name or"
+                         " id; default: the scheduler's choice). A disk on the host's local"
+                         " storage is rebuilt from the image, losing what the guest wrote: say"
+                         " --confirm-data-loss.\n");
+    CONNECT();
+    stratus_instance *i;
+    TRY("instance evacuate", stratus_instance_evacuate(c->s, id, host, confirm, &i));
+    instance_kv(c, i);
+    stratus_instance_free(i);
+    return 0;
+}
+
 static int instance_console(cli *c)
 {
     const char *tail = cli_opt(c, "--tail"), *id = cli_arg(c);
@@ -905,6 +925,23 @@ static int api_key_delete(cli *c)
     return 0;
 }
 
+static int host_evacuate(cli *c)
+{
+    int confirm = cli_flag(c, "--confirm-data-loss");
+    const char *id = cli_arg(c);
+    if (!id || c->argc)
+        return cli_usage("usage: stratus host evacuate ID [--confirm-data-loss]  (cloud admins)\n"
+                         "Rebuilds every instance of a dead host on others; prints each one's"
+                         " outcome (JSON). Local disks are rebuilt from their images, losing"
+                         " what the guests wrote: say --confirm-data-loss.\n");
+    CONNECT();
+    char *out;
+    TRY("host evacuate", stratus_node_evacuate(c->s, id, confirm, &out));
+    printf("%s\n", out);
+    free(out);
+    return 0;
+}
+
 static int host_add(cli *c)
 {
     const char *name = cli_arg(c);
@@ -1084,6 +1121,8 @@ static const command commands[] = {
     {"instance", "snapshot", instance_snapshot,
      "snapshot an active or stopped instance into a new image (printed; queued until the"
      " node has uploaded it)"},
+    {"instance", "evacuate", instance_evacuate,
+     "rebuild an instance of a dead host on another (cloud admins; --host, --confirm-data-loss)"},
     {"instance", "console", instance_console, "print the instance's console"},
     {"instance", "wait", instance_wait, "wait for a state (default active)"},
     {"image", "upload", image_upload, "create an image and upload a file into it (progress bar)"},
@@ -1114,6 +1153,8 @@ static const command commands[] = {
     {"host", "add", host_add, "register a compute host, print its credential (cloud admins)"},
     {"host", "power-off", host_power_off, "power an empty host off (cloud admins)"},
     {"host", "power-on", host_power_on, "power a host that is off on (cloud admins)"},
+    {"host", "evacuate", host_evacuate,
+     "rebuild every instance of a dead host on others (cloud admins; --confirm-data-loss)"},
     {"tenant", "list", tenant_list, "list tenants"},
     {"tenant", "show", tenant_show, "show a tenant (cloud admins)"},
     {"tenant", "create", tenant_create, "create a tenant (cloud admins)"},

@@ -203,6 +203,17 @@ int stratus_instance_reboot_hard(stratus_session *s, const char *id);
  * (stratus_image_show), or killed with its status_reason. */
 int stratus_instance_snapshot(stratus_session *s, const char *id, const char *name,
                               char **image_id);
+/* Evacuates an instance of a dead host (cloud admins; Nova's evacuate): it
+ * is rebuilt on host (a node's name or id; NULL: the scheduler's choice)
+ * with task "evacuating" until its new node reports it. The host must have
+ * been silent for the gateway's nodes.down_after + evacuate.fence_margin
+ * (STRATUS_ECONFLICT before; also for a host that cannot take it, nothing
+ * changed). A disk on the host's local storage is
+ * rebuilt from the image, losing what the guest wrote: confirm_data_loss
+ * must be nonzero for such an instance (STRATUS_ECONFLICT otherwise). *out
+ * (may be NULL) gets the instance as it is now. Since 0.2. */
+int stratus_instance_evacuate(stratus_session *s, const char *id, const char *host,
+                              int confirm_data_loss, stratus_instance **out);
 /* The console text the node last pushed (malloc'd, NUL-terminated); tail
  * bytes when tail > 0. */
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out);
@@ -394,6 +405,13 @@ int stratus_node_rotate_credential(stratus_session *s, const char *id, char **cr
  * runs its configured command; *out is the node, powering_off or
  * powering_on. ECONFLICT too when the gateway has no power command. Since 0.2. */
 int stratus_node_power(stratus_session *s, const char *id, const char *action, stratus_node **out);
+/* Evacuates every building, active and stopped instance of a dead node
+ * (Nova's host-evacuate), as stratus_instance_evacuate does one; all are
+ * refused (STRATUS_ECONFLICT, naming them) when one has a local disk and
+ * confirm_data_loss is 0. *json (malloc'd): {"node_id", "node",
+ * "instances": [{"id", "name", "tenant_id", "outcome": "evacuating" |
+ * "error", "node_id" | "fault"}]}. Since 0.2. */
+int stratus_node_evacuate(stratus_session *s, const char *id, int confirm_data_loss, char **json);
 void stratus_node_free(stratus_node *n);
 
 /* ---- admin: tenants, users, members ---------------------------------- */

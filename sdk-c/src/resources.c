@@ -208,6 +208,18 @@ int stratus_instance_snapshot(stratus_session *s, const char *id, const char *na
     return rc;
 }
 
+int stratus_instance_evacuate(stratus_session *s, const char *id, const char *host,
+                              int confirm_data_loss, stratus_instance **out)
+{
+    CHECK(s && id);
+    json_t *b =
+        json_pack("{s:s, s:b}", "action", "evacuate", "confirm_data_loss", confirm_data_loss != 0);
+    if (b && host)
+        json_object_set_new(b, "host", json_string(host));
+    return send_obj(s, &sx_t_instance, "POST /v1/instances/{id}/actions", id, b, false, NULL,
+                    (void **)out);
+}
+
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out)
 {
     CHECK(s && id && out);
@@ -732,6 +744,20 @@ int stratus_node_power(stratus_session *s, const char *id, const char *action, s
     CHECK(s && id && action && out);
     return send_obj(s, &sx_t_node, "POST /v1/nodes/{id}/actions", id,
                     json_pack("{s:s}", "action", action), false, NULL, (void **)out);
+}
+
+int stratus_node_evacuate(stratus_session *s, const char *id, int confirm_data_loss, char **json)
+{
+    CHECK(s && id && json);
+    *json = NULL;
+    json_t *b =
+        json_pack("{s:s, s:b}", "action", "evacuate", "confirm_data_loss", confirm_data_loss != 0);
+    if (!b)
+        return sx_fail(STRATUS_ENOMEM, NULL);
+    sx_req q = {.op = "POST /v1/nodes/{id}/actions", .args = {id}, .body = b};
+    int rc = take_json(s, &q, json);
+    json_decref(b);
+    return rc;
 }
 
 void stratus_node_free(stratus_node *n)

@@ -620,6 +620,62 @@ static void test_admin_tenants_users_nodes(void)
     stratus_session_free(ad);
 }
 
+/* Evacuation (cloud admins): an instance of a host silent for long enough
+ * moves to the named host; a member's call is EPERM, a local disk without
+ * confirm_data_loss and a host that is up are ECONFLICT. */
+static void test_admin_evacuate(void)
+{
+    stratus_session *ad;
+    session_new(&ad, T.base);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
+    char *dead = NULL;
+    stratus_node *n = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_node_create(ad, "sdk-evac", &n, &dead), 0);
+    stratus_node_free(n);
+    gwt_heartbeat(&T, dead, 8, 16384, 100);
+    char *dead_id = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'sdk-evac'");
+    char *live_id = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'sdk-node'");
+    CU_ASSERT_FATAL(dead && dead_id && live_id);
+    ST_ASSERT_INT_EQ_FATAL(stratus_node_update(ad, live_id, "{\"disabled\":true}", &n), 0);
+    stratus_node_free(n);
+    stratus_instance_spec sp = {.name = "sdk-evac-1", .flavor = flavor, .image = image};
+    stratus_instance *in = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &in), 0);
+    ST_ASSERT_STR_EQ(in->node_id, dead_id);
+    ST_ASSERT_INT_EQ(
+        gwt_report(&T, dead, in->id, "active", gwt_instance_generation(&T, NULL, in->id)), 200);
+    ST_ASSERT_INT_EQ_FATAL(stratus_node_update(ad, live_id, "{\"disabled\":false}", &n), 0);
+    stratus_node_free(n);
+    char *out = NULL;
+    /* up: too early for both calls */
+    ST_ASSERT_INT_EQ(stratus_instance_evacuate(ad, in->id, NULL, 1, NULL), STRATUS_ECONFLICT);
+    ST_ASSERT_INT_EQ(stratus_node_evacuate(ad, dead_id, 1, &out), STRATUS_ECONFLICT);
+    gwt_sql(&T, "UPDATE iaas.nodes SET last_heartbeat = now() - interval '10 minutes'"
+                " WHERE name = 'sdk-evac'");
+    ST_ASSERT_INT_EQ(stratus_instance_evacuate(S, in->id, NULL, 1, NULL), STRATUS_EPERM);
+    ST_ASSERT_INT_EQ(stratus_instance_evacuate(ad, in->id, NULL, 0, NULL), STRATUS_ECONFLICT);
+    ST_ASSERT_INT_EQ(stratus_node_evacuate(ad, dead_id, 0, &out), STRATUS_ECONFLICT);
+    stratus_instance *moved = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_evacuate(ad, in->id, "sdk-node", 1, &moved), 0);
+    ST_ASSERT_STR_EQ(moved->node_id, live_id);
+    ST_ASSERT_STR_EQ(moved->task, "evacuating");
+    /* the node is empty now: nothing left to move */
+    ST_ASSERT_INT_EQ_FATAL(stratus_node_evacuate(ad, dead_id, 0, &out), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(j, "instances")), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "node")), "sdk-evac");
+    json_decref(j);
+    free(out);
+    ST_ASSERT_INT_EQ(stratus_node_evacuate(ad, live_id, 1, &out), STRATUS_ECONFLICT);
+    ST_ASSERT_INT_EQ(stratus_instance_delete(S, in->id), 0);
+    stratus_instance_free(moved);
+    stratus_instance_free(in);
+    free(dead);
+    free(dead_id);
+    free(live_id);
+    stratus_session_free(ad);
+}
+
 /* Networks, subnets, ports, groups and rules, routers with a gateway and an
  * interface, a floating IP, and an instance's NICs, through the SDK. */
 static void test_networking(void)
@@ -904,6 +960,7 @@ static CU_TestInfo tests[] = {
     {"quota refusal is EREJECTED; empty month needs the flag", test_quota_refusal_and_empty_month},
     {"one session shared by threads", test_session_shared_by_threads},
     {"the trace hook sees every reply", test_trace_sees_every_reply},
+    {"admin: evacuate an instance and a node", test_admin_evacuate},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

@@ -630,6 +630,14 @@ static void test_admin_commands(void)
     ST_ASSERT_INT_EQ(X(cfg, "flavor create f --vcpus 1 --memory-mib 256 --disk-gib 1"), 4);
     ST_ASSERT_INT_EQ(X(cfg, "period list"), 4);
     ST_ASSERT_INT_EQ(X(cfg, "host add cli-node-x"), 4);
+    /* evacuation is the cloud admins': a member is refused (4); a host that
+     * is up cannot be evacuated (6) */
+    ST_ASSERT_INT_EQ(X(cfg, "host evacuate %s --confirm-data-loss", A.id), 4);
+    ST_ASSERT_INT_EQ(X(admin_cfg, "host evacuate"), 2);
+    char *nid = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'cli-node'");
+    ST_ASSERT_INT_EQ(X(admin_cfg, "host evacuate %s --confirm-data-loss", nid), 6);
+    free(nid);
+    ST_ASSERT_INT_EQ(X(admin_cfg, "instance evacuate 00000000-0000-4000-8000-000000000000"), 5);
 
     CU_ASSERT_FATAL(
         (j = J(admin_cfg, "flavor create cli-f --vcpus 1 --memory-mib 256 --disk-gib 2")) != NULL);

@@ -366,6 +366,19 @@ long cloud_delete(cloud *c, const char *id)
     return gwt_status(&c->gw, "DELETE", path, c->tn.member, NULL);
 }
 
+long cloud_create_on(cloud *c, const char *node, const char *name, char id[40])
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE iaas.nodes SET disabled = (name <> '%s')", node);
+    free(cloud_sql(c, sql));
+    char *b = st_jsonf("{s:s, s:s, s:s, s:s}", "name", name, "flavor", c->flavor, "image",
+                       c->image_id, "networks", "none");
+    long st = cloud_create_body(c, b, id);
+    free(b);
+    free(cloud_sql(c, "UPDATE iaas.nodes SET disabled = false"));
+    return st;
+}
+
 char *cloud_field(cloud *c, const char *id, const char *field)
 {
     char path[128];

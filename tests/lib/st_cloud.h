@@ -86,6 +86,9 @@ long cloud_upload_image(cloud *c, const char *body, const char *file, char id[40
  * kernel image) with it, both of file's bytes: their ids; 200 or as
  * cloud_upload_image. */
 long cloud_kernel_disk(cloud *c, const char *file, char ramdisk[40], char disk[40]);
+/* Creates an instance with no network on node NAME only (the other nodes
+ * disabled meanwhile); its id in id. Status returned. */
+long cloud_create_on(cloud *c, const char *node, const char *name, char id[40]);
 /* Creates an instance from a whole request body; its id in id. */
 long cloud_create_body(cloud *c, const char *body, char id[40]);
 /* The tenant's keypair NAME with public_key; returns the status. */

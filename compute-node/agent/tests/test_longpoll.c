@@ -77,19 +77,6 @@ static long long fetches(cloud_agent *a)
     return n;
 }
 
-static long create_on(const char *node, const char *name, char id[40])
-{
-    char sql[200];
-    snprintf(sql, sizeof sql, "UPDATE iaas.nodes SET disabled = (name <> '%s')", node);
-    free(cloud_sql(&C, sql));
-    char *b = st_jsonf("{s:s, s:s, s:s, s:s}", "name", name, "flavor", C.flavor, "image",
-                       C.image_id, "networks", "none");
-    long st = cloud_create_body(&C, b, id);
-    free(b);
-    free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = false"));
-    return st;
-}
-
 static void test_orders_by_longpoll(void)
 {
     cloud_agent a;
@@ -101,7 +88,7 @@ static void test_orders_by_longpoll(void)
         usleep(50000);
     usleep(500000);
     char id[40];
-    ST_ASSERT_INT_EQ_FATAL(create_on("node-lp", "by-longpoll", id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_on(&C, "node-lp", "by-longpoll", id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
     ST_ASSERT_INT_EQ(cloud_action(&C, id, "stop"), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "stopped", 30000), 0);
@@ -133,7 +120,7 @@ static void test_holding_longpoll_spares_fetches(void)
     ST_ASSERT_INT_EQ(cloud_agent_get(&a, "/healthz", &r), 200);
     st_resp_free(&r);
     char id[40];
-    ST_ASSERT_INT_EQ_FATAL(create_on("node-resync", "by-longpoll-too", id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_on(&C, "node-resync", "by-longpoll-too", id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
     ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
@@ -157,7 +144,7 @@ static void test_gateway_restart_falls_back_to_polling(void)
     cloud_gateway_start(&C);
     long long changed = longpolls(&a, "changed");
     char id[40];
-    ST_ASSERT_INT_EQ_FATAL(create_on("node-poll", "by-polling", id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_on(&C, "node-poll", "by-polling", id), 202);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "state", "active", 30000), 0);
     /* no long-poll was out: polling brought the order */
     ST_ASSERT_INT_EQ(longpolls(&a, "changed"), changed);

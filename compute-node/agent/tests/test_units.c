@@ -1003,7 +1003,53 @@ static void test_sriov_vfs_counted_for_the_heartbeat(void)
     free(root);
 }
 
+/* The fence's two decisions (fence.c): the lease runs out at exactly
+ * fence.timeout after the heartbeat's send, never with the fence off; and
+ * only a fetch begun after the heartbeat that got through lifts it. */
+static void test_fence_lease_decisions(void)
+{
+    ST_ASSERT_INT_EQ(nd_fence_due(1000, 1000 + 19999, 20000), 0);
+    ST_ASSERT_INT_EQ(nd_fence_due(1000, 1000 + 20000, 20000), 1);
+    ST_ASSERT_INT_EQ(nd_fence_due(1000, 1000 + 86400000, 0), 0); /* fence.timeout = 0: off */
+    ST_ASSERT_INT_EQ(nd_fence_due(5000, 4000, 20000), 0);        /* a lease newer than now */
+    /* not fenced: nothing to lift */
+    ST_ASSERT_INT_EQ(nd_fence_lift_ok(0, 100, 200), 0);
+    /* fenced, no heartbeat through yet: a fetch that answered does not lift it */
+    ST_ASSERT_INT_EQ(nd_fence_lift_ok(1, 0, 200), 0);
+    /* a fetch begun before the heartbeat got through may hold a set older
+     * than an evacuation: it does not lift it; one begun after does */
+    ST_ASSERT_INT_EQ(nd_fence_lift_ok(1, 300, 299), 0);
+    ST_ASSERT_INT_EQ(nd_fence_lift_ok(1, 300, 300), 1);
+    ST_ASSERT_INT_EQ(nd_fence_lift_ok(1, 300, 301), 1);
+}
+
+/* The desired set's `evacuated`: instance ids, none also desired here. */
+static void test_desired_evacuated(void)
+{
+    char text[4096];
+    nd_desired_set s;
+    snprintf(text, sizeof text, "{\"instances\":[%s],\"evacuated\":[\"%s\"]}",
+             inst(ID1, NULL, NULL), ID2);
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_INT_EQ(s.nevacuated, 1);
+    ST_ASSERT_STR_EQ(s.evacuated[0], ID2);
+    nd_desired_free(&s);
+    ST_ASSERT_INT_EQ_FATAL(parse("{\"instances\":[],\"evacuated\":null}", &s), 0);
+    ST_ASSERT_INT_EQ(s.nevacuated, 0);
+    nd_desired_free(&s);
+    snprintf(text, sizeof text, "{\"instances\":[%s],\"evacuated\":[\"%s\"]}",
+             inst(ID1, NULL, NULL), ID1);
+    ST_ASSERT_INT_EQ(parse(text, &s), -1);
+    ST_ASSERT_INT_EQ(s.n, 0);
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"evacuated\":[\"../x\"]}", &s), -1);
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"evacuated\":[1]}", &s), -1);
+    ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"evacuated\":\"all\"}", &s), -1);
+}
+
 static CU_TestInfo tests[] = {
+    {"the fence: when the lease runs out, which fetch lifts it", test_fence_lease_decisions},
+    {"the desired set's evacuated instances parse; one also desired is refused",
+     test_desired_evacuated},
     {"SR-IOV VFs are counted from sysfs for the heartbeat",
      test_sriov_vfs_counted_for_the_heartbeat},
     {"the spool's bound drops the oldest batches", test_spool_bound_drops_the_oldest},

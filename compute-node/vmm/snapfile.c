@@ -151,14 +151,13 @@ static int get_vcpu(vmm_snap_vcpu *v, uint32_t want, const uint8_t *p, size_t n,
     vmm_rec_get(&in, &v->mp, sizeof v->mp);
     vmm_rec_get(&in, &v->dregs, sizeof v->dregs);
     if (v->xcrs.nr_xcrs > KVM_MAX_XCRS)
-        return vmm_rec_bad(&in, err, errlen, "%u XCRs (at most %d)", v->xcrs.nr_xcrs,
-                           KVM_MAX_XCRS);
+        return vmm_rec_bad(&in, err, errlen, "%u XCRs (at most %d)", v->xcrs.nr_xcrs, KVM_MAX_XCRS);
     uint32_t nm = vmm_rec_get_u32(&in);
     if (in.short_read)
         return vmm_rec_in_done(&in, err, errlen);
     if (nm > VMM_SNAP_MAX_MSRS || nm * 12u > in.len - in.off)
-        return vmm_rec_bad(&in, err, errlen, "%u MSRs (at most %d, and what the section holds)",
-                           nm, VMM_SNAP_MAX_MSRS);
+        return vmm_rec_bad(&in, err, errlen, "%u MSRs (at most %d, and what the section holds)", nm,
+                           VMM_SNAP_MAX_MSRS);
     v->msrs = calloc(nm ? nm : 1, sizeof *v->msrs);
     if (!v->msrs)
         return bad(err, errlen, "out of memory");
@@ -184,7 +183,7 @@ static int get_vcpu(vmm_snap_vcpu *v, uint32_t want, const uint8_t *p, size_t n,
 
 static const char *tag_name(uint32_t tag)
 {
-    static const char *const names[] = {"?",   "config", "irqchip", "PIT",
+    static const char *const names[] = {"?",     "config", "irqchip", "PIT",
                                         "clock", "vcpu",   "devices"};
     return tag < sizeof names / sizeof names[0] ? names[tag] : "unknown";
 }

@@ -20,6 +20,7 @@
 #include "pci.h"
 #include "sandbox.h"
 #include "serial.h"
+#include "snapshot.h"
 #include "stratus/log.h"
 #include "vmm.h"
 
@@ -135,6 +136,8 @@ int vmm_start_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errle
     return 0;
 }
 
+static int start_vcpus(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
+
 int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
 {
     int rc;
@@ -154,6 +157,42 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "creating vCPUs: %s", strerror(-rc));
         return -1;
     }
+    return start_vcpus(vm, cfg, err, errlen);
+}
+
+int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s, int mem_fd,
+                       char *err, size_t errlen)
+{
+    int rc;
+    char msg[480];
+    if (cfg->firmware) {
+        snprintf(err, errlen, "a firmware-booted VM cannot be restored");
+        return -1;
+    }
+    vm->ram_fd = mem_fd;
+    vm->restored = 1;
+    if (vmm_vm_create(vm, cfg)) {
+        snprintf(err, errlen, "KVM set-up failed (see the log)");
+        return -1;
+    }
+    if (vmm_start_devices(vm, cfg, err, errlen))
+        return -1;
+    if ((rc = vmm_vcpus_create(vm))) {
+        snprintf(err, errlen, "creating vCPUs: %s", strerror(-rc));
+        return -1;
+    }
+    if (vmm_snapshot_restore(vm, s, msg, sizeof msg)) {
+        snprintf(err, errlen, "restore: %s", msg);
+        return -1;
+    }
+    return start_vcpus(vm, cfg, err, errlen);
+}
+
+/* The common end of a start and a restore: control socket, privileges, vCPU threads,
+ * the event thread's filter. */
+static int start_vcpus(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc;
     if (cfg->control_socket && (rc = vmm_control_start(vm, cfg->control_socket))) {
         snprintf(err, errlen, "control socket %s: %s", cfg->control_socket, strerror(-rc));
         return -1;
@@ -171,7 +210,8 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
         return -1;
     }
     __atomic_store_n(&vm->running, 1, __ATOMIC_RELEASE);
-    st_info("vmm.start", "VM running: %d vCPU, %llu MiB, boot_id %s", vm->nvcpus,
+    st_info("vmm.start", "VM running%s: %d vCPU, %llu MiB, boot_id %s",
+            vm->restored ? " (restored from a snapshot)" : "", vm->nvcpus,
             (unsigned long long)cfg->memory_mib, vm->boot_id);
     return 0;
 }

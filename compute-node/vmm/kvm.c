@@ -100,6 +100,21 @@ static int setup_memory(vmm_vm *vm)
 
 int vmm_vm_clear_ram(vmm_vm *vm)
 {
+    /* A restored VM's RAM is the snapshot's file mapped privately: dropped pages would read
+     * the file again, so a reboot gets fresh anonymous memory in the same place (KVM's
+     * mappings follow through its MMU notifier). */
+    if (vm->ram_fd >= 0) {
+        if (mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+            memset(vm->ram, 0, vm->ram_size);
+            return 0;
+        }
+        vm->ram_fd = -1; /* only a mark: main closes the file */
+        madvise(vm->ram, vm->ram_size, MADV_DONTDUMP);
+        madvise(vm->ram, vm->ram_size, MADV_DONTFORK);
+        madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+        return 0;
+    }
     /* Private anonymous memory reads as zero once dropped (KVM's mappings follow). */
     if (madvise(vm->ram, vm->ram_size, MADV_DONTNEED) < 0) {
         memset(vm->ram, 0, vm->ram_size);

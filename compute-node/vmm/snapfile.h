@@ -17,7 +17,7 @@
  *     PIT      struct kvm_pit_state2 (KVM_GET_PIT2)
  *     CLOCK    struct kvm_clock_data (KVM_GET_CLOCK)
  *     VCPU     one per vCPU, in id order: u32 id, u32 TSC kHz, kvm_regs, kvm_sregs,
- *              u8 1 + kvm_xsave or u8 0 + kvm_fpu, kvm_xcrs, kvm_lapic_state,
+ *              u8 1 + kvm_xsave's 4 KiB region or u8 0 + kvm_fpu, kvm_xcrs, kvm_lapic_state,
  *              kvm_vcpu_events, kvm_mp_state, kvm_debugregs, u32 n + n x (u32 index,
  *              u64 value) MSRs, u32 n + n x kvm_cpuid_entry2 (at most 1 MiB)
  *     DEVICES  vmm_dev_save_all's records (devreg.h; at most 64 MiB)
@@ -60,7 +60,9 @@ typedef struct vmm_snap_vcpu {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
     int has_xsave; /* xsave holds the FPU state; else fpu does */
-    struct kvm_xsave xsave;
+    /* struct kvm_xsave's 4 KiB region (newer headers end the struct in a flexible array,
+     * which may not sit inside another struct). */
+    uint32_t xsave[1024];
     struct kvm_fpu fpu;
     struct kvm_xcrs xcrs;
     struct kvm_lapic_state lapic;

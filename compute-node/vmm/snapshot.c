@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cpu_setup.h"
 #include "snapfile.h"
 #include "stratus/log.h"
 
@@ -94,7 +95,7 @@ static int save_vcpu(vmm_vm *vm, vmm_vcpu *c, vmm_snap_vcpu *v, char *err, size_
         return vm_ioctl_err(err, errlen, "KVM_GET_REGS");
     if (ioctl(fd, KVM_GET_SREGS, &v->sregs) < 0)
         return vm_ioctl_err(err, errlen, "KVM_GET_SREGS");
-    v->has_xsave = ioctl(fd, KVM_GET_XSAVE, &v->xsave) == 0;
+    v->has_xsave = ioctl(fd, KVM_GET_XSAVE, (struct kvm_xsave *)v->xsave) == 0;
     if (!v->has_xsave && ioctl(fd, KVM_GET_FPU, &v->fpu) < 0)
         return vm_ioctl_err(err, errlen, "KVM_GET_FPU");
     if (ioctl(fd, KVM_GET_XCRS, &v->xcrs) < 0)
@@ -137,8 +138,7 @@ static int page_is_zero(const uint8_t *p)
 }
 
 /* Guest RAM into path, sparse: runs of non-zero pages written at their offsets. */
-static int write_memory(vmm_vm *vm, const char *path, uint64_t *written, char *err,
-                        size_t errlen)
+static int write_memory(vmm_vm *vm, const char *path, uint64_t *written, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -172,8 +172,7 @@ out:
     return rc;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len, char *err,
-                      size_t errlen)
+static int write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -247,9 +246,11 @@ int vmm_snapshot_save(vmm_vm *vm, const char *dir, char *err, size_t errlen)
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    st_info("vmm.snapshot", "snapshot in %s: %llu MiB of RAM, %llu MiB of it written, %zu "
-            "bytes of state, %.1f ms", dir, (unsigned long long)(vm->ram_size >> 20),
-            (unsigned long long)(written >> 20), file_len,
+    st_info("vmm.snapshot",
+            "snapshot in %s: %llu MiB of RAM, %llu MiB of it written, %zu "
+            "bytes of state, %.1f ms",
+            dir, (unsigned long long)(vm->ram_size >> 20), (unsigned long long)(written >> 20),
+            file_len,
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 out:
     free(file);
@@ -329,8 +330,7 @@ static void restore_msrs(vmm_vcpu *c, const vmm_snap_vcpu *v)
     free(m);
 }
 
-static int restore_vcpu(vmm_vm *vm, vmm_vcpu *c, const vmm_snap_vcpu *v, char *err,
-                        size_t errlen)
+static int restore_vcpu(vmm_vm *vm, vmm_vcpu *c, const vmm_snap_vcpu *v, char *err, size_t errlen)
 {
     int fd = c->fd;
     struct kvm_cpuid2 *cp = calloc(1, sizeof *cp + v->ncpuid * sizeof cp->entries[0]);
@@ -343,15 +343,15 @@ static int restore_vcpu(vmm_vm *vm, vmm_vcpu *c, const vmm_snap_vcpu *v, char *e
     if (r < 0)
         return vm_ioctl_err(err, errlen, "KVM_SET_CPUID2");
     if (v->tsc_khz && v->tsc_khz != vm->tsc_khz && ioctl(fd, KVM_SET_TSC_KHZ, v->tsc_khz) < 0)
-        st_warn("vmm.snapshot", "vcpu %d: TSC at %u kHz cannot be set (this host: %u kHz)",
-                c->id, v->tsc_khz, vm->tsc_khz);
+        st_warn("vmm.snapshot", "vcpu %d: TSC at %u kHz cannot be set (this host: %u kHz)", c->id,
+                v->tsc_khz, vm->tsc_khz);
     if (ioctl(fd, KVM_SET_MP_STATE, &v->mp) < 0)
         return vm_ioctl_err(err, errlen, "KVM_SET_MP_STATE");
     if (ioctl(fd, KVM_SET_REGS, &v->regs) < 0)
         return vm_ioctl_err(err, errlen, "KVM_SET_REGS");
     if (ioctl(fd, KVM_SET_SREGS, &v->sregs) < 0)
         return vm_ioctl_err(err, errlen, "KVM_SET_SREGS");
-    if (v->has_xsave ? ioctl(fd, KVM_SET_XSAVE, &v->xsave) < 0
+    if (v->has_xsave ? ioctl(fd, KVM_SET_XSAVE, (const struct kvm_xsave *)v->xsave) < 0
                      : ioctl(fd, KVM_SET_FPU, &v->fpu) < 0)
         return vm_ioctl_err(err, errlen, v->has_xsave ? "KVM_SET_XSAVE" : "KVM_SET_FPU");
     if (v->xcrs.nr_xcrs && ioctl(fd, KVM_SET_XCRS, &v->xcrs) < 0)
@@ -386,11 +386,13 @@ int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *s, char *err, size_t er
     struct kvm_pit_state2 pit = s->pit;
     if (ioctl(vm->fd, KVM_SET_PIT2, &pit) < 0)
         return vm_ioctl_err(err, errlen, "KVM_SET_PIT2");
-    for (int i = 0; i < vm->nvcpus; i++)
+    for (int i = 0; i < vm->nvcpus; i++) {
+        vmm_vcpu_record_lapic0(&vm->vcpus[i]); /* what a later reboot puts back */
         if ((rc = restore_vcpu(vm, &vm->vcpus[i], &s->vcpus[i], msg, sizeof msg))) {
             snprintf(err, errlen, "vcpu %d: %s", i, msg);
             return rc;
         }
+    }
     struct kvm_clock_data clock = {.clock = s->clock.clock};
     if (ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
         return vm_ioctl_err(err, errlen, "KVM_SET_CLOCK");

@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vmm_snapshot t;
         if (vmm_snap_write(&s, &again, &again_len, err, sizeof err))
             abort();
-        if (again_len != len || memcmp(again + VMM_SNAP_HEADER, buf + VMM_SNAP_HEADER,
-                                       len - VMM_SNAP_HEADER))
+        if (again_len != len ||
+            memcmp(again + VMM_SNAP_HEADER, buf + VMM_SNAP_HEADER, len - VMM_SNAP_HEADER))
             abort();
         if (vmm_snap_read(&t, again, again_len, err, sizeof err))
             abort();

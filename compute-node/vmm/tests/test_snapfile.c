@@ -233,7 +233,7 @@ static void test_refusals(void)
     /* An MSR count past the format's bound and past the section. */
     size_t v0 = section_at(file, 4);
     size_t msr_at = v0 + 8 + 8 + sizeof(struct kvm_regs) + sizeof(struct kvm_sregs) + 1 +
-                    sizeof(struct kvm_xsave) + sizeof(struct kvm_xcrs) +
+                    sizeof(((vmm_snap_vcpu *)0)->xsave) + sizeof(struct kvm_xcrs) +
                     sizeof(struct kvm_lapic_state) + sizeof(struct kvm_vcpu_events) +
                     sizeof(struct kvm_mp_state) + sizeof(struct kvm_debugregs);
     uint32_t n;

@@ -19,8 +19,8 @@ static void check(const u64 *mem, u64 words, u64 stride, u64 k)
 {
     for (u64 i = 0; i < words; i += stride)
         if (mem[i] != pattern(i))
-            guest_fail("count %llu: memory at %#llx is %#llx, not %#llx", k,
-                       COUNT_BASE + i * 8, mem[i], pattern(i));
+            guest_fail("count %llu: memory at %#llx is %#llx, not %#llx", k, COUNT_BASE + i * 8,
+                       mem[i], pattern(i));
 }
 
 void scen_count(void)

@@ -226,6 +226,7 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     c->seccomp = sc;
     c->assign_bars = assign;
     c->restart_on_reset = !strcmp(on_reset, "restart");
+    c->json = strndup(text, len);
     c->boot_protocol = !strcmp(proto, "pvh")     ? VMM_PROTO_PVH
                        : !strcmp(proto, "linux") ? VMM_PROTO_LINUX
                                                  : VMM_PROTO_AUTO;
@@ -264,6 +265,7 @@ void vmm_config_free(vmm_config *c)
     free(c->cmdline);
     free(c->serial_log);
     free(c->control_socket);
+    free(c->json);
     for (int i = 0; i < c->ndisks; i++)
         free(c->disks[i].path);
     for (int i = 0; i < c->nnics; i++)

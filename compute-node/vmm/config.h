@@ -65,6 +65,7 @@ typedef struct vmm_config {
     int boot_protocol; /* VMM_PROTO_*: "auto" (default), "pvh", "linux" */
     int assign_bars;   /* assign PCI BARs at start-up like firmware (default) or leave them 0 */
     uint32_t cpuid_disable; /* CPU features hidden from the guest (cpu_setup.c names them) */
+    char *json;             /* the JSON text as given (a snapshot keeps it) */
 } vmm_config;
 
 enum { VMM_PROTO_AUTO = 0, VMM_PROTO_PVH, VMM_PROTO_LINUX };

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "serial.h"
+#include "snapshot.h"
 #include "stratus/httpguard.h"
 #include "stratus/json.h"
 #include "stratus/log.h"
@@ -102,6 +103,29 @@ static char *body_of(struct evhttp_request *req, size_t *len)
     return buf;
 }
 
+/* A body that is a JSON object with one string member, key (1..max bytes): the object (its
+ * string in *val), or NULL once the error has been answered. */
+static json_t *body_field(struct evhttp_request *req, const char *key, size_t max, const char **val)
+{
+    const char *const keys[] = {key, NULL};
+    size_t len;
+    char err[256], *buf = body_of(req, &len);
+    if (!buf) {
+        reply_error(req, 500, ST_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    json_t *j = st_json_parse_object(buf, len, err, sizeof err);
+    free(buf);
+    if (j && (st_json_only_keys(j, keys, err, sizeof err) ||
+              st_json_get_str(j, key, ST_JSON_REQUIRED, 1, max, val, err, sizeof err))) {
+        json_decref(j);
+        j = NULL;
+    }
+    if (!j)
+        reply_error(req, 400, ST_E_INVALID_REQUEST, err);
+    return j;
+}
+
 static int do_config(vmm_vm *vm, struct evhttp_request *req)
 {
     size_t len;
@@ -146,21 +170,10 @@ static int do_start(vmm_vm *vm, struct evhttp_request *req)
 
 static int do_action(vmm_vm *vm, struct evhttp_request *req)
 {
-    static const char *const keys[] = {"action", NULL};
-    size_t len;
-    char err[256], *buf = body_of(req, &len);
     const char *action = NULL;
-    if (!buf)
-        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
-    json_t *j = st_json_parse_object(buf, len, err, sizeof err);
-    free(buf);
+    json_t *j = body_field(req, "action", 32, &action);
     if (!j)
-        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
-    if (st_json_only_keys(j, keys, err, sizeof err) ||
-        st_json_get_str(j, "action", ST_JSON_REQUIRED, 1, 32, &action, err, sizeof err)) {
-        json_decref(j);
-        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
-    }
+        return 0;
     int rc;
     if (!strcmp(action, "start")) {
         json_decref(j);
@@ -197,6 +210,32 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
     if (rc)
         return reply_error(req, 500, ST_E_INTERNAL, strerror(-rc));
     return reply_empty(req, 204);
+}
+
+/* PUT /vm/snapshot {"dir": PATH}: as Firecracker's, only for a paused VM. */
+static int do_snapshot(vmm_vm *vm, struct evhttp_request *req)
+{
+    char err[512];
+    const char *dir = NULL;
+    struct stat st;
+    json_t *j = body_field(req, "dir", 4000, &dir);
+    if (!j)
+        return 0;
+    int rc = 0;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, sizeof err, "field 'dir': %s is not a directory", dir);
+        rc = reply_error(req, 400, ST_E_INVALID_REQUEST, err);
+    } else if (vmm_vm_wait_parked(vm)) {
+        rc = reply_error(req, 409, ST_E_CONFLICT,
+                         "the VM must be paused for a snapshot (PUT /vm/actions pause)");
+    } else if ((rc = vmm_snapshot_save(vm, dir, err, sizeof err))) {
+        st_error("vmm.snapshot", "%s: %s", dir, err);
+        rc = reply_error(req, rc == -ENOTSUP ? 409 : 500,
+                         rc == -ENOTSUP ? ST_E_CONFLICT : ST_E_INTERNAL, err);
+    } else
+        rc = reply_empty(req, 204);
+    json_decref(j);
+    return rc;
 }
 
 static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
@@ -282,6 +321,13 @@ static int route(struct evhttp_request *req, void *arg)
         if (m != EVHTTP_REQ_PUT)
             return method_not_allowed(req, "PUT");
         return do_config(vm, req);
+    }
+    if (!strcmp(path, "/vm/snapshot")) {
+        if (m != EVHTTP_REQ_PUT)
+            return method_not_allowed(req, "PUT");
+        if (!running(vm))
+            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
+        return do_snapshot(vm, req);
     }
     if (!strcmp(path, "/vm/counters")) {
         if (m != EVHTTP_REQ_GET)

@@ -209,6 +209,11 @@ static void set_lapic(vmm_vcpu *cpu)
     }
 }
 
+void vmm_vcpu_record_lapic0(vmm_vcpu *cpu)
+{
+    set_lapic(cpu);
+}
+
 static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int l)
 {
     memset(s, 0, sizeof *s);

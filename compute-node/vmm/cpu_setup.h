@@ -14,6 +14,9 @@ int vmm_cpuid_init(vmm_vm *vm);
 int vmm_vcpu_setup(vmm_vcpu *cpu);
 /* One MSR through KVM_SET_MSRS; 0 or -1 when KVM refuses it. */
 int vmm_vcpu_set_msr(vmm_vcpu *cpu, uint32_t index, uint64_t value);
+/* A restore: records the LAPIC a reboot gives (lapic0) from a fresh vCPU, before the saved
+ * state replaces it. */
+void vmm_vcpu_record_lapic0(vmm_vcpu *cpu);
 /* Registers and MSRs again (reboot); the BSP gets the boot entry state. */
 int vmm_vcpu_reset(vmm_vcpu *cpu);
 

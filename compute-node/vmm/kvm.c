@@ -72,6 +72,12 @@ static int setup_memory(vmm_vm *vm)
     if ((uintptr_t)p + len > end)
         munmap((void *)end, (uintptr_t)p + len - end);
     vm->ram = (uint8_t *)start;
+    /* A restore maps the snapshot's memory file over it, privately: pages are read as the
+     * guest touches them, and its writes stay in this process. */
+    if (vm->ram_fd >= 0 &&
+        mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+             vm->ram_fd, 0) == MAP_FAILED)
+        return -errno;
     madvise(vm->ram, vm->ram_size, MADV_DONTDUMP);
     madvise(vm->ram, vm->ram_size, MADV_DONTFORK);
     madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE); /* EINVAL without THP: 4 KiB pages then */
@@ -94,6 +100,21 @@ static int setup_memory(vmm_vm *vm)
 
 int vmm_vm_clear_ram(vmm_vm *vm)
 {
+    /* A restored VM's RAM is the snapshot's file mapped privately: dropped pages would read
+     * the file again, so a reboot gets fresh anonymous memory in the same place (KVM's
+     * mappings follow through its MMU notifier). */
+    if (vm->ram_fd >= 0) {
+        if (mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+            memset(vm->ram, 0, vm->ram_size);
+            return 0;
+        }
+        vm->ram_fd = -1; /* only a mark: main closes the file */
+        madvise(vm->ram, vm->ram_size, MADV_DONTDUMP);
+        madvise(vm->ram, vm->ram_size, MADV_DONTFORK);
+        madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+        return 0;
+    }
     /* Private anonymous memory reads as zero once dropped (KVM's mappings follow). */
     if (madvise(vm->ram, vm->ram_size, MADV_DONTNEED) < 0) {
         memset(vm->ram, 0, vm->ram_size);
@@ -104,7 +125,7 @@ int vmm_vm_clear_ram(vmm_vm *vm)
 void vmm_vm_init(vmm_vm *vm)
 {
     memset(vm, 0, sizeof *vm);
-    vm->kvm_fd = vm->fd = -1;
+    vm->kvm_fd = vm->fd = vm->ram_fd = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->irq_lock, NULL);

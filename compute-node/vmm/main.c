@@ -3,18 +3,22 @@
  *
  *   stratus-vmm --config FILE            boot the VM FILE describes
  *   stratus-vmm --api-sock PATH          wait for PUT /vm/config and the "start" action
+ *   stratus-vmm --restore DIR [--api-sock PATH]   resume the VM snapshotted into DIR
  *
  * Exit status: the guest's debug-exit value; 0 for a shutdown through the
  * API, a guest reset (on_reset=shutdown) or SIGTERM; 1 when KVM or the VMM
- * failed; 2 for a bad command line or config. The event loop runs on the
- * main thread; when it ends the vCPUs are joined, the final counters logged
- * and everything freed.
+ * failed; 2 for a bad command line or config, or a snapshot refused (another format, a
+ * corrupt or truncated file, a bad checksum, a memory file of another size). The event loop runs on
+ * the main thread; when it ends the vCPUs are joined, the final counters logged and everything
+ * freed.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "e1000.h"
@@ -22,17 +26,21 @@
 #include "legacy.h"
 #include "pci.h"
 #include "serial.h"
+#include "snapshot.h"
 #include "stratus/log.h"
 #include "virtio_pci.h"
 #include "vmm.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: stratus-vmm --config FILE | --api-sock PATH [--log-level LEVEL]\n"
-               "  --config FILE     boot the virtual machine the JSON file describes\n"
-               "  --api-sock PATH   serve the control API on PATH and wait for\n"
-               "                    PUT /vm/config and PUT /vm/actions {\"action\": \"start\"}\n"
-               "  --log-level       debug | info | warn | error (default info)\n");
+    fprintf(f,
+            "usage: stratus-vmm --config FILE | --api-sock PATH | --restore DIR [--api-sock PATH]\n"
+            "                   [--log-level LEVEL]\n"
+            "  --config FILE     boot the virtual machine the JSON file describes\n"
+            "  --api-sock PATH   serve the control API on PATH and wait for\n"
+            "                    PUT /vm/config and PUT /vm/actions {\"action\": \"start\"}\n"
+            "  --restore DIR     resume the VM snapshotted into DIR (PUT /vm/snapshot)\n"
+            "  --log-level       debug | info | warn | error (default info)\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -60,7 +68,7 @@ static void teardown(vmm_vm *vm)
     vmm_vm_destroy(vm);
 }
 
-static int run(const vmm_config *cfg, const char *api_sock)
+static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *snap, int mem_fd)
 {
     static vmm_vm vm; /* one VM per process; the control API refers to it */
     struct event *sigterm = NULL, *sigint = NULL;
@@ -83,7 +91,10 @@ static int run(const vmm_config *cfg, const char *api_sock)
             goto out;
         }
     }
-    if (cfg && vmm_start(&vm, cfg, err, sizeof err)) {
+    if (snap && vmm_start_restored(&vm, cfg, snap, mem_fd, err, sizeof err)) {
+        st_error("vmm.restore", "%s", err);
+        vmm_vm_stop(&vm, 1);
+    } else if (!snap && cfg && vmm_start(&vm, cfg, err, sizeof err)) {
         st_error("vmm.start", "%s", err);
         vmm_vm_stop(&vm, 1);
     }
@@ -119,14 +130,52 @@ out:
     return code;
 }
 
+/* --restore DIR: a refused snapshot is a bad input (exit 2), as a bad config is. */
+static int run_restore(const char *dir, const char *api_sock)
+{
+    vmm_snapshot snap;
+    vmm_config cfg;
+    char err[600];
+    int mem_fd;
+    struct stat st;
+    if (vmm_snapshot_load(dir, &snap, &mem_fd, err, sizeof err)) {
+        st_error("vmm.restore", "%s", err);
+        return 2;
+    }
+    int code = 2;
+    if (vmm_config_parse(&cfg, snap.config, snap.config_len, err, sizeof err)) {
+        st_error("vmm.restore", "%s/vmstate: its config: %s", dir, err);
+        goto out;
+    }
+    if (fstat(mem_fd, &st) < 0 || (uint64_t)st.st_size != cfg.memory_mib << 20) {
+        st_error("vmm.restore", "%s/memory: %lld bytes, the VM has %llu MiB of RAM", dir,
+                 (long long)st.st_size, (unsigned long long)cfg.memory_mib);
+    } else if (api_sock && cfg.control_socket) {
+        st_error("vmm.restore",
+                 "the snapshot's config names its control socket (%s): no "
+                 "--api-sock",
+                 cfg.control_socket);
+    } else {
+        st_info("vmm.restore", "restoring %s (written by %s)", dir, snap.writer);
+        code = run(&cfg, api_sock, &snap, mem_fd);
+    }
+    vmm_config_free(&cfg);
+out:
+    close(mem_fd);
+    vmm_snap_free(&snap);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
-    const char *config = NULL, *api_sock = NULL, *level = "info";
+    const char *config = NULL, *api_sock = NULL, *level = "info", *restore = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             config = argv[++i];
         else if (!strcmp(argv[i], "--api-sock") && i + 1 < argc)
             api_sock = argv[++i];
+        else if (!strcmp(argv[i], "--restore") && i + 1 < argc)
+            restore = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
             level = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -138,7 +187,7 @@ int main(int argc, char **argv)
         }
     }
     int lv = st_log_level_parse(level);
-    if ((!config == !api_sock) || lv < 0) {
+    if ((restore ? !!config : !config == !api_sock) || lv < 0) {
         usage(stderr);
         return 2;
     }
@@ -150,7 +199,9 @@ int main(int argc, char **argv)
         st_error("vmm.config", "%s: %s", config, err);
         return 2;
     }
-    int code = run(config ? &cfg : NULL, api_sock);
+    if (restore)
+        return run_restore(restore, api_sock);
+    int code = run(config ? &cfg : NULL, api_sock, NULL, -1);
     if (config)
         vmm_config_free(&cfg);
     return code;

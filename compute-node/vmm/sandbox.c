@@ -59,6 +59,8 @@ static const int event_calls[] = {
     SCMP_SYS(open),        SCMP_SYS(fstat),        SCMP_SYS(newfstatat), SCMP_SYS(lseek),
     SCMP_SYS(unlink),      SCMP_SYS(eventfd2),     SCMP_SYS(pipe2),      SCMP_SYS(poll),
     SCMP_SYS(ppoll),       SCMP_SYS(rt_sigaction), SCMP_SYS(statx),      SCMP_SYS(fstatfs),
+    SCMP_SYS(ftruncate),   SCMP_SYS(rename),       SCMP_SYS(renameat),   SCMP_SYS(renameat2),
+    SCMP_SYS(stat), /* snapshot files */
 };
 
 #ifdef VMM_SANITIZED
@@ -96,6 +98,20 @@ static const unsigned long kvm_ioctls[] = {
     KVM_SET_VCPU_EVENTS,
     TUNSETOFFLOAD,
     KVM_SET_USER_MEMORY_REGION, /* firmware boot: the BIOS shadow follows the PAM registers */
+    /* A snapshot (event thread, snapshot.c) reads the VM's and each vCPU's state. */
+    KVM_GET_IRQCHIP,
+    KVM_GET_PIT2,
+    KVM_GET_CLOCK,
+    KVM_GET_XSAVE,
+    KVM_GET_FPU,
+    KVM_GET_XCRS,
+    KVM_GET_VCPU_EVENTS,
+    KVM_GET_MP_STATE,
+    KVM_GET_DEBUGREGS,
+    KVM_GET_MSRS,
+    KVM_GET_MSR_INDEX_LIST,
+    KVM_GET_CPUID2,
+    KVM_GET_TSC_KHZ,
 };
 
 #ifdef VMM_SANITIZED

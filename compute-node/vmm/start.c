@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "control.h"
 #include "devices.h"
@@ -20,6 +21,7 @@
 #include "pci.h"
 #include "sandbox.h"
 #include "serial.h"
+#include "snapshot.h"
 #include "stratus/log.h"
 #include "vmm.h"
 
@@ -135,6 +137,16 @@ int vmm_start_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errle
     return 0;
 }
 
+static int start_vcpus(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
+
+static double ms_since_start(const vmm_vm *vm)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - vm->started.tv_sec) * 1e3 +
+           (double)(now.tv_nsec - vm->started.tv_nsec) / 1e6;
+}
+
 int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
 {
     int rc;
@@ -154,6 +166,51 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "creating vCPUs: %s", strerror(-rc));
         return -1;
     }
+    return start_vcpus(vm, cfg, err, errlen);
+}
+
+int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s, int mem_fd,
+                       char *err, size_t errlen)
+{
+    int rc;
+    char msg[480];
+    if (cfg->firmware) {
+        snprintf(err, errlen, "a firmware-booted VM cannot be restored");
+        return -1;
+    }
+    double t[4];
+    vm->ram_fd = mem_fd;
+    vm->restored = 1;
+    if (vmm_vm_create(vm, cfg)) {
+        snprintf(err, errlen, "KVM set-up failed (see the log)");
+        return -1;
+    }
+    t[0] = ms_since_start(vm);
+    if (vmm_start_devices(vm, cfg, err, errlen))
+        return -1;
+    t[1] = ms_since_start(vm);
+    if ((rc = vmm_vcpus_create(vm))) {
+        snprintf(err, errlen, "creating vCPUs: %s", strerror(-rc));
+        return -1;
+    }
+    t[2] = ms_since_start(vm);
+    if (vmm_snapshot_restore(vm, s, msg, sizeof msg)) {
+        snprintf(err, errlen, "restore: %s", msg);
+        return -1;
+    }
+    t[3] = ms_since_start(vm);
+    st_info("vmm.restore",
+            "restored by %.1f ms after start-up: KVM and RAM %.1f, devices built %.1f, "
+            "vCPUs created %.1f, state put back %.1f",
+            t[3], t[0], t[1] - t[0], t[2] - t[1], t[3] - t[2]);
+    return start_vcpus(vm, cfg, err, errlen);
+}
+
+/* The common end of a start and a restore: control socket, privileges, vCPU threads,
+ * the event thread's filter. */
+static int start_vcpus(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
+{
+    int rc;
     if (cfg->control_socket && (rc = vmm_control_start(vm, cfg->control_socket))) {
         snprintf(err, errlen, "control socket %s: %s", cfg->control_socket, strerror(-rc));
         return -1;
@@ -171,7 +228,8 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
         return -1;
     }
     __atomic_store_n(&vm->running, 1, __ATOMIC_RELEASE);
-    st_info("vmm.start", "VM running: %d vCPU, %llu MiB, boot_id %s", vm->nvcpus,
-            (unsigned long long)cfg->memory_mib, vm->boot_id);
+    st_info("vmm.start", "VM running%s: %d vCPU, %llu MiB, boot_id %s, %.1f ms after start-up",
+            vm->restored ? " (restored from a snapshot)" : "", vm->nvcpus,
+            (unsigned long long)cfg->memory_mib, vm->boot_id, ms_since_start(vm));
     return 0;
 }

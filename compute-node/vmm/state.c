@@ -98,6 +98,14 @@ out:
     return rc;
 }
 
+int vmm_vm_wait_parked(vmm_vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int rc = vm->state == VMM_PAUSED ? wait_parked(vm) : -EAGAIN;
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
 int vmm_vm_resume(vmm_vm *vm)
 {
     int rc = 0;

@@ -154,12 +154,23 @@ static void *vcpu_main(void *arg)
         vmm_vm_stop(vm, 1);
         goto out;
     }
+    int io_pending = 0; /* the last exit was port I/O or MMIO */
     for (;;) {
         if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) != VMM_RUNNING ||
             c->reset_gen != __atomic_load_n(&vm->reset_gen, __ATOMIC_ACQUIRE)) {
+            /* The instruction behind an I/O exit completes only in the next KVM_RUN: enter
+             * once with immediate_exit set, which completes it and runs nothing else, so a
+             * parked vCPU's registers are whole (a snapshot saves them). */
+            if (io_pending) {
+                __atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELEASE);
+                ioctl(c->fd, KVM_RUN, 0);
+                run->immediate_exit = 0;
+                io_pending = 0;
+            }
             if (vcpu_wait(c))
                 break;
         }
+        io_pending = 0;
         if (ioctl(c->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR) {
                 run->immediate_exit = 0;
@@ -178,10 +189,12 @@ static void *vcpu_main(void *arg)
         case KVM_EXIT_IO:
             count_exit(c, VMM_EXIT_IO);
             handle_io(c);
+            io_pending = 1;
             break;
         case KVM_EXIT_MMIO:
             count_exit(c, VMM_EXIT_MMIO);
             handle_mmio(c);
+            io_pending = 1;
             break;
         case KVM_EXIT_HLT: count_exit(c, VMM_EXIT_HLT); break;
         case KVM_EXIT_INTR: count_exit(c, VMM_EXIT_INTR); break;
@@ -232,7 +245,7 @@ out:;
 
 int vmm_vcpus_start(vmm_vm *vm)
 {
-    for (int i = 0; i < vm->nvcpus; i++) {
+    for (int i = 0; vm->restored == 0 && i < vm->nvcpus; i++) {
         vmm_vcpu *c = &vm->vcpus[i];
         int rc = vmm_vcpu_setup(c);
         if (rc)

@@ -152,7 +152,9 @@ typedef struct vmm_vm {
 
     char boot_id[37];
     struct timespec started;
-    int running; /* set once vmm_start() succeeded (read by the control API) */
+    int running;  /* set once vmm_start() succeeded (read by the control API) */
+    int ram_fd;   /* restore: guest RAM is this file (a snapshot's memory), mapped private */
+    int restored; /* built from a snapshot: the vCPUs start as restored, not set up for a boot */
 } vmm_vm;
 
 /* kvm.c */
@@ -198,6 +200,8 @@ void vmm_vm_stop(vmm_vm *vm, int exit_code);
 int vmm_vm_stop_event_init(vmm_vm *vm);
 int vmm_vm_pause(vmm_vm *vm);
 int vmm_vm_resume(vmm_vm *vm);
+/* 0 once a paused VM's vCPUs are all parked; -EAGAIN when not paused, -ETIMEDOUT. */
+int vmm_vm_wait_parked(vmm_vm *vm);
 /* Reboots the guest: pause, clear RAM, reload, reset devices (the registry's hooks, in
  * order) and vCPUs. */
 int vmm_vm_reset(vmm_vm *vm);
@@ -215,6 +219,12 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
 /* Its devices alone, by the init list (guest RAM, vm->base and, with KVM, the VM exist;
  * the unit tests call it on a vmm_vm without KVM); 0 or a negative errno with err filled. */
 int vmm_start_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen);
+
+/* start.c: builds the VM of a snapshot's config (guest RAM mapped from mem_fd), puts the
+ * saved state back (snapshot.c) and starts its vCPUs; 0, or -1 with err filled. */
+struct vmm_snapshot;
+int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const struct vmm_snapshot *s, int mem_fd,
+                       char *err, size_t errlen);
 
 /* boot.c: loads the kernel named in the config (PVH ELF, vmlinux, bzImage). */
 int vmm_boot_load(vmm_vm *vm);

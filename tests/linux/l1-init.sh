@@ -743,6 +743,66 @@ run_ipxe() {
   verdict "$1"
 }
 
+# snapshot: the test guest's count scenario (a line DATA count=K every 100 ms, a 16 MiB pattern
+# checked) under stratus-vmm with 128 MiB and then 1 GiB of RAM: a snapshot refused while it runs
+# (409), paused and snapshotted after count=5, the process killed (SIGKILL), a new process
+# --restore'd from the directory; the serial log (appended by both processes) holds every count
+# from 1 to 40 once, the restored process printed some, the pattern checks, exit 16. QEMU is not
+# run (the reference would be migrate to a file and -incoming: not written yet).
+# L1-BENCH snapshot prints the VMM's own figures: the snapshot's time (its log) and the restored
+# VM's time from start-up to running, and L1's wall time around each.
+prep_snapshot() { :; }
+run_snapshot() {
+  local v=$1 log=/tmp/snap-vmm.log rlog=/tmp/snap-restore.log ser=/tmp/snap-serial.log sock=/tmp/snap.sock
+  local mem code before after t0 t1 t2 t3 counts
+  T0=$(up)
+  if [ "$v" = qemu ]; then echo "L1-INFO qemu snapshot: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
+  [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
+  for mem in 128 1024; do
+    rm -rf /tmp/snap $ser $sock; mkdir -p /tmp/snap
+    printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=40 count.ms=100 count.mib=16",\n "serial_log": "%s", "control_socket": "%s"%s}\n' \
+      $mem $ser $sock "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/snap.json
+    timeout -s KILL $VMTIME stratus-vmm --config /tmp/snap.json --log-level info < /dev/null > $log 2>&1 &
+    VMPID=$!
+    if ! wait_for '^DATA count=5' $ser 60; then
+      bad "$mem MiB: the guest did not reach count=5"; kill -9 $VMPID; wait $VMPID
+      tail -5 $log $ser | sed 's/^/L2| /'; continue
+    fi
+    code=$(curl -s -o /tmp/snap.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"dir": "/tmp/snap"}' http://localhost/vm/snapshot)
+    [ "$code" = 409 ] || bad "$mem MiB: a snapshot of a running VM answered $code, not 409"
+    t0=$(up)
+    curl -sf -X PUT --unix-socket $sock -d '{"action": "pause"}' http://localhost/vm/actions || bad "$mem MiB: pause failed"
+    code=$(curl -s -o /tmp/snap.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"dir": "/tmp/snap"}' http://localhost/vm/snapshot)
+    t1=$(up)
+    [ "$code" = 204 ] || bad "$mem MiB: PUT /vm/snapshot answered $code: $(cat /tmp/snap.out)"
+    before=$(grep -c '^DATA count=' $ser)
+    kill -9 $VMPID; wait $VMPID
+    echo "L1-INFO snapshot $mem MiB: $(ls -ls /tmp/snap | tr '\n' ' ')"
+    t2=$(up)
+    timeout -s KILL $VMTIME stratus-vmm --restore /tmp/snap --log-level info < /dev/null > $rlog 2>&1 &
+    VMPID=$!
+    wait_for 'VM running (restored' $rlog 60 || bad "$mem MiB: the restored VM did not start"
+    t3=$(up)
+    wait $VMPID; VMRC=$?
+    after=$(grep -c '^DATA count=' $ser)
+    counts=$(grep '^DATA count=' $ser | tr -d '\r' | sed 's/DATA count=//' | tr '\n' ' ')
+    [ "$counts" = "$(seq 1 40 | tr '\n' ' ')" ] || bad "$mem MiB: counts are not 1..40 once each: $counts"
+    [ "$after" -gt "$before" ] || bad "$mem MiB: the restored process printed no count ($before before)"
+    grep -q '^DATA count.memory=ok' $ser || bad "$mem MiB: the memory check did not pass"
+    grep -q '^RESULT count PASS' $ser || bad "$mem MiB: no RESULT count PASS"
+    [ "$VMRC" = 16 ] || bad "$mem MiB: the restored VMM exited $VMRC, expected 16"
+    echo "L1-INFO snapshot $mem MiB: counts 1..$before before the kill, to $after after the restore"
+    echo "L1-BENCH snapshot mem_mib=$mem snapshot_l1_s=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b - a}')" \
+      "restore_l1_s=$(awk -v a=$t2 -v b=$t3 'BEGIN{printf "%.2f", b - a}')" \
+      "vmm: $(grep -o 'snapshot in [^"]*' $log) / $(grep -o 'restored from a snapshot[^"]*' $rlog)" \
+      "/ the same VM's boot: $(grep -o 'VM running: [^"]*' $log)"
+    echo "L1-BENCH-INFO snapshot mem_mib=$mem $(grep -o 'restored by [^"]*' $rlog)"
+    [ -z "$WHY" ] || { tail -5 $log $rlog $ser | sed 's/^/L2| /'; }
+  done
+  T1=$(up)
+  verdict "$v"
+}
+
 for v in qemu stratus-vmm; do
   case "$ONLY:$v" in qemu:stratus-vmm | stratus:qemu) continue;; esac
   WHY=

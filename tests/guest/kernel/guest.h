@@ -202,6 +202,7 @@ volatile u8 *pci_bar_ptr(struct pci_dev *d, int bar, u64 off, u64 len);
 void scen_boot(u32 start_info);
 void scen_pci(void);
 void scen_cpu(void);
+void scen_count(void);
 void scen_rng(void);
 void scen_blk(void);
 void scen_net(void);

@@ -18,10 +18,10 @@ static char g_cmdline[1024];
 static const struct {
     const char *name;
     void (*run)(void);
-} scenarios[] = {{"pci", scen_pci},         {"cpu", scen_cpu},   {"rng", scen_rng},
-                 {"blk", scen_blk},         {"net", scen_net},   {"smp", scen_smp},
-                 {"hostile", scen_hostile}, {"dhcp", scen_dhcp}, {"power", scen_power},
-                 {"reset", scen_reset}};
+} scenarios[] = {{"pci", scen_pci},         {"cpu", scen_cpu},    {"rng", scen_rng},
+                 {"blk", scen_blk},         {"net", scen_net},    {"smp", scen_smp},
+                 {"hostile", scen_hostile}, {"dhcp", scen_dhcp},  {"power", scen_power},
+                 {"reset", scen_reset},     {"count", scen_count}};
 
 static const char *copy_start_info(u32 pa)
 {

@@ -226,7 +226,15 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     c->seccomp = sc;
     c->assign_bars = assign;
     c->restart_on_reset = !strcmp(on_reset, "restart");
-    c->json = strndup(text, len);
+    /* the text as given (a snapshot keeps it); not strndup: text need not be NUL-terminated,
+     * and strndup may look one byte past len for the NUL (ASan reports it, as the fuzzer
+     * found) */
+    if (!(c->json = malloc(len + 1))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    memcpy(c->json, text, len);
+    c->json[len] = 0;
     c->boot_protocol = !strcmp(proto, "pvh")     ? VMM_PROTO_PVH
                        : !strcmp(proto, "linux") ? VMM_PROTO_LINUX
                                                  : VMM_PROTO_AUTO;

@@ -30,6 +30,21 @@ static uint64_t get(const uint8_t *p, int n)
     return v;
 }
 
+/* All of len bytes sent (out) or received; 0 or a negative errno (-EPIPE: the peer closed). */
+static int full(int sock, uint8_t *p, size_t len, int out)
+{
+    for (size_t at = 0; at < len;) {
+        ssize_t n =
+            out ? send(sock, p + at, len - at, MSG_NOSIGNAL) : recv(sock, p + at, len - at, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EPIPE;
+        at += (size_t)n;
+    }
+    return 0;
+}
+
 int vmm_upg_send(int sock, uint32_t kind, const void *buf, size_t len, const int *fds, int nfds)
 {
     uint8_t hdr[VMM_UPG_HEADER];
@@ -61,31 +76,10 @@ int vmm_upg_send(int sock, uint32_t kind, const void *buf, size_t len, const int
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
-    size_t at = (size_t)n; /* a stream socket may take the header in parts */
-    while (at < sizeof hdr + len) {
-        const uint8_t *p = at < sizeof hdr ? hdr + at : (const uint8_t *)buf + (at - sizeof hdr);
-        size_t left = at < sizeof hdr ? sizeof hdr - at : sizeof hdr + len - at;
-        n = send(sock, p, left, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EPIPE;
-        at += (size_t)n;
-    }
-    return 0;
-}
-
-static int read_full(int sock, uint8_t *p, size_t len)
-{
-    for (size_t at = 0; at < len;) {
-        ssize_t n = recv(sock, p + at, len - at, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EPIPE;
-        at += (size_t)n;
-    }
-    return 0;
+    /* A stream socket may take the header in parts; then the payload. */
+    if ((size_t)n < sizeof hdr && (n = full(sock, hdr + n, sizeof hdr - (size_t)n, 1)))
+        return (int)n;
+    return len ? full(sock, (uint8_t *)(uintptr_t)buf, len, 1) : 0;
 }
 
 int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds, int *nfds,
@@ -128,7 +122,7 @@ int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds,
                  VMM_UPG_MAX_FDS);
         goto fail;
     }
-    if ((size_t)n < sizeof hdr && read_full(sock, hdr + n, sizeof hdr - (size_t)n)) {
+    if ((size_t)n < sizeof hdr && full(sock, hdr + n, sizeof hdr - (size_t)n, 0)) {
         snprintf(err, errlen, "truncated header");
         goto fail;
     }
@@ -159,7 +153,7 @@ int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds,
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
-        if (read_full(sock, *buf, (size_t)l)) {
+        if (full(sock, *buf, (size_t)l, 0)) {
             snprintf(err, errlen, "truncated frame (%llu bytes announced)", (unsigned long long)l);
             free(*buf);
             *buf = NULL;

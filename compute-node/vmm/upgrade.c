@@ -58,8 +58,7 @@ static int connect_to(const char *path, char *err, size_t errlen)
     return s;
 }
 
-static int hand_over(vmm_vm *vm, int s, const uint8_t *state, size_t len, char *err,
-                     size_t errlen)
+static int hand_over(vmm_vm *vm, int s, const uint8_t *state, size_t len, char *err, size_t errlen)
 {
     int fds[VMM_UPG_MAX_FDS], nfds = 0, rc;
     const vmm_config *cfg = vm->cfg;

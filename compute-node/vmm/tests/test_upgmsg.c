@@ -6,7 +6,8 @@
  * announced than arrived, fewer, more than the receiver takes, more than a frame carries
  * (truncated control message), an over-long length, a truncated payload, a truncated
  * header, a closed peer. Also "memory_shared" in the config: true, false, absent (-1), and
- * a non-boolean refused.
+ * a non-boolean refused; and a reboot's clearing of shared (memfd) RAM: zeros read through the
+ * mapping and through the memfd, its pages freed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,11 +16,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "st_test.h"
 #include "upgmsg.h"
+#include "vmm.h"
 
 static int open_fds(void)
 {
@@ -199,10 +202,38 @@ static void test_config(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "memory_shared"));
 }
 
+static void test_clear_shared_ram(void)
+{
+    static vmm_vm vm;
+    struct stat st;
+    memset(&vm, 0, sizeof vm);
+    vm.ram_fd = -1;
+    vm.ram_size = 4u << 20;
+    vm.ram_memfd = memfd_create("ram", MFD_CLOEXEC);
+    CU_ASSERT_FATAL(vm.ram_memfd >= 0 && ftruncate(vm.ram_memfd, (off_t)vm.ram_size) == 0);
+    vm.ram = mmap(NULL, vm.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm.ram_memfd, 0);
+    CU_ASSERT_FATAL(vm.ram != MAP_FAILED);
+    memset(vm.ram, 0xA5, vm.ram_size);
+    CU_ASSERT(fstat(vm.ram_memfd, &st) == 0 && st.st_blocks > 0);
+    CU_ASSERT_EQUAL(vmm_vm_clear_ram(&vm), 0);
+    /* the pages were freed (checked first: shmem allocates a page for a read fault) */
+    CU_ASSERT(fstat(vm.ram_memfd, &st) == 0 && st.st_blocks == 0);
+    int zero = 1;
+    for (uint64_t i = 0; i < vm.ram_size; i += 4096)
+        zero &= vm.ram[i] == 0 && vm.ram[i + 4095] == 0;
+    CU_ASSERT(zero);
+    uint8_t b = 1;
+    CU_ASSERT(pread(vm.ram_memfd, &b, 1, 12345) == 1 && b == 0);
+    CU_ASSERT_EQUAL(vm.ram_memfd >= 0, 1); /* still the same shared RAM */
+    munmap(vm.ram, vm.ram_size);
+    close(vm.ram_memfd);
+}
+
 static CU_TestInfo tests[] = {
     {"state frame with a memfd and a pipe, ack, nack", test_round_trip},
     {"bad magic, kind, fd counts, lengths, truncation refused; no fd kept", test_refusals},
     {"memory_shared in the config", test_config},
+    {"a reboot zeroes shared RAM and frees its pages", test_clear_shared_ram},
     CU_TEST_INFO_NULL,
 };
 

@@ -111,13 +111,19 @@ int vmm_upgrade_send(vmm_vm *vm, const char *sock_path, char *err, size_t errlen
             return -ENOTSUP;
         }
     }
-    int was_running = __atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) == VMM_RUNNING;
+    /* The new process runs what it takes over: a paused VM would not stay paused. */
+    if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) != VMM_RUNNING) {
+        snprintf(err, errlen, "the VM is not running (paused or stopping): resume it first");
+        return -ENOTSUP;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = was_running ? vmm_vm_pause(vm) : 0;
+    int rc = vmm_vm_pause(vm);
     if (!rc)
         rc = vmm_vm_wait_parked(vm);
     if (rc) {
         snprintf(err, errlen, "pausing the VM: %s", strerror(-rc));
+        if (rc != -ESHUTDOWN)
+            vmm_vm_resume(vm);
         return rc;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -151,7 +157,6 @@ fail:
         close(s);
     free(state);
     st_error("vmm.upgrade", "%s: %s; the guest goes on here", sock_path, err);
-    if (was_running)
-        vmm_vm_resume(vm);
+    vmm_vm_resume(vm);
     return rc;
 }

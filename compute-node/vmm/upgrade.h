@@ -13,7 +13,8 @@
  * process listening on sock_path, waits for its ack. 0: the new process runs the guest and
  * this one must exit without touching it (its view of guest RAM is already detached);
  * otherwise a negative errno with err filled and the VM running again as it was
- * (-ENOTSUP: guest RAM is not shared, or a device cannot be saved). */
+ * (-ENOTSUP: the VM is not running, guest RAM is not shared, a writable qcow2 disk, or a
+ * device that cannot be saved). */
 int vmm_upgrade_send(vmm_vm *vm, const char *sock_path, char *err, size_t errlen);
 
 #endif

@@ -7,28 +7,16 @@
  * receiver makes of it: a refusal leaves no descriptor open, an acceptance returns exactly
  * the descriptors announced, no more than it takes, and a payload of the announced length.
  */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/fdsend.h"
 #include "upgmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int open_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,22 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(sv[1]);
         return 0;
     }
-    int before = open_fds();
-    char ctl[CMSG_SPACE(sizeof(int) * 31)];
-    memset(ctl, 0, sizeof ctl);
-    struct iovec iov = {(void *)(data + 1), size - 1};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nsend) {
-        m.msg_control = ctl;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nsend);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nsend);
-        for (int i = 0; i < nsend; i++)
-            memcpy(CMSG_DATA(c) + i * sizeof(int), &p[0], sizeof(int));
-    }
-    if (sendmsg(sv[0], &m, 0) < 0)
+    int before = fds_open();
+    if (send_with_fds(sv[0], data + 1, size - 1, p[0], nsend) < 0)
         abort();
     close(sv[0]);
     uint8_t *buf;
@@ -67,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     int rc = vmm_upg_recv(sv[1], &kind, &buf, &len, fds, &nfds, maxfds, err, sizeof err);
     if (rc) {
-        if (buf || len || nfds || open_fds() != before - 1) /* sv[0] closed */
+        if (buf || len || nfds || fds_open() != before - 1) /* sv[0] closed */
             abort();
     } else {
         if (nfds > maxfds || nfds != nsend || (len && !buf) || len > size)

@@ -9,7 +9,6 @@
  * a non-boolean refused; and a reboot's clearing of shared (memfd) RAM: zeros read through the
  * mapping and through the memfd, its pages freed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,21 +19,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdsend.h"
 #include "st_test.h"
 #include "upgmsg.h"
 #include "vmm.h"
-
-static int open_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
 
 static void pair(int sv[2])
 {
@@ -101,21 +89,7 @@ static void raw(int sock, const char *magic, uint32_t kind, uint32_t say_fds, ui
     }
     for (int i = 0; i < 8; i++)
         hdr[16 + i] = (uint8_t)(len >> (8 * i));
-    char ctl[CMSG_SPACE(sizeof(int) * 40)];
-    memset(ctl, 0, sizeof ctl);
-    struct iovec iov = {hdr, sizeof hdr};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds) {
-        m.msg_control = ctl;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        for (int i = 0; i < nfds; i++)
-            memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-    }
-    CU_ASSERT(sendmsg(sock, &m, 0) == (ssize_t)sizeof hdr);
+    CU_ASSERT(send_with_fds(sock, hdr, sizeof hdr, fd, nfds) == (ssize_t)sizeof hdr);
     if (body_len)
         CU_ASSERT(write(sock, body, body_len) == (ssize_t)body_len);
 }
@@ -134,11 +108,11 @@ static void refused(const char *magic, uint32_t kind, uint32_t say_fds, uint64_t
     if (close_after)
         close(sv[0]);
     close(p[0]);
-    int before = open_fds();
+    int before = fds_open();
     int rc = vmm_upg_recv(sv[1], &k, &buf, &got_len, fds, &nfds_got, maxfds, err, sizeof err);
     CU_ASSERT(rc < 0);
     CU_ASSERT(buf == NULL && got_len == 0 && nfds_got == 0);
-    CU_ASSERT_EQUAL(open_fds(), before); /* every descriptor that arrived is closed */
+    CU_ASSERT_EQUAL(fds_open(), before); /* every descriptor that arrived is closed */
     if (!strstr(err, want))
         fprintf(stderr, "want '%s', got '%s'\n", want, err);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, want));

@@ -96,7 +96,7 @@ static int hand_over(vmm_vm *vm, int s, const uint8_t *state, size_t len, char *
 
 int vmm_upgrade_send(vmm_vm *vm, const char *sock_path, char *err, size_t errlen)
 {
-    struct timespec t0, t1, t2;
+    struct timespec t0, t1, ts, t2;
     if (vm->ram_memfd < 0) {
         snprintf(err, errlen, "guest RAM is not shared: start the VM with \"memory_shared\": true");
         return -ENOTSUP;
@@ -132,6 +132,7 @@ int vmm_upgrade_send(vmm_vm *vm, const char *sock_path, char *err, size_t errlen
     int s = -1;
     if ((rc = vmm_snapshot_state(vm, &state, &len, err, errlen)))
         goto fail;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     if ((s = connect_to(sock_path, err, errlen)) < 0) {
         rc = s;
         goto fail;
@@ -148,9 +149,9 @@ int vmm_upgrade_send(vmm_vm *vm, const char *sock_path, char *err, size_t errlen
     st_info("vmm.upgrade",
             "handed over to %s: %zu bytes of state, %llu MiB of RAM not copied; "
             "downtime (pause to the new process's ack, its vCPUs running) %.1f ms, of it "
-            "parking the vCPUs %.1f ms",
+            "parking the vCPUs %.1f ms, reading the state %.1f ms, the new process %.1f ms",
             sock_path, len, (unsigned long long)(vm->ram_size >> 20), ms_between(&t0, &t2),
-            ms_between(&t0, &t1));
+            ms_between(&t0, &t1), ms_between(&t1, &ts), ms_between(&ts, &t2));
     return 0;
 fail:
     if (s >= 0)

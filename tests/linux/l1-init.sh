@@ -850,7 +850,7 @@ run_upgrade() {
     grep -q '^RESULT count PASS' $ser || bad "$mem MiB: no RESULT count PASS"
     [ "$VMRC" = 16 ] || bad "$mem MiB: the new VMM exited $VMRC, expected 16"
     echo "L1-INFO upgrade $mem MiB: counts 1..$before before the handover, to $after after it"
-    echo "L1-BENCH upgrade mem_mib=$mem vmm: $(grep -o 'handed over to [^"]*' $log) / new: $(grep -o 'restored by [^"]*' $nlog)"
+    echo "L1-BENCH upgrade mem_mib=$mem vmm: $(grep -o 'handed over to [^"]*' $log) / new: $(grep -o 'restored by [^"]*' $nlog) / $(grep -o 'VM running (restored[^"]*' $nlog)"
     [ -z "$WHY" ] || { tail -5 $log $nlog $ser | sed 's/^/L2| /'; }
   done
   T1=$(up)

@@ -137,14 +137,15 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "vcpus",         "memory_mib",  "kernel",        "initrd",         "cmdline",  "serial_log",
-        "disks",         "nics",        "rng",           "control_socket", "seccomp",  "on_reset",
-        "boot_protocol", "assign_bars", "cpuid_disable", "boot",           "firmware", NULL};
+        "vcpus",      "memory_mib", "kernel",        "initrd",      "cmdline",
+        "serial_log", "disks",      "nics",          "rng",         "control_socket",
+        "seccomp",    "on_reset",   "boot_protocol", "assign_bars", "cpuid_disable",
+        "boot",       "firmware",   "memory_shared", NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
     const char *on_reset = "shutdown", *proto = "auto", *boot = "kernel";
     const char *firmware = VMM_DEFAULT_FIRMWARE;
     long long vcpus = 1, mem = 128;
-    int rng = 0, sc = SECCOMP_DEFAULT, assign = 1;
+    int rng = 0, sc = SECCOMP_DEFAULT, assign = 1, shared = -1;
     json_t *j, *v;
 
     memset(c, 0, sizeof *c);
@@ -165,7 +166,8 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
         st_json_get_str(j, "boot_protocol", ST_JSON_OPTIONAL, 1, 16, &proto, err, errlen) ||
         st_json_get_bool(j, "rng", ST_JSON_OPTIONAL, &rng, err, errlen) ||
         st_json_get_bool(j, "seccomp", ST_JSON_OPTIONAL, &sc, err, errlen) ||
-        st_json_get_bool(j, "assign_bars", ST_JSON_OPTIONAL, &assign, err, errlen))
+        st_json_get_bool(j, "assign_bars", ST_JSON_OPTIONAL, &assign, err, errlen) ||
+        st_json_get_bool(j, "memory_shared", ST_JSON_OPTIONAL, &shared, err, errlen))
         goto fail;
     int fw = !strcmp(boot, "firmware");
     if (!fw && strcmp(boot, "kernel")) {
@@ -216,6 +218,7 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
         goto fail;
     c->vcpus = (int)vcpus;
     c->memory_mib = (uint64_t)mem;
+    c->memory_shared = shared;
     c->kernel = dup_opt(kernel);
     c->firmware = fw ? strdup(firmware) : NULL;
     c->initrd = dup_opt(initrd);

@@ -50,8 +50,9 @@ enum { VMM_NIC_VIRTIO = 0, VMM_NIC_E1000 };
 typedef struct vmm_config {
     int vcpus;
     uint64_t memory_mib;
-    char *kernel;   /* NULL for a firmware boot */
-    char *firmware; /* "boot": "firmware": the BIOS image; NULL for a kernel boot */
+    int memory_shared; /* "memory_shared": 1, 0, or -1 when absent (kvm.c decides) */
+    char *kernel;      /* NULL for a firmware boot */
+    char *firmware;    /* "boot": "firmware": the BIOS image; NULL for a kernel boot */
     char *initrd;
     char *cmdline;
     char *serial_log;     /* NULL: serial goes to stdout */

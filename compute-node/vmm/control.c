@@ -30,6 +30,7 @@
 #include "stratus/httpguard.h"
 #include "stratus/json.h"
 #include "stratus/log.h"
+#include "upgrade.h"
 
 /* A request must be in whole within this; the agent's are a few hundred bytes. */
 #define CONTROL_DEADLINE_S 10
@@ -38,6 +39,7 @@
 static struct evhttp *g_http;
 static st_http_guard *g_guard;
 static char g_path[108];
+static ino_t g_ino; /* the socket file bound: a live upgrade's new process may bind the path anew */
 static vmm_config g_cfg; /* PUT /vm/config, before start */
 static int g_configured;
 
@@ -238,6 +240,25 @@ static int do_snapshot(vmm_vm *vm, struct evhttp_request *req)
     return rc;
 }
 
+/* PUT /vm/upgrade {"socket": PATH}: hand the VM to the stratus-vmm started with
+ * --upgrade-from PATH (upgrade.c); on success this process answers, then exits 0. */
+static int do_upgrade(vmm_vm *vm, struct evhttp_request *req)
+{
+    char err[600];
+    const char *sock = NULL;
+    json_t *j = body_field(req, "socket", 107, &sock);
+    if (!j)
+        return 0;
+    int rc = vmm_upgrade_send(vm, sock, err, sizeof err);
+    json_decref(j);
+    if (rc == -ENOTSUP)
+        return reply_error(req, 409, ST_E_CONFLICT, err);
+    if (rc)
+        return reply_error(req, 500, ST_E_INTERNAL, err);
+    evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
+    return reply_empty(req, 204);
+}
+
 static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
 {
     struct evkeyvalq q;
@@ -329,6 +350,13 @@ static int route(struct evhttp_request *req, void *arg)
             return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
         return do_snapshot(vm, req);
     }
+    if (!strcmp(path, "/vm/upgrade")) {
+        if (m != EVHTTP_REQ_PUT)
+            return method_not_allowed(req, "PUT");
+        if (!running(vm))
+            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
+        return do_upgrade(vm, req);
+    }
     if (!strcmp(path, "/vm/counters")) {
         if (m != EVHTTP_REQ_GET)
             return method_not_allowed(req, "GET");
@@ -398,6 +426,8 @@ int vmm_control_start(vmm_vm *vm, const char *path)
         return -EIO;
     }
     snprintf(g_path, sizeof g_path, "%s", path);
+    struct stat st;
+    g_ino = stat(path, &st) == 0 ? st.st_ino : 0;
     st_info("vmm.control", "control API on unix:%s", path);
     return 0;
 }
@@ -409,8 +439,9 @@ void vmm_control_stop(void)
     g_http = NULL;
     st_http_guard_free(g_guard); /* after the connections it watched */
     g_guard = NULL;
-    if (g_path[0])
-        unlink(g_path);
+    struct stat st;
+    if (g_path[0] && stat(g_path, &st) == 0 && st.st_ino == g_ino)
+        unlink(g_path); /* ours, not a newer process's */
     g_path[0] = 0;
 }
 

@@ -28,6 +28,10 @@ int vmm_net_create(vmm_vm *vm, const vmm_nic_cfg *cfg);
 /* Opens tap `name` non-blocking, offloads off; with a virtio-net header of vnet_hdr_len
  * bytes (IFF_VNET_HDR) or, when 0, plain Ethernet frames. The fd, or -errno. */
 int vmm_tap_open(const char *name, int vnet_hdr_len);
+/* The descriptor of the tap this process opened as name, or -1 (a live upgrade sends it). */
+int vmm_tap_fd(const char *name);
+/* The next vmm_tap_open(name) takes fd, handed over by the old process of a live upgrade. */
+int vmm_tap_adopt(const char *name, int fd);
 
 /* Stats of a device made by vmm_blk_create / vmm_net_create; NULL for others. */
 const vmm_blk_stats *vmm_blk_stats_of(vmm_virtio *v);

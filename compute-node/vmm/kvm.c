@@ -11,6 +11,13 @@
  * reads of a disk into fresh page cache ran 4-6x slower than under QEMU
  * (whose RAM is anonymous and THP-advised), and at QEMU's speed once
  * switched. MADV_DONTFORK: a child must never share it copy-on-write.
+ *
+ * A VM that may be live-upgraded (upgrade.c) needs RAM another process can map: then it
+ * is a memfd mapped MAP_SHARED over the same aligned range, still advised MADV_HUGEPAGE,
+ * which shmem honours when the host's shmem_enabled is "advise", "always", "within_size"
+ * or "force". "memory_shared" in the config decides; absent, RAM is shared exactly when
+ * the host's shmem THP mode gives huge pages ("never" and "deny" do not), so the default
+ * never trades the huge pages away.
  * Below 3 GiB it is mapped 1:1 (slot 0); the rest, if any, appears at 4 GiB
  * (slot 1), leaving 3 GiB..4 GiB for PCI BARs, the IOAPIC and the local
  * APICs. For a firmware boot, slot 0 ends at 0xE0000 and slot 2 starts at
@@ -28,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "stratus/log.h"
@@ -54,6 +62,46 @@ static int set_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, uint
     return 0;
 }
 
+int vmm_ram_shared(const vmm_config *cfg)
+{
+    if (cfg->memory_shared >= 0)
+        return cfg->memory_shared;
+    char buf[128] = "";
+    int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    /* "always within_size [advise] never deny force": the bracketed one is in force. */
+    return strstr(buf, "[always]") || strstr(buf, "[within_size]") || strstr(buf, "[advise]") ||
+           strstr(buf, "[force]");
+}
+
+/* Shared RAM: a memfd (created here, or adopted: a live upgrade's) mapped over vm->ram. */
+static int map_shared_ram(vmm_vm *vm)
+{
+    if (vm->ram_memfd < 0) {
+        if (!vmm_ram_shared(vm->cfg))
+            return 0;
+        vm->ram_memfd = memfd_create("stratus-vmm-ram", MFD_CLOEXEC);
+        if (vm->ram_memfd < 0)
+            return -errno;
+        if (ftruncate(vm->ram_memfd, (off_t)vm->ram_size) < 0)
+            return -errno;
+    } else {
+        struct stat st;
+        if (fstat(vm->ram_memfd, &st) < 0)
+            return -errno;
+        if ((uint64_t)st.st_size != vm->ram_size)
+            return -EINVAL; /* another VM's RAM */
+    }
+    if (mmap(vm->ram, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+             vm->ram_memfd, 0) == MAP_FAILED)
+        return -errno;
+    return 0;
+}
+
 static int setup_memory(vmm_vm *vm)
 {
     int rc;
@@ -72,6 +120,8 @@ static int setup_memory(vmm_vm *vm)
     if ((uintptr_t)p + len > end)
         munmap((void *)end, (uintptr_t)p + len - end);
     vm->ram = (uint8_t *)start;
+    if (vm->ram_fd < 0 && (rc = map_shared_ram(vm)))
+        return rc;
     /* A restore maps the snapshot's memory file over it, privately: pages are read as the
      * guest touches them, and its writes stay in this process. */
     if (vm->ram_fd >= 0 &&
@@ -115,6 +165,14 @@ int vmm_vm_clear_ram(vmm_vm *vm)
         madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
         return 0;
     }
+    /* A memfd's pages are freed by punching them out: they read as zero again (KVM's
+     * mappings follow, as for MADV_DONTNEED). */
+    if (vm->ram_memfd >= 0) {
+        if (fallocate(vm->ram_memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                      (off_t)vm->ram_size) < 0)
+            memset(vm->ram, 0, vm->ram_size);
+        return 0;
+    }
     /* Private anonymous memory reads as zero once dropped (KVM's mappings follow). */
     if (madvise(vm->ram, vm->ram_size, MADV_DONTNEED) < 0) {
         memset(vm->ram, 0, vm->ram_size);
@@ -125,7 +183,7 @@ int vmm_vm_clear_ram(vmm_vm *vm)
 void vmm_vm_init(vmm_vm *vm)
 {
     memset(vm, 0, sizeof *vm);
-    vm->kvm_fd = vm->fd = vm->ram_fd = -1;
+    vm->kvm_fd = vm->fd = vm->ram_fd = vm->ram_memfd = -1;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->irq_lock, NULL);
@@ -206,6 +264,9 @@ void vmm_vm_destroy(vmm_vm *vm)
     if (vm->ram)
         munmap(vm->ram, vm->ram_size);
     vm->ram = NULL;
+    if (vm->ram_memfd >= 0)
+        close(vm->ram_memfd);
+    vm->ram_memfd = -1;
     if (vm->fd >= 0)
         close(vm->fd);
     if (vm->kvm_fd >= 0)

@@ -4,6 +4,8 @@
  *   stratus-vmm --config FILE            boot the VM FILE describes
  *   stratus-vmm --api-sock PATH          wait for PUT /vm/config and the "start" action
  *   stratus-vmm --restore DIR [--api-sock PATH]   resume the VM snapshotted into DIR
+ *   stratus-vmm --upgrade-from SOCK [--api-sock PATH]  take over the VM another stratus-vmm
+ *                                        hands over on SOCK (PUT /vm/upgrade; upgrade.c)
  *
  * Exit status: the guest's debug-exit value; 0 for a shutdown through the
  * API, a guest reset (on_reset=shutdown) or SIGTERM; 1 when KVM or the VMM
@@ -12,15 +14,19 @@
  * the main thread; when it ends the vCPUs are joined, the final counters logged and everything
  * freed.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "devices.h"
 #include "e1000.h"
 #include "firmware.h"
 #include "legacy.h"
@@ -28,6 +34,7 @@
 #include "serial.h"
 #include "snapshot.h"
 #include "stratus/log.h"
+#include "upgmsg.h"
 #include "virtio_pci.h"
 #include "vmm.h"
 
@@ -35,11 +42,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: stratus-vmm --config FILE | --api-sock PATH | --restore DIR [--api-sock PATH]\n"
+            "                   | --upgrade-from SOCK [--api-sock PATH]\n"
             "                   [--log-level LEVEL]\n"
             "  --config FILE     boot the virtual machine the JSON file describes\n"
             "  --api-sock PATH   serve the control API on PATH and wait for\n"
             "                    PUT /vm/config and PUT /vm/actions {\"action\": \"start\"}\n"
             "  --restore DIR     resume the VM snapshotted into DIR (PUT /vm/snapshot)\n"
+            "  --upgrade-from SOCK  listen on SOCK and take over the running VM another\n"
+            "                    stratus-vmm hands over there (PUT /vm/upgrade)\n"
             "  --log-level       debug | info | warn | error (default info)\n");
 }
 
@@ -68,7 +78,14 @@ static void teardown(vmm_vm *vm)
     vmm_vm_destroy(vm);
 }
 
-static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *snap, int mem_fd)
+/* A live upgrade's new side: the connection to the old process, guest RAM's memfd. */
+typedef struct upgrade_in {
+    int conn;
+    int memfd;
+} upgrade_in;
+
+static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *snap, int mem_fd,
+               upgrade_in *upg)
 {
     static vmm_vm vm; /* one VM per process; the control API refers to it */
     struct event *sigterm = NULL, *sigint = NULL;
@@ -91,9 +108,20 @@ static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *
             goto out;
         }
     }
+    if (upg) {
+        vm.ram_memfd = upg->memfd; /* the VM's now (closed with it) */
+        upg->memfd = -1;
+    }
     if (snap && vmm_start_restored(&vm, cfg, snap, mem_fd, err, sizeof err)) {
-        st_error("vmm.restore", "%s", err);
-        vmm_vm_stop(&vm, 1);
+        st_error(upg ? "vmm.upgrade" : "vmm.restore", "%s", err);
+        if (upg)
+            vmm_upg_send(upg->conn, VMM_UPG_NACK, err, strlen(err), NULL, 0);
+        vmm_vm_stop(&vm, upg ? 2 : 1);
+    } else if (upg) {
+        /* Running: the old process may go (it exits without touching the guest). */
+        vmm_upg_send(upg->conn, VMM_UPG_ACK, NULL, 0, NULL, 0);
+        st_info("vmm.upgrade", "took over the VM: %llu MiB of RAM shared, not copied",
+                (unsigned long long)cfg->memory_mib);
     } else if (!snap && cfg && vmm_start(&vm, cfg, err, sizeof err)) {
         st_error("vmm.start", "%s", err);
         vmm_vm_stop(&vm, 1);
@@ -157,7 +185,7 @@ static int run_restore(const char *dir, const char *api_sock)
                  cfg.control_socket);
     } else {
         st_info("vmm.restore", "restoring %s (written by %s)", dir, snap.writer);
-        code = run(&cfg, api_sock, &snap, mem_fd);
+        code = run(&cfg, api_sock, &snap, mem_fd, NULL);
     }
     vmm_config_free(&cfg);
 out:
@@ -166,9 +194,106 @@ out:
     return code;
 }
 
+/* Listens on path for the old process's one connection (the path is removed once it came). */
+static int accept_old(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        st_error("vmm.upgrade", "%s: socket path too long", path);
+        return -1;
+    }
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0) {
+        st_error("vmm.upgrade", "%s: %s", path, strerror(errno));
+        if (l >= 0)
+            close(l);
+        return -1;
+    }
+    st_info("vmm.upgrade", "waiting on %s for the VM (PUT /vm/upgrade on the old process)", path);
+    int c;
+    do {
+        c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    } while (c < 0 && errno == EINTR);
+    if (c < 0)
+        st_error("vmm.upgrade", "%s: accept: %s", path, strerror(errno));
+    close(l);
+    unlink(path);
+    return c;
+}
+
+/* --upgrade-from SOCK: a refused hand-over is a bad input (exit 2), answered NACK so that the
+ * old process resumes its guest. */
+static int run_upgrade(const char *path, const char *api_sock)
+{
+    int fds[VMM_UPG_MAX_FDS], nfds = 0, code = 2;
+    uint8_t *buf = NULL;
+    size_t len;
+    uint32_t kind;
+    char err[600], msg[400];
+    vmm_snapshot snap;
+    vmm_config cfg;
+    int have_snap = 0, have_cfg = 0;
+    upgrade_in upg = {.conn = accept_old(path), .memfd = -1};
+    if (upg.conn < 0)
+        return 1;
+    if (vmm_upg_recv(upg.conn, &kind, &buf, &len, fds, &nfds, VMM_UPG_MAX_FDS, msg, sizeof msg)) {
+        snprintf(err, sizeof err, "bad frame: %s", msg);
+        goto refuse;
+    }
+    if (kind != VMM_UPG_STATE || nfds < 1) {
+        snprintf(err, sizeof err, "expected the VM's state with guest RAM's memfd");
+        goto refuse;
+    }
+    if (vmm_snap_read(&snap, buf, len, msg, sizeof msg)) {
+        snprintf(err, sizeof err, "vmstate: %s", msg);
+        goto refuse;
+    }
+    have_snap = 1;
+    if (vmm_config_parse(&cfg, snap.config, snap.config_len, msg, sizeof msg)) {
+        snprintf(err, sizeof err, "vmstate: its config: %s", msg);
+        goto refuse;
+    }
+    have_cfg = 1;
+    if (nfds != 1 + cfg.nnics) {
+        snprintf(err, sizeof err, "%d descriptors for %d NICs (want RAM + one tap each)", nfds,
+                 cfg.nnics);
+        goto refuse;
+    }
+    if (api_sock && cfg.control_socket) {
+        snprintf(err, sizeof err, "the config names its control socket (%s): no --api-sock",
+                 cfg.control_socket);
+        goto refuse;
+    }
+    upg.memfd = fds[0];
+    for (int i = 0; i < cfg.nnics; i++)
+        vmm_tap_adopt(cfg.nics[i].tap, fds[1 + i]);
+    nfds = 0; /* the VM's now */
+    st_info("vmm.upgrade", "taking over the VM from a process of %s", snap.writer);
+    code = run(&cfg, api_sock, &snap, -1, &upg);
+    goto out;
+refuse:
+    st_error("vmm.upgrade", "%s", err);
+    vmm_upg_send(upg.conn, VMM_UPG_NACK, err, strlen(err), NULL, 0);
+out:
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    if (upg.memfd >= 0)
+        close(upg.memfd);
+    close(upg.conn);
+    free(buf);
+    if (have_cfg)
+        vmm_config_free(&cfg);
+    if (have_snap)
+        vmm_snap_free(&snap);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL, *api_sock = NULL, *level = "info", *restore = NULL;
+    const char *upgrade = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             config = argv[++i];
@@ -176,6 +301,8 @@ int main(int argc, char **argv)
             api_sock = argv[++i];
         else if (!strcmp(argv[i], "--restore") && i + 1 < argc)
             restore = argv[++i];
+        else if (!strcmp(argv[i], "--upgrade-from") && i + 1 < argc)
+            upgrade = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
             level = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -187,7 +314,8 @@ int main(int argc, char **argv)
         }
     }
     int lv = st_log_level_parse(level);
-    if ((restore ? !!config : !config == !api_sock) || lv < 0) {
+    if ((restore && upgrade) || ((restore || upgrade) ? !!config : !config == !api_sock) ||
+        lv < 0) {
         usage(stderr);
         return 2;
     }
@@ -201,7 +329,9 @@ int main(int argc, char **argv)
     }
     if (restore)
         return run_restore(restore, api_sock);
-    int code = run(config ? &cfg : NULL, api_sock, NULL, -1);
+    if (upgrade)
+        return run_upgrade(upgrade, api_sock);
+    int code = run(config ? &cfg : NULL, api_sock, NULL, -1, NULL);
     if (config)
         vmm_config_free(&cfg);
     return code;

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,6 +150,13 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, const
     for (size_t i = 0; i < nmore; i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, more[i], 0) < 0)
             goto out;
+    if (nmore) {
+        /* The event thread connects to a live upgrade's new process: unix sockets only. */
+        struct scmp_arg_cmp unix_only = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX};
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, unix_only) < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) < 0)
+            goto out;
+    }
 #ifdef VMM_SANITIZED
     for (size_t i = 0; i < sizeof sanitizer_calls / sizeof sanitizer_calls[0]; i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_calls[i], 0) < 0)

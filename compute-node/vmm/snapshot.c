@@ -191,16 +191,11 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, char *er
     return rc;
 }
 
-int vmm_snapshot_save(vmm_vm *vm, const char *dir, char *err, size_t errlen)
+int vmm_snapshot_state(vmm_vm *vm, uint8_t **file, size_t *file_len, char *err, size_t errlen)
 {
     vmm_snapshot s;
-    char path[4096], tmp[4096];
-    uint8_t *file = NULL;
-    size_t file_len;
-    uint64_t written = 0;
-    struct timespec t0, t1;
     int rc;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    *file = NULL;
     memset(&s, 0, sizeof s);
     if ((rc = vmm_dev_save_all(&vm->devreg, &s.devs, &s.devs_len, err, errlen)))
         return rc;
@@ -232,8 +227,24 @@ int vmm_snapshot_save(vmm_vm *vm, const char *dir, char *err, size_t errlen)
     for (int i = 0; i < vm->nvcpus; i++)
         if ((rc = save_vcpu(vm, &vm->vcpus[i], &s.vcpus[i], err, errlen)))
             goto out;
-    if ((rc = vmm_snap_write(&s, &file, &file_len, err, errlen)))
-        goto out;
+    rc = vmm_snap_write(&s, file, file_len, err, errlen);
+out:
+    s.config = NULL; /* the config's, not ours */
+    vmm_snap_free(&s);
+    return rc;
+}
+
+int vmm_snapshot_save(vmm_vm *vm, const char *dir, char *err, size_t errlen)
+{
+    char path[4096], tmp[4096];
+    uint8_t *file = NULL;
+    size_t file_len;
+    uint64_t written = 0;
+    struct timespec t0, t1;
+    int rc;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((rc = vmm_snapshot_state(vm, &file, &file_len, err, errlen)))
+        return rc;
     snprintf(path, sizeof path, "%s/memory", dir);
     if ((rc = write_memory(vm, path, &written, err, errlen)))
         goto out;
@@ -254,8 +265,6 @@ int vmm_snapshot_save(vmm_vm *vm, const char *dir, char *err, size_t errlen)
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 out:
     free(file);
-    s.config = NULL; /* the config's, not ours */
-    vmm_snap_free(&s);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #define VMM_SNAPSHOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "snapfile.h"
 #include "vmm.h"
@@ -13,6 +14,9 @@
 /* Writes DIR/memory and DIR/vmstate of a paused VM (every vCPU parked; event thread);
  * 0 or a negative errno with err filled (-ENOTSUP: a device that cannot be saved). */
 int vmm_snapshot_save(vmm_vm *vm, const char *dir, char *err, size_t errlen);
+/* The vmstate (snapfile.h) of a paused VM as a malloc'd buffer, without its memory: what
+ * a snapshot writes and a live upgrade sends; 0 or a negative errno with err filled. */
+int vmm_snapshot_state(vmm_vm *vm, uint8_t **file, size_t *file_len, char *err, size_t errlen);
 /* Reads DIR/vmstate into s and opens DIR/memory (*mem_fd); 0 or -EINVAL with err filled. */
 int vmm_snapshot_load(const char *dir, vmm_snapshot *s, int *mem_fd, char *err, size_t errlen);
 /* Puts the saved KVM, vCPU and device state into a VM built from s's config (vCPUs

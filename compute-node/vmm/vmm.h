@@ -152,9 +152,11 @@ typedef struct vmm_vm {
 
     char boot_id[37];
     struct timespec started;
-    int running;  /* set once vmm_start() succeeded (read by the control API) */
-    int ram_fd;   /* restore: guest RAM is this file (a snapshot's memory), mapped private */
-    int restored; /* built from a snapshot: the vCPUs start as restored, not set up for a boot */
+    int running;   /* set once vmm_start() succeeded (read by the control API) */
+    int ram_fd;    /* restore: guest RAM is this file (a snapshot's memory), mapped private */
+    int restored;  /* built from a snapshot: the vCPUs start as restored, not set up for a boot */
+    int ram_memfd; /* shared RAM: guest RAM is this memfd mapped MAP_SHARED (owned; -1: anonymous);
+                    * set before vmm_vm_create to adopt one (a live upgrade's) */
 } vmm_vm;
 
 /* kvm.c */
@@ -165,6 +167,9 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg);
 void vmm_vm_destroy(vmm_vm *vm);
 /* Sets KVM memory slot `slot` (size 0 deletes it); guest RAM's view (gmem) is not changed. */
 int vmm_kvm_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags);
+/* Whether a VM of cfg gets shared (memfd) RAM: its "memory_shared", else the host's shmem THP
+ * mode (kvm.c). */
+int vmm_ram_shared(const vmm_config *cfg);
 /* Zeroes guest RAM (without touching it) for a reboot. */
 int vmm_vm_clear_ram(vmm_vm *vm);
 /* Host pointer to guest physical memory or NULL (see gmem.h). */

@@ -803,6 +803,60 @@ run_snapshot() {
   verdict "$v"
 }
 
+# upgrade: live upgrade of stratus-vmm. The test guest's count scenario (as snapshot's) with
+# 128 MiB and then 1 GiB of shared RAM ("memory_shared": true): after count=5 a PUT /vm/upgrade
+# to a socket nobody listens on is refused (500) and the guest goes on; then a new process
+# (--upgrade-from) takes the VM over: the old one exits 0, the new one prints the rest; the
+# serial log holds every count from 1 to 60 once, the pattern checks, exit 16. stratus-vmm only.
+# L1-BENCH upgrade prints the old process's downtime (pause to the new process's ack).
+prep_upgrade() { :; }
+run_upgrade() {
+  local v=$1 log=/tmp/upg-old.log nlog=/tmp/upg-new.log ser=/tmp/upg-serial.log sock=/tmp/upg-api.sock
+  local mem code before after counts newpid oldrc
+  T0=$(up)
+  if [ "$v" = qemu ]; then echo "L1-INFO qemu upgrade: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
+  [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
+  for mem in 128 1024; do
+    rm -f $ser $sock /tmp/upg.sock
+    printf '{"vcpus": 1, "memory_mib": %s, "memory_shared": true, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=60 count.ms=100 count.mib=16",\n "serial_log": "%s", "control_socket": "%s"%s}\n' \
+      $mem $ser $sock "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/upg.json
+    # The new process first: it only listens until the frame comes (under a slow ASan VMM,
+    # starting it after the guest had begun let the guest finish first).
+    timeout -s KILL $VMTIME stratus-vmm --upgrade-from /tmp/upg.sock --log-level info < /dev/null > $nlog 2>&1 &
+    newpid=$!; VMPID=$newpid # what wait_for watches
+    wait_for 'waiting on /tmp/upg.sock' $nlog 60 || bad "$mem MiB: the new process did not listen"
+    timeout -s KILL $VMTIME stratus-vmm --config /tmp/upg.json --log-level info < /dev/null > $log 2>&1 &
+    VMPID=$!
+    if ! wait_for '^DATA count=5' $ser 60; then
+      bad "$mem MiB: the guest did not reach count=5"; kill -9 $VMPID $newpid; wait $VMPID $newpid
+      tail -5 $log $ser | sed 's/^/L2| /'; continue
+    fi
+    code=$(curl -s -o /tmp/upg.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"socket": "/tmp/nobody.sock"}' http://localhost/vm/upgrade)
+    [ "$code" = 500 ] || bad "$mem MiB: an upgrade to nobody answered $code, not 500: $(cat /tmp/upg.out)"
+    before=$(grep -c '^DATA count=' $ser)
+    wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a refused upgrade"
+    code=$(curl -s -o /tmp/upg.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"socket": "/tmp/upg.sock"}' http://localhost/vm/upgrade)
+    [ "$code" = 204 ] || bad "$mem MiB: PUT /vm/upgrade answered $code: $(cat /tmp/upg.out)"
+    before=$(grep -c '^DATA count=' $ser)
+    wait $VMPID; oldrc=$?
+    [ "$oldrc" = 0 ] || bad "$mem MiB: the old process exited $oldrc, not 0"
+    VMPID=$newpid
+    wait $VMPID; VMRC=$?
+    after=$(grep -c '^DATA count=' $ser)
+    counts=$(grep '^DATA count=' $ser | tr -d '\r' | sed 's/DATA count=//' | tr '\n' ' ')
+    [ "$counts" = "$(seq 1 60 | tr '\n' ' ')" ] || bad "$mem MiB: counts are not 1..60 once each: $counts"
+    [ "$after" -gt "$before" ] || bad "$mem MiB: the new process printed no count ($before before)"
+    grep -q '^DATA count.memory=ok' $ser || bad "$mem MiB: the memory check did not pass"
+    grep -q '^RESULT count PASS' $ser || bad "$mem MiB: no RESULT count PASS"
+    [ "$VMRC" = 16 ] || bad "$mem MiB: the new VMM exited $VMRC, expected 16"
+    echo "L1-INFO upgrade $mem MiB: counts 1..$before before the handover, to $after after it"
+    echo "L1-BENCH upgrade mem_mib=$mem vmm: $(grep -o 'handed over to [^"]*' $log) / new: $(grep -o 'restored by [^"]*' $nlog) / $(grep -o 'VM running (restored[^"]*' $nlog)"
+    [ -z "$WHY" ] || { tail -5 $log $nlog $ser | sed 's/^/L2| /'; }
+  done
+  T1=$(up)
+  verdict "$v"
+}
+
 for v in qemu stratus-vmm; do
   case "$ONLY:$v" in qemu:stratus-vmm | stratus:qemu) continue;; esac
   WHY=

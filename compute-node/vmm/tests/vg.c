@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "st_proc.h"
+#include "st_test.h"
 
 int vg_init(vg_vm *vm, const char *tag)
 {
@@ -93,4 +94,22 @@ void vg_cleanup(vg_vm *vm)
     if (vm->dir[0])
         st_rmtree(vm->dir);
     vm->dir[0] = 0;
+}
+
+void vg_check_count(const char *serial, int n, const char *before)
+{
+    guest_result r;
+    CU_ASSERT_EQUAL(guest_judge_file(&r, serial), GUEST_PASS);
+    for (int i = 0; i < n; i++) {
+        char got[32], want[32];
+        snprintf(want, sizeof want, "%d", i + 1);
+        CU_ASSERT_EQUAL(guest_data_nth(&r, "count", i, got, sizeof got), 0);
+        ST_ASSERT_STR_EQ(got, want);
+    }
+    CU_ASSERT_EQUAL(guest_data_count(&r, "count"), n);
+    char ok[16];
+    CU_ASSERT_EQUAL(guest_data(&r, "count.memory", ok, sizeof ok), 0);
+    ST_ASSERT_STR_EQ(ok, "ok");
+    CU_ASSERT(r.output && strlen(r.output) > strlen(before));
+    guest_result_free(&r);
 }

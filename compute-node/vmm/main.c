@@ -114,9 +114,13 @@ static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *
     }
     if (snap && vmm_start_restored(&vm, cfg, snap, mem_fd, err, sizeof err)) {
         st_error(upg ? "vmm.upgrade" : "vmm.restore", "%s", err);
-        if (upg)
-            vmm_upg_send(upg->conn, VMM_UPG_NACK, err, strlen(err), NULL, 0);
         vmm_vm_stop(&vm, upg ? 2 : 1);
+        if (upg) {
+            /* The old process resumes the guest on this NACK: every vCPU that a late failure
+             * (after they started) left running is gone first, so the two never run it at once. */
+            vmm_vcpus_join(&vm);
+            vmm_upg_send(upg->conn, VMM_UPG_NACK, err, strlen(err), NULL, 0);
+        }
     } else if (upg) {
         /* Running: the old process may go (it exits without touching the guest). */
         vmm_upg_send(upg->conn, VMM_UPG_ACK, NULL, 0, NULL, 0);

@@ -81,8 +81,10 @@ static int hand_over(vmm_vm *vm, int s, const uint8_t *state, size_t len, char *
     int none[1], nnone;
     char why[300];
     if ((rc = vmm_upg_recv(s, &kind, &msg, &mlen, none, &nnone, 0, why, sizeof why))) {
+        /* Closed: the new process is gone, and its vCPUs with it. Anything else (no answer in
+         * time): it holds the state and may be running the guest. */
         snprintf(err, errlen, "no answer from the new process: %s", why);
-        return rc;
+        return rc == -EPIPE ? rc : -ETIMEDOUT;
     }
     rc = 0;
     if (kind != VMM_UPG_ACK) {
@@ -157,6 +159,15 @@ fail:
     if (s >= 0)
         close(s);
     free(state);
+    if (rc == -ETIMEDOUT) {
+        /* Never two processes running one guest: it stays paused here. */
+        size_t n = strlen(err);
+        snprintf(err + n, errlen > n ? errlen - n : 0,
+                 "; it took the state and may run the guest: the guest stays paused here (stop"
+                 " one of the two processes, then resume this one if the other is gone)");
+        st_error("vmm.upgrade", "%s: %s", sock_path, err);
+        return rc;
+    }
     st_error("vmm.upgrade", "%s: %s; the guest goes on here", sock_path, err);
     vmm_vm_resume(vm);
     return rc;

@@ -266,6 +266,10 @@ static int serial_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
     vmm_serial *s = opaque;
     uint8_t regs[7];
     pthread_mutex_lock(&s->lock);
+    /* Every byte the guest sent before the snapshot goes out now: the line buffer is not in
+     * the record, and a process killed after the snapshot would lose a partial line (seen: a
+     * count missing after the restore). */
+    flush_line(s);
     regs[0] = s->ier;
     regs[1] = s->lcr;
     regs[2] = s->mcr;

@@ -115,6 +115,11 @@ void gw_fail_db_or_conflict(gw_ctx *c)
     gw_fail_db(c);
 }
 
+const char *gw_request_id(const gw_ctx *c)
+{
+    return c->req ? st_http_request_id(c->req) : "gateway";
+}
+
 const char *gw_id_param(gw_ctx *c, const char *name)
 {
     return st_req_uuid_param(c->req, name, name);

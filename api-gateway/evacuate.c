@@ -32,6 +32,10 @@
  * instance is rebuilt from its image, so the caller must say
  * confirm_data_loss; without it the answer is 409 naming the instances.
  *
+ * Automatic. With evacuate.automatic on, the gateway's host manager (power.c's thread) does
+ * the same for every dead host's instances whose disks are on Ceph, each tick: nothing a guest
+ * wrote is lost, so nobody needs to confirm. Instances on local disks stay for an admin.
+ *
  * The dead host, back. Its desired set no longer holds the moved instances
  * (their node_id changed), and names them under `evacuated` until its agent
  * confirms it removed what it left of them (PUT
@@ -207,8 +211,7 @@ static void log_move(gw_ctx *c, const evac_inst *e, int rc, const char *dest, co
     st_log_fields(rc == EV_MOVED ? ST_LOG_INFO : ST_LOG_WARN, "instance.evacuate",
                   json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "instance", e->id, "tenant",
                             e->tenant, "from_node", e->node, "to_node", dest, "data_loss", !e->rbd,
-                            "fault", rc == EV_MOVED ? "" : why, "request_id",
-                            st_http_request_id(c->req)));
+                            "fault", rc == EV_MOVED ? "" : why, "request_id", gw_request_id(c)));
 }
 
 /* The node named by id or name, for the "host" field: 1 found, 0 not, -1 db. */
@@ -436,6 +439,40 @@ void gw_node_evacuate(gw_ctx *c, const char *id, json_t *b)
     PQclear(r);
     st_http_reply_json(c->req, 202,
                        json_pack("{s:s, s:s, s:o}", "node_id", id, "node", name, "instances", out));
+}
+
+/*
+ * evacuate.automatic: each Ceph-backed instance of a host dead for longer than down_after +
+ * fence_margin (powered on: a host powered off on purpose holds nothing) moves as an admin's
+ * node evacuation would move it, one transaction each. No lock between gateways is needed:
+ * evacuate_member locks the instance's row and moves it only while it is still on the dead
+ * host, so a second gateway's tick (or an admin's call) finds it gone and leaves it.
+ */
+int gw_evacuate_dead_hosts(gw *g, st_db *db)
+{
+    char need[16];
+    snprintf(need, sizeof need, "%d", g->c.node_down_after_s + g->c.fence_margin_s);
+    PGresult *r = st_db_q(db,
+                          "SELECT i.id, i.node_id FROM iaas.instances i"
+                          " JOIN iaas.nodes n ON n.id = i.node_id"
+                          " WHERE i.disk_backend = 'rbd'"
+                          " AND i.state IN ('building', 'active', 'stopped')"
+                          " AND n.power_state = 'on'"
+                          " AND n.last_heartbeat < now() - $1::int * interval '1 second'"
+                          " ORDER BY n.id, i.created_at, i.id",
+                          need);
+    if (!r)
+        return -1;
+    gw_ctx c = {.gw = g, .db = db, .p = {.cloud_admin = 1}};
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+        json_t *one = evacuate_member(&c, st_db_val(r, i, 0), st_db_val(r, i, 1), 0);
+        if (!one)
+            rc = -1;
+        json_decref(one);
+    }
+    PQclear(r);
+    return rc;
 }
 
 /* The node confirms it removed what it had left of an instance evacuated

@@ -55,6 +55,7 @@ typedef struct gw_config {
     int node_down_after_s;
     int launch_attempts; /* hosts an instance may fail on before it goes to error */
     int fence_margin_s;  /* evacuate.fence_margin: a host is evacuated this long after down */
+    int auto_evacuate;   /* evacuate.automatic: Ceph-backed instances of dead hosts, unasked */
 } gw_config;
 
 /* A backend service the gateway calls for tenants (upstream.c). */
@@ -95,6 +96,9 @@ void gw_fail_db(gw_ctx *c);
 void gw_fail_db_or_conflict(gw_ctx *c);
 /* The {id} path parameter when it is a UUID; otherwise replies 404 and NULL. */
 const char *gw_id_param(gw_ctx *c, const char *name);
+/* The request's id for logs and upstream calls; "gateway" for the gateway's own work (a
+ * context without a request: the host manager's automatic evacuation). */
+const char *gw_request_id(const gw_ctx *c);
 /* Replies with the first column of the first row (a JSON text) or 404. */
 void gw_reply_json_text(gw_ctx *c, int status, PGresult *r, const char *what);
 /* The same for a query's result, which it clears: NULL (the query failed)
@@ -245,6 +249,10 @@ void gw_node_evacuate(gw_ctx *c, const char *id, json_t *b);
 /* {"action": "evacuate"} on instance id (instances.c's action handler);
  * host: a node's name or id, or NULL for the scheduler's choice. */
 void gw_instance_evacuate(gw_ctx *c, const char *id, const char *host, int confirm);
+/* evacuate.automatic, from the host manager's tick (power.c): every dead host's instances whose
+ * disks are on Ceph, as an admin's node evacuation would move them; local disks stay. 0, or -1
+ * for a database error. */
+int gw_evacuate_dead_hosts(gw *g, st_db *db);
 /* The heartbeat's fenced_at: kept on the node (and logged when new). 0, or
  * -1 after replying 400 (not a time) or for a database error. */
 int gw_node_fenced(gw_ctx *c, const char *fenced_at);

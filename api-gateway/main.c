@@ -51,6 +51,10 @@ static const st_config_key keys[] = {
     {"evacuate.fence_margin", "10",
      "seconds past nodes.down_after before a silent host's instances may be evacuated: keep "
      "down_after + this above the agents' fence.timeout plus a force stop"},
+    {"evacuate.automatic", "false",
+     "evacuate a dead host's instances whose disks are on Ceph without being asked (checked "
+     "every power.interval_ms); instances on local disks still wait for an admin's "
+     "confirm_data_loss"},
     {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
     {"images.data_url", "",
@@ -70,7 +74,8 @@ static const st_config_key keys[] = {
     {"power.on_timeout", "600",
      "seconds a powered-on node has to heartbeat before its waiting instances go to error"},
     {"power.command_timeout", "120", "seconds a power command may run before it is killed"},
-    {"power.interval_ms", "10000", "how often the power manager looks at the nodes"},
+    {"power.interval_ms", "10000",
+     "how often the host manager looks at the nodes (power, evacuate.automatic)"},
     {0},
 };
 
@@ -96,6 +101,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .node_down_after_s = (int)st_config_int(cfg, "nodes.down_after"),
         .launch_attempts = (int)st_config_int(cfg, "sched.launch_attempts"),
         .fence_margin_s = (int)st_config_int(cfg, "evacuate.fence_margin"),
+        .auto_evacuate = st_config_bool(cfg, "evacuate.automatic"),
     };
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;

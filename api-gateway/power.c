@@ -39,6 +39,10 @@
  *
  * Admins act through POST /v1/nodes/{id}/actions (power_off, power_on; nodes.c
  * routes it, with evacuate).
+ *
+ * The same thread is the gateway's one host manager: with evacuate.automatic on, each tick
+ * also evacuates the dead hosts' Ceph-backed instances (evacuate.c). It runs when either
+ * power.off_command or evacuate.automatic is set; power management is on only with the former.
  */
 #include "gateway.h"
 #include "stratus/json.h"
@@ -116,7 +120,8 @@ gw_power *gw_power_new(gw *g)
 {
     const char *off = st_config_str(g->cfg, "power.off_command");
     const char *on = st_config_str(g->cfg, "power.on_command");
-    if (!off || !*off)
+    int power = off && *off;
+    if (!power && !g->c.auto_evacuate)
         return NULL;
     gw_power *pw = calloc(1, sizeof *pw);
     pw->g = g;
@@ -131,6 +136,8 @@ gw_power *gw_power_new(gw *g)
         pw->cmd_timeout_s = 1;
     if (pw->min_spare < 0)
         pw->min_spare = 0;
+    if (!power)
+        return pw; /* the host manager without power management */
     if (split_words(off, &pw->off_buf, pw->off_words) < 0 ||
         (on && *on && split_words(on, &pw->on_buf, pw->on_words) < 0)) {
         st_error("power.config", "power.off_command and power.on_command take 1 to %d words",
@@ -146,9 +153,15 @@ int gw_power_can_wake(const gw *g)
     return g->power && g->power->on_words[0];
 }
 
+/* Power management is on: power.off_command is set. */
+static int power_on(const gw *g)
+{
+    return g->power && g->power->off_words[0];
+}
+
 int gw_power_min_spare(const gw *g)
 {
-    return g->power ? (int)g->power->min_spare : -1;
+    return power_on(g) ? (int)g->power->min_spare : -1;
 }
 
 void gw_power_kick(gw *g)
@@ -505,12 +518,8 @@ static int power_off_idle(gw_power *pw, st_db *db)
     return 0;
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+static void power_tick(gw_power *pw, st_db *db)
 {
-    gw_power *pw = arg;
-    st_db *db = st_db_get(pw->g->db, 2000);
-    if (!db)
-        return;
     char lost[24];
     snprintf(lost, sizeof lost, "%lld", pw->cmd_timeout_s + 30);
     PGresult *cmds = NULL, *lk = NULL;
@@ -560,6 +569,18 @@ fail:
 out:
     PQclear(lk);
     PQclear(cmds);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    gw_power *pw = arg;
+    st_db *db = st_db_get(pw->g->db, 2000);
+    if (!db)
+        return;
+    if (pw->off_words[0])
+        power_tick(pw, db);
+    if (pw->g->c.auto_evacuate && gw_evacuate_dead_hosts(pw->g, db) < 0)
+        st_error("evacuate.auto", "automatic evacuation: %s", st_db_error(db));
     st_db_put(db);
 }
 
@@ -588,10 +609,17 @@ int gw_power_start(gw_power *pw)
     if (pthread_create(&pw->th, NULL, power_main, pw) != 0)
         return -1;
     pw->started = 1;
-    st_info("power.start",
+    if (pw->off_words[0])
+        st_info(
+            "power.start",
             "power manager: idle hosts off after %lld s, %lld spare, power-on %s, every %lld ms",
             pw->idle_after_s, pw->min_spare, pw->on_words[0] ? "on" : "not configured",
             pw->interval_ms);
+    if (pw->g->c.auto_evacuate)
+        st_info("evacuate.start",
+                "automatic evacuation: Ceph-backed instances of hosts silent for over %d s, "
+                "checked every %lld ms",
+                pw->g->c.node_down_after_s + pw->g->c.fence_margin_s, pw->interval_ms);
     return 0;
 }
 
@@ -637,10 +665,10 @@ void gw_power_free(gw_power *pw)
 void gw_node_power(gw_ctx *c, const char *id, const char *action)
 {
     int off = !strcmp(action, "power_off");
-    if (!c->gw->power || (!off && !gw_power_can_wake(c->gw))) {
+    if (!power_on(c->gw) || (!off && !gw_power_can_wake(c->gw))) {
         st_http_reply_error(c->req, 409, ST_E_CONFLICT,
                             "power management is off: power.%s_command is not configured",
-                            off || !c->gw->power ? "off" : "on");
+                            off || !power_on(c->gw) ? "off" : "on");
         return;
     }
     if (st_db_begin(c->db) < 0) {

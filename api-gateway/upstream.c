@@ -51,7 +51,7 @@ static long call(gw_ctx *c, const gw_upstream *u, const char *method, const char
         hl[n++] = hv[2];
     }
     hl[n++] = c->p.cloud_admin ? "X-Stratus-Cloud-Admin: true" : "X-Stratus-Cloud-Admin: false";
-    snprintf(hv[3], sizeof hv[3], "X-Request-Id: %s", st_http_request_id(c->req));
+    snprintf(hv[3], sizeof hv[3], "X-Request-Id: %s", gw_request_id(c));
     hl[n++] = hv[3];
     if (forward_client_headers) {
         /* content negotiation and conditional requests are the tenant's */
@@ -82,7 +82,7 @@ static long call(gw_ctx *c, const gw_upstream *u, const char *method, const char
     if (!status) {
         st_log_fields(ST_LOG_ERROR, "upstream.error",
                       json_pack("{s:s, s:s, s:s, s:s}", "service", u->name, "url", url, "error",
-                                err, "request_id", st_http_request_id(c->req)));
+                                err, "request_id", gw_request_id(c)));
         return -1;
     }
     return status;

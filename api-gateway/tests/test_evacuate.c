@@ -6,14 +6,18 @@
  * (a member with no host left goes to error, the others still move); cloud
  * admins only (a member's own instance 403, another tenant's 404); and the
  * dead host, back, no longer holds the instance but is told to remove its
- * leftovers, which it confirms. Hosts die by moving their last heartbeat
- * back in the database. */
+ * leftovers, which it confirms. With evacuate.automatic (a second gateway on
+ * the same database, started for that test only), a dead host's Ceph-backed
+ * instances move unasked once it is dead past the margin, exactly once;
+ * local-disk ones stay. Hosts die by moving their last heartbeat back in the
+ * database. */
 #include "gwt.h"
 #include "st_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { NN = 3 };
 static gwt T;
@@ -398,12 +402,61 @@ static void test_only_cloud_admins(void)
     st_resp_free(&r);
 }
 
+/* Polls (up to 10 s) until instance id is off host i; its host then. */
+static int wait_moved_off(const char *id, int i)
+{
+    int at = where(id);
+    for (int k = 0; k < 100 && at == i; k++) {
+        usleep(100000);
+        at = where(id);
+    }
+    return at;
+}
+
+static void test_automatic_for_ceph_disks(void)
+{
+    reset();
+    char ceph[40], local[40], sql[200];
+    create_on(2, "auto-ceph", NULL, ceph);
+    create_on(2, "auto-local", NULL, local);
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET disk_backend = 'rbd' WHERE id = '%s'",
+             ceph);
+    gwt_sql(&T, sql);
+    static const char *const settings[] = {"evacuate.automatic=true", "power.interval_ms=100",
+                                           NULL};
+    gwt T2;
+    gwt_start_peer(&T2, &T, settings);
+    /* down (past nodes.down_after) but not past the fence margin: nothing moves */
+    silent_for(2, 35);
+    usleep(1000000);
+    CU_ASSERT(where(ceph) == 2);
+    /* past it: the Ceph-backed instance moves unasked, to another host, task evacuating */
+    silent_for(2, 60);
+    int to = wait_moved_off(ceph, 2);
+    CU_ASSERT(to == 0 || to == 1);
+    char *task = gwt_instance_field(&T, A.member, ceph, "task");
+    ST_ASSERT_STR_EQ(task, "evacuating");
+    free(task);
+    /* more ticks: moved exactly once; the local disk's instance waits for an admin */
+    usleep(1000000);
+    CU_ASSERT(where(ceph) == to);
+    CU_ASSERT(where(local) == 2);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.evacuations WHERE instance_id = '%s'",
+             ceph);
+    char *n = gwt_sql_value(&T, sql);
+    ST_ASSERT_STR_EQ(n, "1");
+    free(n);
+    gwt_stop(&T2);
+}
+
 static CU_TestInfo tests[] = {
     {"refused until the host is dead past the margin; moved, then cleaned",
      test_refused_until_dead_then_moved_and_cleaned},
     {"a Ceph disk moves without confirmation", test_ceph_disk_moves_without_confirmation},
     {"a node's evacuation keeps anti-affinity", test_node_evacuation_keeps_anti_affinity},
     {"cloud admins only: 403 own, 404 another tenant's", test_only_cloud_admins},
+    {"automatic: a dead host's Ceph-backed instances, once; local ones stay",
+     test_automatic_for_ceph_disks},
     CU_TEST_INFO_NULL,
 };
 

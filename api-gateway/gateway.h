@@ -56,6 +56,7 @@ typedef struct gw_config {
     int launch_attempts; /* hosts an instance may fail on before it goes to error */
     int fence_margin_s;  /* evacuate.fence_margin: a host is evacuated this long after down */
     int auto_evacuate;   /* evacuate.automatic: Ceph-backed instances of dead hosts, unasked */
+    int disk_rbd;        /* instances.disk_backend = rbd: new instances' disks on Ceph */
 } gw_config;
 
 /* A backend service the gateway calls for tenants (upstream.c). */

@@ -301,14 +301,14 @@ static int create_txn(gw_ctx *c, const gw_create_req *q)
     if (st_db_x(c->db,
                 "INSERT INTO iaas.instances (id, tenant_id, name, flavor_id, image_id,"
                 " keypair_id, user_data, vcpus, memory_mib, disk_gib, node_id, state, fault,"
-                " server_group_id, boot, kernel_id, ramdisk_id)"
+                " server_group_id, boot, kernel_id, ramdisk_id, disk_backend)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-                " $17)",
+                " $17, $18)",
                 id, c->p.tenant_id, q->name, flavor_id, image_id, keypair_id[0] ? keypair_id : NULL,
                 q->user_data, v, m, d, placed ? node : NULL, placed ? "building" : "error",
                 placed ? NULL : reason, group_id[0] ? group_id : NULL,
                 q->firmware ? "firmware" : "kernel", q->kernel_id[0] ? q->kernel_id : NULL,
-                q->ramdisk_id[0] ? q->ramdisk_id : NULL) < 0) {
+                q->ramdisk_id[0] ? q->ramdisk_id : NULL, c->gw->c.disk_rbd ? "rbd" : "local") < 0) {
         if (strcmp(st_db_sqlstate(c->db), "23514") != 0)
             return fail(c);
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,

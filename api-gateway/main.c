@@ -63,6 +63,10 @@ static const st_config_key keys[] = {
     {"billing.url", "http://127.0.0.1:8083", "the billing service's API"},
     {"upstream.ca_file", "", "CA certificate for https backends (default: the system's)"},
     {"upstream.timeout_ms", "30000", "longest a call to a backend may take"},
+    {"instances.disk_backend", "local",
+     "where new instances' disks are made: local (a qcow2 overlay on the node's own storage) or "
+     "rbd (a Ceph RBD clone of the image, which the agents make with their disk.rbd_* settings; "
+     "such instances move between hosts without copying and are evacuated without data loss)"},
     {"instances.list_cache_mb", "64", "memory for rendered instance lists (0: render each time)"},
     {"power.off_command", "",
      "command that powers a node off, split into words at spaces (no shell); %n name, %i id, "
@@ -102,6 +106,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .launch_attempts = (int)st_config_int(cfg, "sched.launch_attempts"),
         .fence_margin_s = (int)st_config_int(cfg, "evacuate.fence_margin"),
         .auto_evacuate = st_config_bool(cfg, "evacuate.automatic"),
+        .disk_rbd = !strcmp(st_config_str(cfg, "instances.disk_backend"), "rbd"),
     };
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;
@@ -349,6 +354,12 @@ int main(int argc, char **argv)
     st_service_log_init("gateway", cfg);
     gw g = {0};
     load_gw_config(&g, cfg);
+    const char *backend = st_config_str(cfg, "instances.disk_backend");
+    if (strcmp(backend, "local") && strcmp(backend, "rbd")) {
+        fprintf(stderr, "instances.disk_backend is local or rbd, not '%s'\n", backend);
+        st_config_free(cfg);
+        return 2;
+    }
     st_http_opts o;
     st_service_http_opts(cfg, &o);
 

@@ -466,6 +466,7 @@ LANGUAGE sql STABLE AS $$
         'snapshot_image_id', CASE WHEN i.task = 'image_snapshot' THEN i.snapshot_image_id END,
         'flavor', (SELECT f.name FROM iaas.flavors f WHERE f.id = i.flavor_id),
         'vcpus', i.vcpus, 'memory_mib', i.memory_mib, 'disk_gib', i.disk_gib,
+        'disk_backend', i.disk_backend,
         'image_id', i.image_id, 'user_data', i.user_data,
         'ssh_public_key', (SELECT k.public_key FROM iaas.keypairs k WHERE k.id = i.keypair_id),
         'public_ipv4', (SELECT host(a.ip) FROM iaas.ports p

@@ -38,6 +38,9 @@ typedef struct nd_conf {
     const char *libvirt_uri;
     const char *cmdline;
     const char *firmware; /* the BIOS image for firmware boots (vm.firmware) */
+    /* Ceph, for instances whose disk_backend is rbd (image.c): the pool the image store keeps
+     * its images in (store.rbd_pool; clones live beside their parent), ceph.conf, client id */
+    const char *rbd_pool, *rbd_conf, *rbd_client;
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
     long long longpoll_s;    /* the desired set's long-poll wait (0: poll only) */
@@ -136,6 +139,7 @@ typedef struct nd_order {
     /* the image to flatten the disk into and upload (snapshot.c), "" none */
     char snapshot_image[ND_ID_LEN];
     int vcpus, memory_mib, disk_gib;
+    int rbd;    /* the disk is a Ceph RBD clone (disk_backend rbd), not a local overlay */
     int nports; /* ports in guest NIC order */
     nd_port ports[ND_MAX_PORTS];
 } nd_order;
@@ -457,6 +461,8 @@ int nd_snapshot_take(const nd_conf *c, nd_driver *drv, const char *dir, nd_vm_ha
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */
 int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data, nd_vm_spec *spec,
                      char *err, size_t errlen);
+/* Removes instance id's disk on Ceph (disk_backend rbd); 0 when it is gone (blocking). */
+int nd_image_remove_rbd(const nd_conf *c, const char *id, char *err, size_t errlen);
 /* user_data -> kernel command line additions (see README) */
 void nd_cmdline_build(const char *base, const char *id, const char *user_data_b64, char *out,
                       size_t outlen);

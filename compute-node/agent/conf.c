@@ -49,6 +49,11 @@ static const st_config_key keys[] = {
     {"vm.firmware", "/usr/share/seabios/bios.bin",
      "the BIOS that boots disk images with their own bootloader (Debian's seabios); the"
      " heartbeat says whether it is there, and only then are such images placed here"},
+    {"disk.rbd_pool", "images",
+     "Ceph pool of the image store's images (its store.rbd_pool): an instance whose disk_backend"
+     " is rbd gets a copy-on-write clone disk-<instance id> of img-<sha256>@base there"},
+    {"disk.rbd_conf", "", "ceph.conf for those disks (empty: librados' default)"},
+    {"disk.rbd_client", "", "Ceph client id (empty: librados' default, admin)"},
     {"libvirt.uri", "qemu:///system", "libvirt connection URI (driver = libvirt)"},
     {"capacity.vcpus", "0", "vCPUs offered; 0: the host's CPUs"},
     {"capacity.memory_mib", "0", "memory offered, MiB; 0: the host's RAM less 1 GiB"},
@@ -168,6 +173,9 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->stop_timeout_ms = st_config_int(cfg, "vmm.stop_timeout_ms");
     c->cmdline = st_config_str(cfg, "vm.cmdline");
     c->firmware = st_config_str(cfg, "vm.firmware");
+    c->rbd_pool = st_config_str(cfg, "disk.rbd_pool");
+    c->rbd_conf = st_config_str(cfg, "disk.rbd_conf");
+    c->rbd_client = st_config_str(cfg, "disk.rbd_client");
     c->jail_enabled = st_config_str(cfg, "jail.enabled");
     c->jail_uid_base = st_config_int(cfg, "jail.uid_base");
     c->jail_uid_count = st_config_int(cfg, "jail.uid_count");

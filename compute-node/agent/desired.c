@@ -23,6 +23,9 @@
  * `snapshot_image_id` (optional; null: none): flatten the disk into that
  * image and upload it (snapshot.c).
  *
+ * `disk_backend` (optional; default local): local (a qcow2 overlay in the
+ * instance's directory) or rbd (a Ceph clone, image.c).
+ *
  * For the metadata service: `name` (optional, at most 255 bytes),
  * `ssh_public_key` (optional: one line, at most 16 KiB) and `public_ipv4`
  * (optional: the floating IP, IPv4).
@@ -196,6 +199,14 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
     if (st_json_get_int(o, "disk_gib", 1, 0, 1 << 20, &v, err, errlen) < 0)
         return -1;
     d->o.disk_gib = (int)v;
+    const char *backend = "local";
+    if (st_json_get_str(o, "disk_backend", ST_JSON_OPTIONAL, 1, 15, &backend, err, errlen) < 0)
+        return -1;
+    if (strcmp(backend, "local") && strcmp(backend, "rbd")) {
+        snprintf(err, errlen, "field 'disk_backend' must be local or rbd");
+        return -1;
+    }
+    d->o.rbd = !strcmp(backend, "rbd");
     if (parse_ports(json_object_get(o, "ports"), &d->o, err, errlen) < 0)
         return -1;
     json_t *ud = json_object_get(o, "user_data");

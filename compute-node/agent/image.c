@@ -35,6 +35,10 @@
  * decodes to text whose first line starts with "cmdline:", the rest of that
  * line (printable ASCII only, up to 512 bytes).
  *
+ * Ceph (the order's disk_backend rbd): disk0 is instead the RBD image
+ * disk-<instance id>, a clone of the image store's copy of the image (rbd_disk
+ * below), kept across hosts; only the instance's deletion removes it.
+ *
  * The cache is emptied of images no instance here uses by imagegc.c; a
  * launch's preparation holds its lock shared, and touches the base's mtime
  * as its last use.
@@ -291,6 +295,50 @@ static int boot_of(const nd_conf *c, const nd_record *rec, const char *user_data
     return 0;
 }
 
+/* The "rbd:" path of instance id's disk in buf. */
+static void rbd_path(const nd_conf *c, const char *id, char *buf, size_t n)
+{
+    snprintf(buf, n, "rbd:%s/disk-%s%s%s%s%s", c->rbd_pool, id, *c->rbd_conf ? ":conf=" : "",
+             c->rbd_conf, *c->rbd_client ? ":id=" : "", c->rbd_client);
+}
+
+/*
+ * disk_backend rbd: the disk is disk-<id> in disk.rbd_pool, a copy-on-write clone of the image
+ * store's img-<sha256>@base made at the first launch. A later launch (this host's, or another
+ * host's after an evacuation or a migration) finds it and opens it as it is: what the guest
+ * wrote is kept. The clone has the image's size (growing it to the flavor's disk_gib is not
+ * done yet), and must be raw: a qcow2 image's clone would be qcow2 bytes on RBD.
+ */
+static int rbd_disk(const nd_conf *c, const nd_record *rec, const img_rec *r, nd_vm_disk *root,
+                    char *err, size_t errlen)
+{
+    if (strcmp(r->fmt, "raw")) {
+        snprintf(err, errlen, "image %s is qcow2: instance disks on Ceph are clones of raw images",
+                 rec->o.image_id);
+        return -1;
+    }
+    char parent[80], child[80], e[300];
+    snprintf(parent, sizeof parent, "img-%s", r->sha);
+    snprintf(child, sizeof child, "disk-%s", rec->o.id);
+    int rc = st_rbd_clone(*c->rbd_conf ? c->rbd_conf : NULL, *c->rbd_client ? c->rbd_client : NULL,
+                          c->rbd_pool, parent, "base", child, e, sizeof e);
+    if (rc < 0 && rc != -EEXIST) {
+        snprintf(err, errlen, "instance disk on Ceph: %s", e);
+        return -1;
+    }
+    rbd_path(c, rec->o.id, root->path, sizeof root->path);
+    snprintf(root->format, sizeof root->format, "raw");
+    return 0;
+}
+
+int nd_image_remove_rbd(const nd_conf *c, const char *id, char *err, size_t errlen)
+{
+    char child[80];
+    snprintf(child, sizeof child, "disk-%s", id);
+    return st_rbd_remove(*c->rbd_conf ? c->rbd_conf : NULL, *c->rbd_client ? c->rbd_client : NULL,
+                         c->rbd_pool, child, err, errlen);
+}
+
 static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data, nd_vm_spec *spec,
                    char *err, size_t errlen)
 {
@@ -298,14 +346,22 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
     char base[4096], images[4200];
     snprintf(images, sizeof images, "%s/images", c->state_dir);
     nd_mkdirs(images, 0700);
-    if (get_record(c, rec->o.image_id, &r, err, errlen) < 0 ||
-        ensure_base(c, rec->o.image_id, &r, base, sizeof base, err, errlen) < 0 ||
+    if (get_record(c, rec->o.image_id, &r, err, errlen) < 0)
+        return -1;
+    /* On Ceph the disk is a clone of the image store's own copy: the base is fetched only
+     * when the image itself is booted as a kernel. */
+    int fetch = !rec->o.rbd || strcmp(r.kind, "disk") || strcmp(r.boot, "firmware");
+    base[0] = 0;
+    if ((fetch && ensure_base(c, rec->o.image_id, &r, base, sizeof base, err, errlen) < 0) ||
         boot_of(c, rec, user_data, &r, base, spec, err, errlen) < 0)
         return -1;
-    utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
+    if (fetch)
+        utimensat(AT_FDCWD, base, NULL, 0); /* last used now: the collector keeps it a while */
     nd_vm_disk *root = &spec->disks[0];
     spec->ndisks = 1;
     snprintf(root->id, sizeof root->id, "disk0");
+    if (rec->o.rbd)
+        return rbd_disk(c, rec, &r, root, err, errlen);
     snprintf(root->path, sizeof root->path, "%s/disk.qcow2", spec->dir);
     snprintf(root->format, sizeof root->format, "qcow2");
     if (access(root->path, F_OK) != 0) {

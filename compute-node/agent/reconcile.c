@@ -327,7 +327,8 @@ static void do_evacuated(job *j)
             st_error("node.evacuated", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
             return; /* tried again on a later pass */
         }
-        st_info("node.evacuated", "%s: evacuated from this node: VM and disk removed", j->rec.o.id);
+        st_info("node.evacuated", "%s: evacuated from this node: VM and %s removed", j->rec.o.id,
+                j->rec.o.rbd ? "local files (its disk on Ceph is the new host's)" : "disk");
     }
     char err[512] = "";
     long st = nd_gw_evacuated(&a->c, j->rec.o.id, err, sizeof err);
@@ -351,6 +352,11 @@ static void do_destroy(job *j)
         if (nd_rmtree(dir) < 0)
             st_error("node.delete", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
     }
+    /* A disk on Ceph outlives hosts (an evacuated instance's leftovers elsewhere keep it):
+     * only the deletion removes it, from whichever host the instance is on. */
+    char err[400];
+    if (j->rec.o.rbd && nd_image_remove_rbd(&a->c, j->rec.o.id, err, sizeof err) < 0)
+        st_error("node.delete", "%s: removing its disk on Ceph: %s", j->rec.o.id, err);
     j->remove_inst = 1;
     report(j, "deleted", NULL, 0);
 }

@@ -131,7 +131,7 @@ int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
 {
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:i, s:i, s:i,"
-        " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b, s:s, s:s}",
+        " s:{s:I, s:I, s:s, s:s}, s:s, s:s, s:b, s:s, s:s, s:b}",
         "id", r->o.id, "tenant_id", r->o.tenant_id, "image_id", r->o.image_id, "flavor",
         r->o.flavor, "target", nd_want_name(r->target), "phase", nd_phase_name(r->phase),
         "generation", (json_int_t)r->o.generation, "reboot_seq", (json_int_t)r->o.reboot_seq,
@@ -140,7 +140,7 @@ int nd_record_save(const char *state_dir, const nd_record *r, int do_fsync)
         (json_int_t)r->vm.pid, "start", (json_int_t)r->vm.start, "boot_id", r->vm.boot_id, "domain",
         r->vm.domain, "actual", nd_actual_name(r->actual), "fault", r->fault, "launched_once",
         r->launched_once, "snapshot_image", r->o.snapshot_image, "snapshot_fault",
-        r->snapshot_fault);
+        r->snapshot_fault, "disk_rbd", r->o.rbd);
     if (!j)
         return -ENOMEM;
     char *text = json_dumps(j, JSON_COMPACT);
@@ -193,6 +193,7 @@ int nd_record_load(const char *path, nd_record *r)
     r->o.vcpus = (int)json_integer_value(json_object_get(j, "vcpus"));
     r->o.memory_mib = (int)json_integer_value(json_object_get(j, "memory_mib"));
     r->o.disk_gib = (int)json_integer_value(json_object_get(j, "disk_gib"));
+    r->o.rbd = json_is_true(json_object_get(j, "disk_rbd"));
     r->launched_once = json_is_true(json_object_get(j, "launched_once"));
     json_t *vm = json_object_get(j, "vm");
     r->vm.pid = (pid_t)json_integer_value(json_object_get(vm, "pid"));

@@ -2,7 +2,8 @@
  * disk.c - raw and qcow2 back ends for virtio-blk (see disk.h).
  *
  * qcow2: the image store's library (stratus/disk.h) opened with the format
- * the config records (never probed), through a bounce buffer.
+ * the config records (never probed), through a bounce buffer; a Ceph RBD
+ * image (a raw disk whose path is "rbd:pool/image[:conf=..][:id=..]") too.
  * Raw: the file's size, rounded down to 512 bytes, is the disk's capacity;
  * discard punches a hole (the file keeps its size). Short transfers are
  * retried until complete, so the device never reports half a request.
@@ -38,13 +39,16 @@ int vmm_disk_open(const vmm_disk_cfg *cfg, vmm_disk **out)
     if (!d)
         return -ENOMEM;
     d->fd = -1;
-    if (cfg->qcow2) {
+    /* A Ceph RBD image ("rbd:pool/image...", raw) is opened by the same library, whose build
+     * says whether librbd is in (-DSTRATUS_VMM_RBD=ON; otherwise a clear error). */
+    int rbd = !strncmp(cfg->path, "rbd:", 4);
+    if (cfg->qcow2 || rbd) {
 #ifdef STRATUS_HAVE_DISK
         char err[256];
         /* The recorded format, never a probe: a raw disk's guest could forge a header. */
-        int rc =
-            st_disk_open_ex(cfg->path, ST_DISK_FMT_QCOW2 | (cfg->read_only ? ST_DISK_RDONLY : 0),
-                            &d->img, err, sizeof err);
+        int rc = st_disk_open_ex(
+            cfg->path, (cfg->qcow2 ? ST_DISK_FMT_QCOW2 : 0) | (cfg->read_only ? ST_DISK_RDONLY : 0),
+            &d->img, err, sizeof err);
         if (rc < 0) {
             st_error("vmm.disk", "%s: %s", cfg->path, err);
             free(d);
@@ -54,7 +58,8 @@ int vmm_disk_open(const vmm_disk_cfg *cfg, vmm_disk **out)
         *out = d;
         return 0;
 #else
-        st_error("vmm.disk", "%s: qcow2 needs the image store's disk library", cfg->path);
+        st_error("vmm.disk", "%s: %s needs the image store's disk library", cfg->path,
+                 rbd ? "Ceph RBD" : "qcow2");
         free(d);
         return -ENOTSUP;
 #endif

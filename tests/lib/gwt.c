@@ -105,7 +105,11 @@ int gwt_restart(gwt *t, st_svc_kind kind, const char *const *settings)
     st_svc_opts o = svc_opts(t, again, settings);
     o.listen = listen;
     char data[64];
-    return st_svc_start(p, kind, &o, url, data);
+    int rc = st_svc_start(p, kind, &o, url, data);
+    /* the data listener gets a port of its own again: what agents started later are told */
+    if (rc == 0 && kind == ST_SVC_IMAGES)
+        snprintf(t->images_data_url, sizeof t->images_data_url, "%s", data);
+    return rc;
 }
 
 void gwt_start(gwt *t, const char *tag, const char *const *settings)

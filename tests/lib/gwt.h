@@ -39,7 +39,8 @@ void gwt_start_peer(gwt *peer, const gwt *first, const char *const *settings);
 void gwt_stop(gwt *t);
 /* Stops one of t's services if it runs and starts it again on the same
  * database and address (settings: the gateway's extra ones, as at its
- * start). 0 or -1. */
+ * start). The image service's data listener comes back on a new port, which
+ * images_data_url then names. 0 or -1. */
 int gwt_restart(gwt *t, st_svc_kind kind, const char *const *settings);
 /* Runs `stratus-gateway SUBCOMMAND ARG` against t's database; returns its
  * exit status and its stdout (first line, malloc'd) in *out when out. */

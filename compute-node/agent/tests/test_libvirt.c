@@ -270,6 +270,23 @@ static void test_domain_xml_boots(void)
     ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
     ST_ASSERT_INT_EQ(occurs(xml, "<kernel>", 1) && occurs(xml, "<initrd>", 0), 1);
     free(xml);
+    /* a disk on Ceph: a network disk, its ceph.conf named, the client left to it */
+    spec_of(&s);
+    snprintf(s.disks[0].path, sizeof s.disks[0].path,
+             "rbd:images/disk-" ID ":conf=/etc/ceph/c&1.conf:id=admin");
+    snprintf(s.disks[0].format, sizeof s.disks[0].format, "raw");
+    xml = nd_libvirt_domain_xml(&s, "kvm", err, sizeof err);
+    ST_ASSERT_INT_EQ_FATAL(xml != NULL, 1);
+    ST_ASSERT_INT_EQ(occurs(xml,
+                            "<disk type='network' device='disk'><driver name='qemu' type='raw'/>"
+                            "<source protocol='rbd' name='images/disk-" ID "'>"
+                            "<config file='/etc/ceph/c&amp;1.conf'/></source>"
+                            "<target dev='vda' bus='virtio'/>",
+                            1),
+                     1);
+    ST_ASSERT_INT_EQ(occurs(xml, "<disk type='file' device='disk'>", 1), 1); /* vdb */
+    validate(xml, "rbd.xml");
+    free(xml);
     /* mixed boots are refused before any XML */
     spec_of(&s);
     snprintf(s.firmware, sizeof s.firmware, "/usr/share/seabios/bios.bin");
@@ -283,7 +300,7 @@ static CU_TestInfo tests[] = {
     {"launch, status, counters, reset, stop, start, destroy", test_lifecycle},
     {"the console is the serial file's tail, pushed only on change", test_console_file},
     {"a disk and an ethernet interface per port, valid to libvirt's schema", test_domain_xml},
-    {"firmware, kernel + initrd and image-as-kernel boots, valid to libvirt's schema",
+    {"firmware, kernel + initrd, image-as-kernel boots and a Ceph disk, valid to libvirt's schema",
      test_domain_xml_boots},
     CU_TEST_INFO_NULL,
 };

@@ -1,0 +1,248 @@
+/*
+ * node_ceph: instance disks on Ceph, and a whole host lost (issue 16's HA
+ * test, with libvirt's in-process test hypervisor in place of the VMMs: no
+ * KVM here). A throwaway single-node Ceph (image-store/tests/ceph-cluster.sh),
+ * the image service storing on it, the gateway making new instances' disks
+ * there (instances.disk_backend = rbd) and evacuating dead hosts on its own
+ * (evacuate.automatic; nodes.down_after 4 s + evacuate.fence_margin 2 s),
+ * two agents A and B (fence.timeout 3 s).
+ *   - An instance on A gets disk-<id> in the images pool, a clone of the
+ *     image's img-<sha256>@base: nothing is downloaded for a firmware boot.
+ *   - A pattern is written into that disk, as if the guest had. A's agent is
+ *     killed with SIGKILL, its "VMs" with it (the test hypervisor lives in
+ *     the agent's process): a whole host lost.
+ *   - The instance comes back active on B, unasked, within a bounded time
+ *     (printed), on the same RBD image (no second clone), the pattern intact.
+ *   - A restarts: it never runs the instance again, removes its leftovers
+ *     (the evacuation's cleaned_at), and leaves the disk on Ceph alone.
+ *   - The instance's deletion removes its disk from Ceph.
+ */
+#include "st_cloud.h"
+#include "st_test.h"
+#include "stratus/disk.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static cloud C;
+static char *cdir, conf[600], out[16384];
+static int have_cluster;
+
+/* Runs a shell command; its output (stdout and stderr) in out; its exit status. */
+static int sh(const char *fmt, const char *a, const char *b)
+{
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int setup(void)
+{
+    if (!st_disk_rbd_available())
+        st_skip("stratus_disk was built without librbd");
+    cdir = st_tmpdir("node-ceph");
+    char cl[600];
+    snprintf(cl, sizeof cl, "%s/c", cdir);
+    int rc = sh("'%s' start '%s'", st_source_path("image-store/tests/ceph-cluster.sh"), cl);
+    if (rc == 77)
+        st_skip("Ceph is not installed (ceph-mon, ceph-osd: deploy/packages.txt)");
+    if (rc != 0) {
+        fprintf(stderr, "ceph-cluster.sh: %s\n", out);
+        return -1;
+    }
+    have_cluster = 1;
+    snprintf(conf, sizeof conf, "%.580s/ceph.conf", cl);
+    cloud_start(&C, "node_ceph");
+    char c1[1000];
+    snprintf(c1, sizeof c1, "store.rbd_conf=%s", conf);
+    const char *images[] = {"store.backend=rbd", c1, "store.rbd_pool=images", NULL};
+    const char *gateway[] = {"nodes.down_after=4",      "evacuate.fence_margin=2",
+                             "evacuate.automatic=true", "power.interval_ms=200",
+                             "instances.disk_backend=rbd", NULL};
+    if (gwt_restart(&C.gw, ST_SVC_IMAGES, images) < 0 ||
+        gwt_restart(&C.gw, ST_SVC_GATEWAY, gateway) < 0)
+        return -1;
+    return 0;
+}
+
+static int teardown(void)
+{
+    if (have_cluster) {
+        cloud_stop(&C);
+        char cl[600];
+        snprintf(cl, sizeof cl, "%s/c", cdir);
+        sh("'%s' stop '%s'", st_source_path("image-store/tests/ceph-cluster.sh"), cl);
+    }
+    if (cdir) {
+        st_rmtree(cdir);
+        free(cdir);
+    }
+    return 0;
+}
+
+static void start_agent(cloud_agent *a, const char *name)
+{
+    char c1[1000];
+    snprintf(c1, sizeof c1, "disk.rbd_conf = %s", conf);
+    const char *extra[] = {"driver = libvirt",         "libvirt.uri = test:///default",
+                           "fence.timeout = 3",        "interval.heartbeat_ms = 300",
+                           "interval.reconcile_ms = 300", "interval.longpoll_s = 0",
+                           "disk.rbd_pool = images",   c1,
+                           NULL};
+    cloud_agent_start(&C, a, name, extra);
+}
+
+/* The RBD images named disk-* in the pool. */
+static int disks_on_ceph(void)
+{
+    sh("rbd -c '%s' ls images%s", conf, "");
+    int n = 0;
+    for (char *p = out; (p = strstr(p, "disk-")); p++)
+        n++;
+    return n;
+}
+
+/* Writes (or, check set, compares) a 4 KiB pattern in the last 4 KiB of the (1 MiB) disk. */
+static int pattern(const char *id, int check)
+{
+    char path[900], err[256];
+    snprintf(path, sizeof path, "rbd:images/disk-%s:conf=%s", id, conf);
+    st_disk *d;
+    if (st_disk_open_ex(path, check ? ST_DISK_RDONLY : 0, &d, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        return -1;
+    }
+    char want[4096], got[4096];
+    for (size_t i = 0; i < sizeof want; i++)
+        want[i] = (char)("stratus-ha "[i % 11]);
+    int rc = check ? (st_disk_pread(d, got, sizeof got, (1 << 20) - 4096) == (ssize_t)sizeof got &&
+                              !memcmp(got, want, sizeof want)
+                          ? 0
+                          : -1)
+                   : (st_disk_pwrite(d, want, sizeof want, (1 << 20) - 4096) == (ssize_t)sizeof want &&
+                              st_disk_flush(d) == 0
+                          ? 0
+                          : -1);
+    st_disk_close(d);
+    return rc;
+}
+
+static void test_host_lost_with_disks_on_ceph(void)
+{
+    char img[40], id[40], q[300];
+    /* a disk image with its own bootloader, raw: on Ceph as img-<sha>@base */
+    ST_ASSERT_INT_EQ_FATAL(cloud_upload_image(&C, "{\"name\":\"fwboot\",\"disk_format\":\"raw\"}",
+                                              st_build_path("tests/guest/fwboot.img"), img),
+                           200);
+    cloud_agent a, b;
+    start_agent(&a, "ha-a");
+    start_agent(&b, "ha-b");
+    usleep(1500000);
+    free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = (name <> 'ha-a')"));
+    char *body = st_jsonf("{s:s, s:s, s:s, s:s}", "name", "on-ceph", "flavor", C.flavor, "image",
+                          img, "networks", "none");
+    long st = cloud_create_body(&C, body, id);
+    free(body);
+    free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = false"));
+    ST_ASSERT_INT_EQ_FATAL(st, 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    char *on = cloud_node_of(&C, id);
+    ST_ASSERT_STR_EQ(on, "ha-a");
+    free(on);
+    snprintf(q, sizeof q, "SELECT disk_backend FROM iaas.instances WHERE id = '%s'", id);
+    char *backend = cloud_sql(&C, q);
+    ST_ASSERT_STR_EQ(backend, "rbd");
+    free(backend);
+    /* its disk: a clone of the image's protected base snapshot; nothing downloaded */
+    ST_ASSERT_INT_EQ(disks_on_ceph(), 1);
+    char name[80];
+    snprintf(name, sizeof name, "disk-%s", id);
+    ST_ASSERT_INT_EQ(sh("rbd -c '%s' info images/%s", conf, name), 0);
+    CU_ASSERT(strstr(out, "parent: images/img-") && strstr(out, "@base"));
+    ST_ASSERT_INT_EQ(sh("ls '%s/images'%s", a.state_dir, ""), 0);
+    CU_ASSERT(!strstr(out, ".raw"));
+    ST_ASSERT_INT_EQ_FATAL(pattern(id, 0), 0);
+    /* host A lost: its agent and its VMs (in the agent's process) killed */
+    cloud_agent_stop(&a, SIGKILL);
+    long long t0 = st_now_ms();
+    long long back = -1;
+    while (st_now_ms() - t0 < 40000) {
+        char *n = cloud_node_of(&C, id), *s = cloud_field(&C, id, "state"),
+             *t = cloud_field(&C, id, "task");
+        int there = n && !strcmp(n, "ha-b") && s && !strcmp(s, "active") && t && !strcmp(t, "null");
+        free(n);
+        free(s);
+        free(t);
+        if (there) {
+            back = st_now_ms() - t0;
+            break;
+        }
+        usleep(100000);
+    }
+    fprintf(stderr,
+            "node_ceph: host lost to instance active on the other host: %lld ms "
+            "(down_after 4 s + fence_margin 2 s + the 200 ms tick + the launch)\n",
+            back);
+    CU_ASSERT(back > 0 && back < 30000);
+    /* the same disk, what was written on A still there, no second clone */
+    ST_ASSERT_INT_EQ(disks_on_ceph(), 1);
+    ST_ASSERT_INT_EQ(pattern(id, 1), 0);
+    /* A back: it removes what it left (never running the instance), not the disk on Ceph */
+    cloud_agent_restart(&C, &a);
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM iaas.evacuations WHERE instance_id = '%s'"
+             " AND cleaned_at IS NOT NULL",
+             id);
+    int cleaned = 0;
+    for (int k = 0; k < 150 && !cleaned; k++) {
+        char *c = cloud_sql(&C, q);
+        cleaned = c && !strcmp(c, "1");
+        free(c);
+        if (!cleaned)
+            usleep(100000);
+    }
+    CU_ASSERT(cleaned);
+    ST_ASSERT_INT_EQ(disks_on_ceph(), 1);
+    ST_ASSERT_INT_EQ(pattern(id, 1), 0);
+    on = cloud_node_of(&C, id);
+    ST_ASSERT_STR_EQ(on, "ha-b");
+    free(on);
+    /* deleted: its disk leaves Ceph */
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 30000), 0);
+    int gone = 0;
+    for (int k = 0; k < 100 && !gone; k++) {
+        gone = disks_on_ceph() == 0;
+        if (!gone)
+            usleep(100000);
+    }
+    CU_ASSERT(gone);
+    cloud_agent_stop(&a, SIGTERM);
+    cloud_agent_stop(&b, SIGTERM);
+}
+
+static CU_TestInfo tests[] = {
+    {"a host lost: its Ceph-backed instance back on another host, its disk intact",
+     test_host_lost_with_disks_on_ceph},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"ceph", setup, teardown, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    return st_test_main(argc, argv, suites);
+}

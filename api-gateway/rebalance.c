@@ -22,15 +22,13 @@
 
 int gw_rebalance_in_service(const gw_host *h)
 {
-    return h->power == GW_POWER_ON && h->alive && !h->disabled && h->vcpus > 0 &&
-           h->memory_mib > 0;
+    return h->power == GW_POWER_ON && h->alive && !h->disabled && h->vcpus > 0 && h->memory_mib > 0;
 }
 
 static gw_rb_load load_of(const gw_host *h, double cpu_used)
 {
     return (gw_rb_load){h->vcpus > 0 ? cpu_used / (double)h->vcpus : 0,
-                        h->memory_mib > 0 ? (double)h->used_memory_mib / (double)h->memory_mib
-                                          : 0};
+                        h->memory_mib > 0 ? (double)h->used_memory_mib / (double)h->memory_mib : 0};
 }
 
 static void cpu_used(const gw_host *hosts, int nh, const gw_rb_vm *vms, int nv, double *cpu)

@@ -66,7 +66,7 @@ typedef struct gw_rb_move {
 } gw_rb_move;
 
 typedef struct gw_rb_imbalance {
-    int hosts;                  /* in service */
+    int hosts; /* in service */
     double cpu_spread, cpu_max, cpu_min, cpu_stddev;
     double mem_spread, mem_max, mem_min, mem_stddev;
 } gw_rb_imbalance;

@@ -513,13 +513,19 @@ json_t *gw_rebalance_plan_json(gw *g, st_db *db, double threshold, int max_moves
             nodes, json_pack("{s:s, s:s, s:b, s:o, s:o}", "node_id", h[i].id, "node", h[i].name,
                              "in_service", gw_rebalance_in_service(&h[i]), "before",
                              rb_load_json(before[i]), "after", rb_load_json(after[i])));
-    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "dry_run", 1,
+    /* why the plan stops where it does */
+    gw_rb_imbalance ib = gw_rebalance_imbalance(h, before, nh),
+                    ia = gw_rebalance_imbalance(h, after, nh);
+    const char *outcome = ia.cpu_spread <= threshold && ia.mem_spread <= threshold
+                              ? (n ? "balanced" : "within_threshold")
+                          : n == max_moves ? "max_moves"
+                                           : "no_move_helps";
+    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:i, s:i, s:s, s:o, s:o, s:o, s:o}", "dry_run", 1,
                     "threshold", threshold, "max_moves", max_moves, "cooldown",
                     g->c.rebalance_cooldown_s, "cpu_window", g->c.rebalance_cpu_window_s,
-                    "instances", nv, "instances_measured", measured, "imbalance_before",
-                    rb_imbalance_json(gw_rebalance_imbalance(h, before, nh)), "imbalance_after",
-                    rb_imbalance_json(gw_rebalance_imbalance(h, after, nh)), "nodes", nodes,
-                    "moves", moves);
+                    "instances", nv, "instances_measured", measured, "outcome", outcome,
+                    "imbalance_before", rb_imbalance_json(ib), "imbalance_after",
+                    rb_imbalance_json(ia), "nodes", nodes, "moves", moves);
 out:
     PQclear(r);
     free(h);

@@ -109,6 +109,13 @@
 
   /* The rebalance plan on the Hosts page: fetched on opening and on Refresh,
    * not polled (it reads the metering samples of every instance). */
+  const OUTCOMES = {
+    within_threshold: 'the hosts are within the threshold',
+    balanced: 'they bring the hosts within the threshold',
+    max_moves: 'stopped at the bound; the next plan may move more',
+    no_move_helps: 'no other move would help (what would move is held, cooling down, fits nowhere or would overshoot)',
+  };
+
   function rebalanceCard(p, st) {
     const pc = (x) => Math.round(100 * x) + '%';
     const arrow = (a, b) => pc(a) + ' \u2192 ' + pc(b);
@@ -123,7 +130,7 @@
       ['To host CPU', (m) => arrow(m.to_before.cpu, m.to_after.cpu), 'c-to-load'],
       ['Memory from / to', (m) => arrow(m.from_before.memory, m.from_after.memory) + ' / ' +
         arrow(m.to_before.memory, m.to_after.memory), 'c-memory'],
-    ], (m) => m.instance_id, 'No moves: the hosts are within the threshold, or no move would help.');
+    ], (m) => m.instance_id, 'No moves.');
     const hosts = S.table('rebalance-hosts', [
       ['Host', (n) => n.node, 'c-name'],
       ['CPU load', (n) => arrow(n.before.cpu, n.after.cpu), 'c-cpu'],
@@ -135,7 +142,8 @@
       const d = r.data, b = d.imbalance_before, a = d.imbalance_after;
       summary.textContent = 'CPU load spread ' + arrow(b.cpu_spread, a.cpu_spread) +
         ', memory ' + arrow(b.memory_spread, a.memory_spread) + ' (threshold ' + pc(d.threshold) +
-        '); ' + d.moves.length + ' of at most ' + d.max_moves + ' moves. CPU measured for ' +
+        '); ' + d.moves.length + ' of at most ' + d.max_moves + ' moves: ' + OUTCOMES[d.outcome] +
+        '. CPU measured for ' +
         d.instances_measured + ' of ' + d.instances + ' instances over the last ' +
         Math.round(d.cpu_window / 60) + ' min (the others count at their vCPUs). A dry run:' +
         ' nothing moves.';

@@ -197,6 +197,7 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
     ST_ASSERT_INT_EQ(json_is_true(json_object_get(r.json, "dry_run")), 1);
     ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "instances_measured")), 4);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "moves")), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "outcome")), "no_move_helps");
     json_t *before = json_object_get(r.json, "imbalance_before");
     CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(before, "cpu_spread")), 0.5 - 0.05 / 4,
                            0.01);
@@ -219,6 +220,12 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
         json_real_value(json_object_get(json_object_get(r.json, "imbalance_after"), "cpu_spread"));
     CU_ASSERT(after < 0.3);
     ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "nodes")), 3);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "outcome")), "no_move_helps");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2&max_moves=1",
+                              T.admin_token, NULL),
+                     200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "outcome")), "max_moves");
     st_resp_free(&r);
     /* nothing moved: the same plan again */
     ST_ASSERT_INT_EQ(where(ids[0]), at[0]);

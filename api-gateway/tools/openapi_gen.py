@@ -116,6 +116,8 @@ schemas = {
                        "cpu_window": {"type": "integer", "description": "rebalance.cpu_window: seconds of metering samples CPU load is measured over"},
                        "instances": {"type": "integer", "description": "instances placed on nodes"},
                        "instances_measured": {"type": "integer", "description": "of those, the ones whose CPU load the metering samples gave (the others count at their vCPUs)"},
+                       "outcome": {"type": "string", "enum": ["within_threshold", "balanced", "max_moves", "no_move_helps"],
+                                   "description": "where the plan stops: within_threshold (nothing to do), balanced (the moves bring both spreads within it), max_moves (stopped at the bound: the next plan may move more), no_move_helps (a spread stays above it: what would move is pinned, cooling down, fits nowhere or would overshoot)"},
                        "imbalance_before": S("RebalanceImbalance"), "imbalance_after": S("RebalanceImbalance"),
                        "nodes": {"type": "array", "items": obj({"node_id": UUID, "node": STR, "in_service": {"type": "boolean"},
                                                                 "before": S("RebalanceLoad"), "after": S("RebalanceLoad")}, "all")},

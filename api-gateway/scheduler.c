@@ -385,9 +385,11 @@ out:
 /* ---- the rebalancing plan, as a dry run ---- */
 
 /*
- * An instance's CPU load is measured from the metering samples (billing's
- * raw samples, in the shared cluster: its cumulative cpu_time_ns over the
- * last rebalance.cpu_window seconds, per boot, summed); an instance with
+ * An instance's CPU load is measured from the metering samples (billing's,
+ * in the shared cluster: per boot, its cumulative cpu_time_ns at the head of
+ * the stream, billing.streams, less that of the first sample within the
+ * last rebalance.cpu_window seconds, found by the samples' primary key, over
+ * the time between them; the boots in the window summed); an instance with
  * fewer than two samples in the window, or a database without billing's
  * schema (or without the right to read it), counts at its vCPUs, the most
  * it can use. The moves' cool-down comes from iaas.placements: an instance
@@ -395,12 +397,13 @@ out:
  * there (a migration, an evacuation or a relaunch elsewhere alike).
  */
 #define RB_CPU_MEASURED                                                                            \
-    " LEFT JOIN (SELECT s.instance_id, sum(s.dc) / sum(s.dt) cpu FROM"                             \
-    "  (SELECT instance_id, (max(cpu_time_ns) - min(cpu_time_ns))::float8 / 1e9 dc,"               \
-    "   extract(epoch FROM max(sampled_at) - min(sampled_at))::float8 dt"                          \
-    "   FROM billing.samples WHERE sampled_at > now() - $1::int * interval '1 second'"             \
-    "   GROUP BY instance_id, boot_id HAVING count(*) > 1) s"                                      \
-    "  WHERE s.dt > 0 GROUP BY s.instance_id) c ON c.instance_id = i.id"
+    " LEFT JOIN (SELECT st.instance_id, sum(st.cpu_time_ns - f.cpu_time_ns)::float8 / 1e9"         \
+    "  / sum(extract(epoch FROM st.last_sampled_at - f.sampled_at))::float8 cpu"                   \
+    "  FROM billing.streams st CROSS JOIN LATERAL (SELECT s.cpu_time_ns, s.sampled_at"             \
+    "   FROM billing.samples s WHERE s.instance_id = st.instance_id AND s.boot_id = st.boot_id"    \
+    "   AND s.sampled_at > now() - $1::int * interval '1 second' ORDER BY s.seq LIMIT 1) f"        \
+    "  WHERE st.last_sampled_at > now() - $1::int * interval '1 second'"                           \
+    "  AND f.sampled_at < st.last_sampled_at GROUP BY st.instance_id) c ON c.instance_id = i.id"
 #define RB_INSTANCES(cpu, join)                                                                    \
     "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
     " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool)"     \
@@ -421,8 +424,9 @@ out:
 static PGresult *rb_instances(gw *g, st_db *db)
 {
     PGresult *r = st_db_q0(db, "SELECT CASE WHEN to_regclass('billing.samples') IS NULL"
-                               " THEN false ELSE has_table_privilege('billing.samples', 'SELECT')"
-                               " END");
+                               " OR to_regclass('billing.streams') IS NULL THEN false"
+                               " ELSE has_table_privilege('billing.samples', 'SELECT')"
+                               " AND has_table_privilege('billing.streams', 'SELECT') END");
     if (!r)
         return NULL;
     int billing = *st_db_val(r, 0, 0) == 't';

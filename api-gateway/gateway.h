@@ -57,6 +57,12 @@ typedef struct gw_config {
     int fence_margin_s;  /* evacuate.fence_margin: a host is evacuated this long after down */
     int auto_evacuate;   /* evacuate.automatic: Ceph-backed instances of dead hosts, unasked */
     int disk_rbd;        /* instances.disk_backend = rbd: new instances' disks on Ceph */
+    /* rebalance.*: the rebalancing plan (rebalance.c, gw_rebalance_plan_json) */
+    double rebalance_threshold; /* load spread tolerated, a fraction (0, 1] */
+    int rebalance_max_moves;    /* per plan */
+    int rebalance_cooldown_s;   /* an instance moved within this stays */
+    int rebalance_cpu_window_s; /* CPU load: the metering samples of this last window */
+    int rebalance_local_disks;  /* instances on local disks may move (the disk is copied) */
 } gw_config;
 
 /* A backend service the gateway calls for tenants (upstream.c). */
@@ -213,6 +219,12 @@ int gw_sched_load_policy(st_db *db, gw_sched_policy *p);
  * nodes, destinations filled to `target`, at most max_moves moves; a dry
  * run: nothing moves. NULL on a database error or out of memory. */
 json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves);
+/* What the rebalancing plan (rebalance.c) would move now to even out the
+ * nodes' CPU and memory loads, at most max_moves moves while a spread is
+ * above threshold; a dry run: nothing moves. Each move is what the migrate
+ * action takes (the instance and its destination node). NULL on a database
+ * error or out of memory. */
+json_t *gw_rebalance_plan_json(gw *g, st_db *db, double threshold, int max_moves);
 /* Locks server group `group` (NULL: none) and describes it in req, not
  * counting `instance` itself as a member. 0, or -1 on a database error. */
 int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req);

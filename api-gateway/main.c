@@ -80,6 +80,11 @@ static const st_config_key keys[] = {
     {"power.command_timeout", "120", "seconds a power command may run before it is killed"},
     {"power.interval_ms", "10000",
      "how often the host manager looks at the nodes (power, evacuate.automatic)"},
+    {"rebalance.threshold", "0.2", "load spread (0.01-1) over which instances are rebalanced"},
+    {"rebalance.max_moves", "10", "moves in one rebalancing plan (1-1000)"},
+    {"rebalance.cooldown", "3600", "seconds a moved instance moves neither again nor back"},
+    {"rebalance.cpu_window", "600", "seconds of metering samples CPU load is measured over"},
+    {"rebalance.local_disks", "false", "true: instances on local disks may be rebalanced"},
     {0},
 };
 
@@ -107,7 +112,27 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .fence_margin_s = (int)st_config_int(cfg, "evacuate.fence_margin"),
         .auto_evacuate = st_config_bool(cfg, "evacuate.automatic"),
         .disk_rbd = !strcmp(st_config_str(cfg, "instances.disk_backend"), "rbd"),
+        .rebalance_threshold = strtod(st_config_str(cfg, "rebalance.threshold"), NULL),
+        .rebalance_max_moves = (int)st_config_int(cfg, "rebalance.max_moves"),
+        .rebalance_cooldown_s = (int)st_config_int(cfg, "rebalance.cooldown"),
+        .rebalance_cpu_window_s = (int)st_config_int(cfg, "rebalance.cpu_window"),
+        .rebalance_local_disks = st_config_bool(cfg, "rebalance.local_disks"),
     };
+    /* out of range: the default, said once */
+    if (!(g->c.rebalance_threshold >= 0.01 && g->c.rebalance_threshold <= 1)) {
+        st_warn("rebalance.threshold", "not a fraction from 0.01 to 1: 0.2");
+        g->c.rebalance_threshold = 0.2;
+    }
+    if (g->c.rebalance_max_moves < 1 || g->c.rebalance_max_moves > 1000) {
+        st_warn("rebalance.max_moves", "not from 1 to 1000: 10");
+        g->c.rebalance_max_moves = 10;
+    }
+    if (g->c.rebalance_cooldown_s < 0)
+        g->c.rebalance_cooldown_s = 0;
+    if (g->c.rebalance_cpu_window_s < 60 || g->c.rebalance_cpu_window_s > 86400) {
+        st_warn("rebalance.cpu_window", "not from 60 to 86400 seconds: 600");
+        g->c.rebalance_cpu_window_s = 600;
+    }
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;
     long long to = st_config_int(cfg, "upstream.timeout_ms");

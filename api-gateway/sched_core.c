@@ -131,6 +131,14 @@ static int better(const gw_sched_conf *c, double wa, const gw_host *a, double wb
     return strcmp(a->name, b->name) < 0;
 }
 
+int gw_sched_failing_filter(const gw_sched_conf *conf, const gw_host *h, const gw_sched_req *req)
+{
+    for (int f = 0; f < NFILTERS; f++)
+        if (!filters[f].fn(conf, h, req))
+            return f;
+    return -1;
+}
+
 int gw_sched_pick(const gw_sched_conf *conf, const gw_host *hosts, int n, const gw_sched_req *req,
                   char *why, size_t whylen)
 {
@@ -138,10 +146,8 @@ int gw_sched_pick(const gw_sched_conf *conf, const gw_host *hosts, int n, const 
     int best = -1;
     double best_w = 0;
     for (int i = 0; i < n; i++) {
-        int f = 0;
-        while (f < NFILTERS && filters[f].fn(conf, &hosts[i], req))
-            f++;
-        if (f < NFILTERS) {
+        int f = gw_sched_failing_filter(conf, &hosts[i], req);
+        if (f >= 0) {
             removed[f]++;
             continue;
         }

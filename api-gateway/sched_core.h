@@ -62,6 +62,10 @@ typedef struct gw_sched_conf {
 int gw_sched_pick(const gw_sched_conf *conf, const gw_host *hosts, int n, const gw_sched_req *req,
                   char *why, size_t whylen);
 
+/* The first filter host h fails (an index in the order above), or -1 when it
+ * passes them all: the placement's test for one host (rebalance.c). */
+int gw_sched_failing_filter(const gw_sched_conf *conf, const gw_host *h, const gw_sched_req *req);
+
 /* The filters, exposed for the unit tests: 1 when host h passes. */
 int gw_filter_enabled(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_powered(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);

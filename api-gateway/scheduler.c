@@ -21,6 +21,7 @@
  */
 #include "consolidate.h"
 #include "gateway.h"
+#include "rebalance.h"
 #include "sched_core.h"
 
 #include <stdio.h>
@@ -376,6 +377,165 @@ out:
     free(h);
     free(ix);
     free(emptied);
+    free(v);
+    free(m);
+    return out;
+}
+
+/* ---- the rebalancing plan, as a dry run ---- */
+
+/*
+ * An instance's CPU load is measured from the metering samples (billing's,
+ * in the shared cluster: per boot, its cumulative cpu_time_ns at the head of
+ * the stream, billing.streams, less that of the first sample within the
+ * last rebalance.cpu_window seconds, found by the samples' primary key, over
+ * the time between them; the boots in the window summed); an instance with
+ * fewer than two samples in the window, or a database without billing's
+ * schema (or without the right to read it), counts at its vCPUs, the most
+ * it can use. The moves' cool-down comes from iaas.placements: an instance
+ * whose current placement followed one on another node moved then, from
+ * there (a migration, an evacuation or a relaunch elsewhere alike).
+ */
+#define RB_CPU_MEASURED                                                                            \
+    " LEFT JOIN (SELECT st.instance_id, sum(st.cpu_time_ns - f.cpu_time_ns)::float8 / 1e9"         \
+    "  / sum(extract(epoch FROM st.last_sampled_at - f.sampled_at))::float8 cpu"                   \
+    "  FROM billing.streams st CROSS JOIN LATERAL (SELECT s.cpu_time_ns, s.sampled_at"             \
+    "   FROM billing.samples s WHERE s.instance_id = st.instance_id AND s.boot_id = st.boot_id"    \
+    "   AND s.sampled_at > now() - $1::int * interval '1 second' ORDER BY s.seq LIMIT 1) f"        \
+    "  WHERE st.last_sampled_at > now() - $1::int * interval '1 second'"                           \
+    "  AND f.sampled_at < st.last_sampled_at GROUP BY st.instance_id) c ON c.instance_id = i.id"
+#define RB_INSTANCES(cpu, join)                                                                    \
+    "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
+    " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool)"     \
+    " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"                            \
+    "  AND p.vnic_type = 'direct'),"                                                               \
+    " CASE WHEN i.server_group_id IS NULL THEN -1"                                                 \
+    "  ELSE dense_rank() OVER (ORDER BY i.server_group_id) END,"                                   \
+    " coalesce(g.policy = 'anti-affinity', false), i.boot = 'firmware',"                           \
+    " mv.at, mv.from_node, " cpu ", extract(epoch FROM now())::bigint"                             \
+    " FROM iaas.instances i LEFT JOIN iaas.server_groups g ON g.id = i.server_group_id"            \
+    " LEFT JOIN LATERAL (SELECT extract(epoch FROM p.since)::bigint at, q.node_id::text from_node" \
+    "  FROM iaas.placements p JOIN iaas.placements q ON q.instance_id = p.instance_id"             \
+    "  AND q.until IS NOT NULL AND q.node_id <> p.node_id"                                         \
+    "  WHERE p.instance_id = i.id AND p.until IS NULL ORDER BY q.until DESC LIMIT 1) mv ON "       \
+    "true" join " WHERE i.node_id IS NOT NULL AND i.state NOT IN ('deleted', 'error')"             \
+    " AND $1::int > 0 ORDER BY i.id"
+
+static PGresult *rb_instances(gw *g, st_db *db)
+{
+    PGresult *r = st_db_q0(db, "SELECT CASE WHEN to_regclass('billing.samples') IS NULL"
+                               " OR to_regclass('billing.streams') IS NULL THEN false"
+                               " ELSE has_table_privilege('billing.samples', 'SELECT')"
+                               " AND has_table_privilege('billing.streams', 'SELECT') END");
+    if (!r)
+        return NULL;
+    int billing = *st_db_val(r, 0, 0) == 't';
+    PQclear(r);
+    char win[16];
+    snprintf(win, sizeof win, "%d", g->c.rebalance_cpu_window_s);
+    const char *local = g->c.rebalance_local_disks ? "true" : "false";
+    return billing ? st_db_q(db, RB_INSTANCES("c.cpu", RB_CPU_MEASURED), win, local)
+                   : st_db_q(db, RB_INSTANCES("NULL::float8", ""), win, local);
+}
+
+static json_t *rb_load_json(gw_rb_load l)
+{
+    return json_pack("{s:f, s:f}", "cpu", l.cpu, "memory", l.mem);
+}
+
+static json_t *rb_imbalance_json(gw_rb_imbalance b)
+{
+    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "nodes", b.hosts,
+                     "cpu_spread", b.cpu_spread, "cpu_max", b.cpu_max, "cpu_min", b.cpu_min,
+                     "cpu_stddev", b.cpu_stddev, "memory_spread", b.mem_spread, "memory_max",
+                     b.mem_max, "memory_min", b.mem_min, "memory_stddev", b.mem_stddev);
+}
+
+json_t *gw_rebalance_plan_json(gw *g, st_db *db, double threshold, int max_moves)
+{
+    gw_sched_conf conf = {.policy = GW_SCHED_SPREAD, .cpu_overcommit = g->c.cpu_overcommit};
+    gw_rb_conf rc = {
+        .threshold = threshold, .max_moves = max_moves, .cooldown = g->c.rebalance_cooldown_s};
+    gw_host *h = NULL;
+    int nh = load_hosts(g, db, NULL, NULL, &h);
+    if (nh < 0)
+        return NULL;
+    PGresult *r = rb_instances(g, db);
+    json_t *out = NULL;
+    int nv = r ? PQntuples(r) : 0, measured = 0;
+    long long now = nv ? st_db_int(r, 0, 13) : 0;
+    int *ix = malloc((size_t)(nh ? nh : 1) * sizeof *ix);
+    gw_rb_load *before = calloc((size_t)(nh ? nh : 1), sizeof *before);
+    gw_rb_load *after = calloc((size_t)(nh ? nh : 1), sizeof *after);
+    gw_rb_vm *v = calloc((size_t)(nv ? nv : 1), sizeof *v);
+    gw_rb_move *m = calloc((size_t)max_moves, sizeof *m);
+    if (!r || !ix || !before || !after || !v || !m)
+        goto out;
+    for (int i = 0; i < nh; i++)
+        ix[i] = i;
+    qsort_r(ix, (size_t)nh, sizeof *ix, by_host_id, h);
+    for (int i = 0; i < nv; i++) {
+        int cpu_known = !PQgetisnull(r, i, 12);
+        double cpu = cpu_known ? strtod(st_db_val(r, i, 12), NULL) : st_db_int(r, i, 3);
+        double vcpus = (double)st_db_int(r, i, 3);
+        measured += cpu_known;
+        v[i] = (gw_rb_vm){
+            .host = host_index(h, ix, nh, st_db_val(r, i, 2)),
+            .vcpus = (int)st_db_int(r, i, 3),
+            .memory_mib = (int)st_db_int(r, i, 4),
+            .disk_gib = (int)st_db_int(r, i, 5),
+            .cpu = cpu < 0       ? 0
+                   : cpu > vcpus ? vcpus
+                                 : cpu,
+            .pinned = *st_db_val(r, i, 6) == 't',
+            .group = (int)st_db_int(r, i, 7),
+            .anti_affinity = *st_db_val(r, i, 8) == 't',
+            .firmware = *st_db_val(r, i, 9) == 't',
+            .moved_at = PQgetisnull(r, i, 10) ? -1 : st_db_int(r, i, 10),
+            .moved_from = PQgetisnull(r, i, 11) ? -1 : host_index(h, ix, nh, st_db_val(r, i, 11))};
+    }
+    int n = gw_rebalance_plan(&conf, &rc, h, nh, v, nv, now, m, before, after);
+    if (n < 0)
+        goto out;
+    json_t *moves = json_array(), *nodes = json_array();
+    for (int i = 0; i < n; i++) {
+        const gw_rb_vm *x = &v[m[i].vm];
+        json_array_append_new(
+            moves,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:i, s:i, s:o, s:o, s:o, s:o}",
+                      "instance_id", st_db_val(r, m[i].vm, 0), "instance_name",
+                      st_db_val(r, m[i].vm, 1), "from_node_id", h[m[i].from].id, "from_node",
+                      h[m[i].from].name, "to_node_id", h[m[i].to].id, "to_node", h[m[i].to].name,
+                      "instance_cpu", x->cpu, "cpu_measured", !PQgetisnull(r, m[i].vm, 12), "vcpus",
+                      x->vcpus, "memory_mib", x->memory_mib, "from_before",
+                      rb_load_json(m[i].from_before), "from_after", rb_load_json(m[i].from_after),
+                      "to_before", rb_load_json(m[i].to_before), "to_after",
+                      rb_load_json(m[i].to_after)));
+    }
+    for (int i = 0; i < nh; i++)
+        json_array_append_new(
+            nodes, json_pack("{s:s, s:s, s:b, s:o, s:o}", "node_id", h[i].id, "node", h[i].name,
+                             "in_service", gw_rebalance_in_service(&h[i]), "before",
+                             rb_load_json(before[i]), "after", rb_load_json(after[i])));
+    /* why the plan stops where it does */
+    gw_rb_imbalance ib = gw_rebalance_imbalance(h, before, nh),
+                    ia = gw_rebalance_imbalance(h, after, nh);
+    const char *outcome = ia.cpu_spread <= threshold && ia.mem_spread <= threshold
+                              ? (n ? "balanced" : "within_threshold")
+                          : n == max_moves ? "max_moves"
+                                           : "no_move_helps";
+    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:i, s:i, s:s, s:o, s:o, s:o, s:o}", "dry_run", 1,
+                    "threshold", threshold, "max_moves", max_moves, "cooldown",
+                    g->c.rebalance_cooldown_s, "cpu_window", g->c.rebalance_cpu_window_s,
+                    "instances", nv, "instances_measured", measured, "outcome", outcome,
+                    "imbalance_before", rb_imbalance_json(ib), "imbalance_after",
+                    rb_imbalance_json(ia), "nodes", nodes, "moves", moves);
+out:
+    PQclear(r);
+    free(h);
+    free(ix);
+    free(before);
+    free(after);
     free(v);
     free(m);
     return out;

@@ -160,6 +160,30 @@ static void h_consolidation(gw_ctx *c)
         st_http_reply_json(c->req, 200, plan);
 }
 
+/* GET /v1/scheduler/rebalance?threshold=0.2&max_moves=10 (defaults: rebalance.*) */
+static void h_rebalance(gw_ctx *c)
+{
+    const char *t = st_http_query(c->req, "threshold"), *mm = st_http_query(c->req, "max_moves");
+    char *end = NULL;
+    double threshold = t ? strtod(t, &end) : c->gw->c.rebalance_threshold;
+    if (t && (end == t || *end || !(threshold >= 0.01 && threshold <= 1.0))) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "threshold must be a fraction from 0.01 to 1");
+        return;
+    }
+    long max = mm ? strtol(mm, &end, 10) : c->gw->c.rebalance_max_moves;
+    if (mm && (end == mm || *end || max < 1 || max > 1000)) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "max_moves must be an integer from 1 to 1000");
+        return;
+    }
+    json_t *plan = gw_rebalance_plan_json(c->gw, c->db, threshold, (int)max);
+    if (!plan)
+        gw_fail_db(c);
+    else
+        st_http_reply_json(c->req, 200, plan);
+}
+
 void gw_server_group_routes(gw *g)
 {
     gw_route(g, "POST /v1/server-groups", GW_TENANT_WRITE, h_group_create);
@@ -169,4 +193,5 @@ void gw_server_group_routes(gw *g)
     gw_route(g, "GET /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_show);
     gw_route(g, "PUT /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_set);
     gw_route(g, "GET /v1/scheduler/consolidation", GW_CLOUD_ADMIN, h_consolidation);
+    gw_route(g, "GET /v1/scheduler/rebalance", GW_CLOUD_ADMIN, h_rebalance);
 }

@@ -7,7 +7,12 @@
  *                           each one's power state (with the last power
  *                           command's fault) and power off/on
  *                           (GET /v1/nodes and /v1/scheduler, polled;
- *                           POST /v1/nodes/{id}/actions);
+ *                           POST /v1/nodes/{id}/actions); the rebalance
+ *                           plan, a dry run: the moves that would even
+ *                           out the hosts' CPU and memory loads, each
+ *                           host's loads and the imbalance before and
+ *                           after (GET /v1/scheduler/rebalance, on
+ *                           opening and on Refresh);
  *   tenants  #/tenants      list, create, delete;
  *   tenant   #/tenant/<id>  members and roles, quotas (view and set), and
  *                           its price plan assignments;
@@ -84,7 +89,7 @@
                                } catch (e) { st.error(e.message); }
                              })],
       ], (n) => n.id, 'No hosts registered.');
-      body.append(st.node, summary, idle, S.card(null, [t.node]));
+      body.append(st.node, summary, idle, S.card(null, [t.node]), rebalanceCard(p, st));
       async function load() {
         const [nodes, sched] = await Promise.all([S.api('GET', '/v1/nodes'),
                                                   S.api('GET', '/v1/scheduler')]);
@@ -101,6 +106,54 @@
       return S.every(5000, load);
     },
   });
+
+  /* The rebalance plan on the Hosts page: fetched on opening and on Refresh,
+   * not polled (it reads the metering samples of every instance). */
+  const OUTCOMES = {
+    within_threshold: 'the hosts are within the threshold',
+    balanced: 'they bring the hosts within the threshold',
+    max_moves: 'stopped at the bound; the next plan may move more',
+    no_move_helps: 'no other move would help (what would move is held, cooling down, fits nowhere or would overshoot)',
+  };
+
+  function rebalanceCard(p, st) {
+    const pc = (x) => Math.round(100 * x) + '%';
+    const arrow = (a, b) => pc(a) + ' \u2192 ' + pc(b);
+    const summary = el('p', { id: 'rebalance-summary' });
+    const moves = S.table('rebalance-moves', [
+      ['Instance', (m) => m.instance_name, 'c-instance'],
+      ['From', (m) => m.from_node, 'c-from'],
+      ['To', (m) => m.to_node, 'c-to'],
+      ['Instance CPU', (m) => m.instance_cpu.toFixed(2) + ' CPUs' +
+        (m.cpu_measured ? '' : ' (not measured: its vCPUs)'), 'n c-cpu'],
+      ['From host CPU', (m) => arrow(m.from_before.cpu, m.from_after.cpu), 'c-from-load'],
+      ['To host CPU', (m) => arrow(m.to_before.cpu, m.to_after.cpu), 'c-to-load'],
+      ['Memory from / to', (m) => arrow(m.from_before.memory, m.from_after.memory) + ' / ' +
+        arrow(m.to_before.memory, m.to_after.memory), 'c-memory'],
+    ], (m) => m.instance_id, 'No moves.');
+    const hosts = S.table('rebalance-hosts', [
+      ['Host', (n) => n.node, 'c-name'],
+      ['CPU load', (n) => arrow(n.before.cpu, n.after.cpu), 'c-cpu'],
+      ['Memory load', (n) => arrow(n.before.memory, n.after.memory), 'c-memory'],
+    ], (n) => n.node_id, 'No host in service.');
+    async function load() {
+      const r = await S.api('GET', '/v1/scheduler/rebalance');
+      if (!p.alive()) return;
+      const d = r.data, b = d.imbalance_before, a = d.imbalance_after;
+      summary.textContent = 'CPU load spread ' + arrow(b.cpu_spread, a.cpu_spread) +
+        ', memory ' + arrow(b.memory_spread, a.memory_spread) + ' (threshold ' + pc(d.threshold) +
+        '); ' + d.moves.length + ' of at most ' + d.max_moves + ' moves: ' + OUTCOMES[d.outcome] +
+        '. CPU measured for ' +
+        d.instances_measured + ' of ' + d.instances + ' instances over the last ' +
+        Math.round(d.cpu_window / 60) + ' min (the others count at their vCPUs). A dry run:' +
+        ' nothing moves.';
+      moves.set(d.moves);
+      hosts.set(d.nodes.filter((n) => n.in_service));
+    }
+    const refresh = S.button('Refresh', 'rebalance-refresh', () => load().catch((e) => st.error(e.message)), '');
+    load().catch((e) => st.error(e.message));
+    return S.card('Rebalance plan', [summary, moves.node, hosts.node, refresh], { id: 'rebalance' });
+  }
 
   /* ---- tenants ---- */
 

@@ -26,6 +26,7 @@
 
 #include "stratus/timefmt.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,58 @@ static void test_pages_scripts_are_served(void)
     }
 }
 
+/* "A% -> B%" as the Hosts page writes a load before and after. */
+static void before_after(json_t *before, json_t *after, const char *key, char out[64])
+{
+    snprintf(out, 64, "%ld%% \u2192 %ld%%",
+             lround(100 * json_real_value(json_object_get(before, key))),
+             lround(100 * json_real_value(json_object_get(after, key))));
+}
+
+/* The Hosts page's rebalance plan: what GET /v1/scheduler/rebalance says. */
+static void check_rebalance_plan(void)
+{
+    st_resp r;
+    json_t *plan = get(&r, "/v1/scheduler/rebalance", T.admin_token), *n;
+    json_t *nodes = json_object_get(plan, "nodes"), *moves = json_object_get(plan, "moves");
+    int serving = 0;
+    size_t i;
+    json_array_foreach(nodes, i, n) serving += json_is_true(json_object_get(n, "in_service"));
+    CU_ASSERT_FATAL(wait_js("the rebalance plan",
+                            "document.querySelectorAll('#rebalance-hosts tbody tr').length === %d"
+                            " && document.getElementById('rebalance-summary').textContent !== ''",
+                            serving));
+    ST_ASSERT_INT_EQ(js_true("document.querySelectorAll('#rebalance-moves tbody tr').length === %d",
+                             (int)json_array_size(moves)),
+                     1);
+    /* two hosts, the one instance on the busy one: moving it would only swap them */
+    ST_ASSERT_INT_EQ(json_array_size(moves), 0);
+    CU_ASSERT(js_true("!document.querySelector('#rebalance .empty').hidden"));
+    json_array_foreach(nodes, i, n)
+    {
+        if (!json_is_true(json_object_get(n, "in_service")))
+            continue;
+        char want[64];
+        before_after(json_object_get(n, "before"), json_object_get(n, "after"), "cpu", want);
+        char *cpu = js_text("document.querySelector('#rebalance-hosts tr[data-id=\"%s\"] .c-cpu')"
+                            "?.textContent ?? ''",
+                            json_string_value(json_object_get(n, "node_id")));
+        st_assert_fmt(cpu && !strcmp(cpu, want), 0, __FILE__, __LINE__, "%s CPU: %s, want %s",
+                      json_string_value(json_object_get(n, "node")), cpu, want);
+        free(cpu);
+    }
+    char want[96], spread[64];
+    before_after(json_object_get(plan, "imbalance_before"),
+                 json_object_get(plan, "imbalance_after"), "cpu_spread", spread);
+    snprintf(want, sizeof want, "CPU load spread %s", spread);
+    char *summary = text_of("#rebalance-summary");
+    st_assert_fmt(summary && strstr(summary, want) && strstr(summary, "threshold 20%") &&
+                      strstr(summary, "0 of at most 10 moves: the hosts are within the threshold"),
+                  0, __FILE__, __LINE__, "summary: %s, want %s", summary, want);
+    free(summary);
+    st_resp_free(&r);
+}
+
 static void test_admin_lands_on_hosts(void)
 {
     char url[128];
@@ -209,6 +262,7 @@ static void test_admin_lands_on_hosts(void)
     char *idle = text_of("#hosts-idle");
     CU_ASSERT(idle && strstr(idle, "host-idle") && !strstr(idle, "host-busy"));
     free(idle);
+    check_rebalance_plan();
     cdp_shot(shots, "admin-hosts");
 }
 

@@ -3,6 +3,7 @@
  * down hosts, and two gateways placing at once on a host with room for ten. */
 #include "gwt.h"
 #include "st_test.h"
+#include "stratus/timefmt.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -163,6 +164,95 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
     delete_all();
 }
 
+/* The rebalancing plan, a dry run: CPU load measured from billing's samples (two per
+ * instance, 5 minutes apart), the busy node's load moved to an idle one, nothing moved. */
+static void test_rebalance_plan_moves_load_off_the_busy_node(void)
+{
+    set_policy("spread");
+    char ids[4][40];
+    int at[4], count[3] = {0};
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "rb-%d", i);
+        ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, name, "m1.small", image, NULL, ids[i]),
+                         202);
+        at[i] = where(ids[i]);
+        CU_ASSERT_FATAL(at[i] >= 0);
+        count[at[i]]++;
+        gwt_report(&T, nodes[at[i]], ids[i], "active", gwt_instance_generation(&T, NULL, ids[i]));
+    }
+    int busy = count[0] == 2 ? 0 : count[1] == 2 ? 1 : 2;
+    ST_ASSERT_INT_EQ_FATAL(count[busy], 2);
+    /* the busy node's two instances keep their vCPU busy, the others 5 % of theirs */
+    long long now = st_now_us();
+    for (int i = 0; i < 4; i++) {
+        long long cycles = at[i] == busy ? 600000000000LL : 30000000000LL;
+        ST_ASSERT_INT_EQ(gwt_bill_sample_at(&T, A.id, ids[i], 1, 0, now - 300000000LL), 200);
+        ST_ASSERT_INT_EQ(gwt_bill_sample_at(&T, A.id, ids[i], 2, cycles, now), 200);
+    }
+    /* on local disks (the default) nothing may move */
+    st_resp r;
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(json_is_true(json_object_get(r.json, "dry_run")), 1);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(r.json, "instances_measured")), 4);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "moves")), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "outcome")), "no_move_helps");
+    json_t *before = json_object_get(r.json, "imbalance_before");
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(before, "cpu_spread")), 0.5 - 0.05 / 4,
+                           0.01);
+    st_resp_free(&r);
+    /* on Ceph one busy instance moves to an idle node: 1 + 0.05 CPUs there, 1 left */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.instances SET disk_backend = 'rbd' WHERE tenant_id = '%s'", A.id);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
+    json_t *moves = json_object_get(r.json, "moves"), *m = json_array_get(moves, 0);
+    ST_ASSERT_INT_EQ_FATAL(json_array_size(moves), 1);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "from_node")), names[busy]);
+    CU_ASSERT(strcmp(json_string_value(json_object_get(m, "to_node")), names[busy]) != 0);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(m, "instance_cpu")), 1.0, 0.05);
+    CU_ASSERT_DOUBLE_EQUAL(
+        json_real_value(json_object_get(json_object_get(m, "from_after"), "cpu")), 0.25, 0.02);
+    double after =
+        json_real_value(json_object_get(json_object_get(r.json, "imbalance_after"), "cpu_spread"));
+    CU_ASSERT(after < 0.3);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "nodes")), 3);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "outcome")), "no_move_helps");
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2&max_moves=1",
+                              T.admin_token, NULL),
+                     200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(r.json, "outcome")), "max_moves");
+    st_resp_free(&r);
+    /* nothing moved: the same plan again */
+    ST_ASSERT_INT_EQ(where(ids[0]), at[0]);
+    /* instances that moved within rebalance.cooldown stay: a placement on another node
+     * before the current one (as a migration leaves in iaas.placements) */
+    snprintf(sql, sizeof sql,
+             "WITH o AS (UPDATE iaas.placements SET since = now() - interval '5 minutes'"
+             " WHERE until IS NULL AND tenant_id = '%s' RETURNING instance_id, tenant_id)"
+             " INSERT INTO iaas.placements SELECT instance_id, tenant_id, '%s',"
+             " now() - interval '9 minutes', now() - interval '5 minutes' FROM o",
+             A.id, node_ids[(busy + 1) % 3]);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "moves")), 0);
+    st_resp_free(&r);
+    static const char *const bad[] = {"threshold=0", "threshold=1.5", "threshold=x", "max_moves=0",
+                                      "max_moves=x"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char path[96];
+        snprintf(path, sizeof path, "/v1/scheduler/rebalance?%s", bad[k]);
+        ST_ASSERT_INT_EQ(gwt_status(&T, "GET", path, T.admin_token, NULL), 400);
+    }
+    ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/scheduler/rebalance", A.admin, NULL), 403);
+    delete_all();
+}
+
 static void test_server_groups_place_together_or_apart(void)
 {
     st_resp r;
@@ -241,7 +331,7 @@ static void test_disabled_and_down_hosts_get_nothing(void)
     free(hs);
     /* pc stops sending heartbeats: it is down, its instances say so, and
      * nothing new lands there */
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof sql,
              "UPDATE iaas.nodes SET last_heartbeat = now() - interval '1 hour'"
              " WHERE id = '%s'",
@@ -553,6 +643,8 @@ static void test_two_gateways_never_overfill_a_host(void)
 static CU_TestInfo tests[] = {
     {"pack fills one host and reports the empty ones; spread uses them",
      test_pack_fills_one_host_and_reports_the_empty_ones},
+    {"the rebalancing plan moves measured load off the busy node, a dry run",
+     test_rebalance_plan_moves_load_off_the_busy_node},
     {"server groups place members together or apart", test_server_groups_place_together_or_apart},
     {"disabled and down hosts get nothing; instances show host down",
      test_disabled_and_down_hosts_get_nothing},

@@ -102,6 +102,32 @@ schemas = {
                            "nodes_emptied": {"type": "array", "items": STR, "description": "nodes the moves empty: they could be powered off"},
                            "power_management": {"type": "boolean", "description": "power.off_command is configured: the gateway powers idle nodes off"},
                            "nodes_to_power_off": {"type": "array", "items": STR, "description": "the nodes the power manager would then power off: those on, up, enabled and empty now, then those the moves empty, less power.min_spare_hosts kept on (empty when power management is off)"}}, "all"),
+ # scheduler.c gw_rebalance_plan_json
+ "RebalanceLoad": obj({"cpu": {"type": "number", "description": "CPUs its instances keep busy (measured over rebalance.cpu_window; an instance not measured counts at its vCPUs) over the node's CPUs"},
+                       "memory": {"type": "number", "description": "memory its instances reserve over the node's memory"}}, "all"),
+ "RebalanceImbalance": obj({"nodes": {"type": "integer", "description": "nodes in service (on, up, enabled): only these count, give or take"},
+                            "cpu_spread": {"type": "number", "description": "the most loaded node's CPU load less the least loaded's"},
+                            "cpu_max": {"type": "number"}, "cpu_min": {"type": "number"}, "cpu_stddev": {"type": "number"},
+                            "memory_spread": {"type": "number"}, "memory_max": {"type": "number"}, "memory_min": {"type": "number"},
+                            "memory_stddev": {"type": "number"}}, "all"),
+ "RebalancePlan": obj({"dry_run": {"type": "boolean", "description": "always true: nothing moves; each move is what the migrate action takes"},
+                       "threshold": {"type": "number", "description": "the spread tolerated (rebalance.threshold unless given)"},
+                       "max_moves": INT, "cooldown": {"type": "integer", "description": "rebalance.cooldown: seconds after a move during which an instance moves neither again nor back"},
+                       "cpu_window": {"type": "integer", "description": "rebalance.cpu_window: seconds of metering samples CPU load is measured over"},
+                       "instances": {"type": "integer", "description": "instances placed on nodes"},
+                       "instances_measured": {"type": "integer", "description": "of those, the ones whose CPU load the metering samples gave (the others count at their vCPUs)"},
+                       "outcome": {"type": "string", "enum": ["within_threshold", "balanced", "max_moves", "no_move_helps"],
+                                   "description": "where the plan stops: within_threshold (nothing to do), balanced (the moves bring both spreads within it), max_moves (stopped at the bound: the next plan may move more), no_move_helps (a spread stays above it: what would move is pinned, cooling down, fits nowhere or would overshoot)"},
+                       "imbalance_before": S("RebalanceImbalance"), "imbalance_after": S("RebalanceImbalance"),
+                       "nodes": {"type": "array", "items": obj({"node_id": UUID, "node": STR, "in_service": {"type": "boolean"},
+                                                                "before": S("RebalanceLoad"), "after": S("RebalanceLoad")}, "all")},
+                       "moves": {"type": "array", "items": obj({"instance_id": UUID, "instance_name": STR, "from_node_id": UUID, "from_node": STR,
+                                                                "to_node_id": UUID, "to_node": STR,
+                                                                "instance_cpu": {"type": "number", "description": "CPUs the instance keeps busy"},
+                                                                "cpu_measured": {"type": "boolean", "description": "false: not measured, counted at its vCPUs"},
+                                                                "vcpus": INT, "memory_mib": INT,
+                                                                "from_before": S("RebalanceLoad"), "from_after": S("RebalanceLoad"),
+                                                                "to_before": S("RebalanceLoad"), "to_after": S("RebalanceLoad")}, "all")}}, "all"),
  # migrations/0004 iaas.keypair_json
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}, "all"),
  # catalog.c QUOTA_JSON
@@ -363,6 +389,10 @@ add("GET", "/v1/scheduler/consolidation", op("The consolidation plan, as a dry r
     [ok(200, "the plan", S("ConsolidationPlan")), E(400, "target not within 0.5-1, or max_moves not within 1-1000")],
     params=[Q("target", {"type": "number", "minimum": 0.5, "maximum": 1, "default": 0.85}, "fill destinations up to this fraction"),
             Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}, "at most this many moves")]))
+add("GET", "/v1/scheduler/rebalance", op("The rebalancing plan, as a dry run: which running instances would move (live migration) to even out the nodes' CPU load (measured from the metering samples) and memory load (reserved) while either spreads beyond the threshold. One instance at a time off the most loaded node, the one whose move lowers the imbalance most, through every placement filter; instances not running, in a task, with an SR-IOV port, on a local disk (unless rebalance.local_disks) or in an affinity group with other members stay, and one moved within rebalance.cooldown moves neither again nor back", "cloud-admin",
+    [ok(200, "the plan", S("RebalancePlan")), E(400, "threshold not within 0.01-1, or max_moves not within 1-1000")],
+    params=[Q("threshold", {"type": "number", "minimum": 0.01, "maximum": 1}, "the spread tolerated (default rebalance.threshold, 0.2)"),
+            Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many moves (default rebalance.max_moves, 10)")]))
 # ---- Billing: forwarded to stratus-billing unchanged (billing_proxy.c); the
 # bodies are billing's (billing/usage.c, invoice.c, render.c, plans.c,
 # account.c, credit.c), the statuses billing's and the gateway's.
@@ -758,7 +788,7 @@ OPERATION_IDS = {
  "POST /v1/server-groups": "createServerGroup", "GET /v1/server-groups": "listServerGroups",
  "GET /v1/server-groups/{id}": "getServerGroup", "DELETE /v1/server-groups/{id}": "deleteServerGroup",
  "GET /v1/scheduler": "getScheduler", "PUT /v1/scheduler": "setSchedulerPolicy",
- "GET /v1/scheduler/consolidation": "getConsolidationPlan",
+ "GET /v1/scheduler/consolidation": "getConsolidationPlan", "GET /v1/scheduler/rebalance": "getRebalancePlan",
  "GET /v1/billing/usage": "getUsage", "GET /v1/billing/invoices": "listInvoices", "GET /v1/billing/invoices/{id}": "getInvoice",
  "GET /v1/billing/invoices/{id}/download": "downloadInvoice", "GET /v1/billing/plan": "getCurrentPlan",
  "GET /v1/billing/account": "getBillingAccount", "PUT /v1/billing/account": "setBillingAccount",

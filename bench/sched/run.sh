@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Spread, pack and pack + consolidation over a simulated day (see bench_sched.c).
+# Spread, pack and pack + consolidation over a simulated day, then spread with and
+# without the rebalancing plan (see bench_sched.c).
 #   bench/sched/run.sh [BUILD_DIR] [DAYS] [SEED]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1090,6 +1090,30 @@ static int period_issue(cli *c)
         &json);
 }
 
+static int scheduler_rebalance(cli *c)
+{
+    static const char usage[] =
+        "usage: stratus scheduler rebalance --dry-run [--threshold F] [--max-moves N]"
+        "  (cloud admins; JSON)\n"
+        "The rebalancing plan: which running instances would move (live migration) to even"
+        " out the\nhosts' CPU and memory loads, each host's load and the imbalance before"
+        " and after.\nNothing moves: each move is what the migrate action takes. --threshold"
+        " (0.01-1) and\n--max-moves (1-1000) default to the gateway's rebalance.*.\n";
+    int dry = cli_flag(c, "--dry-run");
+    const char *t = cli_opt(c, "--threshold"), *m = cli_opt(c, "--max-moves");
+    char *end = NULL;
+    double threshold = t ? strtod(t, &end) : 0;
+    if (!dry || c->argc || (t && (end == t || *end || threshold <= 0)))
+        return cli_usage(usage);
+    long max = m ? strtol(m, &end, 10) : 0;
+    if (m && (end == m || *end || max <= 0))
+        return cli_usage(usage);
+    CONNECT();
+    char *json = NULL;
+    return print_doc("scheduler rebalance",
+                     stratus_scheduler_rebalance(c->s, threshold, (int)max, &json), &json);
+}
+
 static int whoami(cli *c)
 {
     if (c->argc)
@@ -1171,6 +1195,8 @@ static const command commands[] = {
     {"period", "list", period_list, "billing periods and what is issued (cloud admins)"},
     {"period", "preview", period_preview, "what issuing a month would produce (cloud admins)"},
     {"period", "issue", period_issue, "issue a month's invoices for good (cloud admins)"},
+    {"scheduler", "rebalance", scheduler_rebalance,
+     "the rebalancing plan, a dry run: moves that even out host load (cloud admins)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

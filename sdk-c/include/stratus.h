@@ -464,6 +464,12 @@ int stratus_scheduler_update(stratus_session *s, const char *policy, double cpu_
  * instances would move to empty whole nodes for power-off. target (0.5-1)
  * and max_moves (1-1000) take the server's defaults when <= 0. Since 0.2. */
 int stratus_scheduler_consolidation(stratus_session *s, double target, int max_moves, char **json);
+/* The rebalancing plan as JSON (malloc'd): a dry run of which running
+ * instances would move to even out the nodes' CPU and memory loads, with
+ * each node's load and the imbalance before and after. threshold (0.01-1)
+ * and max_moves (1-1000) take the gateway's rebalance.* when <= 0. Since
+ * 0.2. */
+int stratus_scheduler_rebalance(stratus_session *s, double threshold, int max_moves, char **json);
 
 /* ---- networking (Neutron's model; api-gateway/README.md) ---------- */
 /* Creates take their required fields typed and any others as a JSON object

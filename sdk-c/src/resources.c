@@ -904,15 +904,29 @@ int stratus_scheduler_update(stratus_session *s, const char *policy, double cpu_
     return send_obj(s, NULL, "PUT /v1/scheduler", NULL, b, false, NULL, NULL);
 }
 
-int stratus_scheduler_consolidation(stratus_session *s, double target, int max_moves, char **json)
+/* A scheduler plan's dry run: `key`=fraction and max_moves, each left to the
+ * server when <= 0. */
+static int scheduler_plan(stratus_session *s, const char *op, const char *key, double fraction,
+                          int max_moves, char **json)
 {
     CHECK(s && json);
     char qs[64] = "";
     int n = 0;
-    if (target > 0)
-        n = snprintf(qs, sizeof qs, "target=%.3f", target);
+    if (fraction > 0)
+        n = snprintf(qs, sizeof qs, "%s=%.4f", key, fraction);
     if (max_moves > 0)
         snprintf(qs + n, sizeof qs - (size_t)n, "%smax_moves=%d", n ? "&" : "", max_moves);
-    sx_req q = {.op = "GET /v1/scheduler/consolidation", .query = qs[0] ? qs : NULL};
+    sx_req q = {.op = op, .query = qs[0] ? qs : NULL};
     return take_json(s, &q, json);
+}
+
+int stratus_scheduler_consolidation(stratus_session *s, double target, int max_moves, char **json)
+{
+    return scheduler_plan(s, "GET /v1/scheduler/consolidation", "target", target, max_moves, json);
+}
+
+int stratus_scheduler_rebalance(stratus_session *s, double threshold, int max_moves, char **json)
+{
+    return scheduler_plan(s, "GET /v1/scheduler/rebalance", "threshold", threshold, max_moves,
+                          json);
 }

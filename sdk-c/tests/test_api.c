@@ -612,6 +612,24 @@ static void test_admin_tenants_users_nodes(void)
     free(plan);
     ST_ASSERT_INT_EQ(stratus_scheduler_consolidation(ad, 0.2, 0, &plan), STRATUS_EBADREQ);
     ST_ASSERT_INT_EQ(stratus_scheduler_consolidation(S, 0, 0, &plan), STRATUS_EPERM);
+    /* the rebalancing dry run: the same, with the gateway's threshold when none is given */
+    ST_ASSERT_INT_EQ_FATAL(stratus_scheduler_rebalance(ad, 0.35, 4, &plan), 0);
+    pj = json_loads(plan, 0, NULL);
+    CU_ASSERT(json_is_true(json_object_get(pj, "dry_run")));
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(pj, "threshold")), 0.35, 1e-9);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pj, "max_moves")), 4);
+    CU_ASSERT(json_is_object(json_object_get(pj, "imbalance_before")));
+    CU_ASSERT(json_is_array(json_object_get(pj, "nodes")));
+    json_decref(pj);
+    free(plan);
+    ST_ASSERT_INT_EQ_FATAL(stratus_scheduler_rebalance(ad, 0, 0, &plan), 0);
+    pj = json_loads(plan, 0, NULL);
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(pj, "threshold")), 0.2, 1e-9);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pj, "max_moves")), 10);
+    json_decref(pj);
+    free(plan);
+    ST_ASSERT_INT_EQ(stratus_scheduler_rebalance(ad, 2, 0, &plan), STRATUS_EBADREQ);
+    ST_ASSERT_INT_EQ(stratus_scheduler_rebalance(S, 0, 0, &plan), STRATUS_EPERM);
     stratus_tenant_free(t);
     stratus_user_free(u);
     ST_ASSERT_INT_EQ(stratus_session_logout(ad), 0);

@@ -372,6 +372,16 @@ static void test_catalog_billing_and_hosts(void)
     ST_ASSERT_INT_EQ(CLI(NULL, "host power-on 00000000-0000-4000-8000-000000000000", cfg, bin), 4);
     ST_ASSERT_INT_EQ(
         CLI(NULL, "host power-off 00000000-0000-4000-8000-000000000000", admin_cfg, bin), 6);
+    /* the rebalancing plan: a dry run only (acting is the migrate action's), JSON */
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance", admin_cfg, bin), 2);
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance --dry-run --threshold x", admin_cfg, bin), 2);
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance --dry-run", cfg, bin), 4);
+    ST_ASSERT_INT_EQ(
+        CLI(&out, "scheduler rebalance --dry-run --threshold 0.3 --max-moves 5", admin_cfg, bin),
+        0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"imbalance_before\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"max_moves\":5"));
+    free(out);
 }
 
 /* Whether a JSON array holds an object whose key is val. */

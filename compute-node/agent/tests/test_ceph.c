@@ -66,8 +66,8 @@ static int setup(void)
     char c1[1000];
     snprintf(c1, sizeof c1, "store.rbd_conf=%s", conf);
     const char *images[] = {"store.backend=rbd", c1, "store.rbd_pool=images", NULL};
-    const char *gateway[] = {"nodes.down_after=4",      "evacuate.fence_margin=2",
-                             "evacuate.automatic=true", "power.interval_ms=200",
+    const char *gateway[] = {"nodes.down_after=4",         "evacuate.fence_margin=2",
+                             "evacuate.automatic=true",    "power.interval_ms=200",
                              "instances.disk_backend=rbd", NULL};
     if (gwt_restart(&C.gw, ST_SVC_IMAGES, images) < 0 ||
         gwt_restart(&C.gw, ST_SVC_GATEWAY, gateway) < 0)
@@ -94,10 +94,14 @@ static void start_agent(cloud_agent *a, const char *name)
 {
     char c1[1000];
     snprintf(c1, sizeof c1, "disk.rbd_conf = %s", conf);
-    const char *extra[] = {"driver = libvirt",         "libvirt.uri = test:///default",
-                           "fence.timeout = 3",        "interval.heartbeat_ms = 300",
-                           "interval.reconcile_ms = 300", "interval.longpoll_s = 0",
-                           "disk.rbd_pool = images",   c1,
+    const char *extra[] = {"driver = libvirt",
+                           "libvirt.uri = test:///default",
+                           "fence.timeout = 3",
+                           "interval.heartbeat_ms = 300",
+                           "interval.reconcile_ms = 300",
+                           "interval.longpoll_s = 0",
+                           "disk.rbd_pool = images",
+                           c1,
                            NULL};
     cloud_agent_start(&C, a, name, extra);
 }
@@ -125,14 +129,15 @@ static int pattern(const char *id, int check)
     char want[4096], got[4096];
     for (size_t i = 0; i < sizeof want; i++)
         want[i] = (char)("stratus-ha "[i % 11]);
-    int rc = check ? (st_disk_pread(d, got, sizeof got, (1 << 20) - 4096) == (ssize_t)sizeof got &&
-                              !memcmp(got, want, sizeof want)
-                          ? 0
-                          : -1)
-                   : (st_disk_pwrite(d, want, sizeof want, (1 << 20) - 4096) == (ssize_t)sizeof want &&
-                              st_disk_flush(d) == 0
-                          ? 0
-                          : -1);
+    int rc =
+        check ? (st_disk_pread(d, got, sizeof got, (1 << 20) - 4096) == (ssize_t)sizeof got &&
+                         !memcmp(got, want, sizeof want)
+                     ? 0
+                     : -1)
+              : (st_disk_pwrite(d, want, sizeof want, (1 << 20) - 4096) == (ssize_t)sizeof want &&
+                         st_disk_flush(d) == 0
+                     ? 0
+                     : -1);
     st_disk_close(d);
     return rc;
 }

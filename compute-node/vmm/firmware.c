@@ -292,6 +292,30 @@ regs:
     return 0;
 }
 
+/* The device record "firmware": fw_cfg's selector and offset. The PAM registers are the host
+ * bridge's config space, which the "pci" record (registered before this one) has put back, so
+ * restore maps the shadow as they say: the BIOS's copy of itself below 1 MiB is in guest RAM,
+ * saved with it. */
+static int fw_save(void *opaque, vmm_rec_out *o, char *err, size_t errlen)
+{
+    vmm_vm *vm = opaque;
+    (void)err;
+    (void)errlen;
+    vmm_fw_cfg_save(&vm->fw->cfg, o);
+    return 0;
+}
+
+static int fw_restore(void *opaque, vmm_rec_in *in, char *err, size_t errlen)
+{
+    vmm_vm *vm = opaque;
+    int rc = vmm_fw_cfg_restore(&vm->fw->cfg, in, err, errlen);
+    if (!rc && (rc = apply_pam(vm, vmm_pci_host_bridge(vm)->cfg)))
+        snprintf(err, errlen, "firmware: remapping the BIOS shadow: %s", strerror(-rc));
+    return rc;
+}
+
+const vmm_dev_ops vmm_firmware_dev = {.version = 1, .save = fw_save, .restore = fw_restore};
+
 void vmm_fw_free(vmm_vm *vm)
 {
     struct vmm_firmware *fw = vm->fw;

@@ -32,4 +32,8 @@ enum {
 int vmm_fw_load(vmm_vm *vm);
 void vmm_fw_free(vmm_vm *vm);
 
+/* The "firmware" device record's hooks (start.c registers them for a firmware boot); the
+ * VM's firmware must be loaded (vmm_fw_load) before a restore. */
+extern const vmm_dev_ops vmm_firmware_dev;
+
 #endif

@@ -17,6 +17,7 @@
 #include "control.h"
 #include "devices.h"
 #include "e1000.h"
+#include "firmware.h"
 #include "legacy.h"
 #include "pci.h"
 #include "sandbox.h"
@@ -92,13 +93,11 @@ static int init_rng(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
     return rc;
 }
 
-/* Firmware boot: the BIOS's shadow RAM (PAM) and fw_cfg are built by vmm_boot_load
- * (firmware.c) and are not saved yet; this entry makes a save say so. */
-static const vmm_dev_ops firmware_dev = {.version = 1};
-
+/* Firmware boot: the BIOS's shadow mapping (PAM) and fw_cfg are built by vmm_boot_load
+ * (firmware.c); their record is firmware.c's. */
 static int init_firmware(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
 {
-    int rc = cfg->firmware ? vmm_dev_register(&vm->devreg, "firmware", &firmware_dev, vm) : 0;
+    int rc = cfg->firmware ? vmm_dev_register(&vm->devreg, "firmware", &vmm_firmware_dev, vm) : 0;
     if (rc)
         snprintf(err, errlen, "firmware: %s", strerror(-rc));
     return rc;
@@ -174,10 +173,6 @@ int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s,
 {
     int rc;
     char msg[480];
-    if (cfg->firmware) {
-        snprintf(err, errlen, "a firmware-booted VM cannot be restored");
-        return -1;
-    }
     double t[4];
     vm->ram_fd = mem_fd;
     vm->restored = 1;
@@ -188,6 +183,12 @@ int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s,
     t[0] = ms_since_start(vm);
     if (vmm_start_devices(vm, cfg, err, errlen))
         return -1;
+    /* A firmware boot's ROM, fw_cfg and host bridge, as at a start; the restore then puts back
+     * the shadow mapping (its registers were saved) over what the load set up. */
+    if (cfg->firmware && vmm_fw_load(vm)) {
+        snprintf(err, errlen, "cannot load the firmware %s (see the log)", cfg->firmware);
+        return -1;
+    }
     t[1] = ms_since_start(vm);
     if ((rc = vmm_vcpus_create(vm))) {
         snprintf(err, errlen, "creating vCPUs: %s", strerror(-rc));

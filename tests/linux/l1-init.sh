@@ -506,7 +506,29 @@ fwboot() { # VMM: boots /fwboot.img, adds to WHY
 # stratus-vmm with "boot": "firmware", as a cloud image boots. Linux finds the ACPI tables the VMM
 # gave the firmware (under stratus-vmm: OEM "STRATS", through etc/table-loader) and powers off
 # through ACPI S5: the VMM exits 0 by itself. L1-BENCH grubboot: from the VMM's start to GRUB's
-# line, to Linux's userspace, to the VMM's exit.
+# line, to Linux's userspace, to the VMM's exit. Under stratus-vmm, Linux prints six ticks a second
+# apart; after the second, the VM is paused, snapshotted (a firmware boot's record: fw_cfg and the
+# BIOS shadow's PAM mapping) and its process killed, and --restore goes on: ticks 1..6 each once,
+# every check, poweroff, exit 0 from the restored process.
+# The firmware-booted VM under stratus-vmm (VMPID, console in RAW): pause, snapshot into
+# /tmp/grubsnap, SIGKILL, and --restore in a new process whose console goes on in RAW; VMPID is
+# then the restored process. Adds to WHY.
+grub_snapshot() { # RAW
+  local raw=$1 code t0 t1
+  t0=$(up)
+  curl -sf -X PUT --unix-socket /tmp/grub-api.sock -d '{"action": "pause"}' http://localhost/vm/actions ||
+    { bad "grubboot: pause failed"; return; }
+  code=$(curl -s -o /tmp/grubsnap.out -w '%{http_code}' -X PUT --unix-socket /tmp/grub-api.sock \
+    -d '{"dir": "/tmp/grubsnap"}' http://localhost/vm/snapshot)
+  [ "$code" = 204 ] || { bad "grubboot: PUT /vm/snapshot of the firmware-booted VM answered $code: $(cat /tmp/grubsnap.out)"; return; }
+  kill -9 $VMPID; wait $VMPID
+  timeout -s KILL 120 stratus-vmm --restore /tmp/grubsnap --log-level info < /dev/null >> $raw 2>&1 &
+  VMPID=$!
+  wait_for 'VM running (restored' $raw 60 || bad "grubboot: the restored VM did not start"
+  t1=$(up)
+  echo "L1-BENCH grubboot-snapshot pause_to_restored_s=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b - a}')" \
+    "vmm: $(grep -o 'snapshot in [^"]*' $raw | head -1)"
+}
 grubboot() { # VMM: adds to WHY
   local v=$1 log=/tmp/grub-$1.log raw=/tmp/grub-$1.raw t0 tg tu
   [ -f /l2/grub.img ] && [ -f /usr/share/seabios/bios.bin ] ||
@@ -518,7 +540,8 @@ grubboot() { # VMM: adds to WHY
       -nodefaults -display none -serial stdio -no-reboot -fw_cfg name=etc/sercon-port,file=/tmp/sercon-port \
       -drive file=/tmp/grub.img,format=raw,if=none,id=d0 -device virtio-blk-pci,drive=d0,disable-legacy=on
   else
-    printf '{"vcpus": 1, "memory_mib": 256, "boot": "firmware", "firmware": "/usr/share/seabios/bios.bin",\n "disks": [{"id": "disk0", "path": "/tmp/grub.img"}]%s}\n' \
+    rm -f /tmp/grub-api.sock; rm -rf /tmp/grubsnap; mkdir -p /tmp/grubsnap
+    printf '{"vcpus": 1, "memory_mib": 256, "boot": "firmware", "firmware": "/usr/share/seabios/bios.bin",\n "disks": [{"id": "disk0", "path": "/tmp/grub.img"}], "control_socket": "/tmp/grub-api.sock"%s}\n' \
       "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/grub.json
     set -- stratus-vmm --config /tmp/grub.json --log-level info
   fi
@@ -529,9 +552,13 @@ grubboot() { # VMM: adds to WHY
   # GRUB draws on the BIOS screen: its lines reach COM1 with cursor moves inside them
   local esc; esc=$(printf '\033')
   seen() { sed "s/$esc\[[0-9;?]*[A-Za-z]//g" $raw | grep -q "$1"; }
+  local snapped=
   while vm_alive; do
     [ -z "$tg" ] && seen STRATUS-GRUB && tg=$(up)
     [ -z "$tu" ] && seen L2-USERSPACE && tu=$(up)
+    if [ "$v" != qemu ] && [ -z "$snapped" ] && seen 'L2-TICK 2'; then
+      snapped=1; grub_snapshot $raw
+    fi
     usleep 50000
   done
   wait $VMPID; VMRC=$?
@@ -542,6 +569,11 @@ grubboot() { # VMM: adds to WHY
   judge_l2 $log; judge_exit 0 "grubboot: after L2 powered off through ACPI"
   if [ "$v" != qemu ]; then
     grep -q 'L2-INFO acpi-oem=STRATS' $log || bad "grubboot: Linux did not find stratus-vmm's ACPI tables ($(grep -o 'acpi-oem=.*' $log | head -1))"
+  fi
+  if [ "$v" != qemu ]; then
+    local ticks; ticks=$(grep -o 'L2-TICK [0-9]*' $log | sed 's/L2-TICK //' | tr '\n' ' ')
+    [ "$ticks" = "1 2 3 4 5 6 " ] || bad "grubboot: the ticks around the snapshot are not 1..6 once each: $ticks"
+    [ -n "$snapped" ] || bad "grubboot: no snapshot was taken (no second tick)"
   fi
   grep -E 'STRATUS-GRUB|L2-INFO acpi|L2-OK|L2-FAIL' $log | tr -d '\r' | sed "s/^/L1-INFO $v grubboot /"
   echo "L1-BENCH grubboot $v to_grub_s=$(awk -v a=$t0 -v b=${tg:-$t0} 'BEGIN{printf "%.2f", b - a}')" \

@@ -51,6 +51,9 @@ static const st_config_key keys[] = {
     {"evacuate.fence_margin", "10",
      "seconds past nodes.down_after before a silent host's instances may be evacuated: keep "
      "down_after + this above the agents' fence.timeout plus a force stop"},
+    {"instances.shared_storage", "false",
+     "instance disks of the local backend are on storage every host shares (the same path): "
+     "such instances may migrate live; false: only Ceph (rbd) disks migrate"},
     {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
     {"images.data_url", "",
@@ -96,6 +99,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .node_down_after_s = (int)st_config_int(cfg, "nodes.down_after"),
         .launch_attempts = (int)st_config_int(cfg, "sched.launch_attempts"),
         .fence_margin_s = (int)st_config_int(cfg, "evacuate.fence_margin"),
+        .shared_storage = st_config_bool(cfg, "instances.shared_storage"),
     };
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;
@@ -116,6 +120,7 @@ static int register_routes(gw *g)
     gw_instance_routes(g);
     gw_node_routes(g);
     gw_evacuate_routes(g);
+    gw_migrate_routes(g);
     gw_server_group_routes(g);
     gw_network_routes(g);
     gw_port_routes(g);

@@ -48,8 +48,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
     PGresult *r =
         st_db_q(db,
                 "WITH u AS (SELECT node_id, count(*) n, sum(vcpus) v,"
-                "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"
-                "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error')"
+                "  sum(memory_mib) m, sum(disk_gib) d FROM (" GW_NODE_HOLDS ") h"
                 "  GROUP BY node_id)"
                 " SELECT n.id, n.name, n.disabled,"
                 "  coalesce(n.last_heartbeat > now() - $1::int * interval '1 second',"
@@ -60,7 +59,8 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
-                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state"
+                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state,"
+                "  n.live_migration"
                 " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
                 " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
@@ -86,6 +86,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].group_member = *st_db_val(r, i, 14) == 't';
         h[i].firmware = *st_db_val(r, i, 15) == 't';
         h[i].power = gw_power_state_parse(st_db_val(r, i, 16));
+        h[i].live_migration = *st_db_val(r, i, 17) == 't';
     }
     PQclear(r);
     *out = h;
@@ -113,8 +114,7 @@ static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const 
                            " coalesce(sum(disk_gib), 0), count(*),"
                            " (SELECT coalesce(sum(n), 0) FROM (" GW_DIRECT_PORTS_BY_NODE
                            ") fv WHERE fv.node_id = $1)"
-                           " FROM iaas.instances"
-                           " WHERE node_id = $1 AND state NOT IN ('deleted', 'error')",
+                           " FROM (" GW_NODE_HOLDS ") h WHERE node_id = $1",
                            h->id);
     if (!us) {
         PQclear(lk);
@@ -260,7 +260,7 @@ int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
     }
     int placed =
         pick_and_claim(g, db, &conf, hosts, n, req, GW_POWER_ON, node_id, reason, reasonlen);
-    if (placed == 0 && gw_power_can_wake(g)) {
+    if (placed == 0 && !req->no_wake && gw_power_can_wake(g)) {
         placed = wake(g, db, &conf, hosts, n, req, node_id);
         if (placed == 1)
             gw_power_kick(g);

@@ -105,7 +105,8 @@ static int load(gw_ctx *c, const char *id, mig_inst *m)
     int n = PQntuples(r);
     if (n == 1) {
         memset(m, 0, sizeof *m);
-#define COPY(f, col) snprintf(m->f, sizeof m->f, "%s", st_db_val(r, 0, col) ? st_db_val(r, 0, col) : "")
+#define COPY(f, col)                                                                               \
+    snprintf(m->f, sizeof m->f, "%s", st_db_val(r, 0, col) ? st_db_val(r, 0, col) : "")
         COPY(name, 0);
         COPY(tenant, 1);
         COPY(node, 2);
@@ -185,7 +186,8 @@ static int parse_opts(gw_ctx *c, json_t *b, mig_opts *o)
     o->downtime_ms = 300;
     o->timeout_s = 0;
     if (gw_check(c, st_json_get_str(b, "host", 0, 1, 63, &o->host, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_int(b, "downtime_ms", 0, 1, 60000, &o->downtime_ms, err, sizeof err),
+        gw_check(c,
+                 st_json_get_int(b, "downtime_ms", 0, 1, 60000, &o->downtime_ms, err, sizeof err),
                  err) < 0 ||
         gw_check(c, st_json_get_int(b, "timeout_s", 0, 0, 86400, &o->timeout_s, err, sizeof err),
                  err) < 0 ||
@@ -195,7 +197,8 @@ static int parse_opts(gw_ctx *c, json_t *b, mig_opts *o)
     if (!o->on_timeout)
         o->on_timeout = "cancel";
     if (strcmp(o->on_timeout, "cancel") && strcmp(o->on_timeout, "force")) {
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "on_timeout must be cancel or force");
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "on_timeout must be cancel or force");
         return -1;
     }
     return 0;
@@ -213,8 +216,7 @@ void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b)
             if (f < 0)
                 gw_fail_db(c);
             else
-                st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "no such host '%s'",
-                                    o.host);
+                st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "no such host '%s'", o.host);
             return;
         }
     }
@@ -238,8 +240,8 @@ void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b)
     }
     if (only[0] && !strcmp(only, m.node)) {
         st_db_rollback(c->db);
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "host '%s' is the instance's own host",
-                            o.host);
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "host '%s' is the instance's own host", o.host);
         return;
     }
     if (refusal(c, &m, why, sizeof why) < 0) {
@@ -251,8 +253,8 @@ void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b)
     m.req.not_node = m.node;
     m.req.live_migration = 1;
     m.req.no_wake = 1;
-    int placed = gw_schedule(c->gw, c->db, &m.req, id, m.group[0] ? m.group : NULL, dest, why,
-                             sizeof why);
+    int placed =
+        gw_schedule(c->gw, c->db, &m.req, id, m.group[0] ? m.group : NULL, dest, why, sizeof why);
     if (placed <= 0) {
         st_db_rollback(c->db);
         if (placed < 0)
@@ -328,9 +330,9 @@ void gw_instance_migrate_cancel(gw_ctx *c, const char *id)
         PQclear(e);
         return;
     }
-    st_log_fields(ST_LOG_INFO, "instance.migrate_cancel",
-                  json_pack("{s:s, s:s}", "instance", id, "request_id",
-                            st_http_request_id(c->req)));
+    st_log_fields(
+        ST_LOG_INFO, "instance.migrate_cancel",
+        json_pack("{s:s, s:s}", "instance", id, "request_id", st_http_request_id(c->req)));
     gw_reply_instance_row(c, 202, id);
 }
 
@@ -381,21 +383,20 @@ static int parse_report(gw_ctx *c, json_t *b, mig_report *p)
         gw_check(c, st_json_get_str(b, "error", 0, 0, 1024, &p->error, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_int(b, "round", 0, 0, 1 << 20, &p->round, err, sizeof err), err) <
             0 ||
-        gw_check(c,
-                 st_json_get_int(b, "transferred_bytes", 0, 0, big, &p->transferred, err,
-                                 sizeof err),
-                 err) < 0 ||
+        gw_check(
+            c, st_json_get_int(b, "transferred_bytes", 0, 0, big, &p->transferred, err, sizeof err),
+            err) < 0 ||
         gw_check(c,
                  st_json_get_int(b, "remaining_bytes", 0, 0, big, &p->remaining, err, sizeof err),
                  err) < 0 ||
-        gw_check(c, st_json_get_int(b, "total_bytes", 0, 0, big, &p->total, err, sizeof err),
-                 err) < 0 ||
+        gw_check(c, st_json_get_int(b, "total_bytes", 0, 0, big, &p->total, err, sizeof err), err) <
+            0 ||
         gw_check(c, st_json_get_int(b, "throttle_pct", 0, 0, 100, &p->throttle, err, sizeof err),
                  err) < 0 ||
         gw_check(c, st_json_get_int(b, "downtime_ms", 0, 0, big, &p->downtime, err, sizeof err),
                  err) < 0 ||
-        gw_check(c, st_json_get_int(b, "total_ms", 0, 0, big, &p->total_ms, err, sizeof err),
-                 err) < 0)
+        gw_check(c, st_json_get_int(b, "total_ms", 0, 0, big, &p->total_ms, err, sizeof err), err) <
+            0)
         return -1;
     return 0;
 }
@@ -479,8 +480,8 @@ static int apply_report(gw_ctx *c, const char *mid, int source, const char *cur,
                 return -1;
             }
             if (cur_uri && strcmp(cur_uri, p->uri)) {
-                st_http_reply_error(c->req, 409, ST_E_CONFLICT,
-                                    "the target already listens at %s", cur_uri);
+                st_http_reply_error(c->req, 409, ST_E_CONFLICT, "the target already listens at %s",
+                                    cur_uri);
                 return -1;
             }
             if (cur_uri)
@@ -525,7 +526,7 @@ static int apply_report(gw_ctx *c, const char *mid, int source, const char *cur,
         return finish_completed(c, mid, p) < 0 ? -2 : 0;
     if (!strcmp(p->state, "failed") || !strcmp(p->state, "cancelled")) {
         snprintf(err, sizeof err, "%s",
-                 p->error && *p->error ? p->error
+                 p->error && *p->error            ? p->error
                  : !strcmp(p->state, "cancelled") ? "cancelled"
                                                   : "the source VMM reported the migration failed");
         return finish_failed(c, mid, p->state, err) < 0 ? -2 : 0;
@@ -539,9 +540,17 @@ static int apply_report(gw_ctx *c, const char *mid, int source, const char *cur,
  * report (the credential says which); answered with the migration. */
 static void h_node_migration(gw_ctx *c)
 {
-    static const char *const keys[] = {"state",         "uri",         "error",       "round",
-                                       "transferred_bytes", "remaining_bytes", "total_bytes",
-                                       "throttle_pct",  "downtime_ms", "total_ms",    NULL};
+    static const char *const keys[] = {"state",
+                                       "uri",
+                                       "error",
+                                       "round",
+                                       "transferred_bytes",
+                                       "remaining_bytes",
+                                       "total_bytes",
+                                       "throttle_pct",
+                                       "downtime_ms",
+                                       "total_ms",
+                                       NULL};
     const char *mid = gw_id_param(c, "id");
     if (!mid)
         return;

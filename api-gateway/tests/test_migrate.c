@@ -294,8 +294,8 @@ static void test_happy_path(void)
      * on the target's word, only on the source's completed report */
     CU_ASSERT_EQUAL(report(dest, mid, "{\"state\":\"completed\"}"), 400);
     CU_ASSERT(where(id) == 0);
-    ST_ASSERT_INT_EQ(report(0, mid, "{\"state\":\"completed\",\"downtime_ms\":12,\"total_ms\":900}"),
-                     200);
+    ST_ASSERT_INT_EQ(
+        report(0, mid, "{\"state\":\"completed\",\"downtime_ms\":12,\"total_ms\":900}"), 200);
     CU_ASSERT(where(id) == dest);
     assert_task(id, "(null)");
     assert_mig(id, "state", "(none)");
@@ -486,7 +486,8 @@ static void test_only_cloud_admins(void)
 
 static CU_TestInfo tests[] = {
     {"the scheduler's target, the reports, node_id moved only on completed", test_happy_path},
-    {"a named host, then the target's and the source's failure", test_named_host_and_target_failure},
+    {"a named host, then the target's and the source's failure",
+     test_named_host_and_target_failure},
     {"cancel while preparing and while migrating; a delete ends it", test_cancel},
     {"local disk, libvirt, down host, not active, bad bodies: refused", test_refusals},
     {"cloud admins only: 403 own, 404 another tenant's", test_only_cloud_admins},

@@ -428,9 +428,10 @@ void nd_periodic_start(nd_agent *a);
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
                   const char *snapshot, const char *snapshot_fault, char *err, size_t errlen);
-/* fenced_at: the last fence's time to report, or NULL/"" for none. */
-long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, char *err,
-                     size_t errlen);
+/* fenced_at: the last fence's time to report, or NULL/"" for none; migrate:
+ * the driver can take part in live migrations (capacity.live_migration). */
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, int migrate,
+                     char *err, size_t errlen);
 /* The leftovers of instance id, evacuated from this node, are removed (204). */
 long nd_gw_evacuated(const nd_conf *c, const char *id, char *err, size_t errlen);
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the

@@ -108,3 +108,16 @@ LANGUAGE sql STABLE AS $$
        OR i.id IN (SELECT m.instance_id FROM iaas.migrations m
                    WHERE m.dest_node_id = node AND m.finished_at IS NULL)
 $$;
+
+-- A live migration's target reads the images its incoming instance boots
+-- from (its base, kernel and ramdisk, for the disk's backing chain and
+-- the VM's config) before the instance is placed on it.
+CREATE OR REPLACE FUNCTION iaas.node_may_read_image(node uuid, image uuid) RETURNS boolean
+    LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM iaas.instances i WHERE i.node_id = node
+                   AND image IN (i.image_id, i.kernel_id, i.ramdisk_id)
+                   AND i.state NOT IN ('deleted', 'error'))
+        OR EXISTS (SELECT 1 FROM iaas.migrations m JOIN iaas.instances i ON i.id = m.instance_id
+                   WHERE m.dest_node_id = node AND m.finished_at IS NULL
+                   AND image IN (i.image_id, i.kernel_id, i.ramdisk_id))
+$$;

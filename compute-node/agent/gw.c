@@ -194,6 +194,30 @@ long nd_gw_evacuated(const nd_conf *c, const char *id, char *err, size_t errlen)
     return st;
 }
 
+long nd_gw_migration(const nd_conf *c, const char *mid, json_t *body, char *state, size_t statelen,
+                     char *err, size_t errlen)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/internal/v1/node/migrations/%s", mid);
+    char *b = json_dumps(body, JSON_COMPACT);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st_httpc_resp r;
+    long st = call(c, "PUT", path, b, strlen(b), NULL, &r, err, errlen);
+    free(b);
+    if (state && statelen) {
+        state[0] = 0;
+        json_t *j = st == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+        const char *s = json_string_value(json_object_get(j, "state"));
+        snprintf(state, statelen, "%s", s ? s : "");
+        json_decref(j);
+    }
+    st_httpc_resp_free(&r);
+    return st;
+}
+
 long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len, char *err,
                    size_t errlen)
 {

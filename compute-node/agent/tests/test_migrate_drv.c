@@ -216,10 +216,8 @@ static void test_send_poll_cancel(void)
 {
     ST_ASSERT_INT_EQ_FATAL(H.pid > 0, 1);
     char err[256] = "";
-    nd_mig_params p = {.uri = "tcp:10.0.0.2:47000",
-                       .downtime_ms = 100,
-                       .timeout_ms = 5000,
-                       .on_timeout = "force"};
+    nd_mig_params p = {
+        .uri = "tcp:10.0.0.2:47000", .downtime_ms = 100, .timeout_ms = 5000, .on_timeout = "force"};
     put("requests.log", NULL);
     ST_ASSERT_INT_EQ(drv->ops->migrate_out(drv, dir, &H, &p, err, sizeof err), 0);
     char *log = slurp("requests.log");
@@ -290,9 +288,13 @@ static void test_status_parser(void)
     const char *ok = "{\"state\":\"incoming\"}";
     ST_ASSERT_INT_EQ(nd_mig_status_parse(ok, strlen(ok), &st, err, sizeof err), 0);
     ST_ASSERT_INT_EQ(st.state, ND_MIG_INCOMING);
-    const char *bad[] = {"[]", "{}", "{\"state\":7}", "{\"state\":\"active\",\"round\":-1}",
+    const char *bad[] = {"[]",
+                         "{}",
+                         "{\"state\":7}",
+                         "{\"state\":\"active\",\"round\":-1}",
                          "{\"state\":\"active\",\"throttle_pct\":101}",
-                         "{\"state\":\"active\",\"total_bytes\":\"many\"}", "not json"};
+                         "{\"state\":\"active\",\"total_bytes\":\"many\"}",
+                         "not json"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CU_ASSERT_EQUAL(nd_mig_status_parse(bad[i], strlen(bad[i]), &st, err, sizeof err), -1);
     for (int i = ND_MIG_NONE; i <= ND_MIG_CANCELLED; i++)

@@ -94,7 +94,8 @@ static int send_state(const char *uri)
 {
     struct sockaddr_in a;
     int fd = tcp_addr(uri, &a) == 0 ? socket(AF_INET, SOCK_STREAM, 0) : -1;
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "DONE", 4) == 4;
+    int ok =
+        fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "DONE", 4) == 4;
     if (fd >= 0)
         close(fd);
     return ok ? 0 : -1;
@@ -426,7 +427,8 @@ static void test_cancel_leaves_it_on_the_source(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"an instance moves between two agents, its disk shared", test_live_migration_between_two_agents},
+    {"an instance moves between two agents, its disk shared",
+     test_live_migration_between_two_agents},
     {"a cancel leaves it running on its source", test_cancel_leaves_it_on_the_source},
     CU_TEST_INFO_NULL,
 };

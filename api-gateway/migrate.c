@@ -460,7 +460,7 @@ static int finish_completed(gw_ctx *c, const char *mid, const mig_report *p)
 /* What the report does to the migration: the new state (NULL: progress only,
  * or nothing), or -1 with a 4xx sent. */
 static int apply_report(gw_ctx *c, const char *mid, int source, const char *cur,
-                        const char *cur_uri, const mig_report *p, const char *peer)
+                        const char *cur_uri, const mig_report *p, const char *peer, int cancelling)
 {
     char err[1200];
     int live = !strcmp(cur, "preparing") || !strcmp(cur, "migrating");
@@ -494,9 +494,11 @@ static int apply_report(gw_ctx *c, const char *mid, int source, const char *cur,
                        : -2;
         }
         if (!strcmp(p->state, "failed")) {
-            snprintf(err, sizeof err, "on the target host %s: %s", peer,
+            /* a cancel asked for ends the incoming VMM too: still a cancel */
+            snprintf(err, sizeof err, "%son the target host %s: %s",
+                     cancelling ? "cancelled; " : "", peer,
                      p->error && *p->error ? p->error : "the incoming VMM failed");
-            return finish_failed(c, mid, "failed", err) < 0 ? -2 : 0;
+            return finish_failed(c, mid, cancelling ? "cancelled" : "failed", err) < 0 ? -2 : 0;
         }
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "the target reports state listening or failed");
@@ -566,7 +568,7 @@ static void h_node_migration(gw_ctx *c)
     }
     PGresult *r = st_db_q(c->db,
                           "SELECT state, source_node_id = $2, incoming_uri, instance_id,"
-                          " dest_node"
+                          " dest_node, cancel_requested"
                           " FROM iaas.migrations WHERE id = $1"
                           " AND (source_node_id = $2 OR dest_node_id = $2) FOR UPDATE",
                           mid, c->p.node_id);
@@ -586,8 +588,9 @@ static void h_node_migration(gw_ctx *c)
     snprintf(uri, sizeof uri, "%s", has_uri ? st_db_val(r, 0, 2) : "");
     snprintf(inst, sizeof inst, "%s", st_db_val(r, 0, 3));
     snprintf(peer, sizeof peer, "%s", st_db_val(r, 0, 4));
+    int cancelling = *st_db_val(r, 0, 5) == 't';
     PQclear(r);
-    int rc = apply_report(c, mid, source, cur, has_uri ? uri : NULL, &p, peer);
+    int rc = apply_report(c, mid, source, cur, has_uri ? uri : NULL, &p, peer, cancelling);
     if (rc == -1) {
         st_db_rollback(c->db);
         return;

@@ -515,13 +515,13 @@ LANGUAGE sql STABLE AS $$
         'security_groups', iaas.node_groups_json(node),
         'routers', iaas.node_routers_json(node),
         -- instances migrating to this node (migrate.c): start each as
-        -- incoming and report where it listens; gone when it ends
+        -- incoming and report where it listens; gone only when it ended (a
+        -- cancel asked for may still meet a source that completed)
         'incoming', (SELECT coalesce(json_agg(json_build_object('migration_id', m.id,
                                                                 'instance', iaas.node_instance_json(i))
                                               ORDER BY m.created_at), '[]')
                      FROM iaas.migrations m JOIN iaas.instances i ON i.id = m.instance_id
-                     WHERE m.dest_node_id = node AND m.finished_at IS NULL
-                     AND NOT m.cancel_requested),
+                     WHERE m.dest_node_id = node AND m.finished_at IS NULL),
         -- instances evacuated from this node (migrations/0027) whose leftovers
         -- it has not confirmed removing; never one placed here again
         'evacuated', (SELECT coalesce(json_agg(e.instance_id ORDER BY e.instance_id), '[]')

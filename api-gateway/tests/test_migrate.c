@@ -408,9 +408,13 @@ static void test_cancel(void)
     json_t *e = entry(0, id);
     CU_ASSERT(json_is_true(json_object_get(json_object_get(e, "migration"), "cancel")));
     json_decref(e);
+    /* the target keeps its incoming VM until the source says how it ended:
+     * a source that completed meanwhile would otherwise lose the guest */
+    incoming(dest, id, none);
+    ST_ASSERT_STR_EQ(none, mid);
+    ST_ASSERT_INT_EQ(report(0, mid, "{\"state\":\"cancelled\"}"), 200);
     incoming(dest, id, none);
     ST_ASSERT_STR_EQ(none, "");
-    ST_ASSERT_INT_EQ(report(0, mid, "{\"state\":\"cancelled\"}"), 200);
     CU_ASSERT(where(id) == 0);
     assert_task(id, "(null)");
     char path[160];
@@ -420,6 +424,19 @@ static void test_cancel(void)
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "id")), mid);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "state")), "cancelled");
     st_resp_free(&r);
+    /* cancelled while migrating, the target's VMM ends first: still a cancel */
+    dest = start(id, 0, "{\"action\":\"migrate\"}", mid);
+    ST_ASSERT_INT_EQ(report(dest, mid, "{\"state\":\"listening\",\"uri\":\"tcp:10.0.9.2:47005\"}"),
+                     200);
+    ST_ASSERT_INT_EQ(action_status(T.admin_token, id, "{\"action\":\"migrate_cancel\"}"), 202);
+    ST_ASSERT_INT_EQ(report(dest, mid, "{\"state\":\"failed\",\"error\":\"exit 2\"}"), 200);
+    ST_ASSERT_INT_EQ(gwt_call(&T, &r, "GET", path, T.admin_token, NULL), 200);
+    m = json_array_get(json_object_get(r.json, "migrations"), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "state")), "cancelled");
+    st_resp_free(&r);
+    CU_ASSERT(where(id) == 0);
+    assert_task(id, "(null)");
+    ST_ASSERT_INT_EQ(report(0, mid, "{\"state\":\"cancelled\"}"), 200); /* the source's, late */
     /* a delete mid-way ends the migration too */
     start(id, 0, "{\"action\":\"migrate\"}", mid);
     snprintf(path, sizeof path, "/v1/instances/%s", id);

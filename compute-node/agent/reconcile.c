@@ -715,7 +715,8 @@ static void do_migrate(job *j)
                                                (json_int_t)ms.throttle_pct),
                                      state, sizeof state);
                 /* the gateway ended it meanwhile (the instance deleted): stop sending */
-                if ((st == 409 || st == 404) && !cancelled)
+                if ((st == 409 || st == 404 || (st == 200 && strcmp(state, "migrating"))) &&
+                    !cancelled)
                     __atomic_store_n(&j->in->mig_cancel, 1, __ATOMIC_RELEASE);
             }
             continue;

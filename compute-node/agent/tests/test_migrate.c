@@ -168,6 +168,9 @@ static int fake_vmm(int argc, char **argv)
             reply(c, 204, NULL);
         } else if (!strcmp(path, "/vm/counters")) {
             reply(c, 200, "{}");
+        } else if (!strcmp(path, "/vm/migrate") && !strcmp(method, "PUT") &&
+                   !strcmp(mig, "active")) {
+            reply(c, 409, "{\"error\":{\"code\":\"conflict\",\"message\":\"under way\"}}");
         } else if (!strcmp(path, "/vm/migrate") && !strcmp(method, "PUT")) {
             const char *u = body ? strstr(body, "\"uri\":\"") : NULL;
             if (u)
@@ -408,6 +411,34 @@ static void test_cancel_leaves_it_on_the_source(void)
     }
     CU_ASSERT_TRUE(progressed);
     CU_ASSERT_EQUAL(vmms_under(dir_b), 1); /* the incoming VM */
+    /* both agents restart mid-migration: each finds its VMM again, none is
+     * started twice, the target tells the same address, the source goes on */
+    json_t *m;
+    char q[200];
+    snprintf(q, sizeof q, "SELECT incoming_uri FROM iaas.migrations WHERE instance_id = '%s'", id);
+    char *before = cloud_sql(&C, q);
+    cloud_agent_stop(&A, SIGTERM);
+    cloud_agent_stop(&B, SIGTERM);
+    cloud_agent_restart(&C, &A);
+    cloud_agent_restart(&C, &B);
+    long long r0 = 0;
+    m = last_migration(id);
+    r0 = json_integer_value(json_object_get(m, "round"));
+    json_decref(m);
+    progressed = 0;
+    for (long long end = st_now_ms() + 15000; st_now_ms() < end && !progressed; usleep(200000)) {
+        m = last_migration(id);
+        progressed = json_integer_value(json_object_get(m, "round")) > r0 &&
+                     !strcmp(mstr(m, "state"), "migrating");
+        json_decref(m);
+    }
+    CU_ASSERT_TRUE(progressed);
+    char *after = cloud_sql(&C, q);
+    CU_ASSERT(before && after && !strcmp(before, after));
+    free(before);
+    free(after);
+    CU_ASSERT_EQUAL(vmms_under(dir_a), 1);
+    CU_ASSERT_EQUAL(vmms_under(dir_b), 1);
     ST_ASSERT_INT_EQ(admin_action(id, "{\"action\":\"migrate_cancel\"}"), 202);
     ST_ASSERT_INT_EQ(wait_migration(id, "cancelled", 20000), 0);
     ST_ASSERT_INT_EQ(cloud_wait_field(&C, id, "task", "null", 10000), 0);

@@ -364,9 +364,10 @@ typedef struct nd_inst {
     int incoming_listed;      /* target: in the last set's `incoming` */
     int incoming_reported;    /* target: its listening report was taken */
     char mig_done[ND_ID_LEN]; /* source: the migration carried out (not started again) */
-    int mig_report_pending;   /* source: it completed, the gateway has not taken the report */
+    int mig_report_pending;   /* source: it ended, the gateway has not taken the report */
     long long mig_downtime_ms, mig_total_ms;
-    int mig_cancel; /* source: cancel the migration in flight (atomic) */
+    char mig_end[16], mig_error[256]; /* source: failed or cancelled, and why ("" completed) */
+    int mig_cancel;                   /* source: cancel the migration in flight (atomic) */
     /* VMM watch (driver vmm): pidfd polled on the loop */
     uv_poll_t *watch;
     int pidfd;

@@ -123,6 +123,7 @@ typedef struct job {
     int mig_reported;      /* the outcome's report was taken (or is moot) */
     int incoming_reported; /* JOB_INCOMING: the listening report was taken */
     long long mig_downtime_ms, mig_total_ms;
+    char mig_end[16], mig_error[256]; /* a failed or cancelled one's outcome ("" completed) */
     long long t_queued, t_start, t_image, t_vm; /* launch timings, ms */
     char err[512];
 } job;
@@ -489,6 +490,13 @@ static long mig_report(job *j, json_t *body, char *state, size_t statelen)
     return st;
 }
 
+/* The gateway has the outcome (200), or it is moot: the migration is not
+ * this node's (404) or ended otherwise (409). */
+static int taken(long status)
+{
+    return status == 200 || status == 404 || status == 409;
+}
+
 /* The address incoming VMMs listen on. */
 static const char *mig_address(const nd_conf *c)
 {
@@ -646,12 +654,39 @@ static int report_completed(job *j)
         if (j->mig_total_ms >= 0)
             json_object_set_new(b, "total_ms", json_integer(j->mig_total_ms));
         char state[16];
-        long st = mig_report(j, b, state, sizeof state);
-        if (st == 200 || st == 404 || st == 409)
+        if (taken(mig_report(j, b, state, sizeof state)))
             return 1;
         sleep(1);
     }
     return 0;
+}
+
+/* A failed or cancelled migration's report (body, taken), tried for up to
+ * ten seconds: the gateway must hear it, or the migration stays under way
+ * until an admin cancels it again; 1 once taken. */
+static int report_end(job *j, json_t *body)
+{
+    for (int k = 0; k < 10; k++) {
+        char state[16];
+        if (taken(mig_report(j, json_incref(body), state, sizeof state))) {
+            json_decref(body);
+            return 1;
+        }
+        sleep(1);
+    }
+    json_decref(body);
+    return 0;
+}
+
+/* A failed or cancelled migration's outcome, kept for its report (again). */
+static int end_migration(job *j, const char *end, const char *error)
+{
+    snprintf(j->mig_end, sizeof j->mig_end, "%s", end);
+    snprintf(j->mig_error, sizeof j->mig_error, "%s", error ? error : "");
+    json_t *b = json_pack("{s:s}", "state", end);
+    if (error && *error)
+        json_object_set_new(b, "error", json_string(error));
+    return report_end(j, b);
 }
 
 /* The source: PUT /vm/migrate, then polled every 500 ms until it ends;
@@ -669,15 +704,12 @@ static void do_migrate(job *j)
     char state[16];
     j->mig_downtime_ms = j->mig_total_ms = -1;
     if (__atomic_load_n(&j->in->mig_cancel, __ATOMIC_ACQUIRE)) {
-        mig_report(j, json_pack("{s:s}", "state", "cancelled"), state, sizeof state);
-        j->mig_reported = 1;
+        j->mig_reported = end_migration(j, "cancelled", NULL);
         return; /* cancelled before anything was sent */
     }
     st_info("node.migration", "%s: sending to %s (migration %s)", j->rec.o.id, j->mig.uri, j->mid);
     if (a->drv->ops->migrate_out(a->drv, dir, &j->rec.vm, &p, j->err, sizeof j->err) < 0) {
-        mig_report(j, json_pack("{s:s, s:s}", "state", "failed", "error", j->err), state,
-                   sizeof state);
-        j->mig_reported = 1;
+        j->mig_reported = end_migration(j, "failed", j->err);
         return;
     }
     int cancelled = 0, misses = 0;
@@ -758,19 +790,21 @@ static void do_migrate(job *j)
     }
     const char *end = ms.state == ND_MIG_CANCELLED ? "cancelled" : "failed";
     st_warn("node.migration", "%s: migration %s %s: %s", j->rec.o.id, j->mid, end, ms.error);
-    json_t *b = json_pack("{s:s}", "state", end);
-    if (ms.error[0] || ms.state != ND_MIG_CANCELLED)
-        json_object_set_new(
-            b, "error",
-            json_string(ms.error[0] ? ms.error : "the source VMM has no migration under way"));
-    mig_report(j, b, state, sizeof state);
-    j->mig_reported = 1;
+    j->mig_reported = end_migration(j, end,
+                                    ms.error[0]                    ? ms.error
+                                    : ms.state == ND_MIG_CANCELLED ? NULL
+                                                                   : "the source VMM has no"
+                                                                     " migration under way");
 }
 
-/* A completed migration's report again (an agent that restarted, or a
- * gateway that was away). */
+/* A migration's outcome reported again (an agent that restarted, or a
+ * gateway that was away): completed from the marker, or how it failed. */
 static void do_mig_report(job *j)
 {
+    if (j->mig_end[0]) {
+        j->mig_reported = end_migration(j, j->mig_end, j->mig_error);
+        return;
+    }
     char mk[4300];
     marker_path(&j->a->c, j->rec.o.id, mk, sizeof mk);
     j->mig_reported = report_completed(j);
@@ -854,14 +888,14 @@ static void job_done(uv_work_t *w, int status)
         in->fence_stopped = 1;
     if (j->kind == JOB_INCOMING)
         in->incoming_reported = j->incoming_reported;
-    if (j->kind == JOB_MIGRATE || j->kind == JOB_MIG_REPORT) {
+    if (j->kind == JOB_MIGRATE || j->kind == JOB_MIG_REPORT) { /* never started again */
         snprintf(in->mig_done, sizeof in->mig_done, "%s", j->mid);
         __atomic_store_n(&in->mig_cancel, 0, __ATOMIC_RELEASE);
-        if (j->mig_completed || j->kind == JOB_MIG_REPORT) {
-            in->mig_report_pending = !j->mig_reported;
-            in->mig_downtime_ms = j->mig_downtime_ms;
-            in->mig_total_ms = j->mig_total_ms;
-        }
+        in->mig_report_pending = !j->mig_reported;
+        in->mig_downtime_ms = j->mig_downtime_ms;
+        in->mig_total_ms = j->mig_total_ms;
+        snprintf(in->mig_end, sizeof in->mig_end, "%s", j->mig_end);
+        snprintf(in->mig_error, sizeof in->mig_error, "%s", j->mig_error);
     }
     if (j->kind == JOB_STOP || j->kind == JOB_PARK || j->kind == JOB_DESTROY ||
         j->kind == JOB_EXITED || j->kind == JOB_FENCE || j->kind == JOB_EVACUATED ||
@@ -926,6 +960,8 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     }
     if (k == JOB_MIG_REPORT) {
         snprintf(j->mid, sizeof j->mid, "%s", in->mig_done);
+        snprintf(j->mig_end, sizeof j->mig_end, "%s", in->mig_end);
+        snprintf(j->mig_error, sizeof j->mig_error, "%s", in->mig_error);
         j->mig_downtime_ms = in->mig_downtime_ms;
         j->mig_total_ms = in->mig_total_ms;
     }
@@ -1010,8 +1046,9 @@ static void decide(nd_agent *a, nd_inst *in)
      * the entry while the target listens) */
     if (w->mig.id[0] && !new_order) {
         if (!strcmp(in->mig_done, w->mig.id)) {
-            /* carried out; a completed one is reported until the gateway takes
-             * it, and nothing else is (its VM stopped: no "stopped") */
+            /* carried out; its outcome is reported until the gateway takes
+             * it, and nothing else is (a completed one's VM stopped: no
+             * "stopped") */
             if (in->mig_report_pending)
                 dispatch(a, in, JOB_MIG_REPORT, NULL);
             return;

@@ -214,8 +214,27 @@ static void log_move(gw_ctx *c, const evac_inst *e, int rc, const char *dest, co
                             "fault", rc == EV_MOVED ? "" : why, "request_id", gw_request_id(c)));
 }
 
-/* The node named by id or name, for the "host" field: 1 found, 0 not, -1 db. */
-static int resolve_host(gw_ctx *c, const char *host, char id[40])
+int gw_instance_admin_only(gw_ctx *c, const char *id, const char *what)
+{
+    if (c->p.cloud_admin)
+        return 1;
+    PGresult *r = st_db_q(c->db,
+                          "SELECT 1 FROM iaas.instances WHERE id = $1 AND tenant_id = $2"
+                          " AND state <> 'deleted'",
+                          id, c->p.tenant_id);
+    if (!r) {
+        gw_fail_db(c);
+        return 0;
+    }
+    if (PQntuples(r) == 1)
+        st_http_reply_error(c->req, 403, ST_E_FORBIDDEN, "%s needs a cloud administrator", what);
+    else
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance");
+    PQclear(r);
+    return 0;
+}
+
+int gw_node_resolve(gw_ctx *c, const char *host, char id[40])
 {
     PGresult *r = st_db_q(c->db,
                           "SELECT id FROM iaas.nodes WHERE ($1::text ~ '^[0-9a-fA-F-]{36}$'"
@@ -232,28 +251,11 @@ static int resolve_host(gw_ctx *c, const char *host, char id[40])
 
 void gw_instance_evacuate(gw_ctx *c, const char *id, const char *host, int confirm)
 {
-    /* Cloud admins only; anyone else learns nothing of another tenant's
-     * instance (404, as for an unknown id) and 403 for one of their own. */
-    if (!c->p.cloud_admin) {
-        PGresult *r = st_db_q(c->db,
-                              "SELECT 1 FROM iaas.instances WHERE id = $1 AND tenant_id = $2"
-                              " AND state <> 'deleted'",
-                              id, c->p.tenant_id);
-        if (!r) {
-            gw_fail_db(c);
-            return;
-        }
-        if (PQntuples(r) == 1)
-            st_http_reply_error(c->req, 403, ST_E_FORBIDDEN,
-                                "evacuate needs a cloud administrator");
-        else
-            st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance");
-        PQclear(r);
+    if (!gw_instance_admin_only(c, id, "evacuate"))
         return;
-    }
     char only[40] = "";
     if (host) {
-        int f = resolve_host(c, host, only);
+        int f = gw_node_resolve(c, host, only);
         if (f < 0) {
             gw_fail_db(c);
             return;

@@ -62,7 +62,7 @@ typedef struct gw_config {
     int rebalance_max_moves;    /* per plan */
     int rebalance_cooldown_s;   /* an instance moved within this stays */
     int rebalance_cpu_window_s; /* CPU load: the metering samples of this last window */
-    int rebalance_local_disks;  /* instances on local disks may move (the disk is copied) */
+    int shared_storage; /* instances.shared_storage: local disks are on storage all hosts share */
 } gw_config;
 
 /* A backend service the gateway calls for tenants (upstream.c). */
@@ -234,6 +234,15 @@ int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_s
  * error. */
 int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_json,
                           const char *tenant, gw_sched_req *req);
+/* (node_id, vcpus, memory_mib, disk_gib): what each node holds, its placed
+ * instances and those migrating to it (migrate.c: reserved on the target
+ * until the migration ends), a subquery. */
+#define GW_NODE_HOLDS                                                                              \
+    "SELECT node_id, vcpus, memory_mib, disk_gib FROM iaas.instances"                              \
+    " WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error')"                             \
+    " UNION ALL SELECT m.dest_node_id, i.vcpus, i.memory_mib, i.disk_gib"                          \
+    " FROM iaas.migrations m JOIN iaas.instances i ON i.id = m.instance_id"                        \
+    " WHERE m.finished_at IS NULL AND m.dest_node_id IS NOT NULL"
 /* (node_id, n): the SR-IOV VFs each node's placed instances hold, one per
  * bound direct port (a subquery). */
 #define GW_DIRECT_PORTS_BY_NODE                                                                    \
@@ -255,6 +264,18 @@ int gw_power_min_spare(const gw *g);
 void gw_power_kick(gw *g);
 /* POST /v1/nodes/{id}/actions power_off|power_on (nodes.c dispatches the actions). */
 void gw_node_power(gw_ctx *c, const char *id, const char *action);
+/* Cloud admins only, for an action on instance id: 1 when the caller is
+ * one; else 0 after replying 403 for an instance of the caller's own tenant
+ * and 404 for any other (as for an unknown id). evacuate.c */
+int gw_instance_admin_only(gw_ctx *c, const char *id, const char *what);
+/* The node named by id or name (a "host" field): 1 found, 0 not, -1 db. */
+int gw_node_resolve(gw_ctx *c, const char *host, char id[40]);
+/* migrate.c: live migration (GET /v1/migrations, the nodes' reports) */
+void gw_migrate_routes(gw *g);
+/* {"action": "migrate"} with its parsed body b, and "migrate_cancel", on
+ * instance id (instances.c's action handler; cloud admins). */
+void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b);
+void gw_instance_migrate_cancel(gw_ctx *c, const char *id);
 /* evacuate.c: rebuilding a dead host's instances elsewhere */
 void gw_evacuate_routes(gw *g);
 /* POST /v1/nodes/{id}/actions evacuate, with the parsed body b. */

@@ -767,7 +767,8 @@ static void snapshot(gw_ctx *c, const char *id, const char *name)
 static void h_action(gw_ctx *c)
 {
     static const char *const keys[] = {
-        "action", "force", "type", "name", "host", "confirm_data_loss", NULL};
+        "action",      "force",     "type",       "name", "host", "confirm_data_loss",
+        "downtime_ms", "timeout_s", "on_timeout", NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
@@ -785,10 +786,28 @@ static void h_action(gw_ctx *c)
         gw_check(c, st_json_get_bool(b, "confirm_data_loss", 0, &confirm, err, sizeof err), err) <
             0)
         return;
-    int evacuate = !strcmp(action, "evacuate");
+    int evacuate = !strcmp(action, "evacuate"), migrate = !strcmp(action, "migrate");
+    int mig_keys = json_object_get(b, "downtime_ms") || json_object_get(b, "timeout_s") ||
+                   json_object_get(b, "on_timeout");
+    if (migrate && !name && !type && !json_object_get(b, "force") &&
+        !json_object_get(b, "confirm_data_loss")) {
+        gw_instance_migrate(c, id, b); /* cloud admins: migrate.c */
+        return;
+    }
+    if (!strcmp(action, "migrate_cancel") && json_object_size(b) == 1) {
+        gw_instance_migrate_cancel(c, id);
+        return;
+    }
+    if (mig_keys) {
+        st_http_reply_error(
+            c->req, 400, ST_E_INVALID_REQUEST,
+            "fields 'downtime_ms', 'timeout_s' and 'on_timeout' are for migrate only");
+        return;
+    }
     if (!evacuate && (host || json_object_get(b, "confirm_data_loss"))) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "fields 'host' and 'confirm_data_loss' are for evacuate only");
+                            "field 'host' is for evacuate and migrate, 'confirm_data_loss' for"
+                            " evacuate only");
         return;
     }
     if (evacuate && !name && !type && !json_object_get(b, "force")) {
@@ -836,7 +855,8 @@ static void h_action(gw_ctx *c)
               " AND state = 'active' AND task IS NULL";
     else {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "action must be start, stop, reboot, snapshot or evacuate");
+                            "action must be start, stop, reboot, snapshot, evacuate, migrate or"
+                            " migrate_cancel");
         return;
     }
     long long n = !strcmp(action, "start") ? st_db_x(c->db, sql, id, c->p.tenant_id)

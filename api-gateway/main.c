@@ -55,6 +55,9 @@ static const st_config_key keys[] = {
      "evacuate a dead host's instances whose disks are on Ceph without being asked (checked "
      "every power.interval_ms); instances on local disks still wait for an admin's "
      "confirm_data_loss"},
+    {"instances.shared_storage", "false",
+     "instance disks of the local backend are on storage every host shares (the same path): "
+     "such instances may migrate live; false: only Ceph (rbd) disks migrate"},
     {"auth.internal_token", "", "shared secret the gateway presents to backend services"},
     {"images.url", "http://127.0.0.1:9292", "the image service's API (stratus-images http.listen)"},
     {"images.data_url", "",
@@ -84,7 +87,6 @@ static const st_config_key keys[] = {
     {"rebalance.max_moves", "10", "moves in one rebalancing plan (1-1000)"},
     {"rebalance.cooldown", "3600", "seconds a moved instance moves neither again nor back"},
     {"rebalance.cpu_window", "600", "seconds of metering samples CPU load is measured over"},
-    {"rebalance.local_disks", "false", "true: instances on local disks may be rebalanced"},
     {0},
 };
 
@@ -116,7 +118,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .rebalance_max_moves = (int)st_config_int(cfg, "rebalance.max_moves"),
         .rebalance_cooldown_s = (int)st_config_int(cfg, "rebalance.cooldown"),
         .rebalance_cpu_window_s = (int)st_config_int(cfg, "rebalance.cpu_window"),
-        .rebalance_local_disks = st_config_bool(cfg, "rebalance.local_disks"),
+        .shared_storage = st_config_bool(cfg, "instances.shared_storage"),
     };
     /* out of range: the default, said once */
     if (!(g->c.rebalance_threshold >= 0.01 && g->c.rebalance_threshold <= 1)) {
@@ -152,6 +154,7 @@ static int register_routes(gw *g)
     gw_instance_routes(g);
     gw_node_routes(g);
     gw_evacuate_routes(g);
+    gw_migrate_routes(g);
     gw_server_group_routes(g);
     gw_network_routes(g);
     gw_port_routes(g);

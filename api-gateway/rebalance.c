@@ -151,7 +151,8 @@ static int fits(const plan *p, int i, int t)
     gw_sched_req r = {.vcpus = v->vcpus,
                       .memory_mib = v->memory_mib,
                       .disk_gib = v->disk_gib,
-                      .firmware = v->firmware};
+                      .firmware = v->firmware,
+                      .live_migration = 1}; /* a move is a live migration: the host receives it */
     gw_host h = p->work[t];
     if (v->group >= 0 && v->anti_affinity) {
         r.group = GW_GROUP_ANTI_AFFINITY;

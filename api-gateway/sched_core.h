@@ -36,6 +36,7 @@ typedef struct gw_host {
     long long used_vcpus, used_memory_mib, used_disk_gib;
     long long sriov_vfs, used_vfs; /* SR-IOV VFs enabled; taken by placed direct ports */
     int firmware;                  /* its agent found its BIOS: boots disk images */
+    int live_migration;            /* its agent takes part in live migrations */
     int instances;
     int tried;        /* already failed to launch this instance */
     int group_member; /* holds a live member of the instance's server group */
@@ -48,6 +49,9 @@ typedef struct gw_sched_req {
     int direct_ports;      /* vnic_type "direct": each needs a free VF on the host */
     int firmware;          /* boots through firmware: needs a host with it */
     const char *only_node; /* scheduler.c: this node or none (an admin's target); NULL: any */
+    const char *not_node;  /* never this node (a live migration's source); NULL: none */
+    int live_migration;    /* a live migration's target: its agent must receive one */
+    int no_wake;           /* scheduler.c: never power a host on for it */
 } gw_sched_req;
 
 typedef struct gw_sched_conf {
@@ -77,6 +81,7 @@ int gw_filter_memory(const gw_sched_conf *c, const gw_host *h, const gw_sched_re
 int gw_filter_disk(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_group(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_vfs(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_migration(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_firmware(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 /* The weigher: higher is better, in [0, 1]. */
 double gw_weigh(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);

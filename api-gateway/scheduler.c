@@ -49,8 +49,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
     PGresult *r =
         st_db_q(db,
                 "WITH u AS (SELECT node_id, count(*) n, sum(vcpus) v,"
-                "  sum(memory_mib) m, sum(disk_gib) d FROM iaas.instances"
-                "  WHERE node_id IS NOT NULL AND state NOT IN ('deleted', 'error')"
+                "  sum(memory_mib) m, sum(disk_gib) d FROM (" GW_NODE_HOLDS ") h"
                 "  GROUP BY node_id)"
                 " SELECT n.id, n.name, n.disabled,"
                 "  coalesce(n.last_heartbeat > now() - $1::int * interval '1 second',"
@@ -61,7 +60,8 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "   WHERE a.instance_id = $2::uuid AND a.node_id = n.id),"
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
-                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state"
+                "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state,"
+                "  n.live_migration"
                 " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
                 " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
@@ -87,6 +87,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].group_member = *st_db_val(r, i, 14) == 't';
         h[i].firmware = *st_db_val(r, i, 15) == 't';
         h[i].power = gw_power_state_parse(st_db_val(r, i, 16));
+        h[i].live_migration = *st_db_val(r, i, 17) == 't';
     }
     PQclear(r);
     *out = h;
@@ -114,8 +115,7 @@ static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const 
                            " coalesce(sum(disk_gib), 0), count(*),"
                            " (SELECT coalesce(sum(n), 0) FROM (" GW_DIRECT_PORTS_BY_NODE
                            ") fv WHERE fv.node_id = $1)"
-                           " FROM iaas.instances"
-                           " WHERE node_id = $1 AND state NOT IN ('deleted', 'error')",
+                           " FROM (" GW_NODE_HOLDS ") h WHERE node_id = $1",
                            h->id);
     if (!us) {
         PQclear(lk);
@@ -261,7 +261,7 @@ int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
     }
     int placed =
         pick_and_claim(g, db, &conf, hosts, n, req, GW_POWER_ON, node_id, reason, reasonlen);
-    if (placed == 0 && gw_power_can_wake(g)) {
+    if (placed == 0 && !req->no_wake && gw_power_can_wake(g)) {
         placed = wake(g, db, &conf, hosts, n, req, node_id);
         if (placed == 1)
             gw_power_kick(g);
@@ -407,6 +407,7 @@ out:
 #define RB_INSTANCES(cpu, join)                                                                    \
     "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
     " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool)"     \
+    " OR NOT coalesce((SELECT n.live_migration FROM iaas.nodes n WHERE n.id = i.node_id), false)"  \
     " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"                            \
     "  AND p.vnic_type = 'direct'),"                                                               \
     " CASE WHEN i.server_group_id IS NULL THEN -1"                                                 \
@@ -433,7 +434,7 @@ static PGresult *rb_instances(gw *g, st_db *db)
     PQclear(r);
     char win[16];
     snprintf(win, sizeof win, "%d", g->c.rebalance_cpu_window_s);
-    const char *local = g->c.rebalance_local_disks ? "true" : "false";
+    const char *local = g->c.shared_storage ? "true" : "false";
     return billing ? st_db_q(db, RB_INSTANCES("c.cpu", RB_CPU_MEASURED), win, local)
                    : st_db_q(db, RB_INSTANCES("NULL::float8", ""), win, local);
 }

@@ -84,6 +84,59 @@
     return box;
   }
 
+  /* A live migration's progress in a line: where it goes, its state, the
+   * source VMM's last round. */
+  function migrationText(m) {
+    if (!m) return '-';
+    const parts = [m.state + ' to ' + m.dest_node];
+    if (m.state === 'migrating') {
+      parts.push('round ' + m.round, S.fmtBytes(m.transferred_bytes) + ' sent',
+                 S.fmtBytes(m.remaining_bytes) + ' left');
+      if (m.throttle_pct) parts.push('throttled ' + m.throttle_pct + '%');
+    }
+    if (m.cancel_requested) parts.push('cancelling');
+    return parts.join(', ');
+  }
+
+  /* The cloud admin's moves of an instance (migrate.c, evacuate.c): a live
+   * migration of an active one to a host of their choice or the
+   * scheduler's, its cancel, and the evacuation of one whose host is down
+   * (two clicks; a local disk asks for the data-loss box). */
+  function adminMoves(i, st, after) {
+    const box = el('div', { id: 'instance-admin', class: 'actions admin-moves' });
+    const post = async (body) => {
+      st.clear();
+      try {
+        await api('POST', '/v1/instances/' + enc(i.id) + '/actions', body);
+      } catch (e) {
+        st.error(i.name + ': ' + e.message);
+      }
+      await after();
+    };
+    if (i.state === 'active' && !i.task && i.host_status === 'up') {
+      const host = el('select', { id: 'migrate-host' }, [el('option', { value: '', text: "(scheduler's choice)" })]);
+      api('GET', '/v1/nodes').then((r) => {
+        for (const n of r.data.nodes || []) {
+          if (n.id !== i.node_id && n.state === 'up' && n.capacity.live_migration) {
+            host.append(el('option', { value: n.name, text: n.name }));
+          }
+        }
+      }).catch(() => {});
+      box.append(host, S.button('Migrate', 'migrate', () => post(host.value ? { action: 'migrate', host: host.value }
+                                                                            : { action: 'migrate' })));
+    }
+    if (i.task === 'migrating') {
+      box.append(S.button('Cancel migration', 'migrate-cancel', () => post({ action: 'migrate_cancel' })));
+    }
+    if (i.host_status === 'down' && ['building', 'active', 'stopped'].includes(i.state)) {
+      const loss = el('input', { type: 'checkbox', id: 'evacuate-confirm-loss' });
+      box.append(el('label', {}, [loss, el('span', { text: ' its local disk may be lost' })]),
+                 S.confirmButton('Evacuate', 'evacuate',
+                                 () => post({ action: 'evacuate', confirm_data_loss: loss.checked })));
+    }
+    return box;
+  }
+
   /* ---- Instances ---- */
 
   S.page({
@@ -209,14 +262,18 @@
         const rows = [
           ['Name', i.name], ['ID', i.id], ['State', i.state], ['Task', i.task || '-'],
           ['Flavor', (fl ? fl.name + ': ' : '') + size(i)], ['Image', im ? im.name : i.image_id],
-          ['Host status', i.host_status || '-'], ['Fault', i.fault || '-'],
+          ['Host status', i.host_status || '-'], ['Migration', migrationText(i.migration)],
+          ['Fault', i.fault || '-'],
           ['Created', S.fmtTime(i.created_at)], ['Updated', S.fmtTime(i.updated_at)]];
         facts.replaceChildren(...rows.map(([k, v]) => el('div', { 'data-fact': k.toLowerCase().replace(' ', '-') }, [
           el('dt', { text: k }), el('dd', { text: v, class: k === 'State' ? 'state state-' + i.state : '' })])));
-        acts.replaceChildren(actionButtons(i, st, async () => {
+        const again = async () => {
           etag = null;
           if (i.state !== 'deleting') await load();
-        }));
+        };
+        const me = S.me();
+        acts.replaceChildren(actionButtons(i, st, again),
+                             ...(me && me.user && me.user.cloud_admin ? [adminMoves(i, st, again)] : []));
         const [pr, nw] = await Promise.all([
           list('/v1/instances/' + enc(id) + '/interfaces', 'interfaces', null),
           list('/v1/networks', 'networks', null)]);

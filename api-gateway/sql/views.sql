@@ -143,6 +143,23 @@ CREATE OR REPLACE FUNCTION iaas.host_age(n iaas.nodes) RETURNS bigint LANGUAGE s
            ELSE coalesce(extract(epoch FROM now() - n.last_heartbeat)::bigint, 2147483647) END
 $$;
 
+-- A live migration (migrate.c, migrations/0029): where it goes, how far
+-- it got (the source VMM's last progress), and how it ended.
+CREATE OR REPLACE FUNCTION iaas.migration_json(m iaas.migrations) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('id', m.id, 'instance_id', m.instance_id,
+        'tenant_id', m.tenant_id, 'source_node_id', m.source_node_id,
+        'source_node', m.source_node, 'dest_node_id', m.dest_node_id, 'dest_node', m.dest_node,
+        'state', m.state, 'cancel_requested', m.cancel_requested,
+        'max_downtime_ms', m.max_downtime_ms, 'timeout_s', m.timeout_s,
+        'on_timeout', m.on_timeout, 'round', m.round,
+        'transferred_bytes', m.transferred_bytes, 'remaining_bytes', m.remaining_bytes,
+        'total_bytes', m.total_bytes, 'throttle_pct', m.throttle_pct,
+        'downtime_ms', m.downtime_ms, 'total_ms', m.total_ms, 'error', m.error,
+        'created_at', iaas.ts(m.created_at), 'updated_at', iaas.ts(m.updated_at),
+        'finished_at', iaas.ts(m.finished_at))
+$$;
+
 -- host_status: "up", "down" (no heartbeat for down_after seconds, the
 -- gateway's nodes.down_after) or "maintenance" (the host is disabled), null
 -- when the instance is not placed.
@@ -157,6 +174,8 @@ LANGUAGE sql STABLE AS $$
         'last_stop', i.last_stop, 'last_stop_at', iaas.ts(i.last_stop_at),
         'created_at', iaas.ts(i.created_at), 'updated_at', iaas.ts(i.updated_at),
         'server_group_id', i.server_group_id,
+        'migration', (SELECT iaas.migration_json(m) FROM iaas.migrations m
+                      WHERE m.instance_id = i.id AND m.finished_at IS NULL),
         'host_status', (SELECT CASE WHEN a < 0 THEN 'maintenance'
                                     WHEN a <= down_after THEN 'up' ELSE 'down' END
                         FROM (SELECT iaas.host_age(n) AS a FROM iaas.nodes n
@@ -189,7 +208,8 @@ LANGUAGE sql STABLE AS $$
                       ELSE 'down' END,
         'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,
                                       'disk_gib', n.disk_gib, 'sriov_vfs', n.sriov_vfs,
-                                      'firmware', n.firmware),
+                                      'firmware', n.firmware,
+                                      'live_migration', n.live_migration),
         'used', json_build_object('instances', u.n, 'vcpus', u.v, 'memory_mib', u.m,
                                   'disk_gib', u.d,
                                   -- one VF per direct port of an instance placed here
@@ -473,7 +493,14 @@ LANGUAGE sql STABLE AS $$
                         JOIN iaas.floating_ips fip ON fip.fixed_port_id = p.id
                         JOIN iaas.port_ips a ON a.port_id = fip.port_id
                         WHERE p.instance_id = i.id ORDER BY p.bound_at, p.id LIMIT 1),
-        'ports', iaas.node_ports_json(i.id))
+        'ports', iaas.node_ports_json(i.id),
+        -- on the source host, once the target listens (migrate.c): send it there
+        'migration', (SELECT json_build_object('id', m.id, 'uri', m.incoming_uri,
+                          'downtime_ms', m.max_downtime_ms, 'timeout_ms', m.timeout_s * 1000,
+                          'on_timeout', m.on_timeout, 'cancel', m.cancel_requested)
+                      FROM iaas.migrations m WHERE m.instance_id = i.id
+                      AND m.finished_at IS NULL AND m.state = 'migrating'
+                      AND m.source_node_id = i.node_id))
 $$;
 
 -- The desired set of node: the instances it should run (not deleted, not
@@ -488,6 +515,14 @@ LANGUAGE sql STABLE AS $$
         'networks', iaas.node_networks_json(node),
         'security_groups', iaas.node_groups_json(node),
         'routers', iaas.node_routers_json(node),
+        -- instances migrating to this node (migrate.c): start each as
+        -- incoming and report where it listens; gone only when it ended (a
+        -- cancel asked for may still meet a source that completed)
+        'incoming', (SELECT coalesce(json_agg(json_build_object('migration_id', m.id,
+                                                                'instance', iaas.node_instance_json(i))
+                                              ORDER BY m.created_at), '[]')
+                     FROM iaas.migrations m JOIN iaas.instances i ON i.id = m.instance_id
+                     WHERE m.dest_node_id = node AND m.finished_at IS NULL),
         -- instances evacuated from this node (migrations/0027) whose leftovers
         -- it has not confirmed removing; never one placed here again
         'evacuated', (SELECT coalesce(json_agg(e.instance_id ORDER BY e.instance_id), '[]')

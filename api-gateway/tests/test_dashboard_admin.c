@@ -266,6 +266,87 @@ static void test_admin_lands_on_hosts(void)
     cdp_shot(shots, "admin-hosts");
 }
 
+/* Both hosts heartbeat as agents that take part in live migrations. */
+static void beat_both(void)
+{
+    const char *b1 = "{\"capacity\":{\"vcpus\":16,\"memory_mib\":65536,\"disk_gib\":1000,"
+                     "\"firmware\":true,\"live_migration\":true}}";
+    const char *b2 = "{\"capacity\":{\"vcpus\":8,\"memory_mib\":32768,\"disk_gib\":500,"
+                     "\"firmware\":true,\"live_migration\":true}}";
+    gwt_status(&T, "PUT", "/internal/v1/node", node1, b1);
+    gwt_status(&T, "PUT", "/internal/v1/node", node2, b2);
+}
+
+/* The cloud admin's moves on an instance's page: Migrate (to a host it
+ * picks among those that can take a live migration) with the progress in
+ * the facts, Cancel migration, and Evacuate (two clicks) once the host is
+ * down, each checked against the API. */
+static void test_admin_migrates_and_evacuates_from_the_instance_page(void)
+{
+    CU_ASSERT_FATAL(signed_in);
+    beat_both();
+    char id[40];
+    ST_ASSERT_INT_EQ_FATAL(
+        gwt_create_instance(&T, T.admin_token, "adm-1", "m1.small", image, NULL, id), 202);
+    char *on = gwt_instance_field(&T, T.admin_token, id, "node_id");
+    char *id1 = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'host-busy'");
+    int first = on && id1 && !strcmp(on, id1);
+    const char *tok = first ? node1 : node2, *other = first ? "host-idle" : "host-busy";
+    free(on);
+    free(id1);
+    ST_ASSERT_INT_EQ(gwt_report(&T, tok, id, "active", gwt_instance_generation(&T, NULL, id)), 200);
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET disk_backend = 'rbd' WHERE id = '%s'", id);
+    gwt_sql(&T, sql);
+    CU_ASSERT_FATAL(go("instance", id));
+    CU_ASSERT_FATAL(
+        wait_js("the migrate button and the other host",
+                "!!document.querySelector('#instance-admin button[data-action=migrate]')"
+                " && document.querySelectorAll('#migrate-host option').length === 2"));
+    json_decref(js("document.getElementById('migrate-host').value = '%s'", other));
+    click("#instance-admin button[data-action=migrate]");
+    CU_ASSERT(wait_js("the migration's progress",
+                      "document.querySelector('[data-fact=migration] dd')"
+                      "?.textContent === 'preparing to %s'",
+                      other));
+    st_resp r;
+    char path[160];
+    snprintf(path, sizeof path, "/v1/migrations?instance_id=%s", id);
+    json_t *m = json_array_get(json_object_get(get(&r, path, T.admin_token), "migrations"), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "dest_node")), other);
+    st_resp_free(&r);
+    cdp_shot(shots, "admin-instance");
+    CU_ASSERT_FATAL(wait_js("the cancel button", "!!document.querySelector('#instance-admin"
+                                                 " button[data-action=migrate-cancel]')"));
+    click("#instance-admin button[data-action=migrate-cancel]");
+    CU_ASSERT(wait_js("the task cleared", "document.querySelector('[data-fact=task] dd')"
+                                          "?.textContent === '-'"));
+    m = json_array_get(json_object_get(get(&r, path, T.admin_token), "migrations"), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "state")), "cancelled");
+    st_resp_free(&r);
+    /* its host goes silent past the fence margin: Evacuate, two clicks */
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE iaas.nodes SET last_heartbeat = now() - interval '60 seconds' WHERE name = '%s'",
+        first ? "host-busy" : "host-idle");
+    gwt_sql(&T, sql);
+    const char *ev = "#instance-admin button[data-action=evacuate]";
+    CU_ASSERT_FATAL(wait_js("evacuate offered", "!!document.querySelector('%s')", ev));
+    CU_ASSERT(js_true("!document.querySelector('#instance-admin button[data-action=migrate]')"));
+    click(ev);
+    CU_ASSERT(wait_js("its confirmation",
+                      "document.querySelector('%s')?.textContent ==="
+                      " 'Confirm evacuate'",
+                      ev));
+    click(ev);
+    CU_ASSERT(wait_js("evacuating", "document.querySelector('[data-fact=task] dd')"
+                                    "?.textContent === 'evacuating'"));
+    char *task = gwt_instance_field(&T, T.admin_token, id, "task");
+    ST_ASSERT_STR_EQ(task, "evacuating");
+    free(task);
+    beat_both(); /* both hosts up again for the pages after */
+}
+
 static void test_admin_creates_a_tenant_and_sets_its_quota(void)
 {
     CU_ASSERT_FATAL(signed_in);
@@ -671,6 +752,8 @@ static void test_no_errors_on_any_page(void)
 static CU_TestInfo tests[] = {
     {"the pages' scripts are served, under the CSP", test_pages_scripts_are_served},
     {"a cloud admin lands on the hosts page, as the API sees them", test_admin_lands_on_hosts},
+    {"a cloud admin migrates, cancels and evacuates from an instance's page",
+     test_admin_migrates_and_evacuates_from_the_instance_page},
     {"a cloud admin creates a tenant, sets its quota, deletes it",
      test_admin_creates_a_tenant_and_sets_its_quota},
     {"a cloud admin creates a user", test_admin_creates_a_user},

@@ -246,6 +246,10 @@ static const route_case *case_for(const char *method, const char *path)
         c.body = "{\"state\":\"deleted\",\"generation\":99}";
     } else if (!strncmp(path, "/internal/v1/node/evacuations/{id}", 34)) {
         c.id = a_instance;
+    } else if (!strncmp(path, "/internal/v1/node/migrations/{id}", 33)) {
+        /* a tenant's credential is refused on the nodes' routes (403) */
+        c.id = a_instance;
+        c.body = "{\"state\":\"failed\"}";
     } else if (!strncmp(path, "/v1/billing/invoices/{id}", 25)) {
         c.id = a_invoice;
     } else if (!strncmp(path, "/v1/billing/", 12)) {

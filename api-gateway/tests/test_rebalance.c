@@ -12,7 +12,8 @@
 static void hosts(gw_host *h, int n)
 {
     for (int i = 0; i < n; i++) {
-        h[i] = (gw_host){.alive = 1, .vcpus = 8, .memory_mib = 32768, .disk_gib = 1000};
+        h[i] = (gw_host){
+            .alive = 1, .vcpus = 8, .memory_mib = 32768, .disk_gib = 1000, .live_migration = 1};
         snprintf(h[i].name, sizeof h[i].name, "h%d", i);
         snprintf(h[i].id, sizeof h[i].id, "id-h%d", i);
     }
@@ -257,6 +258,10 @@ static void test_filters_and_pins_hold(void)
     ST_ASSERT_INT_EQ(gw_rebalance_plan(&conf, &rc, h, 2, v, 3, 0, m, NULL, NULL), 0);
     h[1].firmware = 1;
     ST_ASSERT_INT_EQ(gw_rebalance_plan(&conf, &rc, h, 2, v, 3, 0, m, NULL, NULL), 1);
+    /* live migration: a host whose agent cannot receive one (libvirt) takes nothing */
+    h[1].live_migration = 0;
+    ST_ASSERT_INT_EQ(gw_rebalance_plan(&conf, &rc, h, 2, v, 3, 0, m, NULL, NULL), 0);
+    h[1].live_migration = 1;
     /* capacity: h1 out of memory takes nothing (its own instance held) */
     v[2].pinned = 1;
     h[1].used_memory_mib = h[1].memory_mib - 1024;

@@ -316,7 +316,32 @@ static void test_consolidation_never_half_empties_or_moves_the_held(void)
     ST_ASSERT_INT_EQ(gw_consolidate_plan(&one, &cc, h, 3, v, nv, 1000 + 3600, m, emptied), 0);
 }
 
+static void test_migration_filter(void)
+{
+    /* a live migration's target: never its source, only a host whose agent
+     * receives one; a placement minds neither */
+    gw_host src = host("a", 8, 8192, 100, 0, 0, 0, 0), lv = host("b", 8, 8192, 100, 0, 0, 0, 0),
+            vmm = host("c", 8, 8192, 100, 6, 6144, 80, 0);
+    src.live_migration = vmm.live_migration = 1;
+    gw_sched_req mig = small;
+    mig.not_node = src.id;
+    mig.live_migration = 1;
+    CU_ASSERT_TRUE(gw_filter_migration(&spread, &lv, &small));
+    CU_ASSERT_FALSE(gw_filter_migration(&spread, &src, &mig));
+    CU_ASSERT_FALSE(gw_filter_migration(&spread, &lv, &mig));
+    CU_ASSERT_TRUE(gw_filter_migration(&spread, &vmm, &mig));
+    /* spread would take the emptiest, the source or the libvirt host: the
+     * busy one that can receive it is the only target */
+    gw_host hosts[3] = {src, lv, vmm};
+    char why[256];
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 3, &mig, why, sizeof why), 2);
+    hosts[2].live_migration = 0;
+    ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 3, &mig, why, sizeof why), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "3 the source or unable to receive a live migration"));
+}
+
 static CU_TestInfo tests[] = {
+    {"a live migration's target: not the source, able to receive it", test_migration_filter},
     {"consolidation empties the least loaded hosts whole, up to the target",
      test_consolidation_empties_the_least_loaded_hosts_whole},
     {"consolidation never half empties a host and never moves pinned or recently moved ones",

@@ -52,6 +52,22 @@ ERROR_CODE = {"type": "string", "enum": [n for n, _, _ in ERROR_CODES],
               "description": "what went wrong, for programs (the message is for people); one of:\n\n" +
                              "\n".join(f"- `{n}` ({st}): {m}" for n, st, m in ERROR_CODES),
               "x-stratus-codes": {n: {"status": st, "meaning": m} for n, st, m in ERROR_CODES}}
+# sql/views.sql iaas.migration_json (migrate.c)
+MIGRATION = obj({"id": UUID, "instance_id": UUID, "tenant_id": UUID,
+    "source_node_id": nullable({**UUID, "description": "null once the node was removed"}), "source_node": STR,
+    "dest_node_id": nullable({**UUID, "description": "null once the node was removed"}), "dest_node": STR,
+    "state": {**enum("preparing", "migrating", "completed", "failed", "cancelled"), "description": "preparing: the target's agent starts the incoming VMM; migrating: the target listens and the source sends; then how it ended"},
+    "cancel_requested": {"type": "boolean", "description": "a cloud admin asked to cancel it (migrate_cancel)"},
+    "max_downtime_ms": {"type": "integer", "description": "the downtime budget asked for"},
+    "timeout_s": {"type": "integer", "description": "the overall timeout asked for; 0: none"},
+    "on_timeout": enum("cancel", "force"),
+    "round": {"type": "integer", "description": "the source VMM's pre-copy round, as last reported"},
+    "transferred_bytes": INT, "remaining_bytes": INT, "total_bytes": INT,
+    "throttle_pct": {"type": "integer", "description": "how much auto-converge throttles the guest's vCPUs"},
+    "downtime_ms": nullable({"type": "integer", "description": "completed: the downtime measured by the source VMM"}),
+    "total_ms": nullable({"type": "integer", "description": "completed: the whole migration's time"}),
+    "error": nullable({"type": "string", "description": "failed or cancelled: why"}),
+    "created_at": TS, "updated_at": TS, "finished_at": nullable(TS)}, "all")
 schemas = {
  "Error": obj({"error": obj({"code": ERROR_CODE, "message": STR}, ["code", "message"])}, ["error"]),
  # auth.c h_signin
@@ -142,18 +158,20 @@ schemas = {
  "Instance": obj({"id": UUID, "tenant_id": UUID, "name": STR, "flavor_id": UUID, "image_id": UUID,
                   "keypair_id": nullable(UUID), "vcpus": INT, "memory_mib": INT, "disk_gib": INT,
                   "state": enum("building", "active", "stopped", "deleting", "deleted", "error"),
-                  "task": nullable({**enum("starting", "stopping", "rebooting", "image_snapshot", "waiting_host_power_on", "evacuating"), "description": "waiting_host_power_on: placed on a node being powered on for it; launched once the node's agent heartbeats, in error after power.on_timeout. evacuating: moved off a dead host by a cloud admin (evacuate), until its new host reports it"}),
+                  "task": nullable({**enum("starting", "stopping", "rebooting", "image_snapshot", "waiting_host_power_on", "evacuating", "migrating"), "description": "waiting_host_power_on: placed on a node being powered on for it; launched once the node's agent heartbeats, in error after power.on_timeout. evacuating: moved off a dead host by a cloud admin (evacuate), until its new host reports it. migrating: a live migration is under way (see migration)"}),
                   "power_desired": enum("running", "stopped"),
                   "node_id": nullable(UUID), "fault": nullable(STR),
                   "last_stop": nullable({**enum("graceful", "forced"), "description": "how the last stop (or the stop inside a soft reboot) ended, as the node reported it: the guest powered off after the ACPI power button, or the VM was ended without it (after the grace period, or at once with force); null: never stopped"}),
                   "last_stop_at": nullable(TS), "created_at": TS, "updated_at": TS,
                   "server_group_id": nullable(UUID),
+                  "migration": {**MIGRATION, "nullable": True, "description": "the live migration under way (task migrating), with its progress (as GET /v1/migrations shows it); null: none"},
                   "host_status": nullable({**enum("up", "down", "maintenance"), "description": "the health of the instance's host (null: not placed); down: its node stopped sending heartbeats"})}, "all"),
 }
+schemas["Migration"] = MIGRATION
 # nodes.c NODE_JSON; the credential only in the answer to POST /v1/nodes
 NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "disabled": BOOL,
               "state": enum("up", "down", "disabled"),
-              "capacity": obj({**{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "SR-IOV virtual functions enabled on the node's NICs (its agent's sysfs scan)"}, "firmware": {"type": "boolean", "description": "the node's agent found its BIOS (vm.firmware): it boots disk images through firmware"}}, "all"),
+              "capacity": obj({**{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "SR-IOV virtual functions enabled on the node's NICs (its agent's sysfs scan)"}, "firmware": {"type": "boolean", "description": "the node's agent found its BIOS (vm.firmware): it boots disk images through firmware"}, "live_migration": {"type": "boolean", "description": "the node's agent sends and receives live migrations (its driver offers them: stratus-vmm's does, libvirt's does not)"}}, "all"),
               "used": obj({"instances": INT, **{k: INT for k in RES4}, "sriov_vfs": {"type": "integer", "description": "VFs held by the direct ports of instances placed on the node"}}, "all"),
               "empty": {"type": "boolean", "description": "no instance holds the node: it could be powered down"},
               "power_state": {**enum("on", "powering_off", "off", "powering_on"), "description": "instances are placed only on nodes that are on; an idle node is powered off through power.off_command, one that is off powered on through power.on_command when a placement needs it, and on again once its agent heartbeats"},
@@ -183,7 +201,11 @@ schemas.update({
                       "ports": {"type": "array", "description": "the instance's NICs, in the order the guest sees them",
                                 "items": obj({"id": UUID, "mac": STR, "network_id": UUID, "model": enum("virtio", "e1000"),
                                               "vnic_type": enum("virtio", "direct"), "mtu": INT,
-                                              "fixed_ips": {"type": "array", "items": FIXED_N}}, "all")}}, "all"),
+                                              "fixed_ips": {"type": "array", "items": FIXED_N}}, "all")},
+                      "migration": nullable({**obj({"id": UUID, "uri": {"type": "string", "description": "where the target's incoming VMM listens, tcp:ADDR:PORT"},
+                                                    "downtime_ms": INT, "timeout_ms": {"type": "integer", "description": "0: none"}, "on_timeout": enum("cancel", "force"),
+                                                    "cancel": {"type": "boolean", "description": "cancel it (DELETE /vm/migrate) and report cancelled"}}, "all"),
+                                             "description": "on the source host, once the target listens: send the instance there (PUT /vm/migrate), report progress and the outcome (PUT /internal/v1/node/migrations/{id})"})}, "all"),
  # migrations/0016 iaas.node_networks_json, 0017 iaas.node_networks_dhcp
  "NodeNetwork": obj({"id": UUID, "vni": INT, "mtu": INT,
                      "external": {"type": "boolean", "description": "flat on the host's uplink, not VXLAN"},
@@ -365,14 +387,17 @@ add("GET", "/v1/instances/{id}", op("An instance; ETag; If-None-Match answers 30
     params=[P("id"), {"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag the client holds"}]))
 add("DELETE", "/v1/instances/{id}", op("Delete an instance: deleting until its node confirms, deleted at once when no node holds it", "tenant-write",
     [ok(202, "accepted: the instance, state deleting (or deleted)", S("Instance")), NF, E(409, "the instance is being deleted, or a transition the lifecycle refuses")], params=[P("id")]))
-add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active), reboot (active), snapshot (active or stopped) or evacuate (cloud admin: an instance of a dead host, rebuilt on another)", "tenant-write",
+add("POST", "/v1/instances/{id}/actions", op("start (stopped), stop (active), reboot (active), snapshot (active or stopped), evacuate (cloud admin: an instance of a dead host, rebuilt on another), migrate (cloud admin: live migration of an active instance to another host) or migrate_cancel", "tenant-write",
     [ok(202, "accepted: the instance, or for a snapshot the new image's id (Location: /v1/images/{image_id}; the image is queued, saving, then active once the node uploaded the disk, or killed with its status_reason)",
         {"oneOf": [S("Instance"), {**obj({"image_id": UUID}, "all"), "additionalProperties": False}]},
         headers={"Location": {"description": "the instance's path, /v1/instances/{id}; for a snapshot the image's, /v1/images/{image_id}", "schema": STR}}),
-     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task, and an image the tenant may still copy); evacuate: its host is not down for nodes.down_after + evacuate.fence_margin yet (with Retry-After), or its disk is local and confirm_data_loss is not true")],
-    desc="evacuate (Nova's evacuate) is for cloud admins, for an instance of any tenant; another caller gets 403 for an instance of its own tenant and 404 for any other. The instance's host must have sent no heartbeat for nodes.down_after + evacuate.fence_margin seconds, by when its agent has force-stopped its guests (fence.timeout). It is placed by the scheduler (or on `host`, which must pass every filter, else 409 and nothing changes) with task evacuating until its new host reports it; no host: state error with the scheduler's reason as its fault. A disk on Ceph (rbd) is reopened there; a local disk is rebuilt from the image, losing what the guest wrote, and needs confirm_data_loss: true.",
-    body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot", "snapshot", "evacuate"]},
-              "host": {"type": "string", "minLength": 1, "maxLength": 63, "description": "evacuate only: the node (name or id) to rebuild the instance on; default: the scheduler's choice"},
+     NF, E(409, "the instance's state or task does not allow the action (a snapshot needs an active or stopped instance with no task, and an image the tenant may still copy); evacuate: its host is not down for nodes.down_after + evacuate.fence_margin yet (with Retry-After), or its disk is local and confirm_data_loss is not true; migrate: the instance is not active or has a task, its host is down (evacuate it instead) or cannot send a live migration (libvirt), its disk is on local storage without instances.shared_storage (drive-mirror is not built), it has an SR-IOV port, or no host (or not the named one) can take it; migrate_cancel: no migration is under way")],
+    desc="evacuate (Nova's evacuate) is for cloud admins, for an instance of any tenant; another caller gets 403 for an instance of its own tenant and 404 for any other. The instance's host must have sent no heartbeat for nodes.down_after + evacuate.fence_margin seconds, by when its agent has force-stopped its guests (fence.timeout). It is placed by the scheduler (or on `host`, which must pass every filter, else 409 and nothing changes) with task evacuating until its new host reports it; no host: state error with the scheduler's reason as its fault. A disk on Ceph (rbd) is reopened there; a local disk is rebuilt from the image, losing what the guest wrote, and needs confirm_data_loss: true. migrate (cloud admin, the same 403/404 for others) moves an active instance to another host while it runs: the scheduler picks the target (every placement filter, never the source, only nodes whose agent receives live migrations) or `host` names it; the instance shows task migrating and its `migration` (progress) until the source's agent reports the outcome; it changes host only once the source reported completed. GET /v1/migrations keeps the outcomes. migrate_cancel cancels one under way (at once while the target prepares; else the source cancels and reports).",
+    body=obj({"action": {"type": "string", "enum": ["start", "stop", "reboot", "snapshot", "evacuate", "migrate", "migrate_cancel"]},
+              "host": {"type": "string", "minLength": 1, "maxLength": 63, "description": "evacuate and migrate only: the node (name or id) to move the instance to; default: the scheduler's choice"},
+              "downtime_ms": {"type": "integer", "minimum": 1, "maximum": 60000, "description": "migrate only: the downtime budget (default 300)"},
+              "timeout_s": {"type": "integer", "minimum": 0, "maximum": 86400, "description": "migrate only: the overall timeout (default 0: none)"},
+              "on_timeout": {"type": "string", "enum": ["cancel", "force"], "description": "migrate only: at the timeout, cancel (the instance stays) or force (finish over the budget); default cancel"},
               "confirm_data_loss": {"type": "boolean", "description": "evacuate only: rebuild an instance whose disk was on its dead host's local storage from its image (default false: such an instance is refused, 409)"},
               "force": {"type": "boolean", "description": "stop only: end the VM at once, without pressing the power button and waiting for the guest (default false: press it, wait the node's vmm.stop_timeout_ms, then force). Also accepted while a graceful stop still waits for its guest (task stopping): it ends the wait at once"},
               "type": {"type": "string", "enum": ["soft", "hard"], "description": "reboot only: soft (default) stops gracefully as stop does, then boots again; hard resets the VM at once"},
@@ -389,7 +414,7 @@ add("GET", "/v1/scheduler/consolidation", op("The consolidation plan, as a dry r
     [ok(200, "the plan", S("ConsolidationPlan")), E(400, "target not within 0.5-1, or max_moves not within 1-1000")],
     params=[Q("target", {"type": "number", "minimum": 0.5, "maximum": 1, "default": 0.85}, "fill destinations up to this fraction"),
             Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}, "at most this many moves")]))
-add("GET", "/v1/scheduler/rebalance", op("The rebalancing plan, as a dry run: which running instances would move (live migration) to even out the nodes' CPU load (measured from the metering samples) and memory load (reserved) while either spreads beyond the threshold. One instance at a time off the most loaded node, the one whose move lowers the imbalance most, through every placement filter; instances not running, in a task, with an SR-IOV port, on a local disk (unless rebalance.local_disks) or in an affinity group with other members stay, and one moved within rebalance.cooldown moves neither again nor back", "cloud-admin",
+add("GET", "/v1/scheduler/rebalance", op("The rebalancing plan, as a dry run: which running instances would move (live migration) to even out the nodes' CPU load (measured from the metering samples) and memory load (reserved) while either spreads beyond the threshold. One instance at a time off the most loaded node, the one whose move lowers the imbalance most, through every placement filter; instances not running, in a task, with an SR-IOV port, on a local disk (unless instances.shared_storage), on a node that cannot send a live migration or in an affinity group with other members stay, and one moved within rebalance.cooldown moves neither again nor back", "cloud-admin",
     [ok(200, "the plan", S("RebalancePlan")), E(400, "threshold not within 0.01-1, or max_moves not within 1-1000")],
     params=[Q("threshold", {"type": "number", "minimum": 0.01, "maximum": 1}, "the spread tolerated (default rebalance.threshold, 0.2)"),
             Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many moves (default rebalance.max_moves, 10)")]))
@@ -583,17 +608,31 @@ add("POST", "/v1/nodes/{id}/actions", op("power_off a node (only one that is on 
               "confirm_data_loss": {"type": "boolean", "description": "evacuate only: rebuild instances whose disks were on the node's local storage from their images (default false: 409 naming them)"}}, ["action"]), params=[P("id")]))
 add("PUT", "/internal/v1/node/evacuations/{id}", op("The node removed what it had left of instance {id}, evacuated from it (node credential): it leaves the desired set's evacuated", "node",
     [ok(204, "recorded"), NF], params=[P("id")]))
+add("PUT", "/internal/v1/node/migrations/{id}", op("A live migration's progress or outcome, from its source or its target (node credential; the credential says which): the target reports listening (with uri) or failed; the source active (progress), completed (its VMM stopped: the instance moves to the target), failed or cancelled", "node",
+    [ok(200, "the migration as it stands (an ended one too, so the agent learns it ended)", S("Migration")), E(404, "no such migration of this node"),
+     E(409, "the migration ended otherwise, the target already listens elsewhere, or the source reports before the target listens")],
+    body=obj({"state": enum("listening", "active", "completed", "failed", "cancelled"),
+              "uri": {"type": "string", "maxLength": 64, "description": "listening: tcp:IPV4:PORT"},
+              "error": {"type": "string", "maxLength": 1024},
+              "round": INT, "transferred_bytes": INT, "remaining_bytes": INT, "total_bytes": INT,
+              "throttle_pct": {"type": "integer", "minimum": 0, "maximum": 100},
+              "downtime_ms": INT, "total_ms": INT}, ["state"]), params=[P("id")]))
+add("GET", "/v1/migrations", op("Live migrations, newest first, with their progress or outcome", "cloud-admin",
+    [ok(200, "migrations", lst("migrations", "Migration"))],
+    params=[Q("instance_id", UUID, "only this instance's"), Q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many (default 100)")]))
 add("PUT", "/internal/v1/node", op("Node heartbeat with capacity (node credential)", "node", [ok(200, "the node", S("Node"))],
     body=obj({"hostname": STR, "agent_version": STR,
               "fenced_at": {**TS, "description": "when the agent last fenced itself (stopped its guests for want of the gateway), sent once it reaches the gateway again"}, "tunnel_ip": {"type": "string", "format": "ipv4", "description": "the node's VXLAN underlay address"},
-              "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}, "firmware": {"type": "boolean", "description": "its BIOS image (vm.firmware) is there: disk images booting through firmware may be placed here; false when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
+              "external_uplink": {"type": "boolean", "description": "the node has an uplink to the external networks (node.conf network.external_interface)"}, "capacity": obj({"vcpus": INT, "memory_mib": INT, "disk_gib": INT, "sriov_vfs": {"type": "integer", "minimum": 0, "description": "SR-IOV VFs enabled on the node's NICs; 0 when absent"}, "firmware": {"type": "boolean", "description": "its BIOS image (vm.firmware) is there: disk images booting through firmware may be placed here; false when absent"}, "live_migration": {"type": "boolean", "description": "its driver sends and receives live migrations; false when absent"}}, ["vcpus", "memory_mib", "disk_gib"])}, ["capacity"])))
 NODE_ETAG = {"ETag": {"description": "the node's desired-set version; unchanged until an order for the node changes", "schema": STR}}
 add("GET", "/internal/v1/node/instances", op("The instances this node should run, with generations (node credential); ETag; If-None-Match answers 304, or with wait=N once the set changes (a long-poll)", "node",
     [{"200": {"description": "desired instances", "headers": NODE_ETAG, "content": {"application/json": {"schema": obj({"instances": {"type": "array", "items": S("NodeInstance")},
         "networks": {"type": "array", "items": S("NodeNetwork"), "description": "each network with a port on this host, or that a router placed here joins"},
         "routers": {"type": "array", "items": S("NodeRouter"), "description": "the routers placed on this host"},
         "security_groups": {"type": "array", "items": S("NodeSecurityGroup"), "description": "each group a port on this host is in, or that such a group's rules name"},
-        "evacuated": {"type": "array", "items": UUID, "description": "instances evacuated from this node whose leftovers (VM, disk) it has not confirmed removing (PUT /internal/v1/node/evacuations/{id})"}}, "all")}}}},
+        "evacuated": {"type": "array", "items": UUID, "description": "instances evacuated from this node whose leftovers (VM, disk) it has not confirmed removing (PUT /internal/v1/node/evacuations/{id})"},
+        "incoming": {"type": "array", "description": "instances migrating to this node: build their ports, start each as an incoming VMM and report where it listens (PUT /internal/v1/node/migrations/{migration_id}); an entry leaving the list means the migration ended: a completed one's instance is in instances, else stop and remove the incoming VMM",
+                     "items": obj({"migration_id": UUID, "instance": S("NodeInstance")}, "all")}}, "all")}}}},
      {"304": {"description": "unchanged since the ETag given (with wait: for the whole wait, or the gateway could not hold the request)", "headers": NODE_ETAG}}],
     params=[{"name": "If-None-Match", "in": "header", "required": False, "schema": STR, "description": "the ETag of the set the node holds"},
             Q("wait", {"type": "integer", "minimum": 1, "maximum": 60},
@@ -804,6 +843,7 @@ OPERATION_IDS = {
  "POST /v1/nodes": "createNode", "GET /v1/nodes": "listNodes", "GET /v1/nodes/{id}": "getNode", "PATCH /v1/nodes/{id}": "updateNode",
  "DELETE /v1/nodes/{id}": "deleteNode", "POST /v1/nodes/{id}/credential": "rotateNodeCredential",
  "POST /v1/nodes/{id}/actions": "nodeAction", "PUT /internal/v1/node/evacuations/{id}": "nodeConfirmEvacuation",
+ "GET /v1/migrations": "listMigrations", "PUT /internal/v1/node/migrations/{id}": "nodeReportMigration",
  "PUT /internal/v1/node": "nodeHeartbeat", "GET /internal/v1/node/instances": "nodeListDesiredInstances",
  "PUT /internal/v1/node/instances/{id}": "nodeReportInstance", "PUT /internal/v1/node/instances/{id}/console": "nodePushConsole",
  "GET /v1/networks": "listNetworks", "POST /v1/networks": "createNetwork", "GET /v1/networks/{id}": "getNetwork",

@@ -41,6 +41,10 @@ typedef struct nd_conf {
     /* Ceph, for instances whose disk_backend is rbd (image.c): the pool the image store keeps
      * its images in (store.rbd_pool; clones live beside their parent), ceph.conf, client id */
     const char *rbd_pool, *rbd_conf, *rbd_client;
+    const char
+        *shared_disk_dir;    /* vm.shared_disk_dir: disks on storage all hosts share ("" none) */
+    const char *mig_address; /* migration.address ("" : the tunnel address) */
+    long mig_port_lo, mig_port_hi; /* migration.ports */
     long long vcpus, memory_mib, disk_gib;
     long long hb_ms, reconcile_ms, meter_ms, console_ms, spool_retry_ms, image_gc_ms;
     long long longpoll_s;    /* the desired set's long-poll wait (0: poll only) */
@@ -144,12 +148,23 @@ typedef struct nd_order {
     nd_port ports[ND_MAX_PORTS];
 } nd_order;
 
+/* A live migration the source is to carry out (the desired entry's
+ * `migration`, once the target listens; api-gateway/migrate.c). */
+typedef struct nd_mig_order {
+    char id[ND_ID_LEN]; /* the migration; "" none */
+    char uri[72];       /* tcp:ADDR:PORT of the target's incoming VMM */
+    long long downtime_ms, timeout_ms;
+    char on_timeout[8]; /* cancel | force */
+    int cancel;         /* cancel it (an admin asked) */
+} nd_mig_order;
+
 /* What the gateway wants for one instance (desired.c parses it). */
 typedef struct nd_desired {
     nd_order o;
-    char state[16];  /* the gateway's view: building, active, stopped, deleting */
-    nd_want desired; /* running | stopped | deleted */
-    char *user_data; /* base64 as the tenant gave it, or NULL */
+    nd_mig_order mig; /* on the source of a live migration */
+    char state[16];   /* the gateway's view: building, active, stopped, deleting */
+    nd_want desired;  /* running | stopped | deleted */
+    char *user_data;  /* base64 as the tenant gave it, or NULL */
     /* for the metadata service (netstep.c) */
     char name[256];             /* the instance's name (its hostname) */
     char *ssh_key;              /* its keypair's OpenSSH public key, or NULL */
@@ -265,9 +280,17 @@ typedef struct nd_netset {
     size_t nrouters;
 } nd_netset;
 
+/* An instance migrating to this node (the set's `incoming`). */
+typedef struct nd_incoming {
+    char mid[ND_ID_LEN]; /* the migration */
+    nd_desired d;
+} nd_incoming;
+
 typedef struct nd_desired_set {
     nd_desired *v;
     size_t n;
+    nd_incoming *incoming;
+    size_t nincoming;
     nd_netset net;
     /* instances evacuated from this node whose leftovers it has not yet
      * confirmed removing (the gateway's `evacuated`) */
@@ -340,6 +363,15 @@ typedef struct nd_inst {
     long long refused_gen; /* a report for this generation was answered 409 */
     long long snap_ok_gen; /* the snapshot of this generation was reported and accepted */
     int fence_stopped;     /* the fence stopped its VM: started again once lifted, if wanted */
+    /* live migration (reconcile.c; api-gateway/migrate.c has the protocol) */
+    char incoming[ND_ID_LEN]; /* target: the migration bringing it here ("" none) */
+    int incoming_listed;      /* target: in the last set's `incoming` */
+    int incoming_reported;    /* target: its listening report was taken */
+    char mig_done[ND_ID_LEN]; /* source: the migration carried out (not started again) */
+    int mig_report_pending;   /* source: it ended, the gateway has not taken the report */
+    long long mig_downtime_ms, mig_total_ms;
+    char mig_end[16], mig_error[256]; /* source: failed or cancelled, and why ("" completed) */
+    int mig_cancel;                   /* source: cancel the migration in flight (atomic) */
     /* VMM watch (driver vmm): pidfd polled on the loop */
     uv_poll_t *watch;
     int pidfd;
@@ -432,9 +464,15 @@ void nd_periodic_start(nd_agent *a);
 long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long gen,
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
                   const char *snapshot, const char *snapshot_fault, char *err, size_t errlen);
-/* fenced_at: the last fence's time to report, or NULL/"" for none. */
-long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, char *err,
-                     size_t errlen);
+/* fenced_at: the last fence's time to report, or NULL/"" for none; migrate:
+ * the driver can take part in live migrations (capacity.live_migration). */
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, int migrate,
+                     char *err, size_t errlen);
+/* A live migration's report (PUT /internal/v1/node/migrations/{mid}, the
+ * body as api-gateway/migrate.c reads it); *state gets the migration's
+ * state in the answer ("" when none). */
+long nd_gw_migration(const nd_conf *c, const char *mid, json_t *body, char *state, size_t statelen,
+                     char *err, size_t errlen);
 /* The leftovers of instance id, evacuated from this node, are removed (204). */
 long nd_gw_evacuated(const nd_conf *c, const char *id, char *err, size_t errlen);
 /* The SR-IOV VFs enabled on the host's PFs (sriov_numvfs summed) under the
@@ -459,6 +497,8 @@ long nd_gw_console(const nd_conf *c, const char *id, const char *buf, size_t len
 int nd_snapshot_take(const nd_conf *c, nd_driver *drv, const char *dir, nd_vm_handle *h,
                      int running, const char *image_id, char *err, size_t errlen);
 /* image.c: base image cached, overlay made, kernel path chosen (blocking) */
+/* <vm.shared_disk_dir>/<id>.qcow2: an instance's disk on shared storage. */
+void nd_shared_disk_path(const nd_conf *c, const char *id, char *out, size_t outlen);
 int nd_image_prepare(const nd_conf *c, const nd_record *r, const char *user_data, nd_vm_spec *spec,
                      char *err, size_t errlen);
 /* Removes instance id's disk on Ceph (disk_backend rbd); 0 when it is gone (blocking). */

@@ -54,6 +54,14 @@ static const st_config_key keys[] = {
      " is rbd gets a copy-on-write clone disk-<instance id> of img-<sha256>@base there"},
     {"disk.rbd_conf", "", "ceph.conf for those disks (empty: librados' default)"},
     {"disk.rbd_client", "", "Ceph client id (empty: librados' default, admin)"},
+    {"vm.shared_disk_dir", "",
+     "a directory every host mounts at the same path (NFS, CephFS): each instance's disk is"
+     " made there as <id>.qcow2, so a live migration finds it on the target (the gateway's"
+     " instances.shared_storage); empty: disks stay in the instance directory"},
+    {"migration.address", "",
+     "the address an incoming VMM listens on for a live migration; empty: network.tunnel_ip,"
+     " else 127.0.0.1"},
+    {"migration.ports", "49152-49215", "the TCP ports incoming VMMs listen on, FIRST-LAST"},
     {"libvirt.uri", "qemu:///system", "libvirt connection URI (driver = libvirt)"},
     {"capacity.vcpus", "0", "vCPUs offered; 0: the host's CPUs"},
     {"capacity.memory_mib", "0", "memory offered, MiB; 0: the host's RAM less 1 GiB"},
@@ -176,6 +184,12 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
     c->rbd_pool = st_config_str(cfg, "disk.rbd_pool");
     c->rbd_conf = st_config_str(cfg, "disk.rbd_conf");
     c->rbd_client = st_config_str(cfg, "disk.rbd_client");
+    c->shared_disk_dir = st_config_str(cfg, "vm.shared_disk_dir");
+    c->mig_address = st_config_str(cfg, "migration.address");
+    const char *ports = st_config_str(cfg, "migration.ports");
+    char *dash = NULL;
+    c->mig_port_lo = strtol(ports, &dash, 10);
+    c->mig_port_hi = dash && *dash == '-' ? strtol(dash + 1, NULL, 10) : 0;
     c->jail_enabled = st_config_str(cfg, "jail.enabled");
     c->jail_uid_base = st_config_int(cfg, "jail.uid_base");
     c->jail_uid_count = st_config_int(cfg, "jail.uid_count");
@@ -244,6 +258,10 @@ st_config *nd_conf_load(int argc, char **argv, nd_conf *c)
         c->console_kib = 64;
     if (c->threads < 2 || c->threads > 128)
         c->threads = 8;
+    if (c->mig_port_lo < 1 || c->mig_port_hi > 65535 || c->mig_port_lo > c->mig_port_hi) {
+        fprintf(stderr, "stratus-node: migration.ports must be FIRST-LAST within 1-65535\n");
+        exit(2);
+    }
     detect(c);
     return cfg;
 }

@@ -25,6 +25,12 @@
  *
  * `disk_backend` (optional; default local): local (a qcow2 overlay in the
  * instance's directory) or rbd (a Ceph clone, image.c).
+ * `migration` (optional; null: none), on the source of a live migration
+ * (api-gateway/migrate.c): {"id": UUID, "uri": "tcp:ADDR:PORT",
+ * "downtime_ms", "timeout_ms", "on_timeout": "cancel"|"force", "cancel"}.
+ * The top-level `incoming` (optional) lists the instances migrating to this
+ * node: [{"migration_id": UUID, "instance": an entry as above}], none of
+ * them in `instances`.
  *
  * For the metadata service: `name` (optional, at most 255 bytes),
  * `ssh_public_key` (optional: one line, at most 16 KiB) and `public_ipv4`
@@ -160,6 +166,32 @@ static int parse_ports(json_t *arr, nd_order *o, char *err, size_t errlen)
     return 0;
 }
 
+/* An instance's `migration` (absent or null: none). */
+static int parse_migration(json_t *m, nd_mig_order *g, char *err, size_t errlen)
+{
+    memset(g, 0, sizeof *g);
+    if (!m || json_is_null(m))
+        return 0;
+    const char *uri = NULL;
+    if (!json_is_object(m) || get_uuid(m, "id", g->id, err, errlen) < 0 ||
+        st_json_get_str(m, "uri", ST_JSON_REQUIRED, 5, sizeof g->uri - 1, &uri, err, errlen) < 0 ||
+        st_json_get_int(m, "downtime_ms", 0, 0, 60000, &g->downtime_ms, err, errlen) < 0 ||
+        st_json_get_int(m, "timeout_ms", 0, 0, 1LL << 40, &g->timeout_ms, err, errlen) < 0 ||
+        get_word(m, "on_timeout", 0, g->on_timeout, sizeof g->on_timeout, err, errlen) < 0 ||
+        st_json_get_bool(m, "cancel", 0, &g->cancel, err, errlen) < 0) {
+        if (!json_is_object(m))
+            snprintf(err, errlen, "field 'migration' must be an object");
+        return -1;
+    }
+    if (strncmp(uri, "tcp:", 4) || strpbrk(uri, " \r\n") ||
+        (g->on_timeout[0] && strcmp(g->on_timeout, "cancel") && strcmp(g->on_timeout, "force"))) {
+        snprintf(err, errlen, "field 'migration' needs a tcp: uri and on_timeout cancel or force");
+        return -1;
+    }
+    snprintf(g->uri, sizeof g->uri, "%s", uri);
+    return 0;
+}
+
 static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
 {
     long long v;
@@ -237,6 +269,8 @@ static int parse_one(json_t *o, nd_desired *d, char *err, size_t errlen)
             return -1;
         }
     }
+    if (parse_migration(json_object_get(o, "migration"), &d->mig, err, errlen) < 0)
+        return -1;
     json_t *fip = json_object_get(o, "public_ipv4");
     if (fip && !json_is_null(fip)) {
         s = json_string_value(fip);
@@ -283,6 +317,52 @@ static int parse_evacuated(json_t *root, nd_desired_set *out, char *err, size_t 
     return 0;
 }
 
+/* `incoming` (absent: none): instances migrating to this node, none also
+ * in `instances`. */
+static int parse_incoming(json_t *root, nd_desired_set *out, char *err, size_t errlen)
+{
+    json_t *arr = json_object_get(root, "incoming");
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > MAX_INSTANCES) {
+        snprintf(err, errlen, "desired set: 'incoming' must be an array of at most %d",
+                 MAX_INSTANCES);
+        return -1;
+    }
+    size_t n = json_array_size(arr);
+    out->incoming = calloc(n ? n : 1, sizeof *out->incoming);
+    if (!out->incoming) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char e[256];
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(arr, i);
+        nd_incoming *g = &out->incoming[i];
+        if (!json_is_object(it) || get_uuid(it, "migration_id", g->mid, e, sizeof e) < 0 ||
+            parse_one(json_object_get(it, "instance"), &g->d, e, sizeof e) < 0) {
+            snprintf(err, errlen, "desired set: incoming[%zu]: %s", i,
+                     json_is_object(it) ? e : "not an object");
+            free(g->d.user_data);
+            free(g->d.ssh_key);
+            return -1;
+        }
+        out->nincoming = i + 1;
+        for (size_t k = 0; k < out->n; k++)
+            if (!strcmp(out->v[k].o.id, g->d.o.id)) {
+                snprintf(err, errlen, "desired set: instance %s is both desired and incoming",
+                         g->d.o.id);
+                return -1;
+            }
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(out->incoming[k].d.o.id, g->d.o.id)) {
+                snprintf(err, errlen, "desired set: instance %s incoming twice", g->d.o.id);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -321,7 +401,7 @@ int nd_desired_parse(const char *buf, size_t len, nd_desired_set *out, char *err
             }
     }
     if (nd_netset_parse(root, &out->net, err, errlen) < 0 ||
-        parse_evacuated(root, out, err, errlen) < 0)
+        parse_evacuated(root, out, err, errlen) < 0 || parse_incoming(root, out, err, errlen) < 0)
         goto fail;
     json_decref(root);
     return 0;
@@ -343,5 +423,12 @@ void nd_desired_free(nd_desired_set *s)
     free(s->evacuated);
     s->evacuated = NULL;
     s->nevacuated = 0;
+    for (size_t i = 0; i < s->nincoming; i++) {
+        free(s->incoming[i].d.user_data);
+        free(s->incoming[i].d.ssh_key);
+    }
+    free(s->incoming);
+    s->incoming = NULL;
+    s->nincoming = 0;
     nd_netset_free(&s->net);
 }

@@ -115,6 +115,40 @@ typedef struct nd_vm_exit {
 /* What a back end can do (nd_driver_ops.caps). */
 #define ND_CAP_EXIT_WATCH 0x1     /* launch gives a pidfd that says when the VM ends */
 #define ND_CAP_FINAL_COUNTERS 0x2 /* a VM's counters outlive it (final_counters) */
+#define ND_CAP_MIGRATE                                                                             \
+    0x4 /* live migration: launch_incoming, migrate_* (the heartbeat's                             \
+           capacity.live_migration) */
+
+/* A live migration as the source VMM reports it (stratus-vmm's GET
+ * /vm/migrate; the target's, while it waits, says INCOMING). */
+typedef enum nd_mig_state {
+    ND_MIG_NONE = 0,
+    ND_MIG_INCOMING,
+    ND_MIG_ACTIVE,
+    ND_MIG_COMPLETED,
+    ND_MIG_FAILED,
+    ND_MIG_CANCELLED,
+} nd_mig_state;
+
+typedef struct nd_mig_status {
+    nd_mig_state state;
+    long long round, transferred_bytes, remaining_bytes, total_bytes, throttle_pct;
+    long long downtime_ms, total_ms; /* completed; -1 when not told */
+    char error[256];                 /* failed */
+} nd_mig_status;
+/* "none", "incoming", "active", ...; NULL out of range. */
+const char *nd_mig_state_name(nd_mig_state s);
+/* Parses a GET /vm/migrate answer: 0, or -1 with err for one that is not its
+ * shape (an unknown state, a missing or negative number). spec.c */
+int nd_mig_status_parse(const char *json, size_t len, nd_mig_status *st, char *err, size_t errlen);
+
+/* Where and how to send a VM (migrate_out). */
+typedef struct nd_mig_params {
+    const char *uri;        /* tcp:ADDR:PORT, where the target listens */
+    long long downtime_ms;  /* the budget; 0: the VMM's default */
+    long long timeout_ms;   /* 0: none */
+    const char *on_timeout; /* "cancel" or "force"; NULL: the VMM's default */
+} nd_mig_params;
 
 typedef struct nd_driver nd_driver;
 
@@ -175,6 +209,22 @@ typedef struct nd_driver_ops {
     /* The counters document at the VM's end, malloc'd; NULL when there are
      * none (no ND_CAP_FINAL_COUNTERS, or the VMM logged none). */
     char *(*final_counters)(nd_driver *d, const char *dir, const nd_vm_handle *h);
+    /* Live migration (ND_CAP_MIGRATE; NULL without it). launch_incoming
+     * starts the VM described by spec waiting for a migration on
+     * listen_uri (tcp:ADDR:PORT): the process is up and answers that it
+     * is incoming, no guest runs yet; an incoming VM already there for the
+     * instance is reused. h and *pidfd as for launch. */
+    int (*launch_incoming)(nd_driver *d, const nd_vm_spec *spec, const char *listen_uri,
+                           nd_vm_handle *h, int *pidfd, char *err, size_t errlen);
+    /* Starts sending the running VM to p->uri; returns at once (the VMM
+     * migrates in the background). One already under way is not an error. */
+    int (*migrate_out)(nd_driver *d, const char *dir, nd_vm_handle *h, const nd_mig_params *p,
+                       char *err, size_t errlen);
+    /* Where the migration stands (source or target). */
+    int (*migrate_status)(nd_driver *d, const char *dir, nd_vm_handle *h, nd_mig_status *st,
+                          char *err, size_t errlen);
+    /* Cancels the migration under way; the source resumes its guest. */
+    int (*migrate_cancel)(nd_driver *d, const char *dir, nd_vm_handle *h, char *err, size_t errlen);
     void (*free)(nd_driver *d);
 } nd_driver_ops;
 
@@ -182,6 +232,13 @@ struct nd_driver {
     const nd_driver_ops *ops;
     void *priv;
 };
+
+/* 1 when d sends and receives live migrations (every migrate_* is there). */
+static inline int nd_can_migrate(const nd_driver *d)
+{
+    return d && (d->ops->caps & ND_CAP_MIGRATE) && d->ops->launch_incoming && d->ops->migrate_out &&
+           d->ops->migrate_status && d->ops->migrate_cancel;
+}
 
 struct nd_jail_conf;
 typedef struct nd_vmm_opts {

@@ -445,6 +445,10 @@ static void lv_free(nd_driver *drv)
     free(drv);
 }
 
+/* No live migration here yet (libvirt's virDomainMigrateToURI3 would be
+ * the way): no ND_CAP_MIGRATE and no migrate_* operations, so the node's
+ * heartbeat says capacity.live_migration false and the gateway refuses to
+ * migrate to or from it (409 naming the reason). */
 static const nd_driver_ops lv_ops = {
     .name = "libvirt",
     .caps = 0,

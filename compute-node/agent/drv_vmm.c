@@ -13,6 +13,13 @@
  * agent, never write to a pipe nobody reads, and never see its secrets. Exit is observed through a
  * pidfd: the exit status of a child comes from waitid(); an adopted VMM is not our child, so its
  * exit status is read from the `vmm.exit` line of its log (none: it was killed).
+ *
+ * Live migration (api-gateway/migrate.c has the protocol; HELPERS' contract
+ * of stratus-vmm): the target is started as `--config <dir>/vm.json
+ * --incoming tcp:ADDR:PORT` and launched once GET /vm/migrate says
+ * "incoming"; the source is sent with PUT /vm/migrate, polled with GET and
+ * cancelled with DELETE. After "completed" the source VMM never runs the
+ * guest again and exits 0 when stopped.
  */
 #include "agent.h"
 #include "jail.h"
@@ -256,15 +263,32 @@ static int configure_start(const nd_vm_spec *s, char *err, size_t errlen)
 }
 
 /* The jailed spawn (jail.c): the same files, arguments and environment. */
+/* The VMM's command line: its socket and log level, then extra (NULL or
+ * NULL-terminated, at most 4 words: an incoming VM's --config and
+ * --incoming). */
+static void vmm_argv(vmm_drv *v, const char *sock, const char *const *extra, char *argv[10])
+{
+    int n = 0;
+    argv[n++] = v->path;
+    argv[n++] = "--api-sock";
+    argv[n++] = (char *)sock;
+    argv[n++] = "--log-level";
+    argv[n++] = v->level;
+    for (int i = 0; extra && extra[i] && i < 4; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+}
+
 static int spawn_jailed(vmm_drv *v, const nd_vm_spec *s, const char *sock, const char *log,
-                        pid_t *pid, char *err, size_t errlen)
+                        const char *const *extra, pid_t *pid, char *err, size_t errlen)
 {
     nd_jail *j = nd_jail_prepare(&v->jail, s, v->path, err, errlen);
     if (!j)
         return -1;
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    char *argv[] = {v->path, "--api-sock", (char *)sock, "--log-level", v->level, NULL};
+    char *argv[10];
+    vmm_argv(v, sock, extra, argv);
     char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
     int pfd = -1, rc = -1;
     if (in < 0 || out < 0)
@@ -281,7 +305,8 @@ static int spawn_jailed(vmm_drv *v, const nd_vm_spec *s, const char *sock, const
     return rc;
 }
 
-static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *pid)
+static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, const char *const *extra,
+                     pid_t *pid)
 {
     char log[4200];
     snprintf(log, sizeof log, "%s/vmm.log", s->dir);
@@ -300,7 +325,8 @@ static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *p
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setflags(&at,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = {v->path, "--api-sock", (char *)sock, "--log-level", v->level, NULL};
+    char *argv[10];
+    vmm_argv(v, sock, extra, argv);
     /* a clean environment: the agent's own (its tokens may come from
      * STRATUS_NODE_* variables) is none of the VMM's business */
     char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
@@ -310,8 +336,42 @@ static int spawn_vmm(vmm_drv *v, const nd_vm_spec *s, const char *sock, pid_t *p
     return -rc;
 }
 
-static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *pidfd, char *err,
-                      size_t errlen)
+/* GET /vm/migrate, parsed: 0, or -1 with err. */
+static int mig_status(const char *dir, nd_mig_status *ms, char *err, size_t errlen)
+{
+    st_httpc_resp r;
+    long st = api(dir, "GET", "/vm/migrate", NULL, &r, 5000, err, errlen);
+    int rc = -1;
+    if (st == 200)
+        rc = nd_mig_status_parse(r.body, r.len, ms, err, errlen);
+    else if (st)
+        snprintf(err, errlen, "GET /vm/migrate answered %ld", st);
+    st_httpc_resp_free(&r);
+    return rc;
+}
+
+/* Where an incoming VMM stands: 1 waiting for (or receiving) its
+ * migration, 2 it received it and runs the guest, 0 neither (err says). */
+static int incoming_state(const char *dir, char *err, size_t errlen)
+{
+    nd_mig_status ms;
+    char state[32] = "", boot[40];
+    if (mig_status(dir, &ms, err, errlen) < 0)
+        return 0;
+    if (ms.state == ND_MIG_INCOMING)
+        return 1;
+    if (vm_info(dir, state, sizeof state, boot, sizeof boot, err, errlen) == 0 &&
+        !strcmp(state, "running"))
+        return 2;
+    snprintf(err, errlen, "the incoming VMM is %s (migration %s)", state[0] ? state : "unknown",
+             nd_mig_state_name(ms.state));
+    return 0;
+}
+
+/* Starts the VM of spec, or with incoming (tcp:ADDR:PORT) a VMM waiting for
+ * its migration there (--config, the config written first, --incoming). */
+static int launch_vm(nd_driver *d, const nd_vm_spec *s, const char *incoming, nd_vm_handle *h,
+                     int *pidfd, char *err, size_t errlen)
 {
     vmm_drv *v = d->priv;
     char sock[4200], state[32] = "", boot[40] = "";
@@ -344,7 +404,7 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
             close(fd);
             return -1;
         }
-        if (!strcmp(state, "not_started") && configure_start(s, err, errlen) < 0) {
+        if (!incoming && !strcmp(state, "not_started") && configure_start(s, err, errlen) < 0) {
             kill_reap(pid, fd);
             close(fd);
             return -1;
@@ -360,13 +420,26 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
         }
         sock_path(s->dir, sock, sizeof sock);
         unlink(sock);
+        char cpath[4200];
+        const char *extra[] = {"--config", cpath, "--incoming", incoming, NULL};
+        snprintf(cpath, sizeof cpath, "%s/vm.json", s->dir);
+        if (incoming) {
+            char *cfg = nd_vmm_config_json(s, err, errlen);
+            int w = cfg ? nd_write_file_atomic(cpath, cfg, strlen(cfg), 0) : -1;
+            free(cfg);
+            if (w < 0) {
+                if (cfg)
+                    snprintf(err, errlen, "%s: cannot write the config", cpath);
+                return -1;
+            }
+        }
         if (v->jail.on) {
             char log[4200];
             snprintf(log, sizeof log, "%s/vmm.log", s->dir);
-            if (spawn_jailed(v, s, sock, log, &pid, err, errlen) < 0)
+            if (spawn_jailed(v, s, sock, log, incoming ? extra : NULL, &pid, err, errlen) < 0)
                 return -1;
         } else {
-            int rc = spawn_vmm(v, s, sock, &pid);
+            int rc = spawn_vmm(v, s, sock, incoming ? extra : NULL, &pid);
             if (rc < 0) {
                 snprintf(err, errlen, "cannot run %s: %s", v->path, strerror(-rc));
                 return -1;
@@ -388,14 +461,22 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
             close(fd);
             return -1;
         }
-        if (configure_start(s, err, errlen) < 0) {
+        if (!incoming && configure_start(s, err, errlen) < 0) {
             kill_reap(pid, fd);
             close(fd);
             return -1;
         }
     }
-    if (vm_info(s->dir, state, sizeof state, boot, sizeof boot, err, errlen) < 0 ||
-        strcmp(state, "running")) {
+    if (incoming) {
+        if (!incoming_state(s->dir, err, errlen)) {
+            kill_reap(pid, fd);
+            close(fd);
+            return -1;
+        }
+        char e[128];
+        vm_info(s->dir, state, sizeof state, boot, sizeof boot, e, sizeof e); /* its boot id */
+    } else if (vm_info(s->dir, state, sizeof state, boot, sizeof boot, err, errlen) < 0 ||
+               strcmp(state, "running")) {
         if (!err[0] || state[0])
             snprintf(err, errlen, "the VMM exited during start (state %s)",
                      state[0] ? state : "unknown");
@@ -408,6 +489,22 @@ static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *p
     snprintf(h->boot_id, sizeof h->boot_id, "%s", boot);
     *pidfd = fd;
     return 0;
+}
+
+static int vmm_launch(nd_driver *d, const nd_vm_spec *s, nd_vm_handle *h, int *pidfd, char *err,
+                      size_t errlen)
+{
+    return launch_vm(d, s, NULL, h, pidfd, err, errlen);
+}
+
+static int vmm_launch_incoming(nd_driver *d, const nd_vm_spec *s, const char *listen_uri,
+                               nd_vm_handle *h, int *pidfd, char *err, size_t errlen)
+{
+    if (!listen_uri || strncmp(listen_uri, "tcp:", 4)) {
+        snprintf(err, errlen, "an incoming VM listens on tcp:ADDR:PORT");
+        return -1;
+    }
+    return launch_vm(d, s, listen_uri, h, pidfd, err, errlen);
 }
 
 /* A pidfd for h's process, checked against its start time; -1 if gone. */
@@ -695,6 +792,52 @@ static int vmm_console(nd_driver *d, const char *dir, nd_vm_handle *h, size_t ma
     return 0;
 }
 
+/* PUT /vm/migrate: 202 at once; 409 is one already under way (an agent
+ * that restarted asks again), not an error. */
+static int vmm_migrate_out(nd_driver *d, const char *dir, nd_vm_handle *h, const nd_mig_params *p,
+                           char *err, size_t errlen)
+{
+    json_t *j = json_pack("{s:s}", "uri", p->uri ? p->uri : "");
+    if (j && p->downtime_ms > 0)
+        json_object_set_new(j, "downtime_ms", json_integer(p->downtime_ms));
+    if (j && p->timeout_ms > 0)
+        json_object_set_new(j, "timeout_ms", json_integer(p->timeout_ms));
+    if (j && p->on_timeout)
+        json_object_set_new(j, "on_timeout", json_string(p->on_timeout));
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st_httpc_resp r;
+    char m[256];
+    long st = api(dir, "PUT", "/vm/migrate", body, &r, 10000, err, errlen);
+    free(body);
+    if (st != 202 && st != 409 && st)
+        snprintf(err, errlen, "migrate refused (%ld): %s", st, st_httpc_err_msg(&r, m, sizeof m));
+    st_httpc_resp_free(&r);
+    return st == 202 || st == 409 ? 0 : -1;
+}
+
+static int vmm_migrate_status(nd_driver *d, const char *dir, nd_vm_handle *h, nd_mig_status *ms,
+                              char *err, size_t errlen)
+{
+    return mig_status(dir, ms, err, errlen);
+}
+
+static int vmm_migrate_cancel(nd_driver *d, const char *dir, nd_vm_handle *h, char *err,
+                              size_t errlen)
+{
+    st_httpc_resp r;
+    char m[256];
+    long st = api(dir, "DELETE", "/vm/migrate", NULL, &r, 10000, err, errlen);
+    if (st / 100 != 2 && st)
+        snprintf(err, errlen, "cancel refused (%ld): %s", st, st_httpc_err_msg(&r, m, sizeof m));
+    st_httpc_resp_free(&r);
+    return st / 100 == 2 ? 0 : -1;
+}
+
 static void vmm_exit_status(nd_driver *d, const char *dir, const nd_vm_handle *h, int code, int sig,
                             int known, nd_vm_exit *x)
 {
@@ -714,7 +857,7 @@ static void vmm_free(nd_driver *d)
 
 static const nd_driver_ops vmm_ops = {
     .name = "vmm",
-    .caps = ND_CAP_EXIT_WATCH | ND_CAP_FINAL_COUNTERS,
+    .caps = ND_CAP_EXIT_WATCH | ND_CAP_FINAL_COUNTERS | ND_CAP_MIGRATE,
     .launch = vmm_launch,
     .stop = vmm_stop,
     .pause = vmm_pause,
@@ -725,6 +868,10 @@ static const nd_driver_ops vmm_ops = {
     .console = vmm_console,
     .exit_status = vmm_exit_status,
     .final_counters = vmm_final_counters,
+    .launch_incoming = vmm_launch_incoming,
+    .migrate_out = vmm_migrate_out,
+    .migrate_status = vmm_migrate_status,
+    .migrate_cancel = vmm_migrate_cancel,
     .free = vmm_free,
 };
 

@@ -76,14 +76,15 @@ int nd_has_firmware(const nd_conf *c)
     return c->firmware && *c->firmware && access(c->firmware, R_OK) == 0;
 }
 
-long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, char *err,
-                     size_t errlen)
+long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, int migrate,
+                     char *err, size_t errlen)
 {
     json_t *j =
         json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:b}}", "hostname", hostname, "agent_version",
                   "stratus-node 0.1", "capacity", "vcpus", (json_int_t)c->vcpus, "memory_mib",
                   (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib, "sriov_vfs",
                   (json_int_t)nd_sriov_vfs(c->sriov_sysfs), "firmware", nd_has_firmware(c));
+    json_object_set_new(json_object_get(j, "capacity"), "live_migration", json_boolean(migrate));
     if (c->net_on && c->tunnel_ip[0])
         json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
     if (fenced_at && *fenced_at) /* fence.c: the gateway keeps it on the node */
@@ -189,6 +190,30 @@ long nd_gw_evacuated(const nd_conf *c, const char *id, char *err, size_t errlen)
     snprintf(path, sizeof path, "/internal/v1/node/evacuations/%s", id);
     st_httpc_resp r;
     long st = call(c, "PUT", path, NULL, 0, NULL, &r, err, errlen);
+    st_httpc_resp_free(&r);
+    return st;
+}
+
+long nd_gw_migration(const nd_conf *c, const char *mid, json_t *body, char *state, size_t statelen,
+                     char *err, size_t errlen)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/internal/v1/node/migrations/%s", mid);
+    char *b = json_dumps(body, JSON_COMPACT);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st_httpc_resp r;
+    long st = call(c, "PUT", path, b, strlen(b), NULL, &r, err, errlen);
+    free(b);
+    if (state && statelen) {
+        state[0] = 0;
+        json_t *j = st == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+        const char *s = json_string_value(json_object_get(j, "state"));
+        snprintf(state, statelen, "%s", s ? s : "");
+        json_decref(j);
+    }
     st_httpc_resp_free(&r);
     return st;
 }

@@ -38,6 +38,11 @@
  * Ceph (the order's disk_backend rbd): disk0 is instead the RBD image
  * disk-<instance id>, a clone of the image store's copy of the image (rbd_disk
  * below), kept across hosts; only the instance's deletion removes it.
+ * With vm.shared_disk_dir the overlay is <shared_disk_dir>/<id>.qcow2 (a
+ * mount every host shares at the same path, the base images at the same
+ * path under each host's state_dir), linked from the instance directory;
+ * made only when absent, so an instance arriving by live migration keeps
+ * what its guest wrote.
  *
  * The cache is emptied of images no instance here uses by imagegc.c; a
  * launch's preparation holds its lock shared, and touches the base's mtime
@@ -364,6 +369,19 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
         return rbd_disk(c, rec, &r, root, err, errlen);
     snprintf(root->path, sizeof root->path, "%s/disk.qcow2", spec->dir);
     snprintf(root->format, sizeof root->format, "qcow2");
+    if (c->shared_disk_dir && *c->shared_disk_dir) {
+        /* on storage every host shares (vm.shared_disk_dir): a live
+         * migration's target finds the disk the source wrote; the instance
+         * directory keeps a link to it (for the snapshot and the image
+         * collector, which look there) */
+        char link[4200];
+        snprintf(link, sizeof link, "%s", root->path);
+        nd_shared_disk_path(c, rec->o.id, root->path, sizeof root->path);
+        if (symlink(root->path, link) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: %s", link, strerror(errno));
+            return -1;
+        }
+    }
     if (access(root->path, F_OK) != 0) {
         unsigned long long size = (unsigned long long)rec->o.disk_gib << 30;
         if (size < r.vsize)
@@ -379,6 +397,11 @@ static int prepare(const nd_conf *c, const nd_record *rec, const char *user_data
         }
     }
     return 0;
+}
+
+void nd_shared_disk_path(const nd_conf *c, const char *id, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s.qcow2", c->shared_disk_dir, id);
 }
 
 void nd_cmdline_build(const char *base, const char *id, const char *user_data_b64, char *out,

@@ -225,9 +225,11 @@ static int md_tags(stn_state *s, md_item *md)
     return 0;
 }
 
+/* Listed here, or migrating here (its ports are built before its incoming
+ * VM starts, so the guest finds them when it arrives). */
 static int wanted_here(const nd_inst *in)
 {
-    return in->present && in->want.desired != ND_WANT_DELETED;
+    return (in->present || in->incoming_listed) && in->want.desired != ND_WANT_DELETED;
 }
 
 static int build(nd_agent *a, stn_state *s, md_item **mdp)

@@ -37,6 +37,23 @@
  * (rebuilt elsewhere while this host was silent) is removed - VM, disk and
  * record - and its removal confirmed, whereupon it leaves that list.
  *
+ * Live migration (api-gateway/migrate.c has the protocol). An instance
+ * in the set's `incoming` is started here as an incoming VM once its taps
+ * exist (JOB_INCOMING: its disk from vm.shared_disk_dir, a port of
+ * migration.ports, the VMM listening on migration.address) and the
+ * gateway is told where it listens; when the entry goes, the instance is
+ * either listed here (the migration completed: its new generation finds
+ * the VM running and reports it active) or not (failed or cancelled: the
+ * incoming VM and its directory go, never the shared disk). An instance
+ * whose entry carries `migration` is sent (JOB_MIGRATE): PUT, then GET
+ * every 500 ms with the progress reported each second, DELETE when the
+ * gateway says cancel (or the fence, or a delete, cuts in); completed, its
+ * record says stopped and a marker file `migrated` is written before the
+ * VMM is stopped and the outcome reported, so no exit report ("stopped")
+ * ever reaches the gateway for it - which would fail the migration and
+ * drop the only running copy - and a restarted agent reports completed
+ * again instead.
+ *
  * While the agent is fenced (fence.c: no heartbeat taken for fence.timeout)
  * every running VM is force-stopped and nothing is started; once the fence
  * lifts, the VMs it stopped that the gateway still wants running here are
@@ -44,34 +61,42 @@
  */
 #include "agent.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "stratus/log.h"
+#include "stratus/uuid.h"
 
 typedef enum job_kind {
     JOB_LAUNCH,
     JOB_STOP,
     JOB_RESET,
     JOB_DESTROY,
-    JOB_REPORT,      /* save the record, report its state */
-    JOB_EXITED,      /* a VMM ended on its own */
-    JOB_PARK,        /* stop a VM the gateway no longer lists; no report */
-    JOB_POLL,        /* is a VM with no pidfd (libvirt) still running? */
-    JOB_SNAPSHOT,    /* the disk into the order's snapshot image (snapshot.c) */
-    JOB_SNAP_REPORT, /* a snapshot taken whose report the gateway has not accepted yet */
-    JOB_FENCE,       /* the fence: stop the VM at once; no report */
-    JOB_EVACUATED,   /* remove what is left of an instance evacuated from here; confirm */
+    JOB_REPORT,        /* save the record, report its state */
+    JOB_EXITED,        /* a VMM ended on its own */
+    JOB_PARK,          /* stop a VM the gateway no longer lists; no report */
+    JOB_POLL,          /* is a VM with no pidfd (libvirt) still running? */
+    JOB_SNAPSHOT,      /* the disk into the order's snapshot image (snapshot.c) */
+    JOB_SNAP_REPORT,   /* a snapshot taken whose report the gateway has not accepted yet */
+    JOB_FENCE,         /* the fence: stop the VM at once; no report */
+    JOB_EVACUATED,     /* remove what is left of an instance evacuated from here; confirm */
+    JOB_INCOMING,      /* start an incoming VM for a live migration, report where it listens */
+    JOB_INCOMING_DROP, /* a migration here ended otherwise: the incoming VM and record go */
+    JOB_MIGRATE,       /* send the VM to the target, report progress and the outcome */
+    JOB_MIG_REPORT,    /* a completed migration whose report the gateway has not taken */
 } job_kind;
 
 static const char *const job_names[] = {
-    "launch", "stop", "reset",    "destroy",         "report", "exited",
-    "park",   "poll", "snapshot", "snapshot report", "fence",  "evacuated"};
+    "launch",   "stop",          "reset",    "destroy",         "report", "exited",
+    "park",     "poll",          "snapshot", "snapshot report", "fence",  "evacuated",
+    "incoming", "incoming drop", "migrate",  "migration report"};
 
 typedef struct job {
     uv_work_t w;
@@ -89,8 +114,16 @@ typedef struct job {
     int remove_inst;
     int poll_gone; /* JOB_POLL found the VM gone (exit_code, exit_sig) */
     long report_status;
-    char reported[16];                          /* the state the last report carried */
-    nd_stop_how stopped;                        /* how this job's stop ended: its report says so */
+    char reported[16];   /* the state the last report carried */
+    nd_stop_how stopped; /* how this job's stop ended: its report says so */
+    /* live migration */
+    char mid[ND_ID_LEN];   /* the migration */
+    nd_mig_order mig;      /* JOB_MIGRATE: the order */
+    int mig_completed;     /* JOB_MIGRATE: the VM went to the target and was stopped here */
+    int mig_reported;      /* the outcome's report was taken (or is moot) */
+    int incoming_reported; /* JOB_INCOMING: the listening report was taken */
+    long long mig_downtime_ms, mig_total_ms;
+    char mig_end[16], mig_error[256]; /* a failed or cancelled one's outcome ("" completed) */
     long long t_queued, t_start, t_image, t_vm; /* launch timings, ms */
     char err[512];
 } job;
@@ -351,6 +384,12 @@ static void do_destroy(job *j)
             vm_gone(j, ND_ACTUAL_STOPPED);
         if (nd_rmtree(dir) < 0)
             st_error("node.delete", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
+        if (a->c.shared_disk_dir && *a->c.shared_disk_dir) { /* its disk on shared storage */
+            char disk[4200];
+            nd_shared_disk_path(&a->c, j->rec.o.id, disk, sizeof disk);
+            if (unlink(disk) < 0 && errno != ENOENT)
+                st_error("node.delete", "%s: removing %s: %s", j->rec.o.id, disk, strerror(errno));
+        }
     }
     /* A disk on Ceph outlives hosts (an evacuated instance's leftovers elsewhere keep it):
      * only the deletion removes it, from whichever host the instance is on. */
@@ -443,6 +482,342 @@ static void do_poll(job *j)
     }
 }
 
+/* ---- live migration (jobs) ---- */
+
+/* A migration report; the gateway's answer says where the migration stands
+ * (*state), "" when it did not answer. */
+static long mig_report(job *j, json_t *body, char *state, size_t statelen)
+{
+    char err[512] = "";
+    long st = nd_gw_migration(&j->a->c, j->mid, body, state, statelen, err, sizeof err);
+    json_decref(body);
+    if (st < 200 || st > 299)
+        st_warn("node.migration", "%s: migration %s: report: %s", j->rec.o.id, j->mid, err);
+    return st;
+}
+
+/* The gateway has the outcome (200), or it is moot: the migration is not
+ * this node's (404) or ended otherwise (409). */
+static int taken(long status)
+{
+    return status == 200 || status == 404 || status == 409;
+}
+
+/* The address incoming VMMs listen on. */
+static const char *mig_address(const nd_conf *c)
+{
+    return c->mig_address && *c->mig_address ? c->mig_address
+           : c->tunnel_ip[0]                 ? c->tunnel_ip
+                                             : "127.0.0.1";
+}
+
+/* A port of migration.ports nothing listens on at addr now, tried from a
+ * point the migration's id picks (two incoming VMs rarely race for one);
+ * -1 when none. */
+static int free_port(const nd_conf *c, const char *addr, const char *mid)
+{
+    long n = c->mig_port_hi - c->mig_port_lo + 1;
+    unsigned h = 2166136261u;
+    for (const char *p = mid; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    if (n <= 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+        return -1;
+    for (long k = 0; k < n; k++) {
+        long port = c->mig_port_lo + (long)((h + (unsigned long)k) % (unsigned long)n);
+        sa.sin_port = htons((uint16_t)port);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1, ok = fd >= 0 &&
+                          setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+                          bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return (int)port;
+    }
+    return -1;
+}
+
+/* The target: the instance started as an incoming VM on a free port, the
+ * gateway told where it listens (or that it could not). */
+static void do_incoming(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    nd_mkdirs(dir, 0700);
+    begin(j, ND_WANT_RUNNING);
+    nd_vm_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.id = j->rec.o.id;
+    spec.dir = dir;
+    spec.vcpus = j->rec.o.vcpus;
+    spec.memory_mib = j->rec.o.memory_mib;
+    spec.fresh = !j->maybe_vm;
+    char uri[96] = "", saved[200] = "", upath[4300];
+    const char *addr = mig_address(&a->c);
+    snprintf(upath, sizeof upath, "%s/incoming", dir);
+    FILE *uf = j->maybe_vm ? fopen(upath, "r") : NULL;
+    if (uf) {
+        if (!fgets(saved, sizeof saved, uf))
+            saved[0] = 0;
+        fclose(uf);
+    }
+    /* an incoming VM this job (or an agent before a restart) started for this
+     * migration: it listens where it did; told again */
+    size_t ml = strlen(j->mid);
+    if (!strncmp(saved, j->mid, ml) && saved[ml] == ' ') {
+        nd_vm_status vs;
+        int fd = -1;
+        a->drv->ops->status(a->drv, dir, &j->rec.vm, &vs, &fd);
+        if (vs.state == ND_VM_RUNNING || vs.state == ND_VM_NOT_STARTED) {
+            snprintf(uri, sizeof uri, "%.*s", (int)strcspn(saved + ml + 1, "\n"), saved + ml + 1);
+            j->new_pidfd = fd;
+            j->rec.actual = ND_ACTUAL_RUNNING;
+            done(j);
+            char state[16];
+            j->incoming_reported =
+                mig_report(j, json_pack("{s:s, s:s}", "state", "listening", "uri", uri), state,
+                           sizeof state) == 200;
+            return;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    int rc = nd_spec_ports(&j->rec.o, &spec, j->err, sizeof j->err);
+    if (rc == 0)
+        rc = nd_image_prepare(&a->c, &j->rec, j->user_data, &spec, j->err, sizeof j->err);
+    int port = rc == 0 ? free_port(&a->c, addr, j->mid) : -1;
+    if (rc == 0 && port < 0) {
+        snprintf(j->err, sizeof j->err, "no free port in migration.ports on %s", addr);
+        rc = -1;
+    }
+    if (rc == 0) {
+        snprintf(uri, sizeof uri, "tcp:%s:%d", addr, port);
+        int fd = -1;
+        rc = a->drv->ops->launch_incoming(a->drv, &spec, uri, &j->rec.vm, &fd, j->err,
+                                          sizeof j->err);
+        j->new_pidfd = fd;
+    }
+    if (rc == 0) {
+        char line[200];
+        snprintf(line, sizeof line, "%s %s\n", j->mid, uri);
+        nd_write_file_atomic(upath, line, strlen(line), a->c.state_fsync);
+    }
+    j->rec.actual = rc == 0 ? ND_ACTUAL_RUNNING : ND_ACTUAL_NONE;
+    done(j);
+    st_log_fields(rc == 0 ? ST_LOG_INFO : ST_LOG_WARN, "node.migration.incoming",
+                  json_pack("{s:s, s:s, s:s, s:s}", "instance", j->rec.o.id, "migration", j->mid,
+                            "uri", uri, "fault", rc == 0 ? "" : j->err));
+    char state[16];
+    long st = mig_report(j,
+                         rc == 0 ? json_pack("{s:s, s:s}", "state", "listening", "uri", uri)
+                                 : json_pack("{s:s, s:s}", "state", "failed", "error", j->err),
+                         state, sizeof state);
+    j->incoming_reported = st == 200;
+}
+
+/* The target: a migration here that ended otherwise (or whose incoming VMM
+ * exited, which the gateway is told): the incoming VM and the instance's
+ * directory go - the link to a shared disk, never the disk itself. */
+static void do_incoming_drop(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    a->drv->ops->destroy(a->drv, dir, &j->rec.vm, j->pidfd, j->err, sizeof j->err);
+    if (j->rec.actual == ND_ACTUAL_RUNNING)
+        vm_gone(j, ND_ACTUAL_STOPPED);
+    if (j->mid[0]) {
+        char state[16];
+        mig_report(j,
+                   json_pack("{s:s, s:s}", "state", "failed", "error",
+                             "the incoming VMM exited before the migration completed"),
+                   state, sizeof state);
+    }
+    if (nd_rmtree(dir) < 0)
+        st_error("node.migration", "%s: removing %s: %s", j->rec.o.id, dir, strerror(errno));
+    st_info("node.migration", "%s: the incoming VM is gone", j->rec.o.id);
+    j->remove_inst = 1;
+}
+
+/* The marker a completed migration leaves in the source's instance
+ * directory until the gateway took its report: {"migration", "downtime_ms",
+ * "total_ms"}. */
+static void marker_path(const nd_conf *c, const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/migrated", nd_inst_dir(c->state_dir, id));
+}
+
+/* The completed report, tried for up to a minute; 1 once taken (or moot:
+ * the gateway says the migration is no longer this node's). */
+static int report_completed(job *j)
+{
+    for (int k = 0; k < 60; k++) {
+        json_t *b = json_pack("{s:s}", "state", "completed");
+        if (j->mig_downtime_ms >= 0)
+            json_object_set_new(b, "downtime_ms", json_integer(j->mig_downtime_ms));
+        if (j->mig_total_ms >= 0)
+            json_object_set_new(b, "total_ms", json_integer(j->mig_total_ms));
+        char state[16];
+        if (taken(mig_report(j, b, state, sizeof state)))
+            return 1;
+        sleep(1);
+    }
+    return 0;
+}
+
+/* A failed or cancelled migration's report (body, taken), tried for up to
+ * ten seconds: the gateway must hear it, or the migration stays under way
+ * until an admin cancels it again; 1 once taken. */
+static int report_end(job *j, json_t *body)
+{
+    for (int k = 0; k < 10; k++) {
+        char state[16];
+        if (taken(mig_report(j, json_incref(body), state, sizeof state))) {
+            json_decref(body);
+            return 1;
+        }
+        sleep(1);
+    }
+    json_decref(body);
+    return 0;
+}
+
+/* A failed or cancelled migration's outcome, kept for its report (again). */
+static int end_migration(job *j, const char *end, const char *error)
+{
+    snprintf(j->mig_end, sizeof j->mig_end, "%s", end);
+    snprintf(j->mig_error, sizeof j->mig_error, "%s", error ? error : "");
+    json_t *b = json_pack("{s:s}", "state", end);
+    if (error && *error)
+        json_object_set_new(b, "error", json_string(error));
+    return report_end(j, b);
+}
+
+/* The source: PUT /vm/migrate, then polled every 500 ms until it ends;
+ * progress reported each second; a cancel (the gateway's, the fence's or a
+ * delete's hurry) sent once. */
+static void do_migrate(job *j)
+{
+    nd_agent *a = j->a;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", nd_inst_dir(a->c.state_dir, j->rec.o.id));
+    nd_mig_params p = {.uri = j->mig.uri,
+                       .downtime_ms = j->mig.downtime_ms,
+                       .timeout_ms = j->mig.timeout_ms,
+                       .on_timeout = j->mig.on_timeout[0] ? j->mig.on_timeout : NULL};
+    char state[16];
+    j->mig_downtime_ms = j->mig_total_ms = -1;
+    if (__atomic_load_n(&j->in->mig_cancel, __ATOMIC_ACQUIRE)) {
+        j->mig_reported = end_migration(j, "cancelled", NULL);
+        return; /* cancelled before anything was sent */
+    }
+    st_info("node.migration", "%s: sending to %s (migration %s)", j->rec.o.id, j->mig.uri, j->mid);
+    if (a->drv->ops->migrate_out(a->drv, dir, &j->rec.vm, &p, j->err, sizeof j->err) < 0) {
+        j->mig_reported = end_migration(j, "failed", j->err);
+        return;
+    }
+    int cancelled = 0, misses = 0;
+    long long last_report = 0, cancel_at = 0;
+    nd_mig_status ms;
+    for (;;) {
+        usleep(500000);
+        int want_cancel =
+            __atomic_load_n(&j->in->mig_cancel, __ATOMIC_ACQUIRE) || nd_hurried(&j->in->hurry);
+        if (want_cancel && !cancelled) {
+            cancelled = 1;
+            cancel_at = nd_now_ms();
+            a->drv->ops->migrate_cancel(a->drv, dir, &j->rec.vm, j->err, sizeof j->err);
+        }
+        if (a->drv->ops->migrate_status(a->drv, dir, &j->rec.vm, &ms, j->err, sizeof j->err) < 0) {
+            if (++misses < 10)
+                continue;
+            ms.state = ND_MIG_FAILED; /* the VMM no longer answers */
+            snprintf(ms.error, sizeof ms.error, "the source VMM does not answer: %.200s", j->err);
+        }
+        misses = 0;
+        if (ms.state == ND_MIG_ACTIVE && cancelled && nd_now_ms() - cancel_at > 30000) {
+            ms.state = ND_MIG_FAILED;
+            snprintf(ms.error, sizeof ms.error, "the cancel did not end the migration in 30 s");
+        }
+        if (ms.state == ND_MIG_ACTIVE) {
+            if (nd_now_ms() - last_report >= 1000) {
+                last_report = nd_now_ms();
+                long st = mig_report(j,
+                                     json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "state", "active",
+                                               "round", (json_int_t)ms.round, "transferred_bytes",
+                                               (json_int_t)ms.transferred_bytes, "remaining_bytes",
+                                               (json_int_t)ms.remaining_bytes, "total_bytes",
+                                               (json_int_t)ms.total_bytes, "throttle_pct",
+                                               (json_int_t)ms.throttle_pct),
+                                     state, sizeof state);
+                /* the gateway ended it meanwhile (the instance deleted): stop sending */
+                if ((st == 409 || st == 404 || (st == 200 && strcmp(state, "migrating"))) &&
+                    !cancelled)
+                    __atomic_store_n(&j->in->mig_cancel, 1, __ATOMIC_RELEASE);
+            }
+            continue;
+        }
+        break;
+    }
+    if (ms.state == ND_MIG_COMPLETED) {
+        /* The guest runs on the target now. The record says so first (no exit
+         * report for it), then the marker, then the VMM is stopped (it exits
+         * 0) and the gateway told. */
+        nd_vm_handle vm = j->rec.vm;
+        j->mig_downtime_ms = ms.downtime_ms;
+        j->mig_total_ms = ms.total_ms;
+        vm_gone(j, ND_ACTUAL_STOPPED);
+        snprintf(j->rec.fault, sizeof j->rec.fault, "migrated away (migration %s)", j->mid);
+        done(j);
+        char mk[4300];
+        marker_path(&a->c, j->rec.o.id, mk, sizeof mk);
+        json_t *mj =
+            json_pack("{s:s, s:I, s:I}", "migration", j->mid, "downtime_ms",
+                      (json_int_t)j->mig_downtime_ms, "total_ms", (json_int_t)j->mig_total_ms);
+        char *text = mj ? json_dumps(mj, JSON_COMPACT) : NULL;
+        json_decref(mj);
+        if (text)
+            nd_write_file_atomic(mk, text, strlen(text), a->c.state_fsync);
+        free(text);
+        nd_stop_how how;
+        char e[256];
+        a->drv->ops->stop(a->drv, dir, &vm, j->pidfd, 0, NULL, &how, e, sizeof e);
+        j->mig_completed = 1;
+        st_log_fields(ST_LOG_INFO, "node.migration.completed",
+                      json_pack("{s:s, s:s, s:I, s:I}", "instance", j->rec.o.id, "migration",
+                                j->mid, "downtime_ms", (json_int_t)ms.downtime_ms, "total_ms",
+                                (json_int_t)ms.total_ms));
+        j->mig_reported = report_completed(j);
+        if (j->mig_reported)
+            unlink(mk);
+        return;
+    }
+    const char *end = ms.state == ND_MIG_CANCELLED ? "cancelled" : "failed";
+    st_warn("node.migration", "%s: migration %s %s: %s", j->rec.o.id, j->mid, end, ms.error);
+    j->mig_reported = end_migration(j, end,
+                                    ms.error[0]                    ? ms.error
+                                    : ms.state == ND_MIG_CANCELLED ? NULL
+                                                                   : "the source VMM has no"
+                                                                     " migration under way");
+}
+
+/* A migration's outcome reported again (an agent that restarted, or a
+ * gateway that was away): completed from the marker, or how it failed. */
+static void do_mig_report(job *j)
+{
+    if (j->mig_end[0]) {
+        j->mig_reported = end_migration(j, j->mig_end, j->mig_error);
+        return;
+    }
+    char mk[4300];
+    marker_path(&j->a->c, j->rec.o.id, mk, sizeof mk);
+    j->mig_reported = report_completed(j);
+    if (j->mig_reported)
+        unlink(mk);
+}
+
 static void job_run(uv_work_t *w)
 {
     job *j = w->data;
@@ -459,6 +834,10 @@ static void job_run(uv_work_t *w)
     case JOB_REPORT: do_report(j); break;
     case JOB_SNAPSHOT: do_snapshot(j); break;
     case JOB_SNAP_REPORT: report_actual(j); break;
+    case JOB_INCOMING: do_incoming(j); break;
+    case JOB_INCOMING_DROP: do_incoming_drop(j); break;
+    case JOB_MIGRATE: do_migrate(j); break;
+    case JOB_MIG_REPORT: do_mig_report(j); break;
     }
 }
 
@@ -513,8 +892,20 @@ static void job_done(uv_work_t *w, int status)
     }
     if (j->kind == JOB_FENCE)
         in->fence_stopped = 1;
+    if (j->kind == JOB_INCOMING)
+        in->incoming_reported = j->incoming_reported;
+    if (j->kind == JOB_MIGRATE || j->kind == JOB_MIG_REPORT) { /* never started again */
+        snprintf(in->mig_done, sizeof in->mig_done, "%s", j->mid);
+        __atomic_store_n(&in->mig_cancel, 0, __ATOMIC_RELEASE);
+        in->mig_report_pending = !j->mig_reported;
+        in->mig_downtime_ms = j->mig_downtime_ms;
+        in->mig_total_ms = j->mig_total_ms;
+        snprintf(in->mig_end, sizeof in->mig_end, "%s", j->mig_end);
+        snprintf(in->mig_error, sizeof in->mig_error, "%s", j->mig_error);
+    }
     if (j->kind == JOB_STOP || j->kind == JOB_PARK || j->kind == JOB_DESTROY ||
-        j->kind == JOB_EXITED || j->kind == JOB_FENCE || j->kind == JOB_EVACUATED) {
+        j->kind == JOB_EXITED || j->kind == JOB_FENCE || j->kind == JOB_EVACUATED ||
+        j->kind == JOB_INCOMING_DROP || j->mig_completed) {
         in->exit_seen = 0;
         nd_watch_stop(in); /* the VM is gone (the watcher may not have fired yet) */
     }
@@ -541,7 +932,8 @@ static void job_done(uv_work_t *w, int status)
     /* Chain the next step at once (an order that arrived meanwhile), except
      * after a bare report: a report that failed waits for the next fetch, so a
      * gateway that is down is not hammered. */
-    if (in->present && j_kind != JOB_REPORT && j_kind != JOB_SNAP_REPORT)
+    if (in->present && j_kind != JOB_REPORT && j_kind != JOB_SNAP_REPORT &&
+        j_kind != JOB_MIG_REPORT)
         decide(a, in);
 }
 
@@ -563,15 +955,30 @@ static void dispatch(nd_agent *a, nd_inst *in, job_kind k, const char *user_data
     if (user_data)
         j->user_data = strdup(user_data);
     if ((k == JOB_STOP || k == JOB_PARK || k == JOB_DESTROY || k == JOB_FENCE ||
-         k == JOB_EVACUATED) &&
+         k == JOB_EVACUATED || k == JOB_MIGRATE || k == JOB_INCOMING_DROP) &&
         in->pidfd >= 0)
         j->pidfd = dup(in->pidfd);
+    if (k == JOB_INCOMING || (k == JOB_INCOMING_DROP && in->incoming_listed))
+        snprintf(j->mid, sizeof j->mid, "%s", in->incoming); /* a drop while listed: an exit */
+    if (k == JOB_MIGRATE) {
+        j->mig = in->want.mig;
+        snprintf(j->mid, sizeof j->mid, "%s", in->want.mig.id);
+    }
+    if (k == JOB_MIG_REPORT) {
+        snprintf(j->mid, sizeof j->mid, "%s", in->mig_done);
+        snprintf(j->mig_end, sizeof j->mig_end, "%s", in->mig_end);
+        snprintf(j->mig_error, sizeof j->mig_error, "%s", in->mig_error);
+        j->mig_downtime_ms = in->mig_downtime_ms;
+        j->mig_total_ms = in->mig_total_ms;
+    }
     j->exit_code = in->exit_code;
     j->exit_sig = in->exit_sig;
     j->exit_known = in->exit_known;
     in->busy = 1;
     in->busy_gen = in->want.o.generation;
     __atomic_store_n(&in->hurry, 0, __ATOMIC_RELEASE);
+    if (k == JOB_MIGRATE) /* cancelled before it began: reported as such at once */
+        __atomic_store_n(&in->mig_cancel, in->want.mig.cancel, __ATOMIC_RELEASE);
     st_debug("node.job", "%s %s (generation %lld)", job_names[k], in->rec.o.id,
              in->rec.o.generation);
     if (uv_queue_work(a->loop, &j->w, job_run, job_done) != 0) {
@@ -595,6 +1002,10 @@ void nd_inst_exited(nd_agent *a, nd_inst *in, int code, int sig, int known)
     in->exit_seen = 0;
     if (!vm_running(in))
         return;
+    if (in->incoming[0] && !in->present) { /* an incoming VMM: the migration failed */
+        dispatch(a, in, JOB_INCOMING_DROP, NULL);
+        return;
+    }
     dispatch(a, in, JOB_EXITED, NULL);
 }
 
@@ -617,6 +1028,8 @@ static void decide(nd_agent *a, nd_inst *in)
         if (w->o.generation > in->busy_gen &&
             (w->desired == ND_WANT_DELETED || (w->desired == ND_WANT_STOPPED && w->o.stop_force)))
             __atomic_store_n(&in->hurry, 1, __ATOMIC_RELEASE);
+        if (w->mig.id[0] && w->mig.cancel) /* the gateway cancels the migration in flight */
+            __atomic_store_n(&in->mig_cancel, 1, __ATOMIC_RELEASE);
         return;
     }
     if (a->stopping)
@@ -634,6 +1047,22 @@ static void decide(nd_agent *a, nd_inst *in)
         in->rec.o.generation = w->o.generation;
         dispatch(a, in, JOB_DESTROY, NULL);
         return;
+    }
+    /* a live migration to carry out (no new generation: the order rides on
+     * the entry while the target listens) */
+    if (w->mig.id[0] && !new_order) {
+        if (!strcmp(in->mig_done, w->mig.id)) {
+            /* carried out; its outcome is reported until the gateway takes
+             * it, and nothing else is (a completed one's VM stopped: no
+             * "stopped") */
+            if (in->mig_report_pending)
+                dispatch(a, in, JOB_MIG_REPORT, NULL);
+            return;
+        }
+        if (vm_running(in)) {
+            dispatch(a, in, JOB_MIGRATE, NULL);
+            return;
+        }
     }
     /* a VM starts only on taps that exist (netstep.c makes them) */
     if (new_order && w->desired == ND_WANT_RUNNING && !vm_running(in) && !nd_net_ready(a, &w->o))
@@ -698,6 +1127,29 @@ static void decide(nd_agent *a, nd_inst *in)
         dispatch(a, in, JOB_REPORT, NULL);
 }
 
+/* An instance migrating here (the set's `incoming`, not its `instances`). */
+static void decide_incoming(nd_agent *a, nd_inst *in)
+{
+    if (in->busy || a->stopping)
+        return;
+    if (a->fenced) {
+        if (vm_running(in))
+            dispatch(a, in, JOB_FENCE, NULL);
+        return;
+    }
+    if (in->fence_stopped) { /* the fence stopped the incoming VM: this migration failed */
+        in->fence_stopped = 0;
+        dispatch(a, in, JOB_INCOMING_DROP, NULL);
+        return;
+    }
+    if (in->incoming_reported)
+        return; /* listening (or failed) and the gateway knows: it moves next */
+    if (!vm_running(in) && !nd_net_ready(a, &in->want.o))
+        return; /* its taps first (netstep.c builds the ports of incoming instances too) */
+    in->rec.o = in->want.o;
+    dispatch(a, in, JOB_INCOMING, in->want.user_data);
+}
+
 /* ---- the fetch ---- */
 
 typedef struct fetch {
@@ -724,7 +1176,7 @@ static void fetch_run(uv_work_t *w)
 static void apply(nd_agent *a, nd_desired_set *s)
 {
     for (nd_inst *in = a->insts; in; in = in->next)
-        in->present = 0;
+        in->present = in->incoming_listed = 0;
     for (size_t i = 0; i < s->n; i++) {
         nd_desired *d = &s->v[i];
         nd_inst *in = nd_inst_find(a, d->o.id);
@@ -737,7 +1189,31 @@ static void apply(nd_agent *a, nd_desired_set *s)
         in->want = *d;
         d->user_data = d->ssh_key = NULL; /* moved */
         snprintf(in->gw_state, sizeof in->gw_state, "%s", d->state);
+        if (in->incoming[0]) { /* it came here by live migration: its own now */
+            st_info("node.migration", "%s: migrated here (migration %s)", d->o.id, in->incoming);
+            in->incoming[0] = 0;
+            in->incoming_reported = 0;
+        }
         decide(a, in);
+    }
+    for (size_t i = 0; i < s->nincoming; i++) {
+        nd_incoming *g = &s->incoming[i];
+        nd_inst *in = nd_inst_find(a, g->d.o.id);
+        if (in && in->present)
+            continue; /* the gateway does not list one in both */
+        if (!in && !(in = inst_new(a, g->d.o.id)))
+            continue;
+        in->incoming_listed = 1;
+        in->absent_count = 0;
+        if (strcmp(in->incoming, g->mid)) {
+            snprintf(in->incoming, sizeof in->incoming, "%s", g->mid);
+            in->incoming_reported = 0;
+        }
+        free(in->want.user_data);
+        free(in->want.ssh_key);
+        in->want = g->d;
+        g->d.user_data = g->d.ssh_key = NULL; /* moved */
+        decide_incoming(a, in);
     }
     /* what is left of instances evacuated from here goes (never while fenced:
      * the set may be older than the fence) */
@@ -752,8 +1228,13 @@ static void apply(nd_agent *a, nd_desired_set *s)
     }
     for (nd_inst *in = a->insts, *next; in; in = next) {
         next = in->next;
-        if (in->present)
+        if (in->present || in->incoming_listed)
             continue;
+        if (in->incoming[0] && !in->busy && !a->fenced) {
+            /* its migration ended without bringing it here: the incoming VM goes */
+            dispatch(a, in, JOB_INCOMING_DROP, NULL);
+            continue;
+        }
         if (a->fenced && vm_running(in) && !in->busy) {
             dispatch(a, in, JOB_FENCE, NULL);
             continue;
@@ -770,12 +1251,24 @@ static void apply(nd_agent *a, nd_desired_set *s)
  * from what each listed instance was last told (level-triggered). */
 static void apply_unchanged(nd_agent *a, nd_desired_set *s)
 {
-    size_t n = 0;
-    for (nd_inst *in = a->insts; in; in = in->next)
+    size_t n = 0, ni = 0;
+    for (nd_inst *in = a->insts; in; in = in->next) {
         n += in->present;
+        ni += in->incoming_listed;
+    }
     s->v = calloc(n ? n : 1, sizeof *s->v);
-    if (!s->v)
+    s->incoming = calloc(ni ? ni : 1, sizeof *s->incoming);
+    if (!s->v || !s->incoming)
         return; /* an empty set would read as "all gone": decide nothing */
+    for (nd_inst *in = a->insts; in; in = in->next) {
+        if (!in->incoming_listed)
+            continue;
+        nd_incoming *g = &s->incoming[s->nincoming++];
+        snprintf(g->mid, sizeof g->mid, "%s", in->incoming);
+        g->d = in->want;
+        g->d.user_data = in->want.user_data ? strdup(in->want.user_data) : NULL;
+        g->d.ssh_key = in->want.ssh_key ? strdup(in->want.ssh_key) : NULL;
+    }
     for (nd_inst *in = a->insts; in; in = in->next) {
         if (!in->present)
             continue;
@@ -967,6 +1460,18 @@ void nd_adopt_all(nd_agent *a)
             break;
         in->rec = r;
         in->refused_gen = -1;
+        /* a migration that completed and whose report the gateway did not take */
+        char mk[4700];
+        snprintf(mk, sizeof mk, "%s/%s/migrated", root, e->d_name);
+        json_t *m = json_load_file(mk, 0, NULL);
+        const char *mid = json_string_value(json_object_get(m, "migration"));
+        if (mid && st_uuid_valid(mid)) {
+            snprintf(in->mig_done, sizeof in->mig_done, "%s", mid);
+            in->mig_report_pending = 1;
+            in->mig_downtime_ms = json_integer_value(json_object_get(m, "downtime_ms"));
+            in->mig_total_ms = json_integer_value(json_object_get(m, "total_ms"));
+        }
+        json_decref(m);
         char dir[4600];
         snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
         nd_vm_status st;

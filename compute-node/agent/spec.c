@@ -14,10 +14,14 @@
  * each port's tap is "tap" + the first 11 characters of its id (Neutron's
  * naming; 14 characters, within IFNAMSIZ). The agent does not make taps
  * (network/ will): a port whose tap is not there fails the launch, named.
- * The names of driver.h's words (NIC models, how a stop ended) live here too.
+ * The names of driver.h's words (NIC models, how a stop ended, a live
+ * migration's states) live here too, with the parser of stratus-vmm's
+ * migration status (GET /vm/migrate), which any driver speaking its shape
+ * may use.
  */
 #include "agent.h"
 
+#include <jansson.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +41,62 @@ const char *nd_nic_model_name(nd_nic_model m)
     if ((unsigned)m >= sizeof model_names / sizeof model_names[0])
         return NULL;
     return model_names[m];
+}
+
+static const char *const mig_names[] = {
+    [ND_MIG_NONE] = "none",     [ND_MIG_INCOMING] = "incoming",
+    [ND_MIG_ACTIVE] = "active", [ND_MIG_COMPLETED] = "completed",
+    [ND_MIG_FAILED] = "failed", [ND_MIG_CANCELLED] = "cancelled",
+};
+
+const char *nd_mig_state_name(nd_mig_state s)
+{
+    return (unsigned)s < sizeof mig_names / sizeof mig_names[0] ? mig_names[s] : NULL;
+}
+
+/* A non-negative integer field; absent: def. -1 for one of another type. */
+static int mig_num(json_t *j, const char *k, long long def, long long *out)
+{
+    json_t *v = json_object_get(j, k);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -1;
+    *out = (long long)json_integer_value(v);
+    return 0;
+}
+
+int nd_mig_status_parse(const char *json, size_t len, nd_mig_status *st, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    json_t *j = json_loadb(json, len, 0, NULL);
+    const char *s = json_string_value(json_object_get(j, "state"));
+    int rc = -1;
+    st->state = (nd_mig_state)-1;
+    for (unsigned i = 0; s && i < sizeof mig_names / sizeof mig_names[0]; i++)
+        if (!strcmp(s, mig_names[i]))
+            st->state = (nd_mig_state)i;
+    if (!json_is_object(j) || (int)st->state < 0)
+        snprintf(err, errlen, "the migration status has no known state");
+    else if (mig_num(j, "round", 0, &st->round) < 0 ||
+             mig_num(j, "transferred_bytes", 0, &st->transferred_bytes) < 0 ||
+             mig_num(j, "remaining_bytes", 0, &st->remaining_bytes) < 0 ||
+             mig_num(j, "total_bytes", 0, &st->total_bytes) < 0 ||
+             mig_num(j, "throttle_pct", 0, &st->throttle_pct) < 0 ||
+             mig_num(j, "downtime_ms", -1, &st->downtime_ms) < 0 ||
+             mig_num(j, "total_ms", -1, &st->total_ms) < 0 || st->throttle_pct > 100)
+        snprintf(err, errlen, "the migration status has a bad number");
+    else
+        rc = 0;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    if (rc == 0 && e)
+        snprintf(st->error, sizeof st->error, "%s", e);
+    if (rc < 0)
+        st->state = ND_MIG_NONE;
+    json_decref(j);
+    return rc;
 }
 
 const char *nd_boot_name(nd_boot b)

@@ -215,6 +215,51 @@ static int instance_evacuate(cli *c)
     return 0;
 }
 
+static int instance_migrate(cli *c)
+{
+    stratus_migrate_opts o = {.host = cli_opt(c, "--host")};
+    const char *dt = cli_opt(c, "--downtime-ms"), *to = cli_opt(c, "--timeout");
+    o.on_timeout = cli_opt(c, "--on-timeout");
+    int cancel = cli_flag(c, "--cancel");
+    const char *id = cli_arg(c);
+    char *end = NULL;
+    if (dt)
+        o.downtime_ms = (int)strtol(dt, &end, 10);
+    if (!id || c->argc || (dt && (*end || o.downtime_ms <= 0)) ||
+        (to && (o.timeout_s = atoi(to)) <= 0))
+        return cli_usage("usage: stratus instance migrate ID [--host HOST] [--downtime-ms N]"
+                         " [--timeout SECONDS] [--on-timeout cancel|force] | --cancel"
+                         "  (cloud admins)\n"
+                         "Moves an active instance to another host while it runs (HOST: a node's"
+                         " name or id; default: the scheduler's choice); its task is migrating"
+                         " until it ends (instance show, migration list). --cancel cancels one"
+                         " under way.\n");
+    CONNECT();
+    stratus_instance *i;
+    if (cancel)
+        TRY("instance migrate", stratus_instance_migrate_cancel(c->s, id, &i));
+    else
+        TRY("instance migrate", stratus_instance_migrate(c->s, id, &o, &i));
+    instance_kv(c, i);
+    stratus_instance_free(i);
+    return 0;
+}
+
+static int migration_list(cli *c)
+{
+    const char *inst = cli_opt(c, "--instance");
+    if (c->argc)
+        return cli_usage("usage: stratus migration list [--instance ID]  (cloud admins)\n"
+                         "Live migrations, newest first, with their progress or outcome"
+                         " (JSON).\n");
+    CONNECT();
+    char *out;
+    TRY("migration list", stratus_migrations_list(c->s, inst, 0, &out));
+    printf("%s\n", out);
+    free(out);
+    return 0;
+}
+
 static int instance_console(cli *c)
 {
     const char *tail = cli_opt(c, "--tail"), *id = cli_arg(c);
@@ -1147,6 +1192,10 @@ static const command commands[] = {
      " node has uploaded it)"},
     {"instance", "evacuate", instance_evacuate,
      "rebuild an instance of a dead host on another (cloud admins; --host, --confirm-data-loss)"},
+    {"instance", "migrate", instance_migrate,
+     "live-migrate an active instance to another host (cloud admins; --host, --downtime-ms,"
+     " --cancel)"},
+    {"migration", "list", migration_list, "live migrations and their outcome (cloud admins)"},
     {"instance", "console", instance_console, "print the instance's console"},
     {"instance", "wait", instance_wait, "wait for a state (default active)"},
     {"image", "upload", image_upload, "create an image and upload a file into it (progress bar)"},

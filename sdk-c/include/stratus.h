@@ -214,6 +214,32 @@ int stratus_instance_snapshot(stratus_session *s, const char *id, const char *na
  * (may be NULL) gets the instance as it is now. Since 0.2. */
 int stratus_instance_evacuate(stratus_session *s, const char *id, const char *host,
                               int confirm_data_loss, stratus_instance **out);
+/* A live migration's options (stratus_instance_migrate); zero/NULL fields
+ * take the gateway's defaults. */
+typedef struct stratus_migrate_opts {
+    const char *host;       /* the target node's name or id; NULL: the scheduler's choice */
+    int downtime_ms;        /* the downtime budget, 1-60000; 0: 300 */
+    int timeout_s;          /* the overall timeout; 0: none */
+    const char *on_timeout; /* "cancel" (the default) or "force" */
+} stratus_migrate_opts;
+/* Live-migrates an active instance to another host while it runs (cloud
+ * admins): task "migrating" until the source's agent reports the outcome;
+ * the instance's node_id changes only once it completed. STRATUS_ECONFLICT
+ * (nothing changed) when the instance is not active or has a task, its
+ * host is down (evacuate it) or cannot migrate (libvirt), its disk is on
+ * local storage the hosts do not share, or no host can take it. o may be
+ * NULL; *out (may be NULL) gets the instance with its "migration". Since 0.2. */
+int stratus_instance_migrate(stratus_session *s, const char *id, const stratus_migrate_opts *o,
+                             stratus_instance **out);
+/* Cancels the instance's migration under way (STRATUS_ECONFLICT: none).
+ * Since 0.2. */
+int stratus_instance_migrate_cancel(stratus_session *s, const char *id, stratus_instance **out);
+/* The live migrations, newest first, with their progress or outcome (cloud
+ * admins); instance_id (may be NULL) keeps one instance's, limit (0: 100)
+ * at most that many. *json (malloc'd): {"migrations": [{"id", "instance_id",
+ * "source_node", "dest_node", "state", "round", "transferred_bytes", ...,
+ * "downtime_ms", "error"}]}. Since 0.2. */
+int stratus_migrations_list(stratus_session *s, const char *instance_id, int limit, char **json);
 /* The console text the node last pushed (malloc'd, NUL-terminated); tail
  * bytes when tail > 0. */
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out);

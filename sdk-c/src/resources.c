@@ -220,6 +220,43 @@ int stratus_instance_evacuate(stratus_session *s, const char *id, const char *ho
                     (void **)out);
 }
 
+int stratus_instance_migrate(stratus_session *s, const char *id, const stratus_migrate_opts *o,
+                             stratus_instance **out)
+{
+    CHECK(s && id);
+    json_t *b = json_pack("{s:s}", "action", "migrate");
+    if (b && o && o->host)
+        json_object_set_new(b, "host", json_string(o->host));
+    if (b && o && o->downtime_ms > 0)
+        json_object_set_new(b, "downtime_ms", json_integer(o->downtime_ms));
+    if (b && o && o->timeout_s > 0)
+        json_object_set_new(b, "timeout_s", json_integer(o->timeout_s));
+    if (b && o && o->on_timeout)
+        json_object_set_new(b, "on_timeout", json_string(o->on_timeout));
+    return send_obj(s, &sx_t_instance, "POST /v1/instances/{id}/actions", id, b, false, NULL,
+                    (void **)out);
+}
+
+int stratus_instance_migrate_cancel(stratus_session *s, const char *id, stratus_instance **out)
+{
+    CHECK(s && id);
+    return send_obj(s, &sx_t_instance, "POST /v1/instances/{id}/actions", id,
+                    json_pack("{s:s}", "action", "migrate_cancel"), false, NULL, (void **)out);
+}
+
+int stratus_migrations_list(stratus_session *s, const char *instance_id, int limit, char **json)
+{
+    CHECK(s && json);
+    char qs[96] = "";
+    int n = 0;
+    if (instance_id)
+        n = snprintf(qs, sizeof qs, "instance_id=%.40s", instance_id);
+    if (limit > 0)
+        snprintf(qs + n, sizeof qs - (size_t)n, "%slimit=%d", n ? "&" : "", limit);
+    sx_req q = {.op = "GET /v1/migrations", .query = qs[0] ? qs : NULL};
+    return take_json(s, &q, json);
+}
+
 int stratus_instance_console(stratus_session *s, const char *id, long tail, char **out)
 {
     CHECK(s && id && out);

@@ -694,6 +694,67 @@ static void test_admin_evacuate(void)
     stratus_session_free(ad);
 }
 
+/* Live migration (cloud admins): an instance on Ceph moves to the named
+ * host with task migrating, shows in the migrations list, and a cancel
+ * while the target prepares ends it; a member's call is EPERM, a local
+ * disk and a second cancel ECONFLICT. */
+static void test_admin_migrate(void)
+{
+    stratus_session *ad;
+    session_new(&ad, T.base);
+    ST_ASSERT_INT_EQ_FATAL(stratus_session_login(ad, "admin", "admin-password-1", "admin"), 0);
+    char *tok[2] = {NULL, NULL};
+    const char *nm[2] = {"sdk-mig-a", "sdk-mig-b"};
+    for (int i = 0; i < 2; i++) {
+        stratus_node *n = NULL;
+        ST_ASSERT_INT_EQ_FATAL(stratus_node_create(ad, nm[i], &n, &tok[i]), 0);
+        stratus_node_free(n);
+        ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/internal/v1/node", tok[i],
+                                    "{\"capacity\":{\"vcpus\":8,\"memory_mib\":16384,"
+                                    "\"disk_gib\":100,\"firmware\":true,\"live_migration\":true}}"),
+                         200);
+    }
+    stratus_instance_spec sp = {.name = "sdk-mig-1", .flavor = flavor, .image = image};
+    stratus_instance *in = NULL, *out = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_create(S, &sp, &in), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE iaas.instances SET node_id = (SELECT id FROM iaas.nodes WHERE name ="
+             " 'sdk-mig-a') WHERE id = '%s'",
+             in->id);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(
+        gwt_report(&T, tok[0], in->id, "active", gwt_instance_generation(&T, NULL, in->id)), 200);
+    stratus_migrate_opts o = {.host = "sdk-mig-b", .downtime_ms = 100};
+    ST_ASSERT_INT_EQ(stratus_instance_migrate(ad, in->id, &o, NULL), STRATUS_ECONFLICT); /* local */
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET disk_backend = 'rbd' WHERE id = '%s'",
+             in->id);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate(S, in->id, &o, NULL), STRATUS_EPERM);
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_migrate(ad, in->id, &o, &out), 0);
+    ST_ASSERT_STR_EQ(out->task, "migrating");
+    stratus_instance_free(out);
+    char *list = NULL;
+    ST_ASSERT_INT_EQ_FATAL(stratus_migrations_list(ad, in->id, 10, &list), 0);
+    json_t *j = json_loads(list, 0, NULL);
+    json_t *m = json_array_get(json_object_get(j, "migrations"), 0);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "dest_node")), "sdk-mig-b");
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(m, "state")), "preparing");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(m, "max_downtime_ms")), 100);
+    json_decref(j);
+    free(list);
+    ST_ASSERT_INT_EQ(stratus_migrations_list(S, NULL, 0, &list), STRATUS_EPERM);
+    ST_ASSERT_INT_EQ_FATAL(stratus_instance_migrate_cancel(ad, in->id, &out), 0);
+    CU_ASSERT_PTR_NULL(out->task);
+    stratus_instance_free(out);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate_cancel(ad, in->id, NULL), STRATUS_ECONFLICT);
+    ST_ASSERT_INT_EQ(stratus_instance_delete(S, in->id), 0);
+    stratus_instance_free(in);
+    for (int i = 0; i < 2; i++)
+        free(tok[i]);
+    stratus_session_free(ad);
+}
+
 /* Networks, subnets, ports, groups and rules, routers with a gateway and an
  * interface, a floating IP, and an instance's NICs, through the SDK. */
 static void test_networking(void)
@@ -979,6 +1040,7 @@ static CU_TestInfo tests[] = {
     {"one session shared by threads", test_session_shared_by_threads},
     {"the trace hook sees every reply", test_trace_sees_every_reply},
     {"admin: evacuate an instance and a node", test_admin_evacuate},
+    {"admin: migrate an instance, list migrations, cancel", test_admin_migrate},
     CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {

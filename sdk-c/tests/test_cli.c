@@ -648,6 +648,18 @@ static void test_admin_commands(void)
     ST_ASSERT_INT_EQ(X(admin_cfg, "host evacuate %s --confirm-data-loss", nid), 6);
     free(nid);
     ST_ASSERT_INT_EQ(X(admin_cfg, "instance evacuate 00000000-0000-4000-8000-000000000000"), 5);
+    /* live migration: the cloud admins' too; an unknown instance 5, a bad
+     * budget 2, the migrations list JSON for admins and 4 for a member */
+    ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate 00000000-0000-4000-8000-000000000000"
+                                  " --host cli-node --downtime-ms 100"),
+                     5);
+    ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate x --downtime-ms 0"), 2);
+    ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate 00000000-0000-4000-8000-000000000000 --cancel"),
+                     5);
+    CU_ASSERT_FATAL((j = J(admin_cfg, "migration list")) != NULL);
+    CU_ASSERT(json_is_array(json_object_get(j, "migrations")));
+    json_decref(j);
+    ST_ASSERT_INT_EQ(X(cfg, "migration list"), 4);
 
     CU_ASSERT_FATAL(
         (j = J(admin_cfg, "flavor create cli-f --vcpus 1 --memory-mib 256 --disk-gib 2")) != NULL);

@@ -296,8 +296,18 @@ static void test_domain_xml_boots(void)
     ST_ASSERT_INT_EQ(strstr(err, "firmware") != NULL, 1);
 }
 
+/* No live migration through libvirt yet: the node's heartbeat says so and
+ * the gateway refuses to migrate to or from it. */
+static void test_no_live_migration(void)
+{
+    CU_ASSERT_FALSE(nd_can_migrate(D));
+    CU_ASSERT(D->ops->launch_incoming == NULL);
+    CU_ASSERT_EQUAL(D->ops->caps & ND_CAP_MIGRATE, 0);
+}
+
 static CU_TestInfo tests[] = {
     {"launch, status, counters, reset, stop, start, destroy", test_lifecycle},
+    {"no live migration: the capability is absent", test_no_live_migration},
     {"the console is the serial file's tail, pushed only on change", test_console_file},
     {"a disk and an ethernet interface per port, valid to libvirt's schema", test_domain_xml},
     {"firmware, kernel + initrd, image-as-kernel boots and a Ceph disk, valid to libvirt's schema",

@@ -22,6 +22,7 @@
 
 #define ID1 "11111111-1111-4111-8111-111111111111"
 #define ID2 "22222222-2222-4222-8222-222222222222"
+#define ID3 "55555555-5555-4555-8555-555555555555"
 #define TEN "33333333-3333-4333-8333-333333333333"
 #define IMG "44444444-4444-4444-8444-444444444444"
 
@@ -1046,7 +1047,60 @@ static void test_desired_evacuated(void)
     ST_ASSERT_INT_EQ(parse("{\"instances\":[],\"evacuated\":\"all\"}", &s), -1);
 }
 
+/* A live migration's two sides in the set: `migration` on the source's
+ * entry, `incoming` on the target's set; bad ones refuse the whole set. */
+static void test_desired_migration(void)
+{
+    char text[8192];
+    nd_desired_set s;
+    const char *mig = "{\"id\":\"" ID2 "\",\"uri\":\"tcp:10.0.0.2:49152\",\"downtime_ms\":50,"
+                      "\"timeout_ms\":0,\"on_timeout\":\"force\",\"cancel\":true}";
+    snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "migration", mig));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_STR_EQ(s.v[0].mig.id, ID2);
+    ST_ASSERT_STR_EQ(s.v[0].mig.uri, "tcp:10.0.0.2:49152");
+    ST_ASSERT_INT_EQ(s.v[0].mig.downtime_ms, 50);
+    ST_ASSERT_STR_EQ(s.v[0].mig.on_timeout, "force");
+    ST_ASSERT_INT_EQ(s.v[0].mig.cancel, 1);
+    nd_desired_free(&s);
+    snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "migration", "null"));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_STR_EQ(s.v[0].mig.id, "");
+    nd_desired_free(&s);
+    const char *bad[] = {"{\"id\":\"" ID2 "\",\"uri\":\"unix:/x\"}",
+                         "{\"id\":\"" ID2 "\",\"uri\":\"tcp:1.2.3.4:5\",\"on_timeout\":\"later\"}",
+                         "{\"uri\":\"tcp:1.2.3.4:5\"}", "\"tcp:1.2.3.4:5\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "{\"instances\":[%s]}", inst(ID1, "migration", bad[i]));
+        CU_ASSERT_EQUAL(parse(text, &s), -1);
+    }
+    /* the target's */
+    snprintf(text, sizeof text,
+             "{\"instances\":[%s],\"incoming\":[{\"migration_id\":\"" ID2 "\",\"instance\":%s}]}",
+             inst(ID1, NULL, NULL), inst(ID3, NULL, NULL));
+    ST_ASSERT_INT_EQ_FATAL(parse(text, &s), 0);
+    ST_ASSERT_INT_EQ(s.nincoming, 1);
+    ST_ASSERT_STR_EQ(s.incoming[0].mid, ID2);
+    ST_ASSERT_STR_EQ(s.incoming[0].d.o.id, ID3);
+    nd_desired_free(&s);
+    /* one both desired and incoming, twice incoming, or without its id */
+    snprintf(text, sizeof text,
+             "{\"instances\":[%s],\"incoming\":[{\"migration_id\":\"" ID2 "\",\"instance\":%s}]}",
+             inst(ID1, NULL, NULL), inst(ID1, NULL, NULL));
+    CU_ASSERT_EQUAL(parse(text, &s), -1);
+    snprintf(text, sizeof text,
+             "{\"instances\":[],\"incoming\":[{\"migration_id\":\"" ID2
+             "\",\"instance\":%s},{\"migration_id\":\"" ID2 "\",\"instance\":%s}]}",
+             inst(ID3, NULL, NULL), inst(ID3, NULL, NULL));
+    CU_ASSERT_EQUAL(parse(text, &s), -1);
+    snprintf(text, sizeof text, "{\"instances\":[],\"incoming\":[{\"instance\":%s}]}",
+             inst(ID3, NULL, NULL));
+    CU_ASSERT_EQUAL(parse(text, &s), -1);
+    CU_ASSERT_EQUAL(parse("{\"instances\":[],\"incoming\":{}}", &s), -1);
+}
+
 static CU_TestInfo tests[] = {
+    {"the desired set's live migration: migration and incoming", test_desired_migration},
     {"the fence: when the lease runs out, which fetch lifts it", test_fence_lease_decisions},
     {"the desired set's evacuated instances parse; one also desired is refused",
      test_desired_evacuated},

@@ -58,10 +58,11 @@ typedef struct gw_config {
     int auto_evacuate;   /* evacuate.automatic: Ceph-backed instances of dead hosts, unasked */
     int disk_rbd;        /* instances.disk_backend = rbd: new instances' disks on Ceph */
     /* rebalance.*: the rebalancing plan (rebalance.c, gw_rebalance_plan_json) */
-    double rebalance_threshold; /* load spread tolerated, a fraction (0, 1] */
-    int rebalance_max_moves;    /* per plan */
-    int rebalance_cooldown_s;   /* an instance moved within this stays */
-    int rebalance_cpu_window_s; /* CPU load: the metering samples of this last window */
+    double rebalance_threshold;   /* load spread tolerated, a fraction (0, 1] */
+    int rebalance_max_moves;      /* per plan */
+    int rebalance_cooldown_s;     /* an instance moved within this stays */
+    int rebalance_cpu_window_s;   /* CPU load: the metering samples of this last window */
+    int rebalance_max_concurrent; /* migrations the acting plan lets run at once */
     int shared_storage; /* instances.shared_storage: local disks are on storage all hosts share */
 } gw_config;
 
@@ -275,6 +276,15 @@ void gw_migrate_routes(gw *g);
 /* {"action": "migrate"} with its parsed body b, and "migrate_cancel", on
  * instance id (instances.c's action handler; cloud admins). */
 void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b);
+/* The migration of instance id begun (one transaction): to node only (NULL: the scheduler's
+ * choice; host: how the caller named it, for messages), refused with the reason in why, as the
+ * action's 409s. mid receives the migration's id. GW_MIG_DB_ERROR leaves the transaction for
+ * the caller to read its error and roll back. The action and the scheduler's acting plans
+ * (servergroups.c) share it. */
+enum { GW_MIG_STARTED, GW_MIG_NOT_FOUND, GW_MIG_BAD_HOST, GW_MIG_REFUSED, GW_MIG_DB_ERROR };
+int gw_migrate_begin(gw_ctx *c, const char *id, const char *only, const char *host,
+                     long long downtime_ms, long long timeout_s, const char *on_timeout,
+                     char mid[40], char *why, size_t whylen);
 void gw_instance_migrate_cancel(gw_ctx *c, const char *id);
 /* evacuate.c: rebuilding a dead host's instances elsewhere */
 void gw_evacuate_routes(gw *g);

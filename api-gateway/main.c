@@ -87,6 +87,9 @@ static const st_config_key keys[] = {
     {"rebalance.max_moves", "10", "moves in one rebalancing plan (1-1000)"},
     {"rebalance.cooldown", "3600", "seconds a moved instance moves neither again nor back"},
     {"rebalance.cpu_window", "600", "seconds of metering samples CPU load is measured over"},
+    {"rebalance.max_concurrent", "2",
+     "live migrations running at once, cloud-wide, beyond which POST /v1/scheduler/rebalance "
+     "starts none (an admin's own migrate action is not held back)"},
     {0},
 };
 
@@ -118,6 +121,7 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .rebalance_max_moves = (int)st_config_int(cfg, "rebalance.max_moves"),
         .rebalance_cooldown_s = (int)st_config_int(cfg, "rebalance.cooldown"),
         .rebalance_cpu_window_s = (int)st_config_int(cfg, "rebalance.cpu_window"),
+        .rebalance_max_concurrent = (int)st_config_int(cfg, "rebalance.max_concurrent"),
         .shared_storage = st_config_bool(cfg, "instances.shared_storage"),
     };
     /* out of range: the default, said once */

@@ -204,6 +204,81 @@ static int parse_opts(gw_ctx *c, json_t *b, mig_opts *o)
     return 0;
 }
 
+int gw_migrate_begin(gw_ctx *c, const char *id, const char *only, const char *host,
+                     long long downtime_ms, long long timeout_s, const char *on_timeout,
+                     char mid[40], char *why, size_t whylen)
+{
+    if (st_db_begin(c->db) < 0) {
+        snprintf(why, whylen, "%s", st_db_error(c->db));
+        return GW_MIG_DB_ERROR;
+    }
+    mig_inst m;
+    char dest[40] = "";
+    int f = load(c, id, &m);
+    if (f > 0 && (gw_sched_lock_group(c->db, m.group[0] ? m.group : NULL, id, &m.req) < 0 ||
+                  gw_sched_direct_ports(c->db, id, NULL, NULL, &m.req) < 0))
+        f = -1;
+    if (f < 0) {
+        snprintf(why, whylen, "%s", st_db_error(c->db));
+        return GW_MIG_DB_ERROR;
+    }
+    if (!f) {
+        st_db_rollback(c->db);
+        snprintf(why, whylen, "no such instance");
+        return GW_MIG_NOT_FOUND;
+    }
+    if (only && !strcmp(only, m.node)) {
+        st_db_rollback(c->db);
+        snprintf(why, whylen, "host '%s' is the instance's own host", host ? host : only);
+        return GW_MIG_BAD_HOST;
+    }
+    if (refusal(c, &m, why, whylen) < 0) {
+        st_db_rollback(c->db);
+        return GW_MIG_REFUSED;
+    }
+    m.req.only_node = only;
+    m.req.not_node = m.node;
+    m.req.live_migration = 1;
+    m.req.no_wake = 1;
+    char reason[1000] = "";
+    int placed = gw_schedule(c->gw, c->db, &m.req, id, m.group[0] ? m.group : NULL, dest, reason,
+                             sizeof reason);
+    if (placed <= 0) {
+        if (placed < 0) {
+            snprintf(why, whylen, "%s", st_db_error(c->db));
+            return GW_MIG_DB_ERROR;
+        }
+        st_db_rollback(c->db);
+        if (only)
+            snprintf(why, whylen, "host '%s' cannot take instance %s: %s", host ? host : only,
+                     m.name, reason);
+        else
+            snprintf(why, whylen, "no host can take instance %s: %s", m.name, reason);
+        return GW_MIG_REFUSED;
+    }
+    char dms[24], ts[24];
+    st_uuid_v4(mid);
+    snprintf(dms, sizeof dms, "%lld", downtime_ms);
+    snprintf(ts, sizeof ts, "%lld", timeout_s);
+    if (st_db_x(c->db,
+                "INSERT INTO iaas.migrations (id, instance_id, tenant_id, source_node_id,"
+                " dest_node_id, source_node, dest_node, max_downtime_ms, timeout_s, on_timeout,"
+                " requested_by) SELECT $1, $2, $3, $4, $5, $6, n.name, $7::int, $8::int, $9,"
+                " $10::uuid FROM iaas.nodes n WHERE n.id = $5",
+                mid, id, m.tenant, m.node, dest, m.node_name, dms, ts, on_timeout,
+                c->p.user_id[0] ? c->p.user_id : NULL) != 1 ||
+        st_db_x(c->db, "UPDATE iaas.instances SET task = 'migrating' WHERE id = $1", id) != 1 ||
+        st_db_commit(c->db) < 0) {
+        snprintf(why, whylen, "%s", st_db_error(c->db));
+        return GW_MIG_DB_ERROR; /* the caller reads the error, then rolls back */
+    }
+    st_log_fields(ST_LOG_INFO, "instance.migrate",
+                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "instance", id, "migration", mid,
+                            "tenant", m.tenant, "from_node", m.node, "to_node", dest, "downtime_ms",
+                            (json_int_t)downtime_ms, "request_id", gw_request_id(c)));
+    return GW_MIG_STARTED;
+}
+
 void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b)
 {
     mig_opts o;
@@ -220,74 +295,17 @@ void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b)
             return;
         }
     }
-    if (st_db_begin(c->db) < 0) {
-        gw_fail_db(c);
+    char mid[40], why[1200] = "";
+    switch (gw_migrate_begin(c, id, only[0] ? only : NULL, o.host, o.downtime_ms, o.timeout_s,
+                             o.on_timeout, mid, why, sizeof why)) {
+    case GW_MIG_STARTED: gw_reply_instance_row(c, 202, id); return;
+    case GW_MIG_NOT_FOUND:
+        st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance");
         return;
+    case GW_MIG_BAD_HOST: st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "%s", why); return;
+    case GW_MIG_REFUSED: st_http_reply_error(c->req, 409, ST_E_CONFLICT, "%s", why); return;
+    default: gw_fail_db_or_conflict(c); st_db_rollback(c->db);
     }
-    mig_inst m;
-    char why[1200] = "", dest[40] = "";
-    int f = load(c, id, &m);
-    if (f > 0 && (gw_sched_lock_group(c->db, m.group[0] ? m.group : NULL, id, &m.req) < 0 ||
-                  gw_sched_direct_ports(c->db, id, NULL, NULL, &m.req) < 0))
-        f = -1;
-    if (f <= 0) {
-        st_db_rollback(c->db);
-        if (f < 0)
-            gw_fail_db(c);
-        else
-            st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance");
-        return;
-    }
-    if (only[0] && !strcmp(only, m.node)) {
-        st_db_rollback(c->db);
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "host '%s' is the instance's own host", o.host);
-        return;
-    }
-    if (refusal(c, &m, why, sizeof why) < 0) {
-        st_db_rollback(c->db);
-        st_http_reply_error(c->req, 409, ST_E_CONFLICT, "%s", why);
-        return;
-    }
-    m.req.only_node = only[0] ? only : NULL;
-    m.req.not_node = m.node;
-    m.req.live_migration = 1;
-    m.req.no_wake = 1;
-    int placed =
-        gw_schedule(c->gw, c->db, &m.req, id, m.group[0] ? m.group : NULL, dest, why, sizeof why);
-    if (placed <= 0) {
-        st_db_rollback(c->db);
-        if (placed < 0)
-            gw_fail_db(c);
-        else if (only[0])
-            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "host '%s' cannot take instance %s: %s",
-                                o.host, m.name, why);
-        else
-            st_http_reply_error(c->req, 409, ST_E_CONFLICT, "no host can take instance %s: %s",
-                                m.name, why);
-        return;
-    }
-    char mid[40], dms[24], ts[24];
-    st_uuid_v4(mid);
-    snprintf(dms, sizeof dms, "%lld", o.downtime_ms);
-    snprintf(ts, sizeof ts, "%lld", o.timeout_s);
-    if (st_db_x(c->db,
-                "INSERT INTO iaas.migrations (id, instance_id, tenant_id, source_node_id,"
-                " dest_node_id, source_node, dest_node, max_downtime_ms, timeout_s, on_timeout,"
-                " requested_by) SELECT $1, $2, $3, $4, $5, $6, n.name, $7::int, $8::int, $9,"
-                " $10::uuid FROM iaas.nodes n WHERE n.id = $5",
-                mid, id, m.tenant, m.node, dest, m.node_name, dms, ts, o.on_timeout,
-                c->p.user_id) != 1 ||
-        st_db_x(c->db, "UPDATE iaas.instances SET task = 'migrating' WHERE id = $1", id) != 1 ||
-        st_db_commit(c->db) < 0) {
-        gw_fail_db_or_conflict(c);
-        return;
-    }
-    st_log_fields(ST_LOG_INFO, "instance.migrate",
-                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "instance", id, "migration", mid,
-                            "tenant", m.tenant, "from_node", m.node, "to_node", dest, "downtime_ms",
-                            (json_int_t)o.downtime_ms, "request_id", st_http_request_id(c->req)));
-    gw_reply_instance_row(c, 202, id);
 }
 
 void gw_instance_migrate_cancel(gw_ctx *c, const char *id)

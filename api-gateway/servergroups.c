@@ -184,6 +184,87 @@ static void h_rebalance(gw_ctx *c)
         st_http_reply_json(c->req, 200, plan);
 }
 
+/*
+ * Starts a plan's moves (each {"instance_id", "to_node_id", "to_node"}) as live migrations
+ * (migrate.c, the migrate action's own path and refusals), while fewer than
+ * rebalance.max_concurrent migrations run cloud-wide (those already under way count); the
+ * rest wait for the next call. Replies 202 with the plan, no longer a dry run, plus `started`
+ * ({"instance_id", "migration_id", "to_node"}) and `skipped` ({"instance_id", "reason"}).
+ */
+static void act_on(gw_ctx *c, json_t *plan)
+{
+    PGresult *r = st_db_q0(c->db, "SELECT count(*) FROM iaas.migrations"
+                                  " WHERE state IN ('preparing', 'migrating')");
+    if (!r) {
+        json_decref(plan);
+        gw_fail_db(c);
+        return;
+    }
+    long long slots = c->gw->c.rebalance_max_concurrent - st_db_int(r, 0, 0);
+    PQclear(r);
+    json_t *started = json_array(), *skipped = json_array(), *mv;
+    size_t i;
+    json_array_foreach(json_object_get(plan, "moves"), i, mv)
+    {
+        const char *id = json_string_value(json_object_get(mv, "instance_id"));
+        char mid[40], why[1200];
+        if (slots <= 0) {
+            snprintf(why, sizeof why,
+                     "%d live migrations run at once at most (rebalance.max_concurrent): planned "
+                     "again next time",
+                     c->gw->c.rebalance_max_concurrent);
+            json_array_append_new(skipped,
+                                  json_pack("{s:s, s:s}", "instance_id", id, "reason", why));
+            continue;
+        }
+        int rc = gw_migrate_begin(c, id, json_string_value(json_object_get(mv, "to_node_id")),
+                                  json_string_value(json_object_get(mv, "to_node")), 300, 0,
+                                  "cancel", mid, why, sizeof why);
+        if (rc == GW_MIG_DB_ERROR)
+            st_db_rollback(c->db);
+        if (rc == GW_MIG_STARTED) {
+            slots--;
+            json_array_append_new(started,
+                                  json_pack("{s:s, s:s, s:O}", "instance_id", id, "migration_id",
+                                            mid, "to_node", json_object_get(mv, "to_node")));
+        } else {
+            json_array_append_new(skipped,
+                                  json_pack("{s:s, s:s}", "instance_id", id, "reason", why));
+        }
+    }
+    json_object_set_new(plan, "dry_run", json_false());
+    json_object_set_new(plan, "started", started);
+    json_object_set_new(plan, "skipped", skipped);
+    st_http_reply_json(c->req, 202, plan);
+}
+
+/* POST /v1/scheduler/rebalance {"threshold"?, "max_moves"?}: the plan, carried out. */
+static void h_rebalance_run(gw_ctx *c)
+{
+    static const char *const keys[] = {"threshold", "max_moves", NULL};
+    json_t *b = gw_body(c, keys);
+    if (!b)
+        return;
+    json_t *t = json_object_get(b, "threshold"), *mm = json_object_get(b, "max_moves");
+    double threshold = t ? json_number_value(t) : c->gw->c.rebalance_threshold;
+    if (t && (!json_is_number(t) || !(threshold >= 0.01 && threshold <= 1.0))) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "threshold must be a fraction from 0.01 to 1");
+        return;
+    }
+    json_int_t max = mm ? json_integer_value(mm) : c->gw->c.rebalance_max_moves;
+    if (mm && (!json_is_integer(mm) || max < 1 || max > 1000)) {
+        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                            "max_moves must be an integer from 1 to 1000");
+        return;
+    }
+    json_t *plan = gw_rebalance_plan_json(c->gw, c->db, threshold, (int)max);
+    if (!plan)
+        gw_fail_db(c);
+    else
+        act_on(c, plan);
+}
+
 void gw_server_group_routes(gw *g)
 {
     gw_route(g, "POST /v1/server-groups", GW_TENANT_WRITE, h_group_create);
@@ -194,4 +275,5 @@ void gw_server_group_routes(gw *g)
     gw_route(g, "PUT /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_set);
     gw_route(g, "GET /v1/scheduler/consolidation", GW_CLOUD_ADMIN, h_consolidation);
     gw_route(g, "GET /v1/scheduler/rebalance", GW_CLOUD_ADMIN, h_rebalance);
+    gw_route(g, "POST /v1/scheduler/rebalance", GW_CLOUD_ADMIN, h_rebalance_run);
 }

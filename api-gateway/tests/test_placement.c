@@ -232,6 +232,51 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
     st_resp_free(&r);
     /* nothing moved: the same plan again */
     ST_ASSERT_INT_EQ(where(ids[0]), at[0]);
+    /* carried out (POST), on a gateway letting one live migration run at a time: the move
+     * begins as a migration (task migrating, a preparing row); the next call plans the other
+     * busy instance and skips it for the limit */
+    static const char *const one[] = {"rebalance.max_concurrent=1", NULL};
+    gwt T2;
+    gwt_start_peer(&T2, &T, one);
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T2, &r, "POST", "/v1/scheduler/rebalance", T.admin_token, "{\"threshold\":0.2}"),
+        202);
+    CU_ASSERT(json_is_false(json_object_get(r.json, "dry_run")));
+    json_t *st = json_object_get(r.json, "started");
+    ST_ASSERT_INT_EQ_FATAL(json_array_size(st), 1);
+    char moving[40];
+    snprintf(moving, sizeof moving, "%s",
+             json_string_value(json_object_get(json_array_get(st, 0), "instance_id")));
+    st_resp_free(&r);
+    char *task = gwt_instance_field(&T, A.member, moving, "task");
+    ST_ASSERT_STR_EQ(task, "migrating");
+    free(task);
+    snprintf(sql, sizeof sql, "SELECT state FROM iaas.migrations WHERE instance_id = '%s'", moving);
+    char *mstate = gwt_sql_value(&T, sql);
+    ST_ASSERT_STR_EQ(mstate, "preparing");
+    free(mstate);
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T2, &r, "POST", "/v1/scheduler/rebalance", T.admin_token, "{\"threshold\":0.2}"),
+        202);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "started")), 0);
+    json_t *sk = json_object_get(r.json, "skipped");
+    ST_ASSERT_INT_EQ_FATAL(json_array_size(sk), 1);
+    CU_ASSERT(strcmp(json_string_value(json_object_get(json_array_get(sk, 0), "instance_id")),
+                     moving) != 0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(json_string_value(json_object_get(json_array_get(sk, 0), "reason")),
+               "rebalance.max_concurrent"));
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(gwt_status(&T2, "POST", "/v1/scheduler/rebalance", A.admin, "{}"), 403);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T2, "POST", "/v1/scheduler/rebalance", T.admin_token, "{\"threshold\":7}"),
+        400);
+    gwt_stop(&T2);
+    /* cancelled while the target prepares: back as it was */
+    char act[128];
+    snprintf(act, sizeof act, "/v1/instances/%s/actions", moving);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", act, T.admin_token, "{\"action\":\"migrate_cancel\"}"),
+                     202);
     /* instances that moved within rebalance.cooldown stay: a placement on another node
      * before the current one (as a migration leaves in iaas.placements) */
     snprintf(sql, sizeof sql,

@@ -126,7 +126,9 @@ schemas = {
                             "cpu_max": {"type": "number"}, "cpu_min": {"type": "number"}, "cpu_stddev": {"type": "number"},
                             "memory_spread": {"type": "number"}, "memory_max": {"type": "number"}, "memory_min": {"type": "number"},
                             "memory_stddev": {"type": "number"}}, "all"),
- "RebalancePlan": obj({"dry_run": {"type": "boolean", "description": "always true: nothing moves; each move is what the migrate action takes"},
+ "RebalancePlan": obj({"dry_run": {"type": "boolean", "description": "GET: true, nothing moves (each move is what the migrate action takes); POST: false, the moves started as live migrations are in started"},
+                       "started": {"type": "array", "description": "POST only: the moves begun as live migrations", "items": obj({"instance_id": UUID, "migration_id": UUID, "to_node": STR}, "all")},
+                       "skipped": {"type": "array", "description": "POST only: the moves not begun, with the migrate action's refusal or the rebalance.max_concurrent limit", "items": obj({"instance_id": UUID, "reason": STR}, "all")},
                        "threshold": {"type": "number", "description": "the spread tolerated (rebalance.threshold unless given)"},
                        "max_moves": INT, "cooldown": {"type": "integer", "description": "rebalance.cooldown: seconds after a move during which an instance moves neither again nor back"},
                        "cpu_window": {"type": "integer", "description": "rebalance.cpu_window: seconds of metering samples CPU load is measured over"},
@@ -143,7 +145,8 @@ schemas = {
                                                                 "cpu_measured": {"type": "boolean", "description": "false: not measured, counted at its vCPUs"},
                                                                 "vcpus": INT, "memory_mib": INT,
                                                                 "from_before": S("RebalanceLoad"), "from_after": S("RebalanceLoad"),
-                                                                "to_before": S("RebalanceLoad"), "to_after": S("RebalanceLoad")}, "all")}}, "all"),
+                                                                "to_before": S("RebalanceLoad"), "to_after": S("RebalanceLoad")}, "all")}},
+                      [k for k in ("dry_run", "threshold", "max_moves", "cooldown", "cpu_window", "instances", "instances_measured", "outcome", "imbalance_before", "imbalance_after", "nodes", "moves")]),
  # migrations/0004 iaas.keypair_json
  "Keypair": obj({"id": UUID, "name": STR, "public_key": STR, "fingerprint": STR, "created_at": TS}, "all"),
  # catalog.c QUOTA_JSON
@@ -418,6 +421,11 @@ add("GET", "/v1/scheduler/rebalance", op("The rebalancing plan, as a dry run: wh
     [ok(200, "the plan", S("RebalancePlan")), E(400, "threshold not within 0.01-1, or max_moves not within 1-1000")],
     params=[Q("threshold", {"type": "number", "minimum": 0.01, "maximum": 1}, "the spread tolerated (default rebalance.threshold, 0.2)"),
             Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many moves (default rebalance.max_moves, 10)")]))
+add("POST", "/v1/scheduler/rebalance", op("The rebalancing plan, carried out: the plan as GET /v1/scheduler/rebalance makes it, each move begun as a live migration through the migrate action's own path (its refusals apply), while fewer than rebalance.max_concurrent migrations run cloud-wide; the rest are skipped for the next call", "cloud-admin",
+    [ok(202, "the plan, dry_run false, with started and skipped", S("RebalancePlan")), E(400, "threshold not within 0.01-1, or max_moves not within 1-1000")],
+    body=obj({"threshold": {"type": "number", "minimum": 0.01, "maximum": 1, "description": "default rebalance.threshold"},
+              "max_moves": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "default rebalance.max_moves"}}),
+    body_required=False))
 # ---- Billing: forwarded to stratus-billing unchanged (billing_proxy.c); the
 # bodies are billing's (billing/usage.c, invoice.c, render.c, plans.c,
 # account.c, credit.c), the statuses billing's and the gateway's.
@@ -827,7 +835,7 @@ OPERATION_IDS = {
  "POST /v1/server-groups": "createServerGroup", "GET /v1/server-groups": "listServerGroups",
  "GET /v1/server-groups/{id}": "getServerGroup", "DELETE /v1/server-groups/{id}": "deleteServerGroup",
  "GET /v1/scheduler": "getScheduler", "PUT /v1/scheduler": "setSchedulerPolicy",
- "GET /v1/scheduler/consolidation": "getConsolidationPlan", "GET /v1/scheduler/rebalance": "getRebalancePlan",
+ "GET /v1/scheduler/consolidation": "getConsolidationPlan", "GET /v1/scheduler/rebalance": "getRebalancePlan", "POST /v1/scheduler/rebalance": "runRebalancePlan",
  "GET /v1/billing/usage": "getUsage", "GET /v1/billing/invoices": "listInvoices", "GET /v1/billing/invoices/{id}": "getInvoice",
  "GET /v1/billing/invoices/{id}/download": "downloadInvoice", "GET /v1/billing/plan": "getCurrentPlan",
  "GET /v1/billing/account": "getBillingAccount", "PUT /v1/billing/account": "setBillingAccount",

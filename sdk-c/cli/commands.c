@@ -1138,17 +1138,19 @@ static int period_issue(cli *c)
 static int scheduler_rebalance(cli *c)
 {
     static const char usage[] =
-        "usage: stratus scheduler rebalance --dry-run [--threshold F] [--max-moves N]"
+        "usage: stratus scheduler rebalance --dry-run|--run [--threshold F] [--max-moves N]"
         "  (cloud admins; JSON)\n"
         "The rebalancing plan: which running instances would move (live migration) to even"
         " out the\nhosts' CPU and memory loads, each host's load and the imbalance before"
-        " and after.\nNothing moves: each move is what the migrate action takes. --threshold"
-        " (0.01-1) and\n--max-moves (1-1000) default to the gateway's rebalance.*.\n";
-    int dry = cli_flag(c, "--dry-run");
+        " and after.\n--dry-run: nothing moves. --run: the moves begin as live migrations"
+        " (at most the\ngateway's rebalance.max_concurrent at once; started and skipped say"
+        " which). --threshold\n(0.01-1) and --max-moves (1-1000) default to the gateway's"
+        " rebalance.*.\n";
+    int dry = cli_flag(c, "--dry-run"), run = cli_flag(c, "--run");
     const char *t = cli_opt(c, "--threshold"), *m = cli_opt(c, "--max-moves");
     char *end = NULL;
     double threshold = t ? strtod(t, &end) : 0;
-    if (!dry || c->argc || (t && (end == t || *end || threshold <= 0)))
+    if (dry == run || c->argc || (t && (end == t || *end || threshold <= 0)))
         return cli_usage(usage);
     long max = m ? strtol(m, &end, 10) : 0;
     if (m && (end == m || *end || max <= 0))
@@ -1156,7 +1158,9 @@ static int scheduler_rebalance(cli *c)
     CONNECT();
     char *json = NULL;
     return print_doc("scheduler rebalance",
-                     stratus_scheduler_rebalance(c->s, threshold, (int)max, &json), &json);
+                     run ? stratus_scheduler_rebalance_run(c->s, threshold, (int)max, &json)
+                         : stratus_scheduler_rebalance(c->s, threshold, (int)max, &json),
+                     &json);
 }
 
 static int whoami(cli *c)

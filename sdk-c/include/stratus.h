@@ -496,6 +496,11 @@ int stratus_scheduler_consolidation(stratus_session *s, double target, int max_m
  * and max_moves (1-1000) take the gateway's rebalance.* when <= 0. Since
  * 0.2. */
 int stratus_scheduler_rebalance(stratus_session *s, double threshold, int max_moves, char **json);
+/* The same plan carried out (JSON, malloc'd): its moves begun as live migrations, while fewer
+ * than the gateway's rebalance.max_concurrent run; `started` and `skipped` (with the reason)
+ * say which. Since 0.2. */
+int stratus_scheduler_rebalance_run(stratus_session *s, double threshold, int max_moves,
+                                    char **json);
 
 /* ---- networking (Neutron's model; api-gateway/README.md) ---------- */
 /* Creates take their required fields typed and any others as a JSON object

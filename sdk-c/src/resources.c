@@ -967,3 +967,20 @@ int stratus_scheduler_rebalance(stratus_session *s, double threshold, int max_mo
     return scheduler_plan(s, "GET /v1/scheduler/rebalance", "threshold", threshold, max_moves,
                           json);
 }
+
+int stratus_scheduler_rebalance_run(stratus_session *s, double threshold, int max_moves,
+                                    char **json)
+{
+    CHECK(s && json);
+    json_t *b = json_object();
+    if (b && threshold > 0)
+        json_object_set_new(b, "threshold", json_real(threshold));
+    if (b && max_moves > 0)
+        json_object_set_new(b, "max_moves", json_integer(max_moves));
+    if (!b)
+        return sx_fail(STRATUS_ENOMEM, NULL);
+    sx_req q = {.op = "POST /v1/scheduler/rebalance", .body = b};
+    int rc = take_json(s, &q, json);
+    json_decref(b);
+    return rc;
+}

@@ -372,7 +372,7 @@ static void test_catalog_billing_and_hosts(void)
     ST_ASSERT_INT_EQ(CLI(NULL, "host power-on 00000000-0000-4000-8000-000000000000", cfg, bin), 4);
     ST_ASSERT_INT_EQ(
         CLI(NULL, "host power-off 00000000-0000-4000-8000-000000000000", admin_cfg, bin), 6);
-    /* the rebalancing plan: a dry run only (acting is the migrate action's), JSON */
+    /* the rebalancing plan: a dry run, JSON */
     ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance", admin_cfg, bin), 2);
     ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance --dry-run --threshold x", admin_cfg, bin), 2);
     ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance --dry-run", cfg, bin), 4);
@@ -381,6 +381,13 @@ static void test_catalog_billing_and_hosts(void)
         0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"imbalance_before\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"max_moves\":5"));
+    free(out);
+    /* --run carries it out (started, skipped); not both, not for a member */
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance --dry-run --run", admin_cfg, bin), 2);
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler rebalance --run", cfg, bin), 4);
+    ST_ASSERT_INT_EQ(CLI(&out, "scheduler rebalance --run --max-moves 3", admin_cfg, bin), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"dry_run\":false"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"started\""));
     free(out);
 }
 

@@ -160,30 +160,6 @@ static void h_consolidation(gw_ctx *c)
         st_http_reply_json(c->req, 200, plan);
 }
 
-/* GET /v1/scheduler/rebalance?threshold=0.2&max_moves=10 (defaults: rebalance.*) */
-static void h_rebalance(gw_ctx *c)
-{
-    const char *t = st_http_query(c->req, "threshold"), *mm = st_http_query(c->req, "max_moves");
-    char *end = NULL;
-    double threshold = t ? strtod(t, &end) : c->gw->c.rebalance_threshold;
-    if (t && (end == t || *end || !(threshold >= 0.01 && threshold <= 1.0))) {
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "threshold must be a fraction from 0.01 to 1");
-        return;
-    }
-    long max = mm ? strtol(mm, &end, 10) : c->gw->c.rebalance_max_moves;
-    if (mm && (end == mm || *end || max < 1 || max > 1000)) {
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "max_moves must be an integer from 1 to 1000");
-        return;
-    }
-    json_t *plan = gw_rebalance_plan_json(c->gw, c->db, threshold, (int)max);
-    if (!plan)
-        gw_fail_db(c);
-    else
-        st_http_reply_json(c->req, 200, plan);
-}
-
 /*
  * Starts a plan's moves (each {"instance_id", "to_node_id", "to_node"}) as live migrations
  * (migrate.c, the migrate action's own path and refusals), while fewer than
@@ -238,31 +214,72 @@ static void act_on(gw_ctx *c, json_t *plan)
     st_http_reply_json(c->req, 202, plan);
 }
 
-/* POST /v1/scheduler/rebalance {"threshold"?, "max_moves"?}: the plan, carried out. */
-static void h_rebalance_run(gw_ctx *c)
+/* The rebalancing plan's threshold and max_moves (defaults: rebalance.*), from the query
+ * (GET) or the body (POST); out of range or not numbers: 400 and -1. */
+static int rebalance_args(gw_ctx *c, int post, double *threshold, int *max)
 {
-    static const char *const keys[] = {"threshold", "max_moves", NULL};
-    json_t *b = gw_body(c, keys);
-    if (!b)
-        return;
-    json_t *t = json_object_get(b, "threshold"), *mm = json_object_get(b, "max_moves");
-    double threshold = t ? json_number_value(t) : c->gw->c.rebalance_threshold;
-    if (t && (!json_is_number(t) || !(threshold >= 0.01 && threshold <= 1.0))) {
+    double t = c->gw->c.rebalance_threshold;
+    long long m = c->gw->c.rebalance_max_moves;
+    int t_set = 0, m_set = 0, t_bad = 0, m_bad = 0;
+    if (post) {
+        static const char *const keys[] = {"threshold", "max_moves", NULL};
+        json_t *b = gw_body(c, keys);
+        if (!b)
+            return -1;
+        json_t *jt = json_object_get(b, "threshold"), *jm = json_object_get(b, "max_moves");
+        if ((t_set = jt != NULL))
+            t_bad = !json_is_number(jt), t = json_number_value(jt);
+        if ((m_set = jm != NULL))
+            m_bad = !json_is_integer(jm), m = json_integer_value(jm);
+    } else {
+        const char *qt = st_http_query(c->req, "threshold"),
+                   *qm = st_http_query(c->req, "max_moves");
+        char *end = NULL;
+        if ((t_set = qt != NULL))
+            t = strtod(qt, &end), t_bad = end == qt || *end;
+        if ((m_set = qm != NULL))
+            m = strtoll(qm, &end, 10), m_bad = end == qm || *end;
+    }
+    if (t_set && (t_bad || !(t >= 0.01 && t <= 1.0))) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "threshold must be a fraction from 0.01 to 1");
-        return;
+        return -1;
     }
-    json_int_t max = mm ? json_integer_value(mm) : c->gw->c.rebalance_max_moves;
-    if (mm && (!json_is_integer(mm) || max < 1 || max > 1000)) {
+    if (m_set && (m_bad || m < 1 || m > 1000)) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
                             "max_moves must be an integer from 1 to 1000");
-        return;
+        return -1;
     }
-    json_t *plan = gw_rebalance_plan_json(c->gw, c->db, threshold, (int)max);
+    *threshold = t;
+    *max = (int)m;
+    return 0;
+}
+
+/* GET /v1/scheduler/rebalance?threshold=&max_moves= (a dry run), or POST with them in the
+ * body (carried out). */
+static void rebalance(gw_ctx *c, int post)
+{
+    double threshold;
+    int max;
+    if (rebalance_args(c, post, &threshold, &max) < 0)
+        return;
+    json_t *plan = gw_rebalance_plan_json(c->gw, c->db, threshold, max);
     if (!plan)
         gw_fail_db(c);
-    else
+    else if (post)
         act_on(c, plan);
+    else
+        st_http_reply_json(c->req, 200, plan);
+}
+
+static void h_rebalance(gw_ctx *c)
+{
+    rebalance(c, 0);
+}
+
+static void h_rebalance_run(gw_ctx *c)
+{
+    rebalance(c, 1);
 }
 
 void gw_server_group_routes(gw *g)

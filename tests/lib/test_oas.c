@@ -328,7 +328,7 @@ static void test_real_document(void)
         "\"task\":null,\"power_desired\":\"running\",\"node_id\":null,\"fault\":null,"
         "\"last_stop\":null,\"last_stop_at\":null,"
         "\"created_at\":\"2026-12-05T10:00:00Z\",\"updated_at\":\"2026-12-05T10:00:00Z\","
-        "\"server_group_id\":null,\"host_status\":null}";
+        "\"server_group_id\":null,\"host_status\":null,\"migration\":null}";
     char inst[1024];
     snprintf(inst, sizeof inst, inst_fmt, "active");
     rc = st_oas_check(g, "GET", "/v1/instances/x", 200, "application/json", inst, strlen(inst), msg,

@@ -70,9 +70,8 @@ int vmm_mig_send(int sock, uint32_t kind, uint32_t flags, const void *hdr, size_
     le32(h + 8, kind);
     le32(h + 12, flags);
     le64(h + 16, (uint64_t)hlen + len);
-    struct iovec iov[3] = {{h, sizeof h},
-                           {(void *)(uintptr_t)hdr, hlen},
-                           {(void *)(uintptr_t)buf, len}};
+    struct iovec iov[3] = {
+        {h, sizeof h}, {(void *)(uintptr_t)hdr, hlen}, {(void *)(uintptr_t)buf, len}};
     return send_all(sock, iov, 3);
 }
 
@@ -131,7 +130,9 @@ static int length_ok(uint32_t k, uint32_t flags, uint64_t l, char *err, size_t e
 {
     uint64_t lo = 0, hi = 0;
     switch (k) {
-    case VMM_MIG_HELLO: lo = VMM_MIG_HELLO_FIXED, hi = VMM_MIG_HELLO_FIXED + VMM_SNAP_CONFIG_MAX; break;
+    case VMM_MIG_HELLO:
+        lo = VMM_MIG_HELLO_FIXED, hi = VMM_MIG_HELLO_FIXED + VMM_SNAP_CONFIG_MAX;
+        break;
     case VMM_MIG_PAGES:
         lo = 16;
         hi = flags & VMM_MIG_ZERO ? 16 : 16 + (uint64_t)VMM_MIG_MAX_PAGES * VMM_MIG_PAGE;
@@ -166,7 +167,8 @@ static int recv_pages(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, uint64_t l, vm
                  (unsigned long long)l);
         return -EPROTO;
     }
-    uint8_t *p = (f->gpa & (VMM_MIG_PAGE - 1)) || !rx->mem ? NULL : vmm_gmem_ptr(rx->mem, f->gpa, data);
+    uint8_t *p =
+        (f->gpa & (VMM_MIG_PAGE - 1)) || !rx->mem ? NULL : vmm_gmem_ptr(rx->mem, f->gpa, data);
     if (!p) {
         snprintf(err, errlen, "PAGES at %#llx (%u pages): not aligned guest RAM",
                  (unsigned long long)f->gpa, f->count);

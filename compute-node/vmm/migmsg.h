@@ -54,12 +54,12 @@ enum {
 
 /* What one side of a connection has seen, so that frames come in a valid order. */
 typedef struct vmm_mig_rx {
-    int target;            /* 1: receives the source's frames; 0: the source (ACK / NACK only) */
-    int hello, state;      /* seen */
-    const vmm_gmem *mem;   /* guest RAM the pages go to (target; NULL before HELLO) */
-    uint64_t pages;        /* pages received (zero ones included) */
-    uint64_t bytes;        /* bytes received, headers included */
-    uint64_t last_round;   /* ROUND_END's */
+    int target;          /* 1: receives the source's frames; 0: the source (ACK / NACK only) */
+    int hello, state;    /* seen */
+    const vmm_gmem *mem; /* guest RAM the pages go to (target; NULL before HELLO) */
+    uint64_t pages;      /* pages received (zero ones included) */
+    uint64_t bytes;      /* bytes received, headers included */
+    uint64_t last_round; /* ROUND_END's */
 } vmm_mig_rx;
 
 typedef struct vmm_mig_frame {

@@ -78,41 +78,16 @@ static const int sanitizer_calls[] = {
  * TUNSETOFFLOAD: a vCPU's write of a virtio-net status (DRIVER_OK, reset) sets the tap's
  * offloads to what the driver negotiated (virtio_net.c). */
 static const unsigned long kvm_ioctls[] = {
-    KVM_RUN,
-    KVM_GET_REGS,
-    KVM_SET_REGS,
-    KVM_GET_SREGS,
-    KVM_SET_SREGS,
-    KVM_SET_MSRS,
-    KVM_SET_FPU,
-    KVM_GET_LAPIC,
-    KVM_SET_LAPIC,
-    KVM_SET_MP_STATE,
-    KVM_IRQ_LINE,
-    KVM_SET_GSI_ROUTING,
-    KVM_IOEVENTFD,
-    KVM_IRQFD,
-    FIONBIO,
-    FIONREAD,
-    KVM_SET_XCRS,
-    KVM_SET_DEBUGREGS,
-    KVM_SET_VCPU_EVENTS,
-    TUNSETOFFLOAD,
+    KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_SET_MSRS, KVM_SET_FPU,
+    KVM_GET_LAPIC, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING,
+    KVM_IOEVENTFD, KVM_IRQFD, FIONBIO, FIONREAD, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
+    KVM_SET_VCPU_EVENTS, TUNSETOFFLOAD,
     KVM_SET_USER_MEMORY_REGION, /* firmware boot: the BIOS shadow follows the PAM registers */
     /* A snapshot (event thread, snapshot.c) reads the VM's and each vCPU's state. */
-    KVM_GET_IRQCHIP,
-    KVM_GET_PIT2,
-    KVM_GET_CLOCK,
-    KVM_GET_XSAVE,
-    KVM_GET_FPU,
-    KVM_GET_XCRS,
-    KVM_GET_VCPU_EVENTS,
-    KVM_GET_MP_STATE,
-    KVM_GET_DEBUGREGS,
-    KVM_GET_MSRS,
-    KVM_GET_MSR_INDEX_LIST,
-    KVM_GET_CPUID2,
-    KVM_GET_TSC_KHZ,
+    KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_XSAVE, KVM_GET_FPU, KVM_GET_XCRS,
+    KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_MSR_INDEX_LIST,
+    KVM_GET_CPUID2, KVM_GET_TSC_KHZ, KVM_GET_DIRTY_LOG, /* a live migration's rounds (its worker;
+                                                           the final one on the event thread) */
 };
 
 #ifdef VMM_SANITIZED
@@ -130,7 +105,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 #define DENY SCMP_ACT_KILL_PROCESS
 #endif
 
-static int load(const int *calls, size_t n, const int *more, size_t nmore, const char *who)
+static int load(const int *calls, size_t n, const int *more, size_t nmore, int inet,
+                const char *who)
 {
 #ifdef VMM_SANITIZED
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
@@ -155,6 +131,14 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, const
         struct scmp_arg_cmp unix_only = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX};
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, unix_only) < 0 ||
             seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) < 0)
+            goto out;
+    }
+    if (inet) {
+        /* A live migration's worker connects to the target over TCP. */
+        struct scmp_arg_cmp v4 = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_INET};
+        struct scmp_arg_cmp v6 = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_INET6};
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, v4) < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, v6) < 0)
             goto out;
     }
 #ifdef VMM_SANITIZED
@@ -193,11 +177,17 @@ int vmm_drop_privileges(void)
 
 int vmm_sandbox_vcpu(void)
 {
-    return load(common_calls, sizeof common_calls / sizeof common_calls[0], NULL, 0, "vcpu");
+    return load(common_calls, sizeof common_calls / sizeof common_calls[0], NULL, 0, 0, "vcpu");
 }
 
 int vmm_sandbox_event(void)
 {
     return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
-                sizeof event_calls / sizeof event_calls[0], "event thread");
+                sizeof event_calls / sizeof event_calls[0], 0, "event thread");
+}
+
+int vmm_sandbox_migrate(void)
+{
+    return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
+                sizeof event_calls / sizeof event_calls[0], 1, "migration worker");
 }

@@ -49,9 +49,8 @@ static void test_round_trip(void)
     uint64_t ram = 0;
     const char *cfg;
     size_t cfg_len;
-    CU_ASSERT_EQUAL(vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &cfg, &cfg_len, err,
-                                        sizeof err),
-                    0);
+    CU_ASSERT_EQUAL(
+        vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &cfg, &cfg_len, err, sizeof err), 0);
     CU_ASSERT_EQUAL(ram, 256ull << 20);
     CU_ASSERT_STRING_EQUAL(writer, vmm_version);
     CU_ASSERT(cfg_len == 12 && !memcmp(cfg, "{\"vcpus\": 2}", 12));
@@ -136,25 +135,64 @@ static void expect_refusal(int fresh, int target, void (*send)(int), const char 
     close(sv[1]);
 }
 
-static void s_magic(int s) { raw(s, "STVMMUPG", VMM_MIG_ROUND_END, 0, 8, "12345678", 8); }
-static void s_kind(int s) { raw(s, VMM_MIG_MAGIC, 99, 0, 0, NULL, 0); }
-static void s_flags(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_ROUND_END, 1, 8, "12345678", 8); }
-static void s_pages_flag(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_PAGES, 2, 16, NULL, 0); }
-static void s_hello(int s) { vmm_mig_send_hello(s, 1 << 20, "{}"); }
-static void s_ack(int s) { vmm_mig_send(s, VMM_MIG_ACK, 0, NULL, 0, NULL, 0); }
+static void s_magic(int s)
+{
+    raw(s, "STVMMUPG", VMM_MIG_ROUND_END, 0, 8, "12345678", 8);
+}
+static void s_kind(int s)
+{
+    raw(s, VMM_MIG_MAGIC, 99, 0, 0, NULL, 0);
+}
+static void s_flags(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_ROUND_END, 1, 8, "12345678", 8);
+}
+static void s_pages_flag(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_PAGES, 2, 16, NULL, 0);
+}
+static void s_hello(int s)
+{
+    vmm_mig_send_hello(s, 1 << 20, "{}");
+}
+static void s_ack(int s)
+{
+    vmm_mig_send(s, VMM_MIG_ACK, 0, NULL, 0, NULL, 0);
+}
 static void s_zero_at(int s, uint64_t gpa, uint32_t n)
 {
     uint8_t sub[16];
     pages_sub(sub, gpa, n);
     raw(s, VMM_MIG_MAGIC, VMM_MIG_PAGES, VMM_MIG_ZERO, 16, sub, 16);
 }
-static void s_outside(int s) { s_zero_at(s, BASE + PAGES * VMM_MIG_PAGE, 1); }
-static void s_below(int s) { s_zero_at(s, BASE - VMM_MIG_PAGE, 1); }
-static void s_straddle(int s) { s_zero_at(s, BASE + (PAGES - 1) * VMM_MIG_PAGE, 2); }
-static void s_unaligned(int s) { s_zero_at(s, BASE + 8, 1); }
-static void s_count0(int s) { s_zero_at(s, BASE, 0); }
-static void s_count_max(int s) { s_zero_at(s, BASE, VMM_MIG_MAX_PAGES + 1); }
-static void s_wrap(int s) { s_zero_at(s, ~0ull & ~(uint64_t)(VMM_MIG_PAGE - 1), 2); }
+static void s_outside(int s)
+{
+    s_zero_at(s, BASE + PAGES * VMM_MIG_PAGE, 1);
+}
+static void s_below(int s)
+{
+    s_zero_at(s, BASE - VMM_MIG_PAGE, 1);
+}
+static void s_straddle(int s)
+{
+    s_zero_at(s, BASE + (PAGES - 1) * VMM_MIG_PAGE, 2);
+}
+static void s_unaligned(int s)
+{
+    s_zero_at(s, BASE + 8, 1);
+}
+static void s_count0(int s)
+{
+    s_zero_at(s, BASE, 0);
+}
+static void s_count_max(int s)
+{
+    s_zero_at(s, BASE, VMM_MIG_MAX_PAGES + 1);
+}
+static void s_wrap(int s)
+{
+    s_zero_at(s, ~0ull & ~(uint64_t)(VMM_MIG_PAGE - 1), 2);
+}
 static void s_len_mismatch(int s)
 {
     uint8_t sub[16];
@@ -172,13 +210,34 @@ static void s_truncated(int s)
     raw(s, VMM_MIG_MAGIC, VMM_MIG_PAGES, 0, 16 + VMM_MIG_PAGE, sub, 16);
     CU_ASSERT(write(s, page, sizeof page) == (ssize_t)sizeof page);
 }
-static void s_state_trunc(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_STATE, 0, 100, "abc", 3); }
-static void s_state_empty(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_STATE, 0, 0, NULL, 0); }
-static void s_nack_long(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_NACK, 0, VMM_MIG_MSG_MAX + 1, NULL, 0); }
-static void s_round_len(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_ROUND_END, 0, 9, "123456789", 9); }
-static void s_hello_short(int s) { raw(s, VMM_MIG_MAGIC, VMM_MIG_HELLO, 0, 10, "0123456789", 10); }
-static void s_nothing(int s) { (void)s; }
-static void s_half_header(int s) { CU_ASSERT(write(s, "STVMMMIG\1\0", 10) == 10); }
+static void s_state_trunc(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_STATE, 0, 100, "abc", 3);
+}
+static void s_state_empty(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_STATE, 0, 0, NULL, 0);
+}
+static void s_nack_long(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_NACK, 0, VMM_MIG_MSG_MAX + 1, NULL, 0);
+}
+static void s_round_len(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_ROUND_END, 0, 9, "123456789", 9);
+}
+static void s_hello_short(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_HELLO, 0, 10, "0123456789", 10);
+}
+static void s_nothing(int s)
+{
+    (void)s;
+}
+static void s_half_header(int s)
+{
+    CU_ASSERT(write(s, "STVMMMIG\1\0", 10) == 10);
+}
 
 static void test_refusals(void)
 {
@@ -234,13 +293,11 @@ static void test_hello_protocol(void)
     uint64_t ram;
     const char *cfg;
     size_t cl;
-    CU_ASSERT(vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &cfg, &cl, err, sizeof err) <
-              0);
+    CU_ASSERT(vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &cfg, &cl, err, sizeof err) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "migration protocol 2"));
     buf[0] = 1;
     memset(buf + 16, 'x', VMM_SNAP_WRITER_MAX); /* no NUL in the writer */
-    CU_ASSERT(vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &cfg, &cl, err, sizeof err) <
-              0);
+    CU_ASSERT(vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &cfg, &cl, err, sizeof err) < 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "not NUL-terminated"));
 }
 

@@ -489,10 +489,15 @@ static int send_todo(vmm_vm *vm, int s, int final)
 
 /* ---- the final round (event thread) ---------------------------------------------------- */
 
-static void disks(vmm_vm *vm, int release)
+/* Releases (flush, close) or takes back every disk; 0 or the first error. */
+static int disks(vmm_vm *vm, int release)
 {
-    for (int i = 0; i < vm->ndevs; i++)
-        vmm_blk_release(vm->devs[i], release);
+    int rc = 0;
+    for (int i = 0; i < vm->ndevs; i++) {
+        int r = vmm_blk_release(vm->devs[i], release);
+        rc = rc ? rc : r;
+    }
+    return rc;
 }
 
 static struct {
@@ -527,7 +532,14 @@ static int final_round(vmm_vm *vm, int s)
     }
     g_fin.state = now_ms();
     g_fin.state_len = len;
-    disks(vm, 1);
+    if ((rc = disks(vm, 1))) {
+        /* What the guest wrote may not be on the disk: the target must not take it. */
+        set_error("flushing and releasing the disks: %s", strerror(-rc));
+        free(state);
+        disks(vm, 0);
+        vmm_vm_resume(vm);
+        return rc;
+    }
     g_fin.released = now_ms();
     int64_t more = track_harvest(vm);
     g_fin.last_pages = track_pending();

@@ -118,9 +118,9 @@ build_base() {
   cp "$bb" "$w/l1/bin/"
   for a in $("$bb" --list); do [ -e "$w/l1/bin/$a" ] || ln -s busybox "$w/l1/bin/$a"; done
   cp "$m/virt/lib/irqbypass.ko" "$m/arch/x86/kvm/kvm.ko" "$m/arch/x86/kvm/kvm-amd.ko" \
-    "$m/drivers/net/tun.ko" "$w/l1/mod/"
+    "$m/drivers/net/tun.ko" "$m/drivers/net/veth.ko" "$m/net/sched/sch_tbf.ko" "$w/l1/mod/"
   local t
-  for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip curl; do
+  for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip tc curl; do
     copy_with_libs "$w/l1" "$(command -v $t)"
   done
   cp /usr/share/qemu/{qboot.rom,linuxboot_dma.bin,linuxboot.bin,kvmvapic.bin} "$w/l1/usr/share/qemu/"

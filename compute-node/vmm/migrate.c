@@ -65,7 +65,7 @@
 #include "stratus/log.h"
 
 #define PAGE VMM_MIG_PAGE
-#define ANSWER_TIMEOUT_S 30  /* the target restores and answers within this */
+#define ANSWER_TIMEOUT_S 30 /* the target restores and answers within this */
 #define CONNECT_TIMEOUT_MS 10000
 #define THROTTLE_PERIOD_MS 20
 #define THROTTLE_FIRST 20
@@ -73,8 +73,8 @@
 #define THROTTLE_MAX 99
 
 enum { MIG_NONE, MIG_ACTIVE, MIG_COMPLETED, MIG_FAILED, MIG_CANCELLED, MIG_INCOMING };
-static const char *const state_names[] = {"none",      "active",    "completed",
-                                          "failed",    "cancelled", "incoming"};
+static const char *const state_names[] = {"none",   "active",    "completed",
+                                          "failed", "cancelled", "incoming"};
 
 /* One migration per process (one VM per process). */
 static struct {
@@ -91,7 +91,7 @@ static struct {
     int sock, listen_fd;
     int state, cancel;
     uint64_t round, transferred, remaining, total;
-    int throttle_pct;  /* the throttle thread's */
+    int throttle_pct;   /* the throttle thread's */
     int throttle_shown; /* GET /vm/migrate's: the last one set, kept once it ended */
     double downtime_ms, total_ms;
     char error[512];
@@ -119,8 +119,9 @@ typedef struct track {
     uint64_t *marks[VMM_GMEM_MAX_REGIONS]; /* the VMM's bitmap (vm->gmem.dirty); kept for the
                                             * process's life: a device may still hold it */
     uint64_t sent_bytes, sent_pages, zero_pages;
+    int pagemap; /* /proc/self/pagemap (private RAM), or -1 */
 } track;
-static track g_t;
+static track g_t = {.pagemap = -1};
 
 static double now_ms(void)
 {
@@ -219,11 +220,11 @@ out:
 json_t *vmm_migrate_status(void)
 {
     pthread_mutex_lock(&g.lock);
-    json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:i, s:I}", "state", state_names[g.state],
-                          "round", (json_int_t)g.round, "transferred_bytes",
-                          (json_int_t)g.transferred, "remaining_bytes", (json_int_t)g.remaining,
-                          "total_bytes", (json_int_t)g.total, "throttle_pct", g.throttle_shown,
-                          "total_ms", (json_int_t)g.total_ms);
+    json_t *j =
+        json_pack("{s:s, s:I, s:I, s:I, s:I, s:i, s:I}", "state", state_names[g.state], "round",
+                  (json_int_t)g.round, "transferred_bytes", (json_int_t)g.transferred,
+                  "remaining_bytes", (json_int_t)g.remaining, "total_bytes", (json_int_t)g.total,
+                  "throttle_pct", g.throttle_shown, "total_ms", (json_int_t)g.total_ms);
     if (g.state == MIG_COMPLETED)
         json_object_set_new(j, "downtime_ms", json_integer((json_int_t)g.downtime_ms));
     if (g.error[0] && g.state != MIG_ACTIVE && g.state != MIG_COMPLETED)
@@ -240,8 +241,9 @@ int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t er
     struct sockaddr_storage sa;
     unsigned salen;
     if (vm->cfg->firmware) {
-        snprintf(err, errlen, "a firmware-booted VM cannot be migrated (its firmware's state "
-                              "cannot be saved yet)");
+        snprintf(err, errlen,
+                 "a firmware-booted VM cannot be migrated (its firmware's state "
+                 "cannot be saved yet)");
         return -ENOTSUP;
     }
     if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) != VMM_RUNNING) {
@@ -378,6 +380,8 @@ static int track_start(vmm_vm *vm)
         memset(g_t.marks[i], 0, w * 8);
         __atomic_store_n(&vm->gmem.dirty[i], g_t.marks[i], __ATOMIC_RELEASE);
     }
+    if (vm->ram_memfd < 0 && g_t.pagemap < 0)
+        g_t.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); /* -1: read every page */
     int rc = log_dirty(vm, 1);
     if (rc)
         track_stop(vm);
@@ -414,13 +418,35 @@ static uint64_t track_pending(void)
     return n;
 }
 
-/* Shared RAM (a memfd): whether the page at RAM offset off is a hole (it reads as zero, and
- * reading it would allocate it). h caches the data extent found last: [h[0], h[1]). Offsets
- * only grow within a pass. */
+/* Private anonymous RAM: whether the page at RAM offset off was never populated (neither
+ * present nor swapped out, /proc/self/pagemap's bits 63 and 62), so it reads as zero without
+ * being read: a mostly empty guest's first round costs what it touched. 512 entries (2 MiB of
+ * RAM) are read at a time. */
+static uint64_t g_pm[512], g_pm_first = UINT64_MAX; /* reset at each pass: pages change */
+
+static int never_touched(vmm_vm *vm, uint64_t off)
+{
+    uint64_t *pm = g_pm, pm_first = g_pm_first;
+    if (g_t.pagemap < 0)
+        return 0;
+    uint64_t page = ((uintptr_t)vm->ram + off) / PAGE;
+    if (pm_first == UINT64_MAX || page < pm_first || page >= pm_first + 512) {
+        g_pm_first = pm_first = page & ~511ull;
+        if (pread(g_t.pagemap, pm, sizeof g_pm, (off_t)(pm_first * 8)) != (ssize_t)sizeof g_pm) {
+            g_pm_first = UINT64_MAX;
+            return 0;
+        }
+    }
+    return !(pm[page - pm_first] >> 62);
+}
+
+/* Whether the page at RAM offset off reads as zero without reading it: a hole of shared RAM
+ * (a memfd, where reading a hole would allocate it) or a never-touched page of private RAM.
+ * h caches the memfd's data extent found last: [h[0], h[1]); offsets only grow in a pass. */
 static int in_hole(vmm_vm *vm, uint64_t off, uint64_t h[2])
 {
     if (vm->ram_memfd < 0)
-        return 0;
+        return never_touched(vm, off);
     if (off >= h[1]) {
         off_t d = lseek(vm->ram_memfd, (off_t)off, SEEK_DATA);
         if (d < 0) {
@@ -447,6 +473,7 @@ static int should_stop(int final)
 static int send_todo(vmm_vm *vm, int s, int final)
 {
     uint64_t data_at[2] = {0, 0};
+    g_pm_first = UINT64_MAX;
     for (int i = 0; i < g_t.n; i++) {
         const vmm_gmem_region *r = &vm->gmem.r[i];
         uint64_t pages = r->size / PAGE, base = (uint64_t)(r->hva - vm->ram);
@@ -458,7 +485,8 @@ static int send_todo(vmm_vm *vm, int s, int final)
             if (should_stop(final))
                 return -ECANCELED;
             /* A run of pages to send, all zero or all not. */
-            int zero = in_hole(vm, base + pg * PAGE, data_at) || vmm_page_is_zero(r->hva + pg * PAGE);
+            int zero =
+                in_hole(vm, base + pg * PAGE, data_at) || vmm_page_is_zero(r->hva + pg * PAGE);
             uint32_t n = 0;
             while (pg + n < pages && n < VMM_MIG_MAX_PAGES &&
                    (g_t.todo[i][(pg + n) / 64] >> ((pg + n) % 64) & 1)) {
@@ -719,8 +747,9 @@ static int migrate(vmm_vm *vm)
         /* Auto-converge: the guest dirtied more than half of what the link carried. */
         if ((double)dirtied * PAGE > (double)sent / 2 && round > 1) {
             if (++slow >= 2) {
-                pct = pct ? (pct + THROTTLE_STEP > THROTTLE_MAX ? THROTTLE_MAX : pct + THROTTLE_STEP)
-                          : THROTTLE_FIRST;
+                pct =
+                    pct ? (pct + THROTTLE_STEP > THROTTLE_MAX ? THROTTLE_MAX : pct + THROTTLE_STEP)
+                        : THROTTLE_FIRST;
                 set_throttle(pct);
             }
         } else
@@ -830,7 +859,8 @@ int vmm_migrate_threads_start(vmm_vm *vm)
 static void nack(int s, const char *why)
 {
     st_error("vmm.migrate", "refusing the incoming VM: %s", why);
-    vmm_mig_send(s, VMM_MIG_NACK, 0, NULL, 0, why, strlen(why) < VMM_MIG_MSG_MAX ? strlen(why) : VMM_MIG_MSG_MAX);
+    vmm_mig_send(s, VMM_MIG_NACK, 0, NULL, 0, why,
+                 strlen(why) < VMM_MIG_MSG_MAX ? strlen(why) : VMM_MIG_MSG_MAX);
 }
 
 /* The source's config against this host's: what the guest sees must be the same. */
@@ -843,8 +873,7 @@ static int compatible(const vmm_config *src, const vmm_config *dst, uint64_t ram
         return 0;
     }
     if (src->vcpus != dst->vcpus) {
-        snprintf(err, errlen, "vCPUs: the source has %d, this config %d", src->vcpus,
-                 dst->vcpus);
+        snprintf(err, errlen, "vCPUs: the source has %d, this config %d", src->vcpus, dst->vcpus);
         return 0;
     }
     if (!!src->firmware != !!dst->firmware || src->rng != dst->rng ||
@@ -868,8 +897,9 @@ static int compatible(const vmm_config *src, const vmm_config *dst, uint64_t ram
     for (int i = 0; i < src->nnics; i++)
         if (strcmp(src->nics[i].id, dst->nics[i].id) || src->nics[i].model != dst->nics[i].model ||
             memcmp(src->nics[i].mac, dst->nics[i].mac, 6) || src->nics[i].mtu != dst->nics[i].mtu) {
-            snprintf(err, errlen, "NIC %d: the source's %s and this config's %s differ in id, "
-                                  "model, MAC or MTU",
+            snprintf(err, errlen,
+                     "NIC %d: the source's %s and this config's %s differ in id, "
+                     "model, MAC or MTU",
                      i, src->nics[i].id, dst->nics[i].id);
             return 0;
         }
@@ -1080,6 +1110,9 @@ void vmm_migrate_stop(void)
     if (g.memfd >= 0)
         close(g.memfd);
     g.memfd = -1;
+    if (g_t.pagemap >= 0)
+        close(g_t.pagemap);
+    g_t.pagemap = -1;
     for (int i = 0; i < VMM_GMEM_MAX_REGIONS; i++) {
         if (g.vm)
             __atomic_store_n(&g.vm->gmem.dirty[i], NULL, __ATOMIC_RELEASE);

@@ -21,8 +21,7 @@ typedef struct vmm_migrate_req {
 } vmm_migrate_req;
 
 /* Parses a PUT /vm/migrate body into r; 0, or -EINVAL with err filled. */
-int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *err,
-                      size_t errlen);
+int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *err, size_t errlen);
 /* "tcp:ADDR:PORT" into a socket address (PORT 1-65535); 0 or -EINVAL with err filled. */
 struct sockaddr_storage;
 int vmm_migrate_addr(const char *uri, struct sockaddr_storage *sa, unsigned *salen, char *err,

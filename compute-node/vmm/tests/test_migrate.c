@@ -59,14 +59,16 @@ static int start_target(st_proc *p)
     snprintf(log, sizeof log, "%s/target.log", g_dir);
     unlink(log);
     char *argv[] = {bin, "--config", g_cfg, "--incoming", uri, NULL};
-    if (st_proc_start(p, argv, NULL, log) || vt_wait_for(log, "waiting for the migration on", 10000))
+    if (st_proc_start(p, argv, NULL, log) ||
+        vt_wait_for(log, "waiting for the migration on", 10000))
         return -1;
     return port;
 }
 
 static int connect_to(int port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
@@ -90,7 +92,7 @@ static char *nack_of(int s)
 }
 
 #define GOOD_HELLO                                                                                 \
-    "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/src.elf\", \"disks\": [{\"id\": "          \
+    "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/src.elf\", \"disks\": [{\"id\": "           \
     "\"disk0\", \"path\": \"/src/d.raw\"}]}"
 
 /* A fake source sends HELLO (config text, RAM bytes), then what more() sends; the target

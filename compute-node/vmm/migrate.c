@@ -460,12 +460,14 @@ static int in_hole(vmm_vm *vm, uint64_t off, uint64_t h[2])
     return off < h[0];
 }
 
+static double g_cancel_at; /* timeout_ms with on_timeout=cancel: when a round stops (0: never) */
+
 static int should_stop(int final)
 {
     pthread_mutex_lock(&g.lock);
     int stop = g.quit || (!final && g.cancel);
     pthread_mutex_unlock(&g.lock);
-    return stop;
+    return stop || (!final && g_cancel_at > 0 && now_ms() >= g_cancel_at);
 }
 
 /* Sends every page in todo (clearing it): runs of up to VMM_MIG_MAX_PAGES, all-zero pages
@@ -508,6 +510,7 @@ static int send_todo(vmm_vm *vm, int s, int final)
             g_t.zero_pages += zero ? n : 0;
             pthread_mutex_lock(&g.lock);
             g.transferred += bytes;
+            g.remaining -= g.remaining > (uint64_t)n * PAGE ? (uint64_t)n * PAGE : g.remaining;
             pthread_mutex_unlock(&g.lock);
             pg += n;
         }
@@ -683,6 +686,7 @@ static int migrate(vmm_vm *vm)
     g.sock = s;
     vmm_migrate_req req = g.req;
     pthread_mutex_unlock(&g.lock);
+    g_cancel_at = req.timeout_ms && !req.force ? t0 + (double)req.timeout_ms : 0;
     if ((rc = vmm_mig_send_hello(s, vm->ram_size, vm->cfg->json))) {
         set_error("sending HELLO: %s", strerror(-rc));
         goto out_sock;
@@ -807,6 +811,11 @@ out_sock:
     if (end != MIG_COMPLETED && g.cancel && end != MIG_CANCELLED) {
         end = MIG_CANCELLED;
         snprintf(g.error, sizeof g.error, "cancelled (DELETE /vm/migrate)");
+    } else if (end == MIG_FAILED && rc == -ECANCELED && g_cancel_at > 0 &&
+               now_ms() >= g_cancel_at) {
+        end = MIG_CANCELLED;
+        snprintf(g.error, sizeof g.error, "timed out after %llu ms (on_timeout=cancel)",
+                 (unsigned long long)req.timeout_ms);
     }
     g.total_ms = now_ms() - t0;
     g.sock = -1;

@@ -78,16 +78,43 @@ static const int sanitizer_calls[] = {
  * TUNSETOFFLOAD: a vCPU's write of a virtio-net status (DRIVER_OK, reset) sets the tap's
  * offloads to what the driver negotiated (virtio_net.c). */
 static const unsigned long kvm_ioctls[] = {
-    KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS, KVM_SET_MSRS, KVM_SET_FPU,
-    KVM_GET_LAPIC, KVM_SET_LAPIC, KVM_SET_MP_STATE, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING,
-    KVM_IOEVENTFD, KVM_IRQFD, FIONBIO, FIONREAD, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
-    KVM_SET_VCPU_EVENTS, TUNSETOFFLOAD,
+    KVM_RUN,
+    KVM_GET_REGS,
+    KVM_SET_REGS,
+    KVM_GET_SREGS,
+    KVM_SET_SREGS,
+    KVM_SET_MSRS,
+    KVM_SET_FPU,
+    KVM_GET_LAPIC,
+    KVM_SET_LAPIC,
+    KVM_SET_MP_STATE,
+    KVM_IRQ_LINE,
+    KVM_SET_GSI_ROUTING,
+    KVM_IOEVENTFD,
+    KVM_IRQFD,
+    FIONBIO,
+    FIONREAD,
+    KVM_SET_XCRS,
+    KVM_SET_DEBUGREGS,
+    KVM_SET_VCPU_EVENTS,
+    TUNSETOFFLOAD,
     KVM_SET_USER_MEMORY_REGION, /* firmware boot: the BIOS shadow follows the PAM registers */
     /* A snapshot (event thread, snapshot.c) reads the VM's and each vCPU's state. */
-    KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_XSAVE, KVM_GET_FPU, KVM_GET_XCRS,
-    KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_MSR_INDEX_LIST,
-    KVM_GET_CPUID2, KVM_GET_TSC_KHZ, KVM_GET_DIRTY_LOG, /* a live migration's rounds (its worker;
-                                                           the final one on the event thread) */
+    KVM_GET_IRQCHIP,
+    KVM_GET_PIT2,
+    KVM_GET_CLOCK,
+    KVM_GET_XSAVE,
+    KVM_GET_FPU,
+    KVM_GET_XCRS,
+    KVM_GET_VCPU_EVENTS,
+    KVM_GET_MP_STATE,
+    KVM_GET_DEBUGREGS,
+    KVM_GET_MSRS,
+    KVM_GET_MSR_INDEX_LIST,
+    KVM_GET_CPUID2,
+    KVM_GET_TSC_KHZ,
+    /* A live migration's rounds (its worker; the last one on the event thread, migrate.c). */
+    KVM_GET_DIRTY_LOG,
 };
 
 #ifdef VMM_SANITIZED

@@ -862,7 +862,8 @@ run_upgrade() {
 # migrate: live migration between two hosts. Two network namespaces joined by a veth (h1
 # 10.77.0.1, h2 10.77.0.2); the target stratus-vmm (--incoming tcp:10.77.0.2:4444) in h2, the
 # source in h1 running the test guest's count scenario with a raw disk both configs name (shared
-# storage: the source releases it, the target opens it), at 128 MiB and 1 GiB, then at 256 MiB
+# storage: the source releases it, the target opens it; the guest writes sector K at count K and
+# reads them all back at the end: count.disk=ok), at 128 MiB and 1 GiB, then at 256 MiB
 # with the guest dirtying its 64 MiB pattern fast (count.dirty). While it waits the target's
 # API answers state incoming; after count=5 a migration to a port nobody listens on fails and
 # the guest goes on; then the real one (a second PUT meanwhile answers 409): completed, the
@@ -915,7 +916,7 @@ run_migrate() {
     rm -f $ser $sock $tsock /tmp/mig.raw
     dd if=/dev/zero of=/tmp/mig.raw bs=1M count=8 2>/dev/null
     for side in src dst; do
-      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", "path": "/tmp/mig.raw", "format": "raw"}]%s}\n' \
+      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", "path": "/tmp/mig.raw", "format": "raw"}]%s}\n' \
         $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
         "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mig-$side.json
     done
@@ -954,6 +955,7 @@ run_migrate() {
     VMPID=$tpid
     wait $VMPID; VMRC=$?
     judge_count $mem $ser $n $before "target"
+    grep -q '^DATA count.disk=ok' $ser || bad "$mem MiB: the disk check did not pass ($(grep -m1 'FAIL' $ser))"
     echo "L1-INFO migrate $mem MiB: counts 1..$before when the source was stopped, to $COUNT_AFTER; status $(tr -d '\n' < $st)"
     echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
       "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) throttle_pct=$(mig_num throttle_pct $st)" \

@@ -11,8 +11,13 @@
  * page after page round the pattern, at most R MiB of pages in each millisecond's share, a
  * share missed never caught up: a vCPU a live migration throttles (auto-converge) dirties
  * less, as a CPU-bound writer does.
+ *
+ * count.disk=1 also writes sector K of the first virtio-blk disk (512 bytes of K) at each
+ * count, and at the end reads sectors 1..count.n back (`count.disk=ok`): a guest migrated with
+ * its disk on shared storage finds what it wrote before the move.
  */
 #include "guest.h"
+#include "blk.h"
 
 #define COUNT_BASE (64ull << 20)
 
@@ -37,6 +42,15 @@ void scen_count(void)
         guest_fail("count.n 1..1000000, count.ms 1..60000, count.mib 1..1024, count.dirty "
                    "0..100000");
     tsc_calibrate();
+    struct virtio_dev v;
+    u64 *sect = 0;
+    if (arg_u64("count.disk", 0)) {
+        blk_open(&v, 0);
+        if (blk_capacity(&v) <= n)
+            guest_fail("count.disk: the disk has %llu sectors, count.n is %llu", blk_capacity(&v),
+                       n);
+        sect = kalloc(512, 512);
+    }
     u64 *mem = (u64 *)(uptr)COUNT_BASE;
     u64 words = mib << 17;
     for (u64 i = 0; i < words; i++)
@@ -60,8 +74,25 @@ void scen_count(void)
         }
         check(mem, words, 512, k);
         data("count=%llu", k);
+        if (sect) {
+            u8 st;
+            for (int i = 0; i < 64; i++)
+                sect[i] = k;
+            if (blk_request(&v, VIRTIO_BLK_T_OUT, k, sect, 1, &st) < 0 || st != VIRTIO_BLK_S_OK)
+                guest_fail("count %llu: writing sector %llu failed (status %u)", k, k, st);
+        }
     }
     check(mem, words, 1, n);
     data("count.memory=ok");
+    for (u64 k = 1; sect && k <= n; k++) {
+        u8 st;
+        if (blk_request(&v, VIRTIO_BLK_T_IN, k, sect, 1, &st) < 0 || st != VIRTIO_BLK_S_OK)
+            guest_fail("reading sector %llu back failed (status %u)", k, st);
+        for (int i = 0; i < 64; i++)
+            if (sect[i] != k)
+                guest_fail("sector %llu holds %llu, not %llu", k, sect[i], k);
+    }
+    if (sect)
+        data("count.disk=ok");
     guest_pass();
 }

@@ -7,7 +7,8 @@
  *   stratus-vmm --upgrade-from SOCK [--api-sock PATH]  take over the VM another stratus-vmm
  *                                        hands over on SOCK (PUT /vm/upgrade; upgrade.c)
  *   stratus-vmm --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]  receive the VM a
- *                                        live migration sends (PUT /vm/migrate; migrate.c)
+ *               [--tls-ca F --tls-cert F --tls-key F]  live migration sends (PUT /vm/migrate;
+ *                                        migrate.c), over mutual TLS with the --tls-* files
  *
  * Exit status: the guest's debug-exit value; 0 for a shutdown through the
  * API, a guest reset (on_reset=shutdown) or SIGTERM; 1 when KVM or the VMM
@@ -47,6 +48,7 @@ static void usage(FILE *f)
             "usage: stratus-vmm --config FILE | --api-sock PATH | --restore DIR [--api-sock PATH]\n"
             "                   | --upgrade-from SOCK [--api-sock PATH]\n"
             "                   | --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]\n"
+            "                     [--tls-ca F --tls-cert F --tls-key F]\n"
             "                   [--log-level LEVEL]\n"
             "  --config FILE     boot the virtual machine the JSON file describes\n"
             "  --api-sock PATH   serve the control API on PATH and wait for\n"
@@ -56,6 +58,8 @@ static void usage(FILE *f)
             "                    stratus-vmm hands over there (PUT /vm/upgrade)\n"
             "  --incoming tcp:ADDR:PORT  listen there for a live migration of the VM FILE\n"
             "                    describes (PUT /vm/migrate on the source)\n"
+            "  --tls-ca F --tls-cert F --tls-key F  with --incoming: the link is TLS, the\n"
+            "                    source proving itself with a certificate --tls-ca signed\n"
             "  --log-level       debug | info | warn | error (default info)\n");
 }
 
@@ -342,7 +346,7 @@ static int listen_incoming(const char *uri)
 int main(int argc, char **argv)
 {
     const char *config = NULL, *api_sock = NULL, *level = "info", *restore = NULL;
-    const char *upgrade = NULL, *incoming = NULL;
+    const char *upgrade = NULL, *incoming = NULL, *tls[3] = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             config = argv[++i];
@@ -354,6 +358,12 @@ int main(int argc, char **argv)
             upgrade = argv[++i];
         else if (!strcmp(argv[i], "--incoming") && i + 1 < argc)
             incoming = argv[++i];
+        else if (!strcmp(argv[i], "--tls-ca") && i + 1 < argc)
+            tls[0] = argv[++i];
+        else if (!strcmp(argv[i], "--tls-cert") && i + 1 < argc)
+            tls[1] = argv[++i];
+        else if (!strcmp(argv[i], "--tls-key") && i + 1 < argc)
+            tls[2] = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
             level = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -365,9 +375,11 @@ int main(int argc, char **argv)
         }
     }
     int lv = st_log_level_parse(level);
+    int ntls = !!tls[0] + !!tls[1] + !!tls[2];
     int bad = (restore || upgrade) ? !!config || incoming
               : incoming           ? !config
                                    : !config == !api_sock;
+    bad |= ntls && (!incoming || ntls != 3);
     if ((restore && upgrade) || bad || lv < 0) {
         if (incoming && !config)
             fprintf(stderr, "--incoming needs --config (this host's config of the VM)\n");
@@ -390,6 +402,11 @@ int main(int argc, char **argv)
     if (incoming && api_sock && cfg.control_socket) {
         st_error("vmm.migrate", "the config names its control socket (%s): no --api-sock",
                  cfg.control_socket);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    if (ntls && vmm_migrate_incoming_tls(tls[0], tls[1], tls[2], err, sizeof err)) {
+        st_error("vmm.migrate", "%s", err);
         vmm_config_free(&cfg);
         return 2;
     }

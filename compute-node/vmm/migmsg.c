@@ -5,6 +5,9 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,116 @@
 #include <sys/uio.h>
 
 #include "upgmsg.h"
+
+/* Sockets with a TLS session (vmm_mig_tls_attach): at most a few per process. */
+#define TLS_SLOTS 4
+static struct {
+    int fd;
+    SSL *ssl;
+} g_tls[TLS_SLOTS];
+static pthread_mutex_t g_tls_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void vmm_mig_tls_attach(int fd, void *ssl)
+{
+    pthread_mutex_lock(&g_tls_lock);
+    for (int i = 0; i < TLS_SLOTS; i++) {
+        if (ssl && !g_tls[i].ssl) {
+            g_tls[i].fd = fd;
+            g_tls[i].ssl = ssl;
+            break;
+        }
+        if (!ssl && g_tls[i].ssl && g_tls[i].fd == fd)
+            g_tls[i].ssl = NULL;
+    }
+    pthread_mutex_unlock(&g_tls_lock);
+}
+
+static SSL *tls_of(int fd)
+{
+    SSL *ssl = NULL;
+    pthread_mutex_lock(&g_tls_lock);
+    for (int i = 0; i < TLS_SLOTS && !ssl; i++)
+        if (g_tls[i].ssl && g_tls[i].fd == fd)
+            ssl = g_tls[i].ssl;
+    pthread_mutex_unlock(&g_tls_lock);
+    return ssl;
+}
+
+/* All of len bytes through a TLS session; 0, -EPIPE (closed) or -EIO. */
+static int tls_full(SSL *ssl, uint8_t *p, size_t len, int out)
+{
+    for (size_t at = 0; at < len;) {
+        size_t k = 0;
+        int ok =
+            out ? SSL_write_ex(ssl, p + at, len - at, &k) : SSL_read_ex(ssl, p + at, len - at, &k);
+        if (!ok) {
+            int e = SSL_get_error(ssl, 0);
+            ERR_clear_error();
+            return e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ? -EPIPE : -EIO;
+        }
+        at += k;
+    }
+    return 0;
+}
+
+/* len bytes in from the socket, through its TLS session if it has one. */
+static int rd(int sock, uint8_t *p, size_t len)
+{
+    SSL *ssl = tls_of(sock);
+    return ssl ? tls_full(ssl, p, len, 0) : vmm_sock_full(sock, p, len, 0);
+}
+
+void *vmm_mig_tls_ctx(int server, const char *ca, const char *cert, const char *key, char *err,
+                      size_t errlen)
+{
+    SSL_CTX *c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    const char *what = "a TLS context";
+    if (!c)
+        goto fail;
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    what = ca;
+    if (SSL_CTX_load_verify_locations(c, ca, NULL) != 1)
+        goto fail;
+    what = cert;
+    if (SSL_CTX_use_certificate_chain_file(c, cert) != 1)
+        goto fail;
+    what = key;
+    if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(c) != 1)
+        goto fail;
+    /* Both ends prove themselves: the peer's certificate must chain to ca. */
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    return c;
+fail:
+    snprintf(err, errlen, "TLS: %s: %s", what, ERR_reason_error_string(ERR_get_error()));
+    ERR_clear_error();
+    SSL_CTX_free(c);
+    return NULL;
+}
+
+void *vmm_mig_tls_handshake(void *ctx, int fd, int server, char *err, size_t errlen)
+{
+    SSL *ssl = SSL_new(ctx);
+    if (ssl && SSL_set_fd(ssl, fd) == 1 && (server ? SSL_accept(ssl) : SSL_connect(ssl)) == 1) {
+        vmm_mig_tls_attach(fd, ssl);
+        return ssl;
+    }
+    unsigned long e = ERR_get_error();
+    snprintf(err, errlen, "TLS handshake: %s",
+             e ? ERR_reason_error_string(e) : "the peer closed the connection");
+    ERR_clear_error();
+    SSL_free(ssl);
+    return NULL;
+}
+
+void vmm_mig_tls_end(int fd, void *ssl, void *ctx)
+{
+    if (ssl) {
+        vmm_mig_tls_attach(fd, NULL);
+        SSL_free(ssl);
+    }
+    SSL_CTX_free(ctx);
+}
 
 static void le32(uint8_t *p, uint32_t v)
 {
@@ -42,7 +155,13 @@ static uint64_t rd64(const uint8_t *p)
 /* Every byte of iov[0..n) on the socket (the array is consumed). */
 static int send_all(int sock, struct iovec *iov, int n)
 {
-    while (n > 0) {
+    SSL *ssl = tls_of(sock);
+    for (int i = 0; ssl && i < n; i++) {
+        int rc = iov[i].iov_len ? tls_full(ssl, iov[i].iov_base, iov[i].iov_len, 1) : 0;
+        if (rc)
+            return rc;
+    }
+    while (!ssl && n > 0) {
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t k = sendmsg(sock, &m, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR)
@@ -154,7 +273,7 @@ static int recv_pages(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, uint64_t l, vm
                       void *opaque, char *err, size_t errlen)
 {
     uint8_t sub[16];
-    if (vmm_sock_full(sock, sub, sizeof sub, 0)) {
+    if (rd(sock, sub, sizeof sub)) {
         snprintf(err, errlen, "truncated PAGES frame");
         return -EPROTO;
     }
@@ -179,7 +298,7 @@ static int recv_pages(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, uint64_t l, vm
             zero(opaque, p, data);
         else
             memset(p, 0, data);
-    } else if (vmm_sock_full(sock, p, data, 0)) {
+    } else if (rd(sock, p, data)) {
         snprintf(err, errlen, "truncated PAGES frame (%u pages announced)", f->count);
         return -EPROTO;
     }
@@ -192,7 +311,7 @@ int vmm_mig_recv(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, vmm_mig_zero_fn zer
 {
     uint8_t h[VMM_MIG_HEADER];
     memset(f, 0, sizeof *f);
-    int rc = vmm_sock_full(sock, h, sizeof h, 0);
+    int rc = rd(sock, h, sizeof h);
     if (rc) {
         snprintf(err, errlen, "no frame: %s", rc == -EPIPE ? "connection closed" : strerror(-rc));
         return rc;
@@ -220,7 +339,7 @@ int vmm_mig_recv(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, vmm_mig_zero_fn zer
             return rc;
     } else if (k == VMM_MIG_ROUND_END) {
         uint8_t r[8];
-        if (vmm_sock_full(sock, r, sizeof r, 0)) {
+        if (rd(sock, r, sizeof r)) {
             snprintf(err, errlen, "truncated ROUND_END frame");
             return -EPROTO;
         }
@@ -231,7 +350,7 @@ int vmm_mig_recv(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, vmm_mig_zero_fn zer
             snprintf(err, errlen, "out of memory for a %s frame", kind_name(k));
             return -ENOMEM;
         }
-        if (vmm_sock_full(sock, f->buf, (size_t)l, 0)) {
+        if (rd(sock, f->buf, (size_t)l)) {
             vmm_mig_frame_free(f);
             snprintf(err, errlen, "truncated %s frame (%llu bytes announced)", kind_name(k),
                      (unsigned long long)l);

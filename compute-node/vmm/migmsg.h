@@ -91,4 +91,15 @@ int vmm_mig_hello_parse(const vmm_mig_frame *f, uint64_t *ram_bytes, char *write
                         size_t writer_len, const char **config, size_t *config_len, char *err,
                         size_t errlen);
 
+/* TLS (optional; OpenSSL, TLS 1.2 at least, both ends with a certificate that chains to the
+ * other's CA file): a context from PEM files (NULL with err filled); a handshake on fd, after
+ * which every frame on fd goes through the session (the session, or NULL with err filled);
+ * the end of both (either may be NULL). */
+void *vmm_mig_tls_ctx(int server, const char *ca, const char *cert, const char *key, char *err,
+                      size_t errlen);
+void *vmm_mig_tls_handshake(void *ctx, int fd, int server, char *err, size_t errlen);
+void vmm_mig_tls_end(int fd, void *ssl, void *ctx);
+/* Frames on fd go through ssl (NULL: plain again). */
+void vmm_mig_tls_attach(int fd, void *ssl);
+
 #endif

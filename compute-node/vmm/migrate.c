@@ -31,6 +31,9 @@
  * throttle thread kicks them out of KVM_RUN; vcpu.c sleeps), pct starting at 20 and rising by
  * 10 each such round to 99, as QEMU's cpu-throttle does.
  *
+ * TLS (optional: "tls" in the request, --tls-* on the target): after the TCP connection, a
+ * mutual TLS handshake (migmsg.c), and every frame goes through the session.
+ *
  * Target (--incoming tcp:ADDR:PORT): a thread accepts one connection, checks the HELLO against
  * its own config (memory, vCPUs, the devices' ids, kinds and MACs), receives the pages into a
  * memfd of guest RAM's size (zero runs punched out, so they take no memory) and the STATE;
@@ -47,6 +50,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +107,7 @@ static struct {
     uint8_t *ram;
     uint64_t ram_size;
     vmm_snapshot snap;
+    void *tls_ctx, *tls; /* the connection's TLS context and session, or NULL */
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .cond = PTHREAD_COND_INITIALIZER,
        .sock = -1,
@@ -182,8 +187,11 @@ int vmm_migrate_addr(const char *uri, struct sockaddr_storage *sa, unsigned *sal
 
 int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"uri",        "downtime_ms", "timeout_ms",
-                                       "on_timeout", "max_rounds",  NULL};
+    static const char *const keys[] = {"uri",        "downtime_ms", "timeout_ms", "on_timeout",
+                                       "max_rounds", "tls",         NULL};
+    static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
+    const char *ca = NULL, *cert = NULL, *key = NULL;
+    json_t *tls;
     const char *uri = NULL, *on_timeout = "cancel";
     long long downtime = 300, timeout = 0, rounds = 30;
     struct sockaddr_storage sa;
@@ -199,6 +207,15 @@ int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *er
         st_json_get_str(j, "on_timeout", ST_JSON_OPTIONAL, 1, 16, &on_timeout, err, errlen) ||
         st_json_get_int(j, "max_rounds", ST_JSON_OPTIONAL, 1, 1000, &rounds, err, errlen))
         goto out;
+    if ((tls = json_object_get(j, "tls")) &&
+        (!json_is_object(tls) || st_json_only_keys(tls, tls_keys, err, errlen) ||
+         st_json_get_str(tls, "ca", ST_JSON_REQUIRED, 1, 511, &ca, err, errlen) ||
+         st_json_get_str(tls, "cert", ST_JSON_REQUIRED, 1, 511, &cert, err, errlen) ||
+         st_json_get_str(tls, "key", ST_JSON_REQUIRED, 1, 511, &key, err, errlen))) {
+        if (!json_is_object(tls))
+            snprintf(err, errlen, "field 'tls' must be an object {\"ca\", \"cert\", \"key\"}");
+        goto out;
+    }
     if (strcmp(on_timeout, "cancel") && strcmp(on_timeout, "force")) {
         snprintf(err, errlen, "field 'on_timeout' must be cancel or force");
         goto out;
@@ -211,6 +228,11 @@ int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *er
     r->timeout_ms = (uint64_t)timeout;
     r->force = !strcmp(on_timeout, "force");
     r->max_rounds = (uint64_t)rounds;
+    if (tls) {
+        snprintf(r->tls_ca, sizeof r->tls_ca, "%s", ca);
+        snprintf(r->tls_cert, sizeof r->tls_cert, "%s", cert);
+        snprintf(r->tls_key, sizeof r->tls_key, "%s", key);
+    }
     rc = 0;
 out:
     json_decref(j);
@@ -687,6 +709,14 @@ static int migrate(vmm_vm *vm)
     vmm_migrate_req req = g.req;
     pthread_mutex_unlock(&g.lock);
     g_cancel_at = req.timeout_ms && !req.force ? t0 + (double)req.timeout_ms : 0;
+    void *tls_ctx = NULL, *tls = NULL;
+    if (req.tls_ca[0] &&
+        (!(tls_ctx = vmm_mig_tls_ctx(0, req.tls_ca, req.tls_cert, req.tls_key, err, sizeof err)) ||
+         !(tls = vmm_mig_tls_handshake(tls_ctx, s, 0, err, sizeof err)))) {
+        set_error("%s", err);
+        rc = -EPROTO;
+        goto out_sock;
+    }
     if ((rc = vmm_mig_send_hello(s, vm->ram_size, vm->cfg->json))) {
         set_error("sending HELLO: %s", strerror(-rc));
         goto out_sock;
@@ -820,6 +850,7 @@ out_sock:
     g.total_ms = now_ms() - t0;
     g.sock = -1;
     pthread_mutex_unlock(&g.lock);
+    vmm_mig_tls_end(s, tls, tls_ctx);
     close(s);
     if (end != MIG_COMPLETED)
         st_error("vmm.migrate", "to %s: %s%s", req.uri, g.error,
@@ -854,6 +885,8 @@ int vmm_migrate_threads_start(vmm_vm *vm)
 {
     int rc;
     g.vm = vm;
+    /* OpenSSL reads its configuration now, before the worker's filter (TLS is optional). */
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
     if ((rc = pthread_create(&g.worker, NULL, worker_main, vm)))
         return -rc;
     g.have_worker = 1;
@@ -1022,6 +1055,13 @@ static void *receiver_main(void *arg)
     pthread_mutex_lock(&g.lock);
     g.sock = s;
     pthread_mutex_unlock(&g.lock);
+    char err[300];
+    if (g.tls_ctx && !(g.tls = vmm_mig_tls_handshake(g.tls_ctx, s, 1, err, sizeof err))) {
+        set_error("%s", err);
+        st_error("vmm.migrate", "refusing the incoming VM: %s", err);
+        vmm_vm_stop(vm, 2);
+        return NULL;
+    }
     if (receive(s, vm))
         return NULL;
     if (event_base_once(vm->base, -1, EV_TIMEOUT, finish_incoming, vm, NULL) < 0) {
@@ -1063,6 +1103,14 @@ static void finish_incoming(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&g.lock);
     g.state = MIG_NONE; /* a VM of this process now, which may migrate on */
     pthread_mutex_unlock(&g.lock);
+}
+
+int vmm_migrate_incoming_tls(const char *ca, const char *cert, const char *key, char *err,
+                             size_t errlen)
+{
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+    g.tls_ctx = vmm_mig_tls_ctx(1, ca, cert, key, err, errlen);
+    return g.tls_ctx ? 0 : -EINVAL;
 }
 
 int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd)
@@ -1108,6 +1156,8 @@ void vmm_migrate_stop(void)
     if (g.have_receiver)
         pthread_join(g.receiver, NULL);
     g.have_worker = g.have_throttler = g.have_receiver = 0;
+    vmm_mig_tls_end(g.sock, g.tls, g.tls_ctx);
+    g.tls = g.tls_ctx = NULL;
     if (g.sock >= 0)
         close(g.sock);
     if (g.listen_fd >= 0)

@@ -18,6 +18,9 @@ typedef struct vmm_migrate_req {
     uint64_t timeout_ms;  /* 0: none */
     int force;            /* on_timeout=force: finish over budget; else cancel */
     uint64_t max_rounds;  /* rounds before the final one is forced (default 30) */
+    /* "tls": {"ca", "cert", "key"} (PEM files): the link is TLS, each end proving itself with
+     * a certificate the other's CA signed; empty: plain TCP. */
+    char tls_ca[512], tls_cert[512], tls_key[512];
 } vmm_migrate_req;
 
 /* Parses a PUT /vm/migrate body into r; 0, or -EINVAL with err filled. */
@@ -42,6 +45,10 @@ json_t *vmm_migrate_status(void);
  * a memfd and the state, then (event thread) builds the VM of cfg from them, starts it and
  * answers ACK; NACK with the reason and exit status 2 on any refusal. 0 or a negative errno. */
 int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd);
+/* The target's TLS (PEM files), before vmm_migrate_incoming: 0, or -EINVAL with err filled
+ * (a file that cannot be read or a key that is not the certificate's). */
+int vmm_migrate_incoming_tls(const char *ca, const char *cert, const char *key, char *err,
+                             size_t errlen);
 
 /* Ends whatever runs (a migration is cancelled) and joins the threads; before teardown. */
 void vmm_migrate_stop(void);

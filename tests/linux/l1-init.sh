@@ -872,7 +872,9 @@ run_upgrade() {
 # (throttle_pct > 0) and still complete (max_rounds 10). The guest under nested emulation
 # dirties only ~13 MiB/s (each first write to a page after a round is a write-protect exit in
 # L1's emulated KVM), less than the veth carries, so that run's link is shaped to 64 Mbit/s
-# (tc tbf on the source's side), as between two hosts on a slow link. stratus-vmm only.
+# (tc tbf on the source's side), as between two hosts on a slow link. The 1 GiB run goes over
+# mutual TLS (--tls-* on the target, "tls" in the request) when linux-test.sh could make the
+# certificates (openssl on the host). stratus-vmm only.
 # L1-BENCH migrate prints the source's figures (GET /vm/migrate) and its log line.
 prep_migrate() {
   /usr/bin/ip netns del h1 2>/dev/null; /usr/bin/ip netns del h2 2>/dev/null
@@ -900,7 +902,7 @@ mig_mib() { local b; b=$(mig_num transferred_bytes "$1"); echo $((${b:-0} / 1048
 run_migrate() {
   local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
   local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
-  local mem mib dirty n rounds code before srcrc tpid case side
+  local mem mib dirty n rounds code before srcrc tpid case side tls ttls
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu migrate: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
@@ -920,7 +922,16 @@ run_migrate() {
         $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
         "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mig-$side.json
     done
-    /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4444 --log-level info < /dev/null > $tlog 2>&1 &
+    # 1 GiB over TLS when the host made certificates (linux-test.sh, openssl): the target shows
+    # a (b) certificate and trusts b (a); each end must prove itself.
+    tls=; ttls=
+    if [ "$mem" = 1024 ] && [ -f /tls/a.pem ]; then
+      tls=', "tls": {"ca": "/tls/a.pem", "cert": "/tls/b.pem", "key": "/tls/b.key"}'
+      ttls="--tls-ca /tls/b.pem --tls-cert /tls/a.pem --tls-key /tls/a.key"
+    elif [ "$mem" = 1024 ]; then
+      echo "L1-INFO migrate: no /tls certificates (no openssl on the host): 1 GiB without TLS"
+    fi
+    /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4444 $ttls --log-level info < /dev/null > $tlog 2>&1 &
     tpid=$!; VMPID=$tpid
     wait_for 'waiting for the migration on 10.77.0.2:4444' $tlog 60 || bad "$mem MiB: the target did not listen"
     mig_get $tsock $st
@@ -939,7 +950,7 @@ run_migrate() {
       before=$(grep -c '^DATA count=' $ser)
       wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a failed migration"
     fi
-    code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d "{\"uri\": \"tcp:10.77.0.2:4444\", \"downtime_ms\": 300, \"max_rounds\": $rounds}" http://localhost/vm/migrate)
+    code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d "{\"uri\": \"tcp:10.77.0.2:4444\", \"downtime_ms\": 300, \"max_rounds\": $rounds$tls}" http://localhost/vm/migrate)
     [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate answered $code: $(cat $st)"
     code=$(curl -s -o /tmp/mig2.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444"}' http://localhost/vm/migrate)
     [ "$code" = 409 ] || bad "$mem MiB: a second PUT /vm/migrate answered $code, not 409: $(cat /tmp/mig2.out)"
@@ -957,7 +968,7 @@ run_migrate() {
     judge_count $mem $ser $n $before "target"
     grep -q '^DATA count.disk=ok' $ser || bad "$mem MiB: the disk check did not pass ($(grep -m1 'FAIL' $ser))"
     echo "L1-INFO migrate $mem MiB: counts 1..$before when the source was stopped, to $COUNT_AFTER; status $(tr -d '\n' < $st)"
-    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
+    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tls=$([ -n "$tls" ] && echo on || echo off) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
       "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) throttle_pct=$(mig_num throttle_pct $st)" \
       "/ vmm: $(grep -o 'migrated to [^"]*' $log)"
     echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'migrated in: [^"]*' $tlog)"

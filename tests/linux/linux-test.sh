@@ -167,6 +167,14 @@ fwdisk=${STRATUS_FWBOOT_DISK:-$build/tests/guest/fwboot.img}
 [ -f "$fwdisk" ] && cp "$fwdisk" "$work/run/fwboot.img"
 mbguest=${STRATUS_GUEST_MB_ELF:-$build/tests/guest/guest-mb.elf}
 [ -f "$mbguest" ] && cp "$mbguest" "$work/run/guest-mb.elf"
+if [ "$scn" = migrate ] && command -v openssl > /dev/null; then # migrate's TLS: two throwaway CAs
+  mkdir -p "$work/run/tls"
+  for n in a b; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 2 -nodes \
+      -subj "/CN=stratus-migrate-test-$n" -addext basicConstraints=critical,CA:TRUE \
+      -keyout "$work/run/tls/$n.key" -out "$work/run/tls/$n.pem" 2> /dev/null
+  done
+fi
 if [ -f /usr/lib/ipxe/qemu/pxe-e1000.rom ]; then # ipxe-qemu: the NICs' option ROMs (scenario ipxe)
   mkdir -p "$work/run/usr/lib/ipxe/qemu"
   cp /usr/lib/ipxe/qemu/pxe-e1000.rom /usr/lib/ipxe/qemu/pxe-virtio.rom "$work/run/usr/lib/ipxe/qemu/"

@@ -9,6 +9,8 @@
  * over-long NACK and HELLO, a truncated payload, a closed peer, and a HELLO of another protocol.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include "migmsg.h"
 #include "st_test.h"
+#include "tlscert.h"
 
 #define BASE 0x100000ull
 #define PAGES 16
@@ -301,7 +304,117 @@ static void test_hello_protocol(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "not NUL-terminated"));
 }
 
+static char g_tls_dir[] = "/tmp/vmm_migmsg_tls.XXXXXX";
+
+typedef struct tls_side {
+    int fd, rc;
+    const char *ca; /* the CA file this side trusts */
+    char err[256];
+    vmm_mig_frame f;
+} tls_side;
+
+/* dir/NAME.EXT into buf. */
+static const char *tls_path(char *buf, const char *name, const char *ext)
+{
+    snprintf(buf, 512, "%s/%s.%s", g_tls_dir, name, ext);
+    return buf;
+}
+
+/* The target: handshake as the server with cert "a", then HELLO and one page. */
+static void *tls_target(void *arg)
+{
+    tls_side *t = arg;
+    char cert[512], key[512];
+    void *ctx = vmm_mig_tls_ctx(1, t->ca, tls_path(cert, "a", "pem"), tls_path(key, "a", "key"),
+                                t->err, sizeof t->err);
+    void *ssl = ctx ? vmm_mig_tls_handshake(ctx, t->fd, 1, t->err, sizeof t->err) : NULL;
+    t->rc = -1;
+    if (ssl) {
+        vmm_mig_rx rx = {.target = 1, .mem = &g_mem};
+        t->rc = vmm_mig_recv(t->fd, &rx, &t->f, NULL, NULL, t->err, sizeof t->err);
+        vmm_mig_frame_free(&t->f);
+        if (!t->rc)
+            t->rc = vmm_mig_recv(t->fd, &rx, &t->f, NULL, NULL, t->err, sizeof t->err);
+        if (!t->rc)
+            t->rc = vmm_mig_send(t->fd, VMM_MIG_ACK, 0, NULL, 0, NULL, 0);
+    }
+    shutdown(t->fd, SHUT_RDWR);
+    vmm_mig_tls_end(t->fd, ssl, ctx);
+    return NULL;
+}
+
+/* The source: client with cert "b" (or "c", which the target does not trust), trusting ca. */
+static int tls_source(int fd, const char *name, const char *ca, char *err, size_t errlen)
+{
+    char cert[512], key[512];
+    void *ctx = vmm_mig_tls_ctx(0, ca, tls_path(cert, name, "pem"), tls_path(key, name, "key"), err,
+                                errlen);
+    void *ssl = ctx ? vmm_mig_tls_handshake(ctx, fd, 0, err, errlen) : NULL;
+    int rc = -1;
+    if (ssl) {
+        uint8_t page[VMM_MIG_PAGE];
+        memset(page, 0x5A, sizeof page);
+        vmm_mig_rx rx = {.target = 0};
+        vmm_mig_frame f;
+        rc = vmm_mig_send_hello(fd, 1 << 20, "{}");
+        if (!rc)
+            rc = vmm_mig_send_pages(fd, BASE + VMM_MIG_PAGE, 1, page);
+        if (!rc)
+            rc = vmm_mig_recv(fd, &rx, &f, NULL, NULL, err, errlen);
+        if (!rc && f.kind != VMM_MIG_ACK)
+            rc = -1;
+        vmm_mig_frame_free(&f);
+    }
+    vmm_mig_tls_end(fd, ssl, ctx);
+    return rc;
+}
+
+/* Frames through TLS, both ends proving themselves: the page arrives; a source whose
+ * certificate the target's CA did not sign, or that does not trust the target's, fails the
+ * handshake with a reason; a CA file that does not exist is refused. */
+static void test_tls(void)
+{
+    char err[256];
+    CU_ASSERT_FATAL(mkdtemp(g_tls_dir) != NULL);
+    make_cert(g_tls_dir, "a");
+    make_cert(g_tls_dir, "b");
+    make_cert(g_tls_dir, "c");
+    /* The target trusts b; the source trusts a. */
+    for (int round = 0; round < 3; round++) {
+        int sv[2];
+        pthread_t th;
+        pair(sv);
+        char tca[512], sca[512];
+        tls_side t = {.fd = sv[1], .ca = tls_path(tca, "b", "pem")};
+        memset(g_ram, 0, sizeof g_ram);
+        CU_ASSERT_FATAL(pthread_create(&th, NULL, tls_target, &t) == 0);
+        const char *me = round == 1 ? "c" : "b", *trust = round == 2 ? "c" : "a";
+        int rc = tls_source(sv[0], me, tls_path(sca, trust, "pem"), err, sizeof err);
+        shutdown(sv[0], SHUT_RDWR);
+        pthread_join(th, NULL);
+        if (rc || t.rc)
+            fprintf(stderr, "round %d: source %d '%s', target %d '%s'\n", round, rc, err, t.rc,
+                    t.err);
+        if (round == 0) {
+            CU_ASSERT_EQUAL(rc, 0);
+            CU_ASSERT_EQUAL(t.rc, 0);
+            CU_ASSERT(g_ram[VMM_MIG_PAGE] == 0x5A && g_ram[2 * VMM_MIG_PAGE - 1] == 0x5A);
+        } else {
+            CU_ASSERT(rc != 0 && t.rc != 0);
+            CU_ASSERT(g_ram[VMM_MIG_PAGE] == 0); /* nothing reached guest RAM */
+            CU_ASSERT_PTR_NOT_NULL(strstr(round == 1 ? t.err : err, "TLS handshake"));
+        }
+        close(sv[0]);
+        close(sv[1]);
+    }
+    char c[512], k[512];
+    CU_ASSERT_PTR_NULL(vmm_mig_tls_ctx(0, "/nonexistent/ca.pem", tls_path(c, "a", "pem"),
+                                       tls_path(k, "a", "key"), err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/ca.pem"));
+}
+
 static CU_TestInfo tests[] = {
+    {"frames through mutual TLS; an untrusted peer fails the handshake", test_tls},
     {"HELLO, pages, round end, state, ack, nack", test_round_trip},
     {"hostile frames refused with their reason", test_refusals},
     {"no frame after STATE", test_after_state},
@@ -316,5 +429,6 @@ static CU_SuiteInfo suites[] = {
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* a TLS peer that gave up: EPIPE, as in stratus-vmm */
     return st_test_main(argc, argv, suites);
 }

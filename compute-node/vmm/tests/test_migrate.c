@@ -24,6 +24,7 @@
 #include "migmsg.h"
 #include "migrate.h"
 #include "st_test.h"
+#include "tlscert.h"
 
 static char g_dir[] = "/tmp/vmm_migrate.XXXXXX";
 static char g_cfg[300], g_sock[300];
@@ -40,8 +41,16 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+static int start_target_tls(st_proc *p, int tls);
+
 /* Starts a target for a 64 MiB, 1-vCPU VM with one disk; its port, or -1. */
 static int start_target(st_proc *p)
+{
+    return start_target_tls(p, 0);
+}
+
+/* tls: with --tls-ca b.pem --tls-cert a.pem --tls-key a.key from the test's directory. */
+static int start_target_tls(st_proc *p, int tls)
 {
     char uri[64], bin[512], log[512];
     int port = free_port();
@@ -58,7 +67,14 @@ static int start_target(st_proc *p)
     snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
     snprintf(log, sizeof log, "%s/target.log", g_dir);
     unlink(log);
-    char *argv[] = {bin, "--config", g_cfg, "--incoming", uri, NULL};
+    char ca[400], cert[400], key[400];
+    snprintf(ca, sizeof ca, "%s/b.pem", g_dir);
+    snprintf(cert, sizeof cert, "%s/a.pem", g_dir);
+    snprintf(key, sizeof key, "%s/a.key", g_dir);
+    char *argv[] = {bin, "--config",   g_cfg, "--incoming", uri, "--tls-ca",
+                    ca,  "--tls-cert", cert,  "--tls-key",  key, NULL};
+    if (!tls)
+        argv[5] = NULL;
     if (st_proc_start(p, argv, NULL, log) ||
         vt_wait_for(log, "waiting for the migration on", 10000))
         return -1;
@@ -177,6 +193,51 @@ static void test_refusals(void)
     refused(GOOD_HELLO, 64ull << 20, closes, "connection closed");
 }
 
+/* A target with TLS: a source proving itself with b's certificate (trusting a) gets its
+ * refusal through TLS; a plain source fails the handshake; both exit 2. Bad TLS options exit 2. */
+static void test_tls_target(void)
+{
+    char ca[400], cert[400], key[400], err[256];
+    st_proc p;
+    make_cert(g_dir, "a");
+    make_cert(g_dir, "b");
+    snprintf(ca, sizeof ca, "%s/a.pem", g_dir);
+    snprintf(cert, sizeof cert, "%s/b.pem", g_dir);
+    snprintf(key, sizeof key, "%s/b.key", g_dir);
+    int port = start_target_tls(&p, 1);
+    CU_ASSERT_FATAL(port > 0);
+    int s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    void *ctx = vmm_mig_tls_ctx(0, ca, cert, key, err, sizeof err);
+    void *ssl = ctx ? vmm_mig_tls_handshake(ctx, s, 0, err, sizeof err) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ssl);
+    CU_ASSERT_EQUAL(vmm_mig_send_hello(s, 128ull << 20, GOOD_HELLO), 0);
+    char *why = nack_of(s);
+    CU_ASSERT(why && strstr(why, "memory: the source has 128 MiB"));
+    free(why);
+    vmm_mig_tls_end(s, ssl, ctx);
+    close(s);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    port = start_target_tls(&p, 1);
+    CU_ASSERT_FATAL(port > 0);
+    s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    vmm_mig_send_hello(s, 64ull << 20, GOOD_HELLO); /* no TLS */
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    close(s);
+    char bin[512], log[512];
+    snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
+    snprintf(log, sizeof log, "%s/tls.log", g_dir);
+    char *a1[] = {bin, "--config", g_cfg, "--incoming", "tcp:127.0.0.1:4444", "--tls-ca", ca, NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a1, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2); /* not all three */
+    char *a2[] = {bin,        "--config", g_cfg,        "--incoming", "tcp:127.0.0.1:4444",
+                  "--tls-ca", ca,         "--tls-cert", ca,           "--tls-key",
+                  key,        NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a2, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2); /* a key that is not the certificate's */
+}
+
 static void test_command_line(void)
 {
     char bin[512], log[512];
@@ -205,6 +266,13 @@ static void test_request(void)
                       "\"on_timeout\": \"force\", \"max_rounds\": 5}";
     CU_ASSERT_EQUAL(vmm_migrate_parse(all, strlen(all), &r, err, sizeof err), 0);
     CU_ASSERT(r.downtime_ms == 50 && r.timeout_ms == 1000 && r.force && r.max_rounds == 5);
+    CU_ASSERT(r.tls_ca[0] == 0);
+    const char *tls = "{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c.pem\", \"cert\": "
+                      "\"/x.pem\", \"key\": \"/x.key\"}}";
+    CU_ASSERT_EQUAL(vmm_migrate_parse(tls, strlen(tls), &r, err, sizeof err), 0);
+    ST_ASSERT_STR_EQ(r.tls_ca, "/c.pem");
+    ST_ASSERT_STR_EQ(r.tls_cert, "/x.pem");
+    ST_ASSERT_STR_EQ(r.tls_key, "/x.key");
     static const char *const bad[][2] = {
         {"{\"uri\": \"tcp:10.0.0.2:0\"}", "port must be 1 to 65535"},
         {"{\"uri\": \"tcp:10.0.0.2:65536\"}", "port must be 1 to 65535"},
@@ -217,6 +285,11 @@ static void test_request(void)
         {"{\"uri\": \"tcp:1.2.3.4:5\", \"speed\": 1}", "speed"},
         {"{\"downtime_ms\": 5}", "uri"},
         {"[1]", ""},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": \"yes\"}", "field 'tls' must be an object"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c\", \"cert\": \"/x\"}}", "key"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c\", \"cert\": \"/x\", \"key\": "
+         "\"/k\", \"pin\": 1}}",
+         "pin"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
@@ -244,6 +317,8 @@ static CU_TestInfo tests[] = {
     {"the waiting target answers state incoming, SIGTERM ends it", test_incoming_state},
     {"incompatible or hostile sources refused with NACK, exit 2", test_refusals},
     {"bad command lines exit 2", test_command_line},
+    {"a TLS target: refusals through TLS, a plain source or bad TLS options exit 2",
+     test_tls_target},
     {"PUT /vm/migrate's body", test_request},
     CU_TEST_INFO_NULL,
 };

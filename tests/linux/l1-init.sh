@@ -866,7 +866,8 @@ run_upgrade() {
 # reads them all back at the end: count.disk=ok), at 128 MiB and 1 GiB, then at 256 MiB
 # with the guest dirtying its 64 MiB pattern fast (count.dirty). While it waits the target's
 # API answers state incoming; after count=5 a migration to a port nobody listens on fails and
-# the guest goes on; then the real one (a second PUT meanwhile answers 409): completed, the
+# the guest goes on (at 128 MiB also one past its timeout_ms with on_timeout=cancel, to a
+# second target: cancelled, the guest goes on, that target exits 2); then the real one (a second PUT meanwhile answers 409): completed, the
 # source stopped exits 0, the target prints the rest and exits 16, every count once across the
 # serial log both append to, the pattern checks. The dirtying run must show auto-converge
 # (throttle_pct > 0) and still complete (max_rounds 10). The guest under nested emulation
@@ -902,7 +903,7 @@ mig_mib() { local b; b=$(mig_num transferred_bytes "$1"); echo $((${b:-0} / 1048
 run_migrate() {
   local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
   local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
-  local mem mib dirty n rounds code before srcrc tpid case side tls ttls
+  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu migrate: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
@@ -949,6 +950,21 @@ run_migrate() {
       grep -q '"state":"failed"' $st || bad "$mem MiB: a migration to nobody ended: $(cat $st)"
       before=$(grep -c '^DATA count=' $ser)
       wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a failed migration"
+      if [ "$mem" = 128 ]; then
+        # timeout_ms 1 with on_timeout=cancel, to a second target: cancelled, the guest goes on,
+        # that target (its source gone half-way) exits 2.
+        /usr/bin/ip netns exec h2 timeout -s KILL 60 stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4446 --log-level info < /dev/null > /tmp/mig-dst2.log 2>&1 &
+        t2pid=$!
+        n2=0; while ! grep -q 'waiting for the migration' /tmp/mig-dst2.log && [ $n2 -lt 150 ]; do usleep 200000; n2=$((n2 + 1)); done
+        code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4446", "timeout_ms": 1, "on_timeout": "cancel"}' http://localhost/vm/migrate)
+        [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate with timeout_ms 1 answered $code: $(cat $st)"
+        mig_wait $sock $st 30
+        grep -q '"state":"cancelled".*timed out' $st || bad "$mem MiB: a migration past its timeout (cancel) ended: $(cat $st)"
+        wait $t2pid; code=$?
+        [ "$code" = 2 ] || bad "$mem MiB: the target of the cancelled migration exited $code, not 2"
+        before=$(grep -c '^DATA count=' $ser)
+        wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a cancelled migration"
+      fi
     fi
     code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d "{\"uri\": \"tcp:10.77.0.2:4444\", \"downtime_ms\": 300, \"max_rounds\": $rounds$tls}" http://localhost/vm/migrate)
     [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate answered $code: $(cat $st)"

@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "migrate.h"
 #include "serial.h"
 #include "snapshot.h"
 #include "stratus/httpguard.h"
@@ -46,6 +47,13 @@ static int g_configured;
 static int running(vmm_vm *vm)
 {
     return __atomic_load_n(&vm->running, __ATOMIC_ACQUIRE);
+}
+
+#define MIGRATED "the VM has migrated: its target runs it (stop this process)"
+
+static int migrated(vmm_vm *vm)
+{
+    return __atomic_load_n(&vm->migrated, __ATOMIC_ACQUIRE);
 }
 
 static void stop_with_error(struct evhttp_request *req, void *arg)
@@ -181,7 +189,7 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
         json_decref(j);
         return do_start(vm, req);
     }
-    if (!strcmp(action, "shutdown")) {
+    if (!strcmp(action, "shutdown") || !strcmp(action, "stop")) {
         evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
         json_decref(j);
         return reply_empty(req, 204);
@@ -190,6 +198,10 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
                          !strcmp(action, "reset") || !strcmp(action, "power_button"))) {
         json_decref(j);
         return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
+    }
+    if (migrated(vm)) {
+        json_decref(j);
+        return reply_error(req, 409, ST_E_CONFLICT, MIGRATED);
     }
     if (!strcmp(action, "pause")) {
         rc = vmm_vm_pause(vm);
@@ -204,7 +216,8 @@ static int do_action(vmm_vm *vm, struct evhttp_request *req)
         json_decref(j);
         return reply_error(
             req, 400, ST_E_INVALID_REQUEST,
-            "field 'action' must be one of start, pause, resume, shutdown, reset, power_button");
+            "field 'action' must be one of start, pause, resume, shutdown (or stop), reset, "
+            "power_button");
     }
     json_decref(j);
     if (rc == -ESHUTDOWN)
@@ -257,6 +270,34 @@ static int do_upgrade(vmm_vm *vm, struct evhttp_request *req)
         return reply_error(req, 500, ST_E_INTERNAL, err);
     evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
     return reply_empty(req, 204);
+}
+
+/* /vm/migrate: PUT starts a live migration (202, it runs in the background), GET its
+ * progress, DELETE cancels it (migrate.c). */
+static int do_migrate(vmm_vm *vm, struct evhttp_request *req, enum evhttp_cmd_type m)
+{
+    char err[600];
+    if (m == EVHTTP_REQ_GET)
+        return reply_json(req, 200, vmm_migrate_status());
+    if (m == EVHTTP_REQ_DELETE) {
+        if (vmm_migrate_cancel())
+            return reply_error(req, 409, ST_E_CONFLICT, "no migration is active");
+        return reply_json(req, 202, vmm_migrate_status());
+    }
+    if (!running(vm))
+        return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
+    size_t len;
+    char *buf = body_of(req, &len);
+    if (!buf)
+        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
+    vmm_migrate_req r;
+    int rc = vmm_migrate_parse(buf, len, &r, err, sizeof err);
+    free(buf);
+    if (rc)
+        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
+    if ((rc = vmm_migrate_start(vm, &r, err, sizeof err)))
+        return reply_error(req, 409, ST_E_CONFLICT, err);
+    return reply_json(req, 202, vmm_migrate_status());
 }
 
 static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
@@ -348,6 +389,8 @@ static int route(struct evhttp_request *req, void *arg)
             return method_not_allowed(req, "PUT");
         if (!running(vm))
             return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
+        if (migrated(vm))
+            return reply_error(req, 409, ST_E_CONFLICT, MIGRATED);
         return do_snapshot(vm, req);
     }
     if (!strcmp(path, "/vm/upgrade")) {
@@ -355,7 +398,14 @@ static int route(struct evhttp_request *req, void *arg)
             return method_not_allowed(req, "PUT");
         if (!running(vm))
             return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
+        if (migrated(vm))
+            return reply_error(req, 409, ST_E_CONFLICT, MIGRATED);
         return do_upgrade(vm, req);
+    }
+    if (!strcmp(path, "/vm/migrate")) {
+        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_DELETE)
+            return method_not_allowed(req, "GET, PUT, DELETE");
+        return do_migrate(vm, req, m);
     }
     if (!strcmp(path, "/vm/counters")) {
         if (m != EVHTTP_REQ_GET)
@@ -389,6 +439,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 int vmm_control_start(vmm_vm *vm, const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (g_http)
+        return 0; /* serving already (a migration's target serves while it waits) */
     if (strlen(path) >= sizeof sa.sun_path)
         return -ENAMETOOLONG;
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);

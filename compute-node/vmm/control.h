@@ -5,8 +5,13 @@
  *   GET  /vm                 {"state", "boot_id", "vcpus", "memory_mib", "devices": [...]}
  *                            ({"state": "not_started", "boot_id", "configured"} before start)
  *   PUT  /vm/config          the config file's JSON (no control_socket), before start -> 204
- *   PUT  /vm/actions         {"action": "start" | "pause" | "resume" | "shutdown" | "reset"}
+ *   PUT  /vm/actions         {"action": "start" | "pause" | "resume" | "shutdown" | "stop" |
+ * "reset"}
  *                            -> 204; start needs a config, the others a started VM (409)
+ *   PUT  /vm/migrate         {"uri": "tcp:ADDR:PORT", "downtime_ms", "timeout_ms", "on_timeout",
+ *                            "max_rounds"} -> 202, a live migration in the background (migrate.c)
+ *   GET  /vm/migrate         its progress ({"state": "incoming"} on a waiting target)
+ *   DELETE /vm/migrate       cancels it -> 202 (409 when none is active)
  *   GET  /vm/counters        metering counters (counters.c)
  *   GET  /vm/serial?tail=N   the last N lines of serial output (text/plain)
  *   GET  /healthz            "ok"

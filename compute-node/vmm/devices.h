@@ -33,6 +33,11 @@ int vmm_tap_fd(const char *name);
 /* The next vmm_tap_open(name) takes fd, handed over by the old process of a live upgrade. */
 int vmm_tap_adopt(const char *name, int fd);
 
+/* A live migration's end: release flushes and closes the disk of a virtio-blk device (its
+ * qcow2 lock with it) so that the target can open it; requests wait in the ring meanwhile;
+ * release 0 opens it again. 0 or a negative errno; 0 for a device that is not a disk. Event
+ * thread. */
+int vmm_blk_release(vmm_virtio *v, int release);
 /* Stats of a device made by vmm_blk_create / vmm_net_create; NULL for others. */
 const vmm_blk_stats *vmm_blk_stats_of(vmm_virtio *v);
 const vmm_net_stats *vmm_net_stats_of(vmm_virtio *v);

@@ -614,8 +614,10 @@ static void tx_run(vmm_e1000 *e)
         uint8_t d[16];
         memcpy(d, p, 16); /* once: the guest may change its copy meanwhile */
         tx_desc(e, d);
-        if (d[11] & TXD_RS)
+        if (d[11] & TXD_RS) {
             p[12] = (uint8_t)(d[12] | TXD_DD);
+            vmm_gmem_mark(e->gm, p + 12, 1);
+        }
         R(e, TDH) = (h + 1) % n;
         done = 1;
     }
@@ -722,6 +724,7 @@ static int rx_deliver(vmm_e1000 *e)
         int last = off + chunk == total;
         if (buf) {
             memcpy(buf, f + off, chunk);
+            vmm_gmem_mark(e->gm, buf, chunk);
             wb[0] = (uint8_t)chunk;
             wb[1] = (uint8_t)(chunk >> 8);
         } else {
@@ -733,6 +736,7 @@ static int rx_deliver(vmm_e1000 *e)
         wb[6] = (uint8_t)tci;
         wb[7] = (uint8_t)(tci >> 8);
         memcpy(d + 8, wb, 8);
+        vmm_gmem_mark(e->gm, d + 8, 8);
         h = (h + 1) % n;
         R(e, RDH) = h;
         if (!buf)

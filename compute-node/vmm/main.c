@@ -6,6 +6,9 @@
  *   stratus-vmm --restore DIR [--api-sock PATH]   resume the VM snapshotted into DIR
  *   stratus-vmm --upgrade-from SOCK [--api-sock PATH]  take over the VM another stratus-vmm
  *                                        hands over on SOCK (PUT /vm/upgrade; upgrade.c)
+ *   stratus-vmm --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]  receive the VM a
+ *               [--tls-ca F --tls-cert F --tls-key F]  live migration sends (PUT /vm/migrate;
+ *                                        migrate.c), over mutual TLS with the --tls-* files
  *
  * Exit status: the guest's debug-exit value; 0 for a shutdown through the
  * API, a guest reset (on_reset=shutdown) or SIGTERM; 1 when KVM or the VMM
@@ -30,6 +33,7 @@
 #include "e1000.h"
 #include "firmware.h"
 #include "legacy.h"
+#include "migrate.h"
 #include "pci.h"
 #include "serial.h"
 #include "snapshot.h"
@@ -43,6 +47,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: stratus-vmm --config FILE | --api-sock PATH | --restore DIR [--api-sock PATH]\n"
             "                   | --upgrade-from SOCK [--api-sock PATH]\n"
+            "                   | --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]\n"
+            "                     [--tls-ca F --tls-cert F --tls-key F]\n"
             "                   [--log-level LEVEL]\n"
             "  --config FILE     boot the virtual machine the JSON file describes\n"
             "  --api-sock PATH   serve the control API on PATH and wait for\n"
@@ -50,6 +56,10 @@ static void usage(FILE *f)
             "  --restore DIR     resume the VM snapshotted into DIR (PUT /vm/snapshot)\n"
             "  --upgrade-from SOCK  listen on SOCK and take over the running VM another\n"
             "                    stratus-vmm hands over there (PUT /vm/upgrade)\n"
+            "  --incoming tcp:ADDR:PORT  listen there for a live migration of the VM FILE\n"
+            "                    describes (PUT /vm/migrate on the source)\n"
+            "  --tls-ca F --tls-cert F --tls-key F  with --incoming: the link is TLS, the\n"
+            "                    source proving itself with a certificate --tls-ca signed\n"
             "  --log-level       debug | info | warn | error (default info)\n");
 }
 
@@ -61,6 +71,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void teardown(vmm_vm *vm)
 {
+    vmm_migrate_stop();
     vmm_control_stop();
     vmm_vcpus_join(vm);
     for (int i = 0; i < vm->ndevs; i++)
@@ -85,7 +96,7 @@ typedef struct upgrade_in {
 } upgrade_in;
 
 static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *snap, int mem_fd,
-               upgrade_in *upg)
+               upgrade_in *upg, int incoming_fd)
 {
     static vmm_vm vm; /* one VM per process; the control API refers to it */
     struct event *sigterm = NULL, *sigint = NULL;
@@ -108,6 +119,20 @@ static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *
             goto out;
         }
     }
+    if (incoming_fd >= 0) {
+        /* A migration's target: the control API answers while the VM comes (migrate.c). */
+        int rc = !api_sock && cfg->control_socket ? vmm_control_start(&vm, cfg->control_socket) : 0;
+        if (rc) {
+            st_error("vmm.control", "%s: %s", cfg->control_socket, strerror(-rc));
+            close(incoming_fd);
+            goto out;
+        }
+        if ((rc = vmm_migrate_incoming(&vm, cfg, incoming_fd))) {
+            st_error("vmm.migrate", "starting the receiver: %s", strerror(-rc));
+            close(incoming_fd);
+            goto out;
+        }
+    }
     if (upg) {
         vm.ram_memfd = upg->memfd; /* the VM's now (closed with it) */
         upg->memfd = -1;
@@ -126,12 +151,13 @@ static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *
         vmm_upg_send(upg->conn, VMM_UPG_ACK, NULL, 0, NULL, 0);
         st_info("vmm.upgrade", "took over the VM: %llu MiB of RAM shared, not copied",
                 (unsigned long long)cfg->memory_mib);
-    } else if (!snap && cfg && vmm_start(&vm, cfg, err, sizeof err)) {
+    } else if (!snap && cfg && incoming_fd < 0 && vmm_start(&vm, cfg, err, sizeof err)) {
         st_error("vmm.start", "%s", err);
         vmm_vm_stop(&vm, 1);
     }
     event_base_dispatch(vm.base);
     vmm_vm_stop(&vm, 0); /* no-op when already stopping; keeps the first exit code */
+    vmm_migrate_stop();  /* its threads kick and read the vCPUs */
     vmm_vcpus_join(&vm);
     pthread_mutex_lock(&vm.lock);
     code = vm.exit_code;
@@ -189,7 +215,7 @@ static int run_restore(const char *dir, const char *api_sock)
                  cfg.control_socket);
     } else {
         st_info("vmm.restore", "restoring %s (written by %s)", dir, snap.writer);
-        code = run(&cfg, api_sock, &snap, mem_fd, NULL);
+        code = run(&cfg, api_sock, &snap, mem_fd, NULL, -1);
     }
     vmm_config_free(&cfg);
 out:
@@ -275,7 +301,7 @@ static int run_upgrade(const char *path, const char *api_sock)
         vmm_tap_adopt(cfg.nics[i].tap, fds[1 + i]);
     nfds = 0; /* the VM's now */
     st_info("vmm.upgrade", "taking over the VM from a process of %s", snap.writer);
-    code = run(&cfg, api_sock, &snap, -1, &upg);
+    code = run(&cfg, api_sock, &snap, -1, &upg, -1);
     goto out;
 refuse:
     st_error("vmm.upgrade", "%s", err);
@@ -294,10 +320,33 @@ out:
     return code;
 }
 
+/* --incoming tcp:ADDR:PORT: the listening socket, or -1 (logged). */
+static int listen_incoming(const char *uri)
+{
+    struct sockaddr_storage sa;
+    unsigned len;
+    char err[300];
+    if (vmm_migrate_addr(uri, &sa, &len, err, sizeof err)) {
+        st_error("vmm.migrate", "--incoming %s: %s", uri, err + strlen("field 'uri': "));
+        return -1;
+    }
+    int one = 1, l = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l >= 0)
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, len) < 0 || listen(l, 1) < 0) {
+        st_error("vmm.migrate", "--incoming %s: %s", uri, strerror(errno));
+        if (l >= 0)
+            close(l);
+        return -1;
+    }
+    st_info("vmm.migrate", "waiting for the migration on %s", uri + 4);
+    return l;
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL, *api_sock = NULL, *level = "info", *restore = NULL;
-    const char *upgrade = NULL;
+    const char *upgrade = NULL, *incoming = NULL, *tls[3] = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             config = argv[++i];
@@ -307,6 +356,14 @@ int main(int argc, char **argv)
             restore = argv[++i];
         else if (!strcmp(argv[i], "--upgrade-from") && i + 1 < argc)
             upgrade = argv[++i];
+        else if (!strcmp(argv[i], "--incoming") && i + 1 < argc)
+            incoming = argv[++i];
+        else if (!strcmp(argv[i], "--tls-ca") && i + 1 < argc)
+            tls[0] = argv[++i];
+        else if (!strcmp(argv[i], "--tls-cert") && i + 1 < argc)
+            tls[1] = argv[++i];
+        else if (!strcmp(argv[i], "--tls-key") && i + 1 < argc)
+            tls[2] = argv[++i];
         else if (!strcmp(argv[i], "--log-level") && i + 1 < argc)
             level = argv[++i];
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -318,8 +375,14 @@ int main(int argc, char **argv)
         }
     }
     int lv = st_log_level_parse(level);
-    if ((restore && upgrade) || ((restore || upgrade) ? !!config : !config == !api_sock) ||
-        lv < 0) {
+    int ntls = !!tls[0] + !!tls[1] + !!tls[2];
+    int bad = (restore || upgrade) ? !!config || incoming
+              : incoming           ? !config
+                                   : !config == !api_sock;
+    bad |= ntls && (!incoming || ntls != 3);
+    if ((restore && upgrade) || bad || lv < 0) {
+        if (incoming && !config)
+            fprintf(stderr, "--incoming needs --config (this host's config of the VM)\n");
         usage(stderr);
         return 2;
     }
@@ -335,7 +398,23 @@ int main(int argc, char **argv)
         return run_restore(restore, api_sock);
     if (upgrade)
         return run_upgrade(upgrade, api_sock);
-    int code = run(config ? &cfg : NULL, api_sock, NULL, -1, NULL);
+    int lfd = -1;
+    if (incoming && api_sock && cfg.control_socket) {
+        st_error("vmm.migrate", "the config names its control socket (%s): no --api-sock",
+                 cfg.control_socket);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    if (ntls && vmm_migrate_incoming_tls(tls[0], tls[1], tls[2], err, sizeof err)) {
+        st_error("vmm.migrate", "%s", err);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    if (incoming && (lfd = listen_incoming(incoming)) < 0) {
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    int code = run(config ? &cfg : NULL, api_sock, NULL, -1, NULL, lfd);
     if (config)
         vmm_config_free(&cfg);
     return code;

@@ -113,6 +113,8 @@ static const unsigned long kvm_ioctls[] = {
     KVM_GET_MSR_INDEX_LIST,
     KVM_GET_CPUID2,
     KVM_GET_TSC_KHZ,
+    /* A live migration's rounds (its worker; the last one on the event thread, migrate.c). */
+    KVM_GET_DIRTY_LOG,
 };
 
 #ifdef VMM_SANITIZED
@@ -130,7 +132,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 #define DENY SCMP_ACT_KILL_PROCESS
 #endif
 
-static int load(const int *calls, size_t n, const int *more, size_t nmore, const char *who)
+static int load(const int *calls, size_t n, const int *more, size_t nmore, int inet,
+                const char *who)
 {
 #ifdef VMM_SANITIZED
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
@@ -155,6 +158,14 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, const
         struct scmp_arg_cmp unix_only = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX};
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, unix_only) < 0 ||
             seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) < 0)
+            goto out;
+    }
+    if (inet) {
+        /* A live migration's worker connects to the target over TCP. */
+        struct scmp_arg_cmp v4 = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_INET};
+        struct scmp_arg_cmp v6 = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_INET6};
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, v4) < 0 ||
+            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, v6) < 0)
             goto out;
     }
 #ifdef VMM_SANITIZED
@@ -193,11 +204,17 @@ int vmm_drop_privileges(void)
 
 int vmm_sandbox_vcpu(void)
 {
-    return load(common_calls, sizeof common_calls / sizeof common_calls[0], NULL, 0, "vcpu");
+    return load(common_calls, sizeof common_calls / sizeof common_calls[0], NULL, 0, 0, "vcpu");
 }
 
 int vmm_sandbox_event(void)
 {
     return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
-                sizeof event_calls / sizeof event_calls[0], "event thread");
+                sizeof event_calls / sizeof event_calls[0], 0, "event thread");
+}
+
+int vmm_sandbox_migrate(void)
+{
+    return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
+                sizeof event_calls / sizeof event_calls[0], 1, "migration worker");
 }

@@ -14,5 +14,7 @@ int vmm_drop_privileges(void);
 /* 0 or -1 (logged). */
 int vmm_sandbox_vcpu(void);
 int vmm_sandbox_event(void);
+/* A live migration's worker (migrate.c): the event thread's list and TCP sockets. */
+int vmm_sandbox_migrate(void);
 
 #endif

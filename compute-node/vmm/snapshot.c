@@ -128,7 +128,7 @@ static int save_vcpu(vmm_vm *vm, vmm_vcpu *c, vmm_snap_vcpu *v, char *err, size_
     return save_msrs(vm, c, v, err, errlen);
 }
 
-static int page_is_zero(const uint8_t *p)
+int vmm_page_is_zero(const uint8_t *p)
 {
     const uint64_t *w = (const uint64_t *)p;
     for (unsigned i = 0; i < PAGE / 8; i++)
@@ -147,12 +147,12 @@ static int write_memory(vmm_vm *vm, const char *path, uint64_t *written, char *e
     uint64_t off = 0;
     *written = 0;
     while (off < vm->ram_size) {
-        if (page_is_zero(vm->ram + off)) {
+        if (vmm_page_is_zero(vm->ram + off)) {
             off += PAGE;
             continue;
         }
         uint64_t end = off + PAGE;
-        while (end < vm->ram_size && end - off < (64u << 20) && !page_is_zero(vm->ram + end))
+        while (end < vm->ram_size && end - off < (64u << 20) && !vmm_page_is_zero(vm->ram + end))
             end += PAGE;
         for (uint64_t at = off; at < end;) {
             ssize_t n = pwrite(fd, vm->ram + at, end - at, (off_t)at);

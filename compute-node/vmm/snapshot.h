@@ -23,4 +23,8 @@ int vmm_snapshot_load(const char *dir, vmm_snapshot *s, int *mem_fd, char *err, 
  * created, not started); 0 or a negative errno with err filled. */
 int vmm_snapshot_restore(vmm_vm *vm, const vmm_snapshot *s, char *err, size_t errlen);
 
+/* Whether the 4 KiB page at p is all zeros (a snapshot leaves it a hole, a migration sends a
+ * flag). */
+int vmm_page_is_zero(const uint8_t *p);
+
 #endif

@@ -19,6 +19,7 @@
 #include "e1000.h"
 #include "firmware.h"
 #include "legacy.h"
+#include "migrate.h"
 #include "pci.h"
 #include "sandbox.h"
 #include "serial.h"
@@ -222,6 +223,11 @@ static int start_vcpus(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errl
     }
     if ((rc = vmm_vcpus_start(vm))) {
         snprintf(err, errlen, "starting vCPUs: %s", strerror(-rc));
+        return -1;
+    }
+    /* Made before the event thread's filter, which allows no clone; each installs its own. */
+    if (!cfg->firmware && (rc = vmm_migrate_threads_start(vm))) {
+        snprintf(err, errlen, "starting the migration threads: %s", strerror(-rc));
         return -1;
     }
     if (cfg->seccomp && vmm_sandbox_event() < 0) {

@@ -112,6 +112,8 @@ int vmm_vm_resume(vmm_vm *vm)
     pthread_mutex_lock(&vm->lock);
     if (vm->state == VMM_STOPPING)
         rc = -ESHUTDOWN;
+    else if (__atomic_load_n(&vm->migrated, __ATOMIC_ACQUIRE))
+        rc = -EPERM; /* the guest runs on the migration's target */
     else {
         __atomic_store_n(&vm->state, VMM_RUNNING, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&vm->cond);

@@ -30,8 +30,7 @@ static uint64_t get(const uint8_t *p, int n)
     return v;
 }
 
-/* All of len bytes sent (out) or received; 0 or a negative errno (-EPIPE: the peer closed). */
-static int full(int sock, uint8_t *p, size_t len, int out)
+int vmm_sock_full(int sock, uint8_t *p, size_t len, int out)
 {
     for (size_t at = 0; at < len;) {
         ssize_t n =
@@ -77,9 +76,9 @@ int vmm_upg_send(int sock, uint32_t kind, const void *buf, size_t len, const int
     if (n < 0)
         return -errno;
     /* A stream socket may take the header in parts; then the payload. */
-    if ((size_t)n < sizeof hdr && (n = full(sock, hdr + n, sizeof hdr - (size_t)n, 1)))
+    if ((size_t)n < sizeof hdr && (n = vmm_sock_full(sock, hdr + n, sizeof hdr - (size_t)n, 1)))
         return (int)n;
-    return len ? full(sock, (uint8_t *)(uintptr_t)buf, len, 1) : 0;
+    return len ? vmm_sock_full(sock, (uint8_t *)(uintptr_t)buf, len, 1) : 0;
 }
 
 int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds, int *nfds,
@@ -122,7 +121,7 @@ int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds,
                  VMM_UPG_MAX_FDS);
         goto fail;
     }
-    if ((size_t)n < sizeof hdr && full(sock, hdr + n, sizeof hdr - (size_t)n, 0)) {
+    if ((size_t)n < sizeof hdr && vmm_sock_full(sock, hdr + n, sizeof hdr - (size_t)n, 0)) {
         snprintf(err, errlen, "truncated header");
         goto fail;
     }
@@ -153,7 +152,7 @@ int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds,
             snprintf(err, errlen, "out of memory");
             goto fail;
         }
-        if (full(sock, *buf, (size_t)l, 0)) {
+        if (vmm_sock_full(sock, *buf, (size_t)l, 0)) {
             snprintf(err, errlen, "truncated frame (%llu bytes announced)", (unsigned long long)l);
             free(*buf);
             *buf = NULL;

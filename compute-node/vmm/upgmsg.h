@@ -37,4 +37,8 @@ int vmm_upg_send(int sock, uint32_t kind, const void *buf, size_t len, const int
 int vmm_upg_recv(int sock, uint32_t *kind, uint8_t **buf, size_t *len, int *fds, int *nfds,
                  int maxfds, char *err, size_t errlen);
 
+/* All of len bytes sent (out) or received on a stream socket; 0 or a negative errno (-EPIPE:
+ * the peer closed). A live migration's frames (migmsg.c) use it too. */
+int vmm_sock_full(int sock, uint8_t *p, size_t len, int out);
+
 #endif

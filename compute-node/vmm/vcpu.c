@@ -170,6 +170,15 @@ static void *vcpu_main(void *arg)
             if (vcpu_wait(c))
                 break;
         }
+        unsigned tg = __atomic_load_n(&vm->throttle_gen, __ATOMIC_ACQUIRE);
+        if (tg != c->throttle_gen) {
+            /* A live migration's auto-converge: this period's share of sleep (migrate.c). */
+            c->throttle_gen = tg;
+            uint64_t ns = __atomic_load_n(&vm->throttle_ns, __ATOMIC_RELAXED);
+            struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+            if (ns)
+                nanosleep(&ts, NULL);
+        }
         io_pending = 0;
         if (ioctl(c->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR) {

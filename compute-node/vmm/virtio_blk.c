@@ -40,7 +40,9 @@
 
 typedef struct blk {
     vmm_virtio_ops ops;
-    vmm_disk *disk;
+    vmm_disk *disk; /* NULL while released (a live migration's end): requests wait */
+    const vmm_disk_cfg *cfg;
+    uint64_t size;
     char serial[21];
     int read_only;
     vmm_blk_stats st;
@@ -51,7 +53,7 @@ typedef struct blk {
 /* 1 when [sector*512, +len) lies inside the disk (overflow-safe). */
 static int in_range(blk *b, uint64_t sector, uint64_t len)
 {
-    uint64_t size = vmm_disk_size(b->disk);
+    uint64_t size = b->size;
     if (sector > size / 512)
         return 0;
     return len <= size - sector * 512;
@@ -144,6 +146,8 @@ static void blk_notify(vmm_virtio *v, int q)
 {
     blk *b = v->priv;
     int n = 0, rc;
+    if (!b->disk)
+        return; /* released: the requests stay in the ring */
     while ((rc = vmm_virtio_pop(v, q, &b->chain)) > 0) {
         int64_t len = serve(v, b, &b->chain);
         if (len < 0)
@@ -159,7 +163,7 @@ static void blk_config_read(vmm_virtio *v, uint32_t off, uint8_t *data, uint32_t
 {
     blk *b = v->priv;
     uint8_t cfg[60];
-    uint64_t cap = vmm_disk_size(b->disk) / 512;
+    uint64_t cap = b->size / 512;
     uint32_t seg_max = QUEUE_SIZE - 2, blk_size = 512, dmax = 0xffffffffu / 512,
              dseg = MAX_DISCARD_SEG, dalign = 1;
     memset(cfg, 0, sizeof cfg);
@@ -191,6 +195,8 @@ int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
         return rc;
     }
     b->read_only = cfg->read_only;
+    b->cfg = cfg;
+    b->size = vmm_disk_size(b->disk);
     memcpy(b->serial, cfg->id, strnlen(cfg->id, sizeof b->serial - 1));
     b->ops = (vmm_virtio_ops){
         .type = VIRTIO_ID_BLOCK,
@@ -211,6 +217,26 @@ int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
         vmm_disk_close(b->disk);
         free(b);
     }
+    return rc;
+}
+
+int vmm_blk_release(vmm_virtio *v, int release)
+{
+    if (v->ops->type != VIRTIO_ID_BLOCK)
+        return 0;
+    blk *b = v->priv;
+    int rc = 0;
+    if (release && b->disk) {
+        rc = vmm_disk_flush(b->disk);
+        vmm_disk_close(b->disk);
+        b->disk = NULL;
+    } else if (!release && !b->disk) {
+        /* No kick was lost meanwhile: the vCPUs were parked and the event thread busy. */
+        rc = vmm_disk_open(b->cfg, &b->disk);
+    }
+    if (rc)
+        st_error("vmm.blk", "%s: %s %s: %s", b->cfg->id, release ? "releasing" : "taking back",
+                 b->cfg->path, strerror(-rc));
     return rc;
 }
 

@@ -55,6 +55,7 @@ int vmm_vq_start(vmm_vq *vq, const vmm_gmem *m)
     vq->last_avail = 0;
     vq->used_idx = 0;
     vq->signalled = 0;
+    vq->gm = m;
     return 0;
 }
 
@@ -68,6 +69,7 @@ static uint16_t avail_idx_arm(vmm_vq *vq)
         return idx;
     uint16_t ev = vq->last_avail;
     memcpy(vq->used + 4 + 8u * vq->size, &ev, 2);
+    vmm_gmem_mark(vq->gm, vq->used + 4 + 8u * vq->size, 2);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return load16_acquire(vq->avail + 2);
 }
@@ -87,6 +89,10 @@ static int chain_add(vmm_vq_chain *c, const vmm_gmem *m, const struct vring_desc
     if (!p)
         return -EINVAL;
     if (d->flags & VRING_DESC_F_WRITE) {
+        /* Marked when taken, before the device writes it: a migration takes the VMM's marks
+         * of one round again in the next (migrate.c), and a device writes a chain within the
+         * event-thread callback that took it. */
+        vmm_gmem_mark(m, p, d->len);
         c->iov[c->nr + c->nw].iov_base = p;
         c->iov[c->nr + c->nw].iov_len = d->len;
         c->nw++;
@@ -181,6 +187,7 @@ void vmm_vq_push_many(vmm_vq *vq, const uint16_t *heads, const uint32_t *lens, i
         vq->used_idx++;
     }
     __atomic_store_n((uint16_t *)(vq->used + 2), vq->used_idx, __ATOMIC_RELEASE);
+    vmm_gmem_mark(vq->gm, vq->used, 4 + 8ull * vq->size);
 }
 
 void vmm_vq_push(vmm_vq *vq, uint16_t head, uint32_t len)

@@ -50,6 +50,8 @@ typedef struct vmm_vq {
     uint8_t *desc;       /* host pointers, valid once vmm_vq_start() succeeded */
     uint8_t *avail;
     uint8_t *used;
+    const vmm_gmem *gm; /* the RAM the rings are in (vmm_vq_start): what the device writes to
+                         * it is marked for a live migration (vmm_gmem_mark) */
 } vmm_vq;
 
 typedef struct vmm_vq_chain {

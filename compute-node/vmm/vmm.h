@@ -98,6 +98,7 @@ typedef struct vmm_vcpu {
     uint64_t cpu_ns_final;       /* CPU time recorded when the thread ended */
     int done;
     unsigned reset_gen;            /* last reset this vCPU applied */
+    unsigned throttle_gen;         /* last auto-converge period this vCPU slept in */
     struct kvm_lapic_state lapic0; /* the LAPIC as first set up: what a reset restores */
     int have_lapic0;
 } vmm_vcpu;
@@ -152,9 +153,13 @@ typedef struct vmm_vm {
 
     char boot_id[37];
     struct timespec started;
-    int running;   /* set once vmm_start() succeeded (read by the control API) */
-    int ram_fd;    /* restore: guest RAM is this file (a snapshot's memory), mapped private */
-    int restored;  /* built from a snapshot: the vCPUs start as restored, not set up for a boot */
+    int running;  /* set once vmm_start() succeeded (read by the control API) */
+    int ram_fd;   /* restore: guest RAM is this file (a snapshot's memory), mapped private */
+    int restored; /* built from a snapshot: the vCPUs start as restored, not set up for a boot */
+    int migrated; /* a live migration completed: the target runs the guest, never this process */
+    /* Auto-converge (migrate.c): each vCPU sleeps throttle_ns once per throttle_gen. */
+    unsigned throttle_gen;
+    uint64_t throttle_ns;
     int ram_memfd; /* shared RAM: guest RAM is this memfd mapped MAP_SHARED (owned; -1: anonymous);
                     * set before vmm_vm_create to adopt one (a live upgrade's) */
 } vmm_vm;

@@ -23,7 +23,7 @@ ONLY=$(arg only)
 NONCE=$(arg nonce)
 SECCOMP=$(arg seccomp)
 VMTIME=150
-for m in irqbypass kvm kvm-amd tun; do insmod /mod/$m.ko 2>/dev/null || echo "L1-INFO insmod $m failed"; done
+for m in irqbypass kvm kvm-amd tun veth sch_tbf; do insmod /mod/$m.ko 2>/dev/null || echo "L1-INFO insmod $m failed"; done
 if [ ! -c /dev/kvm ]; then echo "L1-KVM-MISSING"; poweroff -f; fi
 echo "L1-KVM-OK uptime=$(up) $(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null | sed 's/^/nested=/')"
 ip link set lo up
@@ -134,6 +134,20 @@ verdict() { # VMM LOG...
       tail -4 "$l" | sed 's/^/L2| /'
     done
   fi
+}
+
+judge_count() { # MEM SERIAL-LOG N BEFORE WHO: the count guest (snapshot, upgrade, migrate) went on
+  # in the process WHO that took it over: every count 1..N once across the serial log both
+  # processes appended to, some of them after the hand-over (BEFORE were printed before it), its
+  # whole pattern checked, RESULT PASS, exit 16 (VMRC). COUNT_AFTER: the counts in the end.
+  local counts
+  COUNT_AFTER=$(grep -c '^DATA count=' $2)
+  counts=$(grep '^DATA count=' $2 | tr -d '\r' | sed 's/DATA count=//' | tr '\n' ' ')
+  [ "$counts" = "$(seq 1 $3 | tr '\n' ' ')" ] || bad "$1 MiB: counts are not 1..$3 once each: $counts"
+  [ "$COUNT_AFTER" -gt "$4" ] || bad "$1 MiB: the $5 printed no count ($4 before)"
+  grep -q '^DATA count.memory=ok' $2 || bad "$1 MiB: the memory check did not pass"
+  grep -q '^RESULT count PASS' $2 || bad "$1 MiB: no RESULT count PASS"
+  [ "$VMRC" = 16 ] || bad "$1 MiB: the $5 exited $VMRC, expected 16"
 }
 
 # ---- scenarios: prep_<scn> makes fresh inputs, run_<scn> VMM runs and judges -------------------
@@ -786,7 +800,7 @@ run_ipxe() {
 prep_snapshot() { :; }
 run_snapshot() {
   local v=$1 log=/tmp/snap-vmm.log rlog=/tmp/snap-restore.log ser=/tmp/snap-serial.log sock=/tmp/snap.sock
-  local mem code before after t0 t1 t2 t3 counts
+  local mem code before t0 t1 t2 t3
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu snapshot: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
@@ -816,14 +830,8 @@ run_snapshot() {
     wait_for 'VM running (restored' $rlog 60 || bad "$mem MiB: the restored VM did not start"
     t3=$(up)
     wait $VMPID; VMRC=$?
-    after=$(grep -c '^DATA count=' $ser)
-    counts=$(grep '^DATA count=' $ser | tr -d '\r' | sed 's/DATA count=//' | tr '\n' ' ')
-    [ "$counts" = "$(seq 1 40 | tr '\n' ' ')" ] || bad "$mem MiB: counts are not 1..40 once each: $counts"
-    [ "$after" -gt "$before" ] || bad "$mem MiB: the restored process printed no count ($before before)"
-    grep -q '^DATA count.memory=ok' $ser || bad "$mem MiB: the memory check did not pass"
-    grep -q '^RESULT count PASS' $ser || bad "$mem MiB: no RESULT count PASS"
-    [ "$VMRC" = 16 ] || bad "$mem MiB: the restored VMM exited $VMRC, expected 16"
-    echo "L1-INFO snapshot $mem MiB: counts 1..$before before the kill, to $after after the restore"
+    judge_count $mem $ser 40 $before "restored process"
+    echo "L1-INFO snapshot $mem MiB: counts 1..$before before the kill, to $COUNT_AFTER after the restore"
     echo "L1-BENCH snapshot mem_mib=$mem snapshot_l1_s=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b - a}')" \
       "restore_l1_s=$(awk -v a=$t2 -v b=$t3 'BEGIN{printf "%.2f", b - a}')" \
       "vmm: $(grep -o 'snapshot in [^"]*' $log) / $(grep -o 'restored from a snapshot[^"]*' $rlog)" \
@@ -844,7 +852,7 @@ run_snapshot() {
 prep_upgrade() { :; }
 run_upgrade() {
   local v=$1 log=/tmp/upg-old.log nlog=/tmp/upg-new.log ser=/tmp/upg-serial.log sock=/tmp/upg-api.sock
-  local mem code before after counts newpid oldrc
+  local mem code before newpid oldrc
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu upgrade: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
@@ -874,16 +882,218 @@ run_upgrade() {
     [ "$oldrc" = 0 ] || bad "$mem MiB: the old process exited $oldrc, not 0"
     VMPID=$newpid
     wait $VMPID; VMRC=$?
-    after=$(grep -c '^DATA count=' $ser)
-    counts=$(grep '^DATA count=' $ser | tr -d '\r' | sed 's/DATA count=//' | tr '\n' ' ')
-    [ "$counts" = "$(seq 1 60 | tr '\n' ' ')" ] || bad "$mem MiB: counts are not 1..60 once each: $counts"
-    [ "$after" -gt "$before" ] || bad "$mem MiB: the new process printed no count ($before before)"
-    grep -q '^DATA count.memory=ok' $ser || bad "$mem MiB: the memory check did not pass"
-    grep -q '^RESULT count PASS' $ser || bad "$mem MiB: no RESULT count PASS"
-    [ "$VMRC" = 16 ] || bad "$mem MiB: the new VMM exited $VMRC, expected 16"
-    echo "L1-INFO upgrade $mem MiB: counts 1..$before before the handover, to $after after it"
+    judge_count $mem $ser 60 $before "new process"
+    echo "L1-INFO upgrade $mem MiB: counts 1..$before before the handover, to $COUNT_AFTER after it"
     echo "L1-BENCH upgrade mem_mib=$mem vmm: $(grep -o 'handed over to [^"]*' $log) / new: $(grep -o 'restored by [^"]*' $nlog) / $(grep -o 'VM running (restored[^"]*' $nlog)"
     [ -z "$WHY" ] || { tail -5 $log $nlog $ser | sed 's/^/L2| /'; }
+  done
+  T1=$(up)
+  verdict "$v"
+}
+
+# migrate: live migration between two hosts. Two network namespaces joined by a veth (h1
+# 10.77.0.1, h2 10.77.0.2); the target stratus-vmm (--incoming tcp:10.77.0.2:4444) in h2, the
+# source in h1 running the test guest's count scenario with a raw disk both configs name (shared
+# storage: the source releases it, the target opens it; the guest writes sector K at count K and
+# reads them all back at the end: count.disk=ok), at 128 MiB and 1 GiB, then at 256 MiB
+# with the guest dirtying its 64 MiB pattern fast (count.dirty). While it waits the target's
+# API answers state incoming; after count=5 a migration to a port nobody listens on fails and
+# the guest goes on (at 128 MiB also one past its timeout_ms with on_timeout=cancel, to a
+# second target: cancelled, the guest goes on, that target exits 2); then the real one (a second PUT meanwhile answers 409): completed, the
+# source stopped exits 0, the target prints the rest and exits 16, every count once across the
+# serial log both append to, the pattern checks. The dirtying run must show auto-converge
+# (throttle_pct > 0) and still complete (max_rounds 10). The guest under nested emulation
+# dirties only ~13 MiB/s (each first write to a page after a round is a write-protect exit in
+# L1's emulated KVM), less than the veth carries, so that run's link is shaped to 64 Mbit/s
+# (tc tbf on the source's side), as between two hosts on a slow link. The 1 GiB run goes over
+# mutual TLS (--tls-* on the target, "tls" in the request) when linux-test.sh could make the
+# certificates (openssl on the host). stratus-vmm only.
+# L1-BENCH migrate prints the source's figures (GET /vm/migrate) and its log line.
+prep_migrate() {
+  /usr/bin/ip netns del h1 2>/dev/null; /usr/bin/ip netns del h2 2>/dev/null
+  /usr/bin/ip netns add h1 && /usr/bin/ip netns add h2 || { bad "/usr/bin/ip netns add failed"; return; }
+  /usr/bin/ip link add veth1 type veth peer name veth2 || bad "veth failed"
+  /usr/bin/ip link set veth1 netns h1; /usr/bin/ip link set veth2 netns h2
+  /usr/bin/ip -n h1 addr add 10.77.0.1/24 dev veth1; /usr/bin/ip -n h2 addr add 10.77.0.2/24 dev veth2
+  /usr/bin/ip -n h1 link set veth1 up; /usr/bin/ip -n h2 link set veth2 up
+  /usr/bin/ip -n h1 link set lo up; /usr/bin/ip -n h2 link set lo up
+}
+mig_get() { # SOCK OUT: GET /vm/migrate into OUT
+  curl -s --unix-socket $1 http://localhost/vm/migrate > $2 2>/dev/null
+}
+mig_wait() { # SOCK OUT SECONDS: until the state is no longer active; 1 when it still is
+  local n=0
+  while [ $n -lt $(($3 * 5)) ]; do
+    mig_get $1 $2
+    grep -q '"state":"active"' $2 || return 0
+    usleep 200000; n=$((n + 1))
+  done
+  return 1
+}
+mig_num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2" | head -1; }
+mig_mib() { local b; b=$(mig_num transferred_bytes "$1"); echo $((${b:-0} / 1048576)); } # never an empty $(( ))
+run_migrate() {
+  local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
+  local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
+  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2
+  T0=$(up)
+  if [ "$v" = qemu ]; then echo "L1-INFO qemu migrate: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
+  [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
+  for case in 128:16:0 1024:16:0 256:16:1000; do
+    mem=${case%%:*}; mib=${case#*:}; mib=${mib%%:*}; dirty=${case##*:}
+    n=300; rounds=30
+    /usr/bin/tc -n h1 qdisc del dev veth1 root 2>/dev/null
+    if [ "$dirty" != 0 ]; then
+      n=400; rounds=10
+      code=$(/usr/bin/tc -n h1 qdisc add dev veth1 root tbf rate 64mbit burst 64kb latency 2s 2>&1) ||
+        bad "tc tbf failed: $code ($(lsmod | grep -c sch_tbf) sch_tbf loaded)"
+    fi
+    rm -f $ser $sock $tsock /tmp/mig.raw
+    dd if=/dev/zero of=/tmp/mig.raw bs=1M count=8 2>/dev/null
+    for side in src dst; do
+      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", "path": "/tmp/mig.raw", "format": "raw"}]%s}\n' \
+        $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
+        "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mig-$side.json
+    done
+    # 1 GiB over TLS when the host made certificates (linux-test.sh, openssl): the target shows
+    # a (b) certificate and trusts b (a); each end must prove itself.
+    tls=; ttls=
+    if [ "$mem" = 1024 ] && [ -f /tls/a.pem ]; then
+      tls=', "tls": {"ca": "/tls/a.pem", "cert": "/tls/b.pem", "key": "/tls/b.key"}'
+      ttls="--tls-ca /tls/b.pem --tls-cert /tls/a.pem --tls-key /tls/a.key"
+    elif [ "$mem" = 1024 ]; then
+      echo "L1-INFO migrate: no /tls certificates (no openssl on the host): 1 GiB without TLS"
+    fi
+    /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4444 $ttls --log-level info < /dev/null > $tlog 2>&1 &
+    tpid=$!; VMPID=$tpid
+    wait_for 'waiting for the migration on 10.77.0.2:4444' $tlog 60 || bad "$mem MiB: the target did not listen"
+    mig_get $tsock $st
+    grep -q '"state":"incoming"' $st || bad "$mem MiB: the waiting target's GET /vm/migrate: $(cat $st)"
+    /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-src.json --log-level info < /dev/null > $log 2>&1 &
+    VMPID=$!
+    if ! wait_for '^DATA count=5' $ser 60; then
+      bad "$mem MiB: the guest did not reach count=5"; kill -9 $VMPID $tpid; wait $VMPID $tpid
+      tail -5 $log $tlog $ser | sed 's/^/L2| /'; continue
+    fi
+    if [ "$dirty" = 0 ]; then
+      code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4445"}' http://localhost/vm/migrate)
+      [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate to nobody answered $code: $(cat $st)"
+      mig_wait $sock $st 30
+      grep -q '"state":"failed"' $st || bad "$mem MiB: a migration to nobody ended: $(cat $st)"
+      before=$(grep -c '^DATA count=' $ser)
+      wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a failed migration"
+      if [ "$mem" = 128 ]; then
+        # timeout_ms 1 with on_timeout=cancel, to a second target: cancelled, the guest goes on,
+        # that target (its source gone half-way) exits 2.
+        /usr/bin/ip netns exec h2 timeout -s KILL 60 stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4446 --log-level info < /dev/null > /tmp/mig-dst2.log 2>&1 &
+        t2pid=$!
+        n2=0; while ! grep -q 'waiting for the migration' /tmp/mig-dst2.log && [ $n2 -lt 150 ]; do usleep 200000; n2=$((n2 + 1)); done
+        code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4446", "timeout_ms": 1, "on_timeout": "cancel"}' http://localhost/vm/migrate)
+        [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate with timeout_ms 1 answered $code: $(cat $st)"
+        mig_wait $sock $st 30
+        grep -q '"state":"cancelled".*timed out' $st || bad "$mem MiB: a migration past its timeout (cancel) ended: $(cat $st)"
+        wait $t2pid; code=$?
+        [ "$code" = 2 ] || bad "$mem MiB: the target of the cancelled migration exited $code, not 2"
+        before=$(grep -c '^DATA count=' $ser)
+        wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a cancelled migration"
+      fi
+    fi
+    code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d "{\"uri\": \"tcp:10.77.0.2:4444\", \"downtime_ms\": 300, \"max_rounds\": $rounds$tls}" http://localhost/vm/migrate)
+    [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate answered $code: $(cat $st)"
+    code=$(curl -s -o /tmp/mig2.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444"}' http://localhost/vm/migrate)
+    [ "$code" = 409 ] || bad "$mem MiB: a second PUT /vm/migrate answered $code, not 409: $(cat /tmp/mig2.out)"
+    mig_wait $sock $st 120 || bad "$mem MiB: the migration was still active after 120 s: $(cat $st)"
+    grep -q '"state":"completed"' $st || bad "$mem MiB: the migration ended: $(cat $st)"
+    before=$(grep -c '^DATA count=' $ser)
+    if [ "$dirty" != 0 ] && [ "$(mig_num throttle_pct $st)" = 0 ]; then
+      bad "$mem MiB: dirtying at $dirty MiB/s, auto-converge never throttled: $(cat $st)"
+    fi
+    curl -sf -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions || bad "$mem MiB: stopping the source failed"
+    wait $VMPID; srcrc=$?
+    [ "$srcrc" = 0 ] || bad "$mem MiB: the source exited $srcrc, not 0"
+    VMPID=$tpid
+    wait $VMPID; VMRC=$?
+    judge_count $mem $ser $n $before "target"
+    grep -q '^DATA count.disk=ok' $ser || bad "$mem MiB: the disk check did not pass ($(grep -m1 'FAIL' $ser))"
+    echo "L1-INFO migrate $mem MiB: counts 1..$before when the source was stopped, to $COUNT_AFTER; status $(tr -d '\n' < $st)"
+    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tls=$([ -n "$tls" ] && echo on || echo off) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
+      "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) throttle_pct=$(mig_num throttle_pct $st)" \
+      "/ vmm: $(grep -o 'migrated to [^"]*' $log)"
+    echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'migrated in: [^"]*' $tlog)"
+    grep -h 'round [0-9]*:' $log | sed 's/.*"msg":"/L1-INFO migrate /; s/"}$//' | tail -12
+    [ -z "$WHY" ] || { grep -h 'vmm.migrate' $log $tlog | tail -20 | sed 's/^/L2| /'; tail -5 $log $tlog $ser | sed 's/^/L2| /'; }
+  done
+  T1=$(up)
+  verdict "$v"
+}
+
+# migbench (bench/migration/run.sh, not a test): live migration of the test guest's count
+# scenario between the two namespaces of `migrate`, stratus-vmm beside QEMU in the same L1 run,
+# at 256 MiB and 1 GiB, the guest dirtying its 64 MiB pattern at 0, 8 and 1000 MiB/s
+# (count.dirty; the last is as fast as it can under emulation), downtime budget 300 ms for both,
+# QEMU with auto-converge on and max-bandwidth 10 GB/s (its default caps the link), through its
+# human monitor on stdin. Prints one L1-BENCH migbench line per VMM and case: total_ms,
+# downtime_ms, transferred MiB, rounds (QEMU: dirty sync count), throttle.
+prep_migbench() { prep_migrate; }
+mb_line() { # VMM MEM DIRTY STATUS-TEXT
+  echo "L1-BENCH migbench vmm=$1 mem_mib=$2 dirty_mib_s=$3 $4"
+}
+run_migbench() {
+  local v=$1 mem dirty ser=/tmp/mb-serial.log sock=/tmp/mb-src.sock tsock=/tmp/mb-dst.sock st=/tmp/mb.json
+  local tpid cmd n i line
+  T0=$(up)
+  for mem in 256 1024; do
+    for dirty in 0 8 1000; do
+      rm -f $ser $sock $tsock /tmp/mb-q.log /tmp/mb-qt.log
+      cmd="scenario=count count.n=600 count.ms=100 count.mib=64 count.dirty=$dirty"
+      if [ "$v" = qemu ]; then
+        set -- -enable-kvm -cpu host -M pc -m $mem -bios /usr/share/qemu/qboot.rom -nodefaults -display none \
+          -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel /guest.elf -append "$cmd" \
+          -chardev file,id=s0,path=$ser,append=on -serial chardev:s0 -monitor stdio
+        rm -f /tmp/mbt-in /tmp/mbs-in; mkfifo /tmp/mbt-in /tmp/mbs-in
+        exec 8<> /tmp/mbt-in 9<> /tmp/mbs-in
+        /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME qemu-system-x86_64 "$@" -incoming tcp:10.77.0.2:4444 < /tmp/mbt-in > /tmp/mb-qt.log 2>&1 8>&- 9>&- &
+        tpid=$!
+        sleep 2
+        /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME qemu-system-x86_64 "$@" < /tmp/mbs-in > /tmp/mb-q.log 2>&1 8>&- 9>&- &
+        VMPID=$!
+        if ! wait_for '^DATA count=5' $ser 60; then
+          mb_line qemu $mem $dirty "failed: no count=5 ($(tail -c 300 /tmp/mb-qt.log /tmp/mb-q.log | tr '\n' ' '))"
+          kill -9 $VMPID $tpid; wait $VMPID $tpid; exec 8>&- 9>&-; continue
+        fi
+        printf 'migrate_set_capability auto-converge on\nmigrate_set_parameter downtime-limit 300\nmigrate_set_parameter max-bandwidth 10G\nmigrate -d tcp:10.77.0.2:4444\n' >&9
+        n=0
+        while [ $n -lt 600 ]; do
+          echo 'info migrate' >&9; usleep 200000; n=$((n + 1))
+          grep -q 'Migration status: \(completed\|failed\|cancelled\)' /tmp/mb-q.log && break
+        done
+        echo 'info migrate' >&9; usleep 500000
+        line=$(awk '/Migration status:/{s=$3} /total time:/{t=$3} /^downtime:/{d=$2} /transferred ram:/{r=$3} /dirty sync count:/{c=$4} /throttle percentage:/{p=$3}
+          END{printf "status=%s total_ms=%s downtime_ms=%s transferred_mib=%d rounds=%s throttle_pct=%s", s, t, d, r/1024, c, p}' /tmp/mb-q.log)
+        mb_line qemu $mem $dirty "$line"
+        echo quit >&9
+        kill -9 $tpid 2>/dev/null; wait $VMPID $tpid; exec 8>&- 9>&-
+      else
+        for side in src dst; do
+          printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "%s",\n "serial_log": "%s", "control_socket": "%s"%s}\n' \
+            $mem "$cmd" $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
+            "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mb-$side.json
+        done
+        /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-dst.json --incoming tcp:10.77.0.2:4444 < /dev/null > /tmp/mb-t.log 2>&1 &
+        tpid=$!; VMPID=$tpid
+        wait_for 'waiting for the migration' /tmp/mb-t.log 60
+        /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-src.json < /dev/null > /tmp/mb-s.log 2>&1 &
+        VMPID=$!
+        if ! wait_for '^DATA count=5' $ser 60; then
+          mb_line stratus-vmm $mem $dirty "failed: no count=5"; kill -9 $VMPID $tpid; wait $VMPID $tpid; continue
+        fi
+        curl -s -o $st -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444", "downtime_ms": 300}' http://localhost/vm/migrate
+        mig_wait $sock $st 120
+        mb_line stratus-vmm $mem $dirty "status=$(sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' $st) total_ms=$(mig_num total_ms $st) downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) rounds=$(mig_num round $st) throttle_pct=$(mig_num throttle_pct $st)"
+        curl -s -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions
+        kill -9 $tpid 2>/dev/null; wait $VMPID $tpid
+      fi
+    done
   done
   T1=$(up)
   verdict "$v"

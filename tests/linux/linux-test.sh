@@ -118,9 +118,9 @@ build_base() {
   cp "$bb" "$w/l1/bin/"
   for a in $("$bb" --list); do [ -e "$w/l1/bin/$a" ] || ln -s busybox "$w/l1/bin/$a"; done
   cp "$m/virt/lib/irqbypass.ko" "$m/arch/x86/kvm/kvm.ko" "$m/arch/x86/kvm/kvm-amd.ko" \
-    "$m/drivers/net/tun.ko" "$w/l1/mod/"
+    "$m/drivers/net/tun.ko" "$m/drivers/net/veth.ko" "$m/net/sched/sch_tbf.ko" "$w/l1/mod/"
   local t
-  for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip curl; do
+  for t in qemu-system-x86_64 qemu-img mke2fs e2fsck debugfs ip tc curl; do
     copy_with_libs "$w/l1" "$(command -v $t)"
   done
   cp /usr/share/qemu/{qboot.rom,linuxboot_dma.bin,linuxboot.bin,kvmvapic.bin} "$w/l1/usr/share/qemu/"
@@ -167,6 +167,14 @@ fwdisk=${STRATUS_FWBOOT_DISK:-$build/tests/guest/fwboot.img}
 [ -f "$fwdisk" ] && cp "$fwdisk" "$work/run/fwboot.img"
 mbguest=${STRATUS_GUEST_MB_ELF:-$build/tests/guest/guest-mb.elf}
 [ -f "$mbguest" ] && cp "$mbguest" "$work/run/guest-mb.elf"
+if [ "$scn" = migrate ] && command -v openssl > /dev/null; then # migrate's TLS: two throwaway CAs
+  mkdir -p "$work/run/tls"
+  for n in a b; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 2 -nodes \
+      -subj "/CN=stratus-migrate-test-$n" -addext basicConstraints=critical,CA:TRUE \
+      -keyout "$work/run/tls/$n.key" -out "$work/run/tls/$n.pem" 2> /dev/null
+  done
+fi
 if [ -f /usr/lib/ipxe/qemu/pxe-e1000.rom ]; then # ipxe-qemu: the NICs' option ROMs (scenario ipxe)
   mkdir -p "$work/run/usr/lib/ipxe/qemu"
   cp /usr/lib/ipxe/qemu/pxe-e1000.rom /usr/lib/ipxe/qemu/pxe-virtio.rom "$work/run/usr/lib/ipxe/qemu/"

@@ -309,7 +309,45 @@ static void test_event_idx(void)
     ST_ASSERT_INT_EQ(avail_event(), 0);
 }
 
+static int marked(const uint64_t *bits, uint64_t gpa)
+{
+    return (int)(bits[gpa >> 18] >> ((gpa >> 12) & 63) & 1);
+}
+
+/* A live migration's VMM-side dirty bitmap (gmem.h): while set, taking a chain marks its
+ * device-writable buffers (not the readable ones), pushing marks the used ring; unset, nothing
+ * is marked; marks past the region's end are not made. */
+static void test_dirty_marks(void)
+{
+    static uint64_t bits[MEM / 4096 / 64];
+    fresh();
+    desc(0, 0x10000, 16, VRING_DESC_F_NEXT, 1);
+    desc(1, 0x11ff0, 0x20, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2); /* straddles two pages */
+    desc(2, 0x14000, 1, VRING_DESC_F_WRITE, 0);
+    post(0);
+    gm.dirty[0] = bits;
+    ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 1);
+    CU_ASSERT(!marked(bits, 0x10000));                         /* read by the device */
+    CU_ASSERT(marked(bits, 0x11000) && marked(bits, 0x12000)); /* both pages it spans */
+    CU_ASSERT(marked(bits, 0x14000) && !marked(bits, 0x13000));
+    CU_ASSERT(!marked(bits, USED));
+    vmm_vq_push(&vq, chain.head, 17);
+    CU_ASSERT(marked(bits, USED));
+    vmm_gmem_mark(&gm, mem + MEM - 8, 4096); /* clipped at the end of RAM */
+    CU_ASSERT(marked(bits, MEM - 4096));
+    vmm_gmem_mark(&gm, mem - 4096, 16); /* not guest RAM: nothing */
+    memset(bits, 0, sizeof bits);
+    gm.dirty[0] = NULL;
+    post(0);
+    ST_ASSERT_INT_EQ(vmm_vq_pop(&vq, &gm, &chain), 1);
+    vmm_vq_push(&vq, chain.head, 17);
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
+        CU_ASSERT_EQUAL(bits[i], 0);
+}
+
 static CU_TestInfo tests[] = {
+    {"a live migration's dirty bitmap: writable buffers and the used ring marked",
+     test_dirty_marks},
     {"a readable+writable chain becomes iovecs; push fills the used ring", test_good_chain},
     {"several chains pushed at once land in order, the used index past them all", test_push_many},
     {"an indirect table is walked", test_indirect},

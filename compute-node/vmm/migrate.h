@@ -1,0 +1,56 @@
+/*
+ * migrate.h - live migration, pre-copy, between two stratus-vmm processes over TCP (see
+ * migrate.c; the frames are migmsg.h's).
+ */
+#ifndef VMM_MIGRATE_H
+#define VMM_MIGRATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm.h"
+
+/* What PUT /vm/migrate asks for. */
+typedef struct vmm_migrate_req {
+    char uri[300];        /* tcp:ADDR:PORT, ADDR a numeric IPv4 or [IPv6] address */
+    uint64_t downtime_ms; /* the budget for the final pause (default 300) */
+    uint64_t timeout_ms;  /* 0: none */
+    int force;            /* on_timeout=force: finish over budget; else cancel */
+    uint64_t max_rounds;  /* rounds before the final one is forced (default 30) */
+    /* "tls": {"ca", "cert", "key"} (PEM files): the link is TLS, each end proving itself with
+     * a certificate the other's CA signed; empty: plain TCP. */
+    char tls_ca[512], tls_cert[512], tls_key[512];
+} vmm_migrate_req;
+
+/* Parses a PUT /vm/migrate body into r; 0, or -EINVAL with err filled. */
+int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *err, size_t errlen);
+/* "tcp:ADDR:PORT" into a socket address (PORT 1-65535); 0 or -EINVAL with err filled. */
+struct sockaddr_storage;
+int vmm_migrate_addr(const char *uri, struct sockaddr_storage *sa, unsigned *salen, char *err,
+                     size_t errlen);
+
+/* The source's worker and auto-converge threads, made once the vCPUs run and before the event
+ * thread's filter is in place (each installs its own); 0 or a negative errno. */
+int vmm_migrate_threads_start(vmm_vm *vm);
+/* Starts a migration (event thread); 0, or -EBUSY (one is active or completed), -ENOTSUP (the
+ * VM is paused, stopping or firmware-booted), with err filled. */
+int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t errlen);
+/* DELETE /vm/migrate: 0 once asked to cancel, -ENOENT when none is active. */
+int vmm_migrate_cancel(void);
+/* GET /vm/migrate's document. */
+json_t *vmm_migrate_status(void);
+
+/* Target: accepts one connection on listen_fd on a thread of its own, receives guest RAM into
+ * a memfd and the state, then (event thread) builds the VM of cfg from them, starts it and
+ * answers ACK; NACK with the reason and exit status 2 on any refusal. 0 or a negative errno. */
+int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd);
+/* The target's TLS (PEM files), before vmm_migrate_incoming: 0, or -EINVAL with err filled
+ * (a file that cannot be read or a key that is not the certificate's). */
+int vmm_migrate_incoming_tls(const char *ca, const char *cert, const char *key, char *err,
+                             size_t errlen);
+
+/* Ends whatever runs (a migration is cancelled) and joins the threads; before teardown. */
+void vmm_migrate_stop(void);
+
+#endif

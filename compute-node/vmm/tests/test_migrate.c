@@ -1,0 +1,335 @@
+/*
+ * vmm_migrate - a live migration's target (stratus-vmm --config FILE --incoming tcp:ADDR:PORT)
+ * against a fake source, and PUT /vm/migrate's body, without KVM (the target needs KVM only
+ * once the state came): the waiting target logs where it listens and its API answers state
+ * incoming; a HELLO whose memory, vCPUs or disks differ from the target's config is refused
+ * with NACK saying which, and the target exits 2; so are pages outside guest RAM, a STATE
+ * that is not a vmstate, a source that closes half-way, and a frame out of order; a bad port
+ * or a missing --config is a bad command line (exit 2). The request parser takes the
+ * defaults, refuses unknown fields, a bad on_timeout, a URI that is not tcp:ADDR:PORT with a
+ * numeric address and a port 1-65535.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "migmsg.h"
+#include "migrate.h"
+#include "st_test.h"
+#include "tlscert.h"
+
+static char g_dir[] = "/tmp/vmm_migrate.XXXXXX";
+static char g_cfg[300], g_sock[300];
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(s, (struct sockaddr *)&a, &l) < 0)
+        return -1;
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static int start_target_tls(st_proc *p, int tls);
+
+/* Starts a target for a 64 MiB, 1-vCPU VM with one disk; its port, or -1. */
+static int start_target(st_proc *p)
+{
+    return start_target_tls(p, 0);
+}
+
+/* tls: with --tls-ca b.pem --tls-cert a.pem --tls-key a.key from the test's directory. */
+static int start_target_tls(st_proc *p, int tls)
+{
+    char uri[64], bin[512], log[512];
+    int port = free_port();
+    FILE *f = fopen(g_cfg, "w");
+    if (!f || port < 0)
+        return -1;
+    fprintf(f,
+            "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/nonexistent.elf\", "
+            "\"control_socket\": \"%s\", \"disks\": [{\"id\": \"disk0\", \"path\": \"%s/d.raw\"}]}",
+            g_sock, g_dir);
+    fclose(f);
+    unlink(g_sock);
+    snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
+    snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
+    snprintf(log, sizeof log, "%s/target.log", g_dir);
+    unlink(log);
+    char ca[400], cert[400], key[400];
+    snprintf(ca, sizeof ca, "%s/b.pem", g_dir);
+    snprintf(cert, sizeof cert, "%s/a.pem", g_dir);
+    snprintf(key, sizeof key, "%s/a.key", g_dir);
+    char *argv[] = {bin, "--config",   g_cfg, "--incoming", uri, "--tls-ca",
+                    ca,  "--tls-cert", cert,  "--tls-key",  key, NULL};
+    if (!tls)
+        argv[5] = NULL;
+    if (st_proc_start(p, argv, NULL, log) ||
+        vt_wait_for(log, "waiting for the migration on", 10000))
+        return -1;
+    return port;
+}
+
+static int connect_to(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* The target's answer: its NACK text (malloc'd), or NULL. */
+static char *nack_of(int s)
+{
+    vmm_mig_rx rx = {.target = 0};
+    vmm_mig_frame f;
+    char err[256];
+    if (vmm_mig_recv(s, &rx, &f, NULL, NULL, err, sizeof err) || f.kind != VMM_MIG_NACK) {
+        vmm_mig_frame_free(&f);
+        return NULL;
+    }
+    return (char *)f.buf;
+}
+
+#define GOOD_HELLO                                                                                 \
+    "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/src.elf\", \"disks\": [{\"id\": "           \
+    "\"disk0\", \"path\": \"/src/d.raw\"}]}"
+
+/* A fake source sends HELLO (config text, RAM bytes), then what more() sends; the target
+ * must answer NACK holding want and exit 2. */
+static void refused(const char *hello, uint64_t ram, void (*more)(int), const char *want)
+{
+    st_proc p;
+    int port = start_target(&p);
+    CU_ASSERT_FATAL(port > 0);
+    int s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_hello(s, ram, hello), 0);
+    if (more)
+        more(s);
+    char *why = nack_of(s);
+    if (!why || !strstr(why, want))
+        fprintf(stderr, "want NACK with '%s', got '%s'\n", want, why ? why : "(none)");
+    CU_ASSERT(why && strstr(why, want));
+    free(why);
+    close(s);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+}
+
+static void pages_outside(int s)
+{
+    static uint8_t page[VMM_MIG_PAGE];
+    vmm_mig_send_pages(s, 64ull << 20, 1, page); /* the first byte past 64 MiB */
+}
+
+static void bad_state(int s)
+{
+    uint8_t r[8] = {1};
+    vmm_mig_send_pages(s, 0x1000, 3, NULL);
+    vmm_mig_send(s, VMM_MIG_ROUND_END, 0, r, 8, NULL, 0);
+    vmm_mig_send(s, VMM_MIG_STATE, 0, NULL, 0, "not a vmstate", 13);
+}
+
+static void out_of_order(int s)
+{
+    vmm_mig_send_hello(s, 64ull << 20, GOOD_HELLO);
+}
+
+static void closes(int s)
+{
+    vmm_mig_send_pages(s, 0, 1, NULL);
+    shutdown(s, SHUT_WR);
+}
+
+static void test_incoming_state(void)
+{
+    st_proc p;
+    json_t *j = NULL;
+    int port = start_target(&p);
+    CU_ASSERT_FATAL(port > 0);
+    ST_ASSERT_INT_EQ(vt_http_json(g_sock, "GET", "/vm/migrate", NULL, &j), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "state")), "incoming");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total_bytes")), 64 << 20);
+    json_decref(j);
+    ST_ASSERT_INT_EQ(vt_http(g_sock, "PUT", "/vm/migrate", "{\"uri\": \"tcp:127.0.0.1:1\"}", NULL),
+                     409); /* nothing runs here yet */
+    ST_ASSERT_INT_EQ(vt_http(g_sock, "DELETE", "/vm/migrate", NULL, NULL), 409);
+    ST_ASSERT_INT_EQ(vt_http(g_sock, "POST", "/vm/migrate", NULL, NULL), 405);
+    /* SIGTERM while waiting: a clean exit. */
+    ST_ASSERT_INT_EQ(WEXITSTATUS(st_proc_stop(&p, SIGTERM, 10000)), 0);
+}
+
+static void test_refusals(void)
+{
+    refused(GOOD_HELLO, 128ull << 20, NULL, "memory: the source has 128 MiB");
+    refused("{\"vcpus\": 2, \"memory_mib\": 64, \"kernel\": \"/k\", \"disks\": [{\"id\": "
+            "\"disk0\", \"path\": \"/d\"}]}",
+            64ull << 20, NULL, "vCPUs: the source has 2, this config 1");
+    refused("{\"memory_mib\": 64, \"kernel\": \"/k\", \"disks\": [{\"id\": \"other\", \"path\": "
+            "\"/d\"}]}",
+            64ull << 20, NULL, "disk 0: the source's is other, this config's disk0");
+    refused("{\"memory_mib\": 64, \"kernel\": \"/k\"}", 64ull << 20, NULL,
+            "the source has 0 disks and 0 NICs, this config 1 and 0");
+    refused("{\"memory_mib\": 64, \"kernl\": 1}", 64ull << 20, NULL, "HELLO: ");
+    refused(GOOD_HELLO, 64ull << 20, pages_outside, "not aligned guest RAM");
+    refused(GOOD_HELLO, 64ull << 20, bad_state, "vmstate: ");
+    refused(GOOD_HELLO, 64ull << 20, out_of_order, "a second HELLO");
+    refused(GOOD_HELLO, 64ull << 20, closes, "connection closed");
+}
+
+/* A target with TLS: a source proving itself with b's certificate (trusting a) gets its
+ * refusal through TLS; a plain source fails the handshake; both exit 2. Bad TLS options exit 2. */
+static void test_tls_target(void)
+{
+    char ca[400], cert[400], key[400], err[256];
+    st_proc p;
+    make_cert(g_dir, "a");
+    make_cert(g_dir, "b");
+    snprintf(ca, sizeof ca, "%s/a.pem", g_dir);
+    snprintf(cert, sizeof cert, "%s/b.pem", g_dir);
+    snprintf(key, sizeof key, "%s/b.key", g_dir);
+    int port = start_target_tls(&p, 1);
+    CU_ASSERT_FATAL(port > 0);
+    int s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    void *ctx = vmm_mig_tls_ctx(0, ca, cert, key, err, sizeof err);
+    void *ssl = ctx ? vmm_mig_tls_handshake(ctx, s, 0, err, sizeof err) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ssl);
+    CU_ASSERT_EQUAL(vmm_mig_send_hello(s, 128ull << 20, GOOD_HELLO), 0);
+    char *why = nack_of(s);
+    CU_ASSERT(why && strstr(why, "memory: the source has 128 MiB"));
+    free(why);
+    vmm_mig_tls_end(s, ssl, ctx);
+    close(s);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    port = start_target_tls(&p, 1);
+    CU_ASSERT_FATAL(port > 0);
+    s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    vmm_mig_send_hello(s, 64ull << 20, GOOD_HELLO); /* no TLS */
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    close(s);
+    char bin[512], log[512];
+    snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
+    snprintf(log, sizeof log, "%s/tls.log", g_dir);
+    char *a1[] = {bin, "--config", g_cfg, "--incoming", "tcp:127.0.0.1:4444", "--tls-ca", ca, NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a1, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2); /* not all three */
+    char *a2[] = {bin,        "--config", g_cfg,        "--incoming", "tcp:127.0.0.1:4444",
+                  "--tls-ca", ca,         "--tls-cert", ca,           "--tls-key",
+                  key,        NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a2, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2); /* a key that is not the certificate's */
+}
+
+static void test_command_line(void)
+{
+    char bin[512], log[512];
+    st_proc p;
+    snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
+    snprintf(log, sizeof log, "%s/cl.log", g_dir);
+    char *a1[] = {bin, "--config", g_cfg, "--incoming", "tcp:127.0.0.1:0", NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a1, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    char *a2[] = {bin, "--incoming", "tcp:127.0.0.1:4444", NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a2, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    char *a3[] = {bin, "--config", g_cfg, "--incoming", "tcp:localhost:4444", NULL};
+    CU_ASSERT_FATAL(st_proc_start(&p, a3, NULL, log) == 0);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+}
+
+static void test_request(void)
+{
+    vmm_migrate_req r;
+    char err[256];
+    const char *ok = "{\"uri\": \"tcp:10.0.0.2:4444\"}";
+    CU_ASSERT_EQUAL(vmm_migrate_parse(ok, strlen(ok), &r, err, sizeof err), 0);
+    CU_ASSERT(r.downtime_ms == 300 && r.timeout_ms == 0 && !r.force && r.max_rounds == 30);
+    const char *all = "{\"uri\": \"tcp:[::1]:9\", \"downtime_ms\": 50, \"timeout_ms\": 1000, "
+                      "\"on_timeout\": \"force\", \"max_rounds\": 5}";
+    CU_ASSERT_EQUAL(vmm_migrate_parse(all, strlen(all), &r, err, sizeof err), 0);
+    CU_ASSERT(r.downtime_ms == 50 && r.timeout_ms == 1000 && r.force && r.max_rounds == 5);
+    CU_ASSERT(r.tls_ca[0] == 0);
+    const char *tls = "{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c.pem\", \"cert\": "
+                      "\"/x.pem\", \"key\": \"/x.key\"}}";
+    CU_ASSERT_EQUAL(vmm_migrate_parse(tls, strlen(tls), &r, err, sizeof err), 0);
+    ST_ASSERT_STR_EQ(r.tls_ca, "/c.pem");
+    ST_ASSERT_STR_EQ(r.tls_cert, "/x.pem");
+    ST_ASSERT_STR_EQ(r.tls_key, "/x.key");
+    static const char *const bad[][2] = {
+        {"{\"uri\": \"tcp:10.0.0.2:0\"}", "port must be 1 to 65535"},
+        {"{\"uri\": \"tcp:10.0.0.2:65536\"}", "port must be 1 to 65535"},
+        {"{\"uri\": \"tcp:host.example:80\"}", "numeric IPv4 or [IPv6]"},
+        {"{\"uri\": \"unix:/x\"}", "tcp:ADDR:PORT"},
+        {"{\"uri\": \"tcp:10.0.0.2\"}", "tcp:ADDR:PORT"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"on_timeout\": \"wait\"}", "cancel or force"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"downtime_ms\": 0}", "downtime_ms"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"max_rounds\": 0}", "max_rounds"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"speed\": 1}", "speed"},
+        {"{\"downtime_ms\": 5}", "uri"},
+        {"[1]", ""},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": \"yes\"}", "field 'tls' must be an object"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c\", \"cert\": \"/x\"}}", "key"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c\", \"cert\": \"/x\", \"key\": "
+         "\"/k\", \"pin\": 1}}",
+         "pin"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        CU_ASSERT_EQUAL(vmm_migrate_parse(bad[i][0], strlen(bad[i][0]), &r, err, sizeof err),
+                        -EINVAL);
+        if (!strstr(err, bad[i][1]))
+            fprintf(stderr, "%s: want '%s' in '%s'\n", bad[i][0], bad[i][1], err);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i][1]));
+    }
+}
+
+static int setup(void)
+{
+    if (!mkdtemp(g_dir))
+        return -1;
+    snprintf(g_cfg, sizeof g_cfg, "%s/vm.json", g_dir);
+    snprintf(g_sock, sizeof g_sock, "%s/api.sock", g_dir);
+    FILE *f = fopen(vt_path(g_dir, "d.raw"), "w");
+    if (f)
+        fclose(f);
+    return 0;
+}
+
+static CU_TestInfo tests[] = {
+    {"the waiting target answers state incoming, SIGTERM ends it", test_incoming_state},
+    {"incompatible or hostile sources refused with NACK, exit 2", test_refusals},
+    {"bad command lines exit 2", test_command_line},
+    {"a TLS target: refusals through TLS, a plain source or bad TLS options exit 2",
+     test_tls_target},
+    {"PUT /vm/migrate's body", test_request},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+    {"migrate", setup, NULL, NULL, NULL, tests},
+    CU_SUITE_INFO_NULL,
+};
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return st_test_main(argc, argv, suites);
+}

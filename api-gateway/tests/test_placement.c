@@ -205,8 +205,10 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
     st_resp_free(&r);
     /* on Ceph one busy instance moves to an idle node: 1 + 0.05 CPUs there, 1 left */
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "UPDATE iaas.instances SET disk_backend = 'rbd' WHERE tenant_id = '%s'", A.id);
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE iaas.instances SET disk_backend = 'rbd', boot = 'kernel' WHERE tenant_id = '%s'",
+        A.id);
     gwt_sql(&T, sql);
     /* on nodes that receive live migrations (their agents say so in the heartbeat) */
     gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = true");

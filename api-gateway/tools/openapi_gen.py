@@ -421,11 +421,10 @@ add("GET", "/v1/scheduler/rebalance", op("The rebalancing plan, as a dry run: wh
     [ok(200, "the plan", S("RebalancePlan")), E(400, "threshold not within 0.01-1, or max_moves not within 1-1000")],
     params=[Q("threshold", {"type": "number", "minimum": 0.01, "maximum": 1}, "the spread tolerated (default rebalance.threshold, 0.2)"),
             Q("max_moves", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most this many moves (default rebalance.max_moves, 10)")]))
-add("POST", "/v1/scheduler/rebalance", op("The rebalancing plan, carried out: the plan as GET /v1/scheduler/rebalance makes it, each move begun as a live migration through the migrate action's own path (its refusals apply), while fewer than rebalance.max_concurrent migrations run cloud-wide; the rest are skipped for the next call", "cloud-admin",
+add("POST", "/v1/scheduler/rebalance", op("The rebalancing plan, carried out (the body is a JSON object, {} for the defaults): the plan as GET /v1/scheduler/rebalance makes it, each move begun as a live migration through the migrate action's own path (its refusals apply), while fewer than rebalance.max_concurrent migrations run cloud-wide; the rest are skipped for the next call", "cloud-admin",
     [ok(202, "the plan, dry_run false, with started and skipped", S("RebalancePlan")), E(400, "threshold not within 0.01-1, or max_moves not within 1-1000")],
     body=obj({"threshold": {"type": "number", "minimum": 0.01, "maximum": 1, "description": "default rebalance.threshold"},
-              "max_moves": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "default rebalance.max_moves"}}),
-    body_required=False))
+              "max_moves": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "default rebalance.max_moves"}})))
 # ---- Billing: forwarded to stratus-billing unchanged (billing_proxy.c); the
 # bodies are billing's (billing/usage.c, invoice.c, render.c, plans.c,
 # account.c, credit.c), the statuses billing's and the gateway's.

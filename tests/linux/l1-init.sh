@@ -1006,7 +1006,14 @@ run_migrate() {
     grep -q '"state":"completed"' $st || bad "$mem MiB: the migration ended: $(cat $st)"
     before=$(grep -c '^DATA count=' $ser)
     if [ "$dirty" != 0 ] && [ "$(mig_num throttle_pct $st)" = 0 ]; then
-      bad "$mem MiB: dirtying at $dirty MiB/s, auto-converge never throttled: $(cat $st)"
+      # Due (migrate.c): two rounds running, after the first and before the last, in which the
+      # guest dirtied more than half of what the round sent. How fast the guest dirties under
+      # TCG depends on the host's load, so a run where it was not due says so instead.
+      if [ "$(converge_due $log)" = 1 ]; then
+        bad "$mem MiB: dirtying at $dirty MiB/s, auto-converge was due and never throttled: $(cat $st)"
+      else
+        echo "L1-INFO migrate $mem MiB: auto-converge not due in this run (no two rounds running dirtied over half of what they sent)"
+      fi
     fi
     curl -sf -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions || bad "$mem MiB: stopping the source failed"
     wait $VMPID; srcrc=$?
@@ -1027,6 +1034,13 @@ run_migrate() {
   verdict "$v"
 }
 
+# converge_due LOG: 1 when the source's log shows two rounds running, after the first and before
+# the last, in which the pages dirtied came to more than half of what the round sent, else 0.
+converge_due() {
+  grep -o 'round [0-9]*: [0-9]* KiB in [^,]*, [0-9]* pages dirtied' "$1" |
+    awk '{ r = $2 + 0; d[r] = ($(NF - 2) * 4 > $3 / 2); n = r }
+         END { s = 0; for (i = 2; i < n; i++) { s = d[i] ? s + 1 : 0; if (s >= 2) { print 1; exit } } print 0 }'
+}
 # migbench (bench/migration/run.sh, not a test): live migration of the test guest's count
 # scenario between the two namespaces of `migrate`, stratus-vmm beside QEMU in the same L1 run,
 # at 256 MiB and 1 GiB, the guest dirtying its 64 MiB pattern at 0, 8 and 1000 MiB/s

@@ -497,7 +497,7 @@ static void test_attached_to_the_callers_loop_on_a_unix_socket(void)
                       "Connection: close\r\n\r\n";
     st_raw_send(path, 0, put, strlen(put), 3000, &r);
     ST_ASSERT_INT_EQ(r.status, 204);
-    CU_ASSERT_PTR_NOT_NULL(r.head && strstr(r.head, "X-Request-Id: "));
+    CU_ASSERT(r.head && strstr(r.head, "X-Request-Id: "));
     st_raw_free(&r);
     for (int i = 0; i < 100 && !__atomic_load_n(&after_ran, __ATOMIC_ACQUIRE); i++)
         usleep(10000);
@@ -507,7 +507,7 @@ static void test_attached_to_the_callers_loop_on_a_unix_socket(void)
                        "Connection: close\r\n\r\n";
     st_raw_send(path, 0, post, strlen(post), 3000, &r);
     ST_ASSERT_INT_EQ(r.status, 405);
-    CU_ASSERT_PTR_NOT_NULL(r.head && strstr(r.head, "Allow: PUT"));
+    CU_ASSERT(r.head && strstr(r.head, "Allow: PUT"));
     ST_ASSERT_STR_EQ(st_raw_error_code(&r), "method_not_allowed");
     st_raw_free(&r);
 

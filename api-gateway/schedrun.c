@@ -74,8 +74,8 @@ int gw_plan_carry_out(gw_ctx *c, json_t *plan, int consolidation)
     PQclear(r);
     json_t *moves = json_object_get(plan, "moves"), *mv;
     if (consolidation) {
-        json_t *draining = slots > 0 && json_array_size(moves) ? drain_sources(c, moves)
-                                                                : json_array();
+        json_t *draining =
+            slots > 0 && json_array_size(moves) ? drain_sources(c, moves) : json_array();
         if (!draining)
             return -1;
         json_object_set_new(plan, "draining", draining);
@@ -144,9 +144,9 @@ static void auto_run(gw *g, st_db *db, const char *kind, int interval)
         st_error("scheduler.auto_run", "%s: %s", kind, st_db_error(db));
     else if (PQntuples(due) == 1) {
         gw_ctx c = {.gw = g, .db = db, .p = {.cloud_admin = 1}};
-        json_t *plan =
-            cons ? gw_consolidation_plan(g, db, g->c.cons_target, g->c.cons_max_moves)
-                 : gw_rebalance_plan_json(g, db, g->c.rebalance_threshold, g->c.rebalance_max_moves);
+        json_t *plan = cons ? gw_consolidation_plan(g, db, g->c.cons_target, g->c.cons_max_moves)
+                            : gw_rebalance_plan_json(g, db, g->c.rebalance_threshold,
+                                                     g->c.rebalance_max_moves);
         if (!plan || gw_plan_carry_out(&c, plan, cons) < 0) {
             st_error("scheduler.auto_run", "%s: %s", kind, st_db_error(db));
         } else {
@@ -170,8 +170,7 @@ static void auto_run(gw *g, st_db *db, const char *kind, int interval)
     PGresult *un =
         st_db_q(db, "SELECT pg_advisory_unlock(hashtext('stratus.gateway.sched.' || $1))", kind);
     if (!un) /* the lock goes with the connection */
-        st_error("scheduler.auto_run", "%s: the lock is not released: %s", kind,
-                 st_db_error(db));
+        st_error("scheduler.auto_run", "%s: the lock is not released: %s", kind, st_db_error(db));
     PQclear(un);
 }
 

@@ -44,19 +44,19 @@ static void set_disabled(int i, int disabled)
                disabled ? "{\"disabled\":true}" : "{\"disabled\":false}");
 }
 
-static int node_index(const char *id)
-{
-    for (int i = 0; id && i < NN; i++)
-        if (!strcmp(id, node_ids[i]))
-            return i;
-    return -1;
-}
-
+/* The index of the node holding instance id, -1 for none. */
 static int where(const char *id)
 {
-    char *n = gwt_instance_field(&T, A.member, id, "node_id");
-    int at = node_index(n);
-    free(n);
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT n.name FROM iaas.instances i JOIN iaas.nodes n ON n.id = i.node_id"
+             " WHERE i.id = '%s'",
+             id);
+    char *name = gwt_sql_value(&T, sql);
+    int at = NN - 1;
+    while (at >= 0 && (!name || strcmp(name, names[at])))
+        at--;
+    free(name);
     return at;
 }
 
@@ -64,9 +64,12 @@ static int where(const char *id)
  * directly unless local. */
 static int place(int i, const char *name, int local, char id[40])
 {
-    if (gwt_create_instance(&T, A.member, name, "m1.small", image, NULL, id) != 202 ||
-        where(id) != i)
+    long st = gwt_create_instance(&T, A.member, name, "m1.small", image, NULL, id);
+    if (st != 202 || where(id) != i) {
+        fprintf(stderr, "%s: create %ld, on node %d, not %d\n", name, st,
+                st == 202 ? where(id) : -1, i);
         return -1;
+    }
     gwt_report(&T, nodes[i], id, "active", gwt_instance_generation(&T, NULL, id));
     char sql[200];
     snprintf(sql, sizeof sql,
@@ -122,8 +125,10 @@ static int suite_init(void)
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = '%s'", names[i]);
         char *id = gwt_sql_value(&T, sql);
-        if (!id || beat(i) != 200)
+        if (!id || beat(i) != 200) {
+            fprintf(stderr, "node %s: no id or heartbeat\n", names[i]);
             return 1;
+        }
         snprintf(node_ids[i], 40, "%s", id);
         free(id);
         set_disabled(i, 1); /* nothing is powered off before it is filled */
@@ -253,18 +258,18 @@ static int run(char mid[40], char id[40])
     if (s0)
         ST_ASSERT_STR_EQ(json_string_value(json_object_get(s0, "to_node")), "cb");
     /* ca is being emptied, and then powered off */
-    json_t *dr = json_object_get(r.json, "draining"), *off = json_object_get(r.json,
-                                                                             "nodes_to_power_off");
+    json_t *dr = json_object_get(r.json, "draining"),
+           *off = json_object_get(r.json, "nodes_to_power_off");
     ST_ASSERT_INT_EQ(json_array_size(dr), 1);
     ST_ASSERT_STR_EQ(json_string_value(json_array_get(dr, 0)), "ca");
     ST_ASSERT_INT_EQ(json_array_size(off), 1);
     ST_ASSERT_STR_EQ(json_string_value(json_array_get(off, 0)), "ca");
     int skipped = (int)json_array_size(json_object_get(r.json, "skipped"));
     if (skipped)
-        CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(
-                                          json_array_get(json_object_get(r.json, "skipped"), 0),
-                                          "reason")),
-                                      "rebalance.max_concurrent"));
+        CU_ASSERT_PTR_NOT_NULL(
+            strstr(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r.json, "skipped"), 0), "reason")),
+                   "rebalance.max_concurrent"));
     st_resp_free(&r);
     return skipped;
 }
@@ -282,8 +287,7 @@ static void test_post_empties_a_host_which_is_then_powered_off(void)
      * disabled for the check) */
     set_disabled(CD, 1);
     char extra[40];
-    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "new", "m1.small", image, NULL, extra),
-                     202);
+    ST_ASSERT_INT_EQ(gwt_create_instance(&T, A.member, "new", "m1.small", image, NULL, extra), 202);
     int at = where(extra);
     CU_ASSERT(at >= 0 && at != CA);
     char path[128];
@@ -326,12 +330,12 @@ static void test_post_empties_a_host_which_is_then_powered_off(void)
     ST_ASSERT_STR_EQ(n, "t");
     free(n);
     ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/scheduler/consolidation", A.admin, "{}"), 403);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/scheduler/consolidation", T.admin_token,
-                                "{\"target\":2}"),
-                     400);
-    ST_ASSERT_INT_EQ(gwt_status(&T, "POST", "/v1/scheduler/consolidation", T.admin_token,
-                                "{\"threshold\":0.5}"),
-                     400);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/scheduler/consolidation", T.admin_token, "{\"target\":2}"),
+        400);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "POST", "/v1/scheduler/consolidation", T.admin_token, "{\"threshold\":0.5}"),
+        400);
 }
 
 static void test_timer_runs_once_per_interval_across_two_gateways(void)
@@ -339,8 +343,8 @@ static void test_timer_runs_once_per_interval_across_two_gateways(void)
     /* cd's instance movable now; cb has room for it only filled to the brim */
     set_instance(inst[CD][0], "disk_backend = 'rbd'");
     static const char *const timed[] = {"consolidation.interval=2", "consolidation.target=1",
-                                        "power.interval_ms=200", "rebalance.max_concurrent=1",
-                                        "nodes.down_after=600", NULL};
+                                        "power.interval_ms=200",    "rebalance.max_concurrent=1",
+                                        "nodes.down_after=600",     NULL};
     gwt T3, T4;
     gwt_start_peer(&T3, &T, timed);
     gwt_start_peer(&T4, &T, timed);

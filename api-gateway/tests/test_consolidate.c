@@ -135,6 +135,8 @@ static int suite_init(void)
     }
     /* ca 2, cb 3, cl 4 (all movable but for cl's source), cd 1 on a local disk */
     for (int i = 0; i < NN; i++) {
+        /* its idle clock starts again: not powered off before it holds something */
+        gwt_sql(&T, "UPDATE iaas.nodes SET empty_since = NULL");
         set_disabled(i, 0);
         for (int k = 0; k < holds[i]; k++) {
             char name[16];

@@ -62,7 +62,8 @@
       const pct = (u, c) => (c ? Math.round((100 * u) / c) : 0) + '%';
       const t = S.table('hosts', [
         ['Name', (n) => n.name, 'c-name'],
-        ['State', (n) => n.state + (n.disabled ? ' (disabled)' : ''), 'c-state'],
+        ['State', (n) => n.state + (n.disabled ? ' (disabled)' : '') +
+          (n.draining_until ? ' (draining)' : ''), 'c-state'],
         ['Instances', (n) => n.used.instances, 'n c-instances'],
         ['Load', (n) => 'vCPU ' + pct(n.used.vcpus, n.capacity.vcpus) + ', memory ' +
           pct(n.used.memory_mib, n.capacity.memory_mib), 'c-load'],

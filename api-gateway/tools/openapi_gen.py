@@ -185,6 +185,7 @@ NODE_PROPS = {"id": UUID, "name": STR, "hostname": STR, "agent_version": STR, "d
               "power_state": {**enum("on", "powering_off", "off", "powering_on"), "description": "instances are placed only on nodes that are on; an idle node is powered off through power.off_command, one that is off powered on through power.on_command when a placement needs it, and on again once its agent heartbeats"},
               "power_fault": nullable({"type": "string", "description": "why the last power command failed (null after a success)"}),
               "power_since": TS,
+              "draining_until": nullable({**TS, "description": "the consolidation is emptying the node (POST /v1/scheduler/consolidation, or its timer): no instance is placed on it until then, or until it powers off; null: not draining"}),
               "tunnel_ip": nullable({"type": "string", "description": "the node's VXLAN underlay address (heartbeat or admin)"}),
               "external_uplink": {"type": "boolean", "description": "the node reports an uplink to the external networks: routers are placed on such nodes"},
               "last_heartbeat": nullable(TS), "created_at": TS,

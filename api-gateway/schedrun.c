@@ -29,9 +29,10 @@
  * host (power.idle_after, power.min_spare_hosts).
  *
  * The timers: each tick, a gateway whose interval for a kind is set takes
- * a session advisory lock for that kind (one gateway at a time) and bumps
- * iaas.scheduler_runs' row for it only if the last run is an interval old:
- * so across any number of gateways a kind runs once per interval. What it
+ * a session advisory lock (one run at a time, whatever its kind, so two
+ * runs never count the free migration slots at once) and bumps
+ * iaas.scheduler_runs' row for the kind only if the last run is an interval
+ * old: so across any number of gateways a kind runs once per interval. What it
  * did is logged (scheduler.auto_run) and kept in that row.
  */
 #include "gateway.h"
@@ -41,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SCHED_LOCK_KEY "hashtext('stratus.gateway.sched')"
 
 /* Marks the plan's sources draining; their names, or NULL on a database error. */
 static json_t *drain_sources(gw_ctx *c, json_t *moves)
@@ -123,8 +126,7 @@ static void auto_run(gw *g, st_db *db, const char *kind, int interval)
     int cons = !strcmp(kind, "consolidation");
     char iv[16];
     snprintf(iv, sizeof iv, "%d", interval);
-    PGresult *lk =
-        st_db_q(db, "SELECT pg_try_advisory_lock(hashtext('stratus.gateway.sched.' || $1))", kind);
+    PGresult *lk = st_db_q0(db, "SELECT pg_try_advisory_lock(" SCHED_LOCK_KEY ")");
     if (!lk) {
         st_error("scheduler.auto_run", "%s: %s", kind, st_db_error(db));
         return;
@@ -167,8 +169,7 @@ static void auto_run(gw *g, st_db *db, const char *kind, int interval)
         json_decref(plan);
     }
     PQclear(due);
-    PGresult *un =
-        st_db_q(db, "SELECT pg_advisory_unlock(hashtext('stratus.gateway.sched.' || $1))", kind);
+    PGresult *un = st_db_q0(db, "SELECT pg_advisory_unlock(" SCHED_LOCK_KEY ")");
     if (!un) /* the lock goes with the connection */
         st_error("scheduler.auto_run", "%s: the lock is not released: %s", kind, st_db_error(db));
     PQclear(un);

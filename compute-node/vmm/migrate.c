@@ -749,6 +749,25 @@ static void set_progress(uint64_t round, uint64_t remaining)
 }
 
 /* One migration, from the connection to the target's answer; the end state. */
+/* Sending pages failed (rc). A target that refused the VM (HELLO: another config or BIOS
+ * image) sent a NACK and closed: its reason, still queued here, says more than the broken
+ * pipe does. */
+static void send_failed(int s, int rc)
+{
+    char err[480];
+    vmm_mig_rx rx = {.target = 0};
+    vmm_mig_frame f = {0};
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    if ((rc == -EPIPE || rc == -ECONNRESET) && poll(&p, 1, 1000) > 0 &&
+        !vmm_mig_recv(s, &rx, &f, NULL, NULL, err, sizeof err) && f.kind == VMM_MIG_NACK) {
+        snprintf(err, sizeof err, "the target refused the VM: %s",
+                 f.buf ? (char *)f.buf : "(no reason)");
+        set_error("%s", err);
+    } else
+        set_error("sending pages: %s", strerror(-rc));
+    vmm_mig_frame_free(&f);
+}
+
 static int migrate(vmm_vm *vm)
 {
     char err[480];
@@ -787,14 +806,14 @@ static int migrate(vmm_vm *vm)
         uint64_t b0 = g_t.sent_bytes;
         if ((rc = send_todo(vm, s, 0))) {
             if (rc != -ECANCELED)
-                set_error("sending pages: %s", strerror(-rc));
+                send_failed(s, rc);
             goto out_track;
         }
         uint8_t rb[8];
         round++;
         memcpy(rb, &round, 8);
         if ((rc = vmm_mig_send(s, VMM_MIG_ROUND_END, 0, rb, 8, NULL, 0))) {
-            set_error("sending pages: %s", strerror(-rc));
+            send_failed(s, rc);
             goto out_track;
         }
         double took = now_ms() - r0;

@@ -3,7 +3,8 @@
  *
  * Source (PUT /vm/migrate). A worker thread, made when the VM starts (so the event thread's
  * filter never needs to allow clone), connects to the target, sends HELLO (its config), turns
- * on KVM's dirty logging (KVM_MEM_LOG_DIRTY_PAGES on both RAM slots) and the VMM's own dirty
+ * on KVM's dirty logging (KVM_MEM_LOG_DIRTY_PAGES on every RAM slot, fetch_logs: a firmware
+ * VM's BIOS shadow is sent again each round instead) and the VMM's own dirty
  * bitmap (gmem.h: the pages devices write, which KVM's log does not see), and sends every page
  * of guest RAM, runs of all-zero pages as a flag without data. Then round after round, the
  * pages dirtied meanwhile: KVM_GET_DIRTY_LOG per slot (which also write-protects them again),

@@ -7,7 +7,10 @@
  * that is not a vmstate, a source that closes half-way, and a frame out of order; a bad port
  * or a missing --config is a bad command line (exit 2). The request parser takes the
  * defaults, refuses unknown fields, a bad on_timeout, a URI that is not tcp:ADDR:PORT with a
- * numeric address and a port 1-65535.
+ * numeric address and a port 1-65535. A firmware VM's target refuses a source running another BIOS
+ * image (HELLO's firmware_sha256) or a kernel boot. --restore DIR --config FILE refuses a config
+ * that does not describe the snapshot's machine (memory, disk ids, BIOS image), exit 2, and takes
+ * one that does (then fails at KVM here).
  */
 #include <arpa/inet.h>
 #include <errno.h>

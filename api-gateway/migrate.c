@@ -14,8 +14,7 @@
  * is powered on for it); a named host must pass them too. Refused with 409
  * and nothing changed: the instance is not active or has a task, its host
  * is down, its host's agent cannot send a live migration (the libvirt
- * driver), it boots through firmware (stratus-vmm does not migrate that yet),
- * its disk is on the host's local storage while
+ * driver), its disk is on the host's local storage while
  * instances.shared_storage is off (copying a local disk along, QEMU's
  * drive-mirror, is not built), it has an SR-IOV (direct) port, or no host
  * can take it. Accepted (202): an iaas.migrations row in state `preparing`
@@ -163,13 +162,6 @@ static int refusal(const gw_ctx *c, const mig_inst *m, char *why, size_t whylen)
                  " along (drive-mirror is not built); only disks on Ceph, or on storage every"
                  " host shares (instances.shared_storage), migrate",
                  m->name, m->node_name);
-        return -1;
-    }
-    if (m->req.firmware) {
-        snprintf(why, whylen,
-                 "instance %s boots through firmware: stratus-vmm does not migrate such a VM yet"
-                 " (its memory slots are split around the BIOS shadow)",
-                 m->name);
         return -1;
     }
     if (m->req.direct_ports > 0) {

@@ -326,7 +326,6 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
     "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
     " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool)"     \
     " OR NOT coalesce((SELECT n.live_migration FROM iaas.nodes n WHERE n.id = i.node_id), false)"  \
-    " OR i.boot = 'firmware'"                                                                      \
     " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"                            \
     "  AND p.vnic_type = 'direct'),"                                                               \
     " CASE WHEN i.server_group_id IS NULL THEN -1"                                                 \

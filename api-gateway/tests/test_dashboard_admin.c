@@ -356,7 +356,7 @@ static void test_admin_migrates_and_evacuates_from_the_instance_page(void)
     free(id1);
     ST_ASSERT_INT_EQ(gwt_report(&T, tok, id, "active", gwt_instance_generation(&T, NULL, id)), 200);
     char sql[160];
-    /* on Ceph and booted directly (stratus-vmm does not migrate a firmware boot yet) */
+    /* on Ceph and booted directly, as the test guest is */
     snprintf(sql, sizeof sql,
              "UPDATE iaas.instances SET disk_backend = 'rbd', boot = 'kernel' WHERE id = '%s'", id);
     gwt_sql(&T, sql);

@@ -137,13 +137,14 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "vcpus",      "memory_mib", "kernel",        "initrd",      "cmdline",
-        "serial_log", "disks",      "nics",          "rng",         "control_socket",
-        "seccomp",    "on_reset",   "boot_protocol", "assign_bars", "cpuid_disable",
-        "boot",       "firmware",   "memory_shared", NULL};
+        "vcpus",         "memory_mib",     "kernel",          "initrd",
+        "cmdline",       "serial_log",     "disks",           "nics",
+        "rng",           "control_socket", "seccomp",         "on_reset",
+        "boot_protocol", "assign_bars",    "cpuid_disable",   "boot",
+        "firmware",      "memory_shared",  "firmware_sha256", NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
     const char *on_reset = "shutdown", *proto = "auto", *boot = "kernel";
-    const char *firmware = VMM_DEFAULT_FIRMWARE;
+    const char *firmware = VMM_DEFAULT_FIRMWARE, *fw_sha = NULL;
     long long vcpus = 1, mem = 128;
     int rng = 0, sc = SECCOMP_DEFAULT, assign = 1, shared = -1;
     json_t *j, *v;
@@ -158,6 +159,7 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
         st_json_get_str(j, "kernel", ST_JSON_OPTIONAL, 1, 4096, &kernel, err, errlen) ||
         st_json_get_str(j, "boot", ST_JSON_OPTIONAL, 1, 16, &boot, err, errlen) ||
         st_json_get_str(j, "firmware", ST_JSON_OPTIONAL, 1, 4096, &firmware, err, errlen) ||
+        st_json_get_str(j, "firmware_sha256", ST_JSON_OPTIONAL, 64, 64, &fw_sha, err, errlen) ||
         st_json_get_str(j, "initrd", ST_JSON_OPTIONAL, 1, 4096, &initrd, err, errlen) ||
         st_json_get_str(j, "cmdline", ST_JSON_OPTIONAL, 0, 2047, &cmdline, err, errlen) ||
         st_json_get_str(j, "serial_log", ST_JSON_OPTIONAL, 1, 4096, &serial, err, errlen) ||
@@ -184,6 +186,12 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     }
     if (!fw && json_object_get(j, "firmware")) {
         snprintf(err, errlen, "field 'firmware' needs \"boot\": \"firmware\"");
+        goto fail;
+    }
+    if (fw_sha && (!fw || strspn(fw_sha, "0123456789abcdef") != 64)) {
+        snprintf(err, errlen,
+                 "field 'firmware_sha256' must be 64 lowercase hex digits, with \"boot\": "
+                 "\"firmware\"");
         goto fail;
     }
     if (strcmp(on_reset, "shutdown") && strcmp(on_reset, "restart")) {
@@ -221,6 +229,8 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
     c->memory_shared = shared;
     c->kernel = dup_opt(kernel);
     c->firmware = fw ? strdup(firmware) : NULL;
+    if (fw_sha)
+        memcpy(c->firmware_sha256, fw_sha, 65);
     c->initrd = dup_opt(initrd);
     c->cmdline = strdup(cmdline);
     c->serial_log = dup_opt(serial);

@@ -13,7 +13,10 @@
  *
  * "boot": "kernel" (the default) needs "kernel"; "firmware" boots the first
  * disk through the BIOS image "firmware" names (default: Debian's SeaBIOS)
- * and takes no kernel, initrd or cmdline.
+ * and takes no kernel, initrd or cmdline. "firmware_sha256" (optional) pins the image: a
+ * start refuses another. A firmware VM's snapshot and a live migration's HELLO carry the
+ * config with the digest of the image it runs, so a restore or a target with another image
+ * refuses it.
  *
  * Everything is validated on load with a message naming the field; unknown
  * keys are errors (a typo must not silently boot a different machine).
@@ -50,9 +53,10 @@ enum { VMM_NIC_VIRTIO = 0, VMM_NIC_E1000 };
 typedef struct vmm_config {
     int vcpus;
     uint64_t memory_mib;
-    int memory_shared; /* "memory_shared": 1, 0, or -1 when absent (kvm.c decides) */
-    char *kernel;      /* NULL for a firmware boot */
-    char *firmware;    /* "boot": "firmware": the BIOS image; NULL for a kernel boot */
+    int memory_shared;        /* "memory_shared": 1, 0, or -1 when absent (kvm.c decides) */
+    char *kernel;             /* NULL for a firmware boot */
+    char *firmware;           /* "boot": "firmware": the BIOS image; NULL for a kernel boot */
+    char firmware_sha256[65]; /* "firmware_sha256": the image must hash to it; "" for any */
     char *initrd;
     char *cmdline;
     char *serial_log;     /* NULL: serial goes to stdout */

@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@
 #include "e820.h"
 #include "fw_cfg.h"
 #include "pci.h"
+#include "stratus/crypto.h"
 #include "stratus/log.h"
 #include "virtio_pci.h"
 
@@ -60,6 +62,8 @@ struct vmm_firmware {
     size_t rom_size;
     vmm_fw_cfg cfg;
     int chunk_state[VMM_FW_CHUNKS]; /* 0 ROM, 1 RAM read/write, 2 RAM read-only; -1 unmapped */
+    char sha256[65];                /* the image's */
+    char *config_json;              /* the config with "firmware_sha256" set (vmm_config_json) */
 };
 
 /* The shadow in PAM's units: the E segment's four 16 KiB quarters, then the F segment. */
@@ -238,6 +242,41 @@ static void make_i440fx(vmm_vm *vm)
     b->cfg_written = bridge_written;
 }
 
+/* The config's JSON with "firmware_sha256" set to the image's digest: what a snapshot and a
+ * migration's HELLO carry, so the restoring process or the target can tell another image. */
+static int pin_config(const vmm_config *cfg, struct vmm_firmware *fw)
+{
+    json_error_t e;
+    json_t *j = json_loads(cfg->json, 0, &e);
+    if (!j || json_object_set_new(j, "firmware_sha256", json_string(fw->sha256)) ||
+        !(fw->config_json = json_dumps(j, JSON_COMPACT))) {
+        json_decref(j);
+        return -ENOMEM;
+    }
+    json_decref(j);
+    return 0;
+}
+
+const char *vmm_config_json(const vmm_vm *vm)
+{
+    return vm->fw && vm->fw->config_json ? vm->fw->config_json : vm->cfg->json;
+}
+
+int vmm_fw_digest(const char *path, char hex[65], char *err, size_t errlen)
+{
+    struct vmm_firmware fw = {0};
+    int rc = read_rom(path, &fw);
+    if (rc)
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == -EINVAL ? "not a firmware image (128 KiB to 16 MiB, whole pages)"
+                               : strerror(-rc));
+    else
+        st_sha256_hex(fw.rom, fw.rom_size, hex);
+    if (fw.rom)
+        munmap(fw.rom, fw.rom_size);
+    return rc;
+}
+
 int vmm_fw_load(vmm_vm *vm)
 {
     const vmm_config *cfg = vm->cfg;
@@ -262,6 +301,16 @@ int vmm_fw_load(vmm_vm *vm)
                                : strerror(-rc));
         return rc;
     }
+    st_sha256_hex(fw->rom, fw->rom_size, fw->sha256);
+    if (cfg->firmware_sha256[0] && strcmp(cfg->firmware_sha256, fw->sha256)) {
+        st_error("vmm.firmware",
+                 "%s: %zu bytes with SHA-256 %s, not the image the VM runs (SHA-256 %s): "
+                 "another SeaBIOS build",
+                 cfg->firmware, fw->rom_size, fw->sha256, cfg->firmware_sha256);
+        return -EINVAL;
+    }
+    if ((rc = pin_config(cfg, fw)))
+        return rc;
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0) {
         st_error("vmm.firmware", "KVM lacks read-only memory slots");
         return -ENOTSUP;
@@ -325,6 +374,7 @@ void vmm_fw_free(vmm_vm *vm)
         vmm_fw_cfg_free(&fw->cfg);
     if (fw->rom)
         munmap(fw->rom, fw->rom_size);
+    free(fw->config_json);
     free(fw);
     vm->fw = NULL;
 }

@@ -31,6 +31,9 @@ enum {
  * shadow back to ROM, PAM cleared, fw_cfg's selector reset. */
 int vmm_fw_load(vmm_vm *vm);
 void vmm_fw_free(vmm_vm *vm);
+/* The SHA-256 (hex) of the image at path, read as a load reads it; 0, or a negative errno
+ * with err filled. */
+int vmm_fw_digest(const char *path, char hex[65], char *err, size_t errlen);
 
 /* The "firmware" device record's hooks (start.c registers them for a firmware boot); the
  * VM's firmware must be loaded (vmm_fw_load) before a restore. */

@@ -53,15 +53,6 @@ int vmm_kvm_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *h
     return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 
-static int set_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, uint8_t *hva)
-{
-    int rc = vmm_kvm_slot(vm, slot, gpa, size, hva, 0);
-    if (rc)
-        return rc;
-    vm->gmem.r[vm->gmem.n++] = (vmm_gmem_region){gpa, size, hva};
-    return 0;
-}
-
 int vmm_ram_shared(const vmm_config *cfg)
 {
     if (cfg->memory_shared >= 0)
@@ -132,20 +123,33 @@ static int setup_memory(vmm_vm *vm)
     madvise(vm->ram, vm->ram_size, MADV_DONTFORK);
     madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE); /* EINVAL without THP: 4 KiB pages then */
     uint64_t low = vm->ram_size < VMM_LOW_RAM_END ? vm->ram_size : VMM_LOW_RAM_END;
-    if (vm->cfg->firmware) {
-        /* KVM sees RAM around the BIOS shadow at 0xE0000-0xFFFFF (firmware.c maps it); the
-         * VMM's view of RAM below 3 GiB stays one region. */
-        if ((rc = vmm_kvm_slot(vm, VMM_SLOT_LOW, 0, VMM_FW_SHADOW_START, vm->ram, 0)) ||
-            (rc = vmm_kvm_slot(vm, VMM_SLOT_ABOVE_1M, VMM_BIOS_END, low - VMM_BIOS_END,
-                               vm->ram + VMM_BIOS_END, 0)))
+    vmm_ram_slot sl[VMM_RAM_SLOTS_MAX];
+    for (int i = 0, n = vmm_ram_slots(vm, sl); i < n; i++)
+        if ((rc = vmm_kvm_slot(vm, sl[i].slot, sl[i].gpa, sl[i].size, sl[i].hva, 0)))
             return rc;
-        vm->gmem.r[vm->gmem.n++] = (vmm_gmem_region){0, low, vm->ram};
-    } else if ((rc = set_slot(vm, 0, 0, low, vm->ram)))
-        return rc;
-    if (vm->ram_size > low &&
-        (rc = set_slot(vm, 1, VMM_HIGH_RAM_START, vm->ram_size - low, vm->ram + low)))
-        return rc;
+    /* The VMM's view of RAM below 3 GiB is one region, even where KVM's slots are split. */
+    vm->gmem.r[vm->gmem.n++] = (vmm_gmem_region){0, low, vm->ram};
+    if (vm->ram_size > low)
+        vm->gmem.r[vm->gmem.n++] =
+            (vmm_gmem_region){VMM_HIGH_RAM_START, vm->ram_size - low, vm->ram + low};
     return 0;
+}
+
+int vmm_ram_slots(const vmm_vm *vm, vmm_ram_slot out[VMM_RAM_SLOTS_MAX])
+{
+    int n = 0;
+    uint64_t low = vm->ram_size < VMM_LOW_RAM_END ? vm->ram_size : VMM_LOW_RAM_END;
+    if (vm->cfg->firmware) {
+        /* KVM sees RAM around the BIOS shadow at 0xE0000-0xFFFFF (firmware.c maps it). */
+        out[n++] = (vmm_ram_slot){VMM_SLOT_LOW, 0, VMM_FW_SHADOW_START, vm->ram};
+        out[n++] = (vmm_ram_slot){VMM_SLOT_ABOVE_1M, VMM_BIOS_END, low - VMM_BIOS_END,
+                                  vm->ram + VMM_BIOS_END};
+    } else
+        out[n++] = (vmm_ram_slot){VMM_SLOT_LOW, 0, low, vm->ram};
+    if (vm->ram_size > low)
+        out[n++] =
+            (vmm_ram_slot){VMM_SLOT_HIGH, VMM_HIGH_RAM_START, vm->ram_size - low, vm->ram + low};
+    return n;
 }
 
 int vmm_vm_clear_ram(vmm_vm *vm)

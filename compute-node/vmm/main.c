@@ -3,7 +3,8 @@
  *
  *   stratus-vmm --config FILE            boot the VM FILE describes
  *   stratus-vmm --api-sock PATH          wait for PUT /vm/config and the "start" action
- *   stratus-vmm --restore DIR [--api-sock PATH]   resume the VM snapshotted into DIR
+ *   stratus-vmm --restore DIR [--config FILE] [--api-sock PATH]   resume the VM snapshotted
+ *                                        into DIR, under FILE (this host's config of it) if given
  *   stratus-vmm --upgrade-from SOCK [--api-sock PATH]  take over the VM another stratus-vmm
  *                                        hands over on SOCK (PUT /vm/upgrade; upgrade.c)
  *   stratus-vmm --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]  receive the VM a
@@ -44,23 +45,24 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: stratus-vmm --config FILE | --api-sock PATH | --restore DIR [--api-sock PATH]\n"
-            "                   | --upgrade-from SOCK [--api-sock PATH]\n"
-            "                   | --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]\n"
-            "                     [--tls-ca F --tls-cert F --tls-key F]\n"
-            "                   [--log-level LEVEL]\n"
-            "  --config FILE     boot the virtual machine the JSON file describes\n"
-            "  --api-sock PATH   serve the control API on PATH and wait for\n"
-            "                    PUT /vm/config and PUT /vm/actions {\"action\": \"start\"}\n"
-            "  --restore DIR     resume the VM snapshotted into DIR (PUT /vm/snapshot)\n"
-            "  --upgrade-from SOCK  listen on SOCK and take over the running VM another\n"
-            "                    stratus-vmm hands over there (PUT /vm/upgrade)\n"
-            "  --incoming tcp:ADDR:PORT  listen there for a live migration of the VM FILE\n"
-            "                    describes (PUT /vm/migrate on the source)\n"
-            "  --tls-ca F --tls-cert F --tls-key F  with --incoming: the link is TLS, the\n"
-            "                    source proving itself with a certificate --tls-ca signed\n"
-            "  --log-level       debug | info | warn | error (default info)\n");
+    fprintf(f, "usage: stratus-vmm --config FILE | --api-sock PATH\n"
+               "                   | --restore DIR [--config FILE] [--api-sock PATH]\n"
+               "                   | --upgrade-from SOCK [--api-sock PATH]\n"
+               "                   | --config FILE --incoming tcp:ADDR:PORT [--api-sock PATH]\n"
+               "                     [--tls-ca F --tls-cert F --tls-key F]\n"
+               "                   [--log-level LEVEL]\n"
+               "  --config FILE     boot the virtual machine the JSON file describes\n"
+               "  --api-sock PATH   serve the control API on PATH and wait for\n"
+               "                    PUT /vm/config and PUT /vm/actions {\"action\": \"start\"}\n"
+               "  --restore DIR     resume the VM snapshotted into DIR (PUT /vm/snapshot); with\n"
+               "                    --config, under this host's config of that VM\n"
+               "  --upgrade-from SOCK  listen on SOCK and take over the running VM another\n"
+               "                    stratus-vmm hands over there (PUT /vm/upgrade)\n"
+               "  --incoming tcp:ADDR:PORT  listen there for a live migration of the VM FILE\n"
+               "                    describes (PUT /vm/migrate on the source)\n"
+               "  --tls-ca F --tls-cert F --tls-key F  with --incoming: the link is TLS, the\n"
+               "                    source proving itself with a certificate --tls-ca signed\n"
+               "  --log-level       debug | info | warn | error (default info)\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -188,12 +190,15 @@ out:
     return code;
 }
 
-/* --restore DIR: a refused snapshot is a bad input (exit 2), as a bad config is. */
-static int run_restore(const char *dir, const char *api_sock)
+/* --restore DIR [--config FILE]: a refused snapshot is a bad input (exit 2), as a bad config
+ * is. With FILE, the VM runs under this host's config (its disk paths, taps, control socket,
+ * firmware path), which must describe the machine the snapshot holds, as a migration's target
+ * config must (vmm_migrate_compatible); without, under the snapshot's own. */
+static int run_restore(const char *dir, const char *api_sock, const vmm_config *mine)
 {
     vmm_snapshot snap;
-    vmm_config cfg;
-    char err[600];
+    vmm_config saved;
+    char err[600], sha[65] = "";
     int mem_fd;
     struct stat st;
     if (vmm_snapshot_load(dir, &snap, &mem_fd, err, sizeof err)) {
@@ -201,23 +206,30 @@ static int run_restore(const char *dir, const char *api_sock)
         return 2;
     }
     int code = 2;
-    if (vmm_config_parse(&cfg, snap.config, snap.config_len, err, sizeof err)) {
+    if (vmm_config_parse(&saved, snap.config, snap.config_len, err, sizeof err)) {
         st_error("vmm.restore", "%s/vmstate: its config: %s", dir, err);
         goto out;
     }
-    if (fstat(mem_fd, &st) < 0 || (uint64_t)st.st_size != cfg.memory_mib << 20) {
+    const vmm_config *cfg = mine ? mine : &saved;
+    if (mine && mine->firmware && vmm_fw_digest(mine->firmware, sha, err, sizeof err))
+        st_warn("vmm.restore", "firmware %s", err);
+    if (mine &&
+        !vmm_migrate_compatible(&saved, mine, saved.memory_mib << 20, sha, err, sizeof err)) {
+        st_error("vmm.restore", "the config does not fit the snapshot in %s: %s", dir, err);
+    } else if (fstat(mem_fd, &st) < 0 || (uint64_t)st.st_size != cfg->memory_mib << 20) {
         st_error("vmm.restore", "%s/memory: %lld bytes, the VM has %llu MiB of RAM", dir,
-                 (long long)st.st_size, (unsigned long long)cfg.memory_mib);
-    } else if (api_sock && cfg.control_socket) {
+                 (long long)st.st_size, (unsigned long long)cfg->memory_mib);
+    } else if (api_sock && cfg->control_socket) {
         st_error("vmm.restore",
-                 "the snapshot's config names its control socket (%s): no "
+                 "the %s config names its control socket (%s): no "
                  "--api-sock",
-                 cfg.control_socket);
+                 mine ? "given" : "snapshot's", cfg->control_socket);
     } else {
-        st_info("vmm.restore", "restoring %s (written by %s)", dir, snap.writer);
-        code = run(&cfg, api_sock, &snap, mem_fd, NULL, -1);
+        st_info("vmm.restore", "restoring %s (written by %s)%s", dir, snap.writer,
+                mine ? " under the given config" : "");
+        code = run(cfg, api_sock, &snap, mem_fd, NULL, -1);
     }
-    vmm_config_free(&cfg);
+    vmm_config_free(&saved);
 out:
     close(mem_fd);
     vmm_snap_free(&snap);
@@ -376,9 +388,10 @@ int main(int argc, char **argv)
     }
     int lv = st_log_level_parse(level);
     int ntls = !!tls[0] + !!tls[1] + !!tls[2];
-    int bad = (restore || upgrade) ? !!config || incoming
-              : incoming           ? !config
-                                   : !config == !api_sock;
+    int bad = restore    ? !!incoming
+              : upgrade  ? !!config || incoming
+              : incoming ? !config
+                         : !config == !api_sock;
     bad |= ntls && (!incoming || ntls != 3);
     if ((restore && upgrade) || bad || lv < 0) {
         if (incoming && !config)
@@ -394,8 +407,12 @@ int main(int argc, char **argv)
         st_error("vmm.config", "%s: %s", config, err);
         return 2;
     }
-    if (restore)
-        return run_restore(restore, api_sock);
+    if (restore) {
+        int code = run_restore(restore, api_sock, config ? &cfg : NULL);
+        if (config)
+            vmm_config_free(&cfg);
+        return code;
+    }
     if (upgrade)
         return run_upgrade(upgrade, api_sock);
     int lfd = -1;

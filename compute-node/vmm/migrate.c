@@ -3,7 +3,8 @@
  *
  * Source (PUT /vm/migrate). A worker thread, made when the VM starts (so the event thread's
  * filter never needs to allow clone), connects to the target, sends HELLO (its config), turns
- * on KVM's dirty logging (KVM_MEM_LOG_DIRTY_PAGES on both RAM slots) and the VMM's own dirty
+ * on KVM's dirty logging (KVM_MEM_LOG_DIRTY_PAGES on every RAM slot, fetch_logs: a firmware
+ * VM's BIOS shadow is sent again each round instead) and the VMM's own dirty
  * bitmap (gmem.h: the pages devices write, which KVM's log does not see), and sends every page
  * of guest RAM, runs of all-zero pages as a flag without data. Then round after round, the
  * pages dirtied meanwhile: KVM_GET_DIRTY_LOG per slot (which also write-protects them again),
@@ -62,6 +63,7 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include "firmware.h"
 #include "migmsg.h"
 #include "sandbox.h"
 #include "snapshot.h"
@@ -107,6 +109,7 @@ static struct {
     uint8_t *ram;
     uint64_t ram_size;
     vmm_snapshot snap;
+    char fw_sha256[65];  /* this host's firmware image's digest ("" unread or no firmware) */
     void *tls_ctx, *tls; /* the connection's TLS context and session, or NULL */
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .cond = PTHREAD_COND_INITIALIZER,
@@ -119,7 +122,8 @@ typedef struct track {
     int n;
     uint64_t words[VMM_GMEM_MAX_REGIONS];
     uint64_t *todo[VMM_GMEM_MAX_REGIONS];  /* pages still to send */
-    uint64_t *kvm[VMM_GMEM_MAX_REGIONS];   /* KVM_GET_DIRTY_LOG's buffer */
+    uint64_t *kvm[VMM_GMEM_MAX_REGIONS];   /* KVM's logs of the region's slots (fetch_logs) */
+    uint64_t *slot_log[VMM_RAM_SLOTS_MAX]; /* KVM_GET_DIRTY_LOG's buffer per RAM slot */
     uint64_t *prev[VMM_GMEM_MAX_REGIONS];  /* the VMM's marks of the round before */
     uint64_t *marks[VMM_GMEM_MAX_REGIONS]; /* the VMM's bitmap (vm->gmem.dirty); kept for the
                                             * process's life: a device may still hold it */
@@ -262,12 +266,6 @@ int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t er
     int rc = 0;
     struct sockaddr_storage sa;
     unsigned salen;
-    if (vm->cfg->firmware) {
-        snprintf(err, errlen,
-                 "a firmware-booted VM cannot be migrated yet (its memory slots are split "
-                 "around the BIOS shadow; dirty logging covers the plain layout only)");
-        return -ENOTSUP;
-    }
     if (__atomic_load_n(&vm->state, __ATOMIC_ACQUIRE) != VMM_RUNNING) {
         snprintf(err, errlen, "the VM is not running (paused or stopping): resume it first");
         return -ENOTSUP;
@@ -354,15 +352,68 @@ static void *throttle_main(void *arg)
 
 /* ---- dirty tracking -------------------------------------------------------------------- */
 
+/* Dirty logging on or off on every KVM slot over writable guest RAM (vmm_ram_slots: a
+ * firmware VM's RAM below 3 GiB is two slots around the BIOS shadow). */
 static int log_dirty(vmm_vm *vm, int on)
 {
-    for (int i = 0; i < vm->gmem.n; i++) {
-        const vmm_gmem_region *r = &vm->gmem.r[i];
-        int rc = vmm_kvm_slot(vm, (uint32_t)i, r->gpa, r->size, r->hva,
+    vmm_ram_slot sl[VMM_RAM_SLOTS_MAX];
+    for (int i = 0, n = vmm_ram_slots(vm, sl); i < n; i++) {
+        int rc = vmm_kvm_slot(vm, sl[i].slot, sl[i].gpa, sl[i].size, sl[i].hva,
                               on ? KVM_MEM_LOG_DIRTY_PAGES : 0);
         if (rc)
             return rc;
     }
+    return 0;
+}
+
+/* Per-slot log buffers (sized for each slot) for fetch_logs; 0 or -ENOMEM. */
+static int slot_logs_alloc(vmm_vm *vm)
+{
+    vmm_ram_slot sl[VMM_RAM_SLOTS_MAX];
+    for (int k = 0, n = vmm_ram_slots(vm, sl); k < n; k++)
+        if (!(g_t.slot_log[k] = calloc((sl[k].size / PAGE + 63) / 64, 8)))
+            return -ENOMEM;
+    return 0;
+}
+
+/* ORs n bits of src into dst from bit first on. */
+static void or_bits(uint64_t *dst, uint64_t first, const uint64_t *src, uint64_t n)
+{
+    for (uint64_t w = 0; w < (n + 63) / 64; w++) {
+        uint64_t v = src[w], at = first + w * 64, sh = at % 64;
+        if (!v)
+            continue;
+        dst[at / 64] |= v << sh;
+        if (sh && v >> (64 - sh))
+            dst[at / 64 + 1] |= v >> (64 - sh);
+    }
+}
+
+/* KVM's dirty log of every RAM slot (fetched and write-protected again), each put into its
+ * gmem region's bitmap g_t.kvm at the slot's place. A firmware VM's BIOS shadow
+ * (0xE0000-0xFFFFF, 32 pages in RAM below 1 MiB) counts as dirty every round: its slots
+ * (firmware.c) follow the guest's PAM writes, which may delete and remake them at any time,
+ * so they are not logged but sent again, the last time while the VM is paused. */
+static int fetch_logs(vmm_vm *vm)
+{
+    vmm_ram_slot sl[VMM_RAM_SLOTS_MAX];
+    for (int i = 0; i < g_t.n; i++)
+        memset(g_t.kvm[i], 0, g_t.words[i] * 8);
+    for (int k = 0, n = vmm_ram_slots(vm, sl); k < n; k++) {
+        int i = 0;
+        while (i < g_t.n - 1 && sl[k].hva >= vm->gmem.r[i + 1].hva)
+            i++;
+        uint64_t pages = sl[k].size / PAGE;
+        struct kvm_dirty_log log = {.slot = sl[k].slot, .dirty_bitmap = g_t.slot_log[k]};
+        memset(g_t.slot_log[k], 0, (pages + 63) / 64 * 8);
+        if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0)
+            return -errno;
+        or_bits(g_t.kvm[i], (uint64_t)(sl[k].hva - vm->gmem.r[i].hva) / PAGE, g_t.slot_log[k],
+                pages);
+    }
+    for (uint64_t pg = VMM_FW_SHADOW_START / PAGE;
+         vm->cfg->firmware && pg < (VMM_FW_SHADOW_START + VMM_FW_SHADOW_SIZE) / PAGE; pg++)
+        g_t.kvm[0][pg / 64] |= 1ull << (pg % 64);
     return 0;
 }
 
@@ -376,6 +427,10 @@ static void track_stop(vmm_vm *vm)
         free(g_t.kvm[i]);
         free(g_t.prev[i]);
         g_t.todo[i] = g_t.kvm[i] = g_t.prev[i] = NULL;
+    }
+    for (int k = 0; k < VMM_RAM_SLOTS_MAX; k++) {
+        free(g_t.slot_log[k]);
+        g_t.slot_log[k] = NULL;
     }
 }
 
@@ -404,7 +459,9 @@ static int track_start(vmm_vm *vm)
     }
     if (vm->ram_memfd < 0 && g_t.pagemap < 0)
         g_t.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); /* -1: read every page */
-    int rc = log_dirty(vm, 1);
+    int rc = slot_logs_alloc(vm);
+    if (!rc)
+        rc = log_dirty(vm, 1);
     if (rc)
         track_stop(vm);
     return rc;
@@ -414,12 +471,10 @@ static int track_start(vmm_vm *vm)
 static int64_t track_harvest(vmm_vm *vm)
 {
     int64_t n = 0;
+    int rc = fetch_logs(vm);
+    if (rc)
+        return rc;
     for (int i = 0; i < g_t.n; i++) {
-        struct kvm_dirty_log log = {.slot = (uint32_t)i};
-        log.dirty_bitmap = g_t.kvm[i];
-        memset(g_t.kvm[i], 0, g_t.words[i] * 8);
-        if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0)
-            return -errno;
         for (uint64_t w = 0; w < g_t.words[i]; w++) {
             uint64_t mine = __atomic_exchange_n(&g_t.marks[i][w], 0, __ATOMIC_ACQ_REL);
             uint64_t d = g_t.kvm[i][w] | mine | g_t.prev[i][w];
@@ -695,6 +750,25 @@ static void set_progress(uint64_t round, uint64_t remaining)
 }
 
 /* One migration, from the connection to the target's answer; the end state. */
+/* Sending pages failed (rc). A target that refused the VM (HELLO: another config or BIOS
+ * image) sent a NACK and closed: its reason, still queued here, says more than the broken
+ * pipe does. */
+static void send_failed(int s, int rc)
+{
+    char err[480];
+    vmm_mig_rx rx = {.target = 0};
+    vmm_mig_frame f = {0};
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    if ((rc == -EPIPE || rc == -ECONNRESET) && poll(&p, 1, 1000) > 0 &&
+        !vmm_mig_recv(s, &rx, &f, NULL, NULL, err, sizeof err) && f.kind == VMM_MIG_NACK) {
+        snprintf(err, sizeof err, "the target refused the VM: %s",
+                 f.buf ? (char *)f.buf : "(no reason)");
+        set_error("%s", err);
+    } else
+        set_error("sending pages: %s", strerror(-rc));
+    vmm_mig_frame_free(&f);
+}
+
 static int migrate(vmm_vm *vm)
 {
     char err[480];
@@ -717,7 +791,7 @@ static int migrate(vmm_vm *vm)
         rc = -EPROTO;
         goto out_sock;
     }
-    if ((rc = vmm_mig_send_hello(s, vm->ram_size, vm->cfg->json))) {
+    if ((rc = vmm_mig_send_hello(s, vm->ram_size, vmm_config_json(vm)))) {
         set_error("sending HELLO: %s", strerror(-rc));
         goto out_sock;
     }
@@ -733,14 +807,14 @@ static int migrate(vmm_vm *vm)
         uint64_t b0 = g_t.sent_bytes;
         if ((rc = send_todo(vm, s, 0))) {
             if (rc != -ECANCELED)
-                set_error("sending pages: %s", strerror(-rc));
+                send_failed(s, rc);
             goto out_track;
         }
         uint8_t rb[8];
         round++;
         memcpy(rb, &round, 8);
         if ((rc = vmm_mig_send(s, VMM_MIG_ROUND_END, 0, rb, 8, NULL, 0))) {
-            set_error("sending pages: %s", strerror(-rc));
+            send_failed(s, rc);
             goto out_track;
         }
         double took = now_ms() - r0;
@@ -948,6 +1022,26 @@ static int compatible(const vmm_config *src, const vmm_config *dst, uint64_t ram
     return 1;
 }
 
+int vmm_migrate_compatible(const vmm_config *src, const vmm_config *dst, uint64_t ram,
+                           const char *dst_fw_sha256, char *err, size_t errlen)
+{
+    if (!compatible(src, dst, ram, err, errlen))
+        return 0;
+    /* The target loads its own image (as a restore does): the guest's copy of the BIOS in
+     * RAM, and the code it runs from the ROM, must be that image's. A source without the
+     * digest (its config as given, no "firmware_sha256") cannot be checked. */
+    if (src->firmware && src->firmware_sha256[0] && strcmp(src->firmware_sha256, dst_fw_sha256)) {
+        snprintf(
+            err, errlen,
+            "firmware: the VM runs the image with SHA-256 %.16s..., this host's %s is %s%.16s%s",
+            src->firmware_sha256, dst->firmware,
+            dst_fw_sha256[0] ? "another (SHA-256 " : "unreadable", dst_fw_sha256,
+            dst_fw_sha256[0] ? "...)" : "");
+        return 0;
+    }
+    return 1;
+}
+
 static void punch(void *opaque, uint8_t *hva, uint64_t len)
 {
     (void)opaque;
@@ -975,7 +1069,7 @@ static int receive(int s, vmm_vm *vm)
     }
     rc = vmm_mig_hello_parse(&f, &ram, writer, sizeof writer, &text, &tlen, msg, sizeof msg);
     if (!rc && (rc = vmm_config_parse(&src, text, tlen, msg, sizeof msg)) == 0) {
-        if (!compatible(&src, g.cfg, ram, msg, sizeof msg))
+        if (!vmm_migrate_compatible(&src, g.cfg, ram, g.fw_sha256, msg, sizeof msg))
             rc = -EINVAL;
         vmm_config_free(&src);
     }
@@ -1120,6 +1214,9 @@ int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd)
     g.listen_fd = listen_fd;
     g.state = MIG_INCOMING;
     g.total = g.ram_size = cfg->memory_mib << 20;
+    char err[300];
+    if (cfg->firmware && vmm_fw_digest(cfg->firmware, g.fw_sha256, err, sizeof err))
+        st_warn("vmm.migrate", "firmware %s (a firmware VM will be refused)", err);
     /* Guest RAM, a memfd the VM adopts (kvm.c) once everything came; made here, as the
      * receiver's filter allows no memfd_create. */
     g.memfd = memfd_create("stratus-vmm-ram", MFD_CLOEXEC);

@@ -45,6 +45,12 @@ json_t *vmm_migrate_status(void);
  * a memfd and the state, then (event thread) builds the VM of cfg from them, starts it and
  * answers ACK; NACK with the reason and exit status 2 on any refusal. 0 or a negative errno. */
 int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd);
+/* Whether a VM whose config is src (a migration source's, a snapshot's) may run under dst,
+ * this host's config for it: memory, vCPUs, boot mode, devices as the guest sees them, and a
+ * firmware VM's image (src's "firmware_sha256" against dst_fw_sha256, the digest of dst's
+ * image file; "" when unread). 1, or 0 with the reason in err. */
+int vmm_migrate_compatible(const vmm_config *src, const vmm_config *dst, uint64_t ram,
+                           const char *dst_fw_sha256, char *err, size_t errlen);
 /* The target's TLS (PEM files), before vmm_migrate_incoming: 0, or -EINVAL with err filled
  * (a file that cannot be read or a key that is not the certificate's). */
 int vmm_migrate_incoming_tls(const char *ca, const char *cert, const char *key, char *err,

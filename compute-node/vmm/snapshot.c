@@ -199,8 +199,8 @@ int vmm_snapshot_state(vmm_vm *vm, uint8_t **file, size_t *file_len, char *err, 
     memset(&s, 0, sizeof s);
     if ((rc = vmm_dev_save_all(&vm->devreg, &s.devs, &s.devs_len, err, errlen)))
         return rc;
-    s.config = vm->cfg->json;
-    s.config_len = strlen(vm->cfg->json);
+    s.config = (char *)vmm_config_json(vm); /* the VM's: not freed (below) */
+    s.config_len = strlen(s.config);
     for (int i = 0; i < 3; i++) {
         s.irqchip[i].chip_id = (uint32_t)i;
         if (ioctl(vm->fd, KVM_GET_IRQCHIP, &s.irqchip[i]) < 0) {

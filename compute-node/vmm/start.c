@@ -226,7 +226,7 @@ static int start_vcpus(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errl
         return -1;
     }
     /* Made before the event thread's filter, which allows no clone; each installs its own. */
-    if (!cfg->firmware && (rc = vmm_migrate_threads_start(vm))) {
+    if ((rc = vmm_migrate_threads_start(vm))) {
         snprintf(err, errlen, "starting the migration threads: %s", strerror(-rc));
         return -1;
     }

@@ -172,6 +172,19 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg);
 void vmm_vm_destroy(vmm_vm *vm);
 /* Sets KVM memory slot `slot` (size 0 deletes it); guest RAM's view (gmem) is not changed. */
 int vmm_kvm_slot(vmm_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags);
+/* The config's JSON as a snapshot or a migration's HELLO carries it: as given, with a firmware
+ * VM's "firmware_sha256" set to its image's (firmware.c). */
+const char *vmm_config_json(const vmm_vm *vm);
+/* The KVM memory slots over guest RAM that the guest may write, as setup_memory makes them:
+ * below 3 GiB and above 4 GiB, and for a firmware boot RAM below 3 GiB split around the BIOS
+ * shadow (firmware.c's shadow chunks, which PAM writes remap at any time, are not in it). */
+#define VMM_RAM_SLOTS_MAX 3
+typedef struct vmm_ram_slot {
+    uint32_t slot;
+    uint64_t gpa, size;
+    uint8_t *hva;
+} vmm_ram_slot;
+int vmm_ram_slots(const vmm_vm *vm, vmm_ram_slot out[VMM_RAM_SLOTS_MAX]);
 /* Whether a VM of cfg gets shared (memfd) RAM: its "memory_shared", else the host's shmem THP
  * mode (kvm.c). */
 int vmm_ram_shared(const vmm_config *cfg);

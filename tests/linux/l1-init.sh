@@ -1031,8 +1031,118 @@ run_migrate() {
     grep -h 'round [0-9]*:' $log | sed 's/.*"msg":"/L1-INFO migrate /; s/"}$//' | tail -12
     [ -z "$WHY" ] || { grep -h 'vmm.migrate' $log $tlog | tail -20 | sed 's/^/L2| /'; tail -5 $log $tlog $ser | sed 's/^/L2| /'; }
   done
+  mig_firmware
+  snap_other_host
   T1=$(up)
   verdict "$v"
+}
+
+# mig_firmware: a firmware-booted VM migrated from h1 to h2. SeaBIOS boots a copy of /fwboot.img
+# whose loader's command line (disk offset 3584) runs the count scenario; each host has its own
+# copy of the disk (read-only) and of the BIOS image under /tmp/h1 and /tmp/h2. A target whose
+# image differs (one byte) refuses the VM at HELLO (firmware_sha256) and the guest goes on; then
+# the migration to a target with the same image completes: every count once across the serial
+# log both append to, the pattern checks, exit 16 on h2. L1-BENCH migrate-firmware. Adds to WHY.
+mig_listening() { # LOG: until a target logs that it listens (30 s at most)
+  local n=0
+  while ! grep -q 'waiting for the migration' "$1" && [ $n -lt 150 ]; do usleep 200000; n=$((n + 1)); done
+}
+mig_firmware() {
+  local log=/tmp/migfw-src.log tlog=/tmp/migfw-dst.log ser=/tmp/migfw-serial.log st=/tmp/migfw.json
+  local sock=/tmp/h1/fw.sock tsock=/tmp/h2/fw.sock n=120 before tpid srcrc code h
+  [ -f /fwboot.img ] && [ -f /usr/share/seabios/bios.bin ] || { bad "firmware: no /fwboot.img or SeaBIOS in L1"; return; }
+  /usr/bin/tc -n h1 qdisc del dev veth1 root 2>/dev/null
+  rm -rf /tmp/h1 /tmp/h2 $ser; mkdir -p /tmp/h1 /tmp/h2
+  cp /fwboot.img /tmp/h1/fw.img
+  printf 'scenario=count count.n=%s count.ms=100 count.mib=16 fwboot=1' $n |
+    dd of=/tmp/h1/fw.img bs=1 seek=3584 conv=notrunc 2>/dev/null
+  for h in h1 h2; do
+    [ $h = h2 ] && cp /tmp/h1/fw.img /tmp/h2/fw.img
+    cp /usr/share/seabios/bios.bin /tmp/$h/bios.bin
+    printf '{"vcpus": 1, "memory_mib": 128, "boot": "firmware", "firmware": "/tmp/%s/bios.bin", "serial_log": "%s", "control_socket": "/tmp/%s/fw.sock",\n "disks": [{"id": "disk0", "path": "/tmp/%s/fw.img", "read_only": true}]%s}\n' \
+      $h $ser $h $h "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/$h/fw.json
+  done
+  cp /tmp/h2/bios.bin /tmp/h2/other.bin; printf 'X' | dd of=/tmp/h2/other.bin bs=1 seek=4096 conv=notrunc 2>/dev/null
+  sed 's|/tmp/h2/bios.bin|/tmp/h2/other.bin|' /tmp/h2/fw.json > /tmp/h2/other.json
+  /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/h1/fw.json --log-level info < /dev/null > $log 2>&1 &
+  VMPID=$!
+  if ! wait_for '^DATA count=5' $ser 90; then
+    bad "firmware: the guest did not reach count=5"; kill -9 $VMPID; wait $VMPID; tail -5 $log $ser | sed 's/^/L2| /'; return
+  fi
+  /usr/bin/ip netns exec h2 timeout -s KILL 60 stratus-vmm --config /tmp/h2/other.json --incoming tcp:10.77.0.2:4447 --log-level info < /dev/null > /tmp/migfw-other.log 2>&1 &
+  tpid=$!
+  mig_listening /tmp/migfw-other.log
+  curl -s -o $st -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4447"}' http://localhost/vm/migrate
+  mig_wait $sock $st 30
+  grep -q '"state":"failed".*firmware: the VM runs the image' $st || bad "firmware: a target with another BIOS image: $(cat $st)"
+  wait $tpid; code=$?
+  [ "$code" = 2 ] || bad "firmware: the target with another BIOS image exited $code, not 2"
+  before=$(grep -c '^DATA count=' $ser)
+  wait_for "^DATA count=$((before + 2))" $ser 30 || bad "firmware: the guest stopped after a refused migration"
+  /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/h2/fw.json --incoming tcp:10.77.0.2:4444 --log-level info < /dev/null > $tlog 2>&1 &
+  tpid=$!
+  mig_listening $tlog
+  code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444", "downtime_ms": 300}' http://localhost/vm/migrate)
+  [ "$code" = 202 ] || bad "firmware: PUT /vm/migrate answered $code: $(cat $st)"
+  mig_wait $sock $st 120 || bad "firmware: the migration was still active after 120 s: $(cat $st)"
+  grep -q '"state":"completed"' $st || bad "firmware: the migration ended: $(cat $st)"
+  before=$(grep -c '^DATA count=' $ser)
+  curl -sf -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions || bad "firmware: stopping the source failed"
+  wait $VMPID; srcrc=$?
+  [ "$srcrc" = 0 ] || bad "firmware: the source exited $srcrc, not 0"
+  VMPID=$tpid
+  wait $VMPID; VMRC=$?
+  judge_count 128 $ser $n $before "target (firmware boot)"
+  echo "L1-INFO migrate firmware: counts 1..$before when the source was stopped, to $COUNT_AFTER; status $(tr -d '\n' < $st)"
+  echo "L1-BENCH migrate-firmware mem_mib=128 rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
+    "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) / vmm: $(grep -o 'migrated to [^"]*' $log)"
+  echo "L1-BENCH-INFO migrate-firmware target: $(grep -o 'migrated in: [^"]*' $tlog)"
+  [ -z "$WHY" ] || { grep -h 'vmm.migrate\|vmm.firmware' $log $tlog | tail -20 | sed 's/^/L2| /'; tail -5 $log $tlog $ser | sed 's/^/L2| /'; }
+}
+
+# snap_other_host: a snapshot restored on the other host. The count guest with its raw disk
+# (count.disk) runs in h1 from /tmp/h1; after count=5 it is paused, snapshotted into /tmp/h1/snap
+# and killed; the snapshot and the disk are copied to /tmp/h2 (as an operator would scp them) and
+# restored in h2 under h2's own config (--restore DIR --config FILE: its disk path, control socket
+# and serial log): first a config naming another disk id is refused (exit 2), then the guest
+# carries on: every count once across both hosts' serial logs, the pattern and the disk check,
+# exit 16. L1-BENCH snapshot-other-host. Adds to WHY.
+snap_other_host() {
+  local log=/tmp/snapx-h1.log rlog=/tmp/snapx-h2.log n=40 before code h t0 t1
+  rm -rf /tmp/h1 /tmp/h2; mkdir -p /tmp/h1/snap /tmp/h2
+  dd if=/dev/zero of=/tmp/h1/d.raw bs=1M count=8 2>/dev/null
+  for h in h1 h2; do
+    printf '{"vcpus": 1, "memory_mib": 128, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=16 count.disk=1",\n "serial_log": "/tmp/%s/serial.log", "control_socket": "/tmp/%s/vm.sock", "disks": [{"id": "disk0", "path": "/tmp/%s/d.raw", "format": "raw"}]%s}\n' \
+      $n $h $h $h "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/$h.json
+  done
+  /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/h1.json --log-level info < /dev/null > $log 2>&1 &
+  VMPID=$!
+  if ! wait_for '^DATA count=5' /tmp/h1/serial.log 60; then
+    bad "other host: the guest did not reach count=5"; kill -9 $VMPID; wait $VMPID; return
+  fi
+  curl -sf -X PUT --unix-socket /tmp/h1/vm.sock -d '{"action": "pause"}' http://localhost/vm/actions || bad "other host: pause failed"
+  code=$(curl -s -o /tmp/snapx.out -w '%{http_code}' -X PUT --unix-socket /tmp/h1/vm.sock -d '{"dir": "/tmp/h1/snap"}' http://localhost/vm/snapshot)
+  [ "$code" = 204 ] || bad "other host: PUT /vm/snapshot answered $code: $(cat /tmp/snapx.out)"
+  before=$(grep -c '^DATA count=' /tmp/h1/serial.log)
+  kill -9 $VMPID; wait $VMPID
+  cp -r /tmp/h1/snap /tmp/h2/snap; cp /tmp/h1/d.raw /tmp/h2/d.raw
+  sed 's/"disk0"/"data"/' /tmp/h2.json > /tmp/h2-bad.json
+  /usr/bin/ip netns exec h2 stratus-vmm --restore /tmp/h2/snap --config /tmp/h2-bad.json > /tmp/snapx-bad.log 2>&1; code=$?
+  [ "$code" = 2 ] && grep -q "disk 0: the source's is disk0" /tmp/snapx-bad.log ||
+    bad "other host: a config with another disk id: exit $code, $(tail -1 /tmp/snapx-bad.log)"
+  t0=$(up)
+  /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --restore /tmp/h2/snap --config /tmp/h2.json --log-level info < /dev/null > $rlog 2>&1 &
+  VMPID=$!
+  wait_for 'VM running (restored' $rlog 60 || bad "other host: the restored VM did not start"
+  t1=$(up)
+  wait $VMPID; VMRC=$?
+  cat /tmp/h1/serial.log /tmp/h2/serial.log > /tmp/snapx-serial.log
+  judge_count 128 /tmp/snapx-serial.log $n $before "restored process on h2"
+  grep -q '^DATA count.disk=ok' /tmp/h2/serial.log || bad "other host: the disk check did not pass ($(grep -m1 'FAIL' /tmp/h2/serial.log))"
+  echo "L1-INFO snapshot other host: counts 1..$before on h1, to $COUNT_AFTER after the restore on h2"
+  echo "L1-BENCH snapshot-other-host mem_mib=128 restore_l1_s=$(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b - a}')" \
+    "vmm: $(grep -o 'snapshot in [^"]*' $log) / $(grep -o 'restored from a snapshot[^"]*' $rlog)"
+  [ -z "$WHY" ] || { tail -5 $log $rlog /tmp/h2/serial.log | sed 's/^/L2| /'; }
 }
 
 # converge_due LOG: 1 when the source's log shows two rounds running, after the first and before

@@ -7,7 +7,10 @@
  * that is not a vmstate, a source that closes half-way, and a frame out of order; a bad port
  * or a missing --config is a bad command line (exit 2). The request parser takes the
  * defaults, refuses unknown fields, a bad on_timeout, a URI that is not tcp:ADDR:PORT with a
- * numeric address and a port 1-65535.
+ * numeric address and a port 1-65535. A firmware VM's target refuses a source running another BIOS
+ * image (HELLO's firmware_sha256) or a kernel boot. --restore DIR --config FILE refuses a config
+ * that does not describe the snapshot's machine (memory, disk ids, BIOS image), exit 2, and takes
+ * one that does (then fails at KVM here).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,11 +26,15 @@
 #include "harness.h"
 #include "migmsg.h"
 #include "migrate.h"
+#include "snapfile.h"
 #include "st_test.h"
+#include "stratus/crypto.h"
 #include "tlscert.h"
 
 static char g_dir[] = "/tmp/vmm_migrate.XXXXXX";
 static char g_cfg[300], g_sock[300];
+static const char *g_target_json; /* the target's config instead of the default (a format with
+                                   * the socket, then the directory, as %s) */
 
 static int free_port(void)
 {
@@ -58,8 +65,10 @@ static int start_target_tls(st_proc *p, int tls)
     if (!f || port < 0)
         return -1;
     fprintf(f,
-            "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/nonexistent.elf\", "
-            "\"control_socket\": \"%s\", \"disks\": [{\"id\": \"disk0\", \"path\": \"%s/d.raw\"}]}",
+            g_target_json ? g_target_json
+                          : "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/nonexistent.elf\", "
+                            "\"control_socket\": \"%s\", \"disks\": [{\"id\": \"disk0\", "
+                            "\"path\": \"%s/d.raw\"}]}",
             g_sock, g_dir);
     fclose(f);
     unlink(g_sock);
@@ -163,6 +172,8 @@ static void test_incoming_state(void)
     json_t *j = NULL;
     int port = start_target(&p);
     CU_ASSERT_FATAL(port > 0);
+    /* "waiting for the migration" is logged once it listens, just before the API starts. */
+    CU_ASSERT_EQUAL(vt_wait_for(vt_path(g_dir, "target.log"), "control API on", 10000), 0);
     ST_ASSERT_INT_EQ(vt_http_json(g_sock, "GET", "/vm/migrate", NULL, &j), 200);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "state")), "incoming");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total_bytes")), 64 << 20);
@@ -191,6 +202,120 @@ static void test_refusals(void)
     refused(GOOD_HELLO, 64ull << 20, bad_state, "vmstate: ");
     refused(GOOD_HELLO, 64ull << 20, out_of_order, "a second HELLO");
     refused(GOOD_HELLO, 64ull << 20, closes, "connection closed");
+}
+
+/* A firmware VM's target (BIOS image bios.bin in the test's directory, 128 KiB of one byte):
+ * a source running another image (its config's firmware_sha256) or a kernel boot is refused
+ * at HELLO; one with this image's digest gets past HELLO (its early close is what is refused). */
+#define FW_TARGET                                                                                  \
+    "{\"vcpus\": 1, \"memory_mib\": 64, \"boot\": \"firmware\", \"control_socket\": \"%s\", "      \
+    "\"firmware\": \"%s/bios.bin\", \"disks\": [{\"id\": \"disk0\", \"path\": \"/fw/d.raw\"}]}"
+#define FW_HELLO                                                                                   \
+    "{\"vcpus\": 1, \"memory_mib\": 64, \"boot\": \"firmware\", \"firmware_sha256\": \"%s\", "     \
+    "\"disks\": [{\"id\": \"disk0\", \"path\": \"/src/d.raw\"}]}"
+
+static void write_bios(const char *name, uint8_t byte, char sha[65])
+{
+    static uint8_t rom[128 << 10];
+    memset(rom, byte, sizeof rom);
+    FILE *f = fopen(vt_path(g_dir, name), "w");
+    CU_ASSERT_FATAL(f && fwrite(rom, 1, sizeof rom, f) == sizeof rom);
+    fclose(f);
+    st_sha256_hex(rom, sizeof rom, sha);
+}
+
+static void test_firmware_refusals(void)
+{
+    char mine[65], other[65], hello[600];
+    write_bios("bios.bin", 0xa5, mine);
+    write_bios("other.bin", 0x5a, other);
+    g_target_json = FW_TARGET;
+    snprintf(hello, sizeof hello, FW_HELLO, other);
+    refused(hello, 64ull << 20, NULL, "firmware: the VM runs the image with SHA-256");
+    refused(GOOD_HELLO, 64ull << 20, NULL, "the boot mode, rng, cpuid_disable or assign_bars");
+    snprintf(hello, sizeof hello, FW_HELLO, mine);
+    refused(hello, 64ull << 20, closes, "connection closed");
+    g_target_json = NULL;
+}
+
+/* --restore DIR --config FILE without KVM: a snapshot (vmstate of one vCPU and a sparse memory
+ * file) restored under another host's config: one that does not describe the snapshot's
+ * machine (memory, disks, the firmware image) is refused with exit 2 and the reason; one that
+ * does (other disk path and control socket) is taken, and fails only at KVM here (exit 1). */
+static int restore_with(const char *snap_cfg, const char *cfg, const char *want)
+{
+    char dir[400], path[500], bin[512], log[512], cpath[500], err[256];
+    snprintf(dir, sizeof dir, "%s/snap", g_dir);
+    mkdir(dir, 0700);
+    vmm_snapshot s;
+    vmm_snap_vcpu v;
+    memset(&s, 0, sizeof s);
+    memset(&v, 0, sizeof v);
+    s.config = (char *)snap_cfg;
+    s.config_len = strlen(snap_cfg);
+    s.nvcpus = 1;
+    s.vcpus = &v;
+    uint8_t *file = NULL;
+    size_t len = 0;
+    CU_ASSERT_FATAL(vmm_snap_write(&s, &file, &len, err, sizeof err) == 0);
+    snprintf(path, sizeof path, "%s/vmstate", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f && fwrite(file, 1, len, f) == len);
+    fclose(f);
+    free(file);
+    snprintf(path, sizeof path, "%s/memory", dir);
+    f = fopen(path, "w"); /* 64 MiB, sparse */
+    CU_ASSERT_FATAL(f && ftruncate(fileno(f), 64 << 20) == 0);
+    fclose(f);
+    snprintf(cpath, sizeof cpath, "%s/h2.json", g_dir);
+    f = fopen(cpath, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fprintf(f, cfg, g_dir);
+    fclose(f);
+    snprintf(bin, sizeof bin, "%s", st_build_path("compute-node/vmm/stratus-vmm"));
+    snprintf(log, sizeof log, "%s/restore.log", g_dir);
+    unlink(log);
+    char *argv[] = {bin, "--restore", dir, "--config", cpath, NULL};
+    st_proc p;
+    CU_ASSERT_FATAL(st_proc_start(&p, argv, NULL, log) == 0);
+    int code = vt_wait(&p, 10000);
+    CU_ASSERT_EQUAL(vt_wait_for(log, want, 1000), 0);
+    return code;
+}
+
+#define SNAP_CFG                                                                                   \
+    "{\"memory_mib\": 64, \"kernel\": \"/h1/k.elf\", \"disks\": [{\"id\": \"disk0\", \"path\": "   \
+    "\"/h1/d.raw\"}], \"control_socket\": \"/h1/vm.sock\"}"
+
+static void test_restore_other_config(void)
+{
+    char mine[65], other[65], snap[600];
+    ST_ASSERT_INT_EQ(restore_with(SNAP_CFG,
+                                  "{\"memory_mib\": 128, \"kernel\": \"%s/k.elf\", \"disks\": "
+                                  "[{\"id\": \"disk0\", \"path\": \"/h2/d.raw\"}]}",
+                                  "memory: the source has 64 MiB, this config 128 MiB"),
+                     2);
+    ST_ASSERT_INT_EQ(restore_with(SNAP_CFG,
+                                  "{\"memory_mib\": 64, \"kernel\": \"%s/k.elf\", \"disks\": "
+                                  "[{\"id\": \"data\", \"path\": \"/h2/d.raw\"}]}",
+                                  "disk 0: the source's is disk0, this config's data"),
+                     2);
+    write_bios("bios.bin", 0xa5, mine);
+    write_bios("other.bin", 0x5a, other);
+    snprintf(snap, sizeof snap, FW_HELLO, mine);
+    ST_ASSERT_INT_EQ(restore_with(snap,
+                                  "{\"memory_mib\": 64, \"boot\": \"firmware\", \"firmware\": "
+                                  "\"%s/other.bin\", \"disks\": [{\"id\": \"disk0\", \"path\": "
+                                  "\"/h2/d.raw\"}]}",
+                                  "firmware: the VM runs the image with SHA-256"),
+                     2);
+    /* Fits: other paths and socket. Taken (logged), then no KVM here: exit 1. */
+    int code = restore_with(snap,
+                            "{\"memory_mib\": 64, \"boot\": \"firmware\", \"firmware\": "
+                            "\"%s/bios.bin\", \"disks\": [{\"id\": \"disk0\", \"path\": "
+                            "\"/h2/d.raw\"}], \"control_socket\": \"/nonexistent/h2.sock\"}",
+                            "under the given config");
+    CU_ASSERT(code == 1);
 }
 
 /* A target with TLS: a source proving itself with b's certificate (trusting a) gets its
@@ -317,6 +442,10 @@ static CU_TestInfo tests[] = {
     {"the waiting target answers state incoming, SIGTERM ends it", test_incoming_state},
     {"incompatible or hostile sources refused with NACK, exit 2", test_refusals},
     {"bad command lines exit 2", test_command_line},
+    {"a firmware VM's target refuses another BIOS image or boot mode at HELLO",
+     test_firmware_refusals},
+    {"--restore with another host's config: refused unless it fits the snapshot",
+     test_restore_other_config},
     {"a TLS target: refusals through TLS, a plain source or bad TLS options exit 2",
      test_tls_target},
     {"PUT /vm/migrate's body", test_request},

@@ -304,9 +304,13 @@ gdt_desc:
         .long gdt
 entry:  .long 0
 e820_count: .word 0
-cmdline:    .asciz "scenario=boot fwboot=1"
 msg_loaded: .asciz "FWBOOT stage 2: read guest.elf through int 13h: sectors="
 msg_entries: .asciz " e820.entries="
 msg_noelf:  .asciz "no guest.elf on the disk"
 msg_noe820: .asciz "no E820 map"
+        /* The command line at a fixed place, disk offset 3584, in a 256-byte buffer: a test
+         * may write another one there in a copy of the disk (l1-init.sh's migrate). */
+        .org 7 * 512
+cmdline:    .asciz "scenario=boot fwboot=1"
+        .org 7 * 512 + 256
         .org 8 * 512

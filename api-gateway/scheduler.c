@@ -367,7 +367,7 @@ json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
     if (nh < 0)
         return NULL;
     /* Held where they are, as the rebalancer holds them (RB_INSTANCES: not running, a task in
-     * flight, a disk that does not move, a source that cannot send, firmware boot, an SR-IOV
+     * flight, a disk that does not move, a source that cannot send, an SR-IOV
      * port), and a server group's member (the placement rules are the group's). */
     PGresult *r = rb_instances(g, db);
     json_t *out = NULL;

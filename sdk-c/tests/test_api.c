@@ -737,7 +737,8 @@ static void test_admin_migrate(void)
     ST_ASSERT_INT_EQ(
         gwt_report(&T, tok[0], in->id, "active", gwt_instance_generation(&T, NULL, in->id)), 200);
     stratus_migrate_opts o = {.host = "sdk-mig-b", .downtime_ms = 100};
-    ST_ASSERT_INT_EQ(stratus_instance_migrate(ad, in->id, &o, NULL), STRATUS_ECONFLICT); /* local */
+    /* booted through firmware (its local disk would be copied along) */
+    ST_ASSERT_INT_EQ(stratus_instance_migrate(ad, in->id, &o, NULL), STRATUS_ECONFLICT);
     /* on Ceph and booted directly (stratus-vmm does not migrate a firmware boot yet) */
     snprintf(sql, sizeof sql,
              "UPDATE iaas.instances SET disk_backend = 'rbd', boot = 'kernel' WHERE id = '%s'",

@@ -512,6 +512,12 @@ static void test_block_migration_local_disk(void)
     char logp[700];
     snprintf(logp, sizeof logp, "%s/mig-a.log", C.dir);
     CU_ASSERT_EQUAL(cloud_file_count(logp, "its disk went with it"), 1);
+    /* deleted on its new host: its VMM and disk there go */
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 20000), 0);
+    for (long long end = st_now_ms() + 10000; st_now_ms() < end && vmms_under(dir_b);)
+        usleep(100000);
+    CU_ASSERT_EQUAL(vmms_under(dir_b), 0);
 }
 
 static CU_TestInfo local_tests[] = {

@@ -301,6 +301,7 @@ int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t er
         g.downtime_ms = g.total_ms = 0;
         g.error[0] = 0;
         g.go = 1;
+        vmm_mirror_reset(); /* its lock is taken under this one, never the other way */
         pthread_cond_broadcast(&g.cond);
     }
     pthread_mutex_unlock(&g.lock);

@@ -202,13 +202,18 @@ static int queue_held(vmm_vm *vm, void *arg)
 
 /* ---- source ---------------------------------------------------------------------------- */
 
+void vmm_mirror_reset(void)
+{
+    pthread_mutex_lock(&m.lock);
+    m.total = m.sent = m.remaining = 0;
+    pthread_mutex_unlock(&m.lock);
+}
+
 int vmm_mirror_start(vmm_vm *vm, int sock, int (*stop)(int final), char *err, size_t errlen)
 {
     m.stop = stop;
     m.n = 0;
-    pthread_mutex_lock(&m.lock);
-    m.total = m.sent = m.remaining = 0;
-    pthread_mutex_unlock(&m.lock);
+    vmm_mirror_reset();
     for (int i = 0; i < vm->ndevs; i++) {
         const vmm_disk_cfg *cfg;
         vmm_disk *disk = vmm_blk_disk(vm->devs[i], &cfg);

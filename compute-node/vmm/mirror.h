@@ -20,6 +20,8 @@
  * pass (what the image itself holds: a qcow2 overlay's clusters, a raw file's data) queued.
  * stop(0) says when to give up. 0, or a negative errno with err filled. */
 int vmm_mirror_start(vmm_vm *vm, int sock, int (*stop)(int final), char *err, size_t errlen);
+/* A migration starts (with or without block migration): the disk figures go back to 0. */
+void vmm_mirror_reset(void);
 /* Sends every queued block (reading each on the event thread); 0, -ECANCELED (stop) or a
  * negative errno. *wire grows by the bytes sent, headers included. */
 int vmm_mirror_send(vmm_vm *vm, int sock, uint64_t *wire);

@@ -840,7 +840,8 @@ static int migrate(vmm_vm *vm)
                 "migrated to %s: %llu rounds, %llu MiB sent (%llu pages, %llu of them zero "
                 "flags), %.0f ms in all; downtime (pause to the target's ack, its vCPUs "
                 "running) %.1f ms, of it parking the vCPUs %.1f ms, reading the state %.1f ms "
-                "(%zu bytes), releasing the disks %.1f ms, the last %llu pages and the state "
+                "(%zu bytes), the last disk blocks (block migration) and releasing the disks "
+                "%.1f ms, the last %llu pages and the state "
                 "%.1f ms, the target %.1f ms; throttle %d %%",
                 req.uri, (unsigned long long)(round + 1),
                 (unsigned long long)(g_t.sent_bytes >> 20), (unsigned long long)g_t.sent_pages,

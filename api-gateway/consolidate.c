@@ -16,12 +16,15 @@
 
 typedef struct cand {
     int host;
+    int draining;
     double load;
 } cand;
 
 static int by_load(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
+    if (x->draining != y->draining)
+        return y->draining - x->draining;
     if (x->load != y->load)
         return x->load < y->load ? -1 : 1;
     return x->host - y->host;
@@ -98,7 +101,7 @@ int gw_consolidate_plan(const gw_sched_conf *c, const gw_cons_conf *cc, const gw
             double cap_v = (double)o->vcpus * c->cpu_overcommit;
             double m = o->memory_mib > 0 ? (double)o->used_memory_mib / (double)o->memory_mib : 1;
             double v = cap_v > 0 ? (double)o->used_vcpus / cap_v : 1;
-            cands[nc++] = (cand){h, (m + v) / 2};
+            cands[nc++] = (cand){h, o->draining, (m + v) / 2};
         }
     }
     qsort(cands, (size_t)nc, sizeof *cands, by_load);
@@ -112,8 +115,10 @@ int gw_consolidate_plan(const gw_sched_conf *c, const gw_cons_conf *cc, const gw
         work[h].disabled = 1;
         for (; placed < cnt; placed++) {
             const gw_cons_vm *v = &vms[mine[placed]];
-            gw_sched_req r = {
-                .vcpus = v->vcpus, .memory_mib = v->memory_mib, .disk_gib = v->disk_gib};
+            gw_sched_req r = {.vcpus = v->vcpus,
+                              .memory_mib = v->memory_mib,
+                              .disk_gib = v->disk_gib,
+                              .live_migration = cc->live_migration};
             int to = gw_sched_pick(&pack, work, nh, &r, NULL, 0);
             if (to < 0)
                 break;

@@ -14,6 +14,8 @@
  * instance moves twice in a plan; one moved within the cool-down is not
  * moved again (no ping-pong), and pinned ones (a server group's members, an
  * SR-IOV port, a local disk the caller will not copy) hold their host.
+ * Hosts already draining (an earlier run began emptying them) come first,
+ * so a run finishes what the last one started; they take nothing.
  * Moves are bounded per plan: the caller runs them (live migration, a few
  * at a time) and plans again.
  *
@@ -36,6 +38,7 @@ typedef struct gw_cons_conf {
     double target;      /* destinations filled up to this fraction (0, 1] */
     int max_moves;      /* per plan */
     long long cooldown; /* an instance moved within this is not moved again */
+    int live_migration; /* destinations must receive a live migration (gw_host.live_migration) */
 } gw_cons_conf;
 
 typedef struct gw_cons_move {

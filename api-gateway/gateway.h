@@ -64,6 +64,12 @@ typedef struct gw_config {
     int rebalance_cpu_window_s;   /* CPU load: the metering samples of this last window */
     int rebalance_max_concurrent; /* migrations the acting plan lets run at once */
     int shared_storage; /* instances.shared_storage: local disks are on storage all hosts share */
+    int rebalance_interval_s; /* the host manager's own rebalancing runs; 0: none */
+    /* consolidation.*: the consolidation plan (consolidate.c, gw_consolidation_plan) */
+    double cons_target;   /* destinations filled up to this fraction [0.5, 1] */
+    int cons_max_moves;   /* per plan */
+    int cons_interval_s;  /* the host manager's own consolidation runs; 0: none */
+    int cons_drain_for_s; /* a host being emptied takes no placement this long after a run */
 } gw_config;
 
 /* A backend service the gateway calls for tenants (upstream.c). */
@@ -226,6 +232,15 @@ json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves);
  * action takes (the instance and its destination node). NULL on a database
  * error or out of memory. */
 json_t *gw_rebalance_plan_json(gw *g, st_db *db, double threshold, int max_moves);
+/* schedrun.c: a plan (either of the above) carried out. Starts its moves as live migrations
+ * (gw_migrate_begin) while fewer than rebalance.max_concurrent run, and adds to it dry_run
+ * false, `started` ({"instance_id", "migration_id", "to_node"}), `skipped` ({"instance_id",
+ * "reason"}) and, for the consolidation, `draining` (the sources marked so no placement lands
+ * on them). 0, or -1 on a database error. c may have no request (the host manager). */
+int gw_plan_carry_out(gw_ctx *c, json_t *plan, int consolidation);
+/* The host manager's tick: a rebalancing and a consolidation run when their interval
+ * (rebalance.interval, consolidation.interval) has passed, once across all gateways. */
+void gw_sched_auto_tick(gw *g, st_db *db);
 /* Locks server group `group` (NULL: none) and describes it in req, not
  * counting `instance` itself as a member. 0, or -1 on a database error. */
 int gw_sched_lock_group(st_db *db, const char *group, const char *instance, gw_sched_req *req);
@@ -252,8 +267,9 @@ int gw_sched_direct_ports(st_db *db, const char *instance, const char *ports_jso
     " AND i.state NOT IN ('deleted', 'error') GROUP BY i.node_id"
 
 /* power.c: the power manager (a thread with its own event loop) and the
- * nodes' power actions. gw_power_new reads power.* (NULL when
- * power.off_command is empty: power management off); start/stop run it. */
+ * nodes' power actions. gw_power_new reads power.* (NULL when there is
+ * nothing for the host manager to do: no power.off_command, evacuate.automatic, nor
+ * rebalance/consolidation interval); start/stop run it. */
 struct gw_power *gw_power_new(gw *g);
 int gw_power_start(struct gw_power *pw);
 void gw_power_free(struct gw_power *pw);

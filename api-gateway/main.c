@@ -90,8 +90,36 @@ static const st_config_key keys[] = {
     {"rebalance.max_concurrent", "2",
      "live migrations running at once, cloud-wide, beyond which POST /v1/scheduler/rebalance "
      "starts none (an admin's own migrate action is not held back)"},
+    {"rebalance.interval", "0",
+     "seconds between rebalancing runs the host manager makes on its own (POST "
+     "/v1/scheduler/rebalance's logic, one gateway per run); 0: never"},
+    {"consolidation.target", "0.85",
+     "fraction (0.5-1) of a host's memory and vCPUs the consolidation plan fills"},
+    {"consolidation.max_moves", "20", "moves in one consolidation plan (1-1000)"},
+    {"consolidation.interval", "0",
+     "seconds between consolidation runs the host manager makes on its own (POST "
+     "/v1/scheduler/consolidation's logic, one gateway per run); 0: never"},
+    {"consolidation.drain_for", "900",
+     "seconds a host the consolidation empties takes no new instance after the last run "
+     "that planned to empty it (or until it is powered off)"},
     {0},
 };
+
+/* A setting out of [lo, hi] becomes its default, said once. */
+static void in_range(double *v, double lo, double hi, double def, const char *key)
+{
+    if (!(*v >= lo && *v <= hi)) {
+        st_warn(key, "not from %g to %g: %g", lo, hi, def);
+        *v = def;
+    }
+}
+
+static void int_in_range(int *v, int lo, int hi, int def, const char *key)
+{
+    double d = *v;
+    in_range(&d, lo, hi, def, key);
+    *v = (int)d;
+}
 
 static void load_gw_config(gw *g, const st_config *cfg)
 {
@@ -123,22 +151,26 @@ static void load_gw_config(gw *g, const st_config *cfg)
         .rebalance_cpu_window_s = (int)st_config_int(cfg, "rebalance.cpu_window"),
         .rebalance_max_concurrent = (int)st_config_int(cfg, "rebalance.max_concurrent"),
         .shared_storage = st_config_bool(cfg, "instances.shared_storage"),
+        .rebalance_interval_s = (int)st_config_int(cfg, "rebalance.interval"),
+        .cons_target = strtod(st_config_str(cfg, "consolidation.target"), NULL),
+        .cons_max_moves = (int)st_config_int(cfg, "consolidation.max_moves"),
+        .cons_interval_s = (int)st_config_int(cfg, "consolidation.interval"),
+        .cons_drain_for_s = (int)st_config_int(cfg, "consolidation.drain_for"),
     };
     /* out of range: the default, said once */
-    if (!(g->c.rebalance_threshold >= 0.01 && g->c.rebalance_threshold <= 1)) {
-        st_warn("rebalance.threshold", "not a fraction from 0.01 to 1: 0.2");
-        g->c.rebalance_threshold = 0.2;
-    }
-    if (g->c.rebalance_max_moves < 1 || g->c.rebalance_max_moves > 1000) {
-        st_warn("rebalance.max_moves", "not from 1 to 1000: 10");
-        g->c.rebalance_max_moves = 10;
-    }
+    in_range(&g->c.rebalance_threshold, 0.01, 1, 0.2, "rebalance.threshold");
+    in_range(&g->c.cons_target, 0.5, 1, 0.85, "consolidation.target");
+    int_in_range(&g->c.rebalance_max_moves, 1, 1000, 10, "rebalance.max_moves");
+    int_in_range(&g->c.cons_max_moves, 1, 1000, 20, "consolidation.max_moves");
+    int_in_range(&g->c.rebalance_cpu_window_s, 60, 86400, 600, "rebalance.cpu_window");
     if (g->c.rebalance_cooldown_s < 0)
         g->c.rebalance_cooldown_s = 0;
-    if (g->c.rebalance_cpu_window_s < 60 || g->c.rebalance_cpu_window_s > 86400) {
-        st_warn("rebalance.cpu_window", "not from 60 to 86400 seconds: 600");
-        g->c.rebalance_cpu_window_s = 600;
-    }
+    if (g->c.rebalance_interval_s < 0)
+        g->c.rebalance_interval_s = 0;
+    if (g->c.cons_interval_s < 0)
+        g->c.cons_interval_s = 0;
+    if (g->c.cons_drain_for_s < 1)
+        g->c.cons_drain_for_s = 1;
     if (g->c.signin_window_s < 1)
         g->c.signin_window_s = 1;
     long long to = st_config_int(cfg, "upstream.timeout_ms");

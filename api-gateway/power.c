@@ -41,8 +41,10 @@
  * routes it, with evacuate).
  *
  * The same thread is the gateway's one host manager: with evacuate.automatic on, each tick
- * also evacuates the dead hosts' Ceph-backed instances (evacuate.c). It runs when either
- * power.off_command or evacuate.automatic is set; power management is on only with the former.
+ * also evacuates the dead hosts' Ceph-backed instances (evacuate.c); with rebalance.interval
+ * or consolidation.interval set, it carries the plans out on its own (schedrun.c: once per
+ * interval across the gateways). It runs when any of power.off_command, evacuate.automatic
+ * and those intervals is set; power management is on only with the first.
  */
 #include "gateway.h"
 #include "stratus/json.h"
@@ -121,7 +123,7 @@ gw_power *gw_power_new(gw *g)
     const char *off = st_config_str(g->cfg, "power.off_command");
     const char *on = st_config_str(g->cfg, "power.on_command");
     int power = off && *off;
-    if (!power && !g->c.auto_evacuate)
+    if (!power && !g->c.auto_evacuate && !g->c.rebalance_interval_s && !g->c.cons_interval_s)
         return NULL;
     gw_power *pw = calloc(1, sizeof *pw);
     pw->g = g;
@@ -359,10 +361,10 @@ static void record(gw_power *pw, const char *node_id, const char *name, int off,
         return;
     }
     long long n;
-    if (off && !fault)
+    if (off && !fault) /* emptied: no longer draining (schedrun.c) */
         n = st_db_x(db,
                     "UPDATE iaas.nodes SET power_state = 'off', power_since = now(),"
-                    " power_fault = NULL, power_cmd_at = NULL"
+                    " power_fault = NULL, power_cmd_at = NULL, draining_until = NULL"
                     " WHERE id = $1 AND power_state = 'powering_off'",
                     node_id);
     else if (off) /* the idle clock starts again: no retry at every tick */
@@ -581,6 +583,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         power_tick(pw, db);
     if (pw->g->c.auto_evacuate && gw_evacuate_dead_hosts(pw->g, db) < 0)
         st_error("evacuate.auto", "automatic evacuation: %s", st_db_error(db));
+    gw_sched_auto_tick(pw->g, db);
     st_db_put(db);
 }
 
@@ -620,6 +623,10 @@ int gw_power_start(gw_power *pw)
                 "automatic evacuation: Ceph-backed instances of hosts silent for over %d s, "
                 "checked every %lld ms",
                 pw->g->c.node_down_after_s + pw->g->c.fence_margin_s, pw->interval_ms);
+    if (pw->g->c.rebalance_interval_s || pw->g->c.cons_interval_s)
+        st_info("scheduler.auto_start",
+                "scheduler runs: rebalancing every %d s, consolidation every %d s (0: never)",
+                pw->g->c.rebalance_interval_s, pw->g->c.cons_interval_s);
     return 0;
 }
 

@@ -3,6 +3,7 @@
  *
  * Filters, in order, each with a name for the "no valid host" message:
  *   enabled     an admin has not disabled the host
+ *   draining    the consolidation is not emptying it (schedrun.c)
  *   powered     its power state is on (not off, nor powering off or on)
  *   alive       its agent sent a heartbeat recently
  *   not tried   it has not already failed to launch this instance
@@ -32,6 +33,11 @@
 int gw_filter_enabled(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
 {
     return !h->disabled;
+}
+
+int gw_filter_not_draining(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
+{
+    return !h->draining;
 }
 
 int gw_filter_powered(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
@@ -102,6 +108,7 @@ static const struct {
     filter_fn fn;
 } filters[] = {
     {"disabled", gw_filter_enabled},
+    {"being emptied by the consolidation", gw_filter_not_draining},
     {"powered off", gw_filter_powered},
     {"down", gw_filter_alive},
     {"already failed this instance", gw_filter_not_tried},

@@ -30,8 +30,9 @@ typedef struct gw_host {
     char id[40];
     char name[64];
     int disabled;
-    int power; /* gw_power_state (power.c): nothing is placed unless GW_POWER_ON */
-    int alive; /* heartbeat within nodes.down_after */
+    int draining; /* being emptied by the consolidation (nodes.draining_until): no placement */
+    int power;    /* gw_power_state (power.c): nothing is placed unless GW_POWER_ON */
+    int alive;    /* heartbeat within nodes.down_after */
     long long vcpus, memory_mib, disk_gib; /* capacity */
     long long used_vcpus, used_memory_mib, used_disk_gib;
     long long sriov_vfs, used_vfs; /* SR-IOV VFs enabled; taken by placed direct ports */
@@ -72,6 +73,7 @@ int gw_sched_failing_filter(const gw_sched_conf *conf, const gw_host *h, const g
 
 /* The filters, exposed for the unit tests: 1 when host h passes. */
 int gw_filter_enabled(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
+int gw_filter_not_draining(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_powered(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_alive(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);
 int gw_filter_not_tried(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r);

@@ -61,7 +61,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
                 "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state,"
-                "  n.live_migration"
+                "  n.live_migration, coalesce(n.draining_until > now(), false)"
                 " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
                 " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
@@ -88,6 +88,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].firmware = *st_db_val(r, i, 15) == 't';
         h[i].power = gw_power_state_parse(st_db_val(r, i, 16));
         h[i].live_migration = *st_db_val(r, i, 17) == 't';
+        h[i].draining = *st_db_val(r, i, 18) == 't';
     }
     PQclear(r);
     *out = h;
@@ -101,11 +102,12 @@ static int claim(gw *g, st_db *db, gw_host *h, const gw_sched_conf *conf, const 
 {
     PGresult *lk = st_db_q(db,
                            "SELECT vcpus, memory_mib, disk_gib, disabled, sriov_vfs, firmware,"
-                           " power_state FROM iaas.nodes WHERE id = $1 FOR UPDATE",
+                           " power_state, coalesce(draining_until > now(), false)"
+                           " FROM iaas.nodes WHERE id = $1 FOR UPDATE",
                            h->id);
     if (!lk)
         return -1;
-    if (PQntuples(lk) != 1 || *st_db_val(lk, 0, 3) == 't' ||
+    if (PQntuples(lk) != 1 || *st_db_val(lk, 0, 3) == 't' || *st_db_val(lk, 0, 7) == 't' ||
         gw_power_state_parse(st_db_val(lk, 0, 6)) != power) {
         PQclear(lk);
         return 0;
@@ -274,7 +276,7 @@ int gw_schedule(gw *g, st_db *db, const gw_sched_req *req, const char *instance,
     return placed;
 }
 
-/* ---- the consolidation plan, as a dry run ---- */
+/* ---- the plans' shared parts ---- */
 
 static int by_host_id(const void *a, const void *b, void *hosts)
 {
@@ -298,91 +300,7 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
     return -1;
 }
 
-json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
-{
-    gw_sched_conf conf = {.policy = GW_SCHED_PACK, .cpu_overcommit = g->c.cpu_overcommit};
-    gw_host *h = NULL;
-    int nh = load_hosts(g, db, NULL, NULL, &h);
-    if (nh < 0)
-        return NULL;
-    /* Held where they are: not running (a stopped guest is not live-migrated), a task in
-     * flight, a server group's member (the placement rules are the group's), an SR-IOV
-     * port (a VF is the host's hardware). */
-    PGresult *r =
-        st_db_q0(db, "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"
-                     " i.state <> 'active' OR i.task IS NOT NULL OR i.server_group_id IS NOT NULL"
-                     " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"
-                     "  AND p.vnic_type = 'direct')"
-                     " FROM iaas.instances i WHERE i.node_id IS NOT NULL"
-                     " AND i.state NOT IN ('deleted', 'error') ORDER BY i.id");
-    json_t *out = NULL;
-    int nv = r ? PQntuples(r) : 0;
-    int *ix = malloc((size_t)(nh ? nh : 1) * sizeof *ix);
-    int *emptied = calloc((size_t)(nh ? nh : 1), sizeof *emptied);
-    gw_cons_vm *v = calloc((size_t)(nv ? nv : 1), sizeof *v);
-    gw_cons_move *m = calloc((size_t)max_moves, sizeof *m);
-    if (!r || !ix || !emptied || !v || !m)
-        goto out;
-    for (int i = 0; i < nh; i++)
-        ix[i] = i;
-    qsort_r(ix, (size_t)nh, sizeof *ix, by_host_id, h);
-    for (int i = 0; i < nv; i++)
-        v[i] = (gw_cons_vm){.host = host_index(h, ix, nh, st_db_val(r, i, 2)),
-                            .vcpus = (int)st_db_int(r, i, 3),
-                            .memory_mib = (int)st_db_int(r, i, 4),
-                            .disk_gib = (int)st_db_int(r, i, 5),
-                            .moved_at = -1, /* nothing migrates yet */
-                            .pinned = *st_db_val(r, i, 6) == 't'};
-    gw_cons_conf cc = {.target = target, .max_moves = max_moves, .cooldown = 0};
-    int n = gw_consolidate_plan(&conf, &cc, h, nh, v, nv, 0, m, emptied);
-    if (n < 0)
-        goto out;
-    json_t *moves = json_array(), *gone = json_array();
-    int on = 0, off = 0;
-    for (int i = 0; i < n; i++)
-        json_array_append_new(
-            moves, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "instance_id",
-                             st_db_val(r, m[i].vm, 0), "instance_name", st_db_val(r, m[i].vm, 1),
-                             "from_node_id", h[m[i].from].id, "from_node", h[m[i].from].name,
-                             "to_node_id", h[m[i].to].id, "to_node", h[m[i].to].name));
-    /* What the power manager would then power off (power.c): the hosts
-     * that are on, alive, enabled and empty now, then those the plan
-     * empties, less power.min_spare_hosts kept on (empty ones first). */
-    json_t *power_off = json_array();
-    int spare = gw_power_min_spare(g);
-    for (int pass = 0; pass < 2 && spare >= 0; pass++)
-        for (int i = 0; i < nh; i++) {
-            int idle =
-                h[i].instances == 0 && h[i].power == GW_POWER_ON && h[i].alive && !h[i].disabled;
-            if (pass == 0 ? !idle : !emptied[i])
-                continue;
-            if (spare > 0)
-                spare--;
-            else
-                json_array_append_new(power_off, json_string(h[i].name));
-        }
-    for (int i = 0; i < nh; i++) {
-        on += h[i].instances > 0;
-        if (emptied[i]) {
-            off++;
-            json_array_append_new(gone, json_string(h[i].name));
-        }
-    }
-    out = json_pack("{s:b, s:f, s:i, s:i, s:i, s:o, s:o, s:b, s:o}", "dry_run", 1, "target", target,
-                    "max_moves", max_moves, "nodes_on", on, "nodes_on_after", on - off, "moves",
-                    moves, "nodes_emptied", gone, "power_management", gw_power_min_spare(g) >= 0,
-                    "nodes_to_power_off", power_off);
-out:
-    PQclear(r);
-    free(h);
-    free(ix);
-    free(emptied);
-    free(v);
-    free(m);
-    return out;
-}
-
-/* ---- the rebalancing plan, as a dry run ---- */
+/* ---- the instances both plans read, with what pins them ---- */
 
 /*
  * An instance's CPU load is measured from the metering samples (billing's,
@@ -440,6 +358,94 @@ static PGresult *rb_instances(gw *g, st_db *db)
     return billing ? st_db_q(db, RB_INSTANCES("c.cpu", RB_CPU_MEASURED), win, local)
                    : st_db_q(db, RB_INSTANCES("NULL::float8", ""), win, local);
 }
+
+/* ---- the consolidation plan, as a dry run ---- */
+
+json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
+{
+    gw_sched_conf conf = {.policy = GW_SCHED_PACK, .cpu_overcommit = g->c.cpu_overcommit};
+    gw_host *h = NULL;
+    int nh = load_hosts(g, db, NULL, NULL, &h);
+    if (nh < 0)
+        return NULL;
+    /* Held where they are, as the rebalancer holds them (RB_INSTANCES: not running, a task in
+     * flight, a disk that does not move, a source that cannot send, firmware boot, an SR-IOV
+     * port), and a server group's member (the placement rules are the group's). */
+    PGresult *r = rb_instances(g, db);
+    json_t *out = NULL;
+    int nv = r ? PQntuples(r) : 0;
+    long long now = nv ? st_db_int(r, 0, 13) : 0;
+    int *ix = malloc((size_t)(nh ? nh : 1) * sizeof *ix);
+    int *emptied = calloc((size_t)(nh ? nh : 1), sizeof *emptied);
+    gw_cons_vm *v = calloc((size_t)(nv ? nv : 1), sizeof *v);
+    gw_cons_move *m = calloc((size_t)max_moves, sizeof *m);
+    if (!r || !ix || !emptied || !v || !m)
+        goto out;
+    for (int i = 0; i < nh; i++)
+        ix[i] = i;
+    qsort_r(ix, (size_t)nh, sizeof *ix, by_host_id, h);
+    for (int i = 0; i < nv; i++)
+        v[i] = (gw_cons_vm){.host = host_index(h, ix, nh, st_db_val(r, i, 2)),
+                            .vcpus = (int)st_db_int(r, i, 3),
+                            .memory_mib = (int)st_db_int(r, i, 4),
+                            .disk_gib = (int)st_db_int(r, i, 5),
+                            .moved_at = PQgetisnull(r, i, 10) ? -1 : st_db_int(r, i, 10),
+                            .pinned = *st_db_val(r, i, 6) == 't' || st_db_int(r, i, 7) >= 0};
+    /* every move is a live migration: destinations must receive one */
+    gw_cons_conf cc = {.target = target,
+                       .max_moves = max_moves,
+                       .cooldown = g->c.rebalance_cooldown_s,
+                       .live_migration = 1};
+    int n = gw_consolidate_plan(&conf, &cc, h, nh, v, nv, now, m, emptied);
+    if (n < 0)
+        goto out;
+    json_t *moves = json_array(), *gone = json_array();
+    int on = 0, off = 0;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            moves, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "instance_id",
+                             st_db_val(r, m[i].vm, 0), "instance_name", st_db_val(r, m[i].vm, 1),
+                             "from_node_id", h[m[i].from].id, "from_node", h[m[i].from].name,
+                             "to_node_id", h[m[i].to].id, "to_node", h[m[i].to].name));
+    /* What the power manager would then power off (power.c): the hosts
+     * that are on, alive, enabled and empty now, then those the plan
+     * empties, less power.min_spare_hosts kept on (empty ones first). */
+    json_t *power_off = json_array();
+    int spare = gw_power_min_spare(g);
+    for (int pass = 0; pass < 2 && spare >= 0; pass++)
+        for (int i = 0; i < nh; i++) {
+            int idle =
+                h[i].instances == 0 && h[i].power == GW_POWER_ON && h[i].alive && !h[i].disabled;
+            if (pass == 0 ? !idle : !emptied[i])
+                continue;
+            if (spare > 0)
+                spare--;
+            else
+                json_array_append_new(power_off, json_string(h[i].name));
+        }
+    for (int i = 0; i < nh; i++) {
+        on += h[i].instances > 0;
+        if (emptied[i]) {
+            off++;
+            json_array_append_new(gone, json_string(h[i].name));
+        }
+    }
+    out =
+        json_pack("{s:b, s:f, s:i, s:i, s:i, s:i, s:o, s:o, s:b, s:o}", "dry_run", 1, "target",
+                  target, "max_moves", max_moves, "cooldown", g->c.rebalance_cooldown_s, "nodes_on",
+                  on, "nodes_on_after", on - off, "moves", moves, "nodes_emptied", gone,
+                  "power_management", gw_power_min_spare(g) >= 0, "nodes_to_power_off", power_off);
+out:
+    PQclear(r);
+    free(h);
+    free(ix);
+    free(emptied);
+    free(v);
+    free(m);
+    return out;
+}
+
+/* ---- the rebalancing plan, as a dry run ---- */
 
 static json_t *rb_load_json(gw_rb_load l)
 {

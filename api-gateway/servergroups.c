@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "sched_core.h"
 #include "stratus/json.h"
+#include "stratus/log.h"
 #include "stratus/uuid.h"
 
 #include <stdio.h>
@@ -136,113 +137,45 @@ static void h_scheduler_set(gw_ctx *c)
     scheduler_reply(c);
 }
 
-/* GET /v1/scheduler/consolidation?target=0.85&max_moves=20 */
-static void h_consolidation(gw_ctx *c)
-{
-    const char *t = st_http_query(c->req, "target"), *mm = st_http_query(c->req, "max_moves");
-    char *end = NULL;
-    double target = t ? strtod(t, &end) : 0.85;
-    if (t && (end == t || *end || !(target >= 0.5 && target <= 1.0))) {
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "target must be a fraction from 0.5 to 1");
-        return;
-    }
-    long max = mm ? strtol(mm, &end, 10) : 20;
-    if (mm && (end == mm || *end || max < 1 || max > 1000)) {
-        st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "max_moves must be an integer from 1 to 1000");
-        return;
-    }
-    json_t *plan = gw_consolidation_plan(c->gw, c->db, target, (int)max);
-    if (!plan)
-        gw_fail_db(c);
-    else
-        st_http_reply_json(c->req, 200, plan);
-}
+/* A plan's arguments: the rebalancing plan's threshold or the consolidation's target (a
+ * fraction), and max_moves. */
+typedef struct plan_kind {
+    const char *frac;  /* "threshold", "target" */
+    double lo, hi;     /* the fraction's range */
+    int consolidation; /* which plan */
+} plan_kind;
 
-/*
- * Starts a plan's moves (each {"instance_id", "to_node_id", "to_node"}) as live migrations
- * (migrate.c, the migrate action's own path and refusals), while fewer than
- * rebalance.max_concurrent migrations run cloud-wide (those already under way count); the
- * rest wait for the next call. Replies 202 with the plan, no longer a dry run, plus `started`
- * ({"instance_id", "migration_id", "to_node"}) and `skipped` ({"instance_id", "reason"}).
- */
-static void act_on(gw_ctx *c, json_t *plan)
-{
-    PGresult *r = st_db_q0(c->db, "SELECT count(*) FROM iaas.migrations"
-                                  " WHERE state IN ('preparing', 'migrating')");
-    if (!r) {
-        json_decref(plan);
-        gw_fail_db(c);
-        return;
-    }
-    long long slots = c->gw->c.rebalance_max_concurrent - st_db_int(r, 0, 0);
-    PQclear(r);
-    json_t *started = json_array(), *skipped = json_array(), *mv;
-    size_t i;
-    json_array_foreach(json_object_get(plan, "moves"), i, mv)
-    {
-        const char *id = json_string_value(json_object_get(mv, "instance_id"));
-        char mid[40], why[1200];
-        if (slots <= 0) {
-            snprintf(why, sizeof why,
-                     "%d live migrations run at once at most (rebalance.max_concurrent): planned "
-                     "again next time",
-                     c->gw->c.rebalance_max_concurrent);
-            json_array_append_new(skipped,
-                                  json_pack("{s:s, s:s}", "instance_id", id, "reason", why));
-            continue;
-        }
-        int rc = gw_migrate_begin(c, id, json_string_value(json_object_get(mv, "to_node_id")),
-                                  json_string_value(json_object_get(mv, "to_node")), 300, 0,
-                                  "cancel", mid, why, sizeof why);
-        if (rc == GW_MIG_DB_ERROR)
-            st_db_rollback(c->db);
-        if (rc == GW_MIG_STARTED) {
-            slots--;
-            json_array_append_new(started,
-                                  json_pack("{s:s, s:s, s:O}", "instance_id", id, "migration_id",
-                                            mid, "to_node", json_object_get(mv, "to_node")));
-        } else {
-            json_array_append_new(skipped,
-                                  json_pack("{s:s, s:s}", "instance_id", id, "reason", why));
-        }
-    }
-    json_object_set_new(plan, "dry_run", json_false());
-    json_object_set_new(plan, "started", started);
-    json_object_set_new(plan, "skipped", skipped);
-    st_http_reply_json(c->req, 202, plan);
-}
+static const plan_kind rebalancing = {"threshold", 0.01, 1.0, 0};
+static const plan_kind consolidating = {"target", 0.5, 1.0, 1};
 
-/* The rebalancing plan's threshold and max_moves (defaults: rebalance.*), from the query
- * (GET) or the body (POST); out of range or not numbers: 400 and -1. */
-static int rebalance_args(gw_ctx *c, int post, double *threshold, int *max)
+/* The plan's fraction and max_moves (defaults: rebalance.* or consolidation.*), from the
+ * query (GET) or the body (POST); out of range or not numbers: 400 and -1. */
+static int plan_args(gw_ctx *c, const plan_kind *k, int post, double *frac, int *max)
 {
-    double t = c->gw->c.rebalance_threshold;
-    long long m = c->gw->c.rebalance_max_moves;
+    double t = k->consolidation ? c->gw->c.cons_target : c->gw->c.rebalance_threshold;
+    long long m = k->consolidation ? c->gw->c.cons_max_moves : c->gw->c.rebalance_max_moves;
     int t_set = 0, m_set = 0, t_bad = 0, m_bad = 0;
     if (post) {
-        static const char *const keys[] = {"threshold", "max_moves", NULL};
+        const char *const keys[] = {k->frac, "max_moves", NULL};
         json_t *b = gw_body(c, keys);
         if (!b)
             return -1;
-        json_t *jt = json_object_get(b, "threshold"), *jm = json_object_get(b, "max_moves");
+        json_t *jt = json_object_get(b, k->frac), *jm = json_object_get(b, "max_moves");
         if ((t_set = jt != NULL))
             t_bad = !json_is_number(jt), t = json_number_value(jt);
         if ((m_set = jm != NULL))
             m_bad = !json_is_integer(jm), m = json_integer_value(jm);
     } else {
-        const char *qt = st_http_query(c->req, "threshold"),
-                   *qm = st_http_query(c->req, "max_moves");
+        const char *qt = st_http_query(c->req, k->frac), *qm = st_http_query(c->req, "max_moves");
         char *end = NULL;
         if ((t_set = qt != NULL))
             t = strtod(qt, &end), t_bad = end == qt || *end;
         if ((m_set = qm != NULL))
             m = strtoll(qm, &end, 10), m_bad = end == qm || *end;
     }
-    if (t_set && (t_bad || !(t >= 0.01 && t <= 1.0))) {
+    if (t_set && (t_bad || !(t >= k->lo && t <= k->hi))) {
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
-                            "threshold must be a fraction from 0.01 to 1");
+                            "%s must be a fraction from %g to %g", k->frac, k->lo, k->hi);
         return -1;
     }
     if (m_set && (m_bad || m < 1 || m > 1000)) {
@@ -250,36 +183,61 @@ static int rebalance_args(gw_ctx *c, int post, double *threshold, int *max)
                             "max_moves must be an integer from 1 to 1000");
         return -1;
     }
-    *threshold = t;
+    *frac = t;
     *max = (int)m;
     return 0;
 }
 
-/* GET /v1/scheduler/rebalance?threshold=&max_moves= (a dry run), or POST with them in the
- * body (carried out). */
-static void rebalance(gw_ctx *c, int post)
+/*
+ * GET /v1/scheduler/rebalance?threshold=&max_moves= and
+ * GET /v1/scheduler/consolidation?target=&max_moves=: the plan, a dry run. POST with them in
+ * the body: carried out (schedrun.c), 202 with the plan plus `started` and `skipped`.
+ */
+static void plan(gw_ctx *c, const plan_kind *k, int post)
 {
-    double threshold;
+    double frac;
     int max;
-    if (rebalance_args(c, post, &threshold, &max) < 0)
+    if (plan_args(c, k, post, &frac, &max) < 0)
         return;
-    json_t *plan = gw_rebalance_plan_json(c->gw, c->db, threshold, max);
-    if (!plan)
+    json_t *p = k->consolidation ? gw_consolidation_plan(c->gw, c->db, frac, max)
+                                 : gw_rebalance_plan_json(c->gw, c->db, frac, max);
+    if (!p) {
         gw_fail_db(c);
-    else if (post)
-        act_on(c, plan);
-    else
-        st_http_reply_json(c->req, 200, plan);
+        return;
+    }
+    if (post && gw_plan_carry_out(c, p, k->consolidation) < 0) {
+        json_decref(p);
+        gw_fail_db(c);
+        return;
+    }
+    if (post)
+        st_log_fields(ST_LOG_INFO, "scheduler.run",
+                      json_pack("{s:s, s:O, s:O, s:s, s:s}", "kind",
+                                k->consolidation ? "consolidation" : "rebalance", "started",
+                                json_object_get(p, "started"), "skipped",
+                                json_object_get(p, "skipped"), "user", c->p.user_name, "request_id",
+                                gw_request_id(c)));
+    st_http_reply_json(c->req, post ? 202 : 200, p);
+}
+
+static void h_consolidation(gw_ctx *c)
+{
+    plan(c, &consolidating, 0);
+}
+
+static void h_consolidation_run(gw_ctx *c)
+{
+    plan(c, &consolidating, 1);
 }
 
 static void h_rebalance(gw_ctx *c)
 {
-    rebalance(c, 0);
+    plan(c, &rebalancing, 0);
 }
 
 static void h_rebalance_run(gw_ctx *c)
 {
-    rebalance(c, 1);
+    plan(c, &rebalancing, 1);
 }
 
 void gw_server_group_routes(gw *g)
@@ -291,6 +249,7 @@ void gw_server_group_routes(gw *g)
     gw_route(g, "GET /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_show);
     gw_route(g, "PUT /v1/scheduler", GW_CLOUD_ADMIN, h_scheduler_set);
     gw_route(g, "GET /v1/scheduler/consolidation", GW_CLOUD_ADMIN, h_consolidation);
+    gw_route(g, "POST /v1/scheduler/consolidation", GW_CLOUD_ADMIN, h_consolidation_run);
     gw_route(g, "GET /v1/scheduler/rebalance", GW_CLOUD_ADMIN, h_rebalance);
     gw_route(g, "POST /v1/scheduler/rebalance", GW_CLOUD_ADMIN, h_rebalance_run);
 }

@@ -84,6 +84,7 @@ typedef struct worker {
 
 struct st_http_server {
     st_http_opts o;
+    worker *embedded; /* st_http_server_attach(): the caller's loop, no threads */
     char *listen, *port_file, *tls_cert, *tls_key;
     char *metrics_token; /* NULL: none */
     route *routes;
@@ -268,6 +269,31 @@ static void send_reply(st_http_req *r, int status, const char *ctype, struct evb
         req_finish(r); /* a held request's reply: it is done now */
 }
 
+typedef struct after_reply {
+    void (*fn)(void *arg);
+    void *arg;
+} after_reply;
+
+static void after_reply_cb(struct evhttp_request *ev, void *arg)
+{
+    (void)ev;
+    after_reply a = *(after_reply *)arg;
+    free(arg);
+    a.fn(a.arg);
+}
+
+void st_http_after_reply(st_http_req *r, void (*fn)(void *arg), void *arg)
+{
+    after_reply *a = malloc(sizeof *a);
+    if (!a) {
+        st_error("http.after_reply", "out of memory: %s %s runs no after-reply action", r->method,
+                 r->path ? r->path : "?");
+        return;
+    }
+    *a = (after_reply){fn, arg};
+    evhttp_request_set_on_complete_cb(r->ev, after_reply_cb, a);
+}
+
 void st_http_add_header(st_http_req *r, const char *name, const char *value)
 {
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
@@ -450,6 +476,11 @@ const char *st_http_body(st_http_req *r, size_t *len)
         struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
         size_t n = evbuffer_get_length(in);
         r->body = malloc(n + 1);
+        if (!r->body) {
+            if (len)
+                *len = 0;
+            return NULL;
+        }
         evbuffer_copyout(in, r->body, n);
         r->body[n] = 0;
         r->body_len = n;
@@ -1036,17 +1067,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int worker_setup(st_http_server *s, worker *w, char *err, size_t errlen)
+/* w's evhttp on w->base, accepting on s's listeners. */
+static int worker_http(st_http_server *s, worker *w, char *err, size_t errlen)
 {
     w->s = s;
-    /* The changelist folds the add/delete pairs a request makes on its
-     * connection's events within one loop turn into one epoll_ctl. */
-    struct event_config *ec = event_config_new();
-    if (ec)
-        event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-    w->base = ec ? event_base_new_with_config(ec) : NULL;
-    if (ec)
-        event_config_free(ec);
     w->http = w->base ? evhttp_new(w->base) : NULL;
     if (!w->http) {
         snprintf(err, errlen, "cannot create an event loop");
@@ -1071,6 +1095,38 @@ static int worker_setup(st_http_server *s, worker *w, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+static int worker_setup(st_http_server *s, worker *w, char *err, size_t errlen)
+{
+    /* The changelist folds the add/delete pairs a request makes on its
+     * connection's events within one loop turn into one epoll_ctl. */
+    struct event_config *ec = event_config_new();
+    if (ec)
+        event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = ec ? event_base_new_with_config(ec) : NULL;
+    if (ec)
+        event_config_free(ec);
+    return worker_http(s, w, err, errlen);
+}
+
+int st_http_server_attach(st_http_server *s, struct event_base *base, int fd, char *err,
+                          size_t errlen)
+{
+    pthread_once(&evthread_once, evthread_init);
+    if (s->embedded || s->nfds == MAX_LISTENERS) {
+        snprintf(err, errlen, "the server serves already");
+        close(fd);
+        return -1;
+    }
+    s->fds[s->nfds++] = fd;
+    s->embedded = calloc(1, sizeof(worker));
+    if (!s->embedded) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->embedded->base = base;
+    return worker_http(s, s->embedded, err, errlen);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -1258,6 +1314,12 @@ void st_http_server_free(st_http_server *s)
             event_base_free(s->workers[i].base);
     }
     free(s->workers);
+    if (s->embedded) { /* its loop is the caller's */
+        drop_held(s->embedded);
+        if (s->embedded->http)
+            evhttp_free(s->embedded->http);
+        free(s->embedded);
+    }
     free(s->trusted);
     if (s->feeder) {
         drop_held(s->feeder);

@@ -12,7 +12,14 @@
  *                           out the hosts' CPU and memory loads, each
  *                           host's loads and the imbalance before and
  *                           after (GET /v1/scheduler/rebalance, on
- *                           opening and on Refresh);
+ *                           opening and on Refresh); beside it the
+ *                           consolidation plan: the moves that would
+ *                           empty whole hosts and the hosts then
+ *                           powered off (GET /v1/scheduler/consolidation);
+ *                           each with Apply (two clicks: POST the same
+ *                           path, which starts the moves as live
+ *                           migrations; what started and what was
+ *                           skipped is shown under it);
  *   tenants  #/tenants      list, create, delete;
  *   tenant   #/tenant/<id>  members and roles, quotas (view and set), and
  *                           its price plan assignments;
@@ -55,7 +62,8 @@
       const pct = (u, c) => (c ? Math.round((100 * u) / c) : 0) + '%';
       const t = S.table('hosts', [
         ['Name', (n) => n.name, 'c-name'],
-        ['State', (n) => n.state + (n.disabled ? ' (disabled)' : ''), 'c-state'],
+        ['State', (n) => n.state + (n.disabled ? ' (disabled)' : '') +
+          (n.draining_until ? ' (draining)' : ''), 'c-state'],
         ['Instances', (n) => n.used.instances, 'n c-instances'],
         ['Load', (n) => 'vCPU ' + pct(n.used.vcpus, n.capacity.vcpus) + ', memory ' +
           pct(n.used.memory_mib, n.capacity.memory_mib), 'c-load'],
@@ -89,7 +97,8 @@
                                } catch (e) { st.error(e.message); }
                              })],
       ], (n) => n.id, 'No hosts registered.');
-      body.append(st.node, summary, idle, S.card(null, [t.node]), rebalanceCard(p, st));
+      body.append(st.node, summary, idle, S.card(null, [t.node]),
+                  el('div', { class: 'plans' }, [rebalanceCard(p, st), consolidationCard(p, st)]));
       async function load() {
         const [nodes, sched] = await Promise.all([S.api('GET', '/v1/nodes'),
                                                   S.api('GET', '/v1/scheduler')]);
@@ -151,8 +160,63 @@
       hosts.set(d.nodes.filter((n) => n.in_service));
     }
     const refresh = S.button('Refresh', 'rebalance-refresh', () => load().catch((e) => st.error(e.message)), '');
+    const apply = applyPlan('rebalance', '/v1/scheduler/rebalance', load, st);
     load().catch((e) => st.error(e.message));
-    return S.card('Rebalance plan', [summary, moves.node, hosts.node, refresh], { id: 'rebalance' });
+    return S.card('Rebalance plan', [summary, moves.node, hosts.node, refresh, ' ', apply.button, apply.result],
+                  { id: 'rebalance' });
+  }
+
+  /* Apply, two clicks: POST the plan's path (the moves begin as live migrations, at most the
+   * gateway's rebalance.max_concurrent at once), say what started and what was skipped, then
+   * show the plan again. */
+  function applyPlan(kind, path, load, st) {
+    const result = el('p', { id: kind + '-result', class: 'plan-result' });
+    const button = S.confirmButton('Apply', kind + '-apply', async () => {
+      try {
+        const d = (await S.api('POST', path, {})).data;
+        const lines = [d.started.length + ' migration' + (d.started.length === 1 ? '' : 's') +
+                       ' started' + (d.started.length ? ': ' +
+                       d.started.map((m) => m.instance_id + ' to ' + m.to_node).join(', ') : '') + '.'];
+        if (d.skipped.length)
+          lines.push(d.skipped.length + ' skipped: ' +
+                     d.skipped.map((m) => m.instance_id + ' (' + m.reason + ')').join('; ') + '.');
+        if (d.draining && d.draining.length)
+          lines.push('Draining (no new instance): ' + d.draining.join(', ') + '.');
+        if (d.nodes_to_power_off && d.nodes_to_power_off.length)
+          lines.push('Expected to power off once idle: ' + d.nodes_to_power_off.join(', ') + '.');
+        result.textContent = lines.join(' ');
+        await load();
+      } catch (e) { st.error(e.message); }
+    });
+    return { button, result };
+  }
+
+  /* The consolidation plan, beside the rebalance plan: fetched on opening and on Refresh. */
+  function consolidationCard(p, st) {
+    const summary = el('p', { id: 'consolidation-summary' });
+    const moves = S.table('consolidation-moves', [
+      ['Instance', (m) => m.instance_name, 'c-instance'],
+      ['From', (m) => m.from_node, 'c-from'],
+      ['To', (m) => m.to_node, 'c-to'],
+    ], (m) => m.instance_id, 'No moves.');
+    const off = el('p', { id: 'consolidation-off' });
+    async function load() {
+      const r = await S.api('GET', '/v1/scheduler/consolidation');
+      if (!p.alive()) return;
+      const d = r.data;
+      summary.textContent = 'Hosts holding instances ' + d.nodes_on + ' \u2192 ' + d.nodes_on_after +
+        '; ' + d.moves.length + ' of at most ' + d.max_moves + ' moves, destinations filled to ' +
+        Math.round(100 * d.target) + '%. A dry run: nothing moves.';
+      moves.set(d.moves);
+      off.textContent = !d.power_management ? 'Power management is off (power.off_command).'
+        : d.nodes_to_power_off.length ? 'Then powered off once idle: ' + d.nodes_to_power_off.join(', ')
+          : 'No host would be powered off.';
+    }
+    const refresh = S.button('Refresh', 'consolidation-refresh', () => load().catch((e) => st.error(e.message)), '');
+    const apply = applyPlan('consolidation', '/v1/scheduler/consolidation', load, st);
+    load().catch((e) => st.error(e.message));
+    return S.card('Consolidation plan', [summary, moves.node, off, refresh, ' ', apply.button, apply.result],
+                  { id: 'consolidation' });
   }
 
   /* ---- tenants ---- */

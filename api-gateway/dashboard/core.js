@@ -218,7 +218,11 @@ const Stratus = (function () {
       clearTimeout(timer);
       timer = null;
       b.disabled = true;
-      try { await onConfirm(); } finally { b.disabled = false; }
+      try { await onConfirm(); } finally {
+        b.disabled = false;
+        b.classList.remove('armed');
+        b.textContent = label; /* disarmed again, for a button that stays on the page */
+      }
     });
     return b;
   }

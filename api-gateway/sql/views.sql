@@ -220,6 +220,8 @@ LANGUAGE sql STABLE AS $$
         'empty', u.n = 0,
         'power_state', n.power_state, 'power_fault', n.power_fault,
         'power_since', iaas.ts(n.power_since),
+        -- being emptied by the consolidation (schedrun.c): no placement until then
+        'draining_until', CASE WHEN n.draining_until > now() THEN iaas.ts(n.draining_until) END,
         'tunnel_ip', host(n.tunnel_ip), 'external_uplink', n.external_uplink,
         'last_heartbeat', iaas.ts(n.last_heartbeat), 'created_at', iaas.ts(n.created_at),
         'fenced_at', iaas.ts(n.fenced_at))

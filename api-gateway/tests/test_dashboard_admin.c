@@ -209,6 +209,63 @@ static void check_rebalance_plan(void)
     st_resp_free(&r);
 }
 
+/* The Hosts page's consolidation plan, beside it: what GET /v1/scheduler/consolidation says. */
+static void check_consolidation_plan(void)
+{
+    st_resp r;
+    json_t *plan = get(&r, "/v1/scheduler/consolidation", T.admin_token);
+    CU_ASSERT_FATAL(wait_js("the consolidation plan",
+                            "document.getElementById('consolidation-summary').textContent !== ''"));
+    ST_ASSERT_INT_EQ(
+        js_true("document.querySelectorAll('#consolidation-moves tbody tr').length === %d",
+                (int)json_array_size(json_object_get(plan, "moves"))),
+        1);
+    char want[96];
+    snprintf(want, sizeof want, "Hosts holding instances %lld \u2192 %lld",
+             (long long)json_integer_value(json_object_get(plan, "nodes_on")),
+             (long long)json_integer_value(json_object_get(plan, "nodes_on_after")));
+    char *summary = text_of("#consolidation-summary");
+    st_assert_fmt(summary && strstr(summary, want), 0, __FILE__, __LINE__, "summary: %s, want %s",
+                  summary, want);
+    free(summary);
+    /* side by side with the rebalance plan */
+    CU_ASSERT(js_true("document.getElementById('rebalance').parentElement ==="
+                      " document.getElementById('consolidation').parentElement"));
+    st_resp_free(&r);
+}
+
+/* Apply on a plan's card: the first click only arms it (nothing is sent), the second POSTs
+ * the plan and says what started; here nothing can move (the hosts' agents take no live
+ * migration yet), so none did, as the API says. */
+static void check_apply(const char *kind)
+{
+    char sel[96], path[64];
+    snprintf(sel, sizeof sel, "#%s button[data-action=%s-apply]", kind, kind);
+    snprintf(path, sizeof path, "/v1/scheduler/%s", kind);
+    char *before = gwt_sql_value(&T, "SELECT count(*) FROM iaas.migrations");
+    click(sel);
+    CU_ASSERT(wait_js("the armed button",
+                      "document.querySelector('%s').textContent ==="
+                      " 'Confirm apply'",
+                      sel));
+    char rid[48];
+    snprintf(rid, sizeof rid, "#%s-result", kind);
+    char *res = text_of(rid);
+    ST_ASSERT_STR_EQ(res, "");
+    free(res);
+    click(sel);
+    CU_ASSERT(
+        wait_js("the outcome", "document.getElementById('%s-result').textContent !== ''", kind));
+    res = text_of(rid);
+    st_assert_fmt(res && !strncmp(res, "0 migrations started.", 21), 0, __FILE__, __LINE__,
+                  "%s: %s", kind, res);
+    free(res);
+    char *after = gwt_sql_value(&T, "SELECT count(*) FROM iaas.migrations");
+    ST_ASSERT_STR_EQ(after, before);
+    free(before);
+    free(after);
+}
+
 static void test_admin_lands_on_hosts(void)
 {
     char url[128];
@@ -263,6 +320,9 @@ static void test_admin_lands_on_hosts(void)
     CU_ASSERT(idle && strstr(idle, "host-idle") && !strstr(idle, "host-busy"));
     free(idle);
     check_rebalance_plan();
+    check_consolidation_plan();
+    check_apply("rebalance");
+    check_apply("consolidation");
     cdp_shot(shots, "admin-hosts");
 }
 

@@ -83,6 +83,19 @@ static void delete_all(void)
     st_resp_free(&r);
 }
 
+/* A's instances on Ceph, booted directly, on nodes that receive live migrations (their
+ * agents say so in the heartbeat): what a live migration can move. */
+static void ceph_and_live_migration(void)
+{
+    char sql[256];
+    snprintf(
+        sql, sizeof sql,
+        "UPDATE iaas.instances SET disk_backend = 'rbd', boot = 'kernel' WHERE tenant_id = '%s'",
+        A.id);
+    gwt_sql(&T, sql);
+    gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = true");
+}
+
 static void set_policy(const char *p)
 {
     char body[64];
@@ -129,8 +142,15 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
         count[at]++;
         gwt_report(&T, nodes[at], id, "active", gwt_instance_generation(&T, NULL, id));
     }
-    /* The consolidation plan, a dry run: the nodes holding one instance each would be
-     * emptied (each instance where pack puts it); nothing moves. */
+    /* The consolidation plan holds what a live migration cannot move: instances on local
+     * disks, on nodes whose agents take no live migration (as the rebalancer does) */
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "GET", "/v1/scheduler/consolidation?target=1", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "moves")), 0);
+    st_resp_free(&r);
+    ceph_and_live_migration();
+    /* a dry run: the nodes holding one instance each would be emptied (each instance where
+     * pack puts it); nothing moves. */
     ST_ASSERT_INT_EQ(
         gwt_call(&T, &r, "GET", "/v1/scheduler/consolidation?target=1", T.admin_token, NULL), 200);
     ST_ASSERT_INT_EQ(json_is_true(json_object_get(r.json, "dry_run")), 1);
@@ -158,6 +178,7 @@ static void test_pack_fills_one_host_and_reports_the_empty_ones(void)
     ST_ASSERT_INT_EQ(
         gwt_status(&T, "GET", "/v1/scheduler/consolidation?max_moves=x", T.admin_token, NULL), 400);
     ST_ASSERT_INT_EQ(gwt_status(&T, "GET", "/v1/scheduler/consolidation", A.admin, NULL), 403);
+    gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = false");
     ST_ASSERT_INT_EQ(
         gwt_status(&T, "PUT", "/v1/scheduler", T.admin_token, "{\"policy\":\"random\"}"), 400);
     ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/v1/scheduler", A.admin, "{\"policy\":\"pack\"}"), 403);
@@ -215,13 +236,7 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
     st_resp_free(&r);
     gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = false");
     /* on Ceph one busy instance moves to an idle node: 1 + 0.05 CPUs there, 1 left */
-    snprintf(
-        sql, sizeof sql,
-        "UPDATE iaas.instances SET disk_backend = 'rbd', boot = 'kernel' WHERE tenant_id = '%s'",
-        A.id);
-    gwt_sql(&T, sql);
-    /* on nodes that receive live migrations (their agents say so in the heartbeat) */
-    gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = true");
+    ceph_and_live_migration();
     ST_ASSERT_INT_EQ(
         gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
     json_t *moves = json_object_get(r.json, "moves"), *m = json_array_get(moves, 0);

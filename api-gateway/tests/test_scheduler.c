@@ -316,6 +316,46 @@ static void test_consolidation_never_half_empties_or_moves_the_held(void)
     ST_ASSERT_INT_EQ(gw_consolidate_plan(&one, &cc, h, 3, v, nv, 1000 + 3600, m, emptied), 0);
 }
 
+static void test_consolidation_minds_live_migration_and_draining(void)
+{
+    gw_host h[4];
+    gw_cons_vm v[16];
+    gw_cons_move m[16];
+    int emptied[4];
+    gw_cons_conf cc = {.target = 1.0, .max_moves = 16, .cooldown = 3600, .live_migration = 1};
+    /* h0: 1, h1: 2, h2: 4, h3: 6. Pack would put h0's one on h3 (the fullest that fits);
+     * h3's agent takes no live migration, so h0's and then h1's go to h2 */
+    const int at[] = {0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3};
+    int nv = cons_setup(h, 4, v, at, 13);
+    for (int i = 0; i < 3; i++)
+        h[i].live_migration = 1;
+    int n = gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied);
+    ST_ASSERT_INT_EQ_FATAL(n, 3);
+    ST_ASSERT_INT_EQ(m[0].from, 0);
+    for (int i = 0; i < n; i++)
+        ST_ASSERT_INT_EQ(m[i].to, 2);
+    /* without the rule (bench/sched's simulated hosts) h0's would have gone to h3 */
+    cc.live_migration = 0;
+    ST_ASSERT_INT_EQ_FATAL(gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied), 3);
+    ST_ASSERT_INT_EQ(m[0].to, 3);
+    cc.live_migration = 1;
+    /* a host an earlier run began emptying (draining) is emptied first, though h0 holds
+     * fewer, and takes nothing */
+    h[1].draining = 1;
+    n = gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied);
+    ST_ASSERT_INT_EQ_FATAL(n, 3);
+    ST_ASSERT_INT_EQ(m[0].from, 1);
+    ST_ASSERT_INT_EQ(m[1].from, 1);
+    ST_ASSERT_INT_EQ(m[2].from, 0);
+    for (int i = 0; i < n; i++)
+        ST_ASSERT_INT_EQ(m[i].to, 2);
+    ST_ASSERT_INT_EQ(emptied[0] && emptied[1], 1);
+    /* and no placement goes to a draining host */
+    gw_sched_req r = {.vcpus = 1, .memory_mib = 1024, .disk_gib = 1};
+    CU_ASSERT_FALSE(gw_filter_not_draining(&one, &h[1], &r));
+    CU_ASSERT_TRUE(gw_filter_not_draining(&one, &h[0], &r));
+}
+
 static void test_migration_filter(void)
 {
     /* a live migration's target: never its source, only a host whose agent
@@ -346,6 +386,8 @@ static CU_TestInfo tests[] = {
      test_consolidation_empties_the_least_loaded_hosts_whole},
     {"consolidation never half empties a host and never moves pinned or recently moved ones",
      test_consolidation_never_half_empties_or_moves_the_held},
+    {"consolidation targets only hosts taking a live migration and empties draining ones first",
+     test_consolidation_minds_live_migration_and_draining},
     {"each filter removes what it names", test_filters_each_remove_what_they_name},
     {"affinity and anti-affinity filters", test_group_filters},
     {"direct ports go only where a VF is free", test_vf_filter},

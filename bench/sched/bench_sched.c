@@ -234,7 +234,8 @@ static result run(gw_sched_policy policy, int consolidate, double rebal, const e
                   int warm, int end)
 {
     gw_sched_conf conf = {policy, OVERCOMMIT};
-    gw_cons_conf cc = {CONS_TARGET, CONS_MAX_MOVES, CONS_COOLDOWN_MIN};
+    gw_cons_conf cc = {
+        .target = CONS_TARGET, .max_moves = CONS_MAX_MOVES, .cooldown = CONS_COOLDOWN_MIN};
     gw_host h[HOSTS];
     for (int i = 0; i < HOSTS; i++) {
         h[i] = (gw_host){.alive = 1,

@@ -443,21 +443,32 @@ static void test_connections_over_the_cap_get_503(void)
 /* An evhttp a component sets up itself on a Unix socket (as the VMM's
  * control API does), guarded with st_http_guard_evhttp(): the same JSON
  * errors and deadline. */
-static void uds_reply(struct evhttp_request *req, void *arg)
-{
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "{\"ok\":true}");
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
-}
-
 static void *uds_loop(void *arg)
 {
     event_base_dispatch(arg);
     return NULL;
 }
 
-static void test_guarded_evhttp_on_a_unix_socket(void)
+static int after_ran, after_ran_at_reply;
+
+static void mark_after(void *arg)
+{
+    __atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+}
+
+static void h_stop(st_http_req *r, void *arg)
+{
+    (void)arg;
+    st_http_after_reply(r, mark_after, &after_ran);
+    st_http_reply_json(r, 204, NULL);
+    after_ran_at_reply = __atomic_load_n(&after_ran, __ATOMIC_ACQUIRE);
+}
+
+/* The embedded server (st_http_server_attach, as stratus-vmm's control socket
+ * uses it): the caller's loop, a Unix socket, the same routing, errors and
+ * guard; an after-reply action runs once the reply is out, not before; free
+ * leaves the loop to its owner. */
+static void test_attached_to_the_callers_loop_on_a_unix_socket(void)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     char path[sizeof sa.sun_path];
@@ -468,21 +479,40 @@ static void test_guarded_evhttp_on_a_unix_socket(void)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
                     listen(fd, 16) == 0);
+    char err[256];
+    st_http_opts o = {.timeout_s = 2, .max_conns = 8, .no_signals = 1};
+    st_http_server *s = st_http_server_new(&o, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_FATAL(st_http_route(s, "PUT /stop", h_stop, NULL) == 0);
     struct event_base *base = event_base_new();
-    struct evhttp *http = evhttp_new(base);
-    evhttp_set_max_headers_size(http, 16 * 1024);
-    evhttp_set_timeout(http, 30);
-    evhttp_set_gencb(http, uds_reply, NULL);
-    st_http_guard *g = st_http_guard_new(2, 4);
-    st_http_guard_evhttp(g, http);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(evhttp_accept_socket_with_handle(http, fd));
+    CU_ASSERT_FATAL(st_http_server_attach(s, base, fd, err, sizeof err) == 0);
     struct event *keep = event_new(base, -1, EV_PERSIST, NULL, NULL);
     struct timeval day = {86400, 0};
     event_add(keep, &day);
     pthread_t th;
     pthread_create(&th, NULL, uds_loop, base);
+
+    st_raw r;
+    const char *put = "PUT /stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                      "Connection: close\r\n\r\n";
+    st_raw_send(path, 0, put, strlen(put), 3000, &r);
+    ST_ASSERT_INT_EQ(r.status, 204);
+    CU_ASSERT(r.head && strstr(r.head, "X-Request-Id: "));
+    st_raw_free(&r);
+    for (int i = 0; i < 100 && !__atomic_load_n(&after_ran, __ATOMIC_ACQUIRE); i++)
+        usleep(10000);
+    CU_ASSERT_TRUE(__atomic_load_n(&after_ran, __ATOMIC_ACQUIRE));
+    CU_ASSERT_FALSE(after_ran_at_reply); /* queued, not yet written, when the handler replied */
+    const char *post = "POST /stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                       "Connection: close\r\n\r\n";
+    st_raw_send(path, 0, post, strlen(post), 3000, &r);
+    ST_ASSERT_INT_EQ(r.status, 405);
+    CU_ASSERT(r.head && strstr(r.head, "Allow: PUT"));
+    ST_ASSERT_STR_EQ(st_raw_error_code(&r), "method_not_allowed");
+    st_raw_free(&r);
+
     st_hostile h;
-    st_hostile_listener(path, 0, "/vm", 8, &h);
+    st_hostile_listener(path, 0, "/healthz", 8, &h);
     ST_ASSERT_INT_EQ(h.bad_line_status, 400);
     CU_ASSERT_TRUE(h.bad_line_json);
     CU_ASSERT_TRUE(h.huge_head_status == 400 || h.huge_head_status == 413);
@@ -493,9 +523,10 @@ static void test_guarded_evhttp_on_a_unix_socket(void)
     ST_ASSERT_INT_EQ(h.after_status, 200);
     event_base_loopbreak(base);
     pthread_join(th, NULL);
+    st_http_server_free(s);
+    /* the loop is still the caller's, and still works */
+    CU_ASSERT_EQUAL(event_base_loop(base, EVLOOP_NONBLOCK), 0);
     event_free(keep);
-    evhttp_free(http);
-    st_http_guard_free(g);
     event_base_free(base);
     unlink(path);
 }
@@ -521,8 +552,8 @@ static CU_TestInfo tests[] = {
      test_connections_over_the_cap_get_503},
     {"an oversized body after a kept-alive reply is a JSON 413",
      test_oversized_body_after_a_reply_is_json},
-    {"an evhttp of its own on a Unix socket, guarded: JSON errors, slow heads cut",
-     test_guarded_evhttp_on_a_unix_socket},
+    {"attached to the caller's loop on a Unix socket: routes, errors, guard, after-reply",
+     test_attached_to_the_callers_loop_on_a_unix_socket},
     CU_TEST_INFO_NULL,
 };
 

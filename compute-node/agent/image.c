@@ -311,8 +311,9 @@ static void rbd_path(const nd_conf *c, const char *id, char *buf, size_t n)
  * disk_backend rbd: the disk is disk-<id> in disk.rbd_pool, a copy-on-write clone of the image
  * store's img-<sha256>@base made at the first launch. A later launch (this host's, or another
  * host's after an evacuation or a migration) finds it and opens it as it is: what the guest
- * wrote is kept. The clone has the image's size (growing it to the flavor's disk_gib is not
- * done yet), and must be raw: a qcow2 image's clone would be qcow2 bytes on RBD.
+ * wrote is kept. The clone grows to the flavor's disk_gib when the image is smaller (as a
+ * local disk's overlay does; growing is idempotent, so a later launch changes nothing), and
+ * must be raw: a qcow2 image's clone would be qcow2 bytes on RBD.
  */
 static int rbd_disk(const nd_conf *c, const nd_record *rec, const img_rec *r, nd_vm_disk *root,
                     char *err, size_t errlen)
@@ -327,7 +328,9 @@ static int rbd_disk(const nd_conf *c, const nd_record *rec, const img_rec *r, nd
     snprintf(child, sizeof child, "disk-%s", rec->o.id);
     int rc = st_rbd_clone(*c->rbd_conf ? c->rbd_conf : NULL, *c->rbd_client ? c->rbd_client : NULL,
                           c->rbd_pool, parent, "base", child, e, sizeof e);
-    if (rc < 0 && rc != -EEXIST) {
+    if ((rc < 0 && rc != -EEXIST) ||
+        st_rbd_grow(*c->rbd_conf ? c->rbd_conf : NULL, *c->rbd_client ? c->rbd_client : NULL,
+                    c->rbd_pool, child, (uint64_t)rec->o.disk_gib << 30, e, sizeof e) < 0) {
         snprintf(err, errlen, "instance disk on Ceph: %s", e);
         return -1;
     }

@@ -1,22 +1,18 @@
 /*
  * control.c - the control API server (see control.h for the resources).
  *
- * evhttp parses HTTP on the event thread and calls dispatch() for every
- * request; libevent bounds header and body sizes, and common/'s guard
- * (httpguard.h) gives each request a deadline, caps the connections and
- * turns libevent's own error pages into JSON errors. The socket is created
- * 0600 (whoever can talk to it owns the VM). "shutdown" answers 204 first
- * and stops the VM once the reply has been written, so the caller always
- * sees its answer.
+ * common/'s HTTP server (http.h), embedded on the event thread's loop
+ * (st_http_server_attach): it parses HTTP, routes by "METHOD /path" (405
+ * with Allow, 404, as JSON errors), gives every request an X-Request-Id and
+ * a deadline, caps the connections (httpguard.h) and bounds header and body
+ * sizes. The socket is created 0600 (whoever can talk to it owns the VM).
+ * "shutdown" answers 204 first and stops the VM once the reply has been
+ * written (st_http_after_reply), so the caller always sees its answer.
  */
 #include "control.h"
 #include "stratus/errcode.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +24,7 @@
 #include "migrate.h"
 #include "serial.h"
 #include "snapshot.h"
-#include "stratus/httpguard.h"
+#include "stratus/http.h"
 #include "stratus/json.h"
 #include "stratus/log.h"
 #include "upgrade.h"
@@ -36,9 +32,9 @@
 /* A request must be in whole within this; the agent's are a few hundred bytes. */
 #define CONTROL_DEADLINE_S 10
 #define CONTROL_MAX_CONNS 16
+#define CONTROL_MAX_BODY (64 * 1024)
 
-static struct evhttp *g_http;
-static st_http_guard *g_guard;
+static st_http_server *g_http;
 static char g_path[108];
 static ino_t g_ino; /* the socket file bound: a live upgrade's new process may bind the path anew */
 static vmm_config g_cfg; /* PUT /vm/config, before start */
@@ -56,385 +52,334 @@ static int migrated(vmm_vm *vm)
     return __atomic_load_n(&vm->migrated, __ATOMIC_ACQUIRE);
 }
 
-static void stop_with_error(struct evhttp_request *req, void *arg)
+/* 1 once a 409 has been answered because the VM is not started, or is migrated
+ * away (the guard of every resource that acts on a running VM). */
+static int refused_not_running(st_http_req *r, vmm_vm *vm, int or_migrated)
 {
-    vmm_vm_stop(arg, 1);
+    if (!running(vm))
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "the VM is not started");
+    else if (or_migrated && migrated(vm))
+        st_http_reply_error(r, 409, ST_E_CONFLICT, MIGRATED);
+    else
+        return 0;
+    return 1;
 }
 
-static int reply_json(struct evhttp_request *req, int code, json_t *body)
+static void reply_empty(st_http_req *r)
 {
-    struct evbuffer *b = evbuffer_new();
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    evbuffer_add_printf(b, "%s\n", text ? text : "{}");
-    free(text);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, code, NULL, b);
-    evbuffer_free(b);
-    return 0;
+    st_http_reply_json(r, 204, NULL);
 }
 
-static int reply_error(struct evhttp_request *req, int code, st_err ecode, const char *msg)
+static void stop_with_error(void *vm)
 {
-    return reply_json(
-        req, code,
-        json_pack("{s:{s:s, s:s}}", "error", "code", st_err_name(ecode), "message", msg));
+    vmm_vm_stop(vm, 1);
 }
 
-static int reply_empty(struct evhttp_request *req, int code)
+static void stop_after_reply(void *vm)
 {
-    evhttp_send_reply(req, code, NULL, NULL);
-    return 0;
-}
-
-static void stop_after_reply(struct evhttp_request *req, void *arg)
-{
-    vmm_vm_stop(arg, 0);
+    vmm_vm_stop(vm, 0);
 }
 
 /* The button is pressed once the 204 is on the wire: a guest that powers off at once makes
  * the process exit, and a reply still queued then would be lost (the caller saw a failed
  * request for a press that worked). */
-static void press_after_reply(struct evhttp_request *req, void *arg)
+static void press_after_reply(void *vm)
 {
-    vmm_vm_power_button(arg);
-}
-
-/* The request body as a NUL-terminated malloc'd string (NULL: out of memory). */
-static char *body_of(struct evhttp_request *req, size_t *len)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    *len = evbuffer_get_length(in);
-    char *buf = malloc(*len + 1);
-    if (buf) {
-        evbuffer_copyout(in, buf, *len);
-        buf[*len] = 0;
-    }
-    return buf;
+    vmm_vm_power_button(vm);
 }
 
 /* A body that is a JSON object with one string member, key (1..max bytes): the object (its
  * string in *val), or NULL once the error has been answered. */
-static json_t *body_field(struct evhttp_request *req, const char *key, size_t max, const char **val)
+static json_t *body_field(st_http_req *r, const char *key, size_t max, const char **val)
 {
     const char *const keys[] = {key, NULL};
     size_t len;
-    char err[256], *buf = body_of(req, &len);
+    char err[256];
+    const char *buf = st_http_body(r, &len);
     if (!buf) {
-        reply_error(req, 500, ST_E_INTERNAL, "out of memory");
+        st_http_reply_error(r, 500, ST_E_INTERNAL, "out of memory");
         return NULL;
     }
     json_t *j = st_json_parse_object(buf, len, err, sizeof err);
-    free(buf);
     if (j && (st_json_only_keys(j, keys, err, sizeof err) ||
               st_json_get_str(j, key, ST_JSON_REQUIRED, 1, max, val, err, sizeof err))) {
         json_decref(j);
         j = NULL;
     }
     if (!j)
-        reply_error(req, 400, ST_E_INVALID_REQUEST, err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
     return j;
 }
 
-static int do_config(vmm_vm *vm, struct evhttp_request *req)
+/* GET /vm */
+static void h_vm(st_http_req *r, void *arg)
 {
+    vmm_vm *vm = arg;
+    if (!running(vm))
+        st_http_reply_json(r, 200,
+                           json_pack("{s:s, s:s, s:b}", "state", "not_started", "boot_id",
+                                     vm->boot_id, "configured", g_configured));
+    else
+        st_http_reply_json(r, 200, vmm_state_json(vm));
+}
+
+/* PUT /vm/config */
+static void h_config(st_http_req *r, void *arg)
+{
+    vmm_vm *vm = arg;
     size_t len;
     char err[512];
     vmm_config c;
-    if (running(vm))
-        return reply_error(req, 409, ST_E_CONFLICT, "the VM is already started");
-    char *buf = body_of(req, &len);
-    if (!buf)
-        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
-    int rc = vmm_config_parse(&c, buf, len, err, sizeof err);
-    free(buf);
-    if (rc)
-        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
+    if (running(vm)) {
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "the VM is already started");
+        return;
+    }
+    const char *buf = st_http_body(r, &len);
+    if (!buf) {
+        st_http_reply_error(r, 500, ST_E_INTERNAL, "out of memory");
+        return;
+    }
+    if (vmm_config_parse(&c, buf, len, err, sizeof err)) {
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
+        return;
+    }
     if (c.control_socket) {
         vmm_config_free(&c);
-        return reply_error(req, 400, ST_E_INVALID_REQUEST,
-                           "field 'control_socket' is set by --api-sock, not by the config");
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                            "field 'control_socket' is set by --api-sock, not by the config");
+        return;
     }
     if (g_configured)
         vmm_config_free(&g_cfg);
     g_cfg = c;
     g_configured = 1;
-    return reply_empty(req, 204);
+    reply_empty(r);
 }
 
-static int do_start(vmm_vm *vm, struct evhttp_request *req)
+static void do_start(vmm_vm *vm, st_http_req *r)
 {
     char err[512];
-    if (running(vm))
-        return reply_error(req, 409, ST_E_CONFLICT, "the VM is already started");
-    if (!g_configured)
-        return reply_error(req, 409, ST_E_CONFLICT, "no configuration yet: PUT /vm/config first");
+    if (running(vm)) {
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "the VM is already started");
+        return;
+    }
+    if (!g_configured) {
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "no configuration yet: PUT /vm/config first");
+        return;
+    }
     if (vmm_start(vm, &g_cfg, err, sizeof err)) {
         st_error("vmm.start", "%s", err);
         /* A half-built VM is not reusable: answer, then end the process (status 1). */
-        evhttp_request_set_on_complete_cb(req, stop_with_error, vm);
-        return reply_error(req, 400, ST_E_START_FAILED, err);
+        st_http_after_reply(r, stop_with_error, vm);
+        st_http_reply_error(r, 400, ST_E_START_FAILED, "%s", err);
+        return;
     }
-    return reply_empty(req, 204);
+    reply_empty(r);
 }
 
-static int do_action(vmm_vm *vm, struct evhttp_request *req)
+/* PUT /vm/actions {"action"} */
+static void h_actions(st_http_req *r, void *arg)
 {
+    vmm_vm *vm = arg;
     const char *action = NULL;
-    json_t *j = body_field(req, "action", 32, &action);
+    json_t *j = body_field(r, "action", 32, &action);
     if (!j)
-        return 0;
-    int rc;
+        return;
+    int rc = 0, guarded = !strcmp(action, "pause") || !strcmp(action, "resume") ||
+                          !strcmp(action, "reset") || !strcmp(action, "power_button");
     if (!strcmp(action, "start")) {
-        json_decref(j);
-        return do_start(vm, req);
-    }
-    if (!strcmp(action, "shutdown") || !strcmp(action, "stop")) {
-        evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
-        json_decref(j);
-        return reply_empty(req, 204);
-    }
-    if (!running(vm) && (!strcmp(action, "pause") || !strcmp(action, "resume") ||
-                         !strcmp(action, "reset") || !strcmp(action, "power_button"))) {
-        json_decref(j);
-        return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
-    }
-    if (migrated(vm)) {
-        json_decref(j);
-        return reply_error(req, 409, ST_E_CONFLICT, MIGRATED);
-    }
-    if (!strcmp(action, "pause")) {
-        rc = vmm_vm_pause(vm);
-    } else if (!strcmp(action, "resume")) {
-        rc = vmm_vm_resume(vm);
-    } else if (!strcmp(action, "reset")) {
-        rc = vmm_vm_reset(vm);
-    } else if (!strcmp(action, "power_button")) {
-        evhttp_request_set_on_complete_cb(req, press_after_reply, vm);
-        rc = 0;
-    } else {
-        json_decref(j);
-        return reply_error(
-            req, 400, ST_E_INVALID_REQUEST,
+        do_start(vm, r);
+    } else if (!strcmp(action, "shutdown") || !strcmp(action, "stop")) {
+        st_http_after_reply(r, stop_after_reply, vm);
+        reply_empty(r);
+    } else if (!guarded) {
+        st_http_reply_error(
+            r, 400, ST_E_INVALID_REQUEST,
             "field 'action' must be one of start, pause, resume, shutdown (or stop), reset, "
             "power_button");
+    } else if (!refused_not_running(r, vm, 1)) {
+        if (!strcmp(action, "pause"))
+            rc = vmm_vm_pause(vm);
+        else if (!strcmp(action, "resume"))
+            rc = vmm_vm_resume(vm);
+        else if (!strcmp(action, "reset"))
+            rc = vmm_vm_reset(vm);
+        else
+            st_http_after_reply(r, press_after_reply, vm);
+        if (rc == -ESHUTDOWN)
+            st_http_reply_error(r, 409, ST_E_CONFLICT, "the VM is stopping");
+        else if (rc)
+            st_http_reply_error(r, 500, ST_E_INTERNAL, "%s", strerror(-rc));
+        else
+            reply_empty(r);
     }
     json_decref(j);
-    if (rc == -ESHUTDOWN)
-        return reply_error(req, 409, ST_E_CONFLICT, "the VM is stopping");
-    if (rc)
-        return reply_error(req, 500, ST_E_INTERNAL, strerror(-rc));
-    return reply_empty(req, 204);
 }
 
 /* PUT /vm/snapshot {"dir": PATH}: as Firecracker's, only for a paused VM. */
-static int do_snapshot(vmm_vm *vm, struct evhttp_request *req)
+static void h_snapshot(st_http_req *r, void *arg)
 {
+    vmm_vm *vm = arg;
     char err[512];
     const char *dir = NULL;
     struct stat st;
-    json_t *j = body_field(req, "dir", 4000, &dir);
+    if (refused_not_running(r, vm, 1))
+        return;
+    json_t *j = body_field(r, "dir", 4000, &dir);
     if (!j)
-        return 0;
-    int rc = 0;
+        return;
+    int rc;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, sizeof err, "field 'dir': %s is not a directory", dir);
-        rc = reply_error(req, 400, ST_E_INVALID_REQUEST, err);
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "field 'dir': %s is not a directory",
+                            dir);
     } else if (vmm_vm_wait_parked(vm)) {
-        rc = reply_error(req, 409, ST_E_CONFLICT,
-                         "the VM must be paused for a snapshot (PUT /vm/actions pause)");
+        st_http_reply_error(r, 409, ST_E_CONFLICT,
+                            "the VM must be paused for a snapshot (PUT /vm/actions pause)");
     } else if ((rc = vmm_snapshot_save(vm, dir, err, sizeof err))) {
         st_error("vmm.snapshot", "%s: %s", dir, err);
-        rc = reply_error(req, rc == -ENOTSUP ? 409 : 500,
-                         rc == -ENOTSUP ? ST_E_CONFLICT : ST_E_INTERNAL, err);
-    } else
-        rc = reply_empty(req, 204);
+        st_http_reply_error(r, rc == -ENOTSUP ? 409 : 500,
+                            rc == -ENOTSUP ? ST_E_CONFLICT : ST_E_INTERNAL, "%s", err);
+    } else {
+        reply_empty(r);
+    }
     json_decref(j);
-    return rc;
 }
 
 /* PUT /vm/upgrade {"socket": PATH}: hand the VM to the stratus-vmm started with
  * --upgrade-from PATH (upgrade.c); on success this process answers, then exits 0. */
-static int do_upgrade(vmm_vm *vm, struct evhttp_request *req)
+static void h_upgrade(st_http_req *r, void *arg)
 {
+    vmm_vm *vm = arg;
     char err[600];
     const char *sock = NULL;
-    json_t *j = body_field(req, "socket", 107, &sock);
+    if (refused_not_running(r, vm, 1))
+        return;
+    json_t *j = body_field(r, "socket", 107, &sock);
     if (!j)
-        return 0;
+        return;
     int rc = vmm_upgrade_send(vm, sock, err, sizeof err);
     json_decref(j);
-    if (rc == -ENOTSUP)
-        return reply_error(req, 409, ST_E_CONFLICT, err);
-    if (rc)
-        return reply_error(req, 500, ST_E_INTERNAL, err);
-    evhttp_request_set_on_complete_cb(req, stop_after_reply, vm);
-    return reply_empty(req, 204);
-}
-
-/* /vm/migrate: PUT starts a live migration (202, it runs in the background), GET its
- * progress, DELETE cancels it (migrate.c). */
-static int do_migrate(vmm_vm *vm, struct evhttp_request *req, enum evhttp_cmd_type m)
-{
-    char err[600];
-    if (m == EVHTTP_REQ_GET)
-        return reply_json(req, 200, vmm_migrate_status());
-    if (m == EVHTTP_REQ_DELETE) {
-        if (vmm_migrate_cancel())
-            return reply_error(req, 409, ST_E_CONFLICT, "no migration is active");
-        return reply_json(req, 202, vmm_migrate_status());
+    if (rc) {
+        st_http_reply_error(r, rc == -ENOTSUP ? 409 : 500,
+                            rc == -ENOTSUP ? ST_E_CONFLICT : ST_E_INTERNAL, "%s", err);
+        return;
     }
-    if (!running(vm))
-        return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
-    size_t len;
-    char *buf = body_of(req, &len);
-    if (!buf)
-        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
-    vmm_migrate_req r;
-    int rc = vmm_migrate_parse(buf, len, &r, err, sizeof err);
-    free(buf);
-    if (rc)
-        return reply_error(req, 400, ST_E_INVALID_REQUEST, err);
-    if ((rc = vmm_migrate_start(vm, &r, err, sizeof err)))
-        return reply_error(req, 409, ST_E_CONFLICT, err);
-    return reply_json(req, 202, vmm_migrate_status());
+    st_http_after_reply(r, stop_after_reply, vm);
+    reply_empty(r);
 }
 
-static int do_serial(vmm_vm *vm, struct evhttp_request *req, const char *query)
+/* GET /vm/migrate: a migration's progress ({"state": "incoming"} on a waiting target). */
+static void h_migrate_get(st_http_req *r, void *arg)
 {
-    struct evkeyvalq q;
+    (void)arg;
+    st_http_reply_json(r, 200, vmm_migrate_status());
+}
+
+/* DELETE /vm/migrate: cancels the migration under way; the source resumes. */
+static void h_migrate_cancel(st_http_req *r, void *arg)
+{
+    (void)arg;
+    if (vmm_migrate_cancel())
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "no migration is active");
+    else
+        st_http_reply_json(r, 202, vmm_migrate_status());
+}
+
+/* PUT /vm/migrate: starts a live migration; it runs in the background (migrate.c). */
+static void h_migrate(st_http_req *r, void *arg)
+{
+    vmm_vm *vm = arg;
+    char err[600];
+    size_t len;
+    vmm_migrate_req mr;
+    if (refused_not_running(r, vm, 0))
+        return;
+    const char *buf = st_http_body(r, &len);
+    if (!buf)
+        st_http_reply_error(r, 500, ST_E_INTERNAL, "out of memory");
+    else if (vmm_migrate_parse(buf, len, &mr, err, sizeof err))
+        st_http_reply_error(r, 400, ST_E_INVALID_REQUEST, "%s", err);
+    else if (vmm_migrate_start(vm, &mr, err, sizeof err))
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "%s", err);
+    else
+        st_http_reply_json(r, 202, vmm_migrate_status());
+}
+
+/* GET /vm/counters */
+static void h_counters(st_http_req *r, void *arg)
+{
+    vmm_vm *vm = arg;
+    if (!refused_not_running(r, vm, 0))
+        st_http_reply_json(r, 200, vmm_counters_json(vm));
+}
+
+/* GET /vm/serial?tail=N: the last N lines of serial output. */
+static void h_serial(st_http_req *r, void *arg)
+{
+    vmm_vm *vm = arg;
     long tail = 0;
-    if (query) {
-        if (evhttp_parse_query_str(query, &q) < 0)
-            return reply_error(req, 400, ST_E_INVALID_REQUEST, "malformed query string");
-        const char *t = evhttp_find_header(&q, "tail");
-        if (t) {
-            char *end;
-            errno = 0;
-            tail = strtol(t, &end, 10);
-            if (errno || *end || end == t || tail < 0 || tail > 100000) {
-                evhttp_clear_headers(&q);
-                return reply_error(req, 400, ST_E_INVALID_REQUEST,
-                                   "query 'tail' must be an integer from 0 to 100000");
-            }
+    if (refused_not_running(r, vm, 0))
+        return;
+    const char *t = st_http_query(r, "tail");
+    if (t) {
+        char *end;
+        errno = 0;
+        tail = strtol(t, &end, 10);
+        if (errno || *end || end == t || tail < 0 || tail > 100000) {
+            st_http_reply_error(r, 400, ST_E_INVALID_REQUEST,
+                                "query 'tail' must be an integer from 0 to 100000");
+            return;
         }
-        evhttp_clear_headers(&q);
     }
     size_t len = 0;
     char *text = vmm_serial_tail(vm->serial, (int)tail, &len);
-    if (!text)
-        return reply_error(req, 500, ST_E_INTERNAL, "out of memory");
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, text, len);
+    if (!text) {
+        st_http_reply_error(r, 500, ST_E_INTERNAL, "out of memory");
+        return;
+    }
+    st_http_reply_raw(r, 200, "text/plain; charset=utf-8", text, len);
     free(text);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; charset=utf-8");
-    evhttp_send_reply(req, 200, NULL, b);
-    evbuffer_free(b);
-    return 0;
 }
 
 /* POST /vm/serial: the body's bytes, as typed at the console, for the guest to read
  * from COM1. Only what the receive FIFO has room for is taken; "accepted" says how
  * much, and the caller sends the rest again once the guest has read. */
-static int do_serial_input(vmm_vm *vm, struct evhttp_request *req)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if (len > VMM_SERIAL_INPUT_MAX)
-        return reply_error(req, 413, ST_E_TOO_LARGE, "at most 4096 bytes of console input at once");
-    uint8_t buf[VMM_SERIAL_INPUT_MAX];
-    evbuffer_copyout(in, buf, len);
-    size_t put = vmm_serial_input(vm->serial, buf, len);
-    return reply_json(
-        req, 200, json_pack("{s:I, s:I}", "accepted", (json_int_t)put, "bytes", (json_int_t)len));
-}
-
-static int method_not_allowed(struct evhttp_request *req, const char *allow)
-{
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-    return reply_error(req, 405, ST_E_METHOD_NOT_ALLOWED, "method not allowed on this resource");
-}
-
-static int route(struct evhttp_request *req, void *arg)
+static void h_serial_input(st_http_req *r, void *arg)
 {
     vmm_vm *vm = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    if (!path)
-        return reply_error(req, 400, ST_E_INVALID_REQUEST, "malformed request target");
-    if (!strcmp(path, "/vm")) {
-        if (m != EVHTTP_REQ_GET)
-            return method_not_allowed(req, "GET");
-        if (!running(vm))
-            return reply_json(req, 200,
-                              json_pack("{s:s, s:s, s:b}", "state", "not_started", "boot_id",
-                                        vm->boot_id, "configured", g_configured));
-        return reply_json(req, 200, vmm_state_json(vm));
+    size_t len;
+    if (refused_not_running(r, vm, 0))
+        return;
+    const char *buf = st_http_body(r, &len);
+    if (!buf) {
+        st_http_reply_error(r, 500, ST_E_INTERNAL, "out of memory");
+        return;
     }
-    if (!strcmp(path, "/vm/actions")) {
-        if (m != EVHTTP_REQ_PUT)
-            return method_not_allowed(req, "PUT");
-        return do_action(vm, req);
+    if (len > VMM_SERIAL_INPUT_MAX) {
+        st_http_reply_error(r, 413, ST_E_TOO_LARGE, "at most 4096 bytes of console input at once");
+        return;
     }
-    if (!strcmp(path, "/vm/config")) {
-        if (m != EVHTTP_REQ_PUT)
-            return method_not_allowed(req, "PUT");
-        return do_config(vm, req);
-    }
-    if (!strcmp(path, "/vm/snapshot")) {
-        if (m != EVHTTP_REQ_PUT)
-            return method_not_allowed(req, "PUT");
-        if (!running(vm))
-            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
-        if (migrated(vm))
-            return reply_error(req, 409, ST_E_CONFLICT, MIGRATED);
-        return do_snapshot(vm, req);
-    }
-    if (!strcmp(path, "/vm/upgrade")) {
-        if (m != EVHTTP_REQ_PUT)
-            return method_not_allowed(req, "PUT");
-        if (!running(vm))
-            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
-        if (migrated(vm))
-            return reply_error(req, 409, ST_E_CONFLICT, MIGRATED);
-        return do_upgrade(vm, req);
-    }
-    if (!strcmp(path, "/vm/migrate")) {
-        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_PUT && m != EVHTTP_REQ_DELETE)
-            return method_not_allowed(req, "GET, PUT, DELETE");
-        return do_migrate(vm, req, m);
-    }
-    if (!strcmp(path, "/vm/counters")) {
-        if (m != EVHTTP_REQ_GET)
-            return method_not_allowed(req, "GET");
-        if (!running(vm))
-            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
-        return reply_json(req, 200, vmm_counters_json(vm));
-    }
-    if (!strcmp(path, "/vm/serial")) {
-        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST)
-            return method_not_allowed(req, "GET, POST");
-        if (!running(vm))
-            return reply_error(req, 409, ST_E_CONFLICT, "the VM is not started");
-        if (m == EVHTTP_REQ_POST)
-            return do_serial_input(vm, req);
-        return do_serial(vm, req, query);
-    }
-    if (!strcmp(path, "/healthz")) {
-        if (m != EVHTTP_REQ_GET)
-            return method_not_allowed(req, "GET");
-        return reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
-    }
-    return reply_error(req, 404, ST_E_NOT_FOUND, "no such resource");
+    size_t put = vmm_serial_input(vm->serial, (const uint8_t *)buf, len);
+    st_http_reply_json(
+        r, 200, json_pack("{s:I, s:I}", "accepted", (json_int_t)put, "bytes", (json_int_t)len));
 }
 
-static void dispatch(struct evhttp_request *req, void *arg)
-{
-    route(req, arg);
-}
+static const struct {
+    const char *pattern;
+    st_http_handler h;
+} routes[] = {
+    {"GET /vm", h_vm},
+    {"PUT /vm/config", h_config},
+    {"PUT /vm/actions", h_actions},
+    {"PUT /vm/snapshot", h_snapshot},
+    {"PUT /vm/upgrade", h_upgrade},
+    {"GET /vm/migrate", h_migrate_get},
+    {"PUT /vm/migrate", h_migrate},
+    {"DELETE /vm/migrate", h_migrate_cancel},
+    {"GET /vm/counters", h_counters},
+    {"GET /vm/serial", h_serial},
+    {"POST /vm/serial", h_serial_input},
+};
 
 int vmm_control_start(vmm_vm *vm, const char *path)
 {
@@ -444,9 +389,26 @@ int vmm_control_start(vmm_vm *vm, const char *path)
     if (strlen(path) >= sizeof sa.sun_path)
         return -ENAMETOOLONG;
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    char err[256];
+    st_http_opts o = {.max_body = CONTROL_MAX_BODY,
+                      .timeout_s = CONTROL_DEADLINE_S,
+                      .max_conns = CONTROL_MAX_CONNS,
+                      .no_signals = 1,
+                      .metrics_closed = 1};
+    st_http_server *s = st_http_server_new(&o, err, sizeof err);
+    if (!s)
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (st_http_route(s, routes[i].pattern, routes[i].h, vm) < 0) {
+            st_http_server_free(s);
+            return -EINVAL;
+        }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        int rc = -errno;
+        st_http_server_free(s);
+        return rc;
+    }
     unlink(path);
     mode_t old = umask(0177);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
@@ -454,29 +416,15 @@ int vmm_control_start(vmm_vm *vm, const char *path)
     if (rc < 0 || listen(fd, 16) < 0) {
         rc = -errno;
         close(fd);
+        st_http_server_free(s);
         return rc;
     }
-    g_http = evhttp_new(vm->base);
-    if (!g_http) {
-        close(fd);
-        return -ENOMEM;
-    }
-    evhttp_set_max_body_size(g_http, 64 * 1024);
-    evhttp_set_max_headers_size(g_http, 16 * 1024);
-    evhttp_set_timeout(g_http, 30);
-    evhttp_set_allowed_methods(g_http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
-                                           EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(g_http, dispatch, vm);
-    if (!g_guard)
-        g_guard = st_http_guard_new(CONTROL_DEADLINE_S, CONTROL_MAX_CONNS);
-    if (g_guard)
-        st_http_guard_evhttp(g_guard, g_http);
-    if (!evhttp_accept_socket_with_handle(g_http, fd)) {
-        evhttp_free(g_http);
-        g_http = NULL;
-        close(fd);
+    if (st_http_server_attach(s, vm->base, fd, err, sizeof err) < 0) {
+        st_error("vmm.control", "%s", err);
+        st_http_server_free(s);
         return -EIO;
     }
+    g_http = s;
     snprintf(g_path, sizeof g_path, "%s", path);
     struct stat st;
     g_ino = stat(path, &st) == 0 ? st.st_ino : 0;
@@ -486,11 +434,8 @@ int vmm_control_start(vmm_vm *vm, const char *path)
 
 void vmm_control_stop(void)
 {
-    if (g_http)
-        evhttp_free(g_http);
+    st_http_server_free(g_http); /* closes its connections, then the listener */
     g_http = NULL;
-    st_http_guard_free(g_guard); /* after the connections it watched */
-    g_guard = NULL;
     struct stat st;
     if (g_path[0] && stat(g_path, &st) == 0 && st.st_ino == g_ino)
         unlink(g_path); /* ours, not a newer process's */

@@ -1,6 +1,7 @@
 /*
- * control.h - the control API: HTTP/1.1 + JSON on a unix socket (evhttp on
- * the event thread), in the resource style of Firecracker's API.
+ * control.h - the control API: HTTP/1.1 + JSON on a unix socket (common's
+ * HTTP server embedded on the event thread's loop), in the resource style of
+ * Firecracker's API.
  *
  *   GET  /vm                 {"state", "boot_id", "vcpus", "memory_mib", "devices": [...]}
  *                            ({"state": "not_started", "boot_id", "configured"} before start)
@@ -18,7 +19,7 @@
  *
  * Errors are {"error": {"code", "message"}} with 400 (malformed body or
  * query), 404 (no such resource), 405 (method; with Allow), 409 (not in a
- * state for that action), 413 (body over 64 KiB, from evhttp).
+ * state for that action), 413 (body over 64 KiB), as every Stratus service's.
  */
 #ifndef VMM_CONTROL_H
 #define VMM_CONTROL_H

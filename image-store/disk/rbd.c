@@ -234,6 +234,31 @@ int st_rbd_clone(const char *conf, const char *id, const char *pool, const char 
     return rc;
 }
 
+int st_rbd_grow(const char *conf, const char *id, const char *pool, const char *image,
+                uint64_t size, char *err, size_t errlen)
+{
+    rados_t c;
+    rados_ioctx_t io;
+    rbd_image_t img;
+    uint64_t now = 0;
+    int rc = open_io(conf, id, pool, &c, &io, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = rbd_open(io, image, &img, NULL)) < 0) {
+        st__err(err, errlen, rc, "rbd open %s: %s", image, strerror(-rc));
+    } else {
+        if ((rc = rbd_get_size(img, &now)) < 0)
+            st__err(err, errlen, rc, "rbd size of %s: %s", image, strerror(-rc));
+        else if (now < size && (rc = rbd_resize(img, size)) < 0)
+            st__err(err, errlen, rc, "rbd resize %s to %llu bytes: %s", image,
+                    (unsigned long long)size, strerror(-rc));
+        rbd_close(img);
+    }
+    rados_ioctx_destroy(io);
+    rados_shutdown(c);
+    return rc < 0 ? rc : 0;
+}
+
 int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image, char *err,
                   size_t errlen)
 {
@@ -267,6 +292,12 @@ int st_disk_rbd_available(void)
 
 int st_rbd_clone(const char *conf, const char *id, const char *pool, const char *parent,
                  const char *snap, const char *child, char *err, size_t errlen)
+{
+    return st__err(err, errlen, -ENOTSUP, "this build has no Ceph RBD support");
+}
+
+int st_rbd_grow(const char *conf, const char *id, const char *pool, const char *image,
+                uint64_t size, char *err, size_t errlen)
 {
     return st__err(err, errlen, -ENOTSUP, "this build has no Ceph RBD support");
 }

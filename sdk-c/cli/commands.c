@@ -1135,6 +1135,25 @@ static int period_issue(cli *c)
         &json);
 }
 
+/* `scheduler rebalance|consolidation --dry-run|--run [--<frac> F] [--max-moves N]`. */
+static int scheduler_plan(cli *c, const char *what, const char *frac_opt, const char *usage,
+                          int (*dry_fn)(stratus_session *, double, int, char **),
+                          int (*run_fn)(stratus_session *, double, int, char **))
+{
+    int dry = cli_flag(c, "--dry-run"), run = cli_flag(c, "--run");
+    const char *t = cli_opt(c, frac_opt), *m = cli_opt(c, "--max-moves");
+    char *end = NULL;
+    double frac = t ? strtod(t, &end) : 0;
+    if (dry == run || c->argc || (t && (end == t || *end || frac <= 0)))
+        return cli_usage(usage);
+    long max = m ? strtol(m, &end, 10) : 0;
+    if (m && (end == m || *end || max <= 0))
+        return cli_usage(usage);
+    CONNECT();
+    char *json = NULL;
+    return print_doc(what, (run ? run_fn : dry_fn)(c->s, frac, (int)max, &json), &json);
+}
+
 static int scheduler_rebalance(cli *c)
 {
     static const char usage[] =
@@ -1146,21 +1165,24 @@ static int scheduler_rebalance(cli *c)
         " (at most the\ngateway's rebalance.max_concurrent at once; started and skipped say"
         " which). --threshold\n(0.01-1) and --max-moves (1-1000) default to the gateway's"
         " rebalance.*.\n";
-    int dry = cli_flag(c, "--dry-run"), run = cli_flag(c, "--run");
-    const char *t = cli_opt(c, "--threshold"), *m = cli_opt(c, "--max-moves");
-    char *end = NULL;
-    double threshold = t ? strtod(t, &end) : 0;
-    if (dry == run || c->argc || (t && (end == t || *end || threshold <= 0)))
-        return cli_usage(usage);
-    long max = m ? strtol(m, &end, 10) : 0;
-    if (m && (end == m || *end || max <= 0))
-        return cli_usage(usage);
-    CONNECT();
-    char *json = NULL;
-    return print_doc("scheduler rebalance",
-                     run ? stratus_scheduler_rebalance_run(c->s, threshold, (int)max, &json)
-                         : stratus_scheduler_rebalance(c->s, threshold, (int)max, &json),
-                     &json);
+    return scheduler_plan(c, "scheduler rebalance", "--threshold", usage,
+                          stratus_scheduler_rebalance, stratus_scheduler_rebalance_run);
+}
+
+static int scheduler_consolidation(cli *c)
+{
+    static const char usage[] =
+        "usage: stratus scheduler consolidation --dry-run|--run [--target F] [--max-moves N]"
+        "  (cloud admins; JSON)\n"
+        "The consolidation plan: which running instances would move (live migration) to"
+        " empty whole\nhosts so they can be powered off, destinations filled up to --target"
+        " (0.5-1).\n--dry-run: nothing moves. --run: the hosts being emptied take no new"
+        " instance (draining)\nand the moves begin as live migrations (at most the gateway's"
+        " rebalance.max_concurrent\nat once; started and skipped say which); the power"
+        " manager powers the emptied hosts off\nonce idle (nodes_to_power_off). --target and"
+        " --max-moves (1-1000) default to the\ngateway's consolidation.*.\n";
+    return scheduler_plan(c, "scheduler consolidation", "--target", usage,
+                          stratus_scheduler_consolidation, stratus_scheduler_consolidation_run);
 }
 
 static int whoami(cli *c)
@@ -1250,6 +1272,8 @@ static const command commands[] = {
     {"period", "issue", period_issue, "issue a month's invoices for good (cloud admins)"},
     {"scheduler", "rebalance", scheduler_rebalance,
      "the rebalancing plan, a dry run: moves that even out host load (cloud admins)"},
+    {"scheduler", "consolidation", scheduler_consolidation,
+     "the consolidation plan: moves that empty hosts to power off (cloud admins)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -502,6 +502,13 @@ int stratus_scheduler_rebalance(stratus_session *s, double threshold, int max_mo
  * say which. Since 0.2. */
 int stratus_scheduler_rebalance_run(stratus_session *s, double threshold, int max_moves,
                                     char **json);
+/* The consolidation plan carried out (JSON, malloc'd): its source nodes marked `draining` (no
+ * new instance lands there), its moves begun as live migrations while fewer than the
+ * gateway's rebalance.max_concurrent run (`started`, `skipped` with the reason); the power
+ * manager then powers off the emptied nodes once idle (`nodes_to_power_off`). Arguments as
+ * stratus_scheduler_consolidation(). Since 0.2. */
+int stratus_scheduler_consolidation_run(stratus_session *s, double target, int max_moves,
+                                        char **json);
 
 /* ---- networking (Neutron's model; api-gateway/README.md) ---------- */
 /* Creates take their required fields typed and any others as a JSON object

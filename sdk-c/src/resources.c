@@ -968,19 +968,33 @@ int stratus_scheduler_rebalance(stratus_session *s, double threshold, int max_mo
                           json);
 }
 
-int stratus_scheduler_rebalance_run(stratus_session *s, double threshold, int max_moves,
-                                    char **json)
+/* A scheduler plan carried out: `key`=fraction and max_moves in the body, as above. */
+static int scheduler_run(stratus_session *s, const char *op, const char *key, double fraction,
+                         int max_moves, char **json)
 {
     CHECK(s && json);
     json_t *b = json_object();
-    if (b && threshold > 0)
-        json_object_set_new(b, "threshold", json_real(threshold));
+    if (b && fraction > 0)
+        json_object_set_new(b, key, json_real(fraction));
     if (b && max_moves > 0)
         json_object_set_new(b, "max_moves", json_integer(max_moves));
     if (!b)
         return sx_fail(STRATUS_ENOMEM, NULL);
-    sx_req q = {.op = "POST /v1/scheduler/rebalance", .body = b};
+    sx_req q = {.op = op, .body = b};
     int rc = take_json(s, &q, json);
     json_decref(b);
     return rc;
+}
+
+int stratus_scheduler_rebalance_run(stratus_session *s, double threshold, int max_moves,
+                                    char **json)
+{
+    return scheduler_run(s, "POST /v1/scheduler/rebalance", "threshold", threshold, max_moves,
+                         json);
+}
+
+int stratus_scheduler_consolidation_run(stratus_session *s, double target, int max_moves,
+                                        char **json)
+{
+    return scheduler_run(s, "POST /v1/scheduler/consolidation", "target", target, max_moves, json);
 }

@@ -641,6 +641,19 @@ static void test_admin_tenants_users_nodes(void)
     free(plan);
     ST_ASSERT_INT_EQ(stratus_scheduler_rebalance_run(ad, 2, 0, &plan), STRATUS_EBADREQ);
     ST_ASSERT_INT_EQ(stratus_scheduler_rebalance_run(S, 0, 0, &plan), STRATUS_EPERM);
+    /* the consolidation carried out: the same shape, with the nodes it drains */
+    ST_ASSERT_INT_EQ_FATAL(stratus_scheduler_consolidation_run(ad, 0.9, 2, &plan), 0);
+    pj = json_loads(plan, 0, NULL);
+    CU_ASSERT(json_is_false(json_object_get(pj, "dry_run")));
+    CU_ASSERT(json_is_array(json_object_get(pj, "started")) &&
+              json_is_array(json_object_get(pj, "skipped")) &&
+              json_is_array(json_object_get(pj, "draining")));
+    CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(pj, "target")), 0.9, 1e-9);
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(pj, "max_moves")), 2);
+    json_decref(pj);
+    free(plan);
+    ST_ASSERT_INT_EQ(stratus_scheduler_consolidation_run(ad, 0.2, 0, &plan), STRATUS_EBADREQ);
+    ST_ASSERT_INT_EQ(stratus_scheduler_consolidation_run(S, 0, 0, &plan), STRATUS_EPERM);
     stratus_tenant_free(t);
     stratus_user_free(u);
     ST_ASSERT_INT_EQ(stratus_session_logout(ad), 0);

@@ -389,6 +389,20 @@ static void test_catalog_billing_and_hosts(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"dry_run\":false"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"started\""));
     free(out);
+    /* the consolidation plan the same way: a dry run, then carried out */
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler consolidation", admin_cfg, bin), 2);
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler consolidation --run --target x", admin_cfg, bin), 2);
+    ST_ASSERT_INT_EQ(CLI(NULL, "scheduler consolidation --run", cfg, bin), 4);
+    ST_ASSERT_INT_EQ(
+        CLI(&out, "scheduler consolidation --dry-run --target 0.9 --max-moves 4", admin_cfg, bin),
+        0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"nodes_emptied\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"max_moves\":4"));
+    free(out);
+    ST_ASSERT_INT_EQ(CLI(&out, "scheduler consolidation --run", admin_cfg, bin), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"dry_run\":false"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"draining\""));
+    free(out);
 }
 
 /* Whether a JSON array holds an object whose key is val. */

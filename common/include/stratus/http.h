@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event_base;
 typedef struct st_http_server st_http_server;
 typedef struct st_http_req st_http_req;
 typedef void (*st_http_handler)(st_http_req *req, void *arg);
@@ -92,6 +93,18 @@ void st_http_server_routes(const st_http_server *s,
                            void (*fn)(const char *method, const char *path, void *arg), void *arg);
 
 /*
+ * Embedded: serves on the caller's own event loop instead of worker threads, for a
+ * process that already has one (stratus-vmm's control socket, on its event thread).
+ * fd is a listening socket the caller made (any family: a unix socket, say); the
+ * server takes it. Handlers run on base's thread; no signals are handled and
+ * opts.listen, threads and port_file are not used. st_http_server_free() stops serving
+ * (open connections are closed, held requests dropped) and leaves base to its owner.
+ * Returns 0, or -1 with err.
+ */
+int st_http_server_attach(st_http_server *s, struct event_base *base, int fd, char *err,
+                          size_t errlen);
+
+/*
  * Serves one client connection whose bytes are data, through the real
  * parser, router and handlers, on a private loopback listener and event loop
  * (responses are read and discarded). For fuzzing and tests; returns 0, or
@@ -111,7 +124,7 @@ const char *st_http_request_id(const st_http_req *r);
 /* The client's address, text: the TCP peer, or the client a trusted proxy
  * names (st_http_opts.trusted_proxies). */
 const char *st_http_peer(const st_http_req *r);
-/* Body bytes (NUL-terminated copy owned by the request) and length. */
+/* Body bytes (NUL-terminated copy owned by the request) and length; NULL when out of memory. */
 const char *st_http_body(st_http_req *r, size_t *len);
 /*
  * The body as a JSON object; on failure replies 400 (or 415 for a non-JSON
@@ -133,8 +146,13 @@ void *st_http_ctx(const st_http_req *r);
  */
 void st_http_hold(st_http_req *r, void (*cancel)(st_http_req *r, void *arg), void *arg);
 /* The libevent loop of the worker serving r (struct event_base *). */
-struct event_base;
 struct event_base *st_http_loop(const st_http_req *r);
+
+/* fn(arg) runs on r's loop once its reply has been written to the connection: for an
+ * action that must follow the answer (a process that exits once it has said so).
+ * Call it before replying; at most once per request. It does not run when the
+ * connection fails before the reply is out. */
+void st_http_after_reply(st_http_req *r, void (*fn)(void *arg), void *arg);
 
 /* ---- Responses (exactly one per request) ---- */
 void st_http_add_header(st_http_req *r, const char *name, const char *value);

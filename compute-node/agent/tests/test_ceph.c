@@ -116,7 +116,8 @@ static int disks_on_ceph(void)
     return n;
 }
 
-/* Writes (or, check set, compares) a 4 KiB pattern in the last 4 KiB of the (1 MiB) disk. */
+/* Writes (or, check set, compares) a 4 KiB pattern in the last 4 KiB of the image's 1 MiB
+ * (the disk is grown beyond it to the flavor's size). */
 static int pattern(const char *id, int check)
 {
     char path[900], err[256];
@@ -174,6 +175,8 @@ static void test_host_lost_with_disks_on_ceph(void)
     snprintf(name, sizeof name, "disk-%s", id);
     ST_ASSERT_INT_EQ(sh("rbd -c '%s' info images/%s", conf, name), 0);
     CU_ASSERT(strstr(out, "parent: images/img-") && strstr(out, "@base"));
+    /* grown from the image's 1 MiB to the flavor's disk_gib (1), as a local overlay is */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "size 1 GiB"));
     ST_ASSERT_INT_EQ(sh("ls '%s/images'%s", a.state_dir, ""), 0);
     CU_ASSERT(!strstr(out, ".raw"));
     ST_ASSERT_INT_EQ_FATAL(pattern(id, 0), 0);

@@ -149,6 +149,45 @@ int vt_start_api(st_proc *p, const char *dir, const char *sock)
     return st_proc_start(p, argv, NULL, log);
 }
 
+int vt_api_start(vt_api *a, const char *name, const char *msg)
+{
+    vt_code c = {0};
+    memset(a, 0, sizeof *a);
+    a->dir = st_tmpdir(name);
+    if (!a->dir)
+        return -1;
+    snprintf(a->sock, sizeof a->sock, "%s/api.sock", a->dir);
+    snprintf(a->kernel, sizeof a->kernel, "%s/spin.elf", a->dir);
+    vt_print(&c, msg);
+    vt_spin(&c);
+    if (vt_write_elf(a->kernel, &c) || vt_start_api(&a->p, a->dir, a->sock) ||
+        vt_wait_exists(a->sock, 10000))
+        return -1;
+    return 0;
+}
+
+void vt_api_end(vt_api *a)
+{
+    if (st_proc_alive(&a->p))
+        st_proc_stop(&a->p, SIGKILL, 1000);
+    if (a->dir)
+        st_rmtree(a->dir);
+    free(a->dir);
+    a->dir = NULL;
+}
+
+int vt_http_retry(const char *sock, const char *method, const char *path, const char *body,
+                  char **resp)
+{
+    int code = 0;
+    for (int i = 0; i < 100 && code == 0; i++) {
+        code = vt_http(sock, method, path, body, resp);
+        if (!code)
+            usleep(20000);
+    }
+    return code;
+}
+
 int vt_wait(st_proc *p, int timeout_ms)
 {
     long long end = st_now_ms() + timeout_ms;

@@ -35,6 +35,20 @@ char *vt_config(const char *dir, const char *kernel, const char *extra);
 int vt_start(st_proc *p, const char *dir, const char *cfg);
 /* Starts stratus-vmm --api-sock sock (configured later through the API). */
 int vt_start_api(st_proc *p, const char *dir, const char *sock);
+/* stratus-vmm --api-sock in a fresh directory (name: st_tmpdir's prefix), beside a guest
+ * (kernel: dir/spin.elf) that prints msg on COM1 and spins; 0 once the socket exists.
+ * vt_api_end() kills it if it still runs and removes the directory. */
+typedef struct vt_api {
+    char *dir;
+    char sock[256];
+    char kernel[512];
+    st_proc p;
+} vt_api;
+int vt_api_start(vt_api *a, const char *name, const char *msg);
+void vt_api_end(vt_api *a);
+/* vt_http, retried (2 s) while the socket exists but does not listen yet. */
+int vt_http_retry(const char *sock, const char *method, const char *path, const char *body,
+                  char **resp);
 /* Waits for exit up to timeout_ms (then SIGKILL); returns the exit status or -1. */
 int vt_wait(st_proc *p, int timeout_ms);
 /* Runs to completion: start + wait. */

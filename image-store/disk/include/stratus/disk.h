@@ -169,6 +169,10 @@ int st_disk_rbd_available(void);
  */
 int st_rbd_clone(const char *conf, const char *id, const char *pool, const char *parent,
                  const char *snap, const char *child, char *err, size_t errlen);
+/* Grows RBD image to size bytes when it is smaller (never shrinks): an instance disk
+ * cloned from a smaller image gets its flavor's size. 0, or -errno with err. */
+int st_rbd_grow(const char *conf, const char *id, const char *pool, const char *image,
+                uint64_t size, char *err, size_t errlen);
 /* Removes an RBD image (an instance disk); 0 when it is gone. */
 int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image, char *err,
                   size_t errlen);

@@ -301,6 +301,12 @@ enum { GW_MIG_STARTED, GW_MIG_NOT_FOUND, GW_MIG_BAD_HOST, GW_MIG_REFUSED, GW_MIG
 int gw_migrate_begin(gw_ctx *c, const char *id, const char *only, const char *host,
                      long long downtime_ms, long long timeout_s, const char *on_timeout,
                      char mid[40], char *why, size_t whylen);
+/* The same with block (the action's block_migration): 1 copy the local disk along, 0 the disk
+ * must be shared (Ceph or instances.shared_storage), -1 auto: copy a local disk unless
+ * instances.shared_storage (what gw_migrate_begin does). */
+int gw_migrate_begin_block(gw_ctx *c, const char *id, const char *only, const char *host,
+                           long long downtime_ms, long long timeout_s, const char *on_timeout,
+                           int block, char mid[40], char *why, size_t whylen);
 void gw_instance_migrate_cancel(gw_ctx *c, const char *id);
 /* evacuate.c: rebuilding a dead host's instances elsewhere */
 void gw_evacuate_routes(gw *g);

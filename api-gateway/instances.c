@@ -766,9 +766,12 @@ static void snapshot(gw_ctx *c, const char *id, const char *name)
 
 static void h_action(gw_ctx *c)
 {
-    static const char *const keys[] = {
-        "action",      "force",     "type",       "name", "host", "confirm_data_loss",
-        "downtime_ms", "timeout_s", "on_timeout", NULL};
+    static const char *const keys[] = {"action",      "force",
+                                       "type",        "name",
+                                       "host",        "confirm_data_loss",
+                                       "downtime_ms", "timeout_s",
+                                       "on_timeout",  "block_migration",
+                                       NULL};
     const char *id = gw_id_param(c, "id");
     if (!id)
         return;
@@ -788,7 +791,7 @@ static void h_action(gw_ctx *c)
         return;
     int evacuate = !strcmp(action, "evacuate"), migrate = !strcmp(action, "migrate");
     int mig_keys = json_object_get(b, "downtime_ms") || json_object_get(b, "timeout_s") ||
-                   json_object_get(b, "on_timeout");
+                   json_object_get(b, "on_timeout") || json_object_get(b, "block_migration");
     if (migrate && !name && !type && !json_object_get(b, "force") &&
         !json_object_get(b, "confirm_data_loss")) {
         gw_instance_migrate(c, id, b); /* cloud admins: migrate.c */
@@ -801,7 +804,8 @@ static void h_action(gw_ctx *c)
     if (mig_keys) {
         st_http_reply_error(
             c->req, 400, ST_E_INVALID_REQUEST,
-            "fields 'downtime_ms', 'timeout_s' and 'on_timeout' are for migrate only");
+            "fields 'downtime_ms', 'timeout_s', 'on_timeout' and 'block_migration' are for migrate"
+            " only");
         return;
     }
     if (!evacuate && (host || json_object_get(b, "confirm_data_loss"))) {

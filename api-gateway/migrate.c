@@ -5,7 +5,8 @@
  *
  * The API (cloud admin). POST /v1/instances/{id}/actions
  *   {"action": "migrate", "host"?: name|id, "downtime_ms"?: 1..60000 (300),
- *    "timeout_s"?: 0..86400 (0: none), "on_timeout"?: "cancel"|"force"}
+ *    "timeout_s"?: 0..86400 (0: none), "on_timeout"?: "cancel"|"force",
+ *    "block_migration"?: true|false}
  * on an active instance with no task whose host is up (a dead host's
  * instances are evacuated instead: evacuate.c). The scheduler picks the
  * target (every placement filter - enabled, powered on, alive, capacity,
@@ -14,12 +15,18 @@
  * is powered on for it); a named host must pass them too. Refused with 409
  * and nothing changed: the instance is not active or has a task, its host
  * is down, its host's agent cannot send a live migration (the libvirt
- * driver), its disk is on the host's local storage while
- * instances.shared_storage is off (copying a local disk along, QEMU's
- * drive-mirror, is not built), it has an SR-IOV (direct) port, or no host
+ * driver), block_migration is false while its disk is on the host's local
+ * storage and instances.shared_storage is off, or true while its disk is
+ * shared (Ceph, or instances.shared_storage), it has an SR-IOV (direct) port, or no host
  * can take it. Accepted (202): an iaas.migrations row in state `preparing`
  * and the instance's task `migrating`; its GET shows `migration` with the
- * progress. {"action": "migrate_cancel"} cancels one under way. GET
+ * progress. block_migration (absent: auto) copies a local disk along with
+ * the memory (stratus-vmm's block migration, QEMU's drive-mirror): the
+ * row's block_migration is true, the target's agent makes the instance a
+ * fresh overlay on its own copy of the base image (as for a new instance;
+ * the VMM refuses one that is not fresh), the source's agent asks its VMM
+ * for the copy and removes its own disk only once it completed.
+ * {"action": "migrate_cancel"} cancels one under way. GET
  * /v1/migrations lists them with their outcome.
  *
  * The protocol, as the desired set and the reports already work (the
@@ -127,8 +134,9 @@ static int load(gw_ctx *c, const char *id, mig_inst *m)
     return n == 1;
 }
 
-/* Why the instance cannot migrate as it is (a 409), or 0 when it can. */
-static int refusal(const gw_ctx *c, const mig_inst *m, char *why, size_t whylen)
+/* Why the instance cannot migrate as it is (a 409), or 0 when it can. *block: the action's
+ * block_migration (-1: auto) in, whether the disk is copied out. */
+static int refusal(const gw_ctx *c, const mig_inst *m, int *block, char *why, size_t whylen)
 {
     if (strcmp(m->state, "active")) {
         snprintf(why, whylen, "instance %s is %s: only an active instance migrates live", m->name,
@@ -156,14 +164,23 @@ static int refusal(const gw_ctx *c, const mig_inst *m, char *why, size_t whylen)
                  m->node_name);
         return -1;
     }
-    if (!m->rbd && !c->gw->c.shared_storage) {
+    int local = !m->rbd && !c->gw->c.shared_storage;
+    if (local && *block == 0) {
         snprintf(why, whylen,
-                 "instance %s has its disk on host %s's local storage: a local disk is not copied"
-                 " along (drive-mirror is not built); only disks on Ceph, or on storage every"
-                 " host shares (instances.shared_storage), migrate",
+                 "instance %s has its disk on host %s's local storage and block_migration is"
+                 " false: only disks on Ceph, or on storage every host shares"
+                 " (instances.shared_storage), move without a copy",
                  m->name, m->node_name);
         return -1;
     }
+    if (!local && *block == 1) {
+        snprintf(why, whylen,
+                 "instance %s has its disk on %s: the target opens it, there is nothing to copy"
+                 " (block_migration must be false or absent)",
+                 m->name, m->rbd ? "Ceph" : "storage every host shares (instances.shared_storage)");
+        return -1;
+    }
+    *block = local;
     if (m->req.direct_ports > 0) {
         snprintf(why, whylen, "instance %s has an SR-IOV (direct) port, which does not migrate",
                  m->name);
@@ -176,6 +193,7 @@ static int refusal(const gw_ctx *c, const mig_inst *m, char *why, size_t whylen)
 typedef struct mig_opts {
     const char *host, *on_timeout;
     long long downtime_ms, timeout_s;
+    int block; /* -1: absent (auto) */
 } mig_opts;
 
 static int parse_opts(gw_ctx *c, json_t *b, mig_opts *o)
@@ -185,6 +203,10 @@ static int parse_opts(gw_ctx *c, json_t *b, mig_opts *o)
     o->on_timeout = "cancel";
     o->downtime_ms = 300;
     o->timeout_s = 0;
+    o->block = -1;
+    if (json_object_get(b, "block_migration") &&
+        gw_check(c, st_json_get_bool(b, "block_migration", 1, &o->block, err, sizeof err), err) < 0)
+        return -1;
     if (gw_check(c, st_json_get_str(b, "host", 0, 1, 63, &o->host, err, sizeof err), err) < 0 ||
         gw_check(c,
                  st_json_get_int(b, "downtime_ms", 0, 1, 60000, &o->downtime_ms, err, sizeof err),
@@ -207,6 +229,14 @@ static int parse_opts(gw_ctx *c, json_t *b, mig_opts *o)
 int gw_migrate_begin(gw_ctx *c, const char *id, const char *only, const char *host,
                      long long downtime_ms, long long timeout_s, const char *on_timeout,
                      char mid[40], char *why, size_t whylen)
+{
+    return gw_migrate_begin_block(c, id, only, host, downtime_ms, timeout_s, on_timeout, -1, mid,
+                                  why, whylen);
+}
+
+int gw_migrate_begin_block(gw_ctx *c, const char *id, const char *only, const char *host,
+                           long long downtime_ms, long long timeout_s, const char *on_timeout,
+                           int block, char mid[40], char *why, size_t whylen)
 {
     if (st_db_begin(c->db) < 0) {
         snprintf(why, whylen, "%s", st_db_error(c->db));
@@ -232,7 +262,7 @@ int gw_migrate_begin(gw_ctx *c, const char *id, const char *only, const char *ho
         snprintf(why, whylen, "host '%s' is the instance's own host", host ? host : only);
         return GW_MIG_BAD_HOST;
     }
-    if (refusal(c, &m, why, whylen) < 0) {
+    if (refusal(c, &m, &block, why, whylen) < 0) {
         st_db_rollback(c->db);
         return GW_MIG_REFUSED;
     }
@@ -263,19 +293,20 @@ int gw_migrate_begin(gw_ctx *c, const char *id, const char *only, const char *ho
     if (st_db_x(c->db,
                 "INSERT INTO iaas.migrations (id, instance_id, tenant_id, source_node_id,"
                 " dest_node_id, source_node, dest_node, max_downtime_ms, timeout_s, on_timeout,"
-                " requested_by) SELECT $1, $2, $3, $4, $5, $6, n.name, $7::int, $8::int, $9,"
-                " $10::uuid FROM iaas.nodes n WHERE n.id = $5",
+                " requested_by, block_migration) SELECT $1, $2, $3, $4, $5, $6, n.name, $7::int,"
+                " $8::int, $9, $10::uuid, $11::bool FROM iaas.nodes n WHERE n.id = $5",
                 mid, id, m.tenant, m.node, dest, m.node_name, dms, ts, on_timeout,
-                c->p.user_id[0] ? c->p.user_id : NULL) != 1 ||
+                c->p.user_id[0] ? c->p.user_id : NULL, block ? "true" : "false") != 1 ||
         st_db_x(c->db, "UPDATE iaas.instances SET task = 'migrating' WHERE id = $1", id) != 1 ||
         st_db_commit(c->db) < 0) {
         snprintf(why, whylen, "%s", st_db_error(c->db));
         return GW_MIG_DB_ERROR; /* the caller reads the error, then rolls back */
     }
     st_log_fields(ST_LOG_INFO, "instance.migrate",
-                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "instance", id, "migration", mid,
-                            "tenant", m.tenant, "from_node", m.node, "to_node", dest, "downtime_ms",
-                            (json_int_t)downtime_ms, "request_id", gw_request_id(c)));
+                  json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:s}", "instance", id, "migration",
+                            mid, "tenant", m.tenant, "from_node", m.node, "to_node", dest,
+                            "downtime_ms", (json_int_t)downtime_ms, "block_migration", block,
+                            "request_id", gw_request_id(c)));
     return GW_MIG_STARTED;
 }
 
@@ -296,8 +327,8 @@ void gw_instance_migrate(gw_ctx *c, const char *id, json_t *b)
         }
     }
     char mid[40], why[1200] = "";
-    switch (gw_migrate_begin(c, id, only[0] ? only : NULL, o.host, o.downtime_ms, o.timeout_s,
-                             o.on_timeout, mid, why, sizeof why)) {
+    switch (gw_migrate_begin_block(c, id, only[0] ? only : NULL, o.host, o.downtime_ms, o.timeout_s,
+                                   o.on_timeout, o.block, mid, why, sizeof why)) {
     case GW_MIG_STARTED: gw_reply_instance_row(c, 202, id); return;
     case GW_MIG_NOT_FOUND:
         st_http_reply_error(c->req, 404, ST_E_NOT_FOUND, "no such instance");

@@ -324,7 +324,8 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
     "  AND f.sampled_at < st.last_sampled_at GROUP BY st.instance_id) c ON c.instance_id = i.id"
 #define RB_INSTANCES(cpu, join)                                                                    \
     "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
-    " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool)"     \
+    " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool"      \
+    "  AND NOT EXISTS (SELECT 1 FROM iaas.nodes d WHERE d.live_migration AND d.id <> i.node_id))"  \
     " OR NOT coalesce((SELECT n.live_migration FROM iaas.nodes n WHERE n.id = i.node_id), false)"  \
     " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"                            \
     "  AND p.vnic_type = 'direct'),"                                                               \

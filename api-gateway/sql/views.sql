@@ -152,7 +152,7 @@ LANGUAGE sql STABLE AS $$
         'source_node', m.source_node, 'dest_node_id', m.dest_node_id, 'dest_node', m.dest_node,
         'state', m.state, 'cancel_requested', m.cancel_requested,
         'max_downtime_ms', m.max_downtime_ms, 'timeout_s', m.timeout_s,
-        'on_timeout', m.on_timeout, 'round', m.round,
+        'on_timeout', m.on_timeout, 'block_migration', m.block_migration, 'round', m.round,
         'transferred_bytes', m.transferred_bytes, 'remaining_bytes', m.remaining_bytes,
         'total_bytes', m.total_bytes, 'throttle_pct', m.throttle_pct,
         'downtime_ms', m.downtime_ms, 'total_ms', m.total_ms, 'error', m.error,
@@ -499,7 +499,8 @@ LANGUAGE sql STABLE AS $$
         -- on the source host, once the target listens (migrate.c): send it there
         'migration', (SELECT json_build_object('id', m.id, 'uri', m.incoming_uri,
                           'downtime_ms', m.max_downtime_ms, 'timeout_ms', m.timeout_s * 1000,
-                          'on_timeout', m.on_timeout, 'cancel', m.cancel_requested)
+                          'on_timeout', m.on_timeout, 'cancel', m.cancel_requested,
+                          'block_migration', m.block_migration)
                       FROM iaas.migrations m WHERE m.instance_id = i.id
                       AND m.finished_at IS NULL AND m.state = 'migrating'
                       AND m.source_node_id = i.node_id))

@@ -1,7 +1,7 @@
 /* The consolidation carried out, against real gateways and PostgreSQL, the agents played
  * through the node API and power.off_command a script that records its calls: the plan
- * holds the rebalancer's pins (a local disk, a source that cannot send; a firmware boot no
- * longer pins) and
+ * holds the rebalancer's pins (a stopped instance, a source that cannot send; neither a
+ * local disk, which block migration copies along, nor a firmware boot) and
  * never targets a node that cannot receive a live migration; POST /v1/scheduler/consolidation
  * starts the migrations that empty a host, no more than rebalance.max_concurrent at once,
  * marks it draining so no new instance lands there, and once they complete the power
@@ -149,6 +149,12 @@ static int suite_init(void)
     }
     for (int i = 0; i < NN; i++)
         set_disabled(i, 0);
+    /* cd's one is also stopped, which holds it (a stopped guest is not live-migrated; its
+     * local disk would not hold it: block migration copies it along) */
+    char sql[200];
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET state = 'stopped' WHERE id = '%s'",
+             inst[CD][0]);
+    gwt_sql(&T, sql);
     return 0;
 }
 
@@ -194,15 +200,19 @@ static void test_plan_holds_the_pins_and_targets_only_live_migration_nodes(void)
 {
     char moves[512], emptied[128];
     /* ca's two go to cb, not to cl (the fullest that fits, which pack would pick, but its
-     * agent cannot receive); cd's one is on a local disk, cl's cannot leave */
+     * agent cannot receive); cd's one is stopped, cl's cannot leave */
     plan_of("", moves, sizeof moves, emptied, sizeof emptied);
     CU_ASSERT(!strcmp(moves, "ca-0>cb ca-1>cb") || !strcmp(moves, "ca-1>cb ca-0>cb"));
     ST_ASSERT_STR_EQ(emptied, "ca");
-    /* the pins are what hold cd: on Ceph and booted directly it is the first emptied */
-    set_instance(inst[CD][0], "disk_backend = 'rbd'");
+    /* the pins are what hold cd: running it is the first emptied, its local disk copied
+     * along (block migration), and so on Ceph */
+    set_instance(inst[CD][0], "state = 'active'");
     plan_of("", moves, sizeof moves, emptied, sizeof emptied);
     ST_ASSERT_STR_EQ(emptied, "cd");
     ST_ASSERT_STR_EQ(moves, "cd-0>cb");
+    set_instance(inst[CD][0], "disk_backend = 'rbd'");
+    plan_of("", moves, sizeof moves, emptied, sizeof emptied);
+    ST_ASSERT_STR_EQ(emptied, "cd");
     /* booted through firmware: it migrates as any other, so it moves the same */
     set_instance(inst[CD][0], "boot = 'firmware'");
     plan_of("", moves, sizeof moves, emptied, sizeof emptied);
@@ -217,8 +227,8 @@ static void test_plan_holds_the_pins_and_targets_only_live_migration_nodes(void)
     plan_of("", moves, sizeof moves, emptied, sizeof emptied);
     ST_ASSERT_STR_EQ(emptied, "ca");
     ST_ASSERT_INT_EQ(beat(CD), 200);
-    /* local again, for the rest */
-    set_instance(inst[CD][0], "disk_backend = 'local'");
+    /* local and held again (stopped), for the rest */
+    set_instance(inst[CD][0], "disk_backend = 'local', state = 'stopped'");
     plan_of("?target=1&max_moves=2", moves, sizeof moves, emptied, sizeof emptied);
     CU_ASSERT(!strcmp(moves, "ca-0>cb ca-1>cb") || !strcmp(moves, "ca-1>cb ca-0>cb"));
     /* a host is moved whole or not at all: one move is not enough for ca */
@@ -355,7 +365,7 @@ static void test_post_empties_a_host_which_is_then_powered_off(void)
 static void test_timer_runs_once_per_interval_across_two_gateways(void)
 {
     /* cd's instance movable now; cb has room for it only filled to the brim */
-    set_instance(inst[CD][0], "disk_backend = 'rbd'");
+    set_instance(inst[CD][0], "disk_backend = 'rbd', state = 'active'");
     /* the rebalancer's timer too, with a threshold no spread exceeds: it runs, moves nothing */
     static const char *const timed[] = {"consolidation.interval=2", "consolidation.target=1",
                                         "rebalance.interval=2",     "rebalance.threshold=1",

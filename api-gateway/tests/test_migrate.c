@@ -6,7 +6,9 @@
  * order, progress, completed), the instance's node_id unchanged until the
  * source's completed report; a target's failure and a cancel (preparing,
  * then migrating) leaving the instance on its source; a local disk without
- * shared storage, a libvirt source or target, a down host and a second
+ * shared storage copied along (block_migration auto or true: the row and the
+ * source's order say so); block_migration false for a local disk, true for
+ * one on Ceph, a libvirt source or target, a down host and a second
  * migration refused with 409. */
 #include "gwt.h"
 #include "st_test.h"
@@ -452,12 +454,26 @@ static void test_refusals(void)
 {
     char id[40];
     st_resp r;
-    /* a local disk without shared storage */
+    /* a local disk without shared storage, block_migration false */
     create_on(0, "local-1", 0, id);
-    ST_ASSERT_INT_EQ(action(T.admin_token, id, "{\"action\":\"migrate\"}", &r), 409);
-    CU_ASSERT(strstr(errmsg(&r), "drive-mirror") && strstr(errmsg(&r), "shared_storage"));
+    ST_ASSERT_INT_EQ(
+        action(T.admin_token, id, "{\"action\":\"migrate\",\"block_migration\":false}", &r), 409);
+    CU_ASSERT(strstr(errmsg(&r), "block_migration is false") &&
+              strstr(errmsg(&r), "shared_storage"));
     st_resp_free(&r);
     assert_task(id, "(null)");
+    /* a disk on Ceph has nothing to copy */
+    char ceph[40];
+    create_on(0, "ceph-1", 1, ceph);
+    ST_ASSERT_INT_EQ(
+        action(T.admin_token, ceph, "{\"action\":\"migrate\",\"block_migration\":true}", &r), 409);
+    CU_ASSERT(strstr(errmsg(&r), "nothing to copy") != NULL);
+    st_resp_free(&r);
+    assert_task(ceph, "(null)");
+    ST_ASSERT_INT_EQ(
+        action_status(T.admin_token, ceph, "{\"action\":\"migrate\",\"block_migration\":1}"), 400);
+    ST_ASSERT_INT_EQ(
+        action_status(T.admin_token, ceph, "{\"action\":\"stop\",\"block_migration\":true}"), 400);
     /* a firmware-booted instance migrates as any other (stratus-vmm tracks its split memory
      * slots); cancelled at once, while the target prepares */
     char fw[40], sql[160];
@@ -499,6 +515,40 @@ static void test_refusals(void)
                      400);
 }
 
+/* A local disk without shared storage: copied along (block_migration absent: auto, or true);
+ * the row and the source's order say so, a disk on Ceph's do not. */
+static void test_block_migration(void)
+{
+    char id[40], mid[40], ceph[40], cmid[40];
+    const char *bodies[] = {"{\"action\":\"migrate\"}",
+                            "{\"action\":\"migrate\",\"block_migration\":true}"};
+    create_on(0, "local-2", 0, id);
+    for (int k = 0; k < 2; k++) {
+        int dest = start(id, 0, bodies[k], mid);
+        ST_ASSERT_INT_EQ_FATAL(dest >= 0, 1);
+        assert_mig(id, "block_migration", "true");
+        ST_ASSERT_INT_EQ(
+            report(dest, mid, "{\"state\":\"listening\",\"uri\":\"tcp:10.0.9.2:47010\"}"), 200);
+        json_t *e = entry(0, id);
+        CU_ASSERT(
+            json_is_true(json_object_get(json_object_get(e, "migration"), "block_migration")));
+        json_decref(e);
+        ST_ASSERT_INT_EQ(report(0, mid, "{\"state\":\"failed\",\"error\":\"x\"}"), 200);
+        assert_task(id, "(null)");
+        CU_ASSERT(where(id) == 0);
+    }
+    create_on(0, "ceph-2", 1, ceph);
+    int dest = start(ceph, 0, "{\"action\":\"migrate\",\"block_migration\":false}", cmid);
+    ST_ASSERT_INT_EQ_FATAL(dest >= 0, 1);
+    assert_mig(ceph, "block_migration", "false");
+    ST_ASSERT_INT_EQ(report(dest, cmid, "{\"state\":\"listening\",\"uri\":\"tcp:10.0.9.2:47011\"}"),
+                     200);
+    json_t *e = entry(0, ceph);
+    CU_ASSERT(json_is_false(json_object_get(json_object_get(e, "migration"), "block_migration")));
+    json_decref(e);
+    ST_ASSERT_INT_EQ(report(0, cmid, "{\"state\":\"cancelled\"}"), 200);
+}
+
 static void test_only_cloud_admins(void)
 {
     char id[40];
@@ -518,7 +568,11 @@ static CU_TestInfo tests[] = {
     {"a named host, then the target's and the source's failure",
      test_named_host_and_target_failure},
     {"cancel while preparing and while migrating; a delete ends it", test_cancel},
-    {"local disk, libvirt, down host, not active, bad bodies: refused", test_refusals},
+    {"local disk with block_migration false, Ceph with true, libvirt, down host, not active, "
+     "bad bodies: refused",
+     test_refusals},
+    {"a local disk is copied along (block_migration auto or true), a Ceph disk is not",
+     test_block_migration},
     {"cloud admins only: 403 own, 404 another tenant's", test_only_cloud_admins},
     CU_TEST_INFO_NULL,
 };

@@ -211,8 +211,7 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
         ST_ASSERT_INT_EQ(gwt_bill_sample_at(&T, A.id, ids[i], 1, 0, now - 300000000LL), 200);
         ST_ASSERT_INT_EQ(gwt_bill_sample_at(&T, A.id, ids[i], 2, cycles, now), 200);
     }
-    /* on local disks (the default), or on nodes whose agents take no live migration (these),
-     * nothing may move */
+    /* on nodes whose agents take no live migration (these), nothing may move */
     st_resp r;
     ST_ASSERT_INT_EQ(
         gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
@@ -224,9 +223,20 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
     CU_ASSERT_DOUBLE_EQUAL(json_real_value(json_object_get(before, "cpu_spread")), 0.5 - 0.05 / 4,
                            0.01);
     st_resp_free(&r);
+    /* on local disks, once other nodes receive live migrations (block migration copies the
+     * disk along): one busy instance moves */
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET boot = 'kernel' WHERE tenant_id = '%s'",
+             A.id);
+    gwt_sql(&T, sql);
+    gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = true");
+    ST_ASSERT_INT_EQ(
+        gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(json_array_size(json_object_get(r.json, "moves")), 1);
+    st_resp_free(&r);
+    gwt_sql(&T, "UPDATE iaas.nodes SET live_migration = false");
     /* on Ceph one busy instance moves to an idle node: 1 + 0.05 CPUs there, 1 left */
     ceph_and_live_migration();
-    char sql[512];
     ST_ASSERT_INT_EQ(
         gwt_call(&T, &r, "GET", "/v1/scheduler/rebalance?threshold=0.2", T.admin_token, NULL), 200);
     json_t *moves = json_object_get(r.json, "moves"), *m = json_array_get(moves, 0);

@@ -156,6 +156,8 @@ typedef struct nd_mig_order {
     long long downtime_ms, timeout_ms;
     char on_timeout[8]; /* cancel | force */
     int cancel;         /* cancel it (an admin asked) */
+    int block;          /* block_migration: the local disk is copied along, removed here once
+                         * completed */
 } nd_mig_order;
 
 /* What the gateway wants for one instance (desired.c parses it). */

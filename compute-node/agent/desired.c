@@ -27,7 +27,8 @@
  * instance's directory) or rbd (a Ceph clone, image.c).
  * `migration` (optional; null: none), on the source of a live migration
  * (api-gateway/migrate.c): {"id": UUID, "uri": "tcp:ADDR:PORT",
- * "downtime_ms", "timeout_ms", "on_timeout": "cancel"|"force", "cancel"}.
+ * "downtime_ms", "timeout_ms", "on_timeout": "cancel"|"force", "cancel",
+ * "block_migration": copy the local disk along}.
  * The top-level `incoming` (optional) lists the instances migrating to this
  * node: [{"migration_id": UUID, "instance": an entry as above}], none of
  * them in `instances`.
@@ -178,7 +179,8 @@ static int parse_migration(json_t *m, nd_mig_order *g, char *err, size_t errlen)
         st_json_get_int(m, "downtime_ms", 0, 0, 60000, &g->downtime_ms, err, errlen) < 0 ||
         st_json_get_int(m, "timeout_ms", 0, 0, 1LL << 40, &g->timeout_ms, err, errlen) < 0 ||
         get_word(m, "on_timeout", 0, g->on_timeout, sizeof g->on_timeout, err, errlen) < 0 ||
-        st_json_get_bool(m, "cancel", 0, &g->cancel, err, errlen) < 0) {
+        st_json_get_bool(m, "cancel", 0, &g->cancel, err, errlen) < 0 ||
+        st_json_get_bool(m, "block_migration", 0, &g->block, err, errlen) < 0) {
         if (!json_is_object(m))
             snprintf(err, errlen, "field 'migration' must be an object");
         return -1;

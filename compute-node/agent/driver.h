@@ -148,6 +148,7 @@ typedef struct nd_mig_params {
     long long downtime_ms;  /* the budget; 0: the VMM's default */
     long long timeout_ms;   /* 0: none */
     const char *on_timeout; /* "cancel" or "force"; NULL: the VMM's default */
+    int block_migration;    /* copy the VM's writable local disks along */
 } nd_mig_params;
 
 typedef struct nd_driver nd_driver;

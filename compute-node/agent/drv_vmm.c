@@ -804,6 +804,8 @@ static int vmm_migrate_out(nd_driver *d, const char *dir, nd_vm_handle *h, const
         json_object_set_new(j, "timeout_ms", json_integer(p->timeout_ms));
     if (j && p->on_timeout)
         json_object_set_new(j, "on_timeout", json_string(p->on_timeout));
+    if (j && p->block_migration)
+        json_object_set_new(j, "block_migration", json_true());
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!body) {

@@ -69,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "stratus/log.h"
@@ -698,6 +699,22 @@ static int end_migration(job *j, const char *end, const char *error)
 /* The source: PUT /vm/migrate, then polled every 500 ms until it ends;
  * progress reported each second; a cancel (the gateway's, the fence's or a
  * delete's hurry) sent once. */
+/* A block migration completed: the target has the disk, this host's copy goes (a link to a
+ * shared disk never does). */
+static void drop_copied_disk(const char *id, const char *dir)
+{
+    char disk[4300];
+    struct stat st;
+    snprintf(disk, sizeof disk, "%s/disk.qcow2", dir);
+    if (lstat(disk, &st) < 0 || !S_ISREG(st.st_mode))
+        return;
+    if (unlink(disk) < 0)
+        st_error("node.migration", "%s: removing %s: %s", id, disk, strerror(errno));
+    else
+        st_info("node.migration", "%s: its disk went with it (block migration): %s removed", id,
+                disk);
+}
+
 static void do_migrate(job *j)
 {
     nd_agent *a = j->a;
@@ -706,7 +723,8 @@ static void do_migrate(job *j)
     nd_mig_params p = {.uri = j->mig.uri,
                        .downtime_ms = j->mig.downtime_ms,
                        .timeout_ms = j->mig.timeout_ms,
-                       .on_timeout = j->mig.on_timeout[0] ? j->mig.on_timeout : NULL};
+                       .on_timeout = j->mig.on_timeout[0] ? j->mig.on_timeout : NULL,
+                       .block_migration = j->mig.block};
     char state[16];
     j->mig_downtime_ms = j->mig_total_ms = -1;
     if (__atomic_load_n(&j->in->mig_cancel, __ATOMIC_ACQUIRE)) {
@@ -784,6 +802,8 @@ static void do_migrate(job *j)
         nd_stop_how how;
         char e[256];
         a->drv->ops->stop(a->drv, dir, &vm, j->pidfd, 0, NULL, &how, e, sizeof e);
+        if (j->mig.block)
+            drop_copied_disk(j->rec.o.id, dir);
         j->mig_completed = 1;
         st_log_fields(ST_LOG_INFO, "node.migration.completed",
                       json_pack("{s:s, s:s, s:I, s:I}", "instance", j->rec.o.id, "migration",

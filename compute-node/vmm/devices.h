@@ -38,6 +38,9 @@ int vmm_tap_adopt(const char *name, int fd);
  * release 0 opens it again. 0 or a negative errno; 0 for a device that is not a disk. Event
  * thread. */
 int vmm_blk_release(vmm_virtio *v, int release);
+/* The disk of a virtio-blk device and its config (block migration, mirror.c); NULL for a
+ * device that is not a disk or a released one. Event thread, or with the vCPUs parked. */
+struct vmm_disk *vmm_blk_disk(vmm_virtio *v, const vmm_disk_cfg **cfg);
 /* Stats of a device made by vmm_blk_create / vmm_net_create; NULL for others. */
 const vmm_blk_stats *vmm_blk_stats_of(vmm_virtio *v);
 const vmm_net_stats *vmm_net_stats_of(vmm_virtio *v);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 struct vmm_disk {
     int fd;
     uint64_t size;
+    uint64_t *track; /* vmm_disk_track's bitmap, or NULL */
 #ifdef STRATUS_HAVE_DISK
     st_disk *img;
     uint8_t *bounce;
@@ -87,6 +89,14 @@ uint64_t vmm_disk_size(vmm_disk *d)
     return d->size;
 }
 
+static uint64_t iov_bytes(const struct iovec *iov, int n)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
 static int advance(struct iovec **iov, int *n, size_t done)
 {
     while (*n && done >= (*iov)->iov_len) {
@@ -129,14 +139,6 @@ static int rw_full(vmm_disk *d, const struct iovec *in, int n, uint64_t off, int
 }
 
 #ifdef STRATUS_HAVE_DISK
-static size_t iov_total(const struct iovec *iov, int n)
-{
-    size_t t = 0;
-    for (int i = 0; i < n; i++)
-        t += iov[i].iov_len;
-    return t;
-}
-
 static int bounce_reserve(vmm_disk *d, size_t len)
 {
     if (len <= d->bounce_len)
@@ -154,7 +156,7 @@ int vmm_disk_readv(vmm_disk *d, const struct iovec *iov, int n, uint64_t off)
 {
 #ifdef STRATUS_HAVE_DISK
     if (d->img) {
-        size_t len = iov_total(iov, n), pos = 0;
+        size_t len = (size_t)iov_bytes(iov, n), pos = 0;
         int rc = bounce_reserve(d, len);
         if (rc)
             return rc;
@@ -171,11 +173,63 @@ int vmm_disk_readv(vmm_disk *d, const struct iovec *iov, int n, uint64_t off)
     return rw_full(d, iov, n, off, 0);
 }
 
-int vmm_disk_writev(vmm_disk *d, const struct iovec *iov, int n, uint64_t off)
+static void mark(vmm_disk *d, uint64_t off, uint64_t len)
+{
+    uint64_t *bm = __atomic_load_n(&d->track, __ATOMIC_ACQUIRE);
+    if (!bm || !len || off >= d->size)
+        return;
+    uint64_t end = off + len < d->size ? off + len : d->size;
+    for (uint64_t g = off >> VMM_DISK_GRAIN_SHIFT; g <= (end - 1) >> VMM_DISK_GRAIN_SHIFT; g++)
+        __atomic_fetch_or(&bm[g / 64], 1ull << (g % 64), __ATOMIC_RELEASE);
+}
+
+void vmm_disk_track(vmm_disk *d, uint64_t *bitmap)
+{
+    __atomic_store_n(&d->track, bitmap, __ATOMIC_RELEASE);
+}
+
+int vmm_disk_block_status(vmm_disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
 {
 #ifdef STRATUS_HAVE_DISK
+    if (d->img)
+        return st_disk_block_status(d->img, off, len, pnum);
+#endif
+    /* Raw: data or a hole, as the disk library's raw driver answers. */
+    off_t data = lseek(d->fd, (off_t)off, SEEK_DATA), hole;
+    *pnum = len;
+    if (data < 0)
+        return errno != ENXIO; /* ENXIO: holes to the end */
+    if ((uint64_t)data > off) {
+        *pnum = (uint64_t)data - off < len ? (uint64_t)data - off : len;
+        return 0;
+    }
+    if ((hole = lseek(d->fd, (off_t)off, SEEK_HOLE)) > (off_t)off && (uint64_t)hole - off < len)
+        *pnum = (uint64_t)hole - off;
+    return 1;
+}
+
+int vmm_disk_format(vmm_disk *d, char *backing, size_t len)
+{
+    backing[0] = 0;
+#ifdef STRATUS_HAVE_DISK
     if (d->img) {
-        size_t len = iov_total(iov, n), pos = 0;
+        st_disk_info info;
+        st_disk_get_info(d->img, &info);
+        const char *slash = strrchr(info.backing_file, '/');
+        snprintf(backing, len, "%s", slash ? slash + 1 : info.backing_file);
+        return info.format == ST_DISK_QCOW2 ? 2 : 1;
+    }
+#endif
+    (void)len;
+    return 1;
+}
+
+int vmm_disk_writev(vmm_disk *d, const struct iovec *iov, int n, uint64_t off)
+{
+    mark(d, off, iov_bytes(iov, n));
+#ifdef STRATUS_HAVE_DISK
+    if (d->img) {
+        size_t len = (size_t)iov_bytes(iov, n), pos = 0;
         int rc = bounce_reserve(d, len);
         if (rc)
             return rc;
@@ -201,6 +255,7 @@ int vmm_disk_flush(vmm_disk *d)
 
 int vmm_disk_discard(vmm_disk *d, uint64_t off, uint64_t len)
 {
+    mark(d, off, len);
 #ifdef STRATUS_HAVE_DISK
     if (d->img)
         return st_disk_discard(d->img, off, len);

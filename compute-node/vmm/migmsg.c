@@ -212,6 +212,27 @@ int vmm_mig_send_pages(int sock, uint64_t gpa, uint32_t count, const void *data)
                         data ? (size_t)count * VMM_MIG_PAGE : 0);
 }
 
+int vmm_mig_send_disk_begin(int sock, uint32_t disk, uint32_t format, uint64_t size,
+                            const char *backing)
+{
+    uint8_t p[VMM_MIG_DISK_BEGIN_LEN] = {0};
+    le32(p, disk);
+    le32(p + 4, format);
+    le64(p + 8, size);
+    snprintf((char *)p + 16, 256, "%s", backing ? backing : "");
+    return vmm_mig_send(sock, VMM_MIG_DISK_BEGIN, 0, p, sizeof p, NULL, 0);
+}
+
+int vmm_mig_send_disk(int sock, uint32_t disk, uint64_t off, uint64_t len, const void *data)
+{
+    uint8_t sub[VMM_MIG_DISK_SUB] = {0};
+    le32(sub, disk);
+    le64(sub + 8, off);
+    le64(sub + 16, len);
+    return vmm_mig_send(sock, VMM_MIG_DISK, data ? 0 : VMM_MIG_ZERO, sub, sizeof sub, data,
+                        data ? (size_t)len : 0);
+}
+
 void vmm_mig_frame_free(vmm_mig_frame *f)
 {
     free(f->buf);
@@ -221,8 +242,9 @@ void vmm_mig_frame_free(vmm_mig_frame *f)
 
 static const char *kind_name(uint32_t k)
 {
-    static const char *const names[] = {"HELLO", "PAGES", "ROUND_END", "STATE", "ACK", "NACK"};
-    return k >= VMM_MIG_HELLO && k <= VMM_MIG_NACK ? names[k - 1] : "unknown";
+    static const char *const names[] = {"HELLO", "PAGES", "ROUND_END",  "STATE",
+                                        "ACK",   "NACK",  "DISK_BEGIN", "DISK"};
+    return k >= VMM_MIG_HELLO && k <= VMM_MIG_DISK ? names[k - 1] : "unknown";
 }
 
 /* Whether kind may come now; the reason in err otherwise. */
@@ -260,6 +282,11 @@ static int length_ok(uint32_t k, uint32_t flags, uint64_t l, char *err, size_t e
     case VMM_MIG_STATE: lo = 1, hi = VMM_MIG_STATE_MAX; break;
     case VMM_MIG_ACK: break;
     case VMM_MIG_NACK: hi = VMM_MIG_MSG_MAX; break;
+    case VMM_MIG_DISK_BEGIN: lo = hi = VMM_MIG_DISK_BEGIN_LEN; break;
+    case VMM_MIG_DISK:
+        lo = VMM_MIG_DISK_SUB;
+        hi = flags & VMM_MIG_ZERO ? lo : lo + VMM_MIG_DISK_MAX;
+        break;
     }
     if (l >= lo && l <= hi)
         return 1;
@@ -306,6 +333,79 @@ static int recv_pages(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, uint64_t l, vm
     return 0;
 }
 
+/* DISK_BEGIN: a disk index not announced yet, a known format, a sane size, a backing name
+ * that is a plain file name. */
+static int recv_disk_begin(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, char *err, size_t errlen)
+{
+    uint8_t p[VMM_MIG_DISK_BEGIN_LEN];
+    if (rd(sock, p, sizeof p)) {
+        snprintf(err, errlen, "truncated DISK_BEGIN frame");
+        return -EPROTO;
+    }
+    f->disk = rd32(p);
+    f->format = rd32(p + 4);
+    f->size = rd64(p + 8);
+    size_t bl = strnlen((const char *)p + 16, 256);
+    if (f->disk >= VMM_MIG_DISKS || rx->disk_size[f->disk]) {
+        snprintf(err, errlen, "DISK_BEGIN for disk %u: %s", f->disk,
+                 f->disk >= VMM_MIG_DISKS ? "no such index" : "announced twice");
+        return -EPROTO;
+    }
+    if ((f->format != VMM_MIG_DISK_RAW && f->format != VMM_MIG_DISK_QCOW2) || !f->size ||
+        f->size % 512 || f->size > VMM_MIG_DISK_SIZE_MAX || bl == 256 || memchr(p + 16, '/', bl) ||
+        (f->format == VMM_MIG_DISK_RAW && bl)) {
+        snprintf(err, errlen, "DISK_BEGIN for disk %u: format %u, size %llu or backing name bad",
+                 f->disk, f->format, (unsigned long long)f->size);
+        return -EPROTO;
+    }
+    memcpy(f->backing, p + 16, bl);
+    f->backing[bl] = 0;
+    rx->disk_size[f->disk] = f->size;
+    return 0;
+}
+
+/* DISK: a range inside an announced disk; its data into f->buf. */
+static int recv_disk(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, uint64_t l, char *err,
+                     size_t errlen)
+{
+    uint8_t sub[VMM_MIG_DISK_SUB];
+    if (rd(sock, sub, sizeof sub)) {
+        snprintf(err, errlen, "truncated DISK frame");
+        return -EPROTO;
+    }
+    f->disk = rd32(sub);
+    f->off = rd64(sub + 8);
+    uint64_t len = rd64(sub + 16);
+    uint64_t size = f->disk < VMM_MIG_DISKS && !rd32(sub + 4) ? rx->disk_size[f->disk] : 0;
+    if (!size || !len || len > VMM_MIG_DISK_MAX || len % 512 || f->off % 512 ||
+        l != VMM_MIG_DISK_SUB + (f->flags & VMM_MIG_ZERO ? 0 : len) || f->off > size ||
+        len > size - f->off) {
+        snprintf(err, errlen, "DISK frame for disk %u at %llu (%llu bytes): %s", f->disk,
+                 (unsigned long long)f->off, (unsigned long long)len,
+                 size ? "not aligned, too long or beyond the end of the disk"
+                      : "no DISK_BEGIN for it");
+        return -EPROTO;
+    }
+    f->size = len;
+    if (f->flags & VMM_MIG_ZERO) {
+        rx->disk_bytes += len;
+        return 0;
+    }
+    if (!(f->buf = malloc((size_t)len))) {
+        snprintf(err, errlen, "out of memory for a DISK frame");
+        return -ENOMEM;
+    }
+    if (rd(sock, f->buf, (size_t)len)) {
+        vmm_mig_frame_free(f);
+        snprintf(err, errlen, "truncated DISK frame (%llu bytes announced)",
+                 (unsigned long long)len);
+        return -EPROTO;
+    }
+    f->len = (size_t)len;
+    rx->disk_bytes += len;
+    return 0;
+}
+
 int vmm_mig_recv(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, vmm_mig_zero_fn zero, void *opaque,
                  char *err, size_t errlen)
 {
@@ -322,11 +422,11 @@ int vmm_mig_recv(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, vmm_mig_zero_fn zer
         snprintf(err, errlen, "not a migration frame (bad magic)");
         return -EPROTO;
     }
-    if (k < VMM_MIG_HELLO || k > VMM_MIG_NACK) {
+    if (k < VMM_MIG_HELLO || k > VMM_MIG_DISK) {
         snprintf(err, errlen, "unknown frame kind %u", k);
         return -EPROTO;
     }
-    if (flags & ~(k == VMM_MIG_PAGES ? VMM_MIG_ZERO : 0u)) {
+    if (flags & ~(k == VMM_MIG_PAGES || k == VMM_MIG_DISK ? VMM_MIG_ZERO : 0u)) {
         snprintf(err, errlen, "%s frame with flags %#x", kind_name(k), flags);
         return -EPROTO;
     }
@@ -336,6 +436,12 @@ int vmm_mig_recv(int sock, vmm_mig_rx *rx, vmm_mig_frame *f, vmm_mig_zero_fn zer
     f->flags = flags;
     if (k == VMM_MIG_PAGES) {
         if ((rc = recv_pages(sock, rx, f, l, zero, opaque, err, errlen)))
+            return rc;
+    } else if (k == VMM_MIG_DISK_BEGIN) {
+        if ((rc = recv_disk_begin(sock, rx, f, err, errlen)))
+            return rc;
+    } else if (k == VMM_MIG_DISK) {
+        if ((rc = recv_disk(sock, rx, f, l, err, errlen)))
             return rc;
     } else if (k == VMM_MIG_ROUND_END) {
         uint8_t r[8];

@@ -15,8 +15,16 @@
  *     STATE      a vmstate (snapfile.h): what vmm_snapshot_state writes
  *     ACK        none
  *     NACK       an error message (at most VMM_MIG_MSG_MAX bytes)
+ *     DISK_BEGIN (block migration) u32 disk (its index in the config, < VMM_MIG_DISKS),
+ *                u32 format (VMM_MIG_DISK_RAW or _QCOW2), u64 virtual size (a multiple of
+ *                512, > 0), char backing[256] (a qcow2 overlay's backing file's name without
+ *                its directory, NUL-padded; all NUL for raw or none)
+ *     DISK       flags: VMM_MIG_ZERO (the range reads as zeros, no data follows); u32 disk,
+ *                u32 0, u64 offset, u64 length (both multiples of 512, 1..VMM_MIG_DISK_MAX
+ *                bytes, inside the disk DISK_BEGIN announced), then length bytes of data
  *
- * The source sends HELLO, then PAGES and ROUND_END in any number, then STATE; the target
+ * The source sends HELLO, then PAGES and ROUND_END in any number (with block migration also
+ * one DISK_BEGIN per copied disk, each before that disk's DISK frames), then STATE; the target
  * answers ACK or NACK once, after STATE (or NACK at any time it refuses). Every frame is
  * hostile input for its receiver: the magic, a known kind in a valid order (vmm_mig_rx keeps
  * the order), the flags, the length (exact for PAGES and ROUND_END, bounded for the rest),
@@ -42,6 +50,12 @@
 #define VMM_MIG_MSG_MAX 4096u
 #define VMM_MIG_STATE_MAX ((size_t)VMM_SNAP_DEVICES_MAX + (8u << 20))
 #define VMM_MIG_ZERO 1u
+#define VMM_MIG_DISKS 8                    /* disk indexes 0..7 (config.h's VMM_MAX_DISKS) */
+#define VMM_MIG_DISK_MAX (1u << 20)        /* data bytes in one DISK frame */
+#define VMM_MIG_DISK_BEGIN_LEN (16 + 256)  /* DISK_BEGIN's payload */
+#define VMM_MIG_DISK_SUB 24                /* DISK's sub-header */
+#define VMM_MIG_DISK_SIZE_MAX (1ull << 50) /* 1 PiB: what a virtual size may be */
+enum { VMM_MIG_DISK_RAW = 1, VMM_MIG_DISK_QCOW2 = 2 };
 
 enum {
     VMM_MIG_HELLO = 1,
@@ -50,6 +64,8 @@ enum {
     VMM_MIG_STATE,
     VMM_MIG_ACK,
     VMM_MIG_NACK,
+    VMM_MIG_DISK_BEGIN,
+    VMM_MIG_DISK,
 };
 
 /* What one side of a connection has seen, so that frames come in a valid order. */
@@ -60,6 +76,8 @@ typedef struct vmm_mig_rx {
     uint64_t pages;      /* pages received (zero ones included) */
     uint64_t bytes;      /* bytes received, headers included */
     uint64_t last_round; /* ROUND_END's */
+    uint64_t disk_size[VMM_MIG_DISKS]; /* DISK_BEGIN's (0: none yet) */
+    uint64_t disk_bytes;               /* DISK frames' ranges received (zero ones included) */
 } vmm_mig_rx;
 
 typedef struct vmm_mig_frame {
@@ -68,6 +86,11 @@ typedef struct vmm_mig_frame {
     size_t len;
     uint64_t gpa;   /* PAGES */
     uint32_t count; /* PAGES */
+    /* DISK_BEGIN: disk, format, size, backing (NUL-terminated); DISK: disk, off, size (the
+     * range's bytes), and its data in buf (len == size) unless VMM_MIG_ZERO */
+    uint32_t disk, format;
+    uint64_t size, off;
+    char backing[256];
 } vmm_mig_frame;
 
 /* Sends one frame with a payload of hdr (hlen bytes) then buf (len bytes); 0 or a negative
@@ -78,6 +101,11 @@ int vmm_mig_send(int sock, uint32_t kind, uint32_t flags, const void *hdr, size_
 int vmm_mig_send_hello(int sock, uint64_t ram_bytes, const char *config);
 /* PAGES: count pages at gpa, their bytes at data, or all-zero pages (data NULL). */
 int vmm_mig_send_pages(int sock, uint64_t gpa, uint32_t count, const void *data);
+/* DISK_BEGIN: disk index, format, virtual size, backing file name ("" for none). */
+int vmm_mig_send_disk_begin(int sock, uint32_t disk, uint32_t format, uint64_t size,
+                            const char *backing);
+/* DISK: len bytes at off of a disk, data NULL for a range of zeros. */
+int vmm_mig_send_disk(int sock, uint32_t disk, uint64_t off, uint64_t len, const void *data);
 /* Receives one frame in rx's order. PAGES are written into rx->mem (or zeroed there; the
  * zeroing is zero_fn's when given, e.g. a hole punched into a memfd, which reads as zeros
  * without allocating). 0 with *f filled (vmm_mig_frame_free releases it), or a negative errno

@@ -65,6 +65,7 @@
 #include "devices.h"
 #include "firmware.h"
 #include "migmsg.h"
+#include "mirror.h"
 #include "sandbox.h"
 #include "snapshot.h"
 #include "stratus/json.h"
@@ -191,13 +192,14 @@ int vmm_migrate_addr(const char *uri, struct sockaddr_storage *sa, unsigned *sal
 
 int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"uri",        "downtime_ms", "timeout_ms", "on_timeout",
-                                       "max_rounds", "tls",         NULL};
+    static const char *const keys[] = {"uri",        "downtime_ms", "timeout_ms",      "on_timeout",
+                                       "max_rounds", "tls",         "block_migration", NULL};
     static const char *const tls_keys[] = {"ca", "cert", "key", NULL};
     const char *ca = NULL, *cert = NULL, *key = NULL;
     json_t *tls;
     const char *uri = NULL, *on_timeout = "cancel";
     long long downtime = 300, timeout = 0, rounds = 30;
+    int block = 0;
     struct sockaddr_storage sa;
     unsigned salen;
     json_t *j = st_json_parse_object(body, len, err, errlen);
@@ -209,7 +211,8 @@ int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *er
         st_json_get_int(j, "downtime_ms", ST_JSON_OPTIONAL, 1, 600000, &downtime, err, errlen) ||
         st_json_get_int(j, "timeout_ms", ST_JSON_OPTIONAL, 0, 86400000, &timeout, err, errlen) ||
         st_json_get_str(j, "on_timeout", ST_JSON_OPTIONAL, 1, 16, &on_timeout, err, errlen) ||
-        st_json_get_int(j, "max_rounds", ST_JSON_OPTIONAL, 1, 1000, &rounds, err, errlen))
+        st_json_get_int(j, "max_rounds", ST_JSON_OPTIONAL, 1, 1000, &rounds, err, errlen) ||
+        st_json_get_bool(j, "block_migration", ST_JSON_OPTIONAL, &block, err, errlen))
         goto out;
     if ((tls = json_object_get(j, "tls")) &&
         (!json_is_object(tls) || st_json_only_keys(tls, tls_keys, err, errlen) ||
@@ -232,6 +235,7 @@ int vmm_migrate_parse(const char *body, size_t len, vmm_migrate_req *r, char *er
     r->timeout_ms = (uint64_t)timeout;
     r->force = !strcmp(on_timeout, "force");
     r->max_rounds = (uint64_t)rounds;
+    r->block_migration = block;
     if (tls) {
         snprintf(r->tls_ca, sizeof r->tls_ca, "%s", ca);
         snprintf(r->tls_cert, sizeof r->tls_cert, "%s", cert);
@@ -258,6 +262,7 @@ json_t *vmm_migrate_status(void)
     if (g.state == MIG_ACTIVE || g.state == MIG_COMPLETED)
         json_object_set_new(j, "uri", json_string(g.req.uri));
     pthread_mutex_unlock(&g.lock);
+    vmm_mirror_status(j);
     return j;
 }
 
@@ -294,6 +299,7 @@ int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t er
         g.downtime_ms = g.total_ms = 0;
         g.error[0] = 0;
         g.go = 1;
+        vmm_mirror_reset(); /* its lock is taken under this one, never the other way */
         pthread_cond_broadcast(&g.cond);
     }
     pthread_mutex_unlock(&g.lock);
@@ -640,6 +646,12 @@ static int final_round(vmm_vm *vm, int s)
     }
     g_fin.state = now_ms();
     g_fin.state_len = len;
+    if ((rc = vmm_mirror_final(vm, s, &g_t.sent_bytes))) {
+        set_error("sending the last disk blocks: %s", strerror(-rc));
+        free(state);
+        vmm_vm_resume(vm);
+        return rc;
+    }
     if ((rc = disks(vm, 1))) {
         /* What the guest wrote may not be on the disk: the target must not take it. */
         set_error("flushing and releasing the disks: %s", strerror(-rc));
@@ -799,7 +811,11 @@ static int migrate(vmm_vm *vm)
         set_error("dirty logging: %s", strerror(-rc));
         goto out_sock;
     }
-    uint64_t round = 0, pending = track_pending();
+    if (req.block_migration && (rc = vmm_mirror_start(vm, s, should_stop, err, sizeof err))) {
+        set_error("block migration: %s", err);
+        goto out_track;
+    }
+    uint64_t round = 0, pending = track_pending(), disk_left = 0;
     double bw = 0; /* bytes per ms */
     set_progress(0, pending * PAGE);
     for (;;) {
@@ -808,6 +824,11 @@ static int migrate(vmm_vm *vm)
         if ((rc = send_todo(vm, s, 0))) {
             if (rc != -ECANCELED)
                 send_failed(s, rc);
+            goto out_track;
+        }
+        if ((rc = vmm_mirror_send(vm, s, &g_t.sent_bytes))) {
+            if (rc != -ECANCELED)
+                set_error("sending disk blocks: %s", strerror(-rc));
             goto out_track;
         }
         uint8_t rb[8];
@@ -829,15 +850,17 @@ static int migrate(vmm_vm *vm)
             goto out_track;
         }
         pending = track_pending();
+        disk_left = vmm_mirror_harvest();
         set_progress(round, pending * PAGE);
-        double need = bw > 0 ? (double)(pending * PAGE) / bw : 1e9;
+        double need = bw > 0 ? (double)(pending * PAGE + disk_left) / bw : 1e9;
         int timed_out = req.timeout_ms && now_ms() - t0 >= (double)req.timeout_ms;
         st_info("vmm.migrate",
                 "round %llu: %llu KiB in %.0f ms (%.1f MiB/s), %lld pages dirtied meanwhile, "
-                "%llu KiB left (%.0f ms at this rate), throttle %d %%",
+                "%llu KiB left and %llu KiB of disk (%.0f ms at this rate), throttle %d %%",
                 (unsigned long long)round, (unsigned long long)(sent >> 10), took,
                 bw * 1000 / (1 << 20), (long long)dirtied,
-                (unsigned long long)(pending * PAGE >> 10), need, pct);
+                (unsigned long long)(pending * PAGE >> 10), (unsigned long long)(disk_left >> 10),
+                need, pct);
         if (should_stop(0)) {
             rc = -ECANCELED;
             goto out_track;
@@ -891,7 +914,8 @@ static int migrate(vmm_vm *vm)
                 "migrated to %s: %llu rounds, %llu MiB sent (%llu pages, %llu of them zero "
                 "flags), %.0f ms in all; downtime (pause to the target's ack, its vCPUs "
                 "running) %.1f ms, of it parking the vCPUs %.1f ms, reading the state %.1f ms "
-                "(%zu bytes), releasing the disks %.1f ms, the last %llu pages and the state "
+                "(%zu bytes), the last disk blocks (block migration) and releasing the disks "
+                "%.1f ms, the last %llu pages and the state "
                 "%.1f ms, the target %.1f ms; throttle %d %%",
                 req.uri, (unsigned long long)(round + 1),
                 (unsigned long long)(g_t.sent_bytes >> 20), (unsigned long long)g_t.sent_pages,
@@ -911,6 +935,7 @@ out_track:
     __atomic_store_n(&vm->throttle_ns, 0, __ATOMIC_RELAXED);
     track_stop(vm);
 out_sock:
+    vmm_mirror_stop(vm);
     pthread_mutex_lock(&g.lock);
     if (end != MIG_COMPLETED && g.cancel && end != MIG_CANCELLED) {
         end = MIG_CANCELLED;
@@ -1096,10 +1121,24 @@ static int receive(int s, vmm_vm *vm)
         g.transferred = g.rx.bytes;
         g.round = g.rx.last_round;
         pthread_mutex_unlock(&g.lock);
+        if (f.kind == VMM_MIG_DISK_BEGIN || f.kind == VMM_MIG_DISK) {
+            rc = vmm_mirror_recv(g.cfg, &f, msg, sizeof msg);
+            vmm_mig_frame_free(&f);
+            if (rc) {
+                snprintf(err, sizeof err, "block migration: %s", msg);
+                goto refuse;
+            }
+            continue;
+        }
         if (f.kind == VMM_MIG_STATE)
             break;
     }
     g.rx.mem = NULL;
+    if ((rc = vmm_mirror_finish(msg, sizeof msg))) { /* the disks complete before the VM runs */
+        vmm_mig_frame_free(&f);
+        snprintf(err, sizeof err, "block migration: %s", msg);
+        goto refuse;
+    }
     rc = vmm_snap_read(&g.snap, f.buf, f.len, msg, sizeof msg);
     vmm_mig_frame_free(&f);
     if (rc) {
@@ -1114,6 +1153,7 @@ static int receive(int s, vmm_vm *vm)
     }
     return 0;
 refuse:
+    vmm_mirror_abort();
     nack(s, err);
     set_error("%s", err);
     vmm_vm_stop(vm, 2);

@@ -18,6 +18,7 @@ typedef struct vmm_migrate_req {
     uint64_t timeout_ms;  /* 0: none */
     int force;            /* on_timeout=force: finish over budget; else cancel */
     uint64_t max_rounds;  /* rounds before the final one is forced (default 30) */
+    int block_migration;  /* copy the writable local disks along (mirror.h); else shared */
     /* "tls": {"ca", "cert", "key"} (PEM files): the link is TLS, each end proving itself with
      * a certificate the other's CA signed; empty: plain TCP. */
     char tls_ca[512], tls_cert[512], tls_key[512];

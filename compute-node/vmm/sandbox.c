@@ -61,7 +61,9 @@ static const int event_calls[] = {
     SCMP_SYS(unlink),      SCMP_SYS(eventfd2),     SCMP_SYS(pipe2),      SCMP_SYS(poll),
     SCMP_SYS(ppoll),       SCMP_SYS(rt_sigaction), SCMP_SYS(statx),      SCMP_SYS(fstatfs),
     SCMP_SYS(ftruncate),   SCMP_SYS(rename),       SCMP_SYS(renameat),   SCMP_SYS(renameat2),
-    SCMP_SYS(stat), /* snapshot files */
+    SCMP_SYS(stat),  /* snapshot files */
+    SCMP_SYS(flock), /* a qcow2 disk opened again (a failed migration's end, a block migration's
+                      * target) takes its lock */
 };
 
 #ifdef VMM_SANITIZED

@@ -240,6 +240,15 @@ int vmm_blk_release(vmm_virtio *v, int release)
     return rc;
 }
 
+vmm_disk *vmm_blk_disk(vmm_virtio *v, const vmm_disk_cfg **cfg)
+{
+    if (v->ops->type != VIRTIO_ID_BLOCK)
+        return NULL;
+    blk *b = v->priv;
+    *cfg = b->cfg;
+    return b->disk;
+}
+
 const vmm_blk_stats *vmm_blk_stats_of(vmm_virtio *v)
 {
     return v->ops->type == VIRTIO_ID_BLOCK ? &((blk *)v->priv)->st : NULL;

@@ -6,7 +6,8 @@
  * then the sender's end is closed. Frames are received until one is refused or the stream
  * ends. Whatever arrives: pages land only inside the fake guest RAM (ASan watches the buffer's
  * edges), a refusal keeps no payload, an accepted frame's payload has the length announced
- * and no more than the input, and the order holds (nothing after STATE, one HELLO).
+ * and no more than the input, and the order holds (nothing after STATE, one HELLO); a disk range
+ * (block migration) lies inside a disk a DISK_BEGIN announced.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (f.kind == VMM_MIG_PAGES &&
             (f.gpa < 0x1000 || f.gpa + (uint64_t)f.count * VMM_MIG_PAGE > 0x1000 + sizeof ram))
+            abort();
+        /* A disk range only inside a disk DISK_BEGIN announced, its data exactly its length. */
+        if (f.kind == VMM_MIG_DISK &&
+            (f.disk >= VMM_MIG_DISKS || !rx.disk_size[f.disk] || !f.size ||
+             f.off + f.size > rx.disk_size[f.disk] || (f.buf && f.len != f.size) ||
+             (!f.buf) != !!(f.flags & VMM_MIG_ZERO)))
             abort();
         vmm_mig_frame_free(&f);
     }

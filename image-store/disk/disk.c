@@ -276,6 +276,20 @@ int st_disk_write_zeroes(st_disk *d, uint64_t off, uint64_t len)
     return d->ops->write_zeroes(d, off, len);
 }
 
+int st_disk_block_status(st_disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    int rc = range_ok(d, off, len);
+    if (rc < 0)
+        return rc;
+    if (len == 0)
+        return st__disk_fail(d, -EINVAL, "block status of an empty range");
+    if (!d->ops->block_status) {
+        *pnum = len;
+        return 1;
+    }
+    return d->ops->block_status(d, off, len, pnum);
+}
+
 int st_disk_check_tables(st_disk *d, char *err, size_t errlen)
 {
     if (!d->ops->check_tables)

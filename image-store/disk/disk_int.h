@@ -20,6 +20,8 @@ typedef struct st_disk_ops {
     int (*discard)(st_disk *d, uint64_t off, uint64_t len);
     int (*write_zeroes)(st_disk *d, uint64_t off, uint64_t len);
     int (*check_tables)(st_disk *d);
+    /* st_disk_block_status; NULL: the image holds every byte (RBD). */
+    int (*block_status)(st_disk *d, uint64_t off, uint64_t len, uint64_t *pnum);
     void (*close)(st_disk *d);
 } st_disk_ops;
 

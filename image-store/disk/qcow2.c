@@ -60,6 +60,7 @@ static const st_disk_ops qcow2_ops = {
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,
     .check_tables = qcow2_check_tables,
+    .block_status = qcow2_block_status,
     .close = q_close,
 };
 

@@ -176,6 +176,7 @@ int qcow2_flush(st_disk *d);
 int qcow2_discard(st_disk *d, uint64_t off, uint64_t len);
 int qcow2_write_zeroes(st_disk *d, uint64_t off, uint64_t len);
 int qcow2_check_tables(st_disk *d);
+int qcow2_block_status(st_disk *d, uint64_t off, uint64_t len, uint64_t *pnum);
 
 static inline uint64_t qcow2_l2_entry(const qcow2 *q, int slot, uint32_t i)
 {

@@ -117,6 +117,29 @@ static int lookup(st_disk *d, uint64_t voff, cmap *m, int *slot)
     return classify(d, qcow2_l2_entry(q, *slot, l2i), voff, m);
 }
 
+/* Clusters this image maps (data, zero or compressed) against those left to the backing file,
+ * one L2 lookup a cluster. */
+int qcow2_block_status(st_disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    qcow2 *q = d->priv;
+    uint64_t at = off, end = off + len;
+    int first = -1;
+    while (at < end) {
+        cmap m;
+        int slot, rc = lookup(d, at, &m, &slot);
+        if (rc < 0)
+            return rc;
+        int held = m.kind != C_UNALLOC;
+        if (first < 0)
+            first = held;
+        else if (held != first)
+            break;
+        at = ((at >> q->cbits) + 1) << q->cbits;
+    }
+    *pnum = (at < end ? at : end) - off;
+    return first;
+}
+
 static int inflate_cluster(st_disk *d, const cmap *m, uint64_t voff)
 {
     qcow2 *q = d->priv;

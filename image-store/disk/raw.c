@@ -65,6 +65,26 @@ static int raw_write_zeroes(st_disk *d, uint64_t off, uint64_t len)
     return 0;
 }
 
+/* Data or a hole: SEEK_DATA and SEEK_HOLE (a file system without them reports data). */
+static int raw_block_status(st_disk *d, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    off_t data = lseek(d->fd, (off_t)off, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) /* holes to the end of the file */
+        data = (off_t)(off + len);
+    if (data < 0) {
+        *pnum = len;
+        return 1;
+    }
+    if ((uint64_t)data > off) {
+        *pnum = (uint64_t)data - off < len ? (uint64_t)data - off : len;
+        return 0;
+    }
+    off_t hole = lseek(d->fd, (off_t)off, SEEK_HOLE);
+    uint64_t n = hole > (off_t)off ? (uint64_t)hole - off : len;
+    *pnum = n < len ? n : len;
+    return 1;
+}
+
 static void raw_close(st_disk *d)
 {
     (void)d;
@@ -76,6 +96,7 @@ static const st_disk_ops raw_ops = {
     .flush = raw_flush,
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
+    .block_status = raw_block_status,
     .close = raw_close,
 };
 

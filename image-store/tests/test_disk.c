@@ -343,6 +343,45 @@ static void test_discard_and_zeroes(void)
         0);
 }
 
+/* Block status: what an overlay holds above its base (data and zero clusters), what a raw
+ * file holds against its holes; runs stop where the answer changes. */
+static void test_block_status(void)
+{
+    char err[256];
+    uint64_t size = 4ull << 20, n = 0;
+    static uint8_t buf[4096];
+    memset(buf, 1, sizeof buf);
+    ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("bs.raw"), size, 5), 0);
+    ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("bs.qcow2"), 0, "bs.raw", "raw"), 0);
+    st_disk *d;
+    ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P("bs.qcow2"), 0, &d, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, 0, size, &n), 0); /* fresh: all the base's */
+    ST_ASSERT_INT_EQ(n, size);
+    ST_ASSERT_INT_EQ(st_disk_pwrite(d, buf, 512, (1 << 20) + 100 * 512), 512);
+    ST_ASSERT_INT_EQ(st_disk_write_zeroes(d, 2 << 20, 128 << 10), 0);
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, 0, size, &n), 0);
+    ST_ASSERT_INT_EQ(n, 1 << 20);
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, 1 << 20, size - (1 << 20), &n), 1);
+    ST_ASSERT_INT_EQ(n, 64 << 10); /* one cluster */
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, (1 << 20) + 4096, 100, &n), 1);
+    ST_ASSERT_INT_EQ(n, 100); /* never beyond len */
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, 2 << 20, size - (2 << 20), &n), 1);
+    ST_ASSERT_INT_EQ(n, 128 << 10); /* the zero clusters hide the base */
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, size - 512, 1024, &n), -EINVAL);
+    st_disk_close(d);
+    /* Raw: a sparse file with one data block. */
+    int fd = open(P("bs2.raw"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+    CU_ASSERT_FATAL(fd >= 0 && ftruncate(fd, (off_t)size) == 0);
+    CU_ASSERT_FATAL(pwrite(fd, buf, sizeof buf, 3 << 20) == (ssize_t)sizeof buf);
+    close(fd);
+    ST_ASSERT_INT_EQ_FATAL(st_disk_open_ex(P("bs2.raw"), ST_DISK_FMT_RAW, &d, err, sizeof err), 0);
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, 0, size, &n), 0);
+    ST_ASSERT_INT_EQ(n, 3 << 20);
+    ST_ASSERT_INT_EQ(st_disk_block_status(d, 3 << 20, 1 << 20, &n), 1);
+    CU_ASSERT(n >= 4096 && n <= (1 << 20)); /* the file system's extent */
+    st_disk_close(d);
+}
+
 static void test_convert_flattens(void)
 {
     char err[256];
@@ -624,6 +663,7 @@ static CU_TestInfo tests[] = {
      test_read_qemu_images},
     {"writes into qemu-img-made images keep qemu-img check clean", test_write_qemu_images},
     {"discard and write_zeroes read as zeros and stay clean", test_discard_and_zeroes},
+    {"block status: an overlay's clusters above its base, a raw file's data", test_block_status},
     {"convert flattens an overlay and its base into standalone qcow2 and raw",
      test_convert_flattens},
     {"one writer per image; ranges outside the disk are EINVAL", test_locking_and_ranges},

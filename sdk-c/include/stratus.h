@@ -226,8 +226,9 @@ typedef struct stratus_migrate_opts {
  * admins): task "migrating" until the source's agent reports the outcome;
  * the instance's node_id changes only once it completed. STRATUS_ECONFLICT
  * (nothing changed) when the instance is not active or has a task, its
- * host is down (evacuate it) or cannot migrate (libvirt), its disk is on
- * local storage the hosts do not share, or no host can take it. o may be
+ * host is down (evacuate it) or cannot migrate (libvirt), or no host can
+ * take it; a disk on local storage the hosts do not share is copied along
+ * (the gateway's block_migration default). o may be
  * NULL; *out (may be NULL) gets the instance with its "migration". Since 0.2. */
 int stratus_instance_migrate(stratus_session *s, const char *id, const stratus_migrate_opts *o,
                              stratus_instance **out);

@@ -750,10 +750,14 @@ static void test_admin_migrate(void)
     ST_ASSERT_INT_EQ(
         gwt_report(&T, tok[0], in->id, "active", gwt_instance_generation(&T, NULL, in->id)), 200);
     stratus_migrate_opts o = {.host = "sdk-mig-b", .downtime_ms = 100};
-    ST_ASSERT_INT_EQ(stratus_instance_migrate(ad, in->id, &o, NULL), STRATUS_ECONFLICT); /* local */
-    /* on Ceph and booted directly, as the test guest is */
+    /* stopped: a stopped guest is not live-migrated (409) */
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET state = 'stopped' WHERE id = '%s'",
+             in->id);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate(ad, in->id, &o, NULL), STRATUS_ECONFLICT);
+    /* running again, on Ceph (a local disk would be copied along: block migration) */
     snprintf(sql, sizeof sql,
-             "UPDATE iaas.instances SET disk_backend = 'rbd', boot = 'kernel' WHERE id = '%s'",
+             "UPDATE iaas.instances SET disk_backend = 'rbd', state = 'active' WHERE id = '%s'",
              in->id);
     gwt_sql(&T, sql);
     ST_ASSERT_INT_EQ(stratus_instance_migrate(S, in->id, &o, NULL), STRATUS_EPERM);

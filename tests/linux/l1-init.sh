@@ -936,12 +936,15 @@ mig_mib() { local b; b=$(mig_num transferred_bytes "$1"); echo $((${b:-0} / 1048
 run_migrate() {
   local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
   local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
-  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2
+  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2 copy disk block
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu migrate: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
-  for case in 128:16:0 1024:16:0 256:16:1000; do
-    mem=${case%%:*}; mib=${case#*:}; mib=${mib%%:*}; dirty=${case##*:}
+  # MEM:MIB:DIRTY[:copy]: copy is a block migration, each namespace with its own qcow2 overlay
+  # of one base (copied along, not shared).
+  for case in 128:16:0 1024:16:0 256:16:1000 128:16:0:copy; do
+    mem=${case%%:*}; mib=${case#*:}; mib=${mib%%:*}; dirty=${case#*:*:}; copy=${dirty#*:}; dirty=${dirty%%:*}
+    [ "$copy" = "$dirty" ] && copy=
     n=300; rounds=30
     /usr/bin/tc -n h1 qdisc del dev veth1 root 2>/dev/null
     if [ "$dirty" != 0 ]; then
@@ -949,11 +952,20 @@ run_migrate() {
       code=$(/usr/bin/tc -n h1 qdisc add dev veth1 root tbf rate 64mbit burst 64kb latency 2s 2>&1) ||
         bad "tc tbf failed: $code ($(lsmod | grep -c sch_tbf) sch_tbf loaded)"
     fi
-    rm -f $ser $sock $tsock /tmp/mig.raw
+    rm -f $ser $sock $tsock /tmp/mig.raw /tmp/mig-src.qcow2 /tmp/mig-dst.qcow2
     dd if=/dev/zero of=/tmp/mig.raw bs=1M count=8 2>/dev/null
+    block=
+    if [ -n "$copy" ]; then
+      block=', "block_migration": true'
+      for side in src dst; do
+        code=$(qemu-img create -q -f qcow2 -b /tmp/mig.raw -F raw /tmp/mig-$side.qcow2 2>&1) || bad "qemu-img create: $code"
+      done
+    fi
     for side in src dst; do
-      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", "path": "/tmp/mig.raw", "format": "raw"}]%s}\n' \
-        $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
+      disk='"path": "/tmp/mig.raw", "format": "raw"'
+      [ -n "$copy" ] && disk="\"path\": \"/tmp/mig-$side.qcow2\", \"format\": \"qcow2\""
+      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", %s}]%s}\n' \
+        $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" "$disk" \
         "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mig-$side.json
     done
     # 1 GiB over TLS when the host made certificates (linux-test.sh, openssl): the target shows
@@ -976,7 +988,13 @@ run_migrate() {
       bad "$mem MiB: the guest did not reach count=5"; kill -9 $VMPID $tpid; wait $VMPID $tpid
       tail -5 $log $tlog $ser | sed 's/^/L2| /'; continue
     fi
-    if [ "$dirty" = 0 ]; then
+    if [ "$dirty" = 0 ] && [ -n "$copy" ]; then
+      # A block migration to nobody: failed, the guest goes on writing its own disk.
+      code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4445", "block_migration": true}' http://localhost/vm/migrate)
+      [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate (block) to nobody answered $code: $(cat $st)"
+      mig_wait $sock $st 30
+      grep -q '"state":"failed"' $st || bad "$mem MiB: a block migration to nobody ended: $(cat $st)"
+    elif [ "$dirty" = 0 ]; then
       code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4445"}' http://localhost/vm/migrate)
       [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate to nobody answered $code: $(cat $st)"
       mig_wait $sock $st 30
@@ -999,7 +1017,7 @@ run_migrate() {
         wait_for "^DATA count=$((before + 2))" $ser 30 || bad "$mem MiB: the guest stopped after a cancelled migration"
       fi
     fi
-    code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d "{\"uri\": \"tcp:10.77.0.2:4444\", \"downtime_ms\": 300, \"max_rounds\": $rounds$tls}" http://localhost/vm/migrate)
+    code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d "{\"uri\": \"tcp:10.77.0.2:4444\", \"downtime_ms\": 300, \"max_rounds\": $rounds$tls$block}" http://localhost/vm/migrate)
     [ "$code" = 202 ] || bad "$mem MiB: PUT /vm/migrate answered $code: $(cat $st)"
     code=$(curl -s -o /tmp/mig2.out -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444"}' http://localhost/vm/migrate)
     [ "$code" = 409 ] || bad "$mem MiB: a second PUT /vm/migrate answered $code, not 409: $(cat /tmp/mig2.out)"
@@ -1023,8 +1041,17 @@ run_migrate() {
     wait $VMPID; VMRC=$?
     judge_count $mem $ser $n $before "target"
     grep -q '^DATA count.disk=ok' $ser || bad "$mem MiB: the disk check did not pass ($(grep -m1 'FAIL' $ser))"
+    if [ -n "$copy" ]; then
+      # The guest read back on the target every sector it wrote on the source (count.disk=ok);
+      # the target's own overlay holds them, and qemu-img finds it clean.
+      code=$(qemu-img check /tmp/mig-dst.qcow2 2>&1) || bad "$mem MiB: qemu-img check of the target's disk: $code"
+      [ "$(mig_num disk_total_bytes $st)" = $((8 << 20)) ] || bad "$mem MiB: disk_total_bytes is not the disk's size: $(cat $st)"
+      [ "${before:-0}" -gt 5 ] && { qemu-img compare -q -f qcow2 -F qcow2 /tmp/mig-src.qcow2 /tmp/mig-dst.qcow2 > /dev/null 2>&1; [ $? = 1 ]; } ||
+        bad "$mem MiB: the target's disk should differ from the source's by the sectors written after the move"
+      echo "L1-INFO migrate $mem MiB block: the target's overlay $(qemu-img info /tmp/mig-dst.qcow2 | grep -i 'disk size'); source $(qemu-img info /tmp/mig-src.qcow2 | grep -i 'disk size')"
+    fi
     echo "L1-INFO migrate $mem MiB: counts 1..$before when the source was stopped, to $COUNT_AFTER; status $(tr -d '\n' < $st)"
-    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tls=$([ -n "$tls" ] && echo on || echo off) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
+    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tls=$([ -n "$tls" ] && echo on || echo off) block=$([ -n "$copy" ] && echo on || echo off) disk_kib=$(($(mig_num disk_transferred_bytes $st) / 1024)) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
       "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) throttle_pct=$(mig_num throttle_pct $st)" \
       "/ vmm: $(grep -o 'migrated to [^"]*' $log)"
     echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'migrated in: [^"]*' $tlog)"

@@ -13,7 +13,9 @@
  * reports it stopped) and its disk the one shared file; a migration that
  * does not converge, cancelled by the admin, leaves the instance active on
  * its source with the target's incoming VM and record gone; a delete
- * removes the shared disk. */
+ * removes the shared disk. Then two agents with local disks: the migration
+ * copies the disk (block_migration): the source's VMM is asked for it, the
+ * target has its own overlay, the source's disk goes once completed. */
 #include "st_cloud.h"
 #include "st_test.h"
 
@@ -172,6 +174,13 @@ static int fake_vmm(int argc, char **argv)
                    !strcmp(mig, "active")) {
             reply(c, 409, "{\"error\":{\"code\":\"conflict\",\"message\":\"under way\"}}");
         } else if (!strcmp(path, "/vm/migrate") && !strcmp(method, "PUT")) {
+            char bp[600];
+            snprintf(bp, sizeof bp, "%s/migrate-body", dir); /* for the test to read */
+            FILE *bf = fopen(bp, "w");
+            if (bf) {
+                fputs(body ? body : "", bf);
+                fclose(bf);
+            }
             const char *u = body ? strstr(body, "\"uri\":\"") : NULL;
             if (u)
                 snprintf(target, sizeof target, "%.*s", (int)strcspn(u + 7, "\""), u + 7);
@@ -243,11 +252,14 @@ static int vmms_under(const char *dir)
     return n;
 }
 
-static int suite_init(void)
+/* Two agents; shared: their disks on a directory both share (the gateway told so), else each
+ * host's own (a migration copies the disk along). */
+static int start_cloud(int shared_disks)
 {
-    cloud_start(&C, "node_migrate");
+    cloud_start(&C, shared_disks ? "node_migrate" : "node_block_migrate");
     /* the disks are on storage both hosts share: the gateway lets such instances migrate */
-    const char *gw[] = {"nodes.down_after=30", "instances.shared_storage=true", NULL};
+    const char *gw[] = {"nodes.down_after=30",
+                        shared_disks ? "instances.shared_storage=true" : NULL, NULL};
     if (gwt_restart(&C.gw, ST_SVC_GATEWAY, gw) < 0)
         return 1;
     snprintf(shared, sizeof shared, "%s/shared", C.dir);
@@ -260,22 +272,32 @@ static int suite_init(void)
     snprintf(vmm, sizeof vmm, "vmm.path = %s", exe);
     snprintf(sd, sizeof sd, "vm.shared_disk_dir = %s", shared);
     const char *a_extra[] = {vmm,
-                             sd,
                              "jail.enabled = false",
                              "cgroup.enabled = false",
                              "migration.address = 127.0.0.1",
                              "migration.ports = 47310-47319",
+                             shared_disks ? sd : NULL,
                              NULL};
     const char *b_extra[] = {vmm,
-                             sd,
                              "jail.enabled = false",
                              "cgroup.enabled = false",
                              "migration.address = 127.0.0.1",
                              "migration.ports = 47320-47329",
+                             shared_disks ? sd : NULL,
                              NULL};
     cloud_agent_start(&C, &A, "mig-a", a_extra);
     cloud_agent_start(&C, &B, "mig-b", b_extra);
     return 0;
+}
+
+static int suite_init(void)
+{
+    return start_cloud(1);
+}
+
+static int suite_init_local(void)
+{
+    return start_cloud(0);
 }
 
 static int suite_clean(void)
@@ -456,6 +478,54 @@ static void test_cancel_leaves_it_on_the_source(void)
     ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 20000), 0);
 }
 
+/* Local disks (no shared directory, instances.shared_storage off): the migration copies the
+ * disk (block_migration auto): the source's VMM is asked for the copy, the target's agent made
+ * the instance a fresh overlay of its own copy of the base image before its VMM listened, and
+ * the source's disk is removed once the migration completed. */
+static void test_block_migration_local_disk(void)
+{
+    char id[40], dir_a[700], dir_b[700], disk_a[800], disk_b[800], bp[800];
+    ST_ASSERT_INT_EQ_FATAL(cloud_create_on(&C, "mig-a", "mig-3", id), 202);
+    ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+    snprintf(dir_a, sizeof dir_a, "%s/instances/%s", A.state_dir, id);
+    snprintf(dir_b, sizeof dir_b, "%s/instances/%s", B.state_dir, id);
+    snprintf(disk_a, sizeof disk_a, "%s/disk.qcow2", dir_a);
+    snprintf(disk_b, sizeof disk_b, "%s/disk.qcow2", dir_b);
+    struct stat st;
+    ST_ASSERT_INT_EQ_FATAL(lstat(disk_a, &st) == 0 && S_ISREG(st.st_mode), 1);
+    ST_ASSERT_INT_EQ_FATAL(admin_action(id, "{\"action\":\"migrate\"}"), 202);
+    ST_ASSERT_INT_EQ(wait_migration(id, "completed", 30000), 0);
+    json_t *m = last_migration(id);
+    CU_ASSERT(json_is_true(json_object_get(m, "block_migration")));
+    json_decref(m);
+    char *node = cloud_node_of(&C, id);
+    ST_ASSERT_STR_EQ(node, "mig-b");
+    free(node);
+    snprintf(bp, sizeof bp, "%s/migrate-body", dir_a);
+    CU_ASSERT_EQUAL(cloud_file_count(bp, "\"block_migration\":true"), 1);
+    /* the target's own disk: a fresh overlay made before its VMM listened */
+    CU_ASSERT(lstat(disk_b, &st) == 0 && S_ISREG(st.st_mode));
+    /* the source's copy goes once completed */
+    for (long long end = st_now_ms() + 10000; st_now_ms() < end && access(disk_a, F_OK) == 0;)
+        usleep(100000);
+    CU_ASSERT_NOT_EQUAL(access(disk_a, F_OK), 0);
+    char logp[700];
+    snprintf(logp, sizeof logp, "%s/mig-a.log", C.dir);
+    CU_ASSERT_EQUAL(cloud_file_count(logp, "its disk went with it"), 1);
+    /* deleted on its new host: its VMM and disk there go */
+    ST_ASSERT_INT_EQ(cloud_delete(&C, id), 202);
+    ST_ASSERT_INT_EQ(cloud_wait_deleted(&C, id, 20000), 0);
+    for (long long end = st_now_ms() + 10000; st_now_ms() < end && vmms_under(dir_b);)
+        usleep(100000);
+    CU_ASSERT_EQUAL(vmms_under(dir_b), 0);
+}
+
+static CU_TestInfo local_tests[] = {
+    {"a local disk is copied along and removed from the source once completed",
+     test_block_migration_local_disk},
+    CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo tests[] = {
     {"an instance moves between two agents, its disk shared",
      test_live_migration_between_two_agents},
@@ -465,6 +535,7 @@ static CU_TestInfo tests[] = {
 
 static CU_SuiteInfo suites[] = {
     {"node_migrate", suite_init, suite_clean, NULL, NULL, tests},
+    {"node_block_migrate", suite_init_local, suite_clean, NULL, NULL, local_tests},
     CU_SUITE_INFO_NULL,
 };
 

@@ -7,6 +7,11 @@
  * STATE, ACK sent to the target, PAGES sent to the source), pages outside guest RAM, straddling
  * its end, unaligned, zero or too many pages, a length that disagrees with the page count, an
  * over-long NACK and HELLO, a truncated payload, a closed peer, and a HELLO of another protocol.
+ * Block migration's DISK_BEGIN and DISK read back (data and a zero range), and refused: an index
+ * out of range or announced twice, an unknown format, a size of 0, not a multiple of 512 or
+ * huge, a backing name with a directory, on a raw disk or unterminated, a DISK before its
+ * DISK_BEGIN, beyond the end of the disk (also wrapping), unaligned, empty, over 1 MiB, a
+ * length that disagrees with the payload, bad flags, truncated, and DISK_BEGIN to the source.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -128,7 +133,9 @@ static void expect_refusal(int fresh, int target, void (*send)(int), const char 
     pair(sv);
     send(sv[0]);
     shutdown(sv[0], SHUT_WR);
-    int rc = vmm_mig_recv(sv[1], &rx, &f, NULL, NULL, err, sizeof err);
+    int rc, frames = 0; /* the frames before the hostile one are taken */
+    while ((rc = vmm_mig_recv(sv[1], &rx, &f, NULL, NULL, err, sizeof err)) == 0 && frames++ < 4)
+        vmm_mig_frame_free(&f);
     CU_ASSERT(rc < 0);
     CU_ASSERT(f.buf == NULL);
     if (!strstr(err, want))
@@ -240,6 +247,162 @@ static void s_nothing(int s)
 static void s_half_header(int s)
 {
     CU_ASSERT(write(s, "STVMMMIG\1\0", 10) == 10);
+}
+
+/* Block migration's frames. */
+static void s_disk_begin_at(int s, uint32_t disk, uint32_t fmt, uint64_t size, const char *back)
+{
+    uint8_t p[VMM_MIG_DISK_BEGIN_LEN] = {0};
+    memcpy(p, &disk, 4);
+    memcpy(p + 4, &fmt, 4);
+    memcpy(p + 8, &size, 8);
+    memcpy(p + 16, back, strlen(back) < 256 ? strlen(back) : 256);
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_DISK_BEGIN, 0, sizeof p, p, sizeof p);
+}
+static void s_disk_index(int s)
+{
+    s_disk_begin_at(s, VMM_MIG_DISKS, VMM_MIG_DISK_RAW, 1 << 20, "");
+}
+static void s_disk_format(int s)
+{
+    s_disk_begin_at(s, 0, 3, 1 << 20, "");
+}
+static void s_disk_size0(int s)
+{
+    s_disk_begin_at(s, 0, VMM_MIG_DISK_RAW, 0, "");
+}
+static void s_disk_size_odd(int s)
+{
+    s_disk_begin_at(s, 0, VMM_MIG_DISK_RAW, 1000, "");
+}
+static void s_disk_size_huge(int s)
+{
+    s_disk_begin_at(s, 0, VMM_MIG_DISK_RAW, VMM_MIG_DISK_SIZE_MAX + 512, "");
+}
+static void s_disk_backing_path(int s)
+{
+    s_disk_begin_at(s, 0, VMM_MIG_DISK_QCOW2, 1 << 20, "../../etc/base");
+}
+static void s_disk_backing_raw(int s)
+{
+    s_disk_begin_at(s, 0, VMM_MIG_DISK_RAW, 1 << 20, "base.raw");
+}
+static void s_disk_backing_unterminated(int s)
+{
+    char b[300];
+    memset(b, 'a', sizeof b - 1);
+    b[sizeof b - 1] = 0;
+    s_disk_begin_at(s, 0, VMM_MIG_DISK_QCOW2, 1 << 20, b);
+}
+static void s_disk_twice(int s)
+{
+    vmm_mig_send_disk_begin(s, 2, VMM_MIG_DISK_RAW, 1 << 20, NULL);
+    vmm_mig_send_disk_begin(s, 2, VMM_MIG_DISK_RAW, 1 << 20, NULL);
+}
+static void s_disk_begin_len(int s)
+{
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_DISK_BEGIN, 0, 16, "0123456789abcdef", 16);
+}
+static void s_disk_no_begin(int s)
+{
+    vmm_mig_send_disk(s, 0, 0, 512, NULL);
+}
+/* A DISK frame on disk 0 (announced as 1 MiB first) at off of len bytes, flags, announcing
+ * total bytes and sending the sub-header only. */
+static void s_disk_at(int s, uint64_t off, uint64_t len, uint32_t flags, uint64_t total)
+{
+    uint8_t sub[VMM_MIG_DISK_SUB] = {0};
+    vmm_mig_send_disk_begin(s, 0, VMM_MIG_DISK_RAW, 1 << 20, NULL);
+    memcpy(sub + 8, &off, 8);
+    memcpy(sub + 16, &len, 8);
+    raw(s, VMM_MIG_MAGIC, VMM_MIG_DISK, flags, total, sub, sizeof sub);
+}
+static void s_disk_beyond(int s)
+{
+    s_disk_at(s, (1 << 20) - 512, 1024, VMM_MIG_ZERO, VMM_MIG_DISK_SUB);
+}
+static void s_disk_wrap(int s)
+{
+    s_disk_at(s, ~0ull & ~511ull, 1024, VMM_MIG_ZERO, VMM_MIG_DISK_SUB);
+}
+static void s_disk_unaligned(int s)
+{
+    s_disk_at(s, 100, 512, VMM_MIG_ZERO, VMM_MIG_DISK_SUB);
+}
+static void s_disk_len0(int s)
+{
+    s_disk_at(s, 0, 0, VMM_MIG_ZERO, VMM_MIG_DISK_SUB);
+}
+static void s_disk_too_long(int s)
+{
+    s_disk_at(s, 0, VMM_MIG_DISK_MAX + 512, VMM_MIG_ZERO, VMM_MIG_DISK_SUB);
+}
+static void s_disk_len_mismatch(int s)
+{
+    s_disk_at(s, 0, 1024, 0, VMM_MIG_DISK_SUB + 512);
+}
+static void s_disk_flags(int s)
+{
+    s_disk_at(s, 0, 512, 2, VMM_MIG_DISK_SUB);
+}
+static void s_disk_truncated(int s)
+{
+    s_disk_at(s, 0, 1024, 0, VMM_MIG_DISK_SUB + 1024);
+    CU_ASSERT(write(s, "abc", 3) == 3);
+}
+static void s_disk_to_source(int s)
+{
+    vmm_mig_send_disk_begin(s, 0, VMM_MIG_DISK_RAW, 1 << 20, NULL);
+}
+
+static void test_disk_frames(void)
+{
+    int sv[2];
+    char err[256];
+    uint8_t data[2048];
+    vmm_mig_rx rx = {.target = 1, .hello = 1, .mem = &g_mem};
+    vmm_mig_frame f;
+    pair(sv);
+    memset(data, 0x5a, sizeof data);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk_begin(sv[0], 1, VMM_MIG_DISK_QCOW2, 8 << 20, "base.qcow2"),
+                    0);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(sv[0], 1, (8 << 20) - 2048, 2048, data), 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(sv[0], 1, 4096, VMM_MIG_DISK_MAX, NULL), 0);
+    CU_ASSERT_EQUAL(vmm_mig_recv(sv[1], &rx, &f, NULL, NULL, err, sizeof err), 0);
+    CU_ASSERT(f.kind == VMM_MIG_DISK_BEGIN && f.disk == 1 && f.format == VMM_MIG_DISK_QCOW2 &&
+              f.size == 8 << 20 && !strcmp(f.backing, "base.qcow2") && !f.buf);
+    CU_ASSERT_EQUAL(rx.disk_size[1], 8 << 20);
+    CU_ASSERT_EQUAL(vmm_mig_recv(sv[1], &rx, &f, NULL, NULL, err, sizeof err), 0);
+    CU_ASSERT(f.kind == VMM_MIG_DISK && f.disk == 1 && f.off == (8 << 20) - 2048 &&
+              f.size == 2048 && f.len == 2048 && f.buf && !memcmp(f.buf, data, 2048));
+    vmm_mig_frame_free(&f);
+    CU_ASSERT_EQUAL(vmm_mig_recv(sv[1], &rx, &f, NULL, NULL, err, sizeof err), 0);
+    CU_ASSERT(f.kind == VMM_MIG_DISK && f.flags == VMM_MIG_ZERO && f.off == 4096 &&
+              f.size == VMM_MIG_DISK_MAX && !f.buf && !f.len);
+    CU_ASSERT_EQUAL(rx.disk_bytes, 2048 + VMM_MIG_DISK_MAX);
+    close(sv[0]);
+    close(sv[1]);
+    expect_refusal(0, 1, s_disk_index, "DISK_BEGIN for disk 8: no such index");
+    expect_refusal(0, 1, s_disk_format, "format 3");
+    expect_refusal(0, 1, s_disk_size0, "size 0");
+    expect_refusal(0, 1, s_disk_size_odd, "size 1000");
+    expect_refusal(0, 1, s_disk_size_huge, "or backing name bad");
+    expect_refusal(0, 1, s_disk_backing_path, "or backing name bad");
+    expect_refusal(0, 1, s_disk_backing_raw, "or backing name bad");
+    expect_refusal(0, 1, s_disk_backing_unterminated, "or backing name bad");
+    expect_refusal(0, 1, s_disk_twice, "DISK_BEGIN for disk 2: announced twice");
+    expect_refusal(0, 1, s_disk_begin_len, "DISK_BEGIN frame of 16 bytes");
+    expect_refusal(1, 1, s_disk_begin_len, "HELLO must come first");
+    expect_refusal(0, 0, s_disk_to_source, "the target sends only ACK or NACK");
+    expect_refusal(0, 1, s_disk_no_begin, "no DISK_BEGIN for it");
+    expect_refusal(0, 1, s_disk_beyond, "beyond the end of the disk");
+    expect_refusal(0, 1, s_disk_wrap, "beyond the end of the disk");
+    expect_refusal(0, 1, s_disk_unaligned, "not aligned");
+    expect_refusal(0, 1, s_disk_len0, "(0 bytes)");
+    expect_refusal(0, 1, s_disk_too_long, "too long");
+    expect_refusal(0, 1, s_disk_len_mismatch, "at 0 (1024 bytes)");
+    expect_refusal(0, 1, s_disk_flags, "DISK frame with flags 0x2");
+    expect_refusal(0, 1, s_disk_truncated, "truncated DISK frame");
 }
 
 static void test_refusals(void)
@@ -417,6 +580,7 @@ static CU_TestInfo tests[] = {
     {"frames through mutual TLS; an untrusted peer fails the handshake", test_tls},
     {"HELLO, pages, round end, state, ack, nack", test_round_trip},
     {"hostile frames refused with their reason", test_refusals},
+    {"block migration's disk frames, and hostile ones refused", test_disk_frames},
     {"no frame after STATE", test_after_state},
     {"HELLO of another protocol or a bad writer", test_hello_protocol},
     CU_TEST_INFO_NULL,

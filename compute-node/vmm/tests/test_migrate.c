@@ -10,7 +10,10 @@
  * numeric address and a port 1-65535. A firmware VM's target refuses a source running another BIOS
  * image (HELLO's firmware_sha256) or a kernel boot. --restore DIR --config FILE refuses a config
  * that does not describe the snapshot's machine (memory, disk ids, BIOS image), exit 2, and takes
- * one that does (then fails at KVM here).
+ * one that does (then fails at KVM here). Block migration: disk frames land in the target's own
+ * fresh disks (checked with qemu-img and byte for byte once the target exited); a disk of
+ * another size, format or base, not in the config, not fresh, or a block beyond its end is
+ * refused with NACK, exit 2.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -35,6 +39,7 @@ static char g_dir[] = "/tmp/vmm_migrate.XXXXXX";
 static char g_cfg[300], g_sock[300];
 static const char *g_target_json; /* the target's config instead of the default (a format with
                                    * the socket, then the directory, as %s) */
+static char g_disks[1200];        /* the target config's "disks" ("": disk0 on d.raw) */
 
 static int free_port(void)
 {
@@ -64,12 +69,13 @@ static int start_target_tls(st_proc *p, int tls)
     FILE *f = fopen(g_cfg, "w");
     if (!f || port < 0)
         return -1;
-    fprintf(f,
-            g_target_json ? g_target_json
-                          : "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/nonexistent.elf\", "
-                            "\"control_socket\": \"%s\", \"disks\": [{\"id\": \"disk0\", "
-                            "\"path\": \"%s/d.raw\"}]}",
-            g_sock, g_dir);
+    if (g_target_json)
+        fprintf(f, g_target_json, g_sock, g_dir);
+    else
+        fprintf(f,
+                "{\"vcpus\": 1, \"memory_mib\": 64, \"kernel\": \"/nonexistent.elf\", "
+                "\"control_socket\": \"%s\", \"disks\": %s}",
+                g_sock, g_disks);
     fclose(f);
     unlink(g_sock);
     snprintf(uri, sizeof uri, "tcp:127.0.0.1:%d", port);
@@ -392,6 +398,10 @@ static void test_request(void)
     CU_ASSERT_EQUAL(vmm_migrate_parse(all, strlen(all), &r, err, sizeof err), 0);
     CU_ASSERT(r.downtime_ms == 50 && r.timeout_ms == 1000 && r.force && r.max_rounds == 5);
     CU_ASSERT(r.tls_ca[0] == 0);
+    CU_ASSERT(!r.block_migration);
+    const char *block = "{\"uri\": \"tcp:10.0.0.2:4444\", \"block_migration\": true}";
+    CU_ASSERT_EQUAL(vmm_migrate_parse(block, strlen(block), &r, err, sizeof err), 0);
+    CU_ASSERT(r.block_migration);
     const char *tls = "{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": {\"ca\": \"/c.pem\", \"cert\": "
                       "\"/x.pem\", \"key\": \"/x.key\"}}";
     CU_ASSERT_EQUAL(vmm_migrate_parse(tls, strlen(tls), &r, err, sizeof err), 0);
@@ -408,6 +418,7 @@ static void test_request(void)
         {"{\"uri\": \"tcp:1.2.3.4:5\", \"downtime_ms\": 0}", "downtime_ms"},
         {"{\"uri\": \"tcp:1.2.3.4:5\", \"max_rounds\": 0}", "max_rounds"},
         {"{\"uri\": \"tcp:1.2.3.4:5\", \"speed\": 1}", "speed"},
+        {"{\"uri\": \"tcp:1.2.3.4:5\", \"block_migration\": \"yes\"}", "block_migration"},
         {"{\"downtime_ms\": 5}", "uri"},
         {"[1]", ""},
         {"{\"uri\": \"tcp:1.2.3.4:5\", \"tls\": \"yes\"}", "field 'tls' must be an object"},
@@ -426,6 +437,167 @@ static void test_request(void)
     }
 }
 
+/* ---- block migration ---- */
+
+#define DISK_MIB 4
+#define BLOCK_HELLO                                                                                \
+    "{\"memory_mib\": 64, \"kernel\": \"/k\", \"disks\": [{\"id\": \"disk0\", \"path\": "          \
+    "\"/src/a.qcow2\", \"format\": \"qcow2\"}, {\"id\": \"disk1\", \"path\": \"/src/b.raw\"}]}"
+
+static int sh(const char *fmt, const char *a, const char *b)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    int rc = system(cmd);
+    return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
+}
+
+static int write_file(const char *path, const uint8_t *data, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    int ok = f && fwrite(data, 1, len, f) == len;
+    return (f && fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/* The target's disks, fresh: disk0 a qcow2 overlay of base.raw (a pattern), disk1 an empty
+ * 1 MiB raw file; the config names them. */
+static void fresh_disks(void)
+{
+    static uint8_t base[DISK_MIB << 20];
+    for (size_t i = 0; i < sizeof base; i++)
+        base[i] = (uint8_t)(i / 512 * 7 + 1);
+    CU_ASSERT_FATAL(write_file(vt_path(g_dir, "base.raw"), base, sizeof base) == 0);
+    unlink(vt_path(g_dir, "dst.qcow2"));
+    unlink(vt_path(g_dir, "e.raw"));
+    CU_ASSERT_FATAL(
+        sh("cd %s && qemu-img create -q -f qcow2 -b base.raw -F raw dst.qcow2%s", g_dir, "") == 0);
+    CU_ASSERT_FATAL(sh("truncate -s 1M %s/e.raw%s", g_dir, "") == 0);
+    snprintf(g_disks, sizeof g_disks,
+             "[{\"id\": \"disk0\", \"path\": \"%s/dst.qcow2\", \"format\": \"qcow2\"}, "
+             "{\"id\": \"disk1\", \"path\": \"%s/e.raw\"}]",
+             g_dir, g_dir);
+}
+
+static void begin_both(int s)
+{
+    vmm_mig_send_disk_begin(s, 0, VMM_MIG_DISK_QCOW2, DISK_MIB << 20, "base.raw");
+    vmm_mig_send_disk_begin(s, 1, VMM_MIG_DISK_RAW, 1 << 20, NULL);
+}
+
+/* A fake source copies both disks as a block migration would: a first pass, a block written
+ * again in a later round, a range of zeros over the base's data, a 512-byte write inside a
+ * cluster; then a STATE the target cannot take (no KVM needed): it NACKs and exits 2 after
+ * flushing and closing the disks, which are then checked against what the guest would see. */
+static void test_block_target(void)
+{
+    static uint8_t want0[DISK_MIB << 20], want1[1 << 20], blk[256 << 10], got[1 << 20];
+    fresh_disks();
+    FILE *f = fopen(vt_path(g_dir, "base.raw"), "r");
+    CU_ASSERT_FATAL(f && fread(want0, 1, sizeof want0, f) == sizeof want0);
+    fclose(f);
+    st_proc p;
+    int port = start_target(&p);
+    CU_ASSERT_FATAL(port > 0);
+    int s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_hello(s, 64ull << 20, BLOCK_HELLO), 0);
+    begin_both(s);
+    /* Round 1. */
+    memset(blk, 0xa5, sizeof blk);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(s, 0, 0, sizeof blk, blk), 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(s, 0, 1 << 20, 64 << 10, NULL), 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(s, 1, 512 << 10, 4096, blk), 0);
+    vmm_mig_send_pages(s, 0, 16, NULL);
+    uint8_t r[8] = {1};
+    vmm_mig_send(s, VMM_MIG_ROUND_END, 0, r, 8, NULL, 0);
+    /* Round 2: the guest wrote again meanwhile. */
+    memset(blk, 0x3c, 64 << 10);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(s, 0, 64 << 10, 64 << 10, blk), 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(s, 0, (3 << 20) + 512, 512, blk), 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_disk(s, 1, (1 << 20) - 512, 512, blk), 0);
+    r[0] = 2;
+    vmm_mig_send(s, VMM_MIG_ROUND_END, 0, r, 8, NULL, 0);
+    vmm_mig_send(s, VMM_MIG_STATE, 0, NULL, 0, "not a vmstate", 13);
+    char *why = nack_of(s);
+    CU_ASSERT(why && strstr(why, "vmstate: "));
+    free(why);
+    close(s);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    memset(want0, 0xa5, 256 << 10);
+    memset(want0 + (64 << 10), 0x3c, 64 << 10);
+    memset(want0 + (1 << 20), 0, 64 << 10);
+    memset(want0 + (3 << 20) + 512, 0x3c, 512);
+    memset(want1 + (512 << 10), 0xa5, 4096);
+    memset(want1 + (1 << 20) - 512, 0x3c, 512);
+    CU_ASSERT_FATAL(write_file(vt_path(g_dir, "want0.raw"), want0, sizeof want0) == 0);
+    CU_ASSERT_FATAL(write_file(vt_path(g_dir, "want1.raw"), want1, sizeof want1) == 0);
+    ST_ASSERT_INT_EQ(sh("qemu-img check -q %s/dst.qcow2%s", g_dir, ""), 0);
+    ST_ASSERT_INT_EQ(
+        sh("qemu-img compare -q -f qcow2 -F raw %s/dst.qcow2 %s/want0.raw", g_dir, g_dir), 0);
+    ST_ASSERT_INT_EQ(sh("qemu-img compare -q -f raw -F raw %s/e.raw %s/want1.raw", g_dir, g_dir),
+                     0);
+    f = fopen(vt_path(g_dir, "e.raw"), "r");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT(fread(got, 1, sizeof got, f) == sizeof want1 && !memcmp(got, want1, sizeof want1));
+    fclose(f);
+    /* Only the overlay took the blocks: the base is as it was. */
+    ST_ASSERT_INT_EQ(sh("cmp -s %s/base.raw %s/want0.raw", g_dir, g_dir), 1);
+}
+
+static void disk_too_big(int s)
+{
+    vmm_mig_send_disk_begin(s, 0, VMM_MIG_DISK_QCOW2, 8 << 20, "base.raw");
+}
+
+static void other_base(int s)
+{
+    vmm_mig_send_disk_begin(s, 0, VMM_MIG_DISK_QCOW2, DISK_MIB << 20, "other.raw");
+}
+
+static void other_format(int s)
+{
+    vmm_mig_send_disk_begin(s, 1, VMM_MIG_DISK_QCOW2, 1 << 20, "base.raw");
+}
+
+static void disk_not_in_config(int s)
+{
+    vmm_mig_send_disk_begin(s, 3, VMM_MIG_DISK_RAW, 1 << 20, NULL);
+}
+
+static void beyond_the_end(int s)
+{
+    static uint8_t b[1024];
+    begin_both(s);
+    vmm_mig_send_disk(s, 1, (1 << 20) - 512, sizeof b, b);
+}
+
+static void before_begin(int s)
+{
+    vmm_mig_send_disk(s, 1, 0, 512, NULL);
+}
+
+static void test_block_refusals(void)
+{
+    fresh_disks();
+    refused(BLOCK_HELLO, 64ull << 20, disk_too_big, "the source's is 8388608 bytes");
+    refused(BLOCK_HELLO, 64ull << 20, other_base, "an overlay of 'other.raw'");
+    refused(BLOCK_HELLO, 64ull << 20, other_format, "the source's is qcow2, this config's raw");
+    refused(BLOCK_HELLO, 64ull << 20, disk_not_in_config, "disk 3 is not in this config");
+    refused(BLOCK_HELLO, 64ull << 20, beyond_the_end, "beyond the end of the disk");
+    refused(BLOCK_HELLO, 64ull << 20, before_begin, "no DISK_BEGIN for it");
+    /* A disk that holds data already is not overwritten. */
+    fresh_disks();
+    CU_ASSERT_FATAL(
+        sh("printf x | dd of=%s/e.raw bs=1 seek=4096 conv=notrunc status=none%s", g_dir, "") == 0);
+    refused(BLOCK_HELLO, 64ull << 20, begin_both, "is not fresh (it holds data at 4096)");
+    fresh_disks();
+    CU_ASSERT_FATAL(
+        sh("qemu-io -f qcow2 -c 'write -P 7 128k 4k' %s/dst.qcow2 >/dev/null%s", g_dir, "") == 0);
+    refused(BLOCK_HELLO, 64ull << 20, begin_both, "is not fresh (it holds data at 131072)");
+    /* The default config again for the other tests. */
+    snprintf(g_disks, sizeof g_disks, "[{\"id\": \"disk0\", \"path\": \"%s/d.raw\"}]", g_dir);
+}
+
 static int setup(void)
 {
     if (!mkdtemp(g_dir))
@@ -435,6 +607,7 @@ static int setup(void)
     FILE *f = fopen(vt_path(g_dir, "d.raw"), "w");
     if (f)
         fclose(f);
+    snprintf(g_disks, sizeof g_disks, "[{\"id\": \"disk0\", \"path\": \"%s/d.raw\"}]", g_dir);
     return 0;
 }
 
@@ -449,6 +622,10 @@ static CU_TestInfo tests[] = {
     {"a TLS target: refusals through TLS, a plain source or bad TLS options exit 2",
      test_tls_target},
     {"PUT /vm/migrate's body", test_request},
+    {"block migration: disk blocks land in the target's own disks", test_block_target},
+    {"block migration: a disk of another size, format or base, not fresh, not in the config, "
+     "a block beyond the end refused with NACK, exit 2",
+     test_block_refusals},
     CU_TEST_INFO_NULL,
 };
 

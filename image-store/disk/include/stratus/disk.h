@@ -92,6 +92,15 @@ int st_disk_flush(st_disk *d);
 int st_disk_discard(st_disk *d, uint64_t off, uint64_t len);
 /* Makes [off, off+len) read as zeros (cheaply where the format allows). */
 int st_disk_write_zeroes(st_disk *d, uint64_t off, uint64_t len);
+/*
+ * Whether this image itself (not its backing file) holds the bytes at off: 1
+ * when it does (a qcow2 data or zero cluster, data in a raw file), 0 when they
+ * come from the backing file (qcow2) or a hole (raw: zeros), for the *pnum
+ * bytes from off (1 .. len, up to where the answer changes). What a block
+ * migration or an incremental copy sends: only the overlay's clusters. RBD: 1
+ * for every byte. A negative errno on failure (a range outside the disk).
+ */
+int st_disk_block_status(st_disk *d, uint64_t off, uint64_t len, uint64_t *pnum);
 /* Flushes and closes the disk and its backing chain. NULL is fine. */
 void st_disk_close(st_disk *d);
 

@@ -35,7 +35,7 @@ int vmm_migrate_addr(const char *uri, struct sockaddr_storage *sa, unsigned *sal
  * thread's filter is in place (each installs its own); 0 or a negative errno. */
 int vmm_migrate_threads_start(vmm_vm *vm);
 /* Starts a migration (event thread); 0, or -EBUSY (one is active or completed), -ENOTSUP (the
- * VM is paused, stopping or firmware-booted), with err filled. */
+ * VM is paused or stopping), with err filled. */
 int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t errlen);
 /* DELETE /vm/migrate: 0 once asked to cancel, -ENOENT when none is active. */
 int vmm_migrate_cancel(void);

@@ -696,9 +696,6 @@ static int end_migration(job *j, const char *end, const char *error)
     return report_end(j, b);
 }
 
-/* The source: PUT /vm/migrate, then polled every 500 ms until it ends;
- * progress reported each second; a cancel (the gateway's, the fence's or a
- * delete's hurry) sent once. */
 /* A block migration completed: the target has the disk, this host's copy goes (a link to a
  * shared disk never does). */
 static void drop_copied_disk(const char *id, const char *dir)
@@ -715,6 +712,9 @@ static void drop_copied_disk(const char *id, const char *dir)
                 disk);
 }
 
+/* The source: PUT /vm/migrate, then polled every 500 ms until it ends;
+ * progress reported each second; a cancel (the gateway's, the fence's or a
+ * delete's hurry) sent once. */
 static void do_migrate(job *j)
 {
     nd_agent *a = j->a;

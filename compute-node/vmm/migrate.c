@@ -761,7 +761,6 @@ static void set_progress(uint64_t round, uint64_t remaining)
     pthread_mutex_unlock(&g.lock);
 }
 
-/* One migration, from the connection to the target's answer; the end state. */
 /* Sending pages failed (rc). A target that refused the VM (HELLO: another config or BIOS
  * image) sent a NACK and closed: its reason, still queued here, says more than the broken
  * pipe does. */
@@ -781,6 +780,7 @@ static void send_failed(int s, int rc)
     vmm_mig_frame_free(&f);
 }
 
+/* One migration, from the connection to the target's answer; the end state. */
 static int migrate(vmm_vm *vm)
 {
     char err[480];

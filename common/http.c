@@ -1084,7 +1084,7 @@ static int worker_http(st_http_server *s, worker *w, char *err, size_t errlen)
     evhttp_set_default_content_type(w->http, NULL);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->o.max_body);
     evhttp_set_max_headers_size(w->http, 32 * 1024);
-    evhttp_set_timeout(w->http, s->o.timeout_s);
+    evhttp_set_timeout(w->http, s->o.idle_timeout_s > 0 ? s->o.idle_timeout_s : s->o.timeout_s);
     evhttp_set_gencb(w->http, dispatch, w);
     evhttp_set_bevcb(w->http, bevcb, s);
     for (int i = 0; i < s->nfds; i++) {

@@ -464,10 +464,19 @@ static void h_stop(st_http_req *r, void *arg)
     after_ran_at_reply = __atomic_load_n(&after_ran, __ATOMIC_ACQUIRE);
 }
 
+/* A handler that holds its loop past the server's timeout_s, as the VMM's snapshot does. */
+static void h_slow(st_http_req *r, void *arg)
+{
+    (void)arg;
+    usleep(3000000);
+    st_http_reply_json(r, 200, json_pack("{s:b}", "slow", 1));
+}
+
 /* The embedded server (st_http_server_attach, as stratus-vmm's control socket
  * uses it): the caller's loop, a Unix socket, the same routing, errors and
- * guard; an after-reply action runs once the reply is out, not before; free
- * leaves the loop to its owner. */
+ * guard; an after-reply action runs once the reply is out, not before; a
+ * handler holding the loop past timeout_s still answers within
+ * idle_timeout_s; free leaves the loop to its owner. */
 static void test_attached_to_the_callers_loop_on_a_unix_socket(void)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -480,10 +489,11 @@ static void test_attached_to_the_callers_loop_on_a_unix_socket(void)
     CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
                     listen(fd, 16) == 0);
     char err[256];
-    st_http_opts o = {.timeout_s = 2, .max_conns = 8, .no_signals = 1};
+    st_http_opts o = {.timeout_s = 2, .idle_timeout_s = 10, .max_conns = 8, .no_signals = 1};
     st_http_server *s = st_http_server_new(&o, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_FATAL(st_http_route(s, "PUT /stop", h_stop, NULL) == 0);
+    CU_ASSERT_FATAL(st_http_route(s, "GET /slow", h_slow, NULL) == 0);
     struct event_base *base = event_base_new();
     CU_ASSERT_FATAL(st_http_server_attach(s, base, fd, err, sizeof err) == 0);
     struct event *keep = event_new(base, -1, EV_PERSIST, NULL, NULL);
@@ -509,6 +519,13 @@ static void test_attached_to_the_callers_loop_on_a_unix_socket(void)
     ST_ASSERT_INT_EQ(r.status, 405);
     CU_ASSERT(r.head && strstr(r.head, "Allow: PUT"));
     ST_ASSERT_STR_EQ(st_raw_error_code(&r), "method_not_allowed");
+    st_raw_free(&r);
+
+    /* a handler holding the loop 3 s, past timeout_s (2) but within idle_timeout_s (10): its
+     * reply still goes out (with the idle limit at timeout_s the connection was closed) */
+    const char *slow = "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    st_raw_send(path, 0, slow, strlen(slow), 8000, &r);
+    ST_ASSERT_INT_EQ(r.status, 200);
     st_raw_free(&r);
 
     st_hostile h;

@@ -31,6 +31,10 @@
 
 /* A request must be in whole within this; the agent's are a few hundred bytes. */
 #define CONTROL_DEADLINE_S 10
+/* A connection's idle limit once its request is in. A handler may hold the event thread for
+ * seconds (a snapshot writes the whole of guest RAM: 12.3 s for 1 GiB under the nested ASan
+ * VMM), and a connection whose timer ran out meanwhile would lose its reply. */
+#define CONTROL_IDLE_S 120
 #define CONTROL_MAX_CONNS 16
 #define CONTROL_MAX_BODY (64 * 1024)
 
@@ -392,6 +396,7 @@ int vmm_control_start(vmm_vm *vm, const char *path)
     char err[256];
     st_http_opts o = {.max_body = CONTROL_MAX_BODY,
                       .timeout_s = CONTROL_DEADLINE_S,
+                      .idle_timeout_s = CONTROL_IDLE_S,
                       .max_conns = CONTROL_MAX_CONNS,
                       .no_signals = 1,
                       .metrics_closed = 1};

@@ -55,9 +55,14 @@ typedef struct st_http_opts {
     int threads;        /* worker threads (>= 1) */
     size_t max_body;    /* bytes */
     int timeout_s;      /* idle timeout, and the deadline for a whole request */
-    int max_conns;      /* simultaneous connections; more are told 503 (0: 512) */
-    int access_log;     /* one log line per request */
-    int no_signals;     /* do not handle SIGTERM/SIGINT/SIGHUP (several servers in a process) */
+    /* Once a request is in: how long its connection may wait on a write or the next request
+     * (0: timeout_s). Longer for a server whose handlers may block its loop for a while (the
+     * VMM's snapshot of a large guest): libevent's timers fire when the loop comes back, and
+     * a connection whose timer ran out while the handler worked would lose its reply. */
+    int idle_timeout_s;
+    int max_conns;  /* simultaneous connections; more are told 503 (0: 512) */
+    int access_log; /* one log line per request */
+    int no_signals; /* do not handle SIGTERM/SIGINT/SIGHUP (several servers in a process) */
     /* SIGHUP: called on the main loop (st_service_reload for a service);
      * NULL: SIGHUP is ignored (it never stops the server). */
     void (*on_hup)(void);

@@ -518,7 +518,7 @@ static int tls_source(int fd, const char *name, const char *ca, char *err, size_
         uint8_t page[VMM_MIG_PAGE];
         memset(page, 0x5A, sizeof page);
         vmm_mig_rx rx = {.target = 0};
-        vmm_mig_frame f;
+        vmm_mig_frame f = {0}; /* freed below even when a send fails before any receive */
         rc = vmm_mig_send_hello(fd, 1 << 20, "{}");
         if (!rc)
             rc = vmm_mig_send_pages(fd, BASE + VMM_MIG_PAGE, 1, page);

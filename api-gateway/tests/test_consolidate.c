@@ -123,9 +123,7 @@ static int suite_init(void)
     gwt_make_catalog(&T, flavor, image); /* m1.small: 1 vCPU, 512 MiB, 10 GiB */
     for (int i = 0; i < NN; i++) {
         nodes[i] = gwt_make_node(&T, names[i], 4, 3072, 1000);
-        char sql[128];
-        snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = '%s'", names[i]);
-        char *id = gwt_sql_value(&T, sql);
+        char *id = gwt_node_id(&T, names[i]);
         if (!id || beat(i) != 200) {
             fprintf(stderr, "node %s: no id or heartbeat\n", names[i]);
             return 1;

@@ -349,7 +349,7 @@ static void test_admin_migrates_and_evacuates_from_the_instance_page(void)
     ST_ASSERT_INT_EQ_FATAL(
         gwt_create_instance(&T, T.admin_token, "adm-1", "m1.small", image, NULL, id), 202);
     char *on = gwt_instance_field(&T, T.admin_token, id, "node_id");
-    char *id1 = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'host-busy'");
+    char *id1 = gwt_node_id(&T, "host-busy");
     int first = on && id1 && !strcmp(on, id1);
     const char *tok = first ? node1 : node2, *other = first ? "host-idle" : "host-busy";
     free(on);

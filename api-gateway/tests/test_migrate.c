@@ -49,9 +49,7 @@ static int suite_init(void)
         nodes[i] = gwt_make_node(&T, names[i], 4, 4096, 1000);
         if (beat(i) != 200)
             return 1;
-        char sql[128];
-        snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = '%s'", names[i]);
-        char *id = gwt_sql_value(&T, sql);
+        char *id = gwt_node_id(&T, names[i]);
         if (!id)
             return 1;
         snprintf(node_ids[i], 40, "%s", id);

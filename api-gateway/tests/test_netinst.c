@@ -312,7 +312,7 @@ static void test_desired_set_carries_ports_and_network_view(void)
     ST_ASSERT_INT_EQ(r.status, 400);
     st_resp_free(&r);
     node2 = gwt_make_node(&T, "ni-node-2", 64, 262144, 10000);
-    char *v = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'ni-node-2'");
+    char *v = gwt_node_id(&T, "ni-node-2");
     snprintf(node2_id, sizeof node2_id, "%s", v);
     free(v);
     char path[160];
@@ -584,7 +584,7 @@ static void test_router_placed_and_in_desired_set(void)
     beat(node3, ",\"tunnel_ip\":\"192.0.2.3\",\"external_uplink\":\"yes\"", 400);
     beat(node3, ",\"tunnel_ip\":\"192.0.2.3\",\"external_uplink\":true", 200);
     v = gwt_sql_value(&T, sql);
-    char *n3 = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'ni-net-node'");
+    char *n3 = gwt_node_id(&T, "ni-net-node");
     ST_ASSERT_STR_EQ(v, n3);
     free(v);
     snprintf(path, sizeof path, "/v1/nodes/%s", n3);

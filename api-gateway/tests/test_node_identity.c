@@ -50,9 +50,9 @@ static void sql_into(const char *sql, char out[40])
 
 static void node_id_of(const char *name, char out[40])
 {
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = '%s'", name);
-    sql_into(sql, out);
+    char *v = gwt_node_id(&T, name);
+    snprintf(out, 40, "%s", v ? v : "");
+    free(v);
 }
 
 static int create(const char *name, const char *image, char id[40])

@@ -675,8 +675,8 @@ static void test_admin_evacuate(void)
     ST_ASSERT_INT_EQ_FATAL(stratus_node_create(ad, "sdk-evac", &n, &dead), 0);
     stratus_node_free(n);
     gwt_heartbeat(&T, dead, 8, 16384, 100);
-    char *dead_id = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'sdk-evac'");
-    char *live_id = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'sdk-node'");
+    char *dead_id = gwt_node_id(&T, "sdk-evac");
+    char *live_id = gwt_node_id(&T, "sdk-node");
     CU_ASSERT_FATAL(dead && dead_id && live_id);
     ST_ASSERT_INT_EQ_FATAL(stratus_node_update(ad, live_id, "{\"disabled\":true}", &n), 0);
     stratus_node_free(n);

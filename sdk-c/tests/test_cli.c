@@ -665,7 +665,7 @@ static void test_admin_commands(void)
      * is up cannot be evacuated (6) */
     ST_ASSERT_INT_EQ(X(cfg, "host evacuate %s --confirm-data-loss", A.id), 4);
     ST_ASSERT_INT_EQ(X(admin_cfg, "host evacuate"), 2);
-    char *nid = gwt_sql_value(&T, "SELECT id FROM iaas.nodes WHERE name = 'cli-node'");
+    char *nid = gwt_node_id(&T, "cli-node");
     ST_ASSERT_INT_EQ(X(admin_cfg, "host evacuate %s --confirm-data-loss", nid), 6);
     free(nid);
     ST_ASSERT_INT_EQ(X(admin_cfg, "instance evacuate 00000000-0000-4000-8000-000000000000"), 5);

@@ -442,6 +442,15 @@ char *gwt_sql_value(const gwt *t, const char *sql)
     return v;
 }
 
+char *gwt_node_id(const gwt *t, const char *name)
+{
+    char sql[200];
+    if (strchr(name, '\'') || strlen(name) > 100)
+        return NULL;
+    snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = '%s'", name);
+    return gwt_sql_value(t, sql);
+}
+
 void gwt_sql(const gwt *t, const char *sql)
 {
     free(gwt_sql_value(t, sql));

@@ -110,5 +110,7 @@ void gwt_sql(const gwt *t, const char *sql);
 /* Same, returning the first column of the first row (malloc'd; NULL when
  * there is none or on error). */
 char *gwt_sql_value(const gwt *t, const char *sql);
+/* The id of the node named name (malloc'd; NULL when there is none or the name holds a quote). */
+char *gwt_node_id(const gwt *t, const char *name);
 
 #endif

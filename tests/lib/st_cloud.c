@@ -291,9 +291,8 @@ int cloud_only_host(cloud *c, const cloud_agent *agents, int n, int k)
 {
     int rc = 0;
     for (int i = 0; i < n; i++) {
-        char q[256], path[128];
-        snprintf(q, sizeof q, "SELECT id FROM iaas.nodes WHERE name = '%s'", agents[i].name);
-        char *id = cloud_sql(c, q);
+        char path[128];
+        char *id = gwt_node_id(&c->gw, agents[i].name);
         snprintf(path, sizeof path, "/v1/nodes/%s", id ? id : "none");
         if (gwt_status(&c->gw, "PATCH", path, c->gw.admin_token,
                        i == k ? "{\"disabled\":false}" : "{\"disabled\":true}") != 200)

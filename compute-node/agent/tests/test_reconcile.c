@@ -185,8 +185,7 @@ static void test_failed_launch_moves(void)
     cloud_agent_stop(&bad, SIGTERM);
     /* park the bad node so later placements ignore it */
     char path[128];
-    snprintf(sql, sizeof sql, "SELECT id FROM iaas.nodes WHERE name = 'node-bad'");
-    char *nid = cloud_sql(&C, sql);
+    char *nid = gwt_node_id(&C.gw, "node-bad");
     snprintf(path, sizeof path, "/v1/nodes/%s", nid);
     gwt_status(&C.gw, "PATCH", path, C.gw.admin_token, "{\"disabled\":true}");
     free(nid);

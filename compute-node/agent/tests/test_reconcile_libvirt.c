@@ -172,7 +172,7 @@ static void snapshot_and_boot(const char *dir, const char *id)
     unlink(file);
     /* a new instance boots from it (here: the first test's host, whose agent
      * is gone, is disabled): its overlay is backed by the image */
-    char *lv = cloud_sql(&C, "SELECT id FROM iaas.nodes WHERE name = 'node-lv'");
+    char *lv = gwt_node_id(&C.gw, "node-lv");
     snprintf(path, sizeof path, "/v1/nodes/%s", lv ? lv : "none");
     free(lv);
     ST_ASSERT_INT_EQ(gwt_status(&C.gw, "PATCH", path, C.gw.admin_token, "{\"disabled\":true}"),

@@ -18,9 +18,11 @@
  * the main thread; when it ends the vCPUs are joined, the final counters logged and everything
  * freed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +99,27 @@ typedef struct upgrade_in {
     int memfd;
 } upgrade_in;
 
+/* The address incoming_fd listens on, ADDR:PORT ([ADDR]:PORT for IPv6), in a static buffer. */
+static const char *incoming_name(int fd)
+{
+    static char name[INET6_ADDRSTRLEN + 10];
+    struct sockaddr_storage sa = {0};
+    socklen_t len = sizeof sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        if (sa.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+        } else {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+        }
+    }
+    snprintf(name, sizeof name, sa.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+    return name;
+}
+
 static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *snap, int mem_fd,
                upgrade_in *upg, int incoming_fd)
 {
@@ -134,6 +157,10 @@ static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *
             close(incoming_fd);
             goto out;
         }
+        /* Said once both the migration's socket and the control API answer: callers wait
+         * for this line, then ask GET /vm/migrate (said at the bind, before the control API
+         * was up, a caller quick enough found no socket). */
+        st_info("vmm.migrate", "waiting for the migration on %s", incoming_name(incoming_fd));
     }
     if (upg) {
         vm.ram_memfd = upg->memfd; /* the VM's now (closed with it) */
@@ -351,7 +378,6 @@ static int listen_incoming(const char *uri)
             close(l);
         return -1;
     }
-    st_info("vmm.migrate", "waiting for the migration on %s", uri + 4);
     return l;
 }
 

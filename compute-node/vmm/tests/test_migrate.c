@@ -178,8 +178,9 @@ static void test_incoming_state(void)
     json_t *j = NULL;
     int port = start_target(&p);
     CU_ASSERT_FATAL(port > 0);
-    /* "waiting for the migration" is logged once it listens, just before the API starts. */
-    CU_ASSERT_EQUAL(vt_wait_for(vt_path(g_dir, "target.log"), "control API on", 10000), 0);
+    /* "waiting for the migration" is logged once it listens and its control API answers. */
+    CU_ASSERT_EQUAL(vt_wait_for(vt_path(g_dir, "target.log"), "waiting for the migration", 10000),
+                    0);
     ST_ASSERT_INT_EQ(vt_http_json(g_sock, "GET", "/vm/migrate", NULL, &j), 200);
     ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "state")), "incoming");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "total_bytes")), 64 << 20);

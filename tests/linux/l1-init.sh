@@ -826,6 +826,7 @@ run_snapshot() {
     kill -9 $VMPID; wait $VMPID
     echo "L1-INFO snapshot $mem MiB: $(ls -ls /tmp/snap | tr '\n' ' ')"
     t2=$(up)
+    : > $rlog # truncated here, not by the background redirect (wait_for below)
     timeout -s KILL $VMTIME stratus-vmm --restore /tmp/snap --log-level info < /dev/null > $rlog 2>&1 &
     VMPID=$!
     wait_for 'VM running (restored' $rlog 60 || bad "$mem MiB: the restored VM did not start"
@@ -863,6 +864,7 @@ run_upgrade() {
       $mem $ser $sock "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/upg.json
     # The new process first: it only listens until the frame comes (under a slow ASan VMM,
     # starting it after the guest had begun let the guest finish first).
+    : > $nlog # truncated here, not by the background redirect (wait_for below)
     timeout -s KILL $VMTIME stratus-vmm --upgrade-from /tmp/upg.sock --log-level info < /dev/null > $nlog 2>&1 &
     newpid=$!; VMPID=$newpid # what wait_for watches
     wait_for 'waiting on /tmp/upg.sock' $nlog 60 || bad "$mem MiB: the new process did not listen"
@@ -977,6 +979,7 @@ run_migrate() {
     elif [ "$mem" = 1024 ]; then
       echo "L1-INFO migrate: no /tls certificates (no openssl on the host): 1 GiB without TLS"
     fi
+    : > $tlog # truncated here, not by the background redirect: wait_for must not find the last case's line
     /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4444 $ttls --log-level info < /dev/null > $tlog 2>&1 &
     tpid=$!; VMPID=$tpid
     wait_for 'waiting for the migration on 10.77.0.2:4444' $tlog 60 || bad "$mem MiB: the target did not listen"
@@ -1231,6 +1234,7 @@ run_migbench() {
             $mem "$cmd" $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
             "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mb-$side.json
         done
+        : > /tmp/mb-t.log # truncated here, not in the background child: wait_for must not find the last run's line
         /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-dst.json --incoming tcp:10.77.0.2:4444 < /dev/null > /tmp/mb-t.log 2>&1 &
         tpid=$!; VMPID=$tpid
         wait_for 'waiting for the migration' /tmp/mb-t.log 60

@@ -482,24 +482,49 @@ static int power_off_idle(gw_power *pw, st_db *db)
                      " WHERE empty_since IS NULL AND power_state = 'on' AND NOT " NODE_HOLDS) < 0)
         return -1;
     /* spares: empty hosts that are on, alive and enabled; candidates among
-     * them idle long enough, longest idle first */
+     * them idle long enough, draining ones first (a consolidation run,
+     * schedrun.c, emptied them to power them off, and no placement may use them: never the
+     * spare while another host can be), then longest idle first. The first
+     * (spares - min_spare) go off; a draining one left over is kept as a
+     * spare, so its mark goes (a spare that takes nothing is none). */
     PGresult *r = st_db_q(db,
-                          "WITH spare AS (SELECT n.id, n.name, n.empty_since FROM iaas.nodes n"
+                          "WITH spare AS (SELECT n.id, n.name, n.empty_since,"
+                          "  coalesce(n.draining_until > now(), false) AS draining"
+                          "  FROM iaas.nodes n"
                           "  WHERE n.power_state = 'on' AND NOT n.disabled"
                           "  AND n.last_heartbeat > now() - $1::int * interval '1 second'"
                           "  AND n.empty_since IS NOT NULL)"
-                          " SELECT s.id, s.name FROM spare s"
+                          " SELECT s.id, s.name, s.draining,"
+                          "  row_number() OVER (ORDER BY s.draining DESC, s.empty_since, s.name)"
+                          "  <= (SELECT count(*) FROM spare) - $3::int AS goes"
+                          " FROM spare s"
                           " WHERE s.empty_since <= now() - $2::int * interval '1 second'"
                           " AND NOT EXISTS (SELECT 1 FROM iaas.placements p"
                           "  WHERE p.node_id = s.id"
                           "  AND coalesce(p.until, now()) > now() - $2::int * interval '1 second')"
-                          " ORDER BY s.empty_since, s.name"
-                          " LIMIT greatest((SELECT count(*) FROM spare) - $3::int, 0)",
+                          " ORDER BY s.draining DESC, s.empty_since, s.name",
                           down, idle, spare);
     if (!r)
         return -1;
     for (int i = 0; i < PQntuples(r); i++) {
         const char *id = st_db_val(r, i, 0);
+        if (*st_db_val(r, i, 3) != 't') {
+            long long kept = *st_db_val(r, i, 2) != 't'
+                                 ? 0
+                                 : st_db_x(db,
+                                           "UPDATE iaas.nodes SET draining_until = NULL"
+                                           " WHERE id = $1 AND draining_until IS NOT NULL",
+                                           id);
+            if (kept < 0) {
+                PQclear(r);
+                return -1;
+            }
+            if (kept == 1)
+                st_info("node.power_off",
+                        "node %s: kept on as one of power.min_spare_hosts (%s), no longer draining",
+                        st_db_val(r, i, 1), spare);
+            continue;
+        }
         PGresult *lk = st_db_q(db, "SELECT 1 FROM iaas.nodes WHERE id = $1 FOR UPDATE", id);
         long long n = lk ? st_db_x(db,
                                    "UPDATE iaas.nodes n SET power_state = 'powering_off',"

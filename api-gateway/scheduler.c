@@ -408,14 +408,15 @@ json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
                              "to_node_id", h[m[i].to].id, "to_node", h[m[i].to].name));
     /* What the power manager would then power off (power.c): the hosts
      * that are on, alive, enabled and empty now, then those the plan
-     * empties, less power.min_spare_hosts kept on (empty ones first). */
+     * empties, less power.min_spare_hosts kept on. The spares are the empty
+     * hosts not draining first, as power.c keeps them. */
     json_t *power_off = json_array();
     int spare = gw_power_min_spare(g);
-    for (int pass = 0; pass < 2 && spare >= 0; pass++)
+    for (int pass = 0; pass < 3 && spare >= 0; pass++)
         for (int i = 0; i < nh; i++) {
             int idle =
                 h[i].instances == 0 && h[i].power == GW_POWER_ON && h[i].alive && !h[i].disabled;
-            if (pass == 0 ? !idle : !emptied[i])
+            if (pass < 2 ? !idle || h[i].draining != (pass == 1) : !emptied[i])
                 continue;
             if (spare > 0)
                 spare--;

@@ -1,10 +1,10 @@
 /* Node power against two real gateways on one PostgreSQL, with a shell
  * script as power.off_command and power.on_command that records its argv:
  * idle hosts powered off keeping the spares, once across both gateways;
- * the scheduler skipping hosts that are not on; a create that powers a host
- * on and waits for its heartbeat; the power-on timeout; failed commands;
- * an agent's hostile hostname passed as one argument, never to a shell; the
- * admin's actions and their refusals. */
+ * draining hosts first, and one kept as the spare no longer draining; the scheduler skipping hosts
+ * that are not on; a create that powers a host on and waits for its heartbeat; the power-on
+ * timeout; failed commands; an agent's hostile hostname passed as one argument, never to a shell;
+ * the admin's actions and their refusals. */
 #include "gwt.h"
 #include "st_test.h"
 
@@ -238,6 +238,49 @@ static void test_idle_hosts_power_off_keeping_spares_once(void)
     free(c);
 }
 
+/* Waits up to ms for node k's draining_until to be (set) or not; 1 when it is. */
+static int wait_draining(int k, int set, int ms)
+{
+    for (int t = 0; t <= ms; t += 100) {
+        char *s = node_field(k, "draining_until");
+        int ok = !!*s == set;
+        free(s);
+        if (ok)
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+static void test_draining_hosts_go_off_first_and_a_kept_one_stops_draining(void)
+{
+    /* A holds x, B off, C the spare. D joins, empty and draining (a consolidation emptied
+     * it): with one spare kept, D goes off, not C, though C is idle longer */
+    gwt_sql(&T, "UPDATE iaas.nodes SET draining_until = now() + interval '1 hour'"
+                " WHERE name = 'pw-d'");
+    set_disabled(ND, 0);
+    CU_ASSERT_TRUE_FATAL(wait_power(ND, "off", 8000));
+    char *s = node_field(NC, "power_state");
+    ST_ASSERT_STR_EQ(s, "on");
+    free(s);
+    char *c = calls();
+    ST_ASSERT_INT_EQ(count_of(c, "call [off] [pw-d]"), 1);
+    ST_ASSERT_INT_EQ(count_of(c, "call [off] [pw-c]"), 0);
+    free(c);
+    /* C alone empty and draining: it stays on as the spare, and its mark goes (a spare that
+     * takes no instance is none) */
+    gwt_sql(&T, "UPDATE iaas.nodes SET draining_until = now() + interval '1 hour'"
+                " WHERE name = 'pw-c'");
+    CU_ASSERT_TRUE(wait_draining(NC, 0, 8000));
+    s = node_field(NC, "power_state");
+    ST_ASSERT_STR_EQ(s, "on");
+    free(s);
+    /* D back as the others expect it: on, disabled */
+    set_disabled(ND, 1);
+    gwt_sql(&T, "UPDATE iaas.nodes SET power_state = 'on', power_cmd_at = NULL,"
+                " draining_until = NULL, empty_since = NULL WHERE name = 'pw-d'");
+}
+
 static void test_scheduler_skips_hosts_not_on(void)
 {
     /* C powering off (its command claimed, so none runs), B off and
@@ -467,6 +510,8 @@ static void test_hostile_hostname_is_one_argument_never_a_shell(void)
 static CU_TestInfo tests[] = {
     {"idle hosts are powered off after idle_after, spares kept, once across two gateways",
      test_idle_hosts_power_off_keeping_spares_once},
+    {"draining hosts go off first; one kept as the spare is no longer draining",
+     test_draining_hosts_go_off_first_and_a_kept_one_stops_draining},
     {"the scheduler skips hosts that are off or powering off", test_scheduler_skips_hosts_not_on},
     {"a create that needs capacity powers a host on and waits for its heartbeat",
      test_create_powers_a_host_on_and_waits_for_its_heartbeat},

@@ -238,6 +238,11 @@ json_t *gw_rebalance_plan_json(gw *g, st_db *db, double threshold, int max_moves
  * "reason"}) and, for the consolidation, `draining` (the sources marked so no placement lands
  * on them). 0, or -1 on a database error. c may have no request (the host manager). */
 int gw_plan_carry_out(gw_ctx *c, json_t *plan, int consolidation);
+/* The scheduler's lock, one run at a time across the gateways (a session advisory lock on db):
+ * waits up to wait_ms for it (0: only tries). 1 held, 0 another run holds it, -1 on a database
+ * error. gw_sched_unlock() gives it back; the connection must not go back to the pool before. */
+int gw_sched_lock(st_db *db, int wait_ms);
+void gw_sched_unlock(st_db *db);
 /* The host manager's tick: a rebalancing and a consolidation run when their interval
  * (rebalance.interval, consolidation.interval) has passed, once across all gateways. */
 void gw_sched_auto_tick(gw *g, st_db *db);

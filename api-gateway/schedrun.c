@@ -28,9 +28,13 @@
  * emptied host is then powered off by the power manager like any idle
  * host (power.idle_after, power.min_spare_hosts).
  *
+ * Every run takes one session advisory lock (gw_sched_lock): one run at a
+ * time, whatever its kind or who asked, so two runs never count the free
+ * migration slots at once. An admin's POST waits for it up to 5 s (then
+ * 503: retry); a timed run only tries, and runs at a later tick.
+ *
  * The timers: each tick, a gateway whose interval for a kind is set takes
- * a session advisory lock (one run at a time, whatever its kind, so two
- * runs never count the free migration slots at once) and bumps
+ * the lock and bumps
  * iaas.scheduler_runs' row for the kind only if the last run is an interval
  * old: so across any number of gateways a kind runs once per interval. What it
  * did is logged (scheduler.auto_run) and kept in that row.
@@ -119,6 +123,51 @@ int gw_plan_carry_out(gw_ctx *c, json_t *plan, int consolidation)
     return 0;
 }
 
+/* ---- the lock every run takes ---- */
+
+int gw_sched_lock(st_db *db, int wait_ms)
+{
+    PGresult *lk;
+    if (wait_ms <= 0) {
+        lk = st_db_q0(db, "SELECT pg_try_advisory_lock(" SCHED_LOCK_KEY ")");
+        int mine = lk && *st_db_val(lk, 0, 0) == 't';
+        PQclear(lk);
+        return lk ? mine : -1;
+    }
+    /* A session lock taken inside a transaction outlives it; SET LOCAL bounds the wait and
+     * goes with it. */
+    char set[64];
+    snprintf(set, sizeof set, "SET LOCAL lock_timeout = %d", wait_ms);
+    if (st_db_begin(db) < 0)
+        return -1;
+    if (st_db_x0(db, set) < 0) {
+        st_db_rollback(db);
+        return -1;
+    }
+    lk = st_db_q0(db, "SELECT pg_advisory_lock(" SCHED_LOCK_KEY ")");
+    if (!lk) {
+        int busy = !strcmp(st_db_sqlstate(db), "55P03"); /* lock_not_available */
+        st_db_rollback(db);
+        return busy ? 0 : -1;
+    }
+    PQclear(lk);
+    if (st_db_commit(db) < 0) {
+        gw_sched_unlock(db); /* held or not, as the commit failed after the grant */
+        return -1;
+    }
+    return 1;
+}
+
+void gw_sched_unlock(st_db *db)
+{
+    PGresult *un = st_db_q0(db, "SELECT pg_advisory_unlock(" SCHED_LOCK_KEY ")");
+    if (!un && st_db_rollback(db) == 0) /* a failed transaction left open refuses it */
+        un = st_db_q0(db, "SELECT pg_advisory_unlock(" SCHED_LOCK_KEY ")");
+    if (!un) /* the lock goes with the connection */
+        st_error("scheduler.lock", "the scheduler's lock is not released: %s", st_db_error(db));
+    PQclear(un);
+}
+
 /* ---- the host manager's own runs ---- */
 
 static void auto_run(gw *g, st_db *db, const char *kind, int interval)
@@ -126,14 +175,10 @@ static void auto_run(gw *g, st_db *db, const char *kind, int interval)
     int cons = !strcmp(kind, "consolidation");
     char iv[16];
     snprintf(iv, sizeof iv, "%d", interval);
-    PGresult *lk = st_db_q0(db, "SELECT pg_try_advisory_lock(" SCHED_LOCK_KEY ")");
-    if (!lk) {
+    int mine = gw_sched_lock(db, 0);
+    if (mine < 0)
         st_error("scheduler.auto_run", "%s: %s", kind, st_db_error(db));
-        return;
-    }
-    int mine = *st_db_val(lk, 0, 0) == 't';
-    PQclear(lk);
-    if (!mine) /* another gateway's run */
+    if (mine <= 0) /* or another run (a gateway's timer, an admin's POST) holds it */
         return;
     PGresult *due = st_db_q(db,
                             "INSERT INTO iaas.scheduler_runs AS s (kind, last_run_at)"
@@ -169,10 +214,7 @@ static void auto_run(gw *g, st_db *db, const char *kind, int interval)
         json_decref(plan);
     }
     PQclear(due);
-    PGresult *un = st_db_q0(db, "SELECT pg_advisory_unlock(" SCHED_LOCK_KEY ")");
-    if (!un) /* the lock goes with the connection */
-        st_error("scheduler.auto_run", "%s: the lock is not released: %s", kind, st_db_error(db));
-    PQclear(un);
+    gw_sched_unlock(db);
 }
 
 void gw_sched_auto_tick(gw *g, st_db *db)

@@ -188,6 +188,8 @@ static int plan_args(gw_ctx *c, const plan_kind *k, int post, double *frac, int 
     return 0;
 }
 
+#define SCHED_POST_WAIT_MS 5000 /* how long a POST waits for another run to end */
+
 /*
  * GET /v1/scheduler/rebalance?threshold=&max_moves= and
  * GET /v1/scheduler/consolidation?target=&max_moves=: the plan, a dry run. POST with them in
@@ -199,17 +201,31 @@ static void plan(gw_ctx *c, const plan_kind *k, int post)
     int max;
     if (plan_args(c, k, post, &frac, &max) < 0)
         return;
+    /* A run plans from what is once the run before it has started its moves (schedrun.c). */
+    int held = post ? gw_sched_lock(c->db, SCHED_POST_WAIT_MS) : 0;
+    if (held < 0) {
+        gw_fail_db(c);
+        return;
+    }
+    if (post && !held) {
+        st_http_reply_error(c->req, 503, ST_E_UNAVAILABLE,
+                            "another scheduler run (an admin's or a timed one) held the lock for "
+                            "%d ms; retry",
+                            SCHED_POST_WAIT_MS);
+        return;
+    }
     json_t *p = k->consolidation ? gw_consolidation_plan(c->gw, c->db, frac, max)
                                  : gw_rebalance_plan_json(c->gw, c->db, frac, max);
-    if (!p) {
-        gw_fail_db(c);
-        return;
-    }
-    if (post && gw_plan_carry_out(c, p, k->consolidation) < 0) {
+    if (p && post && gw_plan_carry_out(c, p, k->consolidation) < 0) {
         json_decref(p);
-        gw_fail_db(c);
-        return;
+        p = NULL;
     }
+    if (!p)
+        gw_fail_db(c); /* while the database's error is still the one that failed */
+    if (held)
+        gw_sched_unlock(c->db);
+    if (!p)
+        return;
     if (post)
         st_log_fields(ST_LOG_INFO, "scheduler.run",
                       json_pack("{s:s, s:O, s:O, s:s, s:s}", "kind",

@@ -2,6 +2,8 @@
  * its visible effect (empty nodes under pack), server groups, disabled and
  * down hosts, and two gateways placing at once on a host with room for ten. */
 #include "gwt.h"
+#include "st_pg.h"
+#include "st_proc.h"
 #include "st_test.h"
 #include "stratus/timefmt.h"
 
@@ -298,6 +300,31 @@ static void test_rebalance_plan_moves_load_off_the_busy_node(void)
     ST_ASSERT_INT_EQ(
         gwt_status(&T2, "POST", "/v1/scheduler/rebalance", T.admin_token, "{\"threshold\":7}"),
         400);
+    /* one run at a time across the gateways: while another session holds the scheduler's
+     * lock (a run under way), a POST waits for it 5 s, then answers 503 and starts nothing;
+     * once it is free the POST runs again */
+    PGconn *other = st_pg_connect(T.conninfo);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+    PGresult *lk = PQexec(other, "SELECT pg_advisory_lock(hashtext('stratus.gateway.sched'))");
+    ST_ASSERT_INT_EQ(PQresultStatus(lk), PGRES_TUPLES_OK);
+    PQclear(lk);
+    long long t0 = st_now_ms();
+    ST_ASSERT_INT_EQ(gwt_call(&T2, &r, "POST", "/v1/scheduler/rebalance", T.admin_token, "{}"),
+                     503);
+    CU_ASSERT(st_now_ms() - t0 >= 4500);
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+    CU_ASSERT(msg && strstr(msg, "held the lock"));
+    st_resp_free(&r);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM iaas.migrations WHERE state = 'preparing'");
+    char *n_mig = gwt_sql_value(&T, sql);
+    ST_ASSERT_STR_EQ(n_mig, "1"); /* the one begun above, no other */
+    free(n_mig);
+    PQclear(PQexec(other, "SELECT pg_advisory_unlock_all()"));
+    PQfinish(other);
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T2, "POST", "/v1/scheduler/rebalance", T.admin_token, "{\"threshold\":0.2}"),
+        202);
     gwt_stop(&T2);
     /* cancelled while the target prepares: back as it was */
     char act[128];

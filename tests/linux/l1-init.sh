@@ -96,8 +96,8 @@ vm_alive() { kill -0 $VMPID 2>/dev/null; }
 wait_for() { # PATTERN LOG SECONDS [COUNT]: until PATTERN shows COUNT times (default 1) or the VM exits
   local n=0
   while [ $n -lt $(($3 * 5)) ]; do
-    [ "$(grep -c "$1" "$2")" -ge "${4:-1}" ] && return 0
-    vm_alive || { [ "$(grep -c "$1" "$2")" -ge "${4:-1}" ]; return; }
+    [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "${4:-1}" ] 2>/dev/null && return 0 # no file yet: not yet
+    vm_alive || { [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "${4:-1}" ] 2>/dev/null; return; }
     usleep 200000; n=$((n + 1))
   done
   return 1

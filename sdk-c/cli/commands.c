@@ -221,25 +221,29 @@ static int instance_migrate(cli *c)
     const char *dt = cli_opt(c, "--downtime-ms"), *to = cli_opt(c, "--timeout");
     o.on_timeout = cli_opt(c, "--on-timeout");
     int cancel = cli_flag(c, "--cancel");
+    unsigned int flags = (cli_flag(c, "--block") ? STRATUS_MIGRATE_BLOCK : 0) |
+                         (cli_flag(c, "--no-block") ? STRATUS_MIGRATE_NO_BLOCK : 0);
     const char *id = cli_arg(c);
     char *end = NULL;
     if (dt)
         o.downtime_ms = (int)strtol(dt, &end, 10);
     if (!id || c->argc || (dt && (*end || o.downtime_ms <= 0)) ||
-        (to && (o.timeout_s = atoi(to)) <= 0))
+        (to && (o.timeout_s = atoi(to)) <= 0) ||
+        flags == (STRATUS_MIGRATE_BLOCK | STRATUS_MIGRATE_NO_BLOCK))
         return cli_usage("usage: stratus instance migrate ID [--host HOST] [--downtime-ms N]"
-                         " [--timeout SECONDS] [--on-timeout cancel|force] | --cancel"
-                         "  (cloud admins)\n"
+                         " [--timeout SECONDS] [--on-timeout cancel|force] [--block|--no-block]"
+                         " | --cancel  (cloud admins)\n"
                          "Moves an active instance to another host while it runs (HOST: a node's"
                          " name or id; default: the scheduler's choice); its task is migrating"
-                         " until it ends (instance show, migration list). --cancel cancels one"
-                         " under way.\n");
+                         " until it ends (instance show, migration list). A disk on the host's"
+                         " local storage is copied along unless --no-block (then refused);"
+                         " --block insists on the copy. --cancel cancels one under way.\n");
     CONNECT();
     stratus_instance *i;
     if (cancel)
         TRY("instance migrate", stratus_instance_migrate_cancel(c->s, id, &i));
     else
-        TRY("instance migrate", stratus_instance_migrate(c->s, id, &o, &i));
+        TRY("instance migrate", stratus_instance_migrate_flags(c->s, id, &o, flags, &i));
     instance_kv(c, i);
     stratus_instance_free(i);
     return 0;
@@ -1220,7 +1224,7 @@ static const command commands[] = {
      "rebuild an instance of a dead host on another (cloud admins; --host, --confirm-data-loss)"},
     {"instance", "migrate", instance_migrate,
      "live-migrate an active instance to another host (cloud admins; --host, --downtime-ms,"
-     " --cancel)"},
+     " --block, --no-block, --cancel)"},
     {"migration", "list", migration_list, "live migrations and their outcome (cloud admins)"},
     {"instance", "console", instance_console, "print the instance's console"},
     {"instance", "wait", instance_wait, "wait for a state (default active)"},

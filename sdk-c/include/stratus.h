@@ -232,6 +232,16 @@ typedef struct stratus_migrate_opts {
  * NULL; *out (may be NULL) gets the instance with its "migration". Since 0.2. */
 int stratus_instance_migrate(stratus_session *s, const char *id, const stratus_migrate_opts *o,
                              stratus_instance **out);
+/* Flags for stratus_instance_migrate_flags(); neither block flag: the gateway's default (a
+ * local disk the hosts do not share is copied along). Both, or unknown bits: STRATUS_EINVAL. */
+#define STRATUS_MIGRATE_BLOCK 1u    /* copy the disk along ("block_migration": true); a disk on */
+                                    /* Ceph or shared storage has nothing to copy: ECONFLICT */
+#define STRATUS_MIGRATE_NO_BLOCK 2u /* never copy ("block_migration": false): ECONFLICT for a */
+                                    /* disk on the host's local storage */
+/* stratus_instance_migrate() with flags (0 is the same call). Since 0.2. */
+int stratus_instance_migrate_flags(stratus_session *s, const char *id,
+                                   const stratus_migrate_opts *o, unsigned int flags,
+                                   stratus_instance **out);
 /* Cancels the instance's migration under way (STRATUS_ECONFLICT: none).
  * Since 0.2. */
 int stratus_instance_migrate_cancel(stratus_session *s, const char *id, stratus_instance **out);

@@ -223,8 +223,18 @@ int stratus_instance_evacuate(stratus_session *s, const char *id, const char *ho
 int stratus_instance_migrate(stratus_session *s, const char *id, const stratus_migrate_opts *o,
                              stratus_instance **out)
 {
-    CHECK(s && id);
+    return stratus_instance_migrate_flags(s, id, o, 0, out);
+}
+
+int stratus_instance_migrate_flags(stratus_session *s, const char *id,
+                                   const stratus_migrate_opts *o, unsigned int flags,
+                                   stratus_instance **out)
+{
+    const unsigned int both = STRATUS_MIGRATE_BLOCK | STRATUS_MIGRATE_NO_BLOCK;
+    CHECK(s && id && !(flags & ~both) && (flags & both) != both);
     json_t *b = json_pack("{s:s}", "action", "migrate");
+    if (b && flags)
+        json_object_set_new(b, "block_migration", json_boolean(flags & STRATUS_MIGRATE_BLOCK));
     if (b && o && o->host)
         json_object_set_new(b, "host", json_string(o->host));
     if (b && o && o->downtime_ms > 0)

@@ -761,6 +761,14 @@ static void test_admin_migrate(void)
              in->id);
     gwt_sql(&T, sql);
     ST_ASSERT_INT_EQ(stratus_instance_migrate(S, in->id, &o, NULL), STRATUS_EPERM);
+    /* block migration asked for on Ceph: nothing to copy (409); both block flags, or an
+     * unknown one, are the caller's mistake */
+    ST_ASSERT_INT_EQ(stratus_instance_migrate_flags(ad, in->id, &o, STRATUS_MIGRATE_BLOCK, NULL),
+                     STRATUS_ECONFLICT);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate_flags(
+                         ad, in->id, &o, STRATUS_MIGRATE_BLOCK | STRATUS_MIGRATE_NO_BLOCK, NULL),
+                     STRATUS_EINVAL);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate_flags(ad, in->id, &o, 4u, NULL), STRATUS_EINVAL);
     ST_ASSERT_INT_EQ_FATAL(stratus_instance_migrate(ad, in->id, &o, &out), 0);
     ST_ASSERT_STR_EQ(out->task, "migrating");
     stratus_instance_free(out);
@@ -778,6 +786,23 @@ static void test_admin_migrate(void)
     CU_ASSERT_PTR_NULL(out->task);
     stratus_instance_free(out);
     ST_ASSERT_INT_EQ(stratus_instance_migrate_cancel(ad, in->id, NULL), STRATUS_ECONFLICT);
+    /* on the host's local disk: NO_BLOCK refuses (409), BLOCK copies it along */
+    snprintf(sql, sizeof sql, "UPDATE iaas.instances SET disk_backend = 'local' WHERE id = '%s'",
+             in->id);
+    gwt_sql(&T, sql);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate_flags(ad, in->id, &o, STRATUS_MIGRATE_NO_BLOCK, NULL),
+                     STRATUS_ECONFLICT);
+    ST_ASSERT_INT_EQ_FATAL(
+        stratus_instance_migrate_flags(ad, in->id, &o, STRATUS_MIGRATE_BLOCK, &out), 0);
+    ST_ASSERT_STR_EQ(out->task, "migrating");
+    stratus_instance_free(out);
+    ST_ASSERT_INT_EQ_FATAL(stratus_migrations_list(ad, in->id, 1, &list), 0);
+    j = json_loads(list, 0, NULL);
+    m = json_array_get(json_object_get(j, "migrations"), 0);
+    CU_ASSERT(json_is_true(json_object_get(m, "block_migration")));
+    json_decref(j);
+    free(list);
+    ST_ASSERT_INT_EQ(stratus_instance_migrate_cancel(ad, in->id, NULL), 0);
     ST_ASSERT_INT_EQ(stratus_instance_delete(S, in->id), 0);
     stratus_instance_free(in);
     for (int i = 0; i < 2; i++)

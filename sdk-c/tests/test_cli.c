@@ -670,11 +670,15 @@ static void test_admin_commands(void)
     free(nid);
     ST_ASSERT_INT_EQ(X(admin_cfg, "instance evacuate 00000000-0000-4000-8000-000000000000"), 5);
     /* live migration: the cloud admins' too; an unknown instance 5, a bad
-     * budget 2, the migrations list JSON for admins and 4 for a member */
+     * budget or both --block and --no-block 2, the migrations list JSON for admins and 4 for a
+     * member */
     ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate 00000000-0000-4000-8000-000000000000"
                                   " --host cli-node --downtime-ms 100"),
                      5);
     ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate x --downtime-ms 0"), 2);
+    ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate x --block --no-block"), 2);
+    ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate 00000000-0000-4000-8000-000000000000 --block"),
+                     5);
     ST_ASSERT_INT_EQ(X(admin_cfg, "instance migrate 00000000-0000-4000-8000-000000000000 --cancel"),
                      5);
     CU_ASSERT_FATAL((j = J(admin_cfg, "migration list")) != NULL);

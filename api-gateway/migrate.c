@@ -88,7 +88,7 @@
  * row locks. */
 typedef struct mig_inst {
     char name[72], tenant[40], node[40], node_name[72], group[40], state[16], task[32];
-    int rbd, alive, can_send;
+    int rbd, alive, can_send, can_copy; /* can_copy: its agent copies a disk along */
     gw_sched_req req;
 } mig_inst;
 
@@ -103,7 +103,7 @@ static int load(gw_ctx *c, const char *id, mig_inst *m)
                 " coalesce(i.task, ''), i.disk_backend = 'rbd', i.vcpus, i.memory_mib,"
                 " i.disk_gib, i.boot = 'firmware', n.name,"
                 " coalesce(n.last_heartbeat > now() - $2::int * interval '1 second', false),"
-                " coalesce(n.live_migration, false)"
+                " coalesce(n.live_migration, false), coalesce(n.block_migration, false)"
                 " FROM iaas.instances i LEFT JOIN iaas.nodes n ON n.id = i.node_id"
                 " WHERE i.id = $1 AND i.state <> 'deleted' FOR UPDATE OF i",
                 id, down);
@@ -129,6 +129,7 @@ static int load(gw_ctx *c, const char *id, mig_inst *m)
         m->req.firmware = *st_db_val(r, 0, 10) == 't';
         m->alive = *st_db_val(r, 0, 12) == 't';
         m->can_send = *st_db_val(r, 0, 13) == 't';
+        m->can_copy = *st_db_val(r, 0, 14) == 't';
     }
     PQclear(r);
     return n == 1;
@@ -181,6 +182,14 @@ static int refusal(const gw_ctx *c, const mig_inst *m, int *block, char *why, si
         return -1;
     }
     *block = local;
+    if (local && !m->can_copy) {
+        snprintf(why, whylen,
+                 "instance %s has its disk on host %s's local storage and that host's agent"
+                 " cannot copy a disk along (its heartbeat does not say"
+                 " capacity.block_migration: an older agent)",
+                 m->name, m->node_name);
+        return -1;
+    }
     if (m->req.direct_ports > 0) {
         snprintf(why, whylen, "instance %s has an SR-IOV (direct) port, which does not migrate",
                  m->name);
@@ -269,6 +278,7 @@ int gw_migrate_begin_block(gw_ctx *c, const char *id, const char *only, const ch
     m.req.only_node = only;
     m.req.not_node = m.node;
     m.req.live_migration = 1;
+    m.req.block_migration = block;
     m.req.no_wake = 1;
     char reason[1000] = "";
     int placed = gw_schedule(c->gw, c->db, &m.req, id, m.group[0] ? m.group : NULL, dest, reason,

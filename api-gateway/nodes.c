@@ -212,14 +212,15 @@ static void h_heartbeat(gw_ctx *c)
 {
     static const char *const keys[] = {"hostname",        "agent_version", "capacity", "tunnel_ip",
                                        "external_uplink", "fenced_at",     NULL};
-    static const char *const cap_keys[] = {"vcpus",    "memory_mib",     "disk_gib", "sriov_vfs",
-                                           "firmware", "live_migration", NULL};
+    static const char *const cap_keys[] = {"vcpus",           "memory_mib", "disk_gib",
+                                           "sriov_vfs",       "firmware",   "live_migration",
+                                           "block_migration", NULL};
     json_t *b = gw_body(c, keys);
     if (!b)
         return;
     const char *host = "", *ver = "", *tip = NULL, *fenced = NULL;
     long long v = 0, m = 0, d = 0, vfs = 0;
-    int uplink = -1, firmware = 0, migrate = 0;
+    int uplink = -1, firmware = 0, migrate = 0, copy = 0;
     char err[256];
     json_t *cap = json_object_get(b, "capacity");
     if (gw_check(c, st_json_get_str(b, "hostname", 0, 0, 255, &host, err, sizeof err), err) < 0 ||
@@ -243,7 +244,9 @@ static void h_heartbeat(gw_ctx *c)
         gw_check(c, st_json_get_int(cap, "sriov_vfs", 0, 0, 1 << 16, &vfs, err, sizeof err), err) <
             0 ||
         gw_check(c, st_json_get_bool(cap, "firmware", 0, &firmware, err, sizeof err), err) < 0 ||
-        gw_check(c, st_json_get_bool(cap, "live_migration", 0, &migrate, err, sizeof err), err) < 0)
+        gw_check(c, st_json_get_bool(cap, "live_migration", 0, &migrate, err, sizeof err), err) <
+            0 ||
+        gw_check(c, st_json_get_bool(cap, "block_migration", 0, &copy, err, sizeof err), err) < 0)
         return;
     char vs[24], ms[24], ds[24], fs[24];
     snprintf(vs, sizeof vs, "%lld", v);
@@ -262,7 +265,7 @@ static void h_heartbeat(gw_ctx *c)
                 "  WHERE id = $1 FOR UPDATE),"
                 " beat AS (UPDATE iaas.nodes n SET hostname = $2, agent_version = $3,"
                 "  vcpus = $4, memory_mib = $5, disk_gib = $6, sriov_vfs = $10, firmware = $11,"
-                "  live_migration = $12,"
+                "  live_migration = $12, block_migration = $13,"
                 "  last_heartbeat = now(),"
                 "  tunnel_ip = coalesce($8::inet, n.tunnel_ip),"
                 "  external_uplink = coalesce($9::boolean, n.external_uplink)"
@@ -275,7 +278,8 @@ static void h_heartbeat(gw_ctx *c)
                 uplink < 0 ? NULL
                 : uplink   ? "true"
                            : "false",
-                fs, firmware > 0 ? "true" : "false", migrate > 0 ? "true" : "false") < 0) {
+                fs, firmware > 0 ? "true" : "false", migrate > 0 ? "true" : "false",
+                migrate > 0 && copy > 0 ? "true" : "false") < 0) {
         gw_fail_db(c);
         return;
     }

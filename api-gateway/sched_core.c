@@ -94,12 +94,13 @@ int gw_filter_firmware(const gw_sched_conf *c, const gw_host *h, const gw_sched_
     return !r->firmware || h->firmware;
 }
 
-/* A live migration's target: not its source, and able to receive it. */
+/* A live migration's target: not its source, and able to receive it (with the disk, for a
+ * block migration). */
 int gw_filter_migration(const gw_sched_conf *c, const gw_host *h, const gw_sched_req *r)
 {
     (void)c;
     return (!r->not_node || strcmp(h->id, r->not_node)) &&
-           (!r->live_migration || h->live_migration);
+           (!r->live_migration || h->live_migration) && (!r->block_migration || h->block_migration);
 }
 
 typedef int (*filter_fn)(const gw_sched_conf *, const gw_host *, const gw_sched_req *);
@@ -119,7 +120,7 @@ static const struct {
     {"excluded by the server group", gw_filter_group},
     {"out of SR-IOV VFs", gw_filter_vfs},
     {"without firmware to boot the disk image", gw_filter_firmware},
-    {"the source or unable to receive a live migration", gw_filter_migration},
+    {"the source or unable to receive a live migration (or its disk)", gw_filter_migration},
 };
 #define NFILTERS (int)(sizeof filters / sizeof filters[0])
 

@@ -38,6 +38,7 @@ typedef struct gw_host {
     long long sriov_vfs, used_vfs; /* SR-IOV VFs enabled; taken by placed direct ports */
     int firmware;                  /* its agent found its BIOS: boots disk images */
     int live_migration;            /* its agent takes part in live migrations */
+    int block_migration;           /* ... and copies a local disk along (block migration) */
     int instances;
     int tried;        /* already failed to launch this instance */
     int group_member; /* holds a live member of the instance's server group */
@@ -52,6 +53,7 @@ typedef struct gw_sched_req {
     const char *only_node; /* scheduler.c: this node or none (an admin's target); NULL: any */
     const char *not_node;  /* never this node (a live migration's source); NULL: none */
     int live_migration;    /* a live migration's target: its agent must receive one */
+    int block_migration;   /* ... that copies the disk along: its agent must take that too */
     int no_wake;           /* scheduler.c: never power a host on for it */
 } gw_sched_req;
 

@@ -61,7 +61,8 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
                 "  EXISTS (SELECT 1 FROM iaas.instances m WHERE m.server_group_id = $3::uuid"
                 "   AND m.node_id = n.id AND m.state NOT IN ('deleted', 'error')"
                 "   AND m.id IS DISTINCT FROM $2::uuid), n.firmware, n.power_state,"
-                "  n.live_migration, coalesce(n.draining_until > now(), false)"
+                "  n.live_migration, coalesce(n.draining_until > now(), false),"
+                "  n.block_migration"
                 " FROM iaas.nodes n LEFT JOIN u ON u.node_id = n.id"
                 " LEFT JOIN (" GW_DIRECT_PORTS_BY_NODE ") fv ON fv.node_id = n.id",
                 down, instance, group);
@@ -89,6 +90,7 @@ static int load_hosts(gw *g, st_db *db, const char *instance, const char *group,
         h[i].power = gw_power_state_parse(st_db_val(r, i, 16));
         h[i].live_migration = *st_db_val(r, i, 17) == 't';
         h[i].draining = *st_db_val(r, i, 18) == 't';
+        h[i].block_migration = *st_db_val(r, i, 19) == 't';
     }
     PQclear(r);
     *out = h;
@@ -325,7 +327,9 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
 #define RB_INSTANCES(cpu, join)                                                                    \
     "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
     " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool"      \
-    "  AND NOT EXISTS (SELECT 1 FROM iaas.nodes d WHERE d.live_migration AND d.id <> i.node_id))"  \
+    "  AND (NOT coalesce((SELECT n.block_migration FROM iaas.nodes n WHERE n.id = i.node_id),"     \
+    "   false) OR NOT EXISTS (SELECT 1 FROM iaas.nodes d WHERE d.block_migration"                  \
+    "   AND d.id <> i.node_id)))"                                                                  \
     " OR NOT coalesce((SELECT n.live_migration FROM iaas.nodes n WHERE n.id = i.node_id), false)"  \
     " OR EXISTS (SELECT 1 FROM iaas.ports p WHERE p.instance_id = i.id"                            \
     "  AND p.vnic_type = 'direct'),"                                                               \

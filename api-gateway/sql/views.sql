@@ -209,7 +209,8 @@ LANGUAGE sql STABLE AS $$
         'capacity', json_build_object('vcpus', n.vcpus, 'memory_mib', n.memory_mib,
                                       'disk_gib', n.disk_gib, 'sriov_vfs', n.sriov_vfs,
                                       'firmware', n.firmware,
-                                      'live_migration', n.live_migration),
+                                      'live_migration', n.live_migration,
+                                      'block_migration', n.block_migration),
         'used', json_build_object('instances', u.n, 'vcpus', u.v, 'memory_mib', u.m,
                                   'disk_gib', u.d,
                                   -- one VF per direct port of an instance placed here

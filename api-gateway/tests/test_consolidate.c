@@ -32,8 +32,9 @@ static long beat(int i)
     char b[256];
     snprintf(b, sizeof b,
              "{\"hostname\":\"h-%s\",\"capacity\":{\"vcpus\":4,\"memory_mib\":3072,"
-             "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":%s}}",
-             names[i], i == CL ? "false" : "true");
+             "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":%s,"
+             "\"block_migration\":%s}}",
+             names[i], i == CL ? "false" : "true", i == CL ? "false" : "true");
     return gwt_status(&T, "PUT", "/internal/v1/node", nodes[i], b);
 }
 

@@ -330,9 +330,9 @@ static void test_admin_lands_on_hosts(void)
 static void beat_both(void)
 {
     const char *b1 = "{\"capacity\":{\"vcpus\":16,\"memory_mib\":65536,\"disk_gib\":1000,"
-                     "\"firmware\":true,\"live_migration\":true}}";
+                     "\"firmware\":true,\"live_migration\":true,\"block_migration\":true}}";
     const char *b2 = "{\"capacity\":{\"vcpus\":8,\"memory_mib\":32768,\"disk_gib\":500,"
-                     "\"firmware\":true,\"live_migration\":true}}";
+                     "\"firmware\":true,\"live_migration\":true,\"block_migration\":true}}";
     gwt_status(&T, "PUT", "/internal/v1/node", node1, b1);
     gwt_status(&T, "PUT", "/internal/v1/node", node2, b2);
 }

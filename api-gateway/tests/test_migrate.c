@@ -25,14 +25,15 @@ static char *nodes[NN];
 static char node_ids[NN][40];
 static const char *names[NN] = {"ma", "mb", "mc", "ml"}; /* ml: a libvirt node */
 
-/* Host i's heartbeat: ml says nothing of live migration, as libvirt's does. */
+/* Host i's heartbeat: ml says nothing of live or block migration, as libvirt's does. */
 static long beat(int i)
 {
     char b[256];
     snprintf(b, sizeof b,
              "{\"hostname\":\"h-%s\",\"capacity\":{\"vcpus\":4,\"memory_mib\":4096,"
-             "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":%s}}",
-             names[i], i == LIBVIRT ? "false" : "true");
+             "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":%s,"
+             "\"block_migration\":%s}}",
+             names[i], i == LIBVIRT ? "false" : "true", i == LIBVIRT ? "false" : "true");
     return gwt_status(&T, "PUT", "/internal/v1/node", nodes[i], b);
 }
 
@@ -545,6 +546,40 @@ static void test_block_migration(void)
     CU_ASSERT(json_is_false(json_object_get(json_object_get(e, "migration"), "block_migration")));
     json_decref(e);
     ST_ASSERT_INT_EQ(report(0, cmid, "{\"state\":\"cancelled\"}"), 200);
+    /* an agent that does not say capacity.block_migration (an older one, here mb's) takes no
+     * local disk: the scheduler passes it over, and a named mb is refused */
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "PUT", "/internal/v1/node", nodes[1],
+                   "{\"hostname\":\"h-mb\",\"capacity\":{\"vcpus\":4,\"memory_mib\":4096,"
+                   "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":true}}"),
+        200);
+    st_resp r;
+    ST_ASSERT_INT_EQ(action(T.admin_token, id, "{\"action\":\"migrate\",\"host\":\"mb\"}", &r),
+                     409);
+    CU_ASSERT(strstr(errmsg(&r), "(or its disk)") != NULL);
+    st_resp_free(&r);
+    for (int k = 0; k < 2; k++) {
+        dest = start(id, 0, "{\"action\":\"migrate\"}", mid);
+        ST_ASSERT_INT_EQ_FATAL(dest, 2);
+        ST_ASSERT_INT_EQ(report(dest, mid, "{\"state\":\"failed\",\"error\":\"x\"}"), 200);
+        assert_task(id, "(null)");
+    }
+    /* the Ceph disk still goes to mb: nothing to copy */
+    ST_ASSERT_INT_EQ_FATAL(start(ceph, 0, "{\"action\":\"migrate\",\"host\":\"mb\"}", cmid), 1);
+    ST_ASSERT_INT_EQ(report(1, cmid, "{\"state\":\"failed\",\"error\":\"x\"}"), 200);
+    assert_task(ceph, "(null)");
+    /* nor does an instance leave such a host with its local disk */
+    ST_ASSERT_INT_EQ(
+        gwt_status(&T, "PUT", "/internal/v1/node", nodes[0],
+                   "{\"hostname\":\"h-ma\",\"capacity\":{\"vcpus\":4,\"memory_mib\":4096,"
+                   "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":true,"
+                   "\"block_migration\":false}}"),
+        200);
+    ST_ASSERT_INT_EQ(action(T.admin_token, id, "{\"action\":\"migrate\"}", &r), 409);
+    CU_ASSERT(strstr(errmsg(&r), "cannot copy a disk along") != NULL);
+    st_resp_free(&r);
+    ST_ASSERT_INT_EQ(beat(0), 200);
+    ST_ASSERT_INT_EQ(beat(1), 200);
 }
 
 static void test_only_cloud_admins(void)
@@ -569,7 +604,8 @@ static CU_TestInfo tests[] = {
     {"local disk with block_migration false, Ceph with true, libvirt, down host, not active, "
      "bad bodies: refused",
      test_refusals},
-    {"a local disk is copied along (block_migration auto or true), a Ceph disk is not",
+    {"a local disk is copied along (block_migration auto or true), a Ceph disk is not; only "
+     "between agents that say capacity.block_migration",
      test_block_migration},
     {"cloud admins only: 403 own, 404 another tenant's", test_only_cloud_admins},
     CU_TEST_INFO_NULL,

@@ -370,6 +370,12 @@ static void test_migration_filter(void)
     CU_ASSERT_FALSE(gw_filter_migration(&spread, &src, &mig));
     CU_ASSERT_FALSE(gw_filter_migration(&spread, &lv, &mig));
     CU_ASSERT_TRUE(gw_filter_migration(&spread, &vmm, &mig));
+    /* one that copies the disk along needs a host that takes that too */
+    gw_sched_req copy = mig;
+    copy.block_migration = 1;
+    CU_ASSERT_FALSE(gw_filter_migration(&spread, &vmm, &copy));
+    vmm.block_migration = 1;
+    CU_ASSERT_TRUE(gw_filter_migration(&spread, &vmm, &copy));
     /* spread would take the emptiest, the source or the libvirt host: the
      * busy one that can receive it is the only target */
     gw_host hosts[3] = {src, lv, vmm};
@@ -377,11 +383,13 @@ static void test_migration_filter(void)
     ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 3, &mig, why, sizeof why), 2);
     hosts[2].live_migration = 0;
     ST_ASSERT_INT_EQ(gw_sched_pick(&spread, hosts, 3, &mig, why, sizeof why), -1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "3 the source or unable to receive a live migration"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(why, "3 the source or unable to receive a live migration (or its disk)"));
 }
 
 static CU_TestInfo tests[] = {
-    {"a live migration's target: not the source, able to receive it", test_migration_filter},
+    {"a live migration's target: not the source, able to receive it (and a disk copied along)",
+     test_migration_filter},
     {"consolidation empties the least loaded hosts whole, up to the target",
      test_consolidation_empties_the_least_loaded_hosts_whole},
     {"consolidation never half empties a host and never moves pinned or recently moved ones",

@@ -467,9 +467,10 @@ long nd_gw_report(const nd_conf *c, const char *id, const char *state, long long
                   long long reboot_seq, const char *stop, const char *fault, int retryable,
                   const char *snapshot, const char *snapshot_fault, char *err, size_t errlen);
 /* fenced_at: the last fence's time to report, or NULL/"" for none; migrate:
- * the driver can take part in live migrations (capacity.live_migration). */
+ * the driver can take part in live migrations (capacity.live_migration);
+ * block: and copy a local disk along (capacity.block_migration). */
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, int migrate,
-                     char *err, size_t errlen);
+                     int block, char *err, size_t errlen);
 /* A live migration's report (PUT /internal/v1/node/migrations/{mid}, the
  * body as api-gateway/migrate.c reads it); *state gets the migration's
  * state in the answer ("" when none). */

@@ -118,6 +118,9 @@ typedef struct nd_vm_exit {
 #define ND_CAP_MIGRATE                                                                             \
     0x4 /* live migration: launch_incoming, migrate_* (the heartbeat's                             \
            capacity.live_migration) */
+#define ND_CAP_BLOCK_MIGRATE                                                                       \
+    0x8 /* with ND_CAP_MIGRATE: a local disk copied along (nd_mig_params.block_migration; the      \
+           heartbeat's capacity.block_migration) */
 
 /* A live migration as the source VMM reports it (stratus-vmm's GET
  * /vm/migrate; the target's, while it waits, says INCOMING). */
@@ -239,6 +242,12 @@ static inline int nd_can_migrate(const nd_driver *d)
 {
     return d && (d->ops->caps & ND_CAP_MIGRATE) && d->ops->launch_incoming && d->ops->migrate_out &&
            d->ops->migrate_status && d->ops->migrate_cancel;
+}
+
+/* 1 when d also copies a local disk along with a live migration (block migration). */
+static inline int nd_can_block_migrate(const nd_driver *d)
+{
+    return nd_can_migrate(d) && (d->ops->caps & ND_CAP_BLOCK_MIGRATE);
 }
 
 struct nd_jail_conf;

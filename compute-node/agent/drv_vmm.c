@@ -859,7 +859,7 @@ static void vmm_free(nd_driver *d)
 
 static const nd_driver_ops vmm_ops = {
     .name = "vmm",
-    .caps = ND_CAP_EXIT_WATCH | ND_CAP_FINAL_COUNTERS | ND_CAP_MIGRATE,
+    .caps = ND_CAP_EXIT_WATCH | ND_CAP_FINAL_COUNTERS | ND_CAP_MIGRATE | ND_CAP_BLOCK_MIGRATE,
     .launch = vmm_launch,
     .stop = vmm_stop,
     .pause = vmm_pause,

@@ -77,7 +77,7 @@ int nd_has_firmware(const nd_conf *c)
 }
 
 long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_at, int migrate,
-                     char *err, size_t errlen)
+                     int block, char *err, size_t errlen)
 {
     json_t *j =
         json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:b}}", "hostname", hostname, "agent_version",
@@ -85,6 +85,8 @@ long nd_gw_heartbeat(const nd_conf *c, const char *hostname, const char *fenced_
                   (json_int_t)c->memory_mib, "disk_gib", (json_int_t)c->disk_gib, "sriov_vfs",
                   (json_int_t)nd_sriov_vfs(c->sriov_sysfs), "firmware", nd_has_firmware(c));
     json_object_set_new(json_object_get(j, "capacity"), "live_migration", json_boolean(migrate));
+    json_object_set_new(json_object_get(j, "capacity"), "block_migration",
+                        json_boolean(migrate && block));
     if (c->net_on && c->tunnel_ip[0])
         json_object_set_new(j, "tunnel_ip", json_string(c->tunnel_ip));
     if (fenced_at && *fenced_at) /* fence.c: the gateway keeps it on the node */

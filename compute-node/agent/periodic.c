@@ -79,7 +79,7 @@ static void hb_run(uv_work_t *w)
     hb_job *j = w->data;
     char err[512];
     j->status = nd_gw_heartbeat(&j->a->c, j->a->hostname, j->fenced_at, nd_can_migrate(j->a->drv),
-                                err, sizeof err);
+                                nd_can_block_migrate(j->a->drv), err, sizeof err);
     if (j->status != 200)
         st_warn("node.heartbeat", "%s", err);
 }

@@ -735,7 +735,8 @@ static void test_admin_migrate(void)
         stratus_node_free(n);
         ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/internal/v1/node", tok[i],
                                     "{\"capacity\":{\"vcpus\":8,\"memory_mib\":16384,"
-                                    "\"disk_gib\":100,\"firmware\":true,\"live_migration\":true}}"),
+                                    "\"disk_gib\":100,\"firmware\":true,\"live_migration\":true,"
+                                    "\"block_migration\":true}}"),
                          200);
     }
     stratus_instance_spec sp = {.name = "sdk-mig-1", .flavor = flavor, .image = image};

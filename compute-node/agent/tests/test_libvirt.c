@@ -303,6 +303,7 @@ static void test_no_live_migration(void)
     CU_ASSERT_FALSE(nd_can_migrate(D));
     CU_ASSERT(D->ops->launch_incoming == NULL);
     CU_ASSERT_EQUAL(D->ops->caps & ND_CAP_MIGRATE, 0);
+    CU_ASSERT_FALSE(nd_can_block_migrate(D));
 }
 
 static CU_TestInfo tests[] = {

@@ -966,7 +966,7 @@ run_migrate() {
     for side in src dst; do
       disk='"path": "/tmp/mig.raw", "format": "raw"'
       [ -n "$copy" ] && disk="\"path\": \"/tmp/mig-$side.qcow2\", \"format\": \"qcow2\""
-      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", %s}]%s}\n' \
+      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1 count.quit=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", %s}]%s}\n' \
         $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" "$disk" \
         "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mig-$side.json
     done
@@ -1007,7 +1007,9 @@ run_migrate() {
       if [ "$mem" = 128 ]; then
         # timeout_ms 1 with on_timeout=cancel, to a second target: cancelled, the guest goes on,
         # that target (its source gone half-way) exits 2.
-        /usr/bin/ip netns exec h2 timeout -s KILL 60 stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4446 --log-level info < /dev/null > /tmp/mig-dst2.log 2>&1 &
+        # (its own control socket: the waiting target's must outlive this one)
+        sed "s#$tsock#/tmp/mig-dst2.sock#" /tmp/mig-dst.json > /tmp/mig-dst2.json
+        /usr/bin/ip netns exec h2 timeout -s KILL 60 stratus-vmm --config /tmp/mig-dst2.json --incoming tcp:10.77.0.2:4446 --log-level info < /dev/null > /tmp/mig-dst2.log 2>&1 &
         t2pid=$!
         n2=0; while ! grep -q 'waiting for the migration' /tmp/mig-dst2.log && [ $n2 -lt 150 ]; do usleep 200000; n2=$((n2 + 1)); done
         code=$(curl -s -o $st -w '%{http_code}' -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4446", "timeout_ms": 1, "on_timeout": "cancel"}' http://localhost/vm/migrate)
@@ -1041,7 +1043,14 @@ run_migrate() {
     wait $VMPID; srcrc=$?
     [ "$srcrc" = 0 ] || bad "$mem MiB: the source exited $srcrc, not 0"
     VMPID=$tpid
+    # ten counts on the target, then a 'q' on its console (POST /vm/serial) ends the guest's
+    # count (count.quit) and it checks all it wrote, instead of counting on to n
+    wait_for "^DATA count=$((before + 10))" $ser 60 || bad "$mem MiB: the target counted fewer than 10 after the move"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket $tsock --data-binary q http://localhost/vm/serial)
+    [ "$code" = 200 ] || bad "$mem MiB: POST /vm/serial to the target answered $code"
     wait $VMPID; VMRC=$?
+    n=$(sed -n 's/^DATA count.quit=\([0-9]*\).*/\1/p' $ser | head -1)
+    [ -n "$n" ] || { n=$(grep -c '^DATA count=' $ser); bad "$mem MiB: the guest did not stop at the 'q' (count.quit)"; }
     judge_count $mem $ser $n $before "target"
     grep -q '^DATA count.disk=ok' $ser || bad "$mem MiB: the disk check did not pass ($(grep -m1 'FAIL' $ser))"
     if [ -n "$copy" ]; then

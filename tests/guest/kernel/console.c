@@ -1,7 +1,8 @@
 /*
  * console.c - COM1 output, a small printf, and the guest's way out.
  *
- * The UART is polled (LSR bit 5 before each byte), every line ends in "\n",
+ * The UART is polled (LSR bit 5 before each byte; bit 0 for a byte in), every
+ * line ends in "\n",
  * and a line is written under a spinlock so application processors never
  * interleave with the BSP. guest_pass()/guest_fail() print the run's single
  * RESULT line and write the exit value (0x10 / 0x11) to the debug-exit port
@@ -12,6 +13,7 @@
 #include "guest.h"
 
 #define COM1 0x3f8
+#define LSR_DR 0x01
 #define LSR_THRE 0x20
 
 const char *g_scenario = "none";
@@ -34,6 +36,11 @@ static void serial_putc(char c)
         if (++i == 10000)
             lsr_dead = 1;
     outb(COM1, (u8)c);
+}
+
+int serial_getc(void)
+{
+    return inb(COM1 + 5) & LSR_DR ? inb(COM1) : -1;
 }
 
 static void lock(void)

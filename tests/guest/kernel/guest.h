@@ -142,6 +142,7 @@ u32 fnv1a32(u32 h, const void *p, size_t n); /* start with h = 0x811c9dc5 */
 
 /* ---- console.c: COM1, printf, the RESULT line and the exit port ---- */
 void serial_init(void);
+int serial_getc(void); /* a byte COM1 received, or -1 when none is there */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void data(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* "DATA " + fmt + "\n" */
 extern const char *g_scenario;

@@ -12,6 +12,10 @@
  * share missed never caught up: a vCPU a live migration throttles (auto-converge) dirties
  * less, as a CPU-bound writer does.
  *
+ * count.quit=1 lets a 'q' received on COM1 end the count early: after the count it arrived
+ * in, `DATA count.quit=K` and the end checks as after count K (a test that has seen what it
+ * needs need not wait for count.n).
+ *
  * count.disk=1 also writes sector K of the first virtio-blk disk (512 bytes of K) at each
  * count, and at the end reads sectors 1..count.n back (`count.disk=ok`): a guest migrated with
  * its disk on shared storage finds what it wrote before the move.
@@ -38,6 +42,7 @@ void scen_count(void)
 {
     u64 n = arg_u64("count.n", 50), ms = arg_u64("count.ms", 100);
     u64 mib = arg_u64("count.mib", 16), dirty = arg_u64("count.dirty", 0);
+    int quit = arg_u64("count.quit", 0) != 0;
     if (n == 0 || n > 1000000 || ms == 0 || ms > 60000 || mib == 0 || mib > 1024 || dirty > 100000)
         guest_fail("count.n 1..1000000, count.ms 1..60000, count.mib 1..1024, count.dirty "
                    "0..100000");
@@ -74,6 +79,10 @@ void scen_count(void)
         }
         check(mem, words, 512, k);
         data("count=%llu", k);
+        if (quit && serial_getc() == 'q') {
+            data("count.quit=%llu", k);
+            n = k;
+        }
         if (sect) {
             u8 st;
             for (int i = 0; i < 64; i++)

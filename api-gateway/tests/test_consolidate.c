@@ -18,6 +18,10 @@
 
 enum { CA, CB, CL, CD, NN }; /* CL: its agent takes no live migration (libvirt's) */
 static const char *names[NN] = {"ca", "cb", "cl", "cd"};
+/* all disabled at first: nothing is powered off before it is filled */
+static const unsigned flags[NN] = {GWT_NODE_LIVE_MIGRATION | GWT_NODE_DISABLED,
+                                   GWT_NODE_LIVE_MIGRATION | GWT_NODE_DISABLED, GWT_NODE_DISABLED,
+                                   GWT_NODE_LIVE_MIGRATION | GWT_NODE_DISABLED};
 static const int holds[NN] = {2, 3, 4, 1}; /* instances on each at the start */
 static gwt T;
 static gwt_tenant A;
@@ -26,15 +30,10 @@ static char *nodes[NN];
 static char node_ids[NN][40];
 static char inst[NN][4][40]; /* the instances on each node, as placed */
 
-/* 4 vCPUs and 3 GiB: six m1.small (512 MiB) fill one. */
+/* Host i's heartbeat: 4 vCPUs and 3 GiB, six m1.small (512 MiB) fill one. */
 static long beat(int i)
 {
-    char b[256];
-    snprintf(b, sizeof b,
-             "{\"hostname\":\"h-%s\",\"capacity\":{\"vcpus\":4,\"memory_mib\":3072,"
-             "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":%s}}",
-             names[i], i == CL ? "false" : "true");
-    return gwt_status(&T, "PUT", "/internal/v1/node", nodes[i], b);
+    return gwt_node_beat(&T, nodes[i], names[i], 4, 3072, 1000, flags[i]);
 }
 
 static void set_disabled(int i, int disabled)
@@ -121,17 +120,7 @@ static int suite_init(void)
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", A.id);
     gwt_status(&T, "PUT", path, T.admin_token, "{\"instances\":100,\"vcpus\":100}");
     gwt_make_catalog(&T, flavor, image); /* m1.small: 1 vCPU, 512 MiB, 10 GiB */
-    for (int i = 0; i < NN; i++) {
-        nodes[i] = gwt_make_node(&T, names[i], 4, 3072, 1000);
-        char *id = gwt_node_id(&T, names[i]);
-        if (!id || beat(i) != 200) {
-            fprintf(stderr, "node %s: no id or heartbeat\n", names[i]);
-            return 1;
-        }
-        snprintf(node_ids[i], 40, "%s", id);
-        free(id);
-        set_disabled(i, 1); /* nothing is powered off before it is filled */
-    }
+    gwt_make_nodes(&T, NN, names, 4, 3072, 1000, flags, nodes, node_ids);
     /* ca 2, cb 3, cl 4 (all movable but for cl's source), cd 1 on a local disk */
     for (int i = 0; i < NN; i++) {
         /* its idle clock starts again: not powered off before it holds something */

@@ -79,7 +79,8 @@ typedef struct worker {
     struct evhttp *http;
     st_http_server *s;
     int started;
-    struct st_http_req *held; /* requests held past their handler (st_http_hold) */
+    struct st_http_req *held;  /* requests held past their handler (st_http_hold) */
+    struct after_reply *after; /* st_http_after_reply() actions waiting on their reply */
 } worker;
 
 struct st_http_server {
@@ -269,28 +270,70 @@ static void send_reply(st_http_req *r, int status, const char *ctype, struct evb
         req_finish(r); /* a held request's reply: it is done now */
 }
 
+/* An after-reply action waits on its worker's list until its reply is out
+ * (after_reply_cb runs it) or its connection closes first (conn_closed drops
+ * it): libevent frees a request whose connection fails without calling its
+ * on-complete callback, so the connection's end is the only word we get. */
 typedef struct after_reply {
     void (*fn)(void *arg);
     void *arg;
+    struct evhttp_connection *evcon;
+    worker *w;
+    struct after_reply *prev, *next;
 } after_reply;
+
+static void after_unlink(after_reply *a)
+{
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        a->w->after = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+}
 
 static void after_reply_cb(struct evhttp_request *ev, void *arg)
 {
     (void)ev;
-    after_reply a = *(after_reply *)arg;
-    free(arg);
-    a.fn(a.arg);
+    after_reply *a = arg;
+    void (*fn)(void *) = a->fn;
+    void *fn_arg = a->arg;
+    after_unlink(a);
+    free(a);
+    fn(fn_arg);
+}
+
+/* The guard's word that evhttp frees evcon (on w's loop): actions still
+ * waiting on it will never run. */
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    worker *w = arg;
+    for (after_reply *a = w->after, *next; a; a = next) {
+        next = a->next;
+        if (a->evcon != evcon)
+            continue;
+        st_debug("http.after_reply", "the connection closed before the reply was out: its "
+                                     "after-reply action does not run");
+        after_unlink(a);
+        free(a);
+    }
 }
 
 void st_http_after_reply(st_http_req *r, void (*fn)(void *arg), void *arg)
 {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
+    if (!evcon) /* closed already: no reply will be written */
+        return;
     after_reply *a = malloc(sizeof *a);
     if (!a) {
         st_error("http.after_reply", "out of memory: %s %s runs no after-reply action", r->method,
                  r->path ? r->path : "?");
         return;
     }
-    *a = (after_reply){fn, arg};
+    *a = (after_reply){.fn = fn, .arg = arg, .evcon = evcon, .w = r->w, .next = r->w->after};
+    if (a->next)
+        a->next->prev = a;
+    r->w->after = a;
     evhttp_request_set_on_complete_cb(r->ev, after_reply_cb, a);
 }
 
@@ -1042,7 +1085,8 @@ static int bind_one(st_http_server *s, const char *spec, char *err, size_t errle
 
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
 {
-    st_http_server *s = arg;
+    worker *w = arg;
+    st_http_server *s = w->s;
     struct bufferevent *bev;
     if (s->ssl) {
         SSL *ssl = SSL_new(s->ssl);
@@ -1054,7 +1098,7 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
     if (bev) {
         bufferevent_set_max_single_write(bev, MAX_SINGLE_IO);
         bufferevent_set_max_single_read(bev, MAX_SINGLE_IO);
-        st_http_guard_attach(s->guard, base, bev);
+        st_http_guard_attach(s->guard, base, bev, conn_closed, w);
     }
     return bev;
 }
@@ -1086,7 +1130,7 @@ static int worker_http(st_http_server *s, worker *w, char *err, size_t errlen)
     evhttp_set_max_headers_size(w->http, 32 * 1024);
     evhttp_set_timeout(w->http, s->o.idle_timeout_s > 0 ? s->o.idle_timeout_s : s->o.timeout_s);
     evhttp_set_gencb(w->http, dispatch, w);
-    evhttp_set_bevcb(w->http, bevcb, s);
+    evhttp_set_bevcb(w->http, bevcb, w);
     for (int i = 0; i < s->nfds; i++) {
         int fd = fcntl(s->fds[i], F_DUPFD_CLOEXEC, 0);
         if (fd < 0 || !evhttp_accept_socket_with_handle(w->http, fd)) {

@@ -8,14 +8,15 @@
  * bufferevent in its connection by then, and set itself as the
  * bufferevent's callback argument) we learn the evhttp_connection from
  * bufferevent_getcb() and ask for its close callback, which is where the
- * watch ends. The input buffer's callback starts the deadline when a
- * request's first bytes arrive; the output buffer's callback stops it when a
- * reply starts (evhttp replies only once the whole request is read), and
- * spots libevent's own HTML error page (always "Connection: close", written
- * whole before the write is enabled) to replace it with JSON. On a kept-alive
+ * watch ends (and tells the attacher, who cannot have that callback too).
+ * The input buffer's callback starts the deadline when a request's first
+ * bytes arrive; the output buffer's callback stops it when a reply starts
+ * (evhttp replies only once the whole request is read), and spots
+ * libevent's own HTML error page (always "Connection: close", written whole
+ * before the write is enabled) to replace it with JSON. On a kept-alive
  * connection evhttp writes that page into an output buffer whose start is
- * frozen: the watch reads it with evbuffer_peek and empties it unfrozen. When the
- * deadline passes, or the connection is over the cap, the watch takes the
+ * frozen: the watch reads it with evbuffer_peek and empties it unfrozen.
+ * When the deadline passes, or the connection is over the cap, the watch takes the
  * bufferevent over from evhttp, writes its JSON reply, and frees the
  * evhttp_connection once the reply is out.
  */
@@ -49,6 +50,8 @@ typedef struct watch {
     int over_cap;
     int taken; /* the watch took the connection over */
     int rewriting;
+    void (*closed)(struct evhttp_connection *evcon, void *arg); /* the attacher's hook */
+    void *closed_arg;
 } watch;
 
 st_http_guard *st_http_guard_new(int timeout_s, int max_conns)
@@ -127,8 +130,10 @@ static void release(watch *w)
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
-    (void)evcon;
-    release(arg);
+    watch *w = arg;
+    if (w->closed)
+        w->closed(evcon, w->closed_arg);
+    release(w);
 }
 
 static void taken_written(struct bufferevent *bev, void *arg)
@@ -321,7 +326,8 @@ static void on_setup(evutil_socket_t fd, short what, void *arg)
         start_deadline(w); /* the first request (and a TLS handshake) from the accept */
 }
 
-void st_http_guard_attach(st_http_guard *g, struct event_base *base, struct bufferevent *bev)
+void st_http_guard_attach(st_http_guard *g, struct event_base *base, struct bufferevent *bev,
+                          void (*closed)(struct evhttp_connection *evcon, void *arg), void *arg)
 {
     watch *w = calloc(1, sizeof *w);
     if (!w || !bev) {
@@ -330,6 +336,8 @@ void st_http_guard_attach(st_http_guard *g, struct event_base *base, struct buff
     }
     w->g = g;
     w->bev = bev;
+    w->closed = closed;
+    w->closed_arg = arg;
     int n = atomic_fetch_add(&g->nconns, 1) + 1;
     w->over_cap = n > g->max_conns;
     w->timer = evtimer_new(base, on_timer, w);
@@ -344,7 +352,7 @@ static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
 {
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (bev)
-        st_http_guard_attach(arg, base, bev);
+        st_http_guard_attach(arg, base, bev, NULL, NULL);
     return bev;
 }
 

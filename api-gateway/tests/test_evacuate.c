@@ -36,14 +36,7 @@ static int suite_init(void)
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", A.id);
     gwt_status(&T, "PUT", path, T.admin_token, "{\"instances\":100,\"vcpus\":100}");
     gwt_make_catalog(&T, flavor, image); /* 1 vCPU, 512 MiB, 10 GiB */
-    for (int i = 0; i < NN; i++) {
-        nodes[i] = gwt_make_node(&T, names[i], 4, 4096, 1000);
-        char *id = gwt_node_id(&T, names[i]);
-        if (!id)
-            return 1;
-        snprintf(node_ids[i], 40, "%s", id);
-        free(id);
-    }
+    gwt_make_nodes(&T, NN, names, 4, 4096, 1000, NULL, nodes, node_ids);
     return 0;
 }
 

@@ -24,17 +24,14 @@ static char flavor[40], image[40];
 static char *nodes[NN];
 static char node_ids[NN][40];
 static const char *names[NN] = {"ma", "mb", "mc", "ml"}; /* ml: a libvirt node */
+/* ml says nothing of live migration, as libvirt's agent does */
+static const unsigned flags[NN] = {GWT_NODE_LIVE_MIGRATION, GWT_NODE_LIVE_MIGRATION,
+                                   GWT_NODE_LIVE_MIGRATION, 0};
 
-/* Host i's heartbeat: ml says nothing of live or block migration, as libvirt's does. */
+/* Host i's heartbeat. */
 static long beat(int i)
 {
-    char b[256];
-    snprintf(b, sizeof b,
-             "{\"hostname\":\"h-%s\",\"capacity\":{\"vcpus\":4,\"memory_mib\":4096,"
-             "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":%s,"
-             "\"block_migration\":%s}}",
-             names[i], i == LIBVIRT ? "false" : "true", i == LIBVIRT ? "false" : "true");
-    return gwt_status(&T, "PUT", "/internal/v1/node", nodes[i], b);
+    return gwt_node_beat(&T, nodes[i], names[i], 4, 4096, 1000, flags[i]);
 }
 
 static int suite_init(void)
@@ -46,16 +43,7 @@ static int suite_init(void)
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", A.id);
     gwt_status(&T, "PUT", path, T.admin_token, "{\"instances\":100,\"vcpus\":100}");
     gwt_make_catalog(&T, flavor, image); /* 1 vCPU, 512 MiB, 10 GiB */
-    for (int i = 0; i < NN; i++) {
-        nodes[i] = gwt_make_node(&T, names[i], 4, 4096, 1000);
-        if (beat(i) != 200)
-            return 1;
-        char *id = gwt_node_id(&T, names[i]);
-        if (!id)
-            return 1;
-        snprintf(node_ids[i], 40, "%s", id);
-        free(id);
-    }
+    gwt_make_nodes(&T, NN, names, 4, 4096, 1000, flags, nodes, node_ids);
     return 0;
 }
 
@@ -548,11 +536,8 @@ static void test_block_migration(void)
     ST_ASSERT_INT_EQ(report(0, cmid, "{\"state\":\"cancelled\"}"), 200);
     /* an agent that does not say capacity.block_migration (an older one, here mb's) takes no
      * local disk: the scheduler passes it over, and a named mb is refused */
-    ST_ASSERT_INT_EQ(
-        gwt_status(&T, "PUT", "/internal/v1/node", nodes[1],
-                   "{\"hostname\":\"h-mb\",\"capacity\":{\"vcpus\":4,\"memory_mib\":4096,"
-                   "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":true}}"),
-        200);
+    const unsigned older = GWT_NODE_LIVE_MIGRATION | GWT_NODE_NO_BLOCK;
+    ST_ASSERT_INT_EQ(gwt_node_beat(&T, nodes[1], names[1], 4, 4096, 1000, older), 200);
     st_resp r;
     ST_ASSERT_INT_EQ(action(T.admin_token, id, "{\"action\":\"migrate\",\"host\":\"mb\"}", &r),
                      409);
@@ -569,12 +554,7 @@ static void test_block_migration(void)
     ST_ASSERT_INT_EQ(report(1, cmid, "{\"state\":\"failed\",\"error\":\"x\"}"), 200);
     assert_task(ceph, "(null)");
     /* nor does an instance leave such a host with its local disk */
-    ST_ASSERT_INT_EQ(
-        gwt_status(&T, "PUT", "/internal/v1/node", nodes[0],
-                   "{\"hostname\":\"h-ma\",\"capacity\":{\"vcpus\":4,\"memory_mib\":4096,"
-                   "\"disk_gib\":1000,\"firmware\":true,\"live_migration\":true,"
-                   "\"block_migration\":false}}"),
-        200);
+    ST_ASSERT_INT_EQ(gwt_node_beat(&T, nodes[0], names[0], 4, 4096, 1000, older), 200);
     ST_ASSERT_INT_EQ(action(T.admin_token, id, "{\"action\":\"migrate\"}", &r), 409);
     CU_ASSERT(strstr(errmsg(&r), "cannot copy a disk along") != NULL);
     st_resp_free(&r);

@@ -18,19 +18,6 @@ static char *nodes[3];
 static char node_ids[3][40];
 static const char *names[3] = {"pa", "pb", "pc"};
 
-static void node_id_of(const char *name, char out[40])
-{
-    st_resp r;
-    gwt_call(&T, &r, "GET", "/v1/nodes", T.admin_token, NULL);
-    json_t *it;
-    size_t i;
-    out[0] = 0;
-    json_array_foreach(json_object_get(r.json, "nodes"), i,
-                       it) if (!strcmp(json_string_value(json_object_get(it, "name")), name))
-        snprintf(out, 40, "%s", json_string_value(json_object_get(it, "id")));
-    st_resp_free(&r);
-}
-
 static int suite_init(void)
 {
     gwt_start(&T, "gw_place", NULL);
@@ -39,10 +26,7 @@ static int suite_init(void)
     snprintf(path, sizeof path, "/v1/tenants/%s/quotas", A.id);
     gwt_status(&T, "PUT", path, T.admin_token, "{\"instances\":100,\"vcpus\":100}");
     gwt_make_catalog(&T, flavor, image); /* m1.small: 1 vCPU, 512 MiB, 10 GiB */
-    for (int i = 0; i < 3; i++) {
-        nodes[i] = gwt_make_node(&T, names[i], 4, 4096, 1000);
-        node_id_of(names[i], node_ids[i]);
-    }
+    gwt_make_nodes(&T, 3, names, 4, 4096, 1000, NULL, nodes, node_ids);
     return 0;
 }
 
@@ -698,9 +682,9 @@ static void *place(void *arg)
 static void test_two_gateways_never_overfill_a_host(void)
 {
     /* one host with room for exactly ten m1.small (5120 MiB), the others off */
-    char *solo = gwt_make_node(&T, "solo", 16, 5120, 1000);
-    char solo_id[40], path[256];
-    node_id_of("solo", solo_id);
+    char *solo = gwt_make_node(&T, "solo", 16, 5120, 1000), *solo_id = gwt_node_id(&T, "solo");
+    char path[256];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(solo_id);
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[i]);
         gwt_status(&T, "PATCH", path, T.admin_token, "{\"disabled\":true}");
@@ -747,6 +731,7 @@ static void test_two_gateways_never_overfill_a_host(void)
     st_resp_free(&r);
     gwt_stop(&g2);
     free(solo);
+    free(solo_id);
 }
 
 static CU_TestInfo tests[] = {

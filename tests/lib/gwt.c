@@ -292,7 +292,8 @@ void gwt_heartbeat_fw(gwt *t, const char *node_token, int vcpus, int mem_mib, in
     free(b);
 }
 
-char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib)
+/* Registers node name; its token (malloc'd). */
+static char *new_node(gwt *t, const char *name)
 {
     char *b = st_jsonf("{s:s}", "name", name);
     st_resp r;
@@ -300,8 +301,52 @@ char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_g
     char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
     st_resp_free(&r);
     free(b);
+    return tok;
+}
+
+char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib)
+{
+    char *tok = new_node(t, name);
     gwt_heartbeat(t, tok, vcpus, mem_mib, disk_gib);
     return tok;
+}
+
+long gwt_node_beat(gwt *t, const char *node_token, const char *name, int vcpus, int mem_mib,
+                   int disk_gib, unsigned flags)
+{
+    char host[128];
+    snprintf(host, sizeof host, "h-%s", name);
+    int live = (flags & GWT_NODE_LIVE_MIGRATION) != 0;
+    char *b =
+        st_jsonf("{s:s, s:{s:i, s:i, s:i, s:b, s:b, s:b}}", "hostname", host, "capacity", "vcpus",
+                 vcpus, "memory_mib", mem_mib, "disk_gib", disk_gib, "firmware", 1,
+                 "live_migration", live, "block_migration", live && !(flags & GWT_NODE_NO_BLOCK));
+    long st = gwt_status(t, "PUT", "/internal/v1/node", node_token, b);
+    free(b);
+    return st;
+}
+
+void gwt_make_nodes(gwt *t, int n, const char *const names[], int vcpus, int mem_mib, int disk_gib,
+                    const unsigned flags[], char *tokens[], char ids[][40])
+{
+    for (int i = 0; i < n; i++) {
+        tokens[i] = new_node(t, names[i]);
+        must(gwt_node_beat(t, tokens[i], names[i], vcpus, mem_mib, disk_gib, flags ? flags[i] : 0),
+             200, "node heartbeat", NULL);
+        char *id = gwt_node_id(t, names[i]);
+        if (!id) {
+            fprintf(stderr, "gwt: node %s: no id\n", names[i]);
+            exit(1);
+        }
+        snprintf(ids[i], 40, "%s", id);
+        free(id);
+        if (flags && flags[i] & GWT_NODE_DISABLED) {
+            char path[128];
+            snprintf(path, sizeof path, "/v1/nodes/%s", ids[i]);
+            must(gwt_status(t, "PATCH", path, t->admin_token, "{\"disabled\":true}"), 200,
+                 "disable node", NULL);
+        }
+    }
 }
 
 void gwt_make_catalog(gwt *t, char flavor_id[40], char image_id[40])

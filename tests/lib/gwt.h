@@ -75,6 +75,22 @@ void gwt_make_user(gwt *t, const char *name, const char *password, char id[40]);
 
 /* A node with a heartbeat and the given capacity; returns its token. */
 char *gwt_make_node(gwt *t, const char *name, int vcpus, int mem_mib, int disk_gib);
+/* n nodes at once: node i is named names[i], has the given capacity and
+ * flags[i] (flags NULL: none), and heartbeats as host "h-<name>" with
+ * firmware. Its token goes to tokens[i] (malloc'd), its id to ids[i]. Fails
+ * the program on error. */
+enum {
+    GWT_NODE_LIVE_MIGRATION = 1, /* its agent takes live migrations (libvirt's does not), a */
+                                 /* local disk copied along too (block migration) */
+    GWT_NODE_DISABLED = 2,       /* disabled at once: nothing placed on it, nor powered off */
+    GWT_NODE_NO_BLOCK = 4,       /* with LIVE_MIGRATION: no block migration (an older agent) */
+};
+void gwt_make_nodes(gwt *t, int n, const char *const names[], int vcpus, int mem_mib, int disk_gib,
+                    const unsigned flags[], char *tokens[], char ids[][40]);
+/* Node name's heartbeat as gwt_make_nodes() sends it (again, after a test
+ * changed its row; GWT_NODE_DISABLED does nothing here); returns the status. */
+long gwt_node_beat(gwt *t, const char *node_token, const char *name, int vcpus, int mem_mib,
+                   int disk_gib, unsigned flags);
 /* A heartbeat of a node with firmware (a BIOS: it boots disk images), as
  * hosts with Debian's seabios report; _fw says whether it has one. */
 void gwt_heartbeat(gwt *t, const char *node_token, int vcpus, int mem_mib, int disk_gib);

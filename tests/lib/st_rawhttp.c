@@ -1,5 +1,6 @@
 /* st_rawhttp.c - raw-socket HTTP clients for hostile-input tests (see the header). */
 #include "st_rawhttp.h"
+#include "st_test.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -190,4 +191,48 @@ void st_hostile_listener(const char *host, int port, const char *ok_path, int tr
     st_raw_send(host, port, get, (size_t)gl, 5000, &r);
     o->after_status = r.status;
     st_raw_free(&r);
+}
+
+static int in(int v, int lo, int hi)
+{
+    return v >= lo && v <= hi;
+}
+
+static const char *with(int json)
+{
+    return json ? "with" : "without";
+}
+
+void st_assert_hostile(const char *host, int port, const char *ok_path, int deadline_s,
+                       const char *file, int line)
+{
+    char who[160];
+    if (host[0] == '/')
+        snprintf(who, sizeof who, "%s", host);
+    else
+        snprintf(who, sizeof who, "%s:%d", host, port);
+    st_hostile h;
+    st_hostile_listener(host, port, ok_path, 2 * deadline_s + 4, &h);
+    st_assert_fmt(h.bad_line_status == 400 && h.bad_line_json, 0, file, line,
+                  "%s: a bad request line got %d %s a JSON error, want 400 with one", who,
+                  h.bad_line_status, with(h.bad_line_json));
+    st_assert_fmt(in(h.bad_version_status, 400, 505) && h.bad_version_json, 0, file, line,
+                  "%s: HTTP/7.3 got %d %s a JSON error, want 400..505 with one", who,
+                  h.bad_version_status, with(h.bad_version_json));
+    int huge = h.huge_head_status;
+    st_assert_fmt((huge == 400 || huge == 413 || huge == 431) && h.huge_head_json, 0, file, line,
+                  "%s: a 100 KB head got %d %s a JSON error, want 400, 413 or 431 with one", who,
+                  huge, with(h.huge_head_json));
+    st_assert_fmt(in(h.method_status, 400, 501) && h.method_json, 0, file, line,
+                  "%s: an unknown method got %d %s a JSON error, want 400..501 with one", who,
+                  h.method_status, with(h.method_json));
+    st_assert_fmt(h.slow_closed && h.slow_secs < deadline_s + 3.0 && h.slow_status == 408 &&
+                      h.slow_json,
+                  0, file, line,
+                  "%s: a trickled head got %d %s a JSON error and was %s after %.1f s, want 408 "
+                  "with one, closed within %d s",
+                  who, h.slow_status, with(h.slow_json), h.slow_closed ? "closed" : "still open",
+                  h.slow_secs, deadline_s + 3);
+    st_assert_fmt(h.after_status == 200, 0, file, line, "%s: GET %s afterwards got %d, want 200",
+                  who, ok_path, h.after_status);
 }

@@ -10,8 +10,10 @@
  *
  * st_hostile_listener() sends a listener malformed request lines, a huge
  * head, an unsupported method and a head that trickles in one line at a
- * time, and records what it saw; the caller asserts on it (the expectations
- * are listed in the struct).
+ * time, and records what it saw (the expectations are listed in the
+ * struct). ST_ASSERT_HOSTILE() runs it and asserts all of them:
+ *
+ *     ST_ASSERT_HOSTILE("127.0.0.1", port, "/healthz", 3);  // a 3 s deadline
  */
 #ifndef ST_RAWHTTP_H
 #define ST_RAWHTTP_H
@@ -59,5 +61,17 @@ typedef struct st_hostile {
  * (the listener's timeout plus a margin). */
 void st_hostile_listener(const char *host, int port, const char *ok_path, int trickle_s,
                          st_hostile *out);
+
+/* Runs st_hostile_listener() against a listener whose whole-request deadline
+ * is deadline_s and asserts, at the caller's line, every expectation above:
+ * 400 with a JSON error for the bad request line; 400..505 for the bad
+ * version, 400/413/431 for the huge head and 400..501 for the method, each
+ * with a JSON error; the trickled head answered 408 (JSON) and cut within
+ * deadline_s + 3 s; and ok_path answering 200 afterwards. A failure names the
+ * listener and what it answered. */
+#define ST_ASSERT_HOSTILE(host, port, ok_path, deadline_s)                                         \
+    st_assert_hostile((host), (port), (ok_path), (deadline_s), __FILE__, __LINE__)
+void st_assert_hostile(const char *host, int port, const char *ok_path, int deadline_s,
+                       const char *file, int line);
 
 #endif

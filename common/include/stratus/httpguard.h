@@ -23,6 +23,7 @@
 #define STRATUS_HTTPGUARD_H
 
 struct evhttp;
+struct evhttp_connection;
 struct event_base;
 struct bufferevent;
 
@@ -33,8 +34,11 @@ typedef struct st_http_guard st_http_guard;
 st_http_guard *st_http_guard_new(int timeout_s, int max_conns);
 void st_http_guard_free(st_http_guard *g);
 /* Watches a bufferevent made for an incoming evhttp connection (call it in
- * an evhttp bevcb, on the bufferevent the callback returns). */
-void st_http_guard_attach(st_http_guard *g, struct event_base *base, struct bufferevent *bev);
+ * an evhttp bevcb, on the bufferevent the callback returns). The guard takes
+ * the connection's close callback; closed(evcon, arg), when not NULL, runs in
+ * its place as evhttp frees the connection, on the connection's loop. */
+void st_http_guard_attach(st_http_guard *g, struct event_base *base, struct bufferevent *bev,
+                          void (*closed)(struct evhttp_connection *evcon, void *arg), void *arg);
 /* For an evhttp set up outside http.h: sets its bevcb to make plain socket
  * bufferevents watched by g. */
 void st_http_guard_evhttp(st_http_guard *g, struct evhttp *http);

@@ -134,19 +134,7 @@ static void test_routing_and_errors(void)
  * the 10 s deadline, and the VMM still answering. */
 static void test_hostile_input(void)
 {
-    st_hostile h;
-    st_hostile_listener(A.sock, 0, "/vm", 16, &h);
-    ST_ASSERT_INT_EQ(h.bad_line_status, 400);
-    CU_ASSERT_TRUE(h.bad_line_json);
-    ST_ASSERT_INT_EQ(h.bad_version_status, 400);
-    CU_ASSERT_TRUE(h.bad_version_json);
-    CU_ASSERT_TRUE(h.huge_head_status == 400 || h.huge_head_status == 413);
-    CU_ASSERT_TRUE(h.huge_head_json);
-    CU_ASSERT_TRUE(h.method_status >= 400 && h.method_status <= 501);
-    CU_ASSERT_TRUE(h.method_json);
-    CU_ASSERT_TRUE(h.slow_closed);
-    ST_ASSERT_INT_EQ(h.slow_status, 408);
-    ST_ASSERT_INT_EQ(h.after_status, 200);
+    ST_ASSERT_HOSTILE(A.sock, 0, "/vm", 10);
 }
 
 /* A start that fails answers 400 start_failed first, then the process exits 1 (with KVM

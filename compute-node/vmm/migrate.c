@@ -667,7 +667,7 @@ static int disks(vmm_vm *vm, int release)
 }
 
 static struct {
-    double t0, parked, state, released, sent, answered;
+    double t0, parked, state, released, harvested, sent, answered;
     size_t state_len;
     uint64_t last_pages;
 } g_fin;
@@ -714,6 +714,7 @@ static int final_round(vmm_vm *vm, int s)
     }
     g_fin.released = now_ms();
     int64_t more = track_harvest(vm);
+    g_fin.harvested = now_ms();
     g_fin.last_pages = track_pending();
     rc = more < 0 ? (int)more : send_todo(vm, s, 1);
     if (!rc) {
@@ -901,7 +902,9 @@ static int migrate(vmm_vm *vm)
         uint64_t sent = g_t.sent_bytes - b0;
         if (sent > (1u << 20) || bw == 0)
             bw = (double)sent / took; /* a round too small to measure keeps the last figure */
+        double h0 = now_ms();
         int64_t dirtied = track_harvest(vm);
+        double fetch_ms = now_ms() - h0;
         if (dirtied < 0) {
             set_error(vm->dring_entries ? "KVM_RESET_DIRTY_RINGS: %s" : "KVM_GET_DIRTY_LOG: %s",
                       strerror((int)-dirtied));
@@ -913,10 +916,11 @@ static int migrate(vmm_vm *vm)
         double need = bw > 0 ? (double)(pending * PAGE + disk_left) / bw : 1e9;
         int timed_out = req.timeout_ms && now_ms() - t0 >= (double)req.timeout_ms;
         st_info("vmm.migrate",
-                "round %llu: %llu KiB in %.0f ms (%.1f MiB/s), %lld pages dirtied meanwhile, "
-                "%llu KiB left and %llu KiB of disk (%.0f ms at this rate), throttle %d %%",
+                "round %llu: %llu KiB in %.0f ms (%.1f MiB/s), %lld pages dirtied meanwhile "
+                "(fetched in %.2f ms), %llu KiB left and %llu KiB of disk (%.0f ms at this rate), "
+                "throttle %d %%",
                 (unsigned long long)round, (unsigned long long)(sent >> 10), took,
-                bw * 1000 / (1 << 20), (long long)dirtied,
+                bw * 1000 / (1 << 20), (long long)dirtied, fetch_ms,
                 (unsigned long long)(pending * PAGE >> 10), (unsigned long long)(disk_left >> 10),
                 need, pct);
         if (should_stop(0)) {
@@ -973,7 +977,7 @@ static int migrate(vmm_vm *vm)
                 "flags), %.0f ms in all; downtime (pause to the target's ack, its vCPUs "
                 "running) %.1f ms, of it parking the vCPUs %.1f ms, reading the state %.1f ms "
                 "(%zu bytes), the last disk blocks (block migration) and releasing the disks "
-                "%.1f ms, the last %llu pages and the state "
+                "%.1f ms, the last %llu pages (fetched in %.2f ms) and the state "
                 "%.1f ms, the target %.1f ms; throttle %d %%; dirty tracking %s (%llu ring-full "
                 "exits)",
                 req.uri, (unsigned long long)(round + 1),
@@ -981,8 +985,8 @@ static int migrate(vmm_vm *vm)
                 (unsigned long long)g_t.zero_pages, total, g_fin.answered - g_fin.t0,
                 g_fin.parked - g_fin.t0, g_fin.state - g_fin.parked, g_fin.state_len,
                 g_fin.released - g_fin.state, (unsigned long long)g_fin.last_pages,
-                g_fin.sent - g_fin.released, g_fin.answered - g_fin.sent, pct,
-                vm->dring_entries ? "ring" : "bitmap",
+                g_fin.harvested - g_fin.released, g_fin.sent - g_fin.released,
+                g_fin.answered - g_fin.sent, pct, vm->dring_entries ? "ring" : "bitmap",
                 (unsigned long long)(__atomic_load_n(&vm->dring_full, __ATOMIC_RELAXED) -
                                      g_t.ring_full0));
         end = MIG_COMPLETED;
@@ -1374,7 +1378,10 @@ void vmm_migrate_stop(void)
     for (int i = 0; i < VMM_GMEM_MAX_REGIONS; i++) {
         if (g.vm) {
             __atomic_store_n(&g.vm->gmem.dirty[i], NULL, __ATOMIC_RELEASE);
+            /* Under the reapers' lock: none holds the bitmap freed below once it is released. */
+            pthread_mutex_lock(&g.vm->dring_lock);
             __atomic_store_n(&g.vm->dring_bits[i], NULL, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&g.vm->dring_lock);
         }
         free(g_t.marks[i]);
         free(g_t.ring[i]);

@@ -10,7 +10,9 @@
  * real hardware. SIGUSR1 is installed with SA_RESTART, so a kick never
  * breaks an ordinary syscall (KVM_RUN itself still returns EINTR). An AP's
  * first KVM_RUN may return EAGAIN on this host's nested KVM: it is simply
- * retried.
+ * retried. With KVM's dirty ring on (dirty_ring.c), each vCPU maps its ring
+ * when created, and a vCPU whose ring is full (KVM_EXIT_DIRTY_RING_FULL)
+ * reaps it itself before entering again.
  */
 #include "vmm.h"
 

@@ -942,8 +942,9 @@ run_migrate() {
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
   # MEM:MIB:DIRTY[:copy|:bitmap]: copy is a block migration, each namespace with its own qcow2
   # overlay of one base (copied along, not shared). The source tracks dirty pages with KVM's
-  # dirty ring (Debian's kernel offers it: the status must say "ring"), bitmap with
-  # "dirty_ring": false (KVM_GET_DIRTY_LOG): the dirtying guest runs under both, in one run.
+  # dirty ring (Debian's kernel offers it: the status must say "ring"; 4096 entries, 1024 as
+  # the block migration's config asks), bitmap with "dirty_ring": false (KVM_GET_DIRTY_LOG):
+  # the dirtying guest runs under both, in one run.
   for case in 128:16:0 1024:16:0 256:16:1000 256:16:1000:bitmap 128:16:0:copy; do
     mem=${case%%:*}; mib=${case#*:}; mib=${mib%%:*}; dirty=${case#*:*:}; copy=${dirty#*:}; dirty=${dirty%%:*}
     [ "$copy" = "$dirty" ] && copy=
@@ -971,7 +972,7 @@ run_migrate() {
       printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", %s}]%s%s}\n' \
         $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" "$disk" \
         "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" \
-        "$([ $track = bitmap ] && printf ', "dirty_ring": false')" > /tmp/mig-$side.json
+        "$([ $track = bitmap ] && printf ', "dirty_ring": false'; [ -n "$copy" ] && printf ', "dirty_ring": 1024')" > /tmp/mig-$side.json
     done
     # 1 GiB over TLS when the host made certificates (linux-test.sh, openssl): the target shows
     # a (b) certificate and trusts b (a); each end must prove itself.
@@ -1029,6 +1030,8 @@ run_migrate() {
     mig_wait $sock $st 120 || bad "$mem MiB: the migration was still active after 120 s: $(cat $st)"
     grep -q '"state":"completed"' $st || bad "$mem MiB: the migration ended: $(cat $st)"
     grep -q "\"dirty_tracking\":\"$track\"" $st || bad "$mem MiB: the source's dirty tracking was not the $track: $(cat $st)"
+    [ $track = bitmap ] || [ "$(mig_num dirty_ring_entries $st)" = "$([ -n "$copy" ] && echo 1024 || echo 4096)" ] ||
+      bad "$mem MiB: not the dirty ring's size the config asked for: $(cat $st)"
     before=$(grep -c '^DATA count=' $ser)
     if [ "$dirty" != 0 ] && [ "$(mig_num throttle_pct $st)" = 0 ]; then
       # Due (migrate.c): two rounds running, after the first and before the last, in which the

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cpu_setup.h"
+#include "dirty_ring.h"
 #include "stratus/json.h"
 
 #ifdef VMM_SANITIZED
@@ -136,12 +137,27 @@ static int parse_nics(vmm_config *c, json_t *arr, char *err, size_t errlen)
 
 int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "vcpus",         "memory_mib",     "kernel",          "initrd",
-        "cmdline",       "serial_log",     "disks",           "nics",
-        "rng",           "control_socket", "seccomp",         "on_reset",
-        "boot_protocol", "assign_bars",    "cpuid_disable",   "boot",
-        "firmware",      "memory_shared",  "firmware_sha256", NULL};
+    static const char *const keys[] = {"vcpus",
+                                       "memory_mib",
+                                       "kernel",
+                                       "initrd",
+                                       "cmdline",
+                                       "serial_log",
+                                       "disks",
+                                       "nics",
+                                       "rng",
+                                       "control_socket",
+                                       "seccomp",
+                                       "on_reset",
+                                       "boot_protocol",
+                                       "assign_bars",
+                                       "cpuid_disable",
+                                       "boot",
+                                       "firmware",
+                                       "memory_shared",
+                                       "firmware_sha256",
+                                       "dirty_ring",
+                                       NULL};
     const char *kernel = NULL, *initrd = NULL, *cmdline = "", *serial = NULL, *sock = NULL;
     const char *on_reset = "shutdown", *proto = "auto", *boot = "kernel";
     const char *firmware = VMM_DEFAULT_FIRMWARE, *fw_sha = NULL;
@@ -218,6 +234,20 @@ int vmm_config_parse(vmm_config *c, const char *text, size_t len, char *err, siz
                 goto fail;
             }
             c->cpuid_disable |= bit;
+        }
+    }
+    c->dirty_ring = -1;
+    if ((v = json_object_get(j, "dirty_ring"))) {
+        json_int_t e = json_is_integer(v) ? json_integer_value(v) : 0;
+        if (json_is_boolean(v))
+            c->dirty_ring = json_is_true(v) ? -1 : 0;
+        else if (e >= VMM_DRING_MIN && e <= VMM_DRING_MAX && !(e & (e - 1)))
+            c->dirty_ring = (int)e;
+        else {
+            snprintf(err, errlen,
+                     "field 'dirty_ring' must be true, false or a power of two from %d to %d",
+                     VMM_DRING_MIN, VMM_DRING_MAX);
+            goto fail;
         }
     }
     if ((v = json_object_get(j, "disks")) && parse_disks(c, v, err, errlen))

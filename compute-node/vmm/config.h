@@ -9,7 +9,8 @@
  *    "rng": true, "control_socket": "/run/vm.sock", "seccomp": true,
  *    "on_reset": "shutdown" | "restart", "boot_protocol": "auto" | "pvh" | "linux",
  *    "assign_bars": true, "cpuid_disable": ["cx16"],
- *    "boot": "kernel" | "firmware", "firmware": "/usr/share/seabios/bios.bin"}
+ *    "boot": "kernel" | "firmware", "firmware": "/usr/share/seabios/bios.bin",
+ *    "dirty_ring": true | false | 4096}
  *
  * "boot": "kernel" (the default) needs "kernel"; "firmware" boots the first
  * disk through the BIOS image "firmware" names (default: Debian's SeaBIOS)
@@ -17,6 +18,11 @@
  * start refuses another. A firmware VM's snapshot and a live migration's HELLO carry the
  * config with the digest of the image it runs, so a restore or a target with another image
  * refuses it.
+ *
+ * "dirty_ring" (a live migration's dirty tracking, dirty_ring.c): absent or true, KVM's dirty
+ * ring of 4096 entries per vCPU where the kernel offers it, else KVM_GET_DIRTY_LOG's bitmaps;
+ * false, the bitmaps; a power of two from 1024 to 65536, that many entries (a kernel without
+ * the ring or refusing the size fails the start).
  *
  * Everything is validated on load with a message naming the field; unknown
  * keys are errors (a typo must not silently boot a different machine).
@@ -70,7 +76,8 @@ typedef struct vmm_config {
     int boot_protocol; /* VMM_PROTO_*: "auto" (default), "pvh", "linux" */
     int assign_bars;   /* assign PCI BARs at start-up like firmware (default) or leave them 0 */
     uint32_t cpuid_disable; /* CPU features hidden from the guest (cpu_setup.c names them) */
-    char *json;             /* the JSON text as given (a snapshot keeps it) */
+    int dirty_ring; /* "dirty_ring": entries; 0 (false): off; -1 (absent, true): where offered */
+    char *json;     /* the JSON text as given (a snapshot keeps it) */
 } vmm_config;
 
 enum { VMM_PROTO_AUTO = 0, VMM_PROTO_PVH, VMM_PROTO_LINUX };

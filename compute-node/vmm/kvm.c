@@ -26,6 +26,7 @@
  */
 #include "vmm.h"
 
+#include "dirty_ring.h"
 #include "firmware.h"
 
 #include <errno.h>
@@ -191,6 +192,7 @@ void vmm_vm_init(vmm_vm *vm)
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->irq_lock, NULL);
+    pthread_mutex_init(&vm->dring_lock, NULL);
     vmm_bus_init(&vm->pio);
     vmm_bus_init(&vm->mmio);
     st_uuid_v4(vm->boot_id);
@@ -231,6 +233,9 @@ int vmm_vm_create(vmm_vm *vm, const vmm_config *cfg)
         st_error("vmm.kvm", "KVM_CREATE_VM: %s", strerror(errno));
         goto err;
     }
+    /* The dirty ring only exists if turned on before the first vCPU (dirty_ring.c). */
+    if ((rc = vmm_dring_enable(vm)))
+        goto err;
     /* Needed on Intel (real-mode emulation); harmless elsewhere. */
     ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_KVM_IDMAP_ADDR + 0x1000);
     uint64_t idmap = VMM_KVM_IDMAP_ADDR;

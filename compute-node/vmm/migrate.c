@@ -8,9 +8,13 @@
  * bitmap (gmem.h: the pages devices write, which KVM's log does not see), and sends every page
  * of guest RAM, runs of all-zero pages as a flag without data. Then round after round, the
  * pages dirtied meanwhile: KVM_GET_DIRTY_LOG per slot (which also write-protects them again),
- * ORed with the VMM's bitmap of this round and of the one before (a device marks a buffer when
- * it takes it and writes it within the same event-thread callback, so a mark taken just
- * between the two is sent again one round later). Each round measures the bandwidth; when what
+ * or, where the kernel offers KVM's dirty ring (dirty_ring.c, "dirty_ring" in the config),
+ * every vCPU's ring reaped and KVM_RESET_DIRTY_RINGS (the same re-protection; a vCPU whose
+ * ring fills between two rounds reaps its own into the same bitmap; the final round reaps
+ * the rings of the parked vCPUs), ORed with the VMM's bitmap of this round and of the one
+ * before (a device marks a buffer when it takes it and writes it within the same event-thread
+ * callback, so a mark taken just between the two is sent again one round later; KVM's ring,
+ * like its log, never sees the VMM's writes). Each round measures the bandwidth; when what
  * is left can be sent within downtime_ms, or after max_rounds, or when timeout_ms passed with
  * on_timeout=force, the final round runs on the event thread, where every device works, so no
  * device touches guest RAM or its own state meanwhile: pause (every vCPU parked), the vmstate
@@ -63,6 +67,7 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include "dirty_ring.h"
 #include "firmware.h"
 #include "migmsg.h"
 #include "mirror.h"
@@ -97,6 +102,7 @@ static struct {
     unsigned addrlen;
     int sock, listen_fd;
     int state, cancel;
+    uint32_t ring; /* the source's dirty tracking: the dirty ring's entries, 0 for bitmaps */
     uint64_t round, transferred, remaining, total;
     int throttle_pct;   /* the throttle thread's */
     int throttle_shown; /* GET /vm/migrate's: the last one set, kept once it ended */
@@ -128,6 +134,9 @@ typedef struct track {
     uint64_t *prev[VMM_GMEM_MAX_REGIONS];  /* the VMM's marks of the round before */
     uint64_t *marks[VMM_GMEM_MAX_REGIONS]; /* the VMM's bitmap (vm->gmem.dirty); kept for the
                                             * process's life: a device may still hold it */
+    uint64_t *ring[VMM_GMEM_MAX_REGIONS];  /* the dirty ring's reaped pages (vm->dring_bits);
+                                            * kept too: a vCPU's reap may still hold it */
+    uint64_t ring_full0;                   /* vm->dring_full when tracking started */
     uint64_t sent_bytes, sent_pages, zero_pages;
     int pagemap; /* /proc/self/pagemap (private RAM), or -1 */
 } track;
@@ -261,6 +270,17 @@ json_t *vmm_migrate_status(void)
         json_object_set_new(j, "error", json_string(g.error));
     if (g.state == MIG_ACTIVE || g.state == MIG_COMPLETED)
         json_object_set_new(j, "uri", json_string(g.req.uri));
+    if (g.state != MIG_NONE && g.state != MIG_INCOMING) {
+        json_object_set_new(j, "dirty_tracking", json_string(g.ring ? "ring" : "bitmap"));
+        if (g.ring && g.vm) {
+            uint64_t full = __atomic_load_n(&g.vm->dring_full, __ATOMIC_RELAXED);
+            json_object_set_new(j, "dirty_ring_entries", json_integer(g.ring));
+            json_object_set_new(
+                j, "dirty_ring_full",
+                json_integer(
+                    (json_int_t)(full - __atomic_load_n(&g_t.ring_full0, __ATOMIC_RELAXED))));
+        }
+    }
     pthread_mutex_unlock(&g.lock);
     vmm_mirror_status(j);
     return j;
@@ -297,6 +317,7 @@ int vmm_migrate_start(vmm_vm *vm, const vmm_migrate_req *r, char *err, size_t er
         g.total = vm->ram_size;
         g.throttle_pct = g.throttle_shown = 0;
         g.downtime_ms = g.total_ms = 0;
+        g.ring = vm->dring_entries;
         g.error[0] = 0;
         g.go = 1;
         vmm_mirror_reset(); /* its lock is taken under this one, never the other way */
@@ -372,11 +393,12 @@ static int log_dirty(vmm_vm *vm, int on)
     return 0;
 }
 
-/* Per-slot log buffers (sized for each slot) for fetch_logs; 0 or -ENOMEM. */
+/* Per-slot log buffers (sized for each slot) for fetch_logs; 0 or -ENOMEM. None with the
+ * dirty ring. */
 static int slot_logs_alloc(vmm_vm *vm)
 {
     vmm_ram_slot sl[VMM_RAM_SLOTS_MAX];
-    for (int k = 0, n = vmm_ram_slots(vm, sl); k < n; k++)
+    for (int k = 0, n = vm->dring_entries ? 0 : vmm_ram_slots(vm, sl); k < n; k++)
         if (!(g_t.slot_log[k] = calloc((sl[k].size / PAGE + 63) / 64, 8)))
             return -ENOMEM;
     return 0;
@@ -395,17 +417,35 @@ static void or_bits(uint64_t *dst, uint64_t first, const uint64_t *src, uint64_t
     }
 }
 
+/* With the dirty ring (dirty_ring.c), every vCPU's ring reaped (those pages write-protected
+ * again) and the pages reaped since the last call, a full ring's vCPU's own included, taken
+ * into g_t.kvm. */
+static int fetch_ring(vmm_vm *vm)
+{
+    int64_t rc = vmm_dring_reap(vm, NULL);
+    if (rc < 0)
+        return (int)rc;
+    for (int i = 0; i < g_t.n; i++)
+        for (uint64_t w = 0; w < g_t.words[i]; w++)
+            g_t.kvm[i][w] = __atomic_exchange_n(&g_t.ring[i][w], 0, __ATOMIC_ACQ_REL);
+    return 0;
+}
+
 /* KVM's dirty log of every RAM slot (fetched and write-protected again), each put into its
- * gmem region's bitmap g_t.kvm at the slot's place. A firmware VM's BIOS shadow
+ * gmem region's bitmap g_t.kvm at the slot's place; or the dirty ring's pages (fetch_ring),
+ * KVM_GET_DIRTY_LOG being refused with the ring on. A firmware VM's BIOS shadow
  * (0xE0000-0xFFFFF, 32 pages in RAM below 1 MiB) counts as dirty every round: its slots
  * (firmware.c) follow the guest's PAM writes, which may delete and remake them at any time,
  * so they are not logged but sent again, the last time while the VM is paused. */
 static int fetch_logs(vmm_vm *vm)
 {
     vmm_ram_slot sl[VMM_RAM_SLOTS_MAX];
-    for (int i = 0; i < g_t.n; i++)
+    int rc = vm->dring_entries ? fetch_ring(vm) : 0;
+    if (rc)
+        return rc;
+    for (int i = 0; i < g_t.n && !vm->dring_entries; i++)
         memset(g_t.kvm[i], 0, g_t.words[i] * 8);
-    for (int k = 0, n = vmm_ram_slots(vm, sl); k < n; k++) {
+    for (int k = 0, n = vm->dring_entries ? 0 : vmm_ram_slots(vm, sl); k < n; k++) {
         int i = 0;
         while (i < g_t.n - 1 && sl[k].hva >= vm->gmem.r[i + 1].hva)
             i++;
@@ -425,8 +465,10 @@ static int fetch_logs(vmm_vm *vm)
 
 static void track_stop(vmm_vm *vm)
 {
-    for (int i = 0; i < g_t.n; i++)
+    for (int i = 0; i < g_t.n; i++) {
         __atomic_store_n(&vm->gmem.dirty[i], NULL, __ATOMIC_RELEASE);
+        __atomic_store_n(&vm->dring_bits[i], NULL, __ATOMIC_RELEASE);
+    }
     log_dirty(vm, 0);
     for (int i = 0; i < g_t.n; i++) {
         free(g_t.todo[i]);
@@ -453,7 +495,10 @@ static int track_start(vmm_vm *vm)
         g_t.prev[i] = calloc(w, 8);
         if (!g_t.marks[i])
             g_t.marks[i] = calloc(w, 8);
-        if (!g_t.todo[i] || !g_t.kvm[i] || !g_t.prev[i] || !g_t.marks[i]) {
+        if (vm->dring_entries && !g_t.ring[i])
+            g_t.ring[i] = calloc(w, 8);
+        if (!g_t.todo[i] || !g_t.kvm[i] || !g_t.prev[i] || !g_t.marks[i] ||
+            (vm->dring_entries && !g_t.ring[i])) {
             track_stop(vm);
             return -ENOMEM;
         }
@@ -462,7 +507,14 @@ static int track_start(vmm_vm *vm)
             g_t.todo[i][w - 1] = (1ull << (pages % 64)) - 1;
         memset(g_t.marks[i], 0, w * 8);
         __atomic_store_n(&vm->gmem.dirty[i], g_t.marks[i], __ATOMIC_RELEASE);
+        if (g_t.ring[i]) {
+            /* Before logging starts: whatever a vCPU reaps from then on lands here. */
+            memset(g_t.ring[i], 0, w * 8);
+            __atomic_store_n(&vm->dring_bits[i], g_t.ring[i], __ATOMIC_RELEASE);
+        }
     }
+    __atomic_store_n(&g_t.ring_full0, __atomic_load_n(&vm->dring_full, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
     if (vm->ram_memfd < 0 && g_t.pagemap < 0)
         g_t.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC); /* -1: read every page */
     int rc = slot_logs_alloc(vm);
@@ -615,7 +667,7 @@ static int disks(vmm_vm *vm, int release)
 }
 
 static struct {
-    double t0, parked, state, released, sent, answered;
+    double t0, parked, state, released, harvested, sent, answered;
     size_t state_len;
     uint64_t last_pages;
 } g_fin;
@@ -662,6 +714,7 @@ static int final_round(vmm_vm *vm, int s)
     }
     g_fin.released = now_ms();
     int64_t more = track_harvest(vm);
+    g_fin.harvested = now_ms();
     g_fin.last_pages = track_pending();
     rc = more < 0 ? (int)more : send_todo(vm, s, 1);
     if (!rc) {
@@ -811,6 +864,11 @@ static int migrate(vmm_vm *vm)
         set_error("dirty logging: %s", strerror(-rc));
         goto out_sock;
     }
+    if (vm->dring_entries)
+        st_info("vmm.migrate", "dirty tracking: KVM's dirty ring, %u entries per vCPU",
+                vm->dring_entries);
+    else
+        st_info("vmm.migrate", "dirty tracking: KVM_GET_DIRTY_LOG bitmaps");
     if (req.block_migration && (rc = vmm_mirror_start(vm, s, should_stop, err, sizeof err))) {
         set_error("block migration: %s", err);
         goto out_track;
@@ -844,9 +902,12 @@ static int migrate(vmm_vm *vm)
         uint64_t sent = g_t.sent_bytes - b0;
         if (sent > (1u << 20) || bw == 0)
             bw = (double)sent / took; /* a round too small to measure keeps the last figure */
+        double h0 = now_ms();
         int64_t dirtied = track_harvest(vm);
+        double fetch_ms = now_ms() - h0;
         if (dirtied < 0) {
-            set_error("KVM_GET_DIRTY_LOG: %s", strerror((int)-dirtied));
+            set_error(vm->dring_entries ? "KVM_RESET_DIRTY_RINGS: %s" : "KVM_GET_DIRTY_LOG: %s",
+                      strerror((int)-dirtied));
             goto out_track;
         }
         pending = track_pending();
@@ -855,10 +916,11 @@ static int migrate(vmm_vm *vm)
         double need = bw > 0 ? (double)(pending * PAGE + disk_left) / bw : 1e9;
         int timed_out = req.timeout_ms && now_ms() - t0 >= (double)req.timeout_ms;
         st_info("vmm.migrate",
-                "round %llu: %llu KiB in %.0f ms (%.1f MiB/s), %lld pages dirtied meanwhile, "
-                "%llu KiB left and %llu KiB of disk (%.0f ms at this rate), throttle %d %%",
+                "round %llu: %llu KiB in %.0f ms (%.1f MiB/s), %lld pages dirtied meanwhile "
+                "(fetched in %.2f ms), %llu KiB left and %llu KiB of disk (%.0f ms at this rate), "
+                "throttle %d %%",
                 (unsigned long long)round, (unsigned long long)(sent >> 10), took,
-                bw * 1000 / (1 << 20), (long long)dirtied,
+                bw * 1000 / (1 << 20), (long long)dirtied, fetch_ms,
                 (unsigned long long)(pending * PAGE >> 10), (unsigned long long)(disk_left >> 10),
                 need, pct);
         if (should_stop(0)) {
@@ -915,14 +977,18 @@ static int migrate(vmm_vm *vm)
                 "flags), %.0f ms in all; downtime (pause to the target's ack, its vCPUs "
                 "running) %.1f ms, of it parking the vCPUs %.1f ms, reading the state %.1f ms "
                 "(%zu bytes), the last disk blocks (block migration) and releasing the disks "
-                "%.1f ms, the last %llu pages and the state "
-                "%.1f ms, the target %.1f ms; throttle %d %%",
+                "%.1f ms, the last %llu pages (fetched in %.2f ms) and the state "
+                "%.1f ms, the target %.1f ms; throttle %d %%; dirty tracking %s (%llu ring-full "
+                "exits)",
                 req.uri, (unsigned long long)(round + 1),
                 (unsigned long long)(g_t.sent_bytes >> 20), (unsigned long long)g_t.sent_pages,
                 (unsigned long long)g_t.zero_pages, total, g_fin.answered - g_fin.t0,
                 g_fin.parked - g_fin.t0, g_fin.state - g_fin.parked, g_fin.state_len,
                 g_fin.released - g_fin.state, (unsigned long long)g_fin.last_pages,
-                g_fin.sent - g_fin.released, g_fin.answered - g_fin.sent, pct);
+                g_fin.harvested - g_fin.released, g_fin.sent - g_fin.released,
+                g_fin.answered - g_fin.sent, pct, vm->dring_entries ? "ring" : "bitmap",
+                (unsigned long long)(__atomic_load_n(&vm->dring_full, __ATOMIC_RELAXED) -
+                                     g_t.ring_full0));
         end = MIG_COMPLETED;
         goto out_sock; /* dirty logging stays: the vCPUs never run here again */
     }
@@ -1310,9 +1376,15 @@ void vmm_migrate_stop(void)
         close(g_t.pagemap);
     g_t.pagemap = -1;
     for (int i = 0; i < VMM_GMEM_MAX_REGIONS; i++) {
-        if (g.vm)
+        if (g.vm) {
             __atomic_store_n(&g.vm->gmem.dirty[i], NULL, __ATOMIC_RELEASE);
+            /* Under the reapers' lock: none holds the bitmap freed below once it is released. */
+            pthread_mutex_lock(&g.vm->dring_lock);
+            __atomic_store_n(&g.vm->dring_bits[i], NULL, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&g.vm->dring_lock);
+        }
         free(g_t.marks[i]);
-        g_t.marks[i] = NULL;
+        free(g_t.ring[i]);
+        g_t.marks[i] = g_t.ring[i] = NULL;
     }
 }

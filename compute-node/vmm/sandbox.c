@@ -115,8 +115,10 @@ static const unsigned long kvm_ioctls[] = {
     KVM_GET_MSR_INDEX_LIST,
     KVM_GET_CPUID2,
     KVM_GET_TSC_KHZ,
-    /* A live migration's rounds (its worker; the last one on the event thread, migrate.c). */
+    /* A live migration's rounds (its worker; the last one on the event thread, migrate.c);
+     * with the dirty ring, a vCPU whose ring is full too (dirty_ring.c). */
     KVM_GET_DIRTY_LOG,
+    KVM_RESET_DIRTY_RINGS,
 };
 
 #ifdef VMM_SANITIZED

@@ -10,7 +10,9 @@
  * real hardware. SIGUSR1 is installed with SA_RESTART, so a kick never
  * breaks an ordinary syscall (KVM_RUN itself still returns EINTR). An AP's
  * first KVM_RUN may return EAGAIN on this host's nested KVM: it is simply
- * retried.
+ * retried. With KVM's dirty ring on (dirty_ring.c), each vCPU maps its ring
+ * when created, and a vCPU whose ring is full (KVM_EXIT_DIRTY_RING_FULL)
+ * reaps it itself before entering again.
  */
 #include "vmm.h"
 
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "cpu_setup.h"
+#include "dirty_ring.h"
 #include "sandbox.h"
 #include "stratus/log.h"
 
@@ -78,6 +81,10 @@ int vmm_vcpus_create(vmm_vm *vm)
         if (c->run == MAP_FAILED) {
             c->run = NULL;
             return -errno;
+        }
+        if ((rc = vmm_dring_map(c))) {
+            st_error("vmm.cpu", "vcpu %d: mapping its dirty ring: %s", i, strerror(-rc));
+            return rc;
         }
     }
     return 0;
@@ -206,6 +213,16 @@ static void *vcpu_main(void *arg)
             io_pending = 1;
             break;
         case KVM_EXIT_HLT: count_exit(c, VMM_EXIT_HLT); break;
+        case KVM_EXIT_DIRTY_RING_FULL: {
+            /* Entering again would only exit again: empty this ring first (dirty_ring.c). */
+            __atomic_add_fetch(&vm->dring_full, 1, __ATOMIC_RELAXED);
+            int64_t n = vmm_dring_reap(vm, c);
+            if (n < 0) {
+                st_error("vmm.cpu", "vcpu %d: KVM_RESET_DIRTY_RINGS: %s", c->id, strerror((int)-n));
+                vmm_vm_stop(vm, 1);
+            }
+            break;
+        }
         case KVM_EXIT_INTR: count_exit(c, VMM_EXIT_INTR); break;
         case KVM_EXIT_SHUTDOWN:
             count_exit(c, VMM_EXIT_SHUTDOWN);
@@ -277,6 +294,7 @@ void vmm_vcpus_join(vmm_vm *vm)
         if (c->started)
             pthread_join(c->thread, NULL);
         c->started = 0;
+        vmm_dring_unmap(c);
         if (c->run)
             munmap(c->run, c->run_size);
         c->run = NULL;

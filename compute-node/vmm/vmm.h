@@ -101,6 +101,8 @@ typedef struct vmm_vcpu {
     unsigned throttle_gen;         /* last auto-converge period this vCPU slept in */
     struct kvm_lapic_state lapic0; /* the LAPIC as first set up: what a reset restores */
     int have_lapic0;
+    struct kvm_dirty_gfn *dring; /* its dirty ring (dirty_ring.c), or NULL */
+    uint32_t dring_fetch;        /* the next entry to collect (under vm->dring_lock) */
 } vmm_vcpu;
 
 typedef struct vmm_boot {
@@ -162,6 +164,14 @@ typedef struct vmm_vm {
     uint64_t throttle_ns;
     int ram_memfd; /* shared RAM: guest RAM is this memfd mapped MAP_SHARED (owned; -1: anonymous);
                     * set before vmm_vm_create to adopt one (a live upgrade's) */
+    /* KVM's dirty ring (dirty_ring.c): entries per vCPU (0: off, KVM_GET_DIRTY_LOG instead);
+     * the reapers' lock; per gmem region, the bitmap reaped pages go to while a live
+     * migration runs (migrate.c; NULL otherwise, set atomically); KVM_EXIT_DIRTY_RING_FULL
+     * exits so far. */
+    uint32_t dring_entries;
+    pthread_mutex_t dring_lock;
+    uint64_t *dring_bits[VMM_GMEM_MAX_REGIONS];
+    uint64_t dring_full;
 } vmm_vm;
 
 /* kvm.c */

@@ -938,15 +938,20 @@ mig_mib() { local b; b=$(mig_num transferred_bytes "$1"); echo $((${b:-0} / 1048
 run_migrate() {
   local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
   local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
-  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2 copy disk block
+  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2 copy disk block track
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu migrate: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
-  # MEM:MIB:DIRTY[:copy]: copy is a block migration, each namespace with its own qcow2 overlay
-  # of one base (copied along, not shared).
-  for case in 128:16:0 1024:16:0 256:16:1000 128:16:0:copy; do
+  # MEM:MIB:DIRTY[:copy|:bitmap]: copy is a block migration, each namespace with its own qcow2
+  # overlay of one base (copied along, not shared). The source tracks dirty pages with KVM's
+  # dirty ring (Debian's kernel offers it: the status must say "ring"; 4096 entries, 1024 as
+  # the block migration's config asks), bitmap with "dirty_ring": false (KVM_GET_DIRTY_LOG):
+  # the dirtying guest runs under both, in one run.
+  for case in 128:16:0 1024:16:0 256:16:1000 256:16:1000:bitmap 128:16:0:copy; do
     mem=${case%%:*}; mib=${case#*:}; mib=${mib%%:*}; dirty=${case#*:*:}; copy=${dirty#*:}; dirty=${dirty%%:*}
     [ "$copy" = "$dirty" ] && copy=
+    track=ring
+    [ "$copy" = bitmap ] && { copy=; track=bitmap; }
     n=300; rounds=30
     /usr/bin/tc -n h1 qdisc del dev veth1 root 2>/dev/null
     if [ "$dirty" != 0 ]; then
@@ -966,9 +971,10 @@ run_migrate() {
     for side in src dst; do
       disk='"path": "/tmp/mig.raw", "format": "raw"'
       [ -n "$copy" ] && disk="\"path\": \"/tmp/mig-$side.qcow2\", \"format\": \"qcow2\""
-      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1 count.quit=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", %s}]%s}\n' \
+      printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "scenario=count count.n=%s count.ms=100 count.mib=%s count.dirty=%s count.disk=1 count.quit=1",\n "serial_log": "%s", "control_socket": "%s", "disks": [{"id": "disk0", %s}]%s%s}\n' \
         $mem $n $mib $dirty $ser "$([ $side = src ] && echo $sock || echo $tsock)" "$disk" \
-        "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mig-$side.json
+        "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" \
+        "$([ $track = bitmap ] && printf ', "dirty_ring": false'; [ -n "$copy" ] && printf ', "dirty_ring": 1024')" > /tmp/mig-$side.json
     done
     # 1 GiB over TLS when the host made certificates (linux-test.sh, openssl): the target shows
     # a (b) certificate and trusts b (a); each end must prove itself.
@@ -1028,6 +1034,9 @@ run_migrate() {
     [ "$code" = 409 ] || bad "$mem MiB: a second PUT /vm/migrate answered $code, not 409: $(cat /tmp/mig2.out)"
     mig_wait $sock $st 120 || bad "$mem MiB: the migration was still active after 120 s: $(cat $st)"
     grep -q '"state":"completed"' $st || bad "$mem MiB: the migration ended: $(cat $st)"
+    grep -q "\"dirty_tracking\":\"$track\"" $st || bad "$mem MiB: the source's dirty tracking was not the $track: $(cat $st)"
+    [ $track = bitmap ] || [ "$(mig_num dirty_ring_entries $st)" = "$([ -n "$copy" ] && echo 1024 || echo 4096)" ] ||
+      bad "$mem MiB: not the dirty ring's size the config asked for: $(cat $st)"
     before=$(grep -c '^DATA count=' $ser)
     if [ "$dirty" != 0 ] && [ "$(mig_num throttle_pct $st)" = 0 ]; then
       # Due (migrate.c): two rounds running, after the first and before the last, in which the
@@ -1063,7 +1072,7 @@ run_migrate() {
       echo "L1-INFO migrate $mem MiB block: the target's overlay $(qemu-img info /tmp/mig-dst.qcow2 | grep -i 'disk size'); source $(qemu-img info /tmp/mig-src.qcow2 | grep -i 'disk size')"
     fi
     echo "L1-INFO migrate $mem MiB: counts 1..$before when the source was stopped, to $COUNT_AFTER; status $(tr -d '\n' < $st)"
-    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tls=$([ -n "$tls" ] && echo on || echo off) block=$([ -n "$copy" ] && echo on || echo off) disk_kib=$(($(mig_num disk_transferred_bytes $st) / 1024)) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
+    echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tracking=$track ring_full=$(mig_num dirty_ring_full $st) tls=$([ -n "$tls" ] && echo on || echo off) block=$([ -n "$copy" ] && echo on || echo off) disk_kib=$(($(mig_num disk_transferred_bytes $st) / 1024)) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
       "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) throttle_pct=$(mig_num throttle_pct $st)" \
       "/ vmm: $(grep -o 'migrated to [^"]*' $log)"
     echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'migrated in: [^"]*' $tlog)"
@@ -1125,6 +1134,7 @@ mig_firmware() {
   [ "$code" = 202 ] || bad "firmware: PUT /vm/migrate answered $code: $(cat $st)"
   mig_wait $sock $st 120 || bad "firmware: the migration was still active after 120 s: $(cat $st)"
   grep -q '"state":"completed"' $st || bad "firmware: the migration ended: $(cat $st)"
+  grep -q '"dirty_tracking":"ring"' $st || bad "firmware: the source's dirty tracking was not the ring: $(cat $st)"
   before=$(grep -c '^DATA count=' $ser)
   curl -sf -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions || bad "firmware: stopping the source failed"
   wait $VMPID; srcrc=$?

@@ -1135,10 +1135,16 @@ static void build_incoming(evutil_socket_t fd, short what, void *arg)
     if (!rc)
         rc = vmm_build_restored(vm, g.cfg, -1, err, sizeof err);
     double t1 = now_ms();
+    /* The threads started after STATE install theirs without building them. */
+    if (!rc && g.cfg->seccomp)
+        vmm_sandbox_prepare();
+    double t2 = now_ms();
     if (rc)
         st_error("vmm.migrate", "building the VM while the pages come: %s", err);
     else
-        st_info("vmm.migrate", "the VM built while the pages come, in %.1f ms", t1 - t0);
+        st_info("vmm.migrate",
+                "the VM built while the pages come, in %.1f ms (and the seccomp filters %.1f)",
+                t1 - t0, t2 - t1);
     pthread_mutex_lock(&g.lock);
     g.build = rc ? BUILD_FAILED : BUILD_DONE;
     g.build_ms = t1;

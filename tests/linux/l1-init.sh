@@ -980,6 +980,8 @@ run_migrate() {
     /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-dst.json --incoming tcp:10.77.0.2:4444 $ttls --log-level info < /dev/null > $tlog 2>&1 &
     tpid=$!; VMPID=$tpid
     wait_for 'waiting for the migration on 10.77.0.2:4444' $tlog 60 || bad "$mem MiB: the target did not listen"
+    # It listens (and says so) before its control API is up.
+    wait_for 'control API on' $tlog 60 || bad "$mem MiB: the target's control API did not start"
     mig_get $tsock $st
     grep -q '"state":"incoming"' $st || bad "$mem MiB: the waiting target's GET /vm/migrate: $(cat $st)"
     /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mig-src.json --log-level info < /dev/null > $log 2>&1 &

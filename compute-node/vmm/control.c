@@ -167,6 +167,10 @@ static void do_start(vmm_vm *vm, st_http_req *r)
         st_http_reply_error(r, 409, ST_E_CONFLICT, "the VM is already started");
         return;
     }
+    if (vmm_migrate_is_incoming()) { /* its VM is being built and received (migrate.c) */
+        st_http_reply_error(r, 409, ST_E_CONFLICT, "the VM comes by a live migration");
+        return;
+    }
     if (!g_configured) {
         st_http_reply_error(r, 409, ST_E_CONFLICT, "no configuration yet: PUT /vm/config first");
         return;

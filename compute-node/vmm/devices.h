@@ -35,8 +35,9 @@ int vmm_tap_adopt(const char *name, int fd);
 
 /* A live migration's end: release flushes and closes the disk of a virtio-blk device (its
  * qcow2 lock with it) so that the target can open it; requests wait in the ring meanwhile;
- * release 0 opens it again. 0 or a negative errno; 0 for a device that is not a disk. Event
- * thread. */
+ * release 0 opens it again (or first: a target's disk left closed by its early build,
+ * vm->built_early), the device's capacity read from it. 0 or a negative errno; 0 for a device that
+ * is not a disk. Event thread. */
 int vmm_blk_release(vmm_virtio *v, int release);
 /* The disk of a virtio-blk device and its config (block migration, mirror.c); NULL for a
  * device that is not a disk or a released one. Event thread, or with the vCPUs parked. */

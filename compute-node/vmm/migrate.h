@@ -43,9 +43,12 @@ int vmm_migrate_cancel(void);
 json_t *vmm_migrate_status(void);
 
 /* Target: accepts one connection on listen_fd on a thread of its own, receives guest RAM into
- * a memfd and the state, then (event thread) builds the VM of cfg from them, starts it and
- * answers ACK; NACK with the reason and exit status 2 on any refusal. 0 or a negative errno. */
+ * a memfd and the state while the event thread builds the VM of cfg around that memfd (once
+ * HELLO is accepted), then puts the state back, starts it and answers ACK; NACK with the reason
+ * and exit status 2 on any refusal. 0 or a negative errno. */
 int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd);
+/* 1 while this process is a target whose VM has not come yet (the "start" action waits). */
+int vmm_migrate_is_incoming(void);
 /* Whether a VM whose config is src (a migration source's, a snapshot's) may run under dst,
  * this host's config for it: memory, vCPUs, boot mode, devices as the guest sees them, and a
  * firmware VM's image (src's "firmware_sha256" against dst_fw_sha256, the digest of dst's

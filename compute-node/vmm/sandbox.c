@@ -22,14 +22,19 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -136,17 +141,13 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 #define DENY SCMP_ACT_KILL_PROCESS
 #endif
 
-static int load(const int *calls, size_t n, const int *more, size_t nmore, int inet,
-                const char *who)
+/* The filters by kind, made by vmm_sandbox_prepare as BPF programs (NULL: made at load). */
+enum { F_VCPU, F_EVENT, F_MIGRATE, F_KINDS };
+static struct sock_fprog prepared[F_KINDS];
+
+/* The filter of a kind as a libseccomp context, or NULL. */
+static scmp_filter_ctx build(const int *calls, size_t n, const int *more, size_t nmore, int inet)
 {
-#ifdef VMM_SANITIZED
-    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
-    sigaction(SIGSYS, &sa, NULL);
-#endif
-    /* glibc reads /etc/localtime on the first time conversion of the process (even
-     * gmtime_r, in the log's timestamps): read it now, while openat is allowed, or a
-     * vCPU's first log line dies of SIGSYS. */
-    tzset();
     scmp_filter_ctx ctx = seccomp_init(DENY);
     int rc = -1;
     if (!ctx)
@@ -183,14 +184,80 @@ static int load(const int *calls, size_t n, const int *more, size_t nmore, int i
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp) < 0)
             goto out;
     }
-    if (seccomp_load(ctx) < 0)
-        goto out;
     rc = 0;
 out:
+    if (rc && ctx) {
+        seccomp_release(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+static scmp_filter_ctx build_kind(int kind)
+{
+    size_t n = sizeof common_calls / sizeof common_calls[0];
+    size_t nev = sizeof event_calls / sizeof event_calls[0];
+    return kind == F_VCPU ? build(common_calls, n, NULL, 0, 0)
+                          : build(common_calls, n, event_calls, nev, kind == F_MIGRATE);
+}
+
+static int load(int kind, const char *who)
+{
+#ifdef VMM_SANITIZED
+    struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+    sigaction(SIGSYS, &sa, NULL);
+#endif
+    /* glibc reads /etc/localtime on the first time conversion of the process (even
+     * gmtime_r, in the log's timestamps): read it now, while openat is allowed, or a
+     * vCPU's first log line dies of SIGSYS. */
+    tzset();
+    int rc = -1;
+    if (prepared[kind].filter) {
+        /* What seccomp_load does with libseccomp's default attributes: no_new_privs, then
+         * the program, without flags. */
+        rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+                     syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prepared[kind]) < 0
+                 ? -1
+                 : 0;
+    } else {
+        scmp_filter_ctx ctx = build_kind(kind);
+        rc = ctx && seccomp_load(ctx) == 0 ? 0 : -1;
+        if (ctx)
+            seccomp_release(ctx);
+    }
     if (rc)
         st_error("vmm.seccomp", "cannot install the %s filter", who);
-    if (ctx)
-        seccomp_release(ctx);
+    return rc;
+}
+
+int vmm_sandbox_prepare(void)
+{
+    int rc = 0;
+    for (int kind = 0; kind < F_KINDS && !rc; kind++) {
+        if (prepared[kind].filter)
+            continue;
+        scmp_filter_ctx ctx = build_kind(kind);
+        int fd = memfd_create("stratus-vmm-bpf", MFD_CLOEXEC);
+        off_t len = -1;
+        rc = -1;
+        if (ctx && fd >= 0 && seccomp_export_bpf(ctx, fd) == 0 &&
+            (len = lseek(fd, 0, SEEK_END)) > 0 && len % sizeof(struct sock_filter) == 0 &&
+            len / sizeof(struct sock_filter) <= USHRT_MAX) {
+            struct sock_filter *f = malloc((size_t)len);
+            if (f && pread(fd, f, (size_t)len, 0) == len) {
+                prepared[kind] = (struct sock_fprog){
+                    .len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = f};
+                rc = 0;
+            } else
+                free(f);
+        }
+        if (fd >= 0)
+            close(fd);
+        if (ctx)
+            seccomp_release(ctx);
+    }
+    if (rc)
+        st_warn("vmm.seccomp", "cannot prepare the filters: each is made when installed");
     return rc;
 }
 
@@ -208,17 +275,15 @@ int vmm_drop_privileges(void)
 
 int vmm_sandbox_vcpu(void)
 {
-    return load(common_calls, sizeof common_calls / sizeof common_calls[0], NULL, 0, 0, "vcpu");
+    return load(F_VCPU, "vcpu");
 }
 
 int vmm_sandbox_event(void)
 {
-    return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
-                sizeof event_calls / sizeof event_calls[0], 0, "event thread");
+    return load(F_EVENT, "event thread");
 }
 
 int vmm_sandbox_migrate(void)
 {
-    return load(common_calls, sizeof common_calls / sizeof common_calls[0], event_calls,
-                sizeof event_calls / sizeof event_calls[0], 1, "migration worker");
+    return load(F_MIGRATE, "migration worker");
 }

@@ -16,5 +16,10 @@ int vmm_sandbox_vcpu(void);
 int vmm_sandbox_event(void);
 /* A live migration's worker (migrate.c): the event thread's list and TCP sockets. */
 int vmm_sandbox_migrate(void);
+/* Makes every filter's BPF program now, so that installing one later is two syscalls instead
+ * of libseccomp building and compiling it (tens of ms under emulation: a migration's target
+ * prepares them with its early build, out of the downtime). 0, or -1 (logged; each filter is
+ * then made when installed, as without). Before any filter, on one thread. */
+int vmm_sandbox_prepare(void);
 
 #endif

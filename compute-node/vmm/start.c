@@ -7,7 +7,10 @@
  * socket named in the config, then privileges dropped, vCPU threads started
  * (each installs its own seccomp filter) and finally the event thread's
  * filter. On failure the VM is left half-built: the caller stops the
- * process, whose exit path frees whatever exists.
+ * process, whose exit path frees whatever exists. A restore builds the same
+ * way, then puts the state back before the vCPUs start; a migration's
+ * target runs the two halves apart (vmm_build_restored while the pages come,
+ * vmm_run_restored after STATE).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -106,7 +109,8 @@ static int init_firmware(vmm_vm *vm, const vmm_config *cfg, char *err, size_t er
 
 static int init_serial_input(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
 {
-    int rc = cfg->serial_log ? 0 : vmm_serial_start_input(vm->serial, vm->base);
+    /* A migration's target reads none before the state is back (migrate.c starts it). */
+    int rc = cfg->serial_log || vm->built_early ? 0 : vmm_serial_start_input(vm->serial, vm->base);
     if (rc)
         snprintf(err, errlen, "serial input: %s", strerror(-rc));
     return rc;
@@ -169,19 +173,20 @@ int vmm_start(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errlen)
     return start_vcpus(vm, cfg, err, errlen);
 }
 
-int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s, int mem_fd,
-                       char *err, size_t errlen)
+/* vmm_build_restored's steps (ms after start-up): KVM and RAM, devices, vCPUs; one VM per
+ * process. */
+static double built_at[3];
+
+int vmm_build_restored(vmm_vm *vm, const vmm_config *cfg, int mem_fd, char *err, size_t errlen)
 {
     int rc;
-    char msg[480];
-    double t[4];
     vm->ram_fd = mem_fd;
     vm->restored = 1;
     if (vmm_vm_create(vm, cfg)) {
         snprintf(err, errlen, "KVM set-up failed (see the log)");
         return -1;
     }
-    t[0] = ms_since_start(vm);
+    built_at[0] = ms_since_start(vm);
     if (vmm_start_devices(vm, cfg, err, errlen))
         return -1;
     /* A firmware boot's ROM, fw_cfg and host bridge, as at a start; the restore then puts back
@@ -190,22 +195,38 @@ int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s,
         snprintf(err, errlen, "cannot load the firmware %s (see the log)", cfg->firmware);
         return -1;
     }
-    t[1] = ms_since_start(vm);
+    built_at[1] = ms_since_start(vm);
     if ((rc = vmm_vcpus_create(vm))) {
         snprintf(err, errlen, "creating vCPUs: %s", strerror(-rc));
         return -1;
     }
-    t[2] = ms_since_start(vm);
+    built_at[2] = ms_since_start(vm);
+    return 0;
+}
+
+int vmm_run_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s, char *err,
+                     size_t errlen)
+{
+    char msg[480];
+    double t0 = ms_since_start(vm);
     if (vmm_snapshot_restore(vm, s, msg, sizeof msg)) {
         snprintf(err, errlen, "restore: %s", msg);
         return -1;
     }
-    t[3] = ms_since_start(vm);
+    double t1 = ms_since_start(vm);
     st_info("vmm.restore",
             "restored by %.1f ms after start-up: KVM and RAM %.1f, devices built %.1f, "
             "vCPUs created %.1f, state put back %.1f",
-            t[3], t[0], t[1] - t[0], t[2] - t[1], t[3] - t[2]);
+            t1, built_at[0], built_at[1] - built_at[0], built_at[2] - built_at[1], t1 - t0);
     return start_vcpus(vm, cfg, err, errlen);
+}
+
+int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const vmm_snapshot *s, int mem_fd,
+                       char *err, size_t errlen)
+{
+    if (vmm_build_restored(vm, cfg, mem_fd, err, errlen))
+        return -1;
+    return vmm_run_restored(vm, cfg, s, err, errlen);
 }
 
 /* The common end of a start and a restore: control socket, privileges, vCPU threads,

@@ -188,7 +188,12 @@ int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
     blk *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
-    int rc = vmm_disk_open(cfg, &b->disk);
+    /* A migration's target building early (vm->built_early) leaves closed what the source
+     * still holds (a writable qcow2's lock) or what may change under a cache until STATE (qcow2
+     * metadata, RBD): a raw file, or a read-only image, caches nothing and is opened now. */
+    int later =
+        vm->built_early && (!strncmp(cfg->path, "rbd:", 4) || (cfg->qcow2 && !cfg->read_only));
+    int rc = later ? 0 : vmm_disk_open(cfg, &b->disk);
     if (rc) {
         st_error("vmm.blk", "%s: %s: %s", cfg->id, cfg->path, strerror(-rc));
         free(b);
@@ -196,7 +201,7 @@ int vmm_blk_create(vmm_vm *vm, const vmm_disk_cfg *cfg)
     }
     b->read_only = cfg->read_only;
     b->cfg = cfg;
-    b->size = vmm_disk_size(b->disk);
+    b->size = b->disk ? vmm_disk_size(b->disk) : 0; /* else set when opened */
     memcpy(b->serial, cfg->id, strnlen(cfg->id, sizeof b->serial - 1));
     b->ops = (vmm_virtio_ops){
         .type = VIRTIO_ID_BLOCK,
@@ -233,6 +238,8 @@ int vmm_blk_release(vmm_virtio *v, int release)
     } else if (!release && !b->disk) {
         /* No kick was lost meanwhile: the vCPUs were parked and the event thread busy. */
         rc = vmm_disk_open(b->cfg, &b->disk);
+        if (!rc)
+            b->size = vmm_disk_size(b->disk);
     }
     if (rc)
         st_error("vmm.blk", "%s: %s %s: %s", b->cfg->id, release ? "releasing" : "taking back",

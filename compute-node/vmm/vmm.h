@@ -162,6 +162,9 @@ typedef struct vmm_vm {
     /* Auto-converge (migrate.c): each vCPU sleeps throttle_ns once per throttle_gen. */
     unsigned throttle_gen;
     uint64_t throttle_ns;
+    int built_early; /* a migration's target built while the pages come (migrate.c): the
+                      * disks another process may hold or change until STATE (writable qcow2,
+                      * RBD) and the serial console's input wait for it, not opened here */
     int ram_memfd; /* shared RAM: guest RAM is this memfd mapped MAP_SHARED (owned; -1: anonymous);
                     * set before vmm_vm_create to adopt one (a live upgrade's) */
     /* KVM's dirty ring (dirty_ring.c): entries per vCPU (0: off, KVM_GET_DIRTY_LOG instead);
@@ -258,6 +261,12 @@ int vmm_start_devices(vmm_vm *vm, const vmm_config *cfg, char *err, size_t errle
 struct vmm_snapshot;
 int vmm_start_restored(vmm_vm *vm, const vmm_config *cfg, const struct vmm_snapshot *s, int mem_fd,
                        char *err, size_t errlen);
+/* Its two halves, which a migration's target runs apart (migrate.c): the build (KVM and RAM,
+ * the devices, the firmware, the vCPUs; nothing runs and guest RAM is not read) while the
+ * pages come, then the state put back and the vCPUs started once STATE came. */
+int vmm_build_restored(vmm_vm *vm, const vmm_config *cfg, int mem_fd, char *err, size_t errlen);
+int vmm_run_restored(vmm_vm *vm, const vmm_config *cfg, const struct vmm_snapshot *s, char *err,
+                     size_t errlen);
 
 /* boot.c: loads the kernel named in the config (PVH ELF, vmlinux, bzImage). */
 int vmm_boot_load(vmm_vm *vm);

@@ -15,7 +15,8 @@
  * doubled record, and values no device could hold (a virtqueue outside RAM, features never
  * offered, an i8042 queue of 17, a FIFO of 300 bytes, a PCI function with another vendor).
  * A device without a save hook makes a save fail naming it; a VM reset runs every reset hook
- * in registration order.
+ * in registration order. A migration target's early build leaves a writable qcow2 image closed
+ * (the source holds its lock) until taken back, then with its size; raw and read-only disks open.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -26,7 +27,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "devices.h"
 #include "devreg.h"
+#include "disk.h"
 #include "e1000.h"
 #include "i8042.h"
 #include "legacy.h"
@@ -54,29 +57,39 @@ static char *dir;
 static char disk_path[512], log_path[512];
 static machine a, b;
 
-static int build(machine *m)
+/* Builds m from the config json; 0, or the failure's negative errno. */
+static int build_json(machine *m, const char *json, int built_early)
 {
-    char json[2048], err[256];
-    snprintf(json, sizeof json,
-             "{\"kernel\": \"none\", \"memory_mib\": 16, \"serial_log\": \"%s\", \"rng\": true, "
-             "\"disks\": [{\"path\": \"%s\"}]}",
-             log_path, disk_path);
+    char err[256];
+    int rc;
     if (vmm_config_parse(&m->cfg, json, strlen(json), err, sizeof err))
-        return -1;
+        return -EINVAL;
     vmm_vm_init(&m->vm);
+    m->vm.built_early = built_early;
     m->vm.cfg = &m->cfg;
     m->vm.base = event_base_new();
     m->vm.ram = calloc(1, RAM);
     m->vm.ram_size = RAM;
     m->vm.gmem = (vmm_gmem){.r = {{0, RAM, m->vm.ram}}, .n = 1};
-    if (!m->vm.base || !m->vm.ram || vmm_irq_init(&m->vm) ||
-        vmm_start_devices(&m->vm, &m->cfg, err, sizeof err)) {
+    if (!m->vm.base || !m->vm.ram || vmm_irq_init(&m->vm))
+        return -ENOMEM;
+    if ((rc = vmm_start_devices(&m->vm, &m->cfg, err, sizeof err))) {
         fprintf(stderr, "build: %s\n", err);
-        return -1;
+        return rc;
     }
     m->blk = m->vm.devs[0];
-    m->rng = m->vm.devs[1];
+    m->rng = m->vm.ndevs > 1 ? m->vm.devs[1] : NULL;
     return 0;
+}
+
+static int build(machine *m)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"kernel\": \"none\", \"memory_mib\": 16, \"serial_log\": \"%s\", \"rng\": true, "
+             "\"disks\": [{\"path\": \"%s\"}]}",
+             log_path, disk_path);
+    return build_json(m, json, 0);
 }
 
 static void destroy(machine *m)
@@ -680,12 +693,55 @@ static void test_e1000(void)
     free(mem);
 }
 
+/* A migration's target builds its VM while the pages come (vm.built_early): a writable qcow2
+ * image, which the source still holds (its lock) and writes until it pauses, is not opened
+ * then (without built_early the build fails on the lock) but when taken back after STATE,
+ * with the image's size in the device's config; the raw and the read-only disks open at once. */
+static void test_built_early(void)
+{
+    char cmd[1400], json[3072], ov[600];
+    snprintf(ov, sizeof ov, "%s/ov.qcow2", dir);
+    snprintf(cmd, sizeof cmd, "qemu-img create -q -f qcow2 -b %s -F raw %s", disk_path, ov);
+    CU_ASSERT_FATAL(system(cmd) == 0);
+    snprintf(json, sizeof json,
+             "{\"kernel\": \"none\", \"memory_mib\": 16, \"serial_log\": \"%s\", \"disks\": "
+             "[{\"id\": \"ov\", \"path\": \"%s\", \"format\": \"qcow2\"}, {\"id\": \"raw\", "
+             "\"path\": \"%s\"}, {\"id\": \"ro\", \"path\": \"%s\", \"read_only\": true}]}",
+             log_path, ov, disk_path, disk_path);
+    vmm_disk_cfg src_cfg = {.id = "ov", .path = ov, .qcow2 = 1};
+    vmm_disk *src = NULL;
+    ST_ASSERT_INT_EQ_FATAL(vmm_disk_open(&src_cfg, &src), 0); /* the source's, locked */
+    machine c, e;
+    memset(&c, 0, sizeof c);
+    memset(&e, 0, sizeof e);
+    ST_ASSERT_INT_EQ(build_json(&e, json, 0), -EBUSY); /* an ordinary build waits for nobody */
+    destroy(&e);
+    ST_ASSERT_INT_EQ_FATAL(build_json(&c, json, 1), 0);
+    ST_ASSERT_INT_EQ_FATAL(c.vm.ndevs, 3);
+    const vmm_disk_cfg *dc;
+    CU_ASSERT_PTR_NULL(vmm_blk_disk(c.vm.devs[0], &dc));
+    CU_ASSERT_PTR_NOT_NULL(vmm_blk_disk(c.vm.devs[1], &dc));
+    CU_ASSERT_PTR_NOT_NULL(vmm_blk_disk(c.vm.devs[2], &dc));
+    uint64_t cap = 1;
+    c.vm.devs[0]->ops->config_read(c.vm.devs[0], 0, (uint8_t *)&cap, 8);
+    ST_ASSERT_INT_EQ(cap, 0); /* nothing read from the image yet */
+    ST_ASSERT_INT_EQ(vmm_blk_release(c.vm.devs[0], 0), -EBUSY); /* STATE not come: still held */
+    vmm_disk_close(src); /* the source paused and released it */
+    ST_ASSERT_INT_EQ(vmm_blk_release(c.vm.devs[0], 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(vmm_blk_disk(c.vm.devs[0], &dc));
+    c.vm.devs[0]->ops->config_read(c.vm.devs[0], 0, (uint8_t *)&cap, 8);
+    ST_ASSERT_INT_EQ(cap, (1 << 20) / 512);
+    destroy(&c);
+}
+
 static CU_TestInfo tests[] = {
     {"devices driven, saved, restored into a fresh VM: equal state, same answers",
      test_save_restore},
     {"hostile state files refused with their reason", test_hostile_files},
     {"registry: order, ids, a device without a save hook, a VM reset", test_registry},
     {"e1000: registers, rings, a half-sent frame restored; hostile records refused", test_e1000},
+    {"a migration target's early build opens a writable qcow2 only when taken back",
+     test_built_early},
     CU_TEST_INFO_NULL,
 };
 

@@ -189,6 +189,11 @@ static void test_incoming_state(void)
                      409); /* nothing runs here yet */
     ST_ASSERT_INT_EQ(vt_http(g_sock, "DELETE", "/vm/migrate", NULL, NULL), 409);
     ST_ASSERT_INT_EQ(vt_http(g_sock, "POST", "/vm/migrate", NULL, NULL), 405);
+    /* The VM comes from the source: a start of another is refused, even once configured. */
+    ST_ASSERT_INT_EQ(vt_http(g_sock, "PUT", "/vm/config",
+                             "{\"memory_mib\": 64, \"kernel\": \"/nonexistent.elf\"}", NULL),
+                     204);
+    ST_ASSERT_INT_EQ(vt_http(g_sock, "PUT", "/vm/actions", "{\"action\": \"start\"}", NULL), 409);
     /* SIGTERM while waiting: a clean exit. */
     ST_ASSERT_INT_EQ(WEXITSTATUS(st_proc_stop(&p, SIGTERM, 10000)), 0);
 }
@@ -209,6 +214,62 @@ static void test_refusals(void)
     refused(GOOD_HELLO, 64ull << 20, bad_state, "vmstate: ");
     refused(GOOD_HELLO, 64ull << 20, out_of_order, "a second HELLO");
     refused(GOOD_HELLO, 64ull << 20, closes, "connection closed");
+}
+
+/* A vmstate of one vCPU (all zero) for the config cfg (malloc'd), or NULL. */
+static uint8_t *vmstate_of(const char *cfg, size_t *len)
+{
+    char err[256];
+    vmm_snapshot s;
+    vmm_snap_vcpu v;
+    memset(&s, 0, sizeof s);
+    memset(&v, 0, sizeof v);
+    s.config = (char *)cfg;
+    s.config_len = strlen(cfg);
+    s.nvcpus = 1;
+    s.vcpus = &v;
+    uint8_t *file = NULL;
+    return vmm_snap_write(&s, &file, len, err, sizeof err) ? NULL : file;
+}
+
+/* The target builds its VM as soon as HELLO is accepted, while the pages come (here it fails:
+ * no KVM, logged before anything more was sent); the failure is held, GET /vm/migrate still
+ * says incoming, and a good STATE then is refused with NACK saying why, exit 2, nothing run. */
+static void test_early_build(void)
+{
+    if (access("/dev/kvm", R_OK | W_OK) == 0) {
+        fprintf(stderr, "skipped: with /dev/kvm the early build succeeds\n");
+        return;
+    }
+    st_proc p;
+    json_t *j = NULL;
+    int port = start_target(&p);
+    CU_ASSERT_FATAL(port > 0);
+    int s = connect_to(port);
+    CU_ASSERT_FATAL(s >= 0);
+    CU_ASSERT_EQUAL(vmm_mig_send_hello(s, 64ull << 20, GOOD_HELLO), 0);
+    CU_ASSERT_EQUAL(vt_wait_for(vt_path(g_dir, "target.log"),
+                                "building the VM while the pages come: KVM set-up failed", 10000),
+                    0);
+    ST_ASSERT_INT_EQ(vt_http_json(g_sock, "GET", "/vm/migrate", NULL, &j), 200);
+    ST_ASSERT_STR_EQ(json_string_value(json_object_get(j, "state")), "incoming");
+    json_decref(j);
+    uint8_t r[8] = {1};
+    size_t len = 0;
+    uint8_t *state = vmstate_of(GOOD_HELLO, &len);
+    CU_ASSERT_FATAL(state != NULL);
+    vmm_mig_send_pages(s, 0x1000, 3, NULL);
+    vmm_mig_send(s, VMM_MIG_ROUND_END, 0, r, 8, NULL, 0);
+    vmm_mig_send(s, VMM_MIG_STATE, 0, NULL, 0, state, len);
+    free(state);
+    char *why = nack_of(s);
+    if (!why || !strstr(why, "building the VM: KVM set-up failed"))
+        fprintf(stderr, "NACK: %s\n", why ? why : "(none)");
+    CU_ASSERT(why && strstr(why, "building the VM: KVM set-up failed"));
+    free(why);
+    close(s);
+    ST_ASSERT_INT_EQ(vt_wait(&p, 10000), 2);
+    CU_ASSERT_NOT_EQUAL(vt_wait_for(vt_path(g_dir, "target.log"), "VM running", 10), 0);
 }
 
 /* A firmware VM's target (BIOS image bios.bin in the test's directory, 128 KiB of one byte):
@@ -251,20 +312,12 @@ static void test_firmware_refusals(void)
  * does (other disk path and control socket) is taken, and fails only at KVM here (exit 1). */
 static int restore_with(const char *snap_cfg, const char *cfg, const char *want)
 {
-    char dir[400], path[500], bin[512], log[512], cpath[500], err[256];
+    char dir[400], path[500], bin[512], log[512], cpath[500];
     snprintf(dir, sizeof dir, "%s/snap", g_dir);
     mkdir(dir, 0700);
-    vmm_snapshot s;
-    vmm_snap_vcpu v;
-    memset(&s, 0, sizeof s);
-    memset(&v, 0, sizeof v);
-    s.config = (char *)snap_cfg;
-    s.config_len = strlen(snap_cfg);
-    s.nvcpus = 1;
-    s.vcpus = &v;
-    uint8_t *file = NULL;
     size_t len = 0;
-    CU_ASSERT_FATAL(vmm_snap_write(&s, &file, &len, err, sizeof err) == 0);
+    uint8_t *file = vmstate_of(snap_cfg, &len);
+    CU_ASSERT_FATAL(file != NULL);
     snprintf(path, sizeof path, "%s/vmstate", dir);
     FILE *f = fopen(path, "w");
     CU_ASSERT_FATAL(f && fwrite(file, 1, len, f) == len);
@@ -616,6 +669,8 @@ static CU_TestInfo tests[] = {
     {"the waiting target answers state incoming, SIGTERM ends it", test_incoming_state},
     {"incompatible or hostile sources refused with NACK, exit 2", test_refusals},
     {"bad command lines exit 2", test_command_line},
+    {"the target builds the VM once HELLO is accepted; its failure refuses the STATE, exit 2",
+     test_early_build},
     {"a firmware VM's target refuses another BIOS image or boot mode at HELLO",
      test_firmware_refusals},
     {"--restore with another host's config: refused unless it fits the snapshot",

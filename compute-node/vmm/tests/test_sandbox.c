@@ -7,14 +7,18 @@
  * Also: a vCPU thread sets a tap's offloads (TUNSETOFFLOAD) when the guest's
  * virtio-net driver sets DRIVER_OK or resets the device, so the vCPU filter
  * lets that ioctl through (on a real tap, in a network namespace of its own).
+ * Filters prepared ahead (vmm_sandbox_prepare, a migration's target) act as the ones made
+ * when installed: the first log line passes, a call outside the list ends the process.
  */
 #include <fcntl.h>
 #include <jansson.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +57,27 @@ static void test_vcpu_filter_tap_offloads(void)
     ST_ASSERT_INT_EQ(rc, 0);
 }
 
+static void test_prepared_filters(void)
+{
+    ST_ASSERT_INT_EQ(child("--child-prepared-logs"), 0);
+    int rc = child("--child-prepared-refused"); /* SIGSYS, or exit 1 in sanitizer builds */
+    CU_ASSERT(rc == -1 || rc == 1);
+    if (rc != -1 && rc != 1)
+        fprintf(stderr, "a call outside the prepared vCPU filter ended with %d\n", rc);
+}
+
+/* Prepared filters, the vCPU one installed: it logs, then (refused) calls getppid. */
+static int child_prepared(int refused)
+{
+    json_decref(json_object());
+    if (vmm_sandbox_prepare() < 0 || vmm_sandbox_vcpu() < 0)
+        return 2;
+    st_warn("vmm.test", "a vCPU logs under its prepared filter");
+    if (refused)
+        syscall(SYS_getppid);
+    return 0;
+}
+
 /* In a namespace of its own: a tap, the vCPU filter, then the offloads virtio-net sets. */
 static int child_tun(void)
 {
@@ -78,6 +103,8 @@ static CU_TestInfo tests[] = {
     {"under the vCPU filter, the process's first log line does not kill it", test_vcpu_filter_logs},
     {"under the vCPU filter, a tap's offloads can be set and cleared",
      test_vcpu_filter_tap_offloads},
+    {"prepared filters: the first log line passes, a call outside the list is refused",
+     test_prepared_filters},
     CU_TEST_INFO_NULL,
 };
 
@@ -98,5 +125,7 @@ int main(int argc, char **argv)
     }
     if (argc == 2 && !strcmp(argv[1], "--child-tun"))
         _exit(child_tun());
+    if (argc == 2 && !strncmp(argv[1], "--child-prepared-", 17))
+        _exit(child_prepared(!strcmp(argv[1], "--child-prepared-refused")));
     return st_test_main(argc, argv, suites);
 }

@@ -28,6 +28,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +125,8 @@ static const unsigned long kvm_ioctls[] = {
      * with the dirty ring, a vCPU whose ring is full too (dirty_ring.c). */
     KVM_GET_DIRTY_LOG,
     KVM_RESET_DIRTY_RINGS,
+    /* ... and before the pause, how much its socket still holds (SIOCOUTQ, migrate.c). */
+    SIOCOUTQ,
 };
 
 #ifdef VMM_SANITIZED

@@ -287,7 +287,18 @@ static int start_cloud(int shared_disks)
                              NULL};
     cloud_agent_start(&C, &A, "mig-a", a_extra);
     cloud_agent_start(&C, &B, "mig-b", b_extra);
-    return 0;
+    /* a host is known before its agent's first heartbeat says what it can do: wait for both
+     * to say they send, receive and copy a migration, or a loaded run finds none that can */
+    for (long long end = st_now_ms() + 20000;; usleep(100000)) {
+        char *k = cloud_sql(&C, "SELECT count(*) FROM iaas.nodes WHERE name IN ('mig-a', 'mig-b')"
+                                " AND live_migration AND block_migration");
+        int both = k && !strcmp(k, "2");
+        free(k);
+        if (both)
+            return 0;
+        if (st_now_ms() > end)
+            return 1;
+    }
 }
 
 static int suite_init(void)
@@ -312,7 +323,12 @@ static long admin_action(const char *id, const char *body)
 {
     char path[128];
     snprintf(path, sizeof path, "/v1/instances/%s/actions", id);
-    return gwt_status(&C.gw, "POST", path, C.gw.admin_token, body);
+    st_resp r;
+    long status = gwt_call(&C.gw, &r, "POST", path, C.gw.admin_token, body);
+    if (status != 202) /* the gateway's reason, for whoever reads a failed run */
+        fprintf(stderr, "\n    %s -> %ld %s\n", body, status, r.body ? r.body : "");
+    st_resp_free(&r);
+    return status;
 }
 
 /* The instance's last migration as GET /v1/migrations shows it (a new

@@ -118,7 +118,9 @@ int gw_consolidate_plan(const gw_sched_conf *c, const gw_cons_conf *cc, const gw
             gw_sched_req r = {.vcpus = v->vcpus,
                               .memory_mib = v->memory_mib,
                               .disk_gib = v->disk_gib,
-                              .live_migration = cc->live_migration};
+                              .firmware = v->firmware,
+                              .live_migration = cc->live_migration,
+                              .block_migration = v->block_migration};
             int to = gw_sched_pick(&pack, work, nh, &r, NULL, 0);
             if (to < 0)
                 break;

@@ -30,8 +30,10 @@
 typedef struct gw_cons_vm {
     int host; /* index into the hosts */
     int vcpus, memory_mib, disk_gib;
-    long long moved_at; /* when it last moved (the caller's clock), < 0: never */
-    int pinned;         /* never moved */
+    int firmware;        /* boots through firmware: needs a host with it */
+    int block_migration; /* its disk is the host's own: a move copies it, the host must take that */
+    long long moved_at;  /* when it last moved (the caller's clock), < 0: never */
+    int pinned;          /* never moved */
 } gw_cons_vm;
 
 typedef struct gw_cons_conf {

@@ -152,7 +152,8 @@ static int fits(const plan *p, int i, int t)
                       .memory_mib = v->memory_mib,
                       .disk_gib = v->disk_gib,
                       .firmware = v->firmware,
-                      .live_migration = 1}; /* a move is a live migration: the host receives it */
+                      .live_migration = 1, /* a move is a live migration: the host receives it */
+                      .block_migration = v->block_migration};
     gw_host h = p->work[t];
     if (v->group >= 0 && v->anti_affinity) {
         r.group = GW_GROUP_ANTI_AFFINITY;

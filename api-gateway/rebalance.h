@@ -17,9 +17,11 @@
  * instance and destination whose move lowers the pool's imbalance most (the
  * capacity-weighted variance of both fractions), through every filter the
  * scheduler applies to a new placement (sched_core.h: capacity, server
- * group, SR-IOV VFs, firmware). A move that would not lower it, or would
- * leave the destination as loaded as the source was, is not made; the plan
- * stops there, at the threshold, or at max_moves.
+ * group, SR-IOV VFs, firmware) and the migration's (the host receives a
+ * live migration, and copies the disk along when it is the source host's
+ * own). A move that would not lower it, or would leave the destination as
+ * loaded as the source was, is not made; the plan stops there, at the
+ * threshold, or at max_moves.
  *
  * Never moved: pinned instances (the caller's: not running, in a task, an
  * SR-IOV port, a local disk it will not copy), a member of an affinity group
@@ -41,13 +43,14 @@
 typedef struct gw_rb_vm {
     int host; /* index into the hosts */
     int vcpus, memory_mib, disk_gib;
-    double cpu;         /* CPUs it keeps busy (0 .. vcpus) */
-    int group;          /* its server group: an id its members share, < 0 none */
-    int anti_affinity;  /* the group's policy: 1 anti-affinity, 0 affinity */
-    int firmware;       /* boots through firmware: needs a host with it */
-    long long moved_at; /* when it last moved (the caller's clock), < 0: never */
-    int moved_from;     /* the host it last moved off, < 0: none */
-    int pinned;         /* never moved */
+    double cpu;          /* CPUs it keeps busy (0 .. vcpus) */
+    int group;           /* its server group: an id its members share, < 0 none */
+    int anti_affinity;   /* the group's policy: 1 anti-affinity, 0 affinity */
+    int firmware;        /* boots through firmware: needs a host with it */
+    int block_migration; /* its disk is the host's own: a move copies it, the host must take that */
+    long long moved_at;  /* when it last moved (the caller's clock), < 0: never */
+    int moved_from;      /* the host it last moved off, < 0: none */
+    int pinned;          /* never moved */
 } gw_rb_vm;
 
 typedef struct gw_rb_conf {

@@ -336,7 +336,8 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
     " CASE WHEN i.server_group_id IS NULL THEN -1"                                                 \
     "  ELSE dense_rank() OVER (ORDER BY i.server_group_id) END,"                                   \
     " coalesce(g.policy = 'anti-affinity', false), i.boot = 'firmware',"                           \
-    " mv.at, mv.from_node, " cpu ", extract(epoch FROM now())::bigint"                             \
+    " mv.at, mv.from_node, " cpu ", extract(epoch FROM now())::bigint,"                            \
+    " i.disk_backend <> 'rbd' AND NOT $2::bool"                                                    \
     " FROM iaas.instances i LEFT JOIN iaas.server_groups g ON g.id = i.server_group_id"            \
     " LEFT JOIN LATERAL (SELECT extract(epoch FROM p.since)::bigint at, q.node_id::text from_node" \
     "  FROM iaas.placements p JOIN iaas.placements q ON q.instance_id = p.instance_id"             \
@@ -357,9 +358,9 @@ static PGresult *rb_instances(gw *g, st_db *db)
     PQclear(r);
     char win[16];
     snprintf(win, sizeof win, "%d", g->c.rebalance_cpu_window_s);
-    const char *local = g->c.shared_storage ? "true" : "false";
-    return billing ? st_db_q(db, RB_INSTANCES("c.cpu", RB_CPU_MEASURED), win, local)
-                   : st_db_q(db, RB_INSTANCES("NULL::float8", ""), win, local);
+    const char *shared = g->c.shared_storage ? "true" : "false";
+    return billing ? st_db_q(db, RB_INSTANCES("c.cpu", RB_CPU_MEASURED), win, shared)
+                   : st_db_q(db, RB_INSTANCES("NULL::float8", ""), win, shared);
 }
 
 /* ---- the consolidation plan, as a dry run ---- */
@@ -392,6 +393,8 @@ json_t *gw_consolidation_plan(gw *g, st_db *db, double target, int max_moves)
                             .vcpus = (int)st_db_int(r, i, 3),
                             .memory_mib = (int)st_db_int(r, i, 4),
                             .disk_gib = (int)st_db_int(r, i, 5),
+                            .firmware = *st_db_val(r, i, 9) == 't',
+                            .block_migration = *st_db_val(r, i, 14) == 't',
                             .moved_at = PQgetisnull(r, i, 10) ? -1 : st_db_int(r, i, 10),
                             .pinned = *st_db_val(r, i, 6) == 't' || st_db_int(r, i, 7) >= 0};
     /* every move is a live migration: destinations must receive one */
@@ -504,6 +507,7 @@ json_t *gw_rebalance_plan_json(gw *g, st_db *db, double threshold, int max_moves
             .group = (int)st_db_int(r, i, 7),
             .anti_affinity = *st_db_val(r, i, 8) == 't',
             .firmware = *st_db_val(r, i, 9) == 't',
+            .block_migration = *st_db_val(r, i, 14) == 't',
             .moved_at = PQgetisnull(r, i, 10) ? -1 : st_db_int(r, i, 10),
             .moved_from = PQgetisnull(r, i, 11) ? -1 : host_index(h, ix, nh, st_db_val(r, i, 11))};
     }

@@ -262,6 +262,13 @@ static void test_filters_and_pins_hold(void)
     h[1].live_migration = 0;
     ST_ASSERT_INT_EQ(gw_rebalance_plan(&conf, &rc, h, 2, v, 3, 0, m, NULL, NULL), 0);
     h[1].live_migration = 1;
+    /* block migration: an instance whose local disk is copied along goes only to a host whose
+     * agent copies one (an older agent's host takes nothing) */
+    v[0].block_migration = 1;
+    ST_ASSERT_INT_EQ(gw_rebalance_plan(&conf, &rc, h, 2, v, 3, 0, m, NULL, NULL), 0);
+    h[1].block_migration = 1;
+    ST_ASSERT_INT_EQ(gw_rebalance_plan(&conf, &rc, h, 2, v, 3, 0, m, NULL, NULL), 1);
+    v[0].block_migration = 0;
     /* capacity: h1 out of memory takes nothing (its own instance held) */
     v[2].pinned = 1;
     h[1].used_memory_mib = h[1].memory_mib - 1024;

@@ -339,6 +339,27 @@ static void test_consolidation_minds_live_migration_and_draining(void)
     ST_ASSERT_INT_EQ_FATAL(gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied), 3);
     ST_ASSERT_INT_EQ(m[0].to, 3);
     cc.live_migration = 1;
+    /* h0's instance has a local disk (its move copies it) or boots through firmware: h2's
+     * agent copies no disk, and has no firmware, so h0 is held whole (h1's go to h2, then h3's
+     * to h0); once h2 says it, h0 empties into h2 again */
+    for (int k = 0; k < 2; k++) {
+        int *need = k ? &v[0].firmware : &v[0].block_migration;
+        int *has = k ? &h[2].firmware : &h[2].block_migration;
+        *need = 1;
+        n = gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied);
+        ST_ASSERT_INT_EQ_FATAL(n, 8);
+        ST_ASSERT_INT_EQ(m[0].from, 1);
+        ST_ASSERT_INT_EQ(m[0].to, 2);
+        for (int i = 0; i < n; i++)
+            CU_ASSERT_NOT_EQUAL(m[i].from, 0);
+        ST_ASSERT_INT_EQ(emptied[0], 0);
+        *has = 1;
+        n = gw_consolidate_plan(&one, &cc, h, 4, v, nv, 0, m, emptied);
+        ST_ASSERT_INT_EQ_FATAL(n, 3);
+        ST_ASSERT_INT_EQ(m[0].from, 0);
+        ST_ASSERT_INT_EQ(m[0].to, 2);
+        *need = *has = 0;
+    }
     /* a host an earlier run began emptying (draining) is emptied first, though h0 holds
      * fewer, and takes nothing */
     h[1].draining = 1;
@@ -394,7 +415,8 @@ static CU_TestInfo tests[] = {
      test_consolidation_empties_the_least_loaded_hosts_whole},
     {"consolidation never half empties a host and never moves pinned or recently moved ones",
      test_consolidation_never_half_empties_or_moves_the_held},
-    {"consolidation targets only hosts taking a live migration and empties draining ones first",
+    {"consolidation targets only hosts taking the move (live migration, a disk copied along,"
+     " firmware) and empties draining ones first",
      test_consolidation_minds_live_migration_and_draining},
     {"each filter removes what it names", test_filters_each_remove_what_they_name},
     {"affinity and anti-affinity filters", test_group_filters},

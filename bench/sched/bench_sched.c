@@ -277,7 +277,11 @@ static result run(gw_sched_policy policy, int consolidate, double rebal, const e
                     r.failed++;
                 continue;
             }
-            vm[next] = (gw_cons_vm){to, q.vcpus, q.memory_mib, q.disk_gib, -1, 0};
+            vm[next] = (gw_cons_vm){.host = to,
+                                    .vcpus = q.vcpus,
+                                    .memory_mib = q.memory_mib,
+                                    .disk_gib = q.disk_gib,
+                                    .moved_at = -1};
             host_use(&h[to], &vm[next], 1);
             live[nlive++] = (int)next;
         }

@@ -2,7 +2,7 @@
 # l2-init.sh - /init of the Linux guest (L2) the vmm_linux_* tests boot under QEMU and stratus-vmm.
 #
 # The kernel command line says what to do: scn=<scenario> (serial blk net rng smp power counters
-# bench grub), nonce=<n> (tags what L1 must find), cpus=<n>, netsum=<sha256 of what L1 serves>,
+# bench grub livemig), nonce=<n> (tags what L1 must find), cpus=<n>, netsum=<sha256 of what L1 serves>,
 # end=poweroff|reboot. Linux's own drivers are the judges: every check prints "L2-OK <what>" or
 # "L2-FAIL <what>: <why>" through /dev/kmsg (printk reaches the console even when the serial
 # port is dead to userspace), then "L2-DONE failed=<0|1>", then the guest powers off or reboots.
@@ -218,6 +218,70 @@ scn_grub() { # booted by GRUB through the firmware: the disk it came from, the A
   for i in 1 2 3 4 5 6; do say "L2-TICK $i"; sleep 1; done
 }
 
+scn_livemig() { # live-migrated between two hosts while it runs (L1's migrate scenario)
+  local n r c i line sum dsum prev t t0 t1 a b cpu pids=
+  n=$(grep -c ^processor /proc/cpuinfo)
+  [ "$n" = "$(arg cpus)" ] && ok "livemig: $n CPUs" || fail "livemig: $n CPUs in /proc/cpuinfo, want $(arg cpus)"
+  # before the move: 8 MiB in tmpfs (guest memory) and 2 MiB on the disk, their sums kept
+  dd if=/dev/urandom of=/tmp/mem.bin bs=64k count=128 2>/dev/null
+  sum=$(sha256sum /tmp/mem.bin | cut -d' ' -f1)
+  r=$(disk disk0) || return
+  dd if=/dev/urandom of=/tmp/d1.bin bs=64k count=32 2>/dev/null
+  dd if=/tmp/d1.bin of="$r" bs=64k conv=fsync 2>/dev/null || fail "livemig: writing the disk before the move"
+  dsum=$(sha256sum /tmp/d1.bin | cut -d' ' -f1)
+  # a task pinned to each CPU, woken by its timer ten times a second, throughout
+  c=0
+  while [ $c -lt "$n" ]; do
+    taskset -c $c sh -c "i=0; while :; do i=\$((i + 1)); echo \$i > /tmp/spin.$c; usleep 100000; done" &
+    pids="$pids $!"; c=$((c + 1))
+  done
+  # a tick a second until L1 says (on the serial port) that the move is done; uptime never goes back
+  stty -F /dev/ttyS0 -echo 2>/dev/null
+  exec 3< /dev/ttyS0
+  i=0; prev=0
+  while [ $i -lt 300 ]; do
+    i=$((i + 1)); t=$(now)
+    say "L2-TICK $i uptime=$t"
+    awk -v a="$prev" -v b="$t" 'BEGIN{exit !(b >= a)}' || fail "livemig: uptime went back from $prev to $t"
+    prev=$t
+    if read -t 1 line <&3; then
+      [ "$(echo "$line" | tr -d '\r')" = "L1-MOVED-$NONCE" ] && break
+    fi
+  done
+  exec 3<&-
+  [ $i -lt 300 ] || { fail "livemig: L1 never said that the move was done"; kill $pids; return; }
+  say "L2-INFO livemig: told after tick $i; clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+  t=$(now)
+  awk -v a="$prev" -v b="$t" 'BEGIN{exit !(b >= a && b - a < 60)}' &&
+    ok "livemig: uptime went on across the move ($prev, then $t)" ||
+    fail "livemig: uptime across the move: $prev, then $t"
+  # after the move, on the other host
+  [ "$(sha256sum /tmp/mem.bin | cut -d' ' -f1)" = "$sum" ] && ok "livemig: the 8 MiB in memory are unchanged" ||
+    fail "livemig: the 8 MiB in memory changed"
+  echo 3 > /proc/sys/vm/drop_caches
+  [ "$(dd if="$r" bs=64k count=32 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$dsum" ] &&
+    ok "livemig: the 2 MiB written before the move read back from the disk" ||
+    fail "livemig: the disk does not hold what was written before the move"
+  dd if=/dev/urandom of=/tmp/d2.bin bs=64k count=32 2>/dev/null
+  if dd if=/tmp/d2.bin of="$r" bs=64k seek=64 conv=fsync 2>/dev/null; then
+    say "L2-SUM disk-after $(sha256sum /tmp/d2.bin | cut -d' ' -f1)"
+    ok "livemig: 2 MiB written to the disk after the move"
+  else fail "livemig: writing the disk after the move"; fi
+  c=0
+  while [ $c -lt "$n" ]; do
+    a=$(cat /tmp/spin.$c); sleep 1; b=$(cat /tmp/spin.$c)
+    [ "$b" -gt "$a" ] && ok "livemig: the task pinned to CPU $c runs on ($a, then $b)" ||
+      fail "livemig: the task pinned to CPU $c stopped at $a"
+    cpu=$(taskset -c $c cat /proc/self/stat 2>/dev/null | cut -d' ' -f39)
+    [ "$cpu" = $c ] && ok "livemig: a new task ran on CPU $c" || fail "livemig: a task pinned to CPU $c ran on '$cpu'"
+    c=$((c + 1))
+  done
+  t0=$(now); sleep 2; t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN{exit !(b - a >= 1.9 && b - a < 10)}' &&
+    ok "livemig: a 2 s sleep took $(elapsed "$t0" "$t1") s" || fail "livemig: a 2 s sleep took $(elapsed "$t0" "$t1") s"
+  kill $pids
+}
+
 scn_counters() {
   local r busy st a
   dhcp || return
@@ -264,7 +328,7 @@ scn_bench() {
 }
 
 case $SCN in
-serial | blk | net | rng | smp | power | counters | bench | grub) scn_$SCN;;
+serial | blk | net | rng | smp | power | counters | bench | grub | livemig) scn_$SCN;;
 *) fail "unknown scenario '$SCN'";;
 esac
 [ $FAILED = 0 ] || dmesg | grep -iE 'virtio|bad cap|fail|error|warn|x2apic: enabled|ttyS|rng|no .*found|s5' |

@@ -208,6 +208,39 @@ static void h_node_delete(gw_ctx *c)
 
 /* ---- The node agent's API ---- */
 
+/* capacity's fields beyond this gateway's: a newer agent's abilities (as block_migration was to
+ * the gateways before it). Ignored, so agents need not wait for the gateways' upgrade; only
+ * booleans and integers, at most 16 such fields, else 400 with the reason. */
+static int capacity_extra(gw_ctx *c, json_t *cap, const char *const *known, const char *host)
+{
+    const char *k;
+    json_t *v, *extra = NULL;
+    int n = 0;
+    json_object_foreach(cap, k, v)
+    {
+        int is_known = 0;
+        for (int i = 0; known[i] && !is_known; i++)
+            is_known = !strcmp(known[i], k);
+        if (is_known)
+            continue;
+        if ((!json_is_boolean(v) && !json_is_integer(v)) || ++n > 16) {
+            json_decref(extra);
+            st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST,
+                                "capacity: unknown field '%.64s' (a newer agent's fields are"
+                                " booleans or integers, at most 16)",
+                                k);
+            return -1;
+        }
+        if (!extra)
+            extra = json_array();
+        json_array_append_new(extra, json_string(k));
+    }
+    if (extra)
+        st_log_fields(ST_LOG_DEBUG, "node.capacity_ignored",
+                      json_pack("{s:s, s:o}", "hostname", host, "fields", extra));
+    return 0;
+}
+
 static void h_heartbeat(gw_ctx *c)
 {
     static const char *const keys[] = {"hostname",        "agent_version", "capacity", "tunnel_ip",
@@ -235,7 +268,7 @@ static void h_heartbeat(gw_ctx *c)
         st_http_reply_error(c->req, 400, ST_E_INVALID_REQUEST, "capacity must be an object");
         return;
     }
-    if (gw_check(c, st_json_only_keys(cap, cap_keys, err, sizeof err), err) < 0 ||
+    if (capacity_extra(c, cap, cap_keys, host) < 0 ||
         gw_check(c, st_json_get_int(cap, "vcpus", 1, 0, 1 << 20, &v, err, sizeof err), err) < 0 ||
         gw_check(c, st_json_get_int(cap, "memory_mib", 1, 0, 1LL << 40, &m, err, sizeof err), err) <
             0 ||

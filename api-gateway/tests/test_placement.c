@@ -753,6 +753,55 @@ static void test_two_gateways_never_overfill_a_host(void)
     free(solo_id);
 }
 
+/* A heartbeat from an agent newer than the gateway: capacity fields the gateway does not know
+ * (booleans and integers, as live_migration and block_migration were once) are ignored, so agents
+ * may be upgraded before the gateways; a string, an object or more than 16 of them are refused
+ * with the field's name, and the node is unchanged. */
+static void test_a_newer_agents_capacity_is_taken(void)
+{
+    char path[128];
+    st_resp r;
+    snprintf(path, sizeof path, "/v1/nodes/%s", node_ids[1]);
+    char *hb = st_jsonf("{s:s, s:{s:i, s:i, s:i, s:b, s:b, s:i}}", "hostname", "pb-host",
+                        "capacity", "vcpus", 6, "memory_mib", 4096, "disk_gib", 1000, "firmware", 1,
+                        "tpm", 1, "numa_nodes", 2);
+    ST_ASSERT_INT_EQ(gwt_status(&T, "PUT", "/internal/v1/node", nodes[1], hb), 200);
+    free(hb);
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &r, "GET", path, T.admin_token, NULL), 200);
+    json_t *cap = json_object_get(r.json, "capacity");
+    ST_ASSERT_INT_EQ(json_integer_value(json_object_get(cap, "vcpus")), 6);
+    CU_ASSERT_PTR_NULL(json_object_get(cap, "tpm"));
+    st_resp_free(&r);
+    const char *refused[] = {
+        "{\"hostname\":\"pb-host\",\"capacity\":{\"vcpus\":8,\"memory_mib\":4096,"
+        "\"disk_gib\":1000,\"tpm\":\"v2\"}}",
+        "{\"hostname\":\"pb-host\",\"capacity\":{\"vcpus\":8,\"memory_mib\":4096,"
+        "\"disk_gib\":1000,\"tpm\":{\"version\":2}}}",
+        "{\"hostname\":\"pb-host\",\"capacity\":{\"vcpus\":8,\"memory_mib\":4096,"
+        "\"disk_gib\":1000,\"tpm\":1.5}}",
+        NULL, /* 17 unknown booleans, below */
+    };
+    char many[1024];
+    int k = snprintf(many, sizeof many,
+                     "{\"hostname\":\"pb-host\",\"capacity\":{\"vcpus\":8,"
+                     "\"memory_mib\":4096,\"disk_gib\":1000");
+    for (int i = 0; i < 17; i++)
+        k += snprintf(many + k, sizeof many - (size_t)k, ",\"tpm%d\":true", i);
+    snprintf(many + k, sizeof many - (size_t)k, "}}");
+    for (int i = 0; i < 4; i++) {
+        ST_ASSERT_INT_EQ(
+            gwt_call(&T, &r, "PUT", "/internal/v1/node", nodes[1], refused[i] ? refused[i] : many),
+            400);
+        CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "capacity: unknown field 'tpm"));
+        st_resp_free(&r);
+    }
+    ST_ASSERT_INT_EQ_FATAL(gwt_call(&T, &r, "GET", path, T.admin_token, NULL), 200);
+    ST_ASSERT_INT_EQ(
+        json_integer_value(json_object_get(json_object_get(r.json, "capacity"), "vcpus")), 6);
+    st_resp_free(&r);
+    gwt_heartbeat(&T, nodes[1], 4, 4096, 1000);
+}
+
 static CU_TestInfo tests[] = {
     {"pack fills one host and reports the empty ones; spread uses them",
      test_pack_fills_one_host_and_reports_the_empty_ones},
@@ -765,6 +814,8 @@ static CU_TestInfo tests[] = {
     {"firmware-booted images go only where the node has firmware; kernels anywhere",
      test_firmware_images_go_where_the_bios_is},
     {"two gateways placing at once never overfill a host", test_two_gateways_never_overfill_a_host},
+    {"a newer agent's capacity fields are ignored; other unknown fields are refused",
+     test_a_newer_agents_capacity_is_taken},
     CU_TEST_INFO_NULL,
 };
 

@@ -1079,7 +1079,7 @@ run_migrate() {
     echo "L1-BENCH migrate mem_mib=$mem dirty_mib_s=$dirty tracking=$track ring_full=$(mig_num dirty_ring_full $st) tls=$([ -n "$tls" ] && echo on || echo off) block=$([ -n "$copy" ] && echo on || echo off) disk_kib=$(($(mig_num disk_transferred_bytes $st) / 1024)) rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
       "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) throttle_pct=$(mig_num throttle_pct $st)" \
       "/ vmm: $(grep -o 'migrated to [^"]*' $log)"
-    echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'migrated in: [^"]*' $tlog)"
+    echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'migrated in: [^"]*' $tlog) / $(grep -o "the receiver's mapping[^\"]*" $tlog)"
     echo "L1-BENCH-INFO migrate mem_mib=$mem source: $(grep -o 'the state read in [^"]*' $log | tail -1)"
     echo "L1-BENCH-INFO migrate mem_mib=$mem target: $(grep -o 'the VM built while [^"]*' $tlog) / $(grep -o 'restored by [^"]*' $tlog) / $(grep -o 'VM running (restored[^"]*' $tlog)"
     # The target built its VM while the pages came (migrate.c), so after STATE only the state is
@@ -1219,7 +1219,8 @@ mig_linux() {
   echo "L1-BENCH migrate-linux mem_mib=256 vcpus=2 rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
     "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) ring_full=$(mig_num dirty_ring_full $st)" \
     "/ vmm: $(grep -o 'migrated to [^"]*' $log)"
-  echo "L1-BENCH-INFO migrate-linux target: $(grep -o 'migrated in: [^"]*' $tlog)"
+  echo "L1-BENCH-INFO migrate-linux target: $(grep -o 'migrated in: [^"]*' $tlog) / $(grep -o "the receiver's mapping[^\"]*" $tlog)"
+  echo "L1-BENCH-INFO migrate-linux target: $(grep -o 'the VM built while [^"]*' $tlog) / $(grep -o 'restored by [^"]*' $tlog) / $(grep -o 'VM running (restored[^"]*' $tlog)"
   [ -z "$WHY" ] || { grep -h 'vmm.migrate' $log $tlog | tail -20 | sed 's/^/L2| /'; tail -8 $log $tlog | sed 's/^/L2| /'; grep -vE '^\[' $ser | tail -25 | sed 's/^/L2| /'; }
 }
 

@@ -1581,12 +1581,7 @@ void vmm_migrate_stop(void)
     if (g.listen_fd >= 0)
         close(g.listen_fd);
     g.sock = g.listen_fd = -1;
-    if (g.ram)
-        munmap(g.ram, g.ram_size);
-    g.ram = NULL;
-    if (g.memfd >= 0)
-        close(g.memfd);
-    g.memfd = -1;
+    drop_receiver_ram();
     if (g_t.pagemap >= 0)
         close(g_t.pagemap);
     g_t.pagemap = -1;

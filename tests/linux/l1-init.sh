@@ -1164,8 +1164,10 @@ mig_firmware() {
 }
 
 # mig_linux: real Linux live-migrated from h1 to h2 while it runs, Linux's own drivers and clock
-# the judges: L2 (scn=livemig) with 2 vCPUs, 256 MiB and a raw disk both configs name (shared
-# storage), ticking once a second with a task pinned to each CPU woken by its timer. After its
+# the judges: L2 (scn=livemig) with 2 vCPUs, 256 MiB, a raw disk both configs name (shared
+# storage) and a virtio-net NIC on a tap each namespace has (tapm, 10.78.0.1, one MAC on both),
+# ticking once a second with a task pinned to each CPU woken by its timer; it pings h1's tap
+# before the move and h2's after. After its
 # second tick the move (the dirty ring on two vCPUs); then L1 tells L2 on the target's serial port
 # (POST /vm/serial) that it moved, and L2 checks there: its 8 MiB in tmpfs and the 2 MiB it wrote
 # to the disk before (read back through virtio-blk, caches dropped), both pinned tasks still
@@ -1179,8 +1181,16 @@ mig_linux() {
   /usr/bin/tc -n h1 qdisc del dev veth1 root 2>/dev/null
   rm -f $ser $sock $tsock
   dd if=/dev/zero of=/tmp/ml.raw bs=1M count=8 2>/dev/null
+  # each host's own tap, named alike, 10.78.0.1 with one MAC on both (as a distributed router's
+  # port would be): the guest's neighbour entry stays right across the move
+  for side in h1 h2; do
+    /usr/bin/ip -n $side link del tapm 2>/dev/null
+    /usr/bin/ip -n $side tuntap add dev tapm mode tap && /usr/bin/ip -n $side link set tapm address 02:00:00:00:78:01 &&
+      /usr/bin/ip -n $side addr add 10.78.0.1/24 dev tapm && /usr/bin/ip -n $side link set tapm up ||
+      bad "linux: the tap in $side"
+  done
   for side in src dst; do
-    printf '{"vcpus": 2, "memory_mib": 256, "kernel": "/l2/bzImage", "initrd": "/l2/initrd.gz",\n "cmdline": "console=ttyS0 quiet reboot=k panic=-1 printk.devkmsg=on ipv6.disable=1 scn=livemig nonce=%s cpus=2",\n "serial_log": "%s", "control_socket": "/tmp/ml-%s.sock", "disks": [{"id": "disk0", "path": "/tmp/ml.raw", "format": "raw"}]%s}\n' \
+    printf '{"vcpus": 2, "memory_mib": 256, "kernel": "/l2/bzImage", "initrd": "/l2/initrd.gz",\n "cmdline": "console=ttyS0 quiet reboot=k panic=-1 printk.devkmsg=on ipv6.disable=1 scn=livemig nonce=%s cpus=2",\n "serial_log": "%s", "control_socket": "/tmp/ml-%s.sock", "disks": [{"id": "disk0", "path": "/tmp/ml.raw", "format": "raw"}],\n "nics": [{"id": "net0", "tap": "tapm", "mac": "52:54:00:12:78:02"}]%s}\n' \
       "$NONCE" $ser $side "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/ml-$side.json
   done
   : > $tlog
@@ -1215,6 +1225,8 @@ mig_linux() {
   [ "$(l2sum disk-after $ser)" = "$(dd if=/tmp/ml.raw bs=64k skip=64 count=32 2>/dev/null | sha256sum | cut -d' ' -f1)" ] ||
     bad "linux: the disk does not hold the 2 MiB L2 wrote on the target"
   grep -E 'L2-OK livemig|L2-INFO livemig' $ser | tr -d '\r' | sed 's/^/L1-INFO migrate linux /'
+  echo "L1-INFO migrate linux: the taps counted h1 $(/usr/bin/ip -n h1 -s link show tapm | awk '/RX:/{getline; r=$2} /TX:/{getline; t=$2} END{print "rx=" r " tx=" t}'), h2 $(/usr/bin/ip -n h2 -s link show tapm | awk '/RX:/{getline; r=$2} /TX:/{getline; t=$2} END{print "rx=" r " tx=" t}')"
+  /usr/bin/ip -n h1 link del tapm 2>/dev/null; /usr/bin/ip -n h2 link del tapm 2>/dev/null
   echo "L1-INFO migrate linux: ${last:-no tick} when the source was stopped, ticks $ticks; status $(tr -d '\n' < $st)"
   echo "L1-BENCH migrate-linux mem_mib=256 vcpus=2 rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \
     "downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) ring_full=$(mig_num dirty_ring_full $st)" \

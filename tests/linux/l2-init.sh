@@ -229,6 +229,16 @@ scn_livemig() { # live-migrated between two hosts while it runs (L1's migrate sc
   dd if=/dev/urandom of=/tmp/d1.bin bs=64k count=32 2>/dev/null
   dd if=/tmp/d1.bin of="$r" bs=64k conv=fsync 2>/dev/null || fail "livemig: writing the disk before the move"
   dsum=$(sha256sum /tmp/d1.bin | cut -d' ' -f1)
+  # the network: a static address beside each host's tap (10.78.0.1, the same MAC on both)
+  local nic= f
+  for f in /sys/class/net/*; do
+    [ "$(basename "$(readlink "$f/device/driver" 2>/dev/null)")" = virtio_net ] && nic=${f##*/}
+  done
+  if [ -n "$nic" ]; then
+    ip link set lo up; ip link set "$nic" up; ip addr add 10.78.0.2/24 dev "$nic"
+    ping -c 3 -W 5 10.78.0.1 > /tmp/ping 2>&1 && ok "livemig: the source host's tap answers 3 pings" ||
+      fail "livemig: ping before the move: $(tail -2 /tmp/ping | tr '\n' ' ')"
+  else fail "livemig: no virtio-net interface ($(ls /sys/class/net | tr '\n' ' '))"; fi
   # a task pinned to each CPU, woken by its timer ten times a second, throughout
   c=0
   while [ $c -lt "$n" ]; do
@@ -262,6 +272,11 @@ scn_livemig() { # live-migrated between two hosts while it runs (L1's migrate sc
   [ "$(dd if="$r" bs=64k count=32 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$dsum" ] &&
     ok "livemig: the 2 MiB written before the move read back from the disk" ||
     fail "livemig: the disk does not hold what was written before the move"
+  if [ -n "$nic" ]; then
+    ping -c 3 -W 5 10.78.0.1 > /tmp/ping 2>&1 && ok "livemig: the target host's tap answers 3 pings" ||
+      fail "livemig: ping after the move: $(tail -2 /tmp/ping | tr '\n' ' ')"
+    say "L2-INFO livemig: $nic rx_packets=$(cat /sys/class/net/$nic/statistics/rx_packets) tx_packets=$(cat /sys/class/net/$nic/statistics/tx_packets)"
+  fi
   dd if=/dev/urandom of=/tmp/d2.bin bs=64k count=32 2>/dev/null
   if dd if=/tmp/d2.bin of="$r" bs=64k seek=64 conv=fsync 2>/dev/null; then
     say "L2-SUM disk-after $(sha256sum /tmp/d2.bin | cut -d' ' -f1)"

@@ -32,6 +32,13 @@ int vmm_tap_open(const char *name, int vnet_hdr_len);
 int vmm_tap_fd(const char *name);
 /* The next vmm_tap_open(name) takes fd, handed over by the old process of a live upgrade. */
 int vmm_tap_adopt(const char *name, int fd);
+/* A RARP frame from mac (as QEMU's announce-self sends), after a zeroed virtio-net header of
+ * hdr_len bytes: its length, or 0 when cap is too small. */
+size_t vmm_tap_rarp(uint8_t *buf, size_t cap, int hdr_len, const uint8_t mac[6]);
+/* Announces a guest that moved to this host: RARP frames from each NIC's MAC written to its
+ * tap (one this process opened) now and at 50, 150, 250 and 350 ms, on base's timers, then
+ * logged. The number of NICs announced, or -ENOMEM. Event thread. */
+int vmm_tap_announce(struct event_base *base, const vmm_config *cfg);
 
 /* A live migration's end: release flushes and closes the disk of a virtio-blk device (its
  * qcow2 lock with it) so that the target can open it; requests wait in the ring meanwhile;

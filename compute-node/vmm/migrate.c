@@ -1502,6 +1502,7 @@ static void finish_incoming(evutil_socket_t fd, short what, void *arg)
     vmm_mig_send(g.sock, VMM_MIG_ACK, 0, NULL, 0, NULL, 0);
     double t2 = now_ms();
     answered();
+    vmm_tap_announce(vm->base, g.cfg); /* the guest is here now: tell this host's network */
     st_info("vmm.migrate",
             "migrated in: %llu MiB of RAM, %llu pages and %llu bytes received in %llu rounds; "
             "the last round's frames came over %.1f ms up to the state; "

@@ -1167,7 +1167,8 @@ mig_firmware() {
 # the judges: L2 (scn=livemig) with 2 vCPUs, 256 MiB, a raw disk both configs name (shared
 # storage) and a virtio-net NIC on a tap each namespace has (tapm, 10.78.0.1, one MAC on both),
 # ticking once a second with a task pinned to each CPU woken by its timer; it pings h1's tap
-# before the move and h2's after. After its
+# before the move and h2's after; the target announces the guest on h2's tap (5 RARP frames)
+# before Linux is told. After its
 # second tick the move (the dirty ring on two vCPUs); then L1 tells L2 on the target's serial port
 # (POST /vm/serial) that it moved, and L2 checks there: its 8 MiB in tmpfs and the 2 MiB it wrote
 # to the disk before (read back through virtio-blk, caches dropped), both pinned tasks still
@@ -1212,6 +1213,12 @@ mig_linux() {
   wait $VMPID; srcrc=$?
   [ "$srcrc" = 0 ] || bad "linux: the source exited $srcrc, not 0"
   VMPID=$tpid
+  # the target announced the guest on h2's tap (RARP from its MAC, 5 frames over 350 ms) before
+  # Linux sent anything there: it is idle until told it moved
+  wait_for 'announced 52:54:00:12:78:02 on tap tapm: 5 of 5 RARP' $tlog 15 ||
+    bad "linux: the target did not announce the guest on its tap: $(grep -o 'announced [^"]*' $tlog)"
+  code=$(/usr/bin/ip -n h2 -s link show tapm | awk '/RX:/{getline; print $2}')
+  [ "${code:-0}" -ge 5 ] || bad "linux: h2's tap had $code frames from the guest's side before Linux was told, not the 5 announcements"
   last=$(grep -o 'L2-TICK [0-9]*' $ser | tail -1)
   printf 'L1-MOVED-%s\n' "$NONCE" > /tmp/ml-moved
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket $tsock --data-binary @/tmp/ml-moved http://localhost/vm/serial)

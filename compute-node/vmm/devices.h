@@ -37,7 +37,8 @@ int vmm_tap_adopt(const char *name, int fd);
 size_t vmm_tap_rarp(uint8_t *buf, size_t cap, int hdr_len, const uint8_t mac[6]);
 /* Announces a guest that moved to this host: RARP frames from each NIC's MAC written to its
  * tap (one this process opened) now and at 50, 150, 250 and 350 ms, on base's timers, then
- * logged. The number of NICs announced, or -ENOMEM. Event thread. */
+ * logged; a second call replaces one under way. The number of NICs announced, or -ENOMEM.
+ * Event thread. */
 int vmm_tap_announce(struct event_base *base, const vmm_config *cfg);
 
 /* A live migration's end: release flushes and closes the disk of a virtio-blk device (its

@@ -22,7 +22,6 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -113,7 +112,9 @@ size_t vmm_tap_rarp(uint8_t *buf, size_t cap, int hdr_len, const uint8_t mac[6])
 
 #define ANNOUNCE_ROUNDS 5
 
-typedef struct announce {
+/* One announcement at a time (a process receives a guest once); static, so a VM that stops
+ * before the last round leaves nothing unreachable behind. */
+static struct announce {
     struct event *ev;
     int round;
     int n;
@@ -122,13 +123,13 @@ typedef struct announce {
         uint8_t mac[6];
         char tap[IFNAMSIZ];
     } nic[VMM_MAX_NICS];
-} announce;
+} g_announce;
 
 static void announce_round(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    announce *a = arg;
+    struct announce *a = arg;
     uint8_t buf[128];
     for (int i = 0; i < a->n; i++) {
         size_t len = vmm_tap_rarp(buf, sizeof buf, a->nic[i].hdr_len, a->nic[i].mac);
@@ -147,14 +148,15 @@ static void announce_round(evutil_socket_t fd, short what, void *arg)
                 m[0], m[1], m[2], m[3], m[4], m[5], a->nic[i].tap, a->nic[i].sent, ANNOUNCE_ROUNDS);
     }
     event_free(a->ev);
-    free(a);
+    a->ev = NULL;
 }
 
 int vmm_tap_announce(struct event_base *base, const vmm_config *cfg)
 {
-    announce *a = calloc(1, sizeof *a);
-    if (!a)
-        return -ENOMEM;
+    struct announce *a = &g_announce;
+    if (a->ev)
+        event_free(a->ev); /* one under way: this one replaces it */
+    memset(a, 0, sizeof *a);
     for (int i = 0; i < cfg->nnics && a->n < VMM_MAX_NICS; i++) {
         for (int t = 0; t < g_ntaps; t++) {
             if (g_taps[t].adopted || strncmp(g_taps[t].name, cfg->nics[i].tap, IFNAMSIZ - 1))
@@ -167,14 +169,10 @@ int vmm_tap_announce(struct event_base *base, const vmm_config *cfg)
             break;
         }
     }
-    if (!a->n) {
-        free(a);
+    if (!a->n)
         return 0;
-    }
-    if (!(a->ev = evtimer_new(base, announce_round, a))) {
-        free(a);
+    if (!(a->ev = evtimer_new(base, announce_round, a)))
         return -ENOMEM;
-    }
     struct timeval now = {0, 0};
     evtimer_add(a->ev, &now);
     return a->n;

@@ -1348,10 +1348,10 @@ run_migbench() {
             "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mb-$side.json
         done
         : > /tmp/mb-t.log # truncated here, not in the background child: wait_for must not find the last run's line
-        /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-dst.json --incoming tcp:10.77.0.2:4444 < /dev/null > /tmp/mb-t.log 2>&1 &
+        /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-dst.json --incoming tcp:10.77.0.2:4444 --log-level info < /dev/null > /tmp/mb-t.log 2>&1 &
         tpid=$!; VMPID=$tpid
         wait_for 'waiting for the migration' /tmp/mb-t.log 60
-        /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-src.json < /dev/null > /tmp/mb-s.log 2>&1 &
+        /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-src.json --log-level info < /dev/null > /tmp/mb-s.log 2>&1 &
         VMPID=$!
         if ! wait_for '^DATA count=5' $ser 60; then
           mb_line stratus-vmm $mem $dirty "failed: no count=5"; kill -9 $VMPID $tpid; wait $VMPID $tpid; continue
@@ -1359,6 +1359,9 @@ run_migbench() {
         curl -s -o $st -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444", "downtime_ms": 300}' http://localhost/vm/migrate
         mig_wait $sock $st 120
         mb_line stratus-vmm $mem $dirty "status=$(sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' $st) total_ms=$(mig_num total_ms $st) downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) rounds=$(mig_num round $st) throttle_pct=$(mig_num throttle_pct $st)"
+        # the downtime's split, both sides' (compute-node/vmm/README.md, Live migration)
+        echo "L1-BENCH-INFO migbench mem_mib=$mem dirty_mib_s=$dirty source: $(grep -o 'migrated to [^"]*' /tmp/mb-s.log)"
+        echo "L1-BENCH-INFO migbench mem_mib=$mem dirty_mib_s=$dirty target: $(grep -o 'migrated in: [^"]*' /tmp/mb-t.log)"
         curl -s -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions
         kill -9 $tpid 2>/dev/null; wait $VMPID $tpid
       fi

@@ -372,7 +372,7 @@ static void *throttle_main(void *arg)
 {
     vmm_vm *vm = arg;
     pthread_setname_np(pthread_self(), "mig-throttle");
-    if (vm->cfg->seccomp && vmm_sandbox_vcpu() < 0)
+    if (vmm_drop_privileges() < 0 || (vm->cfg->seccomp && vmm_sandbox_vcpu() < 0))
         return NULL;
     pthread_mutex_lock(&g.lock);
     while (!g.quit) {
@@ -1100,7 +1100,9 @@ static void *worker_main(void *arg)
 {
     vmm_vm *vm = arg;
     pthread_setname_np(pthread_self(), "mig-worker");
-    if (vm->cfg->seccomp && vmm_sandbox_migrate() < 0)
+    /* A target makes it before the event thread drops its capabilities (capset is a
+     * thread's own): it drops its own. */
+    if (vmm_drop_privileges() < 0 || (vm->cfg->seccomp && vmm_sandbox_migrate() < 0))
         return NULL;
     pthread_mutex_lock(&g.lock);
     for (;;) {
@@ -1122,6 +1124,8 @@ static void *worker_main(void *arg)
 int vmm_migrate_threads_start(vmm_vm *vm)
 {
     int rc;
+    if (g.have_worker && g.have_throttler)
+        return 0; /* a migration's target made them in its early build */
     g.vm = vm;
     /* OpenSSL reads its configuration now, before the worker's filter (TLS is optional). */
     OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
@@ -1252,12 +1256,17 @@ static void build_incoming(evutil_socket_t fd, short what, void *arg)
     /* The threads started after STATE install theirs without building them. */
     if (!rc && g.cfg->seccomp)
         vmm_sandbox_prepare();
+    /* The migration's own threads (for this VM's later migrations) are made now, not in the
+     * downtime: two threads, and OpenSSL reading its configuration. */
+    if (!rc && (rc = vmm_migrate_threads_start(vm)))
+        snprintf(err, sizeof err, "the migration threads: %s", strerror(-rc));
     double t2 = now_ms();
     if (rc)
         st_error("vmm.migrate", "building the VM while the pages come: %s", err);
     else
         st_info("vmm.migrate",
-                "the VM built while the pages come, in %.1f ms (and the seccomp filters %.1f)",
+                "the VM built while the pages come, in %.1f ms (and the seccomp filters and "
+                "the migration threads %.1f)",
                 t1 - t0, t2 - t1);
     pthread_mutex_lock(&g.lock);
     g.build = rc ? BUILD_FAILED : BUILD_DONE;

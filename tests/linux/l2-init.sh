@@ -218,6 +218,13 @@ scn_grub() { # booted by GRUB through the firmware: the disk it came from, the A
   for i in 1 2 3 4 5 6; do say "L2-TICK $i"; sleep 1; done
 }
 
+spin() { # CPU: the count its pinned task last wrote (read again while the file is being rewritten)
+  local v k=0
+  v=$(cat /tmp/spin.$1 2>/dev/null)
+  while [ -z "$v" ] && [ $k -lt 100 ]; do usleep 10000; v=$(cat /tmp/spin.$1 2>/dev/null); k=$((k + 1)); done
+  echo "${v:-0}"
+}
+
 scn_livemig() { # live-migrated between two hosts while it runs (L1's migrate scenario)
   local n r c i line sum dsum prev t t0 t1 a b cpu pids=
   n=$(grep -c ^processor /proc/cpuinfo)
@@ -284,7 +291,7 @@ scn_livemig() { # live-migrated between two hosts while it runs (L1's migrate sc
   else fail "livemig: writing the disk after the move"; fi
   c=0
   while [ $c -lt "$n" ]; do
-    a=$(cat /tmp/spin.$c); sleep 1; b=$(cat /tmp/spin.$c)
+    a=$(spin $c); sleep 1; b=$(spin $c)
     [ "$b" -gt "$a" ] && ok "livemig: the task pinned to CPU $c runs on ($a, then $b)" ||
       fail "livemig: the task pinned to CPU $c stopped at $a"
     cpu=$(taskset -c $c cat /proc/self/stat 2>/dev/null | cut -d' ' -f39)

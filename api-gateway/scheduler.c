@@ -326,7 +326,7 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
     "  AND f.sampled_at < st.last_sampled_at GROUP BY st.instance_id) c ON c.instance_id = i.id"
 #define RB_INSTANCES(cpu, join)                                                                    \
     "SELECT i.id, i.name, i.node_id, i.vcpus, i.memory_mib, i.disk_gib,"                           \
-    " i.state <> 'active' OR i.task IS NOT NULL OR (i.disk_backend <> 'rbd' AND NOT $2::bool"      \
+    " i.state <> 'active' OR i.task IS NOT NULL OR (cp.copies"                                     \
     "  AND (NOT coalesce((SELECT n.block_migration FROM iaas.nodes n WHERE n.id = i.node_id),"     \
     "   false) OR NOT EXISTS (SELECT 1 FROM iaas.nodes d WHERE d.block_migration"                  \
     "   AND d.id <> i.node_id)))"                                                                  \
@@ -336,9 +336,10 @@ static int host_index(const gw_host *h, const int *ix, int n, const char *id)
     " CASE WHEN i.server_group_id IS NULL THEN -1"                                                 \
     "  ELSE dense_rank() OVER (ORDER BY i.server_group_id) END,"                                   \
     " coalesce(g.policy = 'anti-affinity', false), i.boot = 'firmware',"                           \
-    " mv.at, mv.from_node, " cpu ", extract(epoch FROM now())::bigint,"                            \
-    " i.disk_backend <> 'rbd' AND NOT $2::bool"                                                    \
-    " FROM iaas.instances i LEFT JOIN iaas.server_groups g ON g.id = i.server_group_id"            \
+    " mv.at, mv.from_node, " cpu ", extract(epoch FROM now())::bigint, cp.copies"                  \
+    " FROM iaas.instances i"                                                                       \
+    " CROSS JOIN LATERAL (SELECT i.disk_backend <> 'rbd' AND NOT $2::bool copies) cp"              \
+    " LEFT JOIN iaas.server_groups g ON g.id = i.server_group_id"                                  \
     " LEFT JOIN LATERAL (SELECT extract(epoch FROM p.since)::bigint at, q.node_id::text from_node" \
     "  FROM iaas.placements p JOIN iaas.placements q ON q.instance_id = p.instance_id"             \
     "  AND q.until IS NOT NULL AND q.node_id <> p.node_id"                                         \

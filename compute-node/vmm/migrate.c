@@ -1335,21 +1335,18 @@ static int receive(int s, vmm_vm *vm)
     /* When the last round's first frame came (the first after the previous ROUND_END), for the
      * log: how long the pages sent during the downtime took to arrive. */
     uint64_t seen_round = g.rx.last_round;
-    int round_fresh = 1;
-    double began = 0;
+    double began = 0; /* 0: the next frame begins a round */
     for (;;) {
         if ((rc = vmm_mig_recv(s, &g.rx, &f, punch, NULL, msg, sizeof msg))) {
             snprintf(err, sizeof err, "bad frame: %s", msg);
             goto refuse;
         }
-        if (round_fresh) {
+        if (!began)
             began = now_ms();
-            round_fresh = 0;
-        }
         if (g.rx.last_round != seen_round) { /* ROUND_END */
             seen_round = g.rx.last_round;
             g.round_began = began;
-            round_fresh = 1;
+            began = 0;
         }
         pthread_mutex_lock(&g.lock);
         g.transferred = g.rx.bytes;

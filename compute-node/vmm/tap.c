@@ -50,12 +50,19 @@ int vmm_tap_adopt(const char *name, int fd)
     return remember(name, fd, 1, 0);
 }
 
-int vmm_tap_fd(const char *name)
+/* The index of the tap this process opened as name, or -1. */
+static int opened(const char *name)
 {
     for (int i = 0; i < g_ntaps; i++)
         if (!strncmp(g_taps[i].name, name, IFNAMSIZ - 1) && !g_taps[i].adopted)
-            return g_taps[i].fd;
+            return i;
     return -1;
+}
+
+int vmm_tap_fd(const char *name)
+{
+    int i = opened(name);
+    return i < 0 ? -1 : g_taps[i].fd;
 }
 
 int vmm_tap_open(const char *name, int vnet_hdr_len)
@@ -158,16 +165,14 @@ int vmm_tap_announce(struct event_base *base, const vmm_config *cfg)
         event_free(a->ev); /* one under way: this one replaces it */
     memset(a, 0, sizeof *a);
     for (int i = 0; i < cfg->nnics && a->n < VMM_MAX_NICS; i++) {
-        for (int t = 0; t < g_ntaps; t++) {
-            if (g_taps[t].adopted || strncmp(g_taps[t].name, cfg->nics[i].tap, IFNAMSIZ - 1))
-                continue;
-            a->nic[a->n].fd = g_taps[t].fd;
-            a->nic[a->n].hdr_len = g_taps[t].hdr_len;
-            memcpy(a->nic[a->n].mac, cfg->nics[i].mac, 6);
-            memcpy(a->nic[a->n].tap, g_taps[t].name, IFNAMSIZ);
-            a->n++;
-            break;
-        }
+        int t = opened(cfg->nics[i].tap);
+        if (t < 0)
+            continue;
+        a->nic[a->n].fd = g_taps[t].fd;
+        a->nic[a->n].hdr_len = g_taps[t].hdr_len;
+        memcpy(a->nic[a->n].mac, cfg->nics[i].mac, 6);
+        memcpy(a->nic[a->n].tap, g_taps[t].name, IFNAMSIZ);
+        a->n++;
     }
     if (!a->n)
         return 0;

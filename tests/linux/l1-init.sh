@@ -1175,6 +1175,9 @@ mig_firmware() {
 # woken, a new task on each CPU, uptime never going back, a 2 s sleep taking 2 s; it writes 2 MiB
 # more, whose sum L1 finds in the raw file, and powers off: the target exits 0. Every tick once
 # across the serial log both append to. L1-BENCH migrate-linux. Adds to WHY.
+tap_packets() { # NETNS RX|TX: the packets tapm in NETNS counted that way
+  /usr/bin/ip -n $1 -s link show tapm | awk -v d="$2:" '$1 == d {getline; print $2}'
+}
 mig_linux() {
   local log=/tmp/ml-src.log tlog=/tmp/ml-dst.log ser=/tmp/ml-serial.log st=/tmp/ml.json
   local sock=/tmp/ml-src.sock tsock=/tmp/ml-dst.sock side tpid srcrc code ticks want i last
@@ -1217,7 +1220,7 @@ mig_linux() {
   # Linux sent anything there: it is idle until told it moved
   wait_for 'announced 52:54:00:12:78:02 on tap tapm: 5 of 5 RARP' $tlog 15 ||
     bad "linux: the target did not announce the guest on its tap: $(grep -o 'announced [^"]*' $tlog)"
-  code=$(/usr/bin/ip -n h2 -s link show tapm | awk '/RX:/{getline; print $2}')
+  code=$(tap_packets h2 RX)
   [ "${code:-0}" -ge 5 ] || bad "linux: h2's tap had $code frames from the guest's side before Linux was told, not the 5 announcements"
   last=$(grep -o 'L2-TICK [0-9]*' $ser | tail -1)
   printf 'L1-MOVED-%s\n' "$NONCE" > /tmp/ml-moved
@@ -1232,7 +1235,7 @@ mig_linux() {
   [ "$(l2sum disk-after $ser)" = "$(dd if=/tmp/ml.raw bs=64k skip=64 count=32 2>/dev/null | sha256sum | cut -d' ' -f1)" ] ||
     bad "linux: the disk does not hold the 2 MiB L2 wrote on the target"
   grep -E 'L2-OK livemig|L2-INFO livemig' $ser | tr -d '\r' | sed 's/^/L1-INFO migrate linux /'
-  echo "L1-INFO migrate linux: the taps counted h1 $(/usr/bin/ip -n h1 -s link show tapm | awk '/RX:/{getline; r=$2} /TX:/{getline; t=$2} END{print "rx=" r " tx=" t}'), h2 $(/usr/bin/ip -n h2 -s link show tapm | awk '/RX:/{getline; r=$2} /TX:/{getline; t=$2} END{print "rx=" r " tx=" t}')"
+  echo "L1-INFO migrate linux: the taps counted h1 rx=$(tap_packets h1 RX) tx=$(tap_packets h1 TX), h2 rx=$(tap_packets h2 RX) tx=$(tap_packets h2 TX)"
   /usr/bin/ip -n h1 link del tapm 2>/dev/null; /usr/bin/ip -n h2 link del tapm 2>/dev/null
   echo "L1-INFO migrate linux: ${last:-no tick} when the source was stopped, ticks $ticks; status $(tr -d '\n' < $st)"
   echo "L1-BENCH migrate-linux mem_mib=256 vcpus=2 rounds=$(mig_num round $st) total_ms=$(mig_num total_ms $st)" \

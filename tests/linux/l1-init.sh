@@ -528,14 +528,21 @@ fwboot() { # VMM: boots /fwboot.img, adds to WHY
 # The firmware-booted VM under stratus-vmm (VMPID, console in RAW): pause, snapshot into
 # /tmp/grubsnap, SIGKILL, and --restore in a new process whose console goes on in RAW; VMPID is
 # then the restored process. Adds to WHY.
+vmm_threads() { # PID: each thread's name, state and kernel wait channel, on one line
+  local t
+  for t in /proc/$1/task/*; do
+    printf '%s:%s:%s ' "$(cat $t/comm 2>/dev/null)" "$(cut -d' ' -f3 $t/stat 2>/dev/null)" "$(cat $t/wchan 2>/dev/null)"
+  done
+}
 grub_snapshot() { # RAW
   local raw=$1 code t0 t1
   t0=$(up)
-  curl -sf -X PUT --unix-socket /tmp/grub-api.sock -d '{"action": "pause"}' http://localhost/vm/actions ||
-    { bad "grubboot: pause failed"; return; }
-  code=$(curl -s -o /tmp/grubsnap.out -w '%{http_code}' -X PUT --unix-socket /tmp/grub-api.sock \
+  # bounded: a VMM that never answers is a failure with its threads' state, not L1's time-out
+  curl -sf -m 60 -X PUT --unix-socket /tmp/grub-api.sock -d '{"action": "pause"}' http://localhost/vm/actions ||
+    { bad "grubboot: pause failed or took over 60 s (threads: $(vmm_threads $VMPID))"; return; }
+  code=$(curl -s -m 60 -o /tmp/grubsnap.out -w '%{http_code}' -X PUT --unix-socket /tmp/grub-api.sock \
     -d '{"dir": "/tmp/grubsnap"}' http://localhost/vm/snapshot)
-  [ "$code" = 204 ] || { bad "grubboot: PUT /vm/snapshot of the firmware-booted VM answered $code: $(cat /tmp/grubsnap.out)"; return; }
+  [ "$code" = 204 ] || { bad "grubboot: PUT /vm/snapshot of the firmware-booted VM answered $code: $(cat /tmp/grubsnap.out) (threads: $(vmm_threads $VMPID))"; return; }
   kill -9 $VMPID; wait $VMPID
   timeout -s KILL 120 stratus-vmm --restore /tmp/grubsnap --log-level info < /dev/null >> $raw 2>&1 &
   VMPID=$!

@@ -191,7 +191,7 @@ static void test_two_disks_two_nics_seen_by_the_guest(void)
     nd_vm_spec s;
     char dir[600];
     spec_of(&s, dir, sizeof dir, "pci", "scenario=pci pci.expect=1af4:1042,1af4:1041");
-    guest_result r;
+    guest_result r = {0};
     ST_ASSERT_INT_EQ_FATAL(run(&s, &r), GUEST_PASS);
     int blk = 0, net = 0;
     char v[256];
@@ -234,7 +234,7 @@ static void test_frames_leave_on_the_first_ports_tap(void)
     char dir[600];
     spec_of(&s, dir, sizeof dir, "net", "scenario=net net.role=send net.count=4 net.wait_ms=100");
     unsigned long long a0 = tap_rx(tap[0]), b0 = tap_rx(tap[1]);
-    guest_result r;
+    guest_result r = {0};
     ST_ASSERT_INT_EQ_FATAL(run(&s, &r), GUEST_PASS);
     char mac[64] = "";
     guest_data(&r, "net.mac", mac, sizeof mac);

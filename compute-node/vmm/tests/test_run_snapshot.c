@@ -75,7 +75,7 @@ static void test_snapshot_restore(void)
     restore(snap, out, &r2);
     ST_ASSERT_INT_EQ(r2.exit_code, 16);
     guest_result_free(&r2);
-    vg_check_count(serial, COUNT, before);
+    vg_check_count(serial, r2.wait_status, COUNT, before);
     free(before);
 
     /* A vmstate with one byte changed, then one cut short: exit 2, nothing run. */

@@ -66,7 +66,7 @@ static void test_upgrade(void)
     guest_wait(&np, 30000, &r2);
     ST_ASSERT_INT_EQ(r2.exit_code, 16);
     guest_result_free(&r2);
-    vg_check_count(serial, COUNT, before);
+    vg_check_count(serial, r2.wait_status, COUNT, before);
     free(before);
 }
 

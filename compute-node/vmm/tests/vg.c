@@ -96,9 +96,9 @@ void vg_cleanup(vg_vm *vm)
     vm->dir[0] = 0;
 }
 
-void vg_check_count(const char *serial, int n, const char *before)
+void vg_check_count(const char *serial, int wait_status, int n, const char *before)
 {
-    guest_result r;
+    guest_result r = {.wait_status = wait_status};
     CU_ASSERT_EQUAL(guest_judge_file(&r, serial), GUEST_PASS);
     for (int i = 0; i < n; i++) {
         char got[32], want[32];

@@ -37,8 +37,9 @@ int vg_run(vg_vm *vm, const char *cmdline, int timeout_ms, guest_result *r);
 int vg_spawn(vg_vm *vm, const char *cmdline, guest_proc *p);
 void vg_cleanup(vg_vm *vm);
 /* The count scenario's run carried on across two processes that appended to serial: judged
- * PASS from the file, DATA count=1..n once each, the memory check ok, and the second process
- * printed (the file is longer than `before`, what it held when the first one let go). */
-void vg_check_count(const char *serial, int n, const char *before);
+ * PASS from the file and the second process's wait status (its exit carries the guest's
+ * verdict), DATA count=1..n once each, the memory check ok, and the second process printed
+ * (the file is longer than `before`, what it held when the first one let go). */
+void vg_check_count(const char *serial, int wait_status, int n, const char *before);
 
 #endif

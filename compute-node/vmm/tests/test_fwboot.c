@@ -124,14 +124,15 @@ static void test_config(void)
     }
 }
 
-/* QEMU -M pc with SeaBIOS, COM1 as its screen, the debug exit; no devices yet. */
-static void qemu_pc(guest_argv *a)
+/* QEMU -M pc with SeaBIOS, COM1 as its screen, the debug exit; no devices yet. Under KVM when
+ * kvm is set and /dev/kvm is usable, else TCG. */
+static void qemu_pc(guest_argv *a, int kvm)
 {
     guest_argv_add(a, "qemu-system-x86_64");
     guest_argv_add(a, "-M");
     guest_argv_add(a, "pc");
     guest_argv_add(a, "-accel");
-    guest_argv_add(a, guest_kvm_available() ? "kvm" : "tcg");
+    guest_argv_add(a, kvm && guest_kvm_available() ? "kvm" : "tcg");
     guest_argv_add(a, "-bios");
     guest_argv_add(a, SEABIOS);
     guest_argv_add(a, "-m");
@@ -153,7 +154,7 @@ static void test_qemu(void)
     guest_argv a = {0};
     guest_result r;
     char out[320];
-    qemu_pc(&a);
+    qemu_pc(&a, 1);
     guest_argv_add(&a, "-drive");
     guest_argv_add(&a, "file=%s,format=raw,if=none,id=d0,readonly=on", FWBOOT_DISK);
     guest_argv_add(&a, "-device");
@@ -218,7 +219,9 @@ static void netboot_qemu(const char *device, const char *rom)
     fclose(f);
     snprintf(buf, sizeof buf, "cp %s %s/guest-mb.elf", GUEST_MB_ELF, dir);
     ST_ASSERT_INT_EQ_FATAL(system(buf), 0);
-    qemu_pc(&a);
+    /* TCG: iPXE's ring-0 timer loops under this host's nested KVM (emulated ring 0) did not
+     * get past its Ctrl-B prompt in 60 s; the reference is QEMU and iPXE, not the accelerator. */
+    qemu_pc(&a, 0);
     guest_argv_add(&a, "-netdev");
     guest_argv_add(&a, "user,id=n0,tftp=%s,bootfile=boot.ipxe", dir);
     guest_argv_add(&a, "-device");

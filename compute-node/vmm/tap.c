@@ -19,8 +19,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <linux/if.h>
 #include <linux/if_tun.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -78,6 +78,10 @@ int vmm_tap_open(const char *name, int vnet_hdr_len)
             return fd;
         }
     }
+    /* TUNSETIFF would make a missing tap, one no network filter knows: the host's network
+     * layer makes taps, a VMM only opens them. */
+    if (if_nametoindex(name) == 0)
+        return -ENODEV;
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return -errno;

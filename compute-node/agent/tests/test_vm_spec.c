@@ -172,17 +172,23 @@ static int run(const nd_vm_spec *s, guest_result *r)
     return r->verdict;
 }
 
+/* Packets the tap received (the guest sent), from /proc/net/dev, which shows this process's
+ * network namespace (sysfs shows the namespace it was mounted in, not the test's own). */
 static unsigned long long tap_rx(const char *name)
 {
-    char p[128];
-    snprintf(p, sizeof p, "/sys/class/net/%s/statistics/rx_packets", name);
-    FILE *f = fopen(p, "r");
-    unsigned long long v = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &v) != 1)
-            v = 0;
-        fclose(f);
+    FILE *f = fopen("/proc/net/dev", "r");
+    char line[512], want[32];
+    unsigned long long bytes, v = 0;
+    snprintf(want, sizeof want, "%s:", name);
+    while (f && fgets(line, sizeof line, f)) {
+        char *p = line + strspn(line, " ");
+        if (!strncmp(p, want, strlen(want)) &&
+            sscanf(p + strlen(want), "%llu %llu", &bytes, &v) == 2)
+            break;
+        v = 0;
     }
+    if (f)
+        fclose(f);
     return v;
 }
 

@@ -1102,7 +1102,8 @@ static void decide(nd_agent *a, nd_inst *in)
             if (vm_running(in)) {
                 if (w->o.reboot_seq > r->o.reboot_seq) {
                     r->o.reboot_seq = w->o.reboot_seq;
-                    dispatch(a, in, JOB_RESET, NULL);
+                    /* a soft reboot boots again: the launch reads user_data (the command line) */
+                    dispatch(a, in, JOB_RESET, w->user_data);
                 } else {
                     r->target = ND_WANT_RUNNING;
                     r->phase = ND_PHASE_DONE;

@@ -102,6 +102,7 @@ static int setup(void)
     if (system("command -v busybox curl iperf3 >/dev/null") != 0)
         st_skip("needs busybox, curl and iperf3");
     cloud_start(&C, "e2e_network");
+    C.networks = 1;     /* its agents plug ports */
     chmod(C.dir, 0711); /* dnsmasq, as nobody, re-reads its hosts file here */
     /* the underlay: a bridge here, a veth to each host (st_cloud.h) */
     if (cloud_hosts(&C, "e2eh", 2) < 0)

@@ -327,14 +327,8 @@ long cloud_create(cloud *c, const char *name, const char *cmdline, char id[40])
                                  c->image_id, "user_data", b64)
                       : st_jsonf("{s:s, s:s, s:s}", "name", name, "flavor", c->flavor, "image",
                                  c->image_id);
-    st_resp r;
-    long st = gwt_call(&c->gw, &r, "POST", "/v1/instances", c->tn.member, b);
+    long st = cloud_create_body(c, b, id);
     free(b);
-    if (st == 202)
-        snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
-    else
-        fprintf(stderr, "create %s: %ld %s\n", name, st, r.body);
-    st_resp_free(&r);
     return st;
 }
 
@@ -595,8 +589,18 @@ void cloud_netns_del(const char *name)
 
 long cloud_create_body(cloud *c, const char *body, char id[40])
 {
+    /* a body that names no networks or ports gets none unless the cloud's agents plug ports */
+    json_t *j = json_loads(body, 0, NULL);
+    char *own = NULL;
+    if (!c->networks && json_is_object(j) && !json_object_get(j, "networks") &&
+        !json_object_get(j, "ports")) {
+        json_object_set_new(j, "networks", json_string("none"));
+        body = own = json_dumps(j, JSON_COMPACT);
+    }
+    json_decref(j);
     st_resp r;
     long st = gwt_call(&c->gw, &r, "POST", "/v1/instances", c->tn.member, body);
+    free(own);
     if (st == 202)
         snprintf(id, 40, "%s", json_string_value(json_object_get(r.json, "id")));
     else

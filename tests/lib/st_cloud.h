@@ -31,6 +31,10 @@ typedef struct cloud {
     char image_id[40]; /* the test guest, active in the gateway and the image service */
     char hostns[CLOUD_MAX_HOSTS][32]; /* cloud_hosts(): the hosts' namespaces */
     int n_hosts;
+    int networks; /* 0 (cloud_start's default): cloud_create and cloud_create_body ask for
+                   * "networks": "none" when the body names neither networks nor ports, as an
+                   * agent with tenant networks off cannot plug a port; 1 leaves them to the
+                   * gateway (a port on the tenant's network) */
 } cloud;
 
 typedef struct cloud_agent {

@@ -35,6 +35,7 @@ static int setup(void)
     if (cloud_netns_enter("stnode") < 0)
         st_skip("needs root, dnsmasq and nft");
     cloud_start(&C, "node_network");
+    C.networks = 1; /* its agents plug ports */
     /* dnsmasq, as nobody, re-reads its hosts file under the agents' state */
     chmod(C.dir, 0711);
     return 0;

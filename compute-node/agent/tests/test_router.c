@@ -30,6 +30,7 @@ static int setup(void)
     if (cloud_netns_enter("strtr") < 0)
         st_skip("needs root, dnsmasq and nft");
     cloud_start(&C, "node_router");
+    C.networks = 1; /* its agents plug ports */
     /* the uplink and, at its other end, the external segment's "outside" */
     if (st_sh("ip link add upl0 type veth peer name upl0p && ip link set upl0p up && "
               "ip addr add 203.0.113.99/24 dev upl0p") != 0)

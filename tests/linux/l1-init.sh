@@ -105,6 +105,7 @@ wait_for() { # PATTERN LOG SECONDS [COUNT]: until PATTERN shows COUNT times (def
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 l2sum() { grep -m1 "L2-SUM $1 " "$2" | sed 's/.*L2-SUM [^ ]* \([0-9a-f]*\).*/\1/'; }
 num() { sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p" "$2" | head -1; }
+. /migbench.sh # mig_get, mig_wait, mig_num, mig_mib (migrate) and the migbench cases
 
 # ---- judging ------------------------------------------------------------------------------------
 WHY=
@@ -928,20 +929,6 @@ prep_migrate() {
   /usr/bin/ip -n h1 link set veth1 up; /usr/bin/ip -n h2 link set veth2 up
   /usr/bin/ip -n h1 link set lo up; /usr/bin/ip -n h2 link set lo up
 }
-mig_get() { # SOCK OUT: GET /vm/migrate into OUT
-  curl -s --unix-socket $1 http://localhost/vm/migrate > $2 2>/dev/null
-}
-mig_wait() { # SOCK OUT SECONDS: until the state is no longer active; 1 when it still is
-  local n=0
-  while [ $n -lt $(($3 * 5)) ]; do
-    mig_get $1 $2
-    grep -q '"state":"active"' $2 || return 0
-    usleep 200000; n=$((n + 1))
-  done
-  return 1
-}
-mig_num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2" | head -1; }
-mig_mib() { local b; b=$(mig_num transferred_bytes "$1"); echo $((${b:-0} / 1048576)); } # never an empty $(( ))
 run_migrate() {
   local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
   local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
@@ -1305,80 +1292,19 @@ converge_due() {
     awk '{ r = $2 + 0; d[r] = ($(NF - 2) * 4 > $3 / 2); n = r }
          END { s = 0; for (i = 2; i < n; i++) { s = d[i] ? s + 1 : 0; if (s >= 2) { print 1; exit } } print 0 }'
 }
-# migbench (bench/migration/run.sh, not a test): live migration of the test guest's count
-# scenario between the two namespaces of `migrate`, stratus-vmm beside QEMU in the same L1 run,
-# at 256 MiB and 1 GiB, the guest dirtying its 64 MiB pattern at 0, 8 and 1000 MiB/s
-# (count.dirty; the last is as fast as it can under emulation), downtime budget 300 ms for both,
-# QEMU with auto-converge on and max-bandwidth 10 GB/s (its default caps the link), through its
-# human monitor on stdin. Prints one L1-BENCH migbench line per VMM and case: total_ms,
-# downtime_ms, transferred MiB, rounds (QEMU: dirty sync count), throttle.
+# migbench (bench/migration/run.sh, not a test): migbench.sh's cases between the two namespaces of
+# `migrate`, stratus-vmm beside QEMU in the same L1 run, at 256 MiB and 1 GiB, the guest dirtying
+# its 64 MiB pattern at 0, 8 and 1000 MiB/s (the last is as fast as it can under emulation),
+# downtime budget 300 ms for both (mb_downtime= on L1's command line for another).
 prep_migbench() { prep_migrate; }
-mb_line() { # VMM MEM DIRTY STATUS-TEXT
-  echo "L1-BENCH migbench vmm=$1 mem_mib=$2 dirty_mib_s=$3 $4"
-}
 run_migbench() {
-  local v=$1 mem dirty ser=/tmp/mb-serial.log sock=/tmp/mb-src.sock tsock=/tmp/mb-dst.sock st=/tmp/mb.json
-  local tpid cmd n i line
+  MB_NS1=h1 MB_NS2=h2 MB_GUEST=/guest.elf MB_QBOOT=/usr/share/qemu/qboot.rom MB_QEMU_CPU=host MB_DIR=/tmp
+  MB_DOWNTIME=$(arg mb_downtime); MB_DOWNTIME=${MB_DOWNTIME:-300} MB_MEMS="256 1024" MB_DIRTIES="0 8 1000"
+  MB_COUNT_MS=100 MB_STAMP= # (no bash here to stamp the lines)
   T0=$(up)
-  for mem in 256 1024; do
-    for dirty in 0 8 1000; do
-      rm -f $ser $sock $tsock /tmp/mb-q.log /tmp/mb-qt.log
-      cmd="scenario=count count.n=600 count.ms=100 count.mib=64 count.dirty=$dirty"
-      if [ "$v" = qemu ]; then
-        set -- -enable-kvm -cpu host -M pc -m $mem -bios /usr/share/qemu/qboot.rom -nodefaults -display none \
-          -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel /guest.elf -append "$cmd" \
-          -chardev file,id=s0,path=$ser,append=on -serial chardev:s0 -monitor stdio
-        rm -f /tmp/mbt-in /tmp/mbs-in; mkfifo /tmp/mbt-in /tmp/mbs-in
-        exec 8<> /tmp/mbt-in 9<> /tmp/mbs-in
-        /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME qemu-system-x86_64 "$@" -incoming tcp:10.77.0.2:4444 < /tmp/mbt-in > /tmp/mb-qt.log 2>&1 8>&- 9>&- &
-        tpid=$!
-        sleep 2
-        /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME qemu-system-x86_64 "$@" < /tmp/mbs-in > /tmp/mb-q.log 2>&1 8>&- 9>&- &
-        VMPID=$!
-        if ! wait_for '^DATA count=5' $ser 60; then
-          mb_line qemu $mem $dirty "failed: no count=5 ($(tail -c 300 /tmp/mb-qt.log /tmp/mb-q.log | tr '\n' ' '))"
-          kill -9 $VMPID $tpid; wait $VMPID $tpid; exec 8>&- 9>&-; continue
-        fi
-        printf 'migrate_set_capability auto-converge on\nmigrate_set_parameter downtime-limit 300\nmigrate_set_parameter max-bandwidth 10G\nmigrate -d tcp:10.77.0.2:4444\n' >&9
-        n=0
-        while [ $n -lt 600 ]; do
-          echo 'info migrate' >&9; usleep 200000; n=$((n + 1))
-          grep -q 'Migration status: \(completed\|failed\|cancelled\)' /tmp/mb-q.log && break
-        done
-        echo 'info migrate' >&9; usleep 500000
-        line=$(awk '/Migration status:/{s=$3} /total time:/{t=$3} /^downtime:/{d=$2} /transferred ram:/{r=$3} /dirty sync count:/{c=$4} /throttle percentage:/{p=$3}
-          END{printf "status=%s total_ms=%s downtime_ms=%s transferred_mib=%d rounds=%s throttle_pct=%s", s, t, d, r/1024, c, p}' /tmp/mb-q.log)
-        mb_line qemu $mem $dirty "$line"
-        echo quit >&9
-        kill -9 $tpid 2>/dev/null; wait $VMPID $tpid; exec 8>&- 9>&-
-      else
-        for side in src dst; do
-          printf '{"vcpus": 1, "memory_mib": %s, "kernel": "/guest.elf", "cmdline": "%s",\n "serial_log": "%s", "control_socket": "%s"%s}\n' \
-            $mem "$cmd" $ser "$([ $side = src ] && echo $sock || echo $tsock)" \
-            "$([ -n "$SECCOMP" ] && printf ', "seccomp": %s' "$SECCOMP")" > /tmp/mb-$side.json
-        done
-        : > /tmp/mb-t.log # truncated here, not in the background child: wait_for must not find the last run's line
-        /usr/bin/ip netns exec h2 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-dst.json --incoming tcp:10.77.0.2:4444 --log-level info < /dev/null > /tmp/mb-t.log 2>&1 &
-        tpid=$!; VMPID=$tpid
-        wait_for 'waiting for the migration' /tmp/mb-t.log 60
-        /usr/bin/ip netns exec h1 timeout -s KILL $VMTIME stratus-vmm --config /tmp/mb-src.json --log-level info < /dev/null > /tmp/mb-s.log 2>&1 &
-        VMPID=$!
-        if ! wait_for '^DATA count=5' $ser 60; then
-          mb_line stratus-vmm $mem $dirty "failed: no count=5"; kill -9 $VMPID $tpid; wait $VMPID $tpid; continue
-        fi
-        curl -s -o $st -X PUT --unix-socket $sock -d '{"uri": "tcp:10.77.0.2:4444", "downtime_ms": 300}' http://localhost/vm/migrate
-        mig_wait $sock $st 120
-        mb_line stratus-vmm $mem $dirty "status=$(sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' $st) total_ms=$(mig_num total_ms $st) downtime_ms=$(mig_num downtime_ms $st) transferred_mib=$(mig_mib $st) rounds=$(mig_num round $st) throttle_pct=$(mig_num throttle_pct $st)"
-        # the downtime's split, both sides' (compute-node/vmm/README.md, Live migration)
-        echo "L1-BENCH-INFO migbench mem_mib=$mem dirty_mib_s=$dirty source: $(grep -o 'migrated to [^"]*' /tmp/mb-s.log)"
-        echo "L1-BENCH-INFO migbench mem_mib=$mem dirty_mib_s=$dirty target: $(grep -o 'migrated in: [^"]*' /tmp/mb-t.log)"
-        curl -s -X PUT --unix-socket $sock -d '{"action": "stop"}' http://localhost/vm/actions
-        kill -9 $tpid 2>/dev/null; wait $VMPID $tpid
-      fi
-    done
-  done
+  mb_run $1
   T1=$(up)
-  verdict "$v"
+  verdict "$1"
 }
 
 run_vmm() { # VMM: one run of the scenario from fresh disks; WHY says what failed (empty: passed)

@@ -188,6 +188,7 @@ fi
 if [ -f /usr/share/seabios/bios.bin ]; then
   mkdir -p "$work/run/usr/share/seabios" && cp /usr/share/seabios/bios.bin "$work/run/usr/share/seabios/"
 fi
+cp "$here/migbench.sh" "$work/run/migbench.sh" # sourced by l1-init.sh (and bench/migration/host.sh)
 newc "$work/run" | gzip -1 > "$work/run.cpio.gz"
 cat "$base/l1-base.cpio.gz" "$work/run.cpio.gz" > "$work/l1.img"
 cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs

@@ -36,6 +36,7 @@
 #include "e1000.h"
 #include "firmware.h"
 #include "legacy.h"
+#include "migmsg.h"
 #include "migrate.h"
 #include "pci.h"
 #include "serial.h"
@@ -371,9 +372,11 @@ static int listen_incoming(const char *uri)
         st_error("vmm.migrate", "--incoming %s: %s", uri, err + strlen("field 'uri': "));
         return -1;
     }
-    int one = 1, l = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l >= 0)
+    int one = 1, rcvbuf = VMM_MIG_RCVBUF, l = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l >= 0) {
         setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
     if (l < 0 || bind(l, (struct sockaddr *)&sa, len) < 0 || listen(l, 1) < 0) {
         st_error("vmm.migrate", "--incoming %s: %s", uri, strerror(errno));
         if (l >= 0)

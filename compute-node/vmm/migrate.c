@@ -791,6 +791,18 @@ static void final_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the worker ------------------------------------------------------------------------ */
 
+/* The migration socket's options, both ends: the answer timeouts, and no Nagle (as QEMU's
+ * migration channel): the frames after the pause are small (ROUND_END, the state, the ACK
+ * back), and each would otherwise wait for the TCP acknowledgement of the one before. */
+static void sock_options(int s)
+{
+    struct timeval tv = {.tv_sec = ANSWER_TIMEOUT_S};
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static int connect_target(char *err, size_t errlen)
 {
     int s = socket(g.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -817,9 +829,7 @@ static int connect_target(char *err, size_t errlen)
     }
     int fl = fcntl(s, F_GETFL);
     fcntl(s, F_SETFL, fl & ~O_NONBLOCK);
-    struct timeval tv = {.tv_sec = ANSWER_TIMEOUT_S};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sock_options(s);
     return s;
 }
 
@@ -859,12 +869,12 @@ static uint64_t sock_queued(int s)
 
 /* Before the pause: what the rounds wrote may still sit in the socket, and the final round's
  * pages and the state would queue behind it while the guest is paused (the downtime counted
- * it as the target's time). Waits, the guest running, until the socket holds no more than
- * `room` bytes, the caller stops, or `limit_ms` passes; the ms waited. */
-static double drain_socket(int s, double room, double limit_ms)
+ * it as the target's time). Waits, the guest running, until the socket holds nothing, the
+ * caller stops, or `limit_ms` passes; the ms waited. */
+static double drain_socket(int s, double limit_ms)
 {
     double t0 = now_ms();
-    while ((double)sock_queued(s) > room && now_ms() - t0 < limit_ms && !should_stop(0) &&
+    while (sock_queued(s) > 0 && now_ms() - t0 < limit_ms && !should_stop(0) &&
            !(g_cancel_at && now_ms() >= g_cancel_at))
         usleep(2000);
     return now_ms() - t0;
@@ -983,13 +993,17 @@ static int migrate(vmm_vm *vm)
             goto out_track;
         }
         if (need <= (double)req.downtime_ms && !timed_out && bw > 0) {
-            /* Converged but for what the socket still holds: let it go out first (at most
-             * as long as it would take at this rate, twice over), then count again what the
-             * guest dirtied meanwhile; over the budget, another round. */
+            /* Converged but for what the socket still holds: let it go out first, the guest
+             * running (at most as long as it would take at this rate, twice over), then
+             * count again what the guest dirtied meanwhile; over the budget, another round.
+             * All of it, not only what exceeds the budget: the budget is a ceiling, and the
+             * pause has costs of its own (parking, the state, the target's part) that are
+             * not known before it. Bytes the target's kernel acknowledged but its receiver
+             * has not read yet are not counted here: its receive buffer is bounded
+             * (VMM_MIG_RCVBUF). */
             uint64_t q = sock_queued(s);
-            double room = ((double)req.downtime_ms - need) * bw;
-            if ((double)q > room) {
-                double waited = drain_socket(s, room, 2 * (double)q / bw);
+            if (q > 0) {
+                double waited = drain_socket(s, 2 * (double)q / bw);
                 if ((dirtied = track_harvest(vm)) < 0) {
                     set_error(vm->dring_entries ? "KVM_RESET_DIRTY_RINGS: %s"
                                                 : "KVM_GET_DIRTY_LOG: %s",
@@ -1444,9 +1458,7 @@ static void *receiver_main(void *arg)
     }
     close(g.listen_fd); /* one connection */
     g.listen_fd = -1;
-    struct timeval tv = {.tv_sec = ANSWER_TIMEOUT_S};
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sock_options(s);
     pthread_mutex_lock(&g.lock);
     g.sock = s;
     pthread_mutex_unlock(&g.lock);

@@ -94,26 +94,40 @@ static int map_shared_ram(vmm_vm *vm)
     return 0;
 }
 
-static int setup_memory(vmm_vm *vm)
+uint8_t *vmm_ram_alloc(uint64_t size)
 {
-    int rc;
-    vm->ram_size = vm->cfg->memory_mib << 20;
     /* 2 MiB-aligned, as KVM maps a huge page only where guest and host addresses agree
      * modulo 2 MiB (the kernel aligns a large anonymous mapping itself only since 6.7). */
-    size_t len = vm->ram_size + VMM_HUGE_PAGE;
+    size_t len = size + VMM_HUGE_PAGE;
     uint8_t *p =
         mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
-        return -errno;
+        return NULL;
     uintptr_t start = ((uintptr_t)p + VMM_HUGE_PAGE - 1) & ~(uintptr_t)(VMM_HUGE_PAGE - 1);
-    uintptr_t end = start + vm->ram_size;
+    uintptr_t end = start + size;
     if (start > (uintptr_t)p)
         munmap(p, start - (uintptr_t)p);
     if ((uintptr_t)p + len > end)
         munmap((void *)end, (uintptr_t)p + len - end);
-    vm->ram = (uint8_t *)start;
-    if (vm->ram_fd < 0 && (rc = map_shared_ram(vm)))
-        return rc;
+    madvise((void *)start, size, MADV_DONTDUMP);
+    madvise((void *)start, size, MADV_DONTFORK);
+    madvise((void *)start, size, MADV_HUGEPAGE); /* EINVAL without THP: 4 KiB pages then */
+    return (uint8_t *)start;
+}
+
+static int setup_memory(vmm_vm *vm)
+{
+    int rc;
+    vm->ram_size = vm->cfg->memory_mib << 20;
+    if (vm->ram_adopt) {
+        vm->ram = vm->ram_adopt; /* private, and what it holds is the guest's */
+        vm->ram_borrowed = 1;
+    } else {
+        if (!(vm->ram = vmm_ram_alloc(vm->ram_size)))
+            return -errno;
+        if (vm->ram_fd < 0 && (rc = map_shared_ram(vm)))
+            return rc;
+    }
     /* A restore maps the snapshot's memory file over it, privately: pages are read as the
      * guest touches them, and its writes stay in this process. */
     if (vm->ram_fd >= 0 &&
@@ -270,7 +284,7 @@ err:
 
 void vmm_vm_destroy(vmm_vm *vm)
 {
-    if (vm->ram)
+    if (vm->ram && !vm->ram_borrowed)
         munmap(vm->ram, vm->ram_size);
     vm->ram = NULL;
     if (vm->ram_memfd >= 0)

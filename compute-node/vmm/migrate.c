@@ -116,8 +116,10 @@ static struct {
     /* incoming */
     const vmm_config *cfg;
     vmm_mig_rx rx;
-    int memfd;
-    uint8_t *ram;
+    int memfd;       /* shared RAM: the memfd the pages are written into (-1: private) */
+    uint8_t *ram;    /* the receiver's view of guest RAM: its mapping of the memfd, or the
+                      * private RAM the VM adopts (vmm_vm.ram_adopt) */
+    int ram_adopted; /* a VM was built on the private RAM (it borrows it for good) */
     uint64_t ram_size;
     vmm_snapshot snap;
     int build;           /* BUILD_*: the VM built on the event thread while pages come */
@@ -1224,19 +1226,22 @@ int vmm_migrate_compatible(const vmm_config *src, const vmm_config *dst, uint64_
     return 1;
 }
 
+/* Pages the source says are zero: freed, so that they read as zero (a hole of the memfd, or
+ * private pages dropped; never-touched ones cost nothing). */
 static void punch(void *opaque, uint8_t *hva, uint64_t len)
 {
     (void)opaque;
-    if (fallocate(g.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(hva - g.ram),
-                  (off_t)len) < 0)
+    if (g.memfd >= 0 ? fallocate(g.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                 (off_t)(hva - g.ram), (off_t)len) < 0
+                     : madvise(hva, len, MADV_DONTNEED) < 0)
         memset(hva, 0, len);
 }
 
 static void finish_incoming(evutil_socket_t fd, short what, void *arg);
 
 /* The early build (as QEMU's and Cloud Hypervisor's targets do): once HELLO is accepted the
- * event thread builds the VM around the memfd the pages are written into (KVM slots over it
- * are harmless while no vCPU runs; the receiver writes through its own mapping), so that
+ * event thread builds the VM around the RAM the pages are written into (KVM slots over it
+ * are harmless while no vCPU runs; the receiver writes through its own view), so that
  * after STATE only the state is put back. The receiver waits for a running build before it
  * stops the process (which kicks the vCPUs being created) and for the build before it hands
  * STATE over; a build that failed is answered when STATE comes, as it was before (the source
@@ -1257,15 +1262,20 @@ static void build_incoming(evutil_socket_t fd, short what, void *arg)
         return;
     double t0 = now_ms();
     int rc = 0;
-    /* The VM's own descriptor of the memfd (closed with it); the receiver keeps punching
-     * holes through g.memfd. */
-    if ((vm->ram_memfd = fcntl(g.memfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+    /* Shared RAM: the VM's own descriptor of the memfd (closed with it); the receiver keeps
+     * punching holes through g.memfd. Private: the VM takes the receiver's RAM itself. */
+    if (g.memfd >= 0 && (vm->ram_memfd = fcntl(g.memfd, F_DUPFD_CLOEXEC, 0)) < 0) {
         snprintf(err, sizeof err, "guest RAM: %s", strerror(errno));
         rc = -1;
     }
+    if (g.memfd < 0)
+        vm->ram_adopt = g.ram;
     vm->built_early = 1;
     if (!rc)
         rc = vmm_build_restored(vm, g.cfg, -1, err, sizeof err);
+    pthread_mutex_lock(&g.lock);
+    g.ram_adopted = g.memfd < 0 && !rc; /* the guest will run on it: never unmapped here */
+    pthread_mutex_unlock(&g.lock);
     double t1 = now_ms();
     /* The threads started after STATE install theirs without building them. */
     if (!rc && g.cfg->seccomp)
@@ -1415,15 +1425,21 @@ refuse:
     return -1;
 }
 
-/* The receiver's mapping of guest RAM and its descriptor of the memfd (the VM has its own). */
-static void drop_receiver_ram(void)
+/* The receiver's mapping of guest RAM and its descriptor of the memfd (the VM has its own);
+ * private RAM a VM was built on stays (the guest runs on it until the process ends). Whether
+ * anything was unmapped. */
+static int drop_receiver_ram(void)
 {
-    if (g.ram)
+    pthread_mutex_lock(&g.lock);
+    int mine = g.ram && !g.ram_adopted;
+    pthread_mutex_unlock(&g.lock);
+    if (mine)
         munmap(g.ram, g.ram_size);
     g.ram = NULL;
     if (g.memfd >= 0)
         close(g.memfd);
     g.memfd = -1;
+    return mine;
 }
 
 /* finish_incoming answered the source: the receiver may drop its mapping. */
@@ -1484,8 +1500,9 @@ static void *receiver_main(void *arg)
         pthread_cond_wait(&g.cond, &g.lock);
     pthread_mutex_unlock(&g.lock);
     double t0 = now_ms();
-    drop_receiver_ram();
-    st_info("vmm.migrate", "the receiver's mapping of guest RAM dropped in %.1f ms", now_ms() - t0);
+    if (drop_receiver_ram())
+        st_info("vmm.migrate", "the receiver's mapping of guest RAM dropped in %.1f ms",
+                now_ms() - t0);
     return NULL;
 }
 
@@ -1556,17 +1573,27 @@ int vmm_migrate_incoming(vmm_vm *vm, const vmm_config *cfg, int listen_fd)
     char err[300];
     if (cfg->firmware && vmm_fw_digest(cfg->firmware, g.fw_sha256, err, sizeof err))
         st_warn("vmm.migrate", "firmware %s (a firmware VM will be refused)", err);
-    /* Guest RAM, a memfd the VM adopts (kvm.c) once everything came; made here, as the
-     * receiver's filter allows no memfd_create. */
-    g.memfd = memfd_create("stratus-vmm-ram", MFD_CLOEXEC);
-    if (g.memfd < 0 || ftruncate(g.memfd, (off_t)g.ram_size) < 0)
+    /* Guest RAM as the VM will have it (kvm.c), made here (the receiver's filter allows no
+     * memfd_create): shared RAM is a memfd the VM adopts, the receiver writing through its own
+     * mapping; private RAM is the mapping the VM is then built on, written in place. Private
+     * RAM keeps the host's huge pages, which a memfd (shmem) gets only where the host's
+     * shmem_enabled allows, and vmm_ram_shared chooses shared RAM only there: a target that
+     * always used a memfd left a migrated guest on 4 KiB pages, each first touched after the
+     * move a fault in the nested page tables (the count guest stalled 33-52 ms past its
+     * period after a move on this host's KVM; 2-25 ms on private RAM). */
+    if (vmm_ram_shared(cfg)) {
+        g.memfd = memfd_create("stratus-vmm-ram", MFD_CLOEXEC);
+        if (g.memfd < 0 || ftruncate(g.memfd, (off_t)g.ram_size) < 0)
+            return -errno;
+        g.ram =
+            mmap(NULL, g.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, g.memfd, 0);
+        if (g.ram == MAP_FAILED) {
+            g.ram = NULL;
+            return -errno;
+        }
+        madvise(g.ram, g.ram_size, MADV_HUGEPAGE);
+    } else if (!(g.ram = vmm_ram_alloc(g.ram_size)))
         return -errno;
-    g.ram = mmap(NULL, g.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, g.memfd, 0);
-    if (g.ram == MAP_FAILED) {
-        g.ram = NULL;
-        return -errno;
-    }
-    madvise(g.ram, g.ram_size, MADV_HUGEPAGE);
     digest_warm();
     int rc = pthread_create(&g.receiver, NULL, receiver_main, vm);
     if (rc)

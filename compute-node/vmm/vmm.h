@@ -167,6 +167,10 @@ typedef struct vmm_vm {
                       * RBD) and the serial console's input wait for it, not opened here */
     int ram_memfd; /* shared RAM: guest RAM is this memfd mapped MAP_SHARED (owned; -1: anonymous);
                     * set before vmm_vm_create to adopt one (a live upgrade's) */
+    uint8_t *ram_adopt; /* set before vmm_vm_create: guest RAM is this private mapping from
+                         * vmm_ram_alloc (a migration's target's, written into as the pages
+                         * come), borrowed: its owner unmaps it, never the VM */
+    int ram_borrowed;   /* vm->ram is ram_adopt's */
     /* KVM's dirty ring (dirty_ring.c): entries per vCPU (0: off, KVM_GET_DIRTY_LOG instead);
      * the reapers' lock; per gmem region, the bitmap reaped pages go to while a live
      * migration runs (migrate.c; NULL otherwise, set atomically); KVM_EXIT_DIRTY_RING_FULL
@@ -201,6 +205,9 @@ int vmm_ram_slots(const vmm_vm *vm, vmm_ram_slot out[VMM_RAM_SLOTS_MAX]);
 /* Whether a VM of cfg gets shared (memfd) RAM: its "memory_shared", else the host's shmem THP
  * mode (kvm.c). */
 int vmm_ram_shared(const vmm_config *cfg);
+/* Private guest RAM of size bytes, as a VM gets it: anonymous, 2 MiB-aligned, advised
+ * MADV_HUGEPAGE; NULL (errno) on failure. */
+uint8_t *vmm_ram_alloc(uint64_t size);
 /* Zeroes guest RAM (without touching it) for a reboot. */
 int vmm_vm_clear_ram(vmm_vm *vm);
 /* Host pointer to guest physical memory or NULL (see gmem.h). */

@@ -932,7 +932,7 @@ prep_migrate() {
 run_migrate() {
   local v=$1 log=/tmp/mig-src.log tlog=/tmp/mig-dst.log ser=/tmp/mig-serial.log
   local sock=/tmp/mig-src.sock tsock=/tmp/mig-dst.sock st=/tmp/mig.json
-  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2 copy disk block track
+  local mem mib dirty n rounds code before srcrc tpid case side tls ttls t2pid n2 copy disk block track thp
   T0=$(up)
   if [ "$v" = qemu ]; then echo "L1-INFO qemu migrate: not run (stratus-vmm only)"; T1=$(up); verdict "$v"; return; fi
   [ -f /guest.elf ] || { bad "no /guest.elf in L1 (build the stratus_test_guest target)"; verdict "$v"; return; }
@@ -1053,6 +1053,16 @@ run_migrate() {
     # ten counts on the target, then a 'q' on its console (POST /vm/serial) ends the guest's
     # count (count.quit) and it checks all it wrote, instead of counting on to n
     wait_for "^DATA count=$((before + 10))" $ser 60 || bad "$mem MiB: the target counted fewer than 10 after the move"
+    # Where shared memory gets no huge pages (L1's shmem_enabled), the target's RAM is private and
+    # THP-advised, as a VM booted here gets: the migrated guest keeps its huge pages (migrate.c).
+    if grep -q '\[never\]\|\[deny\]' /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null &&
+      grep -q '\[always\]\|\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+      thp=$(sed -n 's/^AnonHugePages: *\([0-9]*\) kB/\1/p' /proc/$tpid/smaps_rollup 2>/dev/null)
+      # (half the pattern's: the VMM's own memory held up to 2 MiB of them before the change)
+      [ "${thp:-0}" -ge $((mib * 512)) ] ||
+        bad "$mem MiB: the target's guest RAM lacks huge pages (AnonHugePages ${thp:-?} kB, the pattern $mib MiB)"
+      echo "L1-INFO migrate $mem MiB: the target's AnonHugePages ${thp:-?} kB"
+    fi
     code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --unix-socket $tsock --data-binary q http://localhost/vm/serial)
     [ "$code" = 200 ] || bad "$mem MiB: POST /vm/serial to the target answered $code"
     wait $VMPID; VMRC=$?

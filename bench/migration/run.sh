@@ -54,15 +54,6 @@ host_run() { # the cases on this host's KVM; their lines on stdout
   (
     set +eu
     usleep() { sleep "$(printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)))"; }
-    wait_for() { # PATTERN LOG SECONDS: until PATTERN is in LOG or $VMPID exits
-      local n=0
-      while [ $n -lt $(($3 * 5)) ]; do
-        grep -q "$1" "$2" 2> /dev/null && return 0
-        kill -0 $VMPID 2> /dev/null || { grep -q "$1" "$2" 2> /dev/null; return; }
-        usleep 200000; n=$((n + 1))
-      done
-      return 1
-    }
     . "$top/tests/linux/migbench.sh"
     PATH=$build/compute-node/vmm:$PATH
     MB_NS1=stmb1 MB_NS2=stmb2 MB_GUEST=$build/tests/guest/guest.elf MB_DIR=$d

@@ -183,7 +183,7 @@ static int run(const vmm_config *cfg, const char *api_sock, const vmm_snapshot *
                 (unsigned long long)cfg->memory_mib);
     } else if (snap) {
         vmm_tap_announce(vm.base, cfg); /* restored, perhaps on another host */
-    } else if (!snap && cfg && incoming_fd < 0 && vmm_start(&vm, cfg, err, sizeof err)) {
+    } else if (cfg && incoming_fd < 0 && vmm_start(&vm, cfg, err, sizeof err)) {
         st_error("vmm.start", "%s", err);
         vmm_vm_stop(&vm, 1);
     }

@@ -92,20 +92,10 @@ vm_wait() { # until the VMM exits; 30 s after L2 said L2-DONE it is killed (VMRC
   done
   wait $VMPID; VMRC=$?; exec 7>&-; T1=$(up)
 }
-vm_alive() { kill -0 $VMPID 2>/dev/null; }
-wait_for() { # PATTERN LOG SECONDS [COUNT]: until PATTERN shows COUNT times (default 1) or the VM exits
-  local n=0
-  while [ $n -lt $(($3 * 5)) ]; do
-    [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "${4:-1}" ] 2>/dev/null && return 0 # no file yet: not yet
-    vm_alive || { [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "${4:-1}" ] 2>/dev/null; return; }
-    usleep 200000; n=$((n + 1))
-  done
-  return 1
-}
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 l2sum() { grep -m1 "L2-SUM $1 " "$2" | sed 's/.*L2-SUM [^ ]* \([0-9a-f]*\).*/\1/'; }
 num() { sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p" "$2" | head -1; }
-. /migbench.sh # mig_get, mig_wait, mig_num, mig_mib (migrate) and the migbench cases
+. /migbench.sh # vm_alive, wait_for, mig_get, mig_wait, mig_num, mig_mib and the migbench cases
 
 # ---- judging ------------------------------------------------------------------------------------
 WHY=

@@ -1,11 +1,10 @@
 # migbench.sh - sourced, not run: live migration of the test guest between two network
-# namespaces, stratus-vmm beside QEMU, and the migration status helpers the nested `migrate`
-# scenario shares. Two places source it:
+# namespaces, stratus-vmm beside QEMU, with the waiting and migration status helpers the nested
+# test host's scenarios share. Two places source it:
 #   - the nested test host (l1-init.sh, /migbench.sh in L1): scenario `migbench`
 #     (bench/migration/run.sh), L2 under L1's emulated KVM;
 #   - bench/migration/run.sh --host: the same cases on this host's own /dev/kvm.
-# The includer provides usleep MICROSECONDS and wait_for PATTERN LOG SECONDS (until PATTERN is in
-# LOG or $VMPID exits), and sets, before calling mb_run:
+# The includer provides usleep MICROSECONDS, and sets, before calling mb_run:
 #   MB_NS1 MB_NS2   the source's and the target's network namespaces, joined so that the target
 #                   is 10.77.0.2 (a veth: prep_migrate in l1-init.sh, run.sh's host_run)
 #   MB_GUEST        the test guest's ELF          MB_QBOOT  QEMU's qboot.rom
@@ -23,6 +22,16 @@
 # stratus-vmm and qemu-system-x86_64 are found on PATH; ip is called as /usr/bin/ip (L1's busybox
 # shell would run its own applet, which has no netns).
 
+vm_alive() { kill -0 $VMPID 2>/dev/null; }
+wait_for() { # PATTERN LOG SECONDS [COUNT]: until PATTERN shows COUNT times (default 1) or the VM exits
+  local n=0
+  while [ $n -lt $(($3 * 5)) ]; do
+    [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "${4:-1}" ] 2>/dev/null && return 0 # no file yet: not yet
+    vm_alive || { [ "$(grep -c "$1" "$2" 2>/dev/null)" -ge "${4:-1}" ] 2>/dev/null; return; }
+    usleep 200000; n=$((n + 1))
+  done
+  return 1
+}
 mig_get() { # SOCK OUT: GET /vm/migrate into OUT
   curl -s --unix-socket $1 http://localhost/vm/migrate > $2 2>/dev/null
 }

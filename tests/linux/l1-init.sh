@@ -1,10 +1,12 @@
 #!/bin/sh
-# l1-init.sh - /init of the nested test host (L1): loads kvm_amd, then runs one scenario (scn= on
-# the kernel command line) under QEMU -enable-kvm (the reference) and then under stratus-vmm, each
-# from fresh disks, and judges each run; with ref=on_failure, stratus-vmm first and the reference
-# only after a stratus-vmm failure.
+# l1-init.sh - /init of the nested test host (L1): loads kvm_amd, then runs each scenario of scn=
+# on the kernel command line (one, or several separated by commas, in that order: one L1 boot for
+# them all) under QEMU -enable-kvm (the reference) and then under stratus-vmm, each from fresh
+# disks, and judges each run; with ref=on_failure, stratus-vmm first and the reference only after
+# a stratus-vmm failure.
 #
-# Per VMM it prints "L1-RUN <vmm> ..." when it starts one, then "L1-RESULT <vmm> PASS|FAIL <why>";
+# Per VMM and scenario it prints "L1-RUN <vmm> scenario <scn> ..." when it starts one, then
+# "L1-RESULT <vmm> <scn> PASS|FAIL <why>";
 # after a FAIL, the L2 console lines that show why ("L2| ..."). The L2 console of each run is kept
 # in /tmp/<vmm>.<n>.log (L1's tmpfs) and never copied to L1's console whole: under emulation every
 # console byte is slow. A scenario passes when L2 reached userspace, printed L2-OK for every check
@@ -19,7 +21,8 @@ mkdir -p /etc /run && ln -sf /proc/mounts /etc/mtab
 up() { cut -d' ' -f1 /proc/uptime; }
 echo " $(cat /proc/cmdline) " > /tmp/cmdline
 arg() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" /tmp/cmdline; }
-SCN=$(arg scn)
+SCNS=$(arg scn | tr , ' ')
+SCN= # the scenario running now
 ONLY=$(arg only)
 NONCE=$(arg nonce)
 SECCOMP=$(arg seccomp)
@@ -114,9 +117,9 @@ judge_exit() { # EXPECTED-RC WHAT
 }
 verdict() { # VMM LOG...
   local v=$1; shift
-  if [ -z "$WHY" ]; then echo "L1-RESULT $v PASS ($(awk -v a=$T0 -v b=$T1 'BEGIN{printf "%.1f", b - a}') s)"
+  if [ -z "$WHY" ]; then echo "L1-RESULT $v $SCN PASS ($(awk -v a=$T0 -v b=$T1 'BEGIN{printf "%.1f", b - a}') s)"
   else
-    echo "L1-RESULT $v FAIL ${WHY#; }"
+    echo "L1-RESULT $v $SCN FAIL ${WHY#; }"
     dmesg | grep -E 'type=1326' | tail -3 | sed 's/^/L1-DMESG (a seccomp kill) /'
     for l in "$@"; do
       echo "L2| ---- $l: L2's failed checks, the VMM's log, L2's dmesg (L2-DMESG), the last lines"
@@ -1313,20 +1316,27 @@ run_vmm() { # VMM: one run of the scenario from fresh disks; WHY says what faile
   prep_$SCN
   run_$SCN $1
   /usr/bin/ip link del tap0 2>/dev/null; killall udhcpd httpd 2>/dev/null
+  # the scenarios of a test share this L1: a VMM one left running would load the next ones
+  local stray
+  stray=$(pidof stratus-vmm qemu-system-x86_64)
+  [ -z "$stray" ] || { echo "L1-INFO $SCN under $1 left VMM processes running, killed: $stray"; kill -9 $stray; }
+  echo "L1-INFO $SCN under $1: done, $(free -m | awk '/^Mem:/ {print $3 " MiB used, " $4 " free"}')"
 }
 # ref=first: the reference, then stratus-vmm. ref=on_failure (ctest): stratus-vmm, and the
 # reference only when stratus-vmm failed, to tell the environment's failure from ours.
-case "$ONLY" in
-  qemu) run_vmm qemu ;;
-  stratus) run_vmm stratus-vmm ;;
-  *)
-    if [ "$(arg ref)" = on_failure ]; then
-      run_vmm stratus-vmm
-      if [ -n "$WHY" ]; then run_vmm qemu; else echo "L1-INFO qemu not run: stratus-vmm passed (ref=on_failure)"; fi
-    else
-      run_vmm qemu
-      run_vmm stratus-vmm
-    fi ;;
-esac
+for SCN in $SCNS; do
+  case "$ONLY" in
+    qemu) run_vmm qemu ;;
+    stratus) run_vmm stratus-vmm ;;
+    *)
+      if [ "$(arg ref)" = on_failure ]; then
+        run_vmm stratus-vmm
+        if [ -n "$WHY" ]; then run_vmm qemu; else echo "L1-INFO $SCN: qemu not run, stratus-vmm passed (ref=on_failure)"; fi
+      else
+        run_vmm qemu
+        run_vmm stratus-vmm
+      fi ;;
+  esac
+done
 echo "L1-DONE uptime=$(up)"
 poweroff -f

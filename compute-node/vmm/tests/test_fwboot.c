@@ -9,7 +9,7 @@
  *    no /dev/kvm: the reference that proves the disk.
  *  - stratus-vmm: the same disk, the same SeaBIOS, with "boot":
  *    "firmware" (needs /dev/kvm; without it this case says so and checks
- *    nothing: vmm_linux_firmware runs it in the nested test host).
+ *    nothing: vmm_linux_boot (firmware) runs it in the nested test host).
  * Both are judged by the guest harness (RESULT PASS and the exit value),
  * and by the loader's line: it read guest.elf's every sector through int 13h.
  *  - netboot (QEMU): no disk, one NIC whose option ROM is Debian's iPXE
@@ -18,7 +18,7 @@
  *    guest built with a Multiboot header (tests/guest/netboot) over its TFTP
  *    and boots it. The proof that the ROMs and the guest do it on QEMU's
  *    devices; stratus-vmm's run (the NIC's "rom") needs a tap and KVM:
- *    vmm_linux_guestdhcp does it in the nested test host.
+ *    vmm_linux_boot (guestdhcp) does it in the nested test host.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,7 +174,7 @@ static void test_vmm(void)
 {
     if (!guest_kvm_available()) {
         fprintf(stderr, "vmm_fwboot: no /dev/kvm here; stratus-vmm's firmware boot is "
-                        "verified by vmm_linux_firmware in the nested test host\n");
+                        "verified by vmm_linux_boot (firmware) in the nested test host\n");
         return;
     }
     vg_vm vm;

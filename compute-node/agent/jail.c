@@ -182,6 +182,57 @@ int nd_jail_add(nd_jail *j, const char *path, int rw, char *err, size_t errlen)
     return add_mount(j, path, (rw ? M_RW : 0) | (S_ISDIR(st.st_mode) ? M_DIR : 0), err, errlen);
 }
 
+/* copy, a file of the jail's uid (0600), bound read-only at path inside the jail. */
+static int add_copy_at(nd_jail *j, const char *path, const char *copy, char *err, size_t errlen)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+    int out = in < 0 ? -1 : open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char buf[8192];
+    ssize_t n = 0;
+    while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0 && write(out, buf, (size_t)n) == n)
+        ;
+    if (out >= 0 && n == 0 && fchown(out, j->uid, j->uid) == 0 && fchmod(out, 0600) == 0)
+        rc = 0;
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) < 0)
+        rc = -1;
+    jmount *m = &j->mounts[j->nmounts];
+    if (rc < 0 || j->nmounts == MAX_MOUNTS || strlen(copy) >= sizeof m->src ||
+        (size_t)snprintf(m->target, sizeof m->target, "%s%.4000s", j->root, path) >=
+            sizeof m->target) {
+        snprintf(err, errlen, "jail: cannot copy %s to %s: %s", path, copy,
+                 rc < 0 ? strerror(errno) : "path too long");
+        return -1;
+    }
+    j->nmounts++;
+    snprintf(m->src, sizeof m->src, "%s", copy);
+    m->flags = 0;
+    return 0;
+}
+
+/*
+ * A disk on Ceph ("rbd:..."): no file of its own; the VMM's librados reads the cluster's
+ * ceph.conf (bound read-only at its path) and its client's keyring. The keyring is a secret,
+ * root's and 0600 as a rule: it is copied into the instance's run directory as the jail uid's
+ * own and that copy bound at the keyring's path, so the host's file keeps its owner and mode.
+ * The VMM reaches the monitors and OSDs over the host's network (the jail has no network
+ * namespace of its own).
+ */
+static int add_rbd(nd_jail *j, const nd_vm_disk *dk, const char *dir, char *err, size_t errlen)
+{
+    char conf[1100], keyring[4096], copy[4096];
+    int rc = st_rbd_client_files(dk->path, conf, sizeof conf, keyring, sizeof keyring);
+    if (rc < 0) {
+        snprintf(err, errlen, "jail: %s: %s", dk->path, strerror(-rc));
+        return -1;
+    }
+    if (conf[0] && nd_jail_add(j, conf, 0, err, errlen) < 0)
+        return -1;
+    snprintf(copy, sizeof copy, "%.4000s/run/ceph-%s.keyring", dir, dk->id);
+    return keyring[0] ? add_copy_at(j, keyring, copy, err, errlen) : 0;
+}
+
 /* A disk and every file of its backing chain (read only). */
 static int add_disk(nd_jail *j, const nd_vm_disk *dk, char *err, size_t errlen)
 {
@@ -327,7 +378,9 @@ nd_jail *nd_jail_prepare(const nd_jail_conf *c, const nd_vm_spec *s, const char 
         goto fail;
     chmod(serial, 0640);
     for (int i = 0; i < s->ndisks; i++)
-        if (add_disk(j, &s->disks[i], err, errlen) < 0)
+        if (strncmp(s->disks[i].path, "rbd:", 4)
+                ? add_disk(j, &s->disks[i], err, errlen) < 0
+                : add_rbd(j, &s->disks[i], s->dir, err, errlen) < 0)
             goto fail;
     for (int i = 0; i < s->nports; i++)
         if (own_tap(s->ports[i].tap, j->uid, err, errlen) < 0)

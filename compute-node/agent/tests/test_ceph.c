@@ -1,25 +1,35 @@
 /*
- * node_ceph: instance disks on Ceph, and a whole host lost (issue 16's HA
- * test, with libvirt's in-process test hypervisor in place of the VMMs: no
- * KVM here). A throwaway single-node Ceph (image-store/tests/ceph-cluster.sh),
+ * node_ceph and node_ceph_vmm: instance disks on Ceph, and a whole host lost
+ * (issue 16's HA test). node_ceph's agents drive libvirt's in-process test
+ * hypervisor (no KVM needed); node_ceph_vmm's (ND_CEPH_VMM; skips without
+ * /dev/kvm) run real stratus-vmm processes, the test guest booted from a
+ * kernel image with its root disk on Ceph, which the VMM opens through
+ * librbd. A throwaway single-node Ceph (image-store/tests/ceph-cluster.sh),
  * the image service storing on it, the gateway making new instances' disks
  * there (instances.disk_backend = rbd) and evacuating dead hosts on its own
  * (evacuate.automatic; nodes.down_after 4 s + evacuate.fence_margin 2 s),
  * two agents A and B (fence.timeout 3 s).
  *   - An instance on A gets disk-<id> in the images pool, a clone of the
  *     image's img-<sha256>@base: nothing is downloaded for a firmware boot.
- *   - A pattern is written into that disk, as if the guest had. A's agent is
- *     killed with SIGKILL, its "VMs" with it (the test hypervisor lives in
- *     the agent's process): a whole host lost.
+ *   - A pattern is written into that disk, as if the guest had (with real
+ *     VMMs, beside the guest, which writes sector K at its count K). A's
+ *     agent is killed with SIGKILL, its VMs with it (the test hypervisor
+ *     lives in the agent's process; real VMMs are killed with SIGKILL too):
+ *     a whole host lost.
  *   - The instance comes back active on B, unasked, within a bounded time
- *     (printed), on the same RBD image (no second clone), the pattern intact.
- *   - A restarts: it never runs the instance again, removes its leftovers
- *     (the evacuation's cleaned_at), and leaves the disk on Ceph alone.
+ *     (printed), on the same RBD image (no second clone), the pattern intact;
+ *     with real VMMs, one stratus-vmm runs it on B, none on A, and the guest
+ *     counts again on B.
+ *   - A restarts: it never runs the instance again (no VMM of A's), removes
+ *     its leftovers (the evacuation's cleaned_at), and leaves the disk on
+ *     Ceph alone.
  *   - The instance's deletion removes its disk from Ceph.
  */
 #include "st_cloud.h"
 #include "st_test.h"
 #include "stratus/disk.h"
+
+#include <jansson.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +58,10 @@ static int sh(const char *fmt, const char *a, const char *b)
 
 static int setup(void)
 {
+#ifdef ND_CEPH_VMM
+    if (access("/dev/kvm", R_OK | W_OK) < 0)
+        st_skip("/dev/kvm is not available");
+#endif
     if (!st_disk_rbd_available())
         st_skip("stratus_disk was built without librbd");
     cdir = st_tmpdir("node-ceph");
@@ -94,15 +108,20 @@ static void start_agent(cloud_agent *a, const char *name)
 {
     char c1[1000];
     snprintf(c1, sizeof c1, "disk.rbd_conf = %s", conf);
-    const char *extra[] = {"driver = libvirt",
-                           "libvirt.uri = test:///default",
-                           "fence.timeout = 3",
-                           "interval.heartbeat_ms = 300",
-                           "interval.reconcile_ms = 300",
-                           "interval.longpoll_s = 0",
-                           "disk.rbd_pool = images",
-                           c1,
-                           NULL};
+    const char *extra[] = {
+#ifdef ND_CEPH_VMM
+        "driver = vmm",
+#else
+        "driver = libvirt",
+        "libvirt.uri = test:///default",
+#endif
+        "fence.timeout = 3",
+        "interval.heartbeat_ms = 300",
+        "interval.reconcile_ms = 300",
+        "interval.longpoll_s = 0",
+        "disk.rbd_pool = images",
+        c1,
+        NULL};
     cloud_agent_start(&C, a, name, extra);
 }
 
@@ -143,25 +162,88 @@ static int pattern(const char *id, int check)
     return rc;
 }
 
+#ifdef ND_CEPH_VMM
+/* The stratus-vmm processes under agent a's state directory. */
+static int vmms_of(const cloud_agent *a)
+{
+    int pids[16];
+    return cloud_vmm_pids(a->state_dir, pids, 16);
+}
+
+/* Whether the instance's serial log on agent a's host has a count line. */
+static int counts_on(const cloud_agent *a, const char *id)
+{
+    char p[900];
+    snprintf(p, sizeof p, "%s/instances/%s/serial.log", a->state_dir, id);
+    for (int k = 0; k < 300; k++) {
+        FILE *f = fopen(p, "r");
+        char line[256];
+        int found = 0;
+        while (f && !found && fgets(line, sizeof line, f))
+            found = !strncmp(line, "DATA count=", 11);
+        if (f)
+            fclose(f);
+        if (found)
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+#endif
+
 static void test_host_lost_with_disks_on_ceph(void)
 {
     char img[40], id[40], q[300];
+#ifdef ND_CEPH_VMM
+    /* a root disk naming the test guest as its kernel: on Ceph as img-<sha>@base, the guest
+     * counting (and writing sector K at count K) on it until it is deleted */
+    char rd[40], kernel[40];
+    /* the kernel again: cloud_start's copy went to the image service's store before it moved
+     * onto Ceph (setup), where that service no longer finds it */
+    ST_ASSERT_INT_EQ_FATAL(
+        cloud_upload_image(&C, "{\"name\":\"guest\",\"disk_format\":\"raw\",\"kind\":\"kernel\"}",
+                           st_build_path("tests/guest/guest.elf"), C.image_id),
+        200);
+    ST_ASSERT_INT_EQ_FATAL(cloud_kernel_disk(&C, st_build_path("tests/guest/fwboot.img"), rd, img),
+                           200);
+    const char *cmdline = "scenario=count count.n=100000 count.ms=100 count.disk=1";
+#else
     /* a disk image with its own bootloader, raw: on Ceph as img-<sha>@base */
     ST_ASSERT_INT_EQ_FATAL(cloud_upload_image(&C, "{\"name\":\"fwboot\",\"disk_format\":\"raw\"}",
                                               st_build_path("tests/guest/fwboot.img"), img),
                            200);
+#endif
     cloud_agent a, b;
     start_agent(&a, "ha-a");
     start_agent(&b, "ha-b");
     usleep(1500000);
     free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = (name <> 'ha-a')"));
+#ifdef ND_CEPH_VMM
+    /* the count scenario's pattern lies at 64 MiB: more RAM than cloud_start's flavor */
+    gwt_status(&C.gw, "POST", "/v1/flavors", C.gw.admin_token,
+               "{\"name\":\"t1.count\",\"vcpus\":1,\"memory_mib\":128,\"disk_gib\":1}");
+    char flavor[sizeof C.flavor];
+    snprintf(kernel, sizeof kernel, "%s", C.image_id);
+    snprintf(flavor, sizeof flavor, "%s", C.flavor);
+    snprintf(C.image_id, sizeof C.image_id, "%s", img); /* cloud_create boots C.image_id */
+    snprintf(C.flavor, sizeof C.flavor, "t1.count");    /* in C.flavor */
+    long st = cloud_create(&C, "on-ceph", cmdline, id);
+    snprintf(C.image_id, sizeof C.image_id, "%s", kernel);
+    snprintf(C.flavor, sizeof C.flavor, "%s", flavor);
+#else
     char *body = st_jsonf("{s:s, s:s, s:s, s:s}", "name", "on-ceph", "flavor", C.flavor, "image",
                           img, "networks", "none");
     long st = cloud_create_body(&C, body, id);
     free(body);
+#endif
     free(cloud_sql(&C, "UPDATE iaas.nodes SET disabled = false"));
     ST_ASSERT_INT_EQ_FATAL(st, 202);
     ST_ASSERT_INT_EQ_FATAL(cloud_wait_field(&C, id, "state", "active", 30000), 0);
+#ifdef ND_CEPH_VMM
+    /* the guest runs on A, its disk read and written through the VMM's librbd */
+    ST_ASSERT_INT_EQ(vmms_of(&a), 1);
+    ST_ASSERT_INT_EQ_FATAL(counts_on(&a, id), 1);
+#endif
     char *on = cloud_node_of(&C, id);
     ST_ASSERT_STR_EQ(on, "ha-a");
     free(on);
@@ -177,12 +259,33 @@ static void test_host_lost_with_disks_on_ceph(void)
     CU_ASSERT(strstr(out, "parent: images/img-") && strstr(out, "@base"));
     /* grown from the image's 1 MiB to the flavor's disk_gib (1), as a local overlay is */
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "size 1 GiB"));
+#ifdef ND_CEPH_VMM
+    /* the VMM's disk0 is the clone itself, opened through librbd: no local copy */
+    char vmjson[1200], want[200];
+    snprintf(vmjson, sizeof vmjson, "%s/instances/%s/vm.json", a.state_dir, id);
+    snprintf(want, sizeof want, "rbd:images/disk-%s:", id);
+    json_t *vj = json_load_file(vmjson, 0, NULL);
+    const char *p0 =
+        json_string_value(json_object_get(json_array_get(json_object_get(vj, "disks"), 0), "path"));
+    CU_ASSERT(p0 && !strncmp(p0, want, strlen(want)));
+    json_decref(vj);
+#else
     ST_ASSERT_INT_EQ(sh("ls '%s/images'%s", a.state_dir, ""), 0);
     CU_ASSERT(!strstr(out, ".raw"));
+#endif
     ST_ASSERT_INT_EQ_FATAL(pattern(id, 0), 0);
-    /* host A lost: its agent and its VMs (in the agent's process) killed */
+    /* host A lost: its agent and its VMs (the test hypervisor's in the agent's process; real
+     * VMMs killed with it) */
     cloud_agent_stop(&a, SIGKILL);
     long long t0 = st_now_ms();
+#ifdef ND_CEPH_VMM
+    int pids[16], npids = cloud_vmm_pids(a.state_dir, pids, 16);
+    for (int i = 0; i < npids; i++)
+        kill(pids[i], SIGKILL);
+    for (int k = 0; k < 50 && vmms_of(&a); k++)
+        usleep(100000);
+    ST_ASSERT_INT_EQ(vmms_of(&a), 0);
+#endif
     long long back = -1;
     while (st_now_ms() - t0 < 40000) {
         char *n = cloud_node_of(&C, id), *s = cloud_field(&C, id, "state"),
@@ -202,6 +305,12 @@ static void test_host_lost_with_disks_on_ceph(void)
             "(down_after 4 s + fence_margin 2 s + the 200 ms tick + the launch)\n",
             back);
     CU_ASSERT(back > 0 && back < 30000);
+#ifdef ND_CEPH_VMM
+    /* run once: by one VMM on B, none on A; the guest counts there, on the same disk */
+    ST_ASSERT_INT_EQ(vmms_of(&b), 1);
+    ST_ASSERT_INT_EQ(vmms_of(&a), 0);
+    ST_ASSERT_INT_EQ(counts_on(&b, id), 1);
+#endif
     /* the same disk, what was written on A still there, no second clone */
     ST_ASSERT_INT_EQ(disks_on_ceph(), 1);
     ST_ASSERT_INT_EQ(pattern(id, 1), 0);
@@ -220,6 +329,10 @@ static void test_host_lost_with_disks_on_ceph(void)
             usleep(100000);
     }
     CU_ASSERT(cleaned);
+#ifdef ND_CEPH_VMM
+    ST_ASSERT_INT_EQ(vmms_of(&a), 0);
+    ST_ASSERT_INT_EQ(vmms_of(&b), 1);
+#endif
     ST_ASSERT_INT_EQ(disks_on_ceph(), 1);
     ST_ASSERT_INT_EQ(pattern(id, 1), 0);
     on = cloud_node_of(&C, id);

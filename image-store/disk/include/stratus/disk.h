@@ -173,8 +173,16 @@ int st_rbd_clone(const char *conf, const char *id, const char *pool, const char 
  * cloned from a smaller image gets its flavor's size. 0, or -errno with err. */
 int st_rbd_grow(const char *conf, const char *id, const char *pool, const char *image,
                 uint64_t size, char *err, size_t errlen);
-/* Removes an RBD image (an instance disk); 0 when it is gone. */
+/* Removes an RBD image (an instance disk); 0 when it is gone. Clients that still watch it (a
+ * VMM that died with its host keeps its watch for 30 s) are blocklisted first (rbd.c). */
 int st_rbd_remove(const char *conf, const char *id, const char *pool, const char *image, char *err,
                   size_t errlen);
+/*
+ * The files librados reads for an "rbd:" disk path, which a jailed VMM must be given: in conf
+ * the ceph.conf (the path's conf=, else /etc/ceph/ceph.conf; "" when that does not exist), in
+ * keyring its client's keyring (the first file of that conf's `keyring` list that exists; ""
+ * when none does). 0; -EINVAL for a path that is not "rbd:..."; -ENOTSUP without librbd.
+ */
+int st_rbd_client_files(const char *path, char *conf, size_t conf_n, char *keyring, size_t key_n);
 
 #endif

@@ -6,7 +6,7 @@
 #   2. build-ci/gcc:  gcc, -Wall -Wextra -Werror (compile only: gcc's warnings)
 #   3. build-ci/asan: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                     libFuzzer targets; every ctest test runs here, the fuzzers
-#                     for at most 5 s each (STRATUS_FUZZ_MAX_SECONDS; their own,
+#                     for at most 3 s each (STRATUS_FUZZ_MAX_SECONDS; their own,
 #                     longer times apply in a build configured without it), and
 #                     vmm_linux_seccomp: a real Linux driving virtio-net, virtio-blk
 #                     and the control API under build-ci/gcc's optimised stratus-vmm
@@ -32,7 +32,7 @@ cmake --build build-ci/gcc -j"$jobs" -- --no-print-directory >/dev/null
 
 phase "clang + ASan/UBSan build"
 CC=clang cmake -S . -B build-ci/asan -DCMAKE_BUILD_TYPE=Debug -DSTRATUS_WERROR=ON \
-  -DSTRATUS_SANITIZE=ON -DSTRATUS_FUZZ=ON -DSTRATUS_FUZZ_MAX_SECONDS=5 \
+  -DSTRATUS_SANITIZE=ON -DSTRATUS_FUZZ=ON -DSTRATUS_FUZZ_MAX_SECONDS=3 \
   -DSTRATUS_SECCOMP_VMM="$top/build-ci/gcc/compute-node/vmm/stratus-vmm" >/dev/null
 cmake --build build-ci/asan -j"$jobs" -- --no-print-directory >/dev/null
 

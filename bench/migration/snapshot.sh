@@ -17,9 +17,10 @@
 #   bench/migration/snapshot.sh [--sizes "256 1024 4096"] [BUILD_DIR]   (Release or RelWithDebInfo)
 #
 # Figures (ms unless named):
-#   save           pause + writing the state, wall: our PUT /vm/actions pause and PUT
-#                  /vm/snapshot as curl saw them; QEMU's `stop` and `migrate` until its monitor
-#                  said "completed" (polled every 20 ms)
+#   save           pause + writing the state until it is on disk, wall: our PUT /vm/actions
+#                  pause and PUT /vm/snapshot as curl saw them (snapshot.c fsyncs the memory
+#                  file); QEMU's `stop` and `migrate` until its monitor said "completed" (polled
+#                  every 20 ms), then `sync FILE` (its migration does not fsync)
 #   save (own)     the VMM's own figure: ours "snapshot in ... N ms", QEMU's "total time"
 #   file MiB       what the save wrote to disk (du: both skip zero pages)
 #   restore (own)  the VMM's own figure: ours "VM running (restored from a snapshot) ... N ms"
@@ -147,6 +148,7 @@ qemu_case() { # MEM PATTERN
   while [ $n -lt 3000 ] && ! grep -q 'Migration status: \(completed\|failed\)' $d/q.log; do
     echo 'info migrate' >&9; usleep 20000; n=$((n + 1))
   done
+  sync $d/qemu.snap # durable, as ours is (snapshot.c fsyncs its memory file)
   save=$(ms_since $t0)
   own=$(awk '/total time:/ { t = $3 } END { print t }' $d/q.log)
   grep -q 'Migration status: completed' $d/q.log || save="failed"

@@ -9,34 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int tu_run(char *out, size_t outlen, const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    char full[8300];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t used = 0;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, p)) > 0) {
-        if (out && used + 1 < outlen) {
-            size_t k = n < outlen - 1 - used ? n : outlen - 1 - used;
-            memcpy(out + used, tmp, k);
-            used += k;
-        }
-    }
-    if (out && outlen)
-        out[used] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 uint64_t tu_rand(uint64_t *s)
 {
     uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
@@ -83,6 +55,6 @@ int tu_write_random_file(const char *path, uint64_t size, uint64_t seed)
 
 int tu_qemu_check(const char *path, int leaks_ok, char *out, size_t outlen)
 {
-    int rc = tu_run(out, outlen, "qemu-img check -f qcow2 '%s'", path);
+    int rc = st_run(out, outlen, "qemu-img check -f qcow2 '%s'", path);
     return rc == 0 || (leaks_ok && rc == 3);
 }

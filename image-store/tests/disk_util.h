@@ -6,9 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Runs a shell command (printf-style), its stdout+stderr into out (may be
- * NULL). Returns the exit status, or -1 when it did not exit normally. */
-__attribute__((format(printf, 3, 4))) int tu_run(char *out, size_t outlen, const char *fmt, ...);
+#include "st_proc.h" /* st_run */
+
 /* xorshift64* stream: fills buf deterministically from *state. */
 void tu_fill(uint64_t *state, void *buf, size_t n);
 uint64_t tu_rand(uint64_t *state);

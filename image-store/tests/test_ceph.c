@@ -27,15 +27,8 @@ static int suite_init(void)
     if (!st_disk_rbd_available())
         st_skip("stratus_disk was built without librbd");
     cdir = st_tmpdir("images-ceph");
-    int rc = tu_run(out, sizeof out, "'%s' start '%s/c'",
-                    st_source_path("image-store/tests/ceph-cluster.sh"), cdir);
-    if (rc == 77)
-        st_skip("Ceph is not installed (ceph-mon, ceph-osd: deploy/packages.txt)");
-    if (rc != 0) {
-        fprintf(stderr, "ceph-cluster.sh: %s\n", out);
+    if (st_ceph_start(cdir, conf, sizeof conf) < 0)
         return -1;
-    }
-    snprintf(conf, sizeof conf, "%s/c/ceph.conf", cdir);
     char c1[600];
     snprintf(c1, sizeof c1, "store.rbd_conf=%s", conf);
     const char *extra[] = {"store.backend=rbd", c1, "store.rbd_pool=images",
@@ -47,8 +40,7 @@ static int suite_clean(void)
 {
     svc_free(&S);
     if (cdir) {
-        tu_run(out, sizeof out, "'%s' stop '%s/c'",
-               st_source_path("image-store/tests/ceph-cluster.sh"), cdir);
+        st_ceph_stop(cdir);
         st_rmtree(cdir);
         free(cdir);
     }
@@ -57,7 +49,7 @@ static int suite_clean(void)
 
 static int rbd_count(const char *prefix)
 {
-    tu_run(out, sizeof out, "rbd -c '%s' ls images", conf);
+    st_run(out, sizeof out, "rbd -c '%s' ls images", conf);
     int n = 0;
     for (char *p = out; (p = strstr(p, prefix)); p++)
         n++;
@@ -95,8 +87,8 @@ static void test_blobs_on_rbd(void)
     ST_ASSERT_INT_EQ(upload(b, buf, n, sha2), 200);
     ST_ASSERT_INT_EQ(rbd_count("img-"), 1); /* stored once */
     ST_ASSERT_INT_EQ(
-        tu_run(out, sizeof out, "rbd -c '%s' snap ls images/img-%s | grep -c base", conf, sha), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+        st_run(out, sizeof out, "rbd -c '%s' snap ls images/img-%s | grep -c base", conf, sha), 0);
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out,
                             "rbd -c '%s' info images/img-%s@base | "
                             "grep -q 'protected: True'",
                             conf, sha),

@@ -101,7 +101,7 @@ static int same_as_mirror(st_disk *d, const char *mirror)
 static void make_mirror(const char *path, uint64_t size, const char *copy_of)
 {
     if (copy_of) {
-        ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "cp --sparse=always '%s' '%s'", copy_of, path), 0);
+        ST_ASSERT_INT_EQ(st_run(out, sizeof out, "cp --sparse=always '%s' '%s'", copy_of, path), 0);
     } else {
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         ST_ASSERT_INT_EQ(ftruncate(fd, (off_t)size), 0);
@@ -144,7 +144,7 @@ static void test_new_image_roundtrip(void)
             fprintf(stderr, "cluster %u v%d refcount %d:\n%s\n", kinds[k].cs, kinds[k].ver,
                     kinds[k].rbits, out);
         CU_ASSERT(clean);
-        rc = tu_run(out, sizeof out, "qemu-img compare -f qcow2 -F raw '%s' '%s'", P(name),
+        rc = st_run(out, sizeof out, "qemu-img compare -f qcow2 -F raw '%s' '%s'", P(name),
                     P(mname));
         if (rc)
             fprintf(stderr, "%s\n", out);
@@ -158,7 +158,7 @@ static void test_overlay_on_raw_base(void)
     uint64_t size = 32ull << 20;
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("base.raw"), size, 7), 0);
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("ov.qcow2"), 0, "base.raw", "raw"), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out,
                             "qemu-img info '%s' | grep -c 'backing file: base.raw'", P("ov.qcow2")),
                      0);
     CU_ASSERT(tu_qemu_check(P("ov.qcow2"), 0, out, sizeof out));
@@ -178,12 +178,12 @@ static void test_overlay_on_raw_base(void)
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("ov.qcow2"), 0, out, sizeof out));
     int rc =
-        tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("ov.qcow2"), P("ov.mirror"));
+        st_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("ov.qcow2"), P("ov.mirror"));
     if (rc)
         fprintf(stderr, "%s\n", out);
     ST_ASSERT_INT_EQ(rc, 0);
     /* qemu-img reads through our overlay too: convert it and compare bytes. */
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img convert -O raw '%s' '%s' && cmp '%s' '%s'",
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "qemu-img convert -O raw '%s' '%s' && cmp '%s' '%s'",
                             P("ov.qcow2"), P("ov.flat"), P("ov.flat"), P("ov.mirror")),
                      0);
 }
@@ -214,7 +214,7 @@ static void test_three_level_chain(void)
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("c3-mid.qcow2"), 0, out, sizeof out));
     CU_ASSERT(tu_qemu_check(P("c3-top.qcow2"), 0, out, sizeof out));
-    int rc = tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("c3-top.qcow2"),
+    int rc = st_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("c3-top.qcow2"),
                     P("c3.mirror"));
     if (rc)
         fprintf(stderr, "%s\n", out);
@@ -227,7 +227,7 @@ static void test_read_qemu_images(void)
     uint64_t size = 24ull << 20;
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("q.raw"), size, 11), 0);
     /* Punch some zeros in so qemu leaves clusters unallocated. */
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out,
                             "dd if=/dev/zero of='%s' bs=1M seek=3 count=5 conv=notrunc",
                             P("q.raw")),
                      0);
@@ -242,7 +242,7 @@ static void test_read_qemu_images(void)
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "q%zu.qcow2", i);
-        ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out, "qemu-img convert -f raw %s '%s' '%s'",
+        ST_ASSERT_INT_EQ_FATAL(st_run(out, sizeof out, "qemu-img convert -f raw %s '%s' '%s'",
                                       variants[i], P("q.raw"), P(name)),
                                0);
         st_disk *d;
@@ -256,7 +256,7 @@ static void test_read_qemu_images(void)
         st_disk_close(d);
     }
     /* A qemu-made overlay over a qemu-made qcow2 base. */
-    ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out,
+    ST_ASSERT_INT_EQ_FATAL(st_run(out, sizeof out,
                                   "qemu-img create -f qcow2 -b q0.qcow2 -F qcow2 '%s'",
                                   P("qov.qcow2")),
                            0);
@@ -269,7 +269,7 @@ static void test_read_qemu_images(void)
     close(m);
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("qov.qcow2"), 0, out, sizeof out));
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("qov.qcow2"),
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("qov.qcow2"),
                             P("qov.mirror")),
                      0);
 }
@@ -291,7 +291,7 @@ static void test_write_qemu_images(void)
         char name[32], mname[32];
         snprintf(name, sizeof name, "w%zu.qcow2", i);
         snprintf(mname, sizeof mname, "w%zu.mirror", i);
-        ST_ASSERT_INT_EQ_FATAL(tu_run(out, sizeof out, "qemu-img convert -f raw %s '%s' '%s'",
+        ST_ASSERT_INT_EQ_FATAL(st_run(out, sizeof out, "qemu-img convert -f raw %s '%s' '%s'",
                                       variants[i], P("w.raw"), P(name)),
                                0);
         make_mirror(P(mname), size, P("w.raw"));
@@ -308,7 +308,7 @@ static void test_write_qemu_images(void)
         CU_ASSERT(clean);
         /* The discarded MiBs are unspecified: compare the rest. */
         ST_ASSERT_INT_EQ(
-            tu_run(out, sizeof out,
+            st_run(out, sizeof out,
                    "qemu-img convert -O raw '%s' '%s.flat' && cmp -n 1048576 '%s.flat' '%s' && "
                    "cmp -i 4194304 '%s.flat' '%s'",
                    P(name), P(name), P(name), P(mname), P(name), P(mname)),
@@ -339,7 +339,7 @@ static void test_discard_and_zeroes(void)
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("z.qcow2"), 0, out, sizeof out));
     ST_ASSERT_INT_EQ(
-        tu_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("z.qcow2"), P("z.mirror")),
+        st_run(out, sizeof out, "qemu-img compare '%s' -F raw '%s'", P("z.qcow2"), P("z.mirror")),
         0);
 }
 
@@ -387,7 +387,7 @@ static void test_convert_flattens(void)
     char err[256];
     uint64_t size = 20ull << 20;
     ST_ASSERT_INT_EQ_FATAL(tu_write_random_file(P("cb.raw"), size, 13), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out,
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out,
                             "dd if=/dev/zero of='%s' bs=1M seek=10 count=6 conv=notrunc",
                             P("cb.raw")),
                      0);
@@ -404,14 +404,14 @@ static void test_convert_flattens(void)
     st_disk_close(d);
     CU_ASSERT(tu_qemu_check(P("snap.qcow2"), 0, out, sizeof out));
     ST_ASSERT_INT_EQ(
-        tu_run(out, sizeof out, "qemu-img info '%s' | grep -c backing", P("snap.qcow2")), 1);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "qemu-img compare -F raw '%s' '%s'", P("snap.qcow2"),
+        st_run(out, sizeof out, "qemu-img info '%s' | grep -c backing", P("snap.qcow2")), 1);
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "qemu-img compare -F raw '%s' '%s'", P("snap.qcow2"),
                             P("c.mirror")),
                      0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "cmp '%s' '%s'", P("snap.raw"), P("c.mirror")), 0);
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "cmp '%s' '%s'", P("snap.raw"), P("c.mirror")), 0);
     /* Zeros stayed holes: the flattened raw uses less than its size. */
     ST_ASSERT_INT_EQ(
-        tu_run(out, sizeof out, "test $(du -k '%s' | cut -f1) -lt 18000", P("snap.raw")), 0);
+        st_run(out, sizeof out, "test $(du -k '%s' | cut -f1) -lt 18000", P("snap.raw")), 0);
 }
 
 static void test_locking_and_ranges(void)
@@ -445,7 +445,7 @@ static void test_chains_refused(void)
     /* An image that is its own backing file. */
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("loop-base.qcow2"), 1 << 20, NULL, NULL), 0);
     ST_ASSERT_INT_EQ_FATAL(st_qcow2_create(P("loop.qcow2"), 0, "loop-base.qcow2", "qcow2"), 0);
-    ST_ASSERT_INT_EQ(tu_run(out, sizeof out, "mv '%s' '%s'", P("loop.qcow2"), P("loop-base.qcow2")),
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "mv '%s' '%s'", P("loop.qcow2"), P("loop-base.qcow2")),
                      0);
     st_disk *d;
     int rc = st_disk_open_ex(P("loop-base.qcow2"), ST_DISK_RDONLY, &d, err, sizeof err);

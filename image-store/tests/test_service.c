@@ -349,7 +349,7 @@ static long upload_qcow2(const char *opts, long patch_off, const void *patch, si
     char path[600];
     snprintf(path, sizeof path, "%s/up.qcow2", S.dir);
     unlink(path);
-    if (tu_run(out, sizeof out, "qemu-img create -q -f qcow2 %s '%s' 8M", opts, path) != 0)
+    if (st_run(out, sizeof out, "qemu-img create -q -f qcow2 %s '%s' 8M", opts, path) != 0)
         return -1;
     FILE *f = fopen(path, "r+b");
     if (patch) {
@@ -415,7 +415,7 @@ static void test_qcow2_validation(void)
     snprintf(big, sizeof big, "%s/big.qcow2", S.dir);
     unlink(big);
     ST_ASSERT_INT_EQ(
-        tu_run(out, sizeof out, "qemu-img create -q -f qcow2 -o cluster_size=2M '%s' 64T", big), 0);
+        st_run(out, sizeof out, "qemu-img create -q -f qcow2 -o cluster_size=2M '%s' 64T", big), 0);
     {
         char bid[40], bp[128];
         snprintf(bid, sizeof bid, "%s", svc_create(&S, &A, "huge", "qcow2"));

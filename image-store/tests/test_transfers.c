@@ -278,7 +278,7 @@ static int tls_init(void)
              "-nodes -days 1 -subj /CN=localhost -keyout %s/key.pem -out "
              "%s/cert.pem",
              dir, dir);
-    if (tu_run(out, sizeof out, "%s", cmd) != 0)
+    if (st_run(out, sizeof out, "%s", cmd) != 0)
         return -1;
     static char c1[700], k1[700];
     snprintf(c1, sizeof c1, "%s", cert);

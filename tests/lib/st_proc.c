@@ -1,5 +1,6 @@
 /* Child processes for integration tests: see st_proc.h. */
 #include "st_proc.h"
+#include "st_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,54 @@ int st_sh(const char *fmt, ...)
     va_end(ap);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int st_run(char *out, size_t outlen, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[8300];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t used = 0;
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, p)) > 0) {
+        if (out && used + 1 < outlen) {
+            size_t k = n < outlen - 1 - used ? n : outlen - 1 - used;
+            memcpy(out + used, tmp, k);
+            used += k;
+        }
+    }
+    if (out && outlen)
+        out[used] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int st_ceph_start(const char *dir, char *conf, size_t n)
+{
+    char out[8192];
+    int rc = st_run(out, sizeof out, "'%s' start '%s/c'",
+                    st_source_path("image-store/tests/ceph-cluster.sh"), dir);
+    if (rc == 77)
+        st_skip("Ceph is not installed (ceph-mon, ceph-osd: deploy/packages.txt)");
+    if (rc != 0) {
+        fprintf(stderr, "ceph-cluster.sh: %s\n", out);
+        return -1;
+    }
+    snprintf(conf, n, "%s/c/ceph.conf", dir);
+    return 0;
+}
+
+void st_ceph_stop(const char *dir)
+{
+    st_run(NULL, 0, "'%s' stop '%s/c'", st_source_path("image-store/tests/ceph-cluster.sh"), dir);
 }
 
 char *st_out(const char *fmt, ...)

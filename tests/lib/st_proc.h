@@ -45,6 +45,15 @@ __attribute__((format(printf, 1, 2))) int st_sh(const char *fmt, ...);
 /* A printf-formatted shell command's standard output (malloc'd; "" when it
  * cannot be run). */
 __attribute__((format(printf, 1, 2))) char *st_out(const char *fmt, ...);
+/* Runs a printf-formatted shell command (up to 8 KiB), its stdout and stderr into out (may be
+ * NULL; at most outlen - 1 bytes kept). Returns the exit status, or -1 when it did not exit
+ * normally. */
+__attribute__((format(printf, 3, 4))) int st_run(char *out, size_t outlen, const char *fmt, ...);
+/* A throwaway single-node Ceph (image-store/tests/ceph-cluster.sh: memstore, 127.0.0.1, about
+ * 2 s, an RBD pool "images") in dir/c: 0 with its ceph.conf's path in conf; st_skip() when
+ * Ceph is not installed; -1, with the script's output on stderr. st_ceph_stop kills it. */
+int st_ceph_start(const char *dir, char *conf, size_t n);
+void st_ceph_stop(const char *dir);
 /* Runs cmd (its stderr dropped) every 200 ms until its output contains
  * (want = 1) or lacks (want = 0) needle: 0, or -1 after timeout_ms (said on
  * stderr). */

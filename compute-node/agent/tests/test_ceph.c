@@ -41,21 +41,6 @@ static cloud C;
 static char *cdir, conf[600], out[16384];
 static int have_cluster;
 
-/* Runs a shell command; its output (stdout and stderr) in out; its exit status. */
-static int sh(const char *fmt, const char *a, const char *b)
-{
-    char cmd[2600];
-    snprintf(cmd, sizeof cmd, fmt, a, b);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void)
 {
 #ifdef ND_CEPH_VMM
@@ -65,17 +50,9 @@ static int setup(void)
     if (!st_disk_rbd_available())
         st_skip("stratus_disk was built without librbd");
     cdir = st_tmpdir("node-ceph");
-    char cl[600];
-    snprintf(cl, sizeof cl, "%s/c", cdir);
-    int rc = sh("'%s' start '%s'", st_source_path("image-store/tests/ceph-cluster.sh"), cl);
-    if (rc == 77)
-        st_skip("Ceph is not installed (ceph-mon, ceph-osd: deploy/packages.txt)");
-    if (rc != 0) {
-        fprintf(stderr, "ceph-cluster.sh: %s\n", out);
+    if (st_ceph_start(cdir, conf, sizeof conf) < 0)
         return -1;
-    }
     have_cluster = 1;
-    snprintf(conf, sizeof conf, "%.580s/ceph.conf", cl);
     cloud_start(&C, "node_ceph");
     char c1[1000];
     snprintf(c1, sizeof c1, "store.rbd_conf=%s", conf);
@@ -93,9 +70,7 @@ static int teardown(void)
 {
     if (have_cluster) {
         cloud_stop(&C);
-        char cl[600];
-        snprintf(cl, sizeof cl, "%s/c", cdir);
-        sh("'%s' stop '%s'", st_source_path("image-store/tests/ceph-cluster.sh"), cl);
+        st_ceph_stop(cdir);
     }
     if (cdir) {
         st_rmtree(cdir);
@@ -128,7 +103,7 @@ static void start_agent(cloud_agent *a, const char *name)
 /* The RBD images named disk-* in the pool. */
 static int disks_on_ceph(void)
 {
-    sh("rbd -c '%s' ls images%s", conf, "");
+    st_run(out, sizeof out, "rbd -c '%s' ls images", conf);
     int n = 0;
     for (char *p = out; (p = strstr(p, "disk-")); p++)
         n++;
@@ -255,7 +230,7 @@ static void test_host_lost_with_disks_on_ceph(void)
     ST_ASSERT_INT_EQ(disks_on_ceph(), 1);
     char name[80];
     snprintf(name, sizeof name, "disk-%s", id);
-    ST_ASSERT_INT_EQ(sh("rbd -c '%s' info images/%s", conf, name), 0);
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "rbd -c '%s' info images/%s", conf, name), 0);
     CU_ASSERT(strstr(out, "parent: images/img-") && strstr(out, "@base"));
     /* grown from the image's 1 MiB to the flavor's disk_gib (1), as a local overlay is */
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "size 1 GiB"));
@@ -270,7 +245,7 @@ static void test_host_lost_with_disks_on_ceph(void)
     CU_ASSERT(p0 && !strncmp(p0, want, strlen(want)));
     json_decref(vj);
 #else
-    ST_ASSERT_INT_EQ(sh("ls '%s/images'%s", a.state_dir, ""), 0);
+    ST_ASSERT_INT_EQ(st_run(out, sizeof out, "ls '%s/images'", a.state_dir), 0);
     CU_ASSERT(!strstr(out, ".raw"));
 #endif
     ST_ASSERT_INT_EQ_FATAL(pattern(id, 0), 0);

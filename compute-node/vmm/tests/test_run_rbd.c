@@ -25,21 +25,6 @@ static vg_vm vm;
 static char *cdir, conf[600], out[8192];
 static int have_cluster;
 
-/* Runs a shell command (fmt with two strings); its output in out; its exit status. */
-static int sh(const char *fmt, const char *a, const char *b)
-{
-    char cmd[2600];
-    snprintf(cmd, sizeof cmd, fmt, a, b);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void)
 {
     if (!guest_kvm_available())
@@ -47,17 +32,9 @@ static int setup(void)
     if (!st_disk_rbd_available())
         st_skip("the disk library was built without librbd");
     cdir = st_tmpdir("vmm-rbd");
-    char cl[600];
-    snprintf(cl, sizeof cl, "%s/c", cdir);
-    int rc = sh("'%s' start '%s'", st_source_path("image-store/tests/ceph-cluster.sh"), cl);
-    if (rc == 77)
-        st_skip("Ceph is not installed (ceph-mon, ceph-osd: deploy/packages.txt)");
-    if (rc != 0) {
-        fprintf(stderr, "ceph-cluster.sh: %s\n", out);
+    if (st_ceph_start(cdir, conf, sizeof conf) < 0)
         return -1;
-    }
     have_cluster = 1;
-    snprintf(conf, sizeof conf, "%.580s/ceph.conf", cl);
     /* These VMMs run with their seccomp filters on; in a sanitizer build, LeakSanitizer's
      * exit-time scan makes calls no filter allows (tests/linux/README.md), so it is off in them
      * (this program's own, set when it started, stays on). */
@@ -71,9 +48,7 @@ static int setup(void)
 static int teardown(void)
 {
     if (have_cluster) {
-        char cl[600];
-        snprintf(cl, sizeof cl, "%s/c", cdir);
-        sh("'%s' stop '%s'", st_source_path("image-store/tests/ceph-cluster.sh"), cl);
+        st_ceph_stop(cdir);
     }
     if (cdir) {
         st_rmtree(cdir);
@@ -97,7 +72,8 @@ static void set_rbd_disk(const char *name)
 static void test_guest_writes_through_librbd(void)
 {
     guest_result r;
-    ST_ASSERT_INT_EQ_FATAL(sh("rbd -c '%s' create --size 16M images/%s", conf, "vm-disk"), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        st_run(out, sizeof out, "rbd -c '%s' create --size 16M images/%s", conf, "vm-disk"), 0);
     set_rbd_disk("vm-disk");
     ST_ASSERT_INT_EQ(vg_run(&vm, "scenario=blk blk.start=16 blk.count=8 blk.seed=5", 60000, &r),
                      GUEST_PASS);
@@ -167,7 +143,8 @@ static int librbd_in_running_vm(const char *extra)
 static void test_librbd_only_for_rbd_disks(void)
 {
     ST_ASSERT_INT_EQ(librbd_in_running_vm(""), 0);
-    ST_ASSERT_INT_EQ_FATAL(sh("rbd -c '%s' create --size 4M images/%s", conf, "vm-maps"), 0);
+    ST_ASSERT_INT_EQ_FATAL(
+        st_run(out, sizeof out, "rbd -c '%s' create --size 4M images/%s", conf, "vm-maps"), 0);
     char extra[1200];
     snprintf(extra, sizeof extra,
              "\"disks\": [{\"path\": \"rbd:images/vm-maps:conf=%s\", \"format\": \"raw\"}]", conf);

@@ -204,22 +204,59 @@ cp "$base/bzImage" "$work/bzImage" # a newer key may replace $base while L1 runs
 # ctest -j2 (seen in CI, passing alone in 22 s): an L1 run where it gave no
 # result at all is an environment failure, so it is run once more, said so.
 # Each of the two runs gets half the limit, so both fit ctest's timeout.
+# A stalled L1 is one too: twice the emulated L1 went silent at 100 % CPU in the middle of the
+# boot group, during a firmware-booted L2 (once in ipxe's virtio boot, once in firmware's GRUB
+# boot), each boot under a 60-150 s `timeout` in L1 that never fired, so L1 itself had stopped
+# making progress. L1's own limits end any VMM within 150 s and say so on its console; a console
+# silent for STRATUS_LINUX_STALL s (300) means L1 stalled: it is killed, and L1 is booted once
+# more for the scenarios that have no result yet, said so (ctest's timeout allows two runs).
 tries=2 # only when the reference runs first
 case "$only:$ref:$scn" in stratus:* | *:on_failure:* | *:bench | *:nicbench | *:exitbench) tries=1;; esac
 run_limit=$((limit / tries))
-for attempt in $(seq 1 $tries); do
+stall=${STRATUS_LINUX_STALL:-300}
+watch_l1() { # NONCE LOG: kills that L1 once LOG has not grown for $stall s
+  local last=-1 size quiet=0
+  while sleep 5; do
+    pgrep -f "nonce=$1 " > /dev/null || return 0
+    size=$(stat -c %s "$2" 2> /dev/null || echo 0)
+    if [ "$size" != "$last" ]; then last=$size quiet=0; else quiet=$((quiet + 5)); fi
+    if [ $quiet -ge "$stall" ]; then touch "$work/stalled"; pkill -9 -f "nonce=$1 "; return 0; fi
+  done
+}
+todo=$scn stalls=0 attempt=0
+: > "$work/console.log"
+while :; do
+attempt=$((attempt + 1))
 nonce=$$$(date +%N)
+part=$work/console.$attempt.log
+rm -f "$work/stalled"
+watch_l1 "$nonce" "$part" &
+wpid=$!
 set +e
 nice -n 10 timeout -s KILL "$run_limit" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 -M pc \
   -nographic -no-reboot -nodefaults -serial stdio -kernel "$work/bzImage" -initrd "$work/l1.img" \
-  -append "console=ttyS0 panic=-1 quiet scn=$scn only=$only ref=$ref nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-} ${STRATUS_LINUX_ARGS:-}" </dev/null 2>&1 |
-  while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$work/console.log"
+  -append "console=ttyS0 panic=-1 quiet scn=$todo only=$only ref=$ref nonce=$nonce seccomp=${STRATUS_LINUX_SECCOMP:-} ${STRATUS_LINUX_ARGS:-}" </dev/null 2>&1 |
+  while IFS= read -r l; do us=$((${EPOCHREALTIME/./} - t0us)); printf "[%4d.%d] %s\n" $((us / 1000000)) $((us / 100000 % 10)) "${l//$'\r'/}"; done > "$part"
 qrc=${PIPESTATUS[0]}
+kill $wpid 2> /dev/null; wait $wpid 2> /dev/null
 set -e
-if [ "$attempt" -lt "$tries" ] && ! grep -q 'L1-RESULT qemu ' "$work/console.log"; then
+cat "$part" >> "$work/console.log"
+if [ "$attempt" -lt "$tries" ] && ! grep -q 'L1-RESULT qemu ' "$part"; then
   echo "== vmm_linux_$scn: the QEMU reference gave no result (L1 exit $qrc); L1 once more"
-  tail -5 "$work/console.log" | sed 's/^/   /'
+  tail -5 "$part" | sed 's/^/   /'
   continue
+fi
+if [ -e "$work/stalled" ] && [ $stalls = 0 ]; then
+  stalls=1 left= by=stratus-vmm # a scenario is done once this VMM's result is in
+  [ "$only" = qemu ] && by=qemu
+  for one in ${todo//,/ }; do
+    grep -q "L1-RESULT $by $one " "$part" || left=$left${left:+,}$one
+  done
+  if [ -n "$left" ]; then
+    echo "== vmm_linux_$scn: L1 stalled (its console silent for $stall s, $(tail -1 "$part" | cut -c1-100)); L1 once more for: $left"
+    todo=$left
+    continue
+  fi
 fi
 break
 done
@@ -254,7 +291,7 @@ for one in ${scn//,/ }; do
     bad=1
   fi
   if [ "$only" != qemu ] && [ "${rs%% *}" != PASS ]; then
-    echo "FAIL: stratus-vmm failed scenario '$one' (${rs:-no result: L1 did not finish within $run_limit s})"
+    echo "FAIL: stratus-vmm failed scenario '$one' (${rs:-no result: L1 did not finish within $run_limit s, or stalled})"
     echo "     (QEMU in the same L1: ${rq:-not run})"
     show stratus-vmm "$one"
     [ -n "$rs" ] || tail -25 "$work/console.log" | sed 's/^/     /'

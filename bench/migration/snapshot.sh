@@ -88,8 +88,44 @@ judged() { # the counts before the save and those of the last restore, judged as
   cat $d/serial.pre $d/serial.log > $d/serial.all && mv $d/serial.all $d/serial.log
   judge
 }
+restores() { # START: the warm restore, then the cold one, each launched by START RUN (which
+  # sets VMPID); sets warm and cold, the ms to each restored guest's first new count
+  local run t0
+  for run in warm cold; do
+    stop_serial; mb_serial
+    [ $run = warm ] || drop_caches
+    t0=$(now_ms)
+    $1 $run
+    if [ $run = warm ]; then
+      wait_for "^DATA count=$((before + 20)) " $d/serial.log 60 || true
+      warm=$(first_after $before $t0)
+      mb_kill $VMPID; wait $VMPID 2> /dev/null
+    else
+      wait $VMPID 2> /dev/null # the guest counts to N and exits
+      cold=$(first_after $before $t0)
+    fi
+  done
+}
+
+stratus_restore() { # RUN: stratus-vmm --restore, its log in r.RUN.log
+  : > $d/r.$1.log
+  timeout -s KILL $VMTIME $vmm --restore $d/snap --log-level info < /dev/null > $d/r.$1.log 2>&1 &
+  VMPID=$!
+}
+
+qemu_restore() { # RUN: QEMU -incoming from the file; its saved state is paused: `cont` once
+  local n=0    # the incoming state is in
+  : > $d/q.log
+  timeout -s KILL $VMTIME qemu-system-x86_64 "${QARGS[@]}" -incoming "exec:cat $d/qemu.snap" < $d/q-in > $d/q.log 2>&1 9>&- &
+  VMPID=$!
+  while [ $n -lt 3000 ] && ! tr -d '\r' < $d/q.log | grep -q '^VM status: paused$'; do
+    echo 'info status' >&9; usleep 20000; n=$((n + 1))
+  done
+  echo cont >&9
+}
+
 stratus_case() { # MEM PATTERN
-  local mem=$1 pat=$2 s=$d/s.sock t0 save own warm cold before run sown
+  local mem=$1 pat=$2 s=$d/s.sock t0 save own warm cold before sown
   rm -rf $d/snap $s $d/serial.pre; mkdir -p $d/snap; : > $d/serial.pre
   mb_serial
   printf '{"vcpus": 1, "memory_mib": %s, "kernel": "%s", "cmdline": "scenario=count count.n=%s count.ms=10 count.mib=%s",\n "serial_log": "%s", "control_socket": "%s"}\n' \
@@ -105,37 +141,22 @@ stratus_case() { # MEM PATTERN
   save=$(ms_since $t0)
   mb_kill $VMPID; wait $VMPID 2> /dev/null
   saved
-  for run in warm cold; do
-    stop_serial; mb_serial
-    [ $run = warm ] || drop_caches
-    : > $d/r.log
-    t0=$(now_ms)
-    timeout -s KILL $VMTIME $vmm --restore $d/snap --log-level info < /dev/null > $d/r.log 2>&1 &
-    VMPID=$!
-    if [ $run = warm ]; then
-      wait_for "^DATA count=$((before + 20)) " $d/serial.log 60 || true
-      warm=$(first_after $before $t0)
-      own=$(grep -o 'restored from a snapshot[^"]*' $d/r.log | grep -o '[0-9.]* ms' | head -1 | cut -d' ' -f1)
-      mb_kill $VMPID; wait $VMPID 2> /dev/null
-    else
-      wait $VMPID 2> /dev/null # the guest counts to N and exits
-      cold=$(first_after $before $t0)
-    fi
-  done
+  restores stratus_restore
+  own=$(grep -o 'restored from a snapshot[^"]*' $d/r.warm.log | grep -o '[0-9.]* ms' | head -1 | cut -d' ' -f1)
   sown=$(grep -o 'snapshot in [^"]*' $d/vmm.log | grep -o '[0-9.]* ms' | tail -1 | cut -d' ' -f1)
   row stratus-vmm "$mem MiB" "$pat MiB" $save "${sown:--}" $(($(du -k $d/snap/memory | cut -f1) / 1024)) "${own:--}" $warm $cold "$(judged)"
 }
 
 qemu_case() { # MEM PATTERN
-  local mem=$1 pat=$2 t0 save warm cold before run n own=
+  local mem=$1 pat=$2 t0 save warm cold before n own=
   rm -f $d/qemu.snap $d/q.log $d/q-in; : > $d/serial.pre
   mb_serial
-  set -- -enable-kvm -cpu host,-arch-capabilities -M pc -m $mem -bios /usr/share/qemu/qboot.rom \
+  QARGS=(-enable-kvm -cpu host,-arch-capabilities -M pc -m $mem -bios /usr/share/qemu/qboot.rom \
     -nodefaults -display none -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel $guest \
     -append "scenario=count count.n=$N count.ms=10 count.mib=$pat" \
-    -chardev file,id=s0,path=$SEROUT,append=on -serial chardev:s0 -monitor stdio
+    -chardev file,id=s0,path=$SEROUT,append=on -serial chardev:s0 -monitor stdio)
   mkfifo $d/q-in; exec 9<> $d/q-in
-  timeout -s KILL $VMTIME qemu-system-x86_64 "$@" < $d/q-in > $d/q.log 2>&1 9>&- &
+  timeout -s KILL $VMTIME qemu-system-x86_64 "${QARGS[@]}" < $d/q-in > $d/q.log 2>&1 9>&- &
   VMPID=$!
   if ! wait_for '^DATA count=5 ' $d/serial.log 120; then
     row qemu "$mem MiB" "$pat MiB" - - - - - - "no count=5"; mb_kill $VMPID; wait $VMPID; exec 9>&-; mb_gap > /dev/null; return
@@ -154,27 +175,7 @@ qemu_case() { # MEM PATTERN
   grep -q 'Migration status: completed' $d/q.log || save="failed"
   mb_kill $VMPID; wait $VMPID 2> /dev/null
   saved
-  for run in warm cold; do
-    stop_serial; mb_serial
-    [ $run = warm ] || drop_caches
-    : > $d/q.log
-    t0=$(now_ms)
-    timeout -s KILL $VMTIME qemu-system-x86_64 "$@" -incoming "exec:cat $d/qemu.snap" < $d/q-in > $d/q.log 2>&1 9>&- &
-    VMPID=$!
-    n=0 # its saved state is paused: `cont` once the incoming state is in
-    while [ $n -lt 3000 ] && ! tr -d '\r' < $d/q.log | grep -q '^VM status: paused$'; do
-      echo 'info status' >&9; usleep 20000; n=$((n + 1))
-    done
-    echo cont >&9
-    if [ $run = warm ]; then
-      wait_for "^DATA count=$((before + 20)) " $d/serial.log 60 || true
-      warm=$(first_after $before $t0)
-      mb_kill $VMPID; wait $VMPID 2> /dev/null
-    else
-      wait $VMPID 2> /dev/null
-      cold=$(first_after $before $t0)
-    fi
-  done
+  restores qemu_restore
   exec 9>&-
   row qemu "$mem MiB" "$pat MiB" "$save" "${own:--}" $(($(du -k $d/qemu.snap | cut -f1) / 1024)) "-" $warm $cold "$(judged)"
 }
